@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Recur needs on Debian 12: build toolchain, libraries, PostgreSQL
+# (for tests and benchmarks), wrk/nginx/pgbench (bench) and the npm dev tools.
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libboost1.74-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql postgresql-contrib
+  python3 python3-requests
+  wrk nginx-light curl
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node: this machine kind ships Node 20 (needed by @redocly/cli); Debian's own
+# nodejs (18) is only a fallback for a machine that has none.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dev tools (pinned; newer ones need Node 22+). Skipped when already present.
+if [ ! -x node_modules/.bin/prism ] || [ ! -x node_modules/.bin/redocly ] || [ ! -d node_modules/swagger-ui-dist ]; then
+  echo "install-deps: npm ci (prism, redocly, swagger-ui-dist)"
+  export REDOCLY_TELEMETRY=off
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+fi
