@@ -1,0 +1,30 @@
+// Roles and the permissions each one grants. Pure: no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace recur::access {
+
+// Permissions are "area:verb". Endpoints declare the one they need.
+namespace perm {
+inline constexpr std::string_view kCatalogRead = "catalog:read";
+inline constexpr std::string_view kCatalogWrite = "catalog:write";
+inline constexpr std::string_view kCustomersRead = "customers:read";
+inline constexpr std::string_view kCustomersWrite = "customers:write";
+inline constexpr std::string_view kSubscriptionsRead = "subscriptions:read";
+inline constexpr std::string_view kSubscriptionsWrite = "subscriptions:write";
+inline constexpr std::string_view kSettingsRead = "settings:read";
+inline constexpr std::string_view kSettingsWrite = "settings:write";
+}  // namespace perm
+
+inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};
+
+bool is_role(std::string_view role);
+bool role_allows(std::string_view role, std::string_view permission);
+// Every permission a role holds, for docs and `recur keys create --help`.
+std::vector<std::string> permissions_of(std::string_view role);
+
+}  // namespace recur::access

@@ -1,0 +1,118 @@
+// API key and idempotency-key persistence.
+#include "access/service.h"
+
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include "access/model.h"
+
+namespace recur::access {
+namespace {
+constexpr Timestamp kCacheSeconds = 30;  // a revoked key stops working within this
+constexpr Timestamp kIdempotencyTtl = 24 * 3600;
+}  // namespace
+
+std::string hash_secret(std::string_view secret) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+Result<CreatedKey> ApiKeys::create(const std::string& role) {
+  if (!is_role(role)) return Error::invalid("invalid_role", "unknown role '" + role + "'");
+  CreatedKey key{ids_.next("key"), role, "rk_live_" + random_token(24)};
+  RECUR_ASSIGN(auto tx, db_.begin());
+  RECUR_TRY(tx->exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5)",
+                     {key.id, role, hash_secret(key.secret), key.secret.substr(0, 12), clock_.now()}));
+  RECUR_TRY(tx->commit());
+  return key;
+}
+
+Result<int> ApiKeys::count_active() {
+  RECUR_ASSIGN(auto tx, db_.begin(db::TxMode::kReadOnly));
+  RECUR_ASSIGN(auto rows, tx->query("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL"));
+  return static_cast<int>(rows.at(0).int64(0));
+}
+
+std::optional<http::Principal> ApiKeys::authenticate(std::string_view bearer_token) {
+  if (bearer_token.empty() || bearer_token.size() > 200) return std::nullopt;
+  std::string hash = hash_secret(bearer_token);
+  Timestamp now = clock_.now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && it->second.expires > now) return it->second.principal;
+  }
+  auto tx = db_.begin(db::TxMode::kReadOnly);
+  if (!tx.ok()) return std::nullopt;
+  auto rows = (*tx)->query("SELECT id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", {hash});
+  if (!rows.ok()) {
+    spdlog::error("api key lookup failed: {}", rows.error().message);
+    return std::nullopt;
+  }
+  std::optional<http::Principal> principal;
+  if (!rows->empty()) principal = http::Principal{rows->at(0).text(0), rows->at(0).text(1)};
+  std::lock_guard lock(mu_);
+  if (cache_.size() > 10000) cache_.clear();  // bounded: unknown tokens must not grow it forever
+  cache_[hash] = Cached{principal, now + kCacheSeconds};
+  return principal;
+}
+
+bool ApiKeys::allowed(const http::Principal& who, std::string_view permission) const {
+  return role_allows(who.role, permission);
+}
+
+Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim(const std::string& key,
+                                                                                 const std::string& fingerprint) {
+  Timestamp now = clock_.now();
+  RECUR_ASSIGN(auto tx, db_.begin());
+  RECUR_TRY(tx->exec("DELETE FROM idempotency_keys WHERE key = $1 AND created_at < $2", {key, now - kIdempotencyTtl}));
+  RECUR_ASSIGN(auto rows, tx->query("SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE key = $1",
+                                    {key}));
+  if (!rows.empty()) {
+    const auto& row = rows[0];
+    Stored stored;
+    stored.fingerprint = row.text(0);
+    stored.complete = !row.is_null(1);
+    if (stored.complete) {
+      stored.status = static_cast<int>(row.int64(1));
+      stored.content_type = row.text(2);
+      stored.body = row.text(3);
+    }
+    return std::optional<Stored>(std::move(stored));
+  }
+  auto inserted = tx->exec("INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, $3)",
+                           {key, fingerprint, now});
+  if (!inserted.ok()) {
+    // Two first requests raced on PostgreSQL: the loser sees the winner's row as in use.
+    if (inserted.error().code == db::kUniqueViolation)
+      return std::optional<Stored>(Stored{fingerprint, false, 0, "", ""});
+    return std::move(inserted).error();
+  }
+  RECUR_TRY(tx->commit());
+  return std::optional<Stored>();
+}
+
+void SqlIdempotencyStore::complete(const std::string& key, const http::Response& response) {
+  auto tx = db_.begin();
+  if (!tx.ok()) return;
+  auto r = (*tx)->exec("UPDATE idempotency_keys SET status = $2, content_type = $3, body = $4 WHERE key = $1",
+                       {key, std::int64_t{response.status}, response.content_type, response.body});
+  if (!r.ok() || !(*tx)->commit().ok()) spdlog::error("could not store the response for idempotency key {}", key);
+}
+
+void SqlIdempotencyStore::release(const std::string& key) {
+  auto tx = db_.begin();
+  if (!tx.ok()) return;
+  if (!(*tx)->exec("DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL", {key}).ok() ||
+      !(*tx)->commit().ok())
+    spdlog::error("could not release idempotency key {}", key);
+}
+
+}  // namespace recur::access

@@ -1,0 +1,200 @@
+// Catalog routes: parse and validate, call the service, render. No SQL here.
+#include "catalog/routes.h"
+
+#include "access/actor.h"
+#include "access/model.h"
+#include "platform/http/rest.h"
+
+namespace recur::catalog {
+namespace {
+
+using http::Request;
+using http::Response;
+
+std::optional<Money> read_price(FieldReader& fields) {
+  const Json* price = fields.object("price", false);
+  if (!price) return std::nullopt;
+  FieldReader nested(*price, "price");
+  auto amount = nested.integer("amount", true, 0, 100'000'000'00);
+  auto currency = nested.currency("currency", true);
+  fields.absorb(nested);
+  if (!amount || !currency) return std::nullopt;
+  return Money{*amount, *currency};
+}
+
+std::optional<std::vector<PlanItem>> read_items(FieldReader& fields, bool required) {
+  const Json* items = fields.array("items", required, 50);
+  if (!items) return std::nullopt;
+  std::vector<PlanItem> out;
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    std::string prefix = "items[" + std::to_string(i) + "]";
+    if (!(*items)[i].is_object()) {
+      fields.fail(prefix, "invalid_type", prefix + " must be an object");
+      continue;
+    }
+    FieldReader item((*items)[i], prefix);
+    auto product = item.text("product", true, 64);
+    auto quantity = item.integer("quantity", true, 1, 10'000);
+    fields.absorb(item);
+    if (product && quantity) out.push_back({*product, *quantity});
+  }
+  return out;
+}
+
+Result<ProductInput> parse_product(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  ProductInput in;
+  auto name = f.text("name", true, 200);
+  auto sku = f.text("sku", true, 64);
+  in.description = f.text("description", false, 2000, 0);
+  in.price = read_price(f);
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.name = *name;
+  in.sku = *sku;
+  return in;
+}
+
+Result<std::pair<ProductPatch, std::int64_t>> parse_product_patch(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  ProductPatch patch;
+  patch.name = f.text("name", false, 200);
+  patch.sku = f.text("sku", false, 64);
+  if (f.is_null("description")) patch.description = std::optional<std::string>();
+  else if (auto d = f.text("description", false, 2000, 0)) patch.description = d;
+  if (f.is_null("price")) patch.price = std::optional<Money>();
+  else if (auto p = read_price(f)) patch.price = p;
+  patch.active = f.boolean("active", false);
+  patch.metadata = f.metadata("metadata");
+  f.accept("description");
+  f.accept("price");
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+Result<PlanInput> parse_plan(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  PlanInput in;
+  auto name = f.text("name", true, 200);
+  auto amount = f.integer("amount", true, 0, 100'000'000'00);
+  auto currency = f.currency("currency", true);
+  auto interval = f.one_of("interval", true, {"day", "week", "month", "year"});
+  auto count = f.integer("interval_count", false, 1, 365);
+  in.trial_days = f.integer("trial_days", false, 0, 730).value_or(0);
+  in.tier = f.text("tier", false, 64);
+  auto items = read_items(f, false);
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.name = *name;
+  in.amount = *amount;
+  in.currency = *currency;
+  in.cadence = {*subscriptions::parse_interval(*interval), static_cast<int>(count.value_or(1))};
+  if (items) in.items = *items;
+  return in;
+}
+
+Result<std::pair<PlanPatch, std::int64_t>> parse_plan_patch(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  PlanPatch patch;
+  patch.name = f.text("name", false, 200);
+  patch.trial_days = f.integer("trial_days", false, 0, 730);
+  if (f.is_null("tier")) patch.tier = std::optional<std::string>();
+  else if (auto t = f.text("tier", false, 64)) patch.tier = t;
+  f.accept("tier");
+  patch.items = read_items(f, false);
+  patch.active = f.boolean("active", false);
+  patch.metadata = f.metadata("metadata");
+  for (const char* frozen : {"amount", "currency", "interval", "interval_count"})
+    if (f.has(frozen)) {
+      f.accept(frozen);
+      f.fail(frozen, "immutable", std::string(frozen) + " cannot change on a plan with subscribers; create a new plan");
+    }
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+std::optional<bool> bool_filter(const Request& req, const char* name) {
+  auto v = req.query_param(name);
+  if (!v) return std::nullopt;
+  return *v == "true";
+}
+
+Result<ListFilter> list_filter(const Request& req, std::initializer_list<std::string_view> allowed) {
+  RECUR_ASSIGN(auto page, http::page_request(req, allowed));
+  ListFilter f;
+  f.limit = page.limit;
+  f.starting_after = page.starting_after;
+  if (auto active = req.query_param("active")) {
+    if (*active != "true" && *active != "false")
+      return Error::invalid("validation_failed", "active must be true or false",
+                            {{"active", "invalid_value", "active must be true or false"}});
+    f.active = bool_filter(req, "active");
+  }
+  f.sku = req.query_param("sku");
+  f.tier = req.query_param("tier");
+  return f;
+}
+
+template <typename T>
+Response list_response(const Request& req, const Result<Page<T>>& page, const std::string& url) {
+  if (!page.ok()) return http::error_response(req, page.error());
+  Json data = Json::array();
+  for (const auto& item : page->items) data.push_back(to_json(item));
+  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, CatalogService& service) {
+  using namespace access::perm;
+  auto render_product = [](const Product& p) { return to_json(p); };
+  auto render_plan = [](const Plan& p) { return to_json(p); };
+
+  router.add("POST", "/v1/products", std::string(kCatalogWrite), [&service, render_product](Request& req) {
+    auto input = parse_product(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, service.create_product(*input, access::actor_of(req)), 201, render_product);
+  });
+  router.add("GET", "/v1/products", std::string(kCatalogRead), [&service](Request& req) {
+    auto filter = list_filter(req, {"active", "sku"});
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    return list_response(req, service.list_products(*filter), "/v1/products");
+  });
+  router.add("GET", "/v1/products/{id}", std::string(kCatalogRead), [&service, render_product](Request& req) {
+    return http::respond(req, service.get_product(req.path_params["id"]), 200, render_product);
+  });
+  router.add("PATCH", "/v1/products/{id}", std::string(kCatalogWrite), [&service, render_product](Request& req) {
+    auto patch = parse_product_patch(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    auto result = service.update_product(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
+    return http::respond(req, result, 200, render_product);
+  });
+
+  router.add("POST", "/v1/plans", std::string(kCatalogWrite), [&service, render_plan](Request& req) {
+    auto input = parse_plan(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, service.create_plan(*input, access::actor_of(req)), 201, render_plan);
+  });
+  router.add("GET", "/v1/plans", std::string(kCatalogRead), [&service](Request& req) {
+    auto filter = list_filter(req, {"active", "tier"});
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    return list_response(req, service.list_plans(*filter), "/v1/plans");
+  });
+  router.add("GET", "/v1/plans/{id}", std::string(kCatalogRead), [&service, render_plan](Request& req) {
+    return http::respond(req, service.get_plan(req.path_params["id"]), 200, render_plan);
+  });
+  router.add("PATCH", "/v1/plans/{id}", std::string(kCatalogWrite), [&service, render_plan](Request& req) {
+    auto patch = parse_plan_patch(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    auto result = service.update_plan(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
+    return http::respond(req, result, 200, render_plan);
+  });
+}
+
+}  // namespace recur::catalog

@@ -1,0 +1,59 @@
+// Event log persistence.
+#include "events/store.h"
+
+namespace recur::events {
+
+Json to_json(const Event& e) {
+  return Json{{"id", e.id},
+              {"object", "event"},
+              {"type", e.type},
+              {"resource", {{"type", e.resource_type}, {"id", e.resource_id}}},
+              {"actor", {{"type", e.actor.type}, {"id", e.actor.id}, {"role", e.actor.role}}},
+              {"created", format_rfc3339(e.created)},
+              {"before", e.before},
+              {"after", e.after},
+              {"details", e.details.is_null() ? Json::object() : e.details}};
+}
+
+Status append(db::Tx& tx, const Event& e) {
+  Json payload = {{"before", e.before}, {"after", e.after}, {"details", e.details}};
+  auto r = tx.exec(
+      "INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload)"
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+      {e.id, e.type, e.resource_type, e.resource_id, e.actor.type, e.actor.id, e.actor.role, e.created,
+       payload.dump()});
+  if (!r.ok()) return std::move(r).error();
+  return Ok{};
+}
+
+Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& resource_id, const Actor& actor,
+                        Json before, Json after, Json details) {
+  Event e{ids_.next("evt"), type, type.substr(0, type.find('.')), resource_id, actor, clock_.now(),
+          std::move(before), std::move(after), std::move(details)};
+  return append(tx, e);
+}
+
+Result<Page> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
+                               const std::optional<std::string>& starting_after) {
+  RECUR_ASSIGN(auto rows,
+               tx.query("SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload"
+                        " FROM events WHERE resource_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                        {resource_id, starting_after.value_or(""), std::int64_t{limit + 1}}));
+  Page page;
+  page.has_more = static_cast<int>(rows.size()) > limit;
+  if (page.has_more) rows.pop_back();
+  for (const auto& row : rows) {
+    Event e{row.text(0), row.text(1), row.text(2), row.text(3),
+            Actor{row.text(4), row.text(5), row.text(6)}, row.int64(7), nullptr, nullptr, nullptr};
+    Json payload = Json::parse(row.text(8), nullptr, false);
+    if (payload.is_object()) {
+      e.before = payload.value("before", Json());
+      e.after = payload.value("after", Json());
+      e.details = payload.value("details", Json());
+    }
+    page.events.push_back(std::move(e));
+  }
+  return page;
+}
+
+}  // namespace recur::events

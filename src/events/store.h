@@ -1,0 +1,39 @@
+// The event log (outbox) in SQL.
+#pragma once
+
+#include <vector>
+
+#include "events/model.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+#include "platform/ids.h"
+
+namespace recur::events {
+
+// Requires: called inside the transaction that made the change.
+Status append(db::Tx& tx, const Event& event);
+
+struct Page {
+  std::vector<Event> events;
+  bool has_more = false;
+};
+
+// Oldest first; `starting_after` is an event id.
+Result<Page> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
+                               const std::optional<std::string>& starting_after);
+
+// Appends events stamped with a fresh id and the injected clock's time. The resource type
+// is the event type's first word: "subscription.paused" -> "subscription".
+class Recorder {
+ public:
+  Recorder(IdGenerator& ids, const Clock& clock) : ids_(ids), clock_(clock) {}
+  // Requires: called inside the transaction that made the change.
+  Status record(db::Tx& tx, const std::string& type, const std::string& resource_id, const Actor& actor, Json before,
+                Json after, Json details = nullptr);
+
+ private:
+  IdGenerator& ids_;
+  const Clock& clock_;
+};
+
+}  // namespace recur::events

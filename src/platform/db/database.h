@@ -1,0 +1,100 @@
+// The database port: one interface, two engines (SQLite embedded, PostgreSQL in production).
+// SQL is written once in PostgreSQL's dialect with $1..$n parameters; the SQLite engine
+// rewrites placeholders. Transactions are RAII scopes: a Tx not committed rolls back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "platform/result.h"
+
+namespace recur::db {
+
+// A bound parameter. Booleans are stored as 0/1 integers on both engines.
+using Value = std::variant<std::nullptr_t, std::int64_t, std::string>;
+using Params = std::vector<Value>;
+
+inline Value nullable(const std::optional<std::string>& s) {
+  return s ? Value(*s) : Value(nullptr);
+}
+inline Value nullable(const std::optional<std::int64_t>& v) {
+  return v ? Value(*v) : Value(nullptr);
+}
+
+// One result row, every column as text (or null), with typed accessors.
+class Row {
+ public:
+  explicit Row(std::vector<std::optional<std::string>> cells) : cells_(std::move(cells)) {}
+  bool is_null(std::size_t i) const { return !cells_.at(i).has_value(); }
+  const std::string& text(std::size_t i) const;  // Requires: !is_null(i)
+  std::int64_t int64(std::size_t i) const;       // Requires: !is_null(i)
+  bool boolean(std::size_t i) const { return int64(i) != 0; }
+  std::optional<std::string> opt_text(std::size_t i) const { return cells_.at(i); }
+  std::optional<std::int64_t> opt_int64(std::size_t i) const;
+  std::size_t size() const { return cells_.size(); }
+
+ private:
+  std::vector<std::optional<std::string>> cells_;
+};
+
+using Rows = std::vector<Row>;
+
+enum class Engine { kSqlite, kPostgres };
+
+// Database errors carry these codes; a unique violation is a conflict a caller may expect.
+inline constexpr std::string_view kUniqueViolation = "unique_violation";
+inline constexpr std::string_view kSerializationFailure = "serialization_failure";
+
+class Tx {
+ public:
+  virtual ~Tx() = default;
+  virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
+  // Returns the number of rows changed.
+  virtual Result<std::int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
+  virtual Status commit() = 0;
+  virtual Engine engine() const = 0;
+
+  // " FOR UPDATE" on PostgreSQL; empty on SQLite, where a write transaction already
+  // holds the database's write lock from its first statement (BEGIN IMMEDIATE).
+  std::string_view for_update() const {
+    return engine() == Engine::kPostgres ? " FOR UPDATE" : "";
+  }
+};
+
+enum class TxMode { kReadWrite, kReadOnly };
+
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual Result<std::unique_ptr<Tx>> begin(TxMode mode = TxMode::kReadWrite) = 0;
+  virtual Engine engine() const = 0;
+  // A short description for logs: "sqlite:var/recur.db", "postgresql://host:port/db".
+  virtual std::string describe() const = 0;
+};
+
+// Opens "sqlite:PATH" or "postgresql://..." / "postgres://...". pool_size bounds connections.
+Result<std::unique_ptr<Database>> open(std::string_view url, int pool_size = 8);
+
+}  // namespace recur::db
+
+namespace recur::db {
+
+// Runs `work(tx)` in one transaction: commits when it succeeds, rolls back when it fails.
+// Requires: `work` returns a Result<...>.
+template <typename Work>
+auto transact(Database& db, Work&& work, TxMode mode = TxMode::kReadWrite) -> decltype(work(std::declval<Tx&>())) {
+  auto tx = db.begin(mode);
+  if (!tx.ok()) return std::move(tx).error();
+  auto result = work(**tx);
+  if (!result.ok()) return result;
+  auto committed = (*tx)->commit();
+  if (!committed.ok()) return std::move(committed).error();
+  return result;
+}
+
+}  // namespace recur::db

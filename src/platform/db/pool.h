@@ -1,0 +1,84 @@
+// A bounded pool of connections shared by both engines: one connection serves one
+// thread at a time; borrowers block until one is free.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "platform/result.h"
+
+namespace recur::db {
+
+template <typename Conn>
+class Pool {
+ public:
+  using Factory = std::function<Result<std::unique_ptr<Conn>>()>;
+
+  Pool(int size, Factory factory) : capacity_(size), factory_(std::move(factory)) {}
+
+  // A borrowed connection; returned to the pool when destroyed (unless discarded).
+  class Lease {
+   public:
+    Lease(Pool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) noexcept = default;
+    ~Lease() {
+      if (pool_ && conn_) pool_->give_back(std::move(conn_));
+      else if (pool_) pool_->forget();
+    }
+    Conn* operator->() const { return conn_.get(); }
+    Conn& operator*() const { return *conn_; }
+    // Drops a broken connection instead of returning it; the pool opens a new one later.
+    void discard() { conn_.reset(); }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Conn> conn_;
+  };
+
+  Result<Lease> acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    auto made = factory_();
+    if (!made.ok()) {
+      forget();
+      return std::move(made).error();
+    }
+    return Lease(this, std::move(made).value());
+  }
+
+ private:
+  void give_back(std::unique_ptr<Conn> conn) {
+    {
+      std::lock_guard lock(mu_);
+      idle_.push_back(std::move(conn));
+    }
+    cv_.notify_one();
+  }
+  void forget() {
+    {
+      std::lock_guard lock(mu_);
+      --open_;
+    }
+    cv_.notify_one();
+  }
+
+  const int capacity_;
+  Factory factory_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+  int open_ = 0;
+};
+
+}  // namespace recur::db

@@ -1,0 +1,198 @@
+// PostgreSQL engine over libpq: a connection pool, per-connection prepared statements,
+// text-format parameters, SQLSTATEs mapped onto Recur's error codes.
+#include <libpq-fe.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "platform/db/engines.h"
+#include "platform/db/pool.h"
+
+namespace recur::db {
+namespace {
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+Error pg_error(PGconn* conn, const PGresult* res, std::string_view what) {
+  std::string msg = std::string(what) + ": " + PQerrorMessage(conn);
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string sqlstate = state ? state : "";
+  if (sqlstate == "23505") return Error{ErrorKind::kConflict, std::string(kUniqueViolation), msg, {}, {}};
+  if (sqlstate == "40001" || sqlstate == "40P01")
+    return Error{ErrorKind::kUnavailable, std::string(kSerializationFailure), msg, {}, {}};
+  if (PQstatus(conn) != CONNECTION_OK)
+    return Error{ErrorKind::kUnavailable, "database_unavailable", msg, {}, {}};
+  return Error::internal(msg);
+}
+
+class Connection {
+ public:
+  explicit Connection(PGconn* conn) : conn_(conn) {}
+  ~Connection() { PQfinish(conn_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  PGconn* handle() const { return conn_; }
+  bool healthy() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+  // Returns the name of a prepared statement for `sql`, preparing it on first use.
+  Result<const std::string*> prepared(std::string_view sql) {
+    auto it = statements_.find(std::string(sql));
+    if (it != statements_.end()) return &it->second;
+    std::string name = "s" + std::to_string(statements_.size());
+    PgResult res(PQprepare(conn_, name.c_str(), std::string(sql).c_str(), 0, nullptr));
+    if (PQresultStatus(res.get()) != PGRES_COMMAND_OK) return pg_error(conn_, res.get(), "prepare");
+    auto [pos, _] = statements_.emplace(std::string(sql), std::move(name));
+    return &pos->second;
+  }
+
+  Status run_simple(const char* sql) {
+    PgResult res(PQexec(conn_, sql));
+    auto st = PQresultStatus(res.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return Ok{};
+    return pg_error(conn_, res.get(), sql);
+  }
+
+ private:
+  PGconn* conn_;
+  std::unordered_map<std::string, std::string> statements_;
+};
+
+class PostgresTx final : public Tx {
+ public:
+  using Lease = Pool<Connection>::Lease;
+  explicit PostgresTx(Lease lease) : lease_(std::move(lease)) {}
+  ~PostgresTx() override {
+    if (done_) return;
+    if (!lease_->healthy() || !lease_->run_simple("ROLLBACK").ok()) lease_.discard();
+  }
+
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    RECUR_ASSIGN(PgResult res, run(sql, params));
+    Rows rows;
+    int n = PQntuples(res.get()), cols = PQnfields(res.get());
+    rows.reserve(n);
+    for (int r = 0; r < n; ++r) {
+      std::vector<std::optional<std::string>> cells;
+      cells.reserve(cols);
+      for (int c = 0; c < cols; ++c) {
+        if (PQgetisnull(res.get(), r, c)) cells.emplace_back(std::nullopt);
+        else cells.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
+      }
+      rows.emplace_back(std::move(cells));
+    }
+    return rows;
+  }
+
+  Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
+    RECUR_ASSIGN(PgResult res, run(sql, params));
+    const char* n = PQcmdTuples(res.get());
+    return n && *n ? std::stoll(n) : 0;
+  }
+
+  Status commit() override {
+    RECUR_TRY(lease_->run_simple("COMMIT"));
+    done_ = true;
+    return Ok{};
+  }
+
+  Engine engine() const override { return Engine::kPostgres; }
+
+ private:
+  Result<PgResult> run(std::string_view sql, const Params& params) {
+    RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
+    std::vector<std::string> texts(params.size());
+    std::vector<const char*> values(params.size(), nullptr);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (const auto* s = std::get_if<std::string>(&params[i])) values[i] = s->c_str();
+      else if (const auto* v = std::get_if<std::int64_t>(&params[i])) {
+        texts[i] = std::to_string(*v);
+        values[i] = texts[i].c_str();
+      }
+    }
+    PgResult res(PQexecPrepared(lease_->handle(), name->c_str(), static_cast<int>(params.size()),
+                                values.data(), nullptr, nullptr, 0));
+    auto st = PQresultStatus(res.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(lease_->handle(), res.get(), "query");
+    return res;
+  }
+
+  Lease lease_;
+  bool done_ = false;
+};
+
+class PostgresDatabase final : public Database {
+ public:
+  PostgresDatabase(std::string conninfo, int pool_size)
+      : conninfo_(std::move(conninfo)), pool_(pool_size, [this] { return connect(); }) {}
+
+  Result<std::unique_ptr<Tx>> begin(TxMode mode) override {
+    RECUR_ASSIGN(auto lease, pool_.acquire());
+    const char* sql = mode == TxMode::kReadWrite ? "BEGIN" : "BEGIN READ ONLY";
+    auto st = lease->run_simple(sql);
+    if (!st.ok()) {
+      if (!lease->healthy()) lease.discard();
+      return std::move(st).error();
+    }
+    return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease)));
+  }
+  Engine engine() const override { return Engine::kPostgres; }
+  std::string describe() const override {
+    // Never log the password: show host, port and database name only.
+    return "postgresql (" + redacted_ + ")";
+  }
+
+  Status init() {
+    PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), nullptr);
+    if (!opts) return Error::invalid("invalid_database_url", "cannot parse the PostgreSQL URL");
+    std::string host, port, dbname;
+    for (auto* o = opts; o->keyword; ++o) {
+      if (!o->val) continue;
+      std::string key = o->keyword;
+      if (key == "host") host = o->val;
+      if (key == "port") port = o->val;
+      if (key == "dbname") dbname = o->val;
+    }
+    PQconninfoFree(opts);
+    redacted_ = "host=" + host + " port=" + port + " dbname=" + dbname;
+    RECUR_ASSIGN(auto tx, begin(TxMode::kReadOnly));
+    return Ok{};
+  }
+
+ private:
+  Result<std::unique_ptr<Connection>> connect() {
+    PGconn* raw = PQconnectdb(conninfo_.c_str());
+    auto conn = std::make_unique<Connection>(raw);
+    if (PQstatus(raw) != CONNECTION_OK)
+      return Error{ErrorKind::kUnavailable, "database_unavailable",
+                   std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(raw), {}, {}};
+    RECUR_TRY(conn->run_simple("SET client_min_messages TO warning"));
+    RECUR_TRY(conn->run_simple("SET TIME ZONE 'UTC'"));
+    return conn;
+  }
+
+  std::string conninfo_;
+  std::string redacted_;
+  Pool<Connection> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int pool_size) {
+  auto db = std::make_unique<PostgresDatabase>(conninfo, pool_size);
+  RECUR_TRY(db->init());
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+Result<std::unique_ptr<Database>> open(std::string_view url, int pool_size) {
+  if (url.rfind("sqlite:", 0) == 0) return open_sqlite(std::string(url.substr(7)), pool_size);
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
+    return open_postgres(std::string(url), pool_size);
+  return Error::invalid("invalid_database_url",
+                        "database URL must start with sqlite: or postgresql:// (got '" + std::string(url) + "')");
+}
+
+}  // namespace recur::db

@@ -1,0 +1,198 @@
+// SQLite engine: WAL mode, a small connection pool, cached prepared statements,
+// BEGIN IMMEDIATE for write transactions so writers queue instead of deadlocking.
+#include <sqlite3.h>
+
+#include <cctype>
+#include <string>
+#include <unordered_map>
+
+#include "platform/db/engines.h"
+#include "platform/db/pool.h"
+
+namespace recur::db {
+namespace {
+
+// "$1" -> "?1": SQLite reads "$1" as a named parameter.
+std::string rewrite_placeholders(std::string_view sql) {
+  std::string out(sql);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == '$' && i + 1 < out.size() && std::isdigit(static_cast<unsigned char>(out[i + 1])))
+      out[i] = '?';
+  }
+  return out;
+}
+
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  int primary = rc & 0xff;
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    return Error{ErrorKind::kConflict, std::string(kUniqueViolation), msg, {}, {}};
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+    return Error{ErrorKind::kUnavailable, "database_busy", msg, {}, {}};
+  return Error::internal(msg);
+}
+
+class Connection {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() {
+    for (auto& [_, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* handle() const { return db_; }
+
+  Result<sqlite3_stmt*> prepare(std::string_view sql) {
+    auto it = statements_.find(std::string(sql));
+    if (it != statements_.end()) return it->second;
+    std::string text = rewrite_placeholders(sql);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(db_, rc, "prepare");
+    statements_.emplace(std::string(sql), stmt);
+    return stmt;
+  }
+
+  Status run_simple(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc == SQLITE_OK) return Ok{};
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return sqlite_error(nullptr, rc, msg);
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+Status bind_all(sqlite3* db, sqlite3_stmt* stmt, const Params& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    int idx = static_cast<int>(i + 1);
+    int rc = std::visit(
+        [&](const auto& v) -> int {
+          using V = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<V, std::nullptr_t>) return sqlite3_bind_null(stmt, idx);
+          else if constexpr (std::is_same_v<V, std::int64_t>) return sqlite3_bind_int64(stmt, idx, v);
+          else return sqlite3_bind_text(stmt, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        },
+        params[i]);
+    if (rc != SQLITE_OK) return sqlite_error(db, rc, "bind");
+  }
+  return Ok{};
+}
+
+class SqliteTx final : public Tx {
+ public:
+  using Lease = Pool<Connection>::Lease;
+  explicit SqliteTx(Lease lease) : lease_(std::move(lease)) {}
+  ~SqliteTx() override {
+    if (!done_) (void)lease_->run_simple("ROLLBACK");
+  }
+
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    Rows rows;
+    RECUR_TRY(step_all(sql, params, &rows));
+    return rows;
+  }
+
+  Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
+    RECUR_TRY(step_all(sql, params, nullptr));
+    return static_cast<std::int64_t>(sqlite3_changes(lease_->handle()));
+  }
+
+  Status commit() override {
+    RECUR_TRY(lease_->run_simple("COMMIT"));
+    done_ = true;
+    return Ok{};
+  }
+
+  Engine engine() const override { return Engine::kSqlite; }
+
+ private:
+  Status step_all(std::string_view sql, const Params& params, Rows* out) {
+    sqlite3* db = lease_->handle();
+    RECUR_ASSIGN(sqlite3_stmt * stmt, lease_->prepare(sql));
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    RECUR_TRY(bind_all(db, stmt, params));
+    for (;;) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        Error e = sqlite_error(db, sqlite3_extended_errcode(db), "step");
+        sqlite3_reset(stmt);
+        return e;
+      }
+      if (out) out->push_back(read_row(stmt));
+    }
+    sqlite3_reset(stmt);
+    return Ok{};
+  }
+
+  static Row read_row(sqlite3_stmt* stmt) {
+    int n = sqlite3_column_count(stmt);
+    std::vector<std::optional<std::string>> cells;
+    cells.reserve(n);
+    for (int c = 0; c < n; ++c) {
+      if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
+        cells.emplace_back(std::nullopt);
+        continue;
+      }
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+      cells.emplace_back(std::string(text, sqlite3_column_bytes(stmt, c)));
+    }
+    return Row(std::move(cells));
+  }
+
+  Lease lease_;
+  bool done_ = false;
+};
+
+class SqliteDatabase final : public Database {
+ public:
+  SqliteDatabase(std::string path, int pool_size)
+      : path_(std::move(path)), pool_(pool_size, [this] { return connect(); }) {}
+
+  Result<std::unique_ptr<Tx>> begin(TxMode mode) override {
+    RECUR_ASSIGN(auto lease, pool_.acquire());
+    const char* sql = mode == TxMode::kReadWrite ? "BEGIN IMMEDIATE" : "BEGIN";
+    RECUR_TRY(lease->run_simple(sql));
+    return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lease)));
+  }
+  Engine engine() const override { return Engine::kSqlite; }
+  std::string describe() const override { return "sqlite:" + path_; }
+
+ private:
+  Result<std::unique_ptr<Connection>> connect() {
+    sqlite3* raw = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
+    auto conn = std::make_unique<Connection>(raw);
+    if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + path_);
+    sqlite3_busy_timeout(raw, 10000);
+    RECUR_TRY(conn->run_simple("PRAGMA journal_mode=WAL"));
+    RECUR_TRY(conn->run_simple("PRAGMA synchronous=NORMAL"));
+    RECUR_TRY(conn->run_simple("PRAGMA foreign_keys=ON"));
+    return conn;
+  }
+
+  std::string path_;
+  Pool<Connection> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size) {
+  auto db = std::make_unique<SqliteDatabase>(path, pool_size);
+  // Open one connection now so a bad path fails at start, not on the first request.
+  RECUR_ASSIGN(auto tx, db->begin(TxMode::kReadOnly));
+  tx.reset();
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+}  // namespace recur::db

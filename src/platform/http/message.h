@@ -1,0 +1,49 @@
+// HTTP request and response as plain values: what handlers see instead of sockets.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace recur::http {
+
+// Who is calling, as established by authentication.
+struct Principal {
+  std::string key_id;  // "key_..."
+  std::string role;    // "admin", "support", ...
+};
+
+struct Request {
+  std::string method;                              // "GET", "POST", ...
+  std::string path;                                // "/v1/subscriptions/sub_1"
+  std::multimap<std::string, std::string> query;   // decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  std::string body;
+  std::map<std::string, std::string> path_params;  // {id} -> "sub_1"
+  std::string request_id;
+  std::optional<Principal> principal;
+
+  std::optional<std::string> header(std::string_view lower_name) const;
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  void set_header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+};
+
+// Percent-decodes a URL component ("+" is a space in query strings).
+std::string url_decode(std::string_view text, bool plus_is_space);
+// Splits "a=1&b=2" into decoded pairs.
+std::multimap<std::string, std::string> parse_query(std::string_view query);
+
+}  // namespace recur::http

@@ -1,0 +1,184 @@
+// Middleware chain; see pipeline.h. Order: request id -> route -> auth -> permission ->
+// idempotency -> handler; every failure leaves as application/problem+json.
+#include "platform/http/pipeline.h"
+
+#include <openssl/sha.h>
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/ids.h"
+
+namespace recur::http {
+namespace {
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+std::optional<std::string> bearer_token(const Request& request) {
+  auto auth = request.header("authorization");
+  if (!auth) return std::nullopt;
+  constexpr std::string_view kScheme = "Bearer ";
+  if (auth->size() <= kScheme.size() || !std::equal(kScheme.begin(), kScheme.end(), auth->begin(),
+                                                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    return std::nullopt;
+  return auth->substr(kScheme.size());
+}
+
+}  // namespace
+
+int status_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalid: return 422;
+    case ErrorKind::kBadRequest: return 400;
+    case ErrorKind::kNotFound: return 404;
+    case ErrorKind::kConflict: return 409;
+    case ErrorKind::kUnauthorized: return 401;
+    case ErrorKind::kForbidden: return 403;
+    case ErrorKind::kUnavailable: return 503;
+    case ErrorKind::kInternal: return 500;
+  }
+  return 500;
+}
+
+namespace {
+const char* title_for(int status) {
+  switch (status) {
+    case 400: return "Bad request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not found";
+    case 405: return "Method not allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload too large";
+    case 422: return "Unprocessable content";
+    case 503: return "Service unavailable";
+    default: return "Internal server error";
+  }
+}
+}  // namespace
+
+Response problem(const Error& error, const std::string& request_id) {
+  int status = status_for(error.kind);
+  if (error.code == "method_not_allowed") status = 405;
+  if (error.code == "payload_too_large") status = 413;
+  nlohmann::json doc = {
+      {"type", "https://docs.recur.example/problems/" + error.code},
+      {"title", title_for(status)},
+      {"status", status},
+      {"detail", error.message},
+      {"code", error.code},
+  };
+  if (!request_id.empty()) doc["request_id"] = request_id;
+  if (!error.fields.empty()) {
+    auto& list = doc["errors"] = nlohmann::json::array();
+    for (const auto& f : error.fields) list.push_back({{"field", f.field}, {"code", f.code}, {"message", f.message}});
+  }
+  if (!error.extra_json.empty()) {
+    auto extra = nlohmann::json::parse(error.extra_json, nullptr, false);
+    if (extra.is_object()) doc.update(extra);
+  }
+  Response r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  r.body = doc.dump();
+  return r;
+}
+
+Response Pipeline::handle(Request& request) {
+  if (auto id = request.header("x-request-id"); id && !id->empty() && id->size() <= 128) request.request_id = *id;
+  else request.request_id = "req_" + random_token(12);
+  Response response = route(request);
+  response.set_header("X-Request-Id", request.request_id);
+  return response;
+}
+
+Response Pipeline::route(Request& request) {
+  Match m = router_.match(request);
+  if (!m.route) {
+    if (m.path_known)
+      return problem(Error{ErrorKind::kBadRequest, "method_not_allowed",
+                           request.method + " is not allowed on " + request.path, {}, {}},
+                     request.request_id);
+    return problem(Error::not_found("route_not_found", "no route for " + request.method + " " + request.path),
+                   request.request_id);
+  }
+  const Route& route = *m.route;
+  if (!route.permission.empty()) {
+    auto token = bearer_token(request);
+    if (!token) {
+      Response r = problem(Error{ErrorKind::kUnauthorized, "missing_api_key",
+                                 "send an API key as 'Authorization: Bearer <key>'", {}, {}},
+                           request.request_id);
+      r.set_header("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    request.principal = auth_.authenticate(*token);
+    if (!request.principal) {
+      Response r = problem(Error{ErrorKind::kUnauthorized, "invalid_api_key", "the API key is not valid", {}, {}},
+                           request.request_id);
+      r.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      return r;
+    }
+    if (!auth_.allowed(*request.principal, route.permission))
+      return problem(Error{ErrorKind::kForbidden, "permission_denied",
+                           "role '" + request.principal->role + "' lacks permission '" + route.permission + "'",
+                           {}, {}},
+                     request.request_id);
+  }
+  if (request.method == "POST") {
+    if (auto key = request.header("idempotency-key")) return with_idempotency(request, route, *key);
+  }
+  return call(request, route);
+}
+
+Response Pipeline::with_idempotency(Request& request, const Route& route, const std::string& key) {
+  if (key.empty() || key.size() > 255)
+    return problem(Error::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"),
+                   request.request_id);
+  std::string fingerprint = sha256_hex(request.method + " " + request.path + "\n" + request.body);
+  auto claimed = idempotency_.claim(key, fingerprint);
+  if (!claimed.ok()) return problem(claimed.error(), request.request_id);
+  if (const auto& stored = *claimed) {
+    if (stored->fingerprint != fingerprint)
+      return problem(Error::invalid("idempotency_key_reused",
+                                    "this Idempotency-Key was used with a different request; use a new key"),
+                     request.request_id);
+    if (!stored->complete)
+      return problem(Error::conflict("idempotency_key_in_use",
+                                     "a request with this Idempotency-Key is still being processed; retry later"),
+                     request.request_id);
+    Response replay;
+    replay.status = stored->status;
+    replay.content_type = stored->content_type;
+    replay.body = stored->body;
+    replay.set_header("Idempotent-Replayed", "true");
+    return replay;
+  }
+  Response response = call(request, route);
+  if (response.status >= 500) idempotency_.release(key);
+  else idempotency_.complete(key, response);
+  return response;
+}
+
+Response Pipeline::call(Request& request, const Route& route) {
+  try {
+    return route.handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} {} failed: {}", request.request_id, request.method, request.path, e.what());
+    return problem(Error::internal("an unexpected error occurred; quote the request id to support"),
+                   request.request_id);
+  }
+}
+
+}  // namespace recur::http

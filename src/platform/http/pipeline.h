@@ -1,0 +1,65 @@
+// The request pipeline (middleware) between the transport and the handlers: request id,
+// authentication and permission checks, idempotent replays, error mapping, access log.
+// Synchronous by design: it runs on the blocking pool, never on an I/O thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "platform/http/message.h"
+#include "platform/http/router.h"
+#include "platform/result.h"
+
+namespace recur::http {
+
+// Authentication port (implemented by access/): bearer token -> principal, role -> permission.
+class Authenticator {
+ public:
+  virtual ~Authenticator() = default;
+  virtual std::optional<Principal> authenticate(std::string_view bearer_token) = 0;
+  virtual bool allowed(const Principal& who, std::string_view permission) const = 0;
+};
+
+// Idempotency port (implemented by access/): remembers the response to a key.
+class IdempotencyStore {
+ public:
+  struct Stored {
+    std::string fingerprint;  // hash of method, path and body of the first request
+    bool complete = false;    // false while the first request is still running
+    int status = 0;
+    std::string content_type;
+    std::string body;
+  };
+  virtual ~IdempotencyStore() = default;
+  // Records `key` as in progress if it is new (returns nullopt), else returns what is stored.
+  virtual Result<std::optional<Stored>> claim(const std::string& key, const std::string& fingerprint) = 0;
+  virtual void complete(const std::string& key, const Response& response) = 0;
+  // Forgets an in-progress key whose request failed with a server error, so it may be retried.
+  virtual void release(const std::string& key) = 0;
+};
+
+// Maps an Error to an application/problem+json response (RFC 9457), in one place.
+Response problem(const Error& error, const std::string& request_id);
+int status_for(ErrorKind kind);
+
+class Pipeline {
+ public:
+  Pipeline(const Router& router, Authenticator& auth, IdempotencyStore& idempotency)
+      : router_(router), auth_(auth), idempotency_(idempotency) {}
+
+  Response handle(Request& request);
+
+ private:
+  Response route(Request& request);
+  Response with_idempotency(Request& request, const Route& route, const std::string& key);
+  Response call(Request& request, const Route& route);
+
+  const Router& router_;
+  Authenticator& auth_;
+  IdempotencyStore& idempotency_;
+  std::atomic<std::uint64_t> sequence_{0};
+};
+
+}  // namespace recur::http

@@ -1,0 +1,40 @@
+// Conventions every JSON route shares: bodies, errors, ETags, versions and list pages.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "platform/http/message.h"
+#include "platform/json.h"
+#include "platform/result.h"
+
+namespace recur::http {
+
+Response json_response(int status, const Json& body);
+// A single resource: JSON plus `ETag: "<version>"` so clients can send If-Match.
+Response resource_response(int status, const Json& resource);
+Response error_response(const Request& request, const Error& error);
+
+// Maps a Result to a response: the value through `render`, an error to a problem document.
+template <typename T, typename Render>
+Response respond(const Request& request, const Result<T>& result, int status, Render render) {
+  if (!result.ok()) return error_response(request, result.error());
+  return resource_response(status, render(result.value()));
+}
+
+struct PageRequest {
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+
+// Reads ?limit= (1..100, default 10) and ?starting_after=; unknown query keys other than
+// `allowed_filters` are refused so typos do not silently list everything.
+Result<PageRequest> page_request(const Request& request, std::initializer_list<std::string_view> allowed_filters = {});
+
+Json list_json(Json data, bool has_more, const std::string& url);
+
+// The body's `version` (removed from `body`) or If-Match; `required` refuses neither.
+Result<std::optional<std::int64_t>> expected_version(const Request& request, Json& body, bool required);
+
+}  // namespace recur::http

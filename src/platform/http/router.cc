@@ -1,0 +1,65 @@
+// Route matching: literal segments beat parameters, so /change-plan/preview is not {offer}.
+#include "platform/http/router.h"
+
+namespace recur::http {
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > start) out.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
+
+// Score: number of literal segments matched; -1 when the path does not fit.
+int fit(const Route& route, const std::vector<std::string>& parts) {
+  if (route.segments.size() != parts.size()) return -1;
+  int literal = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (is_param(route.segments[i])) continue;
+    if (route.segments[i] != parts[i]) return -1;
+    ++literal;
+  }
+  return literal;
+}
+
+}  // namespace
+
+void Router::add(std::string method, std::string pattern, std::string permission, Handler handler) {
+  Route r{std::move(method), std::move(pattern), std::move(permission), std::move(handler), {}};
+  r.segments = split_path(r.pattern);
+  routes_.push_back(std::move(r));
+}
+
+Match Router::match(Request& request) const {
+  auto parts = split_path(request.path);
+  Match best;
+  int best_score = -1;
+  for (const auto& route : routes_) {
+    int score = fit(route, parts);
+    if (score < 0) continue;
+    if (route.method != request.method) {
+      best.path_known = true;
+      continue;
+    }
+    if (score > best_score) {
+      best_score = score;
+      best.route = &route;
+    }
+  }
+  if (!best.route) return best;
+  request.path_params.clear();
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    if (is_param(best.route->segments[i]))
+      request.path_params[best.route->segments[i].substr(1, best.route->segments[i].size() - 2)] = parts[i];
+  return best;
+}
+
+}  // namespace recur::http

@@ -1,0 +1,241 @@
+// Beast/Asio transport. One coroutine per connection on its own strand; each request is
+// handed to the worker pool (co_spawn) and the answer written back on the strand.
+#include <utility>  // Boost 1.74's awaitable.hpp needs it first
+
+#include "platform/http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <unordered_set>
+
+namespace recur::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool busy = false;  // a request is being handled; touched only on the connection's strand
+};
+
+Request to_request(const bhttp::request<bhttp::string_body>& msg) {
+  Request req;
+  req.method = std::string(msg.method_string());
+  std::string_view target(msg.target().data(), msg.target().size());
+  auto q = target.find('?');
+  req.path = url_decode(target.substr(0, q), false);
+  if (q != std::string_view::npos) req.query = parse_query(target.substr(q + 1));
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+  req.body = msg.body();
+  return req;
+}
+
+bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned version, bool keep_alive) {
+  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+  out.set(bhttp::field::server, "recur");
+  if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
+  for (const auto& [name, value] : res.headers) out.insert(name, value);
+  out.body() = res.body;
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+Response too_large() {
+  Response r;
+  r.status = 413;
+  r.content_type = "application/problem+json";
+  r.body = R"({"type":"https://docs.recur.example/problems/payload_too_large","title":"Payload too large",)"
+           R"("status":413,"detail":"the request body exceeds the server's limit","code":"payload_too_large"})";
+  return r;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions o, Dispatch d)
+      : options(std::move(o)), dispatch(std::move(d)), ioc(options.io_threads), workers(options.worker_threads),
+        acceptor(ioc), signals(ioc) {}
+
+  ServerOptions options;
+  Dispatch dispatch;
+  asio::io_context ioc;
+  asio::thread_pool workers;
+  tcp::acceptor acceptor;
+  asio::signal_set signals;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::unordered_set<std::shared_ptr<Connection>> connections;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc),
+                                                          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      {
+        std::lock_guard lock(mu);
+        connections.insert(conn);
+      }
+      auto executor = conn->stream.get_executor();
+      asio::co_spawn(executor, session(conn), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
+    beast::flat_buffer buffer;
+    while (!stopping) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(options.body_limit);
+      parser.header_limit(16 * 1024);
+      conn->busy = false;
+      conn->stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+      boost::system::error_code ec;
+      co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == bhttp::error::body_limit) {
+        Response res = too_large();
+        co_await write(*conn, res, parser.get().version(), false);
+        break;
+      }
+      if (ec) break;
+      conn->busy = true;
+      auto started = std::chrono::steady_clock::now();
+      Request request = to_request(parser.get());
+      bool keep_alive = parser.get().keep_alive() && !stopping;
+      Response response = co_await asio::co_spawn(
+          workers, [this, &request]() -> asio::awaitable<Response> { co_return dispatch(request); },
+          asio::use_awaitable);
+      bool written = co_await write(*conn, response, parser.get().version(), keep_alive);
+      log_access(request, response, started);
+      if (!written || !keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    std::lock_guard lock(mu);
+    connections.erase(conn);
+  }
+
+  asio::awaitable<bool> write(Connection& conn, const Response& response, unsigned version, bool keep_alive) {
+    auto message = to_message(response, version, keep_alive);
+    conn.stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+    boost::system::error_code ec;
+    co_await bhttp::async_write(conn.stream, message, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  void log_access(const Request& req, const Response& res, std::chrono::steady_clock::time_point started) const {
+    if (!options.access_log) return;
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    nlohmann::json line = {{"type", "access"},         {"request_id", req.request_id},
+                           {"method", req.method},     {"path", req.path},
+                           {"status", res.status},     {"duration_ms", micros.count() / 1000.0},
+                           {"bytes", res.body.size()}, {"key", req.principal ? req.principal->key_id : ""}};
+    spdlog::info(line.dump());
+  }
+
+  // Stop accepting; wake idle keep-alive connections so they close; let busy ones finish.
+  void begin_shutdown() {
+    if (stopping.exchange(true)) return;
+    asio::post(ioc, [this] {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      signals.cancel(ignored);
+      std::lock_guard lock(mu);
+      for (const auto& conn : connections)
+        asio::post(conn->stream.get_executor(), [conn] {
+          if (!conn->busy) conn->stream.cancel();
+        });
+    });
+    drain(std::chrono::steady_clock::now() + std::chrono::seconds(options.shutdown_grace_seconds));
+  }
+
+  void drain(std::chrono::steady_clock::time_point deadline) {
+    auto timer = std::make_shared<asio::steady_timer>(ioc, std::chrono::milliseconds(20));
+    timer->async_wait([this, timer, deadline](const boost::system::error_code&) {
+      bool empty;
+      {
+        std::lock_guard lock(mu);
+        empty = connections.empty();
+      }
+      if (empty || std::chrono::steady_clock::now() > deadline) {
+        ioc.stop();
+        return;
+      }
+      drain(deadline);
+    });
+  }
+};
+
+Server::Server(ServerOptions options, Dispatch dispatch)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(dispatch))) {}
+
+Server::~Server() {
+  impl_->workers.join();
+}
+
+bool Server::listen(std::string* error) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) {
+    *error = "invalid listen address '" + impl_->options.host + "': " + ec.message();
+    return false;
+  }
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    *error = "cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) + ": " +
+             ec.message();
+    return false;
+  }
+  return true;
+}
+
+std::uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void Server::run(bool handle_signals) {
+  auto& impl = *impl_;
+  if (handle_signals) {
+    impl.signals.add(SIGINT);
+    impl.signals.add(SIGTERM);
+    impl.signals.async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      spdlog::info("signal {} received: draining in-flight requests", signo);
+      impl_->begin_shutdown();
+    });
+  }
+  asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < impl.options.io_threads; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : threads) t.join();
+  impl.workers.join();
+}
+
+void Server::stop() { impl_->begin_shutdown(); }
+
+}  // namespace recur::http

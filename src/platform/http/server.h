@@ -1,0 +1,46 @@
+// HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive, body limits,
+// timeouts, graceful shutdown. Handlers run on a blocking pool, never on I/O threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "platform/http/message.h"
+
+namespace recur::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;   // 0 picks a free port (see Server::port())
+  int io_threads = 2;
+  int worker_threads = 8;      // the blocking pool: database work happens here
+  std::size_t body_limit = 1 << 20;
+  int read_timeout_seconds = 30;
+  int shutdown_grace_seconds = 10;
+  bool access_log = true;
+};
+
+// Turns a request into a response; called on a worker thread.
+using Dispatch = std::function<Response(Request&)>;
+
+class Server {
+ public:
+  Server(ServerOptions options, Dispatch dispatch);
+  ~Server();
+
+  // Binds and starts listening; returns false (with `error`) if the address is taken.
+  bool listen(std::string* error);
+  std::uint16_t port() const;
+  // Runs until stop() or SIGINT/SIGTERM (when handle_signals), then drains in-flight requests.
+  void run(bool handle_signals);
+  // Thread-safe: stop accepting, finish in-flight requests, return from run().
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recur::http

@@ -1,0 +1,70 @@
+// Id generation; see ids.h for the layout.
+#include "platform/ids.h"
+
+#include <sodium.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace recur {
+namespace {
+
+constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford, lower-case
+
+void sodium_random(void* buffer, std::size_t size) { randombytes_buf(buffer, size); }
+
+// Adds one to a big-endian byte string; false on overflow.
+bool increment(std::array<std::uint8_t, 10>& bytes) {
+  for (int i = 9; i >= 0; --i)
+    if (++bytes[i] != 0) return true;
+  return false;
+}
+
+}  // namespace
+
+IdGenerator::IdGenerator(const Clock& clock, RandomSource random)
+    : clock_(clock), random_(random ? std::move(random) : RandomSource(sodium_random)) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::string IdGenerator::next(std::string_view prefix) {
+  std::uint64_t ms = static_cast<std::uint64_t>(clock_.now()) * 1000;
+  std::array<std::uint8_t, 10> rnd{};
+  {
+    std::lock_guard lock(mu_);
+    // The clock has whole seconds; within one second ids stay ordered by counting up.
+    if (ms <= last_ms_) {
+      ms = last_ms_;
+      rnd = last_random_;
+      if (!increment(rnd)) ++ms, random_(rnd.data(), rnd.size());
+    } else {
+      random_(rnd.data(), rnd.size());
+      rnd[0] &= 0x7f;  // leave head-room so increments rarely overflow
+    }
+    last_ms_ = ms;
+    last_random_ = rnd;
+  }
+  std::string out(prefix);
+  out.push_back('_');
+  for (int shift = 45; shift >= 0; shift -= 5) out.push_back(kAlphabet[(ms >> shift) & 31]);
+  // 80 random bits -> 16 characters.
+  std::uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 5; ++i) hi = (hi << 8) | rnd[i];
+  for (int i = 5; i < 10; ++i) lo = (lo << 8) | rnd[i];
+  for (int shift = 35; shift >= 0; shift -= 5) out.push_back(kAlphabet[(hi >> shift) & 31]);
+  for (int shift = 35; shift >= 0; shift -= 5) out.push_back(kAlphabet[(lo >> shift) & 31]);
+  return out;
+}
+
+std::string random_token(std::size_t bytes) {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string out(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+}  // namespace recur

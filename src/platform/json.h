@@ -1,0 +1,75 @@
+// JSON request reading with per-field validation errors, and small writing helpers.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "platform/result.h"
+#include "platform/time.h"
+
+namespace recur {
+
+using Json = nlohmann::json;
+
+// Parses a request body that must be a JSON object ("" counts as {}).
+Result<Json> parse_json_object(std::string_view body);
+
+// Reads fields from one JSON object, collecting every problem instead of stopping at the
+// first, and refusing fields nobody asked for. Call finish() last.
+class FieldReader {
+ public:
+  explicit FieldReader(const Json& object, std::string prefix = "");
+
+  bool has(std::string_view name) const;       // present, possibly null
+  bool is_null(std::string_view name) const;   // present and null
+
+  std::optional<std::string> text(std::string_view name, bool required, std::size_t max_len = 500,
+                                  std::size_t min_len = 1);
+  std::optional<std::int64_t> integer(std::string_view name, bool required, std::int64_t min, std::int64_t max);
+  std::optional<bool> boolean(std::string_view name, bool required);
+  std::optional<Timestamp> timestamp(std::string_view name, bool required);
+  std::optional<std::string> one_of(std::string_view name, bool required, std::initializer_list<std::string_view> values);
+  std::optional<std::string> currency(std::string_view name, bool required);
+  std::optional<std::string> email(std::string_view name, bool required);
+  // An object of string values ("metadata"): at most 50 keys, keys <= 40 chars, values <= 500.
+  std::optional<Json> metadata(std::string_view name);
+  // A nested object or array, returned raw for a nested reader; type-checked here.
+  const Json* object(std::string_view name, bool required);
+  const Json* array(std::string_view name, bool required, std::size_t max_items = 100);
+  // Marks a field as known without reading it (read elsewhere).
+  void accept(std::string_view name);
+
+  void fail(std::string_view name, std::string code, std::string message);
+  // Adds the errors of a nested reader (its prefix already applied).
+  void absorb(FieldReader& nested);
+
+  // Reports unknown fields and returns every error collected as one 422.
+  Status finish();
+  std::vector<FieldError> take_errors();
+
+ private:
+  const Json* get(std::string_view name, bool required);
+  std::string path(std::string_view name) const;
+
+  const Json& object_;
+  std::string prefix_;
+  std::set<std::string, std::less<>> seen_;
+  std::vector<FieldError> errors_;
+};
+
+Json to_json_time(std::optional<Timestamp> t);  // RFC 3339 string or null
+
+// Reads the `version` a client sent, from the body or an If-Match header ("3" or W/"3").
+std::optional<std::int64_t> parse_if_match(std::string_view header);
+
+// The error every module returns for a stale `version` (409 version_conflict).
+Error version_conflict(const std::string& what, std::int64_t expected, std::int64_t actual);
+
+}  // namespace recur

@@ -1,0 +1,297 @@
+// Pure subscription rules: billing calendar, proration and the lifecycle state machine.
+#include "subscriptions/model.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace recur::subscriptions {
+namespace {
+
+constexpr std::int64_t kSecondsPerDay = 86400;
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> parse_name(std::string_view text, const std::string_view (&names)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == text) return static_cast<Enum>(i);
+  }
+  return std::nullopt;
+}
+
+// Indexed by the enum's underlying value, so the order must follow the declaration.
+constexpr std::string_view kIntervalNames[] = {"day", "week", "month", "year"};
+constexpr std::string_view kStatusNames[] = {"scheduled", "trialing", "active",
+                                             "paused",    "past_due", "canceled"};
+constexpr std::string_view kActionNames[] = {
+    "start",  "end_trial", "renew",       "payment_failed", "payment_recovered",
+    "pause",  "resume",    "skip",        "change_plan",    "update",
+    "cancel_now", "cancel_at_period_end", "reactivate", "period_end_cancel", "delete"};
+
+}  // namespace
+
+std::optional<Interval> parse_interval(std::string_view text) {
+  return parse_name<Interval>(text, kIntervalNames);
+}
+std::string_view to_string(Interval interval) {
+  return kIntervalNames[static_cast<int>(interval)];
+}
+std::optional<Status> parse_status(std::string_view text) {
+  return parse_name<Status>(text, kStatusNames);
+}
+std::string_view to_string(Status status) { return kStatusNames[static_cast<int>(status)]; }
+std::string_view to_string(Action action) { return kActionNames[static_cast<int>(action)]; }
+
+// ---------------------------------------------------------------- calendar
+
+namespace {
+
+// Months since year 0 of a civil date: makes "add k months" plain integer addition.
+std::int64_t month_index(const CivilDate& d) {
+  return static_cast<std::int64_t>(d.year) * 12 + (d.month - 1);
+}
+
+// The anchor's date moved by `months`, the day clamped to the target month's length
+// and the time of day kept. Always measured from the anchor, so a Jan 31 anchor that
+// visits Feb 28 still lands on Mar 31 afterwards.
+Timestamp add_months_to_anchor(Timestamp anchor, std::int64_t months) {
+  const CivilTime a = to_civil(anchor);
+  const std::int64_t target = month_index(a.date) + months;
+  // Floor division: target is never negative for years >= 0, but stay exact anyway.
+  const std::int64_t year = target >= 0 ? target / 12 : (target - 11) / 12;
+  const unsigned month = static_cast<unsigned>(target - year * 12 + 1);
+  const unsigned day = std::min(a.date.day, days_in_month(static_cast<int>(year), month));
+  return from_civil({{static_cast<int>(year), month, day}, a.seconds_of_day});
+}
+
+// Calendar months per period, or 0 for fixed-length (day/week) cadences.
+std::int64_t months_per_period(const Cadence& c) {
+  if (c.interval == Interval::kMonth) return c.count;
+  if (c.interval == Interval::kYear) return 12LL * c.count;
+  return 0;
+}
+
+std::int64_t seconds_per_period(const Cadence& c) {
+  const std::int64_t days = c.interval == Interval::kWeek ? 7 : 1;
+  return days * kSecondsPerDay * c.count;
+}
+
+// First guess of the period index containing t (t >= anchor). Exact for fixed-length
+// cadences; for calendar cadences it is off by at most one because clamping and time
+// of day move a boundary by less than a month.
+std::int64_t estimate_index(Timestamp anchor, const Cadence& c, Timestamp t) {
+  const std::int64_t months = months_per_period(c);
+  if (months == 0) return (t - anchor) / seconds_per_period(c);
+  const std::int64_t elapsed = month_index(to_civil(t).date) - month_index(to_civil(anchor).date);
+  return elapsed / months;
+}
+
+}  // namespace
+
+Timestamp period_start(Timestamp anchor, const Cadence& cadence, std::int64_t n) {
+  const std::int64_t months = months_per_period(cadence);
+  if (months == 0) return anchor + n * seconds_per_period(cadence);
+  return add_months_to_anchor(anchor, n * months);
+}
+
+Period period_containing(Timestamp anchor, const Cadence& cadence, Timestamp t) {
+  if (t < anchor) return {anchor, period_start(anchor, cadence, 1)};
+  std::int64_t n = estimate_index(anchor, cadence, t);
+  while (n > 0 && period_start(anchor, cadence, n) > t) --n;
+  while (period_start(anchor, cadence, n + 1) <= t) ++n;
+  return {period_start(anchor, cadence, n), period_start(anchor, cadence, n + 1)};
+}
+
+Period period_from(Timestamp anchor, const Cadence& cadence, Timestamp start) {
+  // An aligned `start` is contained in exactly the period it begins, so one search
+  // answers both the aligned case and the tolerant unaligned one.
+  return period_containing(anchor, cadence, start);
+}
+
+// ---------------------------------------------------------------- proration
+
+namespace {
+
+bool same_cadence(const Cadence& a, const Cadence& b) {
+  return a.interval == b.interval && a.count == b.count;
+}
+
+// unit * quantity; amounts are validated upstream, so overflow is a programmer error.
+std::int64_t line_price(const PriceAndCadence& p) {
+  std::int64_t out = 0;
+  if (__builtin_mul_overflow(p.unit_amount, p.quantity, &out)) {
+    throw std::overflow_error("proration: unit_amount * quantity overflows");
+  }
+  return out;
+}
+
+std::string describe(std::string_view lead, const PriceAndCadence& p, Timestamp at) {
+  std::string out(lead);
+  out += p.plan_name;
+  out += " \u00d7 ";
+  out += std::to_string(p.quantity);
+  out += " after ";
+  out += format_rfc3339(at);
+  return out;
+}
+
+ProrationLine credit_unused(const PriceAndCadence& from, Period current, Timestamp at) {
+  const std::int64_t amount =
+      mul_div_round_half_up(line_price(from), current.end - at, current.end - current.start);
+  return {describe("Unused time on ", from, at), -amount, from.quantity, at, current.end};
+}
+
+ProrationLine charge_remaining(const PriceAndCadence& to, Period current, Timestamp at) {
+  const std::int64_t amount =
+      mul_div_round_half_up(line_price(to), current.end - at, current.end - current.start);
+  return {describe("Remaining time on ", to, at), amount, to.quantity, at, current.end};
+}
+
+ProrationLine charge_new_period(const PriceAndCadence& to, Period next) {
+  std::string description = to.plan_name + " \u00d7 " + std::to_string(to.quantity) + " from " +
+                            format_rfc3339(next.start) + " to " + format_rfc3339(next.end);
+  return {std::move(description), line_price(to), to.quantity, next.start, next.end};
+}
+
+}  // namespace
+
+ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, Period current,
+                        Timestamp at) {
+  if (at < current.start || at >= current.end) {
+    throw std::invalid_argument("prorate: change time outside the current period");
+  }
+  ProrationResult result;
+  result.lines.push_back(credit_unused(from, current, at));
+  if (same_cadence(from.cadence, to.cadence)) {
+    result.lines.push_back(charge_remaining(to, current, at));
+    result.new_period = current;
+  } else {
+    // A new cadence cannot share the old calendar: the change time becomes the anchor.
+    result.new_period = {at, period_start(at, to.cadence, 1)};
+    result.lines.push_back(charge_new_period(to, result.new_period));
+    result.resets_anchor = true;
+  }
+  for (const ProrationLine& line : result.lines) result.total += line.amount;
+  return result;
+}
+
+// ---------------------------------------------------------------- state machine
+
+namespace {
+
+struct Move {
+  Status from;
+  Action action;
+  Status to;
+};
+
+// Every legal move; anything absent is refused. Kept as data so the docs table and
+// the test table can be compared against it line by line.
+constexpr Move kMoves[] = {
+    {Status::kScheduled, Action::kStart, Status::kActive},  // or trialing, see has_trial
+    {Status::kScheduled, Action::kCancelNow, Status::kCanceled},
+    {Status::kScheduled, Action::kUpdate, Status::kScheduled},
+    {Status::kScheduled, Action::kChangePlan, Status::kScheduled},
+    {Status::kScheduled, Action::kDelete, Status::kScheduled},
+
+    {Status::kTrialing, Action::kEndTrial, Status::kActive},
+    {Status::kTrialing, Action::kPause, Status::kPaused},
+    {Status::kTrialing, Action::kSkip, Status::kTrialing},
+    {Status::kTrialing, Action::kChangePlan, Status::kTrialing},
+    {Status::kTrialing, Action::kUpdate, Status::kTrialing},
+    {Status::kTrialing, Action::kCancelNow, Status::kCanceled},
+    {Status::kTrialing, Action::kCancelAtPeriodEnd, Status::kTrialing},
+    {Status::kTrialing, Action::kReactivate, Status::kTrialing},
+    {Status::kTrialing, Action::kPeriodEndCancel, Status::kCanceled},
+    {Status::kTrialing, Action::kDelete, Status::kTrialing},
+
+    {Status::kActive, Action::kRenew, Status::kActive},
+    {Status::kActive, Action::kPaymentFailed, Status::kPastDue},
+    {Status::kActive, Action::kPause, Status::kPaused},
+    {Status::kActive, Action::kSkip, Status::kActive},
+    {Status::kActive, Action::kChangePlan, Status::kActive},
+    {Status::kActive, Action::kUpdate, Status::kActive},
+    {Status::kActive, Action::kCancelNow, Status::kCanceled},
+    {Status::kActive, Action::kCancelAtPeriodEnd, Status::kActive},
+    {Status::kActive, Action::kReactivate, Status::kActive},
+    {Status::kActive, Action::kPeriodEndCancel, Status::kCanceled},
+    {Status::kActive, Action::kDelete, Status::kActive},
+
+    {Status::kPaused, Action::kResume, Status::kActive},
+    {Status::kPaused, Action::kUpdate, Status::kPaused},
+    {Status::kPaused, Action::kCancelNow, Status::kCanceled},
+    {Status::kPaused, Action::kCancelAtPeriodEnd, Status::kPaused},
+    {Status::kPaused, Action::kReactivate, Status::kPaused},
+    {Status::kPaused, Action::kPeriodEndCancel, Status::kCanceled},
+
+    {Status::kPastDue, Action::kRenew, Status::kPastDue},
+    {Status::kPastDue, Action::kPaymentFailed, Status::kPastDue},
+    {Status::kPastDue, Action::kPaymentRecovered, Status::kActive},
+    {Status::kPastDue, Action::kPause, Status::kPaused},
+    {Status::kPastDue, Action::kChangePlan, Status::kPastDue},
+    {Status::kPastDue, Action::kUpdate, Status::kPastDue},
+    {Status::kPastDue, Action::kCancelNow, Status::kCanceled},
+    {Status::kPastDue, Action::kCancelAtPeriodEnd, Status::kPastDue},
+    {Status::kPastDue, Action::kReactivate, Status::kPastDue},
+    {Status::kPastDue, Action::kPeriodEndCancel, Status::kCanceled},
+
+    {Status::kCanceled, Action::kDelete, Status::kCanceled},
+};
+
+std::optional<Status> legal_move(Status from, Action action) {
+  for (const Move& m : kMoves) {
+    if (m.from == from && m.action == action) return m.to;
+  }
+  return std::nullopt;
+}
+
+// The verb for "cannot <verb> a subscription that is <status>".
+std::string_view verb(Action action) {
+  static constexpr std::string_view kVerbs[] = {
+      "start", "end the trial of", "renew", "record a failed payment on",
+      "record a recovered payment on", "pause", "resume", "skip a period of",
+      "change the plan of", "update", "cancel", "schedule the cancellation of",
+      "reactivate", "end at period end", "delete"};
+  return kVerbs[static_cast<int>(action)];
+}
+
+// The most specific code for a move that is not in kMoves.
+std::string_view illegal_move_code(Status from, Action action) {
+  if (from == Status::kCanceled) return "subscription_canceled";
+  if (action == Action::kPause && from == Status::kPaused) return "subscription_already_paused";
+  if (action == Action::kResume) return "subscription_not_paused";
+  return "invalid_state_transition";
+}
+
+Error illegal_move(Status from, Action action) {
+  std::string message = "cannot ";
+  message += verb(action);
+  message += " a subscription that is ";
+  message += to_string(from);
+  return Error::conflict(std::string(illegal_move_code(from, action)), std::move(message));
+}
+
+// Rules that depend on the pending cancellation rather than on the status alone.
+std::optional<Error> context_conflict(Action action, const TransitionContext& ctx) {
+  if (action == Action::kCancelAtPeriodEnd && ctx.cancel_at_period_end) {
+    return Error::conflict("cancellation_already_scheduled",
+                           "the subscription is already scheduled to cancel at period end");
+  }
+  const bool needs_pending =
+      action == Action::kReactivate || action == Action::kPeriodEndCancel;
+  if (needs_pending && !ctx.cancel_at_period_end) {
+    return Error::conflict("not_scheduled_for_cancellation",
+                           "the subscription is not scheduled to cancel at period end");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<Status> transition(Status from, Action action, const TransitionContext& ctx) {
+  const std::optional<Status> to = legal_move(from, action);
+  if (!to) return illegal_move(from, action);
+  if (auto conflict = context_conflict(action, ctx)) return *std::move(conflict);
+  if (action == Action::kStart && ctx.has_trial) return Status::kTrialing;
+  return *to;
+}
+
+}  // namespace recur::subscriptions
