@@ -22,9 +22,10 @@ constexpr std::string_view kIntervalNames[] = {"day", "week", "month", "year"};
 constexpr std::string_view kStatusNames[] = {"scheduled", "trialing", "active",
                                              "paused",    "past_due", "canceled"};
 constexpr std::string_view kActionNames[] = {
-    "start",  "end_trial", "renew",       "payment_failed", "payment_recovered",
-    "pause",  "resume",    "skip",        "change_plan",    "update",
-    "cancel_now", "cancel_at_period_end", "reactivate", "period_end_cancel", "delete"};
+    "start",       "end_trial",  "renew",  "payment_failed", "payment_recovered",
+    "pause",       "resume",     "skip",   "change_plan",    "update",
+    "cancel_now",  "cancel_at_period_end", "reactivate",     "period_end_cancel",
+    "delete"};
 
 }  // namespace
 
@@ -55,11 +56,16 @@ std::int64_t month_index(const CivilDate& d) {
 Timestamp add_months_to_anchor(Timestamp anchor, std::int64_t months) {
   const CivilTime a = to_civil(anchor);
   const std::int64_t target = month_index(a.date) + months;
-  // Floor division: target is never negative for years >= 0, but stay exact anyway.
-  const std::int64_t year = target >= 0 ? target / 12 : (target - 11) / 12;
-  const unsigned month = static_cast<unsigned>(target - year * 12 + 1);
+  // target >= 0: Recur's years are 1970..9999 and n >= 0.
+  const std::int64_t year = target / 12;
+  const unsigned month = static_cast<unsigned>(target % 12 + 1);
   const unsigned day = std::min(a.date.day, days_in_month(static_cast<int>(year), month));
   return from_civil({{static_cast<int>(year), month, day}, a.seconds_of_day});
+}
+
+// A zero or negative count would make every period empty and the searches below loop.
+void require_valid(const Cadence& c) {
+  if (c.count < 1) throw std::invalid_argument("cadence: interval_count must be >= 1");
 }
 
 // Calendar months per period, or 0 for fixed-length (day/week) cadences.
@@ -87,12 +93,14 @@ std::int64_t estimate_index(Timestamp anchor, const Cadence& c, Timestamp t) {
 }  // namespace
 
 Timestamp period_start(Timestamp anchor, const Cadence& cadence, std::int64_t n) {
+  require_valid(cadence);
   const std::int64_t months = months_per_period(cadence);
   if (months == 0) return anchor + n * seconds_per_period(cadence);
   return add_months_to_anchor(anchor, n * months);
 }
 
 Period period_containing(Timestamp anchor, const Cadence& cadence, Timestamp t) {
+  require_valid(cadence);
   if (t < anchor) return {anchor, period_start(anchor, cadence, 1)};
   std::int64_t n = estimate_index(anchor, cadence, t);
   while (n > 0 && period_start(anchor, cadence, n) > t) --n;
@@ -123,31 +131,26 @@ std::int64_t line_price(const PriceAndCadence& p) {
   return out;
 }
 
-std::string describe(std::string_view lead, const PriceAndCadence& p, Timestamp at) {
-  std::string out(lead);
-  out += p.plan_name;
-  out += " \u00d7 ";
-  out += std::to_string(p.quantity);
-  out += " after ";
-  out += format_rfc3339(at);
-  return out;
+// "Pro × 3": how every proration line names what it prices.
+std::string plan_and_quantity(const PriceAndCadence& p) {
+  return p.plan_name + " \u00d7 " + std::to_string(p.quantity);
 }
 
-ProrationLine credit_unused(const PriceAndCadence& from, Period current, Timestamp at) {
+// The share of p's price for the time left in `current` after `at`. The magnitude is
+// rounded (half away from zero) before the sign is applied, so a credit mirrors the
+// charge for the same price exactly.
+ProrationLine unused_share(std::string_view lead, const PriceAndCadence& p, Period current,
+                           Timestamp at, int sign) {
   const std::int64_t amount =
-      mul_div_round_half_up(line_price(from), current.end - at, current.end - current.start);
-  return {describe("Unused time on ", from, at), -amount, from.quantity, at, current.end};
-}
-
-ProrationLine charge_remaining(const PriceAndCadence& to, Period current, Timestamp at) {
-  const std::int64_t amount =
-      mul_div_round_half_up(line_price(to), current.end - at, current.end - current.start);
-  return {describe("Remaining time on ", to, at), amount, to.quantity, at, current.end};
+      mul_div_round_half_up(line_price(p), current.end - at, current.end - current.start);
+  std::string description =
+      std::string(lead) + plan_and_quantity(p) + " after " + format_rfc3339(at);
+  return {std::move(description), sign * amount, p.quantity, at, current.end};
 }
 
 ProrationLine charge_new_period(const PriceAndCadence& to, Period next) {
-  std::string description = to.plan_name + " \u00d7 " + std::to_string(to.quantity) + " from " +
-                            format_rfc3339(next.start) + " to " + format_rfc3339(next.end);
+  std::string description = plan_and_quantity(to) + " from " + format_rfc3339(next.start) +
+                            " to " + format_rfc3339(next.end);
   return {std::move(description), line_price(to), to.quantity, next.start, next.end};
 }
 
@@ -159,9 +162,9 @@ ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, 
     throw std::invalid_argument("prorate: change time outside the current period");
   }
   ProrationResult result;
-  result.lines.push_back(credit_unused(from, current, at));
+  result.lines.push_back(unused_share("Unused time on ", from, current, at, -1));
   if (same_cadence(from.cadence, to.cadence)) {
-    result.lines.push_back(charge_remaining(to, current, at));
+    result.lines.push_back(unused_share("Remaining time on ", to, current, at, +1));
     result.new_period = current;
   } else {
     // A new cadence cannot share the old calendar: the change time becomes the anchor.

@@ -211,6 +211,11 @@ TEST(PeriodContaining, AgreesWithAWalkFromTheAnchorForEveryCadence) {
   }
 }
 
+TEST(PeriodStart, RefusesAnIntervalCountBelowOne) {
+  EXPECT_THROW((void)period_start(0, Cadence{Interval::kMonth, 0}, 1), std::invalid_argument);
+  EXPECT_THROW((void)period_containing(0, Cadence{Interval::kDay, 0}, 10), std::invalid_argument);
+}
+
 TEST(PeriodFrom, AnAlignedStartGivesThePeriodItBegins) {
   const Timestamp anchor = at("2027-01-31T00:00:00Z");
   EXPECT_EQ(text(period_from(anchor, kMonthly, at("2027-04-30T00:00:00Z"))),
@@ -337,6 +342,7 @@ TEST(Prorate, ChangeAtThePeriodStartCreditsAndChargesInFull) {
                          kApril2026.start);
   EXPECT_EQ(r.lines[0].amount, -3000);
   EXPECT_EQ(r.lines[1].amount, 5000);
+  EXPECT_EQ(r.total, 2000);
 }
 
 TEST(Prorate, CadenceChangeChargesTheNewPlanInFullAndResetsTheAnchor) {

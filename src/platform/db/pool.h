@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "platform/result.h"
@@ -23,18 +24,30 @@ class Pool {
   class Lease {
    public:
     Lease(Pool* pool, std::unique_ptr<Conn> conn) : pool_(pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) noexcept = default;
-    Lease& operator=(Lease&&) noexcept = default;
-    ~Lease() {
-      if (pool_ && conn_) pool_->give_back(std::move(conn_));
-      else if (pool_) pool_->forget();
+    Lease(Lease&& other) noexcept
+        : pool_(std::exchange(other.pool_, nullptr)), conn_(std::move(other.conn_)) {}
+    Lease& operator=(Lease&& other) noexcept {
+      if (this != &other) {
+        release();
+        pool_ = std::exchange(other.pool_, nullptr);
+        conn_ = std::move(other.conn_);
+      }
+      return *this;
     }
+    ~Lease() { release(); }
     Conn* operator->() const { return conn_.get(); }
     Conn& operator*() const { return *conn_; }
     // Drops a broken connection instead of returning it; the pool opens a new one later.
     void discard() { conn_.reset(); }
 
    private:
+    void release() {
+      if (!pool_) return;
+      if (conn_) pool_->give_back(std::move(conn_));
+      else pool_->forget();
+      pool_ = nullptr;
+    }
+
     Pool* pool_;
     std::unique_ptr<Conn> conn_;
   };

@@ -1,0 +1,47 @@
+// App wiring.
+#include "app/app.h"
+
+#include "app/schema.h"
+#include "app/static_files.h"
+#include "catalog/routes.h"
+#include "customers/routes.h"
+#include "platform/http/rest.h"
+#include "subscriptions/routes.h"
+
+namespace recur::app {
+
+Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<Clock> clock) {
+  RECUR_ASSIGN(auto db, db::open(options.db_url, options.pool_size));
+  return std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
+}
+
+App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<db::Database> db)
+    : clock_(std::move(clock)),
+      db_(std::move(db)),
+      ids_(*clock_),
+      keys_(*db_, *clock_, ids_),
+      idempotency_(*db_, *clock_),
+      catalog_(*db_, *clock_, ids_),
+      customers_(*db_, *clock_, ids_),
+      subscriptions_(*db_, *clock_, ids_),
+      pipeline_(router_, keys_, idempotency_) {
+  catalog::add_routes(router_, catalog_);
+  customers::add_routes(router_, customers_);
+  subscriptions::add_routes(router_, subscriptions_);
+  add_platform_routes(options);
+}
+
+Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations(), clock_->now()); }
+
+void App::add_platform_routes(const Options& options) {
+  router_.add("GET", "/healthz", "", [this](http::Request& req) {
+    auto version = db::schema_version(*db_);
+    if (!version.ok())
+      return http::error_response(req, Error{ErrorKind::kUnavailable, "database_unavailable",
+                                             "the database does not answer", {}, {}});
+    return http::json_response(200, {{"status", "ok"}, {"schema_version", *version}});
+  });
+  add_static_routes(router_, options.docs_dir, options.spec_path);
+}
+
+}  // namespace recur::app

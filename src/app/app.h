@@ -1,0 +1,66 @@
+// Wiring: one place builds the clock, database, services, router and pipeline, for the
+// `recur` binary and for tests alike.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "access/service.h"
+#include "catalog/service.h"
+#include "customers/service.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+#include "platform/db/migrate.h"
+#include "platform/http/pipeline.h"
+#include "platform/http/router.h"
+#include "platform/ids.h"
+#include "subscriptions/service.h"
+
+namespace recur::app {
+
+struct Options {
+  std::string db_url = "sqlite:var/recur.db";
+  int pool_size = 8;
+  std::string docs_dir;  // swagger-ui-dist; empty: no /docs
+  std::string spec_path; // api/openapi.yaml; empty: no /openapi.yaml
+};
+
+class App {
+ public:
+  // Opens the database and builds every module; does not migrate.
+  static Result<std::unique_ptr<App>> open(const Options& options, std::unique_ptr<Clock> clock);
+
+  // Brings the schema up to date; refuses a database newer than this binary.
+  Result<db::MigrationReport> migrate();
+
+  Clock& clock() { return *clock_; }
+  db::Database& database() { return *db_; }
+  IdGenerator& ids() { return ids_; }
+  access::ApiKeys& keys() { return keys_; }
+  catalog::CatalogService& catalog() { return catalog_; }
+  customers::CustomerService& customers() { return customers_; }
+  subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
+  http::Pipeline& pipeline() { return pipeline_; }
+  const http::Router& router() const { return router_; }
+
+ private:
+  App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<db::Database> db);
+  void add_platform_routes(const Options& options);
+
+  std::unique_ptr<Clock> clock_;
+  std::unique_ptr<db::Database> db_;
+  IdGenerator ids_;
+  access::ApiKeys keys_;
+  access::SqlIdempotencyStore idempotency_;
+  catalog::CatalogService catalog_;
+  customers::CustomerService customers_;
+  subscriptions::SubscriptionService subscriptions_;
+  http::Router router_;
+  http::Pipeline pipeline_;
+};
+
+// Loads the demo catalogue (products, plans, customers, subscriptions, retention offers).
+// Idempotent: does nothing when the catalogue already has products.
+Result<std::string> load_demo(App& app);
+
+}  // namespace recur::app

@@ -1,0 +1,182 @@
+// Command-line entry: parses flags (and RECUR_* environment variables) and runs a command.
+#include "app/cli.h"
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "access/model.h"
+#include "app/app.h"
+#include "platform/http/server.h"
+#include "platform/log.h"
+
+namespace recur::app {
+namespace {
+
+struct Common {
+  std::string db_url = "sqlite:var/recur.db";
+};
+
+void add_db_option(CLI::App* cmd, Common& common) {
+  cmd->add_option("--db", common.db_url, "database URL: sqlite:PATH or postgresql://user@host:port/db")
+      ->envname("RECUR_DB")
+      ->capture_default_str();
+}
+
+Result<std::unique_ptr<App>> open_app(const std::string& db_url, int pool, const std::string& docs,
+                                      const std::string& spec) {
+  Options options{db_url, pool, docs, spec};
+  RECUR_ASSIGN(auto app, App::open(options, std::make_unique<SystemClock>()));
+  RECUR_ASSIGN(auto report, app->migrate());
+  for (const auto& m : report.applied) spdlog::info("migrated: {}", m);
+  return app;
+}
+
+int fail(const Error& e) {
+  std::cerr << "recur: " << e.message << " [" << e.code << "]\n";
+  return 1;
+}
+
+// Runs the lifecycle scheduler every `tick` seconds until stopped.
+class Scheduler {
+ public:
+  Scheduler(subscriptions::SubscriptionService& svc, int tick) : svc_(svc), tick_(tick) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Scheduler() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      auto report = svc_.run_due();
+      if (!report.ok()) spdlog::error("lifecycle run failed: {}", report.error().message);
+      else if (report->events > 0)
+        spdlog::info("lifecycle run: {} subscriptions advanced, {} events", report->subscriptions, report->events);
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
+    }
+  }
+
+  subscriptions::SubscriptionService& svc_;
+  int tick_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+struct ServeFlags {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 0;
+  int workers = 0;
+  int tick = 30;
+  bool access_log = true;
+  std::string docs_dir = "node_modules/swagger-ui-dist";
+  std::string spec = "api/openapi.yaml";
+};
+
+int serve(const Common& common, const ServeFlags& flags) {
+  auto colon = flags.listen.rfind(':');
+  if (colon == std::string::npos) return fail(Error::invalid("invalid_listen", "--listen must be HOST:PORT"));
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  http::ServerOptions server;
+  server.host = flags.listen.substr(0, colon);
+  server.port = static_cast<std::uint16_t>(std::stoi(flags.listen.substr(colon + 1)));
+  server.io_threads = flags.io_threads > 0 ? flags.io_threads : cores;
+  server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
+  server.access_log = flags.access_log;
+  auto app = open_app(common.db_url, server.worker_threads, flags.docs_dir, flags.spec);
+  if (!app.ok()) return fail(app.error());
+  auto& a = **app;
+  http::Server http_server(server, [&a](http::Request& req) { return a.pipeline().handle(req); });
+  std::string error;
+  if (!http_server.listen(&error)) return fail(Error::invalid("listen_failed", error));
+  {
+    Scheduler scheduler(a.subscriptions(), flags.tick);
+    spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers); docs at /docs",
+                 server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads);
+    http_server.run(true);
+  }
+  spdlog::info("recur stopped cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  setup_json_logging();
+
+  CLI::App cli{"recur: subscription-commerce backend (subscriptions, billing, inventory, analytics)"};
+  cli.require_subcommand(1);
+  Common common;
+
+  auto* serve_cmd = cli.add_subcommand("serve", "serve the REST API (migrates the database first)");
+  ServeFlags flags;
+  add_db_option(serve_cmd, common);
+  serve_cmd->add_option("--listen", flags.listen, "address to listen on, HOST:PORT")
+      ->envname("RECUR_LISTEN")
+      ->capture_default_str();
+  serve_cmd->add_option("--io-threads", flags.io_threads, "threads doing network I/O (default: cores)");
+  serve_cmd->add_option("--workers", flags.workers, "threads doing database work (default: 4 x cores)");
+  serve_cmd->add_option("--tick", flags.tick, "seconds between lifecycle scheduler runs")->capture_default_str();
+  serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
+  serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
+  serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
+
+  auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
+  add_db_option(migrate_cmd, common);
+
+  auto* keys_cmd = cli.add_subcommand("keys", "manage API keys");
+  keys_cmd->require_subcommand(1);
+  auto* create_cmd = keys_cmd->add_subcommand("create", "create an API key; prints it once, alone on the last line");
+  std::string role;
+  create_cmd->add_option("--role", role, "admin | support | billing | inventory | analyst")
+      ->required()
+      ->check(CLI::IsMember({"admin", "support", "billing", "inventory", "analyst"}));
+  add_db_option(create_cmd, common);
+
+  auto* demo_cmd = cli.add_subcommand("demo", "load the demo catalogue (once)");
+  add_db_option(demo_cmd, common);
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (serve_cmd->parsed()) return serve(common, flags);
+
+  auto app = open_app(common.db_url, 2, "", "");
+  if (!app.ok()) return fail(app.error());
+  if (migrate_cmd->parsed()) {
+    auto version = db::schema_version((*app)->database());
+    std::cout << "schema at version " << (version.ok() ? *version : 0) << "\n";
+    return 0;
+  }
+  if (create_cmd->parsed()) {
+    auto key = (*app)->keys().create(role);
+    if (!key.ok()) return fail(key.error());
+    std::cerr << "created API key " << key->id << " with role " << key->role << "; it is shown only once:\n";
+    std::cout << key->secret << std::endl;
+    return 0;
+  }
+  if (demo_cmd->parsed()) {
+    auto loaded = load_demo(**app);
+    if (!loaded.ok()) return fail(loaded.error());
+    std::cout << *loaded << "\n";
+    return 0;
+  }
+  return 0;
+}
+
+}  // namespace recur::app

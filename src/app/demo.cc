@@ -1,0 +1,66 @@
+// The demo catalogue `make run` loads: enough to try every subscription action.
+#include "app/app.h"
+
+namespace recur::app {
+
+Result<std::string> load_demo(App& app) {
+  events::Actor cli{"cli", "demo", "admin"};
+  RECUR_ASSIGN(auto existing, app.catalog().list_products(catalog::ListFilter{}));
+  if (!existing.items.empty()) return std::string("demo data already present: nothing loaded");
+
+  auto product = [&](std::string name, std::string sku, std::int64_t cents) {
+    return app.catalog().create_product(
+        catalog::ProductInput{std::move(name), std::move(sku), std::nullopt, Money{cents, "usd"}, Json::object()}, cli);
+  };
+  RECUR_ASSIGN(auto beans, product("Single-origin coffee beans, 250 g", "COF-250", 1400));
+  RECUR_ASSIGN(auto decaf, product("Decaf coffee beans, 250 g", "COF-DEC-250", 1300));
+  RECUR_ASSIGN(auto tea, product("Loose-leaf green tea, 100 g", "TEA-100", 900));
+  RECUR_ASSIGN(auto filters, product("Paper filters, 100 pack", "FLT-100", 500));
+
+  auto plan = [&](std::string name, std::int64_t cents, subscriptions::Interval interval, int count,
+                  std::int64_t trial, std::optional<std::string> tier, std::vector<catalog::PlanItem> items) {
+    return app.catalog().create_plan(catalog::PlanInput{std::move(name), cents, "usd", {interval, count}, trial,
+                                                        std::move(tier), std::move(items), Json::object()},
+                                     cli);
+  };
+  using subscriptions::Interval;
+  RECUR_ASSIGN(auto monthly, plan("Coffee box, monthly", 2400, Interval::kMonth, 1, 14, "standard",
+                                  {{beans.id, 1}, {filters.id, 1}}));
+  RECUR_ASSIGN(auto biweekly, plan("Coffee box, every two weeks", 1400, Interval::kWeek, 2, 0, "standard",
+                                   {{beans.id, 1}}));
+  RECUR_ASSIGN(auto lite, plan("Coffee box lite, every two months", 2200, Interval::kMonth, 2, 0, "lite",
+                               {{decaf.id, 1}}));
+  RECUR_ASSIGN(auto tea_plan, plan("Tea box, monthly", 1800, Interval::kMonth, 1, 0, "standard", {{tea.id, 2}}));
+  (void)tea_plan;
+
+  customers::Address address{"1 Market St", std::nullopt, "San Francisco", "94105", "CA", "US"};
+  RECUR_ASSIGN(auto ada, app.customers().create({"ada@example.com", "Ada Lovelace", "+14155550100", address,
+                                                 Json::object()},
+                                                cli));
+  RECUR_ASSIGN(auto alan, app.customers().create({"alan@example.com", "Alan Turing", std::nullopt, address,
+                                                  Json::object()},
+                                                 cli));
+  RECUR_ASSIGN(auto sub1, app.subscriptions().create({ada.id, monthly.id, 1, std::nullopt, std::nullopt,
+                                                      Json::object()},
+                                                     cli));
+  RECUR_ASSIGN(auto sub2, app.subscriptions().create({alan.id, biweekly.id, 2, std::nullopt, std::nullopt,
+                                                      Json::object()},
+                                                     cli));
+
+  using subscriptions::OfferType;
+  auto offer = [&](std::string reason, OfferType type, std::string text, std::int64_t pct, std::int64_t cycles,
+                   std::int64_t pause, std::optional<std::string> plan_id) {
+    return app.subscriptions().create_offer(
+        {std::move(reason), type, std::move(text), pct, cycles, pause, std::move(plan_id), Json::object()}, cli);
+  };
+  RECUR_TRY(offer("too_expensive", OfferType::kDiscount, "20% off your next 3 boxes", 20, 3, 0, std::nullopt));
+  RECUR_TRY(offer("too_expensive", OfferType::kChangePlan, "Switch to the lite box every two months", 0, 0, 0, lite.id));
+  RECUR_TRY(offer("not_using", OfferType::kPause, "Pause for one cycle", 0, 0, 1, std::nullopt));
+  RECUR_TRY(offer("not_using", OfferType::kSkip, "Skip your next box", 0, 0, 0, std::nullopt));
+  RECUR_TRY(offer("moving", OfferType::kPause, "Pause for two cycles while you move", 0, 0, 2, std::nullopt));
+
+  return "demo data loaded: 4 products, 4 plans, 2 customers, subscriptions " + sub1.id + " and " + sub2.id +
+         ", 5 retention offers";
+}
+
+}  // namespace recur::app

@@ -1,0 +1,110 @@
+// Migrations. Never edit a released migration: add a new one. SQL is the subset both
+// SQLite and PostgreSQL accept; times are BIGINT Unix seconds (UTC); booleans 0/1.
+#include "app/schema.h"
+
+namespace recur::app {
+
+const std::vector<db::Migration>& migrations() {
+  static const std::vector<db::Migration> kMigrations = {
+      {1, "access: api keys and idempotency keys",
+       R"(CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  key_hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  revoked_at BIGINT
+);
+CREATE TABLE idempotency_keys (
+  key TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  status INTEGER,
+  content_type TEXT,
+  body TEXT,
+  created_at BIGINT NOT NULL
+))"},
+      {2, "events: the event log (outbox and history)",
+       R"(CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  actor_type TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  actor_role TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX events_resource ON events (resource_id, id))"},
+      {3, "catalog: products and plans",
+       R"(CREATE TABLE products (
+  id TEXT PRIMARY KEY,
+  sku TEXT NOT NULL UNIQUE,
+  active INTEGER NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE TABLE plans (
+  id TEXT PRIMARY KEY,
+  tier TEXT,
+  active INTEGER NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL
+))"},
+      {4, "customers: customers",
+       R"(CREATE TABLE customers (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX customers_email ON customers (email))"},
+      {5, "subscriptions: subscriptions, pending invoice items, retention",
+       R"(CREATE TABLE subscriptions (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers (id),
+  plan_id TEXT NOT NULL REFERENCES plans (id),
+  status TEXT NOT NULL,
+  next_action_at BIGINT,
+  billed_periods BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX subscriptions_customer ON subscriptions (customer_id, id);
+CREATE INDEX subscriptions_status ON subscriptions (status, id);
+CREATE INDEX subscriptions_due ON subscriptions (next_action_at);
+CREATE TABLE pending_invoice_items (
+  id TEXT PRIMARY KEY,
+  subscription_id TEXT NOT NULL,
+  description TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  quantity BIGINT NOT NULL,
+  period_start BIGINT NOT NULL,
+  period_end BIGINT NOT NULL,
+  proration INTEGER NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX pending_invoice_items_subscription ON pending_invoice_items (subscription_id);
+CREATE TABLE retention_offers (
+  id TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  active INTEGER NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE TABLE retention_outcomes (
+  id TEXT PRIMARY KEY,
+  subscription_id TEXT NOT NULL,
+  offer_id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX retention_outcomes_subscription ON retention_outcomes (subscription_id, offer_id, id))"},
+  };
+  return kMigrations;
+}
+
+}  // namespace recur::app

@@ -1,0 +1,89 @@
+// Customer JSON mapping and address validation.
+#include "customers/model.h"
+
+#include <cctype>
+
+namespace recur::customers {
+
+Json to_json(const Address& a) {
+  return Json{{"line1", a.line1},
+              {"line2", a.line2 ? Json(*a.line2) : Json(nullptr)},
+              {"city", a.city},
+              {"postal_code", a.postal_code},
+              {"state", a.state ? Json(*a.state) : Json(nullptr)},
+              {"country", a.country}};
+}
+
+Json to_json(const Customer& c) {
+  return Json{{"id", c.id},
+              {"object", "customer"},
+              {"email", c.email},
+              {"name", c.name},
+              {"phone", c.phone ? Json(*c.phone) : Json(nullptr)},
+              {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)},
+              {"metadata", c.metadata},
+              {"created", format_rfc3339(c.created)},
+              {"updated", format_rfc3339(c.updated)},
+              {"version", c.version}};
+}
+
+namespace {
+std::optional<std::string> opt_string(const Json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  return it->get<std::string>();
+}
+}  // namespace
+
+Address address_from_json(const Json& j) {
+  return Address{j.at("line1"), opt_string(j, "line2"), j.at("city"), j.at("postal_code"), opt_string(j, "state"),
+                 j.at("country")};
+}
+
+Customer customer_from_doc(const Json& doc) {
+  Customer c;
+  c.id = doc.at("id");
+  c.email = doc.at("email");
+  c.name = doc.at("name");
+  c.phone = opt_string(doc, "phone");
+  if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
+  c.metadata = doc.at("metadata");
+  c.created = parse_rfc3339(doc.at("created").get<std::string>()).value_or(0);
+  c.updated = parse_rfc3339(doc.at("updated").get<std::string>()).value_or(0);
+  c.version = doc.at("version");
+  return c;
+}
+
+bool is_e164(std::string_view phone) {
+  if (phone.size() < 9 || phone.size() > 16 || phone[0] != '+') return false;
+  for (std::size_t i = 1; i < phone.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(phone[i]))) return false;
+  return phone[1] != '0';
+}
+
+std::optional<Address> read_address(FieldReader& fields, std::string_view name) {
+  const Json* obj = fields.object(name, false);
+  if (!obj) return std::nullopt;
+  FieldReader f(*obj, std::string(name));
+  auto line1 = f.text("line1", true, 200);
+  auto line2 = f.text("line2", false, 200, 0);
+  auto city = f.text("city", true, 100);
+  auto postal = f.text("postal_code", true, 20);
+  auto state = f.text("state", false, 100, 0);
+  auto country = f.text("country", true, 2, 2);
+  if (country) {
+    bool letters = std::isalpha(static_cast<unsigned char>((*country)[0])) &&
+                   std::isalpha(static_cast<unsigned char>((*country)[1]));
+    if (!letters) {
+      f.fail("country", "invalid_country", "country must be an ISO 3166-1 alpha-2 code such as US");
+      country.reset();
+    } else {
+      for (auto& ch : *country) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+  }
+  fields.absorb(f);
+  if (!line1 || !city || !postal || !country) return std::nullopt;
+  return Address{*line1, line2, *city, *postal, state, *country};
+}
+
+}  // namespace recur::customers

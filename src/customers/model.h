@@ -1,0 +1,44 @@
+// Customers: who subscribes, and where their boxes go.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "platform/json.h"
+#include "platform/result.h"
+#include "platform/time.h"
+
+namespace recur::customers {
+
+struct Address {
+  std::string line1;
+  std::optional<std::string> line2;
+  std::string city;
+  std::string postal_code;
+  std::optional<std::string> state;
+  std::string country;  // ISO 3166-1 alpha-2, upper-case
+};
+
+struct Customer {
+  std::string id;  // "cus_..."
+  std::string email;
+  std::string name;
+  std::optional<std::string> phone;
+  std::optional<Address> shipping_address;
+  Json metadata = Json::object();
+  Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+};
+
+Json to_json(const Address& address);
+Json to_json(const Customer& customer);
+Customer customer_from_doc(const Json& doc);
+Address address_from_json(const Json& json);
+
+// Reads an address object under `name` (e.g. "shipping_address"), reporting field errors.
+std::optional<Address> read_address(FieldReader& fields, std::string_view name);
+// A phone number in E.164 form: "+" then 8 to 15 digits.
+bool is_e164(std::string_view phone);
+
+}  // namespace recur::customers

@@ -1,0 +1,88 @@
+// Customer routes: parse and validate, call the service, render.
+#include "customers/routes.h"
+
+#include "access/actor.h"
+#include "access/model.h"
+#include "platform/http/rest.h"
+
+namespace recur::customers {
+namespace {
+
+using http::Request;
+using http::Response;
+
+std::optional<std::string> read_phone(FieldReader& f) {
+  auto phone = f.text("phone", false, 16);
+  if (phone && !is_e164(*phone)) {
+    f.fail("phone", "invalid_phone", "phone must be in E.164 form, such as +14155550123");
+    return std::nullopt;
+  }
+  return phone;
+}
+
+Result<CustomerInput> parse_input(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  CustomerInput in;
+  auto email = f.email("email", true);
+  auto name = f.text("name", true, 200);
+  in.phone = read_phone(f);
+  in.shipping_address = read_address(f, "shipping_address");
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.email = *email;
+  in.name = *name;
+  return in;
+}
+
+Result<std::pair<CustomerPatch, std::int64_t>> parse_patch(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  CustomerPatch patch;
+  patch.email = f.email("email", false);
+  patch.name = f.text("name", false, 200);
+  if (f.is_null("phone")) patch.phone = std::optional<std::string>();
+  else if (auto p = read_phone(f)) patch.phone = p;
+  if (f.is_null("shipping_address")) patch.shipping_address = std::optional<Address>();
+  else if (auto a = read_address(f, "shipping_address")) patch.shipping_address = a;
+  f.accept("phone");
+  f.accept("shipping_address");
+  patch.metadata = f.metadata("metadata");
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, CustomerService& service) {
+  using namespace access::perm;
+  auto render = [](const Customer& c) { return to_json(c); };
+
+  router.add("POST", "/v1/customers", std::string(kCustomersWrite), [&service, render](Request& req) {
+    auto input = parse_input(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, service.create(*input, access::actor_of(req)), 201, render);
+  });
+  router.add("GET", "/v1/customers", std::string(kCustomersRead), [&service](Request& req) {
+    auto page = http::page_request(req, {"email"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    ListFilter filter{req.query_param("email"), page->limit, page->starting_after};
+    auto result = service.list(filter);
+    if (!result.ok()) return http::error_response(req, result.error());
+    Json data = Json::array();
+    for (const auto& c : result->items) data.push_back(to_json(c));
+    return http::json_response(200, http::list_json(std::move(data), result->has_more, "/v1/customers"));
+  });
+  router.add("GET", "/v1/customers/{id}", std::string(kCustomersRead), [&service, render](Request& req) {
+    return http::respond(req, service.get(req.path_params["id"]), 200, render);
+  });
+  router.add("PATCH", "/v1/customers/{id}", std::string(kCustomersWrite), [&service, render](Request& req) {
+    auto patch = parse_patch(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    return http::respond(req, service.update(req.path_params["id"], patch->first, patch->second, access::actor_of(req)),
+                         200, render);
+  });
+}
+
+}  // namespace recur::customers

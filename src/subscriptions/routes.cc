@@ -1,0 +1,347 @@
+// Subscription routes: parse and validate, call the service, render. No SQL here.
+#include "subscriptions/routes.h"
+
+#include <charconv>
+
+#include "access/actor.h"
+#include "access/model.h"
+#include "platform/http/rest.h"
+
+namespace recur::subscriptions {
+namespace {
+
+using http::Request;
+using http::Response;
+
+constexpr std::int64_t kMaxQuantity = 1000;
+
+auto render = [](const Subscription& s) { return to_json(s); };
+
+// A body with an optional `version` (or If-Match) and the fields the action reads.
+struct ActionBody {
+  Json body;
+  std::optional<std::int64_t> version;
+};
+
+Result<ActionBody> action_body(const Request& req) {
+  ActionBody a;
+  RECUR_ASSIGN(a.body, parse_json_object(req.body));
+  RECUR_ASSIGN(a.version, http::expected_version(req, a.body, false));
+  return a;
+}
+
+Result<CreateInput> parse_create(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  CreateInput in;
+  auto customer = f.text("customer", true, 64);
+  auto plan = f.text("plan", true, 64);
+  in.quantity = f.integer("quantity", false, 1, kMaxQuantity).value_or(1);
+  in.start_date = f.timestamp("start_date", false);
+  in.shipping_address = customers::read_address(f, "shipping_address");
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.customer = *customer;
+  in.plan = *plan;
+  return in;
+}
+
+Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  UpdateInput in;
+  in.quantity = f.integer("quantity", false, 1, kMaxQuantity);
+  if (f.is_null("shipping_address")) in.shipping_address = std::optional<customers::Address>();
+  else if (auto a = customers::read_address(f, "shipping_address")) in.shipping_address = a;
+  f.accept("shipping_address");
+  in.metadata = f.metadata("metadata");
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(in), *version);
+}
+
+Result<ChangePlanInput> parse_change(const Json& body) {
+  FieldReader f(body);
+  ChangePlanInput in;
+  auto plan = f.text("plan", true, 64);
+  in.quantity = f.integer("quantity", false, 1, kMaxQuantity);
+  auto proration = f.one_of("proration", false, {"create_prorations", "none"});
+  auto effective = f.one_of("effective", false, {"now", "period_end"});
+  RECUR_TRY(f.finish());
+  in.plan = *plan;
+  in.prorate = proration.value_or("create_prorations") == "create_prorations";
+  in.effective = effective.value_or("now") == "now" ? Effective::kNow : Effective::kPeriodEnd;
+  return in;
+}
+
+Result<CancelInput> parse_cancel(const Json& body) {
+  FieldReader f(body);
+  CancelInput in;
+  auto at = f.one_of("at", false, {"now", "period_end"});
+  auto reason = f.one_of("reason", true, {"too_expensive", "product_quality", "delivery_problems", "not_using",
+                                          "switched_competitor", "moving", "other"});
+  in.comment = f.text("comment", false, 2000, 0);
+  RECUR_TRY(f.finish());
+  in.at_period_end = at.value_or("period_end") == "period_end";
+  in.reason = *reason;
+  return in;
+}
+
+Result<OfferInput> parse_offer(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  OfferInput in;
+  auto reason = f.one_of("reason", true, {"too_expensive", "product_quality", "delivery_problems", "not_using",
+                                          "switched_competitor", "moving", "other"});
+  auto type = f.one_of("type", true, {"discount", "pause", "skip", "change_plan"});
+  auto description = f.text("description", true, 500);
+  auto percent = f.integer("percent_off", false, 1, 100);
+  auto cycles = f.integer("duration_in_cycles", false, 1, 36);
+  auto pause_cycles = f.integer("pause_cycles", false, 1, 12);
+  in.plan = f.text("plan", false, 64);
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  if (type == "discount") {
+    if (!f.has("percent_off")) f.fail("percent_off", "required", "percent_off is required for a discount offer");
+    if (!f.has("duration_in_cycles"))
+      f.fail("duration_in_cycles", "required", "duration_in_cycles is required for a discount offer");
+  }
+  if (type == "pause" && !f.has("pause_cycles")) f.fail("pause_cycles", "required", "pause_cycles is required for a pause offer");
+  if (type == "change_plan" && !f.has("plan")) f.fail("plan", "required", "plan is required for a change_plan offer");
+  RECUR_TRY(f.finish());
+  in.reason = *reason;
+  in.type = *parse_offer_type(*type);
+  in.description = *description;
+  in.percent_off = percent.value_or(0);
+  in.duration_in_cycles = cycles.value_or(0);
+  in.pause_cycles = pause_cycles.value_or(0);
+  return in;
+}
+
+Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string& id) {
+  Json data = Json::array();
+  for (const auto& p : periods)
+    data.push_back({{"period_start", format_rfc3339(p.period.start)},
+                    {"period_end", format_rfc3339(p.period.end)},
+                    {"amount", p.amount},
+                    {"currency", p.currency},
+                    {"plan", p.plan},
+                    {"quantity", p.quantity},
+                    {"trial", p.trial},
+                    {"skipped", p.skipped}});
+  return http::list_json(std::move(data), false, "/v1/subscriptions/" + id + "/upcoming");
+}
+
+Result<int> count_param(const Request& req) {
+  for (const auto& [key, _] : req.query)
+    if (key != "count")
+      return Error::invalid("validation_failed", "unknown query parameter '" + key + "'",
+                            {{key, "unknown_parameter", "unknown query parameter"}});
+  auto raw = req.query_param("count");
+  if (!raw) return 12;
+  int n = 0;
+  auto [ptr, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), n);
+  if (ec != std::errc() || ptr != raw->data() + raw->size() || n < 1 || n > 60)
+    return Error::invalid("validation_failed", "count must be an integer from 1 to 60",
+                          {{"count", "out_of_range", "count must be an integer from 1 to 60"}});
+  return n;
+}
+
+Result<ListFilter> list_filter(const Request& req) {
+  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "plan", "status"}));
+  ListFilter f{req.query_param("customer"), req.query_param("plan"), req.query_param("status"), page.limit,
+               page.starting_after};
+  if (f.status && !parse_status(*f.status))
+    return Error::invalid("validation_failed", "status must be one of the subscription statuses",
+                          {{"status", "invalid_value",
+                            "status must be scheduled, trialing, active, paused, past_due or canceled"}});
+  return f;
+}
+
+// Handlers for POST /v1/subscriptions/{id}/<action> that take a body and a version.
+using Action = std::function<Result<Subscription>(const std::string& id, const Json& body,
+                                                  std::optional<std::int64_t> version, const events::Actor& actor)>;
+
+http::Handler action_handler(Action action) {
+  return [action = std::move(action)](Request& req) {
+    auto a = action_body(req);
+    if (!a.ok()) return http::error_response(req, a.error());
+    return http::respond(req, action(req.path_params["id"], a->body, a->version, access::actor_of(req)), 200, render);
+  };
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, SubscriptionService& svc) {
+  using namespace access::perm;
+  const std::string read(kSubscriptionsRead), write(kSubscriptionsWrite);
+
+  router.add("POST", "/v1/subscriptions", write, [&svc](Request& req) {
+    auto input = parse_create(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, svc.create(*input, access::actor_of(req)), 201, render);
+  });
+  router.add("GET", "/v1/subscriptions", read, [&svc](Request& req) {
+    auto filter = list_filter(req);
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    auto page = svc.list(*filter);
+    if (!page.ok()) return http::error_response(req, page.error());
+    Json data = Json::array();
+    for (const auto& s : page->items) data.push_back(to_json(s));
+    return http::json_response(200, http::list_json(std::move(data), page->has_more, "/v1/subscriptions"));
+  });
+  router.add("GET", "/v1/subscriptions/{id}", read, [&svc](Request& req) {
+    return http::respond(req, svc.get(req.path_params["id"]), 200, render);
+  });
+  router.add("PATCH", "/v1/subscriptions/{id}", write, [&svc](Request& req) {
+    auto input = parse_update(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, svc.update(req.path_params["id"], input->first, input->second, access::actor_of(req)),
+                         200, render);
+  });
+  router.add("DELETE", "/v1/subscriptions/{id}", write, [&svc](Request& req) {
+    std::optional<std::int64_t> version;
+    if (auto header = req.header("if-match")) {
+      version = parse_if_match(*header);
+      if (!version) return http::error_response(req, Error::bad_request("invalid_if_match", "If-Match must be an ETag such as \"3\""));
+    }
+    auto st = svc.remove(req.path_params["id"], version, access::actor_of(req));
+    if (!st.ok()) return http::error_response(req, st.error());
+    return http::json_response(200, {{"id", req.path_params["id"]}, {"object", "subscription"}, {"deleted", true}});
+  });
+
+  router.add("POST", "/v1/subscriptions/{id}/pause", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               FieldReader f(body);
+               auto resumes_at = f.timestamp("resumes_at", false);
+               RECUR_TRY(f.finish());
+               return svc.pause(id, resumes_at, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/resume", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               FieldReader f(body);
+               RECUR_TRY(f.finish());
+               return svc.resume(id, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/skip", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               FieldReader f(body);
+               auto period_start = f.timestamp("period_start", false);
+               RECUR_TRY(f.finish());
+               return svc.skip(id, period_start, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/change-plan", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               RECUR_ASSIGN(auto input, parse_change(body));
+               return svc.change_plan(id, input, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/change-plan/preview", read, [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    auto input = parse_change(*body);
+    if (!input.ok()) return http::error_response(req, input.error());
+    auto preview = svc.preview_change(req.path_params["id"], *input);
+    if (!preview.ok()) return http::error_response(req, preview.error());
+    return http::json_response(200, to_json(*preview));
+  });
+  router.add("POST", "/v1/subscriptions/{id}/cancel", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               RECUR_ASSIGN(auto input, parse_cancel(body));
+               return svc.cancel(id, input, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/reactivate", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               FieldReader f(body);
+               RECUR_TRY(f.finish());
+               return svc.reactivate(id, version, actor);
+             }));
+  router.add("GET", "/v1/subscriptions/{id}/upcoming", read, [&svc](Request& req) {
+    auto count = count_param(req);
+    if (!count.ok()) return http::error_response(req, count.error());
+    auto periods = svc.upcoming(req.path_params["id"], *count);
+    if (!periods.ok()) return http::error_response(req, periods.error());
+    return http::json_response(200, upcoming_json(*periods, req.path_params["id"]));
+  });
+  router.add("GET", "/v1/subscriptions/{id}/history", read, [&svc](Request& req) {
+    auto page = http::page_request(req);
+    if (!page.ok()) return http::error_response(req, page.error());
+    const std::string& id = req.path_params["id"];
+    auto history = svc.history(id, page->limit, page->starting_after);
+    if (!history.ok()) return http::error_response(req, history.error());
+    Json data = Json::array();
+    for (const auto& e : history->events) data.push_back(events::to_json(e));
+    return http::json_response(200, http::list_json(std::move(data), history->has_more,
+                                                    "/v1/subscriptions/" + id + "/history"));
+  });
+
+  // Retention: the customer-facing steps before a cancellation.
+  router.add("POST", "/v1/subscriptions/{id}/cancellation-offers", write, [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto reason = f.one_of("reason", true, {"too_expensive", "product_quality", "delivery_problems", "not_using",
+                                            "switched_competitor", "moving", "other"});
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    const std::string& id = req.path_params["id"];
+    auto offers = svc.present_offers(id, *reason, access::actor_of(req));
+    if (!offers.ok()) return http::error_response(req, offers.error());
+    Json data = Json::array();
+    for (const auto& o : *offers) data.push_back(to_json(o));
+    return http::json_response(200, http::list_json(std::move(data), false,
+                                                    "/v1/subscriptions/" + id + "/cancellation-offers"));
+  });
+  router.add("POST", "/v1/subscriptions/{id}/cancellation-offers/{offer}/accept", write, [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req, svc.accept_offer(req.path_params["id"], req.path_params["offer"], access::actor_of(req)),
+                         200, render);
+  });
+  router.add("POST", "/v1/subscriptions/{id}/cancellation-offers/{offer}/decline", write, [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req, svc.decline_offer(req.path_params["id"], req.path_params["offer"], access::actor_of(req)),
+                         200, render);
+  });
+
+  // Retention: the merchant's configuration.
+  auto render_offer = [](const RetentionOffer& o) { return to_json(o); };
+  router.add("POST", "/v1/retention-offers", std::string(kSettingsWrite), [&svc, render_offer](Request& req) {
+    auto input = parse_offer(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, svc.create_offer(*input, access::actor_of(req)), 201, render_offer);
+  });
+  router.add("GET", "/v1/retention-offers", std::string(kSettingsRead), [&svc](Request& req) {
+    auto page = http::page_request(req, {"reason"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    auto offers = svc.list_offers(req.query_param("reason"));
+    if (!offers.ok()) return http::error_response(req, offers.error());
+    Json data = Json::array();
+    for (const auto& o : *offers) data.push_back(to_json(o));
+    return http::json_response(200, http::list_json(std::move(data), false, "/v1/retention-offers"));
+  });
+  router.add("GET", "/v1/retention-offers/{id}", std::string(kSettingsRead), [&svc, render_offer](Request& req) {
+    return http::respond(req, svc.get_offer(req.path_params["id"]), 200, render_offer);
+  });
+  router.add("PATCH", "/v1/retention-offers/{id}", std::string(kSettingsWrite), [&svc, render_offer](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    auto version = http::expected_version(req, *body, true);
+    if (!version.ok()) return http::error_response(req, version.error());
+    FieldReader f(*body);
+    OfferPatch patch{f.text("description", false, 500), f.boolean("active", false), f.metadata("metadata")};
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req, svc.update_offer(req.path_params["id"], patch, **version, access::actor_of(req)), 200,
+                         render_offer);
+  });
+}
+
+}  // namespace recur::subscriptions

@@ -1,0 +1,637 @@
+// Subscription use cases; see service.h.
+#include "subscriptions/service.h"
+
+#include <algorithm>
+
+#include "catalog/store.h"
+#include "customers/service.h"
+
+namespace recur::subscriptions {
+
+struct SubscriptionService::Loaded {
+  Subscription sub;
+  catalog::Plan plan;
+  std::optional<catalog::Plan> pending;  // the plan of a scheduled change
+  std::int64_t stored_version = 0;
+
+  PlanLookup lookup() const { return PlanLookup{&plan, pending ? &*pending : nullptr}; }
+  // The plan the subscription is on after any applied pending change.
+  const catalog::Plan& current_plan() const { return pending && sub.plan == pending->id ? *pending : plan; }
+};
+
+namespace {
+
+Error not_found(const std::string& id) {
+  return Error::not_found("subscription_not_found", "no subscription with id '" + id + "'");
+}
+
+recur::Status allowed(const Subscription& sub, Action action) {
+  TransitionContext ctx{sub.cancel_at_period_end, false};
+  auto next = transition(sub.status, action, ctx);
+  if (!next.ok()) return std::move(next).error();
+  return Ok{};
+}
+
+Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, const std::string& field) {
+  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, id));
+  if (!plan)
+    return Error::invalid("plan_not_found", "no plan with id '" + id + "'", {{field, "not_found", "no such plan"}});
+  if (!plan->active)
+    return Error::invalid("plan_inactive", "plan '" + id + "' is archived and takes no new subscriptions",
+                          {{field, "inactive", "the plan is archived"}});
+  return *plan;
+}
+
+Json preview_json(const ChangePreview& p);
+
+// The periods after the current one a customer could skip (not trial, not yet skipped).
+std::vector<UpcomingPeriod> skippable(const Subscription& sub, const PlanLookup& plans) {
+  auto periods = upcoming(sub, plans, 25);
+  std::vector<UpcomingPeriod> out;
+  for (std::size_t i = 1; i < periods.size(); ++i)
+    if (!periods[i].trial) out.push_back(periods[i]);
+  return out;
+}
+
+recur::Status add_skip(Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start, Json* details) {
+  auto candidates = skippable(sub, plans);
+  if (candidates.empty())
+    return Error::conflict("nothing_to_skip", "the subscription has no upcoming period to skip");
+  const UpcomingPeriod* target = nullptr;
+  for (const auto& c : candidates) {
+    if (period_start ? c.period.start == *period_start : !c.skipped) {
+      target = &c;
+      break;
+    }
+  }
+  if (!target)
+    return Error::invalid("invalid_period", "period_start must be the start of one of the next 24 periods",
+                          {{"period_start", "invalid_period", "not the start of an upcoming period"}});
+  if (target->skipped)
+    return Error::conflict("period_already_skipped", "the period starting " + format_rfc3339(target->period.start) +
+                                                         " is already skipped");
+  sub.skipped_periods.push_back(target->period.start);
+  std::sort(sub.skipped_periods.begin(), sub.skipped_periods.end());
+  *details = Json{{"period_start", format_rfc3339(target->period.start)},
+                  {"period_end", format_rfc3339(target->period.end)}};
+  return Ok{};
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ plumbing
+
+Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const std::string& id, bool for_update) {
+  RECUR_ASSIGN(auto found, find(tx, id, for_update));
+  if (!found) return not_found(id);
+  Loaded l;
+  l.sub = std::move(*found);
+  l.stored_version = l.sub.version;
+  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, l.sub.plan));
+  if (!plan) return Error::internal("subscription " + id + " refers to a missing plan");
+  l.plan = std::move(*plan);
+  if (l.sub.pending_change) {
+    RECUR_ASSIGN(auto pending, catalog::find_plan(tx, l.sub.pending_change->plan));
+    if (!pending) return Error::internal("subscription " + id + " has a pending change to a missing plan");
+    l.pending = std::move(*pending);
+  }
+  return l;
+}
+
+recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscription& sub,
+                                             const std::vector<LifecycleEvent>& happened) {
+  for (const auto& e : happened) {
+    Json details = {{"period_start", format_rfc3339(e.period.start)},
+                    {"period_end", format_rfc3339(e.period.end)},
+                    {"billable", e.billable}};
+    if (e.billable) {
+      details["amount"] = e.amount;
+      details["currency"] = e.currency;
+    }
+    if (e.details.is_object()) details.update(e.details);
+    RECUR_TRY(events_.record(tx, e.type, sub.id, events::Actor::system(), nullptr, nullptr, std::move(details)));
+  }
+  return Ok{};
+}
+
+Result<Subscription> SubscriptionService::mutate(const std::string& id, std::optional<std::int64_t> expected_version,
+                                                 const events::Actor& actor, const std::string& event_type,
+                                                 const Change& change) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
+    RECUR_ASSIGN(Loaded l, load(tx, id, true));
+    if (expected_version && *expected_version != l.stored_version)
+      return version_conflict("the subscription", *expected_version, l.stored_version);
+    RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
+    Json before = to_json(l.sub);
+    RECUR_ASSIGN(Json details, change(l, tx));
+    l.sub.updated = now;
+    l.sub.version = l.stored_version + 1;
+    RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
+    if (!stored) return version_conflict("the subscription", l.stored_version, l.stored_version + 1);
+    RECUR_TRY(events_.record(tx, event_type, id, actor, std::move(before), to_json(l.sub), std::move(details)));
+    return l.sub;
+  });
+}
+
+// ------------------------------------------------------------------ CRUD
+
+Result<Subscription> SubscriptionService::create(const CreateInput& in, const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  if (in.start_date && *in.start_date < now - 300)
+    return Error::invalid("validation_failed", "start_date must not be in the past",
+                          {{"start_date", "in_the_past", "start_date must be now or later"}});
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, in.customer));
+    if (!customer)
+      return Error::invalid("customer_not_found", "no customer with id '" + in.customer + "'",
+                            {{"customer", "not_found", "no such customer"}});
+    RECUR_ASSIGN(auto plan, plan_for_subscribing(tx, in.plan, "plan"));
+    Subscription sub;
+    sub.id = ids_.next("sub");
+    sub.customer = in.customer;
+    sub.plan = in.plan;
+    sub.quantity = in.quantity;
+    sub.start_date = std::max(in.start_date.value_or(now), now);
+    sub.shipping_address = in.shipping_address;
+    sub.metadata = in.metadata;
+    sub.created = sub.updated = now;
+    auto happened = begin(sub, plan, now);
+    RECUR_TRY(insert(tx, sub));
+    RECUR_TRY(events_.record(tx, "subscription.created", sub.id, actor, nullptr, to_json(sub)));
+    RECUR_TRY(record_lifecycle(tx, sub, happened));
+    return sub;
+  });
+}
+
+Result<Subscription> SubscriptionService::get(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
+    RECUR_ASSIGN(auto found, find(tx, id, false));
+    if (!found) return not_found(id);
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Page> SubscriptionService::list(const ListFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return subscriptions::list(tx, filter); }, db::TxMode::kReadOnly);
+}
+
+Result<Subscription> SubscriptionService::update(const std::string& id, const UpdateInput& in,
+                                                 std::int64_t expected_version, const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx&) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    if (in.quantity) l.sub.quantity = *in.quantity;
+    if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
+    if (in.metadata) l.sub.metadata = *in.metadata;
+    return Json(nullptr);
+  });
+}
+
+recur::Status SubscriptionService::remove(const std::string& id, std::optional<std::int64_t> expected_version,
+                                   const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    RECUR_ASSIGN(Loaded l, load(tx, id, true));
+    if (expected_version && *expected_version != l.stored_version)
+      return version_conflict("the subscription", *expected_version, l.stored_version);
+    RECUR_TRY(allowed(l.sub, Action::kDelete));
+    if (l.sub.billed_periods > 0)
+      return Error::conflict("subscription_has_billing_history",
+                             "a subscription that has been billed cannot be deleted; cancel it instead "
+                             "(POST /v1/subscriptions/" + id + "/cancel)");
+    RECUR_TRY(subscriptions::remove(tx, id));
+    RECUR_TRY(events_.record(tx, "subscription.deleted", id, actor, to_json(l.sub), nullptr));
+    return Ok{};
+  });
+}
+
+// ------------------------------------------------------------------ lifecycle actions
+
+Result<Subscription> SubscriptionService::pause(const std::string& id, std::optional<Timestamp> resumes_at,
+                                                std::optional<std::int64_t> expected_version,
+                                                const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  if (resumes_at && *resumes_at <= now)
+    return Error::invalid("validation_failed", "resumes_at must be in the future",
+                          {{"resumes_at", "in_the_past", "resumes_at must be after now"}});
+  return mutate(id, expected_version, actor, "subscription.paused", [&](Loaded& l, db::Tx&) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kPause));
+    l.sub.status = Status::kPaused;
+    l.sub.pause = Pause{now, resumes_at};
+    return Json{{"resumes_at", to_json_time(resumes_at)}};
+  });
+}
+
+Result<Subscription> SubscriptionService::resume(const std::string& id, std::optional<std::int64_t> expected_version,
+                                                 const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return mutate(id, expected_version, actor, "subscription.resumed", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kResume));
+    auto happened = subscriptions::resume(l.sub, l.current_plan(), now);
+    Json details = {{"new_period", !happened.empty() && happened[0].billable}};
+    // The resumption's own record is the actor's event; only a new billed period is added.
+    if (!happened.empty() && happened[0].billable) {
+      happened[0].type = "subscription.period_started";
+      RECUR_TRY(record_lifecycle(tx, l.sub, happened));
+    }
+    return details;
+  });
+}
+
+Result<Subscription> SubscriptionService::skip(const std::string& id, std::optional<Timestamp> period_start,
+                                               std::optional<std::int64_t> expected_version,
+                                               const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.skipped", [&](Loaded& l, db::Tx&) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kSkip));
+    Json details;
+    RECUR_TRY(add_skip(l.sub, l.lookup(), period_start, &details));
+    return details;
+  });
+}
+
+Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded& l, const ChangePlanInput& in,
+                                                       Timestamp now) {
+  RECUR_TRY(allowed(l.sub, Action::kChangePlan));
+  RECUR_ASSIGN(auto target, plan_for_subscribing(tx, in.plan, "plan"));
+  const auto& from = l.current_plan();
+  std::int64_t quantity = in.quantity.value_or(l.sub.quantity);
+  if (target.currency != from.currency)
+    return Error::invalid("currency_mismatch", "the new plan is priced in " + target.currency + ", the subscription in " +
+                                                   from.currency,
+                          {{"plan", "currency_mismatch", "plans of a subscription share one currency"}});
+  if (target.id == from.id && quantity == l.sub.quantity)
+    return Error::invalid("no_change", "the subscription is already on this plan and quantity",
+                          {{"plan", "no_change", "same plan and quantity"}});
+  ChangePreview p;
+  p.subscription = l.sub.id;
+  p.plan = target.id;
+  p.quantity = quantity;
+  p.currency = from.currency;
+  bool cadence_changes = target.cadence.interval != from.cadence.interval || target.cadence.count != from.cadence.count;
+  if (in.effective == Effective::kPeriodEnd) {
+    p.effective_at = l.sub.current.end;
+    p.new_period = cadence_changes ? Period{l.sub.current.end, period_start(l.sub.current.end, target.cadence, 1)}
+                                   : period_from(l.sub.billing_cycle_anchor, target.cadence, l.sub.current.end);
+    p.resets_anchor = cadence_changes;
+    return p;
+  }
+  p.effective_at = now;
+  p.new_period = l.sub.current;
+  // Nothing has been charged before the first paid period: a plain switch.
+  if (l.sub.status == Status::kScheduled || l.sub.status == Status::kTrialing) return p;
+  PriceAndCadence old_price{from.amount, l.sub.quantity, from.cadence, from.name};
+  PriceAndCadence new_price{target.amount, quantity, target.cadence, target.name};
+  auto result = prorate(old_price, new_price, l.sub.current, now);
+  p.new_period = result.new_period;
+  p.resets_anchor = result.resets_anchor;
+  if (in.prorate) {
+    p.lines = std::move(result.lines);
+  } else if (result.resets_anchor) {
+    p.lines.push_back(result.lines.back());  // the new period is charged in full, no credit
+  }
+  for (const auto& line : p.lines) p.total += line.amount;
+  return p;
+}
+
+Result<ChangePreview> SubscriptionService::preview_change(const std::string& id, const ChangePlanInput& in) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<ChangePreview> {
+    RECUR_ASSIGN(Loaded l, load(tx, id, false));
+    (void)advance(l.sub, l.lookup(), now);  // preview from where the subscription is now
+    return plan_change(tx, l, in, now);
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Subscription> SubscriptionService::change_plan(const std::string& id, const ChangePlanInput& in,
+                                                      std::optional<std::int64_t> expected_version,
+                                                      const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return mutate(id, expected_version, actor, "subscription.plan_changed", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, in, now));
+    Json details = preview_json(p);
+    details["from_plan"] = l.sub.plan;
+    details["from_quantity"] = l.sub.quantity;
+    if (in.effective == Effective::kPeriodEnd) {
+      l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at};
+      return details;
+    }
+    l.sub.pending_change.reset();
+    l.sub.plan = p.plan;
+    l.sub.quantity = p.quantity;
+    if (p.resets_anchor) {
+      l.sub.billing_cycle_anchor = now;
+      l.sub.current = p.new_period;
+      ++l.sub.billed_periods;  // the new period is invoiced at once
+    }
+    // Proration lines wait for the next invoice; on an anchor reset the full charge is
+    // that new period's own invoice, so only the credit is pending.
+    for (const auto& line : p.lines) {
+      bool full_new_period = p.resets_anchor && line.amount >= 0;
+      if (full_new_period) continue;
+      PendingItem item{ids_.next("ii"), l.sub.id, line.description, line.amount, p.currency, line.quantity,
+                       Period{line.period_start, line.period_end}, true};
+      RECUR_TRY(insert_pending_item(tx, item, now));
+    }
+    return details;
+  });
+}
+
+Result<Subscription> SubscriptionService::cancel(const std::string& id, const CancelInput& in,
+                                                 std::optional<std::int64_t> expected_version,
+                                                 const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return mutate(id, expected_version, actor, "subscription.cancellation_requested",
+                [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, in.at_period_end ? Action::kCancelAtPeriodEnd : Action::kCancelNow));
+    l.sub.cancellation = Cancellation{in.reason, in.comment, now};
+    l.sub.canceled_at = now;
+    if (in.at_period_end) {
+      l.sub.cancel_at_period_end = true;
+    } else {
+      l.sub.status = Status::kCanceled;
+      l.sub.ended_at = now;
+      l.sub.cancel_at_period_end = false;
+      l.sub.pause.reset();
+      l.sub.pending_change.reset();
+    }
+    // Offers shown and neither accepted nor declined: the customer cancelled anyway.
+    RECUR_ASSIGN(auto rows, tx.query("SELECT offer_id, outcome, reason FROM retention_outcomes"
+                                     " WHERE subscription_id = $1 ORDER BY id",
+                                     {id}));
+    std::map<std::string, std::pair<std::string, std::string>> latest;
+    for (const auto& row : rows) latest[row.text(0)] = {row.text(1), row.text(2)};
+    for (const auto& [offer, state] : latest)
+      if (state.first == kOutcomeOffered) RECUR_TRY(record_outcome(tx, id, offer, state.second, kOutcomeCanceledAnyway));
+    return Json{{"at", in.at_period_end ? "period_end" : "now"},
+                {"reason", in.reason},
+                {"comment", in.comment ? Json(*in.comment) : Json(nullptr)}};
+  });
+}
+
+Result<Subscription> SubscriptionService::reactivate(const std::string& id,
+                                                     std::optional<std::int64_t> expected_version,
+                                                     const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kReactivate));
+    l.sub.cancel_at_period_end = false;
+    l.sub.canceled_at.reset();
+    l.sub.cancellation.reset();
+    return Json(nullptr);
+  });
+}
+
+// ------------------------------------------------------------------ reads
+
+Result<std::vector<UpcomingPeriod>> SubscriptionService::upcoming(const std::string& id, int count) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<UpcomingPeriod>> {
+    RECUR_ASSIGN(Loaded l, load(tx, id, false));
+    (void)advance(l.sub, l.lookup(), now);
+    return subscriptions::upcoming(l.sub, l.lookup(), count);
+  }, db::TxMode::kReadOnly);
+}
+
+Result<events::Page> SubscriptionService::history(const std::string& id, int limit,
+                                                  const std::optional<std::string>& starting_after) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<events::Page> {
+    RECUR_ASSIGN(auto page, events::list_for_resource(tx, id, limit, starting_after));
+    if (page.events.empty() && !starting_after) {
+      RECUR_ASSIGN(auto found, find(tx, id, false));
+      if (!found) return not_found(id);
+    }
+    return page;
+  }, db::TxMode::kReadOnly);
+}
+
+// ------------------------------------------------------------------ scheduler
+
+Result<RunReport> SubscriptionService::run_due() {
+  Timestamp now = clock_.now();
+  RunReport report;
+  constexpr int kBatch = 200;
+  for (;;) {
+    RECUR_ASSIGN(auto ids, db::transact(db_, [&](db::Tx& tx) { return due(tx, now, kBatch); }, db::TxMode::kReadOnly));
+    int progressed = 0;
+    for (const auto& id : ids) {
+      auto step = db::transact(db_, [&](db::Tx& tx) -> Result<int> {
+        auto loaded = load(tx, id, true);
+        if (!loaded.ok()) return loaded.error().kind == ErrorKind::kNotFound ? Result<int>(0) : loaded.error();
+        Loaded& l = *loaded;
+        auto happened = advance(l.sub, l.lookup(), now);
+        if (happened.empty()) return 0;
+        l.sub.updated = now;
+        l.sub.version = l.stored_version + 1;
+        RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
+        if (!stored) return 0;
+        RECUR_TRY(record_lifecycle(tx, l.sub, happened));
+        return static_cast<int>(happened.size());
+      });
+      if (!step.ok()) return std::move(step).error();
+      if (*step > 0) {
+        ++progressed;
+        ++report.subscriptions;
+        report.events += *step;
+      }
+    }
+    if (static_cast<int>(ids.size()) < kBatch || progressed == 0) break;
+  }
+  return report;
+}
+
+// ------------------------------------------------------------------ retention
+
+recur::Status SubscriptionService::record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id,
+                                           const std::string& reason, std::string_view outcome) {
+  RECUR_TRY(tx.exec("INSERT INTO retention_outcomes (id, subscription_id, offer_id, reason, outcome, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    {ids_.next("rout"), sub_id, offer_id, reason, std::string(outcome), clock_.now()}));
+  return Ok{};
+}
+
+Result<RetentionOffer> SubscriptionService::create_offer(const OfferInput& in, const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<RetentionOffer> {
+    if (in.type == OfferType::kChangePlan) RECUR_TRY(plan_for_subscribing(tx, in.plan.value_or(""), "plan"));
+    RetentionOffer o{ids_.next("rof"), in.reason, in.type, in.description, in.percent_off, in.duration_in_cycles,
+                     in.pause_cycles, in.plan, true, in.metadata, now, now, 1};
+    RECUR_TRY(tx.exec("INSERT INTO retention_offers (id, reason, active, version, doc) VALUES ($1, $2, $3, $4, $5)",
+                      {o.id, o.reason, std::int64_t{1}, o.version, to_json(o).dump()}));
+    RECUR_TRY(events_.record(tx, "retention_offer.created", o.id, actor, nullptr, to_json(o)));
+    return o;
+  });
+}
+
+Result<RetentionOffer> SubscriptionService::update_offer(const std::string& id, const OfferPatch& patch,
+                                                         std::int64_t expected_version, const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<RetentionOffer> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1" + std::string(tx.for_update()), {id}));
+    if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + id + "'");
+    RetentionOffer o = offer_from_doc(Json::parse(rows[0].text(0)));
+    if (o.version != expected_version) return version_conflict("the retention offer", expected_version, o.version);
+    Json before = to_json(o);
+    if (patch.description) o.description = *patch.description;
+    if (patch.active) o.active = *patch.active;
+    if (patch.metadata) o.metadata = *patch.metadata;
+    o.updated = clock_.now();
+    ++o.version;
+    RECUR_TRY(tx.exec("UPDATE retention_offers SET active = $2, version = $3, doc = $4 WHERE id = $1",
+                      {o.id, std::int64_t{o.active}, o.version, to_json(o).dump()}));
+    RECUR_TRY(events_.record(tx, "retention_offer.updated", o.id, actor, std::move(before), to_json(o)));
+    return o;
+  });
+}
+
+Result<RetentionOffer> SubscriptionService::get_offer(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<RetentionOffer> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {id}));
+    if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + id + "'");
+    return offer_from_doc(Json::parse(rows[0].text(0)));
+  }, db::TxMode::kReadOnly);
+}
+
+Result<std::vector<RetentionOffer>> SubscriptionService::list_offers(const std::optional<std::string>& reason) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<RetentionOffer>> {
+    RECUR_ASSIGN(auto rows, reason ? tx.query("SELECT doc FROM retention_offers WHERE reason = $1 ORDER BY id", {*reason})
+                                   : tx.query("SELECT doc FROM retention_offers ORDER BY id"));
+    std::vector<RetentionOffer> out;
+    for (const auto& row : rows) out.push_back(offer_from_doc(Json::parse(row.text(0))));
+    return out;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const std::string& id, const std::string& reason,
+                                                                        const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<RetentionOffer>> {
+    RECUR_ASSIGN(Loaded l, load(tx, id, true));
+    (void)advance(l.sub, l.lookup(), now);
+    if (l.sub.status == Status::kCanceled)
+      return Error::conflict("subscription_canceled", "the subscription is already canceled");
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE reason = $1 AND active = 1 ORDER BY id",
+                                     {reason}));
+    std::vector<RetentionOffer> offers;
+    Json shown = Json::array();
+    for (const auto& row : rows) {
+      RetentionOffer o = offer_from_doc(Json::parse(row.text(0)));
+      if (o.type == OfferType::kPause && !allowed(l.sub, Action::kPause).ok()) continue;
+      if (o.type == OfferType::kSkip && !allowed(l.sub, Action::kSkip).ok()) continue;
+      if (o.type == OfferType::kChangePlan && (!o.plan || *o.plan == l.sub.plan)) continue;
+      RECUR_TRY(record_outcome(tx, id, o.id, reason, kOutcomeOffered));
+      shown.push_back(o.id);
+      offers.push_back(std::move(o));
+    }
+    RECUR_TRY(events_.record(tx, "subscription.retention_offered", id, actor, nullptr, nullptr,
+                             {{"reason", reason}, {"offers", shown}}));
+    return offers;
+  });
+}
+
+namespace {
+
+// The most recent outcome of `offer` for a subscription, if it was ever shown.
+Result<std::optional<std::pair<std::string, std::string>>> open_offer(db::Tx& tx, const std::string& sub_id,
+                                                                      const std::string& offer_id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT outcome, reason FROM retention_outcomes WHERE subscription_id = $1"
+                                   " AND offer_id = $2 ORDER BY id DESC LIMIT 1",
+                                   {sub_id, offer_id}));
+  if (rows.empty()) return std::optional<std::pair<std::string, std::string>>();
+  return std::optional<std::pair<std::string, std::string>>({rows[0].text(0), rows[0].text(1)});
+}
+
+Result<std::string> require_open_offer(db::Tx& tx, const std::string& sub_id, const std::string& offer_id) {
+  RECUR_ASSIGN(auto state, open_offer(tx, sub_id, offer_id));
+  if (!state || state->first != kOutcomeOffered)
+    return Error::conflict("offer_not_open", "offer '" + offer_id +
+                                                 "' was not presented to this subscription or was already answered;"
+                                                 " request offers first");
+  return state->second;
+}
+
+}  // namespace
+
+Result<Subscription> SubscriptionService::accept_offer(const std::string& id, const std::string& offer_id,
+                                                       const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return mutate(id, std::nullopt, actor, "subscription.retention_accepted", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {offer_id}));
+    if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + offer_id + "'");
+    RetentionOffer o = offer_from_doc(Json::parse(rows[0].text(0)));
+    Json details = {{"offer", o.id}, {"type", to_string(o.type)}, {"reason", reason}};
+    switch (o.type) {
+      case OfferType::kDiscount:
+        l.sub.discount = Discount{o.percent_off, o.duration_in_cycles, "retention_offer:" + o.id};
+        break;
+      case OfferType::kPause: {
+        RECUR_TRY(allowed(l.sub, Action::kPause));
+        Period p = l.sub.current;
+        for (std::int64_t i = 0; i < o.pause_cycles; ++i) p = period_from(l.sub.billing_cycle_anchor, l.current_plan().cadence, p.end);
+        l.sub.status = Status::kPaused;
+        l.sub.pause = Pause{now, p.end};
+        details["resumes_at"] = format_rfc3339(p.end);
+        break;
+      }
+      case OfferType::kSkip: {
+        RECUR_TRY(allowed(l.sub, Action::kSkip));
+        Json skipped;
+        RECUR_TRY(add_skip(l.sub, l.lookup(), std::nullopt, &skipped));
+        details["skipped"] = skipped;
+        break;
+      }
+      case OfferType::kChangePlan: {
+        RECUR_TRY(allowed(l.sub, Action::kChangePlan));
+        RECUR_ASSIGN(auto target, plan_for_subscribing(tx, o.plan.value_or(""), "plan"));
+        l.sub.pending_change = PendingChange{target.id, l.sub.quantity, l.sub.current.end};
+        break;
+      }
+    }
+    // The customer stays: a scheduled cancellation is withdrawn.
+    if (l.sub.cancel_at_period_end) {
+      l.sub.cancel_at_period_end = false;
+      l.sub.canceled_at.reset();
+      l.sub.cancellation.reset();
+    }
+    RECUR_TRY(record_outcome(tx, id, o.id, reason, kOutcomeAccepted));
+    return details;
+  });
+}
+
+Result<Subscription> SubscriptionService::decline_offer(const std::string& id, const std::string& offer_id,
+                                                        const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
+    RECUR_ASSIGN(Loaded l, load(tx, id, true));
+    RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
+    RECUR_TRY(record_outcome(tx, id, offer_id, reason, kOutcomeDeclined));
+    RECUR_TRY(events_.record(tx, "subscription.retention_declined", id, actor, nullptr, nullptr,
+                             {{"offer", offer_id}, {"reason", reason}}));
+    return l.sub;
+  });
+}
+
+namespace {
+Json preview_json(const ChangePreview& p) {
+  Json lines = Json::array();
+  for (const auto& line : p.lines)
+    lines.push_back({{"description", line.description},
+                     {"amount", line.amount},
+                     {"currency", p.currency},
+                     {"quantity", line.quantity},
+                     {"period_start", format_rfc3339(line.period_start)},
+                     {"period_end", format_rfc3339(line.period_end)},
+                     {"proration", true}});
+  return Json{{"object", "plan_change_preview"},
+              {"subscription", p.subscription},
+              {"plan", p.plan},
+              {"quantity", p.quantity},
+              {"effective_at", format_rfc3339(p.effective_at)},
+              {"lines", lines},
+              {"total", p.total},
+              {"currency", p.currency},
+              {"new_period_start", format_rfc3339(p.new_period.start)},
+              {"new_period_end", format_rfc3339(p.new_period.end)},
+              {"resets_billing_cycle_anchor", p.resets_anchor}};
+}
+}  // namespace
+
+Json to_json(const ChangePreview& p) { return preview_json(p); }
+
+}  // namespace recur::subscriptions

@@ -1,0 +1,147 @@
+// Subscription use cases: one transaction each. Every change brings the subscription up
+// to "now" first (so a lagging scheduler never matters), then applies the state machine,
+// then stores the result and its events together.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "events/store.h"
+#include "subscriptions/retention.h"
+#include "subscriptions/store.h"
+
+namespace recur::subscriptions {
+
+struct CreateInput {
+  std::string customer;
+  std::string plan;
+  std::int64_t quantity = 1;
+  std::optional<Timestamp> start_date;
+  std::optional<customers::Address> shipping_address;
+  Json metadata = Json::object();
+};
+
+struct UpdateInput {
+  std::optional<std::int64_t> quantity;  // takes effect now, without proration (use change-plan to prorate)
+  std::optional<std::optional<customers::Address>> shipping_address;
+  std::optional<Json> metadata;
+};
+
+enum class Effective { kNow, kPeriodEnd };
+
+struct ChangePlanInput {
+  std::string plan;
+  std::optional<std::int64_t> quantity;  // default: keep the current quantity
+  bool prorate = true;                   // proration=create_prorations | none
+  Effective effective = Effective::kNow;
+};
+
+struct ChangePreview {
+  std::string subscription;
+  std::string plan;
+  std::int64_t quantity = 1;
+  Timestamp effective_at = 0;
+  std::vector<ProrationLine> lines;
+  std::int64_t total = 0;
+  std::string currency;
+  Period new_period;
+  bool resets_anchor = false;
+};
+
+Json to_json(const ChangePreview& preview);
+
+struct CancelInput {
+  bool at_period_end = true;
+  std::string reason;
+  std::optional<std::string> comment;
+};
+
+struct OfferInput {
+  std::string reason;
+  OfferType type = OfferType::kDiscount;
+  std::string description;
+  std::int64_t percent_off = 0;
+  std::int64_t duration_in_cycles = 0;
+  std::int64_t pause_cycles = 0;
+  std::optional<std::string> plan;
+  Json metadata = Json::object();
+};
+
+struct OfferPatch {
+  std::optional<std::string> description;
+  std::optional<bool> active;
+  std::optional<Json> metadata;
+};
+
+struct RunReport {
+  int subscriptions = 0;  // subscriptions advanced
+  int events = 0;         // lifecycle events recorded
+};
+
+class SubscriptionService {
+ public:
+  SubscriptionService(db::Database& db, const Clock& clock, IdGenerator& ids)
+      : db_(db), clock_(clock), ids_(ids), events_(ids, clock) {}
+
+  Result<Subscription> create(const CreateInput& input, const events::Actor& actor);
+  Result<Subscription> get(const std::string& id);
+  Result<Page> list(const ListFilter& filter);
+  Result<Subscription> update(const std::string& id, const UpdateInput& input, std::int64_t expected_version,
+                              const events::Actor& actor);
+  recur::Status remove(const std::string& id, std::optional<std::int64_t> expected_version, const events::Actor& actor);
+
+  Result<Subscription> pause(const std::string& id, std::optional<Timestamp> resumes_at,
+                             std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  Result<Subscription> resume(const std::string& id, std::optional<std::int64_t> expected_version,
+                              const events::Actor& actor);
+  Result<Subscription> skip(const std::string& id, std::optional<Timestamp> period_start,
+                            std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  Result<ChangePreview> preview_change(const std::string& id, const ChangePlanInput& input);
+  Result<Subscription> change_plan(const std::string& id, const ChangePlanInput& input,
+                                   std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  Result<Subscription> cancel(const std::string& id, const CancelInput& input,
+                              std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  Result<Subscription> reactivate(const std::string& id, std::optional<std::int64_t> expected_version,
+                                  const events::Actor& actor);
+
+  Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
+  Result<events::Page> history(const std::string& id, int limit, const std::optional<std::string>& starting_after);
+
+  // Retention: merchant configuration, then the customer-facing steps.
+  Result<RetentionOffer> create_offer(const OfferInput& input, const events::Actor& actor);
+  Result<RetentionOffer> update_offer(const std::string& id, const OfferPatch& patch, std::int64_t expected_version,
+                                      const events::Actor& actor);
+  Result<RetentionOffer> get_offer(const std::string& id);
+  Result<std::vector<RetentionOffer>> list_offers(const std::optional<std::string>& reason);
+  Result<std::vector<RetentionOffer>> present_offers(const std::string& id, const std::string& reason,
+                                                     const events::Actor& actor);
+  Result<Subscription> accept_offer(const std::string& id, const std::string& offer_id, const events::Actor& actor);
+  Result<Subscription> decline_offer(const std::string& id, const std::string& offer_id, const events::Actor& actor);
+
+  // Runs every lifecycle step due at or before now (starts, trial ends, renewals,
+  // resumptions, period-end cancellations), in batches, one transaction per subscription.
+  Result<RunReport> run_due();
+
+ private:
+  struct Loaded;
+  using Change = std::function<Result<Json>(Loaded&, db::Tx&)>;
+
+  Result<Loaded> load(db::Tx& tx, const std::string& id, bool for_update);
+  // Load for update, bring up to now, check the version, apply `change`, store, record.
+  Result<Subscription> mutate(const std::string& id, std::optional<std::int64_t> expected_version,
+                              const events::Actor& actor, const std::string& event_type, const Change& change);
+  recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened);
+  Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);
+  recur::Status record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id, const std::string& reason,
+                        std::string_view outcome);
+
+  db::Database& db_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+  events::Recorder events_;
+};
+
+}  // namespace recur::subscriptions

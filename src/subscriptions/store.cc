@@ -1,0 +1,92 @@
+// Subscription SQL.
+#include "subscriptions/store.h"
+
+namespace recur::subscriptions {
+namespace {
+
+db::Params columns(const Subscription& s) {
+  auto due = next_action_at(s);
+  return {s.id,
+          s.customer,
+          s.plan,
+          std::string(to_string(s.status)),
+          due ? db::Value(*due) : db::Value(nullptr),
+          s.billed_periods,
+          s.version,
+          s.created,
+          to_json(s).dump()};
+}
+
+Subscription from_row(const db::Row& row) { return subscription_from_doc(Json::parse(row.text(0))); }
+
+}  // namespace
+
+recur::Status insert(db::Tx& tx, const Subscription& s) {
+  RECUR_TRY(tx.exec("INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods,"
+                    " version, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    columns(s)));
+  return Ok{};
+}
+
+Result<bool> update(db::Tx& tx, const Subscription& s, std::int64_t expected_version) {
+  auto params = columns(s);
+  params.emplace_back(expected_version);
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE subscriptions SET customer_id = $2, plan_id = $3, status = $4,"
+                               " next_action_at = $5, billed_periods = $6, version = $7, created_at = $8, doc = $9"
+                               " WHERE id = $1 AND version = $10",
+                               params));
+  return n == 1;
+}
+
+recur::Status remove(db::Tx& tx, const std::string& id) {
+  RECUR_TRY(tx.exec("DELETE FROM subscriptions WHERE id = $1", {id}));
+  return Ok{};
+}
+
+Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool for_update) {
+  std::string sql = "SELECT doc FROM subscriptions WHERE id = $1";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
+  if (rows.empty()) return std::optional<Subscription>();
+  return std::optional<Subscription>(from_row(rows[0]));
+}
+
+Result<Page> list(db::Tx& tx, const ListFilter& f) {
+  std::string sql = "SELECT doc FROM subscriptions WHERE id < $1";
+  db::Params params{f.starting_after.value_or("~")};
+  auto filter = [&](const char* column, const std::optional<std::string>& value) {
+    if (!value) return;
+    params.emplace_back(*value);
+    sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
+  };
+  filter("customer_id", f.customer);
+  filter("plan_id", f.plan);
+  filter("status", f.status);
+  params.emplace_back(std::int64_t{f.limit + 1});
+  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  Page page;
+  page.has_more = static_cast<int>(rows.size()) > f.limit;
+  if (page.has_more) rows.pop_back();
+  for (const auto& row : rows) page.items.push_back(from_row(row));
+  return page;
+}
+
+Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE next_action_at <= $1"
+                                   " ORDER BY next_action_at, id LIMIT $2",
+                                   {now, std::int64_t{limit}}));
+  std::vector<std::string> ids;
+  for (const auto& row : rows) ids.push_back(row.text(0));
+  return ids;
+}
+
+recur::Status insert_pending_item(db::Tx& tx, const PendingItem& i, Timestamp created) {
+  RECUR_TRY(tx.exec("INSERT INTO pending_invoice_items (id, subscription_id, description, amount, currency, quantity,"
+                    " period_start, period_end, proration, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    {i.id, i.subscription, i.description, i.amount, i.currency, i.quantity, i.period.start,
+                     i.period.end, std::int64_t{i.proration}, created}));
+  return Ok{};
+}
+
+}  // namespace recur::subscriptions

@@ -1,0 +1,47 @@
+// Subscription persistence: the columns the lifecycle and lists query, plus the document.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "platform/db/database.h"
+#include "subscriptions/subscription.h"
+
+namespace recur::subscriptions {
+
+struct ListFilter {
+  std::optional<std::string> customer;
+  std::optional<std::string> plan;
+  std::optional<std::string> status;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+
+struct Page {
+  std::vector<Subscription> items;
+  bool has_more = false;
+};
+
+recur::Status insert(db::Tx& tx, const Subscription& sub);
+// Writes `sub` if the stored version is still `expected_version`; false if it moved on.
+Result<bool> update(db::Tx& tx, const Subscription& sub, std::int64_t expected_version);
+recur::Status remove(db::Tx& tx, const std::string& id);
+Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool for_update);
+Result<Page> list(db::Tx& tx, const ListFilter& filter);
+// Ids whose lifecycle is due at or before `now`, oldest due first.
+Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
+
+// Proration lines waiting for the next invoice (billing consumes them).
+struct PendingItem {
+  std::string id;  // "ii_..."
+  std::string subscription;
+  std::string description;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::int64_t quantity = 1;
+  Period period;
+  bool proration = true;
+};
+recur::Status insert_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created);
+
+}  // namespace recur::subscriptions

@@ -1,0 +1,314 @@
+// Pure lifecycle rules over a Subscription; see subscription.h.
+#include "subscriptions/subscription.h"
+
+#include <algorithm>
+
+namespace recur::subscriptions {
+
+bool is_cancellation_reason(std::string_view reason) {
+  return std::find(std::begin(kCancellationReasons), std::end(kCancellationReasons), reason) !=
+         std::end(kCancellationReasons);
+}
+
+// ------------------------------------------------------------------ JSON
+
+namespace {
+
+Json opt_time(const std::optional<Timestamp>& t) { return to_json_time(t); }
+
+std::optional<Timestamp> read_time(const Json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  return parse_rfc3339(it->get<std::string>());
+}
+
+Timestamp must_time(const Json& doc, const char* key) { return read_time(doc, key).value_or(0); }
+
+}  // namespace
+
+Json to_json(const Subscription& s) {
+  Json pause = nullptr;
+  if (s.pause) pause = Json{{"paused_at", format_rfc3339(s.pause->paused_at)}, {"resumes_at", opt_time(s.pause->resumes_at)}};
+  Json cancellation = nullptr;
+  if (s.cancellation)
+    cancellation = Json{{"reason", s.cancellation->reason},
+                        {"comment", s.cancellation->comment ? Json(*s.cancellation->comment) : Json(nullptr)},
+                        {"requested_at", format_rfc3339(s.cancellation->requested_at)}};
+  Json pending = nullptr;
+  if (s.pending_change)
+    pending = Json{{"plan", s.pending_change->plan},
+                   {"quantity", s.pending_change->quantity},
+                   {"effective_at", format_rfc3339(s.pending_change->effective_at)}};
+  Json discount = nullptr;
+  if (s.discount)
+    discount = Json{{"percent_off", s.discount->percent_off},
+                    {"cycles_remaining", s.discount->cycles_remaining},
+                    {"source", s.discount->source}};
+  Json skipped = Json::array();
+  for (Timestamp t : s.skipped_periods) skipped.push_back(format_rfc3339(t));
+  return Json{{"id", s.id},
+              {"object", "subscription"},
+              {"status", to_string(s.status)},
+              {"customer", s.customer},
+              {"plan", s.plan},
+              {"quantity", s.quantity},
+              {"start_date", format_rfc3339(s.start_date)},
+              {"trial_end", opt_time(s.trial_end)},
+              {"billing_cycle_anchor", format_rfc3339(s.billing_cycle_anchor)},
+              {"current_period_start", format_rfc3339(s.current.start)},
+              {"current_period_end", format_rfc3339(s.current.end)},
+              {"cancel_at_period_end", s.cancel_at_period_end},
+              {"cancel_at", s.cancel_at_period_end ? Json(format_rfc3339(s.current.end)) : Json(nullptr)},
+              {"canceled_at", opt_time(s.canceled_at)},
+              {"ended_at", opt_time(s.ended_at)},
+              {"cancellation", cancellation},
+              {"pause", pause},
+              {"pending_plan_change", pending},
+              {"discount", discount},
+              {"skipped_periods", skipped},
+              {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
+              {"billed_periods", s.billed_periods},
+              {"metadata", s.metadata},
+              {"created", format_rfc3339(s.created)},
+              {"updated", format_rfc3339(s.updated)},
+              {"version", s.version}};
+}
+
+Subscription subscription_from_doc(const Json& d) {
+  Subscription s;
+  s.id = d.at("id");
+  s.customer = d.at("customer");
+  s.plan = d.at("plan");
+  s.quantity = d.at("quantity");
+  s.status = parse_status(d.at("status").get<std::string>()).value();
+  s.start_date = must_time(d, "start_date");
+  s.trial_end = read_time(d, "trial_end");
+  s.billing_cycle_anchor = must_time(d, "billing_cycle_anchor");
+  s.current = {must_time(d, "current_period_start"), must_time(d, "current_period_end")};
+  s.cancel_at_period_end = d.at("cancel_at_period_end");
+  s.canceled_at = read_time(d, "canceled_at");
+  s.ended_at = read_time(d, "ended_at");
+  if (const auto& c = d.at("cancellation"); c.is_object())
+    s.cancellation = Cancellation{c.at("reason"), c.at("comment").is_null() ? std::nullopt
+                                                                           : std::optional<std::string>(c.at("comment")),
+                                  must_time(c, "requested_at")};
+  if (const auto& p = d.at("pause"); p.is_object()) s.pause = Pause{must_time(p, "paused_at"), read_time(p, "resumes_at")};
+  if (const auto& p = d.at("pending_plan_change"); p.is_object())
+    s.pending_change = PendingChange{p.at("plan"), p.at("quantity"), must_time(p, "effective_at")};
+  if (const auto& x = d.at("discount"); x.is_object())
+    s.discount = Discount{x.at("percent_off"), x.at("cycles_remaining"), x.at("source")};
+  for (const auto& t : d.at("skipped_periods")) s.skipped_periods.push_back(parse_rfc3339(t.get<std::string>()).value_or(0));
+  if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
+  s.metadata = d.at("metadata");
+  s.billed_periods = d.at("billed_periods");
+  s.created = must_time(d, "created");
+  s.updated = must_time(d, "updated");
+  s.version = d.at("version");
+  return s;
+}
+
+// ------------------------------------------------------------------ rules
+
+std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount) {
+  std::int64_t gross = plan.amount * quantity;
+  if (!discount || discount->cycles_remaining <= 0) return gross;
+  return gross - mul_div_round_half_up(gross, discount->percent_off, 100);
+}
+
+std::optional<Timestamp> next_action_at(const Subscription& s) {
+  switch (s.status) {
+    case Status::kScheduled: return s.start_date;
+    case Status::kTrialing:
+    case Status::kActive:
+    case Status::kPastDue: return s.current.end;
+    case Status::kPaused: {
+      std::optional<Timestamp> due;
+      if (s.pause && s.pause->resumes_at) due = s.pause->resumes_at;
+      if (s.cancel_at_period_end && (!due || s.current.end < *due)) due = s.current.end;
+      return due;
+    }
+    case Status::kCanceled: return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+Period next_period(const Subscription& s, const Cadence& cadence) {
+  return period_from(s.billing_cycle_anchor, cadence, s.current.end);
+}
+
+namespace {
+
+// The plan a subscription is on now: a pending change may already have been applied.
+const catalog::Plan& plan_of(const Subscription& s, const PlanLookup& plans) {
+  if (plans.pending && s.plan == plans.pending->id) return *plans.pending;
+  return *plans.current;
+}
+
+// A fresh period starting at `at` moves the anchor there.
+void reanchor(Subscription& s, const Cadence& cadence, Timestamp at) {
+  s.billing_cycle_anchor = at;
+  s.current = {at, period_start(at, cadence, 1)};
+}
+
+LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
+  LifecycleEvent e{std::move(type), at, s.current, true, period_amount(plan, s.quantity, s.discount), plan.currency,
+                   nullptr};
+  ++s.billed_periods;
+  if (s.discount && --s.discount->cycles_remaining <= 0) s.discount.reset();
+  return e;
+}
+
+LifecycleEvent plain(std::string type, Timestamp at, const Subscription& s, Json details = nullptr) {
+  return LifecycleEvent{std::move(type), at, s.current, false, 0, "", std::move(details)};
+}
+
+LifecycleEvent end_now(Subscription& s, Timestamp at) {
+  s.status = Status::kCanceled;
+  s.ended_at = at;
+  if (!s.canceled_at) s.canceled_at = at;
+  s.cancel_at_period_end = false;
+  s.pause.reset();
+  s.pending_change.reset();
+  return plain("subscription.canceled", at, s, {{"at", "period_end"}});
+}
+
+// Takes out a skip for the period starting at `start`; true if it was skipped.
+bool take_skip(Subscription& s, Timestamp start) {
+  auto it = std::find(s.skipped_periods.begin(), s.skipped_periods.end(), start);
+  if (it == s.skipped_periods.end()) return false;
+  s.skipped_periods.erase(it);
+  return true;
+}
+
+// A new billed period has begun at s.current: bill it, unless the customer skipped it.
+LifecycleEvent period_began(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at,
+                            Json details = nullptr) {
+  if (take_skip(s, s.current.start)) return plain("subscription.period_skipped", at, s, std::move(details));
+  auto e = billable_period(s, plan, std::move(type), at);
+  e.details = std::move(details);
+  return e;
+}
+
+LifecycleEvent start_trial_or_period(Subscription& s, const catalog::Plan& plan, Timestamp at) {
+  s.billing_cycle_anchor = at;
+  if (plan.trial_days > 0) {
+    s.status = Status::kTrialing;
+    s.trial_end = at + plan.trial_days * 86400;
+    s.current = {at, *s.trial_end};
+    return plain("subscription.trial_started", at, s);
+  }
+  s.status = Status::kActive;
+  s.current = {at, period_start(at, plan.cadence, 1)};
+  return billable_period(s, plan, "subscription.started", at);
+}
+
+// The current period ended: apply a pending plan change, then bill or skip the next one.
+LifecycleEvent roll_period(Subscription& s, const PlanLookup& plans, Timestamp at) {
+  Json details = nullptr;
+  if (s.pending_change && s.pending_change->effective_at <= at && plans.pending) {
+    const auto& before = plan_of(s, plans).cadence;
+    const auto& after = plans.pending->cadence;
+    details = Json{{"plan_changed", {{"from", s.plan}, {"to", s.pending_change->plan}}}};
+    s.plan = s.pending_change->plan;
+    s.quantity = s.pending_change->quantity;
+    s.pending_change.reset();
+    if (before.interval != after.interval || before.count != after.count) s.billing_cycle_anchor = at;
+  }
+  const auto& plan = plan_of(s, plans);
+  if (s.billing_cycle_anchor == at) s.current = {at, period_start(at, plan.cadence, 1)};
+  else s.current = period_from(s.billing_cycle_anchor, plan.cadence, at);
+  return period_began(s, plan, "subscription.renewed", at, std::move(details));
+}
+
+LifecycleEvent end_trial(Subscription& s, const catalog::Plan& plan, Timestamp at) {
+  s.status = Status::kActive;
+  reanchor(s, plan.cadence, at);
+  return period_began(s, plan, "subscription.trial_ended", at);
+}
+
+}  // namespace
+
+std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Timestamp now) {
+  if (s.start_date > now) {
+    s.status = Status::kScheduled;
+    s.billing_cycle_anchor = s.start_date;
+    if (plan.trial_days > 0) s.current = {s.start_date, s.start_date + plan.trial_days * 86400};
+    else s.current = {s.start_date, period_start(s.start_date, plan.cadence, 1)};
+    return {plain("subscription.scheduled", now, s)};
+  }
+  return {start_trial_or_period(s, plan, s.start_date)};
+}
+
+std::vector<LifecycleEvent> resume(Subscription& s, const catalog::Plan& plan, Timestamp at) {
+  s.pause.reset();
+  if (at < s.current.end) {
+    s.status = s.trial_end && at < *s.trial_end ? Status::kTrialing : Status::kActive;
+    return {plain("subscription.resumed", at, s)};
+  }
+  s.status = Status::kActive;
+  reanchor(s, plan.cadence, at);
+  return {period_began(s, plan, "subscription.resumed", at)};
+}
+
+std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Timestamp now) {
+  std::vector<LifecycleEvent> out;
+  // Bounded: a subscription left alone for decades still finishes; every step moves time on.
+  for (int step = 0; step < 100000; ++step) {
+    auto due = next_action_at(s);
+    if (!due || *due > now) break;
+    Timestamp at = *due;
+    const auto& plan = plan_of(s, plans);
+    switch (s.status) {
+      case Status::kScheduled:
+        out.push_back(start_trial_or_period(s, plan, at));
+        break;
+      case Status::kTrialing:
+        out.push_back(s.cancel_at_period_end ? end_now(s, at) : end_trial(s, plan, at));
+        break;
+      case Status::kActive:
+      case Status::kPastDue:
+        out.push_back(s.cancel_at_period_end ? end_now(s, at) : roll_period(s, plans, at));
+        break;
+      case Status::kPaused:
+        if (s.cancel_at_period_end && at == s.current.end) out.push_back(end_now(s, at));
+        else for (auto& e : resume(s, plan, at)) out.push_back(std::move(e));
+        break;
+      case Status::kCanceled:
+        return out;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ calendar for customers
+
+std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& plans, int count) {
+  std::vector<UpcomingPeriod> out;
+  if (sub.status == Status::kCanceled || count <= 0 || !plans.current) return out;
+  const auto& plan = plan_of(sub, plans);
+  bool trial = sub.status == Status::kTrialing || (sub.status == Status::kScheduled && plan.trial_days > 0);
+  // The current (or first scheduled) period: a scheduled one is billed at its start, with
+  // any discount; an active one was billed already at the full price.
+  auto first_discount = sub.status == Status::kScheduled ? sub.discount : std::nullopt;
+  out.push_back({sub.current, trial ? 0 : period_amount(plan, sub.quantity, first_discount), plan.currency, sub.plan,
+                 sub.quantity, trial, false});
+
+  // Project the future with the same rules the lifecycle runs on.
+  Subscription s = sub;
+  if (s.status == Status::kScheduled) (void)begin(s, plan, s.start_date);
+  while (static_cast<int>(out.size()) < count) {
+    auto due = next_action_at(s);
+    if (!due) break;
+    for (const auto& e : advance(s, plans, *due)) {
+      bool skipped = e.type == "subscription.period_skipped";
+      if (!e.billable && !skipped) continue;
+      const auto& now_plan = plan_of(s, plans);
+      out.push_back({e.period, skipped ? 0 : e.amount, now_plan.currency, s.plan, s.quantity, false, skipped});
+    }
+    if (s.status == Status::kCanceled) break;
+  }
+  if (static_cast<int>(out.size()) > count) out.resize(count);
+  return out;
+}
+
+}  // namespace recur::subscriptions

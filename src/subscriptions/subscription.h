@@ -1,0 +1,123 @@
+// The subscription record and the pure rules over it: time-driven lifecycle (start, trial
+// end, renewal, resumption, period-end cancellation) and the upcoming-period calendar.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/model.h"
+#include "customers/model.h"
+#include "subscriptions/model.h"
+
+namespace recur::subscriptions {
+
+inline constexpr std::string_view kCancellationReasons[] = {
+    "too_expensive", "product_quality", "delivery_problems", "not_using", "switched_competitor", "moving", "other"};
+bool is_cancellation_reason(std::string_view reason);
+
+struct Pause {
+  Timestamp paused_at = 0;
+  std::optional<Timestamp> resumes_at;  // none: paused until resumed by hand
+};
+
+struct Cancellation {
+  std::string reason;
+  std::optional<std::string> comment;
+  Timestamp requested_at = 0;
+};
+
+// A plan change scheduled for the end of the current period (effective=period_end).
+struct PendingChange {
+  std::string plan;
+  std::int64_t quantity = 1;
+  Timestamp effective_at = 0;
+};
+
+// A percentage off the next `cycles_remaining` billed periods (a retention offer).
+struct Discount {
+  std::int64_t percent_off = 0;
+  std::int64_t cycles_remaining = 0;
+  std::string source;  // "retention_offer:rof_..."
+};
+
+struct Subscription {
+  std::string id;  // "sub_..."
+  std::string customer;
+  std::string plan;
+  std::int64_t quantity = 1;
+  Status status = Status::kActive;
+  Timestamp start_date = 0;
+  std::optional<Timestamp> trial_end;
+  Timestamp billing_cycle_anchor = 0;
+  Period current;  // for scheduled: the first period; for trialing: the trial
+  bool cancel_at_period_end = false;
+  std::optional<Timestamp> canceled_at;
+  std::optional<Timestamp> ended_at;
+  std::optional<Cancellation> cancellation;
+  std::optional<Pause> pause;
+  std::optional<PendingChange> pending_change;
+  std::optional<Discount> discount;
+  std::vector<Timestamp> skipped_periods;  // starts of future periods not to ship or bill
+  std::optional<customers::Address> shipping_address;
+  Json metadata = Json::object();
+  std::int64_t billed_periods = 0;  // periods billed so far; a billed subscription is never deleted
+  Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+};
+
+Json to_json(const Subscription& sub);
+Subscription subscription_from_doc(const Json& doc);
+
+// When the lifecycle next needs to act on its own (none for canceled or paused forever).
+std::optional<Timestamp> next_action_at(const Subscription& sub);
+
+// The cadence-aware period after `current` given the anchor.
+Period next_period(const Subscription& sub, const Cadence& cadence);
+
+// Something that happened while advancing a subscription through time.
+struct LifecycleEvent {
+  std::string type;  // "subscription.started", "subscription.renewed", ...
+  Timestamp at = 0;
+  Period period;     // the period that began (renewals, starts)
+  bool billable = false;  // a period that billing must charge
+  std::int64_t amount = 0;  // what the period costs, discounts applied (billable periods)
+  std::string currency;
+  Json details;
+};
+
+// Plans a subscription may need while advancing: its own, and a pending change's.
+struct PlanLookup {
+  const catalog::Plan* current = nullptr;
+  const catalog::Plan* pending = nullptr;  // when sub.pending_change is set
+};
+
+// Moves `sub` forward to `now`, applying every due step in order. Pure.
+std::vector<LifecycleEvent> advance(Subscription& sub, const PlanLookup& plans, Timestamp now);
+
+// Sets up a new subscription from sub.start_date: scheduled when that is after `now`,
+// otherwise started (trialing with the plan's trial, else active and billable at once).
+std::vector<LifecycleEvent> begin(Subscription& sub, const catalog::Plan& plan, Timestamp now);
+
+// Ends a pause at `at`. Inside the paid period the subscription simply carries on; after
+// it, a new period starts at `at` (the billing anchor moves to the resumption time).
+std::vector<LifecycleEvent> resume(Subscription& sub, const catalog::Plan& plan, Timestamp at);
+
+struct UpcomingPeriod {
+  Period period;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::string plan;
+  std::int64_t quantity = 1;
+  bool trial = false;
+  bool skipped = false;
+};
+
+// The next `count` periods from the current (or first scheduled) one. Pure.
+std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& plans, int count);
+
+// Price of one billed period: unit amount * quantity less any discount, rounded half-up.
+std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount);
+
+}  // namespace recur::subscriptions
