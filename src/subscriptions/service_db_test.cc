@@ -1,0 +1,351 @@
+// Subscription use cases against a real database (SQLite or PostgreSQL, per RECUR_TEST_ENGINE).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "testing/fixtures.h"
+
+namespace recur::subscriptions {
+namespace {
+
+using testing::at;
+using testing::TestApp;
+
+class SubscriptionServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { t = testing::make_app(at("2026-01-31T10:00:00Z")); }
+  SubscriptionService& svc() { return t.app->subscriptions(); }
+  Subscription reload(const std::string& id) { return *svc().get(id); }
+  void advance_to(const char* when) {
+    t.clock->set(at(when));
+    auto report = svc().run_due();
+    ASSERT_TRUE(report.ok()) << report.error().message;
+  }
+  std::int64_t count(const std::string& sql, db::Params params = {}) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query(sql, params);
+    EXPECT_TRUE(rows.ok()) << rows.error().message;
+    return rows->at(0).int64(0);
+  }
+  TestApp t;
+};
+
+TEST_F(SubscriptionServiceTest, MonthlyAnchorOn31stRenewsOnLastDayOfShortMonthsAndReturnsTo31st) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto cus = testing::make_customer(t);
+  auto sub = testing::subscribe(t, cus.id, plan.id);
+  EXPECT_EQ(sub.status, Status::kActive);
+  EXPECT_EQ(sub.billed_periods, 1);
+  EXPECT_EQ(format_rfc3339(sub.current.end), "2026-02-28T10:00:00Z");
+
+  advance_to("2026-03-01T00:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_EQ(format_rfc3339(s.current.start), "2026-02-28T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-31T10:00:00Z");
+  EXPECT_EQ(s.billed_periods, 2);
+
+  advance_to("2026-05-01T00:00:00Z");
+  s = reload(sub.id);
+  EXPECT_EQ(format_rfc3339(s.current.start), "2026-04-30T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-05-31T10:00:00Z");
+  EXPECT_EQ(s.billed_periods, 4);
+}
+
+TEST_F(SubscriptionServiceTest, SchedulerRunTwiceBillsEachPeriodOnce) {
+  auto plan = testing::make_plan(t, 1000, Interval::kWeek);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  advance_to("2026-02-28T11:00:00Z");  // four weeks later
+  auto once = reload(sub.id);
+  ASSERT_TRUE(svc().run_due().ok());
+  auto twice = reload(sub.id);
+  EXPECT_EQ(once.billed_periods, 5);
+  EXPECT_EQ(twice.billed_periods, once.billed_periods);
+  EXPECT_EQ(twice.version, once.version);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.renewed'", {sub.id}), 4);
+}
+
+TEST_F(SubscriptionServiceTest, TrialEndsIntoActiveWithAnchorAtTrialEnd) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth, 1, 14);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  EXPECT_EQ(sub.status, Status::kTrialing);
+  EXPECT_EQ(sub.billed_periods, 0);
+  EXPECT_EQ(format_rfc3339(*sub.trial_end), "2026-02-14T10:00:00Z");
+  advance_to("2026-02-14T10:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.status, Status::kActive);
+  EXPECT_EQ(s.billed_periods, 1);
+  EXPECT_EQ(format_rfc3339(s.billing_cycle_anchor), "2026-02-14T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-14T10:00:00Z");
+}
+
+TEST_F(SubscriptionServiceTest, ScheduledSubscriptionStartsOnItsStartDate) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id, at("2026-03-15T00:00:00Z"));
+  EXPECT_EQ(sub.status, Status::kScheduled);
+  EXPECT_EQ(sub.billed_periods, 0);
+  advance_to("2026-03-14T23:59:59Z");
+  EXPECT_EQ(reload(sub.id).status, Status::kScheduled);
+  advance_to("2026-03-15T00:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.status, Status::kActive);
+  EXPECT_EQ(s.billed_periods, 1);
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-04-15T00:00:00Z");
+}
+
+TEST_F(SubscriptionServiceTest, PausedPeriodsAreNotBilledAndResumeReanchors) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto paused = svc().pause(sub.id, at("2026-05-10T00:00:00Z"), sub.version, t.actor);
+  ASSERT_TRUE(paused.ok()) << paused.error().message;
+  EXPECT_EQ(paused->status, Status::kPaused);
+  advance_to("2026-05-09T00:00:00Z");
+  EXPECT_EQ(reload(sub.id).billed_periods, 1);  // no renewals while paused
+  advance_to("2026-05-10T00:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.status, Status::kActive);
+  EXPECT_EQ(s.billed_periods, 2);
+  EXPECT_EQ(format_rfc3339(s.billing_cycle_anchor), "2026-05-10T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-06-10T00:00:00Z");
+}
+
+TEST_F(SubscriptionServiceTest, ResumeInsidePaidPeriodKeepsThePeriod) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  ASSERT_TRUE(svc().pause(sub.id, std::nullopt, std::nullopt, t.actor).ok());
+  t.clock->set(at("2026-02-10T00:00:00Z"));
+  auto resumed = svc().resume(sub.id, std::nullopt, t.actor);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->status, Status::kActive);
+  EXPECT_EQ(resumed->current.start, sub.current.start);
+  EXPECT_EQ(resumed->billed_periods, 1);
+  EXPECT_FALSE(svc().resume(sub.id, std::nullopt, t.actor).ok());
+}
+
+TEST_F(SubscriptionServiceTest, SkippedPeriodIsNotBilledAndShowsInUpcoming) {
+  auto plan = testing::make_plan(t, 1500, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto skipped = svc().skip(sub.id, std::nullopt, std::nullopt, t.actor);
+  ASSERT_TRUE(skipped.ok()) << skipped.error().message;
+  auto upcoming = *svc().upcoming(sub.id, 3);
+  ASSERT_EQ(upcoming.size(), 3u);
+  EXPECT_FALSE(upcoming[0].skipped);
+  EXPECT_TRUE(upcoming[1].skipped);
+  EXPECT_EQ(upcoming[1].amount, 0);
+  EXPECT_EQ(upcoming[2].amount, 1500);
+  auto again = svc().skip(sub.id, upcoming[1].period.start, std::nullopt, t.actor);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "period_already_skipped");
+  advance_to("2026-03-31T10:00:00Z");  // past two period ends: one skipped, one billed
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.billed_periods, 2);
+  EXPECT_TRUE(s.skipped_periods.empty());
+}
+
+TEST_F(SubscriptionServiceTest, CancelAtPeriodEndEndsAtPeriodEndAndReactivateUndoesIt) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto canceled = svc().cancel(sub.id, {true, "too_expensive", "pricey"}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok());
+  EXPECT_TRUE(canceled->cancel_at_period_end);
+  EXPECT_EQ(canceled->status, Status::kActive);
+  auto reactivated = svc().reactivate(sub.id, std::nullopt, t.actor);
+  ASSERT_TRUE(reactivated.ok());
+  EXPECT_FALSE(reactivated->cancel_at_period_end);
+  ASSERT_TRUE(svc().cancel(sub.id, {true, "moving", std::nullopt}, std::nullopt, t.actor).ok());
+  advance_to("2026-03-05T00:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.status, Status::kCanceled);
+  EXPECT_EQ(format_rfc3339(*s.ended_at), "2026-02-28T10:00:00Z");
+  EXPECT_EQ(s.billed_periods, 1);
+  auto late = svc().reactivate(sub.id, std::nullopt, t.actor);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, "subscription_canceled");
+}
+
+TEST_F(SubscriptionServiceTest, CancelNowRefusesFurtherActions) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto canceled = svc().cancel(sub.id, {false, "not_using", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok());
+  EXPECT_EQ(canceled->status, Status::kCanceled);
+  auto paused = svc().pause(sub.id, std::nullopt, std::nullopt, t.actor);
+  ASSERT_FALSE(paused.ok());
+  EXPECT_EQ(paused.error().code, "subscription_canceled");
+  EXPECT_EQ(reload(sub.id).version, canceled->version);  // a refused action changes nothing
+}
+
+TEST_F(SubscriptionServiceTest, ChangePlanPreviewMatchesStoredProrationAndChangesNothing) {
+  auto small = testing::make_plan(t, 3000, Interval::kMonth, 1, 0, "Small");
+  auto large = testing::make_plan(t, 5000, Interval::kMonth, 1, 0, "Large");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, small.id);
+  t.clock->set(at("2026-02-14T10:00:00Z"));  // half of the 28-day February period
+  ChangePlanInput change{large.id, std::nullopt, true, Effective::kNow};
+  auto preview = svc().preview_change(sub.id, change);
+  ASSERT_TRUE(preview.ok()) << preview.error().message;
+  ASSERT_EQ(preview->lines.size(), 2u);
+  EXPECT_EQ(preview->lines[0].amount, -1500);
+  EXPECT_EQ(preview->lines[1].amount, 2500);
+  EXPECT_EQ(preview->total, 1000);
+  EXPECT_EQ(reload(sub.id).version, sub.version);
+
+  auto changed = svc().change_plan(sub.id, change, sub.version, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->plan, large.id);
+  EXPECT_EQ(changed->current.end, sub.current.end);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), 2);
+  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), 1000);
+}
+
+TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCreditsUnusedTime) {
+  auto weekly = testing::make_plan(t, 700, Interval::kWeek, 1, 0, "Weekly");
+  auto monthly = testing::make_plan(t, 2400, Interval::kMonth, 1, 0, "Monthly");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, weekly.id);
+  t.clock->set(sub.current.start + 2 * 86400);  // 5 of 7 days unused
+  auto changed = svc().change_plan(sub.id, {monthly.id, std::nullopt, true, Effective::kNow}, std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->billing_cycle_anchor, t.clock->now());
+  EXPECT_EQ(format_rfc3339(changed->current.end), "2026-03-02T10:00:00Z");
+  EXPECT_EQ(changed->billed_periods, 2);
+  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -500);
+}
+
+TEST_F(SubscriptionServiceTest, ChangeAtPeriodEndAppliesOnRenewal) {
+  auto a = testing::make_plan(t, 2400, Interval::kMonth, 1, 0, "A");
+  auto b = testing::make_plan(t, 1800, Interval::kMonth, 1, 0, "B");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, a.id);
+  auto changed = svc().change_plan(sub.id, {b.id, 2, true, Effective::kPeriodEnd}, std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->plan, a.id);
+  ASSERT_TRUE(changed->pending_change.has_value());
+  auto upcoming = *svc().upcoming(sub.id, 2);
+  EXPECT_EQ(upcoming[0].amount, 2400);
+  EXPECT_EQ(upcoming[1].amount, 3600);
+  advance_to("2026-03-01T00:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.plan, b.id);
+  EXPECT_EQ(s.quantity, 2);
+  EXPECT_FALSE(s.pending_change.has_value());
+}
+
+TEST_F(SubscriptionServiceTest, StaleVersionIsRefusedAndChangesNothing) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto first = svc().update(sub.id, {3, std::nullopt, std::nullopt}, sub.version, t.actor);
+  ASSERT_TRUE(first.ok());
+  auto stale = svc().update(sub.id, {5, std::nullopt, std::nullopt}, sub.version, t.actor);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, "version_conflict");
+  EXPECT_EQ(reload(sub.id).quantity, 3);
+}
+
+TEST_F(SubscriptionServiceTest, ConcurrentUpdatesWithOneVersionLetExactlyOneWin) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      auto r = svc().update(sub.id, {i + 1, std::nullopt, std::nullopt}, sub.version, t.actor);
+      if (r.ok()) ++wins;
+      else if (r.error().code == "version_conflict") ++conflicts;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), 7);
+  EXPECT_EQ(reload(sub.id).version, sub.version + 1);
+}
+
+TEST_F(SubscriptionServiceTest, OnlyNeverBilledSubscriptionsCanBeDeleted) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto cus = testing::make_customer(t);
+  auto active = testing::subscribe(t, cus.id, plan.id);
+  auto refused = svc().remove(active.id, std::nullopt, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "subscription_has_billing_history");
+  auto scheduled = testing::subscribe(t, cus.id, plan.id, at("2026-06-01T00:00:00Z"));
+  ASSERT_TRUE(svc().remove(scheduled.id, std::nullopt, t.actor).ok());
+  EXPECT_EQ(svc().get(scheduled.id).error().code, "subscription_not_found");
+  auto history = svc().history(scheduled.id, 10, std::nullopt);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->events.back().type, "subscription.deleted");
+}
+
+TEST_F(SubscriptionServiceTest, HistoryRecordsActorAndBeforeAfter) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  ASSERT_TRUE(svc().update(sub.id, {4, std::nullopt, std::nullopt}, sub.version, t.actor).ok());
+  auto history = *svc().history(sub.id, 50, std::nullopt);
+  ASSERT_GE(history.events.size(), 3u);
+  EXPECT_EQ(history.events[0].type, "subscription.created");
+  const auto& update = history.events.back();
+  EXPECT_EQ(update.type, "subscription.updated");
+  EXPECT_EQ(update.actor.id, "key_test");
+  EXPECT_EQ(update.before["quantity"], 1);
+  EXPECT_EQ(update.after["quantity"], 4);
+}
+
+TEST_F(SubscriptionServiceTest, RetentionOffersAreRecordedAndAcceptingOneKeepsTheCustomer) {
+  auto plan = testing::make_plan(t, 2000, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto discount = svc().create_offer({"too_expensive", OfferType::kDiscount, "20% off", 20, 2, 0, std::nullopt,
+                                      Json::object()},
+                                     t.actor);
+  auto pause = svc().create_offer({"not_using", OfferType::kPause, "pause", 0, 0, 1, std::nullopt, Json::object()},
+                                  t.actor);
+  ASSERT_TRUE(discount.ok() && pause.ok());
+  ASSERT_TRUE(svc().cancel(sub.id, {true, "too_expensive", std::nullopt}, std::nullopt, t.actor).ok());
+
+  auto offers = svc().present_offers(sub.id, "too_expensive", t.actor);
+  ASSERT_TRUE(offers.ok());
+  ASSERT_EQ(offers->size(), 1u);
+  EXPECT_EQ(offers->at(0).id, discount->id);
+  auto not_shown = svc().accept_offer(sub.id, pause->id, t.actor);
+  ASSERT_FALSE(not_shown.ok());
+  EXPECT_EQ(not_shown.error().code, "offer_not_open");
+
+  auto accepted = svc().accept_offer(sub.id, discount->id, t.actor);
+  ASSERT_TRUE(accepted.ok()) << accepted.error().message;
+  EXPECT_FALSE(accepted->cancel_at_period_end);
+  ASSERT_TRUE(accepted->discount.has_value());
+  auto upcoming = *svc().upcoming(sub.id, 4);
+  EXPECT_EQ(upcoming[1].amount, 1600);
+  EXPECT_EQ(upcoming[2].amount, 1600);
+  EXPECT_EQ(upcoming[3].amount, 2000);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM retention_outcomes WHERE subscription_id = $1 AND outcome = 'accepted'",
+                  {sub.id}),
+            1);
+}
+
+TEST_F(SubscriptionServiceTest, CancellingAfterOffersRecordsCanceledAnyway) {
+  auto plan = testing::make_plan(t, 2000, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto skip = svc().create_offer({"not_using", OfferType::kSkip, "skip one", 0, 0, 0, std::nullopt, Json::object()},
+                                 t.actor);
+  ASSERT_TRUE(skip.ok());
+  ASSERT_TRUE(svc().present_offers(sub.id, "not_using", t.actor).ok());
+  ASSERT_TRUE(svc().cancel(sub.id, {false, "not_using", std::nullopt}, std::nullopt, t.actor).ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM retention_outcomes WHERE subscription_id = $1 AND outcome = 'canceled_anyway'",
+                  {sub.id}),
+            1);
+}
+
+TEST_F(SubscriptionServiceTest, UnknownCustomerOrArchivedPlanIsRefused) {
+  auto plan = testing::make_plan(t, 2000, Interval::kMonth);
+  auto missing = t.app->subscriptions().create({"cus_nope", plan.id, 1, std::nullopt, std::nullopt, Json::object()},
+                                               t.actor);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "customer_not_found");
+  auto archived = t.app->catalog().update_plan(plan.id, {std::nullopt, std::nullopt, std::nullopt, std::nullopt, false,
+                                                         std::nullopt},
+                                               plan.version, t.actor);
+  ASSERT_TRUE(archived.ok());
+  auto cus = testing::make_customer(t);
+  auto refused = t.app->subscriptions().create({cus.id, plan.id, 1, std::nullopt, std::nullopt, Json::object()}, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "plan_inactive");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM subscriptions"), 0);
+}
+
+}  // namespace
+}  // namespace recur::subscriptions

@@ -1,0 +1,37 @@
+// Catalog and customer fixtures for service tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "testing/test_databases.h"
+
+namespace recur::testing {
+
+inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, subscriptions::Interval interval, int count = 1,
+                               std::int64_t trial_days = 0, const std::string& name = "Box") {
+  auto product = t.app->catalog().create_product(
+      {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, Json::object()}, t.actor);
+  EXPECT_TRUE(product.ok()) << (product.ok() ? "" : product.error().message);
+  auto plan = t.app->catalog().create_plan({name, amount, "usd", {interval, count}, trial_days, std::nullopt,
+                                            {{product->id, 1}}, Json::object()},
+                                           t.actor);
+  EXPECT_TRUE(plan.ok()) << (plan.ok() ? "" : plan.error().message);
+  return *plan;
+}
+
+inline customers::Customer make_customer(TestApp& t, const std::string& email = "ada@example.com") {
+  auto c = t.app->customers().create({email, "Ada", std::nullopt, std::nullopt, Json::object()}, t.actor);
+  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
+  return *c;
+}
+
+inline subscriptions::Subscription subscribe(TestApp& t, const std::string& customer, const std::string& plan,
+                                             std::optional<Timestamp> start = std::nullopt, std::int64_t quantity = 1) {
+  auto s = t.app->subscriptions().create({customer, plan, quantity, start, std::nullopt, Json::object()}, t.actor);
+  EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+  return *s;
+}
+
+inline Timestamp at(const char* rfc3339) { return parse_rfc3339(rfc3339).value(); }
+
+}  // namespace recur::testing

@@ -1,0 +1,31 @@
+// Test fixtures that run the same test on SQLite and PostgreSQL: RECUR_TEST_ENGINE picks
+// the engine (sqlite | postgres); PostgreSQL comes from scripts/with-postgres.sh.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "app/app.h"
+#include "events/model.h"
+#include "platform/clock.h"
+
+namespace recur::testing {
+
+struct TestApp {
+  std::unique_ptr<app::App> app;
+  SimulatedClock* clock = nullptr;  // owned by app
+  std::string db_url;
+  events::Actor actor{"api_key", "key_test", "admin"};
+};
+
+// "sqlite" or "postgres" (from RECUR_TEST_ENGINE; default sqlite).
+std::string engine();
+
+// A fresh, migrated database on the selected engine (a temp file, or a new PostgreSQL
+// schema) and an App on a simulated clock starting at `start`.
+TestApp make_app(Timestamp start, int pool_size = 8);
+
+// Opens a second App on the same database (another "node"), for concurrency tests.
+std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size = 8);
+
+}  // namespace recur::testing
