@@ -125,7 +125,7 @@ std::optional<bool> bool_filter(const Request& req, const char* name) {
   return *v == "true";
 }
 
-Result<ListFilter> list_filter(const Request& req, std::initializer_list<std::string_view> allowed) {
+Result<ListFilter> list_filter(const Request& req, const std::vector<std::string_view>& allowed) {
   RECUR_ASSIGN(auto page, http::page_request(req, allowed));
   ListFilter f;
   f.limit = page.limit;

@@ -64,7 +64,10 @@ Status CatalogService::check_items(db::Tx& tx, const std::vector<PlanItem>& item
       errors.push_back({"items[" + std::to_string(i) + "].product", "not_found",
                         "no product with id '" + items[i].product + "'"});
   }
-  if (!errors.empty()) return Error::invalid("validation_failed", errors.front().message, std::move(errors));
+  if (!errors.empty()) {
+    std::string detail = errors.front().message;  // read before the vector is moved away
+    return Error::invalid("validation_failed", detail, std::move(errors));
+  }
   return Ok{};
 }
 

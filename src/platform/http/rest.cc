@@ -24,7 +24,7 @@ Response resource_response(int status, const Json& resource) {
 
 Response error_response(const Request& request, const Error& error) { return problem(error, request.request_id); }
 
-Result<PageRequest> page_request(const Request& request, std::initializer_list<std::string_view> allowed_filters) {
+Result<PageRequest> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters) {
   PageRequest page;
   std::vector<FieldError> errors;
   for (const auto& [key, value] : request.query) {
@@ -44,7 +44,10 @@ Result<PageRequest> page_request(const Request& request, std::initializer_list<s
       errors.push_back({key, "unknown_parameter", "unknown query parameter '" + key + "'"});
     }
   }
-  if (!errors.empty()) return Error::invalid("validation_failed", errors.front().message, std::move(errors));
+  if (!errors.empty()) {
+    std::string detail = errors.front().message;  // read before the vector is moved away
+    return Error::invalid("validation_failed", detail, std::move(errors));
+  }
   return page;
 }
 

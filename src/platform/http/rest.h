@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "platform/http/message.h"
@@ -30,7 +31,7 @@ struct PageRequest {
 
 // Reads ?limit= (1..100, default 10) and ?starting_after=; unknown query keys other than
 // `allowed_filters` are refused so typos do not silently list everything.
-Result<PageRequest> page_request(const Request& request, std::initializer_list<std::string_view> allowed_filters = {});
+Result<PageRequest> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters = {});
 
 Json list_json(Json data, bool has_more, const std::string& url);
 

@@ -1,0 +1,242 @@
+// The HTTP API end to end inside one process: real server, real pipeline, real database
+// (SQLite or PostgreSQL per RECUR_TEST_ENGINE), a real socket client.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <set>
+#include <thread>
+
+#include "platform/http/server.h"
+#include "testing/fixtures.h"
+#include "testing/http_client.h"
+
+namespace recur::app {
+namespace {
+
+using testing::HttpClient;
+using testing::HttpReply;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t = testing::make_app(testing::at("2026-03-01T00:00:00Z"));
+    admin = *t.app->keys().create("admin");
+    analyst = *t.app->keys().create("analyst");
+    http::ServerOptions options;
+    options.port = 0;
+    options.io_threads = 1;
+    options.worker_threads = 4;
+    options.access_log = false;
+    options.body_limit = 64 * 1024;
+    server = std::make_unique<http::Server>(options, [this](http::Request& r) { return t.app->pipeline().handle(r); });
+    std::string error;
+    ASSERT_TRUE(server->listen(&error)) << error;
+    runner = std::thread([this] { server->run(false); });
+  }
+  void TearDown() override {
+    server->stop();
+    runner.join();
+  }
+
+  HttpReply call(const std::string& method, const std::string& target, const std::string& body = "",
+                 std::map<std::string, std::string> headers = {}, const std::string* key = nullptr) {
+    headers.emplace("Authorization", "Bearer " + (key ? *key : admin.secret));
+    return HttpClient(server->port()).call(method, target, body, headers);
+  }
+  static Json json(const HttpReply& r) { return Json::parse(r.body); }
+
+  testing::TestApp t;
+  access::CreatedKey admin, analyst;
+  std::unique_ptr<http::Server> server;
+  std::thread runner;
+};
+
+TEST_F(ApiTest, MissingOrUnknownKeyIs401AndWrongRoleIs403) {
+  HttpClient client(server->port());
+  auto anonymous = client.call("GET", "/v1/products");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.header("content-type"), "application/problem+json");
+  EXPECT_EQ(json(anonymous)["code"], "missing_api_key");
+  std::string bogus = "rk_live_nope";
+  EXPECT_EQ(call("GET", "/v1/products", "", {}, &bogus).status, 401);
+  auto forbidden = call("POST", "/v1/products", R"({"name":"A","sku":"A-1"})", {}, &analyst.secret);
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(json(forbidden)["code"], "permission_denied");
+  EXPECT_EQ(call("GET", "/v1/products", "", {}, &analyst.secret).status, 200);
+}
+
+TEST_F(ApiTest, ValidationErrorsNameEveryFieldAndCreateNothing) {
+  auto r = call("POST", "/v1/plans", R"({"name":"","amount":-5,"currency":"zzz","interval":"fortnight","color":1})");
+  ASSERT_EQ(r.status, 422);
+  auto doc = json(r);
+  EXPECT_EQ(doc["code"], "validation_failed");
+  EXPECT_EQ(doc["status"], 422);
+  std::set<std::string> fields;
+  for (const auto& e : doc["errors"]) fields.insert(e["field"].get<std::string>());
+  EXPECT_EQ(fields, (std::set<std::string>{"name", "amount", "currency", "interval", "color"}));
+  EXPECT_EQ(json(call("GET", "/v1/plans"))["data"].size(), 0u);
+}
+
+TEST_F(ApiTest, MalformedJsonIs400) {
+  auto r = call("POST", "/v1/customers", "{\"email\": ");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json(r)["code"], "invalid_json");
+}
+
+TEST_F(ApiTest, IdempotencyKeyReplaysTheFirstResponseAndRefusesAnotherBody) {
+  std::string body = R"({"email":"ada@example.com","name":"Ada"})";
+  auto first = call("POST", "/v1/customers", body, {{"Idempotency-Key", "k-1"}});
+  auto second = call("POST", "/v1/customers", body, {{"Idempotency-Key", "k-1"}});
+  ASSERT_EQ(first.status, 201);
+  EXPECT_EQ(second.status, 201);
+  EXPECT_EQ(second.body, first.body);
+  EXPECT_EQ(second.header("idempotent-replayed"), "true");
+  EXPECT_EQ(json(call("GET", "/v1/customers"))["data"].size(), 1u);
+  auto other = call("POST", "/v1/customers", R"({"email":"bob@example.com","name":"Bob"})", {{"Idempotency-Key", "k-1"}});
+  EXPECT_EQ(other.status, 422);
+  EXPECT_EQ(json(other)["code"], "idempotency_key_reused");
+}
+
+TEST_F(ApiTest, ConcurrentRequestsWithOneIdempotencyKeyCreateOneObject) {
+  std::string body = R"({"email":"race@example.com","name":"Race"})";
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto r = call("POST", "/v1/customers", body, {{"Idempotency-Key", "race-1"}});
+      if (r.status == 201) ++created;
+      else EXPECT_EQ(r.status, 409) << r.body;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_GE(created.load(), 1);
+  EXPECT_EQ(json(call("GET", "/v1/customers?email=race%40example.com"))["data"].size(), 1u);
+}
+
+TEST_F(ApiTest, PatchNeedsTheVersionAndRefusesAStaleOne) {
+  auto created = json(call("POST", "/v1/products", R"({"name":"Beans","sku":"B-1"})"));
+  std::string id = created["id"];
+  auto missing = call("PATCH", "/v1/products/" + id, R"({"name":"Beans 2"})");
+  EXPECT_EQ(missing.status, 422);
+  EXPECT_EQ(json(missing)["code"], "version_required");
+  auto ok = call("PATCH", "/v1/products/" + id, R"({"name":"Beans 2"})", {{"If-Match", "\"1\""}});
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.header("etag"), "\"2\"");
+  auto stale = call("PATCH", "/v1/products/" + id, R"({"name":"Beans 3","version":1})");
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(json(stale)["code"], "version_conflict");
+  EXPECT_EQ(json(call("GET", "/v1/products/" + id))["name"], "Beans 2");
+}
+
+TEST_F(ApiTest, ListsPageWithStartingAfterWithoutGapsOrRepeats) {
+  for (int i = 0; i < 7; ++i)
+    ASSERT_EQ(call("POST", "/v1/products", R"({"name":"P","sku":"SKU-)" + std::to_string(i) + "\"}").status, 201);
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  while (pages < 10) {
+    auto page = json(call("GET", "/v1/products?limit=3" + (cursor.empty() ? "" : "&starting_after=" + cursor)));
+    ++pages;
+    for (const auto& p : page["data"]) EXPECT_TRUE(seen.insert(p["id"]).second);
+    if (!page["has_more"].get<bool>()) break;
+    cursor = page["data"].back()["id"];
+  }
+  EXPECT_EQ(seen.size(), 7u);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(call("GET", "/v1/products?limit=0").status, 422);
+  EXPECT_EQ(call("GET", "/v1/products?colour=red").status, 422);
+}
+
+TEST_F(ApiTest, SubscriptionLifecycleOverHttp) {
+  auto product = json(call("POST", "/v1/products", R"({"name":"Beans","sku":"B-1"})"));
+  auto plan = json(call("POST", "/v1/plans", R"({"name":"Monthly","amount":2400,"currency":"USD","interval":"month",)"
+                                              R"("interval_count":1,"items":[{"product":")" +
+                                                  product["id"].get<std::string>() + R"(","quantity":1}]})"));
+  ASSERT_EQ(plan["currency"], "usd");
+  auto customer = json(call("POST", "/v1/customers", R"({"email":"ada@example.com","name":"Ada"})"));
+  auto created = call("POST", "/v1/subscriptions", R"({"customer":")" + customer["id"].get<std::string>() +
+                                                       R"(","plan":")" + plan["id"].get<std::string>() + R"("})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto sub = json(created);
+  std::string base = "/v1/subscriptions/" + sub["id"].get<std::string>();
+  EXPECT_EQ(sub["status"], "active");
+  EXPECT_EQ(sub["current_period_end"], "2026-04-01T00:00:00Z");
+
+  auto upcoming = json(call("GET", base + "/upcoming?count=3"));
+  ASSERT_EQ(upcoming["data"].size(), 3u);
+  EXPECT_EQ(upcoming["data"][1]["period_start"], "2026-04-01T00:00:00Z");
+  EXPECT_EQ(upcoming["data"][2]["amount"], 2400);
+
+  auto paused = call("POST", base + "/pause", R"({"resumes_at":"2026-06-15T00:00:00Z"})");
+  EXPECT_EQ(json(paused)["status"], "paused");
+  EXPECT_EQ(call("POST", base + "/pause", "{}").status, 409);
+  EXPECT_EQ(json(call("POST", base + "/resume", "{}"))["status"], "active");
+
+  auto bad_cancel = call("POST", base + "/cancel", R"({"reason":"bored"})");
+  EXPECT_EQ(bad_cancel.status, 422);
+  auto cancel = json(call("POST", base + "/cancel", R"({"at":"now","reason":"moving","comment":"abroad"})"));
+  EXPECT_EQ(cancel["status"], "canceled");
+  EXPECT_EQ(cancel["cancellation"]["reason"], "moving");
+  auto history = json(call("GET", base + "/history"));
+  EXPECT_EQ(history["data"].back()["type"], "subscription.cancellation_requested");
+  EXPECT_EQ(history["data"].back()["actor"]["id"], admin.id);
+  EXPECT_EQ(call("DELETE", base).status, 409);
+  EXPECT_EQ(call("GET", "/v1/subscriptions/sub_missing").status, 404);
+}
+
+TEST_F(ApiTest, UnknownRouteIs404AndWrongMethodIs405) {
+  EXPECT_EQ(call("GET", "/v1/nothing").status, 404);
+  auto r = call("PUT", "/v1/products");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(json(r)["code"], "method_not_allowed");
+}
+
+TEST_F(ApiTest, OversizedBodyIs413) {
+  std::string big(100 * 1024, 'x');
+  auto r = call("POST", "/v1/customers", "{\"name\":\"" + big + "\"}");
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  HttpClient client(server->port());
+  std::map<std::string, std::string> auth{{"Authorization", "Bearer " + admin.secret}};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(client.call("GET", "/v1/products", "", auth).status, 200);
+}
+
+TEST_F(ApiTest, EveryResponseCarriesARequestId) {
+  auto r = call("GET", "/v1/products", "", {{"X-Request-Id", "trace-42"}});
+  EXPECT_EQ(r.header("x-request-id"), "trace-42");
+  auto e = call("GET", "/v1/plans/plan_missing");
+  EXPECT_FALSE(e.header("x-request-id").empty());
+  EXPECT_EQ(json(e)["request_id"], e.header("x-request-id"));
+}
+
+// Graceful shutdown, on the bare server: a request in flight when stop() is called
+// still gets its full response, and run() returns afterwards.
+TEST(ServerShutdown, InFlightRequestFinishesAfterStop) {
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  http::ServerOptions options;
+  options.port = 0;
+  options.access_log = false;
+  http::Server server(options, [&](http::Request&) {
+    entered.set_value();
+    released.wait();
+    http::Response r;
+    r.body = R"({"done":true})";
+    return r;
+  });
+  std::string error;
+  ASSERT_TRUE(server.listen(&error)) << error;
+  std::thread runner([&] { server.run(false); });
+  auto reply = std::async(std::launch::async, [&] { return HttpClient(server.port()).call("GET", "/slow"); });
+  entered.get_future().wait();
+  server.stop();
+  release.set_value();
+  auto r = reply.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"done":true})");
+  runner.join();
+}
+
+}  // namespace
+}  // namespace recur::app

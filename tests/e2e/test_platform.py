@@ -1,0 +1,308 @@
+"""Auth, health, docs, routing errors, validation problems, idempotency and pagination."""
+import os
+import uuid
+
+from recur_api import KEYS, Api, ApiTestCase, describe
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class AuthTest(ApiTestCase):
+    # Prism answers a request without valid credentials itself, so these go direct.
+
+    def test_request_without_api_key_is_401_missing_api_key(self):
+        r = Api(role=None, direct=True).get("/v1/products")
+        self.assertProblem(r, 401, "missing_api_key")
+        self.assertTrue(r.headers.get("WWW-Authenticate", "").startswith("Bearer"), describe(r))
+
+    def test_request_with_unknown_api_key_is_401_invalid_api_key(self):
+        r = Api(direct=True).get("/v1/products", key="rk_live_" + uuid.uuid4().hex)
+        self.assertProblem(r, 401, "invalid_api_key")
+        self.assertIn("invalid_token", r.headers.get("WWW-Authenticate", ""))
+
+    def test_authorization_with_another_scheme_is_401(self):
+        r = Api(role=None, direct=True).get("/v1/products", headers={"Authorization": "Basic " + KEYS["admin"]})
+        self.assertProblem(r, 401, "missing_api_key")
+
+    def test_write_endpoints_refuse_missing_key_before_reading_the_body(self):
+        r = Api(role=None, direct=True).request("POST", "/v1/products", raw="{not json")
+        self.assertProblem(r, 401, "missing_api_key")
+
+    def test_analyst_reads_but_may_not_create_403_permission_denied(self):
+        analyst = Api("analyst")
+        self.assertStatus(analyst.get("/v1/products"), 200)
+        self.assertStatus(analyst.get("/v1/subscriptions"), 200)
+        sku = f"DENIED-{uuid.uuid4().hex[:8]}"
+        r = analyst.post("/v1/products", {"name": "Nope", "sku": sku})
+        doc = self.assertProblem(r, 403, "permission_denied")
+        self.assertIn("analyst", doc["detail"])
+        self.assertEqual(self.api.get("/v1/products", params={"sku": sku}).json()["data"], [])
+
+    def test_inventory_role_has_no_access_to_customers_403(self):
+        r = Api("inventory").get("/v1/customers")
+        self.assertProblem(r, 403, "permission_denied")
+
+    def test_inventory_role_may_write_products_but_not_plans_subscriptions(self):
+        inventory = Api("inventory")
+        self.assertStatus(inventory.post("/v1/products", {"name": "Mug", "sku": f"MUG-{uuid.uuid4().hex[:8]}"}), 201)
+        sub_body = {"customer": "cus_01aaaaaaaaaaaaaaaaaaaaaaaa", "plan": "plan_01aaaaaaaaaaaaaaaaaaaaaaaa"}
+        self.assertProblem(inventory.post("/v1/subscriptions", sub_body), 403, "permission_denied")
+
+    def test_support_may_not_change_the_catalogue_403(self):
+        r = Api("support").post("/v1/products", {"name": "Nope", "sku": f"S-{uuid.uuid4().hex[:8]}"})
+        self.assertProblem(r, 403, "permission_denied")
+
+    def test_support_may_not_configure_retention_offers_403(self):
+        body = {"reason": "moving", "type": "skip", "description": "Skip a month instead"}
+        self.assertProblem(Api("support").post("/v1/retention-offers", body), 403, "permission_denied")
+
+
+class PlatformRoutesTest(ApiTestCase):
+
+    def test_healthz_answers_ok_without_a_key(self):
+        r = Api(role=None).get("/healthz")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "ok")
+        self.assertGreaterEqual(r.json()["schema_version"], 1)
+
+    def test_docs_is_swagger_ui_html_in_utf8(self):
+        r = Api(role=None, direct=True).get("/docs")
+        self.assertStatus(r, 200)
+        content_type = r.headers["Content-Type"].replace(" ", "").lower()
+        self.assertTrue(content_type.startswith("text/html"), content_type)
+        self.assertIn("charset=utf-8", content_type)
+        self.assertIn("swagger-ui", r.text)
+        bundle = Api(role=None, direct=True).get("/docs/swagger-ui-bundle.js")
+        self.assertStatus(bundle, 200)
+        self.assertIn("charset=utf-8", bundle.headers["Content-Type"].replace(" ", "").lower())
+
+    def test_openapi_yaml_served_is_the_repository_spec(self):
+        r = Api(role=None, direct=True).get("/openapi.yaml")
+        self.assertStatus(r, 200)
+        self.assertIn("yaml", r.headers["Content-Type"])
+        with open(os.path.join(REPO, "api", "openapi.yaml"), "rb") as f:
+            self.assertEqual(r.content, f.read())
+        self.assertTrue(r.text.startswith("openapi: 3.1") or "\nopenapi: 3.1" in r.text)
+
+    def test_unknown_route_is_404_problem(self):
+        r = self.raw.get("/v1/no-such-things")
+        self.assertProblem(r, 404, "route_not_found")
+
+    def test_wrong_method_is_405_with_allow_header(self):
+        r = self.raw.delete("/v1/products")
+        self.assertProblem(r, 405, "method_not_allowed")
+        # RFC 9110 §15.5.6: a 405 response MUST carry Allow with the supported methods.
+        allow = {m.strip() for m in r.headers.get("Allow", "").split(",") if m.strip()}
+        self.assertEqual(allow & {"GET", "POST"}, {"GET", "POST"}, describe(r) + f" Allow={allow}")
+
+    def test_request_id_is_echoed_or_generated(self):
+        r = self.api.get("/v1/products", headers={"X-Request-Id": "e2e-req-42"})
+        self.assertEqual(r.headers.get("X-Request-Id"), "e2e-req-42")
+        r = self.raw.get("/v1/products/prod_missing")
+        self.assertTrue(r.headers.get("X-Request-Id"))
+        self.assertEqual(r.json().get("request_id"), r.headers["X-Request-Id"])
+
+    def test_unknown_ids_are_404_with_the_resource_code(self):
+        for path, code in [("/v1/products/prod_00000000000000000000000000", "product_not_found"),
+                           ("/v1/plans/plan_00000000000000000000000000", "plan_not_found"),
+                           ("/v1/customers/cus_00000000000000000000000000", "customer_not_found"),
+                           ("/v1/subscriptions/sub_00000000000000000000000000", "subscription_not_found"),
+                           ("/v1/subscriptions/sub_00000000000000000000000000/upcoming", "subscription_not_found"),
+                           ("/v1/subscriptions/sub_00000000000000000000000000/history", "subscription_not_found"),
+                           ("/v1/retention-offers/rof_00000000000000000000000000", "retention_offer_not_found")]:
+            with self.subTest(path=path):
+                self.assertProblem(self.api.get(path), 404, code)
+
+    def test_actions_on_an_unknown_subscription_are_404(self):
+        missing = "/v1/subscriptions/sub_00000000000000000000000000"
+        self.assertProblem(self.api.post(missing + "/pause", {}), 404, "subscription_not_found")
+        self.assertProblem(self.api.patch(missing, {"quantity": 2, "version": 1}), 404, "subscription_not_found")
+        self.assertProblem(self.api.delete(missing), 404, "subscription_not_found")
+
+
+class ValidationTest(ApiTestCase):
+    # Invalid bodies go direct: Prism would refuse them before the server saw them.
+
+    def test_invalid_fields_are_all_reported_in_one_422(self):
+        r = self.raw.post("/v1/plans", {"name": "", "amount": -5, "currency": "zzz", "interval": "fortnight"})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"name": "invalid_length", "amount": "out_of_range",
+                                     "currency": "invalid_currency", "interval": "invalid_value"})
+
+    def test_missing_required_fields_are_named(self):
+        doc = self.assertProblem(self.raw.post("/v1/customers", {}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"email": "required", "name": "required"})
+
+    def test_nested_field_errors_carry_their_path(self):
+        r = self.raw.post("/v1/customers", {"email": "x@example.com", "name": "X",
+                                            "shipping_address": {"line1": "1", "city": "C", "country": "USA"}})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"shipping_address.postal_code": "required",
+                                     "shipping_address.country": "invalid_length"})
+
+    def test_wrong_type_is_422_invalid_type_and_creates_nothing(self):
+        sku = f"TYPE-{uuid.uuid4().hex[:8]}"
+        r = self.raw.post("/v1/products", {"name": "Tea", "sku": sku, "price": {"amount": "12.00", "currency": "usd"}})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"price.amount": "invalid_type"})
+        self.assertEqual(self.api.get("/v1/products", params={"sku": sku}).json()["data"], [])
+
+    def test_unknown_field_is_refused_and_creates_nothing(self):
+        sku = f"UNK-{uuid.uuid4().hex[:8]}"
+        r = self.raw.post("/v1/products", {"name": "Tea", "sku": sku, "colour": "green"})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"colour": "unknown_field"})
+        self.assertEqual(self.api.get("/v1/products", params={"sku": sku}).json()["data"], [])
+
+    def test_malformed_json_is_400_invalid_json_and_creates_nothing(self):
+        email = f"{uuid.uuid4().hex[:10]}@example.com"
+        r = self.raw.request("POST", "/v1/customers", raw='{"email": "%s", "name": "Half' % email)
+        self.assertProblem(r, 400, "invalid_json")
+        self.assertEqual(self.api.get("/v1/customers", params={"email": email}).json()["data"], [])
+
+    def test_body_that_is_not_an_object_is_400_invalid_json(self):
+        self.assertProblem(self.raw.request("POST", "/v1/products", raw="[1, 2]"), 400, "invalid_json")
+
+    def test_invalid_phone_and_email_are_422(self):
+        r = self.raw.post("/v1/customers", {"email": "not-an-email", "name": "X", "phone": "555-1234"})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"email": "invalid_email", "phone": "invalid_phone"})
+
+    def test_plan_item_with_unknown_product_is_422_and_plan_not_created(self):
+        before = len(self.list_all("/v1/plans"))
+        r = self.api.post("/v1/plans", {"name": "Ghost box", "amount": 1000, "currency": "usd", "interval": "month",
+                                        "interval_count": 1,
+                                        "items": [{"product": "prod_00000000000000000000000000", "quantity": 1}]})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"items[0].product": "not_found"})
+        self.assertEqual(len(self.list_all("/v1/plans")), before)
+
+    def test_out_of_range_query_parameters_are_422(self):
+        for params, field, code in [({"limit": "0"}, "limit", "out_of_range"),
+                                    ({"limit": "101"}, "limit", "out_of_range"),
+                                    ({"limit": "ten"}, "limit", "out_of_range"),
+                                    ({"colour": "red"}, "colour", "unknown_parameter"),
+                                    ({"status": "sleeping"}, "status", "invalid_value")]:
+            with self.subTest(params=params):
+                doc = self.assertProblem(self.raw.get("/v1/subscriptions", params=params), 422, "validation_failed")
+                self.assertFieldErrors(doc, {field: code})
+
+    def test_update_without_version_is_422_version_required(self):
+        product = self.make.product()
+        doc = self.assertProblem(self.raw.patch(f"/v1/products/{product['id']}", {"name": "New"}), 422,
+                                 "version_required")
+        self.assertFieldErrors(doc, {"version": "required"})
+        self.assertEqual(self.api.get(f"/v1/products/{product['id']}").json()["name"], product["name"])
+
+
+class IdempotencyTest(ApiTestCase):
+
+    def test_same_key_and_body_replays_the_response_and_creates_once(self):
+        key = uuid.uuid4().hex
+        sku = f"IDEM-{uuid.uuid4().hex[:8]}"
+        body = {"name": "Idempotent beans", "sku": sku, "price": {"amount": 1500, "currency": "usd"}}
+        first = self.api.post("/v1/products", body, idempotency_key=key)
+        self.assertStatus(first, 201)
+        self.assertNotIn("Idempotent-Replayed", first.headers)
+        second = self.api.post("/v1/products", body, idempotency_key=key)
+        self.assertStatus(second, 201)
+        self.assertEqual(second.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(second.json(), first.json())
+        self.assertEqual(second.headers.get("Content-Type"), first.headers.get("Content-Type"))
+        self.assertEqual(len(self.api.get("/v1/products", params={"sku": sku}).json()["data"]), 1)
+        # The replay is the same response, so a client can use its ETag like the original's.
+        self.assertEqual(second.headers.get("ETag"), first.headers.get("ETag"), "replayed response lost its ETag")
+
+    def test_same_key_with_a_different_body_is_422_and_changes_nothing(self):
+        key = uuid.uuid4().hex
+        sku = f"IDEM-{uuid.uuid4().hex[:8]}"
+        self.assertStatus(self.api.post("/v1/products", {"name": "A", "sku": sku}, idempotency_key=key), 201)
+        r = self.api.post("/v1/products", {"name": "B", "sku": sku + "-2"}, idempotency_key=key)
+        self.assertProblem(r, 422, "idempotency_key_reused")
+        self.assertEqual(self.api.get("/v1/products", params={"sku": sku + "-2"}).json()["data"], [])
+
+    def test_same_key_on_another_endpoint_is_refused(self):
+        key = uuid.uuid4().hex
+        self.assertStatus(self.api.post("/v1/products", {"name": "A", "sku": unique_sku()}, idempotency_key=key), 201)
+        customer = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "B"}
+        self.assertProblem(self.api.post("/v1/customers", customer, idempotency_key=key), 422, "idempotency_key_reused")
+        self.assertEqual(self.api.get("/v1/customers", params={"email": customer["email"]}).json()["data"], [])
+
+    def test_action_with_a_key_is_applied_once(self):
+        sub = self.make.subscription()
+        key = uuid.uuid4().hex
+        first = self.api.post(f"/v1/subscriptions/{sub['id']}/pause", {}, idempotency_key=key)
+        self.assertStatus(first, 200)
+        again = self.api.post(f"/v1/subscriptions/{sub['id']}/pause", {}, idempotency_key=key)
+        self.assertStatus(again, 200)
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(again.json(), first.json())
+        self.assertEqual(self.api.get(f"/v1/subscriptions/{sub['id']}").json()["version"], sub["version"] + 1)
+        # Without the key the second pause is a new request, and an illegal one.
+        self.assertProblem(self.api.post(f"/v1/subscriptions/{sub['id']}/pause", {}), 409,
+                           "subscription_already_paused")
+
+    def test_empty_or_overlong_key_is_400(self):
+        for key in ("", "k" * 256):
+            with self.subTest(length=len(key)):
+                r = self.raw.post("/v1/products", {"name": "A", "sku": unique_sku()}, idempotency_key=key)
+                self.assertProblem(r, 400, "invalid_idempotency_key")
+
+
+def unique_sku():
+    return f"SKU-{uuid.uuid4().hex[:10]}"
+
+
+class PaginationTest(ApiTestCase):
+
+    def test_pages_follow_limit_starting_after_and_has_more_without_duplicates(self):
+        customer = self.make.customer()
+        plan = self.make.plan()
+        created = [self.make.subscription(plan=plan, customer=customer)["id"] for _ in range(7)]
+        seen, sizes, after = [], [], None
+        while True:
+            params = {"customer": customer["id"], "limit": 3}
+            if after:
+                params["starting_after"] = after
+            r = self.api.get("/v1/subscriptions", params=params)
+            self.assertStatus(r, 200)
+            page = r.json()
+            self.assertEqual(page["object"], "list")
+            sizes.append(len(page["data"]))
+            seen += [s["id"] for s in page["data"]]
+            if not page["has_more"]:
+                break
+            after = page["data"][-1]["id"]
+        self.assertEqual(sizes, [3, 3, 1])
+        self.assertEqual(len(seen), len(set(seen)), "an item appeared on two pages")
+        self.assertEqual(set(seen), set(created))
+        self.assertEqual(seen, sorted(created, reverse=True), "lists run newest first")
+
+    def test_a_full_last_page_says_has_more_false(self):
+        customer = self.make.customer()
+        plan = self.make.plan()
+        for _ in range(4):
+            self.make.subscription(plan=plan, customer=customer)
+        first = self.api.get("/v1/subscriptions", params={"customer": customer["id"], "limit": 2}).json()
+        self.assertTrue(first["has_more"])
+        second = self.api.get("/v1/subscriptions", params={"customer": customer["id"], "limit": 2,
+                                                           "starting_after": first["data"][-1]["id"]}).json()
+        self.assertEqual(len(second["data"]), 2)
+        self.assertFalse(second["has_more"])
+
+    def test_walking_products_two_at_a_time_sees_each_once(self):
+        for _ in range(3):
+            self.make.product()
+        everything = [p["id"] for p in self.list_all("/v1/products", limit=100)]
+        walked = [p["id"] for p in self.list_all("/v1/products", limit=2)]
+        self.assertEqual(walked, everything)
+        self.assertEqual(len(walked), len(set(walked)))
+
+    def test_default_page_is_ten_items(self):
+        customer = self.make.customer()
+        plan = self.make.plan()
+        for _ in range(11):
+            self.make.subscription(plan=plan, customer=customer)
+        page = self.api.get("/v1/subscriptions", params={"customer": customer["id"]}).json()
+        self.assertEqual(len(page["data"]), 10)
+        self.assertTrue(page["has_more"])
