@@ -1,0 +1,82 @@
+// The database port on both engines: transactions, constraint errors, migrations.
+#include <gtest/gtest.h>
+
+#include "app/schema.h"
+#include "platform/db/migrate.h"
+#include "testing/fixtures.h"
+
+namespace recur::db {
+namespace {
+
+using testing::at;
+
+class DatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override { t = testing::make_app(at("2026-01-01T00:00:00Z")); }
+  Database& db() { return t.app->database(); }
+  std::int64_t keys() {
+    auto tx = db().begin(TxMode::kReadOnly);
+    return (*(*tx)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0);
+  }
+  testing::TestApp t;
+};
+
+TEST_F(DatabaseTest, UncommittedTransactionRollsBackWhenItGoesOutOfScope) {
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE((*tx)->exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ('k1','admin','h1','p',1)").ok());
+  }
+  EXPECT_EQ(keys(), 0);
+}
+
+TEST_F(DatabaseTest, UniqueViolationIsAConflictWithAStableCode) {
+  auto tx = db().begin();
+  ASSERT_TRUE((*tx)->exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ('k1','admin','h1','p',1)").ok());
+  auto dup = (*tx)->exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ('k2','admin','h1','p',1)");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, kUniqueViolation);
+  EXPECT_EQ(dup.error().kind, ErrorKind::kConflict);
+}
+
+TEST_F(DatabaseTest, TransactRollsBackWhenTheWorkFails) {
+  auto result = transact(db(), [](Tx& tx) -> Result<int> {
+    RECUR_TRY(tx.exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ('k1','admin','h1','p',1)"));
+    return Error::conflict("nope", "refused after writing");
+  });
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(keys(), 0);
+}
+
+TEST_F(DatabaseTest, MigratingTwiceChangesNothing) {
+  auto again = t.app->migrate();
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->applied.empty());
+  EXPECT_EQ(again->to_version, app::migrations().back().version);
+}
+
+TEST_F(DatabaseTest, ADatabaseNewerThanTheBinaryIsRefused) {
+  auto tx = db().begin();
+  ASSERT_TRUE((*tx)->exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 'x')").ok());
+  ASSERT_TRUE((*tx)->commit().ok());
+  auto refused = t.app->migrate();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "schema_too_new");
+}
+
+TEST_F(DatabaseTest, TextRoundTripsUnicodeAndNulls) {
+  auto tx = db().begin();
+  ASSERT_TRUE((*tx)->exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at, revoked_at) VALUES ($1,$2,$3,$4,$5,$6)",
+                          {std::string("k\u00e9"), std::string("admin"), std::string("h \"'; --"), std::string("p"),
+                           std::int64_t{-5}, nullptr})
+                  .ok());
+  auto rows = (*tx)->query("SELECT id, key_hash, created_at, revoked_at FROM api_keys");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->at(0).text(0), "k\u00e9");
+  EXPECT_EQ(rows->at(0).text(1), "h \"'; --");
+  EXPECT_EQ(rows->at(0).int64(2), -5);
+  EXPECT_TRUE(rows->at(0).is_null(3));
+}
+
+}  // namespace
+}  // namespace recur::db

@@ -1,0 +1,76 @@
+// FieldReader: every problem reported at once, unknown fields refused, types enforced.
+#include "platform/json.h"
+
+#include <gtest/gtest.h>
+
+namespace recur {
+namespace {
+
+std::vector<std::string> fields_of(const Status& s) {
+  std::vector<std::string> out;
+  for (const auto& f : s.error().fields) out.push_back(f.field + ":" + f.code);
+  return out;
+}
+
+TEST(FieldReader, ReportsEveryInvalidFieldAndUnknownOnes) {
+  Json body = Json::parse(R"({"name": 5, "quantity": 0, "currency": "xyz", "extra": true})");
+  FieldReader f(body);
+  f.text("name", true);
+  f.integer("quantity", true, 1, 10);
+  f.currency("currency", true);
+  f.email("email", true);
+  auto st = f.finish();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, "validation_failed");
+  EXPECT_EQ(fields_of(st), (std::vector<std::string>{"name:invalid_type", "quantity:out_of_range",
+                                                     "currency:invalid_currency", "email:required",
+                                                     "extra:unknown_field"}));
+}
+
+TEST(FieldReader, NestedReadersPrefixTheirFields) {
+  Json body = Json::parse(R"({"address": {"city": 1}})");
+  FieldReader f(body);
+  const Json* address = f.object("address", true);
+  ASSERT_NE(address, nullptr);
+  FieldReader nested(*address, "address");
+  nested.text("city", true);
+  nested.text("line1", true);
+  f.absorb(nested);
+  auto st = f.finish();
+  EXPECT_EQ(fields_of(st), (std::vector<std::string>{"address.city:invalid_type", "address.line1:required"}));
+}
+
+TEST(FieldReader, AcceptsValidInputAndNormalisesCurrency) {
+  Json body = Json::parse(R"({"currency": "EUR", "at": "2026-01-31T00:00:00Z", "on": true, "metadata": {"a": "b"}})");
+  FieldReader f(body);
+  EXPECT_EQ(f.currency("currency", true), "eur");
+  EXPECT_EQ(f.timestamp("at", true), parse_rfc3339("2026-01-31T00:00:00Z"));
+  EXPECT_EQ(f.boolean("on", true), true);
+  EXPECT_TRUE(f.metadata("metadata").has_value());
+  EXPECT_TRUE(f.finish().ok());
+}
+
+TEST(FieldReader, RefusesHugeIntegersAndNonStringMetadata) {
+  Json body = Json::parse(R"({"n": 18446744073709551615, "metadata": {"a": 1}})");
+  FieldReader f(body);
+  EXPECT_FALSE(f.integer("n", true, 0, 100).has_value());
+  EXPECT_FALSE(f.metadata("metadata").has_value());
+  EXPECT_EQ(f.finish().error().fields.size(), 2u);
+}
+
+TEST(ParseJsonObject, EmptyBodyIsAnEmptyObjectArraysAndGarbageAreNot) {
+  EXPECT_TRUE(parse_json_object("  ")->empty());
+  EXPECT_EQ(parse_json_object("[1]").error().code, "invalid_json");
+  EXPECT_EQ(parse_json_object("{\"a\":").error().code, "invalid_json");
+}
+
+TEST(IfMatch, AcceptsStrongWeakAndBareVersions) {
+  EXPECT_EQ(parse_if_match("\"3\""), 3);
+  EXPECT_EQ(parse_if_match("W/\"4\""), 4);
+  EXPECT_EQ(parse_if_match("5"), 5);
+  EXPECT_FALSE(parse_if_match("\"abc\"").has_value());
+  EXPECT_FALSE(parse_if_match("0").has_value());
+}
+
+}  // namespace
+}  // namespace recur
