@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -91,11 +92,17 @@ struct ServeFlags {
 
 int serve(const Common& common, const ServeFlags& flags) {
   auto colon = flags.listen.rfind(':');
-  if (colon == std::string::npos) return fail(Error::invalid("invalid_listen", "--listen must be HOST:PORT"));
+  int port = -1;
+  if (colon != std::string::npos) {
+    auto digits = std::string_view(flags.listen).substr(colon + 1);
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc() || ptr != digits.data() + digits.size()) port = -1;
+  }
+  if (port < 0 || port > 65535) return fail(Error::invalid("invalid_listen", "--listen must be HOST:PORT"));
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http::ServerOptions server;
   server.host = flags.listen.substr(0, colon);
-  server.port = static_cast<std::uint16_t>(std::stoi(flags.listen.substr(colon + 1)));
+  server.port = static_cast<std::uint16_t>(port);
   server.io_threads = flags.io_threads > 0 ? flags.io_threads : cores;
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
@@ -120,7 +127,7 @@ int serve(const Common& common, const ServeFlags& flags) {
 int run_cli(int argc, char** argv) {
   setup_json_logging();
 
-  CLI::App cli{"recur: subscription-commerce backend (subscriptions, billing, inventory, analytics)"};
+  CLI::App cli{"recur: the subscription-commerce backend (REST API, lifecycle scheduler, operator tools)"};
   cli.require_subcommand(1);
   Common common;
 

@@ -106,7 +106,7 @@ std::optional<Timestamp> FieldReader::timestamp(std::string_view name, bool requ
 }
 
 std::optional<std::string> FieldReader::one_of(std::string_view name, bool required,
-                                               std::initializer_list<std::string_view> values) {
+                                               std::span<const std::string_view> values) {
   const Json* v = get(name, required);
   if (!v) return std::nullopt;
   if (v->is_string()) {

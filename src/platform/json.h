@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,7 +36,10 @@ class FieldReader {
   std::optional<std::int64_t> integer(std::string_view name, bool required, std::int64_t min, std::int64_t max);
   std::optional<bool> boolean(std::string_view name, bool required);
   std::optional<Timestamp> timestamp(std::string_view name, bool required);
-  std::optional<std::string> one_of(std::string_view name, bool required, std::initializer_list<std::string_view> values);
+  std::optional<std::string> one_of(std::string_view name, bool required, std::span<const std::string_view> values);
+  std::optional<std::string> one_of(std::string_view name, bool required, std::initializer_list<std::string_view> values) {
+    return one_of(name, required, std::span<const std::string_view>(values.begin(), values.size()));
+  }
   std::optional<std::string> currency(std::string_view name, bool required);
   std::optional<std::string> email(std::string_view name, bool required);
   // An object of string values ("metadata"): at most 50 keys, keys <= 40 chars, values <= 500.

@@ -78,8 +78,7 @@ Result<CancelInput> parse_cancel(const Json& body) {
   FieldReader f(body);
   CancelInput in;
   auto at = f.one_of("at", false, {"now", "period_end"});
-  auto reason = f.one_of("reason", true, {"too_expensive", "product_quality", "delivery_problems", "not_using",
-                                          "switched_competitor", "moving", "other"});
+  auto reason = f.one_of("reason", true, kCancellationReasons);
   in.comment = f.text("comment", false, 2000, 0);
   RECUR_TRY(f.finish());
   in.at_period_end = at.value_or("period_end") == "period_end";
@@ -91,8 +90,7 @@ Result<OfferInput> parse_offer(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
   OfferInput in;
-  auto reason = f.one_of("reason", true, {"too_expensive", "product_quality", "delivery_problems", "not_using",
-                                          "switched_competitor", "moving", "other"});
+  auto reason = f.one_of("reason", true, kCancellationReasons);
   auto type = f.one_of("type", true, {"discount", "pause", "skip", "change_plan"});
   auto description = f.text("description", true, 500);
   auto percent = f.integer("percent_off", false, 1, 100);
@@ -284,8 +282,7 @@ void add_routes(http::Router& router, SubscriptionService& svc) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
     FieldReader f(*body);
-    auto reason = f.one_of("reason", true, {"too_expensive", "product_quality", "delivery_problems", "not_using",
-                                            "switched_competitor", "moving", "other"});
+    auto reason = f.one_of("reason", true, kCancellationReasons);
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
     const std::string& id = req.path_params["id"];
     auto offers = svc.present_offers(id, *reason, access::actor_of(req));
