@@ -4,6 +4,9 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -96,8 +99,13 @@ Response problem(const Error& error, const std::string& request_id) {
 }
 
 Response Pipeline::handle(Request& request) {
-  if (auto id = request.header("x-request-id"); id && !id->empty() && id->size() <= 128) request.request_id = *id;
-  else request.request_id = "req_" + random_token(12);
+  // A caller's id is kept for tracing if it is short and plain; otherwise we make one.
+  auto id = request.header("x-request-id");
+  bool usable = id && !id->empty() && id->size() <= 128 &&
+                std::all_of(id->begin(), id->end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+                });
+  request.request_id = usable ? *id : "req_" + random_token(12);
   Response response = route(request);
   response.set_header("X-Request-Id", request.request_id);
   return response;
