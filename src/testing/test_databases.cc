@@ -40,10 +40,10 @@ std::string postgres_url_for_fresh_schema() {
   return url;
 }
 
-std::string sqlite_url_for_fresh_file() {
+std::filesystem::path fresh_sqlite_dir() {
   auto dir = std::filesystem::temp_directory_path() / ("recur-test-" + unique_suffix());
   std::filesystem::create_directories(dir);
-  return "sqlite:" + (dir / "test.db").string();
+  return dir;
 }
 
 }  // namespace
@@ -55,7 +55,16 @@ std::string engine() {
 
 TestApp make_app(Timestamp start, int pool_size) {
   TestApp t;
-  t.db_url = engine() == "postgres" ? postgres_url_for_fresh_schema() : sqlite_url_for_fresh_file();
+  if (engine() == "postgres") {
+    t.db_url = postgres_url_for_fresh_schema();
+  } else {
+    auto dir = fresh_sqlite_dir();
+    t.db_url = "sqlite:" + (dir / "test.db").string();
+    t.cleanup = std::shared_ptr<void>(nullptr, [dir](void*) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    });
+  }
   auto clock = std::make_unique<SimulatedClock>(start);
   t.clock = clock.get();
   auto app = app::App::open(app::Options{t.db_url, pool_size, "", ""}, std::move(clock));

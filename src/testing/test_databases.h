@@ -12,6 +12,8 @@
 namespace recur::testing {
 
 struct TestApp {
+  // Declared first so it runs last: removes a SQLite test folder once the app is closed.
+  std::shared_ptr<void> cleanup;
   std::unique_ptr<app::App> app;
   SimulatedClock* clock = nullptr;  // owned by app
   std::string db_url;
