@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "access/model.h"
+#include "platform/json.h"
 
 namespace recur::access {
 namespace {
@@ -73,7 +74,8 @@ Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim
   Timestamp now = clock_.now();
   RECUR_ASSIGN(auto tx, db_.begin());
   RECUR_TRY(tx->exec("DELETE FROM idempotency_keys WHERE key = $1 AND created_at < $2", {key, now - kIdempotencyTtl}));
-  RECUR_ASSIGN(auto rows, tx->query("SELECT fingerprint, status, content_type, body FROM idempotency_keys WHERE key = $1",
+  RECUR_ASSIGN(auto rows, tx->query("SELECT fingerprint, status, content_type, body, headers FROM idempotency_keys"
+                                    " WHERE key = $1",
                                     {key}));
   if (!rows.empty()) {
     const auto& row = rows[0];
@@ -84,6 +86,8 @@ Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim
       stored.status = static_cast<int>(row.int64(1));
       stored.content_type = row.text(2);
       stored.body = row.text(3);
+      for (const auto& pair : Json::parse(row.opt_text(4).value_or("[]"), nullptr, false))
+        if (pair.is_array() && pair.size() == 2) stored.headers.emplace_back(pair[0], pair[1]);
     }
     return std::optional<Stored>(std::move(stored));
   }
@@ -102,8 +106,10 @@ Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim
 void SqlIdempotencyStore::complete(const std::string& key, const http::Response& response) {
   auto tx = db_.begin();
   if (!tx.ok()) return;
-  auto r = (*tx)->exec("UPDATE idempotency_keys SET status = $2, content_type = $3, body = $4 WHERE key = $1",
-                       {key, std::int64_t{response.status}, response.content_type, response.body});
+  Json headers = Json::array();
+  for (const auto& [name, value] : response.headers) headers.push_back({name, value});
+  auto r = (*tx)->exec("UPDATE idempotency_keys SET status = $2, content_type = $3, body = $4, headers = $5 WHERE key = $1",
+                       {key, std::int64_t{response.status}, response.content_type, response.body, headers.dump()});
   if (!r.ok() || !(*tx)->commit().ok()) spdlog::error("could not store the response for idempotency key {}", key);
 }
 

@@ -91,6 +91,7 @@ TEST_F(ApiTest, IdempotencyKeyReplaysTheFirstResponseAndRefusesAnotherBody) {
   EXPECT_EQ(second.status, 201);
   EXPECT_EQ(second.body, first.body);
   EXPECT_EQ(second.header("idempotent-replayed"), "true");
+  EXPECT_EQ(second.header("etag"), first.header("etag"));
   EXPECT_EQ(json(call("GET", "/v1/customers"))["data"].size(), 1u);
   auto other = call("POST", "/v1/customers", R"({"email":"bob@example.com","name":"Bob"})", {{"Idempotency-Key", "k-1"}});
   EXPECT_EQ(other.status, 422);
@@ -188,12 +189,15 @@ TEST_F(ApiTest, UnknownRouteIs404AndWrongMethodIs405) {
   auto r = call("PUT", "/v1/products");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(json(r)["code"], "method_not_allowed");
+  EXPECT_EQ(r.header("allow"), "GET, POST");
 }
 
 TEST_F(ApiTest, OversizedBodyIs413) {
   std::string big(100 * 1024, 'x');
   auto r = call("POST", "/v1/customers", "{\"name\":\"" + big + "\"}");
   EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(json(r)["code"], "payload_too_large");
+  EXPECT_FALSE(r.header("x-request-id").empty());
 }
 
 TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {

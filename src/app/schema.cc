@@ -21,6 +21,7 @@ CREATE TABLE idempotency_keys (
   status INTEGER,
   content_type TEXT,
   body TEXT,
+  headers TEXT,
   created_at BIGINT NOT NULL
 ))"},
       {2, "events: the event log (outbox and history)",

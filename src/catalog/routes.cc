@@ -113,7 +113,8 @@ Result<std::pair<PlanPatch, std::int64_t>> parse_plan_patch(const Request& req) 
   for (const char* frozen : {"amount", "currency", "interval", "interval_count"})
     if (f.has(frozen)) {
       f.accept(frozen);
-      f.fail(frozen, "immutable", std::string(frozen) + " cannot change on a plan with subscribers; create a new plan");
+      f.fail(frozen, "immutable",
+             std::string(frozen) + " is fixed once a plan exists (subscribers agreed to it); create a new plan");
     }
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);

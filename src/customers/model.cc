@@ -66,10 +66,18 @@ std::optional<Address> read_address(FieldReader& fields, std::string_view name) 
   if (!obj) return std::nullopt;
   FieldReader f(*obj, std::string(name));
   auto line1 = f.text("line1", true, 200);
-  auto line2 = f.text("line2", false, 200, 0);
+  // Optional parts of an address may be sent as null (= none).
+  auto optional_text = [&f](const char* field) -> std::optional<std::string> {
+    if (f.is_null(field)) {
+      f.accept(field);
+      return std::nullopt;
+    }
+    return f.text(field, false, field == std::string("line2") ? 200 : 100, 0);
+  };
+  auto line2 = optional_text("line2");
   auto city = f.text("city", true, 100);
   auto postal = f.text("postal_code", true, 20);
-  auto state = f.text("state", false, 100, 0);
+  auto state = optional_text("state");
   auto country = f.text("country", true, 2, 2);
   if (country) {
     bool letters = std::isalpha(static_cast<unsigned char>((*country)[0])) &&

@@ -41,8 +41,15 @@ void FieldReader::absorb(FieldReader& nested) {
 const Json* FieldReader::get(std::string_view name, bool required) {
   seen_.emplace(name);
   auto it = object_.find(name);
-  if (it == object_.end() || it->is_null()) {
+  if (it == object_.end()) {
     if (required) fail(name, "required", std::string(name) + " is required");
+    return nullptr;
+  }
+  if (it->is_null()) {
+    // Fields that can be cleared check is_null() before reading; everywhere else null is
+    // a mistake worth reporting, not a silent "leave unchanged".
+    if (required) fail(name, "required", std::string(name) + " is required");
+    else fail(name, "null_not_allowed", std::string(name) + " cannot be null; leave it out instead");
     return nullptr;
   }
   return &*it;

@@ -98,13 +98,16 @@ Result<OfferInput> parse_offer(const Request& req) {
   auto pause_cycles = f.integer("pause_cycles", false, 1, 12);
   in.plan = f.text("plan", false, 64);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
+  // Each type needs its own terms; a value that failed validation was reported already.
+  auto need = [&](bool present, const char* field) {
+    if (!present && !f.has(field)) f.fail(field, "required", std::string(field) + " is required for a " + *type + " offer");
+  };
   if (type == "discount") {
-    if (!f.has("percent_off")) f.fail("percent_off", "required", "percent_off is required for a discount offer");
-    if (!f.has("duration_in_cycles"))
-      f.fail("duration_in_cycles", "required", "duration_in_cycles is required for a discount offer");
+    need(percent.has_value(), "percent_off");
+    need(cycles.has_value(), "duration_in_cycles");
   }
-  if (type == "pause" && !f.has("pause_cycles")) f.fail("pause_cycles", "required", "pause_cycles is required for a pause offer");
-  if (type == "change_plan" && !f.has("plan")) f.fail("plan", "required", "plan is required for a change_plan offer");
+  if (type == "pause") need(pause_cycles.has_value(), "pause_cycles");
+  if (type == "change_plan") need(in.plan.has_value(), "plan");
   RECUR_TRY(f.finish());
   in.reason = *reason;
   in.type = *parse_offer_type(*type);
@@ -319,11 +322,15 @@ void add_routes(http::Router& router, SubscriptionService& svc) {
   router.add("GET", "/v1/retention-offers", std::string(kSettingsRead), [&svc](Request& req) {
     auto page = http::page_request(req, {"reason"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto offers = svc.list_offers(req.query_param("reason"));
+    auto reason = req.query_param("reason");
+    if (reason && !is_cancellation_reason(*reason))
+      return http::error_response(req, Error::invalid("validation_failed", "reason must be a cancellation reason",
+                                                      {{"reason", "invalid_value", "not a cancellation reason"}}));
+    auto offers = svc.list_offers(reason, page->limit, page->starting_after);
     if (!offers.ok()) return http::error_response(req, offers.error());
     Json data = Json::array();
-    for (const auto& o : *offers) data.push_back(to_json(o));
-    return http::json_response(200, http::list_json(std::move(data), false, "/v1/retention-offers"));
+    for (const auto& o : offers->items) data.push_back(to_json(o));
+    return http::json_response(200, http::list_json(std::move(data), offers->has_more, "/v1/retention-offers"));
   });
   router.add("GET", "/v1/retention-offers/{id}", std::string(kSettingsRead), [&svc, render_offer](Request& req) {
     return http::respond(req, svc.get_offer(req.path_params["id"]), 200, render_offer);

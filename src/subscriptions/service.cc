@@ -77,6 +77,12 @@ recur::Status add_skip(Subscription& sub, const PlanLookup& plans, std::optional
   return Ok{};
 }
 
+Result<RetentionOffer> find_offer(db::Tx& tx, const std::string& offer_id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {offer_id}));
+  if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + offer_id + "'");
+  return offer_from_doc(Json::parse(rows[0].text(0)));
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ plumbing
@@ -165,10 +171,13 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
 }
 
 Result<Subscription> SubscriptionService::get(const std::string& id) {
+  Timestamp now = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
-    RECUR_ASSIGN(auto found, find(tx, id, false));
-    if (!found) return not_found(id);
-    return *found;
+    RECUR_ASSIGN(Loaded l, load(tx, id, false));
+    // Shown as of now even if the scheduler has not stored the due steps yet; the
+    // version stays the stored one, which is what an update must send.
+    (void)advance(l.sub, l.lookup(), now);
+    return l.sub;
   }, db::TxMode::kReadOnly);
 }
 
@@ -481,20 +490,22 @@ Result<RetentionOffer> SubscriptionService::update_offer(const std::string& id, 
 }
 
 Result<RetentionOffer> SubscriptionService::get_offer(const std::string& id) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<RetentionOffer> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {id}));
-    if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + id + "'");
-    return offer_from_doc(Json::parse(rows[0].text(0)));
-  }, db::TxMode::kReadOnly);
+  return db::transact(db_, [&](db::Tx& tx) { return find_offer(tx, id); }, db::TxMode::kReadOnly);
 }
 
-Result<std::vector<RetentionOffer>> SubscriptionService::list_offers(const std::optional<std::string>& reason) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<RetentionOffer>> {
-    RECUR_ASSIGN(auto rows, reason ? tx.query("SELECT doc FROM retention_offers WHERE reason = $1 ORDER BY id", {*reason})
-                                   : tx.query("SELECT doc FROM retention_offers ORDER BY id"));
-    std::vector<RetentionOffer> out;
-    for (const auto& row : rows) out.push_back(offer_from_doc(Json::parse(row.text(0))));
-    return out;
+Result<SubscriptionService::OfferPage> SubscriptionService::list_offers(const std::optional<std::string>& reason,
+                                                                        int limit,
+                                                                        const std::optional<std::string>& starting_after) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<OfferPage> {
+    // Newest first, like every list; an empty reason filter matches all.
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id < $1 AND (reason = $2 OR $2 = '')"
+                                     " ORDER BY id DESC LIMIT $3",
+                                     {starting_after.value_or("~"), reason.value_or(""), std::int64_t{limit + 1}}));
+    OfferPage page;
+    page.has_more = static_cast<int>(rows.size()) > limit;
+    if (page.has_more) rows.pop_back();
+    for (const auto& row : rows) page.items.push_back(offer_from_doc(Json::parse(row.text(0))));
+    return page;
   }, db::TxMode::kReadOnly);
 }
 
@@ -538,6 +549,7 @@ Result<std::optional<std::pair<std::string, std::string>>> open_offer(db::Tx& tx
 }
 
 Result<std::string> require_open_offer(db::Tx& tx, const std::string& sub_id, const std::string& offer_id) {
+  RECUR_TRY(find_offer(tx, offer_id));
   RECUR_ASSIGN(auto state, open_offer(tx, sub_id, offer_id));
   if (!state || state->first != kOutcomeOffered)
     return Error::conflict("offer_not_open", "offer '" + offer_id +
@@ -553,9 +565,7 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
   Timestamp now = clock_.now();
   return mutate(id, std::nullopt, actor, "subscription.retention_accepted", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
     RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {offer_id}));
-    if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + offer_id + "'");
-    RetentionOffer o = offer_from_doc(Json::parse(rows[0].text(0)));
+    RECUR_ASSIGN(RetentionOffer o, find_offer(tx, offer_id));
     Json details = {{"offer", o.id}, {"type", to_string(o.type)}, {"reason", reason}};
     switch (o.type) {
       case OfferType::kDiscount:

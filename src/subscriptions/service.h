@@ -115,7 +115,12 @@ class SubscriptionService {
   Result<RetentionOffer> update_offer(const std::string& id, const OfferPatch& patch, std::int64_t expected_version,
                                       const events::Actor& actor);
   Result<RetentionOffer> get_offer(const std::string& id);
-  Result<std::vector<RetentionOffer>> list_offers(const std::optional<std::string>& reason);
+  struct OfferPage {
+    std::vector<RetentionOffer> items;
+    bool has_more = false;
+  };
+  Result<OfferPage> list_offers(const std::optional<std::string>& reason, int limit,
+                                const std::optional<std::string>& starting_after);
   Result<std::vector<RetentionOffer>> present_offers(const std::string& id, const std::string& reason,
                                                      const events::Actor& actor);
   Result<Subscription> accept_offer(const std::string& id, const std::string& offer_id, const events::Actor& actor);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end suite: starts `recur serve` on a throw-away SQLite database and a Prism proxy
 # that checks every request and response against api/openapi.yaml, runs the Python tests
-# against both, and stops what it started. Usage: tests/e2e/run.sh [PATH/TO/recur]
-# RECUR_E2E_DB=postgresql://... runs against that database instead of a fresh SQLite file.
+# (tests/e2e/test_*.py) through both, and stops what it started.
+# Usage: tests/e2e/run.sh [PATH/TO/recur]
+#   RECUR_E2E_DB=postgresql://...   run against that (empty) database instead of SQLite
+#   RECUR_E2E_PATTERN=test_x.py     run only the matching test files
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,24 +12,44 @@ recur=$(realpath "${1:-build/recur}")
 python=/usr/bin/python3
 prism=node_modules/.bin/prism
 spec=api/openapi.yaml
+wait_for=tests/e2e/wait_for.py
 [ -x "$recur" ] || { echo "e2e: no recur binary at $recur (build it first)" >&2; exit 1; }
 [ -x "$prism" ] || { echo "e2e: Prism not found at $prism (run scripts/install-deps.sh)" >&2; exit 1; }
 [ -f "$spec" ] || { echo "e2e: no OpenAPI description at $spec" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/recur-e2e.XXXXXX)
 pids=()
+
+# Stops each process we started (its whole process group: set -m gave each job its own),
+# politely first, then by force if it has not exited within 15 s.
+stop_all() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    if ! "$python" "$wait_for" exit "$pid" 15; then
+      echo "e2e: process $pid ignored SIGTERM; killing it" >&2
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+
 cleanup() {
   local status=$?
-  # Each background job leads its own process group (set -m), so this also stops
-  # anything a process spawned, and nothing else.
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_all
   if [ "$status" -ne 0 ]; then
-    echo "---- last lines of the server log ----" >&2
-    tail -n 40 "$tmp/server.log" >&2 2>/dev/null || true
-    echo "---- last lines of the Prism log ----" >&2
-    tail -n 40 "$tmp/prism.log" >&2 2>/dev/null || true
+    if [ -s "$tmp/server.log" ]; then
+      echo "---- last lines of the server log ----" >&2
+      tail -n 40 "$tmp/server.log" >&2
+    fi
+    if [ -s "$tmp/prism.log" ]; then
+      echo "---- Prism's warnings and errors ----" >&2
+      grep -v "info  " "$tmp/prism.log" | tail -n 40 >&2 || true
+    fi
   fi
+  # The tally closes the output, after any logs.
+  [ -s "$tmp/summary" ] && cat "$tmp/summary"
   rm -rf "$tmp"
   exit "$status"
 }
@@ -40,10 +62,10 @@ app_port=$(free_port)
 prism_port=$(free_port)
 db=${RECUR_E2E_DB:-sqlite:$tmp/e2e.db}
 
-"$recur" migrate --db "$db" >/dev/null
+"$recur" migrate --db "$db" >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }
 for role in admin support analyst inventory; do
-  key=$("$recur" keys create --role "$role" --db "$db" 2>/dev/null | tail -n 1)
-  [ -n "$key" ] || { echo "e2e: could not create a $role key" >&2; exit 1; }
+  key=$("$recur" keys create --role "$role" --db "$db" 2>>"$tmp/migrate.log" | tail -n 1)
+  [ -n "$key" ] || { echo "e2e: could not create a $role key" >&2; cat "$tmp/migrate.log" >&2; exit 1; }
   export "RECUR_E2E_KEY_${role^^}=$key"
 done
 
@@ -51,16 +73,15 @@ set -m
 "$recur" serve --db "$db" --listen "127.0.0.1:$app_port" --spec "$spec" \
   --docs-dir node_modules/swagger-ui-dist >"$tmp/server.log" 2>&1 &
 pids+=($!)
-app_pid=$!
-"$python" tests/e2e/wait_http.py "http://127.0.0.1:$app_port/healthz" "$app_pid" 30
+"$python" "$wait_for" http "http://127.0.0.1:$app_port/healthz" "$!" 30
 
-"$prism" proxy "$spec" "http://127.0.0.1:$app_port" -p "$prism_port" -h 127.0.0.1 --errors \
+"$prism" proxy "$spec" "http://127.0.0.1:$app_port" -h 127.0.0.1 -p "$prism_port" --errors \
   >"$tmp/prism.log" 2>&1 &
 pids+=($!)
-prism_pid=$!
-"$python" tests/e2e/wait_http.py "http://127.0.0.1:$prism_port/healthz" "$prism_pid" 60
+"$python" "$wait_for" http "http://127.0.0.1:$prism_port/healthz" "$!" 60
 set +m
 
 export RECUR_E2E_DIRECT="http://127.0.0.1:$app_port"
 export RECUR_E2E_PROXY="http://127.0.0.1:$prism_port"
+export RECUR_E2E_SUMMARY="$tmp/summary"
 "$python" tests/e2e/run_tests.py

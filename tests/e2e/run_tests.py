@@ -16,8 +16,12 @@ def main() -> int:
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped)
+    tally = f"{passed} passed, {failed} failed" + (f", {len(result.skipped)} skipped" if result.skipped else "")
     print(f"e2e: {result.testsRun} tests in {time.monotonic() - started:.1f}s")
-    print(f"{passed} passed, {failed} failed" + (f", {len(result.skipped)} skipped" if result.skipped else ""))
+    print(tally)
+    if os.environ.get("RECUR_E2E_SUMMARY"):  # run.sh repeats it after any logs it prints
+        with open(os.environ["RECUR_E2E_SUMMARY"], "w", encoding="utf-8") as f:
+            f.write(f"e2e: {tally}\n")
     return 0 if failed == 0 and result.testsRun > 0 else 1
 
 

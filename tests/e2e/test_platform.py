@@ -2,9 +2,25 @@
 import os
 import uuid
 
-from recur_api import KEYS, Api, ApiTestCase, describe
+from recur_api import KEYS, PRISM_ERROR, Api, ApiTestCase, describe, prism_error
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class ContractProxyTest(ApiTestCase):
+    """The proxy really holds traffic to api/openapi.yaml; without it the suite proves little."""
+
+    def test_proxy_refuses_a_request_body_the_spec_does_not_allow(self):
+        sku = f"CANARY-{uuid.uuid4().hex[:8]}"
+        r = self.api.request("POST", "/v1/products", json_body={"name": "x", "sku": sku, "colour": "red"},
+                             check=False)
+        self.assertEqual(r.status_code, 422, describe(r))
+        self.assertEqual(prism_error(r), PRISM_ERROR + "UNPROCESSABLE_ENTITY", describe(r))
+        self.assertEqual(self.api.get("/v1/products", params={"sku": sku}).json()["data"], [])
+
+    def test_proxy_knows_only_the_routes_in_the_spec(self):
+        r = self.api.request("GET", "/v1/no-such-things", check=False)
+        self.assertEqual(prism_error(r), PRISM_ERROR + "NO_PATH_MATCHED_ERROR", describe(r))
 
 
 class AuthTest(ApiTestCase):
@@ -66,18 +82,18 @@ class PlatformRoutesTest(ApiTestCase):
         self.assertGreaterEqual(r.json()["schema_version"], 1)
 
     def test_docs_is_swagger_ui_html_in_utf8(self):
-        r = Api(role=None, direct=True).get("/docs")
+        r = Api(role=None).get("/docs")
         self.assertStatus(r, 200)
         content_type = r.headers["Content-Type"].replace(" ", "").lower()
         self.assertTrue(content_type.startswith("text/html"), content_type)
         self.assertIn("charset=utf-8", content_type)
         self.assertIn("swagger-ui", r.text)
-        bundle = Api(role=None, direct=True).get("/docs/swagger-ui-bundle.js")
+        bundle = Api(role=None).get("/docs/swagger-ui-bundle.js")
         self.assertStatus(bundle, 200)
         self.assertIn("charset=utf-8", bundle.headers["Content-Type"].replace(" ", "").lower())
 
     def test_openapi_yaml_served_is_the_repository_spec(self):
-        r = Api(role=None, direct=True).get("/openapi.yaml")
+        r = Api(role=None).get("/openapi.yaml")
         self.assertStatus(r, 200)
         self.assertIn("yaml", r.headers["Content-Type"])
         with open(os.path.join(REPO, "api", "openapi.yaml"), "rb") as f:
@@ -94,6 +110,12 @@ class PlatformRoutesTest(ApiTestCase):
         # RFC 9110 §15.5.6: a 405 response MUST carry Allow with the supported methods.
         allow = {m.strip() for m in r.headers.get("Allow", "").split(",") if m.strip()}
         self.assertEqual(allow & {"GET", "POST"}, {"GET", "POST"}, describe(r) + f" Allow={allow}")
+
+    def test_oversized_body_is_413_problem(self):
+        body = '{"name": "x", "sku": "y", "description": "%s"}' % ("a" * (1024 * 1024 + 1))
+        r = self.raw.request("POST", "/v1/products", raw=body)
+        self.assertProblem(r, 413, "payload_too_large")
+        self.assertTrue(r.headers.get("X-Request-Id"), "every response carries X-Request-Id: " + describe(r))
 
     def test_request_id_is_echoed_or_generated(self):
         r = self.api.get("/v1/products", headers={"X-Request-Id": "e2e-req-42"})
@@ -189,7 +211,7 @@ class ValidationTest(ApiTestCase):
 
     def test_update_without_version_is_422_version_required(self):
         product = self.make.product()
-        doc = self.assertProblem(self.raw.patch(f"/v1/products/{product['id']}", {"name": "New"}), 422,
+        doc = self.assertProblem(self.api.patch(f"/v1/products/{product['id']}", {"name": "New"}), 422,
                                  "version_required")
         self.assertFieldErrors(doc, {"version": "required"})
         self.assertEqual(self.api.get(f"/v1/products/{product['id']}").json()["name"], product["name"])
@@ -227,6 +249,17 @@ class IdempotencyTest(ApiTestCase):
         customer = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "B"}
         self.assertProblem(self.api.post("/v1/customers", customer, idempotency_key=key), 422, "idempotency_key_reused")
         self.assertEqual(self.api.get("/v1/customers", params={"email": customer["email"]}).json()["data"], [])
+
+    def test_keys_are_scoped_to_the_api_key_that_sent_them(self):
+        key = uuid.uuid4().hex
+        mine = self.api.post("/v1/customers", {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "A"},
+                             idempotency_key=key)
+        self.assertStatus(mine, 201)
+        theirs = Api("support").post("/v1/customers", {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "B"},
+                                     idempotency_key=key)
+        self.assertStatus(theirs, 201)
+        self.assertNotIn("Idempotent-Replayed", theirs.headers)
+        self.assertNotEqual(theirs.json()["id"], mine.json()["id"])
 
     def test_action_with_a_key_is_applied_once(self):
         sub = self.make.subscription()

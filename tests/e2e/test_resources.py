@@ -57,7 +57,7 @@ class ProductsTest(ApiTestCase):
 
     def test_if_match_and_body_version_must_agree(self):
         p = self.make.product()
-        r = self.raw.patch(f"/v1/products/{p['id']}", {"name": "X", "version": 1}, headers={"If-Match": '"2"'})
+        r = self.api.patch(f"/v1/products/{p['id']}", {"name": "X", "version": 1}, headers={"If-Match": '"2"'})
         self.assertProblem(r, 422, "validation_failed")
         self.assertEqual(self.api.get(f"/v1/products/{p['id']}").json()["version"], 1)
 

@@ -114,10 +114,16 @@ Response Pipeline::handle(Request& request) {
 Response Pipeline::route(Request& request) {
   Match m = router_.match(request);
   if (!m.route) {
-    if (m.path_known)
-      return problem(Error{ErrorKind::kBadRequest, "method_not_allowed",
-                           request.method + " is not allowed on " + request.path, {}, {}},
-                     request.request_id);
+    if (!m.allowed.empty()) {
+      std::sort(m.allowed.begin(), m.allowed.end());
+      std::string allow;
+      for (const auto& method : m.allowed) allow += (allow.empty() ? "" : ", ") + method;
+      Response r = problem(Error{ErrorKind::kBadRequest, "method_not_allowed",
+                                 request.method + " is not allowed on " + request.path + "; use " + allow, {}, {}},
+                           request.request_id);
+      r.set_header("Allow", allow);
+      return r;
+    }
     return problem(Error::not_found("route_not_found", "no route for " + request.method + " " + request.path),
                    request.request_id);
   }
@@ -154,8 +160,11 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
   if (key.empty() || key.size() > 255)
     return problem(Error::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"),
                    request.request_id);
-  std::string fingerprint = sha256_hex(request.method + " " + request.path + "\n" + request.body);
-  auto claimed = idempotency_.claim(key, fingerprint);
+  // Same key, same request: method, path, precondition and body all count.
+  std::string fingerprint = sha256_hex(request.method + " " + request.path + "\n" +
+                                       request.header("if-match").value_or("") + "\n" + request.body);
+  const std::string scoped = (request.principal ? request.principal->key_id : std::string("public")) + "/" + key;
+  auto claimed = idempotency_.claim(scoped, fingerprint);
   if (!claimed.ok()) return problem(claimed.error(), request.request_id);
   if (const auto& stored = *claimed) {
     if (stored->fingerprint != fingerprint)
@@ -170,12 +179,13 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
     replay.status = stored->status;
     replay.content_type = stored->content_type;
     replay.body = stored->body;
+    replay.headers = stored->headers;
     replay.set_header("Idempotent-Replayed", "true");
     return replay;
   }
   Response response = call(request, route);
-  if (response.status >= 500) idempotency_.release(key);
-  else idempotency_.complete(key, response);
+  if (response.status >= 500) idempotency_.release(scoped);
+  else idempotency_.complete(scoped, response);
   return response;
 }
 

@@ -31,8 +31,10 @@ class IdempotencyStore {
     int status = 0;
     std::string content_type;
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // ETag and the like
   };
   virtual ~IdempotencyStore() = default;
+  // Keys are scoped by the caller: `key` arrives as "<api key id>/<Idempotency-Key>".
   // Records `key` as in progress if it is new (returns nullopt), else returns what is stored.
   virtual Result<std::optional<Stored>> claim(const std::string& key, const std::string& fingerprint) = 0;
   virtual void complete(const std::string& key, const Response& response) = 0;

@@ -1,6 +1,8 @@
 // Route matching: literal segments beat parameters, so /change-plan/preview is not {offer}.
 #include "platform/http/router.h"
 
+#include <algorithm>
+
 namespace recur::http {
 namespace {
 
@@ -46,7 +48,8 @@ Match Router::match(Request& request) const {
     int score = fit(route, parts);
     if (score < 0) continue;
     if (route.method != request.method) {
-      best.path_known = true;
+      if (std::find(best.allowed.begin(), best.allowed.end(), route.method) == best.allowed.end())
+        best.allowed.push_back(route.method);
       continue;
     }
     if (score > best_score) {

@@ -22,7 +22,7 @@ struct Route {
 
 struct Match {
   const Route* route = nullptr;
-  bool path_known = false;  // a route exists for the path with another method (405)
+  std::vector<std::string> allowed;  // methods the path answers to, when not this one (405)
 };
 
 class Router {

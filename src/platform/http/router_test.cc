@@ -44,11 +44,11 @@ TEST_F(RouterTest, WrongMethodIsKnownPathUnknownPathIsNot) {
   Request wrong{"DELETE", "/v1/subscriptions/sub_1/change-plan/preview"};
   auto m = router.match(wrong);
   EXPECT_EQ(m.route, nullptr);
-  EXPECT_TRUE(m.path_known);
+  EXPECT_EQ(m.allowed, (std::vector<std::string>{"POST"}));
   Request unknown{"GET", "/v1/subscriptions/sub_1/nothing"};
   auto n = router.match(unknown);
   EXPECT_EQ(n.route, nullptr);
-  EXPECT_FALSE(n.path_known);
+  EXPECT_TRUE(n.allowed.empty());
 }
 
 TEST(QueryParsing, DecodesPercentAndPlus) {

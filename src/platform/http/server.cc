@@ -15,6 +15,9 @@
 #include <thread>
 #include <unordered_set>
 
+#include "platform/http/pipeline.h"
+#include "platform/ids.h"
+
 namespace recur::http {
 
 namespace asio = boost::asio;
@@ -57,12 +60,13 @@ bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned ver
   return out;
 }
 
-Response too_large() {
-  Response r;
-  r.status = 413;
-  r.content_type = "application/problem+json";
-  r.body = R"({"type":"https://docs.recur.example/problems/payload_too_large","title":"Payload too large",)"
-           R"("status":413,"detail":"the request body exceeds the server's limit","code":"payload_too_large"})";
+// Refused before the pipeline sees it, so it gets its request id here.
+Response too_large(std::size_t limit) {
+  std::string request_id = "req_" + random_token(12);
+  Response r = problem(Error{ErrorKind::kBadRequest, "payload_too_large",
+                             "the request body exceeds the limit of " + std::to_string(limit) + " bytes", {}, {}},
+                       request_id);
+  r.set_header("X-Request-Id", request_id);
   return r;
 }
 
@@ -114,7 +118,7 @@ struct Server::Impl {
       boost::system::error_code ec;
       co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
-        Response res = too_large();
+        Response res = too_large(options.body_limit);
         co_await write(*conn, res, parser.get().version(), false);
         break;
       }

@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# `make bench`: the issue-3 performance benchmark, in one run on this machine.
+#
+#   1. recur on PostgreSQL, 64 keep-alive connections (wrk): GET /v1/subscriptions/{id} and
+#      POST /v1/subscriptions; req/s, p50, p99; with the access log off and on.
+#   2. The same SQL done raw by pgbench (-c 64 -j 2 -M prepared, bench/pgbench/*.sql), and
+#      again at recur's pool size (-c 4 x cores) for reference.
+#   3. nginx serving a static copy of a subscription's JSON with the same wrk settings.
+# and prints the ratios against the targets (POST >= 0.70 x pgbench TPS, GET >= 0.50 x nginx,
+# p99 < 25 ms), with the CPU each side used. A fresh PostgreSQL (scripts/with-postgres.sh);
+# everything binds to 127.0.0.1; everything started here is stopped on exit. See
+# docs/PERFORMANCE.md for what the figures mean.
+#
+# Knobs (environment): BENCH_DURATION (s per measured run, 10), BENCH_WARMUP (s, 2),
+# BENCH_CONNECTIONS (64), BENCH_THREADS (wrk threads and pgbench -j, 2),
+# BENCH_WORKERS (recur --workers; default: recur's own default, 4 x cores),
+# BENCH_ROUNDS (2: every measurement is repeated, interleaved; the best round is reported),
+# BENCH_SWEEP ("": extra --workers values to measure, e.g. "2 4 16"), BENCH_WHATIF ("": 1 adds
+# pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
+# BENCH_OUT (the result file; default var/bench/bench-<time>.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in wrk nginx pgbench psql curl python3; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "bench: '$tool' is missing: run 'make deps' (scripts/install-deps.sh installs it)" >&2
+    exit 1
+  }
+done
+[ -x build/recur ] || { echo "bench: build/recur is missing: run 'make build'" >&2; exit 1; }
+
+# A fresh throw-away PostgreSQL for every run: re-execute under scripts/with-postgres.sh.
+if [ -z "${RECUR_BENCH_INNER:-}" ]; then
+  export RECUR_BENCH_INNER=1
+  exec bash scripts/with-postgres.sh bash "$0" "$@"
+fi
+
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
+ROUNDS=${BENCH_ROUNDS:-2}
+SWEEP=${BENCH_SWEEP:-}
+WHATIF=${BENCH_WHATIF:-}
+WORKER_FLAGS=()
+[ -n "${BENCH_WORKERS:-}" ] && WORKER_FLAGS=(--workers "$BENCH_WORKERS")
+POOL=${BENCH_WORKERS:-$((4 * $(nproc)))}  # recur's PostgreSQL pool has one connection per worker
+recur=$PWD/build/recur
+db=$RECUR_TEST_PG_URL
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p var/bench
+out=${BENCH_OUT:-var/bench/bench-$stamp.md}
+
+work=$(mktemp -d /tmp/recur-bench.XXXXXX)
+chmod 755 "$work"
+export BENCH_LUA_DIR=$PWD/bench/wrk
+server_pid=""
+nginx_pid=""
+
+stop_pid() {  # stop_pid PID: SIGTERM, wait up to 15 s, then SIGKILL
+  local pid=$1 i
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$server_pid"
+  stop_pid "$nginx_pid"
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+wait_http() {  # wait_http URL: until it answers (any status), 30 s at most
+  local i
+  for i in $(seq 300); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 did not come up" >&2
+  return 1
+}
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+
+# ---------------------------------------------------------------- CPU accounting
+# For each measured run: CPU time of the client (wrk/pgbench), the server (recur or nginx),
+# PostgreSQL (postmaster + backends, exited ones included) and the whole machine, so a run
+# disturbed by other work on the machine shows up as "other". Builtins only: no forks.
+hz=$(getconf CLK_TCK)
+pg_pid=$(head -1 "$(sql 'SHOW data_directory')/postmaster.pid")
+proc_ticks() {  # proc_ticks PID -> $ticks: utime+stime+cutime+cstime (all threads, reaped children)
+  local stat f
+  ticks=0
+  { [ "$1" -gt 0 ] && read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
+  stat=${stat##*) }  # the fields after the command name: field 14 (utime) is the 12th here
+  read -r -a f <<<"$stat"
+  ticks=$(( f[11] + f[12] + f[13] + f[14] ))
+}
+tree_ticks() {  # tree_ticks PID -> $tree: the process and its live children
+  local total kids k file
+  proc_ticks "$1"; total=$ticks
+  for file in /proc/"$1"/task/*/children; do
+    [ -r "$file" ] || continue
+    read -r -a kids <"$file" || true
+    for k in "${kids[@]}"; do proc_ticks "$k"; total=$(( total + ticks )); done
+  done
+  tree=$total
+}
+machine_ticks() {  # -> $m_total $m_idle (all CPUs)
+  local f
+  read -r -a f </proc/stat
+  m_total=$(( f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8] ))
+  m_idle=$(( f[4] + f[5] ))
+}
+cpu_begin() {  # cpu_begin SERVER_PID
+  machine_ticks; m_total0=$m_total; m_idle0=$m_idle
+  tree_ticks "$pg_pid"; pg0=$tree
+  tree_ticks "${1:-0}"; srv0=$tree
+}
+cpu_end() {  # cpu_end SERVER_PID CLIENT_SECONDS REQUESTS: sets cpu_line (core-seconds, ms/request)
+  machine_ticks
+  tree_ticks "$pg_pid"; local pg=$(( tree - pg0 ))
+  tree_ticks "${1:-0}"; local srv=$(( tree - srv0 ))
+  cpu_line=$(awk -v hz="$hz" -v c="$2" -v n="$3" -v s="$srv" -v p="$pg" -v cores="$(nproc)" \
+    -v b=$(( (m_total - m_total0) - (m_idle - m_idle0) )) -v wall=$(( m_total - m_total0 )) 'BEGIN {
+      s /= hz; p /= hz; b /= hz; wall /= hz
+      o = b - c - s - p; if (o < 0) o = 0
+      printf "window_s=%.1f client_s=%.1f server_s=%.1f postgres_s=%.1f other_s=%.1f idle_s=%.1f", wall / cores, c, s, p, o, wall - b
+      printf " server_ms_req=%.3f postgres_ms_req=%.3f other_cores=%.2f", (n ? 1000 * s / n : 0), (n ? 1000 * p / n : 0), o / (wall / cores) }')
+}
+client_seconds() { awk '{ t = $1 + $2 } END { printf "%.2f", t }' "$1"; }  # from bash `time` with TIMEFORMAT='%U %S'
+
+# ---------------------------------------------------------------- runners
+declare -A R  # results: R[label.key]
+run_log() { echo "$*" | tee -a "$work/log.txt" >&2; }
+
+store() {  # store LABEL "k=v k=v ...": keeps the round with the highest rps; remembers each round's
+  local label=$1 kv rps_new
+  rps_new=$(sed -n 's/.*\brps=\([0-9.]*\).*/\1/p' <<<"$2")
+  R[$label.rounds]="${R[$label.rounds]:-}${R[$label.rounds]:+ }${rps_new%.*}"
+  if [ -n "${R[$label.rps]:-}" ] && awk -v a="${R[$label.rps]}" -v b="$rps_new" 'BEGIN { exit !(a >= b) }'; then return; fi
+  for kv in $2; do R[$label.${kv%%=*}]=${kv#*=}; done
+}
+
+warm_wrk() { wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$1" "$2" >/dev/null; }  # warm_wrk SCRIPT URL
+
+# run_wrk LABEL SCRIPT URL SERVER_PID: one measured run; fills R[LABEL.*]
+run_wrk() {
+  local label=$1 script=$2 url=$3 spid=$4 line
+  cpu_begin "$spid"
+  local TIMEFORMAT='%U %S'
+  { time wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$script" "$url" >"$work/$label.out"; } 2>"$work/$label.time"
+  line=$(grep '^BENCH ' "$work/$label.out") || { cat "$work/$label.out" "$work/$label.time" >&2; return 1; }
+  line=${line#BENCH }
+  cpu_end "$spid" "$(tail -n 1 "$work/$label.time" | client_seconds /dev/stdin)" "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")"
+  store "$label" "$line $cpu_line"
+  run_log "  $label: $line | $cpu_line"
+  grep -q ' non2xx=0 socket_errors=0' <<<"$line" || run_log "bench: WARNING: $label had errors (see above)"
+}
+
+# run_pgbench LABEL CLIENTS SCRIPT [ARGS...]: warm-up, then one measured run; fills R[LABEL.*]
+# New subscription ids: 'sub_0000000' || (base + seq * 100 + client); base is 1e18 for
+# warm-ups and 2e18 for measured runs, plus 1e16 per run, so no two runs collide.
+pgbench_runs=0
+run_pgbench() {
+  local label=$1 clients=$2 script=$3; shift 3
+  local pgb=(pgbench -n -M prepared -c "$clients" -j "$THREADS" -f "$script" "${PGB_VARS[@]}" "$@")
+  pgbench_runs=$((pgbench_runs + 1))
+  "${pgb[@]}" -D base=$((10**18 + pgbench_runs * 10**16)) -T "$WARMUP" >"$work/$label.warmup" 2>&1 \
+    || { cat "$work/$label.warmup" >&2; return 1; }
+  rm -f "$work"/pgblog.*
+  cpu_begin 0
+  local TIMEFORMAT='%U %S'
+  { time "${pgb[@]}" -D base=$((2 * 10**18 + pgbench_runs * 10**16)) -T "$DURATION" --log --log-prefix="$work/pgblog" \
+      >"$work/$label.out" 2>&1; } 2>"$work/$label.time" || { cat "$work/$label.out" >&2; return 1; }
+  local tps failed line n
+  tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$work/$label.out")
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/$label.out")
+  [ -n "$tps" ] || { cat "$work/$label.out" >&2; return 1; }
+  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/$label.out")
+  cpu_end 0 "$(tail -n 1 "$work/$label.time" | client_seconds /dev/stdin)" "$n"
+  # Transaction latencies: the 3rd column (µs) of pgbench's per-transaction log.
+  line=$(cat "$work"/pgblog.* | python3 -c '
+import sys
+lat = sorted(int(l.split()[2]) for l in sys.stdin if l.strip())
+pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p / 100))] / 1000
+print("requests=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (len(lat), pct(50), pct(90), pct(99), lat[-1] / 1000))')
+  tps=$(printf '%.1f' "$tps")
+  store "$label" "rps=$tps $line non2xx=${failed:-0} socket_errors=0 $cpu_line"
+  run_log "  $label: tps=$tps $line failed=${failed:-0} | $cpu_line"
+}
+
+# start_server LABEL [FLAGS...]: runs recur serve on a free port; sets server_pid, server_url
+start_server() {
+  local label=$1; shift
+  local port
+  port=$(free_port)
+  "$recur" serve --db "$db" --listen "127.0.0.1:$port" "$@" >"$work/server-$label.out" 2>"$work/server-$label.log" &
+  server_pid=$!
+  server_url="http://127.0.0.1:$port"
+  wait_http "$server_url/healthz"
+}
+
+# ---------------------------------------------------------------- set-up
+run_log "bench: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+run_log "bench: wrk -t$THREADS -c$CONNS -d${DURATION}s (+${WARMUP}s warm-up); pgbench -c $CONNS -j $THREADS -M prepared -T $DURATION"
+machine_ticks; idle_t0=$m_total; idle_i0=$m_idle; sleep 2; machine_ticks
+background=$(awk -v t=$((m_total - idle_t0)) -v i=$((m_idle - idle_i0)) 'BEGIN { printf "%.0f", (t ? 100 * (t - i) / t : 0) }')
+run_log "bench: machine busy before starting: ${background}% (other processes; should be near 0)"
+
+"$recur" migrate --db "$db" >/dev/null 2>"$work/migrate.log" || { cat "$work/migrate.log" >&2; exit 1; }
+export BENCH_API_KEY
+BENCH_API_KEY=$("$recur" keys create --role admin --db "$db" 2>/dev/null | tail -n 1)
+key_id=$(sql "SELECT id FROM api_keys ORDER BY id DESC LIMIT 1")
+
+start_server fixtures --no-access-log "${WORKER_FLAGS[@]}"
+api() {  # api METHOD PATH [BODY]: prints the body; fails on a non-2xx status
+  curl -sf -X "$1" -H "Authorization: Bearer $BENCH_API_KEY" -H 'Content-Type: application/json' \
+    ${3:+-d "$3"} "$server_url$2"
+}
+product=$(api POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BENCH-COFFEE-250","price":{"amount":1200,"currency":"EUR"}}' | json_field id)
+export BENCH_PLAN BENCH_CUSTOMER BENCH_IDS=$work/ids.txt
+BENCH_PLAN=$(api POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
+BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace","phone":"+442079460000","shipping_address":{"line1":"12 Analytical Row","city":"London","postal_code":"N1 9GU","country":"GB"}}' | json_field id)
+
+# Subscriptions for the GETs: created through the API by a short POST run.
+wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s bench/wrk/post.lua "$server_url" >/dev/null
+sql "SELECT id FROM subscriptions ORDER BY random() LIMIT 2000" >"$BENCH_IDS"
+one=$(head -1 "$BENCH_IDS")
+n_subs=$(sql "SELECT count(*) FROM subscriptions")
+[ "$n_subs" -gt 0 ] || { echo "bench: the POST warm-up created no subscriptions" >&2; exit 1; }
+body=$(api GET "/v1/subscriptions/$one")
+sizes=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' -H "Authorization: Bearer $BENCH_API_KEY" "$server_url/v1/subscriptions/$one")
+run_log "bench: fixtures: $n_subs subscriptions created through the API; GET response ${sizes% *} B headers + ${sizes#* } B body"
+
+# Check that the pgbench twins send the statements the server sends: log every statement
+# for one GET and one POST (log_statement=all, just for these two requests) and compare the
+# sequence of "VERB table" with the scripts'. A mismatch means the service's SQL changed.
+pg_log=$(dirname "$(sql 'SHOW data_directory')")/server.log  # where scripts/with-postgres.sh puts it
+sql_check() {  # sql_check NAME PGBENCH_SCRIPT CURL_ARGS...
+  local name=$1 script=$2 server twin; shift 2
+  sql "SELECT 'bench-start-$name'" >/dev/null
+  curl -sf -o /dev/null -H "Authorization: Bearer $BENCH_API_KEY" "$@"
+  sql "SELECT 'bench-end-$name'" >/dev/null
+  server=$(python3 bench/sql_shape.py log "$pg_log" "bench-start-$name" "bench-end-$name")
+  twin=$(python3 bench/sql_shape.py pgbench "$script")
+  R[sql.$name]=$server
+  run_log "bench: SQL of one $name: $server"
+  if [ "$server" != "$twin" ]; then
+    R[sql.$name.mismatch]="$script sends: $twin"
+    run_log "bench: WARNING: $script does not match the server's SQL (it sends: $twin)"
+  fi
+}
+if [ -r "$pg_log" ]; then
+  sql "ALTER SYSTEM SET log_statement = 'all'" && sql "SELECT pg_reload_conf()" >/dev/null && sleep 0.5
+  sql_check GET bench/pgbench/get_subscription.sql "$server_url/v1/subscriptions/$one"
+  sql_check POST bench/pgbench/create_subscription.sql -H 'Content-Type: application/json' \
+    -d "{\"customer\":\"$BENCH_CUSTOMER\",\"plan\":\"$BENCH_PLAN\",\"quantity\":1}" "$server_url/v1/subscriptions"
+  sql "ALTER SYSTEM RESET log_statement" && sql "SELECT pg_reload_conf()" >/dev/null && sleep 0.5
+else
+  run_log "bench: WARNING: cannot read PostgreSQL's log ($pg_log): the pgbench scripts are not checked against the server's SQL"
+fi
+
+# The parameter values a real create sends, for pgbench (copied from that subscription).
+PGB_VARS=(-D seq=0 -D "customer=$BENCH_CUSTOMER" -D "plan=$BENCH_PLAN" -D "key_id=$key_id" -D role=admin
+          -D resource_type=subscription -D actor_type=api_key -D system_type=system
+          -D type_created=subscription.created -D type_started=subscription.started)
+while IFS='|' read -r k v; do PGB_VARS+=(-D "$k=$v"); done < <(sql "
+  SELECT 'status', status FROM subscriptions WHERE id = '$one'
+  UNION ALL SELECT 'next_action_at', next_action_at::text FROM subscriptions WHERE id = '$one'
+  UNION ALL SELECT 'billed_periods', billed_periods::text FROM subscriptions WHERE id = '$one'
+  UNION ALL SELECT 'version', version::text FROM subscriptions WHERE id = '$one'
+  UNION ALL SELECT 'created', created_at::text FROM subscriptions WHERE id = '$one'
+  UNION ALL SELECT 'doc', doc FROM subscriptions WHERE id = '$one'
+  UNION ALL SELECT 'payload_created', payload FROM events WHERE resource_id = '$one' AND type = 'subscription.created'
+  UNION ALL SELECT 'payload_started', payload FROM events WHERE resource_id = '$one' AND type = 'subscription.started'
+  UNION ALL SELECT 'system_id', actor_id FROM events WHERE resource_id = '$one' AND type = 'subscription.started'")
+events_per_create=$(sql "SELECT count(*) FROM events WHERE resource_id = '$one'")
+[ "$events_per_create" = 2 ] || run_log "bench: WARNING: a create appended $events_per_create events; bench/pgbench/create_subscription.sql appends 2"
+# Rows for the pgbench GET: copies of that subscription under ids pgbench can compute.
+nrows=2000
+gbase=3000000000000000000
+sql "INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods, version, created_at, doc)
+     SELECT 'sub_0000000' || ($gbase + i), customer_id, plan_id, status, next_action_at, billed_periods, version,
+            created_at, replace(doc, id, 'sub_0000000' || ($gbase + i))
+     FROM subscriptions, generate_series(1, $nrows) i WHERE id = '$one'"
+sql "VACUUM ANALYZE"
+
+# nginx: the GET's JSON body as a static file; every /v1/subscriptions/* path serves it.
+mkdir -p "$work/nginx/www"
+printf '%s' "$body" >"$work/nginx/www/subscription.json"
+chmod -R a+rX "$work/nginx"
+nginx_port=$(free_port)
+cat >"$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $work/nginx/www;
+    location /v1/subscriptions/ { try_files /subscription.json =404; }
+  }
+}
+CONF
+
+# ---------------------------------------------------------------- measurements
+count_subs() { sql "SELECT count(*) FROM subscriptions"; }
+
+measure_recur() {  # measure_recur TAG FLAGS...: GET then POST against a fresh server process
+  local tag=$1; shift
+  stop_pid "$server_pid"
+  start_server "$tag" "$@"
+  warm_wrk bench/wrk/get.lua "$server_url"
+  run_wrk "get.$tag" bench/wrk/get.lua "$server_url" "$server_pid"
+  warm_wrk bench/wrk/post.lua "$server_url"
+  local before after
+  before=$(count_subs)
+  run_wrk "post.$tag" bench/wrk/post.lua "$server_url" "$server_pid"
+  after=$(count_subs)
+  R[post.$tag.rows]="${R[post.$tag.rows]:-}${R[post.$tag.rows]:+, }$((after - before))"
+  stop_pid "$server_pid"; server_pid=""
+  R[$tag.log_lines]=$(grep -c '"type":"access"' "$work/server-$tag.log" || true)
+}
+measure_pgbench() {
+  run_pgbench pg.get "$CONNS" bench/pgbench/get_subscription.sql -D gbase=$gbase -D nrows=$nrows
+  run_pgbench pg.post "$CONNS" bench/pgbench/create_subscription.sql
+  # The same at the server's pool size: what PostgreSQL does with the concurrency recur gives it.
+  run_pgbench pg.get.pool "$POOL" bench/pgbench/get_subscription.sql -D gbase=$gbase -D nrows=$nrows
+  run_pgbench pg.post.pool "$POOL" bench/pgbench/create_subscription.sql
+  if [ -n "$WHATIF" ]; then  # the same SQL in fewer round trips (see docs/PERFORMANCE.md)
+    run_pgbench pg.get.auto "$POOL" bench/pgbench/get_subscription_autocommit.sql -D gbase=$gbase -D nrows=$nrows
+    run_pgbench pg.post.pipe "$POOL" bench/pgbench/create_subscription_pipelined.sql
+  fi
+}
+measure_nginx() {
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+  nginx_pid=$!
+  wait_http "http://127.0.0.1:$nginx_port/v1/subscriptions/x"
+  warm_wrk bench/wrk/get.lua "http://127.0.0.1:$nginx_port"
+  run_wrk nginx bench/wrk/get.lua "http://127.0.0.1:$nginx_port" "$nginx_pid"
+  stop_pid "$nginx_pid"; nginx_pid=""
+}
+
+stop_pid "$server_pid"; server_pid=""
+for round in $(seq "$ROUNDS"); do
+  run_log "bench: round $round/$ROUNDS"
+  measure_recur nolog --no-access-log "${WORKER_FLAGS[@]}"
+  measure_nginx
+  measure_pgbench
+  measure_recur log --access-log "${WORKER_FLAGS[@]}"
+done
+for w in $SWEEP; do
+  run_log "bench: --workers $w"
+  measure_recur "w$w" --no-access-log --workers "$w"
+done
+
+# ---------------------------------------------------------------- report
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v < t); print (ok ? "met" : "MISSED") }'; }
+row() {  # row LABEL NAME
+  local l=$1
+  printf '| %-44s | %8s | %6s | %6s | %6s | %5s | %9s | %11s | %5s | %5s |\n' "$2" "${R[$l.rps]}" "${R[$l.p50_ms]}" \
+    "${R[$l.p99_ms]}" "${R[$l.max_ms]}" "${R[$l.non2xx]}/${R[$l.socket_errors]}" "${R[$l.server_ms_req]}" \
+    "${R[$l.postgres_ms_req]}" "$(awk -v c="${R[$l.client_s]}" -v w="${R[$l.window_s]}" 'BEGIN { printf "%.2f", (w > 0 ? c / w : 0) }')" \
+    "${R[$l.other_cores]}"
+}
+post_ratio=$(ratio "${R[post.nolog.rps]}" "${R[pg.post.rps]}")
+get_ratio=$(ratio "${R[get.nolog.rps]}" "${R[nginx.rps]}")
+p99_worst=$(awk -v a="${R[get.nolog.p99_ms]}" -v b="${R[post.nolog.p99_ms]}" 'BEGIN { print (a > b ? a : b) }')
+noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores]}"; done |
+        awk -v bg="$background" '$1 > 0.15 || bg > 15 { n++ } END { print n + 0 }')
+{
+  echo "## Results: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+  echo
+  echo "- wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, after a ${WARMUP}s warm-up, scripts bench/wrk/*.lua"
+  echo "- pgbench -n -M prepared -c $CONNS -j $THREADS -T $DURATION (and -c $POOL, recur's pool size), scripts bench/pgbench/*.sql"
+  echo "- recur serve --workers ${BENCH_WORKERS:-"(default: $POOL)"}, a PostgreSQL pool of as many connections; PostgreSQL $(sql 'SHOW server_version') with fsync=off"
+  echo "- $ROUNDS round(s); the best round of each line is shown. Machine busy before the run: ${background}%"
+  echo
+  echo "| run                                          |    req/s | p50 ms | p99 ms | max ms | errs  | recur/nginx CPU ms/req | PG CPU ms/req | client cores | other cores |"
+  echo "|----------------------------------------------|---------:|-------:|-------:|-------:|------:|----------:|------------:|------:|------:|"
+  row get.nolog "recur GET /v1/subscriptions/{id}"
+  row post.nolog "recur POST /v1/subscriptions"
+  row get.log "recur GET, access log on (to a file)"
+  row post.log "recur POST, access log on (to a file)"
+  row nginx "nginx, static copy of the GET's JSON"
+  row pg.get "pgbench -c $CONNS: the GET's SQL (TPS)"
+  row pg.post "pgbench -c $CONNS: the POST's SQL (TPS)"
+  row pg.get.pool "pgbench -c $POOL: the GET's SQL (TPS)"
+  row pg.post.pool "pgbench -c $POOL: the POST's SQL (TPS)"
+  if [ -n "$WHATIF" ]; then
+    row pg.get.auto "what-if, pgbench -c $POOL: GET as 1 statement"
+    row pg.post.pipe "what-if, pgbench -c $POOL: POST in 2 pipelines"
+  fi
+  for w in $SWEEP; do
+    row "get.w$w" "recur GET --workers $w"
+    row "post.w$w" "recur POST --workers $w"
+  done
+  echo
+  echo "errs = non-2xx responses (pgbench: failed transactions) / socket errors. CPU ms/req = CPU time of"
+  echo "that process tree during the run / requests. other cores = CPU used by processes outside the benchmark."
+  echo "Subscriptions inserted per measured POST run: ${R[post.nolog.rows]} (best round: wrk counted ${R[post.nolog.requests]} responses)."
+  echo "Access-log lines written in the access-log runs: ${R[log.log_lines]:-0}."
+  echo "SQL the server sent for one GET: ${R[sql.GET]:-not checked}; for one POST: ${R[sql.POST]:-not checked}."
+  for name in GET POST; do
+    [ -z "${R[sql.$name.mismatch]:-}" ] || echo "WARNING: the pgbench twin of the $name differs: ${R[sql.$name.mismatch]}."
+  done
+  if ((ROUNDS > 1)); then
+    echo "req/s per round: GET ${R[get.nolog.rounds]}; POST ${R[post.nolog.rounds]}; nginx ${R[nginx.rounds]};"
+    echo "pgbench GET ${R[pg.get.rounds]}; pgbench POST ${R[pg.post.rounds]}; pgbench POST -c $POOL ${R[pg.post.pool.rounds]}."
+  fi
+  echo
+  echo "| target | value | verdict |"
+  echo "|---|---:|---|"
+  echo "| recur POST req/s / pgbench -c $CONNS TPS for the same writes >= 0.70 | $post_ratio | $(verdict "$post_ratio" 0.70 '>=') |"
+  echo "| recur GET req/s / nginx static req/s >= 0.50 | $get_ratio | $(verdict "$get_ratio" 0.50 '>=') |"
+  echo "| p99 < 25 ms (worst of GET and POST) | $p99_worst ms | $(verdict "$p99_worst" 25 '<') |"
+  echo "| (stricter) recur POST / pgbench -c $POOL TPS | $(ratio "${R[post.nolog.rps]}" "${R[pg.post.pool.rps]}") | |"
+  echo "| (stricter) recur GET / pgbench -c $POOL TPS for the GET's SQL | $(ratio "${R[get.nolog.rps]}" "${R[pg.get.pool.rps]}") | |"
+  echo "| access log on: POST / pgbench -c $CONNS; GET / nginx; worst p99 | $(ratio "${R[post.log.rps]}" "${R[pg.post.rps]}"); $(ratio "${R[get.log.rps]}" "${R[nginx.rps]}"); $(awk -v a="${R[get.log.p99_ms]}" -v b="${R[post.log.p99_ms]}" 'BEGIN { print (a > b ? a : b) }') ms | |"
+  if ((noisy > 0)); then
+    echo
+    echo "WARNING: other work was using the CPU during $noisy of the key runs (see 'other cores'): these figures are"
+    echo "lower than this machine can do; re-run on a quiet machine before comparing."
+  fi
+} | tee "$out"
+echo "bench: results written to $out (log: per-run lines above)" >&2
