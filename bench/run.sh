@@ -17,7 +17,8 @@
 # BENCH_ROUNDS (2: every measurement is repeated, interleaved; the best round is reported),
 # BENCH_SWEEP ("": extra --workers values to measure, e.g. "2 4 16"), BENCH_WHATIF ("": 1 adds
 # pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
-# BENCH_OUT (the result file; default var/bench/bench-<time>.md).
+# BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
+# to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,7 @@ THREADS=${BENCH_THREADS:-2}
 ROUNDS=${BENCH_ROUNDS:-2}
 SWEEP=${BENCH_SWEEP:-}
 WHATIF=${BENCH_WHATIF:-}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
 WORKER_FLAGS=()
 [ -n "${BENCH_WORKERS:-}" ] && WORKER_FLAGS=(--workers "$BENCH_WORKERS")
 POOL=${BENCH_WORKERS:-$((4 * $(nproc)))}  # recur's PostgreSQL pool has one connection per worker
@@ -123,12 +125,14 @@ cpu_begin() {  # cpu_begin SERVER_PID
   tree_ticks "$pg_pid"; pg0=$tree
   tree_ticks "${1:-0}"; srv0=$tree
 }
-cpu_end() {  # cpu_end SERVER_PID CLIENT_SECONDS REQUESTS: sets cpu_line (core-seconds, ms/request)
-  machine_ticks
-  tree_ticks "$pg_pid"; local pg=$(( tree - pg0 ))
-  tree_ticks "${1:-0}"; local srv=$(( tree - srv0 ))
-  cpu_line=$(awk -v hz="$hz" -v c="$2" -v n="$3" -v s="$srv" -v p="$pg" -v cores="$(nproc)" \
-    -v b=$(( (m_total - m_total0) - (m_idle - m_idle0) )) -v wall=$(( m_total - m_total0 )) 'BEGIN {
+cpu_end() {  # cpu_end SERVER_PID: the readings at the end of the window
+  machine_ticks; m_total1=$m_total; m_idle1=$m_idle
+  tree_ticks "$pg_pid"; pg1=$tree
+  tree_ticks "${1:-0}"; srv1=$tree
+}
+cpu_report() {  # cpu_report CLIENT_SECONDS REQUESTS: sets cpu_line (core-seconds, ms per request)
+  cpu_line=$(awk -v hz="$hz" -v c="$1" -v n="$2" -v s=$((srv1 - srv0)) -v p=$((pg1 - pg0)) -v cores="$(nproc)" \
+    -v b=$(( (m_total1 - m_total0) - (m_idle1 - m_idle0) )) -v wall=$(( m_total1 - m_total0 )) 'BEGIN {
       s /= hz; p /= hz; b /= hz; wall /= hz
       o = b - c - s - p; if (o < 0) o = 0
       printf "window_s=%.1f client_s=%.1f server_s=%.1f postgres_s=%.1f other_s=%.1f idle_s=%.1f", wall / cores, c, s, p, o, wall - b
@@ -148,7 +152,20 @@ store() {  # store LABEL "k=v k=v ...": keeps the round with the highest rps; re
   for kv in $2; do R[$label.${kv%%=*}]=${kv#*=}; done
 }
 
-warm_wrk() { wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$1" "$2" >/dev/null; }  # warm_wrk SCRIPT URL
+# wait_quiet: with BENCH_QUIET_WAIT=N, wait up to N seconds for other work on the machine to
+# stop (under 15% of the CPUs busy over half a second) before a measurement.
+wait_quiet() {
+  ((QUIET_WAIT > 0)) || return 0
+  local deadline=$((SECONDS + QUIET_WAIT)) t0 i0 busy
+  while :; do
+    machine_ticks; t0=$m_total; i0=$m_idle; sleep 0.5; machine_ticks
+    busy=$(( 100 * ((m_total - t0) - (m_idle - i0)) / (m_total > t0 ? m_total - t0 : 1) ))
+    ((busy <= 15)) && return 0
+    ((SECONDS < deadline)) || { run_log "bench: the machine is still ${busy}% busy with other work; measuring anyway"; return 0; }
+  done
+}
+
+warm_wrk() { wait_quiet; wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s "$1" "$2" >/dev/null; }  # warm_wrk SCRIPT URL
 
 # run_wrk LABEL SCRIPT URL SERVER_PID: one measured run; fills R[LABEL.*]
 run_wrk() {
@@ -156,44 +173,74 @@ run_wrk() {
   cpu_begin "$spid"
   local TIMEFORMAT='%U %S'
   { time wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$script" "$url" >"$work/$label.out"; } 2>"$work/$label.time"
+  cpu_end "$spid"
   line=$(grep '^BENCH ' "$work/$label.out") || { cat "$work/$label.out" "$work/$label.time" >&2; return 1; }
   line=${line#BENCH }
-  cpu_end "$spid" "$(tail -n 1 "$work/$label.time" | client_seconds /dev/stdin)" "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")"
+  cpu_report "$(tail -n 1 "$work/$label.time" | client_seconds /dev/stdin)" "$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")"
   store "$label" "$line $cpu_line"
   run_log "  $label: $line | $cpu_line"
   grep -q ' non2xx=0 socket_errors=0' <<<"$line" || run_log "bench: WARNING: $label had errors (see above)"
 }
 
-# run_pgbench LABEL CLIENTS SCRIPT [ARGS...]: warm-up, then one measured run; fills R[LABEL.*]
-# New subscription ids: 'sub_0000000' || (base + seq * 100 + client); base is 1e18 for
-# warm-ups and 2e18 for measured runs, plus 1e16 per run, so no two runs collide.
+# run_pgbench LABEL CLIENTS SCRIPT [ARGS...]: one pgbench run; fills R[LABEL.*]
+# pgbench opens fresh connections (and prepares its statements on each) when it starts, and
+# recur's pooled connections are warm: so the window measured starts once all clients are
+# connected and WARMUP seconds have passed, and lasts DURATION seconds. TPS and latencies
+# come from pgbench's per-transaction log (transactions that completed in the window), CPU
+# from the same window.
+# New subscription ids: 'sub_0000000' || (base + seq * 100 + client), base = 1e18 + 1e16 per
+# run, so no two runs collide.
 pgbench_runs=0
 run_pgbench() {
   local label=$1 clients=$2 script=$3; shift 3
-  local pgb=(pgbench -n -M prepared -c "$clients" -j "$THREADS" -f "$script" "${PGB_VARS[@]}" "$@")
   pgbench_runs=$((pgbench_runs + 1))
-  "${pgb[@]}" -D base=$((10**18 + pgbench_runs * 10**16)) -T "$WARMUP" >"$work/$label.warmup" 2>&1 \
-    || { cat "$work/$label.warmup" >&2; return 1; }
+  wait_quiet
   rm -f "$work"/pgblog.*
+  pgbench -n -M prepared -c "$clients" -j "$THREADS" -f "$script" "${PGB_VARS[@]}" "$@" \
+    -D base=$((10**18 + pgbench_runs * 10**16)) -T $((WARMUP + DURATION + 2)) \
+    --log --log-prefix="$work/pgblog" >"$work/$label.out" 2>&1 &
+  local pgb_pid=$! i connected=0
+  for i in $(seq 600); do  # 60 s at most for every client to connect
+    connected=$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")
+    [ "$connected" -ge "$clients" ] && break
+    kill -0 "$pgb_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep "$WARMUP"
+  local t0=$EPOCHREALTIME client0 client1
+  proc_ticks "$pgb_pid"; client0=$ticks
   cpu_begin 0
-  local TIMEFORMAT='%U %S'
-  { time "${pgb[@]}" -D base=$((2 * 10**18 + pgbench_runs * 10**16)) -T "$DURATION" --log --log-prefix="$work/pgblog" \
-      >"$work/$label.out" 2>&1; } 2>"$work/$label.time" || { cat "$work/$label.out" >&2; return 1; }
-  local tps failed line n
-  tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$work/$label.out")
+  local deadline
+  deadline=$(awk -v t="$t0" -v d="$DURATION" 'BEGIN { printf "%.6f", t + d }')
+  while kill -0 "$pgb_pid" 2>/dev/null && awk -v now="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(now < d) }'; do
+    sleep 0.05
+  done
+  local t1=$EPOCHREALTIME
+  proc_ticks "$pgb_pid"; client1=$ticks
+  cpu_end 0
+  wait "$pgb_pid" || { cat "$work/$label.out" >&2; return 1; }
+  local failed line n
   failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/$label.out")
-  [ -n "$tps" ] || { cat "$work/$label.out" >&2; return 1; }
-  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/$label.out")
-  cpu_end 0 "$(tail -n 1 "$work/$label.time" | client_seconds /dev/stdin)" "$n"
-  # Transaction latencies: the 3rd column (µs) of pgbench's per-transaction log.
+  # Transactions that completed inside [t0, t1]: columns 3 (latency, µs) and 5-6 (completion time).
   line=$(cat "$work"/pgblog.* | python3 -c '
 import sys
-lat = sorted(int(l.split()[2]) for l in sys.stdin if l.strip())
+t0, t1 = float(sys.argv[1]), float(sys.argv[2])
+lat = []
+for l in sys.stdin:
+    f = l.split()
+    if len(f) >= 6 and t0 <= int(f[4]) + int(f[5]) / 1e6 <= t1:
+        lat.append(int(f[2]))
+lat.sort()
+if not lat:
+    sys.exit("no transactions in the measured window")
 pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p / 100))] / 1000
-print("requests=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (len(lat), pct(50), pct(90), pct(99), lat[-1] / 1000))')
-  tps=$(printf '%.1f' "$tps")
-  store "$label" "rps=$tps $line non2xx=${failed:-0} socket_errors=0 $cpu_line"
-  run_log "  $label: tps=$tps $line failed=${failed:-0} | $cpu_line"
+print("rps=%.1f requests=%d seconds=%.3f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (
+    len(lat) / (t1 - t0), len(lat), t1 - t0, pct(50), pct(90), pct(99), lat[-1] / 1000))' "$t0" "$t1") \
+    || { cat "$work/$label.out" >&2; return 1; }
+  n=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+  cpu_report "$(awk -v t=$((client1 - client0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$n"
+  store "$label" "$line non2xx=${failed:-0} socket_errors=0 $cpu_line"
+  run_log "  $label: $line failed=${failed:-0} (clients connected: $connected) | $cpu_line"
 }
 
 # start_server LABEL [FLAGS...]: runs recur serve on a free port; sets server_pid, server_url
@@ -204,12 +251,12 @@ start_server() {
   "$recur" serve --db "$db" --listen "127.0.0.1:$port" "$@" >"$work/server-$label.out" 2>"$work/server-$label.log" &
   server_pid=$!
   server_url="http://127.0.0.1:$port"
-  wait_http "$server_url/healthz"
+  wait_http "$server_url/healthz" || { tail -n 20 "$work/server-$label.log" >&2; return 1; }
 }
 
 # ---------------------------------------------------------------- set-up
 run_log "bench: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-run_log "bench: wrk -t$THREADS -c$CONNS -d${DURATION}s (+${WARMUP}s warm-up); pgbench -c $CONNS -j $THREADS -M prepared -T $DURATION"
+run_log "bench: wrk -t$THREADS -c$CONNS -d${DURATION}s (+${WARMUP}s warm-up); pgbench -c $CONNS -j $THREADS -M prepared (${DURATION}s window)"
 machine_ticks; idle_t0=$m_total; idle_i0=$m_idle; sleep 2; machine_ticks
 background=$(awk -v t=$((m_total - idle_t0)) -v i=$((m_idle - idle_i0)) 'BEGIN { printf "%.0f", (t ? 100 * (t - i) / t : 0) }')
 run_log "bench: machine busy before starting: ${background}% (other processes; should be near 0)"
@@ -368,8 +415,9 @@ for round in $(seq "$ROUNDS"); do
   measure_recur nolog --no-access-log "${WORKER_FLAGS[@]}"
   measure_nginx
   measure_pgbench
-  measure_recur log --access-log "${WORKER_FLAGS[@]}"
 done
+run_log "bench: access log on"
+measure_recur log --access-log "${WORKER_FLAGS[@]}"
 for w in $SWEEP; do
   run_log "bench: --workers $w"
   measure_recur "w$w" --no-access-log --workers "$w"
@@ -394,9 +442,10 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "## Results: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
   echo
   echo "- wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, after a ${WARMUP}s warm-up, scripts bench/wrk/*.lua"
-  echo "- pgbench -n -M prepared -c $CONNS -j $THREADS -T $DURATION (and -c $POOL, recur's pool size), scripts bench/pgbench/*.sql"
+  echo "- pgbench -n -M prepared -c $CONNS -j $THREADS (and -c $POOL, recur's pool size), scripts bench/pgbench/*.sql;"
+  echo "  measured over ${DURATION}s once all clients are connected and ${WARMUP}s have passed"
   echo "- recur serve --workers ${BENCH_WORKERS:-"(default: $POOL)"}, a PostgreSQL pool of as many connections; PostgreSQL $(sql 'SHOW server_version') with fsync=off"
-  echo "- $ROUNDS round(s); the best round of each line is shown. Machine busy before the run: ${background}%"
+  echo "- $ROUNDS round(s) (the access-log runs: one); the best round of each line is shown. Machine busy before the run: ${background}%"
   echo
   echo "| run                                          |    req/s | p50 ms | p99 ms | max ms | errs  | recur/nginx CPU ms/req | PG CPU ms/req | client cores | other cores |"
   echo "|----------------------------------------------|---------:|-------:|-------:|-------:|------:|----------:|------------:|------:|------:|"

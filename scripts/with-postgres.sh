@@ -30,7 +30,9 @@ trap cleanup EXIT INT TERM
 "${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
   -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off -c full_page_writes=off ${PG_EXTRA_OPTS:-}" >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
-"$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres recur
+# An ICU collation, as production databases have: C-locale-only assumptions fail here.
+"$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres --template=template0 \
+  --locale-provider=icu --icu-locale=en-US --locale=C.UTF-8 recur
 
 export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGDATABASE=recur
 export RECUR_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/recur"

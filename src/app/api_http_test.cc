@@ -192,6 +192,17 @@ TEST_F(ApiTest, UnknownRouteIs404AndWrongMethodIs405) {
   EXPECT_EQ(r.header("allow"), "GET, POST");
 }
 
+TEST_F(ApiTest, UrlsThatAreNotUtf8AreRefusedAndTheConnectionStaysUsable) {
+  HttpClient client(server->port());
+  std::map<std::string, std::string> auth{{"Authorization", "Bearer " + admin.secret}};
+  for (const char* target : {"/%ff", "/v1/subscriptions/%ff", "/v1/customers?%ff=1", "/v1/customers?email=%c3"}) {
+    auto r = client.call("GET", target, "", auth);
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_EQ(json(r)["code"], "invalid_encoding") << target;
+  }
+  EXPECT_EQ(client.call("GET", "/v1/customers?email=%C3%A9%40example.com", "", auth).status, 200);
+}
+
 TEST_F(ApiTest, OversizedBodyIs413) {
   std::string big(100 * 1024, 'x');
   auto r = call("POST", "/v1/customers", "{\"name\":\"" + big + "\"}");

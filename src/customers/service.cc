@@ -59,11 +59,15 @@ Result<Customer> CustomerService::get(const std::string& id) {
 
 Result<Page> CustomerService::list(const ListFilter& f) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page> {
-    std::string sql = "SELECT doc FROM customers WHERE id < $1";
-    db::Params params{f.starting_after.value_or("~")};
+    std::string sql = "SELECT doc FROM customers WHERE 1 = 1";
+    db::Params params;
+    if (f.starting_after) {
+      params.emplace_back(*f.starting_after);
+      sql += " AND id < $1";
+    }
     if (f.email) {
       params.emplace_back(*f.email);
-      sql += " AND email = $2";
+      sql += " AND email = $" + std::to_string(params.size());
     }
     params.emplace_back(std::int64_t{f.limit + 1});
     sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());

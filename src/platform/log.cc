@@ -19,7 +19,7 @@ class JsonPayload final : public spdlog::custom_flag_formatter {
       out = "\"event\":";
       out += text;
     } else {
-      out = "\"msg\":" + nlohmann::json(std::string(text)).dump();
+      out = "\"msg\":" + nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     dest.append(out.data(), out.data() + out.size());
   }

@@ -498,9 +498,13 @@ Result<SubscriptionService::OfferPage> SubscriptionService::list_offers(const st
                                                                         const std::optional<std::string>& starting_after) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<OfferPage> {
     // Newest first, like every list; an empty reason filter matches all.
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id < $1 AND (reason = $2 OR $2 = '')"
-                                     " ORDER BY id DESC LIMIT $3",
-                                     {starting_after.value_or("~"), reason.value_or(""), std::int64_t{limit + 1}}));
+    std::string sql = "SELECT doc FROM retention_offers WHERE (reason = $1 OR $1 = '')";
+    db::Params params{reason.value_or(""), std::int64_t{limit + 1}};
+    if (starting_after) {
+      params.emplace_back(*starting_after);
+      sql += " AND id < $3";
+    }
+    RECUR_ASSIGN(auto rows, tx.query(sql + " ORDER BY id DESC LIMIT $2", params));
     OfferPage page;
     page.has_more = static_cast<int>(rows.size()) > limit;
     if (page.has_more) rows.pop_back();

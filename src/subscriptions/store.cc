@@ -52,13 +52,19 @@ Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool
 }
 
 Result<Page> list(db::Tx& tx, const ListFilter& f) {
-  std::string sql = "SELECT doc FROM subscriptions WHERE id < $1";
-  db::Params params{f.starting_after.value_or("~")};
+  std::string sql = "SELECT doc FROM subscriptions WHERE 1 = 1";
+  db::Params params;
   auto filter = [&](const char* column, const std::optional<std::string>& value) {
     if (!value) return;
     params.emplace_back(*value);
     sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
   };
+  auto before = [&](const std::optional<std::string>& cursor) {
+    if (!cursor) return;
+    params.emplace_back(*cursor);
+    sql += " AND id < $" + std::to_string(params.size());
+  };
+  before(f.starting_after);
   filter("customer_id", f.customer);
   filter("plan_id", f.plan);
   filter("status", f.status);

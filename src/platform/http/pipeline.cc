@@ -32,8 +32,9 @@ std::optional<std::string> bearer_token(const Request& request) {
   auto auth = request.header("authorization");
   if (!auth) return std::nullopt;
   constexpr std::string_view kScheme = "Bearer ";
-  if (auth->size() <= kScheme.size() || !std::equal(kScheme.begin(), kScheme.end(), auth->begin(),
-                                                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+  if (auth->size() <= kScheme.size() || !std::equal(kScheme.begin(), kScheme.end(), auth->begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+      }))
     return std::nullopt;
   return auth->substr(kScheme.size());
 }
@@ -75,11 +76,19 @@ Response problem(const Error& error, const std::string& request_id) {
   int status = status_for(error.kind);
   if (error.code == "method_not_allowed") status = 405;
   if (error.code == "payload_too_large") status = 413;
+  // Server-side failures keep their cause in the log, not in the answer: database errors
+  // can name hosts, users and SQL.
+  std::string detail = error.message;
+  if (status >= 500) {
+    spdlog::error("request {} failed with {}: {}", request_id, error.code, error.message);
+    detail = status == 503 ? "a dependency is unavailable; retry later, quoting the request id if it persists"
+                           : "an unexpected error occurred; quote the request id to support";
+  }
   nlohmann::json doc = {
       {"type", "https://docs.recur.example/problems/" + error.code},
       {"title", title_for(status)},
       {"status", status},
-      {"detail", error.message},
+      {"detail", detail},
       {"code", error.code},
   };
   if (!request_id.empty()) doc["request_id"] = request_id;
@@ -94,9 +103,35 @@ Response problem(const Error& error, const std::string& request_id) {
   Response r;
   r.status = status;
   r.content_type = "application/problem+json";
-  r.body = doc.dump();
+  r.body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
+
+namespace {
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : -1;
+    if (extra < 0 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) return false;
+    for (int k = 1; k <= extra; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// Paths and query strings are percent-decoded; refuse bytes that are not UTF-8 before
+// they reach SQL, JSON or logs.
+bool request_text_is_utf8(const Request& request) {
+  if (!valid_utf8(request.path)) return false;
+  for (const auto& [key, value] : request.query)
+    if (!valid_utf8(key) || !valid_utf8(value)) return false;
+  return true;
+}
+
+}  // namespace
 
 Response Pipeline::handle(Request& request) {
   // A caller's id is kept for tracing if it is short and plain; otherwise we make one.
@@ -106,7 +141,10 @@ Response Pipeline::handle(Request& request) {
                   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
                 });
   request.request_id = usable ? *id : "req_" + random_token(12);
-  Response response = route(request);
+  Response response = request_text_is_utf8(request)
+                          ? route(request)
+                          : problem(Error::bad_request("invalid_encoding", "the URL is not valid UTF-8 after decoding"),
+                                    request.request_id);
   response.set_header("X-Request-Id", request.request_id);
   return response;
 }
@@ -193,8 +231,8 @@ Response Pipeline::call(Request& request, const Route& route) {
   try {
     return route.handler(request);
   } catch (const std::exception& e) {
-    spdlog::error("request {} {} {} failed: {}", request.request_id, request.method, request.path, e.what());
-    return problem(Error::internal("an unexpected error occurred; quote the request id to support"),
+    return problem(Error::internal(std::string("uncaught exception in ") + request.method + " " + request.path + ": " +
+                                   e.what()),
                    request.request_id);
   }
 }

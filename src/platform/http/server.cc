@@ -107,7 +107,27 @@ struct Server::Impl {
     }
   }
 
+  // The dispatcher must always answer: an exception becomes a 500, never a dead connection.
+  Response guarded_dispatch(Request& request) {
+    try {
+      return dispatch(request);
+    } catch (const std::exception& e) {
+      return problem(Error::internal(std::string("dispatch failed: ") + e.what()), request.request_id);
+    }
+  }
+
+  // Forgets the connection however the session ends.
+  struct Registration {
+    Impl* impl;
+    std::shared_ptr<Connection> conn;
+    ~Registration() {
+      std::lock_guard lock(impl->mu);
+      impl->connections.erase(conn);
+    }
+  };
+
   asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
+    Registration registration{this, conn};
     beast::flat_buffer buffer;
     while (!stopping) {
       bhttp::request_parser<bhttp::string_body> parser;
@@ -128,7 +148,7 @@ struct Server::Impl {
       Request request = to_request(parser.get());
       bool keep_alive = parser.get().keep_alive() && !stopping;
       Response response = co_await asio::co_spawn(
-          workers, [this, &request]() -> asio::awaitable<Response> { co_return dispatch(request); },
+          workers, [this, &request]() -> asio::awaitable<Response> { co_return guarded_dispatch(request); },
           asio::use_awaitable);
       bool written = co_await write(*conn, response, parser.get().version(), keep_alive);
       log_access(request, response, started);
@@ -136,8 +156,6 @@ struct Server::Impl {
     }
     boost::system::error_code ignored;
     conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    std::lock_guard lock(mu);
-    connections.erase(conn);
   }
 
   asio::awaitable<bool> write(Connection& conn, const Response& response, unsigned version, bool keep_alive) {
@@ -155,7 +173,7 @@ struct Server::Impl {
                            {"method", req.method},     {"path", req.path},
                            {"status", res.status},     {"duration_ms", micros.count() / 1000.0},
                            {"bytes", res.body.size()}, {"key", req.principal ? req.principal->key_id : ""}};
-    spdlog::info(line.dump());
+    spdlog::info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 
   // Stop accepting; wake idle keep-alive connections so they close; let busy ones finish.
