@@ -139,10 +139,9 @@ std::string plan_and_quantity(const PriceAndCadence& p) {
 // The share of p's price for the time left in `current` after `at`. The magnitude is
 // rounded (half away from zero) before the sign is applied, so a credit mirrors the
 // charge for the same price exactly.
-ProrationLine unused_share(std::string_view lead, const PriceAndCadence& p, Period current,
+ProrationLine unused_share(std::string_view lead, const PriceAndCadence& p, std::int64_t price, Period current,
                            Timestamp at, int sign) {
-  const std::int64_t amount =
-      mul_div_round_half_up(line_price(p), current.end - at, current.end - current.start);
+  const std::int64_t amount = mul_div_round_half_up(price, current.end - at, current.end - current.start);
   std::string description =
       std::string(lead) + plan_and_quantity(p) + " after " + format_rfc3339(at);
   return {std::move(description), sign * amount, p.quantity, at, current.end};
@@ -162,9 +161,10 @@ ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, 
     throw std::invalid_argument("prorate: change time outside the current period");
   }
   ProrationResult result;
-  result.lines.push_back(unused_share("Unused time on ", from, current, at, -1));
+  const std::int64_t paid = from.paid.value_or(line_price(from));
+  if (paid != 0) result.lines.push_back(unused_share("Unused time on ", from, paid, current, at, -1));
   if (same_cadence(from.cadence, to.cadence)) {
-    result.lines.push_back(unused_share("Remaining time on ", to, current, at, +1));
+    result.lines.push_back(unused_share("Remaining time on ", to, line_price(to), current, at, +1));
     result.new_period = current;
   } else {
     // A new cadence cannot share the old calendar: the change time becomes the anchor.

@@ -59,6 +59,10 @@ struct PriceAndCadence {
   std::int64_t quantity = 1;
   Cadence cadence;
   std::string plan_name;
+  // For the plan being left: what the current period actually cost (after discounts; 0
+  // when skipped or in a trial). The credit is a share of this, never of the list price.
+  // Unset: the list price (unit_amount * quantity) was paid.
+  std::optional<std::int64_t> paid;
 };
 
 struct ProrationResult {
@@ -68,7 +72,9 @@ struct ProrationResult {
   bool resets_anchor = false; // true when the interval changes: new anchor = change time
 };
 
-// Stripe's proration for a change at `at` inside `current` (current.start <= at < current.end):
+// Stripe's proration for a change at `at` inside `current` (current.start <= at < current.end).
+// The credit for unused time is a share of what was paid for the period (`from.paid`);
+// nothing paid, no credit line:
 //  - same cadence: credit the unused time of the old price and charge the remaining
 //    time of the new one: -round(old * unused / period) and +round(new * unused / period),
 //    each line rounded half-up (away from zero) to the minor unit, computed to the second;

@@ -328,13 +328,25 @@ TEST(Prorate, QuantityMultipliesTheUnitPriceBeforeProrating) {
   EXPECT_EQ(r.total, 750);
 }
 
-TEST(Prorate, ZeroPricedPlanStillGetsItsLine) {
+TEST(Prorate, NothingPaidForThePeriodMeansNoCreditLine) {
   const auto r = prorate(plan("Free", 0, kMonthly), plan("Pro", 2500, kMonthly), kApril2026,
                          at("2026-04-16T00:00:00Z"));
-  ASSERT_EQ(r.lines.size(), 2u);
-  EXPECT_EQ(r.lines[0].amount, 0);
-  EXPECT_EQ(r.lines[1].amount, 1250);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_EQ(r.lines[0].amount, 1250);
   EXPECT_EQ(r.total, 1250);
+  auto skipped = plan("Basic", 3000, kMonthly);
+  skipped.paid = 0;  // the period was skipped: nothing to give back
+  EXPECT_EQ(prorate(skipped, plan("Pro", 2500, kMonthly), kApril2026, at("2026-04-16T00:00:00Z")).total, 1250);
+}
+
+TEST(Prorate, CreditIsAShareOfWhatWasPaidNotOfTheListPrice) {
+  auto discounted = plan("Basic", 3000, kMonthly);
+  discounted.paid = 2400;  // 20% retention discount on this period
+  const auto r = prorate(discounted, plan("Pro", 5000, kMonthly), kApril2026, at("2026-04-16T00:00:00Z"));
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_EQ(r.lines[0].amount, -1200);  // 2400 * 15/30
+  EXPECT_EQ(r.lines[1].amount, 2500);
+  EXPECT_EQ(r.total, 1300);
 }
 
 TEST(Prorate, ChangeAtThePeriodStartCreditsAndChargesInFull) {

@@ -123,14 +123,15 @@ recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscripti
 Result<Subscription> SubscriptionService::mutate(const std::string& id, std::optional<std::int64_t> expected_version,
                                                  const events::Actor& actor, const std::string& event_type,
                                                  const Change& change) {
-  Timestamp now = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
     RECUR_ASSIGN(Loaded l, load(tx, id, true));
+    // "Now" is read once the row is ours: a scheduler run we waited for is in the past.
+    Timestamp now = std::max(clock_.now(), l.sub.updated);
     if (expected_version && *expected_version != l.stored_version)
       return version_conflict("the subscription", *expected_version, l.stored_version);
     RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
     Json before = to_json(l.sub);
-    RECUR_ASSIGN(Json details, change(l, tx));
+    RECUR_ASSIGN(Json details, change(l, tx, now));
     l.sub.updated = now;
     l.sub.version = l.stored_version + 1;
     RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
@@ -187,7 +188,7 @@ Result<Page> SubscriptionService::list(const ListFilter& filter) {
 
 Result<Subscription> SubscriptionService::update(const std::string& id, const UpdateInput& in,
                                                  std::int64_t expected_version, const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx&) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
     if (in.quantity) l.sub.quantity = *in.quantity;
     if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
@@ -202,6 +203,7 @@ recur::Status SubscriptionService::remove(const std::string& id, std::optional<s
     RECUR_ASSIGN(Loaded l, load(tx, id, true));
     if (expected_version && *expected_version != l.stored_version)
       return version_conflict("the subscription", *expected_version, l.stored_version);
+    (void)advance(l.sub, l.lookup(), clock_.now());  // a start that is due counts as billed
     RECUR_TRY(allowed(l.sub, Action::kDelete));
     if (l.sub.billed_periods > 0)
       return Error::conflict("subscription_has_billing_history",
@@ -218,11 +220,10 @@ recur::Status SubscriptionService::remove(const std::string& id, std::optional<s
 Result<Subscription> SubscriptionService::pause(const std::string& id, std::optional<Timestamp> resumes_at,
                                                 std::optional<std::int64_t> expected_version,
                                                 const events::Actor& actor) {
-  Timestamp now = clock_.now();
-  if (resumes_at && *resumes_at <= now)
+  if (resumes_at && *resumes_at <= clock_.now())
     return Error::invalid("validation_failed", "resumes_at must be in the future",
                           {{"resumes_at", "in_the_past", "resumes_at must be after now"}});
-  return mutate(id, expected_version, actor, "subscription.paused", [&](Loaded& l, db::Tx&) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.paused", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kPause));
     l.sub.status = Status::kPaused;
     l.sub.pause = Pause{now, resumes_at};
@@ -232,8 +233,7 @@ Result<Subscription> SubscriptionService::pause(const std::string& id, std::opti
 
 Result<Subscription> SubscriptionService::resume(const std::string& id, std::optional<std::int64_t> expected_version,
                                                  const events::Actor& actor) {
-  Timestamp now = clock_.now();
-  return mutate(id, expected_version, actor, "subscription.resumed", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.resumed", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kResume));
     auto happened = subscriptions::resume(l.sub, l.current_plan(), now);
     Json details = {{"new_period", !happened.empty() && happened[0].billable}};
@@ -249,7 +249,7 @@ Result<Subscription> SubscriptionService::resume(const std::string& id, std::opt
 Result<Subscription> SubscriptionService::skip(const std::string& id, std::optional<Timestamp> period_start,
                                                std::optional<std::int64_t> expected_version,
                                                const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.skipped", [&](Loaded& l, db::Tx&) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.skipped", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kSkip));
     Json details;
     RECUR_TRY(add_skip(l.sub, l.lookup(), period_start, &details));
@@ -287,7 +287,8 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
   p.new_period = l.sub.current;
   // Nothing has been charged before the first paid period: a plain switch.
   if (l.sub.status == Status::kScheduled || l.sub.status == Status::kTrialing) return p;
-  PriceAndCadence old_price{from.amount, l.sub.quantity, from.cadence, from.name};
+  PriceAndCadence old_price{from.amount, l.sub.quantity, from.cadence, from.name,
+                            l.sub.current_skipped ? 0 : l.sub.current_amount};
   PriceAndCadence new_price{target.amount, quantity, target.cadence, target.name};
   auto result = prorate(old_price, new_price, l.sub.current, now);
   p.new_period = result.new_period;
@@ -313,8 +314,7 @@ Result<ChangePreview> SubscriptionService::preview_change(const std::string& id,
 Result<Subscription> SubscriptionService::change_plan(const std::string& id, const ChangePlanInput& in,
                                                       std::optional<std::int64_t> expected_version,
                                                       const events::Actor& actor) {
-  Timestamp now = clock_.now();
-  return mutate(id, expected_version, actor, "subscription.plan_changed", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.plan_changed", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, in, now));
     Json details = preview_json(p);
     details["from_plan"] = l.sub.plan;
@@ -327,12 +327,16 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
     l.sub.plan = p.plan;
     l.sub.quantity = p.quantity;
     if (p.resets_anchor) {
-      l.sub.billing_cycle_anchor = now;
-      l.sub.current = p.new_period;
-      ++l.sub.billed_periods;  // the new period is invoiced at once
+      // The new cadence starts a period now, billed at once like any period start.
+      RECUR_ASSIGN(auto target, catalog::find_plan(tx, p.plan));
+      auto started = restart_period(l.sub, *target, now);
+      details["period_started"] = {{"period_start", format_rfc3339(started.period.start)},
+                                   {"period_end", format_rfc3339(started.period.end)},
+                                   {"amount", started.amount}};
+      RECUR_TRY(record_lifecycle(tx, l.sub, {started}));
     }
     // Proration lines wait for the next invoice; on an anchor reset the full charge is
-    // that new period's own invoice, so only the credit is pending.
+    // the new period's own (billable event above), so only the credit is pending.
     for (const auto& line : p.lines) {
       bool full_new_period = p.resets_anchor && line.amount >= 0;
       if (full_new_period) continue;
@@ -347,13 +351,14 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
 Result<Subscription> SubscriptionService::cancel(const std::string& id, const CancelInput& in,
                                                  std::optional<std::int64_t> expected_version,
                                                  const events::Actor& actor) {
-  Timestamp now = clock_.now();
   return mutate(id, expected_version, actor, "subscription.cancellation_requested",
-                [&](Loaded& l, db::Tx& tx) -> Result<Json> {
-    RECUR_TRY(allowed(l.sub, in.at_period_end ? Action::kCancelAtPeriodEnd : Action::kCancelNow));
+                [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+    // A paused subscription whose paid period is already over has no period end left.
+    bool at_period_end = in.at_period_end && l.sub.current.end > now;
+    RECUR_TRY(allowed(l.sub, at_period_end ? Action::kCancelAtPeriodEnd : Action::kCancelNow));
     l.sub.cancellation = Cancellation{in.reason, in.comment, now};
     l.sub.canceled_at = now;
-    if (in.at_period_end) {
+    if (at_period_end) {
       l.sub.cancel_at_period_end = true;
     } else {
       l.sub.status = Status::kCanceled;
@@ -370,7 +375,7 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
     for (const auto& row : rows) latest[row.text(0)] = {row.text(1), row.text(2)};
     for (const auto& [offer, state] : latest)
       if (state.first == kOutcomeOffered) RECUR_TRY(record_outcome(tx, id, offer, state.second, kOutcomeCanceledAnyway));
-    return Json{{"at", in.at_period_end ? "period_end" : "now"},
+    return Json{{"at", at_period_end ? "period_end" : "now"},
                 {"reason", in.reason},
                 {"comment", in.comment ? Json(*in.comment) : Json(nullptr)}};
   });
@@ -379,7 +384,7 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
 Result<Subscription> SubscriptionService::reactivate(const std::string& id,
                                                      std::optional<std::int64_t> expected_version,
                                                      const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kReactivate));
     l.sub.cancel_at_period_end = false;
     l.sub.canceled_at.reset();
@@ -566,13 +571,13 @@ Result<std::string> require_open_offer(db::Tx& tx, const std::string& sub_id, co
 
 Result<Subscription> SubscriptionService::accept_offer(const std::string& id, const std::string& offer_id,
                                                        const events::Actor& actor) {
-  Timestamp now = clock_.now();
-  return mutate(id, std::nullopt, actor, "subscription.retention_accepted", [&](Loaded& l, db::Tx& tx) -> Result<Json> {
+  return mutate(id, std::nullopt, actor, "subscription.retention_accepted", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
     RECUR_ASSIGN(RetentionOffer o, find_offer(tx, offer_id));
     Json details = {{"offer", o.id}, {"type", to_string(o.type)}, {"reason", reason}};
     switch (o.type) {
       case OfferType::kDiscount:
+        RECUR_TRY(allowed(l.sub, Action::kUpdate));
         l.sub.discount = Discount{o.percent_off, o.duration_in_cycles, "retention_offer:" + o.id};
         break;
       case OfferType::kPause: {
@@ -592,9 +597,9 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
         break;
       }
       case OfferType::kChangePlan: {
-        RECUR_TRY(allowed(l.sub, Action::kChangePlan));
-        RECUR_ASSIGN(auto target, plan_for_subscribing(tx, o.plan.value_or(""), "plan"));
-        l.sub.pending_change = PendingChange{target.id, l.sub.quantity, l.sub.current.end};
+        ChangePlanInput change{o.plan.value_or(""), std::nullopt, false, Effective::kPeriodEnd};
+        RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, change, now));
+        l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at};
         break;
       }
     }

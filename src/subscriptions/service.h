@@ -132,7 +132,8 @@ class SubscriptionService {
 
  private:
   struct Loaded;
-  using Change = std::function<Result<Json>(Loaded&, db::Tx&)>;
+  // Applies one change to a loaded subscription at `now` (read after the row lock).
+  using Change = std::function<Result<Json>(Loaded&, db::Tx&, Timestamp now)>;
 
   Result<Loaded> load(db::Tx& tx, const std::string& id, bool for_update);
   // Load for update, bring up to now, check the version, apply `change`, store, record.

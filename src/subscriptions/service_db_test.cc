@@ -207,7 +207,36 @@ TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCredits
   EXPECT_EQ(changed->billing_cycle_anchor, t.clock->now());
   EXPECT_EQ(format_rfc3339(changed->current.end), "2026-03-02T10:00:00Z");
   EXPECT_EQ(changed->billed_periods, 2);
+  EXPECT_EQ(changed->current_amount, 2400);
   EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -500);
+  // The new period is charged like any period start: a billable event with its amount.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.period_started'"
+                  " AND payload LIKE '%\"amount\":2400%'",
+                  {sub.id}),
+            1);
+}
+
+TEST_F(SubscriptionServiceTest, ChangingPlanDuringASkippedPeriodCreditsNothing) {
+  auto small = testing::make_plan(t, 3000, Interval::kMonth, 1, 0, "Small");
+  auto large = testing::make_plan(t, 5000, Interval::kMonth, 1, 0, "Large");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, small.id);
+  ASSERT_TRUE(svc().skip(sub.id, std::nullopt, std::nullopt, t.actor).ok());
+  t.clock->set(at("2026-03-14T10:00:00Z"));  // inside the skipped Feb 28 - Mar 31 period
+  auto preview = svc().preview_change(sub.id, {large.id, std::nullopt, true, Effective::kNow});
+  ASSERT_TRUE(preview.ok()) << preview.error().message;
+  ASSERT_EQ(preview->lines.size(), 1u);  // no credit: the period cost nothing
+  EXPECT_GT(preview->lines[0].amount, 0);
+}
+
+TEST_F(SubscriptionServiceTest, CancellingAPausedSubscriptionAfterItsPeriodEndsItNow) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  ASSERT_TRUE(svc().pause(sub.id, std::nullopt, std::nullopt, t.actor).ok());
+  t.clock->set(at("2026-04-10T00:00:00Z"));
+  auto canceled = svc().cancel(sub.id, {true, "moving", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok()) << canceled.error().message;
+  EXPECT_EQ(canceled->status, Status::kCanceled);
+  EXPECT_EQ(*canceled->ended_at, at("2026-04-10T00:00:00Z"));
 }
 
 TEST_F(SubscriptionServiceTest, ChangeAtPeriodEndAppliesOnRenewal) {

@@ -57,6 +57,8 @@ Json to_json(const Subscription& s) {
               {"billing_cycle_anchor", format_rfc3339(s.billing_cycle_anchor)},
               {"current_period_start", format_rfc3339(s.current.start)},
               {"current_period_end", format_rfc3339(s.current.end)},
+              {"current_period_amount", s.current_amount},
+              {"current_period_skipped", s.current_skipped},
               {"cancel_at_period_end", s.cancel_at_period_end},
               {"cancel_at", s.cancel_at_period_end ? Json(format_rfc3339(s.current.end)) : Json(nullptr)},
               {"canceled_at", opt_time(s.canceled_at)},
@@ -85,6 +87,8 @@ Subscription subscription_from_doc(const Json& d) {
   s.trial_end = read_time(d, "trial_end");
   s.billing_cycle_anchor = must_time(d, "billing_cycle_anchor");
   s.current = {must_time(d, "current_period_start"), must_time(d, "current_period_end")};
+  s.current_amount = d.value("current_period_amount", std::int64_t{0});
+  s.current_skipped = d.value("current_period_skipped", false);
   s.cancel_at_period_end = d.at("cancel_at_period_end");
   s.canceled_at = read_time(d, "canceled_at");
   s.ended_at = read_time(d, "ended_at");
@@ -153,6 +157,8 @@ void reanchor(Subscription& s, const Cadence& cadence, Timestamp at) {
 LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
   LifecycleEvent e{std::move(type), at, s.current, true, period_amount(plan, s.quantity, s.discount), plan.currency,
                    nullptr};
+  s.current_amount = e.amount;
+  s.current_skipped = false;
   ++s.billed_periods;
   if (s.discount && --s.discount->cycles_remaining <= 0) s.discount.reset();
   return e;
@@ -183,7 +189,11 @@ bool take_skip(Subscription& s, Timestamp start) {
 // A new billed period has begun at s.current: bill it, unless the customer skipped it.
 LifecycleEvent period_began(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at,
                             Json details = nullptr) {
-  if (take_skip(s, s.current.start)) return plain("subscription.period_skipped", at, s, std::move(details));
+  if (take_skip(s, s.current.start)) {
+    s.current_amount = 0;
+    s.current_skipped = true;
+    return plain("subscription.period_skipped", at, s, std::move(details));
+  }
   auto e = billable_period(s, plan, std::move(type), at);
   e.details = std::move(details);
   return e;
@@ -195,6 +205,8 @@ LifecycleEvent start_trial_or_period(Subscription& s, const catalog::Plan& plan,
     s.status = Status::kTrialing;
     s.trial_end = at + plan.trial_days * 86400;
     s.current = {at, *s.trial_end};
+    s.current_amount = 0;
+    s.current_skipped = false;
     return plain("subscription.trial_started", at, s);
   }
   s.status = Status::kActive;
@@ -202,28 +214,45 @@ LifecycleEvent start_trial_or_period(Subscription& s, const catalog::Plan& plan,
   return billable_period(s, plan, "subscription.started", at);
 }
 
+Json drop_skips(Subscription& s) {
+  Json dropped = Json::array();
+  for (Timestamp t : s.skipped_periods) dropped.push_back(format_rfc3339(t));
+  s.skipped_periods.clear();
+  return dropped;
+}
+
+// A plan change scheduled for `at` or earlier takes effect as a period begins at `at`.
+// Returns what changed (for the event), or null. A new cadence restarts the calendar.
+Json apply_pending_change(Subscription& s, const PlanLookup& plans, Timestamp at) {
+  if (!s.pending_change || s.pending_change->effective_at > at || !plans.pending) return nullptr;
+  const auto& before = plan_of(s, plans).cadence;
+  const auto& after = plans.pending->cadence;
+  Json details = Json{{"plan_changed", {{"from", s.plan}, {"to", s.pending_change->plan}}}};
+  s.plan = s.pending_change->plan;
+  s.quantity = s.pending_change->quantity;
+  s.pending_change.reset();
+  if (before.interval != after.interval || before.count != after.count) {
+    s.billing_cycle_anchor = at;
+    if (!s.skipped_periods.empty()) details["skips_dropped"] = drop_skips(s);
+  }
+  return details;
+}
+
 // The current period ended: apply a pending plan change, then bill or skip the next one.
 LifecycleEvent roll_period(Subscription& s, const PlanLookup& plans, Timestamp at) {
-  Json details = nullptr;
-  if (s.pending_change && s.pending_change->effective_at <= at && plans.pending) {
-    const auto& before = plan_of(s, plans).cadence;
-    const auto& after = plans.pending->cadence;
-    details = Json{{"plan_changed", {{"from", s.plan}, {"to", s.pending_change->plan}}}};
-    s.plan = s.pending_change->plan;
-    s.quantity = s.pending_change->quantity;
-    s.pending_change.reset();
-    if (before.interval != after.interval || before.count != after.count) s.billing_cycle_anchor = at;
-  }
+  Json details = apply_pending_change(s, plans, at);
   const auto& plan = plan_of(s, plans);
   if (s.billing_cycle_anchor == at) s.current = {at, period_start(at, plan.cadence, 1)};
   else s.current = period_from(s.billing_cycle_anchor, plan.cadence, at);
   return period_began(s, plan, "subscription.renewed", at, std::move(details));
 }
 
-LifecycleEvent end_trial(Subscription& s, const catalog::Plan& plan, Timestamp at) {
+LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at) {
+  Json details = apply_pending_change(s, plans, at);
+  const auto& plan = plan_of(s, plans);
   s.status = Status::kActive;
   reanchor(s, plan.cadence, at);
-  return period_began(s, plan, "subscription.trial_ended", at);
+  return period_began(s, plan, "subscription.trial_ended", at, std::move(details));
 }
 
 }  // namespace
@@ -239,6 +268,14 @@ std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Ti
   return {start_trial_or_period(s, plan, s.start_date)};
 }
 
+LifecycleEvent restart_period(Subscription& s, const catalog::Plan& plan, Timestamp at) {
+  reanchor(s, plan.cadence, at);
+  Json dropped = drop_skips(s);
+  auto e = billable_period(s, plan, "subscription.period_started", at);
+  if (!dropped.empty()) e.details = Json{{"skips_dropped", dropped}};
+  return e;
+}
+
 std::vector<LifecycleEvent> resume(Subscription& s, const catalog::Plan& plan, Timestamp at) {
   s.pause.reset();
   if (at < s.current.end) {
@@ -246,8 +283,9 @@ std::vector<LifecycleEvent> resume(Subscription& s, const catalog::Plan& plan, T
     return {plain("subscription.resumed", at, s)};
   }
   s.status = Status::kActive;
-  reanchor(s, plan.cadence, at);
-  return {period_began(s, plan, "subscription.resumed", at)};
+  auto e = restart_period(s, plan, at);
+  e.type = "subscription.resumed";
+  return {e};
 }
 
 std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Timestamp now) {
@@ -259,11 +297,14 @@ std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Ti
     Timestamp at = *due;
     const auto& plan = plan_of(s, plans);
     switch (s.status) {
-      case Status::kScheduled:
-        out.push_back(start_trial_or_period(s, plan, at));
+      case Status::kScheduled: {
+        Json details = apply_pending_change(s, plans, at);
+        out.push_back(start_trial_or_period(s, plan_of(s, plans), at));
+        if (!details.is_null()) out.back().details = std::move(details);
         break;
+      }
       case Status::kTrialing:
-        out.push_back(s.cancel_at_period_end ? end_now(s, at) : end_trial(s, plan, at));
+        out.push_back(s.cancel_at_period_end ? end_now(s, at) : end_trial(s, plans, at));
         break;
       case Status::kActive:
       case Status::kPastDue:
@@ -287,11 +328,13 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   if (sub.status == Status::kCanceled || count <= 0 || !plans.current) return out;
   const auto& plan = plan_of(sub, plans);
   bool trial = sub.status == Status::kTrialing || (sub.status == Status::kScheduled && plan.trial_days > 0);
-  // The current (or first scheduled) period: a scheduled one is billed at its start, with
-  // any discount; an active one was billed already at the full price.
-  auto first_discount = sub.status == Status::kScheduled ? sub.discount : std::nullopt;
-  out.push_back({sub.current, trial ? 0 : period_amount(plan, sub.quantity, first_discount), plan.currency, sub.plan,
-                 sub.quantity, trial, false});
+  // The current (or first scheduled) period: a scheduled one will be billed at its start,
+  // with any discount; a started one shows what it was billed (0 when skipped).
+  std::int64_t first_amount = trial                                 ? 0
+                              : sub.status == Status::kScheduled    ? period_amount(plan, sub.quantity, sub.discount)
+                                                                    : sub.current_amount;
+  out.push_back({sub.current, first_amount, plan.currency, sub.plan, sub.quantity, trial,
+                 sub.status != Status::kScheduled && sub.current_skipped});
 
   // Project the future with the same rules the lifecycle runs on.
   Subscription s = sub;

@@ -51,6 +51,8 @@ struct Subscription {
   std::optional<Timestamp> trial_end;
   Timestamp billing_cycle_anchor = 0;
   Period current;  // for scheduled: the first period; for trialing: the trial
+  std::int64_t current_amount = 0;  // what the current period was billed (0: trial, skipped, not started)
+  bool current_skipped = false;     // the customer skipped the current period
   bool cancel_at_period_end = false;
   std::optional<Timestamp> canceled_at;
   std::optional<Timestamp> ended_at;
@@ -99,6 +101,11 @@ std::vector<LifecycleEvent> advance(Subscription& sub, const PlanLookup& plans, 
 // Sets up a new subscription from sub.start_date: scheduled when that is after `now`,
 // otherwise started (trialing with the plan's trial, else active and billable at once).
 std::vector<LifecycleEvent> begin(Subscription& sub, const catalog::Plan& plan, Timestamp now);
+
+// Starts a fresh calendar at `at` (a new interval, or a resumption after the paid period):
+// the anchor moves to `at`, skips on the old calendar are dropped (listed in the event's
+// details), and the new period is billable at once.
+LifecycleEvent restart_period(Subscription& sub, const catalog::Plan& plan, Timestamp at);
 
 // Ends a pause at `at`. Inside the paid period the subscription simply carries on; after
 // it, a new period starts at `at` (the billing anchor moves to the resumption time).

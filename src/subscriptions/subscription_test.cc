@@ -104,5 +104,45 @@ TEST(Lifecycle, DiscountAppliesToTheNextNBilledPeriodsRoundedHalfUp) {
   EXPECT_FALSE(s.discount.has_value());
 }
 
+TEST(Lifecycle, APlanChangeDueAtTrialEndIsBilledOnTheNewPlan) {
+  auto gold = plan(5000, Interval::kMonth, 1, 14);
+  gold.id = "plan_gold";
+  auto lite = plan(1000, Interval::kMonth);
+  lite.id = "plan_lite";
+  auto s = started(gold, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  s.pending_change = PendingChange{lite.id, 1, s.current.end};
+  auto events = advance(s, {&gold, &lite}, at("2026-01-15T00:00:00Z"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "subscription.trial_ended");
+  EXPECT_EQ(events[0].amount, 1000);
+  EXPECT_EQ(s.plan, lite.id);
+  EXPECT_FALSE(s.pending_change.has_value());
+}
+
+TEST(Lifecycle, ResumingAfterThePaidPeriodDropsSkipsOfTheOldCalendar) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  s.skipped_periods = {at("2026-02-01T00:00:00Z")};
+  s.status = Status::kPaused;
+  s.pause = Pause{at("2026-01-10T00:00:00Z"), at("2026-03-17T00:00:00Z")};
+  auto events = advance(s, {&p, nullptr}, at("2026-03-17T00:00:00Z"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].billable);
+  EXPECT_EQ(events[0].details["skips_dropped"].size(), 1u);
+  EXPECT_TRUE(s.skipped_periods.empty());
+  EXPECT_EQ(s.current_amount, 1000);
+}
+
+TEST(Lifecycle, ASkippedCurrentPeriodShowsAsSkippedWithNothingBilled) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  s.skipped_periods = {at("2026-02-01T00:00:00Z")};
+  (void)advance(s, {&p, nullptr}, at("2026-02-02T00:00:00Z"));
+  auto periods = upcoming(s, {&p, nullptr}, 2);
+  EXPECT_TRUE(periods[0].skipped);
+  EXPECT_EQ(periods[0].amount, 0);
+  EXPECT_EQ(periods[1].amount, 1000);
+}
+
 }  // namespace
 }  // namespace recur::subscriptions
