@@ -19,6 +19,7 @@
 # pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md).
+{  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +34,8 @@ done
 # A fresh throw-away PostgreSQL for every run: re-execute under scripts/with-postgres.sh.
 if [ -z "${RECUR_BENCH_INNER:-}" ]; then
   export RECUR_BENCH_INNER=1
-  exec bash scripts/with-postgres.sh bash "$0" "$@"
+  # (from memory, for the same reason: bash reads a script file as it goes)
+  exec bash -c "$(cat scripts/with-postgres.sh)" scripts/with-postgres.sh bash "$PWD/bench/run.sh" "$@"
 fi
 
 DURATION=${BENCH_DURATION:-10}
@@ -196,8 +198,9 @@ run_pgbench() {
   pgbench_runs=$((pgbench_runs + 1))
   wait_quiet
   rm -f "$work"/pgblog.*
+  local total=$((WARMUP + DURATION + 2)) launch=${EPOCHREALTIME/./}
   pgbench -n -M prepared -c "$clients" -j "$THREADS" -f "$script" "${PGB_VARS[@]}" "$@" \
-    -D base=$((10**18 + pgbench_runs * 10**16)) -T $((WARMUP + DURATION + 2)) \
+    -D base=$((10**18 + pgbench_runs * 10**16)) -T "$total" \
     --log --log-prefix="$work/pgblog" >"$work/$label.out" 2>&1 &
   local pgb_pid=$! i connected=0
   for i in $(seq 600); do  # 60 s at most for every client to connect
@@ -210,11 +213,12 @@ run_pgbench() {
   local t0=$EPOCHREALTIME client0 client1
   proc_ticks "$pgb_pid"; client0=$ticks
   cpu_begin 0
-  local deadline
-  deadline=$(awk -v t="$t0" -v d="$DURATION" 'BEGIN { printf "%.6f", t + d }')
-  while kill -0 "$pgb_pid" 2>/dev/null && awk -v now="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(now < d) }'; do
-    sleep 0.05
-  done
+  # The window closes DURATION seconds later, or 1 s before pgbench's -T runs out if
+  # connecting took long: the readings must be taken while pgbench and its backends live.
+  local end_us=$(( ${t0/./} + DURATION * 1000000 )) limit_us=$(( launch + (total - 1) * 1000000 )) wait_us
+  ((end_us < limit_us)) || end_us=$limit_us
+  wait_us=$(( end_us - ${EPOCHREALTIME/./} ))
+  ((wait_us > 0)) && sleep "$((wait_us / 1000000)).$(printf '%06d' $((wait_us % 1000000)))"
   local t1=$EPOCHREALTIME
   proc_ticks "$pgb_pid"; client1=$ticks
   cpu_end 0
@@ -225,11 +229,15 @@ run_pgbench() {
   line=$(cat "$work"/pgblog.* | python3 -c '
 import sys
 t0, t1 = float(sys.argv[1]), float(sys.argv[2])
-lat = []
+lat, last = [], 0
 for l in sys.stdin:
     f = l.split()
-    if len(f) >= 6 and t0 <= int(f[4]) + int(f[5]) / 1e6 <= t1:
-        lat.append(int(f[2]))
+    if len(f) >= 6:
+        done = int(f[4]) + int(f[5]) / 1e6
+        last = max(last, done)
+        if t0 <= done <= t1:
+            lat.append(int(f[2]))
+t1 = min(t1, last)  # pgbench may have stopped before the window closed
 lat.sort()
 if not lat:
     sys.exit("no transactions in the measured window")
@@ -241,6 +249,9 @@ print("rps=%.1f requests=%d seconds=%.3f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max
   cpu_report "$(awk -v t=$((client1 - client0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" "$n"
   store "$label" "$line non2xx=${failed:-0} socket_errors=0 $cpu_line"
   run_log "  $label: $line failed=${failed:-0} (clients connected: $connected) | $cpu_line"
+  awk -v w="$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")" -v d="$DURATION" 'BEGIN { exit !(w < 0.8 * d) }' &&
+    run_log "bench: WARNING: $label was measured over a short window (its clients were slow to connect)"
+  return 0
 }
 
 # start_server LABEL [FLAGS...]: runs recur serve on a free port; sets server_pid, server_url
@@ -495,3 +506,5 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   fi
 } | tee "$out"
 echo "bench: results written to $out (log: per-run lines above)" >&2
+exit
+}

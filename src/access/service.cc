@@ -11,6 +11,9 @@ namespace recur::access {
 namespace {
 constexpr Timestamp kCacheSeconds = 30;  // a revoked key stops working within this
 constexpr Timestamp kIdempotencyTtl = 24 * 3600;
+// A request still "in progress" after this long died with its process (requests time out
+// far sooner): a retry with the same request may take the key over.
+constexpr Timestamp kClaimLease = 300;
 }  // namespace
 
 std::string hash_secret(std::string_view secret) {
@@ -41,8 +44,8 @@ Result<int> ApiKeys::count_active() {
   return static_cast<int>(rows.at(0).int64(0));
 }
 
-std::optional<http::Principal> ApiKeys::authenticate(std::string_view bearer_token) {
-  if (bearer_token.empty() || bearer_token.size() > 200) return std::nullopt;
+Result<std::optional<http::Principal>> ApiKeys::authenticate(std::string_view bearer_token) {
+  if (bearer_token.empty() || bearer_token.size() > 200) return std::optional<http::Principal>();
   std::string hash = hash_secret(bearer_token);
   Timestamp now = clock_.now();
   {
@@ -50,12 +53,13 @@ std::optional<http::Principal> ApiKeys::authenticate(std::string_view bearer_tok
     auto it = cache_.find(hash);
     if (it != cache_.end() && it->second.expires > now) return it->second.principal;
   }
-  auto tx = db_.begin(db::TxMode::kReadOnly);
-  if (!tx.ok()) return std::nullopt;
-  auto rows = (*tx)->query("SELECT id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", {hash});
+  auto rows = db::transact(db_, [&](db::Tx& tx) {
+    return tx.query("SELECT id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", {hash});
+  }, db::TxMode::kReadOnly);
   if (!rows.ok()) {
-    spdlog::error("api key lookup failed: {}", rows.error().message);
-    return std::nullopt;
+    // Never tell a caller their key is bad because the database is down.
+    return Error{ErrorKind::kUnavailable, "authentication_unavailable",
+                 "API keys cannot be checked right now: " + rows.error().message, {}, {}};
   }
   std::optional<http::Principal> principal;
   if (!rows->empty()) principal = http::Principal{rows->at(0).text(0), rows->at(0).text(1)};
@@ -77,6 +81,14 @@ Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim
   RECUR_ASSIGN(auto rows, tx->query("SELECT fingerprint, status, content_type, body, headers FROM idempotency_keys"
                                     " WHERE key = $1",
                                     {key}));
+  RECUR_ASSIGN(auto abandoned, tx->exec("UPDATE idempotency_keys SET created_at = $3 WHERE key = $1 AND fingerprint = $2"
+                                        " AND status IS NULL AND created_at < $4",
+                                        {key, fingerprint, now, now - kClaimLease}));
+  if (abandoned == 1) {
+    RECUR_TRY(tx->commit());
+    spdlog::warn("idempotency key {} was abandoned in progress; taken over by a retry", key);
+    return std::optional<Stored>();
+  }
   if (!rows.empty()) {
     const auto& row = rows[0];
     Stored stored;

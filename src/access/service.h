@@ -28,7 +28,7 @@ class ApiKeys final : public http::Authenticator {
   Result<int> count_active();
 
   // http::Authenticator
-  std::optional<http::Principal> authenticate(std::string_view bearer_token) override;
+  Result<std::optional<http::Principal>> authenticate(std::string_view bearer_token) override;
   bool allowed(const http::Principal& who, std::string_view permission) const override;
 
  private:

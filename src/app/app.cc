@@ -35,7 +35,10 @@ Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations
 
 void App::add_platform_routes(const Options& options) {
   router_.add("GET", "/healthz", "", [this](http::Request& req) {
-    auto version = db::schema_version(*db_);
+    auto version = db::transact(*db_, [](db::Tx& tx) -> Result<std::int64_t> {
+      RECUR_ASSIGN(auto rows, tx.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+      return rows.at(0).int64(0);
+    }, db::TxMode::kReadOnly);
     if (!version.ok())
       return http::error_response(req, Error{ErrorKind::kUnavailable, "database_unavailable",
                                              "the database does not answer", {}, {}});

@@ -63,10 +63,15 @@ class Scheduler {
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
-      auto report = svc_.run_due();
-      if (!report.ok()) spdlog::error("lifecycle run failed: {}", report.error().message);
-      else if (report->events > 0)
-        spdlog::info("lifecycle run: {} subscriptions advanced, {} events", report->subscriptions, report->events);
+      try {
+        auto report = svc_.run_due();
+        if (!report.ok()) spdlog::error("lifecycle run failed: {}", report.error().message);
+        else if (report->events > 0 || report->failures > 0)
+          spdlog::info("lifecycle run: {} subscriptions advanced, {} events, {} failed (first: {})",
+                       report->subscriptions, report->events, report->failures, report->first_error);
+      } catch (const std::exception& e) {
+        spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
+      }
       lock.lock();
       cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
     }

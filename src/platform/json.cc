@@ -108,7 +108,16 @@ std::optional<Timestamp> FieldReader::timestamp(std::string_view name, bool requ
   if (!v) return std::nullopt;
   std::optional<Timestamp> t;
   if (v->is_string()) t = parse_rfc3339(v->get_ref<const std::string&>());
-  if (!t) fail(name, "invalid_timestamp", std::string(name) + " must be an RFC 3339 time such as 2026-01-31T00:00:00Z");
+  if (!t) {
+    fail(name, "invalid_timestamp", std::string(name) + " must be an RFC 3339 time such as 2026-01-31T00:00:00Z");
+    return std::nullopt;
+  }
+  // Calendars are projected years ahead; keep every date they can reach printable.
+  constexpr Timestamp kLatest = 32503680000;  // 3000-01-01T00:00:00Z
+  if (*t >= kLatest) {
+    fail(name, "out_of_range", std::string(name) + " must be before 3000-01-01");
+    return std::nullopt;
+  }
   return t;
 }
 

@@ -439,7 +439,11 @@ Result<RunReport> SubscriptionService::run_due() {
         RECUR_TRY(record_lifecycle(tx, l.sub, happened));
         return static_cast<int>(happened.size());
       });
-      if (!step.ok()) return std::move(step).error();
+      if (!step.ok()) {
+        // One bad row must not hold up every other renewal: note it and go on.
+        if (report.failures++ == 0) report.first_error = id + ": " + step.error().message;
+        continue;
+      }
       if (*step > 0) {
         ++progressed;
         ++report.subscriptions;

@@ -79,6 +79,8 @@ struct OfferPatch {
 struct RunReport {
   int subscriptions = 0;  // subscriptions advanced
   int events = 0;         // lifecycle events recorded
+  int failures = 0;       // subscriptions that could not be advanced (retried next run)
+  std::string first_error;
 };
 
 class SubscriptionService {

@@ -127,17 +127,20 @@ class PostgresTx final : public Tx {
 class PostgresDatabase final : public Database {
  public:
   PostgresDatabase(std::string conninfo, int pool_size)
-      : conninfo_(std::move(conninfo)), pool_(pool_size, [this] { return connect(); }) {}
+      : conninfo_(std::move(conninfo)), pool_size_(pool_size), pool_(pool_size, [this] { return connect(); }) {}
 
   Result<std::unique_ptr<Tx>> begin(TxMode mode) override {
-    RECUR_ASSIGN(auto lease, pool_.acquire());
     const char* sql = mode == TxMode::kReadWrite ? "BEGIN" : "BEGIN READ ONLY";
-    auto st = lease->run_simple(sql);
-    if (!st.ok()) {
-      if (!lease->healthy()) lease.discard();
-      return std::move(st).error();
+    // After a server restart every idle connection is dead: replace them one by one
+    // instead of failing one request for each.
+    for (int attempt = 0;; ++attempt) {
+      RECUR_ASSIGN(auto lease, pool_.acquire());
+      auto st = lease->run_simple(sql);
+      if (st.ok()) return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease)));
+      bool broken = !lease->healthy();
+      if (broken) lease.discard();
+      if (!broken || attempt >= pool_size_) return std::move(st).error();
     }
-    return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease)));
   }
   Engine engine() const override { return Engine::kPostgres; }
   std::string describe() const override {
@@ -175,6 +178,7 @@ class PostgresDatabase final : public Database {
   }
 
   std::string conninfo_;
+  int pool_size_;
   std::string redacted_;
   Pool<Connection> pool_;
 };

@@ -175,7 +175,9 @@ Response Pipeline::route(Request& request) {
       r.set_header("WWW-Authenticate", "Bearer");
       return r;
     }
-    request.principal = auth_.authenticate(*token);
+    auto principal = auth_.authenticate(*token);
+    if (!principal.ok()) return problem(principal.error(), request.request_id);
+    request.principal = *principal;
     if (!request.principal) {
       Response r = problem(Error{ErrorKind::kUnauthorized, "invalid_api_key", "the API key is not valid", {}, {}},
                            request.request_id);

@@ -18,7 +18,8 @@ namespace recur::http {
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  virtual std::optional<Principal> authenticate(std::string_view bearer_token) = 0;
+  // nullopt: no such key. An error: the check itself failed (e.g. the database is down).
+  virtual Result<std::optional<Principal>> authenticate(std::string_view bearer_token) = 0;
   virtual bool allowed(const Principal& who, std::string_view permission) const = 0;
 };
 
