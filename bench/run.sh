@@ -505,6 +505,14 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
     echo "lower than this machine can do; re-run on a quiet machine before comparing."
   fi
 } | tee "$out"
-echo "bench: results written to $out (log: per-run lines above)" >&2
+{
+  echo
+  echo "### Per-run log"
+  echo
+  echo '```'
+  cat "$work/log.txt"
+  echo '```'
+} >>"$out"
+echo "bench: results (and the per-run log above) written to $out" >&2
 exit
 }

@@ -1,10 +1,10 @@
 // API key and idempotency-key persistence.
 #include "access/service.h"
 
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include "access/model.h"
+#include "platform/digest.h"
 #include "platform/json.h"
 
 namespace recur::access {
@@ -16,17 +16,7 @@ constexpr Timestamp kIdempotencyTtl = 24 * 3600;
 constexpr Timestamp kClaimLease = 300;
 }  // namespace
 
-std::string hash_secret(std::string_view secret) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
+std::string hash_secret(std::string_view secret) { return sha256_hex(secret); }
 
 Result<CreatedKey> ApiKeys::create(const std::string& role) {
   if (!is_role(role)) return Error::invalid("invalid_role", "unknown role '" + role + "'");

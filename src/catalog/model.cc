@@ -10,7 +10,7 @@ Json to_json(const Product& p) {
               {"object", "product"},
               {"name", p.name},
               {"sku", p.sku},
-              {"description", p.description ? Json(*p.description) : Json(nullptr)},
+              {"description", to_json_text(p.description)},
               {"price", price},
               {"active", p.active},
               {"metadata", p.metadata},
@@ -30,7 +30,7 @@ Json to_json(const Plan& p) {
               {"interval", subscriptions::to_string(p.cadence.interval)},
               {"interval_count", p.cadence.count},
               {"trial_days", p.trial_days},
-              {"tier", p.tier ? Json(*p.tier) : Json(nullptr)},
+              {"tier", to_json_text(p.tier)},
               {"items", items},
               {"active", p.active},
               {"metadata", p.metadata},
@@ -39,26 +39,18 @@ Json to_json(const Plan& p) {
               {"version", p.version}};
 }
 
-namespace {
-std::optional<std::string> opt_string(const Json& doc, const char* key) {
-  auto it = doc.find(key);
-  if (it == doc.end() || it->is_null()) return std::nullopt;
-  return it->get<std::string>();
-}
-Timestamp time_of(const Json& doc, const char* key) { return parse_rfc3339(doc.at(key).get<std::string>()).value_or(0); }
-}  // namespace
 
 Product product_from_doc(const Json& doc) {
   Product p;
   p.id = doc.at("id");
   p.name = doc.at("name");
   p.sku = doc.at("sku");
-  p.description = opt_string(doc, "description");
+  p.description = doc_text(doc, "description");
   if (const auto& price = doc.at("price"); price.is_object()) p.price = Money{price.at("amount"), price.at("currency")};
   p.active = doc.at("active");
   p.metadata = doc.at("metadata");
-  p.created = time_of(doc, "created");
-  p.updated = time_of(doc, "updated");
+  p.created = doc_required_time(doc, "created");
+  p.updated = doc_required_time(doc, "updated");
   p.version = doc.at("version");
   return p;
 }
@@ -72,12 +64,12 @@ Plan plan_from_doc(const Json& doc) {
   p.cadence.interval = subscriptions::parse_interval(doc.at("interval").get<std::string>()).value();
   p.cadence.count = doc.at("interval_count");
   p.trial_days = doc.at("trial_days");
-  p.tier = opt_string(doc, "tier");
+  p.tier = doc_text(doc, "tier");
   for (const auto& item : doc.at("items")) p.items.push_back({item.at("product"), item.at("quantity")});
   p.active = doc.at("active");
   p.metadata = doc.at("metadata");
-  p.created = time_of(doc, "created");
-  p.updated = time_of(doc, "updated");
+  p.created = doc_required_time(doc, "created");
+  p.updated = doc_required_time(doc, "updated");
   p.version = doc.at("version");
   return p;
 }

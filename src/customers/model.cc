@@ -7,10 +7,10 @@ namespace recur::customers {
 
 Json to_json(const Address& a) {
   return Json{{"line1", a.line1},
-              {"line2", a.line2 ? Json(*a.line2) : Json(nullptr)},
+              {"line2", to_json_text(a.line2)},
               {"city", a.city},
               {"postal_code", a.postal_code},
-              {"state", a.state ? Json(*a.state) : Json(nullptr)},
+              {"state", to_json_text(a.state)},
               {"country", a.country}};
 }
 
@@ -19,7 +19,7 @@ Json to_json(const Customer& c) {
               {"object", "customer"},
               {"email", c.email},
               {"name", c.name},
-              {"phone", c.phone ? Json(*c.phone) : Json(nullptr)},
+              {"phone", to_json_text(c.phone)},
               {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)},
               {"metadata", c.metadata},
               {"created", format_rfc3339(c.created)},
@@ -27,16 +27,9 @@ Json to_json(const Customer& c) {
               {"version", c.version}};
 }
 
-namespace {
-std::optional<std::string> opt_string(const Json& doc, const char* key) {
-  auto it = doc.find(key);
-  if (it == doc.end() || it->is_null()) return std::nullopt;
-  return it->get<std::string>();
-}
-}  // namespace
 
 Address address_from_json(const Json& j) {
-  return Address{j.at("line1"), opt_string(j, "line2"), j.at("city"), j.at("postal_code"), opt_string(j, "state"),
+  return Address{j.at("line1"), doc_text(j, "line2"), j.at("city"), j.at("postal_code"), doc_text(j, "state"),
                  j.at("country")};
 }
 
@@ -45,11 +38,11 @@ Customer customer_from_doc(const Json& doc) {
   c.id = doc.at("id");
   c.email = doc.at("email");
   c.name = doc.at("name");
-  c.phone = opt_string(doc, "phone");
+  c.phone = doc_text(doc, "phone");
   if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
   c.metadata = doc.at("metadata");
-  c.created = parse_rfc3339(doc.at("created").get<std::string>()).value_or(0);
-  c.updated = parse_rfc3339(doc.at("updated").get<std::string>()).value_or(0);
+  c.created = doc_required_time(doc, "created");
+  c.updated = doc_required_time(doc, "updated");
   c.version = doc.at("version");
   return c;
 }

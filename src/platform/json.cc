@@ -2,6 +2,7 @@
 #include "platform/json.h"
 
 #include <charconv>
+#include <stdexcept>
 
 #include "platform/money.h"
 
@@ -217,6 +218,26 @@ Status FieldReader::finish() {
   if (errors.empty()) return Ok{};
   std::string detail = errors.size() == 1 ? errors[0].message : std::to_string(errors.size()) + " fields are invalid";
   return Error::invalid("validation_failed", detail, std::move(errors));
+}
+
+Json to_json_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
+
+std::optional<std::string> doc_text(const Json& doc, const char* key) {
+  auto it = doc.find(key);
+  if (it == doc.end() || it->is_null()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+std::optional<Timestamp> doc_time(const Json& doc, const char* key) {
+  auto text = doc_text(doc, key);
+  if (!text) return std::nullopt;
+  return parse_rfc3339(*text);
+}
+
+Timestamp doc_required_time(const Json& doc, const char* key) {
+  auto t = doc_time(doc, key);
+  if (!t) throw std::logic_error(std::string("stored document lacks the time '") + key + "'");
+  return *t;
 }
 
 Json to_json_time(std::optional<Timestamp> t) {

@@ -69,6 +69,14 @@ class FieldReader {
 };
 
 Json to_json_time(std::optional<Timestamp> t);  // RFC 3339 string or null
+Json to_json_text(const std::optional<std::string>& s);  // string or null
+
+// Readers for stored documents (written by Recur itself, so absent keys are programming
+// errors except where optional): a string or null, an RFC 3339 time or null.
+std::optional<std::string> doc_text(const Json& doc, const char* key);
+std::optional<Timestamp> doc_time(const Json& doc, const char* key);
+// Requires: doc[key] holds an RFC 3339 time.
+Timestamp doc_required_time(const Json& doc, const char* key);
 
 // Reads the `version` a client sent, from the body or an If-Match header ("3" or W/"3").
 std::optional<std::int64_t> parse_if_match(std::string_view header);

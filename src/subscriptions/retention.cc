@@ -51,8 +51,8 @@ RetentionOffer offer_from_doc(const Json& d) {
   if (d.at("plan").is_string()) o.plan = d.at("plan").get<std::string>();
   o.active = d.at("active");
   o.metadata = d.at("metadata");
-  o.created = parse_rfc3339(d.at("created").get<std::string>()).value_or(0);
-  o.updated = parse_rfc3339(d.at("updated").get<std::string>()).value_or(0);
+  o.created = doc_required_time(d, "created");
+  o.updated = doc_required_time(d, "updated");
   o.version = d.at("version");
   return o;
 }

@@ -12,23 +12,10 @@ bool is_cancellation_reason(std::string_view reason) {
 
 // ------------------------------------------------------------------ JSON
 
-namespace {
-
-Json opt_time(const std::optional<Timestamp>& t) { return to_json_time(t); }
-
-std::optional<Timestamp> read_time(const Json& doc, const char* key) {
-  auto it = doc.find(key);
-  if (it == doc.end() || it->is_null()) return std::nullopt;
-  return parse_rfc3339(it->get<std::string>());
-}
-
-Timestamp must_time(const Json& doc, const char* key) { return read_time(doc, key).value_or(0); }
-
-}  // namespace
 
 Json to_json(const Subscription& s) {
   Json pause = nullptr;
-  if (s.pause) pause = Json{{"paused_at", format_rfc3339(s.pause->paused_at)}, {"resumes_at", opt_time(s.pause->resumes_at)}};
+  if (s.pause) pause = Json{{"paused_at", format_rfc3339(s.pause->paused_at)}, {"resumes_at", to_json_time(s.pause->resumes_at)}};
   Json cancellation = nullptr;
   if (s.cancellation)
     cancellation = Json{{"reason", s.cancellation->reason},
@@ -53,7 +40,7 @@ Json to_json(const Subscription& s) {
               {"plan", s.plan},
               {"quantity", s.quantity},
               {"start_date", format_rfc3339(s.start_date)},
-              {"trial_end", opt_time(s.trial_end)},
+              {"trial_end", to_json_time(s.trial_end)},
               {"billing_cycle_anchor", format_rfc3339(s.billing_cycle_anchor)},
               {"current_period_start", format_rfc3339(s.current.start)},
               {"current_period_end", format_rfc3339(s.current.end)},
@@ -61,8 +48,8 @@ Json to_json(const Subscription& s) {
               {"current_period_skipped", s.current_skipped},
               {"cancel_at_period_end", s.cancel_at_period_end},
               {"cancel_at", s.cancel_at_period_end ? Json(format_rfc3339(s.current.end)) : Json(nullptr)},
-              {"canceled_at", opt_time(s.canceled_at)},
-              {"ended_at", opt_time(s.ended_at)},
+              {"canceled_at", to_json_time(s.canceled_at)},
+              {"ended_at", to_json_time(s.ended_at)},
               {"cancellation", cancellation},
               {"pause", pause},
               {"pending_plan_change", pending},
@@ -83,30 +70,30 @@ Subscription subscription_from_doc(const Json& d) {
   s.plan = d.at("plan");
   s.quantity = d.at("quantity");
   s.status = parse_status(d.at("status").get<std::string>()).value();
-  s.start_date = must_time(d, "start_date");
-  s.trial_end = read_time(d, "trial_end");
-  s.billing_cycle_anchor = must_time(d, "billing_cycle_anchor");
-  s.current = {must_time(d, "current_period_start"), must_time(d, "current_period_end")};
+  s.start_date = doc_required_time(d, "start_date");
+  s.trial_end = doc_time(d, "trial_end");
+  s.billing_cycle_anchor = doc_required_time(d, "billing_cycle_anchor");
+  s.current = {doc_required_time(d, "current_period_start"), doc_required_time(d, "current_period_end")};
   s.current_amount = d.value("current_period_amount", std::int64_t{0});
   s.current_skipped = d.value("current_period_skipped", false);
   s.cancel_at_period_end = d.at("cancel_at_period_end");
-  s.canceled_at = read_time(d, "canceled_at");
-  s.ended_at = read_time(d, "ended_at");
+  s.canceled_at = doc_time(d, "canceled_at");
+  s.ended_at = doc_time(d, "ended_at");
   if (const auto& c = d.at("cancellation"); c.is_object())
     s.cancellation = Cancellation{c.at("reason"), c.at("comment").is_null() ? std::nullopt
                                                                            : std::optional<std::string>(c.at("comment")),
-                                  must_time(c, "requested_at")};
-  if (const auto& p = d.at("pause"); p.is_object()) s.pause = Pause{must_time(p, "paused_at"), read_time(p, "resumes_at")};
+                                  doc_required_time(c, "requested_at")};
+  if (const auto& p = d.at("pause"); p.is_object()) s.pause = Pause{doc_required_time(p, "paused_at"), doc_time(p, "resumes_at")};
   if (const auto& p = d.at("pending_plan_change"); p.is_object())
-    s.pending_change = PendingChange{p.at("plan"), p.at("quantity"), must_time(p, "effective_at")};
+    s.pending_change = PendingChange{p.at("plan"), p.at("quantity"), doc_required_time(p, "effective_at")};
   if (const auto& x = d.at("discount"); x.is_object())
     s.discount = Discount{x.at("percent_off"), x.at("cycles_remaining"), x.at("source")};
   for (const auto& t : d.at("skipped_periods")) s.skipped_periods.push_back(parse_rfc3339(t.get<std::string>()).value_or(0));
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
   s.metadata = d.at("metadata");
   s.billed_periods = d.at("billed_periods");
-  s.created = must_time(d, "created");
-  s.updated = must_time(d, "updated");
+  s.created = doc_required_time(d, "created");
+  s.updated = doc_required_time(d, "updated");
   s.version = d.at("version");
   return s;
 }

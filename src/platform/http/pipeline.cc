@@ -2,7 +2,6 @@
 // idempotency -> handler; every failure leaves as application/problem+json.
 #include "platform/http/pipeline.h"
 
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -11,22 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "platform/digest.h"
 #include "platform/ids.h"
 
 namespace recur::http {
 namespace {
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
 
 std::optional<std::string> bearer_token(const Request& request) {
   auto auth = request.header("authorization");
