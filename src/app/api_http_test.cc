@@ -184,6 +184,14 @@ TEST_F(ApiTest, SubscriptionLifecycleOverHttp) {
   EXPECT_EQ(call("GET", "/v1/subscriptions/sub_missing").status, 404);
 }
 
+TEST_F(ApiTest, HeadAnswersLikeGetWithoutABody) {
+  auto get = call("GET", "/v1/products");
+  auto head = call("HEAD", "/v1/products");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(head.header("content-length"), std::to_string(get.body.size()));
+}
+
 TEST_F(ApiTest, UnknownRouteIs404AndWrongMethodIs405) {
   EXPECT_EQ(call("GET", "/v1/nothing").status, 404);
   auto r = call("PUT", "/v1/products");

@@ -39,6 +39,7 @@ class HttpClient {
     boost::beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
+    parser.skip(method == "HEAD");  // a HEAD answer announces a length but sends no body
     http::read(stream_, buffer, parser);
     HttpReply reply;
     auto& res = parser.get();

@@ -138,7 +138,11 @@ Response Pipeline::handle(Request& request) {
 }
 
 Response Pipeline::route(Request& request) {
+  // HEAD is GET without a body (the transport drops it); routes are declared for GET.
+  bool head = request.method == "HEAD";
+  if (head) request.method = "GET";
   Match m = router_.match(request);
+  if (head) request.method = "HEAD";
   if (!m.route) {
     if (!m.allowed.empty()) {
       std::sort(m.allowed.begin(), m.allowed.end());

@@ -49,13 +49,17 @@ Request to_request(const bhttp::request<bhttp::string_body>& msg) {
   return req;
 }
 
-bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned version, bool keep_alive) {
+bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned version, bool keep_alive, bool head) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
   out.set(bhttp::field::server, "recur");
   if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
   for (const auto& [name, value] : res.headers) out.insert(name, value);
-  out.body() = res.body;
   out.keep_alive(keep_alive);
+  if (head) {
+    out.content_length(res.body.size());  // what a GET would send, without the bytes
+    return out;
+  }
+  out.body() = res.body;
   out.prepare_payload();
   return out;
 }
@@ -139,7 +143,7 @@ struct Server::Impl {
       co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
         Response res = too_large(options.body_limit);
-        co_await write(*conn, res, parser.get().version(), false);
+        co_await write(*conn, res, parser.get().version(), false, false);
         break;
       }
       if (ec) break;
@@ -150,7 +154,8 @@ struct Server::Impl {
       Response response = co_await asio::co_spawn(
           workers, [this, &request]() -> asio::awaitable<Response> { co_return guarded_dispatch(request); },
           asio::use_awaitable);
-      bool written = co_await write(*conn, response, parser.get().version(), keep_alive);
+      bool head = request.method == "HEAD";
+      bool written = co_await write(*conn, response, parser.get().version(), keep_alive, head);
       log_access(request, response, started);
       if (!written || !keep_alive) break;
     }
@@ -158,8 +163,9 @@ struct Server::Impl {
     conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  asio::awaitable<bool> write(Connection& conn, const Response& response, unsigned version, bool keep_alive) {
-    auto message = to_message(response, version, keep_alive);
+  asio::awaitable<bool> write(Connection& conn, const Response& response, unsigned version, bool keep_alive,
+                              bool head) {
+    auto message = to_message(response, version, keep_alive, head);
     conn.stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
     boost::system::error_code ec;
     co_await bhttp::async_write(conn.stream, message, asio::redirect_error(asio::use_awaitable, ec));
