@@ -49,18 +49,14 @@ QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
 WORKER_FLAGS=()
 [ -n "${BENCH_WORKERS:-}" ] && WORKER_FLAGS=(--workers "$BENCH_WORKERS")
 POOL=${BENCH_WORKERS:-$((4 * $(nproc)))}  # recur's PostgreSQL pool has one connection per worker
-recur=$PWD/build/recur
 db=$RECUR_TEST_PG_URL
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p var/bench
 out=${BENCH_OUT:-var/bench/bench-$stamp.md}
 
-work=$(mktemp -d /tmp/recur-bench.XXXXXX)
-chmod 755 "$work"
-export BENCH_LUA_DIR=$PWD/bench/wrk
 server_pid=""
 nginx_pid=""
-
+pgbench_pid=""
 stop_pid() {  # stop_pid PID: SIGTERM, wait up to 15 s, then SIGKILL
   local pid=$1 i
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
@@ -69,13 +65,22 @@ stop_pid() {  # stop_pid PID: SIGTERM, wait up to 15 s, then SIGKILL
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
-cleanup() {
+work=$(mktemp -d /tmp/recur-bench.XXXXXX)
+cleanup() {  # everything this script started; PostgreSQL is stopped by with-postgres.sh
+  stop_pid "$pgbench_pid"
   stop_pid "$server_pid"
   stop_pid "$nginx_pid"
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+chmod 755 "$work"
+export BENCH_LUA_DIR=$PWD/bench/wrk
+# Run a copy of the binary: a rebuild during the run must not change what is measured.
+recur=$work/recur
+cp build/recur "$recur"
+recur_built=$(date -u -r build/recur '+%Y-%m-%d %H:%M UTC')
+recur_rev="$(git rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -146,7 +151,7 @@ client_seconds() { awk '{ t = $1 + $2 } END { printf "%.2f", t }' "$1"; }  # fro
 declare -A R  # results: R[label.key]
 run_log() { echo "$*" | tee -a "$work/log.txt" >&2; }
 
-store() {  # store LABEL "k=v k=v ...": keeps the round with the highest rps; remembers each round's
+store() {  # store LABEL "k=v k=v ...": keeps the round with the highest rps, and lists every round's rps
   local label=$1 kv rps_new
   rps_new=$(sed -n 's/.*\brps=\([0-9.]*\).*/\1/p' <<<"$2")
   R[$label.rounds]="${R[$label.rounds]:-}${R[$label.rounds]:+ }${rps_new%.*}"
@@ -198,11 +203,12 @@ run_pgbench() {
   pgbench_runs=$((pgbench_runs + 1))
   wait_quiet
   rm -f "$work"/pgblog.*
-  local total=$((WARMUP + DURATION + 2)) launch=${EPOCHREALTIME/./}
+  local total=$((WARMUP + DURATION + 3)) launch=${EPOCHREALTIME/./}
   pgbench -n -M prepared -c "$clients" -j "$THREADS" -f "$script" "${PGB_VARS[@]}" "$@" \
     -D base=$((10**18 + pgbench_runs * 10**16)) -T "$total" \
     --log --log-prefix="$work/pgblog" >"$work/$label.out" 2>&1 &
-  local pgb_pid=$! i connected=0
+  pgbench_pid=$!
+  local pgb_pid=$pgbench_pid i connected=0
   for i in $(seq 600); do  # 60 s at most for every client to connect
     connected=$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")
     [ "$connected" -ge "$clients" ] && break
@@ -223,6 +229,7 @@ run_pgbench() {
   proc_ticks "$pgb_pid"; client1=$ticks
   cpu_end 0
   wait "$pgb_pid" || { cat "$work/$label.out" >&2; return 1; }
+  pgbench_pid=""
   local failed line n
   failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/$label.out")
   # Transactions that completed inside [t0, t1]: columns 3 (latency, µs) and 5-6 (completion time).
@@ -456,6 +463,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "- pgbench -n -M prepared -c $CONNS -j $THREADS (and -c $POOL, recur's pool size), scripts bench/pgbench/*.sql;"
   echo "  measured over ${DURATION}s once all clients are connected and ${WARMUP}s have passed"
   echo "- recur serve --workers ${BENCH_WORKERS:-"(default: $POOL)"}, a PostgreSQL pool of as many connections; PostgreSQL $(sql 'SHOW server_version') with fsync=off"
+  echo "- recur: build/recur of $recur_built; the tree was at $recur_rev when the run started"
   echo "- $ROUNDS round(s) (the access-log runs: one); the best round of each line is shown. Machine busy before the run: ${background}%"
   echo
   echo "| run                                          |    req/s | p50 ms | p99 ms | max ms | errs  | recur/nginx CPU ms/req | PG CPU ms/req | client cores | other cores |"
