@@ -6,23 +6,19 @@ namespace recur::catalog {
 Json to_json(const Product& p) {
   Json price = nullptr;
   if (p.price) price = Json{{"amount", p.price->amount}, {"currency", p.price->currency}};
-  return Json{{"id", p.id},
+  return with_envelope(Json{{"id", p.id},
               {"object", "product"},
               {"name", p.name},
               {"sku", p.sku},
               {"description", to_json_text(p.description)},
               {"price", price},
-              {"active", p.active},
-              {"metadata", p.metadata},
-              {"created", format_rfc3339(p.created)},
-              {"updated", format_rfc3339(p.updated)},
-              {"version", p.version}};
+              {"active", p.active}}, p);
 }
 
 Json to_json(const Plan& p) {
   Json items = Json::array();
   for (const auto& item : p.items) items.push_back({{"product", item.product}, {"quantity", item.quantity}});
-  return Json{{"id", p.id},
+  return with_envelope(Json{{"id", p.id},
               {"object", "plan"},
               {"name", p.name},
               {"amount", p.amount},
@@ -32,11 +28,7 @@ Json to_json(const Plan& p) {
               {"trial_days", p.trial_days},
               {"tier", to_json_text(p.tier)},
               {"items", items},
-              {"active", p.active},
-              {"metadata", p.metadata},
-              {"created", format_rfc3339(p.created)},
-              {"updated", format_rfc3339(p.updated)},
-              {"version", p.version}};
+              {"active", p.active}}, p);
 }
 
 
@@ -48,10 +40,7 @@ Product product_from_doc(const Json& doc) {
   p.description = doc_text(doc, "description");
   if (const auto& price = doc.at("price"); price.is_object()) p.price = Money{price.at("amount"), price.at("currency")};
   p.active = doc.at("active");
-  p.metadata = doc.at("metadata");
-  p.created = doc_required_time(doc, "created");
-  p.updated = doc_required_time(doc, "updated");
-  p.version = doc.at("version");
+  read_envelope(doc, p);
   return p;
 }
 
@@ -67,10 +56,7 @@ Plan plan_from_doc(const Json& doc) {
   p.tier = doc_text(doc, "tier");
   for (const auto& item : doc.at("items")) p.items.push_back({item.at("product"), item.at("quantity")});
   p.active = doc.at("active");
-  p.metadata = doc.at("metadata");
-  p.created = doc_required_time(doc, "created");
-  p.updated = doc_required_time(doc, "updated");
-  p.version = doc.at("version");
+  read_envelope(doc, p);
   return p;
 }
 

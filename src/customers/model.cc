@@ -15,16 +15,12 @@ Json to_json(const Address& a) {
 }
 
 Json to_json(const Customer& c) {
-  return Json{{"id", c.id},
+  return with_envelope(Json{{"id", c.id},
               {"object", "customer"},
               {"email", c.email},
               {"name", c.name},
               {"phone", to_json_text(c.phone)},
-              {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)},
-              {"metadata", c.metadata},
-              {"created", format_rfc3339(c.created)},
-              {"updated", format_rfc3339(c.updated)},
-              {"version", c.version}};
+              {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)}}, c);
 }
 
 
@@ -40,10 +36,7 @@ Customer customer_from_doc(const Json& doc) {
   c.name = doc.at("name");
   c.phone = doc_text(doc, "phone");
   if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
-  c.metadata = doc.at("metadata");
-  c.created = doc_required_time(doc, "created");
-  c.updated = doc_required_time(doc, "updated");
-  c.version = doc.at("version");
+  read_envelope(doc, c);
   return c;
 }
 

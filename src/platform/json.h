@@ -81,6 +81,24 @@ Timestamp doc_required_time(const Json& doc, const char* key);
 // Reads the `version` a client sent, from the body or an If-Match header ("3" or W/"3").
 std::optional<std::int64_t> parse_if_match(std::string_view header);
 
+// Every resource ends with the same members: metadata, created, updated, version.
+// `R` is any type with those four fields.
+template <typename R>
+Json with_envelope(Json body, const R& r) {
+  body["metadata"] = r.metadata;
+  body["created"] = format_rfc3339(r.created);
+  body["updated"] = format_rfc3339(r.updated);
+  body["version"] = r.version;
+  return body;
+}
+template <typename R>
+void read_envelope(const Json& doc, R& r) {
+  r.metadata = doc.at("metadata");
+  r.created = doc_required_time(doc, "created");
+  r.updated = doc_required_time(doc, "updated");
+  r.version = doc.at("version");
+}
+
 // The error every module returns for a stale `version` (409 version_conflict).
 Error version_conflict(const std::string& what, std::int64_t expected, std::int64_t actual);
 

@@ -22,7 +22,7 @@ std::string_view to_string(OfferType type) {
 }
 
 Json to_json(const RetentionOffer& o) {
-  Json j{{"id", o.id},
+  return with_envelope(Json{{"id", o.id},
          {"object", "retention_offer"},
          {"reason", o.reason},
          {"type", to_string(o.type)},
@@ -31,12 +31,7 @@ Json to_json(const RetentionOffer& o) {
          {"duration_in_cycles", o.type == OfferType::kDiscount ? Json(o.duration_in_cycles) : Json(nullptr)},
          {"pause_cycles", o.type == OfferType::kPause ? Json(o.pause_cycles) : Json(nullptr)},
          {"plan", o.plan ? Json(*o.plan) : Json(nullptr)},
-         {"active", o.active},
-         {"metadata", o.metadata},
-         {"created", format_rfc3339(o.created)},
-         {"updated", format_rfc3339(o.updated)},
-         {"version", o.version}};
-  return j;
+         {"active", o.active}}, o);
 }
 
 RetentionOffer offer_from_doc(const Json& d) {
@@ -50,10 +45,7 @@ RetentionOffer offer_from_doc(const Json& d) {
   if (d.at("pause_cycles").is_number()) o.pause_cycles = d.at("pause_cycles");
   if (d.at("plan").is_string()) o.plan = d.at("plan").get<std::string>();
   o.active = d.at("active");
-  o.metadata = d.at("metadata");
-  o.created = doc_required_time(d, "created");
-  o.updated = doc_required_time(d, "updated");
-  o.version = d.at("version");
+  read_envelope(d, o);
   return o;
 }
 

@@ -33,7 +33,7 @@ Json to_json(const Subscription& s) {
                     {"source", s.discount->source}};
   Json skipped = Json::array();
   for (Timestamp t : s.skipped_periods) skipped.push_back(format_rfc3339(t));
-  return Json{{"id", s.id},
+  return with_envelope(Json{{"id", s.id},
               {"object", "subscription"},
               {"status", to_string(s.status)},
               {"customer", s.customer},
@@ -56,11 +56,7 @@ Json to_json(const Subscription& s) {
               {"discount", discount},
               {"skipped_periods", skipped},
               {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
-              {"billed_periods", s.billed_periods},
-              {"metadata", s.metadata},
-              {"created", format_rfc3339(s.created)},
-              {"updated", format_rfc3339(s.updated)},
-              {"version", s.version}};
+              {"billed_periods", s.billed_periods}}, s);
 }
 
 Subscription subscription_from_doc(const Json& d) {
@@ -90,11 +86,8 @@ Subscription subscription_from_doc(const Json& d) {
     s.discount = Discount{x.at("percent_off"), x.at("cycles_remaining"), x.at("source")};
   for (const auto& t : d.at("skipped_periods")) s.skipped_periods.push_back(parse_rfc3339(t.get<std::string>()).value_or(0));
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
-  s.metadata = d.at("metadata");
   s.billed_periods = d.at("billed_periods");
-  s.created = doc_required_time(d, "created");
-  s.updated = doc_required_time(d, "updated");
-  s.version = d.at("version");
+  read_envelope(d, s);
   return s;
 }
 
