@@ -11,7 +11,8 @@ APT_PACKAGES=(
   libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-contrib
-  python3 python3-requests
+  python3 python3-requests python3-aiosmtpd
+  ccache
   wrk nginx-light curl
 )
 

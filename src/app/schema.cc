@@ -104,6 +104,27 @@ CREATE TABLE retention_outcomes (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX retention_outcomes_subscription ON retention_outcomes (subscription_id, offer_id, id))"},
+      {6, "sandbox gateway: what the simulated gateway charged and refunded",
+       R"(CREATE TABLE sandbox_charges (
+  idempotency_key TEXT PRIMARY KEY,
+  charge_id TEXT NOT NULL UNIQUE,
+  customer TEXT NOT NULL,
+  payment_method TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  status TEXT NOT NULL,
+  failure_code TEXT,
+  refunded BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE sandbox_refunds (
+  idempotency_key TEXT PRIMARY KEY,
+  refund_id TEXT NOT NULL UNIQUE,
+  charge_id TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+))"},
+      // 7 is kept for notify (notifications), 8 for billing; see docs/ARCHITECTURE.md.
   };
   return kMigrations;
 }

@@ -1,0 +1,107 @@
+// The one payment-gateway interface. Recur never sees card data: customers and payment
+// methods are the gateway's tokens ("cus_...", "pm_..."), and every money-moving call
+// carries an idempotency key so a retry after a timeout can never charge twice.
+//
+// Calls block (they run on the billing runner's thread or an HTTP worker). They never
+// throw: a transport failure or a 5xx becomes Outcome::kUnknown (charges, refunds) or an
+// ErrorKind::kUnavailable error (everything else).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "platform/json.h"
+#include "platform/money.h"
+#include "platform/result.h"
+#include "platform/time.h"
+
+namespace recur::billing {
+
+// A customer as the gateway knows it.
+struct GatewayCustomerInput {
+  std::string recur_customer;  // "cus_..." (Recur's id, sent as metadata)
+  std::string email;
+  std::string name;
+  std::string idempotency_key;
+};
+
+// A payment method attached to a gateway customer. Display data only (brand, last 4
+// digits, expiry): that is what a PCI SAQ-A merchant may keep.
+struct PaymentMethodInfo {
+  std::string token;  // the gateway's id of the payment method ("pm_...")
+  std::string brand;  // "visa", "mastercard", ...
+  std::string last4;
+  int exp_month = 0;
+  int exp_year = 0;
+};
+
+struct ChargeRequest {
+  std::string gateway_customer;  // from create_customer
+  std::string payment_method;    // PaymentMethodInfo::token
+  Money amount;
+  std::string description;
+  std::string idempotency_key;   // derived from invoice and attempt: "in_...:1"
+  std::map<std::string, std::string> metadata;  // invoice, subscription
+};
+
+enum class Outcome {
+  kSucceeded,
+  kFailed,   // a definitive refusal (decline, insufficient funds): the money did not move
+  kUnknown,  // timeout, 5xx, connection lost: ask again with the same idempotency key
+};
+
+struct ChargeResult {
+  Outcome outcome = Outcome::kUnknown;
+  std::string charge_id;     // the gateway's id ("pi_...") when it answered
+  std::string failure_code;  // "card_declined", "insufficient_funds", "timeout", "gateway_error"
+  std::string failure_message;
+};
+
+struct RefundRequest {
+  std::string charge_id;
+  Money amount;
+  std::string reason;  // "requested_by_customer", "duplicate", "fraudulent"
+  std::string idempotency_key;
+};
+
+struct RefundResult {
+  Outcome outcome = Outcome::kUnknown;
+  std::string refund_id;
+  std::string failure_code;
+  std::string failure_message;
+};
+
+// An incoming webhook whose signature checked out.
+struct WebhookEvent {
+  std::string id;
+  std::string type;  // the gateway's own event type ("payment_intent.succeeded")
+  Json data;
+};
+
+class Gateway {
+ public:
+  virtual ~Gateway() = default;
+  virtual std::string name() const = 0;  // "sandbox", "stripe", ...
+
+  // Returns the gateway's customer id.
+  virtual Result<std::string> create_customer(const GatewayCustomerInput& input) = 0;
+  // Attaches a token (made client-side by the gateway's own JS/SDK) to a customer.
+  // A refused card is ErrorKind::kInvalid with code "payment_method_refused".
+  virtual Result<PaymentMethodInfo> attach_payment_method(const std::string& gateway_customer,
+                                                          const std::string& token,
+                                                          const std::string& idempotency_key) = 0;
+  // Charges off-session (the customer is not present), confirmed at once.
+  virtual ChargeResult charge(const ChargeRequest& request) = 0;
+  virtual RefundResult refund(const RefundRequest& request) = 0;
+  // The current state of a charge the gateway answered for.
+  virtual ChargeResult fetch_charge(const std::string& charge_id) = 0;
+  // Checks an incoming webhook's signature (with a replay tolerance around `now`).
+  // Header names are lower-case. A bad or stale signature is ErrorKind::kUnauthorized.
+  virtual Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers,
+                                              const std::string& body, Timestamp now) = 0;
+};
+
+}  // namespace recur::billing

@@ -1,0 +1,212 @@
+// The sandbox gateway.
+#include "billing/gateways/sandbox.h"
+
+#include <charconv>
+
+#include "billing/gateways/signature.h"
+#include "platform/digest.h"
+
+namespace recur::billing {
+namespace {
+
+struct TestCard {
+  std::string_view token;
+  std::string_view brand;
+  std::string_view last4;
+  std::string_view decline;  // empty: charges succeed
+  bool expiring = false;
+};
+
+// Stripe's test payment methods (https://docs.stripe.com/testing).
+constexpr TestCard kCards[] = {
+    {"pm_card_visa", "visa", "4242", ""},
+    {"pm_card_mastercard", "mastercard", "4444", ""},
+    {"pm_card_amex", "amex", "8431", ""},
+    {"pm_card_chargeDeclined", "visa", "0002", "card_declined"},
+    {"pm_card_chargeDeclinedInsufficientFunds", "visa", "9995", "insufficient_funds"},
+    {"pm_card_chargeCustomerFail", "visa", "0341", "card_declined"},
+    {"pm_card_expiring", "visa", "4242", "", true},
+};
+
+const TestCard* card_for(std::string_view token) {
+  for (const auto& c : kCards)
+    if (c.token == token) return &c;
+  return nullptr;
+}
+
+std::string_view decline_message(std::string_view code) {
+  if (code == "insufficient_funds") return "Your card has insufficient funds.";
+  return "Your card was declined.";
+}
+
+ChargeResult unknown(std::string code, std::string message) {
+  return {Outcome::kUnknown, "", std::move(code), std::move(message)};
+}
+
+ChargeResult charge_from_row(const db::Row& row) {
+  ChargeResult r;
+  r.charge_id = row.text(0);
+  r.outcome = row.text(1) == "succeeded" ? Outcome::kSucceeded : Outcome::kFailed;
+  r.failure_code = row.opt_text(2).value_or("");
+  if (!r.failure_code.empty()) r.failure_message = decline_message(r.failure_code);
+  return r;
+}
+
+}  // namespace
+
+Result<SandboxFaults> parse_sandbox_faults(std::string_view spec) {
+  SandboxFaults f;
+  while (!spec.empty()) {
+    auto comma = spec.find(',');
+    auto part = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos)
+      return Error::invalid("invalid_faults", "expected name=value in the sandbox fault spec, got '" +
+                                                  std::string(part) + "'");
+    auto key = part.substr(0, eq);
+    std::string value(part.substr(eq + 1));
+    if (key == "seed") {
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), f.seed);
+      if (ec != std::errc() || ptr != value.data() + value.size())
+        return Error::invalid("invalid_faults", "seed must be an unsigned integer");
+      continue;
+    }
+    char* end = nullptr;
+    double p = std::strtod(value.c_str(), &end);
+    if (end != value.c_str() + value.size() || p < 0 || p > 1)
+      return Error::invalid("invalid_faults", "a fault probability must be a number in [0, 1]: " + std::string(part));
+    if (key == "timeout_before_charge") f.timeout_before_charge = p;
+    else if (key == "timeout_after_charge") f.timeout_after_charge = p;
+    else if (key == "server_error") f.server_error = p;
+    else return Error::invalid("invalid_faults", "unknown sandbox fault '" + std::string(key) + "'");
+  }
+  return f;
+}
+
+SandboxGateway::SandboxGateway(db::Database& db, const Clock& clock, SandboxFaults faults)
+    : db_(db), clock_(clock), faults_(faults), rng_(faults.seed) {}
+
+void SandboxGateway::set_faults(const SandboxFaults& faults) {
+  std::lock_guard lock(mu_);
+  faults_ = faults;
+  rng_.seed(faults.seed);
+}
+
+SandboxGateway::Fault SandboxGateway::draw() {
+  std::lock_guard lock(mu_);
+  double x = std::uniform_real_distribution<double>(0, 1)(rng_);
+  if ((x -= faults_.timeout_before_charge) < 0) return Fault::kTimeoutBefore;
+  if ((x -= faults_.server_error) < 0) return Fault::kServerError;
+  if ((x -= faults_.timeout_after_charge) < 0) return Fault::kTimeoutAfter;
+  return Fault::kNone;
+}
+
+Result<std::string> SandboxGateway::create_customer(const GatewayCustomerInput& input) {
+  // Deterministic: the same Recur customer is the same sandbox customer.
+  return "cus_sandbox_" + sha256_hex(input.recur_customer).substr(0, 16);
+}
+
+Result<PaymentMethodInfo> SandboxGateway::attach_payment_method(const std::string& gateway_customer,
+                                                                const std::string& token, const std::string&) {
+  if (gateway_customer.empty()) return Error::invalid("payment_method_refused", "no gateway customer to attach to");
+  const TestCard* card = card_for(token);
+  if (!card)
+    return Error::invalid("payment_method_refused",
+                          "the sandbox does not know the payment method '" + token +
+                              "'; use one of Stripe's test ids such as pm_card_visa",
+                          {{"token", "unknown_payment_method", "not a sandbox test payment method"}});
+  CivilDate today = to_civil(clock_.now()).date;
+  PaymentMethodInfo info{std::string(card->token), std::string(card->brand), std::string(card->last4), 12,
+                         static_cast<int>(today.year) + 4};
+  if (card->expiring) {
+    info.exp_month = static_cast<int>(today.month);
+    info.exp_year = static_cast<int>(today.year);
+  }
+  return info;
+}
+
+ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
+  if (req.idempotency_key.empty()) return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
+  Fault fault = draw();
+  if (fault == Fault::kTimeoutBefore) return unknown("timeout", "the gateway did not answer in time");
+  if (fault == Fault::kServerError) return unknown("gateway_error", "the gateway answered 503");
+
+  const TestCard* card = card_for(req.payment_method);
+  std::string decline = card ? std::string(card->decline) : "card_declined";
+  auto stored = db::transact(db_, [&](db::Tx& tx) -> Result<ChargeResult> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT charge_id, status, failure_code, amount, currency FROM sandbox_charges"
+                                     " WHERE idempotency_key = $1",
+                                     {req.idempotency_key}));
+    if (!rows.empty()) {
+      // A replay: the first answer, as long as the request is the same one.
+      if (rows[0].int64(3) != req.amount.amount || rows[0].text(4) != req.amount.currency)
+        return ChargeResult{Outcome::kFailed, "", "idempotency_key_reused",
+                            "this idempotency key was used with different parameters"};
+      return charge_from_row(rows[0]);
+    }
+    std::string charge_id = "pi_sandbox_" + sha256_hex(req.idempotency_key).substr(0, 24);
+    RECUR_TRY(tx.exec("INSERT INTO sandbox_charges (idempotency_key, charge_id, customer, payment_method, amount,"
+                      " currency, status, failure_code, refunded, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)",
+                      {req.idempotency_key, charge_id, req.gateway_customer, req.payment_method, req.amount.amount,
+                       req.amount.currency, decline.empty() ? "succeeded" : "failed",
+                       decline.empty() ? db::Value(nullptr) : db::Value(decline), clock_.now()}));
+    ChargeResult r{decline.empty() ? Outcome::kSucceeded : Outcome::kFailed, charge_id, decline, ""};
+    if (!decline.empty()) r.failure_message = decline_message(decline);
+    return r;
+  });
+  if (!stored.ok()) return unknown("gateway_error", stored.error().message);
+  if (fault == Fault::kTimeoutAfter) return unknown("timeout", "the gateway did not answer in time");
+  return *stored;
+}
+
+RefundResult SandboxGateway::refund(const RefundRequest& req) {
+  if (req.idempotency_key.empty()) return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
+  Fault fault = draw();
+  if (fault == Fault::kTimeoutBefore) return {Outcome::kUnknown, "", "timeout", "the gateway did not answer in time"};
+  if (fault == Fault::kServerError) return {Outcome::kUnknown, "", "gateway_error", "the gateway answered 503"};
+  auto stored = db::transact(db_, [&](db::Tx& tx) -> Result<RefundResult> {
+    RECUR_ASSIGN(auto seen, tx.query("SELECT refund_id FROM sandbox_refunds WHERE idempotency_key = $1", {req.idempotency_key}));
+    if (!seen.empty()) return RefundResult{Outcome::kSucceeded, seen[0].text(0), "", ""};
+    RECUR_ASSIGN(auto rows, tx.query(std::string("SELECT amount, refunded, status FROM sandbox_charges WHERE charge_id = $1") +
+                                         std::string(tx.for_update()),
+                                     {req.charge_id}));
+    if (rows.empty() || rows[0].text(2) != "succeeded")
+      return RefundResult{Outcome::kFailed, "", "charge_not_refundable", "no succeeded charge with that id"};
+    if (req.amount.amount <= 0 || rows[0].int64(1) + req.amount.amount > rows[0].int64(0))
+      return RefundResult{Outcome::kFailed, "", "amount_too_large", "the refund exceeds what is left of the charge"};
+    std::string refund_id = "re_sandbox_" + sha256_hex(req.idempotency_key).substr(0, 24);
+    RECUR_TRY(tx.exec("UPDATE sandbox_charges SET refunded = refunded + $1 WHERE charge_id = $2",
+                      {req.amount.amount, req.charge_id}));
+    RECUR_TRY(tx.exec("INSERT INTO sandbox_refunds (idempotency_key, refund_id, charge_id, amount, created_at)"
+                      " VALUES ($1, $2, $3, $4, $5)",
+                      {req.idempotency_key, refund_id, req.charge_id, req.amount.amount, clock_.now()}));
+    return RefundResult{Outcome::kSucceeded, refund_id, "", ""};
+  });
+  if (!stored.ok()) return {Outcome::kUnknown, "", "gateway_error", stored.error().message};
+  if (fault == Fault::kTimeoutAfter) return {Outcome::kUnknown, "", "timeout", "the gateway did not answer in time"};
+  return *stored;
+}
+
+ChargeResult SandboxGateway::fetch_charge(const std::string& charge_id) {
+  auto rows = db::transact(db_, [&](db::Tx& tx) {
+    return tx.query("SELECT charge_id, status, failure_code FROM sandbox_charges WHERE charge_id = $1", {charge_id});
+  }, db::TxMode::kReadOnly);
+  if (!rows.ok()) return unknown("gateway_error", rows.error().message);
+  if (rows->empty()) return {Outcome::kFailed, "", "resource_missing", "no such charge"};
+  return charge_from_row((*rows)[0]);
+}
+
+Result<WebhookEvent> SandboxGateway::verify_webhook(const std::map<std::string, std::string>& headers,
+                                                    const std::string& body, Timestamp now) {
+  auto it = headers.find("sandbox-signature");
+  if (it == headers.end())
+    return Error{ErrorKind::kUnauthorized, "invalid_signature", "the Sandbox-Signature header is missing", {}, {}};
+  RECUR_TRY(verify_timestamped(kSandboxWebhookSecret, it->second, body, now));
+  Json doc = Json::parse(body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("id") || !doc.contains("type"))
+    return Error::bad_request("invalid_webhook", "the webhook body is not an event object");
+  return WebhookEvent{doc["id"].get<std::string>(), doc["type"].get<std::string>(), doc.value("data", Json::object())};
+}
+
+}  // namespace recur::billing

@@ -1,0 +1,64 @@
+// The sandbox gateway: deterministic, driven by Stripe's documented test payment methods,
+// with a switch to inject faults. It remembers what it charged (in its own tables, in its
+// own transactions, as a remote gateway would), so an idempotency key answers the same
+// after a crash of Recur, and tests can count the charges that really happened.
+//
+// Payment methods (Stripe's test ids; each "attaches", as in Stripe's docs):
+//   pm_card_visa, pm_card_mastercard, pm_card_amex     every charge succeeds
+//   pm_card_chargeDeclined                             declined: card_declined
+//   pm_card_chargeDeclinedInsufficientFunds            declined: insufficient_funds
+//   pm_card_chargeCustomerFail                         attaches; every charge declined
+//   pm_card_expiring                                   succeeds; expires this month
+// Anything else is refused at attach with payment_method_refused.
+#pragma once
+
+#include <mutex>
+#include <random>
+
+#include "billing/gateways/gateway.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+
+namespace recur::billing {
+
+// Fault injection: each is a probability in [0, 1], drawn from a seeded generator.
+struct SandboxFaults {
+  double timeout_before_charge = 0;  // the request never reached the gateway
+  double timeout_after_charge = 0;   // the charge happened; the answer was lost
+  double server_error = 0;           // a 5xx before anything happened
+  std::uint64_t seed = 1;
+};
+
+// Parses "timeout_before_charge=0.1,timeout_after_charge=0.2,server_error=0.1,seed=7".
+Result<SandboxFaults> parse_sandbox_faults(std::string_view spec);
+
+inline constexpr std::string_view kSandboxWebhookSecret = "whsec_sandbox";
+
+class SandboxGateway final : public Gateway {
+ public:
+  SandboxGateway(db::Database& db, const Clock& clock, SandboxFaults faults = {});
+
+  void set_faults(const SandboxFaults& faults);
+
+  std::string name() const override { return "sandbox"; }
+  Result<std::string> create_customer(const GatewayCustomerInput& input) override;
+  Result<PaymentMethodInfo> attach_payment_method(const std::string& gateway_customer, const std::string& token,
+                                                  const std::string& idempotency_key) override;
+  ChargeResult charge(const ChargeRequest& request) override;
+  RefundResult refund(const RefundRequest& request) override;
+  ChargeResult fetch_charge(const std::string& charge_id) override;
+  Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers, const std::string& body,
+                                      Timestamp now) override;
+
+ private:
+  enum class Fault { kNone, kTimeoutBefore, kTimeoutAfter, kServerError };
+  Fault draw();
+
+  db::Database& db_;
+  const Clock& clock_;
+  std::mutex mu_;
+  SandboxFaults faults_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace recur::billing

@@ -1,0 +1,38 @@
+// A small blocking HTTP client over libcurl, for gateways, webhooks and SMS providers.
+// One call, one request: no shared state, safe from any thread. Transport failures
+// (refused, timed out, TLS) are ErrorKind::kUnavailable with code "transport_error" or
+// "timeout"; any HTTP status is a success at this layer (the caller reads it).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "platform/result.h"
+
+namespace recur::net {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // in order; may repeat
+  std::string body;
+  std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds connect_timeout{3000};
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased; the last value wins
+  std::string body;
+};
+
+Result<HttpResponse> send(const HttpRequest& request);
+
+// application/x-www-form-urlencoded, in the given order (Stripe, Twilio).
+std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
+std::string url_encode(std::string_view text);
+
+}  // namespace recur::net
