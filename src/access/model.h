@@ -16,6 +16,9 @@ inline constexpr std::string_view kCustomersRead = "customers:read";
 inline constexpr std::string_view kCustomersWrite = "customers:write";
 inline constexpr std::string_view kSubscriptionsRead = "subscriptions:read";
 inline constexpr std::string_view kSubscriptionsWrite = "subscriptions:write";
+inline constexpr std::string_view kBillingRead = "billing:read";    // invoices, payments, runs
+inline constexpr std::string_view kBillingWrite = "billing:write";  // pay/void invoices, run billing, refunds
+inline constexpr std::string_view kTestClock = "test_clock:write";  // only in test mode
 inline constexpr std::string_view kSettingsRead = "settings:read";
 inline constexpr std::string_view kSettingsWrite = "settings:write";
 }  // namespace perm

@@ -3,9 +3,13 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "access/service.h"
+#include "billing/gateways/registry.h"
+#include "billing/gateways/sandbox.h"
+#include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
 #include "platform/clock.h"
@@ -23,6 +27,10 @@ struct Options {
   int pool_size = 8;
   std::string docs_dir;  // swagger-ui-dist; empty: no /docs
   std::string spec_path; // api/openapi.yaml; empty: no /openapi.yaml
+  // Test mode: the clock is a SimulatedClock the API may move (/v1/test-clock).
+  bool test_mode = false;
+  billing::SandboxFaults sandbox_faults;
+  billing::BillingOptions billing;
 };
 
 class App {
@@ -40,11 +48,19 @@ class App {
   catalog::CatalogService& catalog() { return catalog_; }
   customers::CustomerService& customers() { return customers_; }
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
+  billing::Gateways& gateways() { return gateways_; }
+  billing::BillingService& billing() { return billing_; }
+
+  // One billing run (lifecycle, then charges); runs never overlap inside one process.
+  Result<billing::BillingRun> run_billing(const std::string& trigger);
+  // Test mode: moves the clock to `to`, running everything due on the way, in order.
+  Result<Json> advance_test_clock(Timestamp to);
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
  private:
   App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<db::Database> db);
+  void wire_billing(const Options& options);
   void add_platform_routes(const Options& options);
 
   std::unique_ptr<Clock> clock_;
@@ -55,6 +71,9 @@ class App {
   catalog::CatalogService catalog_;
   customers::CustomerService customers_;
   subscriptions::SubscriptionService subscriptions_;
+  billing::Gateways gateways_;
+  billing::BillingService billing_;
+  std::mutex run_mu_;
   http::Router router_;
   http::Pipeline pipeline_;
 };

@@ -29,10 +29,8 @@ void add_db_option(CLI::App* cmd, Common& common) {
       ->capture_default_str();
 }
 
-Result<std::unique_ptr<App>> open_app(const std::string& db_url, int pool, const std::string& docs,
-                                      const std::string& spec) {
-  Options options{db_url, pool, docs, spec};
-  RECUR_ASSIGN(auto app, App::open(options, std::make_unique<SystemClock>()));
+Result<std::unique_ptr<App>> open_app(Options options, std::unique_ptr<Clock> clock = std::make_unique<SystemClock>()) {
+  RECUR_ASSIGN(auto app, App::open(options, std::move(clock)));
   RECUR_ASSIGN(auto report, app->migrate());
   for (const auto& m : report.applied) spdlog::info("migrated: {}", m);
   return app;
@@ -43,10 +41,10 @@ int fail(const Error& e) {
   return 1;
 }
 
-// Runs the lifecycle scheduler every `tick` seconds until stopped.
+// Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
 class Scheduler {
  public:
-  Scheduler(subscriptions::SubscriptionService& svc, int tick) : svc_(svc), tick_(tick) {
+  Scheduler(App& app, int tick) : app_(app), tick_(tick) {
     thread_ = std::thread([this] { loop(); });
   }
   ~Scheduler() {
@@ -64,11 +62,14 @@ class Scheduler {
     while (!stop_) {
       lock.unlock();
       try {
-        auto report = svc_.run_due();
-        if (!report.ok()) spdlog::error("lifecycle run failed: {}", report.error().message);
-        else if (report->events > 0 || report->failures > 0)
-          spdlog::info("lifecycle run: {} subscriptions advanced, {} events, {} failed (first: {})",
-                       report->subscriptions, report->events, report->failures, report->first_error);
+        auto run = app_.run_billing("scheduler");
+        if (!run.ok()) spdlog::error("billing run failed: {}", run.error().message);
+        else if (run->lifecycle_events > 0 || run->payments.attempted > 0 || run->lifecycle_failures > 0 ||
+                 run->payments.errors > 0)
+          spdlog::info("billing run: {} subscriptions advanced ({} failed), {} charges ({} ok, {} declined, {} unknown,"
+                       " {} errors)",
+                       run->subscriptions_advanced, run->lifecycle_failures, run->payments.attempted,
+                       run->payments.succeeded, run->payments.failed, run->payments.unknown, run->payments.errors);
       } catch (const std::exception& e) {
         spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
       }
@@ -77,7 +78,7 @@ class Scheduler {
     }
   }
 
-  subscriptions::SubscriptionService& svc_;
+  App& app_;
   int tick_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -93,7 +94,15 @@ struct ServeFlags {
   bool access_log = true;
   std::string docs_dir = "node_modules/swagger-ui-dist";
   std::string spec = "api/openapi.yaml";
+  bool test_mode = false;
+  std::string clock_start;
+  std::string sandbox_faults;
 };
+
+Result<billing::SandboxFaults> faults_from(const std::string& spec) {
+  if (spec.empty()) return billing::SandboxFaults{};
+  return billing::parse_sandbox_faults(spec);
+}
 
 int serve(const Common& common, const ServeFlags& flags) {
   auto colon = flags.listen.rfind(':');
@@ -111,20 +120,74 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.io_threads = flags.io_threads > 0 ? flags.io_threads : cores;
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
-  auto app = open_app(common.db_url, server.worker_threads, flags.docs_dir, flags.spec);
+  auto faults = faults_from(flags.sandbox_faults);
+  if (!faults.ok()) return fail(faults.error());
+  Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.test_mode, *faults, {}};
+  std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
+  if (flags.test_mode) {
+    Timestamp start = clock->now();
+    if (!flags.clock_start.empty()) {
+      auto parsed = parse_rfc3339(flags.clock_start);
+      if (!parsed) return fail(Error::invalid("invalid_clock_start", "--clock-start must be an RFC 3339 time"));
+      start = *parsed;
+    }
+    clock = std::make_unique<SimulatedClock>(start);
+    spdlog::warn("test mode: the clock is simulated (now {}) and /v1/test-clock moves it", format_rfc3339(start));
+  } else if (!flags.clock_start.empty()) {
+    return fail(Error::invalid("invalid_clock_start", "--clock-start needs --test-mode"));
+  }
+  auto app = open_app(options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   auto& a = **app;
   http::Server http_server(server, [&a](http::Request& req) { return a.pipeline().handle(req); });
   std::string error;
   if (!http_server.listen(&error)) return fail(Error::invalid("listen_failed", error));
   {
-    Scheduler scheduler(a.subscriptions(), flags.tick);
+    Scheduler scheduler(a, flags.tick);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads);
     http_server.run(true);
   }
   spdlog::info("recur stopped cleanly");
   return 0;
+}
+
+std::string progress_bar(std::int64_t done, std::int64_t total) {
+  constexpr int kWidth = 30;
+  int filled = total > 0 ? static_cast<int>(done * kWidth / total) : kWidth;
+  return "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "]";
+}
+
+struct BillFlags {
+  std::string until;
+  std::int64_t lease = 300;
+  std::string sandbox_faults;
+  bool progress = true;
+};
+
+int bill_once(const Common& common, const BillFlags& flags) {
+  auto faults = faults_from(flags.sandbox_faults);
+  if (!faults.ok()) return fail(faults.error());
+  std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
+  if (!flags.until.empty()) {
+    auto until = parse_rfc3339(flags.until);
+    if (!until) return fail(Error::invalid("invalid_until", "--until must be an RFC 3339 time"));
+    clock = std::make_unique<SimulatedClock>(*until);
+  }
+  billing::BillingOptions billing;
+  billing.attempt_lease_seconds = flags.lease;
+  auto app = open_app(Options{common.db_url, 2, "", "", false, *faults, billing}, std::move(clock));
+  if (!app.ok()) return fail(app.error());
+  if (flags.progress) {
+    (*app)->billing().on_progress([](const billing::Progress& p) {
+      std::cerr << "\r" << p.phase << " " << progress_bar(p.done, p.total) << " " << p.done << "/" << p.total << std::flush;
+      if (p.done == p.total) std::cerr << "\n";
+    });
+  }
+  auto run = (*app)->run_billing("cli");
+  if (!run.ok()) return fail(run.error());
+  std::cout << to_json(*run).dump() << std::endl;
+  return run->lifecycle_failures + run->payments.errors > 0 ? 2 : 0;
 }
 
 }  // namespace
@@ -148,6 +211,20 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
+  serve_cmd->add_flag("--test-mode", flags.test_mode, "simulated clock, moved by POST /v1/test-clock/advance");
+  serve_cmd->add_option("--clock-start", flags.clock_start, "test mode: the simulated clock's start (RFC 3339)");
+  serve_cmd->add_option("--sandbox-faults", flags.sandbox_faults,
+                        "sandbox gateway faults, e.g. timeout_after_charge=0.2,server_error=0.1,seed=7")
+      ->envname("RECUR_SANDBOX_FAULTS");
+
+  auto* bill_cmd = cli.add_subcommand("bill", "run billing once: renewals due until TIME, then charges; exits");
+  add_db_option(bill_cmd, common);
+  BillFlags bill;
+  bill_cmd->add_option("--until", bill.until, "bill as if it were TIME (RFC 3339; default: now)");
+  bill_cmd->add_option("--lease", bill.lease, "seconds before an unanswered charge is asked again")->capture_default_str();
+  bill_cmd->add_option("--sandbox-faults", bill.sandbox_faults, "sandbox gateway faults (see serve)")
+      ->envname("RECUR_SANDBOX_FAULTS");
+  bill_cmd->add_flag("--progress,!--no-progress", bill.progress, "progress bar on stderr")->capture_default_str();
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -167,8 +244,9 @@ int run_cli(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   if (serve_cmd->parsed()) return serve(common, flags);
+  if (bill_cmd->parsed()) return bill_once(common, bill);
 
-  auto app = open_app(common.db_url, 2, "", "");
+  auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());
   if (migrate_cmd->parsed()) {
     auto version = db::schema_version((*app)->database());

@@ -124,7 +124,71 @@ CREATE TABLE sandbox_refunds (
   amount BIGINT NOT NULL,
   created_at BIGINT NOT NULL
 ))"},
-      // 7 is kept for notify (notifications), 8 for billing; see docs/ARCHITECTURE.md.
+      {7, "billing: payment methods, invoices, gapless numbers, payments, settings, runs",
+       R"(CREATE TABLE gateway_customers (
+  customer_id TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  gateway_customer TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (customer_id, gateway)
+);
+CREATE TABLE payment_methods (
+  id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL REFERENCES customers (id),
+  gateway TEXT NOT NULL,
+  gateway_customer TEXT NOT NULL,
+  token TEXT NOT NULL,
+  brand TEXT NOT NULL,
+  last4 TEXT NOT NULL,
+  exp_month BIGINT NOT NULL,
+  exp_year BIGINT NOT NULL,
+  detached INTEGER NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX payment_methods_customer ON payment_methods (customer_id, id);
+CREATE TABLE invoices (
+  id TEXT PRIMARY KEY,
+  number TEXT UNIQUE,
+  subscription_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  period_start BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  next_attempt_at BIGINT,
+  created_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL,
+  UNIQUE (subscription_id, period_start)
+);
+CREATE INDEX invoices_due ON invoices (status, next_attempt_at);
+CREATE INDEX invoices_subscription ON invoices (subscription_id, id);
+CREATE INDEX invoices_customer ON invoices (customer_id, id);
+CREATE TABLE invoice_numbers (
+  name TEXT PRIMARY KEY,
+  next_value BIGINT NOT NULL
+);
+INSERT INTO invoice_numbers (name, next_value) VALUES ('invoice', 1);
+CREATE TABLE payments (
+  id TEXT PRIMARY KEY,
+  invoice_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  attempt BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL,
+  UNIQUE (invoice_id, attempt)
+);
+CREATE INDEX payments_invoice ON payments (invoice_id, id);
+CREATE INDEX payments_customer ON payments (customer_id, id);
+CREATE TABLE billing_settings (
+  name TEXT PRIMARY KEY,
+  doc TEXT NOT NULL
+);
+CREATE TABLE billing_runs (
+  id TEXT PRIMARY KEY,
+  started_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+))"},
   };
   return kMigrations;
 }

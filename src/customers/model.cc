@@ -20,7 +20,19 @@ Json to_json(const Customer& c) {
               {"email", c.email},
               {"name", c.name},
               {"phone", to_json_text(c.phone)},
-              {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)}}, c);
+              {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)},
+              {"default_payment_method", to_json_text(c.default_payment_method)}}, c);
+}
+
+Json to_json(const PaymentMethod& pm, bool is_default) {
+  return Json{{"id", pm.id},
+              {"object", "payment_method"},
+              {"customer", pm.customer},
+              {"gateway", pm.gateway},
+              {"token", pm.token},
+              {"card", {{"brand", pm.brand}, {"last4", pm.last4}, {"exp_month", pm.exp_month}, {"exp_year", pm.exp_year}}},
+              {"default", is_default},
+              {"created", format_rfc3339(pm.created)}};
 }
 
 
@@ -36,6 +48,7 @@ Customer customer_from_doc(const Json& doc) {
   c.name = doc.at("name");
   c.phone = doc_text(doc, "phone");
   if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
+  c.default_payment_method = doc_text(doc, "default_payment_method");
   read_envelope(doc, c);
   return c;
 }

@@ -25,11 +25,30 @@ struct Customer {
   std::string name;
   std::optional<std::string> phone;
   std::optional<Address> shipping_address;
+  std::optional<std::string> default_payment_method;  // "pmt_...": what renewals charge
   Json metadata = Json::object();
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
 };
+
+// A card (or other instrument) held by a gateway; Recur keeps its token and display data
+// only (brand, last 4 digits, expiry), never a card number: PCI-DSS SAQ-A scope.
+struct PaymentMethod {
+  std::string id;  // "pmt_..."
+  std::string customer;
+  std::string gateway;           // "sandbox", "stripe", ...
+  std::string gateway_customer;  // the gateway's customer id
+  std::string token;             // the gateway's payment method id
+  std::string brand;
+  std::string last4;
+  int exp_month = 0;
+  int exp_year = 0;
+  bool detached = false;
+  Timestamp created = 0;
+};
+
+Json to_json(const PaymentMethod& pm, bool is_default);
 
 Json to_json(const Address& address);
 Json to_json(const Customer& customer);

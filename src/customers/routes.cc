@@ -49,8 +49,27 @@ Result<std::pair<CustomerPatch, std::int64_t>> parse_patch(const Request& req) {
   f.accept("phone");
   f.accept("shipping_address");
   patch.metadata = f.metadata("metadata");
+  patch.default_payment_method = f.text("default_payment_method", false, 64);
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
+}
+
+Result<AttachInput> parse_attach(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  AttachInput in;
+  in.gateway = f.text("gateway", false, 32);
+  auto token = f.text("token", true, 255);
+  in.make_default = f.boolean("default", false).value_or(false);
+  RECUR_TRY(f.finish());
+  in.token = *token;
+  return in;
+}
+
+Json payment_methods_json(const PaymentMethods& methods, const std::string& customer) {
+  Json data = Json::array();
+  for (const auto& pm : methods.items) data.push_back(to_json(pm, methods.default_id == pm.id));
+  return http::list_json(std::move(data), false, "/v1/customers/" + customer + "/payment-methods");
 }
 
 }  // namespace
@@ -82,6 +101,27 @@ void add_routes(http::Router& router, CustomerService& service) {
     if (!patch.ok()) return http::error_response(req, patch.error());
     return http::respond(req, service.update(req.path_params["id"], patch->first, patch->second, access::actor_of(req)),
                          200, render);
+  });
+
+  router.add("POST", "/v1/customers/{id}/payment-methods", std::string(kCustomersWrite), [&service](Request& req) {
+    auto input = parse_attach(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    const std::string& customer = req.path_params["id"];
+    auto attached = service.attach_payment_method(customer, *input, access::actor_of(req));
+    if (!attached.ok()) return http::error_response(req, attached.error());
+    auto listed = service.payment_methods(customer);
+    bool is_default = listed.ok() && listed->default_id == attached->id;
+    return http::json_response(201, to_json(*attached, is_default));
+  });
+  router.add("GET", "/v1/customers/{id}/payment-methods", std::string(kCustomersRead), [&service](Request& req) {
+    const std::string& customer = req.path_params["id"];
+    return http::respond(req, service.payment_methods(customer), 200,
+                         [&customer](const PaymentMethods& m) { return payment_methods_json(m, customer); });
+  });
+  router.add("DELETE", "/v1/customers/{id}/payment-methods/{pm}", std::string(kCustomersWrite), [&service](Request& req) {
+    auto st = service.detach_payment_method(req.path_params["id"], req.path_params["pm"], access::actor_of(req));
+    if (!st.ok()) return http::error_response(req, st.error());
+    return http::json_response(200, {{"id", req.path_params["pm"]}, {"object", "payment_method"}, {"deleted", true}});
   });
 }
 

@@ -1,6 +1,8 @@
 // Customer use cases and SQL.
 #include "customers/service.h"
 
+#include "customers/store.h"
+
 namespace recur::customers {
 
 Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id) {
@@ -26,9 +28,29 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
   });
 }
 
+namespace {
+
+Error customer_not_found(const std::string& id) {
+  return Error::not_found("customer_not_found", "no customer with id '" + id + "'");
+}
+
+Error payment_method_not_found(const std::string& id) {
+  return Error::not_found("payment_method_not_found", "the customer has no payment method with id '" + id + "'");
+}
+
+// The method exists, belongs to the customer and is still attached.
+Result<PaymentMethod> own_method(db::Tx& tx, const std::string& customer, const std::string& id) {
+  RECUR_ASSIGN(auto pm, find_payment_method(tx, id));
+  if (!pm || pm->customer != customer || pm->detached) return payment_method_not_found(id);
+  return *pm;
+}
+
+}  // namespace
+
 Result<Customer> CustomerService::update(const std::string& id, const CustomerPatch& patch,
                                          std::int64_t expected_version, const events::Actor& actor) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
+  bool default_changed_now = false;
+  auto updated = db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
     RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {id}));
     if (rows.empty()) return Error::not_found("customer_not_found", "no customer with id '" + id + "'");
     Customer c = customer_from_doc(Json::parse(rows[0].text(0)));
@@ -39,6 +61,14 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     if (patch.phone) c.phone = *patch.phone;
     if (patch.shipping_address) c.shipping_address = *patch.shipping_address;
     if (patch.metadata) c.metadata = *patch.metadata;
+    if (patch.default_payment_method && patch.default_payment_method != c.default_payment_method) {
+      auto owned = own_method(tx, c.id, *patch.default_payment_method);
+      if (!owned.ok())
+        return Error::invalid("payment_method_not_found", owned.error().message,
+                              {{"default_payment_method", "not_found", "not an attached payment method of this customer"}});
+      c.default_payment_method = patch.default_payment_method;
+      default_changed_now = true;
+    }
     c.updated = clock_.now();
     ++c.version;
     RECUR_ASSIGN(auto n, tx.exec("UPDATE customers SET email = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
@@ -47,6 +77,8 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(c)));
     return c;
   });
+  if (updated.ok() && default_changed_now) default_changed(id);
+  return updated;
 }
 
 Result<Customer> CustomerService::get(const std::string& id) {
@@ -78,6 +110,92 @@ Result<Page> CustomerService::list(const ListFilter& f) {
     for (const auto& row : rows) page.items.push_back(customer_from_doc(Json::parse(row.text(0))));
     return page;
   }, db::TxMode::kReadOnly);
+}
+
+// ------------------------------------------------------------------ payment methods
+
+Result<std::string> CustomerService::gateway_customer(const Customer& c, billing::Gateway& gateway) {
+  RECUR_ASSIGN(auto known, db::transact(db_, [&](db::Tx& tx) { return find_gateway_customer(tx, c.id, gateway.name()); },
+                                        db::TxMode::kReadOnly));
+  if (known) return *known;
+  // Created outside a transaction (a network call); the idempotency key makes a racing
+  // second request get the same gateway customer, and the first stored mapping wins.
+  RECUR_ASSIGN(auto created, gateway.create_customer({c.id, c.email, c.name, "customer:" + c.id}));
+  return db::transact(db_, [&](db::Tx& tx) {
+    return remember_gateway_customer(tx, c.id, gateway.name(), created, clock_.now());
+  });
+}
+
+Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& customer_id, const AttachInput& in,
+                                                             const events::Actor& actor) {
+  std::string gateway_name = in.gateway.value_or(gateways_.default_name());
+  billing::Gateway* gateway = gateways_.find(gateway_name);
+  if (!gateway)
+    return Error::invalid("unknown_gateway", "this deployment has no gateway named '" + gateway_name + "'",
+                          {{"gateway", "unknown_gateway", "not a configured gateway"}});
+  RECUR_ASSIGN(Customer c, get(customer_id));
+  RECUR_ASSIGN(std::string gw_customer, gateway_customer(c, *gateway));
+  RECUR_ASSIGN(auto card, gateway->attach_payment_method(gw_customer, in.token, "attach:" + c.id + ":" + in.token));
+  bool became_default = false;
+  auto attached = db::transact(db_, [&](db::Tx& tx) -> Result<PaymentMethod> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {c.id}));
+    if (rows.empty()) return customer_not_found(c.id);
+    Customer locked = customer_from_doc(Json::parse(rows[0].text(0)));
+    PaymentMethod pm{ids_.next("pmt"), c.id, gateway->name(), gw_customer, card.token, card.brand, card.last4,
+                     card.exp_month, card.exp_year, false, clock_.now()};
+    RECUR_TRY(insert_payment_method(tx, pm));
+    Json details = {{"payment_method", to_json(pm, false)}};
+    RECUR_TRY(events_.record(tx, "customer.payment_method_attached", c.id, actor, nullptr, nullptr, details));
+    bool has_default = locked.default_payment_method.has_value();
+    if (has_default) {
+      auto current = find_payment_method(tx, *locked.default_payment_method);
+      has_default = current.ok() && *current && !(*current)->detached;
+    }
+    if (in.make_default || !has_default) {
+      Json before = to_json(locked);
+      locked.default_payment_method = pm.id;
+      locked.updated = clock_.now();
+      ++locked.version;
+      RECUR_TRY(tx.exec("UPDATE customers SET version = $2, doc = $3 WHERE id = $1",
+                        {locked.id, locked.version, to_json(locked).dump()}));
+      RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(locked)));
+      became_default = true;
+    }
+    return pm;
+  });
+  if (attached.ok() && became_default) default_changed(c.id);
+  return attached;
+}
+
+Result<PaymentMethods> CustomerService::payment_methods(const std::string& customer_id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<PaymentMethods> {
+    RECUR_ASSIGN(auto c, find_customer(tx, customer_id));
+    if (!c) return customer_not_found(customer_id);
+    RECUR_ASSIGN(auto items, list_payment_methods(tx, customer_id));
+    return PaymentMethods{std::move(items), c->default_payment_method};
+  }, db::TxMode::kReadOnly);
+}
+
+recur::Status CustomerService::detach_payment_method(const std::string& customer_id, const std::string& id,
+                                                     const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {customer_id}));
+    if (rows.empty()) return customer_not_found(customer_id);
+    RECUR_ASSIGN(PaymentMethod pm, own_method(tx, customer_id, id));
+    RECUR_TRY(mark_detached(tx, pm.id));
+    Customer c = customer_from_doc(Json::parse(rows[0].text(0)));
+    if (c.default_payment_method == pm.id) {
+      // Renewals now have nothing to charge until a new method is attached: say so.
+      Json before = to_json(c);
+      c.default_payment_method.reset();
+      c.updated = clock_.now();
+      ++c.version;
+      RECUR_TRY(tx.exec("UPDATE customers SET version = $2, doc = $3 WHERE id = $1", {c.id, c.version, to_json(c).dump()}));
+      RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(c)));
+    }
+    RECUR_TRY(events_.record(tx, "customer.payment_method_detached", customer_id, actor, to_json(pm, false), nullptr));
+    return Ok{};
+  });
 }
 
 }  // namespace recur::customers

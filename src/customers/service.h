@@ -2,8 +2,10 @@
 // live here, behind the service).
 #pragma once
 
+#include <functional>
 #include <vector>
 
+#include "billing/gateways/registry.h"
 #include "customers/model.h"
 #include "events/store.h"
 #include "platform/db/database.h"
@@ -24,6 +26,18 @@ struct CustomerPatch {
   std::optional<std::optional<std::string>> phone;
   std::optional<std::optional<Address>> shipping_address;
   std::optional<Json> metadata;
+  std::optional<std::string> default_payment_method;  // "pmt_..." of this customer
+};
+
+struct AttachInput {
+  std::optional<std::string> gateway;  // default: the deployment's default gateway
+  std::string token;                   // made by the gateway's own client-side SDK
+  bool make_default = false;           // the first method always becomes the default
+};
+
+struct PaymentMethods {
+  std::vector<PaymentMethod> items;
+  std::optional<std::string> default_id;
 };
 
 struct ListFilter {
@@ -42,8 +56,13 @@ Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id)
 
 class CustomerService {
  public:
-  CustomerService(db::Database& db, const Clock& clock, IdGenerator& ids)
-      : db_(db), clock_(clock), ids_(ids), events_(ids, clock) {}
+  CustomerService(db::Database& db, const Clock& clock, IdGenerator& ids, billing::Gateways& gateways)
+      : db_(db), clock_(clock), ids_(ids), gateways_(gateways), events_(ids, clock) {}
+
+  // Called after a commit that gave a customer a new default payment method (billing
+  // retries what is overdue at once).
+  using PaymentMethodListener = std::function<void(const std::string& customer)>;
+  void on_default_payment_method_changed(PaymentMethodListener listener) { listener_ = std::move(listener); }
 
   Result<Customer> create(const CustomerInput& input, const events::Actor& actor);
   Result<Customer> update(const std::string& id, const CustomerPatch& patch, std::int64_t expected_version,
@@ -51,11 +70,24 @@ class CustomerService {
   Result<Customer> get(const std::string& id);
   Result<Page> list(const ListFilter& filter);
 
+  // Payment methods: the gateway holds the card, Recur keeps its token.
+  Result<PaymentMethod> attach_payment_method(const std::string& customer, const AttachInput& input,
+                                              const events::Actor& actor);
+  Result<PaymentMethods> payment_methods(const std::string& customer);
+  recur::Status detach_payment_method(const std::string& customer, const std::string& id, const events::Actor& actor);
+
  private:
+  Result<std::string> gateway_customer(const Customer& customer, billing::Gateway& gateway);
+  void default_changed(const std::string& customer) const {
+    if (listener_) listener_(customer);
+  }
+
   db::Database& db_;
   const Clock& clock_;
   IdGenerator& ids_;
+  billing::Gateways& gateways_;
   events::Recorder events_;
+  PaymentMethodListener listener_;
 };
 
 }  // namespace recur::customers

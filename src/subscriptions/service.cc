@@ -116,6 +116,7 @@ recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscripti
     }
     if (e.details.is_object()) details.update(e.details);
     RECUR_TRY(events_.record(tx, e.type, sub.id, events::Actor::system(), nullptr, nullptr, std::move(details)));
+    if (e.billable && billing_) RECUR_TRY(billing_->period_began(tx, sub, e));
   }
   return Ok{};
 }
@@ -123,22 +124,27 @@ recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscripti
 Result<Subscription> SubscriptionService::mutate(const std::string& id, std::optional<std::int64_t> expected_version,
                                                  const events::Actor& actor, const std::string& event_type,
                                                  const Change& change) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
-    RECUR_ASSIGN(Loaded l, load(tx, id, true));
-    // "Now" is read once the row is ours: a scheduler run we waited for is in the past.
-    Timestamp now = std::max(clock_.now(), l.sub.updated);
-    if (expected_version && *expected_version != l.stored_version)
-      return version_conflict("the subscription", *expected_version, l.stored_version);
-    RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
-    Json before = to_json(l.sub);
-    RECUR_ASSIGN(Json details, change(l, tx, now));
-    l.sub.updated = now;
-    l.sub.version = l.stored_version + 1;
-    RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
-    if (!stored) return version_conflict("the subscription", l.stored_version, l.stored_version + 1);
-    RECUR_TRY(events_.record(tx, event_type, id, actor, std::move(before), to_json(l.sub), std::move(details)));
-    return l.sub;
-  });
+  return db::transact(db_, [&](db::Tx& tx) { return mutate_in(tx, id, expected_version, actor, event_type, change); });
+}
+
+Result<Subscription> SubscriptionService::mutate_in(db::Tx& tx, const std::string& id,
+                                                    std::optional<std::int64_t> expected_version,
+                                                    const events::Actor& actor, const std::string& event_type,
+                                                    const Change& change) {
+  RECUR_ASSIGN(Loaded l, load(tx, id, true));
+  // "Now" is read once the row is ours: a scheduler run we waited for is in the past.
+  Timestamp now = std::max(clock_.now(), l.sub.updated);
+  if (expected_version && *expected_version != l.stored_version)
+    return version_conflict("the subscription", *expected_version, l.stored_version);
+  RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
+  Json before = to_json(l.sub);
+  RECUR_ASSIGN(Json details, change(l, tx, now));
+  l.sub.updated = now;
+  l.sub.version = l.stored_version + 1;
+  RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
+  if (!stored) return version_conflict("the subscription", l.stored_version, l.stored_version + 1);
+  RECUR_TRY(events_.record(tx, event_type, id, actor, std::move(before), to_json(l.sub), std::move(details)));
+  return l.sub;
 }
 
 // ------------------------------------------------------------------ CRUD
@@ -326,6 +332,16 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
     l.sub.pending_change.reset();
     l.sub.plan = p.plan;
     l.sub.quantity = p.quantity;
+    // Proration lines wait for the next invoice; on an anchor reset the full charge is
+    // the new period's own (billable event below), so only the credit is pending, and
+    // it is written first so that the new period's immediate invoice carries it.
+    for (const auto& line : p.lines) {
+      bool full_new_period = p.resets_anchor && line.amount >= 0;
+      if (full_new_period) continue;
+      PendingItem item{ids_.next("ii"), l.sub.id, line.description, line.amount, p.currency, line.quantity,
+                       Period{line.period_start, line.period_end}, true};
+      RECUR_TRY(insert_pending_item(tx, item, now));
+    }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.
       RECUR_ASSIGN(auto target, catalog::find_plan(tx, p.plan));
@@ -334,15 +350,6 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
                                    {"period_end", format_rfc3339(started.period.end)},
                                    {"amount", started.amount}};
       RECUR_TRY(record_lifecycle(tx, l.sub, {started}));
-    }
-    // Proration lines wait for the next invoice; on an anchor reset the full charge is
-    // the new period's own (billable event above), so only the credit is pending.
-    for (const auto& line : p.lines) {
-      bool full_new_period = p.resets_anchor && line.amount >= 0;
-      if (full_new_period) continue;
-      PendingItem item{ids_.next("ii"), l.sub.id, line.description, line.amount, p.currency, line.quantity,
-                       Period{line.period_start, line.period_end}, true};
-      RECUR_TRY(insert_pending_item(tx, item, now));
     }
     return details;
   });
@@ -453,6 +460,46 @@ Result<RunReport> SubscriptionService::run_due() {
     if (static_cast<int>(ids.size()) < kBatch || progressed == 0) break;
   }
   return report;
+}
+
+// ------------------------------------------------------------------ billing
+
+Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::string& id, PaymentStep step,
+                                                     const std::string& invoice) {
+  Action action = Action::kPaymentFailed;
+  std::string type = "subscription.payment_failed";
+  switch (step) {
+    case PaymentStep::kFailed: break;
+    case PaymentStep::kRecovered: action = Action::kPaymentRecovered; type = "subscription.payment_recovered"; break;
+    case PaymentStep::kExhaustedCancel: action = Action::kCancelNow; type = "subscription.canceled"; break;
+    case PaymentStep::kExhaustedPause: action = Action::kPause; type = "subscription.paused"; break;
+  }
+  // Probe first on a copy: a step that does not apply must leave no trace at all.
+  RECUR_ASSIGN(Loaded probe, load(tx, id, true));
+  Timestamp now = std::max(clock_.now(), probe.sub.updated);
+  (void)advance(probe.sub, probe.lookup(), now);
+  if (!allowed(probe.sub, action).ok()) return false;
+  RECUR_ASSIGN(auto stored, mutate_in(tx, id, std::nullopt, events::Actor::system(), type,
+                                      [&](Loaded& l, db::Tx&, Timestamp at) -> Result<Json> {
+    RECUR_ASSIGN(Status next, transition(l.sub.status, action, TransitionContext{l.sub.cancel_at_period_end, false}));
+    Json details = {{"invoice", invoice}};
+    if (step == PaymentStep::kExhaustedCancel) {
+      l.sub.cancellation = Cancellation{"payment_failed", std::nullopt, at};
+      l.sub.canceled_at = at;
+      l.sub.ended_at = at;
+      l.sub.cancel_at_period_end = false;
+      l.sub.pause.reset();
+      l.sub.pending_change.reset();
+      details["reason"] = "payment_failed";
+    } else if (step == PaymentStep::kExhaustedPause) {
+      l.sub.pause = Pause{at, std::nullopt};
+      details["reason"] = "payment_failed";
+    }
+    l.sub.status = next;
+    return details;
+  }));
+  (void)stored;
+  return true;
 }
 
 // ------------------------------------------------------------------ retention

@@ -83,6 +83,23 @@ struct RunReport {
   std::string first_error;
 };
 
+// Billing hears of every billable period inside the transaction that began it, so a
+// period is invoiced exactly when (and only if) the subscription moved into it.
+class PeriodBilling {
+ public:
+  virtual ~PeriodBilling() = default;
+  // Requires: called inside `tx`; `sub` is the subscription as it will be stored.
+  virtual recur::Status period_began(db::Tx& tx, const Subscription& sub, const LifecycleEvent& period) = 0;
+};
+
+// What a payment outcome does to a subscription (billing decides; the state machine checks).
+enum class PaymentStep {
+  kFailed,           // a renewal charge failed: past_due while dunning retries
+  kRecovered,        // an overdue invoice got paid: active again
+  kExhaustedCancel,  // retries ran out, final action "cancel"
+  kExhaustedPause,   // retries ran out, final action "pause" (until resumed by hand)
+};
+
 class SubscriptionService {
  public:
   SubscriptionService(db::Database& db, const Clock& clock, IdGenerator& ids)
@@ -132,6 +149,12 @@ class SubscriptionService {
   // resumptions, period-end cancellations), in batches, one transaction per subscription.
   Result<RunReport> run_due();
 
+  // Wiring: the billing module (none: periods are not invoiced, as in unit setups).
+  void set_billing(PeriodBilling* billing) { billing_ = billing; }
+  // Called by billing inside its own transaction. Returns false when the step does not
+  // apply to the subscription's state (e.g. already canceled): nothing changes then.
+  Result<bool> apply_payment_step(db::Tx& tx, const std::string& id, PaymentStep step, const std::string& invoice);
+
  private:
   struct Loaded;
   // Applies one change to a loaded subscription at `now` (read after the row lock).
@@ -141,6 +164,8 @@ class SubscriptionService {
   // Load for update, bring up to now, check the version, apply `change`, store, record.
   Result<Subscription> mutate(const std::string& id, std::optional<std::int64_t> expected_version,
                               const events::Actor& actor, const std::string& event_type, const Change& change);
+  Result<Subscription> mutate_in(db::Tx& tx, const std::string& id, std::optional<std::int64_t> expected_version,
+                                 const events::Actor& actor, const std::string& event_type, const Change& change);
   recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened);
   Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);
   recur::Status record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id, const std::string& reason,
@@ -150,6 +175,7 @@ class SubscriptionService {
   const Clock& clock_;
   IdGenerator& ids_;
   events::Recorder events_;
+  PeriodBilling* billing_ = nullptr;
 };
 
 }  // namespace recur::subscriptions

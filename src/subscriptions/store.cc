@@ -87,6 +87,12 @@ Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
   return ids;
 }
 
+Result<std::optional<Timestamp>> next_action_due(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(next_action_at) FROM subscriptions"));
+  if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();
+  return std::optional<Timestamp>(rows[0].int64(0));
+}
+
 recur::Status insert_pending_item(db::Tx& tx, const PendingItem& i, Timestamp created) {
   RECUR_TRY(tx.exec("INSERT INTO pending_invoice_items (id, subscription_id, description, amount, currency, quantity,"
                     " period_start, period_end, proration, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

@@ -30,6 +30,8 @@ Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool
 Result<Page> list(db::Tx& tx, const ListFilter& filter);
 // Ids whose lifecycle is due at or before `now`, oldest due first.
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
+// The earliest next_action_at of any subscription (none when nothing is scheduled).
+Result<std::optional<Timestamp>> next_action_due(db::Tx& tx);
 
 // Proration lines waiting for the next invoice (billing consumes them).
 struct PendingItem {

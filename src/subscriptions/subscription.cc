@@ -137,6 +137,13 @@ void reanchor(Subscription& s, const Cadence& cadence, Timestamp at) {
 LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
   LifecycleEvent e{std::move(type), at, s.current, true, period_amount(plan, s.quantity, s.discount), plan.currency,
                    nullptr};
+  e.plan = plan.id;
+  e.quantity = s.quantity;
+  e.unit_amount = plan.amount;
+  if (s.discount) {
+    e.percent_off = s.discount->percent_off;
+    e.discount_source = s.discount->source;
+  }
   s.current_amount = e.amount;
   s.current_skipped = false;
   ++s.billed_periods;

@@ -87,6 +87,12 @@ struct LifecycleEvent {
   std::int64_t amount = 0;  // what the period costs, discounts applied (billable periods)
   std::string currency;
   Json details;
+  // Billable periods: what was sold, so an invoice can show the charge and the discount.
+  std::string plan;
+  std::int64_t quantity = 0;
+  std::int64_t unit_amount = 0;
+  std::int64_t percent_off = 0;        // the discount that applied to this period
+  std::string discount_source;
 };
 
 // Plans a subscription may need while advancing: its own, and a pending change's.

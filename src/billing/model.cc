@@ -1,0 +1,204 @@
+// Billing's pure rules and JSON mappings.
+#include "billing/model.h"
+
+#include <algorithm>
+
+#include "platform/money.h"
+
+namespace recur::billing {
+namespace {
+
+template <typename E, std::size_t N>
+std::optional<E> lookup(const std::pair<E, std::string_view> (&table)[N], std::string_view text) {
+  for (const auto& [value, name] : table)
+    if (name == text) return value;
+  return std::nullopt;
+}
+
+template <typename E, std::size_t N>
+std::string_view name_of(const std::pair<E, std::string_view> (&table)[N], E value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return "unknown";
+}
+
+constexpr std::pair<InvoiceStatus, std::string_view> kInvoiceStatuses[] = {
+    {InvoiceStatus::kDraft, "draft"}, {InvoiceStatus::kOpen, "open"}, {InvoiceStatus::kPaid, "paid"},
+    {InvoiceStatus::kVoid, "void"}, {InvoiceStatus::kUncollectible, "uncollectible"}};
+constexpr std::pair<PaymentStatus, std::string_view> kPaymentStatuses[] = {
+    {PaymentStatus::kPending, "pending"}, {PaymentStatus::kSucceeded, "succeeded"}, {PaymentStatus::kFailed, "failed"}};
+constexpr std::pair<FinalAction, std::string_view> kFinalActions[] = {
+    {FinalAction::kCancel, "cancel"}, {FinalAction::kUnpaid, "unpaid"}, {FinalAction::kPause, "pause"}};
+
+Json text_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+
+}  // namespace
+
+std::string_view to_string(InvoiceStatus s) { return name_of(kInvoiceStatuses, s); }
+std::optional<InvoiceStatus> invoice_status_from(std::string_view t) { return lookup(kInvoiceStatuses, t); }
+std::string_view to_string(PaymentStatus s) { return name_of(kPaymentStatuses, s); }
+std::string_view to_string(FinalAction a) { return name_of(kFinalActions, a); }
+std::optional<FinalAction> final_action_from(std::string_view t) { return lookup(kFinalActions, t); }
+
+Totals compute_totals(const std::vector<InvoiceLine>& lines, std::int64_t discount, std::int64_t tax_rate_bp) {
+  Totals t;
+  for (const auto& line : lines) t.subtotal += line.amount;
+  // A discount applies to what is charged, never to credits, and never below zero.
+  t.discount = std::clamp<std::int64_t>(discount, 0, std::max<std::int64_t>(t.subtotal, 0));
+  std::int64_t net = t.subtotal - t.discount;
+  if (net < 0) {
+    t.carried_credit = net;
+    net = 0;
+  }
+  t.tax = mul_div_round_half_up(net, tax_rate_bp, 10000);
+  t.total = net + t.tax;
+  return t;
+}
+
+std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures) {
+  // failures = 1 means the original charge failed: the first retry is retry_days[0].
+  if (failures < 1 || failures > static_cast<std::int64_t>(settings.retry_days.size())) return std::nullopt;
+  return first_failure + settings.retry_days[static_cast<std::size_t>(failures - 1)] * 86400;
+}
+
+std::string attempt_key(const std::string& invoice, std::int64_t attempt) {
+  return invoice + ":attempt:" + std::to_string(attempt);
+}
+
+Status validate(const DunningSettings& s) {
+  if (s.retry_days.empty() || s.retry_days.size() > 10)
+    return Error::invalid("validation_failed", "retry_days needs 1 to 10 entries",
+                          {{"retry_days", "out_of_range", "1 to 10 retries"}});
+  for (std::size_t i = 0; i < s.retry_days.size(); ++i) {
+    std::int64_t d = s.retry_days[i];
+    if (d < 1 || d > 60 || (i > 0 && d <= s.retry_days[i - 1]))
+      return Error::invalid("validation_failed", "retry_days must be strictly ascending days between 1 and 60",
+                            {{"retry_days[" + std::to_string(i) + "]", "out_of_range",
+                              "strictly ascending, 1 to 60 days after the first failure"}});
+  }
+  return Ok{};
+}
+
+Json to_json(const DunningSettings& s) {
+  return Json{{"object", "dunning_settings"},
+              {"retry_days", s.retry_days},
+              {"final_action", to_string(s.final_action)},
+              {"version", s.version},
+              {"updated", format_rfc3339(s.updated)}};
+}
+
+DunningSettings dunning_from_doc(const Json& d) {
+  DunningSettings s;
+  s.retry_days = d.at("retry_days").get<std::vector<std::int64_t>>();
+  s.final_action = final_action_from(d.at("final_action").get<std::string>()).value_or(FinalAction::kCancel);
+  s.version = d.at("version");
+  s.updated = doc_required_time(d, "updated");
+  return s;
+}
+
+Json to_json(const Invoice& inv) {
+  Json lines = Json::array();
+  for (const auto& l : inv.lines)
+    lines.push_back({{"description", l.description},
+                     {"amount", l.amount},
+                     {"quantity", l.quantity},
+                     {"period_start", format_rfc3339(l.period.start)},
+                     {"period_end", format_rfc3339(l.period.end)},
+                     {"proration", l.proration}});
+  return with_envelope(Json{{"id", inv.id},
+                            {"object", "invoice"},
+                            {"number", text_or_null(inv.number)},
+                            {"subscription", inv.subscription},
+                            {"customer", inv.customer},
+                            {"status", to_string(inv.status)},
+                            {"billing_reason", inv.billing_reason},
+                            {"period_start", format_rfc3339(inv.period.start)},
+                            {"period_end", format_rfc3339(inv.period.end)},
+                            {"currency", inv.currency},
+                            {"subtotal", inv.subtotal},
+                            {"discount", inv.discount},
+                            {"discount_source", text_or_null(inv.discount_source)},
+                            {"tax", inv.tax},
+                            {"total", inv.total},
+                            {"amount_paid", inv.amount_paid},
+                            {"amount_refunded", inv.amount_refunded},
+                            {"amount_due", inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0},
+                            {"attempt_count", inv.attempt_count},
+                            {"next_payment_attempt", to_json_time(inv.next_attempt_at)},
+                            {"first_failed_at", to_json_time(inv.first_failed_at)},
+                            {"paid_at", to_json_time(inv.paid_at)},
+                            {"lines", lines}},
+                       inv);
+}
+
+Invoice invoice_from_doc(const Json& d) {
+  Invoice inv;
+  inv.id = d.at("id");
+  inv.number = doc_text(d, "number").value_or("");
+  inv.subscription = d.at("subscription");
+  inv.customer = d.at("customer");
+  inv.status = invoice_status_from(d.at("status").get<std::string>()).value_or(InvoiceStatus::kDraft);
+  inv.billing_reason = d.at("billing_reason");
+  inv.period = {doc_required_time(d, "period_start"), doc_required_time(d, "period_end")};
+  inv.currency = d.at("currency");
+  inv.subtotal = d.at("subtotal");
+  inv.discount = d.at("discount");
+  inv.discount_source = doc_text(d, "discount_source").value_or("");
+  inv.tax = d.at("tax");
+  inv.total = d.at("total");
+  inv.amount_paid = d.at("amount_paid");
+  inv.amount_refunded = d.at("amount_refunded");
+  inv.attempt_count = d.at("attempt_count");
+  inv.next_attempt_at = doc_time(d, "next_payment_attempt");
+  inv.first_failed_at = doc_time(d, "first_failed_at");
+  inv.paid_at = doc_time(d, "paid_at");
+  for (const auto& l : d.at("lines"))
+    inv.lines.push_back({l.at("description"), l.at("amount"), l.at("quantity"),
+                         {doc_required_time(l, "period_start"), doc_required_time(l, "period_end")}, l.at("proration")});
+  read_envelope(d, inv);
+  return inv;
+}
+
+Json to_json(const Payment& p) {
+  return Json{{"id", p.id},
+              {"object", "payment"},
+              {"invoice", p.invoice},
+              {"customer", p.customer},
+              {"attempt", p.attempt},
+              {"status", to_string(p.status)},
+              {"amount", p.amount},
+              {"currency", p.currency},
+              {"gateway", text_or_null(p.gateway)},
+              {"payment_method", text_or_null(p.payment_method)},
+              {"charge_id", text_or_null(p.charge_id)},
+              {"idempotency_key", p.idempotency_key},
+              {"failure_code", text_or_null(p.failure_code)},
+              {"failure_message", text_or_null(p.failure_message)},
+              {"created", format_rfc3339(p.created)},
+              {"updated", format_rfc3339(p.updated)}};
+}
+
+Payment payment_from_doc(const Json& d) {
+  Payment p;
+  p.id = d.at("id");
+  p.invoice = d.at("invoice");
+  p.customer = d.at("customer");
+  p.attempt = d.at("attempt");
+  auto status = d.at("status").get<std::string>();
+  p.status = status == "succeeded" ? PaymentStatus::kSucceeded
+             : status == "failed"  ? PaymentStatus::kFailed
+                                   : PaymentStatus::kPending;
+  p.amount = d.at("amount");
+  p.currency = d.at("currency");
+  p.gateway = doc_text(d, "gateway").value_or("");
+  p.payment_method = doc_text(d, "payment_method").value_or("");
+  p.idempotency_key = d.value("idempotency_key", "");
+  p.charge_id = doc_text(d, "charge_id").value_or("");
+  p.failure_code = doc_text(d, "failure_code").value_or("");
+  p.failure_message = doc_text(d, "failure_message").value_or("");
+  p.created = doc_required_time(d, "created");
+  p.updated = doc_required_time(d, "updated");
+  return p;
+}
+
+}  // namespace recur::billing

@@ -1,0 +1,123 @@
+// Billing's types and pure rules: invoices and their totals, payment attempts, the dunning
+// schedule. No I/O: the service stores these and talks to gateways.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "platform/json.h"
+#include "platform/result.h"
+#include "platform/time.h"
+#include "subscriptions/model.h"
+
+namespace recur::billing {
+
+using subscriptions::Period;
+
+enum class InvoiceStatus { kDraft, kOpen, kPaid, kVoid, kUncollectible };
+std::string_view to_string(InvoiceStatus status);
+std::optional<InvoiceStatus> invoice_status_from(std::string_view text);
+
+struct InvoiceLine {
+  std::string description;
+  std::int64_t amount = 0;  // minor units; negative for credits
+  std::int64_t quantity = 1;
+  Period period;
+  bool proration = false;
+};
+
+struct Invoice {
+  std::string id;      // "in_..."
+  std::string number;  // "INV-000001": gapless, given when finalized
+  std::string subscription;
+  std::string customer;
+  InvoiceStatus status = InvoiceStatus::kDraft;
+  Period period;
+  std::string currency;
+  std::vector<InvoiceLine> lines;
+  std::int64_t subtotal = 0;  // sum of lines
+  std::int64_t discount = 0;  // taken off the subtotal (>= 0)
+  std::string discount_source;
+  std::int64_t tax = 0;
+  std::int64_t total = 0;  // subtotal - discount + tax, never below zero
+  std::int64_t amount_paid = 0;
+  std::int64_t amount_refunded = 0;
+  std::int64_t attempt_count = 0;  // charges tried (each with its own idempotency key)
+  std::optional<Timestamp> next_attempt_at;
+  std::optional<Timestamp> first_failed_at;
+  std::optional<Timestamp> paid_at;
+  std::string billing_reason;  // "subscription_create", "subscription_cycle", "subscription_update"
+  Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+  Json metadata = Json::object();
+};
+
+Json to_json(const Invoice& invoice);
+Invoice invoice_from_doc(const Json& doc);
+
+// Totals from the lines, a discount and a tax rate (basis points, 0..10000). A discount
+// larger than the subtotal stops at zero; the part of a credit (negative lines) that the
+// invoice cannot absorb is returned in `carried_credit` (< 0) for the next invoice.
+struct Totals {
+  std::int64_t subtotal = 0;
+  std::int64_t discount = 0;
+  std::int64_t tax = 0;
+  std::int64_t total = 0;
+  std::int64_t carried_credit = 0;
+};
+Totals compute_totals(const std::vector<InvoiceLine>& lines, std::int64_t discount, std::int64_t tax_rate_bp);
+
+enum class PaymentStatus { kPending, kSucceeded, kFailed };
+std::string_view to_string(PaymentStatus status);
+
+// One charge attempt of an invoice. `pending` means the gateway was (or is about to be)
+// asked and the answer is not recorded yet: asking again with the same idempotency key
+// is safe and returns the first answer.
+struct Payment {
+  std::string id;  // "pay_..."
+  std::string invoice;
+  std::string customer;
+  std::int64_t attempt = 1;
+  PaymentStatus status = PaymentStatus::kPending;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::string gateway;
+  std::string payment_method;  // "pmt_..." (empty: the customer had none)
+  std::string idempotency_key;
+  std::string charge_id;
+  std::string failure_code;
+  std::string failure_message;
+  Timestamp created = 0;
+  Timestamp updated = 0;
+};
+
+Json to_json(const Payment& payment);
+Payment payment_from_doc(const Json& doc);
+
+// What happens when the retries run out.
+enum class FinalAction { kCancel, kUnpaid, kPause };
+std::string_view to_string(FinalAction action);
+std::optional<FinalAction> final_action_from(std::string_view text);
+
+struct DunningSettings {
+  std::vector<std::int64_t> retry_days{1, 3, 5, 7};  // days after the first failure, ascending
+  FinalAction final_action = FinalAction::kCancel;
+  std::int64_t version = 1;
+  Timestamp updated = 0;
+};
+
+Json to_json(const DunningSettings& settings);
+DunningSettings dunning_from_doc(const Json& doc);
+// Refuses an empty, unsorted, duplicate or out-of-range (1..60 days) schedule.
+Status validate(const DunningSettings& settings);
+
+// When to try again after `failures` failed attempts (>= 1) that began at `first_failure`;
+// none when the schedule is exhausted.
+std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures);
+
+// The idempotency key of an invoice's n-th attempt: stable across crashes and workers.
+std::string attempt_key(const std::string& invoice, std::int64_t attempt);
+
+}  // namespace recur::billing

@@ -1,0 +1,141 @@
+// Billing routes: parse and validate, call the service, render.
+#include "billing/routes.h"
+
+#include "access/actor.h"
+#include "access/model.h"
+#include "platform/http/rest.h"
+
+namespace recur::billing {
+namespace {
+
+using http::Request;
+using http::Response;
+
+template <typename Page, typename Render>
+Response list_response(const Request& req, const Result<Page>& page, const std::string& url, Render render) {
+  if (!page.ok()) return http::error_response(req, page.error());
+  Json data = Json::array();
+  for (const auto& item : page->items) data.push_back(render(item));
+  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
+}
+
+Result<std::optional<std::string>> status_filter(const Request& req, std::initializer_list<std::string_view> allowed) {
+  auto status = req.query_param("status");
+  if (!status) return std::optional<std::string>();
+  for (auto a : allowed)
+    if (*status == a) return status;
+  return Error::invalid("validation_failed", "unknown status '" + *status + "'",
+                        {{"status", "invalid_value", "not one of the listed statuses"}});
+}
+
+Result<std::pair<DunningPatch, std::int64_t>> parse_dunning(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  DunningPatch patch;
+  if (const Json* days = f.array("retry_days", false, 10)) {
+    std::vector<std::int64_t> parsed;
+    for (std::size_t i = 0; i < days->size(); ++i) {
+      const Json& d = (*days)[i];
+      if (!d.is_number_integer()) {
+        f.fail("retry_days[" + std::to_string(i) + "]", "invalid_type", "each retry is a whole number of days");
+        continue;
+      }
+      parsed.push_back(d.get<std::int64_t>());
+    }
+    patch.retry_days = std::move(parsed);
+  }
+  if (auto action = f.one_of("final_action", false, {"cancel", "unpaid", "pause"}))
+    patch.final_action = final_action_from(*action);
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, BillingService& svc) {
+  using namespace access::perm;
+  const std::string read(kBillingRead), write(kBillingWrite);
+  auto render_invoice = [](const Invoice& i) { return to_json(i); };
+
+  router.add("GET", "/v1/invoices", read, [&svc](Request& req) {
+    auto page = http::page_request(req, {"subscription", "customer", "status"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    auto status = status_filter(req, {"draft", "open", "paid", "void", "uncollectible"});
+    if (!status.ok()) return http::error_response(req, status.error());
+    InvoiceFilter filter{req.query_param("subscription"), req.query_param("customer"), *status, page->limit,
+                         page->starting_after};
+    return list_response(req, svc.list_invoices(filter), "/v1/invoices", [](const Invoice& i) { return to_json(i); });
+  });
+  router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
+    return http::respond(req, svc.get_invoice(req.path_params["id"]), 200, render_invoice);
+  });
+  router.add("POST", "/v1/invoices/{id}/pay", write, [&svc, render_invoice](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req, svc.pay_invoice(req.path_params["id"]), 200, render_invoice);
+  });
+  router.add("POST", "/v1/invoices/{id}/void", write, [&svc, render_invoice](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req, svc.void_invoice(req.path_params["id"], access::actor_of(req)), 200, render_invoice);
+  });
+
+  router.add("GET", "/v1/payments", read, [&svc](Request& req) {
+    auto page = http::page_request(req, {"invoice", "customer", "status"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    auto status = status_filter(req, {"pending", "succeeded", "failed"});
+    if (!status.ok()) return http::error_response(req, status.error());
+    PaymentFilter filter{req.query_param("invoice"), req.query_param("customer"), *status, page->limit,
+                         page->starting_after};
+    return list_response(req, svc.list_payments(filter), "/v1/payments", [](const Payment& p) { return to_json(p); });
+  });
+  router.add("GET", "/v1/payments/{id}", read, [&svc](Request& req) {
+    return http::respond(req, svc.get_payment(req.path_params["id"]), 200, [](const Payment& p) { return to_json(p); });
+  });
+
+  router.add("GET", "/v1/billing/runs", read, [&svc](Request& req) {
+    auto page = http::page_request(req);
+    if (!page.ok()) return http::error_response(req, page.error());
+    return list_response(req, svc.list_runs(page->limit, page->starting_after), "/v1/billing/runs",
+                         [](const BillingRun& r) { return to_json(r); });
+  });
+
+  router.add("GET", "/v1/settings/dunning", std::string(kSettingsRead), [&svc](Request& req) {
+    return http::respond(req, svc.dunning(), 200, [](const DunningSettings& s) { return to_json(s); });
+  });
+  router.add("PATCH", "/v1/settings/dunning", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto patch = parse_dunning(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    return http::respond(req, svc.update_dunning(patch->first, patch->second, access::actor_of(req)), 200,
+                         [](const DunningSettings& s) { return to_json(s); });
+  });
+}
+
+void add_test_clock_routes(http::Router& router, TestClock tc) {
+  const std::string perm(access::perm::kTestClock);
+  router.add("GET", "/v1/test-clock", perm, [tc](Request&) {
+    return http::json_response(200, {{"object", "test_clock"}, {"now", format_rfc3339(tc.clock.now())}});
+  });
+  router.add("POST", "/v1/test-clock/advance", perm, [tc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto to = f.timestamp("to", true);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    if (*to < tc.clock.now())
+      return http::error_response(req, Error::invalid("validation_failed", "the test clock only moves forward",
+                                                      {{"to", "in_the_past", "must be at or after the clock's now"}}));
+    auto ran = tc.advance(*to);
+    if (!ran.ok()) return http::error_response(req, ran.error());
+    Json out = {{"object", "test_clock"}, {"now", format_rfc3339(tc.clock.now())}};
+    out.update(*ran);
+    return http::json_response(200, out);
+  });
+}
+
+}  // namespace recur::billing

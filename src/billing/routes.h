@@ -1,0 +1,24 @@
+// Billing's HTTP mapping: invoices, payments, runs, dunning settings, and (test mode
+// only) the test clock.
+#pragma once
+
+#include <functional>
+
+#include "billing/service.h"
+#include "platform/clock.h"
+#include "platform/http/router.h"
+
+namespace recur::billing {
+
+void add_routes(http::Router& router, BillingService& service);
+
+// Moves the simulated clock to `to`, stopping at every moment something is due and
+// running it, so renewals, retries and resumptions happen in order. Serialized with the
+// scheduler by the caller's `run_exclusive`.
+struct TestClock {
+  SimulatedClock& clock;
+  std::function<Result<Json>(Timestamp to)> advance;  // returns a summary of what ran
+};
+void add_test_clock_routes(http::Router& router, TestClock clock);
+
+}  // namespace recur::billing

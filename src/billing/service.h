@@ -1,0 +1,131 @@
+// Billing use cases: invoices from billable periods (inside the subscription's own
+// transaction), collection through the gateways with crash-safe attempts, dunning, and
+// the runs that drive them.
+//
+// How a charge stays exactly-once: an attempt is written as a `pending` payment with its
+// idempotency key (invoice + attempt number) and committed BEFORE the gateway is called;
+// the outcome is recorded in a second transaction. A crash or a timeout in between leaves
+// the payment pending, and the next run asks the gateway again with the same key, which
+// answers with the first result instead of charging again. A new key (a new attempt) is
+// only made after a definitive failure.
+#pragma once
+
+#include <functional>
+
+#include "billing/gateways/registry.h"
+#include "billing/model.h"
+#include "billing/store.h"
+#include "events/store.h"
+#include "subscriptions/service.h"
+
+namespace recur::billing {
+
+struct BillingOptions {
+  std::int64_t attempt_lease_seconds = 300;  // a claimed attempt not recorded by then is asked again
+  std::int64_t unknown_retry_seconds = 300;  // after a timeout or 5xx, ask again (same key) after this
+  int batch = 100;
+};
+
+struct CollectReport {
+  int attempted = 0;
+  int succeeded = 0;
+  int failed = 0;
+  int unknown = 0;  // timeouts and 5xx: asked again later with the same key
+  int errors = 0;   // database errors (the invoice is picked up again after the lease)
+  std::string first_error;
+};
+
+// One pass of the billing runner: lifecycle steps (renewals create invoices) then charges.
+struct BillingRun {
+  std::string id;  // "brun_..."
+  std::string trigger;  // "scheduler", "cli", "test_clock", "api"
+  Timestamp started = 0;
+  Timestamp finished = 0;
+  Timestamp as_of = 0;
+  int subscriptions_advanced = 0;
+  int lifecycle_events = 0;
+  int lifecycle_failures = 0;
+  CollectReport payments;
+};
+Json to_json(const BillingRun& run);
+
+// How far a run has got, for `recur bill`'s progress bar.
+struct Progress {
+  std::string phase;  // "renewals", "charges"
+  std::int64_t done = 0;
+  std::int64_t total = 0;
+};
+
+struct InvoicePage {
+  std::vector<Invoice> items;
+  bool has_more = false;
+};
+struct PaymentPage {
+  std::vector<Payment> items;
+  bool has_more = false;
+};
+struct RunPage {
+  std::vector<BillingRun> items;
+  bool has_more = false;
+};
+
+struct DunningPatch {
+  std::optional<std::vector<std::int64_t>> retry_days;
+  std::optional<FinalAction> final_action;
+};
+
+class BillingService final : public subscriptions::PeriodBilling {
+ public:
+  BillingService(db::Database& db, const Clock& clock, IdGenerator& ids, Gateways& gateways,
+                 subscriptions::SubscriptionService& subscriptions, BillingOptions options = {});
+
+  // subscriptions::PeriodBilling: invoices the period that just began.
+  recur::Status period_began(db::Tx& tx, const subscriptions::Subscription& sub,
+                             const subscriptions::LifecycleEvent& period) override;
+
+  void on_progress(std::function<void(const Progress&)> listener) { progress_ = std::move(listener); }
+
+  // Charges every open invoice whose attempt is due, in batches.
+  Result<CollectReport> collect_due();
+  // Lifecycle then collection, recorded in the run history.
+  Result<BillingRun> run(const std::string& trigger);
+  // Tries the customer's open invoices now (after a new default payment method).
+  CollectReport retry_customer(const std::string& customer);
+  // Tries one open invoice now, whatever its schedule.
+  Result<Invoice> pay_invoice(const std::string& id);
+
+  Result<Invoice> get_invoice(const std::string& id);
+  Result<InvoicePage> list_invoices(const InvoiceFilter& filter);
+  Result<Invoice> void_invoice(const std::string& id, const events::Actor& actor);
+  Result<Payment> get_payment(const std::string& id);
+  Result<PaymentPage> list_payments(const PaymentFilter& filter);
+  Result<RunPage> list_runs(int limit, const std::optional<std::string>& starting_after);
+
+  Result<DunningSettings> dunning();
+  Result<DunningSettings> update_dunning(const DunningPatch& patch, std::int64_t expected_version,
+                                         const events::Actor& actor);
+
+  // The earliest time something billing-related is scheduled (the test clock's next stop).
+  Result<std::optional<Timestamp>> next_due_at();
+
+ private:
+  enum class AttemptResult { kSkipped, kSucceeded, kFailed, kUnknown };
+  struct Prepared;
+  Result<AttemptResult> attempt(const std::string& invoice_id);
+  Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
+                                                  AttemptResult* settled);
+  Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
+  recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
+
+  db::Database& db_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+  Gateways& gateways_;
+  subscriptions::SubscriptionService& subscriptions_;
+  BillingOptions options_;
+  events::Recorder events_;
+  std::function<void(const Progress&)> progress_;
+};
+
+}  // namespace recur::billing

@@ -1,0 +1,179 @@
+// Billing SQL.
+#include "billing/store.h"
+
+#include <fmt/format.h>
+
+namespace recur::billing {
+namespace {
+
+std::string where_page(std::string sql, db::Params& params, const std::optional<std::string>& starting_after, int limit) {
+  if (starting_after) {
+    params.emplace_back(*starting_after);
+    sql += " AND id < $" + std::to_string(params.size());
+  }
+  params.emplace_back(std::int64_t{limit + 1});
+  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
+  return sql;
+}
+
+void add_filter(std::string& sql, db::Params& params, const char* column, const std::optional<std::string>& value) {
+  if (!value) return;
+  params.emplace_back(*value);
+  sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
+}
+
+db::Value time_or_null(std::optional<Timestamp> t) { return t ? db::Value(*t) : db::Value(nullptr); }
+
+}  // namespace
+
+Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv) {
+  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_start, status,"
+                               " next_attempt_at, created_at, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                               " ON CONFLICT (subscription_id, period_start) DO NOTHING",
+                               {inv.id, inv.number.empty() ? db::Value(nullptr) : db::Value(inv.number), inv.subscription,
+                                inv.customer, inv.period.start, std::string(to_string(inv.status)),
+                                time_or_null(inv.next_attempt_at), inv.created, inv.version, to_json(inv).dump()}));
+  return n == 1;
+}
+
+recur::Status update_invoice(db::Tx& tx, const Invoice& inv) {
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE invoices SET number = $2, status = $3, next_attempt_at = $4, version = $5, doc = $6"
+                               " WHERE id = $1",
+                               {inv.id, inv.number.empty() ? db::Value(nullptr) : db::Value(inv.number),
+                                std::string(to_string(inv.status)), time_or_null(inv.next_attempt_at), inv.version,
+                                to_json(inv).dump()}));
+  if (n != 1) return Error::internal("invoice " + inv.id + " vanished while being updated");
+  return Ok{};
+}
+
+Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update) {
+  std::string sql = "SELECT doc FROM invoices WHERE id = $1";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
+  if (rows.empty()) return std::optional<Invoice>();
+  return std::optional<Invoice>(invoice_from_doc(Json::parse(rows[0].text(0))));
+}
+
+Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
+  std::string sql = "SELECT doc FROM invoices WHERE 1 = 1";
+  db::Params params;
+  add_filter(sql, params, "subscription_id", f.subscription);
+  add_filter(sql, params, "customer_id", f.customer);
+  add_filter(sql, params, "status", f.status);
+  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
+  std::vector<Invoice> out;
+  for (const auto& r : rows) out.push_back(invoice_from_doc(Json::parse(r.text(0))));
+  return out;
+}
+
+Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until) {
+  std::string sql =
+      "SELECT id FROM invoices WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1"
+      " ORDER BY next_attempt_at, id LIMIT $2";
+  if (tx.engine() == db::Engine::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
+  RECUR_ASSIGN(auto rows, tx.query(sql, {now, std::int64_t{limit}}));
+  std::vector<std::string> ids;
+  for (const auto& r : rows) {
+    ids.push_back(r.text(0));
+    // Only the column moves: the document keeps the real schedule for readers.
+    RECUR_TRY(tx.exec("UPDATE invoices SET next_attempt_at = $2 WHERE id = $1", {ids.back(), lease_until}));
+  }
+  return ids;
+}
+
+Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM invoices WHERE status = 'open' AND next_attempt_at <= $1", {now}));
+  return rows.at(0).int64(0);
+}
+
+Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE customer_id = $1 AND status = 'open' ORDER BY id",
+                                   {customer}));
+  std::vector<std::string> ids;
+  for (const auto& r : rows) ids.push_back(r.text(0));
+  return ids;
+}
+
+Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(next_attempt_at) FROM invoices WHERE status = 'open'"));
+  if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();
+  return std::optional<Timestamp>(rows[0].int64(0));
+}
+
+Result<std::string> next_invoice_number(db::Tx& tx) {
+  // One row holds the counter; its row lock orders concurrent invoices, and a rollback
+  // returns the number, so numbers have no gaps.
+  RECUR_ASSIGN(auto rows, tx.query("UPDATE invoice_numbers SET next_value = next_value + 1 WHERE name = 'invoice'"
+                                   " RETURNING next_value - 1"));
+  if (rows.empty()) return Error::internal("the invoice number sequence is missing");
+  return fmt::format("INV-{:06d}", rows[0].int64(0));
+}
+
+recur::Status insert_payment(db::Tx& tx, const Payment& p) {
+  RECUR_TRY(tx.exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    {p.id, p.invoice, p.customer, p.attempt, std::string(to_string(p.status)), p.idempotency_key,
+                     p.created, to_json(p).dump()}));
+  return Ok{};
+}
+
+recur::Status update_payment(db::Tx& tx, const Payment& p) {
+  RECUR_TRY(tx.exec("UPDATE payments SET status = $2, doc = $3 WHERE id = $1",
+                    {p.id, std::string(to_string(p.status)), to_json(p).dump()}));
+  return Ok{};
+}
+
+Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE invoice_id = $1 AND status = 'pending'"
+                                   " ORDER BY attempt DESC LIMIT 1",
+                                   {invoice}));
+  if (rows.empty()) return std::optional<Payment>();
+  return std::optional<Payment>(payment_from_doc(Json::parse(rows[0].text(0))));
+}
+
+Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE id = $1", {id}));
+  if (rows.empty()) return std::optional<Payment>();
+  return std::optional<Payment>(payment_from_doc(Json::parse(rows[0].text(0))));
+}
+
+Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& f) {
+  std::string sql = "SELECT doc FROM payments WHERE 1 = 1";
+  db::Params params;
+  add_filter(sql, params, "invoice_id", f.invoice);
+  add_filter(sql, params, "customer_id", f.customer);
+  add_filter(sql, params, "status", f.status);
+  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
+  std::vector<Payment> out;
+  for (const auto& r : rows) out.push_back(payment_from_doc(Json::parse(r.text(0))));
+  return out;
+}
+
+Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update) {
+  std::string sql = "SELECT doc FROM billing_settings WHERE name = 'dunning'";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql));
+  if (rows.empty()) return DunningSettings{};
+  return dunning_from_doc(Json::parse(rows[0].text(0)));
+}
+
+recur::Status save_dunning(db::Tx& tx, const DunningSettings& s, bool existed) {
+  if (existed)
+    RECUR_TRY(tx.exec("UPDATE billing_settings SET doc = $1 WHERE name = 'dunning'", {to_json(s).dump()}));
+  else
+    RECUR_TRY(tx.exec("INSERT INTO billing_settings (name, doc) VALUES ('dunning', $1)", {to_json(s).dump()}));
+  return Ok{};
+}
+
+Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, description, amount, quantity, period_start, period_end, proration"
+                                   " FROM pending_invoice_items WHERE subscription_id = $1 ORDER BY created_at, id",
+                                   {subscription}));
+  std::vector<InvoiceLine> lines;
+  for (const auto& r : rows)
+    lines.push_back({r.text(1), r.int64(2), r.int64(3), {r.int64(4), r.int64(5)}, r.boolean(6)});
+  if (!rows.empty()) RECUR_TRY(tx.exec("DELETE FROM pending_invoice_items WHERE subscription_id = $1", {subscription}));
+  return lines;
+}
+
+}  // namespace recur::billing

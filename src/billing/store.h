@@ -1,0 +1,62 @@
+// Billing persistence: invoices (unique per subscription period), gapless numbers,
+// payment attempts, dunning settings and the history of billing runs.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "billing/model.h"
+#include "platform/db/database.h"
+
+namespace recur::billing {
+
+// Inserts unless the subscription's period already has an invoice; false then.
+Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice);
+recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
+Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
+
+struct InvoiceFilter {
+  std::optional<std::string> subscription;
+  std::optional<std::string> customer;
+  std::optional<std::string> status;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filter);  // limit + 1 rows at most
+
+// Open invoices whose next attempt is due, oldest first. On PostgreSQL rows another
+// worker holds are skipped (FOR UPDATE SKIP LOCKED); the caller pushes their
+// next_attempt_at out by a lease before committing, so the claim outlives the lock.
+Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until);
+Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now);
+// Open invoices of a customer (for an immediate retry after a payment-method change).
+Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer);
+// The earliest scheduled payment attempt (the test clock's next stop).
+Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx);
+
+// "INV-000042": the next number of the gapless sequence. Requires: the caller's
+// transaction commits the invoice that uses it (a rollback gives the number back).
+Result<std::string> next_invoice_number(db::Tx& tx);
+
+recur::Status insert_payment(db::Tx& tx, const Payment& payment);
+recur::Status update_payment(db::Tx& tx, const Payment& payment);
+Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice);
+Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id);
+
+struct PaymentFilter {
+  std::optional<std::string> invoice;
+  std::optional<std::string> customer;
+  std::optional<std::string> status;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filter);  // limit + 1 rows at most
+
+// Settings (one row each); the default when never saved.
+Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update);
+recur::Status save_dunning(db::Tx& tx, const DunningSettings& settings, bool existed);
+
+// Pending invoice items of a subscription, removed as they are taken onto an invoice.
+Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription);
+
+}  // namespace recur::billing

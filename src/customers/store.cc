@@ -1,0 +1,72 @@
+// Payment-method SQL.
+#include "customers/store.h"
+
+#include "customers/service.h"
+
+namespace recur::customers {
+namespace {
+
+constexpr std::string_view kColumns =
+    "id, customer_id, gateway, gateway_customer, token, brand, last4, exp_month, exp_year, detached, created_at";
+
+PaymentMethod from_row(const db::Row& r) {
+  return PaymentMethod{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.text(6),
+                       static_cast<int>(r.int64(7)), static_cast<int>(r.int64(8)), r.boolean(9), r.int64(10)};
+}
+
+}  // namespace
+
+recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm) {
+  RECUR_TRY(tx.exec("INSERT INTO payment_methods (" + std::string(kColumns) +
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    {pm.id, pm.customer, pm.gateway, pm.gateway_customer, pm.token, pm.brand, pm.last4,
+                     std::int64_t{pm.exp_month}, std::int64_t{pm.exp_year}, std::int64_t{pm.detached}, pm.created}));
+  return Ok{};
+}
+
+Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) + " FROM payment_methods WHERE id = $1", {id}));
+  if (rows.empty()) return std::optional<PaymentMethod>();
+  return std::optional<PaymentMethod>(from_row(rows[0]));
+}
+
+Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) +
+                                       " FROM payment_methods WHERE customer_id = $1 AND detached = 0 ORDER BY id DESC",
+                                   {customer}));
+  std::vector<PaymentMethod> out;
+  for (const auto& r : rows) out.push_back(from_row(r));
+  return out;
+}
+
+recur::Status mark_detached(db::Tx& tx, const std::string& id) {
+  RECUR_TRY(tx.exec("UPDATE payment_methods SET detached = 1 WHERE id = $1", {id}));
+  return Ok{};
+}
+
+Result<std::optional<std::string>> find_gateway_customer(db::Tx& tx, const std::string& customer,
+                                                         const std::string& gateway) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT gateway_customer FROM gateway_customers WHERE customer_id = $1 AND gateway = $2",
+                                   {customer, gateway}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows[0].text(0));
+}
+
+Result<std::string> remember_gateway_customer(db::Tx& tx, const std::string& customer, const std::string& gateway,
+                                              const std::string& gateway_customer, Timestamp now) {
+  RECUR_TRY(tx.exec("INSERT INTO gateway_customers (customer_id, gateway, gateway_customer, created_at)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, gateway) DO NOTHING",
+                    {customer, gateway, gateway_customer, now}));
+  RECUR_ASSIGN(auto stored, find_gateway_customer(tx, customer, gateway));
+  return stored.value_or(gateway_customer);
+}
+
+Result<std::optional<PaymentMethod>> default_payment_method(db::Tx& tx, const std::string& customer) {
+  RECUR_ASSIGN(auto c, find_customer(tx, customer));
+  if (!c || !c->default_payment_method) return std::optional<PaymentMethod>();
+  RECUR_ASSIGN(auto pm, find_payment_method(tx, *c->default_payment_method));
+  if (!pm || pm->detached) return std::optional<PaymentMethod>();
+  return pm;
+}
+
+}  // namespace recur::customers

@@ -1,0 +1,29 @@
+// Payment-method persistence, and the lookups other modules make inside their own
+// transactions (billing reads what to charge).
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "customers/model.h"
+#include "platform/db/database.h"
+
+namespace recur::customers {
+
+recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm);
+Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id);
+// Attached (not detached) methods of a customer, newest first.
+Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer);
+recur::Status mark_detached(db::Tx& tx, const std::string& id);
+
+// The gateway's id for a customer, once created there.
+Result<std::optional<std::string>> find_gateway_customer(db::Tx& tx, const std::string& customer,
+                                                         const std::string& gateway);
+// Stores the mapping unless one exists; returns the stored one (first writer wins).
+Result<std::string> remember_gateway_customer(db::Tx& tx, const std::string& customer, const std::string& gateway,
+                                              const std::string& gateway_customer, Timestamp now);
+
+// What a renewal charges: the customer's default method if it is still attached.
+Result<std::optional<PaymentMethod>> default_payment_method(db::Tx& tx, const std::string& customer);
+
+}  // namespace recur::customers
