@@ -208,7 +208,18 @@ TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCredits
   EXPECT_EQ(format_rfc3339(changed->current.end), "2026-03-02T10:00:00Z");
   EXPECT_EQ(changed->billed_periods, 2);
   EXPECT_EQ(changed->current_amount, 2400);
-  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -500);
+  // The unused 5/7 of the week is credited on the new period's immediate invoice.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), 0);
+  auto invoices = t.app->billing().list_invoices({sub.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  ASSERT_TRUE(invoices.ok());
+  ASSERT_EQ(invoices->items.size(), 2u);
+  const auto& immediate = invoices->items[0];
+  EXPECT_EQ(immediate.period.start, t.clock->now());
+  EXPECT_EQ(immediate.subtotal, 2400 - 500);
+  EXPECT_EQ(immediate.total, 1900);
+  ASSERT_EQ(immediate.lines.size(), 2u);
+  EXPECT_TRUE(immediate.lines[1].proration);
+  EXPECT_EQ(immediate.lines[1].amount, -500);
   // The new period is charged like any period start: a billable event with its amount.
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.period_started'"
                   " AND payload LIKE '%\"amount\":2400%'",

@@ -1,0 +1,238 @@
+// Billing against a real database (SQLite or PostgreSQL, per RECUR_TEST_ENGINE): invoices
+// once per period, charges once per invoice under gateway faults and concurrent workers,
+// dunning on its schedule.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "testing/fixtures.h"
+
+namespace recur::billing {
+namespace {
+
+using subscriptions::Interval;
+using subscriptions::Status;
+using testing::at;
+using testing::TestApp;
+
+class BillingTest : public ::testing::Test {
+ protected:
+  void SetUp() override { t = testing::make_app(at("2026-01-31T10:00:00Z")); }
+  BillingService& billing() { return t.app->billing(); }
+  SandboxGateway& sandbox() { return *dynamic_cast<SandboxGateway*>(t.app->gateways().find("sandbox")); }
+
+  // A customer paying with `token`, subscribed to a monthly plan of `amount`.
+  subscriptions::Subscription subscriber(const std::string& token, std::int64_t amount = 2999) {
+    auto plan = testing::make_plan(t, amount, Interval::kMonth);
+    auto customer = testing::make_customer(t, "c" + std::to_string(++customers_) + "@example.com");
+    auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("sandbox"), token, false}, t.actor);
+    EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
+    return testing::subscribe(t, customer.id, plan.id);
+  }
+  BillingRun run_at(const char* when) {
+    t.clock->set(at(when));
+    auto r = billing().run("test");
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? *r : BillingRun{};
+  }
+  std::vector<Invoice> invoices(const std::string& sub) {
+    auto page = billing().list_invoices({sub, std::nullopt, std::nullopt, 100, std::nullopt});
+    EXPECT_TRUE(page.ok());
+    return page->items;  // newest first
+  }
+  std::int64_t count(const std::string& sql, db::Params params = {}) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query(sql, params);
+    EXPECT_TRUE(rows.ok()) << rows.error().message;
+    return rows->at(0).int64(0);
+  }
+  std::int64_t sandbox_charges(const std::string& invoice) {
+    return count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1", {invoice + ":%"});
+  }
+  subscriptions::Subscription sub_now(const std::string& id) { return *t.app->subscriptions().get(id); }
+
+  TestApp t;
+  int customers_ = 0;
+};
+
+TEST_F(BillingTest, EveryPeriodIsInvoicedOnceWithGaplessNumbersAndChargedOnce) {
+  auto sub = subscriber("pm_card_visa");
+  for (const char* month : {"2026-02-28T10:00:00Z", "2026-03-31T10:00:00Z", "2026-04-30T10:00:00Z",
+                            "2026-05-31T10:00:00Z"}) {
+    run_at(month);
+    run_at(month);  // a second run at the same moment finds nothing to do
+  }
+  auto list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 5u);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const Invoice& inv = list[list.size() - 1 - i];
+    EXPECT_EQ(inv.number, "INV-00000" + std::to_string(i + 1));
+    EXPECT_EQ(inv.status, InvoiceStatus::kPaid);
+    EXPECT_EQ(inv.amount_paid, 2999);
+    EXPECT_EQ(sandbox_charges(inv.id), 1) << inv.id;
+  }
+  EXPECT_EQ(format_rfc3339(list[0].period.start), "2026-05-31T10:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), 5);
+}
+
+TEST_F(BillingTest, InvoiceShowsTheGrossChargeAndTheDiscountSeparately) {
+  auto sub = subscriber("pm_card_visa", 2000);
+  // A retention discount: 25 % off the next period.
+  auto offer = t.app->subscriptions().create_offer(
+      {"too_expensive", subscriptions::OfferType::kDiscount, "25% off", 25, 1, 0, std::nullopt, Json::object()}, t.actor);
+  ASSERT_TRUE(offer.ok()) << offer.error().message;
+  ASSERT_TRUE(t.app->subscriptions().present_offers(sub.id, "too_expensive", t.actor).ok());
+  ASSERT_TRUE(t.app->subscriptions().accept_offer(sub.id, offer->id, t.actor).ok());
+  run_at("2026-02-28T10:00:00Z");
+  auto list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].subtotal, 2000);
+  EXPECT_EQ(list[0].discount, 500);
+  EXPECT_EQ(list[0].total, 1500);
+  EXPECT_EQ(list[0].amount_paid, 1500);
+}
+
+TEST_F(BillingTest, DeclinedCardGoesPastDueRetriesOnTheScheduleThenCancels) {
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
+  auto inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.attempt_count, 1);
+  EXPECT_EQ(*inv.next_attempt_at, at("2026-02-01T10:00:00Z"));  // retry after 1 day
+  // Retries after 1, 3, 5 and 7 days from the first failure; nothing in between.
+  for (const char* day : {"2026-02-01T10:00:00Z", "2026-02-02T10:00:00Z", "2026-02-03T10:00:00Z",
+                          "2026-02-05T10:00:00Z"})
+    run_at(day);
+  inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.attempt_count, 4);
+  EXPECT_EQ(*inv.next_attempt_at, at("2026-02-07T10:00:00Z"));
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
+  run_at("2026-02-07T10:00:00Z");
+  run_at("2026-02-07T10:00:00Z");  // the same moment again: nothing new
+  EXPECT_EQ(invoices(sub.id).at(0).attempt_count, 5);
+  inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.status, InvoiceStatus::kUncollectible);
+  EXPECT_FALSE(inv.next_attempt_at.has_value());
+  auto ended = sub_now(sub.id);
+  EXPECT_EQ(ended.status, Status::kCanceled);
+  EXPECT_EQ(ended.cancellation->reason, "payment_failed");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'failed'", {inv.id}), 5);
+}
+
+TEST_F(BillingTest, FinalActionPauseKeepsTheInvoiceOpenAndPausesTheSubscription) {
+  auto settings = billing().update_dunning({std::vector<std::int64_t>{2}, FinalAction::kPause}, 1, t.actor);
+  ASSERT_TRUE(settings.ok()) << settings.error().message;
+  auto sub = subscriber("pm_card_chargeDeclinedInsufficientFunds");
+  run_at("2026-01-31T10:00:00Z");
+  run_at("2026-02-02T10:00:00Z");
+  auto inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.status, InvoiceStatus::kOpen);
+  EXPECT_EQ(inv.attempt_count, 2);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);
+  auto payments = billing().list_payments({inv.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  EXPECT_EQ(payments->items.at(0).failure_code, "insufficient_funds");
+}
+
+TEST_F(BillingTest, ANewDefaultPaymentMethodPaysTheOverdueInvoiceAtOnce) {
+  auto sub = subscriber("pm_card_chargeCustomerFail");
+  run_at("2026-01-31T10:00:00Z");
+  ASSERT_EQ(sub_now(sub.id).status, Status::kPastDue);
+  t.clock->set(at("2026-01-31T12:00:00Z"));
+  auto pm = t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true}, t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  auto inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(*inv.paid_at, at("2026-01-31T12:00:00Z"));
+  EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
+}
+
+TEST_F(BillingTest, ACustomerWithoutPaymentMethodFailsWithoutAGatewayCall) {
+  auto plan = testing::make_plan(t, 1000, Interval::kMonth);
+  auto customer = testing::make_customer(t);
+  auto sub = testing::subscribe(t, customer.id, plan.id);
+  run_at("2026-01-31T10:00:00Z");
+  auto payments = billing().list_payments({std::nullopt, customer.id, std::nullopt, 10, std::nullopt});
+  ASSERT_EQ(payments->items.size(), 1u);
+  EXPECT_EQ(payments->items[0].failure_code, "no_payment_method");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 0);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
+}
+
+TEST_F(BillingTest, TimeoutAfterTheChargeIsResolvedWithTheSameKeyAndChargesOnce) {
+  sandbox().set_faults({0, 1.0, 0, 7});  // every call charges, then the answer is lost
+  auto sub = subscriber("pm_card_visa");
+  auto first = run_at("2026-01-31T10:00:00Z");
+  EXPECT_EQ(first.payments.unknown, 1);
+  auto inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.status, InvoiceStatus::kOpen);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'pending'", {inv.id}), 1);
+  EXPECT_EQ(sandbox_charges(inv.id), 1);
+  sandbox().set_faults({});
+  run_at("2026-01-31T10:05:00Z");  // unknown_retry_seconds later: ask again, same key
+  inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(sandbox_charges(inv.id), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1", {inv.id}), 1);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
+}
+
+TEST_F(BillingTest, ServerErrorsAndLostRequestsNeverChargeTwiceOrSkipAnInvoice) {
+  // A third of calls fail one way or another, deterministically (seeded).
+  sandbox().set_faults({0.1, 0.15, 0.1, 42});
+  std::vector<subscriptions::Subscription> subs;
+  for (int i = 0; i < 12; ++i) subs.push_back(subscriber("pm_card_visa", 1000 + i));
+  Timestamp now = at("2026-01-31T10:00:00Z");
+  for (int step = 0; step < 200; ++step, now += 300) {
+    t.clock->set(now);
+    ASSERT_TRUE(billing().run("test").ok());
+    if (count("SELECT COUNT(*) FROM invoices WHERE status <> 'paid'") == 0) break;
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status <> 'paid'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices"), 12);
+  // One successful charge per invoice at the gateway, for the invoice's amount.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'"), 12);
+  EXPECT_EQ(count("SELECT SUM(amount) FROM sandbox_charges WHERE status = 'succeeded'"), 12 * 1000 + 66);
+}
+
+TEST_F(BillingTest, ConcurrentWorkersChargeEachInvoiceExactlyOnce) {
+  std::vector<subscriptions::Subscription> subs;
+  for (int i = 0; i < 30; ++i) subs.push_back(subscriber("pm_card_visa", 500));
+  auto second = testing::reopen(t, *t.clock);
+  std::thread a([&] { EXPECT_TRUE(billing().collect_due().ok()); });
+  std::thread b([&] { EXPECT_TRUE(second->billing().collect_due().ok()); });
+  a.join();
+  b.join();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status = 'paid'"), 30);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 30);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 30);
+}
+
+TEST_F(BillingTest, DunningSettingsRefuseABadScheduleAndAStaleVersion) {
+  auto bad = billing().update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::kInvalid);
+  auto good = billing().update_dunning({std::vector<std::int64_t>{2, 4}, FinalAction::kUnpaid}, 1, t.actor);
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(good->version, 2);
+  auto stale = billing().update_dunning({std::nullopt, FinalAction::kCancel}, 1, t.actor);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(billing().dunning()->final_action, FinalAction::kUnpaid);
+}
+
+TEST_F(BillingTest, VoidingAnOpenInvoiceStopsItsRetries) {
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");
+  auto inv = invoices(sub.id).at(0);
+  auto voided = billing().void_invoice(inv.id, t.actor);
+  ASSERT_TRUE(voided.ok()) << voided.error().message;
+  EXPECT_EQ(voided->status, InvoiceStatus::kVoid);
+  run_at("2026-02-01T10:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1", {inv.id}), 1);
+  auto again = billing().void_invoice(inv.id, t.actor);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "invoice_not_voidable");
+}
+
+}  // namespace
+}  // namespace recur::billing
