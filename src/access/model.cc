@@ -12,15 +12,18 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
   static const std::map<std::string_view, std::vector<std::string_view>> kTable = {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
-        kSettingsRead, kSettingsWrite}},
+        kSettingsRead, kSettingsWrite, kNotificationsRead}},
       // Customer service: manages customers and their subscriptions, reads the catalogue.
-      {"support", {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kSettingsRead}},
+      {"support",
+       {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kSettingsRead,
+        kNotificationsRead}},
       // Finance: reads everything billing depends on; changes subscriptions' billing terms.
-      {"billing", {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSubscriptionsWrite, kSettingsRead}},
+      {"billing",
+       {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSubscriptionsWrite, kSettingsRead, kNotificationsRead}},
       // Warehouse: owns products and stock; reads plans and subscriptions for demand.
       {"inventory", {kCatalogRead, kCatalogWrite, kSubscriptionsRead}},
       // Analysts: read-only, everywhere.
-      {"analyst", {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSettingsRead}},
+      {"analyst", {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSettingsRead, kNotificationsRead}},
   };
   return kTable;
 }

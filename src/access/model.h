@@ -18,6 +18,7 @@ inline constexpr std::string_view kSubscriptionsRead = "subscriptions:read";
 inline constexpr std::string_view kSubscriptionsWrite = "subscriptions:write";
 inline constexpr std::string_view kSettingsRead = "settings:read";
 inline constexpr std::string_view kSettingsWrite = "settings:write";
+inline constexpr std::string_view kNotificationsRead = "notifications:read";
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

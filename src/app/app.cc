@@ -5,10 +5,24 @@
 #include "app/static_files.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "notify/routes.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
 
 namespace recur::app {
+namespace {
+
+std::unique_ptr<notify::EmailSender> email_sender(const Options& options, const Clock& clock) {
+  if (options.smtp.url.empty()) return std::make_unique<notify::LogEmailSender>();
+  return std::make_unique<notify::SmtpEmailSender>(options.smtp, clock);
+}
+
+std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
+  if (options.sms.url.empty()) return std::make_unique<notify::LogSmsSender>();
+  return std::make_unique<notify::HttpSmsSender>(options.sms);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<Clock> clock) {
   RECUR_ASSIGN(auto db, db::open(options.db_url, options.pool_size));
@@ -24,10 +38,14 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       catalog_(*db_, *clock_, ids_),
       customers_(*db_, *clock_, ids_),
       subscriptions_(*db_, *clock_, ids_),
+      email_(email_sender(options, *clock_)),
+      sms_(sms_sender(options)),
+      notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       pipeline_(router_, keys_, idempotency_) {
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_);
+  notify::add_routes(router_, notifications_);
   add_platform_routes(options);
 }
 

@@ -8,6 +8,7 @@
 #include "access/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
+#include "notify/service.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/db/migrate.h"
@@ -23,6 +24,10 @@ struct Options {
   int pool_size = 8;
   std::string docs_dir;  // swagger-ui-dist; empty: no /docs
   std::string spec_path; // api/openapi.yaml; empty: no /openapi.yaml
+  // E-mail and SMS: an empty URL sends to the log instead (the default for `make run`).
+  notify::SmtpOptions smtp;
+  notify::HttpSmsOptions sms;
+  std::string update_payment_url;  // base of the link in payment_failed / card_expiring
 };
 
 class App {
@@ -40,6 +45,7 @@ class App {
   catalog::CatalogService& catalog() { return catalog_; }
   customers::CustomerService& customers() { return customers_; }
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
+  notify::Notifier& notifications() { return notifications_; }
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
@@ -55,6 +61,9 @@ class App {
   catalog::CatalogService catalog_;
   customers::CustomerService customers_;
   subscriptions::SubscriptionService subscriptions_;
+  std::unique_ptr<notify::EmailSender> email_;
+  std::unique_ptr<notify::SmsSender> sms_;
+  notify::Notifier notifications_;
   http::Router router_;
   http::Pipeline pipeline_;
 };

@@ -29,9 +29,7 @@ void add_db_option(CLI::App* cmd, Common& common) {
       ->capture_default_str();
 }
 
-Result<std::unique_ptr<App>> open_app(const std::string& db_url, int pool, const std::string& docs,
-                                      const std::string& spec) {
-  Options options{db_url, pool, docs, spec};
+Result<std::unique_ptr<App>> open_app(const Options& options) {
   RECUR_ASSIGN(auto app, App::open(options, std::make_unique<SystemClock>()));
   RECUR_ASSIGN(auto report, app->migrate());
   for (const auto& m : report.applied) spdlog::info("migrated: {}", m);
@@ -43,10 +41,11 @@ int fail(const Error& e) {
   return 1;
 }
 
-// Runs the lifecycle scheduler every `tick` seconds until stopped.
+// Runs the lifecycle scheduler, then sends due notifications, every `tick` seconds until stopped.
 class Scheduler {
  public:
-  Scheduler(subscriptions::SubscriptionService& svc, int tick) : svc_(svc), tick_(tick) {
+  Scheduler(subscriptions::SubscriptionService& svc, notify::Notifier& notifier, int tick)
+      : svc_(svc), notifier_(notifier), tick_(tick) {
     thread_ = std::thread([this] { loop(); });
   }
   ~Scheduler() {
@@ -72,12 +71,28 @@ class Scheduler {
       } catch (const std::exception& e) {
         spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
       }
+      dispatch_notifications();
       lock.lock();
       cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
     }
   }
 
+  // After the lifecycle run, so messages it enqueued go out on the same tick. A failure here
+  // is logged and retried next tick; it never holds up the lifecycle.
+  void dispatch_notifications() {
+    try {
+      auto report = notifier_.dispatch_due();
+      if (!report.ok()) spdlog::error("notification dispatch failed: {}", report.error().message);
+      else if (report->sent + report->failed + report->dead + report->lost > 0)
+        spdlog::info("notifications: {} sent, {} to retry, {} given up, {} lost (first error: {})", report->sent,
+                     report->failed, report->dead, report->lost, report->first_error);
+    } catch (const std::exception& e) {
+      spdlog::error("notification dispatch aborted: {}", e.what());
+    }
+  }
+
   subscriptions::SubscriptionService& svc_;
+  notify::Notifier& notifier_;
   int tick_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -93,7 +108,29 @@ struct ServeFlags {
   bool access_log = true;
   std::string docs_dir = "node_modules/swagger-ui-dist";
   std::string spec = "api/openapi.yaml";
+  notify::SmtpOptions smtp;
+  notify::HttpSmsOptions sms;
+  std::string update_payment_url;
 };
+
+void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
+  cmd->add_option("--smtp-url", flags.smtp.url,
+                  "SMTP server for e-mail, smtp://[user:password@]host:port (smtps:// for TLS); empty: log only")
+      ->envname("RECUR_SMTP_URL");
+  cmd->add_flag("--smtp-starttls", flags.smtp.starttls, "require STARTTLS on smtp://")->envname("RECUR_SMTP_STARTTLS");
+  cmd->add_option("--mail-from", flags.smtp.from, "From of every e-mail, e.g. \"Shop <billing@shop.example>\"")
+      ->envname("RECUR_MAIL_FROM")
+      ->capture_default_str();
+  cmd->add_option("--sms-url", flags.sms.url, "SMS provider endpoint (Twilio-style form POST); empty: log only")
+      ->envname("RECUR_SMS_URL");
+  cmd->add_option("--sms-account", flags.sms.account, "SMS provider account (basic auth user)")
+      ->envname("RECUR_SMS_ACCOUNT");
+  cmd->add_option("--sms-token", flags.sms.token, "SMS provider token (basic auth password)")->envname("RECUR_SMS_TOKEN");
+  cmd->add_option("--sms-from", flags.sms.from, "SMS sender number or id")->envname("RECUR_SMS_FROM");
+  cmd->add_option("--update-payment-url", flags.update_payment_url,
+                  "base URL of the update-payment link in failed-payment and card-expiring messages")
+      ->envname("RECUR_UPDATE_PAYMENT_URL");
+}
 
 int serve(const Common& common, const ServeFlags& flags) {
   auto colon = flags.listen.rfind(':');
@@ -111,14 +148,18 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.io_threads = flags.io_threads > 0 ? flags.io_threads : cores;
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
-  auto app = open_app(common.db_url, server.worker_threads, flags.docs_dir, flags.spec);
+  auto app = open_app(Options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
+                              flags.update_payment_url});
   if (!app.ok()) return fail(app.error());
   auto& a = **app;
   http::Server http_server(server, [&a](http::Request& req) { return a.pipeline().handle(req); });
   std::string error;
   if (!http_server.listen(&error)) return fail(Error::invalid("listen_failed", error));
   {
-    Scheduler scheduler(a.subscriptions(), flags.tick);
+    if (flags.smtp.url.empty()) spdlog::info("no --smtp-url: e-mails are written to the log, not sent");
+    if (flags.update_payment_url.empty())
+      spdlog::warn("no --update-payment-url: payment_failed and card_expiring messages are refused");
+    Scheduler scheduler(a.subscriptions(), a.notifications(), flags.tick);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads);
     http_server.run(true);
@@ -148,6 +189,7 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
+  add_notify_options(serve_cmd, flags);
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -168,7 +210,7 @@ int run_cli(int argc, char** argv) {
 
   if (serve_cmd->parsed()) return serve(common, flags);
 
-  auto app = open_app(common.db_url, 2, "", "");
+  auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());
   if (migrate_cmd->parsed()) {
     auto version = db::schema_version((*app)->database());
