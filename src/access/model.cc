@@ -12,19 +12,19 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
   static const std::map<std::string_view, std::vector<std::string_view>> kTable = {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
-        kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite}},
+        kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead}},
       // Customer service: manages customers and their subscriptions, reads the catalogue.
       {"support",
        {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,
-        kSettingsRead}},
+        kSettingsRead, kNotificationsRead}},
       // Finance: reads everything billing depends on; changes subscriptions' billing terms.
       {"billing",
        {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead, kBillingWrite,
-        kSettingsRead}},
+        kSettingsRead, kNotificationsRead}},
       // Warehouse: owns products and stock; reads plans and subscriptions for demand.
       {"inventory", {kCatalogRead, kCatalogWrite, kSubscriptionsRead}},
       // Analysts: read-only, everywhere.
-      {"analyst", {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead}},
+      {"analyst", {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead}},
   };
   return kTable;
 }

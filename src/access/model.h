@@ -21,6 +21,7 @@ inline constexpr std::string_view kBillingWrite = "billing:write";  // pay/void 
 inline constexpr std::string_view kTestClock = "test_clock:write";  // only in test mode
 inline constexpr std::string_view kSettingsRead = "settings:read";
 inline constexpr std::string_view kSettingsWrite = "settings:write";
+inline constexpr std::string_view kNotificationsRead = "notifications:read";
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

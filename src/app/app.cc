@@ -6,10 +6,24 @@
 #include "billing/routes.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "notify/routes.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
 
 namespace recur::app {
+namespace {
+
+std::unique_ptr<notify::EmailSender> email_sender(const Options& options, const Clock& clock) {
+  if (options.smtp.url.empty()) return std::make_unique<notify::LogEmailSender>();
+  return std::make_unique<notify::SmtpEmailSender>(options.smtp, clock);
+}
+
+std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
+  if (options.sms.url.empty()) return std::make_unique<notify::LogSmsSender>();
+  return std::make_unique<notify::HttpSmsSender>(options.sms);
+}
+
+}  // namespace
 
 Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<Clock> clock) {
   RECUR_ASSIGN(auto db, db::open(options.db_url, options.pool_size));
@@ -25,6 +39,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       catalog_(*db_, *clock_, ids_),
       customers_(*db_, *clock_, ids_, gateways_),
       subscriptions_(*db_, *clock_, ids_),
+      email_(email_sender(options, *clock_)),
+      sms_(sms_sender(options)),
+      notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
@@ -32,6 +49,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_);
   billing::add_routes(router_, billing_);
+  notify::add_routes(router_, notifications_);
   add_platform_routes(options);
 }
 
@@ -66,6 +84,7 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     Timestamp stop = next && *next <= to ? std::max(*next, simulated->now()) : to;
     simulated->set(stop);
     RECUR_ASSIGN(auto run, billing_.run("test_clock"));
+    (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time
     ++runs;
     advanced += run.subscriptions_advanced;
     attempted += run.payments.attempted;

@@ -12,6 +12,7 @@
 #include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
+#include "notify/service.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/db/migrate.h"
@@ -27,6 +28,10 @@ struct Options {
   int pool_size = 8;
   std::string docs_dir;  // swagger-ui-dist; empty: no /docs
   std::string spec_path; // api/openapi.yaml; empty: no /openapi.yaml
+  // E-mail and SMS: an empty URL sends to the log instead (the default for `make run`).
+  notify::SmtpOptions smtp;
+  notify::HttpSmsOptions sms;
+  std::string update_payment_url;  // base of the link in payment_failed / card_expiring
   // Test mode: the clock is a SimulatedClock the API may move (/v1/test-clock).
   bool test_mode = false;
   billing::SandboxFaults sandbox_faults;
@@ -55,6 +60,7 @@ class App {
   Result<billing::BillingRun> run_billing(const std::string& trigger);
   // Test mode: moves the clock to `to`, running everything due on the way, in order.
   Result<Json> advance_test_clock(Timestamp to);
+  notify::Notifier& notifications() { return notifications_; }
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
@@ -71,6 +77,9 @@ class App {
   catalog::CatalogService catalog_;
   customers::CustomerService customers_;
   subscriptions::SubscriptionService subscriptions_;
+  std::unique_ptr<notify::EmailSender> email_;
+  std::unique_ptr<notify::SmsSender> sms_;
+  notify::Notifier notifications_;
   billing::Gateways gateways_;
   billing::BillingService billing_;
   std::mutex run_mu_;

@@ -73,8 +73,23 @@ class Scheduler {
       } catch (const std::exception& e) {
         spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
       }
+      dispatch_notifications();
       lock.lock();
       cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
+    }
+  }
+
+  // After the lifecycle run, so messages it enqueued go out on the same tick. A failure here
+  // is logged and retried next tick; it never holds up the lifecycle.
+  void dispatch_notifications() {
+    try {
+      auto report = app_.notifications().dispatch_due();
+      if (!report.ok()) spdlog::error("notification dispatch failed: {}", report.error().message);
+      else if (report->sent + report->failed + report->dead + report->lost > 0)
+        spdlog::info("notifications: {} sent, {} to retry, {} given up, {} lost (first error: {})", report->sent,
+                     report->failed, report->dead, report->lost, report->first_error);
+    } catch (const std::exception& e) {
+      spdlog::error("notification dispatch aborted: {}", e.what());
     }
   }
 
@@ -97,11 +112,34 @@ struct ServeFlags {
   bool test_mode = false;
   std::string clock_start;
   std::string sandbox_faults;
+  notify::SmtpOptions smtp;
+  notify::HttpSmsOptions sms;
+  std::string update_payment_url;
 };
 
 Result<billing::SandboxFaults> faults_from(const std::string& spec) {
   if (spec.empty()) return billing::SandboxFaults{};
   return billing::parse_sandbox_faults(spec);
+}
+
+
+void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
+  cmd->add_option("--smtp-url", flags.smtp.url,
+                  "SMTP server for e-mail, smtp://[user:password@]host:port (smtps:// for TLS); empty: log only")
+      ->envname("RECUR_SMTP_URL");
+  cmd->add_flag("--smtp-starttls", flags.smtp.starttls, "require STARTTLS on smtp://")->envname("RECUR_SMTP_STARTTLS");
+  cmd->add_option("--mail-from", flags.smtp.from, "From of every e-mail, e.g. \"Shop <billing@shop.example>\"")
+      ->envname("RECUR_MAIL_FROM")
+      ->capture_default_str();
+  cmd->add_option("--sms-url", flags.sms.url, "SMS provider endpoint (Twilio-style form POST); empty: log only")
+      ->envname("RECUR_SMS_URL");
+  cmd->add_option("--sms-account", flags.sms.account, "SMS provider account (basic auth user)")
+      ->envname("RECUR_SMS_ACCOUNT");
+  cmd->add_option("--sms-token", flags.sms.token, "SMS provider token (basic auth password)")->envname("RECUR_SMS_TOKEN");
+  cmd->add_option("--sms-from", flags.sms.from, "SMS sender number or id")->envname("RECUR_SMS_FROM");
+  cmd->add_option("--update-payment-url", flags.update_payment_url,
+                  "base URL of the update-payment link in failed-payment and card-expiring messages")
+      ->envname("RECUR_UPDATE_PAYMENT_URL");
 }
 
 int serve(const Common& common, const ServeFlags& flags) {
@@ -122,7 +160,8 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.access_log = flags.access_log;
   auto faults = faults_from(flags.sandbox_faults);
   if (!faults.ok()) return fail(faults.error());
-  Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.test_mode, *faults, {}};
+  Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
+                  flags.update_payment_url, flags.test_mode, *faults, {}};
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();
@@ -143,6 +182,9 @@ int serve(const Common& common, const ServeFlags& flags) {
   std::string error;
   if (!http_server.listen(&error)) return fail(Error::invalid("listen_failed", error));
   {
+    if (flags.smtp.url.empty()) spdlog::info("no --smtp-url: e-mails are written to the log, not sent");
+    if (flags.update_payment_url.empty())
+      spdlog::warn("no --update-payment-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads);
@@ -176,7 +218,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
   }
   billing::BillingOptions billing;
   billing.attempt_lease_seconds = flags.lease;
-  auto app = open_app(Options{common.db_url, 2, "", "", false, *faults, billing}, std::move(clock));
+  auto app = open_app(Options{common.db_url, 2, "", "", {}, {}, "", false, *faults, billing}, std::move(clock));
   if (!app.ok()) return fail(app.error());
   if (flags.progress) {
     (*app)->billing().on_progress([](const billing::Progress& p) {
@@ -211,6 +253,7 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
+  add_notify_options(serve_cmd, flags);
   serve_cmd->add_flag("--test-mode", flags.test_mode, "simulated clock, moved by POST /v1/test-clock/advance");
   serve_cmd->add_option("--clock-start", flags.clock_start, "test mode: the simulated clock's start (RFC 3339)");
   serve_cmd->add_option("--sandbox-faults", flags.sandbox_faults,

@@ -124,7 +124,25 @@ CREATE TABLE sandbox_refunds (
   amount BIGINT NOT NULL,
   created_at BIGINT NOT NULL
 ))"},
-      {7, "billing: payment methods, invoices, gapless numbers, payments, settings, runs",
+      {7, "notify: notifications (the outbox of e-mail and SMS, and their delivery record)",
+       R"(CREATE TABLE notifications (
+  id TEXT PRIMARY KEY,
+  channel TEXT NOT NULL,
+  template TEXT NOT NULL,
+  customer_id TEXT,
+  resource_id TEXT,
+  status TEXT NOT NULL,
+  next_attempt_at BIGINT,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_at);
+CREATE INDEX notifications_customer ON notifications (customer_id, id);
+CREATE INDEX notifications_resource ON notifications (resource_id, id);
+CREATE INDEX notifications_status ON notifications (status, id);
+CREATE INDEX notifications_template ON notifications (template, id))"},
+      {8, "billing: payment methods, invoices, gapless numbers, payments, settings, runs",
        R"(CREATE TABLE gateway_customers (
   customer_id TEXT NOT NULL,
   gateway TEXT NOT NULL,

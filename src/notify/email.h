@@ -1,0 +1,66 @@
+// E-mail delivery port: SMTP through libcurl for real mail servers, the log for `make run`.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "platform/clock.h"
+#include "platform/result.h"
+
+namespace recur::notify {
+
+struct Email {
+  std::string id;  // the notification's id: the Message-ID is <id@from-domain> on every try
+  std::string to;
+  std::string subject;
+  std::string text;
+  std::string html;
+};
+
+class EmailSender {
+ public:
+  virtual ~EmailSender() = default;
+  // An error of kind kInvalid means the server refused the message for good (no retry);
+  // any other error is worth retrying.
+  virtual Status send(const Email& email) = 0;
+};
+
+struct SmtpOptions {
+  std::string url;   // smtp://host:port (smtps:// for TLS on connect); user:password@ works too
+  std::string from = "Recur <recur@localhost>";  // or a bare address
+  std::string username;
+  std::string password;
+  bool starttls = false;  // require STARTTLS on smtp://
+  std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+class SmtpEmailSender final : public EmailSender {
+ public:
+  SmtpEmailSender(SmtpOptions options, const Clock& clock) : options_(std::move(options)), clock_(clock) {}
+  Status send(const Email& email) override;
+
+ private:
+  SmtpOptions options_;
+  const Clock& clock_;
+};
+
+// Writes each message to the log instead of sending it: the default without --smtp-url.
+class LogEmailSender final : public EmailSender {
+ public:
+  Status send(const Email& email) override;
+};
+
+// The whole RFC 5322 message: Date, Message-ID, From, To, Subject, then a
+// multipart/alternative body with the text and HTML parts in base64 (any line length, any
+// UTF-8). Lines end in CRLF.
+std::string mime_message(const Email& email, std::string_view from, Timestamp date);
+// "Thu, 05 Feb 2026 10:00:00 +0000"
+std::string rfc5322_date(Timestamp t);
+// "Recur <billing@example.com>" -> "billing@example.com"; a bare address as it is.
+std::string address_of(std::string_view from);
+// Base64 (RFC 4648, with padding), optionally broken into lines of `line` characters by CRLF.
+std::string base64(std::string_view bytes, std::size_t line = 0);
+
+}  // namespace recur::notify

@@ -1,0 +1,343 @@
+// Notification types, the retry rule, the template renderer and the built-in templates.
+#include "notify/model.h"
+
+#include <algorithm>
+#include <array>
+
+#include "platform/net/http_client.h"
+
+namespace recur::notify {
+namespace {
+
+constexpr std::array<std::string_view, 2> kChannels = {"email", "sms"};
+constexpr std::array<std::string_view, 5> kStatuses = {"queued", "sending", "sent", "failed", "dead"};
+
+// Seconds to wait after the 1st, 2nd, ... failed attempt.
+constexpr std::array<std::int64_t, 5> kBackoff = {60, 5 * 60, 30 * 60, 2 * 3600, 12 * 3600};
+
+bool is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+void append_escaped(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+}
+
+// A placeholder found in a template: where it starts and ends, and its name.
+struct Placeholder {
+  std::size_t begin = 0;
+  std::size_t end = 0;  // one past "}}"
+  std::string name;
+};
+
+// The next placeholder at or after `from`; nullopt when there is none; an error for "{{"
+// without "}}" or a name that is not [A-Za-z0-9_]+.
+Result<std::optional<Placeholder>> next_placeholder(std::string_view tmpl, std::size_t from) {
+  auto open = tmpl.find("{{", from);
+  if (open == std::string_view::npos) return std::optional<Placeholder>();
+  auto close = tmpl.find("}}", open + 2);
+  if (close == std::string_view::npos)
+    return Error::internal("template has '{{' without '}}' at offset " + std::to_string(open));
+  auto name = trim(tmpl.substr(open + 2, close - open - 2));
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_name_char))
+    return Error::internal("template has an invalid variable name '" + std::string(name) + "'");
+  return std::optional<Placeholder>(Placeholder{open, close + 2, std::string(name)});
+}
+
+// A data value as text: strings as they are, integers and decimals as JSON writes them.
+std::optional<std::string> value_text(const Json& data, const std::string& name) {
+  auto it = data.find(name);
+  if (it == data.end()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number()) return it->dump();
+  return std::nullopt;  // null, booleans, objects: not a printable value
+}
+
+Error missing_data(const std::vector<std::string>& names) {
+  std::vector<FieldError> fields;
+  std::string list;
+  for (const auto& n : names) {
+    fields.push_back({"data." + n, "required", "the template needs '" + n + "' (a string or a number)"});
+    list += (list.empty() ? "" : ", ") + n;
+  }
+  return Error::invalid("template_data_missing", "template data is missing: " + list, std::move(fields));
+}
+
+std::string without_control_characters(std::string s) {
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
+std::string redacted(std::string text, const std::vector<std::string>& secrets) {
+  for (const auto& secret : secrets) {
+    if (secret.empty()) continue;
+    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos))
+      text.replace(pos, secret.size(), "[redacted]");
+  }
+  return text;
+}
+
+// ------------------------------------------------------------------ built-in templates
+
+#define RECUR_HTML(body) "<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n" body "</body></html>\n"
+
+constexpr Template kTemplates[] = {
+    {"receipt", "Your receipt: {{amount}} for {{description}}",
+     "Hi {{customer_name}},\n\n"
+     "Thank you for your payment of {{amount}} for {{description}} on {{date}}.\n\n"
+     "Invoice: {{invoice_id}}\n\n"
+     "Keep this e-mail as your receipt.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>Thank you for your payment of <strong>{{amount}}</strong> for {{description}} on {{date}}.</p>\n"
+                "<p>Invoice: {{invoice_id}}</p>\n"
+                "<p>Keep this e-mail as your receipt.</p>\n"),
+     "Payment received: {{amount}} for {{description}} (invoice {{invoice_id}}). Thank you!", false},
+    {"payment_failed", "Your payment of {{amount}} failed",
+     "Hi {{customer_name}},\n\n"
+     "We could not charge {{amount}} for {{description}} (invoice {{invoice_id}}).\n\n"
+     "Please update your payment method:\n{{update_payment_url}}\n\n"
+     "We will try the payment again automatically.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>We could not charge <strong>{{amount}}</strong> for {{description}} (invoice {{invoice_id}}).</p>\n"
+                "<p><a href=\"{{update_payment_url}}\">Update your payment method</a></p>\n"
+                "<p>We will try the payment again automatically.</p>\n"),
+     "Your payment of {{amount}} for {{description}} failed. Update your payment method: {{update_payment_url}}",
+     true},
+    {"renewal_reminder", "Your {{plan_name}} renews on {{renewal_date}}",
+     "Hi {{customer_name}},\n\n"
+     "Your {{plan_name}} subscription renews on {{renewal_date}} and you will be charged {{amount}}.\n\n"
+     "Nothing to do if you want to keep it.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>Your {{plan_name}} subscription renews on <strong>{{renewal_date}}</strong> and you will be "
+                "charged <strong>{{amount}}</strong>.</p>\n"
+                "<p>Nothing to do if you want to keep it.</p>\n"),
+     "Reminder: your {{plan_name}} renews on {{renewal_date}} for {{amount}}.", false},
+    {"card_expiring", "Your {{card_brand}} card ending in {{card_last4}} expires soon",
+     "Hi {{customer_name}},\n\n"
+     "The {{card_brand}} card ending in {{card_last4}} that pays for your subscription expires at the end of "
+     "{{expiry}}.\n\n"
+     "Please update your payment method:\n{{update_payment_url}}\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>The {{card_brand}} card ending in {{card_last4}} that pays for your subscription expires at the "
+                "end of <strong>{{expiry}}</strong>.</p>\n"
+                "<p><a href=\"{{update_payment_url}}\">Update your payment method</a></p>\n"),
+     "Your {{card_brand}} card ending in {{card_last4}} expires {{expiry}}. Update it: {{update_payment_url}}", true},
+    {"backorder_delay", "{{product_name}} is delayed",
+     "Hi {{customer_name}},\n\n"
+     "{{product_name}} is on backorder. We expect to ship it by {{expected_date}}.\n\n"
+     "Sorry for the wait; the rest of your order is not held up.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>{{product_name}} is on backorder. We expect to ship it by <strong>{{expected_date}}</strong>.</p>\n"
+                "<p>Sorry for the wait; the rest of your order is not held up.</p>\n"),
+     "{{product_name}} is on backorder; we expect to ship it by {{expected_date}}.", false},
+    {"inventory_low", "Low stock: {{product_name}} ({{sku}})",
+     "{{product_name}} (SKU {{sku}}) is down to {{on_hand}} on hand.\n\n"
+     "Reorder soon to keep renewals from going on backorder.\n",
+     RECUR_HTML("<p>{{product_name}} (SKU {{sku}}) is down to <strong>{{on_hand}}</strong> on hand.</p>\n"
+                "<p>Reorder soon to keep renewals from going on backorder.</p>\n"),
+     "Low stock: {{product_name}} ({{sku}}) is down to {{on_hand}}.", false},
+};
+#undef RECUR_HTML
+
+}  // namespace
+
+std::string_view to_string(Channel c) { return kChannels[static_cast<std::size_t>(c)]; }
+std::string_view to_string(DeliveryStatus s) { return kStatuses[static_cast<std::size_t>(s)]; }
+
+std::optional<Channel> parse_channel(std::string_view text) {
+  for (std::size_t i = 0; i < kChannels.size(); ++i)
+    if (kChannels[i] == text) return static_cast<Channel>(i);
+  return std::nullopt;
+}
+
+std::optional<DeliveryStatus> parse_status(std::string_view text) {
+  for (std::size_t i = 0; i < kStatuses.size(); ++i)
+    if (kStatuses[i] == text) return static_cast<DeliveryStatus>(i);
+  return std::nullopt;
+}
+
+Json to_json(const Notification& n) {
+  auto body = Json{{"id", n.id},
+                   {"object", "notification"},
+                   {"channel", to_string(n.channel)},
+                   {"template", n.template_name},
+                   {"to", n.to},
+                   {"customer", to_json_text(n.customer)},
+                   {"resource", to_json_text(n.resource)},
+                   {"subject", to_json_text(n.subject)},
+                   {"text", redacted(n.text, n.secrets)},
+                   {"html", n.html ? Json(redacted(*n.html, n.secrets)) : Json(nullptr)},
+                   {"status", to_string(n.status)},
+                   {"attempts", n.attempts},
+                   {"next_attempt_at", to_json_time(n.next_attempt_at)},
+                   {"last_error", to_json_text(n.last_error)},
+                   {"sent_at", to_json_time(n.sent_at)}};
+  return with_envelope(std::move(body), n);
+}
+
+Json to_doc(const Notification& n) {
+  Json doc = to_json(n);
+  doc["text"] = n.text;
+  doc["html"] = to_json_text(n.html);
+  doc["secrets"] = n.secrets;
+  return doc;
+}
+
+Notification notification_from_doc(const Json& doc) {
+  Notification n;
+  n.id = doc.at("id");
+  n.channel = parse_channel(doc.at("channel").get<std::string>()).value();
+  n.template_name = doc.at("template");
+  n.to = doc.at("to");
+  n.customer = doc_text(doc, "customer");
+  n.resource = doc_text(doc, "resource");
+  n.subject = doc_text(doc, "subject");
+  n.text = doc.at("text");
+  n.html = doc_text(doc, "html");
+  n.status = parse_status(doc.at("status").get<std::string>()).value();
+  n.attempts = doc.at("attempts");
+  n.next_attempt_at = doc_time(doc, "next_attempt_at");
+  n.last_error = doc_text(doc, "last_error");
+  n.sent_at = doc_time(doc, "sent_at");
+  if (auto it = doc.find("secrets"); it != doc.end()) n.secrets = it->get<std::vector<std::string>>();
+  read_envelope(doc, n);
+  return n;
+}
+
+void scrub_secrets(Notification& n) {
+  n.text = redacted(std::move(n.text), n.secrets);
+  if (n.html) n.html = redacted(std::move(*n.html), n.secrets);
+  n.secrets.clear();
+}
+
+std::optional<std::int64_t> retry_delay(std::int64_t attempts) {
+  if (attempts < 1 || attempts > static_cast<std::int64_t>(kBackoff.size())) return std::nullopt;
+  return kBackoff[static_cast<std::size_t>(attempts - 1)];
+}
+
+Result<std::string> render(std::string_view tmpl, const Json& data, bool html) {
+  std::string out;
+  std::vector<std::string> missing;
+  std::size_t pos = 0;
+  for (;;) {
+    RECUR_ASSIGN(auto ph, next_placeholder(tmpl, pos));
+    if (!ph) break;
+    out.append(tmpl.substr(pos, ph->begin - pos));
+    pos = ph->end;
+    auto value = value_text(data, ph->name);
+    if (!value) {
+      if (std::find(missing.begin(), missing.end(), ph->name) == missing.end()) missing.push_back(ph->name);
+      continue;
+    }
+    if (html) append_escaped(out, *value);
+    else out += *value;
+  }
+  if (!missing.empty()) return missing_data(missing);
+  out.append(tmpl.substr(pos));
+  return out;
+}
+
+std::vector<std::string> variables(std::string_view tmpl) {
+  std::vector<std::string> names;
+  std::size_t pos = 0;
+  for (;;) {
+    auto ph = next_placeholder(tmpl, pos);
+    if (!ph.ok() || !*ph) break;
+    pos = (*ph)->end;
+    if (std::find(names.begin(), names.end(), (*ph)->name) == names.end()) names.push_back((*ph)->name);
+  }
+  return names;
+}
+
+std::span<const Template> templates() { return kTemplates; }
+
+const Template* find_template(std::string_view name) {
+  for (const auto& t : kTemplates)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<std::string> required_keys(const Template& t, Channel channel) {
+  std::vector<std::string> keys;
+  auto add = [&](std::string_view part) {
+    for (auto& name : variables(part)) {
+      if (name == "update_payment_url") name = "update_payment_token";
+      if (std::find(keys.begin(), keys.end(), name) == keys.end()) keys.push_back(name);
+    }
+  };
+  if (channel == Channel::kSms) {
+    add(t.sms);
+  } else {
+    add(t.subject);
+    add(t.text);
+    add(t.html);
+  }
+  return keys;
+}
+
+Result<Rendered> render_template(const Template& t, Channel channel, Json data, std::string_view payment_base) {
+  std::vector<std::string> missing;
+  for (const auto& key : required_keys(t, channel))
+    if (!value_text(data, key)) missing.push_back(key);
+  if (!missing.empty()) return missing_data(missing);
+  Rendered r;
+  if (t.payment_link) {
+    if (payment_base.empty())
+      return Error::invalid("update_payment_url_unset",
+                            "the '" + std::string(t.name) + "' template needs an update-payment base URL (--update-payment-url)");
+    auto token = *value_text(data, "update_payment_token");
+    data["update_payment_url"] = update_payment_link(payment_base, token);
+    r.secrets = {net::url_encode(token)};
+    if (r.secrets.front() != token) r.secrets.push_back(token);
+  }
+  if (channel == Channel::kSms) {
+    RECUR_ASSIGN(r.text, render(t.sms, data, false));
+    return r;
+  }
+  RECUR_ASSIGN(auto subject, render(t.subject, data, false));
+  r.subject = without_control_characters(std::move(subject));  // no header injection
+  RECUR_ASSIGN(r.text, render(t.text, data, false));
+  RECUR_ASSIGN(r.html, render(t.html, data, true));
+  return r;
+}
+
+std::string update_payment_link(std::string_view base_url, std::string_view token) {
+  std::string link(base_url);
+  link += base_url.find('?') == std::string_view::npos ? "?token=" : "&token=";
+  link += net::url_encode(token);
+  return link;
+}
+
+bool is_email_address(std::string_view to) {
+  if (to.empty() || to.size() > 254) return false;
+  auto at = to.find('@');
+  if (at == 0 || at == std::string_view::npos || at + 1 == to.size() || to.find('@', at + 1) != std::string_view::npos)
+    return false;
+  return std::none_of(to.begin(), to.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' ||
+           c == '"';
+  });
+}
+
+bool is_phone_number(std::string_view to) {
+  if (to.size() < 9 || to.size() > 16 || to[0] != '+' || to[1] == '0') return false;
+  return std::all_of(to.begin() + 1, to.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace recur::notify

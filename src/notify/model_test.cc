@@ -1,0 +1,144 @@
+// Template rendering, the retry rule and recipient checks.
+#include "notify/model.h"
+
+#include <gtest/gtest.h>
+
+namespace recur::notify {
+namespace {
+
+Json receipt_data() {
+  return {{"customer_name", "Ada"}, {"amount", "$24.00"}, {"description", "Coffee box"}, {"date", "2026-02-01"},
+          {"invoice_id", "in_1"}};
+}
+
+TEST(Render, ReplacesVariablesAndAllowsSpacesInsideBraces) {
+  auto r = render("Hi {{name}}, {{ name }}!", {{"name", "Ada"}}, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "Hi Ada, Ada!");
+}
+
+TEST(Render, EscapesHtmlInTheHtmlPartOnly) {
+  Json data = {{"name", "<b>Tom & \"Jerry\" 'x'</b>"}};
+  EXPECT_EQ(*render("<p>{{name}}</p>", data, true), "<p>&lt;b&gt;Tom &amp; &quot;Jerry&quot; &#39;x&#39;&lt;/b&gt;</p>");
+  EXPECT_EQ(*render("{{name}}", data, false), "<b>Tom & \"Jerry\" 'x'</b>");
+}
+
+TEST(Render, MissingVariableIsRefusedNamingEveryOneNotRenderedBlank) {
+  auto r = render("{{a}} {{b}} {{a}} {{c}}", {{"b", "x"}}, false);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "template_data_missing");
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
+  ASSERT_EQ(r.error().fields.size(), 2u);
+  EXPECT_EQ(r.error().fields[0].field, "data.a");
+  EXPECT_EQ(r.error().fields[1].field, "data.c");
+}
+
+TEST(Render, NumbersRenderButNullBooleansAndObjectsCountAsMissing) {
+  EXPECT_EQ(*render("{{n}} left", {{"n", 3}}, false), "3 left");
+  EXPECT_FALSE(render("{{n}}", {{"n", nullptr}}, false).ok());
+  EXPECT_FALSE(render("{{n}}", {{"n", true}}, false).ok());
+  EXPECT_FALSE(render("{{n}}", {{"n", Json::object()}}, false).ok());
+}
+
+TEST(Render, UnclosedBracesOrBadNamesAreRefused) {
+  EXPECT_FALSE(render("Hi {{name", {{"name", "Ada"}}, false).ok());
+  EXPECT_FALSE(render("Hi {{na-me}}", {{"na-me", "Ada"}}, false).ok());
+  EXPECT_FALSE(render("Hi {{}}", Json::object(), false).ok());
+}
+
+TEST(Backoff, OneFiveThirtyMinutesThenTwoAndTwelveHoursThenGiveUp) {
+  EXPECT_EQ(retry_delay(1), 60);
+  EXPECT_EQ(retry_delay(2), 300);
+  EXPECT_EQ(retry_delay(3), 1800);
+  EXPECT_EQ(retry_delay(4), 7200);
+  EXPECT_EQ(retry_delay(5), 43200);
+  EXPECT_EQ(retry_delay(kMaxAttempts), std::nullopt);
+  EXPECT_EQ(retry_delay(0), std::nullopt);
+}
+
+TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
+  std::vector<std::string> names;
+  for (const auto& t : templates()) {
+    names.emplace_back(t.name);
+    for (auto channel : {Channel::kEmail, Channel::kSms}) {
+      Json data = Json::object();
+      for (const auto& key : required_keys(t, channel)) data[key] = "v_" + key;
+      auto r = render_template(t, channel, data, "https://pay.example/update");
+      ASSERT_TRUE(r.ok()) << t.name << ": " << r.error().message;
+      EXPECT_EQ(r->text.find("{{"), std::string::npos) << t.name;
+      EXPECT_EQ(r->html.has_value(), channel == Channel::kEmail);
+      // Dropping any one key is refused.
+      for (const auto& key : required_keys(t, channel)) {
+        Json less = data;
+        less.erase(key);
+        EXPECT_FALSE(render_template(t, channel, less, "https://pay.example/update").ok()) << t.name << " " << key;
+      }
+    }
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
+                                             "backorder_delay", "inventory_low"}));
+}
+
+TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {
+  EXPECT_EQ(required_keys(*find_template("receipt"), Channel::kEmail),
+            (std::vector<std::string>{"amount", "description", "customer_name", "date", "invoice_id"}));
+  EXPECT_EQ(required_keys(*find_template("payment_failed"), Channel::kSms),
+            (std::vector<std::string>{"amount", "description", "update_payment_token"}));
+}
+
+TEST(Templates, PaymentLinkIsBaseUrlPlusEncodedTokenAndIsASecret) {
+  Json data = receipt_data();
+  data["update_payment_token"] = "tok en/1";
+  auto r = render_template(*find_template("payment_failed"), Channel::kEmail, data, "https://pay.example/u?x=1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NE(r->text.find("https://pay.example/u?x=1&token=tok%20en%2F1"), std::string::npos) << r->text;
+  EXPECT_NE(r->html->find("href=\"https://pay.example/u?x=1&amp;token=tok%20en%2F1\""), std::string::npos) << *r->html;
+  EXPECT_EQ(r->secrets, (std::vector<std::string>{"tok%20en%2F1", "tok en/1"}));
+  EXPECT_EQ(update_payment_link("https://p.example/update", "abc"), "https://p.example/update?token=abc");
+}
+
+TEST(Templates, PaymentLinkWithoutABaseUrlIsRefused) {
+  Json data = receipt_data();
+  data["update_payment_token"] = "t";
+  auto r = render_template(*find_template("payment_failed"), Channel::kEmail, data, "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "update_payment_url_unset");
+}
+
+TEST(Templates, SubjectCannotCarryLineBreaksIntoMailHeaders) {
+  Json data = receipt_data();
+  data["description"] = "Box\r\nBcc: evil@example.com";
+  auto r = render_template(*find_template("receipt"), Channel::kEmail, data, "");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->subject->find('\n'), std::string::npos);
+  EXPECT_EQ(r->subject->find('\r'), std::string::npos);
+}
+
+TEST(Notification, ApiViewRedactsSecretsAndScrubbingRemovesThemFromTheRecord) {
+  Notification n;
+  n.id = "ntf_1";
+  n.text = "link: https://p.example/?token=s3cret";
+  n.html = "<a href=\"https://p.example/?token=s3cret\">x</a>";
+  n.secrets = {"s3cret"};
+  Json api = to_json(n);
+  EXPECT_EQ(api["text"], "link: https://p.example/?token=[redacted]");
+  EXPECT_FALSE(api.contains("secrets"));
+  EXPECT_EQ(notification_from_doc(to_doc(n)).text, n.text);  // the stored document keeps it to send
+  scrub_secrets(n);
+  EXPECT_EQ(n.text, "link: https://p.example/?token=[redacted]");
+  EXPECT_TRUE(n.secrets.empty());
+}
+
+TEST(Recipients, EmailAddressesAndE164PhoneNumbers) {
+  EXPECT_TRUE(is_email_address("ada@example.com"));
+  EXPECT_FALSE(is_email_address("ada@example.com\r\nBcc: x@y"));
+  EXPECT_FALSE(is_email_address("Ada <ada@example.com>"));
+  EXPECT_FALSE(is_email_address("ada"));
+  EXPECT_FALSE(is_email_address("a@b@c"));
+  EXPECT_TRUE(is_phone_number("+14155550123"));
+  EXPECT_FALSE(is_phone_number("14155550123"));
+  EXPECT_FALSE(is_phone_number("+1415555012a"));
+}
+
+}  // namespace
+}  // namespace recur::notify

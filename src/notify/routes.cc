@@ -1,0 +1,48 @@
+// Notification routes: the list with its filters, and one notification.
+#include "notify/routes.h"
+
+#include "access/model.h"
+#include "platform/http/rest.h"
+
+namespace recur::notify {
+namespace {
+
+using http::Request;
+using http::Response;
+
+Result<ListFilter> list_filter(const Request& req) {
+  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "template", "resource"}));
+  ListFilter f{req.query_param("customer"), req.query_param("status"), req.query_param("template"),
+               req.query_param("resource"), page.limit, page.starting_after};
+  std::vector<FieldError> errors;
+  if (f.status && !parse_status(*f.status))
+    errors.push_back({"status", "invalid_value", "status must be queued, sending, sent, failed or dead"});
+  if (f.template_name && !find_template(*f.template_name))
+    errors.push_back({"template", "invalid_value", "unknown template '" + *f.template_name + "'"});
+  if (!errors.empty()) {
+    std::string detail = errors.front().message;
+    return Error::invalid("validation_failed", detail, std::move(errors));
+  }
+  return f;
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, Notifier& notifier) {
+  std::string read(access::perm::kNotificationsRead);
+  router.add("GET", "/v1/notifications", read, [&notifier](Request& req) {
+    auto filter = list_filter(req);
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    auto page = notifier.list(*filter);
+    if (!page.ok()) return http::error_response(req, page.error());
+    Json data = Json::array();
+    for (const auto& n : page->items) data.push_back(to_json(n));
+    return http::json_response(200, http::list_json(std::move(data), page->has_more, "/v1/notifications"));
+  });
+  router.add("GET", "/v1/notifications/{id}", read, [&notifier](Request& req) {
+    return http::respond(req, notifier.get(req.path_params["id"]), 200,
+                         [](const Notification& n) { return to_json(n); });
+  });
+}
+
+}  // namespace recur::notify

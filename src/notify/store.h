@@ -1,0 +1,36 @@
+// Notification persistence: the columns lists and the dispatcher query, plus the document.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "notify/model.h"
+#include "platform/db/database.h"
+
+namespace recur::notify {
+
+struct ListFilter {
+  std::optional<std::string> customer;
+  std::optional<std::string> status;
+  std::optional<std::string> template_name;
+  std::optional<std::string> resource;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+
+struct Page {
+  std::vector<Notification> items;
+  bool has_more = false;
+};
+
+Status insert(db::Tx& tx, const Notification& n);
+// Writes `n` if the stored version is still `expected_version`; false if it moved on.
+Result<bool> update(db::Tx& tx, const Notification& n, std::int64_t expected_version);
+Result<std::optional<Notification>> find(db::Tx& tx, const std::string& id, bool for_update);
+Result<Page> list(db::Tx& tx, const ListFilter& filter);
+// The message due longest ago (next_attempt_at <= now), locked for this transaction. On
+// PostgreSQL rows other dispatchers hold are skipped (SKIP LOCKED), so each takes its own;
+// on SQLite the write transaction already holds the database lock.
+Result<std::optional<Notification>> lock_next_due(db::Tx& tx, Timestamp now);
+
+}  // namespace recur::notify
