@@ -1,6 +1,6 @@
 // Watches every exchange a gateway adapter has with a Prism mock, so a contract test can
-// assert that Prism accepted each request (2xx, no `sl-violations`), i.e. that the request
-// keeps the gateway's published contract.
+// assert that Prism accepted each request (2xx, no `sl-violations` about the request), i.e.
+// that the request keeps the gateway's published contract.
 #pragma once
 
 #include <mutex>

@@ -32,6 +32,13 @@ ChargeResult unknown_charge(const Error& why) { return {Outcome::kUnknown, "", w
 
 RefundResult unknown_refund(const Error& why) { return {Outcome::kUnknown, "", why.code, why.message}; }
 
+const Json& member_of(const Json& object, std::string_view key) {
+  static const Json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 std::string text_of(const Json& object, std::string_view key) {
   if (!object.is_object()) return "";
   auto it = object.find(key);

@@ -33,6 +33,8 @@ Result<Reply> read_reply(const Result<net::HttpResponse>& response);
 ChargeResult unknown_charge(const Error& why);
 RefundResult unknown_refund(const Error& why);
 
+// `object[key]`, or null when `object` is not an object or has no such key.
+const Json& member_of(const Json& object, std::string_view key);
 // `object[key]` when it is a string, else "" (gateways send null for absent values).
 std::string text_of(const Json& object, std::string_view key);
 // `object[key]` when it is an integer (or a string of digits, as Square sends some), else 0.

@@ -7,13 +7,6 @@
 namespace recur::billing {
 namespace {
 
-const Json& member(const Json& object, std::string_view key) {
-  static const Json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
 // Stripe's error object: {"error": {"type", "code", "decline_code", "message", "payment_intent"}}.
 struct StripeError {
   std::string type;
@@ -24,9 +17,9 @@ struct StripeError {
 };
 
 StripeError error_of(const Reply& reply) {
-  const Json& e = member(reply.body, "error");
+  const Json& e = member_of(reply.body, "error");
   StripeError error{text_of(e, "type"), text_of(e, "code"), text_of(e, "decline_code"), text_of(e, "message"),
-                    text_of(member(e, "payment_intent"), "id")};
+                    text_of(member_of(e, "payment_intent"), "id")};
   if (error.message.empty()) error.message = "Stripe answered HTTP " + std::to_string(reply.status);
   return error;
 }
@@ -53,7 +46,7 @@ Error refusal(const Reply& reply, std::string code) {
 }
 
 ChargeResult failed_with_last_error(const Json& intent, std::string id) {
-  const Json& last = member(intent, "last_payment_error");
+  const Json& last = member_of(intent, "last_payment_error");
   StripeError e{text_of(last, "type"), text_of(last, "code"), text_of(last, "decline_code"), text_of(last, "message"), ""};
   std::string code = failure_code(e, 0);
   if (e.code.empty() && e.decline_code.empty()) code = text_of(intent, "status");
@@ -146,7 +139,7 @@ Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& r
   info.token = text_of(reply.body, "id");
   if (info.token.empty())
     return Error{ErrorKind::kUnavailable, "gateway_error", "Stripe's answer has no payment method id", {}, {}};
-  const Json& card = member(reply.body, "card");
+  const Json& card = member_of(reply.body, "card");
   if (!card.is_object())
     return Error::invalid("payment_method_refused", "only cards can be attached, not '" +
                                                         text_of(reply.body, "type") + "'");
@@ -159,7 +152,7 @@ Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& r
 
 Result<WebhookEvent> event_from(const std::string& body) {
   Json doc = Json::parse(body, nullptr, false);
-  const Json& object = member(member(doc, "data"), "object");
+  const Json& object = member_of(member_of(doc, "data"), "object");
   std::string id = text_of(doc, "id");
   std::string type = text_of(doc, "type");
   if (id.empty() || type.empty() || !object.is_object())
