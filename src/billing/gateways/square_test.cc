@@ -4,14 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/gateway_fakes.h"
+
 namespace recur::billing {
 namespace {
 
-Result<net::HttpResponse> answer(long status, std::string body) { return net::HttpResponse{status, {}, std::move(body)}; }
+using testing::answer;
+using testing::no_answer;
+using testing::no_network;
+using Recorder = testing::RecordingTransport;
 
-Result<net::HttpResponse> no_answer(std::string code) {
-  return Error{ErrorKind::kUnavailable, std::move(code), "no answer", {}, {}};
-}
+Json sent(const Recorder& rec, std::size_t i) { return Json::parse(rec.requests.at(i).body); }
 
 std::string payment(std::string_view status, std::string_view card_errors = "null") {
   return R"({"payment":{"id":"pay_1","status":")" + std::string(status) +
@@ -126,24 +129,6 @@ TEST(SquareCard, RefusedNonceIsPaymentMethodRefused) {
 
 // --- the requests ----------------------------------------------------------------------
 
-struct Recorder {
-  std::vector<net::HttpRequest> requests;
-  std::string body = "{}";
-  Transport transport() {
-    return [this](const net::HttpRequest& r) -> Result<net::HttpResponse> {
-      requests.push_back(r);
-      return net::HttpResponse{200, {}, body};
-    };
-  }
-  Json sent(std::size_t i) const { return Json::parse(requests.at(i).body); }
-};
-
-std::string header(const net::HttpRequest& r, std::string_view name) {
-  for (const auto& [n, v] : r.headers)
-    if (n == name) return v;
-  return "<absent>";
-}
-
 SquareConfig config() {
   SquareConfig c;
   c.api_base = "https://square.test";
@@ -173,10 +158,10 @@ TEST(SquareRequests, PaymentChargesTheCardOnFileWithTheKeyInTheBody) {
   const auto& r = rec.requests.at(0);
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.url, "https://square.test/v2/payments");
-  EXPECT_EQ(header(r, "Authorization"), "Bearer EAAA_token");
-  EXPECT_EQ(header(r, "Square-Version"), "2025-08-20");
-  EXPECT_EQ(header(r, "Content-Type"), "application/json");
-  EXPECT_EQ(rec.sent(0), Json::parse(R"({"source_id":"ccof:abc","idempotency_key":"in_1:1",
+  EXPECT_EQ(rec.header(0, "Authorization"), "Bearer EAAA_token");
+  EXPECT_EQ(rec.header(0, "Square-Version"), "2025-08-20");
+  EXPECT_EQ(rec.header(0, "Content-Type"), "application/json");
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"source_id":"ccof:abc","idempotency_key":"in_1:1",
       "amount_money":{"amount":1999,"currency":"USD"},"autocomplete":true,"customer_id":"SQ_C1",
       "location_id":"L1","note":"Invoice in_1","reference_id":"in_1"})"));
 }
@@ -196,7 +181,7 @@ TEST(SquareRequests, CustomerCarriesRecursIdAsReference) {
   SquareGateway gw(config(), rec.transport());
   ASSERT_TRUE(gw.create_customer({"cus_recur_1", "ann@example.com", "Ann Lee", "key-1"}).ok());
   EXPECT_EQ(rec.requests[0].url, "https://square.test/v2/customers");
-  EXPECT_EQ(rec.sent(0), Json::parse(R"({"idempotency_key":"key-1","reference_id":"cus_recur_1",
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"idempotency_key":"key-1","reference_id":"cus_recur_1",
       "email_address":"ann@example.com","given_name":"Ann Lee"})"));
 }
 
@@ -208,7 +193,7 @@ TEST(SquareRequests, AttachStoresTheNonceAsACardOnFileUnderASubKey) {
   ASSERT_TRUE(card.ok());
   EXPECT_EQ(card->token, "ccof:abc");
   EXPECT_EQ(rec.requests[0].url, "https://square.test/v2/cards");
-  EXPECT_EQ(rec.sent(0), Json::parse(R"({"idempotency_key":"key-1:attach","source_id":"cnon:card-nonce-ok",
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"idempotency_key":"key-1:attach","source_id":"cnon:card-nonce-ok",
       "card":{"customer_id":"SQ_C1"}})"));
 }
 
@@ -217,7 +202,7 @@ TEST(SquareRequests, RefundAndFetchNameThePayment) {
   rec.body = R"({"refund":{"id":"r1","status":"COMPLETED"}})";
   SquareGateway gw(config(), rec.transport());
   EXPECT_EQ(gw.refund({"pay_1", Money{500, "usd"}, "requested_by_customer", "refund-1"}).outcome, Outcome::kSucceeded);
-  EXPECT_EQ(rec.sent(0), Json::parse(R"({"idempotency_key":"refund-1","amount_money":{"amount":500,"currency":"USD"},
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"idempotency_key":"refund-1","amount_money":{"amount":500,"currency":"USD"},
       "payment_id":"pay_1","reason":"requested_by_customer"})"));
   rec.body = payment("COMPLETED");
   EXPECT_EQ(gw.fetch_charge("pay_1").outcome, Outcome::kSucceeded);
@@ -231,12 +216,6 @@ TEST(SquareRequests, RefundAndFetchNameThePayment) {
 const std::string kEvent =
     R"({"merchant_id":"M1","type":"payment.updated","event_id":"evt-1","created_at":"2025-01-01T00:00:00Z",)"
     R"("data":{"type":"payment","id":"pay_1","object":{"payment":{"id":"pay_1","status":"COMPLETED"}}}})";
-
-Transport no_network() {
-  return [](const net::HttpRequest&) -> Result<net::HttpResponse> {
-    return Error{ErrorKind::kInternal, "unexpected_request", "this call must not reach the network", {}, {}};
-  };
-}
 
 Result<WebhookEvent> deliver(const std::string& signature, const std::string& body, SquareConfig c = config()) {
   SquareGateway gw(c, no_network());

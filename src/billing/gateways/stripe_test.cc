@@ -5,15 +5,15 @@
 #include <gtest/gtest.h>
 
 #include "billing/gateways/signature.h"
+#include "testing/gateway_fakes.h"
 
 namespace recur::billing {
 namespace {
 
-Result<net::HttpResponse> answer(long status, std::string body) { return net::HttpResponse{status, {}, std::move(body)}; }
-
-Result<net::HttpResponse> no_answer(std::string code) {
-  return Error{ErrorKind::kUnavailable, std::move(code), "no answer", {}, {}};
-}
+using testing::answer;
+using testing::no_answer;
+using testing::no_network;
+using Recorder = testing::RecordingTransport;
 
 std::string intent(std::string_view status, std::string_view last_error = "null") {
   return R"({"id":"pi_123","object":"payment_intent","amount":1999,"currency":"usd","status":")" +
@@ -219,31 +219,6 @@ TEST(StripePaymentMethod, NonCardPaymentMethodIsRefused) {
 
 // --- the requests ----------------------------------------------------------------------
 
-// Records every request and answers with one canned response.
-struct Recorder {
-  std::vector<net::HttpRequest> requests;
-  net::HttpResponse response{200, {}, "{}"};
-  Transport transport() {
-    return [this](const net::HttpRequest& r) -> Result<net::HttpResponse> {
-      requests.push_back(r);
-      return response;
-    };
-  }
-};
-
-std::string header(const net::HttpRequest& r, std::string_view name) {
-  for (const auto& [n, v] : r.headers)
-    if (n == name) return v;
-  return "<absent>";
-}
-
-// For calls that must not reach the network (webhooks, refused inputs).
-Transport no_network() {
-  return [](const net::HttpRequest&) -> Result<net::HttpResponse> {
-    return Error{ErrorKind::kInternal, "unexpected_request", "this call must not reach the network", {}, {}};
-  };
-}
-
 StripeConfig config() {
   StripeConfig c;
   c.api_base = "https://stripe.test";
@@ -265,7 +240,7 @@ ChargeRequest invoice_charge() {
 
 TEST(StripeRequests, ChargeIsAConfirmedOffSessionPaymentIntentWithTheCallersKey) {
   Recorder rec;
-  rec.response.body = intent("succeeded");
+  rec.body = intent("succeeded");
   StripeGateway gw(config(), rec.transport());
   EXPECT_EQ(gw.charge(invoice_charge()).outcome, Outcome::kSucceeded);
   ASSERT_EQ(rec.requests.size(), 1u);
@@ -275,53 +250,53 @@ TEST(StripeRequests, ChargeIsAConfirmedOffSessionPaymentIntentWithTheCallersKey)
   EXPECT_EQ(r.body,
             "amount=1999&currency=usd&customer=cus_9&payment_method=pm_card_visa&off_session=true&confirm=true"
             "&description=Invoice%20in_1&metadata%5Binvoice%5D=in_1&metadata%5Bsubscription%5D=sub_1");
-  EXPECT_EQ(header(r, "Authorization"), "Bearer sk_test_abc");
-  EXPECT_EQ(header(r, "Stripe-Version"), "2020-08-27");
-  EXPECT_EQ(header(r, "Idempotency-Key"), "in_1:1");
-  EXPECT_EQ(header(r, "Content-Type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(rec.header(0, "Authorization"), "Bearer sk_test_abc");
+  EXPECT_EQ(rec.header(0, "Stripe-Version"), "2020-08-27");
+  EXPECT_EQ(rec.header(0, "Idempotency-Key"), "in_1:1");
+  EXPECT_EQ(rec.header(0, "Content-Type"), "application/x-www-form-urlencoded");
   EXPECT_EQ(r.timeout, std::chrono::milliseconds(15000));
 }
 
 TEST(StripeRequests, CustomerCarriesRecursIdAsMetadata) {
   Recorder rec;
-  rec.response.body = R"({"id":"cus_9"})";
+  rec.body = R"({"id":"cus_9"})";
   StripeGateway gw(config(), rec.transport());
   ASSERT_TRUE(gw.create_customer({"cus_recur_1", "ann@example.com", "Ann Lee", "key-1"}).ok());
   EXPECT_EQ(rec.requests[0].url, "https://stripe.test/v1/customers");
   EXPECT_EQ(rec.requests[0].body, "email=ann%40example.com&name=Ann%20Lee&metadata%5Brecur_customer%5D=cus_recur_1");
-  EXPECT_EQ(header(rec.requests[0], "Idempotency-Key"), "key-1");
+  EXPECT_EQ(rec.header(0, "Idempotency-Key"), "key-1");
 }
 
 TEST(StripeRequests, AttachUsesASubKeySoOneUseCaseMayShareItsKey) {
   Recorder rec;
-  rec.response.body = R"({"id":"pm_card_visa","card":{"brand":"visa","last4":"4242","exp_month":1,"exp_year":2030}})";
+  rec.body = R"({"id":"pm_card_visa","card":{"brand":"visa","last4":"4242","exp_month":1,"exp_year":2030}})";
   StripeGateway gw(config(), rec.transport());
   ASSERT_TRUE(gw.attach_payment_method("cus_9", "pm_card_visa", "key-1").ok());
   EXPECT_EQ(rec.requests[0].url, "https://stripe.test/v1/payment_methods/pm_card_visa/attach");
   EXPECT_EQ(rec.requests[0].body, "customer=cus_9");
-  EXPECT_EQ(header(rec.requests[0], "Idempotency-Key"), "key-1:attach");
+  EXPECT_EQ(rec.header(0, "Idempotency-Key"), "key-1:attach");
 }
 
 TEST(StripeRequests, RefundNamesThePaymentIntentAndLeavesOutAnEmptyReason) {
   Recorder rec;
-  rec.response.body = R"({"id":"re_1","status":"succeeded"})";
+  rec.body = R"({"id":"re_1","status":"succeeded"})";
   StripeGateway gw(config(), rec.transport());
   EXPECT_EQ(gw.refund({"pi_123", Money{500, "usd"}, "", "refund-1"}).outcome, Outcome::kSucceeded);
   EXPECT_EQ(gw.refund({"pi_123", Money{500, "usd"}, "duplicate", "refund-2"}).outcome, Outcome::kSucceeded);
   EXPECT_EQ(rec.requests[0].body, "payment_intent=pi_123&amount=500");
   EXPECT_EQ(rec.requests[1].body, "payment_intent=pi_123&amount=500&reason=duplicate");
-  EXPECT_EQ(header(rec.requests[1], "Idempotency-Key"), "refund-2");
+  EXPECT_EQ(rec.header(1, "Idempotency-Key"), "refund-2");
 }
 
 TEST(StripeRequests, FetchChargeIsAGetOfThePaymentIntent) {
   Recorder rec;
-  rec.response.body = intent("succeeded");
+  rec.body = intent("succeeded");
   StripeGateway gw(config(), rec.transport());
   EXPECT_EQ(gw.fetch_charge("pi_123").outcome, Outcome::kSucceeded);
   EXPECT_EQ(rec.requests[0].method, "GET");
   EXPECT_EQ(rec.requests[0].url, "https://stripe.test/v1/payment_intents/pi_123");
   EXPECT_EQ(rec.requests[0].body, "");
-  EXPECT_EQ(header(rec.requests[0], "Idempotency-Key"), "<absent>");
+  EXPECT_EQ(rec.header(0, "Idempotency-Key"), "<absent>");
 }
 
 TEST(StripeRequests, MoneyCallWithoutAnIdempotencyKeyIsRefusedBeforeAnyRequest) {
