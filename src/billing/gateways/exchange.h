@@ -22,6 +22,10 @@ struct Reply {
   long status = 0;
   Json body;
   bool succeeded() const { return status >= 200 && status < 300; }
+  // 401/403: the gateway refused Recur's own credentials. Nothing moved, but the caller's
+  // request was not at fault either: a charge stays unknown (retried with the same key
+  // once the credentials are fixed) rather than failing a customer for Recur's mistake.
+  bool credentials_refused() const { return status == 401 || status == 403; }
 };
 
 // The reply, or ErrorKind::kUnavailable with code "timeout" (no answer in time) or

@@ -60,11 +60,10 @@ SquareError error_of(const Reply& reply) {
   return e;
 }
 
-// A refusal of a non-money call. Bad credentials are Recur's problem, not the caller's
-// input, so they read as the gateway being unavailable.
+// A refusal of a non-money call; refused credentials read as the gateway being unavailable.
 Error refusal(const Reply& reply, std::string code) {
   SquareError e = error_of(reply);
-  if (reply.status == 401 || reply.status == 403)
+  if (reply.credentials_refused())
     return {ErrorKind::kUnavailable, "gateway_error", e.message, {}, {}};
   return Error::invalid(std::move(code), e.message);
 }
@@ -92,7 +91,8 @@ ChargeResult charge_from_payment(const Json& payment) {
 ChargeResult charge_from_error(const Reply& reply) {
   SquareError e = error_of(reply);
   // A declined payment still exists; Square may send it beside the errors.
-  return {Outcome::kFailed, text_of(member_of(reply.body, "payment"), "id"), std::move(e.code), std::move(e.message)};
+  Outcome outcome = reply.credentials_refused() ? Outcome::kUnknown : Outcome::kFailed;
+  return {outcome, text_of(member_of(reply.body, "payment"), "id"), std::move(e.code), std::move(e.message)};
 }
 
 RefundResult refund_from_object(const Json& refund) {
@@ -154,7 +154,8 @@ RefundResult refund_from(const Result<net::HttpResponse>& response) {
   if (!reply.ok()) return unknown_refund(reply.error());
   if (reply->succeeded()) return refund_from_object(member_of(reply->body, "refund"));
   SquareError e = error_of(*reply);
-  return {Outcome::kFailed, "", std::move(e.code), std::move(e.message)};
+  Outcome outcome = reply->credentials_refused() ? Outcome::kUnknown : Outcome::kFailed;
+  return {outcome, "", std::move(e.code), std::move(e.message)};
 }
 
 Result<std::string> customer_from(const Result<net::HttpResponse>& response) {

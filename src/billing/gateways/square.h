@@ -65,7 +65,8 @@ std::string webhook_signature(std::string_view signature_key, std::string_view n
 
 // A Payment (or Square's errors) as a charge: COMPLETED succeeds; FAILED, CANCELED, a
 // PAYMENT_METHOD_ERROR and other 4xx fail (codes lower-cased: "generic_decline");
-// APPROVED, PENDING, 5xx, 429, no answer and non-JSON bodies are unknown.
+// APPROVED, PENDING, 401/403 (Recur's token refused), 5xx, 429, no answer and non-JSON
+// bodies are unknown.
 ChargeResult charge_from(const Result<net::HttpResponse>& response);
 // A PaymentRefund: COMPLETED succeeds, REJECTED/FAILED and 4xx fail, PENDING is unknown.
 RefundResult refund_from(const Result<net::HttpResponse>& response);

@@ -75,6 +75,14 @@ TEST(SquareCharge, InvalidRequestFailsWithSquaresCode) {
   EXPECT_EQ(r.failure_code, "idempotency_key_reused");
 }
 
+TEST(SquareCharge, RefusedAccessTokenLeavesThePaymentUnknownNotTheCustomerDeclined) {
+  for (long status : {401L, 403L}) {
+    std::string body = R"({"errors":[{"category":"AUTHENTICATION_ERROR","code":"UNAUTHORIZED"}]})";
+    EXPECT_EQ(square::charge_from(answer(status, body)).outcome, Outcome::kUnknown) << status;
+    EXPECT_EQ(square::refund_from(answer(status, body)).outcome, Outcome::kUnknown) << status;
+  }
+}
+
 TEST(SquareCharge, SuccessWithoutAPaymentIsUnknown) {
   EXPECT_EQ(square::charge_from(answer(200, "{}")).outcome, Outcome::kUnknown);
 }

@@ -32,15 +32,15 @@ std::string failure_code(const StripeError& e, long status) {
   return "http_" + std::to_string(status);
 }
 
-// 409: another request with the same idempotency key is still running at Stripe, so the
-// first one may yet succeed; asking again later with the same key settles it.
-bool in_flight(const Reply& reply) { return reply.status == 409; }
+// Not settled: 409 means another request with the same idempotency key is still running at
+// Stripe (the first may yet succeed; asking again with the key settles it), and refused
+// credentials are Recur's problem (see Reply::credentials_refused).
+bool unsettled(const Reply& reply) { return reply.status == 409 || reply.credentials_refused(); }
 
-// A refusal of a non-money call. Bad credentials are Recur's problem, not the caller's
-// input, so they read as the gateway being unavailable.
+// A refusal of a non-money call; an unsettled answer reads as the gateway being unavailable.
 Error refusal(const Reply& reply, std::string code) {
   StripeError e = error_of(reply);
-  if (reply.status == 401 || reply.status == 403 || in_flight(reply))
+  if (unsettled(reply))
     return {ErrorKind::kUnavailable, "gateway_error", e.message, {}, {}};
   return Error::invalid(std::move(code), e.message);
 }
@@ -72,7 +72,7 @@ ChargeResult charge_from_intent(const Json& intent) {
 
 ChargeResult charge_from_error(const Reply& reply) {
   StripeError e = error_of(reply);
-  Outcome outcome = in_flight(reply) ? Outcome::kUnknown : Outcome::kFailed;
+  Outcome outcome = unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed;
   return {outcome, std::move(e.intent_id), failure_code(e, reply.status), std::move(e.message)};
 }
 
@@ -120,7 +120,7 @@ RefundResult refund_from(const Result<net::HttpResponse>& response) {
   if (!reply.ok()) return unknown_refund(reply.error());
   if (reply->succeeded()) return refund_from_object(reply->body);
   StripeError e = error_of(*reply);
-  Outcome outcome = in_flight(*reply) ? Outcome::kUnknown : Outcome::kFailed;
+  Outcome outcome = unsettled(*reply) ? Outcome::kUnknown : Outcome::kFailed;
   return {outcome, "", failure_code(e, reply->status), std::move(e.message)};
 }
 

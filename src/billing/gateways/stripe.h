@@ -57,9 +57,10 @@ namespace stripe {
 
 // A PaymentIntent (or Stripe's error) as a charge: "succeeded" succeeds; a card_error, an
 // intent that needs a new payment method or authentication, other 4xx fail; "processing",
-// 409, 5xx, 429, no answer and non-JSON bodies are unknown.
+// 409, 401/403 (Recur's key refused), 5xx, 429, no answer and non-JSON bodies are unknown.
 ChargeResult charge_from(const Result<net::HttpResponse>& response);
-// A Refund: "succeeded" succeeds, "failed"/"canceled" and 4xx fail, "pending" is unknown.
+// A Refund: "succeeded" succeeds, "failed"/"canceled" and 4xx fail, "pending" is unknown
+// (so are 409, 401/403 and what settles nothing, as for charges).
 RefundResult refund_from(const Result<net::HttpResponse>& response);
 // The customer's id; a 4xx is ErrorKind::kInvalid "customer_refused".
 Result<std::string> customer_from(const Result<net::HttpResponse>& response);

@@ -129,6 +129,15 @@ TEST(StripeCharge, SameKeyStillInFlightIsUnknown) {
   EXPECT_EQ(r.failure_code, "idempotency_key_in_use");
 }
 
+TEST(StripeCharge, RefusedSecretKeyLeavesTheChargeUnknownNotTheCustomerDeclined) {
+  for (long status : {401L, 403L}) {
+    ChargeResult r = stripe::charge_from(
+        answer(status, R"({"error":{"type":"invalid_request_error","message":"Invalid API Key provided"}})"));
+    EXPECT_EQ(r.outcome, Outcome::kUnknown) << status;
+    EXPECT_EQ(stripe::refund_from(answer(status, "{}")).outcome, Outcome::kUnknown) << status;
+  }
+}
+
 TEST(StripeCharge, MissingPaymentIntentFailsAsResourceMissing) {
   ChargeResult r = stripe::charge_from(answer(
       404, R"({"error":{"type":"invalid_request_error","code":"resource_missing","message":"No such payment_intent"}})"));
