@@ -48,8 +48,8 @@ Error refusal(const Reply& reply, std::string code) {
 ChargeResult failed_with_last_error(const Json& intent, std::string id) {
   const Json& last = member_of(intent, "last_payment_error");
   StripeError e{text_of(last, "type"), text_of(last, "code"), text_of(last, "decline_code"), text_of(last, "message"), ""};
-  std::string code = failure_code(e, 0);
-  if (e.code.empty() && e.decline_code.empty()) code = text_of(intent, "status");
+  // With no error on record, the status itself is the most precise reason.
+  std::string code = e.decline_code.empty() && e.code.empty() ? text_of(intent, "status") : failure_code(e, 0);
   if (e.message.empty()) e.message = "the payment method was not charged";
   return {Outcome::kFailed, std::move(id), std::move(code), std::move(e.message)};
 }
@@ -83,7 +83,7 @@ RefundResult refund_from_object(const Json& refund) {
   if (status == "succeeded") return {Outcome::kSucceeded, std::move(id), "", ""};
   if (status == "failed" || status == "canceled") {
     std::string reason = text_of(refund, "failure_reason");
-    return {Outcome::kFailed, std::move(id), reason.empty() ? status : reason, "the refund " + status};
+    return {Outcome::kFailed, std::move(id), reason.empty() ? status : reason, "the refund is " + status};
   }
   // "pending" (and "requires_action"): Stripe has the refund; it has not settled yet.
   return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : status, "the refund is " + status};
