@@ -1,0 +1,60 @@
+// The shared reading of gateway answers.
+#include "billing/gateways/exchange.h"
+
+#include <charconv>
+
+namespace recur::billing {
+namespace {
+
+Error unavailable(std::string code, std::string message) {
+  return {ErrorKind::kUnavailable, std::move(code), std::move(message), {}, {}};
+}
+
+}  // namespace
+
+Result<Reply> read_reply(const Result<net::HttpResponse>& response) {
+  if (!response.ok()) {
+    // The transport's "timeout" stays; every other transport failure is one code.
+    const Error& e = response.error();
+    return unavailable(e.code == "timeout" ? "timeout" : "gateway_error", e.message);
+  }
+  long status = response->status;
+  if (status >= 500 || status == 429)
+    return unavailable("gateway_error", "the gateway answered HTTP " + std::to_string(status));
+  Json body = Json::parse(response->body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return unavailable("gateway_error",
+                       "the gateway answered HTTP " + std::to_string(status) + " with a body that is not JSON");
+  return Reply{status, std::move(body)};
+}
+
+ChargeResult unknown_charge(const Error& why) { return {Outcome::kUnknown, "", why.code, why.message}; }
+
+RefundResult unknown_refund(const Error& why) { return {Outcome::kUnknown, "", why.code, why.message}; }
+
+const Json& member_of(const Json& object, std::string_view key) {
+  static const Json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string text_of(const Json& object, std::string_view key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::int64_t integer_of(const Json& object, std::string_view key) {
+  if (!object.is_object()) return 0;
+  auto it = object.find(key);
+  if (it == object.end()) return 0;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (!it->is_string()) return 0;
+  const auto& s = it->get_ref<const std::string&>();
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  return ec == std::errc() && ptr == s.data() + s.size() ? value : 0;
+}
+
+}  // namespace recur::billing

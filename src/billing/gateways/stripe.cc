@@ -1,0 +1,244 @@
+// The Stripe adapter.
+#include "billing/gateways/stripe.h"
+
+#include "billing/gateways/signature.h"
+#include "platform/money.h"
+
+namespace recur::billing {
+namespace {
+
+// Stripe's error object: {"error": {"type", "code", "decline_code", "message", "payment_intent"}}.
+struct StripeError {
+  std::string type;
+  std::string code;
+  std::string decline_code;
+  std::string message;
+  std::string intent_id;  // a declined PaymentIntent still exists: its id, when Stripe says it
+};
+
+StripeError error_of(const Reply& reply) {
+  const Json& e = member_of(reply.body, "error");
+  StripeError error{text_of(e, "type"), text_of(e, "code"), text_of(e, "decline_code"), text_of(e, "message"),
+                    text_of(member_of(e, "payment_intent"), "id")};
+  if (error.message.empty()) error.message = "Stripe answered HTTP " + std::to_string(reply.status);
+  return error;
+}
+
+// The most specific reason Stripe gives: the issuer's decline code, else Stripe's code.
+std::string failure_code(const StripeError& e, long status) {
+  if (!e.decline_code.empty()) return e.decline_code;
+  if (!e.code.empty()) return e.code;
+  if (!e.type.empty()) return e.type;
+  return "http_" + std::to_string(status);
+}
+
+// Not settled: 409 means another request with the same idempotency key is still running at
+// Stripe (the first may yet succeed; asking again with the key settles it), and refused
+// credentials are Recur's problem (see Reply::credentials_refused).
+bool unsettled(const Reply& reply) { return reply.status == 409 || reply.credentials_refused(); }
+
+// A refusal of a non-money call; an unsettled answer reads as the gateway being unavailable.
+Error refusal(const Reply& reply, std::string code) {
+  StripeError e = error_of(reply);
+  if (unsettled(reply))
+    return {ErrorKind::kUnavailable, "gateway_error", e.message, {}, {}};
+  return Error::invalid(std::move(code), e.message);
+}
+
+ChargeResult failed_with_last_error(const Json& intent, std::string id) {
+  const Json& last = member_of(intent, "last_payment_error");
+  StripeError e{text_of(last, "type"), text_of(last, "code"), text_of(last, "decline_code"), text_of(last, "message"), ""};
+  // With no error on record, the status itself is the most precise reason.
+  std::string code = e.decline_code.empty() && e.code.empty() ? text_of(intent, "status") : failure_code(e, 0);
+  if (e.message.empty()) e.message = "the payment method was not charged";
+  return {Outcome::kFailed, std::move(id), std::move(code), std::move(e.message)};
+}
+
+ChargeResult charge_from_intent(const Json& intent) {
+  std::string id = text_of(intent, "id");
+  std::string status = text_of(intent, "status");
+  if (id.empty()) return {Outcome::kUnknown, "", "gateway_error", "Stripe's answer has no PaymentIntent id"};
+  if (status == "succeeded") return {Outcome::kSucceeded, std::move(id), "", ""};
+  if (status == "processing")
+    return {Outcome::kUnknown, std::move(id), "processing", "the payment is still processing"};
+  if (status == "requires_action")
+    return {Outcome::kFailed, std::move(id), "authentication_required",
+            "the bank asks the customer to authenticate this payment"};
+  if (status == "requires_payment_method" || status == "canceled") return failed_with_last_error(intent, std::move(id));
+  // requires_confirmation / requires_capture cannot follow confirm=true with automatic
+  // capture; if they do, the money's fate is not known yet.
+  return {Outcome::kUnknown, std::move(id), "unexpected_status", "the PaymentIntent is " + status};
+}
+
+ChargeResult charge_from_error(const Reply& reply) {
+  StripeError e = error_of(reply);
+  Outcome outcome = unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed;
+  return {outcome, std::move(e.intent_id), failure_code(e, reply.status), std::move(e.message)};
+}
+
+RefundResult refund_from_object(const Json& refund) {
+  std::string id = text_of(refund, "id");
+  std::string status = text_of(refund, "status");
+  if (id.empty()) return {Outcome::kUnknown, "", "gateway_error", "Stripe's answer has no Refund id"};
+  if (status == "succeeded") return {Outcome::kSucceeded, std::move(id), "", ""};
+  if (status == "failed" || status == "canceled") {
+    std::string reason = text_of(refund, "failure_reason");
+    return {Outcome::kFailed, std::move(id), reason.empty() ? status : reason, "the refund is " + status};
+  }
+  // "pending" (and "requires_action"): Stripe has the refund; it has not settled yet.
+  return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : status, "the refund is " + status};
+}
+
+using Fields = std::vector<std::pair<std::string, std::string>>;
+
+Fields charge_fields(const ChargeRequest& req) {
+  Fields fields{
+      {"amount", std::to_string(req.amount.amount)},
+      {"currency", normalize_currency(req.amount.currency)},
+      {"customer", req.gateway_customer},
+      {"payment_method", req.payment_method},
+      {"off_session", "true"},
+      {"confirm", "true"},
+  };
+  if (!req.description.empty()) fields.emplace_back("description", req.description);
+  for (const auto& [key, value] : req.metadata) fields.emplace_back("metadata[" + key + "]", value);
+  return fields;
+}
+
+}  // namespace
+
+namespace stripe {
+
+ChargeResult charge_from(const Result<net::HttpResponse>& response) {
+  auto reply = read_reply(response);
+  if (!reply.ok()) return unknown_charge(reply.error());
+  return reply->succeeded() ? charge_from_intent(reply->body) : charge_from_error(*reply);
+}
+
+RefundResult refund_from(const Result<net::HttpResponse>& response) {
+  auto reply = read_reply(response);
+  if (!reply.ok()) return unknown_refund(reply.error());
+  if (reply->succeeded()) return refund_from_object(reply->body);
+  StripeError e = error_of(*reply);
+  Outcome outcome = unsettled(*reply) ? Outcome::kUnknown : Outcome::kFailed;
+  return {outcome, "", failure_code(e, reply->status), std::move(e.message)};
+}
+
+Result<std::string> customer_from(const Result<net::HttpResponse>& response) {
+  RECUR_ASSIGN(Reply reply, read_reply(response));
+  if (!reply.succeeded()) return refusal(reply, "customer_refused");
+  std::string id = text_of(reply.body, "id");
+  if (id.empty()) return Error{ErrorKind::kUnavailable, "gateway_error", "Stripe's answer has no customer id", {}, {}};
+  return id;
+}
+
+Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& response) {
+  RECUR_ASSIGN(Reply reply, read_reply(response));
+  if (!reply.succeeded()) return refusal(reply, "payment_method_refused");
+  PaymentMethodInfo info;
+  info.token = text_of(reply.body, "id");
+  if (info.token.empty())
+    return Error{ErrorKind::kUnavailable, "gateway_error", "Stripe's answer has no payment method id", {}, {}};
+  const Json& card = member_of(reply.body, "card");
+  if (!card.is_object())
+    return Error::invalid("payment_method_refused", "only cards can be attached, not '" +
+                                                        text_of(reply.body, "type") + "'");
+  info.brand = text_of(card, "brand");
+  info.last4 = text_of(card, "last4");
+  info.exp_month = static_cast<int>(integer_of(card, "exp_month"));
+  info.exp_year = static_cast<int>(integer_of(card, "exp_year"));
+  return info;
+}
+
+Result<WebhookEvent> event_from(const std::string& body) {
+  Json doc = Json::parse(body, nullptr, false);
+  const Json& object = member_of(member_of(doc, "data"), "object");
+  std::string id = text_of(doc, "id");
+  std::string type = text_of(doc, "type");
+  if (id.empty() || type.empty() || !object.is_object())
+    return Error::bad_request("invalid_webhook", "the webhook body is not a Stripe event");
+  return WebhookEvent{std::move(id), std::move(type), object};
+}
+
+}  // namespace stripe
+
+StripeGateway::StripeGateway(StripeConfig config, Transport transport)
+    : config_(std::move(config)), transport_(std::move(transport)) {}
+
+net::HttpRequest StripeGateway::request(std::string method, const std::string& path) const {
+  net::HttpRequest req;
+  req.method = std::move(method);
+  req.url = config_.api_base + path;
+  req.timeout = config_.timeout;
+  req.headers = {{"Authorization", "Bearer " + config_.secret_key},
+                 {"Stripe-Version", std::string(kStripeApiVersion)},
+                 {"Accept", "application/json"}};
+  return req;
+}
+
+Result<net::HttpResponse> StripeGateway::post(const std::string& path, const Fields& fields,
+                                              const std::string& idempotency_key) {
+  net::HttpRequest req = request("POST", path);
+  req.headers.emplace_back("Idempotency-Key", idempotency_key);
+  req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  req.body = net::form_encode(fields);
+  return transport_(req);
+}
+
+Result<net::HttpResponse> StripeGateway::get(const std::string& path) { return transport_(request("GET", path)); }
+
+Result<std::string> StripeGateway::create_customer(const GatewayCustomerInput& input) {
+  if (input.idempotency_key.empty()) return Error::invalid("idempotency_key_missing", "an idempotency key is required");
+  Fields fields;
+  if (!input.email.empty()) fields.emplace_back("email", input.email);
+  if (!input.name.empty()) fields.emplace_back("name", input.name);
+  fields.emplace_back("metadata[recur_customer]", input.recur_customer);
+  return stripe::customer_from(post("/v1/customers", fields, input.idempotency_key));
+}
+
+Result<PaymentMethodInfo> StripeGateway::attach_payment_method(const std::string& gateway_customer,
+                                                               const std::string& token,
+                                                               const std::string& idempotency_key) {
+  if (idempotency_key.empty()) return Error::invalid("idempotency_key_missing", "an idempotency key is required");
+  if (gateway_customer.empty() || token.empty())
+    return Error::invalid("payment_method_refused", "a gateway customer and a payment method token are required");
+  return stripe::payment_method_from(post("/v1/payment_methods/" + net::url_encode(token) + "/attach",
+                                          {{"customer", gateway_customer}}, idempotency_key + ":attach"));
+}
+
+ChargeResult StripeGateway::charge(const ChargeRequest& req) {
+  if (req.idempotency_key.empty())
+    return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
+  return stripe::charge_from(post("/v1/payment_intents", charge_fields(req), req.idempotency_key));
+}
+
+RefundResult StripeGateway::refund(const RefundRequest& req) {
+  if (req.idempotency_key.empty())
+    return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
+  Fields fields{{"payment_intent", req.charge_id}, {"amount", std::to_string(req.amount.amount)}};
+  if (!req.reason.empty()) fields.emplace_back("reason", req.reason);
+  return stripe::refund_from(post("/v1/refunds", fields, req.idempotency_key));
+}
+
+ChargeResult StripeGateway::fetch_charge(const std::string& charge_id) {
+  if (charge_id.empty()) return {Outcome::kFailed, "", "resource_missing", "no charge id to fetch"};
+  return stripe::charge_from(get("/v1/payment_intents/" + net::url_encode(charge_id)));
+}
+
+Result<WebhookEvent> StripeGateway::verify_webhook(const std::map<std::string, std::string>& headers,
+                                                   const std::string& body, Timestamp now) {
+  // An empty secret would make every signature forgeable.
+  if (config_.webhook_secret.empty())
+    return Error{ErrorKind::kUnauthorized, "invalid_signature", "no Stripe webhook secret is configured", {}, {}};
+  auto it = headers.find("stripe-signature");
+  if (it == headers.end())
+    return Error{ErrorKind::kUnauthorized, "invalid_signature", "the Stripe-Signature header is missing", {}, {}};
+  RECUR_TRY(verify_timestamped(config_.webhook_secret, it->second, body, now));
+  return stripe::event_from(body);
+}
+
+std::unique_ptr<Gateway> make_stripe_gateway(StripeConfig config) {
+  return std::make_unique<StripeGateway>(std::move(config));
+}
+
+}  // namespace recur::billing
