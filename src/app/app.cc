@@ -3,6 +3,8 @@
 
 #include "app/schema.h"
 #include "app/static_files.h"
+#include "billing/gateways/square.h"
+#include "billing/gateways/stripe.h"
 #include "billing/routes.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
@@ -42,7 +44,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       email_(email_sender(options, *clock_)),
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
-      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing),
+      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing, &notifications_),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   catalog::add_routes(router_, catalog_);
@@ -55,6 +57,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
 
 void App::wire_billing(const Options& options) {
   gateways_.add(std::make_unique<billing::SandboxGateway>(*db_, *clock_, options.sandbox_faults));
+  if (!options.stripe.secret_key.empty()) gateways_.add(std::make_unique<billing::StripeGateway>(options.stripe));
+  if (!options.square.access_token.empty()) gateways_.add(std::make_unique<billing::SquareGateway>(options.square));
+  if (!options.default_gateway.empty()) gateways_.set_default(options.default_gateway);
   subscriptions_.set_billing(&billing_);
   // A new default payment method pays what is overdue at once (dunning's fast path).
   customers_.on_default_payment_method_changed([this](const std::string& customer) {

@@ -9,6 +9,8 @@
 #include "access/service.h"
 #include "billing/gateways/registry.h"
 #include "billing/gateways/sandbox.h"
+#include "billing/gateways/square.h"
+#include "billing/gateways/stripe.h"
 #include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
@@ -36,6 +38,11 @@ struct Options {
   bool test_mode = false;
   billing::SandboxFaults sandbox_faults;
   billing::BillingOptions billing;
+  // Real gateways, each added when configured; new payment methods use default_gateway
+  // (empty: the sandbox).
+  billing::StripeConfig stripe;
+  billing::SquareConfig square;
+  std::string default_gateway;
 };
 
 class App {

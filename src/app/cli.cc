@@ -115,7 +115,29 @@ struct ServeFlags {
   notify::SmtpOptions smtp;
   notify::HttpSmsOptions sms;
   std::string update_payment_url;
+  billing::StripeConfig stripe;
+  billing::SquareConfig square;
+  std::string default_gateway;
 };
+
+// Real gateways are configured by secrets, so environment variables are the usual way.
+void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
+  cmd->add_option("--gateway", flags.default_gateway, "gateway for new payment methods: sandbox | stripe | square")
+      ->envname("RECUR_GATEWAY");
+  cmd->add_option("--stripe-secret-key", flags.stripe.secret_key, "Stripe secret key (adds the stripe gateway)")
+      ->envname("RECUR_STRIPE_SECRET_KEY");
+  cmd->add_option("--stripe-webhook-secret", flags.stripe.webhook_secret, "Stripe webhook signing secret")
+      ->envname("RECUR_STRIPE_WEBHOOK_SECRET");
+  cmd->add_option("--stripe-api-base", flags.stripe.api_base, "Stripe API base URL")
+      ->envname("RECUR_STRIPE_API_BASE")
+      ->capture_default_str();
+  cmd->add_option("--square-access-token", flags.square.access_token, "Square access token (adds the square gateway)")
+      ->envname("RECUR_SQUARE_ACCESS_TOKEN");
+  cmd->add_option("--square-location", flags.square.location_id, "Square location id")->envname("RECUR_SQUARE_LOCATION");
+  cmd->add_option("--square-api-base", flags.square.api_base, "Square API base URL")
+      ->envname("RECUR_SQUARE_API_BASE")
+      ->capture_default_str();
+}
 
 Result<billing::SandboxFaults> faults_from(const std::string& spec) {
   if (spec.empty()) return billing::SandboxFaults{};
@@ -161,7 +183,8 @@ int serve(const Common& common, const ServeFlags& flags) {
   auto faults = faults_from(flags.sandbox_faults);
   if (!faults.ok()) return fail(faults.error());
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
-                  flags.update_payment_url, flags.test_mode, *faults, {}};
+                  flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
+                  flags.default_gateway};
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();
@@ -254,6 +277,7 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
   add_notify_options(serve_cmd, flags);
+  add_gateway_options(serve_cmd, flags);
   serve_cmd->add_flag("--test-mode", flags.test_mode, "simulated clock, moved by POST /v1/test-clock/advance");
   serve_cmd->add_option("--clock-start", flags.clock_start, "test mode: the simulated clock's start (RFC 3339)");
   serve_cmd->add_option("--sandbox-faults", flags.sandbox_faults,

@@ -70,6 +70,8 @@ TEST_F(BillingTest, EveryPeriodIsInvoicedOnceWithGaplessNumbersAndChargedOnce) {
     EXPECT_EQ(inv.status, InvoiceStatus::kPaid);
     EXPECT_EQ(inv.amount_paid, 2999);
     EXPECT_EQ(sandbox_charges(inv.id), 1) << inv.id;
+    // A receipt per charge, queued with the payment's outcome.
+    EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'receipt' AND resource_id = $1", {inv.id}), 1);
   }
   EXPECT_EQ(format_rfc3339(list[0].period.start), "2026-05-31T10:00:00Z");
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), 5);

@@ -1,7 +1,11 @@
 // Billing use cases.
 #include "billing/service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "catalog/store.h"
+#include "customers/service.h"
+#include "platform/money.h"
 #include "customers/store.h"
 #include "subscriptions/store.h"
 
@@ -67,9 +71,36 @@ BillingRun run_from_doc(const Json& d) {
 }  // namespace
 
 BillingService::BillingService(db::Database& db, const Clock& clock, IdGenerator& ids, Gateways& gateways,
-                               subscriptions::SubscriptionService& subscriptions, BillingOptions options)
+                               subscriptions::SubscriptionService& subscriptions, BillingOptions options,
+                               notify::Notifier* notifier)
     : db_(db), clock_(clock), ids_(ids), gateways_(gateways), subscriptions_(subscriptions), options_(options),
-      events_(ids, clock) {}
+      events_(ids, clock), notifier_(notifier) {}
+
+void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
+  if (!notifier_) return;
+  auto customer = customers::find_customer(tx, inv.customer);
+  if (!customer.ok() || !*customer) return;
+  const auto& c = **customer;
+  notify::Message m;
+  m.to = c.email;
+  m.customer = c.id;
+  m.resource = inv.id;
+  m.data = {{"customer_name", c.name},
+            {"amount", format_amount(pay.amount, pay.currency)},
+            {"description", "Invoice " + inv.number},
+            {"invoice_id", inv.id},
+            {"date", format_rfc3339(pay.updated).substr(0, 10)}};
+  if (pay.status == PaymentStatus::kSucceeded) {
+    m.template_name = "receipt";
+  } else {
+    m.template_name = "payment_failed";
+    // The hosted update-payment page (outside Recur) resolves this one-time token.
+    m.data["update_payment_token"] = random_token(24);
+  }
+  auto queued = notifier_->enqueue(tx, m);
+  if (!queued.ok())
+    spdlog::warn("billing: could not queue the {} message for {}: {}", m.template_name, inv.id, queued.error().message);
+}
 
 // ------------------------------------------------------------------ invoicing
 
@@ -225,6 +256,7 @@ Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepa
         RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
         RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
                                  {{"amount", pay.amount}, {"payment", pay.id}}));
+        tell_customer(tx, inv, pay);
         outcome = AttemptResult::kSucceeded;
         break;
       }
@@ -235,6 +267,7 @@ Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepa
         pay.failure_message = result.failure_message;
         RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
         RECUR_TRY(record_failure(tx, inv, now));
+        tell_customer(tx, inv, pay);
         outcome = AttemptResult::kFailed;
         break;
       case Outcome::kUnknown:

@@ -16,6 +16,7 @@
 #include "billing/model.h"
 #include "billing/store.h"
 #include "events/store.h"
+#include "notify/service.h"
 #include "subscriptions/service.h"
 
 namespace recur::billing {
@@ -77,7 +78,8 @@ struct DunningPatch {
 class BillingService final : public subscriptions::PeriodBilling {
  public:
   BillingService(db::Database& db, const Clock& clock, IdGenerator& ids, Gateways& gateways,
-                 subscriptions::SubscriptionService& subscriptions, BillingOptions options = {});
+                 subscriptions::SubscriptionService& subscriptions, BillingOptions options = {},
+                 notify::Notifier* notifier = nullptr);
 
   // subscriptions::PeriodBilling: invoices the period that just began.
   recur::Status period_began(db::Tx& tx, const subscriptions::Subscription& sub,
@@ -116,6 +118,9 @@ class BillingService final : public subscriptions::PeriodBilling {
                                                   AttemptResult* settled);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
+  // that cannot be queued is logged and never holds up billing.
+  void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
 
   db::Database& db_;
@@ -125,6 +130,7 @@ class BillingService final : public subscriptions::PeriodBilling {
   subscriptions::SubscriptionService& subscriptions_;
   BillingOptions options_;
   events::Recorder events_;
+  notify::Notifier* notifier_;
   std::function<void(const Progress&)> progress_;
 };
 

@@ -87,4 +87,17 @@ std::int64_t mul_div_round_half_up(std::int64_t value, std::int64_t numerator,
   return static_cast<std::int64_t>(result);
 }
 
+std::string format_amount(std::int64_t amount, std::string_view currency) {
+  int exp = currency_exponent(currency);
+  std::string code = normalize_currency(currency);
+  for (auto& c : code) c = static_cast<char>(c - 'a' + 'A');
+  std::string sign = amount < 0 ? "-" : "";
+  std::uint64_t magnitude = amount < 0 ? 0 - static_cast<std::uint64_t>(amount) : static_cast<std::uint64_t>(amount);
+  if (exp == 0) return sign + std::to_string(magnitude) + " " + code;
+  std::uint64_t scale = exp == 3 ? 1000 : 100;
+  std::string fraction = std::to_string(magnitude % scale);
+  fraction.insert(0, static_cast<std::size_t>(exp) - fraction.size(), '0');
+  return sign + std::to_string(magnitude / scale) + "." + fraction + " " + code;
+}
+
 }  // namespace recur

@@ -19,6 +19,9 @@ std::string normalize_currency(std::string_view code);
 // Minor-unit exponent: 2 for usd, 0 for jpy, 3 for kwd.
 int currency_exponent(std::string_view code);
 
+// For people: "29.99 USD", "1500 JPY", "-5.00 EUR".
+std::string format_amount(std::int64_t amount, std::string_view currency);
+
 // round(value * numerator / denominator), half away from zero, exact in 128 bits.
 // Requires: denominator > 0.
 std::int64_t mul_div_round_half_up(std::int64_t value, std::int64_t numerator, std::int64_t denominator);

@@ -78,3 +78,17 @@ TEST(MulDivRoundHalfUp, RefusesANonPositiveDenominatorAndOverflow) {
 
 }  // namespace
 }  // namespace recur
+
+namespace recur {
+namespace {
+
+TEST(FormatAmount, UsesTheCurrencysMinorUnitsAndKeepsTheSign) {
+  EXPECT_EQ(format_amount(2999, "usd"), "29.99 USD");
+  EXPECT_EQ(format_amount(5, "eur"), "0.05 EUR");
+  EXPECT_EQ(format_amount(-500, "usd"), "-5.00 USD");
+  EXPECT_EQ(format_amount(1500, "jpy"), "1500 JPY");
+  EXPECT_EQ(format_amount(1234, "kwd"), "1.234 KWD");
+}
+
+}  // namespace
+}  // namespace recur
