@@ -40,6 +40,16 @@ Result<std::string> load_demo(App& app) {
   RECUR_ASSIGN(auto alan, app.customers().create({"alan@example.com", "Alan Turing", std::nullopt, address,
                                                   Json::object()},
                                                  cli));
+  // Cards through the sandbox gateway: Ada's pays, Grace's is declined (dunning to watch).
+  RECUR_TRY(app.customers().attach_payment_method(ada.id, {std::nullopt, "pm_card_visa", false}, cli));
+  RECUR_TRY(app.customers().attach_payment_method(alan.id, {std::nullopt, "pm_card_mastercard", false}, cli));
+  RECUR_ASSIGN(auto grace, app.customers().create({"grace@example.com", "Grace Hopper", std::nullopt, address,
+                                                   Json::object()},
+                                                  cli));
+  RECUR_TRY(app.customers().attach_payment_method(grace.id, {std::nullopt, "pm_card_chargeDeclined", false}, cli));
+  RECUR_ASSIGN(auto sub3, app.subscriptions().create({grace.id, monthly.id, 1, std::nullopt, std::nullopt,
+                                                      Json::object()},
+                                                     cli));
   RECUR_ASSIGN(auto sub1, app.subscriptions().create({ada.id, monthly.id, 1, std::nullopt, std::nullopt,
                                                       Json::object()},
                                                      cli));
@@ -59,8 +69,8 @@ Result<std::string> load_demo(App& app) {
   RECUR_TRY(offer("not_using", OfferType::kSkip, "Skip your next box", 0, 0, 0, std::nullopt));
   RECUR_TRY(offer("moving", OfferType::kPause, "Pause for two cycles while you move", 0, 0, 2, std::nullopt));
 
-  return "demo data loaded: 4 products, 4 plans, 2 customers, subscriptions " + sub1.id + " and " + sub2.id +
-         ", 5 retention offers";
+  return "demo data loaded: 4 products, 4 plans, 3 customers with sandbox cards (one declines), subscriptions " +
+         sub1.id + ", " + sub2.id + " and " + sub3.id + ", 5 retention offers";
 }
 
 }  // namespace recur::app
