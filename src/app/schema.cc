@@ -169,13 +169,13 @@ CREATE TABLE invoices (
   number TEXT UNIQUE,
   subscription_id TEXT NOT NULL,
   customer_id TEXT NOT NULL,
-  period_start BIGINT NOT NULL,
+  period_seq BIGINT NOT NULL,
   status TEXT NOT NULL,
   next_attempt_at BIGINT,
   created_at BIGINT NOT NULL,
   version BIGINT NOT NULL,
   doc TEXT NOT NULL,
-  UNIQUE (subscription_id, period_start)
+  UNIQUE (subscription_id, period_seq)
 );
 CREATE INDEX invoices_due ON invoices (status, next_attempt_at);
 CREATE INDEX invoices_subscription ON invoices (subscription_id, id);
@@ -207,6 +207,27 @@ CREATE TABLE billing_runs (
   started_at BIGINT NOT NULL,
   doc TEXT NOT NULL
 ))"},
+      {9, "billing: refunds and credit notes",
+       R"(CREATE TABLE refunds (
+  id TEXT PRIMARY KEY,
+  invoice_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX refunds_invoice ON refunds (invoice_id, id);
+CREATE INDEX refunds_pending ON refunds (status, created_at);
+CREATE TABLE credit_notes (
+  id TEXT PRIMARY KEY,
+  number TEXT NOT NULL UNIQUE,
+  invoice_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX credit_notes_invoice ON credit_notes (invoice_id, id);
+INSERT INTO invoice_numbers (name, next_value) VALUES ('credit_note', 1))"},
   };
   return kMigrations;
 }

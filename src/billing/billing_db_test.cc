@@ -209,6 +209,83 @@ TEST_F(BillingTest, ConcurrentWorkersChargeEachInvoiceExactlyOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 30);
 }
 
+TEST_F(BillingTest, PeriodsRestartedInTheSameSecondAreEachInvoiced) {
+  auto sub = subscriber("pm_card_visa", 2400);
+  auto weekly = testing::make_plan(t, 700, Interval::kWeek, 1, 0, "Weekly");
+  // A cadence change at the very second the first period began restarts the period there.
+  auto changed = t.app->subscriptions().change_plan(sub.id, {weekly.id, std::nullopt, true,
+                                                             subscriptions::Effective::kNow},
+                                                    std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  auto list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].period.start, list[1].period.start);
+  // The whole unused month (2400) is credited against the week (700); the 1700 the
+  // invoice cannot absorb is carried to the next one.
+  ASSERT_EQ(list[0].lines.size(), 3u);
+  EXPECT_EQ(list[0].lines[1].amount, -2400);
+  EXPECT_EQ(list[0].lines[2].amount, 1700);
+  EXPECT_EQ(list[0].total, 0);
+  EXPECT_EQ(list[0].status, InvoiceStatus::kPaid);
+  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -1700);
+  run_at("2026-02-07T10:00:00Z");  // the next week: 700 - 1700 credit -> nothing to pay, 1000 carried on
+  EXPECT_EQ(invoices(sub.id).at(0).total, 0);
+  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -1000);
+}
+
+TEST_F(BillingTest, PartialRefundsNeverExceedWhatWasPaidAndEachGetsACreditNote) {
+  auto sub = subscriber("pm_card_visa", 3000);
+  run_at("2026-01-31T10:00:00Z");
+  auto inv = invoices(sub.id).at(0);
+  ASSERT_EQ(inv.status, InvoiceStatus::kPaid);
+  auto first = billing().refund({inv.id, 1000, "requested_by_customer"}, t.actor);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->status, PaymentStatus::kSucceeded);
+  auto note = billing().get_credit_note(first->credit_note);
+  ASSERT_TRUE(note.ok());
+  EXPECT_EQ(note->number, "CN-000001");
+  EXPECT_EQ(note->amount, 1000);
+  auto too_much = billing().refund({inv.id, 2001, "requested_by_customer"}, t.actor);
+  ASSERT_FALSE(too_much.ok());
+  EXPECT_EQ(too_much.error().code, "amount_too_large");
+  auto rest = billing().refund({inv.id, std::nullopt, "duplicate"}, t.actor);  // the remaining 2000
+  ASSERT_TRUE(rest.ok()) << rest.error().message;
+  EXPECT_EQ(rest->amount, 2000);
+  EXPECT_EQ(billing().get_invoice(inv.id)->amount_refunded, 3000);
+  EXPECT_EQ(count("SELECT refunded FROM sandbox_charges WHERE idempotency_key LIKE $1", {inv.id + ":%"}), 3000);
+  EXPECT_FALSE(billing().refund({inv.id, 1, "requested_by_customer"}, t.actor).ok());
+}
+
+TEST_F(BillingTest, ARefundWhoseAnswerIsLostIsSettledLaterWithTheSameKey) {
+  auto sub = subscriber("pm_card_visa", 3000);
+  run_at("2026-01-31T10:00:00Z");
+  auto inv = invoices(sub.id).at(0);
+  sandbox().set_faults({0, 1.0, 0, 3});  // the refund happens, the answer is lost
+  auto pending = billing().refund({inv.id, 500, "requested_by_customer"}, t.actor);
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  EXPECT_EQ(pending->status, PaymentStatus::kPending);
+  sandbox().set_faults({});
+  run_at("2026-01-31T10:06:00Z");
+  auto settled = billing().get_refund(pending->id);
+  EXPECT_EQ(settled->status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM credit_notes"), 1);
+}
+
+TEST_F(BillingTest, ACreditNoteComesOffTheNextInvoice) {
+  auto sub = subscriber("pm_card_visa", 3000);
+  run_at("2026-01-31T10:00:00Z");
+  auto inv = invoices(sub.id).at(0);
+  auto note = billing().credit({inv.id, 700, "product_unsatisfactory", "box arrived damaged"}, t.actor);
+  ASSERT_TRUE(note.ok()) << note.error().message;
+  EXPECT_EQ(note->type, "credit");
+  run_at("2026-02-28T10:00:00Z");
+  auto next = invoices(sub.id).at(0);
+  EXPECT_EQ(next.total, 2300);
+  EXPECT_EQ(next.amount_paid, 2300);
+  EXPECT_EQ(billing().get_invoice(inv.id)->amount_credited, 700);
+}
+
 TEST_F(BillingTest, DunningSettingsRefuseABadScheduleAndAStaleVersion) {
   auto bad = billing().update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
   ASSERT_FALSE(bad.ok());

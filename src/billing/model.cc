@@ -32,6 +32,10 @@ constexpr std::pair<FinalAction, std::string_view> kFinalActions[] = {
 
 Json text_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
+PaymentStatus payment_status_from(const std::string& s) {
+  return s == "succeeded" ? PaymentStatus::kSucceeded : s == "failed" ? PaymentStatus::kFailed : PaymentStatus::kPending;
+}
+
 }  // namespace
 
 std::string_view to_string(InvoiceStatus s) { return name_of(kInvoiceStatuses, s); }
@@ -122,6 +126,7 @@ Json to_json(const Invoice& inv) {
                             {"total", inv.total},
                             {"amount_paid", inv.amount_paid},
                             {"amount_refunded", inv.amount_refunded},
+                            {"amount_credited", inv.amount_credited},
                             {"amount_due", inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0},
                             {"attempt_count", inv.attempt_count},
                             {"next_payment_attempt", to_json_time(inv.next_attempt_at)},
@@ -148,6 +153,7 @@ Invoice invoice_from_doc(const Json& d) {
   inv.total = d.at("total");
   inv.amount_paid = d.at("amount_paid");
   inv.amount_refunded = d.at("amount_refunded");
+  inv.amount_credited = d.value("amount_credited", std::int64_t{0});
   inv.attempt_count = d.at("attempt_count");
   inv.next_attempt_at = doc_time(d, "next_payment_attempt");
   inv.first_failed_at = doc_time(d, "first_failed_at");
@@ -184,10 +190,7 @@ Payment payment_from_doc(const Json& d) {
   p.invoice = d.at("invoice");
   p.customer = d.at("customer");
   p.attempt = d.at("attempt");
-  auto status = d.at("status").get<std::string>();
-  p.status = status == "succeeded" ? PaymentStatus::kSucceeded
-             : status == "failed"  ? PaymentStatus::kFailed
-                                   : PaymentStatus::kPending;
+  p.status = payment_status_from(d.at("status"));
   p.amount = d.at("amount");
   p.currency = d.at("currency");
   p.gateway = doc_text(d, "gateway").value_or("");
@@ -199,6 +202,76 @@ Payment payment_from_doc(const Json& d) {
   p.created = doc_required_time(d, "created");
   p.updated = doc_required_time(d, "updated");
   return p;
+}
+
+Json to_json(const Refund& r) {
+  return Json{{"id", r.id},
+              {"object", "refund"},
+              {"invoice", r.invoice},
+              {"payment", r.payment},
+              {"customer", r.customer},
+              {"amount", r.amount},
+              {"currency", r.currency},
+              {"reason", r.reason},
+              {"status", to_string(r.status)},
+              {"gateway_refund_id", text_or_null(r.gateway_refund_id)},
+              {"failure_code", text_or_null(r.failure_code)},
+              {"failure_message", text_or_null(r.failure_message)},
+              {"credit_note", text_or_null(r.credit_note)},
+              {"created", format_rfc3339(r.created)},
+              {"updated", format_rfc3339(r.updated)}};
+}
+
+Refund refund_from_doc(const Json& d) {
+  Refund r;
+  r.id = d.at("id");
+  r.invoice = d.at("invoice");
+  r.payment = d.at("payment");
+  r.customer = d.at("customer");
+  r.amount = d.at("amount");
+  r.currency = d.at("currency");
+  r.reason = d.at("reason");
+  r.status = payment_status_from(d.at("status"));
+  r.gateway_refund_id = doc_text(d, "gateway_refund_id").value_or("");
+  r.failure_code = doc_text(d, "failure_code").value_or("");
+  r.failure_message = doc_text(d, "failure_message").value_or("");
+  r.credit_note = doc_text(d, "credit_note").value_or("");
+  r.created = doc_required_time(d, "created");
+  r.updated = doc_required_time(d, "updated");
+  return r;
+}
+
+Json to_json(const CreditNote& n) {
+  return Json{{"id", n.id},
+              {"object", "credit_note"},
+              {"number", n.number},
+              {"invoice", n.invoice},
+              {"customer", n.customer},
+              {"subscription", n.subscription},
+              {"amount", n.amount},
+              {"currency", n.currency},
+              {"reason", n.reason},
+              {"type", n.type},
+              {"refund", text_or_null(n.refund)},
+              {"memo", text_or_null(n.memo)},
+              {"created", format_rfc3339(n.created)}};
+}
+
+CreditNote credit_note_from_doc(const Json& d) {
+  CreditNote n;
+  n.id = d.at("id");
+  n.number = d.at("number");
+  n.invoice = d.at("invoice");
+  n.customer = d.at("customer");
+  n.subscription = d.at("subscription");
+  n.amount = d.at("amount");
+  n.currency = d.at("currency");
+  n.reason = d.at("reason");
+  n.type = d.at("type");
+  n.refund = doc_text(d, "refund").value_or("");
+  n.memo = doc_text(d, "memo").value_or("");
+  n.created = doc_required_time(d, "created");
+  return n;
 }
 
 }  // namespace recur::billing

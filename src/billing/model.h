@@ -42,7 +42,8 @@ struct Invoice {
   std::int64_t tax = 0;
   std::int64_t total = 0;  // subtotal - discount + tax, never below zero
   std::int64_t amount_paid = 0;
-  std::int64_t amount_refunded = 0;
+  std::int64_t amount_refunded = 0;  // money given back (refunds succeeded or in flight)
+  std::int64_t amount_credited = 0;  // credit notes carried to the customer's next invoice
   std::int64_t attempt_count = 0;  // charges tried (each with its own idempotency key)
   std::optional<Timestamp> next_attempt_at;
   std::optional<Timestamp> first_failed_at;
@@ -55,6 +56,8 @@ struct Invoice {
 };
 
 Json to_json(const Invoice& invoice);
+// What refunds and credit notes may still take back from a paid invoice.
+inline std::int64_t creditable(const Invoice& inv) { return inv.amount_paid - inv.amount_refunded - inv.amount_credited; }
 Invoice invoice_from_doc(const Json& doc);
 
 // Totals from the lines, a discount and a tax rate (basis points, 0..10000). A discount
@@ -95,6 +98,50 @@ struct Payment {
 
 Json to_json(const Payment& payment);
 Payment payment_from_doc(const Json& doc);
+
+// Money given back on a paid invoice. Like a charge, it is written `pending` with its
+// idempotency key before the gateway is asked, and settled by the answer.
+struct Refund {
+  std::string id;  // "re_..."
+  std::string invoice;
+  std::string payment;  // the succeeded charge being refunded
+  std::string customer;
+  std::int64_t amount = 0;
+  std::string currency;
+  std::string reason;  // requested_by_customer | duplicate | fraudulent
+  PaymentStatus status = PaymentStatus::kPending;
+  std::string gateway_refund_id;
+  std::string failure_code;
+  std::string failure_message;
+  std::string credit_note;  // "cn_..." once it succeeded
+  Timestamp created = 0;
+  Timestamp updated = 0;
+};
+
+Json to_json(const Refund& refund);
+Refund refund_from_doc(const Json& doc);
+
+inline constexpr std::string_view kRefundReasons[] = {"requested_by_customer", "duplicate", "fraudulent"};
+
+// A finalized reduction of a paid invoice: money back (`refund`) or a credit on the
+// customer's next invoice (`credit`). Numbered without gaps, immutable.
+struct CreditNote {
+  std::string id;      // "cn_..."
+  std::string number;  // "CN-000001"
+  std::string invoice;
+  std::string customer;
+  std::string subscription;
+  std::int64_t amount = 0;  // > 0: how much the invoice is reduced by
+  std::string currency;
+  std::string reason;
+  std::string type;    // "refund" | "credit"
+  std::string refund;  // "re_..." for type refund
+  std::string memo;
+  Timestamp created = 0;
+};
+
+Json to_json(const CreditNote& note);
+CreditNote credit_note_from_doc(const Json& doc);
 
 // What happens when the retries run out.
 enum class FinalAction { kCancel, kUnpaid, kPause };

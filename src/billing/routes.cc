@@ -51,6 +51,39 @@ Result<std::pair<DunningPatch, std::int64_t>> parse_dunning(const Request& req) 
   return std::make_pair(std::move(patch), *version);
 }
 
+Result<RefundInput> parse_refund(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  RefundInput in;
+  auto invoice = f.text("invoice", true, 64);
+  in.amount = f.integer("amount", false, 1, std::int64_t{1} << 50);
+  auto reason = f.one_of("reason", false, std::span<const std::string_view>(kRefundReasons));
+  RECUR_TRY(f.finish());
+  in.invoice = *invoice;
+  if (reason) in.reason = *reason;
+  return in;
+}
+
+Result<CreditInput> parse_credit(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  CreditInput in;
+  auto invoice = f.text("invoice", true, 64);
+  auto amount = f.integer("amount", true, 1, std::int64_t{1} << 50);
+  auto reason = f.one_of("reason", true, {"duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"});
+  auto memo = f.text("memo", false, 500);
+  RECUR_TRY(f.finish());
+  in.invoice = *invoice;
+  in.amount = *amount;
+  in.reason = *reason;
+  in.memo = memo.value_or("");
+  return in;
+}
+
+RefundFilter refund_filter(const Request& req, const http::PageRequest& page) {
+  return {req.query_param("invoice"), req.query_param("customer"), page.limit, page.starting_after};
+}
+
 }  // namespace
 
 void add_routes(http::Router& router, BillingService& svc) {
@@ -96,6 +129,37 @@ void add_routes(http::Router& router, BillingService& svc) {
   });
   router.add("GET", "/v1/payments/{id}", read, [&svc](Request& req) {
     return http::respond(req, svc.get_payment(req.path_params["id"]), 200, [](const Payment& p) { return to_json(p); });
+  });
+
+  router.add("POST", "/v1/refunds", write, [&svc](Request& req) {
+    auto input = parse_refund(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, svc.refund(*input, access::actor_of(req)), 201, [](const Refund& r) { return to_json(r); });
+  });
+  router.add("GET", "/v1/refunds", read, [&svc](Request& req) {
+    auto page = http::page_request(req, {"invoice", "customer"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    return list_response(req, svc.list_refunds(refund_filter(req, *page)), "/v1/refunds",
+                         [](const Refund& r) { return to_json(r); });
+  });
+  router.add("GET", "/v1/refunds/{id}", read, [&svc](Request& req) {
+    return http::respond(req, svc.get_refund(req.path_params["id"]), 200, [](const Refund& r) { return to_json(r); });
+  });
+  router.add("POST", "/v1/credit-notes", write, [&svc](Request& req) {
+    auto input = parse_credit(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, svc.credit(*input, access::actor_of(req)), 201,
+                         [](const CreditNote& n) { return to_json(n); });
+  });
+  router.add("GET", "/v1/credit-notes", read, [&svc](Request& req) {
+    auto page = http::page_request(req, {"invoice", "customer"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    return list_response(req, svc.list_credit_notes(refund_filter(req, *page)), "/v1/credit-notes",
+                         [](const CreditNote& n) { return to_json(n); });
+  });
+  router.add("GET", "/v1/credit-notes/{id}", read, [&svc](Request& req) {
+    return http::respond(req, svc.get_credit_note(req.path_params["id"]), 200,
+                         [](const CreditNote& n) { return to_json(n); });
   });
 
   router.add("GET", "/v1/billing/runs", read, [&svc](Request& req) {

@@ -144,7 +144,7 @@ recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subs
     inv.status = InvoiceStatus::kOpen;
     inv.next_attempt_at = e.at;
   }
-  RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv));
+  RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, e.sequence));
   if (!inserted) return Error::internal("period " + format_rfc3339(e.period.start) + " of " + sub.id + " is invoiced already");
   RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, to_json(inv)));
   if (inv.status == InvoiceStatus::kPaid)
@@ -390,6 +390,7 @@ Result<BillingRun> BillingService::run(const std::string& trigger) {
   r.lifecycle_events = lifecycle.events;
   r.lifecycle_failures = lifecycle.failures;
   RECUR_ASSIGN(r.payments, collect_due());
+  RECUR_ASSIGN(r.payments.refunds_resumed, resume_pending_refunds());
   r.finished = clock_.now();
   // Quiet runs (nothing due) are not worth a row: the history lists runs that did work.
   if (r.subscriptions_advanced + r.payments.attempted + r.lifecycle_failures + r.payments.errors == 0) return r;
@@ -400,6 +401,183 @@ Result<BillingRun> BillingService::run(const std::string& trigger) {
                : recur::Status(Error::internal("could not record the billing run"));
   }));
   return r;
+}
+
+// ------------------------------------------------------------------ refunds and credit notes
+
+namespace {
+
+Error not_creditable(const Invoice& inv) {
+  return Error::conflict("invoice_not_paid", "invoice " + inv.id + " is " + std::string(to_string(inv.status)) +
+                                                 "; only a paid invoice can be refunded or credited");
+}
+
+Result<std::int64_t> checked_amount(const Invoice& inv, std::optional<std::int64_t> asked) {
+  std::int64_t left = creditable(inv);
+  std::int64_t amount = asked.value_or(left);
+  if (amount <= 0 || amount > left)
+    return Error::invalid("amount_too_large",
+                          "invoice " + inv.id + " has " + std::to_string(left) + " " + inv.currency + " left to give back",
+                          {{"amount", "out_of_range", "between 1 and " + std::to_string(left)}});
+  return amount;
+}
+
+}  // namespace
+
+Result<Refund> BillingService::refund(const RefundInput& in, const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  RECUR_ASSIGN(Refund r, db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
+    RECUR_ASSIGN(auto found, find_invoice(tx, in.invoice, true));
+    if (!found) return invoice_not_found(in.invoice);
+    Invoice inv = std::move(*found);
+    if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
+    RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
+    RECUR_ASSIGN(auto paid, billing::list_payments(tx, {inv.id, std::nullopt, "succeeded", 1, std::nullopt}));
+    if (paid.empty())
+      return Error::conflict("nothing_to_refund", "invoice " + inv.id + " was settled without a charge");
+    Refund r{ids_.next("re"), inv.id, paid[0].id, inv.customer, amount, inv.currency, in.reason,
+             PaymentStatus::kPending, "", "", "", "", now, now};
+    // Reserved now, so two refunds at once can never give back more than was paid.
+    inv.amount_refunded += amount;
+    inv.updated = now;
+    ++inv.version;
+    RECUR_TRY(update_invoice(tx, inv));
+    RECUR_TRY(insert_refund(tx, r));
+    RECUR_TRY(events_.record(tx, "refund.created", r.id, actor, nullptr, to_json(r)));
+    return r;
+  }));
+  return settle_refund(r.id, ask_refund(r));
+}
+
+RefundResult BillingService::ask_refund(const Refund& r) {
+  auto payment = get_payment(r.payment);
+  if (!payment.ok()) return {Outcome::kUnknown, "", "gateway_error", payment.error().message};
+  Gateway* gateway = gateways_.find(payment->gateway);
+  if (!gateway) return {Outcome::kUnknown, "", "gateway_not_configured", "no gateway named '" + payment->gateway + "'"};
+  return gateway->refund({payment->charge_id, Money{r.amount, r.currency}, r.reason, "refund:" + r.id});
+}
+
+Result<Refund> BillingService::settle_refund(const std::string& id, const RefundResult& result) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
+    RECUR_ASSIGN(auto found, find_refund(tx, id, true));
+    if (!found) return Error::not_found("refund_not_found", "no refund with id '" + id + "'");
+    Refund r = std::move(*found);
+    if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
+      if (r.status == PaymentStatus::kPending) {
+        r.failure_code = result.failure_code;
+        r.failure_message = result.failure_message;
+        r.updated = now;
+        RECUR_TRY(update_refund(tx, r));
+      }
+      return r;  // settled before, or still unknown: asked again later with the same key
+    }
+    RECUR_ASSIGN(auto inv_found, find_invoice(tx, r.invoice, true));
+    if (!inv_found) return invoice_not_found(r.invoice);
+    Invoice inv = std::move(*inv_found);
+    r.updated = now;
+    if (result.outcome == Outcome::kSucceeded) {
+      r.status = PaymentStatus::kSucceeded;
+      r.gateway_refund_id = result.refund_id;
+      r.failure_code.clear();
+      r.failure_message.clear();
+      CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, r.amount, r.currency, r.reason,
+                      "refund", r.id, "", now};
+      RECUR_ASSIGN(note.number, next_credit_note_number(tx));
+      RECUR_TRY(insert_credit_note(tx, note));
+      r.credit_note = note.id;
+      RECUR_TRY(events_.record(tx, "credit_note.created", note.id, events::Actor::system(), nullptr, to_json(note)));
+      RECUR_TRY(events_.record(tx, "refund.succeeded", r.id, events::Actor::system(), nullptr, to_json(r)));
+    } else {
+      r.status = PaymentStatus::kFailed;
+      r.failure_code = result.failure_code;
+      r.failure_message = result.failure_message;
+      inv.amount_refunded -= r.amount;  // the reservation is released
+      inv.updated = now;
+      ++inv.version;
+      RECUR_TRY(update_invoice(tx, inv));
+      RECUR_TRY(events_.record(tx, "refund.failed", r.id, events::Actor::system(), nullptr, to_json(r)));
+    }
+    RECUR_TRY(update_refund(tx, r));
+    return r;
+  });
+}
+
+Result<int> BillingService::resume_pending_refunds() {
+  Timestamp before = clock_.now() - options_.unknown_retry_seconds;
+  RECUR_ASSIGN(auto ids, db::transact(db_, [&](db::Tx& tx) { return pending_refunds(tx, before, options_.batch); },
+                                      db::TxMode::kReadOnly));
+  int resumed = 0;
+  for (const auto& id : ids) {
+    auto r = get_refund(id);
+    if (!r.ok() || r->status != PaymentStatus::kPending) continue;
+    auto settled = settle_refund(id, ask_refund(*r));
+    if (settled.ok() && settled->status != PaymentStatus::kPending) ++resumed;
+  }
+  return resumed;
+}
+
+Result<CreditNote> BillingService::credit(const CreditInput& in, const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<CreditNote> {
+    RECUR_ASSIGN(auto found, find_invoice(tx, in.invoice, true));
+    if (!found) return invoice_not_found(in.invoice);
+    Invoice inv = std::move(*found);
+    if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
+    RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
+    CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, amount, inv.currency, in.reason,
+                    "credit", "", in.memo, now};
+    RECUR_ASSIGN(note.number, next_credit_note_number(tx));
+    // The next invoice of the subscription takes it off, like any pending credit.
+    subscriptions::PendingItem item{ids_.next("ii"), inv.subscription, "Credit note " + note.number, -amount,
+                                    inv.currency, 1, inv.period, false};
+    RECUR_TRY(subscriptions::insert_pending_item(tx, item, now));
+    inv.amount_credited += amount;
+    inv.updated = now;
+    ++inv.version;
+    RECUR_TRY(update_invoice(tx, inv));
+    RECUR_TRY(insert_credit_note(tx, note));
+    RECUR_TRY(events_.record(tx, "credit_note.created", note.id, actor, nullptr, to_json(note)));
+    return note;
+  });
+}
+
+Result<Refund> BillingService::get_refund(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
+    RECUR_ASSIGN(auto found, find_refund(tx, id, false));
+    if (!found) return Error::not_found("refund_not_found", "no refund with id '" + id + "'");
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<RefundPage> BillingService::list_refunds(const RefundFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<RefundPage> {
+    RECUR_ASSIGN(auto rows, billing::list_refunds(tx, filter));
+    RefundPage page;
+    page.has_more = static_cast<int>(rows.size()) > filter.limit;
+    if (page.has_more) rows.pop_back();
+    page.items = std::move(rows);
+    return page;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<CreditNote> BillingService::get_credit_note(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<CreditNote> {
+    RECUR_ASSIGN(auto found, find_credit_note(tx, id));
+    if (!found) return Error::not_found("credit_note_not_found", "no credit note with id '" + id + "'");
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<CreditNotePage> BillingService::list_credit_notes(const RefundFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<CreditNotePage> {
+    RECUR_ASSIGN(auto rows, billing::list_credit_notes(tx, filter));
+    CreditNotePage page;
+    page.has_more = static_cast<int>(rows.size()) > filter.limit;
+    if (page.has_more) rows.pop_back();
+    page.items = std::move(rows);
+    return page;
+  }, db::TxMode::kReadOnly);
 }
 
 // ------------------------------------------------------------------ reads and admin

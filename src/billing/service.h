@@ -34,6 +34,7 @@ struct CollectReport {
   int unknown = 0;  // timeouts and 5xx: asked again later with the same key
   int errors = 0;   // database errors (the invoice is picked up again after the lease)
   std::string first_error;
+  int refunds_resumed = 0;
 };
 
 // One pass of the billing runner: lifecycle steps (renewals create invoices) then charges.
@@ -70,6 +71,28 @@ struct RunPage {
   bool has_more = false;
 };
 
+struct RefundInput {
+  std::string invoice;
+  std::optional<std::int64_t> amount;  // default: everything still refundable
+  std::string reason = "requested_by_customer";
+};
+
+struct CreditInput {
+  std::string invoice;
+  std::int64_t amount = 0;
+  std::string reason;
+  std::string memo;
+};
+
+struct RefundPage {
+  std::vector<Refund> items;
+  bool has_more = false;
+};
+struct CreditNotePage {
+  std::vector<CreditNote> items;
+  bool has_more = false;
+};
+
 struct DunningPatch {
   std::optional<std::vector<std::int64_t>> retry_days;
   std::optional<FinalAction> final_action;
@@ -103,6 +126,17 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<PaymentPage> list_payments(const PaymentFilter& filter);
   Result<RunPage> list_runs(int limit, const std::optional<std::string>& starting_after);
 
+  // Money back on a paid invoice through its gateway, with a credit note once it succeeded.
+  Result<Refund> refund(const RefundInput& input, const events::Actor& actor);
+  // A credit note that takes `amount` off the customer's next invoice (no money moves).
+  Result<CreditNote> credit(const CreditInput& input, const events::Actor& actor);
+  // Asks the gateway again about refunds left pending (a timeout, a crash).
+  Result<int> resume_pending_refunds();
+  Result<Refund> get_refund(const std::string& id);
+  Result<RefundPage> list_refunds(const RefundFilter& filter);
+  Result<CreditNote> get_credit_note(const std::string& id);
+  Result<CreditNotePage> list_credit_notes(const RefundFilter& filter);
+
   Result<DunningSettings> dunning();
   Result<DunningSettings> update_dunning(const DunningPatch& patch, std::int64_t expected_version,
                                          const events::Actor& actor);
@@ -118,6 +152,8 @@ class BillingService final : public subscriptions::PeriodBilling {
                                                   AttemptResult* settled);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  RefundResult ask_refund(const Refund& refund);
+  Result<Refund> settle_refund(const std::string& id, const RefundResult& result);
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
   void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);

@@ -26,12 +26,12 @@ db::Value time_or_null(std::optional<Timestamp> t) { return t ? db::Value(*t) : 
 
 }  // namespace
 
-Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv) {
-  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_start, status,"
+Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv, std::int64_t period_seq) {
+  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status,"
                                " next_attempt_at, created_at, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                               " ON CONFLICT (subscription_id, period_start) DO NOTHING",
+                               " ON CONFLICT (subscription_id, period_seq) DO NOTHING",
                                {inv.id, inv.number.empty() ? db::Value(nullptr) : db::Value(inv.number), inv.subscription,
-                                inv.customer, inv.period.start, std::string(to_string(inv.status)),
+                                inv.customer, period_seq, std::string(to_string(inv.status)),
                                 time_or_null(inv.next_attempt_at), inv.created, inv.version, to_json(inv).dump()}));
   return n == 1;
 }
@@ -100,13 +100,86 @@ Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx) {
   return std::optional<Timestamp>(rows[0].int64(0));
 }
 
-Result<std::string> next_invoice_number(db::Tx& tx) {
-  // One row holds the counter; its row lock orders concurrent invoices, and a rollback
-  // returns the number, so numbers have no gaps.
-  RECUR_ASSIGN(auto rows, tx.query("UPDATE invoice_numbers SET next_value = next_value + 1 WHERE name = 'invoice'"
-                                   " RETURNING next_value - 1"));
-  if (rows.empty()) return Error::internal("the invoice number sequence is missing");
-  return fmt::format("INV-{:06d}", rows[0].int64(0));
+namespace {
+
+// One row holds each counter; its row lock orders concurrent writers, and a rollback
+// returns the number, so numbers have no gaps.
+Result<std::string> next_number(db::Tx& tx, const std::string& sequence, std::string_view prefix) {
+  RECUR_ASSIGN(auto rows, tx.query("UPDATE invoice_numbers SET next_value = next_value + 1 WHERE name = $1"
+                                   " RETURNING next_value - 1",
+                                   {sequence}));
+  if (rows.empty()) return Error::internal("the " + sequence + " number sequence is missing");
+  return fmt::format("{}-{:06d}", prefix, rows[0].int64(0));
+}
+
+}  // namespace
+
+Result<std::string> next_invoice_number(db::Tx& tx) { return next_number(tx, "invoice", "INV"); }
+Result<std::string> next_credit_note_number(db::Tx& tx) { return next_number(tx, "credit_note", "CN"); }
+
+recur::Status insert_refund(db::Tx& tx, const Refund& r) {
+  RECUR_TRY(tx.exec("INSERT INTO refunds (id, invoice_id, customer_id, status, created_at, doc)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    {r.id, r.invoice, r.customer, std::string(to_string(r.status)), r.created, to_json(r).dump()}));
+  return Ok{};
+}
+
+recur::Status update_refund(db::Tx& tx, const Refund& r) {
+  RECUR_TRY(tx.exec("UPDATE refunds SET status = $2, doc = $3 WHERE id = $1",
+                    {r.id, std::string(to_string(r.status)), to_json(r).dump()}));
+  return Ok{};
+}
+
+Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, bool for_update) {
+  std::string sql = "SELECT doc FROM refunds WHERE id = $1";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
+  if (rows.empty()) return std::optional<Refund>();
+  return std::optional<Refund>(refund_from_doc(Json::parse(rows[0].text(0))));
+}
+
+Result<std::vector<std::string>> pending_refunds(db::Tx& tx, Timestamp created_before, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM refunds WHERE status = 'pending' AND created_at <= $1"
+                                   " ORDER BY created_at, id LIMIT $2",
+                                   {created_before, std::int64_t{limit}}));
+  std::vector<std::string> ids;
+  for (const auto& r : rows) ids.push_back(r.text(0));
+  return ids;
+}
+
+recur::Status insert_credit_note(db::Tx& tx, const CreditNote& n) {
+  RECUR_TRY(tx.exec("INSERT INTO credit_notes (id, number, invoice_id, customer_id, created_at, doc)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    {n.id, n.number, n.invoice, n.customer, n.created, to_json(n).dump()}));
+  return Ok{};
+}
+
+Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM credit_notes WHERE id = $1", {id}));
+  if (rows.empty()) return std::optional<CreditNote>();
+  return std::optional<CreditNote>(credit_note_from_doc(Json::parse(rows[0].text(0))));
+}
+
+Result<std::vector<Refund>> list_refunds(db::Tx& tx, const RefundFilter& f) {
+  std::string sql = "SELECT doc FROM refunds WHERE 1 = 1";
+  db::Params params;
+  add_filter(sql, params, "invoice_id", f.invoice);
+  add_filter(sql, params, "customer_id", f.customer);
+  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
+  std::vector<Refund> out;
+  for (const auto& r : rows) out.push_back(refund_from_doc(Json::parse(r.text(0))));
+  return out;
+}
+
+Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& f) {
+  std::string sql = "SELECT doc FROM credit_notes WHERE 1 = 1";
+  db::Params params;
+  add_filter(sql, params, "invoice_id", f.invoice);
+  add_filter(sql, params, "customer_id", f.customer);
+  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
+  std::vector<CreditNote> out;
+  for (const auto& r : rows) out.push_back(credit_note_from_doc(Json::parse(r.text(0))));
+  return out;
 }
 
 recur::Status insert_payment(db::Tx& tx, const Payment& p) {

@@ -10,8 +10,10 @@
 
 namespace recur::billing {
 
-// Inserts unless the subscription's period already has an invoice; false then.
-Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice);
+// Inserts unless the subscription's `period_seq`-th billed period already has an
+// invoice; false then. (The sequence, not the start time: a period restarted in the
+// same second as the one before it is still a new period.)
+Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice, std::int64_t period_seq);
 recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
 
@@ -37,6 +39,8 @@ Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx);
 // "INV-000042": the next number of the gapless sequence. Requires: the caller's
 // transaction commits the invoice that uses it (a rollback gives the number back).
 Result<std::string> next_invoice_number(db::Tx& tx);
+// "CN-000007": the credit notes' own gapless sequence (same rules).
+Result<std::string> next_credit_note_number(db::Tx& tx);
 
 recur::Status insert_payment(db::Tx& tx, const Payment& payment);
 recur::Status update_payment(db::Tx& tx, const Payment& payment);
@@ -51,6 +55,23 @@ struct PaymentFilter {
   std::optional<std::string> starting_after;
 };
 Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filter);  // limit + 1 rows at most
+
+recur::Status insert_refund(db::Tx& tx, const Refund& refund);
+recur::Status update_refund(db::Tx& tx, const Refund& refund);
+Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, bool for_update);
+// Refunds asked of the gateway but not answered (a timeout, a crash), oldest first.
+Result<std::vector<std::string>> pending_refunds(db::Tx& tx, Timestamp created_before, int limit);
+recur::Status insert_credit_note(db::Tx& tx, const CreditNote& note);
+Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string& id);
+
+struct RefundFilter {
+  std::optional<std::string> invoice;
+  std::optional<std::string> customer;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+Result<std::vector<Refund>> list_refunds(db::Tx& tx, const RefundFilter& filter);           // limit + 1 at most
+Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& filter);  // limit + 1 at most
 
 // Settings (one row each); the default when never saved.
 Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update);

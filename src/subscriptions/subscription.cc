@@ -146,7 +146,7 @@ LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::
   }
   s.current_amount = e.amount;
   s.current_skipped = false;
-  ++s.billed_periods;
+  e.sequence = ++s.billed_periods;
   if (s.discount && --s.discount->cycles_remaining <= 0) s.discount.reset();
   return e;
 }

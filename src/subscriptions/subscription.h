@@ -91,6 +91,7 @@ struct LifecycleEvent {
   std::string plan;
   std::int64_t quantity = 0;
   std::int64_t unit_amount = 0;
+  std::int64_t sequence = 0;  // the subscription's n-th billed period (1-based): billing's unique key
   std::int64_t percent_off = 0;        // the discount that applied to this period
   std::string discount_source;
 };

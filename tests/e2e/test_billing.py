@@ -1,0 +1,703 @@
+"""Billing end to end: payment methods, invoices, payments, dunning, billing runs and the
+test clock, through Prism like every other suite.
+
+The suite's own server (started by run.sh) runs on the real clock and is not in test mode,
+so the time-driven flows run against a second server this module starts in test mode
+(`recur serve --test-mode --clock-start ...`), with its own database and its own Prism
+proxy in front, and stops in tearDownModule. The binary is the one run.sh started
+(found from the suite's server process); the database is a fresh SQLite file, or a fresh
+database on the same PostgreSQL server when the suite runs against PostgreSQL.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from datetime import timedelta
+from urllib.parse import urlparse, urlunparse
+
+from recur_api import DIRECT, Api, ApiTestCase, Fixtures, add_months_to_anchor, format_time, parse_time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import wait_for  # noqa: E402  (tests/e2e/wait_for.py: bounded polling, never a blind sleep)
+
+DAY = timedelta(days=1)
+CLOCK_START = "2026-01-31T10:00:00Z"
+UNKNOWN_INVOICE = "in_00000000000000000000000000"
+
+
+# ------------------------------------------------------------------ the test-mode server
+
+class _TestModeServer:
+    """A `recur serve --test-mode` and a Prism proxy in front of it, each in its own
+    process group so that stopping them stops their children too."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="recur-e2e-billing.")
+        self.procs: list[subprocess.Popen] = []
+        self.logs: dict[str, str] = {}
+        self.pg_admin_url: str | None = None
+        self.pg_database: str | None = None
+        self.keys: dict[str, str] = {}
+        self.direct = self.proxy = ""
+
+    # -- setup
+
+    def start(self):
+        recur = find_recur_binary()
+        db = self._database()
+        self._run([recur, "migrate", "--db", db], "migrate")
+        for role in ("admin", "support"):
+            out = self._run([recur, "keys", "create", "--role", role, "--db", db], f"keys-{role}")
+            self.keys[role] = out.strip().splitlines()[-1].strip()
+        app_port, prism_port = free_port(), free_port()
+        # A day-long tick: only the test clock moves billing here, so every run is the test's.
+        server = self._spawn("server", [recur, "serve", "--test-mode", "--clock-start", CLOCK_START,
+                                        "--listen", f"127.0.0.1:{app_port}", "--db", db, "--no-access-log",
+                                        "--tick", "86400", "--spec", "api/openapi.yaml"])
+        self._wait_http(f"http://127.0.0.1:{app_port}/healthz", server, 30, "server")
+        prism = self._spawn("prism", [os.path.join(REPO, "node_modules/.bin/prism"), "proxy", "api/openapi.yaml",
+                                      f"http://127.0.0.1:{app_port}", "-h", "127.0.0.1", "-p", str(prism_port),
+                                      "--errors"])
+        self._wait_http(f"http://127.0.0.1:{prism_port}/healthz", prism, 60, "prism")
+        self.direct = f"http://127.0.0.1:{app_port}"
+        self.proxy = f"http://127.0.0.1:{prism_port}"
+
+    def _database(self) -> str:
+        suite_db = os.environ.get("RECUR_E2E_DB", "")
+        if not suite_db.startswith(("postgresql:", "postgres:")):
+            return f"sqlite:{self.tmp}/e2e.db"
+        # A database of our own on the suite's PostgreSQL server: the test clock moves
+        # every subscription of its database, which must not be the suite's.
+        psql = shutil.which("psql")
+        if psql is None:
+            raise RuntimeError("RECUR_E2E_DB is PostgreSQL but psql is not installed to create a second database")
+        self.pg_admin_url = suite_db
+        name = f"recur_billing_{uuid.uuid4().hex[:12]}"
+        self._run([psql, suite_db, "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}"'], "createdb")
+        self.pg_database = name
+        return urlunparse(urlparse(suite_db)._replace(path="/" + name))
+
+    def _run(self, argv: list[str], name: str) -> str:
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"{name}: {' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log = os.path.join(self.tmp, f"{name}.log")
+        self.logs[name] = log
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def _wait_http(self, url: str, proc: subprocess.Popen, timeout: float, name: str):
+        if not wait_for.poll(lambda: wait_for.answers(url), timeout, give_up=lambda: proc.poll() is not None):
+            why = f"exited with {proc.returncode}" if proc.poll() is not None else f"no answer within {timeout:g}s"
+            raise RuntimeError(f"test-mode {name} at {url}: {why}\n{self.log_tail(name)}")
+
+    # -- teardown
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        try:
+            with open(self.logs[name], encoding="utf-8", errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except (KeyError, OSError):
+            return ""
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                print(f"test_billing: process {proc.pid} ignored SIGTERM; killing it", file=sys.stderr)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=15)
+        self.procs = []
+        if self.pg_database:
+            subprocess.run([shutil.which("psql") or "psql", self.pg_admin_url, "-q", "-c",
+                            f'DROP DATABASE IF EXISTS "{self.pg_database}"'],
+                           capture_output=True, timeout=60, check=False)
+            self.pg_database = None
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_recur_binary() -> str:
+    """The binary run.sh was given: the one serving the suite (RECUR_E2E_DIRECT), found by
+    its command line; RECUR_E2E_RECUR overrides, build/recur is the last resort."""
+    if os.environ.get("RECUR_E2E_RECUR"):
+        return os.path.realpath(os.environ["RECUR_E2E_RECUR"])
+    listen = f"127.0.0.1:{urlparse(DIRECT).port}"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if "serve" in argv and listen in argv and os.path.basename(argv[0]).startswith("recur"):
+            return argv[0] if os.path.isabs(argv[0]) else os.path.realpath(argv[0])
+    return os.path.join(REPO, "build", "recur")
+
+
+SERVER: _TestModeServer | None = None
+
+
+def setUpModule():
+    global SERVER
+    SERVER = _TestModeServer()
+    try:
+        SERVER.start()
+    except BaseException:
+        SERVER.stop()
+        SERVER = None
+        raise
+
+
+def tearDownModule():
+    global SERVER
+    if SERVER is not None:
+        SERVER.stop()
+        SERVER = None
+
+
+class TestModeApi(Api):
+    """A caller of the test-mode server (through its Prism proxy unless direct)."""
+
+    def __init__(self, role: str = "admin", direct: bool = False):
+        super().__init__(role, direct)
+        self.base = SERVER.direct if direct else SERVER.proxy
+        self.token = SERVER.keys[role]
+
+    def request(self, method, path, **kw):
+        if kw.get("key") is None:
+            kw["key"] = self.token
+        return super().request(method, path, **kw)
+
+
+# ------------------------------------------------------------------ the suite's server
+
+class PaymentMethodsTest(ApiTestCase):
+    """Attaching, listing and detaching cards on the suite's server (any mode)."""
+
+    def methods(self, customer):
+        r = self.api.get(f"/v1/customers/{customer['id']}/payment-methods")
+        self.assertStatus(r, 200)
+        page = r.json()
+        self.assertEqual((page["object"], page["url"], page["has_more"]),
+                         ("list", f"/v1/customers/{customer['id']}/payment-methods", False))
+        return page["data"]
+
+    def attach(self, customer, token, **fields):
+        r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", dict(token=token, **fields))
+        self.assertStatus(r, 201)
+        return r.json()
+
+    def test_first_method_becomes_the_default_and_later_ones_do_not(self):
+        customer = self.make.customer()
+        self.assertIsNone(customer["default_payment_method"])
+        visa = self.attach(customer, "pm_card_visa")
+        self.assertTrue(visa["id"].startswith("pmt_"), visa)
+        self.assertEqual((visa["object"], visa["customer"], visa["gateway"], visa["token"], visa["default"]),
+                         ("payment_method", customer["id"], "sandbox", "pm_card_visa", True))
+        self.assertEqual((visa["card"]["brand"], visa["card"]["last4"]), ("visa", "4242"))
+        parse_time(visa["created"])
+        c = self.api.get(f"/v1/customers/{customer['id']}").json()
+        self.assertEqual((c["default_payment_method"], c["version"]), (visa["id"], 2))
+
+        amex = self.attach(customer, "pm_card_amex")
+        self.assertFalse(amex["default"])
+        listed = self.methods(customer)
+        self.assertEqual([m["id"] for m in listed], [amex["id"], visa["id"]])  # newest first
+        self.assertEqual([m["default"] for m in listed], [False, True])
+        self.assertEqual(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"], visa["id"])
+
+        master = self.attach(customer, "pm_card_mastercard", default=True)
+        self.assertTrue(master["default"])
+        self.assertEqual({m["id"]: m["default"] for m in self.methods(customer)},
+                         {master["id"]: True, amex["id"]: False, visa["id"]: False})
+        self.assertEqual(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"],
+                         master["id"])
+
+    def test_unknown_token_or_card_number_is_refused_and_nothing_is_attached(self):
+        customer = self.make.customer()
+        for token in ("pm_card_bogus", "4242424242424242"):
+            r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": token})
+            doc = self.assertProblem(r, 422, "payment_method_refused")
+            self.assertFieldErrors(doc, {"token": "unknown_payment_method"})
+        r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": "pm_card_visa", "gateway": "adyen"})
+        self.assertFieldErrors(self.assertProblem(r, 422, "unknown_gateway"), {"gateway": "unknown_gateway"})
+        doc = self.assertProblem(self.raw.post(f"/v1/customers/{customer['id']}/payment-methods", {}), 422,
+                                 "validation_failed")
+        self.assertFieldErrors(doc, {"token": "required"})
+        self.assertEqual(self.methods(customer), [])
+        self.assertIsNone(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"])
+
+    def test_unknown_customer_is_404(self):
+        missing = "cus_00000000000000000000000000"
+        self.assertProblem(self.api.post(f"/v1/customers/{missing}/payment-methods", {"token": "pm_card_visa"}), 404,
+                           "customer_not_found")
+        self.assertProblem(self.api.get(f"/v1/customers/{missing}/payment-methods"), 404, "customer_not_found")
+
+    def test_detaching_the_default_clears_it_and_a_second_detach_is_404(self):
+        customer = self.make.customer()
+        visa = self.attach(customer, "pm_card_visa")
+        r = self.api.delete(f"/v1/customers/{customer['id']}/payment-methods/{visa['id']}")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json(), {"id": visa["id"], "object": "payment_method", "deleted": True})
+        self.assertEqual(self.methods(customer), [])
+        self.assertIsNone(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"])
+        self.assertProblem(self.api.delete(f"/v1/customers/{customer['id']}/payment-methods/{visa['id']}"), 404,
+                           "payment_method_not_found")
+        # Another customer's method is not this customer's to detach.
+        other = self.make.customer()
+        theirs = self.attach(other, "pm_card_visa")
+        self.assertProblem(self.api.delete(f"/v1/customers/{customer['id']}/payment-methods/{theirs['id']}"), 404,
+                           "payment_method_not_found")
+        self.assertEqual([m["id"] for m in self.methods(other)], [theirs["id"]])
+
+    def test_patch_default_payment_method_must_be_an_attached_method_of_the_customer(self):
+        customer = self.make.customer()
+        visa = self.attach(customer, "pm_card_visa")
+        amex = self.attach(customer, "pm_card_amex")
+        version = self.api.get(f"/v1/customers/{customer['id']}").json()["version"]
+        r = self.api.patch(f"/v1/customers/{customer['id']}", {"default_payment_method": amex["id"], "version": version})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["default_payment_method"], r.json()["version"]), (amex["id"], version + 1))
+        other = self.attach(self.make.customer(), "pm_card_visa")
+        for bad in (other["id"], "pmt_00000000000000000000000000"):
+            r = self.api.patch(f"/v1/customers/{customer['id']}", {"default_payment_method": bad, "version": version + 1})
+            doc = self.assertProblem(r, 422, "payment_method_not_found")
+            self.assertFieldErrors(doc, {"default_payment_method": "not_found"})
+        self.assertEqual(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"], amex["id"])
+        self.assertNotEqual(visa["id"], amex["id"])
+
+    def test_roles(self):
+        customer = self.make.customer()
+        self.assertProblem(Api("analyst").post(f"/v1/customers/{customer['id']}/payment-methods",
+                                               {"token": "pm_card_visa"}), 403, "permission_denied")
+        self.assertStatus(Api("analyst").get(f"/v1/customers/{customer['id']}/payment-methods"), 200)
+        self.assertProblem(Api("inventory").get(f"/v1/customers/{customer['id']}/payment-methods"), 403,
+                           "permission_denied")
+        self.assertStatus(Api("support").post(f"/v1/customers/{customer['id']}/payment-methods",
+                                              {"token": "pm_card_visa"}), 201)
+
+
+class BillingOnTheSuiteServerTest(ApiTestCase):
+    """Reads and permissions on the suite's server, which is not in test mode."""
+
+    def test_a_new_subscription_has_an_open_numbered_invoice(self):
+        plan = self.make.plan(amount=2500)
+        sub = self.make.subscription(plan=plan)
+        invoices = self.list_all("/v1/invoices", {"subscription": sub["id"]})
+        self.assertEqual(len(invoices), 1, invoices)
+        inv = invoices[0]
+        self.assertRegex(inv["number"], r"^INV-\d{6}$")
+        self.assertEqual((inv["customer"], inv["billing_reason"], inv["total"], inv["currency"]),
+                         (sub["customer"], "subscription_create", 2500, "usd"))
+        self.assertIn(inv["status"], ("open",))  # no payment method: it cannot be paid
+        got = self.api.get(f"/v1/invoices/{inv['id']}")
+        self.assertStatus(got, 200)
+        self.assertEqual(self.etag_version(got), got.json()["version"])
+
+    def test_test_clock_is_404_when_not_in_test_mode(self):
+        self.assertProblem(self.api.get("/v1/test-clock"), 404, "route_not_found")
+        self.assertProblem(self.api.post("/v1/test-clock/advance", {"to": "2030-01-01T00:00:00Z"}), 404,
+                           "route_not_found")
+
+    def test_roles_without_billing_read_get_403(self):
+        for path in ("/v1/invoices", "/v1/payments", "/v1/billing/runs", f"/v1/invoices/{UNKNOWN_INVOICE}"):
+            self.assertProblem(Api("inventory").get(path), 403, "permission_denied")
+        for role in ("analyst", "support"):
+            self.assertStatus(Api(role).get("/v1/invoices", params={"limit": 1}), 200)
+            self.assertStatus(Api(role).get("/v1/settings/dunning"), 200)
+        self.assertProblem(Api("analyst").post(f"/v1/invoices/{UNKNOWN_INVOICE}/pay"), 403, "permission_denied")
+        self.assertProblem(Api("support").post(f"/v1/invoices/{UNKNOWN_INVOICE}/void"), 403, "permission_denied")
+        self.assertProblem(Api("support").patch("/v1/settings/dunning", {"final_action": "pause", "version": 1}), 403,
+                           "permission_denied")
+        self.assertProblem(Api("inventory").get("/v1/settings/dunning"), 403, "permission_denied")
+
+    def test_unknown_ids_are_404_and_unknown_filters_422(self):
+        self.assertProblem(self.api.get(f"/v1/invoices/{UNKNOWN_INVOICE}"), 404, "invoice_not_found")
+        self.assertProblem(self.api.post(f"/v1/invoices/{UNKNOWN_INVOICE}/pay"), 404, "invoice_not_found")
+        self.assertProblem(self.api.post(f"/v1/invoices/{UNKNOWN_INVOICE}/void"), 404, "invoice_not_found")
+        self.assertProblem(self.api.get("/v1/payments/pay_00000000000000000000000000"), 404, "payment_not_found")
+        for path, status in (("/v1/invoices", "late"), ("/v1/payments", "refunded")):
+            doc = self.assertProblem(self.raw.get(path, params={"status": status}), 422, "validation_failed")
+            self.assertFieldErrors(doc, {"status": "invalid_value"})
+        doc = self.assertProblem(self.raw.get("/v1/invoices", params={"subscriptoin": "sub_x"}), 422,
+                                 "validation_failed")
+        self.assertFieldErrors(doc, {"subscriptoin": "unknown_parameter"})
+
+
+# ------------------------------------------------------------------ the test-mode server
+
+class TestModeCase(ApiTestCase):
+    """Base of the suites on the test-mode server: `self.api` (admin, through its Prism),
+    `self.raw` (admin, direct), and the clock."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.api = TestModeApi("admin")
+        cls.raw = TestModeApi("admin", direct=True)
+        cls.make = Fixtures(cls.api)
+
+    def now(self):
+        r = self.api.get("/v1/test-clock")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["object"], "test_clock")
+        return parse_time(r.json()["now"])
+
+    def advance(self, to):
+        r = self.api.post("/v1/test-clock/advance", {"to": format_time(to)})
+        self.assertStatus(r, 200)
+        self.assertEqual(parse_time(r.json()["now"]), to)
+        return r.json()
+
+    def attach(self, customer, token, **fields):
+        r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", dict(token=token, **fields))
+        self.assertStatus(r, 201)
+        return r.json()
+
+    def customer_with(self, token):
+        customer = self.make.customer()
+        pm = self.attach(customer, token)
+        self.assertTrue(pm["default"])
+        return customer, pm
+
+    def invoices(self, sub):
+        return self.list_all("/v1/invoices", {"subscription": sub["id"]})
+
+    def invoice(self, inv):
+        r = self.api.get(f"/v1/invoices/{inv['id']}")
+        self.assertStatus(r, 200)
+        return r.json()
+
+    def payments(self, inv):
+        return self.list_all("/v1/payments", {"invoice": inv["id"]})
+
+    def subscription(self, sub):
+        r = self.api.get(f"/v1/subscriptions/{sub['id']}")
+        self.assertStatus(r, 200)
+        return r.json()
+
+    def set_dunning(self, **fields):
+        current = self.api.get("/v1/settings/dunning")
+        self.assertStatus(current, 200)
+        r = self.api.patch("/v1/settings/dunning", fields, headers={"If-Match": current.headers["ETag"]})
+        self.assertStatus(r, 200)
+        return r.json()
+
+
+class TestClockTest(TestModeCase):
+
+    def test_the_clock_starts_where_told_and_only_moves_forward(self):
+        now = self.now()
+        self.assertGreaterEqual(now, parse_time(CLOCK_START))
+        ran = self.advance(now)  # to now: runs what is due, moves nothing
+        self.assertGreaterEqual(ran["runs"], 1)
+        self.assertEqual(self.now(), now)
+        later = now + timedelta(hours=1)
+        self.advance(later)
+        self.assertEqual(self.now(), later)
+        doc = self.assertProblem(self.api.post("/v1/test-clock/advance", {"to": format_time(now)}), 422,
+                                 "validation_failed")
+        self.assertFieldErrors(doc, {"to": "in_the_past"})
+        doc = self.assertProblem(self.raw.post("/v1/test-clock/advance", {}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"to": "required"})
+        self.assertEqual(self.now(), later)
+
+    def test_the_test_clock_needs_test_clock_write(self):
+        support = TestModeApi("support")
+        self.assertProblem(support.get("/v1/test-clock"), 403, "permission_denied")
+        self.assertProblem(support.post("/v1/test-clock/advance", {"to": "2099-01-01T00:00:00Z"}), 403,
+                           "permission_denied")
+
+
+class InvoicingTest(TestModeCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.plan = cls.make.plan(amount=3000)
+
+    def test_subscribing_invoices_the_first_period_and_the_clock_collects_every_month(self):
+        customer, visa = self.customer_with("pm_card_visa")
+        now = self.now()
+        sub = self.make.subscription(plan=self.plan, customer=customer, quantity=2)
+        self.assertEqual(sub["status"], "active")
+        [first] = self.invoices(sub)
+        self.assertTrue(first["id"].startswith("in_"), first)
+        self.assertRegex(first["number"], r"^INV-\d{6}$")
+        self.assertEqual((first["object"], first["status"], first["billing_reason"], first["customer"]),
+                         ("invoice", "open", "subscription_create", customer["id"]))
+        self.assertEqual((first["period_start"], first["period_end"]),
+                         (sub["current_period_start"], sub["current_period_end"]))
+        self.assertEqual(first["lines"], [{"description": f"{self.plan['name']} × 2", "amount": 6000, "quantity": 2,
+                                           "period_start": sub["current_period_start"],
+                                           "period_end": sub["current_period_end"], "proration": False}])
+        self.assertEqual((first["subtotal"], first["discount"], first["tax"], first["total"], first["amount_due"],
+                          first["amount_paid"], first["currency"]), (6000, 0, 0, 6000, 6000, 0, "usd"))
+        self.assertEqual((first["attempt_count"], parse_time(first["next_payment_attempt"])), (0, now))
+        self.assertEqual(self.payments(first), [])
+
+        # The first charge is due at once: the next billing run collects it.
+        self.advance(now)
+        first = self.invoice(first)
+        self.assertEqual((first["status"], first["amount_paid"], first["amount_due"], first["attempt_count"]),
+                         ("paid", 6000, 0, 1))
+        self.assertEqual((parse_time(first["paid_at"]), first["next_payment_attempt"], first["first_failed_at"]),
+                         (now, None, None))
+        [pay] = self.payments(first)
+        self.assertTrue(pay["id"].startswith("pay_"), pay)
+        self.assertEqual((pay["status"], pay["attempt"], pay["amount"], pay["currency"], pay["customer"],
+                          pay["gateway"], pay["payment_method"], pay["idempotency_key"], pay["failure_code"]),
+                         ("succeeded", 1, 6000, "usd", customer["id"], "sandbox", visa["id"],
+                          f"{first['id']}:attempt:1", None))
+        self.assertTrue(pay["charge_id"])
+        got = self.api.get(f"/v1/payments/{pay['id']}")
+        self.assertStatus(got, 200)
+        self.assertEqual(got.json(), pay)
+
+        # A month and a day later the renewal is invoiced and paid when it falls due.
+        anchor = parse_time(sub["billing_cycle_anchor"])
+        renewal = add_months_to_anchor(anchor, 1)
+        self.assertEqual(parse_time(sub["current_period_end"]), renewal)
+        self.advance(renewal + DAY)
+        second, first_again = self.invoices(sub)  # newest first
+        self.assertEqual(first_again["id"], first["id"])
+        self.assertEqual((second["status"], second["billing_reason"], second["total"], second["amount_paid"]),
+                         ("paid", "subscription_cycle", 6000, 6000))
+        self.assertEqual((parse_time(second["period_start"]), parse_time(second["period_end"])),
+                         (renewal, add_months_to_anchor(anchor, 2)))
+        self.assertEqual(parse_time(second["paid_at"]), renewal)  # charged at the renewal, not at the clock's stop
+        self.assertGreater(second["number"], first["number"])
+        self.assertEqual([(p["status"], p["attempt"]) for p in self.payments(second)], [("succeeded", 1)])
+        renewed = self.subscription(sub)
+        self.assertEqual((renewed["status"], renewed["billed_periods"]), ("active", 2))
+        self.assertEqual(parse_time(renewed["current_period_start"]), renewal)
+
+        # The filters agree with each other.
+        paid = {i["id"] for i in self.list_all("/v1/invoices", {"customer": customer["id"], "status": "paid"})}
+        self.assertEqual(paid, {first["id"], second["id"]})
+        self.assertEqual(self.list_all("/v1/invoices", {"customer": customer["id"], "status": "open"}), [])
+        succeeded = self.list_all("/v1/payments", {"customer": customer["id"], "status": "succeeded"})
+        self.assertEqual({p["invoice"] for p in succeeded}, {first["id"], second["id"]})
+        self.assertEqual(self.list_all("/v1/payments", {"customer": customer["id"], "status": "failed"}), [])
+
+        # The runs that did it are in the history, the renewal's at its own time.
+        runs = self.list_all("/v1/billing/runs")
+        at_renewal = [r for r in runs if parse_time(r["as_of"]) == renewal and r["trigger"] == "test_clock"]
+        self.assertTrue(at_renewal, runs)
+        self.assertGreaterEqual(at_renewal[0]["subscriptions_advanced"], 1)
+        self.assertGreaterEqual(at_renewal[0]["payments"]["succeeded"], 1)
+
+    def test_pay_an_open_invoice_now(self):
+        customer, _ = self.customer_with("pm_card_mastercard")
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+        self.assertEqual(inv["status"], "open")
+        r = self.api.post(f"/v1/invoices/{inv['id']}/pay")
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["status"], r.json()["amount_paid"], r.json()["attempt_count"]), ("paid", 3000, 1))
+        self.assertEqual(self.etag_version(r), r.json()["version"])
+        self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/pay"), 409, "invoice_not_open")
+        self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/void"), 409, "invoice_not_voidable")
+        self.assertEqual([p["status"] for p in self.payments(inv)], ["succeeded"])
+
+    def test_void_an_open_invoice(self):
+        customer = self.make.customer()  # no payment method: nothing can pay it
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+        r = self.api.post(f"/v1/invoices/{inv['id']}/void", idempotency_key=str(uuid.uuid4()))
+        self.assertStatus(r, 200)
+        voided = r.json()
+        self.assertEqual((voided["status"], voided["amount_due"], voided["next_payment_attempt"], voided["version"]),
+                         ("void", 0, None, inv["version"] + 1))
+        self.assertEqual(self.invoice(inv), voided)
+        self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/void"), 409, "invoice_not_voidable")
+        self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/pay"), 409, "invoice_not_open")
+        # A void invoice is never charged.
+        self.advance(self.now() + timedelta(hours=1))
+        self.assertEqual(self.payments(inv), [])
+        self.assertIn(inv["id"], {i["id"] for i in self.list_all("/v1/invoices", {"customer": customer["id"],
+                                                                                  "status": "void"})})
+
+    def test_lists_page_with_starting_after(self):
+        customer, _ = self.customer_with("pm_card_visa")
+        for _ in range(3):
+            self.make.subscription(plan=self.plan, customer=customer)
+        first = self.api.get("/v1/invoices", params={"customer": customer["id"], "limit": 2}).json()
+        self.assertEqual((first["url"], len(first["data"]), first["has_more"]), ("/v1/invoices", 2, True))
+        rest = self.api.get("/v1/invoices", params={"customer": customer["id"], "limit": 2,
+                                                    "starting_after": first["data"][-1]["id"]}).json()
+        self.assertEqual((len(rest["data"]), rest["has_more"]), (1, False))
+        ids = [i["id"] for i in first["data"] + rest["data"]]
+        self.assertEqual(ids, sorted(ids, reverse=True))
+        runs = self.api.get("/v1/billing/runs", params={"limit": 1}).json()
+        self.assertEqual((runs["url"], len(runs["data"])), ("/v1/billing/runs", 1))
+
+
+class DunningTest(TestModeCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.plan = cls.make.plan(amount=2000)
+
+    def tearDown(self):
+        self.set_dunning(retry_days=[1, 3, 5, 7], final_action="cancel")
+
+    def test_settings_read_and_update_with_versions(self):
+        r = self.api.get("/v1/settings/dunning")
+        self.assertStatus(r, 200)
+        settings = r.json()
+        self.assertEqual(settings["object"], "dunning_settings")
+        self.assertEqual(self.etag_version(r), settings["version"])
+        v = settings["version"]
+        r = self.api.patch("/v1/settings/dunning", {"retry_days": [2, 4, 8], "final_action": "pause", "version": v})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["retry_days"], r.json()["final_action"], r.json()["version"]),
+                         ([2, 4, 8], "pause", v + 1))
+        self.assertEqual(self.etag_version(r), v + 1)
+        self.assertEqual(parse_time(r.json()["updated"]), self.now())
+        # A stale version, by body or If-Match, changes nothing.
+        doc = self.assertProblem(self.api.patch("/v1/settings/dunning", {"final_action": "unpaid", "version": v}),
+                                 409, "version_conflict")
+        self.assertEqual(doc["current_version"], v + 1)
+        self.assertProblem(self.api.patch("/v1/settings/dunning", {"final_action": "unpaid"},
+                                          headers={"If-Match": f'"{v}"'}), 409, "version_conflict")
+        self.assertProblem(self.api.patch("/v1/settings/dunning", {"final_action": "unpaid"}), 422,
+                           "version_required")
+        # Bad schedules: not ascending (valid JSON for the contract, refused by the server),
+        # out of range, empty.
+        doc = self.assertProblem(self.api.patch("/v1/settings/dunning", {"retry_days": [3, 2], "version": v + 1}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"retry_days[1]": "out_of_range"})
+        doc = self.assertProblem(self.raw.patch("/v1/settings/dunning", {"retry_days": [0, 61], "version": v + 1}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"retry_days[0]": "out_of_range"})
+        doc = self.assertProblem(self.raw.patch("/v1/settings/dunning", {"retry_days": [], "version": v + 1}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"retry_days": "out_of_range"})
+        doc = self.assertProblem(self.raw.patch("/v1/settings/dunning", {"final_action": "shrug", "version": v + 1}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"final_action": "invalid_value"})
+        now = self.api.get("/v1/settings/dunning").json()
+        self.assertEqual((now["retry_days"], now["final_action"], now["version"]), ([2, 4, 8], "pause", v + 1))
+
+    def test_declined_card_goes_past_due_retries_on_schedule_and_a_new_default_pays_at_once(self):
+        self.set_dunning(retry_days=[2, 5], final_action="cancel")
+        customer, declined = self.customer_with("pm_card_chargeDeclined")
+        t0 = self.now()
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+
+        self.advance(t0)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["amount_due"]), ("open", 1, 2000))
+        self.assertEqual(parse_time(inv["first_failed_at"]), t0)
+        self.assertEqual(parse_time(inv["next_payment_attempt"]), t0 + 2 * DAY)
+        self.assertEqual(self.subscription(sub)["status"], "past_due")
+        [failed] = self.payments(inv)
+        self.assertEqual((failed["status"], failed["attempt"], failed["failure_code"], failed["payment_method"]),
+                         ("failed", 1, "card_declined", declined["id"]))
+        self.assertTrue(failed["failure_message"])
+
+        # Nothing is retried before its day; the first retry comes on day 2.
+        self.advance(t0 + 2 * DAY - timedelta(seconds=1))
+        self.assertEqual(len(self.payments(inv)), 1)
+        self.advance(t0 + 3 * DAY)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["attempt_count"]), ("open", 2))
+        self.assertEqual(parse_time(inv["next_payment_attempt"]), t0 + 5 * DAY)
+        retry = self.payments(inv)[0]
+        self.assertEqual((retry["attempt"], retry["status"], parse_time(retry["created"])), (2, "failed", t0 + 2 * DAY))
+        self.assertEqual(self.subscription(sub)["status"], "past_due")
+
+        # A second card attached without `default` changes nothing yet...
+        visa = self.attach(customer, "pm_card_visa")
+        self.assertFalse(visa["default"])
+        self.assertEqual(self.invoice(inv)["status"], "open")
+        # ...making it the default pays the open invoice before the PATCH answers.
+        version = self.api.get(f"/v1/customers/{customer['id']}").json()["version"]
+        r = self.api.patch(f"/v1/customers/{customer['id']}", {"default_payment_method": visa["id"]},
+                           headers={"If-Match": f'"{version}"'})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["default_payment_method"], visa["id"])
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["amount_paid"], inv["amount_due"], inv["attempt_count"],
+                          inv["next_payment_attempt"]), ("paid", 2000, 0, 3, None))
+        self.assertEqual(parse_time(inv["paid_at"]), t0 + 3 * DAY)
+        self.assertEqual(self.subscription(sub)["status"], "active")
+        paid = self.payments(inv)[0]
+        self.assertEqual((paid["attempt"], paid["status"], paid["payment_method"]), (3, "succeeded", visa["id"]))
+        # The old schedule is over: no retry on day 5.
+        self.advance(t0 + 6 * DAY)
+        self.assertEqual([p["attempt"] for p in self.payments(inv)], [3, 2, 1])
+
+    def test_when_the_retries_run_out_the_subscription_is_canceled_for_payment_failed(self):
+        self.set_dunning(retry_days=[1], final_action="cancel")
+        customer, _ = self.customer_with("pm_card_chargeDeclinedInsufficientFunds")
+        t0 = self.now()
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+        self.advance(t0 + DAY)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_payment_attempt"], inv["amount_due"]),
+                         ("uncollectible", 2, None, 0))
+        self.assertEqual([(p["attempt"], p["status"], p["failure_code"]) for p in self.payments(inv)],
+                         [(2, "failed", "insufficient_funds"), (1, "failed", "insufficient_funds")])
+        ended = self.subscription(sub)
+        self.assertEqual(ended["status"], "canceled")
+        self.assertEqual(ended["cancellation"]["reason"], "payment_failed")  # a reason only Recur sets
+        self.assertEqual(parse_time(ended["ended_at"]), t0 + DAY)
+        # The customer's own reasons remain the only ones a request may send.
+        other = self.make.subscription(plan=self.plan, customer=self.make.customer())
+        doc = self.assertProblem(self.raw.post(f"/v1/subscriptions/{other['id']}/cancel",
+                                               {"at": "now", "reason": "payment_failed"}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"reason": "invalid_value"})
+        # An uncollectible invoice can still be voided.
+        r = self.api.post(f"/v1/invoices/{inv['id']}/void")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "void")
+
+    def test_final_action_pause_keeps_the_invoice_open_until_a_new_card_pays_it(self):
+        self.set_dunning(retry_days=[1], final_action="pause")
+        customer, _ = self.customer_with("pm_card_chargeCustomerFail")
+        t0 = self.now()
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+        self.advance(t0 + DAY)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_payment_attempt"], inv["amount_due"]),
+                         ("open", 2, None, 2000))
+        paused = self.subscription(sub)
+        self.assertEqual(paused["status"], "paused")
+        self.assertIsNone(paused["pause"]["resumes_at"])
+        self.attach(customer, "pm_card_visa", default=True)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["amount_paid"], inv["attempt_count"]), ("paid", 2000, 3))
