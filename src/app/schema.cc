@@ -228,6 +228,15 @@ CREATE TABLE credit_notes (
 );
 CREATE INDEX credit_notes_invoice ON credit_notes (invoice_id, id);
 INSERT INTO invoice_numbers (name, next_value) VALUES ('credit_note', 1))"},
+      {10, "billing: reminders sent (renewal, card expiring), each once",
+       R"(CREATE TABLE reminders (
+  key TEXT PRIMARY KEY,
+  subscription_id TEXT,
+  kind TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX reminders_subscription ON reminders (subscription_id, due_at))"},
   };
   return kMigrations;
 }

@@ -286,6 +286,36 @@ TEST_F(BillingTest, ACreditNoteComesOffTheNextInvoice) {
   EXPECT_EQ(billing().get_invoice(inv.id)->amount_credited, 700);
 }
 
+TEST_F(BillingTest, ARenewalReminderIsQueuedOnceThePlansLeadTimeBeforeTheRenewal) {
+  auto sub = subscriber("pm_card_visa");  // renews 2026-02-28T10:00Z; plans remind 3 days before
+  auto reminders = [&] {
+    return count("SELECT COUNT(*) FROM notifications WHERE template = 'renewal_reminder' AND resource_id = $1", {sub.id});
+  };
+  run_at("2026-02-25T09:59:59Z");
+  EXPECT_EQ(reminders(), 0);
+  // The next thing due is the reminder, so the test clock would stop there.
+  EXPECT_EQ(*billing().next_due_at(), at("2026-02-25T10:00:00Z"));
+  run_at("2026-02-25T10:00:00Z");
+  EXPECT_EQ(reminders(), 1);
+  run_at("2026-02-26T10:00:00Z");
+  EXPECT_EQ(reminders(), 1);
+  // A subscription ending at its period end gets no renewal reminder.
+  auto leaving = subscriber("pm_card_visa");
+  ASSERT_TRUE(t.app->subscriptions().cancel(leaving.id, {true, "moving", std::nullopt}, std::nullopt, t.actor).ok());
+  run_at("2026-03-29T10:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'renewal_reminder' AND resource_id = $1",
+                  {leaving.id}),
+            0);
+  EXPECT_EQ(reminders(), 2);  // the first subscription's next renewal (Mar 31)
+}
+
+TEST_F(BillingTest, ACardExpiringThisMonthIsNoticedOnce) {
+  auto sub = subscriber("pm_card_expiring");
+  run_at("2026-01-31T10:00:00Z");
+  run_at("2026-01-31T11:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 1);
+}
+
 TEST_F(BillingTest, DunningSettingsRefuseABadScheduleAndAStaleVersion) {
   auto bad = billing().update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
   ASSERT_FALSE(bad.ok());

@@ -3,6 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
+
 #include "catalog/store.h"
 #include "customers/service.h"
 #include "platform/money.h"
@@ -391,9 +394,13 @@ Result<BillingRun> BillingService::run(const std::string& trigger) {
   r.lifecycle_failures = lifecycle.failures;
   RECUR_ASSIGN(r.payments, collect_due());
   RECUR_ASSIGN(r.payments.refunds_resumed, resume_pending_refunds());
+  RECUR_ASSIGN(r.payments.reminders_queued, send_reminders());
   r.finished = clock_.now();
   // Quiet runs (nothing due) are not worth a row: the history lists runs that did work.
-  if (r.subscriptions_advanced + r.payments.attempted + r.lifecycle_failures + r.payments.errors == 0) return r;
+  if (r.subscriptions_advanced + r.payments.attempted + r.lifecycle_failures + r.payments.errors +
+          r.payments.refunds_resumed + r.payments.reminders_queued ==
+      0)
+    return r;
   RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     return tx.exec("INSERT INTO billing_runs (id, started_at, doc) VALUES ($1, $2, $3)",
                    {r.id, r.started, to_json(r).dump()}).ok()
@@ -580,6 +587,152 @@ Result<CreditNotePage> BillingService::list_credit_notes(const RefundFilter& fil
   }, db::TxMode::kReadOnly);
 }
 
+// ------------------------------------------------------------------ reminders
+
+namespace {
+
+constexpr std::int64_t kMaxReminderDays = 60;
+constexpr std::string_view kRenewingStatuses = "('active', 'trialing', 'past_due')";
+
+// Distinct reminder lead times of the catalogue, with the plans that use each.
+Result<std::map<std::int64_t, std::vector<std::string>>> plans_by_reminder_days(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, doc FROM plans"));
+  std::map<std::int64_t, std::vector<std::string>> out;
+  for (const auto& r : rows) {
+    auto days = catalog::plan_from_doc(Json::parse(r.text(1))).renewal_reminder_days;
+    if (days > 0) out[days].push_back(r.text(0));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<bool> BillingService::claim_reminder(db::Tx& tx, const std::string& key, const std::string& subscription,
+                                            std::string_view kind, Timestamp due_at, Timestamp now) {
+  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO reminders (key, subscription_id, kind, due_at, created_at)"
+                               " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
+                               {key, subscription.empty() ? db::Value(nullptr) : db::Value(subscription),
+                                std::string(kind), due_at, now}));
+  return n == 1;
+}
+
+Result<bool> BillingService::remind_renewal(const std::string& id, Timestamp now) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<bool> {
+    RECUR_ASSIGN(auto found, subscriptions::find(tx, id, false));
+    if (!found) return false;
+    const auto& sub = *found;
+    auto renews = subscriptions::next_action_at(sub);
+    // Only a renewal that will happen: not a period-end cancellation, not a skipped period.
+    bool renewing = (sub.status == subscriptions::Status::kActive || sub.status == subscriptions::Status::kTrialing ||
+                     sub.status == subscriptions::Status::kPastDue) &&
+                    !sub.cancel_at_period_end && renews && *renews == sub.current.end &&
+                    std::find(sub.skipped_periods.begin(), sub.skipped_periods.end(), sub.current.end) ==
+                        sub.skipped_periods.end();
+    if (!renewing) return false;
+    std::string plan_id = sub.pending_change ? sub.pending_change->plan : sub.plan;
+    std::int64_t quantity = sub.pending_change ? sub.pending_change->quantity : sub.quantity;
+    RECUR_ASSIGN(auto plan, catalog::find_plan(tx, plan_id));
+    if (!plan || plan->renewal_reminder_days <= 0) return false;
+    if (now < sub.current.end - plan->renewal_reminder_days * 86400) return false;
+    RECUR_ASSIGN(bool fresh, claim_reminder(tx, "renewal:" + sub.id + ":" + std::to_string(sub.current.end), sub.id,
+                                            "renewal", sub.current.end, now));
+    if (!fresh || !notifier_) return false;
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+    if (!customer) return false;
+    notify::Message m;
+    m.template_name = "renewal_reminder";
+    m.to = customer->email;
+    m.customer = customer->id;
+    m.resource = sub.id;
+    m.data = {{"customer_name", customer->name},
+              {"plan_name", plan->name},
+              {"renewal_date", format_rfc3339(sub.current.end).substr(0, 10)},
+              {"amount", format_amount(subscriptions::period_amount(*plan, quantity, sub.discount), plan->currency)}};
+    auto queued = notifier_->enqueue(tx, m);
+    if (!queued.ok()) spdlog::warn("billing: renewal reminder for {} not queued: {}", sub.id, queued.error().message);
+    return queued.ok();
+  });
+}
+
+Result<bool> BillingService::remind_card_expiring(const std::string& pm_id, Timestamp now) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<bool> {
+    RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, pm_id));
+    if (!pm || pm->detached) return false;
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, pm->customer));
+    if (!customer || customer->default_payment_method != pm->id) return false;
+    std::string expiry = std::to_string(pm->exp_month) + "/" + std::to_string(pm->exp_year);
+    RECUR_ASSIGN(bool fresh, claim_reminder(tx, "card_expiring:" + pm->id + ":" + expiry, "", "card_expiring", now, now));
+    if (!fresh || !notifier_) return false;
+    notify::Message m;
+    m.template_name = "card_expiring";
+    m.to = customer->email;
+    m.customer = customer->id;
+    m.resource = pm->id;
+    m.data = {{"customer_name", customer->name},
+              {"card_brand", pm->brand},
+              {"card_last4", pm->last4},
+              {"expiry", expiry},
+              {"update_payment_token", random_token(24)}};
+    auto queued = notifier_->enqueue(tx, m);
+    if (!queued.ok()) spdlog::warn("billing: card-expiring notice for {} not queued: {}", pm->id, queued.error().message);
+    return queued.ok();
+  });
+}
+
+Result<int> BillingService::send_reminders() {
+  Timestamp now = clock_.now();
+  CivilDate today = to_civil(now).date;
+  std::int64_t this_month = static_cast<std::int64_t>(today.year) * 12 + today.month;
+  struct Due {
+    std::vector<std::string> renewals, cards;
+  };
+  RECUR_ASSIGN(Due due, db::transact(db_, [&](db::Tx& tx) -> Result<Due> {
+    Due d;
+    // Renewals inside the longest lead time that have no reminder for that period yet.
+    RECUR_ASSIGN(auto subs, tx.query("SELECT s.id FROM subscriptions s WHERE s.status IN " + std::string(kRenewingStatuses) +
+                                         " AND s.next_action_at > $1 AND s.next_action_at <= $2 AND NOT EXISTS"
+                                         " (SELECT 1 FROM reminders r WHERE r.subscription_id = s.id"
+                                         " AND r.due_at = s.next_action_at) ORDER BY s.next_action_at LIMIT 1000",
+                                     {now, now + kMaxReminderDays * 86400}));
+    for (const auto& r : subs) d.renewals.push_back(r.text(0));
+    // Attached cards that expire this month (or have expired).
+    RECUR_ASSIGN(auto cards, tx.query("SELECT id FROM payment_methods WHERE detached = 0"
+                                      " AND exp_year * 12 + exp_month <= $1 ORDER BY id LIMIT 1000",
+                                      {this_month}));
+    for (const auto& r : cards) d.cards.push_back(r.text(0));
+    return d;
+  }, db::TxMode::kReadOnly));
+  int queued = 0;
+  for (const auto& id : due.renewals) {
+    auto sent = remind_renewal(id, now);
+    if (sent.ok() && *sent) ++queued;
+  }
+  for (const auto& id : due.cards) {
+    auto sent = remind_card_expiring(id, now);
+    if (sent.ok() && *sent) ++queued;
+  }
+  return queued;
+}
+
+Result<std::optional<Timestamp>> BillingService::next_reminder_at(db::Tx& tx, Timestamp now) {
+  RECUR_ASSIGN(auto by_days, plans_by_reminder_days(tx));
+  std::optional<Timestamp> next;
+  for (const auto& [days, plans] : by_days) {
+    std::string sql = "SELECT MIN(next_action_at) FROM subscriptions WHERE status IN " + std::string(kRenewingStatuses) +
+                      " AND next_action_at > $1 AND plan_id IN (";
+    db::Params params{now + days * 86400};
+    for (const auto& p : plans) {
+      params.emplace_back(p);
+      sql += (params.size() > 2 ? ", $" : "$") + std::to_string(params.size());
+    }
+    RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
+    if (rows.empty() || rows[0].is_null(0)) continue;
+    Timestamp at = rows[0].int64(0) - days * 86400;
+    if (!next || at < *next) next = at;
+  }
+  return next;
+}
+
 // ------------------------------------------------------------------ reads and admin
 
 Result<Invoice> BillingService::get_invoice(const std::string& id) {
@@ -686,11 +839,17 @@ Result<DunningSettings> BillingService::update_dunning(const DunningPatch& patch
 
 Result<std::optional<Timestamp>> BillingService::next_due_at() {
   return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Timestamp>> {
+    std::optional<Timestamp> next;
+    auto consider = [&next](std::optional<Timestamp> t) {
+      if (t && (!next || *t < *next)) next = t;
+    };
     RECUR_ASSIGN(auto invoices, next_attempt_due(tx));
     RECUR_ASSIGN(auto lifecycle, subscriptions::next_action_due(tx));
-    if (!invoices) return lifecycle;
-    if (!lifecycle) return invoices;
-    return std::optional<Timestamp>(std::min(*invoices, *lifecycle));
+    RECUR_ASSIGN(auto reminder, next_reminder_at(tx, clock_.now()));
+    consider(invoices);
+    consider(lifecycle);
+    consider(reminder);
+    return next;
   }, db::TxMode::kReadOnly);
 }
 

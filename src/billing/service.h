@@ -35,6 +35,7 @@ struct CollectReport {
   int errors = 0;   // database errors (the invoice is picked up again after the lease)
   std::string first_error;
   int refunds_resumed = 0;
+  int reminders_queued = 0;
 };
 
 // One pass of the billing runner: lifecycle steps (renewals create invoices) then charges.
@@ -130,6 +131,10 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<Refund> refund(const RefundInput& input, const events::Actor& actor);
   // A credit note that takes `amount` off the customer's next invoice (no money moves).
   Result<CreditNote> credit(const CreditInput& input, const events::Actor& actor);
+  // Renewal reminders (each plan's renewal_reminder_days before a renewal) and notices of
+  // default cards expiring this month, each queued once (a `reminders` row per key).
+  Result<int> send_reminders();
+
   // Asks the gateway again about refunds left pending (a timeout, a crash).
   Result<int> resume_pending_refunds();
   Result<Refund> get_refund(const std::string& id);
@@ -153,6 +158,12 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
   RefundResult ask_refund(const Refund& refund);
+  Result<bool> remind_renewal(const std::string& subscription, Timestamp now);
+  Result<bool> remind_card_expiring(const std::string& payment_method, Timestamp now);
+  // Marks a reminder sent; false when it was sent before.
+  Result<bool> claim_reminder(db::Tx& tx, const std::string& key, const std::string& subscription,
+                              std::string_view kind, Timestamp due_at, Timestamp now);
+  Result<std::optional<Timestamp>> next_reminder_at(db::Tx& tx, Timestamp now);
   Result<Refund> settle_refund(const std::string& id, const RefundResult& result);
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.

@@ -26,6 +26,7 @@ Json to_json(const Plan& p) {
               {"interval", subscriptions::to_string(p.cadence.interval)},
               {"interval_count", p.cadence.count},
               {"trial_days", p.trial_days},
+              {"renewal_reminder_days", p.renewal_reminder_days},
               {"tier", to_json_text(p.tier)},
               {"items", items},
               {"active", p.active}}, p);
@@ -53,6 +54,7 @@ Plan plan_from_doc(const Json& doc) {
   p.cadence.interval = subscriptions::parse_interval(doc.at("interval").get<std::string>()).value();
   p.cadence.count = doc.at("interval_count");
   p.trial_days = doc.at("trial_days");
+  p.renewal_reminder_days = doc.value("renewal_reminder_days", std::int64_t{3});
   p.tier = doc_text(doc, "tier");
   for (const auto& item : doc.at("items")) p.items.push_back({item.at("product"), item.at("quantity")});
   p.active = doc.at("active");

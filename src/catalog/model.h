@@ -43,6 +43,7 @@ struct Plan {
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
+  std::int64_t renewal_reminder_days = 3;  // e-mail this many days before a renewal; 0: none
 };
 
 Json to_json(const Product& product);

@@ -85,6 +85,7 @@ Result<PlanInput> parse_plan(const Request& req) {
   auto interval = f.one_of("interval", true, {"day", "week", "month", "year"});
   auto count = f.integer("interval_count", false, 1, 365);
   in.trial_days = f.integer("trial_days", false, 0, 730).value_or(0);
+  in.renewal_reminder_days = f.integer("renewal_reminder_days", false, 0, 60).value_or(3);
   in.tier = f.text("tier", false, 64);
   auto items = read_items(f, false);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
@@ -104,6 +105,7 @@ Result<std::pair<PlanPatch, std::int64_t>> parse_plan_patch(const Request& req) 
   PlanPatch patch;
   patch.name = f.text("name", false, 200);
   patch.trial_days = f.integer("trial_days", false, 0, 730);
+  patch.renewal_reminder_days = f.integer("renewal_reminder_days", false, 0, 60);
   if (f.is_null("tier")) patch.tier = std::optional<std::string>();
   else if (auto t = f.text("tier", false, 64)) patch.tier = t;
   f.accept("tier");

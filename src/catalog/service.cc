@@ -79,6 +79,7 @@ Result<Plan> CatalogService::create_plan(const PlanInput& in, const events::Acto
   p.currency = in.currency;
   p.cadence = in.cadence;
   p.trial_days = in.trial_days;
+  p.renewal_reminder_days = in.renewal_reminder_days;
   p.tier = in.tier;
   p.items = in.items;
   p.metadata = in.metadata;
@@ -105,6 +106,7 @@ Result<Plan> CatalogService::update_plan(const std::string& id, const PlanPatch&
     }
     if (patch.name) p.name = *patch.name;
     if (patch.trial_days) p.trial_days = *patch.trial_days;
+    if (patch.renewal_reminder_days) p.renewal_reminder_days = *patch.renewal_reminder_days;
     if (patch.tier) p.tier = *patch.tier;
     if (patch.active) p.active = *patch.active;
     if (patch.metadata) p.metadata = *patch.metadata;

@@ -34,6 +34,7 @@ struct PlanInput {
   std::optional<std::string> tier;
   std::vector<PlanItem> items;
   Json metadata = Json::object();
+  std::int64_t renewal_reminder_days = 3;
 };
 
 // Price and cadence of a plan never change (subscribers agreed to them); create a new plan.
@@ -44,6 +45,7 @@ struct PlanPatch {
   std::optional<std::vector<PlanItem>> items;
   std::optional<bool> active;
   std::optional<Json> metadata;
+  std::optional<std::int64_t> renewal_reminder_days;
 };
 
 class CatalogService {
