@@ -65,6 +65,8 @@ std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestam
   return first_failure + settings.retry_days[static_cast<std::size_t>(failures - 1)] * 86400;
 }
 
+bool failure_rate_is_alarming(double rate, double usual_rate) { return rate > 0.2 && rate > 2 * usual_rate; }
+
 std::string attempt_key(const std::string& invoice, std::int64_t attempt) {
   return invoice + ":attempt:" + std::to_string(attempt);
 }

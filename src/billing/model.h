@@ -164,6 +164,12 @@ Status validate(const DunningSettings& settings);
 // none when the schedule is exhausted.
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures);
 
+// A run's charge failures (declines and unknown answers) are alarming when there were at
+// least kAlertMinAttempts of them and the rate is above 20 % and more than twice the
+// usual rate of recent runs (a gateway outage, a misconfiguration, card testing).
+inline constexpr int kAlertMinAttempts = 10;
+bool failure_rate_is_alarming(double rate, double usual_rate);
+
 // The idempotency key of an invoice's n-th attempt: stable across crashes and workers.
 std::string attempt_key(const std::string& invoice, std::int64_t attempt);
 

@@ -51,7 +51,10 @@ Json to_json(const BillingRun& r) {
                 {"succeeded", r.payments.succeeded},
                 {"failed", r.payments.failed},
                 {"unknown", r.payments.unknown},
-                {"errors", r.payments.errors}}}};
+                {"errors", r.payments.errors},
+                {"refunds_resumed", r.payments.refunds_resumed},
+                {"reminders_queued", r.payments.reminders_queued}}},
+              {"failure_rate_alert", r.failure_rate_alert}};
 }
 
 namespace {
@@ -67,7 +70,9 @@ BillingRun run_from_doc(const Json& d) {
   r.lifecycle_events = d.at("lifecycle_events");
   r.lifecycle_failures = d.at("lifecycle_failures");
   const auto& p = d.at("payments");
-  r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), ""};
+  r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), "",
+                p.value("refunds_resumed", 0), p.value("reminders_queued", 0)};
+  r.failure_rate_alert = d.value("failure_rate_alert", false);
   return r;
 }
 
@@ -396,6 +401,7 @@ Result<BillingRun> BillingService::run(const std::string& trigger) {
   RECUR_ASSIGN(r.payments.refunds_resumed, resume_pending_refunds());
   RECUR_ASSIGN(r.payments.reminders_queued, send_reminders());
   r.finished = clock_.now();
+  RECUR_ASSIGN(r.failure_rate_alert, failure_rate_jumped(r));
   // Quiet runs (nothing due) are not worth a row: the history lists runs that did work.
   if (r.subscriptions_advanced + r.payments.attempted + r.lifecycle_failures + r.payments.errors +
           r.payments.refunds_resumed + r.payments.reminders_queued ==
@@ -421,6 +427,8 @@ Error not_creditable(const Invoice& inv) {
 
 Result<std::int64_t> checked_amount(const Invoice& inv, std::optional<std::int64_t> asked) {
   std::int64_t left = creditable(inv);
+  if (left <= 0)
+    return Error::conflict("nothing_to_refund", "invoice " + inv.id + " has nothing left to refund or credit");
   std::int64_t amount = asked.value_or(left);
   if (amount <= 0 || amount > left)
     return Error::invalid("amount_too_large",
@@ -440,7 +448,7 @@ Result<Refund> BillingService::refund(const RefundInput& in, const events::Actor
     if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
     RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
     RECUR_ASSIGN(auto paid, billing::list_payments(tx, {inv.id, std::nullopt, "succeeded", 1, std::nullopt}));
-    if (paid.empty())
+    if (paid.empty())  // unreachable while amount_paid only grows by charges; kept as a guard
       return Error::conflict("nothing_to_refund", "invoice " + inv.id + " was settled without a charge");
     Refund r{ids_.next("re"), inv.id, paid[0].id, inv.customer, amount, inv.currency, in.reason,
              PaymentStatus::kPending, "", "", "", "", now, now};
@@ -472,6 +480,7 @@ Result<Refund> BillingService::settle_refund(const std::string& id, const Refund
     Refund r = std::move(*found);
     if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
       if (r.status == PaymentStatus::kPending) {
+        if (!result.refund_id.empty()) r.gateway_refund_id = result.refund_id;  // accepted, not settled yet
         r.failure_code = result.failure_code;
         r.failure_message = result.failure_message;
         r.updated = now;
@@ -532,6 +541,11 @@ Result<CreditNote> BillingService::credit(const CreditInput& in, const events::A
     Invoice inv = std::move(*found);
     if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
     RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
+    // A credit waits for the next invoice: an ended subscription has none, so refund instead.
+    RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+    if (!sub || sub->status == subscriptions::Status::kCanceled)
+      return Error::conflict("subscription_ended", "the subscription of invoice " + inv.id +
+                                                       " has ended and will not be invoiced again; refund instead");
     CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, amount, inv.currency, in.reason,
                     "credit", "", in.memo, now};
     RECUR_ASSIGN(note.number, next_credit_note_number(tx));
@@ -731,6 +745,31 @@ Result<std::optional<Timestamp>> BillingService::next_reminder_at(db::Tx& tx, Ti
     if (!next || at < *next) next = at;
   }
   return next;
+}
+
+// ------------------------------------------------------------------ operator alert
+
+Result<bool> BillingService::failure_rate_jumped(const BillingRun& run) {
+  const auto& p = run.payments;
+  if (p.attempted < kAlertMinAttempts) return false;
+  double rate = static_cast<double>(p.failed + p.unknown) / p.attempted;
+  // The usual rate: the last recorded runs that charged enough to mean something.
+  RECUR_ASSIGN(auto recent, list_runs(20, std::nullopt));
+  std::int64_t attempted = 0, failed = 0;
+  for (const auto& r : recent.items) {
+    if (r.payments.attempted < kAlertMinAttempts) continue;
+    attempted += r.payments.attempted;
+    failed += r.payments.failed + r.payments.unknown;
+  }
+  double usual = attempted > 0 ? static_cast<double>(failed) / attempted : 0.0;
+  if (!failure_rate_is_alarming(rate, usual)) return false;
+  spdlog::error("billing: failure rate jumped to {:.0f}% of {} charges (usual {:.0f}%)", rate * 100, p.attempted,
+                usual * 100);
+  RECUR_TRY(db::transact(db_, [&](db::Tx& tx) {
+    return events_.record(tx, "billing.failure_rate_high", run.id, events::Actor::system(), nullptr, nullptr,
+                          {{"rate", rate}, {"usual_rate", usual}, {"attempted", p.attempted}});
+  }));
+  return true;
 }
 
 // ------------------------------------------------------------------ reads and admin

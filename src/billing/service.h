@@ -49,6 +49,7 @@ struct BillingRun {
   int lifecycle_events = 0;
   int lifecycle_failures = 0;
   CollectReport payments;
+  bool failure_rate_alert = false;  // failures jumped well above the recent runs' rate
 };
 Json to_json(const BillingRun& run);
 
@@ -164,6 +165,9 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<bool> claim_reminder(db::Tx& tx, const std::string& key, const std::string& subscription,
                               std::string_view kind, Timestamp due_at, Timestamp now);
   Result<std::optional<Timestamp>> next_reminder_at(db::Tx& tx, Timestamp now);
+  // Alerts operators (an error log line and a `billing.failure_rate_high` event, which
+  // webhooks and monitoring read) when this run's failure rate jumped.
+  Result<bool> failure_rate_jumped(const BillingRun& run);
   Result<Refund> settle_refund(const std::string& id, const RefundResult& result);
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
