@@ -103,8 +103,9 @@ def main():
         in_flight = 0  # kills that left a charge asked but not recorded
         for i in range(KILLS):
             t += 600
-            if bill(db_url, iso(t), f"timeout_after_charge=0.2,server_error=0.1,timeout_before_charge=0.05,seed={i + 1}",
-                    kill_after=rng.uniform(0.003, 0.08)) == "killed":
+            # 3 ms of gateway latency after each charge: a kill lands on a charge in flight.
+            faults = f"timeout_after_charge=0.2,server_error=0.1,timeout_before_charge=0.05,seed={i + 1},latency_ms=3"
+            if bill(db_url, iso(t), faults, kill_after=rng.uniform(0.05, 0.6)) == "killed":
                 killed += 1
                 db = sqlite3.connect(path)
                 in_flight += db.execute("SELECT COUNT(*) FROM payments WHERE status = 'pending'").fetchone()[0] > 0

@@ -2,6 +2,8 @@
 #include "billing/gateways/sandbox.h"
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 
 #include "billing/gateways/signature.h"
 #include "platform/digest.h"
@@ -66,6 +68,12 @@ Result<SandboxFaults> parse_sandbox_faults(std::string_view spec) {
                                                   std::string(part) + "'");
     auto key = part.substr(0, eq);
     std::string value(part.substr(eq + 1));
+    if (key == "latency_ms") {
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), f.latency_ms);
+      if (ec != std::errc() || ptr != value.data() + value.size() || f.latency_ms < 0 || f.latency_ms > 60000)
+        return Error::invalid("invalid_faults", "latency_ms must be 0 to 60000");
+      continue;
+    }
     if (key == "seed") {
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), f.seed);
       if (ec != std::errc() || ptr != value.data() + value.size())
@@ -156,6 +164,8 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
     return r;
   });
   if (!stored.ok()) return unknown("gateway_error", stored.error().message);
+  // The charge is made; the answer is on its way (a crash now leaves Recur not knowing).
+  if (int ms = latency(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   if (fault == Fault::kTimeoutAfter) return unknown("timeout", "the gateway did not answer in time");
   return *stored;
 }

@@ -27,9 +27,10 @@ struct SandboxFaults {
   double timeout_after_charge = 0;   // the charge happened; the answer was lost
   double server_error = 0;           // a 5xx before anything happened
   std::uint64_t seed = 1;
+  int latency_ms = 0;                // each charge and refund takes this long to answer
 };
 
-// Parses "timeout_before_charge=0.1,timeout_after_charge=0.2,server_error=0.1,seed=7".
+// Parses "timeout_before_charge=0.1,timeout_after_charge=0.2,server_error=0.1,seed=7,latency_ms=5".
 Result<SandboxFaults> parse_sandbox_faults(std::string_view spec);
 
 inline constexpr std::string_view kSandboxWebhookSecret = "whsec_sandbox";
@@ -53,6 +54,10 @@ class SandboxGateway final : public Gateway {
  private:
   enum class Fault { kNone, kTimeoutBefore, kTimeoutAfter, kServerError };
   Fault draw();
+  int latency() {
+    std::lock_guard lock(mu_);
+    return faults_.latency_ms;
+  }
 
   db::Database& db_;
   const Clock& clock_;
