@@ -6,18 +6,6 @@
 namespace recur::catalog {
 namespace {
 
-Json strings(const std::vector<std::string>& values) {
-  Json out = Json::array();
-  for (const auto& v : values) out.push_back(v);
-  return out;
-}
-
-std::vector<std::string> strings_from(const Json& array) {
-  std::vector<std::string> out;
-  for (const auto& v : array) out.push_back(v.get<std::string>());
-  return out;
-}
-
 std::optional<std::int64_t> doc_int(const Json& doc, const char* key) {
   const auto& v = doc.at(key);
   if (v.is_null()) return std::nullopt;
@@ -121,8 +109,8 @@ Json to_json(const Coupon& c) {
               {"max_redemptions", to_json_int(c.max_redemptions)},
               {"max_redemptions_per_customer", to_json_int(c.max_redemptions_per_customer)},
               {"first_subscription_only", c.first_subscription_only},
-              {"applies_to_plans", strings(c.applies_to_plans)},
-              {"applies_to_tiers", strings(c.applies_to_tiers)},
+              {"applies_to_plans", c.applies_to_plans},
+              {"applies_to_tiers", c.applies_to_tiers},
               {"times_redeemed", c.times_redeemed},
               {"active", c.active}}, c);
 }
@@ -139,8 +127,8 @@ Coupon coupon_from_doc(const Json& d) {
   c.max_redemptions = doc_int(d, "max_redemptions");
   c.max_redemptions_per_customer = doc_int(d, "max_redemptions_per_customer");
   c.first_subscription_only = d.at("first_subscription_only");
-  c.applies_to_plans = strings_from(d.at("applies_to_plans"));
-  c.applies_to_tiers = strings_from(d.at("applies_to_tiers"));
+  c.applies_to_plans = d.at("applies_to_plans").get<std::vector<std::string>>();
+  c.applies_to_tiers = d.at("applies_to_tiers").get<std::vector<std::string>>();
   c.times_redeemed = d.at("times_redeemed");
   c.active = d.at("active");
   read_envelope(d, c);

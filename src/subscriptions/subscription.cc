@@ -14,12 +14,6 @@ bool is_cancellation_reason(std::string_view reason) {
 
 namespace {
 
-Json strings(const std::vector<std::string>& values) {
-  Json out = Json::array();
-  for (const auto& v : values) out.push_back(v);
-  return out;
-}
-
 Json discount_json(const Discount& d) {
   return Json{{"percent_off", d.percent_off},
               {"amount_off", d.amount_off > 0 ? Json(d.amount_off) : Json(nullptr)},
@@ -28,8 +22,8 @@ Json discount_json(const Discount& d) {
               {"source", d.source},
               {"coupon", to_json_text(d.coupon)},
               {"promotion_code", to_json_text(d.promotion_code)},
-              {"applies_to_plans", strings(d.applies_to_plans)},
-              {"applies_to_tiers", strings(d.applies_to_tiers)}};
+              {"applies_to_plans", d.applies_to_plans},
+              {"applies_to_tiers", d.applies_to_tiers}};
 }
 
 // Documents stored before coupons carry only percent_off, cycles_remaining and source.
@@ -44,8 +38,8 @@ Discount discount_from_json(const Json& x) {
   }
   if (x.contains("coupon")) d.coupon = doc_text(x, "coupon");
   if (x.contains("promotion_code")) d.promotion_code = doc_text(x, "promotion_code");
-  for (const auto& p : x.value("applies_to_plans", Json::array())) d.applies_to_plans.push_back(p);
-  for (const auto& t : x.value("applies_to_tiers", Json::array())) d.applies_to_tiers.push_back(t);
+  d.applies_to_plans = x.value("applies_to_plans", std::vector<std::string>{});
+  d.applies_to_tiers = x.value("applies_to_tiers", std::vector<std::string>{});
   return d;
 }
 
