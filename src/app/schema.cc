@@ -237,6 +237,37 @@ INSERT INTO invoice_numbers (name, next_value) VALUES ('credit_note', 1))"},
   created_at BIGINT NOT NULL
 );
 CREATE INDEX reminders_subscription ON reminders (subscription_id, due_at))"},
+      {11, "catalog: coupons, promotion codes and their redemptions",
+       R"(CREATE TABLE coupons (
+  id TEXT PRIMARY KEY,
+  active INTEGER NOT NULL,
+  max_redemptions BIGINT,
+  times_redeemed BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE TABLE promotion_codes (
+  id TEXT PRIMARY KEY,
+  code_key TEXT NOT NULL UNIQUE,
+  coupon_id TEXT NOT NULL REFERENCES coupons (id),
+  active INTEGER NOT NULL,
+  max_redemptions BIGINT,
+  times_redeemed BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX promotion_codes_coupon ON promotion_codes (coupon_id, id);
+CREATE TABLE coupon_redemptions (
+  id TEXT PRIMARY KEY,
+  coupon_id TEXT NOT NULL REFERENCES coupons (id),
+  promotion_code_id TEXT,
+  customer_id TEXT NOT NULL,
+  subscription_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX coupon_redemptions_customer ON coupon_redemptions (coupon_id, customer_id))"},
   };
   return kMigrations;
 }

@@ -1,7 +1,26 @@
-// JSON mapping of catalog objects (also their stored form).
+// JSON mapping of catalog objects (also their stored form), and the coupon rules.
 #include "catalog/model.h"
 
+#include <algorithm>
+
 namespace recur::catalog {
+namespace {
+
+std::optional<std::int64_t> doc_int(const Json& doc, const char* key) {
+  const auto& v = doc.at(key);
+  if (v.is_null()) return std::nullopt;
+  return v.get<std::int64_t>();
+}
+
+Json to_json_int(const std::optional<std::int64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
+bool contains(const std::vector<std::string>& values, const std::string& value) {
+  return std::find(values.begin(), values.end(), value) != values.end();
+}
+
+constexpr std::string_view kDurationNames[] = {"once", "repeating", "forever"};
+
+}  // namespace
 
 Json to_json(const Product& p) {
   Json price = nullptr;
@@ -60,6 +79,154 @@ Plan plan_from_doc(const Json& doc) {
   p.active = doc.at("active");
   read_envelope(doc, p);
   return p;
+}
+
+// ---------------------------------------------------------------- coupons
+
+std::optional<CouponDuration> parse_coupon_duration(std::string_view text) {
+  for (std::size_t i = 0; i < std::size(kDurationNames); ++i)
+    if (kDurationNames[i] == text) return static_cast<CouponDuration>(i);
+  return std::nullopt;
+}
+
+std::string_view to_string(CouponDuration duration) { return kDurationNames[static_cast<int>(duration)]; }
+
+bool admits(const PlanRestriction& r, const Plan& plan) {
+  if (!r.plans.empty() && !contains(r.plans, plan.id)) return false;
+  if (!r.tiers.empty() && (!plan.tier || !contains(r.tiers, *plan.tier))) return false;
+  return r.currency.empty() || r.currency == plan.currency;
+}
+
+Json to_json(const Coupon& c) {
+  return with_envelope(Json{{"id", c.id},
+              {"object", "coupon"},
+              {"name", c.name},
+              {"percent_off", c.amount_off ? Json(nullptr) : Json(c.percent_off)},
+              {"amount_off", c.amount_off ? Json(c.amount_off->amount) : Json(nullptr)},
+              {"currency", c.amount_off ? Json(c.amount_off->currency) : Json(nullptr)},
+              {"duration", to_string(c.duration)},
+              {"duration_in_cycles", c.duration == CouponDuration::kRepeating ? Json(c.duration_in_cycles)
+                                                                               : Json(nullptr)},
+              {"redeem_by", to_json_time(c.redeem_by)},
+              {"max_redemptions", to_json_int(c.max_redemptions)},
+              {"max_redemptions_per_customer", to_json_int(c.max_redemptions_per_customer)},
+              {"first_subscription_only", c.first_subscription_only},
+              {"applies_to_plans", c.applies_to_plans},
+              {"applies_to_tiers", c.applies_to_tiers},
+              {"times_redeemed", c.times_redeemed},
+              {"active", c.active}}, c);
+}
+
+Coupon coupon_from_doc(const Json& d) {
+  Coupon c;
+  c.id = d.at("id");
+  c.name = d.at("name");
+  if (d.at("amount_off").is_number()) c.amount_off = Money{d.at("amount_off"), d.at("currency")};
+  else c.percent_off = d.at("percent_off");
+  c.duration = parse_coupon_duration(d.at("duration").get<std::string>()).value();
+  c.duration_in_cycles = doc_int(d, "duration_in_cycles").value_or(0);
+  c.redeem_by = doc_time(d, "redeem_by");
+  c.max_redemptions = doc_int(d, "max_redemptions");
+  c.max_redemptions_per_customer = doc_int(d, "max_redemptions_per_customer");
+  c.first_subscription_only = d.at("first_subscription_only");
+  c.applies_to_plans = d.at("applies_to_plans").get<std::vector<std::string>>();
+  c.applies_to_tiers = d.at("applies_to_tiers").get<std::vector<std::string>>();
+  c.times_redeemed = d.at("times_redeemed");
+  c.active = d.at("active");
+  read_envelope(d, c);
+  return c;
+}
+
+Json to_json(const PromotionCode& p) {
+  return with_envelope(Json{{"id", p.id},
+              {"object", "promotion_code"},
+              {"code", p.code},
+              {"coupon", p.coupon},
+              {"max_redemptions", to_json_int(p.max_redemptions)},
+              {"first_time_only", p.first_time_only},
+              {"expires_at", to_json_time(p.expires_at)},
+              {"times_redeemed", p.times_redeemed},
+              {"active", p.active}}, p);
+}
+
+PromotionCode promotion_code_from_doc(const Json& d) {
+  PromotionCode p;
+  p.id = d.at("id");
+  p.code = d.at("code");
+  p.coupon = d.at("coupon");
+  p.max_redemptions = doc_int(d, "max_redemptions");
+  p.first_time_only = d.at("first_time_only");
+  p.expires_at = doc_time(d, "expires_at");
+  p.times_redeemed = d.at("times_redeemed");
+  p.active = d.at("active");
+  read_envelope(d, p);
+  return p;
+}
+
+std::string promotion_code_key(std::string_view code) {
+  std::string key(code);
+  for (char& ch : key)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return key;
+}
+
+bool is_valid_promotion_code(std::string_view code) {
+  if (code.size() < 3 || code.size() > 64) return false;
+  return std::all_of(code.begin(), code.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+  });
+}
+
+namespace {
+
+Error expired(std::string message) { return Error::conflict("coupon_expired", std::move(message)); }
+Error not_applicable(std::string message) { return Error::conflict("coupon_not_applicable", std::move(message)); }
+Error exhausted(std::string message) { return Error::conflict("coupon_exhausted", std::move(message)); }
+
+std::optional<Error> expiry_refusal(const Coupon& c, const PromotionCode* code, Timestamp now) {
+  if (!c.active) return expired("coupon '" + c.id + "' is no longer active");
+  if (c.redeem_by && now > *c.redeem_by)
+    return expired("coupon '" + c.id + "' could be redeemed until " + format_rfc3339(*c.redeem_by));
+  if (!code) return std::nullopt;
+  if (!code->active) return expired("promotion code '" + code->code + "' is no longer active");
+  if (code->expires_at && now > *code->expires_at)
+    return expired("promotion code '" + code->code + "' expired at " + format_rfc3339(*code->expires_at));
+  return std::nullopt;
+}
+
+std::optional<Error> applicability_refusal(const Coupon& c, const PromotionCode* code, const RedemptionContext& ctx) {
+  const Plan& plan = *ctx.plan;
+  if (c.amount_off && c.amount_off->currency != plan.currency)
+    return not_applicable("coupon '" + c.id + "' takes an amount off in " + c.amount_off->currency + "; plan '" +
+                          plan.id + "' is priced in " + plan.currency);
+  if (!admits(c.restriction(), plan))
+    return not_applicable("coupon '" + c.id + "' does not apply to plan '" + plan.id + "'");
+  bool first_only = c.first_subscription_only || (code && code->first_time_only);
+  if (first_only && !ctx.first_subscription)
+    return not_applicable("coupon '" + c.id + "' is for a customer's first subscription only");
+  return std::nullopt;
+}
+
+std::optional<Error> limit_refusal(const Coupon& c, const PromotionCode* code, const RedemptionContext& ctx) {
+  if (c.max_redemptions && c.times_redeemed >= *c.max_redemptions)
+    return exhausted("coupon '" + c.id + "' has been redeemed its maximum of " + std::to_string(*c.max_redemptions) +
+                     " times");
+  if (c.max_redemptions_per_customer && ctx.customer_redemptions >= *c.max_redemptions_per_customer)
+    return exhausted("the customer has redeemed coupon '" + c.id + "' its maximum of " +
+                     std::to_string(*c.max_redemptions_per_customer) + " times");
+  if (code && code->max_redemptions && code->times_redeemed >= *code->max_redemptions)
+    return exhausted("promotion code '" + code->code + "' has been redeemed its maximum of " +
+                     std::to_string(*code->max_redemptions) + " times");
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status check_redemption(const Coupon& coupon, const PromotionCode* code, const RedemptionContext& ctx) {
+  if (auto e = expiry_refusal(coupon, code, ctx.now)) return *std::move(e);
+  if (auto e = applicability_refusal(coupon, code, ctx)) return *std::move(e);
+  if (auto e = limit_refusal(coupon, code, ctx)) return *std::move(e);
+  return Ok{};
 }
 
 }  // namespace recur::catalog

@@ -41,6 +41,15 @@ std::optional<std::vector<PlanItem>> read_items(FieldReader& fields, bool requir
   return out;
 }
 
+// Fields named by a PATCH that may not change: each gets an `immutable` field error.
+void refuse_frozen(FieldReader& f, std::initializer_list<const char*> frozen, const std::string& why) {
+  for (const char* field : frozen)
+    if (f.has(field)) {
+      f.accept(field);
+      f.fail(field, "immutable", std::string(field) + " " + why);
+    }
+}
+
 Result<ProductInput> parse_product(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -112,12 +121,111 @@ Result<std::pair<PlanPatch, std::int64_t>> parse_plan_patch(const Request& req) 
   patch.items = read_items(f, false);
   patch.active = f.boolean("active", false);
   patch.metadata = f.metadata("metadata");
-  for (const char* frozen : {"amount", "currency", "interval", "interval_count"})
-    if (f.has(frozen)) {
-      f.accept(frozen);
-      f.fail(frozen, "immutable",
-             std::string(frozen) + " is fixed once a plan exists (subscribers agreed to it); create a new plan");
+  refuse_frozen(f, {"amount", "currency", "interval", "interval_count"},
+                "is fixed once a plan exists (subscribers agreed to it); create a new plan");
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+// A list of short strings (plan ids, tiers): at most 100, each 1..64 characters.
+std::vector<std::string> read_strings(FieldReader& fields, const char* name) {
+  std::vector<std::string> out;
+  const Json* values = fields.array(name, false, 100);
+  if (!values) return out;
+  for (std::size_t i = 0; i < values->size(); ++i) {
+    const Json& v = (*values)[i];
+    std::string field = std::string(name) + "[" + std::to_string(i) + "]";
+    if (!v.is_string() || v.get_ref<const std::string&>().empty() || v.get_ref<const std::string&>().size() > 64) {
+      fields.fail(field, "invalid_type", field + " must be a string of 1 to 64 characters");
+      continue;
     }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Terms: a percentage or an amount with its currency (exactly one), and a duration with
+// its cycle count when repeating.
+void read_coupon_terms(FieldReader& f, CouponInput& in) {
+  auto percent = f.integer("percent_off", false, 1, 100);
+  auto amount = f.integer("amount_off", false, 1, 100'000'000'00);
+  auto currency = f.currency("currency", false);
+  auto duration = f.one_of("duration", false, {"once", "repeating", "forever"});
+  auto cycles = f.integer("duration_in_cycles", false, 1, 120);
+  bool has_percent = f.has("percent_off"), has_amount = f.has("amount_off");
+  if (has_percent && has_amount)
+    f.fail("amount_off", "conflicting", "give either percent_off or amount_off, not both");
+  else if (!has_percent && !has_amount)
+    f.fail("percent_off", "required", "percent_off or amount_off (with currency) is required");
+  if (has_amount && !f.has("currency")) f.fail("currency", "required", "currency is required with amount_off");
+  if (!has_amount && f.has("currency")) f.fail("currency", "not_allowed", "currency goes only with amount_off");
+  in.duration = parse_coupon_duration(duration.value_or("once")).value_or(CouponDuration::kOnce);
+  if (in.duration == CouponDuration::kRepeating && !f.has("duration_in_cycles"))
+    f.fail("duration_in_cycles", "required", "duration_in_cycles is required for a repeating coupon");
+  if (in.duration != CouponDuration::kRepeating && f.has("duration_in_cycles"))
+    f.fail("duration_in_cycles", "not_allowed", "duration_in_cycles goes only with duration repeating");
+  in.percent_off = percent.value_or(0);
+  if (amount && currency) in.amount_off = Money{*amount, *currency};
+  in.duration_in_cycles = cycles.value_or(0);
+}
+
+Result<CouponInput> parse_coupon(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  CouponInput in;
+  auto name = f.text("name", true, 200);
+  read_coupon_terms(f, in);
+  in.redeem_by = f.timestamp("redeem_by", false);
+  in.max_redemptions = f.integer("max_redemptions", false, 1, 1'000'000'000);
+  in.max_redemptions_per_customer = f.integer("max_redemptions_per_customer", false, 1, 1'000'000);
+  in.first_subscription_only = f.boolean("first_subscription_only", false).value_or(false);
+  in.applies_to_plans = read_strings(f, "applies_to_plans");
+  in.applies_to_tiers = read_strings(f, "applies_to_tiers");
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.name = *name;
+  return in;
+}
+
+Result<std::pair<CouponPatch, std::int64_t>> parse_coupon_patch(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  CouponPatch patch{f.text("name", false, 200), f.boolean("active", false), f.metadata("metadata")};
+  refuse_frozen(f,
+                {"percent_off", "amount_off", "currency", "duration", "duration_in_cycles", "redeem_by",
+                 "max_redemptions", "max_redemptions_per_customer", "first_subscription_only", "applies_to_plans",
+                 "applies_to_tiers"},
+                "is fixed once a coupon exists (customers redeemed it); create a new coupon");
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+Result<PromotionCodeInput> parse_promotion_code(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  PromotionCodeInput in;
+  auto code = f.text("code", true, 64, 3);
+  if (code && !is_valid_promotion_code(*code))
+    f.fail("code", "invalid_code", "code must be 3 to 64 letters, digits, '-' or '_'");
+  auto coupon = f.text("coupon", true, 64);
+  in.max_redemptions = f.integer("max_redemptions", false, 1, 1'000'000'000);
+  in.first_time_only = f.boolean("first_time_only", false).value_or(false);
+  in.expires_at = f.timestamp("expires_at", false);
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.code = *code;
+  in.coupon = *coupon;
+  return in;
+}
+
+Result<std::pair<PromotionCodePatch, std::int64_t>> parse_promotion_code_patch(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  PromotionCodePatch patch{f.boolean("active", false), f.metadata("metadata")};
+  refuse_frozen(f, {"code", "coupon", "max_redemptions", "first_time_only", "expires_at"},
+                "is fixed once a promotion code exists; create a new code");
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
 }
@@ -141,6 +249,8 @@ Result<ListFilter> list_filter(const Request& req, const std::vector<std::string
   }
   f.sku = req.query_param("sku");
   f.tier = req.query_param("tier");
+  f.code = req.query_param("code");
+  f.coupon = req.query_param("coupon");
   return f;
 }
 
@@ -197,6 +307,54 @@ void add_routes(http::Router& router, CatalogService& service) {
     if (!patch.ok()) return http::error_response(req, patch.error());
     auto result = service.update_plan(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
     return http::respond(req, result, 200, render_plan);
+  });
+  add_coupon_routes(router, service);
+}
+
+void add_coupon_routes(http::Router& router, CatalogService& service) {
+  using namespace access::perm;
+  auto render_coupon = [](const Coupon& c) { return to_json(c); };
+  auto render_code = [](const PromotionCode& p) { return to_json(p); };
+
+  router.add("POST", "/v1/coupons", std::string(kCatalogWrite), [&service, render_coupon](Request& req) {
+    auto input = parse_coupon(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, service.create_coupon(*input, access::actor_of(req)), 201, render_coupon);
+  });
+  router.add("GET", "/v1/coupons", std::string(kCatalogRead), [&service](Request& req) {
+    auto filter = list_filter(req, {"active"});
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    return list_response(req, service.list_coupons(*filter), "/v1/coupons");
+  });
+  router.add("GET", "/v1/coupons/{id}", std::string(kCatalogRead), [&service, render_coupon](Request& req) {
+    return http::respond(req, service.get_coupon(req.path_params["id"]), 200, render_coupon);
+  });
+  router.add("PATCH", "/v1/coupons/{id}", std::string(kCatalogWrite), [&service, render_coupon](Request& req) {
+    auto patch = parse_coupon_patch(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    auto result = service.update_coupon(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
+    return http::respond(req, result, 200, render_coupon);
+  });
+
+  router.add("POST", "/v1/promotion-codes", std::string(kCatalogWrite), [&service, render_code](Request& req) {
+    auto input = parse_promotion_code(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, service.create_promotion_code(*input, access::actor_of(req)), 201, render_code);
+  });
+  router.add("GET", "/v1/promotion-codes", std::string(kCatalogRead), [&service](Request& req) {
+    auto filter = list_filter(req, {"active", "code", "coupon"});
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    return list_response(req, service.list_promotion_codes(*filter), "/v1/promotion-codes");
+  });
+  router.add("GET", "/v1/promotion-codes/{id}", std::string(kCatalogRead), [&service, render_code](Request& req) {
+    return http::respond(req, service.get_promotion_code(req.path_params["id"]), 200, render_code);
+  });
+  router.add("PATCH", "/v1/promotion-codes/{id}", std::string(kCatalogWrite), [&service, render_code](Request& req) {
+    auto patch = parse_promotion_code_patch(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    auto result =
+        service.update_promotion_code(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
+    return http::respond(req, result, 200, render_code);
   });
 }
 

@@ -1,4 +1,4 @@
-// HTTP mapping of the catalog: /v1/products and /v1/plans.
+// HTTP mapping of the catalog: /v1/products, /v1/plans, /v1/coupons, /v1/promotion-codes.
 #pragma once
 
 #include "catalog/service.h"
@@ -7,5 +7,7 @@
 namespace recur::catalog {
 
 void add_routes(http::Router& router, CatalogService& service);
+// Coupons and promotion codes (called by add_routes).
+void add_coupon_routes(http::Router& router, CatalogService& service);
 
 }  // namespace recur::catalog

@@ -56,19 +56,42 @@ Result<Page<Product>> CatalogService::list_products(const ListFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) { return catalog::list_products(tx, filter); }, db::TxMode::kReadOnly);
 }
 
-Status CatalogService::check_items(db::Tx& tx, const std::vector<PlanItem>& items) {
+namespace {
+
+// A 422 naming every id in `ids` that `find` does not find, as `<field>[i]<suffix>`.
+template <typename Find>
+Status refuse_missing(const std::vector<std::string>& ids, const std::string& field, const std::string& suffix,
+                      const std::string& what, Find find) {
   std::vector<FieldError> errors;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    RECUR_ASSIGN(auto product, find_product(tx, items[i].product));
-    if (!product)
-      errors.push_back({"items[" + std::to_string(i) + "].product", "not_found",
-                        "no product with id '" + items[i].product + "'"});
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    RECUR_ASSIGN(bool found, find(ids[i]));
+    if (!found)
+      errors.push_back({field + "[" + std::to_string(i) + "]" + suffix, "not_found",
+                        "no " + what + " with id '" + ids[i] + "'"});
   }
   if (!errors.empty()) {
     std::string detail = errors.front().message;  // read before the vector is moved away
     return Error::invalid("validation_failed", detail, std::move(errors));
   }
   return Ok{};
+}
+
+}  // namespace
+
+Status CatalogService::check_items(db::Tx& tx, const std::vector<PlanItem>& items) {
+  std::vector<std::string> products;
+  for (const auto& item : items) products.push_back(item.product);
+  return refuse_missing(products, "items", ".product", "product", [&](const std::string& id) -> Result<bool> {
+    RECUR_ASSIGN(auto product, find_product(tx, id));
+    return product.has_value();
+  });
+}
+
+Status CatalogService::check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans) {
+  return refuse_missing(plans, "applies_to_plans", "", "plan", [&](const std::string& id) -> Result<bool> {
+    RECUR_ASSIGN(auto plan, find_plan(tx, id));
+    return plan.has_value();
+  });
 }
 
 Result<Plan> CatalogService::create_plan(const PlanInput& in, const events::Actor& actor) {
@@ -129,6 +152,199 @@ Result<Plan> CatalogService::get_plan(const std::string& id) {
 
 Result<Page<Plan>> CatalogService::list_plans(const ListFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) { return catalog::list_plans(tx, filter); }, db::TxMode::kReadOnly);
+}
+
+// ------------------------------------------------------------------ coupons
+
+namespace {
+
+Error coupon_not_found(const std::string& id) {
+  return Error::not_found("coupon_not_found", "no coupon with id '" + id + "'");
+}
+Error promotion_code_not_found(const std::string& id) {
+  return Error::not_found("promotion_code_not_found", "no promotion code with id '" + id + "'");
+}
+
+Error in_the_past(const std::string& field) {
+  return Error::invalid("validation_failed", field + " must be in the future",
+                        {{field, "in_the_past", field + " must be after now"}});
+}
+
+}  // namespace
+
+Result<Coupon> CatalogService::create_coupon(const CouponInput& in, const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  if (in.redeem_by && *in.redeem_by <= now) return in_the_past("redeem_by");
+  Coupon c;
+  c.id = ids_.next("coupon");
+  c.name = in.name;
+  c.percent_off = in.percent_off;
+  c.amount_off = in.amount_off;
+  c.duration = in.duration;
+  c.duration_in_cycles = in.duration_in_cycles;
+  c.redeem_by = in.redeem_by;
+  c.max_redemptions = in.max_redemptions;
+  c.max_redemptions_per_customer = in.max_redemptions_per_customer;
+  c.first_subscription_only = in.first_subscription_only;
+  c.applies_to_plans = in.applies_to_plans;
+  c.applies_to_tiers = in.applies_to_tiers;
+  c.metadata = in.metadata;
+  c.created = c.updated = now;
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Coupon> {
+    RECUR_TRY(check_plans_exist(tx, c.applies_to_plans));
+    RECUR_TRY(insert_coupon(tx, c));
+    RECUR_TRY(events_.record(tx, "coupon.created", c.id, actor, nullptr, to_json(c)));
+    return c;
+  });
+}
+
+Result<Coupon> CatalogService::update_coupon(const std::string& id, const CouponPatch& patch,
+                                             std::int64_t expected_version, const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Coupon> {
+    RECUR_ASSIGN(auto found, find_coupon(tx, id, true));
+    if (!found) return coupon_not_found(id);
+    Coupon c = *found;
+    if (c.version != expected_version) return version_conflict("the coupon", expected_version, c.version);
+    Json before = to_json(c);
+    if (patch.name) c.name = *patch.name;
+    if (patch.active) c.active = *patch.active;
+    if (patch.metadata) c.metadata = *patch.metadata;
+    c.updated = clock_.now();
+    ++c.version;
+    RECUR_ASSIGN(bool updated, catalog::update_coupon(tx, c));
+    if (!updated) return version_conflict("the coupon", expected_version, c.version);
+    RECUR_TRY(events_.record(tx, "coupon.updated", c.id, actor, std::move(before), to_json(c)));
+    return c;
+  });
+}
+
+Result<Coupon> CatalogService::get_coupon(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Coupon> {
+    RECUR_ASSIGN(auto found, find_coupon(tx, id));
+    if (!found) return coupon_not_found(id);
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Page<Coupon>> CatalogService::list_coupons(const ListFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return catalog::list_coupons(tx, filter); }, db::TxMode::kReadOnly);
+}
+
+Result<PromotionCode> CatalogService::create_promotion_code(const PromotionCodeInput& in, const events::Actor& actor) {
+  Timestamp now = clock_.now();
+  if (in.expires_at && *in.expires_at <= now) return in_the_past("expires_at");
+  PromotionCode p;
+  p.id = ids_.next("promo");
+  p.code = in.code;
+  p.coupon = in.coupon;
+  p.max_redemptions = in.max_redemptions;
+  p.first_time_only = in.first_time_only;
+  p.expires_at = in.expires_at;
+  p.metadata = in.metadata;
+  p.created = p.updated = now;
+  return db::transact(db_, [&](db::Tx& tx) -> Result<PromotionCode> {
+    RECUR_ASSIGN(auto coupon, find_coupon(tx, p.coupon));
+    if (!coupon)
+      return Error::invalid("coupon_not_found", "no coupon with id '" + p.coupon + "'",
+                            {{"coupon", "not_found", "no such coupon"}});
+    RECUR_TRY(insert_promotion_code(tx, p));
+    RECUR_TRY(events_.record(tx, "promotion_code.created", p.id, actor, nullptr, to_json(p)));
+    return p;
+  });
+}
+
+Result<PromotionCode> CatalogService::update_promotion_code(const std::string& id, const PromotionCodePatch& patch,
+                                                            std::int64_t expected_version, const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<PromotionCode> {
+    RECUR_ASSIGN(auto found, find_promotion_code(tx, id, true));
+    if (!found) return promotion_code_not_found(id);
+    PromotionCode p = *found;
+    if (p.version != expected_version) return version_conflict("the promotion code", expected_version, p.version);
+    Json before = to_json(p);
+    if (patch.active) p.active = *patch.active;
+    if (patch.metadata) p.metadata = *patch.metadata;
+    p.updated = clock_.now();
+    ++p.version;
+    RECUR_ASSIGN(bool updated, catalog::update_promotion_code(tx, p));
+    if (!updated) return version_conflict("the promotion code", expected_version, p.version);
+    RECUR_TRY(events_.record(tx, "promotion_code.updated", p.id, actor, std::move(before), to_json(p)));
+    return p;
+  });
+}
+
+Result<PromotionCode> CatalogService::get_promotion_code(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<PromotionCode> {
+    RECUR_ASSIGN(auto found, find_promotion_code(tx, id));
+    if (!found) return promotion_code_not_found(id);
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Page<PromotionCode>> CatalogService::list_promotion_codes(const ListFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return catalog::list_promotion_codes(tx, filter); },
+                      db::TxMode::kReadOnly);
+}
+
+// ------------------------------------------------------------------ redemption
+
+namespace {
+
+bool is_promotion_code_id(std::string_view ref) { return ref.size() == 32 && ref.substr(0, 6) == "promo_"; }
+
+// The code a customer typed (any case), or a code's id.
+Result<std::optional<PromotionCode>> find_code(db::Tx& tx, const std::string& ref, bool for_update) {
+  if (is_promotion_code_id(ref)) return find_promotion_code(tx, ref, for_update);
+  return find_promotion_code_by_code(tx, ref, for_update);
+}
+
+Error unknown_reference(const char* code, const char* field, const std::string& ref, const char* what) {
+  return Error::invalid(code, std::string("no ") + what + " '" + ref + "'", {{field, "not_found", std::string("no such ") + what}});
+}
+
+}  // namespace
+
+Result<Redeemed> redeem(db::Tx& tx, IdGenerator& ids, const RedemptionRequest& req, const Plan& plan, Timestamp now) {
+  // Which coupon: read the code without a lock first, so the coupon is always locked before
+  // its code (one lock order for every redemption).
+  std::string coupon_id = req.coupon.value_or("");
+  if (req.promotion_code) {
+    RECUR_ASSIGN(auto code, find_code(tx, *req.promotion_code, false));
+    if (!code) return unknown_reference("promotion_code_not_found", "promotion_code", *req.promotion_code, "promotion code");
+    coupon_id = code->coupon;
+  }
+  RECUR_ASSIGN(auto coupon, find_coupon(tx, coupon_id, true));
+  if (!coupon) return unknown_reference("coupon_not_found", "coupon", coupon_id, "coupon");
+  std::optional<PromotionCode> code;
+  if (req.promotion_code) {
+    RECUR_ASSIGN(code, find_code(tx, *req.promotion_code, true));
+    if (!code || code->coupon != coupon->id)
+      return unknown_reference("promotion_code_not_found", "promotion_code", *req.promotion_code, "promotion code");
+  }
+  const PromotionCode* through = code ? &*code : nullptr;
+
+  RedemptionContext ctx{&plan, now};
+  if ((coupon->first_subscription_only || (code && code->first_time_only)) && req.is_first_subscription) {
+    RECUR_ASSIGN(ctx.first_subscription, req.is_first_subscription(tx));
+  }
+  if (coupon->max_redemptions_per_customer) {
+    RECUR_ASSIGN(ctx.customer_redemptions, customer_redemptions(tx, coupon->id, req.customer));
+  }
+  RECUR_TRY(check_redemption(*coupon, through, ctx));
+
+  // Under the lock these cannot fail; they stay the last word on the limits regardless.
+  RECUR_ASSIGN(bool counted, count_coupon_redemption(tx, coupon->id));
+  if (!counted) return Error::conflict("coupon_exhausted", "coupon '" + coupon->id + "' has no redemptions left");
+  if (code) {
+    RECUR_ASSIGN(bool code_counted, count_promotion_code_redemption(tx, code->id));
+    if (!code_counted)
+      return Error::conflict("coupon_exhausted", "promotion code '" + code->code + "' has no redemptions left");
+    ++code->times_redeemed;
+  }
+  ++coupon->times_redeemed;
+  Redemption r{ids.next("redm"), coupon->id, code ? std::optional<std::string>(code->id) : std::nullopt, req.customer,
+               req.subscription, now};
+  RECUR_TRY(insert_redemption(tx, r));
+  return Redeemed{*std::move(coupon), std::move(code)};
 }
 
 }  // namespace recur::catalog

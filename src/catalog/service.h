@@ -1,6 +1,8 @@
 // Catalog use cases: one transaction each, events appended with the change.
 #pragma once
 
+#include <functional>
+
 #include "catalog/store.h"
 #include "events/store.h"
 #include "platform/clock.h"
@@ -48,6 +50,66 @@ struct PlanPatch {
   std::optional<std::int64_t> renewal_reminder_days;
 };
 
+struct CouponInput {
+  std::string name;
+  std::int64_t percent_off = 0;     // 1..100, or 0 with amount_off
+  std::optional<Money> amount_off;
+  CouponDuration duration = CouponDuration::kOnce;
+  std::int64_t duration_in_cycles = 0;  // repeating only
+  std::optional<Timestamp> redeem_by;
+  std::optional<std::int64_t> max_redemptions;
+  std::optional<std::int64_t> max_redemptions_per_customer;
+  bool first_subscription_only = false;
+  std::vector<std::string> applies_to_plans;
+  std::vector<std::string> applies_to_tiers;
+  Json metadata = Json::object();
+};
+
+// A coupon's terms are fixed once created (like Stripe's); create a new coupon instead.
+struct CouponPatch {
+  std::optional<std::string> name;
+  std::optional<bool> active;
+  std::optional<Json> metadata;
+};
+
+struct PromotionCodeInput {
+  std::string code;
+  std::string coupon;
+  std::optional<std::int64_t> max_redemptions;
+  bool first_time_only = false;
+  std::optional<Timestamp> expires_at;
+  Json metadata = Json::object();
+};
+
+struct PromotionCodePatch {
+  std::optional<bool> active;
+  std::optional<Json> metadata;
+};
+
+// A coupon to redeem for a subscription, named directly or through a promotion code.
+struct RedemptionRequest {
+  std::optional<std::string> coupon;          // a coupon id
+  std::optional<std::string> promotion_code;  // a promotion code's id (promo_...) or the code itself, any case
+  std::string customer;
+  std::string subscription;
+  // Asked only when the coupon or code is for first subscriptions, after the coupon is
+  // locked: concurrent redemptions of the coupon then see each other's subscriptions.
+  std::function<Result<bool>(db::Tx&)> is_first_subscription;
+};
+
+struct Redeemed {
+  Coupon coupon;
+  std::optional<PromotionCode> promotion_code;
+};
+
+// Checks the coupon (and code) against `plan` and the customer, and counts the redemption,
+// all under the coupon's row lock, in the caller's transaction: concurrent redemptions of a
+// coupon queue on the lock, so the limits hold exactly, and a rollback of the caller takes
+// the redemption back. Unknown coupon or code: 422; refused: 409 (see check_redemption).
+// Requires: inside the caller's transaction. Locks the coupon, then the code.
+Result<Redeemed> redeem(db::Tx& tx, IdGenerator& ids, const RedemptionRequest& request, const Plan& plan,
+                        Timestamp now);
+
 class CatalogService {
  public:
   CatalogService(db::Database& db, const Clock& clock, IdGenerator& ids)
@@ -65,8 +127,21 @@ class CatalogService {
   Result<Plan> get_plan(const std::string& id);
   Result<Page<Plan>> list_plans(const ListFilter& filter);
 
+  Result<Coupon> create_coupon(const CouponInput& input, const events::Actor& actor);
+  Result<Coupon> update_coupon(const std::string& id, const CouponPatch& patch, std::int64_t expected_version,
+                               const events::Actor& actor);
+  Result<Coupon> get_coupon(const std::string& id);
+  Result<Page<Coupon>> list_coupons(const ListFilter& filter);
+
+  Result<PromotionCode> create_promotion_code(const PromotionCodeInput& input, const events::Actor& actor);
+  Result<PromotionCode> update_promotion_code(const std::string& id, const PromotionCodePatch& patch,
+                                              std::int64_t expected_version, const events::Actor& actor);
+  Result<PromotionCode> get_promotion_code(const std::string& id);
+  Result<Page<PromotionCode>> list_promotion_codes(const ListFilter& filter);
+
  private:
   Status check_items(db::Tx& tx, const std::vector<PlanItem>& items);
+  Status check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans);
 
   db::Database& db_;
   const Clock& clock_;

@@ -4,21 +4,46 @@
 namespace recur::catalog {
 namespace {
 
-template <typename T, typename FromDoc>
-Result<std::optional<T>> find_doc(db::Tx& tx, const std::string& table, const std::string& id, bool for_update,
-                                  FromDoc from_doc) {
-  std::string sql = "SELECT doc FROM " + table + " WHERE id = $1";
+// Maps a row that starts with the document (and may carry more columns) to an object.
+template <typename T>
+using FromRow = T (*)(const db::Row& row);
+
+template <typename T>
+T from_doc_only(const db::Row& row, T (*from_doc)(const Json&)) {
+  return from_doc(Json::parse(row.text(0)));
+}
+
+Product product_row(const db::Row& row) { return from_doc_only(row, product_from_doc); }
+Plan plan_row(const db::Row& row) { return from_doc_only(row, plan_from_doc); }
+Coupon coupon_row(const db::Row& row) {
+  Coupon c = coupon_from_doc(Json::parse(row.text(0)));
+  c.times_redeemed = row.int64(1);
+  return c;
+}
+PromotionCode promotion_code_row(const db::Row& row) {
+  PromotionCode p = promotion_code_from_doc(Json::parse(row.text(0)));
+  p.times_redeemed = row.int64(1);
+  return p;
+}
+
+// `columns` starts with doc; `key` is the column matched against `value`.
+template <typename T>
+Result<std::optional<T>> find_row(db::Tx& tx, const std::string& table, const std::string& columns,
+                                  const std::string& key, const std::string& value, bool for_update,
+                                  FromRow<T> from_row) {
+  std::string sql = "SELECT " + columns + " FROM " + table + " WHERE " + key + " = $1";
   if (for_update) sql += tx.for_update();
-  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
+  RECUR_ASSIGN(auto rows, tx.query(sql, {value}));
   if (rows.empty()) return std::optional<T>();
-  return std::optional<T>(from_doc(Json::parse(rows[0].text(0))));
+  return std::optional<T>(from_row(rows[0]));
 }
 
 // Newest first; filters are (column, value) pairs ANDed together.
-template <typename T, typename FromDoc>
-Result<Page<T>> list_docs(db::Tx& tx, const std::string& table, std::vector<std::pair<std::string, db::Value>> filters,
-                          const ListFilter& page, FromDoc from_doc) {
-  std::string sql = "SELECT doc FROM " + table + " WHERE 1 = 1";
+template <typename T>
+Result<Page<T>> list_rows(db::Tx& tx, const std::string& table, const std::string& columns,
+                          std::vector<std::pair<std::string, db::Value>> filters, const ListFilter& page,
+                          FromRow<T> from_row) {
+  std::string sql = "SELECT " + columns + " FROM " + table + " WHERE 1 = 1";
   db::Params params;
   for (auto& [column, value] : filters) {
     params.push_back(std::move(value));
@@ -34,8 +59,17 @@ Result<Page<T>> list_docs(db::Tx& tx, const std::string& table, std::vector<std:
   Page<T> out;
   out.has_more = static_cast<int>(rows.size()) > page.limit;
   if (out.has_more) rows.pop_back();
-  for (const auto& row : rows) out.items.push_back(from_doc(Json::parse(row.text(0))));
+  for (const auto& row : rows) out.items.push_back(from_row(row));
   return out;
+}
+
+// Adds one to times_redeemed unless max_redemptions is reached, in one statement, so the
+// check and the count cannot be separated by another redemption.
+Result<bool> count_redemption(db::Tx& tx, const std::string& table, const std::string& id) {
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE " + table + " SET times_redeemed = times_redeemed + 1 WHERE id = $1"
+                               " AND (max_redemptions IS NULL OR times_redeemed < max_redemptions)",
+                               {id}));
+  return n == 1;
 }
 
 }  // namespace
@@ -63,14 +97,14 @@ Result<bool> update_product(db::Tx& tx, const Product& p) {
 }
 
 Result<std::optional<Product>> find_product(db::Tx& tx, const std::string& id, bool for_update) {
-  return find_doc<Product>(tx, "products", id, for_update, product_from_doc);
+  return find_row<Product>(tx, "products", "doc", "id", id, for_update, product_row);
 }
 
 Result<Page<Product>> list_products(db::Tx& tx, const ListFilter& f) {
   std::vector<std::pair<std::string, db::Value>> filters;
   if (f.active) filters.emplace_back("active", std::int64_t{*f.active});
   if (f.sku) filters.emplace_back("sku", *f.sku);
-  return list_docs<Product>(tx, "products", std::move(filters), f, product_from_doc);
+  return list_rows<Product>(tx, "products", "doc", std::move(filters), f, product_row);
 }
 
 Status insert_plan(db::Tx& tx, const Plan& p) {
@@ -88,14 +122,101 @@ Result<bool> update_plan(db::Tx& tx, const Plan& p) {
 }
 
 Result<std::optional<Plan>> find_plan(db::Tx& tx, const std::string& id, bool for_update) {
-  return find_doc<Plan>(tx, "plans", id, for_update, plan_from_doc);
+  return find_row<Plan>(tx, "plans", "doc", "id", id, for_update, plan_row);
 }
 
 Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& f) {
   std::vector<std::pair<std::string, db::Value>> filters;
   if (f.active) filters.emplace_back("active", std::int64_t{*f.active});
   if (f.tier) filters.emplace_back("tier", *f.tier);
-  return list_docs<Plan>(tx, "plans", std::move(filters), f, plan_from_doc);
+  return list_rows<Plan>(tx, "plans", "doc", std::move(filters), f, plan_row);
+}
+
+// ---------------------------------------------------------------- coupons
+
+Status insert_coupon(db::Tx& tx, const Coupon& c) {
+  RECUR_TRY(tx.exec("INSERT INTO coupons (id, active, max_redemptions, times_redeemed, version, created_at, doc)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    {c.id, std::int64_t{c.active}, db::nullable(c.max_redemptions), c.times_redeemed, c.version,
+                     c.created, to_json(c).dump()}));
+  return Ok{};
+}
+
+Result<bool> update_coupon(db::Tx& tx, const Coupon& c) {
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE coupons SET active = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
+                               {c.id, std::int64_t{c.active}, c.version, to_json(c).dump(), c.version - 1}));
+  return n == 1;
+}
+
+Result<std::optional<Coupon>> find_coupon(db::Tx& tx, const std::string& id, bool for_update) {
+  return find_row<Coupon>(tx, "coupons", "doc, times_redeemed", "id", id, for_update, coupon_row);
+}
+
+Result<Page<Coupon>> list_coupons(db::Tx& tx, const ListFilter& f) {
+  std::vector<std::pair<std::string, db::Value>> filters;
+  if (f.active) filters.emplace_back("active", std::int64_t{*f.active});
+  return list_rows<Coupon>(tx, "coupons", "doc, times_redeemed", std::move(filters), f, coupon_row);
+}
+
+Result<bool> count_coupon_redemption(db::Tx& tx, const std::string& id) {
+  return count_redemption(tx, "coupons", id);
+}
+
+Status insert_promotion_code(db::Tx& tx, const PromotionCode& p) {
+  auto r = tx.exec("INSERT INTO promotion_codes (id, code_key, coupon_id, active, max_redemptions, times_redeemed,"
+                   " version, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   {p.id, promotion_code_key(p.code), p.coupon, std::int64_t{p.active},
+                    db::nullable(p.max_redemptions), p.times_redeemed, p.version, p.created, to_json(p).dump()});
+  if (!r.ok()) {
+    if (r.error().code == db::kUniqueViolation)
+      return Error::conflict("promotion_code_taken", "another promotion code is already '" + p.code +
+                                                         "' (codes are unique regardless of case)");
+    return std::move(r).error();
+  }
+  return Ok{};
+}
+
+Result<bool> update_promotion_code(db::Tx& tx, const PromotionCode& p) {
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE promotion_codes SET active = $2, version = $3, doc = $4"
+                               " WHERE id = $1 AND version = $5",
+                               {p.id, std::int64_t{p.active}, p.version, to_json(p).dump(), p.version - 1}));
+  return n == 1;
+}
+
+Result<std::optional<PromotionCode>> find_promotion_code(db::Tx& tx, const std::string& id, bool for_update) {
+  return find_row<PromotionCode>(tx, "promotion_codes", "doc, times_redeemed", "id", id, for_update,
+                                 promotion_code_row);
+}
+
+Result<std::optional<PromotionCode>> find_promotion_code_by_code(db::Tx& tx, std::string_view code, bool for_update) {
+  return find_row<PromotionCode>(tx, "promotion_codes", "doc, times_redeemed", "code_key", promotion_code_key(code),
+                                 for_update, promotion_code_row);
+}
+
+Result<Page<PromotionCode>> list_promotion_codes(db::Tx& tx, const ListFilter& f) {
+  std::vector<std::pair<std::string, db::Value>> filters;
+  if (f.active) filters.emplace_back("active", std::int64_t{*f.active});
+  if (f.code) filters.emplace_back("code_key", promotion_code_key(*f.code));
+  if (f.coupon) filters.emplace_back("coupon_id", *f.coupon);
+  return list_rows<PromotionCode>(tx, "promotion_codes", "doc, times_redeemed", std::move(filters), f,
+                                  promotion_code_row);
+}
+
+Result<bool> count_promotion_code_redemption(db::Tx& tx, const std::string& id) {
+  return count_redemption(tx, "promotion_codes", id);
+}
+
+Status insert_redemption(db::Tx& tx, const Redemption& r) {
+  RECUR_TRY(tx.exec("INSERT INTO coupon_redemptions (id, coupon_id, promotion_code_id, customer_id, subscription_id,"
+                    " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    {r.id, r.coupon, db::nullable(r.promotion_code), r.customer, r.subscription, r.created}));
+  return Ok{};
+}
+
+Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon, const std::string& customer) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1 AND customer_id = $2",
+                                   {coupon, customer}));
+  return rows.at(0).int64(0);
 }
 
 }  // namespace recur::catalog

@@ -13,6 +13,8 @@ struct ListFilter {
   std::optional<bool> active;
   std::optional<std::string> sku;   // products
   std::optional<std::string> tier;  // plans
+  std::optional<std::string> code;    // promotion codes, any case
+  std::optional<std::string> coupon;  // promotion codes
   int limit = 10;
   std::optional<std::string> starting_after;
 };
@@ -33,5 +35,35 @@ Status insert_plan(db::Tx& tx, const Plan& plan);
 Result<bool> update_plan(db::Tx& tx, const Plan& plan);
 Result<std::optional<Plan>> find_plan(db::Tx& tx, const std::string& id, bool for_update = false);
 Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& filter);
+
+// Coupons and promotion codes: `times_redeemed` lives in its own column (the document's
+// copy is not kept up to date); reads take it from there.
+Status insert_coupon(db::Tx& tx, const Coupon& coupon);
+// Name, metadata and active (the terms never change); not times_redeemed.
+Result<bool> update_coupon(db::Tx& tx, const Coupon& coupon);
+Result<std::optional<Coupon>> find_coupon(db::Tx& tx, const std::string& id, bool for_update = false);
+Result<Page<Coupon>> list_coupons(db::Tx& tx, const ListFilter& filter);
+// Counts one redemption unless max_redemptions is reached; false when it is.
+Result<bool> count_coupon_redemption(db::Tx& tx, const std::string& id);
+
+// A code already taken (in any case) is a 409 promotion_code_taken.
+Status insert_promotion_code(db::Tx& tx, const PromotionCode& code);
+Result<bool> update_promotion_code(db::Tx& tx, const PromotionCode& code);
+Result<std::optional<PromotionCode>> find_promotion_code(db::Tx& tx, const std::string& id, bool for_update = false);
+Result<std::optional<PromotionCode>> find_promotion_code_by_code(db::Tx& tx, std::string_view code,
+                                                                 bool for_update = false);
+Result<Page<PromotionCode>> list_promotion_codes(db::Tx& tx, const ListFilter& filter);
+Result<bool> count_promotion_code_redemption(db::Tx& tx, const std::string& id);
+
+struct Redemption {
+  std::string id;  // "redm_..."
+  std::string coupon;
+  std::optional<std::string> promotion_code;
+  std::string customer;
+  std::string subscription;
+  Timestamp created = 0;
+};
+Status insert_redemption(db::Tx& tx, const Redemption& redemption);
+Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon, const std::string& customer);
 
 }  // namespace recur::catalog

@@ -30,6 +30,16 @@ Result<ActionBody> action_body(const Request& req) {
   return a;
 }
 
+// `coupon` or `promotion_code`: at most one (exactly one when `required`).
+DiscountInput read_discount(FieldReader& f, bool required) {
+  DiscountInput in{f.text("coupon", false, 64), f.text("promotion_code", false, 64)};
+  if (f.has("coupon") && f.has("promotion_code"))
+    f.fail("promotion_code", "conflicting", "give either coupon or promotion_code, not both");
+  else if (required && !f.has("coupon") && !f.has("promotion_code"))
+    f.fail("coupon", "required", "coupon or promotion_code is required");
+  return in;
+}
+
 Result<CreateInput> parse_create(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -40,6 +50,9 @@ Result<CreateInput> parse_create(const Request& req) {
   in.start_date = f.timestamp("start_date", false);
   in.shipping_address = customers::read_address(f, "shipping_address");
   if (auto m = f.metadata("metadata")) in.metadata = *m;
+  auto discount = read_discount(f, false);
+  in.coupon = discount.coupon;
+  in.promotion_code = discount.promotion_code;
   RECUR_TRY(f.finish());
   in.customer = *customer;
   in.plan = *plan;
@@ -260,6 +273,14 @@ void add_routes(http::Router& router, SubscriptionService& svc) {
                FieldReader f(body);
                RECUR_TRY(f.finish());
                return svc.reactivate(id, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/discount", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               FieldReader f(body);
+               auto input = read_discount(f, true);
+               RECUR_TRY(f.finish());
+               return svc.apply_discount(id, input, version, actor);
              }));
   router.add("GET", "/v1/subscriptions/{id}/upcoming", read, [&svc](Request& req) {
     auto count = count_param(req);

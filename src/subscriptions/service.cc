@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "catalog/service.h"
 #include "catalog/store.h"
 #include "customers/service.h"
 
@@ -169,6 +170,9 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     sub.shipping_address = in.shipping_address;
     sub.metadata = in.metadata;
     sub.created = sub.updated = now;
+    if (in.coupon || in.promotion_code) {
+      RECUR_ASSIGN(sub.discount, redeem(tx, sub, plan, in.coupon, in.promotion_code, now));
+    }
     auto happened = begin(sub, plan, now);
     RECUR_TRY(insert(tx, sub));
     RECUR_TRY(events_.record(tx, "subscription.created", sub.id, actor, nullptr, to_json(sub)));
@@ -332,6 +336,13 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
     l.sub.pending_change.reset();
     l.sub.plan = p.plan;
     l.sub.quantity = p.quantity;
+    RECUR_ASSIGN(auto target, catalog::find_plan(tx, p.plan));
+    if (!target) return Error::internal("plan " + p.plan + " disappeared during a plan change");
+    // A coupon that does not cover the new plan (plan, tier or currency) is dropped.
+    if (l.sub.discount && !discount_admits(*l.sub.discount, *target)) {
+      details["discount_dropped"] = l.sub.discount->source;
+      l.sub.discount.reset();
+    }
     // Proration lines wait for the next invoice; on an anchor reset the full charge is
     // the new period's own (billable event below), so only the credit is pending, and
     // it is written first so that the new period's immediate invoice carries it.
@@ -344,7 +355,6 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
     }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.
-      RECUR_ASSIGN(auto target, catalog::find_plan(tx, p.plan));
       auto started = restart_period(l.sub, *target, now);
       details["period_started"] = {{"period_start", format_rfc3339(started.period.start)},
                                    {"period_end", format_rfc3339(started.period.end)},
@@ -397,6 +407,35 @@ Result<Subscription> SubscriptionService::reactivate(const std::string& id,
     l.sub.canceled_at.reset();
     l.sub.cancellation.reset();
     return Json(nullptr);
+  });
+}
+
+// ------------------------------------------------------------------ coupons
+
+Result<Discount> SubscriptionService::redeem(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
+                                             const std::optional<std::string>& coupon,
+                                             const std::optional<std::string>& promotion_code, Timestamp now) {
+  catalog::RedemptionRequest request{coupon, promotion_code, sub.customer, sub.id, [&sub](db::Tx& t) -> Result<bool> {
+    RECUR_ASSIGN(auto earlier, count_earlier_subscriptions(t, sub.customer, sub.id, sub.created));
+    return earlier == 0;
+  }};
+  RECUR_ASSIGN(auto redeemed, catalog::redeem(tx, ids_, request, plan, now));
+  return discount_from(redeemed.coupon, redeemed.promotion_code ? &*redeemed.promotion_code : nullptr);
+}
+
+Result<Subscription> SubscriptionService::apply_discount(const std::string& id, const DiscountInput& in,
+                                                         std::optional<std::int64_t> expected_version,
+                                                         const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.discount_applied",
+                [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    RECUR_ASSIGN(Discount discount, redeem(tx, l.sub, l.current_plan(), in.coupon, in.promotion_code, now));
+    Json details = {{"source", discount.source},
+                    {"coupon", to_json_text(discount.coupon)},
+                    {"promotion_code", to_json_text(discount.promotion_code)},
+                    {"replaced", l.sub.discount ? Json(l.sub.discount->source) : Json(nullptr)}};
+    l.sub.discount = std::move(discount);
+    return details;
   });
 }
 

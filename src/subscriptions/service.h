@@ -22,6 +22,15 @@ struct CreateInput {
   std::optional<Timestamp> start_date;
   std::optional<customers::Address> shipping_address;
   Json metadata = Json::object();
+  // A discount from the start: a coupon id, or a promotion code (its id or the code).
+  std::optional<std::string> coupon;
+  std::optional<std::string> promotion_code;
+};
+
+// POST /v1/subscriptions/{id}/discount: one of the two.
+struct DiscountInput {
+  std::optional<std::string> coupon;
+  std::optional<std::string> promotion_code;
 };
 
 struct UpdateInput {
@@ -125,6 +134,10 @@ class SubscriptionService {
                               std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<Subscription> reactivate(const std::string& id, std::optional<std::int64_t> expected_version,
                                   const events::Actor& actor);
+  // Redeems a coupon for the subscription, replacing its current discount. It applies from
+  // the next billed period (no proration) and counts as a redemption.
+  Result<Subscription> apply_discount(const std::string& id, const DiscountInput& input,
+                                      std::optional<std::int64_t> expected_version, const events::Actor& actor);
 
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
   Result<events::Page> history(const std::string& id, int limit, const std::optional<std::string>& starting_after);
@@ -168,6 +181,10 @@ class SubscriptionService {
                                  const events::Actor& actor, const std::string& event_type, const Change& change);
   recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened);
   Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);
+  // Redeems `coupon` or `promotion_code` for `sub` on `plan` (in the caller's transaction).
+  Result<Discount> redeem(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
+                          const std::optional<std::string>& coupon, const std::optional<std::string>& promotion_code,
+                          Timestamp now);
   recur::Status record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id, const std::string& reason,
                         std::string_view outcome);
 

@@ -78,6 +78,14 @@ Result<Page> list(db::Tx& tx, const ListFilter& f) {
   return page;
 }
 
+Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,
+                                                 Timestamp created) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM subscriptions WHERE customer_id = $1 AND id <> $2"
+                                   " AND created_at <= $3",
+                                   {customer, id, created}));
+  return rows.at(0).int64(0);
+}
+
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE next_action_at <= $1"
                                    " ORDER BY next_action_at, id LIMIT $2",

@@ -28,6 +28,9 @@ Result<bool> update(db::Tx& tx, const Subscription& sub, std::int64_t expected_v
 recur::Status remove(db::Tx& tx, const std::string& id);
 Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool for_update);
 Result<Page> list(db::Tx& tx, const ListFilter& filter);
+// How many other subscriptions `customer` has that were created at or before `created`.
+Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,
+                                                 Timestamp created);
 // Ids whose lifecycle is due at or before `now`, oldest due first.
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
 // The earliest next_action_at of any subscription (none when nothing is scheduled).

@@ -12,6 +12,39 @@ bool is_cancellation_reason(std::string_view reason) {
 
 // ------------------------------------------------------------------ JSON
 
+namespace {
+
+Json discount_json(const Discount& d) {
+  return Json{{"percent_off", d.percent_off},
+              {"amount_off", d.amount_off > 0 ? Json(d.amount_off) : Json(nullptr)},
+              {"currency", d.amount_off > 0 ? Json(d.currency) : Json(nullptr)},
+              {"cycles_remaining", d.cycles_remaining == kForever ? Json(nullptr) : Json(d.cycles_remaining)},
+              {"source", d.source},
+              {"coupon", to_json_text(d.coupon)},
+              {"promotion_code", to_json_text(d.promotion_code)},
+              {"applies_to_plans", d.applies_to_plans},
+              {"applies_to_tiers", d.applies_to_tiers}};
+}
+
+// Documents stored before coupons carry only percent_off, cycles_remaining and source.
+Discount discount_from_json(const Json& x) {
+  Discount d;
+  d.percent_off = x.at("percent_off");
+  d.cycles_remaining = x.at("cycles_remaining").is_null() ? kForever : x.at("cycles_remaining").get<std::int64_t>();
+  d.source = x.at("source");
+  if (x.contains("amount_off") && x.at("amount_off").is_number()) {
+    d.amount_off = x.at("amount_off");
+    d.currency = x.at("currency");
+  }
+  if (x.contains("coupon")) d.coupon = doc_text(x, "coupon");
+  if (x.contains("promotion_code")) d.promotion_code = doc_text(x, "promotion_code");
+  d.applies_to_plans = x.value("applies_to_plans", std::vector<std::string>{});
+  d.applies_to_tiers = x.value("applies_to_tiers", std::vector<std::string>{});
+  return d;
+}
+
+}  // namespace
+
 
 Json to_json(const Subscription& s) {
   Json pause = nullptr;
@@ -26,11 +59,7 @@ Json to_json(const Subscription& s) {
     pending = Json{{"plan", s.pending_change->plan},
                    {"quantity", s.pending_change->quantity},
                    {"effective_at", format_rfc3339(s.pending_change->effective_at)}};
-  Json discount = nullptr;
-  if (s.discount)
-    discount = Json{{"percent_off", s.discount->percent_off},
-                    {"cycles_remaining", s.discount->cycles_remaining},
-                    {"source", s.discount->source}};
+  Json discount = s.discount ? discount_json(*s.discount) : Json(nullptr);
   Json skipped = Json::array();
   for (Timestamp t : s.skipped_periods) skipped.push_back(format_rfc3339(t));
   return with_envelope(Json{{"id", s.id},
@@ -82,8 +111,7 @@ Subscription subscription_from_doc(const Json& d) {
   if (const auto& p = d.at("pause"); p.is_object()) s.pause = Pause{doc_required_time(p, "paused_at"), doc_time(p, "resumes_at")};
   if (const auto& p = d.at("pending_plan_change"); p.is_object())
     s.pending_change = PendingChange{p.at("plan"), p.at("quantity"), doc_required_time(p, "effective_at")};
-  if (const auto& x = d.at("discount"); x.is_object())
-    s.discount = Discount{x.at("percent_off"), x.at("cycles_remaining"), x.at("source")};
+  if (const auto& x = d.at("discount"); x.is_object()) s.discount = discount_from_json(x);
   for (const auto& t : d.at("skipped_periods")) s.skipped_periods.push_back(parse_rfc3339(t.get<std::string>()).value_or(0));
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
   s.billed_periods = d.at("billed_periods");
@@ -93,10 +121,48 @@ Subscription subscription_from_doc(const Json& d) {
 
 // ------------------------------------------------------------------ rules
 
+Discount discount_from(const catalog::Coupon& c, const catalog::PromotionCode* code) {
+  Discount d;
+  d.percent_off = c.amount_off ? 0 : c.percent_off;
+  if (c.amount_off) {
+    d.amount_off = c.amount_off->amount;
+    d.currency = c.amount_off->currency;
+  }
+  switch (c.duration) {
+    case catalog::CouponDuration::kOnce: d.cycles_remaining = 1; break;
+    case catalog::CouponDuration::kRepeating: d.cycles_remaining = c.duration_in_cycles; break;
+    case catalog::CouponDuration::kForever: d.cycles_remaining = kForever; break;
+  }
+  d.source = code ? "promotion_code:" + code->id : "coupon:" + c.id;
+  d.coupon = c.id;
+  if (code) d.promotion_code = code->id;
+  d.applies_to_plans = c.applies_to_plans;
+  d.applies_to_tiers = c.applies_to_tiers;
+  return d;
+}
+
+bool discount_admits(const Discount& d, const catalog::Plan& plan) {
+  return catalog::admits({d.applies_to_plans, d.applies_to_tiers, d.amount_off > 0 ? d.currency : ""}, plan);
+}
+
+namespace {
+
+bool in_effect(const Discount& d) { return d.cycles_remaining > 0 || d.cycles_remaining == kForever; }
+
+}  // namespace
+
+std::int64_t discount_off(std::int64_t gross, std::string_view currency, const std::optional<Discount>& discount) {
+  if (!discount || !in_effect(*discount)) return 0;
+  if (discount->amount_off > 0) {
+    if (discount->currency != currency) return 0;
+    return std::min(discount->amount_off, gross);
+  }
+  return mul_div_round_half_up(gross, discount->percent_off, 100);
+}
+
 std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount) {
   std::int64_t gross = plan.amount * quantity;
-  if (!discount || discount->cycles_remaining <= 0) return gross;
-  return gross - mul_div_round_half_up(gross, discount->percent_off, 100);
+  return gross - discount_off(gross, plan.currency, discount);
 }
 
 std::optional<Timestamp> next_action_at(const Subscription& s) {
@@ -143,11 +209,12 @@ LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::
   if (s.discount) {
     e.percent_off = s.discount->percent_off;
     e.discount_source = s.discount->source;
+    // Each billed period uses up one cycle; a forever discount never runs out.
+    if (s.discount->cycles_remaining != kForever && --s.discount->cycles_remaining <= 0) s.discount.reset();
   }
   s.current_amount = e.amount;
   s.current_skipped = false;
   e.sequence = ++s.billed_periods;
-  if (s.discount && --s.discount->cycles_remaining <= 0) s.discount.reset();
   return e;
 }
 
@@ -218,6 +285,10 @@ Json apply_pending_change(Subscription& s, const PlanLookup& plans, Timestamp at
   s.plan = s.pending_change->plan;
   s.quantity = s.pending_change->quantity;
   s.pending_change.reset();
+  if (s.discount && !discount_admits(*s.discount, *plans.pending)) {
+    details["discount_dropped"] = s.discount->source;
+    s.discount.reset();
+  }
   if (before.interval != after.interval || before.count != after.count) {
     s.billing_cycle_anchor = at;
     if (!s.skipped_periods.empty()) details["skips_dropped"] = drop_skips(s);

@@ -34,12 +34,33 @@ struct PendingChange {
   Timestamp effective_at = 0;
 };
 
-// A percentage off the next `cycles_remaining` billed periods (a retention offer).
+// `cycles_remaining` of a discount that never runs out (a `forever` coupon).
+inline constexpr std::int64_t kForever = -1;
+
+// Money off the next `cycles_remaining` billed periods: a percentage (a retention offer or a
+// coupon) or a fixed amount off each period's total (a coupon).
 struct Discount {
   std::int64_t percent_off = 0;
-  std::int64_t cycles_remaining = 0;
-  std::string source;  // "retention_offer:rof_..."
+  std::int64_t cycles_remaining = 0;  // billed periods still discounted; kForever: all of them
+  std::string source;  // "retention_offer:rof_...", "coupon:coupon_...", "promotion_code:promo_..."
+  std::int64_t amount_off = 0;  // minor units of `currency`; 0 for a percentage
+  std::string currency;
+  std::optional<std::string> coupon;
+  std::optional<std::string> promotion_code;
+  // The coupon's plan and tier restrictions, kept so a plan change can tell whether the
+  // discount still applies without reading the coupon (its terms never change).
+  std::vector<std::string> applies_to_plans;
+  std::vector<std::string> applies_to_tiers;
 };
+
+// The discount a coupon gives, redeemed directly or through `code`.
+Discount discount_from(const catalog::Coupon& coupon, const catalog::PromotionCode* code);
+// Whether `discount` may stay on a subscription that moves to `plan`.
+bool discount_admits(const Discount& discount, const catalog::Plan& plan);
+// What `discount` takes off a period whose gross price is `gross` in `currency`: the
+// percentage rounded half-up, or the fixed amount but never more than `gross`; 0 when the
+// discount is used up or its amount is in another currency.
+std::int64_t discount_off(std::int64_t gross, std::string_view currency, const std::optional<Discount>& discount);
 
 struct Subscription {
   std::string id;  // "sub_..."
@@ -131,7 +152,7 @@ struct UpcomingPeriod {
 // The next `count` periods from the current (or first scheduled) one. Pure.
 std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& plans, int count);
 
-// Price of one billed period: unit amount * quantity less any discount, rounded half-up.
+// Price of one billed period: unit amount * quantity less any discount (see discount_off).
 std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount);
 
 }  // namespace recur::subscriptions

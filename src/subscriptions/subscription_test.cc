@@ -144,5 +144,183 @@ TEST(Lifecycle, ASkippedCurrentPeriodShowsAsSkippedWithNothingBilled) {
   EXPECT_EQ(periods[1].amount, 1000);
 }
 
+// ------------------------------------------------------------------ coupon discounts
+
+catalog::Coupon coupon(std::int64_t percent_off, catalog::CouponDuration duration, std::int64_t cycles = 0) {
+  catalog::Coupon c;
+  c.id = "coupon_1";
+  c.name = "Test";
+  c.percent_off = percent_off;
+  c.duration = duration;
+  c.duration_in_cycles = cycles;
+  return c;
+}
+
+catalog::Coupon amount_coupon(std::int64_t amount, const std::string& currency, catalog::CouponDuration duration,
+                              std::int64_t cycles = 0) {
+  auto c = coupon(0, duration, cycles);
+  c.amount_off = Money{amount, currency};
+  return c;
+}
+
+std::optional<Discount> forever(const catalog::Coupon& c) { return discount_from(c, nullptr); }
+
+TEST(Discounts, WorkedExamplesOfPercentAndAmountOff) {
+  using catalog::CouponDuration;
+  const auto once = CouponDuration::kOnce;
+  struct Case {
+    std::int64_t gross;
+    std::string currency;
+    std::optional<Discount> discount;
+    std::int64_t off;
+  } cases[] = {
+      {2999, "usd", forever(coupon(15, once)), 450},     // 449.85 -> 450
+      {2999, "usd", forever(coupon(50, once)), 1500},    // 1499.5 -> 1500 (half up)
+      {2998, "usd", forever(coupon(50, once)), 1499},    // exact
+      {1000, "usd", forever(coupon(33, once)), 330},
+      {1, "usd", forever(coupon(50, once)), 1},          // 0.5 -> 1: the customer pays 0
+      {1, "usd", forever(coupon(49, once)), 0},          // 0.49 -> 0
+      {3, "usd", forever(coupon(50, once)), 2},          // 1.5 -> 2
+      {2999, "usd", forever(coupon(100, once)), 2999},
+      {0, "usd", forever(coupon(20, once)), 0},          // a free plan stays free
+      {2999, "usd", forever(amount_coupon(500, "usd", once)), 500},
+      {2999, "usd", forever(amount_coupon(2999, "usd", once)), 2999},
+      {2999, "usd", forever(amount_coupon(5000, "usd", once)), 2999},  // never below zero
+      {2999, "usd", forever(amount_coupon(500, "eur", once)), 0},      // another currency: nothing
+      {1500, "jpy", forever(amount_coupon(1000, "jpy", once)), 1000},
+      {2999, "usd", std::nullopt, 0},
+      {2999, "usd", Discount{20, 0, "used up"}, 0},
+  };
+  for (const auto& c : cases) EXPECT_EQ(discount_off(c.gross, c.currency, c.discount), c.off) << c.gross;
+}
+
+TEST(Discounts, PercentOffIsTheExactHalfUpRoundingForEveryAmountAndPercent) {
+  for (std::int64_t gross = 0; gross <= 5000; gross += 7) {
+    for (std::int64_t pct = 1; pct <= 100; ++pct) {
+      Discount d{pct, 1, "t"};
+      std::int64_t off = discount_off(gross, "usd", d);
+      std::int64_t exact_half_up = (gross * pct * 2 + 100) / 200;  // floor(x + 0.5), x = gross*pct/100 >= 0
+      ASSERT_EQ(off, exact_half_up) << gross << " " << pct;
+      ASSERT_GE(gross - off, 0);
+      // Complementary percentages split the price to within the one rounding step.
+      if (pct < 100) {
+        ASSERT_LE(std::abs(off + discount_off(gross, "usd", Discount{100 - pct, 1, "t"}) - gross), 1);
+      }
+    }
+  }
+}
+
+std::vector<std::int64_t> billed_amounts(const catalog::Plan& p, Subscription& s, const char* until) {
+  std::vector<std::int64_t> out;
+  for (const auto& e : advance(s, {&p, nullptr}, at(until)))
+    if (e.billable) out.push_back(e.amount);
+  return out;
+}
+
+TEST(Discounts, OnceRepeatingAndForeverCountBilledPeriods) {
+  using catalog::CouponDuration;
+  auto p = plan(2000, Interval::kMonth);
+  struct Case {
+    catalog::Coupon coupon;
+    std::vector<std::int64_t> amounts;  // the first period, then five renewals
+    bool left;                          // a discount is still there afterwards
+  } cases[] = {
+      {coupon(25, CouponDuration::kOnce), {1500, 2000, 2000, 2000, 2000, 2000}, false},
+      {coupon(25, CouponDuration::kRepeating, 3), {1500, 1500, 1500, 2000, 2000, 2000}, false},
+      {coupon(25, CouponDuration::kForever), {1500, 1500, 1500, 1500, 1500, 1500}, true},
+      {amount_coupon(750, "usd", CouponDuration::kRepeating, 2), {1250, 1250, 2000, 2000, 2000, 2000}, false},
+  };
+  for (auto& c : cases) {
+    Subscription s;
+    s.id = "sub_1";
+    s.plan = p.id;
+    s.start_date = at("2026-01-31T00:00:00Z");
+    s.discount = discount_from(c.coupon, nullptr);  // given at creation: the first period counts
+    auto first = begin(s, p, s.start_date);
+    std::vector<std::int64_t> amounts{first.at(0).amount};
+    for (auto a : billed_amounts(p, s, "2026-06-30T00:00:00Z")) amounts.push_back(a);
+    EXPECT_EQ(amounts, c.amounts) << to_string(c.coupon.duration);
+    EXPECT_EQ(s.discount.has_value(), c.left);
+  }
+}
+
+TEST(Discounts, ACouponAtTheStartOfATrialDiscountsTheFirstPaidPeriod) {
+  auto p = plan(2000, Interval::kMonth, 1, 14);
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.start_date = at("2026-01-01T00:00:00Z");
+  s.discount = discount_from(coupon(10, catalog::CouponDuration::kOnce), nullptr);
+  (void)begin(s, p, s.start_date);
+  EXPECT_EQ(s.status, Status::kTrialing);
+  EXPECT_EQ(billed_amounts(p, s, "2026-02-15T00:00:00Z"), (std::vector<std::int64_t>{1800, 2000}));
+}
+
+TEST(Discounts, ASkippedPeriodDoesNotUseUpACycleAndTheEventNamesTheSource) {
+  auto p = plan(2000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  catalog::PromotionCode code;
+  code.id = "promo_1";
+  s.discount = discount_from(coupon(50, catalog::CouponDuration::kOnce), &code);  // applied mid-period
+  s.skipped_periods = {at("2026-02-01T00:00:00Z")};
+  auto events = advance(s, {&p, nullptr}, at("2026-04-01T00:00:00Z"));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].type, "subscription.period_skipped");
+  EXPECT_EQ(events[1].amount, 1000);
+  EXPECT_EQ(events[1].discount_source, "promotion_code:promo_1");
+  EXPECT_EQ(events[1].unit_amount * events[1].quantity - events[1].amount, 1000);  // the invoice's discount
+  EXPECT_EQ(events[2].amount, 2000);
+  EXPECT_EQ(events[2].discount_source, "");
+}
+
+TEST(Discounts, APendingPlanChangeKeepsACouponThatCoversTheNewPlanAndDropsOneThatDoesNot) {
+  auto gold = plan(5000, Interval::kMonth);
+  gold.id = "plan_gold";
+  gold.tier = "premium";
+  auto platinum = plan(8000, Interval::kMonth);
+  platinum.id = "plan_platinum";
+  platinum.tier = "premium";
+  auto lite = plan(1000, Interval::kMonth);
+  lite.id = "plan_lite";
+
+  auto premium_only = coupon(10, catalog::CouponDuration::kForever);
+  premium_only.applies_to_tiers = {"premium"};
+  for (const auto* target : {&platinum, &lite}) {
+    auto s = started(gold, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+    s.discount = discount_from(premium_only, nullptr);
+    s.pending_change = PendingChange{target->id, 1, s.current.end};
+    auto events = advance(s, {&gold, target}, at("2026-02-01T00:00:00Z"));
+    ASSERT_EQ(events.size(), 1u);
+    if (target == &platinum) {
+      EXPECT_EQ(events[0].amount, 7200);
+      EXPECT_TRUE(s.discount.has_value());
+    } else {
+      EXPECT_EQ(events[0].amount, 1000);
+      EXPECT_EQ(events[0].details["discount_dropped"], "coupon:coupon_1");
+      EXPECT_FALSE(s.discount.has_value());
+    }
+  }
+}
+
+TEST(Discounts, TheStoredFormRoundTripsAndReadsDocumentsFromBeforeCoupons) {
+  auto p = plan(2000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  auto c = amount_coupon(500, "usd", catalog::CouponDuration::kForever);
+  c.applies_to_plans = {p.id};
+  s.discount = discount_from(c, nullptr);
+  Json doc = to_json(s);
+  EXPECT_TRUE(doc["discount"]["cycles_remaining"].is_null());  // forever
+  EXPECT_EQ(doc["discount"]["amount_off"], 500);
+  EXPECT_EQ(to_json(subscription_from_doc(doc)), doc);
+
+  doc["discount"] = Json{{"percent_off", 20}, {"cycles_remaining", 2}, {"source", "retention_offer:rof_1"}};
+  auto old = subscription_from_doc(doc);
+  ASSERT_TRUE(old.discount.has_value());
+  EXPECT_EQ(old.discount->percent_off, 20);
+  EXPECT_EQ(old.discount->cycles_remaining, 2);
+  EXPECT_EQ(old.discount->amount_off, 0);
+  EXPECT_FALSE(old.discount->coupon.has_value());
+}
+
 }  // namespace
 }  // namespace recur::subscriptions
