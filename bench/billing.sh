@@ -102,6 +102,7 @@ ANALYZE customers; ANALYZE gateway_customers; ANALYZE payment_methods; ANALYZE s
     /usr/bin/time -v -o "$work/billing-$label.time" "$recur" bill --db "$bdb" --until "$until" --no-progress \
       "${wflags[@]}" >"$work/billing-$label.json" 2>"$work/billing-$label.log" || true
     t1=$EPOCHREALTIME
+    sleep 1  # recur's backends have exited; let the postmaster reap them (their CPU counts then)
     cpu_end 0
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/billing-$label.time")
     cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$work/billing-$label.time")
@@ -244,7 +245,7 @@ billing_report() {
   echo "| run | renewals | seconds | renewals/s | peak RSS MB | recur CPU s | PG CPU ms/renewal | other cores |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for l in small big; do
-    echo "| recur bill ${BENCH_BILLING_WORKERS:+--workers $BENCH_BILLING_WORKERS }($l) | ${R[billing.$l.renewals]:-} | ${R[billing.$l.seconds]:-} | ${R[billing.$l.rps]:-} | ${R[billing.$l.rss_mb]:-} | ${R[billing.$l.client_s]:-} | ${R[billing.$l.postgres_ms_req]:-} | ${R[billing.$l.other_cores]:-} |"
+    echo "| recur bill --workers ${BENCH_BILLING_WORKERS:-(default)} ($l) | ${R[billing.$l.renewals]:-} | ${R[billing.$l.seconds]:-} | ${R[billing.$l.rps]:-} | ${R[billing.$l.rss_mb]:-} | ${R[billing.$l.client_s]:-} | ${R[billing.$l.postgres_ms_req]:-} | ${R[billing.$l.other_cores]:-} |"
   done
   echo "| pgbench, the same rows raw (bench/pgbench/billing_renewal.sql) | ${R[billing.pg.renewals]:-} | ${R[billing.pg.seconds]:-} | ${R[billing.pg.rps]:-} | — | ${R[billing.pg.client_s]:-} (pgbench) | ${R[billing.pg.postgres_ms_req]:-} | ${R[billing.pg.other_cores]:-} |"
   echo
