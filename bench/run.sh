@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the issue-3 performance benchmark, in one run on this machine.
+# `make bench`: the issue-3 performance benchmark and the billing run (bench/billing.sh), in one run.
 #
 #   1. recur on PostgreSQL, 64 keep-alive connections (wrk): GET /v1/subscriptions/{id} and
 #      POST /v1/subscriptions; req/s, p50, p99; with the access log off and on.
