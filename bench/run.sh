@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: the issue-3 performance benchmark, in one run on this machine.
+# `make bench`: the issue-3 performance benchmark and the billing run (bench/billing.sh), in one run.
 #
 #   1. recur on PostgreSQL, 64 keep-alive connections (wrk): GET /v1/subscriptions/{id} and
 #      POST /v1/subscriptions; req/s, p50, p99; with the access log off and on.
@@ -18,7 +18,10 @@
 # BENCH_SWEEP ("": extra --workers values to measure, e.g. "2 4 16"), BENCH_WHATIF ("": 1 adds
 # pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
-# to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md).
+# to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
+# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: all but it),
+# BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
+# --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +32,8 @@ for tool in wrk nginx pgbench psql curl python3; do
     exit 1
   }
 done
-[ -x build/recur ] || { echo "bench: build/recur is missing: run 'make build'" >&2; exit 1; }
+recur_bin=${BENCH_RECUR:-build/recur}  # the binary measured (a copy of it)
+[ -x "$recur_bin" ] || { echo "bench: $recur_bin is missing: run 'make build'" >&2; exit 1; }
 
 # A fresh throw-away PostgreSQL for every run: re-execute under scripts/with-postgres.sh.
 if [ -z "${RECUR_BENCH_INNER:-}" ]; then
@@ -46,6 +50,7 @@ ROUNDS=${BENCH_ROUNDS:-2}
 SWEEP=${BENCH_SWEEP:-}
 WHATIF=${BENCH_WHATIF:-}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
+ONLY=${BENCH_ONLY:-}  # "billing": only the billing run; "api": everything but it
 WORKER_FLAGS=()
 [ -n "${BENCH_WORKERS:-}" ] && WORKER_FLAGS=(--workers "$BENCH_WORKERS")
 POOL=${BENCH_WORKERS:-$((4 * $(nproc)))}  # recur's PostgreSQL pool has one connection per worker
@@ -78,8 +83,8 @@ chmod 755 "$work"
 export BENCH_LUA_DIR=$PWD/bench/wrk
 # Run a copy of the binary: a rebuild during the run must not change what is measured.
 recur=$work/recur
-cp build/recur "$recur"
-recur_built=$(date -u -r build/recur '+%Y-%m-%d %H:%M UTC')
+cp "$recur_bin" "$recur"
+recur_built=$(date -u -r "$recur_bin" '+%Y-%m-%d %H:%M UTC')
 recur_rev="$(git rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
 
 free_port() {
@@ -279,6 +284,22 @@ machine_ticks; idle_t0=$m_total; idle_i0=$m_idle; sleep 2; machine_ticks
 background=$(awk -v t=$((m_total - idle_t0)) -v i=$((m_idle - idle_i0)) 'BEGIN { printf "%.0f", (t ? 100 * (t - i) / t : 0) }')
 run_log "bench: machine busy before starting: ${background}% (other processes; should be near 0)"
 
+# The billing-run benchmark (bench/billing.sh), alone with BENCH_ONLY=billing.
+source bench/billing.sh
+if [ "$ONLY" = billing ]; then
+  bench_billing
+  {
+    echo "## Results: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+    echo
+    echo "- recur: build/recur of $recur_built; the tree was at $recur_rev when the run started"
+    echo "- PostgreSQL $(sql 'SHOW server_version') with fsync=off. Machine busy before the run: ${background}%"
+    billing_report
+  } | tee "$out"
+  { echo; echo "### Per-run log"; echo; echo '```'; cat "$work/log.txt"; echo '```'; } >>"$out"
+  echo "bench: results (and the per-run log above) written to $out" >&2
+  exit
+fi
+
 "$recur" migrate --db "$db" >/dev/null 2>"$work/migrate.log" || { cat "$work/migrate.log" >&2; exit 1; }
 export BENCH_API_KEY
 BENCH_API_KEY=$("$recur" keys create --role admin --db "$db" 2>/dev/null | tail -n 1)
@@ -441,6 +462,11 @@ for w in $SWEEP; do
   measure_recur "w$w" --no-access-log --workers "$w"
 done
 
+if [ "$ONLY" != api ]; then
+  run_log "bench: billing run"
+  bench_billing
+fi
+
 # ---------------------------------------------------------------- report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v < t); print (ok ? "met" : "MISSED") }'; }
@@ -512,6 +538,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
     echo "WARNING: other work was using the CPU during $noisy of the key runs (see 'other cores'): these figures are"
     echo "lower than this machine can do; re-run on a quiet machine before comparing."
   fi
+  [ "$ONLY" = api ] || billing_report
 } | tee "$out"
 {
   echo

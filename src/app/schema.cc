@@ -268,6 +268,13 @@ CREATE TABLE coupon_redemptions (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX coupon_redemptions_customer ON coupon_redemptions (coupon_id, customer_id))"},
+      {12, "runs: due-work indexes in the runs' order (next time, then id)",
+       // The runs read "due by time, then id"; many rows due at the same second (a bulk
+       // import, a common billing anchor) made every batch sort all of them.
+       R"(CREATE INDEX subscriptions_due_order ON subscriptions (next_action_at, id);
+DROP INDEX subscriptions_due;
+CREATE INDEX invoices_due_order ON invoices (status, next_attempt_at, id);
+DROP INDEX invoices_due)"},
   };
   return kMigrations;
 }

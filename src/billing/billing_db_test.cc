@@ -316,6 +316,29 @@ TEST_F(BillingTest, ACardExpiringThisMonthIsNoticedOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 1);
 }
 
+TEST_F(BillingTest, RunsWithSeveralWorkersRenewAndChargeEachSubscriptionExactlyOnce) {
+  std::vector<subscriptions::Subscription> subs;
+  for (int i = 0; i < 40; ++i) subs.push_back(subscriber("pm_card_visa", 700));
+  // Two nodes at the renewal: one with 4 workers (1 on SQLite), one with 1, at once.
+  t.clock->set(at("2026-02-28T10:00:00Z"));
+  BillingOptions options;
+  options.workers = 4;
+  options.batch = 7;  // several claims per worker
+  auto multi = testing::reopen(t, *t.clock, 6, options);
+  std::thread a([&] { EXPECT_TRUE(multi->billing().run("test").ok()); });
+  std::thread b([&] { EXPECT_TRUE(billing().run("test").ok()); });
+  a.join();
+  b.join();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status = 'paid'"), 80);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices"), 80);
+  EXPECT_EQ(count("SELECT COUNT(DISTINCT number) FROM invoices"), 80);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE number = 'INV-000080'"), 1);  // gapless
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 80);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 80);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'subscription.renewed'"), 40);
+  for (const auto& s : subs) EXPECT_EQ(invoices(s.id).size(), 2u) << s.id;
+}
+
 TEST_F(BillingTest, DunningSettingsRefuseABadScheduleAndAStaleVersion) {
   auto bad = billing().update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
   ASSERT_FALSE(bad.ok());

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 
 #include "catalog/store.h"
 #include "customers/service.h"
 #include "platform/money.h"
+#include "platform/parallel.h"
 #include "customers/store.h"
 #include "subscriptions/store.h"
 
@@ -114,8 +116,12 @@ void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment
 
 recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subscription& sub,
                                            const subscriptions::LifecycleEvent& e) {
-  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
-  std::string plan_name = plan ? plan->name : e.plan;
+  // The lifecycle read the plan in this transaction: its name is on the event.
+  std::string plan_name = e.plan_name;
+  if (plan_name.empty()) {
+    RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
+    plan_name = plan ? plan->name : e.plan;
+  }
   Invoice inv;
   inv.id = ids_.next("in");
   inv.subscription = sub.id;
@@ -337,6 +343,10 @@ void BillingService::count(CollectReport& report, const std::string& invoice, co
   ++report.attempted;
 }
 
+int BillingService::workers() const {
+  return db_.engine() == db::Engine::kPostgres ? std::max(options_.workers, 1) : 1;
+}
+
 Result<CollectReport> BillingService::collect_due() {
   CollectReport report;
   Timestamp now = clock_.now();
@@ -346,19 +356,33 @@ Result<CollectReport> BillingService::collect_due() {
                                               db::TxMode::kReadOnly));
     progress_(progress);
   }
-  for (;;) {
-    RECUR_ASSIGN(auto ids, db::transact(db_, [&](db::Tx& tx) {
-      return claim_due_invoices(tx, now, options_.batch, now + options_.attempt_lease_seconds);
-    }));
-    for (const auto& id : ids) {
-      count(report, id, attempt(id));
-      if (progress_) {
-        progress.done = std::min(progress.total, progress.done + 1);
-        progress_(progress);
+  std::mutex mu;  // guards report, progress and claim_error
+  std::optional<Error> claim_error;
+  // Every worker claims its own batches (FOR UPDATE SKIP LOCKED, then a lease) until
+  // nothing is left: what one claimed, no other attempts in this run.
+  on_threads(workers(), [&](int) {
+    for (;;) {
+      auto ids = db::transact(db_, [&](db::Tx& tx) {
+        return claim_due_invoices(tx, now, options_.batch, now + options_.attempt_lease_seconds);
+      });
+      if (!ids.ok()) {
+        std::lock_guard lock(mu);
+        if (!claim_error) claim_error = std::move(ids).error();
+        return;
       }
+      for (const auto& id : *ids) {
+        auto result = attempt(id);
+        std::lock_guard lock(mu);
+        count(report, id, result);
+        if (progress_) {
+          progress.done = std::min(progress.total, progress.done + 1);
+          progress_(progress);
+        }
+      }
+      if (static_cast<int>(ids->size()) < options_.batch) return;
     }
-    if (static_cast<int>(ids.size()) < options_.batch) break;
-  }
+  });
+  if (claim_error) return *claim_error;
   if (progress_ && progress.done < progress.total) {
     progress.done = progress.total;  // another worker took the rest
     progress_(progress);
@@ -392,7 +416,7 @@ Result<BillingRun> BillingService::run(const std::string& trigger) {
   r.id = ids_.next("brun");
   r.trigger = trigger;
   r.started = r.as_of = clock_.now();
-  RECUR_ASSIGN(auto lifecycle, subscriptions_.run_due());
+  RECUR_ASSIGN(auto lifecycle, subscriptions_.run_due(workers()));
   if (progress_) progress_({"renewals", lifecycle.subscriptions, lifecycle.subscriptions});
   r.subscriptions_advanced = lifecycle.subscriptions;
   r.lifecycle_events = lifecycle.events;

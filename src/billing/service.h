@@ -25,6 +25,10 @@ struct BillingOptions {
   std::int64_t attempt_lease_seconds = 300;  // a claimed attempt not recorded by then is asked again
   std::int64_t unknown_retry_seconds = 300;  // after a timeout or 5xx, ask again (same key) after this
   int batch = 100;
+  // Runs advance subscriptions and charge invoices on this many threads (PostgreSQL only;
+  // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
+  // never attempt the same invoice at once; the pool needs one connection per worker.
+  int workers = 1;
 };
 
 struct CollectReport {
@@ -172,6 +176,7 @@ class BillingService final : public subscriptions::PeriodBilling {
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
   void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);
+  int workers() const;  // options_.workers on PostgreSQL, 1 on SQLite
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
 
   db::Database& db_;

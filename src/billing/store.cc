@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace recur::billing {
 namespace {
 
@@ -67,6 +69,19 @@ Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
 }
 
 Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until) {
+  if (tx.engine() == db::Engine::kPostgres) {
+    // One round trip: lock the due rows no one else holds and push them out by the lease.
+    RECUR_ASSIGN(auto rows, tx.query(
+        "UPDATE invoices SET next_attempt_at = $3 WHERE id IN ("
+        "SELECT id FROM invoices WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1"
+        " ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id",
+        {now, std::int64_t{limit}, lease_until}));
+    std::vector<std::string> ids;
+    ids.reserve(rows.size());
+    for (const auto& r : rows) ids.push_back(r.text(0));
+    std::sort(ids.begin(), ids.end());  // RETURNING has no order; ids are time-ordered
+    return ids;
+  }
   std::string sql =
       "SELECT id FROM invoices WHERE status = 'open' AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1"
       " ORDER BY next_attempt_at, id LIMIT $2";

@@ -2,10 +2,12 @@
 #include "subscriptions/service.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include "catalog/service.h"
 #include "catalog/store.h"
 #include "customers/service.h"
+#include "platform/parallel.h"
 
 namespace recur::subscriptions {
 
@@ -464,14 +466,20 @@ Result<events::Page> SubscriptionService::history(const std::string& id, int lim
 
 // ------------------------------------------------------------------ scheduler
 
-Result<RunReport> SubscriptionService::run_due() {
+Result<RunReport> SubscriptionService::run_due(int workers) {
   Timestamp now = clock_.now();
   RunReport report;
-  constexpr int kBatch = 200;
+  if (db_.engine() != db::Engine::kPostgres) workers = 1;  // SQLite has one writer
+  workers = std::max(workers, 1);
+  const int kBatch = 200 * workers;
+  std::mutex mu;  // guards report and progressed
   for (;;) {
     RECUR_ASSIGN(auto ids, db::transact(db_, [&](db::Tx& tx) { return due(tx, now, kBatch); }, db::TxMode::kReadOnly));
     int progressed = 0;
-    for (const auto& id : ids) {
+    // Each id goes to one worker; a row another process holds is waited for (FOR UPDATE)
+    // and advanced by whoever gets it first: the second finds nothing due.
+    parallel_for(workers, ids.size(), [&](std::size_t i) {
+      const std::string& id = ids[i];
       auto step = db::transact(db_, [&](db::Tx& tx) -> Result<int> {
         auto loaded = load(tx, id, true);
         if (!loaded.ok()) return loaded.error().kind == ErrorKind::kNotFound ? Result<int>(0) : loaded.error();
@@ -485,17 +493,18 @@ Result<RunReport> SubscriptionService::run_due() {
         RECUR_TRY(record_lifecycle(tx, l.sub, happened));
         return static_cast<int>(happened.size());
       });
+      std::lock_guard lock(mu);
       if (!step.ok()) {
         // One bad row must not hold up every other renewal: note it and go on.
         if (report.failures++ == 0) report.first_error = id + ": " + step.error().message;
-        continue;
+        return;
       }
       if (*step > 0) {
         ++progressed;
         ++report.subscriptions;
         report.events += *step;
       }
-    }
+    });
     if (static_cast<int>(ids.size()) < kBatch || progressed == 0) break;
   }
   return report;

@@ -160,7 +160,9 @@ class SubscriptionService {
 
   // Runs every lifecycle step due at or before now (starts, trial ends, renewals,
   // resumptions, period-end cancellations), in batches, one transaction per subscription.
-  Result<RunReport> run_due();
+  // `workers` > 1 advances that many subscriptions at once (PostgreSQL only: each in its
+  // own transaction and connection; the caller sizes the pool).
+  Result<RunReport> run_due(int workers = 1);
 
   // Wiring: the billing module (none: periods are not invoiced, as in unit setups).
   void set_billing(PeriodBilling* billing) { billing_ = billing; }

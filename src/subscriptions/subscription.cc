@@ -204,6 +204,7 @@ LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::
   LifecycleEvent e{std::move(type), at, s.current, true, period_amount(plan, s.quantity, s.discount), plan.currency,
                    nullptr};
   e.plan = plan.id;
+  e.plan_name = plan.name;
   e.quantity = s.quantity;
   e.unit_amount = plan.amount;
   if (s.discount) {

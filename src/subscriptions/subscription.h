@@ -110,6 +110,7 @@ struct LifecycleEvent {
   Json details;
   // Billable periods: what was sold, so an invoice can show the charge and the discount.
   std::string plan;
+  std::string plan_name;  // as read in the transaction that began the period (for the invoice line)
   std::int64_t quantity = 0;
   std::int64_t unit_amount = 0;
   std::int64_t sequence = 0;  // the subscription's n-th billed period (1-based): billing's unique key

@@ -75,13 +75,15 @@ TestApp make_app(Timestamp start, int pool_size) {
   return t;
 }
 
-std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size) {
+std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size, billing::BillingOptions billing) {
   struct Borrowed final : Clock {
     explicit Borrowed(Clock& c) : inner(c) {}
     Timestamp now() const override { return inner.now(); }
     Clock& inner;
   };
-  auto app = app::App::open(app::Options{base.db_url, pool_size, "", ""}, std::make_unique<Borrowed>(clock));
+  app::Options options{base.db_url, pool_size, "", ""};
+  options.billing = billing;
+  auto app = app::App::open(options, std::make_unique<Borrowed>(clock));
   if (!app.ok()) throw std::runtime_error("cannot reopen test database: " + app.error().message);
   return std::move(*app);
 }

@@ -28,6 +28,7 @@ std::string engine();
 TestApp make_app(Timestamp start, int pool_size = 8);
 
 // Opens a second App on the same database (another "node"), for concurrency tests.
-std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size = 8);
+std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size = 8,
+                                 billing::BillingOptions billing = {});
 
 }  // namespace recur::testing

@@ -143,22 +143,27 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
   const TestCard* card = card_for(req.payment_method);
   std::string decline = card ? std::string(card->decline) : "card_declined";
   auto stored = db::transact(db_, [&](db::Tx& tx) -> Result<ChargeResult> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT charge_id, status, failure_code, amount, currency FROM sandbox_charges"
-                                     " WHERE idempotency_key = $1",
-                                     {req.idempotency_key}));
-    if (!rows.empty()) {
+    // The charge id derives from the key, so a replay conflicts on the key: insert first
+    // (one statement for a new charge), and read the first answer only when it exists.
+    std::string charge_id = "pi_sandbox_" + sha256_hex(req.idempotency_key).substr(0, 24);
+    RECUR_ASSIGN(auto inserted,
+                 tx.exec("INSERT INTO sandbox_charges (idempotency_key, charge_id, customer, payment_method, amount,"
+                         " currency, status, failure_code, refunded, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)"
+                         " ON CONFLICT DO NOTHING",
+                         {req.idempotency_key, charge_id, req.gateway_customer, req.payment_method, req.amount.amount,
+                          req.amount.currency, decline.empty() ? "succeeded" : "failed",
+                          decline.empty() ? db::Value(nullptr) : db::Value(decline), clock_.now()}));
+    if (inserted == 0) {
+      RECUR_ASSIGN(auto rows, tx.query("SELECT charge_id, status, failure_code, amount, currency FROM sandbox_charges"
+                                       " WHERE idempotency_key = $1",
+                                       {req.idempotency_key}));
+      if (rows.empty()) return Error::internal("the sandbox charge conflicted but is not there");
       // A replay: the first answer, as long as the request is the same one.
       if (rows[0].int64(3) != req.amount.amount || rows[0].text(4) != req.amount.currency)
         return ChargeResult{Outcome::kFailed, "", "idempotency_key_reused",
                             "this idempotency key was used with different parameters"};
       return charge_from_row(rows[0]);
     }
-    std::string charge_id = "pi_sandbox_" + sha256_hex(req.idempotency_key).substr(0, 24);
-    RECUR_TRY(tx.exec("INSERT INTO sandbox_charges (idempotency_key, charge_id, customer, payment_method, amount,"
-                      " currency, status, failure_code, refunded, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)",
-                      {req.idempotency_key, charge_id, req.gateway_customer, req.payment_method, req.amount.amount,
-                       req.amount.currency, decline.empty() ? "succeeded" : "failed",
-                       decline.empty() ? db::Value(nullptr) : db::Value(decline), clock_.now()}));
     ChargeResult r{decline.empty() ? Outcome::kSucceeded : Outcome::kFailed, charge_id, decline, ""};
     if (!decline.empty()) r.failure_message = decline_message(decline);
     return r;

@@ -31,6 +31,20 @@ Error pg_error(PGconn* conn, const PGresult* res, std::string_view what) {
 class Connection {
  public:
   explicit Connection(PGconn* conn) : conn_(conn) {}
+  // The session settings every connection gets (also after a reset).
+  Status setup() {
+    RECUR_TRY(run_simple("SET client_min_messages TO warning"));
+    return run_simple("SET TIME ZONE 'UTC'");
+  }
+  // Reconnects a broken connection (e.g. after a server restart); prepared statements are gone.
+  Status reset() {
+    statements_.clear();
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK)
+      return Error{ErrorKind::kUnavailable, "database_unavailable",
+                   std::string("cannot reconnect to PostgreSQL: ") + PQerrorMessage(conn_), {}, {}};
+    return setup();
+  }
   ~Connection() { PQfinish(conn_); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -61,12 +75,18 @@ class Connection {
   std::unordered_map<std::string, std::string> statements_;
 };
 
+// BEGIN is not a round trip of its own: it is sent in one pipeline with the transaction's
+// first statement (and a transaction that sends nothing sends neither BEGIN nor COMMIT).
 class PostgresTx final : public Tx {
  public:
   using Lease = Pool<Connection>::Lease;
-  explicit PostgresTx(Lease lease) : lease_(std::move(lease)) {}
+  PostgresTx(Lease lease, const char* begin_sql) : lease_(std::move(lease)), begin_sql_(begin_sql) {}
   ~PostgresTx() override {
     if (done_) return;
+    if (!begun_) {  // nothing to roll back; a connection left broken is not returned
+      if (!lease_->healthy() || PQpipelineStatus(lease_->handle()) != PQ_PIPELINE_OFF) lease_.discard();
+      return;
+    }
     if (!lease_->healthy() || !lease_->run_simple("ROLLBACK").ok()) lease_.discard();
   }
 
@@ -94,7 +114,7 @@ class PostgresTx final : public Tx {
   }
 
   Status commit() override {
-    RECUR_TRY(lease_->run_simple("COMMIT"));
+    if (begun_) RECUR_TRY(lease_->run_simple("COMMIT"));
     done_ = true;
     return Ok{};
   }
@@ -103,6 +123,75 @@ class PostgresTx final : public Tx {
 
  private:
   Result<PgResult> run(std::string_view sql, const Params& params) {
+    if (!begun_) {
+      // The first statement: BEGIN and it in one round trip. An idle connection may have
+      // died (a server restart): nothing has happened in this transaction yet, so
+      // reconnect once and send both again.
+      auto first = begin_and_run(sql, params);
+      if (first.ok() || begun_ || lease_->healthy()) return first;
+      RECUR_TRY(lease_->reset());
+      return begin_and_run(sql, params);
+    }
+    return run_prepared(sql, params);
+  }
+
+  Result<PgResult> begin_and_run(std::string_view sql, const Params& params) {
+    RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
+    PGconn* conn = lease_->handle();
+    Values v(params);
+    if (PQenterPipelineMode(conn) != 1) return pg_error(conn, nullptr, "pipeline");
+    bool sent = PQsendQueryParams(conn, begin_sql_, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+                PQsendQueryPrepared(conn, name->c_str(), static_cast<int>(params.size()), v.values.data(), nullptr,
+                                    nullptr, 0) == 1 &&
+                PQpipelineSync(conn) == 1;
+    // Read everything sent (BEGIN's result, the statement's, the sync) before leaving pipeline mode.
+    PgResult begin_res, stmt_res;
+    int stage = 0;  // 0: BEGIN, 1: the statement, 2: the sync
+    while (sent && stage < 3) {
+      PGresult* r = PQgetResult(conn);
+      if (!r) {
+        if (PQstatus(conn) != CONNECTION_OK) break;
+        continue;  // the end of one query's results
+      }
+      auto st = PQresultStatus(r);
+      if (st == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        stage = 3;
+      } else if (stage == 0) {
+        begin_res.reset(r);
+        stage = 1;
+      } else {
+        stmt_res.reset(r);
+        stage = 2;
+      }
+    }
+    bool complete = sent && stage == 3;
+    if (complete) PQexitPipelineMode(conn);
+    if (!complete)  // the connection broke (the caller reconnects it, or the pool drops it)
+      return Error{ErrorKind::kUnavailable, "database_unavailable", std::string("query: ") + PQerrorMessage(conn), {}, {}};
+    if (PQresultStatus(begin_res.get()) != PGRES_COMMAND_OK) return pg_error(conn, begin_res.get(), begin_sql_);
+    begun_ = true;  // from here a failure leaves an open (aborted) transaction to roll back
+    auto st = PQresultStatus(stmt_res.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(conn, stmt_res.get(), "query");
+    return stmt_res;
+  }
+
+  // Parameters as libpq wants them: text, or null.
+  struct Values {
+    explicit Values(const Params& params) : texts(params.size()), values(params.size(), nullptr) {
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        if (const auto* s = std::get_if<std::string>(&params[i])) values[i] = s->c_str();
+        else if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
+          texts[i] = std::to_string(*n);
+          values[i] = texts[i].c_str();
+        }
+      }
+    }
+    std::vector<std::string> texts;
+    std::vector<const char*> values;
+  };
+
+  Result<PgResult> run_prepared(std::string_view sql, const Params& params) {
     RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
     std::vector<std::string> texts(params.size());
     std::vector<const char*> values(params.size(), nullptr);
@@ -121,6 +210,8 @@ class PostgresTx final : public Tx {
   }
 
   Lease lease_;
+  const char* begin_sql_;
+  bool begun_ = false;  // BEGIN has been sent (with the first statement)
   bool done_ = false;
 };
 
@@ -131,16 +222,10 @@ class PostgresDatabase final : public Database {
 
   Result<std::unique_ptr<Tx>> begin(TxMode mode) override {
     const char* sql = mode == TxMode::kReadWrite ? "BEGIN" : "BEGIN READ ONLY";
-    // After a server restart every idle connection is dead: replace them one by one
-    // instead of failing one request for each.
-    for (int attempt = 0;; ++attempt) {
-      RECUR_ASSIGN(auto lease, pool_.acquire());
-      auto st = lease->run_simple(sql);
-      if (st.ok()) return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease)));
-      bool broken = !lease->healthy();
-      if (broken) lease.discard();
-      if (!broken || attempt >= pool_size_) return std::move(st).error();
-    }
+    // BEGIN goes with the first statement; a connection found dead then (after a server
+    // restart) is reconnected there, before anything of the transaction has run.
+    RECUR_ASSIGN(auto lease, pool_.acquire());
+    return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease), sql));
   }
   Engine engine() const override { return Engine::kPostgres; }
   std::string describe() const override {
@@ -162,6 +247,7 @@ class PostgresDatabase final : public Database {
     PQconninfoFree(opts);
     redacted_ = "host=" + host + " port=" + port + " dbname=" + dbname;
     RECUR_ASSIGN(auto tx, begin(TxMode::kReadOnly));
+    RECUR_TRY(tx->query("SELECT 1"));  // connects, and checks the server answers
     return Ok{};
   }
 
@@ -172,8 +258,7 @@ class PostgresDatabase final : public Database {
     if (PQstatus(raw) != CONNECTION_OK)
       return Error{ErrorKind::kUnavailable, "database_unavailable",
                    std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(raw), {}, {}};
-    RECUR_TRY(conn->run_simple("SET client_min_messages TO warning"));
-    RECUR_TRY(conn->run_simple("SET TIME ZONE 'UTC'"));
+    RECUR_TRY(conn->setup());
     return conn;
   }
 
