@@ -339,6 +339,32 @@ TEST_F(BillingTest, RunsWithSeveralWorkersRenewAndChargeEachSubscriptionExactlyO
   for (const auto& s : subs) EXPECT_EQ(invoices(s.id).size(), 2u) << s.id;
 }
 
+TEST_F(BillingTest, TaxFollowsTheCountryTheBoxShipsTo) {
+  auto rates = parse_tax_rates(Json{{"de", 1900}, {"US", 825}});
+  ASSERT_TRUE(rates.ok()) << rates.error().message;
+  auto saved = billing().update_tax(*rates, 1, t.actor);
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  EXPECT_EQ(saved->rates_bp.at("DE"), 1900);
+  auto plan = testing::make_plan(t, 1000, Interval::kMonth);
+  customers::Address berlin{"Unter den Linden 1", std::nullopt, "Berlin", "10117", std::nullopt, "DE"};
+  auto customer = t.app->customers().create({"de@example.com", "Emmy", std::nullopt, berlin, Json::object()}, t.actor);
+  ASSERT_TRUE(customer.ok());
+  ASSERT_TRUE(t.app->customers().attach_payment_method(customer->id, {std::nullopt, "pm_card_visa", false}, t.actor).ok());
+  auto sub = testing::subscribe(t, customer->id, plan.id);
+  run_at("2026-01-31T10:00:00Z");
+  auto inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.subtotal, 1000);
+  EXPECT_EQ(inv.tax, 190);
+  EXPECT_EQ(inv.total, 1190);
+  EXPECT_EQ(inv.amount_paid, 1190);
+  // A country without a rate, or no address, pays none; a bad table is refused whole.
+  auto other = subscriber("pm_card_visa", 1000);
+  EXPECT_EQ(invoices(other.id).at(0).tax, 0);
+  EXPECT_FALSE(parse_tax_rates(Json{{"DEU", 1900}}).ok());
+  EXPECT_FALSE(parse_tax_rates(Json{{"FR", 10001}}).ok());
+  EXPECT_FALSE(billing().update_tax({}, 1, t.actor).ok());  // stale version
+}
+
 TEST_F(BillingTest, DunningSettingsRefuseABadScheduleAndAStaleVersion) {
   auto bad = billing().update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
   ASSERT_FALSE(bad.ok());

@@ -2,6 +2,7 @@
 #include "billing/model.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "platform/money.h"
 
@@ -83,6 +84,49 @@ Status validate(const DunningSettings& s) {
                               "strictly ascending, 1 to 60 days after the first failure"}});
   }
   return Ok{};
+}
+
+Json to_json(const TaxSettings& s) {
+  Json rates = Json::object();
+  for (const auto& [country, bp] : s.rates_bp) rates[country] = bp;
+  return Json{{"object", "tax_settings"}, {"rates", rates}, {"version", s.version}, {"updated", format_rfc3339(s.updated)}};
+}
+
+TaxSettings tax_from_doc(const Json& d) {
+  TaxSettings s;
+  for (const auto& [country, bp] : d.at("rates").items()) s.rates_bp[country] = bp.get<std::int64_t>();
+  s.version = d.at("version");
+  s.updated = doc_required_time(d, "updated");
+  return s;
+}
+
+Result<std::map<std::string, std::int64_t>> parse_tax_rates(const Json& rates) {
+  std::map<std::string, std::int64_t> out;
+  std::vector<FieldError> errors;
+  if (!rates.is_object() || rates.size() > 250)
+    return Error::invalid("validation_failed", "rates must be an object of at most 250 countries",
+                          {{"rates", "invalid_type", "an object such as {\"DE\": 1900}"}});
+  for (const auto& [key, value] : rates.items()) {
+    std::string country = key;
+    bool letters = country.size() == 2 && std::isalpha(static_cast<unsigned char>(country[0])) &&
+                   std::isalpha(static_cast<unsigned char>(country[1]));
+    for (auto& c : country) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (!letters) errors.push_back({"rates." + key, "invalid_country", "an ISO 3166-1 alpha-2 code such as DE"});
+    else if (!value.is_number_integer() || value.get<std::int64_t>() < 0 || value.get<std::int64_t>() > 10000)
+      errors.push_back({"rates." + key, "out_of_range", "basis points from 0 to 10000 (1900 = 19 %)"});
+    else out[country] = value.get<std::int64_t>();
+  }
+  if (!errors.empty()) {
+    std::string message = errors.front().message;
+    return Error::invalid("validation_failed", "invalid tax rate: " + message, std::move(errors));
+  }
+  return out;
+}
+
+std::int64_t tax_rate_for(const TaxSettings& s, const std::optional<std::string>& country) {
+  if (!country) return 0;
+  auto it = s.rates_bp.find(*country);
+  return it == s.rates_bp.end() ? 0 : it->second;
 }
 
 Json to_json(const DunningSettings& s) {

@@ -2,6 +2,7 @@
 // schedule. No I/O: the service stores these and talks to gateways.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -154,6 +155,20 @@ struct DunningSettings {
   std::int64_t version = 1;
   Timestamp updated = 0;
 };
+
+// Tax by the customer's country (shipping address), in basis points (1900 = 19 %). A
+// country not listed, or a customer without an address, pays no tax.
+struct TaxSettings {
+  std::map<std::string, std::int64_t> rates_bp;  // "DE" -> 1900
+  std::int64_t version = 1;
+  Timestamp updated = 0;
+};
+
+Json to_json(const TaxSettings& settings);
+TaxSettings tax_from_doc(const Json& doc);
+// Reads {"DE": 1900, ...}: ISO 3166-1 alpha-2 keys (upper-cased), 0..10000 each.
+Result<std::map<std::string, std::int64_t>> parse_tax_rates(const Json& rates);
+std::int64_t tax_rate_for(const TaxSettings& settings, const std::optional<std::string>& country);
 
 Json to_json(const DunningSettings& settings);
 DunningSettings dunning_from_doc(const Json& doc);

@@ -169,6 +169,22 @@ void add_routes(http::Router& router, BillingService& svc) {
                          [](const BillingRun& r) { return to_json(r); });
   });
 
+  router.add("GET", "/v1/settings/tax", std::string(kSettingsRead), [&svc](Request& req) {
+    return http::respond(req, svc.tax(), 200, [](const TaxSettings& s) { return to_json(s); });
+  });
+  router.add("PATCH", "/v1/settings/tax", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    auto version = http::expected_version(req, *body, true);
+    if (!version.ok()) return http::error_response(req, version.error());
+    FieldReader f(*body);
+    const Json* rates = f.object("rates", true);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    auto parsed = parse_tax_rates(*rates);
+    if (!parsed.ok()) return http::error_response(req, parsed.error());
+    return http::respond(req, svc.update_tax(std::move(*parsed), **version, access::actor_of(req)), 200,
+                         [](const TaxSettings& s) { return to_json(s); });
+  });
   router.add("GET", "/v1/settings/dunning", std::string(kSettingsRead), [&svc](Request& req) {
     return http::respond(req, svc.dunning(), 200, [](const DunningSettings& s) { return to_json(s); });
   });

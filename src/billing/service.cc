@@ -136,14 +136,24 @@ recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subs
   for (auto& line : pending) inv.lines.push_back(std::move(line));
   // The lifecycle priced the period with its discount; the invoice shows it as one.
   inv.discount_source = e.discount_source;
-  Totals t = compute_totals(inv.lines, gross - e.amount, 0);
+  // Tax by the customer's country; the customer is read only when rates are configured.
+  std::int64_t tax_bp = 0;
+  RECUR_ASSIGN(auto tax, load_tax(tx, false));
+  if (tax && !tax->rates_bp.empty()) {
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+    std::optional<std::string> country;
+    if (customer && customer->shipping_address) country = customer->shipping_address->country;
+    if (sub.shipping_address) country = sub.shipping_address->country;  // where this box goes
+    tax_bp = tax_rate_for(*tax, country);
+  }
+  Totals t = compute_totals(inv.lines, gross - e.amount, tax_bp);
   if (t.carried_credit < 0) {
     // Credits the invoice cannot absorb wait for the next one, as a pending item.
     inv.lines.push_back({"Unused credit carried to the next invoice", -t.carried_credit, 1, e.period, false});
     subscriptions::PendingItem carry{ids_.next("ii"), sub.id, "Unused credit from the previous invoice",
                                      t.carried_credit, e.currency, 1, e.period, false};
     RECUR_TRY(subscriptions::insert_pending_item(tx, carry, e.at));
-    t = compute_totals(inv.lines, gross - e.amount, 0);
+    t = compute_totals(inv.lines, gross - e.amount, tax_bp);
   }
   inv.subtotal = t.subtotal;
   inv.discount = t.discount;
@@ -876,6 +886,29 @@ Result<RunPage> BillingService::list_runs(int limit, const std::optional<std::st
     for (const auto& r : rows) page.items.push_back(run_from_doc(Json::parse(r.text(0))));
     return page;
   }, db::TxMode::kReadOnly);
+}
+
+Result<TaxSettings> BillingService::tax() {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<TaxSettings> {
+    RECUR_ASSIGN(auto found, load_tax(tx, false));
+    return found.value_or(TaxSettings{});
+  }, db::TxMode::kReadOnly);
+}
+
+Result<TaxSettings> BillingService::update_tax(std::map<std::string, std::int64_t> rates, std::int64_t expected_version,
+                                               const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<TaxSettings> {
+    RECUR_ASSIGN(auto found, load_tax(tx, true));
+    TaxSettings s = found.value_or(TaxSettings{});
+    if (s.version != expected_version) return version_conflict("the tax settings", expected_version, s.version);
+    Json before = to_json(s);
+    s.rates_bp = std::move(rates);
+    ++s.version;
+    s.updated = clock_.now();
+    RECUR_TRY(save_tax(tx, s, found.has_value()));
+    RECUR_TRY(events_.record(tx, "settings.tax_updated", "tax", actor, std::move(before), to_json(s)));
+    return s;
+  });
 }
 
 Result<DunningSettings> BillingService::dunning() {

@@ -147,6 +147,10 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<CreditNote> get_credit_note(const std::string& id);
   Result<CreditNotePage> list_credit_notes(const RefundFilter& filter);
 
+  Result<TaxSettings> tax();
+  // Replaces the whole table of rates; applies to invoices made afterwards.
+  Result<TaxSettings> update_tax(std::map<std::string, std::int64_t> rates, std::int64_t expected_version,
+                                 const events::Actor& actor);
   Result<DunningSettings> dunning();
   Result<DunningSettings> update_dunning(const DunningPatch& patch, std::int64_t expected_version,
                                          const events::Actor& actor);

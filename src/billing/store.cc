@@ -253,6 +253,20 @@ recur::Status save_dunning(db::Tx& tx, const DunningSettings& s, bool existed) {
   return Ok{};
 }
 
+Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update) {
+  std::string sql = "SELECT doc FROM billing_settings WHERE name = 'tax'";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql));
+  if (rows.empty()) return std::optional<TaxSettings>();
+  return std::optional<TaxSettings>(tax_from_doc(Json::parse(rows[0].text(0))));
+}
+
+recur::Status save_tax(db::Tx& tx, const TaxSettings& s, bool existed) {
+  if (existed) RECUR_TRY(tx.exec("UPDATE billing_settings SET doc = $1 WHERE name = 'tax'", {to_json(s).dump()}));
+  else RECUR_TRY(tx.exec("INSERT INTO billing_settings (name, doc) VALUES ('tax', $1)", {to_json(s).dump()}));
+  return Ok{};
+}
+
 Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id, description, amount, quantity, period_start, period_end, proration"
                                    " FROM pending_invoice_items WHERE subscription_id = $1 ORDER BY created_at, id",

@@ -76,6 +76,8 @@ Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter
 // Settings (one row each); the default when never saved.
 Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update);
 recur::Status save_dunning(db::Tx& tx, const DunningSettings& settings, bool existed);
+Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update);  // none: never saved
+recur::Status save_tax(db::Tx& tx, const TaxSettings& settings, bool existed);
 
 // Pending invoice items of a subscription, removed as they are taken onto an invoice.
 Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription);

@@ -3,7 +3,7 @@ codes, redemption at subscription creation and later, the refusals (409 coupon_e
 coupon_expired, coupon_not_applicable) and exact redemption counts under concurrency."""
 from datetime import timedelta
 
-from recur_api import Api, ApiTestCase, Fixtures, format_time, now, round_half_up, unique
+from recur_api import Api, ApiTestCase, format_time, now, round_half_up, unique
 from test_concurrency import race
 
 
@@ -15,9 +15,7 @@ class CouponTestCase(ApiTestCase):
         cls.monthly = cls.make.plan(amount=3000)
         cls.premium = cls.make.plan(amount=5000, tier="premium")
         cls.euro = cls.make.plan(amount=3000, currency="eur")
-        # Customers are made directly, past Prism: this branch's api/openapi.yaml does not
-        # yet describe the customer's `default_payment_method` (added with billing on main).
-        cls.direct = Fixtures(cls.raw)
+        cls.direct = cls.make
 
     def customer(self):
         return self.direct.customer()
