@@ -61,6 +61,16 @@ Json to_json(const BillingRun& r) {
 
 namespace {
 
+// `rows` holds up to limit + 1 items: the extra one only says there is more.
+template <typename T>
+Page<T> page_of(std::vector<T> rows, int limit) {
+  Page<T> page;
+  page.has_more = static_cast<int>(rows.size()) > limit;
+  if (page.has_more) rows.pop_back();
+  page.items = std::move(rows);
+  return page;
+}
+
 BillingRun run_from_doc(const Json& d) {
   BillingRun r;
   r.id = d.at("id");
@@ -608,11 +618,7 @@ Result<Refund> BillingService::get_refund(const std::string& id) {
 Result<RefundPage> BillingService::list_refunds(const RefundFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<RefundPage> {
     RECUR_ASSIGN(auto rows, billing::list_refunds(tx, filter));
-    RefundPage page;
-    page.has_more = static_cast<int>(rows.size()) > filter.limit;
-    if (page.has_more) rows.pop_back();
-    page.items = std::move(rows);
-    return page;
+    return page_of(std::move(rows), filter.limit);
   }, db::TxMode::kReadOnly);
 }
 
@@ -627,11 +633,7 @@ Result<CreditNote> BillingService::get_credit_note(const std::string& id) {
 Result<CreditNotePage> BillingService::list_credit_notes(const RefundFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<CreditNotePage> {
     RECUR_ASSIGN(auto rows, billing::list_credit_notes(tx, filter));
-    CreditNotePage page;
-    page.has_more = static_cast<int>(rows.size()) > filter.limit;
-    if (page.has_more) rows.pop_back();
-    page.items = std::move(rows);
-    return page;
+    return page_of(std::move(rows), filter.limit);
   }, db::TxMode::kReadOnly);
 }
 
@@ -819,11 +821,7 @@ Result<Invoice> BillingService::get_invoice(const std::string& id) {
 Result<InvoicePage> BillingService::list_invoices(const InvoiceFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<InvoicePage> {
     RECUR_ASSIGN(auto rows, billing::list_invoices(tx, filter));
-    InvoicePage page;
-    page.has_more = static_cast<int>(rows.size()) > filter.limit;
-    if (page.has_more) rows.pop_back();
-    page.items = std::move(rows);
-    return page;
+    return page_of(std::move(rows), filter.limit);
   }, db::TxMode::kReadOnly);
 }
 
@@ -861,11 +859,7 @@ Result<Payment> BillingService::get_payment(const std::string& id) {
 Result<PaymentPage> BillingService::list_payments(const PaymentFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<PaymentPage> {
     RECUR_ASSIGN(auto rows, billing::list_payments(tx, filter));
-    PaymentPage page;
-    page.has_more = static_cast<int>(rows.size()) > filter.limit;
-    if (page.has_more) rows.pop_back();
-    page.items = std::move(rows);
-    return page;
+    return page_of(std::move(rows), filter.limit);
   }, db::TxMode::kReadOnly);
 }
 
@@ -880,11 +874,9 @@ Result<RunPage> BillingService::list_runs(int limit, const std::optional<std::st
     params.emplace_back(std::int64_t{limit + 1});
     sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
     RECUR_ASSIGN(auto rows, tx.query(sql, params));
-    RunPage page;
-    page.has_more = static_cast<int>(rows.size()) > limit;
-    if (page.has_more) rows.pop_back();
-    for (const auto& r : rows) page.items.push_back(run_from_doc(Json::parse(r.text(0))));
-    return page;
+    std::vector<BillingRun> runs;
+    for (const auto& r : rows) runs.push_back(run_from_doc(Json::parse(r.text(0))));
+    return page_of(std::move(runs), limit);
   }, db::TxMode::kReadOnly);
 }
 

@@ -64,18 +64,15 @@ struct Progress {
   std::int64_t total = 0;
 };
 
-struct InvoicePage {
-  std::vector<Invoice> items;
+// One page of a cursor list (newest first).
+template <typename T>
+struct Page {
+  std::vector<T> items;
   bool has_more = false;
 };
-struct PaymentPage {
-  std::vector<Payment> items;
-  bool has_more = false;
-};
-struct RunPage {
-  std::vector<BillingRun> items;
-  bool has_more = false;
-};
+using InvoicePage = Page<Invoice>;
+using PaymentPage = Page<Payment>;
+using RunPage = Page<BillingRun>;
 
 struct RefundInput {
   std::string invoice;
@@ -90,14 +87,8 @@ struct CreditInput {
   std::string memo;
 };
 
-struct RefundPage {
-  std::vector<Refund> items;
-  bool has_more = false;
-};
-struct CreditNotePage {
-  std::vector<CreditNote> items;
-  bool has_more = false;
-};
+using RefundPage = Page<Refund>;
+using CreditNotePage = Page<CreditNote>;
 
 struct DunningPatch {
   std::optional<std::vector<std::int64_t>> retry_days;

@@ -26,6 +26,31 @@ void add_filter(std::string& sql, db::Params& params, const char* column, const 
 
 db::Value time_or_null(std::optional<Timestamp> t) { return t ? db::Value(*t) : db::Value(nullptr); }
 
+// The first row's document, parsed; none when there is no row.
+template <typename T>
+Result<std::optional<T>> one_doc(db::Tx& tx, const std::string& sql, const db::Params& params,
+                                 T (*from_doc)(const Json&)) {
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  if (rows.empty()) return std::optional<T>();
+  return std::optional<T>(from_doc(Json::parse(rows[0].text(0))));
+}
+
+using Filters = std::vector<std::pair<const char*, std::optional<std::string>>>;
+
+// A cursor page of `table`'s documents (limit + 1 rows at most), newest first.
+template <typename T>
+Result<std::vector<T>> list_docs(db::Tx& tx, const std::string& table, const Filters& filters,
+                                 const std::optional<std::string>& starting_after, int limit,
+                                 T (*from_doc)(const Json&)) {
+  std::string sql = "SELECT doc FROM " + table + " WHERE 1 = 1";
+  db::Params params;
+  for (const auto& [column, value] : filters) add_filter(sql, params, column, value);
+  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, starting_after, limit), params));
+  std::vector<T> out;
+  for (const auto& r : rows) out.push_back(from_doc(Json::parse(r.text(0))));
+  return out;
+}
+
 }  // namespace
 
 Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv, std::int64_t period_seq) {
@@ -51,21 +76,12 @@ recur::Status update_invoice(db::Tx& tx, const Invoice& inv) {
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update) {
   std::string sql = "SELECT doc FROM invoices WHERE id = $1";
   if (for_update) sql += tx.for_update();
-  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
-  if (rows.empty()) return std::optional<Invoice>();
-  return std::optional<Invoice>(invoice_from_doc(Json::parse(rows[0].text(0))));
+  return one_doc(tx, sql, {id}, invoice_from_doc);
 }
 
 Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
-  std::string sql = "SELECT doc FROM invoices WHERE 1 = 1";
-  db::Params params;
-  add_filter(sql, params, "subscription_id", f.subscription);
-  add_filter(sql, params, "customer_id", f.customer);
-  add_filter(sql, params, "status", f.status);
-  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
-  std::vector<Invoice> out;
-  for (const auto& r : rows) out.push_back(invoice_from_doc(Json::parse(r.text(0))));
-  return out;
+  return list_docs(tx, "invoices", {{"subscription_id", f.subscription}, {"customer_id", f.customer}, {"status", f.status}},
+                   f.starting_after, f.limit, invoice_from_doc);
 }
 
 Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until) {
@@ -148,9 +164,7 @@ recur::Status update_refund(db::Tx& tx, const Refund& r) {
 Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, bool for_update) {
   std::string sql = "SELECT doc FROM refunds WHERE id = $1";
   if (for_update) sql += tx.for_update();
-  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
-  if (rows.empty()) return std::optional<Refund>();
-  return std::optional<Refund>(refund_from_doc(Json::parse(rows[0].text(0))));
+  return one_doc(tx, sql, {id}, refund_from_doc);
 }
 
 Result<std::vector<std::string>> pending_refunds(db::Tx& tx, Timestamp created_before, int limit) {
@@ -170,31 +184,17 @@ recur::Status insert_credit_note(db::Tx& tx, const CreditNote& n) {
 }
 
 Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string& id) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM credit_notes WHERE id = $1", {id}));
-  if (rows.empty()) return std::optional<CreditNote>();
-  return std::optional<CreditNote>(credit_note_from_doc(Json::parse(rows[0].text(0))));
+  return one_doc(tx, "SELECT doc FROM credit_notes WHERE id = $1", {id}, credit_note_from_doc);
 }
 
 Result<std::vector<Refund>> list_refunds(db::Tx& tx, const RefundFilter& f) {
-  std::string sql = "SELECT doc FROM refunds WHERE 1 = 1";
-  db::Params params;
-  add_filter(sql, params, "invoice_id", f.invoice);
-  add_filter(sql, params, "customer_id", f.customer);
-  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
-  std::vector<Refund> out;
-  for (const auto& r : rows) out.push_back(refund_from_doc(Json::parse(r.text(0))));
-  return out;
+  return list_docs(tx, "refunds", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.starting_after, f.limit,
+                   refund_from_doc);
 }
 
 Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& f) {
-  std::string sql = "SELECT doc FROM credit_notes WHERE 1 = 1";
-  db::Params params;
-  add_filter(sql, params, "invoice_id", f.invoice);
-  add_filter(sql, params, "customer_id", f.customer);
-  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
-  std::vector<CreditNote> out;
-  for (const auto& r : rows) out.push_back(credit_note_from_doc(Json::parse(r.text(0))));
-  return out;
+  return list_docs(tx, "credit_notes", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.starting_after,
+                   f.limit, credit_note_from_doc);
 }
 
 recur::Status insert_payment(db::Tx& tx, const Payment& p) {
@@ -212,29 +212,18 @@ recur::Status update_payment(db::Tx& tx, const Payment& p) {
 }
 
 Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE invoice_id = $1 AND status = 'pending'"
-                                   " ORDER BY attempt DESC LIMIT 1",
-                                   {invoice}));
-  if (rows.empty()) return std::optional<Payment>();
-  return std::optional<Payment>(payment_from_doc(Json::parse(rows[0].text(0))));
+  return one_doc(tx,
+                 "SELECT doc FROM payments WHERE invoice_id = $1 AND status = 'pending' ORDER BY attempt DESC LIMIT 1",
+                 {invoice}, payment_from_doc);
 }
 
 Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE id = $1", {id}));
-  if (rows.empty()) return std::optional<Payment>();
-  return std::optional<Payment>(payment_from_doc(Json::parse(rows[0].text(0))));
+  return one_doc(tx, "SELECT doc FROM payments WHERE id = $1", {id}, payment_from_doc);
 }
 
 Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& f) {
-  std::string sql = "SELECT doc FROM payments WHERE 1 = 1";
-  db::Params params;
-  add_filter(sql, params, "invoice_id", f.invoice);
-  add_filter(sql, params, "customer_id", f.customer);
-  add_filter(sql, params, "status", f.status);
-  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, f.starting_after, f.limit), params));
-  std::vector<Payment> out;
-  for (const auto& r : rows) out.push_back(payment_from_doc(Json::parse(r.text(0))));
-  return out;
+  return list_docs(tx, "payments", {{"invoice_id", f.invoice}, {"customer_id", f.customer}, {"status", f.status}},
+                   f.starting_after, f.limit, payment_from_doc);
 }
 
 Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update) {
