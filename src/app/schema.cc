@@ -275,6 +275,77 @@ CREATE INDEX coupon_redemptions_customer ON coupon_redemptions (coupon_id, custo
 DROP INDEX subscriptions_due;
 CREATE INDEX invoices_due_order ON invoices (status, next_attempt_at, id);
 DROP INDEX invoices_due)"},
+      {13, "inventory: stock levels, the movement ledger, shipments, suppliers and purchase orders",
+       // Levels are the ledger's sums, kept in one row per product and warehouse so a
+       // reservation is one conditional UPDATE; the CHECK is the last line against overselling.
+       R"(CREATE TABLE stock_levels (
+  product_id TEXT NOT NULL,
+  warehouse TEXT NOT NULL,
+  on_hand BIGINT NOT NULL,
+  reserved BIGINT NOT NULL,
+  low_stock_threshold BIGINT NOT NULL,
+  low_alerted INTEGER NOT NULL,
+  version BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  doc TEXT NOT NULL,
+  PRIMARY KEY (product_id, warehouse),
+  CHECK (reserved >= 0 AND reserved <= on_hand)
+);
+CREATE TABLE stock_movements (
+  id TEXT PRIMARY KEY,
+  product_id TEXT NOT NULL,
+  warehouse TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  on_hand_delta BIGINT NOT NULL,
+  reserved_delta BIGINT NOT NULL,
+  reason TEXT,
+  reference TEXT,
+  actor TEXT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX stock_movements_product ON stock_movements (product_id, id);
+CREATE TABLE shipments (
+  id TEXT PRIMARY KEY,
+  subscription_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  period_seq BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  backordered_at BIGINT,
+  created_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL,
+  UNIQUE (subscription_id, period_seq)
+);
+CREATE INDEX shipments_backorders ON shipments (status, backordered_at, id);
+CREATE INDEX shipments_customer ON shipments (customer_id, id);
+CREATE TABLE suppliers (
+  id TEXT PRIMARY KEY,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE TABLE purchase_orders (
+  id TEXT PRIMARY KEY,
+  number TEXT UNIQUE,
+  supplier_id TEXT NOT NULL REFERENCES suppliers (id),
+  status TEXT NOT NULL,
+  expected_at BIGINT,
+  need_key TEXT UNIQUE,
+  version BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX purchase_orders_status ON purchase_orders (status, id);
+CREATE TABLE purchase_order_lines (
+  purchase_order_id TEXT NOT NULL REFERENCES purchase_orders (id),
+  product_id TEXT NOT NULL,
+  quantity BIGINT NOT NULL,
+  received BIGINT NOT NULL,
+  PRIMARY KEY (purchase_order_id, product_id),
+  CHECK (received >= 0 AND received <= quantity)
+);
+CREATE INDEX purchase_order_lines_product ON purchase_order_lines (product_id);
+INSERT INTO invoice_numbers (name, next_value) VALUES ('purchase_order', 1))"},
   };
   return kMigrations;
 }

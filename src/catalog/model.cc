@@ -31,6 +31,8 @@ Json to_json(const Product& p) {
               {"sku", p.sku},
               {"description", to_json_text(p.description)},
               {"price", price},
+              {"category", to_json_text(p.category)},
+              {"track_inventory", p.track_inventory},
               {"active", p.active}}, p);
 }
 
@@ -59,6 +61,8 @@ Product product_from_doc(const Json& doc) {
   p.sku = doc.at("sku");
   p.description = doc_text(doc, "description");
   if (const auto& price = doc.at("price"); price.is_object()) p.price = Money{price.at("amount"), price.at("currency")};
+  p.category = doc_text(doc, "category");
+  p.track_inventory = doc.value("track_inventory", false);
   p.active = doc.at("active");
   read_envelope(doc, p);
   return p;

@@ -17,7 +17,11 @@ struct Product {
   std::string name;
   std::string sku;
   std::optional<std::string> description;
-  std::optional<Money> price;  // list price of one unit, informational
+  std::optional<Money> price;  // list price of one unit (alternatives offered "of similar price")
+  std::optional<std::string> category;  // alternatives come from the same category
+  // Stock is counted, reserved and can refuse a subscription only when true (the default
+  // is false, as in Shopify: catalogues without inventory keep working).
+  bool track_inventory = false;
   bool active = true;
   Json metadata = Json::object();
   Timestamp created = 0;

@@ -58,6 +58,8 @@ Result<ProductInput> parse_product(const Request& req) {
   auto sku = f.text("sku", true, 64);
   in.description = f.text("description", false, 2000, 0);
   in.price = read_price(f);
+  in.category = f.text("category", false, 100);
+  in.track_inventory = f.boolean("track_inventory", false).value_or(false);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.name = *name;
@@ -76,10 +78,14 @@ Result<std::pair<ProductPatch, std::int64_t>> parse_product_patch(const Request&
   else if (auto d = f.text("description", false, 2000, 0)) patch.description = d;
   if (f.is_null("price")) patch.price = std::optional<Money>();
   else if (auto p = read_price(f)) patch.price = p;
+  if (f.is_null("category")) patch.category = std::optional<std::string>();
+  else if (auto c = f.text("category", false, 100)) patch.category = c;
+  patch.track_inventory = f.boolean("track_inventory", false);
   patch.active = f.boolean("active", false);
   patch.metadata = f.metadata("metadata");
   f.accept("description");
   f.accept("price");
+  f.accept("category");
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
 }

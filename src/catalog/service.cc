@@ -12,6 +12,8 @@ Result<Product> CatalogService::create_product(const ProductInput& in, const eve
   p.sku = in.sku;
   p.description = in.description;
   p.price = in.price;
+  p.category = in.category;
+  p.track_inventory = in.track_inventory;
   p.metadata = in.metadata;
   p.created = p.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Product> {
@@ -33,6 +35,8 @@ Result<Product> CatalogService::update_product(const std::string& id, const Prod
     if (patch.sku) p.sku = *patch.sku;
     if (patch.description) p.description = *patch.description;
     if (patch.price) p.price = *patch.price;
+    if (patch.category) p.category = *patch.category;
+    if (patch.track_inventory) p.track_inventory = *patch.track_inventory;
     if (patch.active) p.active = *patch.active;
     if (patch.metadata) p.metadata = *patch.metadata;
     p.updated = clock_.now();

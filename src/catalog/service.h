@@ -15,6 +15,8 @@ struct ProductInput {
   std::string sku;
   std::optional<std::string> description;
   std::optional<Money> price;
+  std::optional<std::string> category;
+  bool track_inventory = false;
   Json metadata = Json::object();
 };
 
@@ -23,6 +25,8 @@ struct ProductPatch {
   std::optional<std::string> sku;
   std::optional<std::optional<std::string>> description;  // set, or clear with null
   std::optional<std::optional<Money>> price;
+  std::optional<std::optional<std::string>> category;
+  std::optional<bool> track_inventory;
   std::optional<bool> active;
   std::optional<Json> metadata;
 };

@@ -80,6 +80,11 @@ recur::Status add_skip(Subscription& sub, const PlanLookup& plans, std::optional
   return Ok{};
 }
 
+// When a new subscription's first box ships: its start, or the end of its trial.
+Timestamp first_box_at(const Subscription& sub, const catalog::Plan& plan) {
+  return sub.start_date + std::max<std::int64_t>(plan.trial_days, 0) * 86400;
+}
+
 Result<RetentionOffer> find_offer(db::Tx& tx, const std::string& offer_id) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {offer_id}));
   if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + offer_id + "'");
@@ -108,7 +113,7 @@ Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const 
 }
 
 recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscription& sub,
-                                             const std::vector<LifecycleEvent>& happened) {
+                                                    const std::vector<LifecycleEvent>& happened, bool at_signup) {
   for (const auto& e : happened) {
     Json details = {{"period_start", format_rfc3339(e.period.start)},
                     {"period_end", format_rfc3339(e.period.end)},
@@ -120,6 +125,7 @@ recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscripti
     if (e.details.is_object()) details.update(e.details);
     RECUR_TRY(events_.record(tx, e.type, sub.id, events::Actor::system(), nullptr, nullptr, std::move(details)));
     if (e.billable && billing_) RECUR_TRY(billing_->period_began(tx, sub, e));
+    if (e.billable && fulfilment_) RECUR_TRY(fulfilment_->period_began(tx, sub, e, at_signup));
   }
   return Ok{};
 }
@@ -178,7 +184,10 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     auto happened = begin(sub, plan, now);
     RECUR_TRY(insert(tx, sub));
     RECUR_TRY(events_.record(tx, "subscription.created", sub.id, actor, nullptr, to_json(sub)));
-    RECUR_TRY(record_lifecycle(tx, sub, happened));
+    RECUR_TRY(record_lifecycle(tx, sub, happened, true));
+    // The first box ships later (a future start or a trial): it must be coverable by then.
+    bool billed_now = std::any_of(happened.begin(), happened.end(), [](const auto& e) { return e.billable; });
+    if (fulfilment_ && !billed_now) RECUR_TRY(fulfilment_->check_first_shipment(tx, sub, plan, first_box_at(sub, plan)));
     return sub;
   });
 }

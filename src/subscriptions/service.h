@@ -101,6 +101,21 @@ class PeriodBilling {
   virtual recur::Status period_began(db::Tx& tx, const Subscription& sub, const LifecycleEvent& period) = 0;
 };
 
+// Inventory hears of every billable period in the same transaction too: the period's box
+// is reserved (or backordered) with it. At signup a box that cannot be reserved refuses the
+// subscription (409 out_of_stock), which rolls everything back.
+class Fulfilment {
+ public:
+  virtual ~Fulfilment() = default;
+  // Requires: called inside `tx`, after billing heard of the same period.
+  virtual recur::Status period_began(db::Tx& tx, const Subscription& sub, const LifecycleEvent& period,
+                                     bool at_signup) = 0;
+  // A subscription whose first box ships later (a future start, a trial): refused now when
+  // stock expected by `ships_at` cannot cover it.
+  virtual recur::Status check_first_shipment(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
+                                             Timestamp ships_at) = 0;
+};
+
 // What a payment outcome does to a subscription (billing decides; the state machine checks).
 enum class PaymentStep {
   kFailed,           // a renewal charge failed: past_due while dunning retries
@@ -166,6 +181,7 @@ class SubscriptionService {
 
   // Wiring: the billing module (none: periods are not invoiced, as in unit setups).
   void set_billing(PeriodBilling* billing) { billing_ = billing; }
+  void set_fulfilment(Fulfilment* fulfilment) { fulfilment_ = fulfilment; }
   // Called by billing inside its own transaction. Returns false when the step does not
   // apply to the subscription's state (e.g. already canceled): nothing changes then.
   Result<bool> apply_payment_step(db::Tx& tx, const std::string& id, PaymentStep step, const std::string& invoice);
@@ -181,7 +197,8 @@ class SubscriptionService {
                               const events::Actor& actor, const std::string& event_type, const Change& change);
   Result<Subscription> mutate_in(db::Tx& tx, const std::string& id, std::optional<std::int64_t> expected_version,
                                  const events::Actor& actor, const std::string& event_type, const Change& change);
-  recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened);
+  recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened,
+                                 bool at_signup = false);
   Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);
   // Redeems `coupon` or `promotion_code` for `sub` on `plan` (in the caller's transaction).
   Result<Discount> redeem(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
@@ -195,6 +212,7 @@ class SubscriptionService {
   IdGenerator& ids_;
   events::Recorder events_;
   PeriodBilling* billing_ = nullptr;
+  Fulfilment* fulfilment_ = nullptr;
 };
 
 }  // namespace recur::subscriptions

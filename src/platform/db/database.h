@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,18 @@ class Tx {
   std::string_view for_update() const {
     return engine() == Engine::kPostgres ? " FOR UPDATE" : "";
   }
+
+  // Work to do once this transaction has committed (cache invalidation, wake-ups); run by
+  // transact() after a successful commit, dropped on rollback.
+  void after_commit(std::function<void()> work) { after_commit_.push_back(std::move(work)); }
+  void run_after_commit() {
+    auto work = std::move(after_commit_);
+    after_commit_.clear();
+    for (auto& w : work) w();
+  }
+
+ private:
+  std::vector<std::function<void()>> after_commit_;
 };
 
 enum class TxMode { kReadWrite, kReadOnly };
@@ -94,6 +107,7 @@ auto transact(Database& db, Work&& work, TxMode mode = TxMode::kReadWrite) -> de
   if (!result.ok()) return result;
   auto committed = (*tx)->commit();
   if (!committed.ok()) return std::move(committed).error();
+  (*tx)->run_after_commit();
   return result;
 }
 
