@@ -115,6 +115,7 @@ struct ServeFlags {
   notify::SmtpOptions smtp;
   notify::HttpSmsOptions sms;
   std::string update_payment_url;
+  std::string ops_email;
   billing::StripeConfig stripe;
   billing::SquareConfig square;
   std::string default_gateway;
@@ -162,6 +163,8 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--update-payment-url", flags.update_payment_url,
                   "base URL of the update-payment link in failed-payment and card-expiring messages")
       ->envname("RECUR_UPDATE_PAYMENT_URL");
+  cmd->add_option("--ops-email", flags.ops_email, "operators' address for low-stock and replenishment alerts")
+      ->envname("RECUR_OPS_EMAIL");
 }
 
 int serve(const Common& common, const ServeFlags& flags) {
@@ -184,7 +187,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   if (!faults.ok()) return fail(faults.error());
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
                   flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
-                  flags.default_gateway};
+                  flags.default_gateway, {flags.ops_email}};
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();

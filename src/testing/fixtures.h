@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <map>
+#include <thread>
+
 #include "testing/test_databases.h"
 
 namespace recur::testing {
@@ -33,5 +38,26 @@ inline subscriptions::Subscription subscribe(TestApp& t, const std::string& cust
 }
 
 inline Timestamp at(const char* rfc3339) { return parse_rfc3339(rfc3339).value(); }
+
+// `n` threads released together, each running `work(i)`; returns each outcome.
+inline std::vector<std::string> race(int n, const std::function<std::string(int)>& work) {
+  std::vector<std::string> outcomes(n);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < n) std::this_thread::yield();
+      outcomes[i] = work(i);
+    });
+  for (auto& th : threads) th.join();
+  return outcomes;
+}
+
+inline std::map<std::string, int> tally(const std::vector<std::string>& outcomes) {
+  std::map<std::string, int> out;
+  for (const auto& o : outcomes) ++out[o];
+  return out;
+}
 
 }  // namespace recur::testing
