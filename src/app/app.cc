@@ -6,6 +6,7 @@
 #include "billing/gateways/square.h"
 #include "billing/gateways/stripe.h"
 #include "billing/routes.h"
+#include "billing/store.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
 #include "inventory/routes.h"
@@ -63,6 +64,7 @@ void App::wire_inventory() {
   inventory_.set_notifier(&notifications_);
   // Every billed period reserves its box in the same transaction (after billing invoiced it).
   subscriptions_.set_fulfilment(&inventory_);
+  inventory_.set_period_paid(billing::period_paid);
   // A product's name, price, category or tracking changes what availability answers.
   catalog_.on_product_changed([this](const std::string& product) { inventory_.cache().invalidate(product); });
 }

@@ -192,6 +192,11 @@ TEST_F(InventoryTest, ShippingTakesStockOffTheShelfAndCancellingGivesItBack) {
   auto box_b = shipments(b.id)[0];
   auto refused = inv().move_shipment(box_a.id, ShipmentStatus::kDelivered, std::nullopt, std::nullopt, t.actor);
   EXPECT_EQ(refused.error().code, "invalid_shipment_transition");
+  // A box is made ready only once its invoice is paid: a first card pays at once.
+  auto unpaid = inv().move_shipment(box_a.id, ShipmentStatus::kReady, std::nullopt, std::nullopt, t.actor);
+  EXPECT_EQ(unpaid.error().code, "period_unpaid");
+  ASSERT_TRUE(t.app->customers().attach_payment_method(a.customer, {std::string("sandbox"), "pm_card_visa", false},
+                                                       t.actor).ok());
   ASSERT_TRUE(inv().move_shipment(box_a.id, ShipmentStatus::kReady, std::nullopt, std::nullopt, t.actor).ok());
   auto shipped = inv().move_shipment(box_a.id, ShipmentStatus::kShipped, "1Z999", std::nullopt, t.actor);
   ASSERT_TRUE(shipped.ok()) << shipped.error().message;

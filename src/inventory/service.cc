@@ -217,8 +217,8 @@ Result<StockView> InventoryService::stock(const std::string& sku) {
 Result<catalog::Page<StockView>> InventoryService::list_stock(bool low_only, int limit,
                                                               const std::optional<std::string>& starting_after) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<catalog::Page<StockView>> {
-    // Tracked products, by id; the flag lives in the document as written by the catalogue.
-    std::string sql = "SELECT doc FROM products WHERE doc LIKE '%\"track_inventory\":true%'";
+    // Tracked products, by id.
+    std::string sql = "SELECT doc FROM products WHERE track_inventory = 1";
     db::Params params;
     if (starting_after) {
       params.emplace_back(*starting_after);
@@ -649,6 +649,11 @@ Result<Shipment> InventoryService::move_shipment(const std::string& id, Shipment
     if (s.status != to && !operator_may_move(s.status, to))
       return Error::conflict("invalid_shipment_transition", "a " + std::string(to_string(s.status)) +
                                                                 " shipment cannot become " + std::string(to_string(to)));
+    if ((to == ShipmentStatus::kReady || to == ShipmentStatus::kShipped) && period_paid_) {
+      RECUR_ASSIGN(bool paid, period_paid_(tx, s.subscription, s.period_seq));
+      if (!paid)
+        return Error::conflict("period_unpaid", "the invoice for this box is not paid yet; it ships once paid");
+    }
     Json before = to_json(s);
     Timestamp now = clock_.now();
     if (to == ShipmentStatus::kShipped && s.status != to) {

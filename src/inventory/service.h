@@ -95,6 +95,10 @@ class InventoryService final : public subscriptions::Fulfilment {
   using OrderReceipt = std::function<recur::Status(db::Tx&, const std::string& purchase_order,
                                                    const std::string& product, std::int64_t quantity)>;
   void set_order_receipt(OrderReceipt receipt) { order_receipt_ = std::move(receipt); }
+  // Billing answers whether a shipment's period is paid: a box is made ready or shipped
+  // only then (409 period_unpaid otherwise).
+  using PeriodPaid = std::function<Result<bool>(db::Tx&, const std::string& subscription, std::int64_t period_seq)>;
+  void set_period_paid(PeriodPaid paid) { period_paid_ = std::move(paid); }
 
   // Stock, addressed by SKU.
   Result<StockView> stock(const std::string& sku);
@@ -162,6 +166,7 @@ class InventoryService final : public subscriptions::Fulfilment {
   InventoryOptions options_;
   notify::Notifier* notifier_ = nullptr;
   OrderReceipt order_receipt_;
+  PeriodPaid period_paid_;
   AvailabilityCache cache_;
 };
 
