@@ -99,8 +99,10 @@ class App {
   http::Pipeline pipeline_;
 };
 
-// Loads the demo catalogue (products, plans, customers, subscriptions, retention offers).
-// Idempotent: does nothing when the catalogue already has products.
-Result<std::string> load_demo(App& app);
+// Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention
+// offers). Idempotent: does nothing when the catalogue already has products. With
+// `replay_to` (the app on a SimulatedClock set in the past), runs everything due up to it
+// afterwards, so the demo starts with history: renewals, dunning, shipments, a backorder.
+Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to = std::nullopt);
 
 }  // namespace recur::app
