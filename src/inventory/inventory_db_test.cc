@@ -311,5 +311,30 @@ TEST_F(InventoryTest, AFutureStartIsRefusedWhenStockExpectedByThenCannotCoverIt)
   EXPECT_EQ(stock("BEAN-1").level.reserved, 2);
 }
 
+TEST_F(InventoryTest, ASubscriptionCancelledForNonPaymentGivesItsUnpaidBoxBackButAPaidBoxStillShips) {
+  auto beans = product("BEAN-1", 4);
+  auto p = plan({{beans.id, 1}});
+  auto payer = *subscribe(p.id);
+  ASSERT_TRUE(t.app->customers().attach_payment_method(payer.customer, {std::string("sandbox"), "pm_card_visa", false},
+                                                       t.actor).ok());
+  auto decliner = *subscribe(p.id);
+  ASSERT_TRUE(t.app->customers().attach_payment_method(decliner.customer,
+                                                       {std::string("sandbox"), "pm_card_chargeDeclined", false},
+                                                       t.actor).ok());
+  EXPECT_EQ(stock("BEAN-1").level.reserved, 2);
+  // Dunning runs out (1, 3, 5, 7 days) and cancels the decliner.
+  for (const char* day : {"2026-02-01T10:00:00Z", "2026-02-02T10:00:00Z", "2026-02-03T10:00:00Z",
+                          "2026-02-05T10:00:00Z", "2026-02-07T10:00:00Z"})
+    renew_at(day);
+  ASSERT_EQ(t.app->subscriptions().get(decliner.id)->status, subscriptions::Status::kCanceled);
+  EXPECT_EQ(shipments(decliner.id)[0].status, ShipmentStatus::kCancelled);
+  EXPECT_EQ(shipments(payer.id)[0].status, ShipmentStatus::kPending);
+  // The payer cancels at once: their paid box still ships.
+  ASSERT_TRUE(t.app->subscriptions().cancel(payer.id, {false, "too_expensive", std::nullopt}, std::nullopt, t.actor).ok());
+  EXPECT_EQ(shipments(payer.id)[0].status, ShipmentStatus::kPending);
+  EXPECT_EQ(stock("BEAN-1").level.reserved, 1);
+  expect_ledger_agrees("BEAN-1");
+}
+
 }  // namespace
 }  // namespace recur::inventory

@@ -619,6 +619,35 @@ recur::Status InventoryService::check_first_shipment(db::Tx& tx, const subscript
   return out_of_stock(short_skus, offered);
 }
 
+recur::Status InventoryService::subscription_ended(db::Tx& tx, const std::string& subscription) {
+  RECUR_ASSIGN(auto boxes, inventory::list_shipments(tx, {subscription, std::nullopt, std::nullopt, 1000, std::nullopt}));
+  Timestamp now = clock_.now();
+  for (auto& s : boxes) {
+    bool open = s.status == ShipmentStatus::kPending || s.status == ShipmentStatus::kBackordered ||
+                s.status == ShipmentStatus::kReady;
+    if (!open) continue;
+    if (period_paid_) {
+      RECUR_ASSIGN(bool paid, period_paid_(tx, s.subscription, s.period_seq));
+      if (paid) continue;  // paid for: it still ships
+    }
+    RECUR_ASSIGN(auto locked, find_shipment(tx, s.id, true));
+    if (!locked) continue;
+    Shipment box = std::move(*locked);
+    Json before = to_json(box);
+    std::vector<ShipmentItem> freed = box.items;
+    for (auto& item : box.items) RECUR_TRY(release(tx, item, box.id, now));
+    box.status = ShipmentStatus::kCancelled;
+    box.expected_at.reset();
+    box.updated = now;
+    ++box.version;
+    RECUR_TRY(update_shipment(tx, box));
+    RECUR_TRY(released(tx, freed));
+    RECUR_TRY(events_.record(tx, "shipment.cancelled", box.id, events::Actor::system(), std::move(before), to_json(box),
+                             {{"reason", "subscription_ended_unpaid"}}));
+  }
+  return Ok{};
+}
+
 // ------------------------------------------------------------------ shipments
 
 Result<Shipment> InventoryService::shipment(const std::string& id) {

@@ -135,6 +135,7 @@ class InventoryService final : public subscriptions::Fulfilment {
                              const subscriptions::LifecycleEvent& period, bool at_signup) override;
   recur::Status check_first_shipment(db::Tx& tx, const subscriptions::Subscription& sub, const catalog::Plan& plan,
                                      Timestamp ships_at) override;
+  recur::Status subscription_ended(db::Tx& tx, const std::string& subscription) override;
 
  private:
   Result<catalog::Product> product_by_sku(db::Tx& tx, const std::string& sku);

@@ -394,6 +394,7 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
       l.sub.cancel_at_period_end = false;
       l.sub.pause.reset();
       l.sub.pending_change.reset();
+      if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, l.sub.id));
     }
     // Offers shown and neither accepted nor declined: the customer cancelled anyway.
     RECUR_ASSIGN(auto rows, tx.query("SELECT offer_id, outcome, reason FROM retention_outcomes"
@@ -556,6 +557,7 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
     return details;
   }));
   (void)stored;
+  if (step == PaymentStep::kExhaustedCancel && fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, id));
   return true;
 }
 
