@@ -152,7 +152,15 @@ Result<StockSnapshot> InventoryService::snapshot(db::Tx& tx, const catalog::Prod
 
 void InventoryService::invalidate_after_commit(db::Tx& tx, const std::string& product) {
   cache_.invalidate(product);  // now, and again once the change is visible to readers
-  tx.after_commit([this, product] { cache_.invalidate(product); });
+  tx.after_commit([this, product] {
+    cache_.invalidate(product);
+    if (bus_) bus_->publish(product);  // the other nodes
+  });
+}
+
+void InventoryService::set_invalidation_bus(cache::InvalidationBus* bus) {
+  bus_ = bus;
+  if (bus_) bus_->subscribe([this](const std::string& product) { cache_.invalidate(product); }, [this] { cache_.clear(); });
 }
 
 Result<bool> InventoryService::move(db::Tx& tx, Movement m, const catalog::Product& product) {

@@ -15,6 +15,7 @@
 #include "events/store.h"
 #include "inventory/model.h"
 #include "notify/service.h"
+#include "platform/cache/invalidation.h"
 #include "platform/clock.h"
 #include "platform/ids.h"
 #include "subscriptions/service.h"
@@ -91,6 +92,8 @@ class InventoryService final : public subscriptions::Fulfilment {
       : db_(db), clock_(clock), ids_(ids), events_(ids, clock), options_(std::move(options)) {}
 
   void set_notifier(notify::Notifier* notifier) { notifier_ = notifier; }
+  // With several API nodes: committed changes are published so every node's cache drops them.
+  void set_invalidation_bus(cache::InvalidationBus* bus);
   // Purchasing records receipts against its orders in the receipt's transaction.
   using OrderReceipt = std::function<recur::Status(db::Tx&, const std::string& purchase_order,
                                                    const std::string& product, std::int64_t quantity)>;
@@ -168,6 +171,7 @@ class InventoryService final : public subscriptions::Fulfilment {
   notify::Notifier* notifier_ = nullptr;
   OrderReceipt order_receipt_;
   PeriodPaid period_paid_;
+  cache::InvalidationBus* bus_ = nullptr;
   AvailabilityCache cache_;
 };
 
