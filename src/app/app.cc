@@ -66,7 +66,7 @@ void App::wire_inventory() {
   subscriptions_.set_fulfilment(&inventory_);
   inventory_.set_period_paid(billing::period_paid);
   // A product's name, price, category or tracking changes what availability answers.
-  catalog_.on_product_changed([this](const std::string& product) { inventory_.cache().invalidate(product); });
+  catalog_.on_product_changed([this](const std::string& product) { inventory_.forget(product); });
 }
 
 void App::wire_billing(const Options& options) {

@@ -152,10 +152,12 @@ Result<StockSnapshot> InventoryService::snapshot(db::Tx& tx, const catalog::Prod
 
 void InventoryService::invalidate_after_commit(db::Tx& tx, const std::string& product) {
   cache_.invalidate(product);  // now, and again once the change is visible to readers
-  tx.after_commit([this, product] {
-    cache_.invalidate(product);
-    if (bus_) bus_->publish(product);  // the other nodes
-  });
+  tx.after_commit([this, product] { forget(product); });
+}
+
+void InventoryService::forget(const std::string& product) {
+  cache_.invalidate(product);
+  if (bus_) bus_->publish(product);
 }
 
 void InventoryService::set_invalidation_bus(cache::InvalidationBus* bus) {

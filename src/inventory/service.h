@@ -125,6 +125,10 @@ class InventoryService final : public subscriptions::Fulfilment {
   Result<AvailabilityAnswer> availability(const std::string& product, std::int64_t quantity,
                                           std::optional<Timestamp> date);
   AvailabilityCache& cache() { return cache_; }
+  // Something outside inventory changed what a product's availability says (its catalogue
+  // entry, a purchase order): drops it here and, through the bus, on every node.
+  // Requires: called after the change committed.
+  void forget(const std::string& product);
 
   // Shipments.
   Result<Shipment> shipment(const std::string& id);
