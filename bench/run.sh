@@ -19,12 +19,16 @@
 # pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
-# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: all but it),
+# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: only benchmark 1;
+# availability: only benchmark 3, bench/availability.sh, which a plain run does last),
 # BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
 # --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Benchmark 3 (availability from cache) needs neither PostgreSQL nor pgbench.
+[ "${BENCH_ONLY:-}" = availability ] && exec bash bench/availability.sh "$@"
 
 for tool in wrk nginx pgbench psql curl python3; do
   command -v "$tool" >/dev/null 2>&1 || {
@@ -466,6 +470,11 @@ if [ "$ONLY" != api ]; then
   run_log "bench: billing run"
   bench_billing
 fi
+if [ -z "$ONLY" ]; then
+  run_log "bench: availability from cache (bench/availability.sh)"
+  BENCH_OUT=$work/availability.md BENCH_RECUR=$recur_bin bash bench/availability.sh 2>>"$work/log.txt" >/dev/null ||
+    run_log "bench: WARNING: the availability benchmark failed (see the log)"
+fi
 
 # ---------------------------------------------------------------- report
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
@@ -539,6 +548,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
     echo "lower than this machine can do; re-run on a quiet machine before comparing."
   fi
   [ "$ONLY" = api ] || billing_report
+  if [ -s "$work/availability.md" ]; then echo; sed '/^### Per-run log/,$d' "$work/availability.md"; fi
 } | tee "$out"
 {
   echo

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "platform/blocking.h"
 #include "platform/result.h"
 
 namespace recur::db {
@@ -52,7 +53,10 @@ class Pool {
     std::unique_ptr<Conn> conn_;
   };
 
+  // Blocks until a connection is free; throws WouldBlock on a thread that must not block
+  // (platform/blocking.h), before anything else happens.
   Result<Lease> acquire() {
+    may_block();
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
     if (!idle_.empty()) {

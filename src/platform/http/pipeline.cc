@@ -3,18 +3,42 @@
 #include "platform/http/pipeline.h"
 
 
+#include <sodium.h>
+
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 
+#include "platform/blocking.h"
 #include "platform/digest.h"
 #include "platform/ids.h"
 
 namespace recur::http {
 namespace {
+
+// A request id: "req_" + 12 random bytes as URL-safe base64, as random_token(12) makes them,
+// but from a per-thread buffer of libsodium's random bytes refilled every 32 ids: one
+// getrandom(2) and one sodium_init() per 32 requests instead of one each.
+std::string new_request_id() {
+  static const bool ready = sodium_init() >= 0;
+  if (!ready) return "req_" + random_token(12);  // throws, as random_token does
+  constexpr std::size_t kBytes = 12;
+  thread_local std::array<unsigned char, 32 * kBytes> pool;
+  thread_local std::size_t used = pool.size();
+  if (used + kBytes > pool.size()) {
+    randombytes_buf(pool.data(), pool.size());
+    used = 0;
+  }
+  char text[sodium_base64_ENCODED_LEN(kBytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(text, sizeof text, pool.data() + used, kBytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(pool.data() + used, kBytes);  // an id is used once
+  used += kBytes;
+  return std::string("req_") + text;
+}
 
 std::optional<std::string> bearer_token(const Request& request) {
   auto auth = request.header("authorization");
@@ -123,12 +147,15 @@ bool request_text_is_utf8(const Request& request) {
 
 Response Pipeline::handle(Request& request) {
   // A caller's id is kept for tracing if it is short and plain; otherwise we make one.
-  auto id = request.header("x-request-id");
-  bool usable = id && !id->empty() && id->size() <= 128 &&
-                std::all_of(id->begin(), id->end(), [](char c) {
-                  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
-                });
-  request.request_id = usable ? *id : "req_" + random_token(12);
+  // (Already set when an attempt on the I/O thread handed this request to the pool.)
+  if (request.request_id.empty()) {
+    auto id = request.header("x-request-id");
+    bool usable = id && !id->empty() && id->size() <= 128 &&
+                  std::all_of(id->begin(), id->end(), [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':';
+                  });
+    request.request_id = usable ? *id : new_request_id();
+  }
   Response response = request_text_is_utf8(request)
                           ? route(request)
                           : problem(Error::bad_request("invalid_encoding", "the URL is not valid UTF-8 after decoding"),
@@ -158,6 +185,8 @@ Response Pipeline::route(Request& request) {
                    request.request_id);
   }
   const Route& route = *m.route;
+  // On an I/O thread (the server's first try), only routes declared able to run there.
+  if (!route.runs_inline && blocking_forbidden()) throw WouldBlock{};
   if (!route.permission.empty()) {
     auto token = bearer_token(request);
     if (!token) {

@@ -6,8 +6,10 @@
 namespace recur::http {
 namespace {
 
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
+template <typename Part>
+std::vector<Part> split_path(std::string_view path) {
+  std::vector<Part> out;
+  out.reserve(8);
   std::size_t start = 0;
   while (start <= path.size()) {
     auto slash = path.find('/', start);
@@ -21,7 +23,7 @@ std::vector<std::string> split_path(std::string_view path) {
 bool is_param(const std::string& seg) { return seg.size() > 2 && seg.front() == '{' && seg.back() == '}'; }
 
 // Score: number of literal segments matched; -1 when the path does not fit.
-int fit(const Route& route, const std::vector<std::string>& parts) {
+int fit(const Route& route, const std::vector<std::string_view>& parts) {
   if (route.segments.size() != parts.size()) return -1;
   int literal = 0;
   for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -36,12 +38,12 @@ int fit(const Route& route, const std::vector<std::string>& parts) {
 
 void Router::add(std::string method, std::string pattern, std::string permission, Handler handler) {
   Route r{std::move(method), std::move(pattern), std::move(permission), std::move(handler), {}};
-  r.segments = split_path(r.pattern);
+  r.segments = split_path<std::string>(r.pattern);
   routes_.push_back(std::move(r));
 }
 
 Match Router::match(Request& request) const {
-  auto parts = split_path(request.path);
+  auto parts = split_path<std::string_view>(request.path);
   Match best;
   int best_score = -1;
   for (const auto& route : routes_) {
@@ -61,8 +63,15 @@ Match Router::match(Request& request) const {
   request.path_params.clear();
   for (std::size_t i = 0; i < parts.size(); ++i)
     if (is_param(best.route->segments[i]))
-      request.path_params[best.route->segments[i].substr(1, best.route->segments[i].size() - 2)] = parts[i];
+      request.path_params[best.route->segments[i].substr(1, best.route->segments[i].size() - 2)] = std::string(parts[i]);
   return best;
+}
+
+bool Router::allow_inline(std::string_view method, std::string_view pattern) {
+  bool found = false;
+  for (auto& route : routes_)
+    if (route.method == method && route.pattern == pattern) found = route.runs_inline = true;
+  return found;
 }
 
 }  // namespace recur::http

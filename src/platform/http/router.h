@@ -18,6 +18,8 @@ struct Route {
   std::string permission;  // "subscriptions:write"; empty = public (no key needed)
   Handler handler;
   std::vector<std::string> segments;  // pattern split on '/'
+  // The handler may run on an HTTP I/O thread (see Router::allow_inline).
+  bool runs_inline = false;
 };
 
 struct Match {
@@ -30,6 +32,12 @@ class Router {
   void add(std::string method, std::string pattern, std::string permission, Handler handler);
   // Fills request.path_params on a match.
   Match match(Request& request) const;
+  // Lets the server try this route's handler on its I/O thread, under a NonBlockingScope
+  // (platform/blocking.h), before it hands the request to the blocking pool. Only for a
+  // handler that either answers without blocking or reaches its first blocking call
+  // (a database connection) before doing anything else: on WouldBlock the whole request
+  // runs again on the pool. False if there is no such route.
+  bool allow_inline(std::string_view method, std::string_view pattern);
   const std::vector<Route>& routes() const { return routes_; }
 
  private:

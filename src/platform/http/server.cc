@@ -1,11 +1,15 @@
-// Beast/Asio transport. One coroutine per connection on its own strand; each request is
-// handed to the worker pool (co_spawn) and the answer written back on the strand.
+// Beast/Asio transport. One io_context per I/O thread (connections are dealt to them in
+// turn, so a connection's handlers never cross threads or wake another I/O thread); one
+// coroutine per connection on its own strand; each request is handed to the worker pool
+// (co_spawn) and the answer written back on the strand, unless the dispatcher answers it
+// on the I/O thread (answer_inline).
 #include <utility>  // Boost 1.74's awaitable.hpp needs it first
 
 #include "platform/http/server.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -14,7 +18,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
+#include "platform/blocking.h"
 #include "platform/http/pipeline.h"
 #include "platform/ids.h"
 
@@ -78,12 +84,20 @@ Response too_large(std::size_t limit) {
 
 struct Server::Impl {
   Impl(ServerOptions o, Dispatch d)
-      : options(std::move(o)), dispatch(std::move(d)), ioc(options.io_threads), workers(options.worker_threads),
-        acceptor(ioc), signals(ioc) {}
+      : options(std::move(o)), dispatch(std::move(d)), iocs(make_contexts(options.io_threads)), ioc(*iocs.front()),
+        workers(options.worker_threads), acceptor(ioc), signals(ioc) {}
+
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int i = 0; i < std::max(1, n); ++i) out.push_back(std::make_unique<asio::io_context>(1));  // one thread each
+    return out;
+  }
 
   ServerOptions options;
   Dispatch dispatch;
-  asio::io_context ioc;
+  std::vector<std::unique_ptr<asio::io_context>> iocs;  // one per I/O thread
+  asio::io_context& ioc;  // the first: acceptor, signals, shutdown
+  std::size_t next_context = 0;  // touched by the accept loop only
   asio::thread_pool workers;
   tcp::acceptor acceptor;
   asio::signal_set signals;
@@ -94,7 +108,8 @@ struct Server::Impl {
   asio::awaitable<void> accept_loop() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc),
+      auto& home = *iocs[next_context++ % iocs.size()];
+      tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(home),
                                                           asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
@@ -117,6 +132,22 @@ struct Server::Impl {
       return dispatch(request);
     } catch (const std::exception& e) {
       return problem(Error::internal(std::string("dispatch failed: ") + e.what()), request.request_id);
+    }
+  }
+
+  // The first try at a GET or HEAD, on this I/O thread: the dispatcher either answers
+  // without blocking (a cache hit) or throws WouldBlock before it has done anything, and
+  // the request goes to the worker pool as usual. Saves two thread hand-offs per answer.
+  bool answer_inline(Request& request, Response& response) {
+    if (request.method != "GET" && request.method != "HEAD") return false;
+    NonBlockingScope scope;
+    try {
+      response = guarded_dispatch(request);
+      return true;
+    } catch (const WouldBlock&) {
+      request.principal.reset();  // what the pipeline established is established again
+      request.path_params.clear();
+      return false;
     }
   }
 
@@ -151,9 +182,11 @@ struct Server::Impl {
       auto started = std::chrono::steady_clock::now();
       Request request = to_request(parser.get());
       bool keep_alive = parser.get().keep_alive() && !stopping;
-      Response response = co_await asio::co_spawn(
-          workers, [this, &request]() -> asio::awaitable<Response> { co_return guarded_dispatch(request); },
-          asio::use_awaitable);
+      Response response;
+      if (!options.answer_inline || !answer_inline(request, response))
+        response = co_await asio::co_spawn(
+            workers, [this, &request]() -> asio::awaitable<Response> { co_return guarded_dispatch(request); },
+            asio::use_awaitable);
       bool head = request.method == "HEAD";
       bool written = co_await write(*conn, response, parser.get().version(), keep_alive, head);
       log_access(request, response, started);
@@ -207,7 +240,7 @@ struct Server::Impl {
         empty = connections.empty();
       }
       if (empty || std::chrono::steady_clock::now() > deadline) {
-        ioc.stop();
+        for (auto& context : iocs) context->stop();
         return;
       }
       drain(deadline);
@@ -257,9 +290,15 @@ void Server::run(bool handle_signals) {
     });
   }
   asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
+  // The other contexts have no work until a connection arrives: keep them running until stop.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> idle;
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl.options.io_threads; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+  for (std::size_t i = 1; i < impl.iocs.size(); ++i) {
+    idle.push_back(asio::make_work_guard(*impl.iocs[i]));
+    threads.emplace_back([context = impl.iocs[i].get()] { context->run(); });
+  }
   impl.ioc.run();
+  for (auto& context : impl.iocs) context->stop();  // run() may also end for lack of work
   for (auto& t : threads) t.join();
   impl.workers.join();
 }

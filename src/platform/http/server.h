@@ -1,5 +1,6 @@
 // HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive, body limits,
-// timeouts, graceful shutdown. Handlers run on a blocking pool, never on I/O threads.
+// timeouts, graceful shutdown. Handlers run on a blocking pool, except what the dispatcher
+// can answer without blocking (ServerOptions::answer_inline).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,10 @@ struct ServerOptions {
   int read_timeout_seconds = 30;
   int shutdown_grace_seconds = 10;
   bool access_log = true;
+  // Try each GET/HEAD on the I/O thread first, under a NonBlockingScope (platform/blocking.h):
+  // only for a dispatcher that throws WouldBlock before doing anything it cannot answer
+  // without blocking (http::Pipeline does: routes marked with Router::allow_inline).
+  bool answer_inline = false;
 };
 
 // Turns a request into a response; called on a worker thread.

@@ -1,0 +1,179 @@
+// Answers on the I/O thread (ServerOptions::answer_inline, Router::allow_inline): what may
+// block throws WouldBlock there, before doing anything, and the request runs again on the pool.
+#include <utility>  // Boost 1.74's awaitable.hpp needs it first
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "platform/blocking.h"
+#include "platform/db/pool.h"
+#include "platform/http/pipeline.h"
+#include "platform/http/server.h"
+#include "testing/http_client.h"
+
+namespace recur::http {
+namespace {
+
+using testing::HttpClient;
+
+TEST(NonBlocking, PoolAcquireThrowsWouldBlockOnlyInsideTheScope) {
+  struct Conn {};
+  int made = 0;
+  db::Pool<Conn> pool(1, [&]() -> Result<std::unique_ptr<Conn>> {
+    ++made;
+    return std::make_unique<Conn>();
+  });
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW((void)pool.acquire(), WouldBlock);
+  }
+  EXPECT_EQ(made, 0);  // nothing happened before the throw
+  EXPECT_TRUE(pool.acquire().ok());
+  EXPECT_EQ(made, 1);
+}
+
+// Keys "cached" are known without blocking; any other key needs the database.
+class FakeKeys final : public Authenticator {
+ public:
+  Result<std::optional<Principal>> authenticate(std::string_view token) override {
+    if (token == "cached") return std::optional<Principal>(Principal{"key_1", "admin"});
+    may_block();
+    ++database_lookups;
+    if (token == "stored") return std::optional<Principal>(Principal{"key_2", "support"});
+    return std::optional<Principal>();
+  }
+  bool allowed(const Principal& who, std::string_view permission) const override {
+    return who.role == "admin" || permission == "catalog:read";
+  }
+  int database_lookups = 0;
+};
+
+class NoIdempotency final : public IdempotencyStore {
+ public:
+  Result<std::optional<Stored>> claim(const std::string&, const std::string&) override {
+    return std::optional<Stored>();
+  }
+  void complete(const std::string&, const Response&) override {}
+  void release(const std::string&) override {}
+};
+
+class InlinePipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router.add("GET", "/v1/fast/{id}", "catalog:read", [this](Request& req) {
+      ++fast_calls;
+      if (req.path_params["id"] == "miss") may_block();  // a cache miss reads the database
+      Response r;
+      r.body = "{\"id\":\"" + req.path_params["id"] + "\"}";
+      return r;
+    });
+    router.add("GET", "/v1/slow", "catalog:read", [this](Request&) {
+      ++slow_calls;
+      return Response{};
+    });
+    ASSERT_TRUE(router.allow_inline("GET", "/v1/fast/{id}"));
+    ASSERT_FALSE(router.allow_inline("GET", "/v1/nowhere"));
+  }
+  Request get(std::string path, std::string key) {
+    Request req{"GET", std::move(path)};
+    req.headers.emplace_back("authorization", "Bearer " + key);
+    return req;
+  }
+  Router router;
+  FakeKeys keys;
+  NoIdempotency idempotency;
+  Pipeline pipeline{router, keys, idempotency};
+  int fast_calls = 0;
+  int slow_calls = 0;
+};
+
+TEST_F(InlinePipelineTest, AnInlineRouteWithACachedKeyIsAnsweredInsideTheScope) {
+  auto req = get("/v1/fast/p1", "cached");
+  NonBlockingScope scope;
+  Response r = pipeline.handle(req);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"id\":\"p1\"}");
+  EXPECT_EQ(fast_calls, 1);
+}
+
+TEST_F(InlinePipelineTest, OtherRoutesThrowBeforeTheirHandlerRuns) {
+  auto req = get("/v1/slow", "cached");
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW(pipeline.handle(req), WouldBlock);
+  }
+  EXPECT_EQ(slow_calls, 0);
+  std::string id = req.request_id;
+  EXPECT_FALSE(id.empty());
+  EXPECT_EQ(pipeline.handle(req).status, 200);  // on the pool: the same request, the same id
+  EXPECT_EQ(req.request_id, id);
+  EXPECT_EQ(slow_calls, 1);
+}
+
+TEST_F(InlinePipelineTest, AKeyOrAnAnswerThatNeedsTheDatabaseThrows) {
+  auto uncached = get("/v1/fast/p1", "stored");
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW(pipeline.handle(uncached), WouldBlock);
+  }
+  EXPECT_EQ(fast_calls, 0);
+  EXPECT_EQ(keys.database_lookups, 0);
+  auto miss = get("/v1/fast/miss", "cached");
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW(pipeline.handle(miss), WouldBlock);
+  }
+  EXPECT_EQ(pipeline.handle(miss).status, 200);
+}
+
+TEST_F(InlinePipelineTest, RefusalsStayTheSameInsideTheScope) {
+  NonBlockingScope scope;
+  Request no_key{"GET", "/v1/fast/p1"};
+  EXPECT_EQ(pipeline.handle(no_key).status, 401);
+  Request nowhere{"GET", "/v1/nowhere"};
+  EXPECT_EQ(pipeline.handle(nowhere).status, 404);
+  EXPECT_EQ(fast_calls, 0);
+}
+
+// The transport: with answer_inline, a GET is tried on the I/O thread first and goes to the
+// pool on WouldBlock; other methods go straight to the pool.
+TEST(InlineServer, WouldBlockHandsTheRequestToThePool) {
+  std::atomic<int> inline_tries{0}, pool_runs{0}, posts{0};
+  ServerOptions options;
+  options.port = 0;
+  options.access_log = false;
+  options.answer_inline = true;
+  Server server(options, [&](Request& req) {
+    if (req.method == "POST") {
+      EXPECT_FALSE(blocking_forbidden());
+      ++posts;
+      return Response{201};
+    }
+    if (blocking_forbidden()) {
+      ++inline_tries;
+      if (req.path == "/fast") return Response{200, "application/json", "{\"inline\":true}"};
+      may_block();
+    }
+    ++pool_runs;
+    return Response{200, "application/json", "{\"inline\":false}"};
+  });
+  std::string error;
+  ASSERT_TRUE(server.listen(&error)) << error;
+  std::thread runner([&] { server.run(false); });
+  {
+    HttpClient client(server.port());
+    EXPECT_EQ(client.call("GET", "/fast").body, "{\"inline\":true}");
+    EXPECT_EQ(client.call("GET", "/slow").body, "{\"inline\":false}");
+    EXPECT_EQ(client.call("POST", "/slow", "{}").status, 201);
+  }
+  server.stop();
+  runner.join();
+  EXPECT_EQ(inline_tries, 2);
+  EXPECT_EQ(pool_runs, 1);
+  EXPECT_EQ(posts, 1);
+}
+
+}  // namespace
+}  // namespace recur::http
