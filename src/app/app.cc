@@ -57,6 +57,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   billing::add_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
+  // Availability from the cache needs no database: answered on the I/O thread when it hits.
+  router_.allow_inline("GET", "/v1/products/{id}/availability");
   // Answered from the availability cache without a database (src/inventory/service.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");

@@ -196,6 +196,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.io_threads = flags.io_threads > 0 ? flags.io_threads : cores;
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
+  server.answer_inline = true;  // cache hits on the I/O thread (routes marked allow_inline)
   server.answer_inline = true;  // the pipeline answers cache hits on the I/O thread
   auto faults = faults_from(flags.sandbox_faults);
   if (!faults.ok()) return fail(faults.error());
