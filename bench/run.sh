@@ -19,12 +19,15 @@
 # pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
-# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: all but it),
+# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: all but it;
+# forecast: only the demand-forecast benchmark, bench/forecast.sh, which the full run ends with),
 # BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
 # --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The forecast benchmark needs no server or database (bench/forecast.sh).
+if [ "${BENCH_ONLY:-}" = forecast ]; then exec bash bench/forecast.sh; fi
 
 for tool in wrk nginx pgbench psql curl python3; do
   command -v "$tool" >/dev/null 2>&1 || {
@@ -549,5 +552,6 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo '```'
 } >>"$out"
 echo "bench: results (and the per-run log above) written to $out" >&2
+[ -n "$ONLY" ] || bash bench/forecast.sh
 exit
 }

@@ -12,7 +12,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
   static const std::map<std::string_view, std::vector<std::string_view>> kTable = {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
-        kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead}},
+        kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead}},
       // Customer service: manages customers and their subscriptions, reads the catalogue.
       {"support",
        {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,
@@ -22,9 +22,10 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
        {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead, kBillingWrite,
         kSettingsRead, kNotificationsRead}},
       // Warehouse: owns products and stock; reads plans and subscriptions for demand.
-      {"inventory", {kCatalogRead, kCatalogWrite, kSubscriptionsRead}},
+      {"inventory", {kCatalogRead, kCatalogWrite, kSubscriptionsRead, kInventoryRead}},
       // Analysts: read-only, everywhere.
-      {"analyst", {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead}},
+      {"analyst",
+       {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead, kInventoryRead}},
   };
   return kTable;
 }

@@ -22,6 +22,7 @@ inline constexpr std::string_view kTestClock = "test_clock:write";  // only in t
 inline constexpr std::string_view kSettingsRead = "settings:read";
 inline constexpr std::string_view kSettingsWrite = "settings:write";
 inline constexpr std::string_view kNotificationsRead = "notifications:read";
+inline constexpr std::string_view kInventoryRead = "inventory:read";  // stock, shipments, forecasts
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

@@ -8,6 +8,7 @@
 #include "billing/routes.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "inventory/forecast_routes.h"
 #include "notify/routes.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
@@ -52,6 +53,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   subscriptions::add_routes(router_, subscriptions_);
   billing::add_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
+  inventory::add_forecast_routes(router_, *db_, *clock_);
   add_platform_routes(options);
 }
 
