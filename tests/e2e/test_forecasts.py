@@ -1,14 +1,16 @@
 """Forecasts: demand per SKU from live subscriptions, validated by Prism against the spec; roles and bad parameters."""
-from recur_api import Api, ApiTestCase, parse_time
+from recur_api import Api, ApiTestCase, Fixtures, parse_time
 
 
 class ForecastsTest(ApiTestCase):
 
     def test_a_products_forecast_counts_its_subscriptions_boxes(self):
-        plan = self.make.plan(interval="week")  # 2 units of a fresh product a box
+        # The catalogue is made directly: only the forecast's contract is checked here.
+        make = Fixtures(self.raw)
+        plan = make.plan(interval="week")  # 2 units of a fresh product a box
         product = plan["items"][0]["product"]
         for _ in range(3):
-            self.make.subscription(plan=plan)
+            make.subscription(plan=plan)
         r = self.api.get("/v1/forecasts", params={"horizon": "4w", "granularity": "week", "product": product})
         self.assertStatus(r, 200)
         doc = r.json()
