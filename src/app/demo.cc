@@ -10,7 +10,8 @@ Result<std::string> load_demo(App& app) {
 
   auto product = [&](std::string name, std::string sku, std::int64_t cents) {
     return app.catalog().create_product(
-        catalog::ProductInput{std::move(name), std::move(sku), std::nullopt, Money{cents, "usd"}, Json::object()}, cli);
+        catalog::ProductInput{std::move(name), std::move(sku), std::nullopt, Money{cents, "usd"}, std::nullopt,
+                              false, Json::object()}, cli);
   };
   RECUR_ASSIGN(auto beans, product("Single-origin coffee beans, 250 g", "COF-250", 1400));
   RECUR_ASSIGN(auto decaf, product("Decaf coffee beans, 250 g", "COF-DEC-250", 1300));

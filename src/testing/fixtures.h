@@ -10,7 +10,8 @@ namespace recur::testing {
 inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, subscriptions::Interval interval, int count = 1,
                                std::int64_t trial_days = 0, const std::string& name = "Box") {
   auto product = t.app->catalog().create_product(
-      {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, Json::object()}, t.actor);
+      {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, std::nullopt, false,
+       Json::object()}, t.actor);
   EXPECT_TRUE(product.ok()) << (product.ok() ? "" : product.error().message);
   auto plan = t.app->catalog().create_plan({name, amount, "usd", {interval, count}, trial_days, std::nullopt,
                                             {{product->id, 1}}, Json::object()},
