@@ -12,20 +12,24 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
   static const std::map<std::string_view, std::vector<std::string_view>> kTable = {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
-        kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead}},
+        kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead,
+        kInventoryWrite, kShipmentsRead, kShipmentsWrite}},
       // Customer service: manages customers and their subscriptions, reads the catalogue.
       {"support",
        {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,
-        kSettingsRead, kNotificationsRead}},
+        kSettingsRead, kNotificationsRead, kShipmentsRead, kShipmentsWrite}},
       // Finance: reads everything billing depends on; changes subscriptions' billing terms.
       {"billing",
        {kCatalogRead, kCustomersRead, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead, kBillingWrite,
         kSettingsRead, kNotificationsRead}},
       // Warehouse: owns products and stock; reads plans and subscriptions for demand.
-      {"inventory", {kCatalogRead, kCatalogWrite, kSubscriptionsRead, kInventoryRead}},
+      {"inventory",
+       {kCatalogRead, kCatalogWrite, kSubscriptionsRead, kInventoryRead, kInventoryWrite, kShipmentsRead,
+        kShipmentsWrite}},
       // Analysts: read-only, everywhere.
       {"analyst",
-       {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead, kInventoryRead}},
+       {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead, kInventoryRead,
+        kShipmentsRead}},
   };
   return kTable;
 }

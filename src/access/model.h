@@ -22,7 +22,10 @@ inline constexpr std::string_view kTestClock = "test_clock:write";  // only in t
 inline constexpr std::string_view kSettingsRead = "settings:read";
 inline constexpr std::string_view kSettingsWrite = "settings:write";
 inline constexpr std::string_view kNotificationsRead = "notifications:read";
-inline constexpr std::string_view kInventoryRead = "inventory:read";  // stock, shipments, forecasts
+inline constexpr std::string_view kInventoryRead = "inventory:read";    // stock, movements, forecasts, suppliers, POs
+inline constexpr std::string_view kInventoryWrite = "inventory:write";  // adjustments, receipts, suppliers, POs
+inline constexpr std::string_view kShipmentsRead = "shipments:read";
+inline constexpr std::string_view kShipmentsWrite = "shipments:write";  // statuses, backorder choices
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

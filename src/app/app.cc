@@ -6,9 +6,11 @@
 #include "billing/gateways/square.h"
 #include "billing/gateways/stripe.h"
 #include "billing/routes.h"
+#include "billing/store.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
 #include "inventory/forecast_routes.h"
+#include "inventory/routes.h"
 #include "notify/routes.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
@@ -46,15 +48,27 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing, &notifications_),
+      inventory_(*db_, *clock_, ids_, options.inventory),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
+  wire_inventory();
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_);
   billing::add_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
+  inventory::add_routes(router_, inventory_);
   inventory::add_forecast_routes(router_, *db_, *clock_);
   add_platform_routes(options);
+}
+
+void App::wire_inventory() {
+  inventory_.set_notifier(&notifications_);
+  // Every billed period reserves its box in the same transaction (after billing invoiced it).
+  subscriptions_.set_fulfilment(&inventory_);
+  inventory_.set_period_paid(billing::period_paid);
+  // A product's name, price, category or tracking changes what availability answers.
+  catalog_.on_product_changed([this](const std::string& product) { inventory_.cache().invalidate(product); });
 }
 
 void App::wire_billing(const Options& options) {

@@ -14,6 +14,7 @@
 #include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
+#include "inventory/service.h"
 #include "notify/service.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
@@ -43,6 +44,7 @@ struct Options {
   billing::StripeConfig stripe;
   billing::SquareConfig square;
   std::string default_gateway;
+  inventory::InventoryOptions inventory;  // ops_email: where low-stock alerts go
 };
 
 class App {
@@ -62,6 +64,7 @@ class App {
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
   billing::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
+  inventory::InventoryService& inventory() { return inventory_; }
 
   // One billing run (lifecycle, then charges); runs never overlap inside one process.
   Result<billing::BillingRun> run_billing(const std::string& trigger);
@@ -74,6 +77,7 @@ class App {
  private:
   App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<db::Database> db);
   void wire_billing(const Options& options);
+  void wire_inventory();
   void add_platform_routes(const Options& options);
 
   std::unique_ptr<Clock> clock_;
@@ -89,13 +93,16 @@ class App {
   notify::Notifier notifications_;
   billing::Gateways gateways_;
   billing::BillingService billing_;
+  inventory::InventoryService inventory_;
   std::mutex run_mu_;
   http::Router router_;
   http::Pipeline pipeline_;
 };
 
-// Loads the demo catalogue (products, plans, customers, subscriptions, retention offers).
-// Idempotent: does nothing when the catalogue already has products.
-Result<std::string> load_demo(App& app);
+// Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention
+// offers). Idempotent: does nothing when the catalogue already has products. With
+// `replay_to` (the app on a SimulatedClock set in the past), runs everything due up to it
+// afterwards, so the demo starts with history: renewals, dunning, shipments, a backorder.
+Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to = std::nullopt);
 
 }  // namespace recur::app

@@ -116,6 +116,7 @@ struct ServeFlags {
   notify::SmtpOptions smtp;
   notify::HttpSmsOptions sms;
   std::string update_payment_url;
+  std::string ops_email;
   billing::StripeConfig stripe;
   billing::SquareConfig square;
   std::string default_gateway;
@@ -163,6 +164,21 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--update-payment-url", flags.update_payment_url,
                   "base URL of the update-payment link in failed-payment and card-expiring messages")
       ->envname("RECUR_UPDATE_PAYMENT_URL");
+  cmd->add_option("--ops-email", flags.ops_email, "operators' address for low-stock and replenishment alerts")
+      ->envname("RECUR_OPS_EMAIL");
+}
+
+// The demo starts five weeks ago on a simulated clock and replays to now, so `make run`
+// opens on a shop with history (renewals, a declined card's dunning, a backorder).
+int demo(const Common& common) {
+  constexpr Timestamp kHistory = 35 * 86400;
+  Timestamp now = SystemClock().now();
+  auto app = open_app(Options{common.db_url, 2, "", ""}, std::make_unique<SimulatedClock>(now - kHistory));
+  if (!app.ok()) return fail(app.error());
+  auto loaded = load_demo(**app, now);
+  if (!loaded.ok()) return fail(loaded.error());
+  std::cout << *loaded << "\n";
+  return 0;
 }
 
 int serve(const Common& common, const ServeFlags& flags) {
@@ -185,7 +201,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   if (!faults.ok()) return fail(faults.error());
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
                   flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
-                  flags.default_gateway};
+                  flags.default_gateway, {flags.ops_email}};
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();
@@ -380,6 +396,7 @@ int run_cli(int argc, char** argv) {
 
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
+  if (demo_cmd->parsed()) return demo(common);
 
   auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());
@@ -396,12 +413,6 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);
-  if (demo_cmd->parsed()) {
-    auto loaded = load_demo(**app);
-    if (!loaded.ok()) return fail(loaded.error());
-    std::cout << *loaded << "\n";
-    return 0;
-  }
   return 0;
 }
 

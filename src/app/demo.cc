@@ -2,21 +2,47 @@
 #include "app/app.h"
 
 namespace recur::app {
+namespace {
 
-Result<std::string> load_demo(App& app) {
+struct ShipmentsSeen {
+  std::size_t total = 0;
+  std::size_t backordered = 0;
+};
+
+ShipmentsSeen count_shipments(App& app) {
+  ShipmentsSeen seen;
+  inventory::ShipmentQuery q;
+  q.limit = 100;
+  auto page = app.inventory().list_shipments(q);
+  if (!page.ok()) return seen;
+  seen.total = page->items.size();
+  for (const auto& s : page->items) seen.backordered += s.status == inventory::ShipmentStatus::kBackordered;
+  return seen;
+}
+
+}  // namespace
+
+Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   events::Actor cli{"cli", "demo", "admin"};
   RECUR_ASSIGN(auto existing, app.catalog().list_products(catalog::ListFilter{}));
   if (!existing.items.empty()) return std::string("demo data already present: nothing loaded");
 
-  auto product = [&](std::string name, std::string sku, std::int64_t cents) {
-    return app.catalog().create_product(
-        catalog::ProductInput{std::move(name), std::move(sku), std::nullopt, Money{cents, "usd"}, std::nullopt,
-                              false, Json::object()}, cli);
+  // Coffee is stocked tightly, so the replayed weeks end with a backorder; tea is not tracked.
+  auto product = [&](std::string name, std::string sku, std::int64_t cents, std::string category,
+                     std::int64_t stock) -> Result<catalog::Product> {
+    bool tracked = stock >= 0;
+    RECUR_ASSIGN(auto p, app.catalog().create_product(catalog::ProductInput{std::move(name), sku, std::nullopt,
+                                                                            Money{cents, "usd"}, Json::object(),
+                                                                            std::move(category), tracked},
+                                                      cli));
+    if (stock > 0) RECUR_TRY(app.inventory().receive(sku, stock, std::nullopt, cli));
+    return p;
   };
-  RECUR_ASSIGN(auto beans, product("Single-origin coffee beans, 250 g", "COF-250", 1400));
-  RECUR_ASSIGN(auto decaf, product("Decaf coffee beans, 250 g", "COF-DEC-250", 1300));
-  RECUR_ASSIGN(auto tea, product("Loose-leaf green tea, 100 g", "TEA-100", 900));
-  RECUR_ASSIGN(auto filters, product("Paper filters, 100 pack", "FLT-100", 500));
+  RECUR_ASSIGN(auto beans, product("Single-origin coffee beans, 250 g", "COF-250", 1400, "coffee", 6));
+  RECUR_ASSIGN(auto decaf, product("Decaf coffee beans, 250 g", "COF-DEC-250", 1300, "coffee", 20));
+  RECUR_ASSIGN(auto tea, product("Loose-leaf green tea, 100 g", "TEA-100", 900, "tea", -1));
+  RECUR_ASSIGN(auto filters, product("Paper filters, 100 pack", "FLT-100", 500, "accessories", 50));
+  RECUR_TRY(app.inventory().update_settings("COF-250", {3, std::optional<std::string>("orders@roastery.example")}, cli));
 
   auto plan = [&](std::string name, std::int64_t cents, subscriptions::Interval interval, int count,
                   std::int64_t trial, std::optional<std::string> tier, std::vector<catalog::PlanItem> items) {
@@ -70,8 +96,16 @@ Result<std::string> load_demo(App& app) {
   RECUR_TRY(offer("not_using", OfferType::kSkip, "Skip your next box", 0, 0, 0, std::nullopt));
   RECUR_TRY(offer("moving", OfferType::kPause, "Pause for two cycles while you move", 0, 0, 2, std::nullopt));
 
-  return "demo data loaded: 4 products, 4 plans, 3 customers with sandbox cards (one declines), subscriptions " +
-         sub1.id + ", " + sub2.id + " and " + sub3.id + ", 5 retention offers";
+  std::string summary = "demo data loaded: 4 products (3 with stock), 4 plans, 3 customers with sandbox cards (one "
+                        "declines), subscriptions " + sub1.id + ", " + sub2.id + " and " + sub3.id +
+                        ", 5 retention offers";
+  if (!replay_to) return summary;
+  // Five weeks of renewals, trial ends, dunning and shipments, in order, up to now: the
+  // coffee beans run short and Alan's third box waits on a backorder.
+  RECUR_ASSIGN(auto ran, app.advance_test_clock(*replay_to));
+  ShipmentsSeen seen = count_shipments(app);
+  return summary + "; replayed " + std::to_string(ran.value("runs", 0)) + " scheduler runs up to now: " +
+         std::to_string(seen.total) + " shipments, " + std::to_string(seen.backordered) + " backordered";
 }
 
 }  // namespace recur::app

@@ -278,7 +278,9 @@ DROP INDEX invoices_due)"},
       {13, "inventory: stock levels, the movement ledger, shipments, suppliers and purchase orders",
        // Levels are the ledger's sums, kept in one row per product and warehouse so a
        // reservation is one conditional UPDATE; the CHECK is the last line against overselling.
-       R"(CREATE TABLE stock_levels (
+       R"(ALTER TABLE products ADD COLUMN track_inventory INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX products_tracked ON products (track_inventory, id);
+CREATE TABLE stock_levels (
   product_id TEXT NOT NULL,
   warehouse TEXT NOT NULL,
   on_hand BIGINT NOT NULL,

@@ -112,6 +112,12 @@ Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, i
   return ids;
 }
 
+Result<bool> period_paid(db::Tx& tx, const std::string& subscription, std::int64_t period_seq) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT status FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
+                                   {subscription, period_seq}));
+  return rows.empty() || rows[0].text(0) == "paid";
+}
+
 Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM invoices WHERE status = 'open' AND next_attempt_at <= $1", {now}));
   return rows.at(0).int64(0);

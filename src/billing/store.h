@@ -31,6 +31,9 @@ Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filt
 // next_attempt_at out by a lease before committing, so the claim outlives the lock.
 Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until);
 Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now);
+// Whether the subscription's `period_seq`-th billed period is paid (its invoice paid, or
+// nothing to pay); false while it is open, void or uncollectible.
+Result<bool> period_paid(db::Tx& tx, const std::string& subscription, std::int64_t period_seq);
 // Open invoices of a customer (for an immediate retry after a payment-method change).
 Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer);
 // The earliest scheduled payment attempt (the test clock's next stop).

@@ -70,25 +70,8 @@ class CouponTest : public ::testing::Test {
   }
   std::int64_t times_redeemed(const std::string& coupon_id) { return t.app->catalog().get_coupon(coupon_id)->times_redeemed; }
 
-  // `n` threads released together, each running `work(i)`; returns each outcome.
-  std::vector<std::string> race(int n, const std::function<std::string(int)>& work) {
-    std::vector<std::string> outcomes(n);
-    std::atomic<int> ready{0};
-    std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i)
-      threads.emplace_back([&, i] {
-        ++ready;
-        while (ready.load() < n) std::this_thread::yield();
-        outcomes[i] = work(i);
-      });
-    for (auto& th : threads) th.join();
-    return outcomes;
-  }
-  static std::map<std::string, int> tally(const std::vector<std::string>& outcomes) {
-    std::map<std::string, int> out;
-    for (const auto& o : outcomes) ++out[o];
-    return out;
-  }
+  std::vector<std::string> race(int n, const std::function<std::string(int)>& work) { return testing::race(n, work); }
+  static std::map<std::string, int> tally(const std::vector<std::string>& o) { return testing::tally(o); }
 
   TestApp t;
   int customers_ = 0;

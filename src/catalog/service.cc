@@ -44,6 +44,7 @@ Result<Product> CatalogService::update_product(const std::string& id, const Prod
     RECUR_ASSIGN(bool updated, catalog::update_product(tx, p));
     if (!updated) return version_conflict("the product", expected_version, p.version);
     RECUR_TRY(events_.record(tx, "product.updated", p.id, actor, std::move(before), to_json(p)));
+    if (product_changed_) tx.after_commit([this, id = p.id] { product_changed_(id); });
     return p;
   });
 }

@@ -15,9 +15,9 @@ struct ProductInput {
   std::string sku;
   std::optional<std::string> description;
   std::optional<Money> price;
+  Json metadata = Json::object();
   std::optional<std::string> category;
   bool track_inventory = false;
-  Json metadata = Json::object();
 };
 
 struct ProductPatch {
@@ -119,6 +119,10 @@ class CatalogService {
   CatalogService(db::Database& db, const Clock& clock, IdGenerator& ids)
       : db_(db), clock_(clock), ids_(ids), events_(ids, clock) {}
 
+  // Called after a product change commits (caches keyed by product drop it).
+  void on_product_changed(std::function<void(const std::string& product)> listener) {
+    product_changed_ = std::move(listener);
+  }
   Result<Product> create_product(const ProductInput& input, const events::Actor& actor);
   Result<Product> update_product(const std::string& id, const ProductPatch& patch, std::int64_t expected_version,
                                  const events::Actor& actor);
@@ -150,6 +154,7 @@ class CatalogService {
   db::Database& db_;
   const Clock& clock_;
   IdGenerator& ids_;
+  std::function<void(const std::string&)> product_changed_;
   events::Recorder events_;
 };
 

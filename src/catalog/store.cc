@@ -75,8 +75,8 @@ Result<bool> count_redemption(db::Tx& tx, const std::string& table, const std::s
 }  // namespace
 
 Status insert_product(db::Tx& tx, const Product& p) {
-  auto r = tx.exec("INSERT INTO products (id, sku, active, version, doc) VALUES ($1, $2, $3, $4, $5)",
-                   {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump()});
+  auto r = tx.exec("INSERT INTO products (id, sku, active, version, doc, track_inventory) VALUES ($1, $2, $3, $4, $5, $6)",
+                   {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), std::int64_t{p.track_inventory}});
   if (!r.ok()) {
     if (r.error().code == db::kUniqueViolation)
       return Error::conflict("sku_taken", "another product already has sku '" + p.sku + "'");
@@ -86,8 +86,10 @@ Status insert_product(db::Tx& tx, const Product& p) {
 }
 
 Result<bool> update_product(db::Tx& tx, const Product& p) {
-  auto r = tx.exec("UPDATE products SET sku = $2, active = $3, version = $4, doc = $5 WHERE id = $1 AND version = $6",
-                   {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), p.version - 1});
+  auto r = tx.exec("UPDATE products SET sku = $2, active = $3, version = $4, doc = $5, track_inventory = $7"
+                   " WHERE id = $1 AND version = $6",
+                   {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), p.version - 1,
+                    std::int64_t{p.track_inventory}});
   if (!r.ok()) {
     if (r.error().code == db::kUniqueViolation)
       return Error::conflict("sku_taken", "another product already has sku '" + p.sku + "'");

@@ -24,7 +24,7 @@ class ForecastDbTest : public ::testing::Test {
 
   catalog::Product product(const std::string& name) {
     auto p = t.app->catalog().create_product(
-        {name, "SKU-" + name, std::nullopt, std::nullopt, std::nullopt, false, Json::object()}, t.actor);
+        {name, "SKU-" + name, std::nullopt, std::nullopt, Json::object(), std::nullopt, false}, t.actor);
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
     return *p;
   }

@@ -82,6 +82,7 @@ struct ShipmentItem {
   std::string name;
   std::int64_t quantity = 0;
   std::int64_t reserved = 0;  // units held for this item; short = quantity - reserved
+  bool tracked = true;        // untracked products are never short and move no stock
   std::optional<std::string> swapped_from;  // the product a backorder choice replaced
 
   std::int64_t short_by() const { return quantity - reserved; }

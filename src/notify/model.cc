@@ -140,18 +140,38 @@ constexpr Template kTemplates[] = {
      "Your {{card_brand}} card ending in {{card_last4}} expires {{expiry}}. Update it: {{update_payment_url}}", true},
     {"backorder_delay", "{{product_name}} is delayed",
      "Hi {{customer_name}},\n\n"
-     "{{product_name}} is on backorder. We expect to ship it by {{expected_date}}.\n\n"
-     "Sorry for the wait; the rest of your order is not held up.\n",
+     "{{product_name}} is on backorder, so your box {{shipment_id}} waits for it. We expect to ship it "
+     "{{expected_date}}.\n\n"
+     "You can wait, swap the item for an alternative, skip this box (the box is credited to your next "
+     "invoice) or remove the item (its share is credited).\n",
      RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
-                "<p>{{product_name}} is on backorder. We expect to ship it by <strong>{{expected_date}}</strong>.</p>\n"
-                "<p>Sorry for the wait; the rest of your order is not held up.</p>\n"),
-     "{{product_name}} is on backorder; we expect to ship it by {{expected_date}}.", false},
+                "<p>{{product_name}} is on backorder, so your box {{shipment_id}} waits for it. We expect to ship "
+                "it <strong>{{expected_date}}</strong>.</p>\n"
+                "<p>You can wait, swap the item for an alternative, skip this box (the box is credited to your "
+                "next invoice) or remove the item (its share is credited).</p>\n"),
+     "{{product_name}} is on backorder; we expect to ship your box {{expected_date}}.", false},
+    {"backorder_filled", "Your box is on its way",
+     "Hi {{customer_name}},\n\n"
+     "Good news: {{product_name}} is back in stock and your box {{shipment_id}} is being packed.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>Good news: {{product_name}} is back in stock and your box {{shipment_id}} is being "
+                "packed.</p>\n"),
+     "Back in stock: your box {{shipment_id}} is on its way.", false},
+    {"shipment_shipped", "Your box has shipped",
+     "Hi {{customer_name}},\n\n"
+     "Your box {{shipment_id}} ({{product_name}}) has shipped. Tracking number: {{tracking_number}}.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>Your box {{shipment_id}} ({{product_name}}) has shipped. Tracking number: "
+                "<strong>{{tracking_number}}</strong>.</p>\n"),
+     "Your box {{shipment_id}} has shipped. Tracking: {{tracking_number}}", false},
     {"inventory_low", "Low stock: {{product_name}} ({{sku}})",
-     "{{product_name}} (SKU {{sku}}) is down to {{on_hand}} on hand.\n\n"
+     "{{product_name}} (SKU {{sku}}) is down to {{available}} available ({{on_hand}} on hand), at or below "
+     "the threshold of {{low_stock_threshold}}.\n\n"
      "Reorder soon to keep renewals from going on backorder.\n",
-     RECUR_HTML("<p>{{product_name}} (SKU {{sku}}) is down to <strong>{{on_hand}}</strong> on hand.</p>\n"
+     RECUR_HTML("<p>{{product_name}} (SKU {{sku}}) is down to <strong>{{available}}</strong> available "
+                "({{on_hand}} on hand), at or below the threshold of {{low_stock_threshold}}.</p>\n"
                 "<p>Reorder soon to keep renewals from going on backorder.</p>\n"),
-     "Low stock: {{product_name}} ({{sku}}) is down to {{on_hand}}.", false},
+     "Low stock: {{product_name}} ({{sku}}) is down to {{available}} available.", false},
 };
 #undef RECUR_HTML
 

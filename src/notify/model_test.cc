@@ -76,7 +76,8 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
     }
   }
   EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
-                                             "backorder_delay", "inventory_low"}));
+                                             "backorder_delay", "backorder_filled", "shipment_shipped",
+                                             "inventory_low"}));
 }
 
 TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {

@@ -315,7 +315,7 @@ TEST_F(NotifyTest, SmsRefusedByTheProviderIsDeadWithoutRetryAndA503IsRetried) {
   m.channel = Channel::kSms;
   m.template_name = "inventory_low";
   m.to = "+14155550123";
-  m.data = {{"product_name", "Beans"}, {"sku", "B-1"}, {"on_hand", 3}};
+  m.data = {{"product_name", "Beans"}, {"sku", "B-1"}, {"available", 3}};
   auto refused_id = enqueue(refused_n, m);
   EXPECT_EQ(dispatch(refused_n).dead, 1);
   auto record = *refused_n.get(refused_id);

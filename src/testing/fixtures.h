@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <map>
+#include <thread>
+
 #include "testing/test_databases.h"
 
 namespace recur::testing {
@@ -10,8 +15,7 @@ namespace recur::testing {
 inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, subscriptions::Interval interval, int count = 1,
                                std::int64_t trial_days = 0, const std::string& name = "Box") {
   auto product = t.app->catalog().create_product(
-      {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, std::nullopt, false,
-       Json::object()}, t.actor);
+      {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, Json::object()}, t.actor);
   EXPECT_TRUE(product.ok()) << (product.ok() ? "" : product.error().message);
   auto plan = t.app->catalog().create_plan({name, amount, "usd", {interval, count}, trial_days, std::nullopt,
                                             {{product->id, 1}}, Json::object()},
@@ -34,5 +38,26 @@ inline subscriptions::Subscription subscribe(TestApp& t, const std::string& cust
 }
 
 inline Timestamp at(const char* rfc3339) { return parse_rfc3339(rfc3339).value(); }
+
+// `n` threads released together, each running `work(i)`; returns each outcome.
+inline std::vector<std::string> race(int n, const std::function<std::string(int)>& work) {
+  std::vector<std::string> outcomes(n);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < n) std::this_thread::yield();
+      outcomes[i] = work(i);
+    });
+  for (auto& th : threads) th.join();
+  return outcomes;
+}
+
+inline std::map<std::string, int> tally(const std::vector<std::string>& outcomes) {
+  std::map<std::string, int> out;
+  for (const auto& o : outcomes) ++out[o];
+  return out;
+}
 
 }  // namespace recur::testing

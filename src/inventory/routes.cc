@@ -1,0 +1,196 @@
+// Inventory routes: parse and validate, call the service, render.
+#include "inventory/routes.h"
+
+#include "access/actor.h"
+#include "access/model.h"
+#include "platform/http/rest.h"
+
+namespace recur::inventory {
+namespace {
+
+using http::Request;
+using http::Response;
+
+constexpr std::int64_t kMaxUnits = 1'000'000'000;
+
+template <typename T, typename Render>
+Response page_response(const Request& req, const Result<catalog::Page<T>>& page, const std::string& url, Render render) {
+  if (!page.ok()) return http::error_response(req, page.error());
+  Json data = Json::array();
+  for (const auto& item : page->items) data.push_back(render(item));
+  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
+}
+
+Response stock_response(const Request& req, const Result<StockView>& v, int status) {
+  if (!v.ok()) return http::error_response(req, v.error());
+  return http::json_response(status, to_json(*v));
+}
+
+Error invalid_param(const std::string& name, const std::string& message) {
+  return Error::invalid("validation_failed", message, {{name, "invalid_value", message}});
+}
+
+// ?quantity=1..10^9 (default 1) and ?date= (RFC 3339, or a day: 2027-01-31 = its start, UTC).
+Result<std::pair<std::int64_t, std::optional<Timestamp>>> availability_query(const Request& req) {
+  for (const auto& [key, value] : req.query) {
+    if (key != "quantity" && key != "date") return invalid_param(key, "unknown query parameter '" + key + "'");
+  }
+  std::int64_t quantity = 1;
+  if (auto q = req.query_param("quantity")) {
+    char* end = nullptr;
+    long long n = std::strtoll(q->c_str(), &end, 10);
+    if (q->empty() || *end != '\0' || n < 1 || n > kMaxUnits)
+      return invalid_param("quantity", "quantity must be a whole number from 1 to 1000000000");
+    quantity = n;
+  }
+  std::optional<Timestamp> date;
+  if (auto d = req.query_param("date")) {
+    std::string text = d->size() == 10 ? *d + "T00:00:00Z" : *d;
+    date = parse_rfc3339(text);
+    if (!date) return invalid_param("date", "date must be a day (2027-01-31) or an RFC 3339 time");
+  }
+  return std::make_pair(quantity, date);
+}
+
+struct Units {
+  std::int64_t quantity = 0;
+  std::optional<std::string> reference;
+};
+
+// {"quantity": N, "<reference_field>"?: "..."}
+Result<Units> parse_units(const Request& req, const char* reference_field) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  auto quantity = f.integer("quantity", true, 1, kMaxUnits);
+  auto reference = f.text(reference_field, false, 64);
+  RECUR_TRY(f.finish());
+  return Units{*quantity, reference};
+}
+
+Result<ChoiceInput> parse_choice(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  ChoiceInput in;
+  auto choice = f.one_of("choice", true, {"wait", "swap", "skip", "cancel_item"});
+  in.item = f.text("item", false, 64);
+  in.swap_to = f.text("swap_to", false, 64);
+  if (choice) {
+    in.choice = *parse_backorder_choice(*choice);
+    bool needs_item = in.choice == BackorderChoice::kSwap || in.choice == BackorderChoice::kCancelItem;
+    if (needs_item && !in.item) f.fail("item", "required", "the product id of the backordered item");
+    if (!needs_item && in.item) f.fail("item", "not_allowed", "only swap and cancel_item name an item");
+    if (in.choice == BackorderChoice::kSwap && !in.swap_to) f.fail("swap_to", "required", "the product to ship instead");
+    if (in.choice != BackorderChoice::kSwap && in.swap_to) f.fail("swap_to", "not_allowed", "only swap names swap_to");
+  }
+  RECUR_TRY(f.finish());
+  return in;
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, InventoryService& svc) {
+  using namespace access::perm;
+  const std::string read(kInventoryRead), write(kInventoryWrite);
+
+  router.add("GET", "/v1/inventory", read, [&svc](Request& req) {
+    auto page = http::page_request(req, {"low_stock"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    auto low = req.query_param("low_stock");
+    if (low && *low != "true" && *low != "false")
+      return http::error_response(req, invalid_param("low_stock", "low_stock is true or false"));
+    return page_response(req, svc.list_stock(low && *low == "true", page->limit, page->starting_after), "/v1/inventory",
+                         [](const StockView& v) { return to_json(v); });
+  });
+  router.add("GET", "/v1/inventory/{sku}", read, [&svc](Request& req) {
+    return stock_response(req, svc.stock(req.path_params["sku"]), 200);
+  });
+  router.add("PATCH", "/v1/inventory/{sku}", write, [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    StockSettingsPatch patch;
+    patch.low_stock_threshold = f.integer("low_stock_threshold", false, 0, kMaxUnits);
+    if (f.is_null("alert_email")) patch.alert_email = std::optional<std::string>();
+    else if (auto e = f.email("alert_email", false)) patch.alert_email = e;
+    f.accept("alert_email");
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return stock_response(req, svc.update_settings(req.path_params["sku"], patch, access::actor_of(req)), 200);
+  });
+  router.add("GET", "/v1/inventory/{sku}/movements", read, [&svc](Request& req) {
+    auto page = http::page_request(req, {"kind"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    auto kind = req.query_param("kind");
+    if (kind && !parse_movement_kind(*kind))
+      return http::error_response(req, invalid_param("kind", "kind is receipt, adjustment, reservation, release, shipment or return"));
+    auto sku = req.path_params["sku"];
+    return page_response(req, svc.movements(sku, kind, page->limit, page->starting_after),
+                         "/v1/inventory/" + sku + "/movements", [sku](const Movement& m) { return to_json(m, sku); });
+  });
+  router.add("POST", "/v1/inventory/{sku}/adjustments", write, [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto delta = f.integer("quantity_delta", true, -kMaxUnits, kMaxUnits);
+    auto reason = f.text("reason", true, 200);
+    if (delta && *delta == 0) f.fail("quantity_delta", "out_of_range", "an adjustment changes stock: not 0");
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return stock_response(req, svc.adjust(req.path_params["sku"], *delta, *reason, access::actor_of(req)), 201);
+  });
+  router.add("POST", "/v1/inventory/{sku}/receipts", write, [&svc](Request& req) {
+    auto units = parse_units(req, "purchase_order");
+    if (!units.ok()) return http::error_response(req, units.error());
+    return stock_response(req, svc.receive(req.path_params["sku"], units->quantity, units->reference,
+                                           access::actor_of(req)), 201);
+  });
+  router.add("POST", "/v1/inventory/{sku}/returns", write, [&svc](Request& req) {
+    auto units = parse_units(req, "shipment");
+    if (!units.ok()) return http::error_response(req, units.error());
+    return stock_response(req, svc.record_return(req.path_params["sku"], units->quantity, units->reference,
+                                                 access::actor_of(req)), 201);
+  });
+
+  // Shops ask before offering a product: anyone who may read the catalogue may ask.
+  router.add("GET", "/v1/products/{id}/availability", std::string(kCatalogRead), [&svc](Request& req) {
+    auto query = availability_query(req);
+    if (!query.ok()) return http::error_response(req, query.error());
+    auto answer = svc.availability(req.path_params["id"], query->first, query->second);
+    if (!answer.ok()) return http::error_response(req, answer.error());
+    return http::json_response(200, to_json(*answer));
+  });
+
+  const std::string ship_read(kShipmentsRead), ship_write(kShipmentsWrite);
+  auto render = [](const Shipment& s) { return to_json(s); };
+  router.add("GET", "/v1/shipments", ship_read, [&svc, render](Request& req) {
+    auto page = http::page_request(req, {"subscription", "customer", "status"});
+    if (!page.ok()) return http::error_response(req, page.error());
+    auto status = req.query_param("status");
+    if (status && !parse_shipment_status(*status))
+      return http::error_response(req, invalid_param("status", "unknown status '" + *status + "'"));
+    ShipmentQuery q{req.query_param("subscription"), req.query_param("customer"), status, page->limit,
+                    page->starting_after};
+    return page_response(req, svc.list_shipments(q), "/v1/shipments", render);
+  });
+  router.add("GET", "/v1/shipments/{id}", ship_read, [&svc, render](Request& req) {
+    return http::respond(req, svc.shipment(req.path_params["id"]), 200, render);
+  });
+  router.add("PATCH", "/v1/shipments/{id}", ship_write, [&svc, render](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    auto version = http::expected_version(req, *body, false);
+    if (!version.ok()) return http::error_response(req, version.error());
+    FieldReader f(*body);
+    auto status = f.one_of("status", true, {"ready", "shipped", "delivered", "cancelled"});
+    auto tracking = f.text("tracking_number", false, 100);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req, svc.move_shipment(req.path_params["id"], *parse_shipment_status(*status), tracking,
+                                                *version, access::actor_of(req)),
+                         200, render);
+  });
+  router.add("POST", "/v1/shipments/{id}/backorder-choice", ship_write, [&svc, render](Request& req) {
+    auto input = parse_choice(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, svc.choose(req.path_params["id"], *input, access::actor_of(req)), 200, render);
+  });
+}
+
+}  // namespace recur::inventory
