@@ -20,12 +20,14 @@
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
 # BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: only benchmark 1;
-# availability: only benchmark 3, bench/availability.sh, which a plain run does last),
+# availability: only benchmark 3, bench/availability.sh; forecast: only benchmark 4, bench/forecast.sh),
 # BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
 # --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The forecast benchmark needs no server or database (bench/forecast.sh).
+if [ "${BENCH_ONLY:-}" = forecast ]; then exec bash bench/forecast.sh; fi
 
 # Benchmark 3 (availability from cache) needs neither PostgreSQL nor pgbench.
 [ "${BENCH_ONLY:-}" = availability ] && exec bash bench/availability.sh "$@"
@@ -559,5 +561,6 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo '```'
 } >>"$out"
 echo "bench: results (and the per-run log above) written to $out" >&2
+[ -n "$ONLY" ] || bash bench/forecast.sh
 exit
 }

@@ -9,6 +9,7 @@
 #include "billing/store.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "inventory/forecast_routes.h"
 #include "inventory/routes.h"
 #include "notify/routes.h"
 #include "platform/http/rest.h"
@@ -57,11 +58,10 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   billing::add_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
-  // Availability from the cache needs no database: answered on the I/O thread when it hits.
-  router_.allow_inline("GET", "/v1/products/{id}/availability");
   // Answered from the availability cache without a database (src/inventory/service.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
+  inventory::add_forecast_routes(router_, *db_, *clock_);
   add_platform_routes(options);
 }
 

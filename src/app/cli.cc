@@ -13,6 +13,7 @@
 
 #include "access/model.h"
 #include "app/app.h"
+#include "inventory/forecast_store.h"
 #include "platform/http/server.h"
 #include "platform/log.h"
 
@@ -278,6 +279,52 @@ int bill_once(const Common& common, const BillFlags& flags) {
   return run->lifecycle_failures + run->payments.errors > 0 ? 2 : 0;
 }
 
+struct ForecastFlags {
+  bool backtest = false;
+  std::string at;  // backtest cut (default: now - horizon)
+  std::string horizon = "90d";
+  std::string granularity = "week";
+  double level = 0.8;
+};
+
+// `recur forecast`: the JSON forecast as of now, or with --backtest the error of a forecast
+// made at a past moment against what shipped after it.
+int forecast(App& app, const ForecastFlags& flags) {
+  auto days = inventory::parse_horizon_days(flags.horizon);
+  if (!days) return fail(Error::invalid("invalid_horizon", "--horizon must be days or weeks up to a year, e.g. 90d"));
+  auto granularity = inventory::parse_granularity(flags.granularity);
+  if (!granularity) return fail(Error::invalid("invalid_granularity", "--granularity must be day, week or month"));
+  int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
+  Timestamp now = app.clock().now();
+  if (!flags.backtest) {
+    if (!flags.at.empty()) return fail(Error::invalid("invalid_at", "--at needs --backtest"));
+    inventory::ForecastRequest req{now, *days, *granularity, flags.level, std::nullopt, std::nullopt, threads};
+    auto report = db::transact(app.database(), [&](db::Tx& tx) { return inventory::run_forecast(tx, req); },
+                               db::TxMode::kReadOnly);
+    if (!report.ok()) return fail(report.error());
+    std::cout << inventory::to_json(*report).dump(2) << std::endl;
+    return 0;
+  }
+  Timestamp at = now - static_cast<Timestamp>(*days) * 86400;
+  if (!flags.at.empty()) {
+    auto parsed = parse_rfc3339(flags.at);
+    if (!parsed) return fail(Error::invalid("invalid_at", "--at must be an RFC 3339 time"));
+    at = *parsed;
+  }
+  auto report = db::transact(app.database(), [&](db::Tx& tx) {
+    return inventory::run_backtest(tx, at, *days, *granularity, flags.level, threads);
+  }, db::TxMode::kReadOnly);
+  if (!report.ok()) return fail(report.error());
+  if (at + static_cast<Timestamp>(*days) * 86400 > now)
+    std::cerr << "recur: the horizon ends after now: the actuals of its last buckets are incomplete\n";
+  std::cerr << "backtest at " << format_rfc3339(at) << ", " << *days << " days by " << flags.granularity
+            << ": WAPE " << report->error.wape * 100 << " %, MAPE " << report->error.mape * 100 << " % against "
+            << (report->source == inventory::ActualsSource::kShipments ? "shipments" : "billable lifecycle events")
+            << "\n";
+  std::cout << inventory::to_json(*report).dump(2) << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -334,6 +381,19 @@ int run_cli(int argc, char** argv) {
   auto* demo_cmd = cli.add_subcommand("demo", "load the demo catalogue (once)");
   add_db_option(demo_cmd, common);
 
+  auto* forecast_cmd = cli.add_subcommand("forecast", "print the demand forecast per SKU (JSON), or backtest it");
+  add_db_option(forecast_cmd, common);
+  ForecastFlags forecast_flags;
+  forecast_cmd->add_flag("--backtest", forecast_flags.backtest,
+                         "forecast as of --at from what was known then; report MAPE/WAPE against what shipped after");
+  forecast_cmd->add_option("--at", forecast_flags.at, "backtest cut, RFC 3339 (default: now - horizon)");
+  forecast_cmd->add_option("--horizon", forecast_flags.horizon, "days or weeks ahead, e.g. 90d or 12w")
+      ->capture_default_str();
+  forecast_cmd->add_option("--granularity", forecast_flags.granularity, "day | week | month")->capture_default_str();
+  forecast_cmd->add_option("--level", forecast_flags.level, "prediction interval: 0.8 | 0.9 | 0.95")
+      ->check(CLI::Range(0.5, 0.99))
+      ->capture_default_str();
+
   CLI11_PARSE(cli, argc, argv);
 
   if (serve_cmd->parsed()) return serve(common, flags);
@@ -354,6 +414,7 @@ int run_cli(int argc, char** argv) {
     std::cout << key->secret << std::endl;
     return 0;
   }
+  if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);
   return 0;
 }
 

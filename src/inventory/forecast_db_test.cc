@@ -1,0 +1,237 @@
+// Forecasts from a real database (SQLite or PostgreSQL, per RECUR_TEST_ENGINE): subscriptions
+// made, renewed and cancelled through the real SubscriptionService on a simulated clock, the
+// backtest replayed from the event log, lead-time demand, and GET /v1/forecasts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "inventory/forecast_store.h"
+#include "platform/http/message.h"
+#include "testing/fixtures.h"
+
+namespace recur::inventory {
+namespace {
+
+using subscriptions::Interval;
+using testing::at;
+constexpr Timestamp kDay = 86400;
+
+class ForecastDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override { t = testing::make_app(at("2026-01-05T00:00:00Z")); }  // a Monday
+
+  catalog::Product product(const std::string& name) {
+    auto p = t.app->catalog().create_product(
+        {name, "SKU-" + name, std::nullopt, std::nullopt, Json::object(), std::nullopt, false}, t.actor);
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+    return *p;
+  }
+  catalog::Plan plan(const std::string& name, subscriptions::Cadence cadence, std::int64_t trial,
+                     std::vector<catalog::PlanItem> items) {
+    auto p = t.app->catalog().create_plan({name, 1500, "usd", cadence, trial, std::nullopt, items, Json::object()},
+                                          t.actor);
+    EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+    return *p;
+  }
+  template <typename Work>
+  auto read(Work work) {
+    return db::transact(t.app->database(), work, db::TxMode::kReadOnly);
+  }
+  http::Response get(const std::string& query, const std::string* secret) {
+    http::Request req;
+    req.method = "GET";
+    req.path = "/v1/forecasts";
+    req.query = http::parse_query(query);
+    if (secret) req.headers.emplace_back("authorization", "Bearer " + *secret);
+    return t.app->pipeline().handle(req);
+  }
+
+  testing::TestApp t;
+};
+
+// Subscribers arrive by a fixed weekly pattern; each leaves (cancel at period end, asked at a
+// random moment of its last period) after a geometric number of billed periods: 10 % churn a
+// month on the monthly box; 75 % trial conversion then 5 % churn a period on the fortnightly.
+TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgainstWhatShipped) {
+  auto coffee = product("coffee"), filters = product("filters"), mug = product("mug");
+  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 2}, {filters.id, 1}});
+  auto fortnightly = plan("Coffee fortnightly", {Interval::kWeek, 2}, 7, {{coffee.id, 1}, {mug.id, 1}});
+  std::vector<std::string> customers;
+  for (int i = 0; i < 5; ++i) customers.push_back(testing::make_customer(t, "c" + std::to_string(i) + "@example.com").id);
+
+  const Timestamp start = t.clock->now(), cut = start + 84 * kDay, end = cut + 56 * kDay;
+  const int per_weekday[7] = {7, 5, 4, 4, 3, 2, 2};  // Monday first
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  enum Kind { kTick, kSignup, kCancel };
+  std::multimap<Timestamp, std::pair<Kind, std::string>> timeline;
+  for (Timestamp day = start; day < end; day += kDay) {
+    timeline.emplace(day, std::make_pair(kTick, ""));
+    int n = per_weekday[weekday(day)];
+    for (int i = 0; i < n; ++i) timeline.emplace(day + (i + 1) * kDay / (n + 1), std::make_pair(kSignup, ""));
+  }
+  int made = 0, cancelled = 0;
+  for (auto it = timeline.begin(); it != timeline.end(); it = timeline.erase(it)) {
+    t.clock->set(it->first);
+    const auto& [kind, id] = it->second;
+    if (kind == kTick) {
+      ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+    } else if (kind == kCancel) {
+      auto c = t.app->subscriptions().cancel(id, {true, "too_expensive", std::nullopt}, std::nullopt, t.actor);
+      ASSERT_TRUE(c.ok()) << c.error().message;
+      ++cancelled;
+    } else {
+      bool is_monthly = u(rng) < 0.6;
+      const auto& p = is_monthly ? monthly : fortnightly;
+      auto sub = testing::subscribe(t, customers[made % customers.size()], p.id, std::nullopt, u(rng) < 0.8 ? 1 : 2);
+      ++made;
+      // Billed periods before leaving, and the moment the customer asks.
+      std::int64_t lifetime = 1;
+      if (!is_monthly && u(rng) > 0.75) lifetime = 0;
+      else while (u(rng) > (is_monthly ? 0.10 : 0.05)) ++lifetime;
+      Timestamp first = sub.start_date + p.trial_days * kDay;
+      Timestamp from = lifetime == 0 ? sub.start_date : subscriptions::period_start(first, p.cadence, lifetime - 1);
+      Timestamp to = lifetime == 0 ? first : subscriptions::period_start(first, p.cadence, lifetime);
+      Timestamp ask = from + 1 + static_cast<Timestamp>(u(rng) * static_cast<double>(to - from - 2));
+      if (ask < end) timeline.emplace(ask, std::make_pair(kCancel, sub.id));
+    }
+  }
+  ASSERT_GT(made, 400);
+  ASSERT_GT(cancelled, 100);
+
+  auto report = read([&](db::Tx& tx) { return run_backtest(tx, cut, 56, Granularity::kWeek, 0.8); });
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  std::printf("db backtest: %s\n", to_json(*report).dump().c_str());
+  EXPECT_EQ(report->source, ActualsSource::kShipments);  // every billed period made a shipment from the start
+  EXPECT_GT(report->subscriptions_known, 200);
+  EXPECT_LT(report->subscriptions_known, made);       // only those made before the cut
+  EXPECT_GT(report->error.actual_units, 500);
+  EXPECT_EQ(report->error.cells, 3 * 8);
+  EXPECT_LT(report->error.wape, 0.15);
+  EXPECT_LT(std::abs(report->error.bias), 0.10);
+
+  // Both sources of actuals agree: each billable period in the event log made one shipment
+  // of its plan's items times the quantity.
+  auto both = read([&](db::Tx& tx) -> Result<std::pair<Actuals, Actuals>> {
+    RECUR_ASSIGN(auto data, load_catalogue(tx));
+    auto buckets = make_buckets(cut, end, Granularity::kWeek);
+    RECUR_ASSIGN(auto shipped, shipped_units(tx, data.catalogue, buckets));
+    RECUR_ASSIGN(auto replayed, replay(tx, data, cut, end));
+    return std::make_pair(shipped, billed_units(data.catalogue, buckets, replayed.billed_after));
+  });
+  ASSERT_TRUE(both.ok()) << both.error().message;
+  EXPECT_EQ(both->first.units, both->second.units);
+}
+
+TEST_F(ForecastDbTest, LeadTimeDemandOfSubscriptionsOlderThanTheSignupWindowIsTheirBoxesExactly) {
+  auto coffee = product("coffee");
+  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 3}});
+  auto cus = testing::make_customer(t);
+  for (int i = 0; i < 4; ++i) testing::subscribe(t, cus.id, monthly.id, std::nullopt, 1 + i % 2);  // 6 boxes' worth
+  t.clock->set(at("2026-03-20T00:00:00Z"));  // 10 weeks on: outside the 8-week signup window
+  ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+
+  auto demand = read([&](db::Tx& tx) {
+    return lead_time_demand(tx, coffee.id, at("2026-03-20T00:00:00Z"), at("2026-05-10T00:00:00Z"));
+  });
+  ASSERT_TRUE(demand.ok()) << demand.error().message;
+  // Boxes on Apr 5 and May 5, 6 subscription units x 3: nobody ever left, nobody new is expected.
+  EXPECT_NEAR(demand->expected, 2 * 6 * 3, 1e-9);
+  EXPECT_NEAR(demand->stddev, 0, 1e-9);
+
+  auto none = read([&](db::Tx& tx) {
+    return lead_time_demand(tx, coffee.id, at("2026-03-20T00:00:00Z"), at("2026-04-01T00:00:00Z"));
+  });
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->expected, 0);
+  auto unknown = read([&](db::Tx& tx) {
+    return lead_time_demand(tx, "prod_nope", at("2026-03-20T00:00:00Z"), at("2026-05-10T00:00:00Z"));
+  });
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "product_not_found");
+}
+
+TEST_F(ForecastDbTest, ShipmentsAreTheActualsOnceTheyWereRecordedSinceTheCut) {
+  auto coffee = product("coffee"), mug = product("mug");
+  auto data = read([&](db::Tx& tx) { return load_catalogue(tx); });
+  ASSERT_TRUE(data.ok());
+  auto insert = [&](const std::string& id, std::int64_t period, Timestamp created, const std::string& status,
+                    std::int64_t coffee_units) {
+    Json doc = {{"id", id},
+                {"status", status},
+                {"items", Json::array({Json{{"product", coffee.id}, {"quantity", coffee_units}},
+                                       Json{{"product", mug.id}, {"quantity", 1}}})}};
+    auto r = db::transact(t.app->database(), [&](db::Tx& tx) {
+      return tx.exec("INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status, created_at, version,"
+                     " doc) VALUES ($1, 'sub_x', 'cus_x', $2, $3, $4, 1, $5)",
+                     {id, period, status, created, doc.dump()});
+    });
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  };
+  const Timestamp cut = at("2026-02-01T00:00:00Z");
+  auto before = read([&](db::Tx& tx) { return actuals_source(tx, cut); });
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(*before, ActualsSource::kEvents);
+  insert("shp_1", 1, cut - kDay, "delivered", 5);          // before the cut: proves recording, not counted
+  insert("shp_2", 2, cut + kDay, "shipped", 2);            // week 0
+  insert("shp_3", 3, cut + 8 * kDay, "pending", 3);        // week 1
+  insert("shp_4", 4, cut + 9 * kDay, "cancelled", 7);      // not shipped
+  auto source = read([&](db::Tx& tx) { return actuals_source(tx, cut); });
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(*source, ActualsSource::kShipments);
+  auto later = read([&](db::Tx& tx) { return actuals_source(tx, cut - 2 * kDay); });
+  EXPECT_EQ(*later, ActualsSource::kEvents);  // shipments started after that cut: incomplete
+  auto buckets = make_buckets(cut, cut + 14 * kDay, Granularity::kWeek);
+  auto units = read([&](db::Tx& tx) { return shipped_units(tx, data->catalogue, buckets); });
+  ASSERT_TRUE(units.ok());
+  int c = *data->catalogue.product_of(coffee.id), m = *data->catalogue.product_of(mug.id);
+  EXPECT_EQ(units->units[c], (std::vector<double>{2, 3}));
+  EXPECT_EQ(units->units[m], (std::vector<double>{1, 1}));
+}
+
+TEST_F(ForecastDbTest, ForecastEndpointNeedsInventoryReadAndRefusesBadParameters) {
+  auto coffee = product("coffee");
+  product("unsold");
+  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 2}});
+  auto cus = testing::make_customer(t);
+  for (int i = 0; i < 3; ++i) testing::subscribe(t, cus.id, monthly.id);
+  auto analyst = *t.app->keys().create("analyst");
+  auto support = *t.app->keys().create("support");
+  t.clock->set(t.clock->now() + 3600);  // the three signups are in the trend window now
+
+  auto ok = get("horizon=8w&granularity=week&sku=SKU-coffee&level=0.9", &analyst.secret);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  auto body = Json::parse(ok.body);
+  EXPECT_EQ(body["object"], "forecast");
+  EXPECT_EQ(body["horizon_days"], 56);
+  ASSERT_EQ(body["data"].size(), 1u);
+  EXPECT_EQ(body["data"][0]["product"], coffee.id);
+  ASSERT_EQ(body["data"][0]["buckets"].size(), 8u);
+  double sum = 0;
+  for (const auto& b : body["data"][0]["buckets"]) {
+    EXPECT_LE(b["low"].get<double>(), b["expected"].get<double>());
+    EXPECT_GE(b["high"].get<double>(), b["expected"].get<double>());
+    sum += b["from_subscriptions"].get<double>();
+  }
+  EXPECT_NEAR(sum, 3 * 2, 0.05);  // their boxes on Feb 5 (the next is Mar 5, after 8 weeks); no churn seen yet
+  EXPECT_GT(body["data"][0]["total"]["from_new_subscriptions"].get<double>(), 0);  // 3 signups this week
+
+  auto all = get("", &analyst.secret);
+  ASSERT_EQ(all.status, 200);
+  EXPECT_EQ(Json::parse(all.body)["data"].size(), 1u);  // only products some plan ships
+
+  EXPECT_EQ(get("", nullptr).status, 401);
+  EXPECT_EQ(get("", &support.secret).status, 403);
+  for (const char* bad : {"horizon=0d", "horizon=2y", "granularity=quarter", "level=0.5", "limit=3", "sku="}) {
+    auto r = get(bad, &analyst.secret);
+    EXPECT_EQ(r.status, 422) << bad;
+    EXPECT_EQ(r.content_type, "application/problem+json") << bad;
+  }
+  EXPECT_EQ(get("sku=SKU-nope", &analyst.secret).status, 404);
+  EXPECT_EQ(get("product=" + coffee.id + "&sku=SKU-unsold", &analyst.secret).status, 404);
+}
+
+}  // namespace
+}  // namespace recur::inventory

@@ -1,0 +1,13 @@
+// HTTP mapping of GET /v1/forecasts: expected demand per SKU and time bucket.
+#pragma once
+
+#include "platform/clock.h"
+#include "platform/db/database.h"
+#include "platform/http/router.h"
+
+namespace recur::inventory {
+
+// Read-only: one read transaction per request; "now" from `clock`. Permission inventory:read.
+void add_forecast_routes(http::Router& router, db::Database& db, const Clock& clock);
+
+}  // namespace recur::inventory
