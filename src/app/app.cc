@@ -9,6 +9,7 @@
 #include "billing/store.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "inventory/purchasing_routes.h"
 #include "inventory/routes.h"
 #include "notify/routes.h"
 #include "platform/http/rest.h"
@@ -20,6 +21,12 @@ namespace {
 std::unique_ptr<notify::EmailSender> email_sender(const Options& options, const Clock& clock) {
   if (options.smtp.url.empty()) return std::make_unique<notify::LogEmailSender>();
   return std::make_unique<notify::SmtpEmailSender>(options.smtp, clock);
+}
+
+inventory::PurchasingOptions purchasing_options(const Options& options) {
+  inventory::PurchasingOptions purchasing = options.purchasing;
+  if (purchasing.ops_email.empty()) purchasing.ops_email = options.inventory.ops_email;
+  return purchasing;
 }
 
 std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
@@ -48,6 +55,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing, &notifications_),
       inventory_(*db_, *clock_, ids_, options.inventory),
+      purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();
@@ -57,6 +65,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   billing::add_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
+  inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
 }
 
@@ -67,6 +76,22 @@ void App::wire_inventory() {
   inventory_.set_period_paid(billing::period_paid);
   // A product's name, price, category or tracking changes what availability answers.
   catalog_.on_product_changed([this](const std::string& product) { inventory_.cache().invalidate(product); });
+  // POST /v1/inventory/{sku}/receipts with a purchase_order counts the units on the order.
+  inventory_.set_order_receipt([this](db::Tx& tx, const std::string& order, const std::string& product,
+                                      std::int64_t quantity) {
+    return inventory::receive_on_order(tx, order, product, quantity, clock_->now());
+  });
+  // POST /v1/purchase-orders/{id}/receive puts the units on hand through the ledger.
+  // TODO(merge): InventoryService's own movement path also fills backorders and clears the
+  // low-stock flag; once it is public (e.g. put_on_hand(tx, movement)), pass that instead.
+  purchasing_.set_stock_intake([this](db::Tx& tx, const inventory::Movement& movement) -> Result<bool> {
+    RECUR_ASSIGN(bool applied, inventory::apply_movement(tx, movement));
+    if (applied) tx.after_commit([this, product = movement.product] { inventory_.cache().invalidate(product); });
+    return applied;
+  });
+  // The demand forecast (forecast branch): purchasing_.set_demand_forecast with
+  // inventory::lead_time_demand adapted to DemandEstimate; until then reorder() answers
+  // 503 demand_forecast_unset.
 }
 
 void App::wire_billing(const Options& options) {

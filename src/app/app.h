@@ -14,6 +14,7 @@
 #include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
+#include "inventory/purchasing.h"
 #include "inventory/service.h"
 #include "notify/service.h"
 #include "platform/clock.h"
@@ -45,6 +46,9 @@ struct Options {
   billing::SquareConfig square;
   std::string default_gateway;
   inventory::InventoryOptions inventory;  // ops_email: where low-stock alerts go
+  // Suppliers, purchase orders and automatic reordering (service level, review period;
+  // ops_email defaults to inventory's).
+  inventory::PurchasingOptions purchasing;
 };
 
 class App {
@@ -65,6 +69,7 @@ class App {
   billing::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
   inventory::InventoryService& inventory() { return inventory_; }
+  inventory::PurchasingService& purchasing() { return purchasing_; }
 
   // One billing run (lifecycle, then charges); runs never overlap inside one process.
   Result<billing::BillingRun> run_billing(const std::string& trigger);
@@ -94,6 +99,7 @@ class App {
   billing::Gateways gateways_;
   billing::BillingService billing_;
   inventory::InventoryService inventory_;
+  inventory::PurchasingService purchasing_;
   std::mutex run_mu_;
   http::Router router_;
   http::Pipeline pipeline_;
