@@ -11,6 +11,7 @@
 #include "customers/routes.h"
 #include "inventory/purchasing_routes.h"
 #include "inventory/routes.h"
+#include "inventory/store.h"
 #include "notify/routes.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"

@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "catalog/store.h"
+#include "inventory/store.h"
 #include "platform/money.h"
 
 namespace recur::inventory {
@@ -372,14 +374,17 @@ Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std:
     out.checked = true;
 
     Timestamp arrival = now + supplier->lead_time_days * kDay;
+    // Both windows start now: the forecast takes `from` as the moment it looks from.
     RECUR_ASSIGN(DemandEstimate lead, demand_(tx, product, now, arrival));
-    RECUR_ASSIGN(DemandEstimate review, demand_(tx, product, arrival, arrival + options_.review_period_days * kDay));
+    RECUR_ASSIGN(DemandEstimate through_review,
+                 demand_(tx, product, now, arrival + options_.review_period_days * kDay));
     ReorderInputs in;
     in.lead_time_demand = lead.expected;
     in.lead_time_stddev = lead.stddev;
-    in.review_demand = review.expected;
+    in.review_demand = std::max(0.0, through_review.expected - lead.expected);
     in.service_level = options_.service_level;
-    RECUR_ASSIGN(in.available, available_stock(tx, product));
+    RECUR_ASSIGN(StockLevel level, total_level(tx, product));
+    in.available = level.available();
     RECUR_ASSIGN(in.incoming, outstanding_on_order(tx, product));
     in.minimum_order_quantity = supplier->minimum_order_quantity;
     in.pack_size = supplier->pack_size;

@@ -21,8 +21,9 @@
 namespace recur::inventory {
 
 // Expected units of a product between two times and their standard deviation: what the
-// forecast (inventory::lead_time_demand) answers. App adapts lead_time_demand to this;
-// tests inject a fixed demand, which is the seam for checking the ordering rules alone.
+// forecast (inventory::lead_time_demand) answers; `from` is always the run's now. App adapts
+// lead_time_demand to this; tests inject a fixed demand, which is the seam for checking the
+// ordering rules alone.
 struct DemandEstimate {
   double expected = 0;
   double stddev = 0;

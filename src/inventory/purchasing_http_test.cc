@@ -124,5 +124,42 @@ TEST_F(PurchasingApiTest, DraftSendAndRefuseASecondSend) {
   EXPECT_EQ(json(call("POST", "/v1/purchase-orders/" + id + "/cancel"))["code"], "purchase_order_not_cancellable");
 }
 
+TEST_F(PurchasingApiTest, ReceivingByOrderOrBySkuPutsStockOnHandAndStopsAtWhatWasOrdered) {
+  std::string beans = product("COF-250");
+  std::string sup = json(call("POST", "/v1/suppliers",
+                              Json{{"name", "Yirga Roasters"},
+                                   {"email", "orders@yirga.example"},
+                                   {"products", {{{"product", beans}, {"unit_cost", 450}, {"currency", "usd"}}}}}
+                                  .dump()))["id"];
+  std::string id = json(call("POST", "/v1/purchase-orders",
+                             Json{{"supplier", sup}, {"lines", {{{"product", beans}, {"quantity", 10}}}}}.dump()))["id"];
+  EXPECT_EQ(json(call("POST", "/v1/purchase-orders/" + id + "/receive",
+                      Json{{"lines", {{{"product", beans}, {"quantity", 1}}}}}.dump()))["code"],
+            "purchase_order_not_receivable");  // a draft
+  ASSERT_EQ(call("POST", "/v1/purchase-orders/" + id + "/send").status, 200);
+  EXPECT_EQ(json(call("GET", "/v1/inventory/COF-250"))["incoming"], 10);
+
+  auto part = call("POST", "/v1/purchase-orders/" + id + "/receive",
+                   Json{{"lines", {{{"product", beans}, {"quantity", 4}}}}}.dump());
+  ASSERT_EQ(part.status, 200) << part.body;
+  EXPECT_EQ(json(part)["status"], "partially_received");
+  auto by_sku = call("POST", "/v1/inventory/COF-250/receipts", Json{{"quantity", 5}, {"purchase_order", id}}.dump());
+  ASSERT_EQ(by_sku.status, 201) << by_sku.body;
+  EXPECT_EQ(json(by_sku)["on_hand"], 9);
+  EXPECT_EQ(json(by_sku)["incoming"], 1);
+
+  auto too_much = call("POST", "/v1/inventory/COF-250/receipts", Json{{"quantity", 2}, {"purchase_order", id}}.dump());
+  EXPECT_EQ(too_much.status, 409);
+  EXPECT_EQ(json(too_much)["code"], "receipt_exceeds_order");
+  EXPECT_EQ(json(call("GET", "/v1/inventory/COF-250"))["on_hand"], 9);  // nothing changed
+
+  auto rest = call("POST", "/v1/purchase-orders/PO-000001/receive",
+                   Json{{"lines", {{{"product", beans}, {"quantity", 1}}}}}.dump());
+  EXPECT_EQ(json(rest)["status"], "received");
+  auto stock = json(call("GET", "/v1/inventory/COF-250"));
+  EXPECT_EQ(stock["on_hand"], 10);
+  EXPECT_EQ(stock["incoming"], 0);
+}
+
 }  // namespace
 }  // namespace recur::inventory

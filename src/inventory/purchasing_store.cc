@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "inventory/store.h"
+
 namespace recur::inventory {
 namespace {
 
@@ -155,17 +157,10 @@ Result<bool> has_open_order(db::Tx& tx, const std::string& product) {
 }
 
 Result<std::int64_t> outstanding_on_order(db::Tx& tx, const std::string& product) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT COALESCE(SUM(l.quantity - l.received), 0) FROM purchase_order_lines l"
-                                   " JOIN purchase_orders o ON o.id = l.purchase_order_id WHERE l.product_id = $1"
-                                   " AND o.status IN ('sent', 'partially_received')",
-                                   {product}));
-  return rows.at(0).int64(0);
-}
-
-Result<std::int64_t> available_stock(db::Tx& tx, const std::string& product) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT COALESCE(SUM(on_hand - reserved), 0) FROM stock_levels WHERE product_id = $1",
-                                   {product}));
-  return rows.at(0).int64(0);
+  RECUR_ASSIGN(auto coming, arrivals(tx, product));
+  std::int64_t units = 0;
+  for (const auto& a : coming) units += a.quantity;
+  return units;
 }
 
 Result<bool> claim_replenishment_alert(db::Tx& tx, const std::string& need_key, const std::string& product,

@@ -59,11 +59,9 @@ Result<std::vector<PurchaseOrder>> list_purchase_orders(db::Tx& tx, const Purcha
 
 // Whether a draft, sent or partially received order has a line for `product`.
 Result<bool> has_open_order(db::Tx& tx, const std::string& product);
-// Units of `product` on sent and partially received orders not yet received (what
-// inventory::arrivals spreads over expected_at).
+// Units of `product` on sent and partially received orders not yet received: the sum of
+// inventory::arrivals.
 Result<std::int64_t> outstanding_on_order(db::Tx& tx, const std::string& product);
-// on_hand - reserved of `product` over every warehouse (0 without a stock level).
-Result<std::int64_t> available_stock(db::Tx& tx, const std::string& product);
 
 // Marks that operators were told about `need_key`; false when they were already.
 Result<bool> claim_replenishment_alert(db::Tx& tx, const std::string& need_key, const std::string& product,
