@@ -9,8 +9,11 @@
 #include "billing/store.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "inventory/forecast.h"
 #include "inventory/forecast_routes.h"
+#include "inventory/purchasing_routes.h"
 #include "inventory/routes.h"
+#include "inventory/store.h"
 #include "notify/routes.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
@@ -21,6 +24,12 @@ namespace {
 std::unique_ptr<notify::EmailSender> email_sender(const Options& options, const Clock& clock) {
   if (options.smtp.url.empty()) return std::make_unique<notify::LogEmailSender>();
   return std::make_unique<notify::SmtpEmailSender>(options.smtp, clock);
+}
+
+inventory::PurchasingOptions purchasing_options(const Options& options) {
+  inventory::PurchasingOptions purchasing = options.purchasing;
+  if (purchasing.ops_email.empty()) purchasing.ops_email = options.inventory.ops_email;
+  return purchasing;
 }
 
 std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
@@ -49,6 +58,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing, &notifications_),
       inventory_(*db_, *clock_, ids_, options.inventory),
+      purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();
@@ -62,6 +72,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
   inventory::add_forecast_routes(router_, *db_, *clock_);
+  inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
 }
 
@@ -72,6 +83,22 @@ void App::wire_inventory() {
   inventory_.set_period_paid(billing::period_paid);
   // A product's name, price, category or tracking changes what availability answers.
   catalog_.on_product_changed([this](const std::string& product) { inventory_.forget(product); });
+  // POST /v1/inventory/{sku}/receipts with a purchase_order counts the units on the order.
+  inventory_.set_order_receipt([this](db::Tx& tx, const std::string& order, const std::string& product,
+                                      std::int64_t quantity) {
+    return inventory::receive_on_order(tx, order, product, quantity, clock_->now());
+  });
+  // POST /v1/purchase-orders/{id}/receive puts the units on hand through inventory's own
+  // movement path (fills backorders first come first served, clears the low-stock flag).
+  purchasing_.set_stock_intake([this](db::Tx& tx, const inventory::Movement& movement) {
+    return inventory_.record_movement(tx, movement);
+  });
+  // Reorder points from the forecast of known and expected demand over the lead time.
+  purchasing_.set_demand_forecast([](db::Tx& tx, const std::string& product, Timestamp from,
+                                     Timestamp to) -> Result<inventory::DemandEstimate> {
+    RECUR_ASSIGN(auto d, inventory::lead_time_demand(tx, product, from, to));
+    return inventory::DemandEstimate{d.expected, d.stddev};
+  });
 }
 
 void App::wire_billing(const Options& options) {
@@ -96,6 +123,17 @@ Result<billing::BillingRun> App::run_billing(const std::string& trigger) {
   return billing_.run(trigger);
 }
 
+Result<std::optional<inventory::ReorderReport>> App::run_reorder_if_due() {
+  constexpr Timestamp kEvery = 3600;
+  std::lock_guard lock(reorder_mu_);
+  Timestamp now = clock_->now();
+  if (last_reorder_ && now - *last_reorder_ < kEvery && now >= *last_reorder_)
+    return std::optional<inventory::ReorderReport>();
+  last_reorder_ = now;
+  RECUR_ASSIGN(auto report, purchasing_.reorder(now));
+  return std::optional<inventory::ReorderReport>(std::move(report));
+}
+
 Result<Json> App::advance_test_clock(Timestamp to) {
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
   if (!simulated) return Error::not_found("not_test_mode", "the server is not in test mode");
@@ -108,6 +146,7 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     Timestamp stop = next && *next <= to ? std::max(*next, simulated->now()) : to;
     simulated->set(stop);
     RECUR_ASSIGN(auto run, billing_.run("test_clock"));
+    (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
     (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time
     ++runs;
     advanced += run.subscriptions_advanced;

@@ -14,6 +14,7 @@
 #include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
+#include "inventory/purchasing.h"
 #include "inventory/service.h"
 #include "notify/service.h"
 #include "platform/clock.h"
@@ -45,6 +46,9 @@ struct Options {
   billing::SquareConfig square;
   std::string default_gateway;
   inventory::InventoryOptions inventory;  // ops_email: where low-stock alerts go
+  // Suppliers, purchase orders and automatic reordering (service level, review period;
+  // ops_email defaults to inventory's).
+  inventory::PurchasingOptions purchasing;
 };
 
 class App {
@@ -65,9 +69,14 @@ class App {
   billing::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
   inventory::InventoryService& inventory() { return inventory_; }
+  inventory::PurchasingService& purchasing() { return purchasing_; }
 
   // One billing run (lifecycle, then charges); runs never overlap inside one process.
   Result<billing::BillingRun> run_billing(const std::string& trigger);
+  // Automatic reordering, at most once an hour of (possibly simulated) time: a run forecasts
+  // every supplied product, so it is not done on every scheduler tick. Returns the report
+  // when it ran.
+  Result<std::optional<inventory::ReorderReport>> run_reorder_if_due();
   // Test mode: moves the clock to `to`, running everything due on the way, in order.
   Result<Json> advance_test_clock(Timestamp to);
   notify::Notifier& notifications() { return notifications_; }
@@ -94,7 +103,10 @@ class App {
   billing::Gateways gateways_;
   billing::BillingService billing_;
   inventory::InventoryService inventory_;
+  inventory::PurchasingService purchasing_;
   std::mutex run_mu_;
+  std::mutex reorder_mu_;
+  std::optional<Timestamp> last_reorder_;
   http::Router router_;
   http::Pipeline pipeline_;
 };

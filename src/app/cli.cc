@@ -74,9 +74,23 @@ class Scheduler {
       } catch (const std::exception& e) {
         spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
       }
+      reorder();
       dispatch_notifications();
       lock.lock();
       cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
+    }
+  }
+
+  // Automatic purchase orders (hourly inside App); a failure is logged and retried later.
+  void reorder() {
+    try {
+      auto report = app_.run_reorder_if_due();
+      if (!report.ok()) spdlog::error("reorder run failed: {}", report.error().message);
+      else if (*report && ((*report)->drafted + (*report)->sent + (*report)->errors) > 0)
+        spdlog::info("reorder run: {} products checked, {} purchase orders drafted, {} sent, {} errors",
+                     (*report)->products_checked, (*report)->drafted, (*report)->sent, (*report)->errors);
+    } catch (const std::exception& e) {
+      spdlog::error("reorder run aborted: {}", e.what());
     }
   }
 

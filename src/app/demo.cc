@@ -43,6 +43,17 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   RECUR_ASSIGN(auto tea, product("Loose-leaf green tea, 100 g", "TEA-100", 900, "tea", -1));
   RECUR_ASSIGN(auto filters, product("Paper filters, 100 pack", "FLT-100", 500, "accessories", 50));
   RECUR_TRY(app.inventory().update_settings("COF-250", {3, std::optional<std::string>("orders@roastery.example")}, cli));
+  // The roastery is set to automatic: when beans fall below the reorder point (forecast
+  // over its 40-day lead time plus safety stock), Recur sends it a purchase order itself.
+  inventory::SupplierInput roastery;
+  roastery.name = "Hill Roastery";
+  roastery.email = "orders@roastery.example";
+  roastery.lead_time_days = 40;
+  roastery.minimum_order_quantity = 24;
+  roastery.pack_size = 12;
+  roastery.automatic = true;
+  roastery.products = {{beans.id, 650, "usd"}, {decaf.id, 600, "usd"}};
+  RECUR_TRY(app.purchasing().create_supplier(roastery, cli));
 
   auto plan = [&](std::string name, std::int64_t cents, subscriptions::Interval interval, int count,
                   std::int64_t trial, std::optional<std::string> tier, std::vector<catalog::PlanItem> items) {
@@ -104,8 +115,13 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   // coffee beans run short and Alan's third box waits on a backorder.
   RECUR_ASSIGN(auto ran, app.advance_test_clock(*replay_to));
   ShipmentsSeen seen = count_shipments(app);
+  inventory::PurchaseOrderFilter orders;
+  orders.limit = 100;
+  auto pos = app.purchasing().list_purchase_orders(orders);
+  std::size_t po_count = pos.ok() ? pos->items.size() : 0;
   return summary + "; replayed " + std::to_string(ran.value("runs", 0)) + " scheduler runs up to now: " +
-         std::to_string(seen.total) + " shipments, " + std::to_string(seen.backordered) + " backordered";
+         std::to_string(seen.total) + " shipments, " + std::to_string(seen.backordered) + " backordered, " +
+         std::to_string(po_count) + " automatic purchase order(s) to Hill Roastery";
 }
 
 }  // namespace recur::app

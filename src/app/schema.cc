@@ -338,6 +338,7 @@ CREATE TABLE purchase_orders (
   doc TEXT NOT NULL
 );
 CREATE INDEX purchase_orders_status ON purchase_orders (status, id);
+CREATE INDEX purchase_orders_supplier ON purchase_orders (supplier_id, id);
 CREATE TABLE purchase_order_lines (
   purchase_order_id TEXT NOT NULL REFERENCES purchase_orders (id),
   product_id TEXT NOT NULL,
@@ -347,6 +348,17 @@ CREATE TABLE purchase_order_lines (
   CHECK (received >= 0 AND received <= quantity)
 );
 CREATE INDEX purchase_order_lines_product ON purchase_order_lines (product_id);
+CREATE TABLE supplier_products (
+  supplier_id TEXT NOT NULL REFERENCES suppliers (id),
+  product_id TEXT NOT NULL,
+  PRIMARY KEY (supplier_id, product_id)
+);
+CREATE INDEX supplier_products_product ON supplier_products (product_id, supplier_id);
+CREATE TABLE replenishment_alerts (
+  need_key TEXT PRIMARY KEY,
+  product_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
 INSERT INTO invoice_numbers (name, next_value) VALUES ('purchase_order', 1))"},
   };
   return kMigrations;

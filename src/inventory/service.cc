@@ -175,6 +175,12 @@ Result<bool> InventoryService::move(db::Tx& tx, Movement m, const catalog::Produ
   return true;
 }
 
+Result<bool> InventoryService::record_movement(db::Tx& tx, const Movement& movement) {
+  RECUR_ASSIGN(auto product, catalog::find_product(tx, movement.product));
+  if (!product) return Error::not_found("product_not_found", "no product with id '" + movement.product + "'");
+  return move(tx, movement, *product);
+}
+
 recur::Status InventoryService::after_movement(db::Tx& tx, const catalog::Product& product, bool freed_stock) {
   if (freed_stock) RECUR_TRY(fill_backorders(tx, product.id));
   return check_low_stock(tx, product);

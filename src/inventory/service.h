@@ -118,6 +118,10 @@ class InventoryService final : public subscriptions::Fulfilment {
   // The SKU's movements, newest first.
   Result<catalog::Page<Movement>> movements(const std::string& sku, const std::optional<std::string>& kind, int limit,
                                             const std::optional<std::string>& starting_after);
+  // Records a movement made elsewhere (a purchase order's receipt) inside the caller's
+  // transaction, with what every movement brings: backorder fills, the low-stock check and
+  // cache invalidation. false when the level would break its rules.
+  Result<bool> record_movement(db::Tx& tx, const Movement& movement);
   // Levels as the ledger alone says they are (a rebuild), to compare with the stored ones.
   Result<LedgerSums> ledger_sums(const std::string& sku);
 

@@ -172,6 +172,29 @@ constexpr Template kTemplates[] = {
                 "({{on_hand}} on hand), at or below the threshold of {{low_stock_threshold}}.</p>\n"
                 "<p>Reorder soon to keep renewals from going on backorder.</p>\n"),
      "Low stock: {{product_name}} ({{sku}}) is down to {{available}} available.", false},
+    {"purchase_order", "Purchase order {{number}} from {{buyer}}",
+     "Hello {{supplier_name}},\n\n"
+     "Please supply the following under purchase order {{number}}:\n\n"
+     "{{lines}}\n"
+     "Total: {{total}}\n"
+     "Expected by: {{expected_date}}\n\n"
+     "Please quote {{number}} on the delivery note and the invoice.\n",
+     RECUR_HTML("<p>Hello {{supplier_name}},</p>\n"
+                "<p>Please supply the following under purchase order <strong>{{number}}</strong>:</p>\n"
+                "<pre>{{lines}}</pre>\n"
+                "<p>Total: <strong>{{total}}</strong><br>Expected by: <strong>{{expected_date}}</strong></p>\n"
+                "<p>Please quote {{number}} on the delivery note and the invoice.</p>\n"),
+     "Purchase order {{number}} from {{buyer}}: total {{total}}, expected by {{expected_date}}.", false},
+    {"replenishment_needed", "Replenish {{product_name}} ({{sku}}): demand exceeds stock",
+     "Forecast demand for {{product_name}} (SKU {{sku}}) over the supplier's lead time of {{lead_time_days}} days "
+     "is {{demand}} units, more than the {{available}} available and {{incoming}} on order.\n\n"
+     "{{action}}\n",
+     RECUR_HTML("<p>Forecast demand for {{product_name}} (SKU {{sku}}) over the supplier's lead time of "
+                "{{lead_time_days}} days is <strong>{{demand}}</strong> units, more than the {{available}} available "
+                "and {{incoming}} on order.</p>\n"
+                "<p>{{action}}</p>\n"),
+     "Replenish {{product_name}} ({{sku}}): {{demand}} forecast vs {{available}} available + {{incoming}} on order.",
+     false},
 };
 #undef RECUR_HTML
 

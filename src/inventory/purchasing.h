@@ -1,0 +1,157 @@
+// Purchasing use cases: suppliers, purchase orders (draft, send by e-mail and event,
+// cancel, receive into stock) and automatic reordering from the demand forecast. One
+// transaction each; the reorder run takes one per product.
+//
+// How an automatic order is placed once per need: each is keyed by product and review cycle
+// (purchase_orders.need_key is UNIQUE) and is skipped while an open order has the product.
+// Both checks run after taking the purchase-order number counter's row lock, which every
+// writer of purchase orders takes first, so two runs (threads or nodes) see each other's
+// committed orders; a run that finds it lost rolls back and gives its number back.
+#pragma once
+
+#include <functional>
+
+#include "events/store.h"
+#include "inventory/model.h"
+#include "inventory/purchasing_store.h"
+#include "notify/service.h"
+#include "platform/clock.h"
+#include "platform/ids.h"
+
+namespace recur::inventory {
+
+// Expected units of a product between two times and their standard deviation: what the
+// forecast (inventory::lead_time_demand) answers; `from` is always the run's now. App adapts
+// lead_time_demand to this; tests inject a fixed demand, which is the seam for checking the
+// ordering rules alone.
+struct DemandEstimate {
+  double expected = 0;
+  double stddev = 0;
+};
+using DemandForecast =
+    std::function<Result<DemandEstimate>(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to)>;
+// Puts received units on hand inside the caller's transaction (inventory::apply_movement,
+// wired by App): false when the ledger refuses the movement.
+using StockIntake = std::function<Result<bool>(db::Tx& tx, const Movement& movement)>;
+
+struct PurchasingOptions {
+  double service_level = 0.95;          // of not running out before an order arrives (0.5 .. 0.9999)
+  std::int64_t review_period_days = 7;  // how often stock is reviewed: orders cover one period
+  std::string ops_email;                // operators' address for replenishment notices ("" none)
+  std::string buyer_name = "Recur";     // who the purchase order e-mail comes from
+};
+
+struct SupplierInput {
+  std::string name;
+  std::string email;
+  std::optional<std::string> webhook_url;
+  std::int64_t lead_time_days = 7;
+  std::int64_t minimum_order_quantity = 1;
+  std::int64_t pack_size = 1;
+  bool automatic = false;
+  std::vector<SuppliedProduct> products;
+  Json metadata = Json::object();
+};
+
+struct SupplierPatch {
+  std::optional<std::string> name;
+  std::optional<std::string> email;
+  std::optional<std::optional<std::string>> webhook_url;  // set, or clear with null
+  std::optional<std::int64_t> lead_time_days;
+  std::optional<std::int64_t> minimum_order_quantity;
+  std::optional<std::int64_t> pack_size;
+  std::optional<bool> automatic;
+  std::optional<bool> active;
+  std::optional<std::vector<SuppliedProduct>> products;  // replaces the list
+  std::optional<Json> metadata;
+};
+
+struct OrderLineInput {
+  std::string product;
+  std::int64_t quantity = 0;
+  std::optional<std::int64_t> unit_cost;  // default: the supplier's cost
+};
+
+struct PurchaseOrderInput {
+  std::string supplier;
+  std::vector<OrderLineInput> lines;
+  Json metadata = Json::object();
+};
+
+struct ReceiptLine {
+  std::string product;
+  std::int64_t quantity = 0;
+};
+
+// What one reorder run did.
+struct ReorderReport {
+  Timestamp as_of = 0;
+  int products_checked = 0;
+  int drafted = 0;
+  int sent = 0;
+  int already_on_order = 0;  // below the reorder point, but an open order has the product
+  int replenishment_alerts = 0;
+  int errors = 0;
+  std::string first_error;
+  std::vector<std::string> purchase_orders;  // ids made by this run
+};
+Json to_json(const ReorderReport& report);
+
+class PurchasingService {
+ public:
+  PurchasingService(db::Database& db, const Clock& clock, IdGenerator& ids, notify::Notifier* notifier,
+                    PurchasingOptions options = {}, DemandForecast demand = {}, StockIntake intake = {});
+
+  void set_demand_forecast(DemandForecast demand) { demand_ = std::move(demand); }
+  void set_stock_intake(StockIntake intake) { intake_ = std::move(intake); }
+
+  Result<Supplier> create_supplier(const SupplierInput& input, const events::Actor& actor);
+  Result<Supplier> update_supplier(const std::string& id, const SupplierPatch& patch, std::int64_t expected_version,
+                                   const events::Actor& actor);
+  Result<Supplier> get_supplier(const std::string& id);
+  Result<PurchasingPage<Supplier>> list_suppliers(const SupplierFilter& filter);
+
+  // A draft, numbered at once (the gapless sequence counts drafts too).
+  Result<PurchaseOrder> create_purchase_order(const PurchaseOrderInput& input, const events::Actor& actor);
+  Result<PurchaseOrder> get_purchase_order(const std::string& id);
+  Result<PurchasingPage<PurchaseOrder>> list_purchase_orders(const PurchaseOrderFilter& filter);
+  // draft -> sent: expected_at = now + lead time; e-mailed to the supplier and recorded as a
+  // `purchase_order.sent` event (what webhooks deliver). 409 from any other status.
+  Result<PurchaseOrder> send_purchase_order(const std::string& id, const events::Actor& actor);
+  // From draft, sent or partially_received (closing what has not arrived). 409 otherwise.
+  Result<PurchaseOrder> cancel_purchase_order(const std::string& id, const events::Actor& actor);
+  // Receives every line (all or nothing) and puts the units on hand through the stock intake.
+  Result<PurchaseOrder> receive(const std::string& id, const std::vector<ReceiptLine>& lines,
+                                const events::Actor& actor);
+
+  // For every tracked product some supplier supplies: orders when available + incoming falls
+  // below the reorder point, and tells operators when the lead time's demand exceeds it.
+  Result<ReorderReport> reorder(Timestamp now);
+
+ private:
+  struct Outcome;
+  Result<Outcome> reorder_product(const std::string& product, Timestamp now);
+  // Drafts (or, for an automatic supplier, sends) an order for the need of this cycle; a
+  // conflict (already_on_order, need_already_ordered) when another run answered it first.
+  Result<PurchaseOrder> order_automatically(db::Tx& tx, const Supplier& supplier, const std::string& product,
+                                            std::int64_t quantity, Timestamp now);
+  // An `inventory.replenishment_needed` event, and an e-mail to options_.ops_email.
+  Status alert_replenishment(db::Tx& tx, const Supplier& supplier, const std::string& product,
+                             const ReorderInputs& in, const ReorderDecision& decision, const std::string& action);
+  Status check_products(db::Tx& tx, const std::vector<SuppliedProduct>& products);
+  // Marks `order` sent at `now` and delivers it. Requires: order is a draft, inside tx.
+  Status send_in(db::Tx& tx, PurchaseOrder& order, const Supplier& supplier, Timestamp now,
+                 const events::Actor& actor);
+  Result<PurchaseOrder> load_for_update(db::Tx& tx, const std::string& id);
+
+  db::Database& db_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+  notify::Notifier* notifier_;
+  PurchasingOptions options_;
+  DemandForecast demand_;
+  StockIntake intake_;
+  events::Recorder events_;
+};
+
+}  // namespace recur::inventory
