@@ -16,6 +16,7 @@
 #include "customers/service.h"
 #include "inventory/service.h"
 #include "notify/service.h"
+#include "platform/cache/redis_bus.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/db/migrate.h"
@@ -45,6 +46,9 @@ struct Options {
   billing::SquareConfig square;
   std::string default_gateway;
   inventory::InventoryOptions inventory;  // ops_email: where low-stock alerts go
+  // Several API nodes: cache invalidations go to every node through Redis pub/sub,
+  // redis://host:port[/db] ("": this node's cache only).
+  std::string redis_url;
 };
 
 class App {
@@ -65,6 +69,7 @@ class App {
   billing::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
   inventory::InventoryService& inventory() { return inventory_; }
+  cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
 
   // One billing run (lifecycle, then charges); runs never overlap inside one process.
   Result<billing::BillingRun> run_billing(const std::string& trigger);
@@ -97,6 +102,9 @@ class App {
   std::mutex run_mu_;
   http::Router router_;
   http::Pipeline pipeline_;
+  // Declared last so it goes first: its thread calls into inventory_'s cache, and nothing
+  // publishes once the App is being destroyed (server and scheduler are stopped by then).
+  std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;
 };
 
 // Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention
