@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Recur needs on Debian 12: build toolchain, libraries, PostgreSQL
-# (for tests and benchmarks), wrk/nginx/pgbench (bench) and the npm dev tools.
+# (for tests and benchmarks), redis-server (the cache-invalidation bus's tests),
+# wrk/nginx/pgbench (bench) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,9 +9,9 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.74-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev
+  libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql postgresql-contrib
+  postgresql postgresql-contrib redis-server
   python3 python3-requests python3-aiosmtpd
   ccache
   wrk nginx-light curl

@@ -41,7 +41,12 @@ std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
 
 Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<Clock> clock) {
   RECUR_ASSIGN(auto db, db::open(options.db_url, options.pool_size));
-  return std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
+  auto app = std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
+  if (!options.redis_url.empty()) {
+    RECUR_ASSIGN(app->redis_bus_, cache::RedisInvalidationBus::open(options.redis_url));
+    app->inventory_.set_invalidation_bus(app->redis_bus_.get());
+  }
+  return app;
 }
 
 App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<db::Database> db)

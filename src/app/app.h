@@ -17,6 +17,7 @@
 #include "inventory/purchasing.h"
 #include "inventory/service.h"
 #include "notify/service.h"
+#include "platform/cache/redis_bus.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/db/migrate.h"
@@ -49,6 +50,9 @@ struct Options {
   // Suppliers, purchase orders and automatic reordering (service level, review period;
   // ops_email defaults to inventory's).
   inventory::PurchasingOptions purchasing;
+  // Several API nodes: cache invalidations go to every node through Redis pub/sub,
+  // redis://host:port[/db] ("": this node's cache only).
+  std::string redis_url;
 };
 
 class App {
@@ -70,6 +74,7 @@ class App {
   billing::BillingService& billing() { return billing_; }
   inventory::InventoryService& inventory() { return inventory_; }
   inventory::PurchasingService& purchasing() { return purchasing_; }
+  cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
 
   // One billing run (lifecycle, then charges); runs never overlap inside one process.
   Result<billing::BillingRun> run_billing(const std::string& trigger);
@@ -109,6 +114,9 @@ class App {
   std::optional<Timestamp> last_reorder_;
   http::Router router_;
   http::Pipeline pipeline_;
+  // Declared last so it goes first: its thread calls into inventory_'s cache, and nothing
+  // publishes once the App is being destroyed (server and scheduler are stopped by then).
+  std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;
 };
 
 // Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention

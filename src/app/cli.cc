@@ -134,6 +134,7 @@ struct ServeFlags {
   billing::StripeConfig stripe;
   billing::SquareConfig square;
   std::string default_gateway;
+  std::string redis_url;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -218,6 +219,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
                   flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
                   flags.default_gateway, {flags.ops_email}};
+  options.redis_url = flags.redis_url;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();
@@ -262,6 +264,7 @@ struct BillFlags {
   int workers = 0;
   std::string sandbox_faults;
   bool progress = true;
+  std::string redis_url;
 };
 
 int bill_once(const Common& common, const BillFlags& flags) {
@@ -278,8 +281,9 @@ int bill_once(const Common& common, const BillFlags& flags) {
   // Default: 2 x cores on PostgreSQL (a renewal mostly waits on round trips); SQLite runs one.
   billing.workers = flags.workers > 0 ? flags.workers : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   if (common.db_url.rfind("sqlite:", 0) == 0) billing.workers = 1;
-  auto app = open_app(Options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, "", false, *faults, billing},
-                      std::move(clock));
+  Options options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, "", false, *faults, billing};
+  options.redis_url = flags.redis_url;  // renewals reserve stock: the API nodes' caches must hear of it
+  auto app = open_app(options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   if (flags.progress) {
     (*app)->billing().on_progress([](const billing::Progress& p) {
@@ -367,6 +371,9 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--sandbox-faults", flags.sandbox_faults,
                         "sandbox gateway faults, e.g. timeout_after_charge=0.2,server_error=0.1,seed=7")
       ->envname("RECUR_SANDBOX_FAULTS");
+  serve_cmd->add_option("--redis-url", flags.redis_url,
+                        "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")
+      ->envname("RECUR_REDIS_URL");
 
   auto* bill_cmd = cli.add_subcommand("bill", "run billing once: renewals due until TIME, then charges; exits");
   add_db_option(bill_cmd, common);
@@ -379,6 +386,8 @@ int run_cli(int argc, char** argv) {
   bill_cmd->add_option("--sandbox-faults", bill.sandbox_faults, "sandbox gateway faults (see serve)")
       ->envname("RECUR_SANDBOX_FAULTS");
   bill_cmd->add_flag("--progress,!--no-progress", bill.progress, "progress bar on stderr")->capture_default_str();
+  bill_cmd->add_option("--redis-url", bill.redis_url, "the API nodes' Redis (see serve): stock moved here reaches their caches")
+      ->envname("RECUR_REDIS_URL");
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);

@@ -1,5 +1,5 @@
 // Helper servers for integration tests, run as child processes on free local ports: a real
-// SMTP server (aiosmtpd from Debian, writing a maildir) and any script that listens.
+// SMTP server (aiosmtpd from Debian, writing a maildir), a real Redis, and any script that listens.
 #pragma once
 
 #include <arpa/inet.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -140,6 +141,47 @@ class SmtpServer {
     for (const auto& entry : std::filesystem::directory_iterator(fresh)) out.push_back(read_file(entry.path()));
     return out;
   }
+
+ private:
+  int port_;
+  std::filesystem::path dir_;
+  std::unique_ptr<ChildProcess> process_;
+};
+
+// `name` found on PATH (posix_spawn wants a path), or "" when it is not there.
+inline std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(std::string(path ? path : "") + ":/usr/local/bin:/usr/bin:/usr/sbin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (dir.empty()) continue;
+    auto candidate = std::filesystem::path(dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+// A real Redis (redis-server from scripts/install-deps.sh, nothing written to disk). stop()
+// then start() again on the same port is an outage.
+class RedisServer {
+ public:
+  RedisServer() : port_(free_port()), dir_(fresh_temp_dir("redis")) { start(); }
+  ~RedisServer() {
+    stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  void start() {
+    auto program = find_program("redis-server");
+    if (program.empty()) throw std::runtime_error("redis-server is not installed: run scripts/install-deps.sh");
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{program, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", dir_.string()},
+        (dir_ / "server.log").string());
+    if (!wait_for_port(port_)) throw std::runtime_error("redis-server did not start: " + read_file(dir_ / "server.log"));
+  }
+  void stop() { process_.reset(); }  // SIGTERM, and waits for it to exit
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
 
  private:
   int port_;
