@@ -292,6 +292,15 @@ TEST_F(InventoryTest, AvailabilityComesFromACacheThatEveryMovementInvalidates) {
   auto third = inv().availability(beans.id, 2, std::nullopt);
   EXPECT_TRUE(third->availability.can_fulfil);
   EXPECT_FALSE(third->availability.tracked);
+  // A snapshot read before an invalidation is never cached after it.
+  auto read_at = inv().cache().generation();
+  StockSnapshot stale;
+  stale.product = "prod_stale";
+  inv().cache().invalidate("prod_other");
+  inv().cache().put_if_current(stale, read_at);
+  EXPECT_FALSE(inv().cache().get("prod_stale").has_value());
+  inv().cache().put_if_current(stale, inv().cache().generation());
+  EXPECT_TRUE(inv().cache().get("prod_stale").has_value());
 }
 
 TEST_F(InventoryTest, AFutureStartIsRefusedWhenStockExpectedByThenCannotCoverIt) {

@@ -97,18 +97,26 @@ std::optional<StockSnapshot> AvailabilityCache::get(const std::string& product) 
   return it->second;
 }
 
-void AvailabilityCache::put(StockSnapshot snapshot) {
+std::uint64_t AvailabilityCache::generation() const {
+  std::shared_lock lock(mutex_);
+  return generation_;
+}
+
+void AvailabilityCache::put_if_current(StockSnapshot snapshot, std::uint64_t read_at_generation) {
   std::unique_lock lock(mutex_);
+  if (generation_ != read_at_generation) return;  // something changed while it was read
   by_product_[snapshot.product] = std::move(snapshot);
 }
 
 void AvailabilityCache::invalidate(const std::string& product) {
   std::unique_lock lock(mutex_);
+  ++generation_;
   by_product_.erase(product);
 }
 
 void AvailabilityCache::clear() {
   std::unique_lock lock(mutex_);
+  ++generation_;
   by_product_.clear();
 }
 
@@ -370,11 +378,12 @@ Result<AvailabilityAnswer> InventoryService::availability(const std::string& pro
     AvailabilityAnswer answer{inventory::availability(*cached, quantity, date), {}};
     if (answer.availability.can_fulfil) return answer;  // the hot path: no database at all
   }
+  std::uint64_t generation = cache_.generation();
   return db::transact(db_, [&](db::Tx& tx) -> Result<AvailabilityAnswer> {
     RECUR_ASSIGN(auto product, catalog::find_product(tx, product_id));
     if (!product) return Error::not_found("product_not_found", "no product with id '" + product_id + "'");
     RECUR_ASSIGN(auto snap, snapshot(tx, *product));
-    cache_.put(snap);
+    cache_.put_if_current(snap, generation);
     AvailabilityAnswer answer{inventory::availability(snap, quantity, date), {}};
     if (!answer.availability.can_fulfil) {
       RECUR_ASSIGN(answer.alternatives, alternatives(tx, *product, quantity, answer.availability.available_on));

@@ -74,16 +74,21 @@ struct ShipmentQuery {
 };
 
 // In-process availability facts per product, dropped after every committed movement.
+// A reader notes generation() before reading the database and puts its snapshot only if
+// no invalidation happened since (put_if_current), so a snapshot read before a change can
+// never be cached after that change's invalidation.
 class AvailabilityCache {
  public:
   std::optional<StockSnapshot> get(const std::string& product) const;
-  void put(StockSnapshot snapshot);
+  std::uint64_t generation() const;
+  void put_if_current(StockSnapshot snapshot, std::uint64_t read_at_generation);
   void invalidate(const std::string& product);
   void clear();
 
  private:
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, StockSnapshot> by_product_;
+  std::uint64_t generation_ = 0;  // bumped by every invalidation
 };
 
 class InventoryService final : public subscriptions::Fulfilment {
