@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "inventory/purchasing_model.h"
 #include "platform/parallel.h"
 
 namespace recur::inventory {
@@ -621,14 +622,11 @@ Forecast forecast(const ForecastInput& in) {
   return f;
 }
 
+// A central interval of `level` spans z standard deviations either side: the normal
+// quantile of (1 + level) / 2 (one inverse-normal for forecasts and safety stock).
 double z_for_level(double level) {
   level = std::clamp(level, 0.0, 0.999999);
-  double lo = 0, hi = 10;
-  for (int i = 0; i < 100; ++i) {
-    double mid = (lo + hi) / 2;
-    (std::erf(mid / std::sqrt(2.0)) < level ? lo : hi) = mid;
-  }
-  return (lo + hi) / 2;
+  return inverse_normal((1 + level) / 2);
 }
 
 PredictionInterval interval(const BucketDemand& d, double level) {

@@ -163,12 +163,38 @@ class StockTest(InventoryCase):
         self.assertStatus(r, 200)
         self.assertEqual((r.json()["alert_email"], r.json()["low_stock_threshold"]), (None, 5))
 
-    def test_receipt_against_a_purchase_order_without_purchase_orders_is_409(self):
+    def test_receipts_against_a_sent_purchase_order_count_on_it_and_refuse_beyond_it(self):
         product = self.tracked()
+        supplier = self.api.post("/v1/suppliers", {
+            "name": "Hill Roastery", "email": "orders@roastery.example", "lead_time_days": 5,
+            "products": [{"product": product["id"], "unit_cost": 650, "currency": "usd"}]})
+        self.assertEqual(supplier.status_code, 201, supplier.text)
+        order = self.api.post("/v1/purchase-orders", {
+            "supplier": supplier.json()["id"], "lines": [{"product": product["id"], "quantity": 10}]})
+        self.assertEqual(order.status_code, 201, order.text)
+        po = order.json()["id"]
+        # A draft has not been sent: nothing can arrive against it, and nothing changes.
+        r = self.api.post(f"/v1/inventory/{product['sku']}/receipts", {"quantity": 3, "purchase_order": po})
+        self.assertProblem(r, 409, "purchase_order_not_receivable")
+        self.assertEqual(self.stock(product["sku"])["on_hand"], 0)
+        sent = self.api.post(f"/v1/purchase-orders/{po}/send", {})
+        self.assertEqual(sent.status_code, 200, sent.text)
+        self.assertEqual(self.stock(product["sku"])["incoming"], 10)
+        r = self.api.post(f"/v1/inventory/{product['sku']}/receipts", {"quantity": 4, "purchase_order": po})
+        self.assertEqual(r.status_code, 201, r.text)
+        self.assertEqual(r.json()["on_hand"], 4)
+        self.assertEqual(r.json()["incoming"], 6)
+        after = self.api.get(f"/v1/purchase-orders/{po}").json()
+        self.assertEqual(after["status"], "partially_received")
+        self.assertEqual(after["lines"][0]["received"], 4)
+        # More than is outstanding is refused whole.
+        r = self.api.post(f"/v1/inventory/{product['sku']}/receipts", {"quantity": 7, "purchase_order": po})
+        self.assertEqual(r.status_code, 409, r.text)
+        self.assertEqual(self.stock(product["sku"])["on_hand"], 4)
         r = self.api.post(f"/v1/inventory/{product['sku']}/receipts",
                           {"quantity": 3, "purchase_order": "po_01m8a1b3c5d7e9f1g3h5j7k9m1"})
-        self.assertProblem(r, 409, "purchase_orders_unavailable")
-        self.assertEqual(self.stock(product["sku"])["on_hand"], 0)
+        self.assertProblem(r, 404, "purchase_order_not_found")
+        self.assertEqual(self.stock(product["sku"])["on_hand"], 4)
 
     def test_unknown_sku_product_and_shipment_are_404(self):
         self.assertProblem(self.api.get("/v1/inventory/NO-SUCH-SKU-0"), 404, "sku_not_found")
