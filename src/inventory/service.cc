@@ -189,6 +189,20 @@ Result<bool> InventoryService::record_movement(db::Tx& tx, const Movement& movem
   return move(tx, movement, *product);
 }
 
+Result<bool> InventoryService::move_on_hand(db::Tx& tx, const catalog::Product& product, MovementKind kind,
+                                           std::int64_t delta, const std::optional<std::string>& reason,
+                                           const std::optional<std::string>& reference, const events::Actor& actor) {
+  Movement m;
+  m.product = product.id;
+  m.kind = kind;
+  m.on_hand_delta = delta;
+  m.reason = reason;
+  m.reference = reference;
+  m.actor = actor_name(actor);
+  m.created = clock_.now();
+  return move(tx, std::move(m), product);
+}
+
 recur::Status InventoryService::after_movement(db::Tx& tx, const catalog::Product& product, bool freed_stock) {
   if (freed_stock) RECUR_TRY(fill_backorders(tx, product.id));
   return check_low_stock(tx, product);
@@ -287,14 +301,7 @@ Result<StockView> InventoryService::adjust(const std::string& sku, std::int64_t 
                                            const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<StockView> {
     RECUR_ASSIGN(auto product, product_by_sku(tx, sku));
-    Movement m;
-    m.product = product.id;
-    m.kind = MovementKind::kAdjustment;
-    m.on_hand_delta = delta;
-    m.reason = reason;
-    m.actor = actor_name(actor);
-    m.created = clock_.now();
-    RECUR_ASSIGN(bool applied, move(tx, m, product));
+    RECUR_ASSIGN(bool applied, move_on_hand(tx, product, MovementKind::kAdjustment, delta, reason, std::nullopt, actor));
     if (!applied) {
       RECUR_ASSIGN(auto level, total_level(tx, product.id));
       return Error::conflict("insufficient_stock",
@@ -316,14 +323,8 @@ Result<StockView> InventoryService::receive(const std::string& sku, std::int64_t
         return Error::conflict("purchase_orders_unavailable", "purchase orders are not enabled on this node");
       RECUR_TRY(order_receipt_(tx, *purchase_order, product.id, quantity));
     }
-    Movement m;
-    m.product = product.id;
-    m.kind = MovementKind::kReceipt;
-    m.on_hand_delta = quantity;
-    m.reference = purchase_order;
-    m.actor = actor_name(actor);
-    m.created = clock_.now();
-    RECUR_ASSIGN(bool applied, move(tx, m, product));
+    RECUR_ASSIGN(bool applied,
+                 move_on_hand(tx, product, MovementKind::kReceipt, quantity, std::nullopt, purchase_order, actor));
     if (!applied) return Error::internal("a receipt of " + sku + " was refused by the stock level");
     return view(tx, product);
   });
@@ -338,14 +339,7 @@ Result<StockView> InventoryService::record_return(const std::string& sku, std::i
       RECUR_ASSIGN(auto found, find_shipment(tx, *shipment, false));
       if (!found) return shipment_not_found(*shipment);
     }
-    Movement m;
-    m.product = product.id;
-    m.kind = MovementKind::kReturn;
-    m.on_hand_delta = quantity;
-    m.reference = shipment;
-    m.actor = actor_name(actor);
-    m.created = clock_.now();
-    RECUR_ASSIGN(bool applied, move(tx, m, product));
+    RECUR_ASSIGN(bool applied, move_on_hand(tx, product, MovementKind::kReturn, quantity, std::nullopt, shipment, actor));
     if (!applied) return Error::internal("a return of " + sku + " was refused by the stock level");
     return view(tx, product);
   });

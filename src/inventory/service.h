@@ -160,6 +160,10 @@ class InventoryService final : public subscriptions::Fulfilment {
   // Records a movement, then fills backorders from what it freed and checks the low-stock
   // crossing. false when the level would break its rules.
   Result<bool> move(db::Tx& tx, Movement movement, const catalog::Product& product);
+  // An operator's change of what is on hand (adjustment, receipt, return), through move().
+  Result<bool> move_on_hand(db::Tx& tx, const catalog::Product& product, MovementKind kind, std::int64_t delta,
+                            const std::optional<std::string>& reason, const std::optional<std::string>& reference,
+                            const events::Actor& actor);
   recur::Status after_movement(db::Tx& tx, const catalog::Product& product, bool freed_stock);
   // Reserves up to what each item is short, oldest need first; returns units reserved.
   Result<std::int64_t> reserve(db::Tx& tx, ShipmentItem& item, const std::string& shipment, Timestamp at);
