@@ -139,11 +139,11 @@ ANALYZE customers; ANALYZE gateway_customers; ANALYZE payment_methods; ANALYZE s
 
   # Billed exactly like the API-created template: same invoice lines and amounts, one
   # succeeded payment and one sandbox charge per invoice, the same events, nothing failed.
-  local period_start ref check
-  period_start=$(bsql "SELECT period_start FROM invoices WHERE subscription_id = '$sub' ORDER BY period_start DESC LIMIT 1")
-  ref="(SELECT doc::jsonb AS d FROM invoices WHERE subscription_id = '$sub' AND period_start = $period_start)"
+  local period_seq ref check
+  period_seq=$(bsql "SELECT period_seq FROM invoices WHERE subscription_id = '$sub' ORDER BY period_seq DESC LIMIT 1")
+  ref="(SELECT doc::jsonb AS d FROM invoices WHERE subscription_id = '$sub' AND period_seq = $period_seq)"
   check=$(bsql "
-WITH inv AS (SELECT i.*, i.doc::jsonb AS d FROM invoices i WHERE period_start = $period_start)
+WITH inv AS (SELECT i.*, i.doc::jsonb AS d FROM invoices i WHERE period_seq = $period_seq)
 SELECT json_build_object(
   'invoices', (SELECT count(*) FROM inv),
   'paid', (SELECT count(*) FROM inv WHERE status = 'paid'),
@@ -160,6 +160,7 @@ SELECT json_build_object(
   'events_per_renewal', (SELECT round(count(*)::numeric / greatest(1, (SELECT count(*) FROM inv)), 2) FROM events
                          WHERE created_at >= (SELECT min(created_at) FROM inv) AND resource_type IN ('subscription', 'invoice', 'payment')),
   'receipts', (SELECT count(*) FROM notifications n JOIN inv ON n.resource_id = inv.id),
+  'shipments', (SELECT count(*) FROM shipments s JOIN inv ON s.subscription_id = inv.subscription_id AND s.period_seq = inv.period_seq),
   'subscriptions_not_renewed', (SELECT count(*) FROM subscriptions WHERE next_action_at <= $due))")
   R[billing.check]=$check
   run_log "billing: check: $check"
@@ -167,7 +168,8 @@ SELECT json_build_object(
 import json, sys
 c = json.loads(sys.argv[1]); n = int(sys.argv[2])
 ok = c["invoices"] == n and c["paid"] == n and c["differing_from_template"] == 0 and c["payments_succeeded"] == n \
-     and c["payments_other"] == 0 and c["sandbox_charges"] == n and c["receipts"] == n and c["subscriptions_not_renewed"] == 0
+     and c["payments_other"] == 0 and c["sandbox_charges"] == n and c["receipts"] == n and c["shipments"] == n \
+     and c["subscriptions_not_renewed"] == 0
 sys.exit(0 if ok else 1)' "$check" "$((small + N))" || {
     R[billing.errors]="${R[billing.errors]:-}the clones were not billed like the template (see the check); "
     run_log "billing: WARNING: the check failed"
@@ -177,8 +179,9 @@ sys.exit(0 if ok else 1)' "$check" "$((small + N))" || {
   # Parameter values come from the template's renewal (its documents and event payloads).
   clone c 1 "$N"
   local PGB=(-D seq=0 -D nclients="$clients" -D plan="$plan" -D attempt_1=:attempt:1)
-  local inv_id pay_id
-  inv_id=$(bsql "SELECT id FROM invoices WHERE subscription_id = '$sub' AND period_start = $period_start")
+  local inv_id pay_id shp_id
+  inv_id=$(bsql "SELECT id FROM invoices WHERE subscription_id = '$sub' AND period_seq = $period_seq")
+  shp_id=$(bsql "SELECT id FROM shipments WHERE subscription_id = '$sub' AND period_seq = $period_seq")
   pay_id=$(bsql "SELECT id FROM payments WHERE invoice_id = '$inv_id'")
   while IFS='|' read -r k v; do PGB+=(-D "$k=$v"); done < <(bsql "
   SELECT 'sub_status', status FROM subscriptions WHERE id = '$sub'
@@ -187,7 +190,12 @@ sys.exit(0 if ok else 1)' "$check" "$((small + N))" || {
   UNION ALL SELECT 'sub_version', version::text FROM subscriptions WHERE id = '$sub'
   UNION ALL SELECT 'sub_created', created_at::text FROM subscriptions WHERE id = '$sub'
   UNION ALL SELECT 'sub_doc', doc FROM subscriptions WHERE id = '$sub'
-  UNION ALL SELECT 'period_start', period_start::text FROM invoices WHERE id = '$inv_id'
+  UNION ALL SELECT 'period_seq', period_seq::text FROM invoices WHERE id = '$inv_id'
+  UNION ALL SELECT 'shp_status', status FROM shipments WHERE id = '$shp_id'
+  UNION ALL SELECT 'shp_created', created_at::text FROM shipments WHERE id = '$shp_id'
+  UNION ALL SELECT 'shp_version', version::text FROM shipments WHERE id = '$shp_id'
+  UNION ALL SELECT 'shp_doc', doc FROM shipments WHERE id = '$shp_id'
+  UNION ALL SELECT 'p_shipment', payload FROM events WHERE resource_id = '$shp_id' AND type = 'shipment.created'
   UNION ALL SELECT 'inv_created', created_at::text FROM invoices WHERE id = '$inv_id'
   UNION ALL SELECT 'inv_doc', doc FROM invoices WHERE id = '$inv_id'
   UNION ALL SELECT 'pay_doc', doc FROM payments WHERE id = '$pay_id'
@@ -229,6 +237,7 @@ sys.exit(0 if ok else 1)' "$check" "$((small + N))" || {
       'payments', (SELECT count(*) FROM payments WHERE id LIKE 'pay_000000c%' AND status = 'succeeded'),
       'sandbox_charges', (SELECT count(*) FROM sandbox_charges WHERE charge_id LIKE 'pi_000000c%'),
       'events', (SELECT count(*) FROM events WHERE id LIKE 'evt_000000c%'),
+      'shipments', (SELECT count(*) FROM shipments WHERE id LIKE 'shp_000000c%'),
       'notifications', (SELECT count(*) FROM notifications WHERE id LIKE 'ntf_000000c%'))")
   run_log "  billing.pgbench rows: ${R[billing.pg.rows]}"
   bsql "SELECT 1" >/dev/null
