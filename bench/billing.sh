@@ -11,10 +11,13 @@
 #   - the raw baseline: pgbench writing the same rows per renewal in the same
 #     transactions (bench/pgbench/billing_renewal.sql), with as many clients as recur has
 #     workers;
+#   - the hardware's ceiling for the same rows: pgbench writing them set-based, B
+#     renewals a transaction (bench/pgbench/billing_renewal_setbased.sql);
 #   - checks that every clone was billed exactly like the template.
 #
 # Knobs: BENCH_BILLING_N (100000), BENCH_BILLING_WORKERS (recur bill --workers; default
-# recur's own), BENCH_BILLING_CLIENTS (pgbench -c; default: the workers, or 4).
+# recur's own), BENCH_BILLING_CLIENTS (pgbench -c; default: the workers, or 4),
+# BENCH_BILLING_BATCH (renewals a transaction in the set-based ceiling run, 500).
 
 bench_billing() {
   local N=${BENCH_BILLING_N:-100000}
@@ -213,33 +216,47 @@ sys.exit(0 if ok else 1)' "$check" "$((small + N))" || {
   UNION ALL SELECT 'n_channel', channel FROM notifications WHERE resource_id = '$inv_id'
   UNION ALL SELECT 'n_status', status FROM notifications WHERE resource_id = '$inv_id'
   UNION ALL SELECT 'n_next', coalesce(next_attempt_at::text, '0') FROM notifications WHERE resource_id = '$inv_id'")
+  # raw_run KEY TAG SCRIPT TRANSACTIONS_PER_CLIENT RENEWALS [pgbench -D ...]: one timed pgbench; fills R[billing.KEY.*]
+  raw_run() {
+    local key=$1 tag=$2 script=$3 per_client=$4 renewals=$5
+    shift 5
+    wait_quiet
+    bsql "CHECKPOINT" >/dev/null
+    cpu_begin 0
+    local TIMEFORMAT='%U %S' p0=$EPOCHREALTIME p1
+    { time PGDATABASE=recur_billing pgbench -n -M prepared -c "$clients" -j "$THREADS" -t "$per_client" \
+        -f "$script" "${PGB[@]}" "$@" >"$work/billing-$key.out" 2>&1; } 2>"$work/billing-$key.time" \
+      || { cat "$work/billing-$key.out" >&2; return 1; }
+    p1=$EPOCHREALTIME
+    cpu_end 0
+    cpu_report "$(tail -n 1 "$work/billing-$key.time" | client_seconds /dev/stdin)" "$renewals"
+    local failed line
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/billing-$key.out")
+    line=$(awk -v n="$renewals" -v a="$p0" -v b="$p1" 'BEGIN { printf "rps=%.1f renewals=%d seconds=%.2f", n / (b - a), n, b - a }')
+    for kv in $line $cpu_line; do R[billing.$key.${kv%%=*}]=${kv#*=}; done
+    R[billing.$key.failed]=${failed:-0}
+    run_log "  billing.$key: $line failed=${failed:-0} | $cpu_line"
+    # pgbench wrote as many rows as recur did for the same renewals?
+    R[billing.$key.rows]=$(bsql "SELECT json_build_object('renewed', (SELECT count(*) FROM subscriptions WHERE id LIKE 'sub_000000$tag%' AND version = (SELECT version FROM subscriptions WHERE id = '$sub')),
+        'invoices', (SELECT count(*) FROM invoices WHERE id LIKE 'in_000000$tag%' AND status = 'paid'),
+        'payments', (SELECT count(*) FROM payments WHERE id LIKE 'pay_000000$tag%' AND status = 'succeeded'),
+        'sandbox_charges', (SELECT count(*) FROM sandbox_charges WHERE charge_id LIKE 'pi_000000$tag%'),
+        'events', (SELECT count(*) FROM events WHERE id LIKE 'evt_000000$tag%'),
+        'shipments', (SELECT count(*) FROM shipments WHERE id LIKE 'shp_000000$tag%'),
+        'notifications', (SELECT count(*) FROM notifications WHERE id LIKE 'ntf_000000$tag%'))")
+    run_log "  billing.$key rows: ${R[billing.$key.rows]}"
+  }
   local per_client=$(( N / clients ))
-  wait_quiet
-  bsql "CHECKPOINT" >/dev/null
-  cpu_begin 0
-  local TIMEFORMAT='%U %S' p0=$EPOCHREALTIME p1
-  { time PGDATABASE=recur_billing pgbench -n -M prepared -c "$clients" -j "$THREADS" -t "$per_client" \
-      -f bench/pgbench/billing_renewal.sql "${PGB[@]}" >"$work/billing-pgbench.out" 2>&1; } 2>"$work/billing-pgbench.time" \
-    || { cat "$work/billing-pgbench.out" >&2; return 1; }
-  p1=$EPOCHREALTIME
-  cpu_end 0
-  cpu_report "$(tail -n 1 "$work/billing-pgbench.time" | client_seconds /dev/stdin)" "$((per_client * clients))"
-  local failed
-  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/billing-pgbench.out")
-  local line
-  line=$(awk -v n="$((per_client * clients))" -v a="$p0" -v b="$p1" 'BEGIN { printf "rps=%.1f renewals=%d seconds=%.2f", n / (b - a), n, b - a }')
-  for kv in $line $cpu_line; do R[billing.pg.${kv%%=*}]=${kv#*=}; done
-  R[billing.pg.failed]=${failed:-0}
-  run_log "  billing.pgbench: $line failed=${failed:-0} | $cpu_line"
-  # pgbench wrote as many rows as recur did for the same renewals?
-  R[billing.pg.rows]=$(bsql "SELECT json_build_object('renewed', (SELECT count(*) FROM subscriptions WHERE id LIKE 'sub_000000c%' AND version = (SELECT version FROM subscriptions WHERE id = '$sub')),
-      'invoices', (SELECT count(*) FROM invoices WHERE id LIKE 'in_000000c%' AND status = 'paid'),
-      'payments', (SELECT count(*) FROM payments WHERE id LIKE 'pay_000000c%' AND status = 'succeeded'),
-      'sandbox_charges', (SELECT count(*) FROM sandbox_charges WHERE charge_id LIKE 'pi_000000c%'),
-      'events', (SELECT count(*) FROM events WHERE id LIKE 'evt_000000c%'),
-      'shipments', (SELECT count(*) FROM shipments WHERE id LIKE 'shp_000000c%'),
-      'notifications', (SELECT count(*) FROM notifications WHERE id LIKE 'ntf_000000c%'))")
-  run_log "  billing.pgbench rows: ${R[billing.pg.rows]}"
+  raw_run pg c bench/pgbench/billing_renewal.sql "$per_client" "$((per_client * clients))" || return 1
+
+  # The hardware's ceiling for these rows: the same rows written set-based, B renewals a
+  # transaction (bench/pgbench/billing_renewal_setbased.sql). Not a twin of recur.
+  local batch=${BENCH_BILLING_BATCH:-500}
+  (( batch * clients > N )) && batch=$(( N / clients ))
+  clone d 1 "$N"
+  raw_run setbased d bench/pgbench/billing_renewal_setbased.sql "$(( N / (clients * batch) ))" \
+    "$(( N / (clients * batch) * clients * batch ))" -D batch="$batch" || return 1
+  R[billing.setbased.batch]=$batch
   bsql "SELECT 1" >/dev/null
 }
 
@@ -259,7 +276,10 @@ billing_report() {
   echo "| pgbench, the same rows raw (bench/pgbench/billing_renewal.sql) | ${R[billing.pg.renewals]:-} | ${R[billing.pg.seconds]:-} | ${R[billing.pg.rps]:-} | — | ${R[billing.pg.client_s]:-} (pgbench) | ${R[billing.pg.postgres_ms_req]:-} | ${R[billing.pg.other_cores]:-} |"
   echo
   echo "Check of every invoice of the renewal period: ${R[billing.check]:-not run}."
+  echo "| pgbench, the same rows set-based, ${R[billing.setbased.batch]:-} a transaction (the machine's ceiling, not a twin) | ${R[billing.setbased.renewals]:-} | ${R[billing.setbased.seconds]:-} | ${R[billing.setbased.rps]:-} | — | ${R[billing.setbased.client_s]:-} (pgbench) | ${R[billing.setbased.postgres_ms_req]:-} | ${R[billing.setbased.other_cores]:-} |"
+  echo
   echo "pgbench rows: ${R[billing.pg.rows]:-}; failed transactions: ${R[billing.pg.failed]:-}."
+  echo "Set-based rows: ${R[billing.setbased.rows]:-}; failed transactions: ${R[billing.setbased.failed]:-}."
   echo
   echo "| target | value | verdict |"
   echo "|---|---:|---|"
