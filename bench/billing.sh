@@ -274,10 +274,9 @@ billing_report() {
     echo "| recur bill --workers ${BENCH_BILLING_WORKERS:-(default)} ($l) | ${R[billing.$l.renewals]:-} | ${R[billing.$l.seconds]:-} | ${R[billing.$l.rps]:-} | ${R[billing.$l.rss_mb]:-} | ${R[billing.$l.client_s]:-} | ${R[billing.$l.postgres_ms_req]:-} | ${R[billing.$l.other_cores]:-} |"
   done
   echo "| pgbench, the same rows raw (bench/pgbench/billing_renewal.sql) | ${R[billing.pg.renewals]:-} | ${R[billing.pg.seconds]:-} | ${R[billing.pg.rps]:-} | — | ${R[billing.pg.client_s]:-} (pgbench) | ${R[billing.pg.postgres_ms_req]:-} | ${R[billing.pg.other_cores]:-} |"
-  echo
-  echo "Check of every invoice of the renewal period: ${R[billing.check]:-not run}."
   echo "| pgbench, the same rows set-based, ${R[billing.setbased.batch]:-} a transaction (the machine's ceiling, not a twin) | ${R[billing.setbased.renewals]:-} | ${R[billing.setbased.seconds]:-} | ${R[billing.setbased.rps]:-} | — | ${R[billing.setbased.client_s]:-} (pgbench) | ${R[billing.setbased.postgres_ms_req]:-} | ${R[billing.setbased.other_cores]:-} |"
   echo
+  echo "Check of every invoice of the renewal period: ${R[billing.check]:-not run}."
   echo "pgbench rows: ${R[billing.pg.rows]:-}; failed transactions: ${R[billing.pg.failed]:-}."
   echo "Set-based rows: ${R[billing.setbased.rows]:-}; failed transactions: ${R[billing.setbased.failed]:-}."
   echo
