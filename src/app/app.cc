@@ -32,6 +32,12 @@ inventory::PurchasingOptions purchasing_options(const Options& options) {
   return purchasing;
 }
 
+billing::BillingOptions billing_options(const Options& options) {
+  billing::BillingOptions billing = options.billing;
+  if (billing.ops_email.empty()) billing.ops_email = options.inventory.ops_email;
+  return billing;
+}
+
 std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
   if (options.sms.url.empty()) return std::make_unique<notify::LogSmsSender>();
   return std::make_unique<notify::HttpSmsSender>(options.sms);
@@ -61,7 +67,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       email_(email_sender(options, *clock_)),
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
-      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing, &notifications_),
+      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, billing_options(options), &notifications_),
       inventory_(*db_, *clock_, ids_, options.inventory),
       purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {

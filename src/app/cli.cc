@@ -179,7 +179,7 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--update-payment-url", flags.update_payment_url,
                   "base URL of the update-payment link in failed-payment and card-expiring messages")
       ->envname("RECUR_UPDATE_PAYMENT_URL");
-  cmd->add_option("--ops-email", flags.ops_email, "operators' address for low-stock and replenishment alerts")
+  cmd->add_option("--ops-email", flags.ops_email, "operators' address for billing failure-rate, low-stock and replenishment alerts")
       ->envname("RECUR_OPS_EMAIL");
 }
 
@@ -213,7 +213,6 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
   server.answer_inline = true;  // cache hits on the I/O thread (routes marked allow_inline)
-  server.answer_inline = true;  // the pipeline answers cache hits on the I/O thread
   auto faults = faults_from(flags.sandbox_faults);
   if (!faults.ok()) return fail(faults.error());
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
@@ -265,6 +264,7 @@ struct BillFlags {
   std::string sandbox_faults;
   bool progress = true;
   std::string redis_url;
+  std::string ops_email;
 };
 
 int bill_once(const Common& common, const BillFlags& flags) {
@@ -283,6 +283,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
   if (common.db_url.rfind("sqlite:", 0) == 0) billing.workers = 1;
   Options options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, "", false, *faults, billing};
   options.redis_url = flags.redis_url;  // renewals reserve stock: the API nodes' caches must hear of it
+  options.inventory.ops_email = flags.ops_email;  // alerts are queued here, sent by `serve`'s dispatcher
   auto app = open_app(options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   if (flags.progress) {
@@ -386,6 +387,8 @@ int run_cli(int argc, char** argv) {
   bill_cmd->add_option("--sandbox-faults", bill.sandbox_faults, "sandbox gateway faults (see serve)")
       ->envname("RECUR_SANDBOX_FAULTS");
   bill_cmd->add_flag("--progress,!--no-progress", bill.progress, "progress bar on stderr")->capture_default_str();
+  bill_cmd->add_option("--ops-email", bill.ops_email, "operators' address for failure-rate and low-stock alerts (see serve)")
+      ->envname("RECUR_OPS_EMAIL");
   bill_cmd->add_option("--redis-url", bill.redis_url, "the API nodes' Redis (see serve): stock moved here reaches their caches")
       ->envname("RECUR_REDIS_URL");
 

@@ -339,6 +339,42 @@ TEST_F(BillingTest, RunsWithSeveralWorkersRenewAndChargeEachSubscriptionExactlyO
   for (const auto& s : subs) EXPECT_EQ(invoices(s.id).size(), 2u) << s.id;
 }
 
+TEST_F(BillingTest, AJumpInTheFailureRateAlertsTheOperatorsByEmail) {
+  for (int i = 0; i < 10; ++i) subscriber("pm_card_visa");
+  auto calm = run_at("2026-01-31T10:00:00Z");
+  EXPECT_EQ(calm.payments.succeeded, 10);
+  EXPECT_FALSE(calm.failure_rate_alert);
+  // Ten more whose cards all decline: 100 % failed against 0 % in the runs before.
+  for (int i = 0; i < 10; ++i) subscriber("pm_card_chargeDeclined");
+  BillingOptions options;
+  options.ops_email = "ops@example.com";
+  auto node = testing::reopen(t, *t.clock, 4, options);
+  t.clock->set(at("2026-01-31T11:00:00Z"));
+  auto bad = node->billing().run("test");
+  ASSERT_TRUE(bad.ok()) << bad.error().message;
+  EXPECT_EQ(bad->payments.failed, 10);
+  EXPECT_TRUE(bad->failure_rate_alert);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'billing.failure_rate_high' AND resource_id = $1", {bad->id}), 1);
+  auto page = node->notifications().list({});
+  ASSERT_TRUE(page.ok());
+  int alerts = 0;
+  for (const auto& n : page->items) {
+    if (n.template_name != "billing_failure_rate") continue;
+    ++alerts;
+    EXPECT_EQ(n.to, "ops@example.com");
+    EXPECT_EQ(n.resource, bad->id);
+    EXPECT_NE(n.text.find("100 %"), std::string::npos) << n.text;
+  }
+  EXPECT_EQ(alerts, 1);
+  // The next run's retries fail as usual now: no second alert.
+  t.clock->set(at("2026-02-01T11:00:00Z"));
+  auto again = node->billing().run("test");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->payments.failed, 10);
+  EXPECT_FALSE(again->failure_rate_alert);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'billing_failure_rate'"), 1);
+}
+
 TEST_F(BillingTest, TaxFollowsTheCountryTheBoxShipsTo) {
   auto rates = parse_tax_rates(Json{{"de", 1900}, {"US", 825}});
   ASSERT_TRUE(rates.ok()) << rates.error().message;

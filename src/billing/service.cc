@@ -801,9 +801,26 @@ Result<bool> BillingService::failure_rate_jumped(const BillingRun& run) {
   if (!failure_rate_is_alarming(rate, usual)) return false;
   spdlog::error("billing: failure rate jumped to {:.0f}% of {} charges (usual {:.0f}%)", rate * 100, p.attempted,
                 usual * 100);
-  RECUR_TRY(db::transact(db_, [&](db::Tx& tx) {
-    return events_.record(tx, "billing.failure_rate_high", run.id, events::Actor::system(), nullptr, nullptr,
-                          {{"rate", rate}, {"usual_rate", usual}, {"attempted", p.attempted}});
+  RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(events_.record(tx, "billing.failure_rate_high", run.id, events::Actor::system(), nullptr, nullptr,
+                             {{"rate", rate}, {"usual_rate", usual}, {"attempted", p.attempted}}));
+    if (!notifier_ || options_.ops_email.empty()) return Ok{};
+    notify::Message m;
+    m.template_name = "billing_failure_rate";
+    m.to = options_.ops_email;
+    m.resource = run.id;
+    m.data = {{"run_id", run.id},
+              {"trigger", run.trigger},
+              {"rate", fmt::format("{:.0f} %", rate * 100)},
+              {"usual_rate", fmt::format("{:.0f} %", usual * 100)},
+              {"attempted", p.attempted},
+              {"failed", p.failed},
+              {"unknown", p.unknown},
+              {"as_of", format_rfc3339(run.as_of)}};
+    // An alert that cannot be queued must not fail the run: the event and the log remain.
+    auto queued = notifier_->enqueue(tx, m);
+    if (!queued.ok()) spdlog::warn("billing: failure-rate alert for {} not queued: {}", run.id, queued.error().message);
+    return Ok{};
   }));
   return true;
 }

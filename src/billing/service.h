@@ -29,6 +29,8 @@ struct BillingOptions {
   // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
   // never attempt the same invoice at once; the pool needs one connection per worker.
   int workers = 1;
+  // Operators' address: a run whose failure rate jumps is e-mailed here ("": event and log only).
+  std::string ops_email;
 };
 
 struct CollectReport {

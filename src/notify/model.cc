@@ -164,6 +164,17 @@ constexpr Template kTemplates[] = {
                 "<p>Your box {{shipment_id}} ({{product_name}}) has shipped. Tracking number: "
                 "<strong>{{tracking_number}}</strong>.</p>\n"),
      "Your box {{shipment_id}} has shipped. Tracking: {{tracking_number}}", false},
+    {"billing_failure_rate", "Billing alert: {{rate}} of charges failed in run {{run_id}}",
+     "Billing run {{run_id}} ({{trigger}}, as of {{as_of}}) attempted {{attempted}} charges: {{failed}} were declined "
+     "and {{unknown}} got no answer from the gateway. That is {{rate}} failed, against {{usual_rate}} in recent "
+     "runs.\n\n"
+     "Check the gateway's status and credentials, and look for card testing, before the next run.\n",
+     RECUR_HTML("<p>Billing run <strong>{{run_id}}</strong> ({{trigger}}, as of {{as_of}}) attempted {{attempted}} "
+                "charges: {{failed}} were declined and {{unknown}} got no answer from the gateway. That is "
+                "<strong>{{rate}}</strong> failed, against {{usual_rate}} in recent runs.</p>\n"
+                "<p>Check the gateway's status and credentials, and look for card testing, before the next "
+                "run.</p>\n"),
+     "Billing alert: {{rate}} of {{attempted}} charges failed in run {{run_id}} (usual {{usual_rate}}).", false},
     {"inventory_low", "Low stock: {{product_name}} ({{sku}})",
      "{{product_name}} (SKU {{sku}}) is down to {{available}} available ({{on_hand}} on hand), at or below "
      "the threshold of {{low_stock_threshold}}.\n\n"

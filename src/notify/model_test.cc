@@ -77,7 +77,8 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
                                              "backorder_delay", "backorder_filled", "shipment_shipped",
-                                             "inventory_low", "purchase_order", "replenishment_needed"}));
+                                             "billing_failure_rate", "inventory_low", "purchase_order",
+                                             "replenishment_needed"}));
 }
 
 TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {
