@@ -9,12 +9,12 @@ Notification from_row(const db::Row& row) { return notification_from_doc(Json::p
 }  // namespace
 
 Status insert(db::Tx& tx, const Notification& n) {
-  RECUR_TRY(tx.exec("INSERT INTO notifications (id, channel, template, customer_id, resource_id, status,"
-                    " next_attempt_at, version, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    {n.id, std::string(to_string(n.channel)), n.template_name, db::nullable(n.customer),
-                     db::nullable(n.resource), std::string(to_string(n.status)), db::nullable(n.next_attempt_at),
-                     n.version, n.created, to_doc(n).dump()}));
-  return Ok{};
+  // Nothing acts on its result: it travels with the next statement (which sees it) or COMMIT.
+  return tx.exec_later("INSERT INTO notifications (id, channel, template, customer_id, resource_id, status,"
+                       " next_attempt_at, version, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       {n.id, std::string(to_string(n.channel)), n.template_name, db::nullable(n.customer),
+                        db::nullable(n.resource), std::string(to_string(n.status)), db::nullable(n.next_attempt_at),
+                        n.version, n.created, to_doc(n).dump()});
 }
 
 Result<bool> update(db::Tx& tx, const Notification& n, std::int64_t expected_version) {

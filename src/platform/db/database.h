@@ -57,6 +57,16 @@ class Tx {
   virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
   // Returns the number of rows changed.
   virtual Result<std::int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
+  // A write whose result nobody reads before COMMIT (an event, an outbox row): PostgreSQL
+  // sends it with the transaction's next statement or its COMMIT, in one round trip. Its
+  // error, if any, is the error of that next statement (or of commit), and the transaction
+  // rolls back as it would have. Never for a write whose row count or unique violation the
+  // caller acts on. SQLite runs it at once.
+  virtual Status exec_later(std::string_view sql, Params params) {
+    auto changed = exec(sql, params);
+    if (!changed.ok()) return std::move(changed).error();
+    return Ok{};
+  }
   virtual Status commit() = 0;
   virtual Engine engine() const = 0;
 

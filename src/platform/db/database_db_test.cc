@@ -14,6 +14,7 @@ class DatabaseTest : public ::testing::Test {
  protected:
   void SetUp() override { t = testing::make_app(at("2026-01-01T00:00:00Z")); }
   Database& db() { return t.app->database(); }
+  bool engine_is_postgres() { return db().engine() == Engine::kPostgres; }
   std::int64_t keys() {
     auto tx = db().begin(TxMode::kReadOnly);
     return (*(*tx)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0);
@@ -46,6 +47,69 @@ TEST_F(DatabaseTest, TransactRollsBackWhenTheWorkFails) {
   });
   EXPECT_FALSE(result.ok());
   EXPECT_EQ(keys(), 0);
+}
+
+constexpr const char* kInsertKey = "INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ($1, 'admin', $2, 'p', 1)";
+
+TEST_F(DatabaseTest, ADeferredWriteIsSeenByTheNextStatementAndCommitted) {
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
+    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k2"), std::string("h2")}).ok());
+    auto seen = (*tx)->query("SELECT id FROM api_keys ORDER BY id");
+    ASSERT_TRUE(seen.ok()) << seen.error().message;
+    ASSERT_EQ(seen->size(), 2u);
+    EXPECT_EQ(seen->at(1).text(0), "k2");
+    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k3"), std::string("h3")}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());  // k3 goes with the COMMIT
+  }
+  EXPECT_EQ(keys(), 3);
+  {
+    // Deferred writes alone: BEGIN, them and COMMIT together.
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k4"), std::string("h4")}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  EXPECT_EQ(keys(), 4);
+}
+
+TEST_F(DatabaseTest, ADeferredWriteThatFailsFailsTheNextStatementAndRollsAllBack) {
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
+    // A duplicate hash: SQLite refuses it at once, PostgreSQL with the next statement.
+    auto later = (*tx)->exec_later(kInsertKey, {std::string("k2"), std::string("h1")});
+    EXPECT_EQ(later.ok(), engine_is_postgres());
+    if (later.ok()) {
+      auto next = (*tx)->query("SELECT COUNT(*) FROM api_keys");
+      ASSERT_FALSE(next.ok());
+      EXPECT_EQ(next.error().code, kUniqueViolation);
+    } else {
+      EXPECT_EQ(later.error().code, kUniqueViolation);
+    }
+  }
+  EXPECT_EQ(keys(), 0);
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
+    auto later = (*tx)->exec_later(kInsertKey, {std::string("k2"), std::string("h1")});
+    if (later.ok()) {
+      auto committed = (*tx)->commit();
+      ASSERT_FALSE(committed.ok());
+      EXPECT_EQ(committed.error().code, kUniqueViolation);
+    }
+  }
+  EXPECT_EQ(keys(), 0);
+  {
+    // Never committed: the deferred write is never sent.
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
+  }
+  EXPECT_EQ(keys(), 0);
+  // The connections are usable afterwards.
+  auto ok = transact(db(), [](Tx& tx) -> Result<std::int64_t> { return tx.exec(kInsertKey, {std::string("k9"), std::string("h9")}); });
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(keys(), 1);
 }
 
 TEST_F(DatabaseTest, MigratingTwiceChangesNothing) {

@@ -17,7 +17,9 @@ struct ResultDeleter {
 using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
 Error pg_error(PGconn* conn, const PGresult* res, std::string_view what) {
-  std::string msg = std::string(what) + ": " + PQerrorMessage(conn);
+  // A result's own message first: in a pipeline the connection's is the last one's.
+  const char* own = res ? PQresultErrorMessage(res) : nullptr;
+  std::string msg = std::string(what) + ": " + (own && *own ? own : PQerrorMessage(conn));
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   std::string sqlstate = state ? state : "";
   if (sqlstate == "23505") return Error{ErrorKind::kConflict, std::string(kUniqueViolation), msg, {}, {}};
@@ -113,8 +115,18 @@ class PostgresTx final : public Tx {
     return n && *n ? std::stoll(n) : 0;
   }
 
+  // Sent with the next statement (or COMMIT) in one pipeline: one round trip for all.
+  Status exec_later(std::string_view sql, Params params) override {
+    deferred_.push_back({std::string(sql), std::move(params)});
+    return Ok{};
+  }
+
   Status commit() override {
-    if (begun_) RECUR_TRY(lease_->run_simple("COMMIT"));
+    if (!deferred_.empty()) {
+      RECUR_TRY(run(std::optional<std::string_view>(), Params{}));  // [BEGIN,] the deferred writes, COMMIT
+    } else if (begun_) {
+      RECUR_TRY(lease_->run_simple("COMMIT"));
+    }
     done_ = true;
     return Ok{};
   }
@@ -122,58 +134,89 @@ class PostgresTx final : public Tx {
   Engine engine() const override { return Engine::kPostgres; }
 
  private:
-  Result<PgResult> run(std::string_view sql, const Params& params) {
-    if (!begun_) {
-      // The first statement: BEGIN and it in one round trip. An idle connection may have
-      // died (a server restart): nothing has happened in this transaction yet, so
-      // reconnect once and send both again.
-      auto first = begin_and_run(sql, params);
-      if (first.ok() || begun_ || lease_->healthy()) return first;
-      RECUR_TRY(lease_->reset());
-      return begin_and_run(sql, params);
-    }
-    return run_prepared(sql, params);
-  }
+  struct Deferred {
+    std::string sql;
+    Params params;
+  };
 
-  Result<PgResult> begin_and_run(std::string_view sql, const Params& params) {
-    RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
+  // Runs `sql` (or, when it is null, COMMIT). The transaction's first statement goes with
+  // BEGIN, and writes deferred by exec_later go ahead of it, all in one pipeline.
+  Result<PgResult> run(std::optional<std::string_view> sql, const Params& params) {
+    if (begun_ && deferred_.empty()) return run_prepared(*sql, params);
+    if (begun_) return pipelined(sql, params);
+    // An idle connection may have died (a server restart): nothing of this transaction
+    // has run yet, so reconnect once and send it all again.
+    auto first = pipelined(sql, params);
+    if (first.ok() || begun_ || lease_->healthy()) return first;
+    RECUR_TRY(lease_->reset());
+    return pipelined(sql, params);
+  }
+  Result<PgResult> run(std::string_view sql, const Params& params) { return run(std::optional(sql), params); }
+
+  Result<PgResult> pipelined(std::optional<std::string_view> sql, const Params& params) {
+    // Statement names first: preparing is a round trip of its own, outside the pipeline.
+    std::vector<const std::string*> names;
+    for (const auto& d : deferred_) {
+      RECUR_ASSIGN(const std::string* name, lease_->prepared(d.sql));
+      names.push_back(name);
+    }
+    const std::string* final_name = nullptr;
+    if (sql) {
+      RECUR_ASSIGN(final_name, lease_->prepared(*sql));
+    }
     PGconn* conn = lease_->handle();
-    Values v(params);
     if (PQenterPipelineMode(conn) != 1) return pg_error(conn, nullptr, "pipeline");
-    bool sent = PQsendQueryParams(conn, begin_sql_, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
-                PQsendQueryPrepared(conn, name->c_str(), static_cast<int>(params.size()), v.values.data(), nullptr,
-                                    nullptr, 0) == 1 &&
-                PQpipelineSync(conn) == 1;
-    // Read everything sent (BEGIN's result, the statement's, the sync) before leaving pipeline mode.
-    PgResult begin_res, stmt_res;
-    int stage = 0;  // 0: BEGIN, 1: the statement, 2: the sync
-    while (sent && stage < 3) {
+    bool with_begin = !begun_;
+    bool sent = !with_begin || PQsendQueryParams(conn, begin_sql_, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    for (std::size_t i = 0; sent && i < deferred_.size(); ++i) {
+      Values v(deferred_[i].params);
+      sent = PQsendQueryPrepared(conn, names[i]->c_str(), static_cast<int>(v.values.size()), v.values.data(), nullptr,
+                                 nullptr, 0) == 1;
+    }
+    Values v(params);
+    if (sent)
+      sent = final_name ? PQsendQueryPrepared(conn, final_name->c_str(), static_cast<int>(v.values.size()),
+                                              v.values.data(), nullptr, nullptr, 0) == 1
+                        : PQsendQueryParams(conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    sent = sent && PQpipelineSync(conn) == 1;
+    // Read every result sent, in order, up to the sync, before leaving pipeline mode.
+    std::vector<PgResult> results;
+    bool complete = false;
+    while (sent && !complete) {
       PGresult* r = PQgetResult(conn);
       if (!r) {
         if (PQstatus(conn) != CONNECTION_OK) break;
         continue;  // the end of one query's results
       }
-      auto st = PQresultStatus(r);
-      if (st == PGRES_PIPELINE_SYNC) {
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
         PQclear(r);
-        stage = 3;
-      } else if (stage == 0) {
-        begin_res.reset(r);
-        stage = 1;
+        complete = true;
       } else {
-        stmt_res.reset(r);
-        stage = 2;
+        results.emplace_back(r);
       }
     }
-    bool complete = sent && stage == 3;
     if (complete) PQexitPipelineMode(conn);
     if (!complete)  // the connection broke (the caller reconnects it, or the pool drops it)
       return Error{ErrorKind::kUnavailable, "database_unavailable", std::string("query: ") + PQerrorMessage(conn), {}, {}};
-    if (PQresultStatus(begin_res.get()) != PGRES_COMMAND_OK) return pg_error(conn, begin_res.get(), begin_sql_);
-    begun_ = true;  // from here a failure leaves an open (aborted) transaction to roll back
-    auto st = PQresultStatus(stmt_res.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(conn, stmt_res.get(), "query");
-    return stmt_res;
+    std::size_t expected = (with_begin ? 1 : 0) + deferred_.size() + 1;
+    if (results.size() != expected) return Error::internal("pipeline: " + std::to_string(results.size()) +
+                                                           " results for " + std::to_string(expected) + " statements");
+    std::size_t at = 0;
+    if (with_begin) {
+      if (PQresultStatus(results[0].get()) != PGRES_COMMAND_OK) return pg_error(conn, results[0].get(), begin_sql_);
+      begun_ = true;  // from here a failure leaves an open (aborted) transaction to roll back
+      at = 1;
+    }
+    // The deferred writes are spent whatever happened: an error aborted the transaction.
+    auto deferred = std::move(deferred_);
+    deferred_.clear();
+    for (std::size_t i = 0; i < deferred.size(); ++i, ++at) {
+      auto st = PQresultStatus(results[at].get());
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(conn, results[at].get(), "deferred write");
+    }
+    auto st = PQresultStatus(results[at].get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(conn, results[at].get(), sql ? "query" : "COMMIT");
+    return std::move(results[at]);
   }
 
   // Parameters as libpq wants them: text, or null.
@@ -211,6 +254,7 @@ class PostgresTx final : public Tx {
 
   Lease lease_;
   const char* begin_sql_;
+  std::vector<Deferred> deferred_;  // exec_later's writes, not sent yet
   bool begun_ = false;  // BEGIN has been sent (with the first statement)
   bool done_ = false;
 };
