@@ -3,6 +3,7 @@
 
 #include "app/schema.h"
 #include "app/static_files.h"
+#include "billing/gateways/paypal.h"
 #include "billing/gateways/square.h"
 #include "billing/gateways/stripe.h"
 #include "billing/routes.h"
@@ -116,6 +117,7 @@ void App::wire_billing(const Options& options) {
   gateways_.add(std::make_unique<billing::SandboxGateway>(*db_, *clock_, options.sandbox_faults));
   if (!options.stripe.secret_key.empty()) gateways_.add(std::make_unique<billing::StripeGateway>(options.stripe));
   if (!options.square.access_token.empty()) gateways_.add(std::make_unique<billing::SquareGateway>(options.square));
+  if (!options.paypal.client_id.empty()) gateways_.add(std::make_unique<billing::PayPalGateway>(options.paypal));
   if (!options.default_gateway.empty()) gateways_.set_default(options.default_gateway);
   subscriptions_.set_billing(&billing_);
   // A new default payment method pays what is overdue at once (dunning's fast path).

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "access/service.h"
+#include "billing/gateways/paypal.h"
 #include "billing/gateways/registry.h"
 #include "billing/gateways/sandbox.h"
 #include "billing/gateways/square.h"
@@ -53,6 +54,8 @@ struct Options {
   // Several API nodes: cache invalidations go to every node through Redis pub/sub,
   // redis://host:port[/db] ("": this node's cache only).
   std::string redis_url;
+  // PayPal, added when client_id is set (last: `serve` fills the fields above in order).
+  billing::PayPalConfig paypal;
 };
 
 class App {

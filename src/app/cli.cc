@@ -133,13 +133,14 @@ struct ServeFlags {
   std::string ops_email;
   billing::StripeConfig stripe;
   billing::SquareConfig square;
+  billing::PayPalConfig paypal;
   std::string default_gateway;
   std::string redis_url;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
 void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
-  cmd->add_option("--gateway", flags.default_gateway, "gateway for new payment methods: sandbox | stripe | square")
+  cmd->add_option("--gateway", flags.default_gateway, "gateway for new payment methods: sandbox | stripe | square | paypal")
       ->envname("RECUR_GATEWAY");
   cmd->add_option("--stripe-secret-key", flags.stripe.secret_key, "Stripe secret key (adds the stripe gateway)")
       ->envname("RECUR_STRIPE_SECRET_KEY");
@@ -153,6 +154,14 @@ void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--square-location", flags.square.location_id, "Square location id")->envname("RECUR_SQUARE_LOCATION");
   cmd->add_option("--square-api-base", flags.square.api_base, "Square API base URL")
       ->envname("RECUR_SQUARE_API_BASE")
+      ->capture_default_str();
+  cmd->add_option("--paypal-client-id", flags.paypal.client_id, "PayPal REST app client id (adds the paypal gateway)")
+      ->envname("RECUR_PAYPAL_CLIENT_ID");
+  cmd->add_option("--paypal-client-secret", flags.paypal.client_secret, "PayPal REST app secret")
+      ->envname("RECUR_PAYPAL_CLIENT_SECRET");
+  cmd->add_option("--paypal-api-base", flags.paypal.api_base,
+                  "PayPal API base URL (live: " + std::string(billing::kPayPalLiveBase) + ")")
+      ->envname("RECUR_PAYPAL_API_BASE")
       ->capture_default_str();
 }
 
@@ -219,6 +228,7 @@ int serve(const Common& common, const ServeFlags& flags) {
                   flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
                   flags.default_gateway, {flags.ops_email}};
   options.redis_url = flags.redis_url;
+  options.paypal = flags.paypal;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();

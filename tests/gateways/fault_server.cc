@@ -7,21 +7,51 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 
 namespace recur::testing {
 namespace {
 
+// The request line, headers (names lower-cased) and body of one raw request.
+SeenRequest parse_request(const std::string& data) {
+  SeenRequest req;
+  auto end = data.find("\r\n\r\n");
+  if (end == std::string::npos) return req;
+  req.body = data.substr(end + 4);
+  std::size_t line_end = data.find("\r\n");
+  std::string line = data.substr(0, line_end);
+  auto sp1 = line.find(' ');
+  auto sp2 = line.find(' ', sp1 + 1);
+  if (sp1 != std::string::npos && sp2 != std::string::npos) {
+    req.method = line.substr(0, sp1);
+    req.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  }
+  for (std::size_t at = line_end + 2; at < end;) {
+    std::size_t next = data.find("\r\n", at);
+    std::string header = data.substr(at, next - at);
+    at = next + 2;
+    auto colon = header.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = header.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::size_t value = header.find_first_not_of(' ', colon + 1);
+    req.headers[name] = value == std::string::npos ? "" : header.substr(value);
+  }
+  return req;
+}
+
 // Reads one request (headers, then Content-Length bytes of body) so the client is not
 // answered before it has finished sending.
-void read_request(int client) {
+std::string read_request(int client) {
   std::string data;
   char buf[4096];
   std::size_t need = std::string::npos;
   while (data.size() < need) {
     ssize_t n = recv(client, buf, sizeof buf, 0);
-    if (n <= 0) return;
+    if (n <= 0) return data;
     data.append(buf, static_cast<std::size_t>(n));
     auto end = data.find("\r\n\r\n");
     if (need == std::string::npos && end != std::string::npos) {
@@ -32,6 +62,7 @@ void read_request(int client) {
       need = end + 4 + length;
     }
   }
+  return data;
 }
 
 void send_all(int fd, const std::string& text) {
@@ -45,7 +76,10 @@ void send_all(int fd, const std::string& text) {
 
 }  // namespace
 
-FaultServer::FaultServer(FaultAnswer answer) : answer_(std::move(answer)) {
+FaultServer::FaultServer(FaultAnswer answer)
+    : FaultServer(Script([answer = std::move(answer)](const SeenRequest&) { return answer; })) {}
+
+FaultServer::FaultServer(Script script) : script_(std::move(script)) {
   if (pipe(wake_) != 0) throw std::runtime_error("fault server: pipe failed");
   listener_ = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -85,20 +119,30 @@ void FaultServer::serve() {
   }
 }
 
+std::vector<SeenRequest> FaultServer::seen() const {
+  std::lock_guard lock(seen_mu_);
+  return seen_;
+}
+
 void FaultServer::answer(int client) {
-  read_request(client);
+  SeenRequest request = parse_request(read_request(client));
+  FaultAnswer answer = script_(request);
+  {
+    std::lock_guard lock(seen_mu_);
+    seen_.push_back(std::move(request));
+  }
   ++requests_;
-  if (answer_.kind == FaultAnswer::Kind::kClose) return;
-  if (answer_.kind == FaultAnswer::Kind::kHang) {
+  if (answer.kind == FaultAnswer::Kind::kClose) return;
+  if (answer.kind == FaultAnswer::Kind::kHang) {
     // Until the client gives up (its socket turns readable at EOF) or the server stops.
     char buf[256];
     while (wait_readable(client) && recv(client, buf, sizeof buf, 0) > 0) {
     }
     return;
   }
-  send_all(client, "HTTP/1.1 " + std::to_string(answer_.status) + " Scripted\r\nContent-Type: " +
-                       answer_.content_type + "\r\nContent-Length: " + std::to_string(answer_.body.size()) +
-                       "\r\nConnection: close\r\n\r\n" + answer_.body);
+  send_all(client, "HTTP/1.1 " + std::to_string(answer.status) + " Scripted\r\nContent-Type: " +
+                       answer.content_type + "\r\nContent-Length: " + std::to_string(answer.body.size()) +
+                       "\r\nConnection: close\r\n\r\n" + answer.body);
 }
 
 }  // namespace recur::testing

@@ -9,6 +9,13 @@ namespace {
 // Prism's `sl-violations` list the request's faults and also the spec example's own
 // faults (location "response"): only the request's are Recur's. "" when there are none.
 std::string request_violations(const std::string& header) {
+  // A long list comes cut short: "Too many violations! [..." (no longer JSON). Its entries
+  // still say where each fault is; one in the request is Recur's (and makes Prism answer
+  // 422, which is refused by its status anyway). A body Prism made up from a schema with
+  // patterns (PayPal's orders have no example) is where such lists come from.
+  constexpr std::string_view kCut = "Too many violations! ";
+  if (header.starts_with(kCut))
+    return header.find(R"("location":["request")") == std::string::npos ? "" : header;
   Json list = Json::parse(header, nullptr, false);
   if (!list.is_array()) return header;
   std::string out;

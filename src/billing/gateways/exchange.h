@@ -44,4 +44,12 @@ std::string text_of(const Json& object, std::string_view key);
 // `object[key]` when it is an integer (or a string of digits, as Square sends some), else 0.
 std::int64_t integer_of(const Json& object, std::string_view key);
 
+// Standard base64 with padding (Square's signatures, PayPal's Basic credentials).
+std::string base64(std::string_view raw);
+// ASCII case changes: gateways' upper-case codes and currencies.
+std::string lower_case(std::string text);
+std::string upper_case(std::string text);
+// At most `max` bytes, cut before a UTF-8 continuation byte so the text stays valid.
+std::string truncated_utf8(std::string text, std::size_t max);
+
 }  // namespace recur::billing

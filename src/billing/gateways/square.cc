@@ -1,11 +1,6 @@
 // The Square adapter.
 #include "billing/gateways/square.h"
 
-#include <openssl/evp.h>
-
-#include <algorithm>
-#include <cctype>
-
 #include "platform/digest.h"
 
 namespace recur::billing {
@@ -15,34 +10,7 @@ constexpr std::size_t kMaxIdempotencyKey = 45;
 constexpr std::size_t kMaxNote = 500;
 constexpr std::size_t kMaxReference = 40;
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-std::string upper(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::toupper(c); });
-  return text;
-}
-
-std::string base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// At most `max` bytes, cut before a UTF-8 continuation byte so the text stays valid.
-std::string truncated(std::string text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  text.resize(cut);
-  return text;
-}
-
-Json money_json(const Money& money) { return {{"amount", money.amount}, {"currency", upper(money.currency)}}; }
+Json money_json(const Money& money) { return {{"amount", money.amount}, {"currency", upper_case(money.currency)}}; }
 
 // Square's first error: {"errors": [{"category", "code", "detail", "field"}]}.
 struct SquareError {
@@ -54,7 +22,7 @@ struct SquareError {
 SquareError error_of(const Reply& reply) {
   const Json& errors = member_of(reply.body, "errors");
   const Json& first = errors.is_array() && !errors.empty() ? errors[0] : Json();
-  SquareError e{text_of(first, "category"), lower(text_of(first, "code")), text_of(first, "detail")};
+  SquareError e{text_of(first, "category"), lower_case(text_of(first, "code")), text_of(first, "detail")};
   if (e.code.empty()) e.code = "http_" + std::to_string(reply.status);
   if (e.message.empty()) e.message = "Square answered HTTP " + std::to_string(reply.status);
   return e;
@@ -80,12 +48,13 @@ ChargeResult charge_from_payment(const Json& payment) {
   if (status == "FAILED" || status == "CANCELED") {
     const Json& errors = member_of(member_of(payment, "card_details"), "errors");
     const Json& first = errors.is_array() && !errors.empty() ? errors[0] : Json();
-    std::string code = lower(text_of(first, "code"));
-    return {Outcome::kFailed, std::move(id), code.empty() ? lower(status) : code, "the payment is " + lower(status)};
+    std::string code = lower_case(text_of(first, "code"));
+    return {Outcome::kFailed, std::move(id), code.empty() ? lower_case(status) : code,
+            "the payment is " + lower_case(status)};
   }
   // APPROVED (not yet completed) or PENDING: the money's fate is not settled yet.
-  return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : lower(status),
-          "the payment is " + lower(status)};
+  return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : lower_case(status),
+          "the payment is " + lower_case(status)};
 }
 
 ChargeResult charge_from_error(const Reply& reply) {
@@ -101,9 +70,9 @@ RefundResult refund_from_object(const Json& refund) {
   if (id.empty()) return {Outcome::kUnknown, "", "gateway_error", "Square's answer has no refund id"};
   if (status == "COMPLETED") return {Outcome::kSucceeded, std::move(id), "", ""};
   if (status == "REJECTED" || status == "FAILED")
-    return {Outcome::kFailed, std::move(id), lower(status), "the refund is " + lower(status)};
-  return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : lower(status),
-          "the refund is " + lower(status)};
+    return {Outcome::kFailed, std::move(id), lower_case(status), "the refund is " + lower_case(status)};
+  return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : lower_case(status),
+          "the refund is " + lower_case(status)};
 }
 
 // Square's card brands, in the lower-case names Recur (and Stripe) use.
@@ -111,7 +80,7 @@ std::string brand_name(const std::string& square_brand) {
   if (square_brand == "AMERICAN_EXPRESS") return "amex";
   if (square_brand == "DISCOVER_DINERS") return "diners";
   if (square_brand == "CHINA_UNIONPAY") return "unionpay";
-  return lower(square_brand);
+  return lower_case(square_brand);
 }
 
 Json payment_body(const ChargeRequest& req, const std::string& location_id) {
@@ -121,7 +90,7 @@ Json payment_body(const ChargeRequest& req, const std::string& location_id) {
                {"autocomplete", true},
                {"customer_id", req.gateway_customer}};
   if (!location_id.empty()) body["location_id"] = location_id;
-  if (!req.description.empty()) body["note"] = truncated(req.description, kMaxNote);
+  if (!req.description.empty()) body["note"] = truncated_utf8(req.description, kMaxNote);
   // Square has no metadata on payments; the invoice id is the natural reference.
   auto invoice = req.metadata.find("invoice");
   if (invoice != req.metadata.end() && invoice->second.size() <= kMaxReference) body["reference_id"] = invoice->second;

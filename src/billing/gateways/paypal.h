@@ -1,0 +1,118 @@
+// The PayPal adapter: the Gateway interface over PayPal's REST APIs (Payment Method Tokens
+// v3 to vault, Orders v2 to charge a vaulted token, Payments v2 to refund and read
+// captures): JSON bodies, an OAuth2 bearer token from client credentials, the idempotency
+// key in the PayPal-Request-Id header of every POST.
+//
+// Customers: PayPal has no customer object of its own; a vaulted token carries the
+// merchant's customer id. create_customer therefore calls nothing and returns
+// paypal::vault_customer_id(Recur's customer id), the same id every time.
+// Payment methods: vaulted cards only. A vaulted PayPal wallet (or Venmo) is refused: Recur's
+// API shows every payment method as a card (brand, last 4, expiry), which a wallet has not.
+// Keys: charge and refund send the caller's key; attach_payment_method sends key + ":attach";
+// a key longer than PayPal's 108 characters is sent as its SHA-256 in hex.
+// Webhooks are not supported yet: PayPal checks their signatures through its own API
+// (POST /v1/notifications/verify-webhook-signature), which is not in the published
+// descriptions Recur tests against, so verify_webhook refuses every webhook.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "billing/gateways/exchange.h"
+#include "billing/gateways/gateway.h"
+
+namespace recur::billing {
+
+inline constexpr std::string_view kPayPalSandboxBase = "https://api-m.sandbox.paypal.com";
+inline constexpr std::string_view kPayPalLiveBase = "https://api-m.paypal.com";
+
+struct PayPalConfig {
+  std::string api_base = std::string(kPayPalSandboxBase);  // kPayPalLiveBase in production
+  std::string client_id;
+  std::string client_secret;
+  std::chrono::milliseconds timeout{15000};
+};
+
+// An OAuth2 access token and how long PayPal says it lives.
+struct PayPalAccessToken {
+  std::string token;
+  std::int64_t expires_in = 0;  // seconds
+};
+
+class PayPalGateway final : public Gateway {
+ public:
+  // Seconds on a clock that only moves forward; it times the access token's life.
+  using Now = std::function<Timestamp()>;
+  explicit PayPalGateway(PayPalConfig config, Transport transport = net::send, Now now = {});
+
+  std::string name() const override { return "paypal"; }
+  // No request: see the file comment.
+  Result<std::string> create_customer(const GatewayCustomerInput& input) override;
+  // `token` is a setup token the customer approved in PayPal's JS SDK (card fields); it
+  // becomes a vaulted card of `gateway_customer`, whose vault id is the answer's token.
+  Result<PaymentMethodInfo> attach_payment_method(const std::string& gateway_customer, const std::string& token,
+                                                  const std::string& idempotency_key) override;
+  // An order with intent CAPTURE paid by the vaulted token; the charge id is the capture's.
+  ChargeResult charge(const ChargeRequest& request) override;
+  RefundResult refund(const RefundRequest& request) override;
+  ChargeResult fetch_charge(const std::string& charge_id) override;
+  // Always ErrorKind::kUnavailable "webhooks_unsupported" (see the file comment).
+  Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers, const std::string& body,
+                                      Timestamp now) override;
+
+ private:
+  // The request with a bearer token; a 401 drops the token and sends once more with a new one.
+  Result<net::HttpResponse> send(const std::string& method, const std::string& path, const Json* body,
+                                 const std::string& request_id);
+  Result<net::HttpResponse> send_once(const std::string& method, const std::string& path, const Json* body,
+                                      const std::string& request_id, const std::string& token);
+  // The cached token, or a new one when there is none or it is about to expire.
+  Result<std::string> access_token();
+  void forget_token(const std::string& token);
+
+  PayPalConfig config_;
+  Transport transport_;
+  Now now_;
+  std::mutex token_mu_;  // held while a token is fetched, so concurrent calls fetch one
+  std::string token_;
+  Timestamp token_renew_at_ = 0;
+};
+
+std::unique_ptr<Gateway> make_paypal_gateway(PayPalConfig config);
+
+// PayPal's requests and answers, as pure functions, so tests feed them recorded answers.
+namespace paypal {
+
+inline constexpr std::size_t kMaxRequestId = 108;  // Orders v2's PayPal-Request-Id
+
+// `money` as PayPal's decimal string in the currency's exponent: EUR 1999 -> "19.99",
+// JPY 500 -> "500", KWD 1234 -> "1.234"; HUF and TWD, which PayPal takes in whole units
+// only, HUF 150000 -> "1500" (a fraction is refused). Zero, negative and unknown currencies
+// are ErrorKind::kInvalid "invalid_amount" (PayPal moves positive amounts only).
+Result<std::string> amount_value(const Money& money);
+// The PayPal-Request-Id for `key` (at most kMaxRequestId characters, the same for the same key).
+std::string request_id(const std::string& key);
+// The vault's customer id for Recur's customer: the first 22 hex digits of SHA-256 of the
+// id (the vault accepts at most 22 characters of [0-9a-zA-Z_-]; Recur's ids are longer).
+std::string vault_customer_id(const std::string& recur_customer);
+// The body of POST /v1/oauth2/token's answer.
+Result<PayPalAccessToken> access_token_from(const Result<net::HttpResponse>& response);
+// An Order (with its first capture) or PayPal's error as a charge: a COMPLETED capture
+// succeeds; a DECLINED or FAILED capture, an order waiting for the payer, a VOIDED order
+// and other 4xx fail (422 issues lower-cased: "instrument_declined"); a PENDING capture,
+// 401/403 (Recur's credentials refused), 409, 5xx, 429, no answer and non-JSON bodies are
+// unknown.
+ChargeResult charge_from_order(const Result<net::HttpResponse>& response);
+// A Capture (GET /v2/payments/captures/{id}) as a charge, by the same rules.
+ChargeResult charge_from_capture(const Result<net::HttpResponse>& response);
+// A Refund: COMPLETED succeeds, CANCELLED/FAILED and 4xx fail, PENDING is unknown.
+RefundResult refund_from(const Result<net::HttpResponse>& response);
+// A payment token's card: its vault id, brand, last digits and expiry; other payment
+// sources and 4xx are ErrorKind::kInvalid "payment_method_refused".
+Result<PaymentMethodInfo> payment_token_from(const Result<net::HttpResponse>& response);
+
+}  // namespace paypal
+}  // namespace recur::billing

@@ -1,0 +1,346 @@
+// The PayPal adapter without PayPal: amounts as PayPal's decimal strings, recorded answers
+// mapped to outcomes, and the requests it builds.
+#include "billing/gateways/paypal.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/gateway_fakes.h"
+
+namespace recur::billing {
+namespace {
+
+using testing::answer;
+using testing::no_answer;
+using testing::no_network;
+
+// --- amounts -------------------------------------------------------------------------
+
+TEST(PayPalAmount, MinorUnitsBecomeADecimalStringInTheCurrencysExponent) {
+  struct Case {
+    Money money;
+    std::string value;
+  };
+  for (const auto& [money, value] : std::vector<Case>{{{1999, "eur"}, "19.99"},
+                                                       {{1999, "EUR"}, "19.99"},
+                                                       {{5, "usd"}, "0.05"},
+                                                       {{100, "usd"}, "1.00"},
+                                                       {{500, "jpy"}, "500"},
+                                                       {{1234, "kwd"}, "1.234"},
+                                                       {{7, "kwd"}, "0.007"},
+                                                       {{150000, "huf"}, "1500"},
+                                                       {{9'007'199'254'740'993, "usd"}, "90071992547409.93"}}) {
+    auto got = paypal::amount_value(money);
+    ASSERT_TRUE(got.ok()) << money.amount << " " << money.currency;
+    EXPECT_EQ(*got, value) << money.amount << " " << money.currency;
+  }
+}
+
+TEST(PayPalAmount, ZeroNegativeUnknownCurrencyAndFractionsPayPalRefusesAreInvalid) {
+  for (const Money& money : {Money{0, "eur"}, Money{-1999, "eur"}, Money{100, "xyz"}, Money{100, ""},
+                             Money{150050, "huf"}, Money{1, "twd"}}) {
+    auto got = paypal::amount_value(money);
+    ASSERT_FALSE(got.ok()) << money.amount << " " << money.currency;
+    EXPECT_EQ(got.error().kind, ErrorKind::kInvalid);
+    EXPECT_EQ(got.error().code, "invalid_amount");
+  }
+}
+
+// --- ids -------------------------------------------------------------------------------
+
+TEST(PayPalIds, VaultCustomerIdIsStableAndFitsTheVault) {
+  std::string id = paypal::vault_customer_id("cus_01J9Z3K4M5N6P7Q8R9S0T1V2W3");
+  EXPECT_EQ(id, paypal::vault_customer_id("cus_01J9Z3K4M5N6P7Q8R9S0T1V2W3"));
+  EXPECT_NE(id, paypal::vault_customer_id("cus_01J9Z3K4M5N6P7Q8R9S0T1V2W4"));
+  EXPECT_EQ(id.size(), 22u);
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(PayPalIds, LongIdempotencyKeysAreHashedToFitPayPalRequestId) {
+  EXPECT_EQ(paypal::request_id("in_1:1"), "in_1:1");
+  std::string long_key(200, 'k');
+  EXPECT_EQ(paypal::request_id(long_key).size(), 64u);
+  EXPECT_EQ(paypal::request_id(long_key), paypal::request_id(long_key));
+  EXPECT_EQ(paypal::request_id(std::string(108, 'k')), std::string(108, 'k'));
+}
+
+// --- charges -------------------------------------------------------------------------
+
+std::string order(std::string_view order_status, std::string_view captures) {
+  return R"({"id":"5O190127TN364715T","status":")" + std::string(order_status) +
+         R"(","purchase_units":[{"reference_id":"default","payments":{"captures":)" + std::string(captures) + "}}]}";
+}
+
+std::string capture(std::string_view status, std::string_view extra = "") {
+  return R"({"id":"3C679366HH908993F","status":")" + std::string(status) + "\"" + std::string(extra) + "}";
+}
+
+TEST(PayPalCharge, CompletedCaptureSucceedsWithTheCaptureId) {
+  ChargeResult r = paypal::charge_from_order(answer(201, order("COMPLETED", "[" + capture("COMPLETED") + "]")));
+  EXPECT_EQ(r.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(r.charge_id, "3C679366HH908993F");
+}
+
+TEST(PayPalCharge, DeclinedOrFailedCaptureFailsAndKeepsTheCaptureId) {
+  ChargeResult r = paypal::charge_from_order(answer(
+      201, order("COMPLETED", "[" + capture("DECLINED", R"(,"processor_response":{"response_code":"5120"})") + "]")));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.failure_code, "declined");
+  EXPECT_EQ(r.charge_id, "3C679366HH908993F");
+  EXPECT_NE(r.failure_message.find("5120"), std::string::npos) << r.failure_message;
+  EXPECT_EQ(paypal::charge_from_order(answer(201, order("COMPLETED", "[" + capture("FAILED") + "]"))).failure_code,
+            "failed");
+}
+
+TEST(PayPalCharge, PendingCaptureIsUnknown) {
+  ChargeResult r = paypal::charge_from_order(answer(
+      201, order("COMPLETED", "[" + capture("PENDING", R"(,"status_details":{"reason":"PENDING_REVIEW"})") + "]")));
+  EXPECT_EQ(r.outcome, Outcome::kUnknown);
+  EXPECT_EQ(r.failure_code, "pending");
+  EXPECT_EQ(r.charge_id, "3C679366HH908993F");
+}
+
+TEST(PayPalCharge, OrderWithoutCaptureFailsWhenThePayerMustActOrItIsVoidedElseIsUnknown) {
+  ChargeResult action = paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]")));
+  EXPECT_EQ(action.outcome, Outcome::kFailed);
+  EXPECT_EQ(action.failure_code, "payer_action_required");
+  EXPECT_EQ(paypal::charge_from_order(answer(200, order("VOIDED", "[]"))).outcome, Outcome::kFailed);
+  ChargeResult created = paypal::charge_from_order(answer(200, order("CREATED", "null")));
+  EXPECT_EQ(created.outcome, Outcome::kUnknown);
+  EXPECT_EQ(created.failure_code, "unexpected_status");
+}
+
+constexpr std::string_view kDeclined =
+    R"({"name":"UNPROCESSABLE_ENTITY","details":[{"issue":"INSTRUMENT_DECLINED","description":"The instrument presented was either declined by the processor or bank, or it can't be used for this payment."}],)"
+    R"("message":"The requested action could not be performed, semantically incorrect, or failed business validation.","debug_id":"90957fca61718"})";
+
+TEST(PayPalCharge, UnprocessableEntityFailsWithTheLowerCasedIssue) {
+  ChargeResult r = paypal::charge_from_order(answer(422, std::string(kDeclined)));
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.failure_code, "instrument_declined");
+  EXPECT_NE(r.failure_message.find("declined by the processor"), std::string::npos);
+  EXPECT_NE(r.failure_message.find("90957fca61718"), std::string::npos);
+  ChargeResult bad = paypal::charge_from_order(answer(400, R"({"name":"INVALID_REQUEST","message":"bad"})"));
+  EXPECT_EQ(bad.outcome, Outcome::kFailed);
+  EXPECT_EQ(bad.failure_code, "invalid_request");
+}
+
+TEST(PayPalCharge, RefusedCredentialsConflictsServerFaultsAndSilenceAreUnknown) {
+  EXPECT_EQ(paypal::charge_from_order(answer(401, R"({"error":"invalid_token"})")).outcome, Outcome::kUnknown);
+  EXPECT_EQ(paypal::charge_from_order(answer(403, R"({"name":"NOT_AUTHORIZED"})")).outcome, Outcome::kUnknown);
+  EXPECT_EQ(paypal::charge_from_order(answer(409, R"({"name":"RESOURCE_CONFLICT"})")).outcome, Outcome::kUnknown);
+  EXPECT_EQ(paypal::charge_from_order(answer(500, R"({"name":"INTERNAL_SERVER_ERROR"})")).failure_code,
+            "gateway_error");
+  EXPECT_EQ(paypal::charge_from_order(answer(429, "{}")).outcome, Outcome::kUnknown);
+  EXPECT_EQ(paypal::charge_from_order(answer(201, "<html>")).outcome, Outcome::kUnknown);
+  EXPECT_EQ(paypal::charge_from_order(no_answer("timeout")).failure_code, "timeout");
+  constexpr std::string_view kNoCaptureId =
+      R"({"status":"COMPLETED","purchase_units":[{"payments":{"captures":[{"status":"COMPLETED"}]}}]})";
+  EXPECT_EQ(paypal::charge_from_order(answer(201, std::string(kNoCaptureId))).outcome, Outcome::kUnknown);
+}
+
+TEST(PayPalCharge, FetchedCaptureFollowsTheSameRules) {
+  EXPECT_EQ(paypal::charge_from_capture(answer(200, capture("COMPLETED"))).outcome, Outcome::kSucceeded);
+  EXPECT_EQ(paypal::charge_from_capture(answer(200, capture("PARTIALLY_REFUNDED"))).outcome, Outcome::kSucceeded);
+  EXPECT_EQ(paypal::charge_from_capture(answer(200, capture("DECLINED"))).outcome, Outcome::kFailed);
+  EXPECT_EQ(paypal::charge_from_capture(answer(200, capture("PENDING"))).outcome, Outcome::kUnknown);
+  ChargeResult missing = paypal::charge_from_capture(answer(404, R"({"name":"RESOURCE_NOT_FOUND"})"));
+  EXPECT_EQ(missing.outcome, Outcome::kFailed);
+  EXPECT_EQ(missing.failure_code, "resource_not_found");
+}
+
+// --- refunds -------------------------------------------------------------------------
+
+std::string refund(std::string_view status) {
+  return R"({"id":"1JU08902781691411","status":")" + std::string(status) + "\"}";
+}
+
+TEST(PayPalRefund, CompletedSucceedsCancelledOrFailedFailsPendingIsUnknown) {
+  RefundResult done = paypal::refund_from(answer(201, refund("COMPLETED")));
+  EXPECT_EQ(done.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(done.refund_id, "1JU08902781691411");
+  EXPECT_EQ(paypal::refund_from(answer(201, refund("CANCELLED"))).failure_code, "cancelled");
+  EXPECT_EQ(paypal::refund_from(answer(201, refund("FAILED"))).outcome, Outcome::kFailed);
+  EXPECT_EQ(paypal::refund_from(answer(201, refund("PENDING"))).outcome, Outcome::kUnknown);
+  RefundResult too_much = paypal::refund_from(answer(
+      422, R"({"name":"UNPROCESSABLE_ENTITY","details":[{"issue":"REFUND_AMOUNT_EXCEEDED"}]})"));
+  EXPECT_EQ(too_much.outcome, Outcome::kFailed);
+  EXPECT_EQ(too_much.failure_code, "refund_amount_exceeded");
+  EXPECT_EQ(paypal::refund_from(answer(503, "")).outcome, Outcome::kUnknown);
+}
+
+// --- payment tokens and access tokens --------------------------------------------------
+
+TEST(PayPalPaymentToken, CardTokenGivesBrandLastDigitsAndExpiry) {
+  auto card = paypal::payment_token_from(answer(
+      200, R"({"id":"8kk8451t","customer":{"id":"c1"},"payment_source":{"card":{"last_digits":"1111","expiry":"2027-02","brand":"VISA"}}})"));
+  ASSERT_TRUE(card.ok()) << card.error().message;
+  EXPECT_EQ(card->token, "8kk8451t");
+  EXPECT_EQ(card->brand, "visa");
+  EXPECT_EQ(card->last4, "1111");
+  EXPECT_EQ(card->exp_month, 2);
+  EXPECT_EQ(card->exp_year, 2027);
+  auto union_pay = paypal::payment_token_from(
+      answer(201, R"({"id":"t2","payment_source":{"card":{"brand":"CHINA_UNION_PAY","expiry":"soon"}}})"));
+  ASSERT_TRUE(union_pay.ok());
+  EXPECT_EQ(union_pay->brand, "unionpay");
+  EXPECT_EQ(union_pay->exp_month, 0);
+}
+
+TEST(PayPalPaymentToken, WalletsOtherSourcesAndRefusalsAreInvalidOutagesUnavailable) {
+  for (auto source : {R"({"paypal":{"email_address":"ann@example.com"}})", R"({"venmo":{}})", "null"}) {
+    auto got = paypal::payment_token_from(answer(201, R"({"id":"v1","payment_source":)" + std::string(source) + "}"));
+    ASSERT_FALSE(got.ok()) << source;
+    EXPECT_EQ(got.error().code, "payment_method_refused") << source;
+  }
+  auto refused = paypal::payment_token_from(answer(
+      422, R"({"name":"UNPROCESSABLE_ENTITY","details":[{"issue":"SETUP_TOKEN_NOT_TOKENIZED"}]})"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kInvalid);
+  EXPECT_EQ(paypal::payment_token_from(answer(401, "{}")).error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(paypal::payment_token_from(answer(502, "")).error().kind, ErrorKind::kUnavailable);
+}
+
+TEST(PayPalAccessToken, BearerTokenAndItsLifeAreRead) {
+  auto token = paypal::access_token_from(answer(
+      200, R"({"scope":"https://uri.paypal.com/services/payments/payment","access_token":"A21AAF","token_type":"Bearer","app_id":"APP-80W284485P519543T","expires_in":32400,"nonce":"n"})"));
+  ASSERT_TRUE(token.ok());
+  EXPECT_EQ(token->token, "A21AAF");
+  EXPECT_EQ(token->expires_in, 32400);
+  auto refused = paypal::access_token_from(
+      answer(401, R"({"error":"invalid_client","error_description":"Client Authentication failed"})"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnavailable);
+  EXPECT_NE(refused.error().message.find("Client Authentication failed"), std::string::npos);
+  EXPECT_FALSE(paypal::access_token_from(answer(200, R"({"token_type":"Bearer"})")).ok());
+}
+
+// --- requests ------------------------------------------------------------------------
+
+using Recorder = testing::RecordingTransport;
+
+Json sent(const Recorder& rec, std::size_t i) { return Json::parse(rec.requests.at(i).body); }
+
+// Answers PayPal's token request itself (counting them) and passes every other to `rec`.
+Transport with_token(Recorder& rec, int& token_requests) {
+  return [next = rec.transport(), &token_requests](const net::HttpRequest& r) -> Result<net::HttpResponse> {
+    if (!r.url.ends_with("/v1/oauth2/token")) return next(r);
+    ++token_requests;
+    return net::HttpResponse{200, {}, R"({"access_token":"A21AA_T","token_type":"Bearer","expires_in":32400})"};
+  };
+}
+
+PayPalConfig config() {
+  PayPalConfig c;
+  c.api_base = "https://paypal.test";
+  c.client_id = "client";
+  c.client_secret = "secret";
+  return c;
+}
+
+ChargeRequest invoice_charge(std::string token) {
+  ChargeRequest req;
+  req.gateway_customer = "0123456789abcdef012345";
+  req.payment_method = std::move(token);
+  req.amount = Money{1999, "eur"};
+  req.description = "Recur invoice in_1";
+  req.idempotency_key = "in_1:1";
+  req.metadata = {{"invoice", "in_1"}, {"subscription", "sub_1"}};
+  return req;
+}
+
+TEST(PayPalRequests, ChargeIsACaptureOrderPaidByTheVaultedCard) {
+  Recorder rec;
+  int tokens = 0;
+  rec.body = order("COMPLETED", "[" + capture("COMPLETED") + "]");
+  PayPalGateway gw(config(), with_token(rec, tokens));
+  EXPECT_EQ(gw.charge(invoice_charge("8kk8451t")).outcome, Outcome::kSucceeded);
+  ASSERT_EQ(rec.requests.size(), 1u);
+  EXPECT_EQ(rec.requests[0].method, "POST");
+  EXPECT_EQ(rec.requests[0].url, "https://paypal.test/v2/checkout/orders");
+  EXPECT_EQ(rec.header(0, "Authorization"), "Bearer A21AA_T");
+  EXPECT_EQ(rec.header(0, "PayPal-Request-Id"), "in_1:1");
+  EXPECT_EQ(rec.header(0, "Prefer"), "return=representation");
+  EXPECT_EQ(rec.header(0, "Content-Type"), "application/json");
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"intent":"CAPTURE","purchase_units":[{"amount":{"currency_code":"EUR",
+      "value":"19.99"},"description":"Recur invoice in_1","custom_id":"in_1","invoice_id":"in_1"}],
+      "payment_source":{"card":{"vault_id":"8kk8451t"}}})"));
+}
+
+TEST(PayPalRequests, BareChargeSendsOnlyTheAmountInWholeYen) {
+  Recorder rec;
+  int tokens = 0;
+  PayPalGateway gw(config(), with_token(rec, tokens));
+  ChargeRequest req = invoice_charge("8kk8451t");
+  req.amount = Money{500, "jpy"};
+  req.metadata.clear();
+  req.description.clear();
+  (void)gw.charge(req);
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"intent":"CAPTURE","purchase_units":[{"amount":{"currency_code":"JPY",
+      "value":"500"}}],"payment_source":{"card":{"vault_id":"8kk8451t"}}})"));
+}
+
+TEST(PayPalRequests, RefusedAmountsAndMissingKeysNeverReachPayPal) {
+  PayPalGateway gw(config(), no_network());
+  ChargeRequest zero = invoice_charge("8kk8451t");
+  zero.amount.amount = 0;
+  ChargeResult r = gw.charge(zero);
+  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.failure_code, "invalid_amount");
+  ChargeRequest no_key = invoice_charge("8kk8451t");
+  no_key.idempotency_key.clear();
+  EXPECT_EQ(gw.charge(no_key).failure_code, "idempotency_key_missing");
+  EXPECT_EQ(gw.refund({"3C6", Money{-5, "eur"}, "", "r"}).failure_code, "invalid_amount");
+  EXPECT_FALSE(gw.attach_payment_method("c", "TOKEN", "").ok());
+}
+
+TEST(PayPalRequests, AttachVaultsTheSetupTokenForTheCustomer) {
+  Recorder rec;
+  int tokens = 0;
+  rec.body = R"({"id":"8kk8451t","payment_source":{"card":{"last_digits":"1111","expiry":"2027-02","brand":"VISA"}}})";
+  PayPalGateway gw(config(), with_token(rec, tokens));
+  auto card = gw.attach_payment_method("0123456789abcdef012345", "5C991763VB2781612", "attach:cus_1:x");
+  ASSERT_TRUE(card.ok()) << card.error().message;
+  EXPECT_EQ(rec.requests[0].url, "https://paypal.test/v3/vault/payment-tokens");
+  EXPECT_EQ(rec.header(0, "PayPal-Request-Id"), "attach:cus_1:x:attach");
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"customer":{"id":"0123456789abcdef012345"},
+      "payment_source":{"token":{"id":"5C991763VB2781612","type":"SETUP_TOKEN"}}})"));
+}
+
+TEST(PayPalRequests, RefundAndFetchNameTheCapture) {
+  Recorder rec;
+  int tokens = 0;
+  rec.body = refund("COMPLETED");
+  PayPalGateway gw(config(), with_token(rec, tokens));
+  EXPECT_EQ(gw.refund({"3C679366HH908993F", Money{500, "eur"}, "requested_by_customer", "refund-1"}).outcome,
+            Outcome::kSucceeded);
+  EXPECT_EQ(rec.requests[0].url, "https://paypal.test/v2/payments/captures/3C679366HH908993F/refund");
+  EXPECT_EQ(rec.header(0, "PayPal-Request-Id"), "refund-1");
+  EXPECT_EQ(sent(rec, 0), Json::parse(R"({"amount":{"currency_code":"EUR","value":"5.00"}})"));
+  rec.status = 200;
+  rec.body = capture("COMPLETED");
+  EXPECT_EQ(gw.fetch_charge("3C679366HH908993F").outcome, Outcome::kSucceeded);
+  EXPECT_EQ(rec.requests[1].method, "GET");
+  EXPECT_EQ(rec.requests[1].url, "https://paypal.test/v2/payments/captures/3C679366HH908993F");
+  EXPECT_EQ(rec.header(1, "PayPal-Request-Id"), "<absent>");
+  EXPECT_EQ(rec.requests[1].body, "");
+  EXPECT_EQ(tokens, 1);  // one token for both calls
+}
+
+TEST(PayPalRequests, CustomerIsDerivedWithoutARequest) {
+  PayPalGateway gw(config(), no_network());
+  auto id = gw.create_customer({"cus_recur_1", "ann@example.com", "Ann", "customer:cus_recur_1"});
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, paypal::vault_customer_id("cus_recur_1"));
+  EXPECT_FALSE(gw.create_customer({"", "", "", "k"}).ok());
+}
+
+TEST(PayPalWebhook, WebhooksAreRefusedAsNotSupportedYet) {
+  PayPalGateway gw(config(), no_network());
+  auto event = gw.verify_webhook({{"paypal-transmission-sig", "x"}}, R"({"id":"WH-1"})", 0);
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(event.error().code, "webhooks_unsupported");
+}
+
+}  // namespace
+}  // namespace recur::billing
