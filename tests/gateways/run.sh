@@ -5,7 +5,7 @@
 # gateway test binary against them, and stops what it started. Prism failing to start
 # fails the run: the contract tests never skip.
 # Usage: tests/gateways/run.sh PATH/TO/recur_gateway_tests [gtest flags...]
-#   env:  RECUR_GATEWAY_PRISM_WAIT=seconds   bound on each Prism's start (default 180)
+#   env:  RECUR_GATEWAY_PRISM_WAIT=seconds   bound on each Prism's start (default 300)
 #         RECUR_GATEWAY_MOCKS="paypal ..."   serve only these (with a matching --gtest_filter)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,7 @@ shift
 python=/usr/bin/python3
 prism=node_modules/.bin/prism
 wait_for=tests/e2e/wait_for.py
-wait_seconds=${RECUR_GATEWAY_PRISM_WAIT:-180}
+wait_seconds=${RECUR_GATEWAY_PRISM_WAIT:-300}
 [ -x "$prism" ] || { echo "gateways: Prism not found at $prism (run make deps)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/recur-gateways.XXXXXX)
