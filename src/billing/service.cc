@@ -176,7 +176,9 @@ recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subs
     inv.paid_at = e.at;
   } else {
     inv.status = InvoiceStatus::kOpen;
-    inv.next_attempt_at = e.at;
+    // An unpaid subscription keeps being invoiced, but nothing is charged automatically:
+    // the customer's next payment method (or an operator) pays every open invoice.
+    if (sub.status != subscriptions::Status::kUnpaid) inv.next_attempt_at = e.at;
   }
   RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, e.sequence));
   if (!inserted) return Error::internal("period " + format_rfc3339(e.period.start) + " of " + sub.id + " is invoiced already");
@@ -285,7 +287,8 @@ Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepa
         inv.status = InvoiceStatus::kPaid;
         inv.paid_at = now;
         inv.next_attempt_at.reset();
-        if (was_failing)
+        RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
+        if (recovers)
           RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
         RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
         RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
@@ -317,8 +320,23 @@ Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepa
   });
 }
 
+Result<bool> BillingService::payment_recovers(db::Tx& tx, const Invoice& inv, bool was_failing) {
+  RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+  if (!sub || sub->status != subscriptions::Status::kUnpaid) return was_failing;
+  RECUR_ASSIGN(std::int64_t still_open, count_other_open_invoices(tx, inv.subscription, inv.id));
+  return still_open == 0;
+}
+
 recur::Status BillingService::record_failure(db::Tx& tx, Invoice& inv, Timestamp now) {
   if (!inv.first_failed_at) inv.first_failed_at = now;
+  RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+  if (sub && sub->status == subscriptions::Status::kUnpaid) {
+    // Dunning is over for an unpaid subscription: a failed try (an operator's, or after a
+    // new card) schedules nothing; the invoice waits, open, for the next payment method.
+    inv.next_attempt_at.reset();
+    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
+                          {{"attempt", inv.attempt_count}, {"next_payment_attempt", nullptr}});
+  }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
   // Every attempt before this one failed too (an attempt is only renewed after a failure).
   auto next = next_retry_at(settings, *inv.first_failed_at, inv.attempt_count);
@@ -337,8 +355,10 @@ recur::Status BillingService::record_failure(db::Tx& tx, Invoice& inv, Timestamp
                                                   inv.id));
       break;
     case FinalAction::kUnpaid:
-      inv.status = InvoiceStatus::kUncollectible;
-      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
+      // Stripe's unpaid: the invoice stays open but is no longer retried, later periods are
+      // invoiced without being charged, and nothing ships until they are all paid.
+      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kExhaustedUnpaid,
+                                                  inv.id));
       break;
     case FinalAction::kPause:
       // The invoice stays open: a new payment method pays it, the customer resumes.

@@ -157,6 +157,9 @@ class BillingService final : public subscriptions::PeriodBilling {
                                                   AttemptResult* settled);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // Whether paying `invoice` brings its subscription back to active: a failing invoice of a
+  // past_due one, or the last open invoice of an unpaid one.
+  Result<bool> payment_recovers(db::Tx& tx, const Invoice& invoice, bool was_failing);
   RefundResult ask_refund(const Refund& refund);
   Result<bool> remind_renewal(const std::string& subscription, Timestamp now);
   Result<bool> remind_card_expiring(const std::string& payment_method, Timestamp now);
