@@ -96,6 +96,15 @@ BillingService::BillingService(db::Database& db, const Clock& clock, IdGenerator
     : db_(db), clock_(clock), ids_(ids), gateways_(gateways), subscriptions_(subscriptions), options_(options),
       events_(ids, clock), notifier_(notifier) {}
 
+Result<std::string> BillingService::enqueue_with_payment_link(db::Tx& tx, notify::Message m,
+                                                              const PaymentUpdateGrant& grant) {
+  const std::string token = new_payment_update_token();
+  m.data["update_payment_token"] = token;
+  RECUR_ASSIGN(std::string id, notifier_->enqueue(tx, m));
+  RECUR_TRY(issue_payment_update_token(tx, token, grant, clock_.now(), options_.payment_update_token_seconds));
+  return id;
+}
+
 void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
   if (!notifier_) return;
   auto customer = customers::find_customer(tx, inv.customer);
@@ -110,14 +119,10 @@ void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment
             {"description", "Invoice " + inv.number},
             {"invoice_id", inv.id},
             {"date", format_rfc3339(pay.updated).substr(0, 10)}};
-  if (pay.status == PaymentStatus::kSucceeded) {
-    m.template_name = "receipt";
-  } else {
-    m.template_name = "payment_failed";
-    // The hosted update-payment page (outside Recur) resolves this one-time token.
-    m.data["update_payment_token"] = random_token(24);
-  }
-  auto queued = notifier_->enqueue(tx, m);
+  const bool paid = pay.status == PaymentStatus::kSucceeded;
+  m.template_name = paid ? "receipt" : "payment_failed";
+  // A failed payment's message links to the merchant's update-payment page with a one-time token.
+  auto queued = paid ? notifier_->enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
   if (!queued.ok())
     spdlog::warn("billing: could not queue the {} message for {}: {}", m.template_name, inv.id, queued.error().message);
 }
@@ -741,9 +746,8 @@ Result<bool> BillingService::remind_card_expiring(const std::string& pm_id, Time
     m.data = {{"customer_name", customer->name},
               {"card_brand", pm->brand},
               {"card_last4", pm->last4},
-              {"expiry", expiry},
-              {"update_payment_token", random_token(24)}};
-    auto queued = notifier_->enqueue(tx, m);
+              {"expiry", expiry}};
+    auto queued = enqueue_with_payment_link(tx, m, {customer->id, std::nullopt, pm->id});
     if (!queued.ok()) spdlog::warn("billing: card-expiring notice for {} not queued: {}", pm->id, queued.error().message);
     return queued.ok();
   });

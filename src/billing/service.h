@@ -14,6 +14,7 @@
 
 #include "billing/gateways/registry.h"
 #include "billing/model.h"
+#include "billing/payment_update.h"
 #include "billing/store.h"
 #include "events/store.h"
 #include "notify/service.h"
@@ -29,6 +30,8 @@ struct BillingOptions {
   // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
   // never attempt the same invoice at once; the pool needs one connection per worker.
   int workers = 1;
+  // How long the update-payment link of a failed-payment or card-expiring message works.
+  std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
 };
 
 struct CollectReport {
@@ -174,6 +177,9 @@ class BillingService final : public subscriptions::PeriodBilling {
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
   void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);
+  // Queues `m` with a fresh one-time update-payment token for `grant` in its data; the
+  // token's hash is stored only when the message was queued. Requires: notifier_ set.
+  Result<std::string> enqueue_with_payment_link(db::Tx& tx, notify::Message m, const PaymentUpdateGrant& grant);
   int workers() const;  // options_.workers on PostgreSQL, 1 on SQLite
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
 
