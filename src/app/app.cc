@@ -69,6 +69,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, billing_options(options), &notifications_),
+      payment_updates_(*db_, *clock_, customers_),
       inventory_(*db_, *clock_, ids_, options.inventory),
       purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {
@@ -78,6 +79,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_);
   billing::add_routes(router_, billing_);
+  billing::add_payment_update_routes(router_, payment_updates_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
   // Answered from the availability cache without a database (src/inventory/service.cc):

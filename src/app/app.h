@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "access/service.h"
 #include "billing/gateways/paypal.h"
@@ -29,6 +30,8 @@
 
 namespace recur::app {
 
+inline constexpr std::string_view kDefaultPaymentUpdateUrl = "https://shop.example.com/account/payment";
+
 struct Options {
   std::string db_url = "sqlite:var/recur.db";
   int pool_size = 8;
@@ -37,7 +40,9 @@ struct Options {
   // E-mail and SMS: an empty URL sends to the log instead (the default for `make run`).
   notify::SmtpOptions smtp;
   notify::HttpSmsOptions sms;
-  std::string update_payment_url;  // base of the link in payment_failed / card_expiring
+  // Base of the update-payment link in payment_failed / card_expiring ("?token=..." is
+  // appended): the merchant's hosted page, which calls /v1/payment-updates with the token.
+  std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   // Test mode: the clock is a SimulatedClock the API may move (/v1/test-clock).
   bool test_mode = false;
   billing::SandboxFaults sandbox_faults;
@@ -75,6 +80,7 @@ class App {
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
   billing::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
+  billing::PaymentUpdates& payment_updates() { return payment_updates_; }
   inventory::InventoryService& inventory() { return inventory_; }
   inventory::PurchasingService& purchasing() { return purchasing_; }
   cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
@@ -110,6 +116,7 @@ class App {
   notify::Notifier notifications_;
   billing::Gateways gateways_;
   billing::BillingService billing_;
+  billing::PaymentUpdates payment_updates_;
   inventory::InventoryService inventory_;
   inventory::PurchasingService purchasing_;
   std::mutex run_mu_;

@@ -129,7 +129,8 @@ struct ServeFlags {
   std::string sandbox_faults;
   notify::SmtpOptions smtp;
   notify::HttpSmsOptions sms;
-  std::string update_payment_url;
+  std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
+  std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / 86400;
   std::string ops_email;
   billing::StripeConfig stripe;
   billing::SquareConfig square;
@@ -171,6 +172,20 @@ Result<billing::SandboxFaults> faults_from(const std::string& spec) {
 }
 
 
+// The link in failed-payment and card-expiring messages: the merchant's hosted page, which
+// calls POST /v1/payment-updates with the one-time token appended to this URL.
+void add_payment_update_options(CLI::App* cmd, std::string& url, std::int64_t& ttl_days) {
+  cmd->add_option("--payment-update-url,--update-payment-url", url,
+                  "base URL of the update-payment link (?token=... is appended) in failed-payment and "
+                  "card-expiring messages")
+      ->envname("RECUR_UPDATE_PAYMENT_URL")
+      ->capture_default_str();
+  cmd->add_option("--payment-update-ttl-days", ttl_days, "days an update-payment link works (used once)")
+      ->envname("RECUR_PAYMENT_UPDATE_TTL_DAYS")
+      ->check(CLI::Range(1, 90))
+      ->capture_default_str();
+}
+
 void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--smtp-url", flags.smtp.url,
                   "SMTP server for e-mail, smtp://[user:password@]host:port (smtps:// for TLS); empty: log only")
@@ -185,9 +200,7 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
       ->envname("RECUR_SMS_ACCOUNT");
   cmd->add_option("--sms-token", flags.sms.token, "SMS provider token (basic auth password)")->envname("RECUR_SMS_TOKEN");
   cmd->add_option("--sms-from", flags.sms.from, "SMS sender number or id")->envname("RECUR_SMS_FROM");
-  cmd->add_option("--update-payment-url", flags.update_payment_url,
-                  "base URL of the update-payment link in failed-payment and card-expiring messages")
-      ->envname("RECUR_UPDATE_PAYMENT_URL");
+  add_payment_update_options(cmd, flags.update_payment_url, flags.payment_update_ttl_days);
   cmd->add_option("--ops-email", flags.ops_email, "operators' address for billing failure-rate, low-stock and replenishment alerts")
       ->envname("RECUR_OPS_EMAIL");
 }
@@ -229,6 +242,7 @@ int serve(const Common& common, const ServeFlags& flags) {
                   flags.default_gateway, {flags.ops_email}};
   options.redis_url = flags.redis_url;
   options.paypal = flags.paypal;
+  options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * 86400;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();
@@ -251,7 +265,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   {
     if (flags.smtp.url.empty()) spdlog::info("no --smtp-url: e-mails are written to the log, not sent");
     if (flags.update_payment_url.empty())
-      spdlog::warn("no --update-payment-url: payment_failed and card_expiring messages are refused");
+      spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads);
@@ -275,6 +289,8 @@ struct BillFlags {
   bool progress = true;
   std::string redis_url;
   std::string ops_email;
+  std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
+  std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / 86400;
 };
 
 int bill_once(const Common& common, const BillFlags& flags) {
@@ -291,7 +307,9 @@ int bill_once(const Common& common, const BillFlags& flags) {
   // Default: 2 x cores on PostgreSQL (a renewal mostly waits on round trips); SQLite runs one.
   billing.workers = flags.workers > 0 ? flags.workers : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   if (common.db_url.rfind("sqlite:", 0) == 0) billing.workers = 1;
-  Options options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, "", false, *faults, billing};
+  billing.payment_update_token_seconds = flags.payment_update_ttl_days * 86400;
+  Options options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, flags.update_payment_url, false, *faults,
+                  billing};
   options.redis_url = flags.redis_url;  // renewals reserve stock: the API nodes' caches must hear of it
   options.inventory.ops_email = flags.ops_email;  // alerts are queued here, sent by `serve`'s dispatcher
   auto app = open_app(options, std::move(clock));
@@ -399,6 +417,7 @@ int run_cli(int argc, char** argv) {
   bill_cmd->add_flag("--progress,!--no-progress", bill.progress, "progress bar on stderr")->capture_default_str();
   bill_cmd->add_option("--ops-email", bill.ops_email, "operators' address for failure-rate and low-stock alerts (see serve)")
       ->envname("RECUR_OPS_EMAIL");
+  add_payment_update_options(bill_cmd, bill.update_payment_url, bill.payment_update_ttl_days);
   bill_cmd->add_option("--redis-url", bill.redis_url, "the API nodes' Redis (see serve): stock moved here reaches their caches")
       ->envname("RECUR_REDIS_URL");
 

@@ -360,6 +360,18 @@ CREATE TABLE replenishment_alerts (
   created_at BIGINT NOT NULL
 );
 INSERT INTO invoice_numbers (name, next_value) VALUES ('purchase_order', 1))"},
+      // 14 comes from another branch; this one needs nothing of it (a new table only).
+      {15, "billing: one-time update-payment tokens (SHA-256 only), single use, expiring",
+       R"(CREATE TABLE payment_update_tokens (
+  token_hash TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  invoice_id TEXT,
+  payment_method_id TEXT,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX payment_update_tokens_customer ON payment_update_tokens (customer_id, created_at))"},
   };
   return kMigrations;
 }

@@ -135,6 +135,77 @@ TEST_F(BillingTest, FinalActionPauseKeepsTheInvoiceOpenAndPausesTheSubscription)
   EXPECT_EQ(payments->items.at(0).failure_code, "insufficient_funds");
 }
 
+TEST_F(BillingTest, FinalActionUnpaidKeepsInvoicingWithoutChargingUntilANewCardPaysEveryInvoiceOnce) {
+  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{2}, FinalAction::kUnpaid}, 1, t.actor).ok());
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");  // the first charge fails: past_due
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
+  run_at("2026-02-02T10:00:00Z");  // the only retry fails: unpaid
+  EXPECT_EQ(sub_now(sub.id).status, Status::kUnpaid);
+  auto first = invoices(sub.id).at(0);
+  EXPECT_EQ(first.status, InvoiceStatus::kOpen);  // not uncollectible
+  EXPECT_EQ(first.attempt_count, 2);
+  EXPECT_FALSE(first.next_attempt_at.has_value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'subscription.unpaid' AND resource_id = $1", {sub.id}), 1);
+  run_at("2026-02-20T10:00:00Z");  // no more automatic retries
+  EXPECT_EQ(invoices(sub.id).at(0).attempt_count, 2);
+
+  // It keeps renewing: the new period is invoiced (finalized, open) but not charged.
+  run_at("2026-02-28T10:00:00Z");
+  run_at("2026-03-03T10:00:00Z");
+  auto list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 2u);
+  const Invoice second = list[0];
+  EXPECT_EQ(second.status, InvoiceStatus::kOpen);
+  EXPECT_FALSE(second.number.empty());
+  EXPECT_EQ(second.attempt_count, 0);
+  EXPECT_FALSE(second.next_attempt_at.has_value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1", {second.id}), 0);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kUnpaid);
+  auto period_is_paid = [&](std::int64_t seq) {
+    auto paid = db::transact(t.app->database(), [&](db::Tx& tx) { return period_paid(tx, sub.id, seq); },
+                             db::TxMode::kReadOnly);
+    EXPECT_TRUE(paid.ok());
+    return paid.ok() && *paid;
+  };
+  EXPECT_FALSE(period_is_paid(2));  // inventory holds this period's box
+
+  // A new default card pays both, oldest first, each once; the subscription is active again.
+  t.clock->set(at("2026-03-04T10:00:00Z"));
+  auto pm = t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true}, t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  list = invoices(sub.id);
+  for (const auto& inv : list) {
+    EXPECT_EQ(inv.status, InvoiceStatus::kPaid) << inv.id;
+    EXPECT_EQ(inv.amount_paid, 2999);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'succeeded'", {inv.id}), 1);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1 AND status = 'succeeded'",
+                    {inv.id + ":%"}),
+              1);
+  }
+  auto paid = billing().list_payments({std::nullopt, sub.customer, std::string("succeeded"), 10, std::nullopt});
+  ASSERT_EQ(paid->items.size(), 2u);
+  EXPECT_EQ(paid->items[1].invoice, first.id);  // newest first: the older invoice was charged first
+  EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
+  EXPECT_TRUE(period_is_paid(2));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'subscription.payment_recovered' AND resource_id = $1",
+                  {sub.id}),
+            1);
+  run_at("2026-03-04T10:00:00Z");  // nothing left to charge
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), 2);
+}
+
+TEST_F(BillingTest, AnUnpaidSubscriptionCanStillBeCanceled) {
+  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{1}, FinalAction::kUnpaid}, 1, t.actor).ok());
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");
+  run_at("2026-02-01T10:00:00Z");
+  ASSERT_EQ(sub_now(sub.id).status, Status::kUnpaid);
+  auto canceled = t.app->subscriptions().cancel(sub.id, {false, "payment_failed", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok()) << canceled.error().message;
+  EXPECT_EQ(canceled->status, Status::kCanceled);
+}
+
 TEST_F(BillingTest, ANewDefaultPaymentMethodPaysTheOverdueInvoiceAtOnce) {
   auto sub = subscriber("pm_card_chargeCustomerFail");
   run_at("2026-01-31T10:00:00Z");

@@ -196,6 +196,49 @@ void add_routes(http::Router& router, BillingService& svc) {
   });
 }
 
+namespace {
+
+// The token's own length limit: issued tokens are 32 characters; anything much longer is
+// not one of ours, and is refused as invalid like any unknown token.
+constexpr std::size_t kMaxTokenLength = 200;
+
+Result<PaymentUpdateInput> parse_payment_update(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  PaymentUpdateInput in;
+  auto token = f.text("token", true, kMaxTokenLength);
+  in.gateway = f.text("gateway", false, 32);
+  auto method = f.text("payment_method", true, 255);
+  RECUR_TRY(f.finish());
+  in.token = *token;
+  in.payment_method = *method;
+  return in;
+}
+
+Result<std::string> parse_token_only(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  auto token = f.text("token", true, kMaxTokenLength);
+  RECUR_TRY(f.finish());
+  return *token;
+}
+
+}  // namespace
+
+void add_payment_update_routes(http::Router& router, PaymentUpdates& updates) {
+  const std::string kPublic;  // no API key: the token is the credential
+  router.add("POST", "/v1/payment-updates/lookup", kPublic, [&updates](Request& req) {
+    auto token = parse_token_only(req);
+    if (!token.ok()) return http::error_response(req, token.error());
+    return http::respond(req, updates.lookup(*token), 200, [](const PaymentUpdateView& v) { return to_json(v); });
+  });
+  router.add("POST", "/v1/payment-updates", kPublic, [&updates](Request& req) {
+    auto input = parse_payment_update(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, updates.apply(*input), 200, [](const PaymentUpdateResult& r) { return to_json(r); });
+  });
+}
+
 void add_test_clock_routes(http::Router& router, TestClock tc) {
   const std::string perm(access::perm::kTestClock);
   router.add("GET", "/v1/test-clock", perm, [tc](Request&) {

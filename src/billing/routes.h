@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "billing/payment_update.h"
 #include "billing/service.h"
 #include "platform/clock.h"
 #include "platform/http/router.h"
@@ -11,6 +12,10 @@
 namespace recur::billing {
 
 void add_routes(http::Router& router, BillingService& service);
+
+// The merchant's hosted update-payment page: public routes (no API key), authorized by
+// the one-time token in the body alone (never in the URL, so never in access logs).
+void add_payment_update_routes(http::Router& router, PaymentUpdates& updates);
 
 // Moves the simulated clock to `to`, stopping at every moment something is due and
 // running it, so renewals, retries and resumptions happen in order. Serialized with the

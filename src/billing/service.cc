@@ -96,6 +96,15 @@ BillingService::BillingService(db::Database& db, const Clock& clock, IdGenerator
     : db_(db), clock_(clock), ids_(ids), gateways_(gateways), subscriptions_(subscriptions), options_(options),
       events_(ids, clock), notifier_(notifier) {}
 
+Result<std::string> BillingService::enqueue_with_payment_link(db::Tx& tx, notify::Message m,
+                                                              const PaymentUpdateGrant& grant) {
+  const std::string token = new_payment_update_token();
+  m.data["update_payment_token"] = token;
+  RECUR_ASSIGN(std::string id, notifier_->enqueue(tx, m));
+  RECUR_TRY(issue_payment_update_token(tx, token, grant, clock_.now(), options_.payment_update_token_seconds));
+  return id;
+}
+
 void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
   if (!notifier_) return;
   auto customer = customers::find_customer(tx, inv.customer);
@@ -110,14 +119,10 @@ void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment
             {"description", "Invoice " + inv.number},
             {"invoice_id", inv.id},
             {"date", format_rfc3339(pay.updated).substr(0, 10)}};
-  if (pay.status == PaymentStatus::kSucceeded) {
-    m.template_name = "receipt";
-  } else {
-    m.template_name = "payment_failed";
-    // The hosted update-payment page (outside Recur) resolves this one-time token.
-    m.data["update_payment_token"] = random_token(24);
-  }
-  auto queued = notifier_->enqueue(tx, m);
+  const bool paid = pay.status == PaymentStatus::kSucceeded;
+  m.template_name = paid ? "receipt" : "payment_failed";
+  // A failed payment's message links to the merchant's update-payment page with a one-time token.
+  auto queued = paid ? notifier_->enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
   if (!queued.ok())
     spdlog::warn("billing: could not queue the {} message for {}: {}", m.template_name, inv.id, queued.error().message);
 }
@@ -176,7 +181,9 @@ recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subs
     inv.paid_at = e.at;
   } else {
     inv.status = InvoiceStatus::kOpen;
-    inv.next_attempt_at = e.at;
+    // An unpaid subscription keeps being invoiced, but nothing is charged automatically:
+    // the customer's next payment method (or an operator) pays every open invoice.
+    if (sub.status != subscriptions::Status::kUnpaid) inv.next_attempt_at = e.at;
   }
   RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, e.sequence));
   if (!inserted) return Error::internal("period " + format_rfc3339(e.period.start) + " of " + sub.id + " is invoiced already");
@@ -285,7 +292,8 @@ Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepa
         inv.status = InvoiceStatus::kPaid;
         inv.paid_at = now;
         inv.next_attempt_at.reset();
-        if (was_failing)
+        RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
+        if (recovers)
           RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
         RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
         RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
@@ -317,8 +325,23 @@ Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepa
   });
 }
 
+Result<bool> BillingService::payment_recovers(db::Tx& tx, const Invoice& inv, bool was_failing) {
+  RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+  if (!sub || sub->status != subscriptions::Status::kUnpaid) return was_failing;
+  RECUR_ASSIGN(std::int64_t still_open, count_other_open_invoices(tx, inv.subscription, inv.id));
+  return still_open == 0;
+}
+
 recur::Status BillingService::record_failure(db::Tx& tx, Invoice& inv, Timestamp now) {
   if (!inv.first_failed_at) inv.first_failed_at = now;
+  RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+  if (sub && sub->status == subscriptions::Status::kUnpaid) {
+    // Dunning is over for an unpaid subscription: a failed try (an operator's, or after a
+    // new card) schedules nothing; the invoice waits, open, for the next payment method.
+    inv.next_attempt_at.reset();
+    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
+                          {{"attempt", inv.attempt_count}, {"next_payment_attempt", nullptr}});
+  }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
   // Every attempt before this one failed too (an attempt is only renewed after a failure).
   auto next = next_retry_at(settings, *inv.first_failed_at, inv.attempt_count);
@@ -337,8 +360,10 @@ recur::Status BillingService::record_failure(db::Tx& tx, Invoice& inv, Timestamp
                                                   inv.id));
       break;
     case FinalAction::kUnpaid:
-      inv.status = InvoiceStatus::kUncollectible;
-      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
+      // Stripe's unpaid: the invoice stays open but is no longer retried, later periods are
+      // invoiced without being charged, and nothing ships until they are all paid.
+      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kExhaustedUnpaid,
+                                                  inv.id));
       break;
     case FinalAction::kPause:
       // The invoice stays open: a new payment method pays it, the customer resumes.
@@ -721,9 +746,8 @@ Result<bool> BillingService::remind_card_expiring(const std::string& pm_id, Time
     m.data = {{"customer_name", customer->name},
               {"card_brand", pm->brand},
               {"card_last4", pm->last4},
-              {"expiry", expiry},
-              {"update_payment_token", random_token(24)}};
-    auto queued = notifier_->enqueue(tx, m);
+              {"expiry", expiry}};
+    auto queued = enqueue_with_payment_link(tx, m, {customer->id, std::nullopt, pm->id});
     if (!queued.ok()) spdlog::warn("billing: card-expiring notice for {} not queued: {}", pm->id, queued.error().message);
     return queued.ok();
   });

@@ -14,6 +14,7 @@
 
 #include "billing/gateways/registry.h"
 #include "billing/model.h"
+#include "billing/payment_update.h"
 #include "billing/store.h"
 #include "events/store.h"
 #include "notify/service.h"
@@ -31,6 +32,8 @@ struct BillingOptions {
   int workers = 1;
   // Operators' address: a run whose failure rate jumps is e-mailed here ("": event and log only).
   std::string ops_email;
+  // How long the update-payment link of a failed-payment or card-expiring message works.
+  std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
 };
 
 struct CollectReport {
@@ -159,6 +162,9 @@ class BillingService final : public subscriptions::PeriodBilling {
                                                   AttemptResult* settled);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // Whether paying `invoice` brings its subscription back to active: a failing invoice of a
+  // past_due one, or the last open invoice of an unpaid one.
+  Result<bool> payment_recovers(db::Tx& tx, const Invoice& invoice, bool was_failing);
   RefundResult ask_refund(const Refund& refund);
   Result<bool> remind_renewal(const std::string& subscription, Timestamp now);
   Result<bool> remind_card_expiring(const std::string& payment_method, Timestamp now);
@@ -173,6 +179,9 @@ class BillingService final : public subscriptions::PeriodBilling {
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
   void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);
+  // Queues `m` with a fresh one-time update-payment token for `grant` in its data; the
+  // token's hash is stored only when the message was queued. Requires: notifier_ set.
+  Result<std::string> enqueue_with_payment_link(db::Tx& tx, notify::Message m, const PaymentUpdateGrant& grant);
   int workers() const;  // options_.workers on PostgreSQL, 1 on SQLite
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
 

@@ -131,6 +131,13 @@ Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string&
   return ids;
 }
 
+Result<std::int64_t> count_other_open_invoices(db::Tx& tx, const std::string& subscription, const std::string& except) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1 AND status = 'open'"
+                                   " AND id <> $2",
+                                   {subscription, except}));
+  return rows.at(0).int64(0);
+}
+
 Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(next_attempt_at) FROM invoices WHERE status = 'open'"));
   if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();

@@ -198,6 +198,7 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
       }
       break;
     }
+    case Status::kUnpaid:  // nothing ships until the customer pays every open invoice
     case Status::kCanceled:
       return std::nullopt;
   }

@@ -1,5 +1,6 @@
 // SMTP through libcurl, the MIME message it sends, and the log sender.
 #include "notify/email.h"
+#include "notify/model.h"
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -147,7 +148,7 @@ Status SmtpEmailSender::send(const Email& email) {
 
 Status LogEmailSender::send(const Email& email) {
   spdlog::info("e-mail not sent (no SMTP server configured): {} to {}, subject \"{}\":\n{}", email.id, email.to,
-               email.subject, email.text);
+               email.subject, without_secrets(email.text, email.secrets));
   return Ok{};
 }
 

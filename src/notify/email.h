@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "platform/clock.h"
 #include "platform/result.h"
@@ -16,6 +17,8 @@ struct Email {
   std::string subject;
   std::string text;
   std::string html;
+  // Update-payment tokens in the bodies: sent, but never written to a log.
+  std::vector<std::string> secrets;
 };
 
 class EmailSender {

@@ -280,6 +280,10 @@ void scrub_secrets(Notification& n) {
   n.secrets.clear();
 }
 
+std::string without_secrets(std::string text, const std::vector<std::string>& secrets) {
+  return redacted(std::move(text), secrets);
+}
+
 std::optional<std::int64_t> retry_delay(std::int64_t attempts) {
   if (attempts < 1 || attempts > static_cast<std::int64_t>(kBackoff.size())) return std::nullopt;
   return kBackoff[static_cast<std::size_t>(attempts - 1)];

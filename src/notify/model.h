@@ -72,6 +72,8 @@ Notification notification_from_doc(const Json& doc);
 
 // Replaces each secret in the bodies with "[redacted]" and forgets them.
 void scrub_secrets(Notification& n);
+// `text` with each of `secrets` replaced by "[redacted]" (for logs).
+std::string without_secrets(std::string text, const std::vector<std::string>& secrets);
 
 // ------------------------------------------------------------------ retries
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "notify/email.h"
+#include "notify/model.h"
 #include "platform/net/http_client.h"
 
 namespace recur::notify {
@@ -29,7 +30,7 @@ Status HttpSmsSender::send(const Sms& sms) {
 }
 
 Status LogSmsSender::send(const Sms& sms) {
-  spdlog::info("SMS not sent (no SMS provider configured): {} to {}: {}", sms.id, sms.to, sms.body);
+  spdlog::info("SMS not sent (no SMS provider configured): {} to {}: {}", sms.id, sms.to, without_secrets(sms.body, sms.secrets));
   return Ok{};
 }
 

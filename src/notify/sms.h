@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "platform/result.h"
 
@@ -12,6 +13,7 @@ struct Sms {
   std::string id;  // the notification's id
   std::string to;  // E.164
   std::string body;
+  std::vector<std::string> secrets;  // in the body: sent, never logged
 };
 
 class SmsSender {

@@ -19,13 +19,13 @@ std::optional<Enum> parse_name(std::string_view text, const std::string_view (&n
 
 // Indexed by the enum's underlying value, so the order must follow the declaration.
 constexpr std::string_view kIntervalNames[] = {"day", "week", "month", "year"};
-constexpr std::string_view kStatusNames[] = {"scheduled", "trialing", "active",
-                                             "paused",    "past_due", "canceled"};
+constexpr std::string_view kStatusNames[] = {"scheduled", "trialing", "active", "paused",
+                                             "past_due",  "unpaid",   "canceled"};
 constexpr std::string_view kActionNames[] = {
     "start",       "end_trial",  "renew",  "payment_failed", "payment_recovered",
     "pause",       "resume",     "skip",   "change_plan",    "update",
     "cancel_now",  "cancel_at_period_end", "reactivate",     "period_end_cancel",
-    "delete"};
+    "delete",      "mark_unpaid"};
 
 }  // namespace
 
@@ -235,6 +235,18 @@ constexpr Move kMoves[] = {
     {Status::kPastDue, Action::kCancelAtPeriodEnd, Status::kPastDue},
     {Status::kPastDue, Action::kReactivate, Status::kPastDue},
     {Status::kPastDue, Action::kPeriodEndCancel, Status::kCanceled},
+    {Status::kPastDue, Action::kMarkUnpaid, Status::kUnpaid},
+
+    // Still renewing (invoices are made, not charged) until every open invoice is paid.
+    {Status::kUnpaid, Action::kRenew, Status::kUnpaid},
+    {Status::kUnpaid, Action::kPaymentFailed, Status::kUnpaid},
+    {Status::kUnpaid, Action::kPaymentRecovered, Status::kActive},
+    {Status::kUnpaid, Action::kChangePlan, Status::kUnpaid},
+    {Status::kUnpaid, Action::kUpdate, Status::kUnpaid},
+    {Status::kUnpaid, Action::kCancelNow, Status::kCanceled},
+    {Status::kUnpaid, Action::kCancelAtPeriodEnd, Status::kUnpaid},
+    {Status::kUnpaid, Action::kReactivate, Status::kUnpaid},
+    {Status::kUnpaid, Action::kPeriodEndCancel, Status::kCanceled},
 
     {Status::kCanceled, Action::kDelete, Status::kCanceled},
 };
@@ -252,7 +264,7 @@ std::string_view verb(Action action) {
       "start", "end the trial of", "renew", "record a failed payment on",
       "record a recovered payment on", "pause", "resume", "skip a period of",
       "change the plan of", "update", "cancel", "schedule the cancellation of",
-      "reactivate", "end at period end", "delete"};
+      "reactivate", "end at period end", "delete", "mark as unpaid"};
   return kVerbs[static_cast<int>(action)];
 }
 

@@ -86,7 +86,10 @@ ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, 
 
 // ---------------------------------------------------------------- state machine
 
-enum class Status { kScheduled, kTrialing, kActive, kPaused, kPastDue, kCanceled };
+// unpaid (Stripe's meaning): dunning ran out with final action "unpaid". The subscription
+// keeps renewing and invoicing, but no invoice is charged automatically and nothing ships
+// until the customer (a new default payment method) or an operator pays them all.
+enum class Status { kScheduled, kTrialing, kActive, kPaused, kPastDue, kUnpaid, kCanceled };
 
 std::optional<Status> parse_status(std::string_view text);
 std::string_view to_string(Status status);
@@ -107,6 +110,7 @@ enum class Action {
   kReactivate,         // undo cancel_at_period_end before the period ends
   kPeriodEndCancel,    // the period ended with cancel_at_period_end set
   kDelete,
+  kMarkUnpaid,         // retries ran out with final action "unpaid"
 };
 
 std::string_view to_string(Action action);
@@ -114,9 +118,9 @@ inline constexpr Action kAllActions[] = {
     Action::kStart,        Action::kEndTrial,   Action::kRenew,      Action::kPaymentFailed,
     Action::kPaymentRecovered, Action::kPause,  Action::kResume,     Action::kSkip,
     Action::kChangePlan,   Action::kUpdate,     Action::kCancelNow,  Action::kCancelAtPeriodEnd,
-    Action::kReactivate,   Action::kPeriodEndCancel, Action::kDelete};
-inline constexpr Status kAllStatuses[] = {Status::kScheduled, Status::kTrialing, Status::kActive,
-                                          Status::kPaused,    Status::kPastDue,  Status::kCanceled};
+    Action::kReactivate,   Action::kPeriodEndCancel, Action::kDelete,   Action::kMarkUnpaid};
+inline constexpr Status kAllStatuses[] = {Status::kScheduled, Status::kTrialing, Status::kActive, Status::kPaused,
+                                          Status::kPastDue,   Status::kUnpaid,   Status::kCanceled};
 
 struct TransitionContext {
   bool cancel_at_period_end = false;  // a scheduled cancellation is pending

@@ -54,8 +54,8 @@ TEST(Names, IntervalsRoundTripThroughText) {
 }
 
 TEST(Names, StatusesRoundTripThroughText) {
-  const std::vector<std::string_view> expected = {"scheduled", "trialing", "active",
-                                                  "paused",    "past_due", "canceled"};
+  const std::vector<std::string_view> expected = {"scheduled", "trialing", "active",  "paused",
+                                                  "past_due",  "unpaid",   "canceled"};
   std::vector<std::string_view> actual;
   for (Status s : kAllStatuses) {
     actual.push_back(to_string(s));
@@ -71,7 +71,7 @@ TEST(Names, ActionsAreSnakeCase) {
       "start",       "end_trial", "renew",      "payment_failed",       "payment_recovered",
       "pause",       "resume",    "skip",       "change_plan",          "update",
       "cancel_now",  "cancel_at_period_end",    "reactivate",           "period_end_cancel",
-      "delete"};
+      "delete",      "mark_unpaid"};
   std::vector<std::string_view> actual;
   for (Action a : kAllActions) actual.push_back(to_string(a));
   EXPECT_EQ(actual, expected);
@@ -483,7 +483,7 @@ constexpr std::string_view kNotPaused = "subscription_not_paused";
 using S = Status;
 using A = Action;
 
-// All 90 (status, action) pairs. Changing the machine must change this table.
+// All 112 (status, action) pairs. Changing the machine must change this table.
 constexpr Expected kMachine[] = {
     {S::kScheduled, A::kStart, "active"},
     {S::kScheduled, A::kEndTrial, kInvalid},
@@ -500,6 +500,7 @@ constexpr Expected kMachine[] = {
     {S::kScheduled, A::kReactivate, kInvalid},
     {S::kScheduled, A::kPeriodEndCancel, kInvalid},
     {S::kScheduled, A::kDelete, "scheduled"},
+    {S::kScheduled, A::kMarkUnpaid, kInvalid},
 
     {S::kTrialing, A::kStart, kInvalid},
     {S::kTrialing, A::kEndTrial, "active"},
@@ -516,6 +517,7 @@ constexpr Expected kMachine[] = {
     {S::kTrialing, A::kReactivate, "trialing"},
     {S::kTrialing, A::kPeriodEndCancel, "canceled"},
     {S::kTrialing, A::kDelete, "trialing"},
+    {S::kTrialing, A::kMarkUnpaid, kInvalid},
 
     {S::kActive, A::kStart, kInvalid},
     {S::kActive, A::kEndTrial, kInvalid},
@@ -532,6 +534,7 @@ constexpr Expected kMachine[] = {
     {S::kActive, A::kReactivate, "active"},
     {S::kActive, A::kPeriodEndCancel, "canceled"},
     {S::kActive, A::kDelete, "active"},
+    {S::kActive, A::kMarkUnpaid, kInvalid},
 
     {S::kPaused, A::kStart, kInvalid},
     {S::kPaused, A::kEndTrial, kInvalid},
@@ -548,6 +551,7 @@ constexpr Expected kMachine[] = {
     {S::kPaused, A::kReactivate, "paused"},
     {S::kPaused, A::kPeriodEndCancel, "canceled"},
     {S::kPaused, A::kDelete, kInvalid},
+    {S::kPaused, A::kMarkUnpaid, kInvalid},
 
     {S::kPastDue, A::kStart, kInvalid},
     {S::kPastDue, A::kEndTrial, kInvalid},
@@ -564,6 +568,24 @@ constexpr Expected kMachine[] = {
     {S::kPastDue, A::kReactivate, "past_due"},
     {S::kPastDue, A::kPeriodEndCancel, "canceled"},
     {S::kPastDue, A::kDelete, kInvalid},
+    {S::kPastDue, A::kMarkUnpaid, "unpaid"},
+
+    {S::kUnpaid, A::kStart, kInvalid},
+    {S::kUnpaid, A::kEndTrial, kInvalid},
+    {S::kUnpaid, A::kRenew, "unpaid"},
+    {S::kUnpaid, A::kPaymentFailed, "unpaid"},
+    {S::kUnpaid, A::kPaymentRecovered, "active"},
+    {S::kUnpaid, A::kPause, kInvalid},
+    {S::kUnpaid, A::kResume, kNotPaused},
+    {S::kUnpaid, A::kSkip, kInvalid},
+    {S::kUnpaid, A::kChangePlan, "unpaid"},
+    {S::kUnpaid, A::kUpdate, "unpaid"},
+    {S::kUnpaid, A::kCancelNow, "canceled"},
+    {S::kUnpaid, A::kCancelAtPeriodEnd, "unpaid"},
+    {S::kUnpaid, A::kReactivate, "unpaid"},
+    {S::kUnpaid, A::kPeriodEndCancel, "canceled"},
+    {S::kUnpaid, A::kDelete, kInvalid},
+    {S::kUnpaid, A::kMarkUnpaid, kInvalid},
 
     {S::kCanceled, A::kStart, kIsCanceled},
     {S::kCanceled, A::kEndTrial, kIsCanceled},
@@ -580,6 +602,7 @@ constexpr Expected kMachine[] = {
     {S::kCanceled, A::kReactivate, kIsCanceled},
     {S::kCanceled, A::kPeriodEndCancel, kIsCanceled},
     {S::kCanceled, A::kDelete, "canceled"},
+    {S::kCanceled, A::kMarkUnpaid, kIsCanceled},
 };
 
 std::string_view outcome(const Result<Status>& r) {
@@ -624,14 +647,14 @@ TEST(Transition, RefusalMessageNamesTheActionAndTheStatus) {
 }
 
 TEST(TransitionContextRules, SchedulingCancellationTwiceIsAConflict) {
-  for (Status s : {Status::kTrialing, Status::kActive, Status::kPaused, Status::kPastDue}) {
+  for (Status s : {Status::kTrialing, Status::kActive, Status::kPaused, Status::kPastDue, Status::kUnpaid}) {
     const auto r = transition(s, Action::kCancelAtPeriodEnd, {.cancel_at_period_end = true});
     EXPECT_EQ(outcome(r), "cancellation_already_scheduled") << to_string(s);
   }
 }
 
 TEST(TransitionContextRules, ReactivateNeedsAScheduledCancellation) {
-  for (Status s : {Status::kTrialing, Status::kActive, Status::kPaused, Status::kPastDue}) {
+  for (Status s : {Status::kTrialing, Status::kActive, Status::kPaused, Status::kPastDue, Status::kUnpaid}) {
     EXPECT_EQ(outcome(transition(s, Action::kReactivate, {})), "not_scheduled_for_cancellation")
         << to_string(s);
     EXPECT_EQ(outcome(transition(s, Action::kReactivate, {.cancel_at_period_end = true})),
@@ -640,7 +663,7 @@ TEST(TransitionContextRules, ReactivateNeedsAScheduledCancellation) {
 }
 
 TEST(TransitionContextRules, PeriodEndCancelNeedsAScheduledCancellation) {
-  for (Status s : {Status::kTrialing, Status::kActive, Status::kPaused, Status::kPastDue}) {
+  for (Status s : {Status::kTrialing, Status::kActive, Status::kPaused, Status::kPastDue, Status::kUnpaid}) {
     EXPECT_EQ(outcome(transition(s, Action::kPeriodEndCancel, {})),
               "not_scheduled_for_cancellation")
         << to_string(s);

@@ -167,7 +167,7 @@ Result<ListFilter> list_filter(const Request& req) {
   if (f.status && !parse_status(*f.status))
     return Error::invalid("validation_failed", "status must be one of the subscription statuses",
                           {{"status", "invalid_value",
-                            "status must be scheduled, trialing, active, paused, past_due or canceled"}});
+                            "status must be scheduled, trialing, active, paused, past_due, unpaid or canceled"}});
   return f;
 }
 

@@ -531,6 +531,7 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
     case PaymentStep::kRecovered: action = Action::kPaymentRecovered; type = "subscription.payment_recovered"; break;
     case PaymentStep::kExhaustedCancel: action = Action::kCancelNow; type = "subscription.canceled"; break;
     case PaymentStep::kExhaustedPause: action = Action::kPause; type = "subscription.paused"; break;
+    case PaymentStep::kExhaustedUnpaid: action = Action::kMarkUnpaid; type = "subscription.unpaid"; break;
   }
   // Probe first on a copy: a step that does not apply must leave no trace at all.
   RECUR_ASSIGN(Loaded probe, load(tx, id, true));
@@ -551,6 +552,8 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
       details["reason"] = "payment_failed";
     } else if (step == PaymentStep::kExhaustedPause) {
       l.sub.pause = Pause{at, std::nullopt};
+      details["reason"] = "payment_failed";
+    } else if (step == PaymentStep::kExhaustedUnpaid) {
       details["reason"] = "payment_failed";
     }
     l.sub.status = next;

@@ -122,9 +122,10 @@ class Fulfilment {
 // What a payment outcome does to a subscription (billing decides; the state machine checks).
 enum class PaymentStep {
   kFailed,           // a renewal charge failed: past_due while dunning retries
-  kRecovered,        // an overdue invoice got paid: active again
+  kRecovered,        // an overdue invoice got paid (unpaid: the last open one): active again
   kExhaustedCancel,  // retries ran out, final action "cancel"
   kExhaustedPause,   // retries ran out, final action "pause" (until resumed by hand)
+  kExhaustedUnpaid,  // retries ran out, final action "unpaid" (until every open invoice is paid)
 };
 
 class SubscriptionService {

@@ -170,7 +170,8 @@ std::optional<Timestamp> next_action_at(const Subscription& s) {
     case Status::kScheduled: return s.start_date;
     case Status::kTrialing:
     case Status::kActive:
-    case Status::kPastDue: return s.current.end;
+    case Status::kPastDue:
+    case Status::kUnpaid: return s.current.end;
     case Status::kPaused: {
       std::optional<Timestamp> due;
       if (s.pause && s.pause->resumes_at) due = s.pause->resumes_at;
@@ -367,6 +368,7 @@ std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Ti
         break;
       case Status::kActive:
       case Status::kPastDue:
+      case Status::kUnpaid:  // keeps renewing: billing invoices the period without charging it
         out.push_back(s.cancel_at_period_end ? end_now(s, at) : roll_period(s, plans, at));
         break;
       case Status::kPaused:

@@ -11,6 +11,8 @@ PostgreSQL.
 """
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import shutil
 import signal
@@ -37,7 +39,8 @@ class _TestModeServer:
     """A `recur serve --test-mode` and a Prism proxy in front of it, each in its own
     process group so that stopping them stops their children too."""
 
-    def __init__(self):
+    def __init__(self, mail: bool = False):
+        self.mail = mail  # e-mails go to a real SMTP server (aiosmtpd) whose maildir tests read
         self.tmp = tempfile.mkdtemp(prefix="recur-e2e-billing.")
         self.procs: list[subprocess.Popen] = []
         self.logs: dict[str, str] = {}
@@ -56,10 +59,11 @@ class _TestModeServer:
             out = self._run([recur, "keys", "create", "--role", role, "--db", db], f"keys-{role}")
             self.keys[role] = out.strip().splitlines()[-1].strip()
         app_port, prism_port = free_port(), free_port()
+        mail_args = self._start_smtp() if self.mail else []
         # A day-long tick: only the test clock moves billing here, so every run is the test's.
         server = self._spawn("server", [recur, "serve", "--test-mode", "--clock-start", CLOCK_START,
                                         "--listen", f"127.0.0.1:{app_port}", "--db", db, "--no-access-log",
-                                        "--tick", "86400", "--spec", "api/openapi.yaml"])
+                                        "--tick", "86400", "--spec", "api/openapi.yaml", *mail_args])
         self._wait_http(f"http://127.0.0.1:{app_port}/healthz", server, 30, "server")
         prism = self._spawn("prism", [os.path.join(REPO, "node_modules/.bin/prism"), "proxy", "api/openapi.yaml",
                                       f"http://127.0.0.1:{app_port}", "-h", "127.0.0.1", "-p", str(prism_port),
@@ -67,6 +71,28 @@ class _TestModeServer:
         self._wait_http(f"http://127.0.0.1:{prism_port}/healthz", prism, 60, "prism")
         self.direct = f"http://127.0.0.1:{app_port}"
         self.proxy = f"http://127.0.0.1:{prism_port}"
+
+    def _start_smtp(self) -> list[str]:
+        port = free_port()
+        smtp = self._spawn("smtp", [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+                                    "-c", "aiosmtpd.handlers.Mailbox", os.path.join(self.tmp, "maildir")])
+
+        def listening() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        if not wait_for.poll(listening, 30, give_up=lambda: smtp.poll() is not None):
+            raise RuntimeError(f"the SMTP server did not start\n{self.log_tail('smtp')}")
+        return ["--smtp-url", f"smtp://127.0.0.1:{port}"]
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        """Every e-mail the SMTP server accepted (it writes the file before answering 250)."""
+        fresh = os.path.join(self.tmp, "maildir", "new")
+        out = []
+        for name in sorted(os.listdir(fresh)) if os.path.isdir(fresh) else []:
+            with open(os.path.join(fresh, name), "rb") as f:
+                out.append(email.message_from_binary_file(f, policy=email.policy.default))
+        return out
 
     def _database(self) -> str:
         suite_db = os.environ.get("RECUR_E2E_DB", "")
@@ -164,9 +190,9 @@ def find_recur_binary() -> str:
 SERVER: _TestModeServer | None = None
 
 
-def setUpModule():
+def setUpModule(mail: bool = False):
     global SERVER
-    SERVER = _TestModeServer()
+    SERVER = _TestModeServer(mail)
     try:
         SERVER.start()
     except BaseException:

@@ -1,0 +1,185 @@
+// Update-payment tokens against a real database (SQLite or PostgreSQL): issued with the
+// failed-payment and card-expiring messages (hash only), resolved, expiring on the injected
+// clock, single use under concurrency, and the retry they trigger charging each invoice once.
+#include <gtest/gtest.h>
+
+#include "notify/model.h"
+#include "platform/digest.h"
+#include "testing/fixtures.h"
+
+namespace recur::billing {
+namespace {
+
+using subscriptions::Interval;
+using subscriptions::Status;
+using testing::at;
+using testing::TestApp;
+
+class PaymentUpdateTest : public ::testing::Test {
+ protected:
+  void SetUp() override { t = testing::make_app(at("2026-01-31T10:00:00Z")); }
+  PaymentUpdates& updates() { return t.app->payment_updates(); }
+
+  // A customer whose card is declined, subscribed monthly; the first charge has failed.
+  subscriptions::Subscription failing_subscriber() {
+    auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+    auto customer = testing::make_customer(t, "c" + std::to_string(++customers_) + "@example.com");
+    auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("sandbox"), "pm_card_chargeDeclined",
+                                                                     false}, t.actor);
+    EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
+    auto sub = testing::subscribe(t, customer.id, plan.id);
+    auto run = t.app->billing().run("test");
+    EXPECT_TRUE(run.ok()) << (run.ok() ? "" : run.error().message);
+    return sub;
+  }
+  std::int64_t count(const std::string& sql, db::Params params = {}) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query(sql, params);
+    EXPECT_TRUE(rows.ok()) << rows.error().message;
+    return rows->at(0).int64(0);
+  }
+  std::string text(const std::string& sql, db::Params params = {}) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query(sql, params);
+    EXPECT_TRUE(rows.ok() && !rows->empty());
+    return rows.ok() && !rows->empty() ? rows->at(0).text(0) : "";
+  }
+  // The token of the newest `template_name` message about `resource` (as the e-mail has it).
+  std::string token_in_message(const std::string& template_name, const std::string& resource) {
+    auto id = text("SELECT id FROM notifications WHERE template = $1 AND resource_id = $2 ORDER BY id DESC",
+                   {template_name, resource});
+    auto n = t.app->notifications().get(id);
+    EXPECT_TRUE(n.ok());
+    EXPECT_FALSE(n->secrets.empty());
+    return n.ok() && !n->secrets.empty() ? n->secrets.front() : "";
+  }
+  std::string first_invoice(const std::string& sub) {
+    return text("SELECT id FROM invoices WHERE subscription_id = $1 ORDER BY id", {sub});
+  }
+  std::string outcome(const Result<PaymentUpdateResult>& r) { return r.ok() ? "ok" : r.error().code; }
+
+  TestApp t;
+  int customers_ = 0;
+};
+
+TEST_F(PaymentUpdateTest, AFailedPaymentMessageCarriesATokenStoredOnlyAsItsHashThatShowsWhatIsDue) {
+  auto sub = failing_subscriber();
+  auto invoice = first_invoice(sub.id);
+  std::string token = token_in_message("payment_failed", invoice);
+  ASSERT_GE(token.size(), 32u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE token_hash = $1 AND customer_id = $2"
+                  " AND invoice_id = $3 AND used_at IS NULL",
+                  {sha256_hex(token), sub.customer, invoice}),
+            1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE token_hash = $1", {token}), 0);
+  // The API's view of the message never shows it.
+  auto id = text("SELECT id FROM notifications WHERE template = 'payment_failed' AND resource_id = $1", {invoice});
+  auto n = t.app->notifications().get(id);
+  ASSERT_TRUE(n.ok());
+  EXPECT_NE(n->text.find("https://shop.example.com/account/payment?token=" + token), std::string::npos);
+  EXPECT_EQ(notify::to_json(*n).dump().find(token), std::string::npos);
+
+  auto view = updates().lookup(token);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_EQ(view->customer, sub.customer);
+  EXPECT_EQ(view->customer_name, "Ada");
+  EXPECT_EQ(view->invoices, std::vector<std::string>{invoice});
+  ASSERT_EQ(view->amount_due.size(), 1u);
+  EXPECT_EQ(view->amount_due[0].amount, 2999);
+  EXPECT_EQ(view->amount_due[0].currency, "usd");
+  EXPECT_EQ(view->expires_at, at("2026-02-07T10:00:00Z"));  // seven days by default
+}
+
+TEST_F(PaymentUpdateTest, UnknownExpiredAndUsedTokensGetTheSameAnswerAndChangeNothing) {
+  auto sub = failing_subscriber();
+  std::string token = token_in_message("payment_failed", first_invoice(sub.id));
+  auto unknown = updates().lookup("not-a-token");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "payment_update_token_invalid");
+  EXPECT_EQ(unknown.error().kind, ErrorKind::kNotFound);
+
+  t.clock->set(at("2026-02-07T09:59:59Z"));
+  EXPECT_TRUE(updates().lookup(token).ok());
+  t.clock->set(at("2026-02-07T10:00:00Z"));  // expired at its expires_at
+  auto expired = updates().lookup(token);
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.error().code, unknown.error().code);
+  EXPECT_EQ(expired.error().message, unknown.error().message);
+  auto late = updates().apply({token, std::string("sandbox"), "pm_card_visa"});
+  EXPECT_EQ(outcome(late), "payment_update_token_invalid");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods WHERE customer_id = $1", {sub.customer}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE used_at IS NOT NULL"), 0);
+}
+
+TEST_F(PaymentUpdateTest, UsingTheTokenAttachesTheDefaultCardAndTheRetryPaysTheInvoiceOnce) {
+  auto sub = failing_subscriber();
+  auto invoice = first_invoice(sub.id);
+  std::string token = token_in_message("payment_failed", invoice);
+  t.clock->set(at("2026-01-31T12:00:00Z"));
+  auto result = updates().apply({token, std::nullopt, "pm_card_visa"});
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->payment_method.last4, "4242");
+  ASSERT_EQ(result->invoices.size(), 1u);
+  EXPECT_EQ(result->invoices[0].id, invoice);
+  EXPECT_EQ(result->invoices[0].status, InvoiceStatus::kPaid);
+  EXPECT_EQ(result->invoices[0].amount_due, 0);
+  auto customer = t.app->customers().get(sub.customer);
+  EXPECT_EQ(customer->default_payment_method, result->payment_method.id);
+  EXPECT_EQ(t.app->subscriptions().get(sub.id)->status, Status::kActive);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1 AND status = 'succeeded'",
+                  {invoice + ":%"}),
+            1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE token_hash = $1 AND used_at = $2",
+                  {sha256_hex(token), at("2026-01-31T12:00:00Z")}),
+            1);
+  // Once used, it is gone for both calls.
+  EXPECT_EQ(updates().lookup(token).error().code, "payment_update_token_invalid");
+  EXPECT_EQ(outcome(updates().apply({token, std::nullopt, "pm_card_mastercard"})), "payment_update_token_invalid");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods WHERE customer_id = $1", {sub.customer}), 2);
+}
+
+TEST_F(PaymentUpdateTest, ConcurrentUsesOfOneTokenSucceedExactlyOnce) {
+  auto sub = failing_subscriber();
+  auto invoice = first_invoice(sub.id);
+  std::string token = token_in_message("payment_failed", invoice);
+  auto outcomes = testing::race(6, [&](int) { return outcome(updates().apply({token, std::nullopt, "pm_card_visa"})); });
+  auto tally = testing::tally(outcomes);
+  EXPECT_EQ(tally["ok"], 1);
+  EXPECT_EQ(tally["payment_update_token_invalid"], 5);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods WHERE customer_id = $1", {sub.customer}), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1 AND status = 'succeeded'",
+                  {invoice + ":%"}),
+            1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'succeeded'", {invoice}), 1);
+}
+
+TEST_F(PaymentUpdateTest, ARefusedAttachmentGivesTheTokenBack) {
+  auto sub = failing_subscriber();
+  std::string token = token_in_message("payment_failed", first_invoice(sub.id));
+  auto refused = updates().apply({token, std::string("no_such_gateway"), "pm_card_visa"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "unknown_gateway");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods WHERE customer_id = $1", {sub.customer}), 1);
+  EXPECT_TRUE(updates().lookup(token).ok());
+  EXPECT_TRUE(updates().apply({token, std::nullopt, "pm_card_visa"}).ok());
+}
+
+TEST_F(PaymentUpdateTest, ACardExpiringNoticeCarriesAToken) {
+  auto plan = testing::make_plan(t, 1000, Interval::kMonth);
+  auto customer = testing::make_customer(t);
+  auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("sandbox"), "pm_card_expiring", true},
+                                                     t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  testing::subscribe(t, customer.id, plan.id);
+  ASSERT_TRUE(t.app->billing().send_reminders().ok());
+  std::string token = token_in_message("card_expiring", pm->id);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE token_hash = $1 AND payment_method_id = $2",
+                  {sha256_hex(token), pm->id}),
+            1);
+  auto view = updates().lookup(token);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_EQ(view->customer, customer.id);
+}
+
+}  // namespace
+}  // namespace recur::billing

@@ -1,0 +1,153 @@
+"""Update-payment links end to end: a declined renewal e-mails the customer a link with a
+one-time token (read here from a real SMTP server's maildir), the merchant's hosted page
+looks it up and sets a new card with it (no API key), which pays the open invoice at once;
+the token then works no more, nor once expired, and never shows in the API or the log.
+
+Runs on its own test-mode server (billing_server.py) that sends e-mail to aiosmtpd.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import unquote
+
+import billing_server
+from billing_server import TestModeCase
+from recur_api import Api, parse_time
+
+DAY = timedelta(days=1)
+LINK = re.compile(r"https://shop\.example\.com/account/payment\?token=([A-Za-z0-9_.~%-]+)")
+
+
+def setUpModule():
+    billing_server.setUpModule(mail=True)
+
+
+def tearDownModule():
+    billing_server.tearDownModule()
+
+
+class HostedPage(Api):
+    """The merchant's hosted update-payment page: no API key, through Prism unless direct."""
+
+    def __init__(self, direct: bool = False):
+        super().__init__(None, direct)
+        self.base = billing_server.SERVER.direct if direct else billing_server.SERVER.proxy
+
+
+class PaymentUpdateLinkTest(TestModeCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.page = HostedPage()
+        cls.page_raw = HostedPage(direct=True)
+        cls.plan = cls.make.plan(amount=2000)
+
+    def failed_renewal(self):
+        """A customer whose card is declined: the first charge fails and the e-mail goes out."""
+        customer, _ = self.customer_with("pm_card_chargeDeclined")
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        self.advance(self.now())
+        [inv] = self.invoices(sub)
+        self.assertEqual(self.invoice(inv)["status"], "open")
+        return customer, sub, inv
+
+    def token_mailed_to(self, customer) -> str:
+        mails = [m for m in billing_server.SERVER.messages()
+                 if m["To"] == customer["email"] and "failed" in m["Subject"]]
+        self.assertTrue(mails, "no failed-payment e-mail reached the SMTP server")
+        text = mails[-1].get_body(("plain",)).get_content()
+        html = mails[-1].get_body(("html",)).get_content()
+        found = LINK.search(text)
+        self.assertIsNotNone(found, text)
+        token = unquote(found.group(1))
+        self.assertIn(found.group(0), html.replace("&amp;", "&"))
+        return token
+
+    def test_a_link_shows_what_is_due_and_a_new_card_pays_it_once(self):
+        customer, sub, inv = self.failed_renewal()
+        token = self.token_mailed_to(customer)
+
+        # The API's record of the e-mail and the server's log never show the token.
+        r = self.api.get("/v1/notifications", params={"customer": customer["id"], "template": "payment_failed"})
+        self.assertStatus(r, 200)
+        self.assertTrue(r.json()["data"])
+        self.assertNotIn(token, r.text)
+        with open(billing_server.SERVER.logs["server"], encoding="utf-8", errors="replace") as log:
+            self.assertNotIn(token, log.read())
+
+        r = self.page.post("/v1/payment-updates/lookup", {"token": token})
+        self.assertStatus(r, 200)
+        view = r.json()
+        self.assertEqual((view["object"], view["customer"], view["customer_name"]),
+                         ("payment_update", customer["id"], "Ada Lovelace"))
+        self.assertEqual(view["invoices"], [inv["id"]])
+        self.assertEqual(view["amount_due"], [{"amount": 2000, "currency": "usd"}])
+        self.assertEqual(parse_time(view["expires_at"]), self.now() + 7 * DAY)
+
+        r = self.page.post("/v1/payment-updates", {"token": token, "gateway": "sandbox", "payment_method": "pm_card_visa"})
+        self.assertStatus(r, 200)
+        done = r.json()
+        self.assertEqual(done["object"], "payment_update_result")
+        self.assertTrue(done["payment_method"]["default"])
+        self.assertEqual(done["payment_method"]["customer"], customer["id"])
+        self.assertEqual(done["retry"], {"invoices": [{"id": inv["id"], "status": "paid", "amount_due": 0,
+                                                       "currency": "usd"}],
+                                         "paid": 1, "still_open": 0})
+        self.assertEqual(self.invoice(inv)["status"], "paid")
+        self.assertEqual(self.subscription(sub)["status"], "active")
+        succeeded = [p for p in self.payments(inv) if p["status"] == "succeeded"]
+        self.assertEqual(len(succeeded), 1)
+
+        # Used: the same answer as an unknown token, and nothing changes.
+        self.assertProblem(self.page.post("/v1/payment-updates/lookup", {"token": token}), 404,
+                           "payment_update_token_invalid")
+        self.assertProblem(self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_amex"}),
+                           404, "payment_update_token_invalid")
+        methods = self.api.get(f"/v1/customers/{customer['id']}/payment-methods").json()["data"]
+        self.assertEqual(len(methods), 2)
+
+    def test_b_bad_input_and_unknown_tokens_are_problems(self):
+        unknown = self.assertProblem(self.page.post("/v1/payment-updates/lookup", {"token": "no-such-token"}), 404,
+                                     "payment_update_token_invalid")
+        self.assertNotIn("no-such-token", unknown["detail"])
+        doc = self.assertProblem(self.page_raw.post("/v1/payment-updates", {"token": "x"}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"payment_method": "required"})
+        doc = self.assertProblem(self.page_raw.post("/v1/payment-updates/lookup", {}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"token": "required"})
+        # An API key is not needed, and not a substitute for the token.
+        self.assertProblem(self.api.post("/v1/payment-updates/lookup", {"token": "no-such-token"}), 404,
+                           "payment_update_token_invalid")
+
+    def test_c_a_refused_card_leaves_the_link_usable(self):
+        customer, _, inv = self.failed_renewal()
+        token = self.token_mailed_to(customer)
+        self.assertProblem(self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_bogus"}),
+                           422, "payment_method_refused")
+        r = self.page.post("/v1/payment-updates/lookup", {"token": token})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["invoices"], [inv["id"]])
+
+    def test_d_an_unpaid_subscription_is_active_again_once_the_link_pays_its_invoice(self):
+        self.set_dunning(retry_days=[1], final_action="unpaid")
+        customer, sub, inv = self.failed_renewal()
+        self.advance(self.now() + DAY)  # the only retry fails: retries are over
+        self.assertEqual(self.subscription(sub)["status"], "unpaid")
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_payment_attempt"]), ("open", 2, None))
+        token = self.token_mailed_to(customer)
+        r = self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_visa"})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["retry"]["paid"], r.json()["retry"]["still_open"]), (1, 0))
+        self.assertEqual(self.subscription(sub)["status"], "active")
+
+    def test_z_a_link_expires_after_seven_days(self):
+        customer, _, _ = self.failed_renewal()
+        token = self.token_mailed_to(customer)
+        expires = parse_time(self.page.post("/v1/payment-updates/lookup", {"token": token}).json()["expires_at"])
+        self.advance(expires)
+        self.assertProblem(self.page.post("/v1/payment-updates/lookup", {"token": token}), 404,
+                           "payment_update_token_invalid")
+        self.assertProblem(self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_visa"}),
+                           404, "payment_update_token_invalid")
