@@ -32,6 +32,13 @@ inventory::PurchasingOptions purchasing_options(const Options& options) {
   return purchasing;
 }
 
+billing::BillingOptions billing_options(const Options& options) {
+  billing::BillingOptions billing = options.billing;
+  // The sandbox's webhook secret is public: only in test mode (or where a test asks).
+  billing.sandbox_webhooks = billing.sandbox_webhooks || options.test_mode;
+  return billing;
+}
+
 std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
   if (options.sms.url.empty()) return std::make_unique<notify::LogSmsSender>();
   return std::make_unique<notify::HttpSmsSender>(options.sms);
@@ -61,7 +68,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       email_(email_sender(options, *clock_)),
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
-      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, options.billing, &notifications_),
+      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, billing_options(options), &notifications_),
       inventory_(*db_, *clock_, ids_, options.inventory),
       purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {
@@ -71,6 +78,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_);
   billing::add_routes(router_, billing_);
+  billing::add_gateway_webhook_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
   // Answered from the availability cache without a database (src/inventory/service.cc):

@@ -11,6 +11,8 @@
 namespace recur::billing {
 
 void add_routes(http::Router& router, BillingService& service);
+// POST /v1/gateway-webhooks/{gateway}: public, authenticated by the gateway's signature.
+void add_gateway_webhook_routes(http::Router& router, BillingService& service);
 
 // Moves the simulated clock to `to`, stopping at every moment something is due and
 // running it, so renewals, retries and resumptions happen in order. Serialized with the
