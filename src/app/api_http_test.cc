@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "billing/gateways/signature.h"
 #include "platform/http/server.h"
 #include "testing/fixtures.h"
 #include "testing/http_client.h"
@@ -231,6 +232,55 @@ TEST_F(ApiTest, EveryResponseCarriesARequestId) {
   auto e = call("GET", "/v1/plans/plan_missing");
   EXPECT_FALSE(e.header("x-request-id").empty());
   EXPECT_EQ(json(e)["request_id"], e.header("x-request-id"));
+}
+
+TEST_F(ApiTest, GatewayWebhooksAreAuthenticatedByTheGatewaysSignatureOverTheRawBody) {
+  billing::StripeConfig stripe;
+  stripe.secret_key = "sk_test_http";
+  stripe.webhook_secret = "whsec_http";
+  stripe.api_base = "http://127.0.0.1:9";  // never called: a webhook asks the gateway nothing
+  t.app->gateways().add(std::make_unique<billing::StripeGateway>(stripe));
+  // Raw bytes as Stripe sends them: not the order nlohmann would print them in.
+  const std::string body =
+      R"({"id":"evt_http_1","object":"event","type":"payment_intent.succeeded",)"
+      R"( "data":{"object":{"id":"pi_http","object":"payment_intent","status":"succeeded","amount":100,)"
+      R"("currency":"usd","metadata":{}}}})";
+  Timestamp now = t.clock->now();
+  auto gateway_events = [&] {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    return (*tx)->query("SELECT COUNT(*) FROM gateway_events")->at(0).int64(0);
+  };
+  HttpClient client(server->port());
+  auto post = [&](const std::string& path, const std::string& signature) {
+    return client.call("POST", path, body,
+                       {{"Stripe-Signature", signature}, {"Content-Type", "application/json"}, {"Idempotency-Key", "k1"}});
+  };
+
+  auto forged = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_guess", now, body));
+  EXPECT_EQ(forged.status, 401);
+  EXPECT_EQ(forged.header("content-type"), "application/problem+json");
+  EXPECT_EQ(json(forged)["code"], "invalid_signature");
+  auto stale = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_http", now - 301, body));
+  EXPECT_EQ(stale.status, 401);
+  EXPECT_EQ(gateway_events(), 0);
+
+  auto good = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_http", now, body));
+  ASSERT_EQ(good.status, 200) << good.body;
+  EXPECT_EQ(json(good), (Json{{"received", true}, {"duplicate", false}}));
+  auto again = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_http", now, body));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json(again)["duplicate"], true);  // answered from the event's row, not an idempotency replay
+  EXPECT_TRUE(again.header("idempotent-replayed").empty());
+  EXPECT_EQ(gateway_events(), 1);
+
+  // The sandbox signs with a public secret: not outside test mode. Unknown gateways: 404.
+  EXPECT_EQ(post("/v1/gateway-webhooks/sandbox", billing::sign_timestamped(billing::kSandboxWebhookSecret, now, body)).status,
+            404);
+  auto unknown = post("/v1/gateway-webhooks/paypal", "t=1,v1=00");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json(unknown)["code"], "gateway_not_found");
+  auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+  EXPECT_EQ((*tx)->query("SELECT COUNT(*) FROM idempotency_keys")->at(0).int64(0), 0);
 }
 
 // Graceful shutdown, on the bare server: a request in flight when stop() is called

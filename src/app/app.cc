@@ -36,6 +36,8 @@ inventory::PurchasingOptions purchasing_options(const Options& options) {
 billing::BillingOptions billing_options(const Options& options) {
   billing::BillingOptions billing = options.billing;
   if (billing.ops_email.empty()) billing.ops_email = options.inventory.ops_email;
+  // The sandbox's webhook secret is public: only in test mode (or where a test asks).
+  billing.sandbox_webhooks = billing.sandbox_webhooks || options.test_mode;
   return billing;
 }
 
@@ -80,6 +82,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   subscriptions::add_routes(router_, subscriptions_);
   billing::add_routes(router_, billing_);
   billing::add_payment_update_routes(router_, payment_updates_);
+  billing::add_gateway_webhook_routes(router_, billing_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
   // Answered from the availability cache without a database (src/inventory/service.cc):

@@ -153,6 +153,12 @@ void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--square-access-token", flags.square.access_token, "Square access token (adds the square gateway)")
       ->envname("RECUR_SQUARE_ACCESS_TOKEN");
   cmd->add_option("--square-location", flags.square.location_id, "Square location id")->envname("RECUR_SQUARE_LOCATION");
+  cmd->add_option("--square-webhook-signature-key", flags.square.webhook_signature_key,
+                  "Square webhook subscription's signature key")
+      ->envname("RECUR_SQUARE_WEBHOOK_SIGNATURE_KEY");
+  cmd->add_option("--square-webhook-url", flags.square.webhook_url,
+                  "notification URL of Square's webhook subscription, exactly as registered (Square signs it)")
+      ->envname("RECUR_SQUARE_WEBHOOK_URL");
   cmd->add_option("--square-api-base", flags.square.api_base, "Square API base URL")
       ->envname("RECUR_SQUARE_API_BASE")
       ->capture_default_str();

@@ -360,7 +360,20 @@ CREATE TABLE replenishment_alerts (
   created_at BIGINT NOT NULL
 );
 INSERT INTO invoice_numbers (name, next_value) VALUES ('purchase_order', 1))"},
-      // 14 comes from another branch; this one needs nothing of it (a new table only).
+      {14, "billing: gateway webhook events, each handled once; payments by gateway charge id",
+       // An event id is the gateway's: unique per gateway, claimed in the transaction that
+       // acts on it. charge_id is filled from now on (older payments keep it in doc only).
+       R"(CREATE TABLE gateway_events (
+  gateway TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  received_at BIGINT NOT NULL,
+  outcome TEXT NOT NULL,
+  resource_id TEXT,
+  PRIMARY KEY (gateway, event_id)
+);
+ALTER TABLE payments ADD COLUMN charge_id TEXT;
+CREATE INDEX payments_charge ON payments (charge_id))"},
       {15, "billing: one-time update-payment tokens (SHA-256 only), single use, expiring",
        R"(CREATE TABLE payment_update_tokens (
   token_hash TEXT PRIMARY KEY,

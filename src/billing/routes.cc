@@ -239,6 +239,18 @@ void add_payment_update_routes(http::Router& router, PaymentUpdates& updates) {
   });
 }
 
+void add_gateway_webhook_routes(http::Router& router, BillingService& svc) {
+  // Public (no API key): the gateway's signature over the raw body is the authentication,
+  // checked by the service before anything is read or written.
+  router.add("POST", "/v1/gateway-webhooks/{gateway}", "", [&svc](Request& req) {
+    std::map<std::string, std::string> headers;
+    for (const auto& [name, value] : req.headers) headers.emplace(name, value);  // the first of repeated headers
+    auto receipt = svc.receive_webhook(req.path_params["gateway"], headers, req.body);
+    if (!receipt.ok()) return http::error_response(req, receipt.error());
+    return http::json_response(200, {{"received", true}, {"duplicate", receipt->duplicate}});
+  });
+}
+
 void add_test_clock_routes(http::Router& router, TestClock tc) {
   const std::string perm(access::perm::kTestClock);
   router.add("GET", "/v1/test-clock", perm, [tc](Request&) {

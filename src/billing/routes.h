@@ -12,6 +12,8 @@
 namespace recur::billing {
 
 void add_routes(http::Router& router, BillingService& service);
+// POST /v1/gateway-webhooks/{gateway}: public, authenticated by the gateway's signature.
+void add_gateway_webhook_routes(http::Router& router, BillingService& service);
 
 // The merchant's hosted update-payment page: public routes (no API key), authorized by
 // the one-time token in the body alone (never in the URL, so never in access logs).

@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "billing/settlement.h"
 #include "catalog/store.h"
 #include "customers/service.h"
 #include "platform/money.h"
@@ -270,59 +271,70 @@ Result<BillingService::AttemptResult> BillingService::attempt(const std::string&
 
 Result<BillingService::AttemptResult> BillingService::record_outcome(const Prepared& prepared,
                                                                      const ChargeResult& result, Timestamp now) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<AttemptResult> {
-    RECUR_ASSIGN(auto found, find_invoice(tx, prepared.payment.invoice, true));
-    RECUR_ASSIGN(auto stored, find_payment(tx, prepared.payment.id));
-    // Another worker recorded this attempt already (a lease ran out while we waited).
-    if (!found || !stored || stored->status != PaymentStatus::kPending) return AttemptResult::kSkipped;
-    Invoice inv = std::move(*found);
-    Payment pay = std::move(*stored);
-    pay.updated = now;
-    inv.updated = now;
-    ++inv.version;
-    AttemptResult outcome = AttemptResult::kUnknown;
-    switch (result.outcome) {
-      case Outcome::kSucceeded: {
-        pay.status = PaymentStatus::kSucceeded;
-        pay.charge_id = result.charge_id;
-        pay.failure_code.clear();
-        pay.failure_message.clear();
-        bool was_failing = inv.first_failed_at.has_value();
-        inv.amount_paid += pay.amount;
-        inv.status = InvoiceStatus::kPaid;
-        inv.paid_at = now;
-        inv.next_attempt_at.reset();
-        RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
-        if (recovers)
-          RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
-        RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
-        RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
-                                 {{"amount", pay.amount}, {"payment", pay.id}}));
-        tell_customer(tx, inv, pay);
-        outcome = AttemptResult::kSucceeded;
-        break;
-      }
-      case Outcome::kFailed:
-        pay.status = PaymentStatus::kFailed;
-        pay.charge_id = result.charge_id;
-        pay.failure_code = result.failure_code;
-        pay.failure_message = result.failure_message;
-        RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
-        RECUR_TRY(record_failure(tx, inv, now));
-        tell_customer(tx, inv, pay);
-        outcome = AttemptResult::kFailed;
-        break;
-      case Outcome::kUnknown:
-        // The money may or may not have moved: keep the payment pending and its key.
-        pay.failure_code = result.failure_code;
-        pay.failure_message = result.failure_message;
-        inv.next_attempt_at = now + options_.unknown_retry_seconds;
-        break;
-    }
-    RECUR_TRY(update_payment(tx, pay));
-    RECUR_TRY(update_invoice(tx, inv));
-    return outcome;
+  return db::transact(db_, [&](db::Tx& tx) {
+    return settle_payment(tx, prepared.payment.invoice, prepared.payment.id, result, now);
   });
+}
+
+Result<BillingService::AttemptResult> BillingService::settle_payment(db::Tx& tx, const std::string& invoice,
+                                                                     const std::string& payment,
+                                                                     const ChargeResult& result, Timestamp now) {
+  // The invoice's lock first: every writer of its payments takes it, so the status
+  // read below cannot change until this transaction ends.
+  RECUR_ASSIGN(auto found, find_invoice(tx, invoice, true));
+  RECUR_ASSIGN(auto stored, find_payment(tx, payment));
+  // Recorded already: by another worker (a lease ran out while we waited) or a webhook.
+  if (!found || !stored || stored->status != PaymentStatus::kPending) return AttemptResult::kSkipped;
+  Invoice inv = std::move(*found);
+  Payment pay = std::move(*stored);
+  pay.updated = now;
+  inv.updated = now;
+  ++inv.version;
+  AttemptResult outcome = AttemptResult::kUnknown;
+  switch (result.outcome) {
+    case Outcome::kSucceeded: {
+      pay.status = PaymentStatus::kSucceeded;
+      pay.charge_id = result.charge_id;
+      pay.failure_code.clear();
+      pay.failure_message.clear();
+      bool was_failing = inv.first_failed_at.has_value();
+      inv.amount_paid += pay.amount;
+      inv.status = InvoiceStatus::kPaid;
+      inv.paid_at = now;
+      inv.next_attempt_at.reset();
+      RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
+      if (recovers) {
+        RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
+      }
+      RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
+      RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
+                               {{"amount", pay.amount}, {"payment", pay.id}}));
+      tell_customer(tx, inv, pay);
+      outcome = AttemptResult::kSucceeded;
+      break;
+    }
+    case Outcome::kFailed:
+      pay.status = PaymentStatus::kFailed;
+      pay.charge_id = result.charge_id;
+      pay.failure_code = result.failure_code;
+      pay.failure_message = result.failure_message;
+      RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
+      RECUR_TRY(record_failure(tx, inv, now));
+      tell_customer(tx, inv, pay);
+      outcome = AttemptResult::kFailed;
+      break;
+    case Outcome::kUnknown:
+      // The money may or may not have moved: keep the payment pending and its key (and
+      // the charge's id when the gateway gave one, so its webhook finds the payment).
+      if (!result.charge_id.empty()) pay.charge_id = result.charge_id;
+      pay.failure_code = result.failure_code;
+      pay.failure_message = result.failure_message;
+      inv.next_attempt_at = now + options_.unknown_retry_seconds;
+      break;
+  }
+  RECUR_TRY(update_payment(tx, pay));
+  RECUR_TRY(update_invoice(tx, inv));
+  return outcome;
 }
 
 Result<bool> BillingService::payment_recovers(db::Tx& tx, const Invoice& inv, bool was_failing) {
@@ -543,49 +555,52 @@ RefundResult BillingService::ask_refund(const Refund& r) {
 
 Result<Refund> BillingService::settle_refund(const std::string& id, const RefundResult& result) {
   Timestamp now = clock_.now();
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
-    RECUR_ASSIGN(auto found, find_refund(tx, id, true));
-    if (!found) return Error::not_found("refund_not_found", "no refund with id '" + id + "'");
-    Refund r = std::move(*found);
-    if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
-      if (r.status == PaymentStatus::kPending) {
-        if (!result.refund_id.empty()) r.gateway_refund_id = result.refund_id;  // accepted, not settled yet
-        r.failure_code = result.failure_code;
-        r.failure_message = result.failure_message;
-        r.updated = now;
-        RECUR_TRY(update_refund(tx, r));
-      }
-      return r;  // settled before, or still unknown: asked again later with the same key
-    }
-    RECUR_ASSIGN(auto inv_found, find_invoice(tx, r.invoice, true));
-    if (!inv_found) return invoice_not_found(r.invoice);
-    Invoice inv = std::move(*inv_found);
-    r.updated = now;
-    if (result.outcome == Outcome::kSucceeded) {
-      r.status = PaymentStatus::kSucceeded;
-      r.gateway_refund_id = result.refund_id;
-      r.failure_code.clear();
-      r.failure_message.clear();
-      CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, r.amount, r.currency, r.reason,
-                      "refund", r.id, "", now};
-      RECUR_ASSIGN(note.number, next_credit_note_number(tx));
-      RECUR_TRY(insert_credit_note(tx, note));
-      r.credit_note = note.id;
-      RECUR_TRY(events_.record(tx, "credit_note.created", note.id, events::Actor::system(), nullptr, to_json(note)));
-      RECUR_TRY(events_.record(tx, "refund.succeeded", r.id, events::Actor::system(), nullptr, to_json(r)));
-    } else {
-      r.status = PaymentStatus::kFailed;
+  return db::transact(db_, [&](db::Tx& tx) { return settle_refund(tx, id, result, now); });
+}
+
+Result<Refund> BillingService::settle_refund(db::Tx& tx, const std::string& id, const RefundResult& result,
+                                             Timestamp now) {
+  RECUR_ASSIGN(auto found, find_refund(tx, id, true));
+  if (!found) return Error::not_found("refund_not_found", "no refund with id '" + id + "'");
+  Refund r = std::move(*found);
+  if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
+    if (r.status == PaymentStatus::kPending) {
+      if (!result.refund_id.empty()) r.gateway_refund_id = result.refund_id;  // accepted, not settled yet
       r.failure_code = result.failure_code;
       r.failure_message = result.failure_message;
-      inv.amount_refunded -= r.amount;  // the reservation is released
-      inv.updated = now;
-      ++inv.version;
-      RECUR_TRY(update_invoice(tx, inv));
-      RECUR_TRY(events_.record(tx, "refund.failed", r.id, events::Actor::system(), nullptr, to_json(r)));
+      r.updated = now;
+      RECUR_TRY(update_refund(tx, r));
     }
-    RECUR_TRY(update_refund(tx, r));
-    return r;
-  });
+    return r;  // settled before, or still unknown: asked again later with the same key
+  }
+  RECUR_ASSIGN(auto inv_found, find_invoice(tx, r.invoice, true));
+  if (!inv_found) return invoice_not_found(r.invoice);
+  Invoice inv = std::move(*inv_found);
+  r.updated = now;
+  if (result.outcome == Outcome::kSucceeded) {
+    r.status = PaymentStatus::kSucceeded;
+    r.gateway_refund_id = result.refund_id;
+    r.failure_code.clear();
+    r.failure_message.clear();
+    CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, r.amount, r.currency, r.reason,
+                    "refund", r.id, "", now};
+    RECUR_ASSIGN(note.number, next_credit_note_number(tx));
+    RECUR_TRY(insert_credit_note(tx, note));
+    r.credit_note = note.id;
+    RECUR_TRY(events_.record(tx, "credit_note.created", note.id, events::Actor::system(), nullptr, to_json(note)));
+    RECUR_TRY(events_.record(tx, "refund.succeeded", r.id, events::Actor::system(), nullptr, to_json(r)));
+  } else {
+    r.status = PaymentStatus::kFailed;
+    r.failure_code = result.failure_code;
+    r.failure_message = result.failure_message;
+    inv.amount_refunded -= r.amount;  // the reservation is released
+    inv.updated = now;
+    ++inv.version;
+    RECUR_TRY(update_invoice(tx, inv));
+    RECUR_TRY(events_.record(tx, "refund.failed", r.id, events::Actor::system(), nullptr, to_json(r)));
+  }
+  RECUR_TRY(update_refund(tx, r));
+  return r;
 }
 
 Result<int> BillingService::resume_pending_refunds() {
@@ -600,6 +615,124 @@ Result<int> BillingService::resume_pending_refunds() {
     if (settled.ok() && settled->status != PaymentStatus::kPending) ++resumed;
   }
   return resumed;
+}
+
+// ------------------------------------------------------------------ gateway webhooks
+
+namespace {
+
+Json money_json(const std::optional<Money>& money) {
+  if (!money) return nullptr;
+  return Json{{"amount", money->amount}, {"currency", money->currency}};
+}
+
+}  // namespace
+
+Result<WebhookReceipt> BillingService::receive_webhook(const std::string& name,
+                                                       const std::map<std::string, std::string>& headers,
+                                                       const std::string& body) {
+  Gateway* gateway = name == "sandbox" && !options_.sandbox_webhooks ? nullptr : gateways_.find(name);
+  if (!gateway) return Error::not_found("gateway_not_found", "no gateway named '" + name + "' takes webhooks here");
+  Timestamp now = clock_.now();
+  RECUR_ASSIGN(WebhookEvent event, gateway->verify_webhook(headers, body, now));
+  return db::transact(db_, [&](db::Tx& tx) -> Result<WebhookReceipt> {
+    // Claimed first, in the transaction that acts on it: a redelivery, even a concurrent
+    // one, finds the row and changes nothing.
+    RECUR_ASSIGN(bool fresh, claim_gateway_event(tx, name, event.id, event.type, now));
+    if (!fresh) return WebhookReceipt{true, "duplicate"};
+    RECUR_ASSIGN(Handled handled, act_on(tx, name, event, now));
+    RECUR_TRY(set_gateway_event_outcome(tx, name, event.id, handled.outcome, handled.resource));
+    return WebhookReceipt{false, handled.outcome};
+  });
+}
+
+Result<BillingService::Handled> BillingService::act_on(db::Tx& tx, const std::string& gateway,
+                                                       const WebhookEvent& event, Timestamp now) {
+  if (event.charge) return settle_charge(tx, gateway, *event.charge, now);
+  if (event.refund) return settle_refund_notice(tx, gateway, *event.refund, now);
+  if (event.dispute) return record_dispute(tx, gateway, *event.dispute);
+  return Handled{"ignored", ""};
+}
+
+Result<std::optional<Payment>> BillingService::payment_for(db::Tx& tx, const ChargeNotice& n) {
+  // The closest link first: Recur's own payment id, then the attempt's key, then the charge.
+  if (!n.payment.empty()) {
+    RECUR_ASSIGN(auto found, find_payment(tx, n.payment));
+    if (found) return found;
+  }
+  if (!n.idempotency_key.empty()) {
+    RECUR_ASSIGN(auto found, find_payment_by_key(tx, n.idempotency_key));
+    if (found) return found;
+  }
+  if (!n.result.charge_id.empty()) {
+    RECUR_ASSIGN(auto found, find_payment_by_charge(tx, n.result.charge_id));
+    if (found) return found;
+  }
+  if (n.invoice.empty()) return std::optional<Payment>();
+  RECUR_ASSIGN(auto pending, pending_payment(tx, n.invoice));
+  if (!pending || !may_be_attempt(*pending, n)) return std::optional<Payment>();
+  return pending;
+}
+
+Result<BillingService::Handled> BillingService::settle_charge(db::Tx& tx, const std::string& gateway,
+                                                              const ChargeNotice& notice, Timestamp now) {
+  RECUR_ASSIGN(auto found, payment_for(tx, notice));
+  if (!found) return Handled{"unmatched", ""};
+  Verdict verdict = judge_charge(*found, gateway, notice);
+  if (verdict == Verdict::kSettle) {
+    // The same path a run takes with the gateway's answer; it re-reads the payment under
+    // the invoice's lock, so a run that recorded it meanwhile wins and this changes nothing.
+    RECUR_ASSIGN(AttemptResult settled, settle_payment(tx, found->invoice, found->id, notice.result, now));
+    if (settled == AttemptResult::kSkipped) verdict = Verdict::kAlreadySettled;
+  }
+  return Handled{std::string(to_string(verdict)), found->id};
+}
+
+Result<BillingService::Handled> BillingService::settle_refund_notice(db::Tx& tx, const std::string& gateway,
+                                                                     const RefundNotice& notice, Timestamp now) {
+  // Recur refunds with the key "refund:<id>"; without it, the one pending refund of the
+  // charge's invoice for that amount.
+  std::optional<Refund> refund;
+  constexpr std::string_view kPrefix = "refund:";
+  if (notice.idempotency_key.starts_with(kPrefix)) {
+    RECUR_ASSIGN(refund, find_refund(tx, notice.idempotency_key.substr(kPrefix.size()), false));
+  }
+  std::optional<Payment> charge;
+  if (refund) {
+    RECUR_ASSIGN(charge, find_payment(tx, refund->payment));
+  } else if (!notice.charge_id.empty()) {
+    RECUR_ASSIGN(charge, find_payment_by_charge(tx, notice.charge_id));
+    if (charge) {
+      RECUR_ASSIGN(auto pending, pending_refunds_of(tx, charge->invoice));
+      std::vector<Refund> candidates;
+      for (auto& r : pending)
+        if (r.payment == charge->id && judge_refund(r, notice) == Verdict::kSettle) candidates.push_back(std::move(r));
+      if (candidates.size() == 1) refund = std::move(candidates[0]);
+    }
+  }
+  if (!refund) return Handled{"unmatched", ""};
+  if (!charge || charge->gateway != gateway) return Handled{std::string(to_string(Verdict::kWrongGateway)), refund->id};
+  Verdict verdict = judge_refund(*refund, notice);
+  if (verdict == Verdict::kSettle) {
+    RECUR_ASSIGN(Refund settled, settle_refund(tx, refund->id, notice.result, now));
+    if (settled.status == PaymentStatus::kPending) verdict = Verdict::kNotFinal;
+  }
+  return Handled{std::string(to_string(verdict)), refund->id};
+}
+
+Result<BillingService::Handled> BillingService::record_dispute(db::Tx& tx, const std::string& gateway,
+                                                               const DisputeNotice& notice) {
+  // No money logic: the gateway holds the money; operators and webhooks hear of it.
+  std::optional<Payment> payment;
+  if (!notice.charge_id.empty()) {
+    RECUR_ASSIGN(payment, find_payment_by_charge(tx, notice.charge_id));
+  }
+  std::string resource = payment ? payment->id : notice.charge_id;
+  Json details = {{"gateway", gateway},         {"dispute", notice.dispute_id}, {"charge", notice.charge_id},
+                  {"amount", money_json(notice.amount)}, {"reason", notice.reason},
+                  {"invoice", payment ? Json(payment->invoice) : Json(nullptr)}};
+  RECUR_TRY(events_.record(tx, "payment.disputed", resource, events::Actor::system(), nullptr, nullptr, details));
+  return Handled{payment ? "dispute_recorded" : "dispute_recorded_unmatched", resource};
 }
 
 Result<CreditNote> BillingService::credit(const CreditInput& in, const events::Actor& actor) {

@@ -34,6 +34,15 @@ struct BillingOptions {
   std::string ops_email;
   // How long the update-payment link of a failed-payment or card-expiring message works.
   std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
+  // The sandbox signs its webhooks with a well-known secret: accept them only where
+  // nothing real is at stake (test mode).
+  bool sandbox_webhooks = false;
+};
+
+// What became of an inbound gateway webhook.
+struct WebhookReceipt {
+  bool duplicate = false;  // this gateway's event id was handled before: nothing changed
+  std::string outcome;     // as recorded in gateway_events ("settled", "already_settled", "ignored", ...)
 };
 
 struct CollectReport {
@@ -136,6 +145,14 @@ class BillingService final : public subscriptions::PeriodBilling {
   // default cards expiring this month, each queued once (a `reminders` row per key).
   Result<int> send_reminders();
 
+  // An inbound webhook of `gateway`: verified against the raw body (ErrorKind::kUnauthorized
+  // when the signature is bad or stale; kNotFound for a gateway that takes no webhooks
+  // here), then handled once per event id in one transaction with its effects: a charge
+  // or refund Recur still has pending is settled as the next run would settle it; a
+  // dispute is recorded as a `payment.disputed` event; anything else is only recorded.
+  Result<WebhookReceipt> receive_webhook(const std::string& gateway, const std::map<std::string, std::string>& headers,
+                                         const std::string& body);
+
   // Asks the gateway again about refunds left pending (a timeout, a crash).
   Result<int> resume_pending_refunds();
   Result<Refund> get_refund(const std::string& id);
@@ -161,6 +178,20 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
                                                   AttemptResult* settled);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
+  // The one place an answer about a charge is recorded: only while the payment is still
+  // pending (kSkipped otherwise). Requires: called inside a transaction.
+  Result<AttemptResult> settle_payment(db::Tx& tx, const std::string& invoice, const std::string& payment,
+                                       const ChargeResult& result, Timestamp now);
+  struct Handled {
+    std::string outcome;
+    std::string resource;  // the payment or refund it was about, when found
+  };
+  Result<Handled> act_on(db::Tx& tx, const std::string& gateway, const WebhookEvent& event, Timestamp now);
+  Result<Handled> settle_charge(db::Tx& tx, const std::string& gateway, const ChargeNotice& notice, Timestamp now);
+  Result<Handled> settle_refund_notice(db::Tx& tx, const std::string& gateway, const RefundNotice& notice,
+                                       Timestamp now);
+  Result<Handled> record_dispute(db::Tx& tx, const std::string& gateway, const DisputeNotice& notice);
+  Result<std::optional<Payment>> payment_for(db::Tx& tx, const ChargeNotice& notice);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
   // Whether paying `invoice` brings its subscription back to active: a failing invoice of a
   // past_due one, or the last open invoice of an unpaid one.
@@ -176,6 +207,8 @@ class BillingService final : public subscriptions::PeriodBilling {
   // webhooks and monitoring read) when this run's failure rate jumped.
   Result<bool> failure_rate_jumped(const BillingRun& run);
   Result<Refund> settle_refund(const std::string& id, const RefundResult& result);
+  // settle_refund inside the caller's transaction.
+  Result<Refund> settle_refund(db::Tx& tx, const std::string& id, const RefundResult& result, Timestamp now);
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
   void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);

@@ -180,6 +180,14 @@ Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, boo
   return one_doc(tx, sql, {id}, refund_from_doc);
 }
 
+Result<std::vector<Refund>> pending_refunds_of(db::Tx& tx, const std::string& invoice) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM refunds WHERE invoice_id = $1 AND status = 'pending' ORDER BY id",
+                                   {invoice}));
+  std::vector<Refund> out;
+  for (const auto& r : rows) out.push_back(refund_from_doc(Json::parse(r.text(0))));
+  return out;
+}
+
 Result<std::vector<std::string>> pending_refunds(db::Tx& tx, Timestamp created_before, int limit) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM refunds WHERE status = 'pending' AND created_at <= $1"
                                    " ORDER BY created_at, id LIMIT $2",
@@ -210,17 +218,45 @@ Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter
                    f.limit, credit_note_from_doc);
 }
 
+namespace {
+db::Value text_or_null(const std::string& text) { return text.empty() ? db::Value(nullptr) : db::Value(text); }
+}  // namespace
+
 recur::Status insert_payment(db::Tx& tx, const Payment& p) {
-  RECUR_TRY(tx.exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+  RECUR_TRY(tx.exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc,"
+                    " charge_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     {p.id, p.invoice, p.customer, p.attempt, std::string(to_string(p.status)), p.idempotency_key,
-                     p.created, to_json(p).dump()}));
+                     p.created, to_json(p).dump(), text_or_null(p.charge_id)}));
   return Ok{};
 }
 
 recur::Status update_payment(db::Tx& tx, const Payment& p) {
-  RECUR_TRY(tx.exec("UPDATE payments SET status = $2, doc = $3 WHERE id = $1",
-                    {p.id, std::string(to_string(p.status)), to_json(p).dump()}));
+  RECUR_TRY(tx.exec("UPDATE payments SET status = $2, doc = $3, charge_id = $4 WHERE id = $1",
+                    {p.id, std::string(to_string(p.status)), to_json(p).dump(), text_or_null(p.charge_id)}));
+  return Ok{};
+}
+
+Result<std::optional<Payment>> find_payment_by_key(db::Tx& tx, const std::string& idempotency_key) {
+  return one_doc(tx, "SELECT doc FROM payments WHERE idempotency_key = $1", {idempotency_key}, payment_from_doc);
+}
+
+Result<std::optional<Payment>> find_payment_by_charge(db::Tx& tx, const std::string& charge_id) {
+  return one_doc(tx, "SELECT doc FROM payments WHERE charge_id = $1 ORDER BY id LIMIT 1", {charge_id},
+                 payment_from_doc);
+}
+
+Result<bool> claim_gateway_event(db::Tx& tx, const std::string& gateway, const std::string& event_id,
+                                 const std::string& type, Timestamp now) {
+  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO gateway_events (gateway, event_id, type, received_at, outcome)"
+                               " VALUES ($1, $2, $3, $4, 'received') ON CONFLICT (gateway, event_id) DO NOTHING",
+                               {gateway, event_id, type, now}));
+  return n == 1;
+}
+
+recur::Status set_gateway_event_outcome(db::Tx& tx, const std::string& gateway, const std::string& event_id,
+                                        const std::string& outcome, const std::string& resource) {
+  RECUR_TRY(tx.exec("UPDATE gateway_events SET outcome = $3, resource_id = $4 WHERE gateway = $1 AND event_id = $2",
+                    {gateway, event_id, outcome, text_or_null(resource)}));
   return Ok{};
 }
 

@@ -52,6 +52,17 @@ recur::Status insert_payment(db::Tx& tx, const Payment& payment);
 recur::Status update_payment(db::Tx& tx, const Payment& payment);
 Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice);
 Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id);
+Result<std::optional<Payment>> find_payment_by_key(db::Tx& tx, const std::string& idempotency_key);
+// The payment the gateway knows as `charge_id` (recorded once the gateway answered with it).
+Result<std::optional<Payment>> find_payment_by_charge(db::Tx& tx, const std::string& charge_id);
+
+// Records a verified gateway event (outcome "received"); false when this gateway's event id
+// was recorded before. On PostgreSQL a concurrent claim of the same id waits for the first
+// transaction and then finds it: the caller does its work in the same transaction.
+Result<bool> claim_gateway_event(db::Tx& tx, const std::string& gateway, const std::string& event_id,
+                                 const std::string& type, Timestamp now);
+recur::Status set_gateway_event_outcome(db::Tx& tx, const std::string& gateway, const std::string& event_id,
+                                        const std::string& outcome, const std::string& resource);
 
 struct PaymentFilter {
   std::optional<std::string> invoice;
@@ -67,6 +78,7 @@ recur::Status update_refund(db::Tx& tx, const Refund& refund);
 Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, bool for_update);
 // Refunds asked of the gateway but not answered (a timeout, a crash), oldest first.
 Result<std::vector<std::string>> pending_refunds(db::Tx& tx, Timestamp created_before, int limit);
+Result<std::vector<Refund>> pending_refunds_of(db::Tx& tx, const std::string& invoice);
 recur::Status insert_credit_note(db::Tx& tx, const CreditNote& note);
 Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string& id);
 

@@ -31,6 +31,9 @@ sys.path.insert(0, HERE)
 import wait_for  # noqa: E402  (tests/e2e/wait_for.py: bounded polling, never a blind sleep)
 
 CLOCK_START = "2026-01-31T10:00:00Z"
+# Stripe is configured on the test-mode server only so that its webhooks can be signed
+# (test_gateway_webhooks.py); the API base goes nowhere, and nothing charges through it.
+STRIPE_WEBHOOK_SECRET = "whsec_e2e_" + uuid.uuid4().hex
 
 
 # ------------------------------------------------------------------ the test-mode server
@@ -63,7 +66,10 @@ class _TestModeServer:
         # A day-long tick: only the test clock moves billing here, so every run is the test's.
         server = self._spawn("server", [recur, "serve", "--test-mode", "--clock-start", CLOCK_START,
                                         "--listen", f"127.0.0.1:{app_port}", "--db", db, "--no-access-log",
-                                        "--tick", "86400", "--spec", "api/openapi.yaml", *mail_args])
+                                        "--tick", "86400", "--spec", "api/openapi.yaml", *mail_args],
+                             env=dict(os.environ, RECUR_STRIPE_SECRET_KEY="sk_test_e2e",
+                                      RECUR_STRIPE_WEBHOOK_SECRET=STRIPE_WEBHOOK_SECRET,
+                                      RECUR_STRIPE_API_BASE="http://127.0.0.1:9"))
         self._wait_http(f"http://127.0.0.1:{app_port}/healthz", server, 30, "server")
         prism = self._spawn("prism", [os.path.join(REPO, "node_modules/.bin/prism"), "proxy", "api/openapi.yaml",
                                       f"http://127.0.0.1:{app_port}", "-h", "127.0.0.1", "-p", str(prism_port),
@@ -115,12 +121,12 @@ class _TestModeServer:
             raise RuntimeError(f"{name}: {' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = os.path.join(self.tmp, f"{name}.log")
         self.logs[name] = log
         with open(log, "wb") as out:
             proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+                                    start_new_session=True, env=env)
         self.procs.append(proc)
         return proc
 

@@ -74,11 +74,42 @@ struct RefundResult {
   std::string failure_message;
 };
 
-// An incoming webhook whose signature checked out.
+// What a webhook says about a charge Recur asked for, read by the adapter that knows the
+// gateway's format. Each link back to Recur is filled when the gateway sends it.
+struct ChargeNotice {
+  ChargeResult result;          // kUnknown while the gateway has not settled it either
+  std::string payment;          // Recur's payment id (metadata of the charge)
+  std::string invoice;          // Recur's invoice id (metadata, or Square's reference_id)
+  std::string idempotency_key;  // of the request that made the charge
+  std::optional<Money> amount;
+  std::optional<Timestamp> created;  // when the gateway made the charge
+};
+
+// What a webhook says about a refund.
+struct RefundNotice {
+  RefundResult result;
+  std::string charge_id;        // the charge it gives money back from
+  std::string idempotency_key;  // of the request that made the refund ("refund:re_...")
+  std::optional<Money> amount;
+};
+
+// A customer's bank disputes a charge: the money is held until the dispute is decided.
+struct DisputeNotice {
+  std::string dispute_id;
+  std::string charge_id;
+  std::optional<Money> amount;
+  std::string reason;
+};
+
+// An incoming webhook whose signature checked out. At most one notice is set; an event
+// with none is one Recur records and otherwise ignores.
 struct WebhookEvent {
   std::string id;
   std::string type;  // the gateway's own event type ("payment_intent.succeeded")
   Json data;
+  std::optional<ChargeNotice> charge;
+  std::optional<RefundNotice> refund;
+  std::optional<DisputeNotice> dispute;
 };
 
 class Gateway {

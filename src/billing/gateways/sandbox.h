@@ -33,6 +33,9 @@ struct SandboxFaults {
 // Parses "timeout_before_charge=0.1,timeout_after_charge=0.2,server_error=0.1,seed=7,latency_ms=5".
 Result<SandboxFaults> parse_sandbox_faults(std::string_view spec);
 
+// The sandbox's webhooks are Stripe Event objects signed like Stripe's (header
+// Sandbox-Signature) with this well-known secret: anyone can sign them, so App accepts
+// them over HTTP only in test mode.
 inline constexpr std::string_view kSandboxWebhookSecret = "whsec_sandbox";
 
 class SandboxGateway final : public Gateway {

@@ -75,6 +75,34 @@ RefundResult refund_from_object(const Json& refund) {
           "the refund is " + lower_case(status)};
 }
 
+// Square's amount_money ({"amount": 2999, "currency": "USD"}).
+std::optional<Money> money_of(const Json& object) {
+  const Json& money = member_of(object, "amount_money");
+  const Json& amount = member_of(money, "amount");
+  std::string currency = text_of(money, "currency");
+  if (!amount.is_number_integer() || currency.empty()) return std::nullopt;
+  return Money{amount.get<std::int64_t>(), normalize_currency(currency)};
+}
+
+// The notices Recur acts on; every other event type is recorded and ignored.
+void read_notices(WebhookEvent& event) {
+  if (event.type == "payment.updated") {
+    const Json& payment = member_of(event.data, "payment");
+    ChargeNotice n{charge_from_payment(payment), "", text_of(payment, "reference_id"), "", money_of(payment),
+                   parse_rfc3339(text_of(payment, "created_at"))};
+    event.charge = std::move(n);
+  } else if (event.type == "refund.updated") {
+    const Json& refund = member_of(event.data, "refund");
+    event.refund = RefundNotice{refund_from_object(refund), text_of(refund, "payment_id"), "", money_of(refund)};
+  } else if (event.type == "dispute.created") {
+    const Json& dispute = member_of(event.data, "dispute");
+    std::string id = text_of(dispute, "dispute_id");
+    event.dispute = DisputeNotice{id.empty() ? text_of(dispute, "id") : id,
+                                  text_of(member_of(dispute, "disputed_payment"), "payment_id"), money_of(dispute),
+                                  lower(text_of(dispute, "reason"))};
+  }
+}
+
 // Square's card brands, in the lower-case names Recur (and Stripe) use.
 std::string brand_name(const std::string& square_brand) {
   if (square_brand == "AMERICAN_EXPRESS") return "amex";
@@ -152,7 +180,9 @@ Result<WebhookEvent> event_from(const std::string& body) {
   std::string type = text_of(doc, "type");
   if (id.empty() || type.empty() || !object.is_object())
     return Error::bad_request("invalid_webhook", "the webhook body is not a Square event notification");
-  return WebhookEvent{std::move(id), std::move(type), object};
+  WebhookEvent event{std::move(id), std::move(type), object, std::nullopt, std::nullopt, std::nullopt};
+  read_notices(event);
+  return event;
 }
 
 }  // namespace square

@@ -72,7 +72,9 @@ ChargeResult charge_from(const Result<net::HttpResponse>& response);
 RefundResult refund_from(const Result<net::HttpResponse>& response);
 Result<std::string> customer_from(const Result<net::HttpResponse>& response);
 Result<PaymentMethodInfo> card_from(const Result<net::HttpResponse>& response);
-// An event notification: its event_id, type and data.object.
+// An event notification: its event_id, type and data.object, and what it says about
+// money Recur asked for: payment.updated (a charge notice, linked by reference_id = the
+// invoice), refund.updated, dispute.created.
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace square

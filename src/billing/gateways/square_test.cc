@@ -270,5 +270,65 @@ TEST(SquareWebhook, SignedBodyThatIsNotAnEventIsABadRequest) {
   EXPECT_EQ(event.error().kind, ErrorKind::kBadRequest);
 }
 
+// --- what notifications say about Recur's charges and refunds --------------------------
+
+std::string notification(std::string_view type, std::string_view key, Json object) {
+  return Json{{"merchant_id", "M1"}, {"type", type}, {"event_id", "evt-9"}, {"created_at", "2025-01-01T00:00:00Z"},
+              {"data", {{"type", key}, {"id", "x"}, {"object", {{key, std::move(object)}}}}}}
+      .dump();
+}
+
+Json square_payment(std::string_view status) {
+  Json p = {{"id", "sq_pay_9"},
+            {"status", status},
+            {"reference_id", "in_1"},
+            {"created_at", "2025-01-01T00:00:05.123Z"},
+            {"amount_money", {{"amount", 2999}, {"currency", "USD"}}}};
+  if (status == "FAILED") p["card_details"] = {{"errors", Json::array({{{"code", "CVV_FAILURE"}}})}};
+  return p;
+}
+
+TEST(SquareEventNotice, PaymentUpdatedMapsCompletedFailedCanceledAndPending) {
+  auto done = square::event_from(notification("payment.updated", "payment", square_payment("COMPLETED")));
+  ASSERT_TRUE(done.ok() && done->charge.has_value()) << (done.ok() ? "" : done.error().message);
+  EXPECT_EQ(done->charge->result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(done->charge->result.charge_id, "sq_pay_9");
+  EXPECT_EQ(done->charge->invoice, "in_1");  // Square has no metadata: the reference is the invoice
+  EXPECT_EQ(done->charge->payment, "");
+  EXPECT_EQ(done->charge->amount->amount, 2999);
+  EXPECT_EQ(done->charge->amount->currency, "usd");
+  EXPECT_EQ(done->charge->created, parse_rfc3339("2025-01-01T00:00:05Z"));
+  auto failed = square::event_from(notification("payment.updated", "payment", square_payment("FAILED")));
+  EXPECT_EQ(failed->charge->result.outcome, Outcome::kFailed);
+  EXPECT_EQ(failed->charge->result.failure_code, "cvv_failure");
+  auto canceled = square::event_from(notification("payment.updated", "payment", square_payment("CANCELED")));
+  EXPECT_EQ(canceled->charge->result.outcome, Outcome::kFailed);
+  auto approved = square::event_from(notification("payment.updated", "payment", square_payment("APPROVED")));
+  EXPECT_EQ(approved->charge->result.outcome, Outcome::kUnknown);
+}
+
+TEST(SquareEventNotice, RefundUpdatedAndDisputesAreReadOtherTypesAreNot) {
+  Json refund = {{"id", "sq_re_1"}, {"status", "COMPLETED"}, {"payment_id", "sq_pay_9"},
+                 {"amount_money", {{"amount", 500}, {"currency", "USD"}}}};
+  auto e = square::event_from(notification("refund.updated", "refund", refund));
+  ASSERT_TRUE(e.ok() && e->refund.has_value());
+  EXPECT_EQ(e->refund->result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(e->refund->charge_id, "sq_pay_9");
+  EXPECT_EQ(e->refund->amount->amount, 500);
+  refund["status"] = "REJECTED";
+  EXPECT_EQ(square::event_from(notification("refund.updated", "refund", refund))->refund->result.outcome,
+            Outcome::kFailed);
+  Json dispute = {{"dispute_id", "dp_sq"}, {"reason", "NOT_AS_DESCRIBED"}, {"disputed_payment", {{"payment_id", "sq_pay_9"}}},
+                  {"amount_money", {{"amount", 2999}, {"currency", "USD"}}}};
+  auto d = square::event_from(notification("dispute.created", "dispute", dispute));
+  ASSERT_TRUE(d.ok() && d->dispute.has_value());
+  EXPECT_EQ(d->dispute->dispute_id, "dp_sq");
+  EXPECT_EQ(d->dispute->charge_id, "sq_pay_9");
+  EXPECT_EQ(d->dispute->reason, "not_as_described");
+  auto other = square::event_from(notification("customer.created", "customer", {{"id", "C1"}}));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->charge || other->refund || other->dispute);
+}
+
 }  // namespace
 }  // namespace recur::billing

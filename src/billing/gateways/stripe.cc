@@ -89,6 +89,54 @@ RefundResult refund_from_object(const Json& refund) {
   return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : status, "the refund is " + status};
 }
 
+// Stripe's amount + currency of a PaymentIntent, Refund or Dispute.
+std::optional<Money> money_of(const Json& object) {
+  const Json& amount = member_of(object, "amount");
+  std::string currency = text_of(object, "currency");
+  if (!amount.is_number_integer() || currency.empty()) return std::nullopt;
+  return Money{amount.get<std::int64_t>(), normalize_currency(currency)};
+}
+
+// Recur charges PaymentIntents and keeps their ids; a Charge or Refund names its intent.
+std::string intent_of(const Json& object) {
+  std::string intent = text_of(object, "payment_intent");
+  return intent.empty() ? text_of(object, "charge") : intent;
+}
+
+ChargeNotice charge_notice(const Json& intent, std::string idempotency_key) {
+  const Json& metadata = member_of(intent, "metadata");
+  ChargeNotice n{charge_from_intent(intent), text_of(metadata, "payment"), text_of(metadata, "invoice"),
+                 std::move(idempotency_key), money_of(intent), std::nullopt};
+  if (const Json& created = member_of(intent, "created"); created.is_number_integer())
+    n.created = created.get<Timestamp>();
+  return n;
+}
+
+RefundNotice refund_notice(const Json& refund, std::string charge_id, std::string idempotency_key) {
+  if (charge_id.empty()) charge_id = intent_of(refund);
+  return {refund_from_object(refund), std::move(charge_id), std::move(idempotency_key), money_of(refund)};
+}
+
+// The notices Recur acts on; every other event type is recorded and ignored.
+void read_notices(WebhookEvent& event, const Json& request) {
+  const Json& object = event.data;
+  std::string key = text_of(request, "idempotency_key");
+  if (event.type == "payment_intent.succeeded" || event.type == "payment_intent.payment_failed" ||
+      event.type == "payment_intent.canceled") {
+    event.charge = charge_notice(object, std::move(key));
+  } else if (event.type == "refund.updated" || event.type == "charge.refund.updated") {
+    event.refund = refund_notice(object, "", std::move(key));
+  } else if (event.type == "charge.refunded") {
+    // A Charge with its refunds, newest first: the newest is the one this event is about.
+    const Json& refunds = member_of(member_of(object, "refunds"), "data");
+    if (refunds.is_array() && !refunds.empty())
+      event.refund = refund_notice(refunds[0], intent_of(object).empty() ? text_of(object, "id") : intent_of(object),
+                                   std::move(key));
+  } else if (event.type == "charge.dispute.created") {
+    event.dispute = DisputeNotice{text_of(object, "id"), intent_of(object), money_of(object), text_of(object, "reason")};
+  }
+}
+
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 Fields charge_fields(const ChargeRequest& req) {
@@ -157,7 +205,9 @@ Result<WebhookEvent> event_from(const std::string& body) {
   std::string type = text_of(doc, "type");
   if (id.empty() || type.empty() || !object.is_object())
     return Error::bad_request("invalid_webhook", "the webhook body is not a Stripe event");
-  return WebhookEvent{std::move(id), std::move(type), object};
+  WebhookEvent event{std::move(id), std::move(type), object, std::nullopt, std::nullopt, std::nullopt};
+  read_notices(event, member_of(doc, "request"));
+  return event;
 }
 
 }  // namespace stripe

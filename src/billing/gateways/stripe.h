@@ -66,7 +66,10 @@ RefundResult refund_from(const Result<net::HttpResponse>& response);
 Result<std::string> customer_from(const Result<net::HttpResponse>& response);
 // The card's display data; a 4xx is ErrorKind::kInvalid "payment_method_refused".
 Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& response);
-// An Event object: its id, type and data.object.
+// An Event object: its id, type and data.object, and what it says about money Recur asked
+// for: payment_intent.succeeded / .payment_failed / .canceled (a charge notice, linked by
+// metadata[payment], metadata[invoice] and request.idempotency_key), refund.updated,
+// charge.refund.updated and charge.refunded (the newest refund), charge.dispute.created.
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace stripe

@@ -384,5 +384,97 @@ TEST(StripeWebhook, SignedBodyThatIsNotAnEventIsABadRequest) {
   EXPECT_EQ(event.error().kind, ErrorKind::kBadRequest);
 }
 
+// --- what events say about Recur's charges and refunds ---------------------------------
+
+Json stripe_event(std::string_view type, Json object, std::string_view key = "") {
+  Json e = {{"id", "evt_9"}, {"object", "event"}, {"type", type}, {"data", {{"object", std::move(object)}}}};
+  e["request"] = key.empty() ? Json{{"id", nullptr}, {"idempotency_key", nullptr}}
+                             : Json{{"id", "req_1"}, {"idempotency_key", key}};
+  return e;
+}
+
+Json intent_object(std::string_view status) {
+  return {{"id", "pi_9"},
+          {"object", "payment_intent"},
+          {"amount", 2999},
+          {"currency", "usd"},
+          {"created", 1'700'000'100},
+          {"status", status},
+          {"metadata", {{"invoice", "in_1"}, {"payment", "pay_1"}, {"subscription", "sub_1"}}},
+          {"last_payment_error",
+           status == "succeeded" ? Json(nullptr)
+                                 : Json{{"type", "card_error"}, {"code", "card_declined"},
+                                        {"decline_code", "insufficient_funds"}, {"message", "Insufficient funds."}}}};
+}
+
+TEST(StripeEventNotice, SucceededIntentIsASucceededChargeLinkedByMetadataAndKey) {
+  auto e = stripe::event_from(stripe_event("payment_intent.succeeded", intent_object("succeeded"), "in_1:1").dump());
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  ASSERT_TRUE(e->charge.has_value());
+  EXPECT_FALSE(e->refund.has_value());
+  EXPECT_EQ(e->charge->result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(e->charge->result.charge_id, "pi_9");
+  EXPECT_EQ(e->charge->payment, "pay_1");
+  EXPECT_EQ(e->charge->invoice, "in_1");
+  EXPECT_EQ(e->charge->idempotency_key, "in_1:1");
+  ASSERT_TRUE(e->charge->amount.has_value());
+  EXPECT_EQ(e->charge->amount->amount, 2999);
+  EXPECT_EQ(e->charge->amount->currency, "usd");
+  EXPECT_EQ(e->charge->created, 1'700'000'100);
+}
+
+TEST(StripeEventNotice, PaymentFailedIsAFailedChargeWithTheDeclineCode) {
+  auto e = stripe::event_from(stripe_event("payment_intent.payment_failed", intent_object("requires_payment_method")).dump());
+  ASSERT_TRUE(e.ok() && e->charge.has_value());
+  EXPECT_EQ(e->charge->result.outcome, Outcome::kFailed);
+  EXPECT_EQ(e->charge->result.failure_code, "insufficient_funds");
+  EXPECT_EQ(e->charge->idempotency_key, "");
+}
+
+TEST(StripeEventNotice, ARefundUpdateCarriesTheRefundTheIntentAndRecursKey) {
+  Json refund = {{"id", "re_9"}, {"object", "refund"}, {"amount", 500}, {"currency", "usd"},
+                 {"payment_intent", "pi_9"}, {"charge", "ch_9"}, {"status", "succeeded"}};
+  auto e = stripe::event_from(stripe_event("refund.updated", refund, "refund:re_recur").dump());
+  ASSERT_TRUE(e.ok() && e->refund.has_value());
+  EXPECT_EQ(e->refund->result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(e->refund->result.refund_id, "re_9");
+  EXPECT_EQ(e->refund->charge_id, "pi_9");
+  EXPECT_EQ(e->refund->idempotency_key, "refund:re_recur");
+  EXPECT_EQ(e->refund->amount->amount, 500);
+  // charge.refunded carries the Charge: the newest of its refunds is the one.
+  Json charge = {{"id", "ch_9"}, {"object", "charge"}, {"payment_intent", "pi_9"},
+                 {"refunds", {{"data", Json::array({refund, {{"id", "re_old"}, {"status", "succeeded"}}})}}}};
+  auto refunded = stripe::event_from(stripe_event("charge.refunded", charge).dump());
+  ASSERT_TRUE(refunded.ok() && refunded->refund.has_value());
+  EXPECT_EQ(refunded->refund->result.refund_id, "re_9");
+  EXPECT_EQ(refunded->refund->charge_id, "pi_9");
+}
+
+TEST(StripeEventNotice, AFailedRefundFailsAndAPendingOneSettlesNothing) {
+  Json refund = {{"id", "re_9"}, {"amount", 500}, {"currency", "usd"}, {"payment_intent", "pi_9"}, {"status", "failed"},
+                 {"failure_reason", "expired_or_canceled_card"}};
+  auto failed = stripe::event_from(stripe_event("refund.updated", refund).dump());
+  EXPECT_EQ(failed->refund->result.outcome, Outcome::kFailed);
+  EXPECT_EQ(failed->refund->result.failure_code, "expired_or_canceled_card");
+  refund["status"] = "pending";
+  EXPECT_EQ(stripe::event_from(stripe_event("refund.updated", refund).dump())->refund->result.outcome, Outcome::kUnknown);
+}
+
+TEST(StripeEventNotice, ADisputeNamesTheIntentAndOtherEventsSayNothing) {
+  Json dispute = {{"id", "dp_1"}, {"object", "dispute"}, {"amount", 2999}, {"currency", "usd"}, {"charge", "ch_9"},
+                  {"payment_intent", "pi_9"}, {"reason", "fraudulent"}, {"status", "needs_response"}};
+  auto e = stripe::event_from(stripe_event("charge.dispute.created", dispute).dump());
+  ASSERT_TRUE(e.ok() && e->dispute.has_value());
+  EXPECT_EQ(e->dispute->dispute_id, "dp_1");
+  EXPECT_EQ(e->dispute->charge_id, "pi_9");
+  EXPECT_EQ(e->dispute->reason, "fraudulent");
+  auto other = stripe::event_from(stripe_event("customer.created", {{"id", "cus_1"}}).dump());
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->charge || other->refund || other->dispute);
+  // An intent still processing is a charge notice that settles nothing.
+  auto processing = stripe::event_from(stripe_event("payment_intent.succeeded", intent_object("processing")).dump());
+  EXPECT_EQ(processing->charge->result.outcome, Outcome::kUnknown);
+}
+
 }  // namespace
 }  // namespace recur::billing

@@ -211,7 +211,9 @@ Response Pipeline::route(Request& request) {
                            {}, {}},
                      request.request_id);
   }
-  if (request.method == "POST") {
+  // Only for callers with a key: a public route (a gateway's webhook) has nobody to scope
+  // the key to, and anyone could fill the store or claim a key before the real caller.
+  if (request.method == "POST" && request.principal) {
     if (auto key = request.header("idempotency-key")) return with_idempotency(request, route, *key);
   }
   return call(request, route);
