@@ -99,7 +99,7 @@ void read_notices(WebhookEvent& event) {
     std::string id = text_of(dispute, "dispute_id");
     event.dispute = DisputeNotice{id.empty() ? text_of(dispute, "id") : id,
                                   text_of(member_of(dispute, "disputed_payment"), "payment_id"), money_of(dispute),
-                                  lower(text_of(dispute, "reason"))};
+                                  lower_case(text_of(dispute, "reason"))};
   }
 }
 
