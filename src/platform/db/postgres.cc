@@ -199,8 +199,11 @@ class PostgresTx final : public Tx {
     if (!complete)  // the connection broke (the caller reconnects it, or the pool drops it)
       return Error{ErrorKind::kUnavailable, "database_unavailable", std::string("query: ") + PQerrorMessage(conn), {}, {}};
     std::size_t expected = (with_begin ? 1 : 0) + deferred_.size() + 1;
-    if (results.size() != expected) return Error::internal("pipeline: " + std::to_string(results.size()) +
-                                                           " results for " + std::to_string(expected) + " statements");
+    if (results.size() != expected) {
+      begun_ = true;  // whatever ran: the destructor rolls back (or drops the connection)
+      return Error::internal("pipeline: " + std::to_string(results.size()) + " results for " +
+                             std::to_string(expected) + " statements");
+    }
     std::size_t at = 0;
     if (with_begin) {
       if (PQresultStatus(results[0].get()) != PGRES_COMMAND_OK) return pg_error(conn, results[0].get(), begin_sql_);
