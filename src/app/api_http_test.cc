@@ -8,6 +8,7 @@
 
 #include "billing/gateways/signature.h"
 #include "platform/http/server.h"
+#include "testing/api_server.h"
 #include "testing/fixtures.h"
 #include "testing/http_client.h"
 
@@ -23,20 +24,7 @@ class ApiTest : public ::testing::Test {
     t = testing::make_app(testing::at("2026-03-01T00:00:00Z"));
     admin = *t.app->keys().create("admin");
     analyst = *t.app->keys().create("analyst");
-    http::ServerOptions options;
-    options.port = 0;
-    options.io_threads = 1;
-    options.worker_threads = 4;
-    options.access_log = false;
-    options.body_limit = 64 * 1024;
-    server = std::make_unique<http::Server>(options, [this](http::Request& r) { return t.app->pipeline().handle(r); });
-    std::string error;
-    ASSERT_TRUE(server->listen(&error)) << error;
-    runner = std::thread([this] { server->run(false); });
-  }
-  void TearDown() override {
-    server->stop();
-    runner.join();
+    server = std::make_unique<testing::ApiServer>(*t.app, 4, 64 * 1024);
   }
 
   HttpReply call(const std::string& method, const std::string& target, const std::string& body = "",
@@ -48,8 +36,7 @@ class ApiTest : public ::testing::Test {
 
   testing::TestApp t;
   access::CreatedKey admin, analyst;
-  std::unique_ptr<http::Server> server;
-  std::thread runner;
+  std::unique_ptr<testing::ApiServer> server;
 };
 
 TEST_F(ApiTest, MissingOrUnknownKeyIs401AndWrongRoleIs403) {

@@ -239,17 +239,9 @@ class PostgresTx final : public Tx {
 
   Result<PgResult> run_prepared(std::string_view sql, const Params& params) {
     RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
-    std::vector<std::string> texts(params.size());
-    std::vector<const char*> values(params.size(), nullptr);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      if (const auto* s = std::get_if<std::string>(&params[i])) values[i] = s->c_str();
-      else if (const auto* v = std::get_if<std::int64_t>(&params[i])) {
-        texts[i] = std::to_string(*v);
-        values[i] = texts[i].c_str();
-      }
-    }
-    PgResult res(PQexecPrepared(lease_->handle(), name->c_str(), static_cast<int>(params.size()),
-                                values.data(), nullptr, nullptr, 0));
+    Values v(params);
+    PgResult res(PQexecPrepared(lease_->handle(), name->c_str(), static_cast<int>(v.values.size()),
+                                v.values.data(), nullptr, nullptr, 0));
     auto st = PQresultStatus(res.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(lease_->handle(), res.get(), "query");
     return res;
