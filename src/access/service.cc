@@ -11,9 +11,6 @@ namespace recur::access {
 namespace {
 constexpr Timestamp kCacheSeconds = 30;  // a revoked key stops working within this
 constexpr Timestamp kIdempotencyTtl = 24 * 3600;
-// A request still "in progress" after this long died with its process (requests time out
-// far sooner): a retry with the same request may take the key over.
-constexpr Timestamp kClaimLease = 300;
 }  // namespace
 
 std::string hash_secret(std::string_view secret) { return sha256_hex(secret); }
@@ -63,21 +60,22 @@ bool ApiKeys::allowed(const http::Principal& who, std::string_view permission) c
   return role_allows(who.role, permission);
 }
 
-Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim(const std::string& key,
-                                                                                 const std::string& fingerprint) {
+Result<http::IdempotencyStore::Claim> SqlIdempotencyStore::claim(const std::string& key,
+                                                                  const std::string& fingerprint) {
   Timestamp now = clock_.now();
+  Claim ours{std::nullopt, random_token(12)};
   RECUR_ASSIGN(auto tx, db_.begin());
   RECUR_TRY(tx->exec("DELETE FROM idempotency_keys WHERE key = $1 AND created_at < $2", {key, now - kIdempotencyTtl}));
   RECUR_ASSIGN(auto rows, tx->query("SELECT fingerprint, status, content_type, body, headers FROM idempotency_keys"
                                     " WHERE key = $1",
                                     {key}));
-  RECUR_ASSIGN(auto abandoned, tx->exec("UPDATE idempotency_keys SET created_at = $3 WHERE key = $1 AND fingerprint = $2"
-                                        " AND status IS NULL AND created_at < $4",
-                                        {key, fingerprint, now, now - kClaimLease}));
+  RECUR_ASSIGN(auto abandoned, tx->exec("UPDATE idempotency_keys SET created_at = $3, claim = $5 WHERE key = $1"
+                                        " AND fingerprint = $2 AND status IS NULL AND created_at < $4",
+                                        {key, fingerprint, now, now - lease_, ours.token}));
   if (abandoned == 1) {
     RECUR_TRY(tx->commit());
-    spdlog::warn("idempotency key {} was abandoned in progress; taken over by a retry", key);
-    return std::optional<Stored>();
+    spdlog::warn("an idempotency key was abandoned in progress for {} s; taken over by a retry", lease_);
+    return ours;
   }
   if (!rows.empty()) {
     const auto& row = rows[0];
@@ -91,36 +89,74 @@ Result<std::optional<http::IdempotencyStore::Stored>> SqlIdempotencyStore::claim
       for (const auto& pair : Json::parse(row.opt_text(4).value_or("[]"), nullptr, false))
         if (pair.is_array() && pair.size() == 2) stored.headers.emplace_back(pair[0], pair[1]);
     }
-    return std::optional<Stored>(std::move(stored));
+    return Claim{std::move(stored), ""};
   }
-  auto inserted = tx->exec("INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES ($1, $2, $3)",
-                           {key, fingerprint, now});
+  auto inserted = tx->exec("INSERT INTO idempotency_keys (key, fingerprint, created_at, claim) VALUES ($1, $2, $3, $4)",
+                           {key, fingerprint, now, ours.token});
   if (!inserted.ok()) {
     // Two first requests raced on PostgreSQL: the loser sees the winner's row as in use.
-    if (inserted.error().code == db::kUniqueViolation)
-      return std::optional<Stored>(Stored{fingerprint, false, 0, "", ""});
+    if (inserted.error().code == db::kUniqueViolation) return Claim{Stored{fingerprint, false, 0, "", ""}, ""};
     return std::move(inserted).error();
   }
   RECUR_TRY(tx->commit());
-  return std::optional<Stored>();
+  return ours;
 }
 
-void SqlIdempotencyStore::complete(const std::string& key, const http::Response& response) {
-  auto tx = db_.begin();
-  if (!tx.ok()) return;
+Result<bool> SqlIdempotencyStore::store_answer(db::Tx& tx, const std::string& key, const std::string& token,
+                                               const http::Response& response) {
   Json headers = Json::array();
   for (const auto& [name, value] : response.headers) headers.push_back({name, value});
-  auto r = (*tx)->exec("UPDATE idempotency_keys SET status = $2, content_type = $3, body = $4, headers = $5 WHERE key = $1",
-                       {key, std::int64_t{response.status}, response.content_type, response.body, headers.dump()});
-  if (!r.ok() || !(*tx)->commit().ok()) spdlog::error("could not store the response for idempotency key {}", key);
+  RECUR_ASSIGN(auto stored, tx.exec("UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5, headers = $6"
+                                    " WHERE key = $1 AND claim = $2 AND status IS NULL",
+                                    {key, token, std::int64_t{response.status}, response.content_type, response.body,
+                                     headers.dump()}));
+  return stored == 1;
 }
 
-void SqlIdempotencyStore::release(const std::string& key) {
-  auto tx = db_.begin();
-  if (!tx.ok()) return;
-  if (!(*tx)->exec("DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL", {key}).ok() ||
-      !(*tx)->commit().ok())
-    spdlog::error("could not release idempotency key {}", key);
+Result<http::Response> SqlIdempotencyStore::run_once(const std::string& key, const std::string& token,
+                                                    const std::function<http::Response()>& handler) {
+  http::Response response;
+  bool changed_nothing = false;
+  recur::Status kept = Ok{};
+  {
+    db::RequestTransaction request(db_);
+    response = handler();
+    if (response.status >= 500) {
+      kept = Error::internal("the request failed");  // nothing of it is kept: the scope rolls back
+    } else if (!request.started()) {
+      changed_nothing = true;  // refused before reading anything: the answer is stored alone
+    } else {
+      auto ours = store_answer(request.tx(), key, token, response);
+      if (!ours.ok()) kept = std::move(ours).error();
+      else if (!*ours)
+        // A retry took the key over (this request ran past the lease): it runs the request;
+        // this one's effects roll back.
+        return Error::conflict("idempotency_key_in_use",
+                               "a retry with this Idempotency-Key took the request over; retry to see its answer");
+      else kept = request.commit();
+    }
+  }
+  if (changed_nothing) {
+    complete(key, token, response);
+    return response;
+  }
+  if (kept.ok()) return response;
+  release(key, token);
+  if (response.status >= 500) return response;
+  return std::move(kept).error();
+}
+
+void SqlIdempotencyStore::complete(const std::string& key, const std::string& token, const http::Response& response) {
+  auto stored = db::transact(db_, [&](db::Tx& tx) { return store_answer(tx, key, token, response); });
+  if (!stored.ok()) spdlog::error("could not store the answer of an idempotent request: {}", stored.error().message);
+  else if (!*stored) spdlog::warn("an idempotent request's claim was taken over by a retry before it answered");
+}
+
+void SqlIdempotencyStore::release(const std::string& key, const std::string& token) {
+  auto released = db::transact(db_, [&](db::Tx& tx) {
+    return tx.exec("DELETE FROM idempotency_keys WHERE key = $1 AND claim = $2 AND status IS NULL", {key, token});
+  });
+  if (!released.ok()) spdlog::error("could not release an idempotency key: {}", released.error().message);
 }
 
 }  // namespace recur::access

@@ -46,17 +46,29 @@ class ApiKeys final : public http::Authenticator {
 // Hex SHA-256; API keys carry 192 random bits, so a fast hash is enough (no brute force).
 std::string hash_secret(std::string_view secret);
 
-// Idempotency keys in SQL; a key lives 24 hours.
+// Idempotency keys in SQL; a key lives 24 hours. A claim still in progress after `lease`
+// seconds is taken to have died with its process, and a retry of the same request takes it
+// over; the first try, if it was only slow, then finds the claim no longer its own and
+// commits nothing (run_once), so the request still takes effect once.
 class SqlIdempotencyStore final : public http::IdempotencyStore {
  public:
-  SqlIdempotencyStore(db::Database& db, const Clock& clock) : db_(db), clock_(clock) {}
-  Result<std::optional<Stored>> claim(const std::string& key, const std::string& fingerprint) override;
-  void complete(const std::string& key, const http::Response& response) override;
-  void release(const std::string& key) override;
+  static constexpr Timestamp kDefaultLease = 300;
+  SqlIdempotencyStore(db::Database& db, const Clock& clock, Timestamp lease = kDefaultLease)
+      : db_(db), clock_(clock), lease_(lease) {}
+  Result<Claim> claim(const std::string& key, const std::string& fingerprint) override;
+  Result<http::Response> run_once(const std::string& key, const std::string& token,
+                                  const std::function<http::Response()>& handler) override;
+  void complete(const std::string& key, const std::string& token, const http::Response& response) override;
+  void release(const std::string& key, const std::string& token) override;
 
  private:
+  // Stores the answer under our claim in `tx`; false if the claim is no longer ours.
+  Result<bool> store_answer(db::Tx& tx, const std::string& key, const std::string& token,
+                            const http::Response& response);
+
   db::Database& db_;
   const Clock& clock_;
+  Timestamp lease_;
 };
 
 }  // namespace recur::access

@@ -63,7 +63,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       db_(std::move(db)),
       ids_(*clock_),
       keys_(*db_, *clock_, ids_),
-      idempotency_(*db_, *clock_),
+      idempotency_(*db_, *clock_, options.idempotency_lease),
       catalog_(*db_, *clock_, ids_),
       customers_(*db_, *clock_, ids_, gateways_),
       subscriptions_(*db_, *clock_, ids_),
@@ -88,6 +88,12 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // Answered from the availability cache without a database (src/inventory/service.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
+  // These commit before and after calling a gateway (decision 0005), so they cannot run in
+  // one request transaction; a retry under the same Idempotency-Key resumes what the first
+  // try committed: its payment method, its refund, the invoice's pending payment (0009).
+  router_.commits_in_steps("POST", "/v1/customers/{id}/payment-methods");
+  router_.commits_in_steps("POST", "/v1/invoices/{id}/pay");
+  router_.commits_in_steps("POST", "/v1/refunds");
   inventory::add_forecast_routes(router_, *db_, *clock_);
   inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
@@ -134,6 +140,7 @@ void App::wire_billing(const Options& options) {
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
   if (!simulated) return;
   billing::add_test_clock_routes(router_, {*simulated, [this](Timestamp to) { return advance_test_clock(to); }});
+  router_.commits_in_steps("POST", "/v1/test-clock/advance");  // a billing run: charges
 }
 
 Result<billing::BillingRun> App::run_billing(const std::string& trigger) {

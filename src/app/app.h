@@ -61,6 +61,9 @@ struct Options {
   std::string redis_url;
   // PayPal, added when client_id is set (last: `serve` fills the fields above in order).
   billing::PayPalConfig paypal;
+  // Seconds before a request still in progress under an Idempotency-Key is taken to have
+  // died, so that a retry may run it (decision 0009).
+  Timestamp idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
 };
 
 class App {

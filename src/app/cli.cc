@@ -137,6 +137,7 @@ struct ServeFlags {
   billing::PayPalConfig paypal;
   std::string default_gateway;
   std::string redis_url;
+  std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -248,6 +249,7 @@ int serve(const Common& common, const ServeFlags& flags) {
                   flags.default_gateway, {flags.ops_email}};
   options.redis_url = flags.redis_url;
   options.paypal = flags.paypal;
+  options.idempotency_lease = flags.idempotency_lease;
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * 86400;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
@@ -406,6 +408,11 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--sandbox-faults", flags.sandbox_faults,
                         "sandbox gateway faults, e.g. timeout_after_charge=0.2,server_error=0.1,seed=7")
       ->envname("RECUR_SANDBOX_FAULTS");
+  serve_cmd->add_option("--idempotency-lease", flags.idempotency_lease,
+                        "seconds before a request left in progress under an Idempotency-Key (its process died) may be "
+                        "run by a retry")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   serve_cmd->add_option("--redis-url", flags.redis_url,
                         "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")
       ->envname("RECUR_REDIS_URL");

@@ -134,6 +134,7 @@ void add_routes(http::Router& router, BillingService& svc) {
   router.add("POST", "/v1/refunds", write, [&svc](Request& req) {
     auto input = parse_refund(req);
     if (!input.ok()) return http::error_response(req, input.error());
+    input->request_key = req.idempotency_key;
     return http::respond(req, svc.refund(*input, access::actor_of(req)), 201, [](const Refund& r) { return to_json(r); });
   });
   router.add("GET", "/v1/refunds", read, [&svc](Request& req) {

@@ -521,8 +521,10 @@ Result<std::int64_t> checked_amount(const Invoice& inv, std::optional<std::int64
 }  // namespace
 
 Result<Refund> BillingService::refund(const RefundInput& in, const events::Actor& actor) {
+  RECUR_ASSIGN(auto earlier, refund_of_request(in.request_key));
+  if (earlier) return resume_refund(*earlier);
   Timestamp now = clock_.now();
-  RECUR_ASSIGN(Refund r, db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
+  auto made = db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
     RECUR_ASSIGN(auto found, find_invoice(tx, in.invoice, true));
     if (!found) return invoice_not_found(in.invoice);
     Invoice inv = std::move(*found);
@@ -538,10 +540,28 @@ Result<Refund> BillingService::refund(const RefundInput& in, const events::Actor
     inv.updated = now;
     ++inv.version;
     RECUR_TRY(update_invoice(tx, inv));
-    RECUR_TRY(insert_refund(tx, r));
+    RECUR_TRY(insert_refund(tx, r, in.request_key));
     RECUR_TRY(events_.record(tx, "refund.created", r.id, actor, nullptr, to_json(r)));
     return r;
-  }));
+  });
+  if (!made.ok() && made.error().code == db::kUniqueViolation && !in.request_key.empty()) {
+    // A retry that took the key over made it at the same moment: carry on with that one.
+    RECUR_ASSIGN(earlier, refund_of_request(in.request_key));
+    if (earlier) return resume_refund(*earlier);
+  }
+  if (!made.ok()) return std::move(made).error();
+  return settle_refund(made->id, ask_refund(*made));
+}
+
+Result<std::optional<Refund>> BillingService::refund_of_request(const std::string& request_key) {
+  if (request_key.empty()) return std::optional<Refund>();
+  return db::transact(db_, [&](db::Tx& tx) { return find_refund_by_request(tx, request_key); }, db::TxMode::kReadOnly);
+}
+
+Result<Refund> BillingService::resume_refund(const Refund& r) {
+  // Still pending: ask again with the same key ("refund:<id>"); the gateway answers with the
+  // first result instead of refunding twice. Settled: that is the answer.
+  if (r.status != PaymentStatus::kPending) return r;
   return settle_refund(r.id, ask_refund(r));
 }
 

@@ -92,6 +92,9 @@ struct RefundInput {
   std::string invoice;
   std::optional<std::int64_t> amount;  // default: everything still refundable
   std::string reason = "requested_by_customer";
+  // The request's Idempotency-Key: a retry of a request that made the refund (and then died
+  // before answering) resumes that refund instead of making a second (decision 0009).
+  std::string request_key;
 };
 
 struct CreditInput {
@@ -197,6 +200,8 @@ class BillingService final : public subscriptions::PeriodBilling {
   // past_due one, or the last open invoice of an unpaid one.
   Result<bool> payment_recovers(db::Tx& tx, const Invoice& invoice, bool was_failing);
   RefundResult ask_refund(const Refund& refund);
+  Result<std::optional<Refund>> refund_of_request(const std::string& request_key);
+  Result<Refund> resume_refund(const Refund& refund);
   Result<bool> remind_renewal(const std::string& subscription, Timestamp now);
   Result<bool> remind_card_expiring(const std::string& payment_method, Timestamp now);
   // Marks a reminder sent; false when it was sent before.

@@ -161,11 +161,16 @@ Result<std::string> next_number(db::Tx& tx, const std::string& sequence, std::st
 Result<std::string> next_invoice_number(db::Tx& tx) { return next_number(tx, "invoice", "INV"); }
 Result<std::string> next_credit_note_number(db::Tx& tx) { return next_number(tx, "credit_note", "CN"); }
 
-recur::Status insert_refund(db::Tx& tx, const Refund& r) {
-  RECUR_TRY(tx.exec("INSERT INTO refunds (id, invoice_id, customer_id, status, created_at, doc)"
-                    " VALUES ($1, $2, $3, $4, $5, $6)",
-                    {r.id, r.invoice, r.customer, std::string(to_string(r.status)), r.created, to_json(r).dump()}));
+recur::Status insert_refund(db::Tx& tx, const Refund& r, const std::string& request_key) {
+  RECUR_TRY(tx.exec("INSERT INTO refunds (id, invoice_id, customer_id, status, created_at, doc, request_key)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    {r.id, r.invoice, r.customer, std::string(to_string(r.status)), r.created, to_json(r).dump(),
+                     request_key.empty() ? db::Value(nullptr) : db::Value(request_key)}));
   return Ok{};
+}
+
+Result<std::optional<Refund>> find_refund_by_request(db::Tx& tx, const std::string& request_key) {
+  return one_doc(tx, "SELECT doc FROM refunds WHERE request_key = $1", {request_key}, refund_from_doc);
 }
 
 recur::Status update_refund(db::Tx& tx, const Refund& r) {

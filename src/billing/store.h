@@ -73,7 +73,10 @@ struct PaymentFilter {
 };
 Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filter);  // limit + 1 rows at most
 
-recur::Status insert_refund(db::Tx& tx, const Refund& refund);
+// request_key: the Idempotency-Key of the request that made it ("" for none), unique.
+recur::Status insert_refund(db::Tx& tx, const Refund& refund, const std::string& request_key = "");
+// The refund a request with this Idempotency-Key made, if it committed.
+Result<std::optional<Refund>> find_refund_by_request(db::Tx& tx, const std::string& request_key);
 recur::Status update_refund(db::Tx& tx, const Refund& refund);
 Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, bool for_update);
 // Refunds asked of the gateway but not answered (a timeout, a crash), oldest first.

@@ -106,6 +106,7 @@ void add_routes(http::Router& router, CustomerService& service) {
   router.add("POST", "/v1/customers/{id}/payment-methods", std::string(kCustomersWrite), [&service](Request& req) {
     auto input = parse_attach(req);
     if (!input.ok()) return http::error_response(req, input.error());
+    input->request_key = req.idempotency_key;
     const std::string& customer = req.path_params["id"];
     auto attached = service.attach_payment_method(customer, *input, access::actor_of(req));
     if (!attached.ok()) return http::error_response(req, attached.error());

@@ -134,6 +134,10 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
     return Error::invalid("unknown_gateway", "this deployment has no gateway named '" + gateway_name + "'",
                           {{"gateway", "unknown_gateway", "not a configured gateway"}});
   RECUR_ASSIGN(Customer c, get(customer_id));
+  if (auto earlier = attached_by_request(in.request_key); !earlier.ok() || *earlier) {
+    if (!earlier.ok()) return std::move(earlier).error();
+    return **earlier;
+  }
   RECUR_ASSIGN(std::string gw_customer, gateway_customer(c, *gateway));
   RECUR_ASSIGN(auto card, gateway->attach_payment_method(gw_customer, in.token, "attach:" + c.id + ":" + in.token));
   bool became_default = false;
@@ -143,7 +147,7 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
     Customer locked = customer_from_doc(Json::parse(rows[0].text(0)));
     PaymentMethod pm{ids_.next("pmt"), c.id, gateway->name(), gw_customer, card.token, card.brand, card.last4,
                      card.exp_month, card.exp_year, false, clock_.now()};
-    RECUR_TRY(insert_payment_method(tx, pm));
+    RECUR_TRY(insert_payment_method(tx, pm, in.request_key));
     Json details = {{"payment_method", to_json(pm, false)}};
     RECUR_TRY(events_.record(tx, "customer.payment_method_attached", c.id, actor, nullptr, nullptr, details));
     bool has_default = locked.default_payment_method.has_value();
@@ -163,8 +167,19 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
     }
     return pm;
   });
+  if (!attached.ok() && attached.error().code == db::kUniqueViolation && !in.request_key.empty()) {
+    // A retry that took the key over attached it at the same moment: answer with that one.
+    RECUR_ASSIGN(auto earlier, attached_by_request(in.request_key));
+    if (earlier) return *earlier;
+  }
   if (attached.ok() && became_default) default_changed(c.id);
   return attached;
+}
+
+Result<std::optional<PaymentMethod>> CustomerService::attached_by_request(const std::string& request_key) {
+  if (request_key.empty()) return std::optional<PaymentMethod>();
+  return db::transact(db_, [&](db::Tx& tx) { return find_payment_method_by_request(tx, request_key); },
+                      db::TxMode::kReadOnly);
 }
 
 Result<PaymentMethods> CustomerService::payment_methods(const std::string& customer_id) {

@@ -33,6 +33,9 @@ struct AttachInput {
   std::optional<std::string> gateway;  // default: the deployment's default gateway
   std::string token;                   // made by the gateway's own client-side SDK
   bool make_default = false;           // the first method always becomes the default
+  // The request's Idempotency-Key: a retry of a request that attached the method (and then
+  // died before answering) gets that method instead of a second one (decision 0009).
+  std::string request_key;
 };
 
 struct PaymentMethods {
@@ -78,6 +81,7 @@ class CustomerService {
 
  private:
   Result<std::string> gateway_customer(const Customer& customer, billing::Gateway& gateway);
+  Result<std::optional<PaymentMethod>> attached_by_request(const std::string& request_key);
   void default_changed(const std::string& customer) const {
     if (listener_) listener_(customer);
   }

@@ -16,12 +16,20 @@ PaymentMethod from_row(const db::Row& r) {
 
 }  // namespace
 
-recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm) {
+recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {
   RECUR_TRY(tx.exec("INSERT INTO payment_methods (" + std::string(kColumns) +
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                        ", request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     {pm.id, pm.customer, pm.gateway, pm.gateway_customer, pm.token, pm.brand, pm.last4,
-                     std::int64_t{pm.exp_month}, std::int64_t{pm.exp_year}, std::int64_t{pm.detached}, pm.created}));
+                     std::int64_t{pm.exp_month}, std::int64_t{pm.exp_year}, std::int64_t{pm.detached}, pm.created,
+                     request_key.empty() ? db::Value(nullptr) : db::Value(request_key)}));
   return Ok{};
+}
+
+Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, const std::string& request_key) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) + " FROM payment_methods WHERE request_key = $1",
+                                   {request_key}));
+  if (rows.empty()) return std::optional<PaymentMethod>();
+  return std::optional<PaymentMethod>(from_row(rows[0]));
 }
 
 Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id) {

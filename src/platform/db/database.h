@@ -80,9 +80,12 @@ class Tx {
   // transact() after a successful commit, dropped on rollback.
   void after_commit(std::function<void()> work) { after_commit_.push_back(std::move(work)); }
   void run_after_commit() {
+    for (auto& w : take_after_commit()) w();
+  }
+  std::vector<std::function<void()>> take_after_commit() {
     auto work = std::move(after_commit_);
     after_commit_.clear();
-    for (auto& w : work) w();
+    return work;
   }
 
  private:
@@ -91,13 +94,62 @@ class Tx {
 
 enum class TxMode { kReadWrite, kReadOnly };
 
+class RequestTransaction;
+
 class Database {
  public:
   virtual ~Database() = default;
-  virtual Result<std::unique_ptr<Tx>> begin(TxMode mode = TxMode::kReadWrite) = 0;
+  // A new transaction; or, while a RequestTransaction on this database is open on this
+  // thread, a savepoint inside the request's one transaction (see RequestTransaction).
+  Result<std::unique_ptr<Tx>> begin(TxMode mode = TxMode::kReadWrite);
   virtual Engine engine() const = 0;
   // A short description for logs: "sqlite:var/recur.db", "postgresql://host:port/db".
   virtual std::string describe() const = 0;
+
+ protected:
+  // The engine's own transaction, never joined to a request's.
+  virtual Result<std::unique_ptr<Tx>> open(TxMode mode) = 0;
+
+ private:
+  friend class RequestTransaction;
+};
+
+// Makes everything one request commits one transaction, so that its effects and the record
+// of its answer (the idempotency key's stored response) commit together or not at all
+// (decision 0009). While it is open, every Database::begin() of `db` on this thread joins
+// one shared read-write transaction, begun at the first begin(): each joined Tx is a
+// savepoint, so a joined Tx that commits is released into the shared one and one dropped
+// without commit rolls back to its savepoint, exactly as a transaction of its own would,
+// except that nothing becomes visible to others before commit(). Its after-commit work
+// runs after commit(). Never for work that must commit before calling another system (a
+// gateway charge, decision 0005): that work would be held, and a crash would lose it.
+class RequestTransaction {
+ public:
+  explicit RequestTransaction(Database& db);
+  ~RequestTransaction();  // rolls back what was not committed
+  RequestTransaction(const RequestTransaction&) = delete;
+  RequestTransaction& operator=(const RequestTransaction&) = delete;
+
+  // Some work began a transaction (so there is something to commit).
+  bool started() const { return shared_ != nullptr; }
+  // A savepoint could not be rolled back: the shared transaction must not commit.
+  bool broken() const { return broken_; }
+  // The shared transaction. Requires: started().
+  Tx& tx() { return *shared_; }
+  // Commits the shared transaction, then runs the after-commit work of what joined it.
+  // Requires: started(), no joined Tx still open.
+  Status commit();
+
+ private:
+  friend class Database;
+  friend class JoinedTx;
+  Result<std::unique_ptr<Tx>> join();
+
+  Database& db_;
+  RequestTransaction* outer_;  // the scope this one hides, restored on destruction
+  std::unique_ptr<Tx> shared_;
+  int depth_ = 0;  // open joined transactions, which name their savepoints
+  bool broken_ = false;
 };
 
 // Opens "sqlite:PATH" or "postgresql://..." / "postgres://...". pool_size bounds connections.

@@ -259,7 +259,7 @@ class PostgresDatabase final : public Database {
   PostgresDatabase(std::string conninfo, int pool_size)
       : conninfo_(std::move(conninfo)), pool_size_(pool_size), pool_(pool_size, [this] { return connect(); }) {}
 
-  Result<std::unique_ptr<Tx>> begin(TxMode mode) override {
+  Result<std::unique_ptr<Tx>> open(TxMode mode) override {
     const char* sql = mode == TxMode::kReadWrite ? "BEGIN" : "BEGIN READ ONLY";
     // BEGIN goes with the first statement; a connection found dead then (after a server
     // restart) is reconnected there, before anything of the transaction has run.

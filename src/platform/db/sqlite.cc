@@ -158,7 +158,7 @@ class SqliteDatabase final : public Database {
   SqliteDatabase(std::string path, int pool_size)
       : path_(std::move(path)), pool_(pool_size, [this] { return connect(); }) {}
 
-  Result<std::unique_ptr<Tx>> begin(TxMode mode) override {
+  Result<std::unique_ptr<Tx>> open(TxMode mode) override {
     RECUR_ASSIGN(auto lease, pool_.acquire());
     const char* sql = mode == TxMode::kReadWrite ? "BEGIN IMMEDIATE" : "BEGIN";
     RECUR_TRY(lease->run_simple(sql));

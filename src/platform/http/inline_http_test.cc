@@ -52,11 +52,12 @@ class FakeKeys final : public Authenticator {
 
 class NoIdempotency final : public IdempotencyStore {
  public:
-  Result<std::optional<Stored>> claim(const std::string&, const std::string&) override {
-    return std::optional<Stored>();
+  Result<Claim> claim(const std::string&, const std::string&) override { return Claim{}; }
+  Result<Response> run_once(const std::string&, const std::string&, const std::function<Response()>& handler) override {
+    return handler();
   }
-  void complete(const std::string&, const Response&) override {}
-  void release(const std::string&) override {}
+  void complete(const std::string&, const std::string&, const Response&) override {}
+  void release(const std::string&, const std::string&) override {}
 };
 
 class InlinePipelineTest : public ::testing::Test {

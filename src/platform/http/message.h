@@ -25,6 +25,9 @@ struct Request {
   std::map<std::string, std::string> path_params;  // {id} -> "sub_1"
   std::string request_id;
   std::optional<Principal> principal;
+  // The caller's Idempotency-Key, scoped to the caller, while the pipeline holds its claim;
+  // a handler that commits in steps passes it to its service as a recovery point.
+  std::string idempotency_key;
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;

@@ -229,7 +229,7 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
   const std::string scoped = (request.principal ? request.principal->key_id : std::string("public")) + "/" + key;
   auto claimed = idempotency_.claim(scoped, fingerprint);
   if (!claimed.ok()) return problem(claimed.error(), request.request_id);
-  if (const auto& stored = *claimed) {
+  if (const auto& stored = claimed->existing) {
     if (stored->fingerprint != fingerprint)
       return problem(Error::invalid("idempotency_key_reused",
                                     "this Idempotency-Key was used with a different request; use a new key"),
@@ -246,10 +246,17 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
     replay.set_header("Idempotent-Replayed", "true");
     return replay;
   }
-  Response response = call(request, route);
-  if (response.status >= 500) idempotency_.release(scoped);
-  else idempotency_.complete(scoped, response);
-  return response;
+  const std::string& token = claimed->token;
+  request.idempotency_key = scoped;
+  if (route.commits_in_steps) {
+    Response response = call(request, route);
+    if (response.status >= 500) idempotency_.release(scoped, token);
+    else idempotency_.complete(scoped, token, response);
+    return response;
+  }
+  auto response = idempotency_.run_once(scoped, token, [&] { return call(request, route); });
+  if (!response.ok()) return problem(response.error(), request.request_id);
+  return std::move(*response);
 }
 
 Response Pipeline::call(Request& request, const Route& route) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,13 +35,24 @@ class IdempotencyStore {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // ETag and the like
   };
+  struct Claim {
+    std::optional<Stored> existing;  // the key was used before: replay, 409 or 422
+    std::string token;               // else ours: names this claim to run_once/complete/release
+  };
   virtual ~IdempotencyStore() = default;
   // Keys are scoped by the caller: `key` arrives as "<api key id>/<Idempotency-Key>".
-  // Records `key` as in progress if it is new (returns nullopt), else returns what is stored.
-  virtual Result<std::optional<Stored>> claim(const std::string& key, const std::string& fingerprint) = 0;
-  virtual void complete(const std::string& key, const Response& response) = 0;
+  // Records `key` as in progress if it is new (or abandoned in progress past the lease).
+  virtual Result<Claim> claim(const std::string& key, const std::string& fingerprint) = 0;
+  // Runs `handler` so that everything it commits and its stored answer commit in one
+  // transaction, only if the claim is still ours (decision 0009): a crash leaves either
+  // both or neither. A 5xx answer commits nothing and releases the key. An error: nothing
+  // of the handler was kept (the commit failed, or a retry took the key over and answered).
+  virtual Result<Response> run_once(const std::string& key, const std::string& token,
+                                    const std::function<Response()>& handler) = 0;
+  // For handlers that commit in steps (Route::commits_in_steps): stores the answer afterwards.
+  virtual void complete(const std::string& key, const std::string& token, const Response& response) = 0;
   // Forgets an in-progress key whose request failed with a server error, so it may be retried.
-  virtual void release(const std::string& key) = 0;
+  virtual void release(const std::string& key, const std::string& token) = 0;
 };
 
 // Maps an Error to an application/problem+json response (RFC 9457), in one place.

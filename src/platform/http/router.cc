@@ -74,4 +74,11 @@ bool Router::allow_inline(std::string_view method, std::string_view pattern) {
   return found;
 }
 
+bool Router::commits_in_steps(std::string_view method, std::string_view pattern) {
+  bool found = false;
+  for (auto& route : routes_)
+    if (route.method == method && route.pattern == pattern) found = route.commits_in_steps = true;
+  return found;
+}
+
 }  // namespace recur::http

@@ -20,6 +20,8 @@ struct Route {
   std::vector<std::string> segments;  // pattern split on '/'
   // The handler may run on an HTTP I/O thread (see Router::allow_inline).
   bool runs_inline = false;
+  // The handler commits in steps around calls to other systems (see Router::commits_in_steps).
+  bool commits_in_steps = false;
 };
 
 struct Match {
@@ -38,6 +40,11 @@ class Router {
   // (a database connection) before doing anything else: on WouldBlock the whole request
   // runs again on the pool. False if there is no such route.
   bool allow_inline(std::string_view method, std::string_view pattern);
+  // Declares that this route's handler commits before and after calling another system (a
+  // gateway charge or refund: decision 0005), so it must not run inside one request
+  // transaction; its service makes a retry under the same Idempotency-Key resume what the
+  // first try committed instead of doing it again (decision 0009). False if no such route.
+  bool commits_in_steps(std::string_view method, std::string_view pattern);
   const std::vector<Route>& routes() const { return routes_; }
 
  private:

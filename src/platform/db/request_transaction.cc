@@ -1,0 +1,79 @@
+// One transaction per request: Database::begin() joins the thread's RequestTransaction
+// through savepoints (decision 0009).
+#include <string>
+
+#include "platform/db/database.h"
+
+namespace recur::db {
+namespace {
+thread_local RequestTransaction* current = nullptr;
+}  // namespace
+
+// A transaction of the request's: a savepoint in the shared transaction.
+class JoinedTx final : public Tx {
+ public:
+  JoinedTx(RequestTransaction& scope, std::string savepoint) : scope_(scope), savepoint_(std::move(savepoint)) {}
+  ~JoinedTx() override {
+    --scope_.depth_;
+    if (committed_) return;
+    // As a transaction of its own would roll back: undo what it did, keep the rest.
+    Tx& shared = scope_.tx();
+    if (!shared.exec("ROLLBACK TO SAVEPOINT " + savepoint_).ok() ||
+        !shared.exec("RELEASE SAVEPOINT " + savepoint_).ok())
+      scope_.broken_ = true;
+  }
+
+  Result<Rows> query(std::string_view sql, const Params& params) override { return scope_.tx().query(sql, params); }
+  Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
+    return scope_.tx().exec(sql, params);
+  }
+  Status exec_later(std::string_view sql, Params params) override {
+    return scope_.tx().exec_later(sql, std::move(params));
+  }
+  Status commit() override {
+    RECUR_TRY(scope_.tx().exec_later("RELEASE SAVEPOINT " + savepoint_, {}));
+    committed_ = true;
+    // Its after-commit work waits for the shared transaction's commit.
+    for (auto& work : take_after_commit()) scope_.tx().after_commit(std::move(work));
+    return Ok{};
+  }
+  Engine engine() const override { return scope_.shared_->engine(); }
+
+ private:
+  RequestTransaction& scope_;
+  std::string savepoint_;
+  bool committed_ = false;
+};
+
+Result<std::unique_ptr<Tx>> Database::begin(TxMode mode) {
+  for (RequestTransaction* scope = current; scope; scope = scope->outer_)
+    if (&scope->db_ == this) return scope->join();
+  return open(mode);
+}
+
+RequestTransaction::RequestTransaction(Database& db) : db_(db), outer_(current) { current = this; }
+
+RequestTransaction::~RequestTransaction() { current = outer_; }  // shared_ rolls back if not committed
+
+Result<std::unique_ptr<Tx>> RequestTransaction::join() {
+  if (!shared_) {
+    // Read-write from the start: a read that later writes would have to upgrade its lock.
+    RECUR_ASSIGN(shared_, db_.open(TxMode::kReadWrite));
+  }
+  std::string savepoint = "recur_join_" + std::to_string(++depth_);
+  auto begun = shared_->exec_later("SAVEPOINT " + savepoint, {});
+  if (!begun.ok()) {
+    --depth_;
+    return std::move(begun).error();
+  }
+  return std::unique_ptr<Tx>(std::make_unique<JoinedTx>(*this, std::move(savepoint)));
+}
+
+Status RequestTransaction::commit() {
+  if (broken_) return Error::internal("a savepoint of the request's transaction could not be rolled back");
+  RECUR_TRY(shared_->commit());
+  shared_->run_after_commit();
+  return Ok{};
+}
+
+}  // namespace recur::db
