@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""Kill -9 of `recur serve` under writers that retry with Idempotency-Key (decision 0009).
+
+Eight writers create customers, attach payment methods, create subscriptions and adjust stock,
+each request under its own Idempotency-Key, while the server is killed with SIGKILL at random
+moments and restarted, and its scheduler charges the subscriptions' invoices. A writer retries
+every request that got no answer (or 409 idempotency_key_in_use, or a 5xx) with the same key
+until it is answered, also after the lease (--idempotency-lease 2), when a retry takes over a
+key left in progress. Afterwards:
+  - exactly one customer, subscription, payment method and stock adjustment per key,
+  - every acknowledged (2xx) object is in the database,
+  - no invoice has more than one succeeded payment or gateway charge.
+
+Usage: kill9_idempotency.py path/to/recur [postgres]
+  postgres: a new database on the harness's server (PG* variables, scripts/with-postgres.sh);
+  otherwise SQLite in a temporary folder. Stops by itself (bounded by DEADLINE seconds).
+"""
+import collections
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+RECUR = os.path.abspath(sys.argv[1])
+ENGINE = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
+WRITERS = 8
+KILLS = 6
+LEASE = 2
+DEADLINE = 240  # seconds for the whole test
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, db_url, workdir):
+        self.db_url, self.workdir, self.port, self.proc, self.starts = db_url, workdir, free_port(), None, 0
+
+    def start(self):
+        self.starts += 1
+        log = open(os.path.join(self.workdir, f"serve-{self.starts}.log"), "w")
+        self.proc = subprocess.Popen([RECUR, "serve", "--db", self.db_url, "--listen", f"127.0.0.1:{self.port}",
+                                      "--tick", "1", "--idempotency-lease", str(LEASE), "--no-access-log",
+                                      "--docs-dir", "", "--spec", ""], stdout=log, stderr=log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"recur serve exited with {self.proc.returncode}; see {log.name}")
+                time.sleep(0.02)
+        raise SystemExit("recur serve did not start")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def call(port, key, method, path, body, idem):
+    """One try: (status, json) or None when the server gave no answer."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request(method, path, body=json.dumps(body),
+                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+                              "Idempotency-Key": idem})
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r.status, json.loads(data) if data else {}
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.c = collections.Counter()
+        self.acked = []  # (kind, key, id)
+        self.problems = []
+
+    def add(self, name, n=1):
+        with self.lock:
+            self.c[name] += n
+
+
+def until_answered(server, key, method, path, body, idem, stats, stop_at):
+    """Retries one request with the same key until it has a final answer."""
+    first = True
+    while time.monotonic() < stop_at:
+        got = call(server.port, key, method, path, body, idem)
+        if got is None:
+            stats.add("unanswered")
+        elif got[0] == 409 and got[1].get("code") == "idempotency_key_in_use":
+            stats.add("in_use_409")
+        elif got[0] >= 500:
+            stats.add("server_error")
+        else:
+            if not first:
+                stats.add("answered_after_retry")
+            return got
+        first = False
+        time.sleep(0.05 if got is None else 0.2)
+    stats.problems.append(f"{method} {path} ({idem}) never answered")
+    return None
+
+
+def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
+    rng = random.Random(n)
+    customers = []
+    i = 0
+    while not stop_writing.is_set() and time.monotonic() < stop_at:
+        i += 1
+        tag = f"w{n}-{i}-{uuid.uuid4().hex[:8]}"
+        op = "customer" if not customers else rng.choice(["customer", "payment_method", "subscription", "adjustment"])
+        if op == "customer":
+            got = until_answered(server, key, "POST", "/v1/customers",
+                                 {"email": f"{tag}@example.com", "name": "Kill Nine", "metadata": {"k": tag}}, tag, stats,
+                                 stop_at)
+        elif op == "payment_method":
+            got = until_answered(server, key, "POST", f"/v1/customers/{rng.choice(customers)}/payment-methods",
+                                 {"token": "pm_card_visa", "default": True}, tag, stats, stop_at)
+        elif op == "subscription":
+            got = until_answered(server, key, "POST", "/v1/subscriptions",
+                                 {"customer": rng.choice(customers), "plan": plan_id, "metadata": {"k": tag}}, tag, stats,
+                                 stop_at)
+        else:
+            got = until_answered(server, key, "POST", f"/v1/inventory/{product_sku}/adjustments",
+                                 {"quantity_delta": 1, "reason": tag}, tag, stats, stop_at)
+        if got is None:
+            continue
+        status, doc = got
+        if not 200 <= status < 300:
+            stats.problems.append(f"{op} {tag}: {status} {doc.get('code')} {doc.get('detail')}")
+            continue
+        stats.add(op)
+        with stats.lock:
+            stats.acked.append((op, tag, doc.get("id")))
+        if op == "customer":
+            customers.append(doc["id"])
+
+
+class Database:
+    def __init__(self, workdir):
+        if ENGINE == "postgres":
+            self.name = "kill9_" + uuid.uuid4().hex[:8]
+            subprocess.run(["psql", "-qAt", "-c", f"CREATE DATABASE {self.name}"], check=True)
+            host, port, user = os.environ["PGHOST"], os.environ["PGPORT"], os.environ.get("PGUSER", "postgres")
+            self.url = f"postgresql://{user}@{host}:{port}/{self.name}"
+        else:
+            self.path = os.path.join(workdir, "kill9.db")
+            self.url = f"sqlite:{self.path}"
+
+    def rows(self, sql):
+        if ENGINE == "postgres":
+            out = subprocess.run(["psql", "-qAt", "-F", "\t", "-d", self.name, "-c", sql], check=True,
+                                 capture_output=True, text=True).stdout
+            return [tuple(line.split("\t")) for line in out.splitlines() if line]
+        db = sqlite3.connect(self.path)
+        try:
+            return [tuple(str(v) for v in r) for r in db.execute(sql).fetchall()]
+        finally:
+            db.close()
+
+    def drop(self):
+        if ENGINE == "postgres":
+            subprocess.run(["psql", "-qAt", "-c", f"DROP DATABASE IF EXISTS {self.name}"], check=False)
+
+
+def check(db, stats):
+    problems = list(stats.problems)
+    per_key = collections.Counter()
+    for (doc,) in db.rows("SELECT doc FROM customers"):
+        per_key[("customer", json.loads(doc).get("metadata", {}).get("k"))] += 1
+    for (doc,) in db.rows("SELECT doc FROM subscriptions"):
+        per_key[("subscription", json.loads(doc).get("metadata", {}).get("k"))] += 1
+    for (request_key,) in db.rows("SELECT request_key FROM payment_methods WHERE request_key IS NOT NULL"):
+        per_key[("payment_method", request_key.split("/", 1)[1])] += 1
+    for (reason,) in db.rows("SELECT reason FROM stock_movements WHERE kind = 'adjustment'"):
+        per_key[("adjustment", reason)] += 1
+    duplicates = {k: n for k, n in per_key.items() if n > 1 and k[1] is not None and k[1] != "stock"}
+    if duplicates:
+        problems.append(f"{len(duplicates)} keys made more than one object: {list(duplicates.items())[:5]}")
+    missing = [(op, tag) for (op, tag, _) in stats.acked if per_key[(op, tag)] != 1]
+    if missing:
+        problems.append(f"{len(missing)} acknowledged writes are not in the database exactly once: {missing[:5]}")
+    twice = db.rows("SELECT invoice_id, COUNT(*) FROM payments WHERE status = 'succeeded'"
+                    " GROUP BY invoice_id HAVING COUNT(*) > 1")
+    if twice:
+        problems.append(f"invoices paid twice: {twice[:5]}")
+    charges = collections.Counter(k.split(":")[0] for (k,) in
+                                  db.rows("SELECT idempotency_key FROM sandbox_charges WHERE status = 'succeeded'"))
+    charged_twice = {i: n for i, n in charges.items() if n > 1}
+    if charged_twice:
+        problems.append(f"invoices charged twice at the gateway: {list(charged_twice.items())[:5]}")
+    paid = len(db.rows("SELECT id FROM invoices WHERE status = 'paid'"))
+    return problems, len(duplicates), paid, sum(charges.values())
+
+
+def main():
+    stop_at = time.monotonic() + DEADLINE
+    rng = random.Random(20261202)
+    with tempfile.TemporaryDirectory() as workdir:
+        db = Database(workdir)
+        try:
+            subprocess.run([RECUR, "migrate", "--db", db.url], check=True, capture_output=True)
+            key = subprocess.run([RECUR, "keys", "create", "--role", "admin", "--db", db.url], check=True,
+                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            server = Server(db.url, workdir)
+            server.start()
+            setup = lambda path, body: until_answered(server, key, "POST", path, body, uuid.uuid4().hex, Stats(),
+                                                      stop_at)[1]
+            product = setup("/v1/products", {"sku": "K9-BOX", "name": "Box"})
+            setup("/v1/inventory/K9-BOX/adjustments", {"quantity_delta": 100000, "reason": "stock"})
+            plan = setup("/v1/plans", {"name": "Box", "amount": 1500, "currency": "usd", "interval": "month",
+                                       "items": [{"product": product["id"], "quantity": 1}]})
+            stats = Stats()
+            stop_writing = threading.Event()
+            threads = [threading.Thread(target=writer, args=(n, server, key, "K9-BOX", plan["id"], stats, stop_writing,
+                                                             stop_at)) for n in range(WRITERS)]
+            for t in threads:
+                t.start()
+            for _ in range(KILLS):
+                time.sleep(rng.uniform(0.4, 1.2))
+                server.kill()
+                time.sleep(rng.uniform(0.0, 0.3))
+                server.start()
+            time.sleep(0.5)
+            stop_writing.set()
+            for t in threads:  # each finishes its request in flight: retried until answered
+                t.join(timeout=max(1, stop_at - time.monotonic()))
+            time.sleep(2)  # a last scheduler tick charges what the last writes invoiced
+            server.stop()
+            problems, duplicates, paid, charged = check(db, stats)
+            c = stats.c
+            print(f"kill9_idempotency ({ENGINE}): {KILLS} kills; acknowledged {c['customer']} customers, "
+                  f"{c['payment_method']} payment methods, {c['subscription']} subscriptions, {c['adjustment']} "
+                  f"adjustments; {c['unanswered']} tries unanswered, {c['in_use_409']} answered 409 in use, "
+                  f"{c['server_error']} 5xx, {c['answered_after_retry']} requests answered after retrying; "
+                  f"{paid} invoices paid, {charged} gateway charges; {duplicates} duplicates")
+            if c["unanswered"] == 0 or c["answered_after_retry"] == 0:
+                problems.append("no request was cut off by a kill: the test proves too little")
+            if problems:
+                print("\n".join(problems[:20]))
+                raise SystemExit(1)
+            print("kill9_idempotency: one object per key, every acknowledged write kept, nothing paid twice")
+        finally:
+            db.drop()
+
+
+if __name__ == "__main__":
+    main()
