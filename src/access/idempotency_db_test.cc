@@ -44,7 +44,7 @@ TEST(IdempotencyStore, ACompletedAnswerIsReplayedWithItsHeaders) {
   ASSERT_FALSE(claim->existing.has_value());
   http::Response response = created(R"({"id":"cus_1"})");
   response.set_header("ETag", "\"1\"");
-  store.complete("key_1/k", claim->token, response);
+  ASSERT_TRUE(store.complete("key_1/k", claim->token, response).ok());
   t.clock->advance(3600);
   auto stored = store.claim("key_1/k", "fp");
   ASSERT_TRUE(stored->existing.has_value());

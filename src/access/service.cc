@@ -137,26 +137,29 @@ Result<http::Response> SqlIdempotencyStore::run_once(const std::string& key, con
     }
   }
   if (changed_nothing) {
-    complete(key, token, response);
+    if (auto stored = complete(key, token, response); !stored.ok())
+      spdlog::error("idempotency claim {}: could not store its answer: {}", token, stored.error().message);
     return response;
   }
   if (kept.ok()) return response;
-  release(key, token);
+  if (auto released = release(key, token); !released.ok())
+    spdlog::error("idempotency claim {}: could not release it: {}", token, released.error().message);
   if (response.status >= 500) return response;
   return std::move(kept).error();
 }
 
-void SqlIdempotencyStore::complete(const std::string& key, const std::string& token, const http::Response& response) {
-  auto stored = db::transact(db_, [&](db::Tx& tx) { return store_answer(tx, key, token, response); });
-  if (!stored.ok()) spdlog::error("could not store the answer of an idempotent request: {}", stored.error().message);
-  else if (!*stored) spdlog::warn("an idempotent request's claim was taken over by a retry before it answered");
+recur::Status SqlIdempotencyStore::complete(const std::string& key, const std::string& token,
+                                           const http::Response& response) {
+  RECUR_ASSIGN(bool ours, db::transact(db_, [&](db::Tx& tx) { return store_answer(tx, key, token, response); }));
+  if (!ours) spdlog::warn("idempotency claim {}: taken over by a retry before it answered", token);
+  return Ok{};
 }
 
-void SqlIdempotencyStore::release(const std::string& key, const std::string& token) {
-  auto released = db::transact(db_, [&](db::Tx& tx) {
+recur::Status SqlIdempotencyStore::release(const std::string& key, const std::string& token) {
+  RECUR_TRY(db::transact(db_, [&](db::Tx& tx) {
     return tx.exec("DELETE FROM idempotency_keys WHERE key = $1 AND claim = $2 AND status IS NULL", {key, token});
-  });
-  if (!released.ok()) spdlog::error("could not release an idempotency key: {}", released.error().message);
+  }));
+  return Ok{};
 }
 
 }  // namespace recur::access

@@ -58,8 +58,8 @@ class SqlIdempotencyStore final : public http::IdempotencyStore {
   Result<Claim> claim(const std::string& key, const std::string& fingerprint) override;
   Result<http::Response> run_once(const std::string& key, const std::string& token,
                                   const std::function<http::Response()>& handler) override;
-  void complete(const std::string& key, const std::string& token, const http::Response& response) override;
-  void release(const std::string& key, const std::string& token) override;
+  recur::Status complete(const std::string& key, const std::string& token, const http::Response& response) override;
+  recur::Status release(const std::string& key, const std::string& token) override;
 
  private:
   // Stores the answer under our claim in `tx`; false if the claim is no longer ours.

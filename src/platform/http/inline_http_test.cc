@@ -56,8 +56,8 @@ class NoIdempotency final : public IdempotencyStore {
   Result<Response> run_once(const std::string&, const std::string&, const std::function<Response()>& handler) override {
     return handler();
   }
-  void complete(const std::string&, const std::string&, const Response&) override {}
-  void release(const std::string&, const std::string&) override {}
+  Status complete(const std::string&, const std::string&, const Response&) override { return Ok{}; }
+  Status release(const std::string&, const std::string&) override { return Ok{}; }
 };
 
 class InlinePipelineTest : public ::testing::Test {

@@ -250,8 +250,12 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
   request.idempotency_key = scoped;
   if (route.commits_in_steps) {
     Response response = call(request, route);
-    if (response.status >= 500) idempotency_.release(scoped, token);
-    else idempotency_.complete(scoped, token, response);
+    auto kept = response.status >= 500 ? idempotency_.release(scoped, token)
+                                       : idempotency_.complete(scoped, token, response);
+    // The answer stands (what it did is committed); a retry gets 409 until the lease passes.
+    if (!kept.ok())
+      spdlog::error("request {}: could not {} its Idempotency-Key: {}", request.request_id,
+                    response.status >= 500 ? "release" : "store the answer under", kept.error().message);
     return response;
   }
   auto response = idempotency_.run_once(scoped, token, [&] { return call(request, route); });

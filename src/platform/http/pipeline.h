@@ -50,9 +50,9 @@ class IdempotencyStore {
   virtual Result<Response> run_once(const std::string& key, const std::string& token,
                                     const std::function<Response()>& handler) = 0;
   // For handlers that commit in steps (Route::commits_in_steps): stores the answer afterwards.
-  virtual void complete(const std::string& key, const std::string& token, const Response& response) = 0;
+  virtual Status complete(const std::string& key, const std::string& token, const Response& response) = 0;
   // Forgets an in-progress key whose request failed with a server error, so it may be retried.
-  virtual void release(const std::string& key, const std::string& token) = 0;
+  virtual Status release(const std::string& key, const std::string& token) = 0;
 };
 
 // Maps an Error to an application/problem+json response (RFC 9457), in one place.
