@@ -2,7 +2,9 @@
 """`recur serve` out of file descriptors: started with RLIMIT_NOFILE 256 (soft and hard, so
 it cannot raise it), it gets 400 idle keep-alive connections. Over the next 5 s it must stay
 cheap (CPU of the server < 0.5 s), quiet (< 100 log lines in all) and answer /healthz on a
-new connection within 2 s each time.
+new connection within 2 s each time. Twice: with the default connection cap (below the
+limit: idle connections are closed to make room), and with a cap above the limit, so accept
+itself fails with EMFILE (backoff, rate-limited warnings, an idle connection closed).
 
 Usage: fd_exhaustion.py PATH/TO/recur [--report]   (--report: print the figures, assert nothing)
 """
@@ -54,18 +56,14 @@ def lines(path):
         return f.read().count(b"\n")
 
 
-def main():
-    recur = os.path.realpath(sys.argv[1])
-    report_only = "--report" in sys.argv[2:]
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this client holds > 400 sockets
+def scenario(recur, label, extra_flags, report_only):
     tmp = tempfile.mkdtemp(prefix="recur-fd-")
     port = free_port()
     log_path = os.path.join(tmp, "server.log")
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [recur, "serve", "--db", f"sqlite:{tmp}/recur.db", "--listen", f"127.0.0.1:{port}", "--no-access-log",
-             "--tick", "3600", "--io-threads", "2", "--workers", "8"],
+             "--tick", "3600", "--io-threads", "2", "--workers", "8", *extra_flags],
             stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT)))
     idle = []
@@ -90,7 +88,7 @@ def main():
         cpu = cpu_seconds(server.pid) - cpu_before
         log_lines = lines(log_path)
         answered = [p for p in probes if p is not None]
-        print(f"fd_exhaustion: {IDLE} idle connections at RLIMIT_NOFILE {LIMIT}: server CPU {cpu:.2f} s "
+        print(f"fd_exhaustion ({label}): {IDLE} idle connections at RLIMIT_NOFILE {LIMIT}: server CPU {cpu:.2f} s "
               f"over {WINDOW:.0f} s, {log_lines} log lines ({os.path.getsize(log_path)} bytes), /healthz answered "
               f"{len(answered)}/{len(probes)}, slowest {max(answered, default=float('nan')):.3f} s")
         if report_only:
@@ -103,7 +101,7 @@ def main():
         if len(answered) != len(probes) or not probes:
             failures.append(f"/healthz answered {len(answered)} of {len(probes)} probes within {PROBE_TIMEOUT} s")
         if failures:
-            print("FAILED: " + "; ".join(failures) + "\nlast log lines:\n" + open(log_path).read()[-2000:])
+            print(f"FAILED ({label}): " + "; ".join(failures) + "\nlast log lines:\n" + open(log_path).read()[-2000:])
             return 1
         return 0
     finally:
@@ -116,6 +114,16 @@ def main():
             server.kill()
             server.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    recur = os.path.realpath(sys.argv[1])
+    report_only = "--report" in sys.argv[2:]
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this client holds > 400 sockets
+    failed = scenario(recur, "default cap", [], report_only)
+    failed |= scenario(recur, "cap above the limit: EMFILE", ["--max-connections", "100000"], report_only)
+    return failed
 
 
 if __name__ == "__main__":
