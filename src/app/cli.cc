@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <charconv>
@@ -120,6 +122,7 @@ struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   int io_threads = 0;
   int workers = 0;
+  int max_connections = 0;  // 0: from the file-descriptor limit
   int tick = 30;
   bool access_log = true;
   std::string docs_dir = "node_modules/swagger-ui-dist";
@@ -225,6 +228,29 @@ int demo(const Common& common) {
   return 0;
 }
 
+// Raises the soft limit on open files to the hard one (the soft default, often 1024, is far
+// below what keep-alive clients need) and returns the soft limit in effect.
+rlim_t raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    else spdlog::warn("cannot raise the open-files limit from {} to {}", limit.rlim_cur, limit.rlim_max);
+  }
+  return limit.rlim_cur;
+}
+
+// Connections fit under the open-files limit with room for the database pool, files and
+// the process's own descriptors: 64, and three per worker (a PostgreSQL connection each, or
+// a SQLite file with its WAL and shared-memory index).
+std::size_t connection_cap(rlim_t open_files, int workers) {
+  const rlim_t reserve = 64 + 3 * static_cast<rlim_t>(workers);
+  if (open_files == RLIM_INFINITY || open_files > 1'000'000) return 1'000'000 - reserve;
+  return open_files > reserve + 16 ? open_files - reserve : 16;
+}
+
 int serve(const Common& common, const ServeFlags& flags) {
   auto colon = flags.listen.rfind(':');
   int port = -1;
@@ -242,6 +268,9 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
   server.answer_inline = true;  // cache hits on the I/O thread (routes marked allow_inline)
+  rlim_t open_files = raise_open_files_limit();
+  server.max_connections = flags.max_connections > 0 ? static_cast<std::size_t>(flags.max_connections)
+                                                     : connection_cap(open_files, server.worker_threads);
   auto faults = faults_from(flags.sandbox_faults);
   if (!faults.ok()) return fail(faults.error());
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
@@ -275,8 +304,10 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
-    spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers); docs at /docs",
-                 server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads);
+    spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
+                 "{} open files); docs at /docs",
+                 server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,
+                 server.max_connections, open_files);
     http_server.run(true);
   }
   spdlog::info("recur stopped cleanly");
@@ -397,6 +428,11 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--io-threads", flags.io_threads, "threads doing network I/O (default: cores)");
   serve_cmd->add_option("--workers", flags.workers, "threads doing database work (default: 4 x cores)");
+  serve_cmd->add_option("--max-connections", flags.max_connections,
+                        "open connections at most; beyond, the longest-idle keep-alive one is closed (default: the "
+                        "open-files limit minus 64 + 3 per worker)")
+      ->check(CLI::PositiveNumber)
+      ->envname("RECUR_MAX_CONNECTIONS");
   serve_cmd->add_option("--tick", flags.tick, "seconds between lifecycle scheduler runs")->capture_default_str();
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();

@@ -3,6 +3,7 @@
 
 #include "access/actor.h"
 #include "access/model.h"
+#include "platform/card_number.h"
 #include "platform/http/rest.h"
 
 namespace recur::customers {
@@ -60,6 +61,13 @@ Result<AttachInput> parse_attach(const Request& req) {
   AttachInput in;
   in.gateway = f.text("gateway", false, 32);
   auto token = f.text("token", true, 255);
+  // Card numbers never reach Recur (nor, through it, a gateway's URL or log): refused here,
+  // without quoting them.
+  if (token && redact_pans(*token) != *token) {
+    f.fail("token", "card_number_not_accepted",
+           "token must be the gateway's token for the card (such as pm_... or cnon:...), never the card number");
+    token.reset();
+  }
   in.make_default = f.boolean("default", false).value_or(false);
   RECUR_TRY(f.finish());
   in.token = *token;

@@ -45,9 +45,8 @@ Result<std::pair<std::int64_t, std::optional<Timestamp>>> availability_query(con
   }
   std::optional<Timestamp> date;
   if (auto d = req.query_param("date")) {
-    std::string text = d->size() == 10 ? *d + "T00:00:00Z" : *d;
-    date = parse_rfc3339(text);
-    if (!date) return invalid_param("date", "date must be a day (2027-01-31) or an RFC 3339 time");
+    RECUR_ASSIGN(Timestamp t, parse_time_input("date", *d));  // the bodies' rule: before 3000
+    date = t;
   }
   return std::make_pair(quantity, date);
 }

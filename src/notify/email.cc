@@ -147,8 +147,8 @@ Status SmtpEmailSender::send(const Email& email) {
 }
 
 Status LogEmailSender::send(const Email& email) {
-  spdlog::info("e-mail not sent (no SMTP server configured): {} to {}, subject \"{}\":\n{}", email.id, email.to,
-               email.subject, without_secrets(email.text, email.secrets));
+  spdlog::info("e-mail not sent (no SMTP server configured): {} ({}) to {}", email.id, email.template_name,
+               mask_email(email.to));
   return Ok{};
 }
 

@@ -19,6 +19,7 @@ struct Email {
   std::string html;
   // Update-payment tokens in the bodies: sent, but never written to a log.
   std::vector<std::string> secrets;
+  std::string template_name;  // what a log line may say about the message, with its id
 };
 
 class EmailSender {
@@ -49,7 +50,9 @@ class SmtpEmailSender final : public EmailSender {
   const Clock& clock_;
 };
 
-// Writes each message to the log instead of sending it: the default without --smtp-url.
+// Logs that a message was not sent, instead of sending it: the default without --smtp-url.
+// Personal data stays out of the log: one line with the id, the template and a masked
+// recipient (see mask_email), never the subject or the body.
 class LogEmailSender final : public EmailSender {
  public:
   Status send(const Email& email) override;

@@ -280,8 +280,25 @@ void scrub_secrets(Notification& n) {
   n.secrets.clear();
 }
 
-std::string without_secrets(std::string text, const std::vector<std::string>& secrets) {
-  return redacted(std::move(text), secrets);
+std::string mask_email(std::string_view address) {
+  auto at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= address.size()) return "***";
+  std::string_view domain = address.substr(at + 1);
+  auto dot = domain.rfind('.');
+  std::string tld = dot == std::string_view::npos || dot == 0 ? "" : std::string(domain.substr(dot));
+  // The first byte of a multi-byte character would be half a character: keep ASCII only.
+  auto first = [](std::string_view part) {
+    unsigned char c = static_cast<unsigned char>(part.front());
+    return c < 0x80 ? std::string(1, part.front()) : std::string();
+  };
+  return first(address) + "***@" + first(domain) + "***" + tld;
+}
+
+std::string mask_phone(std::string_view number) {
+  std::string digits;
+  for (char c : number)
+    if (c >= '0' && c <= '9') digits += c;
+  return "***" + (digits.size() > 4 ? digits.substr(digits.size() - 2) : std::string());
 }
 
 std::optional<std::int64_t> retry_delay(std::int64_t attempts) {

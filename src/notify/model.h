@@ -72,8 +72,10 @@ Notification notification_from_doc(const Json& doc);
 
 // Replaces each secret in the bodies with "[redacted]" and forgets them.
 void scrub_secrets(Notification& n);
-// `text` with each of `secrets` replaced by "[redacted]" (for logs).
-std::string without_secrets(std::string text, const std::vector<std::string>& secrets);
+// Recipients as a log line may show them: "jane.doe@example.com" -> "j***@e***.com" (first
+// letter of each part and the top-level domain), "+14155550123" -> "***23" (last 2 digits).
+std::string mask_email(std::string_view address);
+std::string mask_phone(std::string_view number);
 
 // ------------------------------------------------------------------ retries
 

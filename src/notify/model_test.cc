@@ -142,5 +142,25 @@ TEST(Recipients, EmailAddressesAndE164PhoneNumbers) {
   EXPECT_FALSE(is_phone_number("+1415555012a"));
 }
 
+TEST(Masking, RecipientsKeepTheirFirstLettersAndTopLevelDomainOrTheLastTwoDigits) {
+  struct Case {
+    const char* in;
+    const char* out;
+  } emails[] = {
+      {"jane.doe@example.com", "j***@e***.com"},
+      {"a@b.co.uk", "a***@b***.uk"},
+      {"ops@localhost", "o***@l***"},
+      {"\xc3\xa9lise@\xc3\xa9cole.fr", "***@***.fr"},  // half a character would be worse than none
+      {"not-an-address", "***"},
+      {"@example.com", "***"},
+      {"", "***"},
+  };
+  for (const auto& c : emails) EXPECT_EQ(mask_email(c.in), c.out) << c.in;
+  EXPECT_EQ(mask_phone("+14155550123"), "***23");
+  EXPECT_EQ(mask_phone("+44 20 7946 0958"), "***58");
+  EXPECT_EQ(mask_phone("123"), "***");  // too short to show any of it
+  EXPECT_EQ(mask_phone(""), "***");
+}
+
 }  // namespace
 }  // namespace recur::notify

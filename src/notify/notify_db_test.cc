@@ -8,6 +8,11 @@
 #include <set>
 #include <thread>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
 #include "notify/service.h"
 #include "platform/http/pipeline.h"
 #include "platform/net/http_client.h"
@@ -385,6 +390,54 @@ TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {
   auto list = get("/v1/notifications", analyst.secret, {{"customer", "cus_1"}});
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(Json::parse(list.body)["data"].size(), 1u);
+}
+
+// Captures what spdlog's default logger writes while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string text() {
+    spdlog::default_logger()->flush();
+    return out_.str();
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST_F(NotifyTest, LogSendersWriteTheTemplateTheIdAndAMaskedRecipientButNoPersonalData) {
+  LogEmailSender log_email;
+  LogSmsSender sms_log;
+  Notifier n(t.app->database(), *t.clock, t.app->ids(), log_email, sms_log,
+             NotifierOptions{"https://shop.example/update-payment"});
+  Message mail = receipt("jane.doe@example.com");
+  mail.data["customer_name"] = "Jane Doe";
+  mail.data["amount"] = "$71.39";
+  auto mail_id = enqueue(n, mail);
+  Message sms;
+  sms.channel = Channel::kSms;
+  sms.template_name = "payment_failed";
+  sms.to = "+14155550123";
+  sms.data = {{"amount", "$71.39"}, {"description", "Secret Box"}, {"update_payment_token", "tok_abc"}};
+  auto sms_id = enqueue(n, sms);
+
+  CapturedLog log;
+  EXPECT_EQ(dispatch(n).sent, 2);
+  std::string text = log.text();
+  EXPECT_NE(text.find(mail_id), std::string::npos) << text;
+  EXPECT_NE(text.find("receipt"), std::string::npos) << text;
+  EXPECT_NE(text.find("j***@e***.com"), std::string::npos) << text;
+  EXPECT_NE(text.find(sms_id), std::string::npos) << text;
+  EXPECT_NE(text.find("payment_failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("***23"), std::string::npos) << text;
+  for (const char* personal : {"jane.doe", "example.com", "Jane", "Doe", "$71.39", "Coffee box", "Secret Box",
+                               "tok_abc", "4155550123", "Your receipt", "Thank you"})
+    EXPECT_EQ(text.find(personal), std::string::npos) << personal << " in the log:\n" << text;
 }
 
 }  // namespace

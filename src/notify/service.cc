@@ -84,8 +84,8 @@ Result<std::optional<Notification>> Notifier::claim(Timestamp now) {
 }
 
 Status Notifier::deliver(const Notification& n) {
-  if (n.channel == Channel::kSms) return sms_.send(Sms{n.id, n.to, n.text, n.secrets});
-  return email_.send(Email{n.id, n.to, n.subject.value_or(""), n.text, n.html.value_or(""), n.secrets});
+  if (n.channel == Channel::kSms) return sms_.send(Sms{n.id, n.to, n.text, n.secrets, n.template_name});
+  return email_.send(Email{n.id, n.to, n.subject.value_or(""), n.text, n.html.value_or(""), n.secrets, n.template_name});
 }
 
 Result<bool> Notifier::record(const Notification& claimed, const Status& outcome, DispatchReport& report) {

@@ -30,7 +30,7 @@ Status HttpSmsSender::send(const Sms& sms) {
 }
 
 Status LogSmsSender::send(const Sms& sms) {
-  spdlog::info("SMS not sent (no SMS provider configured): {} to {}: {}", sms.id, sms.to, without_secrets(sms.body, sms.secrets));
+  spdlog::info("SMS not sent (no SMS provider configured): {} ({}) to {}", sms.id, sms.template_name, mask_phone(sms.to));
   return Ok{};
 }
 

@@ -14,6 +14,7 @@ struct Sms {
   std::string to;  // E.164
   std::string body;
   std::vector<std::string> secrets;  // in the body: sent, never logged
+  std::string template_name;
 };
 
 class SmsSender {
@@ -42,6 +43,7 @@ class HttpSmsSender final : public SmsSender {
   HttpSmsOptions options_;
 };
 
+// Logs the id, the template and a masked number (see mask_phone), never the body.
 class LogSmsSender final : public SmsSender {
  public:
   Status send(const Sms& sms) override;

@@ -8,12 +8,52 @@
 
 namespace recur {
 
+namespace {
+
+// Where a NUL hides in a document ("\u0000" in a string or a key): its field path, or
+// nullopt. PostgreSQL's text cannot hold one, and C strings would end there.
+std::optional<std::string> nul_in(const Json& v, const std::string& path) {
+  auto child = [&](const std::string& key) { return path.empty() ? key : path + "." + key; };
+  if (v.is_string()) {
+    if (v.get_ref<const std::string&>().find('\0') != std::string::npos) return path.empty() ? "(body)" : path;
+  } else if (v.is_object()) {
+    for (const auto& [key, value] : v.items()) {
+      if (key.find('\0') != std::string::npos) return child("(key)");
+      if (auto found = nul_in(value, child(key))) return found;
+    }
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (auto found = nul_in(v[i], path + "[" + std::to_string(i) + "]")) return found;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// nlohmann's parser refuses bytes that are not well-formed UTF-8 (it checks the ranges of
+// Unicode's table 3-7) and unpaired surrogate escapes ("\ud800"): both are invalid_json.
 Result<Json> parse_json_object(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Json::object();
   Json doc = Json::parse(body, nullptr, false);
   if (doc.is_discarded()) return Error::bad_request("invalid_json", "the request body is not valid JSON");
   if (!doc.is_object()) return Error::bad_request("invalid_json", "the request body must be a JSON object");
+  if (auto field = nul_in(doc, ""))
+    return Error::invalid("validation_failed", *field + " holds a NUL character (\\u0000)",
+                          {{*field, "invalid_characters", "text may not hold a NUL character (\\u0000)"}});
   return doc;
+}
+
+Result<Timestamp> parse_time_input(std::string_view name, std::string_view text) {
+  auto t = parse_rfc3339(text);
+  if (!t) {
+    std::string message = std::string(name) + " must be an RFC 3339 time such as 2026-01-31T00:00:00Z, or a day";
+    return Error::invalid("validation_failed", message, {{std::string(name), "invalid_timestamp", message}});
+  }
+  if (*t >= kLatestAcceptedTime) {
+    std::string message = std::string(name) + " must be before 3000-01-01";
+    return Error::invalid("validation_failed", message, {{std::string(name), "out_of_range", message}});
+  }
+  return *t;
 }
 
 FieldReader::FieldReader(const Json& object, std::string prefix) : object_(object), prefix_(std::move(prefix)) {}
@@ -107,19 +147,12 @@ std::optional<bool> FieldReader::boolean(std::string_view name, bool required) {
 std::optional<Timestamp> FieldReader::timestamp(std::string_view name, bool required) {
   const Json* v = get(name, required);
   if (!v) return std::nullopt;
-  std::optional<Timestamp> t;
-  if (v->is_string()) t = parse_rfc3339(v->get_ref<const std::string&>());
-  if (!t) {
-    fail(name, "invalid_timestamp", std::string(name) + " must be an RFC 3339 time such as 2026-01-31T00:00:00Z");
+  auto t = parse_time_input(path(name), v->is_string() ? v->get_ref<const std::string&>() : std::string_view("?"));
+  if (!t.ok()) {
+    errors_.push_back(t.error().fields.at(0));
     return std::nullopt;
   }
-  // Calendars are projected years ahead; keep every date they can reach printable.
-  constexpr Timestamp kLatest = 32503680000;  // 3000-01-01T00:00:00Z
-  if (*t >= kLatest) {
-    fail(name, "out_of_range", std::string(name) + " must be before 3000-01-01");
-    return std::nullopt;
-  }
-  return t;
+  return *t;
 }
 
 std::optional<std::string> FieldReader::one_of(std::string_view name, bool required,

@@ -19,8 +19,14 @@ namespace recur {
 
 using Json = nlohmann::json;
 
-// Parses a request body that must be a JSON object ("" counts as {}).
+// Parses a request body that must be a JSON object ("" counts as {}). Bytes that are not
+// UTF-8 are invalid_json (400); a NUL in any string or key is a validation error (422).
 Result<Json> parse_json_object(std::string_view body);
+
+// A time a caller sent, in a body or a query parameter: RFC 3339 or a day ("2027-01-31",
+// its start in UTC), before 3000-01-01 (kLatestAcceptedTime). One rule for both; an error
+// is a 422 naming `name` (invalid_timestamp or out_of_range).
+Result<Timestamp> parse_time_input(std::string_view name, std::string_view text);
 
 // Reads fields from one JSON object, collecting every problem instead of stopping at the
 // first, and refusing fields nobody asked for. Call finish() last.

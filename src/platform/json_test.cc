@@ -72,5 +72,33 @@ TEST(IfMatch, AcceptsStrongWeakAndBareVersions) {
   EXPECT_FALSE(parse_if_match("0").has_value());
 }
 
+TEST(TimeInput, BodiesAndQueriesShareOneRuleBefore3000) {
+  struct Case {
+    const char* text;
+    const char* code;  // "" when accepted
+  } cases[] = {
+      {"2026-01-31T00:00:00Z", ""},
+      {"2026-01-31", ""},
+      {"2999-12-31T23:59:59Z", ""},
+      {"3000-01-01T00:00:00Z", "out_of_range"},
+      {"3000-01-01", "out_of_range"},
+      {"9999-01-01", "out_of_range"},
+      {"2999-12-31T23:00:00-01:00", "out_of_range"},  // 3000-01-01T00:00:00Z
+      {"junk", "invalid_timestamp"},
+      {"", "invalid_timestamp"},
+  };
+  for (const auto& c : cases) {
+    auto t = parse_time_input("date", c.text);
+    EXPECT_EQ(t.ok() ? std::string() : t.error().fields.at(0).code, c.code) << c.text;
+    // A body field gets the same answer.
+    Json body = {{"at", c.text}};
+    FieldReader f(body);
+    auto read = f.timestamp("at", true);
+    auto errors = f.take_errors();
+    EXPECT_EQ(errors.empty() ? std::string() : errors.at(0).code, c.code) << c.text;
+    EXPECT_EQ(read.has_value(), t.ok()) << c.text;
+  }
+}
+
 }  // namespace
 }  // namespace recur

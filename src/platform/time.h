@@ -35,4 +35,8 @@ std::string format_rfc3339(Timestamp t);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fff](Z|+hh:mm|-hh:mm)" and "YYYY-MM-DD" (midnight UTC).
 std::optional<Timestamp> parse_rfc3339(std::string_view text);
 
+// The API takes no time from 3000-01-01T00:00:00Z on: calendars are projected years ahead,
+// and every date they can reach must stay printable in four digits.
+inline constexpr Timestamp kLatestAcceptedTime = 32503680000;
+
 }  // namespace recur

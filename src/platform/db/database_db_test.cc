@@ -1,9 +1,13 @@
 // The database port on both engines: transactions, constraint errors, migrations.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "app/schema.h"
+#include "platform/db/engines.h"
 #include "platform/db/migrate.h"
 #include "testing/fixtures.h"
+#include "testing/local_servers.h"
 
 namespace recur::db {
 namespace {
@@ -140,6 +144,66 @@ TEST_F(DatabaseTest, TextRoundTripsUnicodeAndNulls) {
   EXPECT_EQ(rows->at(0).text(1), "h \"'; --");
   EXPECT_EQ(rows->at(0).int64(2), -5);
   EXPECT_TRUE(rows->at(0).is_null(3));
+}
+
+TEST_F(DatabaseTest, ATextWithANulIsRefusedNeverCutShort) {
+  const std::string with_nul("SKU\0junk", 8);
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec(kInsertKey, {std::string("SKU"), std::string("h1")}).ok());
+    // libpq reads text parameters up to a NUL: "SKU\0junk" would find the row "SKU".
+    auto found = (*tx)->query("SELECT id FROM api_keys WHERE id = $1", {with_nul});
+    ASSERT_FALSE(found.ok());
+    EXPECT_EQ(found.error().code, kInvalidText);
+    EXPECT_EQ(found.error().kind, ErrorKind::kBadRequest);
+  }
+  {
+    auto tx = db().begin();
+    auto written = (*tx)->exec(kInsertKey, {std::string("k1"), with_nul});
+    ASSERT_FALSE(written.ok());
+    EXPECT_EQ(written.error().code, kInvalidText);
+    auto later = (*tx)->exec_later(kInsertKey, {with_nul, std::string("h2")});
+    ASSERT_FALSE(later.ok());
+    EXPECT_EQ(later.error().code, kInvalidText);
+  }
+  EXPECT_EQ(keys(), 0);
+}
+
+TEST_F(DatabaseTest, IllFormedUtf8IsABadRequestNotAServerError) {
+  auto tx = db().begin();
+  auto r = (*tx)->query("SELECT id FROM api_keys WHERE id = $1", {std::string("\xc0\x80")});
+  if (engine_is_postgres()) {  // PostgreSQL checks encodings; SQLite stores bytes
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::kBadRequest);
+    EXPECT_EQ(r.error().code, kInvalidText);
+  }
+}
+
+std::int64_t synchronous_of(Database& db) {
+  auto tx = db.begin(TxMode::kReadOnly);
+  return (*(*tx)->query("PRAGMA synchronous")).at(0).int64(0);
+}
+
+TEST(SqliteDurability, CommitsAreSyncedInFullUnlessTheUrlAsksForNormal) {
+  auto dir = testing::fresh_temp_dir("sqlite-sync");
+  auto full = open("sqlite:" + (dir / "a.db").string(), 2);
+  ASSERT_TRUE(full.ok()) << full.error().message;
+  EXPECT_EQ(synchronous_of(**full), 2);  // FULL
+  auto explicit_full = open("sqlite:" + (dir / "b.db").string() + "?synchronous=full", 2);
+  ASSERT_TRUE(explicit_full.ok());
+  EXPECT_EQ(synchronous_of(**explicit_full), 2);
+  auto normal = open("sqlite:" + (dir / "c.db").string() + "?synchronous=normal", 2);
+  ASSERT_TRUE(normal.ok()) << normal.error().message;
+  EXPECT_EQ(synchronous_of(**normal), 1);  // NORMAL
+  EXPECT_NE((*normal)->describe().find("synchronous=normal"), std::string::npos);
+  auto unknown = open("sqlite:" + (dir / "d.db").string() + "?synchronous=off", 2);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "invalid_database_url");
+  EXPECT_FALSE(std::filesystem::exists(dir / "d.db"));
+  full->reset();
+  explicit_full->reset();
+  normal->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -3,12 +3,30 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "platform/db/database.h"
 
 namespace recur::db {
 
-Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size);
+struct SqliteOptions {
+  // PRAGMA synchronous: FULL (the default) syncs the WAL at every commit, so a power failure
+  // loses nothing committed; NORMAL syncs only at checkpoints (faster; the last commits may
+  // be lost on power failure, never on a process crash). `sqlite:PATH?synchronous=normal`.
+  bool synchronous_full = true;
+};
+
+// Reads "PATH[?synchronous=full|normal]" (what follows "sqlite:" in a database URL).
+Result<std::pair<std::string, SqliteOptions>> parse_sqlite_target(std::string_view target);
+Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size, SqliteOptions options = {});
 Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int pool_size);
+
+// Text parameters may not hold NUL on either engine: PostgreSQL's text cannot, and libpq
+// would cut the value short at it. Callers refuse NUL at the edge; this is the backstop,
+// so a NUL is an error (400 invalid_text) and never a silently shortened value.
+inline constexpr std::string_view kInvalidText = "invalid_text";
+Error invalid_text_error();
+Status text_parameters(const Params& params);
 
 }  // namespace recur::db

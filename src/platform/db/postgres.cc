@@ -23,6 +23,9 @@ Error pg_error(PGconn* conn, const PGresult* res, std::string_view what) {
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   std::string sqlstate = state ? state : "";
   if (sqlstate == "23505") return Error{ErrorKind::kConflict, std::string(kUniqueViolation), msg, {}, {}};
+  // Bytes that are not UTF-8 (22021) or a NUL (22P05) are the caller's, if an edge check
+  // missed them: a 400, never a 500 (and the server's message, quoting bytes, stays out).
+  if (sqlstate == "22021" || sqlstate == "22P05") return invalid_text_error();
   if (sqlstate == "40001" || sqlstate == "40P01")
     return Error{ErrorKind::kUnavailable, std::string(kSerializationFailure), msg, {}, {}};
   if (PQstatus(conn) != CONNECTION_OK)
@@ -93,6 +96,7 @@ class PostgresTx final : public Tx {
   }
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
+    RECUR_TRY(text_parameters(params));
     RECUR_ASSIGN(PgResult res, run(sql, params));
     Rows rows;
     int n = PQntuples(res.get()), cols = PQnfields(res.get());
@@ -110,6 +114,7 @@ class PostgresTx final : public Tx {
   }
 
   Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
+    RECUR_TRY(text_parameters(params));
     RECUR_ASSIGN(PgResult res, run(sql, params));
     const char* n = PQcmdTuples(res.get());
     return n && *n ? std::stoll(n) : 0;
@@ -117,6 +122,7 @@ class PostgresTx final : public Tx {
 
   // Sent with the next statement (or COMMIT) in one pipeline: one round trip for all.
   Status exec_later(std::string_view sql, Params params) override {
+    RECUR_TRY(text_parameters(params));
     deferred_.push_back({std::string(sql), std::move(params)});
     return Ok{};
   }
@@ -170,13 +176,12 @@ class PostgresTx final : public Tx {
     bool sent = !with_begin || PQsendQueryParams(conn, begin_sql_, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
     for (std::size_t i = 0; sent && i < deferred_.size(); ++i) {
       Values v(deferred_[i].params);
-      sent = PQsendQueryPrepared(conn, names[i]->c_str(), static_cast<int>(v.values.size()), v.values.data(), nullptr,
-                                 nullptr, 0) == 1;
+      sent = PQsendQueryPrepared(conn, names[i]->c_str(), v.count(), v.values.data(), v.lengths.data(), nullptr, 0) == 1;
     }
     Values v(params);
     if (sent)
-      sent = final_name ? PQsendQueryPrepared(conn, final_name->c_str(), static_cast<int>(v.values.size()),
-                                              v.values.data(), nullptr, nullptr, 0) == 1
+      sent = final_name ? PQsendQueryPrepared(conn, final_name->c_str(), v.count(), v.values.data(),
+                                              v.lengths.data(), nullptr, 0) == 1
                         : PQsendQueryParams(conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
     sent = sent && PQpipelineSync(conn) == 1;
     // Read every result sent, in order, up to the sync, before leaving pipeline mode.
@@ -222,26 +227,34 @@ class PostgresTx final : public Tx {
     return std::move(results[at]);
   }
 
-  // Parameters as libpq wants them: text, or null.
+  // Parameters as libpq wants them: text with its length, or null. Lengths matter only to
+  // binary format, so libpq still reads text parameters up to a NUL: text_parameters()
+  // refuses a NUL before anything is sent, instead of letting it cut the value short.
   struct Values {
-    explicit Values(const Params& params) : texts(params.size()), values(params.size(), nullptr) {
+    explicit Values(const Params& params)
+        : texts(params.size()), values(params.size(), nullptr), lengths(params.size(), 0) {
       for (std::size_t i = 0; i < params.size(); ++i) {
-        if (const auto* s = std::get_if<std::string>(&params[i])) values[i] = s->c_str();
-        else if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
+        if (const auto* s = std::get_if<std::string>(&params[i])) {
+          values[i] = s->data();
+          lengths[i] = static_cast<int>(s->size());
+        } else if (const auto* n = std::get_if<std::int64_t>(&params[i])) {
           texts[i] = std::to_string(*n);
           values[i] = texts[i].c_str();
+          lengths[i] = static_cast<int>(texts[i].size());
         }
       }
     }
+    int count() const { return static_cast<int>(values.size()); }
     std::vector<std::string> texts;
     std::vector<const char*> values;
+    std::vector<int> lengths;
   };
 
   Result<PgResult> run_prepared(std::string_view sql, const Params& params) {
     RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
     Values v(params);
-    PgResult res(PQexecPrepared(lease_->handle(), name->c_str(), static_cast<int>(v.values.size()),
-                                v.values.data(), nullptr, nullptr, 0));
+    PgResult res(PQexecPrepared(lease_->handle(), name->c_str(), v.count(), v.values.data(), v.lengths.data(),
+                                nullptr, 0));
     auto st = PQresultStatus(res.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(lease_->handle(), res.get(), "query");
     return res;
@@ -316,7 +329,10 @@ Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int
 }
 
 Result<std::unique_ptr<Database>> open(std::string_view url, int pool_size) {
-  if (url.rfind("sqlite:", 0) == 0) return open_sqlite(std::string(url.substr(7)), pool_size);
+  if (url.rfind("sqlite:", 0) == 0) {
+    RECUR_ASSIGN(auto target, parse_sqlite_target(url.substr(7)));
+    return open_sqlite(target.first, pool_size, target.second);
+  }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
     return open_postgres(std::string(url), pool_size);
   return Error::invalid("invalid_database_url",

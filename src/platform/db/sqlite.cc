@@ -1,4 +1,4 @@
-// SQLite engine: WAL mode, a small connection pool, cached prepared statements,
+// SQLite engine: WAL mode (synchronous=FULL unless asked otherwise), a small connection pool, cached prepared statements,
 // BEGIN IMMEDIATE for write transactions so writers queue instead of deadlocking.
 #include <sqlite3.h>
 
@@ -71,6 +71,7 @@ class Connection {
 };
 
 Status bind_all(sqlite3* db, sqlite3_stmt* stmt, const Params& params) {
+  RECUR_TRY(text_parameters(params));  // SQLite could hold a NUL; PostgreSQL cannot: same rule
   for (std::size_t i = 0; i < params.size(); ++i) {
     int idx = static_cast<int>(i + 1);
     int rc = std::visit(
@@ -155,8 +156,8 @@ class SqliteTx final : public Tx {
 
 class SqliteDatabase final : public Database {
  public:
-  SqliteDatabase(std::string path, int pool_size)
-      : path_(std::move(path)), pool_(pool_size, [this] { return connect(); }) {}
+  SqliteDatabase(std::string path, int pool_size, SqliteOptions options)
+      : path_(std::move(path)), options_(options), pool_(pool_size, [this] { return connect(); }) {}
 
   Result<std::unique_ptr<Tx>> open(TxMode mode) override {
     RECUR_ASSIGN(auto lease, pool_.acquire());
@@ -165,7 +166,9 @@ class SqliteDatabase final : public Database {
     return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lease)));
   }
   Engine engine() const override { return Engine::kSqlite; }
-  std::string describe() const override { return "sqlite:" + path_; }
+  std::string describe() const override {
+    return "sqlite:" + path_ + (options_.synchronous_full ? "" : "?synchronous=normal");
+  }
 
  private:
   Result<std::unique_ptr<Connection>> connect() {
@@ -176,19 +179,21 @@ class SqliteDatabase final : public Database {
     if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + path_);
     sqlite3_busy_timeout(raw, 10000);
     RECUR_TRY(conn->run_simple("PRAGMA journal_mode=WAL"));
-    RECUR_TRY(conn->run_simple("PRAGMA synchronous=NORMAL"));
+    // FULL: a commit is on disk when COMMIT returns, power failure included (see engines.h).
+    RECUR_TRY(conn->run_simple(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
     RECUR_TRY(conn->run_simple("PRAGMA foreign_keys=ON"));
     return conn;
   }
 
   std::string path_;
+  SqliteOptions options_;
   Pool<Connection> pool_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size) {
-  auto db = std::make_unique<SqliteDatabase>(path, pool_size);
+Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size, SqliteOptions options) {
+  auto db = std::make_unique<SqliteDatabase>(path, pool_size, options);
   // Open one connection now so a bad path fails at start, not on the first request.
   RECUR_ASSIGN(auto tx, db->begin(TxMode::kReadOnly));
   tx.reset();

@@ -14,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "platform/blocking.h"
+#include "platform/card_number.h"
 #include "platform/digest.h"
 #include "platform/ids.h"
+#include "platform/utf8.h"
 
 namespace recur::http {
 namespace {
@@ -77,8 +79,11 @@ const char* title_for(int status) {
     case 405: return "Method not allowed";
     case 409: return "Conflict";
     case 413: return "Payload too large";
+    case 414: return "URI too long";
     case 422: return "Unprocessable content";
+    case 431: return "Request header fields too large";
     case 503: return "Service unavailable";
+    case 505: return "HTTP version not supported";
     default: return "Internal server error";
   }
 }
@@ -88,11 +93,15 @@ Response problem(const Error& error, const std::string& request_id) {
   int status = status_for(error.kind);
   if (error.code == "method_not_allowed") status = 405;
   if (error.code == "payload_too_large") status = 413;
+  if (error.code == "uri_too_long") status = 414;
+  if (error.code == "header_fields_too_large") status = 431;
+  if (error.code == "http_version_not_supported") status = 505;
+  // Messages quote what the caller sent (an id, a field name, a token): never a card number.
+  std::string detail = redact_pans(error.message);
   // Server-side failures keep their cause in the log, not in the answer: database errors
   // can name hosts, users and SQL.
-  std::string detail = error.message;
   if (status >= 500) {
-    spdlog::error("request {} failed with {}: {}", request_id, error.code, error.message);
+    spdlog::error("request {} failed with {}: {}", request_id, error.code, detail);
     detail = status == 503 ? "a dependency is unavailable; retry later, quoting the request id if it persists"
                            : "an unexpected error occurred; quote the request id to support";
   }
@@ -106,7 +115,8 @@ Response problem(const Error& error, const std::string& request_id) {
   if (!request_id.empty()) doc["request_id"] = request_id;
   if (!error.fields.empty()) {
     auto& list = doc["errors"] = nlohmann::json::array();
-    for (const auto& f : error.fields) list.push_back({{"field", f.field}, {"code", f.code}, {"message", f.message}});
+    for (const auto& f : error.fields)
+      list.push_back({{"field", redact_pans(f.field)}, {"code", f.code}, {"message", redact_pans(f.message)}});
   }
   if (!error.extra_json.empty()) {
     auto extra = nlohmann::json::parse(error.extra_json, nullptr, false);
@@ -121,25 +131,16 @@ Response problem(const Error& error, const std::string& request_id) {
 
 namespace {
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    int extra = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : -1;
-    if (extra < 0 || i + extra >= s.size() + (extra == 0 ? 1 : 0)) return false;
-    for (int k = 1; k <= extra; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
-// Paths and query strings are percent-decoded; refuse bytes that are not UTF-8 before
-// they reach SQL, JSON or logs.
-bool request_text_is_utf8(const Request& request) {
-  if (!valid_utf8(request.path)) return false;
+// Paths and query strings are percent-decoded, and these headers reach SQL (the key store,
+// the version check): refuse bytes that are not well-formed UTF-8, and NUL, before they reach
+// SQL, JSON or logs. Other headers are not read, so they are not judged.
+bool request_text_is_acceptable(const Request& request) {
+  if (!is_acceptable_text(request.path)) return false;
   for (const auto& [key, value] : request.query)
-    if (!valid_utf8(key) || !valid_utf8(value)) return false;
+    if (!is_acceptable_text(key) || !is_acceptable_text(value)) return false;
+  for (const auto& [name, value] : request.headers)
+    if ((name == "authorization" || name == "idempotency-key" || name == "if-match") && !is_acceptable_text(value))
+      return false;
   return true;
 }
 
@@ -156,10 +157,12 @@ Response Pipeline::handle(Request& request) {
                   });
     request.request_id = usable ? *id : new_request_id();
   }
-  Response response = request_text_is_utf8(request)
-                          ? route(request)
-                          : problem(Error::bad_request("invalid_encoding", "the URL is not valid UTF-8 after decoding"),
-                                    request.request_id);
+  Response response =
+      request_text_is_acceptable(request)
+          ? route(request)
+          : problem(Error::bad_request("invalid_encoding",
+                                       "the URL or a header is not well-formed UTF-8 after decoding, or holds a NUL"),
+                    request.request_id);
   response.set_header("X-Request-Id", request.request_id);
   return response;
 }

@@ -10,7 +10,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <optional>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <chrono>
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "platform/blocking.h"
+#include "platform/card_number.h"
 #include "platform/http/pipeline.h"
 #include "platform/ids.h"
 
@@ -33,10 +38,60 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
-  bool busy = false;  // a request is being handled; touched only on the connection's strand
+  // Written on the connection's strand; the accept loop reads them to pick whom to close.
+  std::atomic<bool> busy{false};             // a request is being read to its end or handled
+  std::atomic<std::int64_t> idle_since{0};   // steady clock, ns: when it began to wait for a request
+  std::atomic<bool> evicted{false};          // asked to close to make room
+};
+
+// At most one warning per period; how many were held back is said in the next one.
+class RateLimitedWarning {
+ public:
+  explicit RateLimitedWarning(std::chrono::seconds period) : period_(period) {}
+  void note(const std::string& what) {
+    auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < period_) {
+      ++held_back_;
+      return;
+    }
+    if (held_back_ > 0)
+      spdlog::warn("{} ({} more in the last {} s)", what, held_back_,
+                   std::chrono::duration_cast<std::chrono::seconds>(now - last_).count());
+    else
+      spdlog::warn("{}", what);
+    logged_ = true;
+    last_ = now;
+    held_back_ = 0;
+  }
+
+ private:
+  std::chrono::seconds period_;
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_;
+  std::uint64_t held_back_ = 0;
+};
+
+// Waits between failed accepts: 10 ms, doubling to 1 s; back to 10 ms after a success.
+// A failing accept (EMFILE) fails again at once: retrying without a pause spins a core.
+class AcceptBackoff {
+ public:
+  std::chrono::milliseconds next() {
+    auto wait = wait_;
+    wait_ = std::min(wait_ * 2, std::chrono::milliseconds(1000));
+    return wait;
+  }
+  void reset() { wait_ = std::chrono::milliseconds(10); }
+
+ private:
+  std::chrono::milliseconds wait_{10};
 };
 
 Request to_request(const bhttp::request<bhttp::string_body>& msg) {
@@ -71,13 +126,47 @@ bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned ver
 }
 
 // Refused before the pipeline sees it, so it gets its request id here.
-Response too_large(std::size_t limit) {
+Response refusal(const std::string& code, const std::string& message) {
   std::string request_id = "req_" + random_token(12);
-  Response r = problem(Error{ErrorKind::kBadRequest, "payload_too_large",
-                             "the request body exceeds the limit of " + std::to_string(limit) + " bytes", {}, {}},
-                       request_id);
+  Response r = problem(Error::bad_request(code, message), request_id);
   r.set_header("X-Request-Id", request_id);
   return r;
+}
+
+Response too_large(std::size_t limit) {
+  return refusal("payload_too_large", "the request body exceeds the limit of " + std::to_string(limit) + " bytes");
+}
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+
+// A request line ending in a well-formed version Beast does not speak ("HTTP/9.9", "HTTP/2.0").
+bool names_another_http_version(std::string_view unread) {
+  auto line = unread.substr(0, unread.find("\r\n"));
+  auto version = line.substr(line.rfind(' ') + 1);
+  return version.size() == 8 && version.substr(0, 5) == "HTTP/" && std::isdigit(static_cast<unsigned char>(version[5])) &&
+         version[6] == '.' && std::isdigit(static_cast<unsigned char>(version[7]));
+}
+
+// The answer to a request the parser refused, or nullopt when there is nobody to answer
+// (the client closed). `unread` holds the bytes not consumed yet (Beast consumes the
+// request line, then each field, as each is complete); `line_read`: the request line was.
+std::optional<Response> answer_to_unparsable(const boost::system::error_code& ec, std::string_view unread,
+                                             bool line_read) {
+  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return std::nullopt;
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
+  if (ec == bhttp::error::bad_version && !line_read && names_another_http_version(unread))
+    return refusal("http_version_not_supported", "this server speaks HTTP/1.0 and HTTP/1.1");
+  if (ec == bhttp::error::header_limit) {
+    if (!line_read)
+      return refusal("uri_too_long", "the request line exceeds the limit of " + std::to_string(kHeaderLimit) + " bytes");
+    return refusal("header_fields_too_large",
+                   "the request's header exceeds the limit of " + std::to_string(kHeaderLimit) + " bytes");
+  }
+  if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length)
+    return refusal("malformed_request",
+                   "the request's framing is ambiguous or invalid (Content-Length with Transfer-Encoding, or a bad "
+                   "Content-Length or Transfer-Encoding)");
+  return refusal("malformed_request", "the request is not valid HTTP/1.1 (" + ec.message() + ")");
 }
 
 }  // namespace
@@ -101,22 +190,32 @@ struct Server::Impl {
   asio::thread_pool workers;
   tcp::acceptor acceptor;
   asio::signal_set signals;
+  asio::steady_timer pause{ioc};  // the accept loop's wait: backoff, or room at the cap
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_set<std::shared_ptr<Connection>> connections;
 
   asio::awaitable<void> accept_loop() {
+    AcceptBackoff backoff;
+    RateLimitedWarning warning(std::chrono::seconds(5));
     for (;;) {
+      co_await wait_for_room();
+      if (stopping) co_return;
       boost::system::error_code ec;
       auto& home = *iocs[next_context++ % iocs.size()];
       tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(home),
                                                           asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopping || ec == asio::error::operation_aborted) co_return;
-        spdlog::warn("accept failed: {}", ec.message());
+        warning.note("accept failed: " + ec.message());
+        // Out of file descriptors: an idle keep-alive connection gives one back.
+        if (ec == asio::error::no_descriptors || ec.value() == ENFILE) evict_oldest_idle();
+        co_await pause_for(backoff.next());
         continue;
       }
+      backoff.reset();
       auto conn = std::make_shared<Connection>(std::move(socket));
+      conn->idle_since = steady_now_ns();
       {
         std::lock_guard lock(mu);
         connections.insert(conn);
@@ -124,6 +223,46 @@ struct Server::Impl {
       auto executor = conn->stream.get_executor();
       asio::co_spawn(executor, session(conn), asio::detached);
     }
+  }
+
+  // Sleeps on `pause`; a connection that ends (or shutdown) cuts it short.
+  asio::awaitable<void> pause_for(std::chrono::milliseconds wait) {
+    pause.expires_after(wait);
+    boost::system::error_code ignored;
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+
+  std::size_t open_connections() {
+    std::lock_guard lock(mu);
+    return connections.size();
+  }
+
+  // At the cap, new connections wait in the listen backlog while the longest-idle keep-alive
+  // connection is closed (see docs/decisions/0011-connection-cap.md).
+  asio::awaitable<void> wait_for_room() {
+    while (!stopping && options.max_connections > 0 && open_connections() >= options.max_connections) {
+      evict_oldest_idle();
+      co_await pause_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  // Closes the connection that has waited longest for its next request. One at a time: the
+  // accept loop asks again if room does not come.
+  void evict_oldest_idle() {
+    std::shared_ptr<Connection> oldest;
+    {
+      std::lock_guard lock(mu);
+      for (const auto& conn : connections) {
+        if (conn->busy || conn->evicted) continue;
+        if (!oldest || conn->idle_since < oldest->idle_since) oldest = conn;
+      }
+      if (!oldest) return;
+      oldest->evicted = true;
+    }
+    asio::post(oldest->stream.get_executor(), [oldest] {
+      if (oldest->busy) oldest->evicted = false;  // a request came in: it stays
+      else oldest->stream.cancel();
+    });
   }
 
   // The dispatcher must always answer: an exception becomes a 500, never a dead connection.
@@ -151,13 +290,14 @@ struct Server::Impl {
     }
   }
 
-  // Forgets the connection however the session ends.
+  // Forgets the connection however the session ends, and wakes an accept loop waiting for room.
   struct Registration {
     Impl* impl;
     std::shared_ptr<Connection> conn;
     ~Registration() {
       std::lock_guard lock(impl->mu);
       impl->connections.erase(conn);
+      if (!impl->stopping) asio::post(impl->ioc, [impl = impl] { impl->pause.cancel(); });
     }
   };
 
@@ -167,18 +307,25 @@ struct Server::Impl {
     while (!stopping) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(options.body_limit);
-      parser.header_limit(16 * 1024);
+      parser.header_limit(kHeaderLimit);
+      conn->idle_since = steady_now_ns();
       conn->busy = false;
+      if (conn->evicted) break;  // closed to make room while the last answer was written
       conn->stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
       boost::system::error_code ec;
       co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      conn->busy = true;
+      // Every request the parser refuses gets an answer before the connection closes.
       if (ec == bhttp::error::body_limit) {
-        Response res = too_large(options.body_limit);
-        co_await write(*conn, res, parser.get().version(), false, false);
+        co_await refuse(*conn, too_large(options.body_limit));
         break;
       }
-      if (ec) break;
-      conn->busy = true;
+      if (ec) {
+        std::string_view unread(static_cast<const char*>(buffer.data().data()), buffer.size());
+        bool line_read = !parser.get().target().empty();
+        if (auto answer = answer_to_unparsable(ec, unread, line_read)) co_await refuse(*conn, *answer);
+        break;
+      }
       auto started = std::chrono::steady_clock::now();
       Request request = to_request(parser.get());
       bool keep_alive = parser.get().keep_alive() && !stopping;
@@ -196,6 +343,18 @@ struct Server::Impl {
     conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  // Answers, then closes gracefully: stop sending, and read (and drop) what the client still
+  // sends for a moment, so the close does not reset the connection before the answer is read.
+  asio::awaitable<void> refuse(Connection& conn, const Response& response) {
+    if (!co_await write(conn, response, 11, false, false)) co_return;
+    boost::system::error_code ec;
+    conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    conn.stream.expires_after(std::chrono::seconds(1));
+    std::array<char, 4096> sink;
+    for (std::size_t drained = 0; !ec && drained < (1u << 20);)
+      drained += co_await conn.stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+  }
+
   asio::awaitable<bool> write(Connection& conn, const Response& response, unsigned version, bool keep_alive,
                               bool head) {
     auto message = to_message(response, version, keep_alive, head);
@@ -209,7 +368,7 @@ struct Server::Impl {
     if (!options.access_log) return;
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
     nlohmann::json line = {{"type", "access"},         {"request_id", req.request_id},
-                           {"method", req.method},     {"path", req.path},
+                           {"method", req.method},     {"path", redact_pans(req.path)},
                            {"status", res.status},     {"duration_ms", micros.count() / 1000.0},
                            {"bytes", res.body.size()}, {"key", req.principal ? req.principal->key_id : ""}};
     spdlog::info(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -222,6 +381,7 @@ struct Server::Impl {
       boost::system::error_code ignored;
       acceptor.close(ignored);
       signals.cancel(ignored);
+      pause.cancel();
       std::lock_guard lock(mu);
       for (const auto& conn : connections)
         asio::post(conn->stream.get_executor(), [conn] {

@@ -20,6 +20,10 @@ struct ServerOptions {
   std::size_t body_limit = 1 << 20;
   int read_timeout_seconds = 30;
   int shutdown_grace_seconds = 10;
+  // Open connections at most (0: no cap). At the cap the longest-idle keep-alive connection is
+  // closed to make room, and new ones wait in the listen backlog meanwhile. Keep it below the
+  // file-descriptor limit, with room for the database and files.
+  std::size_t max_connections = 0;
   bool access_log = true;
   // Try each GET/HEAD on the I/O thread first, under a NonBlockingScope (platform/blocking.h):
   // only for a dispatcher that throws WouldBlock before doing anything it cannot answer
