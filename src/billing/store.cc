@@ -131,6 +131,14 @@ Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string&
   return ids;
 }
 
+Result<std::vector<std::string>> open_invoices_of_subscription(db::Tx& tx, const std::string& subscription) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 AND status = 'open' ORDER BY id",
+                                   {subscription}));
+  std::vector<std::string> ids;
+  for (const auto& r : rows) ids.push_back(r.text(0));
+  return ids;
+}
+
 Result<std::int64_t> count_other_open_invoices(db::Tx& tx, const std::string& subscription, const std::string& except) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1 AND status = 'open'"
                                    " AND id <> $2",
