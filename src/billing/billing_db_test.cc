@@ -487,6 +487,23 @@ TEST_F(BillingTest, CancelingNowWhilePastDueVoidsEveryOpenInvoiceAndEndsDunning)
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'"), 0);
 }
 
+TEST_F(BillingTest, DunningThatCancelsVoidsTheSubscriptionsLaterInvoicesToo) {
+  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{30}, FinalAction::kCancel}, 1, t.actor).ok());
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");  // fails; the one retry on 03-02
+  run_at("2026-02-28T10:00:00Z");  // renews while past_due: the second invoice fails too (retry 03-30)
+  ASSERT_EQ(invoices(sub.id).size(), 2u);
+  run_at("2026-03-02T10:00:00Z");  // the first invoice's last retry fails: canceled
+  ASSERT_EQ(sub_now(sub.id).status, Status::kCanceled);
+  auto list = invoices(sub.id);  // newest first
+  EXPECT_EQ(list[1].status, InvoiceStatus::kUncollectible);  // the one dunning gave up on
+  EXPECT_EQ(list[0].status, InvoiceStatus::kVoid);           // the later one ends with the subscription
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.voided' AND resource_id = $1", {list[0].id}), 1);
+  std::int64_t payments_before = count("SELECT COUNT(*) FROM payments");
+  run_at("2026-03-30T10:00:00Z");  // its retry never happens
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), payments_before);
+}
+
 TEST_F(BillingTest, ACanceledSubscriptionsChargeInFlightThatSucceededIsPaidThenRefundedOnce) {
   sandbox().set_faults({0, 1.0, 0, 7});  // the charge is made, its answer lost
   auto sub = subscriber("pm_card_visa", 3570);
