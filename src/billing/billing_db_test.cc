@@ -386,6 +386,213 @@ TEST_F(BillingTest, ACardExpiringThisMonthIsNoticedOnce) {
   run_at("2026-01-31T10:00:00Z");
   run_at("2026-01-31T11:00:00Z");
   EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 1);
+  // The customer is told: one message, to them, about their default card.
+  auto methods = t.app->customers().payment_methods(sub.customer);
+  ASSERT_TRUE(methods.ok() && methods->default_id);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'card_expiring' AND resource_id = $1"
+                  " AND customer_id = $2",
+                  {*methods->default_id, sub.customer}),
+            1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'card_expiring'"), 1);
+}
+
+// A node whose card-expiring messages cannot be queued (no update-payment URL: the
+// template's link cannot be built, refused before any SQL).
+std::unique_ptr<app::App> node_without_payment_link(const testing::TestApp& base) {
+  struct Borrowed final : Clock {
+    explicit Borrowed(Clock& c) : inner(c) {}
+    Timestamp now() const override { return inner.now(); }
+    Clock& inner;
+  };
+  app::Options options{base.db_url, 4, "", ""};
+  options.update_payment_url = "";
+  auto node = app::App::open(options, std::make_unique<Borrowed>(*base.clock));
+  if (!node.ok()) throw std::runtime_error(node.error().message);
+  return std::move(*node);
+}
+
+TEST_F(BillingTest, ARemindersMessageThatCannotBeQueuedLeavesItUnsentAndIsCountedThenSentByTheNextRun) {
+  auto sub = subscriber("pm_card_expiring");
+  auto pm = t.app->customers().payment_methods(sub.customer)->default_id.value();
+  auto failing = node_without_payment_link(t);
+  auto run = failing->billing().run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->payments.reminders_queued, 0);
+  EXPECT_EQ(run->payments.reminders_failed, 1);
+  // Not marked sent: the claim rolled back with the refused message.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'card_expiring'"), 0);
+  // The run's record says so.
+  auto runs = billing().list_runs(1, std::nullopt);
+  ASSERT_TRUE(runs.ok() && !runs->items.empty());
+  EXPECT_EQ(runs->items[0].id, run->id);
+  EXPECT_EQ(runs->items[0].payments.reminders_failed, 1);
+  // A node that can queue it sends it, once.
+  t.clock->set(at("2026-01-31T11:00:00Z"));
+  auto next = billing().run("test");
+  ASSERT_TRUE(next.ok()) << next.error().message;
+  EXPECT_EQ(next->payments.reminders_queued, 1);
+  EXPECT_EQ(next->payments.reminders_failed, 0);
+  run_at("2026-01-31T12:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'card_expiring' AND resource_id = $1", {pm}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 1);
+}
+
+// --- canceling now (decision 0010) -------------------------------------------------------
+
+TEST_F(BillingTest, CancelingNowBeforeTheFirstChargeVoidsTheInvoiceAndNoRunChargesIt) {
+  auto sub = subscriber("pm_card_visa", 3570);
+  auto first = invoices(sub.id).at(0);
+  ASSERT_EQ(first.status, InvoiceStatus::kOpen);  // made at signup, charged by the next run
+  t.clock->set(at("2026-01-31T10:00:30Z"));
+  auto canceled = t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok()) << canceled.error().message;
+  Invoice voided = *billing().get_invoice(first.id);
+  EXPECT_EQ(voided.status, InvoiceStatus::kVoid);
+  EXPECT_FALSE(voided.next_attempt_at.has_value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.voided' AND resource_id = $1", {first.id}), 1);
+  run_at("2026-01-31T10:01:00Z");
+  run_at("2026-02-28T10:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 0);
+  EXPECT_EQ(invoices(sub.id).size(), 1u);
+  // Its box is not shipped either.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1 AND status <> 'cancelled'", {sub.id}), 0);
+}
+
+TEST_F(BillingTest, CancelingNowWhilePastDueVoidsEveryOpenInvoiceAndEndsDunning) {
+  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{20, 40}, std::nullopt}, 1, t.actor).ok());
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");  // fails: past_due, retry in 20 days
+  run_at("2026-02-28T10:00:00Z");  // renews while past_due: a second invoice, failing too
+  ASSERT_EQ(sub_now(sub.id).status, Status::kPastDue);
+  auto open = invoices(sub.id);
+  ASSERT_EQ(open.size(), 2u);
+  std::int64_t payments_before = count("SELECT COUNT(*) FROM payments");
+  t.clock->set(at("2026-03-01T09:00:00Z"));
+  auto canceled = t.app->subscriptions().cancel(sub.id, {false, "too_expensive", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok()) << canceled.error().message;
+  for (const auto& inv : invoices(sub.id)) {
+    EXPECT_EQ(inv.status, InvoiceStatus::kVoid) << inv.id;
+    EXPECT_FALSE(inv.next_attempt_at.has_value());
+    EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.voided' AND resource_id = $1", {inv.id}), 1);
+  }
+  // The retries that were due never happen; a new card charges nothing.
+  run_at("2026-03-12T10:00:00Z");
+  run_at("2026-03-20T10:00:00Z");
+  run_at("2026-04-20T10:00:00Z");
+  ASSERT_TRUE(
+      t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true}, t.actor).ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), payments_before);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'"), 0);
+}
+
+TEST_F(BillingTest, DunningThatCancelsVoidsTheSubscriptionsLaterInvoicesToo) {
+  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{30}, FinalAction::kCancel}, 1, t.actor).ok());
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");  // fails; the one retry on 03-02
+  run_at("2026-02-28T10:00:00Z");  // renews while past_due: the second invoice fails too (retry 03-30)
+  ASSERT_EQ(invoices(sub.id).size(), 2u);
+  run_at("2026-03-02T10:00:00Z");  // the first invoice's last retry fails: canceled
+  ASSERT_EQ(sub_now(sub.id).status, Status::kCanceled);
+  auto list = invoices(sub.id);  // newest first
+  EXPECT_EQ(list[1].status, InvoiceStatus::kUncollectible);  // the one dunning gave up on
+  EXPECT_EQ(list[0].status, InvoiceStatus::kVoid);           // the later one ends with the subscription
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.voided' AND resource_id = $1", {list[0].id}), 1);
+  std::int64_t payments_before = count("SELECT COUNT(*) FROM payments");
+  run_at("2026-03-30T10:00:00Z");  // its retry never happens
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), payments_before);
+}
+
+TEST_F(BillingTest, ACanceledSubscriptionsChargeInFlightThatSucceededIsPaidThenRefundedOnce) {
+  sandbox().set_faults({0, 1.0, 0, 7});  // the charge is made, its answer lost
+  auto sub = subscriber("pm_card_visa", 3570);
+  run_at("2026-01-31T10:00:00Z");
+  sandbox().set_faults({});
+  auto inv = invoices(sub.id).at(0);
+  ASSERT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'pending'", {inv.id}), 1);
+  t.clock->set(at("2026-01-31T10:01:00Z"));
+  ASSERT_TRUE(t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
+  // Not voided under a charge the gateway may have made: marked, and asked about again.
+  Invoice waiting = *billing().get_invoice(inv.id);
+  EXPECT_EQ(waiting.status, InvoiceStatus::kOpen);
+  EXPECT_TRUE(waiting.collection_ended);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.collection_ended' AND resource_id = $1", {inv.id}),
+            1);
+  run_at("2026-01-31T10:05:00Z");  // same key: the first answer, no second charge
+  Invoice paid = *billing().get_invoice(inv.id);
+  EXPECT_EQ(paid.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(paid.amount_paid, 3570);
+  EXPECT_EQ(paid.amount_refunded, 3570);  // reserved for the refund at once
+  EXPECT_EQ(sandbox_charges(inv.id), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM refunds WHERE invoice_id = $1 AND status = 'pending'", {inv.id}), 1);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kCanceled);  // a payment does not bring it back
+  run_at("2026-01-31T10:10:00Z");  // the run asks the gateway for the refund
+  EXPECT_EQ(count("SELECT COUNT(*) FROM refunds WHERE invoice_id = $1 AND status = 'succeeded'", {inv.id}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
+  EXPECT_EQ(count("SELECT refunded FROM sandbox_charges WHERE idempotency_key LIKE $1", {inv.id + ":%"}), 3570);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM credit_notes WHERE invoice_id = $1", {inv.id}), 1);
+  run_at("2026-02-28T10:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
+}
+
+TEST_F(BillingTest, ACanceledSubscriptionsChargeInFlightThatFailedVoidsTheInvoiceWithoutDunning) {
+  sandbox().set_faults({0, 1.0, 0, 7});
+  auto sub = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");
+  sandbox().set_faults({});
+  auto inv = invoices(sub.id).at(0);
+  t.clock->set(at("2026-01-31T10:01:00Z"));
+  ASSERT_TRUE(t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
+  run_at("2026-01-31T10:05:00Z");
+  Invoice voided = *billing().get_invoice(inv.id);
+  EXPECT_EQ(voided.status, InvoiceStatus::kVoid);
+  EXPECT_FALSE(voided.next_attempt_at.has_value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'failed'", {inv.id}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.payment_failed' AND resource_id = $1", {inv.id}), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.voided' AND resource_id = $1", {inv.id}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed'"), 0);
+  run_at("2026-02-01T10:00:00Z");  // the dunning retry that would have come
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 1);
+}
+
+TEST_F(BillingTest, ACadenceChangeBillsTheNewPeriodWithItsDiscountAndCarriesTheRestOfTheCredit) {
+  auto sub = subscriber("pm_card_visa", 4500);
+  run_at("2026-01-31T10:00:00Z");
+  // 20 % off the next three billed periods.
+  auto offer = t.app->subscriptions().create_offer(
+      {"too_expensive", subscriptions::OfferType::kDiscount, "20% off", 20, 3, 0, std::nullopt, Json::object()}, t.actor);
+  ASSERT_TRUE(offer.ok()) << offer.error().message;
+  ASSERT_TRUE(t.app->subscriptions().present_offers(sub.id, "too_expensive", t.actor).ok());
+  ASSERT_TRUE(t.app->subscriptions().accept_offer(sub.id, offer->id, t.actor).ok());
+  run_at("2026-02-28T10:00:00Z");  // [02-28, 03-31): 3600 paid (cycle 1)
+  ASSERT_EQ(invoices(sub.id).at(0).amount_paid, 3600);
+  // Weekly at 2026-03-03T10:00: 28 of 31 days unused -> 3600 × 28/31 = 3251.6 -> credit 3252.
+  auto weekly = testing::make_plan(t, 2200, Interval::kWeek, 1, 0, "Weekly");
+  t.clock->set(at("2026-03-03T10:00:00Z"));
+  auto changed = t.app->subscriptions().change_plan(sub.id, {weekly.id, std::nullopt, true,
+                                                             subscriptions::Effective::kNow},
+                                                    std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  Invoice week = invoices(sub.id).at(0);
+  ASSERT_EQ(week.lines.size(), 3u);
+  EXPECT_EQ(week.lines[0].amount, 2200);
+  EXPECT_EQ(week.lines[1].amount, -3252);
+  EXPECT_EQ(week.discount, 440);  // cycle 2: the new period is discounted like any other
+  EXPECT_EQ(week.lines[2].amount, 1492);  // 3252 - (2200 - 440) carried
+  EXPECT_EQ(week.total, 0);
+  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -1492);
+  // The next week (cycle 3): 1760 - 1492 = 268.
+  run_at("2026-03-10T10:00:00Z");
+  Invoice next = invoices(sub.id).at(0);
+  EXPECT_EQ(next.discount, 440);
+  EXPECT_EQ(next.total, 268);
+  EXPECT_EQ(next.amount_paid, 268);
+  // The discount is used up: full price after.
+  run_at("2026-03-17T10:00:00Z");
+  EXPECT_EQ(invoices(sub.id).at(0).total, 2200);
+  EXPECT_FALSE(sub_now(sub.id).discount.has_value());
 }
 
 TEST_F(BillingTest, RunsWithSeveralWorkersRenewAndChargeEachSubscriptionExactlyOnce) {

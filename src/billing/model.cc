@@ -47,9 +47,14 @@ std::optional<FinalAction> final_action_from(std::string_view t) { return lookup
 
 Totals compute_totals(const std::vector<InvoiceLine>& lines, std::int64_t discount, std::int64_t tax_rate_bp) {
   Totals t;
-  for (const auto& line : lines) t.subtotal += line.amount;
-  // A discount applies to what is charged, never to credits, and never below zero.
-  t.discount = std::clamp<std::int64_t>(discount, 0, std::max<std::int64_t>(t.subtotal, 0));
+  std::int64_t charged = 0;
+  for (const auto& line : lines) {
+    t.subtotal += line.amount;
+    if (line.amount > 0) charged += line.amount;
+  }
+  // A discount applies to what is charged, never to credits: it is taken off the charges
+  // first (at most all of them), and only then are credits weighed against the rest.
+  t.discount = std::clamp<std::int64_t>(discount, 0, charged);
   std::int64_t net = t.subtotal - t.discount;
   if (net < 0) {
     t.carried_credit = net;
@@ -58,6 +63,20 @@ Totals compute_totals(const std::vector<InvoiceLine>& lines, std::int64_t discou
   t.tax = mul_div_round_half_up(net, tax_rate_bp, 10000);
   t.total = net + t.tax;
   return t;
+}
+
+PeriodInvoice invoice_period(std::vector<InvoiceLine> lines, std::int64_t discount, std::int64_t tax_rate_bp,
+                             Period period) {
+  PeriodInvoice out;
+  out.totals = compute_totals(lines, discount, tax_rate_bp);
+  if (out.totals.carried_credit < 0) {
+    // The credit this invoice cannot absorb leaves it as a line, and waits for the next one.
+    out.carried = out.totals.carried_credit;
+    lines.push_back({std::string(kCarriedCreditLine), -out.carried, 1, period, false});
+    out.totals = compute_totals(lines, discount, tax_rate_bp);
+  }
+  out.lines = std::move(lines);
+  return out;
 }
 
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures) {
@@ -178,6 +197,7 @@ Json to_json(const Invoice& inv) {
                             {"next_payment_attempt", to_json_time(inv.next_attempt_at)},
                             {"first_failed_at", to_json_time(inv.first_failed_at)},
                             {"paid_at", to_json_time(inv.paid_at)},
+                            {"collection_ended", inv.collection_ended},
                             {"lines", lines}},
                        inv);
 }
@@ -204,6 +224,7 @@ Invoice invoice_from_doc(const Json& d) {
   inv.next_attempt_at = doc_time(d, "next_payment_attempt");
   inv.first_failed_at = doc_time(d, "first_failed_at");
   inv.paid_at = doc_time(d, "paid_at");
+  inv.collection_ended = d.value("collection_ended", false);
   for (const auto& l : d.at("lines"))
     inv.lines.push_back({l.at("description"), l.at("amount"), l.at("quantity"),
                          {doc_required_time(l, "period_start"), doc_required_time(l, "period_end")}, l.at("proration")});

@@ -50,6 +50,10 @@ struct Invoice {
   std::optional<Timestamp> first_failed_at;
   std::optional<Timestamp> paid_at;
   std::string billing_reason;  // "subscription_create", "subscription_cycle", "subscription_update"
+  // The subscription ended at once while a charge of this open invoice was in flight
+  // (decision 0010): no new attempt is made; the one in flight is asked about again with its
+  // key, and its answer closes the invoice (a failure voids it, a success is refunded).
+  bool collection_ended = false;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
@@ -61,9 +65,10 @@ Json to_json(const Invoice& invoice);
 inline std::int64_t creditable(const Invoice& inv) { return inv.amount_paid - inv.amount_refunded - inv.amount_credited; }
 Invoice invoice_from_doc(const Json& doc);
 
-// Totals from the lines, a discount and a tax rate (basis points, 0..10000). A discount
-// larger than the subtotal stops at zero; the part of a credit (negative lines) that the
-// invoice cannot absorb is returned in `carried_credit` (< 0) for the next invoice.
+// Totals from the lines, a discount and a tax rate (basis points, 0..10000). The discount
+// comes off the charges (positive lines) and never exceeds them; credits (negative lines)
+// are weighed against what is left after it, and the part of a credit that the invoice
+// cannot absorb is returned in `carried_credit` (< 0) for the next invoice.
 struct Totals {
   std::int64_t subtotal = 0;
   std::int64_t discount = 0;
@@ -72,6 +77,21 @@ struct Totals {
   std::int64_t carried_credit = 0;
 };
 Totals compute_totals(const std::vector<InvoiceLine>& lines, std::int64_t discount, std::int64_t tax_rate_bp);
+
+// The invoice of a billable period: `lines` are the plan line at gross, then the items
+// waiting for it (proration lines, credit notes, credit carried from before); `discount`
+// is what the period's discount takes off the plan line (gross - period amount). The
+// discount is applied before any credit is weighed, so a credit larger than the discounted
+// charge carries exactly the rest: a line "Unused credit carried to the next invoice" is
+// added and `carried` (< 0) is what the next invoice must take off. Pure.
+struct PeriodInvoice {
+  std::vector<InvoiceLine> lines;
+  Totals totals;
+  std::int64_t carried = 0;
+};
+PeriodInvoice invoice_period(std::vector<InvoiceLine> lines, std::int64_t discount, std::int64_t tax_rate_bp,
+                             Period period);
+inline constexpr std::string_view kCarriedCreditLine = "Unused credit carried to the next invoice";
 
 enum class PaymentStatus { kPending, kSucceeded, kFailed };
 std::string_view to_string(PaymentStatus status);

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "subscriptions/subscription.h"
+
 namespace recur::billing {
 namespace {
 
@@ -24,6 +26,10 @@ TEST(ComputeTotals, WorkedExamplesToTheMinorUnit) {
       {{999}, 0, 2000, 999, 0, 200, 1199, 0},             // 20 % of 9.99 = 1.998 -> 2.00
       {{1001}, 1, 1000, 1001, 1, 100, 1100, 0},           // tax on the discounted amount
       {{-300}, 100, 0, -300, 0, 0, 0, -300},              // no discount on credits
+      // A 20 % discount (440 of 2200) comes off the charge before the credit is weighed:
+      // 2200 - 440 - 3868 leaves 2108 to carry, not 1668.
+      {{2200, -3868}, 440, 0, -1668, 440, 0, 0, -2108},
+      {{2200, -360}, 440, 1000, 1840, 440, 140, 1540, 0},  // tax on what is left after both
   };
   for (const auto& c : cases) {
     std::vector<InvoiceLine> lines;
@@ -47,6 +53,89 @@ TEST(ComputeTotals, TotalIsNeverNegativeAndLinesBalanceAfterCarrying) {
         // What the invoice charges plus what it carries equals what it was asked to settle.
         EXPECT_EQ(t.total + t.carried_credit, charge - credit - t.discount);
       }
+}
+
+// A plan change to a new cadence: the unused share of what was paid for the current
+// period is credited (`subscriptions::prorate`), the new period starts at the change
+// (`restart_period`, which prices it with the subscription's discount and uses up one of
+// its cycles), and its invoice is `invoice_period`. The discount must come off the new
+// period before the credit is weighed, whatever kind of discount it is.
+TEST(PeriodInvoice, ACadenceChangeKeepsTheDiscountOfTheNewPeriodAndCarriesTheRestOfTheCredit) {
+  using subscriptions::Discount;
+  using subscriptions::kForever;
+  const subscriptions::Cadence monthly{subscriptions::Interval::kMonth, 1};
+  const subscriptions::Cadence weekly{subscriptions::Interval::kWeek, 1};
+  const Timestamp april = parse_rfc3339("2026-04-01T00:00:00Z").value();
+  const Timestamp may = parse_rfc3339("2026-05-01T00:00:00Z").value();  // April: 30 days
+  const Timestamp early = parse_rfc3339("2026-04-04T00:00:00Z").value();  // 27 days unused: 0.9
+  const Timestamp late = parse_rfc3339("2026-04-28T00:00:00Z").value();   // 3 days unused: 0.1
+  auto percent = [](std::int64_t pct, std::int64_t cycles) { return Discount{pct, cycles, "coupon:c"}; };
+  auto amount = [](std::int64_t off, std::int64_t cycles) {
+    Discount d{0, cycles, "coupon:c"};
+    d.amount_off = off;
+    d.currency = "usd";
+    return d;
+  };
+  struct Case {
+    const char* name;
+    std::optional<Discount> discount;  // as it stands at the change
+    std::int64_t april_paid;           // what April cost (its own discount, if it had one)
+    Timestamp change_at;
+    std::int64_t tax_bp;
+    std::int64_t credit, period_amount, discount_applied, tax, total, carried;
+    std::optional<std::int64_t> cycles_after;  // none: the discount is used up
+  };
+  // Monthly 4500 -> weekly 2200.
+  const Case cases[] = {
+      {"20 % forever", percent(20, kForever), 3600, early, 0, -3240, 1760, 440, 0, 0, -1480, kForever},
+      {"20 % repeating, 2 cycles left", percent(20, 2), 3600, early, 0, -3240, 1760, 440, 0, 0, -1480, 1},
+      {"20 % once, redeemed mid-April", percent(20, 1), 4500, early, 0, -4050, 1760, 440, 0, 0, -2290, std::nullopt},
+      {"20 % once, used up by April", std::nullopt, 3600, early, 0, -3240, 2200, 0, 0, 0, -1040, std::nullopt},
+      {"500 off forever", amount(500, kForever), 4000, early, 0, -3600, 1700, 500, 0, 0, -1900, kForever},
+      {"500 off repeating, 1 cycle left", amount(500, 1), 4000, early, 0, -3600, 1700, 500, 0, 0, -1900, std::nullopt},
+      {"3000 off once, more than the week", amount(3000, 1), 4500, early, 0, -4050, 0, 2200, 0, 0, -4050,
+       std::nullopt},
+      {"20 % forever, late change, 10 % tax", percent(20, kForever), 3600, late, 1000, -360, 1760, 440, 140, 1540, 0,
+       kForever},
+  };
+  catalog::Plan week_plan;
+  week_plan.id = "plan_week";
+  week_plan.name = "Weekly";
+  week_plan.amount = 2200;
+  week_plan.currency = "usd";
+  week_plan.cadence = weekly;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    subscriptions::Subscription sub;
+    sub.plan = "plan_month";
+    sub.billing_cycle_anchor = april;
+    sub.current = {april, may};
+    sub.current_amount = c.april_paid;
+    sub.discount = c.discount;
+    auto proration = subscriptions::prorate({4500, 1, monthly, "Monthly", c.april_paid}, {2200, 1, weekly, "Weekly"},
+                                            sub.current, c.change_at);
+    ASSERT_TRUE(proration.resets_anchor);
+    ASSERT_EQ(proration.lines.size(), 2u);
+    EXPECT_EQ(proration.lines[0].amount, c.credit);
+    auto period = subscriptions::restart_period(sub, week_plan, c.change_at);
+    EXPECT_EQ(period.amount, c.period_amount);
+    std::vector<InvoiceLine> lines = {{"Weekly", period.unit_amount * period.quantity, 1, period.period, false},
+                                      {"Unused time on Monthly", c.credit, 1, period.period, true}};
+    auto inv = invoice_period(lines, period.unit_amount * period.quantity - period.amount, c.tax_bp, period.period);
+    EXPECT_EQ(inv.totals.discount, c.discount_applied);
+    EXPECT_EQ(inv.totals.tax, c.tax);
+    EXPECT_EQ(inv.totals.total, c.total);
+    EXPECT_EQ(inv.carried, c.carried);
+    // Charge - discount + tax - credit = what is charged now + what the next invoice takes off.
+    EXPECT_EQ(inv.totals.total + inv.carried, 2200 - c.discount_applied + c.tax + c.credit);
+    ASSERT_EQ(inv.lines.size(), c.carried < 0 ? 3u : 2u);
+    if (c.carried < 0) {
+      EXPECT_EQ(inv.lines[2].description, kCarriedCreditLine);
+      EXPECT_EQ(inv.lines[2].amount, -c.carried);
+    }
+    ASSERT_EQ(sub.discount.has_value(), c.cycles_after.has_value());
+    if (c.cycles_after) EXPECT_EQ(sub.discount->cycles_remaining, *c.cycles_after);
+  }
 }
 
 TEST(NextRetryAt, FollowsTheScheduleFromTheFirstFailureThenStops) {

@@ -56,7 +56,8 @@ Json to_json(const BillingRun& r) {
                 {"unknown", r.payments.unknown},
                 {"errors", r.payments.errors},
                 {"refunds_resumed", r.payments.refunds_resumed},
-                {"reminders_queued", r.payments.reminders_queued}}},
+                {"reminders_queued", r.payments.reminders_queued},
+                {"reminders_failed", r.payments.reminders_failed}}},
               {"failure_rate_alert", r.failure_rate_alert}};
 }
 
@@ -84,7 +85,7 @@ BillingRun run_from_doc(const Json& d) {
   r.lifecycle_failures = d.at("lifecycle_failures");
   const auto& p = d.at("payments");
   r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), "",
-                p.value("refunds_resumed", 0), p.value("reminders_queued", 0)};
+                p.value("refunds_resumed", 0), p.value("reminders_queued", 0), p.value("reminders_failed", 0)};
   r.failure_rate_alert = d.value("failure_rate_alert", false);
   return r;
 }
@@ -109,7 +110,12 @@ Result<std::string> BillingService::enqueue_with_payment_link(db::Tx& tx, notify
 void BillingService::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
   if (!notifier_) return;
   auto customer = customers::find_customer(tx, inv.customer);
-  if (!customer.ok() || !*customer) return;
+  if (!customer.ok()) {
+    spdlog::warn("billing: no {} message for {}: {}", pay.status == PaymentStatus::kSucceeded ? "receipt" : "payment_failed",
+                 inv.id, customer.error().message);
+    return;
+  }
+  if (!*customer) return;
   const auto& c = **customer;
   notify::Message m;
   m.to = c.email;
@@ -162,14 +168,15 @@ recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subs
     if (sub.shipping_address) country = sub.shipping_address->country;  // where this box goes
     tax_bp = tax_rate_for(*tax, country);
   }
-  Totals t = compute_totals(inv.lines, gross - e.amount, tax_bp);
-  if (t.carried_credit < 0) {
+  // The period's discount comes off its charge before any credit is weighed against it.
+  PeriodInvoice priced = invoice_period(std::move(inv.lines), gross - e.amount, tax_bp, e.period);
+  inv.lines = std::move(priced.lines);
+  const Totals& t = priced.totals;
+  if (priced.carried < 0) {
     // Credits the invoice cannot absorb wait for the next one, as a pending item.
-    inv.lines.push_back({"Unused credit carried to the next invoice", -t.carried_credit, 1, e.period, false});
     subscriptions::PendingItem carry{ids_.next("ii"), sub.id, "Unused credit from the previous invoice",
-                                     t.carried_credit, e.currency, 1, e.period, false};
+                                     priced.carried, e.currency, 1, e.period, false};
     RECUR_TRY(subscriptions::insert_pending_item(tx, carry, e.at));
-    t = compute_totals(inv.lines, gross - e.amount, tax_bp);
   }
   inv.subtotal = t.subtotal;
   inv.discount = t.discount;
@@ -194,6 +201,53 @@ recur::Status BillingService::period_began(db::Tx& tx, const subscriptions::Subs
   return Ok{};
 }
 
+recur::Status BillingService::subscription_ended(db::Tx& tx, const subscriptions::Subscription& sub,
+                                                 const std::string& settling) {
+  Timestamp now = sub.ended_at.value_or(clock_.now());
+  RECUR_ASSIGN(auto open, open_invoices_of_subscription(tx, sub.id));
+  for (const auto& id : open) {
+    if (id == settling) continue;
+    RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
+    if (!found || found->status != InvoiceStatus::kOpen || found->collection_ended) continue;
+    Invoice inv = std::move(*found);
+    RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
+    if (!in_flight) {
+      RECUR_TRY(void_ended(tx, inv, now));
+      RECUR_TRY(update_invoice(tx, inv));
+      continue;
+    }
+    // The gateway may have taken the money already: the invoice stays open until the next
+    // run asks again with the same key (next_attempt_at is kept); its answer closes it.
+    Json before = to_json(inv);
+    inv.collection_ended = true;
+    inv.updated = now;
+    ++inv.version;
+    RECUR_TRY(update_invoice(tx, inv));
+    RECUR_TRY(events_.record(tx, "invoice.collection_ended", inv.id, events::Actor::system(), std::move(before),
+                             to_json(inv), {{"reason", "subscription_canceled"}, {"payment_in_flight", in_flight->id}}));
+  }
+  return Ok{};
+}
+
+recur::Status BillingService::void_ended(db::Tx& tx, Invoice& inv, Timestamp now) {
+  Json before = to_json(inv);
+  inv.status = InvoiceStatus::kVoid;
+  inv.next_attempt_at.reset();
+  inv.updated = now;
+  ++inv.version;
+  return events_.record(tx, "invoice.voided", inv.id, events::Actor::system(), std::move(before), to_json(inv),
+                        {{"reason", "subscription_canceled"}});
+}
+
+recur::Status BillingService::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {
+  Refund r{ids_.next("re"), inv.id, pay.id, inv.customer, pay.amount, pay.currency, "requested_by_customer",
+           PaymentStatus::kPending, "", "", "", "", now, now};
+  inv.amount_refunded += r.amount;  // reserved now, as refund() does
+  RECUR_TRY(insert_refund(tx, r));
+  return events_.record(tx, "refund.created", r.id, events::Actor::system(), nullptr, to_json(r),
+                        {{"reason", "subscription_canceled"}});
+}
+
 // ------------------------------------------------------------------ collection
 
 Result<std::optional<BillingService::Prepared>> BillingService::prepare_attempt(const std::string& id, Timestamp now,
@@ -215,6 +269,13 @@ Result<std::optional<BillingService::Prepared>> BillingService::prepare_attempt(
       p.gateway_customer = pm->gateway_customer;
       p.token = pm->token;
       return std::optional<Prepared>(std::move(p));
+    }
+    if (inv.collection_ended) {
+      // Its subscription ended and the attempt in flight then was answered without closing
+      // it (it never is; kept so an ended invoice can never be charged anew).
+      RECUR_TRY(void_ended(tx, inv, now));
+      RECUR_TRY(update_invoice(tx, inv));
+      return std::optional<Prepared>();
     }
     RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, inv.customer));
     Payment& pay = p.payment;
@@ -303,13 +364,14 @@ Result<BillingService::AttemptResult> BillingService::settle_payment(db::Tx& tx,
       inv.paid_at = now;
       inv.next_attempt_at.reset();
       RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
-      if (recovers) {
+      if (recovers && !inv.collection_ended) {
         RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
       }
       RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
       RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
                                {{"amount", pay.amount}, {"payment", pay.id}}));
       tell_customer(tx, inv, pay);
+      if (inv.collection_ended) RECUR_TRY(refund_ended(tx, inv, pay, now));
       outcome = AttemptResult::kSucceeded;
       break;
     }
@@ -319,9 +381,14 @@ Result<BillingService::AttemptResult> BillingService::settle_payment(db::Tx& tx,
       pay.failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
       RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
+      outcome = AttemptResult::kFailed;
+      if (inv.collection_ended) {
+        // Its subscription ended: no dunning and no "update your card" message, just closed.
+        RECUR_TRY(void_ended(tx, inv, now));
+        break;
+      }
       RECUR_TRY(record_failure(tx, inv, now));
       tell_customer(tx, inv, pay);
-      outcome = AttemptResult::kFailed;
       break;
     case Outcome::kUnknown:
       // The money may or may not have moved: keep the payment pending and its key (and
@@ -480,20 +547,26 @@ Result<BillingRun> BillingService::run(const std::string& trigger) {
   r.lifecycle_failures = lifecycle.failures;
   RECUR_ASSIGN(r.payments, collect_due());
   RECUR_ASSIGN(r.payments.refunds_resumed, resume_pending_refunds());
-  RECUR_ASSIGN(r.payments.reminders_queued, send_reminders());
+  RECUR_ASSIGN(ReminderReport reminders, send_reminders(r.id));
+  r.payments.reminders_queued = reminders.queued;
+  r.payments.reminders_failed = reminders.failed;
   r.finished = clock_.now();
   RECUR_ASSIGN(r.failure_rate_alert, failure_rate_jumped(r));
   // Quiet runs (nothing due) are not worth a row: the history lists runs that did work.
   if (r.subscriptions_advanced + r.payments.attempted + r.lifecycle_failures + r.payments.errors +
-          r.payments.refunds_resumed + r.payments.reminders_queued ==
+          r.payments.refunds_resumed + r.payments.reminders_queued + r.payments.reminders_failed ==
       0)
     return r;
-  RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
-    return tx.exec("INSERT INTO billing_runs (id, started_at, doc) VALUES ($1, $2, $3)",
-                   {r.id, r.started, to_json(r).dump()}).ok()
-               ? recur::Status(Ok{})
-               : recur::Status(Error::internal("could not record the billing run"));
-  }));
+  auto recorded = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("INSERT INTO billing_runs (id, started_at, doc) VALUES ($1, $2, $3)",
+                      {r.id, r.started, to_json(r).dump()}));
+    return Ok{};
+  });
+  if (!recorded.ok()) {
+    // The run's work is done and committed; only its record is missing. Say which run.
+    spdlog::error("billing run {}: could not record the run: {}", r.id, recorded.error().message);
+    return std::move(recorded).error();
+  }
   return r;
 }
 
@@ -696,6 +769,13 @@ Result<std::optional<Payment>> BillingService::payment_for(db::Tx& tx, const Cha
 
 Result<BillingService::Handled> BillingService::settle_charge(db::Tx& tx, const std::string& gateway,
                                                               const ChargeNotice& notice, Timestamp now) {
+  if (!notice.invoice.empty()) {
+    // The invoice's lock first, as every settlement takes it: a run or another event
+    // settling its payment right now has committed once we hold it, so the lookups below
+    // see the payment either still pending or settled (with its charge id), never in
+    // between (found by neither the charge id nor as the pending attempt: "unmatched").
+    RECUR_TRY(find_invoice(tx, notice.invoice, true));
+  }
   RECUR_ASSIGN(auto found, payment_for(tx, notice));
   if (!found) return Handled{"unmatched", ""};
   Verdict verdict = judge_charge(*found, gateway, notice);
@@ -876,9 +956,10 @@ Result<bool> BillingService::remind_renewal(const std::string& id, Timestamp now
               {"plan_name", plan->name},
               {"renewal_date", format_rfc3339(sub.current.end).substr(0, 10)},
               {"amount", format_amount(subscriptions::period_amount(*plan, quantity, sub.discount), plan->currency)}};
-    auto queued = notifier_->enqueue(tx, m);
-    if (!queued.ok()) spdlog::warn("billing: renewal reminder for {} not queued: {}", sub.id, queued.error().message);
-    return queued.ok();
+    // A message that cannot be queued fails the transaction: the claim rolls back with it,
+    // so the reminder is tried again instead of being marked sent and never sent.
+    RECUR_TRY(notifier_->enqueue(tx, m));
+    return true;
   });
 }
 
@@ -900,13 +981,13 @@ Result<bool> BillingService::remind_card_expiring(const std::string& pm_id, Time
               {"card_brand", pm->brand},
               {"card_last4", pm->last4},
               {"expiry", expiry}};
-    auto queued = enqueue_with_payment_link(tx, m, {customer->id, std::nullopt, pm->id});
-    if (!queued.ok()) spdlog::warn("billing: card-expiring notice for {} not queued: {}", pm->id, queued.error().message);
-    return queued.ok();
+    // As for renewal reminders: no queued message, no claim.
+    RECUR_TRY(enqueue_with_payment_link(tx, m, {customer->id, std::nullopt, pm->id}));
+    return true;
   });
 }
 
-Result<int> BillingService::send_reminders() {
+Result<ReminderReport> BillingService::send_reminders(const std::string& run) {
   Timestamp now = clock_.now();
   CivilDate today = to_civil(now).date;
   std::int64_t this_month = static_cast<std::int64_t>(today.year) * 12 + today.month;
@@ -929,16 +1010,21 @@ Result<int> BillingService::send_reminders() {
     for (const auto& r : cards) d.cards.push_back(r.text(0));
     return d;
   }, db::TxMode::kReadOnly));
-  int queued = 0;
-  for (const auto& id : due.renewals) {
-    auto sent = remind_renewal(id, now);
-    if (sent.ok() && *sent) ++queued;
-  }
-  for (const auto& id : due.cards) {
-    auto sent = remind_card_expiring(id, now);
-    if (sent.ok() && *sent) ++queued;
-  }
-  return queued;
+  ReminderReport report;
+  // One reminder that cannot be sent must not hold up the others: it is logged and counted,
+  // and tried again by the next run (its claim rolled back).
+  auto tally = [&](std::string_view kind, const std::string& id, const Result<bool>& sent) {
+    if (sent.ok()) {
+      if (*sent) ++report.queued;
+      return;
+    }
+    if (report.failed++ == 0) report.first_error = id + ": " + sent.error().message;
+    spdlog::error("billing run {}: {} reminder for {} not queued: {} ({})", run.empty() ? "-" : run, kind, id,
+                  sent.error().message, sent.error().code);
+  };
+  for (const auto& id : due.renewals) tally("renewal", id, remind_renewal(id, now));
+  for (const auto& id : due.cards) tally("card_expiring", id, remind_card_expiring(id, now));
+  return report;
 }
 
 Result<std::optional<Timestamp>> BillingService::next_reminder_at(db::Tx& tx, Timestamp now) {

@@ -54,6 +54,13 @@ struct CollectReport {
   std::string first_error;
   int refunds_resumed = 0;
   int reminders_queued = 0;
+  int reminders_failed = 0;  // could not be queued (logged with the run id; tried again next run)
+};
+
+struct ReminderReport {
+  int queued = 0;
+  int failed = 0;
+  std::string first_error;
 };
 
 // One pass of the billing runner: lifecycle steps (renewals create invoices) then charges.
@@ -121,6 +128,10 @@ class BillingService final : public subscriptions::PeriodBilling {
   // subscriptions::PeriodBilling: invoices the period that just began.
   recur::Status period_began(db::Tx& tx, const subscriptions::Subscription& sub,
                              const subscriptions::LifecycleEvent& period) override;
+  // subscriptions::PeriodBilling: voids the ended subscription's open invoices; one with a
+  // charge in flight is marked `collection_ended` and closed by that charge's answer.
+  recur::Status subscription_ended(db::Tx& tx, const subscriptions::Subscription& sub,
+                                   const std::string& settling) override;
 
   void on_progress(std::function<void(const Progress&)> listener) { progress_ = std::move(listener); }
 
@@ -146,7 +157,9 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<CreditNote> credit(const CreditInput& input, const events::Actor& actor);
   // Renewal reminders (each plan's renewal_reminder_days before a renewal) and notices of
   // default cards expiring this month, each queued once (a `reminders` row per key).
-  Result<int> send_reminders();
+  // A reminder whose message cannot be queued is not marked sent: it is counted in `failed`,
+  // logged with `run` (the billing run's id, if any) and tried again next time.
+  Result<ReminderReport> send_reminders(const std::string& run = "");
 
   // An inbound webhook of `gateway`: verified against the raw body (ErrorKind::kUnauthorized
   // when the signature is bad or stale; kNotFound for a gateway that takes no webhooks
@@ -196,6 +209,12 @@ class BillingService final : public subscriptions::PeriodBilling {
   Result<Handled> record_dispute(db::Tx& tx, const std::string& gateway, const DisputeNotice& notice);
   Result<std::optional<Payment>> payment_for(db::Tx& tx, const ChargeNotice& notice);
   recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // Voids `invoice` (stored by the caller) because its subscription ended: event
+  // invoice.voided with reason subscription_canceled.
+  recur::Status void_ended(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // A charge of a `collection_ended` invoice succeeded: the money goes back in full (a
+  // pending refund, asked of the gateway by the next run), since the period never ships.
+  recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now);
   // Whether paying `invoice` brings its subscription back to active: a failing invoice of a
   // past_due one, or the last open invoice of an unpaid one.
   Result<bool> payment_recovers(db::Tx& tx, const Invoice& invoice, bool was_failing);

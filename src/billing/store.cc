@@ -123,12 +123,26 @@ Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now) {
   return rows.at(0).int64(0);
 }
 
-Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE customer_id = $1 AND status = 'open' ORDER BY id",
-                                   {customer}));
+namespace {
+
+// Ids of the open invoices whose `column` is `value`, oldest first.
+Result<std::vector<std::string>> open_invoices_where(db::Tx& tx, std::string_view column, const std::string& value) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE " + std::string(column) +
+                                       " = $1 AND status = 'open' ORDER BY id",
+                                   {value}));
   std::vector<std::string> ids;
   for (const auto& r : rows) ids.push_back(r.text(0));
   return ids;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer) {
+  return open_invoices_where(tx, "customer_id", customer);
+}
+
+Result<std::vector<std::string>> open_invoices_of_subscription(db::Tx& tx, const std::string& subscription) {
+  return open_invoices_where(tx, "subscription_id", subscription);
 }
 
 Result<std::int64_t> count_other_open_invoices(db::Tx& tx, const std::string& subscription, const std::string& except) {

@@ -36,6 +36,8 @@ Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now);
 Result<bool> period_paid(db::Tx& tx, const std::string& subscription, std::int64_t period_seq);
 // Open invoices of a customer (for an immediate retry after a payment-method change).
 Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer);
+// Open invoices of a subscription, oldest first.
+Result<std::vector<std::string>> open_invoices_of_subscription(db::Tx& tx, const std::string& subscription);
 // Open invoices of a subscription other than `except` (an unpaid subscription is active
 // again once none is left).
 Result<std::int64_t> count_other_open_invoices(db::Tx& tx, const std::string& subscription, const std::string& except);

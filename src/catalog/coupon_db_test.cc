@@ -128,6 +128,9 @@ struct RefusingBilling final : subscriptions::PeriodBilling {
   recur::Status period_began(db::Tx&, const subscriptions::Subscription&, const subscriptions::LifecycleEvent&) override {
     return Error::internal("the invoice could not be stored");
   }
+  recur::Status subscription_ended(db::Tx&, const subscriptions::Subscription&, const std::string&) override {
+    return Ok{};
+  }
 };
 
 TEST_F(CouponTest, ARolledBackCreationDoesNotUseARedemption) {

@@ -63,6 +63,8 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     if (patch.metadata) c.metadata = *patch.metadata;
     if (patch.default_payment_method && patch.default_payment_method != c.default_payment_method) {
       auto owned = own_method(tx, c.id, *patch.default_payment_method);
+      // Only "not this customer's method" is the caller's mistake; a database error stays one.
+      if (!owned.ok() && owned.error().kind != ErrorKind::kNotFound) return std::move(owned).error();
       if (!owned.ok())
         return Error::invalid("payment_method_not_found", owned.error().message,
                               {{"default_payment_method", "not_found", "not an attached payment method of this customer"}});
@@ -152,8 +154,9 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
     RECUR_TRY(events_.record(tx, "customer.payment_method_attached", c.id, actor, nullptr, nullptr, details));
     bool has_default = locked.default_payment_method.has_value();
     if (has_default) {
-      auto current = find_payment_method(tx, *locked.default_payment_method);
-      has_default = current.ok() && *current && !(*current)->detached;
+      // A database error here must not pass for "no default" (and move the default).
+      RECUR_ASSIGN(auto current, find_payment_method(tx, *locked.default_payment_method));
+      has_default = current && !current->detached;
     }
     if (in.make_default || !has_default) {
       Json before = to_json(locked);

@@ -394,6 +394,8 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
       l.sub.cancel_at_period_end = false;
       l.sub.pause.reset();
       l.sub.pending_change.reset();
+      // Nothing of it is charged any more: its unpaid invoices are closed, then its unpaid boxes.
+      if (billing_) RECUR_TRY(billing_->subscription_ended(tx, l.sub, ""));
       if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, l.sub.id));
     }
     // Offers shown and neither accepted nor declined: the customer cancelled anyway.
@@ -559,8 +561,11 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
     l.sub.status = next;
     return details;
   }));
-  (void)stored;
-  if (step == PaymentStep::kExhaustedCancel && fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, id));
+  if (step == PaymentStep::kExhaustedCancel) {
+    // Later periods' invoices (a past_due subscription keeps renewing) end with it too.
+    if (billing_) RECUR_TRY(billing_->subscription_ended(tx, stored, invoice));
+    if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, id));
+  }
   return true;
 }
 

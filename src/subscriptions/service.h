@@ -99,6 +99,13 @@ class PeriodBilling {
   virtual ~PeriodBilling() = default;
   // Requires: called inside `tx`; `sub` is the subscription as it will be stored.
   virtual recur::Status period_began(db::Tx& tx, const Subscription& sub, const LifecycleEvent& period) = 0;
+  // The subscription ended at once (canceled now, or for non-payment): nothing of it may be
+  // charged automatically any more, so its unpaid invoices are closed in `tx` with their
+  // events (void; one with a charge in flight waits for that answer, decision 0010).
+  // `settling`: the invoice whose outcome ended it, which the caller records itself ("" if
+  // none). Requires: called inside `tx`, before Fulfilment::subscription_ended (which ships
+  // only paid periods).
+  virtual recur::Status subscription_ended(db::Tx& tx, const Subscription& sub, const std::string& settling) = 0;
 };
 
 // Inventory hears of every billable period in the same transaction too: the period's box

@@ -311,6 +311,23 @@ class InvoicingTest(TestModeCase):
         self.assertIn(inv["id"], {i["id"] for i in self.list_all("/v1/invoices", {"customer": customer["id"],
                                                                                   "status": "void"})})
 
+    def test_canceling_now_before_the_first_charge_voids_the_invoice_and_nothing_is_charged(self):
+        customer, _ = self.customer_with("pm_card_visa")
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+        self.assertEqual((inv["status"], inv["collection_ended"]), ("open", False))
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/cancel", {"at": "now", "reason": "other"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "canceled")
+        voided = self.invoice(inv)
+        self.assertEqual((voided["status"], voided["amount_due"], voided["next_payment_attempt"]), ("void", 0, None))
+        # The billing runs that would have charged it (now, and at the next renewal) charge nothing.
+        self.advance(self.now() + timedelta(hours=1))
+        self.advance(parse_time(sub["current_period_end"]) + DAY)
+        self.assertEqual(self.payments(inv), [])
+        self.assertEqual([i["id"] for i in self.invoices(sub)], [inv["id"]])
+        self.assertEqual(self.invoice(inv)["status"], "void")
+
     def test_lists_page_with_starting_after(self):
         customer, _ = self.customer_with("pm_card_visa")
         for _ in range(3):
