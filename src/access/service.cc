@@ -10,7 +10,7 @@
 namespace recur::access {
 namespace {
 constexpr Timestamp kCacheSeconds = 30;  // a revoked key stops working within this
-constexpr Timestamp kIdempotencyTtl = 24 * 3600;
+constexpr Timestamp kIdempotencyTtl = db::kRequestKeyLifetime;
 }  // namespace
 
 std::string hash_secret(std::string_view secret) { return sha256_hex(secret); }
@@ -125,6 +125,8 @@ Result<http::Response> SqlIdempotencyStore::run_once(const std::string& key, con
       kept = Error::internal("the request failed");  // nothing of it is kept: the scope rolls back
     } else if (!request.started()) {
       changed_nothing = true;  // refused before reading anything: the answer is stored alone
+    } else if (request.broken()) {
+      kept = Error::internal("the request's transaction could not roll back a failed part");
     } else {
       auto ours = store_answer(request.tx(), key, token, response);
       if (!ours.ok()) kept = std::move(ours).error();

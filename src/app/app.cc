@@ -1,6 +1,8 @@
 // App wiring.
 #include "app/app.h"
 
+#include <stdexcept>
+
 #include "app/schema.h"
 #include "app/static_files.h"
 #include "billing/gateways/paypal.h"
@@ -91,9 +93,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
   // one request transaction; a retry under the same Idempotency-Key resumes what the first
   // try committed: its payment method, its refund, the invoice's pending payment (0009).
-  router_.commits_in_steps("POST", "/v1/customers/{id}/payment-methods");
-  router_.commits_in_steps("POST", "/v1/invoices/{id}/pay");
-  router_.commits_in_steps("POST", "/v1/refunds");
+  for (const char* pattern : {"/v1/customers/{id}/payment-methods", "/v1/invoices/{id}/pay", "/v1/refunds"})
+    if (!router_.commits_in_steps("POST", pattern))
+      throw std::logic_error(std::string("no route POST ") + pattern + " to mark as committing in steps");
   inventory::add_forecast_routes(router_, *db_, *clock_);
   inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
@@ -140,7 +142,8 @@ void App::wire_billing(const Options& options) {
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
   if (!simulated) return;
   billing::add_test_clock_routes(router_, {*simulated, [this](Timestamp to) { return advance_test_clock(to); }});
-  router_.commits_in_steps("POST", "/v1/test-clock/advance");  // a billing run: charges
+  if (!router_.commits_in_steps("POST", "/v1/test-clock/advance"))  // a billing run: charges
+    throw std::logic_error("no route POST /v1/test-clock/advance to mark as committing in steps");
 }
 
 Result<billing::BillingRun> App::run_billing(const std::string& trigger) {

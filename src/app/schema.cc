@@ -385,7 +385,7 @@ CREATE INDEX payments_charge ON payments (charge_id))"},
   used_at BIGINT
 );
 CREATE INDEX payment_update_tokens_customer ON payment_update_tokens (customer_id, created_at))"},
-      {16, "access: an idempotency key's claim, stored with the request's effects; refunds and payment methods by request key",
+      {16, "access: an idempotency key's claim, stored with the request's effects; refunds, payments and payment methods by request key",
        // claim: the token of the try that holds the key; its answer is stored only under it,
        // in the transaction of the request's effects (decision 0009). A refund remembers the
        // Idempotency-Key of the request that made it, so a retry resumes it.
@@ -393,7 +393,9 @@ CREATE INDEX payment_update_tokens_customer ON payment_update_tokens (customer_i
 ALTER TABLE refunds ADD COLUMN request_key TEXT;
 CREATE UNIQUE INDEX refunds_request_key ON refunds (request_key);
 ALTER TABLE payment_methods ADD COLUMN request_key TEXT;
-CREATE UNIQUE INDEX payment_methods_request_key ON payment_methods (request_key))"},
+CREATE UNIQUE INDEX payment_methods_request_key ON payment_methods (request_key);
+ALTER TABLE payments ADD COLUMN request_key TEXT;
+CREATE UNIQUE INDEX payments_request_key ON payments (request_key))"},
   };
   return kMigrations;
 }

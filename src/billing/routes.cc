@@ -108,7 +108,7 @@ void add_routes(http::Router& router, BillingService& svc) {
     if (!body.ok()) return http::error_response(req, body.error());
     FieldReader f(*body);
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
-    return http::respond(req, svc.pay_invoice(req.path_params["id"]), 200, render_invoice);
+    return http::respond(req, svc.pay_invoice(req.path_params["id"], req.idempotency_key), 200, render_invoice);
   });
   router.add("POST", "/v1/invoices/{id}/void", write, [&svc, render_invoice](Request& req) {
     auto body = parse_json_object(req.body);

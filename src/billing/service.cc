@@ -251,7 +251,8 @@ recur::Status BillingService::refund_ended(db::Tx& tx, Invoice& inv, const Payme
 // ------------------------------------------------------------------ collection
 
 Result<std::optional<BillingService::Prepared>> BillingService::prepare_attempt(const std::string& id, Timestamp now,
-                                                                                AttemptResult* settled) {
+                                                                                AttemptResult* settled,
+                                                                                const std::string& request_key) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Prepared>> {
     *settled = AttemptResult::kSkipped;
     RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
@@ -295,7 +296,7 @@ Result<std::optional<BillingService::Prepared>> BillingService::prepare_attempt(
       pay.status = PaymentStatus::kFailed;
       pay.failure_code = "no_payment_method";
       pay.failure_message = "the customer has no default payment method";
-      RECUR_TRY(insert_payment(tx, pay));
+      RECUR_TRY(insert_payment(tx, pay, request_key));
       RECUR_TRY(record_failure(tx, inv, now));
       RECUR_TRY(update_invoice(tx, inv));
       *settled = AttemptResult::kFailed;
@@ -305,16 +306,16 @@ Result<std::optional<BillingService::Prepared>> BillingService::prepare_attempt(
     pay.payment_method = pm->id;
     p.gateway_customer = pm->gateway_customer;
     p.token = pm->token;
-    RECUR_TRY(insert_payment(tx, pay));
+    RECUR_TRY(insert_payment(tx, pay, request_key));
     RECUR_TRY(update_invoice(tx, inv));
     return std::optional<Prepared>(std::move(p));
   });
 }
 
-Result<BillingService::AttemptResult> BillingService::attempt(const std::string& id) {
+Result<BillingService::AttemptResult> BillingService::attempt(const std::string& id, const std::string& request_key) {
   Timestamp now = clock_.now();
   AttemptResult settled = AttemptResult::kSkipped;
-  RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled));
+  RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled, request_key));
   if (!prepared) return settled;
   const Payment& pay = prepared->payment;
   ChargeResult result;
@@ -526,12 +527,23 @@ CollectReport BillingService::retry_customer(const std::string& customer) {
   return report;
 }
 
-Result<Invoice> BillingService::pay_invoice(const std::string& id) {
+Result<Invoice> BillingService::pay_invoice(const std::string& id, const std::string& request_key) {
+  if (!request_key.empty()) {
+    RECUR_ASSIGN(auto earlier, db::transact(db_, [&](db::Tx& tx) {
+      return find_payment_by_request(tx, request_key, clock_.now());
+    }, db::TxMode::kReadOnly));
+    if (earlier) {
+      // This request's attempt was made: ask again about it if it is still pending (same
+      // gateway key), and answer with the invoice as it is now; never a second attempt.
+      if (earlier->status == PaymentStatus::kPending) RECUR_TRY(attempt(id));
+      return get_invoice(id);
+    }
+  }
   RECUR_ASSIGN(Invoice inv, get_invoice(id));
   if (inv.status != InvoiceStatus::kOpen)
     return Error::conflict("invoice_not_open", "invoice " + id + " is " + std::string(to_string(inv.status)) +
                                                    "; only an open invoice can be paid");
-  RECUR_TRY(attempt(id));
+  RECUR_TRY(attempt(id, request_key));
   return get_invoice(id);
 }
 
@@ -628,7 +640,8 @@ Result<Refund> BillingService::refund(const RefundInput& in, const events::Actor
 
 Result<std::optional<Refund>> BillingService::refund_of_request(const std::string& request_key) {
   if (request_key.empty()) return std::optional<Refund>();
-  return db::transact(db_, [&](db::Tx& tx) { return find_refund_by_request(tx, request_key); }, db::TxMode::kReadOnly);
+  return db::transact(db_, [&](db::Tx& tx) { return find_refund_by_request(tx, request_key, clock_.now()); },
+                      db::TxMode::kReadOnly);
 }
 
 Result<Refund> BillingService::resume_refund(const Refund& r) {

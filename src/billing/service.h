@@ -142,7 +142,9 @@ class BillingService final : public subscriptions::PeriodBilling {
   // Tries the customer's open invoices now (after a new default payment method).
   CollectReport retry_customer(const std::string& customer);
   // Tries one open invoice now, whatever its schedule.
-  Result<Invoice> pay_invoice(const std::string& id);
+  // request_key: the request's Idempotency-Key; a retry of a request whose attempt was made
+  // resumes it (a pending payment is asked about again) or answers with the invoice as it is.
+  Result<Invoice> pay_invoice(const std::string& id, const std::string& request_key = "");
 
   Result<Invoice> get_invoice(const std::string& id);
   Result<InvoicePage> list_invoices(const InvoiceFilter& filter);
@@ -190,9 +192,11 @@ class BillingService final : public subscriptions::PeriodBilling {
  private:
   enum class AttemptResult { kSkipped, kSucceeded, kFailed, kUnknown };
   struct Prepared;
-  Result<AttemptResult> attempt(const std::string& invoice_id);
+  // request_key: the Idempotency-Key of a POST .../pay, remembered on a new payment so that
+  // a retry resumes that payment instead of making another attempt (decision 0009).
+  Result<AttemptResult> attempt(const std::string& invoice_id, const std::string& request_key = "");
   Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
-                                                  AttemptResult* settled);
+                                                  AttemptResult* settled, const std::string& request_key);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   // The one place an answer about a charge is recorded: only while the payment is still
   // pending (kSkipped otherwise). Requires: called inside a transaction.

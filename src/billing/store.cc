@@ -176,6 +176,7 @@ Result<std::string> next_invoice_number(db::Tx& tx) { return next_number(tx, "in
 Result<std::string> next_credit_note_number(db::Tx& tx) { return next_number(tx, "credit_note", "CN"); }
 
 recur::Status insert_refund(db::Tx& tx, const Refund& r, const std::string& request_key) {
+  RECUR_TRY(db::release_stale_request_key(tx, "refunds", request_key, r.created));
   RECUR_TRY(tx.exec("INSERT INTO refunds (id, invoice_id, customer_id, status, created_at, doc, request_key)"
                     " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     {r.id, r.invoice, r.customer, std::string(to_string(r.status)), r.created, to_json(r).dump(),
@@ -183,8 +184,14 @@ recur::Status insert_refund(db::Tx& tx, const Refund& r, const std::string& requ
   return Ok{};
 }
 
-Result<std::optional<Refund>> find_refund_by_request(db::Tx& tx, const std::string& request_key) {
-  return one_doc(tx, "SELECT doc FROM refunds WHERE request_key = $1", {request_key}, refund_from_doc);
+Result<std::optional<Refund>> find_refund_by_request(db::Tx& tx, const std::string& request_key, Timestamp now) {
+  return one_doc(tx, "SELECT doc FROM refunds WHERE request_key = $1 AND created_at >= $2",
+                 {request_key, now - db::kRequestKeyLifetime}, refund_from_doc);
+}
+
+Result<std::optional<Payment>> find_payment_by_request(db::Tx& tx, const std::string& request_key, Timestamp now) {
+  return one_doc(tx, "SELECT doc FROM payments WHERE request_key = $1 AND created_at >= $2",
+                 {request_key, now - db::kRequestKeyLifetime}, payment_from_doc);
 }
 
 recur::Status update_refund(db::Tx& tx, const Refund& r) {
@@ -241,11 +248,12 @@ namespace {
 db::Value text_or_null(const std::string& text) { return text.empty() ? db::Value(nullptr) : db::Value(text); }
 }  // namespace
 
-recur::Status insert_payment(db::Tx& tx, const Payment& p) {
+recur::Status insert_payment(db::Tx& tx, const Payment& p, const std::string& request_key) {
+  RECUR_TRY(db::release_stale_request_key(tx, "payments", request_key, p.created));
   RECUR_TRY(tx.exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc,"
-                    " charge_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    " charge_id, request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     {p.id, p.invoice, p.customer, p.attempt, std::string(to_string(p.status)), p.idempotency_key,
-                     p.created, to_json(p).dump(), text_or_null(p.charge_id)}));
+                     p.created, to_json(p).dump(), text_or_null(p.charge_id), text_or_null(request_key)}));
   return Ok{};
 }
 

@@ -50,7 +50,8 @@ Result<std::string> next_invoice_number(db::Tx& tx);
 // "CN-000007": the credit notes' own gapless sequence (same rules).
 Result<std::string> next_credit_note_number(db::Tx& tx);
 
-recur::Status insert_payment(db::Tx& tx, const Payment& payment);
+// request_key: the Idempotency-Key of the POST .../pay that made it ("" for none), unique.
+recur::Status insert_payment(db::Tx& tx, const Payment& payment, const std::string& request_key = "");
 recur::Status update_payment(db::Tx& tx, const Payment& payment);
 Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice);
 Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id);
@@ -77,8 +78,10 @@ Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filt
 
 // request_key: the Idempotency-Key of the request that made it ("" for none), unique.
 recur::Status insert_refund(db::Tx& tx, const Refund& refund, const std::string& request_key = "");
-// The refund a request with this Idempotency-Key made, if it committed.
-Result<std::optional<Refund>> find_refund_by_request(db::Tx& tx, const std::string& request_key);
+// The refund (payment) a request with this Idempotency-Key made, if it committed, while the
+// key lives (decision 0009).
+Result<std::optional<Refund>> find_refund_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
+Result<std::optional<Payment>> find_payment_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
 recur::Status update_refund(db::Tx& tx, const Refund& refund);
 Result<std::optional<Refund>> find_refund(db::Tx& tx, const std::string& id, bool for_update);
 // Refunds asked of the gateway but not answered (a timeout, a crash), oldest first.

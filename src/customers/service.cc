@@ -181,7 +181,7 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
 
 Result<std::optional<PaymentMethod>> CustomerService::attached_by_request(const std::string& request_key) {
   if (request_key.empty()) return std::optional<PaymentMethod>();
-  return db::transact(db_, [&](db::Tx& tx) { return find_payment_method_by_request(tx, request_key); },
+  return db::transact(db_, [&](db::Tx& tx) { return find_payment_method_by_request(tx, request_key, clock_.now()); },
                       db::TxMode::kReadOnly);
 }
 

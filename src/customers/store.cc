@@ -17,6 +17,7 @@ PaymentMethod from_row(const db::Row& r) {
 }  // namespace
 
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {
+  RECUR_TRY(db::release_stale_request_key(tx, "payment_methods", request_key, pm.created));
   RECUR_TRY(tx.exec("INSERT INTO payment_methods (" + std::string(kColumns) +
                         ", request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     {pm.id, pm.customer, pm.gateway, pm.gateway_customer, pm.token, pm.brand, pm.last4,
@@ -25,9 +26,11 @@ recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const s
   return Ok{};
 }
 
-Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, const std::string& request_key) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) + " FROM payment_methods WHERE request_key = $1",
-                                   {request_key}));
+Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, const std::string& request_key,
+                                                                   Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) +
+                                       " FROM payment_methods WHERE request_key = $1 AND created_at >= $2",
+                                   {request_key, now - db::kRequestKeyLifetime}));
   if (rows.empty()) return std::optional<PaymentMethod>();
   return std::optional<PaymentMethod>(from_row(rows[0]));
 }

@@ -12,8 +12,9 @@ namespace recur::customers {
 
 // request_key: the Idempotency-Key of the request that attached it ("" for none), unique.
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key = "");
-// The method a request with this Idempotency-Key attached, if it committed.
-Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, const std::string& request_key);
+// The method a request with this Idempotency-Key attached, if it committed, while the key lives.
+Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, const std::string& request_key,
+                                                                   Timestamp now);
 Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id);
 // Attached (not detached) methods of a customer, newest first.
 Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer);

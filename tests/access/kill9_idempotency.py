@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """Kill -9 of `recur serve` under writers that retry with Idempotency-Key (decision 0009).
 
-Eight writers create customers, attach payment methods, create subscriptions and adjust stock,
-each request under its own Idempotency-Key, while the server is killed with SIGKILL at random
+Eight writers create customers, attach payment methods, create subscriptions, adjust stock, pay
+open invoices and refund paid ones (1 cent each), each request under its own Idempotency-Key, while the server is killed with SIGKILL at random
 moments and restarted, and its scheduler charges the subscriptions' invoices. A writer retries
 every request that got no answer (or 409 idempotency_key_in_use, or a 5xx) with the same key
 until it is answered, also after the lease (--idempotency-lease 2), when a retry takes over a
 key left in progress. Afterwards:
-  - exactly one customer, subscription, payment method and stock adjustment per key,
-  - every acknowledged (2xx) object is in the database,
-  - no invoice has more than one succeeded payment or gateway charge.
+  - exactly one customer, subscription, payment method, stock adjustment and refund per key,
+    and the object each acknowledged (2xx) answer named is that one,
+  - no invoice has more than one succeeded payment or gateway charge, no pay request made two
+    attempts, and the gateway refunded exactly what the refunds record,
+  - some retry took over a key left in progress by a kill (else the test proved too little).
 
 Usage: kill9_idempotency.py path/to/recur [postgres]
   postgres: a new database on the harness's server (PG* variables, scripts/with-postgres.sh);
@@ -78,9 +80,10 @@ def call(port, key, method, path, body, idem):
     """One try: (status, json) or None when the server gave no answer."""
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request(method, path, body=json.dumps(body),
-                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json",
-                              "Idempotency-Key": idem})
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        if idem:
+            headers["Idempotency-Key"] = idem
+        conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
         r = conn.getresponse()
         data = r.read()
         conn.close()
@@ -94,6 +97,7 @@ class Stats:
         self.lock = threading.Lock()
         self.c = collections.Counter()
         self.acked = []  # (kind, key, id)
+        self.pays = []  # keys of pay requests that were answered
         self.problems = []
 
     def add(self, name, n=1):
@@ -129,7 +133,15 @@ def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
     while not stop_writing.is_set() and time.monotonic() < stop_at:
         i += 1
         tag = f"w{n}-{i}-{uuid.uuid4().hex[:8]}"
-        op = "customer" if not customers else rng.choice(["customer", "payment_method", "subscription", "adjustment"])
+        op = "customer" if not customers else rng.choice(["customer", "payment_method", "subscription", "adjustment",
+                                                          "pay", "refund"])
+        target = None
+        if op in ("pay", "refund"):
+            listed = call(server.port, key, "GET", f"/v1/invoices?status={'open' if op == 'pay' else 'paid'}&limit=20",
+                          None, None)
+            if listed is None or listed[0] != 200 or not listed[1]["data"]:
+                continue
+            target = rng.choice(listed[1]["data"])["id"]
         if op == "customer":
             got = until_answered(server, key, "POST", "/v1/customers",
                                  {"email": f"{tag}@example.com", "name": "Kill Nine", "metadata": {"k": tag}}, tag, stats,
@@ -141,12 +153,22 @@ def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
             got = until_answered(server, key, "POST", "/v1/subscriptions",
                                  {"customer": rng.choice(customers), "plan": plan_id, "metadata": {"k": tag}}, tag, stats,
                                  stop_at)
-        else:
+        elif op == "adjustment":
             got = until_answered(server, key, "POST", f"/v1/inventory/{product_sku}/adjustments",
                                  {"quantity_delta": 1, "reason": tag}, tag, stats, stop_at)
+        elif op == "pay":
+            got = until_answered(server, key, "POST", f"/v1/invoices/{target}/pay", {}, tag, stats, stop_at)
+        else:
+            got = until_answered(server, key, "POST", "/v1/refunds", {"invoice": target, "amount": 1}, tag, stats,
+                                 stop_at)
         if got is None:
             continue
         status, doc = got
+        if op == "pay" and status == 409 and doc.get("code") == "invoice_not_open":
+            continue  # the scheduler paid it first
+        if op == "pay":
+            with stats.lock:
+                stats.pays.append(tag)
         if not 200 <= status < 300:
             stats.problems.append(f"{op} {tag}: {status} {doc.get('code')} {doc.get('detail')}")
             continue
@@ -184,34 +206,58 @@ class Database:
             subprocess.run(["psql", "-qAt", "-c", f"DROP DATABASE IF EXISTS {self.name}"], check=False)
 
 
-def check(db, stats):
+def check(db, stats, workdir):
     problems = list(stats.problems)
-    per_key = collections.Counter()
-    for (doc,) in db.rows("SELECT doc FROM customers"):
-        per_key[("customer", json.loads(doc).get("metadata", {}).get("k"))] += 1
-    for (doc,) in db.rows("SELECT doc FROM subscriptions"):
-        per_key[("subscription", json.loads(doc).get("metadata", {}).get("k"))] += 1
-    for (request_key,) in db.rows("SELECT request_key FROM payment_methods WHERE request_key IS NOT NULL"):
-        per_key[("payment_method", request_key.split("/", 1)[1])] += 1
-    for (reason,) in db.rows("SELECT reason FROM stock_movements WHERE kind = 'adjustment'"):
-        per_key[("adjustment", reason)] += 1
-    duplicates = {k: n for k, n in per_key.items() if n > 1 and k[1] is not None and k[1] != "stock"}
+    per_key = collections.defaultdict(list)  # (kind, key) -> ids made for it
+    for (object_id, doc) in db.rows("SELECT id, doc FROM customers"):
+        per_key[("customer", json.loads(doc).get("metadata", {}).get("k"))].append(object_id)
+    for (object_id, doc) in db.rows("SELECT id, doc FROM subscriptions"):
+        per_key[("subscription", json.loads(doc).get("metadata", {}).get("k"))].append(object_id)
+    request_tag = lambda request_key: request_key.split("/", 1)[1].split("#")[0]
+    for (object_id, request_key) in db.rows("SELECT id, request_key FROM payment_methods WHERE request_key IS NOT NULL"):
+        per_key[("payment_method", request_tag(request_key))].append(object_id)
+    for (object_id, request_key) in db.rows("SELECT id, request_key FROM refunds WHERE request_key IS NOT NULL"):
+        per_key[("refund", request_tag(request_key))].append(object_id)
+    for (object_id, reason) in db.rows("SELECT id, reason FROM stock_movements WHERE kind = 'adjustment'"):
+        per_key[("adjustment", reason)].append(object_id)
+    duplicates = {k: ids for k, ids in per_key.items() if len(ids) > 1 and k[1] is not None and k[1] != "stock"}
     if duplicates:
         problems.append(f"{len(duplicates)} keys made more than one object: {list(duplicates.items())[:5]}")
-    missing = [(op, tag) for (op, tag, _) in stats.acked if per_key[(op, tag)] != 1]
-    if missing:
-        problems.append(f"{len(missing)} acknowledged writes are not in the database exactly once: {missing[:5]}")
+    # Each answer names the one object its key made (stock movements answer with the level).
+    wrong = [(op, tag, object_id, per_key.get((op, tag))) for (op, tag, object_id) in stats.acked
+             if op != "pay" and (per_key.get((op, tag)) is None or len(per_key[(op, tag)]) != 1
+             or (op != "adjustment" and per_key[(op, tag)] != [object_id]))]
+    if wrong:
+        problems.append(f"{len(wrong)} acknowledged writes are not the one object of their key: {wrong[:5]}")
+    more = len([1 for (op, _), ids in per_key.items() if op == "refund"]) - sum(1 for a in stats.acked if a[0] == "refund")
+    if more < 0:
+        problems.append("acknowledged refunds are missing")
     twice = db.rows("SELECT invoice_id, COUNT(*) FROM payments WHERE status = 'succeeded'"
                     " GROUP BY invoice_id HAVING COUNT(*) > 1")
     if twice:
         problems.append(f"invoices paid twice: {twice[:5]}")
+    paid_by_request = collections.Counter(request_tag(k) for (k,) in
+                                          db.rows("SELECT request_key FROM payments WHERE request_key IS NOT NULL"))
+    if any(n > 1 for n in paid_by_request.values()) or set(paid_by_request) - set(stats.pays):
+        problems.append(f"pay requests with more than one attempt, or unknown: {paid_by_request.most_common(3)}")
     charges = collections.Counter(k.split(":")[0] for (k,) in
                                   db.rows("SELECT idempotency_key FROM sandbox_charges WHERE status = 'succeeded'"))
     charged_twice = {i: n for i, n in charges.items() if n > 1}
     if charged_twice:
         problems.append(f"invoices charged twice at the gateway: {list(charged_twice.items())[:5]}")
+    refunded_at_gateway = int(db.rows("SELECT COALESCE(SUM(amount), 0) FROM sandbox_refunds")[0][0])
+    refunds = db.rows("SELECT status, doc FROM refunds")
+    recorded = sum(json.loads(doc)["amount"] for (status, doc) in refunds if status == "succeeded")
+    if refunded_at_gateway != recorded or any(status == "pending" for (status, _) in refunds):
+        problems.append(f"the gateway refunded {refunded_at_gateway}, the refunds record {recorded} "
+                        f"({sum(1 for r in refunds if r[0] == 'pending')} pending)")
+    takeovers = 0
+    for name in os.listdir(workdir):
+        if name.startswith("serve-"):
+            with open(os.path.join(workdir, name), errors="replace") as f:
+                takeovers += sum(1 for line in f if "taken over by a retry" in line)
     paid = len(db.rows("SELECT id FROM invoices WHERE status = 'paid'"))
-    return problems, len(duplicates), paid, sum(charges.values())
+    return problems, len(duplicates), paid, sum(charges.values()), len(refunds), takeovers
 
 
 def main():
@@ -248,15 +294,17 @@ def main():
                 t.join(timeout=max(1, stop_at - time.monotonic()))
             time.sleep(2)  # a last scheduler tick charges what the last writes invoiced
             server.stop()
-            problems, duplicates, paid, charged = check(db, stats)
+            problems, duplicates, paid, charged, refunds, takeovers = check(db, stats, workdir)
             c = stats.c
             print(f"kill9_idempotency ({ENGINE}): {KILLS} kills; acknowledged {c['customer']} customers, "
                   f"{c['payment_method']} payment methods, {c['subscription']} subscriptions, {c['adjustment']} "
-                  f"adjustments; {c['unanswered']} tries unanswered, {c['in_use_409']} answered 409 in use, "
-                  f"{c['server_error']} 5xx, {c['answered_after_retry']} requests answered after retrying; "
+                  f"adjustments, {len(stats.pays)} pay requests, {c['refund']} refunds; {c['unanswered']} tries unanswered, {c['in_use_409']} answered 409 in use, "
+                  f"{c['server_error']} 5xx, {c['answered_after_retry']} requests answered after retrying, "
+                  f"{takeovers} keys taken over after the lease; "
                   f"{paid} invoices paid, {charged} gateway charges; {duplicates} duplicates")
-            if c["unanswered"] == 0 or c["answered_after_retry"] == 0:
-                problems.append("no request was cut off by a kill: the test proves too little")
+            if c["unanswered"] == 0 or c["answered_after_retry"] == 0 or takeovers == 0:
+                problems.append("no request was cut off by a kill and taken over after the lease: "
+                                "the test proves too little")
             if problems:
                 print("\n".join(problems[:20]))
                 raise SystemExit(1)

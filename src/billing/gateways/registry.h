@@ -4,10 +4,12 @@
 
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "billing/gateways/gateway.h"
+#include "platform/db/database.h"
 
 namespace recur::billing {
 
@@ -19,7 +21,12 @@ class Gateways {
     if (default_.empty()) default_ = name;
     by_name_[name] = std::move(gateway);
   }
+  // Throws std::logic_error inside a request's one transaction (db::RequestTransaction): a
+  // gateway call there would hold the transaction open across the call and lose its record on
+  // a rollback; such a route must be marked Router::commits_in_steps (decision 0009).
   Gateway* find(const std::string& name) const {
+    if (db::RequestTransaction::open_on_this_thread())
+      throw std::logic_error("a gateway was called inside a request transaction; mark the route commits_in_steps");
     auto it = by_name_.find(name);
     return it == by_name_.end() ? nullptr : it->second.get();
   }

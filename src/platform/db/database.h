@@ -96,6 +96,14 @@ enum class TxMode { kReadWrite, kReadOnly };
 
 class RequestTransaction;
 
+// How long an Idempotency-Key lives (decision 0004), and with it the recovery point of a
+// request that commits in steps: a row's `request_key` (decision 0009).
+inline constexpr std::int64_t kRequestKeyLifetime = 24 * 3600;
+// Frees `request_key` on a row of `table` older than a key lives, so that a new request may
+// use the key again. Requires: `table` has request_key (unique) and created_at columns.
+Status release_stale_request_key(Tx& tx, std::string_view table, const std::string& request_key,
+                                 std::int64_t now);
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -139,6 +147,8 @@ class RequestTransaction {
   // Commits the shared transaction, then runs the after-commit work of what joined it.
   // Requires: started(), no joined Tx still open.
   Status commit();
+  // Work that must not be held in a request's transaction (a gateway call) checks this.
+  static bool open_on_this_thread();
 
  private:
   friend class Database;
@@ -148,7 +158,8 @@ class RequestTransaction {
   Database& db_;
   RequestTransaction* outer_;  // the scope this one hides, restored on destruction
   std::unique_ptr<Tx> shared_;
-  int depth_ = 0;  // open joined transactions, which name their savepoints
+  int depth_ = 0;       // open joined transactions
+  int savepoints_ = 0;  // savepoints made, which name them
   bool broken_ = false;
 };
 

@@ -31,7 +31,9 @@ class JoinedTx final : public Tx {
     return scope_.tx().exec_later(sql, std::move(params));
   }
   Status commit() override {
-    RECUR_TRY(scope_.tx().exec_later("RELEASE SAVEPOINT " + savepoint_, {}));
+    // Not deferred: its deferred writes must succeed or fail here, as a COMMIT's would, or
+    // their error would surface in (and be rolled back with) the next joined transaction.
+    RECUR_TRY(scope_.tx().exec("RELEASE SAVEPOINT " + savepoint_, {}));
     committed_ = true;
     // Its after-commit work waits for the shared transaction's commit.
     for (auto& work : take_after_commit()) scope_.tx().after_commit(std::move(work));
@@ -44,6 +46,8 @@ class JoinedTx final : public Tx {
   std::string savepoint_;
   bool committed_ = false;
 };
+
+bool RequestTransaction::open_on_this_thread() { return current != nullptr; }
 
 Result<std::unique_ptr<Tx>> Database::begin(TxMode mode) {
   for (RequestTransaction* scope = current; scope; scope = scope->outer_)
@@ -60,13 +64,24 @@ Result<std::unique_ptr<Tx>> RequestTransaction::join() {
     // Read-write from the start: a read that later writes would have to upgrade its lock.
     RECUR_ASSIGN(shared_, db_.open(TxMode::kReadWrite));
   }
-  std::string savepoint = "recur_join_" + std::to_string(++depth_);
+  // Never reused: a rollback to a savepoint that was not made (its SAVEPOINT lost with an
+  // aborted pipeline) fails, and breaks the scope, instead of undoing another's work.
+  ++depth_;
+  std::string savepoint = "recur_join_" + std::to_string(++savepoints_);
   auto begun = shared_->exec_later("SAVEPOINT " + savepoint, {});
   if (!begun.ok()) {
     --depth_;
     return std::move(begun).error();
   }
   return std::unique_ptr<Tx>(std::make_unique<JoinedTx>(*this, std::move(savepoint)));
+}
+
+Status release_stale_request_key(Tx& tx, std::string_view table, const std::string& request_key,
+                                 std::int64_t now) {
+  if (request_key.empty()) return Ok{};
+  RECUR_TRY(tx.exec("UPDATE " + std::string(table) + " SET request_key = NULL WHERE request_key = $1 AND created_at < $2",
+                    {request_key, now - kRequestKeyLifetime}));
+  return Ok{};
 }
 
 Status RequestTransaction::commit() {

@@ -250,7 +250,9 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
     return replay;
   }
   const std::string& token = claimed->token;
-  request.idempotency_key = scoped;
+  // The recovery point of a handler that commits in steps names this request: the same key
+  // reused for another request (after it expired) never resumes the first one's work.
+  request.idempotency_key = scoped + "#" + fingerprint.substr(0, 16);
   if (route.commits_in_steps) {
     Response response = call(request, route);
     auto kept = response.status >= 500 ? idempotency_.release(scoped, token)
