@@ -35,7 +35,7 @@ import uuid
 RECUR = os.path.abspath(sys.argv[1])
 ENGINE = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
 WRITERS = 8
-KILLS = 6
+KILLS = 12
 LEASE = 2
 DEADLINE = 240  # seconds for the whole test
 

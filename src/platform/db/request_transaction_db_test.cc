@@ -120,5 +120,27 @@ TEST_F(RequestTransactionTest, NestedTransactionsJoinAsNestedSavepoints) {
   EXPECT_EQ(keys_seen_by_others(), 1);
 }
 
+TEST_F(RequestTransactionTest, AFailedDeferredWriteFailsItsOwnPartAtItsCommitAndSparesTheOthers) {
+  {
+    RequestTransaction request(db());
+    ASSERT_TRUE(insert(db(), "k1").ok());
+    // A deferred write (an event, an outbox row) that fails: on PostgreSQL it is sent with
+    // the part's commit, which must report it, so that part alone rolls back.
+    auto failed = transact(db(), [](Tx& tx) -> Status {
+      RECUR_TRY(tx.exec_later(kInsertKey, {std::string("k2"), std::string("h_k1")}));  // duplicate hash
+      return Ok{};
+    });
+    ASSERT_FALSE(failed.ok());
+    ASSERT_TRUE(insert(db(), "k3").ok());
+    EXPECT_FALSE(request.broken());
+    ASSERT_TRUE(request.commit().ok());
+  }
+  auto ids = transact(db(), [](Tx& tx) { return tx.query("SELECT id FROM api_keys ORDER BY id"); }, TxMode::kReadOnly);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->size(), 2u);
+  EXPECT_EQ(ids->at(0).text(0), "k1");
+  EXPECT_EQ(ids->at(1).text(0), "k3");
+}
+
 }  // namespace
 }  // namespace recur::db
