@@ -275,6 +275,12 @@ Response Pipeline::call(Request& request, const Route& route) {
     return problem(Error::internal(std::string("uncaught exception in ") + request.method + " " + request.path + ": " +
                                    e.what()),
                    request.request_id);
+  } catch (const WouldBlock&) {
+    throw;  // not a failure: the server runs the request again on the pool
+  } catch (...) {  // whatever it was, a 500: the request's transaction rolls back, its key is freed
+    return problem(Error::internal(std::string("uncaught non-standard exception in ") + request.method + " " +
+                                   request.path),
+                   request.request_id);
   }
 }
 
