@@ -25,6 +25,12 @@ class RequestTransactionTest : public ::testing::Test {
              return (*(*tx)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0);
            }).get();
   }
+  std::vector<std::string> key_ids() {
+    auto rows = transact(db(), [](Tx& tx) { return tx.query("SELECT id FROM api_keys ORDER BY id"); }, TxMode::kReadOnly);
+    std::vector<std::string> ids;
+    for (const auto& row : *rows) ids.push_back(row.text(0));
+    return ids;
+  }
   static Status insert(Database& db, const std::string& id) {
     return transact(db, [&](Tx& tx) -> Status {
       RECUR_TRY(tx.exec(kInsertKey, {id, "h_" + id}));
@@ -65,11 +71,7 @@ TEST_F(RequestTransactionTest, AJoinedTransactionThatFailsRollsBackOnlyItsOwnWor
     EXPECT_FALSE(request.broken());
     ASSERT_TRUE(request.commit().ok());
   }
-  auto ids = transact(db(), [](Tx& tx) { return tx.query("SELECT id FROM api_keys ORDER BY id"); }, TxMode::kReadOnly);
-  ASSERT_TRUE(ids.ok());
-  ASSERT_EQ(ids->size(), 2u);
-  EXPECT_EQ(ids->at(0).text(0), "k1");
-  EXPECT_EQ(ids->at(1).text(0), "k4");
+  EXPECT_EQ(key_ids(), (std::vector<std::string>{"k1", "k4"}));
 }
 
 TEST_F(RequestTransactionTest, ARequestThatIsNotCommittedLeavesNothing) {
@@ -135,11 +137,7 @@ TEST_F(RequestTransactionTest, AFailedDeferredWriteFailsItsOwnPartAtItsCommitAnd
     EXPECT_FALSE(request.broken());
     ASSERT_TRUE(request.commit().ok());
   }
-  auto ids = transact(db(), [](Tx& tx) { return tx.query("SELECT id FROM api_keys ORDER BY id"); }, TxMode::kReadOnly);
-  ASSERT_TRUE(ids.ok());
-  ASSERT_EQ(ids->size(), 2u);
-  EXPECT_EQ(ids->at(0).text(0), "k1");
-  EXPECT_EQ(ids->at(1).text(0), "k3");
+  EXPECT_EQ(key_ids(), (std::vector<std::string>{"k1", "k3"}));
 }
 
 }  // namespace
