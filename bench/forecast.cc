@@ -18,7 +18,6 @@ namespace {
 
 using namespace recur;
 using namespace recur::inventory;
-using subscriptions::Interval;
 
 constexpr Timestamp kDay = 86400;
 
@@ -65,7 +64,7 @@ int main(int argc, char** argv) {
     p.name = "Product " + std::to_string(i);
     cat.add(p);
   }
-  const subscriptions::Cadence cadences[] = {{Interval::kWeek, 1}, {Interval::kWeek, 2}, {Interval::kMonth, 1},
+  const Cadence cadences[] = {{Interval::kWeek, 1}, {Interval::kWeek, 2}, {Interval::kMonth, 1},
                                              {Interval::kMonth, 1}, {Interval::kMonth, 2}};
   for (int i = 0; i < o.plans; ++i) {
     catalog::Plan p;
@@ -92,10 +91,10 @@ int main(int argc, char** argv) {
     s.billed = 1 + static_cast<std::int64_t>(u(rng) * 30);
     Timestamp started = now - static_cast<Timestamp>(u(rng) * 400 * kDay);
     s.anchor = started;
-    Timestamp next = subscriptions::period_containing(started, cadence, now).end;
+    Timestamp next = period_containing(started, cadence, now).end;
     s.index = period_index(started, cadence, next);
     s.elapsed = u(rng);
-    if (i % 50 == 0) s.skipped.push_back(subscriptions::period_start(started, cadence, s.index + 1));
+    if (i % 50 == 0) s.skipped.push_back(period_start(started, cadence, s.index + 1));
     if (i % 200 == 0) {
       s.pending_plan = (plan + 1) % o.plans;
       s.pending_at = next;

@@ -55,13 +55,12 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   roastery.products = {{beans.id, 650, "usd"}, {decaf.id, 600, "usd"}};
   RECUR_TRY(app.purchasing().create_supplier(roastery, cli));
 
-  auto plan = [&](std::string name, std::int64_t cents, subscriptions::Interval interval, int count,
+  auto plan = [&](std::string name, std::int64_t cents, Interval interval, int count,
                   std::int64_t trial, std::optional<std::string> tier, std::vector<catalog::PlanItem> items) {
     return app.catalog().create_plan(catalog::PlanInput{std::move(name), cents, "usd", {interval, count}, trial,
                                                         std::move(tier), std::move(items), Json::object()},
                                      cli);
   };
-  using subscriptions::Interval;
   RECUR_ASSIGN(auto monthly, plan("Coffee box, monthly", 2400, Interval::kMonth, 1, 14, "standard",
                                   {{beans.id, 1}, {filters.id, 1}}));
   RECUR_ASSIGN(auto biweekly, plan("Coffee box, every two weeks", 1400, Interval::kWeek, 2, 0, "standard",

@@ -42,7 +42,7 @@ class StepsRetryTest : public ::testing::Test {
 };
 
 TEST_F(StepsRetryTest, AttachPayAndRefundRetriedAfterACrashResumeTheirFirstTryAndActOnce) {
-  auto plan = testing::make_plan(t, 2500, subscriptions::Interval::kMonth);
+  auto plan = testing::make_plan(t, 2500, Interval::kMonth);
   auto customer = testing::make_customer(t);
 
   auto attached = post("/v1/customers/" + customer.id + "/payment-methods", R"({"token":"pm_card_visa"})", "pm-1");

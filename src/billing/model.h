@@ -14,8 +14,6 @@
 
 namespace recur::billing {
 
-using subscriptions::Period;
-
 enum class InvoiceStatus { kDraft, kOpen, kPaid, kVoid, kUncollectible };
 std::string_view to_string(InvoiceStatus status);
 std::optional<InvoiceStatus> invoice_status_from(std::string_view text);

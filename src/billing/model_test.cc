@@ -63,8 +63,8 @@ TEST(ComputeTotals, TotalIsNeverNegativeAndLinesBalanceAfterCarrying) {
 TEST(PeriodInvoice, ACadenceChangeKeepsTheDiscountOfTheNewPeriodAndCarriesTheRestOfTheCredit) {
   using subscriptions::Discount;
   using subscriptions::kForever;
-  const subscriptions::Cadence monthly{subscriptions::Interval::kMonth, 1};
-  const subscriptions::Cadence weekly{subscriptions::Interval::kWeek, 1};
+  const Cadence monthly{Interval::kMonth, 1};
+  const Cadence weekly{Interval::kWeek, 1};
   const Timestamp april = parse_rfc3339("2026-04-01T00:00:00Z").value();
   const Timestamp may = parse_rfc3339("2026-05-01T00:00:00Z").value();  // April: 30 days
   const Timestamp early = parse_rfc3339("2026-04-04T00:00:00Z").value();  // 27 days unused: 0.9

@@ -9,8 +9,6 @@
 
 namespace recur::billing {
 namespace {
-
-using subscriptions::Interval;
 using subscriptions::Status;
 using testing::at;
 using testing::TestApp;

@@ -11,8 +11,6 @@
 
 namespace recur::catalog {
 namespace {
-
-using subscriptions::Interval;
 using testing::at;
 using testing::TestApp;
 

@@ -44,7 +44,7 @@ Json to_json(const Plan& p) {
               {"name", p.name},
               {"amount", p.amount},
               {"currency", p.currency},
-              {"interval", subscriptions::to_string(p.cadence.interval)},
+              {"interval", to_string(p.cadence.interval)},
               {"interval_count", p.cadence.count},
               {"trial_days", p.trial_days},
               {"renewal_reminder_days", p.renewal_reminder_days},
@@ -74,7 +74,7 @@ Plan plan_from_doc(const Json& doc) {
   p.name = doc.at("name");
   p.amount = doc.at("amount");
   p.currency = doc.at("currency");
-  p.cadence.interval = subscriptions::parse_interval(doc.at("interval").get<std::string>()).value();
+  p.cadence.interval = parse_interval(doc.at("interval").get<std::string>()).value();
   p.cadence.count = doc.at("interval_count");
   p.trial_days = doc.at("trial_days");
   p.renewal_reminder_days = doc.value("renewal_reminder_days", std::int64_t{3});

@@ -8,7 +8,7 @@
 
 #include "platform/json.h"
 #include "platform/money.h"
-#include "subscriptions/model.h"
+#include "platform/calendar.h"
 
 namespace recur::catalog {
 
@@ -39,7 +39,7 @@ struct Plan {
   std::string name;
   std::int64_t amount = 0;  // per period, minor units
   std::string currency;
-  subscriptions::Cadence cadence;
+  Cadence cadence;
   std::int64_t trial_days = 0;
   std::optional<std::string> tier;
   std::vector<PlanItem> items;

@@ -108,7 +108,7 @@ Result<PlanInput> parse_plan(const Request& req) {
   in.name = *name;
   in.amount = *amount;
   in.currency = *currency;
-  in.cadence = {*subscriptions::parse_interval(*interval), static_cast<int>(count.value_or(1))};
+  in.cadence = {*parse_interval(*interval), static_cast<int>(count.value_or(1))};
   if (items) in.items = *items;
   return in;
 }

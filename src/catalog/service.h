@@ -35,7 +35,7 @@ struct PlanInput {
   std::string name;
   std::int64_t amount = 0;
   std::string currency;
-  subscriptions::Cadence cadence;
+  Cadence cadence;
   std::int64_t trial_days = 0;
   std::optional<std::string> tier;
   std::vector<PlanItem> items;

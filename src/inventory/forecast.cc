@@ -10,9 +10,6 @@
 #include "platform/parallel.h"
 
 namespace recur::inventory {
-
-using subscriptions::Cadence;
-using subscriptions::Interval;
 using subscriptions::Status;
 
 namespace {
@@ -57,7 +54,7 @@ std::vector<Bucket> make_buckets(Timestamp from, Timestamp to, Granularity g) {
   for (std::int64_t n = 0; from < to; ++n) {
     Timestamp end = g == Granularity::kDay    ? from + kDay
                     : g == Granularity::kWeek ? from + 7 * kDay
-                                              : subscriptions::period_start(out.empty() ? from : out.front().start,
+                                              : period_start(out.empty() ? from : out.front().start,
                                                                             {Interval::kMonth, 1}, n + 1);
     out.push_back({from, std::min(end, to)});
     from = out.back().end;
@@ -130,8 +127,8 @@ std::int64_t period_index(Timestamp anchor, const Cadence& cadence, Timestamp t)
     std::int64_t months = (cadence.interval == Interval::kYear ? 12 : 1) * cadence.count;
     n = (month_of(t) - month_of(anchor)) / months;
   }
-  while (n > 0 && subscriptions::period_start(anchor, cadence, n) > t) --n;
-  while (subscriptions::period_start(anchor, cadence, n + 1) <= t) ++n;
+  while (n > 0 && period_start(anchor, cadence, n) > t) --n;
+  while (period_start(anchor, cadence, n + 1) <= t) ++n;
   return n;
 }
 
@@ -218,8 +215,8 @@ void visit_boxes(const Schedule& s, const Catalogue& catalogue, Timestamp until,
   std::int64_t n = s.index;
   const Cadence* cadence = &catalogue.plans[plan].cadence;
   Timestamp end = std::min(until, s.ends_at);
-  for (Timestamp t = subscriptions::period_start(anchor, *cadence, n); t < end;
-       t = subscriptions::period_start(anchor, *cadence, ++n)) {
+  for (Timestamp t = period_start(anchor, *cadence, n); t < end;
+       t = period_start(anchor, *cadence, ++n)) {
     if (pending && t >= s.pending_at) {
       pending = false;
       const Cadence* next = &catalogue.plans[s.pending_plan].cadence;
@@ -555,7 +552,7 @@ void new_demand(const ForecastInput& in, const BucketIndex& index, int plan, Pla
     double p = 1;
     std::int64_t k = 0;
     for (std::int64_t n = 0;; ++n) {
-      Timestamp t = subscriptions::period_start(anchor, fp.cadence, n);
+      Timestamp t = period_start(anchor, fp.cadence, n);
       if (t >= until) break;
       p *= retention.keep_at(plan, k++);
       int b = index.of(t);

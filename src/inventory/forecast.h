@@ -77,7 +77,7 @@ struct ForecastProduct {
 // A plan reduced to what a box holds and when boxes come. Items name products by index.
 struct ForecastPlan {
   std::string id;
-  subscriptions::Cadence cadence;
+  Cadence cadence;
   std::int64_t trial_days = 0;
   struct Item {
     int product = 0;
@@ -135,7 +135,7 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
 double remaining_hazard(double hazard, double elapsed);
 
 // The period index n with period_start(anchor, cadence, n) == t, for an aligned t >= anchor.
-std::int64_t period_index(Timestamp anchor, const subscriptions::Cadence& cadence, Timestamp t);
+std::int64_t period_index(Timestamp anchor, const Cadence& cadence, Timestamp t);
 
 // A box a schedule will ship (skipped periods left out), in time order.
 struct Box {

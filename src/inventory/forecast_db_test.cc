@@ -13,8 +13,6 @@
 
 namespace recur::inventory {
 namespace {
-
-using subscriptions::Interval;
 using testing::at;
 constexpr Timestamp kDay = 86400;
 
@@ -28,7 +26,7 @@ class ForecastDbTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
     return *p;
   }
-  catalog::Plan plan(const std::string& name, subscriptions::Cadence cadence, std::int64_t trial,
+  catalog::Plan plan(const std::string& name, Cadence cadence, std::int64_t trial,
                      std::vector<catalog::PlanItem> items) {
     auto p = t.app->catalog().create_plan({name, 1500, "usd", cadence, trial, std::nullopt, items, Json::object()},
                                           t.actor);
@@ -92,8 +90,8 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
       if (!is_monthly && u(rng) > 0.75) lifetime = 0;
       else while (u(rng) > (is_monthly ? 0.10 : 0.05)) ++lifetime;
       Timestamp first = sub.start_date + p.trial_days * kDay;
-      Timestamp from = lifetime == 0 ? sub.start_date : subscriptions::period_start(first, p.cadence, lifetime - 1);
-      Timestamp to = lifetime == 0 ? first : subscriptions::period_start(first, p.cadence, lifetime);
+      Timestamp from = lifetime == 0 ? sub.start_date : period_start(first, p.cadence, lifetime - 1);
+      Timestamp to = lifetime == 0 ? first : period_start(first, p.cadence, lifetime);
       Timestamp ask = from + 1 + static_cast<Timestamp>(u(rng) * static_cast<double>(to - from - 2));
       if (ask < end) timeline.emplace(ask, std::make_pair(kCancel, sub.id));
     }

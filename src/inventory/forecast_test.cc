@@ -9,8 +9,6 @@
 
 namespace recur::inventory {
 namespace {
-
-using subscriptions::Interval;
 using subscriptions::Status;
 using subscriptions::Subscription;
 

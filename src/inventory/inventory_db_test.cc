@@ -7,8 +7,6 @@
 
 namespace recur::inventory {
 namespace {
-
-using subscriptions::Interval;
 using testing::at;
 using testing::TestApp;
 

@@ -20,7 +20,7 @@ std::optional<E> parse_name(const std::array<std::string_view, N>& names, std::s
   return std::nullopt;
 }
 
-Json period_json(const subscriptions::Period& p) {
+Json period_json(const Period& p) {
   return {{"start", format_rfc3339(p.start)}, {"end", format_rfc3339(p.end)}};
 }
 

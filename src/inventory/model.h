@@ -98,7 +98,7 @@ struct Shipment {
   std::string subscription;
   std::string customer;
   std::int64_t period_seq = 0;  // the subscription's n-th billed period (one shipment each)
-  subscriptions::Period period;
+  Period period;
   ShipmentStatus status = ShipmentStatus::kPending;
   std::vector<ShipmentItem> items;
   Json address = nullptr;  // where it goes (the subscription's, else the customer's)

@@ -1,4 +1,5 @@
-// Pure subscription rules: billing calendar, proration and the lifecycle state machine.
+// Pure subscription rules: proration and the lifecycle state machine (the calendar is
+// platform/calendar.h).
 // No I/O, no clock, no SQL: every function is a plain function of its arguments.
 #pragma once
 
@@ -8,41 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "platform/calendar.h"
 #include "platform/money.h"
 #include "platform/result.h"
 #include "platform/time.h"
 
 namespace recur::subscriptions {
-
-// ---------------------------------------------------------------- calendar
-
-enum class Interval { kDay, kWeek, kMonth, kYear };
-
-std::optional<Interval> parse_interval(std::string_view text);  // "day|week|month|year"
-std::string_view to_string(Interval interval);
-
-struct Cadence {
-  Interval interval = Interval::kMonth;
-  int count = 1;  // interval_count, >= 1
-};
-
-// Start of the n-th period (n >= 0) counted from `anchor`, by Stripe's rules:
-// months and years are added to the anchor's calendar date (not chained), the day
-// clamped to the target month's length, time of day kept. So a monthly anchor on
-// Jan 31 gives Feb 28/29, Mar 31, Apr 30, May 31; a yearly anchor on Feb 29 gives
-// Feb 28 in common years and Feb 29 again in leap years. Days and weeks add
-// 86400 * 1 or 7 * count seconds per period.
-Timestamp period_start(Timestamp anchor, const Cadence& cadence, std::int64_t n);
-
-struct Period {
-  Timestamp start = 0;
-  Timestamp end = 0;  // exclusive
-};
-
-// The period that contains `t` (anchor <= t), i.e. the n with start(n) <= t < start(n+1).
-Period period_containing(Timestamp anchor, const Cadence& cadence, Timestamp t);
-// The period starting at `start` where `start` is itself an anchor-aligned boundary.
-Period period_from(Timestamp anchor, const Cadence& cadence, Timestamp start);
 
 // ---------------------------------------------------------------- proration
 

@@ -12,7 +12,7 @@
 
 namespace recur::testing {
 
-inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, subscriptions::Interval interval, int count = 1,
+inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, Interval interval, int count = 1,
                                std::int64_t trial_days = 0, const std::string& name = "Box") {
   auto product = t.app->catalog().create_product(
       {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, Json::object()}, t.actor);
