@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "billing/gateways/signature.h"
+#include "gateways/signature.h"
 #include "platform/http/server.h"
 #include "testing/api_server.h"
 #include "testing/fixtures.h"
@@ -222,11 +222,11 @@ TEST_F(ApiTest, EveryResponseCarriesARequestId) {
 }
 
 TEST_F(ApiTest, GatewayWebhooksAreAuthenticatedByTheGatewaysSignatureOverTheRawBody) {
-  billing::StripeConfig stripe;
+  gateways::StripeConfig stripe;
   stripe.secret_key = "sk_test_http";
   stripe.webhook_secret = "whsec_http";
   stripe.api_base = "http://127.0.0.1:9";  // never called: a webhook asks the gateway nothing
-  t.app->gateways().add(std::make_unique<billing::StripeGateway>(stripe));
+  t.app->gateways().add(std::make_unique<gateways::StripeGateway>(stripe));
   // Raw bytes as Stripe sends them: not the order nlohmann would print them in.
   const std::string body =
       R"({"id":"evt_http_1","object":"event","type":"payment_intent.succeeded",)"
@@ -243,25 +243,25 @@ TEST_F(ApiTest, GatewayWebhooksAreAuthenticatedByTheGatewaysSignatureOverTheRawB
                        {{"Stripe-Signature", signature}, {"Content-Type", "application/json"}, {"Idempotency-Key", "k1"}});
   };
 
-  auto forged = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_guess", now, body));
+  auto forged = post("/v1/gateway-webhooks/stripe", gateways::sign_timestamped("whsec_guess", now, body));
   EXPECT_EQ(forged.status, 401);
   EXPECT_EQ(forged.header("content-type"), "application/problem+json");
   EXPECT_EQ(json(forged)["code"], "invalid_signature");
-  auto stale = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_http", now - 301, body));
+  auto stale = post("/v1/gateway-webhooks/stripe", gateways::sign_timestamped("whsec_http", now - 301, body));
   EXPECT_EQ(stale.status, 401);
   EXPECT_EQ(gateway_events(), 0);
 
-  auto good = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_http", now, body));
+  auto good = post("/v1/gateway-webhooks/stripe", gateways::sign_timestamped("whsec_http", now, body));
   ASSERT_EQ(good.status, 200) << good.body;
   EXPECT_EQ(json(good), (Json{{"received", true}, {"duplicate", false}}));
-  auto again = post("/v1/gateway-webhooks/stripe", billing::sign_timestamped("whsec_http", now, body));
+  auto again = post("/v1/gateway-webhooks/stripe", gateways::sign_timestamped("whsec_http", now, body));
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(json(again)["duplicate"], true);  // answered from the event's row, not an idempotency replay
   EXPECT_TRUE(again.header("idempotent-replayed").empty());
   EXPECT_EQ(gateway_events(), 1);
 
   // The sandbox signs with a public secret: not outside test mode. Unknown gateways: 404.
-  EXPECT_EQ(post("/v1/gateway-webhooks/sandbox", billing::sign_timestamped(billing::kSandboxWebhookSecret, now, body)).status,
+  EXPECT_EQ(post("/v1/gateway-webhooks/sandbox", gateways::sign_timestamped(gateways::kSandboxWebhookSecret, now, body)).status,
             404);
   auto unknown = post("/v1/gateway-webhooks/paypal", "t=1,v1=00");
   EXPECT_EQ(unknown.status, 404);

@@ -5,9 +5,9 @@
 
 #include "app/schema.h"
 #include "app/static_files.h"
-#include "billing/gateways/paypal.h"
-#include "billing/gateways/square.h"
-#include "billing/gateways/stripe.h"
+#include "gateways/paypal.h"
+#include "gateways/square.h"
+#include "gateways/stripe.h"
 #include "billing/routes.h"
 #include "billing/store.h"
 #include "catalog/routes.h"
@@ -127,10 +127,10 @@ void App::wire_inventory() {
 }
 
 void App::wire_billing(const Options& options) {
-  gateways_.add(std::make_unique<billing::SandboxGateway>(*db_, *clock_, options.sandbox_faults));
-  if (!options.stripe.secret_key.empty()) gateways_.add(std::make_unique<billing::StripeGateway>(options.stripe));
-  if (!options.square.access_token.empty()) gateways_.add(std::make_unique<billing::SquareGateway>(options.square));
-  if (!options.paypal.client_id.empty()) gateways_.add(std::make_unique<billing::PayPalGateway>(options.paypal));
+  gateways_.add(std::make_unique<gateways::SandboxGateway>(*db_, *clock_, options.sandbox_faults));
+  if (!options.stripe.secret_key.empty()) gateways_.add(std::make_unique<gateways::StripeGateway>(options.stripe));
+  if (!options.square.access_token.empty()) gateways_.add(std::make_unique<gateways::SquareGateway>(options.square));
+  if (!options.paypal.client_id.empty()) gateways_.add(std::make_unique<gateways::PayPalGateway>(options.paypal));
   if (!options.default_gateway.empty()) gateways_.set_default(options.default_gateway);
   subscriptions_.set_billing(&billing_);
   // A new default payment method pays what is overdue at once (dunning's fast path).

@@ -8,11 +8,11 @@
 #include <string_view>
 
 #include "access/service.h"
-#include "billing/gateways/paypal.h"
-#include "billing/gateways/registry.h"
-#include "billing/gateways/sandbox.h"
-#include "billing/gateways/square.h"
-#include "billing/gateways/stripe.h"
+#include "gateways/paypal.h"
+#include "gateways/registry.h"
+#include "gateways/sandbox.h"
+#include "gateways/square.h"
+#include "gateways/stripe.h"
 #include "billing/service.h"
 #include "catalog/service.h"
 #include "customers/service.h"
@@ -45,12 +45,12 @@ struct Options {
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   // Test mode: the clock is a SimulatedClock the API may move (/v1/test-clock).
   bool test_mode = false;
-  billing::SandboxFaults sandbox_faults;
+  gateways::SandboxFaults sandbox_faults;
   billing::BillingOptions billing;
   // Real gateways, each added when configured; new payment methods use default_gateway
   // (empty: the sandbox).
-  billing::StripeConfig stripe;
-  billing::SquareConfig square;
+  gateways::StripeConfig stripe;
+  gateways::SquareConfig square;
   std::string default_gateway;
   inventory::InventoryOptions inventory;  // ops_email: where low-stock alerts go
   // Suppliers, purchase orders and automatic reordering (service level, review period;
@@ -60,7 +60,7 @@ struct Options {
   // redis://host:port[/db] ("": this node's cache only).
   std::string redis_url;
   // PayPal, added when client_id is set (last: `serve` fills the fields above in order).
-  billing::PayPalConfig paypal;
+  gateways::PayPalConfig paypal;
   // Seconds before a request still in progress under an Idempotency-Key is taken to have
   // died, so that a retry may run it (decision 0009).
   Timestamp idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
@@ -81,7 +81,7 @@ class App {
   catalog::CatalogService& catalog() { return catalog_; }
   customers::CustomerService& customers() { return customers_; }
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
-  billing::Gateways& gateways() { return gateways_; }
+  gateways::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
   billing::PaymentUpdates& payment_updates() { return payment_updates_; }
   inventory::InventoryService& inventory() { return inventory_; }
@@ -117,7 +117,7 @@ class App {
   std::unique_ptr<notify::EmailSender> email_;
   std::unique_ptr<notify::SmsSender> sms_;
   notify::Notifier notifications_;
-  billing::Gateways gateways_;
+  gateways::Gateways gateways_;
   billing::BillingService billing_;
   billing::PaymentUpdates payment_updates_;
   inventory::InventoryService inventory_;

@@ -135,9 +135,9 @@ struct ServeFlags {
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / 86400;
   std::string ops_email;
-  billing::StripeConfig stripe;
-  billing::SquareConfig square;
-  billing::PayPalConfig paypal;
+  gateways::StripeConfig stripe;
+  gateways::SquareConfig square;
+  gateways::PayPalConfig paypal;
   std::string default_gateway;
   std::string redis_url;
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
@@ -171,14 +171,14 @@ void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--paypal-client-secret", flags.paypal.client_secret, "PayPal REST app secret")
       ->envname("RECUR_PAYPAL_CLIENT_SECRET");
   cmd->add_option("--paypal-api-base", flags.paypal.api_base,
-                  "PayPal API base URL (live: " + std::string(billing::kPayPalLiveBase) + ")")
+                  "PayPal API base URL (live: " + std::string(gateways::kPayPalLiveBase) + ")")
       ->envname("RECUR_PAYPAL_API_BASE")
       ->capture_default_str();
 }
 
-Result<billing::SandboxFaults> faults_from(const std::string& spec) {
-  if (spec.empty()) return billing::SandboxFaults{};
-  return billing::parse_sandbox_faults(spec);
+Result<gateways::SandboxFaults> faults_from(const std::string& spec) {
+  if (spec.empty()) return gateways::SandboxFaults{};
+  return gateways::parse_sandbox_faults(spec);
 }
 
 

@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "billing/gateways/signature.h"
+#include "gateways/signature.h"
 #include "testing/fixtures.h"
 
 namespace recur::billing {
@@ -13,6 +13,9 @@ namespace {
 using subscriptions::Status;
 using testing::at;
 using testing::TestApp;
+using gateways::kSandboxWebhookSecret;
+using gateways::SandboxGateway;
+using gateways::sign_timestamped;
 
 class BillingTest : public ::testing::Test {
  protected:

@@ -12,15 +12,18 @@
 
 #include <functional>
 
-#include "billing/gateways/registry.h"
 #include "billing/model.h"
 #include "billing/payment_update.h"
+#include "billing/settlement.h"
 #include "billing/store.h"
 #include "events/store.h"
+#include "gateways/registry.h"
 #include "notify/service.h"
 #include "subscriptions/service.h"
 
 namespace recur::billing {
+
+using gateways::Gateways;
 
 struct BillingOptions {
   std::int64_t attempt_lease_seconds = 300;  // a claimed attempt not recorded by then is asked again

@@ -7,10 +7,22 @@
 
 #include <string_view>
 
-#include "billing/gateways/gateway.h"
 #include "billing/model.h"
+#include "gateways/gateway.h"
 
 namespace recur::billing {
+
+// Billing's words for what a gateway answers (the gateways module's types).
+using gateways::ChargeNotice;
+using gateways::ChargeRequest;
+using gateways::ChargeResult;
+using gateways::DisputeNotice;
+using gateways::Gateway;
+using gateways::Outcome;
+using gateways::RefundNotice;
+using gateways::RefundRequest;
+using gateways::RefundResult;
+using gateways::WebhookEvent;
 
 enum class Verdict {
   kSettle,          // record the notice's outcome, as the next run would have

@@ -116,7 +116,7 @@ Result<Page> CustomerService::list(const ListFilter& f) {
 
 // ------------------------------------------------------------------ payment methods
 
-Result<std::string> CustomerService::gateway_customer(const Customer& c, billing::Gateway& gateway) {
+Result<std::string> CustomerService::gateway_customer(const Customer& c, gateways::Gateway& gateway) {
   RECUR_ASSIGN(auto known, db::transact(db_, [&](db::Tx& tx) { return find_gateway_customer(tx, c.id, gateway.name()); },
                                         db::TxMode::kReadOnly));
   if (known) return *known;
@@ -131,7 +131,7 @@ Result<std::string> CustomerService::gateway_customer(const Customer& c, billing
 Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& customer_id, const AttachInput& in,
                                                              const events::Actor& actor) {
   std::string gateway_name = in.gateway.value_or(gateways_.default_name());
-  billing::Gateway* gateway = gateways_.find(gateway_name);
+  gateways::Gateway* gateway = gateways_.find(gateway_name);
   if (!gateway)
     return Error::invalid("unknown_gateway", "this deployment has no gateway named '" + gateway_name + "'",
                           {{"gateway", "unknown_gateway", "not a configured gateway"}});

@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "billing/gateways/registry.h"
+#include "gateways/registry.h"
 #include "customers/model.h"
 #include "events/store.h"
 #include "platform/db/database.h"
@@ -59,7 +59,7 @@ Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id)
 
 class CustomerService {
  public:
-  CustomerService(db::Database& db, const Clock& clock, IdGenerator& ids, billing::Gateways& gateways)
+  CustomerService(db::Database& db, const Clock& clock, IdGenerator& ids, gateways::Gateways& gateways)
       : db_(db), clock_(clock), ids_(ids), gateways_(gateways), events_(ids, clock) {}
 
   // Called after a commit that gave a customer a new default payment method (billing
@@ -80,7 +80,7 @@ class CustomerService {
   recur::Status detach_payment_method(const std::string& customer, const std::string& id, const events::Actor& actor);
 
  private:
-  Result<std::string> gateway_customer(const Customer& customer, billing::Gateway& gateway);
+  Result<std::string> gateway_customer(const Customer& customer, gateways::Gateway& gateway);
   Result<std::optional<PaymentMethod>> attached_by_request(const std::string& request_key);
   void default_changed(const std::string& customer) const {
     if (listener_) listener_(customer);
@@ -89,7 +89,7 @@ class CustomerService {
   db::Database& db_;
   const Clock& clock_;
   IdGenerator& ids_;
-  billing::Gateways& gateways_;
+  gateways::Gateways& gateways_;
   events::Recorder events_;
   PaymentMethodListener listener_;
 };

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "billing/gateways/exchange.h"
+#include "gateways/exchange.h"
 
 namespace recur::testing {
 
@@ -25,7 +25,7 @@ struct RecordingTransport {
   long status = 200;
   std::string body = "{}";
 
-  billing::Transport transport() {
+  gateways::Transport transport() {
     return [this](const net::HttpRequest& r) -> Result<net::HttpResponse> {
       requests.push_back(r);
       return net::HttpResponse{status, {}, body};
@@ -40,7 +40,7 @@ struct RecordingTransport {
 };
 
 // For calls that must not reach the network (webhooks, refused inputs).
-inline billing::Transport no_network() {
+inline gateways::Transport no_network() {
   return [](const net::HttpRequest&) -> Result<net::HttpResponse> {
     return Error{ErrorKind::kInternal, "unexpected_request", "this call must not reach the network", {}, {}};
   };

@@ -20,7 +20,7 @@ std::string request_violations(const std::string& header) {
   if (!list.is_array()) return header;
   std::string out;
   for (const auto& v : list) {
-    const Json& location = billing::member_of(v, "location");
+    const Json& location = gateways::member_of(v, "location");
     if (location.is_array() && !location.empty() && location[0] == "response") continue;
     out += v.dump() + " ";
   }
@@ -29,7 +29,7 @@ std::string request_violations(const std::string& header) {
 
 }  // namespace
 
-billing::Transport PrismWitness::transport() {
+gateways::Transport PrismWitness::transport() {
   return [this](const net::HttpRequest& request) {
     auto response = net::send(request);
     std::lock_guard lock(mu_);

@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "billing/gateways/exchange.h"
+#include "gateways/exchange.h"
 
 namespace recur::testing {
 
 class PrismWitness {
  public:
   // net::send, recording each answer.
-  billing::Transport transport();
+  gateways::Transport transport();
   std::size_t exchanges() const;
   // "" when every request got a 2xx and no violation; else one line per refusal, with
   // Prism's reasons.

@@ -1,12 +1,12 @@
 // The PayPal adapter without PayPal: amounts as PayPal's decimal strings, recorded answers
 // mapped to outcomes, and the requests it builds.
-#include "billing/gateways/paypal.h"
+#include "gateways/paypal.h"
 
 #include <gtest/gtest.h>
 
 #include "testing/gateway_fakes.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 using testing::answer;
@@ -343,4 +343,4 @@ TEST(PayPalWebhook, WebhooksAreRefusedAsNotSupportedYet) {
 }
 
 }  // namespace
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -8,7 +8,7 @@
 #include "platform/result.h"
 #include "platform/time.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 inline constexpr std::int64_t kSignatureToleranceSeconds = 300;
 
@@ -20,4 +20,4 @@ std::string sign_timestamped(std::string_view secret, Timestamp t, std::string_v
 Status verify_timestamped(std::string_view secret, std::string_view header, std::string_view body, Timestamp now,
                           std::int64_t tolerance = kSignatureToleranceSeconds);
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -21,10 +21,10 @@
 #include <mutex>
 #include <string>
 
-#include "billing/gateways/exchange.h"
-#include "billing/gateways/gateway.h"
+#include "gateways/exchange.h"
+#include "gateways/gateway.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 inline constexpr std::string_view kPayPalSandboxBase = "https://api-m.sandbox.paypal.com";
 inline constexpr std::string_view kPayPalLiveBase = "https://api-m.paypal.com";
@@ -115,4 +115,4 @@ RefundResult refund_from(const Result<net::HttpResponse>& response);
 Result<PaymentMethodInfo> payment_token_from(const Result<net::HttpResponse>& response);
 
 }  // namespace paypal
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -2,11 +2,11 @@
 // tests/gateways/run.sh) and against a scripted local server that fails the ways Stripe can.
 #include <gtest/gtest.h>
 
-#include "billing/gateways/stripe.h"
+#include "gateways/stripe.h"
 #include "gateways/fault_server.h"
 #include "gateways/prism_witness.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 using testing::FaultAnswer;
@@ -202,4 +202,4 @@ TEST(StripeFaults, CardRefusedAtAttachIsPaymentMethodRefused) {
 }
 
 }  // namespace
-}  // namespace recur::billing
+}  // namespace recur::gateways

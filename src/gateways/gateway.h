@@ -18,7 +18,7 @@
 #include "platform/result.h"
 #include "platform/time.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 // A customer as the gateway knows it.
 struct GatewayCustomerInput {
@@ -135,4 +135,4 @@ class Gateway {
                                               const std::string& body, Timestamp now) = 0;
 };
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -6,12 +6,12 @@
 #include <string>
 #include <string_view>
 
-#include "billing/gateways/gateway.h"
+#include "gateways/gateway.h"
 #include "platform/json.h"
 #include "platform/net/http_client.h"
 #include "platform/result.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 // One HTTP request and its answer: net::send in production; tests wrap it to watch the
 // requests, or replace it to answer from recordings.
@@ -52,4 +52,4 @@ std::string upper_case(std::string text);
 // At most `max` bytes, cut before a UTF-8 continuation byte so the text stays valid.
 std::string truncated_utf8(std::string text, std::size_t max);
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

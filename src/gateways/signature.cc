@@ -1,5 +1,5 @@
 // Timestamped HMAC signatures (Stripe's scheme).
-#include "billing/gateways/signature.h"
+#include "gateways/signature.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -7,7 +7,7 @@
 
 #include "platform/digest.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 Error refused(std::string message) {
@@ -55,4 +55,4 @@ Status verify_timestamped(std::string_view secret, std::string_view header, std:
   return refused("no signature matches the payload");
 }
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "billing/gateways/gateway.h"
+#include "gateways/gateway.h"
 #include "platform/db/database.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 class Gateways {
  public:
@@ -43,4 +43,4 @@ class Gateways {
   std::string default_;
 };
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

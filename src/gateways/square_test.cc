@@ -1,12 +1,12 @@
 // The Square adapter without Square: recorded answers mapped to outcomes, the requests it
 // builds, and webhook signatures.
-#include "billing/gateways/square.h"
+#include "gateways/square.h"
 
 #include <gtest/gtest.h>
 
 #include "testing/gateway_fakes.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 using testing::answer;
@@ -331,4 +331,4 @@ TEST(SquareEventNotice, RefundUpdatedAndDisputesAreReadOtherTypesAreNot) {
 }
 
 }  // namespace
-}  // namespace recur::billing
+}  // namespace recur::gateways

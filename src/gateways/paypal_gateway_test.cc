@@ -4,11 +4,11 @@
 // published files.
 #include <gtest/gtest.h>
 
-#include "billing/gateways/paypal.h"
+#include "gateways/paypal.h"
 #include "gateways/fault_server.h"
 #include "gateways/prism_witness.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 using testing::FaultAnswer;
@@ -306,4 +306,4 @@ TEST(PayPalOAuth, RefusedClientCredentialsLeaveChargesUnknownAndVaultingUnavaila
 }
 
 }  // namespace
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -2,11 +2,11 @@
 // tests/gateways/run.sh) and against a scripted local server that fails the ways Square can.
 #include <gtest/gtest.h>
 
-#include "billing/gateways/square.h"
+#include "gateways/square.h"
 #include "gateways/fault_server.h"
 #include "gateways/prism_witness.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 using testing::FaultAnswer;
@@ -152,4 +152,4 @@ TEST(SquareFaults, CustomerAndCardCallsDuringAnOutageAreUnavailable) {
 }
 
 }  // namespace
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -1,9 +1,9 @@
 // The Square adapter.
-#include "billing/gateways/square.h"
+#include "gateways/square.h"
 
 #include "platform/digest.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 constexpr std::size_t kMaxIdempotencyKey = 45;
@@ -268,4 +268,4 @@ std::unique_ptr<Gateway> make_square_gateway(SquareConfig config) {
   return std::make_unique<SquareGateway>(std::move(config));
 }
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -1,15 +1,15 @@
 // The sandbox gateway.
-#include "billing/gateways/sandbox.h"
+#include "gateways/sandbox.h"
 
 #include <charconv>
 #include <chrono>
 #include <thread>
 
-#include "billing/gateways/signature.h"
-#include "billing/gateways/stripe.h"
+#include "gateways/signature.h"
+#include "gateways/stripe.h"
 #include "platform/digest.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 struct TestCard {
@@ -223,4 +223,4 @@ Result<WebhookEvent> SandboxGateway::verify_webhook(const std::map<std::string, 
   return stripe::event_from(body);
 }
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

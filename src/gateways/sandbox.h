@@ -15,11 +15,11 @@
 #include <mutex>
 #include <random>
 
-#include "billing/gateways/gateway.h"
+#include "gateways/gateway.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 // Fault injection: each is a probability in [0, 1], drawn from a seeded generator.
 struct SandboxFaults {
@@ -69,4 +69,4 @@ class SandboxGateway final : public Gateway {
   std::mt19937_64 rng_;
 };
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -1,10 +1,10 @@
 // The Stripe adapter.
-#include "billing/gateways/stripe.h"
+#include "gateways/stripe.h"
 
-#include "billing/gateways/signature.h"
+#include "gateways/signature.h"
 #include "platform/money.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 // Stripe's error object: {"error": {"type", "code", "decline_code", "message", "payment_intent"}}.
@@ -291,4 +291,4 @@ std::unique_ptr<Gateway> make_stripe_gateway(StripeConfig config) {
   return std::make_unique<StripeGateway>(std::move(config));
 }
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -1,13 +1,13 @@
 // The Stripe adapter without Stripe: recorded answers mapped to outcomes, the requests it
 // builds, and webhook signatures.
-#include "billing/gateways/stripe.h"
+#include "gateways/stripe.h"
 
 #include <gtest/gtest.h>
 
-#include "billing/gateways/signature.h"
+#include "gateways/signature.h"
 #include "testing/gateway_fakes.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 using testing::answer;
@@ -477,4 +477,4 @@ TEST(StripeEventNotice, ADisputeNamesTheIntentAndOtherEventsSayNothing) {
 }
 
 }  // namespace
-}  // namespace recur::billing
+}  // namespace recur::gateways

@@ -1,5 +1,5 @@
 // The PayPal adapter.
-#include "billing/gateways/paypal.h"
+#include "gateways/paypal.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include "platform/digest.h"
 #include "platform/money.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 constexpr std::size_t kMaxVaultCustomerId = 22;
@@ -332,4 +332,4 @@ std::unique_ptr<Gateway> make_paypal_gateway(PayPalConfig config) {
   return std::make_unique<PayPalGateway>(std::move(config));
 }
 
-}  // namespace recur::billing
+}  // namespace recur::gateways

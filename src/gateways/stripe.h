@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "billing/gateways/exchange.h"
-#include "billing/gateways/gateway.h"
+#include "gateways/exchange.h"
+#include "gateways/gateway.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 inline constexpr std::string_view kStripeApiVersion = "2020-08-27";
 
@@ -73,4 +73,4 @@ Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& r
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace stripe
-}  // namespace recur::billing
+}  // namespace recur::gateways

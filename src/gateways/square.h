@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "billing/gateways/exchange.h"
-#include "billing/gateways/gateway.h"
+#include "gateways/exchange.h"
+#include "gateways/gateway.h"
 
-namespace recur::billing {
+namespace recur::gateways {
 
 inline constexpr std::string_view kSquareApiVersion = "2025-08-20";  // the spec's Square-Version
 
@@ -78,4 +78,4 @@ Result<PaymentMethodInfo> card_from(const Result<net::HttpResponse>& response);
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace square
-}  // namespace recur::billing
+}  // namespace recur::gateways

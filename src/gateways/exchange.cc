@@ -1,5 +1,5 @@
 // The shared reading of gateway answers.
-#include "billing/gateways/exchange.h"
+#include "gateways/exchange.h"
 
 #include <openssl/evp.h>
 
@@ -7,7 +7,7 @@
 #include <cctype>
 #include <charconv>
 
-namespace recur::billing {
+namespace recur::gateways {
 namespace {
 
 Error unavailable(std::string code, std::string message) {
@@ -87,4 +87,4 @@ std::string truncated_utf8(std::string text, std::size_t max) {
   return text;
 }
 
-}  // namespace recur::billing
+}  // namespace recur::gateways
