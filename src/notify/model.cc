@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <array>
 
-#include "platform/net/http_client.h"
+#include "platform/url.h"
 
 namespace recur::notify {
 namespace {
@@ -378,7 +378,7 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
                             "the '" + std::string(t.name) + "' template needs an update-payment base URL (--update-payment-url)");
     auto token = *value_text(data, "update_payment_token");
     data["update_payment_url"] = update_payment_link(payment_base, token);
-    r.secrets = {net::url_encode(token)};
+    r.secrets = {url_encode(token)};
     if (r.secrets.front() != token) r.secrets.push_back(token);
   }
   if (channel == Channel::kSms) {
@@ -395,7 +395,7 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
 std::string update_payment_link(std::string_view base_url, std::string_view token) {
   std::string link(base_url);
   link += base_url.find('?') == std::string_view::npos ? "?token=" : "&token=";
-  link += net::url_encode(token);
+  link += url_encode(token);
   return link;
 }
 

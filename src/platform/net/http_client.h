@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "platform/result.h"
+#include "platform/url.h"
 
 namespace recur::net {
 
@@ -33,6 +34,6 @@ Result<HttpResponse> send(const HttpRequest& request);
 
 // application/x-www-form-urlencoded, in the given order (Stripe, Twilio).
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
-std::string url_encode(std::string_view text);
+using recur::url_encode;  // platform/url.h
 
 }  // namespace recur::net
