@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include "billing/settlement.h"
@@ -913,17 +914,35 @@ Result<CreditNotePage> BillingService::list_credit_notes(const RefundFilter& fil
 namespace {
 
 constexpr std::int64_t kMaxReminderDays = 60;
-constexpr std::string_view kRenewingStatuses = "('active', 'trialing', 'past_due')";
+constexpr int kRemindersPerRun = 1000;
 
-// Distinct reminder lead times of the catalogue, with the plans that use each.
-Result<std::map<std::int64_t, std::vector<std::string>>> plans_by_reminder_days(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id, doc FROM plans"));
-  std::map<std::int64_t, std::vector<std::string>> out;
-  for (const auto& r : rows) {
-    auto days = catalog::plan_from_doc(Json::parse(r.text(1))).renewal_reminder_days;
-    if (days > 0) out[days].push_back(r.text(0));
+// Renewals in (now, now + kMaxReminderDays] with no reminder claimed for that renewal yet,
+// soonest first, at most kRemindersPerRun: subscriptions pages through its renewals, billing
+// drops the ones its reminders table already has, a page at a time.
+Result<std::vector<std::string>> unreminded_renewals(db::Tx& tx, Timestamp now) {
+  std::vector<std::string> out;
+  std::optional<subscriptions::DueRenewal> cursor;
+  for (;;) {
+    RECUR_ASSIGN(auto page, subscriptions::renewals_between(tx, now, now + kMaxReminderDays * 86400, cursor,
+                                                            kRemindersPerRun));
+    if (page.empty()) return out;
+    std::string sql = "SELECT subscription_id, due_at FROM reminders WHERE kind = 'renewal' AND subscription_id IN (";
+    db::Params params;
+    for (const auto& due : page) {
+      params.emplace_back(due.id);
+      sql += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
+    }
+    RECUR_ASSIGN(auto claimed_rows, tx.query(sql + ")", params));
+    std::set<std::pair<std::string, Timestamp>> claimed;
+    for (const auto& r : claimed_rows) claimed.emplace(r.text(0), r.int64(1));
+    for (const auto& due : page) {
+      if (claimed.count({due.id, due.at})) continue;
+      out.push_back(due.id);
+      if (static_cast<int>(out.size()) == kRemindersPerRun) return out;
+    }
+    if (static_cast<int>(page.size()) < kRemindersPerRun) return out;
+    cursor = page.back();
   }
-  return out;
 }
 
 }  // namespace
@@ -944,9 +963,7 @@ Result<bool> BillingService::remind_renewal(const std::string& id, Timestamp now
     const auto& sub = *found;
     auto renews = subscriptions::next_action_at(sub);
     // Only a renewal that will happen: not a period-end cancellation, not a skipped period.
-    bool renewing = (sub.status == subscriptions::Status::kActive || sub.status == subscriptions::Status::kTrialing ||
-                     sub.status == subscriptions::Status::kPastDue) &&
-                    !sub.cancel_at_period_end && renews && *renews == sub.current.end &&
+    bool renewing = subscriptions::renews_at_period_end(sub.status) && !sub.cancel_at_period_end && renews && *renews == sub.current.end &&
                     std::find(sub.skipped_periods.begin(), sub.skipped_periods.end(), sub.current.end) ==
                         sub.skipped_periods.end();
     if (!renewing) return false;
@@ -1010,17 +1027,9 @@ Result<ReminderReport> BillingService::send_reminders(const std::string& run) {
   RECUR_ASSIGN(Due due, db::transact(db_, [&](db::Tx& tx) -> Result<Due> {
     Due d;
     // Renewals inside the longest lead time that have no reminder for that period yet.
-    RECUR_ASSIGN(auto subs, tx.query("SELECT s.id FROM subscriptions s WHERE s.status IN " + std::string(kRenewingStatuses) +
-                                         " AND s.next_action_at > $1 AND s.next_action_at <= $2 AND NOT EXISTS"
-                                         " (SELECT 1 FROM reminders r WHERE r.subscription_id = s.id"
-                                         " AND r.due_at = s.next_action_at) ORDER BY s.next_action_at LIMIT 1000",
-                                     {now, now + kMaxReminderDays * 86400}));
-    for (const auto& r : subs) d.renewals.push_back(r.text(0));
+    RECUR_ASSIGN(d.renewals, unreminded_renewals(tx, now));
     // Attached cards that expire this month (or have expired).
-    RECUR_ASSIGN(auto cards, tx.query("SELECT id FROM payment_methods WHERE detached = 0"
-                                      " AND exp_year * 12 + exp_month <= $1 ORDER BY id LIMIT 1000",
-                                      {this_month}));
-    for (const auto& r : cards) d.cards.push_back(r.text(0));
+    RECUR_ASSIGN(d.cards, customers::cards_expiring_by(tx, this_month, kRemindersPerRun));
     return d;
   }, db::TxMode::kReadOnly));
   ReminderReport report;
@@ -1041,19 +1050,12 @@ Result<ReminderReport> BillingService::send_reminders(const std::string& run) {
 }
 
 Result<std::optional<Timestamp>> BillingService::next_reminder_at(db::Tx& tx, Timestamp now) {
-  RECUR_ASSIGN(auto by_days, plans_by_reminder_days(tx));
+  RECUR_ASSIGN(auto by_days, catalog::plans_by_reminder_days(tx));
   std::optional<Timestamp> next;
   for (const auto& [days, plans] : by_days) {
-    std::string sql = "SELECT MIN(next_action_at) FROM subscriptions WHERE status IN " + std::string(kRenewingStatuses) +
-                      " AND next_action_at > $1 AND plan_id IN (";
-    db::Params params{now + days * 86400};
-    for (const auto& p : plans) {
-      params.emplace_back(p);
-      sql += (params.size() > 2 ? ", $" : "$") + std::to_string(params.size());
-    }
-    RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
-    if (rows.empty() || rows[0].is_null(0)) continue;
-    Timestamp at = rows[0].int64(0) - days * 86400;
+    RECUR_ASSIGN(auto renews, subscriptions::earliest_renewal(tx, now + days * 86400, plans));
+    if (!renews) continue;
+    Timestamp at = *renews - days * 86400;
     if (!next || at < *next) next = at;
   }
   return next;

@@ -221,4 +221,14 @@ Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon,
   return rows.at(0).int64(0);
 }
 
+Result<std::map<std::int64_t, std::vector<std::string>>> plans_by_reminder_days(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, doc FROM plans"));
+  std::map<std::int64_t, std::vector<std::string>> out;
+  for (const auto& r : rows) {
+    auto days = plan_from_doc(Json::parse(r.text(1))).renewal_reminder_days;
+    if (days > 0) out[days].push_back(r.text(0));
+  }
+  return out;
+}
+
 }  // namespace recur::catalog

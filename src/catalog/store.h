@@ -1,6 +1,8 @@
 // Catalog persistence: searchable columns plus the object's JSON document.
 #pragma once
 
+#include <map>
+
 #include <optional>
 #include <vector>
 
@@ -35,6 +37,8 @@ Status insert_plan(db::Tx& tx, const Plan& plan);
 Result<bool> update_plan(db::Tx& tx, const Plan& plan);
 Result<std::optional<Plan>> find_plan(db::Tx& tx, const std::string& id, bool for_update = false);
 Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& filter);
+// The plans that remind before renewal, by their lead time in days.
+Result<std::map<std::int64_t, std::vector<std::string>>> plans_by_reminder_days(db::Tx& tx);
 
 // Coupons and promotion codes: `times_redeemed` lives in its own column (the document's
 // copy is not kept up to date); reads take it from there.

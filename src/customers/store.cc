@@ -80,4 +80,13 @@ Result<std::optional<PaymentMethod>> default_payment_method(db::Tx& tx, const st
   return pm;
 }
 
+Result<std::vector<std::string>> cards_expiring_by(db::Tx& tx, std::int64_t month, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM payment_methods WHERE detached = 0"
+                                   " AND exp_year * 12 + exp_month <= $1 ORDER BY id LIMIT $2",
+                                   {month, std::int64_t{limit}}));
+  std::vector<std::string> ids;
+  for (const auto& r : rows) ids.push_back(r.text(0));
+  return ids;
+}
+
 }  // namespace recur::customers

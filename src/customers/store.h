@@ -27,6 +27,9 @@ Result<std::optional<std::string>> find_gateway_customer(db::Tx& tx, const std::
 Result<std::string> remember_gateway_customer(db::Tx& tx, const std::string& customer, const std::string& gateway,
                                               const std::string& gateway_customer, Timestamp now);
 
+// Attached methods whose card expires in `month` (year * 12 + month) or earlier, by id.
+Result<std::vector<std::string>> cards_expiring_by(db::Tx& tx, std::int64_t month, int limit);
+
 // What a renewal charges: the customer's default method if it is still attached.
 Result<std::optional<PaymentMethod>> default_payment_method(db::Tx& tx, const std::string& customer);
 

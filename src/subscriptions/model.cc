@@ -31,6 +31,9 @@ std::optional<Status> parse_status(std::string_view text) {
   return parse_name<Status>(text, kStatusNames);
 }
 std::string_view to_string(Status status) { return kStatusNames[static_cast<int>(status)]; }
+bool renews_at_period_end(Status status) {
+  return std::find(std::begin(kRenewingStatuses), std::end(kRenewingStatuses), status) != std::end(kRenewingStatuses);
+}
 std::string_view to_string(Action action) { return kActionNames[static_cast<int>(action)]; }
 
 // ---------------------------------------------------------------- proration

@@ -93,6 +93,10 @@ inline constexpr Action kAllActions[] = {
     Action::kReactivate,   Action::kPeriodEndCancel, Action::kDelete,   Action::kMarkUnpaid};
 inline constexpr Status kAllStatuses[] = {Status::kScheduled, Status::kTrialing, Status::kActive, Status::kPaused,
                                           Status::kPastDue,   Status::kUnpaid,   Status::kCanceled};
+// The statuses in which a subscription renews at the end of its period (and is reminded of
+// it); the SQL lists of the stores are made from this one list.
+inline constexpr Status kRenewingStatuses[] = {Status::kTrialing, Status::kActive, Status::kPastDue};
+bool renews_at_period_end(Status status);
 
 struct TransitionContext {
   bool cancel_at_period_end = false;  // a scheduled cancellation is pending

@@ -101,6 +101,45 @@ Result<std::optional<Timestamp>> next_action_due(db::Tx& tx) {
   return std::optional<Timestamp>(rows[0].int64(0));
 }
 
+namespace {
+// "('trialing', 'active', 'past_due')", from the one list in the model.
+std::string renewing_statuses_sql() {
+  std::string sql = "(";
+  for (Status s : kRenewingStatuses) sql += (sql.size() > 1 ? ", '" : "'") + std::string(to_string(s)) + "'";
+  return sql + ")";
+}
+}  // namespace
+
+Result<std::vector<DueRenewal>> renewals_between(db::Tx& tx, Timestamp after, Timestamp until,
+                                                 const std::optional<DueRenewal>& cursor, int limit) {
+  std::string sql = "SELECT id, next_action_at FROM subscriptions WHERE status IN " + renewing_statuses_sql() +
+                    " AND next_action_at > $1 AND next_action_at <= $2";
+  db::Params params{after, until, std::int64_t{limit}};
+  if (cursor) {
+    sql += " AND (next_action_at > $4 OR (next_action_at = $4 AND id > $5))";
+    params.emplace_back(cursor->at);
+    params.emplace_back(cursor->id);
+  }
+  RECUR_ASSIGN(auto rows, tx.query(sql + " ORDER BY next_action_at, id LIMIT $3", params));
+  std::vector<DueRenewal> out;
+  for (const auto& row : rows) out.push_back({row.text(0), row.int64(1)});
+  return out;
+}
+
+Result<std::optional<Timestamp>> earliest_renewal(db::Tx& tx, Timestamp after, const std::vector<std::string>& plans) {
+  if (plans.empty()) return std::optional<Timestamp>();
+  std::string sql = "SELECT MIN(next_action_at) FROM subscriptions WHERE status IN " + renewing_statuses_sql() +
+                    " AND next_action_at > $1 AND plan_id IN (";
+  db::Params params{after};
+  for (const auto& p : plans) {
+    params.emplace_back(p);
+    sql += (params.size() > 2 ? ", $" : "$") + std::to_string(params.size());
+  }
+  RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
+  if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();
+  return std::optional<Timestamp>(rows[0].int64(0));
+}
+
 recur::Status insert_pending_item(db::Tx& tx, const PendingItem& i, Timestamp created) {
   RECUR_TRY(tx.exec("INSERT INTO pending_invoice_items (id, subscription_id, description, amount, currency, quantity,"
                     " period_start, period_end, proration, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

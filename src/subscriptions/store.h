@@ -36,6 +36,18 @@ Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
 // The earliest next_action_at of any subscription (none when nothing is scheduled).
 Result<std::optional<Timestamp>> next_action_due(db::Tx& tx);
 
+// A subscription that renews (kRenewingStatuses) and when its next step is due.
+struct DueRenewal {
+  std::string id;
+  Timestamp at = 0;
+};
+// Renewing subscriptions whose next step falls in (after, until], soonest first (then by id),
+// from just past `cursor` on: billing's reminders page through them.
+Result<std::vector<DueRenewal>> renewals_between(db::Tx& tx, Timestamp after, Timestamp until,
+                                                 const std::optional<DueRenewal>& cursor, int limit);
+// The earliest next step after `after` of a renewing subscription on one of `plans`.
+Result<std::optional<Timestamp>> earliest_renewal(db::Tx& tx, Timestamp after, const std::vector<std::string>& plans);
+
 // Proration lines waiting for the next invoice (billing consumes them).
 struct PendingItem {
   std::string id;  // "ii_..."
