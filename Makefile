@@ -13,8 +13,10 @@ deps: .deps.stamp
 	bash scripts/install-deps.sh
 	touch $@
 
+RECUR_WERROR ?= OFF
+
 $(BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRECUR_WERROR=$(RECUR_WERROR)
 
 build: .deps.stamp $(BUILD)/build.ninja
 	cmake --build $(BUILD)

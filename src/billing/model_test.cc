@@ -134,7 +134,9 @@ TEST(PeriodInvoice, ACadenceChangeKeepsTheDiscountOfTheNewPeriodAndCarriesTheRes
       EXPECT_EQ(inv.lines[2].amount, -c.carried);
     }
     ASSERT_EQ(sub.discount.has_value(), c.cycles_after.has_value());
-    if (c.cycles_after) EXPECT_EQ(sub.discount->cycles_remaining, *c.cycles_after);
+    if (c.cycles_after) {
+      EXPECT_EQ(sub.discount->cycles_remaining, *c.cycles_after);
+    }
   }
 }
 

@@ -20,7 +20,9 @@ class InventoryTest : public ::testing::Test {
     catalog::ProductInput in{sku + " beans", sku, std::nullopt, Money{price, "usd"}, Json::object(), category, tracked};
     auto p = t.app->catalog().create_product(in, t.actor);
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
-    if (stock > 0) EXPECT_TRUE(inv().receive(sku, stock, std::nullopt, t.actor).ok());
+    if (stock > 0) {
+      EXPECT_TRUE(inv().receive(sku, stock, std::nullopt, t.actor).ok());
+    }
     return *p;
   }
   catalog::Plan plan(const std::vector<catalog::PlanItem>& items, std::int64_t amount = 3000) {

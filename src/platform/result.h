@@ -95,10 +95,13 @@ using Status = Result<void>;
 }  // namespace recur
 
 // Propagates an error from an expression returning Result<...>.
-#define RECUR_TRY(expr)                                   \
+// The temporary's name is unique per line, so a RECUR_TRY inside another's expression (a
+// lambda) does not shadow it.
+#define RECUR_TRY(expr) RECUR_TRY_NAMED(RECUR_CONCAT(recur_try_r_, __LINE__), expr)
+#define RECUR_TRY_NAMED(name, expr)                       \
   do {                                                    \
-    auto recur_try_r_ = (expr);                           \
-    if (!recur_try_r_.ok()) return std::move(recur_try_r_).error(); \
+    auto name = (expr);                                   \
+    if (!name.ok()) return std::move(name).error();       \
   } while (0)
 
 #define RECUR_CONCAT_INNER(a, b) a##b

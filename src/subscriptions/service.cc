@@ -209,7 +209,7 @@ Result<Page> SubscriptionService::list(const ListFilter& filter) {
 
 Result<Subscription> SubscriptionService::update(const std::string& id, const UpdateInput& in,
                                                  std::int64_t expected_version, const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
     if (in.quantity) l.sub.quantity = *in.quantity;
     if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
@@ -270,7 +270,7 @@ Result<Subscription> SubscriptionService::resume(const std::string& id, std::opt
 Result<Subscription> SubscriptionService::skip(const std::string& id, std::optional<Timestamp> period_start,
                                                std::optional<std::int64_t> expected_version,
                                                const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.skipped", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.skipped", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kSkip));
     Json details;
     RECUR_TRY(add_skip(l.sub, l.lookup(), period_start, &details));
@@ -415,7 +415,7 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
 Result<Subscription> SubscriptionService::reactivate(const std::string& id,
                                                      std::optional<std::int64_t> expected_version,
                                                      const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kReactivate));
     l.sub.cancel_at_period_end = false;
     l.sub.canceled_at.reset();
