@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
 #include <cstdlib>
 #include <set>
 #include <stdexcept>
@@ -26,15 +27,6 @@ constexpr Cadence kWeekly{Interval::kWeek, 1};
 constexpr Cadence kBiWeekly{Interval::kWeek, 2};
 constexpr Cadence kDaily{Interval::kDay, 1};
 
-// The starts of periods 0..N-1, as text so a failure reads like the calendar.
-std::vector<std::string> starts(std::string_view anchor, const Cadence& cadence, int count) {
-  std::vector<std::string> out;
-  for (int n = 0; n < count; ++n) {
-    out.push_back(format_rfc3339(period_start(at(anchor), cadence, n)));
-  }
-  return out;
-}
-
 std::pair<std::string, std::string> text(const Period& p) {
   return {format_rfc3339(p.start), format_rfc3339(p.end)};
 }
@@ -54,6 +46,14 @@ TEST(Names, StatusesRoundTripThroughText) {
   EXPECT_EQ(actual, expected);
   EXPECT_FALSE(parse_status("cancelled").has_value());
   EXPECT_FALSE(parse_status("ACTIVE").has_value());
+}
+
+TEST(Renewal, OnlyTrialingActiveAndPastDueRenewAtPeriodEnd) {
+  const std::map<Status, bool> expected = {
+      {Status::kScheduled, false}, {Status::kTrialing, true}, {Status::kActive, true},    {Status::kPaused, false},
+      {Status::kPastDue, true},    {Status::kUnpaid, false},  {Status::kCanceled, false},
+  };
+  for (Status s : kAllStatuses) EXPECT_EQ(renews_at_period_end(s), expected.at(s)) << to_string(s);
 }
 
 TEST(Names, ActionsAreSnakeCase) {
