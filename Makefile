@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:8080
 DB ?= sqlite:var/recur.db
 export REDOCLY_TELEMETRY := off
 
-.PHONY: deps build run test test-unit lint-api bench clean
+.PHONY: deps build run test test-unit test-sanitize test-tsan lint-api bench clean
 
 deps: .deps.stamp
 .deps.stamp: scripts/install-deps.sh package.json
@@ -24,11 +24,39 @@ build: .deps.stamp $(BUILD)/build.ninja
 run: build
 	bash scripts/run.sh "$(DB)" "$(LISTEN)"
 
+# The normal suites, then the unit and SQLite db suites under ASan+UBSan (docs/ARCHITECTURE.md,
+# "Sanitizers": about 20 more minutes on a fresh clone on 2 cores).
 test: build
 	cd $(BUILD) && ../scripts/with-postgres.sh ctest --output-on-failure --timeout 1200
+	$(MAKE) test-sanitize
 
 test-unit: build
 	$(BUILD)/recur_unit_tests
+
+# Sanitizer builds live beside the normal one; only the test binaries they run are built.
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+TSAN_FILTER ?= *Worker*:*Concurrent*
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+$(ASAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=address,undefined
+
+$(TSAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=thread
+
+test-sanitize: .deps.stamp $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) --target recur_unit_tests recur_db_tests
+	$(SANITIZE_ENV) $(ASAN_BUILD)/recur_unit_tests
+	$(SANITIZE_ENV) RECUR_TEST_ENGINE=sqlite $(ASAN_BUILD)/recur_db_tests
+
+# Multi-worker billing runs only on PostgreSQL (SQLite runs one worker), hence both engines.
+test-tsan: .deps.stamp $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) --target recur_db_tests
+	$(TSAN_ENV) RECUR_TEST_ENGINE=sqlite $(TSAN_BUILD)/recur_db_tests --gtest_filter='$(TSAN_FILTER)'
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ../scripts/with-postgres.sh env RECUR_TEST_ENGINE=postgres \
+	  ./recur_db_tests --gtest_filter='$(TSAN_FILTER)'
 
 lint-api: .deps.stamp
 	bash scripts/lint-api.sh
@@ -37,4 +65,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) .deps.stamp
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) .deps.stamp
