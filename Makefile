@@ -33,7 +33,8 @@ test: build
 test-unit: build
 	$(BUILD)/recur_unit_tests
 
-# Sanitizer builds live beside the normal one; only the test binaries they run are built.
+# Sanitizer builds live beside the normal one; only the test binaries they run are built,
+# at -O1 with line tables only (-g1): ASan's advice, and a much shorter build than -O2 -g.
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 TSAN_FILTER ?= *Worker*:*Concurrent*
@@ -41,7 +42,8 @@ SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 $(ASAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=address,undefined
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+	  -DRECUR_SANITIZE=address,undefined -DRECUR_WERROR=$(RECUR_WERROR)
 
 $(TSAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=thread
