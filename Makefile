@@ -35,6 +35,8 @@ test-unit: build
 
 # Sanitizer builds live beside the normal one; only the test binaries they run are built,
 # at -O1 with line tables only (-g1): ASan's advice, and a much shorter build than -O2 -g.
+# Warnings are not errors there: g++ 12 at -O1 warns mismatched-new-delete inside Asio's
+# coroutine frames (a false positive); the normal build is the one CI holds to -Werror.
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 TSAN_FILTER ?= *Worker*:*Concurrent*
@@ -43,7 +45,7 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 $(ASAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-	  -DRECUR_SANITIZE=address,undefined -DRECUR_WERROR=$(RECUR_WERROR)
+	  -DRECUR_SANITIZE=address,undefined
 
 $(TSAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
 	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=thread
