@@ -1,15 +1,7 @@
-// Customer use cases and SQL.
+// Customer use cases.
 #include "customers/service.h"
 
-#include "customers/store.h"
-
 namespace recur::customers {
-
-Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1", {id}));
-  if (rows.empty()) return std::optional<Customer>();
-  return std::optional<Customer>(customer_from_doc(Json::parse(rows[0].text(0))));
-}
 
 Result<Customer> CustomerService::create(const CustomerInput& in, const events::Actor& actor) {
   Customer c;
@@ -21,8 +13,7 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
   c.metadata = in.metadata;
   c.created = c.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
-    RECUR_TRY(tx.exec("INSERT INTO customers (id, email, version, doc) VALUES ($1, $2, $3, $4)",
-                      {c.id, c.email, c.version, to_json(c).dump()}));
+    RECUR_TRY(insert_customer(tx, c));
     RECUR_TRY(events_.record(tx, "customer.created", c.id, actor, nullptr, to_json(c)));
     return c;
   });
@@ -51,9 +42,9 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
                                          std::int64_t expected_version, const events::Actor& actor) {
   bool default_changed_now = false;
   auto updated = db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {id}));
-    if (rows.empty()) return Error::not_found("customer_not_found", "no customer with id '" + id + "'");
-    Customer c = customer_from_doc(Json::parse(rows[0].text(0)));
+    RECUR_ASSIGN(auto found, lock_customer(tx, id));
+    if (!found) return customer_not_found(id);
+    Customer c = std::move(*found);
     if (c.version != expected_version) return version_conflict("the customer", expected_version, c.version);
     Json before = to_json(c);
     if (patch.email) c.email = *patch.email;
@@ -73,9 +64,8 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     }
     c.updated = clock_.now();
     ++c.version;
-    RECUR_ASSIGN(auto n, tx.exec("UPDATE customers SET email = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
-                                 {c.id, c.email, c.version, to_json(c).dump(), expected_version}));
-    if (n != 1) return version_conflict("the customer", expected_version, c.version);
+    RECUR_ASSIGN(bool stored, update_customer(tx, c, expected_version));
+    if (!stored) return version_conflict("the customer", expected_version, c.version);
     RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(c)));
     return c;
   });
@@ -86,30 +76,18 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
 Result<Customer> CustomerService::get(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
     RECUR_ASSIGN(auto found, find_customer(tx, id));
-    if (!found) return Error::not_found("customer_not_found", "no customer with id '" + id + "'");
+    if (!found) return customer_not_found(id);
     return *found;
   }, db::TxMode::kReadOnly);
 }
 
 Result<Page> CustomerService::list(const ListFilter& f) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page> {
-    std::string sql = "SELECT doc FROM customers WHERE 1 = 1";
-    db::Params params;
-    if (f.starting_after) {
-      params.emplace_back(*f.starting_after);
-      sql += " AND id < $1";
-    }
-    if (f.email) {
-      params.emplace_back(*f.email);
-      sql += " AND email = $" + std::to_string(params.size());
-    }
-    params.emplace_back(std::int64_t{f.limit + 1});
-    sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-    RECUR_ASSIGN(auto rows, tx.query(sql, params));
+    RECUR_ASSIGN(auto rows, list_customers(tx, f));
     Page page;
     page.has_more = static_cast<int>(rows.size()) > f.limit;
     if (page.has_more) rows.pop_back();
-    for (const auto& row : rows) page.items.push_back(customer_from_doc(Json::parse(row.text(0))));
+    page.items = std::move(rows);
     return page;
   }, db::TxMode::kReadOnly);
 }
@@ -144,9 +122,9 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
   RECUR_ASSIGN(auto card, gateway->attach_payment_method(gw_customer, in.token, "attach:" + c.id + ":" + in.token));
   bool became_default = false;
   auto attached = db::transact(db_, [&](db::Tx& tx) -> Result<PaymentMethod> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {c.id}));
-    if (rows.empty()) return customer_not_found(c.id);
-    Customer locked = customer_from_doc(Json::parse(rows[0].text(0)));
+    RECUR_ASSIGN(auto found, lock_customer(tx, c.id));
+    if (!found) return customer_not_found(c.id);
+    Customer locked = std::move(*found);
     PaymentMethod pm{ids_.next("pmt"), c.id, gateway->name(), gw_customer, card.token, card.brand, card.last4,
                      card.exp_month, card.exp_year, false, clock_.now()};
     RECUR_TRY(insert_payment_method(tx, pm, in.request_key));
@@ -163,8 +141,7 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
       locked.default_payment_method = pm.id;
       locked.updated = clock_.now();
       ++locked.version;
-      RECUR_TRY(tx.exec("UPDATE customers SET version = $2, doc = $3 WHERE id = $1",
-                        {locked.id, locked.version, to_json(locked).dump()}));
+      RECUR_TRY(update_customer(tx, locked, locked.version - 1));
       RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(locked)));
       became_default = true;
     }
@@ -197,18 +174,18 @@ Result<PaymentMethods> CustomerService::payment_methods(const std::string& custo
 recur::Status CustomerService::detach_payment_method(const std::string& customer_id, const std::string& id,
                                                      const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> recur::Status {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {customer_id}));
-    if (rows.empty()) return customer_not_found(customer_id);
+    RECUR_ASSIGN(auto found, lock_customer(tx, customer_id));
+    if (!found) return customer_not_found(customer_id);
     RECUR_ASSIGN(PaymentMethod pm, own_method(tx, customer_id, id));
     RECUR_TRY(mark_detached(tx, pm.id));
-    Customer c = customer_from_doc(Json::parse(rows[0].text(0)));
+    Customer c = std::move(*found);
     if (c.default_payment_method == pm.id) {
       // Renewals now have nothing to charge until a new method is attached: say so.
       Json before = to_json(c);
       c.default_payment_method.reset();
       c.updated = clock_.now();
       ++c.version;
-      RECUR_TRY(tx.exec("UPDATE customers SET version = $2, doc = $3 WHERE id = $1", {c.id, c.version, to_json(c).dump()}));
+      RECUR_TRY(update_customer(tx, c, c.version - 1));
       RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(c)));
     }
     RECUR_TRY(events_.record(tx, "customer.payment_method_detached", customer_id, actor, to_json(pm, false), nullptr));

@@ -1,5 +1,4 @@
-// Customer use cases and their SQL (a customer is one row: the store is small enough to
-// live here, behind the service).
+// Customer use cases, one transaction each; their SQL is in store.cc.
 #pragma once
 
 #include <functional>
@@ -7,6 +6,7 @@
 
 #include "gateways/registry.h"
 #include "customers/model.h"
+#include "customers/store.h"
 #include "events/store.h"
 #include "platform/db/database.h"
 
@@ -43,19 +43,10 @@ struct PaymentMethods {
   std::optional<std::string> default_id;
 };
 
-struct ListFilter {
-  std::optional<std::string> email;
-  int limit = 10;
-  std::optional<std::string> starting_after;
-};
-
 struct Page {
   std::vector<Customer> items;
   bool has_more = false;
 };
-
-// Lookup other modules use (subscriptions): read inside the caller's transaction.
-Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id);
 
 class CustomerService {
  public:

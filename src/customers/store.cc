@@ -1,7 +1,6 @@
-// Payment-method SQL.
+// The customers module's SQL.
 #include "customers/store.h"
 
-#include "customers/service.h"
 
 namespace recur::customers {
 namespace {
@@ -14,7 +13,53 @@ PaymentMethod from_row(const db::Row& r) {
                        static_cast<int>(r.int64(7)), static_cast<int>(r.int64(8)), r.boolean(9), r.int64(10)};
 }
 
+std::optional<Customer> first_customer(const std::vector<db::Row>& rows) {
+  if (rows.empty()) return std::nullopt;
+  return customer_from_doc(Json::parse(rows[0].text(0)));
+}
+
 }  // namespace
+
+Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1", {id}));
+  return first_customer(rows);
+}
+
+Result<std::optional<Customer>> lock_customer(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {id}));
+  return first_customer(rows);
+}
+
+recur::Status insert_customer(db::Tx& tx, const Customer& c) {
+  RECUR_TRY(tx.exec("INSERT INTO customers (id, email, version, doc) VALUES ($1, $2, $3, $4)",
+                    {c.id, c.email, c.version, to_json(c).dump()}));
+  return Ok{};
+}
+
+Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expected_version) {
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE customers SET email = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
+                               {c.id, c.email, c.version, to_json(c).dump(), expected_version}));
+  return n == 1;
+}
+
+Result<std::vector<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
+  std::string sql = "SELECT doc FROM customers WHERE 1 = 1";
+  db::Params params;
+  if (f.starting_after) {
+    params.emplace_back(*f.starting_after);
+    sql += " AND id < $1";
+  }
+  if (f.email) {
+    params.emplace_back(*f.email);
+    sql += " AND email = $" + std::to_string(params.size());
+  }
+  params.emplace_back(std::int64_t{f.limit + 1});
+  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  std::vector<Customer> out;
+  for (const auto& row : rows) out.push_back(customer_from_doc(Json::parse(row.text(0))));
+  return out;
+}
 
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {
   RECUR_TRY(db::release_stale_request_key(tx, "payment_methods", request_key, pm.created));

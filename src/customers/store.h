@@ -1,5 +1,5 @@
-// Payment-method persistence, and the lookups other modules make inside their own
-// transactions (billing reads what to charge).
+// The customers module's SQL: customer rows, payment methods, gateway customers, and the
+// lookups other modules make inside their own transactions (billing reads what to charge).
 #pragma once
 
 #include <optional>
@@ -9,6 +9,24 @@
 #include "platform/db/database.h"
 
 namespace recur::customers {
+
+struct ListFilter {
+  std::optional<std::string> email;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+
+// Customer rows. find_customer is also the lookup other modules make (subscriptions,
+// billing, inventory), inside the caller's transaction.
+Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id);
+// The same, locking the row until the transaction ends (FOR UPDATE on PostgreSQL).
+Result<std::optional<Customer>> lock_customer(db::Tx& tx, const std::string& id);
+recur::Status insert_customer(db::Tx& tx, const Customer& c);
+// Stores `c` (its version already incremented) if the stored row is still at
+// `expected_version`; false when another writer got there first.
+Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expected_version);
+// Newest first, limit + 1 rows (the caller tells has_more from the extra one).
+Result<std::vector<Customer>> list_customers(db::Tx& tx, const ListFilter& filter);
 
 // request_key: the Idempotency-Key of the request that attached it ("" for none), unique.
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key = "");
