@@ -69,6 +69,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       catalog_(*db_, *clock_, ids_),
       customers_(*db_, *clock_, ids_, gateways_),
       subscriptions_(*db_, *clock_, ids_),
+      retention_(*db_, *clock_, ids_),
       email_(email_sender(options, *clock_)),
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
@@ -81,7 +82,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   wire_inventory();
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
-  subscriptions::add_routes(router_, subscriptions_);
+  subscriptions::add_routes(router_, subscriptions_, retention_);
   billing::add_routes(router_, billing_);
   billing::add_payment_update_routes(router_, payment_updates_);
   billing::add_gateway_webhook_routes(router_, billing_);

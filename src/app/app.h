@@ -81,6 +81,7 @@ class App {
   catalog::CatalogService& catalog() { return catalog_; }
   customers::CustomerService& customers() { return customers_; }
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
+  subscriptions::RetentionService& retention() { return retention_; }
   gateways::Gateways& gateways() { return gateways_; }
   billing::BillingService& billing() { return billing_; }
   billing::PaymentUpdates& payment_updates() { return payment_updates_; }
@@ -114,6 +115,7 @@ class App {
   catalog::CatalogService catalog_;
   customers::CustomerService customers_;
   subscriptions::SubscriptionService subscriptions_;
+  subscriptions::RetentionService retention_;
   std::unique_ptr<notify::EmailSender> email_;
   std::unique_ptr<notify::SmsSender> sms_;
   notify::Notifier notifications_;

@@ -97,7 +97,7 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   using subscriptions::OfferType;
   auto offer = [&](std::string reason, OfferType type, std::string text, std::int64_t pct, std::int64_t cycles,
                    std::int64_t pause, std::optional<std::string> plan_id) {
-    return app.subscriptions().create_offer(
+    return app.retention().create_offer(
         {std::move(reason), type, std::move(text), pct, cycles, pause, std::move(plan_id), Json::object()}, cli);
   };
   RECUR_TRY(offer("too_expensive", OfferType::kDiscount, "20% off your next 3 boxes", 20, 3, 0, std::nullopt));

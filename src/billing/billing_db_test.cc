@@ -82,7 +82,7 @@ TEST_F(BillingTest, EveryPeriodIsInvoicedOnceWithGaplessNumbersAndChargedOnce) {
 TEST_F(BillingTest, InvoiceShowsTheGrossChargeAndTheDiscountSeparately) {
   auto sub = subscriber("pm_card_visa", 2000);
   // A retention discount: 25 % off the next period.
-  auto offer = t.app->subscriptions().create_offer(
+  auto offer = t.app->retention().create_offer(
       {"too_expensive", subscriptions::OfferType::kDiscount, "25% off", 25, 1, 0, std::nullopt, Json::object()}, t.actor);
   ASSERT_TRUE(offer.ok()) << offer.error().message;
   ASSERT_TRUE(t.app->subscriptions().present_offers(sub.id, "too_expensive", t.actor).ok());
@@ -562,7 +562,7 @@ TEST_F(BillingTest, ACadenceChangeBillsTheNewPeriodWithItsDiscountAndCarriesTheR
   auto sub = subscriber("pm_card_visa", 4500);
   run_at("2026-01-31T10:00:00Z");
   // 20 % off the next three billed periods.
-  auto offer = t.app->subscriptions().create_offer(
+  auto offer = t.app->retention().create_offer(
       {"too_expensive", subscriptions::OfferType::kDiscount, "20% off", 20, 3, 0, std::nullopt, Json::object()}, t.actor);
   ASSERT_TRUE(offer.ok()) << offer.error().message;
   ASSERT_TRUE(t.app->subscriptions().present_offers(sub.id, "too_expensive", t.actor).ok());

@@ -185,7 +185,7 @@ http::Handler action_handler(Action action) {
 
 }  // namespace
 
-void add_routes(http::Router& router, SubscriptionService& svc) {
+void add_routes(http::Router& router, SubscriptionService& svc, RetentionService& retention) {
   using namespace access::perm;
   const std::string read(kSubscriptionsRead), write(kSubscriptionsWrite);
 
@@ -335,28 +335,28 @@ void add_routes(http::Router& router, SubscriptionService& svc) {
 
   // Retention: the merchant's configuration.
   auto render_offer = [](const RetentionOffer& o) { return to_json(o); };
-  router.add("POST", "/v1/retention-offers", std::string(kSettingsWrite), [&svc, render_offer](Request& req) {
+  router.add("POST", "/v1/retention-offers", std::string(kSettingsWrite), [&retention, render_offer](Request& req) {
     auto input = parse_offer(req);
     if (!input.ok()) return http::error_response(req, input.error());
-    return http::respond(req, svc.create_offer(*input, access::actor_of(req)), 201, render_offer);
+    return http::respond(req, retention.create_offer(*input, access::actor_of(req)), 201, render_offer);
   });
-  router.add("GET", "/v1/retention-offers", std::string(kSettingsRead), [&svc](Request& req) {
+  router.add("GET", "/v1/retention-offers", std::string(kSettingsRead), [&retention](Request& req) {
     auto page = http::page_request(req, {"reason"});
     if (!page.ok()) return http::error_response(req, page.error());
     auto reason = req.query_param("reason");
     if (reason && !is_cancellation_reason(*reason))
       return http::error_response(req, Error::invalid("validation_failed", "reason must be a cancellation reason",
                                                       {{"reason", "invalid_value", "not a cancellation reason"}}));
-    auto offers = svc.list_offers(reason, page->limit, page->starting_after);
+    auto offers = retention.list_offers(reason, page->limit, page->starting_after);
     if (!offers.ok()) return http::error_response(req, offers.error());
     Json data = Json::array();
     for (const auto& o : offers->items) data.push_back(to_json(o));
     return http::json_response(200, http::list_json(std::move(data), offers->has_more, "/v1/retention-offers"));
   });
-  router.add("GET", "/v1/retention-offers/{id}", std::string(kSettingsRead), [&svc, render_offer](Request& req) {
-    return http::respond(req, svc.get_offer(req.path_params["id"]), 200, render_offer);
+  router.add("GET", "/v1/retention-offers/{id}", std::string(kSettingsRead), [&retention, render_offer](Request& req) {
+    return http::respond(req, retention.get_offer(req.path_params["id"]), 200, render_offer);
   });
-  router.add("PATCH", "/v1/retention-offers/{id}", std::string(kSettingsWrite), [&svc, render_offer](Request& req) {
+  router.add("PATCH", "/v1/retention-offers/{id}", std::string(kSettingsWrite), [&retention, render_offer](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
     auto version = http::expected_version(req, *body, true);
@@ -364,7 +364,7 @@ void add_routes(http::Router& router, SubscriptionService& svc) {
     FieldReader f(*body);
     OfferPatch patch{f.text("description", false, 500), f.boolean("active", false), f.metadata("metadata")};
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
-    return http::respond(req, svc.update_offer(req.path_params["id"], patch, **version, access::actor_of(req)), 200,
+    return http::respond(req, retention.update_offer(req.path_params["id"], patch, **version, access::actor_of(req)), 200,
                          render_offer);
   });
 }

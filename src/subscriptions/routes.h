@@ -6,6 +6,6 @@
 
 namespace recur::subscriptions {
 
-void add_routes(http::Router& router, SubscriptionService& service);
+void add_routes(http::Router& router, SubscriptionService& service, RetentionService& retention);
 
 }  // namespace recur::subscriptions

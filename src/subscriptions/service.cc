@@ -8,6 +8,7 @@
 #include "catalog/store.h"
 #include "customers/service.h"
 #include "platform/parallel.h"
+#include "subscriptions/retention_store.h"
 
 namespace recur::subscriptions {
 
@@ -33,16 +34,6 @@ recur::Status allowed(const Subscription& sub, Action action) {
   auto next = transition(sub.status, action, ctx);
   if (!next.ok()) return std::move(next).error();
   return Ok{};
-}
-
-Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, const std::string& field) {
-  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, id));
-  if (!plan)
-    return Error::invalid("plan_not_found", "no plan with id '" + id + "'", {{field, "not_found", "no such plan"}});
-  if (!plan->active)
-    return Error::invalid("plan_inactive", "plan '" + id + "' is archived and takes no new subscriptions",
-                          {{field, "inactive", "the plan is archived"}});
-  return *plan;
 }
 
 Json preview_json(const ChangePreview& p);
@@ -85,13 +76,18 @@ Timestamp first_box_at(const Subscription& sub, const catalog::Plan& plan) {
   return sub.start_date + std::max<std::int64_t>(plan.trial_days, 0) * 86400;
 }
 
-Result<RetentionOffer> find_offer(db::Tx& tx, const std::string& offer_id) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1", {offer_id}));
-  if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + offer_id + "'");
-  return offer_from_doc(Json::parse(rows[0].text(0)));
+}  // namespace
+
+Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, const std::string& field) {
+  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, id));
+  if (!plan)
+    return Error::invalid("plan_not_found", "no plan with id '" + id + "'", {{field, "not_found", "no such plan"}});
+  if (!plan->active)
+    return Error::invalid("plan_inactive", "plan '" + id + "' is archived and takes no new subscriptions",
+                          {{field, "inactive", "the plan is archived"}});
+  return *plan;
 }
 
-}  // namespace
 
 // ------------------------------------------------------------------ plumbing
 
@@ -399,13 +395,9 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
       if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, l.sub.id));
     }
     // Offers shown and neither accepted nor declined: the customer cancelled anyway.
-    RECUR_ASSIGN(auto rows, tx.query("SELECT offer_id, outcome, reason FROM retention_outcomes"
-                                     " WHERE subscription_id = $1 ORDER BY id",
-                                     {id}));
-    std::map<std::string, std::pair<std::string, std::string>> latest;
-    for (const auto& row : rows) latest[row.text(0)] = {row.text(1), row.text(2)};
+    RECUR_ASSIGN(auto latest, latest_outcomes(tx, id));
     for (const auto& [offer, state] : latest)
-      if (state.first == kOutcomeOffered) RECUR_TRY(record_outcome(tx, id, offer, state.second, kOutcomeCanceledAnyway));
+      if (state.outcome == kOutcomeOffered) RECUR_TRY(record_outcome(tx, id, offer, state.reason, kOutcomeCanceledAnyway));
     return Json{{"at", at_period_end ? "period_end" : "now"},
                 {"reason", in.reason},
                 {"comment", in.comment ? Json(*in.comment) : Json(nullptr)}};
@@ -572,68 +564,8 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
 // ------------------------------------------------------------------ retention
 
 recur::Status SubscriptionService::record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id,
-                                           const std::string& reason, std::string_view outcome) {
-  RECUR_TRY(tx.exec("INSERT INTO retention_outcomes (id, subscription_id, offer_id, reason, outcome, created_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6)",
-                    {ids_.next("rout"), sub_id, offer_id, reason, std::string(outcome), clock_.now()}));
-  return Ok{};
-}
-
-Result<RetentionOffer> SubscriptionService::create_offer(const OfferInput& in, const events::Actor& actor) {
-  Timestamp now = clock_.now();
-  return db::transact(db_, [&](db::Tx& tx) -> Result<RetentionOffer> {
-    if (in.type == OfferType::kChangePlan) RECUR_TRY(plan_for_subscribing(tx, in.plan.value_or(""), "plan"));
-    RetentionOffer o{ids_.next("rof"), in.reason, in.type, in.description, in.percent_off, in.duration_in_cycles,
-                     in.pause_cycles, in.plan, true, in.metadata, now, now, 1};
-    RECUR_TRY(tx.exec("INSERT INTO retention_offers (id, reason, active, version, doc) VALUES ($1, $2, $3, $4, $5)",
-                      {o.id, o.reason, std::int64_t{1}, o.version, to_json(o).dump()}));
-    RECUR_TRY(events_.record(tx, "retention_offer.created", o.id, actor, nullptr, to_json(o)));
-    return o;
-  });
-}
-
-Result<RetentionOffer> SubscriptionService::update_offer(const std::string& id, const OfferPatch& patch,
-                                                         std::int64_t expected_version, const events::Actor& actor) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<RetentionOffer> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE id = $1" + std::string(tx.for_update()), {id}));
-    if (rows.empty()) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + id + "'");
-    RetentionOffer o = offer_from_doc(Json::parse(rows[0].text(0)));
-    if (o.version != expected_version) return version_conflict("the retention offer", expected_version, o.version);
-    Json before = to_json(o);
-    if (patch.description) o.description = *patch.description;
-    if (patch.active) o.active = *patch.active;
-    if (patch.metadata) o.metadata = *patch.metadata;
-    o.updated = clock_.now();
-    ++o.version;
-    RECUR_TRY(tx.exec("UPDATE retention_offers SET active = $2, version = $3, doc = $4 WHERE id = $1",
-                      {o.id, std::int64_t{o.active}, o.version, to_json(o).dump()}));
-    RECUR_TRY(events_.record(tx, "retention_offer.updated", o.id, actor, std::move(before), to_json(o)));
-    return o;
-  });
-}
-
-Result<RetentionOffer> SubscriptionService::get_offer(const std::string& id) {
-  return db::transact(db_, [&](db::Tx& tx) { return find_offer(tx, id); }, db::TxMode::kReadOnly);
-}
-
-Result<SubscriptionService::OfferPage> SubscriptionService::list_offers(const std::optional<std::string>& reason,
-                                                                        int limit,
-                                                                        const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<OfferPage> {
-    // Newest first, like every list; an empty reason filter matches all.
-    std::string sql = "SELECT doc FROM retention_offers WHERE (reason = $1 OR $1 = '')";
-    db::Params params{reason.value_or(""), std::int64_t{limit + 1}};
-    if (starting_after) {
-      params.emplace_back(*starting_after);
-      sql += " AND id < $3";
-    }
-    RECUR_ASSIGN(auto rows, tx.query(sql + " ORDER BY id DESC LIMIT $2", params));
-    OfferPage page;
-    page.has_more = static_cast<int>(rows.size()) > limit;
-    if (page.has_more) rows.pop_back();
-    for (const auto& row : rows) page.items.push_back(offer_from_doc(Json::parse(row.text(0))));
-    return page;
-  }, db::TxMode::kReadOnly);
+                                                  const std::string& reason, std::string_view outcome) {
+  return subscriptions::record_outcome(tx, ids_.next("rout"), sub_id, offer_id, reason, outcome, clock_.now());
 }
 
 Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const std::string& id, const std::string& reason,
@@ -644,12 +576,10 @@ Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const st
     (void)advance(l.sub, l.lookup(), now);
     if (l.sub.status == Status::kCanceled)
       return Error::conflict("subscription_canceled", "the subscription is already canceled");
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM retention_offers WHERE reason = $1 AND active = 1 ORDER BY id",
-                                     {reason}));
+    RECUR_ASSIGN(auto active, active_offers(tx, reason));
     std::vector<RetentionOffer> offers;
     Json shown = Json::array();
-    for (const auto& row : rows) {
-      RetentionOffer o = offer_from_doc(Json::parse(row.text(0)));
+    for (auto& o : active) {
       if (o.type == OfferType::kPause && !allowed(l.sub, Action::kPause).ok()) continue;
       if (o.type == OfferType::kSkip && !allowed(l.sub, Action::kSkip).ok()) continue;
       if (o.type == OfferType::kChangePlan && (!o.plan || *o.plan == l.sub.plan)) continue;
@@ -665,24 +595,15 @@ Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const st
 
 namespace {
 
-// The most recent outcome of `offer` for a subscription, if it was ever shown.
-Result<std::optional<std::pair<std::string, std::string>>> open_offer(db::Tx& tx, const std::string& sub_id,
-                                                                      const std::string& offer_id) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT outcome, reason FROM retention_outcomes WHERE subscription_id = $1"
-                                   " AND offer_id = $2 ORDER BY id DESC LIMIT 1",
-                                   {sub_id, offer_id}));
-  if (rows.empty()) return std::optional<std::pair<std::string, std::string>>();
-  return std::optional<std::pair<std::string, std::string>>({rows[0].text(0), rows[0].text(1)});
-}
-
+// The cancellation reason an offer was shown for, while it waits for an answer.
 Result<std::string> require_open_offer(db::Tx& tx, const std::string& sub_id, const std::string& offer_id) {
-  RECUR_TRY(find_offer(tx, offer_id));
-  RECUR_ASSIGN(auto state, open_offer(tx, sub_id, offer_id));
-  if (!state || state->first != kOutcomeOffered)
+  RECUR_TRY(require_offer(tx, offer_id));
+  RECUR_ASSIGN(auto state, latest_outcome(tx, sub_id, offer_id));
+  if (!state || state->outcome != kOutcomeOffered)
     return Error::conflict("offer_not_open", "offer '" + offer_id +
                                                  "' was not presented to this subscription or was already answered;"
                                                  " request offers first");
-  return state->second;
+  return state->reason;
 }
 
 }  // namespace
@@ -691,7 +612,7 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
                                                        const events::Actor& actor) {
   return mutate(id, std::nullopt, actor, "subscription.retention_accepted", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
-    RECUR_ASSIGN(RetentionOffer o, find_offer(tx, offer_id));
+    RECUR_ASSIGN(RetentionOffer o, require_offer(tx, offer_id));
     Json details = {{"offer", o.id}, {"type", to_string(o.type)}, {"reason", reason}};
     switch (o.type) {
       case OfferType::kDiscount:

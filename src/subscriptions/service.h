@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "events/store.h"
-#include "subscriptions/retention.h"
+#include "subscriptions/retention_service.h"
 #include "subscriptions/store.h"
 
 namespace recur::subscriptions {
@@ -68,23 +68,6 @@ struct CancelInput {
   std::optional<std::string> comment;
 };
 
-struct OfferInput {
-  std::string reason;
-  OfferType type = OfferType::kDiscount;
-  std::string description;
-  std::int64_t percent_off = 0;
-  std::int64_t duration_in_cycles = 0;
-  std::int64_t pause_cycles = 0;
-  std::optional<std::string> plan;
-  Json metadata = Json::object();
-};
-
-struct OfferPatch {
-  std::optional<std::string> description;
-  std::optional<bool> active;
-  std::optional<Json> metadata;
-};
-
 struct RunReport {
   int subscriptions = 0;  // subscriptions advanced
   int events = 0;         // lifecycle events recorded
@@ -135,6 +118,10 @@ enum class PaymentStep {
   kExhaustedUnpaid,  // retries ran out, final action "unpaid" (until every open invoice is paid)
 };
 
+// A plan a subscription may be started on or moved to (it exists and is not archived);
+// `field` names the input in the 422.
+Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, const std::string& field);
+
 class SubscriptionService {
  public:
   SubscriptionService(db::Database& db, const Clock& clock, IdGenerator& ids)
@@ -168,17 +155,8 @@ class SubscriptionService {
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
   Result<events::Page> history(const std::string& id, int limit, const std::optional<std::string>& starting_after);
 
-  // Retention: merchant configuration, then the customer-facing steps.
-  Result<RetentionOffer> create_offer(const OfferInput& input, const events::Actor& actor);
-  Result<RetentionOffer> update_offer(const std::string& id, const OfferPatch& patch, std::int64_t expected_version,
-                                      const events::Actor& actor);
-  Result<RetentionOffer> get_offer(const std::string& id);
-  struct OfferPage {
-    std::vector<RetentionOffer> items;
-    bool has_more = false;
-  };
-  Result<OfferPage> list_offers(const std::optional<std::string>& reason, int limit,
-                                const std::optional<std::string>& starting_after);
+  // Retention, the subscriber's steps before a cancellation (the merchant configures the
+  // offers through RetentionService).
   Result<std::vector<RetentionOffer>> present_offers(const std::string& id, const std::string& reason,
                                                      const events::Actor& actor);
   Result<Subscription> accept_offer(const std::string& id, const std::string& offer_id, const events::Actor& actor);
@@ -215,8 +193,8 @@ class SubscriptionService {
   Result<Discount> redeem(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
                           const std::optional<std::string>& coupon, const std::optional<std::string>& promotion_code,
                           Timestamp now);
-  recur::Status record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id, const std::string& reason,
-                        std::string_view outcome);
+  recur::Status record_outcome(db::Tx& tx, const std::string& sub_id, const std::string& offer_id,
+                               const std::string& reason, std::string_view outcome);
 
   db::Database& db_;
   const Clock& clock_;

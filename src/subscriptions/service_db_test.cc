@@ -328,10 +328,10 @@ TEST_F(SubscriptionServiceTest, HistoryRecordsActorAndBeforeAfter) {
 TEST_F(SubscriptionServiceTest, RetentionOffersAreRecordedAndAcceptingOneKeepsTheCustomer) {
   auto plan = testing::make_plan(t, 2000, Interval::kMonth);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
-  auto discount = svc().create_offer({"too_expensive", OfferType::kDiscount, "20% off", 20, 2, 0, std::nullopt,
+  auto discount = t.app->retention().create_offer({"too_expensive", OfferType::kDiscount, "20% off", 20, 2, 0, std::nullopt,
                                       Json::object()},
                                      t.actor);
-  auto pause = svc().create_offer({"not_using", OfferType::kPause, "pause", 0, 0, 1, std::nullopt, Json::object()},
+  auto pause = t.app->retention().create_offer({"not_using", OfferType::kPause, "pause", 0, 0, 1, std::nullopt, Json::object()},
                                   t.actor);
   ASSERT_TRUE(discount.ok() && pause.ok());
   ASSERT_TRUE(svc().cancel(sub.id, {true, "too_expensive", std::nullopt}, std::nullopt, t.actor).ok());
@@ -360,7 +360,7 @@ TEST_F(SubscriptionServiceTest, RetentionOffersAreRecordedAndAcceptingOneKeepsTh
 TEST_F(SubscriptionServiceTest, CancellingAfterOffersRecordsCanceledAnyway) {
   auto plan = testing::make_plan(t, 2000, Interval::kMonth);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
-  auto skip = svc().create_offer({"not_using", OfferType::kSkip, "skip one", 0, 0, 0, std::nullopt, Json::object()},
+  auto skip = t.app->retention().create_offer({"not_using", OfferType::kSkip, "skip one", 0, 0, 0, std::nullopt, Json::object()},
                                  t.actor);
   ASSERT_TRUE(skip.ok());
   ASSERT_TRUE(svc().present_offers(sub.id, "not_using", t.actor).ok());
