@@ -38,36 +38,11 @@ recur::Status allowed(const Subscription& sub, Action action) {
 
 Json preview_json(const ChangePreview& p);
 
-// The periods after the current one a customer could skip (not trial, not yet skipped).
-std::vector<UpcomingPeriod> skippable(const Subscription& sub, const PlanLookup& plans) {
-  auto periods = upcoming(sub, plans, 25);
-  std::vector<UpcomingPeriod> out;
-  for (std::size_t i = 1; i < periods.size(); ++i)
-    if (!periods[i].trial) out.push_back(periods[i]);
-  return out;
-}
-
 recur::Status add_skip(Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start, Json* details) {
-  auto candidates = skippable(sub, plans);
-  if (candidates.empty())
-    return Error::conflict("nothing_to_skip", "the subscription has no upcoming period to skip");
-  const UpcomingPeriod* target = nullptr;
-  for (const auto& c : candidates) {
-    if (period_start ? c.period.start == *period_start : !c.skipped) {
-      target = &c;
-      break;
-    }
-  }
-  if (!target)
-    return Error::invalid("invalid_period", "period_start must be the start of one of the next 24 periods",
-                          {{"period_start", "invalid_period", "not the start of an upcoming period"}});
-  if (target->skipped)
-    return Error::conflict("period_already_skipped", "the period starting " + format_rfc3339(target->period.start) +
-                                                         " is already skipped");
-  sub.skipped_periods.push_back(target->period.start);
+  RECUR_ASSIGN(Period period, choose_skip(sub, plans, period_start));
+  sub.skipped_periods.push_back(period.start);
   std::sort(sub.skipped_periods.begin(), sub.skipped_periods.end());
-  *details = Json{{"period_start", format_rfc3339(target->period.start)},
-                  {"period_end", format_rfc3339(target->period.end)}};
+  *details = Json{{"period_start", format_rfc3339(period.start)}, {"period_end", format_rfc3339(period.end)}};
   return Ok{};
 }
 

@@ -415,4 +415,27 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   return out;
 }
 
+Result<Period> choose_skip(const Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start) {
+  // The current period comes first in `upcoming`; it cannot be skipped.
+  auto periods = upcoming(sub, plans, 25);
+  std::vector<UpcomingPeriod> candidates;
+  for (std::size_t i = 1; i < periods.size(); ++i)
+    if (!periods[i].trial) candidates.push_back(periods[i]);
+  if (candidates.empty()) return Error::conflict("nothing_to_skip", "the subscription has no upcoming period to skip");
+  const UpcomingPeriod* target = nullptr;
+  for (const auto& c : candidates) {
+    if (period_start ? c.period.start == *period_start : !c.skipped) {
+      target = &c;
+      break;
+    }
+  }
+  if (!target)
+    return Error::invalid("invalid_period", "period_start must be the start of one of the next 24 periods",
+                          {{"period_start", "invalid_period", "not the start of an upcoming period"}});
+  if (target->skipped)
+    return Error::conflict("period_already_skipped", "the period starting " + format_rfc3339(target->period.start) +
+                                                         " is already skipped");
+  return target->period;
+}
+
 }  // namespace recur::subscriptions

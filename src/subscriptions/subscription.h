@@ -156,4 +156,10 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
 // Price of one billed period: unit amount * quantity less any discount (see discount_off).
 std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount);
 
+// The period a skip request means: the one starting at `period_start`, or without it the
+// first upcoming period not yet skipped. Only the 24 periods after the current one may be
+// skipped, never a trial. Errors: 409 nothing_to_skip, 422 invalid_period (no upcoming
+// period starts then), 409 period_already_skipped. Pure.
+Result<Period> choose_skip(const Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start);
+
 }  // namespace recur::subscriptions

@@ -322,5 +322,54 @@ TEST(Discounts, TheStoredFormRoundTripsAndReadsDocumentsFromBeforeCoupons) {
   EXPECT_FALSE(old.discount->coupon.has_value());
 }
 
+// choose_skip: which period a skip request means, as a table.
+TEST(ChooseSkip, PicksThePeriodARequestMeansOrSaysWhyNot) {
+  auto monthly = plan(1000, Interval::kMonth);
+  auto trial = plan(1000, Interval::kMonth, 1, 14);
+  struct Case {
+    const char* name;
+    const catalog::Plan* plan;
+    std::vector<const char*> skipped;  // periods already skipped
+    std::optional<const char*> requested;
+    const char* want_start;  // "" when an error is expected
+    const char* want_error;
+  };
+  const std::vector<Case> cases = {
+      {"first upcoming by default", &monthly, {}, std::nullopt, "2026-02-01T00:00:00Z", ""},
+      {"next one not yet skipped", &monthly, {"2026-02-01T00:00:00Z"}, std::nullopt, "2026-03-01T00:00:00Z", ""},
+      {"a named upcoming period", &monthly, {}, "2026-05-01T00:00:00Z", "2026-05-01T00:00:00Z", ""},
+      {"the 24th upcoming period is the last", &monthly, {}, "2028-01-01T00:00:00Z", "2028-01-01T00:00:00Z", ""},
+      {"the 25th is too far", &monthly, {}, "2028-02-01T00:00:00Z", "", "invalid_period"},
+      {"the current period cannot be skipped", &monthly, {}, "2026-01-01T00:00:00Z", "", "invalid_period"},
+      {"not the start of a period", &monthly, {}, "2026-02-02T00:00:00Z", "", "invalid_period"},
+      {"already skipped", &monthly, {"2026-02-01T00:00:00Z"}, "2026-02-01T00:00:00Z", "", "period_already_skipped"},
+      {"a trial is never skipped: the first paid period is", &trial, {}, std::nullopt, "2026-01-15T00:00:00Z", ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto s = started(*c.plan, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+    for (const char* p : c.skipped) s.skipped_periods.push_back(at(p));
+    std::optional<Timestamp> requested;
+    if (c.requested) requested = at(*c.requested);
+    auto chosen = choose_skip(s, {c.plan, nullptr}, requested);
+    if (*c.want_error) {
+      ASSERT_FALSE(chosen.ok());
+      EXPECT_EQ(chosen.error().code, c.want_error);
+    } else {
+      ASSERT_TRUE(chosen.ok()) << chosen.error().message;
+      EXPECT_EQ(format_rfc3339(chosen->start), c.want_start);
+    }
+  }
+}
+
+TEST(ChooseSkip, NothingToSkipOnceCanceled) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  s.status = Status::kCanceled;
+  auto chosen = choose_skip(s, {&p, nullptr}, std::nullopt);
+  ASSERT_FALSE(chosen.ok());
+  EXPECT_EQ(chosen.error().code, "nothing_to_skip");
+}
+
 }  // namespace
 }  // namespace recur::subscriptions
