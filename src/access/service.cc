@@ -45,8 +45,8 @@ Result<std::optional<http::Principal>> ApiKeys::authenticate(std::string_view be
   }, db::TxMode::kReadOnly);
   if (!rows.ok()) {
     // Never tell a caller their key is bad because the database is down.
-    return Error{ErrorKind::kUnavailable, "authentication_unavailable",
-                 "API keys cannot be checked right now: " + rows.error().message, {}, {}};
+    return Error::unavailable("authentication_unavailable",
+                              "API keys cannot be checked right now: " + rows.error().message);
   }
   std::optional<http::Principal> principal;
   if (!rows->empty()) principal = http::Principal{rows->at(0).text(0), rows->at(0).text(1)};

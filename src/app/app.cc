@@ -199,8 +199,7 @@ void App::add_platform_routes(const Options& options) {
       return rows.at(0).int64(0);
     }, db::TxMode::kReadOnly);
     if (!version.ok())
-      return http::error_response(req, Error{ErrorKind::kUnavailable, "database_unavailable",
-                                             "the database does not answer", {}, {}});
+      return http::error_response(req, Error::unavailable("database_unavailable", "the database does not answer"));
     return http::json_response(200, {{"status", "ok"}, {"schema_version", *version}});
   });
   add_static_routes(router_, options.docs_dir, options.spec_path);

@@ -133,7 +133,7 @@ struct ServeFlags {
   notify::SmtpOptions smtp;
   notify::HttpSmsOptions sms;
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
-  std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / 86400;
+  std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / kSecondsPerDay;
   std::string ops_email;
   gateways::StripeConfig stripe;
   gateways::SquareConfig square;
@@ -218,7 +218,7 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
 // The demo starts five weeks ago on a simulated clock and replays to now, so `make run`
 // opens on a shop with history (renewals, a declined card's dunning, a backorder).
 int demo(const Common& common) {
-  constexpr Timestamp kHistory = 35 * 86400;
+  constexpr Timestamp kHistory = 35 * kSecondsPerDay;
   Timestamp now = SystemClock().now();
   auto app = open_app(Options{common.db_url, 2, "", ""}, std::make_unique<SimulatedClock>(now - kHistory));
   if (!app.ok()) return fail(app.error());
@@ -279,7 +279,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.redis_url = flags.redis_url;
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
-  options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * 86400;
+  options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();
@@ -329,7 +329,7 @@ struct BillFlags {
   std::string redis_url;
   std::string ops_email;
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
-  std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / 86400;
+  std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / kSecondsPerDay;
 };
 
 int bill_once(const Common& common, const BillFlags& flags) {
@@ -346,7 +346,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
   // Default: 2 x cores on PostgreSQL (a renewal mostly waits on round trips); SQLite runs one.
   billing.workers = flags.workers > 0 ? flags.workers : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   if (common.db_url.rfind("sqlite:", 0) == 0) billing.workers = 1;
-  billing.payment_update_token_seconds = flags.payment_update_ttl_days * 86400;
+  billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   Options options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, flags.update_payment_url, false, *faults,
                   billing};
   options.redis_url = flags.redis_url;  // renewals reserve stock: the API nodes' caches must hear of it
@@ -391,7 +391,7 @@ int forecast(App& app, const ForecastFlags& flags) {
     std::cout << inventory::to_json(*report).dump(2) << std::endl;
     return 0;
   }
-  Timestamp at = now - static_cast<Timestamp>(*days) * 86400;
+  Timestamp at = now - static_cast<Timestamp>(*days) * kSecondsPerDay;
   if (!flags.at.empty()) {
     auto parsed = parse_rfc3339(flags.at);
     if (!parsed) return fail(Error::invalid("invalid_at", "--at must be an RFC 3339 time"));
@@ -401,7 +401,7 @@ int forecast(App& app, const ForecastFlags& flags) {
     return inventory::run_backtest(tx, at, *days, *granularity, flags.level, threads);
   }, db::TxMode::kReadOnly);
   if (!report.ok()) return fail(report.error());
-  if (at + static_cast<Timestamp>(*days) * 86400 > now)
+  if (at + static_cast<Timestamp>(*days) * kSecondsPerDay > now)
     std::cerr << "recur: the horizon ends after now: the actuals of its last buckets are incomplete\n";
   std::cerr << "backtest at " << format_rfc3339(at) << ", " << *days << " days by " << flags.granularity
             << ": WAPE " << report->error.wape * 100 << " %, MAPE " << report->error.mape * 100 << " % against "
@@ -447,7 +447,7 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--idempotency-lease", flags.idempotency_lease,
                         "seconds before a request left in progress under an Idempotency-Key (its process died) may be "
                         "run by a retry")
-      ->check(CLI::Range(1, 86400))
+      ->check(CLI::Range(std::int64_t{1}, kSecondsPerDay))
       ->capture_default_str();
   serve_cmd->add_option("--redis-url", flags.redis_url,
                         "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")

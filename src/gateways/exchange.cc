@@ -11,7 +11,7 @@ namespace recur::gateways {
 namespace {
 
 Error unavailable(std::string code, std::string message) {
-  return {ErrorKind::kUnavailable, std::move(code), std::move(message), {}, {}};
+  return Error::unavailable(std::move(code), std::move(message));
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ constexpr std::size_t kMaxOrderText = 127;  // description, custom_id, invoice_i
 constexpr std::int64_t kRenewEarlySeconds = 120;
 
 Error unavailable(std::string code, std::string message) {
-  return {ErrorKind::kUnavailable, std::move(code), std::move(message), {}, {}};
+  return Error::unavailable(std::move(code), std::move(message));
 }
 
 // PayPal's error: {"name", "message", "debug_id", "details": [{"issue", "description"}]}.

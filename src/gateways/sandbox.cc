@@ -216,8 +216,7 @@ ChargeResult SandboxGateway::fetch_charge(const std::string& charge_id) {
 Result<WebhookEvent> SandboxGateway::verify_webhook(const std::map<std::string, std::string>& headers,
                                                     const std::string& body, Timestamp now) {
   auto it = headers.find("sandbox-signature");
-  if (it == headers.end())
-    return Error{ErrorKind::kUnauthorized, "invalid_signature", "the Sandbox-Signature header is missing", {}, {}};
+  if (it == headers.end()) return Error::unauthorized("invalid_signature", "the Sandbox-Signature header is missing");
   RECUR_TRY(verify_timestamped(kSandboxWebhookSecret, it->second, body, now));
   // The sandbox speaks Stripe: its events are Stripe Event objects.
   return stripe::event_from(body);

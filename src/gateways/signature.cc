@@ -10,9 +10,7 @@
 namespace recur::gateways {
 namespace {
 
-Error refused(std::string message) {
-  return {ErrorKind::kUnauthorized, "invalid_signature", std::move(message), {}, {}};
-}
+Error refused(std::string message) { return Error::unauthorized("invalid_signature", std::move(message)); }
 
 }  // namespace
 

@@ -31,13 +31,12 @@ SquareError error_of(const Reply& reply) {
 // A refusal of a non-money call; refused credentials read as the gateway being unavailable.
 Error refusal(const Reply& reply, std::string code) {
   SquareError e = error_of(reply);
-  if (reply.credentials_refused())
-    return {ErrorKind::kUnavailable, "gateway_error", e.message, {}, {}};
+  if (reply.credentials_refused()) return Error::unavailable("gateway_error", e.message);
   return Error::invalid(std::move(code), e.message);
 }
 
 Error missing(std::string_view what) {
-  return {ErrorKind::kUnavailable, "gateway_error", "Square's answer has no " + std::string(what), {}, {}};
+  return Error::unavailable("gateway_error", "Square's answer has no " + std::string(what));
 }
 
 ChargeResult charge_from_payment(const Json& payment) {
@@ -253,14 +252,13 @@ Result<WebhookEvent> SquareGateway::verify_webhook(const std::map<std::string, s
                                                    const std::string& body, Timestamp) {
   // An empty key would make every signature forgeable; the URL is part of what is signed.
   if (config_.webhook_signature_key.empty() || config_.webhook_url.empty())
-    return Error{ErrorKind::kUnauthorized, "invalid_signature", "no Square webhook key and URL are configured", {}, {}};
+    return Error::unauthorized("invalid_signature", "no Square webhook key and URL are configured");
   auto it = headers.find("x-square-hmacsha256-signature");
   if (it == headers.end())
-    return Error{ErrorKind::kUnauthorized, "invalid_signature", "the x-square-hmacsha256-signature header is missing",
-                 {}, {}};
+    return Error::unauthorized("invalid_signature", "the x-square-hmacsha256-signature header is missing");
   std::string expected = square::webhook_signature(config_.webhook_signature_key, config_.webhook_url, body);
   if (!constant_time_equal(it->second, expected))
-    return Error{ErrorKind::kUnauthorized, "invalid_signature", "no signature matches the payload", {}, {}};
+    return Error::unauthorized("invalid_signature", "no signature matches the payload");
   return square::event_from(body);
 }
 

@@ -40,8 +40,7 @@ bool unsettled(const Reply& reply) { return reply.status == 409 || reply.credent
 // A refusal of a non-money call; an unsettled answer reads as the gateway being unavailable.
 Error refusal(const Reply& reply, std::string code) {
   StripeError e = error_of(reply);
-  if (unsettled(reply))
-    return {ErrorKind::kUnavailable, "gateway_error", e.message, {}, {}};
+  if (unsettled(reply)) return Error::unavailable("gateway_error", e.message);
   return Error::invalid(std::move(code), e.message);
 }
 
@@ -176,7 +175,7 @@ Result<std::string> customer_from(const Result<net::HttpResponse>& response) {
   RECUR_ASSIGN(Reply reply, read_reply(response));
   if (!reply.succeeded()) return refusal(reply, "customer_refused");
   std::string id = text_of(reply.body, "id");
-  if (id.empty()) return Error{ErrorKind::kUnavailable, "gateway_error", "Stripe's answer has no customer id", {}, {}};
+  if (id.empty()) return Error::unavailable("gateway_error", "Stripe's answer has no customer id");
   return id;
 }
 
@@ -185,8 +184,7 @@ Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& r
   if (!reply.succeeded()) return refusal(reply, "payment_method_refused");
   PaymentMethodInfo info;
   info.token = text_of(reply.body, "id");
-  if (info.token.empty())
-    return Error{ErrorKind::kUnavailable, "gateway_error", "Stripe's answer has no payment method id", {}, {}};
+  if (info.token.empty()) return Error::unavailable("gateway_error", "Stripe's answer has no payment method id");
   const Json& card = member_of(reply.body, "card");
   if (!card.is_object())
     return Error::invalid("payment_method_refused", "only cards can be attached, not '" +
@@ -279,10 +277,9 @@ Result<WebhookEvent> StripeGateway::verify_webhook(const std::map<std::string, s
                                                    const std::string& body, Timestamp now) {
   // An empty secret would make every signature forgeable.
   if (config_.webhook_secret.empty())
-    return Error{ErrorKind::kUnauthorized, "invalid_signature", "no Stripe webhook secret is configured", {}, {}};
+    return Error::unauthorized("invalid_signature", "no Stripe webhook secret is configured");
   auto it = headers.find("stripe-signature");
-  if (it == headers.end())
-    return Error{ErrorKind::kUnauthorized, "invalid_signature", "the Stripe-Signature header is missing", {}, {}};
+  if (it == headers.end()) return Error::unauthorized("invalid_signature", "the Stripe-Signature header is missing");
   RECUR_TRY(verify_timestamped(config_.webhook_secret, it->second, body, now));
   return stripe::event_from(body);
 }

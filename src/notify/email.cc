@@ -16,7 +16,7 @@ namespace recur::notify {
 namespace {
 
 Error unavailable(std::string code, std::string message) {
-  return Error{ErrorKind::kUnavailable, std::move(code), std::move(message), {}, {}};
+  return Error::unavailable(std::move(code), std::move(message));
 }
 
 bool plain_header_text(std::string_view s) {

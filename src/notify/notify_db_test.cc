@@ -247,7 +247,7 @@ TEST_F(NotifyTest, GivesUpAfterTheLastBackoffStepAsDead) {
   EXPECT_EQ(record.status, DeliveryStatus::kDead);
   EXPECT_EQ(record.attempts, kMaxAttempts);
   EXPECT_EQ(record.next_attempt_at, std::nullopt);
-  t.clock->advance(7 * 86400);
+  t.clock->advance(7 * kSecondsPerDay);
   auto later = dispatch(*n);
   EXPECT_EQ(later.sent + later.failed + later.dead, 0);
 }

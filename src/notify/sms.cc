@@ -25,7 +25,7 @@ Status HttpSmsSender::send(const Sms& sms) {
   RECUR_ASSIGN(auto response, net::send(request));
   if (response.status >= 200 && response.status < 300) return Ok{};
   std::string why = "the SMS provider answered " + std::to_string(response.status) + ": " + response.body.substr(0, 200);
-  if (retryable(response.status)) return Error{ErrorKind::kUnavailable, "sms_provider_error", why, {}, {}};
+  if (retryable(response.status)) return Error::unavailable("sms_provider_error", why);
   return Error::invalid("sms_rejected", why);
 }
 

@@ -7,7 +7,6 @@
 namespace recur {
 namespace {
 
-constexpr std::int64_t kSecondsPerDay = 86400;
 // Indexed by the enum's underlying value, so the order must follow the declaration.
 constexpr std::string_view kIntervalNames[] = {"day", "week", "month", "year"};
 

@@ -26,7 +26,7 @@ struct Cadence {
 // clamped to the target month's length, time of day kept. So a monthly anchor on
 // Jan 31 gives Feb 28/29, Mar 31, Apr 30, May 31; a yearly anchor on Feb 29 gives
 // Feb 28 in common years and Feb 29 again in leap years. Days and weeks add
-// 86400 * 1 or 7 * count seconds per period.
+// kSecondsPerDay * 1 or 7 * count seconds per period.
 Timestamp period_start(Timestamp anchor, const Cadence& cadence, std::int64_t n);
 
 struct Period {

@@ -157,9 +157,9 @@ TEST(PeriodContaining, FindsPeriod500WithoutWalkingFromTheAnchor) {
 
 TEST(PeriodContaining, FindsWeek1000AndYear300) {
   const Timestamp anchor = at("2026-01-05T09:00:00Z");
-  const Timestamp week_1000 = anchor + 1000LL * 7 * 86400;
+  const Timestamp week_1000 = anchor + 1000LL * 7 * kSecondsPerDay;
   EXPECT_EQ(text(period_containing(anchor, kWeekly, week_1000 + 5)),
-            Span(format_rfc3339(week_1000), format_rfc3339(week_1000 + 7 * 86400)));
+            Span(format_rfc3339(week_1000), format_rfc3339(week_1000 + 7 * kSecondsPerDay)));
   const Timestamp leap_anchor = at("2028-02-29T00:00:00Z");
   EXPECT_EQ(text(period_containing(leap_anchor, kYearly, at("2328-02-28T23:59:59Z"))),
             Span("2327-02-28T00:00:00Z", "2328-02-29T00:00:00Z"));

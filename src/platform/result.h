@@ -46,8 +46,18 @@ struct Error {
   static Error conflict(std::string code, std::string msg) {
     return {ErrorKind::kConflict, std::move(code), std::move(msg), {}, {}};
   }
-  static Error internal(std::string msg) {
-    return {ErrorKind::kInternal, "internal_error", std::move(msg), {}, {}};
+  static Error unauthorized(std::string code, std::string msg) {
+    return {ErrorKind::kUnauthorized, std::move(code), std::move(msg), {}, {}};
+  }
+  static Error forbidden(std::string code, std::string msg) {
+    return {ErrorKind::kForbidden, std::move(code), std::move(msg), {}, {}};
+  }
+  static Error unavailable(std::string code, std::string msg) {
+    return {ErrorKind::kUnavailable, std::move(code), std::move(msg), {}, {}};
+  }
+  static Error internal(std::string msg) { return internal("internal_error", std::move(msg)); }
+  static Error internal(std::string code, std::string msg) {
+    return {ErrorKind::kInternal, std::move(code), std::move(msg), {}, {}};
   }
 };
 

@@ -6,7 +6,6 @@
 namespace recur {
 namespace {
 
-constexpr std::int64_t kSecondsPerDay = 86400;
 
 // Floor division: to_civil must map -1 to 1969-12-31T23:59:59, not to 1970-01-01.
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {

@@ -11,6 +11,9 @@ namespace recur {
 // Seconds since 1970-01-01T00:00:00Z. Recur stores and computes time in UTC seconds.
 using Timestamp = std::int64_t;
 
+// A UTC day (Recur's timestamps have no leap seconds, as Unix time has none).
+inline constexpr std::int64_t kSecondsPerDay = 86400;
+
 struct CivilDate {
   int year;
   unsigned month;  // 1..12

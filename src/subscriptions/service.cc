@@ -48,7 +48,7 @@ recur::Status add_skip(Subscription& sub, const PlanLookup& plans, std::optional
 
 // When a new subscription's first box ships: its start, or the end of its trial.
 Timestamp first_box_at(const Subscription& sub, const catalog::Plan& plan) {
-  return sub.start_date + std::max<std::int64_t>(plan.trial_days, 0) * 86400;
+  return sub.start_date + std::max<std::int64_t>(plan.trial_days, 0) * kSecondsPerDay;
 }
 
 }  // namespace

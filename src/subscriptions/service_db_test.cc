@@ -201,7 +201,7 @@ TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCredits
   auto weekly = testing::make_plan(t, 700, Interval::kWeek, 1, 0, "Weekly");
   auto monthly = testing::make_plan(t, 2400, Interval::kMonth, 1, 0, "Monthly");
   auto sub = testing::subscribe(t, testing::make_customer(t).id, weekly.id);
-  t.clock->set(sub.current.start + 2 * 86400);  // 5 of 7 days unused
+  t.clock->set(sub.current.start + 2 * kSecondsPerDay);  // 5 of 7 days unused
   auto changed = svc().change_plan(sub.id, {monthly.id, std::nullopt, true, Effective::kNow}, std::nullopt, t.actor);
   ASSERT_TRUE(changed.ok()) << changed.error().message;
   EXPECT_EQ(changed->billing_cycle_anchor, t.clock->now());

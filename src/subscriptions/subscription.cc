@@ -259,7 +259,7 @@ LifecycleEvent start_trial_or_period(Subscription& s, const catalog::Plan& plan,
   s.billing_cycle_anchor = at;
   if (plan.trial_days > 0) {
     s.status = Status::kTrialing;
-    s.trial_end = at + plan.trial_days * 86400;
+    s.trial_end = at + plan.trial_days * kSecondsPerDay;
     s.current = {at, *s.trial_end};
     s.current_amount = 0;
     s.current_skipped = false;
@@ -321,7 +321,7 @@ std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Ti
   if (s.start_date > now) {
     s.status = Status::kScheduled;
     s.billing_cycle_anchor = s.start_date;
-    if (plan.trial_days > 0) s.current = {s.start_date, s.start_date + plan.trial_days * 86400};
+    if (plan.trial_days > 0) s.current = {s.start_date, s.start_date + plan.trial_days * kSecondsPerDay};
     else s.current = {s.start_date, period_start(s.start_date, plan.cadence, 1)};
     return {plain("subscription.scheduled", now, s)};
   }

@@ -16,7 +16,7 @@ inline Result<net::HttpResponse> answer(long status, std::string body) {
 
 // What net::send returns when no answer came ("timeout" or "transport_error").
 inline Result<net::HttpResponse> no_answer(std::string code) {
-  return Error{ErrorKind::kUnavailable, std::move(code), "no answer", {}, {}};
+  return Error::unavailable(std::move(code), "no answer");
 }
 
 // Records every request and answers each with `status` and `body`.
@@ -42,7 +42,7 @@ struct RecordingTransport {
 // For calls that must not reach the network (webhooks, refused inputs).
 inline gateways::Transport no_network() {
   return [](const net::HttpRequest&) -> Result<net::HttpResponse> {
-    return Error{ErrorKind::kInternal, "unexpected_request", "this call must not reach the network", {}, {}};
+    return Error::internal("unexpected_request", "this call must not reach the network");
   };
 }
 

@@ -22,14 +22,12 @@ Error pg_error(PGconn* conn, const PGresult* res, std::string_view what) {
   std::string msg = std::string(what) + ": " + (own && *own ? own : PQerrorMessage(conn));
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   std::string sqlstate = state ? state : "";
-  if (sqlstate == "23505") return Error{ErrorKind::kConflict, std::string(kUniqueViolation), msg, {}, {}};
+  if (sqlstate == "23505") return Error::conflict(std::string(kUniqueViolation), msg);
   // Bytes that are not UTF-8 (22021) or a NUL (22P05) are the caller's, if an edge check
   // missed them: a 400, never a 500 (and the server's message, quoting bytes, stays out).
   if (sqlstate == "22021" || sqlstate == "22P05") return invalid_text_error();
-  if (sqlstate == "40001" || sqlstate == "40P01")
-    return Error{ErrorKind::kUnavailable, std::string(kSerializationFailure), msg, {}, {}};
-  if (PQstatus(conn) != CONNECTION_OK)
-    return Error{ErrorKind::kUnavailable, "database_unavailable", msg, {}, {}};
+  if (sqlstate == "40001" || sqlstate == "40P01") return Error::unavailable(std::string(kSerializationFailure), msg);
+  if (PQstatus(conn) != CONNECTION_OK) return Error::unavailable("database_unavailable", msg);
   return Error::internal(msg);
 }
 
@@ -46,8 +44,8 @@ class Connection {
     statements_.clear();
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK)
-      return Error{ErrorKind::kUnavailable, "database_unavailable",
-                   std::string("cannot reconnect to PostgreSQL: ") + PQerrorMessage(conn_), {}, {}};
+      return Error::unavailable("database_unavailable",
+                                std::string("cannot reconnect to PostgreSQL: ") + PQerrorMessage(conn_));
     return setup();
   }
   ~Connection() { PQfinish(conn_); }
@@ -202,7 +200,7 @@ class PostgresTx final : public Tx {
     }
     if (complete) PQexitPipelineMode(conn);
     if (!complete)  // the connection broke (the caller reconnects it, or the pool drops it)
-      return Error{ErrorKind::kUnavailable, "database_unavailable", std::string("query: ") + PQerrorMessage(conn), {}, {}};
+      return Error::unavailable("database_unavailable", std::string("query: ") + PQerrorMessage(conn));
     std::size_t expected = (with_begin ? 1 : 0) + deferred_.size() + 1;
     if (results.size() != expected) {
       begun_ = true;  // whatever ran: the destructor rolls back (or drops the connection)
@@ -308,8 +306,8 @@ class PostgresDatabase final : public Database {
     PGconn* raw = PQconnectdb(conninfo_.c_str());
     auto conn = std::make_unique<Connection>(raw);
     if (PQstatus(raw) != CONNECTION_OK)
-      return Error{ErrorKind::kUnavailable, "database_unavailable",
-                   std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(raw), {}, {}};
+      return Error::unavailable("database_unavailable",
+                                std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(raw));
     RECUR_TRY(conn->setup());
     return conn;
   }

@@ -26,9 +26,8 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   std::string msg = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int primary = rc & 0xff;
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-    return Error{ErrorKind::kConflict, std::string(kUniqueViolation), msg, {}, {}};
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
-    return Error{ErrorKind::kUnavailable, "database_busy", msg, {}, {}};
+    return Error::conflict(std::string(kUniqueViolation), msg);
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Error::unavailable("database_busy", msg);
   return Error::internal(msg);
 }
 

@@ -178,8 +178,8 @@ Response Pipeline::route(Request& request) {
       std::sort(m.allowed.begin(), m.allowed.end());
       std::string allow;
       for (const auto& method : m.allowed) allow += (allow.empty() ? "" : ", ") + method;
-      Response r = problem(Error{ErrorKind::kBadRequest, "method_not_allowed",
-                                 request.method + " is not allowed on " + request.path + "; use " + allow, {}, {}},
+      Response r = problem(Error::bad_request("method_not_allowed",
+                                              request.method + " is not allowed on " + request.path + "; use " + allow),
                            request.request_id);
       r.set_header("Allow", allow);
       return r;
@@ -193,8 +193,7 @@ Response Pipeline::route(Request& request) {
   if (!route.permission.empty()) {
     auto token = bearer_token(request);
     if (!token) {
-      Response r = problem(Error{ErrorKind::kUnauthorized, "missing_api_key",
-                                 "send an API key as 'Authorization: Bearer <key>'", {}, {}},
+      Response r = problem(Error::unauthorized("missing_api_key", "send an API key as 'Authorization: Bearer <key>'"),
                            request.request_id);
       r.set_header("WWW-Authenticate", "Bearer");
       return r;
@@ -203,15 +202,13 @@ Response Pipeline::route(Request& request) {
     if (!principal.ok()) return problem(principal.error(), request.request_id);
     request.principal = *principal;
     if (!request.principal) {
-      Response r = problem(Error{ErrorKind::kUnauthorized, "invalid_api_key", "the API key is not valid", {}, {}},
-                           request.request_id);
+      Response r = problem(Error::unauthorized("invalid_api_key", "the API key is not valid"), request.request_id);
       r.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       return r;
     }
     if (!auth_.allowed(*request.principal, route.permission))
-      return problem(Error{ErrorKind::kForbidden, "permission_denied",
-                           "role '" + request.principal->role + "' lacks permission '" + route.permission + "'",
-                           {}, {}},
+      return problem(Error::forbidden("permission_denied", "role '" + request.principal->role + "' lacks permission '" +
+                                                               route.permission + "'"),
                      request.request_id);
   }
   // Only for callers with a key: a public route (a gateway's webhook) has nobody to scope

@@ -40,7 +40,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
 Result<HttpResponse> send(const HttpRequest& request) {
   global_init();
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return Error{ErrorKind::kUnavailable, "transport_error", "could not create an HTTP handle", {}, {}};
+  if (!curl) return Error::unavailable("transport_error", "could not create an HTTP handle");
   curl_slist* raw_headers = nullptr;
   for (const auto& [name, value] : request.headers) raw_headers = curl_slist_append(raw_headers, (name + ": " + value).c_str());
   // Without this, libcurl sends "Expect: 100-continue" on larger bodies and waits.
@@ -67,10 +67,10 @@ Result<HttpResponse> send(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
   CURLcode rc = curl_easy_perform(h);
   if (rc == CURLE_OPERATION_TIMEDOUT)
-    return Error{ErrorKind::kUnavailable, "timeout", "no answer from " + request.url + " in time", {}, {}};
+    return Error::unavailable("timeout", "no answer from " + request.url + " in time");
   if (rc != CURLE_OK)
-    return Error{ErrorKind::kUnavailable, "transport_error",
-                 std::string("request to ") + request.url + " failed: " + curl_easy_strerror(rc), {}, {}};
+    return Error::unavailable("transport_error",
+                              std::string("request to ") + request.url + " failed: " + curl_easy_strerror(rc));
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
 }
