@@ -1,5 +1,6 @@
-// Billing's types and pure rules: invoices and their totals, payment attempts, the dunning
-// schedule. No I/O: the service stores these and talks to gateways.
+// Billing's types and pure rules: invoices and their totals, the invoice of a billable
+// period, payment attempts, the dunning schedule and its steps, run reports. No I/O: the
+// billing classes store these and talk to gateways.
 #pragma once
 
 #include <map>
