@@ -73,7 +73,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       email_(email_sender(options, *clock_)),
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
-      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, billing_options(options), &notifications_),
+      billing_(*db_, *clock_, ids_, gateways_, subscriptions_, notifications_, billing_options(options)),
       payment_updates_(*db_, *clock_, customers_),
       inventory_(*db_, *clock_, ids_, options.inventory),
       purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
@@ -83,9 +83,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_, retention_);
-  billing::add_routes(router_, billing_);
+  billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds);
   billing::add_payment_update_routes(router_, payment_updates_);
-  billing::add_gateway_webhook_routes(router_, billing_);
+  billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
   // Answered from the availability cache without a database (src/inventory/service.cc):
@@ -133,11 +133,11 @@ void App::wire_billing(const Options& options) {
   if (!options.square.access_token.empty()) gateways_.add(std::make_unique<gateways::SquareGateway>(options.square));
   if (!options.paypal.client_id.empty()) gateways_.add(std::make_unique<gateways::PayPalGateway>(options.paypal));
   if (!options.default_gateway.empty()) gateways_.set_default(options.default_gateway);
-  subscriptions_.set_billing(&billing_);
+  subscriptions_.set_billing(&billing_.invoicer);
   // A new default payment method pays what is overdue at once (dunning's fast path).
   customers_.on_default_payment_method_changed([this](const std::string& customer) {
     std::lock_guard lock(run_mu_);
-    (void)billing_.retry_customer(customer);
+    (void)billing_.collector.retry_customer(customer);
   });
   if (!options.test_mode) return;
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
@@ -149,7 +149,7 @@ void App::wire_billing(const Options& options) {
 
 Result<billing::BillingRun> App::run_billing(const std::string& trigger) {
   std::lock_guard lock(run_mu_);
-  return billing_.run(trigger);
+  return billing_.runs.run(trigger);
 }
 
 Result<std::optional<inventory::ReorderReport>> App::run_reorder_if_due() {
@@ -171,10 +171,10 @@ Result<Json> App::advance_test_clock(Timestamp to) {
   // Stop at each moment something is due, so a year of renewals and retries happen in
   // the order they would have. Bounded: every stop moves time forward or runs nothing new.
   for (int guard = 0; guard < 100000; ++guard) {
-    RECUR_ASSIGN(auto next, billing_.next_due_at());
+    RECUR_ASSIGN(auto next, billing_.runs.next_due_at());
     Timestamp stop = next && *next <= to ? std::max(*next, simulated->now()) : to;
     simulated->set(stop);
-    RECUR_ASSIGN(auto run, billing_.run("test_clock"));
+    RECUR_ASSIGN(auto run, billing_.runs.run("test_clock"));
     (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
     (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time
     ++runs;

@@ -13,7 +13,7 @@
 #include "gateways/sandbox.h"
 #include "gateways/square.h"
 #include "gateways/stripe.h"
-#include "billing/service.h"
+#include "billing/billing.h"
 #include "catalog/service.h"
 #include "customers/service.h"
 #include "inventory/purchasing.h"
@@ -83,7 +83,7 @@ class App {
   subscriptions::SubscriptionService& subscriptions() { return subscriptions_; }
   subscriptions::RetentionService& retention() { return retention_; }
   gateways::Gateways& gateways() { return gateways_; }
-  billing::BillingService& billing() { return billing_; }
+  billing::Billing& billing() { return billing_; }
   billing::PaymentUpdates& payment_updates() { return payment_updates_; }
   inventory::InventoryService& inventory() { return inventory_; }
   inventory::PurchasingService& purchasing() { return purchasing_; }
@@ -120,7 +120,7 @@ class App {
   std::unique_ptr<notify::SmsSender> sms_;
   notify::Notifier notifications_;
   gateways::Gateways gateways_;
-  billing::BillingService billing_;
+  billing::Billing billing_;
   billing::PaymentUpdates payment_updates_;
   inventory::InventoryService inventory_;
   inventory::PurchasingService purchasing_;

@@ -354,7 +354,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
   auto app = open_app(options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   if (flags.progress) {
-    (*app)->billing().on_progress([](const billing::Progress& p) {
+    (*app)->billing().runs.on_progress([](const billing::Progress& p) {
       std::cerr << "\r" << p.phase << " " << progress_bar(p.done, p.total) << " " << p.done << "/" << p.total << std::flush;
       if (p.done == p.total) std::cerr << "\n";
     });

@@ -20,7 +20,7 @@ using gateways::sign_timestamped;
 class BillingTest : public ::testing::Test {
  protected:
   void SetUp() override { t = testing::make_app(at("2026-01-31T10:00:00Z")); }
-  BillingService& billing() { return t.app->billing(); }
+  Billing& billing() { return t.app->billing(); }
   SandboxGateway& sandbox() { return *dynamic_cast<SandboxGateway*>(t.app->gateways().find("sandbox")); }
 
   // A customer paying with `token`, subscribed to a monthly plan of `amount`.
@@ -33,12 +33,12 @@ class BillingTest : public ::testing::Test {
   }
   BillingRun run_at(const char* when) {
     t.clock->set(at(when));
-    auto r = billing().run("test");
+    auto r = billing().runs.run("test");
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? *r : BillingRun{};
   }
   std::vector<Invoice> invoices(const std::string& sub) {
-    auto page = billing().list_invoices({sub, std::nullopt, std::nullopt, 100, std::nullopt});
+    auto page = billing().service.list_invoices({sub, std::nullopt, std::nullopt, 100, std::nullopt});
     EXPECT_TRUE(page.ok());
     return page->items;  // newest first
   }
@@ -124,7 +124,7 @@ TEST_F(BillingTest, DeclinedCardGoesPastDueRetriesOnTheScheduleThenCancels) {
 }
 
 TEST_F(BillingTest, FinalActionPauseKeepsTheInvoiceOpenAndPausesTheSubscription) {
-  auto settings = billing().update_dunning({std::vector<std::int64_t>{2}, FinalAction::kPause}, 1, t.actor);
+  auto settings = billing().service.update_dunning({std::vector<std::int64_t>{2}, FinalAction::kPause}, 1, t.actor);
   ASSERT_TRUE(settings.ok()) << settings.error().message;
   auto sub = subscriber("pm_card_chargeDeclinedInsufficientFunds");
   run_at("2026-01-31T10:00:00Z");
@@ -133,12 +133,12 @@ TEST_F(BillingTest, FinalActionPauseKeepsTheInvoiceOpenAndPausesTheSubscription)
   EXPECT_EQ(inv.status, InvoiceStatus::kOpen);
   EXPECT_EQ(inv.attempt_count, 2);
   EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);
-  auto payments = billing().list_payments({inv.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  auto payments = billing().service.list_payments({inv.id, std::nullopt, std::nullopt, 10, std::nullopt});
   EXPECT_EQ(payments->items.at(0).failure_code, "insufficient_funds");
 }
 
 TEST_F(BillingTest, FinalActionUnpaidKeepsInvoicingWithoutChargingUntilANewCardPaysEveryInvoiceOnce) {
-  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{2}, FinalAction::kUnpaid}, 1, t.actor).ok());
+  ASSERT_TRUE(billing().service.update_dunning({std::vector<std::int64_t>{2}, FinalAction::kUnpaid}, 1, t.actor).ok());
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");  // the first charge fails: past_due
   EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
@@ -185,7 +185,7 @@ TEST_F(BillingTest, FinalActionUnpaidKeepsInvoicingWithoutChargingUntilANewCardP
                     {inv.id + ":%"}),
               1);
   }
-  auto paid = billing().list_payments({std::nullopt, sub.customer, std::string("succeeded"), 10, std::nullopt});
+  auto paid = billing().service.list_payments({std::nullopt, sub.customer, std::string("succeeded"), 10, std::nullopt});
   ASSERT_EQ(paid->items.size(), 2u);
   EXPECT_EQ(paid->items[1].invoice, first.id);  // newest first: the older invoice was charged first
   EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
@@ -198,7 +198,7 @@ TEST_F(BillingTest, FinalActionUnpaidKeepsInvoicingWithoutChargingUntilANewCardP
 }
 
 TEST_F(BillingTest, AnUnpaidSubscriptionCanStillBeCanceled) {
-  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{1}, FinalAction::kUnpaid}, 1, t.actor).ok());
+  ASSERT_TRUE(billing().service.update_dunning({std::vector<std::int64_t>{1}, FinalAction::kUnpaid}, 1, t.actor).ok());
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");
   run_at("2026-02-01T10:00:00Z");
@@ -226,7 +226,7 @@ TEST_F(BillingTest, ACustomerWithoutPaymentMethodFailsWithoutAGatewayCall) {
   auto customer = testing::make_customer(t);
   auto sub = testing::subscribe(t, customer.id, plan.id);
   run_at("2026-01-31T10:00:00Z");
-  auto payments = billing().list_payments({std::nullopt, customer.id, std::nullopt, 10, std::nullopt});
+  auto payments = billing().service.list_payments({std::nullopt, customer.id, std::nullopt, 10, std::nullopt});
   ASSERT_EQ(payments->items.size(), 1u);
   EXPECT_EQ(payments->items[0].failure_code, "no_payment_method");
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 0);
@@ -259,7 +259,7 @@ TEST_F(BillingTest, ServerErrorsAndLostRequestsNeverChargeTwiceOrSkipAnInvoice) 
   Timestamp now = at("2026-01-31T10:00:00Z");
   for (int step = 0; step < 200; ++step, now += 300) {
     t.clock->set(now);
-    ASSERT_TRUE(billing().run("test").ok());
+    ASSERT_TRUE(billing().runs.run("test").ok());
     if (count("SELECT COUNT(*) FROM invoices WHERE status <> 'paid'") == 0) break;
   }
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status <> 'paid'"), 0);
@@ -273,8 +273,8 @@ TEST_F(BillingTest, ConcurrentWorkersChargeEachInvoiceExactlyOnce) {
   std::vector<subscriptions::Subscription> subs;
   for (int i = 0; i < 30; ++i) subs.push_back(subscriber("pm_card_visa", 500));
   auto second = testing::reopen(t, *t.clock);
-  std::thread a([&] { EXPECT_TRUE(billing().collect_due().ok()); });
-  std::thread b([&] { EXPECT_TRUE(second->billing().collect_due().ok()); });
+  std::thread a([&] { EXPECT_TRUE(billing().runs.collect_due().ok()); });
+  std::thread b([&] { EXPECT_TRUE(second->billing().runs.collect_due().ok()); });
   a.join();
   b.join();
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status = 'paid'"), 30);
@@ -311,22 +311,22 @@ TEST_F(BillingTest, PartialRefundsNeverExceedWhatWasPaidAndEachGetsACreditNote) 
   run_at("2026-01-31T10:00:00Z");
   auto inv = invoices(sub.id).at(0);
   ASSERT_EQ(inv.status, InvoiceStatus::kPaid);
-  auto first = billing().refund({inv.id, 1000, "requested_by_customer"}, t.actor);
+  auto first = billing().refunds.refund({inv.id, 1000, "requested_by_customer"}, t.actor);
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_EQ(first->status, PaymentStatus::kSucceeded);
-  auto note = billing().get_credit_note(first->credit_note);
+  auto note = billing().service.get_credit_note(first->credit_note);
   ASSERT_TRUE(note.ok());
   EXPECT_EQ(note->number, "CN-000001");
   EXPECT_EQ(note->amount, 1000);
-  auto too_much = billing().refund({inv.id, 2001, "requested_by_customer"}, t.actor);
+  auto too_much = billing().refunds.refund({inv.id, 2001, "requested_by_customer"}, t.actor);
   ASSERT_FALSE(too_much.ok());
   EXPECT_EQ(too_much.error().code, "amount_too_large");
-  auto rest = billing().refund({inv.id, std::nullopt, "duplicate"}, t.actor);  // the remaining 2000
+  auto rest = billing().refunds.refund({inv.id, std::nullopt, "duplicate"}, t.actor);  // the remaining 2000
   ASSERT_TRUE(rest.ok()) << rest.error().message;
   EXPECT_EQ(rest->amount, 2000);
-  EXPECT_EQ(billing().get_invoice(inv.id)->amount_refunded, 3000);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_refunded, 3000);
   EXPECT_EQ(count("SELECT refunded FROM sandbox_charges WHERE idempotency_key LIKE $1", {inv.id + ":%"}), 3000);
-  EXPECT_FALSE(billing().refund({inv.id, 1, "requested_by_customer"}, t.actor).ok());
+  EXPECT_FALSE(billing().refunds.refund({inv.id, 1, "requested_by_customer"}, t.actor).ok());
 }
 
 TEST_F(BillingTest, ARefundWhoseAnswerIsLostIsSettledLaterWithTheSameKey) {
@@ -334,12 +334,12 @@ TEST_F(BillingTest, ARefundWhoseAnswerIsLostIsSettledLaterWithTheSameKey) {
   run_at("2026-01-31T10:00:00Z");
   auto inv = invoices(sub.id).at(0);
   sandbox().set_faults({0, 1.0, 0, 3});  // the refund happens, the answer is lost
-  auto pending = billing().refund({inv.id, 500, "requested_by_customer"}, t.actor);
+  auto pending = billing().refunds.refund({inv.id, 500, "requested_by_customer"}, t.actor);
   ASSERT_TRUE(pending.ok()) << pending.error().message;
   EXPECT_EQ(pending->status, PaymentStatus::kPending);
   sandbox().set_faults({});
   run_at("2026-01-31T10:06:00Z");
-  auto settled = billing().get_refund(pending->id);
+  auto settled = billing().service.get_refund(pending->id);
   EXPECT_EQ(settled->status, PaymentStatus::kSucceeded);
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM credit_notes"), 1);
@@ -349,14 +349,14 @@ TEST_F(BillingTest, ACreditNoteComesOffTheNextInvoice) {
   auto sub = subscriber("pm_card_visa", 3000);
   run_at("2026-01-31T10:00:00Z");
   auto inv = invoices(sub.id).at(0);
-  auto note = billing().credit({inv.id, 700, "product_unsatisfactory", "box arrived damaged"}, t.actor);
+  auto note = billing().refunds.credit({inv.id, 700, "product_unsatisfactory", "box arrived damaged"}, t.actor);
   ASSERT_TRUE(note.ok()) << note.error().message;
   EXPECT_EQ(note->type, "credit");
   run_at("2026-02-28T10:00:00Z");
   auto next = invoices(sub.id).at(0);
   EXPECT_EQ(next.total, 2300);
   EXPECT_EQ(next.amount_paid, 2300);
-  EXPECT_EQ(billing().get_invoice(inv.id)->amount_credited, 700);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_credited, 700);
 }
 
 TEST_F(BillingTest, ARenewalReminderIsQueuedOnceThePlansLeadTimeBeforeTheRenewal) {
@@ -367,7 +367,7 @@ TEST_F(BillingTest, ARenewalReminderIsQueuedOnceThePlansLeadTimeBeforeTheRenewal
   run_at("2026-02-25T09:59:59Z");
   EXPECT_EQ(reminders(), 0);
   // The next thing due is the reminder, so the test clock would stop there.
-  EXPECT_EQ(*billing().next_due_at(), at("2026-02-25T10:00:00Z"));
+  EXPECT_EQ(*billing().runs.next_due_at(), at("2026-02-25T10:00:00Z"));
   run_at("2026-02-25T10:00:00Z");
   EXPECT_EQ(reminders(), 1);
   run_at("2026-02-26T10:00:00Z");
@@ -416,7 +416,7 @@ TEST_F(BillingTest, ARemindersMessageThatCannotBeQueuedLeavesItUnsentAndIsCounte
   auto sub = subscriber("pm_card_expiring");
   auto pm = t.app->customers().payment_methods(sub.customer)->default_id.value();
   auto failing = node_without_payment_link(t);
-  auto run = failing->billing().run("test");
+  auto run = failing->billing().runs.run("test");
   ASSERT_TRUE(run.ok()) << run.error().message;
   EXPECT_EQ(run->payments.reminders_queued, 0);
   EXPECT_EQ(run->payments.reminders_failed, 1);
@@ -424,13 +424,13 @@ TEST_F(BillingTest, ARemindersMessageThatCannotBeQueuedLeavesItUnsentAndIsCounte
   EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'card_expiring'"), 0);
   // The run's record says so.
-  auto runs = billing().list_runs(1, std::nullopt);
+  auto runs = billing().service.list_runs(1, std::nullopt);
   ASSERT_TRUE(runs.ok() && !runs->items.empty());
   EXPECT_EQ(runs->items[0].id, run->id);
   EXPECT_EQ(runs->items[0].payments.reminders_failed, 1);
   // A node that can queue it sends it, once.
   t.clock->set(at("2026-01-31T11:00:00Z"));
-  auto next = billing().run("test");
+  auto next = billing().runs.run("test");
   ASSERT_TRUE(next.ok()) << next.error().message;
   EXPECT_EQ(next->payments.reminders_queued, 1);
   EXPECT_EQ(next->payments.reminders_failed, 0);
@@ -448,7 +448,7 @@ TEST_F(BillingTest, CancelingNowBeforeTheFirstChargeVoidsTheInvoiceAndNoRunCharg
   t.clock->set(at("2026-01-31T10:00:30Z"));
   auto canceled = t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor);
   ASSERT_TRUE(canceled.ok()) << canceled.error().message;
-  Invoice voided = *billing().get_invoice(first.id);
+  Invoice voided = *billing().service.get_invoice(first.id);
   EXPECT_EQ(voided.status, InvoiceStatus::kVoid);
   EXPECT_FALSE(voided.next_attempt_at.has_value());
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.voided' AND resource_id = $1", {first.id}), 1);
@@ -462,7 +462,7 @@ TEST_F(BillingTest, CancelingNowBeforeTheFirstChargeVoidsTheInvoiceAndNoRunCharg
 }
 
 TEST_F(BillingTest, CancelingNowWhilePastDueVoidsEveryOpenInvoiceAndEndsDunning) {
-  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{20, 40}, std::nullopt}, 1, t.actor).ok());
+  ASSERT_TRUE(billing().service.update_dunning({std::vector<std::int64_t>{20, 40}, std::nullopt}, 1, t.actor).ok());
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");  // fails: past_due, retry in 20 days
   run_at("2026-02-28T10:00:00Z");  // renews while past_due: a second invoice, failing too
@@ -489,7 +489,7 @@ TEST_F(BillingTest, CancelingNowWhilePastDueVoidsEveryOpenInvoiceAndEndsDunning)
 }
 
 TEST_F(BillingTest, DunningThatCancelsVoidsTheSubscriptionsLaterInvoicesToo) {
-  ASSERT_TRUE(billing().update_dunning({std::vector<std::int64_t>{30}, FinalAction::kCancel}, 1, t.actor).ok());
+  ASSERT_TRUE(billing().service.update_dunning({std::vector<std::int64_t>{30}, FinalAction::kCancel}, 1, t.actor).ok());
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");  // fails; the one retry on 03-02
   run_at("2026-02-28T10:00:00Z");  // renews while past_due: the second invoice fails too (retry 03-30)
@@ -515,13 +515,13 @@ TEST_F(BillingTest, ACanceledSubscriptionsChargeInFlightThatSucceededIsPaidThenR
   t.clock->set(at("2026-01-31T10:01:00Z"));
   ASSERT_TRUE(t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
   // Not voided under a charge the gateway may have made: marked, and asked about again.
-  Invoice waiting = *billing().get_invoice(inv.id);
+  Invoice waiting = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(waiting.status, InvoiceStatus::kOpen);
   EXPECT_TRUE(waiting.collection_ended);
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.collection_ended' AND resource_id = $1", {inv.id}),
             1);
   run_at("2026-01-31T10:05:00Z");  // same key: the first answer, no second charge
-  Invoice paid = *billing().get_invoice(inv.id);
+  Invoice paid = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(paid.status, InvoiceStatus::kPaid);
   EXPECT_EQ(paid.amount_paid, 3570);
   EXPECT_EQ(paid.amount_refunded, 3570);  // reserved for the refund at once
@@ -547,7 +547,7 @@ TEST_F(BillingTest, ACanceledSubscriptionsChargeInFlightThatFailedVoidsTheInvoic
   t.clock->set(at("2026-01-31T10:01:00Z"));
   ASSERT_TRUE(t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
   run_at("2026-01-31T10:05:00Z");
-  Invoice voided = *billing().get_invoice(inv.id);
+  Invoice voided = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(voided.status, InvoiceStatus::kVoid);
   EXPECT_FALSE(voided.next_attempt_at.has_value());
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'failed'", {inv.id}), 1);
@@ -605,8 +605,8 @@ TEST_F(BillingTest, RunsWithSeveralWorkersRenewAndChargeEachSubscriptionExactlyO
   options.workers = 4;
   options.batch = 7;  // several claims per worker
   auto multi = testing::reopen(t, *t.clock, 6, options);
-  std::thread a([&] { EXPECT_TRUE(multi->billing().run("test").ok()); });
-  std::thread b([&] { EXPECT_TRUE(billing().run("test").ok()); });
+  std::thread a([&] { EXPECT_TRUE(multi->billing().runs.run("test").ok()); });
+  std::thread b([&] { EXPECT_TRUE(billing().runs.run("test").ok()); });
   a.join();
   b.join();
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status = 'paid'"), 80);
@@ -630,7 +630,7 @@ TEST_F(BillingTest, AJumpInTheFailureRateAlertsTheOperatorsByEmail) {
   options.ops_email = "ops@example.com";
   auto node = testing::reopen(t, *t.clock, 4, options);
   t.clock->set(at("2026-01-31T11:00:00Z"));
-  auto bad = node->billing().run("test");
+  auto bad = node->billing().runs.run("test");
   ASSERT_TRUE(bad.ok()) << bad.error().message;
   EXPECT_EQ(bad->payments.failed, 10);
   EXPECT_TRUE(bad->failure_rate_alert);
@@ -648,7 +648,7 @@ TEST_F(BillingTest, AJumpInTheFailureRateAlertsTheOperatorsByEmail) {
   EXPECT_EQ(alerts, 1);
   // The next run's retries fail as usual now: no second alert.
   t.clock->set(at("2026-02-01T11:00:00Z"));
-  auto again = node->billing().run("test");
+  auto again = node->billing().runs.run("test");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->payments.failed, 10);
   EXPECT_FALSE(again->failure_rate_alert);
@@ -658,7 +658,7 @@ TEST_F(BillingTest, AJumpInTheFailureRateAlertsTheOperatorsByEmail) {
 TEST_F(BillingTest, TaxFollowsTheCountryTheBoxShipsTo) {
   auto rates = parse_tax_rates(Json{{"de", 1900}, {"US", 825}});
   ASSERT_TRUE(rates.ok()) << rates.error().message;
-  auto saved = billing().update_tax(*rates, 1, t.actor);
+  auto saved = billing().service.update_tax(*rates, 1, t.actor);
   ASSERT_TRUE(saved.ok()) << saved.error().message;
   EXPECT_EQ(saved->rates_bp.at("DE"), 1900);
   auto plan = testing::make_plan(t, 1000, Interval::kMonth);
@@ -678,32 +678,32 @@ TEST_F(BillingTest, TaxFollowsTheCountryTheBoxShipsTo) {
   EXPECT_EQ(invoices(other.id).at(0).tax, 0);
   EXPECT_FALSE(parse_tax_rates(Json{{"DEU", 1900}}).ok());
   EXPECT_FALSE(parse_tax_rates(Json{{"FR", 10001}}).ok());
-  EXPECT_FALSE(billing().update_tax({}, 1, t.actor).ok());  // stale version
+  EXPECT_FALSE(billing().service.update_tax({}, 1, t.actor).ok());  // stale version
 }
 
 TEST_F(BillingTest, DunningSettingsRefuseABadScheduleAndAStaleVersion) {
-  auto bad = billing().update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
+  auto bad = billing().service.update_dunning({std::vector<std::int64_t>{3, 2}, std::nullopt}, 1, t.actor);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().kind, ErrorKind::kInvalid);
-  auto good = billing().update_dunning({std::vector<std::int64_t>{2, 4}, FinalAction::kUnpaid}, 1, t.actor);
+  auto good = billing().service.update_dunning({std::vector<std::int64_t>{2, 4}, FinalAction::kUnpaid}, 1, t.actor);
   ASSERT_TRUE(good.ok()) << good.error().message;
   EXPECT_EQ(good->version, 2);
-  auto stale = billing().update_dunning({std::nullopt, FinalAction::kCancel}, 1, t.actor);
+  auto stale = billing().service.update_dunning({std::nullopt, FinalAction::kCancel}, 1, t.actor);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error().kind, ErrorKind::kConflict);
-  EXPECT_EQ(billing().dunning()->final_action, FinalAction::kUnpaid);
+  EXPECT_EQ(billing().service.dunning()->final_action, FinalAction::kUnpaid);
 }
 
 TEST_F(BillingTest, VoidingAnOpenInvoiceStopsItsRetries) {
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");
   auto inv = invoices(sub.id).at(0);
-  auto voided = billing().void_invoice(inv.id, t.actor);
+  auto voided = billing().service.void_invoice(inv.id, t.actor);
   ASSERT_TRUE(voided.ok()) << voided.error().message;
   EXPECT_EQ(voided->status, InvoiceStatus::kVoid);
   run_at("2026-02-01T10:00:00Z");
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1", {inv.id}), 1);
-  auto again = billing().void_invoice(inv.id, t.actor);
+  auto again = billing().service.void_invoice(inv.id, t.actor);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, "invoice_not_voidable");
 }
@@ -722,7 +722,7 @@ class WebhookTest : public BillingTest {
   }
   Result<WebhookReceipt> deliver(const Json& event, std::string_view secret = kSandboxWebhookSecret) {
     std::string body = event.dump();
-    return node->billing().receive_webhook(
+    return node->billing().webhooks.receive_webhook(
         "sandbox", {{"sandbox-signature", sign_timestamped(secret, t.clock->now(), body)}}, body);
   }
   std::string outcome(const Json& event) {
@@ -737,7 +737,7 @@ class WebhookTest : public BillingTest {
     return rows.ok() && !rows->empty() ? rows->at(0).text(0) : "";
   }
   Payment only_payment(const std::string& invoice) {
-    auto page = billing().list_payments({invoice, std::nullopt, std::nullopt, 10, std::nullopt});
+    auto page = billing().service.list_payments({invoice, std::nullopt, std::nullopt, 10, std::nullopt});
     EXPECT_EQ(page->items.size(), 1u);
     return page->items.at(0);
   }
@@ -783,11 +783,11 @@ TEST_F(WebhookTest, ATimedOutChargeIsSettledByItsSignedWebhookOnceWithOneReceipt
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_FALSE(first->duplicate);
   EXPECT_EQ(first->outcome, "settled");
-  Invoice paid = *billing().get_invoice(inv.id);
+  Invoice paid = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(paid.status, InvoiceStatus::kPaid);
   EXPECT_EQ(paid.amount_paid, pay.amount);
   EXPECT_EQ(*paid.paid_at, at("2026-01-31T10:01:00Z"));
-  Payment settled = *billing().get_payment(pay.id);
+  Payment settled = *billing().service.get_payment(pay.id);
   EXPECT_EQ(settled.status, PaymentStatus::kSucceeded);
   EXPECT_EQ(settled.charge_id, event["data"]["object"]["id"].get<std::string>());
   EXPECT_EQ(notifications("receipt", inv.id), 1);
@@ -818,8 +818,8 @@ TEST_F(WebhookTest, TheSameEventsDeliveredConcurrentlySettleThePaymentOnce) {
   EXPECT_EQ(tally["settled"], 1) << ::testing::PrintToString(outcomes);
   EXPECT_EQ(tally["already_settled"], 1) << ::testing::PrintToString(outcomes);
   EXPECT_EQ(tally["duplicate"], 2) << ::testing::PrintToString(outcomes);
-  EXPECT_EQ(billing().get_invoice(inv.id)->status, InvoiceStatus::kPaid);
-  EXPECT_EQ(billing().get_invoice(inv.id)->amount_paid, pay.amount);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->status, InvoiceStatus::kPaid);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_paid, pay.amount);
   EXPECT_EQ(notifications("receipt", inv.id), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.succeeded' AND resource_id = $1", {pay.id}), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM gateway_events"), 2);
@@ -836,8 +836,8 @@ TEST_F(WebhookTest, AWebhookForAnAlreadySettledPaymentChangesNothing) {
   auto r = deliver(intent_event("evt_late", "payment_intent.payment_failed", pay));
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->outcome, "already_settled");
-  EXPECT_EQ(billing().get_invoice(inv.id)->status, InvoiceStatus::kPaid);
-  EXPECT_EQ(billing().get_payment(pay.id)->status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->status, InvoiceStatus::kPaid);
+  EXPECT_EQ(billing().service.get_payment(pay.id)->status, PaymentStatus::kSucceeded);
   EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
   EXPECT_EQ(notifications("payment_failed", inv.id), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM events"), events_before);
@@ -860,11 +860,11 @@ TEST_F(WebhookTest, AFailedPaymentEventEntersDunningOnce) {
   EXPECT_EQ(outcome(failed), "duplicate");
   Json redelivered_as_new = intent_event("evt_fail_2", "payment_intent.payment_failed", pay);
   EXPECT_EQ(outcome(redelivered_as_new), "already_settled");
-  Invoice open = *billing().get_invoice(inv.id);
+  Invoice open = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(open.status, InvoiceStatus::kOpen);
   EXPECT_EQ(open.attempt_count, 1);
   EXPECT_EQ(*open.next_attempt_at, at("2026-02-01T10:00:00Z"));  // the dunning schedule's first retry
-  EXPECT_EQ(billing().get_payment(pay.id)->failure_code, "card_declined");
+  EXPECT_EQ(billing().service.get_payment(pay.id)->failure_code, "card_declined");
   EXPECT_EQ(sub_now(inv.subscription).status, Status::kPastDue);
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.payment_failed' AND resource_id = $1", {inv.id}), 1);
   // (The payment_failed e-mail needs an update-payment URL, which the test app has none of.)
@@ -882,18 +882,18 @@ TEST_F(WebhookTest, ABadOrStaleSignatureOrATestOnlyGatewayChangesNothing) {
   EXPECT_EQ(forged.error().kind, ErrorKind::kUnauthorized);
   EXPECT_EQ(forged.error().code, "invalid_signature");
   std::string body = event.dump();
-  auto stale = node->billing().receive_webhook(
+  auto stale = node->billing().webhooks.receive_webhook(
       "sandbox", {{"sandbox-signature", sign_timestamped(kSandboxWebhookSecret, t.clock->now() - 301, body)}}, body);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error().kind, ErrorKind::kUnauthorized);
   // A node outside test mode takes no sandbox webhooks, signed or not; unknown gateways neither.
-  auto outside = billing().receive_webhook(
+  auto outside = billing().webhooks.receive_webhook(
       "sandbox", {{"sandbox-signature", sign_timestamped(kSandboxWebhookSecret, t.clock->now(), body)}}, body);
   ASSERT_FALSE(outside.ok());
   EXPECT_EQ(outside.error().kind, ErrorKind::kNotFound);
-  EXPECT_EQ(node->billing().receive_webhook("paypal", {}, body).error().kind, ErrorKind::kNotFound);
-  EXPECT_EQ(billing().get_payment(pay.id)->status, PaymentStatus::kPending);
-  EXPECT_EQ(billing().get_invoice(inv.id)->status, InvoiceStatus::kOpen);
+  EXPECT_EQ(node->billing().webhooks.receive_webhook("paypal", {}, body).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(billing().service.get_payment(pay.id)->status, PaymentStatus::kPending);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->status, InvoiceStatus::kOpen);
   EXPECT_EQ(count("SELECT COUNT(*) FROM gateway_events"), 0);
 }
 
@@ -902,7 +902,7 @@ TEST_F(WebhookTest, ARefundWhoseAnswerIsLostIsSettledByItsWebhook) {
   run_at("2026-01-31T10:00:00Z");
   Invoice inv = invoices(sub.id).at(0);
   sandbox().set_faults({0, 1.0, 0, 3});
-  auto pending = billing().refund({inv.id, 500, "requested_by_customer"}, t.actor);
+  auto pending = billing().refunds.refund({inv.id, 500, "requested_by_customer"}, t.actor);
   ASSERT_TRUE(pending.ok()) << pending.error().message;
   ASSERT_EQ(pending->status, PaymentStatus::kPending);
   sandbox().set_faults({});
@@ -912,13 +912,13 @@ TEST_F(WebhookTest, ARefundWhoseAnswerIsLostIsSettledByItsWebhook) {
   Json event = {{"id", "evt_re"}, {"type", "refund.updated"}, {"data", {{"object", refund}}},
                 {"request", {{"id", "req_1"}, {"idempotency_key", "refund:" + pending->id}}}};
   EXPECT_EQ(outcome(event), "settled");
-  auto settled = billing().get_refund(pending->id);
+  auto settled = billing().service.get_refund(pending->id);
   EXPECT_EQ(settled->status, PaymentStatus::kSucceeded);
   EXPECT_EQ(settled->gateway_refund_id, refund_id);
   run_at("2026-01-31T10:06:00Z");  // the run that would have asked again
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM credit_notes"), 1);
-  EXPECT_EQ(billing().get_invoice(inv.id)->amount_refunded, 500);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_refunded, 500);
 }
 
 TEST_F(WebhookTest, ADisputeIsRecordedAsAnEventWithoutTouchingTheMoney) {
@@ -931,7 +931,7 @@ TEST_F(WebhookTest, ADisputeIsRecordedAsAnEventWithoutTouchingTheMoney) {
   EXPECT_EQ(outcome({{"id", "evt_dp"}, {"type", "charge.dispute.created"}, {"data", {{"object", dispute}}}}),
             "dispute_recorded");
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.disputed' AND resource_id = $1", {pay.id}), 1);
-  Invoice after = *billing().get_invoice(inv.id);
+  Invoice after = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(after.status, InvoiceStatus::kPaid);
   EXPECT_EQ(after.amount_paid, inv.amount_paid);
   EXPECT_EQ(after.amount_refunded, 0);

@@ -79,16 +79,106 @@ PeriodInvoice invoice_period(std::vector<InvoiceLine> lines, std::int64_t discou
   return out;
 }
 
+std::string billing_reason(const subscriptions::LifecycleEvent& e) {
+  if (e.type == "subscription.started") return "subscription_create";
+  if (e.type == "subscription.renewed" || e.type == "subscription.trial_ended") return "subscription_cycle";
+  return "subscription_update";
+}
+
+BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscriptions::LifecycleEvent& e,
+                           const std::string& plan_name, std::vector<InvoiceLine> pending, std::int64_t tax_rate_bp) {
+  Invoice inv;
+  inv.subscription = sub.id;
+  inv.customer = sub.customer;
+  inv.period = e.period;
+  inv.currency = e.currency;
+  inv.billing_reason = billing_reason(e);
+  std::int64_t gross = e.unit_amount * e.quantity;
+  inv.lines.push_back({plan_name + (e.quantity > 1 ? " × " + std::to_string(e.quantity) : ""), gross, e.quantity,
+                       e.period, false});
+  for (auto& line : pending) inv.lines.push_back(std::move(line));
+  // The lifecycle priced the period with its discount; the invoice shows it as one.
+  inv.discount_source = e.discount_source;
+  // The period's discount comes off its charge before any credit is weighed against it.
+  PeriodInvoice priced = invoice_period(std::move(inv.lines), gross - e.amount, tax_rate_bp, e.period);
+  inv.lines = std::move(priced.lines);
+  const Totals& t = priced.totals;
+  inv.subtotal = t.subtotal;
+  inv.discount = t.discount;
+  inv.tax = t.tax;
+  inv.total = t.total;
+  inv.created = inv.updated = e.at;
+  if (inv.total == 0) {
+    inv.status = InvoiceStatus::kPaid;
+    inv.paid_at = e.at;
+  } else {
+    inv.status = InvoiceStatus::kOpen;
+    // An unpaid subscription keeps being invoiced, but nothing is charged automatically:
+    // the customer's next payment method (or an operator) pays every open invoice.
+    if (sub.status != subscriptions::Status::kUnpaid) inv.next_attempt_at = e.at;
+  }
+  return {std::move(inv), priced.carried};
+}
+
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures) {
   // failures = 1 means the original charge failed: the first retry is retry_days[0].
   if (failures < 1 || failures > static_cast<std::int64_t>(settings.retry_days.size())) return std::nullopt;
   return first_failure + settings.retry_days[static_cast<std::size_t>(failures - 1)] * 86400;
 }
 
+DunningStep dunning_step(const DunningSettings& settings, Timestamp first_failed, std::int64_t attempt) {
+  // Every attempt before this one failed too (an attempt is only renewed after a failure).
+  if (auto next = next_retry_at(settings, first_failed, attempt)) return *next;
+  return settings.final_action;
+}
+
 bool failure_rate_is_alarming(double rate, double usual_rate) { return rate > 0.2 && rate > 2 * usual_rate; }
 
 std::string attempt_key(const std::string& invoice, std::int64_t attempt) {
   return invoice + ":attempt:" + std::to_string(attempt);
+}
+
+Error invoice_not_found(const std::string& id) {
+  return Error::not_found("invoice_not_found", "no invoice with id '" + id + "'");
+}
+
+Json to_json(const BillingRun& r) {
+  return Json{{"id", r.id},
+              {"object", "billing_run"},
+              {"trigger", r.trigger},
+              {"started", format_rfc3339(r.started)},
+              {"finished", format_rfc3339(r.finished)},
+              {"as_of", format_rfc3339(r.as_of)},
+              {"subscriptions_advanced", r.subscriptions_advanced},
+              {"lifecycle_events", r.lifecycle_events},
+              {"lifecycle_failures", r.lifecycle_failures},
+              {"payments",
+               {{"attempted", r.payments.attempted},
+                {"succeeded", r.payments.succeeded},
+                {"failed", r.payments.failed},
+                {"unknown", r.payments.unknown},
+                {"errors", r.payments.errors},
+                {"refunds_resumed", r.payments.refunds_resumed},
+                {"reminders_queued", r.payments.reminders_queued},
+                {"reminders_failed", r.payments.reminders_failed}}},
+              {"failure_rate_alert", r.failure_rate_alert}};
+}
+
+BillingRun run_from_doc(const Json& d) {
+  BillingRun r;
+  r.id = d.at("id");
+  r.trigger = d.at("trigger");
+  r.started = doc_required_time(d, "started");
+  r.finished = doc_required_time(d, "finished");
+  r.as_of = doc_required_time(d, "as_of");
+  r.subscriptions_advanced = d.at("subscriptions_advanced");
+  r.lifecycle_events = d.at("lifecycle_events");
+  r.lifecycle_failures = d.at("lifecycle_failures");
+  const auto& p = d.at("payments");
+  r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), "",
+                p.value("refunds_resumed", 0), p.value("reminders_queued", 0), p.value("reminders_failed", 0)};
+  r.failure_rate_alert = d.value("failure_rate_alert", false);
+  return r;
 }
 
 Status validate(const DunningSettings& s) {

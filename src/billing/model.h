@@ -1,16 +1,19 @@
-// Billing's types and pure rules: invoices and their totals, payment attempts, the dunning
-// schedule. No I/O: the service stores these and talks to gateways.
+// Billing's types and pure rules: invoices and their totals, the invoice of a billable
+// period, payment attempts, the dunning schedule and its steps, run reports. No I/O: the
+// billing classes store these and talk to gateways.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "platform/json.h"
 #include "platform/result.h"
 #include "platform/time.h"
 #include "subscriptions/model.h"
+#include "subscriptions/subscription.h"
 
 namespace recur::billing {
 
@@ -90,6 +93,24 @@ struct PeriodInvoice {
 PeriodInvoice invoice_period(std::vector<InvoiceLine> lines, std::int64_t discount, std::int64_t tax_rate_bp,
                              Period period);
 inline constexpr std::string_view kCarriedCreditLine = "Unused credit carried to the next invoice";
+
+// Why the invoice of a billable period was made, in Stripe's words: "subscription_create"
+// (the first period), "subscription_cycle" (a renewal, a trial's end) or
+// "subscription_update" (a period restarted by a change).
+std::string billing_reason(const subscriptions::LifecycleEvent& period);
+
+// The invoice of the billable `period` that `sub` moved into, before it has an id and a
+// number: the plan line (named `plan_name`, at gross), then `pending` (the items waiting for
+// it, oldest first), the period's discount, tax at `tax_rate_bp` (0..10000), and its status:
+// paid at once when nothing is owed, otherwise open and due now (unless the subscription is
+// unpaid: then nothing is charged automatically). `carried` (< 0) is the credit the invoice
+// could not absorb, to be waiting for the next one. Pure.
+struct BuiltInvoice {
+  Invoice invoice;
+  std::int64_t carried = 0;
+};
+BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscriptions::LifecycleEvent& period,
+                           const std::string& plan_name, std::vector<InvoiceLine> pending, std::int64_t tax_rate_bp);
 
 enum class PaymentStatus { kPending, kSucceeded, kFailed };
 std::string_view to_string(PaymentStatus status);
@@ -197,6 +218,12 @@ Status validate(const DunningSettings& settings);
 // none when the schedule is exhausted.
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures);
 
+// What dunning does after the invoice's `attempt`-th attempt (>= 1) failed, the first
+// failure having been at `first_failed`: try again at a time, or, once the schedule is
+// exhausted, the settings' final action. Pure.
+using DunningStep = std::variant<Timestamp, FinalAction>;
+DunningStep dunning_step(const DunningSettings& settings, Timestamp first_failed, std::int64_t attempt);
+
 // A run's charge failures (declines and unknown answers) are alarming when there were at
 // least kAlertMinAttempts of them and the rate is above 20 % and more than twice the
 // usual rate of recent runs (a gateway outage, a misconfiguration, card testing).
@@ -205,5 +232,43 @@ bool failure_rate_is_alarming(double rate, double usual_rate);
 
 // The idempotency key of an invoice's n-th attempt: stable across crashes and workers.
 std::string attempt_key(const std::string& invoice, std::int64_t attempt);
+
+// The one "no such invoice" error of every billing use case.
+Error invoice_not_found(const std::string& id);
+
+// What a pass over the due charges did.
+struct CollectReport {
+  int attempted = 0;
+  int succeeded = 0;
+  int failed = 0;
+  int unknown = 0;  // timeouts and 5xx: asked again later with the same key
+  int errors = 0;   // database errors (the invoice is picked up again after the lease)
+  std::string first_error;
+  int refunds_resumed = 0;
+  int reminders_queued = 0;
+  int reminders_failed = 0;  // could not be queued (logged with the run id; tried again next run)
+};
+
+struct ReminderReport {
+  int queued = 0;
+  int failed = 0;
+  std::string first_error;
+};
+
+// One pass of the billing runner: lifecycle steps (renewals create invoices) then charges.
+struct BillingRun {
+  std::string id;  // "brun_..."
+  std::string trigger;  // "scheduler", "cli", "test_clock", "api"
+  Timestamp started = 0;
+  Timestamp finished = 0;
+  Timestamp as_of = 0;
+  int subscriptions_advanced = 0;
+  int lifecycle_events = 0;
+  int lifecycle_failures = 0;
+  CollectReport payments;
+  bool failure_rate_alert = false;  // failures jumped well above the recent runs' rate
+};
+Json to_json(const BillingRun& run);
+BillingRun run_from_doc(const Json& doc);
 
 }  // namespace recur::billing

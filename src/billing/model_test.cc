@@ -150,6 +150,114 @@ TEST(NextRetryAt, FollowsTheScheduleFromTheFirstFailureThenStops) {
   EXPECT_FALSE(next_retry_at(s, first, 0).has_value());
 }
 
+TEST(DunningStep, RetriesOnTheScheduleFromTheFirstFailureThenTakesTheFinalAction) {
+  const Timestamp first = parse_rfc3339("2026-03-01T10:00:00Z").value();
+  auto at = [](const char* text) { return DunningStep(parse_rfc3339(text).value()); };
+  struct Case {
+    std::vector<std::int64_t> retry_days;
+    FinalAction final_action;
+    std::int64_t attempt;
+    DunningStep expected;
+  };
+  const Case cases[] = {
+      {{1, 3, 5, 7}, FinalAction::kCancel, 1, at("2026-03-02T10:00:00Z")},  // the original charge failed
+      {{1, 3, 5, 7}, FinalAction::kCancel, 2, at("2026-03-04T10:00:00Z")},
+      {{1, 3, 5, 7}, FinalAction::kCancel, 4, at("2026-03-08T10:00:00Z")},  // the last retry
+      {{1, 3, 5, 7}, FinalAction::kCancel, 5, FinalAction::kCancel},        // the last retry failed
+      {{1, 3, 5, 7}, FinalAction::kUnpaid, 5, FinalAction::kUnpaid},
+      {{2}, FinalAction::kPause, 1, at("2026-03-03T10:00:00Z")},
+      {{2}, FinalAction::kPause, 2, FinalAction::kPause},
+      {{2}, FinalAction::kPause, 9, FinalAction::kPause},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "attempt " << c.attempt << " of " << c.retry_days.size() + 1);
+    DunningSettings s;
+    s.retry_days = c.retry_days;
+    s.final_action = c.final_action;
+    EXPECT_EQ(dunning_step(s, first, c.attempt), c.expected);
+  }
+}
+
+// The invoice of a billable period: the plan line at gross, the pending items after it, the
+// period's discount off the charge, tax on what is left, and the status it starts in.
+TEST(BuildInvoice, WorkedExamples) {
+  const Period april{parse_rfc3339("2026-04-01T00:00:00Z").value(), parse_rfc3339("2026-05-01T00:00:00Z").value()};
+  struct Case {
+    const char* name;
+    std::string type;
+    std::int64_t quantity, unit_amount, period_amount;  // period_amount: after the discount
+    std::vector<std::int64_t> pending;
+    std::int64_t tax_bp;
+    subscriptions::Status status;
+    std::string first_line, reason;
+    std::size_t lines;
+    std::int64_t subtotal, discount, tax, total, carried;
+    InvoiceStatus invoice_status;
+    bool due_now;
+  };
+  using subscriptions::Status;
+  const Case cases[] = {
+      {"a first period", "subscription.started", 1, 2999, 2999, {}, 0, Status::kActive, "Box", "subscription_create", 1,
+       2999, 0, 0, 2999, 0, InvoiceStatus::kOpen, true},
+      {"a renewal of three, 20 % off, 19 % tax", "subscription.renewed", 3, 1000, 2400, {}, 1900, Status::kActive,
+       "Box × 3", "subscription_cycle", 1, 3000, 600, 456, 2856, 0, InvoiceStatus::kOpen, true},
+      {"a trial's end with a proration charge", "subscription.trial_ended", 1, 2000, 2000, {500}, 0, Status::kActive,
+       "Box", "subscription_cycle", 2, 2500, 0, 0, 2500, 0, InvoiceStatus::kOpen, true},
+      {"a restart whose credit covers it", "subscription.period_restarted", 1, 2000, 1500, {-2300}, 0,
+       Status::kActive, "Box", "subscription_update", 3, 500, 500, 0, 0, -800, InvoiceStatus::kPaid, false},  // 2000 - 2300 + 800 carried
+      {"a credit that exactly covers it", "subscription.renewed", 1, 2000, 2000, {-2000}, 0, Status::kActive, "Box",
+       "subscription_cycle", 2, 0, 0, 0, 0, 0, InvoiceStatus::kPaid, false},
+      {"an unpaid subscription's renewal", "subscription.renewed", 1, 2000, 2000, {}, 0, Status::kUnpaid, "Box",
+       "subscription_cycle", 1, 2000, 0, 0, 2000, 0, InvoiceStatus::kOpen, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    subscriptions::Subscription sub;
+    sub.id = "sub_1";
+    sub.customer = "cus_1";
+    sub.status = c.status;
+    subscriptions::LifecycleEvent e;
+    e.type = c.type;
+    e.at = april.start;
+    e.period = april;
+    e.billable = true;
+    e.amount = c.period_amount;
+    e.currency = "eur";
+    e.quantity = c.quantity;
+    e.unit_amount = c.unit_amount;
+    e.discount_source = c.period_amount < c.unit_amount * c.quantity ? "coupon:c" : "";
+    std::vector<InvoiceLine> pending;
+    for (auto a : c.pending) pending.push_back(line(a, true));
+    BuiltInvoice built = build_invoice(sub, e, "Box", pending, c.tax_bp);
+    const Invoice& inv = built.invoice;
+    EXPECT_EQ(inv.subscription, "sub_1");
+    EXPECT_EQ(inv.customer, "cus_1");
+    EXPECT_EQ(inv.currency, "eur");
+    EXPECT_EQ(inv.period.start, april.start);
+    EXPECT_EQ(inv.billing_reason, c.reason);
+    EXPECT_EQ(inv.discount_source, e.discount_source);
+    ASSERT_EQ(inv.lines.size(), c.lines);
+    EXPECT_EQ(inv.lines[0].description, c.first_line);
+    EXPECT_EQ(inv.lines[0].amount, c.unit_amount * c.quantity);
+    EXPECT_EQ(inv.lines[0].quantity, c.quantity);
+    for (std::size_t i = 0; i < c.pending.size(); ++i) EXPECT_EQ(inv.lines[1 + i].amount, c.pending[i]);
+    if (c.carried < 0) {
+      EXPECT_EQ(inv.lines.back().description, kCarriedCreditLine);
+    }
+    EXPECT_EQ(inv.subtotal, c.subtotal);
+    EXPECT_EQ(inv.discount, c.discount);
+    EXPECT_EQ(inv.tax, c.tax);
+    EXPECT_EQ(inv.total, c.total);
+    EXPECT_EQ(built.carried, c.carried);
+    EXPECT_EQ(inv.status, c.invoice_status);
+    EXPECT_EQ(inv.paid_at.has_value(), c.invoice_status == InvoiceStatus::kPaid);
+    EXPECT_EQ(inv.next_attempt_at, c.due_now ? std::optional<Timestamp>(april.start) : std::nullopt);
+    EXPECT_EQ(inv.created, april.start);
+    EXPECT_TRUE(inv.id.empty());      // the invoicer gives the id
+    EXPECT_TRUE(inv.number.empty());  // and the gapless number, in its transaction
+  }
+}
+
 TEST(DunningSettings, RefusesUnsortedDuplicateOrOutOfRangeSchedules) {
   EXPECT_TRUE(validate(DunningSettings{{1, 3, 5, 7}}).ok());
   EXPECT_FALSE(validate(DunningSettings{{}}).ok());

@@ -26,7 +26,7 @@ class PaymentUpdateTest : public ::testing::Test {
                                                                      false}, t.actor);
     EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
     auto sub = testing::subscribe(t, customer.id, plan.id);
-    auto run = t.app->billing().run("test");
+    auto run = t.app->billing().runs.run("test");
     EXPECT_TRUE(run.ok()) << (run.ok() ? "" : run.error().message);
     return sub;
   }
@@ -169,7 +169,7 @@ TEST_F(PaymentUpdateTest, ACardExpiringNoticeCarriesAToken) {
                                                      t.actor);
   ASSERT_TRUE(pm.ok()) << pm.error().message;
   testing::subscribe(t, customer.id, plan.id);
-  ASSERT_TRUE(t.app->billing().send_reminders().ok());
+  ASSERT_TRUE(t.app->billing().reminders.send_reminders().ok());
   std::string token = token_in_message("card_expiring", pm->id);
   EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE token_hash = $1 AND payment_method_id = $2",
                   {sha256_hex(token), pm->id}),

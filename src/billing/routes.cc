@@ -86,7 +86,7 @@ RefundFilter refund_filter(const Request& req, const http::PageRequest& page) {
 
 }  // namespace
 
-void add_routes(http::Router& router, BillingService& svc) {
+void add_routes(http::Router& router, BillingService& svc, Collector& collector, Refunds& refunds) {
   using namespace access::perm;
   const std::string read(kBillingRead), write(kBillingWrite);
   auto render_invoice = [](const Invoice& i) { return to_json(i); };
@@ -103,12 +103,12 @@ void add_routes(http::Router& router, BillingService& svc) {
   router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
     return http::respond(req, svc.get_invoice(req.path_params["id"]), 200, render_invoice);
   });
-  router.add("POST", "/v1/invoices/{id}/pay", write, [&svc, render_invoice](Request& req) {
+  router.add("POST", "/v1/invoices/{id}/pay", write, [&collector, render_invoice](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
     FieldReader f(*body);
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
-    return http::respond(req, svc.pay_invoice(req.path_params["id"], req.idempotency_key), 200, render_invoice);
+    return http::respond(req, collector.pay_invoice(req.path_params["id"], req.idempotency_key), 200, render_invoice);
   });
   router.add("POST", "/v1/invoices/{id}/void", write, [&svc, render_invoice](Request& req) {
     auto body = parse_json_object(req.body);
@@ -131,11 +131,11 @@ void add_routes(http::Router& router, BillingService& svc) {
     return http::respond(req, svc.get_payment(req.path_params["id"]), 200, [](const Payment& p) { return to_json(p); });
   });
 
-  router.add("POST", "/v1/refunds", write, [&svc](Request& req) {
+  router.add("POST", "/v1/refunds", write, [&refunds](Request& req) {
     auto input = parse_refund(req);
     if (!input.ok()) return http::error_response(req, input.error());
     input->request_key = req.idempotency_key;
-    return http::respond(req, svc.refund(*input, access::actor_of(req)), 201, [](const Refund& r) { return to_json(r); });
+    return http::respond(req, refunds.refund(*input, access::actor_of(req)), 201, [](const Refund& r) { return to_json(r); });
   });
   router.add("GET", "/v1/refunds", read, [&svc](Request& req) {
     auto page = http::page_request(req, {"invoice", "customer"});
@@ -146,10 +146,10 @@ void add_routes(http::Router& router, BillingService& svc) {
   router.add("GET", "/v1/refunds/{id}", read, [&svc](Request& req) {
     return http::respond(req, svc.get_refund(req.path_params["id"]), 200, [](const Refund& r) { return to_json(r); });
   });
-  router.add("POST", "/v1/credit-notes", write, [&svc](Request& req) {
+  router.add("POST", "/v1/credit-notes", write, [&refunds](Request& req) {
     auto input = parse_credit(req);
     if (!input.ok()) return http::error_response(req, input.error());
-    return http::respond(req, svc.credit(*input, access::actor_of(req)), 201,
+    return http::respond(req, refunds.credit(*input, access::actor_of(req)), 201,
                          [](const CreditNote& n) { return to_json(n); });
   });
   router.add("GET", "/v1/credit-notes", read, [&svc](Request& req) {
@@ -240,13 +240,13 @@ void add_payment_update_routes(http::Router& router, PaymentUpdates& updates) {
   });
 }
 
-void add_gateway_webhook_routes(http::Router& router, BillingService& svc) {
+void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks) {
   // Public (no API key): the gateway's signature over the raw body is the authentication,
   // checked by the service before anything is read or written.
-  router.add("POST", "/v1/gateway-webhooks/{gateway}", "", [&svc](Request& req) {
+  router.add("POST", "/v1/gateway-webhooks/{gateway}", "", [&webhooks](Request& req) {
     std::map<std::string, std::string> headers;
     for (const auto& [name, value] : req.headers) headers.emplace(name, value);  // the first of repeated headers
-    auto receipt = svc.receive_webhook(req.path_params["gateway"], headers, req.body);
+    auto receipt = webhooks.receive_webhook(req.path_params["gateway"], headers, req.body);
     if (!receipt.ok()) return http::error_response(req, receipt.error());
     return http::json_response(200, {{"received", true}, {"duplicate", receipt->duplicate}});
   });

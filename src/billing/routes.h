@@ -4,16 +4,21 @@
 
 #include <functional>
 
+#include "billing/collector.h"
 #include "billing/payment_update.h"
+#include "billing/refunds.h"
 #include "billing/service.h"
+#include "billing/webhooks.h"
 #include "platform/clock.h"
 #include "platform/http/router.h"
 
 namespace recur::billing {
 
-void add_routes(http::Router& router, BillingService& service);
+// Reads and settings through `service`; paying an invoice through `collector`; refunds
+// and credit notes through `refunds`.
+void add_routes(http::Router& router, BillingService& service, Collector& collector, Refunds& refunds);
 // POST /v1/gateway-webhooks/{gateway}: public, authenticated by the gateway's signature.
-void add_gateway_webhook_routes(http::Router& router, BillingService& service);
+void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks);
 
 // The merchant's hosted update-payment page: public routes (no API key), authorized by
 // the one-time token in the body alone (never in the URL, so never in access logs).

@@ -343,4 +343,34 @@ Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::strin
   return lines;
 }
 
+recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& i, Timestamp created) {
+  RECUR_TRY(tx.exec("INSERT INTO pending_invoice_items (id, subscription_id, description, amount, currency, quantity,"
+                    " period_start, period_end, proration, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    {i.id, i.subscription, i.description, i.amount, i.currency, i.quantity, i.period.start,
+                     i.period.end, std::int64_t{i.proration}, created}));
+  return Ok{};
+}
+
+Result<std::vector<BillingRun>> load_runs(db::Tx& tx, std::int64_t max_rows,
+                                          const std::optional<std::string>& starting_after) {
+  std::string sql = "SELECT doc FROM billing_runs WHERE 1 = 1";
+  db::Params params;
+  if (starting_after) {
+    params.emplace_back(*starting_after);
+    sql += " AND id < $1";
+  }
+  params.emplace_back(max_rows);
+  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  std::vector<BillingRun> runs;
+  for (const auto& r : rows) runs.push_back(run_from_doc(Json::parse(r.text(0))));
+  return runs;
+}
+
+recur::Status insert_run(db::Tx& tx, const BillingRun& r) {
+  RECUR_TRY(tx.exec("INSERT INTO billing_runs (id, started_at, doc) VALUES ($1, $2, $3)",
+                    {r.id, r.started, to_json(r).dump()}));
+  return Ok{};
+}
+
 }  // namespace recur::billing

@@ -7,6 +7,7 @@
 
 #include "billing/model.h"
 #include "platform/db/database.h"
+#include "subscriptions/store.h"
 
 namespace recur::billing {
 
@@ -107,5 +108,13 @@ recur::Status save_tax(db::Tx& tx, const TaxSettings& settings, bool existed);
 
 // Pending invoice items of a subscription, removed as they are taken onto an invoice.
 Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription);
+// Adds a line to the subscription's next invoice (a proration line, a credit note, credit
+// carried from an invoice that could not absorb it).
+recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created);
+
+// The run history, newest first: at most `max_rows`, older than `starting_after` if given.
+Result<std::vector<BillingRun>> load_runs(db::Tx& tx, std::int64_t max_rows,
+                                          const std::optional<std::string>& starting_after);
+recur::Status insert_run(db::Tx& tx, const BillingRun& run);
 
 }  // namespace recur::billing

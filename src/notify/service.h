@@ -6,6 +6,7 @@
 
 #include "notify/email.h"
 #include "notify/model.h"
+#include "notify/outbox.h"
 #include "notify/sms.h"
 #include "notify/store.h"
 #include "platform/clock.h"
@@ -28,7 +29,7 @@ struct DispatchReport {
   std::string first_error;
 };
 
-class Notifier {
+class Notifier final : public Outbox {
  public:
   Notifier(db::Database& db, const Clock& clock, IdGenerator& ids, EmailSender& email, SmsSender& sms,
            NotifierOptions options = {})
@@ -39,7 +40,7 @@ class Notifier {
   // missing data) is refused with kInvalid before any SQL runs, so the caller's
   // transaction stays usable if it chooses to go on without the message.
   // Requires: called inside the caller's transaction.
-  Result<std::string> enqueue(db::Tx& tx, const Message& message);
+  Result<std::string> enqueue(db::Tx& tx, const Message& message) override;
 
   // Sends the messages due now, each claimed and recorded in its own small transaction, and
   // schedules retries (retry_delay). Safe to run on several threads or nodes at once: a

@@ -333,7 +333,7 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
       if (full_new_period) continue;
       PendingItem item{ids_.next("ii"), l.sub.id, line.description, line.amount, p.currency, line.quantity,
                        Period{line.period_start, line.period_end}, true};
-      RECUR_TRY(insert_pending_item(tx, item, now));
+      if (billing_) RECUR_TRY(billing_->add_pending_item(tx, item, now));
     }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.

@@ -89,6 +89,10 @@ class PeriodBilling {
   // none). Requires: called inside `tx`, before Fulfilment::subscription_ended (which ships
   // only paid periods).
   virtual recur::Status subscription_ended(db::Tx& tx, const Subscription& sub, const std::string& settling) = 0;
+  // A line for the subscription's next invoice (a proration charge or credit of a plan
+  // change): billing keeps it with its pending items, which the next period_began takes.
+  // Subscriptions never writes billing's tables itself. Requires: called inside `tx`.
+  virtual recur::Status add_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created) = 0;
 };
 
 // Inventory hears of every billable period in the same transaction too: the period's box

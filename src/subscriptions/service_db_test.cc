@@ -210,7 +210,7 @@ TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCredits
   EXPECT_EQ(changed->current_amount, 2400);
   // The unused 5/7 of the week is credited on the new period's immediate invoice.
   EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), 0);
-  auto invoices = t.app->billing().list_invoices({sub.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  auto invoices = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, 10, std::nullopt});
   ASSERT_TRUE(invoices.ok());
   ASSERT_EQ(invoices->items.size(), 2u);
   const auto& immediate = invoices->items[0];

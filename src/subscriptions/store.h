@@ -48,7 +48,8 @@ Result<std::vector<DueRenewal>> renewals_between(db::Tx& tx, Timestamp after, Ti
 // The earliest next step after `after` of a renewing subscription on one of `plans`.
 Result<std::optional<Timestamp>> earliest_renewal(db::Tx& tx, Timestamp after, const std::vector<std::string>& plans);
 
-// Proration lines waiting for the next invoice (billing consumes them).
+// A line waiting for the next invoice (a proration charge or credit); billing owns the
+// table and takes the line through PeriodBilling::add_pending_item.
 struct PendingItem {
   std::string id;  // "ii_..."
   std::string subscription;
@@ -59,6 +60,9 @@ struct PendingItem {
   Period period;
   bool proration = true;
 };
+// Writes billing's pending_invoice_items directly. Kept only for inventory's return credits
+// (inventory/service.cc), which are to go through billing like subscriptions' own lines;
+// subscriptions itself no longer calls it.
 recur::Status insert_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created);
 
 }  // namespace recur::subscriptions

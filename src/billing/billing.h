@@ -1,0 +1,75 @@
+// Billing, wired: the parts, each a plain class taking only what it uses, built in the
+// order they depend on each other. App owns one; tests reach the part they exercise.
+//
+//   Invoicer         subscriptions::PeriodBilling: invoices from billable periods, pending
+//                    items, closing an ended subscription's invoices (invoicer.h)
+//   Collector        attempts and their settlement, exactly once (decision 0005; collector.h)
+//   Refunds          refunds, credit notes, resuming pending refunds (refunds.h)
+//   GatewayWebhooks  gateway events settling what is pending (decision 0007; webhooks.h)
+//   Reminders        renewal and card-expiring reminders (reminders.h)
+//   BillingRuns      runs, the failure-rate alert, the next due time (runs.h)
+//   BillingService   reads and settings (service.h)
+//   PaymentMessages  receipts, failed-payment messages, update-payment links (messages.h)
+#pragma once
+
+#include <string>
+
+#include "billing/collector.h"
+#include "billing/invoicer.h"
+#include "billing/messages.h"
+#include "billing/payment_update.h"
+#include "billing/refunds.h"
+#include "billing/reminders.h"
+#include "billing/runs.h"
+#include "billing/service.h"
+#include "billing/webhooks.h"
+#include "gateways/registry.h"
+#include "notify/outbox.h"
+#include "subscriptions/service.h"
+
+namespace recur::billing {
+
+struct BillingOptions {
+  std::int64_t attempt_lease_seconds = 300;  // a claimed attempt not recorded by then is asked again
+  std::int64_t unknown_retry_seconds = 300;  // after a timeout or 5xx, ask again (same key) after this
+  int batch = 100;
+  // Runs advance subscriptions and charge invoices on this many threads (PostgreSQL only;
+  // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
+  // never attempt the same invoice at once; the pool needs one connection per worker.
+  int workers = 1;
+  // Operators' address: a run whose failure rate jumps is e-mailed here ("": event and log only).
+  std::string ops_email;
+  // How long the update-payment link of a failed-payment or card-expiring message works.
+  std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
+  // The sandbox signs its webhooks with a well-known secret: accept them only where
+  // nothing real is at stake (test mode).
+  bool sandbox_webhooks = false;
+};
+
+struct Billing {
+  // outbox: where customer and operator messages are queued (notify::NullNotifier: nowhere).
+  Billing(db::Database& db, const Clock& clock, IdGenerator& ids, gateways::Gateways& gateways,
+          subscriptions::SubscriptionService& subscriptions, notify::Outbox& outbox, const BillingOptions& options = {})
+      : messages(clock, outbox, options.payment_update_token_seconds),
+        invoicer(clock, ids),
+        collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
+        refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
+        webhooks(db, clock, ids, gateways, collector, refunds, options.sandbox_webhooks),
+        reminders(db, clock, outbox, messages),
+        runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
+             {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),
+        service(db, clock, ids) {}
+  Billing(const Billing&) = delete;
+  Billing& operator=(const Billing&) = delete;
+
+  PaymentMessages messages;
+  Invoicer invoicer;
+  Collector collector;
+  Refunds refunds;
+  GatewayWebhooks webhooks;
+  Reminders reminders;
+  BillingRuns runs;
+  BillingService service;
+};
+
+}  // namespace recur::billing

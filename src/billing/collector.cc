@@ -1,0 +1,288 @@
+// Collection: prepare an attempt, ask the gateway, settle its answer (decision 0005).
+#include "billing/collector.h"
+
+#include "billing/invoicer.h"
+#include "billing/store.h"
+#include "customers/store.h"
+#include "subscriptions/store.h"
+
+namespace recur::billing {
+
+struct Collector::Prepared {
+  Payment payment;
+  std::string gateway_customer;
+  std::string token;
+  std::string description;
+  std::string subscription;
+};
+
+Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std::string& id, Timestamp now,
+                                                                      AttemptResult* settled,
+                                                                      const std::string& request_key) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Prepared>> {
+    *settled = AttemptResult::kSkipped;
+    RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
+    if (!found || found->status != InvoiceStatus::kOpen) return std::optional<Prepared>();
+    Invoice inv = std::move(*found);
+    Prepared p;
+    p.description = "Invoice " + inv.number;
+    p.subscription = inv.subscription;
+    RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
+    if (in_flight) {
+      // Asked before and no answer recorded: ask again with the same key.
+      RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, in_flight->payment_method));
+      if (!pm) return Error::internal("payment " + in_flight->id + " refers to a missing payment method");
+      p.payment = std::move(*in_flight);
+      p.gateway_customer = pm->gateway_customer;
+      p.token = pm->token;
+      return std::optional<Prepared>(std::move(p));
+    }
+    if (inv.collection_ended) {
+      // Its subscription ended and the attempt in flight then was answered without closing
+      // it (it never is; kept so an ended invoice can never be charged anew).
+      RECUR_TRY(void_ended(tx, events_, inv, now));
+      RECUR_TRY(update_invoice(tx, inv));
+      return std::optional<Prepared>();
+    }
+    RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, inv.customer));
+    Payment& pay = p.payment;
+    pay.id = ids_.next("pay");
+    pay.invoice = inv.id;
+    pay.customer = inv.customer;
+    pay.attempt = inv.attempt_count + 1;
+    pay.amount = inv.total - inv.amount_paid;
+    pay.currency = inv.currency;
+    pay.idempotency_key = attempt_key(inv.id, pay.attempt);
+    pay.created = pay.updated = now;
+    inv.attempt_count = pay.attempt;
+    inv.updated = now;
+    ++inv.version;
+    if (!pm) {
+      // Nothing to charge: a failed attempt without a gateway call, and dunning goes on.
+      pay.status = PaymentStatus::kFailed;
+      pay.failure_code = "no_payment_method";
+      pay.failure_message = "the customer has no default payment method";
+      RECUR_TRY(insert_payment(tx, pay, request_key));
+      RECUR_TRY(record_failure(tx, inv, now));
+      RECUR_TRY(update_invoice(tx, inv));
+      *settled = AttemptResult::kFailed;
+      return std::optional<Prepared>();
+    }
+    pay.gateway = pm->gateway;
+    pay.payment_method = pm->id;
+    p.gateway_customer = pm->gateway_customer;
+    p.token = pm->token;
+    RECUR_TRY(insert_payment(tx, pay, request_key));
+    RECUR_TRY(update_invoice(tx, inv));
+    return std::optional<Prepared>(std::move(p));
+  });
+}
+
+Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const std::string& request_key) {
+  Timestamp now = clock_.now();
+  AttemptResult settled = AttemptResult::kSkipped;
+  RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled, request_key));
+  if (!prepared) return settled;
+  const Payment& pay = prepared->payment;
+  ChargeResult result;
+  if (Gateway* gateway = gateways_.find(pay.gateway)) {
+    ChargeRequest request{prepared->gateway_customer, prepared->token, Money{pay.amount, pay.currency},
+                          prepared->description, pay.idempotency_key,
+                          {{"invoice", pay.invoice}, {"subscription", prepared->subscription}, {"payment", pay.id}}};
+    result = gateway->charge(request);
+  } else {
+    // Configuration, not the card: keep the key and try again once the gateway is back.
+    result = {Outcome::kUnknown, "", "gateway_not_configured", "no gateway named '" + pay.gateway + "' is configured"};
+  }
+  return record_outcome(*prepared, result, clock_.now());
+}
+
+Result<Collector::AttemptResult> Collector::record_outcome(const Prepared& prepared, const ChargeResult& result,
+                                                           Timestamp now) {
+  return db::transact(db_, [&](db::Tx& tx) {
+    return settle_payment(tx, prepared.payment.invoice, prepared.payment.id, result, now);
+  });
+}
+
+Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std::string& invoice,
+                                                           const std::string& payment, const ChargeResult& result,
+                                                           Timestamp now) {
+  // The invoice's lock first: every writer of its payments takes it, so the status
+  // read below cannot change until this transaction ends.
+  RECUR_ASSIGN(auto found, find_invoice(tx, invoice, true));
+  RECUR_ASSIGN(auto stored, find_payment(tx, payment));
+  // Recorded already: by another worker (a lease ran out while we waited) or a webhook.
+  if (!found || !stored || stored->status != PaymentStatus::kPending) return AttemptResult::kSkipped;
+  Invoice inv = std::move(*found);
+  Payment pay = std::move(*stored);
+  pay.updated = now;
+  inv.updated = now;
+  ++inv.version;
+  AttemptResult outcome = AttemptResult::kUnknown;
+  switch (result.outcome) {
+    case Outcome::kSucceeded: {
+      pay.status = PaymentStatus::kSucceeded;
+      pay.charge_id = result.charge_id;
+      pay.failure_code.clear();
+      pay.failure_message.clear();
+      bool was_failing = inv.first_failed_at.has_value();
+      inv.amount_paid += pay.amount;
+      inv.status = InvoiceStatus::kPaid;
+      inv.paid_at = now;
+      inv.next_attempt_at.reset();
+      RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
+      if (recovers && !inv.collection_ended) {
+        RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
+      }
+      RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
+      RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
+                               {{"amount", pay.amount}, {"payment", pay.id}}));
+      messages_.tell_customer(tx, inv, pay);
+      if (inv.collection_ended) RECUR_TRY(refund_ended(tx, inv, pay, now));
+      outcome = AttemptResult::kSucceeded;
+      break;
+    }
+    case Outcome::kFailed:
+      pay.status = PaymentStatus::kFailed;
+      pay.charge_id = result.charge_id;
+      pay.failure_code = result.failure_code;
+      pay.failure_message = result.failure_message;
+      RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
+      outcome = AttemptResult::kFailed;
+      if (inv.collection_ended) {
+        // Its subscription ended: no dunning and no "update your card" message, just closed.
+        RECUR_TRY(void_ended(tx, events_, inv, now));
+        break;
+      }
+      RECUR_TRY(record_failure(tx, inv, now));
+      messages_.tell_customer(tx, inv, pay);
+      break;
+    case Outcome::kUnknown:
+      // The money may or may not have moved: keep the payment pending and its key (and
+      // the charge's id when the gateway gave one, so its webhook finds the payment).
+      if (!result.charge_id.empty()) pay.charge_id = result.charge_id;
+      pay.failure_code = result.failure_code;
+      pay.failure_message = result.failure_message;
+      inv.next_attempt_at = now + unknown_retry_seconds_;
+      break;
+  }
+  RECUR_TRY(update_payment(tx, pay));
+  RECUR_TRY(update_invoice(tx, inv));
+  return outcome;
+}
+
+Result<bool> Collector::payment_recovers(db::Tx& tx, const Invoice& inv, bool was_failing) {
+  RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+  if (!sub || sub->status != subscriptions::Status::kUnpaid) return was_failing;
+  RECUR_ASSIGN(std::int64_t still_open, count_other_open_invoices(tx, inv.subscription, inv.id));
+  return still_open == 0;
+}
+
+recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Timestamp now) {
+  if (!inv.first_failed_at) inv.first_failed_at = now;
+  RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+  if (sub && sub->status == subscriptions::Status::kUnpaid) {
+    // Dunning is over for an unpaid subscription: a failed try (an operator's, or after a
+    // new card) schedules nothing; the invoice waits, open, for the next payment method.
+    inv.next_attempt_at.reset();
+    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
+                          {{"attempt", inv.attempt_count}, {"next_payment_attempt", nullptr}});
+  }
+  RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
+  DunningStep step = dunning_step(settings, *inv.first_failed_at, inv.attempt_count);
+  if (const Timestamp* next = std::get_if<Timestamp>(&step)) {
+    inv.next_attempt_at = *next;
+    RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
+    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
+                          {{"attempt", inv.attempt_count}, {"next_payment_attempt", to_json_time(*next)}});
+  }
+  const FinalAction final_action = std::get<FinalAction>(step);
+  inv.next_attempt_at.reset();
+  Json details = {{"attempt", inv.attempt_count},
+                  {"next_payment_attempt", to_json_time(std::optional<Timestamp>())},
+                  {"final_action", to_string(final_action)}};
+  switch (final_action) {
+    case FinalAction::kCancel:
+      inv.status = InvoiceStatus::kUncollectible;
+      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kExhaustedCancel,
+                                                  inv.id));
+      break;
+    case FinalAction::kUnpaid:
+      // Stripe's unpaid: the invoice stays open but is no longer retried, later periods are
+      // invoiced without being charged, and nothing ships until they are all paid.
+      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kExhaustedUnpaid,
+                                                  inv.id));
+      break;
+    case FinalAction::kPause:
+      // The invoice stays open: a new payment method pays it, the customer resumes.
+      RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kExhaustedPause,
+                                                  inv.id));
+      break;
+  }
+  return events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), nullptr, nullptr, details);
+}
+
+recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {
+  Refund r{ids_.next("re"), inv.id, pay.id, inv.customer, pay.amount, pay.currency, "requested_by_customer",
+           PaymentStatus::kPending, "", "", "", "", now, now};
+  inv.amount_refunded += r.amount;  // reserved now, as Refunds::refund does
+  RECUR_TRY(insert_refund(tx, r));
+  return events_.record(tx, "refund.created", r.id, events::Actor::system(), nullptr, to_json(r),
+                        {{"reason", "subscription_canceled"}});
+}
+
+void Collector::count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result) {
+  if (!result.ok()) {
+    if (report.errors++ == 0) report.first_error = invoice + ": " + result.error().message;
+    return;
+  }
+  switch (*result) {
+    case AttemptResult::kSkipped: return;
+    case AttemptResult::kSucceeded: ++report.succeeded; break;
+    case AttemptResult::kFailed: ++report.failed; break;
+    case AttemptResult::kUnknown: ++report.unknown; break;
+  }
+  ++report.attempted;
+}
+
+CollectReport Collector::retry_customer(const std::string& customer) {
+  CollectReport report;
+  auto ids = db::transact(db_, [&](db::Tx& tx) { return open_invoices_of(tx, customer); }, db::TxMode::kReadOnly);
+  if (!ids.ok()) {
+    report.errors = 1;
+    report.first_error = ids.error().message;
+    return report;
+  }
+  for (const auto& id : *ids) count(report, id, attempt(id));
+  return report;
+}
+
+Result<Invoice> Collector::read_invoice(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
+    RECUR_ASSIGN(auto found, find_invoice(tx, id, false));
+    if (!found) return invoice_not_found(id);
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Invoice> Collector::pay_invoice(const std::string& id, const std::string& request_key) {
+  if (!request_key.empty()) {
+    RECUR_ASSIGN(auto earlier, db::transact(db_, [&](db::Tx& tx) {
+      return find_payment_by_request(tx, request_key, clock_.now());
+    }, db::TxMode::kReadOnly));
+    if (earlier) {
+      // This request's attempt was made: ask again about it if it is still pending (same
+      // gateway key), and answer with the invoice as it is now; never a second attempt.
+      if (earlier->status == PaymentStatus::kPending) RECUR_TRY(attempt(id));
+      return read_invoice(id);
+    }
+  }
+  RECUR_ASSIGN(Invoice inv, read_invoice(id));
+  if (inv.status != InvoiceStatus::kOpen)
+    return Error::conflict("invoice_not_open", "invoice " + id + " is " + std::string(to_string(inv.status)) +
+                                                   "; only an open invoice can be paid");
+  RECUR_TRY(attempt(id, request_key));
+  return read_invoice(id);
+}
+
+}  // namespace recur::billing

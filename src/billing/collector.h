@@ -1,0 +1,84 @@
+// Collection: the exactly-once charge of decision 0005.
+//
+// An attempt is written as a `pending` payment with its idempotency key (invoice + attempt
+// number) and committed BEFORE the gateway is called; the outcome is recorded in a second
+// transaction. A crash or a timeout in between leaves the payment pending, and the next run
+// asks the gateway again with the same key, which answers with the first result instead of
+// charging again. A new key (a new attempt) is only made after a definitive failure, and
+// every answer (a run's, a webhook's) is recorded by the one function settle_payment.
+#pragma once
+
+#include <string>
+
+#include "billing/messages.h"
+#include "billing/model.h"
+#include "billing/settlement.h"
+#include "events/store.h"
+#include "gateways/registry.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+#include "platform/ids.h"
+#include "subscriptions/service.h"
+
+namespace recur::billing {
+
+using gateways::Gateways;
+
+class Collector {
+ public:
+  enum class AttemptResult { kSkipped, kSucceeded, kFailed, kUnknown };
+
+  // unknown_retry_seconds: after a timeout or 5xx, the payment is asked about again (same
+  // key) after this long.
+  Collector(db::Database& db, const Clock& clock, IdGenerator& ids, Gateways& gateways,
+            subscriptions::SubscriptionService& subscriptions, PaymentMessages& messages,
+            std::int64_t unknown_retry_seconds)
+      : db_(db), clock_(clock), ids_(ids), gateways_(gateways), subscriptions_(subscriptions), messages_(messages),
+        unknown_retry_seconds_(unknown_retry_seconds), events_(ids, clock) {}
+
+  // One attempt of an open invoice: a payment still pending is asked about again with its
+  // key; otherwise a new attempt is committed, then the gateway asked, then the answer
+  // recorded. request_key: the Idempotency-Key of a POST .../pay, remembered on a new
+  // payment so that a retry resumes that payment instead of making another (decision 0009).
+  Result<AttemptResult> attempt(const std::string& invoice_id, const std::string& request_key = "");
+  // Tries the customer's open invoices now (after a new default payment method).
+  CollectReport retry_customer(const std::string& customer);
+  // Tries one open invoice now, whatever its schedule.
+  // request_key: the request's Idempotency-Key; a retry of a request whose attempt was made
+  // resumes it (a pending payment is asked about again) or answers with the invoice as it is.
+  Result<Invoice> pay_invoice(const std::string& id, const std::string& request_key = "");
+
+  // The one place an answer about a charge is recorded: only while the payment is still
+  // pending (kSkipped otherwise). Requires: called inside a transaction.
+  Result<AttemptResult> settle_payment(db::Tx& tx, const std::string& invoice, const std::string& payment,
+                                       const ChargeResult& result, Timestamp now);
+
+  // Adds one attempt's result to `report` (errors keep the first message, with the invoice).
+  static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
+
+ private:
+  struct Prepared;
+  Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
+                                                  AttemptResult* settled, const std::string& request_key);
+  Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
+  // Dunning after a failed attempt: the next try, or the settings' final action.
+  recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // A charge of a `collection_ended` invoice succeeded: the money goes back in full (a
+  // pending refund, asked of the gateway by the next run), since the period never ships.
+  recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now);
+  // Whether paying `invoice` brings its subscription back to active: a failing invoice of a
+  // past_due one, or the last open invoice of an unpaid one.
+  Result<bool> payment_recovers(db::Tx& tx, const Invoice& invoice, bool was_failing);
+  Result<Invoice> read_invoice(const std::string& id);
+
+  db::Database& db_;
+  const Clock& clock_;
+  IdGenerator& ids_;
+  Gateways& gateways_;
+  subscriptions::SubscriptionService& subscriptions_;
+  PaymentMessages& messages_;
+  std::int64_t unknown_retry_seconds_;
+  events::Recorder events_;
+};
+
+}  // namespace recur::billing

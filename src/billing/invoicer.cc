@@ -1,0 +1,90 @@
+// Invoicing billable periods; closing an ended subscription's invoices.
+#include "billing/invoicer.h"
+
+#include "billing/store.h"
+#include "catalog/store.h"
+#include "customers/service.h"
+
+namespace recur::billing {
+
+recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscription& sub,
+                                     const subscriptions::LifecycleEvent& e) {
+  // The lifecycle read the plan in this transaction: its name is on the event.
+  std::string plan_name = e.plan_name;
+  if (plan_name.empty()) {
+    RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
+    plan_name = plan ? plan->name : e.plan;
+  }
+  std::string id = ids_.next("in");
+  RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id));
+  // Tax by the customer's country; the customer is read only when rates are configured.
+  std::int64_t tax_bp = 0;
+  RECUR_ASSIGN(auto tax, load_tax(tx, false));
+  if (tax && !tax->rates_bp.empty()) {
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+    std::optional<std::string> country;
+    if (customer && customer->shipping_address) country = customer->shipping_address->country;
+    if (sub.shipping_address) country = sub.shipping_address->country;  // where this box goes
+    tax_bp = tax_rate_for(*tax, country);
+  }
+  BuiltInvoice built = build_invoice(sub, e, plan_name, std::move(pending), tax_bp);
+  Invoice& inv = built.invoice;
+  inv.id = std::move(id);
+  if (built.carried < 0) {
+    // Credits the invoice cannot absorb wait for the next one, as a pending item.
+    subscriptions::PendingItem carry{ids_.next("ii"), sub.id, "Unused credit from the previous invoice",
+                                     built.carried, e.currency, 1, e.period, false};
+    RECUR_TRY(insert_pending_invoice_item(tx, carry, e.at));
+  }
+  RECUR_ASSIGN(inv.number, next_invoice_number(tx));
+  RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, e.sequence));
+  if (!inserted) return Error::internal("period " + format_rfc3339(e.period.start) + " of " + sub.id + " is invoiced already");
+  RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, to_json(inv)));
+  if (inv.status == InvoiceStatus::kPaid)
+    RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr, {{"amount", 0}}));
+  return Ok{};
+}
+
+recur::Status Invoicer::subscription_ended(db::Tx& tx, const subscriptions::Subscription& sub,
+                                           const std::string& settling) {
+  Timestamp now = sub.ended_at.value_or(clock_.now());
+  RECUR_ASSIGN(auto open, open_invoices_of_subscription(tx, sub.id));
+  for (const auto& id : open) {
+    if (id == settling) continue;
+    RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
+    if (!found || found->status != InvoiceStatus::kOpen || found->collection_ended) continue;
+    Invoice inv = std::move(*found);
+    RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
+    if (!in_flight) {
+      RECUR_TRY(void_ended(tx, events_, inv, now));
+      RECUR_TRY(update_invoice(tx, inv));
+      continue;
+    }
+    // The gateway may have taken the money already: the invoice stays open until the next
+    // run asks again with the same key (next_attempt_at is kept); its answer closes it.
+    Json before = to_json(inv);
+    inv.collection_ended = true;
+    inv.updated = now;
+    ++inv.version;
+    RECUR_TRY(update_invoice(tx, inv));
+    RECUR_TRY(events_.record(tx, "invoice.collection_ended", inv.id, events::Actor::system(), std::move(before),
+                             to_json(inv), {{"reason", "subscription_canceled"}, {"payment_in_flight", in_flight->id}}));
+  }
+  return Ok{};
+}
+
+recur::Status Invoicer::add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) {
+  return insert_pending_invoice_item(tx, item, created);
+}
+
+recur::Status void_ended(db::Tx& tx, events::Recorder& events, Invoice& inv, Timestamp now) {
+  Json before = to_json(inv);
+  inv.status = InvoiceStatus::kVoid;
+  inv.next_attempt_at.reset();
+  inv.updated = now;
+  ++inv.version;
+  return events.record(tx, "invoice.voided", inv.id, events::Actor::system(), std::move(before), to_json(inv),
+                       {{"reason", "subscription_canceled"}});
+}
+
+}  // namespace recur::billing

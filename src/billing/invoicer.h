@@ -1,0 +1,41 @@
+// Invoices from billable periods, inside the subscription's own transaction (decision 0005,
+// part 1), the lines waiting for the next invoice, and the closing of an ended
+// subscription's invoices (decision 0010). Billing's side of subscriptions::PeriodBilling.
+#pragma once
+
+#include <string>
+
+#include "billing/model.h"
+#include "events/store.h"
+#include "platform/clock.h"
+#include "platform/ids.h"
+#include "subscriptions/service.h"
+
+namespace recur::billing {
+
+class Invoicer final : public subscriptions::PeriodBilling {
+ public:
+  Invoicer(const Clock& clock, IdGenerator& ids) : clock_(clock), ids_(ids), events_(ids, clock) {}
+
+  // Invoices the period that just began: its plan line, the items waiting for it, its
+  // discount and tax, a gapless number; open and due now (or paid when nothing is owed).
+  recur::Status period_began(db::Tx& tx, const subscriptions::Subscription& sub,
+                             const subscriptions::LifecycleEvent& period) override;
+  // Voids the ended subscription's open invoices; one with a charge in flight is marked
+  // `collection_ended` and closed by that charge's answer.
+  recur::Status subscription_ended(db::Tx& tx, const subscriptions::Subscription& sub,
+                                   const std::string& settling) override;
+  // Keeps the line in billing's pending_invoice_items for the next period_began.
+  recur::Status add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) override;
+
+ private:
+  const Clock& clock_;
+  IdGenerator& ids_;
+  events::Recorder events_;
+};
+
+// Voids `invoice` (stored by the caller) because its subscription ended: event
+// invoice.voided with reason subscription_canceled. Requires: called inside `tx`.
+recur::Status void_ended(db::Tx& tx, events::Recorder& events, Invoice& invoice, Timestamp now);
+
+}  // namespace recur::billing

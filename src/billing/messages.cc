@@ -1,0 +1,46 @@
+// Receipts, failed-payment messages and update-payment links.
+#include "billing/messages.h"
+
+#include <spdlog/spdlog.h>
+
+#include "customers/service.h"
+#include "platform/money.h"
+
+namespace recur::billing {
+
+Result<std::string> PaymentMessages::enqueue_with_payment_link(db::Tx& tx, notify::Message m,
+                                                               const PaymentUpdateGrant& grant) {
+  const std::string token = new_payment_update_token();
+  m.data["update_payment_token"] = token;
+  RECUR_ASSIGN(std::string id, outbox_.enqueue(tx, m));
+  RECUR_TRY(issue_payment_update_token(tx, token, grant, clock_.now(), token_seconds_));
+  return id;
+}
+
+void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
+  auto customer = customers::find_customer(tx, inv.customer);
+  if (!customer.ok()) {
+    spdlog::warn("billing: no {} message for {}: {}", pay.status == PaymentStatus::kSucceeded ? "receipt" : "payment_failed",
+                 inv.id, customer.error().message);
+    return;
+  }
+  if (!*customer) return;
+  const auto& c = **customer;
+  notify::Message m;
+  m.to = c.email;
+  m.customer = c.id;
+  m.resource = inv.id;
+  m.data = {{"customer_name", c.name},
+            {"amount", format_amount(pay.amount, pay.currency)},
+            {"description", "Invoice " + inv.number},
+            {"invoice_id", inv.id},
+            {"date", format_rfc3339(pay.updated).substr(0, 10)}};
+  const bool paid = pay.status == PaymentStatus::kSucceeded;
+  m.template_name = paid ? "receipt" : "payment_failed";
+  // A failed payment's message links to the merchant's update-payment page with a one-time token.
+  auto queued = paid ? outbox_.enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
+  if (!queued.ok())
+    spdlog::warn("billing: could not queue the {} message for {}: {}", m.template_name, inv.id, queued.error().message);
+}
+
+}  // namespace recur::billing

@@ -1,0 +1,35 @@
+// What billing tells a customer about a payment (a receipt, a failed payment), queued in the
+// outcome's transaction, and the one-time update-payment link that failed-payment and
+// card-expiring messages carry.
+#pragma once
+
+#include <string>
+
+#include "billing/model.h"
+#include "billing/payment_update.h"
+#include "notify/outbox.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+
+namespace recur::billing {
+
+class PaymentMessages {
+ public:
+  // token_seconds: how long an update-payment link works.
+  PaymentMessages(const Clock& clock, notify::Outbox& outbox, std::int64_t token_seconds)
+      : clock_(clock), outbox_(outbox), token_seconds_(token_seconds) {}
+
+  // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
+  // that cannot be queued is logged and never holds up billing.
+  void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);
+  // Queues `m` with a fresh one-time update-payment token for `grant` in its data; the
+  // token's hash is stored only when the message was queued.
+  Result<std::string> enqueue_with_payment_link(db::Tx& tx, notify::Message m, const PaymentUpdateGrant& grant);
+
+ private:
+  const Clock& clock_;
+  notify::Outbox& outbox_;
+  std::int64_t token_seconds_;
+};
+
+}  // namespace recur::billing
