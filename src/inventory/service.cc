@@ -255,18 +255,9 @@ Result<StockView> InventoryService::stock(const std::string& sku) {
 Result<catalog::Page<StockView>> InventoryService::list_stock(bool low_only, int limit,
                                                               const std::optional<std::string>& starting_after) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<catalog::Page<StockView>> {
-    // Tracked products, by id.
-    std::string sql = "SELECT doc FROM products WHERE track_inventory = 1";
-    db::Params params;
-    if (starting_after) {
-      params.emplace_back(*starting_after);
-      sql += " AND id > $1";
-    }
-    sql += " ORDER BY id";
-    RECUR_ASSIGN(auto rows, tx.query(sql, params));
+    RECUR_ASSIGN(auto tracked, catalog::tracked_products(tx, starting_after));
     catalog::Page<StockView> page;
-    for (const auto& r : rows) {
-      auto product = catalog::product_from_doc(Json::parse(r.text(0)));
+    for (const auto& product : tracked) {
       RECUR_ASSIGN(auto v, view(tx, product));
       if (low_only && !is_low(v.level.available(), v.level.low_stock_threshold)) continue;
       if (static_cast<int>(page.items.size()) == limit) {
@@ -391,11 +382,9 @@ Result<std::vector<Alternative>> InventoryService::alternatives(db::Tx& tx, cons
                                                                 const std::optional<Timestamp>& available_on) {
   std::vector<Alternative> out;
   if (product.category) {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM products WHERE active = 1 AND id <> $1 ORDER BY id LIMIT 1000",
-                                     {product.id}));
+    RECUR_ASSIGN(auto others, catalog::other_active_products(tx, product.id, 1000));
     std::vector<std::pair<std::int64_t, Alternative>> ranked;
-    for (const auto& r : rows) {
-      auto other = catalog::product_from_doc(Json::parse(r.text(0)));
+    for (const auto& other : others) {
       if (other.category != product.category || !similar_price(product.price, other.price)) continue;
       Alternative a{other.id, other.name, std::nullopt, other.price, std::nullopt};
       if (other.track_inventory) {
