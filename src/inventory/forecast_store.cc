@@ -253,6 +253,10 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
   return report;
 }
 
+Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request) {
+  return db::transact(db, [&](db::Tx& tx) { return run_forecast(tx, request); }, db::TxMode::kReadOnly);
+}
+
 Json to_json(const ForecastReport& r) {
   Json data = Json::array();
   for (const auto& pf : r.forecast.products) {
