@@ -24,14 +24,6 @@ Error shipment_not_found(const std::string& id) {
   return Error::not_found("shipment_not_found", "no shipment with id '" + id + "'");
 }
 
-// Similar price: within a third of the product's, in the same currency (any price when the
-// product has none).
-bool similar_price(const std::optional<Money>& wanted, const std::optional<Money>& other) {
-  if (!wanted) return true;
-  if (!other || other->currency != wanted->currency) return false;
-  return std::llabs(other->amount - wanted->amount) * 3 <= wanted->amount;
-}
-
 // A store's limit + 1 rows as a page of `limit`.
 template <typename T>
 catalog::Page<T> page_of(std::vector<T> rows, int limit) {
@@ -383,20 +375,17 @@ Result<std::vector<Alternative>> InventoryService::alternatives(db::Tx& tx, cons
   std::vector<Alternative> out;
   if (product.category) {
     RECUR_ASSIGN(auto others, catalog::other_active_products(tx, product.id, 1000));
-    std::vector<std::pair<std::int64_t, Alternative>> ranked;
-    for (const auto& other : others) {
-      if (other.category != product.category || !similar_price(product.price, other.price)) continue;
-      Alternative a{other.id, other.name, std::nullopt, other.price, std::nullopt};
-      if (other.track_inventory) {
-        RECUR_ASSIGN(auto level, total_level(tx, other.id));
-        if (level.available() < quantity) continue;
-        a.available = level.available();
+    std::vector<Candidate> candidates;
+    for (auto& other : others) {
+      if (!may_stand_in(product, other)) continue;  // only these need their level read
+      Candidate c{std::move(other), std::nullopt};
+      if (c.product.track_inventory) {
+        RECUR_ASSIGN(auto level, total_level(tx, c.product.id));
+        c.available = level.available();
       }
-      std::int64_t distance = product.price && other.price ? std::llabs(other.price->amount - product.price->amount) : 0;
-      ranked.emplace_back(distance, std::move(a));
+      candidates.push_back(std::move(c));
     }
-    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
-    for (std::size_t i = 0; i < ranked.size() && i < 5; ++i) out.push_back(std::move(ranked[i].second));
+    out = rank_alternatives(product, quantity, candidates);
   }
   if (available_on) out.push_back({product.id, std::nullopt, std::nullopt, std::nullopt, available_on});
   return out;

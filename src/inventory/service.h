@@ -42,15 +42,6 @@ struct StockSettingsPatch {
   std::optional<std::optional<std::string>> alert_email;
 };
 
-// An alternative offered when a product cannot be had: another product in stock, or the
-// same product on the date a purchase order brings it.
-struct Alternative {
-  std::string product;
-  std::optional<std::string> name;
-  std::optional<std::int64_t> available;  // null: not tracked (never short)
-  std::optional<Money> price;
-  std::optional<Timestamp> available_on;
-};
 Json to_json(const Alternative& alternative);
 
 struct AvailabilityAnswer {
