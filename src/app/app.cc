@@ -75,7 +75,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, notifications_, billing_options(options)),
       payment_updates_(*db_, *clock_, customers_),
-      inventory_(*db_, *clock_, ids_, options.inventory),
+      inventory_(*db_, *clock_, ids_, &notifications_, options.inventory),
       purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
@@ -88,7 +88,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
-  // Answered from the availability cache without a database (src/inventory/service.cc):
+  // Answered from the availability cache without a database (src/inventory/availability.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
@@ -103,9 +103,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
 }
 
 void App::wire_inventory() {
-  inventory_.set_notifier(&notifications_);
   // Every billed period reserves its box in the same transaction (after billing invoiced it).
-  subscriptions_.set_fulfilment(&inventory_);
+  subscriptions_.set_fulfilment(&inventory_.fulfilment());
   inventory_.set_period_paid(billing::period_paid);
   // A product's name, price, category or tracking changes what availability answers.
   catalog_.on_product_changed([this](const std::string& product) { inventory_.forget(product); });

@@ -231,4 +231,42 @@ Result<std::map<std::int64_t, std::vector<std::string>>> plans_by_reminder_days(
   return out;
 }
 
+namespace {
+template <typename T>
+std::vector<T> rows_to(const std::vector<db::Row>& rows, FromRow<T> from_row) {
+  std::vector<T> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(from_row(r));
+  return out;
+}
+}  // namespace
+
+Result<std::vector<Product>> all_products(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM products ORDER BY id"));
+  return rows_to<Product>(rows, product_row);
+}
+
+Result<std::vector<Plan>> all_plans(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM plans ORDER BY id"));
+  return rows_to<Plan>(rows, plan_row);
+}
+
+Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& starting_after) {
+  std::string sql = "SELECT doc FROM products WHERE track_inventory = 1";
+  db::Params params;
+  if (starting_after) {
+    params.emplace_back(*starting_after);
+    sql += " AND id > $1";
+  }
+  sql += " ORDER BY id";
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  return rows_to<Product>(rows, product_row);
+}
+
+Result<std::vector<Product>> other_active_products(db::Tx& tx, const std::string& id, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM products WHERE active = 1 AND id <> $1 ORDER BY id LIMIT $2",
+                                   {id, std::int64_t{limit}}));
+  return rows_to<Product>(rows, product_row);
+}
+
 }  // namespace recur::catalog

@@ -70,4 +70,15 @@ struct Redemption {
 Status insert_redemption(db::Tx& tx, const Redemption& redemption);
 Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon, const std::string& customer);
 
+// Reads for inventory (the forecast, stock lists, alternatives), inside the caller's
+// transaction; each is one query.
+// Every product, archived ones too, by id.
+Result<std::vector<Product>> all_products(db::Tx& tx);
+// Every plan, archived ones too, by id.
+Result<std::vector<Plan>> all_plans(db::Tx& tx);
+// The products whose stock is tracked, by id; only those after `starting_after` when given.
+Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& starting_after);
+// Active products other than `id`, by id, at most `limit`.
+Result<std::vector<Product>> other_active_products(db::Tx& tx, const std::string& id, int limit);
+
 }  // namespace recur::catalog

@@ -55,4 +55,15 @@ Result<Page> list_for_resource(db::Tx& tx, const std::string& resource_id, int l
   return page;
 }
 
+Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT resource_id, type, created_at, payload FROM events"
+                                   " WHERE resource_type = $1 AND created_at < $2"
+                                   " ORDER BY resource_id, created_at, id",
+                                   {resource_type, until}));
+  std::vector<StoredEvent> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2), row.text(3)});
+  return out;
+}
+
 }  // namespace recur::events

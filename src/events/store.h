@@ -36,4 +36,15 @@ class Recorder {
   const Clock& clock_;
 };
 
+// An event as stored, its payload unparsed ({"before", "after", "details"} as JSON text).
+struct StoredEvent {
+  std::string resource_id;
+  std::string type;
+  Timestamp created = 0;
+  std::string payload;
+};
+// Every event about resources of `resource_type` created before `until`, by resource, then
+// time, then id (inventory's forecast replays subscriptions from them).
+Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until);
+
 }  // namespace recur::events

@@ -50,7 +50,7 @@ void add_forecast_routes(http::Router& router, db::Database& db, const Clock& cl
   router.add("GET", "/v1/forecasts", std::string(access::perm::kInventoryRead), [&db, &clock](Request& req) {
     auto request = parse_request(req, clock.now());
     if (!request.ok()) return http::error_response(req, request.error());
-    auto report = db::transact(db, [&](db::Tx& tx) { return run_forecast(tx, *request); }, db::TxMode::kReadOnly);
+    auto report = read_forecast(db, *request);
     if (!report.ok()) return http::error_response(req, report.error());
     return http::json_response(200, to_json(*report));
   });

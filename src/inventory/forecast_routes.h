@@ -7,7 +7,7 @@
 
 namespace recur::inventory {
 
-// Read-only: one read transaction per request; "now" from `clock`. Permission inventory:read.
+// Read-only: read_forecast reads in one transaction per request; "now" from `clock`. Permission inventory:read.
 void add_forecast_routes(http::Router& router, db::Database& db, const Clock& clock);
 
 }  // namespace recur::inventory

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <set>
 
+#include "catalog/store.h"
+#include "events/store.h"
+#include "subscriptions/store.h"
+
 namespace recur::inventory {
 namespace {
 
@@ -64,11 +68,10 @@ Json demand_json(const BucketDemand& d, double level) {
 
 Result<CatalogueData> load_catalogue(db::Tx& tx) {
   CatalogueData data;
-  RECUR_ASSIGN(auto products, tx.query("SELECT doc FROM products ORDER BY id"));
-  for (const auto& row : products) data.catalogue.add(catalog::product_from_doc(Json::parse(row.text(0))));
-  RECUR_ASSIGN(auto plans, tx.query("SELECT doc FROM plans ORDER BY id"));
-  for (const auto& row : plans) {
-    auto plan = catalog::plan_from_doc(Json::parse(row.text(0)));
+  RECUR_ASSIGN(auto products, catalog::all_products(tx));
+  for (const auto& product : products) data.catalogue.add(product);
+  RECUR_ASSIGN(auto plans, catalog::all_plans(tx));
+  for (auto& plan : plans) {
     data.catalogue.add(plan);
     data.plans.emplace(plan.id, std::move(plan));
   }
@@ -80,34 +83,20 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   const Catalogue& cat = data.catalogue;
   ForecastHistory h = empty_history(cat, as_of);
   // Retention: every subscription, counted by plan, billed periods and whether it ended.
-  RECUR_ASSIGN(auto counts, tx.query("SELECT plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END,"
-                                     " COUNT(*) FROM subscriptions GROUP BY plan_id, billed_periods,"
-                                     " CASE WHEN status = 'canceled' THEN 1 ELSE 0 END"));
-  for (const auto& row : counts)
-    if (auto plan = cat.plan_of(row.text(0)))
-      h.retention[*plan].add(row.int64(1), row.int64(2) != 0, static_cast<double>(row.int64(3)));
+  RECUR_ASSIGN(auto counts, subscriptions::retention_counts(tx));
+  for (const auto& c : counts)
+    if (auto plan = cat.plan_of(c.plan)) h.retention[*plan].add(c.billed_periods, c.canceled, static_cast<double>(c.count));
   // Signups of the trend window, with their quantities.
-  RECUR_ASSIGN(auto recent, tx.query("SELECT plan_id, created_at, doc FROM subscriptions"
-                                     " WHERE created_at >= $1 AND created_at < $2",
-                                     {as_of - kSignupWeeks * 7 * kDay, as_of}));
-  for (const auto& row : recent)
-    if (auto plan = cat.plan_of(row.text(0)))
-      h.signups.add(*plan, row.int64(1), Json::parse(row.text(2)).value("quantity", std::int64_t{1}));
+  RECUR_ASSIGN(auto recent, subscriptions::signups_between(tx, as_of - kSignupWeeks * 7 * kDay, as_of));
+  for (const auto& s : recent)
+    if (auto plan = cat.plan_of(s.plan)) h.signups.add(*plan, s.created, s.quantity);
   // Schedules: live subscriptions, as of now.
-  std::string sql = "SELECT doc FROM subscriptions WHERE status <> 'canceled'";
-  db::Params params;
-  if (!plans.empty()) {
-    sql += " AND plan_id IN (";
-    for (std::size_t i = 0; i < plans.size(); ++i) {
-      params.emplace_back(cat.plans[plans[i]].id);
-      sql += (i ? ", $" : "$") + std::to_string(params.size());
-    }
-    sql += ")";
-  }
-  RECUR_ASSIGN(auto live, tx.query(sql, params));
+  std::vector<std::string> plan_ids;
+  plan_ids.reserve(plans.size());
+  for (int p : plans) plan_ids.push_back(cat.plans[p].id);
+  RECUR_ASSIGN(auto live, subscriptions::live_subscriptions(tx, plan_ids));
   h.schedules.reserve(live.size());
-  for (const auto& row : live) {
-    auto sub = subscriptions::subscription_from_doc(Json::parse(row.text(0)));
+  for (auto& sub : live) {
     advance_to(data, sub, as_of);
     if (auto s = schedule_of(sub, cat, as_of)) h.schedules.push_back(std::move(*s));
   }
@@ -118,10 +107,7 @@ Result<Replay> replay(db::Tx& tx, const CatalogueData& data, Timestamp cut, Time
   const Catalogue& cat = data.catalogue;
   Replay r;
   r.history = empty_history(cat, cut);
-  RECUR_ASSIGN(auto rows, tx.query("SELECT resource_id, type, created_at, payload FROM events"
-                                   " WHERE resource_type = 'subscription' AND created_at < $1"
-                                   " ORDER BY resource_id, created_at, id",
-                                   {until}));
+  RECUR_ASSIGN(auto rows, events::events_before(tx, "subscription", until));
   Json current = nullptr;  // the subscription's last document so far
   Json at_cut = nullptr;   // ... written at or before the cut
   auto finish = [&] {
@@ -135,12 +121,12 @@ Result<Replay> replay(db::Tx& tx, const CatalogueData& data, Timestamp cut, Time
   };
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& row = rows[i];
-    if (i > 0 && row.text(0) != rows[i - 1].text(0)) finish();
-    const std::string& type = row.text(1);
-    Timestamp created = row.int64(2);
+    if (i > 0 && row.resource_id != rows[i - 1].resource_id) finish();
+    const std::string& type = row.type;
+    Timestamp created = row.created;
     bool billable = kBillableTypes.count(type) > 0;
     if (!billable && type.rfind("subscription.", 0) != 0) continue;
-    Json payload = Json::parse(row.text(3), nullptr, false);
+    Json payload = Json::parse(row.payload, nullptr, false);
     if (!payload.is_object()) continue;
     if (type == "subscription.deleted") current = nullptr;
     else if (const auto& after = payload.value("after", Json()); after.is_object()) current = after;
@@ -265,6 +251,10 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
                                   products, req.threads);
   report.catalogue = std::move(data.catalogue);
   return report;
+}
+
+Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request) {
+  return db::transact(db, [&](db::Tx& tx) { return run_forecast(tx, request); }, db::TxMode::kReadOnly);
 }
 
 Json to_json(const ForecastReport& r) {

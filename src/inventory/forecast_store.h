@@ -84,6 +84,8 @@ struct ForecastReport {
 
 // Refuses an unknown product or sku (404 product_not_found).
 Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& request);
+// run_forecast in a read-only transaction of its own (GET /v1/forecasts).
+Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request);
 Json to_json(const ForecastReport& report);
 
 struct BacktestReport {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 
 namespace recur::inventory {
 namespace {
@@ -202,6 +203,38 @@ Json to_json(const Availability& a) {
           {"can_fulfil", a.can_fulfil},
           {"low_stock", a.low_stock},
           {"available_on", to_json_time(a.available_on)}};
+}
+
+// ------------------------------------------------------------------ alternatives
+
+namespace {
+constexpr std::size_t kMaxAlternatives = 5;
+}  // namespace
+
+bool may_stand_in(const catalog::Product& wanted, const catalog::Product& other) {
+  if (!wanted.category || other.category != wanted.category) return false;
+  if (!wanted.price) return true;
+  if (!other.price || other.price->currency != wanted.price->currency) return false;
+  return std::llabs(other.price->amount - wanted.price->amount) * 3 <= wanted.price->amount;
+}
+
+std::vector<Alternative> rank_alternatives(const catalog::Product& wanted, std::int64_t quantity,
+                                           const std::vector<Candidate>& candidates) {
+  std::vector<std::pair<std::int64_t, const Candidate*>> ranked;
+  for (const auto& c : candidates) {
+    if (!may_stand_in(wanted, c.product)) continue;
+    if (c.available && *c.available < quantity) continue;
+    std::int64_t distance =
+        wanted.price && c.product.price ? std::llabs(c.product.price->amount - wanted.price->amount) : 0;
+    ranked.emplace_back(distance, &c);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<Alternative> out;
+  for (std::size_t i = 0; i < ranked.size() && i < kMaxAlternatives; ++i) {
+    const catalog::Product& p = ranked[i].second->product;
+    out.push_back({p.id, p.name, ranked[i].second->available, p.price, std::nullopt});
+  }
+  return out;
 }
 
 }  // namespace recur::inventory

@@ -1,6 +1,6 @@
 // Inventory's plain types and rules: stock levels derived from an append-only movement
 // ledger, shipments with their reservations and backorders, low-stock crossings, and the
-// availability answer. No I/O here.
+// availability answer and the alternatives offered with it. No I/O here.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "catalog/model.h"
 #include "platform/json.h"
 #include "platform/money.h"
 #include "platform/time.h"
@@ -167,5 +168,34 @@ struct Availability {
 Availability availability(const StockSnapshot& stock, std::int64_t quantity, std::optional<Timestamp> date);
 
 Json to_json(const Availability& availability);
+
+// ------------------------------------------------------------------ alternatives
+
+// An alternative offered when a product cannot be had: another product in stock, or the
+// same product on the date a purchase order brings it.
+struct Alternative {
+  std::string product;
+  std::optional<std::string> name;
+  std::optional<std::int64_t> available;  // null: not tracked (never short)
+  std::optional<Money> price;
+  std::optional<Timestamp> available_on;
+};
+
+// Another product that might be offered instead, with what of it is free now.
+struct Candidate {
+  catalog::Product product;
+  std::optional<std::int64_t> available;  // null: not tracked (never short)
+};
+
+// Whether `other` may stand in for `wanted`: the same category (nothing stands in for a
+// product without one) and a similar price: within a third of wanted's, in the same currency
+// (any price when wanted has none).
+bool may_stand_in(const catalog::Product& wanted, const catalog::Product& other);
+
+// What to offer instead of `quantity` of `wanted`: the candidates that may stand in and have
+// `quantity` free (or are not tracked), closest price first (equally close ones in the order
+// given), at most 5.
+std::vector<Alternative> rank_alternatives(const catalog::Product& wanted, std::int64_t quantity,
+                                           const std::vector<Candidate>& candidates);
 
 }  // namespace recur::inventory

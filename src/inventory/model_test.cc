@@ -1,5 +1,5 @@
 // Inventory rules by worked example: availability with arrivals, low-stock crossings,
-// shipment statuses and credits.
+// shipment statuses and credits, and the alternatives offered for a product that is short.
 #include "inventory/model.h"
 
 #include <gtest/gtest.h>
@@ -116,6 +116,73 @@ TEST(Shipments, JsonRoundTripsEveryField) {
   auto back = shipment_from_doc(to_json(s));
   EXPECT_EQ(to_json(back), to_json(s));
   EXPECT_EQ(to_json(s)["items"][0]["backordered"], 1);
+}
+
+catalog::Product product(std::string id, std::optional<std::string> category, std::optional<Money> price,
+                         bool tracked = true) {
+  catalog::Product p;
+  p.id = std::move(id);
+  p.name = "Name of " + p.id;
+  p.category = std::move(category);
+  p.price = std::move(price);
+  p.track_inventory = tracked;
+  return p;
+}
+
+std::optional<Money> usd(std::int64_t amount) { return Money{amount, "usd"}; }
+
+TEST(Alternatives, SameCategoryWithinAThirdOfThePriceWithEnoughFreeClosestPriceFirstAtMostFive) {
+  const auto wanted = product("prod_w", "coffee", usd(900));
+  struct Case {
+    const char* what;
+    catalog::Product wanted;
+    std::int64_t quantity;
+    std::vector<Candidate> candidates;
+    std::vector<std::string> offered;  // in order
+  } cases[] = {
+      {"same category, similar price, enough free", wanted, 2, {{product("p1", "coffee", usd(1000)), 2}}, {"p1"}},
+      {"another category", wanted, 1, {{product("p1", "tea", usd(900)), 5}}, {}},
+      {"no category on the candidate", wanted, 1, {{product("p1", std::nullopt, usd(900)), 5}}, {}},
+      {"nothing stands in for a product without a category", product("prod_w", std::nullopt, usd(900)), 1,
+       {{product("p1", std::nullopt, usd(900)), 5}}, {}},
+      {"a third of the price away is similar, more is not", wanted, 1,
+       {{product("p1", "coffee", usd(1200)), 5}, {product("p2", "coffee", usd(600)), 5},
+        {product("p3", "coffee", usd(1201)), 5}, {product("p4", "coffee", usd(599)), 5}},
+       {"p1", "p2"}},
+      {"another currency", wanted, 1, {{product("p1", "coffee", Money{900, "eur"}), 5}}, {}},
+      {"a candidate without a price", wanted, 1, {{product("p1", "coffee", std::nullopt), 5}}, {}},
+      {"any price when the wanted product has none", product("prod_w", "coffee", std::nullopt), 1,
+       {{product("p1", "coffee", usd(5)), 5}, {product("p2", "coffee", std::nullopt), 5}}, {"p1", "p2"}},
+      {"too few free", wanted, 3, {{product("p1", "coffee", usd(900)), 2}}, {}},
+      {"untracked is never short", wanted, 1000, {{product("p1", "coffee", usd(900), false), std::nullopt}}, {"p1"}},
+      {"closest price first, ties keep their order", wanted, 1,
+       {{product("p1", "coffee", usd(1100)), 5}, {product("p2", "coffee", usd(950)), 5},
+        {product("p3", "coffee", usd(850)), 5}, {product("p4", "coffee", usd(900)), 5}},
+       {"p4", "p2", "p3", "p1"}},
+      {"at most five", wanted, 1,
+       {{product("p1", "coffee", usd(906)), 1}, {product("p2", "coffee", usd(905)), 1},
+        {product("p3", "coffee", usd(904)), 1}, {product("p4", "coffee", usd(903)), 1},
+        {product("p5", "coffee", usd(902)), 1}, {product("p6", "coffee", usd(901)), 1}},
+       {"p6", "p5", "p4", "p3", "p2"}},
+  };
+  for (const auto& c : cases) {
+    auto offered = rank_alternatives(c.wanted, c.quantity, c.candidates);
+    std::vector<std::string> ids;
+    for (const auto& a : offered) ids.push_back(a.product);
+    EXPECT_EQ(ids, c.offered) << c.what;
+  }
+}
+
+TEST(Alternatives, CarryNamePriceAndWhatIsFreeNullWhenUntracked) {
+  auto wanted = product("prod_w", "coffee", usd(900));
+  auto offered = rank_alternatives(wanted, 1, {{product("p1", "coffee", usd(950)), 7},
+                                               {product("p2", "coffee", usd(1000), false), std::nullopt}});
+  ASSERT_EQ(offered.size(), 2u);
+  EXPECT_EQ(offered[0].name, "Name of p1");
+  EXPECT_EQ(offered[0].available, 7);
+  EXPECT_EQ(offered[0].price->amount, 950);
+  EXPECT_FALSE(offered[0].available_on.has_value());
+  EXPECT_FALSE(offered[1].available.has_value());
 }
 
 }  // namespace

@@ -112,8 +112,8 @@ std::string lines_text(const PurchaseOrder& order);
 
 // ------------------------------------------------------------------ reordering
 
-// The standard normal's inverse CDF (Acklam's rational approximation with one Halley step;
-// |error| < 1e-9): the z for a service level, e.g. 0.95 -> 1.6449.
+// The standard normal's inverse CDF (Boost.Math's quantile): the z for a service level,
+// e.g. 0.95 -> 1.6449.
 // Requires: 0 < p < 1.
 double inverse_normal(double p);
 

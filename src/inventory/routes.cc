@@ -87,23 +87,27 @@ Result<ChoiceInput> parse_choice(const Request& req) {
 
 }  // namespace
 
-void add_routes(http::Router& router, InventoryService& svc) {
+void add_routes(http::Router& router, InventoryService& inventory) {
+  StockLevels& levels = inventory.levels();
+  AvailabilityAnswers& answers = inventory.answers();
+  Shipments& shipments = inventory.shipments();
+  BackorderChoices& choices = inventory.choices();
   using namespace access::perm;
   const std::string read(kInventoryRead), write(kInventoryWrite);
 
-  router.add("GET", "/v1/inventory", read, [&svc](Request& req) {
+  router.add("GET", "/v1/inventory", read, [&levels](Request& req) {
     auto page = http::page_request(req, {"low_stock"});
     if (!page.ok()) return http::error_response(req, page.error());
     auto low = req.query_param("low_stock");
     if (low && *low != "true" && *low != "false")
       return http::error_response(req, invalid_param("low_stock", "low_stock is true or false"));
-    return page_response(req, svc.list_stock(low && *low == "true", page->limit, page->starting_after), "/v1/inventory",
+    return page_response(req, levels.list_stock(low && *low == "true", page->limit, page->starting_after), "/v1/inventory",
                          [](const StockView& v) { return to_json(v); });
   });
-  router.add("GET", "/v1/inventory/{sku}", read, [&svc](Request& req) {
-    return stock_response(req, svc.stock(req.path_params["sku"]), 200);
+  router.add("GET", "/v1/inventory/{sku}", read, [&levels](Request& req) {
+    return stock_response(req, levels.stock(req.path_params["sku"]), 200);
   });
-  router.add("PATCH", "/v1/inventory/{sku}", write, [&svc](Request& req) {
+  router.add("PATCH", "/v1/inventory/{sku}", write, [&levels](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
     FieldReader f(*body);
@@ -113,19 +117,19 @@ void add_routes(http::Router& router, InventoryService& svc) {
     else if (auto e = f.email("alert_email", false)) patch.alert_email = e;
     f.accept("alert_email");
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
-    return stock_response(req, svc.update_settings(req.path_params["sku"], patch, access::actor_of(req)), 200);
+    return stock_response(req, levels.update_settings(req.path_params["sku"], patch, access::actor_of(req)), 200);
   });
-  router.add("GET", "/v1/inventory/{sku}/movements", read, [&svc](Request& req) {
+  router.add("GET", "/v1/inventory/{sku}/movements", read, [&levels](Request& req) {
     auto page = http::page_request(req, {"kind"});
     if (!page.ok()) return http::error_response(req, page.error());
     auto kind = req.query_param("kind");
     if (kind && !parse_movement_kind(*kind))
       return http::error_response(req, invalid_param("kind", "kind is receipt, adjustment, reservation, release, shipment or return"));
     auto sku = req.path_params["sku"];
-    return page_response(req, svc.movements(sku, kind, page->limit, page->starting_after),
+    return page_response(req, levels.movements(sku, kind, page->limit, page->starting_after),
                          "/v1/inventory/" + sku + "/movements", [sku](const Movement& m) { return to_json(m, sku); });
   });
-  router.add("POST", "/v1/inventory/{sku}/adjustments", write, [&svc](Request& req) {
+  router.add("POST", "/v1/inventory/{sku}/adjustments", write, [&levels](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
     FieldReader f(*body);
@@ -133,33 +137,33 @@ void add_routes(http::Router& router, InventoryService& svc) {
     auto reason = f.text("reason", true, 200);
     if (delta && *delta == 0) f.fail("quantity_delta", "out_of_range", "an adjustment changes stock: not 0");
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
-    return stock_response(req, svc.adjust(req.path_params["sku"], *delta, *reason, access::actor_of(req)), 201);
+    return stock_response(req, levels.adjust(req.path_params["sku"], *delta, *reason, access::actor_of(req)), 201);
   });
-  router.add("POST", "/v1/inventory/{sku}/receipts", write, [&svc](Request& req) {
+  router.add("POST", "/v1/inventory/{sku}/receipts", write, [&levels](Request& req) {
     auto units = parse_units(req, "purchase_order");
     if (!units.ok()) return http::error_response(req, units.error());
-    return stock_response(req, svc.receive(req.path_params["sku"], units->quantity, units->reference,
+    return stock_response(req, levels.receive(req.path_params["sku"], units->quantity, units->reference,
                                            access::actor_of(req)), 201);
   });
-  router.add("POST", "/v1/inventory/{sku}/returns", write, [&svc](Request& req) {
+  router.add("POST", "/v1/inventory/{sku}/returns", write, [&levels](Request& req) {
     auto units = parse_units(req, "shipment");
     if (!units.ok()) return http::error_response(req, units.error());
-    return stock_response(req, svc.record_return(req.path_params["sku"], units->quantity, units->reference,
+    return stock_response(req, levels.record_return(req.path_params["sku"], units->quantity, units->reference,
                                                  access::actor_of(req)), 201);
   });
 
   // Shops ask before offering a product: anyone who may read the catalogue may ask.
-  router.add("GET", "/v1/products/{id}/availability", std::string(kCatalogRead), [&svc](Request& req) {
+  router.add("GET", "/v1/products/{id}/availability", std::string(kCatalogRead), [&answers](Request& req) {
     auto query = availability_query(req);
     if (!query.ok()) return http::error_response(req, query.error());
-    auto answer = svc.availability(req.path_params["id"], query->first, query->second);
+    auto answer = answers.availability(req.path_params["id"], query->first, query->second);
     if (!answer.ok()) return http::error_response(req, answer.error());
     return http::json_response(200, to_json(*answer));
   });
 
   const std::string ship_read(kShipmentsRead), ship_write(kShipmentsWrite);
   auto render = [](const Shipment& s) { return to_json(s); };
-  router.add("GET", "/v1/shipments", ship_read, [&svc, render](Request& req) {
+  router.add("GET", "/v1/shipments", ship_read, [&shipments, render](Request& req) {
     auto page = http::page_request(req, {"subscription", "customer", "status"});
     if (!page.ok()) return http::error_response(req, page.error());
     auto status = req.query_param("status");
@@ -167,12 +171,12 @@ void add_routes(http::Router& router, InventoryService& svc) {
       return http::error_response(req, invalid_param("status", "unknown status '" + *status + "'"));
     ShipmentQuery q{req.query_param("subscription"), req.query_param("customer"), status, page->limit,
                     page->starting_after};
-    return page_response(req, svc.list_shipments(q), "/v1/shipments", render);
+    return page_response(req, shipments.list_shipments(q), "/v1/shipments", render);
   });
-  router.add("GET", "/v1/shipments/{id}", ship_read, [&svc, render](Request& req) {
-    return http::respond(req, svc.shipment(req.path_params["id"]), 200, render);
+  router.add("GET", "/v1/shipments/{id}", ship_read, [&shipments, render](Request& req) {
+    return http::respond(req, shipments.shipment(req.path_params["id"]), 200, render);
   });
-  router.add("PATCH", "/v1/shipments/{id}", ship_write, [&svc, render](Request& req) {
+  router.add("PATCH", "/v1/shipments/{id}", ship_write, [&shipments, render](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
     auto version = http::expected_version(req, *body, false);
@@ -181,14 +185,14 @@ void add_routes(http::Router& router, InventoryService& svc) {
     auto status = f.one_of("status", true, {"ready", "shipped", "delivered", "cancelled"});
     auto tracking = f.text("tracking_number", false, 100);
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
-    return http::respond(req, svc.move_shipment(req.path_params["id"], *parse_shipment_status(*status), tracking,
+    return http::respond(req, shipments.move_shipment(req.path_params["id"], *parse_shipment_status(*status), tracking,
                                                 *version, access::actor_of(req)),
                          200, render);
   });
-  router.add("POST", "/v1/shipments/{id}/backorder-choice", ship_write, [&svc, render](Request& req) {
+  router.add("POST", "/v1/shipments/{id}/backorder-choice", ship_write, [&choices, render](Request& req) {
     auto input = parse_choice(req);
     if (!input.ok()) return http::error_response(req, input.error());
-    return http::respond(req, svc.choose(req.path_params["id"], *input, access::actor_of(req)), 200, render);
+    return http::respond(req, choices.choose(req.path_params["id"], *input, access::actor_of(req)), 200, render);
   });
 }
 

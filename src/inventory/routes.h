@@ -7,6 +7,6 @@
 
 namespace recur::inventory {
 
-void add_routes(http::Router& router, InventoryService& service);
+void add_routes(http::Router& router, InventoryService& inventory);
 
 }  // namespace recur::inventory

@@ -148,4 +148,43 @@ recur::Status insert_pending_item(db::Tx& tx, const PendingItem& i, Timestamp cr
   return Ok{};
 }
 
+Result<std::vector<RetentionCount>> retention_counts(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END,"
+                                   " COUNT(*) FROM subscriptions GROUP BY plan_id, billed_periods,"
+                                   " CASE WHEN status = 'canceled' THEN 1 ELSE 0 END"));
+  std::vector<RetentionCount> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back({row.text(0), row.int64(1), row.int64(2) != 0, row.int64(3)});
+  return out;
+}
+
+Result<std::vector<Signup>> signups_between(db::Tx& tx, Timestamp from, Timestamp to) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT plan_id, created_at, doc FROM subscriptions"
+                                   " WHERE created_at >= $1 AND created_at < $2",
+                                   {from, to}));
+  std::vector<Signup> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows)
+    out.push_back({row.text(0), row.int64(1), Json::parse(row.text(2)).value("quantity", std::int64_t{1})});
+  return out;
+}
+
+Result<std::vector<Subscription>> live_subscriptions(db::Tx& tx, const std::vector<std::string>& plans) {
+  std::string sql = "SELECT doc FROM subscriptions WHERE status <> 'canceled'";
+  db::Params params;
+  if (!plans.empty()) {
+    sql += " AND plan_id IN (";
+    for (const auto& plan : plans) {
+      params.emplace_back(plan);
+      sql += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
+    }
+    sql += ")";
+  }
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  std::vector<Subscription> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(from_row(row));
+  return out;
+}
+
 }  // namespace recur::subscriptions

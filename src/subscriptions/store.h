@@ -65,4 +65,24 @@ struct PendingItem {
 // subscriptions itself no longer calls it.
 recur::Status insert_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created);
 
+// Aggregates for inventory's demand forecast, inside the caller's transaction; each is one
+// query.
+// How many subscriptions each (plan, billed periods, ended or not) has.
+struct RetentionCount {
+  std::string plan;
+  std::int64_t billed_periods = 0;
+  bool canceled = false;
+  std::int64_t count = 0;
+};
+Result<std::vector<RetentionCount>> retention_counts(db::Tx& tx);
+// The subscriptions created in [from, to): plan, creation time and quantity, in no order.
+struct Signup {
+  std::string plan;
+  Timestamp created = 0;
+  std::int64_t quantity = 1;
+};
+Result<std::vector<Signup>> signups_between(db::Tx& tx, Timestamp from, Timestamp to);
+// The subscriptions not canceled, on one of `plans` (empty: on any plan), in no order.
+Result<std::vector<Subscription>> live_subscriptions(db::Tx& tx, const std::vector<std::string>& plans);
+
 }  // namespace recur::subscriptions

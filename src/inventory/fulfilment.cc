@@ -1,0 +1,136 @@
+// Inventory's side of a billed period.
+#include "inventory/fulfilment.h"
+
+#include <algorithm>
+
+#include "catalog/store.h"
+#include "customers/service.h"
+#include "inventory/store.h"
+
+namespace recur::inventory {
+namespace {
+
+std::string date_text(std::optional<Timestamp> t) {
+  return t ? format_rfc3339(*t).substr(0, 10) : std::string("as soon as it is back in stock");
+}
+
+}  // namespace
+
+recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions::Subscription& sub,
+                                             const subscriptions::LifecycleEvent& e, bool at_signup) {
+  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
+  if (!plan || plan->items.empty()) return Ok{};  // nothing physical to ship
+  Shipment s;
+  s.id = ids_.next("shp");
+  s.subscription = sub.id;
+  s.customer = sub.customer;
+  s.period_seq = e.sequence;
+  s.period = e.period;
+  s.value = e.amount;
+  s.currency = e.currency;
+  s.created = s.updated = e.at;
+  if (sub.shipping_address) s.address = customers::to_json(*sub.shipping_address);
+  bool any_tracked = false;
+  for (const auto& pi : plan->items) {
+    RECUR_ASSIGN(auto product, catalog::find_product(tx, pi.product));
+    if (!product) return Error::internal("plan " + plan->id + " ships a missing product " + pi.product);
+    s.items.push_back({product->id, product->sku, product->name, pi.quantity * e.quantity, 0, product->track_inventory,
+                       std::nullopt});
+    any_tracked = any_tracked || product->track_inventory;
+  }
+  if (s.address.is_null()) {
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+    if (customer && customer->shipping_address) s.address = customers::to_json(*customer->shipping_address);
+  }
+  // Rows are locked in product order, so two renewals never wait on each other in a cycle.
+  std::vector<std::size_t> order(s.items.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return s.items[a].product < s.items[b].product; });
+  std::vector<std::string> short_skus;
+  for (auto i : order) {
+    RECUR_TRY(movements_.reserve(tx, s.items[i], s.id, e.at));
+    if (s.items[i].short_by() > 0) short_skus.push_back(s.items[i].sku);
+  }
+  if (at_signup && !short_skus.empty()) {
+    std::vector<Alternative> offered;
+    for (const auto& item : s.items) {
+      if (item.short_by() <= 0) continue;
+      RECUR_ASSIGN(auto product, catalog::find_product(tx, item.product));
+      RECUR_ASSIGN(auto snap, answers_.snapshot(tx, *product));
+      auto a = inventory::availability(snap, item.quantity, std::nullopt);
+      RECUR_ASSIGN(auto more, answers_.alternatives(tx, *product, item.quantity, a.available_on));
+      for (auto& m : more) offered.push_back(std::move(m));
+    }
+    return out_of_stock(short_skus, offered);  // rolls the whole signup back
+  }
+  s.status = reservation_status(s.items);
+  if (s.status == ShipmentStatus::kBackordered) {
+    s.backordered_at = e.at;
+    RECUR_ASSIGN(s.expected_at, expected_fill(tx, s));
+  }
+  RECUR_ASSIGN(bool inserted, insert_shipment(tx, s));
+  if (!inserted) return Error::internal("period " + std::to_string(e.sequence) + " of " + sub.id + " has a shipment already");
+  RECUR_TRY(events_.record(tx, "shipment.created", s.id, events::Actor::system(), nullptr, to_json(s)));
+  if (s.status == ShipmentStatus::kBackordered) {
+    RECUR_TRY(events_.record(tx, "shipment.backordered", s.id, events::Actor::system(), nullptr, nullptr,
+                             {{"skus", short_skus}, {"expected_at", to_json_time(s.expected_at)}}));
+    notices_.send(tx, s, "backorder_delay", {{"expected_date", date_text(s.expected_at)}});
+  }
+  if (any_tracked) {
+    for (const auto& item : s.items) {
+      if (!item.tracked) continue;
+      RECUR_ASSIGN(auto product, catalog::find_product(tx, item.product));
+      RECUR_TRY(alerts_.check(tx, *product));
+    }
+  }
+  return Ok{};
+}
+
+recur::Status InventoryFulfilment::check_first_shipment(db::Tx& tx, const subscriptions::Subscription& sub,
+                                                     const catalog::Plan& plan, Timestamp ships_at) {
+  std::vector<std::string> short_skus;
+  std::vector<Alternative> offered;
+  for (const auto& pi : plan.items) {
+    RECUR_ASSIGN(auto product, catalog::find_product(tx, pi.product));
+    if (!product || !product->track_inventory) continue;
+    RECUR_ASSIGN(auto snap, answers_.snapshot(tx, *product));
+    auto a = inventory::availability(snap, pi.quantity * sub.quantity, ships_at);
+    if (a.can_fulfil) continue;
+    short_skus.push_back(product->sku);
+    RECUR_ASSIGN(auto more, answers_.alternatives(tx, *product, pi.quantity * sub.quantity, a.available_on));
+    for (auto& m : more) offered.push_back(std::move(m));
+  }
+  if (short_skus.empty()) return Ok{};
+  return out_of_stock(short_skus, offered);
+}
+
+recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::string& subscription) {
+  RECUR_ASSIGN(auto boxes, inventory::list_shipments(tx, {subscription, std::nullopt, std::nullopt, 1000, std::nullopt}));
+  Timestamp now = clock_.now();
+  for (auto& s : boxes) {
+    bool open = s.status == ShipmentStatus::kPending || s.status == ShipmentStatus::kBackordered ||
+                s.status == ShipmentStatus::kReady;
+    if (!open) continue;
+    if (period_paid_) {
+      RECUR_ASSIGN(bool paid, period_paid_(tx, s.subscription, s.period_seq));
+      if (paid) continue;  // paid for: it still ships
+    }
+    RECUR_ASSIGN(auto locked, find_shipment(tx, s.id, true));
+    if (!locked) continue;
+    Shipment box = std::move(*locked);
+    Json before = to_json(box);
+    std::vector<ShipmentItem> freed = box.items;
+    for (auto& item : box.items) RECUR_TRY(movements_.release(tx, item, box.id, now));
+    box.status = ShipmentStatus::kCancelled;
+    box.expected_at.reset();
+    box.updated = now;
+    ++box.version;
+    RECUR_TRY(update_shipment(tx, box));
+    RECUR_TRY(movements_.released(tx, freed));
+    RECUR_TRY(events_.record(tx, "shipment.cancelled", box.id, events::Actor::system(), std::move(before), to_json(box),
+                             {{"reason", "subscription_ended_unpaid"}}));
+  }
+  return Ok{};
+}
+
+}  // namespace recur::inventory

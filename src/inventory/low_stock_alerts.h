@@ -1,0 +1,33 @@
+// Low-stock alerts: once per crossing of a product's threshold, an inventory.low event and
+// an e-mail to the operators and the SKU's contact; inventory.restocked when it recovers.
+#pragma once
+
+#include <string>
+
+#include "catalog/model.h"
+#include "events/store.h"
+#include "notify/service.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+#include "platform/ids.h"
+
+namespace recur::inventory {
+
+class LowStockAlerts {
+ public:
+  // `notifier` may be null (no e-mail); `ops_email` "" : no operators' copy.
+  LowStockAlerts(const Clock& clock, IdGenerator& ids, notify::Notifier* notifier, std::string ops_email)
+      : clock_(clock), events_(ids, clock), notifier_(notifier), ops_email_(std::move(ops_email)) {}
+
+  // Checks the product's level after a change and alerts (or records the recovery) once.
+  // Requires: called inside the transaction that changed the level.
+  recur::Status check(db::Tx& tx, const catalog::Product& product);
+
+ private:
+  const Clock& clock_;
+  events::Recorder events_;
+  notify::Notifier* notifier_;
+  std::string ops_email_;
+};
+
+}  // namespace recur::inventory

@@ -1,0 +1,57 @@
+// Shipments: reading and listing them, and the operator's moves (ready, shipped, delivered,
+// cancelled), each in one transaction; shipping takes the reserved units off the shelf and
+// cancelling releases them to other backorders.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "catalog/store.h"
+#include "events/store.h"
+#include "inventory/model.h"
+#include "inventory/shipment_notices.h"
+#include "inventory/stock_movements.h"
+#include "platform/clock.h"
+#include "platform/db/database.h"
+#include "platform/ids.h"
+
+namespace recur::inventory {
+
+struct ShipmentQuery {
+  std::optional<std::string> subscription;
+  std::optional<std::string> customer;
+  std::optional<std::string> status;
+  int limit = 10;
+  std::optional<std::string> starting_after;
+};
+
+// Billing answers whether a shipment's period is paid: a box is made ready or shipped only
+// then (409 period_unpaid otherwise), and an ended subscription's unpaid boxes are cancelled.
+using PeriodPaid = std::function<Result<bool>(db::Tx&, const std::string& subscription, std::int64_t period_seq)>;
+
+Error shipment_not_found(const std::string& id);
+
+class Shipments {
+ public:
+  Shipments(db::Database& db, const Clock& clock, IdGenerator& ids, StockMovements& movements,
+            ShipmentNotices& notices)
+      : db_(db), clock_(clock), events_(ids, clock), movements_(movements), notices_(notices) {}
+
+  void set_period_paid(PeriodPaid paid) { period_paid_ = std::move(paid); }
+
+  Result<Shipment> shipment(const std::string& id);
+  Result<catalog::Page<Shipment>> list_shipments(const ShipmentQuery& query);
+  Result<Shipment> move_shipment(const std::string& id, ShipmentStatus to, const std::optional<std::string>& tracking,
+                                 std::optional<std::int64_t> expected_version, const events::Actor& actor);
+
+ private:
+  db::Database& db_;
+  const Clock& clock_;
+  events::Recorder events_;
+  StockMovements& movements_;
+  ShipmentNotices& notices_;
+  PeriodPaid period_paid_;
+};
+
+}  // namespace recur::inventory
