@@ -75,8 +75,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, notifications_, billing_options(options)),
       payment_updates_(*db_, *clock_, customers_),
-      inventory_(*db_, *clock_, ids_, &notifications_, options.inventory),
-      purchasing_(*db_, *clock_, ids_, &notifications_, purchasing_options(options)),
+      inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
+      purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();

@@ -123,7 +123,7 @@ BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscri
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures) {
   // failures = 1 means the original charge failed: the first retry is retry_days[0].
   if (failures < 1 || failures > static_cast<std::int64_t>(settings.retry_days.size())) return std::nullopt;
-  return first_failure + settings.retry_days[static_cast<std::size_t>(failures - 1)] * 86400;
+  return first_failure + settings.retry_days[static_cast<std::size_t>(failures - 1)] * kSecondsPerDay;
 }
 
 DunningStep dunning_step(const DunningSettings& settings, Timestamp first_failed, std::int64_t attempt) {

@@ -143,9 +143,9 @@ TEST(PeriodInvoice, ACadenceChangeKeepsTheDiscountOfTheNewPeriodAndCarriesTheRes
 TEST(NextRetryAt, FollowsTheScheduleFromTheFirstFailureThenStops) {
   DunningSettings s;  // 1, 3, 5, 7 days
   Timestamp first = 1'000'000;
-  EXPECT_EQ(*next_retry_at(s, first, 1), first + 1 * 86400);
-  EXPECT_EQ(*next_retry_at(s, first, 2), first + 3 * 86400);
-  EXPECT_EQ(*next_retry_at(s, first, 4), first + 7 * 86400);
+  EXPECT_EQ(*next_retry_at(s, first, 1), first + 1 * kSecondsPerDay);
+  EXPECT_EQ(*next_retry_at(s, first, 2), first + 3 * kSecondsPerDay);
+  EXPECT_EQ(*next_retry_at(s, first, 4), first + 7 * kSecondsPerDay);
   EXPECT_FALSE(next_retry_at(s, first, 5).has_value());
   EXPECT_FALSE(next_retry_at(s, first, 0).has_value());
 }

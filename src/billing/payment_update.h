@@ -15,7 +15,7 @@
 
 namespace recur::billing {
 
-inline constexpr std::int64_t kDefaultPaymentUpdateTtl = 7 * 86400;
+inline constexpr std::int64_t kDefaultPaymentUpdateTtl = 7 * kSecondsPerDay;
 
 // What a token was issued for: a failed invoice, or an expiring card.
 struct PaymentUpdateGrant {

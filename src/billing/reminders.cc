@@ -26,7 +26,7 @@ Result<std::vector<std::string>> unreminded_renewals(db::Tx& tx, Timestamp now) 
   std::vector<std::string> out;
   std::optional<subscriptions::DueRenewal> cursor;
   for (;;) {
-    RECUR_ASSIGN(auto page, subscriptions::renewals_between(tx, now, now + kMaxReminderDays * 86400, cursor,
+    RECUR_ASSIGN(auto page, subscriptions::renewals_between(tx, now, now + kMaxReminderDays * kSecondsPerDay, cursor,
                                                             kRemindersPerRun));
     if (page.empty()) return out;
     std::string sql = "SELECT subscription_id, due_at FROM reminders WHERE kind = 'renewal' AND subscription_id IN (";
@@ -74,7 +74,7 @@ Result<bool> Reminders::remind_renewal(const std::string& id, Timestamp now) {
     std::int64_t quantity = sub.pending_change ? sub.pending_change->quantity : sub.quantity;
     RECUR_ASSIGN(auto plan, catalog::find_plan(tx, plan_id));
     if (!plan || plan->renewal_reminder_days <= 0) return false;
-    if (now < sub.current.end - plan->renewal_reminder_days * 86400) return false;
+    if (now < sub.current.end - plan->renewal_reminder_days * kSecondsPerDay) return false;
     RECUR_ASSIGN(bool fresh, claim_reminder(tx, "renewal:" + sub.id + ":" + std::to_string(sub.current.end), sub.id,
                                             "renewal", sub.current.end, now));
     if (!fresh) return false;
@@ -156,9 +156,9 @@ Result<std::optional<Timestamp>> Reminders::next_reminder_at(db::Tx& tx, Timesta
   RECUR_ASSIGN(auto by_days, catalog::plans_by_reminder_days(tx));
   std::optional<Timestamp> next;
   for (const auto& [days, plans] : by_days) {
-    RECUR_ASSIGN(auto renews, subscriptions::earliest_renewal(tx, now + days * 86400, plans));
+    RECUR_ASSIGN(auto renews, subscriptions::earliest_renewal(tx, now + days * kSecondsPerDay, plans));
     if (!renews) continue;
-    Timestamp at = *renews - days * 86400;
+    Timestamp at = *renews - days * kSecondsPerDay;
     if (!next || at < *next) next = at;
   }
   return next;

@@ -63,7 +63,7 @@ TEST(MayBeAttempt, OnlyAChargeMadeNoEarlierThanTheAttemptMatchesByInvoiceAlone) 
   Payment p = pending_payment();
   EXPECT_TRUE(may_be_attempt(p, notice(Outcome::kSucceeded)));
   ChargeNotice earlier = notice(Outcome::kFailed);
-  earlier.created = p.created - 86400;  // yesterday's attempt of the same invoice
+  earlier.created = p.created - kSecondsPerDay;  // yesterday's attempt of the same invoice
   EXPECT_FALSE(may_be_attempt(p, earlier));
   ChargeNotice skewed = notice(Outcome::kSucceeded);
   skewed.created = p.created - kGatewayClockSkewSeconds;

@@ -88,7 +88,7 @@ Result<Shipment> BackorderChoices::choose(const std::string& id, const ChoiceInp
     if (credit > 0) {
       subscriptions::PendingItem item{ids_.next("ii"), s.subscription, credit_text, -credit, s.currency, 1, s.period,
                                       false};
-      RECUR_TRY(subscriptions::insert_pending_item(tx, item, now));
+      RECUR_TRY(billing_.add_pending_item(tx, item, now));
     }
     RECUR_TRY(events_.record(tx, "shipment.backorder_choice", s.id, actor, std::move(before), to_json(s),
                              {{"choice", to_string(in.choice)}, {"credit", credit}}));

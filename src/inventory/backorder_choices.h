@@ -13,6 +13,7 @@
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
+#include "subscriptions/service.h"
 
 namespace recur::inventory {
 
@@ -24,9 +25,16 @@ struct ChoiceInput {
 
 class BackorderChoices {
  public:
+  // `billing` takes a skipped box's credit as a line of the subscription's next invoice.
   BackorderChoices(db::Database& db, const Clock& clock, IdGenerator& ids, StockMovements& movements,
-                   AvailabilityAnswers& answers)
-      : db_(db), clock_(clock), ids_(ids), events_(ids, clock), movements_(movements), answers_(answers) {}
+                   AvailabilityAnswers& answers, subscriptions::PeriodBilling& billing)
+      : db_(db),
+        clock_(clock),
+        ids_(ids),
+        events_(ids, clock),
+        movements_(movements),
+        answers_(answers),
+        billing_(billing) {}
 
   Result<Shipment> choose(const std::string& shipment, const ChoiceInput& input, const events::Actor& actor);
 
@@ -37,6 +45,7 @@ class BackorderChoices {
   events::Recorder events_;
   StockMovements& movements_;
   AvailabilityAnswers& answers_;
+  subscriptions::PeriodBilling& billing_;
 };
 
 }  // namespace recur::inventory

@@ -13,7 +13,7 @@ namespace recur::inventory {
 using subscriptions::Status;
 
 namespace {
-constexpr Timestamp kDay = 86400;
+constexpr Timestamp kDay = kSecondsPerDay;
 
 bool same_cadence(const Cadence& a, const Cadence& b) { return a.interval == b.interval && a.count == b.count; }
 }  // namespace

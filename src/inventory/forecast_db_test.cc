@@ -14,7 +14,7 @@
 namespace recur::inventory {
 namespace {
 using testing::at;
-constexpr Timestamp kDay = 86400;
+constexpr Timestamp kDay = kSecondsPerDay;
 
 class ForecastDbTest : public ::testing::Test {
  protected:

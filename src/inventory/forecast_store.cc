@@ -12,7 +12,7 @@
 namespace recur::inventory {
 namespace {
 
-constexpr Timestamp kDay = 86400;
+constexpr Timestamp kDay = kSecondsPerDay;
 
 using subscriptions::Status;
 using subscriptions::Subscription;

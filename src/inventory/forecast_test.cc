@@ -13,7 +13,7 @@ using subscriptions::Status;
 using subscriptions::Subscription;
 
 Timestamp at(const char* s) { return parse_rfc3339(s).value(); }
-constexpr Timestamp kDay = 86400;
+constexpr Timestamp kDay = kSecondsPerDay;
 
 catalog::Product product(const std::string& id) {
   catalog::Product p;

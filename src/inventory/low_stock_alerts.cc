@@ -24,7 +24,6 @@ recur::Status LowStockAlerts::check(db::Tx& tx, const catalog::Product& product)
   if (step == LowStockStep::kRecovered)
     return events_.record(tx, "inventory.restocked", product.id, events::Actor::system(), nullptr, nullptr, details);
   RECUR_TRY(events_.record(tx, "inventory.low", product.id, events::Actor::system(), nullptr, nullptr, details));
-  if (!notifier_) return Ok{};
   std::vector<std::string> recipients;
   if (!ops_email_.empty()) recipients.push_back(ops_email_);
   if (level.alert_email && *level.alert_email != ops_email_) recipients.push_back(*level.alert_email);
@@ -38,7 +37,7 @@ recur::Status LowStockAlerts::check(db::Tx& tx, const catalog::Product& product)
               {"on_hand", std::to_string(level.on_hand)},
               {"available", std::to_string(level.available())},
               {"low_stock_threshold", std::to_string(level.low_stock_threshold)}};
-    auto queued = notifier_->enqueue(tx, m);
+    auto queued = outbox_.enqueue(tx, m);
     if (!queued.ok()) spdlog::warn("inventory: could not queue the low-stock alert to {}: {}", to, queued.error().message);
   }
   return Ok{};

@@ -6,7 +6,7 @@
 
 #include "catalog/model.h"
 #include "events/store.h"
-#include "notify/service.h"
+#include "notify/outbox.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
@@ -15,9 +15,9 @@ namespace recur::inventory {
 
 class LowStockAlerts {
  public:
-  // `notifier` may be null (no e-mail); `ops_email` "" : no operators' copy.
-  LowStockAlerts(const Clock& clock, IdGenerator& ids, notify::Notifier* notifier, std::string ops_email)
-      : clock_(clock), events_(ids, clock), notifier_(notifier), ops_email_(std::move(ops_email)) {}
+  // `ops_email` "": no operators' copy.
+  LowStockAlerts(const Clock& clock, IdGenerator& ids, notify::Outbox& outbox, std::string ops_email)
+      : clock_(clock), events_(ids, clock), outbox_(outbox), ops_email_(std::move(ops_email)) {}
 
   // Checks the product's level after a change and alerts (or records the recovery) once.
   // Requires: called inside the transaction that changed the level.
@@ -26,7 +26,7 @@ class LowStockAlerts {
  private:
   const Clock& clock_;
   events::Recorder events_;
-  notify::Notifier* notifier_;
+  notify::Outbox& outbox_;
   std::string ops_email_;
 };
 

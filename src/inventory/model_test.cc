@@ -20,7 +20,7 @@ StockSnapshot beans(std::int64_t on_hand, std::int64_t reserved, std::vector<Arr
 }
 
 TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
-  const Timestamp day = 86400;
+  const Timestamp day = kSecondsPerDay;
   struct Case {
     std::int64_t on_hand, reserved, quantity;
     std::optional<Timestamp> date;

@@ -14,7 +14,7 @@
 namespace recur::inventory {
 namespace {
 
-constexpr std::int64_t kDay = 86400;
+constexpr std::int64_t kDay = kSecondsPerDay;
 // Codes of a reorder that found another run got there first: rolled back, not an error.
 constexpr std::string_view kAlreadyOnOrder = "already_on_order";
 constexpr std::string_view kNeedAlreadyOrdered = "need_already_ordered";
@@ -35,7 +35,7 @@ Error refused(PurchaseOrderAction action, const PurchaseOrder& o) {
 }
 
 Error unavailable(std::string code, std::string message) {
-  return Error{ErrorKind::kUnavailable, std::move(code), std::move(message), {}, {}};
+  return Error::unavailable(std::move(code), std::move(message));
 }
 
 template <typename T>
@@ -71,9 +71,9 @@ Json to_json(const ReorderReport& r) {
 }
 
 PurchasingService::PurchasingService(db::Database& db, const Clock& clock, IdGenerator& ids,
-                                     notify::Notifier* notifier, PurchasingOptions options, DemandForecast demand,
+                                     notify::Outbox& outbox, PurchasingOptions options, DemandForecast demand,
                                      StockIntake intake)
-    : db_(db), clock_(clock), ids_(ids), notifier_(notifier), options_(std::move(options)),
+    : db_(db), clock_(clock), ids_(ids), outbox_(outbox), options_(std::move(options)),
       demand_(std::move(demand)), intake_(std::move(intake)), events_(ids, clock) {}
 
 // ------------------------------------------------------------------ suppliers
@@ -241,7 +241,7 @@ Status PurchasingService::send_in(db::Tx& tx, PurchaseOrder& o, const Supplier& 
   o.expected_at = now + supplier.lead_time_days * kDay;
   o.updated = now;
   std::optional<std::string> notification;
-  if (notifier_) {
+  {
     notify::Message m;
     m.template_name = "purchase_order";
     m.to = supplier.email;
@@ -252,7 +252,8 @@ Status PurchasingService::send_in(db::Tx& tx, PurchaseOrder& o, const Supplier& 
               {"lines", lines_text(o)},
               {"total", format_amount(o.total(), o.currency)},
               {"expected_date", date_of(*o.expected_at)}};
-    RECUR_ASSIGN(notification, notifier_->enqueue(tx, m));
+    RECUR_ASSIGN(std::string queued, outbox_.enqueue(tx, m));
+    if (!queued.empty()) notification = std::move(queued);
   }
   ++o.version;
   RECUR_ASSIGN(bool saved, update_purchase_order(tx, o));
@@ -454,7 +455,7 @@ Status PurchasingService::alert_replenishment(db::Tx& tx, const Supplier& suppli
                   {"reorder_point", decision.reorder_point}};
   RECUR_TRY(events_.record(tx, "inventory.replenishment_needed", product, events::Actor::system(), nullptr, nullptr,
                            std::move(details)));
-  if (!notifier_ || options_.ops_email.empty()) return Ok{};
+  if (options_.ops_email.empty()) return Ok{};
   notify::Message m;
   m.template_name = "replenishment_needed";
   m.to = options_.ops_email;
@@ -466,7 +467,7 @@ Status PurchasingService::alert_replenishment(db::Tx& tx, const Supplier& suppli
             {"available", in.available},
             {"incoming", in.incoming},
             {"action", action}};
-  RECUR_TRY(notifier_->enqueue(tx, m));
+  RECUR_TRY(outbox_.enqueue(tx, m));
   return Ok{};
 }
 

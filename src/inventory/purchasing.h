@@ -14,7 +14,7 @@
 #include "events/store.h"
 #include "inventory/model.h"
 #include "inventory/purchasing_store.h"
-#include "notify/service.h"
+#include "notify/outbox.h"
 #include "platform/clock.h"
 #include "platform/ids.h"
 
@@ -99,7 +99,7 @@ Json to_json(const ReorderReport& report);
 
 class PurchasingService {
  public:
-  PurchasingService(db::Database& db, const Clock& clock, IdGenerator& ids, notify::Notifier* notifier,
+  PurchasingService(db::Database& db, const Clock& clock, IdGenerator& ids, notify::Outbox& outbox,
                     PurchasingOptions options = {}, DemandForecast demand = {}, StockIntake intake = {});
 
   void set_demand_forecast(DemandForecast demand) { demand_ = std::move(demand); }
@@ -147,7 +147,7 @@ class PurchasingService {
   db::Database& db_;
   const Clock& clock_;
   IdGenerator& ids_;
-  notify::Notifier* notifier_;
+  notify::Outbox& outbox_;
   PurchasingOptions options_;
   DemandForecast demand_;
   StockIntake intake_;

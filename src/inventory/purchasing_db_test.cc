@@ -17,7 +17,7 @@ namespace {
 using testing::at;
 using testing::TestApp;
 
-constexpr std::int64_t kDay = 86400;
+constexpr std::int64_t kDay = kSecondsPerDay;
 
 // Demand of a product per day, as a fixed rate: the forecast is injected so these tests
 // check the ordering rules alone (the forecast has its own tests).
@@ -57,7 +57,7 @@ class PurchasingTest : public ::testing::Test {
   std::unique_ptr<PurchasingService> make_service(app::App& app) {
     PurchasingOptions options;
     options.ops_email = "ops@example.com";
-    return std::make_unique<PurchasingService>(app.database(), app.clock(), app.ids(), &app.notifications(), options,
+    return std::make_unique<PurchasingService>(app.database(), app.clock(), app.ids(), app.notifications(), options,
                                                demand.fn(), intake.fn());
   }
 
@@ -333,7 +333,8 @@ TEST_F(PurchasingTest, ReceivingWithoutAStockIntakeIsUnavailable) {
   auto a = tracked_product("A-1");
   auto s = make_supplier({a});
   auto o = sent(s.id, a, 10);
-  PurchasingService bare(t.app->database(), t.app->clock(), t.app->ids(), nullptr);
+  notify::NullNotifier no_messages;
+  PurchasingService bare(t.app->database(), t.app->clock(), t.app->ids(), no_messages);
   auto r = bare.receive(o.id, {{a, 1}}, t.actor);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);

@@ -176,7 +176,7 @@ TEST(RecordReceipt, PartThenTheRestCompletesTheOrder) {
 TEST(PurchaseOrderJson, RoundTripsThroughTheStoredDocument) {
   auto o = sent_order();
   o.sent_at = 1'700'000'000;
-  o.expected_at = 1'700'000'000 + 7 * 86400;
+  o.expected_at = 1'700'000'000 + 7 * kSecondsPerDay;
   o.need_key = "reorder:prod_a:2810";
   o.origin = "automatic";
   o.created = o.updated = 1'700'000'000;
@@ -208,7 +208,7 @@ TEST(ChooseSupplier, ShortestLeadTimeThenCheapestAndNeverInactive) {
 }
 
 TEST(NeedKeys, AreTheSameWithinAReviewCycleAndNewInTheNext) {
-  const std::int64_t week = 7 * 86400;
+  const std::int64_t week = 7 * kSecondsPerDay;
   Timestamp t = 1'700'000'000;
   Timestamp start = t - t % week;
   EXPECT_EQ(reorder_need_key("prod_a", start, week), reorder_need_key("prod_a", start + week - 1, week));

@@ -18,7 +18,7 @@
 #include "inventory/shipments.h"
 #include "inventory/stock_levels.h"
 #include "inventory/stock_movements.h"
-#include "notify/service.h"
+#include "notify/outbox.h"
 #include "platform/cache/invalidation.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
@@ -32,9 +32,10 @@ struct InventoryOptions {
 
 class InventoryService {
  public:
-  // `notifier` null: no low-stock or customer e-mail.
-  InventoryService(db::Database& db, const Clock& clock, IdGenerator& ids, notify::Notifier* notifier,
-                   InventoryOptions options = {});
+  // `outbox`: low-stock alerts and customers' shipment messages (notify::NullNotifier: none).
+  // `billing`: takes the credit of a skipped backordered box for the next invoice.
+  InventoryService(db::Database& db, const Clock& clock, IdGenerator& ids, notify::Outbox& outbox,
+                   subscriptions::PeriodBilling& billing, InventoryOptions options = {});
   InventoryService(const InventoryService&) = delete;
   InventoryService& operator=(const InventoryService&) = delete;
 

@@ -8,7 +8,6 @@
 namespace recur::inventory {
 
 void ShipmentNotices::send(db::Tx& tx, const Shipment& s, const std::string& template_name, Json data) {
-  if (!notifier_) return;
   auto customer = customers::find_customer(tx, s.customer);
   if (!customer.ok() || !*customer) return;
   std::string names;
@@ -23,7 +22,7 @@ void ShipmentNotices::send(db::Tx& tx, const Shipment& s, const std::string& tem
   m.resource = s.id;
   m.data = Json{{"customer_name", (*customer)->name}, {"product_name", names}, {"shipment_id", s.id}};
   m.data.update(data);
-  auto queued = notifier_->enqueue(tx, m);
+  auto queued = outbox_.enqueue(tx, m);
   if (!queued.ok())
     spdlog::warn("inventory: could not queue the {} message for {}: {}", template_name, s.id, queued.error().message);
 }

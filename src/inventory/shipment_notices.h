@@ -5,14 +5,14 @@
 #include <string>
 
 #include "inventory/model.h"
-#include "notify/service.h"
+#include "notify/outbox.h"
 #include "platform/db/database.h"
 
 namespace recur::inventory {
 
 class ShipmentNotices {
  public:
-  explicit ShipmentNotices(notify::Notifier* notifier) : notifier_(notifier) {}  // null: none sent
+  explicit ShipmentNotices(notify::Outbox& outbox) : outbox_(outbox) {}
 
   // Queues `template_name` to the shipment's customer with the items' names (for
   // backorder_delay, only the short ones) and `data`. A message that cannot be queued is
@@ -20,7 +20,7 @@ class ShipmentNotices {
   void send(db::Tx& tx, const Shipment& shipment, const std::string& template_name, Json data);
 
  private:
-  notify::Notifier* notifier_;
+  notify::Outbox& outbox_;
 };
 
 }  // namespace recur::inventory

@@ -90,7 +90,7 @@ class PeriodBilling {
   // only paid periods).
   virtual recur::Status subscription_ended(db::Tx& tx, const Subscription& sub, const std::string& settling) = 0;
   // A line for the subscription's next invoice (a proration charge or credit of a plan
-  // change): billing keeps it with its pending items, which the next period_began takes.
+  // change, inventory's credit for a skipped backordered box): billing keeps it with its pending items, which the next period_began takes.
   // Subscriptions never writes billing's tables itself. Requires: called inside `tx`.
   virtual recur::Status add_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created) = 0;
 };

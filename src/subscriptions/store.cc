@@ -140,14 +140,6 @@ Result<std::optional<Timestamp>> earliest_renewal(db::Tx& tx, Timestamp after, c
   return std::optional<Timestamp>(rows[0].int64(0));
 }
 
-recur::Status insert_pending_item(db::Tx& tx, const PendingItem& i, Timestamp created) {
-  RECUR_TRY(tx.exec("INSERT INTO pending_invoice_items (id, subscription_id, description, amount, currency, quantity,"
-                    " period_start, period_end, proration, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    {i.id, i.subscription, i.description, i.amount, i.currency, i.quantity, i.period.start,
-                     i.period.end, std::int64_t{i.proration}, created}));
-  return Ok{};
-}
-
 Result<std::vector<RetentionCount>> retention_counts(db::Tx& tx) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END,"
                                    " COUNT(*) FROM subscriptions GROUP BY plan_id, billed_periods,"

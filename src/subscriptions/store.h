@@ -60,10 +60,6 @@ struct PendingItem {
   Period period;
   bool proration = true;
 };
-// Writes billing's pending_invoice_items directly. Kept only for inventory's return credits
-// (inventory/service.cc), which are to go through billing like subscriptions' own lines;
-// subscriptions itself no longer calls it.
-recur::Status insert_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created);
 
 // Aggregates for inventory's demand forecast, inside the caller's transaction; each is one
 // query.
