@@ -38,9 +38,9 @@ Result<Refund> Refunds::refund(const RefundInput& in, const events::Actor& actor
     if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
     RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
     RECUR_ASSIGN(auto paid, billing::list_payments(tx, {inv.id, std::nullopt, "succeeded", 1, std::nullopt}));
-    if (paid.empty())  // unreachable while amount_paid only grows by charges; kept as a guard
+    if (paid.items.empty())  // unreachable while amount_paid only grows by charges; kept as a guard
       return Error::conflict("nothing_to_refund", "invoice " + inv.id + " was settled without a charge");
-    Refund r{ids_.next("re"), inv.id, paid[0].id, inv.customer, amount, inv.currency, in.reason,
+    Refund r{ids_.next("re"), inv.id, paid.items[0].id, inv.customer, amount, inv.currency, in.reason,
              PaymentStatus::kPending, "", "", "", "", now, now};
     // Reserved now, so two refunds at once can never give back more than was paid.
     inv.amount_refunded += amount;

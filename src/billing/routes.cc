@@ -11,14 +11,6 @@ namespace {
 using http::Request;
 using http::Response;
 
-template <typename Page, typename Render>
-Response list_response(const Request& req, const Result<Page>& page, const std::string& url, Render render) {
-  if (!page.ok()) return http::error_response(req, page.error());
-  Json data = Json::array();
-  for (const auto& item : page->items) data.push_back(render(item));
-  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
-}
-
 Result<std::optional<std::string>> status_filter(const Request& req, std::initializer_list<std::string_view> allowed) {
   auto status = req.query_param("status");
   if (!status) return std::optional<std::string>();
@@ -98,7 +90,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     if (!status.ok()) return http::error_response(req, status.error());
     InvoiceFilter filter{req.query_param("subscription"), req.query_param("customer"), *status, page->limit,
                          page->starting_after};
-    return list_response(req, svc.list_invoices(filter), "/v1/invoices", [](const Invoice& i) { return to_json(i); });
+    return http::list_response(req, svc.list_invoices(filter), "/v1/invoices", [](const Invoice& i) { return to_json(i); });
   });
   router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
     return http::respond(req, svc.get_invoice(req.path_params["id"]), 200, render_invoice);
@@ -125,7 +117,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     if (!status.ok()) return http::error_response(req, status.error());
     PaymentFilter filter{req.query_param("invoice"), req.query_param("customer"), *status, page->limit,
                          page->starting_after};
-    return list_response(req, svc.list_payments(filter), "/v1/payments", [](const Payment& p) { return to_json(p); });
+    return http::list_response(req, svc.list_payments(filter), "/v1/payments", [](const Payment& p) { return to_json(p); });
   });
   router.add("GET", "/v1/payments/{id}", read, [&svc](Request& req) {
     return http::respond(req, svc.get_payment(req.path_params["id"]), 200, [](const Payment& p) { return to_json(p); });
@@ -140,7 +132,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   router.add("GET", "/v1/refunds", read, [&svc](Request& req) {
     auto page = http::page_request(req, {"invoice", "customer"});
     if (!page.ok()) return http::error_response(req, page.error());
-    return list_response(req, svc.list_refunds(refund_filter(req, *page)), "/v1/refunds",
+    return http::list_response(req, svc.list_refunds(refund_filter(req, *page)), "/v1/refunds",
                          [](const Refund& r) { return to_json(r); });
   });
   router.add("GET", "/v1/refunds/{id}", read, [&svc](Request& req) {
@@ -155,7 +147,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   router.add("GET", "/v1/credit-notes", read, [&svc](Request& req) {
     auto page = http::page_request(req, {"invoice", "customer"});
     if (!page.ok()) return http::error_response(req, page.error());
-    return list_response(req, svc.list_credit_notes(refund_filter(req, *page)), "/v1/credit-notes",
+    return http::list_response(req, svc.list_credit_notes(refund_filter(req, *page)), "/v1/credit-notes",
                          [](const CreditNote& n) { return to_json(n); });
   });
   router.add("GET", "/v1/credit-notes/{id}", read, [&svc](Request& req) {
@@ -166,7 +158,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   router.add("GET", "/v1/billing/runs", read, [&svc](Request& req) {
     auto page = http::page_request(req);
     if (!page.ok()) return http::error_response(req, page.error());
-    return list_response(req, svc.list_runs(page->limit, page->starting_after), "/v1/billing/runs",
+    return http::list_response(req, svc.list_runs(page->limit, page->starting_after), "/v1/billing/runs",
                          [](const BillingRun& r) { return to_json(r); });
   });
 

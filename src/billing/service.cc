@@ -3,20 +3,6 @@
 
 namespace recur::billing {
 
-namespace {
-
-// `rows` holds up to limit + 1 items: the extra one only says there is more.
-template <typename T>
-Page<T> page_of(std::vector<T> rows, int limit) {
-  Page<T> page;
-  page.has_more = static_cast<int>(rows.size()) > limit;
-  if (page.has_more) rows.pop_back();
-  page.items = std::move(rows);
-  return page;
-}
-
-}  // namespace
-
 Result<Invoice> BillingService::get_invoice(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
     RECUR_ASSIGN(auto found, find_invoice(tx, id, false));
@@ -25,11 +11,8 @@ Result<Invoice> BillingService::get_invoice(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<InvoicePage> BillingService::list_invoices(const InvoiceFilter& filter) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<InvoicePage> {
-    RECUR_ASSIGN(auto rows, billing::list_invoices(tx, filter));
-    return page_of(std::move(rows), filter.limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<Invoice>> BillingService::list_invoices(const InvoiceFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return billing::list_invoices(tx, filter); }, db::TxMode::kReadOnly);
 }
 
 Result<Invoice> BillingService::void_invoice(const std::string& id, const events::Actor& actor) {
@@ -63,18 +46,13 @@ Result<Payment> BillingService::get_payment(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<PaymentPage> BillingService::list_payments(const PaymentFilter& filter) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<PaymentPage> {
-    RECUR_ASSIGN(auto rows, billing::list_payments(tx, filter));
-    return page_of(std::move(rows), filter.limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<Payment>> BillingService::list_payments(const PaymentFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return billing::list_payments(tx, filter); }, db::TxMode::kReadOnly);
 }
 
-Result<RunPage> BillingService::list_runs(int limit, const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<RunPage> {
-    RECUR_ASSIGN(auto runs, load_runs(tx, std::int64_t{limit + 1}, starting_after));
-    return page_of(std::move(runs), limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<BillingRun>> BillingService::list_runs(int limit, const std::optional<std::string>& starting_after) {
+  return db::transact(db_, [&](db::Tx& tx) { return billing::list_runs(tx, limit, starting_after); },
+                      db::TxMode::kReadOnly);
 }
 
 Result<TaxSettings> BillingService::tax() {
@@ -130,11 +108,8 @@ Result<Refund> BillingService::get_refund(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<RefundPage> BillingService::list_refunds(const RefundFilter& filter) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<RefundPage> {
-    RECUR_ASSIGN(auto rows, billing::list_refunds(tx, filter));
-    return page_of(std::move(rows), filter.limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<Refund>> BillingService::list_refunds(const RefundFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return billing::list_refunds(tx, filter); }, db::TxMode::kReadOnly);
 }
 
 Result<CreditNote> BillingService::get_credit_note(const std::string& id) {
@@ -145,11 +120,8 @@ Result<CreditNote> BillingService::get_credit_note(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<CreditNotePage> BillingService::list_credit_notes(const RefundFilter& filter) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<CreditNotePage> {
-    RECUR_ASSIGN(auto rows, billing::list_credit_notes(tx, filter));
-    return page_of(std::move(rows), filter.limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<CreditNote>> BillingService::list_credit_notes(const RefundFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return billing::list_credit_notes(tx, filter); }, db::TxMode::kReadOnly);
 }
 
 }  // namespace recur::billing

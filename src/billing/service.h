@@ -17,18 +17,6 @@
 
 namespace recur::billing {
 
-// One page of a cursor list (newest first).
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  bool has_more = false;
-};
-using InvoicePage = Page<Invoice>;
-using PaymentPage = Page<Payment>;
-using RunPage = Page<BillingRun>;
-
-using RefundPage = Page<Refund>;
-using CreditNotePage = Page<CreditNote>;
 
 struct DunningPatch {
   std::optional<std::vector<std::int64_t>> retry_days;
@@ -41,17 +29,17 @@ class BillingService {
       : db_(db), clock_(clock), events_(ids, clock) {}
 
   Result<Invoice> get_invoice(const std::string& id);
-  Result<InvoicePage> list_invoices(const InvoiceFilter& filter);
+  Result<Page<Invoice>> list_invoices(const InvoiceFilter& filter);
   // Voids an open or uncollectible invoice; refused while a charge of it awaits its answer.
   Result<Invoice> void_invoice(const std::string& id, const events::Actor& actor);
   Result<Payment> get_payment(const std::string& id);
-  Result<PaymentPage> list_payments(const PaymentFilter& filter);
-  Result<RunPage> list_runs(int limit, const std::optional<std::string>& starting_after);
+  Result<Page<Payment>> list_payments(const PaymentFilter& filter);
+  Result<Page<BillingRun>> list_runs(int limit, const std::optional<std::string>& starting_after);
 
   Result<Refund> get_refund(const std::string& id);
-  Result<RefundPage> list_refunds(const RefundFilter& filter);
+  Result<Page<Refund>> list_refunds(const RefundFilter& filter);
   Result<CreditNote> get_credit_note(const std::string& id);
-  Result<CreditNotePage> list_credit_notes(const RefundFilter& filter);
+  Result<Page<CreditNote>> list_credit_notes(const RefundFilter& filter);
 
   Result<TaxSettings> tax();
   // Replaces the whole table of rates; applies to invoices made afterwards.

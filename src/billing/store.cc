@@ -5,24 +5,10 @@
 
 #include <algorithm>
 
+#include "platform/db/list_query.h"
+
 namespace recur::billing {
 namespace {
-
-std::string where_page(std::string sql, db::Params& params, const std::optional<std::string>& starting_after, int limit) {
-  if (starting_after) {
-    params.emplace_back(*starting_after);
-    sql += " AND id < $" + std::to_string(params.size());
-  }
-  params.emplace_back(std::int64_t{limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  return sql;
-}
-
-void add_filter(std::string& sql, db::Params& params, const char* column, const std::optional<std::string>& value) {
-  if (!value) return;
-  params.emplace_back(*value);
-  sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
-}
 
 db::Value time_or_null(std::optional<Timestamp> t) { return t ? db::Value(*t) : db::Value(nullptr); }
 
@@ -37,18 +23,14 @@ Result<std::optional<T>> one_doc(db::Tx& tx, const std::string& sql, const db::P
 
 using Filters = std::vector<std::pair<const char*, std::optional<std::string>>>;
 
-// A cursor page of `table`'s documents (limit + 1 rows at most), newest first.
+// A cursor page of `table`'s documents, newest first.
 template <typename T>
-Result<std::vector<T>> list_docs(db::Tx& tx, const std::string& table, const Filters& filters,
-                                 const std::optional<std::string>& starting_after, int limit,
-                                 T (*from_doc)(const Json&)) {
-  std::string sql = "SELECT doc FROM " + table + " WHERE 1 = 1";
-  db::Params params;
-  for (const auto& [column, value] : filters) add_filter(sql, params, column, value);
-  RECUR_ASSIGN(auto rows, tx.query(where_page(sql, params, starting_after, limit), params));
-  std::vector<T> out;
-  for (const auto& r : rows) out.push_back(from_doc(Json::parse(r.text(0))));
-  return out;
+Result<Page<T>> list_docs(db::Tx& tx, const std::string& table, const Filters& filters,
+                          const std::optional<std::string>& starting_after, int limit, T (*from_doc)(const Json&)) {
+  db::ListQuery query("SELECT doc FROM " + table);
+  for (const auto& [column, value] : filters) query.where_equal(column, value);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, starting_after, limit));
+  return page_of(rows, limit, [from_doc](const db::Row& r) { return from_doc(Json::parse(r.text(0))); });
 }
 
 }  // namespace
@@ -79,7 +61,7 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
   return one_doc(tx, sql, {id}, invoice_from_doc);
 }
 
-Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
+Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
   return list_docs(tx, "invoices", {{"subscription_id", f.subscription}, {"customer_id", f.customer}, {"status", f.status}},
                    f.starting_after, f.limit, invoice_from_doc);
 }
@@ -234,12 +216,12 @@ Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string
   return one_doc(tx, "SELECT doc FROM credit_notes WHERE id = $1", {id}, credit_note_from_doc);
 }
 
-Result<std::vector<Refund>> list_refunds(db::Tx& tx, const RefundFilter& f) {
+Result<Page<Refund>> list_refunds(db::Tx& tx, const RefundFilter& f) {
   return list_docs(tx, "refunds", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.starting_after, f.limit,
                    refund_from_doc);
 }
 
-Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& f) {
+Result<Page<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& f) {
   return list_docs(tx, "credit_notes", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.starting_after,
                    f.limit, credit_note_from_doc);
 }
@@ -297,7 +279,7 @@ Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id) {
   return one_doc(tx, "SELECT doc FROM payments WHERE id = $1", {id}, payment_from_doc);
 }
 
-Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& f) {
+Result<Page<Payment>> list_payments(db::Tx& tx, const PaymentFilter& f) {
   return list_docs(tx, "payments", {{"invoice_id", f.invoice}, {"customer_id", f.customer}, {"status", f.status}},
                    f.starting_after, f.limit, payment_from_doc);
 }
@@ -351,20 +333,9 @@ recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::Pendi
   return Ok{};
 }
 
-Result<std::vector<BillingRun>> load_runs(db::Tx& tx, std::int64_t max_rows,
-                                          const std::optional<std::string>& starting_after) {
-  std::string sql = "SELECT doc FROM billing_runs WHERE 1 = 1";
-  db::Params params;
-  if (starting_after) {
-    params.emplace_back(*starting_after);
-    sql += " AND id < $1";
-  }
-  params.emplace_back(max_rows);
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<BillingRun> runs;
-  for (const auto& r : rows) runs.push_back(run_from_doc(Json::parse(r.text(0))));
-  return runs;
+Result<Page<BillingRun>> list_runs(db::Tx& tx, int limit, const std::optional<std::string>& starting_after) {
+  RECUR_ASSIGN(auto rows, db::ListQuery("SELECT doc FROM billing_runs").fetch(tx, starting_after, limit));
+  return page_of(rows, limit, [](const db::Row& r) { return run_from_doc(Json::parse(r.text(0))); });
 }
 
 recur::Status insert_run(db::Tx& tx, const BillingRun& r) {

@@ -7,6 +7,7 @@
 
 #include "billing/model.h"
 #include "platform/db/database.h"
+#include "platform/page.h"
 #include "subscriptions/store.h"
 
 namespace recur::billing {
@@ -25,7 +26,7 @@ struct InvoiceFilter {
   int limit = 10;
   std::optional<std::string> starting_after;
 };
-Result<std::vector<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filter);  // limit + 1 rows at most
+Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filter);
 
 // Open invoices whose next attempt is due, oldest first. On PostgreSQL rows another
 // worker holds are skipped (FOR UPDATE SKIP LOCKED); the caller pushes their
@@ -75,7 +76,7 @@ struct PaymentFilter {
   int limit = 10;
   std::optional<std::string> starting_after;
 };
-Result<std::vector<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filter);  // limit + 1 rows at most
+Result<Page<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filter);
 
 // request_key: the Idempotency-Key of the request that made it ("" for none), unique.
 recur::Status insert_refund(db::Tx& tx, const Refund& refund, const std::string& request_key = "");
@@ -97,8 +98,8 @@ struct RefundFilter {
   int limit = 10;
   std::optional<std::string> starting_after;
 };
-Result<std::vector<Refund>> list_refunds(db::Tx& tx, const RefundFilter& filter);           // limit + 1 at most
-Result<std::vector<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& filter);  // limit + 1 at most
+Result<Page<Refund>> list_refunds(db::Tx& tx, const RefundFilter& filter);
+Result<Page<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& filter);
 
 // Settings (one row each); the default when never saved.
 Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update);
@@ -112,9 +113,8 @@ Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::strin
 // carried from an invoice that could not absorb it).
 recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created);
 
-// The run history, newest first: at most `max_rows`, older than `starting_after` if given.
-Result<std::vector<BillingRun>> load_runs(db::Tx& tx, std::int64_t max_rows,
-                                          const std::optional<std::string>& starting_after);
+// The run history, newest first, older than `starting_after` if given.
+Result<Page<BillingRun>> list_runs(db::Tx& tx, int limit, const std::optional<std::string>& starting_after);
 recur::Status insert_run(db::Tx& tx, const BillingRun& run);
 
 }  // namespace recur::billing

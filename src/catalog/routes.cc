@@ -260,14 +260,6 @@ Result<ListFilter> list_filter(const Request& req, const std::vector<std::string
   return f;
 }
 
-template <typename T>
-Response list_response(const Request& req, const Result<Page<T>>& page, const std::string& url) {
-  if (!page.ok()) return http::error_response(req, page.error());
-  Json data = Json::array();
-  for (const auto& item : page->items) data.push_back(to_json(item));
-  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
-}
-
 }  // namespace
 
 void add_routes(http::Router& router, CatalogService& service) {
@@ -283,7 +275,7 @@ void add_routes(http::Router& router, CatalogService& service) {
   router.add("GET", "/v1/products", std::string(kCatalogRead), [&service](Request& req) {
     auto filter = list_filter(req, {"active", "sku"});
     if (!filter.ok()) return http::error_response(req, filter.error());
-    return list_response(req, service.list_products(*filter), "/v1/products");
+    return http::list_response(req, service.list_products(*filter), "/v1/products");
   });
   router.add("GET", "/v1/products/{id}", std::string(kCatalogRead), [&service, render_product](Request& req) {
     return http::respond(req, service.get_product(req.path_params["id"]), 200, render_product);
@@ -303,7 +295,7 @@ void add_routes(http::Router& router, CatalogService& service) {
   router.add("GET", "/v1/plans", std::string(kCatalogRead), [&service](Request& req) {
     auto filter = list_filter(req, {"active", "tier"});
     if (!filter.ok()) return http::error_response(req, filter.error());
-    return list_response(req, service.list_plans(*filter), "/v1/plans");
+    return http::list_response(req, service.list_plans(*filter), "/v1/plans");
   });
   router.add("GET", "/v1/plans/{id}", std::string(kCatalogRead), [&service, render_plan](Request& req) {
     return http::respond(req, service.get_plan(req.path_params["id"]), 200, render_plan);
@@ -330,7 +322,7 @@ void add_coupon_routes(http::Router& router, CatalogService& service) {
   router.add("GET", "/v1/coupons", std::string(kCatalogRead), [&service](Request& req) {
     auto filter = list_filter(req, {"active"});
     if (!filter.ok()) return http::error_response(req, filter.error());
-    return list_response(req, service.list_coupons(*filter), "/v1/coupons");
+    return http::list_response(req, service.list_coupons(*filter), "/v1/coupons");
   });
   router.add("GET", "/v1/coupons/{id}", std::string(kCatalogRead), [&service, render_coupon](Request& req) {
     return http::respond(req, service.get_coupon(req.path_params["id"]), 200, render_coupon);
@@ -350,7 +342,7 @@ void add_coupon_routes(http::Router& router, CatalogService& service) {
   router.add("GET", "/v1/promotion-codes", std::string(kCatalogRead), [&service](Request& req) {
     auto filter = list_filter(req, {"active", "code", "coupon"});
     if (!filter.ok()) return http::error_response(req, filter.error());
-    return list_response(req, service.list_promotion_codes(*filter), "/v1/promotion-codes");
+    return http::list_response(req, service.list_promotion_codes(*filter), "/v1/promotion-codes");
   });
   router.add("GET", "/v1/promotion-codes/{id}", std::string(kCatalogRead), [&service, render_code](Request& req) {
     return http::respond(req, service.get_promotion_code(req.path_params["id"]), 200, render_code);

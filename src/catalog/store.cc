@@ -1,6 +1,8 @@
 // Catalog SQL.
 #include "catalog/store.h"
 
+#include "platform/db/list_query.h"
+
 namespace recur::catalog {
 namespace {
 
@@ -43,24 +45,10 @@ template <typename T>
 Result<Page<T>> list_rows(db::Tx& tx, const std::string& table, const std::string& columns,
                           std::vector<std::pair<std::string, db::Value>> filters, const ListFilter& page,
                           FromRow<T> from_row) {
-  std::string sql = "SELECT " + columns + " FROM " + table + " WHERE 1 = 1";
-  db::Params params;
-  for (auto& [column, value] : filters) {
-    params.push_back(std::move(value));
-    sql += " AND " + column + " = $" + std::to_string(params.size());
-  }
-  if (page.starting_after) {
-    params.emplace_back(*page.starting_after);
-    sql += " AND id < $" + std::to_string(params.size());
-  }
-  params.emplace_back(std::int64_t{page.limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  Page<T> out;
-  out.has_more = static_cast<int>(rows.size()) > page.limit;
-  if (out.has_more) rows.pop_back();
-  for (const auto& row : rows) out.items.push_back(from_row(row));
-  return out;
+  db::ListQuery query("SELECT " + columns + " FROM " + table);
+  for (auto& [column, value] : filters) query.where(column + " = $?", std::move(value));
+  RECUR_ASSIGN(auto rows, query.fetch(tx, page.starting_after, page.limit));
+  return page_of(rows, page.limit, from_row);
 }
 
 // Adds one to times_redeemed unless max_redemptions is reached, in one statement, so the

@@ -8,6 +8,7 @@
 
 #include "catalog/model.h"
 #include "platform/db/database.h"
+#include "platform/page.h"
 
 namespace recur::catalog {
 
@@ -19,12 +20,6 @@ struct ListFilter {
   std::optional<std::string> coupon;  // promotion codes
   int limit = 10;
   std::optional<std::string> starting_after;
-};
-
-template <typename T>
-struct Page {
-  std::vector<T> items;
-  bool has_more = false;
 };
 
 Status insert_product(db::Tx& tx, const Product& product);

@@ -95,11 +95,7 @@ void add_routes(http::Router& router, CustomerService& service) {
     auto page = http::page_request(req, {"email"});
     if (!page.ok()) return http::error_response(req, page.error());
     ListFilter filter{req.query_param("email"), page->limit, page->starting_after};
-    auto result = service.list(filter);
-    if (!result.ok()) return http::error_response(req, result.error());
-    Json data = Json::array();
-    for (const auto& c : result->items) data.push_back(to_json(c));
-    return http::json_response(200, http::list_json(std::move(data), result->has_more, "/v1/customers"));
+    return http::list_response(req, service.list(filter), "/v1/customers");
   });
   router.add("GET", "/v1/customers/{id}", std::string(kCustomersRead), [&service, render](Request& req) {
     return http::respond(req, service.get(req.path_params["id"]), 200, render);

@@ -81,14 +81,9 @@ Result<Customer> CustomerService::get(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<Page> CustomerService::list(const ListFilter& f) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Page> {
-    RECUR_ASSIGN(auto rows, list_customers(tx, f));
-    Page page;
-    page.has_more = static_cast<int>(rows.size()) > f.limit;
-    if (page.has_more) rows.pop_back();
-    page.items = std::move(rows);
-    return page;
+Result<Page<Customer>> CustomerService::list(const ListFilter& f) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Page<Customer>> {
+    return list_customers(tx, f);
   }, db::TxMode::kReadOnly);
 }
 

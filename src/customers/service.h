@@ -43,11 +43,6 @@ struct PaymentMethods {
   std::optional<std::string> default_id;
 };
 
-struct Page {
-  std::vector<Customer> items;
-  bool has_more = false;
-};
-
 class CustomerService {
  public:
   CustomerService(db::Database& db, const Clock& clock, IdGenerator& ids, gateways::Gateways& gateways)
@@ -62,7 +57,7 @@ class CustomerService {
   Result<Customer> update(const std::string& id, const CustomerPatch& patch, std::int64_t expected_version,
                           const events::Actor& actor);
   Result<Customer> get(const std::string& id);
-  Result<Page> list(const ListFilter& filter);
+  Result<Page<Customer>> list(const ListFilter& filter);
 
   // Payment methods: the gateway holds the card, Recur keeps its token.
   Result<PaymentMethod> attach_payment_method(const std::string& customer, const AttachInput& input,

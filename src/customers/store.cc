@@ -1,6 +1,8 @@
 // The customers module's SQL.
 #include "customers/store.h"
 
+#include "platform/db/list_query.h"
+
 
 namespace recur::customers {
 namespace {
@@ -42,23 +44,10 @@ Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expecte
   return n == 1;
 }
 
-Result<std::vector<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
-  std::string sql = "SELECT doc FROM customers WHERE 1 = 1";
-  db::Params params;
-  if (f.starting_after) {
-    params.emplace_back(*f.starting_after);
-    sql += " AND id < $1";
-  }
-  if (f.email) {
-    params.emplace_back(*f.email);
-    sql += " AND email = $" + std::to_string(params.size());
-  }
-  params.emplace_back(std::int64_t{f.limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<Customer> out;
-  for (const auto& row : rows) out.push_back(customer_from_doc(Json::parse(row.text(0))));
-  return out;
+Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
+  RECUR_ASSIGN(auto rows, db::ListQuery("SELECT doc FROM customers").where_equal("email", f.email)
+                              .fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, [](const db::Row& row) { return customer_from_doc(Json::parse(row.text(0))); });
 }
 
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {

@@ -7,6 +7,7 @@
 
 #include "customers/model.h"
 #include "platform/db/database.h"
+#include "platform/page.h"
 
 namespace recur::customers {
 
@@ -25,8 +26,8 @@ recur::Status insert_customer(db::Tx& tx, const Customer& c);
 // Stores `c` (its version already incremented) if the stored row is still at
 // `expected_version`; false when another writer got there first.
 Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expected_version);
-// Newest first, limit + 1 rows (the caller tells has_more from the extra one).
-Result<std::vector<Customer>> list_customers(db::Tx& tx, const ListFilter& filter);
+// Newest first.
+Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& filter);
 
 // request_key: the Idempotency-Key of the request that attached it ("" for none), unique.
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key = "");

@@ -1,6 +1,8 @@
 // Event log persistence.
 #include "events/store.h"
 
+#include "platform/db/list_query.h"
+
 namespace recur::events {
 
 Json to_json(const Event& e) {
@@ -32,16 +34,13 @@ Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& 
   return append(tx, e);
 }
 
-Result<Page> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
+Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
                                const std::optional<std::string>& starting_after) {
-  RECUR_ASSIGN(auto rows,
-               tx.query("SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload"
-                        " FROM events WHERE resource_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                        {resource_id, starting_after.value_or(""), std::int64_t{limit + 1}}));
-  Page page;
-  page.has_more = static_cast<int>(rows.size()) > limit;
-  if (page.has_more) rows.pop_back();
-  for (const auto& row : rows) {
+  db::ListQuery query("SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at,"
+                      " payload FROM events",
+                      "id", db::ListQuery::Order::kOldestFirst);
+  RECUR_ASSIGN(auto rows, query.where("resource_id = $?", resource_id).fetch(tx, starting_after, limit));
+  return page_of(rows, limit, [](const db::Row& row) {
     Event e{row.text(0), row.text(1), row.text(2), row.text(3),
             Actor{row.text(4), row.text(5), row.text(6)}, row.int64(7), nullptr, nullptr, nullptr};
     Json payload = Json::parse(row.text(8), nullptr, false);
@@ -50,9 +49,8 @@ Result<Page> list_for_resource(db::Tx& tx, const std::string& resource_id, int l
       e.after = payload.value("after", Json());
       e.details = payload.value("details", Json());
     }
-    page.events.push_back(std::move(e));
-  }
-  return page;
+    return e;
+  });
 }
 
 Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until) {

@@ -7,19 +7,15 @@
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
+#include "platform/page.h"
 
 namespace recur::events {
 
 // Requires: called inside the transaction that made the change.
 Status append(db::Tx& tx, const Event& event);
 
-struct Page {
-  std::vector<Event> events;
-  bool has_more = false;
-};
-
 // Oldest first; `starting_after` is an event id.
-Result<Page> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
+Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
                                const std::optional<std::string>& starting_after);
 
 // Appends events stamped with a fresh id and the injected clock's time. The resource type

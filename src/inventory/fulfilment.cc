@@ -107,7 +107,7 @@ recur::Status InventoryFulfilment::check_first_shipment(db::Tx& tx, const subscr
 recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::string& subscription) {
   RECUR_ASSIGN(auto boxes, inventory::list_shipments(tx, {subscription, std::nullopt, std::nullopt, 1000, std::nullopt}));
   Timestamp now = clock_.now();
-  for (auto& s : boxes) {
+  for (auto& s : boxes.items) {
     bool open = s.status == ShipmentStatus::kPending || s.status == ShipmentStatus::kBackordered ||
                 s.status == ShipmentStatus::kReady;
     if (!open) continue;

@@ -38,15 +38,6 @@ Error unavailable(std::string code, std::string message) {
   return Error::unavailable(std::move(code), std::move(message));
 }
 
-template <typename T>
-PurchasingPage<T> page_of(std::vector<T> rows, int limit) {
-  PurchasingPage<T> page;
-  page.has_more = static_cast<int>(rows.size()) > limit;
-  if (page.has_more) rows.pop_back();
-  page.items = std::move(rows);
-  return page;
-}
-
 std::string date_of(Timestamp t) { return format_rfc3339(t).substr(0, 10); }
 
 }  // namespace
@@ -156,11 +147,8 @@ Result<Supplier> PurchasingService::get_supplier(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<PurchasingPage<Supplier>> PurchasingService::list_suppliers(const SupplierFilter& filter) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<PurchasingPage<Supplier>> {
-    RECUR_ASSIGN(auto rows, inventory::list_suppliers(tx, filter));
-    return page_of(std::move(rows), filter.limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<Supplier>> PurchasingService::list_suppliers(const SupplierFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return inventory::list_suppliers(tx, filter); }, db::TxMode::kReadOnly);
 }
 
 // ------------------------------------------------------------------ purchase orders
@@ -220,11 +208,8 @@ Result<PurchaseOrder> PurchasingService::get_purchase_order(const std::string& i
   }, db::TxMode::kReadOnly);
 }
 
-Result<PurchasingPage<PurchaseOrder>> PurchasingService::list_purchase_orders(const PurchaseOrderFilter& filter) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<PurchasingPage<PurchaseOrder>> {
-    RECUR_ASSIGN(auto rows, inventory::list_purchase_orders(tx, filter));
-    return page_of(std::move(rows), filter.limit);
-  }, db::TxMode::kReadOnly);
+Result<Page<PurchaseOrder>> PurchasingService::list_purchase_orders(const PurchaseOrderFilter& filter) {
+  return db::transact(db_, [&](db::Tx& tx) { return inventory::list_purchase_orders(tx, filter); }, db::TxMode::kReadOnly);
 }
 
 Result<PurchaseOrder> PurchasingService::load_for_update(db::Tx& tx, const std::string& id) {

@@ -109,12 +109,12 @@ class PurchasingService {
   Result<Supplier> update_supplier(const std::string& id, const SupplierPatch& patch, std::int64_t expected_version,
                                    const events::Actor& actor);
   Result<Supplier> get_supplier(const std::string& id);
-  Result<PurchasingPage<Supplier>> list_suppliers(const SupplierFilter& filter);
+  Result<Page<Supplier>> list_suppliers(const SupplierFilter& filter);
 
   // A draft, numbered at once (the gapless sequence counts drafts too).
   Result<PurchaseOrder> create_purchase_order(const PurchaseOrderInput& input, const events::Actor& actor);
   Result<PurchaseOrder> get_purchase_order(const std::string& id);
-  Result<PurchasingPage<PurchaseOrder>> list_purchase_orders(const PurchaseOrderFilter& filter);
+  Result<Page<PurchaseOrder>> list_purchase_orders(const PurchaseOrderFilter& filter);
   // draft -> sent: expected_at = now + lead time; e-mailed to the supplier and recorded as a
   // `purchase_order.sent` event (what webhooks deliver). 409 from any other status.
   Result<PurchaseOrder> send_purchase_order(const std::string& id, const events::Actor& actor);

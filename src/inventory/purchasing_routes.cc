@@ -14,14 +14,6 @@ using http::Response;
 constexpr std::int64_t kMaxUnits = 1'000'000'000;
 constexpr std::int64_t kMaxCost = 100'000'000'00;
 
-template <typename T>
-Response list_response(const Request& req, const Result<PurchasingPage<T>>& page, const std::string& url) {
-  if (!page.ok()) return http::error_response(req, page.error());
-  Json data = Json::array();
-  for (const auto& item : page->items) data.push_back(to_json(item));
-  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
-}
-
 // Each element of the array `name` read as an object by `read_one`; nullopt when absent.
 template <typename T, typename ReadOne>
 std::optional<std::vector<T>> read_objects(FieldReader& fields, const char* name, bool required, ReadOne read_one) {
@@ -163,7 +155,7 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
   router.add("GET", "/v1/suppliers", read, [&svc](Request& req) {
     auto page = http::page_request(req, {"product"});
     if (!page.ok()) return http::error_response(req, page.error());
-    return list_response(req, svc.list_suppliers({req.query_param("product"), page->limit, page->starting_after}),
+    return http::list_response(req, svc.list_suppliers({req.query_param("product"), page->limit, page->starting_after}),
                          "/v1/suppliers");
   });
   router.add("GET", "/v1/suppliers/{id}", read, [&svc, render_supplier](Request& req) {
@@ -188,7 +180,7 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
     auto status = status_filter(req);
     if (!status.ok()) return http::error_response(req, status.error());
     PurchaseOrderFilter filter{*status, req.query_param("supplier"), page->limit, page->starting_after};
-    return list_response(req, svc.list_purchase_orders(filter), "/v1/purchase-orders");
+    return http::list_response(req, svc.list_purchase_orders(filter), "/v1/purchase-orders");
   });
   router.add("GET", "/v1/purchase-orders/{id}", read, [&svc, render_order](Request& req) {
     return http::respond(req, svc.get_purchase_order(req.path_params["id"]), 200, render_order);

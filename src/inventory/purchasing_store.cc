@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "inventory/store.h"
+#include "platform/db/list_query.h"
 
 namespace recur::inventory {
 namespace {
@@ -18,17 +19,6 @@ Result<std::vector<T>> docs_of(const db::Rows& rows, T (*from_doc)(const Json&))
   return out;
 }
 
-// Appends the cursor condition and order of a newest-first page of limit + 1 rows.
-std::string page_of(std::string sql, db::Params& params, const char* id_column,
-                    const std::optional<std::string>& starting_after, int limit) {
-  if (starting_after) {
-    params.emplace_back(*starting_after);
-    sql += fmt::format(" AND {} < ${}", id_column, params.size());
-  }
-  params.emplace_back(std::int64_t{limit + 1});
-  sql += fmt::format(" ORDER BY {} DESC LIMIT ${}", id_column, params.size());
-  return sql;
-}
 
 Status save_supplied_products(db::Tx& tx, const Supplier& s) {
   RECUR_TRY(tx.exec("DELETE FROM supplier_products WHERE supplier_id = $1", {s.id}));
@@ -63,15 +53,11 @@ Result<std::optional<Supplier>> find_supplier(db::Tx& tx, const std::string& id,
   return std::optional<Supplier>(supplier_from_doc(Json::parse(rows[0].text(0))));
 }
 
-Result<std::vector<Supplier>> list_suppliers(db::Tx& tx, const SupplierFilter& f) {
-  db::Params params;
-  std::string sql = "SELECT s.doc FROM suppliers s WHERE 1 = 1";
-  if (f.product) {
-    params.emplace_back(*f.product);
-    sql += " AND s.id IN (SELECT supplier_id FROM supplier_products WHERE product_id = $1)";
-  }
-  RECUR_ASSIGN(auto rows, tx.query(page_of(sql, params, "s.id", f.starting_after, f.limit), params));
-  return docs_of(rows, supplier_from_doc);
+Result<Page<Supplier>> list_suppliers(db::Tx& tx, const SupplierFilter& f) {
+  db::ListQuery query("SELECT s.doc FROM suppliers s", "s.id");
+  if (f.product) query.where("s.id IN (SELECT supplier_id FROM supplier_products WHERE product_id = $?)", *f.product);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, [](const db::Row& r) { return supplier_from_doc(Json::parse(r.text(0))); });
 }
 
 Result<std::vector<Supplier>> suppliers_of(db::Tx& tx, const std::string& product) {
@@ -133,19 +119,11 @@ Result<std::optional<PurchaseOrder>> find_purchase_order(db::Tx& tx, const std::
   return std::optional<PurchaseOrder>(purchase_order_from_doc(Json::parse(rows[0].text(0))));
 }
 
-Result<std::vector<PurchaseOrder>> list_purchase_orders(db::Tx& tx, const PurchaseOrderFilter& f) {
-  db::Params params;
-  std::string sql = "SELECT doc FROM purchase_orders WHERE 1 = 1";
-  if (f.status) {
-    params.emplace_back(*f.status);
-    sql += fmt::format(" AND status = ${}", params.size());
-  }
-  if (f.supplier) {
-    params.emplace_back(*f.supplier);
-    sql += fmt::format(" AND supplier_id = ${}", params.size());
-  }
-  RECUR_ASSIGN(auto rows, tx.query(page_of(sql, params, "id", f.starting_after, f.limit), params));
-  return docs_of(rows, purchase_order_from_doc);
+Result<Page<PurchaseOrder>> list_purchase_orders(db::Tx& tx, const PurchaseOrderFilter& f) {
+  db::ListQuery query("SELECT doc FROM purchase_orders");
+  query.where_equal("status", f.status).where_equal("supplier_id", f.supplier);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, [](const db::Row& r) { return purchase_order_from_doc(Json::parse(r.text(0))); });
 }
 
 Result<bool> has_open_order(db::Tx& tx, const std::string& product) {

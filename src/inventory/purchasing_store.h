@@ -9,16 +9,9 @@
 
 #include "inventory/purchasing_model.h"
 #include "platform/db/database.h"
+#include "platform/page.h"
 
 namespace recur::inventory {
-
-// A cursor page (newest first): limit + 1 rows at most from the store, the extra one only
-// saying there is more.
-template <typename T>
-struct PurchasingPage {
-  std::vector<T> items;
-  bool has_more = false;
-};
 
 struct SupplierFilter {
   std::optional<std::string> product;  // suppliers of this product
@@ -37,7 +30,7 @@ Status insert_supplier(db::Tx& tx, const Supplier& supplier);
 // Requires: supplier.version already incremented; false when the stored one is not version - 1.
 Result<bool> update_supplier(db::Tx& tx, const Supplier& supplier);
 Result<std::optional<Supplier>> find_supplier(db::Tx& tx, const std::string& id, bool for_update);
-Result<std::vector<Supplier>> list_suppliers(db::Tx& tx, const SupplierFilter& filter);  // limit + 1 at most
+Result<Page<Supplier>> list_suppliers(db::Tx& tx, const SupplierFilter& filter);  // newest first
 // Every supplier of `product`, oldest first.
 Result<std::vector<Supplier>> suppliers_of(db::Tx& tx, const std::string& product);
 // Every product some supplier supplies, in id order.
@@ -55,7 +48,7 @@ Result<bool> insert_purchase_order(db::Tx& tx, const PurchaseOrder& order);
 // stored one is not version - 1.
 Result<bool> update_purchase_order(db::Tx& tx, const PurchaseOrder& order);
 Result<std::optional<PurchaseOrder>> find_purchase_order(db::Tx& tx, const std::string& id, bool for_update);
-Result<std::vector<PurchaseOrder>> list_purchase_orders(db::Tx& tx, const PurchaseOrderFilter& filter);
+Result<Page<PurchaseOrder>> list_purchase_orders(db::Tx& tx, const PurchaseOrderFilter& filter);
 
 // Whether a draft, sent or partially received order has a line for `product`.
 Result<bool> has_open_order(db::Tx& tx, const std::string& product);

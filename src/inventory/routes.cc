@@ -13,14 +13,6 @@ using http::Response;
 
 constexpr std::int64_t kMaxUnits = 1'000'000'000;
 
-template <typename T, typename Render>
-Response page_response(const Request& req, const Result<catalog::Page<T>>& page, const std::string& url, Render render) {
-  if (!page.ok()) return http::error_response(req, page.error());
-  Json data = Json::array();
-  for (const auto& item : page->items) data.push_back(render(item));
-  return http::json_response(200, http::list_json(std::move(data), page->has_more, url));
-}
-
 Response stock_response(const Request& req, const Result<StockView>& v, int status) {
   if (!v.ok()) return http::error_response(req, v.error());
   return http::json_response(status, to_json(*v));
@@ -101,7 +93,7 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     auto low = req.query_param("low_stock");
     if (low && *low != "true" && *low != "false")
       return http::error_response(req, invalid_param("low_stock", "low_stock is true or false"));
-    return page_response(req, levels.list_stock(low && *low == "true", page->limit, page->starting_after), "/v1/inventory",
+    return http::list_response(req, levels.list_stock(low && *low == "true", page->limit, page->starting_after), "/v1/inventory",
                          [](const StockView& v) { return to_json(v); });
   });
   router.add("GET", "/v1/inventory/{sku}", read, [&levels](Request& req) {
@@ -126,7 +118,7 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     if (kind && !parse_movement_kind(*kind))
       return http::error_response(req, invalid_param("kind", "kind is receipt, adjustment, reservation, release, shipment or return"));
     auto sku = req.path_params["sku"];
-    return page_response(req, levels.movements(sku, kind, page->limit, page->starting_after),
+    return http::list_response(req, levels.movements(sku, kind, page->limit, page->starting_after),
                          "/v1/inventory/" + sku + "/movements", [sku](const Movement& m) { return to_json(m, sku); });
   });
   router.add("POST", "/v1/inventory/{sku}/adjustments", write, [&levels](Request& req) {
@@ -171,7 +163,7 @@ void add_routes(http::Router& router, InventoryService& inventory) {
       return http::error_response(req, invalid_param("status", "unknown status '" + *status + "'"));
     ShipmentQuery q{req.query_param("subscription"), req.query_param("customer"), status, page->limit,
                     page->starting_after};
-    return page_response(req, shipments.list_shipments(q), "/v1/shipments", render);
+    return http::list_response(req, shipments.list_shipments(q), "/v1/shipments", render);
   });
   router.add("GET", "/v1/shipments/{id}", ship_read, [&shipments, render](Request& req) {
     return http::respond(req, shipments.shipment(req.path_params["id"]), 200, render);

@@ -58,7 +58,7 @@ class InventoryService {
 
   // The use cases, as each part offers them.
   Result<StockView> stock(const std::string& sku) { return levels_.stock(sku); }
-  Result<catalog::Page<StockView>> list_stock(bool low_only, int limit,
+  Result<Page<StockView>> list_stock(bool low_only, int limit,
                                               const std::optional<std::string>& starting_after) {
     return levels_.list_stock(low_only, limit, starting_after);
   }
@@ -78,7 +78,7 @@ class InventoryService {
                                   const std::optional<std::string>& shipment, const events::Actor& actor) {
     return levels_.record_return(sku, quantity, shipment, actor);
   }
-  Result<catalog::Page<Movement>> movements(const std::string& sku, const std::optional<std::string>& kind, int limit,
+  Result<Page<Movement>> movements(const std::string& sku, const std::optional<std::string>& kind, int limit,
                                             const std::optional<std::string>& starting_after) {
     return levels_.movements(sku, kind, limit, starting_after);
   }
@@ -92,7 +92,7 @@ class InventoryService {
   // Requires: called after the change committed.
   void forget(const std::string& product) { cache_.forget(product); }
   Result<Shipment> shipment(const std::string& id) { return shipments_.shipment(id); }
-  Result<catalog::Page<Shipment>> list_shipments(const ShipmentQuery& query) { return shipments_.list_shipments(query); }
+  Result<Page<Shipment>> list_shipments(const ShipmentQuery& query) { return shipments_.list_shipments(query); }
   Result<Shipment> move_shipment(const std::string& id, ShipmentStatus to, const std::optional<std::string>& tracking,
                                  std::optional<std::int64_t> expected_version, const events::Actor& actor) {
     return shipments_.move_shipment(id, to, tracking, expected_version, actor);

@@ -4,20 +4,6 @@
 #include "inventory/store.h"
 
 namespace recur::inventory {
-namespace {
-
-// A store's limit + 1 rows as a page of `limit`.
-template <typename T>
-catalog::Page<T> page_of(std::vector<T> rows, int limit) {
-  catalog::Page<T> page;
-  page.has_more = static_cast<int>(rows.size()) > limit;
-  if (page.has_more) rows.resize(limit);
-  page.items = std::move(rows);
-  return page;
-}
-
-}  // namespace
-
 Error shipment_not_found(const std::string& id) {
   return Error::not_found("shipment_not_found", "no shipment with id '" + id + "'");
 }
@@ -30,10 +16,9 @@ Result<Shipment> Shipments::shipment(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<catalog::Page<Shipment>> Shipments::list_shipments(const ShipmentQuery& q) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<catalog::Page<Shipment>> {
-    RECUR_ASSIGN(auto rows, inventory::list_shipments(tx, {q.subscription, q.customer, q.status, q.limit, q.starting_after}));
-    return page_of(std::move(rows), q.limit);
+Result<Page<Shipment>> Shipments::list_shipments(const ShipmentQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Page<Shipment>> {
+    return inventory::list_shipments(tx, {q.subscription, q.customer, q.status, q.limit, q.starting_after});
   }, db::TxMode::kReadOnly);
 }
 

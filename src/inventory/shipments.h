@@ -41,7 +41,7 @@ class Shipments {
   void set_period_paid(PeriodPaid paid) { period_paid_ = std::move(paid); }
 
   Result<Shipment> shipment(const std::string& id);
-  Result<catalog::Page<Shipment>> list_shipments(const ShipmentQuery& query);
+  Result<Page<Shipment>> list_shipments(const ShipmentQuery& query);
   Result<Shipment> move_shipment(const std::string& id, ShipmentStatus to, const std::optional<std::string>& tracking,
                                  std::optional<std::int64_t> expected_version, const events::Actor& actor);
 

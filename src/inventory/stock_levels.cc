@@ -11,15 +11,6 @@ Error not_found_sku(const std::string& sku) {
   return Error::not_found("sku_not_found", "no product with sku '" + sku + "'");
 }
 
-// A store's limit + 1 rows as a page of `limit`.
-template <typename T>
-catalog::Page<T> page_of(std::vector<T> rows, int limit) {
-  catalog::Page<T> page;
-  page.has_more = static_cast<int>(rows.size()) > limit;
-  if (page.has_more) rows.resize(limit);
-  page.items = std::move(rows);
-  return page;
-}
 
 }  // namespace
 
@@ -82,11 +73,11 @@ Result<StockView> StockLevels::stock(const std::string& sku) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<catalog::Page<StockView>> StockLevels::list_stock(bool low_only, int limit,
+Result<Page<StockView>> StockLevels::list_stock(bool low_only, int limit,
                                                               const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<catalog::Page<StockView>> {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Page<StockView>> {
     RECUR_ASSIGN(auto tracked, catalog::tracked_products(tx, starting_after));
-    catalog::Page<StockView> page;
+    Page<StockView> page;
     for (const auto& product : tracked) {
       RECUR_ASSIGN(auto v, view(tx, product));
       if (low_only && !is_low(v.level.available(), v.level.low_stock_threshold)) continue;
@@ -166,13 +157,12 @@ Result<StockView> StockLevels::record_return(const std::string& sku, std::int64_
   });
 }
 
-Result<catalog::Page<Movement>> StockLevels::movements(const std::string& sku,
+Result<Page<Movement>> StockLevels::movements(const std::string& sku,
                                                             const std::optional<std::string>& kind, int limit,
                                                             const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<catalog::Page<Movement>> {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Page<Movement>> {
     RECUR_ASSIGN(auto product, product_by_sku(tx, sku));
-    RECUR_ASSIGN(auto rows, list_movements(tx, {product.id, kind, limit, starting_after}));
-    return page_of(std::move(rows), limit);
+    return list_movements(tx, {product.id, kind, limit, starting_after});
   }, db::TxMode::kReadOnly);
 }
 

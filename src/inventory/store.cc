@@ -1,6 +1,8 @@
 // Inventory SQL.
 #include "inventory/store.h"
 
+#include "platform/db/list_query.h"
+
 namespace recur::inventory {
 namespace {
 
@@ -122,23 +124,11 @@ Result<bool> apply_movement(db::Tx& tx, const Movement& m) {
   return true;
 }
 
-Result<std::vector<Movement>> list_movements(db::Tx& tx, const MovementFilter& f) {
-  std::string sql = std::string("SELECT ") + kMovementColumns + " FROM stock_movements WHERE product_id = $1";
-  db::Params params{f.product};
-  if (f.kind) {
-    params.emplace_back(*f.kind);
-    sql += " AND kind = $" + std::to_string(params.size());
-  }
-  if (f.starting_after) {
-    params.emplace_back(*f.starting_after);
-    sql += " AND id < $" + std::to_string(params.size());
-  }
-  params.emplace_back(std::int64_t{f.limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<Movement> out;
-  for (const auto& r : rows) out.push_back(movement_from_row(r));
-  return out;
+Result<Page<Movement>> list_movements(db::Tx& tx, const MovementFilter& f) {
+  db::ListQuery query(std::string("SELECT ") + kMovementColumns + " FROM stock_movements");
+  query.where("product_id = $?", f.product).where_equal("kind", f.kind);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, movement_from_row);
 }
 
 Result<std::vector<Movement>> all_movements(db::Tx& tx, const std::string& product) {
@@ -188,27 +178,11 @@ Result<std::optional<Shipment>> find_shipment(db::Tx& tx, const std::string& id,
   return std::optional<Shipment>(shipment_from_doc(Json::parse(rows[0].text(0))));
 }
 
-Result<std::vector<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& f) {
-  std::string sql = "SELECT doc FROM shipments WHERE 1 = 1";
-  db::Params params;
-  auto add = [&](const char* column, const std::optional<std::string>& value) {
-    if (!value) return;
-    params.emplace_back(*value);
-    sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
-  };
-  add("subscription_id", f.subscription);
-  add("customer_id", f.customer);
-  add("status", f.status);
-  if (f.starting_after) {
-    params.emplace_back(*f.starting_after);
-    sql += " AND id < $" + std::to_string(params.size());
-  }
-  params.emplace_back(std::int64_t{f.limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<Shipment> out;
-  for (const auto& r : rows) out.push_back(shipment_from_doc(Json::parse(r.text(0))));
-  return out;
+Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& f) {
+  db::ListQuery query("SELECT doc FROM shipments");
+  query.where_equal("subscription_id", f.subscription).where_equal("customer_id", f.customer).where_equal("status", f.status);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, [](const db::Row& r) { return shipment_from_doc(Json::parse(r.text(0))); });
 }
 
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update) {

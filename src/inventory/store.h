@@ -8,6 +8,7 @@
 
 #include "inventory/model.h"
 #include "platform/db/database.h"
+#include "platform/page.h"
 
 namespace recur::inventory {
 
@@ -30,7 +31,7 @@ struct MovementFilter {
   int limit = 10;
   std::optional<std::string> starting_after;
 };
-Result<std::vector<Movement>> list_movements(db::Tx& tx, const MovementFilter& filter);  // newest first, limit + 1
+Result<Page<Movement>> list_movements(db::Tx& tx, const MovementFilter& filter);  // newest first
 Result<std::vector<Movement>> all_movements(db::Tx& tx, const std::string& product);    // oldest first
 
 // Units on open purchase orders (sent or partially received) not yet received, and when.
@@ -46,7 +47,7 @@ struct ShipmentFilter {
   int limit = 10;
   std::optional<std::string> starting_after;
 };
-Result<std::vector<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& filter);  // newest first, limit + 1
+Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& filter);  // newest first
 // Backordered shipments, first come first served.
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update);
 

@@ -33,11 +33,7 @@ void add_routes(http::Router& router, Notifier& notifier) {
   router.add("GET", "/v1/notifications", read, [&notifier](Request& req) {
     auto filter = list_filter(req);
     if (!filter.ok()) return http::error_response(req, filter.error());
-    auto page = notifier.list(*filter);
-    if (!page.ok()) return http::error_response(req, page.error());
-    Json data = Json::array();
-    for (const auto& n : page->items) data.push_back(to_json(n));
-    return http::json_response(200, http::list_json(std::move(data), page->has_more, "/v1/notifications"));
+    return http::list_response(req, notifier.list(*filter), "/v1/notifications");
   });
   router.add("GET", "/v1/notifications/{id}", read, [&notifier](Request& req) {
     return http::respond(req, notifier.get(req.path_params["id"]), 200,

@@ -133,7 +133,7 @@ Result<Notification> Notifier::get(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<Page> Notifier::list(const ListFilter& filter) {
+Result<Page<Notification>> Notifier::list(const ListFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) { return notify::list(tx, filter); }, db::TxMode::kReadOnly);
 }
 

@@ -48,7 +48,7 @@ class Notifier final : public Outbox {
   Result<DispatchReport> dispatch_due();
 
   Result<Notification> get(const std::string& id);
-  Result<Page> list(const ListFilter& filter);
+  Result<Page<Notification>> list(const ListFilter& filter);
 
  private:
   Result<Notification> prepare(const Message& message);

@@ -1,6 +1,8 @@
 // Notification SQL.
 #include "notify/store.h"
 
+#include "platform/db/list_query.h"
+
 namespace recur::notify {
 namespace {
 
@@ -33,27 +35,14 @@ Result<std::optional<Notification>> find(db::Tx& tx, const std::string& id, bool
   return std::optional<Notification>(from_row(rows[0]));
 }
 
-Result<Page> list(db::Tx& tx, const ListFilter& f) {
-  std::string sql = "SELECT doc FROM notifications WHERE 1 = 1";
-  db::Params params;
-  auto filter = [&](const char* condition, const std::optional<std::string>& value) {
-    if (!value) return;
-    params.emplace_back(*value);
-    sql += std::string(" AND ") + condition + " $" + std::to_string(params.size());
-  };
-  filter("id <", f.starting_after);
-  filter("customer_id =", f.customer);
-  filter("status =", f.status);
-  filter("template =", f.template_name);
-  filter("resource_id =", f.resource);
-  params.emplace_back(std::int64_t{f.limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  Page page;
-  page.has_more = static_cast<int>(rows.size()) > f.limit;
-  if (page.has_more) rows.pop_back();
-  for (const auto& row : rows) page.items.push_back(from_row(row));
-  return page;
+Result<Page<Notification>> list(db::Tx& tx, const ListFilter& f) {
+  db::ListQuery query("SELECT doc FROM notifications");
+  query.where_equal("customer_id", f.customer)
+      .where_equal("status", f.status)
+      .where_equal("template", f.template_name)
+      .where_equal("resource_id", f.resource);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, from_row);
 }
 
 Result<std::optional<Notification>> lock_next_due(db::Tx& tx, Timestamp now) {

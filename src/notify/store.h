@@ -6,6 +6,7 @@
 
 #include "notify/model.h"
 #include "platform/db/database.h"
+#include "platform/page.h"
 
 namespace recur::notify {
 
@@ -18,16 +19,11 @@ struct ListFilter {
   std::optional<std::string> starting_after;
 };
 
-struct Page {
-  std::vector<Notification> items;
-  bool has_more = false;
-};
-
 Status insert(db::Tx& tx, const Notification& n);
 // Writes `n` if the stored version is still `expected_version`; false if it moved on.
 Result<bool> update(db::Tx& tx, const Notification& n, std::int64_t expected_version);
 Result<std::optional<Notification>> find(db::Tx& tx, const std::string& id, bool for_update);
-Result<Page> list(db::Tx& tx, const ListFilter& filter);
+Result<Page<Notification>> list(db::Tx& tx, const ListFilter& filter);
 // The message due longest ago (next_attempt_at <= now), locked for this transaction. On
 // PostgreSQL rows other dispatchers hold are skipped (SKIP LOCKED), so each takes its own;
 // on SQLite the write transaction already holds the database lock.

@@ -45,15 +45,10 @@ Result<RetentionOffer> RetentionService::get_offer(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) { return require_offer(tx, id); }, db::TxMode::kReadOnly);
 }
 
-Result<OfferPage> RetentionService::list_offers(const std::optional<std::string>& reason, int limit,
+Result<Page<RetentionOffer>> RetentionService::list_offers(const std::optional<std::string>& reason, int limit,
                                                 const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<OfferPage> {
-    RECUR_ASSIGN(auto rows, subscriptions::list_offers(tx, reason.value_or(""), limit, starting_after));
-    OfferPage page;
-    page.has_more = static_cast<int>(rows.size()) > limit;
-    if (page.has_more) rows.pop_back();
-    page.items = std::move(rows);
-    return page;
+  return db::transact(db_, [&](db::Tx& tx) {
+    return subscriptions::list_offers(tx, reason.value_or(""), limit, starting_after);
   }, db::TxMode::kReadOnly);
 }
 

@@ -32,11 +32,6 @@ struct OfferPatch {
   std::optional<Json> metadata;
 };
 
-struct OfferPage {
-  std::vector<RetentionOffer> items;
-  bool has_more = false;
-};
-
 class RetentionService {
  public:
   RetentionService(db::Database& db, const Clock& clock, IdGenerator& ids)
@@ -46,7 +41,7 @@ class RetentionService {
   Result<RetentionOffer> update_offer(const std::string& id, const OfferPatch& patch, std::int64_t expected_version,
                                       const events::Actor& actor);
   Result<RetentionOffer> get_offer(const std::string& id);
-  Result<OfferPage> list_offers(const std::optional<std::string>& reason, int limit,
+  Result<Page<RetentionOffer>> list_offers(const std::optional<std::string>& reason, int limit,
                                 const std::optional<std::string>& starting_after);
 
  private:

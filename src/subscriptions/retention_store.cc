@@ -1,6 +1,8 @@
 // Retention offers' SQL.
 #include "subscriptions/retention_store.h"
 
+#include "platform/db/list_query.h"
+
 namespace recur::subscriptions {
 namespace {
 
@@ -32,16 +34,12 @@ recur::Status update_offer(db::Tx& tx, const RetentionOffer& o) {
   return Ok{};
 }
 
-Result<std::vector<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, int limit,
-                                                const std::optional<std::string>& starting_after) {
-  std::string sql = "SELECT doc FROM retention_offers WHERE (reason = $1 OR $1 = '')";
-  db::Params params{reason, std::int64_t{limit + 1}};
-  if (starting_after) {
-    params.emplace_back(*starting_after);
-    sql += " AND id < $3";
-  }
-  RECUR_ASSIGN(auto rows, tx.query(sql + " ORDER BY id DESC LIMIT $2", params));
-  return offers_of(rows);
+Result<Page<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, int limit,
+                                         const std::optional<std::string>& starting_after) {
+  db::ListQuery query("SELECT doc FROM retention_offers");
+  if (!reason.empty()) query.where("reason = $?", reason);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, starting_after, limit));
+  return page_of(rows, limit, [](const db::Row& row) { return offer_from_doc(Json::parse(row.text(0))); });
 }
 
 Result<std::vector<RetentionOffer>> active_offers(db::Tx& tx, const std::string& reason) {

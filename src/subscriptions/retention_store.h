@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "platform/db/database.h"
+#include "platform/page.h"
 #include "subscriptions/retention.h"
 
 namespace recur::subscriptions {
@@ -16,9 +17,8 @@ recur::Status insert_offer(db::Tx& tx, const RetentionOffer& offer);
 // for_update: lock the row until the transaction ends (PostgreSQL).
 Result<std::optional<RetentionOffer>> find_offer(db::Tx& tx, const std::string& id, bool for_update = false);
 recur::Status update_offer(db::Tx& tx, const RetentionOffer& offer);
-// Newest first, limit + 1 rows (the caller tells has_more from the extra one); an empty
-// reason matches all.
-Result<std::vector<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, int limit,
+// Newest first; an empty reason matches all.
+Result<Page<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, int limit,
                                                 const std::optional<std::string>& starting_after);
 // The active offers for a cancellation reason, oldest first (the order they are shown in).
 Result<std::vector<RetentionOffer>> active_offers(db::Tx& tx, const std::string& reason);

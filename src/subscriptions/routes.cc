@@ -197,11 +197,7 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
   router.add("GET", "/v1/subscriptions", read, [&svc](Request& req) {
     auto filter = list_filter(req);
     if (!filter.ok()) return http::error_response(req, filter.error());
-    auto page = svc.list(*filter);
-    if (!page.ok()) return http::error_response(req, page.error());
-    Json data = Json::array();
-    for (const auto& s : page->items) data.push_back(to_json(s));
-    return http::json_response(200, http::list_json(std::move(data), page->has_more, "/v1/subscriptions"));
+    return http::list_response(req, svc.list(*filter), "/v1/subscriptions");
   });
   router.add("GET", "/v1/subscriptions/{id}", read, [&svc](Request& req) {
     return http::respond(req, svc.get(req.path_params["id"]), 200, render);
@@ -293,12 +289,8 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     auto page = http::page_request(req);
     if (!page.ok()) return http::error_response(req, page.error());
     const std::string& id = req.path_params["id"];
-    auto history = svc.history(id, page->limit, page->starting_after);
-    if (!history.ok()) return http::error_response(req, history.error());
-    Json data = Json::array();
-    for (const auto& e : history->events) data.push_back(events::to_json(e));
-    return http::json_response(200, http::list_json(std::move(data), history->has_more,
-                                                    "/v1/subscriptions/" + id + "/history"));
+    return http::list_response(req, svc.history(id, page->limit, page->starting_after),
+                               "/v1/subscriptions/" + id + "/history");
   });
 
   // Retention: the customer-facing steps before a cancellation.
@@ -347,11 +339,8 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     if (reason && !is_cancellation_reason(*reason))
       return http::error_response(req, Error::invalid("validation_failed", "reason must be a cancellation reason",
                                                       {{"reason", "invalid_value", "not a cancellation reason"}}));
-    auto offers = retention.list_offers(reason, page->limit, page->starting_after);
-    if (!offers.ok()) return http::error_response(req, offers.error());
-    Json data = Json::array();
-    for (const auto& o : offers->items) data.push_back(to_json(o));
-    return http::json_response(200, http::list_json(std::move(data), offers->has_more, "/v1/retention-offers"));
+    return http::list_response(req, retention.list_offers(reason, page->limit, page->starting_after),
+                               "/v1/retention-offers");
   });
   router.add("GET", "/v1/retention-offers/{id}", std::string(kSettingsRead), [&retention, render_offer](Request& req) {
     return http::respond(req, retention.get_offer(req.path_params["id"]), 200, render_offer);

@@ -174,7 +174,7 @@ Result<Subscription> SubscriptionService::get(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<Page> SubscriptionService::list(const ListFilter& filter) {
+Result<Page<Subscription>> SubscriptionService::list(const ListFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) { return subscriptions::list(tx, filter); }, db::TxMode::kReadOnly);
 }
 
@@ -431,11 +431,11 @@ Result<std::vector<UpcomingPeriod>> SubscriptionService::upcoming(const std::str
   }, db::TxMode::kReadOnly);
 }
 
-Result<events::Page> SubscriptionService::history(const std::string& id, int limit,
+Result<Page<events::Event>> SubscriptionService::history(const std::string& id, int limit,
                                                   const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<events::Page> {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Page<events::Event>> {
     RECUR_ASSIGN(auto page, events::list_for_resource(tx, id, limit, starting_after));
-    if (page.events.empty() && !starting_after) {
+    if (page.items.empty() && !starting_after) {
       RECUR_ASSIGN(auto found, find(tx, id, false));
       if (!found) return not_found(id);
     }

@@ -133,7 +133,7 @@ class SubscriptionService {
 
   Result<Subscription> create(const CreateInput& input, const events::Actor& actor);
   Result<Subscription> get(const std::string& id);
-  Result<Page> list(const ListFilter& filter);
+  Result<Page<Subscription>> list(const ListFilter& filter);
   Result<Subscription> update(const std::string& id, const UpdateInput& input, std::int64_t expected_version,
                               const events::Actor& actor);
   recur::Status remove(const std::string& id, std::optional<std::int64_t> expected_version, const events::Actor& actor);
@@ -157,7 +157,7 @@ class SubscriptionService {
                                       std::optional<std::int64_t> expected_version, const events::Actor& actor);
 
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
-  Result<events::Page> history(const std::string& id, int limit, const std::optional<std::string>& starting_after);
+  Result<Page<events::Event>> history(const std::string& id, int limit, const std::optional<std::string>& starting_after);
 
   // Retention, the subscriber's steps before a cancellation (the merchant configures the
   // offers through RetentionService).

@@ -308,7 +308,7 @@ TEST_F(SubscriptionServiceTest, OnlyNeverBilledSubscriptionsCanBeDeleted) {
   EXPECT_EQ(svc().get(scheduled.id).error().code, "subscription_not_found");
   auto history = svc().history(scheduled.id, 10, std::nullopt);
   ASSERT_TRUE(history.ok());
-  EXPECT_EQ(history->events.back().type, "subscription.deleted");
+  EXPECT_EQ(history->items.back().type, "subscription.deleted");
 }
 
 TEST_F(SubscriptionServiceTest, HistoryRecordsActorAndBeforeAfter) {
@@ -316,9 +316,9 @@ TEST_F(SubscriptionServiceTest, HistoryRecordsActorAndBeforeAfter) {
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
   ASSERT_TRUE(svc().update(sub.id, {4, std::nullopt, std::nullopt}, sub.version, t.actor).ok());
   auto history = *svc().history(sub.id, 50, std::nullopt);
-  ASSERT_GE(history.events.size(), 3u);
-  EXPECT_EQ(history.events[0].type, "subscription.created");
-  const auto& update = history.events.back();
+  ASSERT_GE(history.items.size(), 3u);
+  EXPECT_EQ(history.items[0].type, "subscription.created");
+  const auto& update = history.items.back();
   EXPECT_EQ(update.type, "subscription.updated");
   EXPECT_EQ(update.actor.id, "key_test");
   EXPECT_EQ(update.before["quantity"], 1);

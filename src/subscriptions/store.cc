@@ -1,6 +1,8 @@
 // Subscription SQL.
 #include "subscriptions/store.h"
 
+#include "platform/db/list_query.h"
+
 namespace recur::subscriptions {
 namespace {
 
@@ -51,31 +53,11 @@ Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool
   return std::optional<Subscription>(from_row(rows[0]));
 }
 
-Result<Page> list(db::Tx& tx, const ListFilter& f) {
-  std::string sql = "SELECT doc FROM subscriptions WHERE 1 = 1";
-  db::Params params;
-  auto filter = [&](const char* column, const std::optional<std::string>& value) {
-    if (!value) return;
-    params.emplace_back(*value);
-    sql += std::string(" AND ") + column + " = $" + std::to_string(params.size());
-  };
-  auto before = [&](const std::optional<std::string>& cursor) {
-    if (!cursor) return;
-    params.emplace_back(*cursor);
-    sql += " AND id < $" + std::to_string(params.size());
-  };
-  before(f.starting_after);
-  filter("customer_id", f.customer);
-  filter("plan_id", f.plan);
-  filter("status", f.status);
-  params.emplace_back(std::int64_t{f.limit + 1});
-  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  Page page;
-  page.has_more = static_cast<int>(rows.size()) > f.limit;
-  if (page.has_more) rows.pop_back();
-  for (const auto& row : rows) page.items.push_back(from_row(row));
-  return page;
+Result<Page<Subscription>> list(db::Tx& tx, const ListFilter& f) {
+  db::ListQuery query("SELECT doc FROM subscriptions");
+  query.where_equal("customer_id", f.customer).where_equal("plan_id", f.plan).where_equal("status", f.status);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
+  return page_of(rows, f.limit, from_row);
 }
 
 Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "platform/db/database.h"
+#include "platform/page.h"
 #include "subscriptions/subscription.h"
 
 namespace recur::subscriptions {
@@ -17,17 +18,12 @@ struct ListFilter {
   std::optional<std::string> starting_after;
 };
 
-struct Page {
-  std::vector<Subscription> items;
-  bool has_more = false;
-};
-
 recur::Status insert(db::Tx& tx, const Subscription& sub);
 // Writes `sub` if the stored version is still `expected_version`; false if it moved on.
 Result<bool> update(db::Tx& tx, const Subscription& sub, std::int64_t expected_version);
 recur::Status remove(db::Tx& tx, const std::string& id);
 Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool for_update);
-Result<Page> list(db::Tx& tx, const ListFilter& filter);
+Result<Page<Subscription>> list(db::Tx& tx, const ListFilter& filter);
 // How many other subscriptions `customer` has that were created at or before `created`.
 Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,
                                                  Timestamp created);

@@ -8,6 +8,7 @@
 
 #include "platform/http/message.h"
 #include "platform/json.h"
+#include "platform/page.h"
 #include "platform/result.h"
 
 namespace recur::http {
@@ -34,6 +35,21 @@ struct PageRequest {
 Result<PageRequest> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters = {});
 
 Json list_json(Json data, bool has_more, const std::string& url);
+
+// The one answer of a list route: `{object: "list", url, has_more, data: [render(item)...]}`,
+// or the page's error as a problem document.
+template <typename T, typename Render>
+Response list_response(const Request& request, const Result<Page<T>>& page, const std::string& url, Render render) {
+  if (!page.ok()) return error_response(request, page.error());
+  Json data = Json::array();
+  for (const auto& item : page->items) data.push_back(render(item));
+  return json_response(200, list_json(std::move(data), page->has_more, url));
+}
+// The same, each item rendered by its module's to_json.
+template <typename T>
+Response list_response(const Request& request, const Result<Page<T>>& page, const std::string& url) {
+  return list_response(request, page, url, [](const T& item) { return to_json(item); });
+}
 
 // The body's `version` (removed from `body`) or If-Match; `required` refuses neither.
 Result<std::optional<std::int64_t>> expected_version(const Request& request, Json& body, bool required);
