@@ -384,7 +384,8 @@ int forecast(App& app, const ForecastFlags& flags) {
   Timestamp now = app.clock().now();
   if (!flags.backtest) {
     if (!flags.at.empty()) return fail(Error::invalid("invalid_at", "--at needs --backtest"));
-    inventory::ForecastRequest req{now, *days, *granularity, flags.level, std::nullopt, std::nullopt, threads};
+    inventory::ForecastRequest req{
+        .as_of = now, .horizon_days = *days, .granularity = *granularity, .level = flags.level, .threads = threads};
     auto report = db::transact(app.database(), [&](db::Tx& tx) { return inventory::run_forecast(tx, req); },
                                db::TxMode::kReadOnly);
     if (!report.ok()) return fail(report.error());

@@ -84,15 +84,9 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
                                                    Json::object()},
                                                   cli));
   RECUR_TRY(app.customers().attach_payment_method(grace.id, {std::nullopt, "pm_card_chargeDeclined", false}, cli));
-  RECUR_ASSIGN(auto sub3, app.subscriptions().create({grace.id, monthly.id, 1, std::nullopt, std::nullopt,
-                                                      Json::object()},
-                                                     cli));
-  RECUR_ASSIGN(auto sub1, app.subscriptions().create({ada.id, monthly.id, 1, std::nullopt, std::nullopt,
-                                                      Json::object()},
-                                                     cli));
-  RECUR_ASSIGN(auto sub2, app.subscriptions().create({alan.id, biweekly.id, 2, std::nullopt, std::nullopt,
-                                                      Json::object()},
-                                                     cli));
+  RECUR_ASSIGN(auto sub3, app.subscriptions().create({.customer = grace.id, .plan = monthly.id, .quantity = 1}, cli));
+  RECUR_ASSIGN(auto sub1, app.subscriptions().create({.customer = ada.id, .plan = monthly.id, .quantity = 1}, cli));
+  RECUR_ASSIGN(auto sub2, app.subscriptions().create({.customer = alan.id, .plan = biweekly.id, .quantity = 2}, cli));
 
   using subscriptions::OfferType;
   auto offer = [&](std::string reason, OfferType type, std::string text, std::int64_t pct, std::int64_t cycles,

@@ -203,7 +203,7 @@ Result<WebhookEvent> event_from(const std::string& body) {
   std::string type = text_of(doc, "type");
   if (id.empty() || type.empty() || !object.is_object())
     return Error::bad_request("invalid_webhook", "the webhook body is not a Stripe event");
-  WebhookEvent event{std::move(id), std::move(type), object, std::nullopt, std::nullopt, std::nullopt};
+  WebhookEvent event{.id = std::move(id), .type = std::move(type), .data = object};
   read_notices(event, member_of(doc, "request"));
   return event;
 }

@@ -91,7 +91,7 @@ Result<std::vector<Alternative>> AvailabilityAnswers::alternatives(db::Tx& tx, c
     }
     out = rank_alternatives(product, quantity, candidates);
   }
-  if (available_on) out.push_back({product.id, std::nullopt, std::nullopt, std::nullopt, available_on});
+  if (available_on) out.push_back({.product = product.id, .available_on = available_on});
   return out;
 }
 

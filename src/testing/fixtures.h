@@ -15,7 +15,7 @@ namespace recur::testing {
 inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, Interval interval, int count = 1,
                                std::int64_t trial_days = 0, const std::string& name = "Box") {
   auto product = t.app->catalog().create_product(
-      {name + " item", "SKU-" + t.app->ids().next("x"), std::nullopt, std::nullopt, Json::object()}, t.actor);
+      {.name = name + " item", .sku = "SKU-" + t.app->ids().next("x")}, t.actor);
   EXPECT_TRUE(product.ok()) << (product.ok() ? "" : product.error().message);
   auto plan = t.app->catalog().create_plan({name, amount, "usd", {interval, count}, trial_days, std::nullopt,
                                             {{product->id, 1}}, Json::object()},
@@ -25,7 +25,7 @@ inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, Interval interva
 }
 
 inline customers::Customer make_customer(TestApp& t, const std::string& email = "ada@example.com") {
-  auto c = t.app->customers().create({email, "Ada", std::nullopt, std::nullopt, Json::object()}, t.actor);
+  auto c = t.app->customers().create({.email = email, .name = "Ada"}, t.actor);
   EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
   return *c;
 }
