@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "gateways/gateway.h"
+#include "platform/base64.h"
 #include "platform/json.h"
 #include "platform/net/http_client.h"
 #include "platform/result.h"
@@ -45,7 +46,7 @@ std::string text_of(const Json& object, std::string_view key);
 std::int64_t integer_of(const Json& object, std::string_view key);
 
 // Standard base64 with padding (Square's signatures, PayPal's Basic credentials).
-std::string base64(std::string_view raw);
+using recur::base64;
 // ASCII case changes: gateways' upper-case codes and currencies.
 std::string lower_case(std::string text);
 std::string upper_case(std::string text);

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "platform/base64.h"
+
 namespace recur::notify {
 namespace {
 
@@ -66,10 +68,7 @@ bool refused_for_good(long smtp_code) { return smtp_code >= 550 && smtp_code <= 
 }  // namespace
 
 std::string base64(std::string_view bytes, std::size_t line) {
-  std::string encoded(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(encoded.data(), encoded.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  encoded.resize(std::strlen(encoded.c_str()));
+  std::string encoded = recur::base64(bytes);
   if (line == 0) return encoded;
   std::string out;
   for (std::size_t i = 0; i < encoded.size(); i += line) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "notify/service.h"
+#include "platform/base64.h"
 #include "platform/http/pipeline.h"
 #include "platform/net/http_client.h"
 #include "testing/fixtures.h"
@@ -41,13 +42,7 @@ struct Mail {
     if (pos == std::string::npos) return "";
     auto start = raw.find("\n\n", pos) + 2;
     std::string b64 = raw.substr(start, raw.find("\n--", start) - start);
-    std::string out(b64.size(), '\0');
-    std::size_t len = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), b64.data(), b64.size(), "\n", &len,
-                          nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-      return "<bad base64>";
-    out.resize(len);
-    return out;
+    return base64_decode(b64, "\n").value_or("<bad base64>");
   }
 };
 

@@ -3,6 +3,8 @@
 
 #include <sodium.h>
 
+#include "platform/base64.h"
+
 #include <cstring>
 #include <stdexcept>
 
@@ -60,11 +62,7 @@ std::string random_token(std::size_t bytes) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
   std::string raw(bytes, '\0');
   randombytes_buf(raw.data(), raw.size());
-  std::string out(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::strlen(out.c_str()));
-  return out;
+  return base64url(raw);
 }
 
 }  // namespace recur
