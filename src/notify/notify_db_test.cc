@@ -1,7 +1,6 @@
 // Notifications against a real database (SQLite or PostgreSQL per RECUR_TEST_ENGINE), a real
 // SMTP server and a local SMS provider stand-in: what arrived, and what the record says.
 #include <gtest/gtest.h>
-#include <sodium.h>
 
 #include <atomic>
 #include <barrier>

@@ -9,23 +9,20 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include "testing/calendar_examples.h"
 #include <vector>
 
 namespace recur {
 namespace {
 
-Timestamp at(std::string_view text) {
-  const auto t = parse_rfc3339(text);
-  EXPECT_TRUE(t.has_value()) << text;
-  return t.value_or(0);
-}
-
-constexpr Cadence kMonthly{Interval::kMonth, 1};
-constexpr Cadence kQuarterly{Interval::kMonth, 3};
-constexpr Cadence kYearly{Interval::kYear, 1};
-constexpr Cadence kWeekly{Interval::kWeek, 1};
-constexpr Cadence kBiWeekly{Interval::kWeek, 2};
-constexpr Cadence kDaily{Interval::kDay, 1};
+using testing::at;
+using testing::kBiWeekly;
+using testing::kDaily;
+using testing::kMonthly;
+using testing::kQuarterly;
+using testing::kWeekly;
+using testing::kYearly;
 
 // The starts of periods 0..N-1, as text so a failure reads like the calendar.
 std::vector<std::string> starts(std::string_view anchor, const Cadence& cadence, int count) {

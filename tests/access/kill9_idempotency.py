@@ -292,7 +292,12 @@ def main():
             stop_writing.set()
             for t in threads:  # each finishes its request in flight: retried until answered
                 t.join(timeout=max(1, stop_at - time.monotonic()))
-            time.sleep(2)  # a last scheduler tick charges what the last writes invoiced
+            # The scheduler asks the gateway again about refunds a kill left pending: wait for
+            # that (bounded) rather than for a fixed time.
+            settle_by = time.monotonic() + 20
+            while (int(db.rows("SELECT COUNT(*) FROM refunds WHERE status = 'pending'")[0][0]) > 0
+                   and time.monotonic() < settle_by):
+                time.sleep(0.2)
             server.stop()
             problems, duplicates, paid, charged, refunds, takeovers = check(db, stats, workdir)
             c = stats.c
