@@ -16,13 +16,7 @@
 namespace recur {
 namespace {
 
-using testing::at;
-using testing::kBiWeekly;
-using testing::kDaily;
-using testing::kMonthly;
-using testing::kQuarterly;
-using testing::kWeekly;
-using testing::kYearly;
+using namespace recur::testing;  // at() and the cadences of the worked examples
 
 // The starts of periods 0..N-1, as text so a failure reads like the calendar.
 std::vector<std::string> starts(std::string_view anchor, const Cadence& cadence, int count) {

@@ -16,13 +16,7 @@
 namespace recur::subscriptions {
 namespace {
 
-using testing::at;
-using testing::kBiWeekly;
-using testing::kDaily;
-using testing::kMonthly;
-using testing::kQuarterly;
-using testing::kWeekly;
-using testing::kYearly;
+using namespace recur::testing;  // at() and the cadences of the worked examples
 
 std::pair<std::string, std::string> text(const Period& p) {
   return {format_rfc3339(p.start), format_rfc3339(p.end)};
