@@ -43,7 +43,7 @@ class CustomerServiceTest : public ::testing::Test {
     EXPECT_TRUE(tx.ok());
     auto page = events::list_for_resource(**tx, id, 100, std::nullopt);
     EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
-    return page->events;
+    return page->items;
   }
   static std::vector<std::string> types(const std::vector<events::Event>& events) {
     std::vector<std::string> out;

@@ -31,15 +31,15 @@ class EventLogTest : public ::testing::Test {
     });
     ASSERT_TRUE(done.ok()) << done.error().message;
   }
-  Page list(const std::string& resource_id, int limit = 100, std::optional<std::string> after = std::nullopt) {
+  Page<Event> list(const std::string& resource_id, int limit = 100, std::optional<std::string> after = std::nullopt) {
     auto tx = begin(db::TxMode::kReadOnly);
     auto page = list_for_resource(*tx, resource_id, limit, after);
     EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
-    return page.ok() ? *page : Page{};
+    return page.ok() ? *page : Page<Event>{};
   }
-  static std::vector<std::string> types(const Page& page) {
+  static std::vector<std::string> types(const Page<Event>& page) {
     std::vector<std::string> out;
-    for (const auto& e : page.events) out.push_back(e.type);
+    for (const auto& e : page.items) out.push_back(e.type);
     return out;
   }
   TestApp t;
@@ -53,8 +53,8 @@ TEST_F(EventLogTest, AnEventCommitsWithItsTransactionWithEverythingItWasGiven) {
   record("subscription.paused", "sub_1", before, after, details);
 
   auto page = list("sub_1");
-  ASSERT_EQ(page.events.size(), 1u);
-  const Event& e = page.events[0];
+  ASSERT_EQ(page.items.size(), 1u);
+  const Event& e = page.items[0];
   EXPECT_EQ(e.id.rfind("evt_", 0), 0u);
   EXPECT_EQ(e.type, "subscription.paused");
   EXPECT_EQ(e.resource_type, "subscription");  // the type's first word
@@ -79,7 +79,7 @@ TEST_F(EventLogTest, AnEventOfATransactionThatRollsBackIsNeverStored) {
     return Error::conflict("version_conflict", "a later step failed");  // rolls the event back with it
   });
   ASSERT_FALSE(failed.ok());
-  EXPECT_TRUE(list("cus_1").events.empty());
+  EXPECT_TRUE(list("cus_1").items.empty());
 
   record("customer.created", "cus_1");
   EXPECT_EQ(types(list("cus_1")), (std::vector<std::string>{"customer.created"}));
@@ -92,17 +92,17 @@ TEST_F(EventLogTest, TheRecordingTransactionReadsItsOwnEventBeforeCommit) {
   ASSERT_TRUE(recorder->record(*tx, "plan.created", "plan_1", t.actor, nullptr, Json{{"id", "plan_1"}}).ok());
   auto inside = list_for_resource(*tx, "plan_1", 10, std::nullopt);
   ASSERT_TRUE(inside.ok()) << inside.error().message;
-  ASSERT_EQ(inside->events.size(), 1u);
-  EXPECT_EQ(inside->events[0].after, (Json{{"id", "plan_1"}}));
+  ASSERT_EQ(inside->items.size(), 1u);
+  EXPECT_EQ(inside->items[0].after, (Json{{"id", "plan_1"}}));
   ASSERT_TRUE(tx->commit().ok());
-  EXPECT_EQ(list("plan_1").events.size(), 1u);
+  EXPECT_EQ(list("plan_1").items.size(), 1u);
 }
 
 TEST_F(EventLogTest, AbsentBeforeAfterAndDetailsReadBackAsNullAndRenderDetailsAsAnObject) {
   record("product.archived", "prod_1");
   auto page = list("prod_1");
-  ASSERT_EQ(page.events.size(), 1u);
-  const Event& e = page.events[0];
+  ASSERT_EQ(page.items.size(), 1u);
+  const Event& e = page.items[0];
   EXPECT_TRUE(e.before.is_null());
   EXPECT_TRUE(e.after.is_null());
   EXPECT_TRUE(e.details.is_null());
@@ -121,8 +121,8 @@ TEST_F(EventLogTest, AbsentBeforeAfterAndDetailsReadBackAsNullAndRenderDetailsAs
 TEST_F(EventLogTest, ATypeWithoutADotIsItsOwnResourceType) {
   record("ping", "res_1");
   auto page = list("res_1");
-  ASSERT_EQ(page.events.size(), 1u);
-  EXPECT_EQ(page.events[0].resource_type, "ping");
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].resource_type, "ping");
 }
 
 TEST_F(EventLogTest, AResourcesEventsAreListedOldestFirstInPagesAfterAnEventId) {
@@ -137,23 +137,23 @@ TEST_F(EventLogTest, AResourcesEventsAreListedOldestFirstInPagesAfterAnEventId) 
   auto first = list("sub_a", 2);
   EXPECT_EQ(types(first), (std::vector<std::string>{expected[0], expected[1]}));
   EXPECT_TRUE(first.has_more);
-  auto second = list("sub_a", 2, first.events.back().id);
+  auto second = list("sub_a", 2, first.items.back().id);
   EXPECT_EQ(types(second), (std::vector<std::string>{expected[2], expected[3]}));
   EXPECT_TRUE(second.has_more);
-  auto last = list("sub_a", 2, second.events.back().id);
+  auto last = list("sub_a", 2, second.items.back().id);
   EXPECT_EQ(types(last), (std::vector<std::string>{expected[4]}));
   EXPECT_FALSE(last.has_more);
 
   auto all = list("sub_a", 5);
   EXPECT_EQ(types(all), expected);
   EXPECT_FALSE(all.has_more);  // exactly a page: nothing after it
-  for (std::size_t i = 1; i < all.events.size(); ++i) {
-    EXPECT_LT(all.events[i - 1].id, all.events[i].id);
-    EXPECT_EQ(all.events[i].created - all.events[i - 1].created, 60);
+  for (std::size_t i = 1; i < all.items.size(); ++i) {
+    EXPECT_LT(all.items[i - 1].id, all.items[i].id);
+    EXPECT_EQ(all.items[i].created - all.items[i - 1].created, 60);
   }
-  EXPECT_TRUE(list("sub_a", 2, all.events.back().id).events.empty());
-  EXPECT_EQ(list("sub_b").events.size(), 5u);
-  EXPECT_TRUE(list("sub_c").events.empty());
+  EXPECT_TRUE(list("sub_a", 2, all.items.back().id).items.empty());
+  EXPECT_EQ(list("sub_b").items.size(), 5u);
+  EXPECT_TRUE(list("sub_c").items.empty());
 }
 
 TEST_F(EventLogTest, EventsBeforeATimeComeByResourceThenTimeOfOneResourceTypeOnly) {
