@@ -1,0 +1,275 @@
+// Customers' pure rules: the JSON of customers, addresses and payment methods, and the
+// address and phone validation the routes apply.
+#include "customers/model.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace recur::customers {
+namespace {
+
+Timestamp at(const char* s) { return parse_rfc3339(s).value(); }
+
+Address full_address() {
+  return Address{"1 Market St", std::string("Suite 200"), "San Francisco", "94105", std::string("CA"), "US"};
+}
+
+Customer full_customer() {
+  Customer c;
+  c.id = "cus_1";
+  c.email = "ada@example.com";
+  c.name = "Ada Lovelace";
+  c.phone = "+14155550123";
+  c.shipping_address = full_address();
+  c.default_payment_method = "pmt_1";
+  c.metadata = Json{{"crm", "42"}};
+  c.created = at("2026-01-31T10:00:00Z");
+  c.updated = at("2026-02-01T08:30:00Z");
+  c.version = 7;
+  return c;
+}
+
+void expect_same(const Customer& a, const Customer& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.email, b.email);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.phone, b.phone);
+  ASSERT_EQ(a.shipping_address.has_value(), b.shipping_address.has_value());
+  if (a.shipping_address) {
+    EXPECT_EQ(a.shipping_address->line1, b.shipping_address->line1);
+    EXPECT_EQ(a.shipping_address->line2, b.shipping_address->line2);
+    EXPECT_EQ(a.shipping_address->city, b.shipping_address->city);
+    EXPECT_EQ(a.shipping_address->postal_code, b.shipping_address->postal_code);
+    EXPECT_EQ(a.shipping_address->state, b.shipping_address->state);
+    EXPECT_EQ(a.shipping_address->country, b.shipping_address->country);
+  }
+  EXPECT_EQ(a.default_payment_method, b.default_payment_method);
+  EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.created, b.created);
+  EXPECT_EQ(a.updated, b.updated);
+  EXPECT_EQ(a.version, b.version);
+}
+
+std::set<std::string> keys(const Json& j) {
+  std::set<std::string> out;
+  for (const auto& [k, _] : j.items()) out.insert(k);
+  return out;
+}
+
+// ------------------------------------------------------------------ documents
+
+TEST(CustomerJson, ACustomerWithEveryFieldRoundTripsThroughItsDocument) {
+  auto c = full_customer();
+  expect_same(customer_from_doc(to_json(c)), c);
+  // Stored as text, as store.cc does.
+  expect_same(customer_from_doc(Json::parse(to_json(c).dump())), c);
+}
+
+TEST(CustomerJson, ACustomerWithoutOptionalFieldsRoundTripsWithNullsNotMissingKeys) {
+  Customer c = full_customer();
+  c.phone.reset();
+  c.shipping_address.reset();
+  c.default_payment_method.reset();
+  c.metadata = Json::object();
+  Json j = to_json(c);
+  for (const char* key : {"phone", "shipping_address", "default_payment_method"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_TRUE(j.at(key).is_null()) << key;
+  }
+  expect_same(customer_from_doc(j), c);
+}
+
+TEST(CustomerJson, HasExactlyTheMembersOfTheApisCustomerSchema) {
+  // api/openapi.yaml: Customer is additionalProperties: false with these required members.
+  EXPECT_EQ(keys(to_json(full_customer())),
+            (std::set<std::string>{"id", "object", "email", "name", "phone", "shipping_address",
+                                   "default_payment_method", "metadata", "created", "updated", "version"}));
+  Json j = to_json(full_customer());
+  EXPECT_EQ(j.at("object"), "customer");
+  EXPECT_EQ(j.at("created"), "2026-01-31T10:00:00Z");
+  EXPECT_EQ(j.at("updated"), "2026-02-01T08:30:00Z");
+  EXPECT_EQ(j.at("version"), 7);
+}
+
+TEST(AddressJson, AnAddressWithoutLine2OrStateRoundTripsWithNulls) {
+  Address a{"1 Market St", std::nullopt, "London", "EC1A 1BB", std::nullopt, "GB"};
+  Json j = to_json(a);
+  EXPECT_EQ(keys(j), (std::set<std::string>{"line1", "line2", "city", "postal_code", "state", "country"}));
+  EXPECT_TRUE(j.at("line2").is_null());
+  EXPECT_TRUE(j.at("state").is_null());
+  Address back = address_from_json(j);
+  EXPECT_EQ(back.line1, a.line1);
+  EXPECT_FALSE(back.line2.has_value());
+  EXPECT_EQ(back.city, a.city);
+  EXPECT_EQ(back.postal_code, a.postal_code);
+  EXPECT_FALSE(back.state.has_value());
+  EXPECT_EQ(back.country, "GB");
+}
+
+TEST(PaymentMethodJson, ShowsTheTokenAndCardDisplayDataOnlyWithTheDefaultFlag) {
+  PaymentMethod pm{"pmt_1", "cus_1", "sandbox", "cus_sandbox_abc", "pm_card_visa", "visa", "4242", 12, 2030,
+                   false, at("2026-01-31T10:00:00Z")};
+  Json j = to_json(pm, true);
+  // api/openapi.yaml: PaymentMethod is additionalProperties: false; the gateway's customer
+  // id and the detached flag are Recur's own bookkeeping.
+  EXPECT_EQ(keys(j), (std::set<std::string>{"id", "object", "customer", "gateway", "token", "card", "default", "created"}));
+  EXPECT_EQ(j.at("object"), "payment_method");
+  EXPECT_EQ(j.at("customer"), "cus_1");
+  EXPECT_EQ(j.at("gateway"), "sandbox");
+  EXPECT_EQ(j.at("token"), "pm_card_visa");
+  EXPECT_EQ(j.at("card"), (Json{{"brand", "visa"}, {"last4", "4242"}, {"exp_month", 12}, {"exp_year", 2030}}));
+  EXPECT_EQ(j.at("default"), true);
+  EXPECT_EQ(j.at("created"), "2026-01-31T10:00:00Z");
+  EXPECT_EQ(to_json(pm, false).at("default"), false);
+}
+
+// ------------------------------------------------------------------ address validation
+
+struct AddressRead {
+  std::optional<Address> address;
+  std::vector<FieldError> errors;
+};
+
+AddressRead read(const Json& body) {
+  FieldReader fields(body);
+  AddressRead out;
+  out.address = read_address(fields, "shipping_address");
+  out.errors = fields.take_errors();
+  return out;
+}
+
+Json valid_address() {
+  return Json{{"line1", "1 Market St"}, {"line2", "Suite 200"}, {"city", "San Francisco"},
+              {"postal_code", "94105"}, {"state", "CA"}, {"country", "US"}};
+}
+
+Json with(Json address, const std::string& key, Json value) {
+  address[key] = std::move(value);
+  return Json{{"shipping_address", std::move(address)}};
+}
+
+std::set<std::pair<std::string, std::string>> field_codes(const std::vector<FieldError>& errors) {
+  std::set<std::pair<std::string, std::string>> out;
+  for (const auto& e : errors) out.insert({e.field, e.code});
+  return out;
+}
+
+TEST(ReadAddress, AValidAddressIsReadWithoutErrors) {
+  auto r = read(Json{{"shipping_address", valid_address()}});
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_TRUE(r.address);
+  EXPECT_EQ(r.address->line1, "1 Market St");
+  EXPECT_EQ(r.address->line2, "Suite 200");
+  EXPECT_EQ(r.address->city, "San Francisco");
+  EXPECT_EQ(r.address->postal_code, "94105");
+  EXPECT_EQ(r.address->state, "CA");
+  EXPECT_EQ(r.address->country, "US");
+}
+
+TEST(ReadAddress, AnAbsentAddressIsNoneAndNoError) {
+  auto r = read(Json::object());
+  EXPECT_FALSE(r.address);
+  EXPECT_TRUE(r.errors.empty());
+}
+
+TEST(ReadAddress, TheCountryIsUpperCased) {
+  auto r = read(with(valid_address(), "country", "gb"));
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_TRUE(r.address);
+  EXPECT_EQ(r.address->country, "GB");
+}
+
+TEST(ReadAddress, Line2AndStateMayBeNullOrLeftOut) {
+  Json body = valid_address();
+  body["line2"] = nullptr;
+  body.erase("state");
+  auto r = read(Json{{"shipping_address", body}});
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_TRUE(r.address);
+  EXPECT_FALSE(r.address->line2.has_value());
+  EXPECT_FALSE(r.address->state.has_value());
+}
+
+TEST(ReadAddress, EveryMissingRequiredFieldIsNamedWithItsPath) {
+  auto r = read(Json{{"shipping_address", Json::object()}});
+  EXPECT_FALSE(r.address);
+  EXPECT_EQ(field_codes(r.errors), (std::set<std::pair<std::string, std::string>>{
+                                       {"shipping_address.line1", "required"},
+                                       {"shipping_address.city", "required"},
+                                       {"shipping_address.postal_code", "required"},
+                                       {"shipping_address.country", "required"}}));
+}
+
+TEST(ReadAddress, FieldRulesTable) {
+  struct Case {
+    const char* field;
+    Json value;
+    const char* code;  // nullptr: accepted
+  };
+  const Case cases[] = {
+      {"line1", std::string(200, 'a'), nullptr},
+      {"line1", std::string(201, 'a'), "invalid_length"},
+      {"line1", "", "invalid_length"},
+      {"line1", 5, "invalid_type"},
+      {"line2", std::string(200, 'a'), nullptr},
+      {"line2", std::string(201, 'a'), "invalid_length"},
+      {"line2", "", nullptr},  // optional parts may be empty
+      {"city", std::string(100, 'a'), nullptr},
+      {"city", std::string(101, 'a'), "invalid_length"},
+      {"city", nullptr, "required"},
+      {"postal_code", std::string(20, '1'), nullptr},
+      {"postal_code", std::string(21, '1'), "invalid_length"},
+      {"state", std::string(100, 'a'), nullptr},
+      {"state", std::string(101, 'a'), "invalid_length"},
+      {"country", "USA", "invalid_length"},
+      {"country", "U", "invalid_length"},
+      {"country", "1A", "invalid_country"},
+      {"country", "U1", "invalid_country"},
+      {"country", "u-", "invalid_country"},
+      {"country", "De", nullptr},
+      {"zip", "94105", "unknown_field"},
+  };
+  for (const auto& c : cases) {
+    auto r = read(with(valid_address(), c.field, c.value));
+    std::string path = std::string("shipping_address.") + c.field;
+    if (!c.code) {
+      EXPECT_TRUE(r.errors.empty()) << path << " = " << c.value.dump();
+      EXPECT_TRUE(r.address) << path << " = " << c.value.dump();
+      continue;
+    }
+    EXPECT_EQ(field_codes(r.errors), (std::set<std::pair<std::string, std::string>>{{path, c.code}}))
+        << path << " = " << c.value.dump();
+  }
+}
+
+TEST(ReadAddress, AnAddressThatIsNotAnObjectOrIsNullIsRefused) {
+  EXPECT_EQ(field_codes(read(Json{{"shipping_address", "1 Market St"}}).errors),
+            (std::set<std::pair<std::string, std::string>>{{"shipping_address", "invalid_type"}}));
+  // Clearing an address is the caller's choice (the PATCH route checks for null first).
+  EXPECT_EQ(field_codes(read(Json{{"shipping_address", nullptr}}).errors),
+            (std::set<std::pair<std::string, std::string>>{{"shipping_address", "null_not_allowed"}}));
+}
+
+// ------------------------------------------------------------------ phone numbers
+
+TEST(Phone, E164IsAPlusThenEightToFifteenDigitsNotStartingWithZero) {
+  const std::pair<const char*, bool> cases[] = {
+      {"+14155550123", true},
+      {"+12345678", true},           // 8 digits
+      {"+123456789012345", true},    // 15 digits
+      {"+1234567", false},           // 7 digits
+      {"+1234567890123456", false},  // 16 digits
+      {"14155550123", false},        // no plus
+      {"+04155550123", false},       // no country code starts with 0
+      {"+1415555012a", false},
+      {"+1 415 555 0123", false},
+      {"++14155550123", false},
+      {"+", false},
+      {"", false},
+  };
+  for (const auto& [phone, valid] : cases) EXPECT_EQ(is_e164(phone), valid) << phone;
+}
+
+}  // namespace
+}  // namespace recur::customers
