@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "billing/store.h"
 #include "catalog/store.h"
 #include "customers/service.h"
 #include "customers/store.h"
@@ -29,15 +30,9 @@ Result<std::vector<std::string>> unreminded_renewals(db::Tx& tx, Timestamp now) 
     RECUR_ASSIGN(auto page, subscriptions::renewals_between(tx, now, now + kMaxReminderDays * kSecondsPerDay, cursor,
                                                             kRemindersPerRun));
     if (page.empty()) return out;
-    std::string sql = "SELECT subscription_id, due_at FROM reminders WHERE kind = 'renewal' AND subscription_id IN (";
-    db::Params params;
-    for (const auto& due : page) {
-      params.emplace_back(due.id);
-      sql += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
-    }
-    RECUR_ASSIGN(auto claimed_rows, tx.query(sql + ")", params));
-    std::set<std::pair<std::string, Timestamp>> claimed;
-    for (const auto& r : claimed_rows) claimed.emplace(r.text(0), r.int64(1));
+    std::vector<std::string> ids;
+    for (const auto& due : page) ids.push_back(due.id);
+    RECUR_ASSIGN(auto claimed, claimed_renewal_reminders(tx, ids));
     for (const auto& due : page) {
       if (claimed.count({due.id, due.at})) continue;
       out.push_back(due.id);
@@ -52,11 +47,7 @@ Result<std::vector<std::string>> unreminded_renewals(db::Tx& tx, Timestamp now) 
 
 Result<bool> Reminders::claim_reminder(db::Tx& tx, const std::string& key, const std::string& subscription,
                                             std::string_view kind, Timestamp due_at, Timestamp now) {
-  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO reminders (key, subscription_id, kind, due_at, created_at)"
-                               " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
-                               {key, subscription.empty() ? db::Value(nullptr) : db::Value(subscription),
-                                std::string(kind), due_at, now}));
-  return n == 1;
+  return insert_reminder(tx, key, subscription, kind, due_at, now);
 }
 
 Result<bool> Reminders::remind_renewal(const std::string& id, Timestamp now) {

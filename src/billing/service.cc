@@ -85,7 +85,7 @@ Result<DunningSettings> BillingService::dunning() {
 Result<DunningSettings> BillingService::update_dunning(const DunningPatch& patch, std::int64_t expected_version,
                                                        const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<DunningSettings> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT 1 FROM billing_settings WHERE name = 'dunning'" + std::string(tx.for_update())));
+    RECUR_ASSIGN(bool stored, lock_dunning(tx));
     RECUR_ASSIGN(DunningSettings s, load_dunning(tx, false));
     if (s.version != expected_version) return version_conflict("the dunning settings", expected_version, s.version);
     Json before = to_json(s);
@@ -94,7 +94,7 @@ Result<DunningSettings> BillingService::update_dunning(const DunningPatch& patch
     RECUR_TRY(validate(s));
     ++s.version;
     s.updated = clock_.now();
-    RECUR_TRY(save_dunning(tx, s, !rows.empty()));
+    RECUR_TRY(save_dunning(tx, s, stored));
     RECUR_TRY(events_.record(tx, "settings.dunning_updated", "dunning", actor, std::move(before), to_json(s)));
     return s;
   });

@@ -292,6 +292,35 @@ Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update) {
   return dunning_from_doc(Json::parse(rows[0].text(0)));
 }
 
+Result<bool> lock_dunning(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT 1 FROM billing_settings WHERE name = 'dunning'" + std::string(tx.for_update())));
+  return !rows.empty();
+}
+
+Result<bool> insert_reminder(db::Tx& tx, const std::string& key, const std::string& subscription,
+                             std::string_view kind, Timestamp due_at, Timestamp now) {
+  RECUR_ASSIGN(auto n, tx.exec("INSERT INTO reminders (key, subscription_id, kind, due_at, created_at)"
+                               " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
+                               {key, subscription.empty() ? db::Value(nullptr) : db::Value(subscription),
+                                std::string(kind), due_at, now}));
+  return n == 1;
+}
+
+Result<std::set<std::pair<std::string, Timestamp>>> claimed_renewal_reminders(
+    db::Tx& tx, const std::vector<std::string>& subscriptions) {
+  std::set<std::pair<std::string, Timestamp>> claimed;
+  if (subscriptions.empty()) return claimed;
+  std::string sql = "SELECT subscription_id, due_at FROM reminders WHERE kind = 'renewal' AND subscription_id IN (";
+  db::Params params;
+  for (const auto& id : subscriptions) {
+    params.emplace_back(id);
+    sql += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
+  }
+  RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
+  for (const auto& r : rows) claimed.emplace(r.text(0), r.int64(1));
+  return claimed;
+}
+
 recur::Status save_dunning(db::Tx& tx, const DunningSettings& s, bool existed) {
   if (existed)
     RECUR_TRY(tx.exec("UPDATE billing_settings SET doc = $1 WHERE name = 'dunning'", {to_json(s).dump()}));

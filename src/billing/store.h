@@ -2,6 +2,10 @@
 // payment attempts, dunning settings and the history of billing runs.
 #pragma once
 
+#include <set>
+#include <string_view>
+#include <utility>
+
 #include <optional>
 #include <vector>
 
@@ -103,6 +107,17 @@ Result<Page<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& filte
 
 // Settings (one row each); the default when never saved.
 Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update);
+// Locks the stored dunning settings until the transaction ends; false when none are stored
+// yet (the defaults apply).
+Result<bool> lock_dunning(db::Tx& tx);
+
+// Reminders sent, one row per key (a renewal's or a card's), so each is queued once.
+// false: a reminder with this key was claimed before.
+Result<bool> insert_reminder(db::Tx& tx, const std::string& key, const std::string& subscription,
+                             std::string_view kind, Timestamp due_at, Timestamp now);
+// The (subscription, due_at) pairs of renewal reminders already claimed for `subscriptions`.
+Result<std::set<std::pair<std::string, Timestamp>>> claimed_renewal_reminders(
+    db::Tx& tx, const std::vector<std::string>& subscriptions);
 recur::Status save_dunning(db::Tx& tx, const DunningSettings& settings, bool existed);
 Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update);  // none: never saved
 recur::Status save_tax(db::Tx& tx, const TaxSettings& settings, bool existed);
