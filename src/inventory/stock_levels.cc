@@ -3,6 +3,7 @@
 
 #include "inventory/shipments.h"
 #include "inventory/store.h"
+#include "platform/db/list_query.h"
 
 namespace recur::inventory {
 namespace {
@@ -76,6 +77,10 @@ Result<StockView> StockLevels::stock(const std::string& sku) {
 Result<Page<StockView>> StockLevels::list_stock(bool low_only, int limit,
                                                               const std::optional<std::string>& starting_after) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page<StockView>> {
+    if (starting_after) {  // the `product` of the previous page's last item
+      RECUR_ASSIGN(auto cursor, catalog::find_product(tx, *starting_after));
+      if (!cursor || !cursor->track_inventory) return db::unknown_cursor(*starting_after);
+    }
     RECUR_ASSIGN(auto tracked, catalog::tracked_products(tx, starting_after));
     Page<StockView> page;
     for (const auto& product : tracked) {

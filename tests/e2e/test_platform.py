@@ -331,6 +331,38 @@ class PaginationTest(ApiTestCase):
         self.assertEqual(walked, everything)
         self.assertEqual(len(walked), len(set(walked)))
 
+    def test_a_cursor_that_names_no_item_is_refused_and_changes_nothing(self):
+        # A paginator handed a cursor of nothing must not get page 1 again (and loop forever).
+        sub = self.make.subscription()
+        product = self.make.product(sku=unique_sku())
+        cases = [
+            ("/v1/customers", {"starting_after": "cus_nonexistent"}),
+            ("/v1/subscriptions", {"starting_after": "sub_nonexistent"}),
+            ("/v1/invoices", {"starting_after": sub["id"]}),  # an id, but not of an invoice
+            ("/v1/products", {"starting_after": product["sku"]}),
+            ("/v1/inventory", {"starting_after": product["sku"]}),  # a SKU where a product id goes
+            ("/v1/inventory", {"starting_after": product["id"]}),  # not tracked: not in this list
+            (f"/v1/subscriptions/{sub['id']}/history", {"starting_after": "evt_nonexistent"}),
+        ]
+        for path, params in cases:
+            with self.subTest(path=path, params=params):
+                doc = self.assertProblem(self.api.get(path, params=params), 422, "validation_failed")
+                self.assertFieldErrors(doc, {"starting_after": "not_found"})
+
+    def test_a_real_cursor_still_pages_even_when_a_filter_excludes_it(self):
+        a, b = self.make.customer(), self.make.customer()
+        r = self.api.get("/v1/customers", params={"email": a["email"], "starting_after": b["id"]})
+        self.assertStatus(r, 200)
+
+    def test_a_query_parameter_given_twice_is_refused(self):
+        # Straight to the server: Prism would answer a repeated scalar parameter itself.
+        r = self.raw.get("/v1/invoices", params=[("status", "open"), ("status", "paid")])
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"status": "repeated_parameter"})
+        r = self.raw.get("/v1/subscriptions", params=[("limit", "2"), ("limit", "2")])
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"limit": "repeated_parameter"})
+
     def test_default_page_is_ten_items(self):
         customer = self.make.customer()
         plan = self.make.plan()

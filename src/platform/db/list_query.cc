@@ -5,6 +5,11 @@
 
 namespace recur::db {
 
+Error unknown_cursor(const std::string& cursor) {
+  return Error::invalid("validation_failed", "starting_after '" + cursor + "' is not the id of an item of this list",
+                        {{"starting_after", "not_found", "not the id of an item of this list"}});
+}
+
 ListQuery& ListQuery::where(std::string_view condition, Value value) {
   if (condition.find("$?") == std::string_view::npos)
     throw std::logic_error("ListQuery::where: the condition has no $? for its value");
@@ -43,6 +48,12 @@ std::pair<std::string, Params> ListQuery::statement(const std::optional<std::str
 }
 
 Result<Rows> ListQuery::fetch(Tx& tx, const std::optional<std::string>& cursor, int limit) const {
+  if (cursor) {
+    // A cursor that names nothing would page from an arbitrary place (or restart the list):
+    // the caller's mistake, said so, so a paginator never loops.
+    RECUR_ASSIGN(auto found, tx.query(select_ + " WHERE " + key_ + " = $1 LIMIT 1", {*cursor}));
+    if (found.empty()) return unknown_cursor(*cursor);
+  }
   auto [sql, params] = statement(cursor, limit);
   return tx.query(sql, params);
 }

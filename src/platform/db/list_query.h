@@ -33,7 +33,8 @@ class ListQuery {
 
   // The statement and its parameters for the page after `cursor` (none: the first page).
   std::pair<std::string, Params> statement(const std::optional<std::string>& cursor, int limit) const;
-  // Runs it: at most limit + 1 rows.
+  // Runs it: at most limit + 1 rows. A cursor that is not the key of a row the select reads
+  // (whatever the conditions) is refused: 422 validation_failed, field starting_after.
   Result<Rows> fetch(Tx& tx, const std::optional<std::string>& cursor, int limit) const;
 
  private:
@@ -42,5 +43,8 @@ class ListQuery {
   Order order_;
   std::vector<std::pair<std::string, std::optional<Value>>> conditions_;
 };
+
+// The 422 for a cursor that names no item of a list (also for lists not built here).
+Error unknown_cursor(const std::string& cursor);
 
 }  // namespace recur::db

@@ -28,6 +28,12 @@ Result<PageRequest> page_request(const Request& request, const std::vector<std::
   PageRequest page;
   std::vector<FieldError> errors;
   for (const auto& [key, value] : request.query) {
+    if (request.query.count(key) > 1) {
+      // `status=open&status=past_due` must not quietly mean one of them.
+      if (&request.query.lower_bound(key)->second == &value)
+        errors.push_back({key, "repeated_parameter", "give query parameter '" + key + "' once"});
+      continue;
+    }
     if (key == "limit") {
       int n = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);

@@ -31,7 +31,9 @@ struct PageRequest {
 };
 
 // Reads ?limit= (1..100, default 10) and ?starting_after=; unknown query keys other than
-// `allowed_filters` are refused so typos do not silently list everything.
+// `allowed_filters` are refused so typos do not silently list everything, and so is a key
+// given twice (422 repeated_parameter). Whether the cursor names an object of the list is
+// checked by db::ListQuery when it reads the page.
 Result<PageRequest> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters = {});
 
 Json list_json(Json data, bool has_more, const std::string& url);

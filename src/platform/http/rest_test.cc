@@ -1,0 +1,56 @@
+// page_request: what a list's query string may hold.
+#include "platform/http/rest.h"
+
+#include <gtest/gtest.h>
+
+namespace recur::http {
+namespace {
+
+Request with_query(std::initializer_list<std::pair<const std::string, std::string>> query) {
+  Request r;
+  r.method = "GET";
+  r.path = "/v1/things";
+  r.query = std::multimap<std::string, std::string>(query);
+  return r;
+}
+
+TEST(PageRequest, ReadsLimitAndCursorAndRefusesWhatIsNotAllowed) {
+  struct Case {
+    const char* name;
+    Request request;
+    const char* field;  // "" when accepted
+    const char* code;
+  };
+  const std::vector<Case> cases = {
+      {"defaults", with_query({}), "", ""},
+      {"limit and cursor", with_query({{"limit", "3"}, {"starting_after", "sub_1"}}), "", ""},
+      {"an allowed filter", with_query({{"status", "open"}}), "", ""},
+      {"limit out of range", with_query({{"limit", "101"}}), "limit", "out_of_range"},
+      {"limit not a number", with_query({{"limit", "3x"}}), "limit", "out_of_range"},
+      {"empty cursor", with_query({{"starting_after", ""}}), "starting_after", "invalid_value"},
+      {"unknown parameter", with_query({{"stauts", "open"}}), "stauts", "unknown_parameter"},
+      {"a filter twice", with_query({{"status", "open"}, {"status", "paid"}}), "status", "repeated_parameter"},
+      {"the same value twice", with_query({{"limit", "2"}, {"limit", "2"}}), "limit", "repeated_parameter"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto page = page_request(c.request, {"status"});
+    if (!*c.field) {
+      ASSERT_TRUE(page.ok()) << page.error().message;
+      continue;
+    }
+    ASSERT_FALSE(page.ok());
+    EXPECT_EQ(page.error().kind, ErrorKind::kInvalid);
+    ASSERT_EQ(page.error().fields.size(), 1u);  // one error per parameter, even when repeated
+    EXPECT_EQ(page.error().fields[0].field, c.field);
+    EXPECT_EQ(page.error().fields[0].code, c.code);
+  }
+  auto read = page_request(with_query({{"limit", "3"}, {"starting_after", "sub_1"}}));
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->limit, 3);
+  EXPECT_EQ(read->starting_after, "sub_1");
+  EXPECT_EQ(page_request(with_query({})).value().limit, 10);
+}
+
+}  // namespace
+}  // namespace recur::http
