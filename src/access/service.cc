@@ -124,7 +124,7 @@ Result<http::Response> SqlIdempotencyStore::run_once(const std::string& key, con
     if (response.status >= 500) {
       kept = Error::internal("the request failed");  // nothing of it is kept: the scope rolls back
     } else if (!request.started()) {
-      changed_nothing = true;  // refused before reading anything: the answer is stored alone
+      changed_nothing = true;  // answered before reading anything (below)
     } else if (request.broken()) {
       kept = Error::internal("the request's transaction could not roll back a failed part");
     } else {
@@ -137,6 +137,13 @@ Result<http::Response> SqlIdempotencyStore::run_once(const std::string& key, con
                                "a retry with this Idempotency-Key took the request over; retry to see its answer");
       else kept = request.commit();
     }
+  }
+  if (changed_nothing && response.status >= 400) {
+    // Refused before it began executing (its input failed validation): as Stripe, nothing is
+    // kept under the key, so the caller may send the corrected request with the same key.
+    if (auto released = release(key, token); !released.ok())
+      spdlog::error("idempotency claim {}: could not release it: {}", token, released.error().message);
+    return response;
   }
   if (changed_nothing) {
     if (auto stored = complete(key, token, response); !stored.ok())

@@ -250,16 +250,45 @@ class IdempotencyTest(ApiTestCase):
         self.assertProblem(self.api.post("/v1/customers", customer, idempotency_key=key), 422, "idempotency_key_reused")
         self.assertEqual(self.api.get("/v1/customers", params={"email": customer["email"]}).json()["data"], [])
 
-    def test_keys_are_scoped_to_the_api_key_that_sent_them(self):
+    def test_keys_belong_to_the_merchant_not_to_one_api_key(self):
+        # As Stripe's belong to the account: another API key of the same Recur replays the
+        # request, or is told the key was used for something else.
         key = uuid.uuid4().hex
-        mine = self.api.post("/v1/customers", {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "A"},
-                             idempotency_key=key)
+        body = {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "A"}
+        mine = self.api.post("/v1/customers", body, idempotency_key=key)
         self.assertStatus(mine, 201)
-        theirs = Api("support").post("/v1/customers", {"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "B"},
-                                     idempotency_key=key)
-        self.assertStatus(theirs, 201)
-        self.assertNotIn("Idempotent-Replayed", theirs.headers)
-        self.assertNotEqual(theirs.json()["id"], mine.json()["id"])
+        same = Api("support").post("/v1/customers", body, idempotency_key=key)
+        self.assertStatus(same, 201)
+        self.assertEqual(same.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(same.json()["id"], mine.json()["id"])
+        other = dict(body, email=f"{uuid.uuid4().hex[:8]}@example.com")
+        self.assertProblem(Api("support").post("/v1/customers", other, idempotency_key=key), 422,
+                           "idempotency_key_reused")
+        self.assertEqual(self.api.get("/v1/customers", params={"email": other["email"]}).json()["data"], [])
+
+    def test_the_same_body_in_another_key_order_is_the_same_request(self):
+        key = uuid.uuid4().hex
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        first = self.raw.request("POST", "/v1/customers", raw='{"email": "%s", "name": "A", "metadata": {"a": "1", "b": "2"}}' % email,
+                              idempotency_key=key)
+        self.assertStatus(first, 201)
+        again = self.raw.request("POST", "/v1/customers", raw='{"metadata":{"b":"2","a":"1"},"name":"A","email":"%s"}' % email,
+                              idempotency_key=key)
+        self.assertStatus(again, 201)
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(again.json()["id"], first.json()["id"])
+
+    def test_a_request_refused_by_validation_keeps_nothing_under_its_key(self):
+        key = uuid.uuid4().hex
+        bad = self.api.post("/v1/customers", {"email": "not-an-email", "name": "A"}, idempotency_key=key)
+        self.assertProblem(bad, 422, "validation_failed")
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        fixed = self.api.post("/v1/customers", {"email": email, "name": "A"}, idempotency_key=key)
+        self.assertStatus(fixed, 201)
+        self.assertNotIn("Idempotent-Replayed", fixed.headers)
+        again = self.api.post("/v1/customers", {"email": email, "name": "A"}, idempotency_key=key)
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(again.json()["id"], fixed.json()["id"])
 
     def test_action_with_a_key_is_applied_once(self):
         sub = self.make.subscription()

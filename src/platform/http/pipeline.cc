@@ -223,10 +223,15 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
   if (key.empty() || key.size() > 255)
     return problem(Error::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 characters"),
                    request.request_id);
-  // Same key, same request: method, path, precondition and body all count.
+  // Same key, same request: method, path, precondition and body all count; a JSON body as
+  // canonical JSON (keys sorted, no whitespace), so another key order is the same request.
+  auto parsed = nlohmann::json::parse(request.body, nullptr, false);
+  const std::string body = parsed.is_discarded() ? request.body : parsed.dump();
   std::string fingerprint = sha256_hex(request.method + " " + request.path + "\n" +
-                                       request.header("if-match").value_or("") + "\n" + request.body);
-  const std::string scoped = (request.principal ? request.principal->key_id : std::string("public")) + "/" + key;
+                                       request.header("if-match").value_or("") + "\n" + body);
+  // Keys belong to the merchant, as Stripe's belong to the account: one Recur is one
+  // merchant, so every API key shares them (decision 0004).
+  const std::string scoped = "merchant/" + key;
   auto claimed = idempotency_.claim(scoped, fingerprint);
   if (!claimed.ok()) return problem(claimed.error(), request.request_id);
   if (const auto& stored = claimed->existing) {

@@ -45,7 +45,9 @@ class IdempotencyStore {
   virtual Result<Claim> claim(const std::string& key, const std::string& fingerprint) = 0;
   // Runs `handler` so that everything it commits and its stored answer commit in one
   // transaction, only if the claim is still ours (decision 0009): a crash leaves either
-  // both or neither. A 5xx answer commits nothing and releases the key. An error: nothing
+  // both or neither. A 5xx answer commits nothing and releases the key, and so does a 4xx
+  // given before the handler read anything (its input failed validation: Stripe keeps no
+  // result for a request that never began executing). An error: nothing
   // of the handler was kept (the commit failed, or a retry took the key over and answered).
   virtual Result<Response> run_once(const std::string& key, const std::string& token,
                                     const std::function<Response()>& handler) = 0;
