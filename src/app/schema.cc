@@ -396,6 +396,15 @@ ALTER TABLE payment_methods ADD COLUMN request_key TEXT;
 CREATE UNIQUE INDEX payment_methods_request_key ON payment_methods (request_key);
 ALTER TABLE payments ADD COLUMN request_key TEXT;
 CREATE UNIQUE INDEX payments_request_key ON payments (request_key))"},
+      {17, "inventory: one spelling, `canceled`, for shipments and purchase orders (was `cancelled`)",
+       // The documents are compact JSON (nlohmann's dump), so the replaced texts are exact.
+       R"(UPDATE shipments SET status = 'canceled',
+  doc = REPLACE(doc, '"status":"cancelled"', '"status":"canceled"') WHERE status = 'cancelled';
+UPDATE purchase_orders SET status = 'canceled' WHERE status = 'cancelled';
+UPDATE purchase_orders SET doc = REPLACE(REPLACE(doc, '"status":"cancelled"', '"status":"canceled"'),
+  '"cancelled_at"', '"canceled_at"');
+UPDATE events SET type = 'shipment.canceled' WHERE type = 'shipment.cancelled';
+UPDATE events SET type = 'purchase_order.canceled' WHERE type = 'purchase_order.cancelled')"},
   };
   return kMigrations;
 }

@@ -458,7 +458,7 @@ TEST_F(BillingTest, CancelingNowBeforeTheFirstChargeVoidsTheInvoiceAndNoRunCharg
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 0);
   EXPECT_EQ(invoices(sub.id).size(), 1u);
   // Its box is not shipped either.
-  EXPECT_EQ(count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1 AND status <> 'cancelled'", {sub.id}), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1 AND status <> 'canceled'", {sub.id}), 0);
 }
 
 TEST_F(BillingTest, CancelingNowWhilePastDueVoidsEveryOpenInvoiceAndEndsDunning) {

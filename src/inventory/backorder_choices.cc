@@ -70,7 +70,7 @@ Result<Shipment> BackorderChoices::choose(const std::string& id, const ChoiceInp
       }
     }
     s.backorder_choice = in.choice;
-    if (in.choice == BackorderChoice::kSkip || s.items.empty()) s.status = ShipmentStatus::kCancelled;
+    if (in.choice == BackorderChoice::kSkip || s.items.empty()) s.status = ShipmentStatus::kCanceled;
     else s.status = reservation_status(s.items);
     if (s.status != ShipmentStatus::kBackordered) s.expected_at.reset();
     if (s.status == ShipmentStatus::kBackordered) {

@@ -1,5 +1,5 @@
 // Forecasts from a real database (SQLite or PostgreSQL, per RECUR_TEST_ENGINE): subscriptions
-// made, renewed and cancelled through the real SubscriptionService on a simulated clock, the
+// made, renewed and canceled through the real SubscriptionService on a simulated clock, the
 // backtest replayed from the event log, lead-time demand, and GET /v1/forecasts.
 #include <gtest/gtest.h>
 
@@ -70,7 +70,7 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
     int n = per_weekday[weekday(day)];
     for (int i = 0; i < n; ++i) timeline.emplace(day + (i + 1) * kDay / (n + 1), std::make_pair(kSignup, ""));
   }
-  int made = 0, cancelled = 0;
+  int made = 0, canceled = 0;
   for (auto it = timeline.begin(); it != timeline.end(); it = timeline.erase(it)) {
     t.clock->set(it->first);
     const auto& [kind, id] = it->second;
@@ -79,7 +79,7 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
     } else if (kind == kCancel) {
       auto c = t.app->subscriptions().cancel(id, {true, "too_expensive", std::nullopt}, std::nullopt, t.actor);
       ASSERT_TRUE(c.ok()) << c.error().message;
-      ++cancelled;
+      ++canceled;
     } else {
       bool is_monthly = u(rng) < 0.6;
       const auto& p = is_monthly ? monthly : fortnightly;
@@ -97,7 +97,7 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
     }
   }
   ASSERT_GT(made, 400);
-  ASSERT_GT(cancelled, 100);
+  ASSERT_GT(canceled, 100);
 
   auto report = read([&](db::Tx& tx) { return run_backtest(tx, cut, 56, Granularity::kWeek, 0.8); });
   ASSERT_TRUE(report.ok()) << report.error().message;
@@ -175,7 +175,7 @@ TEST_F(ForecastDbTest, ShipmentsAreTheActualsOnceTheyWereRecordedSinceTheCut) {
   insert("shp_1", 1, cut - kDay, "delivered", 5);          // before the cut: proves recording, not counted
   insert("shp_2", 2, cut + kDay, "shipped", 2);            // week 0
   insert("shp_3", 3, cut + 8 * kDay, "pending", 3);        // week 1
-  insert("shp_4", 4, cut + 9 * kDay, "cancelled", 7);      // not shipped
+  insert("shp_4", 4, cut + 9 * kDay, "canceled", 7);      // not shipped
   auto source = read([&](db::Tx& tx) { return actuals_source(tx, cut); });
   ASSERT_TRUE(source.ok());
   EXPECT_EQ(*source, ActualsSource::kShipments);

@@ -166,7 +166,7 @@ Result<Actuals> shipped_units(db::Tx& tx, const Catalogue& cat, const std::vecto
   if (buckets.empty()) return a;
   BucketIndex index(buckets);
   RECUR_ASSIGN(auto rows, tx.query("SELECT created_at, doc FROM shipments WHERE created_at >= $1 AND created_at < $2"
-                                   " AND status <> 'cancelled'",
+                                   " AND status <> 'canceled'",
                                    {buckets.front().start, buckets.back().end}));
   for (const auto& row : rows) {
     int b = index.of(row.int64(0));

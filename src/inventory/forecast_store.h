@@ -53,7 +53,7 @@ struct Replay {
 Result<Replay> replay(db::Tx& tx, const CatalogueData& data, Timestamp cut, Timestamp until);
 
 // Units that shipped in each bucket: from the shipments table (rows created in the bucket,
-// cancelled ones left out) when shipments were recorded since the first bucket began, else
+// canceled ones left out) when shipments were recorded since the first bucket began, else
 // from the billable lifecycle events (the periods that produce shipments).
 enum class ActualsSource { kShipments, kEvents };
 std::string_view to_string(ActualsSource source);

@@ -121,13 +121,13 @@ recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::str
     Json before = to_json(box);
     std::vector<ShipmentItem> freed = box.items;
     for (auto& item : box.items) RECUR_TRY(movements_.release(tx, item, box.id, now));
-    box.status = ShipmentStatus::kCancelled;
+    box.status = ShipmentStatus::kCanceled;
     box.expected_at.reset();
     box.updated = now;
     ++box.version;
     RECUR_TRY(update_shipment(tx, box));
     RECUR_TRY(movements_.released(tx, freed));
-    RECUR_TRY(events_.record(tx, "shipment.cancelled", box.id, events::Actor::system(), std::move(before), to_json(box),
+    RECUR_TRY(events_.record(tx, "shipment.canceled", box.id, events::Actor::system(), std::move(before), to_json(box),
                              {{"reason", "subscription_ended_unpaid"}}));
   }
   return Ok{};

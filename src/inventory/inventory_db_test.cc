@@ -201,7 +201,7 @@ TEST_F(InventoryTest, ShippingTakesStockOffTheShelfAndCancellingGivesItBack) {
   auto shipped = inv().move_shipment(box_a.id, ShipmentStatus::kShipped, "1Z999", std::nullopt, t.actor);
   ASSERT_TRUE(shipped.ok()) << shipped.error().message;
   EXPECT_EQ(*shipped->tracking_number, "1Z999");
-  ASSERT_TRUE(inv().move_shipment(box_b.id, ShipmentStatus::kCancelled, std::nullopt, std::nullopt, t.actor).ok());
+  ASSERT_TRUE(inv().move_shipment(box_b.id, ShipmentStatus::kCanceled, std::nullopt, std::nullopt, t.actor).ok());
   auto s = stock("BEAN-1");
   EXPECT_EQ(s.level.on_hand, 2);
   EXPECT_EQ(s.level.reserved, 0);
@@ -237,10 +237,10 @@ TEST_F(InventoryTest, BackorderChoicesSwapSkipAndCancelItemReleaseStockAndCredit
   EXPECT_EQ(trimmed->items.size(), 1u);
   EXPECT_EQ(trimmed->value, 1500);
 
-  // Skip: the box is cancelled, its mug released, and the whole box credited.
+  // Skip: the box is canceled, its mug released, and the whole box credited.
   auto skipped = inv().choose(box3.id, {BackorderChoice::kSkip, std::nullopt, std::nullopt}, t.actor);
   ASSERT_TRUE(skipped.ok()) << skipped.error().message;
-  EXPECT_EQ(skipped->status, ShipmentStatus::kCancelled);
+  EXPECT_EQ(skipped->status, ShipmentStatus::kCanceled);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1 AND amount = -3000", {s3.id}), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1 AND amount = -1500", {s2.id}), 1);
   EXPECT_EQ(stock("MUG-1").level.reserved, 5);  // 3 first boxes + 2 renewals still shipping
@@ -320,7 +320,7 @@ TEST_F(InventoryTest, AFutureStartIsRefusedWhenStockExpectedByThenCannotCoverIt)
   EXPECT_EQ(stock("BEAN-1").level.reserved, 2);
 }
 
-TEST_F(InventoryTest, ASubscriptionCancelledForNonPaymentGivesItsUnpaidBoxBackButAPaidBoxStillShips) {
+TEST_F(InventoryTest, ASubscriptionCanceledForNonPaymentGivesItsUnpaidBoxBackButAPaidBoxStillShips) {
   auto beans = product("BEAN-1", 4);
   auto p = plan({{beans.id, 1}});
   auto payer = *subscribe(p.id);
@@ -336,7 +336,7 @@ TEST_F(InventoryTest, ASubscriptionCancelledForNonPaymentGivesItsUnpaidBoxBackBu
                           "2026-02-05T10:00:00Z", "2026-02-07T10:00:00Z"})
     renew_at(day);
   ASSERT_EQ(t.app->subscriptions().get(decliner.id)->status, subscriptions::Status::kCanceled);
-  EXPECT_EQ(shipments(decliner.id)[0].status, ShipmentStatus::kCancelled);
+  EXPECT_EQ(shipments(decliner.id)[0].status, ShipmentStatus::kCanceled);
   EXPECT_EQ(shipments(payer.id)[0].status, ShipmentStatus::kPending);
   // The payer cancels at once: their paid box still ships.
   ASSERT_TRUE(t.app->subscriptions().cancel(payer.id, {false, "too_expensive", std::nullopt}, std::nullopt, t.actor).ok());

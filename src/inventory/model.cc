@@ -11,7 +11,7 @@ namespace {
 constexpr std::array<std::string_view, 6> kKinds = {"receipt", "adjustment", "reservation", "release", "shipment",
                                                     "return"};
 constexpr std::array<std::string_view, 6> kStatuses = {"pending", "backordered", "ready", "shipped", "delivered",
-                                                       "cancelled"};
+                                                       "canceled"};
 constexpr std::array<std::string_view, 4> kChoices = {"wait", "swap", "skip", "cancel_item"};
 
 template <typename E, std::size_t N>
@@ -62,7 +62,7 @@ bool operator_may_move(ShipmentStatus from, ShipmentStatus to) {
     case S::kReady: return from == S::kPending;
     case S::kShipped: return from == S::kReady || from == S::kPending;
     case S::kDelivered: return from == S::kShipped;
-    case S::kCancelled: return from == S::kPending || from == S::kBackordered || from == S::kReady;
+    case S::kCanceled: return from == S::kPending || from == S::kBackordered || from == S::kReady;
     case S::kPending:
     case S::kBackordered: return false;  // reservations decide these
   }

@@ -70,11 +70,11 @@ LowStockStep low_stock_step(bool alerted, std::int64_t available, std::int64_t t
 
 // ------------------------------------------------------------------ shipments
 
-enum class ShipmentStatus { kPending, kBackordered, kReady, kShipped, kDelivered, kCancelled };
+enum class ShipmentStatus { kPending, kBackordered, kReady, kShipped, kDelivered, kCanceled };
 std::string_view to_string(ShipmentStatus status);
 std::optional<ShipmentStatus> parse_shipment_status(std::string_view text);
 // The moves an operator may make by PATCH: pending -> ready -> shipped -> delivered, and
-// cancelled from pending, backordered or ready. Backordered -> pending happens on restock.
+// canceled from pending, backordered or ready. Backordered -> pending happens on restock.
 bool operator_may_move(ShipmentStatus from, ShipmentStatus to);
 
 struct ShipmentItem {

@@ -72,9 +72,9 @@ TEST(Shipments, StatusFollowsReservationsAndOperatorsMoveForwardOnly) {
   EXPECT_TRUE(operator_may_move(S::kPending, S::kReady));
   EXPECT_TRUE(operator_may_move(S::kReady, S::kShipped));
   EXPECT_TRUE(operator_may_move(S::kShipped, S::kDelivered));
-  EXPECT_TRUE(operator_may_move(S::kBackordered, S::kCancelled));
+  EXPECT_TRUE(operator_may_move(S::kBackordered, S::kCanceled));
   EXPECT_FALSE(operator_may_move(S::kBackordered, S::kShipped));  // nothing to ship yet
-  EXPECT_FALSE(operator_may_move(S::kShipped, S::kCancelled));    // it left the warehouse
+  EXPECT_FALSE(operator_may_move(S::kShipped, S::kCanceled));    // it left the warehouse
   EXPECT_FALSE(operator_may_move(S::kDelivered, S::kShipped));
   EXPECT_FALSE(operator_may_move(S::kPending, S::kBackordered));  // only reservations decide
 }

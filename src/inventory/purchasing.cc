@@ -31,7 +31,7 @@ Error refused(PurchaseOrderAction action, const PurchaseOrder& o) {
   bool send = action == PurchaseOrderAction::kSend;
   return Error::conflict(send ? "purchase_order_not_sendable" : "purchase_order_not_cancellable",
                          "purchase order " + o.number + " is " + std::string(to_string(o.status)) + " and cannot be " +
-                             (send ? "sent" : "cancelled"));
+                             (send ? "sent" : "canceled"));
 }
 
 Error unavailable(std::string code, std::string message) {
@@ -271,11 +271,11 @@ Result<PurchaseOrder> PurchasingService::cancel_purchase_order(const std::string
     if (!next) return refused(PurchaseOrderAction::kCancel, o);
     Json before = to_json(o);
     o.status = *next;
-    o.cancelled_at = o.updated = now;
+    o.canceled_at = o.updated = now;
     ++o.version;
     RECUR_ASSIGN(bool saved, update_purchase_order(tx, o));
     if (!saved) return Error::internal("purchase order " + o.id + " changed while locked");
-    RECUR_TRY(events_.record(tx, "purchase_order.cancelled", o.id, actor, std::move(before), to_json(o)));
+    RECUR_TRY(events_.record(tx, "purchase_order.canceled", o.id, actor, std::move(before), to_json(o)));
     return o;
   });
 }

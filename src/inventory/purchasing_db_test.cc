@@ -244,9 +244,9 @@ TEST_F(PurchasingTest, StatusMachineRefusalsChangeNothing) {
   EXPECT_EQ(again.error().code, "purchase_order_not_sendable");
   EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE resource_id = $1", {o.id}), 1);
 
-  auto cancelled = svc->cancel_purchase_order(o.id, t.actor);
-  ASSERT_TRUE(cancelled.ok());
-  EXPECT_EQ(cancelled->status, PurchaseOrderStatus::kCancelled);
+  auto canceled = svc->cancel_purchase_order(o.id, t.actor);
+  ASSERT_TRUE(canceled.ok());
+  EXPECT_EQ(canceled->status, PurchaseOrderStatus::kCanceled);
   EXPECT_EQ(svc->cancel_purchase_order(o.id, t.actor).error().code, "purchase_order_not_cancellable");
   EXPECT_EQ(svc->send_purchase_order(o.id, t.actor).error().code, "purchase_order_not_sendable");
   auto receipt = db::transact(t.app->database(),
@@ -254,8 +254,8 @@ TEST_F(PurchasingTest, StatusMachineRefusalsChangeNothing) {
   ASSERT_FALSE(receipt.ok());
   EXPECT_EQ(receipt.error().code, "purchase_order_not_receivable");
   auto now = svc->get_purchase_order(o.id);
-  EXPECT_EQ(now->version, cancelled->version);
-  EXPECT_EQ(now->status, PurchaseOrderStatus::kCancelled);
+  EXPECT_EQ(now->version, canceled->version);
+  EXPECT_EQ(now->status, PurchaseOrderStatus::kCanceled);
   EXPECT_EQ(svc->get_purchase_order("po_nope").error().kind, ErrorKind::kNotFound);
 }
 

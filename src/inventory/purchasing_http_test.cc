@@ -107,8 +107,8 @@ TEST_F(PurchasingApiTest, DraftSendAndRefuseASecondSend) {
   ASSERT_EQ(mail["data"].size(), 1u);
   EXPECT_EQ(mail["data"][0]["to"], "orders@yirga.example");
 
-  auto cancelled = call("POST", "/v1/purchase-orders/" + id + "/cancel");
-  EXPECT_EQ(json(cancelled)["status"], "cancelled");
+  auto canceled = call("POST", "/v1/purchase-orders/" + id + "/cancel");
+  EXPECT_EQ(json(canceled)["status"], "canceled");
   EXPECT_EQ(json(call("POST", "/v1/purchase-orders/" + id + "/cancel"))["code"], "purchase_order_not_cancellable");
 }
 

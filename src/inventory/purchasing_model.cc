@@ -13,7 +13,7 @@ namespace recur::inventory {
 namespace {
 
 constexpr std::array<std::string_view, 5> kStatuses = {"draft", "sent", "partially_received", "received",
-                                                       "cancelled"};
+                                                       "canceled"};
 constexpr std::array<std::string_view, 3> kActions = {"send", "cancel", "receive"};
 
 // A whole number of units for an expected amount: up, but not for floating-point dust
@@ -108,7 +108,7 @@ std::optional<PurchaseOrderStatus> transition(PurchaseOrderStatus from, Purchase
       if (from == S::kDraft) return S::kSent;
       return std::nullopt;
     case PurchaseOrderAction::kCancel:
-      if (from == S::kDraft || from == S::kSent || from == S::kPartiallyReceived) return S::kCancelled;
+      if (from == S::kDraft || from == S::kSent || from == S::kPartiallyReceived) return S::kCanceled;
       return std::nullopt;
     case PurchaseOrderAction::kReceive:
       if (from == S::kSent || from == S::kPartiallyReceived) return S::kPartiallyReceived;
@@ -148,7 +148,7 @@ Json to_json(const PurchaseOrder& o) {
                {"sent_at", to_json_time(o.sent_at)},
                {"expected_at", to_json_time(o.expected_at)},
                {"received_at", to_json_time(o.received_at)},
-               {"cancelled_at", to_json_time(o.cancelled_at)},
+               {"canceled_at", to_json_time(o.canceled_at)},
                {"origin", o.origin},
                {"need_key", to_json_text(o.need_key)}};
   return with_envelope(std::move(body), o);
@@ -166,7 +166,7 @@ PurchaseOrder purchase_order_from_doc(const Json& d) {
   o.sent_at = doc_time(d, "sent_at");
   o.expected_at = doc_time(d, "expected_at");
   o.received_at = doc_time(d, "received_at");
-  o.cancelled_at = doc_time(d, "cancelled_at");
+  o.canceled_at = doc_time(d, "canceled_at");
   o.origin = d.at("origin");
   o.need_key = doc_text(d, "need_key");
   read_envelope(d, o);

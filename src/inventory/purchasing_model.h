@@ -52,9 +52,9 @@ const Supplier* choose_supplier(const std::vector<Supplier>& suppliers, std::str
 
 // ------------------------------------------------------------------ purchase orders
 
-// draft -> sent -> partially_received -> received; cancelled from draft, sent, or
+// draft -> sent -> partially_received -> received; canceled from draft, sent, or
 // partially_received (closing what has not arrived).
-enum class PurchaseOrderStatus { kDraft, kSent, kPartiallyReceived, kReceived, kCancelled };
+enum class PurchaseOrderStatus { kDraft, kSent, kPartiallyReceived, kReceived, kCanceled };
 std::string_view to_string(PurchaseOrderStatus status);
 std::optional<PurchaseOrderStatus> parse_purchase_order_status(std::string_view text);
 
@@ -84,7 +84,7 @@ struct PurchaseOrder {
   std::optional<Timestamp> sent_at;
   std::optional<Timestamp> expected_at;  // sent_at + the supplier's lead time
   std::optional<Timestamp> received_at;
-  std::optional<Timestamp> cancelled_at;
+  std::optional<Timestamp> canceled_at;
   std::optional<std::string> need_key;  // automatic orders: the need they answer (once each)
   std::string origin = "manual";        // "manual" | "automatic"
   Json metadata = Json::object();

@@ -136,7 +136,7 @@ Result<std::optional<std::string>> status_filter(const Request& req) {
   auto status = req.query_param("status");
   if (!status || parse_purchase_order_status(*status)) return status;
   return Error::invalid("validation_failed", "unknown status '" + *status + "'",
-                        {{"status", "invalid_value", "draft, sent, partially_received, received or cancelled"}});
+                        {{"status", "invalid_value", "draft, sent, partially_received, received or canceled"}});
 }
 
 }  // namespace

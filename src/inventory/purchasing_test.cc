@@ -111,24 +111,24 @@ TEST(PurchaseOrderStatus, OnlyTheListedMovesAreAllowed) {
   };
   const Row rows[] = {
       {S::kDraft, A::kSend, S::kSent},
-      {S::kDraft, A::kCancel, S::kCancelled},
+      {S::kDraft, A::kCancel, S::kCanceled},
       {S::kDraft, A::kReceive, std::nullopt},
       {S::kSent, A::kSend, std::nullopt},
-      {S::kSent, A::kCancel, S::kCancelled},
+      {S::kSent, A::kCancel, S::kCanceled},
       {S::kSent, A::kReceive, S::kPartiallyReceived},
       {S::kPartiallyReceived, A::kSend, std::nullopt},
-      {S::kPartiallyReceived, A::kCancel, S::kCancelled},
+      {S::kPartiallyReceived, A::kCancel, S::kCanceled},
       {S::kPartiallyReceived, A::kReceive, S::kPartiallyReceived},
       {S::kReceived, A::kSend, std::nullopt},
       {S::kReceived, A::kCancel, std::nullopt},
       {S::kReceived, A::kReceive, std::nullopt},
-      {S::kCancelled, A::kSend, std::nullopt},
-      {S::kCancelled, A::kCancel, std::nullopt},
-      {S::kCancelled, A::kReceive, std::nullopt},
+      {S::kCanceled, A::kSend, std::nullopt},
+      {S::kCanceled, A::kCancel, std::nullopt},
+      {S::kCanceled, A::kReceive, std::nullopt},
   };
   for (const auto& r : rows)
     EXPECT_EQ(transition(r.from, r.action), r.to) << to_string(r.from) << " " << to_string(r.action);
-  for (auto s : {S::kDraft, S::kSent, S::kPartiallyReceived, S::kReceived, S::kCancelled})
+  for (auto s : {S::kDraft, S::kSent, S::kPartiallyReceived, S::kReceived, S::kCanceled})
     EXPECT_EQ(parse_purchase_order_status(to_string(s)), s);
   EXPECT_EQ(parse_purchase_order_status("open"), std::nullopt);
 }

@@ -174,7 +174,7 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     auto version = http::expected_version(req, *body, false);
     if (!version.ok()) return http::error_response(req, version.error());
     FieldReader f(*body);
-    auto status = f.one_of("status", true, {"ready", "shipped", "delivered", "cancelled"});
+    auto status = f.one_of("status", true, {"ready", "shipped", "delivered", "canceled"});
     auto tracking = f.text("tracking_number", false, 100);
     if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
     return http::respond(req, shipments.move_shipment(req.path_params["id"], *parse_shipment_status(*status), tracking,

@@ -59,7 +59,7 @@ Result<Shipment> Shipments::move_shipment(const std::string& id, ShipmentStatus 
       }
     }
     std::vector<ShipmentItem> freed;
-    if (to == ShipmentStatus::kCancelled && s.status != to) {
+    if (to == ShipmentStatus::kCanceled && s.status != to) {
       freed = s.items;
       for (auto& item : s.items) RECUR_TRY(movements_.release(tx, item, s.id, now));
     }

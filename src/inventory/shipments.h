@@ -1,5 +1,5 @@
 // Shipments: reading and listing them, and the operator's moves (ready, shipped, delivered,
-// cancelled), each in one transaction; shipping takes the reserved units off the shelf and
+// canceled), each in one transaction; shipping takes the reserved units off the shelf and
 // cancelling releases them to other backorders.
 #pragma once
 
@@ -27,7 +27,7 @@ struct ShipmentQuery {
 };
 
 // Billing answers whether a shipment's period is paid: a box is made ready or shipped only
-// then (409 period_unpaid otherwise), and an ended subscription's unpaid boxes are cancelled.
+// then (409 period_unpaid otherwise), and an ended subscription's unpaid boxes are canceled.
 using PeriodPaid = std::function<Result<bool>(db::Tx&, const std::string& subscription, std::int64_t period_seq)>;
 
 Error shipment_not_found(const std::string& id);

@@ -369,7 +369,7 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
       if (billing_) RECUR_TRY(billing_->subscription_ended(tx, l.sub, ""));
       if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, l.sub.id));
     }
-    // Offers shown and neither accepted nor declined: the customer cancelled anyway.
+    // Offers shown and neither accepted nor declined: the customer canceled anyway.
     RECUR_ASSIGN(auto latest, latest_outcomes(tx, id));
     for (const auto& [offer, state] : latest)
       if (state.outcome == kOutcomeOffered) RECUR_TRY(record_outcome(tx, id, offer, state.reason, kOutcomeCanceledAnyway));

@@ -108,7 +108,7 @@ class Fulfilment {
   // stock expected by `ships_at` cannot cover it.
   virtual recur::Status check_first_shipment(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
                                              Timestamp ships_at) = 0;
-  // The subscription ended now (cancelled at once, or for non-payment): boxes of periods
+  // The subscription ended now (canceled at once, or for non-payment): boxes of periods
   // that were never paid are not shipped. Requires: called inside `tx`.
   virtual recur::Status subscription_ended(db::Tx& tx, const std::string& subscription) = 0;
 };

@@ -327,9 +327,9 @@ class ShipmentTest(InventoryCase):
         sub = self.make.subscription(plan=self.plan_of(product, quantity=3))
         [shp] = self.shipments_of(sub)
         self.assertEqual(self.stock(product["sku"])["available"], 0)
-        r = self.api.patch(f"/v1/shipments/{shp['id']}", {"status": "cancelled"})
+        r = self.api.patch(f"/v1/shipments/{shp['id']}", {"status": "canceled"})
         self.assertStatus(r, 200)
-        self.assertEqual(r.json()["status"], "cancelled")
+        self.assertEqual(r.json()["status"], "canceled")
         stock = self.stock(product["sku"])
         self.assertEqual((stock["on_hand"], stock["reserved"], stock["available"]), (3, 0, 3))
         [release] = self.movements(product["sku"], kind="release")
@@ -398,7 +398,7 @@ class ValidationAndAccessTest(InventoryCase):
         self.assertStatus(analyst.get(f"/v1/shipments/{shp['id']}"), 200)
         self.assertProblem(analyst.post(f"/v1/inventory/{sku}/receipts", {"quantity": 5}), 403, "permission_denied")
         self.assertProblem(analyst.patch(f"/v1/inventory/{sku}", {"low_stock_threshold": 1}), 403, "permission_denied")
-        self.assertProblem(analyst.patch(f"/v1/shipments/{shp['id']}", {"status": "cancelled"}), 403,
+        self.assertProblem(analyst.patch(f"/v1/shipments/{shp['id']}", {"status": "canceled"}), 403,
                            "permission_denied")
         # support: shipments, not stock.
         self.assertProblem(support.get("/v1/inventory"), 403, "permission_denied")
