@@ -2,6 +2,8 @@
 // SQLite and PostgreSQL accept; times are BIGINT Unix seconds (UTC); booleans 0/1.
 #include "app/schema.h"
 
+#include "app/schema_rewrite.h"
+
 namespace recur::app {
 
 const std::vector<db::Migration>& migrations() {
@@ -405,6 +407,11 @@ UPDATE purchase_orders SET doc = REPLACE(REPLACE(doc, '"status":"cancelled"', '"
   '"cancelled_at"', '"canceled_at"');
 UPDATE events SET type = 'shipment.canceled' WHERE type = 'shipment.cancelled';
 UPDATE events SET type = 'purchase_order.canceled' WHERE type = 'purchase_order.cancelled')"},
+      {18, "one shape for the same thing (issue 13): periods, money, gateway references, discount sources", "",
+       [](db::Tx& tx) -> Status {
+         RECUR_TRY(reshape_billing_18(tx));
+         return reshape_others_18(tx);
+       }},
   };
   return kMigrations;
 }

@@ -25,9 +25,10 @@ void run(db::Database& db, const db::Migration& m) {
     for (std::size_t from = 0; from < sql.size();) {
       std::size_t end = sql.find(";\n", from);
       if (end == std::string::npos) end = sql.size();
-      RECUR_TRY(tx.exec(sql.substr(from, end - from)));
+      if (sql.find_first_not_of(" \n\t;", from) < end) RECUR_TRY(tx.exec(sql.substr(from, end - from)));
       from = end + 2;
     }
+    if (m.rewrite) RECUR_TRY(m.rewrite(tx));
     return Ok{};
   });
   ASSERT_TRUE(done.ok()) << done.error().message;

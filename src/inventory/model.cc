@@ -21,10 +21,6 @@ std::optional<E> parse_name(const std::array<std::string_view, N>& names, std::s
   return std::nullopt;
 }
 
-Json period_json(const Period& p) {
-  return {{"start", format_rfc3339(p.start)}, {"end", format_rfc3339(p.end)}};
-}
-
 }  // namespace
 
 std::string_view to_string(MovementKind k) { return kKinds[static_cast<std::size_t>(k)]; }
@@ -100,7 +96,7 @@ Json to_json(const Shipment& s) {
                             {"subscription", s.subscription},
                             {"customer", s.customer},
                             {"period_seq", s.period_seq},
-                            {"period", period_json(s.period)},
+                            {"period", to_json(s.period)},
                             {"status", to_string(s.status)},
                             {"items", items},
                             {"address", s.address},
@@ -119,7 +115,7 @@ Shipment shipment_from_doc(const Json& doc) {
   s.subscription = doc.at("subscription");
   s.customer = doc.at("customer");
   s.period_seq = doc.at("period_seq");
-  s.period = {doc_required_time(doc.at("period"), "start"), doc_required_time(doc.at("period"), "end")};
+  s.period = period_from_json(doc.at("period"));
   s.status = parse_shipment_status(doc.at("status").get<std::string>()).value();
   for (const auto& i : doc.at("items")) {
     ShipmentItem item;

@@ -295,4 +295,8 @@ Error version_conflict(const std::string& what, std::int64_t expected, std::int6
   return e;
 }
 
+Json to_json(const Period& p) { return {{"start", format_rfc3339(p.start)}, {"end", format_rfc3339(p.end)}}; }
+
+Period period_from_json(const Json& j) { return {doc_required_time(j, "start"), doc_required_time(j, "end")}; }
+
 }  // namespace recur

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "platform/calendar.h"
 #include "platform/result.h"
 #include "platform/time.h"
 
@@ -83,6 +84,9 @@ std::optional<std::string> doc_text(const Json& doc, const char* key);
 std::optional<Timestamp> doc_time(const Json& doc, const char* key);
 // Requires: doc[key] holds an RFC 3339 time.
 Timestamp doc_required_time(const Json& doc, const char* key);
+// Every period in the API has one shape: {"start": RFC 3339, "end": RFC 3339 (exclusive)}.
+Json to_json(const Period& p);
+Period period_from_json(const Json& j);  // Requires: j holds "start" and "end"
 
 // Reads the `version` a client sent, from the body or an If-Match header ("3" or W/"3").
 std::optional<std::int64_t> parse_if_match(std::string_view header);

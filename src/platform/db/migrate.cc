@@ -59,6 +59,7 @@ Result<MigrationReport> migrate(Database& db, const std::vector<Migration>& migr
                                                    "; upgrade recur before serving this database");
     if (m.version <= version) continue;
     for (const auto& stmt : split_statements(m.sql)) RECUR_TRY(tx->exec(stmt));
+    if (m.rewrite) RECUR_TRY(m.rewrite(*tx));
     RECUR_TRY(tx->exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                        {std::int64_t{m.version}, m.name, format_rfc3339(now)}));
     RECUR_TRY(tx->commit());

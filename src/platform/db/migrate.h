@@ -2,6 +2,7 @@
 // idempotent, and refused when the database is newer than this binary.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ struct Migration {
   std::string name;
   // Statements separated by ";\n". Written in the SQL both engines accept.
   std::string sql;
+  // Run after `sql`, in the same transaction: a rewrite SQL cannot say in both dialects
+  // (reshaping stored JSON documents). Must be idempotent, as `sql` is.
+  std::function<Status(Tx&)> rewrite = nullptr;
 };
 
 struct MigrationReport {

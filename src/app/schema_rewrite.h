@@ -1,0 +1,28 @@
+// Reshaping stored JSON documents in a migration (db::Migration::rewrite), in C++ rather
+// than in SQL, which has no JSON functions both engines share.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "platform/db/database.h"
+#include "platform/json.h"
+
+namespace recur::app {
+
+// Applies `fix` to every document of one resource: the `doc` of each row of `table` (keyed
+// by `id`) and the before/after copies of it in the event log (events whose resource_type
+// is `resource_type`), so that the history shows the shape the API now serves. `fix` must
+// leave a document already in the new shape as it is; only changed rows are written.
+Status rewrite_documents(db::Tx& tx, std::string_view table, std::string_view resource_type,
+                         const std::function<void(Json&)>& fix);
+
+// Moves doc[from] to doc[to] when `from` is there (and `to` is not).
+void rename_key(Json& doc, const char* from, const char* to);
+
+// Migration 18 (issue 13, one shape for the same thing): billing's documents (invoices,
+// payments, refunds, credit notes), and the others (subscriptions, products, shipments).
+Status reshape_billing_18(db::Tx& tx);
+Status reshape_others_18(db::Tx& tx);
+
+}  // namespace recur::app
