@@ -71,8 +71,8 @@ CREATE TEMP TABLE ids ON COMMIT DROP AS
   SELECT i, 'cus_000000$tag' || (1000000000000000000 + i) AS cus, 'pm_000000$tag' || (1000000000000000000 + i) AS pm,
          'sub_000000$tag' || (1000000000000000000 + i) AS sub
   FROM generate_series($from, $to) i;
-INSERT INTO customers (id, email, version, doc)
-  SELECT ids.cus, 'c$tag' || ids.i || '@example.com', c.version,
+INSERT INTO customers (id, email, version, created_at, doc)
+  SELECT ids.cus, 'c$tag' || ids.i || '@example.com', c.version, c.created_at,
          replace(replace(replace(c.doc, '$cus', ids.cus), '$pm', ids.pm), c.email, 'c$tag' || ids.i || '@example.com')
   FROM ids, bench_tpl_customers c;
 INSERT INTO gateway_customers (customer_id, gateway, gateway_customer, created_at)

@@ -11,8 +11,8 @@ struct ShipmentsSeen {
 
 ShipmentsSeen count_shipments(App& app) {
   ShipmentsSeen seen;
-  inventory::ShipmentQuery q;
-  q.limit = 100;
+  inventory::ShipmentFilter q;
+  q.page.limit = 100;
   auto page = app.inventory().list_shipments(q);
   if (!page.ok()) return seen;
   seen.total = page->items.size();
@@ -109,7 +109,7 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   RECUR_ASSIGN(auto ran, app.advance_test_clock(*replay_to));
   ShipmentsSeen seen = count_shipments(app);
   inventory::PurchaseOrderFilter orders;
-  orders.limit = 100;
+  orders.page.limit = 100;
   auto pos = app.purchasing().list_purchase_orders(orders);
   std::size_t po_count = pos.ok() ? pos->items.size() : 0;
   return summary + "; replayed " + std::to_string(ran.value("runs", 0)) + " scheduler runs up to now: " +

@@ -55,7 +55,7 @@ TEST_F(StepsRetryTest, AttachPayAndRefundRetriedAfterACrashResumeTheirFirstTryAn
   EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods"), 1);
 
   auto sub = testing::subscribe(t, customer.id, plan.id);
-  auto open = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  auto open = t.app->billing().service.list_invoices({sub.id,  std::nullopt, std::nullopt, {}, {.limit = 10}});
   ASSERT_TRUE(open.ok());
   ASSERT_EQ(open->items.size(), 1u);
   const std::string invoice = open->items[0].id;

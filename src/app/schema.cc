@@ -412,6 +412,19 @@ UPDATE events SET type = 'purchase_order.canceled' WHERE type = 'purchase_order.
          RECUR_TRY(reshape_billing_18(tx));
          return reshape_others_18(tx);
        }},
+      {19, "catalog, customers, retention: created_at columns, so every list filters on created",
+       R"(ALTER TABLE products ADD COLUMN created_at BIGINT;
+ALTER TABLE plans ADD COLUMN created_at BIGINT;
+ALTER TABLE customers ADD COLUMN created_at BIGINT;
+ALTER TABLE retention_offers ADD COLUMN created_at BIGINT;
+ALTER TABLE shipments ADD COLUMN tracking_number TEXT;
+CREATE INDEX shipments_tracking_number ON shipments (tracking_number);
+CREATE INDEX invoices_number ON invoices (number))",
+       [](db::Tx& tx) -> Status {
+         for (const char* table : {"products", "plans", "customers", "retention_offers"})
+           RECUR_TRY(fill_created_at(tx, table));
+         return fill_tracking_numbers(tx);
+       }},
   };
   return kMigrations;
 }

@@ -36,6 +36,29 @@ void rename_key(Json& doc, const char* from, const char* to) {
   doc.erase(from);
 }
 
+Status fill_created_at(db::Tx& tx, std::string_view table) {
+  const std::string name(table);
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, doc FROM " + name + " WHERE created_at IS NULL"));
+  for (const auto& row : rows) {
+    Json doc = Json::parse(row.text(1), nullptr, false);
+    if (!doc.is_object() || !doc.contains("created")) continue;
+    RECUR_TRY(tx.exec("UPDATE " + name + " SET created_at = $1 WHERE id = $2",
+                      {doc_required_time(doc, "created"), row.text(0)}));
+  }
+  return Ok{};
+}
+
+Status fill_tracking_numbers(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, doc FROM shipments WHERE tracking_number IS NULL"));
+  for (const auto& row : rows) {
+    Json doc = Json::parse(row.text(1), nullptr, false);
+    if (!doc.is_object() || !doc.value("tracking_number", Json()).is_string()) continue;
+    RECUR_TRY(tx.exec("UPDATE shipments SET tracking_number = $1 WHERE id = $2",
+                      {doc["tracking_number"].get<std::string>(), row.text(0)}));
+  }
+  return Ok{};
+}
+
 // ------------------------------------------------------------ migration 18: billing
 
 Status reshape_billing_18(db::Tx& tx) {

@@ -20,6 +20,13 @@ Status rewrite_documents(db::Tx& tx, std::string_view table, std::string_view re
 // Moves doc[from] to doc[to] when `from` is there (and `to` is not).
 void rename_key(Json& doc, const char* from, const char* to);
 
+// Sets `created_at` (Unix seconds) from the document's `created` on the rows of `table`
+// that have none.
+Status fill_created_at(db::Tx& tx, std::string_view table);
+
+// Sets shipments' `tracking_number` column from their documents where it is not set.
+Status fill_tracking_numbers(db::Tx& tx);
+
 // Migration 18 (issue 13, one shape for the same thing): billing's documents (invoices,
 // payments, refunds, credit notes), and the others (subscriptions, products, shipments).
 Status reshape_billing_18(db::Tx& tx);

@@ -38,7 +38,7 @@ class BillingTest : public ::testing::Test {
     return r.ok() ? *r : BillingRun{};
   }
   std::vector<Invoice> invoices(const std::string& sub) {
-    auto page = billing().service.list_invoices({sub, std::nullopt, std::nullopt, 100, std::nullopt});
+    auto page = billing().service.list_invoices({sub,  std::nullopt, std::nullopt, {}, {.limit = 100}});
     EXPECT_TRUE(page.ok());
     return page->items;  // newest first
   }
@@ -133,7 +133,7 @@ TEST_F(BillingTest, FinalActionPauseKeepsTheInvoiceOpenAndPausesTheSubscription)
   EXPECT_EQ(inv.status, InvoiceStatus::kOpen);
   EXPECT_EQ(inv.attempt_count, 2);
   EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);
-  auto payments = billing().service.list_payments({inv.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  auto payments = billing().service.list_payments({inv.id,  std::nullopt, {}, {.limit = 10}});
   EXPECT_EQ(payments->items.at(0).failure_code, "insufficient_funds");
 }
 
@@ -185,7 +185,7 @@ TEST_F(BillingTest, FinalActionUnpaidKeepsInvoicingWithoutChargingUntilANewCardP
                     {inv.id + ":%"}),
               1);
   }
-  auto paid = billing().service.list_payments({std::nullopt, sub.customer, std::string("succeeded"), 10, std::nullopt});
+  auto paid = billing().service.list_payments({std::nullopt,  sub.customer, {"succeeded"}, {.limit = 10}});
   ASSERT_EQ(paid->items.size(), 2u);
   EXPECT_EQ(paid->items[1].invoice, first.id);  // newest first: the older invoice was charged first
   EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
@@ -226,7 +226,7 @@ TEST_F(BillingTest, ACustomerWithoutPaymentMethodFailsWithoutAGatewayCall) {
   auto customer = testing::make_customer(t);
   auto sub = testing::subscribe(t, customer.id, plan.id);
   run_at("2026-01-31T10:00:00Z");
-  auto payments = billing().service.list_payments({std::nullopt, customer.id, std::nullopt, 10, std::nullopt});
+  auto payments = billing().service.list_payments({std::nullopt,  customer.id, {}, {.limit = 10}});
   ASSERT_EQ(payments->items.size(), 1u);
   EXPECT_EQ(payments->items[0].failure_code, "no_payment_method");
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 0);
@@ -424,7 +424,7 @@ TEST_F(BillingTest, ARemindersMessageThatCannotBeQueuedLeavesItUnsentAndIsCounte
   EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'card_expiring'"), 0);
   // The run's record says so.
-  auto runs = billing().service.list_runs(1, std::nullopt);
+  auto runs = billing().service.list_runs({.limit = 1});
   ASSERT_TRUE(runs.ok() && !runs->items.empty());
   EXPECT_EQ(runs->items[0].id, run->id);
   EXPECT_EQ(runs->items[0].payments.reminders_failed, 1);
@@ -737,7 +737,7 @@ class WebhookTest : public BillingTest {
     return rows.ok() && !rows->empty() ? rows->at(0).text(0) : "";
   }
   Payment only_payment(const std::string& invoice) {
-    auto page = billing().service.list_payments({invoice, std::nullopt, std::nullopt, 10, std::nullopt});
+    auto page = billing().service.list_payments({invoice,  std::nullopt, {}, {.limit = 10}});
     EXPECT_EQ(page->items.size(), 1u);
     return page->items.at(0);
   }

@@ -37,7 +37,9 @@ Result<Refund> Refunds::refund(const RefundInput& in, const events::Actor& actor
     Invoice inv = std::move(*found);
     if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
     RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
-    RECUR_ASSIGN(auto paid, billing::list_payments(tx, {inv.id, std::nullopt, "succeeded", 1, std::nullopt}));
+    PaymentFilter succeeded{inv.id, std::nullopt, {"succeeded"}, {}};
+    succeeded.page.limit = 1;
+    RECUR_ASSIGN(auto paid, billing::list_payments(tx, succeeded));
     if (paid.items.empty())  // unreachable while amount_paid only grows by charges; kept as a guard
       return Error::conflict("nothing_to_refund", "invoice " + inv.id + " was settled without a charge");
     Refund r{ids_.next("re"), inv.id, paid.items[0].id, inv.customer, amount, inv.currency, in.reason,

@@ -11,15 +11,6 @@ namespace {
 using http::Request;
 using http::Response;
 
-Result<std::optional<std::string>> status_filter(const Request& req, std::initializer_list<std::string_view> allowed) {
-  auto status = req.query_param("status");
-  if (!status) return std::optional<std::string>();
-  for (auto a : allowed)
-    if (*status == a) return status;
-  return Error::invalid("validation_failed", "unknown status '" + *status + "'",
-                        {{"status", "invalid_value", "not one of the listed statuses"}});
-}
-
 Result<std::pair<DunningPatch, std::int64_t>> parse_dunning(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
@@ -72,8 +63,8 @@ Result<CreditInput> parse_credit(const Request& req) {
   return in;
 }
 
-RefundFilter refund_filter(const Request& req, const http::PageRequest& page) {
-  return {req.query_param("invoice"), req.query_param("customer"), page.limit, page.starting_after};
+RefundFilter refund_filter(const Request& req, const ListParams& page) {
+  return {req.query_param("invoice"), req.query_param("customer"), page};
 }
 
 }  // namespace
@@ -84,12 +75,12 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   auto render_invoice = [](const Invoice& i) { return to_json(i); };
 
   router.add("GET", "/v1/invoices", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"subscription", "customer", "status"});
+    auto page = http::page_request(req, {"subscription", "customer", "number", "status", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto status = status_filter(req, {"draft", "open", "paid", "void", "uncollectible"});
-    if (!status.ok()) return http::error_response(req, status.error());
-    InvoiceFilter filter{req.query_param("subscription"), req.query_param("customer"), *status, page->limit,
-                         page->starting_after};
+    auto statuses = http::enum_list(req, "status", {"draft", "open", "paid", "void", "uncollectible"});
+    if (!statuses.ok()) return http::error_response(req, statuses.error());
+    InvoiceFilter filter{req.query_param("subscription"), req.query_param("customer"), req.query_param("number"),
+                         *statuses, *page};
     return http::list_response(req, svc.list_invoices(filter), "/v1/invoices", [](const Invoice& i) { return to_json(i); });
   });
   router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
@@ -111,12 +102,11 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   });
 
   router.add("GET", "/v1/payments", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"invoice", "customer", "status"});
+    auto page = http::page_request(req, {"invoice", "customer", "status", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto status = status_filter(req, {"pending", "succeeded", "failed"});
-    if (!status.ok()) return http::error_response(req, status.error());
-    PaymentFilter filter{req.query_param("invoice"), req.query_param("customer"), *status, page->limit,
-                         page->starting_after};
+    auto statuses = http::enum_list(req, "status", {"pending", "succeeded", "failed"});
+    if (!statuses.ok()) return http::error_response(req, statuses.error());
+    PaymentFilter filter{req.query_param("invoice"), req.query_param("customer"), *statuses, *page};
     return http::list_response(req, svc.list_payments(filter), "/v1/payments", [](const Payment& p) { return to_json(p); });
   });
   router.add("GET", "/v1/payments/{id}", read, [&svc](Request& req) {
@@ -130,7 +120,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     return http::respond(req, refunds.refund(*input, access::actor_of(req)), 201, [](const Refund& r) { return to_json(r); });
   });
   router.add("GET", "/v1/refunds", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"invoice", "customer"});
+    auto page = http::page_request(req, {"invoice", "customer", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
     return http::list_response(req, svc.list_refunds(refund_filter(req, *page)), "/v1/refunds",
                          [](const Refund& r) { return to_json(r); });
@@ -145,7 +135,7 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
                          [](const CreditNote& n) { return to_json(n); });
   });
   router.add("GET", "/v1/credit-notes", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"invoice", "customer"});
+    auto page = http::page_request(req, {"invoice", "customer", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
     return http::list_response(req, svc.list_credit_notes(refund_filter(req, *page)), "/v1/credit-notes",
                          [](const CreditNote& n) { return to_json(n); });
@@ -156,9 +146,9 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   });
 
   router.add("GET", "/v1/billing/runs", read, [&svc](Request& req) {
-    auto page = http::page_request(req);
+    auto page = http::page_request(req, {"created"});
     if (!page.ok()) return http::error_response(req, page.error());
-    return http::list_response(req, svc.list_runs(page->limit, page->starting_after), "/v1/billing/runs",
+    return http::list_response(req, svc.list_runs(*page), "/v1/billing/runs",
                          [](const BillingRun& r) { return to_json(r); });
   });
 
@@ -187,6 +177,8 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     return http::respond(req, svc.update_dunning(patch->first, patch->second, access::actor_of(req)), 200,
                          [](const DunningSettings& s) { return to_json(s); });
   });
+  for (const char* list : {"/v1/invoices", "/v1/payments", "/v1/refunds", "/v1/credit-notes", "/v1/billing/runs"})
+    router.reads_query("GET", list);
 }
 
 namespace {

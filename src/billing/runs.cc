@@ -95,8 +95,9 @@ Result<bool> BillingRuns::failure_rate_jumped(const BillingRun& run) {
   if (p.attempted < kAlertMinAttempts) return false;
   double rate = static_cast<double>(p.failed + p.unknown) / p.attempted;
   // The usual rate: the last recorded runs that charged enough to mean something.
-  RECUR_ASSIGN(auto recent, db::transact(db_, [&](db::Tx& tx) { return list_runs(tx, 20, std::nullopt); },
-                                         db::TxMode::kReadOnly));
+  ListParams last;
+  last.limit = 20;
+  RECUR_ASSIGN(auto recent, db::transact(db_, [&](db::Tx& tx) { return list_runs(tx, last); }, db::TxMode::kReadOnly));
   std::int64_t attempted = 0, failed = 0;
   for (const auto& r : recent.items) {
     if (r.payments.attempted < kAlertMinAttempts) continue;

@@ -50,8 +50,8 @@ Result<Page<Payment>> BillingService::list_payments(const PaymentFilter& filter)
   return db::transact(db_, [&](db::Tx& tx) { return billing::list_payments(tx, filter); }, db::TxMode::kReadOnly);
 }
 
-Result<Page<BillingRun>> BillingService::list_runs(int limit, const std::optional<std::string>& starting_after) {
-  return db::transact(db_, [&](db::Tx& tx) { return billing::list_runs(tx, limit, starting_after); },
+Result<Page<BillingRun>> BillingService::list_runs(const ListParams& page) {
+  return db::transact(db_, [&](db::Tx& tx) { return billing::list_runs(tx, page); },
                       db::TxMode::kReadOnly);
 }
 

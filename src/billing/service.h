@@ -34,7 +34,7 @@ class BillingService {
   Result<Invoice> void_invoice(const std::string& id, const events::Actor& actor);
   Result<Payment> get_payment(const std::string& id);
   Result<Page<Payment>> list_payments(const PaymentFilter& filter);
-  Result<Page<BillingRun>> list_runs(int limit, const std::optional<std::string>& starting_after);
+  Result<Page<BillingRun>> list_runs(const ListParams& page);
 
   Result<Refund> get_refund(const std::string& id);
   Result<Page<Refund>> list_refunds(const RefundFilter& filter);

@@ -26,11 +26,12 @@ using Filters = std::vector<std::pair<const char*, std::optional<std::string>>>;
 // A cursor page of `table`'s documents, newest first.
 template <typename T>
 Result<Page<T>> list_docs(db::Tx& tx, const std::string& table, const Filters& filters,
-                          const std::optional<std::string>& starting_after, int limit, T (*from_doc)(const Json&)) {
+                          const std::vector<std::string>& statuses, const ListParams& page, T (*from_doc)(const Json&)) {
   db::ListQuery query("SELECT doc FROM " + table);
   for (const auto& [column, value] : filters) query.where_equal(column, value);
-  RECUR_ASSIGN(auto rows, query.fetch(tx, starting_after, limit));
-  return page_of(rows, limit, [from_doc](const db::Row& r) { return from_doc(Json::parse(r.text(0))); });
+  query.where_in("status", statuses);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, page));
+  return page_of(rows, page.limit, [from_doc](const db::Row& r) { return from_doc(Json::parse(r.text(0))); });
 }
 
 }  // namespace
@@ -62,8 +63,8 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
 }
 
 Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
-  return list_docs(tx, "invoices", {{"subscription_id", f.subscription}, {"customer_id", f.customer}, {"status", f.status}},
-                   f.starting_after, f.limit, invoice_from_doc);
+  return list_docs(tx, "invoices", {{"subscription_id", f.subscription}, {"customer_id", f.customer}, {"number", f.number}},
+                   f.statuses, f.page, invoice_from_doc);
 }
 
 Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until) {
@@ -217,13 +218,12 @@ Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string
 }
 
 Result<Page<Refund>> list_refunds(db::Tx& tx, const RefundFilter& f) {
-  return list_docs(tx, "refunds", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.starting_after, f.limit,
-                   refund_from_doc);
+  return list_docs(tx, "refunds", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, {}, f.page, refund_from_doc);
 }
 
 Result<Page<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& f) {
-  return list_docs(tx, "credit_notes", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.starting_after,
-                   f.limit, credit_note_from_doc);
+  return list_docs(tx, "credit_notes", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, {}, f.page,
+                   credit_note_from_doc);
 }
 
 namespace {
@@ -280,8 +280,8 @@ Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id) {
 }
 
 Result<Page<Payment>> list_payments(db::Tx& tx, const PaymentFilter& f) {
-  return list_docs(tx, "payments", {{"invoice_id", f.invoice}, {"customer_id", f.customer}, {"status", f.status}},
-                   f.starting_after, f.limit, payment_from_doc);
+  return list_docs(tx, "payments", {{"invoice_id", f.invoice}, {"customer_id", f.customer}}, f.statuses, f.page,
+                   payment_from_doc);
 }
 
 Result<DunningSettings> load_dunning(db::Tx& tx, bool for_update) {
@@ -362,9 +362,10 @@ recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::Pendi
   return Ok{};
 }
 
-Result<Page<BillingRun>> list_runs(db::Tx& tx, int limit, const std::optional<std::string>& starting_after) {
-  RECUR_ASSIGN(auto rows, db::ListQuery("SELECT doc FROM billing_runs").fetch(tx, starting_after, limit));
-  return page_of(rows, limit, [](const db::Row& r) { return run_from_doc(Json::parse(r.text(0))); });
+Result<Page<BillingRun>> list_runs(db::Tx& tx, const ListParams& page) {
+  RECUR_ASSIGN(auto rows,
+               db::ListQuery("SELECT doc FROM billing_runs").created_column("started_at").doc_column("").fetch(tx, page));
+  return page_of(rows, page.limit, [](const db::Row& r) { return run_from_doc(Json::parse(r.text(0))); });
 }
 
 recur::Status insert_run(db::Tx& tx, const BillingRun& r) {

@@ -26,9 +26,9 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
 struct InvoiceFilter {
   std::optional<std::string> subscription;
   std::optional<std::string> customer;
-  std::optional<std::string> status;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  std::optional<std::string> number;
+  std::vector<std::string> statuses;  // any of them; all when empty
+  ListParams page;
 };
 Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filter);
 
@@ -76,9 +76,8 @@ recur::Status set_gateway_event_outcome(db::Tx& tx, const std::string& gateway, 
 struct PaymentFilter {
   std::optional<std::string> invoice;
   std::optional<std::string> customer;
-  std::optional<std::string> status;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  std::vector<std::string> statuses;  // any of them; all when empty
+  ListParams page;
 };
 Result<Page<Payment>> list_payments(db::Tx& tx, const PaymentFilter& filter);
 
@@ -99,8 +98,7 @@ Result<std::optional<CreditNote>> find_credit_note(db::Tx& tx, const std::string
 struct RefundFilter {
   std::optional<std::string> invoice;
   std::optional<std::string> customer;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  ListParams page;
 };
 Result<Page<Refund>> list_refunds(db::Tx& tx, const RefundFilter& filter);
 Result<Page<CreditNote>> list_credit_notes(db::Tx& tx, const RefundFilter& filter);
@@ -129,7 +127,7 @@ Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::strin
 recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created);
 
 // The run history, newest first, older than `starting_after` if given.
-Result<Page<BillingRun>> list_runs(db::Tx& tx, int limit, const std::optional<std::string>& starting_after);
+Result<Page<BillingRun>> list_runs(db::Tx& tx, const ListParams& page);
 recur::Status insert_run(db::Tx& tx, const BillingRun& run);
 
 }  // namespace recur::billing

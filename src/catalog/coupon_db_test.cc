@@ -267,7 +267,7 @@ class CouponBillingTest : public CouponTest {
   }
   // Oldest first: {subtotal, discount, total} per invoice.
   std::vector<std::vector<std::int64_t>> invoices(const std::string& sub) {
-    auto page = t.app->billing().service.list_invoices({sub, std::nullopt, std::nullopt, 100, std::nullopt});
+    auto page = t.app->billing().service.list_invoices({sub,  std::nullopt, std::nullopt, {}, {.limit = 100}});
     EXPECT_TRUE(page.ok());
     std::vector<std::vector<std::int64_t>> out;
     for (auto it = page->items.rbegin(); it != page->items.rend(); ++it) {
@@ -277,7 +277,7 @@ class CouponBillingTest : public CouponTest {
     return out;
   }
   std::vector<std::string> sources(const std::string& sub) {
-    auto page = t.app->billing().service.list_invoices({sub, std::nullopt, std::nullopt, 100, std::nullopt});
+    auto page = t.app->billing().service.list_invoices({sub,  std::nullopt, std::nullopt, {}, {.limit = 100}});
     std::vector<std::string> out;
     for (auto it = page->items.rbegin(); it != page->items.rend(); ++it) out.push_back(it->discount_source);
     return out;
@@ -344,7 +344,7 @@ TEST_F(CouponBillingTest, APlanChangeKeepsACouponThatCoversTheNewPlanAndDropsOne
   ASSERT_TRUE(dropped.ok()) << dropped.error().message;
   EXPECT_FALSE(dropped->discount.has_value());
   run_until("2026-02-28T10:00:00Z");
-  auto latest = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, 1, std::nullopt})->items.at(0);
+  auto latest = t.app->billing().service.list_invoices({sub.id,  std::nullopt, std::nullopt, {}, {.limit = 1}})->items.at(0);
   EXPECT_EQ(latest.total, 1000);
   EXPECT_EQ(latest.discount, 0);
 }

@@ -245,8 +245,7 @@ std::optional<bool> bool_filter(const Request& req, const char* name) {
 Result<ListFilter> list_filter(const Request& req, const std::vector<std::string_view>& allowed) {
   RECUR_ASSIGN(auto page, http::page_request(req, allowed));
   ListFilter f;
-  f.limit = page.limit;
-  f.starting_after = page.starting_after;
+  f.page = page;
   if (auto active = req.query_param("active")) {
     if (*active != "true" && *active != "false")
       return Error::invalid("validation_failed", "active must be true or false",
@@ -273,7 +272,7 @@ void add_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, service.create_product(*input, access::actor_of(req)), 201, render_product);
   });
   router.add("GET", "/v1/products", std::string(kCatalogRead), [&service](Request& req) {
-    auto filter = list_filter(req, {"active", "sku"});
+    auto filter = list_filter(req, {"active", "sku", "created", "metadata"});
     if (!filter.ok()) return http::error_response(req, filter.error());
     return http::list_response(req, service.list_products(*filter), "/v1/products");
   });
@@ -293,7 +292,7 @@ void add_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, service.create_plan(*input, access::actor_of(req)), 201, render_plan);
   });
   router.add("GET", "/v1/plans", std::string(kCatalogRead), [&service](Request& req) {
-    auto filter = list_filter(req, {"active", "tier"});
+    auto filter = list_filter(req, {"active", "tier", "created", "metadata"});
     if (!filter.ok()) return http::error_response(req, filter.error());
     return http::list_response(req, service.list_plans(*filter), "/v1/plans");
   });
@@ -307,6 +306,8 @@ void add_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, result, 200, render_plan);
   });
   add_coupon_routes(router, service);
+  router.reads_query("GET", "/v1/products");
+  router.reads_query("GET", "/v1/plans");
 }
 
 void add_coupon_routes(http::Router& router, CatalogService& service) {
@@ -320,7 +321,7 @@ void add_coupon_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, service.create_coupon(*input, access::actor_of(req)), 201, render_coupon);
   });
   router.add("GET", "/v1/coupons", std::string(kCatalogRead), [&service](Request& req) {
-    auto filter = list_filter(req, {"active"});
+    auto filter = list_filter(req, {"active", "created", "metadata"});
     if (!filter.ok()) return http::error_response(req, filter.error());
     return http::list_response(req, service.list_coupons(*filter), "/v1/coupons");
   });
@@ -340,7 +341,7 @@ void add_coupon_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, service.create_promotion_code(*input, access::actor_of(req)), 201, render_code);
   });
   router.add("GET", "/v1/promotion-codes", std::string(kCatalogRead), [&service](Request& req) {
-    auto filter = list_filter(req, {"active", "code", "coupon"});
+    auto filter = list_filter(req, {"active", "code", "coupon", "created", "metadata"});
     if (!filter.ok()) return http::error_response(req, filter.error());
     return http::list_response(req, service.list_promotion_codes(*filter), "/v1/promotion-codes");
   });
@@ -354,6 +355,8 @@ void add_coupon_routes(http::Router& router, CatalogService& service) {
         service.update_promotion_code(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
     return http::respond(req, result, 200, render_code);
   });
+  router.reads_query("GET", "/v1/coupons");
+  router.reads_query("GET", "/v1/promotion-codes");
 }
 
 }  // namespace recur::catalog

@@ -43,12 +43,12 @@ Result<std::optional<T>> find_row(db::Tx& tx, const std::string& table, const st
 // Newest first; filters are (column, value) pairs ANDed together.
 template <typename T>
 Result<Page<T>> list_rows(db::Tx& tx, const std::string& table, const std::string& columns,
-                          std::vector<std::pair<std::string, db::Value>> filters, const ListFilter& page,
+                          std::vector<std::pair<std::string, db::Value>> filters, const ListFilter& filter,
                           FromRow<T> from_row) {
   db::ListQuery query("SELECT " + columns + " FROM " + table);
   for (auto& [column, value] : filters) query.where(column + " = $?", std::move(value));
-  RECUR_ASSIGN(auto rows, query.fetch(tx, page.starting_after, page.limit));
-  return page_of(rows, page.limit, from_row);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, filter.page));
+  return page_of(rows, filter.page.limit, from_row);
 }
 
 // Adds one to times_redeemed unless max_redemptions is reached, in one statement, so the
@@ -63,8 +63,10 @@ Result<bool> count_redemption(db::Tx& tx, const std::string& table, const std::s
 }  // namespace
 
 Status insert_product(db::Tx& tx, const Product& p) {
-  auto r = tx.exec("INSERT INTO products (id, sku, active, version, doc, track_inventory) VALUES ($1, $2, $3, $4, $5, $6)",
-                   {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), std::int64_t{p.track_inventory}});
+  auto r = tx.exec("INSERT INTO products (id, sku, active, version, doc, track_inventory, created_at)"
+                   " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), std::int64_t{p.track_inventory},
+                    p.created});
   if (!r.ok()) {
     if (r.error().code == db::kUniqueViolation)
       return Error::conflict("sku_taken", "another product already has sku '" + p.sku + "'");
@@ -98,8 +100,8 @@ Result<Page<Product>> list_products(db::Tx& tx, const ListFilter& f) {
 }
 
 Status insert_plan(db::Tx& tx, const Plan& p) {
-  auto r = tx.exec("INSERT INTO plans (id, tier, active, version, doc) VALUES ($1, $2, $3, $4, $5)",
-                   {p.id, db::nullable(p.tier), std::int64_t{p.active}, p.version, to_json(p).dump()});
+  auto r = tx.exec("INSERT INTO plans (id, tier, active, version, doc, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                   {p.id, db::nullable(p.tier), std::int64_t{p.active}, p.version, to_json(p).dump(), p.created});
   if (!r.ok()) return std::move(r).error();
   return Ok{};
 }
@@ -239,14 +241,14 @@ Result<std::vector<Plan>> all_plans(db::Tx& tx) {
   return rows_to<Plan>(rows, plan_row);
 }
 
-Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& starting_after) {
+Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& cursor, bool backward) {
   std::string sql = "SELECT doc FROM products WHERE track_inventory = 1";
   db::Params params;
-  if (starting_after) {
-    params.emplace_back(*starting_after);
-    sql += " AND id > $1";
+  if (cursor) {
+    params.emplace_back(*cursor);
+    sql += backward ? " AND id < $1" : " AND id > $1";
   }
-  sql += " ORDER BY id";
+  sql += backward ? " ORDER BY id DESC" : " ORDER BY id";
   RECUR_ASSIGN(auto rows, tx.query(sql, params));
   return rows_to<Product>(rows, product_row);
 }

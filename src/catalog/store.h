@@ -18,8 +18,7 @@ struct ListFilter {
   std::optional<std::string> tier;  // plans
   std::optional<std::string> code;    // promotion codes, any case
   std::optional<std::string> coupon;  // promotion codes
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  ListParams page;
 };
 
 Status insert_product(db::Tx& tx, const Product& product);
@@ -71,8 +70,9 @@ Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon,
 Result<std::vector<Product>> all_products(db::Tx& tx);
 // Every plan, archived ones too, by id.
 Result<std::vector<Plan>> all_plans(db::Tx& tx);
-// The products whose stock is tracked, by id; only those after `starting_after` when given.
-Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& starting_after);
+// The products whose stock is tracked, by id; only those after `cursor` when given. Backward:
+// those before `cursor`, nearest first (highest id first).
+Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& cursor, bool backward = false);
 // Active products other than `id`, by id, at most `limit`.
 Result<std::vector<Product>> other_active_products(db::Tx& tx, const std::string& id, int limit);
 

@@ -41,7 +41,9 @@ class CustomerServiceTest : public ::testing::Test {
   std::vector<events::Event> events_of(const std::string& id) {
     auto tx = t.app->database().begin(db::TxMode::kReadOnly);
     EXPECT_TRUE(tx.ok());
-    auto page = events::list_for_resource(**tx, id, 100, std::nullopt);
+    ListParams all;
+    all.limit = 100;
+    auto page = events::list_for_resource(**tx, id, all);
     EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
     return page->items;
   }
@@ -102,22 +104,22 @@ TEST_F(CustomerServiceTest, ListIsNewestFirstAndPagesAfterTheLastIdSeen) {
   for (int i = 0; i < 5; ++i) made.push_back(create("c" + std::to_string(i) + "@example.com").id);
   std::vector<std::string> newest_first(made.rbegin(), made.rend());
 
-  auto first = svc().list({std::nullopt, 2, std::nullopt});
+  auto first = svc().list({std::nullopt, {.limit = 2}});
   ASSERT_TRUE(first.ok()) << first.error().message;
   EXPECT_EQ(ids(first->items), (std::vector<std::string>{newest_first[0], newest_first[1]}));
   EXPECT_TRUE(first->has_more);
 
-  auto second = svc().list({std::nullopt, 2, first->items.back().id});
+  auto second = svc().list({std::nullopt, {.limit = 2, .starting_after = first->items.back().id}});
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(ids(second->items), (std::vector<std::string>{newest_first[2], newest_first[3]}));
   EXPECT_TRUE(second->has_more);
 
-  auto last = svc().list({std::nullopt, 2, second->items.back().id});
+  auto last = svc().list({std::nullopt, {.limit = 2, .starting_after = second->items.back().id}});
   ASSERT_TRUE(last.ok()) << last.error().message;
   EXPECT_EQ(ids(last->items), (std::vector<std::string>{newest_first[4]}));
   EXPECT_FALSE(last->has_more);
 
-  auto exact = svc().list({std::nullopt, 5, std::nullopt});
+  auto exact = svc().list({std::nullopt, {.limit = 5}});
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(ids(exact->items), newest_first);
   EXPECT_FALSE(exact->has_more);  // a full page with nothing after it
@@ -129,22 +131,22 @@ TEST_F(CustomerServiceTest, ListFiltersByEmailAndPagesWithinTheFilter) {
   auto a2 = create("a@example.com");
   create("c@example.com");
 
-  auto all_a = svc().list({std::string("a@example.com"), 10, std::nullopt});
+  auto all_a = svc().list({std::string("a@example.com"), {.limit = 10}});
   ASSERT_TRUE(all_a.ok()) << all_a.error().message;
   EXPECT_EQ(ids(all_a->items), (std::vector<std::string>{a2.id, a1.id}));
   EXPECT_FALSE(all_a->has_more);
 
   // Both the cursor and the filter bound: their placeholders must not swap.
-  auto page1 = svc().list({std::string("a@example.com"), 1, std::nullopt});
+  auto page1 = svc().list({std::string("a@example.com"), {.limit = 1}});
   ASSERT_TRUE(page1.ok()) << page1.error().message;
   EXPECT_EQ(ids(page1->items), (std::vector<std::string>{a2.id}));
   EXPECT_TRUE(page1->has_more);
-  auto page2 = svc().list({std::string("a@example.com"), 1, a2.id});
+  auto page2 = svc().list({std::string("a@example.com"), {.limit = 1, .starting_after = a2.id}});
   ASSERT_TRUE(page2.ok()) << page2.error().message;
   EXPECT_EQ(ids(page2->items), (std::vector<std::string>{a1.id}));
   EXPECT_FALSE(page2->has_more);
 
-  auto none = svc().list({std::string("nobody@example.com"), 10, std::nullopt});
+  auto none = svc().list({std::string("nobody@example.com"), {.limit = 10}});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->items.empty());
   EXPECT_FALSE(none->has_more);
@@ -202,7 +204,7 @@ TEST_F(CustomerServiceTest, UpdateWithAStaleVersionIsAVersionConflictAndChangesN
   EXPECT_EQ(now.version, 2);
   EXPECT_EQ(types(events_of(c.id)), (std::vector<std::string>{"customer.created", "customer.updated"}));
   // The email column (what the list filters on) did not move either.
-  auto by_new_email = svc().list({std::string("second@example.com"), 10, std::nullopt});
+  auto by_new_email = svc().list({std::string("second@example.com"), {.limit = 10}});
   ASSERT_TRUE(by_new_email.ok());
   EXPECT_TRUE(by_new_email->items.empty());
 }
@@ -221,8 +223,8 @@ TEST_F(CustomerServiceTest, AnEmailChangeMovesTheCustomerBetweenEmailFilters) {
   CustomerPatch patch;
   patch.email = "new@example.com";
   ASSERT_TRUE(svc().update(c.id, patch, 1, t.actor).ok());
-  auto old_list = svc().list({std::string("old@example.com"), 10, std::nullopt});
-  auto new_list = svc().list({std::string("new@example.com"), 10, std::nullopt});
+  auto old_list = svc().list({std::string("old@example.com"), {.limit = 10}});
+  auto new_list = svc().list({std::string("new@example.com"), {.limit = 10}});
   ASSERT_TRUE(old_list.ok() && new_list.ok());
   EXPECT_TRUE(old_list->items.empty());
   EXPECT_EQ(ids(new_list->items), (std::vector<std::string>{c.id}));

@@ -92,9 +92,9 @@ void add_routes(http::Router& router, CustomerService& service) {
     return http::respond(req, service.create(*input, access::actor_of(req)), 201, render);
   });
   router.add("GET", "/v1/customers", std::string(kCustomersRead), [&service](Request& req) {
-    auto page = http::page_request(req, {"email"});
+    auto page = http::page_request(req, {"email", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
-    ListFilter filter{req.query_param("email"), page->limit, page->starting_after};
+    ListFilter filter{req.query_param("email"), *page};
     return http::list_response(req, service.list(filter), "/v1/customers");
   });
   router.add("GET", "/v1/customers/{id}", std::string(kCustomersRead), [&service, render](Request& req) {
@@ -128,6 +128,7 @@ void add_routes(http::Router& router, CustomerService& service) {
     if (!st.ok()) return http::error_response(req, st.error());
     return http::json_response(200, {{"id", req.path_params["pm"]}, {"object", "payment_method"}, {"deleted", true}});
   });
+  router.reads_query("GET", "/v1/customers");
 }
 
 }  // namespace recur::customers

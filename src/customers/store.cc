@@ -33,8 +33,8 @@ Result<std::optional<Customer>> lock_customer(db::Tx& tx, const std::string& id)
 }
 
 recur::Status insert_customer(db::Tx& tx, const Customer& c) {
-  RECUR_TRY(tx.exec("INSERT INTO customers (id, email, version, doc) VALUES ($1, $2, $3, $4)",
-                    {c.id, c.email, c.version, to_json(c).dump()}));
+  RECUR_TRY(tx.exec("INSERT INTO customers (id, email, version, doc, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    {c.id, c.email, c.version, to_json(c).dump(), c.created}));
   return Ok{};
 }
 
@@ -46,8 +46,8 @@ Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expecte
 
 Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
   RECUR_ASSIGN(auto rows, db::ListQuery("SELECT doc FROM customers").where_equal("email", f.email)
-                              .fetch(tx, f.starting_after, f.limit));
-  return page_of(rows, f.limit, [](const db::Row& row) { return customer_from_doc(Json::parse(row.text(0))); });
+                              .fetch(tx, f.page));
+  return page_of(rows, f.page.limit, [](const db::Row& row) { return customer_from_doc(Json::parse(row.text(0))); });
 }
 
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {

@@ -13,8 +13,7 @@ namespace recur::customers {
 
 struct ListFilter {
   std::optional<std::string> email;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  ListParams page;
 };
 
 // Customer rows. find_customer is also the lookup other modules make (subscriptions,

@@ -33,7 +33,10 @@ class EventLogTest : public ::testing::Test {
   }
   Page<Event> list(const std::string& resource_id, int limit = 100, std::optional<std::string> after = std::nullopt) {
     auto tx = begin(db::TxMode::kReadOnly);
-    auto page = list_for_resource(*tx, resource_id, limit, after);
+    ListParams params;
+    params.limit = limit;
+    params.starting_after = after;
+    auto page = list_for_resource(*tx, resource_id, params);
     EXPECT_TRUE(page.ok()) << (page.ok() ? "" : page.error().message);
     return page.ok() ? *page : Page<Event>{};
   }
@@ -90,7 +93,7 @@ TEST_F(EventLogTest, TheRecordingTransactionReadsItsOwnEventBeforeCommit) {
   // that statement must see it.
   auto tx = begin();
   ASSERT_TRUE(recorder->record(*tx, "plan.created", "plan_1", t.actor, nullptr, Json{{"id", "plan_1"}}).ok());
-  auto inside = list_for_resource(*tx, "plan_1", 10, std::nullopt);
+  auto inside = list_for_resource(*tx, "plan_1", ListParams{});
   ASSERT_TRUE(inside.ok()) << inside.error().message;
   ASSERT_EQ(inside->items.size(), 1u);
   EXPECT_EQ(inside->items[0].after, (Json{{"id", "plan_1"}}));

@@ -34,13 +34,12 @@ Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& 
   return append(tx, e);
 }
 
-Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
-                               const std::optional<std::string>& starting_after) {
+Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, const ListParams& page) {
   db::ListQuery query("SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at,"
                       " payload FROM events",
                       "id", db::ListQuery::Order::kOldestFirst);
-  RECUR_ASSIGN(auto rows, query.where("resource_id = $?", resource_id).fetch(tx, starting_after, limit));
-  return page_of(rows, limit, [](const db::Row& row) {
+  RECUR_ASSIGN(auto rows, query.where("resource_id = $?", resource_id).doc_column("").fetch(tx, page));
+  return page_of(rows, page.limit, [](const db::Row& row) {
     Event e{row.text(0), row.text(1), row.text(2), row.text(3),
             Actor{row.text(4), row.text(5), row.text(6)}, row.int64(7), nullptr, nullptr, nullptr};
     Json payload = Json::parse(row.text(8), nullptr, false);

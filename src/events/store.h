@@ -15,8 +15,7 @@ namespace recur::events {
 Status append(db::Tx& tx, const Event& event);
 
 // Oldest first; `starting_after` is an event id.
-Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, int limit,
-                               const std::optional<std::string>& starting_after);
+Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, const ListParams& page);
 
 // Appends events stamped with a fresh id and the injected clock's time. The resource type
 // is the event type's first word: "subscription.paused" -> "subscription".

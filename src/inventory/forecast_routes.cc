@@ -19,6 +19,7 @@ Result<ForecastRequest> parse_request(const Request& req, Timestamp now) {
   ForecastRequest out;
   out.as_of = now;
   std::vector<FieldError> errors;
+  RECUR_TRY(http::check_query(req, {"horizon", "granularity", "level", "product", "sku"}));
   for (const auto& [key, value] : req.query) {
     if (key == "horizon") {
       if (auto days = parse_horizon_days(value)) out.horizon_days = *days;
@@ -54,6 +55,7 @@ void add_forecast_routes(http::Router& router, db::Database& db, const Clock& cl
     if (!report.ok()) return http::error_response(req, report.error());
     return http::json_response(200, to_json(*report));
   });
+  router.reads_query("GET", "/v1/forecasts");
 }
 
 }  // namespace recur::inventory

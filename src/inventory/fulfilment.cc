@@ -105,7 +105,7 @@ recur::Status InventoryFulfilment::check_first_shipment(db::Tx& tx, const subscr
 }
 
 recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::string& subscription) {
-  RECUR_ASSIGN(auto boxes, inventory::list_shipments(tx, {.subscription = subscription, .limit = 1000}));
+  RECUR_ASSIGN(auto boxes, inventory::list_shipments(tx, {.subscription = subscription, .page = {.limit = 1000}}));
   Timestamp now = clock_.now();
   for (auto& s : boxes.items) {
     bool open = s.status == ShipmentStatus::kPending || s.status == ShipmentStatus::kBackordered ||

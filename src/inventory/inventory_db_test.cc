@@ -38,9 +38,9 @@ class InventoryTest : public ::testing::Test {
   }
   StockView stock(const std::string& sku) { return *inv().stock(sku); }
   std::vector<Shipment> shipments(const std::string& sub) {
-    ShipmentQuery q;
+    ShipmentFilter q;
     q.subscription = sub;
-    q.limit = 100;
+    q.page.limit = 100;
     return inv().list_shipments(q)->items;  // newest first
   }
   void renew_at(const char* when) {
@@ -76,7 +76,7 @@ TEST_F(InventoryTest, AdjustmentsAndReceiptsMoveStockThroughTheLedgerAndNegative
   auto s = stock("BEAN-1");
   EXPECT_EQ(s.level.on_hand, 7);
   EXPECT_EQ(s.level.available(), 7);
-  auto moves = inv().movements("BEAN-1", std::nullopt, 10, std::nullopt);
+  auto moves = inv().movements("BEAN-1", {}, {.limit = 10});
   ASSERT_TRUE(moves.ok());
   ASSERT_EQ(moves->items.size(), 2u);  // the refused one left no trace
   EXPECT_EQ(moves->items[0].kind, MovementKind::kAdjustment);

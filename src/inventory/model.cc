@@ -25,6 +25,8 @@ std::optional<E> parse_name(const std::array<std::string_view, N>& names, std::s
 
 std::string_view to_string(MovementKind k) { return kKinds[static_cast<std::size_t>(k)]; }
 std::optional<MovementKind> parse_movement_kind(std::string_view t) { return parse_name<MovementKind>(kKinds, t); }
+std::vector<std::string_view> movement_kind_names() { return {kKinds.begin(), kKinds.end()}; }
+std::vector<std::string_view> shipment_status_names() { return {kStatuses.begin(), kStatuses.end()}; }
 std::string_view to_string(ShipmentStatus s) { return kStatuses[static_cast<std::size_t>(s)]; }
 std::optional<ShipmentStatus> parse_shipment_status(std::string_view t) {
   return parse_name<ShipmentStatus>(kStatuses, t);

@@ -25,6 +25,7 @@ inline constexpr std::string_view kDefaultWarehouse = "main";
 enum class MovementKind { kReceipt, kAdjustment, kReservation, kRelease, kShipment, kReturn };
 std::string_view to_string(MovementKind kind);
 std::optional<MovementKind> parse_movement_kind(std::string_view text);
+std::vector<std::string_view> movement_kind_names();
 
 struct Movement {
   std::string id;  // "mv_...", time-ordered: the ledger's order
@@ -73,6 +74,7 @@ LowStockStep low_stock_step(bool alerted, std::int64_t available, std::int64_t t
 enum class ShipmentStatus { kPending, kBackordered, kReady, kShipped, kDelivered, kCanceled };
 std::string_view to_string(ShipmentStatus status);
 std::optional<ShipmentStatus> parse_shipment_status(std::string_view text);
+std::vector<std::string_view> shipment_status_names();
 // The moves an operator may make by PATCH: pending -> ready -> shipped -> delivered, and
 // canceled from pending, backordered or ready. Backordered -> pending happens on restock.
 bool operator_may_move(ShipmentStatus from, ShipmentStatus to);

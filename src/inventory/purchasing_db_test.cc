@@ -121,7 +121,9 @@ class PurchasingTest : public ::testing::Test {
   }
 
   std::vector<PurchaseOrder> orders(std::optional<std::string> status = std::nullopt) {
-    auto page = svc->list_purchase_orders({status, std::nullopt, 100, std::nullopt});
+    PurchaseOrderFilter filter{{}, std::nullopt, {.limit = 100}};
+    if (status) filter.statuses.push_back(*status);
+    auto page = svc->list_purchase_orders(filter);
     EXPECT_TRUE(page.ok());
     return page->items;
   }
@@ -147,7 +149,7 @@ TEST_F(PurchasingTest, SupplierIsListedByProductAndPatchedOnlyAtItsVersion) {
   auto s = make_supplier({a});
   EXPECT_EQ(s.products.at(0).unit_cost, 450);
 
-  auto of_b = svc->list_suppliers({b, 10, std::nullopt});
+  auto of_b = svc->list_suppliers({b, {.limit = 10}});
   ASSERT_TRUE(of_b.ok());
   EXPECT_TRUE(of_b->items.empty());
 
@@ -162,10 +164,10 @@ TEST_F(PurchasingTest, SupplierIsListedByProductAndPatchedOnlyAtItsVersion) {
   EXPECT_EQ(updated->pack_size, 6);
   EXPECT_EQ(updated->version, s.version + 1);
 
-  of_b = svc->list_suppliers({b, 10, std::nullopt});
+  of_b = svc->list_suppliers({b, {.limit = 10}});
   ASSERT_EQ(of_b->items.size(), 1u);
   EXPECT_EQ(of_b->items[0].id, s.id);
-  EXPECT_TRUE(svc->list_suppliers({a, 10, std::nullopt})->items.empty());
+  EXPECT_TRUE(svc->list_suppliers({a, {.limit = 10}})->items.empty());
 }
 
 TEST_F(PurchasingTest, SupplierWithAnUnknownProductOrTwoCurrenciesIsRefusedAndNothingIsCreated) {

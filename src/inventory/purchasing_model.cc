@@ -95,6 +95,8 @@ const Supplier* choose_supplier(const std::vector<Supplier>& suppliers, std::str
 std::string_view to_string(PurchaseOrderStatus status) { return kStatuses[static_cast<std::size_t>(status)]; }
 std::string_view to_string(PurchaseOrderAction action) { return kActions[static_cast<std::size_t>(action)]; }
 
+std::vector<std::string_view> purchase_order_status_names() { return {kStatuses.begin(), kStatuses.end()}; }
+
 std::optional<PurchaseOrderStatus> parse_purchase_order_status(std::string_view text) {
   for (std::size_t i = 0; i < kStatuses.size(); ++i)
     if (kStatuses[i] == text) return static_cast<PurchaseOrderStatus>(i);

@@ -57,6 +57,7 @@ const Supplier* choose_supplier(const std::vector<Supplier>& suppliers, std::str
 enum class PurchaseOrderStatus { kDraft, kSent, kPartiallyReceived, kReceived, kCanceled };
 std::string_view to_string(PurchaseOrderStatus status);
 std::optional<PurchaseOrderStatus> parse_purchase_order_status(std::string_view text);
+std::vector<std::string_view> purchase_order_status_names();
 
 enum class PurchaseOrderAction { kSend, kCancel, kReceive };
 std::string_view to_string(PurchaseOrderAction action);

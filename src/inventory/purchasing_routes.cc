@@ -132,13 +132,6 @@ Status empty_body(const Request& req) {
   return f.finish();
 }
 
-Result<std::optional<std::string>> status_filter(const Request& req) {
-  auto status = req.query_param("status");
-  if (!status || parse_purchase_order_status(*status)) return status;
-  return Error::invalid("validation_failed", "unknown status '" + *status + "'",
-                        {{"status", "invalid_value", "draft, sent, partially_received, received or canceled"}});
-}
-
 }  // namespace
 
 void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
@@ -153,9 +146,9 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
     return http::respond(req, svc.create_supplier(*input, access::actor_of(req)), 201, render_supplier);
   });
   router.add("GET", "/v1/suppliers", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"product"});
+    auto page = http::page_request(req, {"product", "created"});
     if (!page.ok()) return http::error_response(req, page.error());
-    return http::list_response(req, svc.list_suppliers({req.query_param("product"), page->limit, page->starting_after}),
+    return http::list_response(req, svc.list_suppliers({req.query_param("product"), *page}),
                          "/v1/suppliers");
   });
   router.add("GET", "/v1/suppliers/{id}", read, [&svc, render_supplier](Request& req) {
@@ -175,11 +168,11 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
     return http::respond(req, svc.create_purchase_order(*input, access::actor_of(req)), 201, render_order);
   });
   router.add("GET", "/v1/purchase-orders", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"status", "supplier"});
+    auto page = http::page_request(req, {"status", "supplier", "created"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto status = status_filter(req);
-    if (!status.ok()) return http::error_response(req, status.error());
-    PurchaseOrderFilter filter{*status, req.query_param("supplier"), page->limit, page->starting_after};
+    auto statuses = http::enum_list(req, "status", purchase_order_status_names());
+    if (!statuses.ok()) return http::error_response(req, statuses.error());
+    PurchaseOrderFilter filter{*statuses, req.query_param("supplier"), *page};
     return http::list_response(req, svc.list_purchase_orders(filter), "/v1/purchase-orders");
   });
   router.add("GET", "/v1/purchase-orders/{id}", read, [&svc, render_order](Request& req) {
@@ -200,6 +193,8 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
     if (!lines.ok()) return http::error_response(req, lines.error());
     return http::respond(req, svc.receive(req.path_params["id"], *lines, access::actor_of(req)), 200, render_order);
   });
+  router.reads_query("GET", "/v1/suppliers");
+  router.reads_query("GET", "/v1/purchase-orders");
 }
 
 }  // namespace recur::inventory

@@ -15,15 +15,13 @@ namespace recur::inventory {
 
 struct SupplierFilter {
   std::optional<std::string> product;  // suppliers of this product
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  ListParams page;
 };
 
 struct PurchaseOrderFilter {
-  std::optional<std::string> status;
+  std::vector<std::string> statuses;  // any of them; all when empty
   std::optional<std::string> supplier;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  ListParams page;
 };
 
 Status insert_supplier(db::Tx& tx, const Supplier& supplier);

@@ -24,9 +24,7 @@ Error invalid_param(const std::string& name, const std::string& message) {
 
 // ?quantity=1..10^9 (default 1) and ?date= (RFC 3339, or a day: 2027-01-31 = its start, UTC).
 Result<std::pair<std::int64_t, std::optional<Timestamp>>> availability_query(const Request& req) {
-  for (const auto& [key, value] : req.query) {
-    if (key != "quantity" && key != "date") return invalid_param(key, "unknown query parameter '" + key + "'");
-  }
+  RECUR_TRY(http::check_query(req, {"quantity", "date"}));
   std::int64_t quantity = 1;
   if (auto q = req.query_param("quantity")) {
     char* end = nullptr;
@@ -93,7 +91,7 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     auto low = req.query_param("low_stock");
     if (low && *low != "true" && *low != "false")
       return http::error_response(req, invalid_param("low_stock", "low_stock is true or false"));
-    return http::list_response(req, levels.list_stock(low && *low == "true", page->limit, page->starting_after), "/v1/inventory",
+    return http::list_response(req, levels.list_stock(low && *low == "true", *page), "/v1/inventory",
                          [](const StockView& v) { return to_json(v); });
   });
   router.add("GET", "/v1/inventory/{sku}", read, [&levels](Request& req) {
@@ -112,13 +110,12 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     return stock_response(req, levels.update_settings(req.path_params["sku"], patch, access::actor_of(req)), 200);
   });
   router.add("GET", "/v1/inventory/{sku}/movements", read, [&levels](Request& req) {
-    auto page = http::page_request(req, {"kind"});
+    auto page = http::page_request(req, {"kind", "created"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto kind = req.query_param("kind");
-    if (kind && !parse_movement_kind(*kind))
-      return http::error_response(req, invalid_param("kind", "kind is receipt, adjustment, reservation, release, shipment or return"));
+    auto kinds = http::enum_list(req, "kind", movement_kind_names());
+    if (!kinds.ok()) return http::error_response(req, kinds.error());
     auto sku = req.path_params["sku"];
-    return http::list_response(req, levels.movements(sku, kind, page->limit, page->starting_after),
+    return http::list_response(req, levels.movements(sku, *kinds, *page),
                          "/v1/inventory/" + sku + "/movements", [sku](const Movement& m) { return to_json(m, sku); });
   });
   router.add("POST", "/v1/inventory/{sku}/adjustments", write, [&levels](Request& req) {
@@ -156,13 +153,12 @@ void add_routes(http::Router& router, InventoryService& inventory) {
   const std::string ship_read(kShipmentsRead), ship_write(kShipmentsWrite);
   auto render = [](const Shipment& s) { return to_json(s); };
   router.add("GET", "/v1/shipments", ship_read, [&shipments, render](Request& req) {
-    auto page = http::page_request(req, {"subscription", "customer", "status"});
+    auto page = http::page_request(req, {"subscription", "customer", "status", "tracking_number", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto status = req.query_param("status");
-    if (status && !parse_shipment_status(*status))
-      return http::error_response(req, invalid_param("status", "unknown status '" + *status + "'"));
-    ShipmentQuery q{req.query_param("subscription"), req.query_param("customer"), status, page->limit,
-                    page->starting_after};
+    auto statuses = http::enum_list(req, "status", shipment_status_names());
+    if (!statuses.ok()) return http::error_response(req, statuses.error());
+    ShipmentFilter q{req.query_param("subscription"), req.query_param("customer"), *statuses,
+                     req.query_param("tracking_number"), *page};
     return http::list_response(req, shipments.list_shipments(q), "/v1/shipments", render);
   });
   router.add("GET", "/v1/shipments/{id}", ship_read, [&shipments, render](Request& req) {
@@ -186,6 +182,9 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     if (!input.ok()) return http::error_response(req, input.error());
     return http::respond(req, choices.choose(req.path_params["id"], *input, access::actor_of(req)), 200, render);
   });
+  for (const char* path : {"/v1/inventory", "/v1/inventory/{sku}/movements", "/v1/products/{id}/availability",
+                           "/v1/shipments"})
+    router.reads_query("GET", path);
 }
 
 }  // namespace recur::inventory

@@ -58,10 +58,7 @@ class InventoryService {
 
   // The use cases, as each part offers them.
   Result<StockView> stock(const std::string& sku) { return levels_.stock(sku); }
-  Result<Page<StockView>> list_stock(bool low_only, int limit,
-                                              const std::optional<std::string>& starting_after) {
-    return levels_.list_stock(low_only, limit, starting_after);
-  }
+  Result<Page<StockView>> list_stock(bool low_only, const ListParams& page) { return levels_.list_stock(low_only, page); }
   Result<StockView> update_settings(const std::string& sku, const StockSettingsPatch& patch,
                                     const events::Actor& actor) {
     return levels_.update_settings(sku, patch, actor);
@@ -78,9 +75,9 @@ class InventoryService {
                                   const std::optional<std::string>& shipment, const events::Actor& actor) {
     return levels_.record_return(sku, quantity, shipment, actor);
   }
-  Result<Page<Movement>> movements(const std::string& sku, const std::optional<std::string>& kind, int limit,
-                                            const std::optional<std::string>& starting_after) {
-    return levels_.movements(sku, kind, limit, starting_after);
+  Result<Page<Movement>> movements(const std::string& sku, const std::vector<std::string>& kinds,
+                                   const ListParams& page) {
+    return levels_.movements(sku, kinds, page);
   }
   Result<LedgerSums> ledger_sums(const std::string& sku) { return levels_.ledger_sums(sku); }
   // Requires: called inside the caller's transaction.
@@ -92,7 +89,7 @@ class InventoryService {
   // Requires: called after the change committed.
   void forget(const std::string& product) { cache_.forget(product); }
   Result<Shipment> shipment(const std::string& id) { return shipments_.shipment(id); }
-  Result<Page<Shipment>> list_shipments(const ShipmentQuery& query) { return shipments_.list_shipments(query); }
+  Result<Page<Shipment>> list_shipments(const ShipmentFilter& query) { return shipments_.list_shipments(query); }
   Result<Shipment> move_shipment(const std::string& id, ShipmentStatus to, const std::optional<std::string>& tracking,
                                  std::optional<std::int64_t> expected_version, const events::Actor& actor) {
     return shipments_.move_shipment(id, to, tracking, expected_version, actor);

@@ -16,9 +16,9 @@ Result<Shipment> Shipments::shipment(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<Page<Shipment>> Shipments::list_shipments(const ShipmentQuery& q) {
+Result<Page<Shipment>> Shipments::list_shipments(const ShipmentFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page<Shipment>> {
-    return inventory::list_shipments(tx, {q.subscription, q.customer, q.status, q.limit, q.starting_after});
+    return inventory::list_shipments(tx, filter);
   }, db::TxMode::kReadOnly);
 }
 

@@ -12,19 +12,13 @@
 #include "inventory/model.h"
 #include "inventory/shipment_notices.h"
 #include "inventory/stock_movements.h"
+#include "inventory/store.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
 
 namespace recur::inventory {
 
-struct ShipmentQuery {
-  std::optional<std::string> subscription;
-  std::optional<std::string> customer;
-  std::optional<std::string> status;
-  int limit = 10;
-  std::optional<std::string> starting_after;
-};
 
 // Billing answers whether a shipment's period is paid: a box is made ready or shipped only
 // then (409 period_unpaid otherwise), and an ended subscription's unpaid boxes are canceled.
@@ -41,7 +35,7 @@ class Shipments {
   void set_period_paid(PeriodPaid paid) { period_paid_ = std::move(paid); }
 
   Result<Shipment> shipment(const std::string& id);
-  Result<Page<Shipment>> list_shipments(const ShipmentQuery& query);
+  Result<Page<Shipment>> list_shipments(const ShipmentFilter& query);
   Result<Shipment> move_shipment(const std::string& id, ShipmentStatus to, const std::optional<std::string>& tracking,
                                  std::optional<std::int64_t> expected_version, const events::Actor& actor);
 

@@ -35,7 +35,7 @@ Json to_json(const StockView& v) {
 Result<catalog::Product> StockLevels::product_by_sku(db::Tx& tx, const std::string& sku) {
   catalog::ListFilter filter;
   filter.sku = sku;
-  filter.limit = 1;
+  filter.page.limit = 1;
   RECUR_ASSIGN(auto page, catalog::list_products(tx, filter));
   if (page.items.empty()) return not_found_sku(sku);
   return page.items.front();
@@ -74,24 +74,29 @@ Result<StockView> StockLevels::stock(const std::string& sku) {
   }, db::TxMode::kReadOnly);
 }
 
-Result<Page<StockView>> StockLevels::list_stock(bool low_only, int limit,
-                                                              const std::optional<std::string>& starting_after) {
+Result<Page<StockView>> StockLevels::list_stock(bool low_only, const ListParams& params) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page<StockView>> {
-    if (starting_after) {  // the `product` of the previous page's last item
-      RECUR_ASSIGN(auto cursor, catalog::find_product(tx, *starting_after));
-      if (!cursor || !cursor->track_inventory) return db::unknown_cursor(*starting_after);
+    // A cursor is the `product` of an item of a previous page.
+    for (const auto& [cursor, field] : {std::pair{params.starting_after, "starting_after"},
+                                        {params.ending_before, "ending_before"}}) {
+      if (!cursor) continue;
+      RECUR_ASSIGN(auto found, catalog::find_product(tx, *cursor));
+      if (!found || !found->track_inventory) return db::unknown_cursor(*cursor, field);
     }
-    RECUR_ASSIGN(auto tracked, catalog::tracked_products(tx, starting_after));
+    bool backward = params.ending_before.has_value();
+    RECUR_ASSIGN(auto tracked, catalog::tracked_products(tx, backward ? params.ending_before : params.starting_after,
+                                                         backward));
     Page<StockView> page;
     for (const auto& product : tracked) {
       RECUR_ASSIGN(auto v, view(tx, product));
       if (low_only && !is_low(v.level.available(), v.level.low_stock_threshold)) continue;
-      if (static_cast<int>(page.items.size()) == limit) {
+      if (static_cast<int>(page.items.size()) == params.limit) {
         page.has_more = true;
         break;
       }
       page.items.push_back(std::move(v));
     }
+    if (backward) std::reverse(page.items.begin(), page.items.end());
     return page;
   }, db::TxMode::kReadOnly);
 }
@@ -162,12 +167,11 @@ Result<StockView> StockLevels::record_return(const std::string& sku, std::int64_
   });
 }
 
-Result<Page<Movement>> StockLevels::movements(const std::string& sku,
-                                                            const std::optional<std::string>& kind, int limit,
-                                                            const std::optional<std::string>& starting_after) {
+Result<Page<Movement>> StockLevels::movements(const std::string& sku, const std::vector<std::string>& kinds,
+                                              const ListParams& page) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page<Movement>> {
     RECUR_ASSIGN(auto product, product_by_sku(tx, sku));
-    return list_movements(tx, {product.id, kind, limit, starting_after});
+    return list_movements(tx, {product.id, kinds, page});
   }, db::TxMode::kReadOnly);
 }
 

@@ -48,7 +48,8 @@ class StockLevels {
   void set_order_receipt(OrderReceipt receipt) { order_receipt_ = std::move(receipt); }
 
   Result<StockView> stock(const std::string& sku);
-  Result<Page<StockView>> list_stock(bool low_only, int limit, const std::optional<std::string>& starting_after);
+  // Tracked products oldest first (by product id); `ending_before` pages backwards.
+  Result<Page<StockView>> list_stock(bool low_only, const ListParams& page);
   Result<StockView> update_settings(const std::string& sku, const StockSettingsPatch& patch, const events::Actor& actor);
   // Refused with 409 insufficient_stock when on hand would go below zero (or below what is
   // reserved for shipments).
@@ -59,8 +60,7 @@ class StockLevels {
   Result<StockView> record_return(const std::string& sku, std::int64_t quantity,
                                   const std::optional<std::string>& shipment, const events::Actor& actor);
   // The SKU's movements, newest first.
-  Result<Page<Movement>> movements(const std::string& sku, const std::optional<std::string>& kind, int limit,
-                                            const std::optional<std::string>& starting_after);
+  Result<Page<Movement>> movements(const std::string& sku, const std::vector<std::string>& kinds, const ListParams& page);
   // Levels as the ledger alone says they are (a rebuild), to compare with the stored ones.
   Result<LedgerSums> ledger_sums(const std::string& sku);
 

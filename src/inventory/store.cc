@@ -126,9 +126,9 @@ Result<bool> apply_movement(db::Tx& tx, const Movement& m) {
 
 Result<Page<Movement>> list_movements(db::Tx& tx, const MovementFilter& f) {
   db::ListQuery query(std::string("SELECT ") + kMovementColumns + " FROM stock_movements");
-  query.where("product_id = $?", f.product).where_equal("kind", f.kind);
-  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
-  return page_of(rows, f.limit, movement_from_row);
+  query.where("product_id = $?", f.product).where_in("kind", f.kinds).doc_column("");
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
+  return page_of(rows, f.page.limit, movement_from_row);
 }
 
 Result<std::vector<Movement>> all_movements(db::Tx& tx, const std::string& product) {
@@ -155,17 +155,20 @@ Result<std::vector<Arrival>> arrivals(db::Tx& tx, const std::string& product) {
 
 Result<bool> insert_shipment(db::Tx& tx, const Shipment& s) {
   RECUR_ASSIGN(auto n, tx.exec("INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status,"
-                               " backordered_at, created_at, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                               " backordered_at, created_at, version, doc, tracking_number)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                                " ON CONFLICT (subscription_id, period_seq) DO NOTHING",
                                {s.id, s.subscription, s.customer, s.period_seq, std::string(to_string(s.status)),
-                                db::nullable(s.backordered_at), s.created, s.version, to_json(s).dump()}));
+                                db::nullable(s.backordered_at), s.created, s.version, to_json(s).dump(),
+                                db::nullable(s.tracking_number)}));
   return n == 1;
 }
 
 recur::Status update_shipment(db::Tx& tx, const Shipment& s) {
-  RECUR_ASSIGN(auto n, tx.exec("UPDATE shipments SET status = $2, backordered_at = $3, version = $4, doc = $5 WHERE id = $1",
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE shipments SET status = $2, backordered_at = $3, version = $4, doc = $5,"
+                               " tracking_number = $6 WHERE id = $1",
                                {s.id, std::string(to_string(s.status)), db::nullable(s.backordered_at), s.version,
-                                to_json(s).dump()}));
+                                to_json(s).dump(), db::nullable(s.tracking_number)}));
   if (n != 1) return Error::internal("shipment " + s.id + " vanished while being updated");
   return Ok{};
 }
@@ -180,9 +183,12 @@ Result<std::optional<Shipment>> find_shipment(db::Tx& tx, const std::string& id,
 
 Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& f) {
   db::ListQuery query("SELECT doc FROM shipments");
-  query.where_equal("subscription_id", f.subscription).where_equal("customer_id", f.customer).where_equal("status", f.status);
-  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
-  return page_of(rows, f.limit, [](const db::Row& r) { return shipment_from_doc(Json::parse(r.text(0))); });
+  query.where_equal("subscription_id", f.subscription)
+      .where_equal("customer_id", f.customer)
+      .where_in("status", f.statuses)
+      .where_equal("tracking_number", f.tracking_number);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
+  return page_of(rows, f.page.limit, [](const db::Row& r) { return shipment_from_doc(Json::parse(r.text(0))); });
 }
 
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update) {

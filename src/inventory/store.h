@@ -27,9 +27,8 @@ Result<bool> apply_movement(db::Tx& tx, const Movement& movement);
 
 struct MovementFilter {
   std::string product;
-  std::optional<std::string> kind;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  std::vector<std::string> kinds;  // any of them; all when empty
+  ListParams page;
 };
 Result<Page<Movement>> list_movements(db::Tx& tx, const MovementFilter& filter);  // newest first
 Result<std::vector<Movement>> all_movements(db::Tx& tx, const std::string& product);    // oldest first
@@ -43,9 +42,9 @@ Result<std::optional<Shipment>> find_shipment(db::Tx& tx, const std::string& id,
 struct ShipmentFilter {
   std::optional<std::string> subscription;
   std::optional<std::string> customer;
-  std::optional<std::string> status;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  std::vector<std::string> statuses;  // any of them; all when empty
+  std::optional<std::string> tracking_number;
+  ListParams page;
 };
 Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& filter);  // newest first
 // Backordered shipments, first come first served.

@@ -351,12 +351,16 @@ TEST_F(NotifyTest, ListFiltersByCustomerStatusTemplateAndResourceAndPagesNewestF
     return out;
   };
   EXPECT_EQ(ids({.customer = "cus_1"}), (std::vector<std::string>{id_c, id_a}));
-  EXPECT_EQ(ids({.status = "queued"}), (std::vector<std::string>{id_c}));
+  EXPECT_EQ(ids({.statuses = {"queued"}}), (std::vector<std::string>{id_c}));
+  EXPECT_EQ(ids({.statuses = {"queued", "sent"}}), (std::vector<std::string>{id_c, id_b, id_a}));
   EXPECT_EQ(ids({.template_name = "receipt"}), (std::vector<std::string>{id_b, id_a}));
   EXPECT_EQ(ids({.resource = "in_0002"}), (std::vector<std::string>{id_b}));
-  auto first = n->list({.limit = 2});
+  auto first = n->list({.page = {.limit = 2}});
   EXPECT_TRUE(first->has_more);
-  EXPECT_EQ(ids({.limit = 2, .starting_after = first->items.back().id}), (std::vector<std::string>{id_a}));
+  EXPECT_EQ(ids({.page = {.limit = 2, .starting_after = first->items.back().id}}), (std::vector<std::string>{id_a}));
+  // Back from the last item: the page before it, still newest first.
+  EXPECT_EQ(ids({.page = {.limit = 2, .ending_before = id_a}}), (std::vector<std::string>{id_c, id_b}));
+  EXPECT_EQ(ids({.page = {.limit = 1, .ending_before = id_a}}), (std::vector<std::string>{id_b}));
 }
 
 TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {

@@ -11,12 +11,11 @@ using http::Request;
 using http::Response;
 
 Result<ListFilter> list_filter(const Request& req) {
-  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "template", "resource"}));
-  ListFilter f{req.query_param("customer"), req.query_param("status"), req.query_param("template"),
-               req.query_param("resource"), page.limit, page.starting_after};
+  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "template", "resource", "created"}));
+  RECUR_ASSIGN(auto statuses, http::enum_list(req, "status", {"queued", "sending", "sent", "failed", "dead"}));
+  ListFilter f{req.query_param("customer"), std::move(statuses), req.query_param("template"),
+               req.query_param("resource"), page};
   std::vector<FieldError> errors;
-  if (f.status && !parse_status(*f.status))
-    errors.push_back({"status", "invalid_value", "status must be queued, sending, sent, failed or dead"});
   if (f.template_name && !find_template(*f.template_name))
     errors.push_back({"template", "invalid_value", "unknown template '" + *f.template_name + "'"});
   if (!errors.empty()) {
@@ -39,6 +38,7 @@ void add_routes(http::Router& router, Notifier& notifier) {
     return http::respond(req, notifier.get(req.path_params["id"]), 200,
                          [](const Notification& n) { return to_json(n); });
   });
+  router.reads_query("GET", "/v1/notifications");
 }
 
 }  // namespace recur::notify

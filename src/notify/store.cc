@@ -38,11 +38,11 @@ Result<std::optional<Notification>> find(db::Tx& tx, const std::string& id, bool
 Result<Page<Notification>> list(db::Tx& tx, const ListFilter& f) {
   db::ListQuery query("SELECT doc FROM notifications");
   query.where_equal("customer_id", f.customer)
-      .where_equal("status", f.status)
+      .where_in("status", f.statuses)
       .where_equal("template", f.template_name)
       .where_equal("resource_id", f.resource);
-  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
-  return page_of(rows, f.limit, from_row);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
+  return page_of(rows, f.page.limit, from_row);
 }
 
 Result<std::optional<Notification>> lock_next_due(db::Tx& tx, Timestamp now) {

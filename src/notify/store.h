@@ -12,11 +12,10 @@ namespace recur::notify {
 
 struct ListFilter {
   std::optional<std::string> customer;
-  std::optional<std::string> status;
+  std::vector<std::string> statuses;  // any of them; all when empty
   std::optional<std::string> template_name;
   std::optional<std::string> resource;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  ListParams page;
 };
 
 Status insert(db::Tx& tx, const Notification& n);

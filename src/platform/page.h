@@ -2,10 +2,24 @@
 // returns. Lists read `limit + 1` rows (db::ListQuery): the extra row only says there is more.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "platform/time.h"
+
 namespace recur {
+
+// What a request asks of any list besides the list's own filters (docs/api-conventions.md,
+// "Lists"): the page size, one cursor, bounds on `created`, and metadata to match.
+struct ListParams {
+  int limit = 10;
+  std::optional<std::string> starting_after;  // the page after this id (in the list's order)
+  std::optional<std::string> ending_before;   // the page before this id; never with starting_after
+  std::optional<Timestamp> created_gte, created_gt, created_lte, created_lt;
+  std::vector<std::pair<std::string, std::string>> metadata;  // metadata[key]=value, all must hold
+};
 
 template <typename T>
 struct Page {

@@ -31,6 +31,7 @@ std::optional<Status> parse_status(std::string_view text) {
   return parse_name<Status>(text, kStatusNames);
 }
 std::string_view to_string(Status status) { return kStatusNames[static_cast<int>(status)]; }
+std::vector<std::string_view> status_names() { return {std::begin(kStatusNames), std::end(kStatusNames)}; }
 bool renews_at_period_end(Status status) {
   return std::find(std::begin(kRenewingStatuses), std::end(kRenewingStatuses), status) != std::end(kRenewingStatuses);
 }

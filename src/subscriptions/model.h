@@ -64,6 +64,7 @@ ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, 
 enum class Status { kScheduled, kTrialing, kActive, kPaused, kPastDue, kUnpaid, kCanceled };
 
 std::optional<Status> parse_status(std::string_view text);
+std::vector<std::string_view> status_names();
 std::string_view to_string(Status status);
 
 enum class Action {

@@ -45,10 +45,10 @@ Result<RetentionOffer> RetentionService::get_offer(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) { return require_offer(tx, id); }, db::TxMode::kReadOnly);
 }
 
-Result<Page<RetentionOffer>> RetentionService::list_offers(const std::optional<std::string>& reason, int limit,
-                                                const std::optional<std::string>& starting_after) {
+Result<Page<RetentionOffer>> RetentionService::list_offers(const std::optional<std::string>& reason,
+                                                          const ListParams& page) {
   return db::transact(db_, [&](db::Tx& tx) {
-    return subscriptions::list_offers(tx, reason.value_or(""), limit, starting_after);
+    return subscriptions::list_offers(tx, reason.value_or(""), page);
   }, db::TxMode::kReadOnly);
 }
 

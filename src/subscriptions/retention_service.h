@@ -41,8 +41,7 @@ class RetentionService {
   Result<RetentionOffer> update_offer(const std::string& id, const OfferPatch& patch, std::int64_t expected_version,
                                       const events::Actor& actor);
   Result<RetentionOffer> get_offer(const std::string& id);
-  Result<Page<RetentionOffer>> list_offers(const std::optional<std::string>& reason, int limit,
-                                const std::optional<std::string>& starting_after);
+  Result<Page<RetentionOffer>> list_offers(const std::optional<std::string>& reason, const ListParams& page);
 
  private:
   db::Database& db_;

@@ -15,8 +15,9 @@ std::vector<RetentionOffer> offers_of(const std::vector<db::Row>& rows) {
 }  // namespace
 
 recur::Status insert_offer(db::Tx& tx, const RetentionOffer& o) {
-  RECUR_TRY(tx.exec("INSERT INTO retention_offers (id, reason, active, version, doc) VALUES ($1, $2, $3, $4, $5)",
-                    {o.id, o.reason, std::int64_t{o.active}, o.version, to_json(o).dump()}));
+  RECUR_TRY(tx.exec("INSERT INTO retention_offers (id, reason, active, version, doc, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    {o.id, o.reason, std::int64_t{o.active}, o.version, to_json(o).dump(), o.created}));
   return Ok{};
 }
 
@@ -34,12 +35,11 @@ recur::Status update_offer(db::Tx& tx, const RetentionOffer& o) {
   return Ok{};
 }
 
-Result<Page<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, int limit,
-                                         const std::optional<std::string>& starting_after) {
+Result<Page<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, const ListParams& page) {
   db::ListQuery query("SELECT doc FROM retention_offers");
   if (!reason.empty()) query.where("reason = $?", reason);
-  RECUR_ASSIGN(auto rows, query.fetch(tx, starting_after, limit));
-  return page_of(rows, limit, [](const db::Row& row) { return offer_from_doc(Json::parse(row.text(0))); });
+  RECUR_ASSIGN(auto rows, query.fetch(tx, page));
+  return page_of(rows, page.limit, [](const db::Row& row) { return offer_from_doc(Json::parse(row.text(0))); });
 }
 
 Result<std::vector<RetentionOffer>> active_offers(db::Tx& tx, const std::string& reason) {

@@ -18,8 +18,7 @@ recur::Status insert_offer(db::Tx& tx, const RetentionOffer& offer);
 Result<std::optional<RetentionOffer>> find_offer(db::Tx& tx, const std::string& id, bool for_update = false);
 recur::Status update_offer(db::Tx& tx, const RetentionOffer& offer);
 // Newest first; an empty reason matches all.
-Result<Page<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, int limit,
-                                                const std::optional<std::string>& starting_after);
+Result<Page<RetentionOffer>> list_offers(db::Tx& tx, const std::string& reason, const ListParams& page);
 // The active offers for a cancellation reason, oldest first (the order they are shown in).
 Result<std::vector<RetentionOffer>> active_offers(db::Tx& tx, const std::string& reason);
 

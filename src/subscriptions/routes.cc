@@ -146,10 +146,7 @@ Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string
 }
 
 Result<int> count_param(const Request& req) {
-  for (const auto& [key, _] : req.query)
-    if (key != "count")
-      return Error::invalid("validation_failed", "unknown query parameter '" + key + "'",
-                            {{key, "unknown_parameter", "unknown query parameter"}});
+  RECUR_TRY(http::check_query(req, {"count"}));
   auto raw = req.query_param("count");
   if (!raw) return 12;
   int n = 0;
@@ -161,14 +158,9 @@ Result<int> count_param(const Request& req) {
 }
 
 Result<ListFilter> list_filter(const Request& req) {
-  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "plan", "status"}));
-  ListFilter f{req.query_param("customer"), req.query_param("plan"), req.query_param("status"), page.limit,
-               page.starting_after};
-  if (f.status && !parse_status(*f.status))
-    return Error::invalid("validation_failed", "status must be one of the subscription statuses",
-                          {{"status", "invalid_value",
-                            "status must be scheduled, trialing, active, paused, past_due, unpaid or canceled"}});
-  return f;
+  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "plan", "status", "created", "metadata"}));
+  RECUR_ASSIGN(auto statuses, http::enum_list(req, "status", status_names()));
+  return ListFilter{req.query_param("customer"), req.query_param("plan"), std::move(statuses), page};
 }
 
 // Handlers for POST /v1/subscriptions/{id}/<action> that take a body and a version.
@@ -286,10 +278,10 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     return http::json_response(200, upcoming_json(*periods, req.path_params["id"]));
   });
   router.add("GET", "/v1/subscriptions/{id}/history", read, [&svc](Request& req) {
-    auto page = http::page_request(req);
+    auto page = http::page_request(req, {"created"});
     if (!page.ok()) return http::error_response(req, page.error());
     const std::string& id = req.path_params["id"];
-    return http::list_response(req, svc.history(id, page->limit, page->starting_after),
+    return http::list_response(req, svc.history(id, *page),
                                "/v1/subscriptions/" + id + "/history");
   });
 
@@ -333,13 +325,13 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     return http::respond(req, retention.create_offer(*input, access::actor_of(req)), 201, render_offer);
   });
   router.add("GET", "/v1/retention-offers", std::string(kSettingsRead), [&retention](Request& req) {
-    auto page = http::page_request(req, {"reason"});
+    auto page = http::page_request(req, {"reason", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
     auto reason = req.query_param("reason");
     if (reason && !is_cancellation_reason(*reason))
       return http::error_response(req, Error::invalid("validation_failed", "reason must be a cancellation reason",
                                                       {{"reason", "invalid_value", "not a cancellation reason"}}));
-    return http::list_response(req, retention.list_offers(reason, page->limit, page->starting_after),
+    return http::list_response(req, retention.list_offers(reason, *page),
                                "/v1/retention-offers");
   });
   router.add("GET", "/v1/retention-offers/{id}", std::string(kSettingsRead), [&retention, render_offer](Request& req) {
@@ -356,6 +348,9 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     return http::respond(req, retention.update_offer(req.path_params["id"], patch, **version, access::actor_of(req)), 200,
                          render_offer);
   });
+  for (const char* path : {"/v1/subscriptions", "/v1/subscriptions/{id}/upcoming", "/v1/subscriptions/{id}/history",
+                           "/v1/retention-offers"})
+    router.reads_query("GET", path);
 }
 
 }  // namespace recur::subscriptions

@@ -431,11 +431,10 @@ Result<std::vector<UpcomingPeriod>> SubscriptionService::upcoming(const std::str
   }, db::TxMode::kReadOnly);
 }
 
-Result<Page<events::Event>> SubscriptionService::history(const std::string& id, int limit,
-                                                  const std::optional<std::string>& starting_after) {
+Result<Page<events::Event>> SubscriptionService::history(const std::string& id, const ListParams& params) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Page<events::Event>> {
-    RECUR_ASSIGN(auto page, events::list_for_resource(tx, id, limit, starting_after));
-    if (page.items.empty() && !starting_after) {
+    RECUR_ASSIGN(auto page, events::list_for_resource(tx, id, params));
+    if (page.items.empty()) {
       RECUR_ASSIGN(auto found, find(tx, id, false));
       if (!found) return not_found(id);
     }

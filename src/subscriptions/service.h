@@ -157,7 +157,7 @@ class SubscriptionService {
                                       std::optional<std::int64_t> expected_version, const events::Actor& actor);
 
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
-  Result<Page<events::Event>> history(const std::string& id, int limit, const std::optional<std::string>& starting_after);
+  Result<Page<events::Event>> history(const std::string& id, const ListParams& page);
 
   // Retention, the subscriber's steps before a cancellation (the merchant configures the
   // offers through RetentionService).

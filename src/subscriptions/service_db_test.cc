@@ -210,7 +210,7 @@ TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCredits
   EXPECT_EQ(changed->current_amount, 2400);
   // The unused 5/7 of the week is credited on the new period's immediate invoice.
   EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), 0);
-  auto invoices = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, 10, std::nullopt});
+  auto invoices = t.app->billing().service.list_invoices({sub.id,  std::nullopt, std::nullopt, {}, {.limit = 10}});
   ASSERT_TRUE(invoices.ok());
   ASSERT_EQ(invoices->items.size(), 2u);
   const auto& immediate = invoices->items[0];
@@ -306,7 +306,7 @@ TEST_F(SubscriptionServiceTest, OnlyNeverBilledSubscriptionsCanBeDeleted) {
   auto scheduled = testing::subscribe(t, cus.id, plan.id, at("2026-06-01T00:00:00Z"));
   ASSERT_TRUE(svc().remove(scheduled.id, std::nullopt, t.actor).ok());
   EXPECT_EQ(svc().get(scheduled.id).error().code, "subscription_not_found");
-  auto history = svc().history(scheduled.id, 10, std::nullopt);
+  auto history = svc().history(scheduled.id, {.limit = 10});
   ASSERT_TRUE(history.ok());
   EXPECT_EQ(history->items.back().type, "subscription.deleted");
 }
@@ -315,7 +315,7 @@ TEST_F(SubscriptionServiceTest, HistoryRecordsActorAndBeforeAfter) {
   auto plan = testing::make_plan(t, 2400, Interval::kMonth);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
   ASSERT_TRUE(svc().update(sub.id, {4, std::nullopt, std::nullopt}, sub.version, t.actor).ok());
-  auto history = *svc().history(sub.id, 50, std::nullopt);
+  auto history = *svc().history(sub.id, {.limit = 50});
   ASSERT_GE(history.items.size(), 3u);
   EXPECT_EQ(history.items[0].type, "subscription.created");
   const auto& update = history.items.back();

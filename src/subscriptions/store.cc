@@ -55,9 +55,9 @@ Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool
 
 Result<Page<Subscription>> list(db::Tx& tx, const ListFilter& f) {
   db::ListQuery query("SELECT doc FROM subscriptions");
-  query.where_equal("customer_id", f.customer).where_equal("plan_id", f.plan).where_equal("status", f.status);
-  RECUR_ASSIGN(auto rows, query.fetch(tx, f.starting_after, f.limit));
-  return page_of(rows, f.limit, from_row);
+  query.where_equal("customer_id", f.customer).where_equal("plan_id", f.plan).where_in("status", f.statuses);
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
+  return page_of(rows, f.page.limit, from_row);
 }
 
 Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,

@@ -13,9 +13,8 @@ namespace recur::subscriptions {
 struct ListFilter {
   std::optional<std::string> customer;
   std::optional<std::string> plan;
-  std::optional<std::string> status;
-  int limit = 10;
-  std::optional<std::string> starting_after;
+  std::vector<std::string> statuses;  // any of them; all when empty
+  ListParams page;
 };
 
 recur::Status insert(db::Tx& tx, const Subscription& sub);

@@ -1,6 +1,7 @@
 // Middleware chain; see pipeline.h. Order: request id -> route -> auth -> permission ->
 // idempotency -> handler; every failure leaves as application/problem+json.
 #include "platform/http/pipeline.h"
+#include "platform/http/rest.h"
 
 
 #include <sodium.h>
@@ -210,6 +211,9 @@ Response Pipeline::route(Request& request) {
       return problem(Error::forbidden("permission_denied", "role '" + request.principal->role + "' lacks permission '" +
                                                                route.permission + "'"),
                      request.request_id);
+  }
+  if (!route.reads_query && !route.permission.empty() && !request.query.empty()) {
+    if (auto refused = check_query(request); !refused.ok()) return problem(refused.error(), request.request_id);
   }
   // Only for callers with a key: a public route (a gateway's webhook) has nobody to scope
   // the key to, and anyone could fill the store or claim a key before the real caller.

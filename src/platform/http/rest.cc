@@ -24,16 +24,49 @@ Response resource_response(int status, const Json& resource) {
 
 Response error_response(const Request& request, const Error& error) { return problem(error, request.request_id); }
 
-Result<PageRequest> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters) {
-  PageRequest page;
+namespace {
+
+bool allows(const std::vector<std::string_view>& allowed, std::string_view key) {
+  return std::find(allowed.begin(), allowed.end(), key) != allowed.end();
+}
+
+// True when `key` is `name[inner]`, with `inner` set to what is between the brackets.
+bool bracketed(std::string_view key, std::string_view name, std::string& inner) {
+  if (key.size() < name.size() + 2 || key.substr(0, name.size()) != name || key[name.size()] != '[' ||
+      key.back() != ']')
+    return false;
+  inner = std::string(key.substr(name.size() + 1, key.size() - name.size() - 2));
+  return true;
+}
+
+std::optional<std::string> read_cursor(const std::string& key, const std::string& value,
+                                       std::vector<FieldError>& errors) {
+  if (!value.empty() && value.size() <= 64) return value;
+  errors.push_back({key, "invalid_value", key + " must be an id from a list's page"});
+  return std::nullopt;
+}
+
+// Refuses a key given twice: `status=open&status=past_due` must not quietly mean one of them.
+void refuse_repeats(const Request& request, std::vector<FieldError>& errors) {
+  for (auto it = request.query.begin(); it != request.query.end(); it = request.query.upper_bound(it->first))
+    if (request.query.count(it->first) > 1)
+      errors.push_back({it->first, "repeated_parameter", "give query parameter '" + it->first + "' once"});
+}
+
+Status refusal(std::vector<FieldError> errors) {
+  std::string detail = errors.front().message;  // read before the vector is moved away
+  return Error::invalid("validation_failed", detail, std::move(errors));
+}
+
+}  // namespace
+
+Result<ListParams> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters) {
+  ListParams page;
   std::vector<FieldError> errors;
+  refuse_repeats(request, errors);
   for (const auto& [key, value] : request.query) {
-    if (request.query.count(key) > 1) {
-      // `status=open&status=past_due` must not quietly mean one of them.
-      if (&request.query.lower_bound(key)->second == &value)
-        errors.push_back({key, "repeated_parameter", "give query parameter '" + key + "' once"});
-      continue;
-    }
+    if (request.query.count(key) > 1) continue;
+    std::string inner;
     if (key == "limit") {
       int n = 0;
       auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -42,19 +75,70 @@ Result<PageRequest> page_request(const Request& request, const std::vector<std::
       else
         page.limit = n;
     } else if (key == "starting_after") {
-      if (value.empty() || value.size() > 64)
-        errors.push_back({"starting_after", "invalid_value", "starting_after must be an id from a previous page"});
+      page.starting_after = read_cursor(key, value, errors);
+    } else if (key == "ending_before") {
+      page.ending_before = read_cursor(key, value, errors);
+    } else if (allows(allowed_filters, "created") && bracketed(key, "created", inner)) {
+      std::optional<Timestamp>* bound = inner == "gte"  ? &page.created_gte
+                                        : inner == "gt"  ? &page.created_gt
+                                        : inner == "lte" ? &page.created_lte
+                                        : inner == "lt"  ? &page.created_lt
+                                                         : nullptr;
+      auto t = parse_rfc3339(value);
+      if (!bound)
+        errors.push_back({key, "unknown_parameter", "created takes [gte], [gt], [lte] or [lt], not [" + inner + "]"});
+      else if (!t)
+        errors.push_back({key, "invalid_format", key + " must be an RFC 3339 time such as 2026-03-01T00:00:00Z"});
       else
-        page.starting_after = value;
-    } else if (std::find(allowed_filters.begin(), allowed_filters.end(), key) == allowed_filters.end()) {
+        *bound = *t;
+    } else if (allows(allowed_filters, "metadata") && bracketed(key, "metadata", inner)) {
+      if (inner.empty() || inner.size() > 40 || inner.find('"') != std::string::npos || value.size() > 500)
+        errors.push_back({key, "invalid_metadata",
+                          "metadata[KEY]=VALUE takes a key of 1-40 characters without '\"' and a value of at most "
+                          "500 characters"});
+      else
+        page.metadata.emplace_back(inner, value);
+    } else if (!allows(allowed_filters, key)) {
       errors.push_back({key, "unknown_parameter", "unknown query parameter '" + key + "'"});
     }
   }
-  if (!errors.empty()) {
-    std::string detail = errors.front().message;  // read before the vector is moved away
-    return Error::invalid("validation_failed", detail, std::move(errors));
-  }
+  if (page.starting_after && page.ending_before)
+    errors.push_back({"ending_before", "mutually_exclusive", "give starting_after or ending_before, not both"});
+  if (!errors.empty()) return refusal(std::move(errors)).error();
   return page;
+}
+
+Status check_query(const Request& request, const std::vector<std::string_view>& allowed) {
+  std::vector<FieldError> errors;
+  refuse_repeats(request, errors);
+  for (auto it = request.query.begin(); it != request.query.end(); it = request.query.upper_bound(it->first))
+    if (!allows(allowed, it->first))
+      errors.push_back({it->first, "unknown_parameter", "unknown query parameter '" + it->first + "'"});
+  if (!errors.empty()) return refusal(std::move(errors));
+  return Ok{};
+}
+
+Result<std::vector<std::string>> enum_list(const Request& request, std::string_view name,
+                                           const std::vector<std::string_view>& allowed) {
+  std::vector<std::string> values;
+  auto raw = request.query_param(name);
+  if (!raw) return values;
+  std::string listed;
+  for (auto a : allowed) listed += (listed.empty() ? "" : ", ") + std::string(a);
+  std::string_view rest = *raw;
+  while (true) {
+    auto comma = rest.find(',');
+    std::string_view value = rest.substr(0, comma);
+    if (!allows(allowed, value)) {
+      std::string message = std::string(name) + " takes one or more of " + listed + ", comma-separated";
+      return Error::invalid("validation_failed", "'" + std::string(value) + "' is not a valid " + std::string(name) + "; " + message,
+                            {{std::string(name), "invalid_value", message}});
+    }
+    if (std::find(values.begin(), values.end(), value) == values.end()) values.emplace_back(value);
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return values;
 }
 
 Json list_json(Json data, bool has_more, const std::string& url) {

@@ -25,16 +25,22 @@ Response respond(const Request& request, const Result<T>& result, int status, Re
   return resource_response(status, render(result.value()));
 }
 
-struct PageRequest {
-  int limit = 10;
-  std::optional<std::string> starting_after;
-};
+// Reads what every list shares (docs/api-conventions.md, "Lists"): ?limit= (1..100,
+// default 10), ?starting_after= or ?ending_before= (not both); when `allowed_filters` names
+// them, created[gte|gt|lte|lt]= (RFC 3339) and metadata[KEY]=VALUE. Any other query key
+// not in `allowed_filters` is refused, so a typo does not silently list everything, and so
+// is a key given twice (422 repeated_parameter). Whether a cursor names an object of the
+// list is checked by db::ListQuery when it reads the page.
+Result<ListParams> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters = {});
 
-// Reads ?limit= (1..100, default 10) and ?starting_after=; unknown query keys other than
-// `allowed_filters` are refused so typos do not silently list everything, and so is a key
-// given twice (422 repeated_parameter). Whether the cursor names an object of the list is
-// checked by db::ListQuery when it reads the page.
-Result<PageRequest> page_request(const Request& request, const std::vector<std::string_view>& allowed_filters = {});
+// A retrieve's query: any key not in `allowed` (none by default) is refused, and so is a
+// key given twice.
+Status check_query(const Request& request, const std::vector<std::string_view>& allowed = {});
+
+// ?name=a,b (also ?name=a): the values, each one of `allowed`; empty when absent. A value
+// not allowed is refused with the allowed ones listed.
+Result<std::vector<std::string>> enum_list(const Request& request, std::string_view name,
+                                           const std::vector<std::string_view>& allowed);
 
 Json list_json(Json data, bool has_more, const std::string& url);
 

@@ -74,6 +74,13 @@ bool Router::allow_inline(std::string_view method, std::string_view pattern) {
   return found;
 }
 
+bool Router::reads_query(std::string_view method, std::string_view pattern) {
+  bool found = false;
+  for (auto& route : routes_)
+    if (route.method == method && route.pattern == pattern) found = route.reads_query = true;
+  return found;
+}
+
 bool Router::commits_in_steps(std::string_view method, std::string_view pattern) {
   bool found = false;
   for (auto& route : routes_)

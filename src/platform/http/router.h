@@ -22,6 +22,9 @@ struct Route {
   bool runs_inline = false;
   // The handler commits in steps around calls to other systems (see Router::commits_in_steps).
   bool commits_in_steps = false;
+  // The handler reads the query string and refuses what it does not know (see
+  // Router::reads_query); otherwise the pipeline refuses any query parameter.
+  bool reads_query = false;
 };
 
 struct Match {
@@ -45,6 +48,11 @@ class Router {
   // transaction; its service makes a retry under the same Idempotency-Key resume what the
   // first try committed instead of doing it again (decision 0009). False if no such route.
   bool commits_in_steps(std::string_view method, std::string_view pattern);
+  // Declares that this route's handler reads query parameters and refuses unknown ones
+  // itself (a list through http::page_request, others through http::check_query). Every
+  // other route with a permission answers 422 unknown_parameter to any query parameter, so
+  // a retrieve never silently ignores one. False if no such route.
+  bool reads_query(std::string_view method, std::string_view pattern);
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
