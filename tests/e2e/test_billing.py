@@ -143,6 +143,8 @@ class BillingOnTheSuiteServerTest(ApiTestCase):
         self.assertEqual(len(invoices), 1, invoices)
         inv = invoices[0]
         self.assertRegex(inv["number"], r"^INV-\d{6}$")
+        by_number = self.list_all("/v1/invoices", {"number": inv["number"]})
+        self.assertEqual([i["id"] for i in by_number], [inv["id"]])
         self.assertEqual((inv["customer"], inv["billing_reason"], inv["total"], inv["currency"]),
                          (sub["customer"], "subscription_create", 2500, "usd"))
         self.assertIn(inv["status"], ("open",))  # no payment method: it cannot be paid

@@ -309,6 +309,10 @@ class ShipmentTest(InventoryCase):
         self.assertEqual((shipped["on_hand_delta"], shipped["reserved_delta"], shipped["reference"]), (-2, -2, shp["id"]))
         self.assertIn(shp["id"], [s["id"] for s in self.list_all("/v1/shipments", {"status": "shipped",
                                                                                   "customer": customer["id"]})])
+        # A carrier's tracking number finds its shipment in one call.
+        found = self.list_all("/v1/shipments", {"tracking_number": "1Z999AA10123456784", "customer": customer["id"]})
+        self.assertEqual([s["id"] for s in found], [shp["id"]])
+        self.assertEqual(self.list_all("/v1/shipments", {"tracking_number": "1Z-NONE", "customer": customer["id"]}), [])
 
         self.assertProblem(self.api.patch(f"/v1/shipments/{shp['id']}", {"status": "ready"}), 409,
                            "invalid_shipment_transition")

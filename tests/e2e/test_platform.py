@@ -1,8 +1,9 @@
 """Auth, health, docs, routing errors, validation problems, idempotency and pagination."""
 import os
+import time
 import uuid
 
-from recur_api import KEYS, PRISM_ERROR, Api, ApiTestCase, describe, prism_error
+from recur_api import KEYS, PRISM_ERROR, Api, ApiTestCase, describe, prism_error, unique
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -400,3 +401,106 @@ class PaginationTest(ApiTestCase):
         page = self.api.get("/v1/subscriptions", params={"customer": customer["id"]}).json()
         self.assertEqual(len(page["data"]), 10)
         self.assertTrue(page["has_more"])
+
+
+class ListFiltersTest(ApiTestCase):
+    """docs/api-conventions.md, Lists: one rule for every list."""
+
+    def test_ending_before_pages_back_to_the_same_page(self):
+        customer = self.make.customer()
+        plan = self.make.plan()
+        for _ in range(5):
+            self.make.subscription(plan=plan, customer=customer)
+        base = {"customer": customer["id"], "limit": 2}
+        first = self.api.get("/v1/subscriptions", params=base).json()
+        second = self.api.get("/v1/subscriptions", params={**base, "starting_after": first["data"][-1]["id"]}).json()
+        back = self.api.get("/v1/subscriptions", params={**base, "ending_before": second["data"][0]["id"]}).json()
+        self.assertEqual([s["id"] for s in back["data"]], [s["id"] for s in first["data"]])
+        self.assertFalse(back["has_more"], "nothing comes before the first page")
+        # From the last item back, a page of 2 with more before it.
+        everything = [s["id"] for s in self.list_all("/v1/subscriptions", {"customer": customer["id"]})]
+        tail = self.api.get("/v1/subscriptions", params={**base, "ending_before": everything[-1]}).json()
+        self.assertEqual([s["id"] for s in tail["data"]], everything[-3:-1])
+        self.assertTrue(tail["has_more"])
+
+    def test_both_cursors_or_an_unknown_ending_before_are_refused(self):
+        a, b = self.make.customer(), self.make.customer()
+        doc = self.assertProblem(self.raw.get("/v1/customers", params={"starting_after": a["id"], "ending_before": b["id"]}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"ending_before": "mutually_exclusive"})
+        doc = self.assertProblem(self.api.get("/v1/customers", params={"ending_before": "cus_nonexistent"}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"ending_before": "not_found"})
+
+    def test_metadata_and_created_filters_narrow_the_list(self):
+        tag = unique("tag")
+        first = self.make.customer(metadata={"batch": tag})
+        time.sleep(1.1)  # created has whole seconds
+        second = self.make.customer(metadata={"batch": tag, "tier": "gold"})
+        self.make.customer(metadata={"batch": unique("other")})
+
+        def ids(params):
+            r = self.api.get("/v1/customers", params={"limit": 100, **params})
+            self.assertStatus(r, 200)
+            return [c["id"] for c in r.json()["data"]]
+
+        self.assertEqual(ids({"metadata[batch]": tag}), [second["id"], first["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "metadata[tier]": "gold"}), [second["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[gte]": second["created"]}), [second["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[lt]": second["created"]}), [first["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[gt]": second["created"]}), [])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[lte]": first["created"]}), [first["id"]])
+
+    def test_malformed_created_or_metadata_filters_are_refused(self):
+        cases = [
+            ({"created[gte]": "yesterday"}, "created[gte]", "invalid_format"),
+            ({"created[after]": "2026-01-01T00:00:00Z"}, "created[after]", "unknown_parameter"),
+            ({"metadata[" + "k" * 41 + "]": "v"}, "metadata[" + "k" * 41 + "]", "invalid_metadata"),
+        ]
+        for params, field, code in cases:
+            with self.subTest(params=params):
+                doc = self.assertProblem(self.raw.get("/v1/customers", params=params), 422, "validation_failed")
+                self.assertFieldErrors(doc, {field: code})
+        # A list whose items have no metadata does not pretend to filter on it.
+        doc = self.assertProblem(self.raw.get("/v1/notifications", params={"metadata[a]": "b"}), 422,
+                                 "validation_failed")
+        self.assertFieldErrors(doc, {"metadata[a]": "unknown_parameter"})
+
+    def test_a_status_filter_takes_several_statuses(self):
+        customer = self.make.customer()
+        plan = self.make.plan()
+        active = self.make.subscription(plan=plan, customer=customer)
+        trialing = self.make.subscription(plan=self.make.plan(trial_days=7), customer=customer)
+        canceled = self.make.subscription(plan=plan, customer=customer)
+        self.assertStatus(self.api.post(f"/v1/subscriptions/{canceled['id']}/cancel", {"at": "now", "reason": "moving"}),
+                          200)
+        self.assertEqual(trialing["status"], "trialing")
+
+        def ids(status):
+            r = self.api.get("/v1/subscriptions", params={"customer": customer["id"], "status": status})
+            self.assertStatus(r, 200)
+            return {s["id"] for s in r.json()["data"]}
+
+        self.assertEqual(ids("active,trialing"), {active["id"], trialing["id"]})
+        self.assertEqual(ids("canceled"), {canceled["id"]})
+        self.assertEqual(ids("active,canceled"), {active["id"], canceled["id"]})
+
+    def test_an_unknown_status_lists_the_allowed_ones(self):
+        r = self.raw.get("/v1/invoices", params={"status": "open,bogus"})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"status": "invalid_value"})
+        for allowed in ("draft", "open", "paid", "void", "uncollectible"):
+            self.assertIn(allowed, doc["errors"][0]["message"])
+
+    def test_a_retrieve_refuses_query_parameters_it_does_not_take(self):
+        customer = self.make.customer()
+        plan = self.make.plan()
+        sub = self.make.subscription(plan=plan, customer=customer)
+        for path in (f"/v1/customers/{customer['id']}", f"/v1/subscriptions/{sub['id']}", f"/v1/plans/{plan['id']}"):
+            with self.subTest(path=path):
+                doc = self.assertProblem(self.raw.get(path, params={"expand": "x"}), 422, "validation_failed")
+                self.assertFieldErrors(doc, {"expand": "unknown_parameter"})
+        r = self.raw.get(f"/v1/subscriptions/{sub['id']}/upcoming", params=[("count", "2"), ("count", "3")])
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"count": "repeated_parameter"})
+        self.assertStatus(self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 2}), 200)
