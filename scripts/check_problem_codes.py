@@ -55,7 +55,7 @@ def emitted_codes():
         for head in filter(None, (factory, call)):
             for m in re.finditer(head + CODE, text):
                 codes.setdefault(m.group(1), rel)
-            for m in re.finditer(head + r'[^;]*?\?\s*' + CODE + r'\s*:\s*' + CODE, text):
+            for m in re.finditer(head + r'[^;,{]*?\?\s*' + CODE + r'\s*:\s*' + CODE, text):
                 codes.setdefault(m.group(1), rel)
                 codes.setdefault(m.group(2), rel)
             for m in re.finditer(head + r'std::string\((k\w+)\)', text):

@@ -9,6 +9,7 @@
 //   Reminders        renewal and card-expiring reminders (reminders.h)
 //   BillingRuns      runs, the failure-rate alert, the next due time (runs.h)
 //   BillingService   reads and settings (service.h)
+//   UpcomingInvoices the next invoice before it exists (upcoming.h)
 //   PaymentMessages  receipts, failed-payment messages, update-payment links (messages.h)
 #pragma once
 
@@ -22,6 +23,7 @@
 #include "billing/reminders.h"
 #include "billing/runs.h"
 #include "billing/service.h"
+#include "billing/upcoming.h"
 #include "billing/webhooks.h"
 #include "gateways/registry.h"
 #include "notify/outbox.h"
@@ -58,7 +60,8 @@ struct Billing {
         reminders(db, clock, outbox, messages),
         runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
              {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),
-        service(db, clock, ids) {}
+        service(db, clock, ids),
+        upcoming(db, subscriptions) {}
   Billing(const Billing&) = delete;
   Billing& operator=(const Billing&) = delete;
 
@@ -70,6 +73,7 @@ struct Billing {
   Reminders reminders;
   BillingRuns runs;
   BillingService service;
+  UpcomingInvoices upcoming;
 };
 
 }  // namespace recur::billing

@@ -17,16 +17,7 @@ recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscripti
   }
   std::string id = ids_.next("in");
   RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id));
-  // Tax by the customer's country; the customer is read only when rates are configured.
-  std::int64_t tax_bp = 0;
-  RECUR_ASSIGN(auto tax, load_tax(tx, false));
-  if (tax && !tax->rates_bp.empty()) {
-    RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
-    std::optional<std::string> country;
-    if (customer && customer->shipping_address) country = customer->shipping_address->country;
-    if (sub.shipping_address) country = sub.shipping_address->country;  // where this box goes
-    tax_bp = tax_rate_for(*tax, country);
-  }
+  RECUR_ASSIGN(std::int64_t tax_bp, tax_rate_bp_for(tx, sub));
   BuiltInvoice built = build_invoice(sub, e, plan_name, std::move(pending), tax_bp);
   Invoice& inv = built.invoice;
   inv.id = std::move(id);
@@ -43,6 +34,17 @@ recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscripti
   if (inv.status == InvoiceStatus::kPaid)
     RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr, {{"amount", 0}}));
   return Ok{};
+}
+
+Result<std::int64_t> tax_rate_bp_for(db::Tx& tx, const subscriptions::Subscription& sub) {
+  // The customer is read only when rates are configured.
+  RECUR_ASSIGN(auto tax, load_tax(tx, false));
+  if (!tax || tax->rates_bp.empty()) return std::int64_t{0};
+  RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+  std::optional<std::string> country;
+  if (customer && customer->shipping_address) country = customer->shipping_address->country;
+  if (sub.shipping_address) country = sub.shipping_address->country;  // where this box goes
+  return tax_rate_for(*tax, country);
 }
 
 recur::Status Invoicer::subscription_ended(db::Tx& tx, const subscriptions::Subscription& sub,

@@ -34,6 +34,10 @@ class Invoicer final : public subscriptions::PeriodBilling {
   events::Recorder events_;
 };
 
+// The tax rate (basis points) of `sub`'s next invoice: by the country its box goes to (its
+// own shipping address, else its customer's), 0 when no rates are configured.
+Result<std::int64_t> tax_rate_bp_for(db::Tx& tx, const subscriptions::Subscription& sub);
+
 // Voids `invoice` (stored by the caller) because its subscription ended: event
 // invoice.voided with reason subscription_canceled. Requires: called inside `tx`.
 recur::Status void_ended(db::Tx& tx, events::Recorder& events, Invoice& invoice, Timestamp now);

@@ -69,7 +69,8 @@ RefundFilter refund_filter(const Request& req, const ListParams& page) {
 
 }  // namespace
 
-void add_routes(http::Router& router, BillingService& svc, Collector& collector, Refunds& refunds) {
+void add_routes(http::Router& router, BillingService& svc, Collector& collector, Refunds& refunds,
+                UpcomingInvoices& upcoming) {
   using namespace access::perm;
   const std::string read(kBillingRead), write(kBillingWrite);
   auto render_invoice = [](const Invoice& i) { return to_json(i); };
@@ -82,6 +83,19 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     InvoiceFilter filter{req.query_param("subscription"), req.query_param("customer"), req.query_param("number"),
                          *statuses, *page};
     return http::list_response(req, svc.list_invoices(filter), "/v1/invoices", [](const Invoice& i) { return to_json(i); });
+  });
+  router.add("GET", "/v1/invoices/upcoming", read, [&upcoming](Request& req) {
+    if (auto st = http::check_query(req, {"subscription", "customer"}); !st.ok())
+      return http::error_response(req, st.error());
+    auto subscription = req.query_param("subscription");
+    auto customer = req.query_param("customer");
+    if (subscription.has_value() == customer.has_value())
+      return http::error_response(
+          req, Error::invalid("validation_failed", "give subscription or customer (one of them)",
+                              {{subscription ? "customer" : "subscription", subscription ? "not_allowed" : "required",
+                                "give subscription or customer, one of them"}}));
+    auto invoice = subscription ? upcoming.of_subscription(*subscription) : upcoming.of_customer(*customer);
+    return http::respond(req, invoice, 200, [](const Invoice& i) { return upcoming_json(i); });
   });
   router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
     return http::respond(req, svc.get_invoice(req.path_params["id"]), 200, render_invoice);
@@ -177,7 +191,8 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     return http::respond(req, svc.update_dunning(patch->first, patch->second, access::actor_of(req)), 200,
                          [](const DunningSettings& s) { return to_json(s); });
   });
-  for (const char* list : {"/v1/invoices", "/v1/payments", "/v1/refunds", "/v1/credit-notes", "/v1/billing/runs"})
+  for (const char* list : {"/v1/invoices", "/v1/invoices/upcoming", "/v1/payments", "/v1/refunds", "/v1/credit-notes",
+                           "/v1/billing/runs"})
     router.reads_query("GET", list);
 }
 

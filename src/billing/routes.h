@@ -8,6 +8,7 @@
 #include "billing/payment_update.h"
 #include "billing/refunds.h"
 #include "billing/service.h"
+#include "billing/upcoming.h"
 #include "billing/webhooks.h"
 #include "platform/clock.h"
 #include "platform/http/router.h"
@@ -16,7 +17,8 @@ namespace recur::billing {
 
 // Reads and settings through `service`; paying an invoice through `collector`; refunds
 // and credit notes through `refunds`.
-void add_routes(http::Router& router, BillingService& service, Collector& collector, Refunds& refunds);
+void add_routes(http::Router& router, BillingService& service, Collector& collector, Refunds& refunds,
+                UpcomingInvoices& upcoming);
 // POST /v1/gateway-webhooks/{gateway}: public, authenticated by the gateway's signature.
 void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks);
 

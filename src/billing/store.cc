@@ -343,14 +343,15 @@ recur::Status save_tax(db::Tx& tx, const TaxSettings& s, bool existed) {
   return Ok{};
 }
 
-Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription) {
+Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription, bool keep) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id, description, amount, quantity, period_start, period_end, proration"
                                    " FROM pending_invoice_items WHERE subscription_id = $1 ORDER BY created_at, id",
                                    {subscription}));
   std::vector<InvoiceLine> lines;
   for (const auto& r : rows)
     lines.push_back({r.text(1), r.int64(2), r.int64(3), {r.int64(4), r.int64(5)}, r.boolean(6)});
-  if (!rows.empty()) RECUR_TRY(tx.exec("DELETE FROM pending_invoice_items WHERE subscription_id = $1", {subscription}));
+  if (!rows.empty() && !keep)
+    RECUR_TRY(tx.exec("DELETE FROM pending_invoice_items WHERE subscription_id = $1", {subscription}));
   return lines;
 }
 

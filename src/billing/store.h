@@ -121,7 +121,8 @@ Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update);  // no
 recur::Status save_tax(db::Tx& tx, const TaxSettings& settings, bool existed);
 
 // Pending invoice items of a subscription, removed as they are taken onto an invoice.
-Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription);
+// `keep`: read them only (a preview of the next invoice).
+Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription, bool keep = false);
 // Adds a line to the subscription's next invoice (a proration line, a credit note, credit
 // carried from an invoice that could not absorb it).
 recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created);

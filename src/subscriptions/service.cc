@@ -422,6 +422,28 @@ Result<Subscription> SubscriptionService::apply_discount(const std::string& id, 
 
 // ------------------------------------------------------------------ reads
 
+Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(Loaded l, load(tx, id, false));
+  return next_billable(l.sub, l.lookup());
+}
+
+Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period_of_customer(db::Tx& tx,
+                                                                                      const std::string& customer) {
+  std::optional<NextPeriod> soonest;
+  ListFilter filter{customer, std::nullopt, {}, {.limit = 100}};
+  for (auto name : status_names())
+    if (name != to_string(Status::kCanceled)) filter.statuses.emplace_back(name);
+  while (true) {
+    RECUR_ASSIGN(auto page, subscriptions::list(tx, filter));
+    for (const auto& sub : page.items) {
+      RECUR_ASSIGN(auto next, next_billable_period(tx, sub.id));
+      if (next && (!soonest || next->event.at < soonest->event.at)) soonest = std::move(next);
+    }
+    if (!page.has_more) return soonest;
+    filter.page.starting_after = page.items.back().id;
+  }
+}
+
 Result<std::vector<UpcomingPeriod>> SubscriptionService::upcoming(const std::string& id, int count) {
   Timestamp now = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<UpcomingPeriod>> {

@@ -157,6 +157,11 @@ class SubscriptionService {
                                       std::optional<std::int64_t> expected_version, const events::Actor& actor);
 
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
+  // The next period billing will invoice (see next_billable), read in the caller's
+  // transaction: of one subscription (404 subscription_not_found), or the soonest of a
+  // customer's subscriptions (none when no subscription of theirs will be billed again).
+  Result<std::optional<NextPeriod>> next_billable_period(db::Tx& tx, const std::string& id);
+  Result<std::optional<NextPeriod>> next_billable_period_of_customer(db::Tx& tx, const std::string& customer);
   Result<Page<events::Event>> history(const std::string& id, const ListParams& page);
 
   // Retention, the subscriber's steps before a cancellation (the merchant configures the

@@ -415,6 +415,21 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   return out;
 }
 
+std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans) {
+  if (!plans.current) return std::nullopt;
+  Subscription s = sub;
+  // Skipped periods and unbilled steps (a trial's start, a pause) pass by; a subscription
+  // skips at most 24 periods ahead, so this many steps always reach a billed one.
+  for (int step = 0; step < 64; ++step) {
+    auto due = next_action_at(s);
+    if (!due) return std::nullopt;
+    for (auto& e : advance(s, plans, *due))
+      if (e.billable) return NextPeriod{s, std::move(e)};
+    if (s.status == Status::kCanceled) return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 Result<Period> choose_skip(const Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start) {
   // The current period comes first in `upcoming`; it cannot be skipped.
   auto periods = upcoming(sub, plans, 25);

@@ -153,6 +153,17 @@ struct UpcomingPeriod {
 // The next `count` periods from the current (or first scheduled) one. Pure.
 std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& plans, int count);
 
+// The next period billing will invoice, as the lifecycle will begin it: the subscription
+// then and the period's billable event (a scheduled start, a trial's end, a resumption, a
+// renewal, a pending plan or cadence change applied). From the stored state, so a
+// renewal already due but not yet run is the next one. None when no period will be billed
+// again (canceled, ending at period end, paused without a resumption date). Pure.
+struct NextPeriod {
+  Subscription sub;
+  LifecycleEvent event;
+};
+std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans);
+
 // Price of one billed period: unit amount * quantity less any discount (see discount_off).
 std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount);
 

@@ -68,6 +68,44 @@ TEST(Lifecycle, UpcomingStopsAtAScheduledCancellationAndAnOpenEndedPause) {
   EXPECT_FALSE(next_action_at(s).has_value());
 }
 
+TEST(Lifecycle, NextBillableIsTheNextPeriodTheLifecycleWillInvoice) {
+  struct Case {
+    const char* name;
+    Subscription sub;
+    std::optional<const char*> starts;  // none: nothing will be billed again
+    std::int64_t amount = 0;
+  };
+  auto monthly = plan(1000, Interval::kMonth);
+  auto trial = plan(1500, Interval::kWeek, 2, 7);
+  auto active = started(monthly, "2026-01-31T00:00:00Z", "2026-01-31T00:00:00Z");
+  auto ending = active;
+  ending.cancel_at_period_end = true;
+  auto paused = active;
+  paused.status = Status::kPaused;
+  paused.pause = Pause{at("2026-02-05T00:00:00Z"), std::nullopt};
+  auto resuming = paused;
+  resuming.pause->resumes_at = at("2026-03-10T00:00:00Z");
+  std::vector<Case> cases = {
+      {"a renewal", active, "2026-02-28T00:00:00Z", 1000},
+      {"a scheduled start after a trial", started(trial, "2026-03-01T00:00:00Z", "2026-02-01T00:00:00Z"),
+       "2026-03-08T00:00:00Z", 1500},
+      {"ending at period end", ending, std::nullopt},
+      {"paused without a date", paused, std::nullopt},
+      {"a resumption", resuming, "2026-03-10T00:00:00Z", 1000},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const catalog::Plan& p = c.sub.plan == trial.id ? trial : monthly;
+    auto next = next_billable(c.sub, {&p, nullptr});
+    ASSERT_EQ(next.has_value(), c.starts.has_value());
+    if (!next) continue;
+    EXPECT_TRUE(next->event.billable);
+    EXPECT_EQ(format_rfc3339(next->event.period.start), *c.starts);
+    EXPECT_EQ(next->event.amount, c.amount);
+    EXPECT_EQ(next->sub.id, c.sub.id);
+  }
+}
+
 TEST(Lifecycle, UpcomingPeriodsAreContiguous) {
   auto p = plan(1000, Interval::kMonth, 3);
   auto s = started(p, "2026-08-31T12:00:00Z", "2026-08-31T12:00:00Z");
