@@ -2,6 +2,7 @@
 #include "billing/invoicer.h"
 
 #include "billing/store.h"
+#include "billing/upcoming.h"
 #include "catalog/store.h"
 #include "customers/service.h"
 
@@ -77,6 +78,26 @@ recur::Status Invoicer::subscription_ended(db::Tx& tx, const subscriptions::Subs
 
 recur::Status Invoicer::add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) {
   return insert_pending_invoice_item(tx, item, created);
+}
+
+Result<std::string> Invoicer::latest_invoice(db::Tx& tx, const std::string& subscription) {
+  return latest_invoice_of(tx, subscription);
+}
+
+Result<Json> Invoicer::invoice_after_change(db::Tx& tx, const std::string& subscription, const std::string& before,
+                                            const std::optional<subscriptions::NextPeriod>& next) {
+  RECUR_ASSIGN(std::string latest, latest_invoice_of(tx, subscription));
+  if (latest != before) {
+    RECUR_ASSIGN(auto issued, find_invoice(tx, latest, false));
+    if (issued) {  // shown as a draft: the preview issues nothing
+      issued->status = InvoiceStatus::kDraft;
+      issued->paid_at.reset();
+      return upcoming_json(*issued);
+    }
+  }
+  if (!next) return Json(nullptr);
+  RECUR_ASSIGN(Invoice upcoming, upcoming_invoice(tx, *next));
+  return upcoming_json(upcoming);
 }
 
 recur::Status void_ended(db::Tx& tx, events::Recorder& events, Invoice& inv, Timestamp now) {

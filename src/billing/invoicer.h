@@ -27,6 +27,9 @@ class Invoicer final : public subscriptions::PeriodBilling {
                                    const std::string& settling) override;
   // Keeps the line in billing's pending_invoice_items for the next period_began.
   recur::Status add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) override;
+  Result<std::string> latest_invoice(db::Tx& tx, const std::string& subscription) override;
+  Result<Json> invoice_after_change(db::Tx& tx, const std::string& subscription, const std::string& before,
+                                    const std::optional<subscriptions::NextPeriod>& next) override;
 
  private:
   const Clock& clock_;

@@ -62,6 +62,12 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
   return one_doc(tx, sql, {id}, invoice_from_doc);
 }
 
+Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 ORDER BY period_seq DESC LIMIT 1",
+                                   {subscription}));
+  return rows.empty() ? std::string() : rows[0].text(0);
+}
+
 Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& f) {
   return list_docs(tx, "invoices", {{"subscription_id", f.subscription}, {"customer_id", f.customer}, {"number", f.number}},
                    f.statuses, f.page, invoice_from_doc);

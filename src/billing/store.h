@@ -22,6 +22,8 @@ namespace recur::billing {
 Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice, std::int64_t period_seq);
 recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
+// The id of the subscription's invoice of its latest billed period ("" when none).
+Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription);
 
 struct InvoiceFilter {
   std::optional<std::string> subscription;

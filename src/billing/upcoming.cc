@@ -7,10 +7,17 @@
 
 namespace recur::billing {
 
-Result<Invoice> UpcomingInvoices::build(db::Tx& tx, const std::optional<subscriptions::NextPeriod>& next,
-                                        const std::string& whose) {
+namespace {
+
+Result<Invoice> build(db::Tx& tx, const std::optional<subscriptions::NextPeriod>& next, const std::string& whose) {
   if (!next) return Error::not_found("no_upcoming_invoice", whose + " has no period left to invoice");
-  const auto& [sub, e] = *next;
+  return upcoming_invoice(tx, *next);
+}
+
+}  // namespace
+
+Result<Invoice> upcoming_invoice(db::Tx& tx, const subscriptions::NextPeriod& next) {
+  const auto& [sub, e] = next;
   std::string plan_name = e.plan_name;
   if (plan_name.empty()) {
     RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));

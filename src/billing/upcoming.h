@@ -24,11 +24,12 @@ class UpcomingInvoices {
   Result<Invoice> of_customer(const std::string& customer);
 
  private:
-  Result<Invoice> build(db::Tx& tx, const std::optional<subscriptions::NextPeriod>& next, const std::string& whose);
-
   db::Database& db_;
   subscriptions::SubscriptionService& subscriptions_;
 };
+
+// The invoice the lifecycle will issue for `next` (see UpcomingInvoices), read in `tx`.
+Result<Invoice> upcoming_invoice(db::Tx& tx, const subscriptions::NextPeriod& next);
 
 // The JSON of an upcoming invoice: an invoice's, with null id and number.
 Json upcoming_json(const Invoice& invoice);

@@ -130,6 +130,11 @@ struct RefusingBilling final : subscriptions::PeriodBilling {
     return Ok{};
   }
   recur::Status add_pending_item(db::Tx&, const subscriptions::PendingItem&, Timestamp) override { return Ok{}; }
+  Result<std::string> latest_invoice(db::Tx&, const std::string&) override { return std::string(); }
+  Result<Json> invoice_after_change(db::Tx&, const std::string&, const std::string&,
+                                    const std::optional<subscriptions::NextPeriod>&) override {
+    return Json(nullptr);
+  }
 };
 
 TEST_F(CouponTest, ARolledBackCreationDoesNotUseARedemption) {

@@ -296,17 +296,28 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
 
 Result<ChangePreview> SubscriptionService::preview_change(const std::string& id, const ChangePlanInput& in) {
   Timestamp now = clock_.now();
-  return db::transact(db_, [&](db::Tx& tx) -> Result<ChangePreview> {
-    RECUR_ASSIGN(Loaded l, load(tx, id, false));
-    (void)advance(l.sub, l.lookup(), now);  // preview from where the subscription is now
-    return plan_change(tx, l, in, now);
-  }, db::TxMode::kReadOnly);
+  // The change is made for real in a transaction that is never committed, so the invoice
+  // shown is the one the same code issues (decision 0013); nothing is kept.
+  RECUR_ASSIGN(auto tx, db_.begin());
+  RECUR_ASSIGN(Loaded l, load(*tx, id, false));
+  (void)advance(l.sub, l.lookup(), now);  // preview from where the subscription is now
+  RECUR_ASSIGN(ChangePreview p, plan_change(*tx, l, in, now));
+  if (!billing_) return p;
+  RECUR_ASSIGN(std::string before, billing_->latest_invoice(*tx, id));
+  RECUR_TRY(mutate_in(*tx, id, std::nullopt, events::Actor::system(), "subscription.plan_changed", change_step(in)));
+  RECUR_ASSIGN(Loaded after, load(*tx, id, false));
+  RECUR_ASSIGN(p.invoice, billing_->invoice_after_change(*tx, id, before, next_billable(after.sub, after.lookup())));
+  return p;
 }
 
 Result<Subscription> SubscriptionService::change_plan(const std::string& id, const ChangePlanInput& in,
                                                       std::optional<std::int64_t> expected_version,
                                                       const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.plan_changed", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.plan_changed", change_step(in));
+}
+
+SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInput& in) {
+  return [this, in](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, in, now));
     Json details = preview_json(p);
     details["from_plan"] = l.sub.plan;
@@ -344,7 +355,7 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
       RECUR_TRY(record_lifecycle(tx, l.sub, {started}));
     }
     return details;
-  });
+  };
 }
 
 Result<Subscription> SubscriptionService::cancel(const std::string& id, const CancelInput& in,
@@ -682,7 +693,8 @@ Json preview_json(const ChangePreview& p) {
               {"currency", p.currency},
               {"new_period_start", format_rfc3339(p.new_period.start)},
               {"new_period_end", format_rfc3339(p.new_period.end)},
-              {"resets_billing_cycle_anchor", p.resets_anchor}};
+              {"resets_billing_cycle_anchor", p.resets_anchor},
+              {"invoice", p.invoice}};
 }
 }  // namespace
 

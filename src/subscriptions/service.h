@@ -58,6 +58,9 @@ struct ChangePreview {
   std::string currency;
   Period new_period;
   bool resets_anchor = false;
+  // The invoice the change produces (the one it issues at once, or the next one with its
+  // prorations), as billing renders it; null without billing or when none will be issued.
+  Json invoice;
 };
 
 Json to_json(const ChangePreview& preview);
@@ -93,6 +96,13 @@ class PeriodBilling {
   // change, inventory's credit for a skipped backordered box): billing keeps it with its pending items, which the next period_began takes.
   // Subscriptions never writes billing's tables itself. Requires: called inside `tx`.
   virtual recur::Status add_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created) = 0;
+  // For a preview of a change made in `tx` (which the caller then rolls back): the
+  // subscription's latest invoice before it ("" for none), and the invoice the change
+  // produces: one issued in `tx` after `before`, else the next one the lifecycle will issue
+  // (`next`; null JSON when none will be).
+  virtual Result<std::string> latest_invoice(db::Tx& tx, const std::string& subscription) = 0;
+  virtual Result<Json> invoice_after_change(db::Tx& tx, const std::string& subscription, const std::string& before,
+                                            const std::optional<NextPeriod>& next) = 0;
 };
 
 // Inventory hears of every billable period in the same transaction too: the period's box
@@ -198,6 +208,8 @@ class SubscriptionService {
   recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened,
                                  bool at_signup = false);
   Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);
+  // The change of change_plan, applied to a loaded subscription.
+  Change change_step(const ChangePlanInput& input);
   // Redeems `coupon` or `promotion_code` for `sub` on `plan` (in the caller's transaction).
   Result<Discount> redeem(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
                           const std::optional<std::string>& coupon, const std::optional<std::string>& promotion_code,

@@ -125,3 +125,48 @@ class UpcomingInvoiceTest(TestModeCase):
                                                                                 "customer": sub["customer"]}),
                                  422, "validation_failed")
         self.assertFieldErrors(doc, {"customer": "not_allowed"})
+
+
+class ChangePlanPreviewTest(TestModeCase):
+    """POST /v1/subscriptions/{id}/change-plan/preview shows the invoice the change produces."""
+
+    def customer(self) -> dict:
+        customer = self.make.customer()
+        self.attach(customer, "pm_card_visa")
+        return customer
+
+    def preview_then_change(self, sub: dict, body: dict) -> dict:
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/change-plan/preview", body)
+        self.assertStatus(r, 200)
+        preview = r.json()
+        self.assertEqual(preview["object"], "plan_change_preview")
+        # A preview changes nothing: the subscription and its invoices are as they were.
+        self.assertEqual(self.subscription(sub)["version"], sub["version"])
+        self.assertEqual(len(self.invoices(sub)), 1)
+        changed = self.api.post(f"/v1/subscriptions/{sub['id']}/change-plan", dict(body, version=sub["version"]))
+        self.assertStatus(changed, 200)
+        return preview
+
+    def test_a_cadence_change_now_previews_the_invoice_it_issues_at_once(self):
+        sub = self.make.subscription(plan=self.make.plan(amount=3000), customer=self.customer())
+        yearly = self.make.plan(amount=30000, interval="year")
+        preview = self.preview_then_change(self.subscription(sub), {"plan": yearly["id"]})
+        invoice = preview["invoice"]
+        self.assertEqual((invoice["id"], invoice["status"], invoice["billing_reason"]),
+                         (None, "draft", "subscription_update"))
+        issued = [i for i in self.invoices(sub) if i["billing_reason"] == "subscription_update"]
+        self.assertEqual(len(issued), 1)
+        self.assertEqual(promised(issued[0]), promised(invoice))
+
+    def test_an_upgrade_previews_the_next_invoice_with_its_prorations(self):
+        sub = self.make.subscription(plan=self.make.plan(amount=3000), customer=self.customer())
+        self.advance(self.now() + timedelta(days=9))
+        premium = self.make.plan(amount=6000)
+        preview = self.preview_then_change(self.subscription(sub), {"plan": premium["id"]})
+        invoice = preview["invoice"]
+        self.assertEqual(invoice["billing_reason"], "subscription_cycle")
+        self.assertTrue(any(line["proration"] for line in invoice["lines"]), invoice["lines"])
+        before = {i["id"] for i in self.invoices(sub)}
+        self.advance(parse_time(invoice["created"]) + timedelta(hours=1))
+        [issued] = [i for i in self.invoices(sub) if i["id"] not in before]
+        self.assertEqual(promised(issued), promised(invoice))
