@@ -270,6 +270,13 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                RECUR_TRY(f.finish());
                return svc.apply_discount(id, input, version, actor);
              }));
+  router.add("DELETE", "/v1/subscriptions/{id}/discount", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
+                                -> Result<Subscription> {
+               FieldReader f(body);
+               RECUR_TRY(f.finish());
+               return svc.remove_discount(id, version, actor);
+             }));
   router.add("GET", "/v1/subscriptions/{id}/upcoming", read, [&svc](Request& req) {
     auto count = count_param(req);
     if (!count.ok()) return http::error_response(req, count.error());

@@ -431,6 +431,20 @@ Result<Subscription> SubscriptionService::apply_discount(const std::string& id, 
   });
 }
 
+Result<Subscription> SubscriptionService::remove_discount(const std::string& id,
+                                                          std::optional<std::int64_t> expected_version,
+                                                          const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.discount_removed",
+                [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    if (!l.sub.discount) return Error::conflict("no_discount", "subscription " + id + " has no discount to remove");
+    Json details = {{"coupon", to_json_text(l.sub.discount->coupon)},
+                    {"promotion_code", to_json_text(l.sub.discount->promotion_code)}};
+    l.sub.discount.reset();
+    return details;
+  });
+}
+
 // ------------------------------------------------------------------ reads
 
 Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period(db::Tx& tx, const std::string& id) {

@@ -165,6 +165,10 @@ class SubscriptionService {
   // the next billed period (no proration) and counts as a redemption.
   Result<Subscription> apply_discount(const std::string& id, const DiscountInput& input,
                                       std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  // Ends the subscription's discount from its next invoice on (409 no_discount when it has
+  // none). The redemption stays counted, as Stripe's does.
+  Result<Subscription> remove_discount(const std::string& id, std::optional<std::int64_t> expected_version,
+                                       const events::Actor& actor);
 
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
   // The next period billing will invoice (see next_billable), read in the caller's

@@ -206,6 +206,23 @@ class RedemptionTest(CouponTestCase):
         self.assertProblem(r, 409, "subscription_canceled")
         self.assertEqual(self.get_coupon(half)["times_redeemed"], 1)
 
+    def test_a_removed_discount_stops_at_the_next_period_and_a_second_removal_is_409(self):
+        forever = self.coupon(percent_off=10, duration="forever")
+        sub = self.subscribe(coupon=forever["id"]).json()
+        stale = self.api.delete(f"/v1/subscriptions/{sub['id']}/discount", headers={"If-Match": '"99"'})
+        self.assertProblem(stale, 409, "version_conflict")
+        r = self.api.delete(f"/v1/subscriptions/{sub['id']}/discount", headers={"If-Match": f'"{sub["version"]}"'})
+        self.assertStatus(r, 200)
+        after = r.json()
+        self.assertIsNone(after["discount"])
+        self.assertEqual(after["current_period_amount"], 2700, "this period keeps what it was billed")
+        upcoming = self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 2}).json()["data"]
+        self.assertEqual([x["amount"] for x in upcoming], [2700, 3000])
+        self.assertProblem(self.api.delete(f"/v1/subscriptions/{sub['id']}/discount"), 409, "no_discount")
+        history = self.list_all(f"/v1/subscriptions/{sub['id']}/history")
+        self.assertIn("subscription.discount_removed", [e["type"] for e in history])
+        self.assertEqual(self.get_coupon(forever)["times_redeemed"], 1, "the redemption stays counted")
+
     def test_concurrent_subscriptions_redeem_a_limited_coupon_exactly_up_to_its_limit(self):
         c = self.coupon(percent_off=10, max_redemptions=3)
         customers = [self.customer() for _ in range(8)]
