@@ -148,6 +148,17 @@ const stale = expectProblem("pause with a stale version", await recur.POST("/v1/
 }), 409, "version_conflict");
 assert.equal(stale.current_version, 3);
 
+step("read its history: who changed what, before and after");
+const history = expectData("history", await recur.GET("/v1/subscriptions/{id}/history", {
+  params: { path: { id: subscription.id } },
+}), 200);
+const changes = history.data.filter((e) => e.actor.type === "api_key");
+assert.deepEqual(changes.map((e) => [e.type, e.resource.id, e.before?.["status"], e.after?.["status"]]), [
+  ["subscription.created", subscription.id, undefined, "active"],
+  ["subscription.paused", subscription.id, "active", "paused"],
+  ["subscription.resumed", subscription.id, "paused", "active"],
+]);
+
 step("a second subscription for the same customer");
 const second = expectData("create second subscription", await recur.POST("/v1/subscriptions", {
   body: { customer: customer.id, plan: plan.id },
@@ -156,6 +167,10 @@ assert.deepEqual([second.status, second.quantity, second.version], ["active", 1,
 
 // ------------------------------------------------------------------ lists, page by page
 
+// The ids on a page, typed through the schema itself rather than through openapi-fetch's
+// wrapper (which hid the untyped list envelope the spec once had).
+const ids = (page: components["schemas"]["SubscriptionList"]) => page.data.map((s) => s.id);
+
 step("list the customer's subscriptions a page at a time");
 const subsPage1 = expectData("subscriptions page 1", await recur.GET("/v1/subscriptions", {
   params: { query: { customer: customer.id, status: ["active", "paused"], limit: 1 } },
@@ -163,7 +178,7 @@ const subsPage1 = expectData("subscriptions page 1", await recur.GET("/v1/subscr
 assert.equal(subsPage1.object, "list");
 assert.equal(subsPage1.url, "/v1/subscriptions");
 assert.equal(subsPage1.has_more, true);
-assert.deepEqual(subsPage1.data.map((s) => s.id), [second.id]); // newest first
+assert.deepEqual(ids(subsPage1), [second.id]); // newest first
 const subsPage2 = expectData("subscriptions page 2", await recur.GET("/v1/subscriptions", {
   params: { query: { customer: customer.id, status: ["active", "paused"], limit: 1, starting_after: second.id } },
 }), 200);
@@ -172,7 +187,7 @@ assert.deepEqual(subsPage2.data.map((s) => [s.id, s.status, s.quantity]), [[subs
 const subsBefore = expectData("subscriptions before the first", await recur.GET("/v1/subscriptions", {
   params: { query: { customer: customer.id, ending_before: subscription.id } },
 }), 200);
-assert.deepEqual(subsBefore.data.map((s) => s.id), [second.id]);
+assert.deepEqual(ids(subsBefore), [second.id]);
 const noneCanceled = expectData("canceled subscriptions", await recur.GET("/v1/subscriptions", {
   params: { query: { customer: customer.id, status: ["canceled"] } },
 }), 200);
@@ -236,6 +251,8 @@ if (false as boolean) {
   expectProblem("typo", await recur.GET("/v1/plans/{id}", { params: { path: { id: "plan_x" } } }), 404, "plan_missing");
   // @ts-expect-error: the path needs its id.
   await recur.GET("/v1/subscriptions/{id}", {});
+  // @ts-expect-error: a time is a string (RFC 3339 or a date), not a number.
+  await recur.POST("/v1/subscriptions/{id}/pause", { params: { path: { id: "sub_x" } }, body: { resumes_at: 1 } });
   // @ts-expect-error: a subscription needs its plan.
   await recur.POST("/v1/subscriptions", { body: { customer: "cus_x" } });
 }
