@@ -7,33 +7,16 @@
 #   RECUR_E2E_PATTERN=test_x.py     run only the matching test files
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/e2e/harness.sh
 
 recur=$(realpath "${1:-build/recur}")
-python=/usr/bin/python3
 prism=node_modules/.bin/prism
 spec=api/openapi.yaml
-wait_for=tests/e2e/wait_for.py
 [ -x "$recur" ] || { echo "e2e: no recur binary at $recur (build it first)" >&2; exit 1; }
 [ -x "$prism" ] || { echo "e2e: Prism not found at $prism (run scripts/install-deps.sh)" >&2; exit 1; }
 [ -f "$spec" ] || { echo "e2e: no OpenAPI description at $spec" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/recur-e2e.XXXXXX)
-pids=()
-
-# Stops each process we started (its whole process group: set -m gave each job its own),
-# politely first, then by force if it has not exited within 15 s.
-stop_all() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    if ! "$python" "$wait_for" exit "$pid" 15; then
-      echo "e2e: process $pid ignored SIGTERM; killing it" >&2
-      kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
 
 cleanup() {
   local status=$?
@@ -57,31 +40,19 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 app_port=$(free_port)
 prism_port=$(free_port)
 db=${RECUR_E2E_DB:-sqlite:$tmp/e2e.db}
 
 "$recur" migrate --db "$db" >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }
 for role in admin support analyst inventory; do
-  key=$("$recur" keys create --role "$role" --db "$db" 2>>"$tmp/migrate.log" | tail -n 1)
-  [ -n "$key" ] || { echo "e2e: could not create a $role key" >&2; cat "$tmp/migrate.log" >&2; exit 1; }
+  key=$(new_api_key "$recur" "$db" "$role" "$tmp/migrate.log")
   export "RECUR_E2E_KEY_${role^^}=$key"
 done
 
-set -m
-# --tick: the tests read subscriptions as of now; a scheduler run in the middle of a test
-# would bill (and, for customers without a card, dun) behind its back.
-"$recur" serve --db "$db" --listen "127.0.0.1:$app_port" --spec "$spec" --tick 86400 \
-  --docs-dir node_modules/swagger-ui-dist >"$tmp/server.log" 2>&1 &
-pids+=($!)
-"$python" "$wait_for" http "http://127.0.0.1:$app_port/healthz" "$!" 30
-
-"$prism" proxy "$spec" "http://127.0.0.1:$app_port" -h 127.0.0.1 -p "$prism_port" --errors \
-  >"$tmp/prism.log" 2>&1 &
-pids+=($!)
-"$python" "$wait_for" http "http://127.0.0.1:$prism_port/healthz" "$!" 60
-set +m
+start_recur "$recur" "$db" "$app_port" "$tmp/server.log" --docs-dir node_modules/swagger-ui-dist
+start_job "$tmp/prism.log" "$prism" proxy "$spec" "http://127.0.0.1:$app_port" -h 127.0.0.1 -p "$prism_port" --errors
+"$python" "$wait_for" http "http://127.0.0.1:$prism_port/healthz" "${pids[-1]}" 60
 
 export RECUR_E2E_DIRECT="http://127.0.0.1:$app_port"
 export RECUR_E2E_PROXY="http://127.0.0.1:$prism_port"

@@ -9,28 +9,15 @@
 #         RECUR_GATEWAY_MOCKS="paypal ..."   serve only these (with a matching --gtest_filter)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/e2e/harness.sh
 
 tests=$(realpath "${1:?usage: tests/gateways/run.sh PATH/TO/recur_gateway_tests}")
 shift
-python=/usr/bin/python3
 prism=node_modules/.bin/prism
-wait_for=tests/e2e/wait_for.py
 wait_seconds=${RECUR_GATEWAY_PRISM_WAIT:-300}
 [ -x "$prism" ] || { echo "gateways: Prism not found at $prism (run make deps)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/recur-gateways.XXXXXX)
-pids=()
-
-# Stops each Prism (its whole process group: set -m gave each its own), politely, then by force.
-stop_all() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    if ! "$python" "$wait_for" exit "$pid" 15; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
 
 cleanup() {
   local status=$?
@@ -49,8 +36,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
 # PayPal's APIs are three published files behind one base URL: merged into one spec (the
 # vault file with its erratum, see third_party/gateways/paypal/README.md) for one Prism.
 paypal=third_party/gateways/paypal
@@ -63,15 +48,12 @@ declare -A specs=([stripe]=third_party/gateways/stripe/prism.json [square]=third
 read -r -a gateways <<<"${RECUR_GATEWAY_MOCKS:-stripe square paypal}"
 
 # All start at once (15-20 s each on two cores, PayPal's 2 s); each is waited for with a bound.
-set -m
 declare -A urls
 for gateway in "${gateways[@]}"; do
   port=$(free_port)
-  "$prism" mock -h 127.0.0.1 -p "$port" "${specs[$gateway]}" >"$tmp/prism-$gateway.log" 2>&1 &
-  pids+=($!)
+  start_job "$tmp/prism-$gateway.log" "$prism" mock -h 127.0.0.1 -p "$port" "${specs[$gateway]}"
   urls[$gateway]="http://127.0.0.1:$port"
 done
-set +m
 i=0
 for gateway in "${gateways[@]}"; do
   if ! "$python" "$wait_for" http "${urls[$gateway]}/" "${pids[$i]}" "$wait_seconds"; then
