@@ -128,7 +128,7 @@ TEST_F(InventoryTest, OutOfStockRefusesTheSubscriptionNamingSkusAndAlternativesA
   // The availability endpoint gives the same answer without subscribing.
   auto answer = inv().availability(beans.id, 2, std::nullopt);
   ASSERT_TRUE(answer.ok());
-  EXPECT_FALSE(answer->availability.can_fulfil);
+  EXPECT_FALSE(answer->availability.can_fulfill);
   EXPECT_EQ(answer->availability.available, 1);
   EXPECT_EQ(answer->alternatives.size(), 1u);
 }
@@ -277,12 +277,12 @@ TEST_F(InventoryTest, AvailabilityComesFromACacheThatEveryMovementInvalidates) {
   auto beans = product("BEAN-1", 2);
   auto first = inv().availability(beans.id, 2, std::nullopt);
   ASSERT_TRUE(first.ok());
-  EXPECT_TRUE(first->availability.can_fulfil);
+  EXPECT_TRUE(first->availability.can_fulfill);
   ASSERT_TRUE(inv().cache().get(beans.id).has_value());  // answered once: cached
   ASSERT_TRUE(inv().adjust("BEAN-1", -1, "count", t.actor).ok());
   EXPECT_FALSE(inv().cache().get(beans.id).has_value());  // a movement drops it
   auto second = inv().availability(beans.id, 2, std::nullopt);
-  EXPECT_FALSE(second->availability.can_fulfil);
+  EXPECT_FALSE(second->availability.can_fulfill);
   EXPECT_EQ(second->availability.available, 1);
   // A product change (here: no longer tracked) drops it too.
   auto p = *t.app->catalog().get_product(beans.id);
@@ -290,7 +290,7 @@ TEST_F(InventoryTest, AvailabilityComesFromACacheThatEveryMovementInvalidates) {
   patch.track_inventory = false;
   ASSERT_TRUE(t.app->catalog().update_product(beans.id, patch, p.version, t.actor).ok());
   auto third = inv().availability(beans.id, 2, std::nullopt);
-  EXPECT_TRUE(third->availability.can_fulfil);
+  EXPECT_TRUE(third->availability.can_fulfill);
   EXPECT_FALSE(third->availability.tracked);
   // A snapshot read before an invalidation is never cached after it.
   auto read_at = inv().cache().generation();

@@ -24,7 +24,7 @@ TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
   struct Case {
     std::int64_t on_hand, reserved, quantity;
     std::optional<Timestamp> date;
-    bool can_fulfil;
+    bool can_fulfill;
     std::int64_t available, by_date;
     std::optional<Timestamp> available_on;
     bool low;
@@ -39,7 +39,7 @@ TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
   };
   for (const auto& c : cases) {
     auto a = availability(beans(c.on_hand, c.reserved, {{10 * day, 20}, {20 * day, 10}}), c.quantity, c.date);
-    EXPECT_EQ(a.can_fulfil, c.can_fulfil) << c.quantity;
+    EXPECT_EQ(a.can_fulfill, c.can_fulfill) << c.quantity;
     EXPECT_EQ(a.available, c.available) << c.quantity;
     EXPECT_EQ(a.available_by_date, c.by_date) << c.quantity;
     EXPECT_EQ(a.available_on, c.available_on) << c.quantity;
@@ -50,9 +50,9 @@ TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
 TEST(Availability, UntrackedProductsAreAlwaysAvailableUnlessArchived) {
   StockSnapshot s;
   s.tracked = false;
-  EXPECT_TRUE(availability(s, 1000, std::nullopt).can_fulfil);
+  EXPECT_TRUE(availability(s, 1000, std::nullopt).can_fulfill);
   s.active = false;
-  EXPECT_FALSE(availability(s, 1, std::nullopt).can_fulfil);
+  EXPECT_FALSE(availability(s, 1, std::nullopt).can_fulfill);
 }
 
 TEST(LowStock, AlertsOncePerCrossingAndRecoversAboveTheThreshold) {
