@@ -222,8 +222,9 @@ TEST_F(InventoryTest, BackorderChoicesSwapSkipAndCancelItemReleaseStockAndCredit
   auto box1 = shipments(s1.id)[0], box2 = shipments(s2.id)[0], box3 = shipments(s3.id)[0];
   for (const auto& b : {box1, box2, box3}) ASSERT_EQ(b.status, ShipmentStatus::kBackordered) << b.id;
 
-  // Swap: BEAN-2 instead, reserved at once; the box is complete.
-  auto swapped = inv().choose(box1.id, {BackorderChoice::kSwap, beans.id, other.id}, t.actor);
+  // Swap: BEAN-2 instead, reserved at once; the box is complete. The item and its
+  // replacement may be named by SKU as well as by id.
+  auto swapped = inv().choose(box1.id, {BackorderChoice::kSwap, std::string("BEAN-1"), std::string("BEAN-2")}, t.actor);
   ASSERT_TRUE(swapped.ok()) << swapped.error().message;
   EXPECT_EQ(swapped->status, ShipmentStatus::kPending);
   EXPECT_EQ(swapped->items[0].product, other.id);

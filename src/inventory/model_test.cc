@@ -118,6 +118,22 @@ TEST(Shipments, JsonRoundTripsEveryField) {
   EXPECT_EQ(to_json(s)["items"][0]["backordered"], 1);
 }
 
+TEST(Movements, TheActorIsTheEventsActorObject) {
+  Movement m;
+  m.id = "mv_1";
+  m.product = "prod_1";
+  m.kind = MovementKind::kReceipt;
+  m.on_hand_delta = 4;
+  m.actor = events::Actor{"api_key", "key_1", "inventory"};
+  Json j = to_json(m, "BEAN-1");
+  EXPECT_EQ(j.at("actor"), (Json{{"type", "api_key"}, {"id", "key_1"}, {"role", "inventory"}}));
+  EXPECT_EQ(events::actor_from_json(j.at("actor")).role, "inventory");
+  // The scheduler has no role: null, not "".
+  m.actor = events::Actor::system();
+  EXPECT_EQ(to_json(m, "BEAN-1").at("actor"), (Json{{"type", "system"}, {"id", "scheduler"}, {"role", nullptr}}));
+  EXPECT_EQ(events::actor_from_json(to_json(m, "BEAN-1").at("actor")).role, "");
+}
+
 catalog::Product product(std::string id, std::optional<std::string> category, std::optional<Money> price,
                          bool tracked = true) {
   catalog::Product p;
