@@ -165,7 +165,7 @@ warm_cache() {  # one answer per product fills the cache; each must be a 200 tha
   while read -r p; do
     answer=$(api GET "/v1/products/$p/availability?quantity=$BENCH_QUANTITY") ||
       { run_log "bench: availability of $p failed"; return 1; }
-    [ "$(json_field can_fulfil <<<"$answer")" = True ] || { run_log "bench: $p cannot be fulfilled: $answer"; return 1; }
+    [ "$(json_field can_fulfill <<<"$answer")" = True ] || { run_log "bench: $p cannot be fulfilled: $answer"; return 1; }
   done <"$BENCH_PRODUCTS"
 }
 

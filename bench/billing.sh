@@ -42,7 +42,7 @@ bench_billing() {
   wait_http "$url/healthz" || { tail -n 20 "$work/billing-serve.log" >&2; return 1; }
   bapi() { curl -sf -X "$1" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' ${3:+-d "$3"} "$url$2"; }
   local product plan cus pm sub
-  product=$(bapi POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BENCH-COFFEE-250","price":{"amount":1200,"currency":"EUR"}}' | json_field id)
+  product=$(bapi POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BENCH-COFFEE-250","amount":1200,"currency":"EUR"}' | json_field id)
   plan=$(bapi POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
   cus=$(bapi POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace","phone":"+442079460000","shipping_address":{"line1":"12 Analytical Row","city":"London","postal_code":"N1 9GU","country":"GB"}}' | json_field id)
   pm=$(bapi POST "/v1/customers/$cus/payment-methods" '{"token":"pm_card_visa","default":true}' | json_field id)

@@ -316,7 +316,7 @@ api() {  # api METHOD PATH [BODY]: prints the body; fails on a non-2xx status
   curl -sf -X "$1" -H "Authorization: Bearer $BENCH_API_KEY" -H 'Content-Type: application/json' \
     ${3:+-d "$3"} "$server_url$2"
 }
-product=$(api POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BENCH-COFFEE-250","price":{"amount":1200,"currency":"EUR"}}' | json_field id)
+product=$(api POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BENCH-COFFEE-250","amount":1200,"currency":"EUR"}' | json_field id)
 export BENCH_PLAN BENCH_CUSTOMER BENCH_IDS=$work/ids.txt
 BENCH_PLAN=$(api POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
 BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace","phone":"+442079460000","shipping_address":{"line1":"12 Analytical Row","city":"London","postal_code":"N1 9GU","country":"GB"}}' | json_field id)

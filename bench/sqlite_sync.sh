@@ -52,7 +52,7 @@ start() {
   pid=$!
   wait_http "$url/healthz"
   local product
-  product=$(api POST /v1/products '{"name":"Coffee 250 g","sku":"SYNC-COFFEE","price":{"amount":1200,"currency":"EUR"}}' | json_field id)
+  product=$(api POST /v1/products '{"name":"Coffee 250 g","sku":"SYNC-COFFEE","amount":1200,"currency":"EUR"}' | json_field id)
   export BENCH_PLAN BENCH_CUSTOMER
   BENCH_PLAN=$(api POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
   BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace"}' | json_field id)

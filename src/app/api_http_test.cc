@@ -148,11 +148,12 @@ TEST_F(ApiTest, SubscriptionLifecycleOverHttp) {
   auto sub = json(created);
   std::string base = "/v1/subscriptions/" + sub["id"].get<std::string>();
   EXPECT_EQ(sub["status"], "active");
-  EXPECT_EQ(sub["current_period_end"], "2026-04-01T00:00:00Z");
+  EXPECT_EQ(sub["current_period"], (Json{{"start", "2026-03-01T00:00:00Z"}, {"end", "2026-04-01T00:00:00Z"}}));
+  EXPECT_EQ(sub["currency"], "usd");
 
   auto upcoming = json(call("GET", base + "/upcoming?count=3"));
   ASSERT_EQ(upcoming["data"].size(), 3u);
-  EXPECT_EQ(upcoming["data"][1]["period_start"], "2026-04-01T00:00:00Z");
+  EXPECT_EQ(upcoming["data"][1]["period"]["start"], "2026-04-01T00:00:00Z");
   EXPECT_EQ(upcoming["data"][2]["amount"], 2400);
 
   auto paused = call("POST", base + "/pause", R"({"resumes_at":"2026-06-15T00:00:00Z"})");

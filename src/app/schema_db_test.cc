@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <stdexcept>
 
 #include "testing/fixtures.h"
@@ -77,6 +78,151 @@ TEST(SchemaMigrations, SeventeenSpellsCanceledOnceForStoredShipmentsAndEvents) {
   });
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)[0].int64(0), 1);
+}
+
+// Runs one migration's rewrite again, without its SQL: that ran when the test database
+// was made, and a statement that adds a column cannot run twice.
+void run_rewrite(db::Database& db, const db::Migration& m) {
+  ASSERT_TRUE(m.rewrite) << "migration " << m.version << " rewrites nothing";
+  auto done = db::transact(db, [&](db::Tx& tx) -> recur::Status { return m.rewrite(tx); });
+  ASSERT_TRUE(done.ok()) << done.error().message;
+}
+
+// Rows of one table (or the events), id -> the JSON document in `column`.
+std::map<std::string, Json> documents(db::Database& db, const std::string& sql) {
+  std::map<std::string, Json> out;
+  auto rows = db::transact(db, [&](db::Tx& tx) -> Result<db::Rows> { return tx.query(sql); });
+  EXPECT_TRUE(rows.ok()) << rows.error().message;
+  if (!rows.ok()) return out;
+  for (const auto& row : *rows) out[row.text(0)] = Json::parse(row.text(1));
+  return out;
+}
+
+TEST(SchemaMigrations, EighteenGivesSubscriptionsProductsPlansAndStockMovementsTheirOneShape) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  auto customer = testing::make_customer(t);
+  // Rows as a binary before migration 18 stored them: split periods, a nested price, 0 for
+  // "none", a stock movement's actor as a bare string; the events' copies alike.
+  const Json plan_doc = {{"id", "plan_old"}, {"object", "plan"}, {"name", "Old"}, {"amount", 2400},
+                         {"currency", "eur"}, {"interval", "month"}, {"interval_count", 1}, {"trial_days", 0},
+                         {"renewal_reminder_days", 0}, {"tier", nullptr}, {"items", Json::array()},
+                         {"active", true}, {"metadata", Json::object()}, {"created", "2026-01-01T00:00:00Z"},
+                         {"updated", "2026-01-01T00:00:00Z"}, {"version", 1}};
+  const Json sub_doc = {{"id", "sub_old"}, {"object", "subscription"}, {"plan", "plan_old"},
+                        {"current_period_start", "2026-01-01T00:00:00Z"},
+                        {"current_period_end", "2026-02-01T00:00:00Z"}, {"current_period_amount", 2400},
+                        {"discount", nullptr}};
+  const Json priced = {{"id", "prod_old1"}, {"object", "product"}, {"name", "Old beans"}, {"sku", "OLD-1"},
+                       {"description", nullptr}, {"price", {{"amount", 500}, {"currency", "usd"}}},
+                       {"category", nullptr}, {"track_inventory", true}, {"active", true},
+                       {"metadata", Json::object()}, {"created", "2026-01-01T00:00:00Z"},
+                       {"updated", "2026-01-01T00:00:00Z"}, {"version", 1}};
+  const Json unpriced = {{"id", "prod_old2"}, {"object", "product"}, {"sku", "OLD-2"}, {"price", nullptr}};
+  const Json renewed = {{"before", nullptr}, {"after", nullptr},
+                        {"details", {{"period_start", "2026-01-01T00:00:00Z"}, {"period_end", "2026-02-01T00:00:00Z"},
+                                     {"billable", true}, {"amount", 2400}, {"currency", "eur"}}}};
+  const Json changed = {
+      {"before", sub_doc},
+      {"after", sub_doc},
+      {"details",
+       {{"lines", Json::array({{{"description", "Unused time"}, {"amount", -1200}, {"currency", "eur"},
+                                {"period_start", "2026-01-16T00:00:00Z"}, {"period_end", "2026-02-01T00:00:00Z"}}})},
+        {"currency", "eur"},
+        {"new_period_start", "2026-01-16T00:00:00Z"}, {"new_period_end", "2026-02-16T00:00:00Z"},
+        {"period_started", {{"period_start", "2026-01-16T00:00:00Z"}, {"period_end", "2026-02-16T00:00:00Z"},
+                            {"amount", 2400}}}}}};
+  const Json offer_taken = {{"before", nullptr}, {"after", nullptr},
+                            {"details", {{"type", "skip"}, {"skipped", {{"period_start", "2026-02-01T00:00:00Z"},
+                                                                        {"period_end", "2026-03-01T00:00:00Z"}}}}}};
+  const Json product_updated = {{"before", unpriced}, {"after", priced}, {"details", nullptr}};
+  const Json inventory_updated = {{"before", {{"sku", "OLD-1"}, {"low_stock_threshold", 0}}},
+                                  {"after", {{"sku", "OLD-1"}, {"low_stock_threshold", 5}}}, {"details", nullptr}};
+  auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("INSERT INTO plans (id, tier, active, version, doc) VALUES ('plan_old', NULL, 1, 1, $1)",
+                      {plan_doc.dump()}));
+    RECUR_TRY(tx.exec("INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods,"
+                      " version, created_at, doc) VALUES ('sub_old', $1, 'plan_old', 'active', NULL, 1, 1, 0, $2)",
+                      {customer.id, sub_doc.dump()}));
+    RECUR_TRY(tx.exec("INSERT INTO products (id, sku, active, version, doc) VALUES ('prod_old1', 'OLD-1', 1, 1, $1)",
+                      {priced.dump()}));
+    RECUR_TRY(tx.exec("INSERT INTO products (id, sku, active, version, doc) VALUES ('prod_old2', 'OLD-2', 1, 1, $1)",
+                      {unpriced.dump()}));
+    RECUR_TRY(tx.exec("INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ('key_old', 'inventory',"
+                      " 'hash-old', 'rk_old', 0)"));
+    const char* movement = "INSERT INTO stock_movements (id, product_id, warehouse, kind, on_hand_delta,"
+                           " reserved_delta, reason, reference, actor, created_at) VALUES ($1, 'prod_old1', 'main',"
+                           " 'adjustment', 1, 0, NULL, NULL, $2, 0)";
+    for (const auto& [id, actor] : {std::pair{"mv_key", "key_old"}, {"mv_system", "system"}, {"mv_cli", "demo"}})
+      RECUR_TRY(tx.exec(movement, {std::string(id), std::string(actor)}));
+    const char* event = "INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role,"
+                        " created_at, payload) VALUES ($1, $2, $3, $4, 'system', 'scheduler', '', 0, $5)";
+    RECUR_TRY(tx.exec(event, {"evt_renewed", "subscription.renewed", "subscription", "sub_old", renewed.dump()}));
+    RECUR_TRY(tx.exec(event, {"evt_changed", "subscription.plan_changed", "subscription", "sub_old", changed.dump()}));
+    RECUR_TRY(tx.exec(event, {"evt_offer", "subscription.retention_accepted", "subscription", "sub_old",
+                              offer_taken.dump()}));
+    RECUR_TRY(tx.exec(event, {"evt_product", "product.updated", "product", "prod_old1", product_updated.dump()}));
+    RECUR_TRY(tx.exec(event, {"evt_level", "inventory.updated", "inventory", "prod_old1", inventory_updated.dump()}));
+    return Ok{};
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+
+  run_rewrite(db, migration(18));
+
+  const Json january = {{"start", "2026-01-01T00:00:00Z"}, {"end", "2026-02-01T00:00:00Z"}};
+  auto subs = documents(db, "SELECT id, doc FROM subscriptions WHERE id = 'sub_old'");
+  EXPECT_EQ(subs["sub_old"]["current_period"], january);
+  EXPECT_EQ(subs["sub_old"]["currency"], "eur");
+  EXPECT_FALSE(subs["sub_old"].contains("current_period_start"));
+  EXPECT_TRUE(subs["sub_old"]["discount"].is_null());  // billing's part, untouched here
+  auto products = documents(db, "SELECT id, doc FROM products WHERE id LIKE 'prod_old%'");
+  EXPECT_EQ(products["prod_old1"]["amount"], 500);
+  EXPECT_EQ(products["prod_old1"]["currency"], "usd");
+  EXPECT_FALSE(products["prod_old1"].contains("price"));
+  EXPECT_TRUE(products["prod_old2"]["amount"].is_null());
+  EXPECT_TRUE(products["prod_old2"]["currency"].is_null());
+  auto plans = documents(db, "SELECT id, doc FROM plans WHERE id = 'plan_old'");
+  EXPECT_TRUE(plans["plan_old"]["trial_days"].is_null());
+  EXPECT_TRUE(plans["plan_old"]["renewal_reminder_days"].is_null());
+  auto actors = documents(db, "SELECT id, actor FROM stock_movements WHERE product_id = 'prod_old1'");
+  EXPECT_EQ(actors["mv_key"], (Json{{"type", "api_key"}, {"id", "key_old"}, {"role", "inventory"}}));
+  EXPECT_EQ(actors["mv_system"], (Json{{"type", "system"}, {"id", "scheduler"}, {"role", nullptr}}));
+  EXPECT_EQ(actors["mv_cli"], (Json{{"type", "cli"}, {"id", "demo"}, {"role", nullptr}}));
+  auto events = documents(db, "SELECT id, payload FROM events WHERE id IN ('evt_renewed', 'evt_changed', 'evt_offer',"
+                              " 'evt_product', 'evt_level')");
+  EXPECT_EQ(events["evt_renewed"]["details"]["period"], january);
+  EXPECT_FALSE(events["evt_renewed"]["details"].contains("period_start"));
+  const Json& change = events["evt_changed"];
+  EXPECT_EQ(change["before"]["current_period"], january);
+  EXPECT_EQ(change["after"]["currency"], "eur");
+  EXPECT_EQ(change["details"]["lines"][0]["period"],
+            (Json{{"start", "2026-01-16T00:00:00Z"}, {"end", "2026-02-01T00:00:00Z"}}));
+  EXPECT_FALSE(change["details"]["lines"][0].contains("currency"));  // the preview's currency covers its lines
+  EXPECT_EQ(change["details"]["currency"], "eur");
+  const Json new_period = {{"start", "2026-01-16T00:00:00Z"}, {"end", "2026-02-16T00:00:00Z"}};
+  EXPECT_EQ(change["details"]["new_period"], new_period);
+  EXPECT_EQ(change["details"]["period_started"], (Json{{"period", new_period}, {"amount", 2400}}));
+  EXPECT_EQ(events["evt_offer"]["details"]["skipped"],
+            (Json{{"start", "2026-02-01T00:00:00Z"}, {"end", "2026-03-01T00:00:00Z"}}));
+  EXPECT_TRUE(events["evt_product"]["before"]["amount"].is_null());
+  EXPECT_EQ(events["evt_product"]["after"]["amount"], 500);
+  EXPECT_TRUE(events["evt_level"]["before"]["low_stock_threshold"].is_null());
+  EXPECT_EQ(events["evt_level"]["after"]["low_stock_threshold"], 5);
+  // What the server reads back is the new shape.
+  auto product = t.app->catalog().get_product("prod_old1");
+  ASSERT_TRUE(product.ok()) << product.error().message;
+  ASSERT_TRUE(product->price.has_value());
+  EXPECT_EQ(product->price->amount, 500);
+
+  // Running it again changes nothing: every document is already in the new shape.
+  run_rewrite(db, migration(18));
+  EXPECT_EQ(documents(db, "SELECT id, doc FROM subscriptions WHERE id = 'sub_old'"), subs);
+  EXPECT_EQ(documents(db, "SELECT id, doc FROM products WHERE id LIKE 'prod_old%'"), products);
+  EXPECT_EQ(documents(db, "SELECT id, doc FROM plans WHERE id = 'plan_old'"), plans);
+  EXPECT_EQ(documents(db, "SELECT id, actor FROM stock_movements WHERE product_id = 'prod_old1'"), actors);
+  EXPECT_EQ(documents(db, "SELECT id, payload FROM events WHERE id IN ('evt_renewed', 'evt_changed', 'evt_offer',"
+                          " 'evt_product', 'evt_level')"),
+            events);
 }
 
 }  // namespace

@@ -23,14 +23,13 @@ constexpr std::string_view kDurationNames[] = {"once", "repeating", "forever"};
 }  // namespace
 
 Json to_json(const Product& p) {
-  Json price = nullptr;
-  if (p.price) price = Json{{"amount", p.price->amount}, {"currency", p.price->currency}};
   return with_envelope(Json{{"id", p.id},
               {"object", "product"},
               {"name", p.name},
               {"sku", p.sku},
               {"description", to_json_text(p.description)},
-              {"price", price},
+              {"amount", p.price ? Json(p.price->amount) : Json(nullptr)},
+              {"currency", p.price ? Json(p.price->currency) : Json(nullptr)},
               {"category", to_json_text(p.category)},
               {"track_inventory", p.track_inventory},
               {"active", p.active}}, p);
@@ -46,8 +45,8 @@ Json to_json(const Plan& p) {
               {"currency", p.currency},
               {"interval", to_string(p.cadence.interval)},
               {"interval_count", p.cadence.count},
-              {"trial_days", p.trial_days},
-              {"renewal_reminder_days", p.renewal_reminder_days},
+              {"trial_days", p.trial_days > 0 ? Json(p.trial_days) : Json(nullptr)},
+              {"renewal_reminder_days", p.renewal_reminder_days > 0 ? Json(p.renewal_reminder_days) : Json(nullptr)},
               {"tier", to_json_text(p.tier)},
               {"items", items},
               {"active", p.active}}, p);
@@ -60,7 +59,7 @@ Product product_from_doc(const Json& doc) {
   p.name = doc.at("name");
   p.sku = doc.at("sku");
   p.description = doc_text(doc, "description");
-  if (const auto& price = doc.at("price"); price.is_object()) p.price = Money{price.at("amount"), price.at("currency")};
+  if (doc.at("amount").is_number()) p.price = Money{doc.at("amount"), doc.at("currency")};
   p.category = doc_text(doc, "category");
   p.track_inventory = doc.value("track_inventory", false);
   p.active = doc.at("active");
@@ -76,8 +75,9 @@ Plan plan_from_doc(const Json& doc) {
   p.currency = doc.at("currency");
   p.cadence.interval = parse_interval(doc.at("interval").get<std::string>()).value();
   p.cadence.count = doc.at("interval_count");
-  p.trial_days = doc.at("trial_days");
-  p.renewal_reminder_days = doc.value("renewal_reminder_days", std::int64_t{3});
+  p.trial_days = doc_int(doc, "trial_days").value_or(0);
+  // Plans stored before reminders have no renewal_reminder_days: the default, 3.
+  p.renewal_reminder_days = doc.contains("renewal_reminder_days") ? doc_int(doc, "renewal_reminder_days").value_or(0) : 3;
   p.tier = doc_text(doc, "tier");
   for (const auto& item : doc.at("items")) p.items.push_back({item.at("product"), item.at("quantity")});
   p.active = doc.at("active");

@@ -40,7 +40,7 @@ struct Plan {
   std::int64_t amount = 0;  // per period, minor units
   std::string currency;
   Cadence cadence;
-  std::int64_t trial_days = 0;
+  std::int64_t trial_days = 0;  // 0: no trial (null in JSON)
   std::optional<std::string> tier;
   std::vector<PlanItem> items;
   bool active = true;
@@ -48,8 +48,13 @@ struct Plan {
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
-  std::int64_t renewal_reminder_days = 3;  // e-mail this many days before a renewal; 0: none
+  std::int64_t renewal_reminder_days = 3;  // e-mail this many days before a renewal; 0: none (null in JSON)
 };
+
+// Bodies name a product by its id ("prod_...") or by its SKU; a SKU never begins with
+// "prod_" (refused when a product is created or renamed), so the two cannot be confused.
+inline constexpr std::string_view kProductIdPrefix = "prod_";
+inline bool is_product_id(std::string_view key) { return key.starts_with(kProductIdPrefix); }
 
 Json to_json(const Product& product);
 Json to_json(const Plan& plan);

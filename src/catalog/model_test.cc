@@ -155,6 +155,54 @@ TEST(PromotionCodeText, CodesAreCaseInsensitiveLettersDigitsDashesAndUnderscores
   EXPECT_FALSE(is_valid_promotion_code("caf\xc3\xa9"));
 }
 
+TEST(ProductJson, ThePriceIsAFlatAmountAndCurrencyBothNullWithoutOne) {
+  Product p;
+  p.id = "prod_1";
+  p.name = "Beans";
+  p.sku = "BEAN-1";
+  p.price = Money{1400, "usd"};
+  Json doc = to_json(p);
+  EXPECT_EQ(doc.at("amount"), 1400);
+  EXPECT_EQ(doc.at("currency"), "usd");
+  EXPECT_FALSE(doc.contains("price"));
+  EXPECT_EQ(to_json(product_from_doc(doc)), doc);
+  p.price.reset();
+  Json bare = to_json(p);
+  EXPECT_TRUE(bare.at("amount").is_null());
+  EXPECT_TRUE(bare.at("currency").is_null());
+  EXPECT_EQ(to_json(product_from_doc(bare)), bare);
+}
+
+TEST(ProductKeys, AnIdBeginsWithProdAndAnythingElseIsASku) {
+  EXPECT_TRUE(is_product_id("prod_01m89w8zq5ge3y1v7t6b2c4d5e"));
+  EXPECT_FALSE(is_product_id("COF-250"));
+  EXPECT_FALSE(is_product_id("PROD_1"));  // SKUs are case-sensitive; only the id prefix counts
+  EXPECT_FALSE(is_product_id("product-1"));
+}
+
+TEST(PlanJson, NoTrialAndNoReminderAreNullAndReadBack) {
+  Plan p;
+  p.id = "plan_1";
+  p.name = "Box";
+  p.amount = 2400;
+  p.currency = "usd";
+  p.cadence = {Interval::kMonth, 1};
+  p.trial_days = 0;
+  p.renewal_reminder_days = 0;
+  Json doc = to_json(p);
+  EXPECT_TRUE(doc.at("trial_days").is_null());
+  EXPECT_TRUE(doc.at("renewal_reminder_days").is_null());
+  Plan back = plan_from_doc(doc);
+  EXPECT_EQ((std::pair{back.trial_days, back.renewal_reminder_days}), (std::pair<std::int64_t, std::int64_t>{0, 0}));
+  p.trial_days = 14;
+  p.renewal_reminder_days = 3;
+  EXPECT_EQ(to_json(p).at("trial_days"), 14);
+  EXPECT_EQ(plan_from_doc(to_json(p)).renewal_reminder_days, 3);
+  // A plan stored before reminders existed has the default, 3.
+  doc.erase("renewal_reminder_days");
+  EXPECT_EQ(plan_from_doc(doc).renewal_reminder_days, 3);
+}
+
 TEST(CouponJson, RoundTripsBothKindsOfTerms) {
   Coupon amount = percent(0);
   amount.amount_off = Money{500, "usd"};

@@ -11,15 +11,37 @@ namespace {
 using http::Request;
 using http::Response;
 
-std::optional<Money> read_price(FieldReader& fields) {
-  const Json* price = fields.object("price", false);
-  if (!price) return std::nullopt;
-  FieldReader nested(*price, "price");
-  auto amount = nested.integer("amount", true, 0, 100'000'000'00);
-  auto currency = nested.currency("currency", true);
-  fields.absorb(nested);
+// A product's list price: `amount` and `currency` together, or neither. Outer nullopt: not
+// given (or refused, the error recorded); inner nullopt: both null, which clears it.
+std::optional<std::optional<Money>> read_price(FieldReader& f) {
+  const bool has_amount = f.has("amount"), has_currency = f.has("currency");
+  if (!has_amount && !has_currency) return std::nullopt;
+  if (has_amount != has_currency) {
+    const char* missing = has_amount ? "currency" : "amount";
+    const char* given = has_amount ? "amount" : "currency";
+    f.accept(given);
+    f.fail(missing, "required", std::string(missing) + " is required with " + given + " (a price has both, or neither)");
+    return std::nullopt;
+  }
+  const bool amount_null = f.is_null("amount"), currency_null = f.is_null("currency");
+  if (amount_null && currency_null) {
+    f.accept("amount");
+    f.accept("currency");
+    return std::optional<Money>();
+  }
+  if (amount_null != currency_null) {
+    const char* null_one = amount_null ? "amount" : "currency";
+    const char* other = amount_null ? "currency" : "amount";
+    f.accept(null_one);
+    f.accept(other);
+    f.fail(null_one, "null_not_allowed",
+           std::string(null_one) + " is null but " + other + " is not: clear the price with both null");
+    return std::nullopt;
+  }
+  auto amount = f.integer("amount", true, 0, 100'000'000'00);
+  auto currency = f.currency("currency", true);
   if (!amount || !currency) return std::nullopt;
-  return Money{*amount, *currency};
+  return std::optional<Money>(Money{*amount, *currency});
 }
 
 std::optional<std::vector<PlanItem>> read_items(FieldReader& fields, bool required) {
@@ -41,6 +63,17 @@ std::optional<std::vector<PlanItem>> read_items(FieldReader& fields, bool requir
   return out;
 }
 
+// A SKU: 1..64 characters, never beginning with "prod_" (bodies name a product by its id
+// or its SKU, and ids begin so).
+std::optional<std::string> read_sku(FieldReader& f, bool required) {
+  auto sku = f.text("sku", required, 64);
+  if (sku && is_product_id(*sku)) {
+    f.fail("sku", "invalid_value", "a SKU may not begin with \"prod_\" (product ids do)");
+    return std::nullopt;
+  }
+  return sku;
+}
+
 // Fields named by a PATCH that may not change: each gets an `immutable` field error.
 void refuse_frozen(FieldReader& f, std::initializer_list<const char*> frozen, const std::string& why) {
   for (const char* field : frozen)
@@ -55,9 +88,9 @@ Result<ProductInput> parse_product(const Request& req) {
   FieldReader f(body);
   ProductInput in;
   auto name = f.text("name", true, 200);
-  auto sku = f.text("sku", true, 64);
+  auto sku = read_sku(f, true);
   in.description = f.text("description", false, 2000, 0);
-  in.price = read_price(f);
+  if (auto price = read_price(f)) in.price = *price;
   in.category = f.text("category", false, 100);
   in.track_inventory = f.boolean("track_inventory", false).value_or(false);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
@@ -73,18 +106,16 @@ Result<std::pair<ProductPatch, std::int64_t>> parse_product_patch(const Request&
   FieldReader f(body);
   ProductPatch patch;
   patch.name = f.text("name", false, 200);
-  patch.sku = f.text("sku", false, 64);
+  patch.sku = read_sku(f, false);
   if (f.is_null("description")) patch.description = std::optional<std::string>();
   else if (auto d = f.text("description", false, 2000, 0)) patch.description = d;
-  if (f.is_null("price")) patch.price = std::optional<Money>();
-  else if (auto p = read_price(f)) patch.price = p;
+  patch.price = read_price(f);
   if (f.is_null("category")) patch.category = std::optional<std::string>();
   else if (auto c = f.text("category", false, 100)) patch.category = c;
   patch.track_inventory = f.boolean("track_inventory", false);
   patch.active = f.boolean("active", false);
   patch.metadata = f.metadata("metadata");
   f.accept("description");
-  f.accept("price");
   f.accept("category");
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
@@ -99,8 +130,8 @@ Result<PlanInput> parse_plan(const Request& req) {
   auto currency = f.currency("currency", true);
   auto interval = f.one_of("interval", true, {"day", "week", "month", "year"});
   auto count = f.integer("interval_count", false, 1, 365);
-  in.trial_days = f.integer("trial_days", false, 0, 730).value_or(0);
-  in.renewal_reminder_days = f.integer("renewal_reminder_days", false, 0, 60).value_or(3);
+  in.trial_days = f.count_or_null("trial_days", 730, "no trial").value_or(0);
+  in.renewal_reminder_days = f.count_or_null("renewal_reminder_days", 60, "no reminder").value_or(3);
   in.tier = f.text("tier", false, 64);
   auto items = read_items(f, false);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
@@ -119,8 +150,8 @@ Result<std::pair<PlanPatch, std::int64_t>> parse_plan_patch(const Request& req) 
   FieldReader f(body);
   PlanPatch patch;
   patch.name = f.text("name", false, 200);
-  patch.trial_days = f.integer("trial_days", false, 0, 730);
-  patch.renewal_reminder_days = f.integer("renewal_reminder_days", false, 0, 60);
+  patch.trial_days = f.count_or_null("trial_days", 730, "no trial");
+  patch.renewal_reminder_days = f.count_or_null("renewal_reminder_days", 60, "no reminder");
   if (f.is_null("tier")) patch.tier = std::optional<std::string>();
   else if (auto t = f.text("tier", false, 64)) patch.tier = t;
   f.accept("tier");

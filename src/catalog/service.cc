@@ -63,16 +63,17 @@ Result<Page<Product>> CatalogService::list_products(const ListFilter& filter) {
 
 namespace {
 
-// A 422 naming every id in `ids` that `find` does not find, as `<field>[i]<suffix>`.
+// A 422 naming every key in `keys` that `find(i, key)` does not find, as `<field>[i]<suffix>`;
+// `what` names what a key is ("plan with id").
 template <typename Find>
-Status refuse_missing(const std::vector<std::string>& ids, const std::string& field, const std::string& suffix,
+Status refuse_missing(const std::vector<std::string>& keys, const std::string& field, const std::string& suffix,
                       const std::string& what, Find find) {
   std::vector<FieldError> errors;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    RECUR_ASSIGN(bool found, find(ids[i]));
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    RECUR_ASSIGN(bool found, find(i, keys[i]));
     if (!found)
       errors.push_back({field + "[" + std::to_string(i) + "]" + suffix, "not_found",
-                        "no " + what + " with id '" + ids[i] + "'"});
+                        "no " + what + " '" + keys[i] + "'"});
   }
   if (!errors.empty()) {
     std::string detail = errors.front().message;  // read before the vector is moved away
@@ -83,17 +84,19 @@ Status refuse_missing(const std::vector<std::string>& ids, const std::string& fi
 
 }  // namespace
 
-Status CatalogService::check_items(db::Tx& tx, const std::vector<PlanItem>& items) {
-  std::vector<std::string> products;
-  for (const auto& item : items) products.push_back(item.product);
-  return refuse_missing(products, "items", ".product", "product", [&](const std::string& id) -> Result<bool> {
-    RECUR_ASSIGN(auto product, find_product(tx, id));
-    return product.has_value();
-  });
+Status CatalogService::resolve_items(db::Tx& tx, std::vector<PlanItem>& items) {
+  std::vector<std::string> keys;
+  for (const auto& item : items) keys.push_back(item.product);
+  return refuse_missing(keys, "items", ".product", "product with id or SKU",
+                        [&](std::size_t i, const std::string& key) -> Result<bool> {
+                          RECUR_ASSIGN(auto product, find_product_by_key(tx, key));
+                          if (product) items[i].product = product->id;
+                          return product.has_value();
+                        });
 }
 
 Status CatalogService::check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans) {
-  return refuse_missing(plans, "applies_to_plans", "", "plan", [&](const std::string& id) -> Result<bool> {
+  return refuse_missing(plans, "applies_to_plans", "", "plan with id", [&](std::size_t, const std::string& id) -> Result<bool> {
     RECUR_ASSIGN(auto plan, find_plan(tx, id));
     return plan.has_value();
   });
@@ -113,7 +116,7 @@ Result<Plan> CatalogService::create_plan(const PlanInput& in, const events::Acto
   p.metadata = in.metadata;
   p.created = p.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Plan> {
-    RECUR_TRY(check_items(tx, p.items));
+    RECUR_TRY(resolve_items(tx, p.items));
     RECUR_TRY(insert_plan(tx, p));
     RECUR_TRY(events_.record(tx, "plan.created", p.id, actor, nullptr, to_json(p)));
     return p;
@@ -129,8 +132,8 @@ Result<Plan> CatalogService::update_plan(const std::string& id, const PlanPatch&
     if (p.version != expected_version) return version_conflict("the plan", expected_version, p.version);
     Json before = to_json(p);
     if (patch.items) {
-      RECUR_TRY(check_items(tx, *patch.items));
       p.items = *patch.items;
+      RECUR_TRY(resolve_items(tx, p.items));
     }
     if (patch.name) p.name = *patch.name;
     if (patch.trial_days) p.trial_days = *patch.trial_days;

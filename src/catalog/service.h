@@ -46,12 +46,12 @@ struct PlanInput {
 // Price and cadence of a plan never change (subscribers agreed to them); create a new plan.
 struct PlanPatch {
   std::optional<std::string> name;
-  std::optional<std::int64_t> trial_days;
+  std::optional<std::int64_t> trial_days;  // 0: no trial (null in the body)
   std::optional<std::optional<std::string>> tier;
   std::optional<std::vector<PlanItem>> items;
   std::optional<bool> active;
   std::optional<Json> metadata;
-  std::optional<std::int64_t> renewal_reminder_days;
+  std::optional<std::int64_t> renewal_reminder_days;  // 0: no reminder (null in the body)
 };
 
 struct CouponInput {
@@ -148,7 +148,8 @@ class CatalogService {
   Result<Page<PromotionCode>> list_promotion_codes(const ListFilter& filter);
 
  private:
-  Status check_items(db::Tx& tx, const std::vector<PlanItem>& items);
+  // Each item's product, named by id or SKU, must exist; items then name it by id.
+  Status resolve_items(db::Tx& tx, std::vector<PlanItem>& items);
   Status check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans);
 
   db::Database& db_;

@@ -92,6 +92,10 @@ Result<std::optional<Product>> find_product(db::Tx& tx, const std::string& id, b
   return find_row<Product>(tx, "products", "doc", "id", id, for_update, product_row);
 }
 
+Result<std::optional<Product>> find_product_by_key(db::Tx& tx, const std::string& key, bool for_update) {
+  return find_row<Product>(tx, "products", "doc", is_product_id(key) ? "id" : "sku", key, for_update, product_row);
+}
+
 Result<Page<Product>> list_products(db::Tx& tx, const ListFilter& f) {
   std::vector<std::pair<std::string, db::Value>> filters;
   if (f.active) filters.emplace_back("active", std::int64_t{*f.active});

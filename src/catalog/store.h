@@ -25,6 +25,8 @@ Status insert_product(db::Tx& tx, const Product& product);
 // Requires: product.version already incremented; refuses when the stored version is not version-1.
 Result<bool> update_product(db::Tx& tx, const Product& product);
 Result<std::optional<Product>> find_product(db::Tx& tx, const std::string& id, bool for_update = false);
+// The product a body names: by id when `key` is one (is_product_id), else by SKU.
+Result<std::optional<Product>> find_product_by_key(db::Tx& tx, const std::string& key, bool for_update = false);
 Result<Page<Product>> list_products(db::Tx& tx, const ListFilter& filter);
 
 Status insert_plan(db::Tx& tx, const Plan& plan);

@@ -10,7 +10,7 @@ Json to_json(const Event& e) {
               {"object", "event"},
               {"type", e.type},
               {"resource", {{"type", e.resource_type}, {"id", e.resource_id}}},
-              {"actor", {{"type", e.actor.type}, {"id", e.actor.id}, {"role", e.actor.role}}},
+              {"actor", to_json(e.actor)},
               {"created", format_rfc3339(e.created)},
               {"before", e.before},
               {"after", e.after},

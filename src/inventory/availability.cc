@@ -42,7 +42,7 @@ Result<AvailabilityAnswer> AvailabilityAnswers::availability(const std::string& 
   auto cached = cache_.get(product_id);
   if (cached) {
     AvailabilityAnswer answer{inventory::availability(*cached, quantity, date), {}};
-    if (answer.availability.can_fulfil) return answer;  // the hot path: no database at all
+    if (answer.availability.can_fulfill) return answer;  // the hot path: no database at all
   }
   std::uint64_t generation = cache_.generation();
   return db::transact(db_, [&](db::Tx& tx) -> Result<AvailabilityAnswer> {
@@ -51,7 +51,7 @@ Result<AvailabilityAnswer> AvailabilityAnswers::availability(const std::string& 
     RECUR_ASSIGN(auto snap, snapshot(tx, *product));
     cache_.put_if_current(snap, generation);
     AvailabilityAnswer answer{inventory::availability(snap, quantity, date), {}};
-    if (!answer.availability.can_fulfil) {
+    if (!answer.availability.can_fulfill) {
       RECUR_ASSIGN(answer.alternatives, alternatives(tx, *product, quantity, answer.availability.available_on));
     }
     return answer;

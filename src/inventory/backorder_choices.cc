@@ -22,10 +22,12 @@ Result<Shipment> BackorderChoices::choose(const std::string& id, const ChoiceInp
     Timestamp now = clock_.now();
     auto item_it = s.items.end();
     if (in.choice == BackorderChoice::kSwap || in.choice == BackorderChoice::kCancelItem) {
-      item_it = std::find_if(s.items.begin(), s.items.end(), [&](const auto& i) { return i.product == *in.item; });
+      // The item is named by its product's id or SKU (as the shipment shows both).
+      item_it = std::find_if(s.items.begin(), s.items.end(),
+                             [&](const auto& i) { return i.product == *in.item || i.sku == *in.item; });
       if (item_it == s.items.end())
         return Error::invalid("validation_failed", "the shipment has no item of product " + *in.item,
-                              {{"item", "not_found", "not an item of this shipment"}});
+                              {{"item", "not_found", "no item of this shipment has that product id or SKU"}});
       if (item_it->short_by() <= 0)
         return Error::conflict("item_not_backordered", "the item " + item_it->sku + " is not short; only backordered items can be changed");
     }
@@ -36,10 +38,10 @@ Result<Shipment> BackorderChoices::choose(const std::string& id, const ChoiceInp
       case BackorderChoice::kWait:
         break;
       case BackorderChoice::kSwap: {
-        RECUR_ASSIGN(auto target, catalog::find_product(tx, *in.swap_to));
+        RECUR_ASSIGN(auto target, catalog::find_product_by_key(tx, *in.swap_to));
         if (!target || !target->active)
-          return Error::invalid("validation_failed", "no active product with id '" + *in.swap_to + "'",
-                                {{"swap_to", "not_found", "no such active product"}});
+          return Error::invalid("validation_failed", "no active product with id or SKU '" + *in.swap_to + "'",
+                                {{"swap_to", "not_found", "no active product with that id or SKU"}});
         ShipmentItem replacement{target->id, target->sku, target->name, item_it->quantity, 0, target->track_inventory,
                                  item_it->product};
         RECUR_TRY(movements_.reserve(tx, replacement, s.id, now));

@@ -19,8 +19,8 @@ namespace recur::inventory {
 
 struct ChoiceInput {
   BackorderChoice choice = BackorderChoice::kWait;
-  std::optional<std::string> item;     // swap / cancel_item: the product of the item
-  std::optional<std::string> swap_to;  // swap: the product instead
+  std::optional<std::string> item;     // swap / cancel_item: the item's product, by id or SKU
+  std::optional<std::string> swap_to;  // swap: the product instead, by id or SKU
 };
 
 class BackorderChoices {

@@ -134,7 +134,8 @@ Result<Replay> replay(db::Tx& tx, const CatalogueData& data, Timestamp cut, Time
     if (!billable || created < cut || !current.is_object()) continue;
     const Json details = payload.value("details", Json::object());
     if (!details.is_object() || !details.value("billable", false)) continue;
-    Timestamp start = doc_time(details, "period_start").value_or(created);
+    const Json period = details.value("period", Json());
+    Timestamp start = period.is_object() ? doc_time(period, "start").value_or(created) : created;
     if (start < cut || start >= until) continue;
     // The plan billed: the document's, or a pending change's that took effect by then.
     std::string plan = current.at("plan");

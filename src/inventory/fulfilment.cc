@@ -95,7 +95,7 @@ recur::Status InventoryFulfilment::check_first_shipment(db::Tx& tx, const subscr
     if (!product || !product->track_inventory) continue;
     RECUR_ASSIGN(auto snap, answers_.snapshot(tx, *product));
     auto a = inventory::availability(snap, pi.quantity * sub.quantity, ships_at);
-    if (a.can_fulfil) continue;
+    if (a.can_fulfill) continue;
     short_skus.push_back(product->sku);
     RECUR_ASSIGN(auto more, answers_.alternatives(tx, *product, pi.quantity * sub.quantity, a.available_on));
     for (auto& m : more) offered.push_back(std::move(m));

@@ -128,7 +128,7 @@ TEST_F(InventoryTest, OutOfStockRefusesTheSubscriptionNamingSkusAndAlternativesA
   // The availability endpoint gives the same answer without subscribing.
   auto answer = inv().availability(beans.id, 2, std::nullopt);
   ASSERT_TRUE(answer.ok());
-  EXPECT_FALSE(answer->availability.can_fulfil);
+  EXPECT_FALSE(answer->availability.can_fulfill);
   EXPECT_EQ(answer->availability.available, 1);
   EXPECT_EQ(answer->alternatives.size(), 1u);
 }
@@ -222,8 +222,9 @@ TEST_F(InventoryTest, BackorderChoicesSwapSkipAndCancelItemReleaseStockAndCredit
   auto box1 = shipments(s1.id)[0], box2 = shipments(s2.id)[0], box3 = shipments(s3.id)[0];
   for (const auto& b : {box1, box2, box3}) ASSERT_EQ(b.status, ShipmentStatus::kBackordered) << b.id;
 
-  // Swap: BEAN-2 instead, reserved at once; the box is complete.
-  auto swapped = inv().choose(box1.id, {BackorderChoice::kSwap, beans.id, other.id}, t.actor);
+  // Swap: BEAN-2 instead, reserved at once; the box is complete. The item and its
+  // replacement may be named by SKU as well as by id.
+  auto swapped = inv().choose(box1.id, {BackorderChoice::kSwap, std::string("BEAN-1"), std::string("BEAN-2")}, t.actor);
   ASSERT_TRUE(swapped.ok()) << swapped.error().message;
   EXPECT_EQ(swapped->status, ShipmentStatus::kPending);
   EXPECT_EQ(swapped->items[0].product, other.id);
@@ -277,12 +278,12 @@ TEST_F(InventoryTest, AvailabilityComesFromACacheThatEveryMovementInvalidates) {
   auto beans = product("BEAN-1", 2);
   auto first = inv().availability(beans.id, 2, std::nullopt);
   ASSERT_TRUE(first.ok());
-  EXPECT_TRUE(first->availability.can_fulfil);
+  EXPECT_TRUE(first->availability.can_fulfill);
   ASSERT_TRUE(inv().cache().get(beans.id).has_value());  // answered once: cached
   ASSERT_TRUE(inv().adjust("BEAN-1", -1, "count", t.actor).ok());
   EXPECT_FALSE(inv().cache().get(beans.id).has_value());  // a movement drops it
   auto second = inv().availability(beans.id, 2, std::nullopt);
-  EXPECT_FALSE(second->availability.can_fulfil);
+  EXPECT_FALSE(second->availability.can_fulfill);
   EXPECT_EQ(second->availability.available, 1);
   // A product change (here: no longer tracked) drops it too.
   auto p = *t.app->catalog().get_product(beans.id);
@@ -290,7 +291,7 @@ TEST_F(InventoryTest, AvailabilityComesFromACacheThatEveryMovementInvalidates) {
   patch.track_inventory = false;
   ASSERT_TRUE(t.app->catalog().update_product(beans.id, patch, p.version, t.actor).ok());
   auto third = inv().availability(beans.id, 2, std::nullopt);
-  EXPECT_TRUE(third->availability.can_fulfil);
+  EXPECT_TRUE(third->availability.can_fulfill);
   EXPECT_FALSE(third->availability.tracked);
   // A snapshot read before an invalidation is never cached after it.
   auto read_at = inv().cache().generation();

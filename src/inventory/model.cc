@@ -152,7 +152,7 @@ Json to_json(const Movement& m, const std::string& sku) {
           {"reserved_delta", m.reserved_delta},
           {"reason", to_json_text(m.reason)},
           {"reference", to_json_text(m.reference)},
-          {"actor", to_json_text(m.actor)},
+          {"actor", events::to_json(m.actor)},
           {"created", format_rfc3339(m.created)}};
 }
 
@@ -170,7 +170,7 @@ Availability availability(const StockSnapshot& stock, std::int64_t quantity, std
   a.quantity = quantity;
   a.date = date;
   if (!stock.tracked) {
-    a.can_fulfil = stock.active;
+    a.can_fulfill = stock.active;
     return a;
   }
   a.available = stock.available();
@@ -185,7 +185,7 @@ Availability availability(const StockSnapshot& stock, std::int64_t quantity, std
     running += arrival.quantity;
     if (was_short && running >= quantity) a.available_on = arrival.at;
   }
-  a.can_fulfil = stock.active && a.available_by_date >= quantity;
+  a.can_fulfill = stock.active && a.available_by_date >= quantity;
   return a;
 }
 
@@ -198,7 +198,7 @@ Json to_json(const Availability& a) {
           {"date", to_json_time(a.date)},
           {"available", a.tracked ? Json(a.available) : Json(nullptr)},
           {"available_by_date", a.tracked ? Json(a.available_by_date) : Json(nullptr)},
-          {"can_fulfil", a.can_fulfil},
+          {"can_fulfill", a.can_fulfill},
           {"low_stock", a.low_stock},
           {"available_on", to_json_time(a.available_on)}};
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "catalog/model.h"
+#include "events/model.h"
 #include "platform/json.h"
 #include "platform/money.h"
 #include "platform/time.h"
@@ -36,7 +37,7 @@ struct Movement {
   std::int64_t reserved_delta = 0;
   std::optional<std::string> reason;     // adjustments: why ("damaged", "count correction", ...)
   std::optional<std::string> reference;  // "shp_..." or "po_..."
-  std::optional<std::string> actor;      // who asked ("key_...", "system")
+  events::Actor actor = events::Actor::system();  // who asked: an API key, the scheduler, the CLI
   Timestamp created = 0;
 };
 
@@ -161,7 +162,7 @@ struct Availability {
   std::optional<Timestamp> date;
   std::int64_t available = 0;  // units free now (tracked products)
   std::int64_t available_by_date = 0;  // plus arrivals up to `date`
-  bool can_fulfil = true;
+  bool can_fulfill = true;
   bool low_stock = false;
   std::optional<Timestamp> available_on;  // the earliest date `quantity` is there, if any
 };

@@ -24,7 +24,7 @@ TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
   struct Case {
     std::int64_t on_hand, reserved, quantity;
     std::optional<Timestamp> date;
-    bool can_fulfil;
+    bool can_fulfill;
     std::int64_t available, by_date;
     std::optional<Timestamp> available_on;
     bool low;
@@ -39,7 +39,7 @@ TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
   };
   for (const auto& c : cases) {
     auto a = availability(beans(c.on_hand, c.reserved, {{10 * day, 20}, {20 * day, 10}}), c.quantity, c.date);
-    EXPECT_EQ(a.can_fulfil, c.can_fulfil) << c.quantity;
+    EXPECT_EQ(a.can_fulfill, c.can_fulfill) << c.quantity;
     EXPECT_EQ(a.available, c.available) << c.quantity;
     EXPECT_EQ(a.available_by_date, c.by_date) << c.quantity;
     EXPECT_EQ(a.available_on, c.available_on) << c.quantity;
@@ -50,9 +50,9 @@ TEST(Availability, CountsWhatIsFreeNowAndWhatArrivesByTheDate) {
 TEST(Availability, UntrackedProductsAreAlwaysAvailableUnlessArchived) {
   StockSnapshot s;
   s.tracked = false;
-  EXPECT_TRUE(availability(s, 1000, std::nullopt).can_fulfil);
+  EXPECT_TRUE(availability(s, 1000, std::nullopt).can_fulfill);
   s.active = false;
-  EXPECT_FALSE(availability(s, 1, std::nullopt).can_fulfil);
+  EXPECT_FALSE(availability(s, 1, std::nullopt).can_fulfill);
 }
 
 TEST(LowStock, AlertsOncePerCrossingAndRecoversAboveTheThreshold) {
@@ -116,6 +116,22 @@ TEST(Shipments, JsonRoundTripsEveryField) {
   auto back = shipment_from_doc(to_json(s));
   EXPECT_EQ(to_json(back), to_json(s));
   EXPECT_EQ(to_json(s)["items"][0]["backordered"], 1);
+}
+
+TEST(Movements, TheActorIsTheEventsActorObject) {
+  Movement m;
+  m.id = "mv_1";
+  m.product = "prod_1";
+  m.kind = MovementKind::kReceipt;
+  m.on_hand_delta = 4;
+  m.actor = events::Actor{"api_key", "key_1", "inventory"};
+  Json j = to_json(m, "BEAN-1");
+  EXPECT_EQ(j.at("actor"), (Json{{"type", "api_key"}, {"id", "key_1"}, {"role", "inventory"}}));
+  EXPECT_EQ(events::actor_from_json(j.at("actor")).role, "inventory");
+  // The scheduler has no role: null, not "".
+  m.actor = events::Actor::system();
+  EXPECT_EQ(to_json(m, "BEAN-1").at("actor"), (Json{{"type", "system"}, {"id", "scheduler"}, {"role", nullptr}}));
+  EXPECT_EQ(events::actor_from_json(to_json(m, "BEAN-1").at("actor")).role, "");
 }
 
 catalog::Product product(std::string id, std::optional<std::string> category, std::optional<Money> price,

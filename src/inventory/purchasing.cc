@@ -69,19 +69,23 @@ PurchasingService::PurchasingService(db::Database& db, const Clock& clock, IdGen
 
 // ------------------------------------------------------------------ suppliers
 
-Status PurchasingService::check_products(db::Tx& tx, const std::vector<SuppliedProduct>& products) {
+Status PurchasingService::resolve_products(db::Tx& tx, std::vector<SuppliedProduct>& products) {
   std::vector<FieldError> errors;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < products.size(); ++i) {
     std::string field = "products[" + std::to_string(i) + "]";
-    const auto& p = products[i];
-    if (!seen.insert(p.product).second)
-      errors.push_back({field + ".product", "duplicate", "product " + p.product + " is listed twice"});
+    auto& p = products[i];
     if (p.currency != products.front().currency)
       errors.push_back({field + ".currency", "currency_mismatch",
                         "a supplier's costs are in one currency (" + products.front().currency + ")"});
-    RECUR_ASSIGN(auto product, catalog::find_product(tx, p.product));
-    if (!product) errors.push_back({field + ".product", "not_found", "no product with id '" + p.product + "'"});
+    RECUR_ASSIGN(auto product, catalog::find_product_by_key(tx, p.product));
+    if (!product) {
+      errors.push_back({field + ".product", "not_found", "no product with id or SKU '" + p.product + "'"});
+      continue;
+    }
+    if (!seen.insert(product->id).second)
+      errors.push_back({field + ".product", "duplicate", "product " + p.product + " is listed twice"});
+    p.product = product->id;
   }
   if (errors.empty()) return Ok{};
   std::string detail = errors.front().message;
@@ -102,7 +106,7 @@ Result<Supplier> PurchasingService::create_supplier(const SupplierInput& in, con
   s.metadata = in.metadata;
   s.created = s.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Supplier> {
-    RECUR_TRY(check_products(tx, s.products));
+    RECUR_TRY(resolve_products(tx, s.products));
     RECUR_TRY(insert_supplier(tx, s));
     RECUR_TRY(events_.record(tx, "supplier.created", s.id, actor, nullptr, to_json(s)));
     return s;
@@ -126,8 +130,8 @@ Result<Supplier> PurchasingService::update_supplier(const std::string& id, const
     if (patch.automatic) s.automatic = *patch.automatic;
     if (patch.active) s.active = *patch.active;
     if (patch.products) {
-      RECUR_TRY(check_products(tx, *patch.products));
       s.products = *patch.products;
+      RECUR_TRY(resolve_products(tx, s.products));
     }
     if (patch.metadata) s.metadata = *patch.metadata;
     s.updated = clock_.now();
@@ -167,22 +171,22 @@ Result<PurchaseOrder> PurchasingService::create_purchase_order(const PurchaseOrd
     for (std::size_t i = 0; i < in.lines.size(); ++i) {
       const auto& line = in.lines[i];
       std::string field = "lines[" + std::to_string(i) + "].product";
-      const SuppliedProduct* offer = supplier->supplies(line.product);
+      RECUR_ASSIGN(auto product, catalog::find_product_by_key(tx, line.product));
+      if (!product) {
+        errors.push_back({field, "not_found", "no product with id or SKU '" + line.product + "'"});
+        continue;
+      }
+      const SuppliedProduct* offer = supplier->supplies(product->id);
       if (!offer) {
         errors.push_back({field, "not_supplied", supplier->name + " does not supply " + line.product});
         continue;
       }
-      if (!seen.insert(line.product).second) {
+      if (!seen.insert(product->id).second) {
         errors.push_back({field, "duplicate", "product " + line.product + " is on two lines"});
         continue;
       }
-      RECUR_ASSIGN(auto product, catalog::find_product(tx, line.product));
-      if (!product) {
-        errors.push_back({field, "not_found", "no product with id '" + line.product + "'"});
-        continue;
-      }
       o.currency = offer->currency;
-      o.lines.push_back({line.product, product->sku, line.quantity, 0, line.unit_cost.value_or(offer->unit_cost)});
+      o.lines.push_back({product->id, product->sku, line.quantity, 0, line.unit_cost.value_or(offer->unit_cost)});
     }
     if (!errors.empty()) {
       std::string detail = errors.front().message;
@@ -280,7 +284,7 @@ Result<PurchaseOrder> PurchasingService::cancel_purchase_order(const std::string
   });
 }
 
-Result<PurchaseOrder> PurchasingService::receive(const std::string& id, const std::vector<ReceiptLine>& lines,
+Result<PurchaseOrder> PurchasingService::receive(const std::string& id, std::vector<ReceiptLine> lines,
                                                  const events::Actor& actor) {
   if (!intake_)
     return unavailable("receiving_unavailable", "receiving into stock is not wired in this build; "
@@ -289,7 +293,13 @@ Result<PurchaseOrder> PurchasingService::receive(const std::string& id, const st
   return db::transact(db_, [&](db::Tx& tx) -> Result<PurchaseOrder> {
     RECUR_ASSIGN(PurchaseOrder o, load_for_update(tx, id));
     Json before = to_json(o);
-    for (const auto& line : lines) RECUR_TRY(record_receipt(o, line.product, line.quantity));
+    for (auto& line : lines) {
+      // A line names the product by id or SKU; one the catalogue does not know is not on
+      // the order either, which record_receipt says.
+      RECUR_ASSIGN(auto product, catalog::find_product_by_key(tx, line.product));
+      if (product) line.product = product->id;
+      RECUR_TRY(record_receipt(o, line.product, line.quantity));
+    }
     o.updated = now;
     if (o.status == PurchaseOrderStatus::kReceived) o.received_at = now;
     ++o.version;
@@ -303,7 +313,7 @@ Result<PurchaseOrder> PurchasingService::receive(const std::string& id, const st
       m.kind = MovementKind::kReceipt;
       m.on_hand_delta = line.quantity;
       m.reference = o.id;
-      m.actor = actor.type == "api_key" ? actor.id : actor.type;
+      m.actor = actor;
       m.created = now;
       RECUR_ASSIGN(bool applied, intake_(tx, m));
       if (!applied) return Error::conflict("stock_refused", "the stock ledger refused the receipt of " + line.product);

@@ -120,9 +120,9 @@ class PurchasingService {
   Result<PurchaseOrder> send_purchase_order(const std::string& id, const events::Actor& actor);
   // From draft, sent or partially_received (closing what has not arrived). 409 otherwise.
   Result<PurchaseOrder> cancel_purchase_order(const std::string& id, const events::Actor& actor);
-  // Receives every line (all or nothing) and puts the units on hand through the stock intake.
-  Result<PurchaseOrder> receive(const std::string& id, const std::vector<ReceiptLine>& lines,
-                                const events::Actor& actor);
+  // Receives every line (all or nothing; each names its product by id or SKU) and puts the
+  // units on hand through the stock intake.
+  Result<PurchaseOrder> receive(const std::string& id, std::vector<ReceiptLine> lines, const events::Actor& actor);
 
   // For every tracked product some supplier supplies: orders when available + incoming falls
   // below the reorder point, and tells operators when the lead time's demand exceeds it.
@@ -138,7 +138,9 @@ class PurchasingService {
   // An `inventory.replenishment_needed` event, and an e-mail to options_.ops_email.
   Status alert_replenishment(db::Tx& tx, const Supplier& supplier, const std::string& product,
                              const ReorderInputs& in, const ReorderDecision& decision, const std::string& action);
-  Status check_products(db::Tx& tx, const std::vector<SuppliedProduct>& products);
+  // Each product, named by id or SKU, must exist, once, in the supplier's one currency;
+  // products then name it by id.
+  Status resolve_products(db::Tx& tx, std::vector<SuppliedProduct>& products);
   // Marks `order` sent at `now` and delivers it. Requires: order is a draft, inside tx.
   Status send_in(db::Tx& tx, PurchaseOrder& order, const Supplier& supplier, Timestamp now,
                  const events::Actor& actor);

@@ -66,9 +66,10 @@ Result<ChoiceInput> parse_choice(const Request& req) {
   if (choice) {
     in.choice = *parse_backorder_choice(*choice);
     bool needs_item = in.choice == BackorderChoice::kSwap || in.choice == BackorderChoice::kCancelItem;
-    if (needs_item && !in.item) f.fail("item", "required", "the product id of the backordered item");
+    if (needs_item && !in.item) f.fail("item", "required", "the backordered item's product id or SKU");
     if (!needs_item && in.item) f.fail("item", "not_allowed", "only swap and cancel_item name an item");
-    if (in.choice == BackorderChoice::kSwap && !in.swap_to) f.fail("swap_to", "required", "the product to ship instead");
+    if (in.choice == BackorderChoice::kSwap && !in.swap_to)
+      f.fail("swap_to", "required", "the product to ship instead: its id or SKU");
     if (in.choice != BackorderChoice::kSwap && in.swap_to) f.fail("swap_to", "not_allowed", "only swap names swap_to");
   }
   RECUR_TRY(f.finish());
@@ -102,7 +103,7 @@ void add_routes(http::Router& router, InventoryService& inventory) {
     if (!body.ok()) return http::error_response(req, body.error());
     FieldReader f(*body);
     StockSettingsPatch patch;
-    patch.low_stock_threshold = f.integer("low_stock_threshold", false, 0, kMaxUnits);
+    patch.low_stock_threshold = f.count_or_null("low_stock_threshold", kMaxUnits, "no low-stock alerts");
     if (f.is_null("alert_email")) patch.alert_email = std::optional<std::string>();
     else if (auto e = f.email("alert_email", false)) patch.alert_email = e;
     f.accept("alert_email");

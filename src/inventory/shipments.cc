@@ -52,7 +52,7 @@ Result<Shipment> Shipments::move_shipment(const std::string& id, ShipmentStatus 
         m.on_hand_delta = -item.reserved;
         m.reserved_delta = -item.reserved;
         m.reference = s.id;
-        m.actor = actor_name(actor);
+        m.actor = actor;
         m.created = now;
         RECUR_ASSIGN(bool applied, movements_.move(tx, m, *product));
         if (!applied) return Error::internal("shipping " + item.sku + " was refused by the stock level");

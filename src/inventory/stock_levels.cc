@@ -26,7 +26,7 @@ Json to_json(const StockView& v) {
           {"reserved", v.level.reserved},
           {"available", v.level.available()},
           {"incoming", v.incoming},
-          {"low_stock_threshold", v.level.low_stock_threshold},
+          {"low_stock_threshold", v.level.low_stock_threshold > 0 ? Json(v.level.low_stock_threshold) : Json(nullptr)},
           {"low_stock", is_low(v.level.available(), v.level.low_stock_threshold)},
           {"alert_email", to_json_text(v.level.alert_email)},
           {"updated", v.level.updated ? Json(format_rfc3339(v.level.updated)) : Json(nullptr)}};
@@ -62,7 +62,7 @@ Result<bool> StockLevels::move_on_hand(db::Tx& tx, const catalog::Product& produ
   m.on_hand_delta = delta;
   m.reason = reason;
   m.reference = reference;
-  m.actor = actor_name(actor);
+  m.actor = actor;
   m.created = clock_.now();
   return movements_.move(tx, std::move(m), product);
 }

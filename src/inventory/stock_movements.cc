@@ -8,8 +8,6 @@
 
 namespace recur::inventory {
 
-std::string actor_name(const events::Actor& actor) { return actor.id.empty() ? actor.type : actor.id; }
-
 Result<bool> StockMovements::move(db::Tx& tx, Movement m, const catalog::Product& product) {
   if (m.id.empty()) m.id = ids_.next("mv");
   RECUR_ASSIGN(bool applied, apply_movement(tx, m));
@@ -47,7 +45,7 @@ Result<std::int64_t> StockMovements::reserve(db::Tx& tx, ShipmentItem& item, con
   m.kind = MovementKind::kReservation;
   m.reserved_delta = take;
   m.reference = shipment;
-  m.actor = "system";
+  m.actor = events::Actor::system();
   m.created = at;
   RECUR_ASSIGN(bool applied, apply_movement(tx, m));
   if (!applied) return Error::internal("the reservation of " + item.sku + " was refused under its row lock");
@@ -64,7 +62,7 @@ recur::Status StockMovements::release(db::Tx& tx, ShipmentItem& item, const std:
   m.kind = MovementKind::kRelease;
   m.reserved_delta = -item.reserved;
   m.reference = shipment;
-  m.actor = "system";
+  m.actor = events::Actor::system();
   m.created = at;
   RECUR_ASSIGN(bool applied, apply_movement(tx, m));
   if (!applied) return Error::internal("the release of " + item.sku + " was refused by the stock level");

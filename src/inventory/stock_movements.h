@@ -20,9 +20,6 @@
 
 namespace recur::inventory {
 
-// Who a movement records as having asked: the key's id, else the actor's type.
-std::string actor_name(const events::Actor& actor);
-
 class StockMovements {
  public:
   StockMovements(const Clock& clock, IdGenerator& ids, AvailabilityCache& cache, LowStockAlerts& alerts,

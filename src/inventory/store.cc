@@ -25,6 +25,15 @@ StockLevel level_from_row(const db::Row& r) {
 
 Json level_doc(const StockLevel& l) { return {{"alert_email", to_json_text(l.alert_email)}}; }
 
+// stock_movements.actor holds the actor object as JSON (since migration 18); a row without
+// one was made by the system.
+events::Actor actor_from_column(const std::optional<std::string>& text) {
+  if (!text) return events::Actor::system();
+  Json j = Json::parse(*text, nullptr, false);
+  if (!j.is_object()) return events::Actor::system();
+  return events::actor_from_json(j);
+}
+
 Movement movement_from_row(const db::Row& r) {
   Movement m;
   m.id = r.text(0);
@@ -35,7 +44,7 @@ Movement movement_from_row(const db::Row& r) {
   m.reserved_delta = r.int64(5);
   m.reason = r.opt_text(6);
   m.reference = r.opt_text(7);
-  m.actor = r.opt_text(8);
+  m.actor = actor_from_column(r.opt_text(8));
   m.created = r.int64(9);
   return m;
 }
@@ -120,7 +129,7 @@ Result<bool> apply_movement(db::Tx& tx, const Movement& m) {
   RECUR_TRY(tx.exec(std::string("INSERT INTO stock_movements (") + kMovementColumns +
                         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     {m.id, m.product, m.warehouse, std::string(to_string(m.kind)), m.on_hand_delta, m.reserved_delta,
-                     db::nullable(m.reason), db::nullable(m.reference), db::nullable(m.actor), m.created}));
+                     db::nullable(m.reason), db::nullable(m.reference), events::to_json(m.actor).dump(), m.created}));
   return true;
 }
 

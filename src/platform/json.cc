@@ -134,6 +134,22 @@ std::optional<std::int64_t> FieldReader::integer(std::string_view name, bool req
   return n;
 }
 
+std::optional<std::int64_t> FieldReader::count_or_null(std::string_view name, std::int64_t max,
+                                                       std::string_view none) {
+  auto it = object_.find(name);
+  if (it != object_.end() && it->is_null()) {
+    seen_.emplace(name);
+    return 0;
+  }
+  if (it != object_.end() && it->is_number_integer() && it->get<std::int64_t>() == 0) {
+    seen_.emplace(name);
+    fail(name, "out_of_range",
+         std::string(name) + " must be between 1 and " + std::to_string(max) + ", or null for " + std::string(none));
+    return std::nullopt;
+  }
+  return integer(name, false, 1, max);
+}
+
 std::optional<bool> FieldReader::boolean(std::string_view name, bool required) {
   const Json* v = get(name, required);
   if (!v) return std::nullopt;

@@ -41,6 +41,10 @@ class FieldReader {
   std::optional<std::string> text(std::string_view name, bool required, std::size_t max_len = 500,
                                   std::size_t min_len = 1);
   std::optional<std::int64_t> integer(std::string_view name, bool required, std::int64_t min, std::int64_t max);
+  // A positive count that may be "none": 1..max, or null for none (returned as 0; `none`
+  // says what null means in the error for 0, which is refused: null is the one way to say
+  // none). nullopt when absent or invalid.
+  std::optional<std::int64_t> count_or_null(std::string_view name, std::int64_t max, std::string_view none);
   std::optional<bool> boolean(std::string_view name, bool required);
   std::optional<Timestamp> timestamp(std::string_view name, bool required);
   std::optional<std::string> one_of(std::string_view name, bool required, std::span<const std::string_view> values);

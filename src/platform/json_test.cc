@@ -58,6 +58,21 @@ TEST(FieldReader, RefusesHugeIntegersAndNonStringMetadata) {
   EXPECT_EQ(f.finish().error().fields.size(), 2u);
 }
 
+TEST(FieldReader, ACountThatMayBeNoneIsNullNeverZero) {
+  Json body = Json::parse(R"({"none": null, "zero": 0, "seven": 7, "big": 61, "text": "3"})");
+  FieldReader f(body);
+  EXPECT_EQ(f.count_or_null("none", 60, "no reminder"), 0);  // null: none, read as 0 inside
+  EXPECT_EQ(f.count_or_null("zero", 60, "no reminder"), std::nullopt);
+  EXPECT_EQ(f.count_or_null("seven", 60, "no reminder"), 7);
+  EXPECT_EQ(f.count_or_null("big", 60, "no reminder"), std::nullopt);
+  EXPECT_EQ(f.count_or_null("text", 60, "no reminder"), std::nullopt);
+  EXPECT_EQ(f.count_or_null("absent", 60, "no reminder"), std::nullopt);
+  auto st = f.finish();
+  EXPECT_EQ(fields_of(st),
+            (std::vector<std::string>{"zero:out_of_range", "big:out_of_range", "text:invalid_type"}));
+  EXPECT_EQ(st.error().fields[0].message, "zero must be between 1 and 60, or null for no reminder");
+}
+
 TEST(ParseJsonObject, EmptyBodyIsAnEmptyObjectArraysAndGarbageAreNot) {
   EXPECT_TRUE(parse_json_object("  ")->empty());
   EXPECT_EQ(parse_json_object("[1]").error().code, "invalid_json");

@@ -67,13 +67,13 @@ ProrationLine unused_share(std::string_view lead, const PriceAndCadence& p, std:
   const std::int64_t amount = mul_div_round_half_up(price, current.end - at, current.end - current.start);
   std::string description =
       std::string(lead) + plan_and_quantity(p) + " after " + format_rfc3339(at);
-  return {std::move(description), sign * amount, p.quantity, at, current.end};
+  return {std::move(description), sign * amount, p.quantity, {at, current.end}};
 }
 
 ProrationLine charge_new_period(const PriceAndCadence& to, Period next) {
   std::string description = plan_and_quantity(to) + " from " + format_rfc3339(next.start) +
                             " to " + format_rfc3339(next.end);
-  return {std::move(description), line_price(to), to.quantity, next.start, next.end};
+  return {std::move(description), line_price(to), to.quantity, next};
 }
 
 }  // namespace

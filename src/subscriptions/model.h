@@ -22,8 +22,7 @@ struct ProrationLine {
   std::string description;
   std::int64_t amount = 0;  // minor units; negative for credit
   std::int64_t quantity = 1;
-  Timestamp period_start = 0;
-  Timestamp period_end = 0;
+  Period period;  // the time the line prices
 };
 
 struct PriceAndCadence {

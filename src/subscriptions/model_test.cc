@@ -92,8 +92,8 @@ TEST(Prorate, LinesDescribeThePlanQuantityAndChangeTime) {
   EXPECT_EQ(r.lines[1].description, "Remaining time on Pro × 1 after 2026-04-16T00:00:00Z");
   for (const ProrationLine& line : r.lines) {
     EXPECT_EQ(line.quantity, 1);
-    EXPECT_EQ(format_rfc3339(line.period_start), "2026-04-16T00:00:00Z");
-    EXPECT_EQ(format_rfc3339(line.period_end), "2026-05-01T00:00:00Z");
+    EXPECT_EQ(format_rfc3339(line.period.start), "2026-04-16T00:00:00Z");
+    EXPECT_EQ(format_rfc3339(line.period.end), "2026-05-01T00:00:00Z");
   }
 }
 
@@ -193,12 +193,12 @@ TEST(Prorate, CadenceChangeChargesTheNewPlanInFullAndResetsTheAnchor) {
                          week, at("2026-01-08T12:00:00Z"));
   ASSERT_EQ(r.lines.size(), 2u);
   EXPECT_EQ(r.lines[0].amount, -500);
-  EXPECT_EQ(format_rfc3339(r.lines[0].period_end), "2026-01-12T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(r.lines[0].period.end), "2026-01-12T00:00:00Z");
   EXPECT_EQ(r.lines[1].amount, 4000);
   EXPECT_EQ(r.lines[1].description,
             "Monthly box × 1 from 2026-01-08T12:00:00Z to 2026-02-08T12:00:00Z");
-  EXPECT_EQ(format_rfc3339(r.lines[1].period_start), "2026-01-08T12:00:00Z");
-  EXPECT_EQ(format_rfc3339(r.lines[1].period_end), "2026-02-08T12:00:00Z");
+  EXPECT_EQ(format_rfc3339(r.lines[1].period.start), "2026-01-08T12:00:00Z");
+  EXPECT_EQ(format_rfc3339(r.lines[1].period.end), "2026-02-08T12:00:00Z");
   EXPECT_EQ(r.total, 3500);
   EXPECT_TRUE(r.resets_anchor);
   EXPECT_EQ(text(r.new_period), Span("2026-01-08T12:00:00Z", "2026-02-08T12:00:00Z"));

@@ -134,8 +134,7 @@ Result<OfferInput> parse_offer(const Request& req) {
 Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string& id) {
   Json data = Json::array();
   for (const auto& p : periods)
-    data.push_back({{"period_start", format_rfc3339(p.period.start)},
-                    {"period_end", format_rfc3339(p.period.end)},
+    data.push_back({{"period", to_json(p.period)},
                     {"amount", p.amount},
                     {"currency", p.currency},
                     {"plan", p.plan},

@@ -38,12 +38,13 @@ recur::Status allowed(const Subscription& sub, Action action) {
 
 Json preview_json(const ChangePreview& p);
 
-recur::Status add_skip(Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start, Json* details) {
+// Marks the period to skip (the one starting at `period_start`, else the next one not
+// skipped yet) and returns it.
+Result<Period> add_skip(Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start) {
   RECUR_ASSIGN(Period period, choose_skip(sub, plans, period_start));
   sub.skipped_periods.push_back(period.start);
   std::sort(sub.skipped_periods.begin(), sub.skipped_periods.end());
-  *details = Json{{"period_start", format_rfc3339(period.start)}, {"period_end", format_rfc3339(period.end)}};
-  return Ok{};
+  return period;
 }
 
 // When a new subscription's first box ships: its start, or the end of its trial.
@@ -86,9 +87,7 @@ Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const 
 recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscription& sub,
                                                     const std::vector<LifecycleEvent>& happened, bool at_signup) {
   for (const auto& e : happened) {
-    Json details = {{"period_start", format_rfc3339(e.period.start)},
-                    {"period_end", format_rfc3339(e.period.end)},
-                    {"billable", e.billable}};
+    Json details = {{"period", to_json(e.period)}, {"billable", e.billable}};
     if (e.billable) {
       details["amount"] = e.amount;
       details["currency"] = e.currency;
@@ -243,9 +242,8 @@ Result<Subscription> SubscriptionService::skip(const std::string& id, std::optio
                                                const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.skipped", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kSkip));
-    Json details;
-    RECUR_TRY(add_skip(l.sub, l.lookup(), period_start, &details));
-    return details;
+    RECUR_ASSIGN(Period period, add_skip(l.sub, l.lookup(), period_start));
+    return Json{{"period", to_json(period)}};
   });
 }
 
@@ -343,15 +341,13 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
       bool full_new_period = p.resets_anchor && line.amount >= 0;
       if (full_new_period) continue;
       PendingItem item{ids_.next("ii"), l.sub.id, line.description, line.amount, p.currency, line.quantity,
-                       Period{line.period_start, line.period_end}, true};
+                       line.period, true};
       if (billing_) RECUR_TRY(billing_->add_pending_item(tx, item, now));
     }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.
       auto started = restart_period(l.sub, *target, now);
-      details["period_started"] = {{"period_start", format_rfc3339(started.period.start)},
-                                   {"period_end", format_rfc3339(started.period.end)},
-                                   {"amount", started.amount}};
+      details["period_started"] = {{"period", to_json(started.period)}, {"amount", started.amount}};
       RECUR_TRY(record_lifecycle(tx, l.sub, {started}));
     }
     return details;
@@ -651,9 +647,8 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
       }
       case OfferType::kSkip: {
         RECUR_TRY(allowed(l.sub, Action::kSkip));
-        Json skipped;
-        RECUR_TRY(add_skip(l.sub, l.lookup(), std::nullopt, &skipped));
-        details["skipped"] = skipped;
+        RECUR_ASSIGN(Period skipped, add_skip(l.sub, l.lookup(), std::nullopt));
+        details["skipped"] = to_json(skipped);
         break;
       }
       case OfferType::kChangePlan: {
@@ -692,10 +687,8 @@ Json preview_json(const ChangePreview& p) {
   for (const auto& line : p.lines)
     lines.push_back({{"description", line.description},
                      {"amount", line.amount},
-                     {"currency", p.currency},
                      {"quantity", line.quantity},
-                     {"period_start", format_rfc3339(line.period_start)},
-                     {"period_end", format_rfc3339(line.period_end)},
+                     {"period", to_json(line.period)},
                      {"proration", true}});
   return Json{{"object", "plan_change_preview"},
               {"subscription", p.subscription},
@@ -705,8 +698,7 @@ Json preview_json(const ChangePreview& p) {
               {"lines", lines},
               {"total", p.total},
               {"currency", p.currency},
-              {"new_period_start", format_rfc3339(p.new_period.start)},
-              {"new_period_end", format_rfc3339(p.new_period.end)},
+              {"new_period", to_json(p.new_period)},
               {"resets_billing_cycle_anchor", p.resets_anchor},
               {"invoice", p.invoice}};
 }

@@ -71,9 +71,9 @@ Json to_json(const Subscription& s) {
               {"start_date", format_rfc3339(s.start_date)},
               {"trial_end", to_json_time(s.trial_end)},
               {"billing_cycle_anchor", format_rfc3339(s.billing_cycle_anchor)},
-              {"current_period_start", format_rfc3339(s.current.start)},
-              {"current_period_end", format_rfc3339(s.current.end)},
+              {"current_period", to_json(s.current)},
               {"current_period_amount", s.current_amount},
+              {"currency", s.currency},
               {"current_period_skipped", s.current_skipped},
               {"cancel_at_period_end", s.cancel_at_period_end},
               {"cancel_at", s.cancel_at_period_end ? Json(format_rfc3339(s.current.end)) : Json(nullptr)},
@@ -98,8 +98,9 @@ Subscription subscription_from_doc(const Json& d) {
   s.start_date = doc_required_time(d, "start_date");
   s.trial_end = doc_time(d, "trial_end");
   s.billing_cycle_anchor = doc_required_time(d, "billing_cycle_anchor");
-  s.current = {doc_required_time(d, "current_period_start"), doc_required_time(d, "current_period_end")};
+  s.current = period_from_json(d.at("current_period"));
   s.current_amount = d.value("current_period_amount", std::int64_t{0});
+  s.currency = d.at("currency");
   s.current_skipped = d.value("current_period_skipped", false);
   s.cancel_at_period_end = d.at("cancel_at_period_end");
   s.canceled_at = doc_time(d, "canceled_at");
@@ -318,6 +319,7 @@ LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at)
 }  // namespace
 
 std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Timestamp now) {
+  s.currency = plan.currency;
   if (s.start_date > now) {
     s.status = Status::kScheduled;
     s.billing_cycle_anchor = s.start_date;

@@ -73,6 +73,7 @@ struct Subscription {
   Timestamp billing_cycle_anchor = 0;
   Period current;  // for scheduled: the first period; for trialing: the trial
   std::int64_t current_amount = 0;  // what the current period was billed (0: trial, skipped, not started)
+  std::string currency;             // the plan's (every plan of a subscription has the same)
   bool current_skipped = false;     // the customer skipped the current period
   bool cancel_at_period_end = false;
   std::optional<Timestamp> canceled_at;

@@ -227,10 +227,10 @@ class InvoicingTest(TestModeCase):
         self.assertEqual((first["object"], first["status"], first["billing_reason"], first["customer"]),
                          ("invoice", "open", "subscription_create", customer["id"]))
         self.assertEqual((first["period_start"], first["period_end"]),
-                         (sub["current_period_start"], sub["current_period_end"]))
+                         (sub["current_period"]["start"], sub["current_period"]["end"]))
         self.assertEqual(first["lines"], [{"description": f"{self.plan['name']} × 2", "amount": 6000, "quantity": 2,
-                                           "period_start": sub["current_period_start"],
-                                           "period_end": sub["current_period_end"], "proration": False}])
+                                           "period_start": sub["current_period"]["start"],
+                                           "period_end": sub["current_period"]["end"], "proration": False}])
         self.assertEqual((first["subtotal"], first["discount"], first["tax"], first["total"], first["amount_due"],
                           first["amount_paid"], first["currency"]), (6000, 0, 0, 6000, 6000, 0, "usd"))
         self.assertEqual((first["attempt_count"], parse_time(first["next_payment_attempt"])), (0, now))
@@ -257,7 +257,7 @@ class InvoicingTest(TestModeCase):
         # A month and a day later the renewal is invoiced and paid when it falls due.
         anchor = parse_time(sub["billing_cycle_anchor"])
         renewal = add_months_to_anchor(anchor, 1)
-        self.assertEqual(parse_time(sub["current_period_end"]), renewal)
+        self.assertEqual(parse_time(sub["current_period"]["end"]), renewal)
         self.advance(renewal + DAY)
         second, first_again = self.invoices(sub)  # newest first
         self.assertEqual(first_again["id"], first["id"])
@@ -270,7 +270,7 @@ class InvoicingTest(TestModeCase):
         self.assertEqual([(p["status"], p["attempt"]) for p in self.payments(second)], [("succeeded", 1)])
         renewed = self.subscription(sub)
         self.assertEqual((renewed["status"], renewed["billed_periods"]), ("active", 2))
-        self.assertEqual(parse_time(renewed["current_period_start"]), renewal)
+        self.assertEqual(parse_time(renewed["current_period"]["start"]), renewal)
 
         # The filters agree with each other.
         paid = {i["id"] for i in self.list_all("/v1/invoices", {"customer": customer["id"], "status": "paid"})}
@@ -330,7 +330,7 @@ class InvoicingTest(TestModeCase):
         self.assertEqual((voided["status"], voided["amount_due"], voided["next_payment_attempt"]), ("void", 0, None))
         # The billing runs that would have charged it (now, and at the next renewal) charge nothing.
         self.advance(self.now() + timedelta(hours=1))
-        self.advance(parse_time(sub["current_period_end"]) + DAY)
+        self.advance(parse_time(sub["current_period"]["end"]) + DAY)
         self.assertEqual(self.payments(inv), [])
         self.assertEqual([i["id"] for i in self.invoices(sub)], [inv["id"]])
         self.assertEqual(self.invoice(inv)["status"], "void")

@@ -24,8 +24,8 @@ class InventoryCase(ApiTestCase):
         return unique("cat")
 
     def tracked(self, category: str | None = None, amount: int = 1400, stock: int = 0, **fields) -> dict:
-        body = {"category": category or self.category(), "track_inventory": True,
-                "price": {"amount": amount, "currency": "usd"}}
+        body = {"category": category or self.category(), "track_inventory": True, "amount": amount,
+                "currency": "usd"}
         body.update(fields)
         product = self.make.product(**body)
         if stock:
@@ -106,8 +106,8 @@ class StockTest(InventoryCase):
         before = self.stock(sku)
         self.assertEqual((before["object"], before["sku"], before["product"], before["name"], before["track_inventory"],
                           before["warehouse"], before["on_hand"], before["reserved"], before["available"],
-                          before["low_stock"]),
-                         ("inventory_item", sku, product["id"], product["name"], True, "main", 0, 0, 0, False))
+                          before["low_stock"], before["low_stock_threshold"]),
+                         ("inventory_item", sku, product["id"], product["name"], True, "main", 0, 0, 0, False, None))
 
         received = self.receive(sku, 12)
         self.assertEqual((received["on_hand"], received["reserved"], received["available"], received["incoming"]),
@@ -120,7 +120,9 @@ class StockTest(InventoryCase):
         self.assertEqual((receipt["object"], receipt["product"], receipt["sku"], receipt["kind"],
                           receipt["on_hand_delta"], receipt["reserved_delta"], receipt["reason"], receipt["reference"]),
                          ("stock_movement", product["id"], sku, "receipt", 12, 0, None, None))
-        self.assertTrue(receipt["actor"].startswith("key_"), receipt)
+        # The actor is the same object as an event's: type, id and role.
+        self.assertEqual((receipt["actor"]["type"], receipt["actor"]["role"]), ("api_key", "admin"), receipt)
+        self.assertTrue(receipt["actor"]["id"].startswith("key_"), receipt)
         self.assertEqual(self.movements(sku, kind="adjustment"), [])
         self.assertEqual([m["id"] for m in self.movements(sku, kind="receipt")], [receipt["id"]])
 
@@ -162,6 +164,11 @@ class StockTest(InventoryCase):
         r = self.api.patch(f"/v1/inventory/{sku}", {"alert_email": None})
         self.assertStatus(r, 200)
         self.assertEqual((r.json()["alert_email"], r.json()["low_stock_threshold"]), (None, 5))
+        # No threshold is null (never low), not 0.
+        r = self.api.patch(f"/v1/inventory/{sku}", {"low_stock_threshold": None})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["low_stock_threshold"], r.json()["low_stock"]), (None, False))
+        self.assertProblem(self.raw.patch(f"/v1/inventory/{sku}", {"low_stock_threshold": 0}), 422, "validation_failed")
 
     def test_receipts_against_a_sent_purchase_order_count_on_it_and_refuse_beyond_it(self):
         product = self.tracked()
@@ -196,6 +203,37 @@ class StockTest(InventoryCase):
         self.assertProblem(r, 404, "purchase_order_not_found")
         self.assertEqual(self.stock(product["sku"])["on_hand"], 4)
 
+    def test_supplier_purchase_order_and_receipt_bodies_name_products_by_id_or_sku(self):
+        beans, filters = self.tracked(), self.tracked()
+        r = self.api.post("/v1/suppliers", {
+            "name": "Hill Roastery", "email": "orders@roastery.example",
+            "products": [{"product": beans["sku"], "unit_cost": 650, "currency": "usd"},
+                         {"product": filters["id"], "unit_cost": 90, "currency": "usd"}]})
+        self.assertStatus(r, 201)
+        supplier = r.json()
+        self.assertEqual([p["product"] for p in supplier["products"]], [beans["id"], filters["id"]])  # stored by id
+        # The same product twice, once by id and once by SKU, is one product listed twice.
+        r = self.api.post("/v1/purchase-orders", {"supplier": supplier["id"], "lines": [
+            {"product": beans["sku"], "quantity": 2}, {"product": beans["id"], "quantity": 3}]})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"lines[1].product": "duplicate"})
+        r = self.api.post("/v1/purchase-orders", {"supplier": supplier["id"], "lines": [
+            {"product": "NO-SUCH-SKU", "quantity": 1}]})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"lines[0].product": "not_found"})
+        self.assertIn("id or SKU", doc["errors"][0]["message"])
+        r = self.api.post("/v1/purchase-orders", {"supplier": supplier["id"], "lines": [
+            {"product": beans["sku"], "quantity": 10}, {"product": filters["id"], "quantity": 5}]})
+        self.assertStatus(r, 201)
+        po = r.json()
+        self.assertEqual([(l["product"], l["sku"]) for l in po["lines"]],
+                         [(beans["id"], beans["sku"]), (filters["id"], filters["sku"])])
+        self.assertStatus(self.api.post(f"/v1/purchase-orders/{po['id']}/send", {}), 200)
+        r = self.api.post(f"/v1/purchase-orders/{po['id']}/receive", {"lines": [
+            {"product": beans["sku"], "quantity": 4}, {"product": filters["id"], "quantity": 5}]})
+        self.assertStatus(r, 200)
+        self.assertEqual([l["received"] for l in r.json()["lines"]], [4, 5])
+        self.assertEqual((self.stock(beans["sku"])["on_hand"], self.stock(filters["sku"])["on_hand"]), (4, 5))
+
     def test_unknown_sku_product_and_shipment_are_404(self):
         self.assertProblem(self.api.get("/v1/inventory/NO-SUCH-SKU-0"), 404, "sku_not_found")
         self.assertProblem(self.api.post("/v1/inventory/NO-SUCH-SKU-0/receipts", {"quantity": 1}), 404,
@@ -220,12 +258,12 @@ class AvailabilityTest(InventoryCase):
 
         a = self.availability(wanted, quantity=3)
         self.assertEqual((a["object"], a["product"], a["sku"], a["tracked"], a["quantity"], a["date"],
-                          a["available"], a["available_by_date"], a["can_fulfil"], a["available_on"],
+                          a["available"], a["available_by_date"], a["can_fulfill"], a["available_on"],
                           a["alternatives"]),
                          ("availability", wanted["id"], wanted["sku"], True, 3, None, 5, 5, True, None, []))
 
         a = self.availability(wanted, quantity=10, date="2027-01-31")
-        self.assertEqual((a["can_fulfil"], a["available"], a["date"], a["available_on"]),
+        self.assertEqual((a["can_fulfill"], a["available"], a["date"], a["available_on"]),
                          (False, 5, "2027-01-31T00:00:00Z", None))
         offered = {alt["product"]: alt for alt in a["alternatives"]}
         self.assertEqual(offered.get(similar["id"]),
@@ -238,7 +276,7 @@ class AvailabilityTest(InventoryCase):
     def test_untracked_products_are_always_available(self):
         product = self.make.product(category=self.category())
         a = self.availability(product, quantity=1000)
-        self.assertEqual((a["tracked"], a["available"], a["available_by_date"], a["can_fulfil"], a["alternatives"]),
+        self.assertEqual((a["tracked"], a["available"], a["available_by_date"], a["can_fulfill"], a["alternatives"]),
                          (False, None, None, True, []))
 
 
@@ -283,7 +321,7 @@ class ShipmentTest(InventoryCase):
         self.assertEqual((stock["on_hand"], stock["reserved"], stock["available"]), (10, 2, 8))
         [reservation] = self.movements(sku, kind="reservation")
         self.assertEqual((reservation["reserved_delta"], reservation["on_hand_delta"], reservation["reference"],
-                          reservation["actor"]), (2, 0, shp["id"], "system"))
+                          reservation["actor"]), (2, 0, shp["id"], {"type": "system", "id": "scheduler", "role": None}))
         self.assertIn(shp["id"], [s["id"] for s in self.list_all("/v1/shipments", {"customer": customer["id"],
                                                                                   "status": "pending"})])
 
@@ -357,6 +395,7 @@ class ValidationAndAccessTest(InventoryCase):
              {"quantity_delta": "out_of_range"}),
             ("POST", f"/v1/inventory/{sku}/adjustments", {"quantity_delta": 1}, {"reason": "required"}),
             ("PATCH", f"/v1/inventory/{sku}", {"low_stock_threshold": -1}, {"low_stock_threshold": "out_of_range"}),
+            ("PATCH", f"/v1/inventory/{sku}", {"low_stock_threshold": 0}, {"low_stock_threshold": "out_of_range"}),
             ("PATCH", f"/v1/inventory/{sku}", {"alert_email": "nope"}, {"alert_email": "invalid_email"}),
             ("PATCH", f"/v1/shipments/{shp['id']}", {"status": "pending"}, {"status": "invalid_value"}),
             ("POST", f"/v1/shipments/{shp['id']}/backorder-choice", {"choice": "later"}, {"choice": "invalid_value"}),
@@ -387,7 +426,7 @@ class ValidationAndAccessTest(InventoryCase):
 
         stock = self.stock(sku)
         self.assertEqual((stock["on_hand"], stock["reserved"], stock["low_stock_threshold"], stock["alert_email"]),
-                         (2, 1, 0, None))
+                         (2, 1, None, None))
         self.assertEqual(self.api.get(f"/v1/shipments/{shp['id']}").json()["status"], "pending")
 
     def test_permissions_by_role(self):
@@ -417,5 +456,5 @@ class ValidationAndAccessTest(InventoryCase):
         self.assertStatus(support.get(f"/v1/products/{product['id']}/availability"), 200)
 
         stock = self.stock(sku)
-        self.assertEqual((stock["on_hand"], stock["low_stock_threshold"]), (7, 0))
+        self.assertEqual((stock["on_hand"], stock["low_stock_threshold"]), (7, None))
         self.assertEqual(self.api.get(f"/v1/shipments/{shp['id']}").json()["status"], "pending")

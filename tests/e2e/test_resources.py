@@ -9,7 +9,7 @@ class ProductsTest(ApiTestCase):
     def test_create_returns_201_with_id_object_version_and_etag(self):
         sku = f"BEANS-{uuid.uuid4().hex[:8]}"
         r = self.api.post("/v1/products", {"name": "Beans", "sku": sku, "description": "Whole beans",
-                                           "price": {"amount": 1299, "currency": "USD"},
+                                           "amount": 1299, "currency": "USD",
                                            "metadata": {"origin": "ET"}})
         self.assertStatus(r, 201)
         p = r.json()
@@ -17,7 +17,8 @@ class ProductsTest(ApiTestCase):
         self.assertEqual(p["object"], "product")
         self.assertEqual(p["version"], 1)
         self.assertEqual(self.etag_version(r), 1)
-        self.assertEqual(p["price"], {"amount": 1299, "currency": "usd"})  # stored lower case
+        self.assertEqual((p["amount"], p["currency"]), (1299, "usd"))  # stored lower case
+        self.assertNotIn("price", p)  # money is flat: amount and currency, no nested object
         self.assertEqual(p["metadata"], {"origin": "ET"})
         self.assertTrue(p["active"])
         parse_time(p["created"])
@@ -27,14 +28,42 @@ class ProductsTest(ApiTestCase):
         self.assertEqual([x["id"] for x in self.api.get("/v1/products", params={"sku": sku}).json()["data"]], [p["id"]])
 
     def test_patch_with_current_version_applies_and_bumps_version(self):
-        p = self.make.product(price={"amount": 1000, "currency": "usd"})
-        r = self.api.patch(f"/v1/products/{p['id']}", {"name": "Renamed", "price": None, "version": 1})
+        p = self.make.product(amount=1000, currency="usd")
+        r = self.api.patch(f"/v1/products/{p['id']}", {"name": "Renamed", "amount": None, "currency": None,
+                                                       "version": 1})
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["name"], "Renamed")
-        self.assertIsNone(r.json()["price"])
+        self.assertEqual((r.json()["amount"], r.json()["currency"]), (None, None))
         self.assertEqual(r.json()["version"], 2)
         self.assertEqual(self.etag_version(r), 2)
         self.assertEqual(r.json()["sku"], p["sku"])
+
+    def test_a_product_without_a_price_has_amount_and_currency_null(self):
+        p = self.make.product()
+        self.assertEqual((p["amount"], p["currency"]), (None, None))
+        r = self.api.patch(f"/v1/products/{p['id']}", {"amount": 750, "currency": "eur", "version": 1})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["amount"], r.json()["currency"]), (750, "eur"))
+
+    def test_an_amount_without_a_currency_or_the_reverse_is_422_naming_the_missing_field(self):
+        sku = f"HALF-{uuid.uuid4().hex[:8]}"
+        r = self.api.post("/v1/products", {"name": "Half a price", "sku": sku, "amount": 500})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"currency": "required"})
+        r = self.api.post("/v1/products", {"name": "Half a price", "sku": sku, "currency": "usd"})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"amount": "required"})
+        self.assertEqual(self.api.get("/v1/products", params={"sku": sku}).json()["data"], [])
+        p = self.make.product(amount=1000, currency="usd")
+        r = self.api.patch(f"/v1/products/{p['id']}", {"amount": 1200, "version": 1})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"currency": "required"})
+        r = self.api.patch(f"/v1/products/{p['id']}", {"amount": None, "currency": "usd", "version": 1})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"amount": "null_not_allowed"})
+        r = self.raw.post("/v1/products", {"name": "Nested", "sku": sku, "price": {"amount": 5, "currency": "usd"}})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"price": "unknown_field"})
+        self.assertEqual(self.api.get(f"/v1/products/{p['id']}").json()["version"], 1)
+
+    def test_a_sku_may_not_look_like_a_product_id(self):
+        r = self.raw.post("/v1/products", {"name": "Confusing", "sku": f"prod_{uuid.uuid4().hex[:8]}"})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"sku": "invalid_value"})
 
     def test_patch_with_stale_version_is_409_version_conflict_and_changes_nothing(self):
         p = self.make.product()
@@ -84,8 +113,33 @@ class PlansTest(ApiTestCase):
         self.assertEqual((plan["amount"], plan["currency"], plan["interval"], plan["interval_count"],
                           plan["trial_days"], plan["tier"]), (2500, "eur", "week", 2, 14, "gold"))
         self.assertEqual(plan["items"], [{"product": product["id"], "quantity": 3}])
+        self.assertEqual(plan["renewal_reminder_days"], 3)  # the default
         self.assertEqual(self.api.get(f"/v1/plans/{plan['id']}").json(), plan)
         self.assertIn(plan["id"], {p["id"] for p in self.list_all("/v1/plans", {"tier": "gold"})})
+
+    def test_no_trial_and_no_reminder_are_null_never_0(self):
+        product = self.make.product()
+        r = self.api.post("/v1/plans", {"name": "No trial", "amount": 100, "currency": "usd", "interval": "month",
+                                        "renewal_reminder_days": None,
+                                        "items": [{"product": product["sku"], "quantity": 1}]})
+        self.assertStatus(r, 201)
+        plan = r.json()
+        self.assertEqual((plan["trial_days"], plan["renewal_reminder_days"]), (None, None))
+        # A body names a product by its id or its SKU; the plan keeps the id.
+        self.assertEqual(plan["items"], [{"product": product["id"], "quantity": 1}])
+        r = self.raw.post("/v1/plans", {"name": "Zero", "amount": 100, "currency": "usd", "interval": "month",
+                                        "trial_days": 0, "renewal_reminder_days": 0})  # outside the schema too
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"),
+                               {"trial_days": "out_of_range", "renewal_reminder_days": "out_of_range"})
+        r = self.api.patch(f"/v1/plans/{plan['id']}", {"trial_days": 7, "renewal_reminder_days": 2, "version": 1})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["trial_days"], r.json()["renewal_reminder_days"]), (7, 2))
+        r = self.api.patch(f"/v1/plans/{plan['id']}", {"trial_days": None, "version": 2})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["trial_days"], r.json()["renewal_reminder_days"]), (None, 2))
+        r = self.api.post("/v1/plans", {"name": "Unknown item", "amount": 100, "currency": "usd", "interval": "month",
+                                        "items": [{"product": "NO-SUCH-SKU", "quantity": 1}]})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"items[0].product": "not_found"})
 
     def test_patch_plan_name_with_if_match_and_stale_version_409(self):
         plan = self.make.plan()

@@ -117,7 +117,7 @@ class RetentionTest(ApiTestCase):
         sub = self.make.subscription(plan=self.plan)
         self.offers(sub, "not_using")
         accepted = self.answer(sub, self.skip, "accept")
-        self.assertEqual(accepted["skipped_periods"], [sub["current_period_end"]])
+        self.assertEqual(accepted["skipped_periods"], [sub["current_period"]["end"]])
 
     def test_accepting_a_cheaper_plan_changes_it_at_period_end(self):
         sub = self.make.subscription(plan=self.plan)
@@ -125,7 +125,7 @@ class RetentionTest(ApiTestCase):
         accepted = self.answer(sub, self.downgrade, "accept")
         self.assertEqual(accepted["plan"], self.plan["id"])
         self.assertEqual(accepted["pending_plan_change"]["plan"], self.cheaper["id"])
-        self.assertEqual(accepted["pending_plan_change"]["effective_at"], sub["current_period_end"])
+        self.assertEqual(accepted["pending_plan_change"]["effective_at"], sub["current_period"]["end"])
 
     def test_declining_records_the_outcome_and_changes_nothing(self):
         sub = self.make.subscription(plan=self.plan)

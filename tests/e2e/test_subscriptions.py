@@ -41,9 +41,11 @@ class SubscriptionTestCase(ApiTestCase):
 
     def assertContinuous(self, periods):
         for prev, cur in zip(periods, periods[1:]):
-            self.assertEqual(cur["period_start"], prev["period_end"], periods)
+            self.assertEqual(cur["period"]["start"], prev["period"]["end"], periods)
         for p in periods:
-            self.assertLess(parse_time(p["period_start"]), parse_time(p["period_end"]), p)
+            self.assertEqual(set(p["period"]), {"start", "end"}, p)
+            self.assertFalse({"period_start", "period_end"} & p.keys(), p)
+            self.assertLess(parse_time(p["period"]["start"]), parse_time(p["period"]["end"]), p)
 
 
 class CreateAndReadTest(SubscriptionTestCase):
@@ -58,10 +60,14 @@ class CreateAndReadTest(SubscriptionTestCase):
         self.assertEqual(sub["object"], "subscription")
         self.assertEqual((sub["status"], sub["quantity"], sub["version"]), ("active", 2, 1))
         self.assertEqual(self.etag_version(r), 1)
-        start = parse_time(sub["current_period_start"])
+        start = parse_time(sub["current_period"]["start"])
         self.assertLessEqual(abs((start - before).total_seconds()), 5)
-        self.assertEqual(parse_time(sub["current_period_end"]), add_months_to_anchor(start, 1))
-        self.assertEqual(sub["billing_cycle_anchor"], sub["current_period_start"])
+        self.assertEqual(parse_time(sub["current_period"]["end"]), add_months_to_anchor(start, 1))
+        self.assertEqual(sub["billing_cycle_anchor"], sub["current_period"]["start"])
+        # One period shape, and the amount's currency beside it.
+        self.assertEqual(set(sub["current_period"]), {"start", "end"})
+        self.assertFalse({"current_period_start", "current_period_end"} & sub.keys(), sub)
+        self.assertEqual((sub["current_period_amount"], sub["currency"]), (6000, "usd"))
         self.assertEqual((sub["cancel_at_period_end"], sub["canceled_at"], sub["pause"]), (False, None, None))
         self.assertEqual(sub["billed_periods"], 1)
         self.assertEqual(sub["metadata"], {"channel": "web"})
@@ -70,27 +76,27 @@ class CreateAndReadTest(SubscriptionTestCase):
     def test_create_on_a_trial_plan_is_trialing_until_trial_end(self):
         sub = self.make.subscription(plan=self.trial_plan)
         self.assertEqual(sub["status"], "trialing")
-        start = parse_time(sub["current_period_start"])
+        start = parse_time(sub["current_period"]["start"])
         self.assertEqual(parse_time(sub["trial_end"]), start + 14 * DAY)
-        self.assertEqual(sub["current_period_end"], sub["trial_end"])
+        self.assertEqual(sub["current_period"]["end"], sub["trial_end"])
         self.assertEqual(sub["billed_periods"], 0)
         periods = self.upcoming(sub, 3)
         self.assertEqual((periods[0]["trial"], periods[0]["amount"]), (True, 0))
         self.assertEqual((periods[1]["trial"], periods[1]["amount"]), (False, 2000))
         # The first paid period is anchored where the trial ends.
         trial_end = parse_time(sub["trial_end"])
-        self.assertEqual(parse_time(periods[1]["period_end"]), add_months_to_anchor(trial_end, 1))
+        self.assertEqual(parse_time(periods[1]["period"]["end"]), add_months_to_anchor(trial_end, 1))
         self.assertContinuous(periods)
 
     def test_create_with_future_start_date_is_scheduled(self):
         start = now() + 10 * DAY
         sub = self.make.subscription(plan=self.monthly, start_date=format_time(start))
         self.assertEqual(sub["status"], "scheduled")
-        self.assertEqual(parse_time(sub["current_period_start"]), start)
-        self.assertEqual(parse_time(sub["current_period_end"]), add_months_to_anchor(start, 1))
+        self.assertEqual(parse_time(sub["current_period"]["start"]), start)
+        self.assertEqual(parse_time(sub["current_period"]["end"]), add_months_to_anchor(start, 1))
         self.assertEqual(sub["billed_periods"], 0)
         periods = self.upcoming(sub, 2)
-        self.assertEqual(parse_time(periods[0]["period_start"]), start)
+        self.assertEqual(parse_time(periods[0]["period"]["start"]), start)
         self.assertEqual(periods[0]["amount"], 3000)
         self.assertContinuous(periods)
 
@@ -208,13 +214,13 @@ class PauseResumeSkipTest(SubscriptionTestCase):
         self.assertEqual(len(periods), 6)
         # The paid period runs out; nothing is billed until the resumption, which starts a
         # new period there and makes it the anchor: Jan 31, Feb 28/29, Mar 31, Apr 30, May 31.
-        self.assertEqual(periods[0]["period_start"], sub["current_period_start"])
+        self.assertEqual(periods[0]["period"]["start"], sub["current_period"]["start"])
         for n, p in enumerate(periods[1:]):
-            self.assertEqual(parse_time(p["period_start"]), add_months_to_anchor(resumes, n), periods)
-            self.assertEqual(parse_time(p["period_end"]), add_months_to_anchor(resumes, n + 1), periods)
+            self.assertEqual(parse_time(p["period"]["start"]), add_months_to_anchor(resumes, n), periods)
+            self.assertEqual(parse_time(p["period"]["end"]), add_months_to_anchor(resumes, n + 1), periods)
             self.assertEqual(p["amount"], 3000)
-        self.assertEqual(parse_time(periods[2]["period_start"]).day in (28, 29), True)
-        self.assertEqual(parse_time(periods[3]["period_start"]).day, 31)
+        self.assertEqual(parse_time(periods[2]["period"]["start"]).day in (28, 29), True)
+        self.assertEqual(parse_time(periods[3]["period"]["start"]).day, 31)
 
     def test_pause_twice_is_409_already_paused(self):
         sub = self.make.subscription(plan=self.monthly)
@@ -232,9 +238,9 @@ class PauseResumeSkipTest(SubscriptionTestCase):
         self.act(sub, "pause", {"version": 1})
         resumed = self.act(sub, "resume", {"version": 2})
         self.assertEqual((resumed["status"], resumed["pause"], resumed["version"]), ("active", None, 3))
-        self.assertEqual(resumed["current_period_end"], sub["current_period_end"])
+        self.assertEqual(resumed["current_period"]["end"], sub["current_period"]["end"])
         periods = self.upcoming(sub, 3)
-        self.assertEqual(periods[1]["period_start"], sub["current_period_end"])
+        self.assertEqual(periods[1]["period"]["start"], sub["current_period"]["end"])
         self.assertContinuous(periods)
         self.assertProblem(self.api.post(self.sub_path(sub, "resume"), {}), 409, "subscription_not_paused")
 
@@ -246,7 +252,7 @@ class PauseResumeSkipTest(SubscriptionTestCase):
     def test_skip_next_period_bills_zero_for_it(self):
         sub = self.make.subscription(plan=self.monthly)
         skipped = self.act(sub, "skip", {"version": 1})
-        self.assertEqual(skipped["skipped_periods"], [sub["current_period_end"]])
+        self.assertEqual(skipped["skipped_periods"], [sub["current_period"]["end"]])
         periods = self.upcoming(sub, 4)
         self.assertEqual([p["skipped"] for p in periods], [False, True, False, False])
         self.assertEqual([p["amount"] for p in periods], [3000, 0, 3000, 3000])
@@ -258,9 +264,11 @@ class PauseResumeSkipTest(SubscriptionTestCase):
     def test_skip_a_named_period_and_refuse_skipping_it_twice(self):
         sub = self.make.subscription(plan=self.monthly)
         third = self.upcoming(sub, 4)[3]
-        self.act(sub, "skip", {"period_start": third["period_start"]})
+        self.act(sub, "skip", {"period_start": third["period"]["start"]})
         self.assertEqual([p["skipped"] for p in self.upcoming(sub, 4)], [False, False, False, True])
-        self.assertProblem(self.api.post(self.sub_path(sub, "skip"), {"period_start": third["period_start"]}), 409,
+        [skip] = [e for e in self.history(sub) if e["type"] == "subscription.skipped"]
+        self.assertEqual(skip["details"], {"period": third["period"]})
+        self.assertProblem(self.api.post(self.sub_path(sub, "skip"), {"period_start": third["period"]["start"]}), 409,
                            "period_already_skipped")
         r = self.api.post(self.sub_path(sub, "skip"), {"period_start": format_time(now() + 3 * DAY)})
         self.assertFieldErrors(self.assertProblem(r, 422, "invalid_period"), {"period_start": "invalid_period"})
@@ -277,7 +285,7 @@ class ChangePlanTest(SubscriptionTestCase):
     def assertProrated(self, preview, sub, old_amount, new_amount):
         """Stripe's formula to the second, each line rounded half away from zero."""
         at = parse_time(preview["effective_at"])
-        start, end = parse_time(sub["current_period_start"]), parse_time(sub["current_period_end"])
+        start, end = parse_time(sub["current_period"]["start"]), parse_time(sub["current_period"]["end"])
         unused = int((end - at).total_seconds())
         length = int((end - start).total_seconds())
         self.assertEqual(len(preview["lines"]), 2, preview)
@@ -285,9 +293,10 @@ class ChangePlanTest(SubscriptionTestCase):
         self.assertEqual(credit["amount"], -round_half_up(old_amount * unused, length), preview)
         self.assertEqual(charge["amount"], round_half_up(new_amount * unused, length), preview)
         self.assertEqual(preview["total"], credit["amount"] + charge["amount"])
+        self.assertEqual(preview["currency"], "usd")
         for line in preview["lines"]:
-            self.assertEqual(line["currency"], "usd")
-            self.assertEqual(line["period_end"], sub["current_period_end"])
+            self.assertNotIn("currency", line)  # lines take the preview's currency
+            self.assertEqual(line["period"], {"start": preview["effective_at"], "end": sub["current_period"]["end"]})
 
     def test_preview_returns_prorated_lines_and_changes_nothing(self):
         sub = self.make.subscription(plan=self.monthly)
@@ -298,7 +307,8 @@ class ChangePlanTest(SubscriptionTestCase):
         self.assertProrated(preview, sub, 3000, 5000)
         self.assertGreater(preview["total"], 0)
         self.assertFalse(preview["resets_billing_cycle_anchor"])
-        self.assertEqual(preview["new_period_end"], sub["current_period_end"])
+        self.assertEqual(preview["new_period"], sub["current_period"])  # the same calendar
+        self.assertFalse({"new_period_start", "new_period_end"} & preview.keys(), preview)
         after = self.fetch(sub)
         self.assertEqual((after["version"], after["plan"], after["pending_plan_change"]), (1, self.monthly["id"], None))
         self.assertNotIn("subscription.plan_changed", [e["type"] for e in self.history(sub)])
@@ -317,7 +327,7 @@ class ChangePlanTest(SubscriptionTestCase):
         preview = self.act(sub, "change-plan/preview", body)
         changed = self.act(sub, "change-plan", dict(body, version=1))
         self.assertEqual((changed["plan"], changed["version"]), (self.monthly_premium["id"], 2))
-        self.assertEqual(changed["current_period_end"], sub["current_period_end"])
+        self.assertEqual(changed["current_period"]["end"], sub["current_period"]["end"])
         self.assertEqual(changed["billing_cycle_anchor"], sub["billing_cycle_anchor"])
         event = [e for e in self.history(sub) if e["type"] == "subscription.plan_changed"]
         self.assertEqual(len(event), 1)
@@ -337,9 +347,9 @@ class ChangePlanTest(SubscriptionTestCase):
     def test_change_to_another_cadence_now_resets_the_anchor(self):
         sub = self.make.subscription(plan=self.monthly)
         changed = self.act(sub, "change-plan", {"plan": self.weekly["id"], "version": 1})
-        start = parse_time(changed["current_period_start"])
-        self.assertEqual(changed["billing_cycle_anchor"], changed["current_period_start"])
-        self.assertEqual(parse_time(changed["current_period_end"]), start + 7 * DAY)
+        start = parse_time(changed["current_period"]["start"])
+        self.assertEqual(changed["billing_cycle_anchor"], changed["current_period"]["start"])
+        self.assertEqual(parse_time(changed["current_period"]["end"]), start + 7 * DAY)
         self.assertEqual(changed["billed_periods"], 2)
         details = [e for e in self.history(sub) if e["type"] == "subscription.plan_changed"][0]["details"]
         self.assertTrue(details["resets_billing_cycle_anchor"])
@@ -348,7 +358,7 @@ class ChangePlanTest(SubscriptionTestCase):
         self.assertEqual(charge["amount"], 1000)  # the weekly price in full for the new period
         periods = self.upcoming(sub, 3)
         self.assertContinuous(periods)
-        self.assertEqual(parse_time(periods[2]["period_start"]), start + 14 * DAY)
+        self.assertEqual(parse_time(periods[2]["period"]["start"]), start + 14 * DAY)
 
     def test_change_at_period_end_is_pending_until_then(self):
         sub = self.make.subscription(plan=self.monthly)
@@ -356,7 +366,7 @@ class ChangePlanTest(SubscriptionTestCase):
                                                 "effective": "period_end", "version": 1})
         self.assertEqual(changed["plan"], self.monthly["id"])
         self.assertEqual(changed["pending_plan_change"], {"plan": self.monthly_premium["id"], "quantity": 2,
-                                                          "effective_at": sub["current_period_end"]})
+                                                          "effective_at": sub["current_period"]["end"]})
         periods = self.upcoming(sub, 3)
         self.assertEqual((periods[0]["plan"], periods[0]["amount"]), (self.monthly["id"], 3000))
         self.assertEqual((periods[1]["plan"], periods[1]["quantity"], periods[1]["amount"]),
@@ -373,8 +383,8 @@ class ChangePlanTest(SubscriptionTestCase):
         sub = self.make.subscription(plan=self.monthly)
         self.act(sub, "change-plan", {"plan": self.weekly["id"], "effective": "period_end"})
         periods = self.upcoming(sub, 4)
-        end = parse_time(sub["current_period_end"])
-        self.assertEqual([parse_time(p["period_start"]) for p in periods[1:]], [end, end + 7 * DAY, end + 14 * DAY])
+        end = parse_time(sub["current_period"]["end"])
+        self.assertEqual([parse_time(p["period"]["start"]) for p in periods[1:]], [end, end + 7 * DAY, end + 14 * DAY])
         self.assertEqual([(p["plan"], p["amount"]) for p in periods],
                          [(self.monthly["id"], 3000)] + [(self.weekly["id"], 1000)] * 3)
         self.assertContinuous(periods)
@@ -414,7 +424,7 @@ class CancelTest(SubscriptionTestCase):
                                             "comment": "Too much coffee", "version": 1})
         self.assertEqual(canceled["status"], "active")
         self.assertTrue(canceled["cancel_at_period_end"])
-        self.assertEqual(canceled["cancel_at"], sub["current_period_end"])
+        self.assertEqual(canceled["cancel_at"], sub["current_period"]["end"])
         self.assertIsNotNone(canceled["canceled_at"])
         self.assertEqual((canceled["cancellation"]["reason"], canceled["cancellation"]["comment"]),
                          ("too_expensive", "Too much coffee"))
@@ -468,19 +478,19 @@ class UpcomingTest(SubscriptionTestCase):
         sub = self.make.subscription(plan=self.monthly, quantity=2)
         periods = self.upcoming(sub, 13)
         self.assertEqual(len(periods), 13)
-        self.assertEqual(periods[0]["period_start"], sub["current_period_start"])
-        self.assertEqual(periods[0]["period_end"], sub["current_period_end"])
+        self.assertEqual(periods[0]["period"]["start"], sub["current_period"]["start"])
+        self.assertEqual(periods[0]["period"]["end"], sub["current_period"]["end"])
         self.assertContinuous(periods)
         anchor = parse_time(sub["billing_cycle_anchor"])
         for n, p in enumerate(periods):
-            self.assertEqual(parse_time(p["period_start"]), add_months_to_anchor(anchor, n))
+            self.assertEqual(parse_time(p["period"]["start"]), add_months_to_anchor(anchor, n))
             self.assertEqual((p["amount"], p["currency"], p["quantity"]), (6000, "usd", 2))
 
     def test_weekly_upcoming_adds_seven_days(self):
         sub = self.make.subscription(plan=self.weekly)
         periods = self.upcoming(sub, 5)
-        start = parse_time(periods[0]["period_start"])
-        self.assertEqual([parse_time(p["period_start"]) for p in periods], [start + 7 * n * DAY for n in range(5)])
+        start = parse_time(periods[0]["period"]["start"])
+        self.assertEqual([parse_time(p["period"]["start"]) for p in periods], [start + 7 * n * DAY for n in range(5)])
 
     def test_default_count_and_bounds(self):
         sub = self.make.subscription(plan=self.weekly)
@@ -515,8 +525,11 @@ class HistoryTest(SubscriptionTestCase):
         self.assertEqual((created["actor"]["type"], created["actor"]["role"]), ("api_key", "admin"))
         self.assertIsNone(created["before"])
         self.assertEqual(created["after"]["id"], sub["id"])
-        self.assertEqual(started["actor"]["type"], "system")
+        self.assertEqual(started["actor"], {"type": "system", "id": "scheduler", "role": None})
         self.assertEqual((started["details"]["amount"], started["details"]["billable"]), (3000, True))
+        self.assertEqual(started["details"]["period"], sub["current_period"])
+        self.assertEqual((created["after"]["current_period"], created["after"]["currency"]),
+                         (sub["current_period"], "usd"))
         self.assertEqual((updated["actor"]["type"], updated["actor"]["role"]), ("api_key", "support"))
         self.assertTrue(updated["actor"]["id"].startswith("key_"))
         self.assertEqual((updated["before"]["quantity"], updated["after"]["quantity"]), (1, 4))
@@ -596,7 +609,7 @@ class InputFormsTest(SubscriptionTestCase):
         text = local.replace(hour=9, minute=0, second=0).strftime("%Y-%m-%dT%H:%M:%S") + "+09:00"
         sub = self.make.subscription(plan=self.monthly, start_date=text)
         self.assertEqual(sub["start_date"], format_time(local.replace(hour=0, minute=0, second=0)))
-        self.assertEqual(sub["current_period_start"], sub["start_date"])
+        self.assertEqual(sub["current_period"]["start"], sub["start_date"])
 
     def test_shipping_address_override_at_create(self):
         sub = self.make.subscription(plan=self.monthly, shipping_address={
