@@ -225,5 +225,32 @@ TEST(SchemaMigrations, EighteenGivesSubscriptionsProductsPlansAndStockMovementsT
             events);
 }
 
+TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  // Rows as a binary before migration 19 wrote them: no created_at, no tracking_number column value.
+  auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("INSERT INTO customers (id, email, version, doc) VALUES ('cus_old', 'old@example.com', 1, $1)",
+                      {std::string(R"({"id":"cus_old","created":"2025-06-01T12:00:00Z"})")}));
+    RECUR_TRY(tx.exec("INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status, created_at, version,"
+                      " doc) VALUES ('shp_old', 'sub_old', 'cus_old', 1, 'shipped', 0, 1, $1)",
+                      {std::string(R"({"id":"shp_old","tracking_number":"1Z-OLD"})")}));
+    return Ok{};
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+  const db::Migration& m = migration(19);
+  for (int times = 0; times < 2; ++times) {  // the rewrite is idempotent
+    auto done = db::transact(db, [&](db::Tx& tx) { return m.rewrite(tx); });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  }
+  auto rows = db::transact(db, [&](db::Tx& tx) -> Result<db::Rows> {
+    return tx.query("SELECT (SELECT created_at FROM customers WHERE id = 'cus_old'),"
+                    " (SELECT tracking_number FROM shipments WHERE id = 'shp_old')");
+  });
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  EXPECT_EQ((*rows)[0].int64(0), parse_rfc3339("2025-06-01T12:00:00Z").value());
+  EXPECT_EQ((*rows)[0].text(1), "1Z-OLD");
+}
+
 }  // namespace
 }  // namespace recur::app
