@@ -142,8 +142,17 @@ TEST_F(ApiTest, SubscriptionLifecycleOverHttp) {
                                                   product["id"].get<std::string>() + R"(","quantity":1}]})"));
   ASSERT_EQ(plan["currency"], "usd");
   auto customer = json(call("POST", "/v1/customers", R"({"email":"ada@example.com","name":"Ada"})"));
-  auto created = call("POST", "/v1/subscriptions", R"({"customer":")" + customer["id"].get<std::string>() +
-                                                       R"(","plan":")" + plan["id"].get<std::string>() + R"("})");
+  const std::string subscribe = R"({"customer":")" + customer["id"].get<std::string>() + R"(","plan":")" +
+                                plan["id"].get<std::string>() + R"("})";
+  // A box needs an address: neither the customer nor the subscription has one yet.
+  auto nowhere = call("POST", "/v1/subscriptions", subscribe);
+  EXPECT_EQ(nowhere.status, 422);
+  EXPECT_EQ(json(nowhere)["code"], "shipping_address_required");
+  auto moved = call("PATCH", "/v1/customers/" + customer["id"].get<std::string>(),
+                    R"({"version":1,"shipping_address":{"line1":"1 Main St","city":"Springfield","postal_code":"12345",)"
+                    R"("country":"US"}})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  auto created = call("POST", "/v1/subscriptions", subscribe);
   ASSERT_EQ(created.status, 201) << created.body;
   auto sub = json(created);
   std::string base = "/v1/subscriptions/" + sub["id"].get<std::string>();

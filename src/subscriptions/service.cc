@@ -25,6 +25,15 @@ struct SubscriptionService::Loaded {
 
 namespace {
 
+// A plan that ships goods needs somewhere to ship them: the subscription's own address or
+// its customer's default (never a shipment with `address: null`).
+recur::Status check_ships_somewhere(const catalog::Plan& plan, bool has_address) {
+  if (plan.items.empty() || has_address) return Ok{};
+  return Error::invalid("shipping_address_required",
+                        "plan " + plan.id + " ships a box: give the subscription a shipping_address, or the customer one",
+                        {{"shipping_address", "required", "required for a plan that ships goods (or set the customer's)"}});
+}
+
 Error not_found(const std::string& id) {
   return Error::not_found("subscription_not_found", "no subscription with id '" + id + "'");
 }
@@ -139,6 +148,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
       return Error::invalid("customer_not_found", "no customer with id '" + in.customer + "'",
                             {{"customer", "not_found", "no such customer"}});
     RECUR_ASSIGN(auto plan, plan_for_subscribing(tx, in.plan, "plan"));
+    RECUR_TRY(check_ships_somewhere(plan, in.shipping_address.has_value() || customer->shipping_address.has_value()));
     Subscription sub;
     sub.id = ids_.next("sub");
     sub.customer = in.customer;
@@ -251,6 +261,10 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
                                                        Timestamp now) {
   RECUR_TRY(allowed(l.sub, Action::kChangePlan));
   RECUR_ASSIGN(auto target, plan_for_subscribing(tx, in.plan, "plan"));
+  if (!target.items.empty() && !l.sub.shipping_address) {
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, l.sub.customer));
+    RECUR_TRY(check_ships_somewhere(target, customer && customer->shipping_address));
+  }
   const auto& from = l.current_plan();
   std::int64_t quantity = in.quantity.value_or(l.sub.quantity);
   if (target.currency != from.currency)

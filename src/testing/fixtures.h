@@ -25,7 +25,9 @@ inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, Interval interva
 }
 
 inline customers::Customer make_customer(TestApp& t, const std::string& email = "ada@example.com") {
-  auto c = t.app->customers().create({.email = email, .name = "Ada"}, t.actor);
+  // A shipping address, as a box subscriber has one (plans that ship goods require it).
+  customers::Address home{"12 Analytical Row", std::nullopt, "London", "N1 9GU", std::nullopt, "GB"};
+  auto c = t.app->customers().create({.email = email, .name = "Ada", .shipping_address = home}, t.actor);
   EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().message);
   return *c;
 }

@@ -2,7 +2,7 @@
 skip, change plan, cancel, reactivate, the upcoming calendar and the history."""
 from datetime import timedelta
 
-from recur_api import Api, ApiTestCase, add_months_to_anchor, format_time, now, parse_time, round_half_up
+from recur_api import Api, ApiTestCase, add_months_to_anchor, format_time, now, parse_time, round_half_up, unique
 
 DAY = timedelta(days=1)
 
@@ -115,6 +115,24 @@ class CreateAndReadTest(SubscriptionTestCase):
         r = self.api.post("/v1/subscriptions", {"customer": self.make.customer()["id"],
                                                 "plan": "plan_00000000000000000000000000"})
         self.assertFieldErrors(self.assertProblem(r, 422, "plan_not_found"), {"plan": "not_found"})
+
+    def test_a_box_needs_a_shipping_address_from_the_subscription_or_its_customer(self):
+        box = self.make.plan()  # its items ship
+        r = self.api.post("/v1/customers", {"email": unique("nowhere") + "@example.com", "name": "No Address"})
+        self.assertStatus(r, 201)
+        homeless = r.json()
+        r = self.api.post("/v1/subscriptions", {"customer": homeless["id"], "plan": box["id"]})
+        self.assertFieldErrors(self.assertProblem(r, 422, "shipping_address_required"), {"shipping_address": "required"})
+        self.assertEqual(self.api.get("/v1/subscriptions", params={"customer": homeless["id"]}).json()["data"], [])
+        address = {"line1": "9 Elm St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+        r = self.api.post("/v1/subscriptions", {"customer": homeless["id"], "plan": box["id"],
+                                                "shipping_address": address})
+        self.assertStatus(r, 201)
+        # A plan that ships nothing needs no address; moving to a box then does.
+        plain = self.api.post("/v1/subscriptions", {"customer": homeless["id"], "plan": self.make.plan(items=False)["id"]})
+        self.assertStatus(plain, 201)
+        r = self.api.post(self.sub_path(plain.json(), "change-plan"), {"plan": box["id"], "version": 1})
+        self.assertProblem(r, 422, "shipping_address_required")
 
     def test_quantity_out_of_range_is_422(self):
         r = self.raw.post("/v1/subscriptions", {"customer": self.make.customer()["id"], "plan": self.monthly["id"],
