@@ -407,7 +407,13 @@ UPDATE purchase_orders SET doc = REPLACE(REPLACE(doc, '"status":"cancelled"', '"
   '"cancelled_at"', '"canceled_at"');
 UPDATE events SET type = 'shipment.canceled' WHERE type = 'shipment.cancelled';
 UPDATE events SET type = 'purchase_order.canceled' WHERE type = 'purchase_order.cancelled')"},
-      {18, "one shape for the same thing (issue 13): periods, money, gateway references, discount sources", "",
+      {18, "one shape for the same thing (issue 13): periods, money, gateway references, discount sources",
+       // Payment methods get the envelope every resource has (metadata, updated, version);
+       // a method stored before has no metadata and has not changed since it was attached.
+       R"(ALTER TABLE payment_methods ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE payment_methods ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE payment_methods ADD COLUMN updated_at BIGINT NOT NULL DEFAULT 0;
+UPDATE payment_methods SET updated_at = created_at)",
        [](db::Tx& tx) -> Status {
          RECUR_TRY(reshape_billing_18(tx));
          return reshape_others_18(tx);

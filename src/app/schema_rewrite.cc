@@ -1,6 +1,9 @@
 #include "app/schema_rewrite.h"
 
+#include <map>
 #include <string>
+
+#include "subscriptions/subscription.h"
 
 namespace recur::app {
 
@@ -61,9 +64,155 @@ Status fill_tracking_numbers(db::Tx& tx) {
 
 // ------------------------------------------------------------ migration 18: billing
 
-Status reshape_billing_18(db::Tx& tx) {
-  (void)tx;
+namespace {
+
+bool has_text(const Json& doc, const char* key) { return doc.contains(key) && doc[key].is_string(); }
+
+// {"<start>": t1, "<end>": t2} -> {"<to>": {"start": t1, "end": t2}} (end exclusive, as before).
+void merge_period(Json& doc, const char* start, const char* end, const char* to) {
+  if (!doc.is_object() || !doc.contains(start) || !doc.contains(end) || doc.contains(to)) return;
+  doc[to] = Json{{"start", std::move(doc[start])}, {"end", std::move(doc[end])}};
+  doc.erase(start);
+  doc.erase(end);
+}
+
+// A discount source packed in one string ("promotion_code:promo_1") -> {"type", "id"}; an
+// empty string -> null. An object (the new shape) or null stays as it is.
+void unpack_discount_source(Json& doc, const char* key) {
+  if (!has_text(doc, key)) return;
+  const std::string packed = doc[key];
+  auto colon = packed.find(':');
+  if (packed.empty()) doc[key] = nullptr;
+  else if (colon != std::string::npos)
+    doc[key] = subscriptions::to_json(subscriptions::DiscountSource{packed.substr(0, colon), packed.substr(colon + 1)});
+}
+
+// The members of the envelope a document lacked: no metadata, and the version its changes
+// imply (`changed`: at least one after it was made; the exact count was never stored).
+void add_envelope(Json& doc, bool changed) {
+  if (!doc.contains("metadata")) doc["metadata"] = Json::object();
+  if (!doc.contains("updated") && doc.contains("created")) doc["updated"] = doc["created"];
+  if (!doc.contains("version")) doc["version"] = changed ? 2 : 1;
+}
+
+void reshape_invoice(Json& doc) {
+  merge_period(doc, "period_start", "period_end", "period");
+  rename_key(doc, "next_payment_attempt", "next_attempt_at");
+  unpack_discount_source(doc, "discount_source");
+  if (doc.contains("lines") && doc["lines"].is_array())
+    for (auto& line : doc["lines"]) merge_period(line, "period_start", "period_end", "period");
+}
+
+void reshape_payment(Json& doc) {
+  rename_key(doc, "charge_id", "gateway_reference");
+  // Inserted pending (or failed at once without a payment method), then changed by each
+  // answer of the gateway recorded.
+  const bool answered = doc.value("status", "") == "pending"
+                            ? has_text(doc, "failure_code") || has_text(doc, "gateway_reference")
+                            : doc.value("failure_code", Json()) != "no_payment_method";
+  add_envelope(doc, answered);
+}
+
+// `gateways`: the gateway of each payment a refund gives money back on.
+void reshape_refund(Json& doc, const std::map<std::string, std::string>& gateways) {
+  rename_key(doc, "gateway_refund_id", "gateway_reference");
+  if (!doc.contains("gateway")) {
+    auto it = gateways.find(doc.value("payment", ""));
+    doc["gateway"] = it == gateways.end() ? Json(nullptr) : Json(it->second);
+  }
+  const bool answered = doc.value("status", "") != "pending" || has_text(doc, "failure_code") ||
+                        has_text(doc, "gateway_reference");
+  add_envelope(doc, answered);
+}
+
+// A subscription's discount: its source as {type, id}, and null for the kind of amount that
+// does not apply (percent_off of an amount off; amount_off and currency of a percentage).
+void reshape_discount(Json& sub) {
+  if (!sub.contains("discount") || !sub["discount"].is_object()) return;
+  Json& d = sub["discount"];
+  unpack_discount_source(d, "source");
+  const bool amount = d.contains("amount_off") && d["amount_off"].is_number() && d["amount_off"] > 0;
+  if (amount) {
+    d["percent_off"] = nullptr;
+  } else {
+    d["amount_off"] = nullptr;
+    d["currency"] = nullptr;
+  }
+}
+
+// Applies `fix(type, payload)` to the payload ({before, after, details}) of every stored
+// event of `resource_type`; only changed rows are written.
+Status rewrite_event_payloads(db::Tx& tx, std::string_view resource_type,
+                              const std::function<void(const std::string&, Json&)>& fix) {
+  RECUR_ASSIGN(auto events, tx.query("SELECT id, type, payload FROM events WHERE resource_type = $1",
+                                     {std::string(resource_type)}));
+  for (const auto& row : events) {
+    Json payload = Json::parse(row.text(2), nullptr, false);
+    if (!payload.is_object()) continue;
+    Json fixed = payload;
+    fix(row.text(1), fixed);
+    if (fixed == payload) continue;
+    RECUR_TRY(tx.exec("UPDATE events SET payload = $1 WHERE id = $2", {fixed.dump(), row.text(0)}));
+  }
   return Ok{};
+}
+
+// The payload's member `key` when it is an object; nullptr otherwise (nothing to fix).
+Json* object_in(Json& payload, const char* key) {
+  return payload.contains(key) && payload[key].is_object() ? &payload[key] : nullptr;
+}
+
+// The gateway of every payment that a refund names.
+Result<std::map<std::string, std::string>> refunded_payment_gateways(db::Tx& tx) {
+  std::map<std::string, std::string> gateways;
+  RECUR_ASSIGN(auto refunds, tx.query("SELECT doc FROM refunds"));
+  for (const auto& row : refunds) {
+    Json doc = Json::parse(row.text(0), nullptr, false);
+    if (doc.is_object() && has_text(doc, "payment")) gateways.emplace(doc["payment"].get<std::string>(), "");
+  }
+  for (auto& [payment, gateway] : gateways) {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE id = $1", {payment}));
+    if (rows.empty()) continue;
+    Json doc = Json::parse(rows[0].text(0), nullptr, false);
+    if (doc.is_object() && has_text(doc, "gateway")) gateway = doc["gateway"].get<std::string>();
+  }
+  std::erase_if(gateways, [](const auto& entry) { return entry.second.empty(); });
+  return gateways;
+}
+
+}  // namespace
+
+Status reshape_billing_18(db::Tx& tx) {
+  RECUR_TRY(rewrite_documents(tx, "invoices", "invoice", reshape_invoice));
+  RECUR_TRY(rewrite_event_payloads(tx, "invoice", [](const std::string&, Json& payload) {
+    if (Json* details = object_in(payload, "details")) rename_key(*details, "next_payment_attempt", "next_attempt_at");
+  }));
+  RECUR_TRY(rewrite_documents(tx, "payments", "payment", reshape_payment));
+  RECUR_ASSIGN(auto gateways, refunded_payment_gateways(tx));
+  RECUR_TRY(rewrite_documents(tx, "refunds", "refund", [&gateways](Json& doc) { reshape_refund(doc, gateways); }));
+  // Credit notes never change: updated is when they were made.
+  RECUR_TRY(rewrite_documents(tx, "credit_notes", "credit_note", [](Json& doc) { add_envelope(doc, false); }));
+  RECUR_TRY(rewrite_documents(tx, "subscriptions", "subscription", reshape_discount));
+  RECUR_TRY(rewrite_event_payloads(tx, "subscription", [](const std::string& type, Json& payload) {
+    Json* details = object_in(payload, "details");
+    if (!details) return;
+    unpack_discount_source(*details, "discount_dropped");
+    if (type != "subscription.discount_applied") return;
+    unpack_discount_source(*details, "source");
+    unpack_discount_source(*details, "replaced");
+  }));
+  // Payment methods have no document of their own (their columns got the envelope in the
+  // SQL above), but the customer's events carry copies: the attached one in details, the
+  // detached one as `before`. Neither had changed when it was copied.
+  return rewrite_event_payloads(tx, "customer", [](const std::string& type, Json& payload) {
+    Json* method = nullptr;
+    if (type == "customer.payment_method_attached") {
+      if (Json* details = object_in(payload, "details")) method = object_in(*details, "payment_method");
+    } else if (type == "customer.payment_method_detached") {
+      method = object_in(payload, "before");
+    }
+    if (method) add_envelope(*method, false);
+  });
 }
 
 // ------------------------------------------------------------ migration 18: the others

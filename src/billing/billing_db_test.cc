@@ -789,7 +789,7 @@ TEST_F(WebhookTest, ATimedOutChargeIsSettledByItsSignedWebhookOnceWithOneReceipt
   EXPECT_EQ(*paid.paid_at, at("2026-01-31T10:01:00Z"));
   Payment settled = *billing().service.get_payment(pay.id);
   EXPECT_EQ(settled.status, PaymentStatus::kSucceeded);
-  EXPECT_EQ(settled.charge_id, event["data"]["object"]["id"].get<std::string>());
+  EXPECT_EQ(settled.gateway_reference, event["data"]["object"]["id"].get<std::string>());
   EXPECT_EQ(notifications("receipt", inv.id), 1);
   // Redelivered: recorded once, nothing changes.
   auto again = deliver(event);
@@ -908,13 +908,13 @@ TEST_F(WebhookTest, ARefundWhoseAnswerIsLostIsSettledByItsWebhook) {
   sandbox().set_faults({});
   std::string refund_id = text("SELECT refund_id FROM sandbox_refunds");
   Json refund = {{"id", refund_id}, {"object", "refund"}, {"amount", 500}, {"currency", "usd"},
-                 {"payment_intent", only_payment(inv.id).charge_id}, {"status", "succeeded"}};
+                 {"payment_intent", only_payment(inv.id).gateway_reference}, {"status", "succeeded"}};
   Json event = {{"id", "evt_re"}, {"type", "refund.updated"}, {"data", {{"object", refund}}},
                 {"request", {{"id", "req_1"}, {"idempotency_key", "refund:" + pending->id}}}};
   EXPECT_EQ(outcome(event), "settled");
   auto settled = billing().service.get_refund(pending->id);
   EXPECT_EQ(settled->status, PaymentStatus::kSucceeded);
-  EXPECT_EQ(settled->gateway_refund_id, refund_id);
+  EXPECT_EQ(settled->gateway_reference, refund_id);
   run_at("2026-01-31T10:06:00Z");  // the run that would have asked again
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM credit_notes"), 1);
@@ -927,7 +927,7 @@ TEST_F(WebhookTest, ADisputeIsRecordedAsAnEventWithoutTouchingTheMoney) {
   Invoice inv = invoices(sub.id).at(0);
   Payment pay = only_payment(inv.id);
   Json dispute = {{"id", "dp_1"}, {"object", "dispute"}, {"amount", pay.amount}, {"currency", "usd"},
-                  {"payment_intent", pay.charge_id}, {"reason", "fraudulent"}};
+                  {"payment_intent", pay.gateway_reference}, {"reason", "fraudulent"}};
   EXPECT_EQ(outcome({{"id", "evt_dp"}, {"type", "charge.dispute.created"}, {"data", {{"object", dispute}}}}),
             "dispute_recorded");
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.disputed' AND resource_id = $1", {pay.id}), 1);

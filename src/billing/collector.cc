@@ -116,13 +116,14 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
   Invoice inv = std::move(*found);
   Payment pay = std::move(*stored);
   pay.updated = now;
+  ++pay.version;
   inv.updated = now;
   ++inv.version;
   AttemptResult outcome = AttemptResult::kUnknown;
   switch (result.outcome) {
     case Outcome::kSucceeded: {
       pay.status = PaymentStatus::kSucceeded;
-      pay.charge_id = result.charge_id;
+      pay.gateway_reference = result.charge_id;
       pay.failure_code.clear();
       pay.failure_message.clear();
       bool was_failing = inv.first_failed_at.has_value();
@@ -144,7 +145,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
     }
     case Outcome::kFailed:
       pay.status = PaymentStatus::kFailed;
-      pay.charge_id = result.charge_id;
+      pay.gateway_reference = result.charge_id;
       pay.failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
       RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
@@ -160,7 +161,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
     case Outcome::kUnknown:
       // The money may or may not have moved: keep the payment pending and its key (and
       // the charge's id when the gateway gave one, so its webhook finds the payment).
-      if (!result.charge_id.empty()) pay.charge_id = result.charge_id;
+      if (!result.charge_id.empty()) pay.gateway_reference = result.charge_id;
       pay.failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
       inv.next_attempt_at = now + unknown_retry_seconds_;
@@ -186,7 +187,7 @@ recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Timestamp now)
     // new card) schedules nothing; the invoice waits, open, for the next payment method.
     inv.next_attempt_at.reset();
     return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
-                          {{"attempt", inv.attempt_count}, {"next_payment_attempt", nullptr}});
+                          {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}});
   }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
   DunningStep step = dunning_step(settings, *inv.first_failed_at, inv.attempt_count);
@@ -194,12 +195,12 @@ recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Timestamp now)
     inv.next_attempt_at = *next;
     RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
     return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
-                          {{"attempt", inv.attempt_count}, {"next_payment_attempt", to_json_time(*next)}});
+                          {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}});
   }
   const FinalAction final_action = std::get<FinalAction>(step);
   inv.next_attempt_at.reset();
   Json details = {{"attempt", inv.attempt_count},
-                  {"next_payment_attempt", to_json_time(std::optional<Timestamp>())},
+                  {"next_attempt_at", nullptr},
                   {"final_action", to_string(final_action)}};
   switch (final_action) {
     case FinalAction::kCancel:
@@ -223,8 +224,7 @@ recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Timestamp now)
 }
 
 recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {
-  Refund r{ids_.next("re"), inv.id, pay.id, inv.customer, pay.amount, pay.currency, "requested_by_customer",
-           PaymentStatus::kPending, "", "", "", "", now, now};
+  Refund r = pending_refund(ids_.next("re"), inv, pay, pay.amount, "requested_by_customer", now);
   inv.amount_refunded += r.amount;  // reserved now, as Refunds::refund does
   RECUR_TRY(insert_refund(tx, r));
   return events_.record(tx, "refund.created", r.id, events::Actor::system(), nullptr, to_json(r),

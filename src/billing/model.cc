@@ -261,8 +261,7 @@ Json to_json(const Invoice& inv) {
     lines.push_back({{"description", l.description},
                      {"amount", l.amount},
                      {"quantity", l.quantity},
-                     {"period_start", format_rfc3339(l.period.start)},
-                     {"period_end", format_rfc3339(l.period.end)},
+                     {"period", to_json(l.period)},
                      {"proration", l.proration}});
   return with_envelope(Json{{"id", inv.id},
                             {"object", "invoice"},
@@ -271,12 +270,11 @@ Json to_json(const Invoice& inv) {
                             {"customer", inv.customer},
                             {"status", to_string(inv.status)},
                             {"billing_reason", inv.billing_reason},
-                            {"period_start", format_rfc3339(inv.period.start)},
-                            {"period_end", format_rfc3339(inv.period.end)},
+                            {"period", to_json(inv.period)},
                             {"currency", inv.currency},
                             {"subtotal", inv.subtotal},
                             {"discount", inv.discount},
-                            {"discount_source", text_or_null(inv.discount_source)},
+                            {"discount_source", subscriptions::to_json(inv.discount_source)},
                             {"tax", inv.tax},
                             {"total", inv.total},
                             {"amount_paid", inv.amount_paid},
@@ -284,7 +282,7 @@ Json to_json(const Invoice& inv) {
                             {"amount_credited", inv.amount_credited},
                             {"amount_due", inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0},
                             {"attempt_count", inv.attempt_count},
-                            {"next_payment_attempt", to_json_time(inv.next_attempt_at)},
+                            {"next_attempt_at", to_json_time(inv.next_attempt_at)},
                             {"first_failed_at", to_json_time(inv.first_failed_at)},
                             {"paid_at", to_json_time(inv.paid_at)},
                             {"collection_ended", inv.collection_ended},
@@ -300,30 +298,30 @@ Invoice invoice_from_doc(const Json& d) {
   inv.customer = d.at("customer");
   inv.status = invoice_status_from(d.at("status").get<std::string>()).value_or(InvoiceStatus::kDraft);
   inv.billing_reason = d.at("billing_reason");
-  inv.period = {doc_required_time(d, "period_start"), doc_required_time(d, "period_end")};
+  inv.period = period_from_json(d.at("period"));
   inv.currency = d.at("currency");
   inv.subtotal = d.at("subtotal");
   inv.discount = d.at("discount");
-  inv.discount_source = doc_text(d, "discount_source").value_or("");
+  inv.discount_source = subscriptions::discount_source_from_json(d.at("discount_source"));
   inv.tax = d.at("tax");
   inv.total = d.at("total");
   inv.amount_paid = d.at("amount_paid");
   inv.amount_refunded = d.at("amount_refunded");
   inv.amount_credited = d.value("amount_credited", std::int64_t{0});
   inv.attempt_count = d.at("attempt_count");
-  inv.next_attempt_at = doc_time(d, "next_payment_attempt");
+  inv.next_attempt_at = doc_time(d, "next_attempt_at");
   inv.first_failed_at = doc_time(d, "first_failed_at");
   inv.paid_at = doc_time(d, "paid_at");
   inv.collection_ended = d.value("collection_ended", false);
   for (const auto& l : d.at("lines"))
-    inv.lines.push_back({l.at("description"), l.at("amount"), l.at("quantity"),
-                         {doc_required_time(l, "period_start"), doc_required_time(l, "period_end")}, l.at("proration")});
+    inv.lines.push_back({l.at("description"), l.at("amount"), l.at("quantity"), period_from_json(l.at("period")),
+                         l.at("proration")});
   read_envelope(d, inv);
   return inv;
 }
 
 Json to_json(const Payment& p) {
-  return Json{{"id", p.id},
+  return with_envelope(Json{{"id", p.id},
               {"object", "payment"},
               {"invoice", p.invoice},
               {"customer", p.customer},
@@ -332,13 +330,12 @@ Json to_json(const Payment& p) {
               {"amount", p.amount},
               {"currency", p.currency},
               {"gateway", text_or_null(p.gateway)},
+              {"gateway_reference", text_or_null(p.gateway_reference)},
               {"payment_method", text_or_null(p.payment_method)},
-              {"charge_id", text_or_null(p.charge_id)},
               {"idempotency_key", p.idempotency_key},
               {"failure_code", text_or_null(p.failure_code)},
-              {"failure_message", text_or_null(p.failure_message)},
-              {"created", format_rfc3339(p.created)},
-              {"updated", format_rfc3339(p.updated)}};
+              {"failure_message", text_or_null(p.failure_message)}},
+                       p);
 }
 
 Payment payment_from_doc(const Json& d) {
@@ -353,16 +350,15 @@ Payment payment_from_doc(const Json& d) {
   p.gateway = doc_text(d, "gateway").value_or("");
   p.payment_method = doc_text(d, "payment_method").value_or("");
   p.idempotency_key = d.value("idempotency_key", "");
-  p.charge_id = doc_text(d, "charge_id").value_or("");
+  p.gateway_reference = doc_text(d, "gateway_reference").value_or("");
   p.failure_code = doc_text(d, "failure_code").value_or("");
   p.failure_message = doc_text(d, "failure_message").value_or("");
-  p.created = doc_required_time(d, "created");
-  p.updated = doc_required_time(d, "updated");
+  read_envelope(d, p);
   return p;
 }
 
 Json to_json(const Refund& r) {
-  return Json{{"id", r.id},
+  return with_envelope(Json{{"id", r.id},
               {"object", "refund"},
               {"invoice", r.invoice},
               {"payment", r.payment},
@@ -371,12 +367,12 @@ Json to_json(const Refund& r) {
               {"currency", r.currency},
               {"reason", r.reason},
               {"status", to_string(r.status)},
-              {"gateway_refund_id", text_or_null(r.gateway_refund_id)},
+              {"gateway", text_or_null(r.gateway)},
+              {"gateway_reference", text_or_null(r.gateway_reference)},
               {"failure_code", text_or_null(r.failure_code)},
               {"failure_message", text_or_null(r.failure_message)},
-              {"credit_note", text_or_null(r.credit_note)},
-              {"created", format_rfc3339(r.created)},
-              {"updated", format_rfc3339(r.updated)}};
+              {"credit_note", text_or_null(r.credit_note)}},
+                       r);
 }
 
 Refund refund_from_doc(const Json& d) {
@@ -389,17 +385,32 @@ Refund refund_from_doc(const Json& d) {
   r.currency = d.at("currency");
   r.reason = d.at("reason");
   r.status = payment_status_from(d.at("status"));
-  r.gateway_refund_id = doc_text(d, "gateway_refund_id").value_or("");
+  r.gateway = doc_text(d, "gateway").value_or("");
+  r.gateway_reference = doc_text(d, "gateway_reference").value_or("");
   r.failure_code = doc_text(d, "failure_code").value_or("");
   r.failure_message = doc_text(d, "failure_message").value_or("");
   r.credit_note = doc_text(d, "credit_note").value_or("");
-  r.created = doc_required_time(d, "created");
-  r.updated = doc_required_time(d, "updated");
+  read_envelope(d, r);
+  return r;
+}
+
+Refund pending_refund(std::string id, const Invoice& inv, const Payment& charge, std::int64_t amount,
+                      std::string reason, Timestamp now) {
+  Refund r;
+  r.id = std::move(id);
+  r.invoice = inv.id;
+  r.payment = charge.id;
+  r.customer = inv.customer;
+  r.amount = amount;
+  r.currency = inv.currency;
+  r.reason = std::move(reason);
+  r.gateway = charge.gateway;
+  r.created = r.updated = now;
   return r;
 }
 
 Json to_json(const CreditNote& n) {
-  return Json{{"id", n.id},
+  return with_envelope(Json{{"id", n.id},
               {"object", "credit_note"},
               {"number", n.number},
               {"invoice", n.invoice},
@@ -410,8 +421,8 @@ Json to_json(const CreditNote& n) {
               {"reason", n.reason},
               {"type", n.type},
               {"refund", text_or_null(n.refund)},
-              {"memo", text_or_null(n.memo)},
-              {"created", format_rfc3339(n.created)}};
+              {"memo", text_or_null(n.memo)}},
+                       n);
 }
 
 CreditNote credit_note_from_doc(const Json& d) {
@@ -427,7 +438,7 @@ CreditNote credit_note_from_doc(const Json& d) {
   n.type = d.at("type");
   n.refund = doc_text(d, "refund").value_or("");
   n.memo = doc_text(d, "memo").value_or("");
-  n.created = doc_required_time(d, "created");
+  read_envelope(d, n);
   return n;
 }
 

@@ -40,7 +40,7 @@ struct Invoice {
   std::vector<InvoiceLine> lines;
   std::int64_t subtotal = 0;  // sum of lines
   std::int64_t discount = 0;  // taken off the subtotal (>= 0)
-  std::string discount_source;
+  std::optional<subscriptions::DiscountSource> discount_source;
   std::int64_t tax = 0;
   std::int64_t total = 0;  // subtotal - discount + tax, never below zero
   std::int64_t amount_paid = 0;
@@ -129,11 +129,13 @@ struct Payment {
   std::string gateway;
   std::string payment_method;  // "pmt_..." (empty: the customer had none)
   std::string idempotency_key;
-  std::string charge_id;
+  std::string gateway_reference;  // the gateway's id for the charge, once it gave one
   std::string failure_code;
   std::string failure_message;
   Timestamp created = 0;
   Timestamp updated = 0;
+  std::int64_t version = 1;  // grows by one with each change (a settlement)
+  Json metadata = Json::object();
 };
 
 Json to_json(const Payment& payment);
@@ -150,16 +152,23 @@ struct Refund {
   std::string currency;
   std::string reason;  // requested_by_customer | duplicate | fraudulent
   PaymentStatus status = PaymentStatus::kPending;
-  std::string gateway_refund_id;
+  std::string gateway;            // the charge's gateway, which gives the money back
+  std::string gateway_reference;  // the gateway's id for the refund, once it gave one
   std::string failure_code;
   std::string failure_message;
   std::string credit_note;  // "cn_..." once it succeeded
   Timestamp created = 0;
   Timestamp updated = 0;
+  std::int64_t version = 1;  // grows by one with each change (an answer of the gateway)
+  Json metadata = Json::object();
 };
 
 Json to_json(const Refund& refund);
 Refund refund_from_doc(const Json& doc);
+// A refund of `amount` of `charge` (a succeeded payment of `invoice`), pending until the
+// charge's gateway answers. Pure.
+Refund pending_refund(std::string id, const Invoice& invoice, const Payment& charge, std::int64_t amount,
+                      std::string reason, Timestamp now);
 
 inline constexpr std::string_view kRefundReasons[] = {"requested_by_customer", "duplicate", "fraudulent"};
 
@@ -178,6 +187,10 @@ struct CreditNote {
   std::string refund;  // "re_..." for type refund
   std::string memo;
   Timestamp created = 0;
+  // Immutable: updated is created, version stays 1.
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+  Json metadata = Json::object();
 };
 
 Json to_json(const CreditNote& note);

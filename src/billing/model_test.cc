@@ -225,7 +225,7 @@ TEST(BuildInvoice, WorkedExamples) {
     e.currency = "eur";
     e.quantity = c.quantity;
     e.unit_amount = c.unit_amount;
-    e.discount_source = c.period_amount < c.unit_amount * c.quantity ? "coupon:c" : "";
+    if (c.period_amount < c.unit_amount * c.quantity) e.discount_source = subscriptions::DiscountSource{"coupon", "c"};
     std::vector<InvoiceLine> pending;
     for (auto a : c.pending) pending.push_back(line(a, true));
     BuiltInvoice built = build_invoice(sub, e, "Box", pending, c.tax_bp);
@@ -256,6 +256,76 @@ TEST(BuildInvoice, WorkedExamples) {
     EXPECT_TRUE(inv.id.empty());      // the invoicer gives the id
     EXPECT_TRUE(inv.number.empty());  // and the gapless number, in its transaction
   }
+}
+
+// docs/api-conventions.md: periods are {start, end}, a discount source is {type, id} or
+// null, the next try is next_attempt_at, and the stored form reads back to the same JSON.
+TEST(InvoiceJson, ServesPeriodsAsObjectsAndTheDiscountSourceAsTypeAndId) {
+  const Period april{parse_rfc3339("2026-04-01T00:00:00Z").value(), parse_rfc3339("2026-05-01T00:00:00Z").value()};
+  Invoice inv;
+  inv.id = "in_1";
+  inv.subscription = "sub_1";
+  inv.customer = "cus_1";
+  inv.status = InvoiceStatus::kOpen;
+  inv.billing_reason = "subscription_cycle";
+  inv.period = april;
+  inv.currency = "usd";
+  inv.lines = {{"Box", 2000, 1, april, false}};
+  inv.discount_source = subscriptions::DiscountSource{"promotion_code", "promo_1"};
+  inv.next_attempt_at = april.start;
+  Json j = to_json(inv);
+  const Json period = {{"start", "2026-04-01T00:00:00Z"}, {"end", "2026-05-01T00:00:00Z"}};
+  EXPECT_EQ(j.at("period"), period);
+  EXPECT_EQ(j.at("lines")[0].at("period"), period);
+  EXPECT_EQ(j.at("discount_source"), (Json{{"type", "promotion_code"}, {"id", "promo_1"}}));
+  EXPECT_EQ(j.at("next_attempt_at"), "2026-04-01T00:00:00Z");
+  for (const char* gone : {"period_start", "period_end", "next_payment_attempt"}) EXPECT_FALSE(j.contains(gone)) << gone;
+  EXPECT_FALSE(j.at("lines")[0].contains("period_start"));
+  EXPECT_EQ(to_json(invoice_from_doc(j)), j);
+  inv.discount_source.reset();
+  EXPECT_TRUE(to_json(inv).at("discount_source").is_null());
+  EXPECT_EQ(to_json(invoice_from_doc(to_json(inv))), to_json(inv));
+}
+
+TEST(PaymentJson, PaymentsRefundsAndCreditNotesCarryTheEnvelopeAndAGatewayReference) {
+  const Timestamp t0 = parse_rfc3339("2026-04-01T00:00:00Z").value();
+  Invoice inv;
+  inv.id = "in_1";
+  inv.customer = "cus_1";
+  inv.currency = "usd";
+  Payment pay;
+  pay.id = "pay_1";
+  pay.invoice = inv.id;
+  pay.customer = inv.customer;
+  pay.amount = 2000;
+  pay.currency = "usd";
+  pay.gateway = "stripe";
+  pay.gateway_reference = "pi_1";
+  pay.created = pay.updated = t0;
+  Json p = to_json(pay);
+  EXPECT_EQ(p.at("gateway_reference"), "pi_1");
+  EXPECT_EQ(p.at("version"), 1);
+  EXPECT_EQ(p.at("metadata"), Json::object());
+  EXPECT_FALSE(p.contains("charge_id"));
+  EXPECT_EQ(to_json(payment_from_doc(p)), p);
+
+  Refund r = pending_refund("re_1", inv, pay, 500, "duplicate", t0);
+  EXPECT_EQ(r.gateway, "stripe");  // the charge's gateway gives the money back
+  r.gateway_reference = "re_gw_1";
+  r.metadata = {{"ticket", "T-9"}};
+  Json rj = to_json(r);
+  EXPECT_EQ(rj.at("gateway"), "stripe");
+  EXPECT_EQ(rj.at("gateway_reference"), "re_gw_1");
+  EXPECT_EQ(rj.at("metadata"), (Json{{"ticket", "T-9"}}));
+  EXPECT_EQ(rj.at("version"), 1);
+  EXPECT_FALSE(rj.contains("gateway_refund_id"));
+  EXPECT_EQ(to_json(refund_from_doc(rj)), rj);
+
+  CreditNote n{"cn_1", "CN-000001", inv.id, inv.customer, "sub_1", 500, "usd", "other", "credit", "", "", t0, t0};
+  Json nj = to_json(n);
+  for (const char* key : {"metadata", "created", "updated", "version"}) EXPECT_TRUE(nj.contains(key)) << key;
+  EXPECT_EQ(nj.at("updated"), nj.at("created"));
+  EXPECT_EQ(to_json(credit_note_from_doc(nj)), nj);
 }
 
 TEST(DunningSettings, RefusesUnsortedDuplicateOrOutOfRangeSchedules) {

@@ -42,8 +42,8 @@ Result<Refund> Refunds::refund(const RefundInput& in, const events::Actor& actor
     RECUR_ASSIGN(auto paid, billing::list_payments(tx, succeeded));
     if (paid.items.empty())  // unreachable while amount_paid only grows by charges; kept as a guard
       return Error::conflict("nothing_to_refund", "invoice " + inv.id + " was settled without a charge");
-    Refund r{ids_.next("re"), inv.id, paid.items[0].id, inv.customer, amount, inv.currency, in.reason,
-             PaymentStatus::kPending, "", "", "", "", now, now};
+    Refund r = pending_refund(ids_.next("re"), inv, paid.items[0], amount, in.reason, now);
+    r.metadata = in.metadata;
     // Reserved now, so two refunds at once can never give back more than was paid.
     inv.amount_refunded += amount;
     inv.updated = now;
@@ -84,7 +84,7 @@ RefundResult Refunds::ask_refund(const Refund& r) {
   if (!payment.ok()) return {Outcome::kUnknown, "", "gateway_error", payment.error().message};
   Gateway* gateway = gateways_.find(payment->gateway);
   if (!gateway) return {Outcome::kUnknown, "", "gateway_not_configured", "no gateway named '" + payment->gateway + "'"};
-  return gateway->refund({payment->charge_id, Money{r.amount, r.currency}, r.reason, "refund:" + r.id});
+  return gateway->refund({payment->gateway_reference, Money{r.amount, r.currency}, r.reason, "refund:" + r.id});
 }
 
 Result<Refund> Refunds::settle_refund(const std::string& id, const RefundResult& result) {
@@ -98,10 +98,11 @@ Result<Refund> Refunds::settle_refund(db::Tx& tx, const std::string& id, const R
   Refund r = std::move(*found);
   if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
     if (r.status == PaymentStatus::kPending) {
-      if (!result.refund_id.empty()) r.gateway_refund_id = result.refund_id;  // accepted, not settled yet
+      if (!result.refund_id.empty()) r.gateway_reference = result.refund_id;  // accepted, not settled yet
       r.failure_code = result.failure_code;
       r.failure_message = result.failure_message;
       r.updated = now;
+      ++r.version;
       RECUR_TRY(update_refund(tx, r));
     }
     return r;  // settled before, or still unknown: asked again later with the same key
@@ -110,13 +111,14 @@ Result<Refund> Refunds::settle_refund(db::Tx& tx, const std::string& id, const R
   if (!inv_found) return invoice_not_found(r.invoice);
   Invoice inv = std::move(*inv_found);
   r.updated = now;
+  ++r.version;
   if (result.outcome == Outcome::kSucceeded) {
     r.status = PaymentStatus::kSucceeded;
-    r.gateway_refund_id = result.refund_id;
+    r.gateway_reference = result.refund_id;
     r.failure_code.clear();
     r.failure_message.clear();
     CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, r.amount, r.currency, r.reason,
-                    "refund", r.id, "", now};
+                    "refund", r.id, "", now, now};
     RECUR_ASSIGN(note.number, next_credit_note_number(tx));
     RECUR_TRY(insert_credit_note(tx, note));
     r.credit_note = note.id;
@@ -164,7 +166,7 @@ Result<CreditNote> Refunds::credit(const CreditInput& in, const events::Actor& a
       return Error::conflict("subscription_ended", "the subscription of invoice " + inv.id +
                                                        " has ended and will not be invoiced again; refund instead");
     CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, amount, inv.currency, in.reason,
-                    "credit", "", in.memo, now};
+                    "credit", "", in.memo, now, now, 1, in.metadata};
     RECUR_ASSIGN(note.number, next_credit_note_number(tx));
     // The next invoice of the subscription takes it off, like any pending credit.
     subscriptions::PendingItem item{ids_.next("ii"), inv.subscription, "Credit note " + note.number, -amount,

@@ -23,6 +23,7 @@ struct RefundInput {
   // The request's Idempotency-Key: a retry of a request that made the refund (and then died
   // before answering) resumes that refund instead of making a second (decision 0009).
   std::string request_key;
+  Json metadata = Json::object();
 };
 
 struct CreditInput {
@@ -30,6 +31,7 @@ struct CreditInput {
   std::int64_t amount = 0;
   std::string reason;
   std::string memo;
+  Json metadata = Json::object();
 };
 
 class Refunds {

@@ -41,6 +41,7 @@ Result<RefundInput> parse_refund(const Request& req) {
   auto invoice = f.text("invoice", true, 64);
   in.amount = f.integer("amount", false, 1, std::int64_t{1} << 50);
   auto reason = f.one_of("reason", false, std::span<const std::string_view>(kRefundReasons));
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.invoice = *invoice;
   if (reason) in.reason = *reason;
@@ -55,6 +56,7 @@ Result<CreditInput> parse_credit(const Request& req) {
   auto amount = f.integer("amount", true, 1, std::int64_t{1} << 50);
   auto reason = f.one_of("reason", true, {"duplicate", "fraudulent", "order_change", "product_unsatisfactory", "other"});
   auto memo = f.text("memo", false, 500);
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.invoice = *invoice;
   in.amount = *amount;

@@ -33,7 +33,7 @@ Verdict judge_charge(const Payment& payment, std::string_view gateway, const Cha
   if (payment.status != PaymentStatus::kPending) return Verdict::kAlreadySettled;
   if (notice.result.outcome == Outcome::kUnknown) return Verdict::kNotFinal;
   if (!same_money(notice.amount, payment.amount, payment.currency) ||
-      !same_id(payment.charge_id, notice.result.charge_id))
+      !same_id(payment.gateway_reference, notice.result.charge_id))
     return Verdict::kMismatch;
   return Verdict::kSettle;
 }
@@ -42,7 +42,7 @@ Verdict judge_refund(const Refund& refund, const RefundNotice& notice) {
   if (refund.status != PaymentStatus::kPending) return Verdict::kAlreadySettled;
   if (notice.result.outcome == Outcome::kUnknown) return Verdict::kNotFinal;
   if (!same_money(notice.amount, refund.amount, refund.currency) ||
-      !same_id(refund.gateway_refund_id, notice.result.refund_id))
+      !same_id(refund.gateway_reference, notice.result.refund_id))
     return Verdict::kMismatch;
   return Verdict::kSettle;
 }

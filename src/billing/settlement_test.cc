@@ -34,7 +34,7 @@ TEST(JudgeCharge, APendingPaymentIsSettledByAFinalAnswerOfItsOwnGateway) {
 TEST(JudgeCharge, SettledPaymentsAreNeverChangedAgain) {
   Payment paid = pending_payment();
   paid.status = PaymentStatus::kSucceeded;
-  paid.charge_id = "pi_1";
+  paid.gateway_reference = "pi_1";
   EXPECT_EQ(judge_charge(paid, "stripe", notice(Outcome::kFailed)), Verdict::kAlreadySettled);
   Payment failed = pending_payment();
   failed.status = PaymentStatus::kFailed;
@@ -51,7 +51,7 @@ TEST(JudgeCharge, ProcessingOtherGatewayOtherAmountOrOtherChargeSettleNothing) {
   euros.amount = Money{2999, "eur"};
   EXPECT_EQ(judge_charge(pending_payment(), "stripe", euros), Verdict::kMismatch);
   Payment known = pending_payment();
-  known.charge_id = "pi_other";
+  known.gateway_reference = "pi_other";
   EXPECT_EQ(judge_charge(known, "stripe", notice(Outcome::kSucceeded)), Verdict::kMismatch);
   // Upper-case currencies (Square's) are the same currency.
   ChargeNotice upper = notice(Outcome::kSucceeded);

@@ -241,13 +241,13 @@ recur::Status insert_payment(db::Tx& tx, const Payment& p, const std::string& re
   RECUR_TRY(tx.exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc,"
                     " charge_id, request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     {p.id, p.invoice, p.customer, p.attempt, std::string(to_string(p.status)), p.idempotency_key,
-                     p.created, to_json(p).dump(), text_or_null(p.charge_id), text_or_null(request_key)}));
+                     p.created, to_json(p).dump(), text_or_null(p.gateway_reference), text_or_null(request_key)}));
   return Ok{};
 }
 
 recur::Status update_payment(db::Tx& tx, const Payment& p) {
   RECUR_TRY(tx.exec("UPDATE payments SET status = $2, doc = $3, charge_id = $4 WHERE id = $1",
-                    {p.id, std::string(to_string(p.status)), to_json(p).dump(), text_or_null(p.charge_id)}));
+                    {p.id, std::string(to_string(p.status)), to_json(p).dump(), text_or_null(p.gateway_reference)}));
   return Ok{};
 }
 
@@ -255,8 +255,9 @@ Result<std::optional<Payment>> find_payment_by_key(db::Tx& tx, const std::string
   return one_doc(tx, "SELECT doc FROM payments WHERE idempotency_key = $1", {idempotency_key}, payment_from_doc);
 }
 
-Result<std::optional<Payment>> find_payment_by_charge(db::Tx& tx, const std::string& charge_id) {
-  return one_doc(tx, "SELECT doc FROM payments WHERE charge_id = $1 ORDER BY id LIMIT 1", {charge_id},
+Result<std::optional<Payment>> find_payment_by_charge(db::Tx& tx, const std::string& gateway_reference) {
+  // The column keeps its first name (migration 14); the document calls it gateway_reference.
+  return one_doc(tx, "SELECT doc FROM payments WHERE charge_id = $1 ORDER BY id LIMIT 1", {gateway_reference},
                  payment_from_doc);
 }
 

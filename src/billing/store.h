@@ -64,8 +64,9 @@ recur::Status update_payment(db::Tx& tx, const Payment& payment);
 Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice);
 Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id);
 Result<std::optional<Payment>> find_payment_by_key(db::Tx& tx, const std::string& idempotency_key);
-// The payment the gateway knows as `charge_id` (recorded once the gateway answered with it).
-Result<std::optional<Payment>> find_payment_by_charge(db::Tx& tx, const std::string& charge_id);
+// The payment whose charge the gateway knows as `gateway_reference` (recorded once the
+// gateway answered with it).
+Result<std::optional<Payment>> find_payment_by_charge(db::Tx& tx, const std::string& gateway_reference);
 
 // Records a verified gateway event (outcome "received"); false when this gateway's event id
 // was recorded before. On PostgreSQL a concurrent claim of the same id waits for the first

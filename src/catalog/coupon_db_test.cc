@@ -250,7 +250,7 @@ TEST_F(CouponTest, PromotionCodesAreUniqueRegardlessOfCaseAndFoundInAnyCase) {
   ASSERT_TRUE(sub->discount.has_value());
   EXPECT_EQ(sub->discount->promotion_code, code.id);
   EXPECT_EQ(sub->discount->coupon, c.id);
-  EXPECT_EQ(sub->discount->source, "promotion_code:" + code.id);
+  EXPECT_EQ(sub->discount->source, (subscriptions::DiscountSource{"promotion_code", code.id}));
 }
 
 // ------------------------------------------------------------------ invoices
@@ -281,17 +281,19 @@ class CouponBillingTest : public CouponTest {
     }
     return out;
   }
-  std::vector<std::string> sources(const std::string& sub) {
-    auto page = t.app->billing().service.list_invoices({sub,  std::nullopt, std::nullopt, {}, {.limit = 100}});
-    std::vector<std::string> out;
-    for (auto it = page->items.rbegin(); it != page->items.rend(); ++it) out.push_back(it->discount_source);
+  // Oldest first: each invoice's discount_source as served ({type, id} or null).
+  std::vector<Json> sources(const std::string& sub) {
+    auto page = t.app->billing().service.list_invoices({sub, std::nullopt, std::nullopt, {}, {.limit = 100}});
+    std::vector<Json> out;
+    for (auto it = page->items.rbegin(); it != page->items.rend(); ++it) out.push_back(to_json(*it)["discount_source"]);
     return out;
   }
 };
 
 TEST_F(CouponBillingTest, InvoicesOverFourRenewalsForOnceRepeatingAndForever) {
   auto p = plan(2999);
-  auto once = paying(p, coupon(percent(15)).id);
+  auto fifteen = coupon(percent(15));
+  auto once = paying(p, fifteen.id);
   auto repeating = paying(p, coupon(percent(50, CouponDuration::kRepeating, 2)).id);
   CouponInput dollars;
   dollars.amount_off = Money{1000, "usd"};
@@ -309,8 +311,9 @@ TEST_F(CouponBillingTest, InvoicesOverFourRenewalsForOnceRepeatingAndForever) {
   EXPECT_EQ(invoices(repeating.id), (Rows{{2999, 1500, 1499}, {2999, 1500, 1499}, full, full, full}));
   Rows ten_off(5, {2999, 1000, 1999});
   EXPECT_EQ(invoices(forever.id), ten_off);
-  EXPECT_EQ(sources(forever.id), std::vector<std::string>(5, "coupon:" + fixed.id));
-  EXPECT_EQ(sources(once.id)[1], "");
+  EXPECT_EQ(sources(forever.id), std::vector<Json>(5, Json{{"type", "coupon"}, {"id", fixed.id}}));
+  EXPECT_EQ(sources(once.id)[0], (Json{{"type", "coupon"}, {"id", fifteen.id}}));
+  EXPECT_TRUE(sources(once.id)[1].is_null());
   EXPECT_EQ(count("SELECT SUM(amount) FROM sandbox_charges WHERE status = 'succeeded'"),
             2549 + 4 * 2999 + 2 * 1499 + 3 * 2999 + 5 * 1999);
 }

@@ -25,14 +25,15 @@ Json to_json(const Customer& c) {
 }
 
 Json to_json(const PaymentMethod& pm, bool is_default) {
-  return Json{{"id", pm.id},
-              {"object", "payment_method"},
-              {"customer", pm.customer},
-              {"gateway", pm.gateway},
-              {"token", pm.token},
-              {"card", {{"brand", pm.brand}, {"last4", pm.last4}, {"exp_month", pm.exp_month}, {"exp_year", pm.exp_year}}},
-              {"default", is_default},
-              {"created", format_rfc3339(pm.created)}};
+  return with_envelope(
+      Json{{"id", pm.id},
+           {"object", "payment_method"},
+           {"customer", pm.customer},
+           {"gateway", pm.gateway},
+           {"token", pm.token},
+           {"card", {{"brand", pm.brand}, {"last4", pm.last4}, {"exp_month", pm.exp_month}, {"exp_year", pm.exp_year}}},
+           {"default", is_default}},
+      pm);
 }
 
 

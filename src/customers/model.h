@@ -46,6 +46,9 @@ struct PaymentMethod {
   int exp_year = 0;
   bool detached = false;
   Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;  // grows by one with each change (detaching it)
+  Json metadata = Json::object();
 };
 
 Json to_json(const PaymentMethod& pm, bool is_default);

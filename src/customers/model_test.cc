@@ -109,11 +109,12 @@ TEST(AddressJson, AnAddressWithoutLine2OrStateRoundTripsWithNulls) {
 
 TEST(PaymentMethodJson, ShowsTheTokenAndCardDisplayDataOnlyWithTheDefaultFlag) {
   PaymentMethod pm{"pmt_1", "cus_1", "sandbox", "cus_sandbox_abc", "pm_card_visa", "visa", "4242", 12, 2030,
-                   false, at("2026-01-31T10:00:00Z")};
+                   false, at("2026-01-31T10:00:00Z"), at("2026-02-01T10:00:00Z"), 2, Json{{"source", "checkout"}}};
   Json j = to_json(pm, true);
   // api/openapi.yaml: PaymentMethod is additionalProperties: false; the gateway's customer
   // id and the detached flag are Recur's own bookkeeping.
-  EXPECT_EQ(keys(j), (std::set<std::string>{"id", "object", "customer", "gateway", "token", "card", "default", "created"}));
+  EXPECT_EQ(keys(j), (std::set<std::string>{"id", "object", "customer", "gateway", "token", "card", "default", "created",
+                                            "updated", "version", "metadata"}));
   EXPECT_EQ(j.at("object"), "payment_method");
   EXPECT_EQ(j.at("customer"), "cus_1");
   EXPECT_EQ(j.at("gateway"), "sandbox");
@@ -121,6 +122,9 @@ TEST(PaymentMethodJson, ShowsTheTokenAndCardDisplayDataOnlyWithTheDefaultFlag) {
   EXPECT_EQ(j.at("card"), (Json{{"brand", "visa"}, {"last4", "4242"}, {"exp_month", 12}, {"exp_year", 2030}}));
   EXPECT_EQ(j.at("default"), true);
   EXPECT_EQ(j.at("created"), "2026-01-31T10:00:00Z");
+  EXPECT_EQ(j.at("updated"), "2026-02-01T10:00:00Z");
+  EXPECT_EQ(j.at("version"), 2);
+  EXPECT_EQ(j.at("metadata"), (Json{{"source", "checkout"}}));
   EXPECT_EQ(to_json(pm, false).at("default"), false);
 }
 

@@ -69,6 +69,7 @@ Result<AttachInput> parse_attach(const Request& req) {
     token.reset();
   }
   in.make_default = f.boolean("default", false).value_or(false);
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.token = *token;
   return in;

@@ -121,7 +121,7 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
     if (!found) return customer_not_found(c.id);
     Customer locked = std::move(*found);
     PaymentMethod pm{ids_.next("pmt"), c.id, gateway->name(), gw_customer, card.token, card.brand, card.last4,
-                     card.exp_month, card.exp_year, false, clock_.now()};
+                     card.exp_month, card.exp_year, false, clock_.now(), clock_.now(), 1, in.metadata};
     RECUR_TRY(insert_payment_method(tx, pm, in.request_key));
     Json details = {{"payment_method", to_json(pm, false)}};
     RECUR_TRY(events_.record(tx, "customer.payment_method_attached", c.id, actor, nullptr, nullptr, details));
@@ -172,7 +172,11 @@ recur::Status CustomerService::detach_payment_method(const std::string& customer
     RECUR_ASSIGN(auto found, lock_customer(tx, customer_id));
     if (!found) return customer_not_found(customer_id);
     RECUR_ASSIGN(PaymentMethod pm, own_method(tx, customer_id, id));
-    RECUR_TRY(mark_detached(tx, pm.id));
+    Json detached_before = to_json(pm, false);
+    pm.detached = true;
+    pm.updated = clock_.now();
+    ++pm.version;
+    RECUR_TRY(mark_detached(tx, pm));
     Customer c = std::move(*found);
     if (c.default_payment_method == pm.id) {
       // Renewals now have nothing to charge until a new method is attached: say so.
@@ -183,7 +187,8 @@ recur::Status CustomerService::detach_payment_method(const std::string& customer
       RECUR_TRY(update_customer(tx, c, c.version - 1));
       RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(c)));
     }
-    RECUR_TRY(events_.record(tx, "customer.payment_method_detached", customer_id, actor, to_json(pm, false), nullptr));
+    RECUR_TRY(events_.record(tx, "customer.payment_method_detached", customer_id, actor, std::move(detached_before),
+                             nullptr));
     return Ok{};
   });
 }

@@ -36,6 +36,7 @@ struct AttachInput {
   // The request's Idempotency-Key: a retry of a request that attached the method (and then
   // died before answering) gets that method instead of a second one (decision 0009).
   std::string request_key;
+  Json metadata = Json::object();
 };
 
 struct PaymentMethods {

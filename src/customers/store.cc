@@ -8,11 +8,16 @@ namespace recur::customers {
 namespace {
 
 constexpr std::string_view kColumns =
-    "id, customer_id, gateway, gateway_customer, token, brand, last4, exp_month, exp_year, detached, created_at";
+    "id, customer_id, gateway, gateway_customer, token, brand, last4, exp_month, exp_year, detached, created_at,"
+    " updated_at, version, metadata";
 
 PaymentMethod from_row(const db::Row& r) {
-  return PaymentMethod{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.text(6),
-                       static_cast<int>(r.int64(7)), static_cast<int>(r.int64(8)), r.boolean(9), r.int64(10)};
+  PaymentMethod pm{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.text(6),
+                   static_cast<int>(r.int64(7)), static_cast<int>(r.int64(8)), r.boolean(9), r.int64(10)};
+  pm.updated = r.int64(11);
+  pm.version = r.int64(12);
+  pm.metadata = Json::parse(r.text(13));
+  return pm;
 }
 
 std::optional<Customer> first_customer(const std::vector<db::Row>& rows) {
@@ -53,9 +58,10 @@ Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {
   RECUR_TRY(db::release_stale_request_key(tx, "payment_methods", request_key, pm.created));
   RECUR_TRY(tx.exec("INSERT INTO payment_methods (" + std::string(kColumns) +
-                        ", request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        ", request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                     {pm.id, pm.customer, pm.gateway, pm.gateway_customer, pm.token, pm.brand, pm.last4,
                      std::int64_t{pm.exp_month}, std::int64_t{pm.exp_year}, std::int64_t{pm.detached}, pm.created,
+                     pm.updated, pm.version, pm.metadata.dump(),
                      request_key.empty() ? db::Value(nullptr) : db::Value(request_key)}));
   return Ok{};
 }
@@ -84,8 +90,9 @@ Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::s
   return out;
 }
 
-recur::Status mark_detached(db::Tx& tx, const std::string& id) {
-  RECUR_TRY(tx.exec("UPDATE payment_methods SET detached = 1 WHERE id = $1", {id}));
+recur::Status mark_detached(db::Tx& tx, const PaymentMethod& pm) {
+  RECUR_TRY(tx.exec("UPDATE payment_methods SET detached = 1, updated_at = $2, version = $3 WHERE id = $1",
+                    {pm.id, pm.updated, pm.version}));
   return Ok{};
 }
 

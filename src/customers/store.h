@@ -36,7 +36,8 @@ Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, 
 Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id);
 // Attached (not detached) methods of a customer, newest first.
 Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer);
-recur::Status mark_detached(db::Tx& tx, const std::string& id);
+// Stores `pm` as detached, with its new `updated` and `version`.
+recur::Status mark_detached(db::Tx& tx, const PaymentMethod& pm);
 
 // The gateway's id for a customer, once created there.
 Result<std::optional<std::string>> find_gateway_customer(db::Tx& tx, const std::string& customer,

@@ -345,7 +345,7 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
     if (!target) return Error::internal("plan " + p.plan + " disappeared during a plan change");
     // A coupon that does not cover the new plan (plan, tier or currency) is dropped.
     if (l.sub.discount && !discount_admits(*l.sub.discount, *target)) {
-      details["discount_dropped"] = l.sub.discount->source;
+      details["discount_dropped"] = to_json(l.sub.discount->source);
       l.sub.discount.reset();
     }
     // Proration lines wait for the next invoice; on an anchor reset the full charge is
@@ -432,10 +432,10 @@ Result<Subscription> SubscriptionService::apply_discount(const std::string& id, 
                 [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
     RECUR_ASSIGN(Discount discount, redeem(tx, l.sub, l.current_plan(), in.coupon, in.promotion_code, now));
-    Json details = {{"source", discount.source},
+    Json details = {{"source", to_json(discount.source)},
                     {"coupon", to_json_text(discount.coupon)},
                     {"promotion_code", to_json_text(discount.promotion_code)},
-                    {"replaced", l.sub.discount ? Json(l.sub.discount->source) : Json(nullptr)}};
+                    {"replaced", l.sub.discount ? to_json(l.sub.discount->source) : Json(nullptr)}};
     l.sub.discount = std::move(discount);
     return details;
   });
@@ -648,7 +648,7 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
     switch (o.type) {
       case OfferType::kDiscount:
         RECUR_TRY(allowed(l.sub, Action::kUpdate));
-        l.sub.discount = Discount{o.percent_off, o.duration_in_cycles, "retention_offer:" + o.id};
+        l.sub.discount = Discount{o.percent_off, o.duration_in_cycles, {"retention_offer", o.id}};
         break;
       case OfferType::kPause: {
         RECUR_TRY(allowed(l.sub, Action::kPause));

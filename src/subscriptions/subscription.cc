@@ -14,12 +14,15 @@ bool is_cancellation_reason(std::string_view reason) {
 
 namespace {
 
+// The field that does not apply is null: percent_off for an amount off, amount_off and
+// currency for a percentage.
 Json discount_json(const Discount& d) {
-  return Json{{"percent_off", d.percent_off},
-              {"amount_off", d.amount_off > 0 ? Json(d.amount_off) : Json(nullptr)},
-              {"currency", d.amount_off > 0 ? Json(d.currency) : Json(nullptr)},
+  const bool amount = d.amount_off > 0;
+  return Json{{"percent_off", amount ? Json(nullptr) : Json(d.percent_off)},
+              {"amount_off", amount ? Json(d.amount_off) : Json(nullptr)},
+              {"currency", amount ? Json(d.currency) : Json(nullptr)},
               {"cycles_remaining", d.cycles_remaining == kForever ? Json(nullptr) : Json(d.cycles_remaining)},
-              {"source", d.source},
+              {"source", to_json(d.source)},
               {"coupon", to_json_text(d.coupon)},
               {"promotion_code", to_json_text(d.promotion_code)},
               {"applies_to_plans", d.applies_to_plans},
@@ -29,9 +32,9 @@ Json discount_json(const Discount& d) {
 // Documents stored before coupons carry only percent_off, cycles_remaining and source.
 Discount discount_from_json(const Json& x) {
   Discount d;
-  d.percent_off = x.at("percent_off");
+  if (x.at("percent_off").is_number()) d.percent_off = x.at("percent_off");
   d.cycles_remaining = x.at("cycles_remaining").is_null() ? kForever : x.at("cycles_remaining").get<std::int64_t>();
-  d.source = x.at("source");
+  d.source = discount_source_from_json(x.at("source")).value();
   if (x.contains("amount_off") && x.at("amount_off").is_number()) {
     d.amount_off = x.at("amount_off");
     d.currency = x.at("currency");
@@ -45,6 +48,15 @@ Discount discount_from_json(const Json& x) {
 
 }  // namespace
 
+Json to_json(const std::optional<DiscountSource>& source) {
+  if (!source) return nullptr;
+  return Json{{"type", source->type}, {"id", source->id}};
+}
+
+std::optional<DiscountSource> discount_source_from_json(const Json& j) {
+  if (j.is_null()) return std::nullopt;
+  return DiscountSource{j.at("type"), j.at("id")};
+}
 
 Json to_json(const Subscription& s) {
   Json pause = nullptr;
@@ -134,7 +146,7 @@ Discount discount_from(const catalog::Coupon& c, const catalog::PromotionCode* c
     case catalog::CouponDuration::kRepeating: d.cycles_remaining = c.duration_in_cycles; break;
     case catalog::CouponDuration::kForever: d.cycles_remaining = kForever; break;
   }
-  d.source = code ? "promotion_code:" + code->id : "coupon:" + c.id;
+  d.source = code ? DiscountSource{"promotion_code", code->id} : DiscountSource{"coupon", c.id};
   d.coupon = c.id;
   if (code) d.promotion_code = code->id;
   d.applies_to_plans = c.applies_to_plans;
@@ -289,7 +301,7 @@ Json apply_pending_change(Subscription& s, const PlanLookup& plans, Timestamp at
   s.quantity = s.pending_change->quantity;
   s.pending_change.reset();
   if (s.discount && !discount_admits(*s.discount, *plans.pending)) {
-    details["discount_dropped"] = s.discount->source;
+    details["discount_dropped"] = to_json(s.discount->source);
     s.discount.reset();
   }
   if (before.interval != after.interval || before.count != after.count) {

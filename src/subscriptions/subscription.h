@@ -37,12 +37,27 @@ struct PendingChange {
 // `cycles_remaining` of a discount that never runs out (a `forever` coupon).
 inline constexpr std::int64_t kForever = -1;
 
+// Where a discount came from: a coupon redeemed directly ("coupon", "coupon_..."), through a
+// promotion code ("promotion_code", "promo_..."), or a retention offer accepted
+// ("retention_offer", "rof_..."). In JSON an object {type, id} (docs/api-conventions.md), the
+// one shape of a subscription's discount `source` and an invoice's `discount_source`.
+struct DiscountSource {
+  std::string type;
+  std::string id;
+  bool operator==(const DiscountSource&) const = default;
+};
+inline constexpr std::string_view kDiscountSourceTypes[] = {"coupon", "promotion_code", "retention_offer"};
+// {type, id}, or null for none.
+Json to_json(const std::optional<DiscountSource>& source);
+// Reads what to_json wrote (null: none).
+std::optional<DiscountSource> discount_source_from_json(const Json& json);
+
 // Money off the next `cycles_remaining` billed periods: a percentage (a retention offer or a
 // coupon) or a fixed amount off each period's total (a coupon).
 struct Discount {
-  std::int64_t percent_off = 0;
+  std::int64_t percent_off = 0;  // 0 for an amount off (null in JSON)
   std::int64_t cycles_remaining = 0;  // billed periods still discounted; kForever: all of them
-  std::string source;  // "retention_offer:rof_...", "coupon:coupon_...", "promotion_code:promo_..."
+  DiscountSource source;
   std::int64_t amount_off = 0;  // minor units of `currency`; 0 for a percentage
   std::string currency;
   std::optional<std::string> coupon;
@@ -116,7 +131,7 @@ struct LifecycleEvent {
   std::int64_t unit_amount = 0;
   std::int64_t sequence = 0;  // the subscription's n-th billed period (1-based): billing's unique key
   std::int64_t percent_off = 0;        // the discount that applied to this period
-  std::string discount_source;
+  std::optional<DiscountSource> discount_source;
 };
 
 // Plans a subscription may need while advancing: its own, and a pending change's.

@@ -305,10 +305,10 @@ TEST(Discounts, ASkippedPeriodDoesNotUseUpACycleAndTheEventNamesTheSource) {
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, "subscription.period_skipped");
   EXPECT_EQ(events[1].amount, 1000);
-  EXPECT_EQ(events[1].discount_source, "promotion_code:promo_1");
+  EXPECT_EQ(events[1].discount_source, (DiscountSource{"promotion_code", "promo_1"}));
   EXPECT_EQ(events[1].unit_amount * events[1].quantity - events[1].amount, 1000);  // the invoice's discount
   EXPECT_EQ(events[2].amount, 2000);
-  EXPECT_EQ(events[2].discount_source, "");
+  EXPECT_FALSE(events[2].discount_source.has_value());
 }
 
 TEST(Discounts, APendingPlanChangeKeepsACouponThatCoversTheNewPlanAndDropsOneThatDoesNot) {
@@ -334,7 +334,7 @@ TEST(Discounts, APendingPlanChangeKeepsACouponThatCoversTheNewPlanAndDropsOneTha
       EXPECT_TRUE(s.discount.has_value());
     } else {
       EXPECT_EQ(events[0].amount, 1000);
-      EXPECT_EQ(events[0].details["discount_dropped"], "coupon:coupon_1");
+      EXPECT_EQ(events[0].details["discount_dropped"], (Json{{"type", "coupon"}, {"id", "coupon_1"}}));
       EXPECT_FALSE(s.discount.has_value());
     }
   }
@@ -351,13 +351,36 @@ TEST(Discounts, TheStoredFormRoundTripsAndReadsDocumentsFromBeforeCoupons) {
   EXPECT_EQ(doc["discount"]["amount_off"], 500);
   EXPECT_EQ(to_json(subscription_from_doc(doc)), doc);
 
-  doc["discount"] = Json{{"percent_off", 20}, {"cycles_remaining", 2}, {"source", "retention_offer:rof_1"}};
+  doc["discount"] =
+      Json{{"percent_off", 20}, {"cycles_remaining", 2}, {"source", {{"type", "retention_offer"}, {"id", "rof_1"}}}};
   auto old = subscription_from_doc(doc);
   ASSERT_TRUE(old.discount.has_value());
   EXPECT_EQ(old.discount->percent_off, 20);
   EXPECT_EQ(old.discount->cycles_remaining, 2);
   EXPECT_EQ(old.discount->amount_off, 0);
   EXPECT_FALSE(old.discount->coupon.has_value());
+}
+
+// docs/api-conventions.md: the amount that does not apply is null, never 0, and the source
+// is an object {type, id}.
+TEST(Discounts, TheFieldThatDoesNotApplyIsNullAndTheSourceIsTypeAndId) {
+  auto p = plan(2000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  s.discount = discount_from(amount_coupon(500, "usd", catalog::CouponDuration::kForever), nullptr);
+  Json amount = to_json(s)["discount"];
+  EXPECT_TRUE(amount["percent_off"].is_null());
+  EXPECT_EQ(amount["amount_off"], 500);
+  EXPECT_EQ(amount["currency"], "usd");
+  EXPECT_EQ(amount["source"], (Json{{"type", "coupon"}, {"id", s.discount->coupon.value()}}));
+  catalog::PromotionCode code;
+  code.id = "promo_1";
+  s.discount = discount_from(coupon(15, catalog::CouponDuration::kOnce), &code);
+  Json percent = to_json(s)["discount"];
+  EXPECT_EQ(percent["percent_off"], 15);
+  EXPECT_TRUE(percent["amount_off"].is_null());
+  EXPECT_TRUE(percent["currency"].is_null());
+  EXPECT_EQ(percent["source"], (Json{{"type", "promotion_code"}, {"id", "promo_1"}}));
+  EXPECT_EQ(to_json(subscription_from_doc(to_json(s))), to_json(s));
 }
 
 // choose_skip: which period a skip request means, as a table.
