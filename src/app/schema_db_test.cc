@@ -252,5 +252,183 @@ TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments)
   EXPECT_EQ((*rows)[0].text(1), "1Z-OLD");
 }
 
+// ------------------------------------------------------------ migration 18: billing
+
+// Rows and events as a binary before migration 18 stored them: read back in the new shapes
+// (docs/api-conventions.md), and a second run changes nothing.
+class BillingMigration18 : public ::testing::Test {
+ protected:
+  BillingMigration18() : t(testing::make_app(testing::at("2026-01-01T00:00:00Z"))), db(t.app->database()) {}
+
+  void exec(const std::string& sql, const db::Params& params = {}) {
+    auto done = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+      RECUR_TRY(tx.exec(sql, params));
+      return Ok{};
+    });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  }
+  Json doc(const std::string& table, const std::string& id) {
+    auto rows = db::transact(db, [&](db::Tx& tx) { return tx.query("SELECT doc FROM " + table + " WHERE id = $1", {id}); });
+    EXPECT_TRUE(rows.ok() && rows->size() == 1) << table << " " << id;
+    return rows.ok() && rows->size() == 1 ? Json::parse((*rows)[0].text(0)) : Json();
+  }
+  Json payload(const std::string& id) {
+    auto rows = db::transact(db, [&](db::Tx& tx) { return tx.query("SELECT payload FROM events WHERE id = $1", {id}); });
+    EXPECT_TRUE(rows.ok() && rows->size() == 1) << id;
+    return rows.ok() && rows->size() == 1 ? Json::parse((*rows)[0].text(0)) : Json();
+  }
+  void event(const std::string& id, const std::string& type, const std::string& resource, const Json& payload) {
+    const std::string resource_type = type.substr(0, type.find('.'));
+    exec("INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at,"
+         " payload) VALUES ($1, $2, $3, $4, 'system', 'scheduler', '', 0, $5)",
+         {id, type, resource_type, resource, payload.dump()});
+  }
+  // Every document and event payload of the database, to compare before and after a run.
+  std::vector<std::string> everything() {
+    std::vector<std::string> out;
+    for (const char* sql : {"SELECT id, doc FROM invoices ORDER BY id", "SELECT id, doc FROM payments ORDER BY id",
+                            "SELECT id, doc FROM refunds ORDER BY id", "SELECT id, doc FROM credit_notes ORDER BY id",
+                            "SELECT id, doc FROM subscriptions ORDER BY id",
+                            "SELECT id, payload FROM events ORDER BY id"}) {
+      auto rows = db::transact(db, [&](db::Tx& tx) { return tx.query(sql); });
+      EXPECT_TRUE(rows.ok());
+      for (const auto& r : *rows) out.push_back(r.text(0) + " " + r.text(1));
+    }
+    return out;
+  }
+  void rewrite() { run_rewrite(db, migration(18)); }
+
+  TestApp t;
+  db::Database& db;
+};
+
+TEST_F(BillingMigration18, EighteenReshapesStoredBillingDocumentsAndTheirEventsOnce) {
+  // An invoice with a promotion code's discount, its line, and a retry scheduled.
+  const Json old_invoice = Json::parse(R"({"id":"in_old","object":"invoice","number":"INV-000900",
+    "subscription":"sub_old","customer":"cus_old","status":"open","billing_reason":"subscription_cycle",
+    "period_start":"2026-01-01T00:00:00Z","period_end":"2026-02-01T00:00:00Z","currency":"usd","subtotal":2000,
+    "discount":500,"discount_source":"promotion_code:promo_old","tax":0,"total":1500,"amount_paid":0,
+    "amount_refunded":0,"amount_credited":0,"amount_due":1500,"attempt_count":1,
+    "next_payment_attempt":"2026-01-02T00:00:00Z","first_failed_at":"2026-01-01T00:00:00Z","paid_at":null,
+    "collection_ended":false,"lines":[{"description":"Box","amount":2000,"quantity":1,
+    "period_start":"2026-01-01T00:00:00Z","period_end":"2026-02-01T00:00:00Z","proration":false}],
+    "metadata":{},"created":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z","version":2})");
+  exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status, next_attempt_at, created_at,"
+       " version, doc) VALUES ('in_old', 'INV-000900', 'sub_old', 'cus_old', 1, 'open', 0, 0, 2, $1)",
+       {old_invoice.dump()});
+  event("evt_inv", "invoice.finalized", "in_old", {{"before", nullptr}, {"after", old_invoice}, {"details", Json::object()}});
+  event("evt_fail", "invoice.payment_failed", "in_old",
+        {{"before", nullptr}, {"after", nullptr},
+         {"details", {{"attempt", 1}, {"next_payment_attempt", "2026-01-02T00:00:00Z"}}}});
+  // A succeeded charge and a refund of it, settled; a credit note.
+  const Json old_payment = Json::parse(R"({"id":"pay_old","object":"payment","invoice":"in_old","customer":"cus_old",
+    "attempt":1,"status":"succeeded","amount":1500,"currency":"usd","gateway":"stripe","payment_method":"pmt_old",
+    "charge_id":"pi_old","idempotency_key":"in_old:attempt:1","failure_code":null,"failure_message":null,
+    "created":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:05Z"})");
+  exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc)"
+       " VALUES ('pay_old', 'in_old', 'cus_old', 1, 'succeeded', 'in_old:attempt:1', 0, $1)",
+       {old_payment.dump()});
+  event("evt_pay", "payment.succeeded", "pay_old", {{"before", nullptr}, {"after", old_payment}, {"details", Json::object()}});
+  const Json old_refund = Json::parse(R"({"id":"re_old","object":"refund","invoice":"in_old","payment":"pay_old",
+    "customer":"cus_old","amount":500,"currency":"usd","reason":"duplicate","status":"succeeded",
+    "gateway_refund_id":"re_gw_old","failure_code":null,"failure_message":null,"credit_note":"cn_old",
+    "created":"2026-01-03T00:00:00Z","updated":"2026-01-03T00:00:00Z"})");
+  exec("INSERT INTO refunds (id, invoice_id, customer_id, status, created_at, doc)"
+       " VALUES ('re_old', 'in_old', 'cus_old', 'succeeded', 0, $1)",
+       {old_refund.dump()});
+  event("evt_re", "refund.succeeded", "re_old", {{"before", nullptr}, {"after", old_refund}, {"details", Json::object()}});
+  const Json old_note = Json::parse(R"({"id":"cn_old","object":"credit_note","number":"CN-000900","invoice":"in_old",
+    "customer":"cus_old","subscription":"sub_old","amount":500,"currency":"usd","reason":"duplicate","type":"refund",
+    "refund":"re_old","memo":null,"created":"2026-01-03T00:00:00Z"})");
+  exec("INSERT INTO credit_notes (id, number, invoice_id, customer_id, created_at, doc)"
+       " VALUES ('cn_old', 'CN-000900', 'in_old', 'cus_old', 0, $1)",
+       {old_note.dump()});
+  // A subscription whose coupon takes an amount off (percent_off was 0), its discount event,
+  // and a payment method's copy in its customer's history.
+  auto plan = testing::make_plan(t, 2000, Interval::kMonth);
+  auto customer = testing::make_customer(t);
+  auto sub = testing::subscribe(t, customer.id, plan.id);
+  Json sub_doc = doc("subscriptions", sub.id);
+  sub_doc["discount"] = Json::parse(R"({"percent_off":0,"amount_off":500,"currency":"usd","cycles_remaining":null,
+    "source":"coupon:coupon_old","coupon":"coupon_old","promotion_code":null,"applies_to_plans":[],
+    "applies_to_tiers":[]})");
+  exec("UPDATE subscriptions SET doc = $1 WHERE id = $2", {sub_doc.dump(), sub.id});
+  event("evt_disc", "subscription.discount_applied", sub.id,
+        {{"before", nullptr}, {"after", sub_doc},
+         {"details", {{"source", "coupon:coupon_old"}, {"coupon", "coupon_old"}, {"promotion_code", nullptr},
+                      {"replaced", "retention_offer:rof_old"}}}});
+  const Json old_method = Json::parse(R"({"id":"pmt_old","object":"payment_method","customer":"cus_old",
+    "gateway":"stripe","token":"pm_old","card":{"brand":"visa","last4":"4242","exp_month":12,"exp_year":2030},
+    "default":false,"created":"2026-01-01T00:00:00Z"})");
+  event("evt_pm", "customer.payment_method_attached", customer.id,
+        {{"before", nullptr}, {"after", nullptr}, {"details", {{"payment_method", old_method}}}});
+  const std::string new_invoice = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, {}, {.limit = 10}})->items.at(0).id;
+  const Json new_invoice_doc = doc("invoices", new_invoice);
+
+  rewrite();
+
+  // The invoice: periods as objects, next_attempt_at, the discount source as {type, id}.
+  Json inv = doc("invoices", "in_old");
+  const Json january = {{"start", "2026-01-01T00:00:00Z"}, {"end", "2026-02-01T00:00:00Z"}};
+  EXPECT_EQ(inv["period"], january);
+  EXPECT_EQ(inv["lines"][0]["period"], january);
+  EXPECT_EQ(inv["next_attempt_at"], "2026-01-02T00:00:00Z");
+  EXPECT_EQ(inv["discount_source"], (Json{{"type", "promotion_code"}, {"id", "promo_old"}}));
+  for (const char* gone : {"period_start", "period_end", "next_payment_attempt"}) EXPECT_FALSE(inv.contains(gone)) << gone;
+  EXPECT_FALSE(inv["lines"][0].contains("period_start"));
+  EXPECT_EQ(payload("evt_inv")["after"], inv);
+  EXPECT_EQ(payload("evt_fail")["details"], (Json{{"attempt", 1}, {"next_attempt_at", "2026-01-02T00:00:00Z"}}));
+  EXPECT_EQ(doc("invoices", new_invoice), new_invoice_doc);  // already in the new shape
+  // The payment and the refund: gateway_reference, the envelope (changed once: version 2).
+  Json pay = doc("payments", "pay_old");
+  EXPECT_EQ(pay["gateway_reference"], "pi_old");
+  EXPECT_FALSE(pay.contains("charge_id"));
+  EXPECT_EQ(pay["version"], 2);
+  EXPECT_EQ(pay["metadata"], Json::object());
+  EXPECT_EQ(payload("evt_pay")["after"], pay);
+  Json re = doc("refunds", "re_old");
+  EXPECT_EQ(re["gateway_reference"], "re_gw_old");
+  EXPECT_EQ(re["gateway"], "stripe");  // its charge's
+  EXPECT_FALSE(re.contains("gateway_refund_id"));
+  EXPECT_EQ(re["version"], 2);
+  EXPECT_EQ(payload("evt_re")["after"], re);
+  Json cn = doc("credit_notes", "cn_old");
+  EXPECT_EQ(cn["updated"], "2026-01-03T00:00:00Z");
+  EXPECT_EQ(cn["version"], 1);
+  EXPECT_EQ(cn["metadata"], Json::object());
+  // The subscription's discount: percent_off null for an amount off, the source an object.
+  Json discount = doc("subscriptions", sub.id)["discount"];
+  EXPECT_TRUE(discount["percent_off"].is_null());
+  EXPECT_EQ(discount["amount_off"], 500);
+  EXPECT_EQ(discount["source"], (Json{{"type", "coupon"}, {"id", "coupon_old"}}));
+  Json applied = payload("evt_disc");
+  EXPECT_EQ(applied["after"]["discount"], discount);
+  EXPECT_EQ(applied["details"]["source"], (Json{{"type", "coupon"}, {"id", "coupon_old"}}));
+  EXPECT_EQ(applied["details"]["replaced"], (Json{{"type", "retention_offer"}, {"id", "rof_old"}}));
+  Json method = payload("evt_pm")["details"]["payment_method"];
+  EXPECT_EQ(method["updated"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(method["version"], 1);
+  EXPECT_EQ(method["metadata"], Json::object());
+
+  // What the services read back is what they serve.
+  auto& billing = t.app->billing().service;
+  ASSERT_TRUE(billing.get_invoice("in_old").ok());
+  EXPECT_EQ(billing::to_json(*billing.get_invoice("in_old")), inv);
+  ASSERT_TRUE(billing.get_payment("pay_old").ok());
+  EXPECT_EQ(billing::to_json(*billing.get_payment("pay_old")), pay);
+  ASSERT_TRUE(billing.get_refund("re_old").ok());
+  EXPECT_EQ(billing::to_json(*billing.get_refund("re_old")), re);
+  ASSERT_TRUE(billing.get_credit_note("cn_old").ok());
+  EXPECT_EQ(billing::to_json(*billing.get_credit_note("cn_old")), cn);
+  auto read = t.app->subscriptions().get(sub.id);
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(subscriptions::to_json(*read)["discount"], discount);
+
+  // Running it again changes nothing.
+  auto once = everything();
+  rewrite();
+  EXPECT_EQ(everything(), once);
+}
+
 }  // namespace
 }  // namespace recur::app

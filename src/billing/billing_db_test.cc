@@ -249,6 +249,11 @@ TEST_F(BillingTest, TimeoutAfterTheChargeIsResolvedWithTheSameKeyAndChargesOnce)
   EXPECT_EQ(sandbox_charges(inv.id), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1", {inv.id}), 1);
   EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
+  // Written pending, changed by the lost answer and by the settling one.
+  auto pay = billing().service.list_payments({inv.id, std::nullopt, {}, {.limit = 10}});
+  ASSERT_TRUE(pay.ok());
+  EXPECT_EQ(pay->items.at(0).version, 3);
+  EXPECT_FALSE(pay->items.at(0).gateway_reference.empty());
 }
 
 TEST_F(BillingTest, ServerErrorsAndLostRequestsNeverChargeTwiceOrSkipAnInvoice) {
@@ -334,13 +339,18 @@ TEST_F(BillingTest, ARefundWhoseAnswerIsLostIsSettledLaterWithTheSameKey) {
   run_at("2026-01-31T10:00:00Z");
   auto inv = invoices(sub.id).at(0);
   sandbox().set_faults({0, 1.0, 0, 3});  // the refund happens, the answer is lost
-  auto pending = billing().refunds.refund({inv.id, 500, "requested_by_customer"}, t.actor);
+  auto pending =
+      billing().refunds.refund({inv.id, 500, "requested_by_customer", "", Json{{"ticket", "T-1"}}}, t.actor);
   ASSERT_TRUE(pending.ok()) << pending.error().message;
   EXPECT_EQ(pending->status, PaymentStatus::kPending);
+  EXPECT_EQ(pending->version, 2);  // written pending, then the lost answer's failure code
   sandbox().set_faults({});
   run_at("2026-01-31T10:06:00Z");
   auto settled = billing().service.get_refund(pending->id);
   EXPECT_EQ(settled->status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(settled->version, 3);
+  EXPECT_EQ(settled->gateway, "sandbox");
+  EXPECT_EQ(settled->metadata, (Json{{"ticket", "T-1"}}));
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_refunds"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM credit_notes"), 1);
 }
@@ -349,9 +359,14 @@ TEST_F(BillingTest, ACreditNoteComesOffTheNextInvoice) {
   auto sub = subscriber("pm_card_visa", 3000);
   run_at("2026-01-31T10:00:00Z");
   auto inv = invoices(sub.id).at(0);
-  auto note = billing().refunds.credit({inv.id, 700, "product_unsatisfactory", "box arrived damaged"}, t.actor);
+  auto note = billing().refunds.credit(
+      {inv.id, 700, "product_unsatisfactory", "box arrived damaged", Json{{"ticket", "T-2"}}}, t.actor);
   ASSERT_TRUE(note.ok()) << note.error().message;
   EXPECT_EQ(note->type, "credit");
+  auto stored = billing().service.get_credit_note(note->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->metadata, (Json{{"ticket", "T-2"}}));
+  EXPECT_EQ(stored->version, 1);
   run_at("2026-02-28T10:00:00Z");
   auto next = invoices(sub.id).at(0);
   EXPECT_EQ(next.total, 2300);

@@ -303,8 +303,14 @@ TEST_F(CustomerServiceTest, UpdateMovesTheDefaultOnlyToAnAttachedMethodOfThisCus
   ASSERT_TRUE(moved.ok()) << moved.error().message;
   EXPECT_EQ(reload(c.id).default_payment_method, master.id);
 
-  // A detached method cannot become the default again.
+  // A detached method cannot become the default again. Detaching is a change: version 2.
+  EXPECT_EQ(visa.version, 1);
+  EXPECT_EQ(visa.updated, visa.created);
   ASSERT_TRUE(svc().detach_payment_method(c.id, visa.id, t.actor).ok());
+  auto detached_row = db::transact(t.app->database(), [&](db::Tx& tx) { return find_payment_method(tx, visa.id); });
+  ASSERT_TRUE(detached_row.ok() && detached_row->has_value());
+  EXPECT_EQ((*detached_row)->version, 2);
+  EXPECT_TRUE((*detached_row)->detached);
   CustomerPatch to_detached;
   to_detached.default_payment_method = visa.id;
   auto detached = svc().update(c.id, to_detached, reload(c.id).version, t.actor);
@@ -431,6 +437,18 @@ TEST_F(CustomerServiceTest, AnUnknownGatewayOrCustomerIsRefused) {
   auto listed = svc().payment_methods("cus_nope");
   ASSERT_FALSE(listed.ok());
   EXPECT_EQ(listed.error().code, "customer_not_found");
+}
+
+TEST_F(CustomerServiceTest, AttachingKeepsTheMetadataGiven) {
+  auto c = create("ada@example.com");
+  auto pm = svc().attach_payment_method(
+      c.id, {std::string("sandbox"), "pm_card_visa", false, "", Json{{"source", "checkout"}}}, t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  auto listed = svc().payment_methods(c.id);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].metadata, (Json{{"source", "checkout"}}));
+  EXPECT_EQ(listed->items[0].version, 1);
 }
 
 TEST_F(CustomerServiceTest, ARetryWithTheSameRequestKeyGetsTheSameMethod) {
