@@ -47,12 +47,18 @@ class PaymentMethodsTest(ApiTestCase):
                          ("payment_method", customer["id"], "sandbox", "pm_card_visa", True))
         self.assertEqual((visa["card"]["brand"], visa["card"]["last4"]), ("visa", "4242"))
         parse_time(visa["created"])
+        self.assertEqual((visa["updated"], visa["version"], visa["metadata"]), (visa["created"], 1, {}))
         c = self.api.get(f"/v1/customers/{customer['id']}").json()
         self.assertEqual((c["default_payment_method"], c["version"]), (visa["id"], 2))
 
-        amex = self.attach(customer, "pm_card_amex")
+        amex = self.attach(customer, "pm_card_amex", metadata={"label": "work card"})
         self.assertFalse(amex["default"])
+        self.assertEqual(amex["metadata"], {"label": "work card"})
+        bad = self.raw.post(f"/v1/customers/{customer['id']}/payment-methods",
+                            {"token": "pm_card_visa", "metadata": {"label": 7}})
+        self.assertFieldErrors(self.assertProblem(bad, 422, "validation_failed"), {"metadata.label": "invalid_metadata"})
         listed = self.methods(customer)
+        self.assertEqual(listed[0]["metadata"], {"label": "work card"})
         self.assertEqual([m["id"] for m in listed], [amex["id"], visa["id"]])  # newest first
         self.assertEqual([m["default"] for m in listed], [False, True])
         self.assertEqual(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"], visa["id"])
@@ -226,14 +232,14 @@ class InvoicingTest(TestModeCase):
         self.assertRegex(first["number"], r"^INV-\d{6}$")
         self.assertEqual((first["object"], first["status"], first["billing_reason"], first["customer"]),
                          ("invoice", "open", "subscription_create", customer["id"]))
-        self.assertEqual((first["period_start"], first["period_end"]),
-                         (sub["current_period"]["start"], sub["current_period"]["end"]))
+        period = sub["current_period"]
+        self.assertEqual(first["period"], period)
         self.assertEqual(first["lines"], [{"description": f"{self.plan['name']} × 2", "amount": 6000, "quantity": 2,
-                                           "period_start": sub["current_period"]["start"],
-                                           "period_end": sub["current_period"]["end"], "proration": False}])
+                                           "period": period, "proration": False}])
+        self.assertIsNone(first["discount_source"])
         self.assertEqual((first["subtotal"], first["discount"], first["tax"], first["total"], first["amount_due"],
                           first["amount_paid"], first["currency"]), (6000, 0, 0, 6000, 6000, 0, "usd"))
-        self.assertEqual((first["attempt_count"], parse_time(first["next_payment_attempt"])), (0, now))
+        self.assertEqual((first["attempt_count"], parse_time(first["next_attempt_at"])), (0, now))
         self.assertEqual(self.payments(first), [])
 
         # The first charge is due at once: the next billing run collects it.
@@ -241,7 +247,7 @@ class InvoicingTest(TestModeCase):
         first = self.invoice(first)
         self.assertEqual((first["status"], first["amount_paid"], first["amount_due"], first["attempt_count"]),
                          ("paid", 6000, 0, 1))
-        self.assertEqual((parse_time(first["paid_at"]), first["next_payment_attempt"], first["first_failed_at"]),
+        self.assertEqual((parse_time(first["paid_at"]), first["next_attempt_at"], first["first_failed_at"]),
                          (now, None, None))
         [pay] = self.payments(first)
         self.assertTrue(pay["id"].startswith("pay_"), pay)
@@ -249,7 +255,11 @@ class InvoicingTest(TestModeCase):
                           pay["gateway"], pay["payment_method"], pay["idempotency_key"], pay["failure_code"]),
                          ("succeeded", 1, 6000, "usd", customer["id"], "sandbox", visa["id"],
                           f"{first['id']}:attempt:1", None))
-        self.assertTrue(pay["charge_id"])
+        self.assertTrue(pay["gateway_reference"])
+        # Every object carries the envelope: a payment was written pending, then settled once.
+        self.assertEqual((pay["metadata"], pay["version"]), ({}, 2))
+        self.assertGreaterEqual(parse_time(pay["updated"]), parse_time(pay["created"]))
+        self.assertNotIn("charge_id", pay)
         got = self.api.get(f"/v1/payments/{pay['id']}")
         self.assertStatus(got, 200)
         self.assertEqual(got.json(), pay)
@@ -263,7 +273,7 @@ class InvoicingTest(TestModeCase):
         self.assertEqual(first_again["id"], first["id"])
         self.assertEqual((second["status"], second["billing_reason"], second["total"], second["amount_paid"]),
                          ("paid", "subscription_cycle", 6000, 6000))
-        self.assertEqual((parse_time(second["period_start"]), parse_time(second["period_end"])),
+        self.assertEqual((parse_time(second["period"]["start"]), parse_time(second["period"]["end"])),
                          (renewal, add_months_to_anchor(anchor, 2)))
         self.assertEqual(parse_time(second["paid_at"]), renewal)  # charged at the renewal, not at the clock's stop
         self.assertGreater(second["number"], first["number"])
@@ -307,7 +317,7 @@ class InvoicingTest(TestModeCase):
         r = self.api.post(f"/v1/invoices/{inv['id']}/void", idempotency_key=str(uuid.uuid4()))
         self.assertStatus(r, 200)
         voided = r.json()
-        self.assertEqual((voided["status"], voided["amount_due"], voided["next_payment_attempt"], voided["version"]),
+        self.assertEqual((voided["status"], voided["amount_due"], voided["next_attempt_at"], voided["version"]),
                          ("void", 0, None, inv["version"] + 1))
         self.assertEqual(self.invoice(inv), voided)
         self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/void"), 409, "invoice_not_voidable")
@@ -327,7 +337,7 @@ class InvoicingTest(TestModeCase):
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["status"], "canceled")
         voided = self.invoice(inv)
-        self.assertEqual((voided["status"], voided["amount_due"], voided["next_payment_attempt"]), ("void", 0, None))
+        self.assertEqual((voided["status"], voided["amount_due"], voided["next_attempt_at"]), ("void", 0, None))
         # The billing runs that would have charged it (now, and at the next renewal) charge nothing.
         self.advance(self.now() + timedelta(hours=1))
         self.advance(parse_time(sub["current_period"]["end"]) + DAY)
@@ -409,7 +419,7 @@ class DunningTest(TestModeCase):
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["attempt_count"], inv["amount_due"]), ("open", 1, 2000))
         self.assertEqual(parse_time(inv["first_failed_at"]), t0)
-        self.assertEqual(parse_time(inv["next_payment_attempt"]), t0 + 2 * DAY)
+        self.assertEqual(parse_time(inv["next_attempt_at"]), t0 + 2 * DAY)
         self.assertEqual(self.subscription(sub)["status"], "past_due")
         [failed] = self.payments(inv)
         self.assertEqual((failed["status"], failed["attempt"], failed["failure_code"], failed["payment_method"]),
@@ -422,7 +432,7 @@ class DunningTest(TestModeCase):
         self.advance(t0 + 3 * DAY)
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["attempt_count"]), ("open", 2))
-        self.assertEqual(parse_time(inv["next_payment_attempt"]), t0 + 5 * DAY)
+        self.assertEqual(parse_time(inv["next_attempt_at"]), t0 + 5 * DAY)
         retry = self.payments(inv)[0]
         self.assertEqual((retry["attempt"], retry["status"], parse_time(retry["created"])), (2, "failed", t0 + 2 * DAY))
         self.assertEqual(self.subscription(sub)["status"], "past_due")
@@ -439,7 +449,7 @@ class DunningTest(TestModeCase):
         self.assertEqual(r.json()["default_payment_method"], visa["id"])
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["amount_paid"], inv["amount_due"], inv["attempt_count"],
-                          inv["next_payment_attempt"]), ("paid", 2000, 0, 3, None))
+                          inv["next_attempt_at"]), ("paid", 2000, 0, 3, None))
         self.assertEqual(parse_time(inv["paid_at"]), t0 + 3 * DAY)
         self.assertEqual(self.subscription(sub)["status"], "active")
         paid = self.payments(inv)[0]
@@ -456,7 +466,7 @@ class DunningTest(TestModeCase):
         [inv] = self.invoices(sub)
         self.advance(t0 + DAY)
         inv = self.invoice(inv)
-        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_payment_attempt"], inv["amount_due"]),
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_attempt_at"], inv["amount_due"]),
                          ("uncollectible", 2, None, 0))
         self.assertEqual([(p["attempt"], p["status"], p["failure_code"]) for p in self.payments(inv)],
                          [(2, "failed", "insufficient_funds"), (1, "failed", "insufficient_funds")])
@@ -482,7 +492,7 @@ class DunningTest(TestModeCase):
         [inv] = self.invoices(sub)
         self.advance(t0 + DAY)
         inv = self.invoice(inv)
-        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_payment_attempt"], inv["amount_due"]),
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_attempt_at"], inv["amount_due"]),
                          ("open", 2, None, 2000))
         paused = self.subscription(sub)
         self.assertEqual(paused["status"], "paused")

@@ -124,13 +124,18 @@ class RedemptionTest(CouponTestCase):
         self.assertEqual([x["amount"] for x in upcoming], [2550, 3000, 3000])
         self.assertEqual(self.get_coupon(c)["times_redeemed"], 1)
         self.assertEqual(self.api.get(f"/v1/promotion-codes/{p['id']}").json()["times_redeemed"], 1)
+        # The first invoice names where its discount came from as an object, never "type:id".
+        [inv] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
+        self.assertEqual((inv["discount"], inv["discount_source"]),
+                         (450, {"type": "promotion_code", "id": p["id"]}))
 
     def test_a_forever_amount_off_shows_on_the_subscription_and_every_upcoming_period(self):
         c = self.coupon(amount_off=500, currency="usd", duration="forever")
         sub = self.subscribe(coupon=c["id"]).json()
         d = sub["discount"]
         self.assertEqual((d["amount_off"], d["currency"], d["cycles_remaining"], d["coupon"], d["source"]),
-                         (500, "usd", None, c["id"], "coupon:" + c["id"]))
+                         (500, "usd", None, c["id"], {"type": "coupon", "id": c["id"]}))
+        self.assertIsNone(d["percent_off"], "an amount off has no percentage, not 0")
         upcoming = self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 4}).json()["data"]
         self.assertEqual([x["amount"] for x in upcoming], [2500] * 4)
 
@@ -196,7 +201,11 @@ class RedemptionTest(CouponTestCase):
         self.assertEqual([x["amount"] for x in upcoming], [2700, 1500, 1500, 3000])
         history = self.list_all(f"/v1/subscriptions/{sub['id']}/history")
         applied = [e for e in history if e["type"] == "subscription.discount_applied"]
-        self.assertEqual(applied[0]["details"]["replaced"], "coupon:" + first["id"])
+        self.assertEqual(applied[0]["details"]["replaced"], {"type": "coupon", "id": first["id"]})
+        self.assertEqual(applied[0]["details"]["source"], {"type": "promotion_code", "id": p["id"]})
+        self.assertEqual(after["discount"]["source"], {"type": "promotion_code", "id": p["id"]})
+        self.assertEqual((after["discount"]["percent_off"], after["discount"]["amount_off"],
+                          after["discount"]["currency"]), (50, None, None))
 
         r = self.api.post(f"/v1/subscriptions/{sub['id']}/discount", {})
         self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"coupon": "required"})

@@ -27,9 +27,9 @@ def signature(secret: str, t: int, body: bytes) -> str:
     return f"t={t},v1={mac}"
 
 
-def intent_event(event_id: str, event_type: str, payment: dict, charge_id: str) -> bytes:
+def intent_event(event_id: str, event_type: str, payment: dict, intent_id: str) -> bytes:
     succeeded = event_type == "payment_intent.succeeded"
-    intent = {"id": charge_id, "object": "payment_intent", "amount": payment["amount"],
+    intent = {"id": intent_id, "object": "payment_intent", "amount": payment["amount"],
               "currency": payment["currency"], "status": "succeeded" if succeeded else "requires_payment_method",
               "metadata": {"invoice": payment["invoice"], "payment": payment["id"]},
               "last_payment_error": None if succeeded else {"type": "card_error", "code": "card_declined"}}
@@ -99,7 +99,7 @@ class GatewayWebhookTest(TestModeCase):
 
     def test_a_failure_event_for_a_paid_invoice_changes_nothing(self):
         sub, inv, pay = self.paid_invoice()
-        body = intent_event("evt_" + uuid.uuid4().hex, "payment_intent.payment_failed", pay, pay["charge_id"])
+        body = intent_event("evt_" + uuid.uuid4().hex, "payment_intent.payment_failed", pay, pay["gateway_reference"])
         forged = self.deliver("sandbox", body, "Sandbox-Signature", signature("whsec_guess", self.unix_now(), body))
         self.assertProblem(forged, 401, "invalid_signature")
         r = self.deliver("sandbox", body, "Sandbox-Signature", signature(SANDBOX_SECRET, self.unix_now(), body))

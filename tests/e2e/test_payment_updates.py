@@ -135,7 +135,7 @@ class PaymentUpdateLinkTest(TestModeCase):
         self.advance(self.now() + DAY)  # the only retry fails: retries are over
         self.assertEqual(self.subscription(sub)["status"], "unpaid")
         inv = self.invoice(inv)
-        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_payment_attempt"]), ("open", 2, None))
+        self.assertEqual((inv["status"], inv["attempt_count"], inv["next_attempt_at"]), ("open", 2, None))
         token = self.token_mailed_to(customer)
         r = self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_visa"})
         self.assertStatus(r, 200)

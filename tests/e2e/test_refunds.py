@@ -68,7 +68,9 @@ class RefundTest(RefundsCase):
                           first["currency"], first["reason"], first["status"], first["failure_code"]),
                          ("refund", inv["id"], charge["id"], customer["id"], 1000, "usd", "requested_by_customer",
                           "succeeded", None))
-        self.assertTrue(first["gateway_refund_id"])
+        self.assertTrue(first["gateway_reference"])
+        self.assertEqual((first["gateway"], first["metadata"], first["version"]), ("sandbox", {}, 2))
+        self.assertNotIn("gateway_refund_id", first)
         note = self.credit_note(first["credit_note"])
         self.assertRegex(note["number"], CN_NUMBER)
         self.assertEqual((note["object"], note["type"], note["refund"], note["invoice"], note["customer"],
@@ -94,7 +96,9 @@ class RefundTest(RefundsCase):
         self.assertEqual(self.invoice(inv)["amount_refunded"], 1000)
 
         # Without an amount: the rest. Its credit note takes the next number.
-        rest = self.refund({"invoice": inv["id"], "reason": "duplicate"})
+        rest = self.refund({"invoice": inv["id"], "reason": "duplicate", "metadata": {"ticket": "T-42"}})
+        self.assertEqual((rest["metadata"], rest["gateway"]), ({"ticket": "T-42"}, "sandbox"))
+        self.assertEqual(self.api.get(f"/v1/refunds/{rest['id']}").json()["metadata"], {"ticket": "T-42"})
         self.assertEqual((rest["amount"], rest["reason"], rest["status"], rest["payment"]),
                          (2000, "duplicate", "succeeded", charge["id"]))
         rest_note = self.credit_note(rest["credit_note"])
@@ -154,14 +158,18 @@ class RefundTest(RefundsCase):
         for body, errors in (({}, {"invoice": "required"}),
                              ({"invoice": UNKNOWN_INVOICE, "amount": 0}, {"amount": "out_of_range"}),
                              ({"invoice": UNKNOWN_INVOICE, "reason": "order_change"}, {"reason": "invalid_value"}),
-                             ({"invoice": UNKNOWN_INVOICE, "colour": "red"}, {"colour": "unknown_field"})):
+                             ({"invoice": UNKNOWN_INVOICE, "colour": "red"}, {"colour": "unknown_field"}),
+                             ({"invoice": UNKNOWN_INVOICE, "metadata": {"n": 1}}, {"metadata.n": "invalid_metadata"}),
+                             ({"invoice": UNKNOWN_INVOICE, "metadata": "x"}, {"metadata": "invalid_type"})):
             doc = self.assertProblem(self.raw.post("/v1/refunds", body), 422, "validation_failed")
             self.assertFieldErrors(doc, errors)
         for body, errors in (({"invoice": UNKNOWN_INVOICE}, {"amount": "required", "reason": "required"}),
                              ({"invoice": UNKNOWN_INVOICE, "amount": 5, "reason": "requested_by_customer"},
                               {"reason": "invalid_value"}),
                              ({"invoice": UNKNOWN_INVOICE, "amount": 5, "reason": "other", "memo": "x" * 501},
-                              {"memo": "invalid_length"})):
+                              {"memo": "invalid_length"}),
+                             ({"invoice": UNKNOWN_INVOICE, "amount": 5, "reason": "other",
+                               "metadata": {str(i): "v" for i in range(51)}}, {"metadata": "too_many_keys"})):
             doc = self.assertProblem(self.raw.post("/v1/credit-notes", body), 422, "validation_failed")
             self.assertFieldErrors(doc, errors)
 
@@ -185,13 +193,14 @@ class CreditNoteTest(RefundsCase):
     def test_a_credit_note_comes_off_next_months_invoice(self):
         customer, sub, inv = self.paid_invoice()
         note = self.credit({"invoice": inv["id"], "amount": 700, "reason": "product_unsatisfactory",
-                            "memo": "Two bags arrived crushed."})
+                            "memo": "Two bags arrived crushed.", "metadata": {"ticket": "T-700"}})
         self.assertRegex(note["id"], r"^cn_[0-9a-z]{26}$")
         self.assertRegex(note["number"], CN_NUMBER)
         self.assertEqual((note["object"], note["type"], note["refund"], note["invoice"], note["customer"],
                           note["subscription"], note["amount"], note["currency"], note["reason"], note["memo"]),
                          ("credit_note", "credit", None, inv["id"], customer["id"], sub["id"], 700, "usd",
                           "product_unsatisfactory", "Two bags arrived crushed."))
+        self.assertEqual((note["metadata"], note["version"], note["updated"]), ({"ticket": "T-700"}, 1, note["created"]))
         self.assertEqual(self.credit_note(note["id"]), note)
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["amount_paid"], inv["amount_refunded"], inv["amount_credited"]),

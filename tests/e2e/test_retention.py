@@ -88,7 +88,7 @@ class RetentionTest(ApiTestCase):
         accepted = self.answer(sub, self.discount, "accept")
         discount = accepted["discount"]
         self.assertEqual((discount["percent_off"], discount["cycles_remaining"], discount["source"]),
-                         (20, 3, f"retention_offer:{self.discount['id']}"))
+                         (20, 3, {"type": "retention_offer", "id": self.discount["id"]}))
         self.assertIsNone(discount["amount_off"])  # a retention discount is a percentage
         self.assertEqual(accepted["version"], sub["version"] + 1)
         periods = self.api.get(self.path(sub, "upcoming"), params={"count": 5}).json()["data"]
