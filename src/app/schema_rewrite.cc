@@ -19,14 +19,21 @@ Status rewrite_documents(db::Tx& tx, std::string_view table, std::string_view re
     if (fixed == doc) continue;
     RECUR_TRY(tx.exec("UPDATE " + name + " SET doc = $1 WHERE id = $2", {fixed.dump(), row.text(0)}));
   }
-  RECUR_ASSIGN(auto events, tx.query("SELECT id, payload FROM events WHERE resource_type = $1",
+  return rewrite_event_payloads(tx, resource_type, [&fix](std::string_view, Json& payload) {
+    for (const char* side : {"before", "after"})
+      if (payload.contains(side) && payload[side].is_object()) fix(payload[side]);
+  });
+}
+
+Status rewrite_event_payloads(db::Tx& tx, std::string_view resource_type,
+                              const std::function<void(std::string_view type, Json& payload)>& fix) {
+  RECUR_ASSIGN(auto events, tx.query("SELECT id, type, payload FROM events WHERE resource_type = $1",
                                      {std::string(resource_type)}));
   for (const auto& row : events) {
-    Json payload = Json::parse(row.text(1), nullptr, false);
+    Json payload = Json::parse(row.text(2), nullptr, false);
     if (!payload.is_object()) continue;
     Json fixed = payload;
-    for (const char* side : {"before", "after"})
-      if (fixed.contains(side) && fixed[side].is_object()) fix(fixed[side]);
+    fix(row.text(1), fixed);
     if (fixed == payload) continue;
     RECUR_TRY(tx.exec("UPDATE events SET payload = $1 WHERE id = $2", {fixed.dump(), row.text(0)}));
   }
@@ -37,6 +44,13 @@ void rename_key(Json& doc, const char* from, const char* to) {
   if (!doc.contains(from) || doc.contains(to)) return;
   doc[to] = std::move(doc[from]);
   doc.erase(from);
+}
+
+void period_to_object(Json& doc, const char* start, const char* end, const char* to) {
+  if (!doc.is_object() || !doc.contains(start) || !doc.contains(end) || doc.contains(to)) return;
+  doc[to] = Json{{"start", std::move(doc[start])}, {"end", std::move(doc[end])}};
+  doc.erase(start);
+  doc.erase(end);
 }
 
 Status fill_created_at(db::Tx& tx, std::string_view table) {
@@ -68,14 +82,6 @@ namespace {
 
 bool has_text(const Json& doc, const char* key) { return doc.contains(key) && doc[key].is_string(); }
 
-// {"<start>": t1, "<end>": t2} -> {"<to>": {"start": t1, "end": t2}} (end exclusive, as before).
-void merge_period(Json& doc, const char* start, const char* end, const char* to) {
-  if (!doc.is_object() || !doc.contains(start) || !doc.contains(end) || doc.contains(to)) return;
-  doc[to] = Json{{"start", std::move(doc[start])}, {"end", std::move(doc[end])}};
-  doc.erase(start);
-  doc.erase(end);
-}
-
 // A discount source packed in one string ("promotion_code:promo_1") -> {"type", "id"}; an
 // empty string -> null. An object (the new shape) or null stays as it is.
 void unpack_discount_source(Json& doc, const char* key) {
@@ -96,11 +102,11 @@ void add_envelope(Json& doc, bool changed) {
 }
 
 void reshape_invoice(Json& doc) {
-  merge_period(doc, "period_start", "period_end", "period");
+  period_to_object(doc, "period_start", "period_end", "period");
   rename_key(doc, "next_payment_attempt", "next_attempt_at");
   unpack_discount_source(doc, "discount_source");
   if (doc.contains("lines") && doc["lines"].is_array())
-    for (auto& line : doc["lines"]) merge_period(line, "period_start", "period_end", "period");
+    for (auto& line : doc["lines"]) period_to_object(line, "period_start", "period_end", "period");
 }
 
 void reshape_payment(Json& doc) {
@@ -140,23 +146,6 @@ void reshape_discount(Json& sub) {
   }
 }
 
-// Applies `fix(type, payload)` to the payload ({before, after, details}) of every stored
-// event of `resource_type`; only changed rows are written.
-Status rewrite_event_payloads(db::Tx& tx, std::string_view resource_type,
-                              const std::function<void(const std::string&, Json&)>& fix) {
-  RECUR_ASSIGN(auto events, tx.query("SELECT id, type, payload FROM events WHERE resource_type = $1",
-                                     {std::string(resource_type)}));
-  for (const auto& row : events) {
-    Json payload = Json::parse(row.text(2), nullptr, false);
-    if (!payload.is_object()) continue;
-    Json fixed = payload;
-    fix(row.text(1), fixed);
-    if (fixed == payload) continue;
-    RECUR_TRY(tx.exec("UPDATE events SET payload = $1 WHERE id = $2", {fixed.dump(), row.text(0)}));
-  }
-  return Ok{};
-}
-
 // The payload's member `key` when it is an object; nullptr otherwise (nothing to fix).
 Json* object_in(Json& payload, const char* key) {
   return payload.contains(key) && payload[key].is_object() ? &payload[key] : nullptr;
@@ -184,7 +173,7 @@ Result<std::map<std::string, std::string>> refunded_payment_gateways(db::Tx& tx)
 
 Status reshape_billing_18(db::Tx& tx) {
   RECUR_TRY(rewrite_documents(tx, "invoices", "invoice", reshape_invoice));
-  RECUR_TRY(rewrite_event_payloads(tx, "invoice", [](const std::string&, Json& payload) {
+  RECUR_TRY(rewrite_event_payloads(tx, "invoice", [](std::string_view, Json& payload) {
     if (Json* details = object_in(payload, "details")) rename_key(*details, "next_payment_attempt", "next_attempt_at");
   }));
   RECUR_TRY(rewrite_documents(tx, "payments", "payment", reshape_payment));
@@ -193,7 +182,7 @@ Status reshape_billing_18(db::Tx& tx) {
   // Credit notes never change: updated is when they were made.
   RECUR_TRY(rewrite_documents(tx, "credit_notes", "credit_note", [](Json& doc) { add_envelope(doc, false); }));
   RECUR_TRY(rewrite_documents(tx, "subscriptions", "subscription", reshape_discount));
-  RECUR_TRY(rewrite_event_payloads(tx, "subscription", [](const std::string& type, Json& payload) {
+  RECUR_TRY(rewrite_event_payloads(tx, "subscription", [](std::string_view type, Json& payload) {
     Json* details = object_in(payload, "details");
     if (!details) return;
     unpack_discount_source(*details, "discount_dropped");
@@ -204,7 +193,7 @@ Status reshape_billing_18(db::Tx& tx) {
   // Payment methods have no document of their own (their columns got the envelope in the
   // SQL above), but the customer's events carry copies: the attached one in details, the
   // detached one as `before`. Neither had changed when it was copied.
-  return rewrite_event_payloads(tx, "customer", [](const std::string& type, Json& payload) {
+  return rewrite_event_payloads(tx, "customer", [](std::string_view type, Json& payload) {
     Json* method = nullptr;
     if (type == "customer.payment_method_attached") {
       if (Json* details = object_in(payload, "details")) method = object_in(*details, "payment_method");
@@ -219,33 +208,9 @@ Status reshape_billing_18(db::Tx& tx) {
 
 namespace {
 
-// {"<start>": s, "<end>": e} -> {"<to>": {"start": s, "end": e}}, when not done yet.
-void period_to_object(Json& doc, const char* start, const char* end, const char* to) {
-  if (!doc.is_object() || !doc.contains(start) || !doc.contains(end) || doc.contains(to)) return;
-  doc[to] = Json{{"start", doc[start]}, {"end", doc[end]}};
-  doc.erase(start);
-  doc.erase(end);
-}
-
 // A value that stood for none (0) becomes null.
 void zero_to_null(Json& doc, const char* key) {
   if (doc.contains(key) && doc[key].is_number_integer() && doc[key].get<std::int64_t>() == 0) doc[key] = nullptr;
-}
-
-// Applies `fix` to the whole payload ({before, after, details}) of every event of one
-// resource type; only changed ones are written.
-Status rewrite_event_payloads(db::Tx& tx, std::string_view resource_type, const std::function<void(Json&)>& fix) {
-  RECUR_ASSIGN(auto events, tx.query("SELECT id, payload FROM events WHERE resource_type = $1",
-                                     {std::string(resource_type)}));
-  for (const auto& row : events) {
-    Json payload = Json::parse(row.text(1), nullptr, false);
-    if (!payload.is_object()) continue;
-    Json fixed = payload;
-    fix(fixed);
-    if (fixed == payload) continue;
-    RECUR_TRY(tx.exec("UPDATE events SET payload = $1 WHERE id = $2", {fixed.dump(), row.text(0)}));
-  }
-  return Ok{};
 }
 
 // The first column -> the second, for every row `sql` selects.
@@ -272,7 +237,7 @@ Status reshape_subscriptions(db::Tx& tx) {
   }));
   // The events' facts: a period's lifecycle event and a skip name their period; a plan
   // change carries its preview (lines, new period) and the period it started.
-  return rewrite_event_payloads(tx, "subscription", [](Json& payload) {
+  return rewrite_event_payloads(tx, "subscription", [](std::string_view, Json& payload) {
     if (!payload.contains("details") || !payload["details"].is_object()) return;
     Json& details = payload["details"];
     period_to_object(details, "period_start", "period_end", "period");
@@ -326,7 +291,7 @@ Status reshape_movement_actors(db::Tx& tx) {
 // Inventory items in the events' before/after copies: a low_stock_threshold of 0 (none) is
 // null. The level itself keeps 0 in its column; only the JSON says null.
 Status reshape_inventory_events(db::Tx& tx) {
-  return rewrite_event_payloads(tx, "inventory", [](Json& payload) {
+  return rewrite_event_payloads(tx, "inventory", [](std::string_view, Json& payload) {
     for (const char* side : {"before", "after"})
       if (payload.contains(side) && payload[side].is_object()) zero_to_null(payload[side], "low_stock_threshold");
   });

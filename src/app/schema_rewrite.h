@@ -17,8 +17,16 @@ namespace recur::app {
 Status rewrite_documents(db::Tx& tx, std::string_view table, std::string_view resource_type,
                          const std::function<void(Json&)>& fix);
 
+// Applies `fix(type, payload)` to the payload ({before, after, details}) of every event whose
+// resource_type is `resource_type`; `fix` must leave a payload already in the new shape as it
+// is, and only changed events are written.
+Status rewrite_event_payloads(db::Tx& tx, std::string_view resource_type,
+                              const std::function<void(std::string_view type, Json& payload)>& fix);
+
 // Moves doc[from] to doc[to] when `from` is there (and `to` is not).
 void rename_key(Json& doc, const char* from, const char* to);
+// {"<start>": s, "<end>": e} -> {"<to>": {"start": s, "end": e}}, when not done yet.
+void period_to_object(Json& doc, const char* start, const char* end, const char* to);
 
 // Sets `created_at` (Unix seconds) from the document's `created` on the rows of `table`
 // that have none.

@@ -448,7 +448,8 @@ Result<Subscription> SubscriptionService::remove_discount(const std::string& id,
                 [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
     if (!l.sub.discount) return Error::conflict("no_discount", "subscription " + id + " has no discount to remove");
-    Json details = {{"coupon", to_json_text(l.sub.discount->coupon)},
+    Json details = {{"source", to_json(l.sub.discount->source)},
+                    {"coupon", to_json_text(l.sub.discount->coupon)},
                     {"promotion_code", to_json_text(l.sub.discount->promotion_code)}};
     l.sub.discount.reset();
     return details;

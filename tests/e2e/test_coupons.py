@@ -229,7 +229,8 @@ class RedemptionTest(CouponTestCase):
         self.assertEqual([x["amount"] for x in upcoming], [2700, 3000])
         self.assertProblem(self.api.delete(f"/v1/subscriptions/{sub['id']}/discount"), 409, "no_discount")
         history = self.list_all(f"/v1/subscriptions/{sub['id']}/history")
-        self.assertIn("subscription.discount_removed", [e["type"] for e in history])
+        [removed] = [e for e in history if e["type"] == "subscription.discount_removed"]
+        self.assertEqual(removed["details"]["source"], {"type": "coupon", "id": forever["id"]})
         self.assertEqual(self.get_coupon(forever)["times_redeemed"], 1, "the redemption stays counted")
 
     def test_concurrent_subscriptions_redeem_a_limited_coupon_exactly_up_to_its_limit(self):
