@@ -55,7 +55,7 @@ start() {
   product=$(api POST /v1/products '{"name":"Coffee 250 g","sku":"SYNC-COFFEE","amount":1200,"currency":"EUR"}' | json_field id)
   export BENCH_PLAN BENCH_CUSTOMER
   BENCH_PLAN=$(api POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
-  BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace"}' | json_field id)
+  BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace","shipping_address":{"line1":"12 Analytical Row","city":"London","postal_code":"N1 9GU","country":"GB"}}' | json_field id)
   api POST "/v1/customers/$BENCH_CUSTOMER/payment-methods" '{"token":"pm_card_visa"}' >/dev/null
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }

@@ -144,7 +144,8 @@ def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
             target = rng.choice(listed[1]["data"])["id"]
         if op == "customer":
             got = until_answered(server, key, "POST", "/v1/customers",
-                                 {"email": f"{tag}@example.com", "name": "Kill Nine", "metadata": {"k": tag}}, tag, stats,
+                                 {"email": f"{tag}@example.com", "name": "Kill Nine", "metadata": {"k": tag},
+                                  "shipping_address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}}, tag, stats,
                                  stop_at)
         elif op == "payment_method":
             got = until_answered(server, key, "POST", f"/v1/customers/{rng.choice(customers)}/payment-methods",

@@ -63,7 +63,8 @@ def seed(db_url, workdir):
                                                       "items": [{"product": product["id"], "quantity": 1}]})
                  for i in range(4)]
         for i in range(SUBSCRIPTIONS):
-            c = api(port, key, "POST", "/v1/customers", {"email": f"k{i}@example.com", "name": f"K {i}"})
+            c = api(port, key, "POST", "/v1/customers", {"email": f"k{i}@example.com", "name": f"K {i}",
+                                                        "shipping_address": {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}})
             api(port, key, "POST", f"/v1/customers/{c['id']}/payment-methods", {"token": "pm_card_visa"})
             api(port, key, "POST", "/v1/subscriptions", {"customer": c["id"], "plan": plans[i % 4]["id"]})
     finally:
