@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-contrib redis-server
-  python3 python3-requests python3-aiosmtpd
+  python3 python3-requests python3-aiosmtpd python3-yaml
   ccache
   wrk nginx-light curl
 )
