@@ -458,9 +458,22 @@ Result<Period> choose_skip(const Subscription& sub, const PlanLookup& plans, std
       break;
     }
   }
-  if (!target)
-    return Error::invalid("invalid_period", "period_start must be the start of one of the next 24 periods",
-                          {{"period_start", "invalid_period", "not the start of an upcoming period"}});
+  if (!target) {
+    // Say which starts would do: the next few that can still be skipped.
+    std::string starts;
+    int listed = 0;
+    for (const auto& c : candidates) {
+      if (c.skipped) continue;
+      if (listed == 3) {
+        starts += ", ...";
+        break;
+      }
+      starts += (listed++ ? ", " : "") + format_rfc3339(c.period.start);
+    }
+    return Error::invalid("invalid_period",
+                          "period_start must be the start of one of the next 24 periods, such as " + starts,
+                          {{"period_start", "invalid_period", "not the start of an upcoming period; the next are " + starts}});
+  }
   if (target->skipped)
     return Error::conflict("period_already_skipped", "the period starting " + format_rfc3339(target->period.start) +
                                                          " is already skipped");

@@ -423,6 +423,17 @@ TEST(ChooseSkip, PicksThePeriodARequestMeansOrSaysWhyNot) {
   }
 }
 
+TEST(ChooseSkip, AWrongStartNamesTheStartsThatWouldDo) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+  s.skipped_periods.push_back(at("2026-02-01T00:00:00Z"));
+  auto chosen = choose_skip(s, {&p, nullptr}, at("2026-02-02T00:00:00Z"));
+  ASSERT_FALSE(chosen.ok());
+  EXPECT_NE(chosen.error().message.find("2026-03-01T00:00:00Z, 2026-04-01T00:00:00Z, 2026-05-01T00:00:00Z, ..."),
+            std::string::npos)
+      << chosen.error().message;  // the already skipped February is not offered
+}
+
 TEST(ChooseSkip, NothingToSkipOnceCanceled) {
   auto p = plan(1000, Interval::kMonth);
   auto s = started(p, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
