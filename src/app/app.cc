@@ -1,6 +1,8 @@
 // App wiring.
 #include "app/app.h"
 
+#include "app/expansions.h"
+
 #include <stdexcept>
 
 #include "app/schema.h"
@@ -100,6 +102,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   inventory::add_forecast_routes(router_, *db_, *clock_);
   inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
+  declare_expansions(router_);
+  pipeline_.set_expander(expander(catalog_, customers_, subscriptions_, billing_.service));
 }
 
 void App::wire_inventory() {

@@ -101,6 +101,14 @@ Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, i
   return ids;
 }
 
+Result<std::optional<std::string>> invoice_id_of_period(db::Tx& tx, const std::string& subscription,
+                                                        std::int64_t period_seq) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
+                                   {subscription, period_seq}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows[0].text(0));
+}
+
 Result<bool> period_paid(db::Tx& tx, const std::string& subscription, std::int64_t period_seq) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT status FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
                                    {subscription, period_seq}));

@@ -24,6 +24,8 @@ recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
 // The id of the subscription's invoice of its latest billed period ("" when none).
 Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription);
+Result<std::optional<std::string>> invoice_id_of_period(db::Tx& tx, const std::string& subscription,
+                                                        std::int64_t period_seq);
 
 struct InvoiceFilter {
   std::optional<std::string> subscription;

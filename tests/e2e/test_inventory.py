@@ -347,6 +347,12 @@ class ShipmentTest(InventoryCase):
         self.assertEqual((shipped["on_hand_delta"], shipped["reserved_delta"], shipped["reference"]), (-2, -2, shp["id"]))
         self.assertIn(shp["id"], [s["id"] for s in self.list_all("/v1/shipments", {"status": "shipped",
                                                                                   "customer": customer["id"]})])
+        # The box's invoice comes with it on asking (a "ship paid boxes" job needs no second call).
+        got = self.api.get(f"/v1/shipments/{shp['id']}", params={"expand[]": "invoice"})
+        self.assertStatus(got, 200)
+        invoice = got.json()["invoice"]
+        self.assertEqual((invoice["object"], invoice["subscription"], invoice["status"]),
+                         ("invoice", shp["subscription"], "paid"))
         # A carrier's tracking number finds its shipment in one call.
         found = self.list_all("/v1/shipments", {"tracking_number": "1Z999AA10123456784", "customer": customer["id"]})
         self.assertEqual([s["id"] for s in found], [shp["id"]])

@@ -504,3 +504,45 @@ class ListFiltersTest(ApiTestCase):
         doc = self.assertProblem(r, 422, "validation_failed")
         self.assertFieldErrors(doc, {"count": "repeated_parameter"})
         self.assertStatus(self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 2}), 200)
+
+
+class ExpandTest(ApiTestCase):
+    """expand[] (Stripe's): the named fields become the objects, on retrieves and lists."""
+
+    def test_a_subscription_expands_its_customer_plan_and_latest_invoice(self):
+        plan = self.make.plan(amount=2100)
+        customer = self.make.customer()
+        sub = self.make.subscription(plan=plan, customer=customer)
+        r = self.api.get(f"/v1/subscriptions/{sub['id']}",
+                         params=[("expand[]", "customer"), ("expand[]", "plan,latest_invoice")])
+        self.assertStatus(r, 200)
+        got = r.json()
+        self.assertEqual((got["customer"]["object"], got["customer"]["id"]), ("customer", customer["id"]))
+        self.assertEqual((got["plan"]["object"], got["plan"]["id"]), ("plan", plan["id"]))
+        self.assertEqual((got["latest_invoice"]["object"], got["latest_invoice"]["total"]), ("invoice", 2100))
+        self.assertEqual(r.headers["ETag"], f'"{got["version"]}"')
+        listed = self.api.get("/v1/subscriptions", params={"customer": customer["id"], "expand[]": "customer"}).json()
+        self.assertEqual([s["customer"]["email"] for s in listed["data"]], [customer["email"]])
+        plain = self.api.get(f"/v1/subscriptions/{sub['id']}").json()
+        self.assertEqual(plain["customer"], customer["id"])
+        self.assertNotIn("latest_invoice", plain)
+
+    def test_an_invoice_expands_its_subscription_and_payments(self):
+        sub = self.make.subscription()
+        [invoice] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
+        got = self.api.get(f"/v1/invoices/{invoice['id']}", params={"expand[]": "subscription,payments"}).json()
+        self.assertEqual(got["subscription"]["id"], sub["id"])
+        self.assertEqual(got["payments"], [], "no card: no attempt yet")
+
+    def test_an_unknown_expansion_is_refused_never_ignored(self):
+        sub = self.make.subscription()
+        for path in (f"/v1/subscriptions/{sub['id']}", "/v1/subscriptions"):
+            with self.subTest(path=path):
+                doc = self.assertProblem(self.raw.get(path, params={"expand[]": "customer,colour"}), 422,
+                                         "validation_failed")
+                self.assertFieldErrors(doc, {"expand[]": "invalid_value"})
+                self.assertIn("latest_invoice", doc["errors"][0]["message"])
+        customer = self.make.customer()
+        doc = self.assertProblem(self.raw.get(f"/v1/customers/{customer['id']}", params={"expand[]": "subscriptions"}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"expand[]": "unknown_parameter"})

@@ -212,6 +212,30 @@ Response Pipeline::route(Request& request) {
                                                                route.permission + "'"),
                      request.request_id);
   }
+  // expand[] on a route that offers expansions: taken off the query (the handler never sees
+  // it) and checked against what the route offers; elsewhere it stays, an unknown parameter.
+  std::vector<std::string> expansions;
+  if (!route.expandable.empty()) {
+    std::string offered;
+    for (const auto& f : route.expandable) offered += (offered.empty() ? "" : ", ") + f;
+    auto [from, to] = request.query.equal_range("expand[]");
+    for (auto it = from; it != to; ++it) {
+      std::string_view rest = it->second;
+      while (true) {
+        auto comma = rest.find(',');
+        std::string field(rest.substr(0, comma));
+        if (std::find(route.expandable.begin(), route.expandable.end(), field) == route.expandable.end()) {
+          std::string message = "expand[] takes " + offered + " here, not '" + field + "'";
+          return problem(Error::invalid("validation_failed", message, {{"expand[]", "invalid_value", message}}),
+                         request.request_id);
+        }
+        if (std::find(expansions.begin(), expansions.end(), field) == expansions.end()) expansions.push_back(field);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+    }
+    request.query.erase("expand[]");
+  }
   if (!route.reads_query && !route.permission.empty() && !request.query.empty()) {
     if (auto refused = check_query(request); !refused.ok()) return problem(refused.error(), request.request_id);
   }
@@ -220,7 +244,33 @@ Response Pipeline::route(Request& request) {
   if (request.method == "POST" && request.principal) {
     if (auto key = request.header("idempotency-key")) return with_idempotency(request, route, *key);
   }
-  return call(request, route);
+  Response response = call(request, route);
+  if (expansions.empty()) return response;
+  return expanded(request, std::move(response), expansions);
+}
+
+Response Pipeline::expanded(const Request& request, Response response, const std::vector<std::string>& fields) const {
+  if (response.status != 200 || !expander_) return response;
+  Json body = Json::parse(response.body, nullptr, false);
+  if (!body.is_object()) return response;
+  auto expand = [&](Json& object) -> Status {
+    const std::string type = object.value("object", "");
+    for (const auto& field : fields) {
+      RECUR_ASSIGN(Json value, expander_(type, field, object));
+      object[field] = std::move(value);
+    }
+    return Ok{};
+  };
+  Status done = Ok{};
+  if (body.value("object", "") == "list" && body.contains("data") && body["data"].is_array()) {
+    for (auto& item : body["data"])
+      if (done = expand(item); !done.ok()) break;
+  } else {
+    done = expand(body);
+  }
+  if (!done.ok()) return problem(done.error(), request.request_id);
+  response.body = body.dump();
+  return response;
 }
 
 Response Pipeline::with_idempotency(Request& request, const Route& route, const std::string& key) {

@@ -11,6 +11,7 @@
 
 #include "platform/http/message.h"
 #include "platform/http/router.h"
+#include "platform/json.h"
 #include "platform/result.h"
 
 namespace recur::http {
@@ -68,15 +69,23 @@ class Pipeline {
 
   Response handle(Request& request);
 
+  // Fetches what `field` of `object` (a resource of type `object_type`) names, for
+  // `expand[]`: the object it refers to, or null when it refers to nothing.
+  using Expander = std::function<Result<Json>(const std::string& object_type, const std::string& field,
+                                              const Json& object)>;
+  void set_expander(Expander expander) { expander_ = std::move(expander); }
+
  private:
   Response route(Request& request);
   Response with_idempotency(Request& request, const Route& route, const std::string& key);
   Response call(Request& request, const Route& route);
+  Response expanded(const Request& request, Response response, const std::vector<std::string>& fields) const;
 
   const Router& router_;
   Authenticator& auth_;
   IdempotencyStore& idempotency_;
   std::atomic<std::uint64_t> sequence_{0};
+  Expander expander_;
 };
 
 }  // namespace recur::http

@@ -81,6 +81,16 @@ bool Router::reads_query(std::string_view method, std::string_view pattern) {
   return found;
 }
 
+bool Router::expands(std::string_view method, std::string_view pattern, std::vector<std::string> fields) {
+  bool found = false;
+  for (auto& route : routes_)
+    if (route.method == method && route.pattern == pattern) {
+      route.expandable = fields;
+      found = true;
+    }
+  return found;
+}
+
 bool Router::commits_in_steps(std::string_view method, std::string_view pattern) {
   bool found = false;
   for (auto& route : routes_)

@@ -25,6 +25,8 @@ struct Route {
   // The handler reads the query string and refuses what it does not know (see
   // Router::reads_query); otherwise the pipeline refuses any query parameter.
   bool reads_query = false;
+  // The fields `expand[]` may name on this route's objects (see Router::expands).
+  std::vector<std::string> expandable;
 };
 
 struct Match {
@@ -53,6 +55,10 @@ class Router {
   // other route with a permission answers 422 unknown_parameter to any query parameter, so
   // a retrieve never silently ignores one. False if no such route.
   bool reads_query(std::string_view method, std::string_view pattern);
+  // Lets `?expand[]=FIELD` (Stripe's) replace these fields of the route's object, or of
+  // each item of its list, by the objects they name (Pipeline::set_expander fetches them).
+  // Any other expansion is refused (422), never ignored. False if no such route.
+  bool expands(std::string_view method, std::string_view pattern, std::vector<std::string> fields);
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
