@@ -291,7 +291,7 @@ TEST_F(BillingTest, PeriodsRestartedInTheSameSecondAreEachInvoiced) {
   auto sub = subscriber("pm_card_visa", 2400);
   auto weekly = testing::make_plan(t, 700, Interval::kWeek, 1, 0, "Weekly");
   // A cadence change at the very second the first period began restarts the period there.
-  auto changed = t.app->subscriptions().change_plan(sub.id, {weekly.id, std::nullopt, true,
+  auto changed = t.app->subscriptions().change_plan(sub.id, {weekly.id, std::nullopt, subscriptions::Proration::kCreate,
                                                              subscriptions::Effective::kNow},
                                                     std::nullopt, t.actor);
   ASSERT_TRUE(changed.ok()) << changed.error().message;
@@ -309,6 +309,65 @@ TEST_F(BillingTest, PeriodsRestartedInTheSameSecondAreEachInvoiced) {
   run_at("2026-02-07T10:00:00Z");  // the next week: 700 - 1700 credit -> nothing to pay, 1000 carried on
   EXPECT_EQ(invoices(sub.id).at(0).total, 0);
   EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -1000);
+}
+
+TEST_F(BillingTest, AlwaysInvoiceBillsWhatAChangeOwesAtOnceAndTheRunChargesIt) {
+  auto sub = subscriber("pm_card_visa", 3000);  // monthly from Jan 31: the period ends Feb 28 (28 days)
+  run_at("2026-01-31T10:00:00Z");
+  auto large = testing::make_plan(t, 6000, Interval::kMonth, 1, 0, "Large");
+  t.clock->set(at("2026-02-14T10:00:00Z"));  // half of the period left
+  subscriptions::ChangePlanInput change{large.id, std::nullopt, subscriptions::Proration::kAlwaysInvoice,
+                                        subscriptions::Effective::kNow};
+  auto preview = t.app->subscriptions().preview_change(sub.id, change);
+  ASSERT_TRUE(preview.ok()) << preview.error().message;
+  auto changed = t.app->subscriptions().change_plan(sub.id, change, std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  auto list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 2u);
+  const Invoice& now = list[0];
+  EXPECT_EQ(now.billing_reason, "subscription_update");
+  ASSERT_EQ(now.lines.size(), 2u);  // the unused half credited, the new plan's half charged
+  EXPECT_EQ(now.lines[0].amount, -1500);
+  EXPECT_EQ(now.lines[1].amount, 3000);
+  EXPECT_EQ(now.total, 1500);
+  EXPECT_EQ(now.status, InvoiceStatus::kOpen);
+  EXPECT_EQ(now.next_attempt_at, at("2026-02-14T10:00:00Z"));
+  EXPECT_EQ(now.period.start, at("2026-02-14T10:00:00Z"));
+  EXPECT_EQ(now.period.end, at("2026-02-28T10:00:00Z"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), 0);
+  // The preview showed this very invoice.
+  EXPECT_EQ(preview->invoice.at("total"), 1500);
+  EXPECT_EQ(preview->invoice.at("lines").size(), 2u);
+  run_at("2026-02-14T10:00:00Z");
+  EXPECT_EQ(invoices(sub.id).at(0).status, InvoiceStatus::kPaid);
+  EXPECT_EQ(invoices(sub.id).at(0).amount_paid, 1500);
+  EXPECT_EQ(sandbox_charges(now.id), 1);
+  // The next period owes the new plan alone: nothing of the change is billed twice.
+  run_at("2026-02-28T10:00:00Z");
+  list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].lines.size(), 1u);
+  EXPECT_EQ(list[0].total, 6000);
+  // The subscription's latest invoice is the newest, not the one of the highest period.
+  auto latest = billing().service.latest_invoice(sub.id);
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->id, list[0].id);
+}
+
+TEST_F(BillingTest, AlwaysInvoiceLeavesANetCreditForTheNextInvoice) {
+  auto sub = subscriber("pm_card_visa", 3000);
+  run_at("2026-01-31T10:00:00Z");
+  auto small = testing::make_plan(t, 1000, Interval::kMonth, 1, 0, "Small");
+  t.clock->set(at("2026-02-14T10:00:00Z"));
+  auto changed = t.app->subscriptions().change_plan(
+      sub.id, {small.id, std::nullopt, subscriptions::Proration::kAlwaysInvoice, subscriptions::Effective::kNow},
+      std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(invoices(sub.id).size(), 1u);  // nothing is owed now: no invoice
+  EXPECT_EQ(count("SELECT SUM(amount) FROM pending_invoice_items WHERE subscription_id = $1", {sub.id}), -1000);
+  run_at("2026-02-28T10:00:00Z");
+  auto next = invoices(sub.id).at(0);
+  EXPECT_EQ(next.total, 0);  // 1000 for the period less the 1000 credit
 }
 
 TEST_F(BillingTest, PartialRefundsNeverExceedWhatWasPaidAndEachGetsACreditNote) {
@@ -587,7 +646,7 @@ TEST_F(BillingTest, ACadenceChangeBillsTheNewPeriodWithItsDiscountAndCarriesTheR
   // Weekly at 2026-03-03T10:00: 28 of 31 days unused -> 3600 × 28/31 = 3251.6 -> credit 3252.
   auto weekly = testing::make_plan(t, 2200, Interval::kWeek, 1, 0, "Weekly");
   t.clock->set(at("2026-03-03T10:00:00Z"));
-  auto changed = t.app->subscriptions().change_plan(sub.id, {weekly.id, std::nullopt, true,
+  auto changed = t.app->subscriptions().change_plan(sub.id, {weekly.id, std::nullopt, subscriptions::Proration::kCreate,
                                                              subscriptions::Effective::kNow},
                                                     std::nullopt, t.actor);
   ASSERT_TRUE(changed.ok()) << changed.error().message;

@@ -16,21 +16,40 @@ recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscripti
     RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
     plan_name = plan ? plan->name : e.plan;
   }
-  std::string id = ids_.next("in");
   RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id));
   RECUR_ASSIGN(std::int64_t tax_bp, tax_rate_bp_for(tx, sub));
   BuiltInvoice built = build_invoice(sub, e, plan_name, std::move(pending), tax_bp);
+  return issue(tx, sub, built, e.sequence);
+}
+
+Result<std::string> Invoicer::invoice_pending_items(db::Tx& tx, const subscriptions::Subscription& sub,
+                                                    std::int64_t key, Timestamp at) {
+  RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id, true));
+  std::int64_t owed = 0;
+  for (const auto& line : pending) owed += line.amount;
+  if (pending.empty() || owed <= 0) return std::string();
+  RECUR_TRY(take_pending_items(tx, sub.id));
+  RECUR_ASSIGN(std::int64_t tax_bp, tax_rate_bp_for(tx, sub));
+  BuiltInvoice built = build_items_invoice(sub, std::move(pending), tax_bp, at);
+  RECUR_TRY(issue(tx, sub, built, -key));
+  return built.invoice.id;
+}
+
+recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub, BuiltInvoice& built,
+                              std::int64_t key) {
   Invoice& inv = built.invoice;
-  inv.id = std::move(id);
+  inv.id = ids_.next("in");
   if (built.carried < 0) {
     // Credits the invoice cannot absorb wait for the next one, as a pending item.
     subscriptions::PendingItem carry{ids_.next("ii"), sub.id, "Unused credit from the previous invoice",
-                                     built.carried, e.currency, 1, e.period, false};
-    RECUR_TRY(insert_pending_invoice_item(tx, carry, e.at));
+                                     built.carried, inv.currency, 1, inv.period, false};
+    RECUR_TRY(insert_pending_invoice_item(tx, carry, inv.created));
   }
   RECUR_ASSIGN(inv.number, next_invoice_number(tx));
-  RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, e.sequence));
-  if (!inserted) return Error::internal("period " + format_rfc3339(e.period.start) + " of " + sub.id + " is invoiced already");
+  RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, key));
+  if (!inserted)
+    return Error::internal("invoice " + std::to_string(key) + " of " + sub.id + " (period " +
+                           format_rfc3339(inv.period.start) + ") is issued already");
   RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, to_json(inv)));
   if (inv.status == InvoiceStatus::kPaid)
     RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr, {{"amount", 0}}));

@@ -27,11 +27,19 @@ class Invoicer final : public subscriptions::PeriodBilling {
                                    const std::string& settling) override;
   // Keeps the line in billing's pending_invoice_items for the next period_began.
   recur::Status add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) override;
+  // Invoices the pending items now, keyed by -`key` (periods are keyed by their positive
+  // sequence numbers), when their sum owes something.
+  Result<std::string> invoice_pending_items(db::Tx& tx, const subscriptions::Subscription& sub, std::int64_t key,
+                                            Timestamp at) override;
   Result<std::string> latest_invoice(db::Tx& tx, const std::string& subscription) override;
   Result<Json> invoice_after_change(db::Tx& tx, const std::string& subscription, const std::string& before,
                                     const std::optional<subscriptions::NextPeriod>& next) override;
 
  private:
+  // Numbers and stores a built invoice under `key` (a period's sequence number, or a
+  // between-periods invoice's negative key), with its carried credit and its events.
+  recur::Status issue(db::Tx& tx, const subscriptions::Subscription& sub, BuiltInvoice& built, std::int64_t key);
+
   const Clock& clock_;
   IdGenerator& ids_;
   events::Recorder events_;

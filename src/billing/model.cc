@@ -85,6 +85,34 @@ std::string billing_reason(const subscriptions::LifecycleEvent& e) {
   return "subscription_update";
 }
 
+namespace {
+
+// Totals, status and dates of an invoice whose lines are in place; returns the credit
+// carried to the next invoice (<= 0).
+std::int64_t price(Invoice& inv, const subscriptions::Subscription& sub, std::int64_t discount, std::int64_t tax_rate_bp,
+                   Timestamp at) {
+  PeriodInvoice priced = invoice_period(std::move(inv.lines), discount, tax_rate_bp, inv.period);
+  inv.lines = std::move(priced.lines);
+  const Totals& t = priced.totals;
+  inv.subtotal = t.subtotal;
+  inv.discount = t.discount;
+  inv.tax = t.tax;
+  inv.total = t.total;
+  inv.created = inv.updated = at;
+  if (inv.total == 0) {
+    inv.status = InvoiceStatus::kPaid;
+    inv.paid_at = at;
+  } else {
+    inv.status = InvoiceStatus::kOpen;
+    // An unpaid subscription keeps being invoiced, but nothing is charged automatically:
+    // the customer's next payment method (or an operator) pays every open invoice.
+    if (sub.status != subscriptions::Status::kUnpaid) inv.next_attempt_at = at;
+  }
+  return priced.carried;
+}
+
+}  // namespace
+
 BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscriptions::LifecycleEvent& e,
                            const std::string& plan_name, std::vector<InvoiceLine> pending, std::int64_t tax_rate_bp) {
   Invoice inv;
@@ -100,24 +128,25 @@ BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscri
   // The lifecycle priced the period with its discount; the invoice shows it as one.
   inv.discount_source = e.discount_source;
   // The period's discount comes off its charge before any credit is weighed against it.
-  PeriodInvoice priced = invoice_period(std::move(inv.lines), gross - e.amount, tax_rate_bp, e.period);
-  inv.lines = std::move(priced.lines);
-  const Totals& t = priced.totals;
-  inv.subtotal = t.subtotal;
-  inv.discount = t.discount;
-  inv.tax = t.tax;
-  inv.total = t.total;
-  inv.created = inv.updated = e.at;
-  if (inv.total == 0) {
-    inv.status = InvoiceStatus::kPaid;
-    inv.paid_at = e.at;
-  } else {
-    inv.status = InvoiceStatus::kOpen;
-    // An unpaid subscription keeps being invoiced, but nothing is charged automatically:
-    // the customer's next payment method (or an operator) pays every open invoice.
-    if (sub.status != subscriptions::Status::kUnpaid) inv.next_attempt_at = e.at;
+  std::int64_t carried = price(inv, sub, gross - e.amount, tax_rate_bp, e.at);
+  return {std::move(inv), carried};
+}
+
+BuiltInvoice build_items_invoice(const subscriptions::Subscription& sub, std::vector<InvoiceLine> items,
+                                 std::int64_t tax_rate_bp, Timestamp at) {
+  Invoice inv;
+  inv.subscription = sub.id;
+  inv.customer = sub.customer;
+  inv.currency = sub.currency;
+  inv.billing_reason = "subscription_update";
+  inv.period = items.front().period;
+  for (const auto& line : items) {
+    inv.period.start = std::min(inv.period.start, line.period.start);
+    inv.period.end = std::max(inv.period.end, line.period.end);
   }
-  return {std::move(inv), priced.carried};
+  inv.lines = std::move(items);
+  std::int64_t carried = price(inv, sub, 0, tax_rate_bp, at);
+  return {std::move(inv), carried};
 }
 
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures) {

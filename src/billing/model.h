@@ -112,6 +112,13 @@ struct BuiltInvoice {
 BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscriptions::LifecycleEvent& period,
                            const std::string& plan_name, std::vector<InvoiceLine> pending, std::int64_t tax_rate_bp);
 
+// An invoice of pending items alone, issued between periods (a plan change made with
+// proration "always_invoice"): the items as its lines, no discount, tax at `tax_rate_bp`,
+// its period spanning the lines', billing_reason "subscription_update", open and due at
+// `at` (paid at once when nothing is owed). Requires: `items` is not empty.
+BuiltInvoice build_items_invoice(const subscriptions::Subscription& sub, std::vector<InvoiceLine> items,
+                                 std::int64_t tax_rate_bp, Timestamp at);
+
 enum class PaymentStatus { kPending, kSucceeded, kFailed };
 std::string_view to_string(PaymentStatus status);
 

@@ -258,6 +258,59 @@ TEST(BuildInvoice, WorkedExamples) {
   }
 }
 
+// An invoice of pending items issued between periods (proration "always_invoice"): the
+// items as its lines, no discount, tax on the net, its period spanning the lines'.
+TEST(BuildItemsInvoice, WorkedExamples) {
+  const Timestamp at = parse_rfc3339("2026-04-14T00:00:00Z").value();
+  const Timestamp end = parse_rfc3339("2026-05-01T00:00:00Z").value();
+  const Timestamp earlier = parse_rfc3339("2026-04-03T00:00:00Z").value();
+  struct Case {
+    const char* name;
+    std::vector<std::pair<std::int64_t, Timestamp>> items;  // amount, period start (all end at `end`)
+    std::int64_t tax_bp;
+    subscriptions::Status status;
+    Timestamp period_start;
+    std::int64_t subtotal, tax, total;
+    InvoiceStatus invoice_status;
+    bool due_now;
+  };
+  using subscriptions::Status;
+  const Case cases[] = {
+      {"an upgrade: credit and charge", {{-1500, at}, {3000, at}}, 0, Status::kActive, at, 1500, 0, 1500,
+       InvoiceStatus::kOpen, true},
+      {"with tax, and an earlier change's item", {{400, earlier}, {-1500, at}, {3000, at}}, 1900, Status::kActive,
+       earlier, 1900, 361, 2261, InvoiceStatus::kOpen, true},
+      {"an unpaid subscription: open, not charged", {{1000, at}}, 0, Status::kUnpaid, at, 1000, 0, 1000,
+       InvoiceStatus::kOpen, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    subscriptions::Subscription sub;
+    sub.id = "sub_1";
+    sub.customer = "cus_1";
+    sub.currency = "eur";
+    sub.status = c.status;
+    std::vector<InvoiceLine> items;
+    for (auto [amount, start] : c.items) items.push_back({"item", amount, 1, {start, end}, true});
+    BuiltInvoice built = build_items_invoice(sub, items, c.tax_bp, at);
+    const Invoice& inv = built.invoice;
+    EXPECT_EQ(inv.currency, "eur");
+    EXPECT_EQ(inv.billing_reason, "subscription_update");
+    EXPECT_EQ(inv.period.start, c.period_start);
+    EXPECT_EQ(inv.period.end, end);
+    EXPECT_EQ(inv.lines.size(), c.items.size());
+    EXPECT_EQ(inv.discount, 0);
+    EXPECT_FALSE(inv.discount_source.has_value());
+    EXPECT_EQ(inv.subtotal, c.subtotal);
+    EXPECT_EQ(inv.tax, c.tax);
+    EXPECT_EQ(inv.total, c.total);
+    EXPECT_EQ(built.carried, 0);
+    EXPECT_EQ(inv.status, c.invoice_status);
+    EXPECT_EQ(inv.next_attempt_at, c.due_now ? std::optional<Timestamp>(at) : std::nullopt);
+    EXPECT_EQ(inv.created, at);
+  }
+}
+
 // docs/api-conventions.md: periods are {start, end}, a discount source is {type, id} or
 // null, the next try is next_attempt_at, and the stored form reads back to the same JSON.
 TEST(InvoiceJson, ServesPeriodsAsObjectsAndTheDiscountSourceAsTypeAndId) {

@@ -63,7 +63,7 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
 }
 
 Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 ORDER BY period_seq DESC LIMIT 1",
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
                                    {subscription}));
   return rows.empty() ? std::string() : rows[0].text(0);
 }

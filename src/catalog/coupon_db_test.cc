@@ -130,6 +130,10 @@ struct RefusingBilling final : subscriptions::PeriodBilling {
     return Ok{};
   }
   recur::Status add_pending_item(db::Tx&, const subscriptions::PendingItem&, Timestamp) override { return Ok{}; }
+  Result<std::string> invoice_pending_items(db::Tx&, const subscriptions::Subscription&, std::int64_t,
+                                            Timestamp) override {
+    return std::string();
+  }
   Result<std::string> latest_invoice(db::Tx&, const std::string&) override { return std::string(); }
   Result<Json> invoice_after_change(db::Tx&, const std::string&, const std::string&,
                                     const std::optional<subscriptions::NextPeriod>&) override {
@@ -343,11 +347,11 @@ TEST_F(CouponBillingTest, APlanChangeKeepsACouponThatCoversTheNewPlanAndDropsOne
   in.applies_to_tiers = {"premium"};
   auto premium = coupon(in);
   auto sub = paying(gold, premium.id);
-  subscriptions::ChangePlanInput to_platinum{platinum.id, std::nullopt, false, subscriptions::Effective::kNow};
+  subscriptions::ChangePlanInput to_platinum{platinum.id, std::nullopt, subscriptions::Proration::kNone, subscriptions::Effective::kNow};
   auto kept = t.app->subscriptions().change_plan(sub.id, to_platinum, std::nullopt, t.actor);
   ASSERT_TRUE(kept.ok()) << kept.error().message;
   EXPECT_TRUE(kept->discount.has_value());
-  subscriptions::ChangePlanInput to_lite{lite.id, std::nullopt, false, subscriptions::Effective::kNow};
+  subscriptions::ChangePlanInput to_lite{lite.id, std::nullopt, subscriptions::Proration::kNone, subscriptions::Effective::kNow};
   auto dropped = t.app->subscriptions().change_plan(sub.id, to_lite, std::nullopt, t.actor);
   ASSERT_TRUE(dropped.ok()) << dropped.error().message;
   EXPECT_FALSE(dropped->discount.has_value());

@@ -78,11 +78,12 @@ Result<ChangePlanInput> parse_change(const Json& body) {
   ChangePlanInput in;
   auto plan = f.text("plan", true, 64);
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity);
-  auto proration = f.one_of("proration", false, {"create_prorations", "none"});
+  auto proration = f.one_of("proration", false, {"create_prorations", "none", "always_invoice"});
   auto effective = f.one_of("effective", false, {"now", "period_end"});
   RECUR_TRY(f.finish());
   in.plan = *plan;
-  in.prorate = proration.value_or("create_prorations") == "create_prorations";
+  std::string how = proration.value_or("create_prorations");
+  in.proration = how == "none" ? Proration::kNone : how == "always_invoice" ? Proration::kAlwaysInvoice : Proration::kCreate;
   in.effective = effective.value_or("now") == "now" ? Effective::kNow : Effective::kPeriodEnd;
   return in;
 }

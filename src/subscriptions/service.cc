@@ -297,7 +297,7 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
   auto result = prorate(old_price, new_price, l.sub.current, now);
   p.new_period = result.new_period;
   p.resets_anchor = result.resets_anchor;
-  if (in.prorate) {
+  if (in.proration != Proration::kNone) {
     p.lines = std::move(result.lines);
   } else if (result.resets_anchor) {
     p.lines.push_back(result.lines.back());  // the new period is charged in full, no credit
@@ -357,6 +357,12 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
       PendingItem item{ids_.next("ii"), l.sub.id, line.description, line.amount, p.currency, line.quantity,
                        line.period, true};
       if (billing_) RECUR_TRY(billing_->add_pending_item(tx, item, now));
+    }
+    // always_invoice: what the change owes is invoiced now rather than with the next period
+    // (an anchor reset already invoices the new period, credit included, at once).
+    if (in.proration == Proration::kAlwaysInvoice && !p.resets_anchor && billing_) {
+      RECUR_ASSIGN(std::string invoice, billing_->invoice_pending_items(tx, l.sub, l.stored_version + 1, now));
+      details["invoice"] = invoice.empty() ? Json(nullptr) : Json(invoice);
     }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.
@@ -667,7 +673,7 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
         break;
       }
       case OfferType::kChangePlan: {
-        ChangePlanInput change{o.plan.value_or(""), std::nullopt, false, Effective::kPeriodEnd};
+        ChangePlanInput change{o.plan.value_or(""), std::nullopt, Proration::kNone, Effective::kPeriodEnd};
         RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, change, now));
         l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at};
         break;

@@ -40,11 +40,14 @@ struct UpdateInput {
 };
 
 enum class Effective { kNow, kPeriodEnd };
+enum class Proration { kCreate, kNone, kAlwaysInvoice };
 
 struct ChangePlanInput {
   std::string plan;
   std::optional<std::int64_t> quantity;  // default: keep the current quantity
-  bool prorate = true;                   // proration=create_prorations | none
+  // create_prorations: the prorations wait for the next invoice; none: no prorations;
+  // always_invoice: the prorations (and every pending item) are invoiced at once.
+  Proration proration = Proration::kCreate;
   Effective effective = Effective::kNow;
 };
 
@@ -96,6 +99,13 @@ class PeriodBilling {
   // change, inventory's credit for a skipped backordered box): billing keeps it with its pending items, which the next period_began takes.
   // Subscriptions never writes billing's tables itself. Requires: called inside `tx`.
   virtual recur::Status add_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created) = 0;
+  // A plan change made with proration "always_invoice": the subscription's pending items are
+  // invoiced now, between periods, when they owe something (a net credit keeps waiting for
+  // the next invoice). `key` is unique to the change (billing's key for the invoice, kept
+  // apart from the periods' sequence numbers). Returns the invoice's id, or "" when none was
+  // issued. Requires: called inside `tx`.
+  virtual Result<std::string> invoice_pending_items(db::Tx& tx, const Subscription& sub, std::int64_t key,
+                                                    Timestamp at) = 0;
   // For a preview of a change made in `tx` (which the caller then rolls back): the
   // subscription's latest invoice before it ("" for none), and the invoice the change
   // produces: one issued in `tx` after `before`, else the next one the lifecycle will issue

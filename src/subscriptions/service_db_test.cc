@@ -180,7 +180,7 @@ TEST_F(SubscriptionServiceTest, ChangePlanPreviewMatchesStoredProrationAndChange
   auto large = testing::make_plan(t, 5000, Interval::kMonth, 1, 0, "Large");
   auto sub = testing::subscribe(t, testing::make_customer(t).id, small.id);
   t.clock->set(at("2026-02-14T10:00:00Z"));  // half of the 28-day February period
-  ChangePlanInput change{large.id, std::nullopt, true, Effective::kNow};
+  ChangePlanInput change{large.id, std::nullopt, Proration::kCreate, Effective::kNow};
   auto preview = svc().preview_change(sub.id, change);
   ASSERT_TRUE(preview.ok()) << preview.error().message;
   ASSERT_EQ(preview->lines.size(), 2u);
@@ -202,7 +202,7 @@ TEST_F(SubscriptionServiceTest, ChangeToAnotherIntervalResetsTheAnchorAndCredits
   auto monthly = testing::make_plan(t, 2400, Interval::kMonth, 1, 0, "Monthly");
   auto sub = testing::subscribe(t, testing::make_customer(t).id, weekly.id);
   t.clock->set(sub.current.start + 2 * kSecondsPerDay);  // 5 of 7 days unused
-  auto changed = svc().change_plan(sub.id, {monthly.id, std::nullopt, true, Effective::kNow}, std::nullopt, t.actor);
+  auto changed = svc().change_plan(sub.id, {monthly.id, std::nullopt, Proration::kCreate, Effective::kNow}, std::nullopt, t.actor);
   ASSERT_TRUE(changed.ok()) << changed.error().message;
   EXPECT_EQ(changed->billing_cycle_anchor, t.clock->now());
   EXPECT_EQ(format_rfc3339(changed->current.end), "2026-03-02T10:00:00Z");
@@ -233,7 +233,7 @@ TEST_F(SubscriptionServiceTest, ChangingPlanDuringASkippedPeriodCreditsNothing) 
   auto sub = testing::subscribe(t, testing::make_customer(t).id, small.id);
   ASSERT_TRUE(svc().skip(sub.id, std::nullopt, std::nullopt, t.actor).ok());
   t.clock->set(at("2026-03-14T10:00:00Z"));  // inside the skipped Feb 28 - Mar 31 period
-  auto preview = svc().preview_change(sub.id, {large.id, std::nullopt, true, Effective::kNow});
+  auto preview = svc().preview_change(sub.id, {large.id, std::nullopt, Proration::kCreate, Effective::kNow});
   ASSERT_TRUE(preview.ok()) << preview.error().message;
   ASSERT_EQ(preview->lines.size(), 1u);  // no credit: the period cost nothing
   EXPECT_GT(preview->lines[0].amount, 0);
@@ -254,7 +254,7 @@ TEST_F(SubscriptionServiceTest, ChangeAtPeriodEndAppliesOnRenewal) {
   auto a = testing::make_plan(t, 2400, Interval::kMonth, 1, 0, "A");
   auto b = testing::make_plan(t, 1800, Interval::kMonth, 1, 0, "B");
   auto sub = testing::subscribe(t, testing::make_customer(t).id, a.id);
-  auto changed = svc().change_plan(sub.id, {b.id, 2, true, Effective::kPeriodEnd}, std::nullopt, t.actor);
+  auto changed = svc().change_plan(sub.id, {b.id, 2, Proration::kCreate, Effective::kPeriodEnd}, std::nullopt, t.actor);
   ASSERT_TRUE(changed.ok());
   EXPECT_EQ(changed->plan, a.id);
   ASSERT_TRUE(changed->pending_change.has_value());

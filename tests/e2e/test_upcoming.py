@@ -171,3 +171,27 @@ class ChangePlanPreviewTest(TestModeCase):
         self.advance(parse_time(invoice["created"]) + timedelta(hours=1))
         [issued] = [i for i in self.invoices(sub) if i["id"] not in before]
         self.assertEqual(promised(issued), promised(invoice))
+
+    def test_always_invoice_issues_the_previewed_invoice_at_once_and_the_run_charges_it(self):
+        sub = self.make.subscription(plan=self.make.plan(amount=3000), customer=self.customer())
+        self.advance(self.now() + timedelta(days=9))
+        premium = self.make.plan(amount=6000)
+        preview = self.preview_then_change(self.subscription(sub), {"plan": premium["id"],
+                                                                   "proration": "always_invoice"})
+        invoice = preview["invoice"]
+        self.assertEqual((invoice["status"], invoice["billing_reason"]), ("draft", "subscription_update"))
+        self.assertTrue(all(line["proration"] for line in invoice["lines"]), invoice["lines"])
+        issued = [i for i in self.invoices(sub) if i["billing_reason"] == "subscription_update"]
+        self.assertEqual(len(issued), 1)
+        self.assertEqual(promised(issued[0]), promised(invoice))
+        self.assertEqual(issued[0]["status"], "open")
+        changed = [e for e in self.list_all(f"/v1/subscriptions/{sub['id']}/history")
+                   if e["type"] == "subscription.plan_changed"]
+        self.assertEqual(changed[0]["details"]["invoice"], issued[0]["id"])
+        # Nothing waits for the next invoice: the renewal owes the new plan alone.
+        upcoming = self.api.get("/v1/invoices/upcoming", params={"subscription": sub["id"]})
+        self.assertStatus(upcoming, 200)
+        self.assertEqual([line["proration"] for line in upcoming.json()["lines"]], [False])
+        # The billing run charges it like any invoice that is due.
+        self.advance(self.now() + timedelta(minutes=5))
+        self.assertEqual(self.invoice(issued[0])["status"], "paid")
