@@ -431,6 +431,8 @@ CREATE INDEX invoices_number ON invoices (number))",
            RECUR_TRY(fill_created_at(tx, table));
          return fill_tracking_numbers(tx);
        }},
+      {20, "subscriptions: a scheduled subscription's trial_end is set when it is created",
+       "", [](db::Tx& tx) -> Status { return fill_scheduled_trial_ends(tx); }},
   };
   return kMigrations;
 }

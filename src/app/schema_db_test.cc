@@ -252,6 +252,35 @@ TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments)
   EXPECT_EQ((*rows)[0].text(1), "1Z-OLD");
 }
 
+TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheTrialTheirPlanPromised) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  auto trial = testing::make_plan(t, 2000, Interval::kMonth, 1, 14, "With trial");
+  auto plain = testing::make_plan(t, 2000, Interval::kMonth, 1, 0, "Without");
+  auto customer = testing::make_customer(t, "old@example.com");
+  // Scheduled subscriptions as a binary before migration 20 stored them: no trial_end, the
+  // trial only in the first period (start + the plan's 14 days).
+  auto row = [&](const char* id, const std::string& plan, const char* status, const char* end) {
+    Json doc{{"id", id}, {"status", status}, {"trial_end", nullptr}, {"start_date", "2026-03-01T00:00:00Z"},
+             {"current_period", {{"start", "2026-03-01T00:00:00Z"}, {"end", end}}}};
+    return db::transact(db, [&](db::Tx& tx) -> recur::Status {
+      RECUR_TRY(tx.exec("INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods,"
+                        " version, created_at, doc) VALUES ($1, $2, $3, $4, 0, 0, 1, 0, $5)",
+                        {std::string(id), customer.id, plan, std::string(status), doc.dump()}));
+      return Ok{};
+    });
+  };
+  ASSERT_TRUE(row("sub_trial", trial.id, "scheduled", "2026-03-15T00:00:00Z").ok());
+  ASSERT_TRUE(row("sub_plain", plain.id, "scheduled", "2026-04-01T00:00:00Z").ok());
+  ASSERT_TRUE(row("sub_active", trial.id, "active", "2026-04-01T00:00:00Z").ok());
+  run_rewrite(db, migration(20));
+  run_rewrite(db, migration(20));  // idempotent
+  auto docs = documents(db, "SELECT id, doc FROM subscriptions WHERE id IN ('sub_trial', 'sub_plain', 'sub_active')");
+  EXPECT_EQ(docs["sub_trial"]["trial_end"], "2026-03-15T00:00:00Z");
+  EXPECT_TRUE(docs["sub_plain"]["trial_end"].is_null());
+  EXPECT_TRUE(docs["sub_active"]["trial_end"].is_null());  // started: its trial (if any) is on record already
+}
+
 // ------------------------------------------------------------ migration 18: billing
 
 // Rows and events as a binary before migration 18 stored them: read back in the new shapes

@@ -76,6 +76,23 @@ Status fill_tracking_numbers(db::Tx& tx) {
   return Ok{};
 }
 
+Status fill_scheduled_trial_ends(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT s.id, s.doc, p.doc FROM subscriptions s JOIN plans p ON p.id = s.plan_id"
+                                   " WHERE s.status = 'scheduled'"));
+  for (const auto& row : rows) {
+    Json doc = Json::parse(row.text(1), nullptr, false);
+    Json plan = Json::parse(row.text(2), nullptr, false);
+    if (!doc.is_object() || !plan.is_object()) continue;
+    Json days = plan.value("trial_days", Json());
+    if (!doc.value("trial_end", Json()).is_null() || !days.is_number_integer() || days.get<std::int64_t>() <= 0) continue;
+    Json period = doc.value("current_period", Json());
+    if (!period.is_object() || !period.value("end", Json()).is_string()) continue;
+    doc["trial_end"] = period["end"];
+    RECUR_TRY(tx.exec("UPDATE subscriptions SET doc = $1 WHERE id = $2", {doc.dump(), row.text(0)}));
+  }
+  return Ok{};
+}
+
 // ------------------------------------------------------------ migration 18: billing
 
 namespace {

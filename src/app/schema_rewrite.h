@@ -35,6 +35,11 @@ Status fill_created_at(db::Tx& tx, std::string_view table);
 // Sets shipments' `tracking_number` column from their documents where it is not set.
 Status fill_tracking_numbers(db::Tx& tx);
 
+// Migration 20: a subscription's trial is fixed when it is created (trial_end on create).
+// Scheduled subscriptions stored before have no trial_end; those on a plan with a trial get
+// the one their first period was given (current_period.end = start + the plan's trial_days).
+Status fill_scheduled_trial_ends(db::Tx& tx);
+
 // Migration 18 (issue 13, one shape for the same thing): billing's documents (invoices,
 // payments, refunds, credit notes), and the others (subscriptions, products, shipments).
 Status reshape_billing_18(db::Tx& tx);

@@ -171,7 +171,7 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
   };
   switch (sub.status) {
     case Status::kScheduled:
-      restart(sub.start_date + (fp.trial_days > 0 ? fp.trial_days * kDay : 0));
+      restart(sub.trial_end.value_or(sub.start_date));  // the trial was fixed when it was created
       break;
     case Status::kTrialing:
       restart(sub.current.end);

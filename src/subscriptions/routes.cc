@@ -40,6 +40,16 @@ DiscountInput read_discount(FieldReader& f, bool required) {
   return in;
 }
 
+// trial_end: a time, or "now" (kTrialEndNow).
+std::optional<Timestamp> read_trial_end(const Json& body, FieldReader& f) {
+  auto it = body.find("trial_end");
+  if (it != body.end() && *it == "now") {
+    f.accept("trial_end");
+    return kTrialEndNow;
+  }
+  return f.timestamp("trial_end", false);
+}
+
 Result<CreateInput> parse_create(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -48,6 +58,7 @@ Result<CreateInput> parse_create(const Request& req) {
   auto plan = f.text("plan", true, 64);
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity).value_or(1);
   in.start_date = f.timestamp("start_date", false);
+  in.trial_end = read_trial_end(body, f);
   in.shipping_address = customers::read_address(f, "shipping_address");
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   auto discount = read_discount(f, false);
@@ -65,6 +76,7 @@ Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req) {
   FieldReader f(body);
   UpdateInput in;
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity);
+  in.trial_end = read_trial_end(body, f);
   if (f.is_null("shipping_address")) in.shipping_address = std::optional<customers::Address>();
   else if (auto a = customers::read_address(f, "shipping_address")) in.shipping_address = a;
   f.accept("shipping_address");

@@ -57,8 +57,20 @@ Result<Period> add_skip(Subscription& sub, const PlanLookup& plans, std::optiona
 }
 
 // When a new subscription's first box ships: its start, or the end of its trial.
-Timestamp first_box_at(const Subscription& sub, const catalog::Plan& plan) {
-  return sub.start_date + std::max<std::int64_t>(plan.trial_days, 0) * kSecondsPerDay;
+Timestamp first_box_at(const Subscription& sub) { return sub.trial_end.value_or(sub.start_date); }
+
+// A trial_end sent for a subscription (or trial) from `start`: "now", or a time after it
+// within kMaxTrialDays.
+recur::Status check_trial_end(std::optional<Timestamp> trial_end, Timestamp start) {
+  if (!trial_end || *trial_end == kTrialEndNow) return Ok{};
+  if (*trial_end <= start)
+    return Error::invalid("validation_failed", "trial_end must be after the start, or \"now\" for no trial",
+                          {{"trial_end", "out_of_range", "must be after " + format_rfc3339(start) + ", or \"now\""}});
+  if (*trial_end > start + kMaxTrialDays * kSecondsPerDay)
+    return Error::invalid("validation_failed", "a trial lasts at most " + std::to_string(kMaxTrialDays) + " days",
+                          {{"trial_end", "out_of_range",
+                            "must be on or before " + format_rfc3339(start + kMaxTrialDays * kSecondsPerDay)}});
+  return Ok{};
 }
 
 }  // namespace
@@ -142,6 +154,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
   if (in.start_date && *in.start_date < now - 300)
     return Error::invalid("validation_failed", "start_date must not be in the past",
                           {{"start_date", "in_the_past", "start_date must be now or later"}});
+  RECUR_TRY(check_trial_end(in.trial_end, std::max(in.start_date.value_or(now), now)));
   return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, in.customer));
     if (!customer)
@@ -161,13 +174,13 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     if (in.coupon || in.promotion_code) {
       RECUR_ASSIGN(sub.discount, redeem(tx, sub, plan, in.coupon, in.promotion_code, now));
     }
-    auto happened = begin(sub, plan, now);
+    auto happened = begin(sub, plan, now, in.trial_end);
     RECUR_TRY(insert(tx, sub));
     RECUR_TRY(events_.record(tx, "subscription.created", sub.id, actor, nullptr, to_json(sub)));
     RECUR_TRY(record_lifecycle(tx, sub, happened, true));
     // The first box ships later (a future start or a trial): it must be coverable by then.
     bool billed_now = std::any_of(happened.begin(), happened.end(), [](const auto& e) { return e.billable; });
-    if (fulfilment_ && !billed_now) RECUR_TRY(fulfilment_->check_first_shipment(tx, sub, plan, first_box_at(sub, plan)));
+    if (fulfilment_ && !billed_now) RECUR_TRY(fulfilment_->check_first_shipment(tx, sub, plan, first_box_at(sub)));
     return sub;
   });
 }
@@ -189,8 +202,14 @@ Result<Page<Subscription>> SubscriptionService::list(const ListFilter& filter) {
 
 Result<Subscription> SubscriptionService::update(const std::string& id, const UpdateInput& in,
                                                  std::int64_t expected_version, const events::Actor& actor) {
-  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
+  return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    if (in.trial_end) {
+      RECUR_TRY(check_trial_end(in.trial_end, l.sub.status == Status::kScheduled ? l.sub.start_date : now));
+      RECUR_TRY(move_trial_end(l.sub, l.plan, *in.trial_end, now));
+      // A trial ended now bills the first period at once, as its end would have.
+      RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
+    }
     if (in.quantity) l.sub.quantity = *in.quantity;
     if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
     if (in.metadata) l.sub.metadata = *in.metadata;

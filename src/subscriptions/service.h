@@ -15,6 +15,11 @@
 
 namespace recur::subscriptions {
 
+// trial_end "now" in a body: no trial (on create), or the trial ends at once (on update).
+inline constexpr Timestamp kTrialEndNow = 0;
+// The longest trial a subscription may be given.
+inline constexpr std::int64_t kMaxTrialDays = 730;
+
 struct CreateInput {
   std::string customer;
   std::string plan;
@@ -25,6 +30,8 @@ struct CreateInput {
   // A discount from the start: a coupon id, or a promotion code (its id or the code).
   std::optional<std::string> coupon;
   std::optional<std::string> promotion_code;
+  // The end of its trial instead of the plan's trial_days (kTrialEndNow: none).
+  std::optional<Timestamp> trial_end;
 };
 
 // POST /v1/subscriptions/{id}/discount: one of the two.
@@ -35,6 +42,7 @@ struct DiscountInput {
 
 struct UpdateInput {
   std::optional<std::int64_t> quantity;  // takes effect now, without proration (use change-plan to prorate)
+  std::optional<Timestamp> trial_end;    // scheduled or trialing only; kTrialEndNow ends the trial now
   std::optional<std::optional<customers::Address>> shipping_address;
   std::optional<Json> metadata;
 };

@@ -52,6 +52,56 @@ TEST_F(SubscriptionServiceTest, MonthlyAnchorOn31stRenewsOnLastDayOfShortMonthsA
   EXPECT_EQ(s.billed_periods, 4);
 }
 
+TEST_F(SubscriptionServiceTest, TrialEndOnCreateAndPatchOverridesThePlansTrial) {
+  auto with_trial = testing::make_plan(t, 2000, Interval::kMonth, 1, 14, "Trial");
+  auto cus = testing::make_customer(t);
+  auto invoices = [&](const std::string& sub) {
+    return count("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1", {sub});
+  };
+  // "now": no trial, billed at once despite the plan's 14 days.
+  CreateInput none{.customer = cus.id, .plan = with_trial.id, .trial_end = kTrialEndNow};
+  auto at_once = svc().create(none, t.actor);
+  ASSERT_TRUE(at_once.ok()) << at_once.error().message;
+  EXPECT_EQ(at_once->status, Status::kActive);
+  EXPECT_FALSE(at_once->trial_end.has_value());
+  EXPECT_EQ(invoices(at_once->id), 1);
+  // A longer trial than the plan's.
+  CreateInput longer{.customer = cus.id, .plan = with_trial.id, .trial_end = at("2026-03-31T10:00:00Z")};
+  auto trialing = svc().create(longer, t.actor);
+  ASSERT_TRUE(trialing.ok()) << trialing.error().message;
+  EXPECT_EQ(trialing->status, Status::kTrialing);
+  EXPECT_EQ(trialing->current.end, at("2026-03-31T10:00:00Z"));
+  EXPECT_EQ(invoices(trialing->id), 0);
+  // A time not after the start, or beyond two years, is refused and nothing is created.
+  for (Timestamp bad : {at("2026-01-31T10:00:00Z"), at("2028-02-01T10:00:00Z")}) {
+    CreateInput wrong{.customer = cus.id, .plan = with_trial.id, .trial_end = bad};
+    auto refused = svc().create(wrong, t.actor);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, "validation_failed");
+    EXPECT_EQ(refused.error().fields.at(0).field, "trial_end");
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) FROM subscriptions"), 2);
+  // PATCH: extend, then end it now, which bills the first period in the same change.
+  t.clock->set(at("2026-02-05T10:00:00Z"));
+  UpdateInput extend;
+  extend.trial_end = at("2026-04-15T10:00:00Z");
+  auto extended = svc().update(trialing->id, extend, trialing->version, t.actor);
+  ASSERT_TRUE(extended.ok()) << extended.error().message;
+  EXPECT_EQ(extended->current.end, at("2026-04-15T10:00:00Z"));
+  UpdateInput end_now;
+  end_now.trial_end = kTrialEndNow;
+  auto ended = svc().update(trialing->id, end_now, extended->version, t.actor);
+  ASSERT_TRUE(ended.ok()) << ended.error().message;
+  EXPECT_EQ(ended->status, Status::kActive);
+  EXPECT_EQ(ended->billing_cycle_anchor, at("2026-02-05T10:00:00Z"));
+  EXPECT_EQ(invoices(trialing->id), 1);
+  // No trial left to move.
+  auto refused = svc().update(trialing->id, extend, ended->version, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "not_trialing");
+  EXPECT_EQ(reload(trialing->id).version, ended->version);
+}
+
 TEST_F(SubscriptionServiceTest, SchedulerRunTwiceBillsEachPeriodOnce) {
   auto plan = testing::make_plan(t, 1000, Interval::kWeek);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);

@@ -268,16 +268,18 @@ LifecycleEvent period_began(Subscription& s, const catalog::Plan& plan, std::str
   return e;
 }
 
+// Starts the subscription at `at`: its trial (s.trial_end, fixed when it was created), or
+// its first billable period.
 LifecycleEvent start_trial_or_period(Subscription& s, const catalog::Plan& plan, Timestamp at) {
   s.billing_cycle_anchor = at;
-  if (plan.trial_days > 0) {
+  if (s.trial_end && *s.trial_end > at) {
     s.status = Status::kTrialing;
-    s.trial_end = at + plan.trial_days * kSecondsPerDay;
     s.current = {at, *s.trial_end};
     s.current_amount = 0;
     s.current_skipped = false;
     return plain("subscription.trial_started", at, s);
   }
+  s.trial_end.reset();
   s.status = Status::kActive;
   s.current = {at, period_start(at, plan.cadence, 1)};
   return billable_period(s, plan, "subscription.started", at);
@@ -330,16 +332,38 @@ LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at)
 
 }  // namespace
 
-std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Timestamp now) {
+std::optional<Timestamp> trial_end_for(const catalog::Plan& plan, Timestamp start, std::optional<Timestamp> requested) {
+  if (requested) return *requested > start ? requested : std::nullopt;
+  if (plan.trial_days > 0) return start + plan.trial_days * kSecondsPerDay;
+  return std::nullopt;
+}
+
+std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Timestamp now,
+                                  std::optional<Timestamp> trial_end) {
   s.currency = plan.currency;
+  s.trial_end = trial_end_for(plan, s.start_date, trial_end);
   if (s.start_date > now) {
     s.status = Status::kScheduled;
     s.billing_cycle_anchor = s.start_date;
-    if (plan.trial_days > 0) s.current = {s.start_date, s.start_date + plan.trial_days * kSecondsPerDay};
-    else s.current = {s.start_date, period_start(s.start_date, plan.cadence, 1)};
+    s.current = {s.start_date, s.trial_end ? *s.trial_end : period_start(s.start_date, plan.cadence, 1)};
     return {plain("subscription.scheduled", now, s)};
   }
   return {start_trial_or_period(s, plan, s.start_date)};
+}
+
+recur::Status move_trial_end(Subscription& s, const catalog::Plan& plan, Timestamp trial_end, Timestamp now) {
+  if (s.status != Status::kScheduled && s.status != Status::kTrialing)
+    return Error::conflict("not_trialing", "trial_end can be changed only before the subscription starts or during "
+                                           "its trial; it is " + std::string(to_string(s.status)));
+  if (s.status == Status::kScheduled) {
+    s.trial_end = trial_end > s.start_date ? std::optional<Timestamp>(trial_end) : std::nullopt;
+    s.current = {s.start_date, s.trial_end ? *s.trial_end : period_start(s.start_date, plan.cadence, 1)};
+    return Ok{};
+  }
+  // Trialing: the trial ends then; "now" (or any past time) ends it at once.
+  s.trial_end = std::max(trial_end, now);
+  s.current.end = *s.trial_end;
+  return Ok{};
 }
 
 LifecycleEvent restart_period(Subscription& s, const catalog::Plan& plan, Timestamp at) {
@@ -402,7 +426,7 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   std::vector<UpcomingPeriod> out;
   if (sub.status == Status::kCanceled || count <= 0 || !plans.current) return out;
   const auto& plan = plan_of(sub, plans);
-  bool trial = sub.status == Status::kTrialing || (sub.status == Status::kScheduled && plan.trial_days > 0);
+  bool trial = sub.status == Status::kTrialing || (sub.status == Status::kScheduled && sub.trial_end.has_value());
   // The current (or first scheduled) period: a scheduled one will be billed at its start,
   // with any discount; a started one shows what it was billed (0 when skipped).
   std::int64_t first_amount = trial                                 ? 0
@@ -413,7 +437,7 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
 
   // Project the future with the same rules the lifecycle runs on.
   Subscription s = sub;
-  if (s.status == Status::kScheduled) (void)begin(s, plan, s.start_date);
+  if (s.status == Status::kScheduled) (void)begin(s, plan, s.start_date, s.trial_end.value_or(s.start_date));
   while (static_cast<int>(out.size()) < count) {
     auto due = next_action_at(s);
     if (!due) break;

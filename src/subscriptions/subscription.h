@@ -143,9 +143,22 @@ struct PlanLookup {
 // Moves `sub` forward to `now`, applying every due step in order. Pure.
 std::vector<LifecycleEvent> advance(Subscription& sub, const PlanLookup& plans, Timestamp now);
 
-// Sets up a new subscription from sub.start_date: scheduled when that is after `now`,
-// otherwise started (trialing with the plan's trial, else active and billable at once).
-std::vector<LifecycleEvent> begin(Subscription& sub, const catalog::Plan& plan, Timestamp now);
+// The end of a new subscription's trial starting at `start`: `requested` when given (`start`
+// or earlier: no trial), else the plan's trial_days; nullopt for no trial.
+std::optional<Timestamp> trial_end_for(const catalog::Plan& plan, Timestamp start, std::optional<Timestamp> requested);
+
+// Sets up a new subscription from sub.start_date, its trial fixed by trial_end_for(plan,
+// start, `trial_end`): scheduled when the start is after `now`, otherwise started
+// (trialing until the trial's end, else active and billable at once). A later plan change
+// does not change the trial.
+std::vector<LifecycleEvent> begin(Subscription& sub, const catalog::Plan& plan, Timestamp now,
+                                  std::optional<Timestamp> trial_end = std::nullopt);
+
+// PATCH trial_end: a scheduled subscription's trial becomes [start, trial_end) (none when
+// trial_end <= start); a trialing one's ends at trial_end (at `now` when that is past: the
+// caller then advances it, which bills the first period). Errors: 409 not_trialing in any
+// other status.
+recur::Status move_trial_end(Subscription& sub, const catalog::Plan& plan, Timestamp trial_end, Timestamp now);
 
 // Starts a fresh calendar at `at` (a new interval, or a resumption after the paid period):
 // the anchor moves to `at`, skips on the old calendar are dropped (listed in the event's

@@ -203,6 +203,77 @@ catalog::Coupon amount_coupon(std::int64_t amount, const std::string& currency, 
 
 std::optional<Discount> forever(const catalog::Coupon& c) { return discount_from(c, nullptr); }
 
+// A trial is the subscription's own: trial_end on create (or "now": none), else the plan's
+// trial_days; a later PATCH moves it while the subscription is scheduled or trialing.
+TEST(Trials, TheTrialEndComesFromTheRequestElseThePlan) {
+  const Timestamp start = at("2026-03-01T00:00:00Z");
+  struct Case {
+    const char* name;
+    std::int64_t plan_days;
+    std::optional<Timestamp> requested;
+    std::optional<Timestamp> expected;
+  };
+  const Case cases[] = {
+      {"the plan's trial", 14, std::nullopt, at("2026-03-15T00:00:00Z")},
+      {"no trial on the plan", 0, std::nullopt, std::nullopt},
+      {"a longer trial than the plan's", 14, at("2026-04-01T00:00:00Z"), at("2026-04-01T00:00:00Z")},
+      {"a trial on a plan without one", 0, at("2026-03-04T00:00:00Z"), at("2026-03-04T00:00:00Z")},
+      {"\"now\": none despite the plan", 14, Timestamp{0}, std::nullopt},
+      {"the start itself: none", 14, start, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(trial_end_for(plan(1000, Interval::kMonth, 1, c.plan_days), start, c.requested), c.expected);
+  }
+}
+
+TEST(Trials, ARequestedTrialIsKeptFromAScheduledStartThroughTheTrialToTheFirstCharge) {
+  auto p = plan(1000, Interval::kMonth);  // no trial of its own
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.start_date = at("2026-03-01T00:00:00Z");
+  (void)begin(s, p, at("2026-02-01T00:00:00Z"), at("2026-03-11T00:00:00Z"));
+  EXPECT_EQ(s.status, Status::kScheduled);
+  EXPECT_EQ(s.current.end, at("2026-03-11T00:00:00Z"));
+  auto periods = upcoming(s, {&p, nullptr}, 2);
+  ASSERT_EQ(periods.size(), 2u);
+  EXPECT_TRUE(periods[0].trial);
+  EXPECT_EQ(periods[1].period.start, at("2026-03-11T00:00:00Z"));
+  auto events = advance(s, {&p, nullptr}, at("2026-03-11T00:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "subscription.trial_started");
+  EXPECT_EQ(events[1].type, "subscription.trial_ended");
+  EXPECT_TRUE(events[1].billable);
+  EXPECT_EQ(s.billing_cycle_anchor, at("2026-03-11T00:00:00Z"));
+}
+
+TEST(Trials, MovingTheTrialEndWhileScheduledOrTrialingOnly) {
+  auto p = plan(1000, Interval::kMonth, 1, 14);
+  auto scheduled = started(p, "2026-03-01T00:00:00Z", "2026-02-01T00:00:00Z");
+  ASSERT_TRUE(move_trial_end(scheduled, p, at("2026-03-05T00:00:00Z"), at("2026-02-02T00:00:00Z")).ok());
+  EXPECT_EQ(scheduled.trial_end, at("2026-03-05T00:00:00Z"));
+  EXPECT_EQ(scheduled.current.end, at("2026-03-05T00:00:00Z"));
+  ASSERT_TRUE(move_trial_end(scheduled, p, Timestamp{0}, at("2026-02-02T00:00:00Z")).ok());  // "now": no trial
+  EXPECT_FALSE(scheduled.trial_end.has_value());
+  EXPECT_EQ(scheduled.current.end, at("2026-04-01T00:00:00Z"));  // the first paid month
+
+  auto trialing = started(p, "2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z");
+  ASSERT_EQ(trialing.status, Status::kTrialing);
+  ASSERT_TRUE(move_trial_end(trialing, p, at("2026-03-20T00:00:00Z"), at("2026-03-02T00:00:00Z")).ok());
+  EXPECT_EQ(trialing.current.end, at("2026-03-20T00:00:00Z"));
+  ASSERT_TRUE(move_trial_end(trialing, p, Timestamp{0}, at("2026-03-03T00:00:00Z")).ok());  // ends now
+  EXPECT_EQ(trialing.current.end, at("2026-03-03T00:00:00Z"));
+  auto events = advance(trialing, {&p, nullptr}, at("2026-03-03T00:00:00Z"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "subscription.trial_ended");
+  EXPECT_EQ(trialing.status, Status::kActive);
+
+  auto refused = move_trial_end(trialing, p, at("2026-03-20T00:00:00Z"), at("2026-03-04T00:00:00Z"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "not_trialing");
+}
+
 TEST(Discounts, WorkedExamplesOfPercentAndAmountOff) {
   using catalog::CouponDuration;
   const auto once = CouponDuration::kOnce;
