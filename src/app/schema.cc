@@ -431,8 +431,12 @@ CREATE INDEX invoices_number ON invoices (number))",
            RECUR_TRY(fill_created_at(tx, table));
          return fill_tracking_numbers(tx);
        }},
-      {20, "subscriptions: a scheduled subscription's trial_end is set when it is created",
-       "", [](db::Tx& tx) -> Status { return fill_scheduled_trial_ends(tx); }},
+      {20, "a scheduled subscription's trial_end is set when it is created; payment.disputed in the one shape",
+       "",
+       [](db::Tx& tx) -> Status {
+         RECUR_TRY(fill_scheduled_trial_ends(tx));
+         return reshape_dispute_events_20(tx);
+       }},
   };
   return kMigrations;
 }

@@ -252,7 +252,7 @@ TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments)
   EXPECT_EQ((*rows)[0].text(1), "1Z-OLD");
 }
 
-TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheTrialTheirPlanPromised) {
+TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheirTrialAndDisputesTheOneShape) {
   TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
   auto& db = t.app->database();
   auto trial = testing::make_plan(t, 2000, Interval::kMonth, 1, 14, "With trial");
@@ -273,12 +273,27 @@ TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheTrialTheirPlanPromise
   ASSERT_TRUE(row("sub_trial", trial.id, "scheduled", "2026-03-15T00:00:00Z").ok());
   ASSERT_TRUE(row("sub_plain", plain.id, "scheduled", "2026-04-01T00:00:00Z").ok());
   ASSERT_TRUE(row("sub_active", trial.id, "active", "2026-04-01T00:00:00Z").ok());
+  // And a dispute recorded with the old details.
+  auto event = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role,"
+                      " created_at, payload) VALUES ('evt_dp', 'payment.disputed', 'payment', 'pay_1', 'system', '',"
+                      " '', 0, $1)",
+                      {std::string(R"({"before":null,"after":null,"details":{"gateway":"stripe","dispute":"dp_1",)"
+                                   R"("charge":"pi_1","amount":{"amount":2999,"currency":"usd"},"reason":"fraudulent",)"
+                                   R"("invoice":"in_1"}})")}));
+    return Ok{};
+  });
+  ASSERT_TRUE(event.ok()) << event.error().message;
   run_rewrite(db, migration(20));
   run_rewrite(db, migration(20));  // idempotent
   auto docs = documents(db, "SELECT id, doc FROM subscriptions WHERE id IN ('sub_trial', 'sub_plain', 'sub_active')");
   EXPECT_EQ(docs["sub_trial"]["trial_end"], "2026-03-15T00:00:00Z");
   EXPECT_TRUE(docs["sub_plain"]["trial_end"].is_null());
   EXPECT_TRUE(docs["sub_active"]["trial_end"].is_null());  // started: its trial (if any) is on record already
+  auto payloads = documents(db, "SELECT id, payload FROM events WHERE id = 'evt_dp'");
+  EXPECT_EQ(payloads["evt_dp"]["details"],
+            Json::parse(R"({"gateway":"stripe","dispute":"dp_1","gateway_reference":"pi_1","amount":2999,)"
+                        R"("currency":"usd","reason":"fraudulent","invoice":"in_1"})"));
 }
 
 // ------------------------------------------------------------ migration 18: billing

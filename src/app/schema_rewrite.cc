@@ -328,4 +328,17 @@ Status reshape_others_18(db::Tx& tx) {
   return reshape_inventory_events(tx);
 }
 
+Status reshape_dispute_events_20(db::Tx& tx) {
+  return rewrite_event_payloads(tx, "payment", [](std::string_view type, Json& payload) {
+    Json* details = type == "payment.disputed" ? object_in(payload, "details") : nullptr;
+    if (!details) return;
+    rename_key(*details, "charge", "gateway_reference");
+    if (!details->contains("currency")) {  // {"amount": {"amount", "currency"} or null} -> flat
+      Json money = details->value("amount", Json());
+      (*details)["amount"] = money.is_object() ? money.value("amount", Json()) : Json();
+      (*details)["currency"] = money.is_object() ? money.value("currency", Json()) : Json();
+    }
+  });
+}
+
 }  // namespace recur::app

@@ -39,6 +39,9 @@ Status fill_tracking_numbers(db::Tx& tx);
 // Scheduled subscriptions stored before have no trial_end; those on a plan with a trial get
 // the one their first period was given (current_period.end = start + the plan's trial_days).
 Status fill_scheduled_trial_ends(db::Tx& tx);
+// And payment.disputed events' details in the one shape: `gateway_reference` (was `charge`),
+// flat `amount` + `currency` (was an {amount, currency} object).
+Status reshape_dispute_events_20(db::Tx& tx);
 
 // Migration 18 (issue 13, one shape for the same thing): billing's documents (invoices,
 // payments, refunds, credit notes), and the others (subscriptions, products, shipments).

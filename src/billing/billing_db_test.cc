@@ -1005,6 +1005,15 @@ TEST_F(WebhookTest, ADisputeIsRecordedAsAnEventWithoutTouchingTheMoney) {
   EXPECT_EQ(outcome({{"id", "evt_dp"}, {"type", "charge.dispute.created"}, {"data", {{"object", dispute}}}}),
             "dispute_recorded");
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.disputed' AND resource_id = $1", {pay.id}), 1);
+  auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+  auto rows = (*tx)->query("SELECT payload FROM events WHERE type = 'payment.disputed'");
+  ASSERT_TRUE(rows.ok() && rows->size() == 1);
+  Json details = Json::parse(rows->at(0).text(0)).at("details");
+  EXPECT_EQ(details.at("gateway_reference"), pay.gateway_reference);
+  EXPECT_EQ(details.at("amount"), pay.amount);
+  EXPECT_EQ(details.at("currency"), "usd");
+  EXPECT_EQ(details.at("invoice"), inv.id);
+  EXPECT_EQ(details.at("dispute"), "dp_1");
   Invoice after = *billing().service.get_invoice(inv.id);
   EXPECT_EQ(after.status, InvoiceStatus::kPaid);
   EXPECT_EQ(after.amount_paid, inv.amount_paid);

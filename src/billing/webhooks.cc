@@ -5,15 +5,6 @@
 
 namespace recur::billing {
 
-namespace {
-
-Json money_json(const std::optional<Money>& money) {
-  if (!money) return nullptr;
-  return Json{{"amount", money->amount}, {"currency", money->currency}};
-}
-
-}  // namespace
-
 Result<WebhookReceipt> GatewayWebhooks::receive_webhook(const std::string& name,
                                                         const std::map<std::string, std::string>& headers,
                                                         const std::string& body) {
@@ -122,8 +113,13 @@ Result<GatewayWebhooks::Handled> GatewayWebhooks::record_dispute(db::Tx& tx, con
     RECUR_ASSIGN(payment, find_payment_by_charge(tx, notice.charge_id));
   }
   std::string resource = payment ? payment->id : notice.charge_id;
-  Json details = {{"gateway", gateway},         {"dispute", notice.dispute_id}, {"charge", notice.charge_id},
-                  {"amount", money_json(notice.amount)}, {"reason", notice.reason},
+  // docs/api-conventions.md: the gateway's id is gateway_reference, money is flat.
+  Json details = {{"gateway", gateway},
+                  {"dispute", notice.dispute_id},
+                  {"gateway_reference", notice.charge_id},
+                  {"amount", notice.amount ? Json(notice.amount->amount) : Json(nullptr)},
+                  {"currency", notice.amount ? Json(notice.amount->currency) : Json(nullptr)},
+                  {"reason", notice.reason},
                   {"invoice", payment ? Json(payment->invoice) : Json(nullptr)}};
   RECUR_TRY(events_.record(tx, "payment.disputed", resource, events::Actor::system(), nullptr, nullptr, details));
   return Handled{payment ? "dispute_recorded" : "dispute_recorded_unmatched", resource};
