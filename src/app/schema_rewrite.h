@@ -35,6 +35,12 @@ Status fill_created_at(db::Tx& tx, std::string_view table);
 // Sets shipments' `tracking_number` column from their documents where it is not set.
 Status fill_tracking_numbers(db::Tx& tx);
 
+// Migration 20 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
+// of its subscription's period (the same period_seq), paid when that invoice is paid or
+// there is none; the same two fields in its document, and in the copies of it in its events
+// as they were then (paid once the invoice's paid_at had come).
+Status fill_shipment_invoices(db::Tx& tx);
+
 // Migration 18 (issue 13, one shape for the same thing): billing's documents (invoices,
 // payments, refunds, credit notes), and the others (subscriptions, products, shipments).
 Status reshape_billing_18(db::Tx& tx);
