@@ -109,7 +109,16 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
 void App::wire_inventory() {
   // Every billed period reserves its box in the same transaction (after billing invoiced it).
   subscriptions_.set_fulfilment(&inventory_.fulfilment());
-  inventory_.set_period_paid(billing::period_paid);
+  // A shipment carries its period's invoice and whether it is paid: billing answers when the
+  // box is made, and tells inventory in the transaction that pays the invoice.
+  inventory_.set_period_payment([](db::Tx& tx, const std::string& subscription,
+                                   std::int64_t period_seq) -> Result<inventory::PeriodPayment> {
+    RECUR_ASSIGN(auto payment, billing::period_payment(tx, subscription, period_seq));
+    return inventory::PeriodPayment{std::move(payment.invoice), payment.paid};
+  });
+  billing_.collector.on_invoice_paid([this](db::Tx& tx, const billing::Invoice& invoice) {
+    return inventory_.fulfilment().invoice_paid(tx, invoice.id);
+  });
   // A product's name, price, category or tracking changes what availability answers.
   catalog_.on_product_changed([this](const std::string& product) { inventory_.forget(product); });
   // POST /v1/inventory/{sku}/receipts with a purchase_order counts the units on the order.

@@ -50,9 +50,10 @@ http::Pipeline::Expander expander(catalog::CatalogService& catalog, customers::C
         return all;
       });
     }
-    if (type == "shipment" && field == "invoice")
-      return rendered(billing.invoice_of_period(text("subscription"), object.value("period_seq", std::int64_t{0})),
-                      invoice_json);
+    if (type == "shipment" && field == "invoice") {  // the id the shipment carries; null stays null
+      if (!object.value("invoice", Json()).is_string()) return Json(nullptr);
+      return rendered(billing.get_invoice(text("invoice")), [](const auto& i) { return billing::to_json(i); });
+    }
     return Error::internal("no expansion of " + field + " on a " + type);
   };
 }

@@ -437,6 +437,14 @@ CREATE INDEX invoices_number ON invoices (number))",
          RECUR_TRY(fill_scheduled_trial_ends(tx));
          return reshape_dispute_events_20(tx);
        }},
+      {21, "inventory: shipments carry their period's invoice and whether it is paid (issue 13), so lists filter on both",
+       // A new row always gets both; the default only says "not known to be paid" until the
+       // rewrite fills the rows already there from their invoices.
+       R"(ALTER TABLE shipments ADD COLUMN invoice_id TEXT;
+ALTER TABLE shipments ADD COLUMN paid INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX shipments_invoice ON shipments (invoice_id);
+CREATE INDEX shipments_paid ON shipments (paid, id))",
+       fill_shipment_invoices},
   };
   return kMigrations;
 }

@@ -5,7 +5,9 @@
 
 #include <map>
 #include <stdexcept>
+#include <string_view>
 
+#include "inventory/model.h"
 #include "testing/fixtures.h"
 
 namespace recur::app {
@@ -294,6 +296,131 @@ TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheirTrialAndDisputesThe
   EXPECT_EQ(payloads["evt_dp"]["details"],
             Json::parse(R"({"gateway":"stripe","dispute":"dp_1","gateway_reference":"pi_1","amount":2999,)"
                         R"("currency":"usd","reason":"fraudulent","invoice":"in_1"})"));
+}
+
+// ------------------------------------------------------------ migration 21: shipments' invoices
+
+// Found by what it does, not by its number: a migration may be renumbered when branches merge.
+const db::Migration& migration_named(std::string_view words) {
+  for (const auto& m : migrations())
+    if (m.name.find(words) != std::string::npos) return m;
+  throw std::logic_error("no migration named like '" + std::string(words) + "'");
+}
+
+TEST(SchemaMigrations, ShipmentsInvoicesAreFilledFromTheirPeriodsInvoiceWithPaidAsOfEachEvent) {
+  TestApp t = testing::make_app(testing::at("2026-02-01T00:00:00Z"));
+  auto& db = t.app->database();
+  auto exec = [&](const std::string& sql, const db::Params& params = {}) {
+    auto done = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+      RECUR_TRY(tx.exec(sql, params));
+      return Ok{};
+    });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  };
+  // A shipment as a binary before this migration wrote it: no invoice_id or paid column
+  // value (paid takes its default), and a document without either field.
+  auto old_doc = [](const std::string& id, const std::string& sub, std::int64_t seq) {
+    inventory::Shipment s;
+    s.id = id;
+    s.subscription = sub;
+    s.customer = "cus_old";
+    s.period_seq = seq;
+    s.period = {testing::at("2026-01-01T00:00:00Z"), testing::at("2026-02-01T00:00:00Z")};
+    s.value = 3000;
+    s.currency = "usd";
+    s.created = s.updated = testing::at("2026-01-01T00:00:00Z");
+    Json doc = inventory::to_json(s);
+    doc.erase("invoice");
+    doc.erase("paid");
+    return doc;
+  };
+  auto shipment = [&](const std::string& id, const std::string& sub, std::int64_t seq) {
+    exec("INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status, created_at, version, doc)"
+         " VALUES ($1, $2, 'cus_old', $3, 'pending', 0, 1, $4)",
+         {id, sub, seq, old_doc(id, sub, seq).dump()});
+  };
+  auto invoice = [&](const std::string& id, const std::string& sub, std::int64_t seq, const std::string& status,
+                     const Json& paid_at) {
+    const Json doc = {{"id", id}, {"status", status}, {"paid_at", paid_at}};
+    exec("INSERT INTO invoices (id, subscription_id, customer_id, period_seq, status, created_at, version, doc)"
+         " VALUES ($1, $2, 'cus_old', $3, $4, 0, 1, $5)",
+         {id, sub, seq, status, doc.dump()});
+  };
+  auto event = [&](const std::string& id, const std::string& type, const std::string& box, const char* at,
+                   const Json& before, const Json& after) {
+    exec("INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at,"
+         " payload) VALUES ($1, $2, 'shipment', $3, 'system', 'scheduler', '', $4, $5)",
+         {id, type, box, testing::at(at), Json{{"before", before}, {"after", after}, {"details", Json::object()}}.dump()});
+  };
+  shipment("shp_paid", "sub_a", 1);  // paid on 5 January
+  invoice("in_a", "sub_a", 1, "paid", "2026-01-05T00:00:00Z");
+  event("evt_a1", "shipment.created", "shp_paid", "2026-01-01T00:00:00Z", nullptr, old_doc("shp_paid", "sub_a", 1));
+  event("evt_a2", "shipment.ready", "shp_paid", "2026-01-06T00:00:00Z", old_doc("shp_paid", "sub_a", 1),
+        old_doc("shp_paid", "sub_a", 1));
+  shipment("shp_open", "sub_b", 2);  // its period's invoice is open; the one before is paid
+  invoice("in_b1", "sub_b", 1, "paid", "2026-01-01T00:00:00Z");
+  invoice("in_b2", "sub_b", 2, "open", nullptr);
+  shipment("shp_void", "sub_c", 1);
+  invoice("in_c", "sub_c", 1, "void", nullptr);
+  shipment("shp_none", "sub_d", 1);  // never invoiced: nothing to pay
+  // A shipment written by this binary already has both, and keeps them.
+  auto plan = testing::make_plan(t, 2000, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto current = t.app->inventory().list_shipments({.subscription = sub.id});
+  ASSERT_TRUE(current.ok() && current->items.size() == 1);
+  const Json current_doc = inventory::to_json(current->items[0]);
+  ASSERT_FALSE(current_doc["paid"].get<bool>());
+
+  const db::Migration& m = migration_named("shipments carry their period's invoice");
+  run_rewrite(db, m);
+
+  auto columns = [&] {
+    std::map<std::string, std::pair<Json, bool>> out;
+    auto rows = db::transact(db, [&](db::Tx& tx) { return tx.query("SELECT id, invoice_id, paid FROM shipments"); });
+    EXPECT_TRUE(rows.ok());
+    for (const auto& r : *rows)
+      out[r.text(0)] = {r.is_null(1) ? Json(nullptr) : Json(r.text(1)), r.boolean(2)};
+    return out;
+  };
+  auto cols = columns();
+  EXPECT_EQ(cols["shp_paid"], std::make_pair(Json("in_a"), true));
+  EXPECT_EQ(cols["shp_open"], std::make_pair(Json("in_b2"), false));
+  EXPECT_EQ(cols["shp_void"], std::make_pair(Json("in_c"), false));
+  EXPECT_EQ(cols["shp_none"], std::make_pair(Json(nullptr), true));
+  EXPECT_EQ(cols[current->items[0].id], std::make_pair(current_doc["invoice"], false));
+  auto docs = documents(db, "SELECT id, doc FROM shipments");
+  for (const auto& [id, expected] : cols) {
+    EXPECT_EQ(docs[id]["invoice"], expected.first) << id;
+    EXPECT_EQ(docs[id]["paid"], expected.second) << id;
+    auto read = t.app->inventory().shipment(id);  // what the service reads back is what it serves
+    ASSERT_TRUE(read.ok()) << id;
+    EXPECT_EQ(inventory::to_json(*read), docs[id]) << id;
+  }
+  EXPECT_EQ(docs[current->items[0].id], current_doc);
+  // The events' copies, as of each event: not paid yet when made, paid once shipped ready.
+  auto events = documents(db, "SELECT id, payload FROM events WHERE resource_type = 'shipment'");
+  EXPECT_TRUE(events["evt_a1"]["before"].is_null());
+  EXPECT_EQ(events["evt_a1"]["after"]["invoice"], "in_a");
+  EXPECT_EQ(events["evt_a1"]["after"]["paid"], false);
+  EXPECT_EQ(events["evt_a2"]["before"]["paid"], true);
+  EXPECT_EQ(events["evt_a2"]["after"]["paid"], true);
+  // Lists filter on the filled columns.
+  auto paid = t.app->inventory().list_shipments({.paid = true, .page = {.limit = 100}});
+  ASSERT_TRUE(paid.ok());
+  std::vector<std::string> paid_ids;
+  for (const auto& s : paid->items) paid_ids.push_back(s.id);
+  EXPECT_EQ(paid_ids, (std::vector<std::string>{"shp_paid", "shp_none"}));
+  auto of_invoice = t.app->inventory().list_shipments({.invoice = "in_b2"});
+  ASSERT_TRUE(of_invoice.ok() && of_invoice->items.size() == 1);
+  EXPECT_EQ(of_invoice->items[0].id, "shp_open");
+
+  // Running it again changes nothing.
+  auto docs_once = documents(db, "SELECT id, doc FROM shipments");
+  auto events_once = documents(db, "SELECT id, payload FROM events");
+  run_rewrite(db, m);
+  EXPECT_EQ(columns(), cols);
+  EXPECT_EQ(documents(db, "SELECT id, doc FROM shipments"), docs_once);
+  EXPECT_EQ(documents(db, "SELECT id, payload FROM events"), events_once);
 }
 
 // ------------------------------------------------------------ migration 18: billing

@@ -1,6 +1,7 @@
 #include "app/schema_rewrite.h"
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "subscriptions/subscription.h"
@@ -91,6 +92,72 @@ Status fill_scheduled_trial_ends(db::Tx& tx) {
     RECUR_TRY(tx.exec("UPDATE subscriptions SET doc = $1 WHERE id = $2", {doc.dump(), row.text(0)}));
   }
   return Ok{};
+}
+
+// ------------------------------------------------------------ migration 21: shipments' invoices
+
+namespace {
+
+// What migration 21 knows of one shipment's invoice.
+struct BoxInvoice {
+  std::optional<std::string> invoice;
+  bool paid = false;                 // now (the column, just filled)
+  std::optional<Timestamp> paid_at;  // when the invoice was paid
+
+  // Whether the box was paid for at `at`: nothing to pay, or paid by then.
+  bool paid_as_of(Timestamp at) const { return !invoice || (paid && (!paid_at || *paid_at <= at)); }
+};
+
+// Adds what `copy` (a shipment's document, or a copy of it) lacks; `paid` as it stands.
+void add_invoice(Json& copy, const BoxInvoice& box, bool paid) {
+  if (!copy.contains("invoice")) copy["invoice"] = box.invoice ? Json(*box.invoice) : Json(nullptr);
+  if (!copy.contains("paid")) copy["paid"] = paid;
+}
+
+Result<std::map<std::string, BoxInvoice>> box_invoices(db::Tx& tx) {
+  std::map<std::string, BoxInvoice> out;
+  RECUR_ASSIGN(auto rows, tx.query("SELECT s.id, s.invoice_id, s.paid, i.doc FROM shipments s"
+                                   " LEFT JOIN invoices i ON i.id = s.invoice_id"));
+  for (const auto& row : rows) {
+    BoxInvoice& box = out[row.text(0)];
+    box.invoice = row.opt_text(1);
+    box.paid = row.boolean(2);
+    if (auto doc = row.opt_text(3)) {
+      Json invoice = Json::parse(*doc, nullptr, false);
+      if (invoice.is_object()) box.paid_at = doc_time(invoice, "paid_at");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status fill_shipment_invoices(db::Tx& tx) {
+  // Set-based, in the SQL both engines accept; billing::period_payment's rule.
+  RECUR_TRY(tx.exec("UPDATE shipments SET invoice_id = (SELECT i.id FROM invoices i"
+                    " WHERE i.subscription_id = shipments.subscription_id AND i.period_seq = shipments.period_seq)"
+                    " WHERE invoice_id IS NULL"));
+  RECUR_TRY(tx.exec("UPDATE shipments SET paid = CASE WHEN invoice_id IS NULL THEN 1"
+                    " WHEN invoice_id IN (SELECT id FROM invoices WHERE status = 'paid') THEN 1 ELSE 0 END"));
+  RECUR_ASSIGN(auto boxes, box_invoices(tx));
+  // The events' copies first, each as of its event; rewrite_documents then finds them done.
+  RECUR_ASSIGN(auto events, tx.query("SELECT id, resource_id, created_at, payload FROM events"
+                                     " WHERE resource_type = 'shipment'"));
+  for (const auto& row : events) {
+    auto box = boxes.find(row.text(1));
+    Json payload = Json::parse(row.text(3), nullptr, false);
+    if (box == boxes.end() || !payload.is_object()) continue;
+    Json fixed = payload;
+    for (const char* side : {"before", "after"})
+      if (fixed.contains(side) && fixed[side].is_object())
+        add_invoice(fixed[side], box->second, box->second.paid_as_of(row.int64(2)));
+    if (fixed == payload) continue;
+    RECUR_TRY(tx.exec("UPDATE events SET payload = $1 WHERE id = $2", {fixed.dump(), row.text(0)}));
+  }
+  return rewrite_documents(tx, "shipments", "shipment", [&boxes](Json& doc) {
+    auto box = boxes.find(doc.value("id", std::string()));
+    if (box != boxes.end()) add_invoice(doc, box->second, box->second.paid);
+  });
 }
 
 // ------------------------------------------------------------ migration 18: billing

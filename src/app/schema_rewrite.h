@@ -42,6 +42,11 @@ Status fill_scheduled_trial_ends(db::Tx& tx);
 // And payment.disputed events' details in the one shape: `gateway_reference` (was `charge`),
 // flat `amount` + `currency` (was an {amount, currency} object).
 Status reshape_dispute_events_20(db::Tx& tx);
+// Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
+// of its subscription's period (the same period_seq), paid when that invoice is paid or
+// there is none; the same two fields in its document, and in the copies of it in its events
+// as they were then (paid once the invoice's paid_at had come).
+Status fill_shipment_invoices(db::Tx& tx);
 
 // Migration 18 (issue 13, one shape for the same thing): billing's documents (invoices,
 // payments, refunds, credit notes), and the others (subscriptions, products, shipments).

@@ -165,12 +165,16 @@ TEST_F(BillingTest, FinalActionUnpaidKeepsInvoicingWithoutChargingUntilANewCardP
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1", {second.id}), 0);
   EXPECT_EQ(sub_now(sub.id).status, Status::kUnpaid);
   auto period_is_paid = [&](std::int64_t seq) {
-    auto paid = db::transact(t.app->database(), [&](db::Tx& tx) { return period_paid(tx, sub.id, seq); },
-                             db::TxMode::kReadOnly);
-    EXPECT_TRUE(paid.ok());
-    return paid.ok() && *paid;
+    auto payment = db::transact(t.app->database(), [&](db::Tx& tx) { return period_payment(tx, sub.id, seq); },
+                                db::TxMode::kReadOnly);
+    EXPECT_TRUE(payment.ok());
+    return payment.ok() && payment->paid;
   };
   EXPECT_FALSE(period_is_paid(2));  // inventory holds this period's box
+  auto second_period = db::transact(t.app->database(), [&](db::Tx& tx) { return period_payment(tx, sub.id, 2); },
+                                    db::TxMode::kReadOnly);
+  ASSERT_TRUE(second_period.ok());
+  EXPECT_EQ(second_period->invoice, second.id);
 
   // A new default card pays both, oldest first, each once; the subscription is active again.
   t.clock->set(at("2026-03-04T10:00:00Z"));

@@ -138,6 +138,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
       RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
                                {{"amount", pay.amount}, {"payment", pay.id}}));
+      if (invoice_paid_) RECUR_TRY(invoice_paid_(tx, inv));
       messages_.tell_customer(tx, inv, pay);
       if (inv.collection_ended) RECUR_TRY(refund_ended(tx, inv, pay, now));
       outcome = AttemptResult::kSucceeded;

@@ -8,6 +8,7 @@
 // every answer (a run's, a webhook's) is recorded by the one function settle_payment.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "billing/messages.h"
@@ -23,6 +24,10 @@
 namespace recur::billing {
 
 using gateways::Gateways;
+
+// Told of an invoice just paid, inside the transaction that pays it (the App wires
+// inventory's, which marks the period's box paid), so a failure rolls the payment back too.
+using InvoicePaid = std::function<recur::Status(db::Tx&, const Invoice&)>;
 
 class Collector {
  public:
@@ -53,6 +58,10 @@ class Collector {
   Result<AttemptResult> settle_payment(db::Tx& tx, const std::string& invoice, const std::string& payment,
                                        const ChargeResult& result, Timestamp now);
 
+  // Every invoice that becomes paid after it was issued is paid here (a zero invoice is paid
+  // when issued): `paid` hears of each.
+  void on_invoice_paid(InvoicePaid paid) { invoice_paid_ = std::move(paid); }
+
   // Adds one attempt's result to `report` (errors keep the first message, with the invoice).
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
 
@@ -79,6 +88,7 @@ class Collector {
   PaymentMessages& messages_;
   std::int64_t unknown_retry_seconds_;
   events::Recorder events_;
+  InvoicePaid invoice_paid_;
 };
 
 }  // namespace recur::billing

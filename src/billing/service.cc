@@ -11,15 +11,6 @@ Result<std::optional<Invoice>> BillingService::latest_invoice(const std::string&
   }, db::TxMode::kReadOnly);
 }
 
-Result<std::optional<Invoice>> BillingService::invoice_of_period(const std::string& subscription,
-                                                                 std::int64_t period_seq) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Invoice>> {
-    RECUR_ASSIGN(auto id, invoice_id_of_period(tx, subscription, period_seq));
-    if (!id) return std::optional<Invoice>();
-    return find_invoice(tx, *id, false);
-  }, db::TxMode::kReadOnly);
-}
-
 Result<Invoice> BillingService::get_invoice(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
     RECUR_ASSIGN(auto found, find_invoice(tx, id, false));

@@ -30,10 +30,8 @@ class BillingService {
 
   Result<Invoice> get_invoice(const std::string& id);
   Result<Page<Invoice>> list_invoices(const InvoiceFilter& filter);
-  // The invoice of the subscription's latest billed period, or of its `period_seq`-th one
-  // (what a shipment ships); none when there is none.
+  // The invoice of the subscription's latest billed period; none when there is none.
   Result<std::optional<Invoice>> latest_invoice(const std::string& subscription);
-  Result<std::optional<Invoice>> invoice_of_period(const std::string& subscription, std::int64_t period_seq);
   // Voids an open or uncollectible invoice; refused while a charge of it awaits its answer.
   Result<Invoice> void_invoice(const std::string& id, const events::Actor& actor);
   Result<Payment> get_payment(const std::string& id);

@@ -101,18 +101,11 @@ Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, i
   return ids;
 }
 
-Result<std::optional<std::string>> invoice_id_of_period(db::Tx& tx, const std::string& subscription,
-                                                        std::int64_t period_seq) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
+Result<PeriodPayment> period_payment(db::Tx& tx, const std::string& subscription, std::int64_t period_seq) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, status FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
                                    {subscription, period_seq}));
-  if (rows.empty()) return std::optional<std::string>();
-  return std::optional<std::string>(rows[0].text(0));
-}
-
-Result<bool> period_paid(db::Tx& tx, const std::string& subscription, std::int64_t period_seq) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT status FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
-                                   {subscription, period_seq}));
-  return rows.empty() || rows[0].text(0) == "paid";
+  if (rows.empty()) return PeriodPayment{};
+  return PeriodPayment{rows[0].text(0), rows[0].text(1) == to_string(InvoiceStatus::kPaid)};
 }
 
 Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now) {

@@ -24,8 +24,6 @@ recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
 // The id of the subscription's invoice of its latest billed period ("" when none).
 Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription);
-Result<std::optional<std::string>> invoice_id_of_period(db::Tx& tx, const std::string& subscription,
-                                                        std::int64_t period_seq);
 
 struct InvoiceFilter {
   std::optional<std::string> subscription;
@@ -41,9 +39,14 @@ Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filter);
 // next_attempt_at out by a lease before committing, so the claim outlives the lock.
 Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until);
 Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now);
-// Whether the subscription's `period_seq`-th billed period is paid (its invoice paid, or
-// nothing to pay); false while it is open, void or uncollectible.
-Result<bool> period_paid(db::Tx& tx, const std::string& subscription, std::int64_t period_seq);
+// The invoice of the subscription's `period_seq`-th billed period (none when it was not
+// invoiced) and whether that period is paid (its invoice paid, or nothing to pay); not paid
+// while the invoice is open, void or uncollectible.
+struct PeriodPayment {
+  std::optional<std::string> invoice;
+  bool paid = true;
+};
+Result<PeriodPayment> period_payment(db::Tx& tx, const std::string& subscription, std::int64_t period_seq);
 // Open invoices of a customer (for an immediate retry after a payment-method change).
 Result<std::vector<std::string>> open_invoices_of(db::Tx& tx, const std::string& customer);
 // Open invoices of a subscription, oldest first.

@@ -29,6 +29,11 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   s.value = e.amount;
   s.currency = e.currency;
   s.created = s.updated = e.at;
+  if (period_payment_) {  // billing invoiced the period first, in this transaction
+    RECUR_ASSIGN(auto payment, period_payment_(tx, sub.id, e.sequence));
+    s.invoice = std::move(payment.invoice);
+    s.paid = payment.paid;
+  }
   if (sub.shipping_address) s.address = customers::to_json(*sub.shipping_address);
   bool any_tracked = false;
   for (const auto& pi : plan->items) {
@@ -111,9 +116,9 @@ recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::str
     bool open = s.status == ShipmentStatus::kPending || s.status == ShipmentStatus::kBackordered ||
                 s.status == ShipmentStatus::kReady;
     if (!open) continue;
-    if (period_paid_) {
-      RECUR_ASSIGN(bool paid, period_paid_(tx, s.subscription, s.period_seq));
-      if (paid) continue;  // paid for: it still ships
+    if (period_payment_) {
+      RECUR_ASSIGN(auto payment, period_payment_(tx, s.subscription, s.period_seq));
+      if (payment.paid) continue;  // paid for: it still ships
     }
     RECUR_ASSIGN(auto locked, find_shipment(tx, s.id, true));
     if (!locked) continue;
@@ -129,6 +134,22 @@ recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::str
     RECUR_TRY(movements_.released(tx, freed));
     RECUR_TRY(events_.record(tx, "shipment.canceled", box.id, events::Actor::system(), std::move(before), to_json(box),
                              {{"reason", "subscription_ended_unpaid"}}));
+  }
+  return Ok{};
+}
+
+recur::Status InventoryFulfilment::invoice_paid(db::Tx& tx, const std::string& invoice) {
+  RECUR_ASSIGN(auto boxes, shipments_of_invoice(tx, invoice, true));
+  Timestamp now = clock_.now();
+  for (auto& box : boxes) {
+    if (box.paid) continue;
+    Json before = to_json(box);
+    box.paid = true;
+    box.updated = now;
+    ++box.version;
+    RECUR_TRY(update_shipment(tx, box));
+    RECUR_TRY(events_.record(tx, "shipment.paid", box.id, events::Actor::system(), std::move(before), to_json(box),
+                             {{"invoice", invoice}}));
   }
   return Ok{};
 }

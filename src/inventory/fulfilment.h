@@ -30,13 +30,18 @@ class InventoryFulfilment final : public subscriptions::Fulfilment {
         alerts_(alerts),
         notices_(notices) {}
 
-  void set_period_paid(PeriodPaid paid) { period_paid_ = std::move(paid); }
+  void set_period_payment(PeriodPaymentOf payment) { period_payment_ = std::move(payment); }
 
   recur::Status period_began(db::Tx& tx, const subscriptions::Subscription& sub,
                              const subscriptions::LifecycleEvent& period, bool at_signup) override;
   recur::Status check_first_shipment(db::Tx& tx, const subscriptions::Subscription& sub, const catalog::Plan& plan,
                                      Timestamp ships_at) override;
   recur::Status subscription_ended(db::Tx& tx, const std::string& subscription) override;
+  // Billing was paid `invoice` in `tx`: the box of its period is marked paid (version, event
+  // shipment.paid), so `paid` stays what the database says. An invoice, once paid, stays
+  // paid (refunds and credit notes leave it so, only open or uncollectible ones are voided),
+  // so nothing turns it back. Requires: called inside `tx`, which holds the invoice's lock.
+  recur::Status invoice_paid(db::Tx& tx, const std::string& invoice);
 
  private:
   const Clock& clock_;
@@ -46,7 +51,7 @@ class InventoryFulfilment final : public subscriptions::Fulfilment {
   AvailabilityAnswers& answers_;
   LowStockAlerts& alerts_;
   ShipmentNotices& notices_;
-  PeriodPaid period_paid_;
+  PeriodPaymentOf period_payment_;
 };
 
 }  // namespace recur::inventory

@@ -1,6 +1,7 @@
 // Inventory against a real database (SQLite or PostgreSQL, per RECUR_TEST_ENGINE): the
 // ledger and levels agree, nobody is sold what is not there even under concurrency, every
-// billed period reserves its box or backorders it, and backorders fill first come first served.
+// billed period reserves its box or backorders it, backorders fill first come first served,
+// and a box knows its invoice and is marked paid in the transaction that pays it.
 #include <gtest/gtest.h>
 
 #include "testing/fixtures.h"
@@ -61,6 +62,41 @@ class InventoryTest : public ::testing::Test {
     auto level = stock(sku).level;
     EXPECT_EQ(sums->on_hand, level.on_hand) << sku;
     EXPECT_EQ(sums->reserved, level.reserved) << sku;
+  }
+
+  // Shipments carrying `invoice` and paid (or not), newest first.
+  std::vector<std::string> shipment_ids(std::optional<std::string> invoice, std::optional<bool> paid) {
+    ShipmentFilter q{.invoice = std::move(invoice), .paid = paid, .page = {.limit = 100}};
+    auto page = inv().list_shipments(q);
+    EXPECT_TRUE(page.ok()) << page.error().message;
+    std::vector<std::string> ids;
+    for (const auto& s : page->items) ids.push_back(s.id);
+    return ids;
+  }
+  // The invoice of the subscription's first billed period.
+  billing::Invoice first_invoice(const std::string& sub) {
+    auto page = t.app->billing().service.list_invoices({sub, std::nullopt, std::nullopt, {}, {.limit = 100}});
+    EXPECT_TRUE(page.ok() && !page->items.empty());
+    return page->items.back();
+  }
+  // Every shipment's invoice and paid flag, in its document and in its columns, are what
+  // billing's invoices say now: the invoice of the same period, paid when it is (or none).
+  void expect_paid_agrees_with_billing() {
+    auto all = inv().list_shipments({.page = {.limit = 100}});
+    ASSERT_TRUE(all.ok());
+    for (const auto& s : all->items) {
+      auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+      auto rows = (*tx)->query("SELECT i.id, i.status, s.invoice_id, s.paid FROM shipments s LEFT JOIN invoices i"
+                               " ON i.subscription_id = s.subscription_id AND i.period_seq = s.period_seq"
+                               " WHERE s.id = $1",
+                               {s.id});
+      ASSERT_TRUE(rows.ok() && rows->size() == 1) << s.id;
+      const auto& row = rows->at(0);
+      EXPECT_EQ(s.invoice, row.opt_text(0)) << s.id;
+      EXPECT_EQ(s.paid, row.is_null(0) || row.text(1) == "paid") << s.id;
+      EXPECT_EQ(row.opt_text(2), row.opt_text(0)) << s.id;
+      EXPECT_EQ(row.boolean(3), s.paid) << s.id;
+    }
   }
 
   TestApp t;
@@ -342,8 +378,117 @@ TEST_F(InventoryTest, ASubscriptionCanceledForNonPaymentGivesItsUnpaidBoxBackBut
   // The payer cancels at once: their paid box still ships.
   ASSERT_TRUE(t.app->subscriptions().cancel(payer.id, {false, "too_expensive", std::nullopt}, std::nullopt, t.actor).ok());
   EXPECT_EQ(shipments(payer.id)[0].status, ShipmentStatus::kPending);
+  EXPECT_TRUE(shipments(payer.id)[0].paid);
+  EXPECT_FALSE(shipments(decliner.id)[0].paid);
   EXPECT_EQ(stock("BEAN-1").level.reserved, 1);
   expect_ledger_agrees("BEAN-1");
+  expect_paid_agrees_with_billing();
+}
+
+TEST_F(InventoryTest, AShipmentCarriesItsInvoiceAndBecomesPaidInTheTransactionThatPaysIt) {
+  auto beans = product("BEAN-1", 5);
+  auto p = plan({{beans.id, 1}});
+  auto sub = *subscribe(p.id);  // no payment method yet: the first invoice stays open
+  auto invoice = first_invoice(sub.id);
+  ASSERT_EQ(invoice.status, billing::InvoiceStatus::kOpen);
+  auto box = shipments(sub.id).at(0);
+  EXPECT_EQ(box.invoice, invoice.id);
+  EXPECT_FALSE(box.paid);
+  EXPECT_EQ(box.version, 1);
+  EXPECT_EQ(to_json(box).at("invoice"), invoice.id);
+  EXPECT_EQ(to_json(box).at("paid"), false);
+
+  // The card's first charge is made but its answer is lost: the payment stays pending.
+  auto& sandbox = *dynamic_cast<gateways::SandboxGateway*>(t.app->gateways().find("sandbox"));
+  sandbox.set_faults({0, 1.0, 0, 7});
+  ASSERT_TRUE(t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", false},
+                                                       t.actor).ok());
+  sandbox.set_faults({});
+  auto payments = t.app->billing().service.list_payments({invoice.id, std::nullopt, {"pending"}, {.limit = 10}});
+  ASSERT_TRUE(payments.ok());
+  ASSERT_EQ(payments->items.size(), 1u);
+  EXPECT_FALSE(shipments(sub.id).at(0).paid);
+
+  // Settling it pays the box in the same transaction: seen inside it, gone with its rollback.
+  auto rolled_back = db::transact(t.app->database(), [&](db::Tx& tx) -> recur::Status {
+    auto settled = t.app->billing().collector.settle_payment(
+        tx, invoice.id, payments->items[0].id, {gateways::Outcome::kSucceeded, "ch_test", "", ""}, t.clock->now());
+    EXPECT_TRUE(settled.ok());
+    auto inside = find_shipment(tx, box.id, false);
+    EXPECT_TRUE(inside.ok() && *inside);
+    EXPECT_TRUE((*inside)->paid);
+    EXPECT_EQ((*inside)->version, 2);
+    return Error::internal("roll the payment back");
+  });
+  ASSERT_FALSE(rolled_back.ok());
+  EXPECT_FALSE(shipments(sub.id).at(0).paid);
+  EXPECT_EQ(shipments(sub.id).at(0).version, 1);
+  EXPECT_EQ(first_invoice(sub.id).status, billing::InvoiceStatus::kOpen);
+  EXPECT_EQ(shipment_ids(std::nullopt, true), std::vector<std::string>{});
+  EXPECT_EQ(shipment_ids(std::nullopt, false), std::vector<std::string>{box.id});
+
+  // The next run asks the gateway again (same key) and records the payment: the box is paid.
+  renew_at("2026-01-31T10:10:00Z");
+  ASSERT_EQ(first_invoice(sub.id).status, billing::InvoiceStatus::kPaid);
+  auto paid = shipments(sub.id).at(0);
+  EXPECT_TRUE(paid.paid);
+  EXPECT_EQ(paid.version, 2);
+  EXPECT_EQ(paid.updated, at("2026-01-31T10:10:00Z"));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'shipment.paid' AND resource_id = $1", {box.id}), 1);
+  EXPECT_EQ(shipment_ids(std::nullopt, true), std::vector<std::string>{box.id});
+  EXPECT_EQ(shipment_ids(invoice.id, std::nullopt), std::vector<std::string>{box.id});
+  EXPECT_EQ(shipment_ids(invoice.id, false), std::vector<std::string>{});
+  // It ships now; a full refund leaves the invoice, and so the box, paid.
+  ASSERT_TRUE(inv().move_shipment(box.id, ShipmentStatus::kReady, std::nullopt, std::nullopt, t.actor).ok());
+  auto refund = t.app->billing().refunds.refund({.invoice = invoice.id}, t.actor);
+  ASSERT_TRUE(refund.ok()) << refund.error().message;
+  EXPECT_TRUE(shipments(sub.id).at(0).paid);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'shipment.paid'"), 1);
+  expect_paid_agrees_with_billing();
+}
+
+TEST_F(InventoryTest, ListsFilterShipmentsByInvoiceAndPaidAndAZeroPeriodIsPaidFromTheStart) {
+  auto beans = product("BEAN-1", 10);
+  auto free_box = plan({{beans.id, 1}}, 0);  // nothing to pay: the invoice is paid when issued
+  auto paid_box = plan({{beans.id, 1}}, 3000);
+  auto trial = t.app->catalog().create_plan(
+      {"Trial box", 3000, "usd", {Interval::kMonth, 1}, 7, std::nullopt, {{beans.id, 1}}, Json::object()}, t.actor);
+  ASSERT_TRUE(trial.ok()) << trial.error().message;
+  auto gift = *subscribe(free_box.id);
+  auto owing = *subscribe(paid_box.id);
+  auto trying = *subscribe(trial->id);
+  auto gift_box = shipments(gift.id).at(0);
+  auto owing_box = shipments(owing.id).at(0);
+  EXPECT_EQ(gift_box.invoice, first_invoice(gift.id).id);
+  EXPECT_EQ(first_invoice(gift.id).status, billing::InvoiceStatus::kPaid);
+  EXPECT_TRUE(gift_box.paid);
+  EXPECT_EQ(gift_box.version, 1);  // paid when made: no change, no shipment.paid event
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'shipment.paid'"), 0);
+  EXPECT_FALSE(owing_box.paid);
+  EXPECT_TRUE(shipments(trying.id).empty());  // a trial period is neither invoiced nor shipped
+
+  EXPECT_EQ(shipment_ids(std::nullopt, true), std::vector<std::string>{gift_box.id});
+  EXPECT_EQ(shipment_ids(std::nullopt, false), std::vector<std::string>{owing_box.id});
+  EXPECT_EQ(shipment_ids(*owing_box.invoice, std::nullopt), std::vector<std::string>{owing_box.id});
+  EXPECT_EQ(shipment_ids(*owing_box.invoice, true), std::vector<std::string>{});
+  EXPECT_EQ(shipment_ids(std::string("in_none"), std::nullopt), std::vector<std::string>{});
+  // The paid filter keeps paging by id: the second page of paid=false is empty.
+  auto page = inv().list_shipments({.paid = false, .page = {.limit = 1, .starting_after = owing_box.id}});
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->items.empty());
+
+  // Voiding the unpaid invoice leaves its box unpaid (it does not ship).
+  ASSERT_TRUE(t.app->billing().service.void_invoice(*owing_box.invoice, t.actor).ok());
+  EXPECT_FALSE(shipments(owing.id).at(0).paid);
+  EXPECT_EQ(shipments(owing.id).at(0).version, 1);
+  // The trial ends: its first box has an invoice, open until paid.
+  renew_at("2026-02-07T10:00:00Z");
+  auto after_trial = shipments(trying.id);
+  ASSERT_EQ(after_trial.size(), 1u);
+  EXPECT_EQ(after_trial[0].invoice, first_invoice(trying.id).id);
+  EXPECT_FALSE(after_trial[0].paid);
+  EXPECT_EQ(shipment_ids(std::nullopt, false), (std::vector<std::string>{after_trial[0].id, owing_box.id}));
+  expect_paid_agrees_with_billing();
 }
 
 }  // namespace

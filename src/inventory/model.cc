@@ -104,6 +104,8 @@ Json to_json(const Shipment& s) {
                             {"address", s.address},
                             {"value", s.value},
                             {"currency", s.currency},
+                            {"invoice", to_json_text(s.invoice)},
+                            {"paid", s.paid},
                             {"backordered_at", to_json_time(s.backordered_at)},
                             {"expected_at", to_json_time(s.expected_at)},
                             {"backorder_choice", choice},
@@ -133,6 +135,8 @@ Shipment shipment_from_doc(const Json& doc) {
   s.address = doc.at("address");
   s.value = doc.at("value");
   s.currency = doc.at("currency");
+  s.invoice = doc_text(doc, "invoice");
+  s.paid = doc.at("paid");
   s.backordered_at = doc_time(doc, "backordered_at");
   s.expected_at = doc_time(doc, "expected_at");
   if (const auto& c = doc.at("backorder_choice"); c.is_string()) s.backorder_choice = parse_backorder_choice(c.get<std::string>());

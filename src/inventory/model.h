@@ -108,6 +108,11 @@ struct Shipment {
   Json address = nullptr;  // where it goes (the subscription's, else the customer's)
   std::int64_t value = 0;  // what the period was billed (credited back on skip / cancel item)
   std::string currency;
+  // The invoice of the period (none when it was not invoiced), and whether the box may ship
+  // as far as payment goes: that invoice is paid, or there is none. Kept in step by billing
+  // (InventoryFulfilment::invoice_paid) in the transaction that pays the invoice.
+  std::optional<std::string> invoice;
+  bool paid = true;
   std::optional<Timestamp> backordered_at;  // first-come first-served order of backorders
   std::optional<Timestamp> expected_at;     // when a backorder is expected to be filled
   std::optional<BackorderChoice> backorder_choice;

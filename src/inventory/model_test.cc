@@ -113,9 +113,17 @@ TEST(Shipments, JsonRoundTripsEveryField) {
   s.backordered_at = 150;
   s.backorder_choice = BackorderChoice::kWait;
   s.tracking_number = "1Z";
+  s.invoice = "in_1";
+  s.paid = false;
   auto back = shipment_from_doc(to_json(s));
   EXPECT_EQ(to_json(back), to_json(s));
   EXPECT_EQ(to_json(s)["items"][0]["backordered"], 1);
+  EXPECT_EQ((std::pair{back.invoice, back.paid}), (std::pair{std::optional<std::string>("in_1"), false}));
+  // No invoice is null, never left out; with nothing to pay the box is paid.
+  Shipment uninvoiced;
+  EXPECT_TRUE(to_json(uninvoiced).at("invoice").is_null());
+  EXPECT_EQ(to_json(uninvoiced).at("paid"), true);
+  EXPECT_FALSE(shipment_from_doc(to_json(uninvoiced)).invoice.has_value());
 }
 
 TEST(Movements, TheActorIsTheEventsActorObject) {

@@ -76,6 +76,24 @@ Result<ChoiceInput> parse_choice(const Request& req) {
   return in;
 }
 
+// GET /v1/shipments: the page, and the shipments' own filters.
+Result<ShipmentFilter> shipment_filter(const Request& req) {
+  RECUR_ASSIGN(auto page, http::page_request(req, {"subscription", "customer", "status", "tracking_number", "invoice",
+                                                   "paid", "created", "metadata"}));
+  RECUR_ASSIGN(auto statuses, http::enum_list(req, "status", shipment_status_names()));
+  RECUR_ASSIGN(auto paid, http::boolean_param(req, "paid"));
+  auto invoice = req.query_param("invoice");
+  if (invoice && !invoice->starts_with("in_"))
+    return invalid_param("invoice", "invoice takes an invoice's id (in_...), not '" + *invoice + "'");
+  return ShipmentFilter{.subscription = req.query_param("subscription"),
+                        .customer = req.query_param("customer"),
+                        .statuses = std::move(statuses),
+                        .tracking_number = req.query_param("tracking_number"),
+                        .invoice = std::move(invoice),
+                        .paid = paid,
+                        .page = std::move(page)};
+}
+
 }  // namespace
 
 void add_routes(http::Router& router, InventoryService& inventory) {
@@ -89,10 +107,9 @@ void add_routes(http::Router& router, InventoryService& inventory) {
   router.add("GET", "/v1/inventory", read, [&levels](Request& req) {
     auto page = http::page_request(req, {"low_stock"});
     if (!page.ok()) return http::error_response(req, page.error());
-    auto low = req.query_param("low_stock");
-    if (low && *low != "true" && *low != "false")
-      return http::error_response(req, invalid_param("low_stock", "low_stock is true or false"));
-    return http::list_response(req, levels.list_stock(low && *low == "true", *page), "/v1/inventory",
+    auto low = http::boolean_param(req, "low_stock");
+    if (!low.ok()) return http::error_response(req, low.error());
+    return http::list_response(req, levels.list_stock(low->value_or(false), *page), "/v1/inventory",
                          [](const StockView& v) { return to_json(v); });
   });
   router.add("GET", "/v1/inventory/{sku}", read, [&levels](Request& req) {
@@ -154,13 +171,9 @@ void add_routes(http::Router& router, InventoryService& inventory) {
   const std::string ship_read(kShipmentsRead), ship_write(kShipmentsWrite);
   auto render = [](const Shipment& s) { return to_json(s); };
   router.add("GET", "/v1/shipments", ship_read, [&shipments, render](Request& req) {
-    auto page = http::page_request(req, {"subscription", "customer", "status", "tracking_number", "created", "metadata"});
-    if (!page.ok()) return http::error_response(req, page.error());
-    auto statuses = http::enum_list(req, "status", shipment_status_names());
-    if (!statuses.ok()) return http::error_response(req, statuses.error());
-    ShipmentFilter q{req.query_param("subscription"), req.query_param("customer"), *statuses,
-                     req.query_param("tracking_number"), *page};
-    return http::list_response(req, shipments.list_shipments(q), "/v1/shipments", render);
+    auto query = shipment_filter(req);
+    if (!query.ok()) return http::error_response(req, query.error());
+    return http::list_response(req, shipments.list_shipments(*query), "/v1/shipments", render);
   });
   router.add("GET", "/v1/shipments/{id}", ship_read, [&shipments, render](Request& req) {
     return http::respond(req, shipments.shipment(req.path_params["id"]), 200, render);

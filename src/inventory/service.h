@@ -51,9 +51,9 @@ class InventoryService {
   // Wiring done by the App.
   void set_invalidation_bus(cache::InvalidationBus* bus) { cache_.connect(bus); }
   void set_order_receipt(StockLevels::OrderReceipt receipt) { levels_.set_order_receipt(std::move(receipt)); }
-  void set_period_paid(const PeriodPaid& paid) {
-    shipments_.set_period_paid(paid);
-    fulfilment_.set_period_paid(paid);
+  void set_period_payment(const PeriodPaymentOf& payment) {
+    shipments_.set_period_payment(payment);
+    fulfilment_.set_period_payment(payment);
   }
 
   // The use cases, as each part offers them.

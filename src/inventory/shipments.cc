@@ -35,9 +35,9 @@ Result<Shipment> Shipments::move_shipment(const std::string& id, ShipmentStatus 
     if (s.status != to && !operator_may_move(s.status, to))
       return Error::conflict("invalid_shipment_transition", "a " + std::string(to_string(s.status)) +
                                                                 " shipment cannot become " + std::string(to_string(to)));
-    if ((to == ShipmentStatus::kReady || to == ShipmentStatus::kShipped) && period_paid_) {
-      RECUR_ASSIGN(bool paid, period_paid_(tx, s.subscription, s.period_seq));
-      if (!paid)
+    if ((to == ShipmentStatus::kReady || to == ShipmentStatus::kShipped) && period_payment_) {
+      RECUR_ASSIGN(auto payment, period_payment_(tx, s.subscription, s.period_seq));
+      if (!payment.paid)
         return Error::conflict("period_unpaid", "the invoice for this box is not paid yet; it ships once paid");
     }
     Json before = to_json(s);

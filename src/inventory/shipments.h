@@ -19,10 +19,19 @@
 
 namespace recur::inventory {
 
+// A billed period as billing sees it: the invoice that billed it (none when it was not
+// invoiced) and whether it is paid (that invoice is paid, or there is nothing to pay).
+struct PeriodPayment {
+  std::optional<std::string> invoice;
+  bool paid = true;
+};
 
-// Billing answers whether a shipment's period is paid: a box is made ready or shipped only
-// then (409 period_unpaid otherwise), and an ended subscription's unpaid boxes are canceled.
-using PeriodPaid = std::function<Result<bool>(db::Tx&, const std::string& subscription, std::int64_t period_seq)>;
+// Billing answers (through a function the App wires, so neither module includes the other):
+// a new shipment takes its period's invoice and paid flag from it, a box is made ready or
+// shipped only when its period is paid (409 period_unpaid otherwise), and an ended
+// subscription's unpaid boxes are canceled.
+using PeriodPaymentOf =
+    std::function<Result<PeriodPayment>(db::Tx&, const std::string& subscription, std::int64_t period_seq)>;
 
 Error shipment_not_found(const std::string& id);
 
@@ -32,7 +41,7 @@ class Shipments {
             ShipmentNotices& notices)
       : db_(db), clock_(clock), events_(ids, clock), movements_(movements), notices_(notices) {}
 
-  void set_period_paid(PeriodPaid paid) { period_paid_ = std::move(paid); }
+  void set_period_payment(PeriodPaymentOf payment) { period_payment_ = std::move(payment); }
 
   Result<Shipment> shipment(const std::string& id);
   Result<Page<Shipment>> list_shipments(const ShipmentFilter& query);
@@ -45,7 +54,7 @@ class Shipments {
   events::Recorder events_;
   StockMovements& movements_;
   ShipmentNotices& notices_;
-  PeriodPaid period_paid_;
+  PeriodPaymentOf period_payment_;
 };
 
 }  // namespace recur::inventory

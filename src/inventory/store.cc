@@ -164,20 +164,21 @@ Result<std::vector<Arrival>> arrivals(db::Tx& tx, const std::string& product) {
 
 Result<bool> insert_shipment(db::Tx& tx, const Shipment& s) {
   RECUR_ASSIGN(auto n, tx.exec("INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status,"
-                               " backordered_at, created_at, version, doc, tracking_number)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                               " backordered_at, created_at, version, doc, tracking_number, invoice_id, paid)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                                " ON CONFLICT (subscription_id, period_seq) DO NOTHING",
                                {s.id, s.subscription, s.customer, s.period_seq, std::string(to_string(s.status)),
                                 db::nullable(s.backordered_at), s.created, s.version, to_json(s).dump(),
-                                db::nullable(s.tracking_number)}));
+                                db::nullable(s.tracking_number), db::nullable(s.invoice), std::int64_t{s.paid ? 1 : 0}}));
   return n == 1;
 }
 
 recur::Status update_shipment(db::Tx& tx, const Shipment& s) {
   RECUR_ASSIGN(auto n, tx.exec("UPDATE shipments SET status = $2, backordered_at = $3, version = $4, doc = $5,"
-                               " tracking_number = $6 WHERE id = $1",
+                               " tracking_number = $6, invoice_id = $7, paid = $8 WHERE id = $1",
                                {s.id, std::string(to_string(s.status)), db::nullable(s.backordered_at), s.version,
-                                to_json(s).dump(), db::nullable(s.tracking_number)}));
+                                to_json(s).dump(), db::nullable(s.tracking_number), db::nullable(s.invoice),
+                                std::int64_t{s.paid ? 1 : 0}}));
   if (n != 1) return Error::internal("shipment " + s.id + " vanished while being updated");
   return Ok{};
 }
@@ -195,9 +196,20 @@ Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& f) {
   query.where_equal("subscription_id", f.subscription)
       .where_equal("customer_id", f.customer)
       .where_in("status", f.statuses)
-      .where_equal("tracking_number", f.tracking_number);
+      .where_equal("tracking_number", f.tracking_number)
+      .where_equal("invoice_id", f.invoice);
+  if (f.paid) query.where("paid = $?", std::int64_t{*f.paid ? 1 : 0});
   RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
   return page_of(rows, f.page.limit, [](const db::Row& r) { return shipment_from_doc(Json::parse(r.text(0))); });
+}
+
+Result<std::vector<Shipment>> shipments_of_invoice(db::Tx& tx, const std::string& invoice, bool for_update) {
+  std::string sql = "SELECT doc FROM shipments WHERE invoice_id = $1 ORDER BY id";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql, {invoice}));
+  std::vector<Shipment> out;
+  for (const auto& r : rows) out.push_back(shipment_from_doc(Json::parse(r.text(0))));
+  return out;
 }
 
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update) {

@@ -44,9 +44,14 @@ struct ShipmentFilter {
   std::optional<std::string> customer;
   std::vector<std::string> statuses;  // any of them; all when empty
   std::optional<std::string> tracking_number;
+  std::optional<std::string> invoice;
+  std::optional<bool> paid;
   ListParams page;
 };
 Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& filter);  // newest first
+// The shipments of the period `invoice` billed (one, or none when its plan ships nothing).
+// Requires: inside a write transaction when for_update.
+Result<std::vector<Shipment>> shipments_of_invoice(db::Tx& tx, const std::string& invoice, bool for_update);
 // Backordered shipments, first come first served.
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update);
 

@@ -1,6 +1,7 @@
 """Backorder choices end to end: a renewal short of stock is backordered on the test-mode
 server (the clock moves it to the renewal), and the customer's choice names products by id
-or by SKU, as every body that names a product may.
+or by SKU, as every body that names a product may; the renewal's box is marked paid when the
+run's charge of its invoice settles.
 
 The time-driven part needs the test clock, so this module starts its own test-mode server
 (billing_server.py) in setUpModule and stops it in tearDownModule.
@@ -40,6 +41,17 @@ class BackorderChoiceTest(TestModeCase):
         [box] = self.list_all("/v1/shipments", {"subscription": sub["id"], "status": "backordered"})
         self.assertEqual((box["items"][0]["product"], box["items"][0]["backordered"]), (short["id"], 2))
         return box, short, spare
+
+    def test_the_renewal_the_run_charges_makes_a_paid_box_of_its_invoice(self):
+        box, _, _ = self.backordered_box()
+        [renewal] = [i for i in self.list_all("/v1/invoices", {"subscription": box["subscription"]})
+                     if i["period"] == box["period"]]
+        # Made unpaid with the renewal, marked paid (version 2) when the run's charge settled.
+        self.assertEqual((box["invoice"], box["paid"], box["version"], renewal["status"]),
+                         (renewal["id"], True, 2, "paid"))
+        due = self.list_all("/v1/shipments", {"subscription": box["subscription"], "paid": "true",
+                                              "status": "backordered"})
+        self.assertEqual([s["id"] for s in due], [box["id"]])
 
     def choose(self, box, body, status=200):
         r = self.api.post(f"/v1/shipments/{box['id']}/backorder-choice", body)

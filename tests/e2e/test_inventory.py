@@ -1,6 +1,7 @@
 """Inventory end to end: tracked products, stock receipts and adjustments through the
 movement ledger, availability answers with alternatives, signups refused when the first box
-cannot be shipped, the shipment each billed period reserves, and moving it to shipped.
+cannot be shipped, the shipment each billed period reserves (with its invoice, paid or not),
+and moving it to shipped.
 
 Every product here gets a category of its own (alternatives are looked up by category
 across the whole catalogue, which other suites share), and every check of the ledger
@@ -383,6 +384,50 @@ class ShipmentTest(InventoryCase):
         [release] = self.movements(product["sku"], kind="release")
         self.assertEqual((release["reserved_delta"], release["reference"]), (-3, shp["id"]))
 
+    def test_a_shipment_carries_its_invoice_and_paid_so_shipping_paid_boxes_is_one_list_call(self):
+        product = self.tracked(stock=10)
+        customer = self.make.customer()  # no card yet: the first invoice stays open
+        sub = self.make.subscription(plan=self.plan_of(product, amount=2400), customer=customer)
+        [inv] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
+        self.assertEqual(inv["status"], "open")
+        [shp] = self.shipments_of(sub)
+        self.assertEqual((shp["invoice"], shp["paid"], shp["version"]), (inv["id"], False, 1))
+        mine = {"customer": customer["id"]}
+        self.assertEqual([s["id"] for s in self.list_all("/v1/shipments", dict(mine, paid="false"))], [shp["id"]])
+        self.assertEqual(self.list_all("/v1/shipments", dict(mine, paid="true")), [])
+        self.assertEqual([s["id"] for s in self.list_all("/v1/shipments", {"invoice": inv["id"]})], [shp["id"]])
+        self.assertProblem(self.api.patch(f"/v1/shipments/{shp['id']}", {"status": "ready"}), 409, "period_unpaid")
+
+        # A card pays the open invoice at once; the box is paid in the same step.
+        r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": "pm_card_visa"})
+        self.assertStatus(r, 201)
+        self.assertEqual(self.api.get(f"/v1/invoices/{inv['id']}").json()["status"], "paid")
+        got = self.api.get(f"/v1/shipments/{shp['id']}")
+        self.assertStatus(got, 200)
+        self.assertEqual((got.json()["invoice"], got.json()["paid"], self.etag_version(got)), (inv["id"], True, 2))
+        self.assertEqual(self.list_all("/v1/shipments", dict(mine, paid="false")), [])
+
+        # The job: every paid box still to ship, with its invoice, in one call; then ship it.
+        r = self.api.get("/v1/shipments", params=dict(mine, status="pending,ready", paid="true",
+                                                      **{"expand[]": "invoice"}))
+        self.assertStatus(r, 200)
+        [due] = r.json()["data"]
+        self.assertEqual((due["id"], due["invoice"]["id"], due["invoice"]["status"]), (shp["id"], inv["id"], "paid"))
+        r = self.api.patch(f"/v1/shipments/{shp['id']}", {"status": "ready", "version": 2})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["status"], r.json()["paid"]), ("ready", True))
+        self.assertEqual([s["id"] for s in self.list_all("/v1/shipments", {"invoice": inv["id"], "paid": "true"})],
+                         [shp["id"]])
+
+    def test_a_period_that_owes_nothing_ships_paid_from_the_start(self):
+        product = self.tracked(stock=2)
+        sub = self.make.subscription(plan=self.plan_of(product, amount=0))
+        [inv] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
+        [shp] = self.shipments_of(sub)
+        self.assertEqual((inv["status"], shp["invoice"], shp["paid"], shp["version"]), ("paid", inv["id"], True, 1))
+        r = self.api.patch(f"/v1/shipments/{shp['id']}", {"status": "ready"})
+        self.assertStatus(r, 200)
+
 
 class ValidationAndAccessTest(InventoryCase):
     # Bodies and queries Prism would refuse itself go straight to the server (self.raw).
@@ -417,10 +462,19 @@ class ValidationAndAccessTest(InventoryCase):
             (f"/v1/products/{product['id']}/availability", {"quantity": "0"}, "quantity"),
             (f"/v1/products/{product['id']}/availability", {"date": "next tuesday"}, "date"),
             ("/v1/shipments", {"status": "lost"}, "status"),
+            ("/v1/shipments", {"paid": "yes"}, "paid"),
+            ("/v1/shipments", {"invoice": "INV-000001"}, "invoice"),
         ]:
             with self.subTest(path=path, params=params):
                 doc = self.assertProblem(self.raw.get(path, params=params), 422, "validation_failed")
                 self.assertEqual([e["field"] for e in doc["errors"]], [field])
+
+        # The filters' errors say what they take.
+        doc = self.assertProblem(self.raw.get("/v1/shipments", params={"paid": "yes"}), 422, "validation_failed")
+        self.assertEqual(doc["errors"][0]["message"], "paid takes true or false")
+        doc = self.assertProblem(self.raw.get("/v1/shipments", params={"invoice": "INV-000001"}), 422,
+                                 "validation_failed")
+        self.assertIn("an invoice's id (in_", doc["errors"][0]["message"])
 
         # Valid to the schema, refused by the server's rules: checked through Prism too.
         doc = self.assertProblem(self.api.post(f"/v1/shipments/{shp['id']}/backorder-choice", {"choice": "swap"}), 422,

@@ -141,6 +141,15 @@ Result<std::vector<std::string>> enum_list(const Request& request, std::string_v
   return values;
 }
 
+Result<std::optional<bool>> boolean_param(const Request& request, std::string_view name) {
+  auto raw = request.query_param(name);
+  if (!raw) return std::optional<bool>();
+  if (*raw == "true" || *raw == "false") return std::optional<bool>(*raw == "true");
+  std::string message = std::string(name) + " takes true or false";
+  return Error::invalid("validation_failed", "'" + *raw + "' is not a valid " + std::string(name) + "; " + message,
+                        {{std::string(name), "invalid_value", message}});
+}
+
 Json list_json(Json data, bool has_more, const std::string& url) {
   return Json{{"object", "list"}, {"url", url}, {"has_more", has_more}, {"data", std::move(data)}};
 }

@@ -42,6 +42,9 @@ Status check_query(const Request& request, const std::vector<std::string_view>& 
 Result<std::vector<std::string>> enum_list(const Request& request, std::string_view name,
                                            const std::vector<std::string_view>& allowed);
 
+// ?name=true or ?name=false; none when absent. Any other value is refused, naming both.
+Result<std::optional<bool>> boolean_param(const Request& request, std::string_view name);
+
 Json list_json(Json data, bool has_more, const std::string& url);
 
 // The one answer of a list route: `{object: "list", url, has_more, data: [render(item)...]}`,

@@ -1,4 +1,4 @@
-// page_request: what a list's query string may hold.
+// page_request and the query helpers: what a list's query string may hold.
 #include "platform/http/rest.h"
 
 #include <gtest/gtest.h>
@@ -50,6 +50,23 @@ TEST(PageRequest, ReadsLimitAndCursorAndRefusesWhatIsNotAllowed) {
   EXPECT_EQ(read->limit, 3);
   EXPECT_EQ(read->starting_after, "sub_1");
   EXPECT_EQ(page_request(with_query({})).value().limit, 10);
+}
+
+TEST(BooleanParam, TakesTrueOrFalseOrNothingAndRefusesAnythingElseNamingBoth) {
+  EXPECT_EQ(boolean_param(with_query({}), "paid").value(), std::nullopt);
+  EXPECT_EQ(boolean_param(with_query({{"paid", "true"}}), "paid").value(), std::optional<bool>(true));
+  EXPECT_EQ(boolean_param(with_query({{"paid", "false"}}), "paid").value(), std::optional<bool>(false));
+  for (const char* wrong : {"1", "TRUE", "yes", ""}) {
+    SCOPED_TRACE(wrong);
+    auto refused = boolean_param(with_query({{"paid", wrong}}), "paid");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().kind, ErrorKind::kInvalid);
+    EXPECT_EQ(refused.error().code, "validation_failed");
+    ASSERT_EQ(refused.error().fields.size(), 1u);
+    EXPECT_EQ(refused.error().fields[0].field, "paid");
+    EXPECT_EQ(refused.error().fields[0].code, "invalid_value");
+    EXPECT_EQ(refused.error().fields[0].message, "paid takes true or false");
+  }
 }
 
 }  // namespace
