@@ -431,6 +431,8 @@ CREATE INDEX invoices_number ON invoices (number))",
            RECUR_TRY(fill_created_at(tx, table));
          return fill_tracking_numbers(tx);
        }},
+      {20, "payments and refunds: failure_code in Recur's words beside the gateway's gateway_failure_code; card brands in Recur's names",
+       "", name_payment_codes_20},
   };
   return kMigrations;
 }
