@@ -445,6 +445,8 @@ ALTER TABLE shipments ADD COLUMN paid INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX shipments_invoice ON shipments (invoice_id);
 CREATE INDEX shipments_paid ON shipments (paid, id))",
        fill_shipment_invoices},
+      {22, "payments and refunds: failure_code in Recur's words beside the gateway's gateway_failure_code; card brands in Recur's names",
+       "", name_payment_codes_22},
   };
   return kMigrations;
 }

@@ -6,6 +6,8 @@
 #include <map>
 #include <stdexcept>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "inventory/model.h"
 #include "testing/fixtures.h"
@@ -581,7 +583,11 @@ TEST_F(BillingMigration18, EighteenReshapesStoredBillingDocumentsAndTheirEventsO
   EXPECT_EQ(method["version"], 1);
   EXPECT_EQ(method["metadata"], Json::object());
 
-  // What the services read back is what they serve.
+  // What the services read back is what they serve, once the later migrations have added
+  // to these documents too (22: gateway_failure_code).
+  run_rewrite(db, migration(22));
+  pay = doc("payments", "pay_old");
+  re = doc("refunds", "re_old");
   auto& billing = t.app->billing().service;
   ASSERT_TRUE(billing.get_invoice("in_old").ok());
   EXPECT_EQ(billing::to_json(*billing.get_invoice("in_old")), inv);
@@ -598,6 +604,84 @@ TEST_F(BillingMigration18, EighteenReshapesStoredBillingDocumentsAndTheirEventsO
   // Running it again changes nothing.
   auto once = everything();
   rewrite();
+  EXPECT_EQ(everything(), once);
+}
+
+// ------------------------------------------------------------ migration 22: payment enums
+
+// Payments and refunds stored with a gateway's own failure code, and card brands in a
+// gateway's spelling: Recur's names afterwards, the gateway's code kept, and once only.
+TEST_F(BillingMigration18, TwentyNamesFailureCodesAndCardBrandsInRecursWordsOnce) {
+  auto payment = [](const char* id, const char* status, const Json& code) {
+    return Json{{"id", id}, {"object", "payment"}, {"invoice", "in_old"}, {"customer", "cus_old"}, {"attempt", 1},
+                {"status", status}, {"amount", 1500}, {"currency", "usd"}, {"gateway", "square"},
+                {"gateway_reference", nullptr}, {"payment_method", "pmt_old"}, {"idempotency_key", std::string(id) + ":1"},
+                {"failure_code", code}, {"failure_message", nullptr}, {"metadata", Json::object()},
+                {"created", "2026-01-01T00:00:00Z"}, {"updated", "2026-01-01T00:00:00Z"}, {"version", 2}};
+  };
+  const std::vector<std::tuple<const char*, const char*, Json>> payments = {
+      {"pay_declined", "failed", "generic_decline"},
+      {"pay_odd", "failed", "voice_failure"},
+      {"pay_none", "failed", "no_payment_method"},
+      {"pay_pending", "pending", "approved"},
+      {"pay_paid", "succeeded", nullptr},
+  };
+  std::int64_t attempt = 0;
+  for (const auto& [id, status, code] : payments) {
+    exec("INSERT INTO payments (id, invoice_id, customer_id, attempt, status, idempotency_key, created_at, doc)"
+         " VALUES ($1, 'in_old', 'cus_old', $2, $3, $4, 0, $5)",
+         {std::string(id), ++attempt, std::string(status), std::string(id) + ":1", payment(id, status, code).dump()});
+  }
+  event("evt_declined", "payment.failed", "pay_declined",
+        {{"before", nullptr}, {"after", payment("pay_declined", "failed", "generic_decline")}, {"details", Json::object()}});
+  Json refund = {{"id", "re_old"}, {"object", "refund"}, {"invoice", "in_old"}, {"payment", "pay_paid"},
+                 {"customer", "cus_old"}, {"amount", 500}, {"currency", "usd"}, {"reason", "duplicate"},
+                 {"status", "failed"}, {"gateway", "paypal"}, {"gateway_reference", nullptr},
+                 {"failure_code", "refund_amount_exceeded"}, {"failure_message", nullptr}, {"credit_note", nullptr},
+                 {"metadata", Json::object()}, {"created", "2026-01-03T00:00:00Z"},
+                 {"updated", "2026-01-03T00:00:00Z"}, {"version", 2}};
+  exec("INSERT INTO refunds (id, invoice_id, customer_id, status, created_at, doc)"
+       " VALUES ('re_old', 'in_old', 'cus_old', 'failed', 0, $1)",
+       {refund.dump()});
+  auto customer = testing::make_customer(t);
+  exec("INSERT INTO payment_methods (id, customer_id, gateway, gateway_customer, token, brand, last4, exp_month,"
+       " exp_year, detached, created_at) VALUES ('pmt_old', $1, 'square', 'sq_cus', 'ccof:1', 'other_brand', '1111',"
+       " 1, 2030, 0, 0)",
+       {customer.id});
+  const Json old_method = Json::parse(R"({"id":"pmt_old","object":"payment_method","customer":"cus_old",
+    "gateway":"paypal","token":"pp_old","card":{"brand":"eftpos","last4":"4242","exp_month":12,"exp_year":2030},
+    "default":false,"metadata":{},"created":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z","version":1})");
+  event("evt_pm", "customer.payment_method_detached", customer.id,
+        {{"before", old_method}, {"after", nullptr}, {"details", Json::object()}});
+
+  run_rewrite(db, migration(22));
+
+  const std::vector<std::tuple<const char*, Json, Json>> named = {
+      {"pay_declined", "card_declined", "generic_decline"},
+      {"pay_odd", "other", "voice_failure"},
+      {"pay_none", "no_payment_method", nullptr},  // billing's own: no gateway was asked
+      {"pay_pending", "processing", "approved"},
+      {"pay_paid", nullptr, nullptr},
+  };
+  for (const auto& [id, code, gateway_code] : named) {
+    SCOPED_TRACE(id);
+    Json pay = doc("payments", id);
+    EXPECT_EQ(pay["failure_code"], code);
+    EXPECT_EQ(pay["gateway_failure_code"], gateway_code);
+    EXPECT_EQ(billing::to_json(*t.app->billing().service.get_payment(id)), pay);
+  }
+  EXPECT_EQ(payload("evt_declined")["after"], doc("payments", "pay_declined"));
+  Json re = doc("refunds", "re_old");
+  EXPECT_EQ(re["failure_code"], "amount_too_large");
+  EXPECT_EQ(re["gateway_failure_code"], "refund_amount_exceeded");
+  auto brands = db::transact(db, [&](db::Tx& tx) { return tx.query("SELECT brand FROM payment_methods WHERE id = 'pmt_old'"); });
+  ASSERT_TRUE(brands.ok() && brands->size() == 1);
+  EXPECT_EQ((*brands)[0].text(0), "unknown");
+  EXPECT_EQ(payload("evt_pm")["before"]["card"]["brand"], "eftpos_au");
+
+  // Running it again changes nothing: a failure code already Recur's is not named twice.
+  auto once = everything();
+  run_rewrite(db, migration(22));
   EXPECT_EQ(everything(), once);
 }
 

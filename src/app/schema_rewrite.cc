@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "billing/failure_codes.h"
+#include "gateways/exchange.h"
 #include "subscriptions/subscription.h"
 
 namespace recur::app {
@@ -253,7 +255,50 @@ Result<std::map<std::string, std::string>> refunded_payment_gateways(db::Tx& tx)
   return gateways;
 }
 
+// A payment's or refund's failure code as the gateway gave it becomes its gateway_failure_code,
+// and failure_code Recur's name for it (`name` is charge_failure_code or
+// refund_failure_code). Billing's own no_payment_method stays. Done once: a document with a
+// gateway_failure_code is left as it is.
+void name_failure_code(Json& doc, std::string (*name)(std::string_view, bool)) {
+  if (!doc.is_object() || doc.contains("gateway_failure_code")) return;
+  const Json code = doc.value("failure_code", Json());
+  if (!code.is_string() || code == "no_payment_method") {
+    doc["gateway_failure_code"] = nullptr;
+    return;
+  }
+  doc["gateway_failure_code"] = code;
+  doc["failure_code"] = name(code.get<std::string>(), doc.value("status", "") != "pending");
+}
+
+// A payment method's copy in an event: its card's brand in Recur's names.
+void name_card_brand(Json* method) {
+  if (!method) return;
+  Json* card = object_in(*method, "card");
+  if (card && card->contains("brand") && (*card)["brand"].is_string())
+    (*card)["brand"] = gateways::card_brand((*card)["brand"].get<std::string>());
+}
+
 }  // namespace
+
+Status name_payment_codes_22(db::Tx& tx) {
+  RECUR_TRY(rewrite_documents(tx, "payments", "payment",
+                              [](Json& doc) { name_failure_code(doc, billing::charge_failure_code); }));
+  RECUR_TRY(rewrite_documents(tx, "refunds", "refund",
+                              [](Json& doc) { name_failure_code(doc, billing::refund_failure_code); }));
+  RECUR_ASSIGN(auto methods, tx.query("SELECT id, brand FROM payment_methods"));
+  for (const auto& row : methods) {
+    std::string brand = gateways::card_brand(row.text(1));
+    if (brand != row.text(1))
+      RECUR_TRY(tx.exec("UPDATE payment_methods SET brand = $1 WHERE id = $2", {brand, row.text(0)}));
+  }
+  return rewrite_event_payloads(tx, "customer", [](std::string_view type, Json& payload) {
+    if (type == "customer.payment_method_attached") {
+      if (Json* details = object_in(payload, "details")) name_card_brand(object_in(*details, "payment_method"));
+    } else if (type == "customer.payment_method_detached") {
+      name_card_brand(object_in(payload, "before"));
+    }
+  });
+}
 
 Status reshape_billing_18(db::Tx& tx) {
   RECUR_TRY(rewrite_documents(tx, "invoices", "invoice", reshape_invoice));

@@ -53,4 +53,8 @@ Status fill_shipment_invoices(db::Tx& tx);
 Status reshape_billing_18(db::Tx& tx);
 Status reshape_others_18(db::Tx& tx);
 
+// Migration 22 (issue 13, enums in the spec): a payment's or refund's failure_code in Recur's
+// words, the gateway's own moved to gateway_failure_code; card brands in Recur's names.
+Status name_payment_codes_22(db::Tx& tx);
+
 }  // namespace recur::app

@@ -1,6 +1,7 @@
 // Collection: prepare an attempt, ask the gateway, settle its answer (decision 0005).
 #include "billing/collector.h"
 
+#include "billing/failure_codes.h"
 #include "billing/invoicer.h"
 #include "billing/store.h"
 #include "customers/store.h"
@@ -125,6 +126,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       pay.status = PaymentStatus::kSucceeded;
       pay.gateway_reference = result.charge_id;
       pay.failure_code.clear();
+      pay.gateway_failure_code.clear();
       pay.failure_message.clear();
       bool was_failing = inv.first_failed_at.has_value();
       inv.amount_paid += pay.amount;
@@ -147,7 +149,8 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
     case Outcome::kFailed:
       pay.status = PaymentStatus::kFailed;
       pay.gateway_reference = result.charge_id;
-      pay.failure_code = result.failure_code;
+      pay.failure_code = charge_failure_code(result.failure_code, true);
+      pay.gateway_failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
       RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
       outcome = AttemptResult::kFailed;
@@ -163,7 +166,8 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       // The money may or may not have moved: keep the payment pending and its key (and
       // the charge's id when the gateway gave one, so its webhook finds the payment).
       if (!result.charge_id.empty()) pay.gateway_reference = result.charge_id;
-      pay.failure_code = result.failure_code;
+      pay.failure_code = charge_failure_code(result.failure_code, false);
+      pay.gateway_failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
       inv.next_attempt_at = now + unknown_retry_seconds_;
       break;

@@ -363,6 +363,7 @@ Json to_json(const Payment& p) {
               {"payment_method", text_or_null(p.payment_method)},
               {"idempotency_key", p.idempotency_key},
               {"failure_code", text_or_null(p.failure_code)},
+              {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
               {"failure_message", text_or_null(p.failure_message)}},
                        p);
 }
@@ -381,6 +382,7 @@ Payment payment_from_doc(const Json& d) {
   p.idempotency_key = d.value("idempotency_key", "");
   p.gateway_reference = doc_text(d, "gateway_reference").value_or("");
   p.failure_code = doc_text(d, "failure_code").value_or("");
+  p.gateway_failure_code = doc_text(d, "gateway_failure_code").value_or("");
   p.failure_message = doc_text(d, "failure_message").value_or("");
   read_envelope(d, p);
   return p;
@@ -399,6 +401,7 @@ Json to_json(const Refund& r) {
               {"gateway", text_or_null(r.gateway)},
               {"gateway_reference", text_or_null(r.gateway_reference)},
               {"failure_code", text_or_null(r.failure_code)},
+              {"gateway_failure_code", text_or_null(r.gateway_failure_code)},
               {"failure_message", text_or_null(r.failure_message)},
               {"credit_note", text_or_null(r.credit_note)}},
                        r);
@@ -417,6 +420,7 @@ Refund refund_from_doc(const Json& d) {
   r.gateway = doc_text(d, "gateway").value_or("");
   r.gateway_reference = doc_text(d, "gateway_reference").value_or("");
   r.failure_code = doc_text(d, "failure_code").value_or("");
+  r.gateway_failure_code = doc_text(d, "gateway_failure_code").value_or("");
   r.failure_message = doc_text(d, "failure_message").value_or("");
   r.credit_note = doc_text(d, "credit_note").value_or("");
   read_envelope(d, r);

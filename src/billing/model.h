@@ -137,7 +137,8 @@ struct Payment {
   std::string payment_method;  // "pmt_..." (empty: the customer had none)
   std::string idempotency_key;
   std::string gateway_reference;  // the gateway's id for the charge, once it gave one
-  std::string failure_code;
+  std::string failure_code;          // Recur's (billing/failure_codes.h)
+  std::string gateway_failure_code;  // the gateway's own, as its adapter passed it on
   std::string failure_message;
   Timestamp created = 0;
   Timestamp updated = 0;
@@ -161,7 +162,8 @@ struct Refund {
   PaymentStatus status = PaymentStatus::kPending;
   std::string gateway;            // the charge's gateway, which gives the money back
   std::string gateway_reference;  // the gateway's id for the refund, once it gave one
-  std::string failure_code;
+  std::string failure_code;          // Recur's (billing/failure_codes.h)
+  std::string gateway_failure_code;  // the gateway's own, as its adapter passed it on
   std::string failure_message;
   std::string credit_note;  // "cn_..." once it succeeded
   Timestamp created = 0;

@@ -1,6 +1,7 @@
 // Refunds and credit notes.
 #include "billing/refunds.h"
 
+#include "billing/failure_codes.h"
 #include "billing/store.h"
 #include "subscriptions/store.h"
 
@@ -99,7 +100,8 @@ Result<Refund> Refunds::settle_refund(db::Tx& tx, const std::string& id, const R
   if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
     if (r.status == PaymentStatus::kPending) {
       if (!result.refund_id.empty()) r.gateway_reference = result.refund_id;  // accepted, not settled yet
-      r.failure_code = result.failure_code;
+      r.failure_code = refund_failure_code(result.failure_code, false);
+      r.gateway_failure_code = result.failure_code;
       r.failure_message = result.failure_message;
       r.updated = now;
       ++r.version;
@@ -116,6 +118,7 @@ Result<Refund> Refunds::settle_refund(db::Tx& tx, const std::string& id, const R
     r.status = PaymentStatus::kSucceeded;
     r.gateway_reference = result.refund_id;
     r.failure_code.clear();
+    r.gateway_failure_code.clear();
     r.failure_message.clear();
     CreditNote note{ids_.next("cn"), "", inv.id, inv.customer, inv.subscription, r.amount, r.currency, r.reason,
                     "refund", r.id, "", now, now};
@@ -126,7 +129,8 @@ Result<Refund> Refunds::settle_refund(db::Tx& tx, const std::string& id, const R
     RECUR_TRY(events_.record(tx, "refund.succeeded", r.id, events::Actor::system(), nullptr, to_json(r)));
   } else {
     r.status = PaymentStatus::kFailed;
-    r.failure_code = result.failure_code;
+    r.failure_code = refund_failure_code(result.failure_code, true);
+    r.gateway_failure_code = result.failure_code;
     r.failure_message = result.failure_message;
     inv.amount_refunded -= r.amount;  // the reservation is released
     inv.updated = now;

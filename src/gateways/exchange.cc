@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 namespace recur::gateways {
 namespace {
@@ -13,6 +14,18 @@ namespace {
 Error unavailable(std::string code, std::string message) {
   return Error::unavailable(std::move(code), std::move(message));
 }
+
+// Recur's card brands: Stripe's names for them (a PaymentMethod's card.brand), and "unknown".
+// api/openapi.yaml's CardDetails.brand lists the same (ctest payment_enums).
+constexpr std::string_view kCardBrands[] = {"amex",     "cartes_bancaires", "diners",   "discover", "eftpos_au",
+                                            "girocard", "interac",          "jcb",      "mastercard", "unionpay",
+                                            "visa",     "unknown"};
+
+// Square's and PayPal's names (lower-cased) for brands Stripe names otherwise.
+constexpr std::pair<std::string_view, std::string_view> kBrandAliases[] = {
+    {"american_express", "amex"}, {"discover_diners", "diners"}, {"china_unionpay", "unionpay"},
+    {"china_union_pay", "unionpay"}, {"eftpos", "eftpos_au"}, {"cb_nationale", "cartes_bancaires"},
+};
 
 }  // namespace
 
@@ -77,6 +90,15 @@ std::string truncated_utf8(std::string text, std::size_t max) {
   while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
   text.resize(cut);
   return text;
+}
+
+std::string card_brand(std::string_view gateway_brand) {
+  std::string brand = lower_case(std::string(gateway_brand));
+  for (const auto& [alias, name] : kBrandAliases)
+    if (brand == alias) return std::string(name);
+  for (auto name : kCardBrands)
+    if (brand == name) return brand;
+  return "unknown";
 }
 
 }  // namespace recur::gateways

@@ -53,4 +53,10 @@ std::string upper_case(std::string text);
 // At most `max` bytes, cut before a UTF-8 continuation byte so the text stays valid.
 std::string truncated_utf8(std::string text, std::size_t max);
 
+// Recur's name for a card brand as a gateway spells it ("visa", "AMERICAN_EXPRESS",
+// "CHINA_UNION_PAY"): Stripe's lower-case names (api/openapi.yaml, CardDetails.brand), and
+// "unknown" for a brand Recur has no name for, so that a card's brand is always one the
+// spec lists.
+std::string card_brand(std::string_view gateway_brand);
+
 }  // namespace recur::gateways

@@ -104,12 +104,6 @@ RefundResult refund_from_object(const Json& refund) {
           "the refund is " + lower_case(status)};
 }
 
-// PayPal's card brands, in the lower-case names Recur (and Stripe) use.
-std::string brand_name(const std::string& paypal_brand) {
-  if (paypal_brand == "CHINA_UNION_PAY") return "unionpay";
-  return lower_case(paypal_brand);
-}
-
 // "2027-02" -> {2, 2027}; {0, 0} when it is not that shape.
 std::pair<int, int> expiry_of(const std::string& expiry) {
   if (expiry.size() != 7 || expiry[4] != '-') return {0, 0};
@@ -216,7 +210,7 @@ Result<PaymentMethodInfo> payment_token_from(const Result<net::HttpResponse>& re
   const Json& card = member_of(member_of(reply.body, "payment_source"), "card");
   if (!card.is_object()) return Error::invalid("payment_method_refused", "only cards can be attached");
   auto [month, year] = expiry_of(text_of(card, "expiry"));
-  return PaymentMethodInfo{std::move(id), brand_name(text_of(card, "brand")), text_of(card, "last_digits"), month,
+  return PaymentMethodInfo{std::move(id), card_brand(text_of(card, "brand")), text_of(card, "last_digits"), month,
                            year};
 }
 

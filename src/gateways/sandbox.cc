@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "gateways/exchange.h"
 #include "gateways/signature.h"
 #include "gateways/stripe.h"
 #include "platform/digest.h"
@@ -126,7 +127,7 @@ Result<PaymentMethodInfo> SandboxGateway::attach_payment_method(const std::strin
                               "'; use one of Stripe's test ids such as pm_card_visa",
                           {{"token", "unknown_payment_method", "not a sandbox test payment method"}});
   CivilDate today = to_civil(clock_.now()).date;
-  PaymentMethodInfo info{std::string(card->token), std::string(card->brand), std::string(card->last4), 12,
+  PaymentMethodInfo info{std::string(card->token), card_brand(card->brand), std::string(card->last4), 12,
                          static_cast<int>(today.year) + 4};
   if (card->expiring) {
     info.exp_month = static_cast<int>(today.month);

@@ -102,14 +102,6 @@ void read_notices(WebhookEvent& event) {
   }
 }
 
-// Square's card brands, in the lower-case names Recur (and Stripe) use.
-std::string brand_name(const std::string& square_brand) {
-  if (square_brand == "AMERICAN_EXPRESS") return "amex";
-  if (square_brand == "DISCOVER_DINERS") return "diners";
-  if (square_brand == "CHINA_UNIONPAY") return "unionpay";
-  return lower_case(square_brand);
-}
-
 Json payment_body(const ChargeRequest& req, const std::string& location_id) {
   Json body = {{"source_id", req.payment_method},
                {"idempotency_key", square::idempotency_key(req.idempotency_key)},
@@ -166,7 +158,7 @@ Result<PaymentMethodInfo> card_from(const Result<net::HttpResponse>& response) {
   RECUR_ASSIGN(Reply reply, read_reply(response));
   if (!reply.succeeded()) return refusal(reply, "payment_method_refused");
   const Json& card = member_of(reply.body, "card");
-  PaymentMethodInfo info{text_of(card, "id"), brand_name(text_of(card, "card_brand")), text_of(card, "last_4"),
+  PaymentMethodInfo info{text_of(card, "id"), card_brand(text_of(card, "card_brand")), text_of(card, "last_4"),
                          static_cast<int>(integer_of(card, "exp_month")), static_cast<int>(integer_of(card, "exp_year"))};
   if (info.token.empty()) return missing("card id");
   return info;

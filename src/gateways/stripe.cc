@@ -189,7 +189,7 @@ Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& r
   if (!card.is_object())
     return Error::invalid("payment_method_refused", "only cards can be attached, not '" +
                                                         text_of(reply.body, "type") + "'");
-  info.brand = text_of(card, "brand");
+  info.brand = card_brand(text_of(card, "brand"));
   info.last4 = text_of(card, "last4");
   info.exp_month = static_cast<int>(integer_of(card, "exp_month"));
   info.exp_year = static_cast<int>(integer_of(card, "exp_year"));

@@ -1,8 +1,10 @@
 """Auth, health, docs, routing errors, validation problems, idempotency and pagination."""
 import os
-import time
 import uuid
+from datetime import timedelta
 
+import billing_server
+from billing_server import TestModeCase
 from recur_api import KEYS, PRISM_ERROR, Api, ApiTestCase, describe, prism_error, unique
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -432,25 +434,6 @@ class ListFiltersTest(ApiTestCase):
                                  422, "validation_failed")
         self.assertFieldErrors(doc, {"ending_before": "not_found"})
 
-    def test_metadata_and_created_filters_narrow_the_list(self):
-        tag = unique("tag")
-        first = self.make.customer(metadata={"batch": tag})
-        time.sleep(1.1)  # created has whole seconds
-        second = self.make.customer(metadata={"batch": tag, "tier": "gold"})
-        self.make.customer(metadata={"batch": unique("other")})
-
-        def ids(params):
-            r = self.api.get("/v1/customers", params={"limit": 100, **params})
-            self.assertStatus(r, 200)
-            return [c["id"] for c in r.json()["data"]]
-
-        self.assertEqual(ids({"metadata[batch]": tag}), [second["id"], first["id"]])
-        self.assertEqual(ids({"metadata[batch]": tag, "metadata[tier]": "gold"}), [second["id"]])
-        self.assertEqual(ids({"metadata[batch]": tag, "created[gte]": second["created"]}), [second["id"]])
-        self.assertEqual(ids({"metadata[batch]": tag, "created[lt]": second["created"]}), [first["id"]])
-        self.assertEqual(ids({"metadata[batch]": tag, "created[gt]": second["created"]}), [])
-        self.assertEqual(ids({"metadata[batch]": tag, "created[lte]": first["created"]}), [first["id"]])
-
     def test_malformed_created_or_metadata_filters_are_refused(self):
         cases = [
             ({"created[gte]": "yesterday"}, "created[gte]", "invalid_format"),
@@ -504,6 +487,38 @@ class ListFiltersTest(ApiTestCase):
         doc = self.assertProblem(r, 422, "validation_failed")
         self.assertFieldErrors(doc, {"count": "repeated_parameter"})
         self.assertStatus(self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 2}), 200)
+
+
+class CreatedFilterTest(TestModeCase):
+    """created[...] filters split at whole seconds, so this runs on a test-mode server of its
+    own (billing_server.py, started for this class only) and moves its clock a second rather
+    than waiting for the real one."""
+
+    @classmethod
+    def setUpClass(cls):
+        billing_server.setUpModule()
+        cls.addClassCleanup(billing_server.tearDownModule)
+        super().setUpClass()
+
+    def test_metadata_and_created_filters_narrow_the_list(self):
+        tag = unique("tag")
+        first = self.make.customer(metadata={"batch": tag})
+        self.advance(self.now() + timedelta(seconds=1))
+        second = self.make.customer(metadata={"batch": tag, "tier": "gold"})
+        self.make.customer(metadata={"batch": unique("other")})
+        self.assertLess(first["created"], second["created"])
+
+        def ids(params):
+            r = self.api.get("/v1/customers", params={"limit": 100, **params})
+            self.assertStatus(r, 200)
+            return [c["id"] for c in r.json()["data"]]
+
+        self.assertEqual(ids({"metadata[batch]": tag}), [second["id"], first["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "metadata[tier]": "gold"}), [second["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[gte]": second["created"]}), [second["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[lt]": second["created"]}), [first["id"]])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[gt]": second["created"]}), [])
+        self.assertEqual(ids({"metadata[batch]": tag, "created[lte]": first["created"]}), [first["id"]])
 
 
 class ExpandTest(ApiTestCase):

@@ -216,22 +216,13 @@ Response Pipeline::route(Request& request) {
   // it) and checked against what the route offers; elsewhere it stays, an unknown parameter.
   std::vector<std::string> expansions;
   if (!route.expandable.empty()) {
-    std::string offered;
-    for (const auto& f : route.expandable) offered += (offered.empty() ? "" : ", ") + f;
+    const std::vector<std::string_view> offered(route.expandable.begin(), route.expandable.end());
     auto [from, to] = request.query.equal_range("expand[]");
     for (auto it = from; it != to; ++it) {
-      std::string_view rest = it->second;
-      while (true) {
-        auto comma = rest.find(',');
-        std::string field(rest.substr(0, comma));
-        if (std::find(route.expandable.begin(), route.expandable.end(), field) == route.expandable.end()) {
-          std::string message = "expand[] takes " + offered + " here, not '" + field + "'";
-          return problem(Error::invalid("validation_failed", message, {{"expand[]", "invalid_value", message}}),
-                         request.request_id);
-        }
-        if (std::find(expansions.begin(), expansions.end(), field) == expansions.end()) expansions.push_back(field);
-        if (comma == std::string_view::npos) break;
-        rest = rest.substr(comma + 1);
+      if (auto refused = add_listed_values(it->second, offered, expansions)) {
+        std::string message = "expand[] takes " + allowed_values_text(offered) + " here, not '" + *refused + "'";
+        return problem(Error::invalid("validation_failed", message, {{"expand[]", "invalid_value", message}}),
+                       request.request_id);
       }
     }
     request.query.erase("expand[]");

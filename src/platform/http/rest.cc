@@ -118,25 +118,34 @@ Status check_query(const Request& request, const std::vector<std::string_view>& 
   return Ok{};
 }
 
+std::optional<std::string> add_listed_values(std::string_view text, const std::vector<std::string_view>& allowed,
+                                             std::vector<std::string>& values) {
+  while (true) {
+    auto comma = text.find(',');
+    std::string_view value = text.substr(0, comma);
+    if (!allows(allowed, value)) return std::string(value);
+    if (std::find(values.begin(), values.end(), value) == values.end()) values.emplace_back(value);
+    if (comma == std::string_view::npos) return std::nullopt;
+    text = text.substr(comma + 1);
+  }
+}
+
+std::string allowed_values_text(const std::vector<std::string_view>& allowed) {
+  std::string listed;
+  for (auto a : allowed) listed += (listed.empty() ? "" : ", ") + std::string(a);
+  return listed;
+}
+
 Result<std::vector<std::string>> enum_list(const Request& request, std::string_view name,
                                            const std::vector<std::string_view>& allowed) {
   std::vector<std::string> values;
   auto raw = request.query_param(name);
   if (!raw) return values;
-  std::string listed;
-  for (auto a : allowed) listed += (listed.empty() ? "" : ", ") + std::string(a);
-  std::string_view rest = *raw;
-  while (true) {
-    auto comma = rest.find(',');
-    std::string_view value = rest.substr(0, comma);
-    if (!allows(allowed, value)) {
-      std::string message = std::string(name) + " takes one or more of " + listed + ", comma-separated";
-      return Error::invalid("validation_failed", "'" + std::string(value) + "' is not a valid " + std::string(name) + "; " + message,
-                            {{std::string(name), "invalid_value", message}});
-    }
-    if (std::find(values.begin(), values.end(), value) == values.end()) values.emplace_back(value);
-    if (comma == std::string_view::npos) break;
-    rest = rest.substr(comma + 1);
+  if (auto refused = add_listed_values(*raw, allowed, values)) {
+    std::string message =
+        std::string(name) + " takes one or more of " + allowed_values_text(allowed) + ", comma-separated";
+    return Error::invalid("validation_failed", "'" + *refused + "' is not a valid " + std::string(name) + "; " + message,
+                          {{std::string(name), "invalid_value", message}});
   }
   return values;
 }

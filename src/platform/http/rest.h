@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 #include <string>
+#include <string_view>
 
 #include "platform/http/message.h"
 #include "platform/json.h"
@@ -36,6 +37,15 @@ Result<ListParams> page_request(const Request& request, const std::vector<std::s
 // A retrieve's query: any key not in `allowed` (none by default) is refused, and so is a
 // key given twice.
 Status check_query(const Request& request, const std::vector<std::string_view>& allowed = {});
+
+// A comma-separated query value (`status=active,past_due`, `expand[]=customer,plan`) added to
+// `values`: each value once, in the order given. Returns the first value that is not one of
+// `allowed` (those before it are added, the rest are not read), or nothing when all are.
+std::optional<std::string> add_listed_values(std::string_view text, const std::vector<std::string_view>& allowed,
+                                             std::vector<std::string>& values);
+
+// The allowed values as a refusal lists them: "active, past_due, canceled".
+std::string allowed_values_text(const std::vector<std::string_view>& allowed);
 
 // ?name=a,b (also ?name=a): the values, each one of `allowed`; empty when absent. A value
 // not allowed is refused with the allowed ones listed.

@@ -1,4 +1,4 @@
-// page_request and the query helpers: what a list's query string may hold.
+// page_request and the comma lists of enum_list and expand[]: what a query string may hold.
 #include "platform/http/rest.h"
 
 #include <gtest/gtest.h>
@@ -67,6 +67,41 @@ TEST(BooleanParam, TakesTrueOrFalseOrNothingAndRefusesAnythingElseNamingBoth) {
     EXPECT_EQ(refused.error().fields[0].code, "invalid_value");
     EXPECT_EQ(refused.error().fields[0].message, "paid takes true or false");
   }
+}
+
+TEST(AddListedValues, AddsEachAllowedValueOnceInOrderAndStopsAtTheFirstOther) {
+  const std::vector<std::string_view> allowed = {"open", "paid", "void"};
+  std::vector<std::string> values;
+  EXPECT_EQ(add_listed_values("paid,open,paid", allowed, values), std::nullopt);
+  EXPECT_EQ(values, (std::vector<std::string>{"paid", "open"}));
+  // A second list (expand[] given twice) adds to the first, still without repeats.
+  EXPECT_EQ(add_listed_values("void,open", allowed, values), std::nullopt);
+  EXPECT_EQ(values, (std::vector<std::string>{"paid", "open", "void"}));
+
+  std::vector<std::string> partial;
+  EXPECT_EQ(add_listed_values("open,bogus,paid", allowed, partial), "bogus");
+  EXPECT_EQ(partial, (std::vector<std::string>{"open"}));
+  std::vector<std::string> none;
+  EXPECT_EQ(add_listed_values("open,", allowed, none), "") << "an empty value is not allowed either";
+  EXPECT_EQ(allowed_values_text(allowed), "open, paid, void");
+  EXPECT_EQ(allowed_values_text({}), "");
+}
+
+TEST(EnumList, ListsTheAllowedValuesWhenOneIsNot) {
+  auto none = enum_list(with_query({}), "status", {"open", "paid"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto read = enum_list(with_query({{"status", "paid,open,paid"}}), "status", {"open", "paid"});
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, (std::vector<std::string>{"paid", "open"}));
+  auto refused = enum_list(with_query({{"status", "open,bogus"}}), "status", {"open", "paid"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
+            "'bogus' is not a valid status; status takes one or more of open, paid, comma-separated");
+  ASSERT_EQ(refused.error().fields.size(), 1u);
+  EXPECT_EQ(refused.error().fields[0].field, "status");
+  EXPECT_EQ(refused.error().fields[0].code, "invalid_value");
+  EXPECT_EQ(refused.error().fields[0].message, "status takes one or more of open, paid, comma-separated");
 }
 
 }  // namespace
