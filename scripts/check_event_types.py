@@ -129,6 +129,13 @@ def docs_types():
     return set(re.findall(r'^\| `([a-z_]+\.[a-z_]+)` \|', text[start:end], re.M))
 
 
+def catalogue_types():
+    """The list the server filters and subscribes with (src/webhooks/events_api.cc)."""
+    text = read("src/webhooks/events_api.cc")
+    start = text.index("kTypes = {")
+    return set(re.findall(r'"([a-z_]+\.[a-z_]+)"', text[start:text.index("};", start)]))
+
+
 def main():
     recorded, unknown = recorded_types()
     for message in unknown:
@@ -141,7 +148,8 @@ def main():
               f"not {sorted(spec_resources)}")
         problems = True
     for where, listed in (("api/openapi.yaml's Event.type enum", spec_types),
-                          ("docs/events.md's catalogue", docs_types())):
+                          ("docs/events.md's catalogue", docs_types()),
+                          ("src/webhooks/events_api.cc's event_types()", catalogue_types())):
         for t in sorted(set(recorded) - listed):
             print(f"{t}: recorded by {recorded[t]} but not in {where}")
             problems = True
@@ -150,7 +158,8 @@ def main():
             problems = True
     if problems:
         sys.exit(1)
-    print(f"event types: {len(recorded)} recorded, all in Event.type and docs/events.md, none stale")
+    print(f"event types: {len(recorded)} recorded, all in Event.type, docs/events.md and the server's catalogue, "
+          "none stale")
 
 
 if __name__ == "__main__":

@@ -22,10 +22,11 @@ ALLOWED = {
     "notify": ["platform", "access"],
     "billing": ["platform", "events", "access", "catalog", "customers", "subscriptions", "gateways", "notify"],
     "inventory": ["platform", "events", "access", "catalog", "customers", "subscriptions", "notify"],
+    "webhooks": ["platform", "events", "access", "notify"],
     "app": ["platform", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify", "billing",
-            "inventory"],
+            "inventory", "webhooks"],
     "testing": ["platform", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify",
-                "billing", "inventory", "app"],
+                "billing", "inventory", "webhooks", "app"],
 }
 TEST_EXTRA = ["testing", "app"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')

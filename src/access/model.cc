@@ -13,7 +13,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
         kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead,
-        kInventoryWrite, kShipmentsRead, kShipmentsWrite}},
+        kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead}},
       // Customer service: manages customers and their subscriptions, reads the catalogue.
       {"support",
        {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,
@@ -29,7 +29,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
       // Analysts: read-only, everywhere.
       {"analyst",
        {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead, kInventoryRead,
-        kShipmentsRead}},
+        kShipmentsRead, kEventsRead}},
   };
   return kTable;
 }

@@ -26,6 +26,7 @@ inline constexpr std::string_view kInventoryRead = "inventory:read";    // stock
 inline constexpr std::string_view kInventoryWrite = "inventory:write";  // adjustments, receipts, suppliers, POs
 inline constexpr std::string_view kShipmentsRead = "shipments:read";
 inline constexpr std::string_view kShipmentsWrite = "shipments:write";  // statuses, backorder choices
+inline constexpr std::string_view kEventsRead = "events:read";          // the events API: every resource's changes
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

@@ -15,6 +15,7 @@ constexpr std::string_view kAllPermissions[] = {
     perm::kSubscriptionsRead, perm::kSubscriptionsWrite, perm::kBillingRead,       perm::kBillingWrite,
     perm::kTestClock,         perm::kSettingsRead,      perm::kSettingsWrite,      perm::kNotificationsRead,
     perm::kInventoryRead,     perm::kInventoryWrite,    perm::kShipmentsRead,      perm::kShipmentsWrite,
+    perm::kEventsRead,
 };
 
 // One row per permission; a column per role, in kRoles' order: admin, support, billing,
@@ -42,6 +43,7 @@ constexpr Row kTable[] = {
     {perm::kInventoryWrite,       "Y--Y-"},
     {perm::kShipmentsRead,        "YY-YY"},
     {perm::kShipmentsWrite,       "YY-Y-"},
+    {perm::kEventsRead,           "Y---Y"},  // every resource's changes, customers' included
 };
 
 TEST(RolePermissions, EveryRoleHoldsExactlyThePermissionsOfTheTable) {

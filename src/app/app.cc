@@ -2,6 +2,7 @@
 #include "app/app.h"
 
 #include "app/expansions.h"
+#include "webhooks/routes.h"
 
 #include <stdexcept>
 
@@ -79,6 +80,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       payment_updates_(*db_, *clock_, customers_),
       inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
       purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
+      events_api_(*db_, *clock_, options.event_retention_days),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();
@@ -90,6 +92,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
+  webhooks::add_routes(router_, events_api_);
   // Answered from the availability cache without a database (src/inventory/availability.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");

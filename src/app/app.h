@@ -27,6 +27,7 @@
 #include "platform/http/router.h"
 #include "platform/ids.h"
 #include "subscriptions/service.h"
+#include "webhooks/events_api.h"
 
 namespace recur::app {
 
@@ -64,6 +65,8 @@ struct Options {
   // Seconds before a request still in progress under an Idempotency-Key is taken to have
   // died, so that a retry may run it (decision 0009).
   Timestamp idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
+  // Days of events the events API shows (GET /v1/events).
+  int event_retention_days = webhooks::kDefaultEventRetentionDays;
 };
 
 class App {
@@ -124,6 +127,7 @@ class App {
   billing::PaymentUpdates payment_updates_;
   inventory::InventoryService inventory_;
   inventory::PurchasingService purchasing_;
+  webhooks::EventsApi events_api_;
   std::mutex run_mu_;
   std::mutex reorder_mu_;
   std::optional<Timestamp> last_reorder_;

@@ -141,6 +141,7 @@ struct ServeFlags {
   std::string default_gateway;
   std::string redis_url;
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
+  int event_retention_days = webhooks::kDefaultEventRetentionDays;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -279,6 +280,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.redis_url = flags.redis_url;
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
+  options.event_retention_days = flags.event_retention_days;
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
@@ -449,6 +451,10 @@ int run_cli(int argc, char** argv) {
                         "seconds before a request left in progress under an Idempotency-Key (its process died) may be "
                         "run by a retry")
       ->check(CLI::Range(std::int64_t{1}, kSecondsPerDay))
+      ->capture_default_str();
+  serve_cmd->add_option("--event-retention-days", flags.event_retention_days,
+                        "days of events GET /v1/events shows (the log itself is kept: it is each resource's history)")
+      ->check(CLI::Range(1, 3650))
       ->capture_default_str();
   serve_cmd->add_option("--redis-url", flags.redis_url,
                         "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")

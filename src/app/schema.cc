@@ -447,6 +447,10 @@ CREATE INDEX shipments_paid ON shipments (paid, id))",
        fill_shipment_invoices},
       {22, "payments and refunds: failure_code in Recur's words beside the gateway's gateway_failure_code; card brands in Recur's names",
        "", name_payment_codes_22},
+      {23, "events: indexes for the events API's filters (type, resource type, created)",
+       R"(CREATE INDEX events_type ON events (type, id);
+CREATE INDEX events_resource_type ON events (resource_type, id);
+CREATE INDEX events_created ON events (created_at))"},
   };
   return kMigrations;
 }

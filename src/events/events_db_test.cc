@@ -116,8 +116,7 @@ TEST_F(EventLogTest, AbsentBeforeAfterAndDetailsReadBackAsNullAndRenderDetailsAs
   EXPECT_EQ(j.at("resource"), (Json{{"type", "product"}, {"id", "prod_1"}}));
   EXPECT_EQ(j.at("actor"), (Json{{"type", "api_key"}, {"id", "key_test"}, {"role", "admin"}}));
   EXPECT_EQ(j.at("created"), "2026-01-31T10:00:00Z");
-  EXPECT_TRUE(j.at("before").is_null());
-  EXPECT_TRUE(j.at("after").is_null());
+  EXPECT_EQ(j.at("data"), (Json{{"object", nullptr}, {"previous_attributes", nullptr}}));
   EXPECT_EQ(j.at("details"), Json::object());
 }
 

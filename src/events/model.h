@@ -41,6 +41,15 @@ struct Event {
   Json details;               // extra facts: reason, proration lines, offer...
 };
 
+// The API's event object (docs/events.md): {id, object: "event", type, created, resource,
+// actor, data: {object, previous_attributes}, details}. data.object is the resource after
+// the change (before it, for a deletion; null for an event about no stored resource);
+// previous_attributes, on a change of an existing resource only, holds the old value of
+// each top-level field that changed (null for a field that did not exist), else null.
 Json to_json(const Event& event);
+
+// The old values of the top-level fields that differ between `before` and `after` (both
+// objects); null unless both are objects.
+Json previous_attributes(const Json& before, const Json& after);
 
 }  // namespace recur::events

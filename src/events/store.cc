@@ -5,15 +5,27 @@
 
 namespace recur::events {
 
+Json previous_attributes(const Json& before, const Json& after) {
+  if (!before.is_object() || !after.is_object()) return nullptr;
+  Json changed = Json::object();
+  for (const auto& [key, value] : before.items()) {
+    auto now = after.find(key);
+    if (now == after.end() || *now != value) changed[key] = value;
+  }
+  for (const auto& [key, value] : after.items())
+    if (!before.contains(key)) changed[key] = nullptr;
+  return changed;
+}
+
 Json to_json(const Event& e) {
   return Json{{"id", e.id},
               {"object", "event"},
               {"type", e.type},
+              {"created", format_rfc3339(e.created)},
               {"resource", {{"type", e.resource_type}, {"id", e.resource_id}}},
               {"actor", to_json(e.actor)},
-              {"created", format_rfc3339(e.created)},
-              {"before", e.before},
-              {"after", e.after},
+              {"data", {{"object", e.after.is_null() ? e.before : e.after},
+                        {"previous_attributes", previous_attributes(e.before, e.after)}}},
               {"details", e.details.is_null() ? Json::object() : e.details}};
 }
 
@@ -34,22 +46,62 @@ Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& 
   return append(tx, e);
 }
 
+namespace {
+
+constexpr const char* kEventColumns =
+    "SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload FROM events";
+
+Event event_from_row(const db::Row& row) {
+  Event e{row.text(0), row.text(1), row.text(2), row.text(3),
+          Actor{row.text(4), row.text(5), row.text(6)}, row.int64(7), nullptr, nullptr, nullptr};
+  Json payload = Json::parse(row.text(8), nullptr, false);
+  if (payload.is_object()) {
+    e.before = payload.value("before", Json());
+    e.after = payload.value("after", Json());
+    e.details = payload.value("details", Json());
+  }
+  return e;
+}
+
+}  // namespace
+
 Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, const ListParams& page) {
-  db::ListQuery query("SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at,"
-                      " payload FROM events",
-                      "id", db::ListQuery::Order::kOldestFirst);
+  db::ListQuery query(kEventColumns, "id", db::ListQuery::Order::kOldestFirst);
   RECUR_ASSIGN(auto rows, query.where("resource_id = $?", resource_id).doc_column("").fetch(tx, page));
-  return page_of(rows, page.limit, [](const db::Row& row) {
-    Event e{row.text(0), row.text(1), row.text(2), row.text(3),
-            Actor{row.text(4), row.text(5), row.text(6)}, row.int64(7), nullptr, nullptr, nullptr};
-    Json payload = Json::parse(row.text(8), nullptr, false);
-    if (payload.is_object()) {
-      e.before = payload.value("before", Json());
-      e.after = payload.value("after", Json());
-      e.details = payload.value("details", Json());
-    }
-    return e;
-  });
+  return page_of(rows, page.limit, event_from_row);
+}
+
+Result<Page<Event>> list_events(db::Tx& tx, const EventFilter& f) {
+  db::ListQuery query(kEventColumns);
+  query.where("created_at >= $?", f.visible_from).where_equal("resource_id", f.resource).doc_column("");
+  // Exact types and "<resource>.*" wildcards (an event's resource_type is its type's first
+  // word), any of them.
+  std::vector<std::string> exact, resources;
+  for (const auto& type : f.types) {
+    if (type.ends_with(".*")) resources.push_back(type.substr(0, type.size() - 2));
+    else exact.push_back(type);
+  }
+  auto placeholders = [](std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += i ? ", $?" : "$?";
+    return out;
+  };
+  std::vector<std::string> any;
+  std::vector<db::Value> values;
+  if (!exact.empty()) any.push_back("type IN (" + placeholders(exact.size()) + ")");
+  if (!resources.empty()) any.push_back("resource_type IN (" + placeholders(resources.size()) + ")");
+  for (auto& v : exact) values.emplace_back(std::move(v));
+  for (auto& v : resources) values.emplace_back(std::move(v));
+  if (any.size() == 1) query.where(any[0], std::move(values));
+  if (any.size() == 2) query.where("(" + any[0] + " OR " + any[1] + ")", std::move(values));
+  RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
+  return page_of(rows, f.page.limit, event_from_row);
+}
+
+Result<std::optional<Event>> find_event(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query(std::string(kEventColumns) + " WHERE id = $1", {id}));
+  if (rows.empty()) return std::optional<Event>();
+  return std::optional<Event>(event_from_row(rows[0]));
 }
 
 Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until) {

@@ -17,6 +17,18 @@ Status append(db::Tx& tx, const Event& event);
 // Oldest first; `starting_after` is an event id.
 Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, const ListParams& page);
 
+// GET /v1/events: newest first, of any of `types` (exact, or "invoice.*" for a resource's
+// every type), about `resource` (an id), created at or after `visible_from` (the retention
+// window the API shows).
+struct EventFilter {
+  std::vector<std::string> types;
+  std::optional<std::string> resource;
+  Timestamp visible_from = 0;
+  ListParams page;
+};
+Result<Page<Event>> list_events(db::Tx& tx, const EventFilter& filter);
+Result<std::optional<Event>> find_event(db::Tx& tx, const std::string& id);
+
 // Appends events stamped with a fresh id and the injected clock's time. The resource type
 // is the event type's first word: "subscription.paused" -> "subscription".
 class Recorder {

@@ -589,25 +589,35 @@ class HistoryTest(SubscriptionTestCase):
             self.assertEqual(e["resource"], {"type": "subscription", "id": sub["id"]})
             parse_time(e["created"])
         self.assertEqual((created["actor"]["type"], created["actor"]["role"]), ("api_key", "admin"))
-        self.assertIsNone(created["before"])
-        self.assertEqual(created["after"]["id"], sub["id"])
+        self.assertIsNone(created["data"]["previous_attributes"])
+        self.assertEqual(created["data"]["object"]["id"], sub["id"])
         self.assertEqual(started["actor"], {"type": "system", "id": "scheduler", "role": None})
         self.assertEqual((started["details"]["amount"], started["details"]["billable"]), (3000, True))
         self.assertEqual(started["details"]["period"], sub["current_period"])
-        self.assertEqual((created["after"]["current_period"], created["after"]["currency"]),
+        self.assertEqual((created["data"]["object"]["current_period"], created["data"]["object"]["currency"]),
                          (sub["current_period"], "usd"))
         self.assertEqual((updated["actor"]["type"], updated["actor"]["role"]), ("api_key", "support"))
         self.assertTrue(updated["actor"]["id"].startswith("key_"))
-        self.assertEqual((updated["before"]["quantity"], updated["after"]["quantity"]), (1, 4))
-        self.assertEqual((updated["before"]["version"], updated["after"]["version"]), (1, 2))
-        self.assertEqual((paused["before"]["status"], paused["after"]["status"]), ("active", "paused"))
+        # previous_attributes: the old value of exactly the fields that changed.
+        changed = set(updated["data"]["previous_attributes"])
+        self.assertLessEqual({"quantity", "version"}, changed)
+        self.assertLessEqual(changed, {"quantity", "version", "updated"})  # updated: when the second moved on
+        self.assertEqual((updated["data"]["previous_attributes"]["quantity"], updated["data"]["object"]["quantity"]),
+                         (1, 4))
+        self.assertEqual((updated["data"]["previous_attributes"]["version"], updated["data"]["object"]["version"]),
+                         (1, 2))
+        self.assertEqual((paused["data"]["previous_attributes"]["status"], paused["data"]["object"]["status"]),
+                         ("active", "paused"))
         self.assertEqual(resumed["actor"]["role"], "support")
-        self.assertEqual((resumed["before"]["status"], resumed["after"]["status"]), ("paused", "active"))
+        self.assertEqual((resumed["data"]["previous_attributes"]["status"], resumed["data"]["object"]["status"]),
+                         ("paused", "active"))
         self.assertEqual(cancel["details"]["reason"], "other")
-        self.assertEqual((cancel["before"]["cancel_at_period_end"], cancel["after"]["cancel_at_period_end"]),
-                         (False, True))
+        self.assertEqual((cancel["data"]["previous_attributes"]["cancel_at_period_end"],
+                          cancel["data"]["object"]["cancel_at_period_end"]), (False, True))
         for prev, cur in zip([updated, paused, resumed], [paused, resumed, cancel]):
-            self.assertEqual(cur["before"], prev["after"], "each change starts where the last one ended")
+            # Each change starts where the last one ended: the old values are the last ones.
+            for field, old in cur["data"]["previous_attributes"].items():
+                self.assertEqual(old, prev["data"]["object"].get(field), field)
 
     def test_history_pages(self):
         sub = self.make.subscription(plan=self.monthly)
