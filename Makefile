@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:8080
 DB ?= sqlite:var/recur.db
 export REDOCLY_TELEMETRY := off
 
-.PHONY: deps build run test test-unit test-sanitize test-tsan lint-api bench clean
+.PHONY: deps build run test test-unit test-sanitize test-tsan lint-api postman bench clean
 
 deps: .deps.stamp
 .deps.stamp: scripts/install-deps.sh package.json
@@ -62,8 +62,15 @@ test-tsan: .deps.stamp $(TSAN_BUILD)/build.ninja
 	cd $(TSAN_BUILD) && $(TSAN_ENV) ../scripts/with-postgres.sh env RECUR_TEST_ENGINE=postgres \
 	  ./recur_db_tests --gtest_filter='$(TSAN_FILTER)'
 
+# The spec's lint, and the Postman collection checked against what the spec generates.
 lint-api: .deps.stamp
 	bash scripts/lint-api.sh
+	bash scripts/postman.sh --check
+
+# api/recur.postman_collection.json and api/recur.postman_environment.json from api/openapi.yaml
+# (openapi-to-postmanv2, scripts/postman.js); commit them with the spec change.
+postman: .deps.stamp
+	bash scripts/postman.sh
 
 bench: build
 	bash bench/run.sh

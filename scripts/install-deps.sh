@@ -32,15 +32,16 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm dev tools (pinned; newer ones need Node 22+): Prism, Redocly, Swagger UI, and the
-# typed-client test's generator, fetch client and compiler. Skipped when all are present.
+# npm dev tools (pinned; newer ones need Node 22+): Prism, Redocly, Swagger UI, the
+# typed-client test's generator, fetch client and compiler, and the Postman collection's
+# converter and runner. Skipped when all are present.
 NPM_TOOLS=(node_modules/.bin/prism node_modules/.bin/redocly node_modules/swagger-ui-dist
            node_modules/.bin/openapi-typescript node_modules/openapi-fetch node_modules/.bin/tsc
-           node_modules/@types/node)
+           node_modules/@types/node node_modules/openapi-to-postmanv2 node_modules/.bin/newman)
 npm_missing=0
 for t in "${NPM_TOOLS[@]}"; do [ -e "$t" ] || npm_missing=1; done
 if ((npm_missing)); then
-  echo "install-deps: npm ci (prism, redocly, swagger-ui-dist, openapi-typescript, openapi-fetch, typescript)"
+  echo "install-deps: npm ci (prism, redocly, swagger-ui-dist, openapi-typescript, openapi-fetch, typescript, openapi-to-postmanv2, newman)"
   export REDOCLY_TELEMETRY=off
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 fi
