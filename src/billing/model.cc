@@ -1,6 +1,8 @@
 // Billing's pure rules and JSON mappings.
 #include "billing/model.h"
 
+#include "platform/ids.h"
+
 #include <algorithm>
 #include <cctype>
 
@@ -168,7 +170,7 @@ std::string attempt_key(const std::string& invoice, std::int64_t attempt) {
 }
 
 Error invoice_not_found(const std::string& id) {
-  return Error::not_found("invoice_not_found", "no invoice with id '" + id + "'");
+  return Error::not_found("invoice_not_found", no_object_message("invoice", "in", id));
 }
 
 Json to_json(const BillingRun& r) {

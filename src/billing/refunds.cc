@@ -4,6 +4,7 @@
 #include "billing/failure_codes.h"
 #include "billing/store.h"
 #include "subscriptions/store.h"
+#include "platform/ids.h"
 
 namespace recur::billing {
 
@@ -79,7 +80,7 @@ Result<Refund> Refunds::resume_refund(const Refund& r) {
 RefundResult Refunds::ask_refund(const Refund& r) {
   auto payment = db::transact(db_, [&](db::Tx& tx) -> Result<Payment> {
     RECUR_ASSIGN(auto found, find_payment(tx, r.payment));
-    if (!found) return Error::not_found("payment_not_found", "no payment with id '" + r.payment + "'");
+    if (!found) return Error::not_found("payment_not_found", no_object_message("payment", "pay", r.payment));
     return *found;
   }, db::TxMode::kReadOnly);
   if (!payment.ok()) return {Outcome::kUnknown, "", "gateway_error", payment.error().message};
@@ -95,7 +96,7 @@ Result<Refund> Refunds::settle_refund(const std::string& id, const RefundResult&
 
 Result<Refund> Refunds::settle_refund(db::Tx& tx, const std::string& id, const RefundResult& result, Timestamp now) {
   RECUR_ASSIGN(auto found, find_refund(tx, id, true));
-  if (!found) return Error::not_found("refund_not_found", "no refund with id '" + id + "'");
+  if (!found) return Error::not_found("refund_not_found", no_object_message("refund", "re", id));
   Refund r = std::move(*found);
   if (r.status != PaymentStatus::kPending || result.outcome == Outcome::kUnknown) {
     if (r.status == PaymentStatus::kPending) {

@@ -1,5 +1,6 @@
 // Billing's reads and settings.
 #include "billing/service.h"
+#include "platform/ids.h"
 
 namespace recur::billing {
 
@@ -49,7 +50,7 @@ Result<Invoice> BillingService::void_invoice(const std::string& id, const events
 Result<Payment> BillingService::get_payment(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Payment> {
     RECUR_ASSIGN(auto found, find_payment(tx, id));
-    if (!found) return Error::not_found("payment_not_found", "no payment with id '" + id + "'");
+    if (!found) return Error::not_found("payment_not_found", no_object_message("payment", "pay", id));
     return *found;
   }, db::TxMode::kReadOnly);
 }
@@ -111,7 +112,7 @@ Result<DunningSettings> BillingService::update_dunning(const DunningPatch& patch
 Result<Refund> BillingService::get_refund(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Refund> {
     RECUR_ASSIGN(auto found, find_refund(tx, id, false));
-    if (!found) return Error::not_found("refund_not_found", "no refund with id '" + id + "'");
+    if (!found) return Error::not_found("refund_not_found", no_object_message("refund", "re", id));
     return *found;
   }, db::TxMode::kReadOnly);
 }
@@ -123,7 +124,7 @@ Result<Page<Refund>> BillingService::list_refunds(const RefundFilter& filter) {
 Result<CreditNote> BillingService::get_credit_note(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<CreditNote> {
     RECUR_ASSIGN(auto found, find_credit_note(tx, id));
-    if (!found) return Error::not_found("credit_note_not_found", "no credit note with id '" + id + "'");
+    if (!found) return Error::not_found("credit_note_not_found", no_object_message("credit note", "cn", id));
     return *found;
   }, db::TxMode::kReadOnly);
 }

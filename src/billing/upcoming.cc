@@ -4,6 +4,7 @@
 #include "billing/store.h"
 #include "catalog/store.h"
 #include "customers/service.h"
+#include "platform/ids.h"
 
 namespace recur::billing {
 
@@ -41,7 +42,7 @@ Result<Invoice> UpcomingInvoices::of_subscription(const std::string& id) {
 Result<Invoice> UpcomingInvoices::of_customer(const std::string& customer) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
     RECUR_ASSIGN(auto found, customers::find_customer(tx, customer));
-    if (!found) return Error::not_found("customer_not_found", "no customer with id '" + customer + "'");
+    if (!found) return Error::not_found("customer_not_found", no_object_message("customer", "cus", customer));
     RECUR_ASSIGN(auto next, subscriptions_.next_billable_period_of_customer(tx, customer));
     return build(tx, next, "customer " + customer);
   }, db::TxMode::kReadOnly);

@@ -2,6 +2,7 @@
 #include "catalog/service.h"
 
 #include "events/store.h"
+#include "platform/ids.h"
 
 namespace recur::catalog {
 
@@ -27,7 +28,7 @@ Result<Product> CatalogService::update_product(const std::string& id, const Prod
                                                std::int64_t expected_version, const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Product> {
     RECUR_ASSIGN(auto found, find_product(tx, id, true));
-    if (!found) return Error::not_found("product_not_found", "no product with id '" + id + "'");
+    if (!found) return Error::not_found("product_not_found", no_object_message("product", "prod", id));
     Product p = *found;
     if (p.version != expected_version) return version_conflict("the product", expected_version, p.version);
     Json before = to_json(p);
@@ -52,7 +53,7 @@ Result<Product> CatalogService::update_product(const std::string& id, const Prod
 Result<Product> CatalogService::get_product(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Product> {
     RECUR_ASSIGN(auto found, find_product(tx, id));
-    if (!found) return Error::not_found("product_not_found", "no product with id '" + id + "'");
+    if (!found) return Error::not_found("product_not_found", no_object_message("product", "prod", id));
     return *found;
   }, db::TxMode::kReadOnly);
 }
@@ -127,7 +128,7 @@ Result<Plan> CatalogService::update_plan(const std::string& id, const PlanPatch&
                                          const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Plan> {
     RECUR_ASSIGN(auto found, find_plan(tx, id, true));
-    if (!found) return Error::not_found("plan_not_found", "no plan with id '" + id + "'");
+    if (!found) return Error::not_found("plan_not_found", no_object_message("plan", "plan", id));
     Plan p = *found;
     if (p.version != expected_version) return version_conflict("the plan", expected_version, p.version);
     Json before = to_json(p);
@@ -153,7 +154,7 @@ Result<Plan> CatalogService::update_plan(const std::string& id, const PlanPatch&
 Result<Plan> CatalogService::get_plan(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Plan> {
     RECUR_ASSIGN(auto found, find_plan(tx, id));
-    if (!found) return Error::not_found("plan_not_found", "no plan with id '" + id + "'");
+    if (!found) return Error::not_found("plan_not_found", no_object_message("plan", "plan", id));
     return *found;
   }, db::TxMode::kReadOnly);
 }
@@ -167,10 +168,10 @@ Result<Page<Plan>> CatalogService::list_plans(const ListFilter& filter) {
 namespace {
 
 Error coupon_not_found(const std::string& id) {
-  return Error::not_found("coupon_not_found", "no coupon with id '" + id + "'");
+  return Error::not_found("coupon_not_found", no_object_message("coupon", "coupon", id));
 }
 Error promotion_code_not_found(const std::string& id) {
-  return Error::not_found("promotion_code_not_found", "no promotion code with id '" + id + "'");
+  return Error::not_found("promotion_code_not_found", no_object_message("promotion code", "promo", id));
 }
 
 Error in_the_past(const std::string& field) {
@@ -253,7 +254,7 @@ Result<PromotionCode> CatalogService::create_promotion_code(const PromotionCodeI
   return db::transact(db_, [&](db::Tx& tx) -> Result<PromotionCode> {
     RECUR_ASSIGN(auto coupon, find_coupon(tx, p.coupon));
     if (!coupon)
-      return Error::invalid("coupon_not_found", "no coupon with id '" + p.coupon + "'",
+      return Error::invalid("coupon_not_found", no_object_message("coupon", "coupon", p.coupon),
                             {{"coupon", "not_found", "no such coupon"}});
     RECUR_TRY(insert_promotion_code(tx, p));
     RECUR_TRY(events_.record(tx, "promotion_code.created", p.id, actor, nullptr, to_json(p)));

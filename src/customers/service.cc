@@ -1,5 +1,6 @@
 // Customer use cases.
 #include "customers/service.h"
+#include "platform/ids.h"
 
 namespace recur::customers {
 
@@ -22,7 +23,7 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
 namespace {
 
 Error customer_not_found(const std::string& id) {
-  return Error::not_found("customer_not_found", "no customer with id '" + id + "'");
+  return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
 }
 
 Error payment_method_not_found(const std::string& id) {

@@ -3,6 +3,7 @@
 
 #include "catalog/store.h"
 #include "inventory/store.h"
+#include "platform/ids.h"
 
 namespace recur::inventory {
 
@@ -47,7 +48,7 @@ Result<AvailabilityAnswer> AvailabilityAnswers::availability(const std::string& 
   std::uint64_t generation = cache_.generation();
   return db::transact(db_, [&](db::Tx& tx) -> Result<AvailabilityAnswer> {
     RECUR_ASSIGN(auto product, catalog::find_product(tx, product_id));
-    if (!product) return Error::not_found("product_not_found", "no product with id '" + product_id + "'");
+    if (!product) return Error::not_found("product_not_found", no_object_message("product", "prod", product_id));
     RECUR_ASSIGN(auto snap, snapshot(tx, *product));
     cache_.put_if_current(snap, generation);
     AvailabilityAnswer answer{inventory::availability(snap, quantity, date), {}};

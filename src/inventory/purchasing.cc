@@ -10,6 +10,7 @@
 #include "catalog/store.h"
 #include "inventory/store.h"
 #include "platform/money.h"
+#include "platform/ids.h"
 
 namespace recur::inventory {
 namespace {
@@ -20,11 +21,11 @@ constexpr std::string_view kAlreadyOnOrder = "already_on_order";
 constexpr std::string_view kNeedAlreadyOrdered = "need_already_ordered";
 
 Error supplier_not_found(const std::string& id) {
-  return Error::not_found("supplier_not_found", "no supplier with id '" + id + "'");
+  return Error::not_found("supplier_not_found", no_object_message("supplier", "sup", id));
 }
 
 Error purchase_order_not_found(const std::string& id) {
-  return Error::not_found("purchase_order_not_found", "no purchase order '" + id + "'");
+  return Error::not_found("purchase_order_not_found", no_object_message("purchase order", "po", id));
 }
 
 Error refused(PurchaseOrderAction action, const PurchaseOrder& o) {
@@ -163,8 +164,8 @@ Result<PurchaseOrder> PurchasingService::create_purchase_order(const PurchaseOrd
   return db::transact(db_, [&](db::Tx& tx) -> Result<PurchaseOrder> {
     RECUR_ASSIGN(auto supplier, find_supplier(tx, in.supplier, false));
     if (!supplier)
-      return Error::invalid("validation_failed", "no supplier with id '" + in.supplier + "'",
-                            {{"supplier", "not_found", "no supplier with id '" + in.supplier + "'"}});
+      return Error::invalid("validation_failed", no_object_message("supplier", "sup", in.supplier),
+                            {{"supplier", "not_found", no_object_message("supplier", "sup", in.supplier)}});
     PurchaseOrder o;
     std::vector<FieldError> errors;
     std::set<std::string> seen;

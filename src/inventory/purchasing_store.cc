@@ -5,6 +5,7 @@
 
 #include "inventory/store.h"
 #include "platform/db/list_query.h"
+#include "platform/ids.h"
 
 namespace recur::inventory {
 namespace {
@@ -155,7 +156,7 @@ Result<PurchaseOrder> receive_on_order_as(db::Tx& tx, const std::string& purchas
                                           std::int64_t quantity, std::optional<Timestamp> now) {
   RECUR_ASSIGN(auto found, find_purchase_order(tx, purchase_order, true));
   if (!found)
-    return Error::not_found("purchase_order_not_found", "no purchase order '" + purchase_order + "'");
+    return Error::not_found("purchase_order_not_found", no_object_message("purchase order", "po", purchase_order));
   PurchaseOrder o = std::move(*found);
   RECUR_TRY(record_receipt(o, product, quantity));
   if (now) {

@@ -2,10 +2,11 @@
 #include "inventory/shipments.h"
 
 #include "inventory/store.h"
+#include "platform/ids.h"
 
 namespace recur::inventory {
 Error shipment_not_found(const std::string& id) {
-  return Error::not_found("shipment_not_found", "no shipment with id '" + id + "'");
+  return Error::not_found("shipment_not_found", no_object_message("shipment", "shp", id));
 }
 
 Result<Shipment> Shipments::shipment(const std::string& id) {

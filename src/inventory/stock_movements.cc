@@ -5,6 +5,7 @@
 
 #include "catalog/store.h"
 #include "inventory/store.h"
+#include "platform/ids.h"
 
 namespace recur::inventory {
 
@@ -20,7 +21,7 @@ Result<bool> StockMovements::move(db::Tx& tx, Movement m, const catalog::Product
 
 Result<bool> StockMovements::record_movement(db::Tx& tx, const Movement& movement) {
   RECUR_ASSIGN(auto product, catalog::find_product(tx, movement.product));
-  if (!product) return Error::not_found("product_not_found", "no product with id '" + movement.product + "'");
+  if (!product) return Error::not_found("product_not_found", no_object_message("product", "prod", movement.product));
   return move(tx, movement, *product);
 }
 

@@ -1,5 +1,6 @@
 // Notification use cases.
 #include "notify/service.h"
+#include "platform/ids.h"
 
 namespace recur::notify {
 namespace {
@@ -128,7 +129,7 @@ Result<DispatchReport> Notifier::dispatch_due() {
 Result<Notification> Notifier::get(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Notification> {
     RECUR_ASSIGN(auto found, find(tx, id, false));
-    if (!found) return Error::not_found("notification_not_found", "no notification with id '" + id + "'");
+    if (!found) return Error::not_found("notification_not_found", no_object_message("notification", "ntf", id));
     return *found;
   }, db::TxMode::kReadOnly);
 }

@@ -29,6 +29,30 @@ IdGenerator::IdGenerator(const Clock& clock, RandomSource random)
   if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
 }
 
+std::string no_object_message(std::string_view noun, std::string_view prefix, std::string_view id) {
+  // Every prefix the API's ids carry, and what each names.
+  static constexpr std::pair<std::string_view, std::string_view> kKinds[] = {
+      {"cus", "customer"},     {"plan", "plan"},           {"prod", "product"},          {"sub", "subscription"},
+      {"in", "invoice"},       {"pay", "payment"},         {"re", "refund"},             {"cn", "credit note"},
+      {"pmt", "payment method"}, {"coupon", "coupon"},         {"promo", "promotion code"},
+      {"shp", "shipment"},     {"po", "purchase order"},   {"sup", "supplier"},          {"evt", "event"},
+      {"rof", "retention offer"}, {"ntf", "notification"}, {"brun", "billing run"},      {"key", "API key"},
+      {"mv", "stock movement"}, {"we", "webhook endpoint"}};
+  std::string message = "no " + std::string(noun) + " with id '" + std::string(id) + "'";
+  auto underscore = id.find('_');
+  if (underscore == std::string_view::npos) return message;
+  std::string_view given = id.substr(0, underscore);
+  if (given == prefix) return message;
+  for (const auto& [kind_prefix, kind] : kKinds) {
+    if (kind_prefix != given) continue;
+    if (kind == noun) return message;  // another prefix of the same kind
+    return message + ": that is " + (std::string_view("aeiou").find(kind[0]) != std::string_view::npos ? "an " : "a ") +
+           std::string(kind) + "'s id; " + (std::string_view("aeiou").find(noun[0]) != std::string_view::npos ? "an " : "a ") +
+           std::string(noun) + "'s id starts with " + std::string(prefix) + "_";
+  }
+  return message;
+}
+
 std::string IdGenerator::next(std::string_view prefix) {
   std::uint64_t ms = static_cast<std::uint64_t>(clock_.now()) * 1000;
   std::array<std::uint8_t, 10> rnd{};

@@ -31,6 +31,12 @@ class IdGenerator {
   std::array<std::uint8_t, 10> last_random_{};
 };
 
+// The message of a lookup that found nothing: "no customer with id 'cus_1'". When the id is
+// another kind's (its prefix says which), it says so and what was wanted, so a caller who
+// sent a plan's id as the customer sees the mistake: "no customer with id 'plan_1': that
+// is a plan's id; a customer's id starts with cus_".
+std::string no_object_message(std::string_view noun, std::string_view prefix, std::string_view id);
+
 // Random bytes as lower-case hex / URL-safe text, for secrets such as API keys.
 std::string random_token(std::size_t bytes);
 

@@ -38,3 +38,28 @@ TEST(RandomToken, IsUrlSafeAndLongEnough) {
 
 }  // namespace
 }  // namespace recur
+
+namespace recur {
+namespace {
+
+TEST(NoObjectMessage, SaysWhenTheIdIsAnotherKindsAndWhatWasWanted) {
+  struct Case {
+    const char* noun;
+    const char* prefix;
+    const char* id;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"customer", "cus", "cus_1", "no customer with id 'cus_1'"},
+      {"customer", "cus", "plan_1", "no customer with id 'plan_1': that is a plan's id; a customer's id starts with cus_"},
+      {"invoice", "in", "sub_1",
+       "no invoice with id 'sub_1': that is a subscription's id; an invoice's id starts with in_"},
+      {"plan", "plan", "INV-000001", "no plan with id 'INV-000001'"},  // no prefix: nothing to say
+      {"product", "prod", "zzz_1", "no product with id 'zzz_1'"},      // an unknown prefix
+      {"customer", "cus", "", "no customer with id ''"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(no_object_message(c.noun, c.prefix, c.id), c.expected) << c.id;
+}
+
+}  // namespace
+}  // namespace recur

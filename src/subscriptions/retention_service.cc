@@ -3,12 +3,13 @@
 
 #include "subscriptions/retention_store.h"
 #include "subscriptions/service.h"
+#include "platform/ids.h"
 
 namespace recur::subscriptions {
 
 Result<RetentionOffer> require_offer(db::Tx& tx, const std::string& id, bool for_update) {
   RECUR_ASSIGN(auto found, find_offer(tx, id, for_update));
-  if (!found) return Error::not_found("retention_offer_not_found", "no retention offer with id '" + id + "'");
+  if (!found) return Error::not_found("retention_offer_not_found", no_object_message("retention offer", "rof", id));
   return std::move(*found);
 }
 

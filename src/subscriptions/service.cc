@@ -9,6 +9,7 @@
 #include "customers/service.h"
 #include "platform/parallel.h"
 #include "subscriptions/retention_store.h"
+#include "platform/ids.h"
 
 namespace recur::subscriptions {
 
@@ -35,7 +36,7 @@ recur::Status check_ships_somewhere(const catalog::Plan& plan, bool has_address)
 }
 
 Error not_found(const std::string& id) {
-  return Error::not_found("subscription_not_found", "no subscription with id '" + id + "'");
+  return Error::not_found("subscription_not_found", no_object_message("subscription", "sub", id));
 }
 
 recur::Status allowed(const Subscription& sub, Action action) {
@@ -78,7 +79,7 @@ recur::Status check_trial_end(std::optional<Timestamp> trial_end, Timestamp star
 Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, const std::string& field) {
   RECUR_ASSIGN(auto plan, catalog::find_plan(tx, id));
   if (!plan)
-    return Error::invalid("plan_not_found", "no plan with id '" + id + "'", {{field, "not_found", "no such plan"}});
+    return Error::invalid("plan_not_found", no_object_message("plan", "plan", id), {{field, "not_found", "no such plan"}});
   if (!plan->active)
     return Error::invalid("plan_inactive", "plan '" + id + "' is archived and takes no new subscriptions",
                           {{field, "inactive", "the plan is archived"}});
@@ -158,7 +159,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
   return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, in.customer));
     if (!customer)
-      return Error::invalid("customer_not_found", "no customer with id '" + in.customer + "'",
+      return Error::invalid("customer_not_found", no_object_message("customer", "cus", in.customer),
                             {{"customer", "not_found", "no such customer"}});
     RECUR_ASSIGN(auto plan, plan_for_subscribing(tx, in.plan, "plan"));
     RECUR_TRY(check_ships_somewhere(plan, in.shipping_address.has_value() || customer->shipping_address.has_value()));

@@ -116,6 +116,14 @@ class CreateAndReadTest(SubscriptionTestCase):
                                                 "plan": "plan_00000000000000000000000000"})
         self.assertFieldErrors(self.assertProblem(r, 422, "plan_not_found"), {"plan": "not_found"})
 
+    def test_an_id_of_the_wrong_kind_is_named_with_the_kind_wanted(self):
+        # The plan's id sent as the customer: the error says what it is and what was wanted.
+        r = self.api.post("/v1/subscriptions", {"customer": self.monthly["id"], "plan": self.monthly["id"]})
+        doc = self.assertProblem(r, 422, "customer_not_found")
+        self.assertIn("that is a plan's id; a customer's id starts with cus_", doc["detail"])
+        r = self.api.get(f"/v1/invoices/{self.monthly['id']}")
+        self.assertIn("an invoice's id starts with in_", self.assertProblem(r, 404, "invoice_not_found")["detail"])
+
     def test_a_box_needs_a_shipping_address_from_the_subscription_or_its_customer(self):
         box = self.make.plan()  # its items ship
         r = self.api.post("/v1/customers", {"email": unique("nowhere") + "@example.com", "name": "No Address"})
