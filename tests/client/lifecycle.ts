@@ -148,12 +148,13 @@ const stale = expectProblem("pause with a stale version", await recur.POST("/v1/
 }), 409, "version_conflict");
 assert.equal(stale.current_version, 3);
 
-step("read its history: who changed what, before and after");
+step("read its history: who changed what, the object after and what it was before");
 const history = expectData("history", await recur.GET("/v1/subscriptions/{id}/history", {
   params: { path: { id: subscription.id } },
 }), 200);
 const changes = history.data.filter((e) => e.actor.type === "api_key");
-assert.deepEqual(changes.map((e) => [e.type, e.resource.id, e.before?.["status"], e.after?.["status"]]), [
+assert.deepEqual(changes.map((e) => [e.type, e.resource.id, e.data.previous_attributes?.["status"],
+                                    e.data.object?.["status"]]), [
   ["subscription.created", subscription.id, undefined, "active"],
   ["subscription.paused", subscription.id, "active", "paused"],
   ["subscription.resumed", subscription.id, "paused", "active"],

@@ -15,21 +15,7 @@ for tool in "$bin/openapi-typescript" "$bin/tsc" node_modules/openapi-fetch node
   [ -e "$tool" ] || { echo "typed client: $tool not found (run scripts/install-deps.sh)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d /tmp/recur-client.XXXXXX)
-
-cleanup() {
-  local status=$?
-  stop_all
-  if [ "$status" -ne 0 ] && [ -s "$tmp/server.log" ]; then
-    echo "---- last lines of the server log ----" >&2
-    tail -n 40 "$tmp/server.log" >&2
-  fi
-  rm -rf "$tmp"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch_dir client
 
 # The types. The generator validates the spec with Redocly while bundling it; it is given
 # tests/client/redocly.yaml (structure only) because linting the contract is api_lint's job,

@@ -59,3 +59,24 @@ start_recur() {
   start_job "$log" "$recur" serve --db "$db" --listen "127.0.0.1:$port" --spec api/openapi.yaml --tick 86400 "$@"
   "$python" "$wait_for" http "http://127.0.0.1:$port/healthz" "${pids[-1]}" 30
 }
+
+# scratch_dir NAME: makes the temporary folder $tmp (/tmp/recur-NAME.*) and arranges that on
+# exit every job is stopped and $tmp removed; on a failure the last lines of
+# $tmp/server.log go to stderr first.
+scratch_dir() {
+  tmp=$(mktemp -d "/tmp/recur-$1.XXXXXX")
+  trap _scratch_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+_scratch_cleanup() {
+  local status=$?
+  stop_all
+  if [ "$status" -ne 0 ] && [ -s "$tmp/server.log" ]; then
+    echo "---- last lines of the server log ----" >&2
+    tail -n 40 "$tmp/server.log" >&2
+  fi
+  rm -rf "$tmp"
+  exit "$status"
+}

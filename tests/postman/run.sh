@@ -18,21 +18,7 @@ for f in "$collection" "$environment"; do
   [ -f "$f" ] || { echo "postman: no $f (run make postman)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d /tmp/recur-postman.XXXXXX)
-
-cleanup() {
-  local status=$?
-  stop_all
-  if [ "$status" -ne 0 ] && [ -s "$tmp/server.log" ]; then
-    echo "---- last lines of the server log ----" >&2
-    tail -n 40 "$tmp/server.log" >&2
-  fi
-  rm -rf "$tmp"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch_dir postman
 
 db=sqlite:$tmp/postman.db
 "$recur" migrate --db "$db" >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }
