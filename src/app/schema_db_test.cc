@@ -275,6 +275,8 @@ TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheirTrialAndDisputesThe
     });
   };
   ASSERT_TRUE(row("sub_trial", trial.id, "scheduled", "2026-03-15T00:00:00Z").ok());
+  // Moved to the trial plan while scheduled: its first period is still the old plan's month.
+  ASSERT_TRUE(row("sub_moved", trial.id, "scheduled", "2026-04-01T00:00:00Z").ok());
   ASSERT_TRUE(row("sub_plain", plain.id, "scheduled", "2026-04-01T00:00:00Z").ok());
   ASSERT_TRUE(row("sub_active", trial.id, "active", "2026-04-01T00:00:00Z").ok());
   // And a dispute recorded with the old details.
@@ -290,8 +292,10 @@ TEST(SchemaMigrations, TwentyGivesScheduledSubscriptionsTheirTrialAndDisputesThe
   ASSERT_TRUE(event.ok()) << event.error().message;
   run_rewrite(db, migration(20));
   run_rewrite(db, migration(20));  // idempotent
-  auto docs = documents(db, "SELECT id, doc FROM subscriptions WHERE id IN ('sub_trial', 'sub_plain', 'sub_active')");
+  auto docs = documents(db, "SELECT id, doc FROM subscriptions WHERE id IN ('sub_trial', 'sub_moved', 'sub_plain',"
+                            " 'sub_active')");
   EXPECT_EQ(docs["sub_trial"]["trial_end"], "2026-03-15T00:00:00Z");
+  EXPECT_EQ(docs["sub_moved"]["trial_end"], "2026-03-15T00:00:00Z");
   EXPECT_TRUE(docs["sub_plain"]["trial_end"].is_null());
   EXPECT_TRUE(docs["sub_active"]["trial_end"].is_null());  // started: its trial (if any) is on record already
   auto payloads = documents(db, "SELECT id, payload FROM events WHERE id = 'evt_dp'");

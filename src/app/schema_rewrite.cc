@@ -88,9 +88,10 @@ Status fill_scheduled_trial_ends(db::Tx& tx) {
     if (!doc.is_object() || !plan.is_object()) continue;
     Json days = plan.value("trial_days", Json());
     if (!doc.value("trial_end", Json()).is_null() || !days.is_number_integer() || days.get<std::int64_t>() <= 0) continue;
-    Json period = doc.value("current_period", Json());
-    if (!period.is_object() || !period.value("end", Json()).is_string()) continue;
-    doc["trial_end"] = period["end"];
+    // What the binary before gave it at its start: start + the (current) plan's trial_days.
+    auto start = parse_rfc3339(doc.value("start_date", std::string()));
+    if (!start) continue;
+    doc["trial_end"] = format_rfc3339(*start + days.get<std::int64_t>() * kSecondsPerDay);
     RECUR_TRY(tx.exec("UPDATE subscriptions SET doc = $1 WHERE id = $2", {doc.dump(), row.text(0)}));
   }
   return Ok{};

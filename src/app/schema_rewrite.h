@@ -37,7 +37,8 @@ Status fill_tracking_numbers(db::Tx& tx);
 
 // Migration 20: a subscription's trial is fixed when it is created (trial_end on create).
 // Scheduled subscriptions stored before have no trial_end; those on a plan with a trial get
-// the one their first period was given (current_period.end = start + the plan's trial_days).
+// the one the binary before would have given them at their start: start + their plan's
+// trial_days (not current_period.end, which a plan change while scheduled left as it was).
 Status fill_scheduled_trial_ends(db::Tx& tx);
 // And payment.disputed events' details in the one shape: `gateway_reference` (was `charge`),
 // flat `amount` + `currency` (was an {amount, currency} object).

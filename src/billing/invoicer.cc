@@ -24,11 +24,12 @@ recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscripti
 
 Result<std::string> Invoicer::invoice_pending_items(db::Tx& tx, const subscriptions::Subscription& sub,
                                                     std::int64_t key, Timestamp at) {
-  RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id, true));
+  std::vector<std::string> ids;
+  RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id, true, &ids));
   std::int64_t owed = 0;
   for (const auto& line : pending) owed += line.amount;
   if (pending.empty() || owed <= 0) return std::string();
-  RECUR_TRY(take_pending_items(tx, sub.id));
+  RECUR_TRY(delete_pending_items(tx, ids));
   RECUR_ASSIGN(std::int64_t tax_bp, tax_rate_bp_for(tx, sub));
   BuiltInvoice built = build_items_invoice(sub, std::move(pending), tax_bp, at);
   RECUR_TRY(issue(tx, sub, built, -key));

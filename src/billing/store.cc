@@ -63,7 +63,10 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
 }
 
 Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1"
+                                   // Numbers are given in the order invoices are issued (gapless,
+                                   // under one lock): the highest is the latest, whatever the clocks.
+                                   " ORDER BY (number IS NULL), LENGTH(number) DESC, number DESC LIMIT 1",
                                    {subscription}));
   return rows.empty() ? std::string() : rows[0].text(0);
 }
@@ -351,16 +354,27 @@ recur::Status save_tax(db::Tx& tx, const TaxSettings& s, bool existed) {
   return Ok{};
 }
 
-Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription, bool keep) {
+Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription, bool keep,
+                                                    std::vector<std::string>* ids) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id, description, amount, quantity, period_start, period_end, proration"
                                    " FROM pending_invoice_items WHERE subscription_id = $1 ORDER BY created_at, id",
                                    {subscription}));
   std::vector<InvoiceLine> lines;
-  for (const auto& r : rows)
+  std::vector<std::string> read;
+  for (const auto& r : rows) {
     lines.push_back({r.text(1), r.int64(2), r.int64(3), {r.int64(4), r.int64(5)}, r.boolean(6)});
-  if (!rows.empty() && !keep)
-    RECUR_TRY(tx.exec("DELETE FROM pending_invoice_items WHERE subscription_id = $1", {subscription}));
+    read.push_back(r.text(0));
+  }
+  // Exactly the rows read: an item another transaction adds meanwhile (a credit note, a
+  // backorder credit) waits for the next invoice rather than vanishing uninvoiced.
+  if (!keep) RECUR_TRY(delete_pending_items(tx, read));
+  if (ids) *ids = std::move(read);
   return lines;
+}
+
+recur::Status delete_pending_items(db::Tx& tx, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) RECUR_TRY(tx.exec("DELETE FROM pending_invoice_items WHERE id = $1", {id}));
+  return Ok{};
 }
 
 recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& i, Timestamp created) {

@@ -130,7 +130,10 @@ recur::Status save_tax(db::Tx& tx, const TaxSettings& settings, bool existed);
 
 // Pending invoice items of a subscription, removed as they are taken onto an invoice.
 // `keep`: read them only (a preview of the next invoice).
-Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription, bool keep = false);
+Result<std::vector<InvoiceLine>> take_pending_items(db::Tx& tx, const std::string& subscription, bool keep = false,
+                                                    std::vector<std::string>* ids = nullptr);
+// Deletes the pending items `ids` (read by take_pending_items with keep).
+recur::Status delete_pending_items(db::Tx& tx, const std::vector<std::string>& ids);
 // Adds a line to the subscription's next invoice (a proration line, a credit note, credit
 // carried from an invoice that could not absorb it).
 recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created);

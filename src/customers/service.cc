@@ -27,7 +27,11 @@ Error customer_not_found(const std::string& id) {
 }
 
 Error payment_method_not_found(const std::string& id) {
-  return Error::not_found("payment_method_not_found", "the customer has no payment method with id '" + id + "'");
+  std::string message = "the customer has " + no_object_message("payment method", "pmt", id);
+  // A gateway's token (pm_card_visa) is what attaching takes, not a payment method's id.
+  if (id.rfind("pmt_", 0) != 0 && id.rfind("pm_", 0) == 0)
+    message += ": that looks like a gateway's token; a payment method's id starts with pmt_";
+  return Error::not_found("payment_method_not_found", message);
 }
 
 // The method exists, belongs to the customer and is still attached.

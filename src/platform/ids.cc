@@ -46,9 +46,9 @@ std::string no_object_message(std::string_view noun, std::string_view prefix, st
   for (const auto& [kind_prefix, kind] : kKinds) {
     if (kind_prefix != given) continue;
     if (kind == noun) return message;  // another prefix of the same kind
-    return message + ": that is " + (std::string_view("aeiou").find(kind[0]) != std::string_view::npos ? "an " : "a ") +
-           std::string(kind) + "'s id; " + (std::string_view("aeiou").find(noun[0]) != std::string_view::npos ? "an " : "a ") +
-           std::string(noun) + "'s id starts with " + std::string(prefix) + "_";
+    auto article = [](std::string_view word) { return std::string_view("aeiouAEIOU").find(word[0]) != std::string_view::npos ? "an " : "a "; };
+    return message + ": that is " + article(kind) + std::string(kind) + "'s id; " + article(noun) + std::string(noun) +
+           "'s id starts with " + std::string(prefix) + "_";
   }
   return message;
 }

@@ -57,6 +57,7 @@ TEST(NoObjectMessage, SaysWhenTheIdIsAnotherKindsAndWhatWasWanted) {
       {"plan", "plan", "INV-000001", "no plan with id 'INV-000001'"},  // no prefix: nothing to say
       {"product", "prod", "zzz_1", "no product with id 'zzz_1'"},      // an unknown prefix
       {"customer", "cus", "", "no customer with id ''"},
+      {"invoice", "in", "key_1", "no invoice with id 'key_1': that is an API key's id; an invoice's id starts with in_"},
   };
   for (const auto& c : cases) EXPECT_EQ(no_object_message(c.noun, c.prefix, c.id), c.expected) << c.id;
 }

@@ -47,7 +47,12 @@ std::optional<Timestamp> read_trial_end(const Json& body, FieldReader& f) {
     f.accept("trial_end");
     return kTrialEndNow;
   }
-  return f.timestamp("trial_end", false);
+  auto at = f.timestamp("trial_end", false);
+  if (at && *at == kTrialEndNow) {  // the epoch itself is a time, not "now"
+    f.fail("trial_end", "out_of_range", "trial_end must be after the start, or \"now\"");
+    return std::nullopt;
+  }
+  return at;
 }
 
 Result<CreateInput> parse_create(const Request& req) {

@@ -205,15 +205,16 @@ Result<Subscription> SubscriptionService::update(const std::string& id, const Up
                                                  std::int64_t expected_version, const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    // The other fields first: a trial ended now bills and ships the first period with them.
+    if (in.quantity) l.sub.quantity = *in.quantity;
+    if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
+    if (in.metadata) l.sub.metadata = *in.metadata;
     if (in.trial_end) {
       RECUR_TRY(check_trial_end(in.trial_end, l.sub.status == Status::kScheduled ? l.sub.start_date : now));
       RECUR_TRY(move_trial_end(l.sub, l.plan, *in.trial_end, now));
       // A trial ended now bills the first period at once, as its end would have.
       RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
     }
-    if (in.quantity) l.sub.quantity = *in.quantity;
-    if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
-    if (in.metadata) l.sub.metadata = *in.metadata;
     return Json(nullptr);
   });
 }

@@ -102,6 +102,23 @@ TEST_F(SubscriptionServiceTest, TrialEndOnCreateAndPatchOverridesThePlansTrial) 
   EXPECT_EQ(reload(trialing->id).version, ended->version);
 }
 
+TEST_F(SubscriptionServiceTest, EndingATrialNowWithANewQuantityBillsTheFirstPeriodForIt) {
+  auto with_trial = testing::make_plan(t, 2000, Interval::kMonth, 1, 14, "Trial");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, with_trial.id);
+  ASSERT_EQ(sub.status, Status::kTrialing);
+  UpdateInput in;
+  in.trial_end = kTrialEndNow;
+  in.quantity = 3;
+  auto ended = svc().update(sub.id, in, sub.version, t.actor);
+  ASSERT_TRUE(ended.ok()) << ended.error().message;
+  EXPECT_EQ(ended->quantity, 3);
+  EXPECT_EQ(ended->current_amount, 6000);
+  auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+  auto rows = (*tx)->query("SELECT doc FROM invoices WHERE subscription_id = $1", {sub.id});
+  ASSERT_TRUE(rows.ok() && rows->size() == 1);
+  EXPECT_EQ(Json::parse(rows->at(0).text(0)).at("total"), 6000);
+}
+
 TEST_F(SubscriptionServiceTest, SchedulerRunTwiceBillsEachPeriodOnce) {
   auto plan = testing::make_plan(t, 1000, Interval::kWeek);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);

@@ -356,13 +356,18 @@ recur::Status move_trial_end(Subscription& s, const catalog::Plan& plan, Timesta
     return Error::conflict("not_trialing", "trial_end can be changed only before the subscription starts or during "
                                            "its trial; it is " + std::string(to_string(s.status)));
   if (s.status == Status::kScheduled) {
+    Timestamp old_end = s.current.end;
     s.trial_end = trial_end > s.start_date ? std::optional<Timestamp>(trial_end) : std::nullopt;
     s.current = {s.start_date, s.trial_end ? *s.trial_end : period_start(s.start_date, plan.cadence, 1)};
+    if (s.pending_change && s.pending_change->effective_at == old_end) s.pending_change->effective_at = s.current.end;
     return Ok{};
   }
-  // Trialing: the trial ends then; "now" (or any past time) ends it at once.
+  // Trialing: the trial ends then; "now" (or any past time) ends it at once. A plan change
+  // scheduled for the trial's end moves with it.
+  Timestamp old_end = s.current.end;
   s.trial_end = std::max(trial_end, now);
   s.current.end = *s.trial_end;
+  if (s.pending_change && s.pending_change->effective_at == old_end) s.pending_change->effective_at = s.current.end;
   return Ok{};
 }
 

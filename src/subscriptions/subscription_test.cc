@@ -269,6 +269,17 @@ TEST(Trials, MovingTheTrialEndWhileScheduledOrTrialingOnly) {
   EXPECT_EQ(events[0].type, "subscription.trial_ended");
   EXPECT_EQ(trialing.status, Status::kActive);
 
+  // A plan change scheduled for the trial's end moves with it.
+  auto other = plan(1500, Interval::kMonth);
+  auto pending = started(p, "2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z");
+  pending.pending_change = PendingChange{other.id, 1, pending.current.end};
+  ASSERT_TRUE(move_trial_end(pending, p, Timestamp{0}, at("2026-03-02T00:00:00Z")).ok());
+  EXPECT_EQ(pending.pending_change->effective_at, at("2026-03-02T00:00:00Z"));
+  auto switched = advance(pending, {&p, &other}, at("2026-03-02T00:00:00Z"));
+  ASSERT_EQ(switched.size(), 1u);
+  EXPECT_EQ(switched[0].amount, 1500);  // the first paid period is the new plan's
+  EXPECT_EQ(pending.plan, other.id);
+
   auto refused = move_trial_end(trialing, p, at("2026-03-20T00:00:00Z"), at("2026-03-04T00:00:00Z"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, "not_trialing");

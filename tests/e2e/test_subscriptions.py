@@ -260,12 +260,17 @@ class TrialEndTest(SubscriptionTestCase):
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["current_period"], {"start": format_time(start), "end": format_time(start + 3 * DAY)})
         self.assertTrue(self.upcoming(r.json(), 1)[0]["trial"])
+        # "now" on a scheduled subscription removes its trial; it still starts on its date.
+        r = self.api.patch(self.sub_path(sub), {"trial_end": "now", "version": r.json()["version"]})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["status"], r.json()["trial_end"], r.json()["billed_periods"]), ("scheduled", None, 0))
+        self.assertFalse(self.upcoming(r.json(), 1)[0]["trial"])
 
     def test_a_trial_end_not_after_the_start_or_too_far_is_422_and_creates_nothing(self):
         customer = self.make.customer()
         # Times the spec admits go through Prism; what it refuses goes to the server directly.
         for client, bad in ((self.api, format_time(now() - DAY)), (self.api, format_time(now() + 800 * DAY)),
-                            (self.raw, "tomorrow"), (self.raw, 5)):
+                            (self.raw, "tomorrow"), (self.raw, 5), (self.api, "1970-01-01T00:00:00Z")):
             r = client.post("/v1/subscriptions", {"customer": customer["id"], "plan": self.monthly["id"],
                                                   "trial_end": bad})
             doc = self.assertProblem(r, 422, "validation_failed")
