@@ -331,6 +331,45 @@ TEST_F(PurchasingTest, ReceiveRoutePutsEachLineOnHandAndIsAllOrNothing) {
   EXPECT_EQ(*outstanding_on_order(**tx, a), 0);
 }
 
+// docs/inventory.md: a purchase-order change invalidates the availability cache, whose
+// answers count the arrivals of sent orders. The App's purchasing has the cache wired.
+TEST_F(PurchasingTest, SendingOrCancelingAnOrderChangesACachedAvailabilityByDate) {
+  auto a = tracked_product("A-1");
+  stock(a, 2);
+  auto slow = make_supplier({a}, 20);
+  auto fast = make_supplier({a}, 5);
+  auto& purchasing = t.app->purchasing();
+  auto& inventory = t.app->inventory();
+  Timestamp now = t.clock->now();
+  auto by_next_month = [&] {
+    auto answer = inventory.availability(a, 5, now + 30 * kDay);
+    EXPECT_TRUE(answer.ok()) << answer.error().message;
+    return answer->availability;
+  };
+  auto send = [&](const Supplier& supplier) {
+    auto o = purchasing.send_purchase_order(draft(supplier.id, a, 10).id, t.actor);
+    EXPECT_TRUE(o.ok()) << o.error().message;
+    return *o;
+  };
+
+  auto later = send(slow);
+  auto answer = by_next_month();
+  EXPECT_TRUE(answer.can_fulfill);
+  EXPECT_EQ(answer.available_on, now + 20 * kDay);
+  ASSERT_TRUE(inventory.cache().get(a)) << "the answer is cached";
+
+  auto sooner = send(fast);
+  EXPECT_FALSE(inventory.cache().get(a)) << "sending dropped it";
+  EXPECT_EQ(by_next_month().available_on, now + 5 * kDay);
+
+  ASSERT_TRUE(purchasing.cancel_purchase_order(sooner.id, t.actor).ok());
+  EXPECT_EQ(by_next_month().available_on, now + 20 * kDay);
+  ASSERT_TRUE(purchasing.cancel_purchase_order(later.id, t.actor).ok());
+  answer = by_next_month();
+  EXPECT_FALSE(answer.can_fulfill);
+  EXPECT_EQ(answer.available_on, std::nullopt);
+}
+
 TEST_F(PurchasingTest, ReceivingWithoutAStockIntakeIsUnavailable) {
   auto a = tracked_product("A-1");
   auto s = make_supplier({a});
