@@ -170,6 +170,36 @@ TEST_F(PurchasingTest, SupplierIsListedByProductAndPatchedOnlyAtItsVersion) {
   EXPECT_TRUE(svc->list_suppliers({a, {.limit = 10}})->items.empty());
 }
 
+TEST_F(PurchasingTest, SuppliersAndPurchaseOrdersAreListedByMetadata) {
+  auto a = tracked_product("A-1");
+  SupplierInput in;
+  in.name = "Acme";
+  in.email = "orders@acme.example";
+  in.products.push_back({a, 450, "usd"});
+  in.metadata = {{"region", "north"}};
+  auto north = svc->create_supplier(in, t.actor);
+  in.metadata = {{"region", "south"}};
+  auto south = svc->create_supplier(in, t.actor);
+  ASSERT_TRUE(north.ok() && south.ok());
+
+  ListParams page{.limit = 10, .metadata = {{"region", "north"}}};
+  auto listed = svc->list_suppliers({std::nullopt, page});
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].id, north->id);
+  listed = svc->list_suppliers({a, page});  // with the product filter's join
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 1u);
+
+  auto rush = svc->create_purchase_order({north->id, {{a, 5, std::nullopt}}, {{"rush", "yes"}}}, t.actor);
+  ASSERT_TRUE(rush.ok());
+  draft(north->id, a, 3);
+  auto orders = svc->list_purchase_orders({{}, std::nullopt, {.limit = 10, .metadata = {{"rush", "yes"}}}});
+  ASSERT_TRUE(orders.ok()) << orders.error().message;
+  ASSERT_EQ(orders->items.size(), 1u);
+  EXPECT_EQ(orders->items[0].id, rush->id);
+}
+
 TEST_F(PurchasingTest, SupplierWithAnUnknownProductOrTwoCurrenciesIsRefusedAndNothingIsCreated) {
   auto a = tracked_product("A-1");
   SupplierInput in;
