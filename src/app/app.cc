@@ -134,6 +134,8 @@ void App::wire_inventory() {
   purchasing_.set_stock_intake([this](db::Tx& tx, const inventory::Movement& movement) {
     return inventory_.record_movement(tx, movement);
   });
+  // Sent, canceled and received purchase orders change the arrivals availability counts.
+  purchasing_.set_availability_cache(&inventory_.cache());
   // Reorder points from the forecast of known and expected demand over the lead time.
   purchasing_.set_demand_forecast([](db::Tx& tx, const std::string& product, Timestamp from,
                                      Timestamp to) -> Result<inventory::DemandEstimate> {

@@ -466,6 +466,49 @@ TEST_F(CustomerServiceTest, ARetryWithTheSameRequestKeyGetsTheSameMethod) {
   EXPECT_EQ(methods->items.size(), 2u);
 }
 
+TEST_F(CustomerServiceTest, PaymentMethodsArePagedNewestFirstAndFilteredByCreatedAndMetadata) {
+  auto c = create("ada@example.com");
+  auto other = create("bob@example.com", "Bob");
+  attached(other.id, "pm_card_visa");
+  std::vector<std::string> newest_first;
+  for (const char* tier : {"gold", "silver", "gold"}) {
+    AttachInput in{std::string("sandbox"), "pm_card_visa", false, "", Json{{"tier", tier}}};
+    auto pm = svc().attach_payment_method(c.id, in, t.actor);
+    ASSERT_TRUE(pm.ok()) << pm.error().message;
+    newest_first.insert(newest_first.begin(), pm->id);
+    t.clock->advance(10);
+  }
+  auto detached = attached(c.id, "pm_card_mastercard");
+  ASSERT_TRUE(svc().detach_payment_method(c.id, detached.id, t.actor).ok());
+  auto ids = [&](const ListParams& page) {
+    auto listed = svc().payment_methods(c.id, page);
+    EXPECT_TRUE(listed.ok()) << listed.error().message;
+    std::vector<std::string> out;
+    for (const auto& pm : listed->items) out.push_back(pm.id);
+    return std::make_pair(out, listed->has_more);
+  };
+
+  auto first = ids({.limit = 2});
+  EXPECT_EQ(first.first, (std::vector<std::string>{newest_first[0], newest_first[1]}));
+  EXPECT_TRUE(first.second);
+  auto second = ids({.limit = 2, .starting_after = newest_first[1]});
+  EXPECT_EQ(second.first, (std::vector<std::string>{newest_first[2]}));  // not the detached one, nor Bob's
+  EXPECT_FALSE(second.second);
+  EXPECT_EQ(ids({.limit = 2, .ending_before = newest_first[2]}).first, first.first);
+
+  EXPECT_EQ(ids({.limit = 10, .metadata = {{"tier", "gold"}}}).first,
+            (std::vector<std::string>{newest_first[0], newest_first[2]}));
+  Timestamp start = at("2026-01-31T10:00:00Z");
+  EXPECT_EQ(ids({.limit = 10, .created_gte = start + 10}).first,
+            (std::vector<std::string>{newest_first[0], newest_first[1]}));
+  EXPECT_EQ(ids({.limit = 10, .created_lt = start + 10, .metadata = {{"tier", "gold"}}}).first,
+            (std::vector<std::string>{newest_first[2]}));
+
+  auto unknown = svc().payment_methods(c.id, {.limit = 2, .starting_after = "pmt_nope"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "validation_failed");
+}
+
 TEST_F(CustomerServiceTest, OnlyCardsExpiringByTheMonthAskedForAreListed) {
   auto c = create("ada@example.com");
   auto expiring = attached(c.id, "pm_card_expiring");  // expires in the month of attaching

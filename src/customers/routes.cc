@@ -78,7 +78,7 @@ Result<AttachInput> parse_attach(const Request& req) {
 Json payment_methods_json(const PaymentMethods& methods, const std::string& customer) {
   Json data = Json::array();
   for (const auto& pm : methods.items) data.push_back(to_json(pm, methods.default_id == pm.id));
-  return http::list_json(std::move(data), false, "/v1/customers/" + customer + "/payment-methods");
+  return http::list_json(std::move(data), methods.has_more, "/v1/customers/" + customer + "/payment-methods");
 }
 
 }  // namespace
@@ -120,8 +120,10 @@ void add_routes(http::Router& router, CustomerService& service) {
     return http::json_response(201, to_json(*attached, is_default));
   });
   router.add("GET", "/v1/customers/{id}/payment-methods", std::string(kCustomersRead), [&service](Request& req) {
+    auto page = http::page_request(req, {"created", "metadata"});
+    if (!page.ok()) return http::error_response(req, page.error());
     const std::string& customer = req.path_params["id"];
-    return http::respond(req, service.payment_methods(customer), 200,
+    return http::respond(req, service.payment_methods(customer, *page), 200,
                          [&customer](const PaymentMethods& m) { return payment_methods_json(m, customer); });
   });
   router.add("DELETE", "/v1/customers/{id}/payment-methods/{pm}", std::string(kCustomersWrite), [&service](Request& req) {
@@ -130,6 +132,7 @@ void add_routes(http::Router& router, CustomerService& service) {
     return http::json_response(200, {{"id", req.path_params["pm"]}, {"object", "payment_method"}, {"deleted", true}});
   });
   router.reads_query("GET", "/v1/customers");
+  router.reads_query("GET", "/v1/customers/{id}/payment-methods");
 }
 
 }  // namespace recur::customers

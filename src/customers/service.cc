@@ -162,12 +162,12 @@ Result<std::optional<PaymentMethod>> CustomerService::attached_by_request(const 
                       db::TxMode::kReadOnly);
 }
 
-Result<PaymentMethods> CustomerService::payment_methods(const std::string& customer_id) {
+Result<PaymentMethods> CustomerService::payment_methods(const std::string& customer_id, const ListParams& page) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<PaymentMethods> {
     RECUR_ASSIGN(auto c, find_customer(tx, customer_id));
     if (!c) return customer_not_found(customer_id);
-    RECUR_ASSIGN(auto items, list_payment_methods(tx, customer_id));
-    return PaymentMethods{std::move(items), c->default_payment_method};
+    RECUR_ASSIGN(auto listed, list_payment_methods(tx, customer_id, page));
+    return PaymentMethods{std::move(listed.items), listed.has_more, c->default_payment_method};
   }, db::TxMode::kReadOnly);
 }
 

@@ -39,8 +39,10 @@ struct AttachInput {
   Json metadata = Json::object();
 };
 
+// A page of a customer's attached payment methods, newest first, and which one is the default.
 struct PaymentMethods {
   std::vector<PaymentMethod> items;
+  bool has_more = false;
   std::optional<std::string> default_id;
 };
 
@@ -63,7 +65,7 @@ class CustomerService {
   // Payment methods: the gateway holds the card, Recur keeps its token.
   Result<PaymentMethod> attach_payment_method(const std::string& customer, const AttachInput& input,
                                               const events::Actor& actor);
-  Result<PaymentMethods> payment_methods(const std::string& customer);
+  Result<PaymentMethods> payment_methods(const std::string& customer, const ListParams& page = {});
   recur::Status detach_payment_method(const std::string& customer, const std::string& id, const events::Actor& actor);
 
  private:

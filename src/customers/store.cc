@@ -81,13 +81,11 @@ Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::
   return std::optional<PaymentMethod>(from_row(rows[0]));
 }
 
-Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) +
-                                       " FROM payment_methods WHERE customer_id = $1 AND detached = 0 ORDER BY id DESC",
-                                   {customer}));
-  std::vector<PaymentMethod> out;
-  for (const auto& r : rows) out.push_back(from_row(r));
-  return out;
+Result<Page<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer, const ListParams& page) {
+  db::ListQuery query("SELECT " + std::string(kColumns) + " FROM payment_methods");
+  query.where("customer_id = $?", customer).where("detached = 0").metadata_column("metadata");
+  RECUR_ASSIGN(auto rows, query.fetch(tx, page));
+  return page_of(rows, page.limit, from_row);
 }
 
 recur::Status mark_detached(db::Tx& tx, const PaymentMethod& pm) {

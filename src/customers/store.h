@@ -34,8 +34,8 @@ recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const s
 Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, const std::string& request_key,
                                                                    Timestamp now);
 Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id);
-// Attached (not detached) methods of a customer, newest first.
-Result<std::vector<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer);
+// A page of the attached (not detached) methods of a customer, newest first.
+Result<Page<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer, const ListParams& page);
 // Stores `pm` as detached, with its new `updated` and `version`.
 recur::Status mark_detached(db::Tx& tx, const PaymentMethod& pm);
 

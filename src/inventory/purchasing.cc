@@ -223,6 +223,11 @@ Result<PurchaseOrder> PurchasingService::load_for_update(db::Tx& tx, const std::
   return std::move(*found);
 }
 
+void PurchasingService::arrivals_changed(db::Tx& tx, const PurchaseOrder& o) {
+  if (!cache_) return;
+  for (const auto& line : o.lines) cache_->invalidate_after_commit(tx, line.product);
+}
+
 Status PurchasingService::send_in(db::Tx& tx, PurchaseOrder& o, const Supplier& supplier, Timestamp now,
                                   const events::Actor& actor) {
   Json before = to_json(o);
@@ -248,6 +253,7 @@ Status PurchasingService::send_in(db::Tx& tx, PurchaseOrder& o, const Supplier& 
   ++o.version;
   RECUR_ASSIGN(bool saved, update_purchase_order(tx, o));
   if (!saved) return Error::internal("purchase order " + o.id + " changed while locked");
+  arrivals_changed(tx, o);
   // The event is the webhook's body: the order itself, and where it is to be delivered.
   Json delivery = {{"email", supplier.email},
                    {"notification", to_json_text(notification)},
@@ -280,6 +286,7 @@ Result<PurchaseOrder> PurchasingService::cancel_purchase_order(const std::string
     ++o.version;
     RECUR_ASSIGN(bool saved, update_purchase_order(tx, o));
     if (!saved) return Error::internal("purchase order " + o.id + " changed while locked");
+    arrivals_changed(tx, o);
     RECUR_TRY(events_.record(tx, "purchase_order.canceled", o.id, actor, std::move(before), to_json(o)));
     return o;
   });
@@ -306,6 +313,7 @@ Result<PurchaseOrder> PurchasingService::receive(const std::string& id, std::vec
     ++o.version;
     RECUR_ASSIGN(bool saved, update_purchase_order(tx, o));
     if (!saved) return Error::internal("purchase order " + o.id + " changed while locked");
+    arrivals_changed(tx, o);
     Json received = Json::array();
     for (const auto& line : lines) {
       Movement m;

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "events/store.h"
+#include "inventory/availability_cache.h"
 #include "inventory/model.h"
 #include "inventory/purchasing_store.h"
 #include "notify/outbox.h"
@@ -104,6 +105,10 @@ class PurchasingService {
 
   void set_demand_forecast(DemandForecast demand) { demand_ = std::move(demand); }
   void set_stock_intake(StockIntake intake) { intake_ = std::move(intake); }
+  // Availability answers count the arrivals of sent orders: sending, canceling or receiving
+  // an order drops its products from this cache (here and, through its bus, on every node)
+  // once the change commits. None: nothing is cached (tests of purchasing alone).
+  void set_availability_cache(AvailabilityCache* cache) { cache_ = cache; }
 
   Result<Supplier> create_supplier(const SupplierInput& input, const events::Actor& actor);
   Result<Supplier> update_supplier(const std::string& id, const SupplierPatch& patch, std::int64_t expected_version,
@@ -145,6 +150,9 @@ class PurchasingService {
   Status send_in(db::Tx& tx, PurchaseOrder& order, const Supplier& supplier, Timestamp now,
                  const events::Actor& actor);
   Result<PurchaseOrder> load_for_update(db::Tx& tx, const std::string& id);
+  // The order's expected arrivals changed: its products' cached availability is dropped
+  // once tx commits. Requires: inside tx.
+  void arrivals_changed(db::Tx& tx, const PurchaseOrder& order);
 
   db::Database& db_;
   const Clock& clock_;
@@ -153,6 +161,7 @@ class PurchasingService {
   PurchasingOptions options_;
   DemandForecast demand_;
   StockIntake intake_;
+  AvailabilityCache* cache_ = nullptr;
   events::Recorder events_;
 };
 

@@ -170,6 +170,36 @@ TEST_F(PurchasingTest, SupplierIsListedByProductAndPatchedOnlyAtItsVersion) {
   EXPECT_TRUE(svc->list_suppliers({a, {.limit = 10}})->items.empty());
 }
 
+TEST_F(PurchasingTest, SuppliersAndPurchaseOrdersAreListedByMetadata) {
+  auto a = tracked_product("A-1");
+  SupplierInput in;
+  in.name = "Acme";
+  in.email = "orders@acme.example";
+  in.products.push_back({a, 450, "usd"});
+  in.metadata = {{"region", "north"}};
+  auto north = svc->create_supplier(in, t.actor);
+  in.metadata = {{"region", "south"}};
+  auto south = svc->create_supplier(in, t.actor);
+  ASSERT_TRUE(north.ok() && south.ok());
+
+  ListParams page{.limit = 10, .metadata = {{"region", "north"}}};
+  auto listed = svc->list_suppliers({std::nullopt, page});
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].id, north->id);
+  listed = svc->list_suppliers({a, page});  // with the product filter's join
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 1u);
+
+  auto rush = svc->create_purchase_order({north->id, {{a, 5, std::nullopt}}, {{"rush", "yes"}}}, t.actor);
+  ASSERT_TRUE(rush.ok());
+  draft(north->id, a, 3);
+  auto orders = svc->list_purchase_orders({{}, std::nullopt, {.limit = 10, .metadata = {{"rush", "yes"}}}});
+  ASSERT_TRUE(orders.ok()) << orders.error().message;
+  ASSERT_EQ(orders->items.size(), 1u);
+  EXPECT_EQ(orders->items[0].id, rush->id);
+}
+
 TEST_F(PurchasingTest, SupplierWithAnUnknownProductOrTwoCurrenciesIsRefusedAndNothingIsCreated) {
   auto a = tracked_product("A-1");
   SupplierInput in;
@@ -329,6 +359,45 @@ TEST_F(PurchasingTest, ReceiveRoutePutsEachLineOnHandAndIsAllOrNothing) {
   ASSERT_TRUE(svc->cancel_purchase_order(o->id, t.actor).ok());
   auto tx = t.app->database().begin(db::TxMode::kReadOnly);
   EXPECT_EQ(*outstanding_on_order(**tx, a), 0);
+}
+
+// docs/inventory.md: a purchase-order change invalidates the availability cache, whose
+// answers count the arrivals of sent orders. The App's purchasing has the cache wired.
+TEST_F(PurchasingTest, SendingOrCancelingAnOrderChangesACachedAvailabilityByDate) {
+  auto a = tracked_product("A-1");
+  stock(a, 2);
+  auto slow = make_supplier({a}, 20);
+  auto fast = make_supplier({a}, 5);
+  auto& purchasing = t.app->purchasing();
+  auto& inventory = t.app->inventory();
+  Timestamp now = t.clock->now();
+  auto by_next_month = [&] {
+    auto answer = inventory.availability(a, 5, now + 30 * kDay);
+    EXPECT_TRUE(answer.ok()) << answer.error().message;
+    return answer->availability;
+  };
+  auto send = [&](const Supplier& supplier) {
+    auto o = purchasing.send_purchase_order(draft(supplier.id, a, 10).id, t.actor);
+    EXPECT_TRUE(o.ok()) << o.error().message;
+    return *o;
+  };
+
+  auto later = send(slow);
+  auto answer = by_next_month();
+  EXPECT_TRUE(answer.can_fulfill);
+  EXPECT_EQ(answer.available_on, now + 20 * kDay);
+  ASSERT_TRUE(inventory.cache().get(a)) << "the answer is cached";
+
+  auto sooner = send(fast);
+  EXPECT_FALSE(inventory.cache().get(a)) << "sending dropped it";
+  EXPECT_EQ(by_next_month().available_on, now + 5 * kDay);
+
+  ASSERT_TRUE(purchasing.cancel_purchase_order(sooner.id, t.actor).ok());
+  EXPECT_EQ(by_next_month().available_on, now + 20 * kDay);
+  ASSERT_TRUE(purchasing.cancel_purchase_order(later.id, t.actor).ok());
+  answer = by_next_month();
+  EXPECT_FALSE(answer.can_fulfill);
+  EXPECT_EQ(answer.available_on, std::nullopt);
 }
 
 TEST_F(PurchasingTest, ReceivingWithoutAStockIntakeIsUnavailable) {

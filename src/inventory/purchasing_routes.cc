@@ -146,7 +146,7 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
     return http::respond(req, svc.create_supplier(*input, access::actor_of(req)), 201, render_supplier);
   });
   router.add("GET", "/v1/suppliers", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"product", "created"});
+    auto page = http::page_request(req, {"product", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
     return http::list_response(req, svc.list_suppliers({req.query_param("product"), *page}),
                          "/v1/suppliers");
@@ -168,7 +168,7 @@ void add_purchasing_routes(http::Router& router, PurchasingService& svc) {
     return http::respond(req, svc.create_purchase_order(*input, access::actor_of(req)), 201, render_order);
   });
   router.add("GET", "/v1/purchase-orders", read, [&svc](Request& req) {
-    auto page = http::page_request(req, {"status", "supplier", "created"});
+    auto page = http::page_request(req, {"status", "supplier", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
     auto statuses = http::enum_list(req, "status", purchase_order_status_names());
     if (!statuses.ok()) return http::error_response(req, statuses.error());

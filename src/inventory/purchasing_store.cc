@@ -57,7 +57,7 @@ Result<std::optional<Supplier>> find_supplier(db::Tx& tx, const std::string& id,
 Result<Page<Supplier>> list_suppliers(db::Tx& tx, const SupplierFilter& f) {
   db::ListQuery query("SELECT s.doc FROM suppliers s", "s.id");
   if (f.product) query.where("s.id IN (SELECT supplier_id FROM supplier_products WHERE product_id = $?)", *f.product);
-  RECUR_ASSIGN(auto rows, query.created_column("s.created_at").doc_column("").fetch(tx, f.page));
+  RECUR_ASSIGN(auto rows, query.created_column("s.created_at").doc_column("s.doc").fetch(tx, f.page));
   return page_of(rows, f.page.limit, [](const db::Row& r) { return supplier_from_doc(Json::parse(r.text(0))); });
 }
 
@@ -122,7 +122,7 @@ Result<std::optional<PurchaseOrder>> find_purchase_order(db::Tx& tx, const std::
 
 Result<Page<PurchaseOrder>> list_purchase_orders(db::Tx& tx, const PurchaseOrderFilter& f) {
   db::ListQuery query("SELECT doc FROM purchase_orders");
-  query.where_in("status", f.statuses).where_equal("supplier_id", f.supplier).doc_column("");
+  query.where_in("status", f.statuses).where_equal("supplier_id", f.supplier);
   RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
   return page_of(rows, f.page.limit, [](const db::Row& r) { return purchase_order_from_doc(Json::parse(r.text(0))); });
 }

@@ -11,7 +11,7 @@ using http::Request;
 using http::Response;
 
 Result<ListFilter> list_filter(const Request& req) {
-  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "template", "resource", "created"}));
+  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "template", "resource", "created", "metadata"}));
   RECUR_ASSIGN(auto statuses, http::enum_list(req, "status", {"queued", "sending", "sent", "failed", "dead"}));
   ListFilter f{req.query_param("customer"), std::move(statuses), req.query_param("template"),
                req.query_param("resource"), page};

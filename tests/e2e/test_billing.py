@@ -92,6 +92,33 @@ class PaymentMethodsTest(ApiTestCase):
         self.assertEqual(self.methods(customer), [])
         self.assertIsNone(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"])
 
+    def test_methods_are_a_cursor_paged_list_filtered_by_created_and_metadata(self):
+        customer = self.make.customer()
+        attached = [self.attach(customer, token, metadata={"label": label})
+                    for token, label in (("pm_card_visa", "home"), ("pm_card_amex", "work"),
+                                         ("pm_card_mastercard", "home"))]
+        newest_first = [m["id"] for m in reversed(attached)]
+        path = f"/v1/customers/{customer['id']}/payment-methods"
+
+        def page(params):
+            r = self.api.get(path, params=params)
+            self.assertStatus(r, 200)
+            self.assertEqual((r.json()["object"], r.json()["url"]), ("list", path))
+            return [m["id"] for m in r.json()["data"]], r.json()["has_more"]
+
+        self.assertEqual(page({"limit": 2}), (newest_first[:2], True))
+        self.assertEqual(page({"limit": 2, "starting_after": newest_first[1]}), (newest_first[2:], False))
+        self.assertEqual(page({"limit": 2, "ending_before": newest_first[2]}), (newest_first[:2], False))
+        self.assertEqual(page({"metadata[label]": "home"}), ([newest_first[0], newest_first[2]], False))
+        self.assertEqual(page({"created[gte]": attached[0]["created"], "metadata[label]": "work"}),
+                         ([attached[1]["id"]], False))
+        self.assertEqual(page({"created[lt]": attached[0]["created"]}), ([], False))
+        doc = self.assertProblem(self.raw.get(path, params={"starting_after": "pmt_00000000000000000000000000"}), 422,
+                                 "validation_failed")
+        self.assertFieldErrors(doc, {"starting_after": "not_found"})
+        doc = self.assertProblem(self.raw.get(path, params={"brand": "visa"}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"brand": "unknown_parameter"})
+
     def test_unknown_customer_is_404(self):
         missing = "cus_00000000000000000000000000"
         self.assertProblem(self.api.post(f"/v1/customers/{missing}/payment-methods", {"token": "pm_card_visa"}), 404,

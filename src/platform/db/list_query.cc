@@ -56,6 +56,13 @@ ListQuery& ListQuery::created_column(std::string column) {
 
 ListQuery& ListQuery::doc_column(std::string column) {
   doc_ = std::move(column);
+  doc_is_metadata_ = false;
+  return *this;
+}
+
+ListQuery& ListQuery::metadata_column(std::string column) {
+  doc_ = std::move(column);
+  doc_is_metadata_ = true;
   return *this;
 }
 
@@ -84,10 +91,13 @@ std::pair<std::string, Params> ListQuery::statement(const ListParams& p, Engine 
   for (const auto& [key, value] : p.metadata) {
     // The key is bound, never spliced into the SQL: PostgreSQL takes it as a value; SQLite
     // as a JSON path whose quoted label the route has checked holds no '"'.
-    if (engine == Engine::kPostgres)
-      add("(" + doc_ + "::jsonb -> 'metadata' ->> $?) = $?", {key, value});
-    else
-      add("json_extract(" + doc_ + ", $?) = $?", {"$.metadata.\"" + key + "\"", value});
+    if (engine == Engine::kPostgres) {
+      std::string metadata = doc_ + "::jsonb" + (doc_is_metadata_ ? "" : " -> 'metadata'");
+      add("(" + metadata + " ->> $?) = $?", {key, value});
+    } else {
+      std::string path = std::string(doc_is_metadata_ ? "$." : "$.metadata.") + "\"" + key + "\"";
+      add("json_extract(" + doc_ + ", $?) = $?", {path, value});
+    }
   }
 
   // Forward: the list's own order from starting_after; backward: the reverse from ending_before.

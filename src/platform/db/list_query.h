@@ -43,6 +43,9 @@ class ListQuery {
   // the route (it must not let the parameter through).
   ListQuery& created_column(std::string column);
   ListQuery& doc_column(std::string column);
+  // Instead of doc_column: the JSON column that is the metadata itself ("metadata", for a
+  // table of columns rather than a document).
+  ListQuery& metadata_column(std::string column);
 
   // The statement and its parameters for the page `params` asks for.
   std::pair<std::string, Params> statement(const ListParams& params, Engine engine) const;
@@ -57,6 +60,7 @@ class ListQuery {
   Order order_;
   std::string created_ = "created_at";
   std::string doc_ = "doc";
+  bool doc_is_metadata_ = false;  // doc_ holds the metadata object, not a document with one
   std::vector<std::pair<std::string, std::vector<Value>>> conditions_;
 };
 

@@ -84,6 +84,14 @@ TEST(ListQuery, StatementsForEachShapeOfList) {
   cases.push_back({"metadata on PostgreSQL: the key bound as a value", ListQuery("SELECT doc FROM customers"), tagged,
                    "SELECT doc FROM customers WHERE (doc::jsonb -> 'metadata' ->> $1) = $2 ORDER BY id DESC LIMIT $3",
                    {std::string("order"), std::string("42"), std::int64_t{11}}, Engine::kPostgres});
+  cases.push_back({"a metadata column on SQLite",
+                   ListQuery("SELECT id FROM payment_methods").metadata_column("metadata"), tagged,
+                   "SELECT id FROM payment_methods WHERE json_extract(metadata, $1) = $2 ORDER BY id DESC LIMIT $3",
+                   {std::string("$.\"order\""), std::string("42"), std::int64_t{11}}});
+  cases.push_back({"a metadata column on PostgreSQL",
+                   ListQuery("SELECT id FROM payment_methods").metadata_column("metadata"), tagged,
+                   "SELECT id FROM payment_methods WHERE (metadata::jsonb ->> $1) = $2 ORDER BY id DESC LIMIT $3",
+                   {std::string("order"), std::string("42"), std::int64_t{11}}, Engine::kPostgres});
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
     auto [sql, params] = c.query.statement(c.page, c.engine);
