@@ -54,13 +54,6 @@ Customer customer_from_doc(const Json& doc) {
   return c;
 }
 
-bool is_e164(std::string_view phone) {
-  if (phone.size() < 9 || phone.size() > 16 || phone[0] != '+') return false;
-  for (std::size_t i = 1; i < phone.size(); ++i)
-    if (!std::isdigit(static_cast<unsigned char>(phone[i]))) return false;
-  return phone[1] != '0';
-}
-
 std::optional<Address> read_address(FieldReader& fields, std::string_view name) {
   const Json* obj = fields.object(name, false);
   if (!obj) return std::nullopt;

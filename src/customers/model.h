@@ -60,7 +60,5 @@ Address address_from_json(const Json& json);
 
 // Reads an address object under `name` (e.g. "shipping_address"), reporting field errors.
 std::optional<Address> read_address(FieldReader& fields, std::string_view name);
-// A phone number in E.164 form: "+" then 8 to 15 digits.
-bool is_e164(std::string_view phone);
 
 }  // namespace recur::customers

@@ -1,5 +1,5 @@
 // Customers' pure rules: the JSON of customers, addresses and payment methods, and the
-// address and phone validation the routes apply.
+// address validation the routes apply (phones: platform/phone_test.cc).
 #include "customers/model.h"
 
 #include <gtest/gtest.h>
@@ -253,26 +253,6 @@ TEST(ReadAddress, AnAddressThatIsNotAnObjectOrIsNullIsRefused) {
   // Clearing an address is the caller's choice (the PATCH route checks for null first).
   EXPECT_EQ(field_codes(read(Json{{"shipping_address", nullptr}}).errors),
             (std::set<std::pair<std::string, std::string>>{{"shipping_address", "null_not_allowed"}}));
-}
-
-// ------------------------------------------------------------------ phone numbers
-
-TEST(Phone, E164IsAPlusThenEightToFifteenDigitsNotStartingWithZero) {
-  const std::pair<const char*, bool> cases[] = {
-      {"+14155550123", true},
-      {"+12345678", true},           // 8 digits
-      {"+123456789012345", true},    // 15 digits
-      {"+1234567", false},           // 7 digits
-      {"+1234567890123456", false},  // 16 digits
-      {"14155550123", false},        // no plus
-      {"+04155550123", false},       // no country code starts with 0
-      {"+1415555012a", false},
-      {"+1 415 555 0123", false},
-      {"++14155550123", false},
-      {"+", false},
-      {"", false},
-  };
-  for (const auto& [phone, valid] : cases) EXPECT_EQ(is_e164(phone), valid) << phone;
 }
 
 }  // namespace

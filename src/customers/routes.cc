@@ -5,6 +5,7 @@
 #include "access/model.h"
 #include "platform/card_number.h"
 #include "platform/http/rest.h"
+#include "platform/phone.h"
 
 namespace recur::customers {
 namespace {

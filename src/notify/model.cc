@@ -410,9 +410,4 @@ bool is_email_address(std::string_view to) {
   });
 }
 
-bool is_phone_number(std::string_view to) {
-  if (to.size() < 9 || to.size() > 16 || to[0] != '+' || to[1] == '0') return false;
-  return std::all_of(to.begin() + 1, to.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 }  // namespace recur::notify

@@ -123,9 +123,8 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
 // The link in payment_failed and card_expiring: base + "?token=" (or "&token=") + token.
 std::string update_payment_link(std::string_view base_url, std::string_view token);
 
-// Recipient checks: an e-mail address (one @, no spaces or control characters, <= 254
-// bytes) or an E.164 phone number.
+// An e-mail recipient: one @, no spaces or control characters, <= 254 bytes. (An SMS
+// recipient is an E.164 number: platform/phone.h.)
 bool is_email_address(std::string_view to);
-bool is_phone_number(std::string_view to);
 
 }  // namespace recur::notify
