@@ -363,6 +363,25 @@ TEST_F(NotifyTest, ListFiltersByCustomerStatusTemplateAndResourceAndPagesNewestF
   EXPECT_EQ(ids({.page = {.limit = 1, .ending_before = id_a}}), (std::vector<std::string>{id_b}));
 }
 
+TEST_F(NotifyTest, ListFiltersByChannel) {
+  auto n = notifier(smtp->url());
+  auto mail = enqueue(*n, receipt());
+  Message text = receipt("+14155550123");
+  text.channel = Channel::kSms;
+  auto sms = enqueue(*n, text);
+  auto ids = [&](std::vector<std::string> channels) {
+    std::vector<std::string> out;
+    auto page = n->list({.channels = std::move(channels)});
+    EXPECT_TRUE(page.ok());
+    for (const auto& item : page->items) out.push_back(item.id);
+    return out;
+  };
+  EXPECT_EQ(ids({"sms"}), (std::vector<std::string>{sms}));
+  EXPECT_EQ(ids({"email"}), (std::vector<std::string>{mail}));
+  EXPECT_EQ(ids({"email", "sms"}), (std::vector<std::string>{sms, mail}));
+  EXPECT_EQ(ids({}), (std::vector<std::string>{sms, mail}));
+}
+
 TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {
   auto id = enqueue(t.app->notifications(), receipt());
   auto analyst = *t.app->keys().create("analyst");
@@ -385,6 +404,9 @@ TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {
   EXPECT_EQ(get("/v1/notifications/" + id, inventory.secret).status, 403);
   EXPECT_EQ(get("/v1/notifications/ntf_nope", analyst.secret).status, 404);
   EXPECT_EQ(get("/v1/notifications", analyst.secret, {{"status", "lost"}}).status, 422);
+  EXPECT_EQ(get("/v1/notifications", analyst.secret, {{"channel", "fax"}}).status, 422);
+  EXPECT_EQ(Json::parse(get("/v1/notifications", analyst.secret, {{"channel", "sms"}}).body)["data"].size(), 0u);
+  EXPECT_EQ(Json::parse(get("/v1/notifications", analyst.secret, {{"channel", "email"}}).body)["data"].size(), 1u);
   auto list = get("/v1/notifications", analyst.secret, {{"customer", "cus_1"}});
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(Json::parse(list.body)["data"].size(), 1u);
