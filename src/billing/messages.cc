@@ -41,6 +41,10 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
   auto queued = paid ? outbox_.enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
   if (!queued.ok())
     spdlog::warn("billing: could not queue the {} message for {}: {}", m.template_name, inv.id, queued.error().message);
+  // A failed payment is texted too when the customer opted in (never with the link).
+  auto texted = notify::enqueue_sms_copy(outbox_, tx, m, customers::sms_number(c));
+  if (!texted.ok())
+    spdlog::warn("billing: could not queue the {} SMS for {}: {}", m.template_name, inv.id, texted.error().message);
 }
 
 }  // namespace recur::billing

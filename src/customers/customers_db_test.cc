@@ -218,6 +218,63 @@ TEST_F(CustomerServiceTest, UpdatingAnUnknownCustomerIsNotFound) {
   EXPECT_EQ(r.error().code, "customer_not_found");
 }
 
+// ------------------------------------------------------------------ SMS opt-in
+
+TEST_F(CustomerServiceTest, OptingInToSmsWithoutAPhoneIsRefusedOnCreateAndStoresNothing) {
+  auto count = [&] { return svc().list({std::nullopt, {.limit = 100}})->items.size(); };
+  CustomerInput in{.email = "ada@example.com", .name = "Ada", .sms_opt_in = true};
+  auto refused = svc().create(in, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "validation_failed");
+  ASSERT_EQ(refused.error().fields.size(), 1u);
+  EXPECT_EQ(refused.error().fields[0].field, "phone");
+  EXPECT_EQ(refused.error().fields[0].code, "required");
+  EXPECT_EQ(count(), 0u);
+
+  in.phone = "+14155550123";
+  auto created = svc().create(in, t.actor);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  Customer c = reload(created->id);
+  EXPECT_TRUE(c.sms_opt_in);
+  EXPECT_EQ(sms_number(c), "+14155550123");
+  EXPECT_EQ(events_of(c.id).at(0).after.at("sms_opt_in"), true);
+  // Not opting in is the default.
+  EXPECT_FALSE(create("grace@example.com").sms_opt_in);
+}
+
+TEST_F(CustomerServiceTest, AnOptedInCustomerKeepsAPhoneUntilTheyOptOut) {
+  auto c = create("ada@example.com");
+  // Opting in with no phone stored or sent is refused, and changes nothing.
+  CustomerPatch opt_in;
+  opt_in.sms_opt_in = true;
+  auto refused = svc().update(c.id, opt_in, 1, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().fields.at(0).field, "phone");
+  EXPECT_EQ(reload(c.id).version, 1);
+  // With the phone in the same patch it is accepted.
+  opt_in.phone = std::optional<std::string>("+14155550123");
+  ASSERT_TRUE(svc().update(c.id, opt_in, 1, t.actor).ok());
+  // Clearing the phone while opted in is refused...
+  CustomerPatch clear;
+  clear.phone = std::optional<std::string>();
+  auto kept = svc().update(c.id, clear, 2, t.actor);
+  ASSERT_FALSE(kept.ok());
+  EXPECT_EQ(kept.error().fields.at(0).field, "phone");
+  Customer now = reload(c.id);
+  EXPECT_EQ(now.phone, "+14155550123");
+  EXPECT_TRUE(now.sms_opt_in);
+  EXPECT_EQ(now.version, 2);
+  // ...and accepted together with opting out.
+  clear.sms_opt_in = false;
+  auto out = svc().update(c.id, clear, 2, t.actor);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  now = reload(c.id);
+  EXPECT_FALSE(now.phone.has_value());
+  EXPECT_FALSE(now.sms_opt_in);
+  EXPECT_EQ(types(events_of(c.id)),
+            (std::vector<std::string>{"customer.created", "customer.updated", "customer.updated"}));
+}
+
 TEST_F(CustomerServiceTest, AnEmailChangeMovesTheCustomerBetweenEmailFilters) {
   auto c = create("old@example.com");
   CustomerPatch patch;

@@ -20,6 +20,7 @@ Json to_json(const Customer& c) {
               {"email", c.email},
               {"name", c.name},
               {"phone", to_json_text(c.phone)},
+              {"sms_opt_in", c.sms_opt_in},
               {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)},
               {"default_payment_method", to_json_text(c.default_payment_method)}}, c);
 }
@@ -48,17 +49,23 @@ Customer customer_from_doc(const Json& doc) {
   c.email = doc.at("email");
   c.name = doc.at("name");
   c.phone = doc_text(doc, "phone");
+  // Stored before customers could opt in (issue 14): not opted in.
+  c.sms_opt_in = doc.value("sms_opt_in", false);
   if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
   c.default_payment_method = doc_text(doc, "default_payment_method");
   read_envelope(doc, c);
   return c;
 }
 
-bool is_e164(std::string_view phone) {
-  if (phone.size() < 9 || phone.size() > 16 || phone[0] != '+') return false;
-  for (std::size_t i = 1; i < phone.size(); ++i)
-    if (!std::isdigit(static_cast<unsigned char>(phone[i]))) return false;
-  return phone[1] != '0';
+std::optional<std::string> sms_number(const Customer& c) {
+  if (!c.sms_opt_in) return std::nullopt;
+  return c.phone;
+}
+
+recur::Status check_sms_contact(const Customer& c) {
+  if (!c.sms_opt_in || c.phone) return Ok{};
+  std::string message = "phone is required while sms_opt_in is true (send both, or set sms_opt_in to false)";
+  return Error::invalid("validation_failed", message, {{"phone", "required", message}});
 }
 
 std::optional<Address> read_address(FieldReader& fields, std::string_view name) {

@@ -23,7 +23,10 @@ struct Customer {
   std::string id;  // "cus_..."
   std::string email;
   std::string name;
-  std::optional<std::string> phone;
+  std::optional<std::string> phone;  // E.164 (platform/phone.h)
+  // Payment-failed, backorder-delay and shipment-shipped messages go by SMS to `phone` as
+  // well as by e-mail (sms_number). Requires a phone (check_sms_contact).
+  bool sms_opt_in = false;
   std::optional<Address> shipping_address;
   std::optional<std::string> default_payment_method;  // "pmt_...": what renewals charge
   Json metadata = Json::object();
@@ -31,6 +34,13 @@ struct Customer {
   Timestamp updated = 0;
   std::int64_t version = 1;
 };
+
+// The number to text the customer at: their phone when they opted in to SMS, else none.
+std::optional<std::string> sms_number(const Customer& customer);
+// A customer who opted in to SMS must have a phone: refused otherwise (422
+// validation_failed naming `phone`, code `required`), whichever change left them without
+// one (opting in, or clearing the phone while opted in).
+recur::Status check_sms_contact(const Customer& customer);
 
 // A card (or other instrument) held by a gateway; Recur keeps its token and display data
 // only (brand, last 4 digits, expiry), never a card number: PCI-DSS SAQ-A scope.
@@ -60,7 +70,5 @@ Address address_from_json(const Json& json);
 
 // Reads an address object under `name` (e.g. "shipping_address"), reporting field errors.
 std::optional<Address> read_address(FieldReader& fields, std::string_view name);
-// A phone number in E.164 form: "+" then 8 to 15 digits.
-bool is_e164(std::string_view phone);
 
 }  // namespace recur::customers

@@ -5,6 +5,7 @@
 #include "access/model.h"
 #include "platform/card_number.h"
 #include "platform/http/rest.h"
+#include "platform/phone.h"
 
 namespace recur::customers {
 namespace {
@@ -28,6 +29,7 @@ Result<CustomerInput> parse_input(const Request& req) {
   auto email = f.email("email", true);
   auto name = f.text("name", true, 200);
   in.phone = read_phone(f);
+  in.sms_opt_in = f.boolean("sms_opt_in", false).value_or(false);
   in.shipping_address = read_address(f, "shipping_address");
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
@@ -45,6 +47,7 @@ Result<std::pair<CustomerPatch, std::int64_t>> parse_patch(const Request& req) {
   patch.name = f.text("name", false, 200);
   if (f.is_null("phone")) patch.phone = std::optional<std::string>();
   else if (auto p = read_phone(f)) patch.phone = p;
+  patch.sms_opt_in = f.boolean("sms_opt_in", false);
   if (f.is_null("shipping_address")) patch.shipping_address = std::optional<Address>();
   else if (auto a = read_address(f, "shipping_address")) patch.shipping_address = a;
   f.accept("phone");

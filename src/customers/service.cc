@@ -10,9 +10,11 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
   c.email = in.email;
   c.name = in.name;
   c.phone = in.phone;
+  c.sms_opt_in = in.sms_opt_in;
   c.shipping_address = in.shipping_address;
   c.metadata = in.metadata;
   c.created = c.updated = clock_.now();
+  RECUR_TRY(check_sms_contact(c));
   return db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
     RECUR_TRY(insert_customer(tx, c));
     RECUR_TRY(events_.record(tx, "customer.created", c.id, actor, nullptr, to_json(c)));
@@ -55,6 +57,8 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     if (patch.email) c.email = *patch.email;
     if (patch.name) c.name = *patch.name;
     if (patch.phone) c.phone = *patch.phone;
+    if (patch.sms_opt_in) c.sms_opt_in = *patch.sms_opt_in;
+    RECUR_TRY(check_sms_contact(c));  // against the customer as the patch leaves them
     if (patch.shipping_address) c.shipping_address = *patch.shipping_address;
     if (patch.metadata) c.metadata = *patch.metadata;
     if (patch.default_payment_method && patch.default_payment_method != c.default_payment_method) {

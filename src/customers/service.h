@@ -18,6 +18,7 @@ struct CustomerInput {
   std::optional<std::string> phone;
   std::optional<Address> shipping_address;
   Json metadata = Json::object();
+  bool sms_opt_in = false;  // needs a phone (check_sms_contact)
 };
 
 struct CustomerPatch {
@@ -27,6 +28,7 @@ struct CustomerPatch {
   std::optional<std::optional<Address>> shipping_address;
   std::optional<Json> metadata;
   std::optional<std::string> default_payment_method;  // "pmt_..." of this customer
+  std::optional<bool> sms_opt_in;  // the customer as patched needs a phone (check_sms_contact)
 };
 
 struct AttachInput {

@@ -25,6 +25,10 @@ void ShipmentNotices::send(db::Tx& tx, const Shipment& s, const std::string& tem
   auto queued = outbox_.enqueue(tx, m);
   if (!queued.ok())
     spdlog::warn("inventory: could not queue the {} message for {}: {}", template_name, s.id, queued.error().message);
+  // Delays and shipping are texted too when the customer opted in.
+  auto texted = notify::enqueue_sms_copy(outbox_, tx, m, customers::sms_number(**customer));
+  if (!texted.ok())
+    spdlog::warn("inventory: could not queue the {} SMS for {}: {}", template_name, s.id, texted.error().message);
 }
 
 }  // namespace recur::inventory

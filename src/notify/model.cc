@@ -107,7 +107,7 @@ constexpr Template kTemplates[] = {
                 "<p>Thank you for your payment of <strong>{{amount}}</strong> for {{description}} on {{date}}.</p>\n"
                 "<p>Invoice: {{invoice_id}}</p>\n"
                 "<p>Keep this e-mail as your receipt.</p>\n"),
-     "Payment received: {{amount}} for {{description}} (invoice {{invoice_id}}). Thank you!", false},
+     "Payment received: {{amount}} for {{description}} (invoice {{invoice_id}}). Thank you!"},
     {"payment_failed", "Your payment of {{amount}} failed",
      "Hi {{customer_name}},\n\n"
      "We could not charge {{amount}} for {{description}} (invoice {{invoice_id}}).\n\n"
@@ -117,8 +117,10 @@ constexpr Template kTemplates[] = {
                 "<p>We could not charge <strong>{{amount}}</strong> for {{description}} (invoice {{invoice_id}}).</p>\n"
                 "<p><a href=\"{{update_payment_url}}\">Update your payment method</a></p>\n"
                 "<p>We will try the payment again automatically.</p>\n"),
-     "Your payment of {{amount}} for {{description}} failed. Update your payment method: {{update_payment_url}}",
-     true},
+     // No link: customers who opted in get this text beside the e-mail (also_by_sms), and an
+     // update-payment token is a secret a text message does not keep (lock screens, shared phones).
+     "Your payment of {{amount}} for {{description}} failed. We will retry; the e-mail we sent has a link to "
+     "update your payment method."},
     {"renewal_reminder", "Your {{plan_name}} renews on {{renewal_date}}",
      "Hi {{customer_name}},\n\n"
      "Your {{plan_name}} subscription renews on {{renewal_date}} and you will be charged {{amount}}.\n\n"
@@ -127,7 +129,7 @@ constexpr Template kTemplates[] = {
                 "<p>Your {{plan_name}} subscription renews on <strong>{{renewal_date}}</strong> and you will be "
                 "charged <strong>{{amount}}</strong>.</p>\n"
                 "<p>Nothing to do if you want to keep it.</p>\n"),
-     "Reminder: your {{plan_name}} renews on {{renewal_date}} for {{amount}}.", false},
+     "Reminder: your {{plan_name}} renews on {{renewal_date}} for {{amount}}."},
     {"card_expiring", "Your {{card_brand}} card ending in {{card_last4}} expires soon",
      "Hi {{customer_name}},\n\n"
      "The {{card_brand}} card ending in {{card_last4}} that pays for your subscription expires at the end of "
@@ -137,7 +139,7 @@ constexpr Template kTemplates[] = {
                 "<p>The {{card_brand}} card ending in {{card_last4}} that pays for your subscription expires at the "
                 "end of <strong>{{expiry}}</strong>.</p>\n"
                 "<p><a href=\"{{update_payment_url}}\">Update your payment method</a></p>\n"),
-     "Your {{card_brand}} card ending in {{card_last4}} expires {{expiry}}. Update it: {{update_payment_url}}", true},
+     "Your {{card_brand}} card ending in {{card_last4}} expires {{expiry}}. Update it: {{update_payment_url}}"},
     {"backorder_delay", "{{product_name}} is delayed",
      "Hi {{customer_name}},\n\n"
      "{{product_name}} is on backorder, so your box {{shipment_id}} waits for it. We expect to ship it "
@@ -149,21 +151,21 @@ constexpr Template kTemplates[] = {
                 "it <strong>{{expected_date}}</strong>.</p>\n"
                 "<p>You can wait, swap the item for an alternative, skip this box (the box is credited to your "
                 "next invoice) or remove the item (its share is credited).</p>\n"),
-     "{{product_name}} is on backorder; we expect to ship your box {{expected_date}}.", false},
+     "{{product_name}} is on backorder; we expect to ship your box {{expected_date}}."},
     {"backorder_filled", "Your box is on its way",
      "Hi {{customer_name}},\n\n"
      "Good news: {{product_name}} is back in stock and your box {{shipment_id}} is being packed.\n",
      RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
                 "<p>Good news: {{product_name}} is back in stock and your box {{shipment_id}} is being "
                 "packed.</p>\n"),
-     "Back in stock: your box {{shipment_id}} is on its way.", false},
+     "Back in stock: your box {{shipment_id}} is on its way."},
     {"shipment_shipped", "Your box has shipped",
      "Hi {{customer_name}},\n\n"
      "Your box {{shipment_id}} ({{product_name}}) has shipped. Tracking number: {{tracking_number}}.\n",
      RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
                 "<p>Your box {{shipment_id}} ({{product_name}}) has shipped. Tracking number: "
                 "<strong>{{tracking_number}}</strong>.</p>\n"),
-     "Your box {{shipment_id}} has shipped. Tracking: {{tracking_number}}", false},
+     "Your box {{shipment_id}} has shipped. Tracking: {{tracking_number}}"},
     {"billing_failure_rate", "Billing alert: {{rate}} of charges failed in run {{run_id}}",
      "Billing run {{run_id}} ({{trigger}}, as of {{as_of}}) attempted {{attempted}} charges: {{failed}} were declined "
      "and {{unknown}} got no answer from the gateway. That is {{rate}} failed, against {{usual_rate}} in recent "
@@ -174,7 +176,7 @@ constexpr Template kTemplates[] = {
                 "<strong>{{rate}}</strong> failed, against {{usual_rate}} in recent runs.</p>\n"
                 "<p>Check the gateway's status and credentials, and look for card testing, before the next "
                 "run.</p>\n"),
-     "Billing alert: {{rate}} of {{attempted}} charges failed in run {{run_id}} (usual {{usual_rate}}).", false},
+     "Billing alert: {{rate}} of {{attempted}} charges failed in run {{run_id}} (usual {{usual_rate}})."},
     {"inventory_low", "Low stock: {{product_name}} ({{sku}})",
      "{{product_name}} (SKU {{sku}}) is down to {{available}} available ({{on_hand}} on hand), at or below "
      "the threshold of {{low_stock_threshold}}.\n\n"
@@ -182,7 +184,7 @@ constexpr Template kTemplates[] = {
      RECUR_HTML("<p>{{product_name}} (SKU {{sku}}) is down to <strong>{{available}}</strong> available "
                 "({{on_hand}} on hand), at or below the threshold of {{low_stock_threshold}}.</p>\n"
                 "<p>Reorder soon to keep renewals from going on backorder.</p>\n"),
-     "Low stock: {{product_name}} ({{sku}}) is down to {{available}} available.", false},
+     "Low stock: {{product_name}} ({{sku}}) is down to {{available}} available."},
     {"purchase_order", "Purchase order {{number}} from {{buyer}}",
      "Hello {{supplier_name}},\n\n"
      "Please supply the following under purchase order {{number}}:\n\n"
@@ -195,7 +197,7 @@ constexpr Template kTemplates[] = {
                 "<pre>{{lines}}</pre>\n"
                 "<p>Total: <strong>{{total}}</strong><br>Expected by: <strong>{{expected_date}}</strong></p>\n"
                 "<p>Please quote {{number}} on the delivery note and the invoice.</p>\n"),
-     "Purchase order {{number}} from {{buyer}}: total {{total}}, expected by {{expected_date}}.", false},
+     "Purchase order {{number}} from {{buyer}}: total {{total}}, expected by {{expected_date}}."},
     {"replenishment_needed", "Replenish {{product_name}} ({{sku}}): demand exceeds stock",
      "Forecast demand for {{product_name}} (SKU {{sku}}) over the supplier's lead time of {{lead_time_days}} days "
      "is {{demand}} units, more than the {{available}} available and {{incoming}} on order.\n\n"
@@ -204,8 +206,7 @@ constexpr Template kTemplates[] = {
                 "{{lead_time_days}} days is <strong>{{demand}}</strong> units, more than the {{available}} available "
                 "and {{incoming}} on order.</p>\n"
                 "<p>{{action}}</p>\n"),
-     "Replenish {{product_name}} ({{sku}}): {{demand}} forecast vs {{available}} available + {{incoming}} on order.",
-     false},
+     "Replenish {{product_name}} ({{sku}}): {{demand}} forecast vs {{available}} available + {{incoming}} on order."},
 };
 #undef RECUR_HTML
 
@@ -340,6 +341,10 @@ std::vector<std::string> variables(std::string_view tmpl) {
   return names;
 }
 
+bool also_by_sms(std::string_view template_name) {
+  return template_name == "payment_failed" || template_name == "backorder_delay" || template_name == "shipment_shipped";
+}
+
 std::span<const Template> templates() { return kTemplates; }
 
 const Template* find_template(std::string_view name) {
@@ -368,11 +373,14 @@ std::vector<std::string> required_keys(const Template& t, Channel channel) {
 
 Result<Rendered> render_template(const Template& t, Channel channel, Json data, std::string_view payment_base) {
   std::vector<std::string> missing;
-  for (const auto& key : required_keys(t, channel))
+  bool payment_link = false;
+  for (const auto& key : required_keys(t, channel)) {
     if (!value_text(data, key)) missing.push_back(key);
+    payment_link = payment_link || key == "update_payment_token";
+  }
   if (!missing.empty()) return missing_data(missing);
   Rendered r;
-  if (t.payment_link) {
+  if (payment_link) {
     if (payment_base.empty())
       return Error::invalid("update_payment_url_unset",
                             "the '" + std::string(t.name) + "' template needs an update-payment base URL (--update-payment-url)");
@@ -408,11 +416,6 @@ bool is_email_address(std::string_view to) {
     return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' ||
            c == '"';
   });
-}
-
-bool is_phone_number(std::string_view to) {
-  if (to.size() < 9 || to.size() > 16 || to[0] != '+' || to[1] == '0') return false;
-  return std::all_of(to.begin() + 1, to.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace recur::notify

@@ -93,16 +93,21 @@ Result<std::string> render(std::string_view tmpl, const Json& data, bool html);
 // The variable names a template text uses, in order of first use.
 std::vector<std::string> variables(std::string_view tmpl);
 
+// A built-in message. A part that uses {{update_payment_url}} needs `update_payment_token`
+// in the data instead: rendering turns it into the link (the configured base URL +
+// ?token=...).
 struct Template {
   std::string_view name;
   std::string_view subject;  // e-mail subject (control characters become spaces)
   std::string_view text;     // e-mail text part
   std::string_view html;     // e-mail HTML part
-  std::string_view sms;      // SMS body
-  // Needs `update_payment_token` in the data: the service turns it into
-  // `update_payment_url` (the configured base URL + ?token=...).
-  bool payment_link = false;
+  std::string_view sms;      // SMS body: short, personal data only as the message needs it
 };
+
+// The messages a customer who opted in to SMS gets by text as well as by e-mail:
+// payment_failed, backorder_delay and shipment_shipped. The rest (receipts, reminders,
+// operator alerts) stay e-mail only.
+bool also_by_sms(std::string_view template_name);
 
 std::span<const Template> templates();
 const Template* find_template(std::string_view name);
@@ -115,7 +120,7 @@ struct Rendered {
   std::optional<std::string> html;
   std::vector<std::string> secrets;  // the update-payment token as it appears in the bodies
 };
-// Renders `t` for `channel`. When t.payment_link, builds update_payment_url from
+// Renders `t` for `channel`. When the channel's parts use update_payment_url, builds it from
 // `payment_base` and the data's update_payment_token. Every missing key is named in one
 // error (template_data_missing); a payment link without a base is update_payment_url_unset.
 Result<Rendered> render_template(const Template& t, Channel channel, Json data, std::string_view payment_base);
@@ -123,9 +128,8 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
 // The link in payment_failed and card_expiring: base + "?token=" (or "&token=") + token.
 std::string update_payment_link(std::string_view base_url, std::string_view token);
 
-// Recipient checks: an e-mail address (one @, no spaces or control characters, <= 254
-// bytes) or an E.164 phone number.
+// An e-mail recipient: one @, no spaces or control characters, <= 254 bytes. (An SMS
+// recipient is an E.164 number: platform/phone.h.)
 bool is_email_address(std::string_view to);
-bool is_phone_number(std::string_view to);
 
 }  // namespace recur::notify

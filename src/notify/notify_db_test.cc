@@ -282,9 +282,9 @@ TEST_F(NotifyTest, SmsPostsTheFormWithBasicAuthAndTheRecordHidesThePaymentToken)
              NotifierOptions{"https://shop.example/update-payment"});
   Message m;
   m.channel = Channel::kSms;
-  m.template_name = "payment_failed";
+  m.template_name = "card_expiring";  // the one text with an update-payment link
   m.to = "+14155550123";
-  m.data = {{"amount", "$24.00"}, {"description", "Coffee box"}, {"update_payment_token", "tok_abc"}};
+  m.data = {{"card_brand", "visa"}, {"card_last4", "4242"}, {"expiry", "03/2026"}, {"update_payment_token", "tok_abc"}};
   auto id = enqueue(n, m);
 
   EXPECT_EQ(dispatch(n).sent, 1);
@@ -295,7 +295,7 @@ TEST_F(NotifyTest, SmsPostsTheFormWithBasicAuthAndTheRecordHidesThePaymentToken)
   EXPECT_EQ(requests[0]["content_type"], "application/x-www-form-urlencoded");
   EXPECT_EQ(requests[0]["body"],
             "To=%2B14155550123&From=%2B15005550006&Body=" +
-                net::url_encode("Your payment of $24.00 for Coffee box failed. Update your payment method: "
+                net::url_encode("Your visa card ending in 4242 expires 03/2026. Update it: "
                                 "https://shop.example/update-payment?token=tok_abc"));
   auto record = *n.get(id);
   EXPECT_EQ(record.status, DeliveryStatus::kSent);
@@ -363,6 +363,25 @@ TEST_F(NotifyTest, ListFiltersByCustomerStatusTemplateAndResourceAndPagesNewestF
   EXPECT_EQ(ids({.page = {.limit = 1, .ending_before = id_a}}), (std::vector<std::string>{id_b}));
 }
 
+TEST_F(NotifyTest, ListFiltersByChannel) {
+  auto n = notifier(smtp->url());
+  auto mail = enqueue(*n, receipt());
+  Message text = receipt("+14155550123");
+  text.channel = Channel::kSms;
+  auto sms = enqueue(*n, text);
+  auto ids = [&](std::vector<std::string> channels) {
+    std::vector<std::string> out;
+    auto page = n->list({.channels = std::move(channels)});
+    EXPECT_TRUE(page.ok());
+    for (const auto& item : page->items) out.push_back(item.id);
+    return out;
+  };
+  EXPECT_EQ(ids({"sms"}), (std::vector<std::string>{sms}));
+  EXPECT_EQ(ids({"email"}), (std::vector<std::string>{mail}));
+  EXPECT_EQ(ids({"email", "sms"}), (std::vector<std::string>{sms, mail}));
+  EXPECT_EQ(ids({}), (std::vector<std::string>{sms, mail}));
+}
+
 TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {
   auto id = enqueue(t.app->notifications(), receipt());
   auto analyst = *t.app->keys().create("analyst");
@@ -385,6 +404,9 @@ TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {
   EXPECT_EQ(get("/v1/notifications/" + id, inventory.secret).status, 403);
   EXPECT_EQ(get("/v1/notifications/ntf_nope", analyst.secret).status, 404);
   EXPECT_EQ(get("/v1/notifications", analyst.secret, {{"status", "lost"}}).status, 422);
+  EXPECT_EQ(get("/v1/notifications", analyst.secret, {{"channel", "fax"}}).status, 422);
+  EXPECT_EQ(Json::parse(get("/v1/notifications", analyst.secret, {{"channel", "sms"}}).body)["data"].size(), 0u);
+  EXPECT_EQ(Json::parse(get("/v1/notifications", analyst.secret, {{"channel", "email"}}).body)["data"].size(), 1u);
   auto list = get("/v1/notifications", analyst.secret, {{"customer", "cus_1"}});
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(Json::parse(list.body)["data"].size(), 1u);
@@ -419,9 +441,10 @@ TEST_F(NotifyTest, LogSendersWriteTheTemplateTheIdAndAMaskedRecipientButNoPerson
   auto mail_id = enqueue(n, mail);
   Message sms;
   sms.channel = Channel::kSms;
-  sms.template_name = "payment_failed";
+  sms.template_name = "card_expiring";
   sms.to = "+14155550123";
-  sms.data = {{"amount", "$71.39"}, {"description", "Secret Box"}, {"update_payment_token", "tok_abc"}};
+  sms.data = {{"card_brand", "amex"}, {"card_last4", "8431"}, {"expiry", "03/2026"},
+              {"update_payment_token", "tok_abc"}};
   auto sms_id = enqueue(n, sms);
 
   CapturedLog log;
@@ -431,10 +454,10 @@ TEST_F(NotifyTest, LogSendersWriteTheTemplateTheIdAndAMaskedRecipientButNoPerson
   EXPECT_NE(text.find("receipt"), std::string::npos) << text;
   EXPECT_NE(text.find("j***@e***.com"), std::string::npos) << text;
   EXPECT_NE(text.find(sms_id), std::string::npos) << text;
-  EXPECT_NE(text.find("payment_failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("card_expiring"), std::string::npos) << text;
   EXPECT_NE(text.find("***23"), std::string::npos) << text;
-  for (const char* personal : {"jane.doe", "example.com", "Jane", "Doe", "$71.39", "Coffee box", "Secret Box",
-                               "tok_abc", "4155550123", "Your receipt", "Thank you"})
+  for (const char* personal : {"jane.doe", "example.com", "Jane", "Doe", "$71.39", "Coffee box", "amex", "8431",
+                               "tok_abc", "4155550123", "Your receipt", "Thank you", "expires"})
     EXPECT_EQ(text.find(personal), std::string::npos) << personal << " in the log:\n" << text;
 }
 

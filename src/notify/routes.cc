@@ -11,10 +11,16 @@ using http::Request;
 using http::Response;
 
 Result<ListFilter> list_filter(const Request& req) {
-  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "template", "resource", "created", "metadata"}));
+  RECUR_ASSIGN(auto page, http::page_request(req, {"customer", "status", "channel", "template", "resource", "created",
+                                                   "metadata"}));
   RECUR_ASSIGN(auto statuses, http::enum_list(req, "status", {"queued", "sending", "sent", "failed", "dead"}));
-  ListFilter f{req.query_param("customer"), std::move(statuses), req.query_param("template"),
-               req.query_param("resource"), page};
+  RECUR_ASSIGN(auto channels, http::enum_list(req, "channel", {"email", "sms"}));
+  ListFilter f{.customer = req.query_param("customer"),
+               .statuses = std::move(statuses),
+               .channels = std::move(channels),
+               .template_name = req.query_param("template"),
+               .resource = req.query_param("resource"),
+               .page = page};
   std::vector<FieldError> errors;
   if (f.template_name && !find_template(*f.template_name))
     errors.push_back({"template", "invalid_value", "unknown template '" + *f.template_name + "'"});

@@ -2,6 +2,8 @@
 #include "notify/service.h"
 #include "platform/ids.h"
 
+#include "platform/phone.h"
+
 namespace recur::notify {
 namespace {
 
@@ -13,7 +15,7 @@ Error refused(std::string field, std::string code, std::string message) {
 Status check_recipient(const Message& m) {
   if (m.channel == Channel::kEmail && !is_email_address(m.to))
     return refused("to", "invalid_email", "to must be an e-mail address for the email channel");
-  if (m.channel == Channel::kSms && !is_phone_number(m.to))
+  if (m.channel == Channel::kSms && !is_e164(m.to))
     return refused("to", "invalid_phone", "to must be an E.164 phone number (+14155550123) for the sms channel");
   return Ok{};
 }

@@ -39,6 +39,7 @@ Result<Page<Notification>> list(db::Tx& tx, const ListFilter& f) {
   db::ListQuery query("SELECT doc FROM notifications");
   query.where_equal("customer_id", f.customer)
       .where_in("status", f.statuses)
+      .where_in("channel", f.channels)
       .where_equal("template", f.template_name)
       .where_equal("resource_id", f.resource);
   RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));

@@ -13,6 +13,7 @@ namespace recur::notify {
 struct ListFilter {
   std::optional<std::string> customer;
   std::vector<std::string> statuses;  // any of them; all when empty
+  std::vector<std::string> channels;  // "email", "sms": any of them; all when empty
   std::optional<std::string> template_name;
   std::optional<std::string> resource;
   ListParams page;

@@ -41,6 +41,15 @@ inline subscriptions::Subscription subscribe(TestApp& t, const std::string& cust
 
 inline Timestamp at(const char* rfc3339) { return parse_rfc3339(rfc3339).value(); }
 
+// The one number a `SELECT COUNT(*) ...` of `t`'s database answers, read in a transaction of its own.
+inline std::int64_t count(TestApp& t, const std::string& sql, db::Params params = {}) {
+  auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+  EXPECT_TRUE(tx.ok()) << tx.error().message;
+  auto rows = (*tx)->query(sql, params);
+  EXPECT_TRUE(rows.ok()) << rows.error().message;
+  return rows->at(0).int64(0);
+}
+
 // `n` threads released together, each running `work(i)`; returns each outcome.
 inline std::vector<std::string> race(int n, const std::function<std::string(int)>& work) {
   std::vector<std::string> outcomes(n);

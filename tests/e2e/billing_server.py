@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import parse_qs, urlparse, urlunparse
 
 from recur_api import DIRECT, Api, ApiTestCase, Fixtures, format_time, parse_time
 
@@ -34,6 +35,9 @@ CLOCK_START = "2026-01-31T10:00:00Z"
 # Stripe is configured on the test-mode server only so that its webhooks can be signed
 # (test_gateway_webhooks.py); the API base goes nowhere, and nothing charges through it.
 STRIPE_WEBHOOK_SECRET = "whsec_e2e_" + uuid.uuid4().hex
+# The SMS provider's credentials and sending number on a server started with sms=True.
+SMS_TOKEN = "sms_e2e_" + uuid.uuid4().hex
+SMS_FROM = "+15005550006"
 
 
 # ------------------------------------------------------------------ the test-mode server
@@ -42,8 +46,9 @@ class _TestModeServer:
     """A `recur serve --test-mode` and a Prism proxy in front of it, each in its own
     process group so that stopping them stops their children too."""
 
-    def __init__(self, mail: bool = False):
+    def __init__(self, mail: bool = False, sms: bool = False):
         self.mail = mail  # e-mails go to a real SMTP server (aiosmtpd) whose maildir tests read
+        self.sms = sms  # texts go to the local SMS sink (tests/notify/sms_sink.py), which records each
         self.tmp = tempfile.mkdtemp(prefix="recur-e2e-billing.")
         self.procs: list[subprocess.Popen] = []
         self.logs: dict[str, str] = {}
@@ -63,6 +68,7 @@ class _TestModeServer:
             self.keys[role] = out.strip().splitlines()[-1].strip()
         app_port, prism_port = free_port(), free_port()
         mail_args = self._start_smtp() if self.mail else []
+        mail_args += self._start_sms_sink() if self.sms else []
         # A day-long tick: only the test clock moves billing here, so every run is the test's.
         server = self._spawn("server", [recur, "serve", "--test-mode", "--clock-start", CLOCK_START,
                                         "--listen", f"127.0.0.1:{app_port}", "--db", db, "--no-access-log",
@@ -90,6 +96,29 @@ class _TestModeServer:
         if not wait_for.poll(listening, 30, give_up=lambda: smtp.poll() is not None):
             raise RuntimeError(f"the SMTP server did not start\n{self.log_tail('smtp')}")
         return ["--smtp-url", f"smtp://127.0.0.1:{port}"]
+
+    def _start_sms_sink(self) -> list[str]:
+        port = free_port()
+        sink = self._spawn("sms", [sys.executable, os.path.join(REPO, "tests/notify/sms_sink.py"), str(port),
+                                   os.path.join(self.tmp, "sms.jsonl")])
+
+        def listening() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        if not wait_for.poll(listening, 30, give_up=lambda: sink.poll() is not None):
+            raise RuntimeError(f"the SMS sink did not start\n{self.log_tail('sms')}")
+        return ["--sms-url", f"http://127.0.0.1:{port}/2010-04-01/Accounts/AC_e2e/Messages.json",
+                "--sms-account", "AC_e2e", "--sms-token", SMS_TOKEN, "--sms-from", SMS_FROM]
+
+    def texts(self) -> list[dict[str, str]]:
+        """Every SMS the sink received, as {To, From, Body} (it records each before answering)."""
+        try:
+            with open(os.path.join(self.tmp, "sms.jsonl"), encoding="utf-8") as f:
+                records = [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+        return [{k: v[0] for k, v in parse_qs(r["body"], keep_blank_values=True).items()} for r in records]
 
     def messages(self) -> list[email.message.EmailMessage]:
         """Every e-mail the SMTP server accepted (it writes the file before answering 250)."""
@@ -196,9 +225,9 @@ def find_recur_binary() -> str:
 SERVER: _TestModeServer | None = None
 
 
-def setUpModule(mail: bool = False):
+def setUpModule(mail: bool = False, sms: bool = False):
     global SERVER
-    SERVER = _TestModeServer(mail)
+    SERVER = _TestModeServer(mail, sms)
     try:
         SERVER.start()
     except BaseException:
