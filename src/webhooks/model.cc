@@ -1,0 +1,67 @@
+// Outbound webhooks' pure rules.
+#include "webhooks/model.h"
+
+#include <algorithm>
+#include <array>
+
+#include "platform/base64.h"
+#include "platform/digest.h"
+
+namespace recur::webhooks {
+
+std::string secret_from_bytes(std::string_view random_bytes) {
+  return std::string(kSecretPrefix) + base64(random_bytes);
+}
+
+std::optional<std::string> secret_key(std::string_view secret) {
+  if (!secret.starts_with(kSecretPrefix)) return std::nullopt;
+  auto key = base64_decode(secret.substr(kSecretPrefix.size()));
+  if (!key || key->empty()) return std::nullopt;
+  return key;
+}
+
+std::string sign(std::string_view secret, std::string_view msg_id, Timestamp timestamp, std::string_view body) {
+  std::string key = secret_key(secret).value_or(std::string());
+  std::string content;
+  content.reserve(msg_id.size() + body.size() + 24);
+  content.append(msg_id).append(".").append(std::to_string(timestamp)).append(".").append(body);
+  return "v1," + base64(hmac_sha256_raw(key, content));
+}
+
+std::string signature_header(const std::vector<std::string>& secrets, std::string_view msg_id, Timestamp timestamp,
+                             std::string_view body) {
+  std::string out;
+  for (const auto& secret : secrets) {
+    if (!out.empty()) out += ' ';
+    out += sign(secret, msg_id, timestamp, body);
+  }
+  return out;
+}
+
+bool matches(const std::vector<std::string>& enabled_events, std::string_view type) {
+  std::string_view resource = type.substr(0, type.find('.'));
+  return std::any_of(enabled_events.begin(), enabled_events.end(), [&](const std::string& pattern) {
+    if (pattern == "*" || pattern == type) return true;
+    return pattern.ends_with(".*") && std::string_view(pattern).substr(0, pattern.size() - 2) == resource;
+  });
+}
+
+std::optional<Timestamp> retry_delay(int attempts) {
+  static constexpr std::array<Timestamp, kMaxAttempts - 1> kDelays = {5, 5 * 60, 30 * 60, 2 * 3600,
+                                                                      5 * 3600, 10 * 3600, 10 * 3600};
+  if (attempts < 1 || attempts >= kMaxAttempts) return std::nullopt;
+  return kDelays[static_cast<std::size_t>(attempts - 1)];
+}
+
+bool is_webhook_url(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) rest = url.substr(8);
+  else if (url.starts_with("http://")) rest = url.substr(7);
+  else return false;
+  std::string_view host = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = host.rfind('@'); at != std::string_view::npos) return false;  // no credentials in the URL
+  if (host.empty() || host.front() == ':') return false;
+  return std::none_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == 0x7f; });
+}
+
+}  // namespace recur::webhooks

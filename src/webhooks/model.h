@@ -1,0 +1,50 @@
+// Outbound webhooks' pure rules: Standard Webhooks signatures, secrets, which events an
+// endpoint wants, what counts as delivered, and when a failed delivery is tried again.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/time.h"
+
+namespace recur::webhooks {
+
+inline constexpr std::string_view kSecretPrefix = "whsec_";
+inline constexpr std::size_t kSecretBytes = 24;
+// An attempt that has not answered in this long failed (connect: kConnectTimeoutSeconds).
+inline constexpr int kTimeoutSeconds = 15;
+inline constexpr int kConnectTimeoutSeconds = 3;
+// How long a rotated-out secret still signs deliveries beside the new one.
+inline constexpr Timestamp kPreviousSecretSeconds = 24 * 3600;
+
+// "whsec_" + base64(`random_bytes`). Requires: random_bytes are kSecretBytes from a CSPRNG.
+std::string secret_from_bytes(std::string_view random_bytes);
+// The key bytes of a secret: the base64 after "whsec_" decoded; none when it is not so.
+std::optional<std::string> secret_key(std::string_view secret);
+
+// Standard Webhooks' signature of one attempt: "v1,<base64 HMAC-SHA256 over
+// "{msg_id}.{timestamp}.{body}" keyed with secret_key(secret)>". Requires: a valid secret.
+std::string sign(std::string_view secret, std::string_view msg_id, Timestamp timestamp, std::string_view body);
+// The webhook-signature header: one signature per secret, space-separated (two while a
+// rotated-out secret still lasts).
+std::string signature_header(const std::vector<std::string>& secrets, std::string_view msg_id, Timestamp timestamp,
+                             std::string_view body);
+
+// Whether an endpoint with `enabled_events` (exact types, "<resource>.*", "*") wants an
+// event of `type`.
+bool matches(const std::vector<std::string>& enabled_events, std::string_view type);
+
+// Only a 2xx answer delivers; 3xx (not followed), 4xx, 5xx and no answer fail.
+constexpr bool is_delivered(int status_code) { return status_code >= 200 && status_code < 300; }
+
+inline constexpr int kMaxAttempts = 8;
+// Seconds from the `attempts`-th failure to the next try: 5 s, 5 min, 30 min, 2 h, 5 h,
+// 10 h, 10 h; none after the 8th attempt (the delivery has failed for good).
+std::optional<Timestamp> retry_delay(int attempts);
+
+// True for an absolute http:// or https:// URL with a host.
+bool is_webhook_url(std::string_view url);
+
+}  // namespace recur::webhooks

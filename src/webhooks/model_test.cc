@@ -1,0 +1,112 @@
+// Webhooks' pure rules: Standard Webhooks signatures, event matching, retries, URLs.
+#include "webhooks/model.h"
+
+#include <gtest/gtest.h>
+
+#include "platform/base64.h"
+#include "platform/digest.h"
+
+namespace recur::webhooks {
+namespace {
+
+// The Standard Webhooks specification's published test vector (also in its reference
+// libraries' tests): reproducing it says off-the-shelf verifiers accept our signatures.
+TEST(Sign, ReproducesTheStandardWebhooksTestVector) {
+  EXPECT_EQ(sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+                 R"({"test": 2432232314})"),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+}
+
+TEST(Sign, CoversTheIdTheTimestampAndTheBody) {
+  const std::string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  const std::string base = sign(secret, "evt_1", 100, "{}");
+  EXPECT_NE(sign(secret, "evt_2", 100, "{}"), base);
+  EXPECT_NE(sign(secret, "evt_1", 101, "{}"), base);
+  EXPECT_NE(sign(secret, "evt_1", 100, "{ }"), base);
+  EXPECT_NE(sign(secret_from_bytes(std::string(24, 'k')), "evt_1", 100, "{}"), base);
+}
+
+TEST(SignatureHeader, SignsWithEverySecretSpaceSeparated) {
+  const std::string a = secret_from_bytes(std::string(24, 'a')), b = secret_from_bytes(std::string(24, 'b'));
+  EXPECT_EQ(signature_header({a}, "evt_1", 7, "{}"), sign(a, "evt_1", 7, "{}"));
+  EXPECT_EQ(signature_header({a, b}, "evt_1", 7, "{}"), sign(a, "evt_1", 7, "{}") + " " + sign(b, "evt_1", 7, "{}"));
+}
+
+TEST(Secret, IsWhsecAndTheBase64OfItsRandomBytes) {
+  const std::string bytes(kSecretBytes, '\x01');
+  const std::string secret = secret_from_bytes(bytes);
+  EXPECT_EQ(secret, "whsec_" + base64(bytes));
+  EXPECT_EQ(secret_key(secret), bytes);
+  EXPECT_FALSE(secret_key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+  EXPECT_FALSE(secret_key("whsec_"));
+  EXPECT_FALSE(secret_key("whsec_!!!"));
+}
+
+TEST(Matches, ExactTypesResourceWildcardsAndStar) {
+  struct Case {
+    std::vector<std::string> enabled;
+    const char* type;
+    bool expected;
+  };
+  const Case cases[] = {
+      {{"invoice.paid"}, "invoice.paid", true},
+      {{"invoice.paid"}, "invoice.voided", false},
+      {{"invoice.*"}, "invoice.voided", true},
+      {{"invoice.*"}, "invoice_item.created", false},
+      {{"invoice.*"}, "subscription.created", false},
+      {{"*"}, "subscription.created", true},
+      {{"customer.created", "subscription.*"}, "subscription.paused", true},
+      {{}, "invoice.paid", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.type);
+    EXPECT_EQ(matches(c.enabled, c.type), c.expected);
+  }
+}
+
+TEST(IsDelivered, OnlyA2xxAnswer) {
+  EXPECT_TRUE(is_delivered(200));
+  EXPECT_TRUE(is_delivered(204));
+  EXPECT_TRUE(is_delivered(299));
+  EXPECT_FALSE(is_delivered(0));  // no answer
+  EXPECT_FALSE(is_delivered(199));
+  EXPECT_FALSE(is_delivered(302));
+  EXPECT_FALSE(is_delivered(410));
+  EXPECT_FALSE(is_delivered(500));
+}
+
+TEST(RetryDelay, FollowsTheScheduleThenGivesUpAfterEightAttempts) {
+  const std::optional<Timestamp> expected[] = {5, 300, 1800, 7200, 18000, 36000, 36000, std::nullopt};
+  for (int attempts = 1; attempts <= 8; ++attempts) {
+    SCOPED_TRACE(attempts);
+    EXPECT_EQ(retry_delay(attempts), expected[attempts - 1]);
+  }
+  EXPECT_EQ(retry_delay(9), std::nullopt);
+  EXPECT_EQ(retry_delay(0), std::nullopt);
+}
+
+TEST(IsWebhookUrl, AcceptsOnlyHttpAndHttpsWithAHost) {
+  struct Case {
+    const char* url;
+    bool expected;
+  };
+  const Case cases[] = {
+      {"https://shop.example.com/hooks", true},
+      {"http://127.0.0.1:8080/h?x=1", true},
+      {"https://example.com", true},
+      {"ftp://example.com/", false},
+      {"example.com/hooks", false},
+      {"https://", false},
+      {"https:///path", false},
+      {"https://user:pw@example.com/", false},
+      {"https://exa mple.com/", false},
+      {"javascript:alert(1)", false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.url);
+    EXPECT_EQ(is_webhook_url(c.url), c.expected);
+  }
+}
+
+}  // namespace
+}  // namespace recur::webhooks
