@@ -118,6 +118,49 @@ class Scheduler {
   std::thread thread_;
 };
 
+// Webhooks on a thread of their own, every second: fan the event outbox out, send what is
+// due. A slow or dead receiver holds up only this loop (each attempt is bounded by the
+// 15 s timeout), never the API or billing.
+class DeliveryLoop {
+ public:
+  explicit DeliveryLoop(App& app) : app_(app) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~DeliveryLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      try {
+        auto report = app_.deliver_webhooks();
+        if (!report.ok()) spdlog::error("webhook delivery failed: {}", report.error().message);
+        else if (report->succeeded + report->retrying + report->failed + report->lost > 0)
+          spdlog::info("webhooks: {} events fanned out, {} delivered, {} to retry, {} failed for good, {} lost",
+                       report->fanned_out, report->succeeded, report->retrying, report->failed, report->lost);
+      } catch (const std::exception& e) {
+        spdlog::error("webhook delivery aborted: {}", e.what());
+      }
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+    }
+  }
+
+  App& app_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   int io_threads = 0;
@@ -306,6 +349,7 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
+    DeliveryLoop deliveries(a);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} open files); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,

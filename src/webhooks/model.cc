@@ -64,4 +64,47 @@ bool is_webhook_url(std::string_view url) {
   return std::none_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == 0x7f; });
 }
 
+std::vector<std::string> signing_secrets(const Endpoint& endpoint, Timestamp now) {
+  std::vector<std::string> out{endpoint.secret};
+  if (endpoint.previous_secret && endpoint.previous_secret_expires_at && now < *endpoint.previous_secret_expires_at)
+    out.push_back(*endpoint.previous_secret);
+  return out;
+}
+
+void apply_attempt(Delivery& d, Attempt attempt) {
+  attempt.number = d.attempts;
+  d.last_status_code = attempt.status_code;
+  d.last_error = attempt.error;
+  d.last_duration_ms = attempt.duration_ms;
+  d.next_attempt_at.reset();
+  if (attempt.status_code && is_delivered(*attempt.status_code)) {
+    d.status = "succeeded";
+  } else if (auto delay = retry_delay(d.attempts)) {
+    d.status = "pending";
+    d.next_attempt_at = attempt.at + *delay;
+  } else {
+    d.status = "failed";
+  }
+  d.updated = attempt.at;
+  d.history.push_back(std::move(attempt));
+}
+
+Json to_json(const Attempt& a) {
+  return Json{{"attempt", a.number},
+              {"at", a.at},
+              {"status_code", a.status_code ? Json(*a.status_code) : Json(nullptr)},
+              {"duration_ms", a.duration_ms},
+              {"error", a.error ? Json(*a.error) : Json(nullptr)}};
+}
+
+Attempt attempt_from_json(const Json& j) {
+  Attempt a;
+  a.number = j.value("attempt", 0);
+  a.at = j.value("at", Timestamp{0});
+  if (j.contains("status_code") && j["status_code"].is_number_integer()) a.status_code = j["status_code"].get<int>();
+  a.duration_ms = j.value("duration_ms", std::int64_t{0});
+  if (j.contains("error") && j["error"].is_string()) a.error = j["error"].get<std::string>();
+  return a;
+}
+
 }  // namespace recur::webhooks

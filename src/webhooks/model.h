@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "platform/json.h"
 #include "platform/time.h"
 
 namespace recur::webhooks {
@@ -46,5 +47,61 @@ std::optional<Timestamp> retry_delay(int attempts);
 
 // True for an absolute http:// or https:// URL with a host.
 bool is_webhook_url(std::string_view url);
+
+// Where events go: POST /v1/webhook-endpoints.
+struct Endpoint {
+  std::string id;                   // "we_..."
+  std::string url;
+  std::string status = "enabled";   // "enabled" | "disabled"
+  std::vector<std::string> enabled_events;
+  std::string secret;               // "whsec_..."
+  std::optional<std::string> previous_secret;  // rotated out, signs until previous_secret_expires_at
+  std::optional<Timestamp> previous_secret_expires_at;
+  std::optional<std::string> description;
+  Json metadata = Json::object();
+  Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+};
+
+// The secrets that sign a delivery at `now`: the current one, and the rotated-out one while
+// it lasts.
+std::vector<std::string> signing_secrets(const Endpoint& endpoint, Timestamp now);
+
+// One attempt of a delivery, as the deliveries list shows it.
+struct Attempt {
+  int number = 0;
+  Timestamp at = 0;
+  std::optional<int> status_code;  // none: no answer (refused, timed out)
+  std::int64_t duration_ms = 0;
+  std::optional<std::string> error;
+};
+
+// One event sent to one endpoint, with its attempts.
+struct Delivery {
+  std::string id;                   // "whd_..."
+  std::string endpoint_id;
+  std::string event_id;
+  std::string event_type;
+  std::string origin = "event";     // "event" (fan-out) | "replay" | "resend"
+  std::string status = "pending";   // "pending" | "succeeded" | "failed"
+  int attempts = 0;
+  std::optional<Timestamp> next_attempt_at;  // pending: when it is tried (or its claim ends)
+  std::optional<int> last_status_code;
+  std::optional<std::string> last_error;
+  std::optional<std::int64_t> last_duration_ms;
+  std::vector<Attempt> history;
+  Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+};
+
+// Settles the attempt numbered `delivery.attempts` (counted when it was claimed) made at
+// `at`: succeeded on a 2xx; otherwise pending again retry_delay() after `at`, or failed
+// after the last attempt.
+void apply_attempt(Delivery& delivery, Attempt attempt);
+
+Json to_json(const Attempt& attempt);
+Attempt attempt_from_json(const Json& j);
 
 }  // namespace recur::webhooks

@@ -108,5 +108,43 @@ TEST(IsWebhookUrl, AcceptsOnlyHttpAndHttpsWithAHost) {
   }
 }
 
+TEST(ApplyAttempt, SucceedsOn2xxRetriesFromTheFailureAndFailsAfterTheEighth) {
+  Delivery d;
+  d.attempts = 1;
+  apply_attempt(d, Attempt{0, 1000, 500, 12, std::nullopt});
+  EXPECT_EQ(d.status, "pending");
+  EXPECT_EQ(d.next_attempt_at, 1005);
+  EXPECT_EQ(d.last_status_code, 500);
+  ASSERT_EQ(d.history.size(), 1u);
+  EXPECT_EQ(d.history[0].number, 1);
+
+  d.attempts = 2;
+  apply_attempt(d, Attempt{0, 1010, std::nullopt, 15000, "timeout"});
+  EXPECT_EQ(d.next_attempt_at, 1310);  // 5 min from this failure, not from the first
+  EXPECT_EQ(d.last_status_code, std::nullopt);
+  EXPECT_EQ(d.last_error, "timeout");
+
+  d.attempts = 8;
+  apply_attempt(d, Attempt{0, 2000, 302, 3, std::nullopt});
+  EXPECT_EQ(d.status, "failed");
+  EXPECT_EQ(d.next_attempt_at, std::nullopt);
+
+  Delivery ok;
+  ok.attempts = 3;
+  apply_attempt(ok, Attempt{0, 50, 204, 1, std::nullopt});
+  EXPECT_EQ(ok.status, "succeeded");
+  EXPECT_EQ(ok.next_attempt_at, std::nullopt);
+}
+
+TEST(SigningSecrets, TheRotatedOutSecretSignsUntilItExpires) {
+  Endpoint e;
+  e.secret = "whsec_new";
+  EXPECT_EQ(signing_secrets(e, 100), std::vector<std::string>{"whsec_new"});
+  e.previous_secret = "whsec_old";
+  e.previous_secret_expires_at = 200;
+  EXPECT_EQ(signing_secrets(e, 199), (std::vector<std::string>{"whsec_new", "whsec_old"}));
+  EXPECT_EQ(signing_secrets(e, 200), std::vector<std::string>{"whsec_new"});
+}
+
 }  // namespace
 }  // namespace recur::webhooks
