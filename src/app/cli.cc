@@ -3,7 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
 #include <sys/resource.h>
+
+#include <csignal>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -160,6 +163,26 @@ class DeliveryLoop {
   bool stop_ = false;
   std::thread thread_;
 };
+
+// `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
+// claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
+int deliver(const Common& common) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so each inherits it
+  auto app = open_app(Options{common.db_url, 2, "", ""});
+  if (!app.ok()) return fail(app.error());
+  {
+    DeliveryLoop loop(**app);
+    spdlog::info("recur delivering webhooks (database {})", (*app)->database().describe());
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("signal {} received: stopping after the delivery in progress", received);
+  }
+  return 0;
+}
 
 struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
@@ -521,6 +544,9 @@ int run_cli(int argc, char** argv) {
   bill_cmd->add_option("--redis-url", bill.redis_url, "the API nodes' Redis (see serve): stock moved here reaches their caches")
       ->envname("RECUR_REDIS_URL");
 
+  auto* deliver_cmd = cli.add_subcommand("deliver", "send webhooks (as serve does) without serving the API, until stopped");
+  add_db_option(deliver_cmd, common);
+
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
 
@@ -554,6 +580,7 @@ int run_cli(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
   if (demo_cmd->parsed()) return demo(common);
+  if (deliver_cmd->parsed()) return deliver(common);
 
   auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());

@@ -103,6 +103,28 @@ Result<std::pair<EndpointPatch, std::int64_t>> parse_endpoint_patch(const Reques
 
 const std::vector<std::string_view> kDeliveryStatuses = {"pending", "succeeded", "failed"};
 
+Result<ReplayRequest> parse_replay(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  ReplayRequest in;
+  auto from = f.timestamp("from", true);
+  in.to = f.timestamp("to", false);
+  in.status = f.one_of("status", false, {"failed", "succeeded"});
+  if (from && in.to && *in.to <= *from) f.fail("to", "invalid_value", "to must be after from");
+  RECUR_TRY(f.finish());
+  in.from = *from;
+  return in;
+}
+
+Json to_json(const ReplayResult& r) {
+  return Json{{"object", "webhook_replay"},
+              {"endpoint", r.endpoint_id},
+              {"from", format_rfc3339(r.from)},
+              {"to", format_rfc3339(r.to)},
+              {"status", optional_value(r.status)},
+              {"deliveries", r.deliveries}};
+}
+
 }  // namespace
 
 Json to_json(const Endpoint& e, bool with_secret) {
@@ -186,6 +208,21 @@ void add_endpoint_routes(http::Router& router, WebhookService& webhooks) {
     return http::list_response(req, webhooks.deliveries(DeliveryFilter{id, *statuses, *page}),
                                "/v1/webhook-endpoints/" + id + "/deliveries",
                                [](const Delivery& d) { return to_json(d); });
+  });
+  router.add("POST", "/v1/webhook-endpoints/{id}/replay", manage, [&webhooks](Request& req) {
+    auto replay = parse_replay(req);
+    if (!replay.ok()) return http::error_response(req, replay.error());
+    return http::respond(req, webhooks.replay(req.path_params["id"], *replay), 200,
+                         [](const ReplayResult& r) { return to_json(r); });
+  });
+  router.add("POST", "/v1/events/{id}/resend", manage, [&webhooks](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto endpoint = f.text("endpoint", true, 64);
+    if (auto done = f.finish(); !done.ok()) return http::error_response(req, done.error());
+    return http::respond(req, webhooks.resend(req.path_params["id"], *endpoint), 201,
+                         [](const Delivery& d) { return to_json(d); });
   });
   router.reads_query("GET", "/v1/webhook-endpoints");
   router.reads_query("GET", "/v1/webhook-endpoints/{id}/deliveries");

@@ -113,6 +113,53 @@ Result<Page<Delivery>> WebhookService::deliveries(const DeliveryFilter& filter) 
   }, db::TxMode::kReadOnly);
 }
 
+Delivery WebhookService::pending_delivery(const std::string& endpoint_id, const std::string& event_id,
+                                          std::string origin, Timestamp now) {
+  Delivery d;
+  d.id = ids_.next("whd");
+  d.endpoint_id = endpoint_id;
+  d.event_id = event_id;
+  d.origin = std::move(origin);
+  d.next_attempt_at = now;
+  d.created = d.updated = now;
+  return d;
+}
+
+Result<Delivery> WebhookService::resend(const std::string& event_id, const std::string& endpoint_id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Delivery> {
+    RECUR_ASSIGN(auto event, events::find_event(tx, event_id));
+    if (!event) return Error::not_found("event_not_found", "no event with id '" + event_id + "'");
+    RECUR_ASSIGN(auto endpoint, find_endpoint(tx, endpoint_id, false));
+    if (!endpoint) return endpoint_not_found(endpoint_id);
+    Delivery d = pending_delivery(endpoint_id, event_id, "resend", clock_.now());
+    d.event_type = event->type;
+    RECUR_TRY(insert(tx, d));
+    return d;
+  });
+}
+
+Result<ReplayResult> WebhookService::replay(const std::string& endpoint_id, const ReplayRequest& request) {
+  Timestamp now = clock_.now();
+  ReplayResult result{endpoint_id, request.from, request.to.value_or(now), request.status, 0};
+  return db::transact(db_, [&](db::Tx& tx) -> Result<ReplayResult> {
+    RECUR_ASSIGN(auto endpoint, find_endpoint(tx, endpoint_id, false));
+    if (!endpoint) return endpoint_not_found(endpoint_id);
+    // Without `to`, every event up to now, those of this very second included.
+    Timestamp end = request.to ? *request.to : now + 1;
+    RECUR_ASSIGN(auto events, replay_events(tx, ReplayWindow{endpoint_id, result.from, end, request.status,
+                                                             kMaxReplayEvents + 1}));
+    if (events.size() > static_cast<std::size_t>(kMaxReplayEvents))
+      return Error::invalid("replay_too_large", "the window holds more than " + std::to_string(kMaxReplayEvents) +
+                                                    " events: replay a shorter one");
+    for (const auto& e : events) {
+      if (!matches(endpoint->enabled_events, e.type)) continue;
+      RECUR_TRY(insert(tx, pending_delivery(endpoint_id, e.event_id, "replay", now)));
+      ++result.deliveries;
+    }
+    return result;
+  });
+}
+
 Result<DeliveryReport> WebhookService::fan_out() {
   DeliveryReport report;
   for (;;) {
@@ -124,13 +171,7 @@ Result<DeliveryReport> WebhookService::fan_out() {
       for (const auto& entry : entries) {
         for (const auto& endpoint : endpoints) {
           if (!matches(endpoint.enabled_events, entry.type)) continue;
-          Delivery d;
-          d.id = ids_.next("whd");
-          d.endpoint_id = endpoint.id;
-          d.event_id = entry.event_id;
-          d.next_attempt_at = now;
-          d.created = d.updated = now;
-          RECUR_TRY(insert(tx, d));
+          RECUR_TRY(insert(tx, pending_delivery(endpoint.id, entry.event_id, "event", now)));
           ++report.created;
         }
         RECUR_TRY(remove_from_outbox(tx, entry.event_id));

@@ -31,6 +31,21 @@ struct EndpointPatch {
   std::optional<Json> metadata;
 };
 
+// POST /v1/webhook-endpoints/{id}/replay: the events of [from, to) again, with their ids.
+struct ReplayRequest {
+  Timestamp from = 0;
+  std::optional<Timestamp> to;         // exclusive; absent: every event up to now
+  std::optional<std::string> status;   // only events whose delivery is "failed" | "succeeded"
+};
+struct ReplayResult {
+  std::string endpoint_id;
+  Timestamp from = 0;
+  Timestamp to = 0;
+  std::optional<std::string> status;
+  int deliveries = 0;  // made, each pending
+};
+inline constexpr int kMaxReplayEvents = 10000;
+
 struct WebhookOptions {
   int fan_out_batch = 100;           // outbox entries one fan-out transaction takes
   int delivery_batch = 100;          // deliveries one deliver_due run sends at most
@@ -63,6 +78,12 @@ class WebhookService {
   // A new secret; the old one signs beside it for kPreviousSecretSeconds.
   Result<Endpoint> rotate_secret(const std::string& id);
   Result<Page<Delivery>> deliveries(const DeliveryFilter& filter);
+  // A new pending delivery of the event to the endpoint (origin "resend"), whatever was
+  // sent before. 404 for an unknown event or endpoint.
+  Result<Delivery> resend(const std::string& event_id, const std::string& endpoint_id);
+  // A new pending delivery (origin "replay") of each event of the window the endpoint wants;
+  // more than kMaxReplayEvents is refused (422 replay_too_large): replay a shorter window.
+  Result<ReplayResult> replay(const std::string& endpoint_id, const ReplayRequest& request);
 
   // Moves events from the outbox into a pending delivery per enabled endpoint that wants
   // them, oldest first, in small transactions. Safe on several threads or nodes at once.
@@ -83,6 +104,8 @@ class WebhookService {
     std::string body;
   };
   Result<std::optional<Claim>> claim(Timestamp now);
+  Delivery pending_delivery(const std::string& endpoint_id, const std::string& event_id, std::string origin,
+                            Timestamp now);
   Attempt attempt(const Claim& claim);
   Result<bool> record(const Delivery& claimed, Attempt attempt, DeliveryReport& report);
 

@@ -185,6 +185,22 @@ Result<bool> outbox_empty(db::Tx& tx) {
   return rows.empty();
 }
 
+Result<std::vector<OutboxEntry>> replay_events(db::Tx& tx, const ReplayWindow& w) {
+  std::string sql = "SELECT id, type FROM events WHERE created_at >= $1 AND created_at < $2";
+  db::Params params{w.from, w.to};
+  if (w.status) {
+    sql += " AND id IN (SELECT event_id FROM webhook_deliveries WHERE endpoint_id = $3 AND origin = 'event'"
+           " AND status = $4)";
+    params.push_back(w.endpoint_id);
+    params.push_back(*w.status);
+  }
+  sql += " ORDER BY created_at, id LIMIT " + std::to_string(w.limit);
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  std::vector<OutboxEntry> out;
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1)});
+  return out;
+}
+
 Result<Page<Delivery>> list_deliveries(db::Tx& tx, const DeliveryFilter& f) {
   db::ListQuery query(kDeliveryColumns, "d.id");
   query.where("d.endpoint_id = $?", f.endpoint_id).where_in("d.status", f.statuses).created_column("d.created_at");

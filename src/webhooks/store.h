@@ -42,6 +42,17 @@ Result<std::optional<Delivery>> lock_next_due(db::Tx& tx, Timestamp now);
 Result<std::optional<Timestamp>> next_due_at(db::Tx& tx);
 Result<bool> outbox_empty(db::Tx& tx);
 
+// A replay's events: those created in [from, to) of a type the endpoint wants, oldest first,
+// at most `limit`; with `status`, only those whose fan-out delivery to the endpoint is in it.
+struct ReplayWindow {
+  std::string endpoint_id;
+  Timestamp from = 0;
+  Timestamp to = 0;
+  std::optional<std::string> status;
+  int limit = 0;
+};
+Result<std::vector<OutboxEntry>> replay_events(db::Tx& tx, const ReplayWindow& window);
+
 struct DeliveryFilter {
   std::string endpoint_id;
   std::vector<std::string> statuses;  // any of them; all when empty

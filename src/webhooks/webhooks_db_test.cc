@@ -224,5 +224,45 @@ TEST_F(WebhooksTest, EndpointsUpdateWithTheirVersionAndDeleteWithTheirDeliveries
   EXPECT_EQ(service->remove(e.id).error().code, "webhook_endpoint_not_found");
 }
 
+TEST_F(WebhooksTest, AResendAndAReplaySendTheEventsAgainWithTheirOriginalIds) {
+  Endpoint e = endpoint({"customer.*"});
+  receiver.plan = {500};  // the first event's delivery fails once, then is retried later
+  record("customer.created", "cus_1");
+  run();
+  t.clock->advance(60);
+  record("customer.updated", "cus_1");
+  record("invoice.paid", "in_1");  // not wanted by the endpoint
+  run();
+  ASSERT_EQ(receiver.received.size(), 3u);  // cus_1 failed, its retry, customer.updated
+  std::string first = FakeReceiver::header(receiver.received[0], "webhook-id");
+
+  auto resent = service->resend(first, e.id);
+  ASSERT_TRUE(resent.ok()) << resent.error().message;
+  EXPECT_EQ(resent->origin, "resend");
+  EXPECT_EQ(service->resend("evt_nope", e.id).error().code, "event_not_found");
+  EXPECT_EQ(service->resend(first, "we_nope").error().code, "webhook_endpoint_not_found");
+  run();
+  ASSERT_EQ(receiver.received.size(), 4u);
+  EXPECT_EQ(FakeReceiver::header(receiver.received[3], "webhook-id"), first);
+
+  // The whole window: both customer events again, not the invoice.
+  auto replayed = service->replay(e.id, ReplayRequest{at("2026-03-01T00:00:00Z"), std::nullopt, std::nullopt});
+  ASSERT_TRUE(replayed.ok()) << replayed.error().message;
+  EXPECT_EQ(replayed->deliveries, 2);
+  run();
+  ASSERT_EQ(receiver.received.size(), 6u);
+  EXPECT_EQ(FakeReceiver::header(receiver.received[4], "webhook-id"), first);
+  // Only events whose delivery is still pending/failed: none failed for good here.
+  auto failed_only = service->replay(e.id, ReplayRequest{at("2026-03-01T00:00:00Z"), std::nullopt, "failed"});
+  ASSERT_TRUE(failed_only.ok());
+  EXPECT_EQ(failed_only->deliveries, 0);
+  // A window that ends before the second event.
+  auto early = service->replay(e.id, ReplayRequest{at("2026-03-01T00:00:00Z"), at("2026-03-01T12:00:30Z"),
+                                                   "succeeded"});
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->deliveries, 1);
+  EXPECT_EQ(deliveries_of(e.id).size(), 6u);
+}
+
 }  // namespace
 }  // namespace recur::webhooks

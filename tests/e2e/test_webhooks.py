@@ -218,3 +218,35 @@ class WebhooksTest(TestModeCase):
         self.assertStatus(r, 200)
         self.assertEqual(r.json(), {"id": hook["id"], "object": "webhook_endpoint", "deleted": True})
         self.assertProblem(self.api.get(f"/v1/webhook-endpoints/{hook['id']}"), 404, "webhook_endpoint_not_found")
+
+    def test_resend_and_replay_send_events_again_with_their_ids(self):
+        hook = self.endpoint("/again", ["customer.created"])
+        # Other tests' customers were made at this same simulated time: move past them.
+        start = self.now() + timedelta(minutes=1)
+        self.advance(start)
+        self.make.customer()
+        first = self.receiver.wait("/again", 1)[0]
+        event_id = first["headers"]["webhook-id"]
+
+        r = self.api.post(f"/v1/events/{event_id}/resend", {"endpoint": hook["id"]})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json()["object"], "webhook_delivery")
+        self.assertEqual(r.json()["origin"], "resend")
+        self.assertEqual(r.json()["status"], "pending")
+        resent = self.receiver.wait("/again", 2)[1]
+        self.assertEqual(resent["headers"]["webhook-id"], event_id)
+        self.assertProblem(self.api.post("/v1/events/evt_nope/resend", {"endpoint": hook["id"]}), 404,
+                           "event_not_found")
+
+        r = self.api.post(f"/v1/webhook-endpoints/{hook['id']}/replay", {"from": start.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["object"], "webhook_replay")
+        self.assertEqual(r.json()["deliveries"], 1)
+        replayed = self.receiver.wait("/again", 3)[2]
+        self.assertEqual(replayed["headers"]["webhook-id"], event_id)
+        self.assert_verified(hook["secret"], [first, resent, replayed])
+        r = self.raw.post(f"/v1/webhook-endpoints/{hook['id']}/replay",
+                          {"from": "2026-03-01T00:00:00Z", "to": "2026-02-01T00:00:00Z"})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"to": "invalid_value"})
+        origins = sorted(d["origin"] for d in self.deliveries(hook))
+        self.assertEqual(origins, ["event", "replay", "resend"])
