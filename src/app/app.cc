@@ -46,6 +46,12 @@ billing::BillingOptions billing_options(const Options& options) {
   return billing;
 }
 
+webhooks::WebhookOptions webhook_options(const Options& options) {
+  webhooks::WebhookOptions out;
+  out.allow_private_urls = options.allow_private_webhook_urls || options.test_mode;
+  return out;
+}
+
 std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
   if (options.sms.url.empty()) return std::make_unique<notify::LogSmsSender>();
   return std::make_unique<notify::HttpSmsSender>(options.sms);
@@ -81,7 +87,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
       purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
       events_api_(*db_, *clock_, options.event_retention_days),
-      webhooks_(*db_, *clock_, ids_),
+      webhooks_(*db_, *clock_, ids_, webhook_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();

@@ -68,6 +68,9 @@ struct Options {
   Timestamp idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   // Days of events the events API shows (GET /v1/events).
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
+  // Webhook URLs that resolve to loopback, link-local or private addresses (the SSRF
+  // guard refuses them in live mode unless this is set; test mode allows them).
+  bool allow_private_webhook_urls = false;
 };
 
 class App {

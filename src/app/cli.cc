@@ -166,13 +166,15 @@ class DeliveryLoop {
 
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
 // claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
-int deliver(const Common& common) {
+int deliver(const Common& common, bool allow_private_webhook_urls) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so each inherits it
-  auto app = open_app(Options{common.db_url, 2, "", ""});
+  Options options{common.db_url, 2, "", ""};
+  options.allow_private_webhook_urls = allow_private_webhook_urls;
+  auto app = open_app(options);
   if (!app.ok()) return fail(app.error());
   {
     DeliveryLoop loop(**app);
@@ -208,6 +210,7 @@ struct ServeFlags {
   std::string redis_url;
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
+  bool allow_private_webhook_urls = false;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -347,6 +350,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
+  options.allow_private_webhook_urls = flags.allow_private_webhook_urls;
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
@@ -519,6 +523,10 @@ int run_cli(int argc, char** argv) {
                         "run by a retry")
       ->check(CLI::Range(std::int64_t{1}, kSecondsPerDay))
       ->capture_default_str();
+  serve_cmd->add_flag("--allow-private-webhook-urls", flags.allow_private_webhook_urls,
+                      "let webhook URLs resolve to loopback, link-local or private addresses (refused outside"
+                      " test mode otherwise: the SSRF guard)")
+      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
   serve_cmd->add_option("--event-retention-days", flags.event_retention_days,
                         "days of events GET /v1/events shows (the log itself is kept: it is each resource's history)")
       ->check(CLI::Range(1, 3650))
@@ -546,6 +554,9 @@ int run_cli(int argc, char** argv) {
 
   auto* deliver_cmd = cli.add_subcommand("deliver", "send webhooks (as serve does) without serving the API, until stopped");
   add_db_option(deliver_cmd, common);
+  bool deliver_private = false;
+  deliver_cmd->add_flag("--allow-private-webhook-urls", deliver_private, "see serve")
+      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -580,7 +591,7 @@ int run_cli(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
   if (demo_cmd->parsed()) return demo(common);
-  if (deliver_cmd->parsed()) return deliver(common);
+  if (deliver_cmd->parsed()) return deliver(common, deliver_private);
 
   auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());

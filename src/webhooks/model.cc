@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 
+#include <arpa/inet.h>
+
 #include "platform/base64.h"
 #include "platform/digest.h"
 
@@ -62,6 +64,37 @@ bool is_webhook_url(std::string_view url) {
   if (auto at = host.rfind('@'); at != std::string_view::npos) return false;  // no credentials in the URL
   if (host.empty() || host.front() == ':') return false;
   return std::none_of(url.begin(), url.end(), [](char c) { return c <= ' ' || c == 0x7f; });
+}
+
+std::string url_host(std::string_view url) {
+  std::string_view rest = url.substr(url.find("://") == std::string_view::npos ? 0 : url.find("://") + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.starts_with('[')) return std::string(authority.substr(1, authority.find(']') - 1));
+  return std::string(authority.substr(0, authority.find(':')));
+}
+
+namespace {
+
+bool is_private_v4(const unsigned char* a) {
+  return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 169 && a[1] == 254) ||
+         (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+         (a[0] == 100 && (a[1] & 0xc0) == 64);
+}
+
+}  // namespace
+
+bool is_private_address(std::string_view ip) {
+  std::string text(ip);
+  unsigned char a[16];
+  if (inet_pton(AF_INET, text.c_str(), a) == 1) return is_private_v4(a);
+  if (inet_pton(AF_INET6, text.c_str(), a) != 1) return true;
+  static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(a, a + 12, kMapped)) return is_private_v4(a + 12);
+  bool zero_prefix = std::all_of(a, a + 15, [](unsigned char c) { return c == 0; });
+  if (zero_prefix && (a[15] == 0 || a[15] == 1)) return true;  // :: and ::1
+  if ((a[0] & 0xfe) == 0xfc) return true;                       // fc00::/7 unique local
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return true;       // fe80::/10 link-local
+  return false;
 }
 
 std::vector<std::string> signing_secrets(const Endpoint& endpoint, Timestamp now) {

@@ -47,6 +47,12 @@ std::optional<Timestamp> retry_delay(int attempts);
 
 // True for an absolute http:// or https:// URL with a host.
 bool is_webhook_url(std::string_view url);
+// The host of such a URL, without brackets or port ("::1" for "http://[::1]:8080/").
+std::string url_host(std::string_view url);
+// True for an address a webhook must not reach in live mode (the SSRF guard): loopback,
+// link-local, private (RFC 1918, unique-local), carrier-grade NAT, unspecified, and IPv4
+// mapped into IPv6 of those; also for text that is not an IP address.
+bool is_private_address(std::string_view ip);
 
 // Where events go: POST /v1/webhook-endpoints.
 struct Endpoint {

@@ -108,6 +108,32 @@ TEST(IsWebhookUrl, AcceptsOnlyHttpAndHttpsWithAHost) {
   }
 }
 
+TEST(UrlHost, IsTheHostWithoutPortOrBrackets) {
+  EXPECT_EQ(url_host("https://shop.example.com/hooks"), "shop.example.com");
+  EXPECT_EQ(url_host("http://127.0.0.1:8080/h?x=1"), "127.0.0.1");
+  EXPECT_EQ(url_host("http://[::1]:8080/"), "::1");
+  EXPECT_EQ(url_host("https://example.com?x"), "example.com");
+}
+
+TEST(IsPrivateAddress, RefusesLoopbackLinkLocalPrivateAndMappedAddresses) {
+  struct Case {
+    const char* ip;
+    bool expected;
+  };
+  const Case cases[] = {
+      {"127.0.0.1", true},       {"127.255.0.9", true},    {"10.1.2.3", true},        {"172.16.0.1", true},
+      {"172.31.255.255", true},  {"172.32.0.1", false},    {"192.168.1.1", true},     {"169.254.169.254", true},
+      {"100.64.0.1", true},      {"100.128.0.1", false},   {"0.0.0.0", true},         {"93.184.216.34", false},
+      {"8.8.8.8", false},        {"::1", true},            {"::", true},              {"fe80::1", true},
+      {"fd12:3456::1", true},    {"::ffff:127.0.0.1", true}, {"::ffff:8.8.8.8", false}, {"2606:4700::1111", false},
+      {"not-an-ip", true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.ip);
+    EXPECT_EQ(is_private_address(c.ip), c.expected);
+  }
+}
+
 TEST(ApplyAttempt, SucceedsOn2xxRetriesFromTheFailureAndFailsAfterTheEighth) {
   Delivery d;
   d.attempts = 1;

@@ -1,7 +1,9 @@
 // Webhook use cases.
 #include "webhooks/service.h"
 
+#include <netdb.h>
 #include <sodium.h>
+#include <sys/socket.h>
 
 #include <chrono>
 
@@ -20,18 +22,52 @@ std::string libsodium_bytes(std::size_t n) {
   return out;
 }
 
+Result<std::vector<std::string>> resolve_host(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
+    return Error::unavailable("transport_error", "cannot resolve " + host + ": " + gai_strerror(rc));
+  std::vector<std::string> out;
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    char text[NI_MAXHOST];
+    if (getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) == 0)
+      out.emplace_back(text);
+  }
+  freeaddrinfo(found);
+  return out;
+}
+
 }  // namespace
 
+Status WebhookService::check_destination(const std::string& url) {
+  if (options_.allow_private_urls) return Ok{};
+  std::string host = url_host(url);
+  RECUR_ASSIGN(auto addresses, resolver_(host));
+  for (const auto& address : addresses)
+    if (is_private_address(address))
+      return Error::invalid("validation_failed", "url resolves to a private address",
+                            {{"url", "private_address",
+                              "url's host " + host + " resolves to " + address +
+                                  " (loopback, link-local or private): refused outside test mode unless the server"
+                                  " runs with --allow-private-webhook-urls"}});
+  return Ok{};
+}
+
 WebhookService::WebhookService(db::Database& db, const Clock& clock, IdGenerator& ids, WebhookOptions options,
-                               Transport transport, RandomBytes random)
+                               Transport transport, RandomBytes random, Resolver resolver)
     : db_(db),
       clock_(clock),
       ids_(ids),
       options_(options),
       transport_(transport ? std::move(transport) : Transport(net::send)),
-      random_(random ? std::move(random) : RandomBytes(libsodium_bytes)) {}
+      random_(random ? std::move(random) : RandomBytes(libsodium_bytes)),
+      resolver_(resolver ? std::move(resolver) : Resolver(resolve_host)) {}
 
 Result<Endpoint> WebhookService::create(const EndpointInput& input) {
+  if (auto refused = check_destination(input.url); !refused.ok() && refused.error().kind == ErrorKind::kInvalid)
+    return refused.error();
   Endpoint e;
   e.id = ids_.next("we");
   e.url = input.url;
@@ -60,6 +96,9 @@ Result<Page<Endpoint>> WebhookService::list(const ListParams& page) {
 
 Result<Endpoint> WebhookService::update(const std::string& id, const EndpointPatch& patch,
                                         std::int64_t expected_version) {
+  if (patch.url)
+    if (auto refused = check_destination(*patch.url); !refused.ok() && refused.error().kind == ErrorKind::kInvalid)
+      return refused.error();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Endpoint> {
     RECUR_ASSIGN(auto found, find_endpoint(tx, id, true));
     if (!found) return endpoint_not_found(id);
@@ -219,7 +258,9 @@ Attempt WebhookService::attempt(const Claim& c) {
   request.connect_timeout = std::chrono::seconds(kConnectTimeoutSeconds);
   // Wall time of the request, for the deliveries list; the schedule uses the injected clock.
   auto started = std::chrono::steady_clock::now();
-  auto response = transport_(request);
+  // The guard again at each attempt: the host's addresses may have changed since creation.
+  Status allowed = check_destination(c.endpoint.url);
+  auto response = allowed.ok() ? transport_(request) : Result<net::HttpResponse>(allowed.error());
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   Attempt a;
   a.at = clock_.now();

@@ -50,6 +50,9 @@ struct WebhookOptions {
   int fan_out_batch = 100;           // outbox entries one fan-out transaction takes
   int delivery_batch = 100;          // deliveries one deliver_due run sends at most
   std::int64_t lease_seconds = 60;   // a claim older than this is due again (a crashed worker)
+  // The SSRF guard: false refuses URLs whose host resolves to a loopback, link-local or
+  // private address (is_private_address), on create and update and before every attempt.
+  bool allow_private_urls = false;
 };
 
 struct DeliveryReport {
@@ -65,10 +68,12 @@ class WebhookService {
  public:
   using Transport = std::function<Result<net::HttpResponse>(const net::HttpRequest&)>;
   using RandomBytes = std::function<std::string(std::size_t)>;
+  // A host's addresses (getaddrinfo by default); an error when it does not resolve.
+  using Resolver = std::function<Result<std::vector<std::string>>(const std::string& host)>;
 
   // `transport` defaults to net::send; `random` to libsodium's CSPRNG.
   WebhookService(db::Database& db, const Clock& clock, IdGenerator& ids, WebhookOptions options = {},
-                 Transport transport = {}, RandomBytes random = {});
+                 Transport transport = {}, RandomBytes random = {}, Resolver resolver = {});
 
   Result<Endpoint> create(const EndpointInput& input);
   Result<Endpoint> get(const std::string& id);
@@ -108,6 +113,8 @@ class WebhookService {
                             Timestamp now);
   Attempt attempt(const Claim& claim);
   Result<bool> record(const Delivery& claimed, Attempt attempt, DeliveryReport& report);
+  // Ok, or why the SSRF guard refuses `url` (none when private URLs are allowed).
+  Status check_destination(const std::string& url);
 
   db::Database& db_;
   const Clock& clock_;
@@ -115,6 +122,7 @@ class WebhookService {
   WebhookOptions options_;
   Transport transport_;
   RandomBytes random_;
+  Resolver resolver_;
 };
 
 }  // namespace recur::webhooks

@@ -47,7 +47,13 @@ class WebhooksTest : public ::testing::Test {
     service = std::make_unique<WebhookService>(
         t.app->database(), *t.clock, t.app->ids(), WebhookOptions{},
         [this](const net::HttpRequest& r) { return receiver(r); },
-        [n](std::size_t size) mutable { return std::string(size, static_cast<char>('a' + n++)); });
+        [n](std::size_t size) mutable { return std::string(size, static_cast<char>('a' + n++)); },
+        [this](const std::string& host) -> Result<std::vector<std::string>> {
+          resolved.push_back(host);
+          if (host == "intranet.example") return std::vector<std::string>{"10.0.0.7"};
+          if (std::isdigit(static_cast<unsigned char>(host[0]))) return std::vector<std::string>{host};  // a literal
+          return std::vector<std::string>{"93.184.216.34"};
+        });
   }
   void record(const std::string& type, const std::string& resource_id) {
     auto done = db::transact(t.app->database(), [&](db::Tx& tx) {
@@ -79,6 +85,7 @@ class WebhooksTest : public ::testing::Test {
   TestApp t;
   std::unique_ptr<events::Recorder> recorder;
   FakeReceiver receiver;
+  std::vector<std::string> resolved;
   std::unique_ptr<WebhookService> service;
 };
 
@@ -262,6 +269,41 @@ TEST_F(WebhooksTest, AResendAndAReplaySendTheEventsAgainWithTheirOriginalIds) {
   ASSERT_TRUE(early.ok());
   EXPECT_EQ(early->deliveries, 1);
   EXPECT_EQ(deliveries_of(e.id).size(), 6u);
+}
+
+TEST_F(WebhooksTest, TheSsrfGuardRefusesPrivateDestinationsOnCreateUpdateAndEveryAttempt) {
+  auto refused = service->create(EndpointInput{"https://intranet.example/h", {"*"}, std::nullopt, Json::object()});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "validation_failed");
+  ASSERT_EQ(refused.error().fields.size(), 1u);
+  EXPECT_EQ(refused.error().fields[0].code, "private_address");
+  auto literal = service->create(EndpointInput{"http://127.0.0.1:9/h", {"*"}, std::nullopt, Json::object()});
+  ASSERT_FALSE(literal.ok());
+  EXPECT_EQ(literal.error().fields.at(0).code, "private_address");
+
+  Endpoint e = endpoint({"*"}, "https://public.example/h");
+  auto moved = service->update(e.id, EndpointPatch{"https://intranet.example/h"}, e.version);
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().fields.at(0).code, "private_address");
+  record("customer.created", "cus_1");
+  run();
+  EXPECT_EQ(receiver.received.size(), 1u);
+  EXPECT_NE(std::find(resolved.begin(), resolved.end(), "public.example"), resolved.end());
+}
+
+TEST(WebhooksSsrf, AllowingPrivateUrlsSkipsTheResolver) {
+  TestApp t = testing::make_app(at("2026-03-01T12:00:00Z"));
+  int resolved = 0;
+  WebhookOptions options;
+  options.allow_private_urls = true;
+  WebhookService service(t.app->database(), *t.clock, t.app->ids(), options,
+                         [](const net::HttpRequest&) -> Result<net::HttpResponse> { return net::HttpResponse{200, {}, ""}; },
+                         {}, [&resolved](const std::string&) -> Result<std::vector<std::string>> {
+                           ++resolved;
+                           return std::vector<std::string>{"127.0.0.1"};
+                         });
+  EXPECT_TRUE(service.create(EndpointInput{"http://127.0.0.1:8080/h", {"*"}, std::nullopt, Json::object()}).ok());
+  EXPECT_EQ(resolved, 0);
 }
 
 }  // namespace
