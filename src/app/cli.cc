@@ -12,6 +12,7 @@
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -47,13 +48,14 @@ int fail(const Error& e) {
   return 1;
 }
 
-// Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
-class Scheduler {
+// Calls `step` on a thread of its own, then again `period` after each call ends, until
+// destroyed (which waits for the call in progress).
+class Repeating {
  public:
-  Scheduler(App& app, int tick) : app_(app), tick_(tick) {
+  Repeating(std::chrono::seconds period, std::function<void()> step) : period_(period), step_(std::move(step)) {
     thread_ = std::thread([this] { loop(); });
   }
-  ~Scheduler() {
+  ~Repeating() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -67,23 +69,41 @@ class Scheduler {
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
-      try {
-        auto run = app_.run_billing("scheduler");
-        if (!run.ok()) spdlog::error("billing run failed: {}", run.error().message);
-        else if (run->lifecycle_events > 0 || run->payments.attempted > 0 || run->lifecycle_failures > 0 ||
-                 run->payments.errors > 0)
-          spdlog::info("billing run: {} subscriptions advanced ({} failed), {} charges ({} ok, {} declined, {} unknown,"
-                       " {} errors)",
-                       run->subscriptions_advanced, run->lifecycle_failures, run->payments.attempted,
-                       run->payments.succeeded, run->payments.failed, run->payments.unknown, run->payments.errors);
-      } catch (const std::exception& e) {
-        spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
-      }
-      reorder();
-      dispatch_notifications();
+      step_();
       lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
+      cv_.wait_for(lock, period_, [this] { return stop_; });
     }
+  }
+
+  std::chrono::seconds period_;
+  std::function<void()> step_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
+class Scheduler {
+ public:
+  Scheduler(App& app, int tick) : app_(app), repeating_(std::chrono::seconds(tick), [this] { step(); }) {}
+
+ private:
+  void step() {
+    try {
+      auto run = app_.run_billing("scheduler");
+      if (!run.ok()) spdlog::error("billing run failed: {}", run.error().message);
+      else if (run->lifecycle_events > 0 || run->payments.attempted > 0 || run->lifecycle_failures > 0 ||
+               run->payments.errors > 0)
+        spdlog::info("billing run: {} subscriptions advanced ({} failed), {} charges ({} ok, {} declined, {} unknown,"
+                     " {} errors)",
+                     run->subscriptions_advanced, run->lifecycle_failures, run->payments.attempted,
+                     run->payments.succeeded, run->payments.failed, run->payments.unknown, run->payments.errors);
+    } catch (const std::exception& e) {
+      spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
+    }
+    reorder();
+    dispatch_notifications();
   }
 
   // Automatic purchase orders (hourly inside App); a failure is logged and retried later.
@@ -114,11 +134,7 @@ class Scheduler {
   }
 
   App& app_;
-  int tick_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
 };
 
 // Webhooks on a thread of their own, every second: fan the event outbox out, send what is
@@ -126,42 +142,23 @@ class Scheduler {
 // 15 s timeout), never the API or billing.
 class DeliveryLoop {
  public:
-  explicit DeliveryLoop(App& app) : app_(app) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~DeliveryLoop() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+  explicit DeliveryLoop(App& app) : app_(app), repeating_(std::chrono::seconds(1), [this] { step(); }) {}
 
  private:
-  void loop() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      try {
-        auto report = app_.deliver_webhooks();
-        if (!report.ok()) spdlog::error("webhook delivery failed: {}", report.error().message);
-        else if (report->succeeded + report->retrying + report->failed + report->lost > 0)
-          spdlog::info("webhooks: {} events fanned out, {} delivered, {} to retry, {} failed for good, {} lost",
-                       report->fanned_out, report->succeeded, report->retrying, report->failed, report->lost);
-      } catch (const std::exception& e) {
-        spdlog::error("webhook delivery aborted: {}", e.what());
-      }
-      lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+  void step() {
+    try {
+      auto report = app_.deliver_webhooks();
+      if (!report.ok()) spdlog::error("webhook delivery failed: {}", report.error().message);
+      else if (report->succeeded + report->retrying + report->failed + report->lost > 0)
+        spdlog::info("webhooks: {} events fanned out, {} delivered, {} to retry, {} failed for good, {} lost",
+                     report->fanned_out, report->succeeded, report->retrying, report->failed, report->lost);
+    } catch (const std::exception& e) {
+      spdlog::error("webhook delivery aborted: {}", e.what());
     }
   }
 
   App& app_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
 };
 
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
