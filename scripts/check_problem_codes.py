@@ -23,6 +23,8 @@ NOT_SENT = {
     # Delivery of a notification: recorded as the notification's last_error, never answered.
     "smtp_error", "email_rejected", "sms_provider_error", "sms_rejected", "template_data_missing",
     "update_payment_url_unset", "notification_claim_conflict",
+    # Delivery of a webhook: a lost claim is skipped, never answered.
+    "webhook_delivery_claim_conflict",
     # Transport failures of an outgoing call: each caller turns them into gateway_error.
     "timeout", "transport_error",
     # The database port's own codes, which the modules map (unique_violation to e.g. sku_taken,

@@ -13,7 +13,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
         kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead,
-        kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead}},
+        kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead, kWebhooksManage}},
       // Customer service: manages customers and their subscriptions, reads the catalogue.
       {"support",
        {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,

@@ -27,6 +27,7 @@ inline constexpr std::string_view kInventoryWrite = "inventory:write";  // adjus
 inline constexpr std::string_view kShipmentsRead = "shipments:read";
 inline constexpr std::string_view kShipmentsWrite = "shipments:write";  // statuses, backorder choices
 inline constexpr std::string_view kEventsRead = "events:read";          // the events API: every resource's changes
+inline constexpr std::string_view kWebhooksManage = "webhooks:manage";  // webhook endpoints, their secrets and deliveries
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

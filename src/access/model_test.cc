@@ -15,7 +15,7 @@ constexpr std::string_view kAllPermissions[] = {
     perm::kSubscriptionsRead, perm::kSubscriptionsWrite, perm::kBillingRead,       perm::kBillingWrite,
     perm::kTestClock,         perm::kSettingsRead,      perm::kSettingsWrite,      perm::kNotificationsRead,
     perm::kInventoryRead,     perm::kInventoryWrite,    perm::kShipmentsRead,      perm::kShipmentsWrite,
-    perm::kEventsRead,
+    perm::kEventsRead,        perm::kWebhooksManage,
 };
 
 // One row per permission; a column per role, in kRoles' order: admin, support, billing,
@@ -44,6 +44,7 @@ constexpr Row kTable[] = {
     {perm::kShipmentsRead,        "YY-YY"},
     {perm::kShipmentsWrite,       "YY-Y-"},
     {perm::kEventsRead,           "Y---Y"},  // every resource's changes, customers' included
+    {perm::kWebhooksManage,       "Y----"},  // endpoint secrets, and where events go
 };
 
 TEST(RolePermissions, EveryRoleHoldsExactlyThePermissionsOfTheTable) {
@@ -95,13 +96,15 @@ TEST(RolePermissions, ARoleThatMayWriteAnAreaMayReadIt) {
     }
 }
 
-TEST(RolePermissions, PermissionsAreAreaColonReadOrWrite) {
+// "manage" where one permission covers reading and writing something only admins touch
+// (webhooks:manage: endpoint secrets, and where events go).
+TEST(RolePermissions, PermissionsAreAreaColonReadWriteOrManage) {
   for (auto p : kAllPermissions) {
     auto colon = p.find(':');
     ASSERT_NE(colon, std::string_view::npos) << p;
     EXPECT_GT(colon, 0u) << p;
     auto verb = p.substr(colon + 1);
-    EXPECT_TRUE(verb == "read" || verb == "write") << p;
+    EXPECT_TRUE(verb == "read" || verb == "write" || verb == "manage") << p;
   }
 }
 

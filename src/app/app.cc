@@ -46,6 +46,12 @@ billing::BillingOptions billing_options(const Options& options) {
   return billing;
 }
 
+webhooks::WebhookOptions webhook_options(const Options& options) {
+  webhooks::WebhookOptions out;
+  out.allow_private_urls = options.allow_private_webhook_urls || options.test_mode;
+  return out;
+}
+
 std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
   if (options.sms.url.empty()) return std::make_unique<notify::LogSmsSender>();
   return std::make_unique<notify::HttpSmsSender>(options.sms);
@@ -81,6 +87,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
       purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
       events_api_(*db_, *clock_, options.event_retention_days),
+      webhooks_(*db_, *clock_, ids_, webhook_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();
@@ -93,6 +100,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
   webhooks::add_routes(router_, events_api_);
+  webhooks::add_endpoint_routes(router_, webhooks_);
   // Answered from the availability cache without a database (src/inventory/availability.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
@@ -184,27 +192,41 @@ Result<Json> App::advance_test_clock(Timestamp to) {
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
   if (!simulated) return Error::not_found("not_test_mode", "the server is not in test mode");
   std::lock_guard lock(run_mu_);
+  std::lock_guard deliveries(webhooks_mu_);
   int runs = 0, advanced = 0, attempted = 0;
   // Stop at each moment something is due, so a year of renewals and retries happen in
   // the order they would have. Bounded: every stop moves time forward or runs nothing new.
   for (int guard = 0; guard < 100000; ++guard) {
     RECUR_ASSIGN(auto next, billing_.runs.next_due_at());
+    auto due = webhooks_.next_due_at();
+    std::optional<Timestamp> next_delivery = due.ok() ? *due : std::nullopt;
+    if (next_delivery && (!next || *next_delivery < *next)) next = next_delivery;
     Timestamp stop = next && *next <= to ? std::max(*next, simulated->now()) : to;
     simulated->set(stop);
     RECUR_ASSIGN(auto run, billing_.runs.run("test_clock"));
     (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
     (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time
+    // Webhooks and their retries at their simulated time; an error here (logged by the
+    // delivery loop too) does not stop the clock.
+    auto ran = webhooks_.run();
+    webhooks::DeliveryReport delivered = ran.ok() ? *ran : webhooks::DeliveryReport{};
     ++runs;
     advanced += run.subscriptions_advanced;
     attempted += run.payments.attempted;
     if (stop >= to) break;
-    bool progressed = run.subscriptions_advanced + run.payments.attempted > 0;
+    bool progressed = run.subscriptions_advanced + run.payments.attempted + delivered.fanned_out +
+                          delivered.succeeded + delivered.retrying + delivered.failed > 0;
     if (!progressed) {
       // Something due now could not run (an error, or a lease): do not spin on it.
       simulated->set(std::min(to, stop + 1));
     }
   }
   return Json{{"runs", runs}, {"subscriptions_advanced", advanced}, {"payments_attempted", attempted}};
+}
+
+Result<webhooks::DeliveryReport> App::deliver_webhooks() {
+  std::lock_guard lock(webhooks_mu_);
+  return webhooks_.run();
 }
 
 Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations(), clock_->now()); }

@@ -28,6 +28,7 @@
 #include "platform/ids.h"
 #include "subscriptions/service.h"
 #include "webhooks/events_api.h"
+#include "webhooks/service.h"
 
 namespace recur::app {
 
@@ -67,6 +68,9 @@ struct Options {
   Timestamp idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   // Days of events the events API shows (GET /v1/events).
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
+  // Webhook URLs that resolve to loopback, link-local or private addresses (the SSRF
+  // guard refuses them in live mode unless this is set; test mode allows them).
+  bool allow_private_webhook_urls = false;
 };
 
 class App {
@@ -101,6 +105,11 @@ class App {
   // Test mode: moves the clock to `to`, running everything due on the way, in order.
   Result<Json> advance_test_clock(Timestamp to);
   notify::Notifier& notifications() { return notifications_; }
+  webhooks::WebhookService& webhooks() { return webhooks_; }
+  // Fans the event outbox out to webhook endpoints and sends the deliveries due (the
+  // delivery loop's one step; test mode's clock runs it at every stop instead, holding off
+  // the loop so that retries happen at the simulated times they are due).
+  Result<webhooks::DeliveryReport> deliver_webhooks();
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
@@ -128,8 +137,10 @@ class App {
   inventory::InventoryService inventory_;
   inventory::PurchasingService purchasing_;
   webhooks::EventsApi events_api_;
+  webhooks::WebhookService webhooks_;
   std::mutex run_mu_;
   std::mutex reorder_mu_;
+  std::mutex webhooks_mu_;  // one delivery step at a time in this process (see deliver_webhooks)
   std::optional<Timestamp> last_reorder_;
   http::Router router_;
   http::Pipeline pipeline_;

@@ -3,12 +3,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
 #include <sys/resource.h>
+
+#include <csignal>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -44,13 +48,14 @@ int fail(const Error& e) {
   return 1;
 }
 
-// Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
-class Scheduler {
+// Calls `step` on a thread of its own, then again `period` after each call ends, until
+// destroyed (which waits for the call in progress).
+class Repeating {
  public:
-  Scheduler(App& app, int tick) : app_(app), tick_(tick) {
+  Repeating(std::chrono::seconds period, std::function<void()> step) : period_(period), step_(std::move(step)) {
     thread_ = std::thread([this] { loop(); });
   }
-  ~Scheduler() {
+  ~Repeating() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -64,23 +69,41 @@ class Scheduler {
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
-      try {
-        auto run = app_.run_billing("scheduler");
-        if (!run.ok()) spdlog::error("billing run failed: {}", run.error().message);
-        else if (run->lifecycle_events > 0 || run->payments.attempted > 0 || run->lifecycle_failures > 0 ||
-                 run->payments.errors > 0)
-          spdlog::info("billing run: {} subscriptions advanced ({} failed), {} charges ({} ok, {} declined, {} unknown,"
-                       " {} errors)",
-                       run->subscriptions_advanced, run->lifecycle_failures, run->payments.attempted,
-                       run->payments.succeeded, run->payments.failed, run->payments.unknown, run->payments.errors);
-      } catch (const std::exception& e) {
-        spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
-      }
-      reorder();
-      dispatch_notifications();
+      step_();
       lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(tick_), [this] { return stop_; });
+      cv_.wait_for(lock, period_, [this] { return stop_; });
     }
+  }
+
+  std::chrono::seconds period_;
+  std::function<void()> step_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
+class Scheduler {
+ public:
+  Scheduler(App& app, int tick) : app_(app), repeating_(std::chrono::seconds(tick), [this] { step(); }) {}
+
+ private:
+  void step() {
+    try {
+      auto run = app_.run_billing("scheduler");
+      if (!run.ok()) spdlog::error("billing run failed: {}", run.error().message);
+      else if (run->lifecycle_events > 0 || run->payments.attempted > 0 || run->lifecycle_failures > 0 ||
+               run->payments.errors > 0)
+        spdlog::info("billing run: {} subscriptions advanced ({} failed), {} charges ({} ok, {} declined, {} unknown,"
+                     " {} errors)",
+                     run->subscriptions_advanced, run->lifecycle_failures, run->payments.attempted,
+                     run->payments.succeeded, run->payments.failed, run->payments.unknown, run->payments.errors);
+    } catch (const std::exception& e) {
+      spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
+    }
+    reorder();
+    dispatch_notifications();
   }
 
   // Automatic purchase orders (hourly inside App); a failure is logged and retried later.
@@ -111,12 +134,54 @@ class Scheduler {
   }
 
   App& app_;
-  int tick_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
 };
+
+// Webhooks on a thread of their own, every second: fan the event outbox out, send what is
+// due. A slow or dead receiver holds up only this loop (each attempt is bounded by the
+// 15 s timeout), never the API or billing.
+class DeliveryLoop {
+ public:
+  explicit DeliveryLoop(App& app) : app_(app), repeating_(std::chrono::seconds(1), [this] { step(); }) {}
+
+ private:
+  void step() {
+    try {
+      auto report = app_.deliver_webhooks();
+      if (!report.ok()) spdlog::error("webhook delivery failed: {}", report.error().message);
+      else if (report->succeeded + report->retrying + report->failed + report->lost > 0)
+        spdlog::info("webhooks: {} events fanned out, {} delivered, {} to retry, {} failed for good, {} lost",
+                     report->fanned_out, report->succeeded, report->retrying, report->failed, report->lost);
+    } catch (const std::exception& e) {
+      spdlog::error("webhook delivery aborted: {}", e.what());
+    }
+  }
+
+  App& app_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
+};
+
+// `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
+// claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
+int deliver(const Common& common, bool allow_private_webhook_urls) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so each inherits it
+  Options options{common.db_url, 2, "", ""};
+  options.allow_private_webhook_urls = allow_private_webhook_urls;
+  auto app = open_app(options);
+  if (!app.ok()) return fail(app.error());
+  {
+    DeliveryLoop loop(**app);
+    spdlog::info("recur delivering webhooks (database {})", (*app)->database().describe());
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("signal {} received: stopping after the delivery in progress", received);
+  }
+  return 0;
+}
 
 struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
@@ -142,6 +207,7 @@ struct ServeFlags {
   std::string redis_url;
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
+  bool allow_private_webhook_urls = false;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -281,6 +347,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
+  options.allow_private_webhook_urls = flags.allow_private_webhook_urls;
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
@@ -306,6 +373,7 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
+    DeliveryLoop deliveries(a);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} open files); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,
@@ -452,6 +520,10 @@ int run_cli(int argc, char** argv) {
                         "run by a retry")
       ->check(CLI::Range(std::int64_t{1}, kSecondsPerDay))
       ->capture_default_str();
+  serve_cmd->add_flag("--allow-private-webhook-urls", flags.allow_private_webhook_urls,
+                      "let webhook URLs resolve to loopback, link-local or private addresses (refused outside"
+                      " test mode otherwise: the SSRF guard)")
+      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
   serve_cmd->add_option("--event-retention-days", flags.event_retention_days,
                         "days of events GET /v1/events shows (the log itself is kept: it is each resource's history)")
       ->check(CLI::Range(1, 3650))
@@ -476,6 +548,12 @@ int run_cli(int argc, char** argv) {
   add_payment_update_options(bill_cmd, bill.update_payment_url, bill.payment_update_ttl_days);
   bill_cmd->add_option("--redis-url", bill.redis_url, "the API nodes' Redis (see serve): stock moved here reaches their caches")
       ->envname("RECUR_REDIS_URL");
+
+  auto* deliver_cmd = cli.add_subcommand("deliver", "send webhooks (as serve does) without serving the API, until stopped");
+  add_db_option(deliver_cmd, common);
+  bool deliver_private = false;
+  deliver_cmd->add_flag("--allow-private-webhook-urls", deliver_private, "see serve")
+      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -510,6 +588,7 @@ int run_cli(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
   if (demo_cmd->parsed()) return demo(common);
+  if (deliver_cmd->parsed()) return deliver(common, deliver_private);
 
   auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());

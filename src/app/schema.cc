@@ -451,6 +451,48 @@ CREATE INDEX shipments_paid ON shipments (paid, id))",
        R"(CREATE INDEX events_type ON events (type, id);
 CREATE INDEX events_resource_type ON events (resource_type, id);
 CREATE INDEX events_created ON events (created_at))"},
+      {24, "webhooks (issue 14): webhook_endpoints, the event_outbox events::Recorder fills, webhook_deliveries",
+       // A delivery made by fan-out is unique per (endpoint, event); a replay or a resend is
+       // another row of the same pair (origin 'replay' | 'resend').
+       R"(CREATE TABLE webhook_endpoints (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  status TEXT NOT NULL,
+  enabled_events TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  previous_secret TEXT,
+  previous_secret_expires_at BIGINT,
+  description TEXT,
+  metadata TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  version BIGINT NOT NULL
+);
+CREATE INDEX webhook_endpoints_status ON webhook_endpoints (status, id);
+CREATE TABLE event_outbox (
+  event_id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX event_outbox_created ON event_outbox (created_at, event_id);
+CREATE TABLE webhook_deliveries (
+  id TEXT PRIMARY KEY,
+  endpoint_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at BIGINT,
+  last_status_code INTEGER,
+  last_error TEXT,
+  last_duration_ms BIGINT,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  history TEXT NOT NULL
+);
+CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries (endpoint_id, event_id) WHERE origin = 'event';
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, id))"},
   };
   return kMigrations;
 }

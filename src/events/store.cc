@@ -31,12 +31,15 @@ Json to_json(const Event& e) {
 
 Status append(db::Tx& tx, const Event& e) {
   Json payload = {{"before", e.before}, {"after", e.after}, {"details", e.details}};
-  // Nothing acts on its result: it travels with the next statement (which sees it) or COMMIT.
-  return tx.exec_later(
+  // Nothing acts on their results: they travel with the next statement (which sees them) or
+  // COMMIT.
+  RECUR_TRY(tx.exec_later(
       "INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload)"
       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
       {e.id, e.type, e.resource_type, e.resource_id, e.actor.type, e.actor.id, e.actor.role, e.created,
-       payload.dump()});
+       payload.dump()}));
+  // The outbox webhooks fan out from: it commits, or rolls back, with the event.
+  return tx.exec_later("INSERT INTO event_outbox (event_id, created_at) VALUES ($1, $2)", {e.id, e.created});
 }
 
 Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& resource_id, const Actor& actor,

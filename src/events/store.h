@@ -11,6 +11,7 @@
 
 namespace recur::events {
 
+// Stores the event and puts it in the outbox (event_outbox) webhooks deliver from.
 // Requires: called inside the transaction that made the change.
 Status append(db::Tx& tx, const Event& event);
 
