@@ -2,7 +2,7 @@
 #include "webhooks/routes.h"
 
 #include "access/model.h"
-#include "platform/time.h"
+#include "platform/json.h"
 #include "platform/http/rest.h"
 
 namespace recur::webhooks {
@@ -32,7 +32,6 @@ Result<EventQuery> event_query(const Request& req) {
   return EventQuery{std::move(types), req.query_param("resource"), page};
 }
 
-Json optional_time(const std::optional<Timestamp>& t) { return t ? Json(format_rfc3339(*t)) : Json(nullptr); }
 template <typename T>
 Json optional_value(const std::optional<T>& v) { return v ? Json(*v) : Json(nullptr); }
 
@@ -134,7 +133,7 @@ Json to_json(const Endpoint& e, bool with_secret) {
               {"enabled_events", e.enabled_events},
               {"status", e.status},
               {"secret", with_secret ? Json(e.secret) : Json(nullptr)},
-              {"previous_secret_expires_at", optional_time(e.previous_secret_expires_at)},
+              {"previous_secret_expires_at", to_json_time(e.previous_secret_expires_at)},
               {"description", optional_value(e.description)},
               {"metadata", e.metadata},
               {"created", format_rfc3339(e.created)},
@@ -158,7 +157,7 @@ Json to_json(const Delivery& d) {
               {"origin", d.origin},
               {"status", d.status},
               {"attempt_count", d.attempts},
-              {"next_attempt_at", optional_time(d.status == "pending" ? d.next_attempt_at : std::nullopt)},
+              {"next_attempt_at", to_json_time(d.status == "pending" ? d.next_attempt_at : std::nullopt)},
               {"last_status_code", optional_value(d.last_status_code)},
               {"last_error", optional_value(d.last_error)},
               {"last_duration_ms", optional_value(d.last_duration_ms)},
