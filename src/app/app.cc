@@ -49,6 +49,7 @@ billing::BillingOptions billing_options(const Options& options) {
 webhooks::WebhookOptions webhook_options(const Options& options) {
   webhooks::WebhookOptions out;
   out.allow_private_urls = options.allow_private_webhook_urls || options.test_mode;
+  out.ops_email = options.inventory.ops_email;  // --ops-email
   return out;
 }
 
@@ -91,6 +92,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       pipeline_(router_, keys_, idempotency_) {
   wire_billing(options);
   wire_inventory();
+  webhooks_.set_ops_outbox(notifications_);  // "endpoint disabled" alerts to --ops-email
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_, retention_);
@@ -192,7 +194,9 @@ Result<Json> App::advance_test_clock(Timestamp to) {
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
   if (!simulated) return Error::not_found("not_test_mode", "the server is not in test mode");
   std::lock_guard lock(run_mu_);
-  std::lock_guard deliveries(webhooks_mu_);
+  // No attempt in flight while time moves: each one sees the time it was claimed at.
+  std::optional<webhooks::Dispatcher::Pause> paused;
+  if (dispatcher_) paused.emplace(*dispatcher_);
   int runs = 0, advanced = 0, attempted = 0;
   // Stop at each moment something is due, so a year of renewals and retries happen in
   // the order they would have. Bounded: every stop moves time forward or runs nothing new.
@@ -206,8 +210,8 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     RECUR_ASSIGN(auto run, billing_.runs.run("test_clock"));
     (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
     (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time
-    // Webhooks and their retries at their simulated time; an error here (logged by the
-    // delivery loop too) does not stop the clock.
+    // Webhooks and their retries at their simulated time; an error here does not stop the
+    // clock (the dispatcher, once resumed, logs it).
     auto ran = webhooks_.run();
     webhooks::DeliveryReport delivered = ran.ok() ? *ran : webhooks::DeliveryReport{};
     ++runs;
@@ -224,9 +228,14 @@ Result<Json> App::advance_test_clock(Timestamp to) {
   return Json{{"runs", runs}, {"subscriptions_advanced", advanced}, {"payments_attempted", attempted}};
 }
 
-Result<webhooks::DeliveryReport> App::deliver_webhooks() {
-  std::lock_guard lock(webhooks_mu_);
-  return webhooks_.run();
+void App::start_webhooks() {
+  if (!dispatcher_) dispatcher_ = std::make_unique<webhooks::Dispatcher>(webhooks_);
+}
+
+void App::stop_webhooks() { dispatcher_.reset(); }
+
+webhooks::DeliveryReport App::take_webhook_report() {
+  return dispatcher_ ? dispatcher_->take_report() : webhooks::DeliveryReport{};
 }
 
 Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations(), clock_->now()); }

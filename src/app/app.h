@@ -27,6 +27,7 @@
 #include "platform/http/router.h"
 #include "platform/ids.h"
 #include "subscriptions/service.h"
+#include "webhooks/dispatcher.h"
 #include "webhooks/events_api.h"
 #include "webhooks/service.h"
 
@@ -106,10 +107,13 @@ class App {
   Result<Json> advance_test_clock(Timestamp to);
   notify::Notifier& notifications() { return notifications_; }
   webhooks::WebhookService& webhooks() { return webhooks_; }
-  // Fans the event outbox out to webhook endpoints and sends the deliveries due (the
-  // delivery loop's one step; test mode's clock runs it at every stop instead, holding off
-  // the loop so that retries happen at the simulated times they are due).
-  Result<webhooks::DeliveryReport> deliver_webhooks();
+  // Sends webhooks in the background (serve, recur deliver) until stop_webhooks(); test
+  // mode's clock pauses it at every stop and delivers what is due itself, so that retries
+  // happen at the simulated times they are due.
+  void start_webhooks();
+  void stop_webhooks();
+  // The outcomes since the last call (for the log); none when not started.
+  webhooks::DeliveryReport take_webhook_report();
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
@@ -140,10 +144,10 @@ class App {
   webhooks::WebhookService webhooks_;
   std::mutex run_mu_;
   std::mutex reorder_mu_;
-  std::mutex webhooks_mu_;  // one delivery step at a time in this process (see deliver_webhooks)
   std::optional<Timestamp> last_reorder_;
   http::Router router_;
   http::Pipeline pipeline_;
+  std::unique_ptr<webhooks::Dispatcher> dispatcher_;  // stopped before what it sends with
   // Declared last so it goes first: its thread calls into inventory_'s cache, and nothing
   // publishes once the App is being destroyed (server and scheduler are stopped by then).
   std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;

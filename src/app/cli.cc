@@ -137,28 +137,30 @@ class Scheduler {
   Repeating repeating_;  // last: stopped first, before what its steps use
 };
 
-// Webhooks on a thread of their own, every second: fan the event outbox out, send what is
-// due. A slow or dead receiver holds up only this loop (each attempt is bounded by the
-// 15 s timeout), never the API or billing.
+// Webhooks in the background (webhooks::Dispatcher: sender threads, at most a few per
+// endpoint, so a slow or dead receiver holds up only its own deliveries, never the API or
+// billing), and a line in the log every few seconds when something was sent.
 class DeliveryLoop {
  public:
-  explicit DeliveryLoop(App& app) : app_(app), repeating_(std::chrono::seconds(1), [this] { step(); }) {}
+  explicit DeliveryLoop(App& app) : app_(app) {
+    app_.start_webhooks();
+    repeating_.emplace(std::chrono::seconds(5), [this] { step(); });
+  }
+  ~DeliveryLoop() {
+    repeating_.reset();  // the log's thread first, then the senders (they finish what they hold)
+    app_.stop_webhooks();
+  }
 
  private:
   void step() {
-    try {
-      auto report = app_.deliver_webhooks();
-      if (!report.ok()) spdlog::error("webhook delivery failed: {}", report.error().message);
-      else if (report->succeeded + report->retrying + report->failed + report->lost > 0)
-        spdlog::info("webhooks: {} events fanned out, {} delivered, {} to retry, {} failed for good, {} lost",
-                     report->fanned_out, report->succeeded, report->retrying, report->failed, report->lost);
-    } catch (const std::exception& e) {
-      spdlog::error("webhook delivery aborted: {}", e.what());
-    }
+    auto report = app_.take_webhook_report();
+    if (report.succeeded + report.retrying + report.failed + report.lost > 0)
+      spdlog::info("webhooks: {} events fanned out, {} delivered, {} to retry, {} failed for good, {} lost",
+                   report.fanned_out, report.succeeded, report.retrying, report.failed, report.lost);
   }
 
   App& app_;
-  Repeating repeating_;  // last: stopped first, before what its steps use
+  std::optional<Repeating> repeating_;
 };
 
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the

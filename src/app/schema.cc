@@ -493,6 +493,21 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries (endpoint_id, event_id) WHERE origin = 'event';
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, id))"},
+      {25, "webhooks: the outbox and deliveries carry their event's type (and time), so webhooks never read the events"
+           " table; an endpoint remembers since when its deliveries have all failed",
+       // Filled below for the rows already there; every new row gets them from its writer.
+       R"(ALTER TABLE event_outbox ADD COLUMN type TEXT NOT NULL DEFAULT '';
+ALTER TABLE webhook_deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT '';
+ALTER TABLE webhook_deliveries ADD COLUMN event_created BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE webhook_endpoints ADD COLUMN failing_since BIGINT;
+UPDATE event_outbox SET type = COALESCE((SELECT e.type FROM events e WHERE e.id = event_outbox.event_id), '');
+UPDATE webhook_deliveries SET
+  event_type = COALESCE((SELECT e.type FROM events e WHERE e.id = webhook_deliveries.event_id), ''),
+  event_created = COALESCE((SELECT e.created_at FROM events e WHERE e.id = webhook_deliveries.event_id), 0);
+CREATE INDEX webhook_deliveries_replay ON webhook_deliveries (endpoint_id, origin, status, event_created);
+CREATE INDEX webhook_deliveries_lane ON webhook_deliveries (endpoint_id, next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+DROP INDEX webhook_deliveries_due)"},
   };
   return kMigrations;
 }

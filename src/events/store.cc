@@ -39,7 +39,8 @@ Status append(db::Tx& tx, const Event& e) {
       {e.id, e.type, e.resource_type, e.resource_id, e.actor.type, e.actor.id, e.actor.role, e.created,
        payload.dump()}));
   // The outbox webhooks fan out from: it commits, or rolls back, with the event.
-  return tx.exec_later("INSERT INTO event_outbox (event_id, created_at) VALUES ($1, $2)", {e.id, e.created});
+  return tx.exec_later("INSERT INTO event_outbox (event_id, type, created_at) VALUES ($1, $2, $3)",
+                       {e.id, e.type, e.created});
 }
 
 Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& resource_id, const Actor& actor,
@@ -105,6 +106,51 @@ Result<std::optional<Event>> find_event(db::Tx& tx, const std::string& id) {
   RECUR_ASSIGN(auto rows, tx.query(std::string(kEventColumns) + " WHERE id = $1", {id}));
   if (rows.empty()) return std::optional<Event>();
   return std::optional<Event>(event_from_row(rows[0]));
+}
+
+Result<std::vector<Event>> find_events(db::Tx& tx, const std::vector<std::string>& ids) {
+  std::vector<Event> out;
+  if (ids.empty()) return out;
+  std::string sql = std::string(kEventColumns) + " WHERE id IN (";
+  db::Params params;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    sql += (i ? ", $" : "$") + std::to_string(i + 1);
+    params.emplace_back(ids[i]);
+  }
+  RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(event_from_row(row));
+  return out;
+}
+
+Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Timestamp to, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, type, created_at FROM events WHERE created_at >= $1 AND created_at < $2"
+                                   " ORDER BY created_at, id LIMIT " + std::to_string(limit),
+                                   {from, to}));
+  std::vector<OutboxEntry> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2)});
+  return out;
+}
+
+Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit) {
+  std::string sql = "SELECT event_id, type, created_at FROM event_outbox ORDER BY created_at, event_id LIMIT " +
+                    std::to_string(limit);
+  if (tx.engine() == db::Engine::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
+  RECUR_ASSIGN(auto rows, tx.query(sql));
+  std::vector<OutboxEntry> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2)});
+  return out;
+}
+
+Status remove_from_outbox(db::Tx& tx, const std::string& event_id) {
+  return tx.exec_later("DELETE FROM event_outbox WHERE event_id = $1", {event_id});
+}
+
+Result<bool> outbox_empty(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id FROM event_outbox LIMIT 1"));
+  return rows.empty();
 }
 
 Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until) {

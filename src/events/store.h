@@ -11,7 +11,7 @@
 
 namespace recur::events {
 
-// Stores the event and puts it in the outbox (event_outbox) webhooks deliver from.
+// Stores the event and puts it in the outbox (event_outbox, below) webhooks deliver from.
 // Requires: called inside the transaction that made the change.
 Status append(db::Tx& tx, const Event& event);
 
@@ -29,6 +29,24 @@ struct EventFilter {
 };
 Result<Page<Event>> list_events(db::Tx& tx, const EventFilter& filter);
 Result<std::optional<Event>> find_event(db::Tx& tx, const std::string& id);
+// The events of `ids` that exist, in no particular order.
+Result<std::vector<Event>> find_events(db::Tx& tx, const std::vector<std::string>& ids);
+
+// An event by id, type and time: an outbox entry, or one of a window's events.
+struct OutboxEntry {
+  std::string event_id;
+  std::string type;
+  Timestamp created = 0;
+};
+// The events created in [from, to), oldest first, at most `limit` (webhook replays).
+Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Timestamp to, int limit);
+
+// The outbox: every appended event waits in it until its readers (webhooks' fan-out) have
+// taken it. Up to `limit` entries, oldest first, locked for this transaction (PostgreSQL
+// skips rows other workers hold; SQLite's write transaction holds the whole database).
+Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit);
+Status remove_from_outbox(db::Tx& tx, const std::string& event_id);
+Result<bool> outbox_empty(db::Tx& tx);
 
 // Appends events stamped with a fresh id and the injected clock's time. The resource type
 // is the event type's first word: "subscription.paused" -> "subscription".

@@ -207,6 +207,18 @@ constexpr Template kTemplates[] = {
                 "and {{incoming}} on order.</p>\n"
                 "<p>{{action}}</p>\n"),
      "Replenish {{product_name}} ({{sku}}): {{demand}} forecast vs {{available}} available + {{incoming}} on order."},
+    {"webhook_endpoint_disabled", "Webhook endpoint {{endpoint_id}} disabled: every delivery failed for 5 days",
+     "Every delivery to webhook endpoint {{endpoint_id}} ({{url}}) has failed since {{failing_since}}, so Recur "
+     "disabled it at {{disabled_at}}. Its deliveries wait; nothing is lost.\n\n"
+     "Fix the receiver, then enable the endpoint again (PATCH /v1/webhook-endpoints/{{endpoint_id}} with status "
+     "enabled) and replay the window it missed (POST /v1/webhook-endpoints/{{endpoint_id}}/replay).\n",
+     RECUR_HTML("<p>Every delivery to webhook endpoint <strong>{{endpoint_id}}</strong> ({{url}}) has failed since "
+                "{{failing_since}}, so Recur disabled it at {{disabled_at}}. Its deliveries wait; nothing is "
+                "lost.</p>\n"
+                "<p>Fix the receiver, then enable the endpoint again (PATCH /v1/webhook-endpoints/{{endpoint_id}} "
+                "with status enabled) and replay the window it missed (POST "
+                "/v1/webhook-endpoints/{{endpoint_id}}/replay).</p>\n"),
+     "Webhook endpoint {{endpoint_id}} disabled: every delivery has failed since {{failing_since}}."},
 };
 #undef RECUR_HTML
 

@@ -78,7 +78,7 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
   EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
                                              "backorder_delay", "backorder_filled", "shipment_shipped",
                                              "billing_failure_rate", "inventory_low", "purchase_order",
-                                             "replenishment_needed"}));
+                                             "replenishment_needed", "webhook_endpoint_disabled"}));
 }
 
 TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {

@@ -140,4 +140,10 @@ Attempt attempt_from_json(const Json& j) {
   return a;
 }
 
+Health health_after(std::optional<Timestamp> failing_since, bool delivered, Timestamp at) {
+  if (delivered) return failing_since ? Health::kRecovered : Health::kUnchanged;
+  if (!failing_since) return Health::kStartsFailing;
+  return at - *failing_since >= kDisableAfterFailingSeconds ? Health::kDisable : Health::kUnchanged;
+}
+
 }  // namespace recur::webhooks

@@ -68,7 +68,20 @@ struct Endpoint {
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
+  // Since when every attempt to it has failed (none: the last one succeeded, or none failed).
+  std::optional<Timestamp> failing_since;
 };
+
+// An endpoint whose attempts have all failed for this long is disabled.
+inline constexpr Timestamp kDisableAfterFailingSeconds = 5 * 24 * 3600;
+enum class Health {
+  kUnchanged,
+  kRecovered,      // a success after failures: failing_since is cleared
+  kStartsFailing,  // a first failure: failing_since becomes its time
+  kDisable,        // failing for kDisableAfterFailingSeconds: disabled, operators told
+};
+// What an attempt made at `at` does to its endpoint (`failing_since` as stored).
+Health health_after(std::optional<Timestamp> failing_since, bool delivered, Timestamp at);
 
 // The secrets that sign a delivery at `now`: the current one, and the rotated-out one while
 // it lasts.
@@ -89,6 +102,7 @@ struct Delivery {
   std::string endpoint_id;
   std::string event_id;
   std::string event_type;
+  Timestamp event_created = 0;
   std::string origin = "event";     // "event" (fan-out) | "replay" | "resend"
   std::string status = "pending";   // "pending" | "succeeded" | "failed"
   int attempts = 0;

@@ -172,5 +172,27 @@ TEST(SigningSecrets, TheRotatedOutSecretSignsUntilItExpires) {
   EXPECT_EQ(signing_secrets(e, 200), std::vector<std::string>{"whsec_new"});
 }
 
+TEST(HealthAfter, FailuresForFiveDaysDisableTheEndpointAndASuccessClearsThem) {
+  constexpr Timestamp t = 1'800'000'000;
+  struct Row {
+    std::optional<Timestamp> failing_since;
+    bool delivered;
+    Timestamp at;
+    Health want;
+  };
+  const Row rows[] = {
+      {std::nullopt, true, t, Health::kUnchanged},
+      {std::nullopt, false, t, Health::kStartsFailing},
+      {t, true, t + 10, Health::kRecovered},
+      {t, false, t + 10, Health::kUnchanged},
+      {t, false, t + kDisableAfterFailingSeconds - 1, Health::kUnchanged},
+      {t, false, t + kDisableAfterFailingSeconds, Health::kDisable},
+      {t, true, t + kDisableAfterFailingSeconds + 5, Health::kRecovered},
+  };
+  for (const auto& r : rows)
+    EXPECT_EQ(health_after(r.failing_since, r.delivered, r.at), r.want)
+        << "failing_since " << r.failing_since.value_or(0) << " delivered " << r.delivered << " at " << r.at;
+}
+
 }  // namespace
 }  // namespace recur::webhooks

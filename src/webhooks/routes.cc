@@ -134,6 +134,7 @@ Json to_json(const Endpoint& e, bool with_secret) {
               {"status", e.status},
               {"secret", with_secret ? Json(e.secret) : Json(nullptr)},
               {"previous_secret_expires_at", to_json_time(e.previous_secret_expires_at)},
+              {"failing_since", to_json_time(e.failing_since)},
               {"description", optional_value(e.description)},
               {"metadata", e.metadata},
               {"created", format_rfc3339(e.created)},

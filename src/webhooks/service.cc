@@ -6,14 +6,26 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <map>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
 
 #include "events/store.h"
+#include "platform/parallel.h"
 
 namespace recur::webhooks {
 namespace {
 
 Error endpoint_not_found(const std::string& id) {
-  return Error::not_found("webhook_endpoint_not_found", "no webhook endpoint with id '" + id + "'");
+  return Error::not_found("webhook_endpoint_not_found", no_object_message("webhook endpoint", "we", id));
+}
+
+// The default transport: one keep-alive connection cache per sender thread, so a busy
+// endpoint is not paid a TCP (and TLS) handshake per delivery.
+Result<net::HttpResponse> send_keep_alive(const net::HttpRequest& request) {
+  thread_local net::Session session;
+  return session.send(request);
 }
 
 std::string libsodium_bytes(std::size_t n) {
@@ -61,7 +73,7 @@ WebhookService::WebhookService(db::Database& db, const Clock& clock, IdGenerator
       clock_(clock),
       ids_(ids),
       options_(options),
-      transport_(transport ? std::move(transport) : Transport(net::send)),
+      transport_(transport ? std::move(transport) : Transport(send_keep_alive)),
       random_(random ? std::move(random) : RandomBytes(libsodium_bytes)),
       resolver_(resolver ? std::move(resolver) : Resolver(resolve_host)) {}
 
@@ -106,7 +118,11 @@ Result<Endpoint> WebhookService::update(const std::string& id, const EndpointPat
     if (e.version != expected_version) return version_conflict("the webhook endpoint", expected_version, e.version);
     if (patch.url) e.url = *patch.url;
     if (patch.enabled_events) e.enabled_events = *patch.enabled_events;
-    if (patch.status) e.status = *patch.status;
+    if (patch.status) {
+      // Enabled again by hand: its failures so far no longer count towards disabling it.
+      if (*patch.status == "enabled" && e.status != "enabled") e.failing_since.reset();
+      e.status = *patch.status;
+    }
     if (patch.description) e.description = *patch.description;
     if (patch.metadata) e.metadata = *patch.metadata;
     e.updated = clock_.now();
@@ -152,12 +168,14 @@ Result<Page<Delivery>> WebhookService::deliveries(const DeliveryFilter& filter) 
   }, db::TxMode::kReadOnly);
 }
 
-Delivery WebhookService::pending_delivery(const std::string& endpoint_id, const std::string& event_id,
+Delivery WebhookService::pending_delivery(const std::string& endpoint_id, const events::OutboxEntry& event,
                                           std::string origin, Timestamp now) {
   Delivery d;
   d.id = ids_.next("whd");
   d.endpoint_id = endpoint_id;
-  d.event_id = event_id;
+  d.event_id = event.event_id;
+  d.event_type = event.type;
+  d.event_created = event.created;
   d.origin = std::move(origin);
   d.next_attempt_at = now;
   d.created = d.updated = now;
@@ -170,8 +188,7 @@ Result<Delivery> WebhookService::resend(const std::string& event_id, const std::
     if (!event) return Error::not_found("event_not_found", "no event with id '" + event_id + "'");
     RECUR_ASSIGN(auto endpoint, find_endpoint(tx, endpoint_id, false));
     if (!endpoint) return endpoint_not_found(endpoint_id);
-    Delivery d = pending_delivery(endpoint_id, event_id, "resend", clock_.now());
-    d.event_type = event->type;
+    Delivery d = pending_delivery(endpoint_id, {event->id, event->type, event->created}, "resend", clock_.now());
     RECUR_TRY(insert(tx, d));
     return d;
   });
@@ -185,14 +202,19 @@ Result<ReplayResult> WebhookService::replay(const std::string& endpoint_id, cons
     if (!endpoint) return endpoint_not_found(endpoint_id);
     // Without `to`, every event up to now, those of this very second included.
     Timestamp end = request.to ? *request.to : now + 1;
-    RECUR_ASSIGN(auto events, replay_events(tx, ReplayWindow{endpoint_id, result.from, end, request.status,
-                                                             kMaxReplayEvents + 1}));
-    if (events.size() > static_cast<std::size_t>(kMaxReplayEvents))
+    std::vector<events::OutboxEntry> window;
+    if (request.status) {
+      RECUR_ASSIGN(window, replay_events(tx, ReplayWindow{endpoint_id, result.from, end, *request.status,
+                                                          kMaxReplayEvents + 1}));
+    } else {
+      RECUR_ASSIGN(window, events::events_between(tx, result.from, end, kMaxReplayEvents + 1));
+    }
+    if (window.size() > static_cast<std::size_t>(kMaxReplayEvents))
       return Error::invalid("replay_too_large", "the window holds more than " + std::to_string(kMaxReplayEvents) +
                                                     " events: replay a shorter one");
-    for (const auto& e : events) {
+    for (const auto& e : window) {
       if (!matches(endpoint->enabled_events, e.type)) continue;
-      RECUR_TRY(insert(tx, pending_delivery(endpoint_id, e.event_id, "replay", now)));
+      RECUR_TRY(insert(tx, pending_delivery(endpoint_id, e, "replay", now)));
       ++result.deliveries;
     }
     return result;
@@ -203,17 +225,17 @@ Result<DeliveryReport> WebhookService::fan_out() {
   DeliveryReport report;
   for (;;) {
     RECUR_ASSIGN(int taken, db::transact(db_, [&](db::Tx& tx) -> Result<int> {
-      RECUR_ASSIGN(auto entries, lock_outbox(tx, options_.fan_out_batch));
+      RECUR_ASSIGN(auto entries, events::lock_outbox(tx, options_.fan_out_batch));
       if (entries.empty()) return 0;
       RECUR_ASSIGN(auto endpoints, enabled_endpoints(tx));
       Timestamp now = clock_.now();
       for (const auto& entry : entries) {
         for (const auto& endpoint : endpoints) {
           if (!matches(endpoint.enabled_events, entry.type)) continue;
-          RECUR_TRY(insert(tx, pending_delivery(endpoint.id, entry.event_id, "event", now)));
+          RECUR_TRY(insert(tx, pending_delivery(endpoint.id, entry, "event", now)));
           ++report.created;
         }
-        RECUR_TRY(remove_from_outbox(tx, entry.event_id));
+        RECUR_TRY(events::remove_from_outbox(tx, entry.event_id));
       }
       return static_cast<int>(entries.size());
     }));
@@ -222,23 +244,40 @@ Result<DeliveryReport> WebhookService::fan_out() {
   }
 }
 
-Result<std::optional<WebhookService::Claim>> WebhookService::claim(Timestamp now) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Claim>> {
-    RECUR_ASSIGN(auto due, lock_next_due(tx, now));
-    if (!due) return std::optional<Claim>();
-    Delivery d = std::move(*due);
-    std::int64_t stored_version = d.version;
-    ++d.attempts;  // counted at the claim, so a delivery that crashes its worker still runs out of tries
-    d.next_attempt_at = now + options_.lease_seconds;
-    d.updated = now;
-    ++d.version;
-    RECUR_ASSIGN(bool stored, webhooks::update(tx, d, stored_version));
-    if (!stored) return Error::conflict("webhook_delivery_claim_conflict", "another worker claimed " + d.id);
-    RECUR_ASSIGN(auto endpoint, find_endpoint(tx, d.endpoint_id, false));
-    RECUR_ASSIGN(auto event, events::find_event(tx, d.event_id));
-    if (!endpoint || !event) return Error::internal("delivery " + d.id + " names a missing endpoint or event");
-    std::string body = events::to_json(*event).dump();
-    return std::optional<Claim>(Claim{std::move(d), std::move(*endpoint), std::move(body)});
+Result<std::vector<Claim>> WebhookService::claim_due(Timestamp now, int limit,
+                                                    const std::vector<std::pair<std::string, int>>& in_flight) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<Claim>> {
+    RECUR_ASSIGN(auto due, lock_due(tx, DueQuery{now, limit, options_.per_endpoint, in_flight}));
+    std::vector<Claim> out;
+    if (due.empty()) return out;
+    std::vector<std::string> event_ids;
+    std::map<std::string, Endpoint> endpoints;
+    for (auto& d : due) {
+      std::int64_t stored_version = d.version;
+      ++d.attempts;  // counted at the claim, so a delivery that crashes its worker still runs out of tries
+      d.next_attempt_at = now + options_.lease_seconds;
+      d.updated = now;
+      ++d.version;
+      RECUR_ASSIGN(bool stored, webhooks::update(tx, d, stored_version));
+      if (!stored) return Error::conflict("webhook_delivery_claim_conflict", "another worker claimed " + d.id);
+      event_ids.push_back(d.event_id);
+      if (!endpoints.contains(d.endpoint_id)) {
+        RECUR_ASSIGN(auto endpoint, find_endpoint(tx, d.endpoint_id, false));
+        if (!endpoint) return Error::internal("delivery " + d.id + " names a missing endpoint");
+        endpoints.emplace(d.endpoint_id, std::move(*endpoint));
+      }
+    }
+    RECUR_ASSIGN(auto found, events::find_events(tx, event_ids));
+    std::map<std::string, std::string> bodies;
+    for (const auto& e : found) bodies.emplace(e.id, events::to_json(e).dump());
+    out.reserve(due.size());
+    for (auto& d : due) {
+      auto body = bodies.find(d.event_id);
+      if (body == bodies.end()) return Error::internal("delivery " + d.id + " names a missing event");
+      const Endpoint& endpoint = endpoints.at(d.endpoint_id);
+      out.push_back(Claim{std::move(d), endpoint, body->second});
+    }
+    return out;
   });
 }
 
@@ -274,7 +313,52 @@ Attempt WebhookService::attempt(const Claim& c) {
   return a;
 }
 
-Result<bool> WebhookService::record(const Delivery& claimed, Attempt outcome, DeliveryReport& report) {
+Status WebhookService::track_health(db::Tx& tx, const Endpoint& endpoint, bool delivered, Timestamp at) {
+  switch (health_after(endpoint.failing_since, delivered, at)) {
+    case Health::kUnchanged:
+      return Ok{};
+    case Health::kRecovered:
+      return set_failing_since(tx, endpoint.id, std::nullopt);
+    case Health::kStartsFailing: {
+      RECUR_TRY(tx.exec("UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+                        {endpoint.id, at}));
+      return Ok{};
+    }
+    case Health::kDisable:
+      break;
+  }
+  // The claim's copy may be stale: decide again on the row as it is now.
+  RECUR_ASSIGN(auto found, find_endpoint(tx, endpoint.id, true));
+  if (!found || found->status != "enabled" || health_after(found->failing_since, delivered, at) != Health::kDisable)
+    return Ok{};
+  Endpoint e = std::move(*found);
+  std::int64_t stored_version = e.version;
+  e.status = "disabled";
+  e.updated = at;
+  ++e.version;
+  RECUR_ASSIGN(bool stored, webhooks::update(tx, e, stored_version));
+  if (!stored) return Ok{};
+  spdlog::warn("webhook endpoint {} disabled: every delivery to it has failed since {}", e.id,
+               format_rfc3339(*e.failing_since));
+  if (options_.ops_email.empty() || !ops_) return Ok{};
+  notify::Message m;
+  m.template_name = "webhook_endpoint_disabled";
+  m.to = options_.ops_email;
+  m.resource = e.id;
+  m.data = {{"endpoint_id", e.id},
+            {"url", e.url},
+            {"failing_since", format_rfc3339(*e.failing_since)},
+            {"disabled_at", format_rfc3339(at)}};
+  // An alert that cannot be queued must not undo the disabling: the log line remains.
+  auto queued = ops_->enqueue(tx, m);
+  if (!queued.ok()) spdlog::warn("webhooks: alert for {} not queued: {}", e.id, queued.error().message);
+  return Ok{};
+}
+
+Result<bool> WebhookService::record(const Claim& claim, Attempt outcome, DeliveryReport& report) {
+  const Delivery& claimed = claim.delivery;
+  bool delivered = outcome.status_code && is_delivered(*outcome.status_code);
+  Timestamp at = outcome.at;
   RECUR_ASSIGN(auto settled, db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Delivery>> {
     RECUR_ASSIGN(auto stored, find_delivery(tx, claimed.id, true));
     // Gone (its endpoint was deleted) or re-claimed after our lease ran out.
@@ -284,6 +368,7 @@ Result<bool> WebhookService::record(const Delivery& claimed, Attempt outcome, De
     ++d.version;
     RECUR_ASSIGN(bool written, webhooks::update(tx, d, claimed.version));
     if (!written) return std::optional<Delivery>();
+    RECUR_TRY(track_health(tx, claim.endpoint, delivered, at));
     return std::optional<Delivery>(std::move(d));
   }));
   if (!settled) {
@@ -296,18 +381,36 @@ Result<bool> WebhookService::record(const Delivery& claimed, Attempt outcome, De
   return true;
 }
 
+Status WebhookService::send(const Claim& claim, DeliveryReport& report) {
+  RECUR_TRY(record(claim, attempt(claim), report));
+  return Ok{};
+}
+
 Result<DeliveryReport> WebhookService::deliver_due() {
   Timestamp now = clock_.now();
   DeliveryReport report;
-  for (int i = 0; i < options_.delivery_batch; ++i) {
-    auto claimed = claim(now);
-    // A conflict means another worker got there first: look for the next one.
-    if (!claimed.ok() && claimed.error().kind == ErrorKind::kConflict) continue;
+  // Each round claims what is due now, and a claimed delivery is not due again before its
+  // lease ends: the rounds end when nothing due is left.
+  for (int conflicts = 0;;) {
+    auto claimed = claim_due(now, options_.delivery_batch);
+    // A conflict means another worker got there first: claim again.
+    if (!claimed.ok() && claimed.error().kind == ErrorKind::kConflict && ++conflicts < 100) continue;
     if (!claimed.ok()) return std::move(claimed).error();
-    if (!*claimed) break;
-    RECUR_TRY(record((*claimed)->delivery, attempt(**claimed), report));
+    if (claimed->empty()) return report;
+    std::mutex mu;
+    std::optional<Error> failure;
+    parallel_for(options_.senders, claimed->size(), [&](std::size_t i) {
+      DeliveryReport one;
+      Status sent = send((*claimed)[i], one);
+      std::lock_guard lock(mu);
+      if (!sent.ok() && !failure) failure = sent.error();
+      report.succeeded += one.succeeded;
+      report.retrying += one.retrying;
+      report.failed += one.failed;
+      report.lost += one.lost;
+    });
+    if (failure) return *failure;
   }
-  return report;
 }
 
 Result<DeliveryReport> WebhookService::run() {
@@ -321,7 +424,7 @@ Result<DeliveryReport> WebhookService::run() {
 Result<std::optional<Timestamp>> WebhookService::next_due_at() {
   Timestamp now = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Timestamp>> {
-    RECUR_ASSIGN(bool empty, outbox_empty(tx));
+    RECUR_ASSIGN(bool empty, events::outbox_empty(tx));
     if (!empty) return std::optional<Timestamp>(now);
     return webhooks::next_due_at(tx);
   }, db::TxMode::kReadOnly);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "notify/outbox.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
@@ -48,8 +49,11 @@ inline constexpr int kMaxReplayEvents = 10000;
 
 struct WebhookOptions {
   int fan_out_batch = 100;           // outbox entries one fan-out transaction takes
-  int delivery_batch = 100;          // deliveries one deliver_due run sends at most
+  int delivery_batch = 100;          // deliveries one claim takes at most
+  int senders = 8;                   // attempts in flight at once (threads) in this process
+  int per_endpoint = 4;              // of them, at most this many to one endpoint
   std::int64_t lease_seconds = 60;   // a claim older than this is due again (a crashed worker)
+  std::string ops_email;             // told when an endpoint is disabled for failing ("": log only)
   // The SSRF guard: false refuses URLs whose host resolves to a loopback, link-local or
   // private address (is_private_address), on create and update and before every attempt.
   bool allow_private_urls = false;
@@ -64,6 +68,13 @@ struct DeliveryReport {
   int lost = 0;        // another worker took the delivery over after our lease ran out
 };
 
+// A claimed delivery with what its attempt needs.
+struct Claim {
+  Delivery delivery;
+  Endpoint endpoint;
+  std::string body;
+};
+
 class WebhookService {
  public:
   using Transport = std::function<Result<net::HttpResponse>(const net::HttpRequest&)>;
@@ -74,6 +85,8 @@ class WebhookService {
   // `transport` defaults to net::send; `random` to libsodium's CSPRNG.
   WebhookService(db::Database& db, const Clock& clock, IdGenerator& ids, WebhookOptions options = {},
                  Transport transport = {}, RandomBytes random = {}, Resolver resolver = {});
+  // Where the "endpoint disabled" alert to options().ops_email is queued (none: log only).
+  void set_ops_outbox(notify::Outbox& outbox) { ops_ = &outbox; }
 
   Result<Endpoint> create(const EndpointInput& input);
   Result<Endpoint> get(const std::string& id);
@@ -93,9 +106,20 @@ class WebhookService {
   // Moves events from the outbox into a pending delivery per enabled endpoint that wants
   // them, oldest first, in small transactions. Safe on several threads or nodes at once.
   Result<DeliveryReport> fan_out();
-  // Sends the deliveries due now, each claimed with a lease in its own transaction, POSTed
-  // outside any transaction, its outcome recorded after. Safe on several threads or nodes.
+  // Sends every delivery due now and waits for the outcomes: batches claimed with a lease,
+  // POSTed outside any transaction on `senders` threads (at most `per_endpoint` to one
+  // endpoint at once), each outcome recorded after. Safe on several threads or nodes. The
+  // test clock's path; `serve` sends through a Dispatcher, which never waits.
   Result<DeliveryReport> deliver_due();
+  // Claims up to `limit` deliveries due at `now`, in one transaction: attempts counted, a
+  // lease taken. `in_flight`: attempts this process already has running per endpoint, which
+  // count against per_endpoint.
+  Result<std::vector<Claim>> claim_due(Timestamp now, int limit,
+                                       const std::vector<std::pair<std::string, int>>& in_flight = {});
+  // One claimed delivery's attempt and its outcome, recorded (the endpoint's health with it).
+  Status send(const Claim& claim, DeliveryReport& report);
+  const WebhookOptions& options() const { return options_; }
+  Timestamp now() const { return clock_.now(); }
   // fan_out, then deliver_due.
   Result<DeliveryReport> run();
   // When something is next due: now when the outbox holds events, else the next pending
@@ -103,16 +127,12 @@ class WebhookService {
   Result<std::optional<Timestamp>> next_due_at();
 
  private:
-  struct Claim {
-    Delivery delivery;
-    Endpoint endpoint;
-    std::string body;
-  };
-  Result<std::optional<Claim>> claim(Timestamp now);
-  Delivery pending_delivery(const std::string& endpoint_id, const std::string& event_id, std::string origin,
+  Delivery pending_delivery(const std::string& endpoint_id, const events::OutboxEntry& event, std::string origin,
                             Timestamp now);
   Attempt attempt(const Claim& claim);
-  Result<bool> record(const Delivery& claimed, Attempt attempt, DeliveryReport& report);
+  Result<bool> record(const Claim& claim, Attempt attempt, DeliveryReport& report);
+  // The endpoint's failing_since after an attempt; disables it after kDisableAfterFailingSeconds.
+  Status track_health(db::Tx& tx, const Endpoint& endpoint, bool delivered, Timestamp at);
   // Ok, or why the SSRF guard refuses `url` (none when private URLs are allowed).
   Status check_destination(const std::string& url);
 
@@ -123,6 +143,7 @@ class WebhookService {
   Transport transport_;
   RandomBytes random_;
   Resolver resolver_;
+  notify::Outbox* ops_ = nullptr;
 };
 
 }  // namespace recur::webhooks

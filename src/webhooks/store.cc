@@ -8,7 +8,7 @@ namespace {
 
 constexpr const char* kEndpointColumns =
     "SELECT id, url, status, enabled_events, secret, previous_secret, previous_secret_expires_at, description,"
-    " metadata, created_at, updated_at, version FROM webhook_endpoints";
+    " metadata, created_at, updated_at, version, failing_since FROM webhook_endpoints";
 
 Endpoint endpoint_from_row(const db::Row& row) {
   Endpoint e;
@@ -27,15 +27,16 @@ Endpoint endpoint_from_row(const db::Row& row) {
   e.created = row.int64(9);
   e.updated = row.int64(10);
   e.version = row.int64(11);
+  e.failing_since = row.opt_int64(12);
   return e;
 }
 
 std::string events_text(const Endpoint& e) { return Json(e.enabled_events).dump(); }
 
 constexpr const char* kDeliveryColumns =
-    "SELECT d.id, d.endpoint_id, d.event_id, e.type, d.origin, d.status, d.attempts, d.next_attempt_at,"
-    " d.last_status_code, d.last_error, d.last_duration_ms, d.history, d.created_at, d.updated_at, d.version"
-    " FROM webhook_deliveries d JOIN events e ON e.id = d.event_id";
+    "SELECT d.id, d.endpoint_id, d.event_id, d.event_type, d.origin, d.status, d.attempts, d.next_attempt_at,"
+    " d.last_status_code, d.last_error, d.last_duration_ms, d.history, d.created_at, d.updated_at, d.version,"
+    " d.event_created FROM webhook_deliveries d";
 
 // A disabled endpoint's pending deliveries wait until it is enabled again.
 constexpr const char* kOfEnabledEndpoint =
@@ -60,6 +61,7 @@ Delivery delivery_from_row(const db::Row& row) {
   d.created = row.int64(12);
   d.updated = row.int64(13);
   d.version = row.int64(14);
+  d.event_created = row.int64(15);
   return d;
 }
 
@@ -75,22 +77,27 @@ db::Value nullable_int(const std::optional<int>& v) { return v ? db::Value(std::
 
 Status insert(db::Tx& tx, const Endpoint& e) {
   return tx.exec_later("INSERT INTO webhook_endpoints (id, url, status, enabled_events, secret, previous_secret,"
-                       " previous_secret_expires_at, description, metadata, created_at, updated_at, version)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                       " previous_secret_expires_at, description, metadata, created_at, updated_at, version,"
+                       " failing_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                        {e.id, e.url, e.status, events_text(e), e.secret, db::nullable(e.previous_secret),
                         db::nullable(e.previous_secret_expires_at), db::nullable(e.description), e.metadata.dump(),
-                        e.created, e.updated, e.version});
+                        e.created, e.updated, e.version, db::nullable(e.failing_since)});
 }
 
 Result<bool> update(db::Tx& tx, const Endpoint& e, std::int64_t expected_version) {
   RECUR_ASSIGN(auto changed,
                tx.exec("UPDATE webhook_endpoints SET url = $2, status = $3, enabled_events = $4, secret = $5,"
                        " previous_secret = $6, previous_secret_expires_at = $7, description = $8, metadata = $9,"
-                       " updated_at = $10, version = $11 WHERE id = $1 AND version = $12",
+                       " updated_at = $10, version = $11, failing_since = $13 WHERE id = $1 AND version = $12",
                        {e.id, e.url, e.status, events_text(e), e.secret, db::nullable(e.previous_secret),
                         db::nullable(e.previous_secret_expires_at), db::nullable(e.description), e.metadata.dump(),
-                        e.updated, e.version, expected_version}));
+                        e.updated, e.version, expected_version, db::nullable(e.failing_since)}));
   return changed == 1;
+}
+
+Status set_failing_since(db::Tx& tx, const std::string& endpoint_id, std::optional<Timestamp> since) {
+  return tx.exec_later("UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1",
+                       {endpoint_id, db::nullable(since)});
 }
 
 Result<std::optional<Endpoint>> find_endpoint(db::Tx& tx, const std::string& id, bool for_update) {
@@ -121,29 +128,16 @@ Result<std::vector<Endpoint>> enabled_endpoints(db::Tx& tx) {
   return out;
 }
 
-Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit) {
-  std::string sql =
-      "SELECT o.event_id, e.type FROM event_outbox o JOIN events e ON e.id = o.event_id"
-      " ORDER BY o.created_at, o.event_id LIMIT " + std::to_string(limit);
-  if (tx.engine() == db::Engine::kPostgres) sql += " FOR UPDATE OF o SKIP LOCKED";
-  RECUR_ASSIGN(auto rows, tx.query(sql));
-  std::vector<OutboxEntry> out;
-  for (const auto& row : rows) out.push_back({row.text(0), row.text(1)});
-  return out;
-}
-
-Status remove_from_outbox(db::Tx& tx, const std::string& event_id) {
-  return tx.exec_later("DELETE FROM event_outbox WHERE event_id = $1", {event_id});
-}
-
 Status insert(db::Tx& tx, const Delivery& d) {
   return tx.exec_later("INSERT INTO webhook_deliveries (id, endpoint_id, event_id, origin, status, attempts,"
                        " next_attempt_at, last_status_code, last_error, last_duration_ms, created_at, updated_at,"
-                       " version, history) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                       " version, history, event_type, event_created)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                        " ON CONFLICT DO NOTHING",
                        {d.id, d.endpoint_id, d.event_id, d.origin, d.status, std::int64_t{d.attempts},
                         db::nullable(d.next_attempt_at), nullable_int(d.last_status_code), db::nullable(d.last_error),
-                        db::nullable(d.last_duration_ms), d.created, d.updated, d.version, history_text(d)});
+                        db::nullable(d.last_duration_ms), d.created, d.updated, d.version, history_text(d),
+                        d.event_type, d.event_created});
 }
 
 Result<bool> update(db::Tx& tx, const Delivery& d, std::int64_t expected_version) {
@@ -165,13 +159,37 @@ Result<std::optional<Delivery>> find_delivery(db::Tx& tx, const std::string& id,
   return std::optional<Delivery>(delivery_from_row(rows[0]));
 }
 
-Result<std::optional<Delivery>> lock_next_due(db::Tx& tx, Timestamp now) {
-  std::string sql = std::string(kDeliveryColumns) + " WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND" +
-                    kOfEnabledEndpoint + " ORDER BY d.next_attempt_at, d.id LIMIT 1";
+Result<std::vector<Delivery>> lock_due(db::Tx& tx, const DueQuery& q) {
+  // A lane per endpoint: its longest due deliveries, at most per_endpoint less what is in
+  // flight (so one endpoint's backlog never fills a batch), each read from the pending
+  // deliveries' index on (endpoint_id, next_attempt_at): a claim costs the same whatever the
+  // backlog. Then the longest due of all lanes, locked.
+  RECUR_ASSIGN(auto endpoints, tx.query("SELECT id FROM webhook_endpoints WHERE status = 'enabled' ORDER BY id"));
+  std::string lanes;
+  db::Params params{q.now};
+  for (const auto& row : endpoints) {
+    std::string endpoint = row.text(0);
+    int cap = q.per_endpoint;
+    for (const auto& [busy, running] : q.in_flight)
+      if (busy == endpoint) cap -= running;
+    if (cap <= 0) continue;
+    params.emplace_back(std::move(endpoint));
+    std::string n = std::to_string(params.size());
+    if (!lanes.empty()) lanes += " UNION ALL ";
+    lanes += "SELECT * FROM (SELECT id, next_attempt_at FROM webhook_deliveries WHERE endpoint_id = $" + n +
+             " AND status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT " +
+             std::to_string(cap) + ") lane" + n;
+  }
+  std::vector<Delivery> out;
+  if (lanes.empty()) return out;
+  std::string sql = std::string(kDeliveryColumns) + " WHERE d.id IN (SELECT id FROM (" + lanes +
+                    ") due ORDER BY next_attempt_at, id LIMIT " + std::to_string(q.limit) +
+                    ") AND d.status = 'pending' AND d.next_attempt_at <= $1 ORDER BY d.next_attempt_at, d.id";
   if (tx.engine() == db::Engine::kPostgres) sql += " FOR UPDATE OF d SKIP LOCKED";
-  RECUR_ASSIGN(auto rows, tx.query(sql, {now}));
-  if (rows.empty()) return std::optional<Delivery>();
-  return std::optional<Delivery>(delivery_from_row(rows[0]));
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(delivery_from_row(row));
+  return out;
 }
 
 Result<std::optional<Timestamp>> next_due_at(db::Tx& tx) {
@@ -180,24 +198,15 @@ Result<std::optional<Timestamp>> next_due_at(db::Tx& tx) {
   return rows.empty() ? std::optional<Timestamp>() : rows[0].opt_int64(0);
 }
 
-Result<bool> outbox_empty(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id FROM event_outbox LIMIT 1"));
-  return rows.empty();
-}
-
-Result<std::vector<OutboxEntry>> replay_events(db::Tx& tx, const ReplayWindow& w) {
-  std::string sql = "SELECT id, type FROM events WHERE created_at >= $1 AND created_at < $2";
-  db::Params params{w.from, w.to};
-  if (w.status) {
-    sql += " AND id IN (SELECT event_id FROM webhook_deliveries WHERE endpoint_id = $3 AND origin = 'event'"
-           " AND status = $4)";
-    params.push_back(w.endpoint_id);
-    params.push_back(*w.status);
-  }
-  sql += " ORDER BY created_at, id LIMIT " + std::to_string(w.limit);
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<OutboxEntry> out;
-  for (const auto& row : rows) out.push_back({row.text(0), row.text(1)});
+Result<std::vector<events::OutboxEntry>> replay_events(db::Tx& tx, const ReplayWindow& w) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, event_type, event_created FROM webhook_deliveries"
+                                   " WHERE endpoint_id = $1 AND origin = 'event' AND status = $2"
+                                   " AND event_created >= $3 AND event_created < $4"
+                                   " ORDER BY event_created, event_id LIMIT " + std::to_string(w.limit),
+                                   {w.endpoint_id, w.status, w.from, w.to}));
+  std::vector<events::OutboxEntry> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2)});
   return out;
 }
 

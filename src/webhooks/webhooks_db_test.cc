@@ -4,10 +4,14 @@
 // new one. The receiver is a fake transport that records requests and answers per a plan.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
+#include <mutex>
+#include <thread>
 
 #include "events/store.h"
 #include "testing/fixtures.h"
+#include "webhooks/dispatcher.h"
 #include "webhooks/service.h"
 
 namespace recur::webhooks {
@@ -19,9 +23,11 @@ using testing::TestApp;
 // Answers each request with the next planned status (200 once the plan runs out); 0 plays a
 // transport failure (timeout).
 struct FakeReceiver {
+  std::mutex mu;  // attempts are sent on several threads
   std::deque<int> plan;
   std::vector<net::HttpRequest> received;
   Result<net::HttpResponse> operator()(const net::HttpRequest& request) {
+    std::lock_guard lock(mu);
     received.push_back(request);
     int status = 200;
     if (!plan.empty()) {
@@ -44,16 +50,26 @@ class WebhooksTest : public ::testing::Test {
     t = testing::make_app(at("2026-03-01T12:00:00Z"));
     recorder = std::make_unique<events::Recorder>(t.app->ids(), *t.clock);
     int n = 0;
+    WebhookOptions options;
+    options.ops_email = "ops@example.com";
     service = std::make_unique<WebhookService>(
-        t.app->database(), *t.clock, t.app->ids(), WebhookOptions{},
+        t.app->database(), *t.clock, t.app->ids(), options,
         [this](const net::HttpRequest& r) { return receiver(r); },
         [n](std::size_t size) mutable { return std::string(size, static_cast<char>('a' + n++)); },
         [this](const std::string& host) -> Result<std::vector<std::string>> {
+          std::lock_guard lock(receiver.mu);
           resolved.push_back(host);
           if (host == "intranet.example") return std::vector<std::string>{"10.0.0.7"};
           if (std::isdigit(static_cast<unsigned char>(host[0]))) return std::vector<std::string>{host};  // a literal
           return std::vector<std::string>{"93.184.216.34"};
         });
+    service->set_ops_outbox(t.app->notifications());
+  }
+  std::int64_t count(const std::string& sql, db::Params params = {}) {
+    auto rows = db::transact(t.app->database(), [&](db::Tx& tx) { return tx.query(sql, params); },
+                             db::TxMode::kReadOnly);
+    EXPECT_TRUE(rows.ok()) << (rows.ok() ? "" : rows.error().message);
+    return rows.ok() ? (*rows)[0].int64(0) : -1;
   }
   void record(const std::string& type, const std::string& resource_id) {
     auto done = db::transact(t.app->database(), [&](db::Tx& tx) {
@@ -304,6 +320,182 @@ TEST(WebhooksSsrf, AllowingPrivateUrlsSkipsTheResolver) {
                          });
   EXPECT_TRUE(service.create(EndpointInput{"http://127.0.0.1:8080/h", {"*"}, std::nullopt, Json::object()}).ok());
   EXPECT_EQ(resolved, 0);
+}
+
+TEST_F(WebhooksTest, AClaimTakesAtMostPerEndpointDeliveriesOfEachEndpointLongestDueFirst) {
+  Endpoint a = endpoint({"*"}, "https://a.example/h");
+  Endpoint b = endpoint({"*"}, "https://b.example/h");
+  for (int i = 0; i < 10; ++i) record("customer.created", "cus_" + std::to_string(i));
+  ASSERT_TRUE(service->fan_out().ok());
+  auto claims = service->claim_due(t.clock->now(), 100);
+  ASSERT_TRUE(claims.ok()) << claims.error().message;
+  std::map<std::string, int> per_endpoint;
+  for (const auto& c : *claims) ++per_endpoint[c.delivery.endpoint_id];
+  EXPECT_EQ(per_endpoint, (std::map<std::string, int>{{a.id, 4}, {b.id, 4}}));
+  for (const auto& c : *claims) {
+    EXPECT_EQ(c.delivery.attempts, 1);
+    EXPECT_FALSE(c.body.empty());
+    EXPECT_EQ(Json::parse(c.body)["id"], c.delivery.event_id);
+  }
+  // What this process already has in flight counts against the cap: a has 3 running, so one
+  // more of it; b's claimed ones are leased, so four others of b.
+  auto more = service->claim_due(t.clock->now(), 100, {{a.id, 3}});
+  ASSERT_TRUE(more.ok()) << more.error().message;
+  per_endpoint.clear();
+  for (const auto& c : *more) ++per_endpoint[c.delivery.endpoint_id];
+  EXPECT_EQ(per_endpoint, (std::map<std::string, int>{{a.id, 1}, {b.id, 4}}));
+}
+
+// A receiver that holds every request to one host until released.
+struct SlowReceiver {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::map<std::string, int> running, most, answered;
+  Result<net::HttpResponse> operator()(const net::HttpRequest& r) {
+    std::unique_lock lock(mu);
+    std::string host = url_host(r.url);
+    most[host] = std::max(most[host], ++running[host]);
+    if (host == "slow.example") cv.wait(lock, [this] { return released; });
+    --running[host];
+    ++answered[host];
+    cv.notify_all();
+    return net::HttpResponse{200, {}, "ok"};
+  }
+};
+
+TEST(WebhookDispatcher, ASlowEndpointHoldsOnlyItsOwnLaneWhileTheOthersAreDelivered) {
+  TestApp t = testing::make_app(at("2026-03-01T12:00:00Z"));
+  auto receiver = std::make_shared<SlowReceiver>();
+  WebhookOptions options;
+  options.senders = 6;
+  options.per_endpoint = 2;
+  WebhookService service(t.app->database(), *t.clock, t.app->ids(), options,
+                         [receiver](const net::HttpRequest& r) { return (*receiver)(r); }, {},
+                         [](const std::string&) -> Result<std::vector<std::string>> {
+                           return std::vector<std::string>{"93.184.216.34"};
+                         });
+  auto slow = service.create(EndpointInput{"https://slow.example/h", {"*"}, std::nullopt, Json::object()});
+  auto fast = service.create(EndpointInput{"https://fast.example/h", {"*"}, std::nullopt, Json::object()});
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  events::Recorder recorder(t.app->ids(), *t.clock);
+  constexpr int kEvents = 12;
+  for (int i = 0; i < kEvents; ++i)
+    ASSERT_TRUE(db::transact(t.app->database(), [&](db::Tx& tx) {
+      return recorder.record(tx, "customer.created", "cus_" + std::to_string(i), t.actor, nullptr, Json::object());
+    }).ok());
+  {
+    Dispatcher dispatcher(service, std::chrono::milliseconds(20));
+    {
+      std::unique_lock lock(receiver->mu);
+      bool all_fast = receiver->cv.wait_for(lock, std::chrono::seconds(20),
+                                            [&] { return receiver->answered["fast.example"] == kEvents; });
+      EXPECT_TRUE(all_fast) << "fast answered " << receiver->answered["fast.example"];
+      // The slow receiver holds its lane's two senders and no more; nothing of it is answered yet.
+      EXPECT_EQ(receiver->most["slow.example"], 2);
+      EXPECT_EQ(receiver->answered["slow.example"], 0);
+      EXPECT_LE(receiver->most["fast.example"], 2);
+      receiver->released = true;
+    }
+    receiver->cv.notify_all();
+    std::unique_lock lock(receiver->mu);
+    EXPECT_TRUE(receiver->cv.wait_for(lock, std::chrono::seconds(20),
+                                      [&] { return receiver->answered["slow.example"] == kEvents; }));
+  }  // the dispatcher stops: the attempts in flight are recorded first
+  ListParams all;
+  all.limit = 100;
+  auto succeeded = service.deliveries(DeliveryFilter{slow->id, {"succeeded"}, all});
+  ASSERT_TRUE(succeeded.ok());
+  EXPECT_EQ(succeeded->items.size(), static_cast<std::size_t>(kEvents));
+  EXPECT_LE(receiver->most["slow.example"], 2);
+}
+
+TEST(WebhookDispatcher, APauseWaitsForTheAttemptsInFlightAndClaimsNothingWhileItLasts) {
+  TestApp t = testing::make_app(at("2026-03-01T12:00:00Z"));
+  std::atomic<int> calls{0};
+  WebhookOptions options;
+  options.allow_private_urls = true;
+  WebhookService service(t.app->database(), *t.clock, t.app->ids(), options,
+                         [&calls](const net::HttpRequest&) -> Result<net::HttpResponse> {
+                           std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                           ++calls;
+                           return net::HttpResponse{200, {}, ""};
+                         });
+  ASSERT_TRUE(service.create(EndpointInput{"http://127.0.0.1:9/h", {"*"}, std::nullopt, Json::object()}).ok());
+  events::Recorder recorder(t.app->ids(), *t.clock);
+  auto add = [&](int i) {
+    ASSERT_TRUE(db::transact(t.app->database(), [&](db::Tx& tx) {
+      return recorder.record(tx, "customer.created", "cus_" + std::to_string(i), t.actor, nullptr, Json::object());
+    }).ok());
+  };
+  Dispatcher dispatcher(service, std::chrono::milliseconds(10));
+  add(0);
+  for (int i = 0; i < 200 && calls < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(calls, 1);
+  {
+    Dispatcher::Pause pause(dispatcher);
+    add(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(calls, 1);  // paused: the new event waits
+  }
+  for (int i = 0; i < 200 && calls < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(calls, 2);
+}
+
+TEST_F(WebhooksTest, AnEndpointFailingForFiveDaysIsDisabledAndTheOperatorsAreTold) {
+  Endpoint e = endpoint({"*"});
+  for (int i = 0; i < 100; ++i) receiver.plan.push_back(500);
+  record("customer.created", "cus_1");
+  run();
+  auto stored = service->get(e.id);
+  ASSERT_TRUE(stored.ok());
+  Timestamp first_failure = t.clock->now();
+  EXPECT_EQ(stored->failing_since, first_failure);
+  EXPECT_EQ(stored->version, e.version);  // bookkeeping, not an edit
+  // A day later a success clears it; the next failure starts the count again.
+  t.clock->advance(24 * 3600);
+  receiver.plan.push_front(200);
+  record("customer.created", "cus_2");
+  run();  // cus_2 and cus_1's retry go out together: one of them gets the 200, which clears it
+  t.clock->advance(60);
+  record("customer.created", "cus_3");
+  receiver.plan.assign(100, 500);
+  run();
+  stored = service->get(e.id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->failing_since.has_value());
+  Timestamp restarted = *stored->failing_since;
+  EXPECT_GT(restarted, first_failure + 24 * 3600 - 1);
+  // Failing until 5 days after that: still enabled one second before, disabled at the mark.
+  t.clock->set(restarted + kDisableAfterFailingSeconds - 1);
+  record("customer.created", "cus_4");
+  run();
+  EXPECT_EQ(service->get(e.id)->status, "enabled");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'webhook_endpoint_disabled'"), 0);
+  t.clock->set(restarted + kDisableAfterFailingSeconds);
+  record("customer.created", "cus_5");
+  run();
+  stored = service->get(e.id);
+  EXPECT_EQ(stored->status, "disabled");
+  EXPECT_EQ(stored->version, e.version + 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'webhook_endpoint_disabled'"
+                  " AND resource_id = $1", {e.id}),
+            1);
+  // Disabled: its deliveries wait, none is attempted, nothing is lost.
+  std::size_t sent = receiver.received.size();
+  t.clock->advance(3600);
+  record("customer.created", "cus_6");
+  run();
+  EXPECT_EQ(receiver.received.size(), sent);
+  EXPECT_GT(count("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1 AND status = 'pending'", {e.id}), 0);
+  // Enabled again by hand: the count starts afresh, the waiting deliveries go out.
+  auto enabled = service->update(e.id, EndpointPatch{std::nullopt, std::nullopt, "enabled"}, stored->version);
+  ASSERT_TRUE(enabled.ok()) << enabled.error().message;
+  EXPECT_FALSE(enabled->failing_since.has_value());
+  receiver.plan.clear();
+  t.clock->advance(11 * 3600);
+  run();
+  EXPECT_GT(receiver.received.size(), sent);
 }
 
 }  // namespace

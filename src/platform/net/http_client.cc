@@ -35,12 +35,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
   return size * n;
 }
 
-}  // namespace
-
-Result<HttpResponse> send(const HttpRequest& request) {
-  global_init();
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) return Error::unavailable("transport_error", "could not create an HTTP handle");
+// One request on `h`, whose options are all set here (a reused handle was reset).
+Result<HttpResponse> perform(CURL* h, const HttpRequest& request) {
   curl_slist* raw_headers = nullptr;
   for (const auto& [name, value] : request.headers) raw_headers = curl_slist_append(raw_headers, (name + ": " + value).c_str());
   // Without this, libcurl sends "Expect: 100-continue" on larger bodies and waits.
@@ -48,7 +44,6 @@ Result<HttpResponse> send(const HttpRequest& request) {
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(raw_headers, curl_slist_free_all);
 
   HttpResponse response;
-  CURL* h = curl.get();
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (request.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -73,6 +68,30 @@ Result<HttpResponse> send(const HttpRequest& request) {
                               std::string("request to ") + request.url + " failed: " + curl_easy_strerror(rc));
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
+}
+
+}  // namespace
+
+Result<HttpResponse> send(const HttpRequest& request) {
+  global_init();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) return Error::unavailable("transport_error", "could not create an HTTP handle");
+  return perform(curl.get(), request);
+}
+
+Session::Session() = default;
+
+Session::~Session() {
+  if (handle_) curl_easy_cleanup(static_cast<CURL*>(handle_));
+}
+
+Result<HttpResponse> Session::send(const HttpRequest& request) {
+  global_init();
+  if (!handle_) handle_ = curl_easy_init();
+  if (!handle_) return Error::unavailable("transport_error", "could not create an HTTP handle");
+  // A reset clears the options and keeps the open connections.
+  curl_easy_reset(static_cast<CURL*>(handle_));
+  return perform(static_cast<CURL*>(handle_), request);
 }
 
 

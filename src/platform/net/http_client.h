@@ -1,5 +1,6 @@
 // A small blocking HTTP client over libcurl, for gateways, webhooks and SMS providers.
-// One call, one request: no shared state, safe from any thread. Transport failures
+// send: one call, one request, no shared state, safe from any thread; a Session keeps its
+// connections open between calls. Transport failures
 // (refused, timed out, TLS) are ErrorKind::kUnavailable with code "transport_error" or
 // "timeout"; any HTTP status is a success at this layer (the caller reads it).
 #pragma once
@@ -31,6 +32,20 @@ struct HttpResponse {
 };
 
 Result<HttpResponse> send(const HttpRequest& request);
+
+// Requests that reuse their connections (HTTP keep-alive) from one call to the next. Not
+// safe to share between threads: keep one per thread.
+class Session {
+ public:
+  Session();
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  Result<HttpResponse> send(const HttpRequest& request);
+
+ private:
+  void* handle_ = nullptr;  // CURL*, made on first use
+};
 
 // application/x-www-form-urlencoded, in the given order (Stripe, Twilio).
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields);
