@@ -36,7 +36,8 @@
 # one at a time), BENCH_DURATION (5 s per wrk run), BENCH_WEBHOOK_SQL (1: count the SQL
 # statements of 10 deliveries, log_statement=all), BENCH_PERF (1: perf record the deliverer
 # during the first throughput run, into var/bench/), BENCH_RECUR (build/recur),
-# BENCH_OUT (var/bench/webhooks-<time>.md).
+# BENCH_OUT (var/bench/webhooks-<time>.md), BENCH_WEBHOOK_WHATIF_SQL ("": SQL run after
+# `recur migrate`, e.g. an index to try without a rebuild; the results say it was used).
 {  # parsed whole before it runs: editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -207,6 +208,8 @@ log_lines_since() { tail -c +"$(( $1 + 1 ))" "$hook_log" | grep -c ' /e/' || tru
 
 # recur: schema, an admin key, fixtures and endpoints through the API.
 "$recur" migrate --db "$db" >/dev/null 2>"$work/migrate.log" || { cat "$work/migrate.log" >&2; exit 1; }
+whatif=${BENCH_WEBHOOK_WHATIF_SQL:-}
+if [ -n "$whatif" ]; then sql "$whatif"; run_log "bench: WHAT-IF: ran after migrate: $whatif"; fi
 api_key=$("$recur" keys create --role admin --db "$db" 2>/dev/null | tail -n 1)
 server_port=$(free_port)
 server_url=http://127.0.0.1:$server_port
@@ -434,6 +437,7 @@ verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? (v >
   echo "## Results: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
   echo
   echo "- recur: build/recur of $recur_built; the tree was at $recur_rev when the run started; \`recur deliver\` as the sender"
+  [ -z "$whatif" ] || echo "- **WHAT-IF**: the schema was changed after \`recur migrate\`: \`$whatif\`"
   echo "- receiver: nginx $(nginx -v 2>&1 | sed 's|.*/||'), \`return 200\`, access log on (the receipt times); PostgreSQL $(sql 'SHOW server_version') with fsync=off"
   echo "- throughput: $DELIVERIES deliveries per run (events = $DELIVERIES / endpoints), loaded before the deliverer starts; at most ${WAIT} s per run"
   echo "- latency: $RATE events/s for ${GEN_SECONDS} s (a transaction every 10 ms), then at most ${DRAIN} s for the rest"
