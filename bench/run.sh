@@ -20,7 +20,8 @@
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
 # BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: only benchmark 1;
-# availability: only benchmark 3, bench/availability.sh; forecast: only benchmark 4, bench/forecast.sh),
+# availability: only benchmark 3, bench/availability.sh; forecast: only benchmark 4, bench/forecast.sh;
+# webhooks: only the outbound-webhooks benchmark, bench/webhooks.sh, with its own BENCH_WEBHOOK_* knobs),
 # BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
 # --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
@@ -31,6 +32,8 @@ if [ "${BENCH_ONLY:-}" = forecast ]; then exec bash bench/forecast.sh; fi
 
 # Benchmark 3 (availability from cache) needs neither PostgreSQL nor pgbench.
 [ "${BENCH_ONLY:-}" = availability ] && exec bash bench/availability.sh "$@"
+# The webhooks benchmark (docs/PERFORMANCE.md: benchmark 6) starts a PostgreSQL of its own.
+[ "${BENCH_ONLY:-}" = webhooks ] && exec bash bench/webhooks.sh "$@"
 
 for tool in wrk nginx pgbench psql curl python3; do
   command -v "$tool" >/dev/null 2>&1 || {
@@ -476,6 +479,10 @@ if [ -z "$ONLY" ]; then
   run_log "bench: availability from cache (bench/availability.sh)"
   BENCH_OUT=$work/availability.md BENCH_RECUR=$recur_bin bash bench/availability.sh 2>>"$work/log.txt" >/dev/null ||
     run_log "bench: WARNING: the availability benchmark failed (see the log)"
+  run_log "bench: outbound webhooks (bench/webhooks.sh)"
+  ( unset RECUR_WEBHOOK_BENCH_INNER
+    BENCH_OUT=$work/webhooks.md BENCH_RECUR=$recur_bin BENCH_DURATION=5 bash bench/webhooks.sh 2>>"$work/log.txt" >/dev/null ) ||
+    run_log "bench: WARNING: the webhooks benchmark failed (see the log)"
 fi
 
 # ---------------------------------------------------------------- report
@@ -551,6 +558,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   fi
   [ "$ONLY" = api ] || billing_report
   if [ -s "$work/availability.md" ]; then echo; sed '/^### Per-run log/,$d' "$work/availability.md"; fi
+  if [ -s "$work/webhooks.md" ]; then echo; sed '/^### Per-run log/,$d' "$work/webhooks.md"; fi
 } | tee "$out"
 {
   echo

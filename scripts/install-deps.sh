@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Recur needs on Debian 12: build toolchain, libraries, PostgreSQL
 # (for tests and benchmarks), redis-server (the cache-invalidation bus's tests),
-# wrk/nginx/pgbench (bench) and the npm dev tools.
+# wrk/nginx/pgbench and python3-psycopg2 (bench) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql postgresql-contrib redis-server
-  python3 python3-requests python3-aiosmtpd python3-yaml
+  python3 python3-requests python3-aiosmtpd python3-yaml python3-psycopg2
   ccache
   wrk nginx-light curl
 )
