@@ -50,6 +50,8 @@ webhooks::WebhookOptions webhook_options(const Options& options) {
   webhooks::WebhookOptions out;
   out.allow_private_urls = options.allow_private_webhook_urls || options.test_mode;
   out.ops_email = options.inventory.ops_email;  // --ops-email
+  out.senders = options.webhook_senders;
+  out.lease_seconds = options.webhook_lease_seconds;
   return out;
 }
 

@@ -72,6 +72,10 @@ struct Options {
   // Webhook URLs that resolve to loopback, link-local or private addresses (the SSRF
   // guard refuses them in live mode unless this is set; test mode allows them).
   bool allow_private_webhook_urls = false;
+  // Webhook attempts in flight at once in this process, and how long a claim lasts before
+  // another node may take the delivery over (a crashed sender's).
+  int webhook_senders = 8;
+  std::int64_t webhook_lease_seconds = 60;
 };
 
 class App {

@@ -165,14 +165,43 @@ class DeliveryLoop {
 
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
 // claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
-int deliver(const Common& common, bool allow_private_webhook_urls) {
+// Webhook flags serve and deliver share.
+struct WebhookFlags {
+  bool allow_private = false;
+  int senders = 8;
+  std::int64_t lease = 60;
+  bool off = false;  // serve only: this node does not send webhooks (other nodes run `recur deliver`)
+};
+
+void add_webhook_options(CLI::App* cmd, WebhookFlags& flags) {
+  cmd->add_flag("--allow-private-webhook-urls", flags.allow_private,
+                "let webhook URLs resolve to loopback, link-local or private addresses (refused outside"
+                " test mode otherwise: the SSRF guard)")
+      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
+  cmd->add_option("--webhook-senders", flags.senders,
+                  "webhook attempts in flight at once on this node (at most 4 to one endpoint)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--webhook-lease", flags.lease,
+                  "seconds a claimed delivery is this node's before another may send it (after a crash)")
+      ->check(CLI::Range(std::int64_t{20}, std::int64_t{3600}))
+      ->capture_default_str();
+}
+
+void apply(const WebhookFlags& flags, Options& options) {
+  options.allow_private_webhook_urls = flags.allow_private;
+  options.webhook_senders = flags.senders;
+  options.webhook_lease_seconds = flags.lease;
+}
+
+int deliver(const Common& common, const WebhookFlags& webhook_flags) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so each inherits it
   Options options{common.db_url, 2, "", ""};
-  options.allow_private_webhook_urls = allow_private_webhook_urls;
+  apply(webhook_flags, options);
   auto app = open_app(options);
   if (!app.ok()) return fail(app.error());
   {
@@ -209,7 +238,7 @@ struct ServeFlags {
   std::string redis_url;
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
-  bool allow_private_webhook_urls = false;
+  WebhookFlags webhooks;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -349,7 +378,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
-  options.allow_private_webhook_urls = flags.allow_private_webhook_urls;
+  apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
@@ -375,7 +404,8 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
-    DeliveryLoop deliveries(a);
+    std::optional<DeliveryLoop> deliveries;
+    if (!flags.webhooks.off) deliveries.emplace(a);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} open files); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,
@@ -522,10 +552,9 @@ int run_cli(int argc, char** argv) {
                         "run by a retry")
       ->check(CLI::Range(std::int64_t{1}, kSecondsPerDay))
       ->capture_default_str();
-  serve_cmd->add_flag("--allow-private-webhook-urls", flags.allow_private_webhook_urls,
-                      "let webhook URLs resolve to loopback, link-local or private addresses (refused outside"
-                      " test mode otherwise: the SSRF guard)")
-      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
+  add_webhook_options(serve_cmd, flags.webhooks);
+  serve_cmd->add_flag("--no-webhook-delivery", flags.webhooks.off,
+                      "do not send webhooks from this node (run `recur deliver` beside it); events still queue");
   serve_cmd->add_option("--event-retention-days", flags.event_retention_days,
                         "days of events GET /v1/events shows (the log itself is kept: it is each resource's history)")
       ->check(CLI::Range(1, 3650))
@@ -553,9 +582,8 @@ int run_cli(int argc, char** argv) {
 
   auto* deliver_cmd = cli.add_subcommand("deliver", "send webhooks (as serve does) without serving the API, until stopped");
   add_db_option(deliver_cmd, common);
-  bool deliver_private = false;
-  deliver_cmd->add_flag("--allow-private-webhook-urls", deliver_private, "see serve")
-      ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
+  WebhookFlags deliver_flags;
+  add_webhook_options(deliver_cmd, deliver_flags);
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -590,7 +618,7 @@ int run_cli(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
   if (demo_cmd->parsed()) return demo(common);
-  if (deliver_cmd->parsed()) return deliver(common, deliver_private);
+  if (deliver_cmd->parsed()) return deliver(common, deliver_flags);
 
   auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());
