@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "events/store.h"
 #include "gateways/signature.h"
 #include "testing/fixtures.h"
 
@@ -52,10 +53,41 @@ class BillingTest : public ::testing::Test {
     return count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1", {invoice + ":%"});
   }
   subscriptions::Subscription sub_now(const std::string& id) { return *t.app->subscriptions().get(id); }
+  // The first event of `type` about `resource`.
+  events::Event event_of(const std::string& resource, const std::string& type) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto page = events::list_for_resource(**tx, resource, {.limit = 100});
+    EXPECT_TRUE(page.ok());
+    for (auto& e : page->items)
+      if (e.type == type) return e;
+    ADD_FAILURE() << "no " << type << " about " << resource;
+    return {};
+  }
 
   TestApp t;
   int customers_ = 0;
 };
+
+TEST_F(BillingTest, ChargeOutcomesRecordTheInvoiceAndThePaymentBeforeAndAfterTheChange) {
+  auto paying = subscriber("pm_card_visa");
+  auto failing = subscriber("pm_card_chargeDeclined");
+  run_at("2026-01-31T10:00:00Z");
+  Invoice paid = invoices(paying.id).at(0);
+  auto invoice_paid = event_of(paid.id, "invoice.paid");
+  EXPECT_EQ(invoice_paid.after, to_json(paid));
+  EXPECT_EQ(events::previous_attributes(invoice_paid.before, invoice_paid.after)["status"], "open");
+  std::string pay_id = invoice_paid.details.at("payment");
+  auto succeeded = event_of(pay_id, "payment.succeeded");
+  EXPECT_EQ(succeeded.after, to_json(*billing().service.get_payment(pay_id)));
+  EXPECT_EQ(succeeded.before["status"], "pending");
+
+  Invoice open = invoices(failing.id).at(0);
+  auto failed = event_of(open.id, "invoice.payment_failed");
+  EXPECT_EQ(failed.after, to_json(open));
+  EXPECT_TRUE(failed.before["first_failed_at"].is_null());
+  EXPECT_FALSE(failed.after["first_failed_at"].is_null());
+  EXPECT_EQ(failed.after["status"], "open");
+}
 
 TEST_F(BillingTest, EveryPeriodIsInvoicedOnceWithGaplessNumbersAndChargedOnce) {
   auto sub = subscriber("pm_card_visa");

@@ -55,6 +55,7 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
     pay.currency = inv.currency;
     pay.idempotency_key = attempt_key(inv.id, pay.attempt);
     pay.created = pay.updated = now;
+    Json inv_before = pm ? Json() : to_json(inv);  // for invoice.payment_failed below
     inv.attempt_count = pay.attempt;
     inv.updated = now;
     ++inv.version;
@@ -64,7 +65,7 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
       pay.failure_code = "no_payment_method";
       pay.failure_message = "the customer has no default payment method";
       RECUR_TRY(insert_payment(tx, pay, request_key));
-      RECUR_TRY(record_failure(tx, inv, now));
+      RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now));
       RECUR_TRY(update_invoice(tx, inv));
       *settled = AttemptResult::kFailed;
       return std::optional<Prepared>();
@@ -116,6 +117,10 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
   if (!found || !stored || stored->status != PaymentStatus::kPending) return AttemptResult::kSkipped;
   Invoice inv = std::move(*found);
   Payment pay = std::move(*stored);
+  // Both as they were, for the events of a settled outcome (an unknown one records none).
+  const bool settles = result.outcome != Outcome::kUnknown;
+  Json pay_before = settles ? to_json(pay) : Json();
+  Json inv_before = settles ? to_json(inv) : Json();
   pay.updated = now;
   ++pay.version;
   inv.updated = now;
@@ -137,9 +142,10 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       if (recovers && !inv.collection_ended) {
         RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
       }
-      RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), nullptr, to_json(pay)));
-      RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr,
-                               {{"amount", pay.amount}, {"payment", pay.id}}));
+      RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), std::move(pay_before),
+                               to_json(pay)));
+      RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), std::move(inv_before),
+                               to_json(inv), {{"amount", pay.amount}, {"payment", pay.id}}));
       if (invoice_paid_) RECUR_TRY(invoice_paid_(tx, inv));
       messages_.tell_customer(tx, inv, pay);
       if (inv.collection_ended) RECUR_TRY(refund_ended(tx, inv, pay, now));
@@ -152,14 +158,15 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       pay.failure_code = charge_failure_code(result.failure_code, true);
       pay.gateway_failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
-      RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), nullptr, to_json(pay)));
+      RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), std::move(pay_before),
+                               to_json(pay)));
       outcome = AttemptResult::kFailed;
       if (inv.collection_ended) {
         // Its subscription ended: no dunning and no "update your card" message, just closed.
         RECUR_TRY(void_ended(tx, events_, inv, now));
         break;
       }
-      RECUR_TRY(record_failure(tx, inv, now));
+      RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now));
       messages_.tell_customer(tx, inv, pay);
       break;
     case Outcome::kUnknown:
@@ -184,23 +191,23 @@ Result<bool> Collector::payment_recovers(db::Tx& tx, const Invoice& inv, bool wa
   return still_open == 0;
 }
 
-recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Timestamp now) {
+recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Timestamp now) {
   if (!inv.first_failed_at) inv.first_failed_at = now;
   RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
   if (sub && sub->status == subscriptions::Status::kUnpaid) {
     // Dunning is over for an unpaid subscription: a failed try (an operator's, or after a
     // new card) schedules nothing; the invoice waits, open, for the next payment method.
     inv.next_attempt_at.reset();
-    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
-                          {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}});
+    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
+                          to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}});
   }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
   DunningStep step = dunning_step(settings, *inv.first_failed_at, inv.attempt_count);
   if (const Timestamp* next = std::get_if<Timestamp>(&step)) {
     inv.next_attempt_at = *next;
     RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
-    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), nullptr, nullptr,
-                          {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}});
+    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
+                          to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}});
   }
   const FinalAction final_action = std::get<FinalAction>(step);
   inv.next_attempt_at.reset();
@@ -225,7 +232,8 @@ recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Timestamp now)
                                                   inv.id));
       break;
   }
-  return events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), nullptr, nullptr, details);
+  return events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), std::move(before),
+                        to_json(inv), details);
 }
 
 recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {

@@ -71,7 +71,8 @@ class Collector {
                                                   AttemptResult* settled, const std::string& request_key);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   // Dunning after a failed attempt: the next try, or the settings' final action.
-  recur::Status record_failure(db::Tx& tx, Invoice& invoice, Timestamp now);
+  // `before`: the invoice as it was before this attempt changed it (for its event).
+  recur::Status record_failure(db::Tx& tx, Invoice& invoice, Json before, Timestamp now);
   // A charge of a `collection_ended` invoice succeeded: the money goes back in full (a
   // pending refund, asked of the gateway by the next run), since the period never ships.
   recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now);

@@ -51,10 +51,13 @@ recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub
   if (!inserted)
     return Error::internal("invoice " + std::to_string(key) + " of " + sub.id + " (period " +
                            format_rfc3339(inv.period.start) + ") is issued already");
-  RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, to_json(inv)));
-  if (inv.status == InvoiceStatus::kPaid)
-    RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, nullptr, {{"amount", 0}}));
-  return Ok{};
+  Json issued = to_json(inv);
+  // An invoice of 0 is issued paid: both events show it as issued.
+  if (inv.status != InvoiceStatus::kPaid)
+    return events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, std::move(issued));
+  RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, issued));
+  return events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, std::move(issued),
+                        {{"amount", 0}});
 }
 
 Result<std::int64_t> tax_rate_bp_for(db::Tx& tx, const subscriptions::Subscription& sub) {

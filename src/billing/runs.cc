@@ -109,8 +109,11 @@ Result<bool> BillingRuns::failure_rate_jumped(const BillingRun& run) {
   spdlog::error("billing: failure rate jumped to {:.0f}% of {} charges (usual {:.0f}%)", rate * 100, p.attempted,
                 usual * 100);
   RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
-    RECUR_TRY(events_.record(tx, "billing.failure_rate_high", run.id, events::Actor::system(), nullptr, nullptr,
-                             {{"rate", rate}, {"usual_rate", usual}, {"attempted", p.attempted}}));
+    // The run as GET /v1/billing/runs will list it, alert raised (it is stored after this).
+    BillingRun shown = run;
+    shown.failure_rate_alert = true;
+    RECUR_TRY(events_.record(tx, "billing.failure_rate_high", run.id, events::Actor::system(), nullptr,
+                             to_json(shown), {{"rate", rate}, {"usual_rate", usual}, {"attempted", p.attempted}}));
     if (options_.ops_email.empty()) return Ok{};
     notify::Message m;
     m.template_name = "billing_failure_rate";

@@ -121,7 +121,10 @@ Result<GatewayWebhooks::Handled> GatewayWebhooks::record_dispute(db::Tx& tx, con
                   {"currency", notice.amount ? Json(notice.amount->currency) : Json(nullptr)},
                   {"reason", notice.reason},
                   {"invoice", payment ? Json(payment->invoice) : Json(nullptr)}};
-  RECUR_TRY(events_.record(tx, "payment.disputed", resource, events::Actor::system(), nullptr, nullptr, details));
+  // The payment as it is (a dispute changes nothing of it); none when no payment matches.
+  Json object = payment ? to_json(*payment) : Json();
+  RECUR_TRY(events_.record(tx, "payment.disputed", resource, events::Actor::system(), nullptr, std::move(object),
+                           details));
   return Handled{payment ? "dispute_recorded" : "dispute_recorded_unmatched", resource};
 }
 

@@ -321,6 +321,12 @@ TEST_F(CustomerServiceTest, TheFirstAttachedMethodBecomesTheDefaultAndAPlainSeco
   EXPECT_EQ(types(events_of(c.id)),
             (std::vector<std::string>{"customer.created", "customer.payment_method_attached", "customer.updated",
                                       "customer.payment_method_attached"}));
+  // Each attach shows the customer as it was then (a new default follows as customer.updated).
+  auto events = events_of(c.id);
+  EXPECT_EQ(events[1].after.at("id"), c.id);
+  EXPECT_TRUE(events[1].after.at("default_payment_method").is_null());
+  EXPECT_EQ(events[3].after, to_json(after_second));
+  EXPECT_EQ(events[3].details.at("payment_method").at("id"), master.id);
 }
 
 TEST_F(CustomerServiceTest, AttachingWithMakeDefaultMovesTheDefault) {
@@ -451,8 +457,10 @@ TEST_F(CustomerServiceTest, DetachingANonDefaultMethodKeepsTheDefault) {
   auto events = events_of(c.id);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().type, "customer.payment_method_detached");
-  EXPECT_EQ(events.back().before.at("id"), master.id);
-  EXPECT_TRUE(events.back().after.is_null());
+  // The event's object is its resource, the customer; the card is in details (issue 14).
+  EXPECT_TRUE(events.back().before.is_null());
+  EXPECT_EQ(events.back().after, to_json(now));
+  EXPECT_EQ(events.back().details.at("payment_method").at("id"), master.id);
 }
 
 TEST_F(CustomerServiceTest, AMethodOfAnotherCustomerCannotBeDetached) {

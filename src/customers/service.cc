@@ -133,7 +133,9 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
                      card.exp_month, card.exp_year, false, clock_.now(), clock_.now(), 1, in.metadata};
     RECUR_TRY(insert_payment_method(tx, pm, in.request_key));
     Json details = {{"payment_method", to_json(pm, false)}};
-    RECUR_TRY(events_.record(tx, "customer.payment_method_attached", c.id, actor, nullptr, nullptr, details));
+    // The customer as it is: attaching changes nothing of it (a new default is its own
+    // customer.updated below).
+    RECUR_TRY(events_.record(tx, "customer.payment_method_attached", c.id, actor, nullptr, to_json(locked), details));
     bool has_default = locked.default_payment_method.has_value();
     if (has_default) {
       // A database error here must not pass for "no default" (and move the default).
@@ -196,8 +198,10 @@ recur::Status CustomerService::detach_payment_method(const std::string& customer
       RECUR_TRY(update_customer(tx, c, c.version - 1));
       RECUR_TRY(events_.record(tx, "customer.updated", c.id, actor, std::move(before), to_json(c)));
     }
-    RECUR_TRY(events_.record(tx, "customer.payment_method_detached", customer_id, actor, std::move(detached_before),
-                             nullptr));
+    // The event is the customer's (as after the detach); the card, as it was, is in details
+    // like the attached event's.
+    RECUR_TRY(events_.record(tx, "customer.payment_method_detached", customer_id, actor, nullptr, to_json(c),
+                             {{"payment_method", std::move(detached_before)}}));
     return Ok{};
   });
 }

@@ -75,9 +75,13 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   }
   RECUR_ASSIGN(bool inserted, insert_shipment(tx, s));
   if (!inserted) return Error::internal("period " + std::to_string(e.sequence) + " of " + sub.id + " has a shipment already");
-  RECUR_TRY(events_.record(tx, "shipment.created", s.id, events::Actor::system(), nullptr, to_json(s)));
-  if (s.status == ShipmentStatus::kBackordered) {
-    RECUR_TRY(events_.record(tx, "shipment.backordered", s.id, events::Actor::system(), nullptr, nullptr,
+  Json created = to_json(s);
+  const bool backordered = s.status == ShipmentStatus::kBackordered;
+  // Made backordered: both events show the box as made (the JSON is built once).
+  RECUR_TRY(events_.record(tx, "shipment.created", s.id, events::Actor::system(), nullptr,
+                           backordered ? created : std::move(created)));
+  if (backordered) {
+    RECUR_TRY(events_.record(tx, "shipment.backordered", s.id, events::Actor::system(), nullptr, std::move(created),
                              {{"skus", short_skus}, {"expected_at", to_json_time(s.expected_at)}}));
     notices_.send(tx, s, "backorder_delay", {{"expected_date", date_text(s.expected_at)}});
   }

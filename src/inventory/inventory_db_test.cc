@@ -55,6 +55,13 @@ class InventoryTest : public ::testing::Test {
     EXPECT_TRUE(rows.ok()) << rows.error().message;
     return rows->at(0).int64(0);
   }
+  // The object (`after`) of the one event of `type` about `resource`.
+  Json event_object(const std::string& type, const std::string& resource) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query("SELECT payload FROM events WHERE type = $1 AND resource_id = $2", {type, resource});
+    EXPECT_TRUE(rows.ok() && rows->size() == 1) << type;
+    return rows.ok() && rows->size() == 1 ? Json::parse(rows->at(0).text(0)).at("after") : Json();
+  }
   // The stored level agrees with the ledger's sums (levels can be rebuilt from it).
   void expect_ledger_agrees(const std::string& sku) {
     auto sums = inv().ledger_sums(sku);
@@ -300,11 +307,13 @@ TEST_F(InventoryTest, LowStockAlertsOncePerCrossingByEmailAndEvent) {
   ASSERT_TRUE(inv().adjust("BEAN-1", -6, "count", t.actor).ok());  // 4: not low
   EXPECT_EQ(alerts(), 0);
   ASSERT_TRUE(inv().adjust("BEAN-1", -1, "count", t.actor).ok());  // 3: low
+  EXPECT_EQ(event_object("inventory.low", beans.id), to_json(stock("BEAN-1")));  // the item as GET shows it
   ASSERT_TRUE(inv().adjust("BEAN-1", -1, "count", t.actor).ok());  // 2: still the same crossing
   EXPECT_EQ(alerts(), 1);  // the vendor contact (no operator address configured in tests)
   EXPECT_EQ(low_events(), 1);
   EXPECT_TRUE(stock("BEAN-1").level.low_alerted);
   ASSERT_TRUE(inv().receive("BEAN-1", 10, std::nullopt, t.actor).ok());  // 12: recovered
+  EXPECT_EQ(event_object("inventory.restocked", beans.id), to_json(stock("BEAN-1")));
   ASSERT_TRUE(inv().adjust("BEAN-1", -10, "count", t.actor).ok());       // 2: a new crossing
   EXPECT_EQ(alerts(), 2);
   EXPECT_EQ(low_events(), 2);

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "inventory/stock_levels.h"
 #include "inventory/store.h"
 
 namespace recur::inventory {
@@ -21,9 +22,13 @@ recur::Status LowStockAlerts::check(db::Tx& tx, const catalog::Product& product)
                   {"reserved", level.reserved},
                   {"available", level.available()},
                   {"low_stock_threshold", level.low_stock_threshold}};
+  // The item as GET /v1/inventory/{sku} shows it: read again only on a crossing, which is
+  // rare (the level in hand is one warehouse's and has no arrivals).
+  RECUR_ASSIGN(auto item, stock_view(tx, product));
   if (step == LowStockStep::kRecovered)
-    return events_.record(tx, "inventory.restocked", product.id, events::Actor::system(), nullptr, nullptr, details);
-  RECUR_TRY(events_.record(tx, "inventory.low", product.id, events::Actor::system(), nullptr, nullptr, details));
+    return events_.record(tx, "inventory.restocked", product.id, events::Actor::system(), nullptr, to_json(item),
+                          details);
+  RECUR_TRY(events_.record(tx, "inventory.low", product.id, events::Actor::system(), nullptr, to_json(item), details));
   std::vector<std::string> recipients;
   if (!ops_email_.empty()) recipients.push_back(ops_email_);
   if (level.alert_email && *level.alert_email != ops_email_) recipients.push_back(*level.alert_email);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "catalog/store.h"
+#include "inventory/stock_levels.h"
 #include "inventory/store.h"
 #include "platform/money.h"
 #include "platform/ids.h"
@@ -457,8 +458,13 @@ Status PurchasingService::alert_replenishment(db::Tx& tx, const Supplier& suppli
                   {"available", in.available},
                   {"incoming", in.incoming},
                   {"reorder_point", decision.reorder_point}};
-  RECUR_TRY(events_.record(tx, "inventory.replenishment_needed", product, events::Actor::system(), nullptr, nullptr,
-                           std::move(details)));
+  Json item = nullptr;  // the item as GET /v1/inventory/{sku} shows it (a review's read, not a hot path)
+  if (found) {
+    RECUR_ASSIGN(auto view, stock_view(tx, *found));
+    item = to_json(view);
+  }
+  RECUR_TRY(events_.record(tx, "inventory.replenishment_needed", product, events::Actor::system(), nullptr,
+                           std::move(item), std::move(details)));
   if (options_.ops_email.empty()) return Ok{};
   notify::Message m;
   m.template_name = "replenishment_needed";

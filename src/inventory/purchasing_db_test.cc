@@ -115,6 +115,13 @@ class PurchasingTest : public ::testing::Test {
     EXPECT_TRUE(rows.ok()) << rows.error().message;
     return rows->at(0).int64(0);
   }
+  // The object (`after`) of the one event of `type` about `resource`.
+  Json event_object(const std::string& type, const std::string& resource) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query("SELECT payload FROM events WHERE type = $1 AND resource_id = $2", {type, resource});
+    EXPECT_TRUE(rows.ok() && rows->size() == 1) << type;
+    return rows.ok() && rows->size() == 1 ? Json::parse(rows->at(0).text(0)).at("after") : Json();
+  }
 
   std::int64_t next_number() {
     return count("SELECT next_value FROM invoice_numbers WHERE name = 'purchase_order'");
@@ -479,6 +486,10 @@ TEST_F(PurchasingTest, AutomaticSupplierIsSentTheOrderAndOperatorsAreToldOncePer
   EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'inventory.replenishment_needed' AND resource_id = $1",
                   {a}),
             1);
+  Json item = event_object("inventory.replenishment_needed", a);
+  EXPECT_EQ(item["object"], "inventory_item");
+  EXPECT_EQ(item["product"], a);
+  EXPECT_EQ(item["available"], 30);
 
   // The sent order now counts as incoming; the next run neither orders nor alerts again.
   auto again = reorder();

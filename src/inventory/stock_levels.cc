@@ -41,7 +41,7 @@ Result<catalog::Product> StockLevels::product_by_sku(db::Tx& tx, const std::stri
   return page.items.front();
 }
 
-Result<StockView> StockLevels::view(db::Tx& tx, const catalog::Product& product) {
+Result<StockView> stock_view(db::Tx& tx, const catalog::Product& product) {
   StockView v;
   v.sku = product.sku;
   v.product = product.id;

@@ -30,6 +30,8 @@ struct StockView {
   std::int64_t incoming = 0;
 };
 Json to_json(const StockView& view);
+// The product's stock as GET /v1/inventory/{sku} shows it (reads its levels and arrivals).
+Result<StockView> stock_view(db::Tx& tx, const catalog::Product& product);
 
 struct StockSettingsPatch {
   std::optional<std::int64_t> low_stock_threshold;
@@ -66,7 +68,7 @@ class StockLevels {
 
  private:
   Result<catalog::Product> product_by_sku(db::Tx& tx, const std::string& sku);
-  Result<StockView> view(db::Tx& tx, const catalog::Product& product);
+  Result<StockView> view(db::Tx& tx, const catalog::Product& product) { return stock_view(tx, product); }
   // An operator's change of what is on hand (adjustment, receipt, return), through move().
   Result<bool> move_on_hand(db::Tx& tx, const catalog::Product& product, MovementKind kind, std::int64_t delta,
                             const std::optional<std::string>& reason, const std::optional<std::string>& reference,

@@ -74,6 +74,20 @@ recur::Status check_trial_end(std::optional<Timestamp> trial_end, Timestamp star
   return Ok{};
 }
 
+// A scheduler run stores all its steps as one new version of the row: each step's object
+// shows that `version` and `updated`, and only the first step's `before` the version read.
+void show_stored_version(std::vector<LifecycleEvent>& steps, const Subscription& stored) {
+  auto stamp = [&](Json& doc) {
+    if (!doc.is_object()) return;
+    doc["version"] = stored.version;
+    doc["updated"] = format_rfc3339(stored.updated);
+  };
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    if (i > 0) stamp(steps[i].before);
+    stamp(steps[i].after);
+  }
+}
+
 }  // namespace
 
 Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, const std::string& field) {
@@ -107,15 +121,17 @@ Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const 
 }
 
 recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscription& sub,
-                                                    const std::vector<LifecycleEvent>& happened, bool at_signup) {
-  for (const auto& e : happened) {
+                                                    std::vector<LifecycleEvent> happened, bool at_signup) {
+  for (auto& e : happened) {
     Json details = {{"period", to_json(e.period)}, {"billable", e.billable}};
     if (e.billable) {
       details["amount"] = e.amount;
       details["currency"] = e.currency;
     }
     if (e.details.is_object()) details.update(e.details);
-    RECUR_TRY(events_.record(tx, e.type, sub.id, events::Actor::system(), nullptr, nullptr, std::move(details)));
+    Json after = e.after.is_object() ? std::move(e.after) : to_json(sub);
+    RECUR_TRY(events_.record(tx, e.type, sub.id, events::Actor::system(), std::move(e.before), std::move(after),
+                             std::move(details)));
     if (e.billable && billing_) RECUR_TRY(billing_->period_began(tx, sub, e));
     if (e.billable && fulfilment_) RECUR_TRY(fulfilment_->period_began(tx, sub, e, at_signup));
   }
@@ -137,7 +153,7 @@ Result<Subscription> SubscriptionService::mutate_in(db::Tx& tx, const std::strin
   Timestamp now = std::max(clock_.now(), l.sub.updated);
   if (expected_version && *expected_version != l.stored_version)
     return version_conflict("the subscription", *expected_version, l.stored_version);
-  RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
+  RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now, Snapshots::kTake)));
   Json before = to_json(l.sub);
   RECUR_ASSIGN(Json details, change(l, tx, now));
   l.sub.updated = now;
@@ -213,7 +229,7 @@ Result<Subscription> SubscriptionService::update(const std::string& id, const Up
       RECUR_TRY(check_trial_end(in.trial_end, l.sub.status == Status::kScheduled ? l.sub.start_date : now));
       RECUR_TRY(move_trial_end(l.sub, l.plan, *in.trial_end, now));
       // A trial ended now bills the first period at once, as its end would have.
-      RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now)));
+      RECUR_TRY(record_lifecycle(tx, l.sub, advance(l.sub, l.lookup(), now, Snapshots::kTake)));
     }
     return Json(nullptr);
   });
@@ -257,12 +273,14 @@ Result<Subscription> SubscriptionService::resume(const std::string& id, std::opt
                                                  const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.resumed", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kResume));
+    Json paused = to_json(l.sub);
     auto happened = subscriptions::resume(l.sub, l.current_plan(), now);
     Json details = {{"new_period", !happened.empty() && happened[0].billable}};
     // The resumption's own record is the actor's event; only a new billed period is added.
     if (!happened.empty() && happened[0].billable) {
       happened[0].type = "subscription.period_started";
-      RECUR_TRY(record_lifecycle(tx, l.sub, happened));
+      happened[0].before = std::move(paused);
+      RECUR_TRY(record_lifecycle(tx, l.sub, std::move(happened)));
     }
     return details;
   });
@@ -387,9 +405,11 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
     }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.
+      Json changed = to_json(l.sub);
       auto started = restart_period(l.sub, *target, now);
       details["period_started"] = {{"period", to_json(started.period)}, {"amount", started.amount}};
-      RECUR_TRY(record_lifecycle(tx, l.sub, {started}));
+      started.before = std::move(changed);
+      RECUR_TRY(record_lifecycle(tx, l.sub, {std::move(started)}));
     }
     return details;
   };
@@ -547,14 +567,16 @@ Result<RunReport> SubscriptionService::run_due(int workers) {
         auto loaded = load(tx, id, true);
         if (!loaded.ok()) return loaded.error().kind == ErrorKind::kNotFound ? Result<int>(0) : loaded.error();
         Loaded& l = *loaded;
-        auto happened = advance(l.sub, l.lookup(), now);
+        auto happened = advance(l.sub, l.lookup(), now, Snapshots::kTake);
         if (happened.empty()) return 0;
         l.sub.updated = now;
         l.sub.version = l.stored_version + 1;
         RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
         if (!stored) return 0;
-        RECUR_TRY(record_lifecycle(tx, l.sub, happened));
-        return static_cast<int>(happened.size());
+        show_stored_version(happened, l.sub);
+        const int steps = static_cast<int>(happened.size());
+        RECUR_TRY(record_lifecycle(tx, l.sub, std::move(happened)));
+        return steps;
       });
       std::lock_guard lock(mu);
       if (!step.ok()) {
@@ -646,7 +668,7 @@ Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const st
       shown.push_back(o.id);
       offers.push_back(std::move(o));
     }
-    RECUR_TRY(events_.record(tx, "subscription.retention_offered", id, actor, nullptr, nullptr,
+    RECUR_TRY(events_.record(tx, "subscription.retention_offered", id, actor, nullptr, to_json(l.sub),
                              {{"reason", reason}, {"offers", shown}}));
     return offers;
   });
@@ -717,7 +739,10 @@ Result<Subscription> SubscriptionService::decline_offer(const std::string& id, c
     RECUR_ASSIGN(Loaded l, load(tx, id, true));
     RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
     RECUR_TRY(record_outcome(tx, id, offer_id, reason, kOutcomeDeclined));
-    RECUR_TRY(events_.record(tx, "subscription.retention_declined", id, actor, nullptr, nullptr,
+    // As GET shows it: steps that are due but not stored yet included, nothing changed.
+    Subscription shown = l.sub;
+    (void)advance(shown, l.lookup(), clock_.now());
+    RECUR_TRY(events_.record(tx, "subscription.retention_declined", id, actor, nullptr, to_json(shown),
                              {{"offer", offer_id}, {"reason", reason}}));
     return l.sub;
   });

@@ -227,7 +227,9 @@ class SubscriptionService {
                               const events::Actor& actor, const std::string& event_type, const Change& change);
   Result<Subscription> mutate_in(db::Tx& tx, const std::string& id, std::optional<std::int64_t> expected_version,
                                  const events::Actor& actor, const std::string& event_type, const Change& change);
-  recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, const std::vector<LifecycleEvent>& happened,
+  // Records each step with its subscription JSON (LifecycleEvent::before/after; a step
+  // without them shows `sub` after it, with no `before`) and hands billed periods on.
+  recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, std::vector<LifecycleEvent> happened,
                                  bool at_signup = false);
   Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);
   // The change of change_plan, applied to a loaded subscription.

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
+#include "events/model.h"
 #include "testing/fixtures.h"
 
 namespace recur::subscriptions {
@@ -390,6 +392,44 @@ TEST_F(SubscriptionServiceTest, HistoryRecordsActorAndBeforeAfter) {
   EXPECT_EQ(update.actor.id, "key_test");
   EXPECT_EQ(update.before["quantity"], 1);
   EXPECT_EQ(update.after["quantity"], 4);
+}
+
+TEST_F(SubscriptionServiceTest, EachStepTheSchedulerTakesRecordsTheSubscriptionBeforeAndAfterThatStep) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  advance_to("2026-05-01T00:00:00Z");  // three renewals in one run
+  auto stored = reload(sub.id);
+  auto history = *svc().history(sub.id, {.limit = 50});
+  std::vector<events::Event> renewals;
+  for (const auto& e : history.items)
+    if (e.type == "subscription.renewed") renewals.push_back(e);
+  ASSERT_EQ(renewals.size(), 3u);
+  for (std::size_t i = 0; i < renewals.size(); ++i) {
+    const auto& e = renewals[i];
+    ASSERT_TRUE(e.after.is_object() && e.before.is_object()) << i;
+    EXPECT_EQ(e.after["id"], sub.id);
+    EXPECT_EQ(e.after["current_period"], e.details["period"]) << "each shows its own step";
+    EXPECT_EQ(e.after["billed_periods"], 2 + static_cast<int>(i));
+    EXPECT_EQ(e.after["version"], stored.version) << "the version the run stored";
+    if (i == 0) EXPECT_EQ(e.before["version"], sub.version);
+    else EXPECT_EQ(e.before["current_period"], renewals[i - 1].after["current_period"]);
+    EXPECT_TRUE(events::previous_attributes(e.before, e.after).contains("current_period"));
+  }
+  EXPECT_EQ(renewals.back().after, to_json(stored));
+}
+
+TEST_F(SubscriptionServiceTest, StepsAtSignupShowTheNewSubscriptionAndRetentionEventsShowItAsItIs) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto offers = svc().present_offers(sub.id, "too_expensive", t.actor);
+  ASSERT_TRUE(offers.ok());
+  auto history = *svc().history(sub.id, {.limit = 50});
+  ASSERT_EQ(history.items.size(), 3u);
+  EXPECT_EQ(history.items[1].type, "subscription.started");
+  EXPECT_TRUE(history.items[1].before.is_null());
+  EXPECT_EQ(history.items[1].after, to_json(sub));
+  EXPECT_EQ(history.items[2].type, "subscription.retention_offered");
+  EXPECT_EQ(history.items[2].after, to_json(reload(sub.id)));
 }
 
 TEST_F(SubscriptionServiceTest, RetentionOffersAreRecordedAndAcceptingOneKeepsTheCustomer) {

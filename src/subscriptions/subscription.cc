@@ -391,13 +391,17 @@ std::vector<LifecycleEvent> resume(Subscription& s, const catalog::Plan& plan, T
   return {e};
 }
 
-std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Timestamp now) {
+std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Timestamp now, Snapshots snapshots) {
   std::vector<LifecycleEvent> out;
+  const bool take = snapshots == Snapshots::kTake;
   // Bounded: a subscription left alone for decades still finishes; every step moves time on.
   for (int step = 0; step < 100000; ++step) {
     auto due = next_action_at(s);
     if (!due || *due > now) break;
     Timestamp at = *due;
+    // Each step's JSON is built once: a step's `before` is the previous step's `after`.
+    Json before = !take ? Json() : out.empty() ? to_json(s) : out.back().after;
+    const std::size_t taken = out.size();
     const auto& plan = plan_of(s, plans);
     switch (s.status) {
       case Status::kScheduled: {
@@ -420,6 +424,10 @@ std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Ti
         break;
       case Status::kCanceled:
         return out;
+    }
+    if (take && out.size() > taken) {
+      out.back().before = std::move(before);
+      out.back().after = to_json(s);
     }
   }
   return out;

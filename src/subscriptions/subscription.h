@@ -132,7 +132,15 @@ struct LifecycleEvent {
   std::int64_t sequence = 0;  // the subscription's n-th billed period (1-based): billing's unique key
   std::int64_t percent_off = 0;        // the discount that applied to this period
   std::optional<DiscountSource> discount_source;
+  // The subscription's public JSON just before and just after this step, for its event
+  // (docs/events.md): filled by advance(..., Snapshots::kTake); null where nobody asked.
+  Json before;
+  Json after;
 };
+
+// Whether advance() keeps each step's before/after JSON: only callers that record events
+// pay for it (previews and reads do not).
+enum class Snapshots { kSkip, kTake };
 
 // Plans a subscription may need while advancing: its own, and a pending change's.
 struct PlanLookup {
@@ -141,7 +149,8 @@ struct PlanLookup {
 };
 
 // Moves `sub` forward to `now`, applying every due step in order. Pure.
-std::vector<LifecycleEvent> advance(Subscription& sub, const PlanLookup& plans, Timestamp now);
+std::vector<LifecycleEvent> advance(Subscription& sub, const PlanLookup& plans, Timestamp now,
+                                    Snapshots snapshots = Snapshots::kSkip);
 
 // The end of a new subscription's trial starting at `start`: `requested` when given (`start`
 // or earlier: no trial), else the plan's trial_days; nullopt for no trial.

@@ -43,6 +43,26 @@ TEST(Lifecycle, AdvanceEmitsOneBillablePeriodPerRenewalInOrder) {
   EXPECT_TRUE(advance(s, {&p, nullptr}, at("2026-04-30T00:00:00Z")).empty());
 }
 
+TEST(Lifecycle, SnapshotsGiveEachStepTheSubscriptionBeforeAndAfterItAndOnlyWhenAsked) {
+  auto p = plan(1000, Interval::kMonth, 1, 14);
+  auto s = started(p, "2026-01-31T00:00:00Z", "2026-01-31T00:00:00Z");
+  ASSERT_EQ(s.status, Status::kTrialing);
+  Subscription skipped = s;
+  for (const auto& e : advance(skipped, {&p, nullptr}, at("2026-03-20T00:00:00Z")))
+    EXPECT_TRUE(e.before.is_null() && e.after.is_null()) << e.type;
+  const Json first_before = to_json(s);
+  auto events = advance(s, {&p, nullptr}, at("2026-03-20T00:00:00Z"), Snapshots::kTake);
+  ASSERT_EQ(events.size(), 2u);  // the trial's end, then a renewal
+  EXPECT_EQ(events[0].type, "subscription.trial_ended");
+  EXPECT_EQ(events[0].before, first_before);
+  EXPECT_EQ(events[0].after["status"], "active");
+  EXPECT_EQ(events[0].after["current_period"], to_json(events[0].period));
+  EXPECT_EQ(events[1].type, "subscription.renewed");
+  EXPECT_EQ(events[1].before, events[0].after);
+  EXPECT_EQ(events[1].after, to_json(s));
+  EXPECT_EQ(to_json(skipped), to_json(s));  // taking them changes nothing else
+}
+
 TEST(Lifecycle, ScheduledWithTrialShowsTrialThenPaidPeriods) {
   auto p = plan(1500, Interval::kWeek, 2, 7);
   auto s = started(p, "2026-03-01T00:00:00Z", "2026-02-01T00:00:00Z");
