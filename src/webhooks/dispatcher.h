@@ -1,7 +1,10 @@
 // Sends webhooks in the background, the way `serve` and `recur deliver` do: a fixed set of
-// sender threads fed from the database by one pumping thread. A slow or dead receiver holds
-// at most WebhookOptions::per_endpoint senders (its own queue, in effect); the others keep
-// serving every other endpoint, and the API and billing never wait on any of them.
+// sender threads fed by one pumping thread, which alone talks to the database: it fans the
+// outbox out, claims due deliveries (a lane of at most lane_depth per endpoint), and records
+// the senders' outcomes in batches. A sender takes a claim only while fewer than
+// per_endpoint attempts to its endpoint are in flight, so a slow or dead receiver holds at
+// most that many senders; the others keep serving every other endpoint, and the API and
+// billing never wait on any of them.
 #pragma once
 
 #include <condition_variable>
@@ -18,11 +21,12 @@ namespace recur::webhooks {
 
 class Dispatcher {
  public:
-  // Starts options().senders sender threads and the pump, which fans the outbox out and
-  // claims what is due whenever a sender is free, at least every `idle_poll`.
+  // Starts options().senders sender threads and the pump, which records outcomes, fans the
+  // outbox out and claims what is due whenever there is room, at least every `idle_poll`.
   explicit Dispatcher(WebhookService& service,
                       std::chrono::milliseconds idle_poll = std::chrono::milliseconds(250));
-  // Stops claiming, lets the attempts in flight finish and record their outcome.
+  // Stops claiming, lets the attempts in flight finish and records their outcomes; claims
+  // not yet sent are left to their lease (sent again later, by this node or another).
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -45,20 +49,28 @@ class Dispatcher {
 
  private:
   void pump_loop();
-  // One round: fan out, claim for the free senders. False when nothing was claimed.
-  bool pump();
+  // Records the outcomes the senders left. False when there were none.
+  bool record_done();
+  // Fans out and claims for the room there is. False when nothing was claimed.
+  bool claim_more();
   void sender_loop();
+  // The first queued claim whose endpoint has a free slot (queue_.end() if none). Requires mu_.
+  std::deque<Claim>::iterator next_claim();
+  int room() const;  // claims the pump may still take. Requires mu_.
 
   WebhookService& service_;
   std::chrono::milliseconds idle_poll_;
   std::mutex mu_;
-  std::condition_variable work_;    // senders: a claim is queued, or stopping
-  std::condition_variable freed_;   // pump and pausers: a sender finished, or stopping
+  std::condition_variable work_;    // senders: a claim or a slot came free, or stopping
+  std::condition_variable wake_;    // pump and pausers: an outcome is waiting, or stopping
   std::deque<Claim> queue_;
-  std::map<std::string, int> in_flight_;  // per endpoint: queued or being sent
-  int busy_ = 0;                          // queued or being sent, all endpoints
+  std::vector<std::pair<Claim, Attempt>> done_;  // sent, not yet recorded
+  std::map<std::string, int> held_;     // per endpoint: claimed and not yet recorded
+  std::map<std::string, int> sending_;  // per endpoint: attempts in flight
+  int busy_ = 0;                        // claimed and not yet recorded, all endpoints
   int paused_ = 0;
-  bool stopping_ = false;
+  bool stopping_ = false;       // senders: take nothing new
+  bool pump_stopping_ = false;  // the pump: record what is left, then end
   DeliveryReport report_;
   std::vector<std::thread> senders_;
   std::thread pump_;

@@ -244,10 +244,10 @@ Result<DeliveryReport> WebhookService::fan_out() {
   }
 }
 
-Result<std::vector<Claim>> WebhookService::claim_due(Timestamp now, int limit,
+Result<std::vector<Claim>> WebhookService::claim_due(Timestamp now, int limit, int depth,
                                                     const std::vector<std::pair<std::string, int>>& in_flight) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<Claim>> {
-    RECUR_ASSIGN(auto due, lock_due(tx, DueQuery{now, limit, options_.per_endpoint, in_flight}));
+    RECUR_ASSIGN(auto due, lock_due(tx, DueQuery{now, limit, depth, in_flight}));
     std::vector<Claim> out;
     if (due.empty()) return out;
     std::vector<std::string> event_ids;
@@ -313,16 +313,18 @@ Attempt WebhookService::attempt(const Claim& c) {
   return a;
 }
 
-Status WebhookService::track_health(db::Tx& tx, const Endpoint& endpoint, bool delivered, Timestamp at) {
-  switch (health_after(endpoint.failing_since, delivered, at)) {
+Status WebhookService::track_health(db::Tx& tx, const Endpoint& endpoint, std::optional<Timestamp>& failing_since,
+                                    bool delivered, Timestamp at) {
+  switch (health_after(failing_since, delivered, at)) {
     case Health::kUnchanged:
       return Ok{};
     case Health::kRecovered:
+      failing_since.reset();
       return set_failing_since(tx, endpoint.id, std::nullopt);
     case Health::kStartsFailing: {
-      RECUR_TRY(tx.exec("UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
-                        {endpoint.id, at}));
-      return Ok{};
+      failing_since = at;
+      return tx.exec_later("UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+                           {endpoint.id, at});
     }
     case Health::kDisable:
       break;
@@ -338,6 +340,7 @@ Status WebhookService::track_health(db::Tx& tx, const Endpoint& endpoint, bool d
   ++e.version;
   RECUR_ASSIGN(bool stored, webhooks::update(tx, e, stored_version));
   if (!stored) return Ok{};
+  failing_since = e.failing_since;
   spdlog::warn("webhook endpoint {} disabled: every delivery to it has failed since {}", e.id,
                format_rfc3339(*e.failing_since));
   if (options_.ops_email.empty() || !ops_) return Ok{};
@@ -355,61 +358,58 @@ Status WebhookService::track_health(db::Tx& tx, const Endpoint& endpoint, bool d
   return Ok{};
 }
 
-Result<bool> WebhookService::record(const Claim& claim, Attempt outcome, DeliveryReport& report) {
-  const Delivery& claimed = claim.delivery;
-  bool delivered = outcome.status_code && is_delivered(*outcome.status_code);
-  Timestamp at = outcome.at;
-  RECUR_ASSIGN(auto settled, db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Delivery>> {
-    RECUR_ASSIGN(auto stored, find_delivery(tx, claimed.id, true));
-    // Gone (its endpoint was deleted) or re-claimed after our lease ran out.
-    if (!stored || stored->version != claimed.version) return std::optional<Delivery>();
-    Delivery d = std::move(*stored);
-    apply_attempt(d, outcome);
-    ++d.version;
-    RECUR_ASSIGN(bool written, webhooks::update(tx, d, claimed.version));
-    if (!written) return std::optional<Delivery>();
-    RECUR_TRY(track_health(tx, claim.endpoint, delivered, at));
-    return std::optional<Delivery>(std::move(d));
+Status WebhookService::record(const std::vector<std::pair<Claim, Attempt>>& outcomes, DeliveryReport& report) {
+  if (outcomes.empty()) return Ok{};
+  DeliveryReport counted;
+  RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> Status {
+    counted = {};
+    // Each endpoint's failing_since as this batch leaves it (from the claim's copy).
+    std::map<std::string, std::optional<Timestamp>> failing;
+    for (const auto& [claim, outcome] : outcomes) {
+      // The claim wrote this very state: settle it only if no one has moved it since (the
+      // lease ran out and another worker took it, or the endpoint was deleted with it).
+      Delivery d = claim.delivery;
+      std::int64_t claimed_version = d.version;
+      apply_attempt(d, outcome);
+      ++d.version;
+      RECUR_ASSIGN(bool written, webhooks::update(tx, d, claimed_version));
+      if (!written) {
+        ++counted.lost;
+        continue;
+      }
+      if (d.status == "succeeded") ++counted.succeeded;
+      else if (d.status == "failed") ++counted.failed;
+      else ++counted.retrying;
+      auto health = failing.try_emplace(claim.endpoint.id, claim.endpoint.failing_since).first;
+      bool delivered = outcome.status_code && is_delivered(*outcome.status_code);
+      RECUR_TRY(track_health(tx, claim.endpoint, health->second, delivered, outcome.at));
+    }
+    return Ok{};
   }));
-  if (!settled) {
-    ++report.lost;
-    return false;
-  }
-  if (settled->status == "succeeded") ++report.succeeded;
-  else if (settled->status == "failed") ++report.failed;
-  else ++report.retrying;
-  return true;
-}
-
-Status WebhookService::send(const Claim& claim, DeliveryReport& report) {
-  RECUR_TRY(record(claim, attempt(claim), report));
+  report.succeeded += counted.succeeded;
+  report.retrying += counted.retrying;
+  report.failed += counted.failed;
+  report.lost += counted.lost;
   return Ok{};
 }
 
 Result<DeliveryReport> WebhookService::deliver_due() {
   Timestamp now = clock_.now();
   DeliveryReport report;
-  // Each round claims what is due now, and a claimed delivery is not due again before its
-  // lease ends: the rounds end when nothing due is left.
+  // Each round claims what is due now (at most per_endpoint of an endpoint, so that many
+  // are in flight to it), and a claimed delivery is not due again before its lease ends:
+  // the rounds end when nothing due is left.
   for (int conflicts = 0;;) {
-    auto claimed = claim_due(now, options_.delivery_batch);
+    auto claimed = claim_due(now, options_.delivery_batch, options_.per_endpoint);
     // A conflict means another worker got there first: claim again.
     if (!claimed.ok() && claimed.error().kind == ErrorKind::kConflict && ++conflicts < 100) continue;
     if (!claimed.ok()) return std::move(claimed).error();
     if (claimed->empty()) return report;
-    std::mutex mu;
-    std::optional<Error> failure;
+    std::vector<std::pair<Claim, Attempt>> outcomes(claimed->size());
     parallel_for(options_.senders, claimed->size(), [&](std::size_t i) {
-      DeliveryReport one;
-      Status sent = send((*claimed)[i], one);
-      std::lock_guard lock(mu);
-      if (!sent.ok() && !failure) failure = sent.error();
-      report.succeeded += one.succeeded;
-      report.retrying += one.retrying;
-      report.failed += one.failed;
-      report.lost += one.lost;
+      outcomes[i] = {(*claimed)[i], attempt((*claimed)[i])};
     });
-    if (failure) return *failure;
+    RECUR_TRY(record(outcomes, report));
   }
 }
 

@@ -52,6 +52,7 @@ struct WebhookOptions {
   int delivery_batch = 100;          // deliveries one claim takes at most
   int senders = 8;                   // attempts in flight at once (threads) in this process
   int per_endpoint = 4;              // of them, at most this many to one endpoint
+  int lane_depth = 16;               // deliveries of one endpoint claimed at once (sending or waiting)
   std::int64_t lease_seconds = 60;   // a claim older than this is due again (a crashed worker)
   std::string ops_email;             // told when an endpoint is disabled for failing ("": log only)
   // The SSRF guard: false refuses URLs whose host resolves to a loopback, link-local or
@@ -111,13 +112,16 @@ class WebhookService {
   // endpoint at once), each outcome recorded after. Safe on several threads or nodes. The
   // test clock's path; `serve` sends through a Dispatcher, which never waits.
   Result<DeliveryReport> deliver_due();
-  // Claims up to `limit` deliveries due at `now`, in one transaction: attempts counted, a
-  // lease taken. `in_flight`: attempts this process already has running per endpoint, which
-  // count against per_endpoint.
-  Result<std::vector<Claim>> claim_due(Timestamp now, int limit,
+  // Claims up to `limit` deliveries due at `now`, at most `depth` of one endpoint, in one
+  // transaction: attempts counted, a lease taken. `in_flight`: deliveries of an endpoint
+  // this process already holds (claimed, not recorded), which count against `depth`.
+  Result<std::vector<Claim>> claim_due(Timestamp now, int limit, int depth,
                                        const std::vector<std::pair<std::string, int>>& in_flight = {});
-  // One claimed delivery's attempt and its outcome, recorded (the endpoint's health with it).
-  Status send(const Claim& claim, DeliveryReport& report);
+  // The claimed delivery's POST (no transaction open), its outcome not yet recorded.
+  Attempt attempt(const Claim& claim);
+  // Records the outcomes in one transaction, the endpoints' health with them. One whose
+  // claim was taken over (our lease ran out) or whose endpoint was deleted counts as lost.
+  Status record(const std::vector<std::pair<Claim, Attempt>>& outcomes, DeliveryReport& report);
   const WebhookOptions& options() const { return options_; }
   Timestamp now() const { return clock_.now(); }
   // fan_out, then deliver_due.
@@ -129,10 +133,10 @@ class WebhookService {
  private:
   Delivery pending_delivery(const std::string& endpoint_id, const events::OutboxEntry& event, std::string origin,
                             Timestamp now);
-  Attempt attempt(const Claim& claim);
-  Result<bool> record(const Claim& claim, Attempt attempt, DeliveryReport& report);
-  // The endpoint's failing_since after an attempt; disables it after kDisableAfterFailingSeconds.
-  Status track_health(db::Tx& tx, const Endpoint& endpoint, bool delivered, Timestamp at);
+  // The endpoint's failing_since after an attempt (`failing_since`: as this transaction last
+  // left it); disables it after kDisableAfterFailingSeconds.
+  Status track_health(db::Tx& tx, const Endpoint& endpoint, std::optional<Timestamp>& failing_since, bool delivered,
+                      Timestamp at);
   // Ok, or why the SSRF guard refuses `url` (none when private URLs are allowed).
   Status check_destination(const std::string& url);
 

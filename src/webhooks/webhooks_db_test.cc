@@ -327,7 +327,7 @@ TEST_F(WebhooksTest, AClaimTakesAtMostPerEndpointDeliveriesOfEachEndpointLongest
   Endpoint b = endpoint({"*"}, "https://b.example/h");
   for (int i = 0; i < 10; ++i) record("customer.created", "cus_" + std::to_string(i));
   ASSERT_TRUE(service->fan_out().ok());
-  auto claims = service->claim_due(t.clock->now(), 100);
+  auto claims = service->claim_due(t.clock->now(), 100, 4);
   ASSERT_TRUE(claims.ok()) << claims.error().message;
   std::map<std::string, int> per_endpoint;
   for (const auto& c : *claims) ++per_endpoint[c.delivery.endpoint_id];
@@ -339,7 +339,7 @@ TEST_F(WebhooksTest, AClaimTakesAtMostPerEndpointDeliveriesOfEachEndpointLongest
   }
   // What this process already has in flight counts against the cap: a has 3 running, so one
   // more of it; b's claimed ones are leased, so four others of b.
-  auto more = service->claim_due(t.clock->now(), 100, {{a.id, 3}});
+  auto more = service->claim_due(t.clock->now(), 100, 4, {{a.id, 3}});
   ASSERT_TRUE(more.ok()) << more.error().message;
   per_endpoint.clear();
   for (const auto& c : *more) ++per_endpoint[c.delivery.endpoint_id];
