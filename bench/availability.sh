@@ -80,30 +80,7 @@ run_log() { echo "$*" | tee -a "$work/log.txt" >&2; }
 
 # ---------------------------------------------------------------- CPU accounting (as bench/run.sh)
 hz=$(getconf CLK_TCK)
-proc_ticks() {  # -> $ticks: utime+stime+cutime+cstime of PID (all threads)
-  local stat f
-  ticks=0
-  { [ "$1" -gt 0 ] && read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
-  stat=${stat##*) }
-  read -r -a f <<<"$stat"
-  ticks=$(( f[11] + f[12] + f[13] + f[14] ))
-}
-tree_ticks() {  # -> $tree: PID and its live children (nginx's workers)
-  local total kids k file
-  proc_ticks "$1"; total=$ticks
-  for file in /proc/"$1"/task/*/children; do
-    [ -r "$file" ] || continue
-    read -r -a kids <"$file" || true
-    for k in "${kids[@]}"; do proc_ticks "$k"; total=$(( total + ticks )); done
-  done
-  tree=$total
-}
-machine_ticks() {
-  local f
-  read -r -a f </proc/stat
-  m_total=$(( f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8] ))
-  m_idle=$(( f[4] + f[5] ))
-}
+source bench/cpu.sh  # proc_ticks, tree_ticks, machine_ticks
 wait_quiet() {
   ((QUIET_WAIT > 0)) || return 0
   local deadline=$((SECONDS + QUIET_WAIT)) t0 i0 busy

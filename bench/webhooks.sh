@@ -115,30 +115,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # field KEY "k=v k=v ..
 # ---------------------------------------------------------------- CPU accounting (as bench/run.sh)
 hz=$(getconf CLK_TCK)
 pg_pid=$(head -1 "$(sql 'SHOW data_directory')/postmaster.pid")
-proc_ticks() {  # -> $ticks: utime+stime+cutime+cstime of PID (all threads, reaped children)
-  local stat f
-  ticks=0
-  { [ "${1:-0}" -gt 0 ] && read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 0
-  stat=${stat##*) }
-  read -r -a f <<<"$stat"
-  ticks=$(( f[11] + f[12] + f[13] + f[14] ))
-}
-tree_ticks() {  # -> $tree: PID and its live children
-  local total kids k file
-  proc_ticks "${1:-0}"; total=$ticks
-  for file in /proc/"${1:-0}"/task/*/children; do
-    [ -r "$file" ] || continue
-    read -r -a kids <"$file" || true
-    for k in "${kids[@]}"; do proc_ticks "$k"; total=$(( total + ticks )); done
-  done
-  tree=$total
-}
-machine_ticks() {
-  local f
-  read -r -a f </proc/stat
-  m_total=$(( f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8] ))
-  m_idle=$(( f[4] + f[5] ))
-}
+source bench/cpu.sh  # proc_ticks, tree_ticks, machine_ticks
 # cpu_begin / cpu_end SENDER_PID CLIENT_PID: the sender (recur deliver, or wrk), the receiver
 # (nginx and its workers), PostgreSQL (postmaster and backends), the client (the generator).
 cpu_sample() {

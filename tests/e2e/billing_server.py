@@ -225,9 +225,11 @@ def find_recur_binary() -> str:
 SERVER: _TestModeServer | None = None
 
 
-def setUpModule(mail: bool = False, sms: bool = False):
+def setUpModule(mail: bool = False, sms: bool = False, server_class: type | None = None):
+    """Starts the module's server: a test-mode one, or `server_class` (a _TestModeServer
+    whose start() runs something else)."""
     global SERVER
-    SERVER = _TestModeServer(mail, sms)
+    SERVER = (server_class or _TestModeServer)(mail, sms)
     try:
         SERVER.start()
     except BaseException:

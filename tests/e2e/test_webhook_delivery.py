@@ -22,7 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-from billing_server import _TestModeServer, find_recur_binary, free_port
+import billing_server
+from billing_server import _TestModeServer, find_recur_binary, free_port, tearDownModule  # noqa: F401
 import wait_for
 
 LEASE = 20  # seconds: --webhook-lease of the deliverers (the flag's minimum)
@@ -48,25 +49,12 @@ class LiveServer(_TestModeServer):
                                   "--webhook-lease", str(LEASE), "--webhook-senders", "8"])
 
 
-SERVER: LiveServer | None = None
-
-
 def setUpModule():
-    global SERVER
-    SERVER = LiveServer()
-    try:
-        SERVER.start()
-    except BaseException:
-        SERVER.stop()
-        SERVER = None
-        raise
+    billing_server.setUpModule(server_class=LiveServer)
 
 
-def tearDownModule():
-    global SERVER
-    if SERVER is not None:
-        SERVER.stop()
-        SERVER = None
+def server() -> LiveServer:
+    return billing_server.SERVER
 
 
 class Receiver:
@@ -116,17 +104,17 @@ class Receiver:
 class DeliveryFaultsTest(unittest.TestCase):
     def setUp(self):
         self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {SERVER.keys['admin']}"
+        self.http.headers["Authorization"] = f"Bearer {server().keys['admin']}"
         self.receiver = Receiver()
         self.addCleanup(self.receiver.stop)
         self.endpoints: list[str] = []
 
     def tearDown(self):
         for endpoint in self.endpoints:  # no delivery of this test reaches the next one
-            self.http.delete(f"{SERVER.direct}/v1/webhook-endpoints/{endpoint}", timeout=10)
+            self.http.delete(f"{server().direct}/v1/webhook-endpoints/{endpoint}", timeout=10)
 
     def endpoint(self, path: str) -> str:
-        r = self.http.post(f"{SERVER.direct}/v1/webhook-endpoints", timeout=10,
+        r = self.http.post(f"{server().direct}/v1/webhook-endpoints", timeout=10,
                            json={"url": self.receiver.url + path, "enabled_events": ["customer.created"]})
         self.assertEqual(r.status_code, 201, r.text)
         self.endpoints.append(r.json()["id"])
@@ -136,13 +124,13 @@ class DeliveryFaultsTest(unittest.TestCase):
         """n new customers; the ids of their customer.created events."""
         ids = []
         for i in range(n):
-            r = self.http.post(f"{SERVER.direct}/v1/customers", timeout=10,
+            r = self.http.post(f"{server().direct}/v1/customers", timeout=10,
                                json={"name": f"Delivery {i}", "email": f"d{i}-{uuid.uuid4().hex[:8]}@example.com"})
             self.assertEqual(r.status_code, 201, r.text)
             ids.append(r.json()["id"])
         events = set()
         for customer in ids:
-            r = self.http.get(f"{SERVER.direct}/v1/events", params={"resource": customer, "type": "customer.created"},
+            r = self.http.get(f"{server().direct}/v1/events", params={"resource": customer, "type": "customer.created"},
                               timeout=10)
             self.assertEqual(r.status_code, 200, r.text)
             events |= {e["id"] for e in r.json()["data"]}
@@ -153,7 +141,8 @@ class DeliveryFaultsTest(unittest.TestCase):
         out, after = [], None
         while True:
             params = {"limit": 100, **({"starting_after": after} if after else {})}
-            r = self.http.get(f"{SERVER.direct}/v1/webhook-endpoints/{endpoint}/deliveries", params=params, timeout=10)
+            r = self.http.get(f"{server().direct}/v1/webhook-endpoints/{endpoint}/deliveries", params=params,
+                              timeout=10)
             self.assertEqual(r.status_code, 200, r.text)
             page = r.json()
             out += page["data"]
@@ -165,19 +154,19 @@ class DeliveryFaultsTest(unittest.TestCase):
         self.receiver.delays["/hung"] = 17  # past the 15 s timeout
         hung = self.endpoint("/hung")
         self.endpoint("/fast")
-        deliverer = SERVER.deliverer("deliver-slow")
+        deliverer = server().deliverer("deliver-slow")
         self.addCleanup(lambda: deliverer.poll() is None and os.killpg(deliverer.pid, signal.SIGTERM))
         started = time.monotonic()
         events = self.customers(10)
         # Every fast delivery arrives while the hung receiver holds its lane (at most 4 of 8 senders).
         self.assertTrue(wait_for.poll(lambda: {r["id"] for r in self.receiver.at("/fast")} >= events, 10),
-                        f"fast got {len(self.receiver.at('/fast'))} of 10\n{SERVER.log_tail('deliver-slow')}")
+                        f"fast got {len(self.receiver.at('/fast'))} of 10\n{server().log_tail('deliver-slow')}")
         self.assertLess(time.monotonic() - started, 14, "the fast endpoint waited for the hung one")
         self.assertLessEqual(len(self.receiver.at("/hung")), 4, "more than 4 attempts in flight to one endpoint")
         # The hung attempts end at the 15 s timeout: failed, retried 5 s later.
         def timed_out() -> list[dict]:
             return [d for d in self.deliveries(hung) if d["attempt_count"] >= 1 and d["last_error"]]
-        self.assertTrue(wait_for.poll(lambda: len(timed_out()) >= 4, 30), SERVER.log_tail("deliver-slow"))
+        self.assertTrue(wait_for.poll(lambda: len(timed_out()) >= 4, 30), server().log_tail("deliver-slow"))
         for d in timed_out():
             self.assertEqual(d["status"], "pending")
             self.assertIn("timeout", d["last_error"])
@@ -190,19 +179,19 @@ class DeliveryFaultsTest(unittest.TestCase):
         self.receiver.delays["/slowish"] = 0.3  # every attempt is in flight a while
         endpoint = self.endpoint("/slowish")
         events = self.customers(30)
-        first = SERVER.deliverer("deliver-1")
+        first = server().deliverer("deliver-1")
         # In the middle of the batch: some delivered, some in flight, most still pending.
         self.assertTrue(wait_for.poll(lambda: len(self.receiver.at("/slowish")) >= 6, 20,
-                                      give_up=lambda: first.poll() is not None), SERVER.log_tail("deliver-1"))
+                                      give_up=lambda: first.poll() is not None), server().log_tail("deliver-1"))
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         received_before = len(self.receiver.at("/slowish"))
         self.assertLess(received_before, 30, "the first deliverer finished before it was killed")
-        second = SERVER.deliverer("deliver-2")
+        second = server().deliverer("deliver-2")
         self.addCleanup(lambda: second.poll() is None and os.killpg(second.pid, signal.SIGTERM))
         # Everything arrives at least once: what the first had claimed after its lease ends.
         self.assertTrue(wait_for.poll(lambda: {r["id"] for r in self.receiver.at("/slowish")} >= events,
-                                      LEASE + 40), SERVER.log_tail("deliver-2"))
+                                      LEASE + 40), server().log_tail("deliver-2"))
         ids = [r["id"] for r in self.receiver.at("/slowish")]
         self.assertEqual(set(ids), events)
         # The attempts the kill cut off were sent again (at least once, not lost); each id is
