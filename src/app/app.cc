@@ -49,6 +49,7 @@ billing::BillingOptions billing_options(const Options& options) {
 webhooks::WebhookOptions webhook_options(const Options& options) {
   webhooks::WebhookOptions out;
   out.allow_private_urls = options.allow_private_webhook_urls || options.test_mode;
+  out.stream = !options.nats_url.empty();
   return out;
 }
 
@@ -65,6 +66,11 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
   if (!options.redis_url.empty()) {
     RECUR_ASSIGN(app->redis_bus_, cache::RedisInvalidationBus::open(options.redis_url));
     app->inventory_.set_invalidation_bus(app->redis_bus_.get());
+  }
+  if (!options.nats_url.empty()) {
+    RECUR_TRY(nats::parse_url(options.nats_url));  // a typo fails at start, not at each tick
+    app->stream_ = std::make_unique<webhooks::JetStream>(webhooks::JetStreamOptions{options.nats_url});
+    app->publisher_ = std::make_unique<webhooks::StreamPublisher>(*app->db_, *app->stream_);
   }
   return app;
 }
@@ -227,6 +233,12 @@ Result<Json> App::advance_test_clock(Timestamp to) {
 Result<webhooks::DeliveryReport> App::deliver_webhooks() {
   std::lock_guard lock(webhooks_mu_);
   return webhooks_.run();
+}
+
+Result<int> App::publish_events() {
+  if (!publisher_) return 0;
+  std::lock_guard lock(stream_mu_);
+  return publisher_->publish_pending();
 }
 
 Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations(), clock_->now()); }

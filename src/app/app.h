@@ -29,6 +29,7 @@
 #include "subscriptions/service.h"
 #include "webhooks/events_api.h"
 #include "webhooks/service.h"
+#include "webhooks/stream.h"
 
 namespace recur::app {
 
@@ -71,6 +72,9 @@ struct Options {
   // Webhook URLs that resolve to loopback, link-local or private addresses (the SSRF
   // guard refuses them in live mode unless this is set; test mode allows them).
   bool allow_private_webhook_urls = false;
+  // The event stream (decision 0015): every event also goes to NATS JetStream,
+  // nats://host:port ("": no stream).
+  std::string nats_url;
 };
 
 class App {
@@ -110,6 +114,9 @@ class App {
   // delivery loop's one step; test mode's clock runs it at every stop instead, holding off
   // the loop so that retries happen at the simulated times they are due).
   Result<webhooks::DeliveryReport> deliver_webhooks();
+  // Publishes the stream outbox to NATS (after deliver_webhooks, in the same loop); 0 and
+  // nothing done without --nats-url. Returns how many events were published.
+  Result<int> publish_events();
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
@@ -141,6 +148,9 @@ class App {
   std::mutex run_mu_;
   std::mutex reorder_mu_;
   std::mutex webhooks_mu_;  // one delivery step at a time in this process (see deliver_webhooks)
+  std::unique_ptr<webhooks::JetStream> stream_;              // null without nats_url
+  std::unique_ptr<webhooks::StreamPublisher> publisher_;     // idem
+  std::mutex stream_mu_;  // one publishing step at a time in this process
   std::optional<Timestamp> last_reorder_;
   http::Router router_;
   http::Pipeline pipeline_;

@@ -155,6 +155,19 @@ class DeliveryLoop {
     } catch (const std::exception& e) {
       spdlog::error("webhook delivery aborted: {}", e.what());
     }
+    publish();
+  }
+
+  // The event stream after fan-out (which fills its outbox). NATS down: the events wait in
+  // the stream outbox and the next tick tries again; the API never waits on NATS.
+  void publish() {
+    try {
+      auto published = app_.publish_events();
+      if (!published.ok()) spdlog::warn("event stream: not published now, retrying: {}", published.error().message);
+      else if (*published > 0) spdlog::info("event stream: {} events published", *published);
+    } catch (const std::exception& e) {
+      spdlog::error("event stream publishing aborted: {}", e.what());
+    }
   }
 
   App& app_;
@@ -163,7 +176,7 @@ class DeliveryLoop {
 
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
 // claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
-int deliver(const Common& common, bool allow_private_webhook_urls) {
+int deliver(const Common& common, bool allow_private_webhook_urls, const std::string& nats_url) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -171,6 +184,7 @@ int deliver(const Common& common, bool allow_private_webhook_urls) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so each inherits it
   Options options{common.db_url, 2, "", ""};
   options.allow_private_webhook_urls = allow_private_webhook_urls;
+  options.nats_url = nats_url;
   auto app = open_app(options);
   if (!app.ok()) return fail(app.error());
   {
@@ -208,6 +222,7 @@ struct ServeFlags {
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
   bool allow_private_webhook_urls = false;
+  std::string nats_url;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -348,6 +363,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
   options.allow_private_webhook_urls = flags.allow_private_webhook_urls;
+  options.nats_url = flags.nats_url;
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
@@ -531,6 +547,10 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--redis-url", flags.redis_url,
                         "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")
       ->envname("RECUR_REDIS_URL");
+  serve_cmd->add_option("--nats-url", flags.nats_url,
+                        "publish every event to NATS JetStream (stream RECUR_EVENTS, subjects recur.events.<type>), "
+                        "nats://host:port")
+      ->envname("RECUR_NATS_URL");
 
   auto* bill_cmd = cli.add_subcommand("bill", "run billing once: renewals due until TIME, then charges; exits");
   add_db_option(bill_cmd, common);
@@ -554,6 +574,8 @@ int run_cli(int argc, char** argv) {
   bool deliver_private = false;
   deliver_cmd->add_flag("--allow-private-webhook-urls", deliver_private, "see serve")
       ->envname("RECUR_ALLOW_PRIVATE_WEBHOOK_URLS");
+  std::string deliver_nats_url;
+  deliver_cmd->add_option("--nats-url", deliver_nats_url, "see serve")->envname("RECUR_NATS_URL");
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -588,7 +610,7 @@ int run_cli(int argc, char** argv) {
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
   if (demo_cmd->parsed()) return demo(common);
-  if (deliver_cmd->parsed()) return deliver(common, deliver_private);
+  if (deliver_cmd->parsed()) return deliver(common, deliver_private, deliver_nats_url);
 
   auto app = open_app(Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());

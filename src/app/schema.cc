@@ -493,6 +493,18 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries (endpoint_id, event_id) WHERE origin = 'event';
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, id))"},
+      {25, "webhooks (issue 14): stream_outbox, events fan-out hands to the NATS publisher; its lock row",
+       // The publisher holds the one stream_publisher row while it publishes and deletes, so
+       // that one node publishes at a time (decision 0015).
+       R"(CREATE TABLE stream_outbox (
+  event_id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX stream_outbox_order ON stream_outbox (created_at, event_id);
+CREATE TABLE stream_publisher (
+  name TEXT PRIMARY KEY
+);
+INSERT INTO stream_publisher (name) VALUES ('events'))"},
   };
   return kMigrations;
 }
