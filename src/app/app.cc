@@ -238,6 +238,9 @@ Result<webhooks::DeliveryReport> App::deliver_webhooks() {
 Result<int> App::publish_events() {
   if (!publisher_) return 0;
   std::lock_guard lock(stream_mu_);
+  // Fan-out first: it fills the stream outbox, and the publisher holds back what is newer
+  // than an event still waiting for it. Safe beside the delivery loop's own fan-out.
+  RECUR_TRY(webhooks_.fan_out());
   return publisher_->publish_pending();
 }
 

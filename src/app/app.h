@@ -114,8 +114,9 @@ class App {
   // delivery loop's one step; test mode's clock runs it at every stop instead, holding off
   // the loop so that retries happen at the simulated times they are due).
   Result<webhooks::DeliveryReport> deliver_webhooks();
-  // Publishes the stream outbox to NATS (after deliver_webhooks, in the same loop); 0 and
-  // nothing done without --nats-url. Returns how many events were published.
+  // Fans the event outbox out (which fills the stream outbox) and publishes the stream
+  // outbox to NATS (the stream loop's one step); 0 and nothing done without nats_url.
+  // Returns how many events were published.
   Result<int> publish_events();
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }

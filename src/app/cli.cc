@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "access/model.h"
@@ -155,12 +156,22 @@ class DeliveryLoop {
     } catch (const std::exception& e) {
       spdlog::error("webhook delivery aborted: {}", e.what());
     }
-    publish();
   }
 
-  // The event stream after fan-out (which fills its outbox). NATS down: the events wait in
-  // the stream outbox and the next tick tries again; the API never waits on NATS.
-  void publish() {
+  App& app_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
+};
+
+// The event stream (--nats-url, decision 0015) on a thread of its own, every second: fan-out,
+// then publishing to NATS. Apart from the delivery loop, so that a webhook receiver that
+// times out (15 s a try) never holds the stream up. NATS down: the events wait in the stream
+// outbox and the next tick tries again; the API never waits on NATS.
+class StreamLoop {
+ public:
+  explicit StreamLoop(App& app) : app_(app), repeating_(std::chrono::seconds(1), [this] { step(); }) {}
+
+ private:
+  void step() {
     try {
       auto published = app_.publish_events();
       if (!published.ok()) spdlog::warn("event stream: not published now, retrying: {}", published.error().message);
@@ -189,6 +200,8 @@ int deliver(const Common& common, bool allow_private_webhook_urls, const std::st
   if (!app.ok()) return fail(app.error());
   {
     DeliveryLoop loop(**app);
+    std::optional<StreamLoop> stream;
+    if (!nats_url.empty()) stream.emplace(**app);
     spdlog::info("recur delivering webhooks (database {})", (*app)->database().describe());
     int received = 0;
     sigwait(&signals, &received);
@@ -390,6 +403,8 @@ int serve(const Common& common, const ServeFlags& flags) {
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
     DeliveryLoop deliveries(a);
+    std::optional<StreamLoop> stream;
+    if (!flags.nats_url.empty()) stream.emplace(a);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} open files); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,
