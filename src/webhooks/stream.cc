@@ -75,7 +75,8 @@ Status JetStream::ensure_stream() {
 }
 
 Status JetStream::ready() {
-  if (connection_) return Ok{};
+  if (connection_ && connection_->keep_alive().ok()) return Ok{};
+  connection_.reset();
   RECUR_ASSIGN(connection_, nats::Connection::connect(options_.url, options_.connect_timeout));
   auto made = ensure_stream();
   if (!made.ok()) connection_.reset();

@@ -276,22 +276,40 @@ Result<std::string> Connection::read_line(Clock::time_point deadline) {
 }
 
 Result<Connection::Reply> Connection::next_reply(Clock::time_point deadline) {
+  // A line and its payload leave the buffer together, so a deadline in between loses nothing.
   for (;;) {
-    RECUR_ASSIGN(auto line, read_line(deadline));
-    RECUR_ASSIGN(auto parsed, parse_control_line(line));
-    if (parsed.op == Op::kPing) {
-      RECUR_TRY(write_all("PONG\r\n", deadline));
+    auto end = buffer_.find("\r\n");
+    if (end == std::string::npos) {
+      RECUR_TRY(fill(deadline));
       continue;
     }
-    if (parsed.op == Op::kErr) return unavailable("NATS error: " + parsed.text);
-    if (parsed.op != Op::kMsg && parsed.op != Op::kHmsg) continue;  // INFO updates, +OK, PONG
-    while (buffer_.size() < parsed.total_bytes + 2) RECUR_TRY(fill(deadline));
+    RECUR_ASSIGN(auto parsed, parse_control_line(std::string_view(buffer_).substr(0, end)));
+    bool message = parsed.op == Op::kMsg || parsed.op == Op::kHmsg;
+    std::size_t size = end + 2 + (message ? parsed.total_bytes + 2 : 0);
+    if (buffer_.size() < size) {
+      RECUR_TRY(fill(deadline));
+      continue;
+    }
     Reply reply;
-    reply.subject = parsed.subject;
-    reply.status = header_status(std::string_view(buffer_).substr(0, parsed.header_bytes));
-    reply.body = buffer_.substr(parsed.header_bytes, parsed.total_bytes - parsed.header_bytes);
-    buffer_.erase(0, parsed.total_bytes + 2);
-    return reply;
+    if (message) {
+      std::string_view payload = std::string_view(buffer_).substr(end + 2, parsed.total_bytes);
+      reply.subject = parsed.subject;
+      reply.status = header_status(payload.substr(0, parsed.header_bytes));
+      reply.body = std::string(payload.substr(parsed.header_bytes));
+    }
+    buffer_.erase(0, size);
+    if (parsed.op == Op::kPing) RECUR_TRY(write_all("PONG\r\n", deadline));
+    if (parsed.op == Op::kErr) return unavailable("NATS error: " + parsed.text);
+    if (message) return reply;  // INFO updates, +OK, PONG and PING go on to the next line
+  }
+}
+
+Status Connection::keep_alive() {
+  // What came in while idle: the server's PINGs (unanswered ones make it drop us), late
+  // acks, or the connection's end.
+  for (;;) {
+    auto reply = next_reply(Clock::now());
+    if (!reply.ok()) return reply.error().code == "nats_timeout" ? Status(Ok{}) : Status(std::move(reply).error());
   }
 }
 

@@ -75,6 +75,9 @@ class Connection {
   // error for the whole batch when the connection fails or the acks do not all come in time.
   Result<std::vector<Result<PublishAck>>> publish(const std::vector<Message>& batch,
                                                   std::chrono::milliseconds timeout);
+  // Between uses: answers the server's PINGs that came in meanwhile and drops stale
+  // replies, without waiting; an error when the connection is gone.
+  Status keep_alive();
 
  private:
   explicit Connection(int fd);
