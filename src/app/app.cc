@@ -49,7 +49,6 @@ billing::BillingOptions billing_options(const Options& options) {
 webhooks::WebhookOptions webhook_options(const Options& options) {
   webhooks::WebhookOptions out;
   out.allow_private_urls = options.allow_private_webhook_urls || options.test_mode;
-  out.stream = !options.nats_url.empty();
   return out;
 }
 

@@ -592,6 +592,12 @@ int run_cli(int argc, char** argv) {
   std::string deliver_nats_url;
   deliver_cmd->add_option("--nats-url", deliver_nats_url, "see serve")->envname("RECUR_NATS_URL");
 
+  auto* stream_cmd = cli.add_subcommand("stream", "the event stream to NATS (--nats-url)");
+  stream_cmd->require_subcommand(1);
+  auto* stream_off_cmd = stream_cmd->add_subcommand(
+      "off", "once no node runs with --nats-url any more: stop queueing events for the stream, drop those waiting");
+  add_db_option(stream_off_cmd, common);
+
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
 
@@ -642,6 +648,13 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);
+  if (stream_off_cmd->parsed()) {
+    auto dropped = webhooks::turn_stream_off((*app)->database());
+    if (!dropped.ok()) return fail(dropped.error());
+    std::cerr << "event stream off: " << *dropped << " events waiting for it dropped; a node with --nats-url turns it on"
+              << " again\n";
+    return 0;
+  }
   return 0;
 }
 

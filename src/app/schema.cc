@@ -495,16 +495,18 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, id))"},
       {25, "webhooks (issue 14): stream_outbox, events fan-out hands to the NATS publisher; its lock row",
        // The publisher holds the one stream_publisher row while it publishes and deletes, so
-       // that one node publishes at a time (decision 0015).
+       // that one node publishes at a time; `enabled` (set by a publisher, cleared by `recur
+       // stream off`) tells every node's fan-out to fill stream_outbox (decision 0015).
        R"(CREATE TABLE stream_outbox (
   event_id TEXT PRIMARY KEY,
   created_at BIGINT NOT NULL
 );
 CREATE INDEX stream_outbox_order ON stream_outbox (created_at, event_id);
 CREATE TABLE stream_publisher (
-  name TEXT PRIMARY KEY
+  name TEXT PRIMARY KEY,
+  enabled INTEGER NOT NULL
 );
-INSERT INTO stream_publisher (name) VALUES ('events'))"},
+INSERT INTO stream_publisher (name, enabled) VALUES ('events', 0))"},
   };
   return kMigrations;
 }

@@ -214,7 +214,7 @@ Result<DeliveryReport> WebhookService::fan_out() {
           RECUR_TRY(insert(tx, pending_delivery(endpoint.id, entry.event_id, "event", now)));
           ++report.created;
         }
-        if (options_.stream) RECUR_TRY(add_to_stream_outbox(tx, entry.event_id));
+        RECUR_TRY(add_to_stream_outbox(tx, entry.event_id));  // when a node publishes the stream
         RECUR_TRY(remove_from_outbox(tx, entry.event_id));
       }
       return static_cast<int>(entries.size());

@@ -53,8 +53,6 @@ struct WebhookOptions {
   // The SSRF guard: false refuses URLs whose host resolves to a loopback, link-local or
   // private address (is_private_address), on create and update and before every attempt.
   bool allow_private_urls = false;
-  // The event stream is on (--nats-url): fan-out also fills the stream outbox.
-  bool stream = false;
 };
 
 struct DeliveryReport {

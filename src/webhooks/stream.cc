@@ -41,12 +41,34 @@ Status lock_publisher(db::Tx& tx) {
   return Ok{};
 }
 
+// A read first, so that a stream already on costs no write transaction each tick.
+Status turn_stream_on(db::Database& db) {
+  RECUR_ASSIGN(auto on, db::transact(db, [](db::Tx& tx) -> Result<bool> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT enabled FROM stream_publisher WHERE name = 'events'"));
+    return !rows.empty() && rows[0].int64(0) == 1;
+  }, db::TxMode::kReadOnly));
+  if (on) return Ok{};
+  return db::transact(db, [](db::Tx& tx) -> Status {
+    RECUR_TRY(tx.exec("UPDATE stream_publisher SET enabled = 1 WHERE name = 'events'"));
+    return Ok{};
+  });
+}
+
 }  // namespace
 
 Status add_to_stream_outbox(db::Tx& tx, const std::string& event_id) {
   return tx.exec_later("INSERT INTO stream_outbox (event_id, created_at) SELECT id, created_at FROM events"
-                       " WHERE id = $1 ON CONFLICT DO NOTHING",
+                       " WHERE id = $1 AND EXISTS (SELECT 1 FROM stream_publisher WHERE name = 'events'"
+                       " AND enabled = 1) ON CONFLICT DO NOTHING",
                        {event_id});
+}
+
+Result<std::int64_t> turn_stream_off(db::Database& db) {
+  return db::transact(db, [](db::Tx& tx) -> Result<std::int64_t> {
+    RECUR_TRY(lock_publisher(tx));
+    RECUR_TRY(tx.exec("UPDATE stream_publisher SET enabled = 0 WHERE name = 'events'"));
+    return tx.exec("DELETE FROM stream_outbox");
+  });
 }
 
 std::string stream_subject(const std::string& event_type) { return std::string(kStreamSubjectPrefix) + event_type; }
@@ -127,6 +149,9 @@ Result<int> StreamPublisher::publish_batch() {
 }
 
 Result<int> StreamPublisher::publish_pending() {
+  // On for every node's fan-out from now on, NATS up or not: what is recorded while it is
+  // down waits in the stream outbox.
+  RECUR_TRY(turn_stream_on(db_));
   int total = 0;
   for (;;) {
     RECUR_ASSIGN(int published, publish_batch());

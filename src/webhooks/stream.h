@@ -16,8 +16,13 @@ namespace recur::webhooks {
 inline constexpr std::string_view kStreamSubjectPrefix = "recur.events.";
 inline constexpr std::string_view kDefaultStreamName = "RECUR_EVENTS";
 
-// Puts a fanned-out event in the stream outbox. Requires: inside fan-out's transaction.
+// Puts a fanned-out event in the stream outbox when the stream is on (a publisher has run
+// since the last turn_stream_off), so that every node's fan-out feeds it, whether or not
+// that node publishes. Requires: inside fan-out's transaction.
 Status add_to_stream_outbox(db::Tx& tx, const std::string& event_id);
+// `recur stream off`: no more events for the stream (until a publisher runs again); drops
+// what waits for it. Returns how many events were dropped.
+Result<std::int64_t> turn_stream_off(db::Database& db);
 // recur.events.<type>
 std::string stream_subject(const std::string& event_type);
 
@@ -62,9 +67,10 @@ class JetStream : public EventStream {
 class StreamPublisher {
  public:
   StreamPublisher(db::Database& db, EventStream& stream, int batch = 100) : db_(db), stream_(stream), batch_(batch) {}
-  // Publishes until the outbox is empty (or only holds events that must wait for older
-  // ones still in the fan-out outbox). Returns how many were published. On an error the
-  // rows of the failed batch stay for the next call.
+  // Turns the stream on (fan-out fills the stream outbox from now on), then publishes until
+  // the outbox is empty (or only holds events that must wait for older ones still in the
+  // fan-out outbox). Returns how many were published. On an error the rows of the failed
+  // batch stay for the next call.
   Result<int> publish_pending();
 
  private:

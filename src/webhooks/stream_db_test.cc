@@ -47,10 +47,10 @@ class StreamTest : public ::testing::Test {
   void SetUp() override {
     t = testing::make_app(at("2026-03-01T12:00:00Z"));
     recorder = std::make_unique<events::Recorder>(t.app->ids(), *t.clock);
-    WebhookOptions on;
-    on.stream = true;
-    service = std::make_unique<WebhookService>(t.app->database(), *t.clock, t.app->ids(), on);
+    service = std::make_unique<WebhookService>(t.app->database(), *t.clock, t.app->ids());
     publisher = std::make_unique<StreamPublisher>(t.app->database(), stream, 2);
+    auto on = publisher->publish_pending();  // a publisher's first step turns the stream on
+    ASSERT_TRUE(on.ok()) << on.error().message;
   }
   std::string record(const std::string& type, const std::string& resource_id) {
     std::string id;
@@ -90,14 +90,22 @@ class StreamTest : public ::testing::Test {
   std::unique_ptr<StreamPublisher> publisher;
 };
 
-TEST_F(StreamTest, FanOutFillsTheStreamOutboxOnlyWhenTheStreamIsOn) {
-  WebhookService off(t.app->database(), *t.clock, t.app->ids(), WebhookOptions{});
+TEST_F(StreamTest, FanOutFillsTheStreamOutboxOnlyWhileTheStreamIsOn) {
+  auto dropped = turn_stream_off(t.app->database());
+  ASSERT_TRUE(dropped.ok()) << dropped.error().message;
   record("customer.created", "cus_1");
-  ASSERT_TRUE(off.fan_out().ok());
-  EXPECT_TRUE(waiting().empty());
-  std::string second = record("customer.updated", "cus_1");
   fan_out();
+  EXPECT_TRUE(waiting().empty());
+  ASSERT_TRUE(publisher->publish_pending().ok());  // on again, NATS up or not
+  std::string second = record("customer.updated", "cus_1");
+  fan_out();  // any node's fan-out, with a publisher of its own or not
   EXPECT_EQ(waiting(), std::vector<std::string>{second});
+  dropped = turn_stream_off(t.app->database());
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(*dropped, 1);
+  record("customer.updated", "cus_1");
+  fan_out();
+  EXPECT_TRUE(waiting().empty());
 }
 
 TEST_F(StreamTest, EachEventGoesOnItsTypesSubjectWithItsIdAndTheWebhookBody) {
@@ -144,7 +152,9 @@ TEST_F(StreamTest, OnlyTheAcknowledgedPrefixOfABatchLeavesTheOutbox) {
 }
 
 TEST_F(StreamTest, NatsDownKeepsEveryEventWaitingAndTheAppWorking) {
+  ASSERT_TRUE(turn_stream_off(t.app->database()).ok());
   stream.down = true;
+  EXPECT_FALSE(publisher->publish_pending().ok());  // down from the start: on all the same
   std::string id = record("customer.created", "cus_1");
   fan_out();
   auto published = publisher->publish_pending();
