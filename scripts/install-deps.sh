@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libboost1.74-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql postgresql-contrib redis-server
+  postgresql postgresql-contrib redis-server nats-server
   python3 python3-requests python3-aiosmtpd python3-yaml python3-psycopg2
   ccache
   wrk nginx-light curl

@@ -69,6 +69,11 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     RECUR_ASSIGN(app->redis_bus_, cache::RedisInvalidationBus::open(options.redis_url));
     app->inventory_.set_invalidation_bus(app->redis_bus_.get());
   }
+  if (!options.nats_url.empty()) {
+    RECUR_TRY(nats::parse_url(options.nats_url));  // a typo fails at start, not at each tick
+    app->stream_ = std::make_unique<webhooks::JetStream>(webhooks::JetStreamOptions{options.nats_url});
+    app->publisher_ = std::make_unique<webhooks::StreamPublisher>(*app->db_, *app->stream_);
+  }
   return app;
 }
 
@@ -238,6 +243,15 @@ void App::stop_webhooks() { dispatcher_.reset(); }
 
 webhooks::DeliveryReport App::take_webhook_report() {
   return dispatcher_ ? dispatcher_->take_report() : webhooks::DeliveryReport{};
+}
+
+Result<int> App::publish_events() {
+  if (!publisher_) return 0;
+  std::lock_guard lock(stream_mu_);
+  // Fan-out first: it fills the stream outbox, and the publisher holds back what is newer
+  // than an event still waiting for it. Safe beside the delivery loop's own fan-out.
+  RECUR_TRY(webhooks_.fan_out());
+  return publisher_->publish_pending();
 }
 
 Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations(), clock_->now()); }

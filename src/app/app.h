@@ -30,6 +30,7 @@
 #include "webhooks/dispatcher.h"
 #include "webhooks/events_api.h"
 #include "webhooks/service.h"
+#include "webhooks/stream.h"
 
 namespace recur::app {
 
@@ -76,6 +77,9 @@ struct Options {
   // another node may take the delivery over (a crashed sender's).
   int webhook_senders = 8;
   std::int64_t webhook_lease_seconds = 60;
+  // The event stream (decision 0015): every event also goes to NATS JetStream,
+  // nats://host:port ("": no stream).
+  std::string nats_url;
 };
 
 class App {
@@ -118,6 +122,10 @@ class App {
   void stop_webhooks();
   // The outcomes since the last call (for the log); none when not started.
   webhooks::DeliveryReport take_webhook_report();
+  // Fans the event outbox out (which fills the stream outbox) and publishes the stream
+  // outbox to NATS (the stream loop's one step); 0 and nothing done without nats_url.
+  // Returns how many events were published.
+  Result<int> publish_events();
   http::Pipeline& pipeline() { return pipeline_; }
   const http::Router& router() const { return router_; }
 
@@ -148,6 +156,9 @@ class App {
   webhooks::WebhookService webhooks_;
   std::mutex run_mu_;
   std::mutex reorder_mu_;
+  std::unique_ptr<webhooks::JetStream> stream_;              // null without nats_url
+  std::unique_ptr<webhooks::StreamPublisher> publisher_;     // idem
+  std::mutex stream_mu_;  // one publishing step at a time in this process
   std::optional<Timestamp> last_reorder_;
   http::Router router_;
   http::Pipeline pipeline_;

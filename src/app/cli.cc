@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "access/model.h"
@@ -163,6 +164,29 @@ class DeliveryLoop {
   std::optional<Repeating> repeating_;
 };
 
+// The event stream (--nats-url, decision 0015) on a thread of its own, every second: fan-out,
+// then publishing to NATS. Apart from the delivery loop, so that a webhook receiver that
+// times out (15 s a try) never holds the stream up. NATS down: the events wait in the stream
+// outbox and the next tick tries again; the API never waits on NATS.
+class StreamLoop {
+ public:
+  explicit StreamLoop(App& app) : app_(app), repeating_(std::chrono::seconds(1), [this] { step(); }) {}
+
+ private:
+  void step() {
+    try {
+      auto published = app_.publish_events();
+      if (!published.ok()) spdlog::warn("event stream: not published now, retrying: {}", published.error().message);
+      else if (*published > 0) spdlog::info("event stream: {} events published", *published);
+    } catch (const std::exception& e) {
+      spdlog::error("event stream publishing aborted: {}", e.what());
+    }
+  }
+
+  App& app_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
+};
+
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
 // claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
 // Webhook flags serve and deliver share.
@@ -171,6 +195,7 @@ struct WebhookFlags {
   int senders = 8;
   std::int64_t lease = 60;
   bool off = false;  // serve only: this node does not send webhooks (other nodes run `recur deliver`)
+  std::string nats_url;  // the event stream (decision 0015)
 };
 
 void add_webhook_options(CLI::App* cmd, WebhookFlags& flags) {
@@ -186,12 +211,17 @@ void add_webhook_options(CLI::App* cmd, WebhookFlags& flags) {
                   "seconds a claimed delivery is this node's before another may send it (after a crash)")
       ->check(CLI::Range(std::int64_t{20}, std::int64_t{3600}))
       ->capture_default_str();
+  cmd->add_option("--nats-url", flags.nats_url,
+                  "publish every event to NATS JetStream (stream RECUR_EVENTS, subjects recur.events.<type>), "
+                  "nats://host:port (decision 0015)")
+      ->envname("RECUR_NATS_URL");
 }
 
 void apply(const WebhookFlags& flags, Options& options) {
   options.allow_private_webhook_urls = flags.allow_private;
   options.webhook_senders = flags.senders;
   options.webhook_lease_seconds = flags.lease;
+  options.nats_url = flags.nats_url;
 }
 
 int deliver(const Common& common, const WebhookFlags& webhook_flags) {
@@ -206,6 +236,8 @@ int deliver(const Common& common, const WebhookFlags& webhook_flags) {
   if (!app.ok()) return fail(app.error());
   {
     DeliveryLoop loop(**app);
+    std::optional<StreamLoop> stream;
+    if (!webhook_flags.nats_url.empty()) stream.emplace(**app);
     spdlog::info("recur delivering webhooks (database {})", (*app)->database().describe());
     int received = 0;
     sigwait(&signals, &received);
@@ -406,6 +438,8 @@ int serve(const Common& common, const ServeFlags& flags) {
     Scheduler scheduler(a, flags.tick);
     std::optional<DeliveryLoop> deliveries;
     if (!flags.webhooks.off) deliveries.emplace(a);
+    std::optional<StreamLoop> stream;
+    if (!flags.webhooks.nats_url.empty()) stream.emplace(a);
     spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} open files); docs at /docs",
                  server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,
@@ -584,6 +618,11 @@ int run_cli(int argc, char** argv) {
   add_db_option(deliver_cmd, common);
   WebhookFlags deliver_flags;
   add_webhook_options(deliver_cmd, deliver_flags);
+  auto* stream_cmd = cli.add_subcommand("stream", "the event stream to NATS (--nats-url)");
+  stream_cmd->require_subcommand(1);
+  auto* stream_off_cmd = stream_cmd->add_subcommand(
+      "off", "once no node runs with --nats-url any more: stop queueing events for the stream, drop those waiting");
+  add_db_option(stream_off_cmd, common);
 
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
@@ -635,6 +674,13 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);
+  if (stream_off_cmd->parsed()) {
+    auto dropped = webhooks::turn_stream_off((*app)->database());
+    if (!dropped.ok()) return fail(dropped.error());
+    std::cerr << "event stream off: " << *dropped << " events waiting for it dropped; a node with --nats-url turns it on"
+              << " again\n";
+    return 0;
+  }
   return 0;
 }
 

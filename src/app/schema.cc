@@ -508,6 +508,20 @@ CREATE INDEX webhook_deliveries_replay ON webhook_deliveries (endpoint_id, origi
 CREATE INDEX webhook_deliveries_lane ON webhook_deliveries (endpoint_id, next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 DROP INDEX webhook_deliveries_due)"},
+      {26, "webhooks (issue 14): stream_outbox, events fan-out hands to the NATS publisher; its lock row",
+       // The publisher holds the one stream_publisher row while it publishes and deletes, so
+       // that one node publishes at a time; `enabled` (set by a publisher, cleared by `recur
+       // stream off`) tells every node's fan-out to fill stream_outbox (decision 0015).
+       R"(CREATE TABLE stream_outbox (
+  event_id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX stream_outbox_order ON stream_outbox (created_at, event_id);
+CREATE TABLE stream_publisher (
+  name TEXT PRIMARY KEY,
+  enabled INTEGER NOT NULL
+);
+INSERT INTO stream_publisher (name, enabled) VALUES ('events', 0))"},
   };
   return kMigrations;
 }

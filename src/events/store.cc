@@ -148,6 +148,13 @@ Status remove_from_outbox(db::Tx& tx, const std::string& event_id) {
   return tx.exec_later("DELETE FROM event_outbox WHERE event_id = $1", {event_id});
 }
 
+Result<std::optional<OutboxEntry>> oldest_in_outbox(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, type, created_at FROM event_outbox ORDER BY created_at, event_id"
+                                   " LIMIT 1"));
+  if (rows.empty()) return std::optional<OutboxEntry>();
+  return std::optional<OutboxEntry>(OutboxEntry{rows[0].text(0), rows[0].text(1), rows[0].int64(2)});
+}
+
 Result<bool> outbox_empty(db::Tx& tx) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT event_id FROM event_outbox LIMIT 1"));
   return rows.empty();

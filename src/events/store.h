@@ -47,6 +47,8 @@ Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Time
 Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit);
 Status remove_from_outbox(db::Tx& tx, const std::string& event_id);
 Result<bool> outbox_empty(db::Tx& tx);
+// The entry waiting longest, not locked (the stream publisher holds back what is newer).
+Result<std::optional<OutboxEntry>> oldest_in_outbox(db::Tx& tx);
 
 // Appends events stamped with a fresh id and the injected clock's time. The resource type
 // is the event type's first word: "subscription.paused" -> "subscription".

@@ -13,6 +13,7 @@
 
 #include "events/store.h"
 #include "platform/parallel.h"
+#include "webhooks/stream.h"
 
 namespace recur::webhooks {
 namespace {
@@ -235,6 +236,7 @@ Result<DeliveryReport> WebhookService::fan_out() {
           RECUR_TRY(insert(tx, pending_delivery(endpoint.id, entry, "event", now)));
           ++report.created;
         }
+        RECUR_TRY(add_to_stream_outbox(tx, entry));  // when a node publishes the stream
         RECUR_TRY(events::remove_from_outbox(tx, entry.event_id));
       }
       return static_cast<int>(entries.size());
