@@ -230,6 +230,14 @@ TEST_F(SupplierWebhooksTest, ASupplierEndpointIsRepointedOnlyThroughItsSupplier)
   auto removed = webhooks->remove(id);
   ASSERT_FALSE(removed.ok());
   EXPECT_EQ(removed.error().code, "supplier_endpoint");
+  // A resend cannot hand the supplier another of the merchant's events.
+  auto created = db::transact(t.app->database(), [](db::Tx& tx) {
+    return tx.query("SELECT id FROM events WHERE type = 'supplier.created'");
+  }, db::TxMode::kReadOnly);
+  ASSERT_TRUE(created.ok() && !created->empty());
+  auto leaked = webhooks->resend((*created)[0].text(0), id);
+  ASSERT_FALSE(leaked.ok());
+  EXPECT_EQ(leaked.error().code, "supplier_endpoint");
   EXPECT_EQ(webhooks->get(id)->url, "https://acme.example/po");
 
   // Its status, description and metadata, and its secret, are the merchant's to manage.
@@ -270,6 +278,9 @@ TEST_F(SupplierWebhooksTest, ASupplierWebhookUrlOnAPrivateAddressIsRefusedAndNot
   EXPECT_EQ(moved.error().fields.at(0).code, "private_address");
   EXPECT_EQ(webhooks->get(*s.webhook_endpoint)->url, "https://acme.example/po");
   EXPECT_EQ(purchasing->get_supplier(s.id)->webhook_url, "https://acme.example/po");
+  auto credentials = patch_url(s, "https://user:secret@acme.example/po");
+  ASSERT_FALSE(credentials.ok());
+  EXPECT_EQ(credentials.error().fields.at(0).code, "invalid_url");
 }
 
 }  // namespace

@@ -61,8 +61,7 @@ std::optional<std::string> supplier_of(const std::map<std::string, std::string>&
 
 Error supplier_endpoint(const Endpoint& e, const std::string& what) {
   return Error::conflict("supplier_endpoint", "webhook endpoint " + e.id + " delivers supplier " + *e.supplier_id +
-                                                  "'s purchase orders: " + what +
-                                                  " is refused here; change the supplier's webhook_url instead");
+                                                  "'s purchase orders: " + what);
 }
 
 }  // namespace
@@ -131,7 +130,8 @@ Result<Endpoint> WebhookService::update(const std::string& id, const EndpointPat
     Endpoint e = std::move(*found);
     if (e.version != expected_version) return version_conflict("the webhook endpoint", expected_version, e.version);
     if (e.supplier_id && (patch.url || patch.enabled_events))
-      return supplier_endpoint(e, patch.url ? "changing its url" : "changing its enabled_events");
+      return supplier_endpoint(e, std::string(patch.url ? "its url" : "its enabled_events") +
+                                      " cannot change here: change the supplier's webhook_url instead");
     if (patch.url) e.url = *patch.url;
     if (patch.enabled_events) e.enabled_events = *patch.enabled_events;
     if (patch.status) {
@@ -153,7 +153,8 @@ Status WebhookService::remove(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Status {
     RECUR_ASSIGN(auto found, find_endpoint(tx, id, true));
     if (!found) return endpoint_not_found(id);
-    if (found->supplier_id) return supplier_endpoint(*found, "deleting it");
+    if (found->supplier_id)
+      return supplier_endpoint(*found, "it cannot be deleted here: clear the supplier's webhook_url instead");
     return remove_endpoint(tx, id);
   });
 }
@@ -164,6 +165,10 @@ Result<std::optional<std::string>> WebhookService::sync_supplier_endpoint(db::Tx
     if (found) RECUR_TRY(remove_endpoint(tx, found->id));
     return std::optional<std::string>();
   }
+  if (!is_webhook_url(*s.url))
+    return Error::invalid("validation_failed", "webhook_url is not a webhook URL",
+                          {{"webhook_url", "invalid_url",
+                            "webhook_url must be an absolute http:// or https:// URL with a host and no credentials"}});
   std::string description = "Purchase orders sent to supplier " + s.supplier_name + " (" + s.supplier_id + ")";
   if (found && found->url == *s.url && found->description == description) return std::optional<std::string>(found->id);
   if (!found || found->url != *s.url)
@@ -258,7 +263,14 @@ Result<Delivery> WebhookService::resend(const std::string& event_id, const std::
     if (!event) return Error::not_found("event_not_found", "no event with id '" + event_id + "'");
     RECUR_ASSIGN(auto endpoint, find_endpoint(tx, endpoint_id, false));
     if (!endpoint) return endpoint_not_found(endpoint_id);
-    Delivery d = pending_delivery(endpoint_id, {event->id, event->type, event->created}, "resend", clock_.now());
+    events::OutboxEntry entry{event->id, event->type, event->created};
+    // A supplier sees its own purchase orders and nothing else of the merchant's.
+    if (endpoint->supplier_id) {
+      RECUR_ASSIGN(auto suppliers, po_suppliers(tx, {*endpoint}, {entry}));
+      if (!wants(*endpoint, entry.type, supplier_of(suppliers, entry.event_id)))
+        return supplier_endpoint(*endpoint, "it receives only its own supplier's purchase_order.sent events");
+    }
+    Delivery d = pending_delivery(endpoint_id, entry, "resend", clock_.now());
     RECUR_TRY(insert(tx, d));
     return d;
   });
