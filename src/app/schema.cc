@@ -508,7 +508,8 @@ CREATE INDEX webhook_deliveries_replay ON webhook_deliveries (endpoint_id, origi
 CREATE INDEX webhook_deliveries_lane ON webhook_deliveries (endpoint_id, next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 DROP INDEX webhook_deliveries_due)"},
-      // 26 is another branch's (merged separately); the gap is deliberate.
+      // 26 is another branch's (merged separately); the gap is deliberate. migrate applies what
+      // is above the highest version applied: 26 must be merged before a database reaches 27.
       {27, "webhooks: a supplier's webhook_url is an endpoint of its own (issue 14: purchase_order.sent to suppliers)",
        R"(ALTER TABLE webhook_endpoints ADD COLUMN supplier_id TEXT;
 CREATE UNIQUE INDEX webhook_endpoints_supplier ON webhook_endpoints (supplier_id))"},

@@ -159,6 +159,18 @@ Status WebhookService::remove(const std::string& id) {
   });
 }
 
+Endpoint WebhookService::new_supplier_endpoint(const SupplierWebhook& s, std::string description, Timestamp now) {
+  Endpoint e;
+  e.id = ids_.next("we");
+  e.url = *s.url;
+  e.enabled_events = {std::string(kSupplierEventType)};
+  e.secret = secret_from_bytes(random_(kSecretBytes));
+  e.description = std::move(description);
+  e.created = e.updated = now;
+  e.supplier_id = s.supplier_id;
+  return e;
+}
+
 Result<std::optional<std::string>> WebhookService::sync_supplier_endpoint(db::Tx& tx, const SupplierWebhook& s) {
   RECUR_ASSIGN(auto found, find_supplier_endpoint(tx, s.supplier_id));
   if (!s.url) {
@@ -177,14 +189,7 @@ Result<std::optional<std::string>> WebhookService::sync_supplier_endpoint(db::Tx
       return refused.error();
   Timestamp now = clock_.now();
   if (!found) {
-    Endpoint e;
-    e.id = ids_.next("we");
-    e.url = *s.url;
-    e.enabled_events = {std::string(kSupplierEventType)};
-    e.secret = secret_from_bytes(random_(kSecretBytes));
-    e.description = std::move(description);
-    e.created = e.updated = now;
-    e.supplier_id = s.supplier_id;
+    Endpoint e = new_supplier_endpoint(s, std::move(description), now);
     RECUR_TRY(insert(tx, e));
     return std::optional<std::string>(e.id);
   }
@@ -207,11 +212,17 @@ Result<std::map<std::string, std::string>> WebhookService::po_suppliers(
   std::vector<std::string> ids;
   for (const auto& entry : entries)
     if (entry.type == kSupplierEventType) ids.push_back(entry.event_id);
-  if (ids.empty()) return out;
-  RECUR_ASSIGN(auto found, events::find_events(tx, ids));
-  for (const auto& event : found) {
-    const Json& supplier = event.after.is_object() ? event.after.value("supplier", Json()) : Json();
-    if (supplier.is_string()) out.emplace(event.id, supplier.get<std::string>());
+  // A fan-out batch is one query; a replay's window (up to kMaxReplayEvents) a few, each
+  // well under the engines' limits on bound parameters.
+  constexpr std::size_t kPerQuery = 500;
+  for (std::size_t from = 0; from < ids.size(); from += kPerQuery) {
+    std::vector<std::string> chunk(ids.begin() + static_cast<std::ptrdiff_t>(from),
+                                   ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), from + kPerQuery)));
+    RECUR_ASSIGN(auto found, events::find_events(tx, chunk));
+    for (const auto& event : found) {
+      Json supplier = event.after.is_object() ? event.after.value("supplier", Json()) : Json();
+      if (supplier.is_string()) out.emplace(event.id, supplier.get<std::string>());
+    }
   }
   return out;
 }

@@ -145,6 +145,8 @@ class WebhookService {
  private:
   Delivery pending_delivery(const std::string& endpoint_id, const events::OutboxEntry& event, std::string origin,
                             Timestamp now);
+  // Requires: s.url set.
+  Endpoint new_supplier_endpoint(const SupplierWebhook& s, std::string description, Timestamp now);
   Attempt attempt(const Claim& claim);
   Result<bool> record(const Claim& claim, Attempt attempt, DeliveryReport& report);
   // The endpoint's failing_since after an attempt; disables it after kDisableAfterFailingSeconds.
