@@ -151,6 +151,12 @@ void App::wire_inventory() {
   purchasing_.set_stock_intake([this](db::Tx& tx, const inventory::Movement& movement) {
     return inventory_.record_movement(tx, movement);
   });
+  // A supplier's webhook_url is a webhook endpoint of its own, written in the supplier's
+  // transaction: its purchase orders are delivered, signed, like any event.
+  purchasing_.set_supplier_webhook_sync([this](db::Tx& tx, const std::string& supplier, const std::string& name,
+                                               const std::optional<std::string>& url) {
+    return webhooks_.sync_supplier_endpoint(tx, webhooks::SupplierWebhook{supplier, name, url});
+  });
   // Sent, canceled and received purchase orders change the arrivals availability counts.
   purchasing_.set_availability_cache(&inventory_.cache());
   // Reorder points from the forecast of known and expected demand over the lead time.

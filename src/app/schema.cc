@@ -522,6 +522,9 @@ CREATE TABLE stream_publisher (
   enabled INTEGER NOT NULL
 );
 INSERT INTO stream_publisher (name, enabled) VALUES ('events', 0))"},
+      {27, "webhooks: a supplier's webhook_url is an endpoint of its own (issue 14: purchase_order.sent to suppliers)",
+       R"(ALTER TABLE webhook_endpoints ADD COLUMN supplier_id TEXT;
+CREATE UNIQUE INDEX webhook_endpoints_supplier ON webhook_endpoints (supplier_id))"},
   };
   return kMigrations;
 }

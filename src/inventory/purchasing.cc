@@ -109,6 +109,7 @@ Result<Supplier> PurchasingService::create_supplier(const SupplierInput& in, con
   s.created = s.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Supplier> {
     RECUR_TRY(resolve_products(tx, s.products));
+    if (s.webhook_url) RECUR_TRY(sync_webhook(tx, s));
     RECUR_TRY(insert_supplier(tx, s));
     RECUR_TRY(events_.record(tx, "supplier.created", s.id, actor, nullptr, to_json(s)));
     return s;
@@ -136,6 +137,7 @@ Result<Supplier> PurchasingService::update_supplier(const std::string& id, const
       RECUR_TRY(resolve_products(tx, s.products));
     }
     if (patch.metadata) s.metadata = *patch.metadata;
+    if (patch.webhook_url || patch.name) RECUR_TRY(sync_webhook(tx, s));
     s.updated = clock_.now();
     ++s.version;
     RECUR_ASSIGN(bool saved, inventory::update_supplier(tx, s));
@@ -143,6 +145,12 @@ Result<Supplier> PurchasingService::update_supplier(const std::string& id, const
     RECUR_TRY(events_.record(tx, "supplier.updated", s.id, actor, std::move(before), to_json(s)));
     return s;
   });
+}
+
+Status PurchasingService::sync_webhook(db::Tx& tx, Supplier& s) {
+  if (!webhook_sync_) return Ok{};
+  RECUR_ASSIGN(s.webhook_endpoint, webhook_sync_(tx, s.id, s.name, s.webhook_url));
+  return Ok{};
 }
 
 Result<Supplier> PurchasingService::get_supplier(const std::string& id) {

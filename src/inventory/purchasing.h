@@ -35,6 +35,14 @@ using DemandForecast =
 // wired by App): false when the ledger refuses the movement.
 using StockIntake = std::function<Result<bool>(db::Tx& tx, const Movement& movement)>;
 
+// Keeps the webhook endpoint behind a supplier's webhook_url in step with it, inside the
+// caller's transaction (webhooks::WebhookService::sync_supplier_endpoint, wired by App, so
+// inventory does not include webhooks): called with the supplier's id, name and URL (none:
+// cleared) whenever a supplier is created with a URL or its URL or name changes. Answers the
+// endpoint's id (none without a URL), or the URL's refusal (422 on webhook_url).
+using SupplierWebhookSync = std::function<Result<std::optional<std::string>>(
+    db::Tx& tx, const std::string& supplier, const std::string& name, const std::optional<std::string>& url)>;
+
 struct PurchasingOptions {
   double service_level = 0.95;          // of not running out before an order arrives (0.5 .. 0.9999)
   std::int64_t review_period_days = 7;  // how often stock is reviewed: orders cover one period
@@ -105,6 +113,8 @@ class PurchasingService {
 
   void set_demand_forecast(DemandForecast demand) { demand_ = std::move(demand); }
   void set_stock_intake(StockIntake intake) { intake_ = std::move(intake); }
+  // None: webhook_url is only stored and recorded on purchase_order.sent (tests of purchasing alone).
+  void set_supplier_webhook_sync(SupplierWebhookSync sync) { webhook_sync_ = std::move(sync); }
   // Availability answers count the arrivals of sent orders: sending, canceling or receiving
   // an order drops its products from this cache (here and, through its bus, on every node)
   // once the change commits. None: nothing is cached (tests of purchasing alone).
@@ -149,6 +159,8 @@ class PurchasingService {
   // Marks `order` sent at `now` and delivers it. Requires: order is a draft, inside tx.
   Status send_in(db::Tx& tx, PurchaseOrder& order, const Supplier& supplier, Timestamp now,
                  const events::Actor& actor);
+  // The supplier's webhook endpoint follows its webhook_url and name. Requires: inside tx.
+  Status sync_webhook(db::Tx& tx, Supplier& supplier);
   Result<PurchaseOrder> load_for_update(db::Tx& tx, const std::string& id);
   // The order's expected arrivals changed: its products' cached availability is dropped
   // once tx commits. Requires: inside tx.
@@ -161,6 +173,7 @@ class PurchasingService {
   PurchasingOptions options_;
   DemandForecast demand_;
   StockIntake intake_;
+  SupplierWebhookSync webhook_sync_;
   AvailabilityCache* cache_ = nullptr;
   events::Recorder events_;
 };

@@ -48,6 +48,7 @@ Json to_json(const Supplier& s) {
                {"name", s.name},
                {"email", s.email},
                {"webhook_url", to_json_text(s.webhook_url)},
+               {"webhook_endpoint", to_json_text(s.webhook_endpoint)},
                {"lead_time_days", s.lead_time_days},
                {"minimum_order_quantity", s.minimum_order_quantity},
                {"pack_size", s.pack_size},
@@ -63,6 +64,7 @@ Supplier supplier_from_doc(const Json& d) {
   s.name = d.at("name");
   s.email = d.at("email");
   s.webhook_url = doc_text(d, "webhook_url");
+  s.webhook_endpoint = doc_text(d, "webhook_endpoint");
   s.lead_time_days = d.at("lead_time_days");
   s.minimum_order_quantity = d.at("minimum_order_quantity");
   s.pack_size = d.at("pack_size");

@@ -28,7 +28,10 @@ struct Supplier {
   std::string id;  // "sup_..."
   std::string name;
   std::string email;                       // where purchase orders are e-mailed
-  std::optional<std::string> webhook_url;  // where purchase orders are posted (as an event for now)
+  std::optional<std::string> webhook_url;  // where purchase orders are posted (signed, as webhooks)
+  // "we_...": the webhook endpoint that posts them (App's SupplierWebhookSync keeps it in
+  // step with webhook_url); none without a URL.
+  std::optional<std::string> webhook_endpoint;
   std::int64_t lead_time_days = 7;         // from sending an order to its arrival
   std::int64_t minimum_order_quantity = 1; // per line
   std::int64_t pack_size = 1;              // lines are whole packs

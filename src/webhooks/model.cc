@@ -48,6 +48,11 @@ bool matches(const std::vector<std::string>& enabled_events, std::string_view ty
   });
 }
 
+bool wants(const Endpoint& endpoint, std::string_view type, const std::optional<std::string>& po_supplier) {
+  if (!endpoint.supplier_id) return matches(endpoint.enabled_events, type);
+  return type == kSupplierEventType && po_supplier == endpoint.supplier_id;
+}
+
 std::optional<Timestamp> retry_delay(int attempts) {
   static constexpr std::array<Timestamp, kMaxAttempts - 1> kDelays = {5, 5 * 60, 30 * 60, 2 * 3600,
                                                                       5 * 3600, 10 * 3600, 10 * 3600};

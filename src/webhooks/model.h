@@ -70,7 +70,17 @@ struct Endpoint {
   std::int64_t version = 1;
   // Since when every attempt to it has failed (none: the last one succeeded, or none failed).
   std::optional<Timestamp> failing_since;
+  // "sup_...": the endpoint behind that supplier's webhook_url (purchasing keeps its url and
+  // enabled_events); none for the merchant's own endpoints.
+  std::optional<std::string> supplier_id;
 };
+
+// The one event type a supplier's endpoint receives: its own purchase orders, sent.
+inline constexpr std::string_view kSupplierEventType = "purchase_order.sent";
+// Whether `endpoint` gets an event of `type`. A supplier's endpoint gets only
+// kSupplierEventType events whose purchase order is its supplier's (`po_supplier`: the
+// order's `supplier`, none when unknown); a merchant's endpoint whatever matches() says.
+bool wants(const Endpoint& endpoint, std::string_view type, const std::optional<std::string>& po_supplier);
 
 // An endpoint whose attempts have all failed for this long is disabled.
 inline constexpr Timestamp kDisableAfterFailingSeconds = 5 * 24 * 3600;

@@ -194,5 +194,21 @@ TEST(HealthAfter, FailuresForFiveDaysDisableTheEndpointAndASuccessClearsThem) {
         << "failing_since " << r.failing_since.value_or(0) << " delivered " << r.delivered << " at " << r.at;
 }
 
+TEST(Wants, ASupplierEndpointGetsOnlyItsOwnSuppliersSentPurchaseOrders) {
+  Endpoint merchant;
+  merchant.enabled_events = {"*"};
+  Endpoint supplier;
+  supplier.enabled_events = {"purchase_order.sent"};
+  supplier.supplier_id = "sup_a";
+  EXPECT_TRUE(wants(merchant, "purchase_order.sent", std::string("sup_a")));
+  EXPECT_TRUE(wants(merchant, "purchase_order.sent", std::nullopt));
+  EXPECT_TRUE(wants(merchant, "customer.created", std::nullopt));
+  EXPECT_TRUE(wants(supplier, "purchase_order.sent", std::string("sup_a")));
+  EXPECT_FALSE(wants(supplier, "purchase_order.sent", std::string("sup_b")));
+  EXPECT_FALSE(wants(supplier, "purchase_order.sent", std::nullopt));
+  EXPECT_FALSE(wants(supplier, "purchase_order.received", std::string("sup_a")));
+  EXPECT_FALSE(wants(supplier, "supplier.updated", std::string("sup_a")));
+}
+
 }  // namespace
 }  // namespace recur::webhooks

@@ -137,6 +137,7 @@ Json to_json(const Endpoint& e, bool with_secret) {
               {"failing_since", to_json_time(e.failing_since)},
               {"description", optional_value(e.description)},
               {"metadata", e.metadata},
+              {"supplier", optional_value(e.supplier_id)},
               {"created", format_rfc3339(e.created)},
               {"updated", format_rfc3339(e.updated)},
               {"version", e.version}};

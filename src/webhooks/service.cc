@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -52,17 +53,29 @@ Result<std::vector<std::string>> resolve_host(const std::string& host) {
   return out;
 }
 
+std::optional<std::string> supplier_of(const std::map<std::string, std::string>& suppliers,
+                                       const std::string& event_id) {
+  auto it = suppliers.find(event_id);
+  if (it == suppliers.end()) return std::nullopt;
+  return it->second;
+}
+
+Error supplier_endpoint(const Endpoint& e, const std::string& what) {
+  return Error::conflict("supplier_endpoint", "webhook endpoint " + e.id + " delivers supplier " + *e.supplier_id +
+                                                  "'s purchase orders: " + what);
+}
+
 }  // namespace
 
-Status WebhookService::check_destination(const std::string& url) {
+Status WebhookService::check_destination(const std::string& url, const std::string& field) {
   if (options_.allow_private_urls) return Ok{};
   std::string host = url_host(url);
   RECUR_ASSIGN(auto addresses, resolver_(host));
   for (const auto& address : addresses)
     if (is_private_address(address))
-      return Error::invalid("validation_failed", "url resolves to a private address",
-                            {{"url", "private_address",
-                              "url's host " + host + " resolves to " + address +
+      return Error::invalid("validation_failed", field + " resolves to a private address",
+                            {{field, "private_address",
+                              field + "'s host " + host + " resolves to " + address +
                                   " (loopback, link-local or private): refused outside test mode unless the server"
                                   " runs with --allow-private-webhook-urls"}});
   return Ok{};
@@ -117,6 +130,9 @@ Result<Endpoint> WebhookService::update(const std::string& id, const EndpointPat
     if (!found) return endpoint_not_found(id);
     Endpoint e = std::move(*found);
     if (e.version != expected_version) return version_conflict("the webhook endpoint", expected_version, e.version);
+    if (e.supplier_id && (patch.url || patch.enabled_events))
+      return supplier_endpoint(e, std::string(patch.url ? "its url" : "its enabled_events") +
+                                      " cannot change here: change the supplier's webhook_url instead");
     if (patch.url) e.url = *patch.url;
     if (patch.enabled_events) e.enabled_events = *patch.enabled_events;
     if (patch.status) {
@@ -138,8 +154,78 @@ Status WebhookService::remove(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Status {
     RECUR_ASSIGN(auto found, find_endpoint(tx, id, true));
     if (!found) return endpoint_not_found(id);
+    if (found->supplier_id)
+      return supplier_endpoint(*found, "it cannot be deleted here: clear the supplier's webhook_url instead");
     return remove_endpoint(tx, id);
   });
+}
+
+Endpoint WebhookService::new_supplier_endpoint(const SupplierWebhook& s, std::string description, Timestamp now) {
+  Endpoint e;
+  e.id = ids_.next("we");
+  e.url = *s.url;
+  e.enabled_events = {std::string(kSupplierEventType)};
+  e.secret = secret_from_bytes(random_(kSecretBytes));
+  e.description = std::move(description);
+  e.created = e.updated = now;
+  e.supplier_id = s.supplier_id;
+  return e;
+}
+
+Result<std::optional<std::string>> WebhookService::sync_supplier_endpoint(db::Tx& tx, const SupplierWebhook& s) {
+  RECUR_ASSIGN(auto found, find_supplier_endpoint(tx, s.supplier_id));
+  if (!s.url) {
+    if (found) RECUR_TRY(remove_endpoint(tx, found->id));
+    return std::optional<std::string>();
+  }
+  if (!is_webhook_url(*s.url))
+    return Error::invalid("validation_failed", "webhook_url is not a webhook URL",
+                          {{"webhook_url", "invalid_url",
+                            "webhook_url must be an absolute http:// or https:// URL with a host and no credentials"}});
+  std::string description = "Purchase orders sent to supplier " + s.supplier_name + " (" + s.supplier_id + ")";
+  if (found && found->url == *s.url && found->description == description) return std::optional<std::string>(found->id);
+  if (!found || found->url != *s.url)
+    if (auto refused = check_destination(*s.url, "webhook_url");
+        !refused.ok() && refused.error().kind == ErrorKind::kInvalid)
+      return refused.error();
+  Timestamp now = clock_.now();
+  if (!found) {
+    Endpoint e = new_supplier_endpoint(s, std::move(description), now);
+    RECUR_TRY(insert(tx, e));
+    return std::optional<std::string>(e.id);
+  }
+  Endpoint e = std::move(*found);
+  std::int64_t stored_version = e.version;
+  e.url = *s.url;
+  e.description = std::move(description);
+  e.updated = now;
+  ++e.version;
+  RECUR_ASSIGN(bool stored, webhooks::update(tx, e, stored_version));
+  if (!stored) return version_conflict("the webhook endpoint", stored_version, e.version);
+  return std::optional<std::string>(e.id);
+}
+
+Result<std::map<std::string, std::string>> WebhookService::po_suppliers(
+    db::Tx& tx, const std::vector<Endpoint>& endpoints, const std::vector<events::OutboxEntry>& entries) {
+  std::map<std::string, std::string> out;
+  bool any_supplier = std::any_of(endpoints.begin(), endpoints.end(), [](const Endpoint& e) { return e.supplier_id; });
+  if (!any_supplier) return out;
+  std::vector<std::string> ids;
+  for (const auto& entry : entries)
+    if (entry.type == kSupplierEventType) ids.push_back(entry.event_id);
+  // A fan-out batch is one query; a replay's window (up to kMaxReplayEvents) a few, each
+  // well under the engines' limits on bound parameters.
+  constexpr std::size_t kPerQuery = 500;
+  for (std::size_t from = 0; from < ids.size(); from += kPerQuery) {
+    std::vector<std::string> chunk(ids.begin() + static_cast<std::ptrdiff_t>(from),
+                                   ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), from + kPerQuery)));
+    RECUR_ASSIGN(auto found, events::find_events(tx, chunk));
+    for (const auto& event : found) {
+      Json supplier = event.after.is_object() ? event.after.value("supplier", Json()) : Json();
+      if (supplier.is_string()) out.emplace(event.id, supplier.get<std::string>());
+    }
+  }
+  return out;
 }
 
 Result<Endpoint> WebhookService::rotate_secret(const std::string& id) {
@@ -189,7 +275,14 @@ Result<Delivery> WebhookService::resend(const std::string& event_id, const std::
     if (!event) return Error::not_found("event_not_found", "no event with id '" + event_id + "'");
     RECUR_ASSIGN(auto endpoint, find_endpoint(tx, endpoint_id, false));
     if (!endpoint) return endpoint_not_found(endpoint_id);
-    Delivery d = pending_delivery(endpoint_id, {event->id, event->type, event->created}, "resend", clock_.now());
+    events::OutboxEntry entry{event->id, event->type, event->created};
+    // A supplier sees its own purchase orders and nothing else of the merchant's.
+    if (endpoint->supplier_id) {
+      RECUR_ASSIGN(auto suppliers, po_suppliers(tx, {*endpoint}, {entry}));
+      if (!wants(*endpoint, entry.type, supplier_of(suppliers, entry.event_id)))
+        return supplier_endpoint(*endpoint, "it receives only its own supplier's purchase_order.sent events");
+    }
+    Delivery d = pending_delivery(endpoint_id, entry, "resend", clock_.now());
     RECUR_TRY(insert(tx, d));
     return d;
   });
@@ -213,8 +306,9 @@ Result<ReplayResult> WebhookService::replay(const std::string& endpoint_id, cons
     if (window.size() > static_cast<std::size_t>(kMaxReplayEvents))
       return Error::invalid("replay_too_large", "the window holds more than " + std::to_string(kMaxReplayEvents) +
                                                     " events: replay a shorter one");
+    RECUR_ASSIGN(auto suppliers, po_suppliers(tx, {*endpoint}, window));
     for (const auto& e : window) {
-      if (!matches(endpoint->enabled_events, e.type)) continue;
+      if (!wants(*endpoint, e.type, supplier_of(suppliers, e.event_id))) continue;
       RECUR_TRY(insert(tx, pending_delivery(endpoint_id, e, "replay", now)));
       ++result.deliveries;
     }
@@ -229,10 +323,11 @@ Result<DeliveryReport> WebhookService::fan_out() {
       RECUR_ASSIGN(auto entries, events::lock_outbox(tx, options_.fan_out_batch));
       if (entries.empty()) return 0;
       RECUR_ASSIGN(auto endpoints, enabled_endpoints(tx));
+      RECUR_ASSIGN(auto suppliers, po_suppliers(tx, endpoints, entries));
       Timestamp now = clock_.now();
       for (const auto& entry : entries) {
         for (const auto& endpoint : endpoints) {
-          if (!matches(endpoint.enabled_events, entry.type)) continue;
+          if (!wants(endpoint, entry.type, supplier_of(suppliers, entry.event_id))) continue;
           RECUR_TRY(insert(tx, pending_delivery(endpoint.id, entry, "event", now)));
           ++report.created;
         }

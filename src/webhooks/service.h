@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ struct ReplayResult {
   int deliveries = 0;  // made, each pending
 };
 inline constexpr int kMaxReplayEvents = 10000;
+
+// A supplier's webhook_url as purchasing stores it: what its endpoint follows.
+struct SupplierWebhook {
+  std::string supplier_id;               // "sup_..."
+  std::string supplier_name;             // named in the endpoint's description
+  std::optional<std::string> url;        // none: the supplier has no webhook_url (any more)
+};
 
 struct WebhookOptions {
   int fan_out_batch = 100;           // outbox entries one fan-out transaction takes
@@ -94,6 +102,14 @@ class WebhookService {
   Result<Page<Endpoint>> list(const ListParams& page);
   Result<Endpoint> update(const std::string& id, const EndpointPatch& patch, std::int64_t expected_version);
   Status remove(const std::string& id);
+  // The endpoint behind a supplier's webhook_url follows it, inside the caller's transaction
+  // (purchasing's supplier writes, through App): created (enabled_events
+  // [kSupplierEventType]) when the supplier gets a URL, its url and description updated when
+  // they change, deleted with its deliveries when the URL is cleared. Answers the endpoint's
+  // id, none once there is no URL. A new URL passes the SSRF guard first (422 on the field
+  // `webhook_url`); the name lookup runs inside the transaction, as supplier writes are rare.
+  // Requires: inside tx, the supplier's row locked by the caller.
+  Result<std::optional<std::string>> sync_supplier_endpoint(db::Tx& tx, const SupplierWebhook& supplier);
   // A new secret; the old one signs beside it for kPreviousSecretSeconds.
   Result<Endpoint> rotate_secret(const std::string& id);
   Result<Page<Delivery>> deliveries(const DeliveryFilter& filter);
@@ -133,12 +149,19 @@ class WebhookService {
  private:
   Delivery pending_delivery(const std::string& endpoint_id, const events::OutboxEntry& event, std::string origin,
                             Timestamp now);
+  // Requires: s.url set.
+  Endpoint new_supplier_endpoint(const SupplierWebhook& s, std::string description, Timestamp now);
   // The endpoint's failing_since after an attempt (`failing_since`: as this transaction last
   // left it); disables it after kDisableAfterFailingSeconds.
   Status track_health(db::Tx& tx, const Endpoint& endpoint, std::optional<Timestamp>& failing_since, bool delivered,
                       Timestamp at);
   // Ok, or why the SSRF guard refuses `url` (none when private URLs are allowed).
-  Status check_destination(const std::string& url);
+  Status check_destination(const std::string& url, const std::string& field = "url");
+  // For each kSupplierEventType event among `entries`, its purchase order's supplier (the
+  // event's data.object.supplier), read in one query; empty when no endpoint is a supplier's,
+  // so the common path reads nothing more.
+  Result<std::map<std::string, std::string>> po_suppliers(db::Tx& tx, const std::vector<Endpoint>& endpoints,
+                                                          const std::vector<events::OutboxEntry>& entries);
 
   db::Database& db_;
   const Clock& clock_;

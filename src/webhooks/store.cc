@@ -8,7 +8,7 @@ namespace {
 
 constexpr const char* kEndpointColumns =
     "SELECT id, url, status, enabled_events, secret, previous_secret, previous_secret_expires_at, description,"
-    " metadata, created_at, updated_at, version, failing_since FROM webhook_endpoints";
+     " metadata, created_at, updated_at, version, failing_since, supplier_id FROM webhook_endpoints";
 
 Endpoint endpoint_from_row(const db::Row& row) {
   Endpoint e;
@@ -28,6 +28,7 @@ Endpoint endpoint_from_row(const db::Row& row) {
   e.updated = row.int64(10);
   e.version = row.int64(11);
   e.failing_since = row.opt_int64(12);
+  e.supplier_id = row.opt_text(13);
   return e;
 }
 
@@ -78,10 +79,11 @@ db::Value nullable_int(const std::optional<int>& v) { return v ? db::Value(std::
 Status insert(db::Tx& tx, const Endpoint& e) {
   return tx.exec_later("INSERT INTO webhook_endpoints (id, url, status, enabled_events, secret, previous_secret,"
                        " previous_secret_expires_at, description, metadata, created_at, updated_at, version,"
-                       " failing_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                       " failing_since, supplier_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+                       " $14)",
                        {e.id, e.url, e.status, events_text(e), e.secret, db::nullable(e.previous_secret),
                         db::nullable(e.previous_secret_expires_at), db::nullable(e.description), e.metadata.dump(),
-                        e.created, e.updated, e.version, db::nullable(e.failing_since)});
+                        e.created, e.updated, e.version, db::nullable(e.failing_since), db::nullable(e.supplier_id)});
 }
 
 Result<bool> update(db::Tx& tx, const Endpoint& e, std::int64_t expected_version) {
@@ -104,6 +106,14 @@ Result<std::optional<Endpoint>> find_endpoint(db::Tx& tx, const std::string& id,
   std::string sql = std::string(kEndpointColumns) + " WHERE id = $1";
   if (for_update) sql += tx.for_update();
   RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
+  if (rows.empty()) return std::optional<Endpoint>();
+  return std::optional<Endpoint>(endpoint_from_row(rows[0]));
+}
+
+Result<std::optional<Endpoint>> find_supplier_endpoint(db::Tx& tx, const std::string& supplier_id) {
+  std::string sql = std::string(kEndpointColumns) + " WHERE supplier_id = $1";
+  sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql, {supplier_id}));
   if (rows.empty()) return std::optional<Endpoint>();
   return std::optional<Endpoint>(endpoint_from_row(rows[0]));
 }

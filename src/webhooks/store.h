@@ -18,6 +18,8 @@ Result<bool> update(db::Tx& tx, const Endpoint& e, std::int64_t expected_version
 // Bookkeeping of the delivery workers, not an edit: the version stays.
 Status set_failing_since(db::Tx& tx, const std::string& endpoint_id, std::optional<Timestamp> since);
 Result<std::optional<Endpoint>> find_endpoint(db::Tx& tx, const std::string& id, bool for_update);
+// The endpoint behind a supplier's webhook_url, locked for this transaction; none if it has none.
+Result<std::optional<Endpoint>> find_supplier_endpoint(db::Tx& tx, const std::string& supplier_id);
 Result<Page<Endpoint>> list_endpoints(db::Tx& tx, const ListParams& page);
 // Removes the endpoint and its deliveries.
 Status remove_endpoint(db::Tx& tx, const std::string& id);

@@ -76,7 +76,8 @@ def verify(items: list[dict]) -> list[dict]:
     return json.loads(done.stdout)
 
 
-class WebhooksTest(TestModeCase):
+class ReceiverCase(TestModeCase):
+    """A test-mode case with a Receiver for its class (test_supplier_webhooks.py shares it)."""
 
     @classmethod
     def setUpClass(cls):
@@ -86,6 +87,9 @@ class WebhooksTest(TestModeCase):
     @classmethod
     def tearDownClass(cls):
         cls.receiver.stop()
+
+
+class WebhooksTest(ReceiverCase):
 
     def endpoint(self, path: str, events: list[str], **fields) -> dict:
         r = self.api.post("/v1/webhook-endpoints", dict(url=self.receiver.url + path, enabled_events=events,
