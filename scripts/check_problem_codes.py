@@ -25,6 +25,9 @@ NOT_SENT = {
     "update_payment_url_unset", "notification_claim_conflict",
     # Delivery of a webhook: a lost claim is skipped, never answered.
     "webhook_delivery_claim_conflict",
+    # Publishing the event stream to NATS: logged, retried next tick, never answered (a bad
+    # --nats-url stops `recur` at start).
+    "invalid_nats_url", "jetstream_error", "nats_protocol_error", "nats_timeout", "nats_unavailable",
     # Transport failures of an outgoing call: each caller turns them into gateway_error.
     "timeout", "transport_error",
     # The database port's own codes, which the modules map (unique_violation to e.g. sku_taken,
