@@ -22,8 +22,6 @@ import http.client
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,48 +30,15 @@ import threading
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serve_process import Server  # noqa: E402  (tests/serve_process.py)
+
 RECUR = os.path.abspath(sys.argv[1])
 ENGINE = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
 WRITERS = 8
 KILLS = 12
 LEASE = 2
 DEADLINE = 240  # seconds for the whole test
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, db_url, workdir):
-        self.db_url, self.workdir, self.port, self.proc, self.starts = db_url, workdir, free_port(), None, 0
-
-    def start(self):
-        self.starts += 1
-        log = open(os.path.join(self.workdir, f"serve-{self.starts}.log"), "w")
-        self.proc = subprocess.Popen([RECUR, "serve", "--db", self.db_url, "--listen", f"127.0.0.1:{self.port}",
-                                      "--tick", "1", "--idempotency-lease", str(LEASE), "--no-access-log",
-                                      "--docs-dir", "", "--spec", ""], stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"recur serve exited with {self.proc.returncode}; see {log.name}")
-                time.sleep(0.02)
-        raise SystemExit("recur serve did not start")
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
 
 
 def call(port, key, method, path, body, idem):
@@ -270,7 +235,7 @@ def main():
             subprocess.run([RECUR, "migrate", "--db", db.url], check=True, capture_output=True)
             key = subprocess.run([RECUR, "keys", "create", "--role", "admin", "--db", db.url], check=True,
                                  capture_output=True, text=True).stdout.strip().splitlines()[-1]
-            server = Server(db.url, workdir)
+            server = Server(RECUR, db.url, workdir, ["--tick", "1", "--idempotency-lease", str(LEASE)])
             server.start()
             setup = lambda path, body: until_answered(server, key, "POST", path, body, uuid.uuid4().hex, Stats(),
                                                       stop_at)[1]

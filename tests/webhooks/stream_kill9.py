@@ -17,8 +17,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,52 +24,15 @@ import threading
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from serve_process import Server  # noqa: E402  (tests/serve_process.py)
+
 RECUR = os.path.abspath(sys.argv[1])
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NATS = os.environ.get("RECUR_TEST_NATS_URL")
 WRITERS = 4
 KILLS = 3
 DEADLINE = 100  # seconds for the whole test
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, name, db_url, workdir):
-        self.name, self.db_url, self.workdir, self.port, self.proc, self.starts = name, db_url, workdir, free_port(), None, 0
-
-    def start(self):
-        self.starts += 1
-        log = open(os.path.join(self.workdir, f"{self.name}-{self.starts}.log"), "w")
-        self.proc = subprocess.Popen([RECUR, "serve", "--db", self.db_url, "--listen", f"127.0.0.1:{self.port}",
-                                      "--tick", "86400", "--no-access-log", "--docs-dir", "", "--spec", "",
-                                      "--nats-url", NATS], stdout=log, stderr=log)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"recur serve exited with {self.proc.returncode}; see {log.name}")
-                time.sleep(0.02)
-        raise SystemExit("recur serve did not start")
-
-    def up(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self):
-        if self.up():
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=30)
 
 
 def call(port, key, method, path, body=None):
@@ -182,7 +143,8 @@ def main():
     stop_at = time.monotonic() + DEADLINE
     db = Database()
     workdir = tempfile.mkdtemp(prefix="recur-stream-")
-    servers = [Server("a", db.url, workdir), Server("b", db.url, workdir)]
+    servers = [Server(RECUR, db.url, workdir, ["--tick", "86400", "--nats-url", NATS], name)
+               for name in ("a", "b")]
     passed = False
     try:
         subprocess.run([RECUR, "migrate", "--db", db.url], check=True, capture_output=True)
