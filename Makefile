@@ -39,7 +39,7 @@ test-unit: build
 # coroutine frames (a false positive); the normal build is the one CI holds to -Werror.
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
-TSAN_FILTER ?= *Worker*:*Concurrent*
+TSAN_FILTER ?= *Worker*:*Concurrent*:*Dispatcher*
 SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
