@@ -356,6 +356,7 @@ struct SlowReceiver {
     std::unique_lock lock(mu);
     std::string host = url_host(r.url);
     most[host] = std::max(most[host], ++running[host]);
+    cv.notify_all();  // the test waits for the slow lane to fill
     if (host == "slow.example") cv.wait(lock, [this] { return released; });
     --running[host];
     ++answered[host];
@@ -388,10 +389,14 @@ TEST(WebhookDispatcher, ASlowEndpointHoldsOnlyItsOwnLaneWhileTheOthersAreDeliver
     Dispatcher dispatcher(service, std::chrono::milliseconds(20));
     {
       std::unique_lock lock(receiver->mu);
-      bool all_fast = receiver->cv.wait_for(lock, std::chrono::seconds(20),
-                                            [&] { return receiver->answered["fast.example"] == kEvents; });
-      EXPECT_TRUE(all_fast) << "fast answered " << receiver->answered["fast.example"];
-      // The slow receiver holds its lane's two senders and no more; nothing of it is answered yet.
+      // Every fast delivery is answered while the slow receiver holds its lane's two senders
+      // (the second may reach it after the fast ones are done: wait for both).
+      bool all_fast = receiver->cv.wait_for(lock, std::chrono::seconds(20), [&] {
+        return receiver->answered["fast.example"] == kEvents && receiver->running["slow.example"] == 2;
+      });
+      EXPECT_TRUE(all_fast) << "fast answered " << receiver->answered["fast.example"] << ", slow running "
+                            << receiver->running["slow.example"];
+      // ... and no more than two; nothing of it is answered yet.
       EXPECT_EQ(receiver->most["slow.example"], 2);
       EXPECT_EQ(receiver->answered["slow.example"], 0);
       EXPECT_LE(receiver->most["fast.example"], 2);
