@@ -49,14 +49,7 @@ out=${BENCH_OUT:-var/bench/availability-$stamp.md}
 
 server_pid=""
 nginx_pid=""
-stop_pid() {
-  local pid=$1 i
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source bench/lib.sh  # stop_pid, free_port, wait_http, json_field, proc_ticks, tree_ticks, machine_ticks
 work=$(mktemp -d /tmp/recur-availbench.XXXXXX)
 cleanup() { stop_pid "$server_pid"; stop_pid "$nginx_pid"; rm -rf "$work"; }
 trap cleanup EXIT
@@ -69,18 +62,11 @@ recur_built=$(date -u -r "$recur_bin" '+%Y-%m-%d %H:%M UTC')
 recur_rev="$(git rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
 db="sqlite:$work/recur.db"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() {
-  local i
-  for i in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "bench: $1 did not come up" >&2; return 1
-}
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 run_log() { echo "$*" | tee -a "$work/log.txt" >&2; }
 
 # ---------------------------------------------------------------- CPU accounting (as bench/run.sh)
 hz=$(getconf CLK_TCK)
-source bench/cpu.sh  # proc_ticks, tree_ticks, machine_ticks
+
 wait_quiet() {
   ((QUIET_WAIT > 0)) || return 0
   local deadline=$((SECONDS + QUIET_WAIT)) t0 i0 busy

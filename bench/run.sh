@@ -71,14 +71,7 @@ out=${BENCH_OUT:-var/bench/bench-$stamp.md}
 server_pid=""
 nginx_pid=""
 pgbench_pid=""
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 15 s, then SIGKILL
-  local pid=$1 i
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source bench/lib.sh  # stop_pid, free_port, wait_http, json_field, proc_ticks, tree_ticks, machine_ticks
 work=$(mktemp -d /tmp/recur-bench.XXXXXX)
 cleanup() {  # everything this script started; PostgreSQL is stopped by with-postgres.sh
   stop_pid "$pgbench_pid"
@@ -96,19 +89,6 @@ cp "$recur_bin" "$recur"
 recur_built=$(date -u -r "$recur_bin" '+%Y-%m-%d %H:%M UTC')
 recur_rev="$(git rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() {  # wait_http URL: until it answers (any status), 30 s at most
-  local i
-  for i in $(seq 300); do
-    curl -s -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "bench: $1 did not come up" >&2
-  return 1
-}
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 # ---------------------------------------------------------------- CPU accounting
@@ -117,7 +97,7 @@ sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 # disturbed by other work on the machine shows up as "other". Builtins only: no forks.
 hz=$(getconf CLK_TCK)
 pg_pid=$(head -1 "$(sql 'SHOW data_directory')/postmaster.pid")
-source bench/cpu.sh  # proc_ticks, tree_ticks, machine_ticks
+
 cpu_begin() {  # cpu_begin SERVER_PID
   machine_ticks; m_total0=$m_total; m_idle0=$m_idle
   tree_ticks "$pg_pid"; pg0=$tree

@@ -79,14 +79,7 @@ nginx_pid=""
 deliver_pid=""
 gen_pid=""
 perf_pid=""
-stop_pid() {  # stop_pid PID [GRACE_S]: SIGTERM, wait up to GRACE_S (15) s, then SIGKILL
-  local pid=$1 i
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq $(( ${2:-15} * 10 ))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source bench/lib.sh  # stop_pid, free_port, wait_http, json_field, proc_ticks, tree_ticks, machine_ticks
 work=$(mktemp -d /tmp/recur-hookbench.XXXXXX)
 cleanup() {
   stop_pid "$perf_pid"; stop_pid "$gen_pid"; stop_pid "$deliver_pid"; stop_pid "$server_pid"; stop_pid "$nginx_pid"
@@ -101,13 +94,6 @@ cp "$recur_bin" "$recur"
 recur_built=$(date -u -r "$recur_bin" '+%Y-%m-%d %H:%M UTC')
 recur_rev="$(git rev-parse --short HEAD 2>/dev/null || echo '(not a git checkout)')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() {
-  local i
-  for i in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
-  echo "bench: $1 did not come up" >&2; return 1
-}
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 run_log() { echo "$*" | tee -a "$work/log.txt" >&2; }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # field KEY "k=v k=v ..."
@@ -115,7 +101,7 @@ field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # field KEY "k=v k=v ..
 # ---------------------------------------------------------------- CPU accounting (as bench/run.sh)
 hz=$(getconf CLK_TCK)
 pg_pid=$(head -1 "$(sql 'SHOW data_directory')/postmaster.pid")
-source bench/cpu.sh  # proc_ticks, tree_ticks, machine_ticks
+
 # cpu_begin / cpu_end SENDER_PID CLIENT_PID: the sender (recur deliver, or wrk), the receiver
 # (nginx and its workers), PostgreSQL (postmaster and backends), the client (the generator).
 cpu_sample() {
