@@ -145,7 +145,7 @@ export BENCH_PRODUCTS=$work/products.txt
 start_server
 for i in $(seq "$NPRODUCTS"); do
   sku="BENCH-BEANS-$i"
-  p=$(api POST /v1/products "{\"name\":\"Espresso beans $i, 1 kg\",\"sku\":\"$sku\",\"category\":\"coffee\",\"track_inventory\":true,\"price\":{\"amount\":$((2400 + i)),\"currency\":\"EUR\"}}" | json_field id)
+  p=$(api POST /v1/products "{\"name\":\"Espresso beans $i, 1 kg\",\"sku\":\"$sku\",\"category\":\"coffee\",\"track_inventory\":true,\"amount\":$((2400 + i)),\"currency\":\"EUR\"}" | json_field id)
   api POST "/v1/inventory/$sku/receipts" '{"quantity": 1000000}' >/dev/null
   echo "$p" >>"$BENCH_PRODUCTS"
 done
