@@ -13,10 +13,12 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
       {"admin",
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
         kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead,
-        kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead, kWebhooksManage}},
-      // Customer service: manages customers and their subscriptions, reads the catalogue.
+        kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead, kWebhooksManage, kCustomersExport,
+        kCustomersErase}},
+      // Customer service: manages customers and their subscriptions, reads the catalogue,
+      // answers a person's request for their data (export; erasure is the admin's).
       {"support",
-       {kCatalogRead, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,
+       {kCatalogRead, kCustomersRead, kCustomersWrite, kCustomersExport, kSubscriptionsRead, kSubscriptionsWrite, kBillingRead,
         kSettingsRead, kNotificationsRead, kShipmentsRead, kShipmentsWrite}},
       // Finance: reads everything billing depends on; changes subscriptions' billing terms.
       {"billing",

@@ -15,7 +15,7 @@ constexpr std::string_view kAllPermissions[] = {
     perm::kSubscriptionsRead, perm::kSubscriptionsWrite, perm::kBillingRead,       perm::kBillingWrite,
     perm::kTestClock,         perm::kSettingsRead,      perm::kSettingsWrite,      perm::kNotificationsRead,
     perm::kInventoryRead,     perm::kInventoryWrite,    perm::kShipmentsRead,      perm::kShipmentsWrite,
-    perm::kEventsRead,        perm::kWebhooksManage,
+    perm::kEventsRead,        perm::kWebhooksManage,     perm::kCustomersExport,   perm::kCustomersErase,
 };
 
 // One row per permission; a column per role, in kRoles' order: admin, support, billing,
@@ -45,6 +45,8 @@ constexpr Row kTable[] = {
     {perm::kShipmentsWrite,       "YY-Y-"},
     {perm::kEventsRead,           "Y---Y"},  // every resource's changes, customers' included
     {perm::kWebhooksManage,       "Y----"},  // endpoint secrets, and where events go
+    {perm::kCustomersExport,      "YY---"},  // a person's request for their data: support answers it
+    {perm::kCustomersErase,       "Y----"},  // erasure destroys data for good: admins only
 };
 
 TEST(RolePermissions, EveryRoleHoldsExactlyThePermissionsOfTheTable) {
@@ -97,14 +99,15 @@ TEST(RolePermissions, ARoleThatMayWriteAnAreaMayReadIt) {
 }
 
 // "manage" where one permission covers reading and writing something only admins touch
-// (webhooks:manage: endpoint secrets, and where events go).
+// (webhooks:manage: endpoint secrets, and where events go); a person's rights over their
+// data have verbs of their own (customers:export, customers:erase), apart from read/write.
 TEST(RolePermissions, PermissionsAreAreaColonReadWriteOrManage) {
   for (auto p : kAllPermissions) {
     auto colon = p.find(':');
     ASSERT_NE(colon, std::string_view::npos) << p;
     EXPECT_GT(colon, 0u) << p;
     auto verb = p.substr(colon + 1);
-    EXPECT_TRUE(verb == "read" || verb == "write" || verb == "manage") << p;
+    EXPECT_TRUE(verb == "read" || verb == "write" || verb == "manage" || verb == "export" || verb == "erase") << p;
   }
 }
 

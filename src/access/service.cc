@@ -6,6 +6,7 @@
 #include "access/model.h"
 #include "platform/digest.h"
 #include "platform/json.h"
+#include "privacy/privacy.h"
 
 namespace recur::access {
 namespace {
@@ -60,6 +61,27 @@ bool ApiKeys::allowed(const http::Principal& who, std::string_view permission) c
   return role_allows(who.role, permission);
 }
 
+namespace {
+
+// A stored answer keeps the personal data it shows sealed like the rows it came from (an
+// erased customer's fields replay as null); an answer that is not JSON is sealed whole under
+// the system key. The key (the caller's Idempotency-Key) is the associated data.
+Result<std::string> seal_answer(db::Tx& tx, const std::string& key, const std::string& body) {
+  auto doc = Json::parse(body, nullptr, false);
+  if (!doc.is_structured()) return privacy::seal_text(tx, body, key);
+  RECUR_TRY(privacy::seal(tx, doc, key));
+  return doc.dump();
+}
+
+Result<std::string> open_answer(db::Tx& tx, const std::string& key, const std::string& stored) {
+  auto doc = Json::parse(stored, nullptr, false);
+  if (!doc.is_structured()) return privacy::open_text(tx, stored, key);
+  RECUR_TRY(privacy::open(tx, doc, key));
+  return doc.dump();
+}
+
+}  // namespace
+
 Result<http::IdempotencyStore::Claim> SqlIdempotencyStore::claim(const std::string& key,
                                                                   const std::string& fingerprint) {
   Timestamp now = clock_.now();
@@ -85,7 +107,8 @@ Result<http::IdempotencyStore::Claim> SqlIdempotencyStore::claim(const std::stri
     if (stored.complete) {
       stored.status = static_cast<int>(row.int64(1));
       stored.content_type = row.text(2);
-      stored.body = row.text(3);
+      RECUR_ASSIGN(auto body, open_answer(*tx, key, row.text(3)));
+      stored.body = std::move(body);
       for (const auto& pair : Json::parse(row.opt_text(4).value_or("[]"), nullptr, false))
         if (pair.is_array() && pair.size() == 2) stored.headers.emplace_back(pair[0], pair[1]);
     }
@@ -106,9 +129,10 @@ Result<bool> SqlIdempotencyStore::store_answer(db::Tx& tx, const std::string& ke
                                                const http::Response& response) {
   Json headers = Json::array();
   for (const auto& [name, value] : response.headers) headers.push_back({name, value});
+  RECUR_ASSIGN(auto body, seal_answer(tx, key, response.body));
   RECUR_ASSIGN(auto stored, tx.exec("UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5, headers = $6"
                                     " WHERE key = $1 AND claim = $2 AND status IS NULL",
-                                    {key, token, std::int64_t{response.status}, response.content_type, response.body,
+                                    {key, token, std::int64_t{response.status}, response.content_type, body,
                                      headers.dump()}));
   return stored == 1;
 }

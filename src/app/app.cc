@@ -1,6 +1,7 @@
 // App wiring.
 #include "app/app.h"
 
+#include "app/data_subject.h"
 #include "app/expansions.h"
 #include "webhooks/routes.h"
 
@@ -63,11 +64,19 @@ std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
 }  // namespace
 
 Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<Clock> clock) {
+  bool created_key = false;
+  RECUR_ASSIGN(auto master, privacy::load_or_create_master_keys(options.master_key_file, &created_key));
   RECUR_ASSIGN(auto db, db::open(options.db_url, options.pool_size));
+  auto keyring = std::make_unique<privacy::Keyring>(std::move(master), options.master_key_file, *clock);
+  db->attach(keyring.get());  // before any transaction: every store seals and opens through it
   auto app = std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
+  app->keyring_ = std::move(keyring);
+  app->created_master_key_ = created_key;
   if (!options.redis_url.empty()) {
     RECUR_ASSIGN(app->redis_bus_, cache::RedisInvalidationBus::open(options.redis_url));
-    app->inventory_.set_invalidation_bus(app->redis_bus_.get());
+    app->shared_bus_ = std::make_unique<cache::SharedBus>(*app->redis_bus_);
+    app->inventory_.set_invalidation_bus(app->shared_bus_.get());
+    app->keyring_->set_invalidation_bus(app->shared_bus_.get());
   }
   if (!options.nats_url.empty()) {
     RECUR_TRY(nats::parse_url(options.nats_url));  // a typo fails at start, not at each tick
@@ -122,6 +131,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   inventory::add_forecast_routes(router_, *db_, *clock_);
   inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
+  add_data_subject_routes(router_, *this);
   declare_expansions(router_);
   pipeline_.set_expander(expander(catalog_, customers_, subscriptions_, billing_.service));
 }

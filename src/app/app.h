@@ -26,6 +26,7 @@
 #include "platform/http/pipeline.h"
 #include "platform/http/router.h"
 #include "platform/ids.h"
+#include "privacy/keyring.h"
 #include "subscriptions/service.h"
 #include "webhooks/dispatcher.h"
 #include "webhooks/events_api.h"
@@ -80,6 +81,9 @@ struct Options {
   // The event stream (decision 0015): every event also goes to NATS JetStream,
   // nats://host:port ("": no stream).
   std::string nats_url;
+  // The master key that wraps the data keys of personal data (docs/SECURITY.md): created
+  // with 32 random bytes (mode 600) when the file does not exist.
+  std::string master_key_file = "var/master.key";
 };
 
 class App {
@@ -104,6 +108,9 @@ class App {
   inventory::InventoryService& inventory() { return inventory_; }
   inventory::PurchasingService& purchasing() { return purchasing_; }
   cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
+  privacy::Keyring& keyring() { return *keyring_; }
+  // Whether open() made the master key file (serve and migrate say so).
+  bool created_master_key() const { return created_master_key_; }
 
   // One billing run (lifecycle, then charges); runs never overlap inside one process.
   Result<billing::BillingRun> run_billing(const std::string& trigger);
@@ -137,6 +144,9 @@ class App {
 
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<db::Database> db_;
+  // Attached to db_ (every transaction reaches it); outlives the Redis bus that calls it.
+  std::unique_ptr<privacy::Keyring> keyring_;
+  bool created_master_key_ = false;
   IdGenerator ids_;
   access::ApiKeys keys_;
   access::SqlIdempotencyStore idempotency_;
@@ -165,6 +175,7 @@ class App {
   std::unique_ptr<webhooks::Dispatcher> dispatcher_;  // stopped before what it sends with
   // Declared last so it goes first: its thread calls into inventory_'s cache, and nothing
   // publishes once the App is being destroyed (server and scheduler are stopped by then).
+  std::unique_ptr<cache::SharedBus> shared_bus_;  // the caches' one subscription to redis_bus_
   std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;
 };
 

@@ -29,16 +29,27 @@ namespace {
 
 struct Common {
   std::string db_url = "sqlite:var/recur.db";
+  std::string master_key_file = "var/master.key";
 };
 
 void add_db_option(CLI::App* cmd, Common& common) {
   cmd->add_option("--db", common.db_url, "database URL: sqlite:PATH or postgresql://user@host:port/db")
       ->envname("RECUR_DB")
       ->capture_default_str();
+  cmd->add_option("--master-key-file", common.master_key_file,
+                  "the master key wrapping personal data's keys (made, mode 600, when missing)")
+      ->envname("RECUR_MASTER_KEY_FILE")
+      ->capture_default_str();
 }
 
-Result<std::unique_ptr<App>> open_app(Options options, std::unique_ptr<Clock> clock = std::make_unique<SystemClock>()) {
+Result<std::unique_ptr<App>> open_app(const Common& common, Options options,
+                                      std::unique_ptr<Clock> clock = std::make_unique<SystemClock>()) {
+  options.master_key_file = common.master_key_file;
   RECUR_ASSIGN(auto app, App::open(options, std::move(clock)));
+  if (app->created_master_key())
+    spdlog::warn("created the master key file {} (32 random bytes, mode 600): back it up apart from the database;"
+                 " without it no personal data can be read",
+                 common.master_key_file);
   RECUR_ASSIGN(auto report, app->migrate());
   for (const auto& m : report.applied) spdlog::info("migrated: {}", m);
   return app;
@@ -232,7 +243,7 @@ int deliver(const Common& common, const WebhookFlags& webhook_flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so each inherits it
   Options options{common.db_url, 2, "", ""};
   apply(webhook_flags, options);
-  auto app = open_app(options);
+  auto app = open_app(common, options);
   if (!app.ok()) return fail(app.error());
   {
     DeliveryLoop loop(**app);
@@ -350,7 +361,7 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
 int demo(const Common& common) {
   constexpr Timestamp kHistory = 35 * kSecondsPerDay;
   Timestamp now = SystemClock().now();
-  auto app = open_app(Options{common.db_url, 2, "", ""}, std::make_unique<SimulatedClock>(now - kHistory));
+  auto app = open_app(common, Options{common.db_url, 2, "", ""}, std::make_unique<SimulatedClock>(now - kHistory));
   if (!app.ok()) return fail(app.error());
   auto loaded = load_demo(**app, now);
   if (!loaded.ok()) return fail(loaded.error());
@@ -425,7 +436,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   } else if (!flags.clock_start.empty()) {
     return fail(Error::invalid("invalid_clock_start", "--clock-start needs --test-mode"));
   }
-  auto app = open_app(options, std::move(clock));
+  auto app = open_app(common, options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   auto& a = **app;
   http::Server http_server(server, [&a](http::Request& req) { return a.pipeline().handle(req); });
@@ -487,7 +498,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
                   billing};
   options.redis_url = flags.redis_url;  // renewals reserve stock: the API nodes' caches must hear of it
   options.inventory.ops_email = flags.ops_email;  // alerts are queued here, sent by `serve`'s dispatcher
-  auto app = open_app(options, std::move(clock));
+  auto app = open_app(common, options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   if (flags.progress) {
     (*app)->billing().runs.on_progress([](const billing::Progress& p) {
@@ -627,7 +638,7 @@ int run_cli(int argc, char** argv) {
   auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending schema migrations and exit");
   add_db_option(migrate_cmd, common);
 
-  auto* keys_cmd = cli.add_subcommand("keys", "manage API keys");
+  auto* keys_cmd = cli.add_subcommand("keys", "manage API keys and the master key");
   keys_cmd->require_subcommand(1);
   auto* create_cmd = keys_cmd->add_subcommand("create", "create an API key; prints it once, alone on the last line");
   std::string role;
@@ -635,6 +646,13 @@ int run_cli(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"admin", "support", "billing", "inventory", "analyst"}));
   add_db_option(create_cmd, common);
+  auto* rotate_cmd = keys_cmd->add_subcommand(
+      "rotate-master", "re-wrap every data key under a new master key, online; the old master key is then gone");
+  int rotate_grace = 5;
+  rotate_cmd->add_option("--grace", rotate_grace, "seconds other nodes get to read the new key file (twice)")
+      ->check(CLI::Range(0, 300))
+      ->capture_default_str();
+  add_db_option(rotate_cmd, common);
 
   auto* demo_cmd = cli.add_subcommand("demo", "load the demo catalogue (once)");
   add_db_option(demo_cmd, common);
@@ -659,7 +677,7 @@ int run_cli(int argc, char** argv) {
   if (demo_cmd->parsed()) return demo(common);
   if (deliver_cmd->parsed()) return deliver(common, deliver_flags);
 
-  auto app = open_app(Options{common.db_url, 2, "", ""});
+  auto app = open_app(common, Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());
   if (migrate_cmd->parsed()) {
     auto version = db::schema_version((*app)->database());
@@ -671,6 +689,14 @@ int run_cli(int argc, char** argv) {
     if (!key.ok()) return fail(key.error());
     std::cerr << "created API key " << key->id << " with role " << key->role << "; it is shown only once:\n";
     std::cout << key->secret << std::endl;
+    return 0;
+  }
+  if (rotate_cmd->parsed()) {
+    auto before = (*app)->keyring().master_fingerprint();
+    auto rewrapped = (*app)->keyring().rotate_master((*app)->database(), std::chrono::seconds(rotate_grace));
+    if (!rewrapped.ok()) return fail(rewrapped.error());
+    std::cerr << "master key rotated (" << before << " -> " << (*app)->keyring().master_fingerprint() << "): "
+              << *rewrapped << " data keys re-wrapped; the old key is no longer in " << common.master_key_file << "\n";
     return 0;
   }
   if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);

@@ -6,6 +6,7 @@
 
 #include "billing/failure_codes.h"
 #include "gateways/exchange.h"
+#include "privacy/privacy.h"
 #include "subscriptions/subscription.h"
 
 namespace recur::app {
@@ -452,6 +453,71 @@ Status reshape_dispute_events_20(db::Tx& tx) {
       (*details)["currency"] = money.is_object() ? money.value("currency", Json()) : Json();
     }
   });
+}
+
+namespace {
+
+// Seals every `doc` of `table` in place (rows written before encryption hold plain values).
+Status seal_docs(db::Tx& tx, const std::string& table) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id, doc FROM " + table));
+  for (const auto& row : rows) {
+    auto doc = Json::parse(row.text(1));
+    RECUR_TRY(privacy::seal_plain(tx, doc, row.text(0)));
+    RECUR_TRY(tx.exec("UPDATE " + table + " SET doc = $2 WHERE id = $1", {row.text(0), doc.dump()}));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Status seal_personal_data_28(db::Tx& tx) {
+  // Customers: the e-mail column held the address itself; it becomes its blind index.
+  RECUR_ASSIGN(auto customers, tx.query("SELECT id, doc FROM customers"));
+  for (const auto& row : customers) {
+    auto doc = Json::parse(row.text(1));
+    db::Value email = nullptr, phone = nullptr;
+    if (auto e = doc_text(doc, "email"); e && !privacy::is_sealed(Json(*e))) {
+      RECUR_ASSIGN(auto index, privacy::email_index(tx, *e));
+      email = index;
+    }
+    if (auto p = doc_text(doc, "phone"); p && !privacy::is_sealed(Json(*p))) {
+      RECUR_ASSIGN(auto index, privacy::phone_index(tx, *p));
+      phone = index;
+    }
+    RECUR_TRY(privacy::seal_plain(tx, doc, row.text(0)));
+    if (email.index() == 0 && phone.index() == 0 && doc.dump() == row.text(1)) continue;  // sealed already
+    RECUR_TRY(tx.exec("UPDATE customers SET doc = $2, email_index = COALESCE($3, email_index),"
+                      " phone_index = COALESCE($4, phone_index) WHERE id = $1",
+                      {row.text(0), doc.dump(), email, phone}));
+  }
+  for (const char* table : {"subscriptions", "shipments", "notifications"}) RECUR_TRY(seal_docs(tx, table));
+  RECUR_ASSIGN(auto events, tx.query("SELECT id, payload FROM events"));
+  for (const auto& row : events) {
+    auto payload = Json::parse(row.text(1), nullptr, false);
+    if (!payload.is_object()) continue;
+    const auto& after = payload.value("after", Json());
+    auto owner = privacy::owner_of(after.is_object() ? after : payload.value("before", Json()), "");
+    for (const char* part : {"before", "after"})
+      if (payload.contains(part)) RECUR_TRY(privacy::seal_plain(tx, payload[part], row.text(0)));
+    if (payload.contains("details"))
+      RECUR_TRY(privacy::seal_plain(tx, payload["details"], row.text(0), "event_details", owner));
+    RECUR_TRY(tx.exec("UPDATE events SET payload = $2 WHERE id = $1", {row.text(0), payload.dump()}));
+  }
+  // Stored answers live a day; those kept are sealed as new ones are (access/service.cc).
+  RECUR_ASSIGN(auto answers, tx.query("SELECT key, body FROM idempotency_keys WHERE body IS NOT NULL"));
+  for (const auto& row : answers) {
+    if (privacy::is_sealed(Json(row.text(1)))) continue;
+    auto doc = Json::parse(row.text(1), nullptr, false);
+    std::string sealed;
+    if (doc.is_structured()) {
+      RECUR_TRY(privacy::seal_plain(tx, doc, row.text(0)));
+      sealed = doc.dump();
+    } else {
+      RECUR_ASSIGN(sealed, privacy::seal_text(tx, row.text(1), row.text(0)));
+    }
+    RECUR_TRY(tx.exec("UPDATE idempotency_keys SET body = $2 WHERE key = $1", {row.text(0), sealed}));
+  }
+  return Ok{};
 }
 
 }  // namespace recur::app

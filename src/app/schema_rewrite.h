@@ -57,5 +57,9 @@ Status reshape_others_18(db::Tx& tx);
 // Migration 22 (issue 13, enums in the spec): a payment's or refund's failure_code in Recur's
 // words, the gateway's own moved to gateway_failure_code; card brands in Recur's names.
 Status name_payment_codes_22(db::Tx& tx);
+// Migration 28 (issue 15): seals the personal fields of every row written before encryption
+// (customers, with their blind indexes; subscriptions, shipments, notifications; the event
+// log's copies; stored idempotent answers) under each customer's new data key.
+Status seal_personal_data_28(db::Tx& tx);
 
 }  // namespace recur::app

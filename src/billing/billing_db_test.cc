@@ -516,6 +516,7 @@ std::unique_ptr<app::App> node_without_payment_link(const testing::TestApp& base
     Clock& inner;
   };
   app::Options options{base.db_url, 4, "", ""};
+  options.master_key_file = base.master_key_file;
   options.update_payment_url = "";
   auto node = app::App::open(options, std::make_unique<Borrowed>(*base.clock));
   if (!node.ok()) throw std::runtime_error(node.error().message);

@@ -24,7 +24,7 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
                  inv.id, customer.error().message);
     return;
   }
-  if (!*customer) return;
+  if (!*customer || (*customer)->erased_at) return;  // an erased customer is told nothing
   const auto& c = **customer;
   notify::Message m;
   m.to = c.email;

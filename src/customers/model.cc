@@ -14,15 +14,23 @@ Json to_json(const Address& a) {
               {"country", a.country}};
 }
 
+Json to_json(const Consent& consent) {
+  return Json{{"granted", consent.granted}, {"at", to_json_time(consent.at)}, {"source", consent.source}};
+}
+
 Json to_json(const Customer& c) {
+  bool erased = c.erased_at.has_value();
   return with_envelope(Json{{"id", c.id},
               {"object", "customer"},
-              {"email", c.email},
-              {"name", c.name},
-              {"phone", to_json_text(c.phone)},
+              {"email", erased ? Json(nullptr) : Json(c.email)},
+              {"name", erased ? Json(nullptr) : Json(c.name)},
+              {"phone", erased ? Json(nullptr) : to_json_text(c.phone)},
               {"sms_opt_in", c.sms_opt_in},
-              {"shipping_address", c.shipping_address ? to_json(*c.shipping_address) : Json(nullptr)},
-              {"default_payment_method", to_json_text(c.default_payment_method)}}, c);
+              {"shipping_address", c.shipping_address && !erased ? to_json(*c.shipping_address) : Json(nullptr)},
+              {"default_payment_method", to_json_text(c.default_payment_method)},
+              {"marketing_consent", c.marketing_consent ? to_json(*c.marketing_consent) : Json(nullptr)},
+              {"erased", erased},
+              {"erased_at", to_json_time(c.erased_at)}}, c);
 }
 
 Json to_json(const PaymentMethod& pm, bool is_default) {
@@ -46,13 +54,17 @@ Address address_from_json(const Json& j) {
 Customer customer_from_doc(const Json& doc) {
   Customer c;
   c.id = doc.at("id");
-  c.email = doc.at("email");
-  c.name = doc.at("name");
+  // Null once erased (its data key destroyed).
+  c.email = doc_text(doc, "email").value_or("");
+  c.name = doc_text(doc, "name").value_or("");
   c.phone = doc_text(doc, "phone");
   // Stored before customers could opt in (issue 14): not opted in.
   c.sms_opt_in = doc.value("sms_opt_in", false);
   if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
   c.default_payment_method = doc_text(doc, "default_payment_method");
+  if (auto it = doc.find("marketing_consent"); it != doc.end() && it->is_object())
+    c.marketing_consent = Consent{it->at("granted"), doc_time(*it, "at").value_or(0), it->at("source")};
+  c.erased_at = doc_time(doc, "erased_at");
   read_envelope(doc, c);
   return c;
 }

@@ -19,9 +19,17 @@ struct Address {
   std::string country;  // ISO 3166-1 alpha-2, upper-case
 };
 
+// The customer's answer to marketing e-mail: what, when (the server's clock) and where it
+// was given ("checkout", "portal", "api", ...: the caller's word).
+struct Consent {
+  bool granted = false;
+  Timestamp at = 0;
+  std::string source;
+};
+
 struct Customer {
   std::string id;  // "cus_..."
-  std::string email;
+  std::string email;  // empty once erased
   std::string name;
   std::optional<std::string> phone;  // E.164 (platform/phone.h)
   // Payment-failed, backorder-delay and shipment-shipped messages go by SMS to `phone` as
@@ -29,6 +37,10 @@ struct Customer {
   bool sms_opt_in = false;
   std::optional<Address> shipping_address;
   std::optional<std::string> default_payment_method;  // "pmt_...": what renewals charge
+  std::optional<Consent> marketing_consent;  // none until asked
+  // Erased (GDPR art. 17): the personal fields are gone (their data key destroyed) and show
+  // as null; the customer object stays for the financial records that name it.
+  std::optional<Timestamp> erased_at;
   Json metadata = Json::object();
   Timestamp created = 0;
   Timestamp updated = 0;
@@ -64,6 +76,7 @@ struct PaymentMethod {
 Json to_json(const PaymentMethod& pm, bool is_default);
 
 Json to_json(const Address& address);
+Json to_json(const Consent& consent);
 Json to_json(const Customer& customer);
 Customer customer_from_doc(const Json& doc);
 Address address_from_json(const Json& json);

@@ -87,7 +87,8 @@ TEST(CustomerJson, HasExactlyTheMembersOfTheApisCustomerSchema) {
   // api/openapi.yaml: Customer is additionalProperties: false with these required members.
   EXPECT_EQ(keys(to_json(full_customer())),
             (std::set<std::string>{"id", "object", "email", "name", "phone", "sms_opt_in", "shipping_address",
-                                   "default_payment_method", "metadata", "created", "updated", "version"}));
+                                   "default_payment_method", "marketing_consent", "erased", "erased_at", "metadata",
+                                   "created", "updated", "version"}));
   Json j = to_json(full_customer());
   EXPECT_EQ(j.at("sms_opt_in"), true);
   EXPECT_EQ(j.at("object"), "customer");
@@ -306,6 +307,39 @@ TEST(ReadAddress, AnAddressThatIsNotAnObjectOrIsNullIsRefused) {
   // Clearing an address is the caller's choice (the PATCH route checks for null first).
   EXPECT_EQ(field_codes(read(Json{{"shipping_address", nullptr}}).errors),
             (std::set<std::pair<std::string, std::string>>{{"shipping_address", "null_not_allowed"}}));
+}
+
+}  // namespace
+}  // namespace recur::customers
+
+namespace recur::customers {
+namespace {
+
+TEST(CustomerJson, AnErasedCustomerShowsNoPersonalFieldAndConsentRoundTrips) {
+  Customer c;
+  c.id = "cus_1";
+  c.email = "ada@example.com";
+  c.name = "Ada";
+  c.phone = "+14155550100";
+  c.shipping_address = Address{"1 Main", std::nullopt, "Springfield", "12345", std::nullopt, "US"};
+  c.marketing_consent = Consent{true, 1767225600, "checkout"};
+  Json shown = to_json(c);
+  EXPECT_EQ(shown.at("erased"), false);
+  EXPECT_EQ(shown.at("marketing_consent"), (Json{{"granted", true}, {"at", "2026-01-01T00:00:00Z"}, {"source", "checkout"}}));
+  auto back = customer_from_doc(shown);
+  ASSERT_TRUE(back.marketing_consent.has_value());
+  EXPECT_EQ(back.marketing_consent->at, 1767225600);
+  EXPECT_EQ(back.marketing_consent->source, "checkout");
+
+  c.erased_at = 1767312000;
+  Json erased = to_json(c);
+  EXPECT_EQ(erased.at("erased"), true);
+  EXPECT_EQ(erased.at("erased_at"), "2026-01-02T00:00:00Z");
+  for (const char* field : {"email", "name", "phone", "shipping_address"}) EXPECT_TRUE(erased.at(field).is_null()) << field;
+  // Read back from a document whose sealed fields opened as null (the key destroyed).
+  auto stored = customer_from_doc(erased);
+  EXPECT_EQ(stored.email, "");
+  EXPECT_EQ(stored.erased_at, std::optional<Timestamp>(1767312000));
 }
 
 }  // namespace

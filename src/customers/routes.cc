@@ -22,6 +22,18 @@ std::optional<std::string> read_phone(FieldReader& f) {
   return phone;
 }
 
+// {granted, source}: what the customer answered and where it was asked.
+std::optional<ConsentInput> read_consent(FieldReader& fields) {
+  const Json* obj = fields.object("marketing_consent", false);
+  if (!obj) return std::nullopt;
+  FieldReader f(*obj, "marketing_consent");
+  auto granted = f.boolean("granted", true);
+  auto source = f.text("source", true, 64);
+  fields.absorb(f);
+  if (!granted || !source) return std::nullopt;
+  return ConsentInput{*granted, *source};
+}
+
 Result<CustomerInput> parse_input(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -31,6 +43,7 @@ Result<CustomerInput> parse_input(const Request& req) {
   in.phone = read_phone(f);
   in.sms_opt_in = f.boolean("sms_opt_in", false).value_or(false);
   in.shipping_address = read_address(f, "shipping_address");
+  in.marketing_consent = read_consent(f);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.email = *email;
@@ -54,6 +67,7 @@ Result<std::pair<CustomerPatch, std::int64_t>> parse_patch(const Request& req) {
   f.accept("shipping_address");
   patch.metadata = f.metadata("metadata");
   patch.default_payment_method = f.text("default_payment_method", false, 64);
+  patch.marketing_consent = read_consent(f);
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
 }
@@ -96,9 +110,9 @@ void add_routes(http::Router& router, CustomerService& service) {
     return http::respond(req, service.create(*input, access::actor_of(req)), 201, render);
   });
   router.add("GET", "/v1/customers", std::string(kCustomersRead), [&service](Request& req) {
-    auto page = http::page_request(req, {"email", "created", "metadata"});
+    auto page = http::page_request(req, {"email", "phone", "created", "metadata"});
     if (!page.ok()) return http::error_response(req, page.error());
-    ListFilter filter{req.query_param("email"), *page};
+    ListFilter filter{req.query_param("email"), *page, req.query_param("phone")};
     return http::list_response(req, service.list(filter), "/v1/customers");
   });
   router.add("GET", "/v1/customers/{id}", std::string(kCustomersRead), [&service, render](Request& req) {

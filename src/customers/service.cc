@@ -1,6 +1,7 @@
 // Customer use cases.
 #include "customers/service.h"
 #include "platform/ids.h"
+#include "privacy/keyring.h"
 
 namespace recur::customers {
 
@@ -14,6 +15,8 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
   c.shipping_address = in.shipping_address;
   c.metadata = in.metadata;
   c.created = c.updated = clock_.now();
+  if (in.marketing_consent)
+    c.marketing_consent = Consent{in.marketing_consent->granted, c.created, in.marketing_consent->source};
   RECUR_TRY(check_sms_contact(c));
   return db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
     RECUR_TRY(insert_customer(tx, c));
@@ -26,6 +29,10 @@ namespace {
 
 Error customer_not_found(const std::string& id) {
   return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
+}
+
+Error customer_erased(const std::string& id) {
+  return Error::conflict("customer_erased", "customer " + id + " was erased: nothing of them can be changed");
 }
 
 Error payment_method_not_found(const std::string& id) {
@@ -53,6 +60,7 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     if (!found) return customer_not_found(id);
     Customer c = std::move(*found);
     if (c.version != expected_version) return version_conflict("the customer", expected_version, c.version);
+    if (c.erased_at) return customer_erased(id);
     Json before = to_json(c);
     if (patch.email) c.email = *patch.email;
     if (patch.name) c.name = *patch.name;
@@ -72,6 +80,10 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
       default_changed_now = true;
     }
     c.updated = clock_.now();
+    if (patch.marketing_consent &&
+        (!c.marketing_consent || c.marketing_consent->granted != patch.marketing_consent->granted ||
+         c.marketing_consent->source != patch.marketing_consent->source))
+      c.marketing_consent = Consent{patch.marketing_consent->granted, c.updated, patch.marketing_consent->source};
     ++c.version;
     RECUR_ASSIGN(bool stored, update_customer(tx, c, expected_version));
     if (!stored) return version_conflict("the customer", expected_version, c.version);
@@ -80,6 +92,29 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
   });
   if (updated.ok() && default_changed_now) default_changed(id);
   return updated;
+}
+
+Result<Customer> CustomerService::erase(db::Tx& tx, const std::string& id, const events::Actor& actor) {
+  RECUR_ASSIGN(auto found, lock_customer(tx, id));
+  if (!found) return customer_not_found(id);
+  Customer c = std::move(*found);
+  if (c.erased_at) return c;
+  Json before = to_json(c);
+  c.email.clear();
+  c.name.clear();
+  c.phone.reset();
+  c.sms_opt_in = false;
+  c.shipping_address.reset();
+  c.marketing_consent.reset();
+  c.updated = clock_.now();
+  c.erased_at = c.updated;
+  auto expected = c.version++;
+  RECUR_ASSIGN(bool stored, update_customer(tx, c, expected));
+  if (!stored) return version_conflict("the customer", expected, c.version);
+  // The before copy is sealed under the key destroyed next: it goes with everything else.
+  RECUR_TRY(events_.record(tx, "customer.erased", c.id, actor, std::move(before), to_json(c)));
+  RECUR_TRY(privacy::keyring_of(tx).destroy(tx, c.id));
+  return c;
 }
 
 Result<Customer> CustomerService::get(const std::string& id) {

@@ -12,6 +12,13 @@
 
 namespace recur::customers {
 
+// A consent as asked: granted or not, and where ("checkout", "portal", ...); the time is the
+// server's.
+struct ConsentInput {
+  bool granted = false;
+  std::string source;
+};
+
 struct CustomerInput {
   std::string email;
   std::string name;
@@ -19,6 +26,7 @@ struct CustomerInput {
   std::optional<Address> shipping_address;
   Json metadata = Json::object();
   bool sms_opt_in = false;  // needs a phone (check_sms_contact)
+  std::optional<ConsentInput> marketing_consent;
 };
 
 struct CustomerPatch {
@@ -29,6 +37,7 @@ struct CustomerPatch {
   std::optional<Json> metadata;
   std::optional<std::string> default_payment_method;  // "pmt_..." of this customer
   std::optional<bool> sms_opt_in;  // the customer as patched needs a phone (check_sms_contact)
+  std::optional<ConsentInput> marketing_consent;  // recorded with the server's time when it changes
 };
 
 struct AttachInput {
@@ -62,6 +71,10 @@ class CustomerService {
   Result<Customer> update(const std::string& id, const CustomerPatch& patch, std::int64_t expected_version,
                           const events::Actor& actor);
   Result<Customer> get(const std::string& id);
+  // Erasure's part here, inside the caller's transaction (app/data_subject.h): clears the
+  // personal fields, records customer.erased, destroys the data key. An erased customer is
+  // returned as it is (idempotent).
+  Result<Customer> erase(db::Tx& tx, const std::string& id, const events::Actor& actor);
   Result<Page<Customer>> list(const ListFilter& filter);
 
   // Payment methods: the gateway holds the card, Recur keeps its token.

@@ -2,6 +2,7 @@
 #include "customers/store.h"
 
 #include "platform/db/list_query.h"
+#include "privacy/privacy.h"
 
 
 namespace recur::customers {
@@ -20,39 +21,92 @@ PaymentMethod from_row(const db::Row& r) {
   return pm;
 }
 
-std::optional<Customer> first_customer(const std::vector<db::Row>& rows) {
-  if (rows.empty()) return std::nullopt;
-  return customer_from_doc(Json::parse(rows[0].text(0)));
+// A customer as stored: its personal fields opened (privacy/privacy.h).
+Result<Customer> customer_of(db::Tx& tx, const db::Row& row) {
+  auto doc = Json::parse(row.text(0));
+  RECUR_TRY(privacy::open(tx, doc, doc.at("id")));
+  return customer_from_doc(doc);
+}
+
+Result<std::optional<Customer>> first_customer(db::Tx& tx, const std::vector<db::Row>& rows) {
+  if (rows.empty()) return std::optional<Customer>();
+  RECUR_ASSIGN(auto c, customer_of(tx, rows[0]));
+  return std::optional<Customer>(std::move(c));
+}
+
+// The row's doc (personal fields sealed) and blind indexes.
+struct CustomerRow {
+  std::string doc;
+  db::Value email_index;
+  db::Value phone_index;
+};
+
+Result<CustomerRow> customer_row(db::Tx& tx, const Customer& c) {
+  // An erased customer's e-mail index is empty (the column is NOT NULL): nothing finds them.
+  CustomerRow row{"", db::Value(std::string()), db::Value(nullptr)};
+  auto doc = to_json(c);
+  RECUR_TRY(privacy::seal(tx, doc, c.id));
+  row.doc = doc.dump();
+  if (!c.erased_at) {
+    RECUR_ASSIGN(auto email, privacy::email_index(tx, c.email));
+    row.email_index = email;
+    if (c.phone) {
+      RECUR_ASSIGN(auto phone, privacy::phone_index(tx, *c.phone));
+      row.phone_index = phone;
+    }
+  }
+  return row;
 }
 
 }  // namespace
 
 Result<std::optional<Customer>> find_customer(db::Tx& tx, const std::string& id) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1", {id}));
-  return first_customer(rows);
+  return first_customer(tx, rows);
 }
 
 Result<std::optional<Customer>> lock_customer(db::Tx& tx, const std::string& id) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM customers WHERE id = $1" + std::string(tx.for_update()), {id}));
-  return first_customer(rows);
+  return first_customer(tx, rows);
 }
 
 recur::Status insert_customer(db::Tx& tx, const Customer& c) {
-  RECUR_TRY(tx.exec("INSERT INTO customers (id, email, version, doc, created_at) VALUES ($1, $2, $3, $4, $5)",
-                    {c.id, c.email, c.version, to_json(c).dump(), c.created}));
+  RECUR_ASSIGN(auto row, customer_row(tx, c));
+  RECUR_TRY(tx.exec("INSERT INTO customers (id, email_index, phone_index, version, doc, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    {c.id, row.email_index, row.phone_index, c.version, row.doc, c.created}));
   return Ok{};
 }
 
 Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expected_version) {
-  RECUR_ASSIGN(auto n, tx.exec("UPDATE customers SET email = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
-                               {c.id, c.email, c.version, to_json(c).dump(), expected_version}));
+  RECUR_ASSIGN(auto row, customer_row(tx, c));
+  RECUR_ASSIGN(auto n, tx.exec("UPDATE customers SET email_index = $2, phone_index = $3, version = $4, doc = $5"
+                               " WHERE id = $1 AND version = $6",
+                               {c.id, row.email_index, row.phone_index, c.version, row.doc, expected_version}));
   return n == 1;
 }
 
 Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
-  RECUR_ASSIGN(auto rows, db::ListQuery("SELECT doc FROM customers").where_equal("email", f.email)
+  std::optional<std::string> email_index;
+  if (f.email) {
+    RECUR_ASSIGN(auto index, privacy::email_index(tx, *f.email));
+    email_index = index;
+  }
+  std::optional<std::string> phone_index;
+  if (f.phone) {
+    RECUR_ASSIGN(auto index, privacy::phone_index(tx, *f.phone));
+    phone_index = index;
+  }
+  RECUR_ASSIGN(auto rows, db::ListQuery("SELECT doc FROM customers")
+                              .where_equal("email_index", email_index)
+                              .where_equal("phone_index", phone_index)
                               .fetch(tx, f.page));
-  return page_of(rows, f.page.limit, [](const db::Row& row) { return customer_from_doc(Json::parse(row.text(0))); });
+  std::vector<Customer> customers;
+  for (const auto& row : rows) {
+    RECUR_ASSIGN(auto c, customer_of(tx, row));
+    customers.push_back(std::move(c));
+  }
+  return page_of(customers, f.page.limit);
 }
 
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {

@@ -11,9 +11,12 @@
 
 namespace recur::customers {
 
+// `email` and `phone` match through their blind indexes (privacy/privacy.h); an e-mail
+// matches whatever its case.
 struct ListFilter {
   std::optional<std::string> email;
   ListParams page;
+  std::optional<std::string> phone;
 };
 
 // Customer rows. find_customer is also the lookup other modules make (subscriptions,

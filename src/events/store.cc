@@ -2,6 +2,7 @@
 #include "events/store.h"
 
 #include "platform/db/list_query.h"
+#include "privacy/privacy.h"
 
 namespace recur::events {
 
@@ -29,8 +30,21 @@ Json to_json(const Event& e) {
               {"details", e.details.is_null() ? Json::object() : e.details}};
 }
 
+namespace {
+
+// The owner of an event's details: the customer its object belongs to.
+std::string details_owner(const Json& before, const Json& after) {
+  return privacy::owner_of(after.is_object() ? after : before, "");
+}
+
+}  // namespace
+
 Status append(db::Tx& tx, const Event& e) {
   Json payload = {{"before", e.before}, {"after", e.after}, {"details", e.details}};
+  // Personal fields of the copies are sealed like the rows they copy (privacy/model.h).
+  RECUR_TRY(privacy::seal(tx, payload["before"], e.id));
+  RECUR_TRY(privacy::seal(tx, payload["after"], e.id));
+  RECUR_TRY(privacy::seal(tx, payload["details"], e.id, "event_details", details_owner(e.before, e.after)));
   // Nothing acts on their results: they travel with the next statement (which sees them) or
   // COMMIT.
   RECUR_TRY(tx.exec_later(
@@ -55,7 +69,7 @@ namespace {
 constexpr const char* kEventColumns =
     "SELECT id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload FROM events";
 
-Event event_from_row(const db::Row& row) {
+Result<Event> event_from_row(db::Tx& tx, const db::Row& row) {
   Event e{row.text(0), row.text(1), row.text(2), row.text(3),
           Actor{row.text(4), row.text(5), row.text(6)}, row.int64(7), nullptr, nullptr, nullptr};
   Json payload = Json::parse(row.text(8), nullptr, false);
@@ -63,8 +77,21 @@ Event event_from_row(const db::Row& row) {
     e.before = payload.value("before", Json());
     e.after = payload.value("after", Json());
     e.details = payload.value("details", Json());
+    RECUR_TRY(privacy::open(tx, e.before, e.id));
+    RECUR_TRY(privacy::open(tx, e.after, e.id));
+    RECUR_TRY(privacy::open(tx, e.details, e.id, "event_details", details_owner(e.before, e.after)));
   }
   return e;
+}
+
+Result<std::vector<Event>> events_from_rows(db::Tx& tx, const std::vector<db::Row>& rows) {
+  std::vector<Event> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    RECUR_ASSIGN(auto e, event_from_row(tx, row));
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 }  // namespace
@@ -72,7 +99,8 @@ Event event_from_row(const db::Row& row) {
 Result<Page<Event>> list_for_resource(db::Tx& tx, const std::string& resource_id, const ListParams& page) {
   db::ListQuery query(kEventColumns, "id", db::ListQuery::Order::kOldestFirst);
   RECUR_ASSIGN(auto rows, query.where("resource_id = $?", resource_id).doc_column("").fetch(tx, page));
-  return page_of(rows, page.limit, event_from_row);
+  RECUR_ASSIGN(auto events, events_from_rows(tx, rows));
+  return page_of(std::move(events), page.limit);
 }
 
 Result<Page<Event>> list_events(db::Tx& tx, const EventFilter& f) {
@@ -99,13 +127,15 @@ Result<Page<Event>> list_events(db::Tx& tx, const EventFilter& f) {
   if (any.size() == 1) query.where(any[0], std::move(values));
   if (any.size() == 2) query.where("(" + any[0] + " OR " + any[1] + ")", std::move(values));
   RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
-  return page_of(rows, f.page.limit, event_from_row);
+  RECUR_ASSIGN(auto events, events_from_rows(tx, rows));
+  return page_of(std::move(events), f.page.limit);
 }
 
 Result<std::optional<Event>> find_event(db::Tx& tx, const std::string& id) {
   RECUR_ASSIGN(auto rows, tx.query(std::string(kEventColumns) + " WHERE id = $1", {id}));
   if (rows.empty()) return std::optional<Event>();
-  return std::optional<Event>(event_from_row(rows[0]));
+  RECUR_ASSIGN(auto e, event_from_row(tx, rows[0]));
+  return std::optional<Event>(std::move(e));
 }
 
 Result<std::vector<Event>> find_events(db::Tx& tx, const std::vector<std::string>& ids) {
@@ -118,9 +148,7 @@ Result<std::vector<Event>> find_events(db::Tx& tx, const std::vector<std::string
     params.emplace_back(ids[i]);
   }
   RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
-  out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back(event_from_row(row));
-  return out;
+  return events_from_rows(tx, rows);
 }
 
 Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Timestamp to, int limit) {

@@ -7,6 +7,7 @@
 
 #include "catalog/store.h"
 #include "events/store.h"
+#include "privacy/privacy.h"
 #include "subscriptions/store.h"
 
 namespace recur::inventory {
@@ -112,6 +113,7 @@ Result<Replay> replay(db::Tx& tx, const CatalogueData& data, Timestamp cut, Time
   Json at_cut = nullptr;   // ... written at or before the cut
   auto finish = [&] {
     if (at_cut.is_object()) {
+      privacy::strip(at_cut);  // the history needs no personal data: sealed fields go unopened
       auto sub = subscriptions::subscription_from_doc(at_cut);
       advance_to(data, sub, cut);
       add_to_history(r.history, cat, sub, cut);

@@ -2,8 +2,36 @@
 #include "inventory/store.h"
 
 #include "platform/db/list_query.h"
+#include "privacy/privacy.h"
 
 namespace recur::inventory {
+namespace {
+
+// The shipping address is sealed under the customer's data key (privacy/privacy.h).
+Result<std::string> shipment_doc(db::Tx& tx, const Shipment& s) {
+  auto doc = to_json(s);
+  RECUR_TRY(privacy::seal(tx, doc, s.id));
+  return doc.dump();
+}
+
+Result<Shipment> shipment_of(db::Tx& tx, const db::Row& row) {
+  auto doc = Json::parse(row.text(0));
+  RECUR_TRY(privacy::open(tx, doc, doc.at("id")));
+  return shipment_from_doc(doc);
+}
+
+Result<std::vector<Shipment>> shipments_of(db::Tx& tx, const std::vector<db::Row>& rows) {
+  std::vector<Shipment> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    RECUR_ASSIGN(auto s, shipment_of(tx, row));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
 namespace {
 
 constexpr const char* kLevelColumns =
@@ -163,21 +191,23 @@ Result<std::vector<Arrival>> arrivals(db::Tx& tx, const std::string& product) {
 }
 
 Result<bool> insert_shipment(db::Tx& tx, const Shipment& s) {
+  RECUR_ASSIGN(auto doc, shipment_doc(tx, s));
   RECUR_ASSIGN(auto n, tx.exec("INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status,"
                                " backordered_at, created_at, version, doc, tracking_number, invoice_id, paid)"
                                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                                " ON CONFLICT (subscription_id, period_seq) DO NOTHING",
                                {s.id, s.subscription, s.customer, s.period_seq, std::string(to_string(s.status)),
-                                db::nullable(s.backordered_at), s.created, s.version, to_json(s).dump(),
+                                db::nullable(s.backordered_at), s.created, s.version, doc,
                                 db::nullable(s.tracking_number), db::nullable(s.invoice), std::int64_t{s.paid ? 1 : 0}}));
   return n == 1;
 }
 
 recur::Status update_shipment(db::Tx& tx, const Shipment& s) {
+  RECUR_ASSIGN(auto doc, shipment_doc(tx, s));
   RECUR_ASSIGN(auto n, tx.exec("UPDATE shipments SET status = $2, backordered_at = $3, version = $4, doc = $5,"
                                " tracking_number = $6, invoice_id = $7, paid = $8 WHERE id = $1",
                                {s.id, std::string(to_string(s.status)), db::nullable(s.backordered_at), s.version,
-                                to_json(s).dump(), db::nullable(s.tracking_number), db::nullable(s.invoice),
+                                doc, db::nullable(s.tracking_number), db::nullable(s.invoice),
                                 std::int64_t{s.paid ? 1 : 0}}));
   if (n != 1) return Error::internal("shipment " + s.id + " vanished while being updated");
   return Ok{};
@@ -188,7 +218,8 @@ Result<std::optional<Shipment>> find_shipment(db::Tx& tx, const std::string& id,
   if (for_update) sql += tx.for_update();
   RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
   if (rows.empty()) return std::optional<Shipment>();
-  return std::optional<Shipment>(shipment_from_doc(Json::parse(rows[0].text(0))));
+  RECUR_ASSIGN(auto shipment, shipment_of(tx, rows[0]));
+  return std::optional<Shipment>(std::move(shipment));
 }
 
 Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& f) {
@@ -200,25 +231,22 @@ Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& f) {
       .where_equal("invoice_id", f.invoice);
   if (f.paid) query.where("paid = $?", std::int64_t{*f.paid ? 1 : 0});
   RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
-  return page_of(rows, f.page.limit, [](const db::Row& r) { return shipment_from_doc(Json::parse(r.text(0))); });
+  RECUR_ASSIGN(auto shipments, shipments_of(tx, rows));
+  return page_of(std::move(shipments), f.page.limit);
 }
 
 Result<std::vector<Shipment>> shipments_of_invoice(db::Tx& tx, const std::string& invoice, bool for_update) {
   std::string sql = "SELECT doc FROM shipments WHERE invoice_id = $1 ORDER BY id";
   if (for_update) sql += tx.for_update();
   RECUR_ASSIGN(auto rows, tx.query(sql, {invoice}));
-  std::vector<Shipment> out;
-  for (const auto& r : rows) out.push_back(shipment_from_doc(Json::parse(r.text(0))));
-  return out;
+  return shipments_of(tx, rows);
 }
 
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update) {
   std::string sql = "SELECT doc FROM shipments WHERE status = 'backordered' ORDER BY backordered_at, id";
   if (for_update) sql += tx.for_update();
   RECUR_ASSIGN(auto rows, tx.query(sql));
-  std::vector<Shipment> out;
-  for (const auto& r : rows) out.push_back(shipment_from_doc(Json::parse(r.text(0))));
-  return out;
+  return shipments_of(tx, rows);
 }
 
 }  // namespace recur::inventory

@@ -271,18 +271,19 @@ Notification notification_from_doc(const Json& doc) {
   n.id = doc.at("id");
   n.channel = parse_channel(doc.at("channel").get<std::string>()).value();
   n.template_name = doc.at("template");
-  n.to = doc.at("to");
+  // Recipient and body are null once the customer is erased (their data key destroyed).
+  n.to = doc_text(doc, "to").value_or("");
   n.customer = doc_text(doc, "customer");
   n.resource = doc_text(doc, "resource");
   n.subject = doc_text(doc, "subject");
-  n.text = doc.at("text");
+  n.text = doc_text(doc, "text").value_or("");
   n.html = doc_text(doc, "html");
   n.status = parse_status(doc.at("status").get<std::string>()).value();
   n.attempts = doc.at("attempts");
   n.next_attempt_at = doc_time(doc, "next_attempt_at");
   n.last_error = doc_text(doc, "last_error");
   n.sent_at = doc_time(doc, "sent_at");
-  if (auto it = doc.find("secrets"); it != doc.end()) n.secrets = it->get<std::vector<std::string>>();
+  if (auto it = doc.find("secrets"); it != doc.end() && it->is_array()) n.secrets = it->get<std::vector<std::string>>();
   read_envelope(doc, n);
   return n;
 }

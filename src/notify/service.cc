@@ -39,6 +39,20 @@ void apply_outcome(Notification& n, const Status& outcome, Timestamp now) {
 
 }  // namespace
 
+Result<int> Notifier::drop_pending_for_customer(db::Tx& tx, const std::string& customer) {
+  RECUR_ASSIGN(auto pending, pending_for_customer(tx, customer));
+  for (auto& n : pending) {
+    auto expected = n.version++;
+    n.status = DeliveryStatus::kDead;
+    n.next_attempt_at.reset();
+    n.last_error = "the customer was erased";
+    scrub_secrets(n);
+    RECUR_ASSIGN(bool stored, update(tx, n, expected));
+    if (!stored) return Error::conflict("version_conflict", "notification " + n.id + " changed while being dropped");
+  }
+  return static_cast<int>(pending.size());
+}
+
 Result<Notification> Notifier::prepare(const Message& m) {
   const Template* t = find_template(m.template_name);
   if (!t) return refused("template", "invalid_value", "unknown template '" + m.template_name + "'");

@@ -48,6 +48,9 @@ class Notifier final : public Outbox {
   Result<DispatchReport> dispatch_due();
 
   Result<Notification> get(const std::string& id);
+  // Erasure: the customer's messages not sent yet are given up (dead, "the customer was
+  // erased"), inside the caller's transaction, before their data key goes. Returns how many.
+  Result<int> drop_pending_for_customer(db::Tx& tx, const std::string& customer);
   Result<Page<Notification>> list(const ListFilter& filter);
 
  private:

@@ -20,6 +20,8 @@ struct ListFilter {
 };
 
 Status insert(db::Tx& tx, const Notification& n);
+// The customer's messages not sent yet (queued, or failed with a retry due), locked.
+Result<std::vector<Notification>> pending_for_customer(db::Tx& tx, const std::string& customer);
 // Writes `n` if the stored version is still `expected_version`; false if it moved on.
 Result<bool> update(db::Tx& tx, const Notification& n, std::int64_t expected_version);
 Result<std::optional<Notification>> find(db::Tx& tx, const std::string& id, bool for_update);

@@ -177,6 +177,8 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     if (!customer)
       return Error::invalid("customer_not_found", no_object_message("customer", "cus", in.customer),
                             {{"customer", "not_found", "no such customer"}});
+    if (customer->erased_at)
+      return Error::conflict("customer_erased", "customer " + in.customer + " was erased: nothing can be sold to them");
     RECUR_ASSIGN(auto plan, plan_for_subscribing(tx, in.plan, "plan"));
     RECUR_TRY(check_ships_somewhere(plan, in.shipping_address.has_value() || customer->shipping_address.has_value()));
     Subscription sub;

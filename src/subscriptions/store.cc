@@ -2,13 +2,18 @@
 #include "subscriptions/store.h"
 
 #include "platform/db/list_query.h"
+#include "privacy/privacy.h"
 
 namespace recur::subscriptions {
 namespace {
 
-db::Params columns(const Subscription& s) {
+// The row's columns; the doc's personal fields (shipping address, cancellation comment)
+// sealed under the customer's data key.
+Result<db::Params> columns(db::Tx& tx, const Subscription& s) {
   auto due = next_action_at(s);
-  return {s.id,
+  auto doc = to_json(s);
+  RECUR_TRY(privacy::seal(tx, doc, s.id));
+  return db::Params{s.id,
           s.customer,
           s.plan,
           std::string(to_string(s.status)),
@@ -16,22 +21,37 @@ db::Params columns(const Subscription& s) {
           s.billed_periods,
           s.version,
           s.created,
-          to_json(s).dump()};
+          doc.dump()};
 }
 
-Subscription from_row(const db::Row& row) { return subscription_from_doc(Json::parse(row.text(0))); }
+Result<Subscription> from_row(db::Tx& tx, const db::Row& row) {
+  auto doc = Json::parse(row.text(0));
+  RECUR_TRY(privacy::open(tx, doc, doc.at("id")));
+  return subscription_from_doc(doc);
+}
+
+Result<std::vector<Subscription>> from_rows(db::Tx& tx, const std::vector<db::Row>& rows) {
+  std::vector<Subscription> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    RECUR_ASSIGN(auto sub, from_row(tx, row));
+    out.push_back(std::move(sub));
+  }
+  return out;
+}
 
 }  // namespace
 
 recur::Status insert(db::Tx& tx, const Subscription& s) {
+  RECUR_ASSIGN(auto params, columns(tx, s));
   RECUR_TRY(tx.exec("INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods,"
                     " version, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    columns(s)));
+                    params));
   return Ok{};
 }
 
 Result<bool> update(db::Tx& tx, const Subscription& s, std::int64_t expected_version) {
-  auto params = columns(s);
+  RECUR_ASSIGN(auto params, columns(tx, s));
   params.emplace_back(expected_version);
   RECUR_ASSIGN(auto n, tx.exec("UPDATE subscriptions SET customer_id = $2, plan_id = $3, status = $4,"
                                " next_action_at = $5, billed_periods = $6, version = $7, created_at = $8, doc = $9"
@@ -50,14 +70,16 @@ Result<std::optional<Subscription>> find(db::Tx& tx, const std::string& id, bool
   if (for_update) sql += tx.for_update();
   RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
   if (rows.empty()) return std::optional<Subscription>();
-  return std::optional<Subscription>(from_row(rows[0]));
+  RECUR_ASSIGN(auto sub, from_row(tx, rows[0]));
+  return std::optional<Subscription>(std::move(sub));
 }
 
 Result<Page<Subscription>> list(db::Tx& tx, const ListFilter& f) {
   db::ListQuery query("SELECT doc FROM subscriptions");
   query.where_equal("customer_id", f.customer).where_equal("plan_id", f.plan).where_in("status", f.statuses);
   RECUR_ASSIGN(auto rows, query.fetch(tx, f.page));
-  return page_of(rows, f.page.limit, from_row);
+  RECUR_ASSIGN(auto subs, from_rows(tx, rows));
+  return page_of(std::move(subs), f.page.limit);
 }
 
 Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,
@@ -157,7 +179,12 @@ Result<std::vector<Subscription>> live_subscriptions(db::Tx& tx, const std::vect
   RECUR_ASSIGN(auto rows, tx.query(sql, params));
   std::vector<Subscription> out;
   out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back(from_row(row));
+  // Forecasts need no personal data: sealed values are dropped, not opened.
+  for (const auto& row : rows) {
+    auto doc = Json::parse(row.text(0));
+    privacy::strip(doc);
+    out.push_back(subscription_from_doc(doc));
+  }
   return out;
 }
 

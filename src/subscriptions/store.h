@@ -73,7 +73,8 @@ struct Signup {
   std::int64_t quantity = 1;
 };
 Result<std::vector<Signup>> signups_between(db::Tx& tx, Timestamp from, Timestamp to);
-// The subscriptions not canceled, on one of `plans` (empty: on any plan), in no order.
+// The subscriptions not canceled, on one of `plans` (empty: on any plan), in no order,
+// without their personal data (sealed fields come back null, unopened).
 Result<std::vector<Subscription>> live_subscriptions(db::Tx& tx, const std::vector<std::string>& plans);
 
 }  // namespace recur::subscriptions

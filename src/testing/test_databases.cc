@@ -55,19 +55,23 @@ std::string engine() {
 
 TestApp make_app(Timestamp start, int pool_size) {
   TestApp t;
+  // The folder holds the master key file (made by App::open) and, on SQLite, the database.
+  auto dir = fresh_sqlite_dir();
+  t.cleanup = std::shared_ptr<void>(nullptr, [dir](void*) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  });
+  t.master_key_file = (dir / "master.key").string();
   if (engine() == "postgres") {
     t.db_url = postgres_url_for_fresh_schema();
   } else {
-    auto dir = fresh_sqlite_dir();
     t.db_url = "sqlite:" + (dir / "test.db").string();
-    t.cleanup = std::shared_ptr<void>(nullptr, [dir](void*) {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    });
   }
   auto clock = std::make_unique<SimulatedClock>(start);
   t.clock = clock.get();
-  auto app = app::App::open(app::Options{t.db_url, pool_size, "", ""}, std::move(clock));
+  app::Options options{t.db_url, pool_size, "", ""};
+  options.master_key_file = t.master_key_file;
+  auto app = app::App::open(options, std::move(clock));
   if (!app.ok()) throw std::runtime_error("cannot open test database: " + app.error().message);
   t.app = std::move(*app);
   auto migrated = t.app->migrate();
@@ -82,6 +86,7 @@ std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_siz
     Clock& inner;
   };
   app::Options options{base.db_url, pool_size, "", ""};
+  options.master_key_file = base.master_key_file;
   options.billing = billing;
   auto app = app::App::open(options, std::make_unique<Borrowed>(clock));
   if (!app.ok()) throw std::runtime_error("cannot reopen test database: " + app.error().message);

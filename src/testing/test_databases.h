@@ -17,6 +17,7 @@ struct TestApp {
   std::unique_ptr<app::App> app;
   SimulatedClock* clock = nullptr;  // owned by app
   std::string db_url;
+  std::string master_key_file;  // in the test's own folder
   events::Actor actor{"api_key", "key_test", "admin"};
 };
 

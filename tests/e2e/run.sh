@@ -43,6 +43,8 @@ trap 'exit 143' TERM
 app_port=$(free_port)
 prism_port=$(free_port)
 db=${RECUR_E2E_DB:-sqlite:$tmp/e2e.db}
+# The master key of this run's database, not the checkout's var/master.key.
+export RECUR_MASTER_KEY_FILE="$tmp/master.key"
 
 "$recur" migrate --db "$db" >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }
 for role in admin support analyst inventory; do
@@ -57,4 +59,5 @@ start_job "$tmp/prism.log" "$prism" proxy "$spec" "http://127.0.0.1:$app_port" -
 export RECUR_E2E_DIRECT="http://127.0.0.1:$app_port"
 export RECUR_E2E_PROXY="http://127.0.0.1:$prism_port"
 export RECUR_E2E_SUMMARY="$tmp/summary"
+export RECUR_E2E_DB_URL="$db" RECUR_E2E_SERVER_LOG="$tmp/server.log"
 "$python" tests/e2e/run_tests.py

@@ -40,6 +40,7 @@ class RedisBusTest : public ::testing::Test {
   // Another API node on the same database, wired the way `recur serve --redis-url` is.
   std::unique_ptr<app::App> node() {
     app::Options options{t.db_url, 4, "", ""};
+    options.master_key_file = t.master_key_file;
     options.redis_url = redis.url();
     auto app = app::App::open(options, std::make_unique<SimulatedClock>(t.clock->now()));
     if (!app.ok()) throw std::runtime_error(app.error().message);
@@ -108,6 +109,7 @@ TEST_F(RedisBusTest, TheFirstPublishAfterARedisRestartIsDeliveredOverAFreshConne
 
 TEST_F(RedisBusTest, AMalformedRedisUrlIsRefusedWhenTheAppOpens) {
   app::Options options{t.db_url, 2, "", ""};
+  options.master_key_file = t.master_key_file;
   options.redis_url = "cache.internal:6379";
   auto app = app::App::open(options, std::make_unique<SimulatedClock>(t.clock->now()));
   ASSERT_FALSE(app.ok());

@@ -51,6 +51,13 @@ enum class Engine { kSqlite, kPostgres };
 inline constexpr std::string_view kUniqueViolation = "unique_violation";
 inline constexpr std::string_view kSerializationFailure = "serialization_failure";
 
+// What the app attaches to a database for the modules to reach from any of its transactions
+// (privacy's keyring): set once, when the app opens the database, before any transaction.
+class Attachment {
+ public:
+  virtual ~Attachment() = default;
+};
+
 class Tx {
  public:
   virtual ~Tx() = default;
@@ -88,8 +95,14 @@ class Tx {
     return work;
   }
 
+  // The database's attachment (null when none was attached).
+  Attachment* attachment() const { return attachment_; }
+
  private:
+  friend class Database;
+  friend class RequestTransaction;
   std::vector<std::function<void()>> after_commit_;
+  Attachment* attachment_ = nullptr;
 };
 
 enum class TxMode { kReadWrite, kReadOnly };
@@ -113,6 +126,10 @@ class Database {
   virtual Engine engine() const = 0;
   // A short description for logs: "sqlite:var/recur.db", "postgresql://host:port/db".
   virtual std::string describe() const = 0;
+  // Every transaction begun afterwards carries `attachment` (owned by the caller, who
+  // keeps it alive as long as the database).
+  void attach(Attachment* attachment) { attachment_ = attachment; }
+  Attachment* attachment() const { return attachment_; }
 
  protected:
   // The engine's own transaction, never joined to a request's.
@@ -120,6 +137,7 @@ class Database {
 
  private:
   friend class RequestTransaction;
+  Attachment* attachment_ = nullptr;
 };
 
 // Makes everything one request commits one transaction, so that its effects and the record

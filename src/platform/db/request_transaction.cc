@@ -50,9 +50,13 @@ class JoinedTx final : public Tx {
 bool RequestTransaction::open_on_this_thread() { return current != nullptr; }
 
 Result<std::unique_ptr<Tx>> Database::begin(TxMode mode) {
-  for (RequestTransaction* scope = current; scope; scope = scope->outer_)
-    if (&scope->db_ == this) return scope->join();
-  return open(mode);
+  auto tx = [&]() -> Result<std::unique_ptr<Tx>> {
+    for (RequestTransaction* scope = current; scope; scope = scope->outer_)
+      if (&scope->db_ == this) return scope->join();
+    return open(mode);
+  }();
+  if (tx.ok()) (*tx)->attachment_ = attachment_;
+  return tx;
 }
 
 RequestTransaction::RequestTransaction(Database& db) : db_(db), outer_(current) { current = this; }
@@ -63,6 +67,7 @@ Result<std::unique_ptr<Tx>> RequestTransaction::join() {
   if (!shared_) {
     // Read-write from the start: a read that later writes would have to upgrade its lock.
     RECUR_ASSIGN(shared_, db_.open(TxMode::kReadWrite));
+    shared_->attachment_ = db_.attachment_;  // tx() is handed out as it is
   }
   // Never reused: a rollback to a savepoint that was not made (its SAVEPOINT lost with an
   // aborted pipeline) fails, and breaks the scope, instead of undoing another's work.
