@@ -106,6 +106,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       events_api_(*db_, *clock_, options.event_retention_days),
       webhooks_(*db_, *clock_, ids_, webhook_options(options)),
       pipeline_(router_, keys_, idempotency_) {
+  erase_after_days_ = options.erase_after_days;
   wire_billing(options);
   wire_inventory();
   webhooks_.set_ops_outbox(notifications_);  // "endpoint disabled" alerts to --ops-email
@@ -213,6 +214,17 @@ Result<std::optional<inventory::ReorderReport>> App::run_reorder_if_due() {
   return std::optional<inventory::ReorderReport>(std::move(report));
 }
 
+Result<std::optional<int>> App::run_erasure_if_due() {
+  constexpr Timestamp kEvery = 3600;
+  if (erase_after_days_ <= 0) return std::optional<int>();
+  std::lock_guard lock(erasure_mu_);
+  Timestamp now = clock_->now();
+  if (last_erasure_ && now - *last_erasure_ < kEvery && now >= *last_erasure_) return std::optional<int>();
+  last_erasure_ = now;
+  RECUR_ASSIGN(int erased, erase_lapsed_customers(*this, erase_after_days_));
+  return std::optional<int>(erased);
+}
+
 Result<Json> App::advance_test_clock(Timestamp to) {
   auto* simulated = dynamic_cast<SimulatedClock*>(clock_.get());
   if (!simulated) return Error::not_found("not_test_mode", "the server is not in test mode");
@@ -232,6 +244,7 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     simulated->set(stop);
     RECUR_ASSIGN(auto run, billing_.runs.run("test_clock"));
     (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
+    (void)run_erasure_if_due();            // the retention setting's erasures, hourly
     (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time
     // Webhooks and their retries at their simulated time; an error here does not stop the
     // clock (the dispatcher, once resumed, logs it).

@@ -84,6 +84,9 @@ struct Options {
   // The master key that wraps the data keys of personal data (docs/SECURITY.md): created
   // with 32 random bytes (mode 600) when the file does not exist.
   std::string master_key_file = "var/master.key";
+  // Retention of lapsed customers' personal data: erased this many days after their last
+  // subscription ended (docs/PRIVACY.md). 0: kept until erased on request.
+  int erase_after_days = 0;
 };
 
 class App {
@@ -118,6 +121,9 @@ class App {
   // every supplied product, so it is not done on every scheduler tick. Returns the report
   // when it ran.
   Result<std::optional<inventory::ReorderReport>> run_reorder_if_due();
+  // The retention setting's erasures (erase_lapsed_customers), at most once an hour of
+  // (possibly simulated) time; none without erase_after_days. Returns how many, when it ran.
+  Result<std::optional<int>> run_erasure_if_due();
   // Test mode: moves the clock to `to`, running everything due on the way, in order.
   Result<Json> advance_test_clock(Timestamp to);
   notify::Notifier& notifications() { return notifications_; }
@@ -170,6 +176,9 @@ class App {
   std::unique_ptr<webhooks::StreamPublisher> publisher_;     // idem
   std::mutex stream_mu_;  // one publishing step at a time in this process
   std::optional<Timestamp> last_reorder_;
+  int erase_after_days_ = 0;
+  std::mutex erasure_mu_;
+  std::optional<Timestamp> last_erasure_;
   http::Router router_;
   http::Pipeline pipeline_;
   std::unique_ptr<webhooks::Dispatcher> dispatcher_;  // stopped before what it sends with

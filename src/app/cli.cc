@@ -115,7 +115,19 @@ class Scheduler {
       spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
     }
     reorder();
+    erase_lapsed();
     dispatch_notifications();
+  }
+
+  // The retention setting (--erase-after-days; hourly inside App).
+  void erase_lapsed() {
+    try {
+      auto erased = app_.run_erasure_if_due();
+      if (!erased.ok()) spdlog::error("retention erasure failed: {}", erased.error().message);
+      else if (*erased && **erased > 0) spdlog::info("retention: {} lapsed customers erased", **erased);
+    } catch (const std::exception& e) {
+      spdlog::error("retention erasure aborted: {}", e.what());
+    }
   }
 
   // Automatic purchase orders (hourly inside App); a failure is logged and retried later.
@@ -281,6 +293,7 @@ struct ServeFlags {
   std::string redis_url;
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
+  int erase_after_days = 0;
   WebhookFlags webhooks;
 };
 
@@ -421,6 +434,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
+  options.erase_after_days = flags.erase_after_days;
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
@@ -603,6 +617,11 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--event-retention-days", flags.event_retention_days,
                         "days of events GET /v1/events shows (the log itself is kept: it is each resource's history)")
       ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
+  serve_cmd->add_option("--erase-after-days", flags.erase_after_days,
+                        "erase a customer's personal data this many days after their last subscription ended"
+                        " (0: never; docs/PRIVACY.md)")
+      ->check(CLI::Range(0, 36500))
       ->capture_default_str();
   serve_cmd->add_option("--redis-url", flags.redis_url,
                         "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")

@@ -105,30 +105,84 @@ Result<Json> export_customer(App& app, const std::string& id, const events::Acto
   });
 }
 
+namespace {
+
+// Whether the customer can be erased now: none of their subscriptions is live and, with
+// `ended_by`, the last one ended at or before it. Inside the erasing transaction, after the
+// customer's row is locked (a subscription's creation locks it too).
+Result<bool> erasable(db::Tx& tx, const std::string& id, std::optional<Timestamp> ended_by) {
+  ListParams p;
+  p.limit = kPage;
+  while (true) {
+    RECUR_ASSIGN(auto page, subscriptions::list(tx, subscriptions::ListFilter{id, {}, {}, p}));
+    for (const auto& sub : page.items) {
+      if (sub.status != subscriptions::Status::kCanceled) return false;
+      Timestamp ended = sub.ended_at.value_or(sub.canceled_at.value_or(sub.created));
+      if (ended_by && ended > *ended_by) return false;
+    }
+    if (!page.has_more || page.items.empty()) return true;
+    p.starting_after = page.items.back().id;
+  }
+}
+
+// The erasure's one transaction; none when a subscription stands in the way (erasable).
+Result<std::optional<Json>> erase_if_erasable(App& app, const std::string& id, const events::Actor& actor,
+                                              std::optional<Timestamp> ended_by) {
+  return db::transact(app.database(), [&](db::Tx& tx) -> Result<std::optional<Json>> {
+    RECUR_ASSIGN(auto customer, customers::lock_customer(tx, id));
+    if (!customer) return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
+    if (!customer->erased_at) {
+      RECUR_ASSIGN(bool ok, erasable(tx, id, ended_by));
+      if (!ok) return std::optional<Json>();
+    }
+    RECUR_TRY(app.notifications().drop_pending_for_customer(tx, id));
+    RECUR_ASSIGN(auto erased, app.customers().erase(tx, id, actor));
+    return std::optional<Json>(customers::to_json(erased));
+  });
+}
+
+}  // namespace
+
 Result<Json> erase_customer(App& app, const std::string& id, const std::string& reason, const events::Actor& actor) {
   (void)reason;
   // Its live subscriptions end now, each with its usual events, voided invoices and
-  // released boxes (the subscriptions module's own rules), before anything is erased.
-  RECUR_ASSIGN(auto customer, app.customers().get(id));
-  if (!customer.erased_at) {
-    ListParams p;
-    p.limit = kPage;
-    while (true) {
-      RECUR_ASSIGN(auto page, app.subscriptions().list(subscriptions::ListFilter{id, {}, {}, p}));
-      for (const auto& sub : page.items) {
-        if (sub.status == subscriptions::Status::kCanceled) continue;
-        subscriptions::CancelInput cancel{false, "other", std::nullopt};
-        RECUR_TRY(app.subscriptions().cancel(sub.id, cancel, std::nullopt, actor));
+  // released boxes (the subscriptions module's own rules), before anything is erased. One
+  // started meanwhile is canceled on the next pass.
+  for (int pass = 0; pass < 3; ++pass) {
+    RECUR_ASSIGN(auto customer, app.customers().get(id));
+    if (!customer.erased_at) {
+      ListParams p;
+      p.limit = kPage;
+      while (true) {
+        RECUR_ASSIGN(auto page, app.subscriptions().list(subscriptions::ListFilter{id, {}, {}, p}));
+        for (const auto& sub : page.items) {
+          if (sub.status == subscriptions::Status::kCanceled) continue;
+          subscriptions::CancelInput cancel{false, "other", std::nullopt};
+          RECUR_TRY(app.subscriptions().cancel(sub.id, cancel, std::nullopt, actor));
+        }
+        if (!page.has_more || page.items.empty()) break;
+        p.starting_after = page.items.back().id;
       }
-      if (!page.has_more || page.items.empty()) break;
-      p.starting_after = page.items.back().id;
     }
+    RECUR_ASSIGN(auto erased, erase_if_erasable(app, id, actor, std::nullopt));
+    if (erased) return std::move(*erased);
   }
-  return db::transact(app.database(), [&](db::Tx& tx) -> Result<Json> {
-    RECUR_TRY(app.notifications().drop_pending_for_customer(tx, id));
-    RECUR_ASSIGN(auto erased, app.customers().erase(tx, id, actor));
-    return customers::to_json(erased);
-  });
+  return Error::conflict("version_conflict", "customer " + id + " kept starting subscriptions while being erased: try again");
+}
+
+Result<int> erase_lapsed_customers(App& app, int days) {
+  if (days <= 0) return 0;
+  const Timestamp ended_by = app.clock().now() - Timestamp{days} * 86400;
+  RECUR_ASSIGN(auto candidates, db::transact(app.database(), [&](db::Tx& tx) -> Result<std::vector<std::string>> {
+    RECUR_ASSIGN(auto lapsed, subscriptions::lapsed_customers(tx));
+    return customers::not_erased(tx, lapsed);
+  }, db::TxMode::kReadOnly));
+  int erased = 0;
+  for (const auto& id : candidates) {
+    RECUR_ASSIGN(auto done, erase_if_erasable(app, id, events::Actor{"system", "retention", ""}, ended_by));
+    if (done) ++erased;
+  }
+  return erased;
 }
 
 void add_data_subject_routes(http::Router& router, App& app) {

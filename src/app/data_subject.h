@@ -28,6 +28,12 @@ Result<Json> export_customer(App& app, const std::string& customer_id, const eve
 Result<Json> erase_customer(App& app, const std::string& customer_id, const std::string& reason,
                             const events::Actor& actor);
 
+// The retention setting (--erase-after-days): erases every customer whose subscriptions
+// are all canceled, the last of them ended `days` ago or more, as erase_customer would
+// (actor: system "retention"). Customers who never subscribed are not touched. 0 or less:
+// nothing. Returns how many were erased.
+Result<int> erase_lapsed_customers(App& app, int days);
+
 void add_data_subject_routes(http::Router& router, App& app);
 
 }  // namespace recur::app

@@ -232,6 +232,57 @@ TEST_F(PrivacyTest, ErasureShredsEveryCopyKeepsTheMoneyAndIsIdempotent) {
   EXPECT_EQ(doc->dump().find("MK"), std::string::npos);
 }
 
+// --erase-after-days: a customer whose last subscription ended that long ago is erased like
+// any other (events, key destroyed); one still subscribed, one who lapsed recently and one
+// who never subscribed are not. The hourly guard is App's (run_erasure_if_due).
+TEST_F(PrivacyTest, RetentionErasesCustomersLapsedLongEnoughAndNobodyElse) {
+  auto lapsed = person();  // canceled at the end of the period that ends 2026-04-01
+  auto plan = testing::make_plan(t, 1000, Interval::kMonth);
+  auto active = testing::make_customer(t, "active@example.com");
+  ASSERT_TRUE(t.app->subscriptions().create({active.id, plan.id}, t.actor).ok());
+  auto never = testing::make_customer(t, "never@example.com");
+  auto recent = testing::make_customer(t, "recent@example.com");
+  auto erased = [&](const std::string& id) {
+    auto c = t.app->customers().get(id);
+    EXPECT_TRUE(c.ok());
+    return c.ok() && c->erased_at.has_value();
+  };
+
+  auto none = erase_lapsed_customers(*t.app, 30);
+  ASSERT_TRUE(none.ok()) << none.error().message;
+  EXPECT_EQ(*none, 0);  // its subscription has not ended yet
+
+  t.clock->set(at("2026-04-20T09:00:00Z"));
+  ASSERT_TRUE(t.app->run_billing("test").ok());  // the period-end cancellation takes effect
+  auto sub = t.app->subscriptions().create({recent.id, plan.id}, t.actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  ASSERT_TRUE(t.app->subscriptions().cancel(sub->id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
+  EXPECT_EQ(*erase_lapsed_customers(*t.app, 30), 0);  // 19 days since the first ended
+  EXPECT_FALSE(erased(lapsed.id));
+
+  t.clock->set(at("2026-05-02T00:00:00Z"));  // 30 days and more since 2026-04-01
+  auto first = erase_lapsed_customers(*t.app, 30);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, 1);
+  EXPECT_TRUE(erased(lapsed.id));
+  EXPECT_FALSE(erased(recent.id));
+  EXPECT_EQ(events_of(lapsed.id).back().type, "customer.erased");
+  EXPECT_EQ(events_of(lapsed.id).back().actor.id, "retention");
+  EXPECT_EQ(testing::count(t, "SELECT COUNT(*) FROM data_keys WHERE id = $1 AND wrapped IS NULL", {lapsed.id}), 1);
+
+  t.clock->set(at("2026-05-21T00:00:00Z"));
+  EXPECT_EQ(*erase_lapsed_customers(*t.app, 30), 1);
+  EXPECT_TRUE(erased(recent.id));
+  EXPECT_FALSE(erased(active.id));
+  EXPECT_FALSE(erased(never.id));
+  EXPECT_EQ(*erase_lapsed_customers(*t.app, 30), 0);  // the erased are not candidates again
+  EXPECT_EQ(*erase_lapsed_customers(*t.app, 0), 0);   // off
+  // The setting's own switch: off by default, so the scheduler's call does nothing.
+  auto off = t.app->run_erasure_if_due();
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->has_value());
+}
+
 TEST_F(PrivacyTest, MasterKeyRotatesOnlineAndTheOldKeyIsGone) {
   auto c = person();
   // Another node, opened before the rotation, holding the old master key in memory.

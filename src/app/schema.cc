@@ -529,7 +529,7 @@ CREATE UNIQUE INDEX webhook_endpoints_supplier ON webhook_endpoints (supplier_id
        // A customer's data key (id = the customer's id), the system key and the blind-index
        // key. Erasure sets wrapped to NULL and destroyed_at (crypto-shredding). customers.email
        // held the address: it now holds its blind index, as phone_index does the phone's;
-       // rows written before are sealed by `migrate` (privacy/legacy.cc).
+       // rows written before are sealed by `migrate` (seal_personal_data_28, app/schema_rewrite.cc).
        R"(CREATE TABLE data_keys (
   id TEXT PRIMARY KEY,
   wrapped TEXT,

@@ -1,9 +1,11 @@
 // The customers module's SQL.
 #include "customers/store.h"
 
+#include <algorithm>
+#include <set>
+
 #include "platform/db/list_query.h"
 #include "privacy/privacy.h"
-
 
 namespace recur::customers {
 namespace {
@@ -84,6 +86,27 @@ Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expecte
                                " WHERE id = $1 AND version = $6",
                                {c.id, row.email_index, row.phone_index, c.version, row.doc, expected_version}));
   return n == 1;
+}
+
+Result<std::vector<std::string>> not_erased(db::Tx& tx, const std::vector<std::string>& ids) {
+  // An erased customer's e-mail index is empty (customer_row). In batches, so that the
+  // statement's parameters stay few on either engine.
+  constexpr std::size_t kBatch = 200;
+  std::vector<std::string> kept;
+  for (std::size_t at = 0; at < ids.size(); at += kBatch) {
+    std::vector<db::Value> params;
+    std::string sql = "SELECT id FROM customers WHERE email_index <> '' AND id IN (";
+    for (std::size_t i = at; i < std::min(ids.size(), at + kBatch); ++i) {
+      params.emplace_back(ids[i]);
+      sql += (i == at ? "$" : ", $") + std::to_string(params.size());
+    }
+    RECUR_ASSIGN(auto rows, tx.query(sql + ")", params));
+    std::set<std::string> found;
+    for (const auto& row : rows) found.insert(row.text(0));
+    for (std::size_t i = at; i < std::min(ids.size(), at + kBatch); ++i)
+      if (found.count(ids[i])) kept.push_back(ids[i]);
+  }
+  return kept;
 }
 
 Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {

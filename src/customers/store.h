@@ -28,6 +28,8 @@ recur::Status insert_customer(db::Tx& tx, const Customer& c);
 // Stores `c` (its version already incremented) if the stored row is still at
 // `expected_version`; false when another writer got there first.
 Result<bool> update_customer(db::Tx& tx, const Customer& c, std::int64_t expected_version);
+// Those of `ids` not erased, in the order given.
+Result<std::vector<std::string>> not_erased(db::Tx& tx, const std::vector<std::string>& ids);
 // Newest first.
 Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& filter);
 

@@ -173,7 +173,9 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
                           {{"start_date", "in_the_past", "start_date must be now or later"}});
   RECUR_TRY(check_trial_end(in.trial_end, std::max(in.start_date.value_or(now), now)));
   return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
-    RECUR_ASSIGN(auto customer, customers::find_customer(tx, in.customer));
+    // Locked: an erasure (app/data_subject.cc) locks the row too before it checks that no
+    // subscription is live, so none can start between that check and the erasure.
+    RECUR_ASSIGN(auto customer, customers::lock_customer(tx, in.customer));
     if (!customer)
       return Error::invalid("customer_not_found", no_object_message("customer", "cus", in.customer),
                             {{"customer", "not_found", "no such customer"}});

@@ -90,6 +90,16 @@ Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& 
   return rows.at(0).int64(0);
 }
 
+Result<std::vector<std::string>> lapsed_customers(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT customer_id FROM subscriptions GROUP BY customer_id"
+                                   " HAVING SUM(CASE WHEN status = 'canceled' THEN 0 ELSE 1 END) = 0"
+                                   " ORDER BY customer_id",
+                                   {}));
+  std::vector<std::string> ids;
+  for (const auto& row : rows) ids.push_back(row.text(0));
+  return ids;
+}
+
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE next_action_at <= $1"
                                    " ORDER BY next_action_at, id LIMIT $2",

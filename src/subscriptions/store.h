@@ -26,6 +26,9 @@ Result<Page<Subscription>> list(db::Tx& tx, const ListFilter& filter);
 // How many other subscriptions `customer` has that were created at or before `created`.
 Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& customer, const std::string& id,
                                                  Timestamp created);
+// Customers every one of whose subscriptions is canceled (and who had one), by id: the
+// candidates of the retention setting's erasure (docs/PRIVACY.md).
+Result<std::vector<std::string>> lapsed_customers(db::Tx& tx);
 // Ids whose lifecycle is due at or before `now`, oldest due first.
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
 // The earliest next_action_at of any subscription (none when nothing is scheduled).
