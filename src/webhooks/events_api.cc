@@ -13,6 +13,7 @@ const std::vector<std::string_view>& event_types() {
       "coupon.updated",
       "credit_note.created",
       "customer.created",
+      "customer.erased",
       "customer.payment_method_attached",
       "customer.payment_method_detached",
       "customer.updated",
