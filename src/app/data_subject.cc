@@ -42,13 +42,29 @@ Json exported(const customers::PaymentMethod& pm) {
               {"created", format_rfc3339(pm.created)}};
 }
 
+// The audit entry of a data-subject request about `customer_id`: who, when, from where;
+// never what was read or erased.
+audit::Entry data_subject_entry(const events::Actor& actor, const std::string& customer_id, std::string action) {
+  audit::Entry e;
+  e.actor_type = audit::actor_kind(actor.type, actor.role);
+  e.actor_id = actor.id;
+  e.actor_role = actor.role;
+  e.request_id = actor.request_id;
+  e.source_ip = actor.source_ip;
+  e.resource_type = "customer";
+  e.resource_id = customer_id;
+  e.action = std::move(action);
+  return e;
+}
+
 }  // namespace
 
 Result<Json> export_customer(App& app, const std::string& id, const events::Actor& actor) {
-  (void)actor;
   return db::transact(app.database(), [&](db::Tx& tx) -> Result<Json> {
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, id));
     if (!customer) return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
+    // A read of everything about a person is recorded, in the transaction that reads it.
+    RECUR_TRY(app.audit().record(tx, data_subject_entry(actor, id, "customer.exported")));
     Json doc = {{"object", "customer_export"}, {"customer", customers::to_json(*customer)}};
     doc["generated"] = format_rfc3339(app.clock().now());
     doc["consents"] = Json{{"marketing", customer->marketing_consent
@@ -106,7 +122,6 @@ Result<Json> export_customer(App& app, const std::string& id, const events::Acto
 }
 
 Result<Json> erase_customer(App& app, const std::string& id, const std::string& reason, const events::Actor& actor) {
-  (void)reason;
   // Its live subscriptions end now, each with its usual events, voided invoices and
   // released boxes (the subscriptions module's own rules), before anything is erased.
   RECUR_ASSIGN(auto customer, app.customers().get(id));
@@ -127,6 +142,10 @@ Result<Json> erase_customer(App& app, const std::string& id, const std::string& 
   return db::transact(app.database(), [&](db::Tx& tx) -> Result<Json> {
     RECUR_TRY(app.notifications().drop_pending_for_customer(tx, id));
     RECUR_ASSIGN(auto erased, app.customers().erase(tx, id, actor));
+    // Who asked and why, beside customer.erased's own entry (the fields it cleared).
+    auto request = data_subject_entry(actor, id, "customer.erasure_requested");
+    request.reason = reason;
+    RECUR_TRY(app.audit().record(tx, std::move(request)));
     return customers::to_json(erased);
   });
 }
