@@ -239,7 +239,7 @@ void record_cli_change(App& app, const std::string& resource_type, const std::st
   e.resource_id = resource_id;
   e.action = action;
   e.fields = std::move(fields);
-  auto done = db::transact(app.database(), [&](db::Tx& tx) -> Status { return app.audit().record(tx, e); });
+  auto done = db::transact(app.database(), [&](db::Tx& tx) -> Status { return app.audit().add_entry(tx, e); });
   if (!done.ok()) spdlog::error("audit log: {} {} not recorded: {}", action, resource_id, done.error().message);
 }
 

@@ -64,7 +64,7 @@ Result<Json> export_customer(App& app, const std::string& id, const events::Acto
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, id));
     if (!customer) return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
     // A read of everything about a person is recorded, in the transaction that reads it.
-    RECUR_TRY(app.audit().record(tx, data_subject_entry(actor, id, "customer.exported")));
+    RECUR_TRY(app.audit().add_entry(tx, data_subject_entry(actor, id, "customer.exported")));
     Json doc = {{"object", "customer_export"}, {"customer", customers::to_json(*customer)}};
     doc["generated"] = format_rfc3339(app.clock().now());
     doc["consents"] = Json{{"marketing", customer->marketing_consent
@@ -145,7 +145,7 @@ Result<Json> erase_customer(App& app, const std::string& id, const std::string& 
     // Who asked and why, beside customer.erased's own entry (the fields it cleared).
     auto request = data_subject_entry(actor, id, "customer.erasure_requested");
     request.reason = reason;
-    RECUR_TRY(app.audit().record(tx, std::move(request)));
+    RECUR_TRY(app.audit().add_entry(tx, std::move(request)));
     return customers::to_json(erased);
   });
 }

@@ -21,7 +21,7 @@ Result<Verification> AuditLog::verify() {
   return db::transact(db_, [&](db::Tx& tx) { return audit::verify(tx); }, db::TxMode::kReadOnly);
 }
 
-Status AuditLog::record(db::Tx& tx, Entry entry) {
+Status AuditLog::add_entry(db::Tx& tx, Entry entry) {
   entry.id = ids_.next("aud");
   entry.created = clock_.now();
   return audit::record(tx, entry);

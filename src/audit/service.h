@@ -22,7 +22,7 @@ class AuditLog {
   // An entry for something that is not an event: a read of personal data (an export), an
   // erasure's reason, an operator's command. Fills id and created.
   // Requires: called inside the transaction of what it records.
-  Status record(db::Tx& tx, Entry entry);
+  Status add_entry(db::Tx& tx, Entry entry);
 
  private:
   db::Database& db_;
