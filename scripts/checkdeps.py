@@ -14,7 +14,8 @@ import sys
 ALLOWED = {
     "platform": [],
     "privacy": ["platform"],
-    "events": ["platform", "privacy"],
+    "audit": ["platform"],
+    "events": ["platform", "privacy", "audit"],
     "access": ["platform", "privacy", "events"],
     "gateways": ["platform"],
     "catalog": ["platform", "privacy", "events", "access"],
@@ -24,9 +25,9 @@ ALLOWED = {
     "billing": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "gateways", "notify"],
     "inventory": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "notify"],
     "webhooks": ["platform", "privacy", "events", "access", "notify"],
-    "app": ["platform", "privacy", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify", "billing",
+    "app": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify", "billing",
             "inventory", "webhooks"],
-    "testing": ["platform", "privacy", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify",
+    "testing": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify",
                 "billing", "inventory", "webhooks", "app"],
 }
 TEST_EXTRA = ["testing", "app"]

@@ -6,9 +6,11 @@
 
 namespace recur::access {
 
+// With the request's id and the caller's address, which the audit log records.
 inline events::Actor actor_of(const http::Request& request) {
-  if (!request.principal) return events::Actor{"anonymous", "", ""};
-  return events::Actor{"api_key", request.principal->key_id, request.principal->role};
+  if (!request.principal) return events::Actor{"anonymous", "", "", request.request_id, request.remote_address};
+  return events::Actor{"api_key", request.principal->key_id, request.principal->role, request.request_id,
+                       request.remote_address};
 }
 
 }  // namespace recur::access

@@ -14,7 +14,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
         kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead,
         kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead, kWebhooksManage, kCustomersExport,
-        kCustomersErase}},
+        kCustomersErase, kAuditRead}},
       // Customer service: manages customers and their subscriptions, reads the catalogue,
       // answers a person's request for their data (export; erasure is the admin's).
       {"support",

@@ -30,6 +30,7 @@ inline constexpr std::string_view kShipmentsRead = "shipments:read";
 inline constexpr std::string_view kShipmentsWrite = "shipments:write";  // statuses, backorder choices
 inline constexpr std::string_view kEventsRead = "events:read";          // the events API: every resource's changes
 inline constexpr std::string_view kWebhooksManage = "webhooks:manage";  // webhook endpoints, their secrets and deliveries
+inline constexpr std::string_view kAuditRead = "audit:read";            // the audit log: every change by anyone (admin)
 }  // namespace perm
 
 inline constexpr std::string_view kRoles[] = {"admin", "support", "billing", "inventory", "analyst"};

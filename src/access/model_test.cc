@@ -16,6 +16,7 @@ constexpr std::string_view kAllPermissions[] = {
     perm::kTestClock,         perm::kSettingsRead,      perm::kSettingsWrite,      perm::kNotificationsRead,
     perm::kInventoryRead,     perm::kInventoryWrite,    perm::kShipmentsRead,      perm::kShipmentsWrite,
     perm::kEventsRead,        perm::kWebhooksManage,     perm::kCustomersExport,   perm::kCustomersErase,
+    perm::kAuditRead,
 };
 
 // One row per permission; a column per role, in kRoles' order: admin, support, billing,
@@ -47,6 +48,7 @@ constexpr Row kTable[] = {
     {perm::kWebhooksManage,       "Y----"},  // endpoint secrets, and where events go
     {perm::kCustomersExport,      "YY---"},  // a person's request for their data: support answers it
     {perm::kCustomersErase,       "Y----"},  // erasure destroys data for good: admins only
+    {perm::kAuditRead,            "Y----"},  // who changed what, from where: admins only
 };
 
 TEST(RolePermissions, EveryRoleHoldsExactlyThePermissionsOfTheTable) {

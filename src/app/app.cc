@@ -1,6 +1,7 @@
 // App wiring.
 #include "app/app.h"
 
+#include "app/audit_routes.h"
 #include "app/data_subject.h"
 #include "app/expansions.h"
 #include "webhooks/routes.h"
@@ -90,6 +91,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
     : clock_(std::move(clock)),
       db_(std::move(db)),
       ids_(*clock_),
+      audit_(*db_, ids_, *clock_),
       keys_(*db_, *clock_, ids_),
       idempotency_(*db_, *clock_, options.idempotency_lease),
       catalog_(*db_, *clock_, ids_),
@@ -133,6 +135,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
   add_data_subject_routes(router_, *this);
+  add_audit_routes(router_, audit_);
   declare_expansions(router_);
   pipeline_.set_expander(expander(catalog_, customers_, subscriptions_, billing_.service));
 }

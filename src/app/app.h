@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "access/service.h"
+#include "audit/service.h"
 #include "gateways/paypal.h"
 #include "gateways/registry.h"
 #include "gateways/sandbox.h"
@@ -100,6 +101,7 @@ class App {
   Clock& clock() { return *clock_; }
   db::Database& database() { return *db_; }
   IdGenerator& ids() { return ids_; }
+  audit::AuditLog& audit() { return audit_; }
   access::ApiKeys& keys() { return keys_; }
   catalog::CatalogService& catalog() { return catalog_; }
   customers::CustomerService& customers() { return customers_; }
@@ -154,6 +156,7 @@ class App {
   std::unique_ptr<privacy::Keyring> keyring_;
   bool created_master_key_ = false;
   IdGenerator ids_;
+  audit::AuditLog audit_;
   access::ApiKeys keys_;
   access::SqlIdempotencyStore idempotency_;
   catalog::CatalogService catalog_;

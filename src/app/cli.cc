@@ -5,8 +5,10 @@
 
 #include <pthread.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -209,6 +211,65 @@ class StreamLoop {
   App& app_;
   Repeating repeating_;  // last: stopped first, before what its steps use
 };
+
+// The audit log's chainer (decision 0017): every 2 seconds, the entries committed since are
+// placed on the hash chain. Several nodes may run it; one chains at a time.
+class AuditChainLoop {
+ public:
+  explicit AuditChainLoop(App& app) : app_(app), repeating_(std::chrono::seconds(2), [this] { step(); }) {}
+
+ private:
+  void step() {
+    try {
+      auto chained = app_.audit().chain();
+      if (!chained.ok()) spdlog::warn("audit log: not chained now, retrying: {}", chained.error().message);
+    } catch (const std::exception& e) {
+      spdlog::error("audit log chaining aborted: {}", e.what());
+    }
+  }
+
+  App& app_;
+  Repeating repeating_;  // last: stopped first, before what its steps use
+};
+
+// The operator at the command line, as the audit log names them: the login that ran the
+// command (through sudo: the one who ran sudo).
+std::string cli_operator() {
+  for (const char* name : {"SUDO_USER", "LOGNAME", "USER"})
+    if (const char* v = std::getenv(name); v && *v) return v;
+  return "uid:" + std::to_string(::getuid());
+}
+
+// Records an operator's command that changes something no event records (API keys, the
+// master key).
+void record_cli_change(App& app, const std::string& resource_type, const std::string& resource_id,
+                       const std::string& action, std::vector<std::string> fields) {
+  audit::Entry e;
+  e.actor_type = std::string(audit::kind::kCli);
+  e.actor_id = cli_operator();
+  e.resource_type = resource_type;
+  e.resource_id = resource_id;
+  e.action = action;
+  e.fields = std::move(fields);
+  auto done = db::transact(app.database(), [&](db::Tx& tx) -> Status { return app.audit().add_entry(tx, e); });
+  if (!done.ok()) spdlog::error("audit log: {} {} not recorded: {}", action, resource_id, done.error().message);
+}
+
+// `recur audit verify`: chains what is pending, walks the chain; exit 1 at a broken link.
+int verify_audit(App& app) {
+  auto v = app.audit().verify();
+  if (!v.ok()) return fail(v.error());
+  if (v->broken_id || v->broken_seq) {
+    std::cout << "audit log: chain BROKEN at entry " << (v->broken_id && !v->broken_id->empty() ? *v->broken_id : "-")
+              << " (seq " << (v->broken_seq ? std::to_string(*v->broken_seq) : std::string("?")) << "): " << v->reason
+              << "; " << v->checked << " entries before it hold\n";
+    return 1;
+  }
+  std::cout << "audit log: chain intact, " << v->checked << " entries verified";
+  if (v->unchained > 0) std::cout << " (" << v->unchained << " committed while verifying, not chained yet)";
+  std::cout << "\n";
+  return 0;
+}
 
 // `recur deliver`: the webhook delivery loop alone (a node of its own beside `serve`; the
 // claims keep two loops from sending one delivery twice), until SIGINT or SIGTERM.
@@ -461,6 +522,7 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
+    AuditChainLoop audit_chain(a);
     std::optional<DeliveryLoop> deliveries;
     if (!flags.webhooks.off) deliveries.emplace(a);
     std::optional<StreamLoop> stream;
@@ -673,6 +735,12 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   add_db_option(rotate_cmd, common);
 
+  auto* audit_cmd = cli.add_subcommand("audit", "the audit log");
+  audit_cmd->require_subcommand(1);
+  auto* audit_verify_cmd = audit_cmd->add_subcommand(
+      "verify", "chain pending entries, then check the whole hash chain; exit 1 and the first broken entry if it breaks");
+  add_db_option(audit_verify_cmd, common);
+
   auto* demo_cmd = cli.add_subcommand("demo", "load the demo catalogue (once)");
   add_db_option(demo_cmd, common);
 
@@ -706,6 +774,7 @@ int run_cli(int argc, char** argv) {
   if (create_cmd->parsed()) {
     auto key = (*app)->keys().create(role);
     if (!key.ok()) return fail(key.error());
+    record_cli_change(**app, "api_key", key->id, "api_key.created", {"role"});
     std::cerr << "created API key " << key->id << " with role " << key->role << "; it is shown only once:\n";
     std::cout << key->secret << std::endl;
     return 0;
@@ -714,11 +783,13 @@ int run_cli(int argc, char** argv) {
     auto before = (*app)->keyring().master_fingerprint();
     auto rewrapped = (*app)->keyring().rotate_master((*app)->database(), std::chrono::seconds(rotate_grace));
     if (!rewrapped.ok()) return fail(rewrapped.error());
+    record_cli_change(**app, "master_key", (*app)->keyring().master_fingerprint(), "master_key.rotated", {});
     std::cerr << "master key rotated (" << before << " -> " << (*app)->keyring().master_fingerprint() << "): "
               << *rewrapped << " data keys re-wrapped; the old key is no longer in " << common.master_key_file << "\n";
     return 0;
   }
   if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);
+  if (audit_verify_cmd->parsed()) return verify_audit(**app);
   if (stream_off_cmd->parsed()) {
     auto dropped = webhooks::turn_stream_off((*app)->database());
     if (!dropped.ok()) return fail(dropped.error());

@@ -42,13 +42,29 @@ Json exported(const customers::PaymentMethod& pm) {
               {"created", format_rfc3339(pm.created)}};
 }
 
+// The audit entry of a data-subject request about `customer_id`: who, when, from where;
+// never what was read or erased.
+audit::Entry data_subject_entry(const events::Actor& actor, const std::string& customer_id, std::string action) {
+  audit::Entry e;
+  e.actor_type = audit::actor_kind(actor.type, actor.role);
+  e.actor_id = actor.id;
+  e.actor_role = actor.role;
+  e.request_id = actor.request_id;
+  e.source_ip = actor.source_ip;
+  e.resource_type = "customer";
+  e.resource_id = customer_id;
+  e.action = std::move(action);
+  return e;
+}
+
 }  // namespace
 
 Result<Json> export_customer(App& app, const std::string& id, const events::Actor& actor) {
-  (void)actor;
   return db::transact(app.database(), [&](db::Tx& tx) -> Result<Json> {
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, id));
     if (!customer) return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
+    // A read of everything about a person is recorded, in the transaction that reads it.
+    RECUR_TRY(app.audit().add_entry(tx, data_subject_entry(actor, id, "customer.exported")));
     Json doc = {{"object", "customer_export"}, {"customer", customers::to_json(*customer)}};
     doc["generated"] = format_rfc3339(app.clock().now());
     doc["consents"] = Json{{"marketing", customer->marketing_consent
@@ -126,14 +142,20 @@ Result<bool> erasable(db::Tx& tx, const std::string& id, std::optional<Timestamp
 }
 
 // The erasure's one transaction; none when a subscription stands in the way (erasable).
-Result<std::optional<Json>> erase_if_erasable(App& app, const std::string& id, const events::Actor& actor,
-                                              std::optional<Timestamp> ended_by) {
+Result<std::optional<Json>> erase_if_erasable(App& app, const std::string& id, const std::string& reason,
+                                              const events::Actor& actor, std::optional<Timestamp> ended_by) {
   return db::transact(app.database(), [&](db::Tx& tx) -> Result<std::optional<Json>> {
     RECUR_ASSIGN(auto customer, customers::lock_customer(tx, id));
     if (!customer) return Error::not_found("customer_not_found", no_object_message("customer", "cus", id));
     if (!customer->erased_at) {
       RECUR_ASSIGN(bool ok, erasable(tx, id, ended_by));
       if (!ok) return std::optional<Json>();
+    }
+    if (!customer->erased_at) {
+      // Who asked and why, beside customer.erased's own entry (the fields it cleared).
+      auto request = data_subject_entry(actor, id, "customer.erasure_requested");
+      request.reason = reason;
+      RECUR_TRY(app.audit().add_entry(tx, std::move(request)));
     }
     RECUR_TRY(app.notifications().drop_pending_for_customer(tx, id));
     RECUR_ASSIGN(auto erased, app.customers().erase(tx, id, actor));
@@ -144,7 +166,6 @@ Result<std::optional<Json>> erase_if_erasable(App& app, const std::string& id, c
 }  // namespace
 
 Result<Json> erase_customer(App& app, const std::string& id, const std::string& reason, const events::Actor& actor) {
-  (void)reason;
   // Its live subscriptions end now, each with its usual events, voided invoices and
   // released boxes (the subscriptions module's own rules), before anything is erased. One
   // started meanwhile is canceled on the next pass.
@@ -164,7 +185,7 @@ Result<Json> erase_customer(App& app, const std::string& id, const std::string& 
         p.starting_after = page.items.back().id;
       }
     }
-    RECUR_ASSIGN(auto erased, erase_if_erasable(app, id, actor, std::nullopt));
+    RECUR_ASSIGN(auto erased, erase_if_erasable(app, id, reason, actor, std::nullopt));
     if (erased) return std::move(*erased);
   }
   return Error::conflict("version_conflict", "customer " + id + " kept starting subscriptions while being erased: try again");
@@ -177,9 +198,10 @@ Result<int> erase_lapsed_customers(App& app, int days) {
     RECUR_ASSIGN(auto lapsed, subscriptions::lapsed_customers(tx));
     return customers::not_erased(tx, lapsed);
   }, db::TxMode::kReadOnly));
+  const std::string reason = "retention: last subscription ended " + std::to_string(days) + " days ago or more";
   int erased = 0;
   for (const auto& id : candidates) {
-    RECUR_ASSIGN(auto done, erase_if_erasable(app, id, events::Actor{"system", "retention", ""}, ended_by));
+    RECUR_ASSIGN(auto done, erase_if_erasable(app, id, reason, events::Actor{"system", "retention", ""}, ended_by));
     if (done) ++erased;
   }
   return erased;

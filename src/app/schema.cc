@@ -542,6 +542,40 @@ ALTER TABLE customers RENAME COLUMN email TO email_index;
 ALTER TABLE customers ADD COLUMN phone_index TEXT;
 CREATE INDEX customers_phone ON customers (phone_index))",
        seal_personal_data_28},
+      {30, "audit (issue 15): the audit log, its entries chained by SHA-256, and the chain's head row",
+       // Entries are inserted unchained (seq, prev_hash, hash null) in the transaction of the
+       // change; the chainer places them, holding the audit_chain row (decision 0017).
+       R"(CREATE TABLE audit_log (
+  id TEXT PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  actor_type TEXT NOT NULL,
+  actor_id TEXT NOT NULL,
+  actor_role TEXT NOT NULL,
+  request_id TEXT NOT NULL,
+  source_ip TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  event_id TEXT,
+  reason TEXT,
+  seq BIGINT,
+  prev_hash TEXT,
+  hash TEXT
+);
+CREATE UNIQUE INDEX audit_log_seq ON audit_log (seq);
+CREATE INDEX audit_log_unchained ON audit_log (id) WHERE seq IS NULL;
+CREATE INDEX audit_log_resource ON audit_log (resource_id, id);
+CREATE INDEX audit_log_actor ON audit_log (actor_id, id);
+CREATE INDEX audit_log_action ON audit_log (action, id);
+CREATE INDEX audit_log_created ON audit_log (created_at);
+CREATE TABLE audit_chain (
+  name TEXT PRIMARY KEY,
+  last_seq BIGINT NOT NULL,
+  last_hash TEXT NOT NULL
+);
+INSERT INTO audit_chain (name, last_seq, last_hash)
+  VALUES ('audit', 0, '0000000000000000000000000000000000000000000000000000000000000000'))"},
   };
   return kMigrations;
 }

@@ -112,7 +112,7 @@ Result<PaymentUpdateResult> PaymentUpdates::apply(const PaymentUpdateInput& in) 
   const std::string token_hash = sha256_hex(in.token);
   const Timestamp now = clock_.now();
   RECUR_ASSIGN(Claim claim, this->claim(token_hash, now));
-  const events::Actor actor{"customer", claim.customer, "payment_update_token"};
+  const events::Actor actor{"customer", claim.customer, "payment_update_token", in.request_id, in.source_ip};
   customers::AttachInput attach{in.gateway, in.payment_method, true};
   // A new default payment method: CustomerService's listener charges the open invoices
   // (oldest first) before this returns.

@@ -50,6 +50,9 @@ struct PaymentUpdateInput {
   std::string token;
   std::optional<std::string> gateway;  // default: the deployment's default gateway
   std::string payment_method;          // the gateway's token from its client-side SDK
+  // The request's id and the customer's address, for the audit log.
+  std::string request_id;
+  std::string source_ip;
 };
 
 // The open invoices the customer had when the token was used, as they are after the

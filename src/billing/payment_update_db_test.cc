@@ -114,9 +114,14 @@ TEST_F(PaymentUpdateTest, UsingTheTokenAttachesTheDefaultCardAndTheRetryPaysTheI
   auto invoice = first_invoice(sub.id);
   std::string token = token_in_message("payment_failed", invoice);
   t.clock->set(at("2026-01-31T12:00:00Z"));
-  auto result = updates().apply({token, std::nullopt, "pm_card_visa"});
+  auto result = updates().apply({token, std::nullopt, "pm_card_visa", "req_page1", "198.51.100.23"});
   ASSERT_TRUE(result.ok()) << result.error().message;
   EXPECT_EQ(result->payment_method.last4, "4242");
+  // The audit log names the hosted page as the actor, with the request and the address.
+  EXPECT_GE(count("SELECT COUNT(*) FROM audit_log WHERE actor_type = 'payment_update_page' AND actor_id = $1"
+                  " AND request_id = 'req_page1' AND source_ip = '198.51.100.23'",
+                  {sub.customer}),
+            1);
   ASSERT_EQ(result->invoices.size(), 1u);
   EXPECT_EQ(result->invoices[0].id, invoice);
   EXPECT_EQ(result->invoices[0].status, InvoiceStatus::kPaid);

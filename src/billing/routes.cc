@@ -214,6 +214,8 @@ Result<PaymentUpdateInput> parse_payment_update(const Request& req) {
   RECUR_TRY(f.finish());
   in.token = *token;
   in.payment_method = *method;
+  in.request_id = req.request_id;
+  in.source_ip = req.remote_address;
   return in;
 }
 

@@ -10,11 +10,16 @@
 
 namespace recur::events {
 
-// Who caused a change: an API key, the system (scheduler), or a CLI operator.
+// Who caused a change: an API key, the system (scheduler), a CLI operator, or a customer on
+// the payment-update page ("customer", role "payment_update_token").
 struct Actor {
-  std::string type = "system";  // "api_key" | "system" | "cli"
+  std::string type = "system";  // "api_key" | "system" | "cli" | "customer"
   std::string id;               // "key_..." for api_key
   std::string role;
+  // Where the change came from, for the audit log (not in the event's actor object): the
+  // request's id and the peer's address, on the request path; empty elsewhere.
+  std::string request_id;
+  std::string source_ip;
   static Actor system() { return Actor{"system", "scheduler", ""}; }
 };
 

@@ -1,6 +1,7 @@
 // Event log persistence.
 #include "events/store.h"
 
+#include "audit/store.h"
 #include "platform/db/list_query.h"
 #include "privacy/privacy.h"
 
@@ -37,9 +38,31 @@ std::string details_owner(const Json& before, const Json& after) {
   return privacy::owner_of(after.is_object() ? after : before, "");
 }
 
+
+// The audit entry of an appended event: who, from where, and the names of the fields that
+// changed, read from the plaintext before/after (the values stay out of the audit log).
+audit::Entry audit_entry(const Event& e) {
+  audit::Entry a;
+  a.id = "aud_" + e.id.substr(e.id.find('_') + 1);  // the event's time-sortable id, one entry per event
+  a.created = e.created;
+  a.actor_type = audit::actor_kind(e.actor.type, e.actor.role);
+  a.actor_id = e.actor.id;
+  a.actor_role = e.actor.role;
+  a.request_id = e.actor.request_id;
+  a.source_ip = e.actor.source_ip;
+  a.resource_type = e.resource_type;
+  a.resource_id = e.resource_id;
+  a.action = e.type;
+  a.fields = audit::changed_fields(e.before, e.after);
+  a.event_id = e.id;
+  return a;
+}
+
 }  // namespace
 
 Status append(db::Tx& tx, const Event& e) {
+  // Every change is an audit entry, committed with it (audit/store.h).
+  RECUR_TRY(audit::record(tx, audit_entry(e)));
   Json payload = {{"before", e.before}, {"after", e.after}, {"details", e.details}};
   // Personal fields of the copies are sealed like the rows they copy (privacy/model.h).
   RECUR_TRY(privacy::seal(tx, payload["before"], e.id));

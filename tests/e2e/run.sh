@@ -59,5 +59,5 @@ start_job "$tmp/prism.log" "$prism" proxy "$spec" "http://127.0.0.1:$app_port" -
 export RECUR_E2E_DIRECT="http://127.0.0.1:$app_port"
 export RECUR_E2E_PROXY="http://127.0.0.1:$prism_port"
 export RECUR_E2E_SUMMARY="$tmp/summary"
-export RECUR_E2E_DB_URL="$db" RECUR_E2E_SERVER_LOG="$tmp/server.log"
+export RECUR_E2E_DB_URL="$db" RECUR_E2E_SERVER_LOG="$tmp/server.log" RECUR_E2E_RECUR="$recur"
 "$python" tests/e2e/run_tests.py

@@ -24,6 +24,8 @@ struct Request {
   std::string body;
   std::map<std::string, std::string> path_params;  // {id} -> "sub_1"
   std::string request_id;
+  // The peer's IP address ("127.0.0.1", "::1"); behind a proxy, the proxy's.
+  std::string remote_address;
   std::optional<Principal> principal;
   // The caller's Idempotency-Key, scoped to the caller, while the pipeline holds its claim;
   // a handler that commits in steps passes it to its service as a recovery point.

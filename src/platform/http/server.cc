@@ -44,7 +44,17 @@ std::int64_t steady_now_ns() {
 }
 
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  explicit Connection(tcp::socket socket) : remote_address(address_of(socket)), stream(std::move(socket)) {}
+  static std::string address_of(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    auto endpoint = socket.remote_endpoint(ec);
+    if (ec) return {};
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped())  // a dual-stack listener's IPv4 peer
+      return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+    return address.to_string();
+  }
+  std::string remote_address;  // the peer's IP address, read once at accept
   beast::tcp_stream stream;
   // Written on the connection's strand; the accept loop reads them to pick whom to close.
   std::atomic<bool> busy{false};             // a request is being read to its end or handled
@@ -328,6 +338,7 @@ struct Server::Impl {
       }
       auto started = std::chrono::steady_clock::now();
       Request request = to_request(parser.get());
+      request.remote_address = conn->remote_address;
       bool keep_alive = parser.get().keep_alive() && !stopping;
       Response response;
       if (!options.answer_inline || !answer_inline(request, response))
