@@ -84,6 +84,9 @@ struct Options {
   // The master key that wraps the data keys of personal data (docs/SECURITY.md): created
   // with 32 random bytes (mode 600) when the file does not exist.
   std::string master_key_file = "var/master.key";
+  // Rate limits per API key and per source IP (docs/SECURITY.md); off unless set (`serve`
+  // sets its defaults). With redis_url the buckets are shared by every node.
+  http::RateLimits rate_limits;
 };
 
 class App {
@@ -177,6 +180,7 @@ class App {
   // publishes once the App is being destroyed (server and scheduler are stopped by then).
   std::unique_ptr<cache::SharedBus> shared_bus_;  // the caches' one subscription to redis_bus_
   std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;
+  std::unique_ptr<http::RateLimiter> rate_limiter_;  // null when no limit is set
 };
 
 // Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention

@@ -28,6 +28,11 @@ struct Request {
   // The caller's Idempotency-Key, scoped to the caller, while the pipeline holds its claim;
   // a handler that commits in steps passes it to its service as a recovery point.
   std::string idempotency_key;
+  // The peer's IP address as the transport saw it ("" when there is no socket, as in tests).
+  std::string remote_address;
+  // Set once a rate limit has admitted the request, so that a request the I/O thread hands to
+  // the worker pool (WouldBlock) is not counted twice.
+  bool admitted = false;
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;
