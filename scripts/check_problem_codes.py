@@ -19,7 +19,7 @@ CODE = r'"([a-z][a-z0-9_]*)"'
 NOT_SENT = {
     # `recur` at the command line: refused arguments and start-up failures exit the process.
     "invalid_listen", "listen_failed", "invalid_clock_start", "invalid_until", "invalid_at", "invalid_granularity",
-    "invalid_horizon", "invalid_database_url", "invalid_redis_url", "schema_too_new", "invalid_faults", "invalid_role",
+    "invalid_horizon", "invalid_database_url", "invalid_redis_url", "invalid_rate_limit", "schema_too_new", "invalid_faults", "invalid_role",
     "master_key_unreadable", "master_key_invalid", "master_key_unwritable",
     # Delivery of a notification: recorded as the notification's last_error, never answered.
     "smtp_error", "email_rejected", "sms_provider_error", "sms_rejected", "template_data_missing",

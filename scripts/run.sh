@@ -21,6 +21,7 @@ key=$(cat "$keyfile")
 cat <<MSG
 
   Recur is starting on http://$listen  (database: $db)
+  Plain HTTP, no TLS: for this machine only (others: serve --tls-cert/--tls-key).
   Admin API key ($fresh):
       $key
   Try it:

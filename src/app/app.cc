@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "app/schema.h"
+#include "platform/cache/redis_rate_limiter.h"
 #include "app/static_files.h"
 #include "gateways/paypal.h"
 #include "gateways/square.h"
@@ -78,6 +79,14 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     app->shared_bus_ = std::make_unique<cache::SharedBus>(*app->redis_bus_);
     app->inventory_.set_invalidation_bus(app->shared_bus_.get());
     app->keyring_->set_invalidation_bus(app->shared_bus_.get());
+  }
+  if (!options.rate_limits.per_key.off() || !options.rate_limits.per_ip.off()) {
+    if (options.redis_url.empty()) {
+      app->rate_limiter_ = std::make_unique<http::LocalRateLimiter>();
+    } else {
+      RECUR_ASSIGN(app->rate_limiter_, cache::RedisRateLimiter::open(options.redis_url));
+    }
+    app->pipeline_.set_rate_limits(app->rate_limiter_.get(), options.rate_limits);
   }
   if (!options.nats_url.empty()) {
     RECUR_TRY(nats::parse_url(options.nats_url));  // a typo fails at start, not at each tick

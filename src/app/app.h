@@ -88,6 +88,9 @@ struct Options {
   // Retention of lapsed customers' personal data: erased this many days after their last
   // subscription ended (docs/PRIVACY.md). 0: kept until erased on request.
   int erase_after_days = 0;
+  // Rate limits per API key and per source IP (docs/SECURITY.md); off unless set (`serve`
+  // sets its defaults). With redis_url the buckets are shared by every node.
+  http::RateLimits rate_limits;
 };
 
 class App {
@@ -189,6 +192,7 @@ class App {
   // publishes once the App is being destroyed (server and scheduler are stopped by then).
   std::unique_ptr<cache::SharedBus> shared_bus_;  // the caches' one subscription to redis_bus_
   std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;
+  std::unique_ptr<http::RateLimiter> rate_limiter_;  // null when no limit is set
 };
 
 // Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention

@@ -335,6 +335,13 @@ struct ServeFlags {
   int io_threads = 0;
   int workers = 0;
   int max_connections = 0;  // 0: from the file-descriptor limit
+  int max_connections_per_ip = 1024;
+  std::string tls_cert;
+  std::string tls_key;
+  // Defaults well above what one client of the e2e and benchmark suites sends (the
+  // availability benchmark: ~50,000 requests a second on one key for 12 s); docs/SECURITY.md.
+  std::string rate_limit_key = "1000000/min";
+  std::string rate_limit_ip = "6000/min";
   int tick = 30;
   bool access_log = true;
   std::string docs_dir = "node_modules/swagger-ui-dist";
@@ -486,6 +493,13 @@ int serve(const Common& common, const ServeFlags& flags) {
   rlim_t open_files = raise_open_files_limit();
   server.max_connections = flags.max_connections > 0 ? static_cast<std::size_t>(flags.max_connections)
                                                      : connection_cap(open_files, server.worker_threads);
+  server.max_connections_per_ip = static_cast<std::size_t>(flags.max_connections_per_ip);
+  server.tls_cert_file = flags.tls_cert;
+  server.tls_key_file = flags.tls_key;
+  auto per_key = http::parse_rate_limit(flags.rate_limit_key);
+  auto per_ip = http::parse_rate_limit(flags.rate_limit_ip);
+  if (!per_key || !per_ip)
+    return fail(Error::invalid("invalid_rate_limit", "--rate-limit-key and --rate-limit-ip take N/min, N/s, N/h or off"));
   auto faults = faults_from(flags.sandbox_faults);
   if (!faults.ok()) return fail(faults.error());
   Options options{common.db_url, server.worker_threads, flags.docs_dir, flags.spec, flags.smtp, flags.sms,
@@ -496,6 +510,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
   options.erase_after_days = flags.erase_after_days;
+  options.rate_limits = {*per_key, *per_ip};
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
@@ -527,10 +542,15 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (!flags.webhooks.off) deliveries.emplace(a);
     std::optional<StreamLoop> stream;
     if (!flags.webhooks.nats_url.empty()) stream.emplace(a);
-    spdlog::info("recur serving on http://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
-                 "{} open files); docs at /docs",
-                 server.host, http_server.port(), a.database().describe(), server.io_threads, server.worker_threads,
-                 server.max_connections, open_files);
+    spdlog::info("recur serving on {}://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
+                 "{} from one address, {} open files; rate limits {} per key, {} per address{}); docs at /docs",
+                 server.tls_cert_file.empty() ? "http" : "https", server.host, http_server.port(),
+                 a.database().describe(), server.io_threads, server.worker_threads, server.max_connections,
+                 server.max_connections_per_ip, open_files, http::describe(*per_key), http::describe(*per_ip),
+                 flags.redis_url.empty() ? "" : ", shared through Redis");
+    if (server.tls_cert_file.empty() && server.host != "127.0.0.1" && server.host != "::1" && server.host != "localhost")
+      spdlog::warn("serving plain HTTP on {}: API keys cross the network in clear; use --tls-cert and --tls-key, "
+                   "or a TLS-terminating proxy", server.host);
     http_server.run(true);
   }
   spdlog::info("recur stopped cleanly");
@@ -657,6 +677,23 @@ int run_cli(int argc, char** argv) {
                         "open-files limit minus 64 + 3 per worker)")
       ->check(CLI::PositiveNumber)
       ->envname("RECUR_MAX_CONNECTIONS");
+  serve_cmd->add_option("--max-connections-per-ip", flags.max_connections_per_ip,
+                        "open connections from one IP address at most; beyond, new ones are closed at once")
+      ->check(CLI::PositiveNumber)
+      ->envname("RECUR_MAX_CONNECTIONS_PER_IP")
+      ->capture_default_str();
+  serve_cmd->add_option("--tls-cert", flags.tls_cert, "PEM certificate chain: serve HTTPS only (TLS 1.2+), with --tls-key")
+      ->envname("RECUR_TLS_CERT");
+  serve_cmd->add_option("--tls-key", flags.tls_key, "PEM private key of --tls-cert")->envname("RECUR_TLS_KEY");
+  serve_cmd->add_option("--rate-limit-key", flags.rate_limit_key,
+                        "requests per API key: N/min (or N/s, N/h; off), with bursts of a minute's worth; beyond, 429")
+      ->envname("RECUR_RATE_LIMIT_KEY")
+      ->capture_default_str();
+  serve_cmd->add_option("--rate-limit-ip", flags.rate_limit_ip,
+                        "requests per source IP on public routes and with a missing or invalid key: N/min (or N/s, "
+                        "N/h; off)")
+      ->envname("RECUR_RATE_LIMIT_IP")
+      ->capture_default_str();
   serve_cmd->add_option("--tick", flags.tick, "seconds between lifecycle scheduler runs")->capture_default_str();
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
@@ -686,7 +723,8 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(0, 36500))
       ->capture_default_str();
   serve_cmd->add_option("--redis-url", flags.redis_url,
-                        "several API nodes: share cache invalidations through Redis, redis://host:port[/db]")
+                        "several API nodes: share cache invalidations and rate-limit buckets through Redis, "
+                        "redis://host:port[/db]")
       ->envname("RECUR_REDIS_URL");
 
   auto* bill_cmd = cli.add_subcommand("bill", "run billing once: renewals due until TIME, then charges; exits");

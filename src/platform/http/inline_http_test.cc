@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "platform/blocking.h"
 #include "platform/db/pool.h"
@@ -136,6 +138,86 @@ TEST_F(InlinePipelineTest, RefusalsStayTheSameInsideTheScope) {
   Request nowhere{"GET", "/v1/nowhere"};
   EXPECT_EQ(pipeline.handle(nowhere).status, 404);
   EXPECT_EQ(fast_calls, 0);
+}
+
+std::optional<std::string> header(const Response& r, std::string_view name) {
+  for (const auto& [n, v] : r.headers)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+// A limiter that counts what it admits and may claim to block (as the Redis one does).
+class CountingLimiter final : public RateLimiter {
+ public:
+  explicit CountingLimiter(bool blocking) : blocking_(blocking), local_([] { return std::int64_t{0}; }) {}
+  Admission admit(const std::string& key, RateLimit limit) override {
+    if (blocking_) may_block();
+    keys.push_back(key);
+    return local_.admit(key, limit);
+  }
+  bool blocks() const override { return blocking_; }
+  std::vector<std::string> keys;
+
+ private:
+  bool blocking_;
+  LocalRateLimiter local_;
+};
+
+TEST_F(InlinePipelineTest, ARequestHandedFromTheIoThreadToThePoolIsCountedOnce) {
+  CountingLimiter limiter(false);
+  pipeline.set_rate_limits(&limiter, {RateLimit{2}, RateLimit{0}});
+  auto miss = get("/v1/fast/miss", "cached");
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW(pipeline.handle(miss), WouldBlock);  // admitted, then the handler needs the database
+  }
+  EXPECT_EQ(pipeline.handle(miss).status, 200);
+  EXPECT_EQ(limiter.keys, std::vector<std::string>{"key:key_1"});
+  auto second = get("/v1/fast/p1", "cached");
+  EXPECT_EQ(pipeline.handle(second).status, 200);
+  auto third = get("/v1/fast/p1", "cached");
+  Response refused = pipeline.handle(third);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.content_type, "application/problem+json");
+  EXPECT_NE(refused.body.find("\"code\":\"rate_limited\""), std::string::npos);
+  EXPECT_EQ(header(refused, "Retry-After"), "30");
+  EXPECT_EQ(fast_calls, 3);  // the first request's handler ran twice (the try on the I/O thread); the third never
+}
+
+TEST_F(InlinePipelineTest, ALimiterThatBlocksIsAskedOnThePoolOnly) {
+  CountingLimiter limiter(true);
+  pipeline.set_rate_limits(&limiter, {RateLimit{5}, RateLimit{0}});
+  auto req = get("/v1/fast/p1", "cached");
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW(pipeline.handle(req), WouldBlock);
+  }
+  EXPECT_TRUE(limiter.keys.empty());
+  EXPECT_EQ(fast_calls, 0);
+  EXPECT_EQ(pipeline.handle(req).status, 200);
+  EXPECT_EQ(limiter.keys.size(), 1u);
+}
+
+TEST_F(InlinePipelineTest, PublicRoutesAndBadKeysAreLimitedPerAddress) {
+  router.add("GET", "/public", "", [](Request&) { return Response{}; });
+  CountingLimiter limiter(false);
+  pipeline.set_rate_limits(&limiter, {RateLimit{100}, RateLimit{2}});
+  auto from = [](std::string address, Request req) {
+    req.remote_address = std::move(address);
+    return req;
+  };
+  auto a1 = from("10.0.0.1", Request{"GET", "/public"});
+  EXPECT_EQ(pipeline.handle(a1).status, 200);
+  auto a2 = from("10.0.0.1", get("/v1/fast/p1", "wrong"));  // a key that is not one
+  EXPECT_EQ(pipeline.handle(a2).status, 401);
+  auto a3 = from("10.0.0.1", Request{"GET", "/public"});
+  EXPECT_EQ(pipeline.handle(a3).status, 429);
+  auto b1 = from("10.0.0.2", Request{"GET", "/public"});
+  EXPECT_EQ(pipeline.handle(b1).status, 200);
+  auto keyed = from("10.0.0.1", get("/v1/fast/p1", "cached"));  // a valid key: its own bucket
+  EXPECT_EQ(pipeline.handle(keyed).status, 200);
+  EXPECT_EQ(limiter.keys, (std::vector<std::string>{"ip:10.0.0.1", "ip:10.0.0.1", "ip:10.0.0.1", "ip:10.0.0.2",
+                                                    "key:key_1"}));
 }
 
 // The transport: with answer_inline, a GET is tried on the I/O thread first and goes to the

@@ -24,12 +24,16 @@ struct Request {
   std::string body;
   std::map<std::string, std::string> path_params;  // {id} -> "sub_1"
   std::string request_id;
-  // The peer's IP address ("127.0.0.1", "::1"); behind a proxy, the proxy's.
-  std::string remote_address;
   std::optional<Principal> principal;
   // The caller's Idempotency-Key, scoped to the caller, while the pipeline holds its claim;
   // a handler that commits in steps passes it to its service as a recovery point.
   std::string idempotency_key;
+  // The peer's IP address as the transport saw it ("127.0.0.1", "::1"; "" when there is no
+  // socket, as in tests); behind a proxy, the proxy's.
+  std::string remote_address;
+  // Set once a rate limit has admitted the request, so that a request the I/O thread hands to
+  // the worker pool (WouldBlock) is not counted twice.
+  bool admitted = false;
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;

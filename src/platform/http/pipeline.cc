@@ -82,6 +82,7 @@ const char* title_for(int status) {
     case 413: return "Payload too large";
     case 414: return "URI too long";
     case 422: return "Unprocessable content";
+    case 429: return "Too many requests";
     case 431: return "Request header fields too large";
     case 503: return "Service unavailable";
     case 505: return "HTTP version not supported";
@@ -97,6 +98,7 @@ Response problem(const Error& error, const std::string& request_id) {
   if (error.code == "uri_too_long") status = 414;
   if (error.code == "header_fields_too_large") status = 431;
   if (error.code == "http_version_not_supported") status = 505;
+  if (error.code == "rate_limited") status = 429;
   // Messages quote what the caller sent (an id, a field name, a token): never a card number.
   std::string detail = redact_pans(error.message);
   // Server-side failures keep their cause in the log, not in the answer: database errors
@@ -191,9 +193,12 @@ Response Pipeline::route(Request& request) {
   const Route& route = *m.route;
   // On an I/O thread (the server's first try), only routes declared able to run there.
   if (!route.runs_inline && blocking_forbidden()) throw WouldBlock{};
-  if (!route.permission.empty()) {
+  if (route.permission.empty()) {
+    if (auto refused = over_limit(request, "ip", request.remote_address, limits_.per_ip)) return *refused;
+  } else {
     auto token = bearer_token(request);
     if (!token) {
+      if (auto refused = over_limit(request, "ip", request.remote_address, limits_.per_ip)) return *refused;
       Response r = problem(Error::unauthorized("missing_api_key", "send an API key as 'Authorization: Bearer <key>'"),
                            request.request_id);
       r.set_header("WWW-Authenticate", "Bearer");
@@ -203,10 +208,13 @@ Response Pipeline::route(Request& request) {
     if (!principal.ok()) return problem(principal.error(), request.request_id);
     request.principal = *principal;
     if (!request.principal) {
+      // Guessing keys costs the guesser's address its allowance.
+      if (auto refused = over_limit(request, "ip", request.remote_address, limits_.per_ip)) return *refused;
       Response r = problem(Error::unauthorized("invalid_api_key", "the API key is not valid"), request.request_id);
       r.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
       return r;
     }
+    if (auto refused = over_limit(request, "key", request.principal->key_id, limits_.per_key)) return *refused;
     if (!auth_.allowed(*request.principal, route.permission))
       return problem(Error::forbidden("permission_denied", "role '" + request.principal->role + "' lacks permission '" +
                                                                route.permission + "'"),
@@ -313,6 +321,24 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
   auto response = idempotency_.run_once(scoped, token, [&] { return call(request, route); });
   if (!response.ok()) return problem(response.error(), request.request_id);
   return std::move(*response);
+}
+
+std::optional<Response> Pipeline::over_limit(Request& request, std::string_view kind, const std::string& who,
+                                             RateLimit limit) {
+  if (!limiter_ || limit.off() || request.admitted) return std::nullopt;
+  // A limiter that asks Redis blocks: the request goes to the worker pool first.
+  if (limiter_->blocks() && blocking_forbidden()) throw WouldBlock{};
+  Admission admission = limiter_->admit(std::string(kind) + ":" + who, limit);
+  if (admission.allowed) {
+    request.admitted = true;
+    return std::nullopt;
+  }
+  std::string message = "too many requests from this " + std::string(kind == "key" ? "API key" : "address") +
+                        " (at most " + describe(limit) + "); retry after " +
+                        std::to_string(admission.retry_after_seconds) + " s";
+  Response r = problem(Error::bad_request("rate_limited", message), request.request_id);
+  r.set_header("Retry-After", std::to_string(admission.retry_after_seconds));
+  return r;
 }
 
 Response Pipeline::call(Request& request, const Route& route) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "platform/http/message.h"
+#include "platform/http/rate_limiter.h"
 #include "platform/http/router.h"
 #include "platform/json.h"
 #include "platform/result.h"
@@ -62,6 +63,13 @@ class IdempotencyStore {
 Response problem(const Error& error, const std::string& request_id);
 int status_for(ErrorKind kind);
 
+// Rate limits (docs/SECURITY.md): per API key on routes that need one, per source IP on
+// public routes and on requests whose key is missing or invalid.
+struct RateLimits {
+  RateLimit per_key;
+  RateLimit per_ip;
+};
+
 class Pipeline {
  public:
   Pipeline(const Router& router, Authenticator& auth, IdempotencyStore& idempotency)
@@ -74,11 +82,18 @@ class Pipeline {
   using Expander = std::function<Result<Json>(const std::string& object_type, const std::string& field,
                                               const Json& object)>;
   void set_expander(Expander expander) { expander_ = std::move(expander); }
+  // Without a limiter (the default) nothing is limited. Requires: before the first request.
+  void set_rate_limits(RateLimiter* limiter, RateLimits limits) {
+    limiter_ = limiter;
+    limits_ = limits;
+  }
 
  private:
   Response route(Request& request);
   Response with_idempotency(Request& request, const Route& route, const std::string& key);
   Response call(Request& request, const Route& route);
+  // A 429 when the bucket `kind:who` is empty, nullopt when the request may go on.
+  std::optional<Response> over_limit(Request& request, std::string_view kind, const std::string& who, RateLimit limit);
   Response expanded(const Request& request, Response response, const std::vector<std::string>& fields) const;
 
   const Router& router_;
@@ -86,6 +101,8 @@ class Pipeline {
   IdempotencyStore& idempotency_;
   std::atomic<std::uint64_t> sequence_{0};
   Expander expander_;
+  RateLimiter* limiter_ = nullptr;
+  RateLimits limits_;
 };
 
 }  // namespace recur::http

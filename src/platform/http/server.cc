@@ -16,17 +16,21 @@
 #include <cerrno>
 #include <optional>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "platform/blocking.h"
 #include "platform/card_number.h"
 #include "platform/http/pipeline.h"
+#include "platform/http/security_headers.h"
 #include "platform/ids.h"
 
 namespace recur::http {
@@ -34,6 +38,7 @@ namespace recur::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -44,18 +49,9 @@ std::int64_t steady_now_ns() {
 }
 
 struct Connection {
-  explicit Connection(tcp::socket socket) : remote_address(address_of(socket)), stream(std::move(socket)) {}
-  static std::string address_of(const tcp::socket& socket) {
-    boost::system::error_code ec;
-    auto endpoint = socket.remote_endpoint(ec);
-    if (ec) return {};
-    auto address = endpoint.address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped())  // a dual-stack listener's IPv4 peer
-      return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
-    return address.to_string();
-  }
-  std::string remote_address;  // the peer's IP address, read once at accept
-  beast::tcp_stream stream;
+  Connection(tcp::socket socket, std::string address) : stream(std::move(socket)), remote_address(std::move(address)) {}
+  beast::tcp_stream stream;  // under TLS, the layer below the TLS stream
+  const std::string remote_address;
   // Written on the connection's strand; the accept loop reads them to pick whom to close.
   std::atomic<bool> busy{false};             // a request is being read to its end or handled
   std::atomic<std::int64_t> idle_since{0};   // steady clock, ns: when it began to wait for a request
@@ -120,11 +116,13 @@ Request to_request(const bhttp::request<bhttp::string_body>& msg) {
   return req;
 }
 
-bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned version, bool keep_alive, bool head) {
+bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned version, bool keep_alive, bool head,
+                                               bool tls) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
   out.set(bhttp::field::server, "recur");
   if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
   for (const auto& [name, value] : res.headers) out.insert(name, value);
+  for (const auto& [name, value] : missing_security_headers(res, tls)) out.insert(name, value);
   out.keep_alive(keep_alive);
   if (head) {
     out.content_length(res.body.size());  // what a GET would send, without the bytes
@@ -179,6 +177,37 @@ std::optional<Response> answer_to_unparsable(const boost::system::error_code& ec
   return refusal("malformed_request", "the request is not valid HTTP/1.1 (" + ec.message() + ")");
 }
 
+// Mozilla's "intermediate" TLS 1.2 suites: ECDHE key exchange with an AEAD cipher, nothing
+// with CBC, RC4 or 3DES. TLS 1.3's suites are all AEAD (OpenSSL's defaults are kept).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+bool load_tls(ssl::context& ctx, const std::string& cert_file, const std::string& key_file, std::string* error) {
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression |
+                  ssl::context::single_dh_use);
+  SSL_CTX* native = ctx.native_handle();
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 || SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    *error = "cannot configure TLS (OpenSSL refused the protocol version or ciphers)";
+    return false;
+  }
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(cert_file, ec);
+  if (ec) {
+    *error = "cannot load the TLS certificate chain " + cert_file + ": " + ec.message();
+    return false;
+  }
+  ctx.use_private_key_file(key_file, ssl::context::pem, ec);
+  if (!ec && SSL_CTX_check_private_key(native) != 1) ec = asio::error::invalid_argument;
+  if (ec) {
+    *error = "cannot load the TLS private key " + key_file + " (or it does not match the certificate): " + ec.message();
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -202,8 +231,10 @@ struct Server::Impl {
   asio::signal_set signals;
   asio::steady_timer pause{ioc};  // the accept loop's wait: backoff, or room at the cap
   std::atomic<bool> stopping{false};
+  std::optional<ssl::context> tls;  // set by listen() when a certificate is configured
   std::mutex mu;
   std::unordered_set<std::shared_ptr<Connection>> connections;
+  std::unordered_map<std::string, std::size_t> connections_per_ip;  // under mu
 
   asio::awaitable<void> accept_loop() {
     AcceptBackoff backoff;
@@ -224,15 +255,36 @@ struct Server::Impl {
         continue;
       }
       backoff.reset();
-      auto conn = std::make_shared<Connection>(std::move(socket));
+      auto peer = socket.remote_endpoint(ec);
+      if (ec) continue;  // gone already
+      auto address = peer.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped())  // a dual-stack listener's IPv4 peer
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      auto conn = std::make_shared<Connection>(std::move(socket), address.to_string());
       conn->idle_since = steady_now_ns();
-      {
-        std::lock_guard lock(mu);
-        connections.insert(conn);
+      if (!admit(conn)) {
+        // Addresses are personal data: the warning says how many, not whose.
+        warning.note("connection refused: " + std::to_string(options.max_connections_per_ip) +
+                     " connections already open from its address (--max-connections-per-ip)");
+        conn->stream.socket().close(ec);
+        continue;
       }
       auto executor = conn->stream.get_executor();
       asio::co_spawn(executor, session(conn), asio::detached);
     }
+  }
+
+  // Registers the connection, unless its address already holds max_connections_per_ip.
+  bool admit(const std::shared_ptr<Connection>& conn) {
+    std::lock_guard lock(mu);
+    auto& from_address = connections_per_ip[conn->remote_address];
+    if (options.max_connections_per_ip > 0 && from_address >= options.max_connections_per_ip) {
+      if (from_address == 0) connections_per_ip.erase(conn->remote_address);
+      return false;
+    }
+    ++from_address;
+    connections.insert(conn);
+    return true;
   }
 
   // Sleeps on `pause`; a connection that ends (or shutdown) cuts it short.
@@ -307,38 +359,59 @@ struct Server::Impl {
     ~Registration() {
       std::lock_guard lock(impl->mu);
       impl->connections.erase(conn);
+      auto from_address = impl->connections_per_ip.find(conn->remote_address);
+      if (from_address != impl->connections_per_ip.end() && --from_address->second == 0)
+        impl->connections_per_ip.erase(from_address);
       if (!impl->stopping) asio::post(impl->ioc, [impl = impl] { impl->pause.cancel(); });
     }
   };
 
   asio::awaitable<void> session(std::shared_ptr<Connection> conn) {
     Registration registration{this, conn};
+    if (!tls) {
+      co_await serve_requests(*conn, conn->stream);
+    } else {
+      // A client that does not complete a TLS 1.2+ handshake (plain HTTP, TLS 1.0) is closed.
+      beast::ssl_stream<beast::tcp_stream&> stream(conn->stream, *tls);
+      conn->stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+      boost::system::error_code ec;
+      co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) co_await serve_requests(*conn, stream);
+    }
+    boost::system::error_code ignored;
+    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  // Reads and answers requests on `stream` (the connection's own, or TLS over it) until the
+  // client closes, the server stops, or the connection is not kept alive.
+  template <class Stream>
+  asio::awaitable<void> serve_requests(Connection& conn, Stream& stream) {
     beast::flat_buffer buffer;
     while (!stopping) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(options.body_limit);
       parser.header_limit(kHeaderLimit);
-      conn->idle_since = steady_now_ns();
-      conn->busy = false;
-      if (conn->evicted) break;  // closed to make room while the last answer was written
-      conn->stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
+      conn.idle_since = steady_now_ns();
+      conn.busy = false;
+      if (conn.evicted) break;  // closed to make room while the last answer was written
+      conn.stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
       boost::system::error_code ec;
-      co_await bhttp::async_read(conn->stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-      conn->busy = true;
+      co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      conn.busy = true;
       // Every request the parser refuses gets an answer before the connection closes.
       if (ec == bhttp::error::body_limit) {
-        co_await refuse(*conn, too_large(options.body_limit));
+        co_await refuse(conn, stream, too_large(options.body_limit));
         break;
       }
       if (ec) {
         std::string_view unread(static_cast<const char*>(buffer.data().data()), buffer.size());
         bool line_read = !parser.get().target().empty();
-        if (auto answer = answer_to_unparsable(ec, unread, line_read)) co_await refuse(*conn, *answer);
+        if (auto answer = answer_to_unparsable(ec, unread, line_read)) co_await refuse(conn, stream, *answer);
         break;
       }
       auto started = std::chrono::steady_clock::now();
       Request request = to_request(parser.get());
-      request.remote_address = conn->remote_address;
+      request.remote_address = conn.remote_address;
       bool keep_alive = parser.get().keep_alive() && !stopping;
       Response response;
       if (!options.answer_inline || !answer_inline(request, response))
@@ -346,32 +419,32 @@ struct Server::Impl {
             workers, [this, &request]() -> asio::awaitable<Response> { co_return guarded_dispatch(request); },
             asio::use_awaitable);
       bool head = request.method == "HEAD";
-      bool written = co_await write(*conn, response, parser.get().version(), keep_alive, head);
+      bool written = co_await write(conn, stream, response, parser.get().version(), keep_alive, head);
       log_access(request, response, started);
       if (!written || !keep_alive) break;
     }
-    boost::system::error_code ignored;
-    conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
   // Answers, then closes gracefully: stop sending, and read (and drop) what the client still
   // sends for a moment, so the close does not reset the connection before the answer is read.
-  asio::awaitable<void> refuse(Connection& conn, const Response& response) {
-    if (!co_await write(conn, response, 11, false, false)) co_return;
+  template <class Stream>
+  asio::awaitable<void> refuse(Connection& conn, Stream& stream, const Response& response) {
+    if (!co_await write(conn, stream, response, 11, false, false)) co_return;
     boost::system::error_code ec;
     conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     conn.stream.expires_after(std::chrono::seconds(1));
     std::array<char, 4096> sink;
     for (std::size_t drained = 0; !ec && drained < (1u << 20);)
-      drained += co_await conn.stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+      drained += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
   }
 
-  asio::awaitable<bool> write(Connection& conn, const Response& response, unsigned version, bool keep_alive,
-                              bool head) {
-    auto message = to_message(response, version, keep_alive, head);
+  template <class Stream>
+  asio::awaitable<bool> write(Connection& conn, Stream& stream, const Response& response, unsigned version,
+                              bool keep_alive, bool head) {
+    auto message = to_message(response, version, keep_alive, head, tls.has_value());
     conn.stream.expires_after(std::chrono::seconds(options.read_timeout_seconds));
     boost::system::error_code ec;
-    co_await bhttp::async_write(conn.stream, message, asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_write(stream, message, asio::redirect_error(asio::use_awaitable, ec));
     co_return !ec;
   }
 
@@ -427,6 +500,15 @@ Server::~Server() {
 }
 
 bool Server::listen(std::string* error) {
+  const auto& o = impl_->options;
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    *error = "TLS needs both a certificate and a key file";
+    return false;
+  }
+  if (!o.tls_cert_file.empty()) {
+    impl_->tls.emplace(ssl::context::tls_server);
+    if (!load_tls(*impl_->tls, o.tls_cert_file, o.tls_key_file, error)) return false;
+  }
   boost::system::error_code ec;
   auto address = asio::ip::make_address(impl_->options.host, ec);
   if (ec) {

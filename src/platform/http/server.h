@@ -24,6 +24,14 @@ struct ServerOptions {
   // closed to make room, and new ones wait in the listen backlog meanwhile. Keep it below the
   // file-descriptor limit, with room for the database and files.
   std::size_t max_connections = 0;
+  // Open connections from one IP address at most (0: no cap). Beyond, a new connection is
+  // closed at once, unanswered: a few addresses holding connections open (slow clients)
+  // cannot take every slot under max_connections.
+  std::size_t max_connections_per_ip = 0;
+  // PEM files: with both, every connection is TLS (1.2 or 1.3, ECDHE with AEAD ciphers only)
+  // and every answer carries Strict-Transport-Security; with neither, plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   bool access_log = true;
   // Try each GET/HEAD on the I/O thread first, under a NonBlockingScope (platform/blocking.h):
   // only for a dispatcher that throws WouldBlock before doing anything it cannot answer
@@ -39,7 +47,8 @@ class Server {
   Server(ServerOptions options, Dispatch dispatch);
   ~Server();
 
-  // Binds and starts listening; returns false (with `error`) if the address is taken.
+  // Loads the TLS certificate and key (when set), binds and starts listening; returns false
+  // (with `error`) if a file does not load or the address is taken.
   bool listen(std::string* error);
   std::uint16_t port() const;
   // Runs until stop() or SIGINT/SIGTERM (when handle_signals), then drains in-flight requests.
