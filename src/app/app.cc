@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 
+#include "access/routes.h"
 #include "app/schema.h"
 #include "app/static_files.h"
 #include "gateways/paypal.h"
@@ -77,6 +78,7 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     app->shared_bus_ = std::make_unique<cache::SharedBus>(*app->redis_bus_);
     app->inventory_.set_invalidation_bus(app->shared_bus_.get());
     app->keyring_->set_invalidation_bus(app->shared_bus_.get());
+    app->keys_.set_invalidation_bus(app->shared_bus_.get());  // a revoked key, refused on every node at once
   }
   if (!options.nats_url.empty()) {
     RECUR_TRY(nats::parse_url(options.nats_url));  // a typo fails at start, not at each tick
@@ -106,9 +108,11 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       events_api_(*db_, *clock_, options.event_retention_days),
       webhooks_(*db_, *clock_, ids_, webhook_options(options)),
       pipeline_(router_, keys_, idempotency_) {
+  keys_.set_test_mode(options.test_mode);  // rk_test_ secrets
   wire_billing(options);
   wire_inventory();
   webhooks_.set_ops_outbox(notifications_);  // "endpoint disabled" alerts to --ops-email
+  access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_, retention_);

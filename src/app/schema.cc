@@ -542,6 +542,17 @@ ALTER TABLE customers RENAME COLUMN email TO email_index;
 ALTER TABLE customers ADD COLUMN phone_index TEXT;
 CREATE INDEX customers_phone ON customers (phone_index))",
        seal_personal_data_28},
+      {29, "access (issue 15): API keys over the API (name, expiry, last use) and custom roles",
+       // last_used_at is written at most once a minute per key and node (access/model.h);
+       // a custom role's permissions are a JSON array of x-permission values.
+       R"(ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expires_at BIGINT;
+ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT;
+CREATE TABLE roles (
+  name TEXT PRIMARY KEY,
+  permissions TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+))"},
   };
   return kMigrations;
 }
