@@ -157,6 +157,21 @@ TEST_F(ApiKeysTest, ARoleIsRefusedForAnUnknownPermissionABuiltInNameOrATakenOne)
   EXPECT_EQ(count(t, "SELECT COUNT(*) FROM roles"), 1);
 }
 
+TEST_F(ApiKeysTest, AnIdempotentAnswerKeepsTheNewSecretSealedAndReplaysIt) {
+  SqlIdempotencyStore store(t.app->database(), *t.clock);
+  auto k = create("support");
+  http::Response answer;
+  answer.status = 201;
+  answer.body = to_json(k).dump();
+  auto claim = store.claim("merchant/create-key-1", "fp");
+  ASSERT_TRUE(claim.ok()) << claim.error().message;
+  ASSERT_TRUE(store.complete("merchant/create-key-1", claim->token, answer).ok());
+  EXPECT_EQ(count(t, "SELECT COUNT(*) FROM idempotency_keys WHERE body LIKE $1", {"%" + k.secret.substr(8) + "%"}), 0);
+  auto replay = store.claim("merchant/create-key-1", "fp");
+  ASSERT_TRUE(replay.ok() && replay->existing);
+  EXPECT_EQ(Json::parse(replay->existing->body)["key"], k.secret);
+}
+
 // Checks `done` every 10 ms until it holds or `bound` has passed.
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds bound = 10s) {
   auto deadline = std::chrono::steady_clock::now() + bound;

@@ -296,9 +296,20 @@ namespace {
 // A stored answer keeps the personal data it shows sealed like the rows it came from (an
 // erased customer's fields replay as null); an answer that is not JSON is sealed whole under
 // the system key. The key (the caller's Idempotency-Key) is the associated data.
+// A new API key's secret (POST /v1/api-keys) is never stored in the clear, here either: the
+// answer keeps it sealed under the system key for the key's 24 hours, so that a retry gets
+// the same key.
+bool is_created_key(const Json& doc) {
+  return doc.is_object() && doc.value("object", "") == "api_key" && doc.contains("key");
+}
+
 Result<std::string> seal_answer(db::Tx& tx, const std::string& key, const std::string& body) {
   auto doc = Json::parse(body, nullptr, false);
   if (!doc.is_structured()) return privacy::seal_text(tx, body, key);
+  if (is_created_key(doc) && doc["key"].is_string()) {
+    RECUR_ASSIGN(auto sealed, privacy::seal_text(tx, doc["key"].get<std::string>(), key + "/api_key"));
+    doc["key"] = Json{{"sealed", sealed}};
+  }
   RECUR_TRY(privacy::seal(tx, doc, key));
   return doc.dump();
 }
@@ -307,6 +318,10 @@ Result<std::string> open_answer(db::Tx& tx, const std::string& key, const std::s
   auto doc = Json::parse(stored, nullptr, false);
   if (!doc.is_structured()) return privacy::open_text(tx, stored, key);
   RECUR_TRY(privacy::open(tx, doc, key));
+  if (is_created_key(doc) && doc["key"].is_object() && doc["key"].value("sealed", Json()).is_string()) {
+    RECUR_ASSIGN(auto secret, privacy::open_text(tx, doc["key"]["sealed"].get<std::string>(), key + "/api_key"));
+    doc["key"] = secret;
+  }
   return doc.dump();
 }
 
