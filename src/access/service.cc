@@ -30,8 +30,9 @@ ApiKey key_from_row(const db::Row& row) {
   return k;
 }
 
-Result<std::optional<ApiKey>> find_key(db::Tx& tx, const std::string& id) {
-  RECUR_ASSIGN(auto rows, tx.query(std::string(kKeyColumns) + " WHERE id = $1" + std::string(tx.for_update()), {id}));
+Result<std::optional<ApiKey>> find_key(db::Tx& tx, const std::string& id, bool lock) {
+  std::string sql = std::string(kKeyColumns) + " WHERE id = $1" + (lock ? std::string(tx.for_update()) : "");
+  RECUR_ASSIGN(auto rows, tx.query(sql, {id}));
   if (rows.empty()) return std::optional<ApiKey>();
   return std::optional<ApiKey>(key_from_row(rows[0]));
 }
@@ -144,7 +145,7 @@ Result<Page<ApiKey>> ApiKeys::list(const ListParams& page) {
 
 Result<ApiKey> ApiKeys::get(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<ApiKey> {
-    RECUR_ASSIGN(auto found, find_key(tx, id));
+    RECUR_ASSIGN(auto found, find_key(tx, id, false));
     if (!found) return key_not_found(id);
     return *found;
   }, db::TxMode::kReadOnly);
@@ -152,7 +153,7 @@ Result<ApiKey> ApiKeys::get(const std::string& id) {
 
 Result<ApiKey> ApiKeys::revoke(const std::string& id, const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<ApiKey> {
-    RECUR_ASSIGN(auto found, find_key(tx, id));
+    RECUR_ASSIGN(auto found, find_key(tx, id, true));
     if (!found) return key_not_found(id);
     if (found->revoked_at) return *found;
     ApiKey after = *found;
