@@ -12,7 +12,7 @@ recur=build/recur
 "$recur" demo --db "$db"
 keyfile=var/admin-key.txt
 if [ ! -s "$keyfile" ]; then
-  (umask 077; "$recur" keys create --role admin --db "$db" 2>/dev/null | tail -n 1 > "$keyfile")
+  (umask 077; "$recur" keys create --role admin --name "make run" --db "$db" 2>/dev/null | tail -n 1 > "$keyfile")
   fresh="created on this first start"
 else
   fresh="created on first start, kept in $keyfile"

@@ -17,6 +17,7 @@ constexpr std::string_view kAllPermissions[] = {
     perm::kInventoryRead,     perm::kInventoryWrite,    perm::kShipmentsRead,      perm::kShipmentsWrite,
     perm::kEventsRead,        perm::kWebhooksManage,     perm::kCustomersExport,   perm::kCustomersErase,
     perm::kAuditRead,
+    perm::kApiKeysManage,
 };
 
 // One row per permission; a column per role, in kRoles' order: admin, support, billing,
@@ -49,6 +50,7 @@ constexpr Row kTable[] = {
     {perm::kCustomersExport,      "YY---"},  // a person's request for their data: support answers it
     {perm::kCustomersErase,       "Y----"},  // erasure destroys data for good: admins only
     {perm::kAuditRead,            "Y----"},  // who changed what, from where: admins only
+    {perm::kApiKeysManage,        "Y----"},  // keys and custom roles: whoever holds it holds every permission
 };
 
 TEST(RolePermissions, EveryRoleHoldsExactlyThePermissionsOfTheTable) {
@@ -125,6 +127,68 @@ TEST(RolePermissions, EveryListedRoleIsARoleAndNothingElseIs) {
 TEST(RolePermissions, APermissionMustMatchExactly) {
   for (std::string_view near : {"catalog:READ", "catalog", "catalog:read ", "catalog:*", "*", "", "test_clock:read"})
     for (auto role : kRoles) EXPECT_FALSE(role_allows(role, near)) << role << " " << near;
+}
+
+TEST(Permissions, AllPermissionsIsTheTestsListOnceEach) {
+  const auto& all = all_permissions();
+  EXPECT_EQ(std::set<std::string_view>(all.begin(), all.end()),
+            std::set<std::string_view>(std::begin(kAllPermissions), std::end(kAllPermissions)));
+  EXPECT_EQ(all.size(), std::size(kAllPermissions));
+  for (auto p : kAllPermissions) EXPECT_TRUE(is_permission(p)) << p;
+  for (std::string_view near : {"", "catalog", "catalog:READ", "catalog:*", "*", "admin", "api_keys:read"})
+    EXPECT_FALSE(is_permission(near)) << near;
+}
+
+TEST(CustomRoles, UnknownPermissionsAreListedOnceInTheirOrder) {
+  EXPECT_TRUE(unknown_permissions({}).empty());
+  EXPECT_TRUE(unknown_permissions({"catalog:read", "events:read"}).empty());
+  EXPECT_EQ(unknown_permissions({"catalog:read", "catalog:delete", "*", "catalog:delete", "admin"}),
+            (std::vector<std::string>{"catalog:delete", "*", "admin"}));
+}
+
+TEST(CustomRoles, ANameIsShortLowerCaseAndNoBuiltInRole) {
+  struct Case {
+    std::string_view name;
+    bool ok;
+  };
+  const Case cases[] = {
+      {"readonly", true},       {"web-shop", true},   {"ops_2", true},      {"a", true},
+      {std::string_view("abcdefghijklmnopqrstuvwxyzabcdefghijklmn"), true},  // 40
+      {"abcdefghijklmnopqrstuvwxyzabcdefghijklmno", false},                   // 41
+      {"", false},              {"Readonly", false},  {"2fast", false},     {"_x", false},
+      {"web shop", false},      {"ops.read", false},  {"r\xc3\xb4le", false},
+      {"admin", false},         {"support", false},   {"billing", false},   {"inventory", false},
+      {"analyst", false},
+  };
+  for (const auto& c : cases) EXPECT_EQ(!role_name_problem(c.name).has_value(), c.ok) << c.name;
+}
+
+TEST(KeyExpiry, RevokedWinsThenExpiryAtItsSecond) {
+  struct Case {
+    std::optional<std::int64_t> revoked, expires;
+    std::int64_t now;
+    KeyState state;
+  };
+  const Case cases[] = {
+      {std::nullopt, std::nullopt, 1000, KeyState::kActive},
+      {std::nullopt, 1001, 1000, KeyState::kActive},
+      {std::nullopt, 1000, 1000, KeyState::kExpired},  // expires at expires_at itself
+      {std::nullopt, 999, 1000, KeyState::kExpired},
+      {900, std::nullopt, 1000, KeyState::kRevoked},
+      {900, 999, 1000, KeyState::kRevoked},             // revoked and expired: says revoked
+      {900, 5000, 1000, KeyState::kRevoked},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(key_state(c.revoked, c.expires, c.now), c.state)
+        << c.revoked.value_or(-1) << " " << c.expires.value_or(-1) << " " << c.now;
+}
+
+TEST(KeyExpiry, LastUsedIsWrittenAtMostOnceAMinute) {
+  EXPECT_TRUE(last_used_due(std::nullopt, 1000));
+  EXPECT_FALSE(last_used_due(1000, 1000));
+  EXPECT_FALSE(last_used_due(1000, 1059));
+  EXPECT_TRUE(last_used_due(1000, 1060));
+  EXPECT_TRUE(last_used_due(1000, 5000));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 
+#include "access/routes.h"
 #include "app/schema.h"
 #include "platform/cache/redis_rate_limiter.h"
 #include "app/static_files.h"
@@ -79,6 +80,7 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     app->shared_bus_ = std::make_unique<cache::SharedBus>(*app->redis_bus_);
     app->inventory_.set_invalidation_bus(app->shared_bus_.get());
     app->keyring_->set_invalidation_bus(app->shared_bus_.get());
+    app->keys_.set_invalidation_bus(app->shared_bus_.get());  // a revoked key, refused on every node at once
   }
   if (!options.rate_limits.per_key.off() || !options.rate_limits.per_ip.off()) {
     if (options.redis_url.empty()) {
@@ -118,9 +120,11 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       webhooks_(*db_, *clock_, ids_, webhook_options(options)),
       pipeline_(router_, keys_, idempotency_) {
   erase_after_days_ = options.erase_after_days;
+  keys_.set_test_mode(options.test_mode);  // rk_test_ secrets
   wire_billing(options);
   wire_inventory();
   webhooks_.set_ops_outbox(notifications_);  // "endpoint disabled" alerts to --ops-email
+  access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_, retention_);

@@ -764,6 +764,10 @@ int run_cli(int argc, char** argv) {
   create_cmd->add_option("--role", role, "admin | support | billing | inventory | analyst")
       ->required()
       ->check(CLI::IsMember({"admin", "support", "billing", "inventory", "analyst"}));
+  std::string key_name = "recur keys create";
+  create_cmd->add_option("--name", key_name, "what the key is for, shown in GET /v1/api-keys (e.g. \"shop backend\")")
+      ->capture_default_str()
+      ->check([](const std::string& v) { return v.empty() || v.size() > 100 ? "1 to 100 characters" : ""; });
   add_db_option(create_cmd, common);
   auto* rotate_cmd = keys_cmd->add_subcommand(
       "rotate-master", "re-wrap every data key under a new master key, online; the old master key is then gone");
@@ -810,10 +814,11 @@ int run_cli(int argc, char** argv) {
     return 0;
   }
   if (create_cmd->parsed()) {
-    auto key = (*app)->keys().create(role);
+    auto key = (*app)->keys().create(role, key_name);
     if (!key.ok()) return fail(key.error());
     record_cli_change(**app, "api_key", key->id, "api_key.created", {"role"});
-    std::cerr << "created API key " << key->id << " with role " << key->role << "; it is shown only once:\n";
+    std::cerr << "created API key " << key->id << " (" << key_name << ") with role " << key->role
+              << "; it is shown only once:\n";
     std::cout << key->secret << std::endl;
     return 0;
   }

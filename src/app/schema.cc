@@ -542,6 +542,17 @@ ALTER TABLE customers RENAME COLUMN email TO email_index;
 ALTER TABLE customers ADD COLUMN phone_index TEXT;
 CREATE INDEX customers_phone ON customers (phone_index))",
        seal_personal_data_28},
+      {29, "access (issue 15): API keys over the API (name, expiry, last use) and custom roles",
+       // last_used_at is written at most once a minute per key and node (access/model.h);
+       // a custom role's permissions are a JSON array of x-permission values.
+       R"(ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expires_at BIGINT;
+ALTER TABLE api_keys ADD COLUMN last_used_at BIGINT;
+CREATE TABLE roles (
+  name TEXT PRIMARY KEY,
+  permissions TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+))"},
       {30, "audit (issue 15): the audit log, its entries chained by SHA-256, and the chain's head row",
        // Entries are inserted unchained (seq, prev_hash, hash null) in the transaction of the
        // change; the chainer places them, holding the audit_chain row (decision 0017).

@@ -8,6 +8,8 @@ namespace recur::webhooks {
 const std::vector<std::string_view>& event_types() {
   // The same list as api/openapi.yaml's Event.type enum and docs/events.md (ctest event_types).
   static const std::vector<std::string_view> kTypes = {
+      "api_key.created",
+      "api_key.revoked",
       "billing.failure_rate_high",
       "coupon.created",
       "coupon.updated",
@@ -45,6 +47,7 @@ const std::vector<std::string_view>& event_types() {
       "refund.succeeded",
       "retention_offer.created",
       "retention_offer.updated",
+      "role.created",
       "settings.dunning_updated",
       "settings.tax_updated",
       "shipment.backorder_choice",

@@ -40,7 +40,7 @@ stop_all() {
 # command's messages go to LOG, and all of LOG to stderr when no key came out.
 new_api_key() {
   local key
-  key=$("$1" keys create --role "$3" --db "$2" 2>>"$4" | tail -n 1)
+  key=$("$1" keys create --role "$3" --name "e2e $3" --db "$2" 2>>"$4" | tail -n 1)
   if [ -z "$key" ]; then
     echo "could not create a $3 key" >&2
     cat "$4" >&2

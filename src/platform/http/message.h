@@ -13,7 +13,10 @@ namespace recur::http {
 // Who is calling, as established by authentication.
 struct Principal {
   std::string key_id;  // "key_..."
-  std::string role;    // "admin", "support", ...
+  std::string role;    // "admin", "support", ... or a custom role's name
+  // What the role holds, resolved when the key was checked (a custom role's permissions
+  // are in the database); empty for a built-in role, which the authenticator knows.
+  std::vector<std::string> permissions;
 };
 
 struct Request {

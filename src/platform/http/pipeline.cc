@@ -205,7 +205,14 @@ Response Pipeline::route(Request& request) {
       return r;
     }
     auto principal = auth_.authenticate(*token);
-    if (!principal.ok()) return problem(principal.error(), request.request_id);
+    if (!principal.ok()) {
+      Response r = problem(principal.error(), request.request_id);
+      // A revoked or expired key (api_key_revoked, api_key_expired): RFC 6750's challenge.
+      if (principal.error().kind == ErrorKind::kUnauthorized)
+        r.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\", error_description=\"" +
+                                             principal.error().code + "\"");
+      return r;
+    }
     request.principal = *principal;
     if (!request.principal) {
       // Guessing keys costs the guesser's address its allowance.
