@@ -66,8 +66,11 @@ std::optional<Error> refusal_for(const boost::system::error_code& ec, std::strin
   return Error::bad_request("malformed_request", "the request is not valid HTTP/1.1 (" + ec.message() + ")");
 }
 
-// As bhttp::async_read does on a connection: an eager parser fed what has arrived; when it
-// needs more and nothing more comes, the end of the stream.
+// As bhttp::async_read does on a connection that has sent `bytes` and closed: an eager
+// parser fed what is left until the message is done; when it needs more (need_more, or no
+// progress), the next read would meet the end of the stream. The parser must never be fed
+// the same bytes again after need_more: it expects more (a Beast assertion said so when an
+// earlier version of this loop did; input fuzz/corpus/http_request/regress-need-more-refed).
 WireRequest read_request(std::string_view bytes, std::size_t body_limit) {
   RequestParser parser;
   configure(parser, body_limit);
@@ -79,8 +82,6 @@ WireRequest read_request(std::string_view bytes, std::size_t body_limit) {
     rest.remove_prefix(used);
     if (ec == bhttp::error::need_more || (!ec && used == 0 && !parser.is_done())) {
       ec = {};
-      if (used > 0 && !rest.empty()) continue;
-      // Nothing more arrives: the peer closed.
       if (parser.got_some()) parser.put_eof(ec);
       else ec = bhttp::error::end_of_stream;
       if (!ec && !parser.is_done()) ec = bhttp::error::partial_message;
