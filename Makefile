@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:8080
 DB ?= sqlite:var/recur.db
 export REDOCLY_TELEMETRY := off
 
-.PHONY: deps build run test test-unit test-sanitize test-tsan lint-api postman bench clean
+.PHONY: deps build run test test-unit test-sanitize test-tsan fuzz lint-api postman bench clean
 
 deps: .deps.stamp
 .deps.stamp: scripts/install-deps.sh package.json
@@ -25,10 +25,19 @@ run: build
 	bash scripts/run.sh "$(DB)" "$(LISTEN)"
 
 # The normal suites, then the unit and SQLite db suites under ASan+UBSan (docs/ARCHITECTURE.md,
-# "Sanitizers": about 20 more minutes on a fresh clone on 2 cores).
+# "Sanitizers": about 20 more minutes on a fresh clone on 2 cores), then each fuzzer for 15 s.
 test: build
 	cd $(BUILD) && ../scripts/with-postgres.sh ctest --output-on-failure --timeout 1200
 	$(MAKE) test-sanitize
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# The libFuzzer harnesses (fuzz/, clang, -fsanitize=fuzzer,address,undefined) built in
+# $(FUZZ_BUILD) and run one after the other for FUZZ_SECONDS each; a crash fails and leaves
+# its input in $(FUZZ_BUILD)/crashes/ (docs/SECURITY.md, "Fuzzing").
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: .deps.stamp
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 test-unit: build
 	$(BUILD)/recur_unit_tests
@@ -76,4 +85,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) .deps.stamp
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) .deps.stamp

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Recur needs on Debian 12: build toolchain, libraries, PostgreSQL
 # (for tests and benchmarks), redis-server (the cache-invalidation bus's tests),
-# wrk/nginx/pgbench and python3-psycopg2 (bench) and the npm dev tools.
+# wrk/nginx/pgbench and python3-psycopg2 (bench), clang and its runtime (libFuzzer: `make
+# fuzz`), sqlite3 (the e2e card scan dumps its database) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ APT_PACKAGES=(
   postgresql postgresql-contrib redis-server nats-server
   python3 python3-requests python3-aiosmtpd python3-yaml python3-psycopg2
   ccache
+  clang libclang-rt-dev sqlite3
   wrk nginx-light curl
 )
 

@@ -20,8 +20,12 @@ namespace recur {
 
 using Json = nlohmann::json;
 
+// How deep a request body may nest arrays and objects (the body itself is level 1).
+inline constexpr int kMaxJsonDepth = 64;
+
 // Parses a request body that must be a JSON object ("" counts as {}). Bytes that are not
-// UTF-8 are invalid_json (400); a NUL in any string or key is a validation error (422).
+// UTF-8 and bodies nested deeper than kMaxJsonDepth are invalid_json (400); a NUL in any
+// string or key is a validation error (422).
 Result<Json> parse_json_object(std::string_view body);
 
 // A time a caller sent, in a body or a query parameter: RFC 3339 or a day ("2027-01-31",

@@ -79,6 +79,24 @@ TEST(ParseJsonObject, EmptyBodyIsAnEmptyObjectArraysAndGarbageAreNot) {
   EXPECT_EQ(parse_json_object("{\"a\":").error().code, "invalid_json");
 }
 
+// Deeper bodies are refused before they are parsed: walking them recursed once per level
+// (a 200 KB body of brackets overflowed the stack).
+TEST(ParseJsonObject, RefusesNestingDeeperThanTheLimit) {
+  auto nested = [](int depth, char open, char close) {
+    return "{\"a\":" + std::string(depth - 1, open) + std::string(depth - 1, close) + "}";
+  };
+  EXPECT_TRUE(parse_json_object(nested(kMaxJsonDepth, '[', ']')).ok());
+  EXPECT_EQ(parse_json_object(nested(kMaxJsonDepth + 1, '[', ']')).error().code, "invalid_json");
+  EXPECT_EQ(parse_json_object(nested(100000, '[', ']')).error().code, "invalid_json");
+  std::string objects = "{";
+  for (int i = 1; i <= kMaxJsonDepth; ++i) objects += "\"k\":{";
+  objects += std::string(kMaxJsonDepth + 1, '}');
+  EXPECT_EQ(parse_json_object(objects).error().code, "invalid_json");
+  // Brackets inside strings, escaped quotes included, are text.
+  std::string text = "{\"a\":\"\\\"" + std::string(1000, '[') + "\"}";
+  EXPECT_TRUE(parse_json_object(text).ok());
+}
+
 TEST(IfMatch, AcceptsStrongWeakAndBareVersions) {
   EXPECT_EQ(parse_if_match("\"3\""), 3);
   EXPECT_EQ(parse_if_match("W/\"4\""), 4);

@@ -29,6 +29,7 @@ from recur_api import DIRECT, Api, ApiTestCase, Fixtures, format_time, parse_tim
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+import card_scan  # noqa: E402  (tests/e2e/card_scan.py)
 import wait_for  # noqa: E402  (tests/e2e/wait_for.py: bounded polling, never a blind sleep)
 
 CLOCK_START = "2026-01-31T10:00:00Z"
@@ -191,12 +192,31 @@ class _TestModeServer:
                     pass
                 proc.wait(timeout=15)
         self.procs = []
+        leaks = self._card_scan()
         if self.pg_database:
             subprocess.run([shutil.which("psql") or "psql", self.pg_admin_url, "-q", "-c",
                             f'DROP DATABASE IF EXISTS "{self.pg_database}"'],
                            capture_output=True, timeout=60, check=False)
             self.pg_database = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if leaks:
+            raise AssertionError("card numbers in the test-mode server's logs or database:\n" + "\n".join(leaks))
+
+    def _card_scan(self) -> list[str]:
+        """What card_scan.py finds in this server's logs and its database, once stopped
+        (docs/SECURITY.md, "Card data"); run.sh scans the suite's own server the same way."""
+        leaks = []
+        for name, path in self.logs.items():
+            if name != "prism" and os.path.exists(path):  # Prism sees what tests send on purpose
+                with open(path, "rb") as f:
+                    leaks += card_scan.report(f"{name}.log", f.read())
+        if self.pg_database:
+            url = urlunparse(urlparse(self.pg_admin_url)._replace(path="/" + self.pg_database))
+            leaks += card_scan.report("pg_dump of the test-mode database", card_scan.dump_postgres(url))
+        elif os.path.exists(os.path.join(self.tmp, "e2e.db")):
+            leaks += card_scan.report("sqlite3 .dump of the test-mode database",
+                                      card_scan.dump_sqlite(os.path.join(self.tmp, "e2e.db")))
+        return leaks
 
 
 def free_port() -> int:

@@ -5,6 +5,10 @@ the response against api/openapi.yaml and flags a mismatch with an `sl-violation
 which fails the test here. Requests Prism would itself refuse (malformed JSON, unknown
 fields, wrong types, missing credentials, unknown routes) go straight to the server, so
 the server's own validation is what the test sees.
+
+Every response is also scanned for card numbers (tests/e2e/card_scan.py): a PAN in a
+status line's headers or a body fails the test, whatever the test itself checks
+(docs/SECURITY.md, "Card data").
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import requests
 
+import card_scan
+
 DIRECT = os.environ["RECUR_E2E_DIRECT"]
 PROXY = os.environ["RECUR_E2E_PROXY"]
 ROLES = ("admin", "support", "analyst", "inventory")
@@ -27,6 +33,19 @@ TIMEOUT = 15
 
 class ContractViolation(AssertionError):
     """Prism found the request or the response at odds with api/openapi.yaml."""
+
+
+class CardDataLeak(AssertionError):
+    """A response holds something that reads as a card number (tests/e2e/card_scan.py)."""
+
+
+def check_no_card_data(r: requests.Response) -> None:
+    headers = "\n".join(f"{name}: {value}" for name, value in r.headers.items())
+    for where, data in (("headers", headers.encode("latin-1", "replace")), ("body", r.content)):
+        found = card_scan.scan_bytes(data)
+        if found:
+            raise CardDataLeak(f"{r.request.method} {r.request.url} -> {r.status_code}: the response {where} hold "
+                               f"card numbers: {', '.join(f.masked() for f in found)}")
 
 
 class Api:
@@ -56,6 +75,7 @@ class Api:
             h["Content-Type"] = content_type
         h.update(headers or {})
         r = self.session.request(method, self.base + path, data=data, params=params, headers=h, timeout=TIMEOUT)
+        check_no_card_data(r)
         if check and not self.direct:
             check_contract(r)
         return r

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite: starts `recur serve` on a throw-away SQLite database and a Prism proxy
 # that checks every request and response against api/openapi.yaml, runs the Python tests
-# (tests/e2e/test_*.py) through both, and stops what it started.
+# (tests/e2e/test_*.py) through both, and stops what it started. Then it scans the server's
+# log and a dump of the database for card numbers (tests/e2e/card_scan.py).
 # Usage: tests/e2e/run.sh [PATH/TO/recur]
 #   RECUR_E2E_DB=postgresql://...   run against that (empty) database instead of SQLite
 #   RECUR_E2E_PATTERN=test_x.py     run only the matching test files
@@ -60,4 +61,14 @@ export RECUR_E2E_DIRECT="http://127.0.0.1:$app_port"
 export RECUR_E2E_PROXY="http://127.0.0.1:$prism_port"
 export RECUR_E2E_SUMMARY="$tmp/summary"
 export RECUR_E2E_DB_URL="$db" RECUR_E2E_SERVER_LOG="$tmp/server.log" RECUR_E2E_RECUR="$recur"
-"$python" tests/e2e/run_tests.py
+status=0
+"$python" tests/e2e/run_tests.py || status=$?
+
+# No card number in what the run left: the server's logs and a dump of its database, once
+# it has stopped (tests/e2e/card_scan.py; the responses were scanned as they came, the
+# test-mode servers' logs and databases by billing_server.py). Prism's log is the test
+# tool's, which sees the card numbers tests send on purpose, so it is not scanned.
+stop_all
+if [[ $db == sqlite:* ]]; then scan_db=(--sqlite "${db#sqlite:}"); else scan_db=(--postgres "$db"); fi
+"$python" tests/e2e/card_scan.py "${scan_db[@]}" "$tmp/migrate.log" "$tmp/server.log" || status=1
+exit "$status"

@@ -31,6 +31,7 @@
 #include "platform/card_number.h"
 #include "platform/http/pipeline.h"
 #include "platform/http/security_headers.h"
+#include "platform/http/wire.h"
 #include "platform/ids.h"
 
 namespace recur::http {
@@ -100,22 +101,6 @@ class AcceptBackoff {
   std::chrono::milliseconds wait_{10};
 };
 
-Request to_request(const bhttp::request<bhttp::string_body>& msg) {
-  Request req;
-  req.method = std::string(msg.method_string());
-  std::string_view target(msg.target().data(), msg.target().size());
-  auto q = target.find('?');
-  req.path = url_decode(target.substr(0, q), false);
-  if (q != std::string_view::npos) req.query = parse_query(target.substr(q + 1));
-  for (const auto& field : msg) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    req.headers.emplace_back(std::move(name), std::string(field.value()));
-  }
-  req.body = msg.body();
-  return req;
-}
-
 bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned version, bool keep_alive, bool head,
                                                bool tls) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
@@ -134,47 +119,24 @@ bhttp::response<bhttp::string_body> to_message(const Response& res, unsigned ver
 }
 
 // Refused before the pipeline sees it, so it gets its request id here.
-Response refusal(const std::string& code, const std::string& message) {
+Response refusal(const Error& refused) {
   std::string request_id = "req_" + random_token(12);
-  Response r = problem(Error::bad_request(code, message), request_id);
+  Response r = problem(refused, request_id);
   r.set_header("X-Request-Id", request_id);
   return r;
 }
 
 Response too_large(std::size_t limit) {
-  return refusal("payload_too_large", "the request body exceeds the limit of " + std::to_string(limit) + " bytes");
+  return refusal(body_too_large(limit));
 }
 
-constexpr std::size_t kHeaderLimit = 16 * 1024;
-
-// A request line ending in a well-formed version Beast does not speak ("HTTP/9.9", "HTTP/2.0").
-bool names_another_http_version(std::string_view unread) {
-  auto line = unread.substr(0, unread.find("\r\n"));
-  auto version = line.substr(line.rfind(' ') + 1);
-  return version.size() == 8 && version.substr(0, 5) == "HTTP/" && std::isdigit(static_cast<unsigned char>(version[5])) &&
-         version[6] == '.' && std::isdigit(static_cast<unsigned char>(version[7]));
-}
-
-// The answer to a request the parser refused, or nullopt when there is nobody to answer
-// (the client closed). `unread` holds the bytes not consumed yet (Beast consumes the
-// request line, then each field, as each is complete); `line_read`: the request line was.
+// The answer to a request the parser refused (platform/http/wire.h), or nullopt when there
+// is nobody to answer (the client closed).
 std::optional<Response> answer_to_unparsable(const boost::system::error_code& ec, std::string_view unread,
                                              bool line_read) {
-  if (ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) return std::nullopt;
-  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
-  if (ec == bhttp::error::bad_version && !line_read && names_another_http_version(unread))
-    return refusal("http_version_not_supported", "this server speaks HTTP/1.0 and HTTP/1.1");
-  if (ec == bhttp::error::header_limit) {
-    if (!line_read)
-      return refusal("uri_too_long", "the request line exceeds the limit of " + std::to_string(kHeaderLimit) + " bytes");
-    return refusal("header_fields_too_large",
-                   "the request's header exceeds the limit of " + std::to_string(kHeaderLimit) + " bytes");
-  }
-  if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length)
-    return refusal("malformed_request",
-                   "the request's framing is ambiguous or invalid (Content-Length with Transfer-Encoding, or a bad "
-                   "Content-Length or Transfer-Encoding)");
-  return refusal("malformed_request", "the request is not valid HTTP/1.1 (" + ec.message() + ")");
+  auto refused = refusal_for(ec, unread, line_read);
+  if (!refused) return std::nullopt;
+  return refusal(*refused);
 }
 
 // Mozilla's "intermediate" TLS 1.2 suites: ECDHE key exchange with an AEAD cipher, nothing
