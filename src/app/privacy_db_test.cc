@@ -194,11 +194,17 @@ TEST_F(PrivacyTest, ErasureShredsEveryCopyKeepsTheMoneyAndIsIdempotent) {
   // Every copy in the event log reads as null now, before and after.
   for (const auto& e : events_of(c.id)) {
     for (const auto* copy : {&e.before, &e.after})
-      if (copy->is_object()) EXPECT_TRUE(copy->at("email").is_null()) << e.type;
+      if (copy->is_object()) {
+        EXPECT_TRUE(copy->at("email").is_null()) << e.type;
+      }
   }
   for (const auto& e : events_of(subscription)) {
-    if (e.after.is_object()) EXPECT_TRUE(e.after.at("shipping_address").is_null()) << e.type;
-    if (e.details.is_object() && e.details.contains("comment")) EXPECT_TRUE(e.details.at("comment").is_null());
+    if (e.after.is_object()) {
+      EXPECT_TRUE(e.after.at("shipping_address").is_null()) << e.type;
+    }
+    if (e.details.is_object() && e.details.contains("comment")) {
+      EXPECT_TRUE(e.details.at("comment").is_null());
+    }
   }
   EXPECT_EQ(events_of(c.id).back().type, "customer.erased");
   // The key is gone: the sealed bytes cannot be opened by anyone any more.

@@ -122,7 +122,9 @@ TEST(AuditChain, FirstBreakFindsTheFirstEntryThatDoesNotHold) {
     c.tamper(entries);
     auto broken = first_break(entries, kGenesisHash, 0);
     ASSERT_EQ(broken.has_value(), c.broken.has_value());
-    if (broken) EXPECT_EQ(broken->index, *c.broken) << broken->reason;
+    if (broken) {
+      EXPECT_EQ(broken->index, *c.broken) << broken->reason;
+    }
   }
 }
 

@@ -47,11 +47,12 @@ Result<Shipment> Shipments::move_shipment(const std::string& id, ShipmentStatus 
       for (auto& item : s.items) {
         if (!item.tracked || item.reserved == 0) continue;
         RECUR_ASSIGN(auto product, catalog::find_product(tx, item.product));
+        const std::int64_t shipped = item.reserved;
         Movement m;
         m.product = item.product;
         m.kind = MovementKind::kShipment;
-        m.on_hand_delta = -item.reserved;
-        m.reserved_delta = -item.reserved;
+        m.on_hand_delta = -shipped;
+        m.reserved_delta = -shipped;
         m.reference = s.id;
         m.actor = actor;
         m.created = now;

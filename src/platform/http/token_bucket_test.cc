@@ -18,7 +18,9 @@ TEST(ParseRateLimit, ReadsCountsPerSecondMinuteOrHour) {
   for (const auto& c : cases) {
     auto parsed = parse_rate_limit(c.text);
     ASSERT_EQ(parsed.has_value(), c.per_minute.has_value()) << c.text;
-    if (parsed) EXPECT_EQ(parsed->per_minute, *c.per_minute) << c.text;
+    if (parsed) {
+      EXPECT_EQ(parsed->per_minute, *c.per_minute) << c.text;
+    }
   }
 }
 
