@@ -190,15 +190,7 @@ class TwoNodesTest : public ::testing::Test {
     b = node();
     ASSERT_TRUE(eventually([&] { return subscribed(*a) && subscribed(*b); }));
   }
-  // Another API node on the same database, wired as `recur serve --redis-url` is.
-  std::unique_ptr<app::App> node() {
-    app::Options options{t.db_url, 4, "", ""};
-    options.master_key_file = t.master_key_file;
-    options.redis_url = redis.url();
-    auto app = app::App::open(options, std::make_unique<SimulatedClock>(t.clock->now()));
-    if (!app.ok()) throw std::runtime_error(app.error().message);
-    return std::move(*app);
-  }
+  std::unique_ptr<app::App> node() { return testing::redis_node(t, redis.url()); }
   static bool subscribed(app::App& node) { return node.redis_bus() && node.redis_bus()->subscribed(); }
   static std::string check(app::App& node, const std::string& secret) {
     auto p = node.keys().authenticate(secret);

@@ -93,4 +93,13 @@ std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_siz
   return std::move(*app);
 }
 
+std::unique_ptr<app::App> redis_node(const TestApp& base, const std::string& redis_url, int pool_size) {
+  app::Options options{base.db_url, pool_size, "", ""};
+  options.master_key_file = base.master_key_file;
+  options.redis_url = redis_url;
+  auto app = app::App::open(options, std::make_unique<SimulatedClock>(base.clock->now()));
+  if (!app.ok()) throw std::runtime_error(app.error().message);
+  return std::move(*app);
+}
+
 }  // namespace recur::testing

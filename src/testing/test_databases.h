@@ -32,4 +32,8 @@ TestApp make_app(Timestamp start, int pool_size = 8);
 std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size = 8,
                                  billing::BillingOptions billing = {});
 
+// Another API node on the same database, wired as `recur serve --redis-url` is: its own
+// simulated clock (starting at base's now) and cache invalidations through `redis_url`.
+std::unique_ptr<app::App> redis_node(const TestApp& base, const std::string& redis_url, int pool_size = 4);
+
 }  // namespace recur::testing

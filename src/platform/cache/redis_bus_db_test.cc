@@ -37,15 +37,7 @@ class RedisBusTest : public ::testing::Test {
     ASSERT_TRUE(eventually([&] { return subscribed(*a) && subscribed(*b); }));
   }
 
-  // Another API node on the same database, wired the way `recur serve --redis-url` is.
-  std::unique_ptr<app::App> node() {
-    app::Options options{t.db_url, 4, "", ""};
-    options.master_key_file = t.master_key_file;
-    options.redis_url = redis.url();
-    auto app = app::App::open(options, std::make_unique<SimulatedClock>(t.clock->now()));
-    if (!app.ok()) throw std::runtime_error(app.error().message);
-    return std::move(*app);
-  }
+  std::unique_ptr<app::App> node() { return testing::redis_node(t, redis.url()); }
   static bool subscribed(app::App& node) { return node.redis_bus() && node.redis_bus()->subscribed(); }
   bool cached(app::App& node) { return node.inventory().cache().get(product).has_value(); }
   std::int64_t available(app::App& node) {
