@@ -299,7 +299,17 @@ Result<int> App::publish_events() {
   return publisher_->publish_pending();
 }
 
-Result<db::MigrationReport> App::migrate() { return db::migrate(*db_, migrations(), clock_->now()); }
+Result<db::MigrationReport> App::migrate() {
+  RECUR_ASSIGN(auto report, db::migrate(*db_, migrations(), clock_->now()));
+  // The blind-index and system keys exist before the first request: a lookup by e-mail runs
+  // in a read-only transaction (PostgreSQL refuses the INSERT that would make the key then).
+  RECUR_TRY(db::transact(*db_, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(keyring_->data_key(tx, std::string(privacy::kIndexKey)));
+    RECUR_TRY(keyring_->data_key(tx, std::string(privacy::kSystemKey)));
+    return Ok{};
+  }));
+  return report;
+}
 
 void App::add_platform_routes(const Options& options) {
   router_.add("GET", "/healthz", "", [this](http::Request& req) {
