@@ -172,15 +172,7 @@ TEST_F(ApiKeysTest, AnIdempotentAnswerKeepsTheNewSecretSealedAndReplaysIt) {
   EXPECT_EQ(Json::parse(replay->existing->body)["key"], k.secret);
 }
 
-// Checks `done` every 10 ms until it holds or `bound` has passed.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds bound = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using testing::eventually;
 
 class TwoNodesTest : public ::testing::Test {
  protected:

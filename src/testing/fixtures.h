@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <thread>
@@ -11,6 +12,18 @@
 #include "testing/test_databases.h"
 
 namespace recur::testing {
+
+// Checks `done` every 10 ms until it holds or `bound` has passed (what another node does
+// through Redis arrives a little later).
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 
 inline catalog::Plan make_plan(TestApp& t, std::int64_t amount, Interval interval, int count = 1,
                                std::int64_t trial_days = 0, const std::string& name = "Box") {
