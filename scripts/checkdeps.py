@@ -25,10 +25,11 @@ ALLOWED = {
     "billing": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "gateways", "notify"],
     "inventory": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "notify"],
     "webhooks": ["platform", "privacy", "events", "access", "notify"],
+    "analytics": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions"],
     "app": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify", "billing",
-            "inventory", "webhooks"],
+            "inventory", "webhooks", "analytics"],
     "testing": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify",
-                "billing", "inventory", "webhooks", "app"],
+                "billing", "inventory", "webhooks", "analytics", "app"],
 }
 TEST_EXTRA = ["testing", "app"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')

@@ -296,7 +296,7 @@ Result<std::int64_t> Keyring::rewrap_all(db::Database& db, int batch) {
 }
 
 Keyring& keyring_of(db::Tx& tx) {
-  auto* keyring = dynamic_cast<Keyring*>(tx.attachment());
+  auto* keyring = tx.attached<Keyring>();
   if (!keyring) throw std::logic_error("no privacy::Keyring attached to the database");
   return *keyring;
 }

@@ -52,7 +52,8 @@ inline constexpr std::string_view kUniqueViolation = "unique_violation";
 inline constexpr std::string_view kSerializationFailure = "serialization_failure";
 
 // What the app attaches to a database for the modules to reach from any of its transactions
-// (privacy's keyring): set once, when the app opens the database, before any transaction.
+// (privacy's keyring, the event log's observers): set when the app opens the database,
+// before any transaction.
 class Attachment {
  public:
   virtual ~Attachment() = default;
@@ -95,14 +96,31 @@ class Tx {
     return work;
   }
 
-  // The database's attachment (null when none was attached).
-  Attachment* attachment() const { return attachment_; }
+  // The database's attachment of type T (null when none was attached).
+  template <class T>
+  T* attached() const {
+    if (!attachments_) return nullptr;
+    for (Attachment* a : *attachments_)
+      if (auto* t = dynamic_cast<T*>(a)) return t;
+    return nullptr;
+  }
+  // Every attachment of type T, in the order attached.
+  template <class T, class F>
+  Status each_attached(F&& f) const {
+    if (!attachments_) return Ok{};
+    for (Attachment* a : *attachments_)
+      if (auto* t = dynamic_cast<T*>(a)) {
+        auto done = f(*t);
+        if (!done.ok()) return done;
+      }
+    return Ok{};
+  }
 
  private:
   friend class Database;
   friend class RequestTransaction;
   std::vector<std::function<void()>> after_commit_;
-  Attachment* attachment_ = nullptr;
+  const std::vector<Attachment*>* attachments_ = nullptr;
 };
 
 enum class TxMode { kReadWrite, kReadOnly };
@@ -127,9 +145,8 @@ class Database {
   // A short description for logs: "sqlite:var/recur.db", "postgresql://host:port/db".
   virtual std::string describe() const = 0;
   // Every transaction begun afterwards carries `attachment` (owned by the caller, who
-  // keeps it alive as long as the database).
-  void attach(Attachment* attachment) { attachment_ = attachment; }
-  Attachment* attachment() const { return attachment_; }
+  // keeps it alive as long as the database), beside those attached before.
+  void attach(Attachment* attachment) { attachments_.push_back(attachment); }
 
  protected:
   // The engine's own transaction, never joined to a request's.
@@ -137,7 +154,7 @@ class Database {
 
  private:
   friend class RequestTransaction;
-  Attachment* attachment_ = nullptr;
+  std::vector<Attachment*> attachments_;
 };
 
 // Makes everything one request commits one transaction, so that its effects and the record

@@ -55,7 +55,7 @@ Result<std::unique_ptr<Tx>> Database::begin(TxMode mode) {
       if (&scope->db_ == this) return scope->join();
     return open(mode);
   }();
-  if (tx.ok()) (*tx)->attachment_ = attachment_;
+  if (tx.ok()) (*tx)->attachments_ = &attachments_;
   return tx;
 }
 
@@ -67,7 +67,7 @@ Result<std::unique_ptr<Tx>> RequestTransaction::join() {
   if (!shared_) {
     // Read-write from the start: a read that later writes would have to upgrade its lock.
     RECUR_ASSIGN(shared_, db_.open(TxMode::kReadWrite));
-    shared_->attachment_ = db_.attachment_;  // tx() is handed out as it is
+    shared_->attachments_ = &db_.attachments_;  // tx() is handed out as it is
   }
   // Never reused: a rollback to a savepoint that was not made (its SAVEPOINT lost with an
   // aborted pipeline) fails, and breaks the scope, instead of undoing another's work.

@@ -1,0 +1,222 @@
+// Analytics' pure rules (issue 16, docs/analytics.md): a subscription's MRR, the five MRR
+// movements of a customer, calendar buckets, churn rates, LTV, the Kaplan-Meier survival
+// estimator, the at-risk score and its AUC. No I/O, no clock, no SQL; every function is a
+// plain function of its arguments, and docs/analytics.md's worked examples are its tests.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/calendar.h"
+#include "platform/time.h"
+#include "subscriptions/subscription.h"
+
+namespace recur::analytics {
+
+// ---------------------------------------------------------------- MRR
+
+// A price per period in a month: interval `month` / count; `year` / (12 count); `week`
+// x 52 / (12 count); `day` x 365 / (12 count); rounded half-up to the minor unit.
+std::int64_t monthly(std::int64_t amount_per_period, const Cadence& cadence);
+
+// Whether a subscription in `status` contributes MRR: active and past_due only.
+bool counts_for_mrr(subscriptions::Status status);
+
+// The MRR of a subscription in the state `sub` (as its event's `after` shows it), on `plan`
+// (its plan; the plan's amount and cadence never change): 0 unless counts_for_mrr;
+// otherwise monthly(plan.amount x quantity less the discount its next invoice gets, as
+// subscriptions::period_amount computes it). Tax excluded.
+std::int64_t subscription_mrr(const subscriptions::Subscription& sub, const catalog::Plan& plan);
+
+// ---------------------------------------------------------------- movements
+
+enum class MovementKind { kNew, kExpansion, kContraction, kChurn, kReactivation };
+std::string_view to_string(MovementKind kind);  // "new", "expansion", ...
+inline constexpr MovementKind kAllMovementKinds[] = {MovementKind::kNew, MovementKind::kExpansion,
+                                                     MovementKind::kContraction, MovementKind::kChurn,
+                                                     MovementKind::kReactivation};
+
+// A change of a customer's MRR from `before` to `after` (before != after), given whether it
+// ever had MRR > 0 before: 0 -> x new (never had) or reactivation (had); x -> y > x
+// expansion; x -> 0 < y < x contraction; x -> 0 churn. Requires: before != after, both >= 0.
+MovementKind classify(std::int64_t before, std::int64_t after, bool had_mrr_before);
+
+// Why a subscription's MRR dropped (for churn): "voluntary" (a cancel or pause by the API, a
+// customer, an offer flow), "involuntary" (dunning: the event's reason is payment_failed),
+// or "" for a change that is not a drop.
+inline constexpr std::string_view kVoluntary = "voluntary";
+inline constexpr std::string_view kInvoluntary = "involuntary";
+
+// One subscription's MRR from `at` on: a point of its timeline. A customer's points are
+// given in the order the events were recorded (each subscription's in its own order).
+struct MrrPoint {
+  std::string subscription;
+  Timestamp at = 0;
+  std::int64_t mrr = 0;
+  std::string cause;  // kVoluntary / kInvoluntary on a drop, else ""
+};
+
+struct Movement {
+  Timestamp at = 0;
+  MovementKind kind = MovementKind::kNew;
+  std::int64_t amount = 0;  // > 0: |after - before|
+  std::int64_t before = 0;  // the customer's MRR just before `at`
+  std::int64_t after = 0;
+  std::string churn_type;   // for kChurn: kVoluntary or kInvoluntary (involuntary when any
+                            // subscription that dropped at `at` dropped for dunning); else ""
+};
+
+// The movements of one customer in one currency from its subscriptions' points: the points
+// are applied in order of `at` (stably: equal instants keep the given order); all points at
+// one instant make one change of the customer's MRR (the sum of its subscriptions' latest
+// MRR), and each change (after != before) is one movement. Deterministic: the same points
+// give the same movements, however they were gathered.
+std::vector<Movement> customer_movements(const std::vector<MrrPoint>& points);
+
+// ---------------------------------------------------------------- buckets
+
+enum class BucketInterval { kDay, kWeek, kMonth, kQuarter, kYear };
+std::optional<BucketInterval> parse_bucket_interval(std::string_view text);  // "day|week|month|quarter|year"
+std::string_view to_string(BucketInterval interval);
+
+struct Bucket {
+  Timestamp start = 0;  // inclusive
+  Timestamp end = 0;    // exclusive
+};
+
+// The UTC calendar bucket that contains t: days from 00:00, ISO weeks from Monday 00:00,
+// months, quarters (Jan/Apr/Jul/Oct) and years from their first day.
+Bucket bucket_of(Timestamp t, BucketInterval interval);
+
+// The calendar buckets that cover [from, to), the first and last cut to from and to (a
+// bucket's start is max(from, calendar start), its end min(to, calendar end)). Empty when
+// from >= to. Requires: at most `max_buckets` buckets, else nullopt (the caller's 422).
+std::optional<std::vector<Bucket>> buckets(Timestamp from, Timestamp to, BucketInterval interval,
+                                           std::size_t max_buckets = 2000);
+
+// ---------------------------------------------------------------- rates
+
+// num / den, or nullopt when den == 0.
+std::optional<double> rate(double num, double den);
+
+// One bucket's MRR figures: mrr_end - mrr_start == new + expansion + reactivation -
+// contraction - churn (the identity the store keeps and the tests check).
+struct MovementTotals {
+  std::int64_t mrr_start = 0;
+  std::int64_t new_mrr = 0, expansion = 0, contraction = 0, churn = 0, reactivation = 0;
+  std::int64_t mrr_end = 0;
+  std::int64_t count_new = 0, count_expansion = 0, count_contraction = 0, count_churn = 0, count_reactivation = 0;
+};
+bool identity_holds(const MovementTotals& t);
+
+struct ChurnFigures {
+  std::int64_t customers_start = 0;    // customers with MRR > 0 at the bucket's start
+  std::int64_t churned_customers = 0;  // distinct customers with a churn movement in it
+  std::int64_t voluntary = 0;          // of those, whose (last) churn was voluntary
+  std::int64_t involuntary = 0;
+  std::optional<double> customer_churn_rate;  // churned / customers_start
+  std::optional<double> gross_mrr_churn_rate;  // (churn + contraction) / mrr_start
+  std::optional<double> net_mrr_churn_rate;    // (churn + contraction - expansion - reactivation) / mrr_start (may be < 0)
+  std::optional<double> quick_ratio;           // (new + expansion + reactivation) / (churn + contraction) (may be > 1)
+};
+ChurnFigures churn_figures(const MovementTotals& t, std::int64_t customers_start, std::int64_t churned_customers,
+                           std::int64_t voluntary, std::int64_t involuntary);
+
+// ---------------------------------------------------------------- LTV
+
+// MRR / customers, rounded half-up; nullopt when customers == 0.
+std::optional<std::int64_t> arpa(std::int64_t mrr, std::int64_t customers);
+
+// ARPA / mean monthly customer churn rate (rounded half-up); nullopt when arpa is or the
+// churn rate is 0 or unknown (never infinite).
+std::optional<std::int64_t> ltv(std::optional<std::int64_t> arpa, std::optional<double> monthly_churn_rate);
+
+// The mean of the rates that are known; nullopt when none is.
+std::optional<double> mean_rate(const std::vector<std::optional<double>>& rates);
+
+// ---------------------------------------------------------------- survival
+
+// A subscription's lifetime: `days` from its start to its end (ended) or to the instant of
+// the analysis (censored, still alive).
+struct Lifetime {
+  double days = 0;
+  bool ended = false;
+};
+
+// A step of the Kaplan-Meier curve: S(t) for t >= days until the next step, with Greenwood's
+// 95 % band (S +- 1.96 sqrt(Var), Var = S^2 sum d / (n (n - d)), cut to [0, 1]).
+struct SurvivalStep {
+  double days = 0;
+  std::int64_t at_risk = 0;  // n: lifetimes >= days just before it
+  std::int64_t ended = 0;    // d: lifetimes that ended at `days`
+  double survival = 1;
+  double lower = 1;
+  double upper = 1;
+};
+
+// The Kaplan-Meier estimate: one step per distinct ending time (ascending), the first
+// step at day 0 with S = 1. Censored lifetimes at a time count as at risk at that time
+// (ends before censoring at ties).
+std::vector<SurvivalStep> kaplan_meier(std::vector<Lifetime> lifetimes);
+
+// S(days) from a curve (1 before the first end).
+double survival_at(const std::vector<SurvivalStep>& curve, double days);
+
+// Expected remaining lifetime in months (30.44 days) of a subscriber alive at `tenure_days`:
+// the area under S(t) / S(tenure) from tenure to the curve's last step, plus, when the curve
+// ends above 0, that tail held flat for `tail_days` (documented cap; default 365 days).
+double expected_remaining_months(const std::vector<SurvivalStep>& curve, double tenure_days, double tail_days = 365);
+
+// The LTV of one customer: what it paid (less refunds) plus the expected future value =
+// average order value x orders per month x expected remaining months, rounded half-up.
+struct CustomerValueInput {
+  std::int64_t realised = 0;     // paid - refunded, minor units
+  std::int64_t orders = 0;       // paid invoices
+  double tenure_months = 0;      // from its first paid invoice to the instant asked
+  double remaining_months = 0;   // expected_remaining_months for its plan and tenure
+  bool active = false;           // MRR > 0 now: no future value otherwise
+};
+struct CustomerValue {
+  std::int64_t realised = 0;
+  std::int64_t average_order_value = 0;
+  double orders_per_month = 0;
+  double expected_remaining_months = 0;
+  std::int64_t expected_future = 0;
+  std::int64_t ltv = 0;  // realised + expected_future
+};
+CustomerValue customer_value(const CustomerValueInput& in);
+
+// ---------------------------------------------------------------- at-risk score
+
+// What an active subscription shows in the 90 days before the instant scored.
+struct RiskSignals {
+  std::int64_t failed_payments = 0;
+  std::int64_t skips = 0;
+  std::int64_t pauses = 0;
+  std::int64_t downgrades = 0;
+  std::int64_t backorders = 0;
+  std::int64_t offers_declined = 0;   // retention offers declined (a cancel was started)
+  std::int64_t offers_accepted = 0;
+  bool past_due = false;
+  double tenure_days = 0;
+};
+
+// Recur's own model: a logistic score in [0, 1] with fixed, documented weights
+// (docs/analytics.md, "At-risk"). Higher is riskier.
+double risk_score(const RiskSignals& s);
+// The signals that weigh most in a score, most first (for the list's `reasons`).
+std::vector<std::string> risk_reasons(const RiskSignals& s);
+
+// The area under the ROC curve of scores against outcomes (true: churned): the chance that
+// a churned subscriber scores above one who stayed (ties count half). nullopt when one
+// class is empty.
+struct Scored {
+  double score = 0;
+  bool churned = false;
+};
+std::optional<double> auc(std::vector<Scored> scored);
+
+}  // namespace recur::analytics

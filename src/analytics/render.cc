@@ -1,0 +1,2 @@
+// See render.h.
+#include "analytics/render.h"

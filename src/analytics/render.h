@@ -1,0 +1,2 @@
+// Analytics reports as CSV and SVG (content negotiation on the analytics routes): pure.
+#pragma once
