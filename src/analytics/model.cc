@@ -220,6 +220,9 @@ std::optional<double> mean_rate(const std::vector<std::optional<double>>& rates)
 
 namespace {
 
+// The days in an average month (365.25 / 12, rounded; docs/analytics.md).
+constexpr double kDaysPerMonth = 30.44;
+
 // The step at `days` where `ended` of `at_risk` lifetimes end, carrying S and Greenwood's
 // sum forward. When every lifetime at risk ends (n == d) S becomes 0 and d / (n (n - d))
 // is undefined: the term is left out (as lifelines does), so the band is [0, 0].

@@ -168,10 +168,7 @@ std::vector<SurvivalStep> kaplan_meier(std::vector<Lifetime> lifetimes);
 // S(days) from a curve (1 before the first end).
 double survival_at(const std::vector<SurvivalStep>& curve, double days);
 
-// The days in an average month (365.25 / 12, rounded): survival's days to months.
-inline constexpr double kDaysPerMonth = 30.44;
-
-// Expected remaining lifetime in months (kDaysPerMonth days) of a subscriber alive at
+// Expected remaining lifetime in months (30.44 days: 365.25 / 12) of a subscriber alive at
 // `tenure_days`: the area under S(t) / S(tenure) from tenure to the curve's last step, plus,
 // when the curve ends above 0, its last S / S(tenure) held flat for `tail_days` from
 // max(tenure, last step) (documented cap; default 365 days). 0 when S(tenure) == 0.
