@@ -18,6 +18,7 @@ constexpr std::string_view kAllPermissions[] = {
     perm::kEventsRead,        perm::kWebhooksManage,     perm::kCustomersExport,   perm::kCustomersErase,
     perm::kAuditRead,
     perm::kApiKeysManage,
+    perm::kAnalyticsRead,
 };
 
 // One row per permission; a column per role, in kRoles' order: admin, support, billing,
@@ -51,6 +52,7 @@ constexpr Row kTable[] = {
     {perm::kCustomersErase,       "Y----"},  // erasure destroys data for good: admins only
     {perm::kAuditRead,            "Y----"},  // who changed what, from where: admins only
     {perm::kApiKeysManage,        "Y----"},  // keys and custom roles: whoever holds it holds every permission
+    {perm::kAnalyticsRead,        "Y---Y"},  // MRR, churn, LTV: the shop's own figures, for its analysts
 };
 
 TEST(RolePermissions, EveryRoleHoldsExactlyThePermissionsOfTheTable) {

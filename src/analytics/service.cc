@@ -527,7 +527,8 @@ Result<std::vector<Bucket>> Reports::buckets_of(const ReportQuery& q) {
 }
 
 Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const std::string& currency,
-                                                             const std::vector<Bucket>& bs, const Slice& slice) {
+                                                             const std::vector<Bucket>& bs, const Slice& slice,
+                                                             bool churned_wanted) {
   std::vector<BucketFigures> out;
   if (bs.empty()) return out;
   const Timestamp from = bs.front().start, to = bs.back().end;
@@ -553,7 +554,9 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
     const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kDay;
     RECUR_ASSIGN(base, daily_before(tx, currency, first_day));
     RECUR_ASSIGN(days, daily_rows(tx, currency, first_day, last_day));
-    RECUR_ASSIGN(churns, movements_between(tx, currency, from, to, true));
+    if (churned_wanted) {
+      RECUR_ASSIGN(churns, movements_between(tx, currency, from, to, true));
+    }
     // Partial days at the range's ends: their movements and points, read once each.
     std::map<Timestamp, Timeline> partial;
     for (Timestamp edge : {from, to}) {
@@ -629,7 +632,7 @@ Result<Json> Reports::movements(const ReportQuery& q) {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
-    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice));
+    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice, false));
     Json data = Json::array();
     for (const auto& f : fs) {
       const auto& t = f.totals;
@@ -915,7 +918,7 @@ Result<Json> Reports::engagement(const ReportQuery& q) {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
-    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice));
+    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice, false));
     RECUR_ASSIGN(auto acts, activity_between(tx, currency, q.from, q.to));
     std::set<std::string> in_slice;
     if (slice.any()) {

@@ -98,8 +98,10 @@ class Reports {
     std::int64_t voluntary = 0;
     std::int64_t involuntary = 0;
   };
+  // `churned`: also count the distinct customers who churned in each bucket (a read of the
+  // churn movements in the range; the movements report needs none).
   Result<std::vector<BucketFigures>> figures(db::Tx& tx, const std::string& currency, const std::vector<Bucket>& buckets,
-                                             const Slice& slice);
+                                             const Slice& slice, bool churned = true);
 
  private:
   Result<std::string> currency_of(db::Tx& tx, const ReportQuery& q);
