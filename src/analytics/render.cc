@@ -124,6 +124,13 @@ const std::map<std::string_view, CsvLayout>& csv_layouts() {
          "expected_future", "ltv"},
         {},
         {}}},
+      // GET /v1/customers/{id}/ltv: one customer's row of the ranking.
+      {"customer-ltv",
+       {false,
+        {"customer", "currency", "realised", "average_order_value", "orders_per_month", "expected_remaining_months",
+         "expected_future", "ltv"},
+        {},
+        {}}},
   };
   return kLayouts;
 }

@@ -10,8 +10,9 @@
 namespace recur::analytics {
 
 // `report` is the endpoint's last path segment ("mrr", "mrr-movements", "churn", "ltv",
-// "renewals", "cohorts", "survival", "engagement", "cancellations", "at-risk", "customers")
-// and `body` exactly the JSON the endpoint answers. nullopt: the report has no such rendering
+// "renewals", "cohorts", "survival", "engagement", "cancellations", "at-risk", "customers";
+// "customer-ltv" for GET /v1/customers/{id}/ltv) and `body` exactly the JSON the endpoint
+// answers. nullopt: the report has no such rendering
 // (the route answers 406). Neither throws on a body of an unexpected shape: a missing or
 // mistyped field reads as null.
 
@@ -29,7 +30,7 @@ std::optional<std::string> render_csv(std::string_view report, const Json& body)
 // attributes only, which the API's Content-Security-Policy allows): width, height and
 // viewBox, a title, a legend, axes labelled with dates (YYYY-MM-DD) and amounts in major
 // units (12345 usd -> 123.45); every text XML-escaped. Data marks carry class "mark" and
-// their kind (bar, line, dot, cell, step, band). ltv and customers have none.
+// their kind (bar, line, dot, cell, step, band). ltv, customers and customer-ltv have none.
 std::optional<std::string> render_svg(std::string_view report, const Json& body);
 
 }  // namespace recur::analytics

@@ -157,6 +157,17 @@ TEST(AnalyticsRenderCsv, AnEmptyListIsTheHeaderAlone) {
             "expected_future,ltv\r\n");
 }
 
+TEST(AnalyticsRenderCsv, OneCustomersLtvIsOneRecord) {
+  Json ltv = {{"object", "analytics.customer_ltv"}, {"customer", "cus_1"}, {"currency", "usd"}, {"realised", 4800},
+              {"average_order_value", 2400}, {"orders_per_month", 1.0}, {"expected_remaining_months", 6.5},
+              {"expected_future", 15600}, {"ltv", 20400}};
+  EXPECT_EQ(*render_csv("customer-ltv", ltv),
+            "customer,currency,realised,average_order_value,orders_per_month,expected_remaining_months,"
+            "expected_future,ltv\r\n"
+            "cus_1,usd,4800,2400,1.0,6.5,15600,20400\r\n");
+  EXPECT_FALSE(render_svg("customer-ltv", ltv).has_value());
+}
+
 TEST(AnalyticsRenderCsv, AnUnknownReportHasNoCsv) {
   EXPECT_FALSE(render_csv("invoices", list(Json::array())).has_value());
   EXPECT_FALSE(render_csv("", Json::object()).has_value());
