@@ -127,11 +127,11 @@ ChurnFigures churn_figures(const MovementTotals& t, std::int64_t customers_start
 
 // ---------------------------------------------------------------- LTV
 
-// MRR / customers, rounded half-up; nullopt when customers == 0.
+// MRR / customers, rounded half-up; nullopt when customers == 0 (or below).
 std::optional<std::int64_t> arpa(std::int64_t mrr, std::int64_t customers);
 
 // ARPA / mean monthly customer churn rate (rounded half-up); nullopt when arpa is or the
-// churn rate is 0 or unknown (never infinite).
+// churn rate is 0 (or below) or unknown, and when the quotient leaves int64 (never infinite).
 std::optional<std::int64_t> ltv(std::optional<std::int64_t> arpa, std::optional<double> monthly_churn_rate);
 
 // The mean of the rates that are known; nullopt when none is.
@@ -147,7 +147,9 @@ struct Lifetime {
 };
 
 // A step of the Kaplan-Meier curve: S(t) for t >= days until the next step, with Greenwood's
-// 95 % band (S +- 1.96 sqrt(Var), Var = S^2 sum d / (n (n - d)), cut to [0, 1]).
+// 95 % band (S +- 1.96 sqrt(Var), Var = S^2 sum d / (n (n - d)), cut to [0, 1]). Where every
+// lifetime at risk ends (n == d, only ever the last step) S is 0 and the undefined term is
+// left out: the band is [0, 0].
 struct SurvivalStep {
   double days = 0;
   std::int64_t at_risk = 0;  // n: lifetimes >= days just before it
@@ -157,21 +159,25 @@ struct SurvivalStep {
   double upper = 1;
 };
 
-// The Kaplan-Meier estimate: one step per distinct ending time (ascending), the first
-// step at day 0 with S = 1. Censored lifetimes at a time count as at risk at that time
-// (ends before censoring at ties).
+// The Kaplan-Meier estimate: one step per distinct ending time (ascending), after a first
+// step at day 0 with S = 1 and at_risk = every lifetime (so lifetimes ending at day 0 make
+// a second step at day 0). Censored lifetimes at a time count as at risk at that time
+// (ends before censoring at ties). Negative days count as 0. Requires: no NaN days.
 std::vector<SurvivalStep> kaplan_meier(std::vector<Lifetime> lifetimes);
 
 // S(days) from a curve (1 before the first end).
 double survival_at(const std::vector<SurvivalStep>& curve, double days);
 
-// Expected remaining lifetime in months (30.44 days) of a subscriber alive at `tenure_days`:
-// the area under S(t) / S(tenure) from tenure to the curve's last step, plus, when the curve
-// ends above 0, that tail held flat for `tail_days` (documented cap; default 365 days).
+// Expected remaining lifetime in months (30.44 days: 365.25 / 12) of a subscriber alive at
+// `tenure_days`: the area under S(t) / S(tenure) from tenure to the curve's last step, plus,
+// when the curve ends above 0, its last S / S(tenure) held flat for `tail_days` from
+// max(tenure, last step) (documented cap; default 365 days). 0 when S(tenure) == 0.
 double expected_remaining_months(const std::vector<SurvivalStep>& curve, double tenure_days, double tail_days = 365);
 
 // The LTV of one customer: what it paid (less refunds) plus the expected future value =
-// average order value x orders per month x expected remaining months, rounded half-up.
+// average order value x orders per month x expected remaining months, rounded half-up
+// (never below 0; 0 when not active). Average order value = realised / orders rounded
+// half-up (0 without orders); orders per month = orders / max(tenure_months, 1).
 struct CustomerValueInput {
   std::int64_t realised = 0;     // paid - refunded, minor units
   std::int64_t orders = 0;       // paid invoices
@@ -204,15 +210,17 @@ struct RiskSignals {
   double tenure_days = 0;
 };
 
-// Recur's own model: a logistic score in [0, 1] with fixed, documented weights
-// (docs/analytics.md, "At-risk"). Higher is riskier.
+// Recur's own model (recur-risk-1): a logistic score in [0, 1] with fixed, documented
+// weights (docs/analytics.md, "At-risk"). Higher is riskier. Counts below 0 count as 0.
 double risk_score(const RiskSignals& s);
-// The signals that weigh most in a score, most first (for the list's `reasons`).
+// The signals that raise the score (a positive term), most first; equal terms in the
+// documented order. Names: failed_payments, past_due, skips, pauses, downgrades,
+// backorders, offers_declined, offers_accepted (tenure only ever lowers it).
 std::vector<std::string> risk_reasons(const RiskSignals& s);
 
 // The area under the ROC curve of scores against outcomes (true: churned): the chance that
 // a churned subscriber scores above one who stayed (ties count half). nullopt when one
-// class is empty.
+// class is empty. O(n log n). Requires: no NaN score.
 struct Scored {
   double score = 0;
   bool churned = false;
