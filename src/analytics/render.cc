@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -620,6 +621,12 @@ struct Component {
   std::string_view color;
 };
 
+std::vector<LegendItem> legend_of(std::span<const Component> parts, bool line = false) {
+  std::vector<LegendItem> items;
+  for (const auto& part : parts) items.push_back({std::string(part.label), part.color, line});
+  return items;
+}
+
 // A bar split into parts stacked from `base` (shares or amounts), upward or downward.
 double stack(Chart& c, const Scale& y, double x, double width, double base, double value, int direction,
              std::string_view color, const std::string& tooltip) {
@@ -636,9 +643,8 @@ std::string movements_chart(const Json& body) {
   auto rows = rows_of(body);
   std::string currency = currency_of(body);
   ValueFormat f = amounts_in(currency);
-  std::vector<LegendItem> items;
-  for (const auto& k : kUp) items.push_back({std::string(k.label), k.color});
-  for (const auto& k : kDown) items.push_back({std::string(k.label), k.color});
+  std::vector<LegendItem> items = legend_of(kUp);
+  for (auto& item : legend_of(kDown)) items.push_back(std::move(item));
   items.push_back({"net", kInk, true});
   Chart c = chart(with_currency("MRR movements", currency), items);
 
@@ -683,9 +689,7 @@ std::string churn_chart(const Json& body) {
   static constexpr Component kSeries[] = {{"customer_churn_rate", "customer churn rate", "#1f77b4"},
                                           {"gross_mrr_churn_rate", "gross MRR churn rate", "#d62728"}};
   auto rows = rows_of(body);
-  std::vector<LegendItem> items;
-  for (const auto& s : kSeries) items.push_back({std::string(s.label), s.color, true});
-  Chart c = chart("Churn", items);
+  Chart c = chart("Churn", legend_of(kSeries, true));
   double lo = 0, hi = 0;
   for (const Json* row : rows) {
     for (const auto& s : kSeries) {
@@ -812,9 +816,7 @@ std::string renewals_chart(const Json& body) {
                                          {"failed", "failed", "#c62828"},
                                          {"pending", "pending", "#bdbdbd"}};
   auto rows = rows_of(body);
-  std::vector<LegendItem> items;
-  for (const auto& k : kParts) items.push_back({std::string(k.label), k.color});
-  Chart c = chart("Renewals", items);
+  Chart c = chart("Renewals", legend_of(kParts));
   Scale y = value_axis_y(c, 0, 1, {Unit::kShare}, "share of renewals due");
   Bands x = band_axis_x(c, period_labels(rows), "period start");
   bool any = false;
@@ -837,9 +839,7 @@ std::string engagement_chart(const Json& body) {
   static constexpr Component kBars[] = {{"active_subscribers", "active subscribers", "#90caf9"},
                                         {"engaged_subscribers", "engaged subscribers", "#1565c0"}};
   auto rows = rows_of(body);
-  std::vector<LegendItem> items;
-  for (const auto& k : kBars) items.push_back({std::string(k.label), k.color});
-  Chart c = chart("Engagement", items);
+  Chart c = chart("Engagement", legend_of(kBars));
   double hi = 0;
   for (const Json* row : rows)
     for (const auto& k : kBars) hi = std::max(hi, number_or_zero(*row, k.key));
