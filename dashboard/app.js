@@ -272,8 +272,9 @@
     figure(typeof current.subscriptions === 'number' ? String(current.subscriptions) : '–', 'subscriptions');
 
     const exponent = exponentOf(currency);
+    // The line is MRR at each period's end; without periods, today's figure alone (a dot).
     const points = rowsOf(movements).map((r) => ({ date: dateOf(r.period_end || r.period_start), mrr: r.mrr_end }));
-    if (typeof current.mrr === 'number') points.push({ date: dateOf(current.at), mrr: current.mrr });
+    if (!points.length && typeof current.mrr === 'number') points.push({ date: dateOf(current.at), mrr: current.mrr });
     const c = chart(container, `MRR (${currency.toUpperCase()})`, [{ label: 'MRR', color: PALETTE[0], line: true }]);
     const hi = Math.max(0, ...points.map((p) => numberOr(p.mrr, 0)));
     const y = valueAxisY(c, 0, hi, formats.amount(exponent), currency.toUpperCase());
