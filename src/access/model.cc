@@ -14,7 +14,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
        {kCatalogRead, kCatalogWrite, kCustomersRead, kCustomersWrite, kSubscriptionsRead, kSubscriptionsWrite,
         kBillingRead, kBillingWrite, kTestClock, kSettingsRead, kSettingsWrite, kNotificationsRead, kInventoryRead,
         kInventoryWrite, kShipmentsRead, kShipmentsWrite, kEventsRead, kWebhooksManage, kCustomersExport,
-        kCustomersErase, kAuditRead, kApiKeysManage}},
+        kCustomersErase, kAuditRead, kApiKeysManage, kAnalyticsRead}},
       // Customer service: manages customers and their subscriptions, reads the catalogue,
       // answers a person's request for their data (export; erasure is the admin's).
       {"support",
@@ -31,7 +31,7 @@ const std::map<std::string_view, std::vector<std::string_view>>& table() {
       // Analysts: read-only, everywhere.
       {"analyst",
        {kCatalogRead, kCustomersRead, kSubscriptionsRead, kBillingRead, kSettingsRead, kNotificationsRead, kInventoryRead,
-        kShipmentsRead, kEventsRead}},
+        kShipmentsRead, kEventsRead, kAnalyticsRead}},
   };
   return kTable;
 }
@@ -46,7 +46,7 @@ const std::vector<std::string_view>& all_permissions() {
       kCustomersErase,  kSubscriptionsRead, kSubscriptionsWrite, kBillingRead, kBillingWrite,
       kTestClock,       kSettingsRead,      kSettingsWrite,   kNotificationsRead, kInventoryRead,
       kInventoryWrite,  kShipmentsRead,     kShipmentsWrite,  kEventsRead,     kWebhooksManage,
-      kApiKeysManage,   kAuditRead,
+      kApiKeysManage,   kAuditRead,         kAnalyticsRead,
   };
   return kAllPermissions;
 }

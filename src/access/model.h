@@ -33,6 +33,7 @@ inline constexpr std::string_view kEventsRead = "events:read";          // the e
 inline constexpr std::string_view kWebhooksManage = "webhooks:manage";  // webhook endpoints, their secrets and deliveries
 inline constexpr std::string_view kAuditRead = "audit:read";            // the audit log: every change by anyone (admin)
 inline constexpr std::string_view kApiKeysManage = "api_keys:manage";  // API keys and custom roles
+inline constexpr std::string_view kAnalyticsRead = "analytics:read";   // MRR, churn, LTV, cohorts... (admin, analyst)
 }  // namespace perm
 
 // Every permission above, in one list (model.cc; scripts/check_permissions.py keeps it equal

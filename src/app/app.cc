@@ -1,6 +1,7 @@
 // App wiring.
 #include "app/app.h"
 
+#include "analytics/routes.h"
 #include "app/audit_routes.h"
 #include "app/data_subject.h"
 #include "app/expansions.h"
@@ -73,6 +74,7 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
   auto keyring = std::make_unique<privacy::Keyring>(std::move(master), options.master_key_file, *clock);
   db->attach(keyring.get());  // before any transaction: every store seals and opens through it
   auto app = std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
+  app->db_->attach(&app->ledger_);  // analytics keeps its tables in each event's transaction
   app->keyring_ = std::move(keyring);
   app->created_master_key_ = created_key;
   if (!options.redis_url.empty()) {
@@ -103,6 +105,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       db_(std::move(db)),
       ids_(*clock_),
       audit_(*db_, ids_, *clock_),
+      reports_(*db_, *clock_),
       keys_(*db_, *clock_, ids_),
       idempotency_(*db_, *clock_, options.idempotency_lease),
       catalog_(*db_, *clock_, ids_),
@@ -149,6 +152,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   add_platform_routes(options);
   add_data_subject_routes(router_, *this);
   add_audit_routes(router_, audit_);
+  analytics::add_routes(router_, reports_, *db_, *clock_);
   declare_expansions(router_);
   pipeline_.set_expander(expander(catalog_, customers_, subscriptions_, billing_.service));
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "access/service.h"
+#include "analytics/service.h"
 #include "audit/service.h"
 #include "gateways/paypal.h"
 #include "gateways/registry.h"
@@ -107,6 +108,7 @@ class App {
   db::Database& database() { return *db_; }
   IdGenerator& ids() { return ids_; }
   audit::AuditLog& audit() { return audit_; }
+  analytics::Reports& analytics() { return reports_; }
   access::ApiKeys& keys() { return keys_; }
   catalog::CatalogService& catalog() { return catalog_; }
   customers::CustomerService& customers() { return customers_; }
@@ -162,6 +164,8 @@ class App {
   bool created_master_key_ = false;
   IdGenerator ids_;
   audit::AuditLog audit_;
+  analytics::Ledger ledger_;  // attached to db_ (App::open): hears every appended event
+  analytics::Reports reports_;
   access::ApiKeys keys_;
   access::SqlIdempotencyStore idempotency_;
   catalog::CatalogService catalog_;

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "access/model.h"
+#include "analytics/service.h"
 #include "app/app.h"
 #include "inventory/forecast_store.h"
 #include "platform/http/server.h"
@@ -787,6 +788,12 @@ int run_cli(int argc, char** argv) {
       "verify", "chain pending entries, then check the whole hash chain; exit 1 and the first broken entry if it breaks");
   add_db_option(audit_verify_cmd, common);
 
+  auto* analytics_cmd = cli.add_subcommand("analytics", "customer analytics (docs/analytics.md)");
+  analytics_cmd->require_subcommand(1);
+  auto* analytics_rebuild_cmd = analytics_cmd->add_subcommand(
+      "rebuild", "recompute every analytics table from the event log, in one transaction (equal to what events kept)");
+  add_db_option(analytics_rebuild_cmd, common);
+
   auto* demo_cmd = cli.add_subcommand("demo", "load the demo catalogue (once)");
   add_db_option(demo_cmd, common);
 
@@ -837,6 +844,12 @@ int run_cli(int argc, char** argv) {
   }
   if (forecast_cmd->parsed()) return forecast(**app, forecast_flags);
   if (audit_verify_cmd->parsed()) return verify_audit(**app);
+  if (analytics_rebuild_cmd->parsed()) {
+    auto read = db::transact((*app)->database(), [](db::Tx& tx) { return analytics::rebuild(tx); });
+    if (!read.ok()) return fail(read.error());
+    std::cerr << "analytics rebuilt from " << *read << " events\n";
+    return 0;
+  }
   if (stream_off_cmd->parsed()) {
     auto dropped = webhooks::turn_stream_off((*app)->database());
     if (!dropped.ok()) return fail(dropped.error());

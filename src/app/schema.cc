@@ -587,6 +587,114 @@ CREATE TABLE audit_chain (
 );
 INSERT INTO audit_chain (name, last_seq, last_hash)
   VALUES ('audit', 0, '0000000000000000000000000000000000000000000000000000000000000000'))"},
+      {31, "analytics (issue 16): MRR timelines, customers' movements, daily aggregates, invoices and activity",
+       // Kept from the event log as events are appended (analytics/service.h), rebuilt from it
+       // by `recur analytics rebuild` (and by this migration, for the history already there).
+       // No personal data: ids, amounts, times and kinds only. analytics_daily is split in 16
+       // shards by customer, so that concurrent writers rarely wait on one row.
+       R"(CREATE TABLE analytics_subscriptions (
+  subscription_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  plan_id TEXT NOT NULL,
+  coupon TEXT,
+  status TEXT NOT NULL,
+  mrr BIGINT NOT NULL,
+  last_at BIGINT NOT NULL,
+  points BIGINT NOT NULL,
+  started_at BIGINT,
+  ended_at BIGINT,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX analytics_subscriptions_customer ON analytics_subscriptions (customer_id);
+CREATE TABLE analytics_points (
+  subscription_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  customer_id TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  plan_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  mrr_before BIGINT NOT NULL,
+  mrr BIGINT NOT NULL,
+  cause TEXT NOT NULL,
+  PRIMARY KEY (subscription_id, seq)
+);
+CREATE INDEX analytics_points_customer ON analytics_points (customer_id, currency, at);
+CREATE INDEX analytics_points_at ON analytics_points (currency, at);
+CREATE TABLE analytics_movements (
+  customer_id TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  mrr_before BIGINT NOT NULL,
+  mrr_after BIGINT NOT NULL,
+  churn_type TEXT NOT NULL,
+  PRIMARY KEY (customer_id, currency, at)
+);
+CREATE INDEX analytics_movements_at ON analytics_movements (currency, at);
+CREATE TABLE analytics_customers (
+  customer_id TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  first_paid_at BIGINT,
+  PRIMARY KEY (customer_id, currency)
+);
+CREATE INDEX analytics_customers_cohort ON analytics_customers (currency, first_paid_at);
+CREATE TABLE analytics_daily (
+  currency TEXT NOT NULL,
+  day BIGINT NOT NULL,
+  shard BIGINT NOT NULL,
+  new_mrr BIGINT NOT NULL DEFAULT 0,
+  expansion BIGINT NOT NULL DEFAULT 0,
+  contraction BIGINT NOT NULL DEFAULT 0,
+  churn BIGINT NOT NULL DEFAULT 0,
+  reactivation BIGINT NOT NULL DEFAULT 0,
+  count_new BIGINT NOT NULL DEFAULT 0,
+  count_expansion BIGINT NOT NULL DEFAULT 0,
+  count_contraction BIGINT NOT NULL DEFAULT 0,
+  count_churn BIGINT NOT NULL DEFAULT 0,
+  count_reactivation BIGINT NOT NULL DEFAULT 0,
+  subscriptions_started BIGINT NOT NULL DEFAULT 0,
+  subscriptions_stopped BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (currency, day, shard)
+);
+CREATE TABLE analytics_invoices (
+  invoice_id TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  subscription_id TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  billing_reason TEXT NOT NULL,
+  due_at BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  total BIGINT NOT NULL,
+  amount_paid BIGINT NOT NULL,
+  attempt_count BIGINT NOT NULL,
+  first_failed_at BIGINT,
+  paid_at BIGINT
+);
+CREATE INDEX analytics_invoices_due ON analytics_invoices (currency, due_at);
+CREATE INDEX analytics_invoices_customer ON analytics_invoices (customer_id);
+CREATE TABLE analytics_refunds (
+  refund_id TEXT PRIMARY KEY,
+  invoice_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  currency TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  at BIGINT NOT NULL
+);
+CREATE INDEX analytics_refunds_customer ON analytics_refunds (customer_id);
+CREATE TABLE analytics_activity (
+  event_id TEXT PRIMARY KEY,
+  subscription_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  reason TEXT,
+  offer TEXT
+);
+CREATE INDEX analytics_activity_at ON analytics_activity (at);
+CREATE INDEX analytics_activity_subscription ON analytics_activity (subscription_id, at))",
+       rebuild_analytics_31},
   };
   return kMigrations;
 }

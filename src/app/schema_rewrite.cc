@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "analytics/service.h"
 #include "billing/failure_codes.h"
 #include "gateways/exchange.h"
 #include "privacy/privacy.h"
@@ -517,6 +518,15 @@ Status seal_personal_data_28(db::Tx& tx) {
     }
     RECUR_TRY(tx.exec("UPDATE idempotency_keys SET body = $2 WHERE key = $1", {row.text(0), sealed}));
   }
+  return Ok{};
+}
+
+}  // namespace recur::app
+
+namespace recur::app {
+
+Status rebuild_analytics_31(db::Tx& tx) {
+  RECUR_TRY(analytics::rebuild(tx));
   return Ok{};
 }
 

@@ -62,4 +62,7 @@ Status name_payment_codes_22(db::Tx& tx);
 // log's copies; stored idempotent answers) under each customer's new data key.
 Status seal_personal_data_28(db::Tx& tx);
 
+// Migration 31 (issue 16): analytics' tables from the event history already there.
+Status rebuild_analytics_31(db::Tx& tx);
+
 }  // namespace recur::app

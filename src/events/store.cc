@@ -76,8 +76,9 @@ Status append(db::Tx& tx, const Event& e) {
       {e.id, e.type, e.resource_type, e.resource_id, e.actor.type, e.actor.id, e.actor.role, e.created,
        payload.dump()}));
   // The outbox webhooks fan out from: it commits, or rolls back, with the event.
-  return tx.exec_later("INSERT INTO event_outbox (event_id, type, created_at) VALUES ($1, $2, $3)",
-                       {e.id, e.type, e.created});
+  RECUR_TRY(tx.exec_later("INSERT INTO event_outbox (event_id, type, created_at) VALUES ($1, $2, $3)",
+                          {e.id, e.type, e.created}));
+  return tx.each_attached<AppendObserver>([&](AppendObserver& o) { return o.appended(tx, e); });
 }
 
 Status Recorder::record(db::Tx& tx, const std::string& type, const std::string& resource_id, const Actor& actor,
@@ -212,13 +213,13 @@ Result<bool> outbox_empty(db::Tx& tx) {
 }
 
 Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT resource_id, type, created_at, payload FROM events"
+  RECUR_ASSIGN(auto rows, tx.query("SELECT resource_id, type, created_at, payload, id, actor_type FROM events"
                                    " WHERE resource_type = $1 AND created_at < $2"
                                    " ORDER BY resource_id, created_at, id",
                                    {resource_type, until}));
   std::vector<StoredEvent> out;
   out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2), row.text(3)});
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2), row.text(3), row.text(4), row.text(5)});
   return out;
 }
 

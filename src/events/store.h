@@ -11,7 +11,16 @@
 
 namespace recur::events {
 
-// Stores the event and puts it in the outbox (event_outbox, below) webhooks deliver from.
+// Hears of every appended event inside the transaction that appends it (analytics keeps its
+// timelines so, committed or rolled back with the change): attached to the database by the
+// app (db::Database::attach). An error fails the append, and with it the change.
+class AppendObserver : public db::Attachment {
+ public:
+  virtual Status appended(db::Tx& tx, const Event& event) = 0;
+};
+
+// Stores the event and puts it in the outbox (event_outbox, below) webhooks deliver from,
+// then tells the database's AppendObservers (the plaintext event).
 // Requires: called inside the transaction that made the change.
 Status append(db::Tx& tx, const Event& event);
 
@@ -70,9 +79,11 @@ struct StoredEvent {
   std::string type;
   Timestamp created = 0;
   std::string payload;
+  std::string id;
+  std::string actor_type;
 };
 // Every event about resources of `resource_type` created before `until`, by resource, then
-// time, then id (inventory's forecast replays subscriptions from them).
+// time, then id (inventory's forecast replays subscriptions from them; analytics rebuilds).
 Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until);
 
 }  // namespace recur::events

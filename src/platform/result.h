@@ -17,6 +17,7 @@ enum class ErrorKind {
   kConflict,      // 409: state or version conflict
   kUnauthorized,  // 401
   kForbidden,     // 403
+  kNotAcceptable, // 406: no representation the Accept header admits
   kUnavailable,   // 503: dependency down, retry later
   kInternal,      // 500
 };
@@ -51,6 +52,9 @@ struct Error {
   }
   static Error forbidden(std::string code, std::string msg) {
     return {ErrorKind::kForbidden, std::move(code), std::move(msg), {}, {}};
+  }
+  static Error not_acceptable(std::string code, std::string msg) {
+    return {ErrorKind::kNotAcceptable, std::move(code), std::move(msg), {}, {}};
   }
   static Error unavailable(std::string code, std::string msg) {
     return {ErrorKind::kUnavailable, std::move(code), std::move(msg), {}, {}};

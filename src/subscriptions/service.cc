@@ -123,7 +123,9 @@ Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const 
 recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscription& sub,
                                                     std::vector<LifecycleEvent> happened, bool at_signup) {
   for (auto& e : happened) {
-    Json details = {{"period", to_json(e.period)}, {"billable", e.billable}};
+    // effective_at: when the step happened by the lifecycle's clock (a renewal at its period's
+    // start, a period-end cancellation at the period's end), however late the scheduler ran.
+    Json details = {{"period", to_json(e.period)}, {"billable", e.billable}, {"effective_at", format_rfc3339(e.at)}};
     if (e.billable) {
       details["amount"] = e.amount;
       details["currency"] = e.currency;

@@ -64,6 +64,7 @@ int status_for(ErrorKind kind) {
     case ErrorKind::kConflict: return 409;
     case ErrorKind::kUnauthorized: return 401;
     case ErrorKind::kForbidden: return 403;
+    case ErrorKind::kNotAcceptable: return 406;
     case ErrorKind::kUnavailable: return 503;
     case ErrorKind::kInternal: return 500;
   }
@@ -78,6 +79,7 @@ const char* title_for(int status) {
     case 403: return "Forbidden";
     case 404: return "Not found";
     case 405: return "Method not allowed";
+    case 406: return "Not acceptable";
     case 409: return "Conflict";
     case 413: return "Payload too large";
     case 414: return "URI too long";

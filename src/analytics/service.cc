@@ -1,0 +1,1194 @@
+#include "analytics/service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include "catalog/store.h"
+#include "platform/money.h"
+
+namespace recur::analytics {
+
+namespace {
+
+constexpr Timestamp kDay = 86400;
+Timestamp floor_day(Timestamp t) { return t - (((t % kDay) + kDay) % kDay); }
+
+std::optional<Timestamp> time_field(const Json& doc, const char* key) {
+  if (!doc.is_object()) return std::nullopt;
+  auto it = doc.find(key);
+  if (it == doc.end() || !it->is_string()) return std::nullopt;
+  return parse_rfc3339(it->get<std::string>());
+}
+
+std::string text_field(const Json& doc, const char* key) {
+  if (!doc.is_object()) return {};
+  auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::int64_t int_field(const Json& doc, const char* key) {
+  if (!doc.is_object()) return 0;
+  auto it = doc.find(key);
+  return it != doc.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+// When a step happened: the lifecycle's own time (details.effective_at), else the event's.
+Timestamp effective_at(const events::Event& e) {
+  return time_field(e.details, "effective_at").value_or(e.created);
+}
+
+bool dunning(const events::Event& e) { return text_field(e.details, "reason") == "payment_failed"; }
+
+// The subscription an event's `after` shows, its personal fields left out (analytics reads
+// none of them; a replayed event has them sealed).
+subscriptions::Subscription subscription_state(Json after) {
+  after["shipping_address"] = nullptr;
+  if (auto c = after.find("cancellation"); c != after.end() && c->is_object()) (*c)["comment"] = nullptr;
+  return subscriptions::subscription_from_doc(after);
+}
+
+catalog::Plan as_plan(const PlanFacts& p) {
+  catalog::Plan plan;
+  plan.id = p.id;
+  plan.amount = p.amount;
+  plan.currency = p.currency;
+  plan.cadence = p.cadence;
+  plan.tier = p.tier;
+  return plan;
+}
+
+std::int64_t list_monthly(const PlanFacts& p, std::int64_t quantity) { return monthly(p.amount * quantity, p.cadence); }
+
+using PlanSource = std::function<Result<PlanFacts>(db::Tx&, const std::string&)>;
+
+Result<PlanFacts> read_plan(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, id));
+  if (!plan) return Error::internal("analytics: plan " + id + " is missing");
+  return PlanFacts{plan->id, plan->amount, plan->currency, plan->cadence, plan->tier};
+}
+
+// ------------------------------------------------------------------ movements kept
+
+// Recomputes one customer's movements in one currency from its points and writes the
+// difference (and its daily aggregates) back. Requires: lock_customer held.
+Status recompute_customer(db::Tx& tx, const std::string& customer, const std::string& currency) {
+  RECUR_ASSIGN(auto points, customer_points(tx, customer, currency));
+  std::vector<Movement> fresh = customer_movements(points);
+  RECUR_ASSIGN(auto stored, stored_movements(tx, customer, currency));
+  auto same = [](const Movement& a, const Movement& b) {
+    return a.at == b.at && a.kind == b.kind && a.amount == b.amount && a.before == b.before && a.after == b.after &&
+           a.churn_type == b.churn_type;
+  };
+  std::map<Timestamp, DailyDelta> days;
+  std::map<Timestamp, const Movement*> fresh_at;
+  for (const auto& m : fresh) fresh_at[m.at] = &m;
+  std::map<Timestamp, const Movement*> stored_at;
+  for (const auto& m : stored) stored_at[m.at] = &m;
+  for (const auto& m : stored) {
+    auto f = fresh_at.find(m.at);
+    if (f != fresh_at.end() && same(*f->second, m)) continue;
+    RECUR_TRY(delete_movement(tx, customer, currency, m.at));
+    days[floor_day(m.at)].add(m, -1);
+  }
+  for (const auto& m : fresh) {
+    auto s = stored_at.find(m.at);
+    if (s != stored_at.end() && same(*s->second, m)) continue;
+    RECUR_TRY(insert_movement(tx, customer, currency, m));
+    days[floor_day(m.at)].add(m, +1);
+  }
+  // Days in ascending order: every writer takes the daily rows in one order (no deadlock).
+  const int shard = shard_of(customer);
+  for (const auto& [day, delta] : days)
+    if (!delta.empty()) RECUR_TRY(add_daily(tx, currency, day, shard, delta));
+  return Ok{};
+}
+
+// ------------------------------------------------------------------ activity
+
+// The activity an event is, if any: kinds in docs/analytics.md ("Engagement").
+struct Kind {
+  std::string kind;
+  std::optional<std::string> reason;
+  std::optional<std::string> offer;
+};
+
+Result<std::vector<Kind>> activity_kinds(db::Tx& tx, const events::Event& e, const PlanSource& plans) {
+  std::vector<Kind> out;
+  const std::string& t = e.type;
+  const bool by_user = e.actor.type != "system";
+  auto reason_of = [&]() -> std::optional<std::string> {
+    std::string r = text_field(e.details, "reason");
+    if (r.empty() && e.after.is_object()) r = text_field(e.after.value("cancellation", Json()), "reason");
+    return r.empty() ? std::nullopt : std::optional<std::string>(r);
+  };
+  if (t == "subscription.skipped") {
+    out.push_back({"skip", {}, {}});
+  } else if (t == "subscription.paused") {
+    out.push_back({dunning(e) ? "dunning_pause" : "pause", {}, {}});
+  } else if (t == "subscription.resumed") {
+    out.push_back({"resume", {}, {}});
+  } else if (t == "subscription.discount_applied") {
+    out.push_back({"coupon_redemption", {}, {}});
+  } else if (t == "subscription.payment_failed") {
+    out.push_back({"payment_failed", {}, {}});
+  } else if (t == "subscription.retention_offered") {
+    if (auto it = e.details.find("offers"); it != e.details.end() && it->is_array())
+      for (const auto& o : *it)
+        if (o.is_string()) out.push_back({"retention_offered", reason_of(), o.get<std::string>()});
+  } else if (t == "subscription.retention_accepted" || t == "subscription.retention_declined") {
+    out.push_back({t == "subscription.retention_accepted" ? "retention_accepted" : "retention_declined", reason_of(),
+                   text_field(e.details, "offer")});
+  } else if (t == "subscription.cancellation_requested") {
+    out.push_back({"cancel", reason_of(), {}});
+  } else if (t == "subscription.canceled") {
+    // The period-end step of a cancellation already counted when it was requested.
+    if (dunning(e)) out.push_back({"dunning_cancel", std::string("payment_failed"), {}});
+    else if (by_user) out.push_back({"cancel", reason_of(), {}});
+  } else if ((t == "subscription.plan_changed" || t == "subscription.updated") && e.before.is_object() &&
+             e.after.is_object()) {
+    auto target = [](const Json& s) {
+      const Json& pending = s.value("pending_plan_change", Json());
+      if (pending.is_object()) return std::make_pair(text_field(pending, "plan"), int_field(pending, "quantity"));
+      return std::make_pair(text_field(s, "plan"), int_field(s, "quantity"));
+    };
+    auto [from_plan, from_qty] = target(e.before);
+    auto [to_plan, to_qty] = target(e.after);
+    if (!from_plan.empty() && !to_plan.empty() && (from_plan != to_plan || from_qty != to_qty)) {
+      RECUR_ASSIGN(PlanFacts from, plans(tx, from_plan));
+      RECUR_ASSIGN(PlanFacts to, plans(tx, to_plan));
+      std::int64_t a = list_monthly(from, from_qty), b = list_monthly(to, to_qty);
+      if (b > a) out.push_back({"upgrade", {}, {}});
+      else if (b < a) out.push_back({"downgrade", {}, {}});
+      else out.push_back({"frequency_change", {}, {}});
+    }
+  }
+  if (out.empty() && by_user) out.push_back({"action", {}, {}});  // any other change made through the API
+  return out;
+}
+
+Status record_activity(db::Tx& tx, const events::Event& e, const std::string& subscription,
+                       const std::string& customer, Timestamp at, const PlanSource& plans) {
+  RECUR_ASSIGN(auto kinds, activity_kinds(tx, e, plans));
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    Activity a{kinds.size() == 1 ? e.id : e.id + ":" + std::to_string(i), subscription, customer, at,
+               kinds[i].kind, kinds[i].reason, kinds[i].offer};
+    RECUR_TRY(add_activity(tx, a));
+  }
+  return Ok{};
+}
+
+// ------------------------------------------------------------------ per resource
+
+Status on_subscription(db::Tx& tx, const events::Event& e, const PlanSource& plans) {
+  if (!e.after.is_object()) return Ok{};  // deleted: never billed, never had MRR
+  subscriptions::Subscription s = subscription_state(e.after);
+  const Timestamp step_at = effective_at(e);
+  RECUR_ASSIGN(auto found, find_subscription(tx, s.id));
+  const bool is_new = !found;
+  SubscriptionFacts f = found ? std::move(*found) : SubscriptionFacts{};
+  if (is_new) {
+    f.id = s.id;
+    f.customer = s.customer;
+    f.currency = s.currency;
+    f.plan = s.plan;
+    if (s.discount && s.discount->coupon) f.coupon = s.discount->coupon;
+    f.status = std::string(subscriptions::to_string(s.status));
+    f.last_at = step_at;
+    f.created = step_at;
+  }
+  const Timestamp at = std::max(step_at, f.last_at);  // a timeline never goes back
+  RECUR_TRY(record_activity(tx, e, s.id, s.customer, at, plans));
+  // Offers shown and declined change nothing: their `after` is the subscription as shown.
+  if (!is_new && !e.before.is_object()) return Ok{};
+  RECUR_ASSIGN(PlanFacts plan, plans(tx, s.plan));
+  const std::int64_t mrr = subscription_mrr(s, as_plan(plan));
+  const std::int64_t before = f.mrr;
+  f.plan = s.plan;
+  f.status = std::string(subscriptions::to_string(s.status));
+  if (s.status == subscriptions::Status::kCanceled) {
+    if (!f.ended_at) f.ended_at = std::max(s.ended_at.value_or(at), f.started_at.value_or(at));
+  }
+  if (mrr != before) {
+    RECUR_TRY(lock_customer(tx, f.customer, f.currency));
+    std::string cause;
+    if (mrr < before) cause = std::string(dunning(e) ? kInvoluntary : kVoluntary);
+    RECUR_TRY(add_point(tx, StoredPoint{s.id, ++f.points, f.customer, f.currency, f.plan, at, before, mrr, cause}));
+    if (mrr > 0 && !f.started_at) f.started_at = at;
+    f.mrr = mrr;
+    f.last_at = at;
+    DailyDelta subs;
+    if (before == 0) subs.subscriptions_started = 1;
+    if (mrr == 0) subs.subscriptions_stopped = 1;
+    if (!subs.empty()) RECUR_TRY(add_daily(tx, f.currency, floor_day(at), shard_of(f.customer), subs));
+    RECUR_TRY(save_subscription(tx, f, is_new));
+    return recompute_customer(tx, f.customer, f.currency);
+  }
+  return save_subscription(tx, f, is_new);
+}
+
+Status on_invoice(db::Tx& tx, const events::Event& e) {
+  const Json& inv = e.after;
+  if (!inv.is_object() || text_field(inv, "subscription").empty()) return Ok{};
+  InvoiceFacts f;
+  f.id = text_field(inv, "id");
+  f.customer = text_field(inv, "customer");
+  f.subscription = text_field(inv, "subscription");
+  f.currency = text_field(inv, "currency");
+  f.billing_reason = text_field(inv, "billing_reason");
+  f.due_at = time_field(inv.value("period", Json()), "start").value_or(e.created);
+  f.status = text_field(inv, "status");
+  f.total = int_field(inv, "total");
+  f.amount_paid = int_field(inv, "amount_paid");
+  f.attempt_count = int_field(inv, "attempt_count");
+  f.first_failed_at = time_field(inv, "first_failed_at");
+  f.paid_at = time_field(inv, "paid_at");
+  RECUR_TRY(save_invoice(tx, f));
+  if (f.paid_at && f.amount_paid > 0) RECUR_TRY(note_paid(tx, f.customer, f.currency, *f.paid_at));
+  return Ok{};
+}
+
+Status on_refund(db::Tx& tx, const events::Event& e) {
+  if (e.type != "refund.succeeded" || !e.after.is_object()) return Ok{};
+  const Json& r = e.after;
+  return save_refund(tx, RefundFacts{text_field(r, "id"), text_field(r, "invoice"), text_field(r, "customer"),
+                                     text_field(r, "currency"), int_field(r, "amount"), e.created});
+}
+
+Status on_shipment(db::Tx& tx, const events::Event& e) {
+  if (e.type != "shipment.backordered" && e.type != "shipment.backorder_choice") return Ok{};
+  const std::string sub = text_field(e.after, "subscription");
+  if (sub.empty()) return Ok{};
+  std::string customer = text_field(e.after, "customer");
+  if (customer.empty()) {
+    RECUR_ASSIGN(auto f, find_subscription(tx, sub));
+    if (!f) return Ok{};
+    customer = f->customer;
+  }
+  return add_activity(tx, Activity{e.id, sub, customer, e.created,
+                                   e.type == "shipment.backordered" ? "backorder" : "backorder_choice", {}, {}});
+}
+
+Status apply(db::Tx& tx, const events::Event& e, const PlanSource& plans) {
+  if (e.resource_type == "subscription") return on_subscription(tx, e, plans);
+  if (e.resource_type == "invoice") return on_invoice(tx, e);
+  if (e.resource_type == "refund") return on_refund(tx, e);
+  if (e.resource_type == "shipment") return on_shipment(tx, e);
+  return Ok{};
+}
+
+}  // namespace
+
+Result<PlanFacts> Ledger::plan(db::Tx& tx, const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = plans_.find(id); it != plans_.end()) return it->second;
+  }
+  RECUR_ASSIGN(PlanFacts p, read_plan(tx, id));
+  std::lock_guard lock(mu_);
+  plans_.emplace(id, p);
+  return p;
+}
+
+Status Ledger::appended(db::Tx& tx, const events::Event& event) {
+  return apply(tx, event, [this](db::Tx& t, const std::string& id) { return plan(t, id); });
+}
+
+Result<std::int64_t> rebuild(db::Tx& tx) {
+  RECUR_TRY(clear_all(tx));
+  std::map<std::string, PlanFacts> cache;
+  PlanSource plans = [&](db::Tx& t, const std::string& id) -> Result<PlanFacts> {
+    if (auto it = cache.find(id); it != cache.end()) return it->second;
+    RECUR_ASSIGN(PlanFacts p, read_plan(t, id));
+    cache.emplace(id, p);
+    return p;
+  };
+  std::int64_t count = 0;
+  for (const char* type : {"subscription", "invoice", "refund", "shipment"}) {
+    RECUR_ASSIGN(auto stored, events::events_before(tx, type, std::numeric_limits<Timestamp>::max()));
+    for (auto& s : stored) {
+      Json payload = Json::parse(s.payload, nullptr, false);
+      if (!payload.is_object()) continue;
+      events::Event e;
+      e.type = s.type;
+      e.resource_type = type;
+      e.resource_id = s.resource_id;
+      e.created = s.created;
+      e.before = payload.value("before", Json());
+      e.after = payload.value("after", Json());
+      e.details = payload.value("details", Json());
+      e.actor.type = s.actor_type;
+      e.id = s.id;
+      RECUR_TRY(apply(tx, e, plans));
+      ++count;
+    }
+  }
+  return count;
+}
+
+// ------------------------------------------------------------------ reports
+
+namespace {
+
+Json rate_json(std::optional<double> r) { return r ? Json(*r) : Json(nullptr); }
+Json amount_json(std::optional<std::int64_t> v) { return v ? Json(*v) : Json(nullptr); }
+
+std::int64_t net(const DailyDelta& d) { return d.new_mrr + d.expansion + d.reactivation - d.contraction - d.churn; }
+std::int64_t customers_net(const DailyDelta& d) { return d.count_new + d.count_reactivation - d.count_churn; }
+std::int64_t subscriptions_net(const DailyDelta& d) { return d.subscriptions_started - d.subscriptions_stopped; }
+
+void plus(DailyDelta& a, const DailyDelta& b) {
+  a.new_mrr += b.new_mrr;
+  a.expansion += b.expansion;
+  a.contraction += b.contraction;
+  a.churn += b.churn;
+  a.reactivation += b.reactivation;
+  a.count_new += b.count_new;
+  a.count_expansion += b.count_expansion;
+  a.count_contraction += b.count_contraction;
+  a.count_churn += b.count_churn;
+  a.count_reactivation += b.count_reactivation;
+  a.subscriptions_started += b.subscriptions_started;
+  a.subscriptions_stopped += b.subscriptions_stopped;
+}
+DailyDelta minus(DailyDelta a, const DailyDelta& b) {
+  DailyDelta neg;
+  neg.new_mrr = -b.new_mrr;
+  neg.expansion = -b.expansion;
+  neg.contraction = -b.contraction;
+  neg.churn = -b.churn;
+  neg.reactivation = -b.reactivation;
+  neg.count_new = -b.count_new;
+  neg.count_expansion = -b.count_expansion;
+  neg.count_contraction = -b.count_contraction;
+  neg.count_churn = -b.count_churn;
+  neg.count_reactivation = -b.count_reactivation;
+  neg.subscriptions_started = -b.subscriptions_started;
+  neg.subscriptions_stopped = -b.subscriptions_stopped;
+  plus(a, neg);
+  return a;
+}
+
+// Everything that happened before t, accumulated: movements and subscription starts/stops
+// sorted by time (the scan path, and the partial days of the aggregate path).
+struct Timeline {
+  std::vector<std::pair<Timestamp, DailyDelta>> steps;  // sorted by time
+  DailyDelta before(Timestamp t) const {
+    DailyDelta out;
+    for (const auto& [at, d] : steps) {
+      if (at >= t) break;
+      plus(out, d);
+    }
+    return out;
+  }
+  void sort() {
+    std::stable_sort(steps.begin(), steps.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+};
+
+void add_movement(Timeline& t, const Movement& m) {
+  DailyDelta d;
+  d.add(m, +1);
+  t.steps.emplace_back(m.at, d);
+}
+void add_point_steps(Timeline& t, const StoredPoint& p) {
+  DailyDelta d;
+  if (p.mrr_before == 0 && p.mrr > 0) d.subscriptions_started = 1;
+  if (p.mrr_before > 0 && p.mrr == 0) d.subscriptions_stopped = 1;
+  if (!d.empty()) t.steps.emplace_back(p.at, d);
+}
+
+// Movements of every customer in a slice, from its subscriptions' points (pure).
+std::vector<CustomerMovement> slice_movements(const std::vector<StoredPoint>& points) {
+  std::vector<CustomerMovement> out;
+  std::size_t i = 0;
+  while (i < points.size()) {
+    std::size_t j = i;
+    std::vector<MrrPoint> mine;
+    while (j < points.size() && points[j].customer == points[i].customer) {
+      mine.push_back(MrrPoint{points[j].subscription, points[j].at, points[j].mrr, points[j].cause});
+      ++j;
+    }
+    for (auto& m : customer_movements(mine)) out.push_back(CustomerMovement{points[i].customer, std::move(m)});
+    i = j;
+  }
+  return out;
+}
+
+MovementTotals totals_between(const DailyDelta& start, const DailyDelta& end) {
+  DailyDelta d = minus(end, start);
+  MovementTotals t;
+  t.mrr_start = net(start);
+  t.mrr_end = net(end);
+  t.new_mrr = d.new_mrr;
+  t.expansion = d.expansion;
+  t.contraction = d.contraction;
+  t.churn = d.churn;
+  t.reactivation = d.reactivation;
+  t.count_new = d.count_new;
+  t.count_expansion = d.count_expansion;
+  t.count_contraction = d.count_contraction;
+  t.count_churn = d.count_churn;
+  t.count_reactivation = d.count_reactivation;
+  return t;
+}
+
+Json bucket_times(const Bucket& b) {
+  return Json{{"period_start", format_rfc3339(b.start)}, {"period_end", format_rfc3339(b.end)}};
+}
+
+Json list_of(Json data, const std::string& currency) {
+  return Json{{"object", "list"}, {"has_more", false}, {"currency", currency}, {"data", std::move(data)}};
+}
+
+constexpr double kDaysPerMonth = 30.44;
+
+}  // namespace
+
+Result<std::string> Reports::currency_of(db::Tx& tx, const ReportQuery& q) {
+  RECUR_ASSIGN(auto known, currencies(tx));
+  if (q.currency) {
+    if (!is_known_currency(*q.currency))
+      return Error::invalid("validation_failed", "currency must be an ISO 4217 code",
+                            {{"currency", "invalid", "an ISO 4217 code such as usd"}});
+    return normalize_currency(*q.currency);
+  }
+  if (known.size() > 1)
+    return Error::invalid("currency_required", "the shop bills in more than one currency: give currency",
+                          {{"currency", "required", "one of the currencies billed"}});
+  if (known.empty()) return std::string("usd");
+  return known.front();
+}
+
+Result<Slice> Reports::slice_of(db::Tx& tx, const ReportQuery& q) {
+  Slice slice;
+  if (q.plan) slice.plans.push_back(*q.plan);
+  if (q.tier) {
+    catalog::ListFilter filter;
+    filter.tier = q.tier;
+    filter.page.limit = 100;
+    std::vector<std::string> tier_plans;
+    for (;;) {
+      RECUR_ASSIGN(auto page, catalog::list_plans(tx, filter));
+      for (const auto& p : page.items) tier_plans.push_back(p.id);
+      if (!page.has_more || page.items.empty()) break;
+      filter.page.starting_after = page.items.back().id;
+    }
+    if (q.plan) {
+      bool in_tier = std::find(tier_plans.begin(), tier_plans.end(), *q.plan) != tier_plans.end();
+      if (!in_tier) slice.plans = {"-"};  // a plan outside the tier: nothing matches
+    } else {
+      slice.plans = tier_plans.empty() ? std::vector<std::string>{"-"} : tier_plans;
+    }
+  }
+  slice.coupon = q.coupon;
+  return slice;
+}
+
+Result<std::vector<Bucket>> Reports::buckets_of(const ReportQuery& q) {
+  if (q.from >= q.to)
+    return Error::invalid("validation_failed", "from must be before to", {{"to", "out_of_range", "must be after from"}});
+  auto out = buckets(q.from, q.to, q.interval);
+  if (!out)
+    return Error::invalid("too_many_buckets", "the range holds too many buckets of this interval",
+                          {{"interval", "out_of_range", "choose a longer interval or a shorter range"}});
+  return std::move(*out);
+}
+
+Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const std::string& currency,
+                                                             const std::vector<Bucket>& bs, const Slice& slice) {
+  std::vector<BucketFigures> out;
+  if (bs.empty()) return out;
+  const Timestamp from = bs.front().start, to = bs.back().end;
+  // C(t): everything before t.
+  std::function<DailyDelta(Timestamp)> cumulative;
+  Timeline scanned;
+  std::vector<DayRow> days;
+  DailyDelta base;
+  std::vector<CustomerMovement> churns;
+  if (slice.any()) {
+    RECUR_ASSIGN(auto points, slice_points(tx, currency, slice));
+    auto moves = slice_movements(points);
+    for (const auto& m : moves) {
+      add_movement(scanned, m.movement);
+      if (m.movement.kind == MovementKind::kChurn && m.movement.at >= from && m.movement.at < to) churns.push_back(m);
+    }
+    for (const auto& p : points) add_point_steps(scanned, p);
+    scanned.sort();
+    std::stable_sort(churns.begin(), churns.end(),
+                     [](const auto& a, const auto& b) { return a.movement.at < b.movement.at; });
+    cumulative = [&](Timestamp t) { return scanned.before(t); };
+  } else {
+    const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kDay;
+    RECUR_ASSIGN(base, daily_before(tx, currency, first_day));
+    RECUR_ASSIGN(days, daily_rows(tx, currency, first_day, last_day));
+    RECUR_ASSIGN(churns, movements_between(tx, currency, from, to, true));
+    // Partial days at the range's ends: their movements and points, read once each.
+    std::map<Timestamp, Timeline> partial;
+    for (Timestamp edge : {from, to}) {
+      const Timestamp day = floor_day(edge);
+      if (day == edge || partial.count(day)) continue;
+      Timeline& t = partial[day];
+      RECUR_ASSIGN(auto moves, movements_between(tx, currency, day, day + kDay));
+      for (const auto& m : moves) add_movement(t, m.movement);
+      RECUR_ASSIGN(auto points, points_between(tx, currency, day, day + kDay));
+      for (const auto& p : points) add_point_steps(t, p);
+      t.sort();
+    }
+    cumulative = [&, partial](Timestamp t) {
+      DailyDelta out = base;
+      const Timestamp day = floor_day(t);
+      for (const auto& r : days) {
+        if (r.day >= day) break;
+        plus(out, r.delta);
+      }
+      if (day != t) {
+        auto it = partial.find(day);
+        if (it != partial.end()) plus(out, it->second.before(t));
+      }
+      return out;
+    };
+  }
+  DailyDelta start = cumulative(bs.front().start);
+  std::size_t c = 0;
+  for (const auto& b : bs) {
+    DailyDelta end = cumulative(b.end);
+    BucketFigures f;
+    f.bucket = b;
+    f.totals = totals_between(start, end);
+    f.customers_start = customers_net(start);
+    f.customers_end = customers_net(end);
+    f.subscriptions_start = subscriptions_net(start);
+    f.subscriptions_started = end.subscriptions_started - start.subscriptions_started;
+    f.subscriptions_end = subscriptions_net(end);
+    std::map<std::string, std::string> churned;  // customer -> its last churn's type in the bucket
+    while (c < churns.size() && churns[c].movement.at < b.end) {
+      if (churns[c].movement.at >= b.start) churned[churns[c].customer] = churns[c].movement.churn_type;
+      ++c;
+    }
+    f.churned_customers = static_cast<std::int64_t>(churned.size());
+    for (const auto& [_, type] : churned) (type == kInvoluntary ? f.involuntary : f.voluntary) += 1;
+    out.push_back(f);
+    start = end;
+  }
+  return out;
+}
+
+Result<Json> Reports::mrr(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    // MRR at t counts what changed at t: the bucket [t, t + 1s) ends just after it.
+    RECUR_ASSIGN(auto fs, figures(tx, currency, {Bucket{q.at, q.at + 1}}, slice));
+    const auto& f = fs.front();
+    const std::int64_t mrr = f.totals.mrr_end;
+    return Json{{"object", "analytics.mrr"},
+                {"at", format_rfc3339(q.at)},
+                {"currency", currency},
+                {"mrr", mrr},
+                {"arr", mrr * 12},
+                {"customers", f.customers_end},
+                {"subscriptions", f.subscriptions_end},
+                {"arpa", amount_json(arpa(mrr, f.customers_end))}};
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::movements(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    RECUR_ASSIGN(auto bs, buckets_of(q));
+    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice));
+    Json data = Json::array();
+    for (const auto& f : fs) {
+      const auto& t = f.totals;
+      Json row = bucket_times(f.bucket);
+      row.update(Json{{"mrr_start", t.mrr_start},
+                      {"new", t.new_mrr},
+                      {"expansion", t.expansion},
+                      {"contraction", t.contraction},
+                      {"churn", t.churn},
+                      {"reactivation", t.reactivation},
+                      {"mrr_end", t.mrr_end},
+                      {"counts", {{"new", t.count_new},
+                                  {"expansion", t.count_expansion},
+                                  {"contraction", t.count_contraction},
+                                  {"churn", t.count_churn},
+                                  {"reactivation", t.count_reactivation}}}});
+      data.push_back(std::move(row));
+    }
+    return list_of(std::move(data), currency);
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::churn(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    RECUR_ASSIGN(auto bs, buckets_of(q));
+    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice));
+    Json data = Json::array();
+    for (const auto& f : fs) {
+      ChurnFigures c = churn_figures(f.totals, f.customers_start, f.churned_customers, f.voluntary, f.involuntary);
+      Json row = bucket_times(f.bucket);
+      row.update(Json{{"customers_start", c.customers_start},
+                      {"churned_customers", c.churned_customers},
+                      {"customer_churn_rate", rate_json(c.customer_churn_rate)},
+                      {"voluntary", c.voluntary},
+                      {"involuntary", c.involuntary},
+                      {"gross_mrr_churn_rate", rate_json(c.gross_mrr_churn_rate)},
+                      {"net_mrr_churn_rate", rate_json(c.net_mrr_churn_rate)},
+                      {"quick_ratio", rate_json(c.quick_ratio)}});
+      data.push_back(std::move(row));
+    }
+    return list_of(std::move(data), currency);
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::ltv(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    // The 6 full calendar months before `at`.
+    const Bucket current = bucket_of(q.at, BucketInterval::kMonth);
+    Timestamp start = current.start;
+    for (int i = 0; i < 6; ++i) start = bucket_of(start - 1, BucketInterval::kMonth).start;
+    auto bs = buckets(start, current.start, BucketInterval::kMonth).value_or(std::vector<Bucket>{});
+    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice));
+    std::vector<std::optional<double>> rates;
+    for (const auto& f : fs)
+      rates.push_back(churn_figures(f.totals, f.customers_start, f.churned_customers, f.voluntary, f.involuntary)
+                          .customer_churn_rate);
+    RECUR_ASSIGN(auto now_fig, figures(tx, currency, {Bucket{q.at, q.at + 1}}, slice));
+    const auto a = arpa(now_fig.front().totals.mrr_end, now_fig.front().customers_end);
+    const auto churn_rate = mean_rate(rates);
+    return Json{{"object", "analytics.ltv"},
+                {"at", format_rfc3339(q.at)},
+                {"currency", currency},
+                {"arpa", amount_json(a)},
+                {"customer_churn_rate", rate_json(churn_rate)},
+                {"ltv", amount_json(analytics::ltv(a, churn_rate))}};
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::renewals(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    RECUR_ASSIGN(auto bs, buckets_of(q));
+    RECUR_ASSIGN(auto invoices, invoices_due(tx, currency, q.from, q.to));
+    std::set<std::string> in_slice;
+    if (slice.any()) {
+      RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+      for (const auto& s : subs) in_slice.insert(s.id);
+    }
+    // The first renewal of a subscription: its second period's invoice (its first
+    // subscription_cycle invoice); which invoice that is comes from the subscription's
+    // invoices in due order.
+    Json data = Json::array();
+    std::size_t i = 0;
+    for (const auto& b : bs) {
+      std::int64_t due = 0, first = 0, recovered = 0, failed = 0, pending = 0, first_due = 0, first_paid = 0;
+      for (; i < invoices.size() && invoices[i].due_at < b.end; ++i) {
+        const auto& inv = invoices[i];
+        if (inv.due_at < b.start) continue;
+        if (inv.billing_reason != "subscription_cycle" && inv.billing_reason != "subscription_create") continue;
+        if (slice.any() && !in_slice.count(inv.subscription)) continue;
+        if (inv.total <= 0) continue;  // nothing to collect
+        ++due;
+        const bool paid = inv.paid_at.has_value();
+        if (paid && !inv.first_failed_at) ++first;
+        else if (paid) ++recovered;
+        else if (inv.status == "open") ++pending;
+        else ++failed;
+        if (inv.billing_reason == "subscription_cycle") {
+          RECUR_ASSIGN(auto all, customer_invoices(tx, inv.customer));
+          const InvoiceFacts* first_cycle = nullptr;
+          for (const auto& x : all)
+            if (x.subscription == inv.subscription && x.billing_reason == "subscription_cycle" && x.total > 0) {
+              first_cycle = &x;
+              break;
+            }
+          if (first_cycle && first_cycle->id == inv.id) {
+            ++first_due;
+            if (paid) ++first_paid;
+          }
+        }
+      }
+      Json row = bucket_times(b);
+      row.update(Json{{"due", due},
+                      {"paid_first_attempt", first},
+                      {"recovered", recovered},
+                      {"failed", failed},
+                      {"pending", pending},
+                      {"first_attempt_rate", rate_json(rate(first, due))},
+                      {"recovered_rate", rate_json(rate(recovered, due))},
+                      {"failed_rate", rate_json(rate(failed, due))},
+                      {"recovery_rate", rate_json(rate(recovered, recovered + failed))},
+                      {"first_renewals_due", first_due},
+                      {"first_renewals_paid", first_paid},
+                      {"first_renewal_rate", rate_json(rate(first_paid, first_due))}});
+      data.push_back(std::move(row));
+    }
+    return list_of(std::move(data), currency);
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::cohorts(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(auto bs, buckets_of(q));
+    RECUR_ASSIGN(auto members, cohort_members(tx, currency, q.from, q.to));
+    RECUR_ASSIGN(auto moves, movements_of_cohort(tx, currency, q.from, q.to));
+    RECUR_ASSIGN(auto revenue, revenue_by_customer(tx, currency));
+    std::unordered_map<std::string, std::int64_t> realised;
+    for (const auto& r : revenue) realised[r.customer] = r.paid - r.refunded;
+    std::unordered_map<std::string, std::vector<const Movement*>> by_customer;
+    for (const auto& m : moves) by_customer[m.customer].push_back(&m.movement);
+    // A customer's MRR just before t (its movements are sorted by time).
+    auto mrr_at = [&](const std::string& customer, Timestamp t) -> std::int64_t {
+      std::int64_t v = 0;
+      auto it = by_customer.find(customer);
+      if (it == by_customer.end()) return 0;
+      for (const Movement* m : it->second) {
+        if (m->at >= t) break;
+        v = m->after;
+      }
+      return v;
+    };
+    const Timestamp now = clock_.now();
+    Json data = Json::array();
+    for (std::size_t ci = 0; ci < bs.size(); ++ci) {
+      const Bucket& cohort = bs[ci];
+      std::vector<std::string> who;
+      for (const auto& [customer, first] : members)
+        if (first >= cohort.start && first < cohort.end) who.push_back(customer);
+      std::map<std::string, std::int64_t> start_mrr;
+      std::int64_t mrr_start = 0, collected = 0;
+      for (const auto& c : who) {
+        start_mrr[c] = mrr_at(c, cohort.end);
+        mrr_start += start_mrr[c];
+        collected += realised[c];
+      }
+      Json periods = Json::array();
+      for (std::size_t pi = ci; pi < bs.size() && bs[pi].start <= now; ++pi) {
+        const Timestamp at = std::min(bs[pi].end, now);
+        std::int64_t alive = 0, mrr = 0, kept = 0;
+        for (const auto& c : who) {
+          const std::int64_t v = mrr_at(c, at);
+          if (v > 0) ++alive;
+          mrr += v;
+          kept += std::min(v, start_mrr[c]);
+        }
+        Json p = bucket_times(bs[pi]);
+        p.update(Json{{"customers", alive},
+                      {"retention", rate_json(rate(alive, static_cast<double>(who.size())))},
+                      {"mrr", mrr},
+                      {"nrr", rate_json(rate(mrr, mrr_start))},
+                      {"grr", rate_json(rate(kept, mrr_start))}});
+        periods.push_back(std::move(p));
+      }
+      data.push_back(Json{{"cohort_start", format_rfc3339(cohort.start)},
+                          {"cohort_end", format_rfc3339(cohort.end)},
+                          {"customers", static_cast<std::int64_t>(who.size())},
+                          {"mrr_start", mrr_start},
+                          {"realised_ltv", amount_json(arpa(collected, static_cast<std::int64_t>(who.size())))},
+                          {"periods", std::move(periods)}});
+    }
+    return list_of(std::move(data), currency);
+  }, db::TxMode::kReadOnly);
+}
+
+namespace {
+std::vector<Lifetime> lifetimes(const std::vector<SubscriptionFacts>& subs, Timestamp now) {
+  std::vector<Lifetime> out;
+  for (const auto& s : subs) {
+    if (!s.started_at) continue;  // never counted for MRR: never started paying
+    const Timestamp end = s.ended_at.value_or(now);
+    if (end < *s.started_at) continue;
+    out.push_back(Lifetime{static_cast<double>(end - *s.started_at) / kDay, s.ended_at.has_value()});
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<SurvivalStep>> Reports::survival_curve(db::Tx& tx, const std::string& currency,
+                                                          const Slice& slice, Timestamp now) {
+  RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+  return kaplan_meier(lifetimes(subs, now));
+}
+
+Result<Json> Reports::survival(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+    const Timestamp now = clock_.now();
+    std::map<std::string, std::vector<SubscriptionFacts>> groups;
+    std::map<std::string, std::optional<std::string>> tier_of;
+    for (const auto& s : subs) {
+      std::string key;
+      if (q.group_by == "coupon") {
+        key = s.coupon.value_or("none");
+      } else if (q.group_by == "tier") {
+        if (!tier_of.count(s.plan)) {
+          RECUR_ASSIGN(auto plan, catalog::find_plan(tx, s.plan));
+          tier_of[s.plan] = plan ? plan->tier : std::nullopt;
+        }
+        key = tier_of[s.plan].value_or("none");
+      } else {
+        key = s.plan;
+      }
+      groups[key].push_back(s);
+    }
+    Json data = Json::array();
+    for (const auto& [key, members] : groups) {
+      auto lives = lifetimes(members, now);
+      auto curve = kaplan_meier(lives);
+      std::int64_t ended = 0;
+      for (const auto& l : lives) ended += l.ended ? 1 : 0;
+      Json median = nullptr;
+      for (const auto& s : curve)
+        if (s.survival <= 0.5) {
+          median = s.days;
+          break;
+        }
+      Json steps = Json::array();
+      for (const auto& s : curve)
+        steps.push_back(Json{{"days", s.days}, {"at_risk", s.at_risk}, {"ended", s.ended},
+                             {"survival", s.survival}, {"lower", s.lower}, {"upper", s.upper}});
+      data.push_back(Json{{"group", key},
+                          {"subscriptions", static_cast<std::int64_t>(lives.size())},
+                          {"ended", ended},
+                          {"median_days", median},
+                          {"steps", std::move(steps)}});
+    }
+    Json out = list_of(std::move(data), currency);
+    out["group_by"] = q.group_by;
+    return out;
+  }, db::TxMode::kReadOnly);
+}
+
+namespace {
+bool is_engagement(std::string_view kind) {
+  return kind == "skip" || kind == "pause" || kind == "resume" || kind == "upgrade" || kind == "downgrade" ||
+         kind == "frequency_change" || kind == "coupon_redemption" || kind == "backorder_choice" ||
+         kind == "retention_offered" || kind == "retention_accepted" || kind == "retention_declined" ||
+         kind == "action" || kind == "cancel";
+}
+}  // namespace
+
+Result<Json> Reports::engagement(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    RECUR_ASSIGN(auto bs, buckets_of(q));
+    RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice));
+    RECUR_ASSIGN(auto acts, activity_between(tx, currency, q.from, q.to));
+    std::set<std::string> in_slice;
+    if (slice.any()) {
+      RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+      for (const auto& s : subs) in_slice.insert(s.id);
+    }
+    Json data = Json::array();
+    std::size_t i = 0;
+    for (const auto& f : fs) {
+      std::map<std::string, std::int64_t> n;
+      std::set<std::string> engaged;
+      std::int64_t actions = 0;
+      for (; i < acts.size() && acts[i].at < f.bucket.end; ++i) {
+        const auto& a = acts[i];
+        if (slice.any() && !in_slice.count(a.subscription)) continue;
+        n[a.kind] += 1;
+        if (is_engagement(a.kind)) {
+          engaged.insert(a.subscription);
+          ++actions;
+        }
+      }
+      const std::int64_t active = f.subscriptions_start + f.subscriptions_started;
+      Json row = bucket_times(f.bucket);
+      row.update(Json{{"active_subscribers", active},
+                      {"engaged_subscribers", static_cast<std::int64_t>(engaged.size())},
+                      {"engaged_share", rate_json(rate(static_cast<double>(engaged.size()), active))},
+                      {"actions_per_subscriber", rate_json(rate(actions, active))},
+                      {"skips", n["skip"]},
+                      {"pauses", n["pause"]},
+                      {"resumes", n["resume"]},
+                      {"upgrades", n["upgrade"]},
+                      {"downgrades", n["downgrade"]},
+                      {"frequency_changes", n["frequency_change"]},
+                      {"coupon_redemptions", n["coupon_redemption"]},
+                      {"backorder_choices", n["backorder_choice"]},
+                      {"retention_interactions",
+                       n["retention_offered"] + n["retention_accepted"] + n["retention_declined"]},
+                      {"api_actions", actions}});
+      data.push_back(std::move(row));
+    }
+    return list_of(std::move(data), currency);
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::cancellations(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    RECUR_ASSIGN(auto bs, buckets_of(q));
+    const Timestamp now = clock_.now();
+    // What happened after each acceptance: the activity up to now, and each subscription's end.
+    RECUR_ASSIGN(auto acts, activity_between(tx, currency, q.from, std::max(q.to, now + 1)));
+    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+    std::unordered_map<std::string, const SubscriptionFacts*> sub_of;
+    for (const auto& s : subs) sub_of[s.id] = &s;
+    Json data = Json::array();
+    for (const auto& b : bs) {
+      struct Row {
+        std::int64_t cancellations = 0, offered = 0, accepted = 0, declined = 0, canceled_anyway = 0;
+        std::int64_t kept[3] = {0, 0, 0}, judged[3] = {0, 0, 0};
+      };
+      std::map<std::pair<std::string, std::string>, Row> rows;  // (reason, offer or "")
+      for (std::size_t i = 0; i < acts.size(); ++i) {
+        const auto& a = acts[i];
+        if (a.at < b.start || a.at >= b.end || !sub_of.count(a.subscription)) continue;
+        const std::string reason = a.reason.value_or("unknown");
+        const std::string offer = a.offer.value_or("");
+        if (a.kind == "cancel" || a.kind == "dunning_cancel") rows[{reason, ""}].cancellations += 1;
+        if (a.kind == "retention_offered") rows[{reason, offer}].offered += 1;
+        if (a.kind == "retention_declined") {
+          Row& r = rows[{reason, offer}];
+          r.declined += 1;
+          // Canceled anyway: a cancellation of the same subscription follows the decline.
+          for (std::size_t j = i + 1; j < acts.size(); ++j)
+            if (acts[j].subscription == a.subscription && acts[j].kind == "cancel") {
+              r.canceled_anyway += 1;
+              break;
+            }
+        }
+        if (a.kind == "retention_accepted") {
+          Row& r = rows[{reason, offer}];
+          r.accepted += 1;
+          const SubscriptionFacts* s = sub_of[a.subscription];
+          const int days[3] = {30, 60, 90};
+          for (int k = 0; k < 3; ++k) {
+            const Timestamp check = a.at + days[k] * kDay;
+            if (check > now) continue;  // not known yet
+            r.judged[k] += 1;
+            if (!s->ended_at || *s->ended_at > check) r.kept[k] += 1;
+          }
+        }
+      }
+      for (const auto& [key, r] : rows) {
+        Json row = bucket_times(b);
+        row.update(Json{{"reason", key.first},
+                        {"offer", key.second.empty() ? Json(nullptr) : Json(key.second)},
+                        {"cancellations", r.cancellations},
+                        {"offered", r.offered},
+                        {"accepted", r.accepted},
+                        {"declined", r.declined},
+                        {"canceled_anyway", r.canceled_anyway},
+                        {"accepted_retained_30d", rate_json(rate(r.kept[0], r.judged[0]))},
+                        {"accepted_retained_60d", rate_json(rate(r.kept[1], r.judged[1]))},
+                        {"accepted_retained_90d", rate_json(rate(r.kept[2], r.judged[2]))}});
+        data.push_back(std::move(row));
+      }
+    }
+    return list_of(std::move(data), currency);
+  }, db::TxMode::kReadOnly);
+}
+
+namespace {
+
+// The signals of each subscription from its activity in [from, to) and its state at `to`.
+std::unordered_map<std::string, RiskSignals> signals_between(const std::vector<Activity>& acts, Timestamp from,
+                                                             Timestamp to) {
+  std::unordered_map<std::string, RiskSignals> out;
+  for (const auto& a : acts) {
+    if (a.at < from || a.at >= to) continue;
+    RiskSignals& s = out[a.subscription];
+    if (a.kind == "payment_failed") ++s.failed_payments;
+    else if (a.kind == "skip") ++s.skips;
+    else if (a.kind == "pause") ++s.pauses;
+    else if (a.kind == "downgrade") ++s.downgrades;
+    else if (a.kind == "backorder") ++s.backorders;
+    else if (a.kind == "retention_declined") ++s.offers_declined;
+    else if (a.kind == "retention_accepted") ++s.offers_accepted;
+  }
+  return out;
+}
+
+constexpr Timestamp kRiskWindow = 90 * kDay;
+
+}  // namespace
+
+Result<Json> Reports::at_risk(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    RECUR_ASSIGN(Slice slice, slice_of(tx, q));
+    const Timestamp now = clock_.now();
+    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+    RECUR_ASSIGN(auto acts, activity_between(tx, currency, now - 2 * kRiskWindow, now + 1));
+    // Now: the subscriptions that count for MRR, scored on the last 90 days.
+    auto recent = signals_between(acts, now - kRiskWindow, now + 1);
+    struct Scoredsub {
+      const SubscriptionFacts* sub;
+      RiskSignals signals;
+      double score;
+    };
+    std::vector<Scoredsub> scored;
+    for (const auto& s : subs) {
+      if (s.mrr <= 0) continue;
+      RiskSignals sig = recent[s.id];
+      sig.past_due = s.status == "past_due";
+      sig.tenure_days = s.started_at ? static_cast<double>(now - *s.started_at) / kDay : 0;
+      scored.push_back({&s, sig, risk_score(sig)});
+    }
+    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+    // Backtest: score who was paying 90 days ago on the 90 days before that; the outcome is
+    // whether it ended since.
+    const Timestamp then = now - kRiskWindow;
+    auto past = signals_between(acts, then - kRiskWindow, then);
+    std::vector<Scored> outcomes;
+    for (const auto& s : subs) {
+      if (!s.started_at || *s.started_at >= then) continue;
+      if (s.ended_at && *s.ended_at < then) continue;
+      RiskSignals sig = past[s.id];
+      sig.tenure_days = static_cast<double>(then - *s.started_at) / kDay;
+      outcomes.push_back(Scored{risk_score(sig), s.ended_at.has_value() && *s.ended_at <= now});
+    }
+    Json data = Json::array();
+    for (std::size_t i = 0; i < scored.size() && static_cast<int>(i) < q.limit; ++i) {
+      const auto& x = scored[i];
+      Json reasons = Json::array();
+      for (auto& r : risk_reasons(x.signals)) reasons.push_back(r);
+      data.push_back(Json{{"subscription", x.sub->id},
+                          {"customer", x.sub->customer},
+                          {"plan", x.sub->plan},
+                          {"currency", currency},
+                          {"mrr", x.sub->mrr},
+                          {"score", x.score},
+                          {"reasons", std::move(reasons)},
+                          {"signals", {{"failed_payments", x.signals.failed_payments},
+                                       {"skips", x.signals.skips},
+                                       {"pauses", x.signals.pauses},
+                                       {"downgrades", x.signals.downgrades},
+                                       {"backorders", x.signals.backorders},
+                                       {"offers_declined", x.signals.offers_declined},
+                                       {"offers_accepted", x.signals.offers_accepted},
+                                       {"past_due", x.signals.past_due},
+                                       {"tenure_days", std::floor(x.signals.tenure_days)}}}});
+    }
+    Json out = list_of(std::move(data), currency);
+    out["has_more"] = static_cast<int>(scored.size()) > q.limit;
+    out["model"] = Json{{"name", "recur-risk-1"},
+                        {"description", "Recur's own model: a logistic score of recorded signals (docs/analytics.md)"},
+                        {"backtest_at", format_rfc3339(then)},
+                        {"backtest_subscriptions", static_cast<std::int64_t>(outcomes.size())},
+                        {"backtest_auc", rate_json(auc(outcomes))}};
+    return out;
+  }, db::TxMode::kReadOnly);
+}
+
+namespace {
+
+Json value_json(const std::string& customer, const std::string& currency, const CustomerValue& v) {
+  return Json{{"object", "customer.ltv"},
+              {"customer", customer},
+              {"currency", currency},
+              {"realised", v.realised},
+              {"average_order_value", v.average_order_value},
+              {"orders_per_month", v.orders_per_month},
+              {"expected_remaining_months", v.expected_remaining_months},
+              {"expected_future", v.expected_future},
+              {"ltv", v.ltv}};
+}
+
+}  // namespace
+
+Result<Json> Reports::customers(const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(std::string currency, currency_of(tx, q));
+    const Timestamp now = clock_.now();
+    RECUR_ASSIGN(auto revenue, revenue_by_customer(tx, currency));
+    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, Slice{}));
+    // Survival by plan, for each customer's expected remaining lifetime.
+    std::map<std::string, std::vector<SubscriptionFacts>> by_plan;
+    std::unordered_map<std::string, std::vector<const SubscriptionFacts*>> by_customer;
+    for (const auto& s : subs) {
+      by_plan[s.plan].push_back(s);
+      by_customer[s.customer].push_back(&s);
+    }
+    std::map<std::string, std::vector<SurvivalStep>> curves;
+    for (const auto& [plan, members] : by_plan) curves[plan] = kaplan_meier(lifetimes(members, now));
+    std::vector<Json> rows;
+    for (const auto& r : revenue) {
+      CustomerValueInput in;
+      in.realised = r.paid - r.refunded;
+      in.orders = r.orders;
+      in.tenure_months = r.first_paid_at ? static_cast<double>(now - *r.first_paid_at) / kDay / kDaysPerMonth : 0;
+      for (const SubscriptionFacts* s : by_customer[r.customer]) {
+        if (s->mrr <= 0) continue;
+        in.active = true;
+        const double tenure = s->started_at ? static_cast<double>(now - *s->started_at) / kDay : 0;
+        in.remaining_months = std::max(in.remaining_months, expected_remaining_months(curves[s->plan], tenure));
+      }
+      rows.push_back(value_json(r.customer, currency, customer_value(in)));
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const Json& a, const Json& b) {
+      return a.at(q.sort).get<double>() > b.at(q.sort).get<double>();
+    });
+    Json data = Json::array();
+    for (std::size_t i = 0; i < rows.size() && static_cast<int>(i) < q.limit; ++i) {
+      Json row = std::move(rows[i]);
+      row.erase("object");
+      data.push_back(std::move(row));
+    }
+    Json out = list_of(std::move(data), currency);
+    out["has_more"] = static_cast<int>(rows.size()) > q.limit;
+    return out;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Json> Reports::customer_ltv(const std::string& customer, const ReportQuery& q) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
+    RECUR_ASSIGN(auto invoices, customer_invoices(tx, customer));
+    RECUR_ASSIGN(auto refunds, customer_refunds(tx, customer));
+    std::string currency;
+    if (q.currency) {
+      currency = normalize_currency(*q.currency);
+    } else {
+      std::set<std::string> seen;
+      for (const auto& i : invoices) seen.insert(i.currency);
+      if (seen.size() > 1)
+        return Error::invalid("currency_required", "the customer was billed in more than one currency: give currency",
+                              {{"currency", "required", "one of the customer's currencies"}});
+      currency = seen.empty() ? "usd" : *seen.begin();
+    }
+    const Timestamp now = clock_.now();
+    CustomerValueInput in;
+    std::optional<Timestamp> first_paid;
+    for (const auto& i : invoices) {
+      if (i.currency != currency) continue;
+      in.realised += i.amount_paid;
+      if (i.paid_at) {
+        ++in.orders;
+        if (!first_paid || *i.paid_at < *first_paid) first_paid = i.paid_at;
+      }
+    }
+    for (const auto& r : refunds)
+      if (r.currency == currency) in.realised -= r.amount;
+    in.tenure_months = first_paid ? static_cast<double>(now - *first_paid) / kDay / kDaysPerMonth : 0;
+    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, Slice{}));
+    for (const auto& s : subs) {
+      if (s.customer != customer || s.mrr <= 0) continue;
+      in.active = true;
+      Slice plan_slice;
+      plan_slice.plans = {s.plan};
+      RECUR_ASSIGN(auto curve, survival_curve(tx, currency, plan_slice, now));
+      const double tenure = s.started_at ? static_cast<double>(now - *s.started_at) / kDay : 0;
+      in.remaining_months = std::max(in.remaining_months, expected_remaining_months(curve, tenure));
+    }
+    return value_json(customer, currency, customer_value(in));
+  }, db::TxMode::kReadOnly);
+}
+
+}  // namespace recur::analytics

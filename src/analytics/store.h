@@ -1,0 +1,174 @@
+// Analytics' tables in SQL (migration 31): each subscription's MRR timeline, each customer's
+// movements, daily aggregates per currency, invoice and refund facts, and subscribers'
+// activity. Only analytics writes them; every row comes from an event (service.h).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analytics/model.h"
+#include "platform/db/database.h"
+
+namespace recur::analytics {
+
+// A subscription as analytics last saw it.
+struct SubscriptionFacts {
+  std::string id;
+  std::string customer;
+  std::string currency;
+  std::string plan;
+  std::optional<std::string> coupon;  // the coupon it was acquired with
+  std::string status;
+  std::int64_t mrr = 0;
+  Timestamp last_at = 0;  // the time of its latest point (its timeline never goes back)
+  std::int64_t points = 0;
+  std::optional<Timestamp> started_at;  // first time it counted for MRR
+  std::optional<Timestamp> ended_at;    // canceled (its end), none while it lives
+  Timestamp created = 0;
+};
+Result<std::optional<SubscriptionFacts>> find_subscription(db::Tx& tx, const std::string& id);
+Status save_subscription(db::Tx& tx, const SubscriptionFacts& facts, bool is_new);
+
+// A point of a subscription's timeline, as stored.
+struct StoredPoint {
+  std::string subscription;
+  std::int64_t seq = 0;
+  std::string customer;
+  std::string currency;
+  std::string plan;
+  Timestamp at = 0;
+  std::int64_t mrr_before = 0;
+  std::int64_t mrr = 0;
+  std::string cause;
+};
+Status add_point(db::Tx& tx, const StoredPoint& point);
+// A customer's points in one currency, by (at, subscription, seq): customer_movements' input.
+Result<std::vector<MrrPoint>> customer_points(db::Tx& tx, const std::string& customer, const std::string& currency);
+
+// Holds the customer's analytics row for this transaction (creating it), so that two
+// transactions never recompute one customer's movements at once.
+Status lock_customer(db::Tx& tx, const std::string& customer, const std::string& currency);
+// The earliest paid invoice of the customer in the currency: its cohort.
+Status note_paid(db::Tx& tx, const std::string& customer, const std::string& currency, Timestamp paid_at);
+
+// A customer's movements, as stored.
+Result<std::vector<Movement>> stored_movements(db::Tx& tx, const std::string& customer, const std::string& currency);
+Status delete_movement(db::Tx& tx, const std::string& customer, const std::string& currency, Timestamp at);
+Status insert_movement(db::Tx& tx, const std::string& customer, const std::string& currency, const Movement& m);
+
+// What one day adds (or, negated, takes away) in one shard of a currency.
+struct DailyDelta {
+  std::int64_t new_mrr = 0, expansion = 0, contraction = 0, churn = 0, reactivation = 0;
+  std::int64_t count_new = 0, count_expansion = 0, count_contraction = 0, count_churn = 0, count_reactivation = 0;
+  std::int64_t subscriptions_started = 0, subscriptions_stopped = 0;
+  bool empty() const;
+  void add(const Movement& m, int sign);
+};
+// The shard of a customer's rows in analytics_daily (0..15).
+int shard_of(const std::string& customer);
+Status add_daily(db::Tx& tx, const std::string& currency, Timestamp day, int shard, const DailyDelta& delta);
+
+// Invoices and refunds, as their latest event shows them.
+struct InvoiceFacts {
+  std::string id;
+  std::string customer;
+  std::string subscription;
+  std::string currency;
+  std::string billing_reason;
+  Timestamp due_at = 0;  // its period's start: when it came due
+  std::string status;
+  std::int64_t total = 0;
+  std::int64_t amount_paid = 0;
+  std::int64_t attempt_count = 0;
+  std::optional<Timestamp> first_failed_at;
+  std::optional<Timestamp> paid_at;
+};
+Status save_invoice(db::Tx& tx, const InvoiceFacts& invoice);
+struct RefundFacts {
+  std::string id;
+  std::string invoice;
+  std::string customer;
+  std::string currency;
+  std::int64_t amount = 0;
+  Timestamp at = 0;
+};
+Status save_refund(db::Tx& tx, const RefundFacts& refund);  // once per refund
+
+// Something a subscriber did (or suffered), for engagement, cancellations and risk.
+struct Activity {
+  std::string event_id;
+  std::string subscription;
+  std::string customer;
+  Timestamp at = 0;
+  std::string kind;  // see kActivityKinds in service.cc / docs/analytics.md
+  std::optional<std::string> reason;
+  std::optional<std::string> offer;
+};
+Status add_activity(db::Tx& tx, const Activity& a);
+
+// Empties every analytics table (rebuild).
+Status clear_all(db::Tx& tx);
+
+// ---------------------------------------------------------------- reads
+
+// The currencies analytics has seen (a subscription's).
+Result<std::vector<std::string>> currencies(db::Tx& tx);
+
+// Sums of analytics_daily over [from_day, to_day) (day starts), by day ascending.
+struct DayRow {
+  Timestamp day = 0;
+  DailyDelta delta;
+};
+Result<std::vector<DayRow>> daily_rows(db::Tx& tx, const std::string& currency, Timestamp from_day, Timestamp to_day);
+// The same sums over every day before `day` (one row).
+Result<DailyDelta> daily_before(db::Tx& tx, const std::string& currency, Timestamp day);
+
+// Movements with from <= at < to, by at.
+struct CustomerMovement {
+  std::string customer;
+  Movement movement;
+};
+Result<std::vector<CustomerMovement>> movements_between(db::Tx& tx, const std::string& currency, Timestamp from,
+                                                        Timestamp to, bool churn_only = false);
+// Points with from <= at < to (subscriptions started and stopped inside a partial day).
+Result<std::vector<StoredPoint>> points_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+
+// Every point of the subscriptions matching the filter (a slice: plan ids, acquisition
+// coupon), by customer, at, subscription, seq: the filtered figures are computed from it.
+struct Slice {
+  std::vector<std::string> plans;  // empty: any
+  std::optional<std::string> coupon;
+  bool any() const { return !plans.empty() || coupon.has_value(); }
+};
+Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& currency, const Slice& slice);
+
+// Subscriptions analytics knows, for survival and at-risk (the slice applied).
+Result<std::vector<SubscriptionFacts>> subscriptions_in(db::Tx& tx, const std::string& currency, const Slice& slice);
+
+// Invoices that came due in [from, to).
+Result<std::vector<InvoiceFacts>> invoices_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+// A customer's invoices and refunds (LTV).
+Result<std::vector<InvoiceFacts>> customer_invoices(db::Tx& tx, const std::string& customer);
+Result<std::vector<RefundFacts>> customer_refunds(db::Tx& tx, const std::string& customer);
+// Paid and refunded totals per customer in a currency: {customer, paid, refunded, orders, first_paid_at}.
+struct CustomerRevenue {
+  std::string customer;
+  std::int64_t paid = 0;
+  std::int64_t refunded = 0;
+  std::int64_t orders = 0;
+  std::optional<Timestamp> first_paid_at;
+};
+Result<std::vector<CustomerRevenue>> revenue_by_customer(db::Tx& tx, const std::string& currency);
+
+// Customers whose first paid invoice is in [from, to), with that time.
+Result<std::vector<std::pair<std::string, Timestamp>>> cohort_members(db::Tx& tx, const std::string& currency,
+                                                                      Timestamp from, Timestamp to);
+// The movements of those customers (by customer, at).
+Result<std::vector<CustomerMovement>> movements_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
+                                                          Timestamp to);
+
+// Activity with from <= at < to on subscriptions in the currency, by at.
+Result<std::vector<Activity>> activity_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+
+}  // namespace recur::analytics
