@@ -344,8 +344,9 @@
     return `#${mix(0xf7, 0x08)}${mix(0xfb, 0x30)}${mix(0xff, 0x6b)}`;
   }
 
+  // Cohorts without customers are left out: a year of weekly cohorts is otherwise mostly empty rows.
   function drawCohorts(container, body) {
-    const rows = rowsOf(body);
+    const rows = rowsOf(body).filter((r) => r.customers !== 0);
     const periodsOf = (r) => (Array.isArray(r.periods) ? r.periods.filter((p) => p && typeof p === 'object') : []);
     const columns = Math.max(0, ...rows.map((r) => periodsOf(r).length));
     const cell = 22;
@@ -354,8 +355,10 @@
       { height: 140 + cell * Math.max(1, rows.length), left: 96 });
     c.plot.top += 18;
     const cellWidth = columns ? Math.min(64, (c.plot.right - c.plot.left) / columns) : 0;
+    const texts = cellWidth >= 30; // narrower cells keep their value in the tooltip only
+    const every = Math.ceil(18 / Math.max(cellWidth, 1));
     label(c.svg, c.plot.left, c.plot.top - 20, 'periods since start', { fill: MUTED });
-    for (let j = 0; j < columns; j += 1) {
+    for (let j = 0; j < columns; j += every) {
       label(c.svg, c.plot.left + cellWidth * (j + 0.5), c.plot.top - 5, String(j), { anchor: 'middle', fill: MUTED });
     }
     label(c.svg, 14, c.plot.top + (cell * rows.length) / 2, 'cohort', { anchor: 'middle', fill: MUTED, rotate: -90 });
@@ -372,6 +375,7 @@
           class: 'mark cell', x: num(left + 1), y: num(top + 1), width: num(Math.max(0, cellWidth - 2)), height: cell - 2,
           fill: known ? shade(p.retention) : '#eeeeee',
         }, c.svg), `cohort ${cohort}, period ${j}: ${text}`);
+        if (!texts) return;
         label(c.svg, left + cellWidth / 2, top + cell / 2 + 4, text,
           { anchor: 'middle', size: 10, fill: known && p.retention > 0.55 ? '#ffffff' : INK });
       });
@@ -426,14 +430,14 @@
   function horizontalBars(container, title, series, bars, format, axisTitle) {
     const row = 22;
     const shown = [...bars].sort((a, b) => b.value - a.value).slice(0, 50);
-    const c = chart(container, title, [{ label: series, color: PALETTE[0] }], { height: 130 + row * Math.max(1, shown.length), left: 180 });
+    const c = chart(container, title, [{ label: series, color: PALETTE[0] }], { height: 130 + row * Math.max(1, shown.length), left: 216 });
     const hi = Math.max(format === formats.score ? 1 : 0, ...shown.map((b) => b.value));
     const x = valueAxisX(c, 0, hi, format, axisTitle);
     if (!shown.length) noData(c);
     shown.forEach((b, i) => {
       const top = c.plot.top + row * i;
       const value = format.text(b.value, format === formats.count ? 1 : 0.01);
-      label(c.svg, c.plot.left - 6, top + row / 2 + 4, shortened(b.label, 28), { anchor: 'end' });
+      label(c.svg, c.plot.left - 6, top + row / 2 + 4, shortened(b.label, 30), { anchor: 'end' });
       tooltip(el('rect', {
         class: 'mark bar', x: num(x(0)), y: num(top + 3), width: num(Math.max(0, x(b.value) - x(0))), height: row - 6, fill: PALETTE[0],
       }, c.svg), `${b.label}: ${value}`);

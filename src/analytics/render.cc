@@ -723,8 +723,17 @@ std::string shade(double share) {
   return fmt::format("#{:02x}{:02x}{:02x}", mix(0xf7, 0x08), mix(0xfb, 0x30), mix(0xff, 0x6b));
 }
 
+// A cohort with no customers has nothing to show in any period: it is left out (a year of
+// weekly cohorts is otherwise mostly empty rows).
+std::vector<const Json*> cohorts_with_customers(const Json& body) {
+  std::vector<const Json*> rows;
+  for (const Json* row : rows_of(body))
+    if (number_at(*row, "customers").value_or(1) != 0) rows.push_back(row);
+  return rows;
+}
+
 std::string cohorts_chart(const Json& body) {
-  auto rows = rows_of(body);
+  auto rows = cohorts_with_customers(body);
   std::size_t columns = 0;
   for (const Json* row : rows) columns = std::max(columns, inner_rows(*row, "periods").size());
   constexpr double kCell = 22;
@@ -732,8 +741,10 @@ std::string cohorts_chart(const Json& body) {
   Chart c = chart("Retention by cohort", {{"0%", shade(0)}, {"50%", shade(0.5)}, {"100%", shade(1)}}, height, 96);
   c.plot.top += 18;  // the column headers
   double cell_w = columns == 0 ? 0 : std::min(64.0, c.plot.width() / static_cast<double>(columns));
+  bool texts = cell_w >= 30;  // narrower cells keep their value in the tooltip only
+  std::size_t every = static_cast<std::size_t>(std::ceil(18 / std::max(cell_w, 1.0)));
   c.svg.text(c.plot.left, c.plot.top - 20, "periods since start", {.fill = kMuted});
-  for (std::size_t j = 0; j < columns; ++j)
+  for (std::size_t j = 0; j < columns; j += every)
     c.svg.text(c.plot.left + cell_w * (static_cast<double>(j) + 0.5), c.plot.top - 5, std::to_string(j),
                {.anchor = "middle", .fill = kMuted});
   c.svg.text(14, c.plot.top + kCell * static_cast<double>(rows.size()) / 2, "cohort",
@@ -750,6 +761,7 @@ std::string cohorts_chart(const Json& body) {
       std::string label = retention ? fmt::format("{:.0f}%", *retention * 100) : "\u2013";
       c.svg.rect(left + 1, top + 1, cell_w - 2, kCell - 2, retention ? shade(*retention) : "#eeeeee", "mark cell",
                  fmt::format("cohort {}, period {}: {}", cohort, j, label));
+      if (!texts) continue;
       c.svg.text(left + cell_w / 2, top + kCell / 2 + 4, label,
                  {.anchor = "middle", .size = 10, .fill = retention && *retention > 0.55 ? "#ffffff" : kInk});
     }
@@ -870,7 +882,7 @@ std::string horizontal_bars(std::string_view title, std::string_view series, std
   std::stable_sort(bars.begin(), bars.end(), [](const Labelled& a, const Labelled& b) { return a.value > b.value; });
   if (bars.size() > kMaxBars) bars.resize(kMaxBars);
   double height = 130 + kRow * static_cast<double>(std::max<std::size_t>(1, bars.size()));
-  Chart c = chart(title, {{std::string(series), series_color(0)}}, height, 180);
+  Chart c = chart(title, {{std::string(series), series_color(0)}}, height, 216);
   double hi = f.unit == Unit::kScore ? 1 : 0;
   for (const auto& b : bars) hi = std::max(hi, b.value);
   Scale x = value_axis_x(c, 0, hi, f, axis_title);
@@ -878,7 +890,7 @@ std::string horizontal_bars(std::string_view title, std::string_view series, std
   for (std::size_t i = 0; i < bars.size(); ++i) {
     double top = c.plot.top + kRow * static_cast<double>(i);
     std::string value = format_value(bars[i].value, f, f.unit == Unit::kCount ? 1 : 0.01);
-    c.svg.text(c.plot.left - 6, top + kRow / 2 + 4, shortened(bars[i].label, 28), {.anchor = "end", .fill = kInk});
+    c.svg.text(c.plot.left - 6, top + kRow / 2 + 4, shortened(bars[i].label, 30), {.anchor = "end", .fill = kInk});
     c.svg.rect(x(0), top + 3, x(bars[i].value) - x(0), kRow - 6, series_color(0), "mark bar", bars[i].label + ": " + value);
     c.svg.text(x(bars[i].value) + 4, top + kRow / 2 + 4, value, {.fill = kMuted});
   }

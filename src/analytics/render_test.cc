@@ -249,6 +249,20 @@ TEST(AnalyticsRenderSvg, CohortsAreAHeatMapWithOneCellPerCohortAndPeriod) {
   EXPECT_NE(svg.find("fill=\"#08306b\""), std::string::npos);  // 100 %: the darkest shade
 }
 
+TEST(AnalyticsRenderSvg, CohortsWithoutCustomersAreLeftOutAndNarrowCellsKeepTheirValueInTheTooltip) {
+  Json periods = Json::array();
+  for (int j = 0; j < 40; ++j) periods.push_back({{"retention", 0.5}});
+  Json body = list(Json::array({{{"cohort_start", "2027-01-01T00:00:00Z"}, {"customers", 0}, {"periods", periods}},
+                                {{"cohort_start", "2027-01-08T00:00:00Z"}, {"customers", 3}, {"periods", periods}}}));
+  std::string svg = *render_svg("cohorts", body);
+  expect_self_contained_svg(svg);
+  EXPECT_EQ(count(svg, "class=\"mark cell\""), 40u);
+  EXPECT_EQ(svg.find(">2027-01-01</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">2027-01-08</text>"), std::string::npos);
+  EXPECT_EQ(count(svg, ">50%</text>"), 1u);  // the legend's: no cell writes its value
+  EXPECT_NE(svg.find("period 39: 50%"), std::string::npos);
+}
+
 TEST(AnalyticsRenderSvg, SurvivalDrawsAStepCurveAndABandPerGroupAndEscapesGroupNames) {
   auto step = [](int days, double s, double lower, double upper) {
     return Json{{"days", days}, {"survival", s}, {"lower", lower}, {"upper", upper}};

@@ -140,7 +140,12 @@ const FIXTURES = {
         customer_churn_rate: null, gross_mrr_churn_rate: null, net_mrr_churn_rate: null, quick_ratio: null },
     ],
   },
-  cohorts: { object: 'list', has_more: false, data: [{ cohort_start: '2027-01-01T00:00:00Z', customers: 0, periods: [{ retention: null }] }] },
+  cohorts: {
+    object: 'list', has_more: false, data: [
+      { cohort_start: '2027-01-01T00:00:00Z', customers: 1, periods: [{ retention: null }] },
+      { cohort_start: '2027-02-01T00:00:00Z', customers: 0, periods: [{ retention: null }] },
+    ],
+  },
   survival: { object: 'list', has_more: false, data: [{ group: HOSTILE, subscriptions: 1, ended: 0, median_days: null, steps: [{ days: 0, survival: 1, lower: 1, upper: 1 }] }] },
   cancellations: { object: 'list', has_more: false, data: [{ period_start: '2027-01-01T00:00:00Z', reason: HOSTILE, cancellations: 2 }, { reason: null, cancellations: 1 }] },
   'at-risk': { object: 'list', has_more: false, model: { name: HOSTILE, backtest_auc: null }, data: [{ subscription: HOSTILE, score: null, reasons: [HOSTILE], mrr: null }] },
@@ -161,7 +166,7 @@ async function nullsAndEmptyListsAreShownNotThrown(browser) {
   const byId = Object.fromEntries((await charts(page)).map((c) => [c.id, c]));
   check(byId['chart-movements'].noData && byId['chart-movements'].marks === 0, 'an empty movements list is not "No data"');
   check(byId['chart-churn'].noData && byId['chart-churn'].marks === 0, 'null churn rates are not "No data"');
-  check(byId['chart-cohorts'].marks === 1, 'a cohort with an unknown retention has no grey cell');
+  check(byId['chart-cohorts'].marks === 1, 'not one grey cell for the unknown retention (and none for the empty cohort)');
   check(byId['chart-cancellations'].marks === 2, 'cancellations: not two bars');
   const hostile = await page.evaluate(() => ({
     pwned: window.__pwned === 1,
