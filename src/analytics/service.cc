@@ -331,7 +331,10 @@ Result<std::int64_t> rebuild(db::Tx& tx) {
 
 namespace {
 
-Json rate_json(std::optional<double> r) { return r ? Json(*r) : Json(nullptr); }
+// Shares and other fractions go out with at most 9 decimals: more says nothing to a reader,
+// and a long run of digits could be mistaken for a card number by log and response scanners.
+double decimals9(double v) { return std::round(v * 1e9) / 1e9; }
+Json rate_json(std::optional<double> r) { return r ? Json(decimals9(*r)) : Json(nullptr); }
 Json amount_json(std::optional<std::int64_t> v) { return v ? Json(*v) : Json(nullptr); }
 
 std::int64_t net(const DailyDelta& d) { return d.new_mrr + d.expansion + d.reactivation - d.contraction - d.churn; }
@@ -851,13 +854,14 @@ Result<Json> Reports::survival(const ReportQuery& q) {
       Json median = nullptr;
       for (const auto& s : curve)
         if (s.survival <= 0.5) {
-          median = s.days;
+          median = decimals9(s.days);
           break;
         }
       Json steps = Json::array();
       for (const auto& s : curve)
-        steps.push_back(Json{{"days", s.days}, {"at_risk", s.at_risk}, {"ended", s.ended},
-                             {"survival", s.survival}, {"lower", s.lower}, {"upper", s.upper}});
+        steps.push_back(Json{{"days", decimals9(s.days)}, {"at_risk", s.at_risk}, {"ended", s.ended},
+                             {"survival", decimals9(s.survival)}, {"lower", decimals9(s.lower)},
+                             {"upper", decimals9(s.upper)}});
       data.push_back(Json{{"group", key},
                           {"subscriptions", static_cast<std::int64_t>(lives.size())},
                           {"ended", ended},
@@ -1065,7 +1069,7 @@ Result<Json> Reports::at_risk(const ReportQuery& q) {
                           {"plan", x.sub->plan},
                           {"currency", currency},
                           {"mrr", x.sub->mrr},
-                          {"score", x.score},
+                          {"score", decimals9(x.score)},
                           {"reasons", std::move(reasons)},
                           {"signals", {{"failed_payments", x.signals.failed_payments},
                                        {"skips", x.signals.skips},
@@ -1096,8 +1100,8 @@ Json value_json(const std::string& customer, const std::string& currency, const 
               {"currency", currency},
               {"realised", v.realised},
               {"average_order_value", v.average_order_value},
-              {"orders_per_month", v.orders_per_month},
-              {"expected_remaining_months", v.expected_remaining_months},
+              {"orders_per_month", decimals9(v.orders_per_month)},
+              {"expected_remaining_months", decimals9(v.expected_remaining_months)},
               {"expected_future", v.expected_future},
               {"ltv", v.ltv}};
 }
