@@ -168,24 +168,51 @@ Result<std::vector<Kind>> activity_kinds(db::Tx& tx, const events::Event& e, con
   return out;
 }
 
-Status record_activity(db::Tx& tx, const events::Event& e, const std::string& subscription,
+Status record_activity(db::Tx& tx, Sink& sink, const events::Event& e, const std::string& subscription,
                        const std::string& customer, Timestamp at, const PlanSource& plans) {
   RECUR_ASSIGN(auto kinds, activity_kinds(tx, e, plans));
   for (std::size_t i = 0; i < kinds.size(); ++i) {
     Activity a{kinds.size() == 1 ? e.id : e.id + ":" + std::to_string(i), subscription, customer, at,
                kinds[i].kind, kinds[i].reason, kinds[i].offer};
-    RECUR_TRY(add_activity(tx, a));
+    RECUR_TRY(sink.activity(a));
   }
   return Ok{};
 }
 
+// The tables, in the event's transaction.
+class SqlSink : public Sink {
+ public:
+  explicit SqlSink(db::Tx& tx) : tx_(tx) {}
+  Result<std::optional<SubscriptionFacts>> subscription(const std::string& id) override {
+    return find_subscription(tx_, id);
+  }
+  Status save(const SubscriptionFacts& f, bool is_new) override { return save_subscription(tx_, f, is_new); }
+  Status point(const StoredPoint& p) override {
+    RECUR_TRY(lock_customer(tx_, p.customer, p.currency));
+    RECUR_TRY(add_point(tx_, p));
+    return recompute_customer(tx_, p.customer, p.currency);
+  }
+  Status daily(const std::string& currency, Timestamp day, int shard, const DailyDelta& d) override {
+    return add_daily(tx_, currency, day, shard, d);
+  }
+  Status paid(const std::string& customer, const std::string& currency, Timestamp at) override {
+    return note_paid(tx_, customer, currency, at);
+  }
+  Status invoice(const InvoiceFacts& i) override { return save_invoice(tx_, i); }
+  Status refund(const RefundFacts& r) override { return save_refund(tx_, r); }
+  Status activity(const Activity& a) override { return add_activity(tx_, a); }
+
+ private:
+  db::Tx& tx_;
+};
+
 // ------------------------------------------------------------------ per resource
 
-Status on_subscription(db::Tx& tx, const events::Event& e, const PlanSource& plans) {
+Status on_subscription(db::Tx& tx, Sink& sink, const events::Event& e, const PlanSource& plans) {
   if (!e.after.is_object()) return Ok{};  // deleted: never billed, never had MRR
   subscriptions::Subscription s = subscription_state(e.after);
   const Timestamp step_at = effective_at(e);
-  RECUR_ASSIGN(auto found, find_subscription(tx, s.id));
+  RECUR_ASSIGN(auto found, sink.subscription(s.id));
   const bool is_new = !found;
   SubscriptionFacts f = found ? std::move(*found) : SubscriptionFacts{};
   if (is_new) {
@@ -199,7 +226,7 @@ Status on_subscription(db::Tx& tx, const events::Event& e, const PlanSource& pla
     f.created = step_at;
   }
   const Timestamp at = std::max(step_at, f.last_at);  // a timeline never goes back
-  RECUR_TRY(record_activity(tx, e, s.id, s.customer, at, plans));
+  RECUR_TRY(record_activity(tx, sink, e, s.id, s.customer, at, plans));
   // Offers shown and declined change nothing: their `after` is the subscription as shown.
   if (!is_new && !e.before.is_object()) return Ok{};
   RECUR_ASSIGN(PlanFacts plan, plans(tx, s.plan));
@@ -211,24 +238,21 @@ Status on_subscription(db::Tx& tx, const events::Event& e, const PlanSource& pla
     if (!f.ended_at) f.ended_at = std::max(s.ended_at.value_or(at), f.started_at.value_or(at));
   }
   if (mrr != before) {
-    RECUR_TRY(lock_customer(tx, f.customer, f.currency));
     std::string cause;
     if (mrr < before) cause = std::string(dunning(e) ? kInvoluntary : kVoluntary);
-    RECUR_TRY(add_point(tx, StoredPoint{s.id, ++f.points, f.customer, f.currency, f.plan, at, before, mrr, cause}));
+    RECUR_TRY(sink.point(StoredPoint{s.id, ++f.points, f.customer, f.currency, f.plan, at, before, mrr, cause}));
     if (mrr > 0 && !f.started_at) f.started_at = at;
     f.mrr = mrr;
     f.last_at = at;
     DailyDelta subs;
     if (before == 0) subs.subscriptions_started = 1;
     if (mrr == 0) subs.subscriptions_stopped = 1;
-    if (!subs.empty()) RECUR_TRY(add_daily(tx, f.currency, floor_day(at), shard_of(f.customer), subs));
-    RECUR_TRY(save_subscription(tx, f, is_new));
-    return recompute_customer(tx, f.customer, f.currency);
+    if (!subs.empty()) RECUR_TRY(sink.daily(f.currency, floor_day(at), shard_of(f.customer), subs));
   }
-  return save_subscription(tx, f, is_new);
+  return sink.save(f, is_new);
 }
 
-Status on_invoice(db::Tx& tx, const events::Event& e) {
+Status on_invoice(Sink& sink, const events::Event& e) {
   const Json& inv = e.after;
   if (!inv.is_object() || text_field(inv, "subscription").empty()) return Ok{};
   InvoiceFacts f;
@@ -244,37 +268,37 @@ Status on_invoice(db::Tx& tx, const events::Event& e) {
   f.attempt_count = int_field(inv, "attempt_count");
   f.first_failed_at = time_field(inv, "first_failed_at");
   f.paid_at = time_field(inv, "paid_at");
-  RECUR_TRY(save_invoice(tx, f));
-  if (f.paid_at && f.amount_paid > 0) RECUR_TRY(note_paid(tx, f.customer, f.currency, *f.paid_at));
+  RECUR_TRY(sink.invoice(f));
+  if (f.paid_at && f.amount_paid > 0) RECUR_TRY(sink.paid(f.customer, f.currency, *f.paid_at));
   return Ok{};
 }
 
-Status on_refund(db::Tx& tx, const events::Event& e) {
+Status on_refund(Sink& sink, const events::Event& e) {
   if (e.type != "refund.succeeded" || !e.after.is_object()) return Ok{};
   const Json& r = e.after;
-  return save_refund(tx, RefundFacts{text_field(r, "id"), text_field(r, "invoice"), text_field(r, "customer"),
+  return sink.refund(RefundFacts{text_field(r, "id"), text_field(r, "invoice"), text_field(r, "customer"),
                                      text_field(r, "currency"), int_field(r, "amount"), e.created});
 }
 
-Status on_shipment(db::Tx& tx, const events::Event& e) {
+Status on_shipment(Sink& sink, const events::Event& e) {
   if (e.type != "shipment.backordered" && e.type != "shipment.backorder_choice") return Ok{};
   const std::string sub = text_field(e.after, "subscription");
   if (sub.empty()) return Ok{};
   std::string customer = text_field(e.after, "customer");
   if (customer.empty()) {
-    RECUR_ASSIGN(auto f, find_subscription(tx, sub));
+    RECUR_ASSIGN(auto f, sink.subscription(sub));
     if (!f) return Ok{};
     customer = f->customer;
   }
-  return add_activity(tx, Activity{e.id, sub, customer, e.created,
+  return sink.activity(Activity{e.id, sub, customer, e.created,
                                    e.type == "shipment.backordered" ? "backorder" : "backorder_choice", {}, {}});
 }
 
-Status apply(db::Tx& tx, const events::Event& e, const PlanSource& plans) {
-  if (e.resource_type == "subscription") return on_subscription(tx, e, plans);
-  if (e.resource_type == "invoice") return on_invoice(tx, e);
-  if (e.resource_type == "refund") return on_refund(tx, e);
-  if (e.resource_type == "shipment") return on_shipment(tx, e);
+Status apply(db::Tx& tx, Sink& sink, const events::Event& e, const PlanSource& plans) {
+  if (e.resource_type == "subscription") return on_subscription(tx, sink, e, plans);
+  if (e.resource_type == "invoice") return on_invoice(sink, e);
+  if (e.resource_type == "refund") return on_refund(sink, e);
+  if (e.resource_type == "shipment") return on_shipment(sink, e);
   return Ok{};
 }
 
@@ -292,11 +316,12 @@ Result<PlanFacts> Ledger::plan(db::Tx& tx, const std::string& id) {
 }
 
 Status Ledger::appended(db::Tx& tx, const events::Event& event) {
-  return apply(tx, event, [this](db::Tx& t, const std::string& id) { return plan(t, id); });
+  SqlSink sink(tx);
+  return apply(tx, sink, event, [this](db::Tx& t, const std::string& id) { return plan(t, id); });
 }
 
 Result<std::int64_t> rebuild(db::Tx& tx) {
-  RECUR_TRY(clear_all(tx));
+  MemorySink sink;
   std::map<std::string, PlanFacts> cache;
   PlanSource plans = [&](db::Tx& t, const std::string& id) -> Result<PlanFacts> {
     if (auto it = cache.find(id); it != cache.end()) return it->second;
@@ -320,10 +345,12 @@ Result<std::int64_t> rebuild(db::Tx& tx) {
       e.details = payload.value("details", Json());
       e.actor.type = s.actor_type;
       e.id = s.id;
-      RECUR_TRY(apply(tx, e, plans));
+      RECUR_TRY(apply(tx, sink, e, plans));
       ++count;
     }
   }
+  RECUR_TRY(clear_all(tx));
+  RECUR_TRY(sink.flush(tx));
   return count;
 }
 

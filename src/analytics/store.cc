@@ -410,3 +410,180 @@ Result<std::vector<Activity>> activity_between(db::Tx& tx, const std::string& cu
 }
 
 }  // namespace recur::analytics
+
+// ---------------------------------------------------------------- the rebuild's memory
+
+namespace recur::analytics {
+
+Result<std::optional<SubscriptionFacts>> MemorySink::subscription(const std::string& id) {
+  auto it = subscriptions_.find(id);
+  if (it == subscriptions_.end()) return std::optional<SubscriptionFacts>();
+  return std::optional<SubscriptionFacts>(it->second);
+}
+
+Status MemorySink::save(const SubscriptionFacts& f, bool) {
+  subscriptions_[f.id] = f;
+  return Ok{};
+}
+
+Status MemorySink::point(const StoredPoint& p) {
+  points_[{p.customer, p.currency}].push_back(p);
+  customers_.try_emplace({p.customer, p.currency});
+  return Ok{};
+}
+
+Status MemorySink::daily(const std::string& currency, Timestamp day, int shard, const DailyDelta& d) {
+  DailyDelta& sum = daily_[{currency, day, shard}];
+  sum.subscriptions_started += d.subscriptions_started;
+  sum.subscriptions_stopped += d.subscriptions_stopped;
+  sum.new_mrr += d.new_mrr;
+  sum.expansion += d.expansion;
+  sum.contraction += d.contraction;
+  sum.churn += d.churn;
+  sum.reactivation += d.reactivation;
+  sum.count_new += d.count_new;
+  sum.count_expansion += d.count_expansion;
+  sum.count_contraction += d.count_contraction;
+  sum.count_churn += d.count_churn;
+  sum.count_reactivation += d.count_reactivation;
+  return Ok{};
+}
+
+Status MemorySink::paid(const std::string& customer, const std::string& currency, Timestamp paid_at) {
+  auto& first = customers_[{customer, currency}];
+  if (!first || *first > paid_at) first = paid_at;
+  return Ok{};
+}
+
+Status MemorySink::invoice(const InvoiceFacts& i) {
+  auto [it, inserted] = invoices_.try_emplace(i.id, i);
+  if (!inserted) {  // as save_invoice's upsert: the state changes, the rest stays
+    InvoiceFacts& f = it->second;
+    f.status = i.status;
+    f.total = i.total;
+    f.amount_paid = i.amount_paid;
+    f.attempt_count = i.attempt_count;
+    f.first_failed_at = i.first_failed_at;
+    f.paid_at = i.paid_at;
+  }
+  return Ok{};
+}
+
+Status MemorySink::refund(const RefundFacts& r) {
+  refunds_.try_emplace(r.id, r);
+  return Ok{};
+}
+
+Status MemorySink::activity(const Activity& a) {
+  activity_.try_emplace(a.event_id, a);
+  return Ok{};
+}
+
+namespace {
+
+// INSERT INTO table (columns) VALUES (...), (...): up to 400 rows a statement.
+class Inserter {
+ public:
+  Inserter(db::Tx& tx, std::string table_and_columns, std::size_t columns)
+      : tx_(tx), head_("INSERT INTO " + std::move(table_and_columns) + " VALUES "), columns_(columns) {}
+  Status add(db::Params row) {
+    for (auto& v : row) params_.push_back(std::move(v));
+    if (++rows_ == 400) return flush();
+    return Ok{};
+  }
+  Status flush() {
+    if (rows_ == 0) return Ok{};
+    std::string sql = head_;
+    std::size_t n = 0;
+    for (std::size_t r = 0; r < rows_; ++r) {
+      sql += r ? ", (" : "(";
+      for (std::size_t c = 0; c < columns_; ++c) sql += (c ? ", $" : "$") + std::to_string(++n);
+      sql += ")";
+    }
+    RECUR_TRY(tx_.exec(sql, params_));
+    params_.clear();
+    rows_ = 0;
+    return Ok{};
+  }
+
+ private:
+  db::Tx& tx_;
+  std::string head_;
+  std::size_t columns_;
+  db::Params params_;
+  std::size_t rows_ = 0;
+};
+
+}  // namespace
+
+Status MemorySink::flush(db::Tx& tx) {
+  Inserter subs(tx, std::string("analytics_subscriptions (") + kSubscriptionColumns + ")", 12);
+  for (const auto& [_, f] : subscriptions_)
+    RECUR_TRY(subs.add({f.id, f.customer, f.currency, f.plan, db::nullable(f.coupon), f.status, f.mrr, f.last_at,
+                        f.points, db::nullable(f.started_at), db::nullable(f.ended_at), f.created}));
+  RECUR_TRY(subs.flush());
+
+  Inserter points(tx, std::string("analytics_points (") + kPointColumns + ")", 9);
+  Inserter moves(tx,
+                 "analytics_movements (customer_id, currency, at, kind, amount, mrr_before, mrr_after, churn_type)", 8);
+  for (auto& [key, list] : points_) {
+    const auto& [customer, currency] = key;
+    // The order customer_points reads them in: by time, subscription, sequence.
+    std::stable_sort(list.begin(), list.end(), [](const StoredPoint& a, const StoredPoint& b) {
+      return std::tie(a.at, a.subscription, a.seq) < std::tie(b.at, b.subscription, b.seq);
+    });
+    std::vector<MrrPoint> mine;
+    mine.reserve(list.size());
+    for (const auto& p : list) {
+      RECUR_TRY(points.add({p.subscription, p.seq, p.customer, p.currency, p.plan, p.at, p.mrr_before, p.mrr, p.cause}));
+      mine.push_back(MrrPoint{p.subscription, p.at, p.mrr, p.cause});
+    }
+    const int shard = shard_of(customer);
+    for (const auto& m : customer_movements(mine)) {
+      RECUR_TRY(moves.add({customer, currency, m.at, std::string(to_string(m.kind)), m.amount, m.before, m.after,
+                           m.churn_type}));
+      DailyDelta d;
+      d.add(m, +1);
+      RECUR_TRY(daily(currency, m.at - (((m.at % 86400) + 86400) % 86400), shard, d));
+    }
+  }
+  RECUR_TRY(points.flush());
+  RECUR_TRY(moves.flush());
+
+  Inserter customers(tx, "analytics_customers (customer_id, currency, first_paid_at)", 3);
+  for (const auto& [key, first] : customers_) RECUR_TRY(customers.add({key.first, key.second, db::nullable(first)}));
+  RECUR_TRY(customers.flush());
+
+  Inserter days(tx,
+                "analytics_daily (currency, day, shard, new_mrr, expansion, contraction, churn, reactivation,"
+                " count_new, count_expansion, count_contraction, count_churn, count_reactivation,"
+                " subscriptions_started, subscriptions_stopped)",
+                15);
+  for (const auto& [key, d] : daily_) {
+    if (d.empty()) continue;
+    const auto& [currency, day, shard] = key;
+    RECUR_TRY(days.add({currency, day, static_cast<std::int64_t>(shard), d.new_mrr, d.expansion, d.contraction,
+                        d.churn, d.reactivation, d.count_new, d.count_expansion, d.count_contraction, d.count_churn,
+                        d.count_reactivation, d.subscriptions_started, d.subscriptions_stopped}));
+  }
+  RECUR_TRY(days.flush());
+
+  Inserter invoices(tx, std::string("analytics_invoices (") + kInvoiceColumns + ")", 12);
+  for (const auto& [_, i] : invoices_)
+    RECUR_TRY(invoices.add({i.id, i.customer, i.subscription, i.currency, i.billing_reason, i.due_at, i.status,
+                            i.total, i.amount_paid, i.attempt_count, db::nullable(i.first_failed_at),
+                            db::nullable(i.paid_at)}));
+  RECUR_TRY(invoices.flush());
+
+  Inserter refunds(tx, "analytics_refunds (refund_id, invoice_id, customer_id, currency, amount, at)", 6);
+  for (const auto& [_, r] : refunds_) RECUR_TRY(refunds.add({r.id, r.invoice, r.customer, r.currency, r.amount, r.at}));
+  RECUR_TRY(refunds.flush());
+
+  Inserter acts(tx, "analytics_activity (event_id, subscription_id, customer_id, at, kind, reason, offer)", 7);
+  for (const auto& [_, a] : activity_)
+    RECUR_TRY(acts.add({a.event_id, a.subscription, a.customer, a.at, a.kind, db::nullable(a.reason),
+                        db::nullable(a.offer)}));
+  return acts.flush();
+}
+
+}  // namespace recur::analytics

@@ -3,7 +3,9 @@
 // activity. Only analytics writes them; every row comes from an event (service.h).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -109,6 +111,50 @@ Status add_activity(db::Tx& tx, const Activity& a);
 
 // Empties every analytics table (rebuild).
 Status clear_all(db::Tx& tx);
+
+// Where the ledger puts what it learns from an event: the tables, in the event's own
+// transaction (service.cc's SqlSink), or memory (MemorySink: the rebuild's, written out once
+// at the end in multi-row statements). The ledger's rules are the same code for both.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual Result<std::optional<SubscriptionFacts>> subscription(const std::string& id) = 0;
+  virtual Status save(const SubscriptionFacts& facts, bool is_new) = 0;
+  // A new point of a subscription's timeline; its customer's movements follow from its points.
+  virtual Status point(const StoredPoint& point) = 0;
+  virtual Status daily(const std::string& currency, Timestamp day, int shard, const DailyDelta& delta) = 0;
+  virtual Status paid(const std::string& customer, const std::string& currency, Timestamp paid_at) = 0;
+  virtual Status invoice(const InvoiceFacts& invoice) = 0;
+  virtual Status refund(const RefundFacts& refund) = 0;
+  virtual Status activity(const Activity& activity) = 0;
+};
+
+// Everything in memory, as the tables would hold it after the same events (an invoice keeps
+// its first customer, subscription, reason and due time; a refund and an activity their
+// first row), then written to empty tables by flush(): movements from each customer's points
+// by customer_movements, the daily sums from the movements and the points.
+class MemorySink : public Sink {
+ public:
+  Result<std::optional<SubscriptionFacts>> subscription(const std::string& id) override;
+  Status save(const SubscriptionFacts& facts, bool is_new) override;
+  Status point(const StoredPoint& point) override;
+  Status daily(const std::string& currency, Timestamp day, int shard, const DailyDelta& delta) override;
+  Status paid(const std::string& customer, const std::string& currency, Timestamp paid_at) override;
+  Status invoice(const InvoiceFacts& invoice) override;
+  Status refund(const RefundFacts& refund) override;
+  Status activity(const Activity& activity) override;
+  // Requires: the analytics tables are empty.
+  Status flush(db::Tx& tx);
+
+ private:
+  std::map<std::string, SubscriptionFacts> subscriptions_;
+  std::map<std::pair<std::string, std::string>, std::vector<StoredPoint>> points_;  // (customer, currency)
+  std::map<std::pair<std::string, std::string>, std::optional<Timestamp>> customers_;
+  std::map<std::tuple<std::string, Timestamp, int>, DailyDelta> daily_;
+  std::map<std::string, InvoiceFacts> invoices_;
+  std::map<std::string, RefundFacts> refunds_;
+  std::map<std::string, Activity> activity_;
+};
 
 // ---------------------------------------------------------------- reads
 
