@@ -2,7 +2,8 @@
 # Installs what Recur needs on Debian 12: build toolchain, libraries, PostgreSQL
 # (for tests and benchmarks), redis-server (the cache-invalidation bus's tests),
 # wrk/nginx/pgbench and python3-psycopg2 (bench), clang and its runtime (libFuzzer: `make
-# fuzz`), sqlite3 (the e2e card scan dumps its database) and the npm dev tools.
+# fuzz`), sqlite3 (the e2e card scan dumps its database), chromium (the dashboard's browser
+# test, driven by puppeteer-core) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ APT_PACKAGES=(
   ccache
   clang libclang-rt-dev sqlite3
   wrk nginx-light curl
+  chromium
 )
 
 missing=()
@@ -35,15 +37,17 @@ if ((${#missing[@]})); then
 fi
 
 # npm dev tools (pinned; newer ones need Node 22+): Prism, Redocly, Swagger UI, the
-# typed-client test's generator, fetch client and compiler, and the Postman collection's
-# converter and runner. Skipped when all are present.
+# typed-client test's generator, fetch client and compiler, the Postman collection's
+# converter and runner, and puppeteer-core (24.x: 25 needs Node 22; it drives Debian's
+# chromium above and downloads no browser). Skipped when all are present.
 NPM_TOOLS=(node_modules/.bin/prism node_modules/.bin/redocly node_modules/swagger-ui-dist
            node_modules/.bin/openapi-typescript node_modules/openapi-fetch node_modules/.bin/tsc
-           node_modules/@types/node node_modules/openapi-to-postmanv2 node_modules/.bin/newman)
+           node_modules/@types/node node_modules/openapi-to-postmanv2 node_modules/.bin/newman
+           node_modules/puppeteer-core)
 npm_missing=0
 for t in "${NPM_TOOLS[@]}"; do [ -e "$t" ] || npm_missing=1; done
 if ((npm_missing)); then
-  echo "install-deps: npm ci (prism, redocly, swagger-ui-dist, openapi-typescript, openapi-fetch, typescript, openapi-to-postmanv2, newman)"
+  echo "install-deps: npm ci (prism, redocly, swagger-ui-dist, openapi-typescript, openapi-fetch, typescript, openapi-to-postmanv2, newman, puppeteer-core)"
   export REDOCLY_TELEMETRY=off
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
 fi

@@ -26,7 +26,7 @@ cat <<MSG
       $key
   Try it:
       curl -H "Authorization: Bearer $key" http://$listen/v1/subscriptions
-  API docs: http://$listen/docs     Stop: Ctrl-C
+  API docs: http://$listen/docs     Analytics dashboard: http://$listen/dashboard     Stop: Ctrl-C
 
 MSG
 exec "$recur" serve --db "$db" --listen "$listen"

@@ -326,6 +326,7 @@ void App::add_platform_routes(const Options& options) {
     return http::json_response(200, {{"status", "ok"}, {"schema_version", *version}});
   });
   add_static_routes(router_, options.docs_dir, options.spec_path);
+  add_dashboard_routes(router_, options.dashboard_dir);
 }
 
 }  // namespace recur::app

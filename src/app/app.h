@@ -92,6 +92,8 @@ struct Options {
   // Rate limits per API key and per source IP (docs/SECURITY.md); off unless set (`serve`
   // sets its defaults). With redis_url the buckets are shared by every node.
   http::RateLimits rate_limits;
+  // The analytics dashboard's files (index.html, app.js, app.css); empty: no /dashboard.
+  std::string dashboard_dir;
 };
 
 class App {

@@ -347,6 +347,7 @@ struct ServeFlags {
   bool access_log = true;
   std::string docs_dir = "node_modules/swagger-ui-dist";
   std::string spec = "api/openapi.yaml";
+  std::string dashboard_dir = "dashboard";
   bool test_mode = false;
   std::string clock_start;
   std::string sandbox_faults;
@@ -511,6 +512,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
   options.erase_after_days = flags.erase_after_days;
+  options.dashboard_dir = flags.dashboard_dir;
   options.rate_limits = {*per_key, *per_ip};
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
@@ -699,6 +701,8 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
+  serve_cmd->add_option("--dashboard-dir", flags.dashboard_dir, "folder of the analytics dashboard served at /dashboard")
+      ->capture_default_str();
   add_notify_options(serve_cmd, flags);
   add_gateway_options(serve_cmd, flags);
   serve_cmd->add_flag("--test-mode", flags.test_mode, "simulated clock, moved by POST /v1/test-clock/advance");

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace recur::app {
 namespace {
@@ -48,6 +50,18 @@ constexpr const char* kDocsPage = R"(<!doctype html>
 constexpr const char* kDocsInit =
     "window.ui = SwaggerUIBundle({ url: \"/openapi.yaml\", dom_id: \"#swagger-ui\", deepLinking: true });\n";
 
+// The dashboard's files and their types; index.html is the page itself.
+struct DashboardFile {
+  const char* name;
+  const char* route;
+  const char* type;
+};
+constexpr DashboardFile kDashboardFiles[] = {
+    {"index.html", "/dashboard", "text/html; charset=utf-8"},
+    {"app.js", "/dashboard/app.js", "application/javascript; charset=utf-8"},
+    {"app.css", "/dashboard/app.css", "text/css; charset=utf-8"},
+};
+
 }  // namespace
 
 void add_static_routes(http::Router& router, const std::string& docs_dir, const std::string& spec_path) {
@@ -80,6 +94,23 @@ void add_static_routes(http::Router& router, const std::string& docs_dir, const 
   router.add("GET", "/docs/swagger-init.js", "", [](http::Request&) {
     return file_response(kDocsInit, "application/javascript; charset=utf-8");
   });
+}
+
+void add_dashboard_routes(http::Router& router, const std::string& dashboard_dir) {
+  if (dashboard_dir.empty()) return;
+  std::vector<std::pair<const DashboardFile*, std::shared_ptr<std::string>>> loaded;
+  for (const auto& file : kDashboardFiles) {
+    auto body = read_file(dashboard_dir + "/" + file.name);
+    if (!body) {
+      spdlog::warn("no {} in {}: /dashboard is not served (run from the repository, or pass --dashboard-dir)",
+                   file.name, dashboard_dir);
+      return;
+    }
+    loaded.emplace_back(&file, std::make_shared<std::string>(std::move(*body)));
+  }
+  for (const auto& [file, body] : loaded) {
+    router.add("GET", file->route, "", [body, type = file->type](http::Request&) { return file_response(*body, type); });
+  }
 }
 
 }  // namespace recur::app

@@ -95,6 +95,19 @@ class PlatformRoutesTest(ApiTestCase):
         self.assertStatus(bundle, 200)
         self.assertIn("charset=utf-8", bundle.headers["Content-Type"].replace(" ", "").lower())
 
+    def test_dashboard_is_html_in_utf8_with_its_script_and_style_as_files(self):
+        r = Api(role=None).get("/dashboard")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.headers["Content-Type"].replace(" ", "").lower(), "text/html;charset=utf-8")
+        self.assertIn("script-src 'self'", r.headers["Content-Security-Policy"])
+        self.assertNotIn("<script>", r.text)  # no inline script: the CSP would refuse it
+        for path, media in (("/dashboard/app.js", "application/javascript"), ("/dashboard/app.css", "text/css")):
+            asset = Api(role=None).get(path)
+            self.assertStatus(asset, 200)
+            self.assertEqual(asset.headers["Content-Type"].replace(" ", "").lower(), media + ";charset=utf-8")
+            with open(os.path.join(REPO, path.lstrip("/")), "rb") as f:
+                self.assertEqual(asset.content, f.read())
+
     def test_openapi_yaml_served_is_the_repository_spec(self):
         r = Api(role=None).get("/openapi.yaml")
         self.assertStatus(r, 200)
