@@ -8,6 +8,7 @@
 #include <random>
 
 #include "analytics/service.h"
+#include "events/store.h"
 #include "testing/fixtures.h"
 
 namespace recur::app {
@@ -90,7 +91,9 @@ void check_buckets(TestApp& t, const std::string& currency, Timestamp from, Time
     EXPECT_EQ(a.churned_customers, b.churned_customers);
     EXPECT_EQ(a.voluntary, b.voluntary);
     EXPECT_EQ(a.involuntary, b.involuntary);
-    if (i + 1 < kept->size()) EXPECT_EQ(a.totals.mrr_end, (*kept)[i + 1].totals.mrr_start);
+    if (i + 1 < kept->size()) {
+      EXPECT_EQ(a.totals.mrr_end, (*kept)[i + 1].totals.mrr_start);
+    }
   }
 }
 
@@ -129,7 +132,9 @@ TEST_F(AnalyticsTest, WhatTheEventsKeptEqualsARebuildFromTheLog) {
     t.clock->advance(31 * 86400);
     auto ran = t.app->billing().runs.run("test");
     ASSERT_TRUE(ran.ok()) << ran.error().message;
-    if (month == 1) ASSERT_TRUE(sv.resume(subs[3].id, std::nullopt, t.actor).ok());
+    if (month == 1) {
+      ASSERT_TRUE(sv.resume(subs[3].id, std::nullopt, t.actor).ok());
+    }
   }
   const auto kept = dump(t);
   ASSERT_FALSE(kept.empty());
@@ -261,6 +266,80 @@ TEST_F(AnalyticsTest, AGeneratedYearOfTenThousandSubscribers) {
   const auto kept = dump(t);
   rebuild(t);
   EXPECT_EQ(kept, dump(t));
+}
+
+// The at-risk model's backtest on generated data with a known signal: subscribers who had
+// failed payments and skips in the 90 days before the backtest's instant mostly left after
+// it, the others mostly stayed; the AUC the report gives is well above chance, and now the
+// subscribers showing those signals rank first.
+TEST_F(AnalyticsTest, TheAtRiskBacktestFindsAKnownSignal) {
+  auto plan = testing::make_plan(t, 3000, Interval::kMonth);
+  const Timestamp now = at("2026-12-01T00:00:00Z");
+  const Timestamp then = now - 90 * 86400;  // the backtest's instant (the report's rule)
+  std::mt19937_64 rng(20);
+  std::uniform_int_distribution<int> pick(0, 99);
+  auto done = db::transact(t.app->database(), [&](db::Tx& tx) -> Status {
+    auto append = [&](const std::string& type, const Json& before, const subscriptions::Subscription& s,
+                      Timestamp when, const events::Actor& actor) {
+      events::Event e{t.app->ids().next("evt"), type, "subscription", s.id, actor, when, before,
+                      subscriptions::to_json(s), nullptr};
+      return events::append(tx, e);
+    };
+    const events::Actor api{"api_key", "key_gen", "admin"};
+    for (int n = 0; n < 1200; ++n) {
+      subscriptions::Subscription s;
+      s.id = "sub_risk" + std::to_string(n);
+      s.customer = "cus_risk" + std::to_string(n);
+      s.plan = plan.id;
+      s.currency = "usd";
+      s.status = subscriptions::Status::kActive;
+      s.created = s.updated = s.start_date = then - 300 * 86400 + n * 60;
+      RECUR_TRY(append("subscription.created", nullptr, s, s.created, api));
+      // The known signal: a third of them had failed payments and skipped in the window
+      // before `then` (and the same share now, in the window before `now`).
+      const bool risky = n % 3 == 0;
+      for (Timestamp window : {then, now}) {
+        if (!risky) continue;
+        Json before = subscriptions::to_json(s);
+        RECUR_TRY(append("subscription.payment_failed", before, s, window - 40 * 86400, events::Actor::system()));
+        RECUR_TRY(append("subscription.payment_failed", before, s, window - 20 * 86400, events::Actor::system()));
+        RECUR_TRY(append("subscription.skipped", before, s, window - 10 * 86400, api));
+        if (window == then && pick(rng) < 80) {  // most risky ones leave after `then`
+          s.status = subscriptions::Status::kCanceled;
+          s.canceled_at = s.ended_at = then + 30 * 86400;
+          RECUR_TRY(append("subscription.canceled", before, s, *s.ended_at, api));
+          break;
+        }
+      }
+      if (!risky && pick(rng) < 10) {  // and a few of the others
+        Json before = subscriptions::to_json(s);
+        s.status = subscriptions::Status::kCanceled;
+        s.canceled_at = s.ended_at = then + 45 * 86400;
+        RECUR_TRY(append("subscription.canceled", before, s, *s.ended_at, api));
+      }
+    }
+    return Ok{};
+  });
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  t.clock->set(now);
+  analytics::ReportQuery q;
+  q.currency = "usd";
+  q.limit = 20;
+  auto report = t.app->analytics().at_risk(q);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  const Json& model = (*report)["model"];
+  EXPECT_EQ(model["name"], "recur-risk-1");
+  EXPECT_EQ(model["backtest_subscriptions"], 1200);
+  ASSERT_TRUE(model["backtest_auc"].is_number());
+  EXPECT_GT(model["backtest_auc"].get<double>(), 0.75);  // about 0.85 by the shares above
+  // Now: the top of the list is the risky third that stayed, each naming its reasons.
+  ASSERT_EQ((*report)["data"].size(), 20u);
+  for (const auto& row : (*report)["data"]) {
+    const int n = std::stoi(row["subscription"].get<std::string>().substr(8));
+    EXPECT_EQ(n % 3, 0) << row.dump();
+    EXPECT_EQ(row["signals"]["failed_payments"], 2);
+    EXPECT_EQ(row["reasons"][0], "failed_payments");
+  }
 }
 
 }  // namespace
