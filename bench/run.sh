@@ -21,7 +21,8 @@
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
 # BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: only benchmark 1;
 # availability: only benchmark 3, bench/availability.sh; forecast: only benchmark 4, bench/forecast.sh;
-# webhooks: only the outbound-webhooks benchmark, bench/webhooks.sh, with its own BENCH_WEBHOOK_* knobs),
+# webhooks: only the outbound-webhooks benchmark, bench/webhooks.sh, with its own BENCH_WEBHOOK_* knobs;
+# analytics: only the analytics benchmark, bench/analytics.sh, with its own BENCH_ANALYTICS_* knobs),
 # BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
 # --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
@@ -34,6 +35,8 @@ if [ "${BENCH_ONLY:-}" = forecast ]; then exec bash bench/forecast.sh; fi
 [ "${BENCH_ONLY:-}" = availability ] && exec bash bench/availability.sh "$@"
 # The webhooks benchmark (docs/PERFORMANCE.md: benchmark 6) starts a PostgreSQL of its own.
 [ "${BENCH_ONLY:-}" = webhooks ] && exec bash bench/webhooks.sh "$@"
+# The analytics benchmark (docs/PERFORMANCE.md: benchmark 7) starts a PostgreSQL of its own.
+[ "${BENCH_ONLY:-}" = analytics ] && exec bash bench/analytics.sh "$@"
 
 for tool in wrk nginx pgbench psql curl python3; do
   command -v "$tool" >/dev/null 2>&1 || {
