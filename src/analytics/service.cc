@@ -487,13 +487,13 @@ constexpr double kDaysPerMonth = 30.44;
 }  // namespace
 
 Result<std::string> Reports::currency_of(db::Tx& tx, const ReportQuery& q) {
-  RECUR_ASSIGN(auto known, currencies(tx));
   if (q.currency) {
     if (!is_known_currency(*q.currency))
       return Error::invalid("validation_failed", "currency must be an ISO 4217 code",
                             {{"currency", "invalid", "an ISO 4217 code such as usd"}});
     return normalize_currency(*q.currency);
   }
+  RECUR_ASSIGN(auto known, currencies(tx));
   if (known.size() > 1)
     return Error::invalid("currency_required", "the shop bills in more than one currency: give currency",
                           {{"currency", "required", "one of the currencies billed"}});
@@ -784,59 +784,66 @@ Result<Json> Reports::cohorts(const ReportQuery& q) {
     RECUR_ASSIGN(auto bs, buckets_of(q));
     RECUR_ASSIGN(auto members, cohort_members(tx, currency, q.from, q.to));
     RECUR_ASSIGN(auto moves, movements_of_cohort(tx, currency, q.from, q.to));
-    RECUR_ASSIGN(auto revenue, revenue_by_customer(tx, currency));
+    RECUR_ASSIGN(auto revenue, revenue_of_cohort(tx, currency, q.from, q.to));
     std::unordered_map<std::string, std::int64_t> realised;
     for (const auto& r : revenue) realised[r.customer] = r.paid - r.refunded;
-    std::unordered_map<std::string, std::vector<const Movement*>> by_customer;
-    for (const auto& m : moves) by_customer[m.customer].push_back(&m.movement);
-    // A customer's MRR just before t (its movements are sorted by time).
-    auto mrr_at = [&](const std::string& customer, Timestamp t) -> std::int64_t {
-      std::int64_t v = 0;
-      auto it = by_customer.find(customer);
-      if (it == by_customer.end()) return 0;
-      for (const Movement* m : it->second) {
-        if (m->at >= t) break;
-        v = m->after;
-      }
-      return v;
-    };
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> span;  // customer -> its moves [first, last)
+    for (std::size_t k = 0; k < moves.size(); ++k) {
+      auto [it, fresh] = span.try_emplace(moves[k].customer, k, k + 1);
+      if (!fresh) it->second.second = k + 1;
+    }
     const Timestamp now = clock_.now();
-    Json data = Json::array();
-    for (std::size_t ci = 0; ci < bs.size(); ++ci) {
-      const Bucket& cohort = bs[ci];
-      std::vector<std::string> who;
-      for (const auto& [customer, first] : members)
-        if (first >= cohort.start && first < cohort.end) who.push_back(customer);
-      std::map<std::string, std::int64_t> start_mrr;
-      std::int64_t mrr_start = 0, collected = 0;
-      for (const auto& c : who) {
-        start_mrr[c] = mrr_at(c, cohort.end);
-        mrr_start += start_mrr[c];
-        collected += realised[c];
+    // Per cohort: its size, starting MRR and revenue; per cohort and later bucket: customers
+    // still paying, MRR, and MRR kept (at most each customer's start). One pass per customer
+    // over its movements, along the bucket ends.
+    struct Cell {
+      std::int64_t alive = 0, mrr = 0, kept = 0;
+    };
+    const std::size_t n = bs.size();
+    std::vector<std::int64_t> size(n, 0), mrr_start(n, 0), collected(n, 0);
+    std::vector<std::vector<Cell>> cells(n, std::vector<Cell>(n));
+    for (const auto& [customer, first] : members) {
+      const auto found = std::upper_bound(bs.begin(), bs.end(), first,
+                                          [](Timestamp t, const Bucket& b) { return t < b.end; });
+      if (found == bs.end() || first < found->start) continue;
+      const std::size_t ci = static_cast<std::size_t>(found - bs.begin());
+      auto sp = span.count(customer) ? span[customer] : std::pair<std::size_t, std::size_t>{0, 0};
+      std::size_t k = sp.first;
+      std::int64_t v = 0;
+      auto mrr_before = [&](Timestamp t) {
+        while (k < sp.second && moves[k].movement.at < t) v = moves[k++].movement.after;
+        return v;
+      };
+      const std::int64_t start = mrr_before(bs[ci].end);
+      ++size[ci];
+      mrr_start[ci] += start;
+      collected[ci] += realised[customer];
+      for (std::size_t pi = ci; pi < n && bs[pi].start <= now; ++pi) {
+        const std::int64_t x = mrr_before(std::min(bs[pi].end, now));
+        Cell& c = cells[ci][pi];
+        if (x > 0) ++c.alive;
+        c.mrr += x;
+        c.kept += std::min(x, start);
       }
+    }
+    Json data = Json::array();
+    for (std::size_t ci = 0; ci < n; ++ci) {
       Json periods = Json::array();
-      for (std::size_t pi = ci; pi < bs.size() && bs[pi].start <= now; ++pi) {
-        const Timestamp at = std::min(bs[pi].end, now);
-        std::int64_t alive = 0, mrr = 0, kept = 0;
-        for (const auto& c : who) {
-          const std::int64_t v = mrr_at(c, at);
-          if (v > 0) ++alive;
-          mrr += v;
-          kept += std::min(v, start_mrr[c]);
-        }
+      for (std::size_t pi = ci; pi < n && bs[pi].start <= now; ++pi) {
+        const Cell& c = cells[ci][pi];
         Json p = bucket_times(bs[pi]);
-        p.update(Json{{"customers", alive},
-                      {"retention", rate_json(rate(alive, static_cast<double>(who.size())))},
-                      {"mrr", mrr},
-                      {"nrr", rate_json(rate(mrr, mrr_start))},
-                      {"grr", rate_json(rate(kept, mrr_start))}});
+        p.update(Json{{"customers", c.alive},
+                      {"retention", rate_json(rate(c.alive, static_cast<double>(size[ci])))},
+                      {"mrr", c.mrr},
+                      {"nrr", rate_json(rate(c.mrr, mrr_start[ci]))},
+                      {"grr", rate_json(rate(c.kept, mrr_start[ci]))}});
         periods.push_back(std::move(p));
       }
-      data.push_back(Json{{"cohort_start", format_rfc3339(cohort.start)},
-                          {"cohort_end", format_rfc3339(cohort.end)},
-                          {"customers", static_cast<std::int64_t>(who.size())},
-                          {"mrr_start", mrr_start},
-                          {"realised_ltv", amount_json(arpa(collected, static_cast<std::int64_t>(who.size())))},
+      data.push_back(Json{{"cohort_start", format_rfc3339(bs[ci].start)},
+                          {"cohort_end", format_rfc3339(bs[ci].end)},
+                          {"customers", size[ci]},
+                          {"mrr_start", mrr_start[ci]},
+                          {"realised_ltv", amount_json(arpa(collected[ci], size[ci]))},
                           {"periods", std::move(periods)}});
     }
     return list_of(std::move(data), currency);

@@ -249,7 +249,12 @@ Status clear_all(db::Tx& tx) {
 // ---------------------------------------------------------------- reads
 
 Result<std::vector<std::string>> currencies(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT DISTINCT currency FROM analytics_subscriptions ORDER BY currency"));
+  // A loose index scan (one index probe per currency), not a read of every subscription.
+  RECUR_ASSIGN(auto rows, tx.query("WITH RECURSIVE c(currency) AS ("
+                                   " SELECT MIN(currency) FROM analytics_subscriptions"
+                                   " UNION ALL SELECT (SELECT MIN(currency) FROM analytics_subscriptions"
+                                   " WHERE currency > c.currency) FROM c WHERE c.currency IS NOT NULL)"
+                                   " SELECT currency FROM c WHERE currency IS NOT NULL"));
   std::vector<std::string> out;
   for (const auto& r : rows) out.push_back(r.text(0));
   return out;
@@ -366,6 +371,24 @@ Result<std::vector<CustomerRevenue>> revenue_by_customer(db::Tx& tx, const std::
   for (const auto& r : rows)
     out.push_back(CustomerRevenue{r.text(0), r.opt_int64(1).value_or(0), r.opt_int64(4).value_or(0),
                                   r.opt_int64(2).value_or(0), r.opt_int64(3)});
+  return out;
+}
+
+Result<std::vector<CustomerRevenue>> revenue_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
+                                                       Timestamp to) {
+  RECUR_ASSIGN(auto rows,
+               tx.query("SELECT c.customer_id,"
+                        " COALESCE((SELECT SUM(i.amount_paid) FROM analytics_invoices i"
+                        " WHERE i.customer_id = c.customer_id AND i.currency = $1), 0),"
+                        " COALESCE((SELECT SUM(r.amount) FROM analytics_refunds r"
+                        " WHERE r.customer_id = c.customer_id AND r.currency = $1), 0)"
+                        " FROM analytics_customers c"
+                        " WHERE c.currency = $1 AND c.first_paid_at >= $2 AND c.first_paid_at < $3",
+                        {currency, from, to}));
+  std::vector<CustomerRevenue> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows)
+    out.push_back(CustomerRevenue{r.text(0), r.opt_int64(1).value_or(0), r.opt_int64(2).value_or(0), 0, std::nullopt});
   return out;
 }
 

@@ -209,6 +209,9 @@ struct CustomerRevenue {
   std::optional<Timestamp> first_paid_at;
 };
 Result<std::vector<CustomerRevenue>> revenue_by_customer(db::Tx& tx, const std::string& currency);
+// The same, for the customers whose first paid invoice is in [from, to) (a cohort table's).
+Result<std::vector<CustomerRevenue>> revenue_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
+                                                       Timestamp to);
 
 // Customers whose first paid invoice is in [from, to), with that time.
 Result<std::vector<std::pair<std::string, Timestamp>>> cohort_members(db::Tx& tx, const std::string& currency,

@@ -607,6 +607,7 @@ INSERT INTO audit_chain (name, last_seq, last_hash)
   created_at BIGINT NOT NULL
 );
 CREATE INDEX analytics_subscriptions_customer ON analytics_subscriptions (customer_id);
+CREATE INDEX analytics_subscriptions_currency ON analytics_subscriptions (currency, plan_id);
 CREATE TABLE analytics_points (
   subscription_id TEXT NOT NULL,
   seq BIGINT NOT NULL,
