@@ -501,6 +501,15 @@ Result<std::string> Reports::currency_of(db::Tx& tx, const ReportQuery& q) {
   return known.front();
 }
 
+// The ids of the subscriptions in a slice; empty (and unread) for no slice.
+Result<std::set<std::string>> Reports::slice_ids(db::Tx& tx, const std::string& currency, const Slice& slice) {
+  std::set<std::string> ids;
+  if (!slice.any()) return ids;
+  RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
+  for (const auto& s : subs) ids.insert(s.id);
+  return ids;
+}
+
 Result<Slice> Reports::slice_of(db::Tx& tx, const ReportQuery& q) {
   Slice slice;
   if (q.plan) slice.plans.push_back(*q.plan);
@@ -721,14 +730,9 @@ Result<Json> Reports::renewals(const ReportQuery& q) {
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
     RECUR_ASSIGN(auto invoices, invoices_due(tx, currency, q.from, q.to));
-    std::set<std::string> in_slice;
-    if (slice.any()) {
-      RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
-      for (const auto& s : subs) in_slice.insert(s.id);
-    }
-    // The first renewal of a subscription: its second period's invoice (its first
-    // subscription_cycle invoice); which invoice that is comes from the subscription's
-    // invoices in due order.
+    RECUR_ASSIGN(auto in_slice, slice_ids(tx, currency, slice));
+    // The first renewal of a subscription: its first subscription_cycle invoice.
+    RECUR_ASSIGN(auto first_cycles, first_cycle_invoices(tx, currency, q.from, q.to));
     Json data = Json::array();
     std::size_t i = 0;
     for (const auto& b : bs) {
@@ -745,18 +749,9 @@ Result<Json> Reports::renewals(const ReportQuery& q) {
         else if (paid) ++recovered;
         else if (inv.status == "open") ++pending;
         else ++failed;
-        if (inv.billing_reason == "subscription_cycle") {
-          RECUR_ASSIGN(auto all, customer_invoices(tx, inv.customer));
-          const InvoiceFacts* first_cycle = nullptr;
-          for (const auto& x : all)
-            if (x.subscription == inv.subscription && x.billing_reason == "subscription_cycle" && x.total > 0) {
-              first_cycle = &x;
-              break;
-            }
-          if (first_cycle && first_cycle->id == inv.id) {
-            ++first_due;
-            if (paid) ++first_paid;
-          }
+        if (first_cycles.count(inv.id)) {
+          ++first_due;
+          if (paid) ++first_paid;
         }
       }
       Json row = bucket_times(b);
@@ -937,11 +932,7 @@ Result<Json> Reports::engagement(const ReportQuery& q) {
     RECUR_ASSIGN(auto bs, buckets_of(q));
     RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice, false));
     RECUR_ASSIGN(auto acts, activity_between(tx, currency, q.from, q.to));
-    std::set<std::string> in_slice;
-    if (slice.any()) {
-      RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
-      for (const auto& s : subs) in_slice.insert(s.id);
-    }
+    RECUR_ASSIGN(auto in_slice, slice_ids(tx, currency, slice));
     Json data = Json::array();
     std::size_t i = 0;
     for (const auto& f : fs) {

@@ -340,6 +340,20 @@ Result<std::vector<InvoiceFacts>> invoices_due(db::Tx& tx, const std::string& cu
   return out;
 }
 
+Result<std::set<std::string>> first_cycle_invoices(db::Tx& tx, const std::string& currency, Timestamp from,
+                                                   Timestamp to) {
+  RECUR_ASSIGN(auto rows,
+               tx.query("SELECT i.invoice_id FROM analytics_invoices i WHERE i.currency = $1 AND i.due_at >= $2"
+                        " AND i.due_at < $3 AND i.billing_reason = 'subscription_cycle' AND i.total > 0"
+                        " AND NOT EXISTS (SELECT 1 FROM analytics_invoices j WHERE j.subscription_id = i.subscription_id"
+                        " AND j.billing_reason = 'subscription_cycle' AND j.total > 0"
+                        " AND (j.due_at < i.due_at OR (j.due_at = i.due_at AND j.invoice_id < i.invoice_id)))",
+                        {currency, from, to}));
+  std::set<std::string> out;
+  for (const auto& r : rows) out.insert(r.text(0));
+  return out;
+}
+
 Result<std::vector<InvoiceFacts>> customer_invoices(db::Tx& tx, const std::string& customer) {
   RECUR_ASSIGN(auto rows, tx.query(std::string("SELECT ") + kInvoiceColumns +
                                        " FROM analytics_invoices WHERE customer_id = $1 ORDER BY due_at, invoice_id",

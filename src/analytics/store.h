@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <string>
 #include <vector>
@@ -197,6 +198,10 @@ Result<std::vector<SubscriptionFacts>> subscriptions_in(db::Tx& tx, const std::s
 
 // Invoices that came due in [from, to).
 Result<std::vector<InvoiceFacts>> invoices_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+// The invoices due in [from, to) that are their subscription's first subscription_cycle
+// invoice with a total above 0 (in due order, then id): first renewals.
+Result<std::set<std::string>> first_cycle_invoices(db::Tx& tx, const std::string& currency, Timestamp from,
+                                                   Timestamp to);
 // A customer's invoices and refunds (LTV).
 Result<std::vector<InvoiceFacts>> customer_invoices(db::Tx& tx, const std::string& customer);
 Result<std::vector<RefundFacts>> customer_refunds(db::Tx& tx, const std::string& customer);

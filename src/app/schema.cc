@@ -675,6 +675,7 @@ CREATE TABLE analytics_invoices (
 );
 CREATE INDEX analytics_invoices_due ON analytics_invoices (currency, due_at);
 CREATE INDEX analytics_invoices_customer ON analytics_invoices (customer_id);
+CREATE INDEX analytics_invoices_subscription ON analytics_invoices (subscription_id, due_at);
 CREATE TABLE analytics_refunds (
   refund_id TEXT PRIMARY KEY,
   invoice_id TEXT NOT NULL,
