@@ -130,7 +130,19 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
-  subscriptions::add_routes(router_, subscriptions_, retention_);
+  subscriptions::add_routes(router_, subscriptions_, retention_,
+                            [this](const subscriptions::CreateInput& input, const std::string& behavior,
+                                   const events::Actor& actor) -> Result<subscriptions::Subscription> {
+    // Interim: without payment_behavior the subscription is created as before (active, its
+    // first invoice charged by the next run); docs/billing-rules.md, "Checkout".
+    if (behavior.empty()) return subscriptions_.create(input, actor);
+    auto parsed = billing::payment_behavior_from(behavior);
+    if (!parsed)
+      return Error::invalid("validation_failed", "payment_behavior is not one of its values",
+                            {{"payment_behavior", "invalid_value",
+                              "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
+    return billing_.checkout.subscribe(input, *parsed, actor);
+  });
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming);
   billing::add_payment_update_routes(router_, payment_updates_);
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
@@ -144,7 +156,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
   // one request transaction; a retry under the same Idempotency-Key resumes what the first
   // try committed: its payment method, its refund, the invoice's pending payment (0009).
-  for (const char* pattern : {"/v1/customers/{id}/payment-methods", "/v1/invoices/{id}/pay", "/v1/refunds"})
+  for (const char* pattern :
+       {"/v1/subscriptions", "/v1/customers/{id}/payment-methods", "/v1/invoices/{id}/pay", "/v1/refunds"})
     if (!router_.commits_in_steps("POST", pattern))
       throw std::logic_error(std::string("no route POST ") + pattern + " to mark as committing in steps");
   inventory::add_forecast_routes(router_, *db_, *clock_);

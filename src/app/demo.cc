@@ -84,9 +84,14 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
                                                    Json::object()},
                                                   cli));
   RECUR_TRY(app.customers().attach_payment_method(grace.id, {std::nullopt, "pm_card_chargeDeclined", false}, cli));
-  RECUR_ASSIGN(auto sub3, app.subscriptions().create({.customer = grace.id, .plan = monthly.id, .quantity = 1}, cli));
-  RECUR_ASSIGN(auto sub1, app.subscriptions().create({.customer = ada.id, .plan = monthly.id, .quantity = 1}, cli));
-  RECUR_ASSIGN(auto sub2, app.subscriptions().create({.customer = alan.id, .plan = biweekly.id, .quantity = 2}, cli));
+  // Through checkout, as POST /v1/subscriptions: a first period due now is charged at once.
+  auto subscribe = [&](const std::string& customer, const std::string& plan_id, std::int64_t quantity) {
+    return app.billing().checkout.subscribe({.customer = customer, .plan = plan_id, .quantity = quantity},
+                                            billing::PaymentBehavior::kAllowIncomplete, cli);
+  };
+  RECUR_ASSIGN(auto sub3, subscribe(grace.id, monthly.id, 1));
+  RECUR_ASSIGN(auto sub1, subscribe(ada.id, monthly.id, 1));
+  RECUR_ASSIGN(auto sub2, subscribe(alan.id, biweekly.id, 2));
 
   using subscriptions::OfferType;
   auto offer = [&](std::string reason, OfferType type, std::string text, std::int64_t pct, std::int64_t cycles,

@@ -697,6 +697,11 @@ CREATE TABLE analytics_activity (
 CREATE INDEX analytics_activity_at ON analytics_activity (at);
 CREATE INDEX analytics_activity_subscription ON analytics_activity (subscription_id, at))",
        rebuild_analytics_31},
+      // Checkout commits the subscription before charging its first invoice (decision 0005),
+      // so a retried POST /v1/subscriptions finds the first try's subscription by its key.
+      {32, "subscriptions remember the request that created them", R"(
+ALTER TABLE subscriptions ADD COLUMN request_key TEXT;
+CREATE UNIQUE INDEX subscriptions_request_key ON subscriptions (request_key))"},
   };
   return kMigrations;
 }

@@ -4,6 +4,7 @@
 //   Invoicer         subscriptions::PeriodBilling: invoices from billable periods, pending
 //                    items, closing an ended subscription's invoices (invoicer.h)
 //   Collector        attempts and their settlement, exactly once (decision 0005; collector.h)
+//   Checkout         a new subscription's first invoice charged in the request (checkout.h)
 //   Refunds          refunds, credit notes, resuming pending refunds (refunds.h)
 //   GatewayWebhooks  gateway events settling what is pending (decision 0007; webhooks.h)
 //   Reminders        renewal and card-expiring reminders (reminders.h)
@@ -15,6 +16,7 @@
 
 #include <string>
 
+#include "billing/checkout.h"
 #include "billing/collector.h"
 #include "billing/invoicer.h"
 #include "billing/messages.h"
@@ -55,6 +57,7 @@ struct Billing {
       : messages(clock, outbox, options.payment_update_token_seconds),
         invoicer(clock, ids),
         collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
+        checkout(db, subscriptions, collector),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
         webhooks(db, clock, ids, gateways, collector, refunds, options.sandbox_webhooks),
         reminders(db, clock, outbox, messages),
@@ -68,6 +71,7 @@ struct Billing {
   PaymentMessages messages;
   Invoicer invoicer;
   Collector collector;
+  Checkout checkout;
   Refunds refunds;
   GatewayWebhooks webhooks;
   Reminders reminders;

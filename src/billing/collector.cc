@@ -138,10 +138,8 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       inv.status = InvoiceStatus::kPaid;
       inv.paid_at = now;
       inv.next_attempt_at.reset();
-      RECUR_ASSIGN(bool recovers, payment_recovers(tx, inv, was_failing));
-      if (recovers && !inv.collection_ended) {
-        RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kRecovered, inv.id));
-      }
+      RECUR_ASSIGN(auto step, payment_recovers(tx, inv, was_failing));
+      if (step && !inv.collection_ended) RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, *step, inv.id));
       RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), std::move(pay_before),
                                to_json(pay)));
       RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), std::move(inv_before),
@@ -152,7 +150,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       outcome = AttemptResult::kSucceeded;
       break;
     }
-    case Outcome::kFailed:
+    case Outcome::kFailed: {
       pay.status = PaymentStatus::kFailed;
       pay.gateway_reference = result.charge_id;
       pay.failure_code = charge_failure_code(result.failure_code, true);
@@ -166,9 +164,10 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
         RECUR_TRY(void_ended(tx, events_, inv, now));
         break;
       }
-      RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now));
-      messages_.tell_customer(tx, inv, pay);
+      RECUR_ASSIGN(bool tell, record_failure(tx, inv, std::move(inv_before), now));
+      if (tell) messages_.tell_customer(tx, inv, pay);
       break;
+    }
     case Outcome::kUnknown:
       // The money may or may not have moved: keep the payment pending and its key (and
       // the charge's id when the gateway gave one, so its webhook finds the payment).
@@ -184,30 +183,38 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
   return outcome;
 }
 
-Result<bool> Collector::payment_recovers(db::Tx& tx, const Invoice& inv, bool was_failing) {
+Result<std::optional<subscriptions::PaymentStep>> Collector::payment_recovers(db::Tx& tx, const Invoice& inv,
+                                                                              bool was_failing) {
+  using subscriptions::PaymentStep;
+  using Step = std::optional<PaymentStep>;
   RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
-  if (!sub || sub->status != subscriptions::Status::kUnpaid) return was_failing;
+  if (sub && sub->status == subscriptions::Status::kIncomplete) return Step(PaymentStep::kFirstPaid);
+  if (!sub || sub->status != subscriptions::Status::kUnpaid) return was_failing ? Step(PaymentStep::kRecovered) : Step();
   RECUR_ASSIGN(std::int64_t still_open, count_other_open_invoices(tx, inv.subscription, inv.id));
-  return still_open == 0;
+  return still_open == 0 ? Step(PaymentStep::kRecovered) : Step();
 }
 
-recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Timestamp now) {
+Result<bool> Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Timestamp now) {
   if (!inv.first_failed_at) inv.first_failed_at = now;
   RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
-  if (sub && sub->status == subscriptions::Status::kUnpaid) {
-    // Dunning is over for an unpaid subscription: a failed try (an operator's, or after a
-    // new card) schedules nothing; the invoice waits, open, for the next payment method.
+  if (sub && (sub->status == subscriptions::Status::kUnpaid || sub->status == subscriptions::Status::kIncomplete)) {
+    // Dunning is over for an unpaid subscription, and never starts for an incomplete one
+    // (the customer is at checkout; its window decides): a failed try (an operator's, or
+    // after a new card) schedules nothing; the invoice waits, open, for the next payment
+    // method.
     inv.next_attempt_at.reset();
-    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
-                          to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}});
+    RECUR_TRY(events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
+                             to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}}));
+    return sub->status != subscriptions::Status::kIncomplete;
   }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
   DunningStep step = dunning_step(settings, *inv.first_failed_at, inv.attempt_count);
   if (const Timestamp* next = std::get_if<Timestamp>(&step)) {
     inv.next_attempt_at = *next;
     RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
-    return events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
-                          to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}});
+    RECUR_TRY(events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
+                             to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}}));
+    return true;
   }
   const FinalAction final_action = std::get<FinalAction>(step);
   inv.next_attempt_at.reset();
@@ -232,8 +239,9 @@ recur::Status Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, T
                                                   inv.id));
       break;
   }
-  return events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), std::move(before),
-                        to_json(inv), details);
+  RECUR_TRY(events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), std::move(before),
+                           to_json(inv), details));
+  return true;
 }
 
 recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {

@@ -72,13 +72,15 @@ class Collector {
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   // Dunning after a failed attempt: the next try, or the settings' final action.
   // `before`: the invoice as it was before this attempt changed it (for its event).
-  recur::Status record_failure(db::Tx& tx, Invoice& invoice, Json before, Timestamp now);
+  // True when the customer is to be told (not at checkout: an incomplete subscription's).
+  Result<bool> record_failure(db::Tx& tx, Invoice& invoice, Json before, Timestamp now);
   // A charge of a `collection_ended` invoice succeeded: the money goes back in full (a
   // pending refund, asked of the gateway by the next run), since the period never ships.
   recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now);
-  // Whether paying `invoice` brings its subscription back to active: a failing invoice of a
-  // past_due one, or the last open invoice of an unpaid one.
-  Result<bool> payment_recovers(db::Tx& tx, const Invoice& invoice, bool was_failing);
+  // What paying `invoice` does to its subscription: activates an incomplete one; brings back
+  // to active a past_due one (a failing invoice) or an unpaid one (its last open invoice).
+  Result<std::optional<subscriptions::PaymentStep>> payment_recovers(db::Tx& tx, const Invoice& invoice,
+                                                                      bool was_failing);
   Result<Invoice> read_invoice(const std::string& id);
 
   db::Database& db_;

@@ -107,8 +107,11 @@ std::int64_t price(Invoice& inv, const subscriptions::Subscription& sub, std::in
   } else {
     inv.status = InvoiceStatus::kOpen;
     // An unpaid subscription keeps being invoiced, but nothing is charged automatically:
-    // the customer's next payment method (or an operator) pays every open invoice.
-    if (sub.status != subscriptions::Status::kUnpaid) inv.next_attempt_at = at;
+    // the customer's next payment method (or an operator) pays every open invoice. An
+    // incomplete one's first invoice is charged by checkout, in the request, or paid by the
+    // customer (a new card, the hosted page); billing runs never charge it.
+    if (sub.status != subscriptions::Status::kUnpaid && sub.status != subscriptions::Status::kIncomplete)
+      inv.next_attempt_at = at;
   }
   return priced.carried;
 }

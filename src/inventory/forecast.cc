@@ -195,8 +195,10 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
       }
       break;
     }
-    case Status::kUnpaid:  // nothing ships until the customer pays every open invoice
+    case Status::kUnpaid:      // nothing ships until the customer pays every open invoice
+    case Status::kIncomplete:  // nor before the first payment (its reserved box is counted)
     case Status::kCanceled:
+    case Status::kIncompleteExpired:
       return std::nullopt;
   }
   return s;

@@ -18,6 +18,7 @@ enum class ErrorKind {
   kUnauthorized,  // 401
   kForbidden,     // 403
   kNotAcceptable, // 406: no representation the Accept header admits
+  kPaymentRequired, // 402: the payment the request needed was refused (a declined card)
   kUnavailable,   // 503: dependency down, retry later
   kInternal,      // 500
 };
@@ -55,6 +56,9 @@ struct Error {
   }
   static Error not_acceptable(std::string code, std::string msg) {
     return {ErrorKind::kNotAcceptable, std::move(code), std::move(msg), {}, {}};
+  }
+  static Error payment_required(std::string code, std::string msg) {
+    return {ErrorKind::kPaymentRequired, std::move(code), std::move(msg), {}, {}};
   }
   static Error unavailable(std::string code, std::string msg) {
     return {ErrorKind::kUnavailable, std::move(code), std::move(msg), {}, {}};

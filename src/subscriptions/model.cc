@@ -18,12 +18,13 @@ std::optional<Enum> parse_name(std::string_view text, const std::string_view (&n
 
 // Indexed by the enum's underlying value, so the order must follow the declaration.
 constexpr std::string_view kStatusNames[] = {"scheduled", "trialing", "active", "paused",
-                                             "past_due",  "unpaid",   "canceled"};
+                                             "past_due",  "unpaid",   "canceled", "incomplete",
+                                             "incomplete_expired"};
 constexpr std::string_view kActionNames[] = {
     "start",       "end_trial",  "renew",  "payment_failed", "payment_recovered",
     "pause",       "resume",     "skip",   "change_plan",    "update",
     "cancel_now",  "cancel_at_period_end", "reactivate",     "period_end_cancel",
-    "delete",      "mark_unpaid"};
+    "delete",      "mark_unpaid", "activate", "expire"};
 
 }  // namespace
 
@@ -36,6 +37,7 @@ bool renews_at_period_end(Status status) {
   return std::find(std::begin(kRenewingStatuses), std::end(kRenewingStatuses), status) != std::end(kRenewingStatuses);
 }
 std::string_view to_string(Action action) { return kActionNames[static_cast<int>(action)]; }
+bool is_ended(Status status) { return status == Status::kCanceled || status == Status::kIncompleteExpired; }
 
 // ---------------------------------------------------------------- proration
 
@@ -172,6 +174,13 @@ constexpr Move kMoves[] = {
     {Status::kUnpaid, Action::kPeriodEndCancel, Status::kCanceled},
 
     {Status::kCanceled, Action::kDelete, Status::kCanceled},
+
+    // Waiting for the first payment: it can be paid (activate), run out (expire), be
+    // canceled, or have its address and metadata updated; nothing else until it is active.
+    {Status::kIncomplete, Action::kActivate, Status::kActive},
+    {Status::kIncomplete, Action::kExpire, Status::kIncompleteExpired},
+    {Status::kIncomplete, Action::kUpdate, Status::kIncomplete},
+    {Status::kIncomplete, Action::kCancelNow, Status::kCanceled},
 };
 
 std::optional<Status> legal_move(Status from, Action action) {
@@ -187,13 +196,15 @@ std::string_view verb(Action action) {
       "start", "end the trial of", "renew", "record a failed payment on",
       "record a recovered payment on", "pause", "resume", "skip a period of",
       "change the plan of", "update", "cancel", "schedule the cancellation of",
-      "reactivate", "end at period end", "delete", "mark as unpaid"};
+      "reactivate", "end at period end", "delete", "mark as unpaid", "activate", "expire"};
   return kVerbs[static_cast<int>(action)];
 }
 
 // The most specific code for a move that is not in kMoves.
 std::string_view illegal_move_code(Status from, Action action) {
   if (from == Status::kCanceled) return "subscription_canceled";
+  if (from == Status::kIncompleteExpired) return "subscription_expired";
+  if (from == Status::kIncomplete) return "subscription_incomplete";
   if (action == Action::kPause && from == Status::kPaused) return "subscription_already_paused";
   if (action == Action::kResume) return "subscription_not_paused";
   return "invalid_state_transition";

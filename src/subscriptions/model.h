@@ -60,7 +60,17 @@ ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, 
 // unpaid (Stripe's meaning): dunning ran out with final action "unpaid". The subscription
 // keeps renewing and invoicing, but no invoice is charged automatically and nothing ships
 // until the customer (a new default payment method) or an operator pays them all.
-enum class Status { kScheduled, kTrialing, kActive, kPaused, kPastDue, kUnpaid, kCanceled };
+// incomplete (Stripe's meaning): created with a first invoice due at once that is not paid
+// yet (checkout: payment_behavior allow_incomplete / default_incomplete, or a declined or
+// unauthenticated first charge). Nothing ships and nothing renews; paying the invoice within
+// kIncompleteWindow makes it active, otherwise it becomes incomplete_expired (an end: the
+// invoice is voided, the reservation released).
+enum class Status { kScheduled, kTrialing, kActive, kPaused, kPastDue, kUnpaid, kCanceled, kIncomplete,
+                    kIncompleteExpired };
+
+// How long an incomplete subscription waits for its first payment (Stripe's 23 hours: less
+// than the shortest period, a day, so it expires before it could renew).
+inline constexpr std::int64_t kIncompleteWindow = 23 * 3600;
 
 std::optional<Status> parse_status(std::string_view text);
 std::vector<std::string_view> status_names();
@@ -83,6 +93,8 @@ enum class Action {
   kPeriodEndCancel,    // the period ended with cancel_at_period_end set
   kDelete,
   kMarkUnpaid,         // retries ran out with final action "unpaid"
+  kActivate,           // the first invoice of an incomplete subscription was paid
+  kExpire,             // an incomplete subscription's window ended unpaid (or checkout refused it)
 };
 
 std::string_view to_string(Action action);
@@ -90,9 +102,13 @@ inline constexpr Action kAllActions[] = {
     Action::kStart,        Action::kEndTrial,   Action::kRenew,      Action::kPaymentFailed,
     Action::kPaymentRecovered, Action::kPause,  Action::kResume,     Action::kSkip,
     Action::kChangePlan,   Action::kUpdate,     Action::kCancelNow,  Action::kCancelAtPeriodEnd,
-    Action::kReactivate,   Action::kPeriodEndCancel, Action::kDelete,   Action::kMarkUnpaid};
+    Action::kReactivate,   Action::kPeriodEndCancel, Action::kDelete,   Action::kMarkUnpaid,
+    Action::kActivate,     Action::kExpire};
 inline constexpr Status kAllStatuses[] = {Status::kScheduled, Status::kTrialing, Status::kActive, Status::kPaused,
-                                          Status::kPastDue,   Status::kUnpaid,   Status::kCanceled};
+                                          Status::kPastDue,   Status::kUnpaid,   Status::kCanceled,
+                                          Status::kIncomplete, Status::kIncompleteExpired};
+// Ended for good: nothing more happens to the subscription.
+bool is_ended(Status status);
 // The statuses in which a subscription renews at the end of its period (and is reminded of
 // it); the SQL lists of the stores are made from this one list.
 inline constexpr Status kRenewingStatuses[] = {Status::kTrialing, Status::kActive, Status::kPastDue};

@@ -28,7 +28,7 @@ using Span = std::pair<std::string, std::string>;
 
 TEST(Names, StatusesRoundTripThroughText) {
   const std::vector<std::string_view> expected = {"scheduled", "trialing", "active",  "paused",
-                                                  "past_due",  "unpaid",   "canceled"};
+                                                  "past_due",  "unpaid",   "canceled", "incomplete", "incomplete_expired"};
   std::vector<std::string_view> actual;
   for (Status s : kAllStatuses) {
     actual.push_back(to_string(s));
@@ -43,6 +43,7 @@ TEST(Renewal, OnlyTrialingActiveAndPastDueRenewAtPeriodEnd) {
   const std::map<Status, bool> expected = {
       {Status::kScheduled, false}, {Status::kTrialing, true}, {Status::kActive, true},    {Status::kPaused, false},
       {Status::kPastDue, true},    {Status::kUnpaid, false},  {Status::kCanceled, false},
+      {Status::kIncomplete, false}, {Status::kIncompleteExpired, false},
   };
   for (Status s : kAllStatuses) EXPECT_EQ(renews_at_period_end(s), expected.at(s)) << to_string(s);
 }
@@ -52,7 +53,7 @@ TEST(Names, ActionsAreSnakeCase) {
       "start",       "end_trial", "renew",      "payment_failed",       "payment_recovered",
       "pause",       "resume",    "skip",       "change_plan",          "update",
       "cancel_now",  "cancel_at_period_end",    "reactivate",           "period_end_cancel",
-      "delete",      "mark_unpaid"};
+      "delete",      "mark_unpaid", "activate", "expire"};
   std::vector<std::string_view> actual;
   for (Action a : kAllActions) actual.push_back(to_string(a));
   EXPECT_EQ(actual, expected);
@@ -305,13 +306,15 @@ struct Expected {
 
 constexpr std::string_view kInvalid = "invalid_state_transition";
 constexpr std::string_view kIsCanceled = "subscription_canceled";
+constexpr std::string_view kIsIncomplete = "subscription_incomplete";
+constexpr std::string_view kIsExpired = "subscription_expired";
 constexpr std::string_view kAlreadyPaused = "subscription_already_paused";
 constexpr std::string_view kNotPaused = "subscription_not_paused";
 
 using S = Status;
 using A = Action;
 
-// All 112 (status, action) pairs. Changing the machine must change this table.
+// All 162 (status, action) pairs. Changing the machine must change this table.
 constexpr Expected kMachine[] = {
     {S::kScheduled, A::kStart, "active"},
     {S::kScheduled, A::kEndTrial, kInvalid},
@@ -329,6 +332,8 @@ constexpr Expected kMachine[] = {
     {S::kScheduled, A::kPeriodEndCancel, kInvalid},
     {S::kScheduled, A::kDelete, "scheduled"},
     {S::kScheduled, A::kMarkUnpaid, kInvalid},
+    {S::kScheduled, A::kActivate, kInvalid},
+    {S::kScheduled, A::kExpire, kInvalid},
 
     {S::kTrialing, A::kStart, kInvalid},
     {S::kTrialing, A::kEndTrial, "active"},
@@ -346,6 +351,8 @@ constexpr Expected kMachine[] = {
     {S::kTrialing, A::kPeriodEndCancel, "canceled"},
     {S::kTrialing, A::kDelete, "trialing"},
     {S::kTrialing, A::kMarkUnpaid, kInvalid},
+    {S::kTrialing, A::kActivate, kInvalid},
+    {S::kTrialing, A::kExpire, kInvalid},
 
     {S::kActive, A::kStart, kInvalid},
     {S::kActive, A::kEndTrial, kInvalid},
@@ -363,6 +370,8 @@ constexpr Expected kMachine[] = {
     {S::kActive, A::kPeriodEndCancel, "canceled"},
     {S::kActive, A::kDelete, "active"},
     {S::kActive, A::kMarkUnpaid, kInvalid},
+    {S::kActive, A::kActivate, kInvalid},
+    {S::kActive, A::kExpire, kInvalid},
 
     {S::kPaused, A::kStart, kInvalid},
     {S::kPaused, A::kEndTrial, kInvalid},
@@ -380,6 +389,8 @@ constexpr Expected kMachine[] = {
     {S::kPaused, A::kPeriodEndCancel, "canceled"},
     {S::kPaused, A::kDelete, kInvalid},
     {S::kPaused, A::kMarkUnpaid, kInvalid},
+    {S::kPaused, A::kActivate, kInvalid},
+    {S::kPaused, A::kExpire, kInvalid},
 
     {S::kPastDue, A::kStart, kInvalid},
     {S::kPastDue, A::kEndTrial, kInvalid},
@@ -397,6 +408,8 @@ constexpr Expected kMachine[] = {
     {S::kPastDue, A::kPeriodEndCancel, "canceled"},
     {S::kPastDue, A::kDelete, kInvalid},
     {S::kPastDue, A::kMarkUnpaid, "unpaid"},
+    {S::kPastDue, A::kActivate, kInvalid},
+    {S::kPastDue, A::kExpire, kInvalid},
 
     {S::kUnpaid, A::kStart, kInvalid},
     {S::kUnpaid, A::kEndTrial, kInvalid},
@@ -414,6 +427,8 @@ constexpr Expected kMachine[] = {
     {S::kUnpaid, A::kPeriodEndCancel, "canceled"},
     {S::kUnpaid, A::kDelete, kInvalid},
     {S::kUnpaid, A::kMarkUnpaid, kInvalid},
+    {S::kUnpaid, A::kActivate, kInvalid},
+    {S::kUnpaid, A::kExpire, kInvalid},
 
     {S::kCanceled, A::kStart, kIsCanceled},
     {S::kCanceled, A::kEndTrial, kIsCanceled},
@@ -431,6 +446,44 @@ constexpr Expected kMachine[] = {
     {S::kCanceled, A::kPeriodEndCancel, kIsCanceled},
     {S::kCanceled, A::kDelete, "canceled"},
     {S::kCanceled, A::kMarkUnpaid, kIsCanceled},
+    {S::kCanceled, A::kActivate, kIsCanceled},
+    {S::kCanceled, A::kExpire, kIsCanceled},
+    {S::kIncomplete, A::kStart, kIsIncomplete},
+    {S::kIncomplete, A::kEndTrial, kIsIncomplete},
+    {S::kIncomplete, A::kRenew, kIsIncomplete},
+    {S::kIncomplete, A::kPaymentFailed, kIsIncomplete},
+    {S::kIncomplete, A::kPaymentRecovered, kIsIncomplete},
+    {S::kIncomplete, A::kPause, kIsIncomplete},
+    {S::kIncomplete, A::kResume, kIsIncomplete},
+    {S::kIncomplete, A::kSkip, kIsIncomplete},
+    {S::kIncomplete, A::kChangePlan, kIsIncomplete},
+    {S::kIncomplete, A::kUpdate, "incomplete"},
+    {S::kIncomplete, A::kCancelNow, "canceled"},
+    {S::kIncomplete, A::kCancelAtPeriodEnd, kIsIncomplete},
+    {S::kIncomplete, A::kReactivate, kIsIncomplete},
+    {S::kIncomplete, A::kPeriodEndCancel, kIsIncomplete},
+    {S::kIncomplete, A::kDelete, kIsIncomplete},
+    {S::kIncomplete, A::kMarkUnpaid, kIsIncomplete},
+    {S::kIncomplete, A::kActivate, "active"},
+    {S::kIncomplete, A::kExpire, "incomplete_expired"},
+    {S::kIncompleteExpired, A::kStart, kIsExpired},
+    {S::kIncompleteExpired, A::kEndTrial, kIsExpired},
+    {S::kIncompleteExpired, A::kRenew, kIsExpired},
+    {S::kIncompleteExpired, A::kPaymentFailed, kIsExpired},
+    {S::kIncompleteExpired, A::kPaymentRecovered, kIsExpired},
+    {S::kIncompleteExpired, A::kPause, kIsExpired},
+    {S::kIncompleteExpired, A::kResume, kIsExpired},
+    {S::kIncompleteExpired, A::kSkip, kIsExpired},
+    {S::kIncompleteExpired, A::kChangePlan, kIsExpired},
+    {S::kIncompleteExpired, A::kUpdate, kIsExpired},
+    {S::kIncompleteExpired, A::kCancelNow, kIsExpired},
+    {S::kIncompleteExpired, A::kCancelAtPeriodEnd, kIsExpired},
+    {S::kIncompleteExpired, A::kReactivate, kIsExpired},
+    {S::kIncompleteExpired, A::kPeriodEndCancel, kIsExpired},
+    {S::kIncompleteExpired, A::kDelete, kIsExpired},
+    {S::kIncompleteExpired, A::kMarkUnpaid, kIsExpired},
+    {S::kIncompleteExpired, A::kActivate, kIsExpired},
+    {S::kIncompleteExpired, A::kExpire, kIsExpired},
 };
 
 std::string_view outcome(const Result<Status>& r) {

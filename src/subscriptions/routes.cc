@@ -55,10 +55,17 @@ std::optional<Timestamp> read_trial_end(const Json& body, FieldReader& f) {
   return at;
 }
 
-Result<CreateInput> parse_create(const Request& req) {
+struct Create {
+  CreateInput input;
+  std::string payment_behavior;
+};
+
+Result<Create> parse_create(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
-  CreateInput in;
+  Create create;
+  CreateInput& in = create.input;
+  create.payment_behavior = f.text("payment_behavior", false, 32).value_or("");
   auto customer = f.text("customer", true, 64);
   auto plan = f.text("plan", true, 64);
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity).value_or(1);
@@ -72,7 +79,8 @@ Result<CreateInput> parse_create(const Request& req) {
   RECUR_TRY(f.finish());
   in.customer = *customer;
   in.plan = *plan;
-  return in;
+  in.request_key = req.idempotency_key;
+  return create;
 }
 
 Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req) {
@@ -194,14 +202,15 @@ http::Handler action_handler(Action action) {
 
 }  // namespace
 
-void add_routes(http::Router& router, SubscriptionService& svc, RetentionService& retention) {
+void add_routes(http::Router& router, SubscriptionService& svc, RetentionService& retention, Subscribe subscribe) {
   using namespace access::perm;
   const std::string read(kSubscriptionsRead), write(kSubscriptionsWrite);
 
-  router.add("POST", "/v1/subscriptions", write, [&svc](Request& req) {
-    auto input = parse_create(req);
-    if (!input.ok()) return http::error_response(req, input.error());
-    return http::respond(req, svc.create(*input, access::actor_of(req)), 201, render);
+  router.add("POST", "/v1/subscriptions", write, [&svc, subscribe](Request& req) {
+    auto create = parse_create(req);
+    if (!create.ok()) return http::error_response(req, create.error());
+    if (!subscribe) return http::respond(req, svc.create(create->input, access::actor_of(req)), 201, render);
+    return http::respond(req, subscribe(create->input, create->payment_behavior, access::actor_of(req)), 201, render);
   });
   router.add("GET", "/v1/subscriptions", read, [&svc](Request& req) {
     auto filter = list_filter(req);

@@ -136,6 +136,7 @@ recur::Status SubscriptionService::record_lifecycle(db::Tx& tx, const Subscripti
                              std::move(details)));
     if (e.billable && billing_) RECUR_TRY(billing_->period_began(tx, sub, e));
     if (e.billable && fulfilment_) RECUR_TRY(fulfilment_->period_began(tx, sub, e, at_signup));
+    if (e.type == "subscription.incomplete_expired") RECUR_TRY(ended_at_once(tx, sub, ""));
   }
   return Ok{};
 }
@@ -198,7 +199,8 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
       RECUR_ASSIGN(sub.discount, redeem(tx, sub, plan, in.coupon, in.promotion_code, now));
     }
     auto happened = begin(sub, plan, now, in.trial_end);
-    RECUR_TRY(insert(tx, sub));
+    if (in.await_first_payment) (void)await_first_payment(sub, happened);
+    RECUR_TRY(insert(tx, sub, in.request_key));
     RECUR_TRY(events_.record(tx, "subscription.created", sub.id, actor, nullptr, to_json(sub)));
     RECUR_TRY(record_lifecycle(tx, sub, happened, true));
     // The first box ships later (a future start or a trial): it must be coverable by then.
@@ -206,6 +208,15 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     if (fulfilment_ && !billed_now) RECUR_TRY(fulfilment_->check_first_shipment(tx, sub, plan, first_box_at(sub)));
     return sub;
   });
+}
+
+Result<std::optional<Subscription>> SubscriptionService::created_by_request(const std::string& request_key) {
+  if (request_key.empty()) return std::optional<Subscription>();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Subscription>> {
+    RECUR_ASSIGN(auto id, find_by_request(tx, request_key, clock_.now()));
+    if (!id) return std::optional<Subscription>();
+    return find(tx, *id, false);
+  }, db::TxMode::kReadOnly);
 }
 
 Result<Subscription> SubscriptionService::get(const std::string& id) {
@@ -427,7 +438,8 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
   return mutate(id, expected_version, actor, "subscription.cancellation_requested",
                 [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     // A paused subscription whose paid period is already over has no period end left.
-    bool at_period_end = in.at_period_end && l.sub.current.end > now;
+    // An incomplete one never began a paid period: it ends now.
+    bool at_period_end = in.at_period_end && l.sub.current.end > now && l.sub.status != Status::kIncomplete;
     RECUR_TRY(allowed(l.sub, at_period_end ? Action::kCancelAtPeriodEnd : Action::kCancelNow));
     l.sub.cancellation = Cancellation{in.reason, in.comment, now};
     l.sub.canceled_at = now;
@@ -440,8 +452,7 @@ Result<Subscription> SubscriptionService::cancel(const std::string& id, const Ca
       l.sub.pause.reset();
       l.sub.pending_change.reset();
       // Nothing of it is charged any more: its unpaid invoices are closed, then its unpaid boxes.
-      if (billing_) RECUR_TRY(billing_->subscription_ended(tx, l.sub, ""));
-      if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, l.sub.id));
+      RECUR_TRY(ended_at_once(tx, l.sub, ""));
     }
     // Offers shown and neither accepted nor declined: the customer canceled anyway.
     RECUR_ASSIGN(auto latest, latest_outcomes(tx, id));
@@ -613,6 +624,8 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
     case PaymentStep::kExhaustedCancel: action = Action::kCancelNow; type = "subscription.canceled"; break;
     case PaymentStep::kExhaustedPause: action = Action::kPause; type = "subscription.paused"; break;
     case PaymentStep::kExhaustedUnpaid: action = Action::kMarkUnpaid; type = "subscription.unpaid"; break;
+    case PaymentStep::kFirstPaid: action = Action::kActivate; type = "subscription.activated"; break;
+    case PaymentStep::kFirstRefused: action = Action::kExpire; type = "subscription.incomplete_expired"; break;
   }
   // Probe first on a copy: a step that does not apply must leave no trace at all.
   RECUR_ASSIGN(Loaded probe, load(tx, id, true));
@@ -636,16 +649,25 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
       details["reason"] = "payment_failed";
     } else if (step == PaymentStep::kExhaustedUnpaid) {
       details["reason"] = "payment_failed";
+    } else if (step == PaymentStep::kFirstRefused) {
+      l.sub.ended_at = at;
+      l.sub.pending_change.reset();
+      details["reason"] = "payment_declined";
     }
     l.sub.status = next;
     return details;
   }));
-  if (step == PaymentStep::kExhaustedCancel) {
-    // Later periods' invoices (a past_due subscription keeps renewing) end with it too.
-    if (billing_) RECUR_TRY(billing_->subscription_ended(tx, stored, invoice));
-    if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, id));
-  }
+  // Later periods' invoices (a past_due subscription keeps renewing) end with it too.
+  // A refused checkout's invoice was settled (failed) already: it is voided with the rest.
+  if (step == PaymentStep::kExhaustedCancel) RECUR_TRY(ended_at_once(tx, stored, invoice));
+  if (step == PaymentStep::kFirstRefused) RECUR_TRY(ended_at_once(tx, stored, ""));
   return true;
+}
+
+recur::Status SubscriptionService::ended_at_once(db::Tx& tx, const Subscription& sub, const std::string& settling) {
+  if (billing_) RECUR_TRY(billing_->subscription_ended(tx, sub, settling));
+  if (fulfilment_) RECUR_TRY(fulfilment_->subscription_ended(tx, sub.id));
+  return Ok{};
 }
 
 // ------------------------------------------------------------------ retention

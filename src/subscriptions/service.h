@@ -32,6 +32,14 @@ struct CreateInput {
   std::optional<std::string> promotion_code;
   // The end of its trial instead of the plan's trial_days (kTrialEndNow: none).
   std::optional<Timestamp> trial_end;
+  // The request's scoped Idempotency-Key: checkout commits before it charges, so a retry
+  // finds this subscription instead of creating another (decision 0009).
+  std::string request_key;
+  // Checkout: a first period billed at once that costs something leaves the subscription
+  // incomplete until its invoice is paid (billing::Checkout charges it in the request).
+  // Unset: active at once, its first invoice charged by the next billing run (the behaviour
+  // of a request without payment_behavior, until the default moves to checkout).
+  bool await_first_payment = false;
 };
 
 // POST /v1/subscriptions/{id}/discount: one of the two.
@@ -148,6 +156,8 @@ enum class PaymentStep {
   kExhaustedCancel,  // retries ran out, final action "cancel"
   kExhaustedPause,   // retries ran out, final action "pause" (until resumed by hand)
   kExhaustedUnpaid,  // retries ran out, final action "unpaid" (until every open invoice is paid)
+  kFirstPaid,        // an incomplete subscription's first invoice got paid: active
+  kFirstRefused,     // checkout with error_if_incomplete was refused: incomplete_expired at once
 };
 
 // A plan a subscription may be started on or moved to (it exists and is not archived);
@@ -160,6 +170,8 @@ class SubscriptionService {
       : db_(db), clock_(clock), ids_(ids), events_(ids, clock) {}
 
   Result<Subscription> create(const CreateInput& input, const events::Actor& actor);
+  // The subscription a POST with this request key created (kRequestKeyLifetime), if any.
+  Result<std::optional<Subscription>> created_by_request(const std::string& request_key);
   Result<Subscription> get(const std::string& id);
   Result<Page<Subscription>> list(const ListFilter& filter);
   Result<Subscription> update(const std::string& id, const UpdateInput& input, std::int64_t expected_version,
@@ -229,6 +241,10 @@ class SubscriptionService {
                                  const events::Actor& actor, const std::string& event_type, const Change& change);
   // Records each step with its subscription JSON (LifecycleEvent::before/after; a step
   // without them shows `sub` after it, with no `before`) and hands billed periods on.
+  // The subscription ended at once (canceled now, for non-payment, or expired unpaid): billing
+  // closes its unpaid invoices (but `settling`, whose outcome the caller records), then
+  // inventory its unpaid boxes.
+  recur::Status ended_at_once(db::Tx& tx, const Subscription& sub, const std::string& settling);
   recur::Status record_lifecycle(db::Tx& tx, const Subscription& sub, std::vector<LifecycleEvent> happened,
                                  bool at_signup = false);
   Result<ChangePreview> plan_change(db::Tx& tx, const Loaded& loaded, const ChangePlanInput& input, Timestamp now);

@@ -42,12 +42,21 @@ Result<std::vector<Subscription>> from_rows(db::Tx& tx, const std::vector<db::Ro
 
 }  // namespace
 
-recur::Status insert(db::Tx& tx, const Subscription& s) {
+recur::Status insert(db::Tx& tx, const Subscription& s, const std::string& request_key) {
   RECUR_ASSIGN(auto params, columns(tx, s));
+  RECUR_TRY(db::release_stale_request_key(tx, "subscriptions", request_key, s.created));
+  params.push_back(request_key.empty() ? db::Value(nullptr) : db::Value(request_key));
   RECUR_TRY(tx.exec("INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods,"
-                    " version, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    " version, created_at, doc, request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     params));
   return Ok{};
+}
+
+Result<std::optional<std::string>> find_by_request(db::Tx& tx, const std::string& request_key, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE request_key = $1 AND created_at >= $2",
+                                   {request_key, now - db::kRequestKeyLifetime}));
+  if (rows.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(rows[0].text(0));
 }
 
 Result<bool> update(db::Tx& tx, const Subscription& s, std::int64_t expected_version) {

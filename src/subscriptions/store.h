@@ -17,7 +17,10 @@ struct ListFilter {
   ListParams page;
 };
 
-recur::Status insert(db::Tx& tx, const Subscription& sub);
+// request_key: the scoped Idempotency-Key of the POST that creates it ("" for none); a retry
+// of that request finds it with find_by_request for kRequestKeyLifetime (decision 0009).
+recur::Status insert(db::Tx& tx, const Subscription& sub, const std::string& request_key = "");
+Result<std::optional<std::string>> find_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
 // Writes `sub` if the stored version is still `expected_version`; false if it moved on.
 Result<bool> update(db::Tx& tx, const Subscription& sub, std::int64_t expected_version);
 recur::Status remove(db::Tx& tx, const std::string& id);

@@ -191,7 +191,9 @@ std::optional<Timestamp> next_action_at(const Subscription& s) {
       if (s.cancel_at_period_end && (!due || s.current.end < *due)) due = s.current.end;
       return due;
     }
-    case Status::kCanceled: return std::nullopt;
+    case Status::kIncomplete: return s.created + kIncompleteWindow;
+    case Status::kCanceled:
+    case Status::kIncompleteExpired: return std::nullopt;
   }
   return std::nullopt;
 }
@@ -245,6 +247,16 @@ LifecycleEvent end_now(Subscription& s, Timestamp at) {
   s.pause.reset();
   s.pending_change.reset();
   return plain("subscription.canceled", at, s, {{"at", "period_end"}});
+}
+
+// The first payment did not arrive in time: an end, without a cancellation (the customer
+// never had the subscription). Billing voids its invoice, inventory releases its box.
+LifecycleEvent expire_incomplete(Subscription& s, Timestamp at) {
+  s.status = Status::kIncompleteExpired;
+  s.ended_at = at;
+  s.cancel_at_period_end = false;
+  s.pending_change.reset();
+  return plain("subscription.incomplete_expired", at, s, {{"reason", "first_payment_not_made"}});
 }
 
 // Takes out a skip for the period starting at `start`; true if it was skipped.
@@ -351,6 +363,13 @@ std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Ti
   return {start_trial_or_period(s, plan, s.start_date)};
 }
 
+bool await_first_payment(Subscription& s, const std::vector<LifecycleEvent>& begun) {
+  if (s.status != Status::kActive) return false;
+  const bool owes = std::any_of(begun.begin(), begun.end(), [](const LifecycleEvent& e) { return e.billable && e.amount > 0; });
+  if (owes) s.status = Status::kIncomplete;
+  return owes;
+}
+
 recur::Status move_trial_end(Subscription& s, const catalog::Plan& plan, Timestamp trial_end, Timestamp now) {
   if (s.status != Status::kScheduled && s.status != Status::kTrialing)
     return Error::conflict("not_trialing", "trial_end can be changed only before the subscription starts or during "
@@ -422,7 +441,11 @@ std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Ti
         if (s.cancel_at_period_end && at == s.current.end) out.push_back(end_now(s, at));
         else for (auto& e : resume(s, plan, at)) out.push_back(std::move(e));
         break;
+      case Status::kIncomplete:
+        out.push_back(expire_incomplete(s, at));
+        break;
       case Status::kCanceled:
+      case Status::kIncompleteExpired:
         return out;
     }
     if (take && out.size() > taken) {

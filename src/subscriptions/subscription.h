@@ -163,6 +163,10 @@ std::optional<Timestamp> trial_end_for(const catalog::Plan& plan, Timestamp star
 std::vector<LifecycleEvent> begin(Subscription& sub, const catalog::Plan& plan, Timestamp now,
                                   std::optional<Timestamp> trial_end = std::nullopt);
 
+// Checkout: a subscription that begun() active with a first period owing money waits,
+// incomplete, for that invoice to be paid (Stripe's payment_behavior; a trial, a future start
+// or a period that costs nothing after its discount starts as before). True if it now waits.
+bool await_first_payment(Subscription& sub, const std::vector<LifecycleEvent>& begun);
 // PATCH trial_end: a scheduled subscription's trial becomes [start, trial_end) (none when
 // trial_end <= start); a trialing one's ends at trial_end (at `now` when that is past: the
 // caller then advances it, which bills the first period). Errors: 409 not_trialing in any

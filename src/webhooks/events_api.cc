@@ -83,6 +83,8 @@ const std::vector<std::string_view>& event_types() {
       "subscription.trial_ended",
       "subscription.trial_started",
       "subscription.unpaid",
+      "subscription.activated",
+      "subscription.incomplete_expired",
       "subscription.updated",
       "supplier.created",
       "supplier.updated"

@@ -65,6 +65,7 @@ int status_for(ErrorKind kind) {
     case ErrorKind::kUnauthorized: return 401;
     case ErrorKind::kForbidden: return 403;
     case ErrorKind::kNotAcceptable: return 406;
+    case ErrorKind::kPaymentRequired: return 402;
     case ErrorKind::kUnavailable: return 503;
     case ErrorKind::kInternal: return 500;
   }
@@ -76,6 +77,7 @@ const char* title_for(int status) {
   switch (status) {
     case 400: return "Bad request";
     case 401: return "Unauthorized";
+    case 402: return "Payment required";
     case 403: return "Forbidden";
     case 404: return "Not found";
     case 405: return "Method not allowed";

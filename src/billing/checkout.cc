@@ -1,0 +1,108 @@
+// Checkout: create, then charge the first invoice in the request (decision 0005's path).
+#include "billing/checkout.h"
+
+#include <algorithm>
+
+#include "billing/store.h"
+
+namespace recur::billing {
+
+using subscriptions::Status;
+using subscriptions::Subscription;
+
+std::optional<PaymentBehavior> payment_behavior_from(std::string_view text) {
+  for (std::size_t i = 0; i < std::size(kPaymentBehaviors); ++i)
+    if (kPaymentBehaviors[i] == text) return static_cast<PaymentBehavior>(i);
+  return std::nullopt;
+}
+
+namespace {
+
+// The invoice's latest attempt, if any.
+Result<std::optional<Payment>> latest_payment(db::Tx& tx, const std::string& invoice) {
+  PaymentFilter filter;
+  filter.invoice = invoice;
+  filter.page.limit = 100;
+  RECUR_ASSIGN(auto page, list_payments(tx, filter));
+  auto latest = std::max_element(page.items.begin(), page.items.end(),
+                                 [](const Payment& a, const Payment& b) { return a.attempt < b.attempt; });
+  if (latest == page.items.end()) return std::optional<Payment>();
+  return std::optional<Payment>(*latest);
+}
+
+struct FirstInvoice {
+  std::string id;
+  std::optional<Payment> payment;  // its latest attempt
+};
+
+Result<FirstInvoice> first_invoice(db::Database& db, const std::string& subscription) {
+  return db::transact(db, [&](db::Tx& tx) -> Result<FirstInvoice> {
+    FirstInvoice first;
+    RECUR_ASSIGN(first.id, latest_invoice_of(tx, subscription));
+    if (!first.id.empty()) {
+      RECUR_ASSIGN(first.payment, latest_payment(tx, first.id));
+    }
+    return first;
+  }, db::TxMode::kReadOnly);
+}
+
+Error declined(const Subscription& sub, const std::string& invoice, const Payment& pay) {
+  const bool no_method = pay.failure_code == "no_payment_method";
+  std::string decline = pay.gateway_failure_code.empty() ? pay.failure_code : pay.gateway_failure_code;
+  Error e = Error::payment_required(no_method ? "payment_method_required" : "card_declined",
+                                    no_method ? "the customer has no default payment method to pay the first invoice"
+                                              : "the first payment was declined: " +
+                                                    (pay.failure_message.empty() ? decline : pay.failure_message));
+  e.extra_json = Json{{"subscription", sub.id},
+                      {"invoice", invoice},
+                      {"payment", pay.id},
+                      {"failure_code", pay.failure_code},
+                      {"decline_code", decline}}
+                     .dump();
+  return e;
+}
+
+}  // namespace
+
+Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
+                                         const events::Actor& actor) {
+  RECUR_ASSIGN(auto earlier, subscriptions_.created_by_request(input.request_key));
+  const bool retry = earlier.has_value();
+  Subscription sub;
+  if (retry) {
+    sub = std::move(*earlier);
+  } else {
+    subscriptions::CreateInput in = input;
+    in.await_first_payment = true;
+    RECUR_ASSIGN(sub, subscriptions_.create(in, actor));
+  }
+  const bool refused_before = retry && sub.status == Status::kIncompleteExpired;
+  if (behavior == PaymentBehavior::kDefaultIncomplete ||
+      (sub.status != Status::kIncomplete && !(refused_before && behavior == PaymentBehavior::kErrorIfIncomplete)))
+    return sub;
+  RECUR_ASSIGN(FirstInvoice first, first_invoice(db_, sub.id));
+  if (first.id.empty()) return sub;
+  // A first try charges; a retry only asks again about a charge still in flight (same key).
+  const bool in_flight = first.payment && first.payment->status == PaymentStatus::kPending;
+  if (!retry || in_flight) {
+    RECUR_TRY(collector_.attempt(first.id));
+    RECUR_ASSIGN(first, first_invoice(db_, sub.id));
+  }
+  RECUR_ASSIGN(sub, subscriptions_.get(sub.id));
+  if (behavior != PaymentBehavior::kErrorIfIncomplete || !first.payment ||
+      first.payment->status != PaymentStatus::kFailed)
+    return sub;  // paid, incomplete (allow_incomplete), or the answer was lost (still pending)
+  if (sub.status == Status::kIncomplete) {
+    RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+      RECUR_ASSIGN(bool ended, subscriptions_.apply_payment_step(tx, sub.id, subscriptions::PaymentStep::kFirstRefused,
+                                                                 first.id));
+      if (!ended) return Error::conflict("subscription_changed", "the subscription changed during checkout");
+      return Ok{};
+    }));
+  } else if (sub.status != Status::kIncompleteExpired) {
+    return sub;  // paid after all (a webhook, a second card) between the answer and now
+  }
+  return declined(sub, first.id, *first.payment);
+}
+
+}  // namespace recur::billing

@@ -1,0 +1,52 @@
+// Checkout: a new subscription's first invoice charged inside the signup request, while the
+// customer is still on the shop's page (Stripe's payment_behavior; docs/billing-rules.md,
+// "Checkout").
+//
+// The subscription is created in its own transaction first (incomplete when its first period
+// owes money: subscriptions::await_first_payment), then its invoice is charged on the
+// exactly-once path of decision 0005 (Collector::attempt: a pending payment committed before
+// the gateway is called), then the answer is made from what was recorded. A lost answer
+// leaves the payment pending, settled later by a billing run or a webhook as any other.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "billing/collector.h"
+#include "subscriptions/service.h"
+
+namespace recur::billing {
+
+enum class PaymentBehavior {
+  kAllowIncomplete,    // charge now; a refusal leaves the subscription incomplete (default)
+  kErrorIfIncomplete,  // charge now; a refusal answers 402 and ends the subscription at once
+  kDefaultIncomplete,  // charge nothing now: the client pays the invoice (e.g. after a card)
+};
+
+std::optional<PaymentBehavior> payment_behavior_from(std::string_view text);
+inline constexpr std::string_view kPaymentBehaviors[] = {"allow_incomplete", "error_if_incomplete",
+                                                         "default_incomplete"};
+
+class Checkout {
+ public:
+  Checkout(db::Database& db, subscriptions::SubscriptionService& subscriptions, Collector& collector)
+      : db_(db), subscriptions_(subscriptions), collector_(collector) {}
+
+  // POST /v1/subscriptions. input.request_key (the scoped Idempotency-Key) makes a retry
+  // resume the first try: its subscription, its pending payment asked about again with the
+  // same gateway key, never a second subscription or a second charge.
+  // Errors: those of SubscriptionService::create; with error_if_incomplete, 402 card_declined
+  // (or the refusal's own failure code) after the subscription was ended (incomplete_expired,
+  // its invoice void, its box released), the problem naming the subscription, the invoice,
+  // the payment and the decline code.
+  Result<subscriptions::Subscription> subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
+                                                const events::Actor& actor);
+
+ private:
+  db::Database& db_;
+  subscriptions::SubscriptionService& subscriptions_;
+  Collector& collector_;
+};
+
+}  // namespace recur::billing

@@ -1,0 +1,189 @@
+// Checkout against a real database (SQLite or PostgreSQL) and the sandbox gateway: the first
+// invoice charged in the request, the incomplete states, the 402 that keeps nothing, the
+// 23-hour window, and a retried request that never charges twice.
+#include <gtest/gtest.h>
+
+#include "gateways/sandbox.h"
+#include "testing/fixtures.h"
+
+namespace recur::billing {
+namespace {
+using subscriptions::Status;
+using testing::at;
+using testing::TestApp;
+
+class CheckoutTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    t = testing::make_app(at("2026-03-10T09:00:00Z"));
+    plan = testing::make_plan(t, 2500, Interval::kMonth);
+  }
+
+  // A customer whose default card is the sandbox's `token` ("" for none).
+  std::string customer_with(const std::string& token) {
+    auto c = testing::make_customer(t, "c" + std::to_string(++customers_) + "@example.com");
+    if (!token.empty()) {
+      auto pm = t.app->customers().attach_payment_method(c.id, {std::string("sandbox"), token, false}, t.actor);
+      EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
+    }
+    return c.id;
+  }
+  Result<subscriptions::Subscription> checkout(const std::string& customer, PaymentBehavior behavior,
+                                               const std::string& request_key = "") {
+    subscriptions::CreateInput in{.customer = customer, .plan = plan.id, .quantity = 1};
+    in.request_key = request_key;
+    return t.app->billing().checkout.subscribe(in, behavior, t.actor);
+  }
+  std::int64_t count(const std::string& sql, db::Params params = {}) { return testing::count(t, sql, std::move(params)); }
+  std::string invoice_status(const std::string& sub) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query("SELECT status FROM invoices WHERE subscription_id = $1", {sub});
+    EXPECT_TRUE(rows.ok() && rows->size() == 1);
+    return rows.ok() && rows->size() == 1 ? rows->at(0).text(0) : "";
+  }
+  std::int64_t gateway_charges() { return count("SELECT COUNT(*) FROM sandbox_charges"); }
+  std::int64_t open_boxes(const std::string& sub) {
+    return count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1 AND status <> 'canceled'", {sub});
+  }
+  Status status_of(const std::string& sub) { return t.app->subscriptions().get(sub)->status; }
+  gateways::SandboxGateway& sandbox() { return *dynamic_cast<gateways::SandboxGateway*>(t.app->gateways().find("sandbox")); }
+
+  TestApp t;
+  catalog::Plan plan;
+  int customers_ = 0;
+};
+
+TEST_F(CheckoutTest, AGoodCardIsChargedInTheRequestAndTheSubscriptionIsActive) {
+  auto sub = checkout(customer_with("pm_card_visa"), PaymentBehavior::kAllowIncomplete);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(sub->status, Status::kActive);
+  EXPECT_EQ(invoice_status(sub->id), "paid");
+  EXPECT_EQ(gateway_charges(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'subscription.activated' AND resource_id = $1", {sub->id}), 1);
+  // A billing run has nothing left to charge.
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(gateway_charges(), 1);
+}
+
+TEST_F(CheckoutTest, ADeclineWithAllowIncompleteKeepsAnIncompleteSubscriptionThatANewCardActivates) {
+  const std::string customer = customer_with("pm_card_chargeDeclined");
+  auto sub = checkout(customer, PaymentBehavior::kAllowIncomplete);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(sub->status, Status::kIncomplete);
+  EXPECT_EQ(invoice_status(sub->id), "open");
+  // No dunning for a checkout: no next attempt, no past_due, and runs never charge it.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1 AND next_attempt_at IS NULL", {sub->id}), 1);
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(gateway_charges(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed'"), 0);
+  // The customer sets a good card within the window: charged at once, active.
+  auto pm = t.app->customers().attach_payment_method(customer, {std::string("sandbox"), "pm_card_visa", true}, t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  EXPECT_EQ(status_of(sub->id), Status::kActive);
+  EXPECT_EQ(invoice_status(sub->id), "paid");
+  EXPECT_EQ(open_boxes(sub->id), 1);
+}
+
+TEST_F(CheckoutTest, AnIncompleteSubscriptionExpiresAfter23HoursVoidingItsInvoiceAndReleasingItsBox) {
+  auto sub = checkout(customer_with(""), PaymentBehavior::kAllowIncomplete);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(sub->status, Status::kIncomplete);
+  EXPECT_EQ(open_boxes(sub->id), 1);  // reserved while it may still be paid
+  t.clock->advance(23 * 3600 - 1);
+  ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+  EXPECT_EQ(status_of(sub->id), Status::kIncomplete);
+  t.clock->advance(3600);  // the scheduler is late: expiry still counts at created + 23 h
+  ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+  auto expired = t.app->subscriptions().get(sub->id);
+  EXPECT_EQ(expired->status, Status::kIncompleteExpired);
+  EXPECT_EQ(expired->ended_at, at("2026-03-11T08:00:00Z"));
+  EXPECT_EQ(invoice_status(sub->id), "void");
+  EXPECT_EQ(open_boxes(sub->id), 0);
+  // Nothing more happens to it.
+  auto refused = t.app->subscriptions().pause(sub->id, std::nullopt, std::nullopt, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "subscription_expired");
+}
+
+TEST_F(CheckoutTest, ErrorIfIncompleteAnswers402AndKeepsNothing) {
+  auto sub = checkout(customer_with("pm_card_chargeDeclinedInsufficientFunds"), PaymentBehavior::kErrorIfIncomplete);
+  ASSERT_FALSE(sub.ok());
+  EXPECT_EQ(sub.error().kind, ErrorKind::kPaymentRequired);
+  EXPECT_EQ(sub.error().code, "card_declined");
+  Json problem = Json::parse(sub.error().extra_json);
+  EXPECT_EQ(problem["decline_code"], "insufficient_funds");
+  const std::string id = problem["subscription"];
+  EXPECT_EQ(status_of(id), Status::kIncompleteExpired);
+  EXPECT_EQ(invoice_status(id), "void");
+  EXPECT_EQ(open_boxes(id), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed'"), 0);
+}
+
+TEST_F(CheckoutTest, ErrorIfIncompleteWithoutACardAsksForAPaymentMethod) {
+  auto sub = checkout(customer_with(""), PaymentBehavior::kErrorIfIncomplete);
+  ASSERT_FALSE(sub.ok());
+  EXPECT_EQ(sub.error().code, "payment_method_required");
+  EXPECT_EQ(gateway_charges(), 0);
+}
+
+TEST_F(CheckoutTest, DefaultIncompleteChargesNothingUntilTheClientPays) {
+  auto sub = checkout(customer_with("pm_card_visa"), PaymentBehavior::kDefaultIncomplete);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(sub->status, Status::kIncomplete);
+  EXPECT_EQ(gateway_charges(), 0);
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(gateway_charges(), 0);
+  auto invoice = t.app->billing().service.latest_invoice(sub->id);
+  ASSERT_TRUE(invoice.ok() && *invoice);
+  auto paid = t.app->billing().collector.pay_invoice((*invoice)->id);
+  ASSERT_TRUE(paid.ok()) << paid.error().message;
+  EXPECT_EQ(paid->status, InvoiceStatus::kPaid);
+  EXPECT_EQ(status_of(sub->id), Status::kActive);
+}
+
+TEST_F(CheckoutTest, ATrialIsNotChargedAtSignup) {
+  auto trial_plan = testing::make_plan(t, 2500, Interval::kMonth, 1, 14);
+  subscriptions::CreateInput in{.customer = customer_with("pm_card_visa"), .plan = trial_plan.id, .quantity = 1};
+  auto sub = t.app->billing().checkout.subscribe(in, PaymentBehavior::kErrorIfIncomplete, t.actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(sub->status, Status::kTrialing);
+  EXPECT_EQ(gateway_charges(), 0);
+}
+
+TEST_F(CheckoutTest, ARetriedRequestFindsItsSubscriptionAndNeverChargesTwice) {
+  const std::string customer = customer_with("pm_card_visa");
+  auto first = checkout(customer, PaymentBehavior::kAllowIncomplete, "key-1:fp");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto again = checkout(customer, PaymentBehavior::kAllowIncomplete, "key-1:fp");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM subscriptions WHERE customer_id = $1", {customer}), 1);
+  EXPECT_EQ(gateway_charges(), 1);
+  // A refused error_if_incomplete retried answers the same 402, with nothing new.
+  const std::string declined = customer_with("pm_card_chargeDeclined");
+  auto refused = checkout(declined, PaymentBehavior::kErrorIfIncomplete, "key-2:fp");
+  auto refused_again = checkout(declined, PaymentBehavior::kErrorIfIncomplete, "key-2:fp");
+  ASSERT_FALSE(refused.ok());
+  ASSERT_FALSE(refused_again.ok());
+  EXPECT_EQ(refused_again.error().code, "card_declined");
+  EXPECT_EQ(Json::parse(refused_again.error().extra_json)["subscription"],
+            Json::parse(refused.error().extra_json)["subscription"]);
+  EXPECT_EQ(gateway_charges(), 2);
+}
+
+TEST_F(CheckoutTest, ALostAnswerStaysPendingAndTheRunSettlesItWithTheSameKey) {
+  const std::string customer = customer_with("pm_card_visa");
+  sandbox().set_faults({0, 1.0, 0, 7});  // every call charges, then the answer is lost
+  auto sub = checkout(customer, PaymentBehavior::kErrorIfIncomplete);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;  // unknown: nothing can be undone yet
+  EXPECT_EQ(sub->status, Status::kIncomplete);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'pending'"), 1);
+  sandbox().set_faults({});
+  t.clock->advance(600);
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(status_of(sub->id), Status::kActive);
+  EXPECT_EQ(gateway_charges(), 1);  // asked again with the same key: one charge
+}
+
+}  // namespace
+}  // namespace recur::billing
