@@ -9,6 +9,37 @@
 #include "platform/money.h"
 
 namespace recur::gateways {
+
+std::string paypal_decline_code(std::string_view code, std::string_view processor_response) {
+  // The card processor's response code of a declined capture is the most precise
+  // (PayPal's "processor response codes").
+  static constexpr std::pair<std::string_view, std::string_view> kProcessorResponses[] = {
+      {"0500", "do_not_honor"},        {"5100", "generic_decline"},  {"5120", "insufficient_funds"},
+      {"5400", "expired_card"},        {"9500", "fraudulent"},       {"9520", "lost_card"},
+      {"5180", "restricted_card"},     {"5110", "incorrect_cvc"},    {"5650", "authentication_required"},
+      {"9540", "do_not_try_again"},
+  };
+  for (const auto& [response, normalised] : kProcessorResponses)
+    if (response == processor_response) return std::string(normalised);
+  // PayPal's issues (lower-cased) and capture or order statuses.
+  static constexpr std::pair<std::string_view, std::string_view> kIssues[] = {
+      {"instrument_declined", "generic_decline"},
+      {"transaction_refused", "do_not_honor"},
+      {"payer_cannot_pay", "generic_decline"},
+      {"redirect_payer_for_alternate_funding", "generic_decline"},
+      {"card_expired", "expired_card"},
+      {"transaction_limit_exceeded", "card_velocity_exceeded"},
+      {"compliance_violation", "do_not_try_again"},
+      {"payer_action_required", "authentication_required"},
+      {"declined", "generic_decline"},
+      {"failed", "generic_decline"},
+      {"voided", "generic_decline"},
+  };
+  for (const auto& [issue, normalised] : kIssues)
+    if (issue == code) return std::string(normalised);
+  return "";  // not a decline: a bad request, an idempotency or merchant-account error
+}
+
 namespace {
 
 constexpr std::size_t kMaxVaultCustomerId = 22;
@@ -63,7 +94,9 @@ ChargeResult charge_from_capture_object(const Json& capture) {
     std::string message = "the capture is " + lower_case(status);
     std::string response_code = text_of(member_of(capture, "processor_response"), "response_code");
     if (!response_code.empty()) message += " (processor response " + response_code + ")";
-    return {Outcome::kFailed, std::move(id), lower_case(status), std::move(message)};
+    ChargeResult r{Outcome::kFailed, std::move(id), lower_case(status), std::move(message)};
+    r.decline_code = paypal_decline_code(r.failure_code, response_code);
+    return r;
   }
   // PENDING (e.g. an eCheck or a review): the money's fate is not settled yet.
   std::string reason = lower_case(text_of(member_of(capture, "status_details"), "reason"));
@@ -80,8 +113,9 @@ ChargeResult charge_from_order_object(const Json& order) {
   if (captures.is_array() && !captures.empty()) return charge_from_capture_object(captures[0]);
   std::string status = text_of(order, "status");
   if (status == "PAYER_ACTION_REQUIRED")
-    return {Outcome::kFailed, "", "payer_action_required", "PayPal asks the customer to approve this payment"};
-  if (status == "VOIDED") return {Outcome::kFailed, "", "voided", "PayPal voided the order"};
+    return {Outcome::kFailed, "", "payer_action_required", "PayPal asks the customer to approve this payment",
+            "authentication_required"};
+  if (status == "VOIDED") return {Outcome::kFailed, "", "voided", "PayPal voided the order", "generic_decline"};
   // CREATED, SAVED, APPROVED or COMPLETED with no capture: nothing says the money moved or not.
   return {Outcome::kUnknown, "", "unexpected_status",
           "the order " + text_of(order, "id") + " is " + (status.empty() ? "without status" : lower_case(status)) +
@@ -90,7 +124,9 @@ ChargeResult charge_from_order_object(const Json& order) {
 
 ChargeResult charge_from_error(const Reply& reply) {
   PayPalError e = error_of(reply);
-  return {unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed, "", std::move(e.code), std::move(e.message)};
+  ChargeResult r{unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed, "", std::move(e.code), std::move(e.message)};
+  if (r.outcome == Outcome::kFailed) r.decline_code = paypal_decline_code(r.failure_code, "");
+  return r;
 }
 
 RefundResult refund_from_object(const Json& refund) {

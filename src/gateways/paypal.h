@@ -26,6 +26,11 @@
 
 namespace recur::gateways {
 
+// The normalised decline code (billing/failure_codes.h) of a refused charge: PayPal's issue
+// or status (lower-cased) and, for a declined capture, the card processor's response code
+// ("5120"), which wins when known; empty for a failure that is no decline. Pure.
+std::string paypal_decline_code(std::string_view code, std::string_view processor_response);
+
 inline constexpr std::string_view kPayPalSandboxBase = "https://api-m.sandbox.paypal.com";
 inline constexpr std::string_view kPayPalLiveBase = "https://api-m.paypal.com";
 

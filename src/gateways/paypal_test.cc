@@ -342,5 +342,44 @@ TEST(PayPalWebhook, WebhooksAreRefusedAsNotSupportedYet) {
   EXPECT_EQ(event.error().code, "webhooks_unsupported");
 }
 
+// --- decline codes ------------------------------------------------------------------
+
+TEST(PayPalDeclineCode, ProcessorResponsesWinOverIssuesAndStatuses) {
+  struct Case {
+    const char* code;
+    const char* processor_response;
+    const char* normalised;
+  };
+  const Case cases[] = {
+      {"declined", "5120", "insufficient_funds"},  {"declined", "0500", "do_not_honor"},
+      {"declined", "5400", "expired_card"},        {"declined", "9500", "fraudulent"},
+      {"declined", "9520", "lost_card"},           {"declined", "5180", "restricted_card"},
+      {"declined", "5110", "incorrect_cvc"},       {"declined", "9540", "do_not_try_again"},
+      {"declined", "", "generic_decline"},         {"declined", "1234", "generic_decline"},
+      {"failed", "", "generic_decline"},           {"voided", "", "generic_decline"},
+      {"instrument_declined", "", "generic_decline"}, {"transaction_refused", "", "do_not_honor"},
+      {"card_expired", "", "expired_card"},        {"payer_action_required", "", "authentication_required"},
+      {"compliance_violation", "", "do_not_try_again"},
+      {"transaction_limit_exceeded", "", "card_velocity_exceeded"},
+      {"invalid_request", "", ""},                 {"duplicate_invoice_id", "", ""},
+      {"payee_account_restricted", "", ""},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(paypal_decline_code(c.code, c.processor_response), c.normalised)
+        << c.code << " " << c.processor_response;
+}
+
+TEST(PayPalDeclineCode, RefusedCapturesAndOrdersCarryTheirDeclineCode) {
+  EXPECT_EQ(paypal::charge_from_order(answer(
+                201, order("COMPLETED", "[" + capture("DECLINED", R"(,"processor_response":{"response_code":"5120"})") + "]")))
+                .decline_code,
+            "insufficient_funds");
+  EXPECT_EQ(paypal::charge_from_order(answer(422, std::string(kDeclined))).decline_code, "generic_decline");
+  EXPECT_EQ(paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]"))).decline_code,
+            "authentication_required");
+  EXPECT_EQ(paypal::charge_from_order(answer(400, R"({"name":"INVALID_REQUEST","message":"bad"})")).decline_code, "");
+  EXPECT_EQ(paypal::charge_from_order(answer(409, R"({"name":"RESOURCE_CONFLICT"})")).decline_code, "");
+}
+
 }  // namespace
 }  // namespace recur::gateways

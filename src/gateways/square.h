@@ -17,6 +17,10 @@
 
 namespace recur::gateways {
 
+// The normalised decline code (billing/failure_codes.h) of a refused charge's Square error
+// code (lower-cased) or payment status; empty for a failure that is no decline. Pure.
+std::string square_decline_code(std::string_view code);
+
 inline constexpr std::string_view kSquareApiVersion = "2025-08-20";  // the spec's Square-Version
 
 struct SquareConfig {

@@ -17,6 +17,11 @@
 
 namespace recur::gateways {
 
+// The normalised decline code (billing/failure_codes.h) of a refused charge's most specific
+// Stripe code (its decline_code, else its error code or the PaymentIntent's status); empty
+// for a failure that is no decline. Pure.
+std::string stripe_decline_code(std::string_view code);
+
 inline constexpr std::string_view kStripeApiVersion = "2020-08-27";
 
 struct StripeConfig {
