@@ -55,6 +55,9 @@ struct Invoice {
   // (decision 0010): no new attempt is made; the one in flight is asked about again with its
   // key, and its answer closes the invoice (a failure voids it, a success is refunded).
   bool collection_ended = false;
+  // A charge of this payment method ("pmt_...") was declined hard (smart dunning): it is not
+  // charged again for this invoice; a new default payment method is (empty: none).
+  std::string hard_declined_payment_method;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
@@ -140,6 +143,10 @@ struct Payment {
   std::string failure_code;          // Recur's (billing/failure_codes.h)
   std::string gateway_failure_code;  // the gateway's own, as its adapter passed it on
   std::string failure_message;
+  // A refusal by the card's issuer: its normalised code and class, "hard" or "soft"
+  // (billing/failure_codes.h); empty otherwise.
+  std::string decline_code;
+  std::string decline_type;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;  // grows by one with each change (a settlement)
@@ -210,9 +217,17 @@ enum class FinalAction { kCancel, kUnpaid, kPause };
 std::string_view to_string(FinalAction action);
 std::optional<FinalAction> final_action_from(std::string_view text);
 
+// How retries are timed (billing/retry_timing.h): `fixed` follows retry_days whatever the
+// decline; `smart` reads the decline (hard declines stop, insufficient funds waits for the
+// customer's morning and payday) within the same window.
+enum class DunningMode { kFixed, kSmart };
+std::string_view to_string(DunningMode mode);
+std::optional<DunningMode> dunning_mode_from(std::string_view text);
+
 struct DunningSettings {
   std::vector<std::int64_t> retry_days{1, 3, 5, 7};  // days after the first failure, ascending
   FinalAction final_action = FinalAction::kCancel;
+  DunningMode mode = DunningMode::kSmart;
   std::int64_t version = 1;
   Timestamp updated = 0;
 };

@@ -30,6 +30,7 @@ Result<std::pair<DunningPatch, std::int64_t>> parse_dunning(const Request& req) 
   }
   if (auto action = f.one_of("final_action", false, {"cancel", "unpaid", "pause"}))
     patch.final_action = final_action_from(*action);
+  if (auto mode = f.one_of("mode", false, {"fixed", "smart"})) patch.mode = dunning_mode_from(*mode);
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
 }

@@ -100,6 +100,7 @@ Result<DunningSettings> BillingService::update_dunning(const DunningPatch& patch
     Json before = to_json(s);
     if (patch.retry_days) s.retry_days = *patch.retry_days;
     if (patch.final_action) s.final_action = *patch.final_action;
+    if (patch.mode) s.mode = *patch.mode;
     RECUR_TRY(validate(s));
     ++s.version;
     s.updated = clock_.now();

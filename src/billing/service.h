@@ -21,6 +21,7 @@ namespace recur::billing {
 struct DunningPatch {
   std::optional<std::vector<std::int64_t>> retry_days;
   std::optional<FinalAction> final_action;
+  std::optional<DunningMode> mode;
 };
 
 class BillingService {

@@ -11,7 +11,7 @@ namespace recur {
 namespace {
 
 Error bad_zone(std::string_view name, std::string_view why) {
-  return Error::invalid("invalid_time_zone", "time zone '" + std::string(name) + "' " + std::string(why));
+  return Error::invalid("validation_failed", "time zone '" + std::string(name) + "' " + std::string(why));
 }
 
 std::int64_t big_endian(std::string_view bytes, std::size_t at, std::size_t width) {

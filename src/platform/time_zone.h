@@ -55,7 +55,7 @@ bool is_zone_name_shape(std::string_view name);
 Result<TimeZone> parse_tzif(std::string name, std::string_view bytes);
 
 // The zone `name` from `dir` (default /usr/share/zoneinfo), cached for the process.
-// Unknown or malformed: ErrorKind::kInvalid "invalid_time_zone".
+// Unknown or malformed: ErrorKind::kInvalid "validation_failed".
 Result<std::shared_ptr<const TimeZone>> load_time_zone(std::string_view name,
                                                        const std::string& dir = "/usr/share/zoneinfo");
 
