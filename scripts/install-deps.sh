@@ -16,6 +16,7 @@ APT_PACKAGES=(
   postgresql postgresql-contrib redis-server nats-server
   python3 python3-requests python3-aiosmtpd python3-yaml python3-psycopg2
   ccache
+  tzdata
   clang libclang-rt-dev sqlite3
   wrk nginx-light curl
   chromium
