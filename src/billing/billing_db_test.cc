@@ -129,6 +129,9 @@ TEST_F(BillingTest, InvoiceShowsTheGrossChargeAndTheDiscountSeparately) {
 }
 
 TEST_F(BillingTest, DeclinedCardGoesPastDueRetriesOnTheScheduleThenCancels) {
+  // The fixed schedule: in smart mode a generic decline turns hard the third time in a row
+  // (declines_db_test.cc).
+  ASSERT_TRUE(billing().service.update_dunning({std::nullopt, std::nullopt, DunningMode::kFixed}, 1, t.actor).ok());
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");
   EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
