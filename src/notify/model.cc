@@ -112,14 +112,14 @@ constexpr Template kTemplates[] = {
      "Hi {{customer_name}},\n\n"
      "We could not charge {{amount}} for {{description}} (invoice {{invoice_id}}).\n\n"
      "Please update your payment method:\n{{update_payment_url}}\n\n"
-     "We will try the payment again automatically.\n",
+     "{{retry_note}}\n",
      RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
                 "<p>We could not charge <strong>{{amount}}</strong> for {{description}} (invoice {{invoice_id}}).</p>\n"
                 "<p><a href=\"{{update_payment_url}}\">Update your payment method</a></p>\n"
-                "<p>We will try the payment again automatically.</p>\n"),
+                "<p>{{retry_note}}</p>\n"),
      // No link: customers who opted in get this text beside the e-mail (also_by_sms), and an
      // update-payment token is a secret a text message does not keep (lock screens, shared phones).
-     "Your payment of {{amount}} for {{description}} failed. We will retry; the e-mail we sent has a link to "
+     "Your payment of {{amount}} for {{description}} failed. {{retry_note_short}} the e-mail we sent has a link to "
      "update your payment method."},
     {"renewal_reminder", "Your {{plan_name}} renews on {{renewal_date}}",
      "Hi {{customer_name}},\n\n"
