@@ -64,7 +64,7 @@ Json to_json(const ShopProfile& s) {
           {"email", s.email.empty() ? Json(nullptr) : Json(s.email)},
           {"tax_id", s.tax_id.empty() ? Json(nullptr) : Json(s.tax_id)},
           {"version", s.version},
-          {"updated", s.updated ? Json(format_rfc3339(s.updated)) : Json(nullptr)}};
+          {"updated", format_rfc3339(s.updated)}};
 }
 
 ShopProfile shop_from_doc(const Json& d) {
