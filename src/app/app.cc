@@ -127,6 +127,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   wire_billing(options);
   wire_inventory();
   webhooks_.set_ops_outbox(notifications_);  // "endpoint disabled" alerts to --ops-email
+  notifications_.set_attachment_source(billing_.documents);  // receipts carry the invoice's PDF
   access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);

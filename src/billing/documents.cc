@@ -39,4 +39,10 @@ Result<RenderedPdf> Documents::credit_note_pdf(const std::string& id) {
   return draw(document, fonts_);
 }
 
+Result<notify::EmailAttachment> Documents::attachment(const notify::AttachmentRef& ref) {
+  if (ref.kind != "invoice_pdf") return Error::invalid("attachment_unavailable", "no attachment of kind " + ref.kind);
+  RECUR_ASSIGN(RenderedPdf pdf, invoice_pdf(ref.id));
+  return notify::EmailAttachment{std::move(pdf.filename), "application/pdf", std::move(pdf.bytes)};
+}
+
 }  // namespace recur::billing

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "billing/pdf.h"
+#include "notify/service.h"
 #include "platform/db/database.h"
 #include "platform/result.h"
 
@@ -16,7 +17,9 @@ struct RenderedPdf {
   std::string bytes;
 };
 
-class Documents {
+// Also the notifier's source of attachments: "invoice_pdf" is the invoice's PDF as it is
+// when the e-mail is sent.
+class Documents final : public notify::AttachmentSource {
  public:
   Documents(db::Database& db, PdfFonts fonts) : db_(db), fonts_(std::move(fonts)) {}
 
@@ -24,6 +27,8 @@ class Documents {
   // libharu fails.
   Result<RenderedPdf> invoice_pdf(const std::string& id);
   Result<RenderedPdf> credit_note_pdf(const std::string& id);
+
+  Result<notify::EmailAttachment> attachment(const notify::AttachmentRef& ref) override;
 
  private:
   db::Database& db_;

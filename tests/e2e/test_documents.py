@@ -138,3 +138,27 @@ class InvoicePdfTest(DocumentsCase):
         for expected in ("Credit note", note["number"], inv["number"], "Ørjan Łukasz", "-12.50 USD", "12.50 USD",
                          "30.00 USD", "Refund to the original payment method"):
             self.assertIn(expected, text)
+
+
+class ReceiptAttachmentTest(DocumentsCase):
+
+    def test_the_receipt_email_carries_the_invoice_pdf(self):
+        customer, sub, inv = self.paid_invoice(name="Søren Kierkegård")
+        mails = [m for m in billing_server.SERVER.messages()
+                 if m["To"] == customer["email"] and "receipt" in m["Subject"].lower()]
+        self.assertEqual(len(mails), 1, [m["Subject"] for m in billing_server.SERVER.messages()])
+        mail = mails[0]
+        self.assertEqual(mail.get_content_type(), "multipart/mixed")
+        self.assertIn("Thank you for your payment", mail.get_body(("plain",)).get_content())
+        [pdf] = list(mail.iter_attachments())
+        self.assertEqual(pdf.get_content_type(), "application/pdf")
+        self.assertEqual(pdf.get_filename(), f"invoice-{inv['number']}.pdf")
+        text = pdf_text(pdf.get_content())
+        for expected in (inv["number"], "Søren Kierkegård", "30.00 USD", "Amount paid"):
+            self.assertIn(expected, text)
+        # The delivery record names the file, never holds its bytes.
+        r = self.api.get("/v1/notifications", params={"resource": inv["id"], "template": "receipt"})
+        self.assertStatus(r, 200)
+        [record] = r.json()["data"]
+        self.assertEqual(record["status"], "sent")
+        self.assertEqual(record["attachments"], [{"kind": "invoice_pdf", "id": inv["id"]}])
