@@ -130,7 +130,7 @@ class Writer {
 };
 
 void draw(Writer& w, const InvoiceDocument& d) {
-  const float left = kMargin, right = kPageWidth - kMargin, middle = kPageWidth / 2 + 20;
+  const float left = kMargin, right = kPageWidth - kMargin, middle = kPageWidth / 2 + 60;
   // The title, then the facts on the left and the seller on the right.
   w.down(10);
   w.text(left, d.title, 22, true);
