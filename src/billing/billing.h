@@ -11,11 +11,13 @@
 //   BillingService   reads and settings (service.h)
 //   UpcomingInvoices the next invoice before it exists (upcoming.h)
 //   PaymentMessages  receipts, failed-payment messages, update-payment links (messages.h)
+//   Documents        invoice and credit-note PDFs (documents.h)
 #pragma once
 
 #include <string>
 
 #include "billing/collector.h"
+#include "billing/documents.h"
 #include "billing/invoicer.h"
 #include "billing/messages.h"
 #include "billing/payment_update.h"
@@ -46,6 +48,8 @@ struct BillingOptions {
   // The sandbox signs its webhooks with a well-known secret: accept them only where
   // nothing real is at stake (test mode).
   bool sandbox_webhooks = false;
+  // The TrueType fonts of invoice PDFs (--pdf-font, --pdf-font-bold).
+  PdfFonts pdf_fonts;
 };
 
 struct Billing {
@@ -61,7 +65,8 @@ struct Billing {
         runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
              {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),
         service(db, clock, ids),
-        upcoming(db, subscriptions) {}
+        upcoming(db, subscriptions),
+        documents(db, options.pdf_fonts) {}
   Billing(const Billing&) = delete;
   Billing& operator=(const Billing&) = delete;
 
@@ -74,6 +79,7 @@ struct Billing {
   BillingRuns runs;
   BillingService service;
   UpcomingInvoices upcoming;
+  Documents documents;
 };
 
 }  // namespace recur::billing

@@ -45,6 +45,8 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
                                    : "We will try the payment again automatically.";
     m.data["retry_note_short"] = blocked ? "This card cannot be charged again;" : "We will retry;";
   }
+  // A receipt carries the paid invoice's PDF, made when the e-mail is sent.
+  if (paid) m.attachments = {{"invoice_pdf", inv.id}};
   // A failed payment's message links to the merchant's update-payment page with a one-time token.
   auto queued = paid ? outbox_.enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
   if (!queued.ok())

@@ -3,6 +3,7 @@
 
 #include "access/actor.h"
 #include "access/model.h"
+#include "customers/model.h"
 #include "platform/http/rest.h"
 
 namespace recur::billing {
@@ -66,6 +67,42 @@ Result<CreditInput> parse_credit(const Request& req) {
   return in;
 }
 
+Result<std::pair<ShopPatch, std::int64_t>> parse_shop(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  ShopPatch patch;
+  patch.name = f.text("name", false, 200);
+  if (f.is_null("address")) {
+    f.accept("address");
+    patch.address = std::optional<customers::Address>();
+  } else if (auto a = customers::read_address(f, "address")) {
+    patch.address = a;
+  }
+  for (auto [field, target] : {std::pair{"email", &patch.email}, std::pair{"tax_id", &patch.tax_id}}) {
+    if (f.is_null(field)) {
+      f.accept(field);
+      *target = std::string();
+    }
+  }
+  if (!patch.email) patch.email = f.email("email", false);
+  if (!patch.tax_id) patch.tax_id = f.text("tax_id", false, 64);
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+// A PDF as the answer: inline, so a browser shows it, with the document's file name.
+Response pdf_response(const Request& req, const Result<RenderedPdf>& pdf) {
+  if (!pdf.ok()) return http::error_response(req, pdf.error());
+  Response r;
+  r.status = 200;
+  r.content_type = "application/pdf";
+  r.body = pdf->bytes;
+  r.set_header("Content-Disposition", "inline; filename=\"" + pdf->filename + "\"");
+  r.set_header("Cache-Control", "private, no-store");
+  return r;
+}
+
 RefundFilter refund_filter(const Request& req, const ListParams& page) {
   return {req.query_param("invoice"), req.query_param("customer"), page};
 }
@@ -73,7 +110,7 @@ RefundFilter refund_filter(const Request& req, const ListParams& page) {
 }  // namespace
 
 void add_routes(http::Router& router, BillingService& svc, Collector& collector, Refunds& refunds,
-                UpcomingInvoices& upcoming) {
+                UpcomingInvoices& upcoming, Documents& documents) {
   using namespace access::perm;
   const std::string read(kBillingRead), write(kBillingWrite);
   auto render_invoice = [](const Invoice& i) { return to_json(i); };
@@ -102,6 +139,9 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   });
   router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
     return http::respond(req, svc.get_invoice(req.path_params["id"]), 200, render_invoice);
+  });
+  router.add("GET", "/v1/invoices/{id}/pdf", read, [&documents](Request& req) {
+    return pdf_response(req, documents.invoice_pdf(req.path_params["id"]));
   });
   router.add("POST", "/v1/invoices/{id}/pay", write, [&collector, render_invoice](Request& req) {
     auto body = parse_json_object(req.body);
@@ -162,6 +202,10 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
                          [](const CreditNote& n) { return to_json(n); });
   });
 
+  router.add("GET", "/v1/credit-notes/{id}/pdf", read, [&documents](Request& req) {
+    return pdf_response(req, documents.credit_note_pdf(req.path_params["id"]));
+  });
+
   router.add("GET", "/v1/billing/runs", read, [&svc](Request& req) {
     auto page = http::page_request(req, {"created"});
     if (!page.ok()) return http::error_response(req, page.error());
@@ -184,6 +228,15 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     if (!parsed.ok()) return http::error_response(req, parsed.error());
     return http::respond(req, svc.update_tax(std::move(*parsed), **version, access::actor_of(req)), 200,
                          [](const TaxSettings& s) { return to_json(s); });
+  });
+  router.add("GET", "/v1/settings/shop", std::string(kSettingsRead), [&svc](Request& req) {
+    return http::respond(req, svc.shop(), 200, [](const ShopProfile& s) { return to_json(s); });
+  });
+  router.add("PATCH", "/v1/settings/shop", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto patch = parse_shop(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    return http::respond(req, svc.update_shop(patch->first, patch->second, access::actor_of(req)), 200,
+                         [](const ShopProfile& s) { return to_json(s); });
   });
   router.add("GET", "/v1/settings/dunning", std::string(kSettingsRead), [&svc](Request& req) {
     return http::respond(req, svc.dunning(), 200, [](const DunningSettings& s) { return to_json(s); });

@@ -87,6 +87,32 @@ Result<TaxSettings> BillingService::update_tax(std::map<std::string, std::int64_
   });
 }
 
+Result<ShopProfile> BillingService::shop() {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<ShopProfile> {
+    RECUR_ASSIGN(auto found, load_shop(tx, false));
+    return found.value_or(ShopProfile{});
+  }, db::TxMode::kReadOnly);
+}
+
+Result<ShopProfile> BillingService::update_shop(const ShopPatch& patch, std::int64_t expected_version,
+                                                const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<ShopProfile> {
+    RECUR_ASSIGN(auto found, load_shop(tx, true));
+    ShopProfile s = found.value_or(ShopProfile{});
+    if (s.version != expected_version) return version_conflict("the shop settings", expected_version, s.version);
+    Json before = to_json(s);
+    if (patch.name) s.name = *patch.name;
+    if (patch.address) s.address = *patch.address;
+    if (patch.email) s.email = *patch.email;
+    if (patch.tax_id) s.tax_id = *patch.tax_id;
+    ++s.version;
+    s.updated = clock_.now();
+    RECUR_TRY(save_shop(tx, s, found.has_value()));
+    RECUR_TRY(events_.record(tx, "settings.shop_updated", "shop", actor, std::move(before), to_json(s)));
+    return s;
+  });
+}
+
 Result<DunningSettings> BillingService::dunning() {
   return db::transact(db_, [&](db::Tx& tx) { return load_dunning(tx, false); }, db::TxMode::kReadOnly);
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "billing/document.h"
 #include "billing/model.h"
 #include "billing/store.h"
 #include "events/store.h"
@@ -22,6 +23,15 @@ struct DunningPatch {
   std::optional<std::vector<std::int64_t>> retry_days;
   std::optional<FinalAction> final_action;
   std::optional<DunningMode> mode;
+};
+
+// A change of the shop's profile: each field given replaces the stored one (null clears
+// address, email and tax_id).
+struct ShopPatch {
+  std::optional<std::string> name;
+  std::optional<std::optional<customers::Address>> address;
+  std::optional<std::string> email;   // "" clears
+  std::optional<std::string> tax_id;  // "" clears
 };
 
 class BillingService {
@@ -48,6 +58,9 @@ class BillingService {
   // Replaces the whole table of rates; applies to invoices made afterwards.
   Result<TaxSettings> update_tax(std::map<std::string, std::int64_t> rates, std::int64_t expected_version,
                                  const events::Actor& actor);
+  // The shop's name and address as invoice PDFs show them (defaults until first saved).
+  Result<ShopProfile> shop();
+  Result<ShopProfile> update_shop(const ShopPatch& patch, std::int64_t expected_version, const events::Actor& actor);
   Result<DunningSettings> dunning();
   Result<DunningSettings> update_dunning(const DunningPatch& patch, std::int64_t expected_version,
                                          const events::Actor& actor);

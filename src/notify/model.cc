@@ -255,6 +255,9 @@ Json to_json(const Notification& n) {
                    {"next_attempt_at", to_json_time(n.next_attempt_at)},
                    {"last_error", to_json_text(n.last_error)},
                    {"sent_at", to_json_time(n.sent_at)}};
+  Json files = Json::array();
+  for (const auto& a : n.attachments) files.push_back({{"kind", a.kind}, {"id", a.id}});
+  body["attachments"] = std::move(files);
   return with_envelope(std::move(body), n);
 }
 
@@ -284,6 +287,8 @@ Notification notification_from_doc(const Json& doc) {
   n.last_error = doc_text(doc, "last_error");
   n.sent_at = doc_time(doc, "sent_at");
   if (auto it = doc.find("secrets"); it != doc.end() && it->is_array()) n.secrets = it->get<std::vector<std::string>>();
+  if (auto it = doc.find("attachments"); it != doc.end() && it->is_array())
+    for (const auto& a : *it) n.attachments.push_back({a.at("kind").get<std::string>(), a.at("id").get<std::string>()});
   read_envelope(doc, n);
   return n;
 }

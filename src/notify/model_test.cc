@@ -179,6 +179,17 @@ TEST(Notification, ApiViewRedactsSecretsAndScrubbingRemovesThemFromTheRecord) {
   EXPECT_TRUE(n.secrets.empty());
 }
 
+TEST(Notification, AttachmentsAreKeptByReferenceInTheRecordAndShownByTheApi) {
+  Notification n;
+  n.id = "ntf_1";
+  n.attachments = {{"invoice_pdf", "in_1"}};
+  Json api = to_json(n);
+  EXPECT_EQ(api["attachments"], Json::parse(R"([{"kind":"invoice_pdf","id":"in_1"}])"));
+  EXPECT_EQ(notification_from_doc(to_doc(n)).attachments, n.attachments);
+  n.attachments.clear();
+  EXPECT_EQ(to_json(n)["attachments"], Json::array());
+}
+
 TEST(Recipients, EmailAddressesHaveOneAtAndNoBlanksOrHeaderSyntax) {
   EXPECT_TRUE(is_email_address("ada@example.com"));
   EXPECT_FALSE(is_email_address("ada@example.com\r\nBcc: x@y"));

@@ -49,6 +49,7 @@ const std::vector<std::string_view>& event_types() {
       "retention_offer.updated",
       "role.created",
       "settings.dunning_updated",
+      "settings.shop_updated",
       "settings.tax_updated",
       "shipment.backorder_choice",
       "shipment.backorder_filled",
