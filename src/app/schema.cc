@@ -713,7 +713,8 @@ CREATE INDEX analytics_activity_subscription ON analytics_activity (subscription
   UNIQUE (gateway, gateway_dispute_id)
 );
 CREATE INDEX disputes_invoice ON disputes (invoice_id, id);
-CREATE INDEX disputes_status ON disputes (status, created_at))"},
+CREATE INDEX disputes_status ON disputes (status, created_at))",
+       add_dispute_amounts_35},
   };
   return kMigrations;
 }
