@@ -395,6 +395,9 @@ void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
       ->envname("RECUR_PAYPAL_CLIENT_ID");
   cmd->add_option("--paypal-client-secret", flags.paypal.client_secret, "PayPal REST app secret")
       ->envname("RECUR_PAYPAL_CLIENT_SECRET");
+  cmd->add_option("--paypal-webhook-id", flags.paypal.webhook_id,
+                  "the id of PayPal's webhook subscription; PayPal webhooks are verified with it (none: refused)")
+      ->envname("RECUR_PAYPAL_WEBHOOK_ID");
   cmd->add_option("--paypal-api-base", flags.paypal.api_base,
                   "PayPal API base URL (live: " + std::string(gateways::kPayPalLiveBase) + ")")
       ->envname("RECUR_PAYPAL_API_BASE")

@@ -5,7 +5,7 @@
 //                    items, closing an ended subscription's invoices (invoicer.h)
 //   Collector        attempts and their settlement, exactly once (decision 0005; collector.h)
 //   Refunds          refunds, credit notes, resuming pending refunds (refunds.h)
-//   GatewayWebhooks  gateway events settling what is pending (decision 0007; webhooks.h)
+//   GatewayWebhooks  gateway events settling what is pending, disputes (decisions 0007, 0021; webhooks.h)
 //   Reminders        renewal and card-expiring reminders (reminders.h)
 //   BillingRuns      runs, the failure-rate alert, the next due time (runs.h)
 //   BillingService   reads and settings (service.h)
@@ -41,7 +41,8 @@ struct BillingOptions {
   // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
   // never attempt the same invoice at once; the pool needs one connection per worker.
   int workers = 1;
-  // Operators' address: a run whose failure rate jumps is e-mailed here ("": event and log only).
+  // Operators' address: a run whose failure rate jumps, and each new dispute, is e-mailed
+  // here ("": event and log only).
   std::string ops_email;
   // How long the update-payment link of a failed-payment or card-expiring message works.
   std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
@@ -60,7 +61,8 @@ struct Billing {
         invoicer(clock, ids),
         collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
-        webhooks(db, clock, ids, gateways, collector, refunds, options.sandbox_webhooks),
+        webhooks(db, clock, ids, gateways, collector, refunds, subscriptions, outbox, options.ops_email,
+                 options.sandbox_webhooks),
         reminders(db, clock, outbox, messages),
         runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
              {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),

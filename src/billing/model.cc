@@ -322,6 +322,8 @@ Json to_json(const Invoice& inv) {
                             {"amount_paid", inv.amount_paid},
                             {"amount_refunded", inv.amount_refunded},
                             {"amount_credited", inv.amount_credited},
+                            {"amount_disputed", inv.amount_disputed},
+                            {"amount_disputed_lost", inv.amount_disputed_lost},
                             {"amount_due", inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0},
                             {"attempt_count", inv.attempt_count},
                             {"next_attempt_at", to_json_time(inv.next_attempt_at)},
@@ -351,6 +353,8 @@ Invoice invoice_from_doc(const Json& d) {
   inv.amount_paid = d.at("amount_paid");
   inv.amount_refunded = d.at("amount_refunded");
   inv.amount_credited = d.value("amount_credited", std::int64_t{0});
+  inv.amount_disputed = d.value("amount_disputed", std::int64_t{0});
+  inv.amount_disputed_lost = d.value("amount_disputed_lost", std::int64_t{0});
   inv.attempt_count = d.at("attempt_count");
   inv.next_attempt_at = doc_time(d, "next_attempt_at");
   inv.first_failed_at = doc_time(d, "first_failed_at");

@@ -46,6 +46,8 @@ struct Invoice {
   std::int64_t amount_paid = 0;
   std::int64_t amount_refunded = 0;  // money given back (refunds succeeded or in flight)
   std::int64_t amount_credited = 0;  // credit notes carried to the customer's next invoice
+  std::int64_t amount_disputed = 0;       // under an open dispute: held by the gateway (billing/disputes.h)
+  std::int64_t amount_disputed_lost = 0;  // disputes lost: taken back by the customer's bank
   std::int64_t attempt_count = 0;  // charges tried (each with its own idempotency key)
   std::optional<Timestamp> next_attempt_at;
   std::optional<Timestamp> first_failed_at;
@@ -65,8 +67,11 @@ struct Invoice {
 };
 
 Json to_json(const Invoice& invoice);
-// What refunds and credit notes may still take back from a paid invoice.
-inline std::int64_t creditable(const Invoice& inv) { return inv.amount_paid - inv.amount_refunded - inv.amount_credited; }
+// What refunds and credit notes may still take back from a paid invoice: not what a dispute
+// holds or took back already.
+inline std::int64_t creditable(const Invoice& inv) {
+  return inv.amount_paid - inv.amount_refunded - inv.amount_credited - inv.amount_disputed - inv.amount_disputed_lost;
+}
 Invoice invoice_from_doc(const Json& doc);
 
 // Totals from the lines, a discount and a tax rate (basis points, 0..10000). The discount

@@ -170,6 +170,10 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     return http::respond(req, svc.get_payment(req.path_params["id"]), 200, [](const Payment& p) { return to_json(p); });
   });
 
+  router.add("GET", "/v1/disputes/{id}", read, [&svc](Request& req) {
+    return http::respond(req, svc.get_dispute(req.path_params["id"]), 200, [](const Dispute& d) { return to_json(d); });
+  });
+
   router.add("POST", "/v1/refunds", write, [&refunds](Request& req) {
     auto input = parse_refund(req);
     if (!input.ok()) return http::error_response(req, input.error());
@@ -246,6 +250,21 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     if (!patch.ok()) return http::error_response(req, patch.error());
     return http::respond(req, svc.update_dunning(patch->first, patch->second, access::actor_of(req)), 200,
                          [](const DunningSettings& s) { return to_json(s); });
+  });
+  router.add("GET", "/v1/settings/disputes", std::string(kSettingsRead), [&svc](Request& req) {
+    return http::respond(req, svc.dispute_settings(), 200, [](const DisputeSettings& s) { return to_json(s); });
+  });
+  router.add("PATCH", "/v1/settings/disputes", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    auto version = http::expected_version(req, *body, true);
+    if (!version.ok()) return http::error_response(req, version.error());
+    FieldReader f(*body);
+    auto on_open = f.one_of("on_open", true, {"none", "pause", "cancel"});
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req,
+                         svc.update_dispute_settings(*dispute_on_open_from(*on_open), **version, access::actor_of(req)),
+                         200, [](const DisputeSettings& s) { return to_json(s); });
   });
   for (const char* list : {"/v1/invoices", "/v1/invoices/upcoming", "/v1/payments", "/v1/refunds", "/v1/credit-notes",
                            "/v1/billing/runs"})

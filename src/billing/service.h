@@ -1,5 +1,5 @@
 // Billing's reads and settings: invoices, payments, refunds, credit notes and runs as
-// stored, the tax and dunning settings, and voiding an invoice by hand. The use cases that
+// stored, the tax, dunning and dispute settings, and voiding an invoice by hand. The use cases that
 // move money or time live in their own classes (billing.h lists them).
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "billing/document.h"
+#include "billing/disputes.h"
 #include "billing/model.h"
 #include "billing/store.h"
 #include "events/store.h"
@@ -49,6 +50,7 @@ class BillingService {
   Result<Page<Payment>> list_payments(const PaymentFilter& filter);
   Result<Page<BillingRun>> list_runs(const ListParams& page);
 
+  Result<Dispute> get_dispute(const std::string& id);
   Result<Refund> get_refund(const std::string& id);
   Result<Page<Refund>> list_refunds(const RefundFilter& filter);
   Result<CreditNote> get_credit_note(const std::string& id);
@@ -64,6 +66,10 @@ class BillingService {
   Result<DunningSettings> dunning();
   Result<DunningSettings> update_dunning(const DunningPatch& patch, std::int64_t expected_version,
                                          const events::Actor& actor);
+  // What a new dispute does to its subscription (decision 0021); applies to disputes opened afterwards.
+  Result<DisputeSettings> dispute_settings();
+  Result<DisputeSettings> update_dispute_settings(DisputeOnOpen on_open, std::int64_t expected_version,
+                                                  const events::Actor& actor);
 
  private:
   db::Database& db_;

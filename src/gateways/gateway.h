@@ -103,6 +103,9 @@ struct DisputeNotice {
   std::string charge_id;
   std::optional<Money> amount;
   std::string reason;
+  // "" while the dispute is open; "won" (the merchant keeps the money, or an inquiry closed
+  // without a chargeback) or "lost" (the money went back to the customer) once closed.
+  std::string outcome;
 };
 
 // An incoming webhook whose signature checked out. At most one notice is set; an event

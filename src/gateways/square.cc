@@ -124,6 +124,15 @@ std::optional<Money> money_of(const Json& object) {
   return Money{amount.get<std::int64_t>(), normalize_currency(currency)};
 }
 
+// A Dispute's state as its outcome: WON and INQUIRY_CLOSED (no chargeback came of the
+// inquiry) are won; LOST and ACCEPTED (the seller accepted it) are lost; any other state is
+// still open ("").
+std::string dispute_outcome(const std::string& state) {
+  if (state == "WON" || state == "INQUIRY_CLOSED") return "won";
+  if (state == "LOST" || state == "ACCEPTED") return "lost";
+  return "";
+}
+
 // The notices Recur acts on; every other event type is recorded and ignored.
 void read_notices(WebhookEvent& event) {
   if (event.type == "payment.updated") {
@@ -134,12 +143,14 @@ void read_notices(WebhookEvent& event) {
   } else if (event.type == "refund.updated") {
     const Json& refund = member_of(event.data, "refund");
     event.refund = RefundNotice{refund_from_object(refund), text_of(refund, "payment_id"), "", money_of(refund)};
-  } else if (event.type == "dispute.created") {
+  } else if (event.type == "dispute.created" || event.type == "dispute.state.updated" ||
+             event.type == "dispute.state.changed") {
     const Json& dispute = member_of(event.data, "dispute");
     std::string id = text_of(dispute, "dispute_id");
     event.dispute = DisputeNotice{id.empty() ? text_of(dispute, "id") : id,
                                   text_of(member_of(dispute, "disputed_payment"), "payment_id"), money_of(dispute),
-                                  lower_case(text_of(dispute, "reason"))};
+                                  lower_case(text_of(dispute, "reason")),
+                                  event.type == "dispute.created" ? "" : dispute_outcome(text_of(dispute, "state"))};
   }
 }
 

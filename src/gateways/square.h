@@ -78,7 +78,8 @@ Result<std::string> customer_from(const Result<net::HttpResponse>& response);
 Result<PaymentMethodInfo> card_from(const Result<net::HttpResponse>& response);
 // An event notification: its event_id, type and data.object, and what it says about
 // money Recur asked for: payment.updated (a charge notice, linked by reference_id = the
-// invoice), refund.updated, dispute.created.
+// invoice), refund.updated, dispute.created and dispute.state.updated (.changed, its older
+// name; WON/INQUIRY_CLOSED are won, LOST/ACCEPTED lost, other states still open).
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace square

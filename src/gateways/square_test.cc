@@ -325,6 +325,17 @@ TEST(SquareEventNotice, RefundUpdatedAndDisputesAreReadOtherTypesAreNot) {
   EXPECT_EQ(d->dispute->dispute_id, "dp_sq");
   EXPECT_EQ(d->dispute->charge_id, "sq_pay_9");
   EXPECT_EQ(d->dispute->reason, "not_as_described");
+  EXPECT_EQ(d->dispute->outcome, "");
+  for (auto [state, outcome] : {std::pair{"WON", "won"}, {"INQUIRY_CLOSED", "won"}, {"LOST", "lost"},
+                                {"ACCEPTED", "lost"}, {"PROCESSING", ""}}) {
+    dispute["state"] = state;
+    for (const char* type : {"dispute.state.updated", "dispute.state.changed"}) {
+      auto u = square::event_from(notification(type, "dispute", dispute));
+      ASSERT_TRUE(u.ok() && u->dispute.has_value()) << type;
+      EXPECT_EQ(u->dispute->outcome, outcome) << state;
+      EXPECT_EQ(u->dispute->charge_id, "sq_pay_9");
+    }
+  }
   auto other = square::event_from(notification("customer.created", "customer", {{"id", "C1"}}));
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->charge || other->refund || other->dispute);

@@ -160,8 +160,15 @@ void read_notices(WebhookEvent& event, const Json& request) {
     if (refunds.is_array() && !refunds.empty())
       event.refund = refund_notice(refunds[0], intent_of(object).empty() ? text_of(object, "id") : intent_of(object),
                                    std::move(key));
-  } else if (event.type == "charge.dispute.created") {
-    event.dispute = DisputeNotice{text_of(object, "id"), intent_of(object), money_of(object), text_of(object, "reason")};
+  } else if (event.type == "charge.dispute.created" || event.type == "charge.dispute.closed") {
+    // Closed: won or lost; warning_closed is an inquiry that closed without a chargeback
+    // (the money never left), which Recur counts as won.
+    std::string status = text_of(object, "status");
+    std::string outcome;
+    if (event.type == "charge.dispute.closed")
+      outcome = status == "lost" ? "lost" : (status == "won" || status == "warning_closed") ? "won" : "";
+    event.dispute = DisputeNotice{text_of(object, "id"), intent_of(object), money_of(object), text_of(object, "reason"),
+                                  std::move(outcome)};
   }
 }
 

@@ -471,6 +471,17 @@ TEST(StripeEventNotice, ADisputeNamesTheIntentAndOtherEventsSayNothing) {
   auto other = stripe::event_from(stripe_event("customer.created", {{"id", "cus_1"}}).dump());
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->charge || other->refund || other->dispute);
+  EXPECT_EQ(e->dispute->outcome, "");  // opened
+  // Closed: won and warning_closed (an inquiry without a chargeback) are won, lost is lost.
+  for (auto [status, outcome] : {std::pair{"won", "won"}, {"warning_closed", "won"}, {"lost", "lost"},
+                                 {"under_review", ""}}) {
+    dispute["status"] = status;
+    auto closed = stripe::event_from(stripe_event("charge.dispute.closed", dispute).dump());
+    ASSERT_TRUE(closed.ok() && closed->dispute.has_value()) << status;
+    EXPECT_EQ(closed->dispute->outcome, outcome) << status;
+    EXPECT_EQ(closed->dispute->dispute_id, "dp_1");
+    EXPECT_EQ(closed->dispute->amount->amount, 2999);
+  }
   // An intent still processing is a charge notice that settles nothing.
   auto processing = stripe::event_from(stripe_event("payment_intent.succeeded", intent_object("processing")).dump());
   EXPECT_EQ(processing->charge->result.outcome, Outcome::kUnknown);

@@ -177,6 +177,19 @@ constexpr Template kTemplates[] = {
                 "<p>Check the gateway's status and credentials, and look for card testing, before the next "
                 "run.</p>\n"),
      "Billing alert: {{rate}} of {{attempted}} charges failed in run {{run_id}} (usual {{usual_rate}})."},
+    {"dispute_opened", "Dispute: {{amount}} of invoice {{invoice_number}} ({{gateway}})",
+     "The customer's bank disputes {{amount}} of invoice {{invoice_number}} ({{invoice_id}}, payment {{payment_id}}, "
+     "customer {{customer_id}}). Reason: {{reason}}.\n\n"
+     "Dispute {{dispute_id}} ({{gateway}}: {{gateway_reference}}). The subscription was: {{subscription_action}}.\n\n"
+     "Answer it with evidence in the gateway's dashboard before its deadline; Recur settles it when the gateway "
+     "reports the outcome.\n",
+     RECUR_HTML("<p>The customer's bank disputes <strong>{{amount}}</strong> of invoice {{invoice_number}} "
+                "({{invoice_id}}, payment {{payment_id}}, customer {{customer_id}}). Reason: {{reason}}.</p>\n"
+                "<p>Dispute {{dispute_id}} ({{gateway}}: {{gateway_reference}}). The subscription was: "
+                "{{subscription_action}}.</p>\n"
+                "<p>Answer it with evidence in the gateway's dashboard before its deadline; Recur settles it when "
+                "the gateway reports the outcome.</p>\n"),
+     "Dispute {{dispute_id}}: {{amount}} of invoice {{invoice_number}}."},
     {"inventory_low", "Low stock: {{product_name}} ({{sku}})",
      "{{product_name}} (SKU {{sku}}) is down to {{available}} available ({{on_hand}} on hand), at or below "
      "the threshold of {{low_stock_threshold}}.\n\n"

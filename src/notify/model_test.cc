@@ -77,8 +77,8 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
                                              "backorder_delay", "backorder_filled", "shipment_shipped",
-                                             "billing_failure_rate", "inventory_low", "purchase_order",
-                                             "replenishment_needed", "webhook_endpoint_disabled"}));
+                                             "billing_failure_rate", "dispute_opened", "inventory_low",
+                                             "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
 }
 
 TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {

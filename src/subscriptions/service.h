@@ -148,6 +148,9 @@ enum class PaymentStep {
   kExhaustedCancel,  // retries ran out, final action "cancel"
   kExhaustedPause,   // retries ran out, final action "pause" (until resumed by hand)
   kExhaustedUnpaid,  // retries ran out, final action "unpaid" (until every open invoice is paid)
+  kDisputePause,     // a charge is disputed, setting "pause": paused until the dispute is decided
+  kDisputeCancel,    // a charge is disputed, setting "cancel": canceled at once
+  kDisputeResume,    // the dispute that paused it was won: resumed as by hand
 };
 
 // A plan a subscription may be started on or moved to (it exists and is not archived);
