@@ -697,7 +697,7 @@ CREATE TABLE analytics_activity (
 CREATE INDEX analytics_activity_at ON analytics_activity (at);
 CREATE INDEX analytics_activity_subscription ON analytics_activity (subscription_id, at))",
        rebuild_analytics_31},
-      {35, "billing (issue 17): disputes, one row per gateway dispute (decision 0021)",
+      {33, "billing (issue 17): disputes, one row per gateway dispute (decision 0021)",
        // UNIQUE (gateway, gateway_dispute_id): a dispute's notices, in any order and however
        // often, find one row (settle once).
        R"(CREATE TABLE disputes (
@@ -714,7 +714,7 @@ CREATE INDEX analytics_activity_subscription ON analytics_activity (subscription
 );
 CREATE INDEX disputes_invoice ON disputes (invoice_id, id);
 CREATE INDEX disputes_status ON disputes (status, created_at))",
-       add_dispute_amounts_35},
+       add_dispute_amounts_33},
   };
   return kMigrations;
 }

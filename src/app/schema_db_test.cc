@@ -596,7 +596,7 @@ TEST_F(BillingMigration18, EighteenReshapesStoredBillingDocumentsAndTheirEventsO
   // What the services read back is what they serve, once the later migrations have added
   // to these documents too (22: gateway_failure_code).
   run_rewrite(db, migration(22));
-  run_rewrite(db, migration(35));  // invoices: the dispute amounts
+  run_rewrite(db, migration(33));  // invoices: the dispute amounts
   inv = doc("invoices", "in_old");
   pay = doc("payments", "pay_old");
   re = doc("refunds", "re_old");

@@ -283,7 +283,7 @@ void name_card_brand(Json* method) {
 
 }  // namespace
 
-Status add_dispute_amounts_35(db::Tx& tx) {
+Status add_dispute_amounts_33(db::Tx& tx) {
   return rewrite_documents(tx, "invoices", "invoice", [](Json& doc) {
     if (!doc.is_object()) return;
     if (!doc.contains("amount_disputed")) doc["amount_disputed"] = 0;
