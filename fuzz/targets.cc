@@ -151,7 +151,22 @@ void webhook_signatures(std::string_view bytes) {
     return Error::unavailable("transport_error", "no network while fuzzing");
   });
   auto from_paypal = paypal.verify_webhook({{"paypal-transmission-sig", header}}, body, kNow);
-  check(!from_paypal.ok(), "PayPal webhooks are refused");
+  check(!from_paypal.ok(), "PayPal webhooks without a webhook id are refused");
+  // With a webhook id and a PayPal that vouches for every body: the event parser reads it all.
+  gateways::PayPalConfig vouched_config;
+  vouched_config.webhook_id = "WH1";
+  gateways::PayPalGateway vouched(vouched_config, [](const net::HttpRequest& r) -> Result<net::HttpResponse> {
+    if (r.url.ends_with("/v1/oauth2/token"))
+      return net::HttpResponse{200, {}, R"({"access_token":"A","token_type":"Bearer","expires_in":3600})"};
+    return net::HttpResponse{200, {}, R"({"verification_status":"SUCCESS"})"};
+  });
+  auto vouched_event = vouched.verify_webhook({{"paypal-auth-algo", "SHA256withRSA"},
+                                               {"paypal-cert-url", "https://api-m.paypal.com/c"},
+                                               {"paypal-transmission-id", "t1"},
+                                               {"paypal-transmission-sig", header},
+                                               {"paypal-transmission-time", "2026-01-01T00:00:00Z"}},
+                                              body, kNow);
+  if (!vouched_event.ok()) render(vouched_event.error());
 }
 
 }  // namespace recur::fuzz

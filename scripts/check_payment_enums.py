@@ -131,10 +131,34 @@ def failure_codes():
     return emitted
 
 
+# ------------------------------------------------------------------ decline classes
+
+def decline_types():
+    """Payment.decline_type: the names billing/failure_codes.cc gives DeclineType; each adapter's
+    decline-code table maps to codes the classification table knows (no silent 'unknown')."""
+    rel = "src/billing/failure_codes.cc"
+    text = read(rel)
+    m = re.search(r'to_string\(DeclineType type\) \{ return type == DeclineType::kHard \? "(\w+)" : "(\w+)"; \}', text)
+    if not m:
+        sys.exit(f"{rel}: no to_string(DeclineType) to read")
+    listed = [v for v in SCHEMAS["Payment"]["properties"]["decline_type"]["oneOf"][0]["enum"]]
+    compare("Payment.decline_type", {m.group(1), m.group(2)}, listed)
+    known = set(re.findall(r'\{"([a-z_]+)",\s*Kind::', array_of(text, "kDeclineCodes", rel)))
+    for adapter, table in (("stripe", "kStripeDeclineCodes"), ("square", "kSquareDeclines"),
+                           ("paypal", "kProcessorResponses"), ("paypal", "kIssues")):
+        arel = f"src/gateways/{adapter}.cc"
+        body = array_of(read(arel), table, arel)
+        pairs = re.findall(r'\{"([a-z_0-9]+)",\s*"([a-z_]+)"\}', body)
+        targets = {t for _, t in pairs} if pairs else set(re.findall(r'"([a-z_]+)"', body))
+        for t in sorted(targets - known):
+            problems.append(f"{arel}: {table} maps to '{t}', which {rel}'s kDeclineCodes does not classify")
+
+
 def main():
     gateways()
     card_brands()
     codes = failure_codes()
+    decline_types()
     for p in problems:
         print(p)
     if problems:

@@ -23,7 +23,7 @@ NOT_SENT = {
     "master_key_unreadable", "master_key_invalid", "master_key_unwritable",
     # Delivery of a notification: recorded as the notification's last_error, never answered.
     "smtp_error", "email_rejected", "sms_provider_error", "sms_rejected", "template_data_missing",
-    "update_payment_url_unset", "notification_claim_conflict",
+    "update_payment_url_unset", "notification_claim_conflict", "attachment_unavailable",
     # Delivery of a webhook: a lost claim is skipped, never answered.
     "webhook_delivery_claim_conflict",
     # Publishing the event stream to NATS: logged, retried next tick, never answered (a bad

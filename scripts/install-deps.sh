@@ -3,7 +3,8 @@
 # (for tests and benchmarks), redis-server (the cache-invalidation bus's tests),
 # wrk/nginx/pgbench and python3-psycopg2 (bench), clang and its runtime (libFuzzer: `make
 # fuzz`), sqlite3 (the e2e card scan dumps its database), chromium (the dashboard's browser
-# test, driven by puppeteer-core) and the npm dev tools.
+# test, driven by puppeteer-core), libharu and the DejaVu fonts (invoice PDFs) with poppler-utils
+# (pdftotext reads them back in the tests) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,9 +17,11 @@ APT_PACKAGES=(
   postgresql postgresql-contrib redis-server nats-server
   python3 python3-requests python3-aiosmtpd python3-yaml python3-psycopg2
   ccache
+  tzdata
   clang libclang-rt-dev sqlite3
   wrk nginx-light curl
   chromium
+  libhpdf-dev poppler-utils fonts-dejavu-core
 )
 
 missing=()

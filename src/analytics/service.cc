@@ -290,6 +290,15 @@ Status on_refund(Sink& sink, const events::Event& e) {
                                      text_field(r, "currency"), int_field(r, "amount"), e.created});
 }
 
+// A lost dispute takes its amount back like a refund (decision 0021): kept with the refunds
+// under the dispute's id, so revenue (paid less refunded) drops by it, once per dispute.
+Status on_dispute(Sink& sink, const events::Event& e) {
+  if (e.type != "dispute.closed" || !e.after.is_object() || text_field(e.after, "status") != "lost") return Ok{};
+  const Json& d = e.after;
+  return sink.refund(RefundFacts{text_field(d, "id"), text_field(d, "invoice"), text_field(d, "customer"),
+                                 text_field(d, "currency"), int_field(d, "amount"), e.created});
+}
+
 Status on_shipment(Sink& sink, const events::Event& e) {
   if (e.type != "shipment.backordered" && e.type != "shipment.backorder_choice") return Ok{};
   const std::string sub = text_field(e.after, "subscription");
@@ -309,6 +318,7 @@ Status apply(db::Tx& tx, Sink& sink, const events::Event& e, const PlanSource& p
   if (e.resource_type == "invoice") return on_invoice(sink, e);
   if (e.resource_type == "refund") return on_refund(sink, e);
   if (e.resource_type == "shipment") return on_shipment(sink, e);
+  if (e.resource_type == "dispute") return on_dispute(sink, e);
   return Ok{};
 }
 
@@ -340,7 +350,7 @@ Result<std::int64_t> rebuild(db::Tx& tx) {
     return p;
   };
   std::int64_t count = 0;
-  for (const char* type : {"subscription", "invoice", "refund", "shipment"}) {
+  for (const char* type : {"subscription", "invoice", "refund", "shipment", "dispute"}) {
     RECUR_ASSIGN(auto stored, events::events_before(tx, type, std::numeric_limits<Timestamp>::max()));
     for (auto& s : stored) {
       Json payload = Json::parse(s.payload, nullptr, false);

@@ -5,7 +5,8 @@
 // subscription's MRR timeline (a point whenever its MRR changes, at the step's effective
 // time), its customer's movements (recomputed from the customer's points by the pure
 // customer_movements, the difference written back), daily per-currency aggregates, invoice
-// and refund facts, and subscribers' activity. rebuild() replays the event log through the
+// and refund facts (a lost dispute counts as a refund of its amount), and subscribers'
+// activity. rebuild() replays the event log through the
 // same code from empty tables: its result equals what the events kept, row for row.
 //
 // Answered: Reports reads the aggregates (and, for a slice by plan, tier or coupon, the
@@ -49,7 +50,7 @@ class Ledger : public events::AppendObserver {
 };
 
 // Empties analytics' tables and replays every event (subscriptions, invoices, refunds,
-// shipments) in the log's order per resource; returns how many events it read.
+// shipments, disputes) in the log's order per resource; returns how many events it read.
 // Requires: a write transaction (the migration's, or `recur analytics rebuild`'s).
 Result<std::int64_t> rebuild(db::Tx& tx);
 

@@ -9,6 +9,8 @@
 
 #include "analytics/service.h"
 #include "events/store.h"
+#include "gateways/sandbox.h"
+#include "gateways/signature.h"
 #include "testing/fixtures.h"
 
 namespace recur::app {
@@ -135,6 +137,39 @@ TEST_F(AnalyticsTest, WhatTheEventsKeptEqualsARebuildFromTheLog) {
     if (month == 1) {
       ASSERT_TRUE(sv.resume(subs[3].id, std::nullopt, t.actor).ok());
     }
+  }
+  // Two disputes through the sandbox's webhooks: one lost (revenue drops by it), one won.
+  billing::BillingOptions options;
+  options.sandbox_webhooks = true;
+  auto node = testing::reopen(t, *t.clock, 4, options);
+  // A minute on: ids of two nodes at the same instant need not sort in the order written.
+  t.clock->advance(60);
+  auto dispute = [&](const subscriptions::Subscription& s, const std::string& id, const std::string& status) {
+    auto invoices = t.app->billing().service.list_invoices({s.id, std::nullopt, std::nullopt, {}, {.limit = 100}});
+    ASSERT_TRUE(invoices.ok() && !invoices->items.empty());
+    const std::string paid = invoices->items.back().id;  // the first, paid at signup's run
+    auto payments = t.app->billing().service.list_payments({paid, std::nullopt, {}, {.limit = 10}});
+    ASSERT_TRUE(payments.ok() && !payments->items.empty());
+    const auto& pay = payments->items.front();
+    for (const std::string& type : {std::string("charge.dispute.created"), std::string("charge.dispute.closed")}) {
+      Json object = {{"id", id}, {"object", "dispute"}, {"amount", pay.amount}, {"currency", pay.currency},
+                     {"payment_intent", pay.gateway_reference}, {"reason", "fraudulent"}, {"status", status}};
+      std::string body = Json{{"id", "evt_" + id + type}, {"type", type}, {"data", {{"object", object}}}}.dump();
+      auto r = node->billing().webhooks.receive_webhook(
+          "sandbox", {{"sandbox-signature", gateways::sign_timestamped(gateways::kSandboxWebhookSecret,
+                                                                       t.clock->now(), body)}},
+          body);
+      ASSERT_TRUE(r.ok()) << r.error().message;
+      t.clock->advance(60);
+    }
+  };
+  dispute(subs[4], "du_lost", "lost");
+  dispute(subs[7], "du_won", "won");
+  {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query("SELECT COUNT(*) FROM analytics_refunds WHERE refund_id LIKE 'dp_%'");
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ(rows->at(0).int64(0), 1);  // the lost one only
   }
   const auto kept = dump(t);
   ASSERT_FALSE(kept.empty());

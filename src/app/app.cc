@@ -127,6 +127,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   wire_billing(options);
   wire_inventory();
   webhooks_.set_ops_outbox(notifications_);  // "endpoint disabled" alerts to --ops-email
+  notifications_.set_attachment_source(billing_.documents);  // receipts carry the invoice's PDF
   access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
@@ -143,7 +144,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
                               "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
     return billing_.checkout.subscribe(input, *parsed, actor);
   });
-  billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming);
+  billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
+                     billing_.documents);
   billing::add_payment_update_routes(router_, payment_updates_);
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);

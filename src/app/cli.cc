@@ -352,6 +352,7 @@ struct ServeFlags {
   std::string clock_start;
   std::string sandbox_faults;
   notify::SmtpOptions smtp;
+  billing::PdfFonts pdf_fonts;
   notify::HttpSmsOptions sms;
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / kSecondsPerDay;
@@ -394,6 +395,9 @@ void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
       ->envname("RECUR_PAYPAL_CLIENT_ID");
   cmd->add_option("--paypal-client-secret", flags.paypal.client_secret, "PayPal REST app secret")
       ->envname("RECUR_PAYPAL_CLIENT_SECRET");
+  cmd->add_option("--paypal-webhook-id", flags.paypal.webhook_id,
+                  "the id of PayPal's webhook subscription; PayPal webhooks are verified with it (none: refused)")
+      ->envname("RECUR_PAYPAL_WEBHOOK_ID");
   cmd->add_option("--paypal-api-base", flags.paypal.api_base,
                   "PayPal API base URL (live: " + std::string(gateways::kPayPalLiveBase) + ")")
       ->envname("RECUR_PAYPAL_API_BASE")
@@ -437,6 +441,13 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
   add_payment_update_options(cmd, flags.update_payment_url, flags.payment_update_ttl_days);
   cmd->add_option("--ops-email", flags.ops_email, "operators' address for billing failure-rate, low-stock and replenishment alerts")
       ->envname("RECUR_OPS_EMAIL");
+  cmd->add_option("--pdf-font", flags.pdf_fonts.regular,
+                  "TrueType font of invoice PDFs (UTF-8 text; one with CJK glyphs to print CJK names)")
+      ->envname("RECUR_PDF_FONT")
+      ->capture_default_str();
+  cmd->add_option("--pdf-font-bold", flags.pdf_fonts.bold, "bold TrueType font of invoice PDFs (empty: --pdf-font)")
+      ->envname("RECUR_PDF_FONT_BOLD")
+      ->capture_default_str();
 }
 
 // The demo starts five weeks ago on a simulated clock and replays to now, so `make run`
@@ -516,6 +527,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.rate_limits = {*per_key, *per_ip};
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
+  options.billing.pdf_fonts = flags.pdf_fonts;
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();

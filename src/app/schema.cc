@@ -702,6 +702,24 @@ CREATE INDEX analytics_activity_subscription ON analytics_activity (subscription
       {32, "subscriptions remember the request that created them", R"(
 ALTER TABLE subscriptions ADD COLUMN request_key TEXT;
 CREATE UNIQUE INDEX subscriptions_request_key ON subscriptions (request_key))"},
+      {33, "billing (issue 17): disputes, one row per gateway dispute (decision 0021)",
+       // UNIQUE (gateway, gateway_dispute_id): a dispute's notices, in any order and however
+       // often, find one row (settle once).
+       R"(CREATE TABLE disputes (
+  id TEXT PRIMARY KEY,
+  gateway TEXT NOT NULL,
+  gateway_dispute_id TEXT NOT NULL,
+  payment_id TEXT NOT NULL,
+  invoice_id TEXT NOT NULL,
+  customer_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  doc TEXT NOT NULL,
+  UNIQUE (gateway, gateway_dispute_id)
+);
+CREATE INDEX disputes_invoice ON disputes (invoice_id, id);
+CREATE INDEX disputes_status ON disputes (status, created_at))",
+       add_dispute_amounts_33},
   };
   return kMigrations;
 }

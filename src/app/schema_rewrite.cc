@@ -283,6 +283,14 @@ void name_card_brand(Json* method) {
 
 }  // namespace
 
+Status add_dispute_amounts_33(db::Tx& tx) {
+  return rewrite_documents(tx, "invoices", "invoice", [](Json& doc) {
+    if (!doc.is_object()) return;
+    if (!doc.contains("amount_disputed")) doc["amount_disputed"] = 0;
+    if (!doc.contains("amount_disputed_lost")) doc["amount_disputed_lost"] = 0;
+  });
+}
+
 Status name_payment_codes_22(db::Tx& tx) {
   RECUR_TRY(rewrite_documents(tx, "payments", "payment",
                               [](Json& doc) { name_failure_code(doc, billing::charge_failure_code); }));

@@ -43,6 +43,9 @@ Status fill_scheduled_trial_ends(db::Tx& tx);
 // And payment.disputed events' details in the one shape: `gateway_reference` (was `charge`),
 // flat `amount` + `currency` (was an {amount, currency} object).
 Status reshape_dispute_events_20(db::Tx& tx);
+// Invoices (and their copies in the event log) gain amount_disputed and amount_disputed_lost,
+// 0 for every invoice before disputes were kept (decision 0021).
+Status add_dispute_amounts_33(db::Tx& tx);
 // Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
 // of its subscription's period (the same period_seq), paid when that invoice is paid or
 // there is none; the same two fields in its document, and in the copies of it in its events

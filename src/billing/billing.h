@@ -6,18 +6,20 @@
 //   Collector        attempts and their settlement, exactly once (decision 0005; collector.h)
 //   Checkout         a new subscription's first invoice charged in the request (checkout.h)
 //   Refunds          refunds, credit notes, resuming pending refunds (refunds.h)
-//   GatewayWebhooks  gateway events settling what is pending (decision 0007; webhooks.h)
+//   GatewayWebhooks  gateway events settling what is pending, disputes (decisions 0007, 0021; webhooks.h)
 //   Reminders        renewal and card-expiring reminders (reminders.h)
 //   BillingRuns      runs, the failure-rate alert, the next due time (runs.h)
 //   BillingService   reads and settings (service.h)
 //   UpcomingInvoices the next invoice before it exists (upcoming.h)
 //   PaymentMessages  receipts, failed-payment messages, update-payment links (messages.h)
+//   Documents        invoice and credit-note PDFs (documents.h)
 #pragma once
 
 #include <string>
 
 #include "billing/checkout.h"
 #include "billing/collector.h"
+#include "billing/documents.h"
 #include "billing/invoicer.h"
 #include "billing/messages.h"
 #include "billing/payment_update.h"
@@ -41,13 +43,16 @@ struct BillingOptions {
   // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
   // never attempt the same invoice at once; the pool needs one connection per worker.
   int workers = 1;
-  // Operators' address: a run whose failure rate jumps is e-mailed here ("": event and log only).
+  // Operators' address: a run whose failure rate jumps, and each new dispute, is e-mailed
+  // here ("": event and log only).
   std::string ops_email;
   // How long the update-payment link of a failed-payment or card-expiring message works.
   std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
   // The sandbox signs its webhooks with a well-known secret: accept them only where
   // nothing real is at stake (test mode).
   bool sandbox_webhooks = false;
+  // The TrueType fonts of invoice PDFs (--pdf-font, --pdf-font-bold).
+  PdfFonts pdf_fonts;
 };
 
 struct Billing {
@@ -59,12 +64,14 @@ struct Billing {
         collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
         checkout(db, subscriptions, collector),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
-        webhooks(db, clock, ids, gateways, collector, refunds, options.sandbox_webhooks),
+        webhooks(db, clock, ids, gateways, collector, refunds, subscriptions, outbox, options.ops_email,
+                 options.sandbox_webhooks),
         reminders(db, clock, outbox, messages),
         runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
              {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),
         service(db, clock, ids),
-        upcoming(db, subscriptions) {}
+        upcoming(db, subscriptions),
+        documents(db, options.pdf_fonts) {}
   Billing(const Billing&) = delete;
   Billing& operator=(const Billing&) = delete;
 
@@ -78,6 +85,7 @@ struct Billing {
   BillingRuns runs;
   BillingService service;
   UpcomingInvoices upcoming;
+  Documents documents;
 };
 
 }  // namespace recur::billing

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "events/store.h"
+#include "gateways/paypal.h"
 #include "gateways/signature.h"
 #include "testing/fixtures.h"
 
@@ -129,6 +130,9 @@ TEST_F(BillingTest, InvoiceShowsTheGrossChargeAndTheDiscountSeparately) {
 }
 
 TEST_F(BillingTest, DeclinedCardGoesPastDueRetriesOnTheScheduleThenCancels) {
+  // The fixed schedule: in smart mode a generic decline turns hard the third time in a row
+  // (declines_db_test.cc).
+  ASSERT_TRUE(billing().service.update_dunning({std::nullopt, std::nullopt, DunningMode::kFixed}, 1, t.actor).ok());
   auto sub = subscriber("pm_card_chargeDeclined");
   run_at("2026-01-31T10:00:00Z");
   EXPECT_EQ(sub_now(sub.id).status, Status::kPastDue);
@@ -1032,29 +1036,321 @@ TEST_F(WebhookTest, ARefundWhoseAnswerIsLostIsSettledByItsWebhook) {
   EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_refunded, 500);
 }
 
-TEST_F(WebhookTest, ADisputeIsRecordedAsAnEventWithoutTouchingTheMoney) {
-  auto sub = subscriber("pm_card_visa");
+TEST_F(WebhookTest, ADisputeOfAChargeRecurDidNotMakeIsRecordedAsAnEventOnly) {
+  Json dispute = {{"id", "du_x"}, {"object", "dispute"}, {"amount", 1000}, {"currency", "usd"},
+                  {"payment_intent", "pi_not_ours"}, {"reason", "fraudulent"}};
+  EXPECT_EQ(outcome({{"id", "evt_dx"}, {"type", "charge.dispute.created"}, {"data", {{"object", dispute}}}}),
+            "dispute_recorded_unmatched");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.disputed' AND resource_id = 'pi_not_ours'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM disputes"), 0);
+  dispute["status"] = "lost";
+  EXPECT_EQ(outcome({{"id", "evt_dx2"}, {"type", "charge.dispute.closed"}, {"data", {{"object", dispute}}}}),
+            "dispute_unmatched");
+}
+
+// Disputes that act (decision 0021): the fixture's operators get the alerts.
+class DisputeTest : public WebhookTest {
+ protected:
+  void SetUp() override {
+    BillingTest::SetUp();
+    BillingOptions options;
+    options.sandbox_webhooks = true;
+    options.ops_email = "ops@example.com";
+    node = testing::reopen(t, *t.clock, 8, options);
+    sub = subscriber("pm_card_visa");
+    run_at("2026-01-31T10:00:00Z");
+    inv = invoices(sub.id).at(0);
+    pay = only_payment(inv.id);
+    ASSERT_EQ(inv.status, InvoiceStatus::kPaid);
+  }
+  // A Stripe dispute event about `pay`'s charge ("" status: opened).
+  std::string notice(const std::string& event_id, const std::string& status, std::int64_t amount = -1) {
+    Json dispute = {{"id", "du_1"}, {"object", "dispute"}, {"amount", amount < 0 ? pay.amount : amount},
+                    {"currency", "usd"}, {"payment_intent", pay.gateway_reference}, {"reason", "fraudulent"},
+                    {"status", status.empty() ? "needs_response" : status}};
+    return outcome({{"id", event_id},
+                    {"type", status.empty() ? "charge.dispute.created" : "charge.dispute.closed"},
+                    {"data", {{"object", dispute}}}});
+  }
+  Invoice invoice_now() { return *billing().service.get_invoice(inv.id); }
+  std::int64_t boxes() { return count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1", {sub.id}); }
+  std::int64_t disputes(const std::string& status) {
+    return count("SELECT COUNT(*) FROM disputes WHERE invoice_id = $1 AND status = $2", {inv.id, status});
+  }
+  std::string dispute_id() { return text("SELECT id FROM disputes WHERE invoice_id = $1", {inv.id}); }
+  bool set_on_open(const std::string& action) {
+    auto current = billing().service.dispute_settings();
+    auto set = billing().service.update_dispute_settings(*dispute_on_open_from(action), current->version, t.actor);
+    return set.ok();
+  }
+
+  subscriptions::Subscription sub;
+  Invoice inv;
+  Payment pay;
+};
+
+TEST_F(DisputeTest, OpeningPausesTheSubscriptionHoldsTheAmountAndTellsTheOperatorsOnce) {
+  const std::int64_t boxes_before = boxes();
+  EXPECT_EQ(notice("evt_open", ""), "dispute_opened");
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);
+  Invoice held = invoice_now();
+  EXPECT_EQ(held.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(held.amount_disputed, pay.amount);
+  EXPECT_EQ(held.amount_disputed_lost, 0);
+  EXPECT_EQ(held.amount_paid, pay.amount);
+  EXPECT_EQ(disputes("open"), 1);
+  const std::string dp = dispute_id();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'dispute.created' AND resource_id = $1", {dp}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.disputed' AND resource_id = $1", {pay.id}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'dispute_opened' AND resource_id = $1", {dp}), 1);
+  auto page = node->notifications().list({});
+  ASSERT_TRUE(page.ok());
+  for (const auto& n : page->items)
+    if (n.template_name == "dispute_opened") {
+      EXPECT_EQ(n.to, "ops@example.com");
+    }
+  auto paused = event_of(sub.id, "subscription.paused");
+  EXPECT_EQ(paused.details.at("reason"), "payment_disputed");
+  EXPECT_EQ(paused.details.at("invoice"), inv.id);
+  // The same event again, and another event about the same dispute: nothing doubles.
+  EXPECT_EQ(notice("evt_open", ""), "duplicate");
+  EXPECT_EQ(notice("evt_open_again", ""), "dispute_unchanged");
+  EXPECT_EQ(invoice_now().amount_disputed, pay.amount);
+  EXPECT_EQ(disputes("open"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'dispute.created'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'dispute_opened'"), 1);
+  // Nothing held by a dispute can be refunded meanwhile.
+  EXPECT_FALSE(billing().refunds.refund({inv.id, 100, "requested_by_customer"}, t.actor).ok());
+  // Paused: the next periods are neither invoiced nor shipped.
+  run_at("2026-03-05T10:00:00Z");
+  run_at("2026-04-05T10:00:00Z");
+  EXPECT_EQ(invoices(sub.id).size(), 1u);
+  EXPECT_EQ(boxes(), boxes_before);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);
+}
+
+TEST_F(DisputeTest, AWonDisputeReleasesTheAmountAndResumesTheSubscription) {
+  ASSERT_EQ(notice("evt_open", ""), "dispute_opened");
+  const std::int64_t boxes_before = boxes();
+  t.clock->set(at("2026-03-05T10:00:00Z"));  // past the paid period: resuming starts a new one
+  EXPECT_EQ(notice("evt_won", "won"), "dispute_won");
+  EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
+  Invoice after = invoice_now();
+  EXPECT_EQ(after.amount_disputed, 0);
+  EXPECT_EQ(after.amount_disputed_lost, 0);
+  EXPECT_EQ(disputes("won"), 1);
+  const std::string dp = dispute_id();
+  auto closed = event_of(dp, "dispute.closed");
+  EXPECT_EQ(closed.details.at("resumed"), true);
+  EXPECT_EQ(closed.before.at("status"), "open");
+  EXPECT_EQ(closed.after.at("status"), "won");
+  EXPECT_EQ(event_of(sub.id, "subscription.resumed").details.at("reason"), "dispute_won");
+  // The new period is invoiced (and its box reserved) as after a resumption by hand.
+  EXPECT_EQ(invoices(sub.id).size(), 2u);
+  EXPECT_EQ(boxes(), boxes_before + 1);
+  // A replayed or a contrary late notice changes nothing.
+  EXPECT_EQ(notice("evt_won", "won"), "duplicate");
+  EXPECT_EQ(notice("evt_lost_late", "lost"), "dispute_unchanged");
+  EXPECT_EQ(notice("evt_open_late", ""), "dispute_unchanged");
+  EXPECT_EQ(invoice_now().amount_disputed_lost, 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'dispute.closed'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'subscription.resumed'"), 1);
+}
+
+TEST_F(DisputeTest, AWinLeavesAPauseMadeByHandSinceAlone) {
+  ASSERT_EQ(notice("evt_open", ""), "dispute_opened");
+  t.clock->advance(3600);
+  ASSERT_TRUE(t.app->subscriptions().resume(sub.id, std::nullopt, t.actor).ok());
+  t.clock->advance(3600);
+  ASSERT_TRUE(t.app->subscriptions().pause(sub.id, std::nullopt, std::nullopt, t.actor).ok());
+  EXPECT_EQ(notice("evt_won", "won"), "dispute_won");
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);  // the merchant's own pause stays
+  EXPECT_EQ(event_of(dispute_id(), "dispute.closed").details.at("resumed"), false);
+}
+
+TEST_F(DisputeTest, ALostDisputeRecordsTheMoneyGoneAndRevenueDropsByIt) {
+  ASSERT_EQ(notice("evt_open", ""), "dispute_opened");
+  EXPECT_EQ(notice("evt_lost", "lost", 2000), "dispute_lost");  // the amount opened with stays the dispute's
+  Invoice after = invoice_now();
+  EXPECT_EQ(after.amount_disputed, 0);
+  EXPECT_EQ(after.amount_disputed_lost, pay.amount);
+  EXPECT_EQ(after.amount_paid, pay.amount);
+  EXPECT_EQ(after.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(creditable(after), 0);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);  // lost: the merchant decides
+  EXPECT_EQ(disputes("lost"), 1);
+  const std::string dp = dispute_id();
+  // Analytics: the lost amount is taken off like a refund, once.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM analytics_refunds WHERE refund_id = $1 AND amount = $2", {dp, pay.amount}), 1);
+  EXPECT_EQ(notice("evt_lost_again", "lost"), "dispute_unchanged");
+  EXPECT_EQ(notice("evt_won_late", "won"), "dispute_unchanged");
+  EXPECT_EQ(invoice_now().amount_disputed_lost, pay.amount);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM analytics_refunds"), 1);
+}
+
+TEST_F(DisputeTest, AClosingNoticeBeforeTheOpeningOneActsOnceAndPausesNothing) {
+  EXPECT_EQ(notice("evt_lost", "lost"), "dispute_lost");
+  EXPECT_EQ(notice("evt_open_late", ""), "dispute_unchanged");
+  Invoice after = invoice_now();
+  EXPECT_EQ(after.amount_disputed, 0);
+  EXPECT_EQ(after.amount_disputed_lost, pay.amount);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kActive);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'dispute.created'"), 0);
+  auto closed = event_of(dispute_id(), "dispute.closed");
+  EXPECT_TRUE(closed.before.is_null());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM analytics_refunds WHERE refund_id = $1", {dispute_id()}), 1);
+}
+
+TEST_F(DisputeTest, TheSettingChoosesCancelOrNothing) {
+  ASSERT_TRUE(set_on_open("cancel"));
+  EXPECT_EQ(notice("evt_open", ""), "dispute_opened");
+  auto canceled = sub_now(sub.id);
+  EXPECT_EQ(canceled.status, Status::kCanceled);
+  ASSERT_TRUE(canceled.cancellation.has_value());
+  EXPECT_EQ(canceled.cancellation->reason, "payment_disputed");
+  EXPECT_EQ(text("SELECT doc FROM disputes WHERE invoice_id = $1", {inv.id}).find("\"canceled\"") != std::string::npos,
+            true);
+  // Won afterwards: a canceled subscription stays canceled.
+  EXPECT_EQ(notice("evt_won", "won"), "dispute_won");
+  EXPECT_EQ(sub_now(sub.id).status, Status::kCanceled);
+
+  // none: the subscription goes on.
+  ASSERT_TRUE(set_on_open("none"));
+  auto other = subscriber("pm_card_visa");
+  run_at("2026-01-31T11:00:00Z");
+  Payment other_pay = only_payment(invoices(other.id).at(0).id);
+  Json dispute = {{"id", "du_2"}, {"object", "dispute"}, {"amount", other_pay.amount}, {"currency", "usd"},
+                  {"payment_intent", other_pay.gateway_reference}, {"reason", "general"}};
+  EXPECT_EQ(outcome({{"id", "evt_open2"}, {"type", "charge.dispute.created"}, {"data", {{"object", dispute}}}}),
+            "dispute_opened");
+  EXPECT_EQ(sub_now(other.id).status, Status::kActive);
+  EXPECT_EQ(invoices(other.id).at(0).amount_disputed, other_pay.amount);
+}
+
+TEST_F(DisputeTest, TheSettingsAreVersioned) {
+  auto s = billing().service.dispute_settings();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->on_open, DisputeOnOpen::kPause);
+  EXPECT_EQ(s->version, 1);
+  auto set = billing().service.update_dispute_settings(DisputeOnOpen::kNone, 1, t.actor);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->version, 2);
+  auto stale = billing().service.update_dispute_settings(DisputeOnOpen::kCancel, 1, t.actor);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().code, "version_conflict");
+  EXPECT_EQ(billing().service.dispute_settings()->on_open, DisputeOnOpen::kNone);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'settings.disputes_updated'"), 1);
+}
+
+// PayPal's webhooks, end to end through the settle-once path: a PayPal added to the app whose
+// transport plays PayPal (token, vault, orders, and verify-webhook-signature answering as
+// `verification` says).
+class PayPalWebhookTest : public BillingTest {
+ protected:
+  void SetUp() override {
+    BillingTest::SetUp();
+    gateways::PayPalConfig config;
+    config.api_base = "https://paypal.invalid";
+    config.client_id = "AZ_test";
+    config.client_secret = "EL_test";
+    config.webhook_id = "1JE4291016473214C";
+    t.app->gateways().add(std::make_unique<gateways::PayPalGateway>(
+        config, [this](const net::HttpRequest& r) -> Result<net::HttpResponse> {
+          if (r.url.ends_with("/v1/oauth2/token"))
+            return net::HttpResponse{200, {}, R"({"access_token":"A21AA","token_type":"Bearer","expires_in":32400})"};
+          if (r.url.ends_with("/v3/vault/payment-tokens"))
+            return net::HttpResponse{200, {}, R"({"id":"8kk8451t","payment_source":{"card":{"brand":"VISA",)"
+                                              R"("last_digits":"1111","expiry":"2030-02"}}})"};
+          if (r.url.ends_with("/v2/checkout/orders")) {
+            std::string capture = "3C" + std::to_string(++captures);
+            return net::HttpResponse{201, {}, R"({"id":"5O1","status":"COMPLETED","purchase_units":[{"payments":)"
+                                              R"({"captures":[{"id":")" + capture + R"(","status":"COMPLETED"}]}}]})"};
+          }
+          if (r.url.ends_with("/v1/notifications/verify-webhook-signature")) {
+            ++verifications;
+            if (verification.empty()) return Error::unavailable("timeout", "no answer");
+            return net::HttpResponse{200, {}, R"({"verification_status":")" + verification + R"("})"};
+          }
+          return net::HttpResponse{404, {}, R"({"name":"RESOURCE_NOT_FOUND"})"};
+        }));
+  }
+  Result<WebhookReceipt> deliver(const Json& event) {
+    std::string body = event.dump();
+    return billing().webhooks.receive_webhook("paypal",
+                                              {{"paypal-auth-algo", "SHA256withRSA"},
+                                               {"paypal-cert-url", "https://api-m.paypal.com/v1/notifications/certs/C"},
+                                               {"paypal-transmission-id", "t-" + event.value("id", "")},
+                                               {"paypal-transmission-sig", "sig"},
+                                               {"paypal-transmission-time", "2026-01-31T10:00:00Z"}},
+                                              body);
+  }
+  static Json dispute_event(const std::string& id, const std::string& type, const std::string& capture,
+                            std::int64_t amount, const std::string& outcome = "") {
+    Json dispute = {{"dispute_id", "PP-D-1"},
+                    {"reason", "UNAUTHORISED"},
+                    {"dispute_amount", {{"currency_code", "USD"}, {"value", std::to_string(amount / 100) + "." + std::to_string(100 + amount % 100).substr(1)}}},
+                    {"disputed_transactions", {{{"seller_transaction_id", capture}}}}};
+    if (!outcome.empty()) dispute["dispute_outcome"] = {{"outcome_code", outcome}};
+    return {{"id", id}, {"event_type", type}, {"resource_type", "dispute"}, {"resource", dispute}};
+  }
+
+  int captures = 0;
+  int verifications = 0;
+  std::string verification = "SUCCESS";
+};
+
+TEST_F(PayPalWebhookTest, VerifiedDisputeEventsActOnceAndRefusedOnesChangeNothing) {
+  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+  auto customer = testing::make_customer(t, "pp@example.com");
+  auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true},
+                                                      t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  auto sub = testing::subscribe(t, customer.id, plan.id);
   run_at("2026-01-31T10:00:00Z");
   Invoice inv = invoices(sub.id).at(0);
-  Payment pay = only_payment(inv.id);
-  Json dispute = {{"id", "dp_1"}, {"object", "dispute"}, {"amount", pay.amount}, {"currency", "usd"},
-                  {"payment_intent", pay.gateway_reference}, {"reason", "fraudulent"}};
-  EXPECT_EQ(outcome({{"id", "evt_dp"}, {"type", "charge.dispute.created"}, {"data", {{"object", dispute}}}}),
-            "dispute_recorded");
-  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'payment.disputed' AND resource_id = $1", {pay.id}), 1);
-  auto tx = t.app->database().begin(db::TxMode::kReadOnly);
-  auto rows = (*tx)->query("SELECT payload FROM events WHERE type = 'payment.disputed'");
-  ASSERT_TRUE(rows.ok() && rows->size() == 1);
-  Json details = Json::parse(rows->at(0).text(0)).at("details");
-  EXPECT_EQ(details.at("gateway_reference"), pay.gateway_reference);
-  EXPECT_EQ(details.at("amount"), pay.amount);
-  EXPECT_EQ(details.at("currency"), "usd");
-  EXPECT_EQ(details.at("invoice"), inv.id);
-  EXPECT_EQ(details.at("dispute"), "dp_1");
-  Invoice after = *billing().service.get_invoice(inv.id);
-  EXPECT_EQ(after.status, InvoiceStatus::kPaid);
-  EXPECT_EQ(after.amount_paid, inv.amount_paid);
-  EXPECT_EQ(after.amount_refunded, 0);
+  ASSERT_EQ(inv.status, InvoiceStatus::kPaid);
+  auto pays = billing().service.list_payments({inv.id, std::nullopt, {}, {.limit = 10}});
+  const Payment pay = pays->items.at(0);
+  ASSERT_EQ(pay.gateway, "paypal");
+
+  // PayPal says the signature is not its own: refused, nothing recorded.
+  verification = "FAILURE";
+  auto forged = deliver(dispute_event("WH-1", "CUSTOMER.DISPUTE.CREATED", pay.gateway_reference, pay.amount));
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.error().kind, ErrorKind::kUnauthorized);
+  // No answer from PayPal: not accepted either (PayPal delivers again).
+  verification = "";
+  auto unanswered = deliver(dispute_event("WH-1", "CUSTOMER.DISPUTE.CREATED", pay.gateway_reference, pay.amount));
+  ASSERT_FALSE(unanswered.ok());
+  EXPECT_EQ(unanswered.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM gateway_events WHERE gateway = 'paypal'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM disputes"), 0);
+
+  verification = "SUCCESS";
+  auto opened = deliver(dispute_event("WH-1", "CUSTOMER.DISPUTE.CREATED", pay.gateway_reference, pay.amount));
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->outcome, "dispute_opened");
+  EXPECT_TRUE(deliver(dispute_event("WH-1", "CUSTOMER.DISPUTE.CREATED", pay.gateway_reference, pay.amount))->duplicate);
+  EXPECT_EQ(sub_now(sub.id).status, Status::kPaused);
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_disputed, pay.amount);
+  // The capture's own event about a charge already settled changes nothing.
+  Json capture = {{"id", "WH-2"},
+                  {"event_type", "PAYMENT.CAPTURE.COMPLETED"},
+                  {"resource",
+                   {{"id", pay.gateway_reference},
+                    {"status", "COMPLETED"},
+                    {"custom_id", inv.id},
+                    {"amount", {{"currency_code", "USD"}, {"value", "29.99"}}}}}};
+  EXPECT_EQ(deliver(capture)->outcome, "already_settled");
+  auto lost = deliver(dispute_event("WH-3", "CUSTOMER.DISPUTE.RESOLVED", pay.gateway_reference, pay.amount,
+                                    "RESOLVED_BUYER_FAVOUR"));
+  ASSERT_TRUE(lost.ok()) << lost.error().message;
+  EXPECT_EQ(lost->outcome, "dispute_lost");
+  EXPECT_EQ(billing().service.get_invoice(inv.id)->amount_disputed_lost, pay.amount);
+  EXPECT_EQ(deliver(dispute_event("WH-4", "CUSTOMER.DISPUTE.RESOLVED", pay.gateway_reference, pay.amount,
+                                  "RESOLVED_SELLER_FAVOUR"))->outcome,
+            "dispute_unchanged");
+  EXPECT_EQ(verifications, 7);
 }
 
 }  // namespace

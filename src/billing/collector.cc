@@ -3,6 +3,7 @@
 
 #include "billing/failure_codes.h"
 #include "billing/invoicer.h"
+#include "billing/retry_timing.h"
 #include "billing/store.h"
 #include "customers/store.h"
 #include "subscriptions/store.h"
@@ -46,6 +47,18 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
       return std::optional<Prepared>();
     }
     RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, inv.customer));
+    if (pm && pm->id == inv.hard_declined_payment_method) {
+      // Declined hard: this card is not charged again. At the window's end, without a new
+      // card, the final action applies (billing/retry_timing.h).
+      if (inv.next_attempt_at && now >= *inv.next_attempt_at) {
+        Json before = to_json(inv);
+        inv.updated = now;
+        ++inv.version;
+        RECUR_TRY(finish_dunning(tx, inv, std::move(before), {{"attempt", inv.attempt_count}}));
+        RECUR_TRY(update_invoice(tx, inv));
+      }
+      return std::optional<Prepared>();
+    }
     Payment& pay = p.payment;
     pay.id = ids_.next("pay");
     pay.invoice = inv.id;
@@ -65,7 +78,7 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
       pay.failure_code = "no_payment_method";
       pay.failure_message = "the customer has no default payment method";
       RECUR_TRY(insert_payment(tx, pay, request_key));
-      RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now));
+      RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now, pay));
       RECUR_TRY(update_invoice(tx, inv));
       *settled = AttemptResult::kFailed;
       return std::optional<Prepared>();
@@ -156,6 +169,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       pay.failure_code = charge_failure_code(result.failure_code, true);
       pay.gateway_failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
+      RECUR_TRY(classify(tx, pay, result.decline_code));
       RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), std::move(pay_before),
                                to_json(pay)));
       outcome = AttemptResult::kFailed;
@@ -164,7 +178,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
         RECUR_TRY(void_ended(tx, events_, inv, now));
         break;
       }
-      RECUR_ASSIGN(bool tell, record_failure(tx, inv, std::move(inv_before), now));
+      RECUR_ASSIGN(bool tell, record_failure(tx, inv, std::move(inv_before), now, pay));
       if (tell) messages_.tell_customer(tx, inv, pay);
       break;
     }
@@ -194,7 +208,27 @@ Result<std::optional<subscriptions::PaymentStep>> Collector::payment_recovers(db
   return still_open == 0 ? Step(PaymentStep::kRecovered) : Step();
 }
 
-Result<bool> Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Timestamp now) {
+recur::Status Collector::classify(db::Tx& tx, Payment& pay, const std::string& decline_code) {
+  pay.decline_code = decline_code;
+  pay.decline_type.clear();
+  if (decline_code.empty()) return Ok{};
+  // The same decline on the same card, this one and those just before it on the invoice.
+  RECUR_ASSIGN(auto earlier, list_payments(tx, {pay.invoice, std::nullopt, {"failed"}, ListParams{100}}));
+  std::vector<const Payment*> failed;
+  for (const auto& p : earlier.items)
+    if (p.id != pay.id) failed.push_back(&p);
+  std::sort(failed.begin(), failed.end(), [](const Payment* a, const Payment* b) { return a->attempt > b->attempt; });
+  std::int64_t in_a_row = 1;
+  for (const Payment* p : failed) {
+    if (p->attempt >= pay.attempt) continue;
+    if (p->payment_method != pay.payment_method || p->decline_code != decline_code) break;
+    ++in_a_row;
+  }
+  if (auto type = classify_decline(decline_code, in_a_row)) pay.decline_type = std::string(to_string(*type));
+  return Ok{};
+}
+
+Result<bool> Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Timestamp now, const Payment& pay) {
   if (!inv.first_failed_at) inv.first_failed_at = now;
   RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
   if (sub && (sub->status == subscriptions::Status::kUnpaid || sub->status == subscriptions::Status::kIncomplete)) {
@@ -208,19 +242,36 @@ Result<bool> Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Ti
     return sub->status != subscriptions::Status::kIncomplete;
   }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
-  DunningStep step = dunning_step(settings, *inv.first_failed_at, inv.attempt_count);
-  if (const Timestamp* next = std::get_if<Timestamp>(&step)) {
+  // The retry rule (billing/retry_timing.h), in the customer's time zone.
+  RECUR_ASSIGN(auto customer, customers::find_customer(tx, inv.customer));
+  std::shared_ptr<const TimeZone> zone = std::make_shared<const TimeZone>();
+  if (customer && customer->time_zone) {
+    auto found = load_time_zone(*customer->time_zone);
+    if (found.ok()) zone = *found;  // a zone gone from the system's tzdata: UTC
+  }
+  std::optional<DeclineType> type;
+  if (!pay.decline_type.empty()) type = pay.decline_type == "hard" ? DeclineType::kHard : DeclineType::kSoft;
+  RetryPlan plan = plan_retry(settings, {*inv.first_failed_at, now, inv.attempt_count, type, pay.decline_code}, *zone);
+  inv.hard_declined_payment_method = plan.card_blocked ? pay.payment_method : "";
+  if (const Timestamp* next = std::get_if<Timestamp>(&plan.step)) {
     inv.next_attempt_at = *next;
     RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
+    Json details = {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}};
+    if (plan.card_blocked) details["final_action_at"] = to_json_time(*next);
     RECUR_TRY(events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
-                             to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", to_json_time(*next)}}));
+                             to_json(inv), details));
     return true;
   }
-  const FinalAction final_action = std::get<FinalAction>(step);
+  RECUR_TRY(finish_dunning(tx, inv, std::move(before), {{"attempt", inv.attempt_count}}));
+  return true;
+}
+
+recur::Status Collector::finish_dunning(db::Tx& tx, Invoice& inv, Json before, Json details) {
+  RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
+  const FinalAction final_action = settings.final_action;
   inv.next_attempt_at.reset();
-  Json details = {{"attempt", inv.attempt_count},
-                  {"next_attempt_at", nullptr},
-                  {"final_action", to_string(final_action)}};
+  details["next_attempt_at"] = nullptr;
+  details["final_action"] = to_string(final_action);
   switch (final_action) {
     case FinalAction::kCancel:
       inv.status = InvoiceStatus::kUncollectible;

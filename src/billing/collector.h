@@ -70,10 +70,16 @@ class Collector {
   Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
                                                   AttemptResult* settled, const std::string& request_key);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
-  // Dunning after a failed attempt: the next try, or the settings' final action.
+  // Dunning after the failed attempt `payment`: the next try, or the settings' final action,
+  // by the retry rule (billing/retry_timing.h) in the customer's time zone.
   // `before`: the invoice as it was before this attempt changed it (for its event).
   // True when the customer is to be told (not at checkout: an incomplete subscription's).
-  Result<bool> record_failure(db::Tx& tx, Invoice& invoice, Json before, Timestamp now);
+  Result<bool> record_failure(db::Tx& tx, Invoice& invoice, Json before, Timestamp now, const Payment& payment);
+  // The settings' final action on `invoice` (its event: invoice.dunning_exhausted with `details`).
+  recur::Status finish_dunning(db::Tx& tx, Invoice& invoice, Json before, Json details);
+  // Sets the declined `payment`'s decline code and class (hard or soft: billing/failure_codes.h),
+  // counting the same decline on the same card in a row on its invoice.
+  recur::Status classify(db::Tx& tx, Payment& payment, const std::string& decline_code);
   // A charge of a `collection_ended` invoice succeeded: the money goes back in full (a
   // pending refund, asked of the gateway by the next run), since the period never ships.
   recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now);

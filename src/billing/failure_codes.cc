@@ -92,7 +92,90 @@ std::string named(const CodeName (&names)[N], std::string_view code, std::string
   return std::string(otherwise);
 }
 
+// Stripe's card decline codes (https://docs.stripe.com/declines/codes), the normalised
+// names every adapter maps its gateway's codes to, with their class. A hard code is one
+// Stripe's "next steps" answer with "the customer needs to use another card" or "do not
+// report more detail to the customer" (fraud): retrying the same card cannot succeed.
+// kUnexplained: the issuer gave no reason; soft until kUnexplainedDeclineHardAfter in a row.
+enum class Kind { kHard, kSoft, kUnexplained };
+struct DeclineClass {
+  std::string_view code;
+  Kind kind;
+};
+constexpr DeclineClass kDeclineCodes[] = {
+    // The card is gone, blocked or wrong: ask for another one.
+    {"stolen_card", Kind::kHard},
+    {"lost_card", Kind::kHard},
+    {"pickup_card", Kind::kHard},
+    {"fraudulent", Kind::kHard},
+    {"merchant_blacklist", Kind::kHard},
+    {"security_violation", Kind::kHard},
+    {"incorrect_number", Kind::kHard},
+    {"invalid_number", Kind::kHard},
+    {"invalid_account", Kind::kHard},
+    {"new_account_information_available", Kind::kHard},
+    {"card_not_supported", Kind::kHard},
+    {"currency_not_supported", Kind::kHard},
+    {"expired_card", Kind::kHard},
+    {"invalid_expiry_month", Kind::kHard},
+    {"invalid_expiry_year", Kind::kHard},
+    {"restricted_card", Kind::kHard},
+    {"do_not_try_again", Kind::kHard},
+    {"revocation_of_all_authorizations", Kind::kHard},
+    {"revocation_of_authorization", Kind::kHard},
+    {"stop_payment_order", Kind::kHard},
+    {"transaction_not_allowed", Kind::kHard},
+    {"service_not_allowed", Kind::kHard},
+    {"not_permitted", Kind::kHard},
+    {"incorrect_cvc", Kind::kHard},
+    {"invalid_cvc", Kind::kHard},
+    {"incorrect_zip", Kind::kHard},
+    {"incorrect_pin", Kind::kHard},
+    {"invalid_pin", Kind::kHard},
+    {"pin_try_exceeded", Kind::kHard},
+    {"offline_pin_required", Kind::kHard},
+    {"online_or_offline_pin_required", Kind::kHard},
+    // The issuer may say yes later: follow the schedule.
+    {"insufficient_funds", Kind::kSoft},
+    {"processing_error", Kind::kSoft},
+    {"try_again_later", Kind::kSoft},
+    {"issuer_not_available", Kind::kSoft},
+    {"reenter_transaction", Kind::kSoft},
+    {"approve_with_id", Kind::kSoft},
+    {"no_action_taken", Kind::kSoft},
+    {"card_velocity_exceeded", Kind::kSoft},
+    {"withdrawal_count_limit_exceeded", Kind::kSoft},
+    {"duplicate_transaction", Kind::kSoft},
+    {"authentication_required", Kind::kSoft},
+    {"testmode_decline", Kind::kSoft},
+    // No reason given.
+    {"do_not_honor", Kind::kUnexplained},
+    {"generic_decline", Kind::kUnexplained},
+    {"call_issuer", Kind::kUnexplained},
+};
+
 }  // namespace
+
+std::string_view to_string(DeclineType type) { return type == DeclineType::kHard ? "hard" : "soft"; }
+
+bool is_decline_code(std::string_view decline_code) {
+  for (const auto& c : kDeclineCodes)
+    if (c.code == decline_code) return true;
+  return false;
+}
+
+std::optional<DeclineType> classify_decline(std::string_view decline_code, std::int64_t in_a_row) {
+  if (decline_code.empty()) return std::nullopt;
+  Kind kind = Kind::kUnexplained;  // a code Recur does not know is read as "no reason given"
+  for (const auto& c : kDeclineCodes)
+    if (c.code == decline_code) kind = c.kind;
+  switch (kind) {
+    case Kind::kHard: return DeclineType::kHard;
+    case Kind::kSoft: return DeclineType::kSoft;
+    case Kind::kUnexplained: break;
+  }
+  return in_a_row >= kUnexplainedDeclineHardAfter ? DeclineType::kHard : DeclineType::kSoft;
+}
 
 std::string charge_failure_code(std::string_view gateway_code, bool settled) {
   if (!settled) return named(kUnsettled, gateway_code, kOtherUnsettled);

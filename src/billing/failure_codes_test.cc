@@ -71,3 +71,43 @@ TEST(RefundFailureCode, NamesWhatAnIntegratorActsOnAndOtherForTheRest) {
 
 }  // namespace
 }  // namespace recur::billing
+
+namespace recur::billing {
+namespace {
+
+TEST(ClassifyDecline, HardCodesStopRetryingSoftOnesFollowTheSchedule) {
+  struct Case {
+    const char* code;
+    std::int64_t in_a_row;
+    const char* type;  // "" for none
+  };
+  const Case cases[] = {
+      {"stolen_card", 1, "hard"},       {"lost_card", 1, "hard"},
+      {"pickup_card", 1, "hard"},       {"fraudulent", 1, "hard"},
+      {"incorrect_number", 1, "hard"},  {"invalid_account", 1, "hard"},
+      {"card_not_supported", 1, "hard"}, {"expired_card", 1, "hard"},
+      {"restricted_card", 1, "hard"},   {"do_not_try_again", 1, "hard"},
+      {"incorrect_cvc", 1, "hard"},     {"transaction_not_allowed", 1, "hard"},
+      {"insufficient_funds", 1, "soft"}, {"insufficient_funds", 9, "soft"},
+      {"processing_error", 1, "soft"},  {"try_again_later", 1, "soft"},
+      {"issuer_not_available", 1, "soft"}, {"reenter_transaction", 1, "soft"},
+      {"card_velocity_exceeded", 1, "soft"}, {"authentication_required", 1, "soft"},
+      // No reason given: soft twice, hard the third time in a row.
+      {"do_not_honor", 1, "soft"},      {"do_not_honor", 2, "soft"},
+      {"do_not_honor", kUnexplainedDeclineHardAfter, "hard"}, {"do_not_honor", 4, "hard"},
+      {"generic_decline", 2, "soft"},   {"generic_decline", 3, "hard"},
+      {"call_issuer", 3, "hard"},
+      {"some_new_code", 1, "soft"},     {"some_new_code", 3, "hard"},  // unknown: as generic_decline
+      {"", 1, ""},                      {"", 5, ""},                   // not an issuer's decline
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.code) + " x" + std::to_string(c.in_a_row));
+    auto type = classify_decline(c.code, c.in_a_row);
+    EXPECT_EQ(type ? std::string(to_string(*type)) : "", c.type);
+  }
+  EXPECT_TRUE(is_decline_code("insufficient_funds"));
+  EXPECT_FALSE(is_decline_code("card_declined"));  // a failure_code, not a decline code
+}
+
+}  // namespace
+}  // namespace recur::billing

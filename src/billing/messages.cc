@@ -37,6 +37,16 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
             {"date", format_rfc3339(pay.updated).substr(0, 10)}};
   const bool paid = pay.status == PaymentStatus::kSucceeded;
   m.template_name = paid ? "receipt" : "payment_failed";
+  if (!paid) {
+    // A hard decline in smart dunning: the card is not retried, a new one is needed.
+    const bool blocked = !inv.hard_declined_payment_method.empty() && inv.hard_declined_payment_method == pay.payment_method;
+    m.data["retry_note"] = blocked ? "Your bank declined this card in a way that means it cannot be charged again. "
+                                     "Please add a new card: we will charge it at once."
+                                   : "We will try the payment again automatically.";
+    m.data["retry_note_short"] = blocked ? "This card cannot be charged again;" : "We will retry;";
+  }
+  // A receipt carries the paid invoice's PDF, made when the e-mail is sent.
+  if (paid) m.attachments = {{"invoice_pdf", inv.id}};
   // A failed payment's message links to the merchant's update-payment page with a one-time token.
   auto queued = paid ? outbox_.enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
   if (!queued.ok())

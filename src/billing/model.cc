@@ -272,10 +272,19 @@ std::int64_t tax_rate_for(const TaxSettings& s, const std::optional<std::string>
   return it == s.rates_bp.end() ? 0 : it->second;
 }
 
+std::string_view to_string(DunningMode mode) { return mode == DunningMode::kFixed ? "fixed" : "smart"; }
+
+std::optional<DunningMode> dunning_mode_from(std::string_view text) {
+  if (text == "fixed") return DunningMode::kFixed;
+  if (text == "smart") return DunningMode::kSmart;
+  return std::nullopt;
+}
+
 Json to_json(const DunningSettings& s) {
   return Json{{"object", "dunning_settings"},
               {"retry_days", s.retry_days},
               {"final_action", to_string(s.final_action)},
+              {"mode", to_string(s.mode)},
               {"version", s.version},
               {"updated", format_rfc3339(s.updated)}};
 }
@@ -284,6 +293,8 @@ DunningSettings dunning_from_doc(const Json& d) {
   DunningSettings s;
   s.retry_days = d.at("retry_days").get<std::vector<std::int64_t>>();
   s.final_action = final_action_from(d.at("final_action").get<std::string>()).value_or(FinalAction::kCancel);
+  // Settings stored before modes existed read as the default.
+  s.mode = dunning_mode_from(d.value("mode", std::string("smart"))).value_or(DunningMode::kSmart);
   s.version = d.at("version");
   s.updated = doc_required_time(d, "updated");
   return s;
@@ -314,12 +325,15 @@ Json to_json(const Invoice& inv) {
                             {"amount_paid", inv.amount_paid},
                             {"amount_refunded", inv.amount_refunded},
                             {"amount_credited", inv.amount_credited},
+                            {"amount_disputed", inv.amount_disputed},
+                            {"amount_disputed_lost", inv.amount_disputed_lost},
                             {"amount_due", inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0},
                             {"attempt_count", inv.attempt_count},
                             {"next_attempt_at", to_json_time(inv.next_attempt_at)},
                             {"first_failed_at", to_json_time(inv.first_failed_at)},
                             {"paid_at", to_json_time(inv.paid_at)},
                             {"collection_ended", inv.collection_ended},
+                            {"hard_declined_payment_method", text_or_null(inv.hard_declined_payment_method)},
                             {"lines", lines}},
                        inv);
 }
@@ -342,11 +356,14 @@ Invoice invoice_from_doc(const Json& d) {
   inv.amount_paid = d.at("amount_paid");
   inv.amount_refunded = d.at("amount_refunded");
   inv.amount_credited = d.value("amount_credited", std::int64_t{0});
+  inv.amount_disputed = d.value("amount_disputed", std::int64_t{0});
+  inv.amount_disputed_lost = d.value("amount_disputed_lost", std::int64_t{0});
   inv.attempt_count = d.at("attempt_count");
   inv.next_attempt_at = doc_time(d, "next_attempt_at");
   inv.first_failed_at = doc_time(d, "first_failed_at");
   inv.paid_at = doc_time(d, "paid_at");
   inv.collection_ended = d.value("collection_ended", false);
+  inv.hard_declined_payment_method = doc_text(d, "hard_declined_payment_method").value_or("");
   for (const auto& l : d.at("lines"))
     inv.lines.push_back({l.at("description"), l.at("amount"), l.at("quantity"), period_from_json(l.at("period")),
                          l.at("proration")});
@@ -369,7 +386,9 @@ Json to_json(const Payment& p) {
               {"idempotency_key", p.idempotency_key},
               {"failure_code", text_or_null(p.failure_code)},
               {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
-              {"failure_message", text_or_null(p.failure_message)}},
+              {"failure_message", text_or_null(p.failure_message)},
+              {"decline_code", text_or_null(p.decline_code)},
+              {"decline_type", text_or_null(p.decline_type)}},
                        p);
 }
 
@@ -389,6 +408,8 @@ Payment payment_from_doc(const Json& d) {
   p.failure_code = doc_text(d, "failure_code").value_or("");
   p.gateway_failure_code = doc_text(d, "gateway_failure_code").value_or("");
   p.failure_message = doc_text(d, "failure_message").value_or("");
+  p.decline_code = doc_text(d, "decline_code").value_or("");
+  p.decline_type = doc_text(d, "decline_type").value_or("");
   read_envelope(d, p);
   return p;
 }

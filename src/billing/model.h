@@ -46,6 +46,8 @@ struct Invoice {
   std::int64_t amount_paid = 0;
   std::int64_t amount_refunded = 0;  // money given back (refunds succeeded or in flight)
   std::int64_t amount_credited = 0;  // credit notes carried to the customer's next invoice
+  std::int64_t amount_disputed = 0;       // under an open dispute: held by the gateway (billing/disputes.h)
+  std::int64_t amount_disputed_lost = 0;  // disputes lost: taken back by the customer's bank
   std::int64_t attempt_count = 0;  // charges tried (each with its own idempotency key)
   std::optional<Timestamp> next_attempt_at;
   std::optional<Timestamp> first_failed_at;
@@ -55,6 +57,9 @@ struct Invoice {
   // (decision 0010): no new attempt is made; the one in flight is asked about again with its
   // key, and its answer closes the invoice (a failure voids it, a success is refunded).
   bool collection_ended = false;
+  // A charge of this payment method ("pmt_...") was declined hard (smart dunning): it is not
+  // charged again for this invoice; a new default payment method is (empty: none).
+  std::string hard_declined_payment_method;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
@@ -62,8 +67,11 @@ struct Invoice {
 };
 
 Json to_json(const Invoice& invoice);
-// What refunds and credit notes may still take back from a paid invoice.
-inline std::int64_t creditable(const Invoice& inv) { return inv.amount_paid - inv.amount_refunded - inv.amount_credited; }
+// What refunds and credit notes may still take back from a paid invoice: not what a dispute
+// holds or took back already.
+inline std::int64_t creditable(const Invoice& inv) {
+  return inv.amount_paid - inv.amount_refunded - inv.amount_credited - inv.amount_disputed - inv.amount_disputed_lost;
+}
 Invoice invoice_from_doc(const Json& doc);
 
 // Totals from the lines, a discount and a tax rate (basis points, 0..10000). The discount
@@ -140,6 +148,10 @@ struct Payment {
   std::string failure_code;          // Recur's (billing/failure_codes.h)
   std::string gateway_failure_code;  // the gateway's own, as its adapter passed it on
   std::string failure_message;
+  // A refusal by the card's issuer: its normalised code and class, "hard" or "soft"
+  // (billing/failure_codes.h); empty otherwise.
+  std::string decline_code;
+  std::string decline_type;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;  // grows by one with each change (a settlement)
@@ -210,9 +222,17 @@ enum class FinalAction { kCancel, kUnpaid, kPause };
 std::string_view to_string(FinalAction action);
 std::optional<FinalAction> final_action_from(std::string_view text);
 
+// How retries are timed (billing/retry_timing.h): `fixed` follows retry_days whatever the
+// decline; `smart` reads the decline (hard declines stop, insufficient funds waits for the
+// customer's morning and payday) within the same window.
+enum class DunningMode { kFixed, kSmart };
+std::string_view to_string(DunningMode mode);
+std::optional<DunningMode> dunning_mode_from(std::string_view text);
+
 struct DunningSettings {
   std::vector<std::int64_t> retry_days{1, 3, 5, 7};  // days after the first failure, ascending
   FinalAction final_action = FinalAction::kCancel;
+  DunningMode mode = DunningMode::kSmart;
   std::int64_t version = 1;
   Timestamp updated = 0;
 };

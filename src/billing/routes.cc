@@ -3,6 +3,7 @@
 
 #include "access/actor.h"
 #include "access/model.h"
+#include "customers/model.h"
 #include "platform/http/rest.h"
 
 namespace recur::billing {
@@ -30,6 +31,7 @@ Result<std::pair<DunningPatch, std::int64_t>> parse_dunning(const Request& req) 
   }
   if (auto action = f.one_of("final_action", false, {"cancel", "unpaid", "pause"}))
     patch.final_action = final_action_from(*action);
+  if (auto mode = f.one_of("mode", false, {"fixed", "smart"})) patch.mode = dunning_mode_from(*mode);
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(patch), *version);
 }
@@ -65,6 +67,42 @@ Result<CreditInput> parse_credit(const Request& req) {
   return in;
 }
 
+Result<std::pair<ShopPatch, std::int64_t>> parse_shop(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  ShopPatch patch;
+  patch.name = f.text("name", false, 200);
+  if (f.is_null("address")) {
+    f.accept("address");
+    patch.address = std::optional<customers::Address>();
+  } else if (auto a = customers::read_address(f, "address")) {
+    patch.address = a;
+  }
+  for (auto [field, target] : {std::pair{"email", &patch.email}, std::pair{"tax_id", &patch.tax_id}}) {
+    if (f.is_null(field)) {
+      f.accept(field);
+      *target = std::string();
+    }
+  }
+  if (!patch.email) patch.email = f.email("email", false);
+  if (!patch.tax_id) patch.tax_id = f.text("tax_id", false, 64);
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
+// A PDF as the answer: inline, so a browser shows it, with the document's file name.
+Response pdf_response(const Request& req, const Result<RenderedPdf>& pdf) {
+  if (!pdf.ok()) return http::error_response(req, pdf.error());
+  Response r;
+  r.status = 200;
+  r.content_type = "application/pdf";
+  r.body = pdf->bytes;
+  r.set_header("Content-Disposition", "inline; filename=\"" + pdf->filename + "\"");
+  r.set_header("Cache-Control", "private, no-store");
+  return r;
+}
+
 RefundFilter refund_filter(const Request& req, const ListParams& page) {
   return {req.query_param("invoice"), req.query_param("customer"), page};
 }
@@ -72,7 +110,7 @@ RefundFilter refund_filter(const Request& req, const ListParams& page) {
 }  // namespace
 
 void add_routes(http::Router& router, BillingService& svc, Collector& collector, Refunds& refunds,
-                UpcomingInvoices& upcoming) {
+                UpcomingInvoices& upcoming, Documents& documents) {
   using namespace access::perm;
   const std::string read(kBillingRead), write(kBillingWrite);
   auto render_invoice = [](const Invoice& i) { return to_json(i); };
@@ -102,6 +140,9 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   router.add("GET", "/v1/invoices/{id}", read, [&svc, render_invoice](Request& req) {
     return http::respond(req, svc.get_invoice(req.path_params["id"]), 200, render_invoice);
   });
+  router.add("GET", "/v1/invoices/{id}/pdf", read, [&documents](Request& req) {
+    return pdf_response(req, documents.invoice_pdf(req.path_params["id"]));
+  });
   router.add("POST", "/v1/invoices/{id}/pay", write, [&collector, render_invoice](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
@@ -127,6 +168,10 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
   });
   router.add("GET", "/v1/payments/{id}", read, [&svc](Request& req) {
     return http::respond(req, svc.get_payment(req.path_params["id"]), 200, [](const Payment& p) { return to_json(p); });
+  });
+
+  router.add("GET", "/v1/disputes/{id}", read, [&svc](Request& req) {
+    return http::respond(req, svc.get_dispute(req.path_params["id"]), 200, [](const Dispute& d) { return to_json(d); });
   });
 
   router.add("POST", "/v1/refunds", write, [&refunds](Request& req) {
@@ -161,6 +206,10 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
                          [](const CreditNote& n) { return to_json(n); });
   });
 
+  router.add("GET", "/v1/credit-notes/{id}/pdf", read, [&documents](Request& req) {
+    return pdf_response(req, documents.credit_note_pdf(req.path_params["id"]));
+  });
+
   router.add("GET", "/v1/billing/runs", read, [&svc](Request& req) {
     auto page = http::page_request(req, {"created"});
     if (!page.ok()) return http::error_response(req, page.error());
@@ -184,6 +233,15 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     return http::respond(req, svc.update_tax(std::move(*parsed), **version, access::actor_of(req)), 200,
                          [](const TaxSettings& s) { return to_json(s); });
   });
+  router.add("GET", "/v1/settings/shop", std::string(kSettingsRead), [&svc](Request& req) {
+    return http::respond(req, svc.shop(), 200, [](const ShopProfile& s) { return to_json(s); });
+  });
+  router.add("PATCH", "/v1/settings/shop", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto patch = parse_shop(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    return http::respond(req, svc.update_shop(patch->first, patch->second, access::actor_of(req)), 200,
+                         [](const ShopProfile& s) { return to_json(s); });
+  });
   router.add("GET", "/v1/settings/dunning", std::string(kSettingsRead), [&svc](Request& req) {
     return http::respond(req, svc.dunning(), 200, [](const DunningSettings& s) { return to_json(s); });
   });
@@ -192,6 +250,21 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     if (!patch.ok()) return http::error_response(req, patch.error());
     return http::respond(req, svc.update_dunning(patch->first, patch->second, access::actor_of(req)), 200,
                          [](const DunningSettings& s) { return to_json(s); });
+  });
+  router.add("GET", "/v1/settings/disputes", std::string(kSettingsRead), [&svc](Request& req) {
+    return http::respond(req, svc.dispute_settings(), 200, [](const DisputeSettings& s) { return to_json(s); });
+  });
+  router.add("PATCH", "/v1/settings/disputes", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    auto version = http::expected_version(req, *body, true);
+    if (!version.ok()) return http::error_response(req, version.error());
+    FieldReader f(*body);
+    auto on_open = f.one_of("on_open", true, {"none", "pause", "cancel"});
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    return http::respond(req,
+                         svc.update_dispute_settings(*dispute_on_open_from(*on_open), **version, access::actor_of(req)),
+                         200, [](const DisputeSettings& s) { return to_json(s); });
   });
   for (const char* list : {"/v1/invoices", "/v1/invoices/upcoming", "/v1/payments", "/v1/refunds", "/v1/credit-notes",
                            "/v1/billing/runs"})

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "billing/collector.h"
+#include "billing/documents.h"
 #include "billing/payment_update.h"
 #include "billing/refunds.h"
 #include "billing/service.h"
@@ -17,8 +18,9 @@ namespace recur::billing {
 
 // Reads and settings through `service`; paying an invoice through `collector`; refunds
 // and credit notes through `refunds`.
+// PDFs of invoices and credit notes through `documents`.
 void add_routes(http::Router& router, BillingService& service, Collector& collector, Refunds& refunds,
-                UpcomingInvoices& upcoming);
+                UpcomingInvoices& upcoming, Documents& documents);
 // POST /v1/gateway-webhooks/{gateway}: public, authenticated by the gateway's signature.
 void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks);
 

@@ -1,5 +1,6 @@
 // Billing's reads and settings.
 #include "billing/service.h"
+#include "billing/dispute_store.h"
 #include "platform/ids.h"
 
 namespace recur::billing {
@@ -87,6 +88,32 @@ Result<TaxSettings> BillingService::update_tax(std::map<std::string, std::int64_
   });
 }
 
+Result<ShopProfile> BillingService::shop() {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<ShopProfile> {
+    RECUR_ASSIGN(auto found, load_shop(tx, false));
+    return found.value_or(ShopProfile{});
+  }, db::TxMode::kReadOnly);
+}
+
+Result<ShopProfile> BillingService::update_shop(const ShopPatch& patch, std::int64_t expected_version,
+                                                const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<ShopProfile> {
+    RECUR_ASSIGN(auto found, load_shop(tx, true));
+    ShopProfile s = found.value_or(ShopProfile{});
+    if (s.version != expected_version) return version_conflict("the shop settings", expected_version, s.version);
+    Json before = to_json(s);
+    if (patch.name) s.name = *patch.name;
+    if (patch.address) s.address = *patch.address;
+    if (patch.email) s.email = *patch.email;
+    if (patch.tax_id) s.tax_id = *patch.tax_id;
+    ++s.version;
+    s.updated = clock_.now();
+    RECUR_TRY(save_shop(tx, s, found.has_value()));
+    RECUR_TRY(events_.record(tx, "settings.shop_updated", "shop", actor, std::move(before), to_json(s)));
+    return s;
+  });
+}
+
 Result<DunningSettings> BillingService::dunning() {
   return db::transact(db_, [&](db::Tx& tx) { return load_dunning(tx, false); }, db::TxMode::kReadOnly);
 }
@@ -100,11 +127,41 @@ Result<DunningSettings> BillingService::update_dunning(const DunningPatch& patch
     Json before = to_json(s);
     if (patch.retry_days) s.retry_days = *patch.retry_days;
     if (patch.final_action) s.final_action = *patch.final_action;
+    if (patch.mode) s.mode = *patch.mode;
     RECUR_TRY(validate(s));
     ++s.version;
     s.updated = clock_.now();
     RECUR_TRY(save_dunning(tx, s, stored));
     RECUR_TRY(events_.record(tx, "settings.dunning_updated", "dunning", actor, std::move(before), to_json(s)));
+    return s;
+  });
+}
+
+Result<Dispute> BillingService::get_dispute(const std::string& id) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Dispute> {
+    RECUR_ASSIGN(auto found, find_dispute(tx, id));
+    if (!found) return Error::not_found("dispute_not_found", no_object_message("dispute", "dp", id));
+    return *found;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<DisputeSettings> BillingService::dispute_settings() {
+  return db::transact(db_, [&](db::Tx& tx) { return load_dispute_settings(tx); }, db::TxMode::kReadOnly);
+}
+
+Result<DisputeSettings> BillingService::update_dispute_settings(DisputeOnOpen on_open, std::int64_t expected_version,
+                                                                const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<DisputeSettings> {
+    RECUR_ASSIGN(bool stored, lock_dispute_settings(tx));
+    RECUR_ASSIGN(DisputeSettings s, load_dispute_settings(tx));
+    if (s.version != expected_version)
+      return version_conflict("the dispute settings", expected_version, s.version);
+    Json before = to_json(s);
+    s.on_open = on_open;
+    ++s.version;
+    s.updated = clock_.now();
+    RECUR_TRY(save_dispute_settings(tx, s, stored));
+    RECUR_TRY(events_.record(tx, "settings.disputes_updated", "disputes", actor, std::move(before), to_json(s)));
     return s;
   });
 }

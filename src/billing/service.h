@@ -1,5 +1,5 @@
 // Billing's reads and settings: invoices, payments, refunds, credit notes and runs as
-// stored, the tax and dunning settings, and voiding an invoice by hand. The use cases that
+// stored, the tax, dunning and dispute settings, and voiding an invoice by hand. The use cases that
 // move money or time live in their own classes (billing.h lists them).
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "billing/document.h"
+#include "billing/disputes.h"
 #include "billing/model.h"
 #include "billing/store.h"
 #include "events/store.h"
@@ -21,6 +23,16 @@ namespace recur::billing {
 struct DunningPatch {
   std::optional<std::vector<std::int64_t>> retry_days;
   std::optional<FinalAction> final_action;
+  std::optional<DunningMode> mode;
+};
+
+// A change of the shop's profile: each field given replaces the stored one (null clears
+// address, email and tax_id).
+struct ShopPatch {
+  std::optional<std::string> name;
+  std::optional<std::optional<customers::Address>> address;
+  std::optional<std::string> email;   // "" clears
+  std::optional<std::string> tax_id;  // "" clears
 };
 
 class BillingService {
@@ -38,6 +50,7 @@ class BillingService {
   Result<Page<Payment>> list_payments(const PaymentFilter& filter);
   Result<Page<BillingRun>> list_runs(const ListParams& page);
 
+  Result<Dispute> get_dispute(const std::string& id);
   Result<Refund> get_refund(const std::string& id);
   Result<Page<Refund>> list_refunds(const RefundFilter& filter);
   Result<CreditNote> get_credit_note(const std::string& id);
@@ -47,9 +60,16 @@ class BillingService {
   // Replaces the whole table of rates; applies to invoices made afterwards.
   Result<TaxSettings> update_tax(std::map<std::string, std::int64_t> rates, std::int64_t expected_version,
                                  const events::Actor& actor);
+  // The shop's name and address as invoice PDFs show them (defaults until first saved).
+  Result<ShopProfile> shop();
+  Result<ShopProfile> update_shop(const ShopPatch& patch, std::int64_t expected_version, const events::Actor& actor);
   Result<DunningSettings> dunning();
   Result<DunningSettings> update_dunning(const DunningPatch& patch, std::int64_t expected_version,
                                          const events::Actor& actor);
+  // What a new dispute does to its subscription (decision 0021); applies to disputes opened afterwards.
+  Result<DisputeSettings> dispute_settings();
+  Result<DisputeSettings> update_dispute_settings(DisputeOnOpen on_open, std::int64_t expected_version,
+                                                  const events::Actor& actor);
 
  private:
   db::Database& db_;

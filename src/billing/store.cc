@@ -340,6 +340,20 @@ recur::Status save_dunning(db::Tx& tx, const DunningSettings& s, bool existed) {
   return Ok{};
 }
 
+Result<std::optional<ShopProfile>> load_shop(db::Tx& tx, bool for_update) {
+  std::string sql = "SELECT doc FROM billing_settings WHERE name = 'shop'";
+  if (for_update) sql += tx.for_update();
+  RECUR_ASSIGN(auto rows, tx.query(sql));
+  if (rows.empty()) return std::optional<ShopProfile>();
+  return std::optional<ShopProfile>(shop_from_doc(Json::parse(rows[0].text(0))));
+}
+
+recur::Status save_shop(db::Tx& tx, const ShopProfile& s, bool existed) {
+  if (existed) RECUR_TRY(tx.exec("UPDATE billing_settings SET doc = $1 WHERE name = 'shop'", {to_json(s).dump()}));
+  else RECUR_TRY(tx.exec("INSERT INTO billing_settings (name, doc) VALUES ('shop', $1)", {to_json(s).dump()}));
+  return Ok{};
+}
+
 Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update) {
   std::string sql = "SELECT doc FROM billing_settings WHERE name = 'tax'";
   if (for_update) sql += tx.for_update();

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "billing/document.h"
 #include "billing/model.h"
 #include "platform/db/database.h"
 #include "platform/page.h"
@@ -125,6 +126,9 @@ Result<bool> insert_reminder(db::Tx& tx, const std::string& key, const std::stri
 Result<std::set<std::pair<std::string, Timestamp>>> claimed_renewal_reminders(
     db::Tx& tx, const std::vector<std::string>& subscriptions);
 recur::Status save_dunning(db::Tx& tx, const DunningSettings& settings, bool existed);
+// The shop's profile (billing_settings "shop"): none until first saved.
+Result<std::optional<ShopProfile>> load_shop(db::Tx& tx, bool for_update);
+recur::Status save_shop(db::Tx& tx, const ShopProfile& shop, bool existed);
 Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update);  // none: never saved
 recur::Status save_tax(db::Tx& tx, const TaxSettings& settings, bool existed);
 

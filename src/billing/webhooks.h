@@ -8,10 +8,13 @@
 #include <string>
 
 #include "billing/collector.h"
+#include "billing/disputes.h"
 #include "billing/refunds.h"
 #include "billing/settlement.h"
 #include "events/store.h"
 #include "gateways/registry.h"
+#include "notify/outbox.h"
+#include "subscriptions/service.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
@@ -28,16 +31,22 @@ class GatewayWebhooks {
  public:
   // accept_sandbox: the sandbox signs its webhooks with a well-known secret, so they are
   // accepted only where nothing real is at stake (test mode).
+  // subscriptions: where a dispute's setting pauses, cancels or resumes the subscription;
+  // outbox + ops_email: where operators hear of a new dispute ("": event and log only).
   GatewayWebhooks(db::Database& db, const Clock& clock, IdGenerator& ids, gateways::Gateways& gateways,
-                  Collector& collector, Refunds& refunds, bool accept_sandbox)
-      : db_(db), clock_(clock), gateways_(gateways), collector_(collector), refunds_(refunds),
+                  Collector& collector, Refunds& refunds, subscriptions::SubscriptionService& subscriptions,
+                  notify::Outbox& outbox, std::string ops_email, bool accept_sandbox)
+      : db_(db), clock_(clock), ids_(ids), gateways_(gateways), collector_(collector), refunds_(refunds),
+        subscriptions_(subscriptions), outbox_(outbox), ops_email_(std::move(ops_email)),
         accept_sandbox_(accept_sandbox), events_(ids, clock) {}
 
   // An inbound webhook of `gateway`: verified against the raw body (ErrorKind::kUnauthorized
   // when the signature is bad or stale; kNotFound for a gateway that takes no webhooks
   // here), then handled once per event id in one transaction with its effects: a charge
   // or refund Recur still has pending is settled as the next run would settle it; a
-  // dispute is recorded as a `payment.disputed` event; anything else is only recorded.
+  // dispute of a payment Recur made is opened or closed once (decision 0021: the invoice's
+  // amounts, the setting's subscription step, dispute.* events, the operators' e-mail),
+  // and recorded as a `payment.disputed` event when it opens; anything else is only recorded.
   Result<WebhookReceipt> receive_webhook(const std::string& gateway, const std::map<std::string, std::string>& headers,
                                          const std::string& body);
 
@@ -50,14 +59,23 @@ class GatewayWebhooks {
   Result<Handled> settle_charge(db::Tx& tx, const std::string& gateway, const ChargeNotice& notice, Timestamp now);
   Result<Handled> settle_refund_notice(db::Tx& tx, const std::string& gateway, const RefundNotice& notice,
                                        Timestamp now);
-  Result<Handled> record_dispute(db::Tx& tx, const std::string& gateway, const DisputeNotice& notice);
+  Result<Handled> record_dispute(db::Tx& tx, const std::string& gateway, const DisputeNotice& notice, Timestamp now);
+  // Opens (or, for a closing notice that came first, creates closed) the dispute of `payment`.
+  Result<Dispute> open_dispute(db::Tx& tx, const std::string& gateway, const DisputeNotice& notice,
+                               const Payment& payment, std::optional<DisputeStatus> closed_as, Timestamp now);
+  recur::Status close_dispute(db::Tx& tx, Dispute& dispute, DisputeStatus outcome, Timestamp now);
+  void tell_operators(db::Tx& tx, const Dispute& dispute, const Invoice& invoice);
   Result<std::optional<Payment>> payment_for(db::Tx& tx, const ChargeNotice& notice);
 
   db::Database& db_;
   const Clock& clock_;
+  IdGenerator& ids_;
   gateways::Gateways& gateways_;
   Collector& collector_;
   Refunds& refunds_;
+  subscriptions::SubscriptionService& subscriptions_;
+  notify::Outbox& outbox_;
+  std::string ops_email_;
   bool accept_sandbox_;
   events::Recorder events_;
 };

@@ -26,6 +26,7 @@ Json to_json(const Customer& c) {
               {"name", erased ? Json(nullptr) : Json(c.name)},
               {"phone", erased ? Json(nullptr) : to_json_text(c.phone)},
               {"sms_opt_in", c.sms_opt_in},
+              {"time_zone", erased ? Json(nullptr) : to_json_text(c.time_zone)},
               {"shipping_address", c.shipping_address && !erased ? to_json(*c.shipping_address) : Json(nullptr)},
               {"default_payment_method", to_json_text(c.default_payment_method)},
               {"marketing_consent", c.marketing_consent ? to_json(*c.marketing_consent) : Json(nullptr)},
@@ -60,6 +61,7 @@ Customer customer_from_doc(const Json& doc) {
   c.phone = doc_text(doc, "phone");
   // Stored before customers could opt in (issue 14): not opted in.
   c.sms_opt_in = doc.value("sms_opt_in", false);
+  c.time_zone = doc_text(doc, "time_zone");  // none before time zones (issue 17): UTC
   if (const auto& a = doc.at("shipping_address"); a.is_object()) c.shipping_address = address_from_json(a);
   c.default_payment_method = doc_text(doc, "default_payment_method");
   if (auto it = doc.find("marketing_consent"); it != doc.end() && it->is_object())

@@ -35,6 +35,9 @@ struct Customer {
   // Payment-failed, backorder-delay and shipment-shipped messages go by SMS to `phone` as
   // well as by e-mail (sms_number). Requires a phone (check_sms_contact).
   bool sms_opt_in = false;
+  // IANA time zone ("Europe/Berlin"): when retries of an insufficient-funds decline land
+  // (billing/retry_timing.h). None: UTC.
+  std::optional<std::string> time_zone;
   std::optional<Address> shipping_address;
   std::optional<std::string> default_payment_method;  // "pmt_...": what renewals charge
   std::optional<Consent> marketing_consent;  // none until asked

@@ -6,6 +6,7 @@
 #include "platform/card_number.h"
 #include "platform/http/rest.h"
 #include "platform/phone.h"
+#include "platform/time_zone.h"
 
 namespace recur::customers {
 namespace {
@@ -20,6 +21,16 @@ std::optional<std::string> read_phone(FieldReader& f) {
     return std::nullopt;
   }
   return phone;
+}
+
+// An IANA time zone known to the system's tzdata ("Europe/Berlin").
+std::optional<std::string> read_time_zone(FieldReader& f) {
+  auto zone = f.text("time_zone", false, 64);
+  if (zone && !load_time_zone(*zone).ok()) {
+    f.fail("time_zone", "invalid_time_zone", "time_zone must be an IANA time zone name, such as Europe/Berlin");
+    return std::nullopt;
+  }
+  return zone;
 }
 
 // {granted, source}: what the customer answered and where it was asked.
@@ -42,6 +53,7 @@ Result<CustomerInput> parse_input(const Request& req) {
   auto name = f.text("name", true, 200);
   in.phone = read_phone(f);
   in.sms_opt_in = f.boolean("sms_opt_in", false).value_or(false);
+  in.time_zone = read_time_zone(f);
   in.shipping_address = read_address(f, "shipping_address");
   in.marketing_consent = read_consent(f);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
@@ -61,6 +73,9 @@ Result<std::pair<CustomerPatch, std::int64_t>> parse_patch(const Request& req) {
   if (f.is_null("phone")) patch.phone = std::optional<std::string>();
   else if (auto p = read_phone(f)) patch.phone = p;
   patch.sms_opt_in = f.boolean("sms_opt_in", false);
+  if (f.is_null("time_zone")) patch.time_zone = std::optional<std::string>();
+  else if (auto z = read_time_zone(f)) patch.time_zone = z;
+  f.accept("time_zone");
   if (f.is_null("shipping_address")) patch.shipping_address = std::optional<Address>();
   else if (auto a = read_address(f, "shipping_address")) patch.shipping_address = a;
   f.accept("phone");

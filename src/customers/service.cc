@@ -12,6 +12,7 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
   c.name = in.name;
   c.phone = in.phone;
   c.sms_opt_in = in.sms_opt_in;
+  c.time_zone = in.time_zone;
   c.shipping_address = in.shipping_address;
   c.metadata = in.metadata;
   c.created = c.updated = clock_.now();
@@ -66,6 +67,7 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     if (patch.name) c.name = *patch.name;
     if (patch.phone) c.phone = *patch.phone;
     if (patch.sms_opt_in) c.sms_opt_in = *patch.sms_opt_in;
+    if (patch.time_zone) c.time_zone = *patch.time_zone;
     RECUR_TRY(check_sms_contact(c));  // against the customer as the patch leaves them
     if (patch.shipping_address) c.shipping_address = *patch.shipping_address;
     if (patch.metadata) c.metadata = *patch.metadata;
@@ -104,6 +106,7 @@ Result<Customer> CustomerService::erase(db::Tx& tx, const std::string& id, const
   c.name.clear();
   c.phone.reset();
   c.sms_opt_in = false;
+  c.time_zone.reset();
   c.shipping_address.reset();
   c.marketing_consent.reset();
   c.updated = clock_.now();

@@ -27,12 +27,14 @@ struct CustomerInput {
   Json metadata = Json::object();
   bool sms_opt_in = false;  // needs a phone (check_sms_contact)
   std::optional<ConsentInput> marketing_consent;
+  std::optional<std::string> time_zone;  // a known IANA zone (checked by the route)
 };
 
 struct CustomerPatch {
   std::optional<std::string> email;
   std::optional<std::string> name;
   std::optional<std::optional<std::string>> phone;
+  std::optional<std::optional<std::string>> time_zone;  // null: none (UTC)
   std::optional<std::optional<Address>> shipping_address;
   std::optional<Json> metadata;
   std::optional<std::string> default_payment_method;  // "pmt_..." of this customer

@@ -58,6 +58,10 @@ struct ChargeResult {
   std::string charge_id;     // the gateway's id ("pi_...") when it answered
   std::string failure_code;  // "card_declined", "insufficient_funds", "timeout", "gateway_error"
   std::string failure_message;
+  // A refusal by the card's issuer, in Stripe's decline-code names (billing/failure_codes.h
+  // classifies them hard or soft): each adapter maps its gateway's codes. Empty when the
+  // failure is not an issuer's decline (a bad request, an unsettled answer).
+  std::string decline_code;
 };
 
 struct RefundRequest {
@@ -99,6 +103,9 @@ struct DisputeNotice {
   std::string charge_id;
   std::optional<Money> amount;
   std::string reason;
+  // "" while the dispute is open; "won" (the merchant keeps the money, or an inquiry closed
+  // without a chargeback) or "lost" (the money went back to the customer) once closed.
+  std::string outcome;
 };
 
 // An incoming webhook whose signature checked out. At most one notice is set; an event

@@ -9,6 +9,37 @@
 #include "platform/money.h"
 
 namespace recur::gateways {
+
+std::string paypal_decline_code(std::string_view code, std::string_view processor_response) {
+  // The card processor's response code of a declined capture is the most precise
+  // (PayPal's "processor response codes").
+  static constexpr std::pair<std::string_view, std::string_view> kProcessorResponses[] = {
+      {"0500", "do_not_honor"},        {"5100", "generic_decline"},  {"5120", "insufficient_funds"},
+      {"5400", "expired_card"},        {"9500", "fraudulent"},       {"9520", "lost_card"},
+      {"5180", "restricted_card"},     {"5110", "incorrect_cvc"},    {"5650", "authentication_required"},
+      {"9540", "do_not_try_again"},
+  };
+  for (const auto& [response, normalised] : kProcessorResponses)
+    if (response == processor_response) return std::string(normalised);
+  // PayPal's issues (lower-cased) and capture or order statuses.
+  static constexpr std::pair<std::string_view, std::string_view> kIssues[] = {
+      {"instrument_declined", "generic_decline"},
+      {"transaction_refused", "do_not_honor"},
+      {"payer_cannot_pay", "generic_decline"},
+      {"redirect_payer_for_alternate_funding", "generic_decline"},
+      {"card_expired", "expired_card"},
+      {"transaction_limit_exceeded", "card_velocity_exceeded"},
+      {"compliance_violation", "do_not_try_again"},
+      {"payer_action_required", "authentication_required"},
+      {"declined", "generic_decline"},
+      {"failed", "generic_decline"},
+      {"voided", "generic_decline"},
+  };
+  for (const auto& [issue, normalised] : kIssues)
+    if (issue == code) return std::string(normalised);
+  return "";  // not a decline: a bad request, an idempotency or merchant-account error
+}
+
 namespace {
 
 constexpr std::size_t kMaxVaultCustomerId = 22;
@@ -63,7 +94,9 @@ ChargeResult charge_from_capture_object(const Json& capture) {
     std::string message = "the capture is " + lower_case(status);
     std::string response_code = text_of(member_of(capture, "processor_response"), "response_code");
     if (!response_code.empty()) message += " (processor response " + response_code + ")";
-    return {Outcome::kFailed, std::move(id), lower_case(status), std::move(message)};
+    ChargeResult r{Outcome::kFailed, std::move(id), lower_case(status), std::move(message)};
+    r.decline_code = paypal_decline_code(r.failure_code, response_code);
+    return r;
   }
   // PENDING (e.g. an eCheck or a review): the money's fate is not settled yet.
   std::string reason = lower_case(text_of(member_of(capture, "status_details"), "reason"));
@@ -80,8 +113,9 @@ ChargeResult charge_from_order_object(const Json& order) {
   if (captures.is_array() && !captures.empty()) return charge_from_capture_object(captures[0]);
   std::string status = text_of(order, "status");
   if (status == "PAYER_ACTION_REQUIRED")
-    return {Outcome::kFailed, "", "payer_action_required", "PayPal asks the customer to approve this payment"};
-  if (status == "VOIDED") return {Outcome::kFailed, "", "voided", "PayPal voided the order"};
+    return {Outcome::kFailed, "", "payer_action_required", "PayPal asks the customer to approve this payment",
+            "authentication_required"};
+  if (status == "VOIDED") return {Outcome::kFailed, "", "voided", "PayPal voided the order", "generic_decline"};
   // CREATED, SAVED, APPROVED or COMPLETED with no capture: nothing says the money moved or not.
   return {Outcome::kUnknown, "", "unexpected_status",
           "the order " + text_of(order, "id") + " is " + (status.empty() ? "without status" : lower_case(status)) +
@@ -90,7 +124,9 @@ ChargeResult charge_from_order_object(const Json& order) {
 
 ChargeResult charge_from_error(const Reply& reply) {
   PayPalError e = error_of(reply);
-  return {unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed, "", std::move(e.code), std::move(e.message)};
+  ChargeResult r{unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed, "", std::move(e.code), std::move(e.message)};
+  if (r.outcome == Outcome::kFailed) r.decline_code = paypal_decline_code(r.failure_code, "");
+  return r;
 }
 
 RefundResult refund_from_object(const Json& refund) {
@@ -214,6 +250,123 @@ Result<PaymentMethodInfo> payment_token_from(const Result<net::HttpResponse>& re
                            year};
 }
 
+Result<Transmission> transmission_from(const std::map<std::string, std::string>& headers) {
+  auto header = [&](const char* name) {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+  };
+  Transmission t{header("paypal-auth-algo"), header("paypal-cert-url"), header("paypal-transmission-id"),
+                 header("paypal-transmission-sig"), header("paypal-transmission-time")};
+  if (t.auth_algo.empty() || t.cert_url.empty() || t.transmission_id.empty() || t.transmission_sig.empty() ||
+      t.transmission_time.empty())
+    return Error::unauthorized("invalid_signature", "the webhook lacks PayPal's transmission headers");
+  return t;
+}
+
+std::string verify_request_body(const Transmission& t, const std::string& webhook_id, const std::string& event) {
+  Json fields = {{"auth_algo", t.auth_algo},
+                 {"cert_url", t.cert_url},
+                 {"transmission_id", t.transmission_id},
+                 {"transmission_sig", t.transmission_sig},
+                 {"transmission_time", t.transmission_time},
+                 {"webhook_id", webhook_id}};
+  // The event as PayPal sent it: its signature covers those bytes, which a re-serialized
+  // object (keys sorted, numbers reformatted) would not reproduce.
+  std::string text = fields.dump();
+  text.pop_back();  // the closing brace
+  return text + ",\"webhook_event\":" + event + "}";
+}
+
+Status verification_from(const Result<net::HttpResponse>& response) {
+  RECUR_ASSIGN(Reply reply, read_reply(response));
+  if (reply.credentials_refused())
+    return unavailable("gateway_error", "PayPal refused Recur's credentials while verifying a webhook");
+  if (!reply.succeeded()) {
+    PayPalError e = error_of(reply);
+    return Error::unauthorized("invalid_signature", "PayPal refused to verify the webhook: " + e.message);
+  }
+  std::string status = text_of(reply.body, "verification_status");
+  if (status == "SUCCESS") return Ok{};
+  if (status == "FAILURE") return Error::unauthorized("invalid_signature", "PayPal says the webhook's signature is not its own");
+  return unavailable("gateway_error", "PayPal's verification answered '" + status + "'");
+}
+
+std::optional<Money> money_from(const Json& amount) {
+  std::string currency = lower_case(text_of(amount, "currency_code"));
+  std::string value = text_of(amount, "value");
+  if (currency.empty() || value.empty() || !is_known_currency(currency)) return std::nullopt;
+  const int exponent = currency_exponent(currency);
+  std::string whole = value, fraction;
+  if (auto dot = value.find('.'); dot != std::string::npos) {
+    whole = value.substr(0, dot);
+    fraction = value.substr(dot + 1);
+  }
+  if (whole.empty() || whole.size() > 15 || fraction.size() > static_cast<std::size_t>(exponent)) return std::nullopt;
+  for (char c : whole + fraction)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  fraction.append(static_cast<std::size_t>(exponent) - fraction.size(), '0');
+  return Money{std::stoll(whole + fraction), currency};
+}
+
+namespace {
+
+// The capture a refund gives money back from: its "up" link ends in /captures/{id}.
+std::string capture_of_refund(const Json& refund) {
+  const Json& links = member_of(refund, "links");
+  if (!links.is_array()) return "";
+  for (const auto& link : links) {
+    if (text_of(link, "rel") != "up") continue;
+    std::string href = text_of(link, "href");
+    auto at = href.rfind("/captures/");
+    if (at != std::string::npos) return href.substr(at + std::string_view("/captures/").size());
+  }
+  return "";
+}
+
+std::string dispute_outcome(const Json& dispute) {
+  std::string code = text_of(member_of(dispute, "dispute_outcome"), "outcome_code");
+  if (code == "RESOLVED_BUYER_FAVOUR" || code == "ACCEPTED") return "lost";
+  if (code == "RESOLVED_SELLER_FAVOUR" || code == "CANCELED_BY_BUYER" || code == "DENIED" ||
+      code == "RESOLVED_WITH_PAYOUT")
+    return "won";
+  return "";
+}
+
+}  // namespace
+
+Result<WebhookEvent> event_from(const std::string& body) {
+  Json event = Json::parse(body, nullptr, false);
+  if (event.is_discarded() || !event.is_object())
+    return Error::invalid("invalid_webhook", "the webhook's body is not a JSON object");
+  WebhookEvent e;
+  e.id = text_of(event, "id");
+  e.type = text_of(event, "event_type");
+  if (e.id.empty() || e.type.empty()) return Error::invalid("invalid_webhook", "the event has no id or event_type");
+  e.data = member_of(event, "resource");
+  const Json& r = e.data;
+  if (e.type == "PAYMENT.CAPTURE.COMPLETED" || e.type == "PAYMENT.CAPTURE.DENIED" ||
+      e.type == "PAYMENT.CAPTURE.DECLINED" || e.type == "PAYMENT.CAPTURE.PENDING") {
+    ChargeNotice n;
+    n.result = charge_from_capture_object(r);
+    // Recur's order sets custom_id and invoice_id to its invoice id.
+    n.invoice = text_of(r, "custom_id");
+    if (n.invoice.empty()) n.invoice = text_of(r, "invoice_id");
+    n.amount = money_from(member_of(r, "amount"));
+    n.created = parse_rfc3339(text_of(r, "create_time"));
+    e.charge = std::move(n);
+  } else if (e.type == "PAYMENT.CAPTURE.REFUNDED") {
+    e.refund = RefundNotice{refund_from_object(r), capture_of_refund(r), "", money_from(member_of(r, "amount"))};
+  } else if (e.type == "CUSTOMER.DISPUTE.CREATED" || e.type == "CUSTOMER.DISPUTE.UPDATED" ||
+             e.type == "CUSTOMER.DISPUTE.RESOLVED") {
+    const Json& transactions = member_of(r, "disputed_transactions");
+    const Json& first = transactions.is_array() && !transactions.empty() ? transactions[0] : Json();
+    e.dispute = DisputeNotice{text_of(r, "dispute_id"), text_of(first, "seller_transaction_id"),
+                              money_from(member_of(r, "dispute_amount")), lower_case(text_of(r, "reason")),
+                              dispute_outcome(r)};
+  }
+  return e;
+}
+
 }  // namespace paypal
 
 PayPalGateway::PayPalGateway(PayPalConfig config, Transport transport, Now now)
@@ -244,7 +397,7 @@ void PayPalGateway::forget_token(const std::string& token) {
 }
 
 Result<net::HttpResponse> PayPalGateway::send_once(const std::string& method, const std::string& path,
-                                                   const Json* body, const std::string& request_id,
+                                                   const std::string* body, const std::string& request_id,
                                                    const std::string& token) {
   net::HttpRequest req;
   req.method = method;
@@ -256,13 +409,20 @@ Result<net::HttpResponse> PayPalGateway::send_once(const std::string& method, co
     req.headers.emplace_back("PayPal-Request-Id", paypal::request_id(request_id));
     // The whole resource in the answer: the order's captures, the refund's status.
     req.headers.emplace_back("Prefer", "return=representation");
-    req.body = body->dump();
+    req.body = *body;
   }
   return transport_(req);
 }
 
 Result<net::HttpResponse> PayPalGateway::send(const std::string& method, const std::string& path, const Json* body,
                                               const std::string& request_id) {
+  if (!body) return send_text(method, path, nullptr, request_id);
+  const std::string text = body->dump();
+  return send_text(method, path, &text, request_id);
+}
+
+Result<net::HttpResponse> PayPalGateway::send_text(const std::string& method, const std::string& path,
+                                                   const std::string* body, const std::string& request_id) {
   RECUR_ASSIGN(std::string token, access_token());
   auto response = send_once(method, path, body, request_id, token);
   if (!response.ok() || response->status != 401) return response;
@@ -315,11 +475,18 @@ ChargeResult PayPalGateway::fetch_charge(const std::string& charge_id) {
   return paypal::charge_from_capture(send("GET", "/v2/payments/captures/" + net::url_encode(charge_id), nullptr, ""));
 }
 
-Result<WebhookEvent> PayPalGateway::verify_webhook(const std::map<std::string, std::string>&, const std::string&,
-                                                   Timestamp) {
-  return unavailable("webhooks_unsupported",
-                     "PayPal webhooks are not supported yet: their signatures are checked through PayPal's "
-                     "verify-webhook-signature API, which Recur does not call");
+Result<WebhookEvent> PayPalGateway::verify_webhook(const std::map<std::string, std::string>& headers,
+                                                   const std::string& body, Timestamp) {
+  if (config_.webhook_id.empty())
+    return unavailable("webhooks_unsupported", "PayPal webhooks need the webhook id (--paypal-webhook-id)");
+  RECUR_ASSIGN(paypal::Transmission t, paypal::transmission_from(headers));
+  Json event = Json::parse(body, nullptr, false);
+  if (event.is_discarded() || !event.is_object())
+    return Error::unauthorized("invalid_signature", "the webhook's body is not a JSON object");
+  const std::string request = paypal::verify_request_body(t, config_.webhook_id, body);
+  RECUR_TRY(paypal::verification_from(
+      send_text("POST", "/v1/notifications/verify-webhook-signature", &request, "verify:" + t.transmission_id)));
+  return paypal::event_from(body);
 }
 
 std::unique_ptr<Gateway> make_paypal_gateway(PayPalConfig config) {

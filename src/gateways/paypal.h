@@ -10,12 +10,14 @@
 // API shows every payment method as a card (brand, last 4, expiry), which a wallet has not.
 // Keys: charge and refund send the caller's key; attach_payment_method sends key + ":attach";
 // a key longer than PayPal's 108 characters is sent as its SHA-256 in hex.
-// Webhooks are not supported yet: PayPal checks their signatures through its own API
-// (POST /v1/notifications/verify-webhook-signature), which is not in the published
-// descriptions Recur tests against, so verify_webhook refuses every webhook.
+// Webhooks: PayPal signs them with a certificate and checks the signature itself through
+// POST /v1/notifications/verify-webhook-signature (the PAYPAL-* transmission headers, the
+// configured webhook id and the event as received); only verification_status SUCCESS is
+// accepted. Without a configured webhook id every webhook is refused.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,6 +28,11 @@
 
 namespace recur::gateways {
 
+// The normalised decline code (billing/failure_codes.h) of a refused charge: PayPal's issue
+// or status (lower-cased) and, for a declined capture, the card processor's response code
+// ("5120"), which wins when known; empty for a failure that is no decline. Pure.
+std::string paypal_decline_code(std::string_view code, std::string_view processor_response);
+
 inline constexpr std::string_view kPayPalSandboxBase = "https://api-m.sandbox.paypal.com";
 inline constexpr std::string_view kPayPalLiveBase = "https://api-m.paypal.com";
 
@@ -33,6 +40,9 @@ struct PayPalConfig {
   std::string api_base = std::string(kPayPalSandboxBase);  // kPayPalLiveBase in production
   std::string client_id;
   std::string client_secret;
+  // The id PayPal gave the webhook subscription (Developer Dashboard / POST /v1/notifications/
+  // webhooks); required to verify webhooks ("": webhooks are refused).
+  std::string webhook_id;
   std::chrono::milliseconds timeout{15000};
 };
 
@@ -59,7 +69,11 @@ class PayPalGateway final : public Gateway {
   ChargeResult charge(const ChargeRequest& request) override;
   RefundResult refund(const RefundRequest& request) override;
   ChargeResult fetch_charge(const std::string& charge_id) override;
-  // Always ErrorKind::kUnavailable "webhooks_unsupported" (see the file comment).
+  // Asks PayPal whether the webhook is genuine (see the file comment): FAILURE, a missing
+  // PAYPAL-* header or a 4xx is ErrorKind::kUnauthorized "invalid_signature"; no answer, a
+  // 5xx or refused credentials are ErrorKind::kUnavailable (not accepted: PayPal retries);
+  // no webhook id configured is kUnavailable "webhooks_unsupported". `now` is not used:
+  // PayPal's check covers the transmission time, and a replayed event acts once anyway.
   Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers, const std::string& body,
                                       Timestamp now) override;
 
@@ -67,7 +81,9 @@ class PayPalGateway final : public Gateway {
   // The request with a bearer token; a 401 drops the token and sends once more with a new one.
   Result<net::HttpResponse> send(const std::string& method, const std::string& path, const Json* body,
                                  const std::string& request_id);
-  Result<net::HttpResponse> send_once(const std::string& method, const std::string& path, const Json* body,
+  Result<net::HttpResponse> send_text(const std::string& method, const std::string& path, const std::string* body,
+                                      const std::string& request_id);
+  Result<net::HttpResponse> send_once(const std::string& method, const std::string& path, const std::string* body,
                                       const std::string& request_id, const std::string& token);
   // The cached token, or a new one when there is none or it is about to expire.
   Result<std::string> access_token();
@@ -113,6 +129,31 @@ RefundResult refund_from(const Result<net::HttpResponse>& response);
 // A payment token's card: its vault id, brand, last digits and expiry; other payment
 // sources and 4xx are ErrorKind::kInvalid "payment_method_refused".
 Result<PaymentMethodInfo> payment_token_from(const Result<net::HttpResponse>& response);
+
+// The PAYPAL-* transmission headers (names lower-case) every webhook carries; a missing one
+// is ErrorKind::kUnauthorized "invalid_signature".
+struct Transmission {
+  std::string auth_algo, cert_url, transmission_id, transmission_sig, transmission_time;
+};
+Result<Transmission> transmission_from(const std::map<std::string, std::string>& headers);
+// The verify-webhook-signature request body: the transmission, the webhook id and the event
+// exactly as received (spliced in, not re-serialized). Requires: `event` is a JSON object.
+std::string verify_request_body(const Transmission& t, const std::string& webhook_id, const std::string& event);
+// Its answer: SUCCESS is accepted; FAILURE and other 4xx are kUnauthorized
+// "invalid_signature"; no answer, 5xx, 401/403 (Recur's credentials) and anything else
+// are kUnavailable.
+Status verification_from(const Result<net::HttpResponse>& response);
+// PayPal's {"currency_code", "value"} in minor units ("19.99" EUR -> 1999; HUF "1500" ->
+// 150000); none when it is not that shape.
+std::optional<Money> money_from(const Json& amount);
+// A webhook event (its id, event_type and resource) and its notice:
+// PAYMENT.CAPTURE.COMPLETED / .DENIED / .DECLINED / .PENDING (a charge notice: the capture,
+// linked by custom_id = Recur's invoice), PAYMENT.CAPTURE.REFUNDED (a refund notice: the
+// refund, its capture from the "up" link), CUSTOMER.DISPUTE.CREATED / .UPDATED / .RESOLVED
+// (a dispute notice: the first disputed transaction's seller_transaction_id is the capture;
+// dispute_outcome RESOLVED_BUYER_FAVOUR / ACCEPTED is lost, RESOLVED_SELLER_FAVOUR /
+// CANCELED_BY_BUYER / DENIED / RESOLVED_WITH_PAYOUT won).
+Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace paypal
 }  // namespace recur::gateways

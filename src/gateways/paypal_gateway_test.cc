@@ -307,3 +307,105 @@ TEST(PayPalOAuth, RefusedClientCredentialsLeaveChargesUnknownAndVaultingUnavaila
 
 }  // namespace
 }  // namespace recur::gateways
+
+// --- webhook verification (not in the published files: checked against PayPal's documented
+// POST /v1/notifications/verify-webhook-signature) -------------------------------------------
+
+namespace recur::gateways {
+namespace {
+
+constexpr std::string_view kVerifyPath = "/v1/notifications/verify-webhook-signature";
+const std::map<std::string, std::string> kPayPalHeaders = {
+    {"paypal-auth-algo", "SHA256withRSA"},
+    {"paypal-cert-url", "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42"},
+    {"paypal-transmission-id", "69cd13f0-d67a-11e5-baa3-778b53f4ae55"},
+    {"paypal-transmission-sig", "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz"},
+    {"paypal-transmission-time", "2026-02-18T20:01:35Z"}};
+// Keys in PayPal's order, not sorted: what PayPal verifies is these bytes.
+constexpr std::string_view kCaptureEvent =
+    R"({"id":"WH-2WR32451HC0233532","event_type":"PAYMENT.CAPTURE.COMPLETED","resource_type":"capture",)"
+    R"("resource":{"id":"3C679366HH908993F","status":"COMPLETED","amount":{"value":"19.99","currency_code":"EUR"},)"
+    R"("custom_id":"in_1","create_time":"2026-02-18T20:01:30Z"}})";
+
+// A PayPal that hands out tokens and answers the verification as `verify` says, checking
+// the request's shape as PayPal documents it (a 400 otherwise).
+FaultServer::Script verifier(FaultAnswer verify) {
+  return [verify = std::move(verify)](const SeenRequest& r) {
+    if (r.target == kTokenPath) return FaultAnswer::respond(200, std::string(kToken));
+    if (r.target != kVerifyPath || r.method != "POST")
+      return FaultAnswer::respond(404, R"({"name":"RESOURCE_NOT_FOUND"})");
+    Json body = Json::parse(r.body, nullptr, false);
+    for (const char* field : {"auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time",
+                              "webhook_id"})
+      if (!body.is_object() || !body.contains(field) || !body[field].is_string())
+        return FaultAnswer::respond(400, R"({"name":"VALIDATION_ERROR","details":[{"issue":"MISSING_REQUIRED_PARAMETER"}]})");
+    if (!body.contains("webhook_event") || !body["webhook_event"].is_object())
+      return FaultAnswer::respond(400, R"({"name":"VALIDATION_ERROR","details":[{"issue":"MISSING_REQUIRED_PARAMETER"}]})");
+    return verify;
+  };
+}
+
+PayPalConfig webhook_config(std::string base, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  PayPalConfig c = config_for(std::move(base), timeout);
+  c.webhook_id = "1JE4291016473214C";
+  return c;
+}
+
+TEST(PayPalWebhookVerification, SuccessAcceptsTheEventAfterAskingPayPalWithTheHeadersAndTheRawEvent) {
+  FaultServer server(verifier(FaultAnswer::respond(200, R"({"verification_status":"SUCCESS"})")));
+  PayPalGateway gw(webhook_config(server.base_url()));
+  auto event = gw.verify_webhook(kPayPalHeaders, std::string(kCaptureEvent), 0);
+  ASSERT_TRUE(event.ok()) << event.error().message;
+  EXPECT_EQ(event->id, "WH-2WR32451HC0233532");
+  ASSERT_TRUE(event->charge.has_value());
+  EXPECT_EQ(event->charge->invoice, "in_1");
+  EXPECT_EQ(event->charge->result.charge_id, "3C679366HH908993F");
+  auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);  // the token, then the verification
+  EXPECT_EQ(seen[1].target, kVerifyPath);
+  EXPECT_EQ(seen[1].headers.at("authorization"), "Bearer A21AA_first");
+  EXPECT_EQ(seen[1].headers.at("content-type"), "application/json");
+  Json sent = Json::parse(seen[1].body);
+  EXPECT_EQ(sent.at("auth_algo"), "SHA256withRSA");
+  EXPECT_EQ(sent.at("cert_url"), kPayPalHeaders.at("paypal-cert-url"));
+  EXPECT_EQ(sent.at("transmission_id"), "69cd13f0-d67a-11e5-baa3-778b53f4ae55");
+  EXPECT_EQ(sent.at("transmission_sig"), kPayPalHeaders.at("paypal-transmission-sig"));
+  EXPECT_EQ(sent.at("transmission_time"), "2026-02-18T20:01:35Z");
+  EXPECT_EQ(sent.at("webhook_id"), "1JE4291016473214C");
+  EXPECT_NE(seen[1].body.find(std::string(kCaptureEvent)), std::string::npos);  // byte for byte
+}
+
+TEST(PayPalWebhookVerification, FailureIsABadSignature) {
+  FaultServer server(verifier(FaultAnswer::respond(200, R"({"verification_status":"FAILURE"})")));
+  PayPalGateway gw(webhook_config(server.base_url()));
+  auto event = gw.verify_webhook(kPayPalHeaders, std::string(kCaptureEvent), 0);
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.error().kind, ErrorKind::kUnauthorized);
+  EXPECT_EQ(event.error().code, "invalid_signature");
+}
+
+TEST(PayPalWebhookVerification, MissingHeadersAreRefusedWithoutAskingPayPal) {
+  FaultServer server(verifier(FaultAnswer::respond(200, R"({"verification_status":"SUCCESS"})")));
+  PayPalGateway gw(webhook_config(server.base_url()));
+  auto headers = kPayPalHeaders;
+  headers.erase("paypal-transmission-sig");
+  auto event = gw.verify_webhook(headers, std::string(kCaptureEvent), 0);
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.error().kind, ErrorKind::kUnauthorized);
+  EXPECT_EQ(server.requests_seen(), 0);
+}
+
+TEST(PayPalWebhookVerification, AServerErrorOrNoAnswerAcceptsNothing) {
+  for (const FaultAnswer& answer : {FaultAnswer::respond(500, R"({"name":"INTERNAL_SERVICE_ERROR"})"),
+                                    FaultAnswer::respond(503, "Service Unavailable", "text/plain"),
+                                    FaultAnswer::close(), FaultAnswer::hang()}) {
+    FaultServer server(verifier(answer));
+    PayPalGateway gw(webhook_config(server.base_url(), std::chrono::milliseconds(300)));
+    auto event = gw.verify_webhook(kPayPalHeaders, std::string(kCaptureEvent), 0);
+    ASSERT_FALSE(event.ok());
+    EXPECT_EQ(event.error().kind, ErrorKind::kUnavailable) << event.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace recur::gateways

@@ -334,12 +334,199 @@ TEST(PayPalRequests, CustomerIsDerivedWithoutARequest) {
   EXPECT_FALSE(gw.create_customer({"", "", "", "k"}).ok());
 }
 
-TEST(PayPalWebhook, WebhooksAreRefusedAsNotSupportedYet) {
+TEST(PayPalWebhook, WithoutAWebhookIdWebhooksAreRefusedAsUnsupported) {
   PayPalGateway gw(config(), no_network());
   auto event = gw.verify_webhook({{"paypal-transmission-sig", "x"}}, R"({"id":"WH-1"})", 0);
   ASSERT_FALSE(event.ok());
   EXPECT_EQ(event.error().kind, ErrorKind::kUnavailable);
   EXPECT_EQ(event.error().code, "webhooks_unsupported");
+}
+
+// --- decline codes ------------------------------------------------------------------
+
+TEST(PayPalDeclineCode, ProcessorResponsesWinOverIssuesAndStatuses) {
+  struct Case {
+    const char* code;
+    const char* processor_response;
+    const char* normalised;
+  };
+  const Case cases[] = {
+      {"declined", "5120", "insufficient_funds"},  {"declined", "0500", "do_not_honor"},
+      {"declined", "5400", "expired_card"},        {"declined", "9500", "fraudulent"},
+      {"declined", "9520", "lost_card"},           {"declined", "5180", "restricted_card"},
+      {"declined", "5110", "incorrect_cvc"},       {"declined", "9540", "do_not_try_again"},
+      {"declined", "", "generic_decline"},         {"declined", "1234", "generic_decline"},
+      {"failed", "", "generic_decline"},           {"voided", "", "generic_decline"},
+      {"instrument_declined", "", "generic_decline"}, {"transaction_refused", "", "do_not_honor"},
+      {"card_expired", "", "expired_card"},        {"payer_action_required", "", "authentication_required"},
+      {"compliance_violation", "", "do_not_try_again"},
+      {"transaction_limit_exceeded", "", "card_velocity_exceeded"},
+      {"invalid_request", "", ""},                 {"duplicate_invoice_id", "", ""},
+      {"payee_account_restricted", "", ""},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(paypal_decline_code(c.code, c.processor_response), c.normalised)
+        << c.code << " " << c.processor_response;
+}
+
+TEST(PayPalDeclineCode, RefusedCapturesAndOrdersCarryTheirDeclineCode) {
+  EXPECT_EQ(paypal::charge_from_order(answer(
+                201, order("COMPLETED", "[" + capture("DECLINED", R"(,"processor_response":{"response_code":"5120"})") + "]")))
+                .decline_code,
+            "insufficient_funds");
+  EXPECT_EQ(paypal::charge_from_order(answer(422, std::string(kDeclined))).decline_code, "generic_decline");
+  EXPECT_EQ(paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]"))).decline_code,
+            "authentication_required");
+  EXPECT_EQ(paypal::charge_from_order(answer(400, R"({"name":"INVALID_REQUEST","message":"bad"})")).decline_code, "");
+  EXPECT_EQ(paypal::charge_from_order(answer(409, R"({"name":"RESOURCE_CONFLICT"})")).decline_code, "");
+}
+
+std::string shown(const std::optional<Money>& m) {
+  return m ? std::to_string(m->amount) + " " + m->currency : "none";
+}
+
+const std::map<std::string, std::string> kTransmission = {
+    {"paypal-auth-algo", "SHA256withRSA"},
+    {"paypal-cert-url", "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42"},
+    {"paypal-transmission-id", "69cd13f0-d67a-11e5-baa3-778b53f4ae55"},
+    {"paypal-transmission-sig", "lmI95Jx3Y9nhR5SJWlHVIWpg4AgFk7n9bCHSRxbrd8A9zrhdu2rMyFrmz+Zjh3s3boXB07VXCXUZy"},
+    {"paypal-transmission-time", "2026-02-18T20:01:35Z"}};
+
+TEST(PayPalWebhook, EveryTransmissionHeaderIsRequired) {
+  ASSERT_TRUE(paypal::transmission_from(kTransmission).ok());
+  for (const auto& [name, value] : kTransmission) {
+    auto less = kTransmission;
+    less.erase(name);
+    auto t = paypal::transmission_from(less);
+    ASSERT_FALSE(t.ok()) << name;
+    EXPECT_EQ(t.error().kind, ErrorKind::kUnauthorized);
+    EXPECT_EQ(t.error().code, "invalid_signature");
+  }
+}
+
+TEST(PayPalWebhook, TheVerifyRequestCarriesTheEventByteForByte) {
+  // Keys out of order and a spaced number: a re-serialized object would differ.
+  const std::string event = R"({"id":"WH-1","event_type":"X","resource":{"b":1,"a":2.50}})";
+  std::string body = paypal::verify_request_body(*paypal::transmission_from(kTransmission), "1JE4291016473214C", event);
+  EXPECT_NE(body.find(R"("webhook_event":)" + event + "}"), std::string::npos) << body;
+  Json parsed = Json::parse(body);
+  EXPECT_EQ(parsed.at("auth_algo"), "SHA256withRSA");
+  EXPECT_EQ(parsed.at("transmission_id"), "69cd13f0-d67a-11e5-baa3-778b53f4ae55");
+  EXPECT_EQ(parsed.at("transmission_time"), "2026-02-18T20:01:35Z");
+  EXPECT_EQ(parsed.at("webhook_id"), "1JE4291016473214C");
+  EXPECT_EQ(parsed.at("webhook_event").at("id"), "WH-1");
+}
+
+TEST(PayPalWebhook, OnlySuccessIsAcceptedAndNoAnswerIsNotARefusal) {
+  EXPECT_TRUE(paypal::verification_from(answer(200, R"({"verification_status":"SUCCESS"})")).ok());
+  struct Case {
+    Result<net::HttpResponse> response;
+    ErrorKind kind;
+  };
+  std::vector<Case> cases;
+  cases.push_back({answer(200, R"({"verification_status":"FAILURE"})"), ErrorKind::kUnauthorized});
+  cases.push_back({answer(400, R"({"name":"VALIDATION_ERROR","details":[{"issue":"INVALID_PARAMETER"}]})"),
+                   ErrorKind::kUnauthorized});
+  cases.push_back({answer(200, R"({"verification_status":"MAYBE"})"), ErrorKind::kUnavailable});
+  cases.push_back({answer(200, R"({})"), ErrorKind::kUnavailable});
+  cases.push_back({answer(500, R"({"name":"INTERNAL_SERVICE_ERROR"})"), ErrorKind::kUnavailable});
+  cases.push_back({answer(503, "down"), ErrorKind::kUnavailable});
+  cases.push_back({answer(401, R"({"error":"invalid_token"})"), ErrorKind::kUnavailable});
+  cases.push_back({no_answer("timeout"), ErrorKind::kUnavailable});
+  for (const auto& c : cases) {
+    auto st = paypal::verification_from(c.response);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().kind, c.kind) << st.error().message;
+  }
+}
+
+TEST(PayPalWebhook, MoneyComesBackInMinorUnits) {
+  EXPECT_EQ(shown(paypal::money_from({{"currency_code", "EUR"}, {"value", "19.99"}})), "1999 eur");
+  EXPECT_EQ(shown(paypal::money_from({{"currency_code", "USD"}, {"value", "10"}})), "1000 usd");
+  EXPECT_EQ(shown(paypal::money_from({{"currency_code", "USD"}, {"value", "0.5"}})), "50 usd");
+  EXPECT_EQ(shown(paypal::money_from({{"currency_code", "JPY"}, {"value", "500"}})), "500 jpy");
+  EXPECT_EQ(shown(paypal::money_from({{"currency_code", "HUF"}, {"value", "1500"}})), "150000 huf");
+  EXPECT_EQ(shown(paypal::money_from({{"currency_code", "KWD"}, {"value", "1.234"}})), "1234 kwd");
+  EXPECT_FALSE(paypal::money_from({{"currency_code", "USD"}, {"value", "1.234"}}));
+  EXPECT_FALSE(paypal::money_from({{"currency_code", "USD"}, {"value", "-1"}}));
+  EXPECT_FALSE(paypal::money_from({{"currency_code", "XXX"}, {"value", "1"}}));
+  EXPECT_FALSE(paypal::money_from(Json()));
+}
+
+Json paypal_event(const std::string& type, Json resource) {
+  return {{"id", "WH-58D329510W468432D-8HN650336L201105X"},
+          {"event_version", "1.0"},
+          {"create_time", "2026-03-01T10:00:05.000Z"},
+          {"resource_type", "capture"},
+          {"event_type", type},
+          {"resource", std::move(resource)}};
+}
+
+TEST(PayPalWebhook, CaptureEventsAreChargeNoticesLinkedByTheInvoice) {
+  Json capture = {{"id", "3C679366HH908993F"},
+                  {"status", "COMPLETED"},
+                  {"amount", {{"currency_code", "EUR"}, {"value", "19.99"}}},
+                  {"custom_id", "in_1"},
+                  {"invoice_id", "in_1"},
+                  {"create_time", "2026-03-01T10:00:00Z"}};
+  auto e = paypal::event_from(paypal_event("PAYMENT.CAPTURE.COMPLETED", capture).dump());
+  ASSERT_TRUE(e.ok() && e->charge.has_value());
+  EXPECT_EQ(e->id, "WH-58D329510W468432D-8HN650336L201105X");
+  EXPECT_EQ(e->type, "PAYMENT.CAPTURE.COMPLETED");
+  EXPECT_EQ(e->charge->result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(e->charge->result.charge_id, "3C679366HH908993F");
+  EXPECT_EQ(e->charge->invoice, "in_1");
+  EXPECT_EQ(shown(e->charge->amount), "1999 eur");
+  EXPECT_TRUE(e->charge->created.has_value());
+  capture["status"] = "DECLINED";
+  EXPECT_EQ(paypal::event_from(paypal_event("PAYMENT.CAPTURE.DENIED", capture).dump())->charge->result.outcome,
+            Outcome::kFailed);
+  capture["status"] = "PENDING";
+  EXPECT_EQ(paypal::event_from(paypal_event("PAYMENT.CAPTURE.PENDING", capture).dump())->charge->result.outcome,
+            Outcome::kUnknown);
+}
+
+TEST(PayPalWebhook, ARefundEventNamesItsCaptureFromTheUpLink) {
+  Json refund = {{"id", "1JU08902781691411"},
+                 {"status", "COMPLETED"},
+                 {"amount", {{"currency_code", "EUR"}, {"value", "5.00"}}},
+                 {"links",
+                  {{{"rel", "self"}, {"href", "https://api.paypal.com/v2/payments/refunds/1JU08902781691411"}},
+                   {{"rel", "up"}, {"href", "https://api.paypal.com/v2/payments/captures/3C679366HH908993F"}}}}};
+  auto e = paypal::event_from(paypal_event("PAYMENT.CAPTURE.REFUNDED", refund).dump());
+  ASSERT_TRUE(e.ok() && e->refund.has_value());
+  EXPECT_EQ(e->refund->result.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(e->refund->result.refund_id, "1JU08902781691411");
+  EXPECT_EQ(e->refund->charge_id, "3C679366HH908993F");
+  EXPECT_EQ(shown(e->refund->amount), "500 eur");
+}
+
+TEST(PayPalWebhook, DisputeEventsOpenAndResolve) {
+  Json dispute = {{"dispute_id", "PP-D-27803"},
+                  {"reason", "MERCHANDISE_OR_SERVICE_NOT_RECEIVED"},
+                  {"status", "OPEN"},
+                  {"dispute_amount", {{"currency_code", "EUR"}, {"value", "19.99"}}},
+                  {"disputed_transactions", {{{"seller_transaction_id", "3C679366HH908993F"}}}}};
+  auto opened = paypal::event_from(paypal_event("CUSTOMER.DISPUTE.CREATED", dispute).dump());
+  ASSERT_TRUE(opened.ok() && opened->dispute.has_value());
+  EXPECT_EQ(opened->dispute->dispute_id, "PP-D-27803");
+  EXPECT_EQ(opened->dispute->charge_id, "3C679366HH908993F");
+  EXPECT_EQ(shown(opened->dispute->amount), "1999 eur");
+  EXPECT_EQ(opened->dispute->reason, "merchandise_or_service_not_received");
+  EXPECT_EQ(opened->dispute->outcome, "");
+  for (auto [code, outcome] : {std::pair{"RESOLVED_BUYER_FAVOUR", "lost"}, {"ACCEPTED", "lost"},
+                               {"RESOLVED_SELLER_FAVOUR", "won"}, {"CANCELED_BY_BUYER", "won"}, {"DENIED", "won"},
+                               {"RESOLVED_WITH_PAYOUT", "won"}, {"NONE", ""}}) {
+    dispute["dispute_outcome"] = {{"outcome_code", code}};
+    auto resolved = paypal::event_from(paypal_event("CUSTOMER.DISPUTE.RESOLVED", dispute).dump());
+    ASSERT_TRUE(resolved.ok() && resolved->dispute.has_value());
+    EXPECT_EQ(resolved->dispute->outcome, outcome) << code;
+  }
+  auto other = paypal::event_from(paypal_event("BILLING.SUBSCRIPTION.CREATED", {{"id", "I-1"}}).dump());
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->charge || other->refund || other->dispute);
+  EXPECT_FALSE(paypal::event_from("[]").ok());
+  EXPECT_FALSE(paypal::event_from(R"({"resource":{}})").ok());
 }
 
 }  // namespace

@@ -29,6 +29,12 @@ constexpr TestCard kCards[] = {
     {"pm_card_chargeDeclined", "visa", "0002", "card_declined"},
     {"pm_card_chargeDeclinedInsufficientFunds", "visa", "9995", "insufficient_funds"},
     {"pm_card_chargeCustomerFail", "visa", "0341", "card_declined"},
+    {"pm_card_visa_chargeDeclinedStolenCard", "visa", "9979", "stolen_card"},
+    {"pm_card_visa_chargeDeclinedLostCard", "visa", "9987", "lost_card"},
+    {"pm_card_chargeDeclinedFraudulent", "visa", "0019", "fraudulent"},
+    {"pm_card_chargeDeclinedExpiredCard", "visa", "0069", "expired_card"},
+    {"pm_card_chargeDeclinedIncorrectCvc", "visa", "0127", "incorrect_cvc"},
+    {"pm_card_chargeDeclinedProcessingError", "visa", "0119", "processing_error"},
     {"pm_card_expiring", "visa", "4242", "", true},
 };
 
@@ -40,6 +46,9 @@ const TestCard* card_for(std::string_view token) {
 
 std::string_view decline_message(std::string_view code) {
   if (code == "insufficient_funds") return "Your card has insufficient funds.";
+  if (code == "expired_card") return "Your card has expired.";
+  if (code == "incorrect_cvc") return "Your card's security code is incorrect.";
+  if (code == "processing_error") return "An error occurred while processing your card. Try again in a little bit.";
   return "Your card was declined.";
 }
 
@@ -53,6 +62,7 @@ ChargeResult charge_from_row(const db::Row& row) {
   r.outcome = row.text(1) == "succeeded" ? Outcome::kSucceeded : Outcome::kFailed;
   r.failure_code = row.opt_text(2).value_or("");
   if (!r.failure_code.empty()) r.failure_message = decline_message(r.failure_code);
+  if (r.outcome == Outcome::kFailed) r.decline_code = stripe_decline_code(r.failure_code);
   return r;
 }
 
@@ -168,6 +178,7 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
     }
     ChargeResult r{decline.empty() ? Outcome::kSucceeded : Outcome::kFailed, charge_id, decline, ""};
     if (!decline.empty()) r.failure_message = decline_message(decline);
+    if (!decline.empty()) r.decline_code = stripe_decline_code(decline);  // the sandbox speaks Stripe
     return r;
   });
   if (!stored.ok()) return unknown("gateway_error", stored.error().message);

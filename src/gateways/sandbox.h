@@ -8,6 +8,13 @@
 //   pm_card_chargeDeclined                             declined: card_declined
 //   pm_card_chargeDeclinedInsufficientFunds            declined: insufficient_funds
 //   pm_card_chargeCustomerFail                         attaches; every charge declined
+//   pm_card_visa_chargeDeclinedStolenCard              declined: stolen_card (hard)
+//   pm_card_visa_chargeDeclinedLostCard                declined: lost_card (hard)
+//   pm_card_chargeDeclinedFraudulent                   declined: fraudulent (hard)
+//   pm_card_chargeDeclinedExpiredCard                  declined: expired_card (hard)
+//   pm_card_chargeDeclinedIncorrectCvc                 declined: incorrect_cvc (hard)
+//   pm_card_chargeDeclinedProcessingError              declined: processing_error (soft)
+// Decline codes are Stripe's (card_declined is the normalised generic_decline).
 //   pm_card_expiring                                   succeeds; expires this month
 // Anything else is refused at attach with payment_method_refused.
 #pragma once

@@ -4,6 +4,42 @@
 #include "platform/digest.h"
 
 namespace recur::gateways {
+
+std::string square_decline_code(std::string_view code) {
+  // Square's payment error codes (https://developer.squareup.com/reference/square/enums/ErrorCode),
+  // lower-cased by the adapter, in Stripe's decline-code names.
+  static constexpr std::pair<std::string_view, std::string_view> kSquareDeclines[] = {
+      {"generic_decline", "generic_decline"},
+      {"insufficient_funds", "insufficient_funds"},
+      {"chip_insufficient_funds", "insufficient_funds"},
+      {"card_expired", "expired_card"},
+      {"invalid_expiration", "invalid_expiry_year"},
+      {"bad_expiration", "invalid_expiry_year"},
+      {"expiration_failure", "invalid_expiry_year"},
+      {"cvv_failure", "incorrect_cvc"},
+      {"address_verification_failure", "incorrect_zip"},
+      {"invalid_postal_code", "incorrect_zip"},
+      {"invalid_account", "invalid_account"},
+      {"invalid_card", "incorrect_number"},
+      {"pan_failure", "incorrect_number"},
+      {"card_not_supported", "card_not_supported"},
+      {"card_declined_call_issuer", "call_issuer"},
+      {"voice_failure", "call_issuer"},
+      {"card_declined_verification_required", "authentication_required"},
+      {"transaction_limit", "card_velocity_exceeded"},
+      {"payment_limit_exceeded", "card_velocity_exceeded"},
+      {"allowable_pin_tries_exceeded", "pin_try_exceeded"},
+      {"invalid_pin", "incorrect_pin"},
+      {"temporary_error", "processing_error"},
+      // A FAILED or CANCELED payment with no card error on record.
+      {"failed", "generic_decline"},
+      {"canceled", "generic_decline"},
+  };
+  for (const auto& [square, normalised] : kSquareDeclines)
+    if (square == code) return std::string(normalised);
+  return "";  // not a decline: a bad request, an idempotency or configuration error
+}
+
 namespace {
 
 constexpr std::size_t kMaxIdempotencyKey = 45;
@@ -39,6 +75,11 @@ Error missing(std::string_view what) {
   return Error::unavailable("gateway_error", "Square's answer has no " + std::string(what));
 }
 
+ChargeResult with_decline(ChargeResult r) {
+  if (r.outcome == Outcome::kFailed) r.decline_code = square_decline_code(r.failure_code);
+  return r;
+}
+
 ChargeResult charge_from_payment(const Json& payment) {
   std::string id = text_of(payment, "id");
   std::string status = text_of(payment, "status");
@@ -48,8 +89,8 @@ ChargeResult charge_from_payment(const Json& payment) {
     const Json& errors = member_of(member_of(payment, "card_details"), "errors");
     const Json& first = errors.is_array() && !errors.empty() ? errors[0] : Json();
     std::string code = lower_case(text_of(first, "code"));
-    return {Outcome::kFailed, std::move(id), code.empty() ? lower_case(status) : code,
-            "the payment is " + lower_case(status)};
+    return with_decline({Outcome::kFailed, std::move(id), code.empty() ? lower_case(status) : code,
+                         "the payment is " + lower_case(status)});
   }
   // APPROVED (not yet completed) or PENDING: the money's fate is not settled yet.
   return {Outcome::kUnknown, std::move(id), status.empty() ? "unexpected_status" : lower_case(status),
@@ -60,7 +101,7 @@ ChargeResult charge_from_error(const Reply& reply) {
   SquareError e = error_of(reply);
   // A declined payment still exists; Square may send it beside the errors.
   Outcome outcome = reply.credentials_refused() ? Outcome::kUnknown : Outcome::kFailed;
-  return {outcome, text_of(member_of(reply.body, "payment"), "id"), std::move(e.code), std::move(e.message)};
+  return with_decline({outcome, text_of(member_of(reply.body, "payment"), "id"), std::move(e.code), std::move(e.message)});
 }
 
 RefundResult refund_from_object(const Json& refund) {
@@ -83,6 +124,15 @@ std::optional<Money> money_of(const Json& object) {
   return Money{amount.get<std::int64_t>(), normalize_currency(currency)};
 }
 
+// A Dispute's state as its outcome: WON and INQUIRY_CLOSED (no chargeback came of the
+// inquiry) are won; LOST and ACCEPTED (the seller accepted it) are lost; any other state is
+// still open ("").
+std::string dispute_outcome(const std::string& state) {
+  if (state == "WON" || state == "INQUIRY_CLOSED") return "won";
+  if (state == "LOST" || state == "ACCEPTED") return "lost";
+  return "";
+}
+
 // The notices Recur acts on; every other event type is recorded and ignored.
 void read_notices(WebhookEvent& event) {
   if (event.type == "payment.updated") {
@@ -93,12 +143,14 @@ void read_notices(WebhookEvent& event) {
   } else if (event.type == "refund.updated") {
     const Json& refund = member_of(event.data, "refund");
     event.refund = RefundNotice{refund_from_object(refund), text_of(refund, "payment_id"), "", money_of(refund)};
-  } else if (event.type == "dispute.created") {
+  } else if (event.type == "dispute.created" || event.type == "dispute.state.updated" ||
+             event.type == "dispute.state.changed") {
     const Json& dispute = member_of(event.data, "dispute");
     std::string id = text_of(dispute, "dispute_id");
     event.dispute = DisputeNotice{id.empty() ? text_of(dispute, "id") : id,
                                   text_of(member_of(dispute, "disputed_payment"), "payment_id"), money_of(dispute),
-                                  lower_case(text_of(dispute, "reason"))};
+                                  lower_case(text_of(dispute, "reason")),
+                                  event.type == "dispute.created" ? "" : dispute_outcome(text_of(dispute, "state"))};
   }
 }
 

@@ -17,6 +17,10 @@
 
 namespace recur::gateways {
 
+// The normalised decline code (billing/failure_codes.h) of a refused charge's Square error
+// code (lower-cased) or payment status; empty for a failure that is no decline. Pure.
+std::string square_decline_code(std::string_view code);
+
 inline constexpr std::string_view kSquareApiVersion = "2025-08-20";  // the spec's Square-Version
 
 struct SquareConfig {
@@ -74,7 +78,8 @@ Result<std::string> customer_from(const Result<net::HttpResponse>& response);
 Result<PaymentMethodInfo> card_from(const Result<net::HttpResponse>& response);
 // An event notification: its event_id, type and data.object, and what it says about
 // money Recur asked for: payment.updated (a charge notice, linked by reference_id = the
-// invoice), refund.updated, dispute.created.
+// invoice), refund.updated, dispute.created and dispute.state.updated (.changed, its older
+// name; WON/INQUIRY_CLOSED are won, LOST/ACCEPTED lost, other states still open).
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace square

@@ -325,9 +325,50 @@ TEST(SquareEventNotice, RefundUpdatedAndDisputesAreReadOtherTypesAreNot) {
   EXPECT_EQ(d->dispute->dispute_id, "dp_sq");
   EXPECT_EQ(d->dispute->charge_id, "sq_pay_9");
   EXPECT_EQ(d->dispute->reason, "not_as_described");
+  EXPECT_EQ(d->dispute->outcome, "");
+  for (auto [state, outcome] : {std::pair{"WON", "won"}, {"INQUIRY_CLOSED", "won"}, {"LOST", "lost"},
+                                {"ACCEPTED", "lost"}, {"PROCESSING", ""}}) {
+    dispute["state"] = state;
+    for (const char* type : {"dispute.state.updated", "dispute.state.changed"}) {
+      auto u = square::event_from(notification(type, "dispute", dispute));
+      ASSERT_TRUE(u.ok() && u->dispute.has_value()) << type;
+      EXPECT_EQ(u->dispute->outcome, outcome) << state;
+      EXPECT_EQ(u->dispute->charge_id, "sq_pay_9");
+    }
+  }
   auto other = square::event_from(notification("customer.created", "customer", {{"id", "C1"}}));
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->charge || other->refund || other->dispute);
+}
+
+// --- decline codes ------------------------------------------------------------------
+
+TEST(SquareDeclineCode, SquaresErrorCodesInStripesNames) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"generic_decline", "generic_decline"},       {"insufficient_funds", "insufficient_funds"},
+      {"chip_insufficient_funds", "insufficient_funds"}, {"card_expired", "expired_card"},
+      {"invalid_expiration", "invalid_expiry_year"}, {"cvv_failure", "incorrect_cvc"},
+      {"address_verification_failure", "incorrect_zip"}, {"invalid_account", "invalid_account"},
+      {"invalid_card", "incorrect_number"},          {"card_not_supported", "card_not_supported"},
+      {"card_declined_call_issuer", "call_issuer"},  {"card_declined_verification_required", "authentication_required"},
+      {"transaction_limit", "card_velocity_exceeded"}, {"temporary_error", "processing_error"},
+      {"allowable_pin_tries_exceeded", "pin_try_exceeded"},
+      {"failed", "generic_decline"},                 {"canceled", "generic_decline"},
+      {"idempotency_key_reused", ""},                {"not_found", ""},
+      {"unauthorized", ""},                          {"http_400", ""},
+  };
+  for (const auto& [square_code, normalised] : cases)
+    EXPECT_EQ(square_decline_code(square_code), normalised) << square_code;
+}
+
+TEST(SquareDeclineCode, RefusedPaymentsCarryTheirDeclineCode) {
+  EXPECT_EQ(square::charge_from(answer(400, std::string(kDecline))).decline_code, "insufficient_funds");
+  EXPECT_EQ(square::charge_from(
+                answer(200, payment("FAILED", R"([{"category":"PAYMENT_METHOD_ERROR","code":"CARD_EXPIRED"}])")))
+                .decline_code,
+            "expired_card");
+  EXPECT_EQ(square::charge_from(answer(200, payment("PENDING"))).decline_code, "");
+  EXPECT_EQ(square::charge_from(answer(200, payment("COMPLETED"))).decline_code, "");
 }
 
 }  // namespace

@@ -5,6 +5,29 @@
 #include "platform/money.h"
 
 namespace recur::gateways {
+
+std::string stripe_decline_code(std::string_view code) {
+  // Stripe's decline codes are Recur's normalised names (https://docs.stripe.com/declines/codes);
+  // some also come as the error's `code` when there is no decline_code (expired_card, ...).
+  static constexpr std::string_view kStripeDeclineCodes[] = {
+      "approve_with_id", "authentication_required", "call_issuer", "card_not_supported", "card_velocity_exceeded",
+      "currency_not_supported", "do_not_honor", "do_not_try_again", "duplicate_transaction", "expired_card",
+      "fraudulent", "generic_decline", "incorrect_cvc", "incorrect_number", "incorrect_pin", "incorrect_zip",
+      "insufficient_funds", "invalid_account", "invalid_cvc", "invalid_expiry_month", "invalid_expiry_year",
+      "invalid_number", "invalid_pin", "issuer_not_available", "lost_card", "merchant_blacklist",
+      "new_account_information_available", "no_action_taken", "not_permitted", "offline_pin_required",
+      "online_or_offline_pin_required", "pickup_card", "pin_try_exceeded", "processing_error", "reenter_transaction",
+      "restricted_card", "revocation_of_all_authorizations", "revocation_of_authorization", "security_violation",
+      "service_not_allowed", "stolen_card", "stop_payment_order", "testmode_decline", "transaction_not_allowed",
+      "try_again_later", "withdrawal_count_limit_exceeded"};
+  for (std::string_view known : kStripeDeclineCodes)
+    if (known == code) return std::string(code);
+  // A decline without an issuer's reason: the error's code, or a PaymentIntent left
+  // requiring a payment method with no error on record.
+  if (code == "card_declined" || code == "requires_payment_method") return "generic_decline";
+  return "";  // not a decline: a bad request, an idempotency or API error
+}
+
 namespace {
 
 // Stripe's error object: {"error": {"type", "code", "decline_code", "message", "payment_intent"}}.
@@ -44,13 +67,19 @@ Error refusal(const Reply& reply, std::string code) {
   return Error::invalid(std::move(code), e.message);
 }
 
+// The decline code of a refused charge (an unsettled answer has none).
+ChargeResult with_decline(ChargeResult r) {
+  if (r.outcome == Outcome::kFailed) r.decline_code = stripe_decline_code(r.failure_code);
+  return r;
+}
+
 ChargeResult failed_with_last_error(const Json& intent, std::string id) {
   const Json& last = member_of(intent, "last_payment_error");
   StripeError e{text_of(last, "type"), text_of(last, "code"), text_of(last, "decline_code"), text_of(last, "message"), ""};
   // With no error on record, the status itself is the most precise reason.
   std::string code = e.decline_code.empty() && e.code.empty() ? text_of(intent, "status") : failure_code(e, 0);
   if (e.message.empty()) e.message = "the payment method was not charged";
-  return {Outcome::kFailed, std::move(id), std::move(code), std::move(e.message)};
+  return with_decline({Outcome::kFailed, std::move(id), std::move(code), std::move(e.message)});
 }
 
 ChargeResult charge_from_intent(const Json& intent) {
@@ -61,8 +90,8 @@ ChargeResult charge_from_intent(const Json& intent) {
   if (status == "processing")
     return {Outcome::kUnknown, std::move(id), "processing", "the payment is still processing"};
   if (status == "requires_action")
-    return {Outcome::kFailed, std::move(id), "authentication_required",
-            "the bank asks the customer to authenticate this payment"};
+    return with_decline({Outcome::kFailed, std::move(id), "authentication_required",
+                         "the bank asks the customer to authenticate this payment"});
   if (status == "requires_payment_method" || status == "canceled") return failed_with_last_error(intent, std::move(id));
   // requires_confirmation / requires_capture cannot follow confirm=true with automatic
   // capture; if they do, the money's fate is not known yet.
@@ -72,7 +101,7 @@ ChargeResult charge_from_intent(const Json& intent) {
 ChargeResult charge_from_error(const Reply& reply) {
   StripeError e = error_of(reply);
   Outcome outcome = unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed;
-  return {outcome, std::move(e.intent_id), failure_code(e, reply.status), std::move(e.message)};
+  return with_decline({outcome, std::move(e.intent_id), failure_code(e, reply.status), std::move(e.message)});
 }
 
 RefundResult refund_from_object(const Json& refund) {
@@ -131,8 +160,15 @@ void read_notices(WebhookEvent& event, const Json& request) {
     if (refunds.is_array() && !refunds.empty())
       event.refund = refund_notice(refunds[0], intent_of(object).empty() ? text_of(object, "id") : intent_of(object),
                                    std::move(key));
-  } else if (event.type == "charge.dispute.created") {
-    event.dispute = DisputeNotice{text_of(object, "id"), intent_of(object), money_of(object), text_of(object, "reason")};
+  } else if (event.type == "charge.dispute.created" || event.type == "charge.dispute.closed") {
+    // Closed: won or lost; warning_closed is an inquiry that closed without a chargeback
+    // (the money never left), which Recur counts as won.
+    std::string status = text_of(object, "status");
+    std::string outcome;
+    if (event.type == "charge.dispute.closed")
+      outcome = status == "lost" ? "lost" : (status == "won" || status == "warning_closed") ? "won" : "";
+    event.dispute = DisputeNotice{text_of(object, "id"), intent_of(object), money_of(object), text_of(object, "reason"),
+                                  std::move(outcome)};
   }
 }
 

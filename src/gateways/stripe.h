@@ -17,6 +17,11 @@
 
 namespace recur::gateways {
 
+// The normalised decline code (billing/failure_codes.h) of a refused charge's most specific
+// Stripe code (its decline_code, else its error code or the PaymentIntent's status); empty
+// for a failure that is no decline. Pure.
+std::string stripe_decline_code(std::string_view code);
+
 inline constexpr std::string_view kStripeApiVersion = "2020-08-27";
 
 struct StripeConfig {
@@ -69,7 +74,8 @@ Result<PaymentMethodInfo> payment_method_from(const Result<net::HttpResponse>& r
 // An Event object: its id, type and data.object, and what it says about money Recur asked
 // for: payment_intent.succeeded / .payment_failed / .canceled (a charge notice, linked by
 // metadata[payment], metadata[invoice] and request.idempotency_key), refund.updated,
-// charge.refund.updated and charge.refunded (the newest refund), charge.dispute.created.
+// charge.refund.updated and charge.refunded (the newest refund), charge.dispute.created and
+// charge.dispute.closed (status won or warning_closed: won; lost: lost).
 Result<WebhookEvent> event_from(const std::string& body);
 
 }  // namespace stripe

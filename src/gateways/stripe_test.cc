@@ -471,9 +471,54 @@ TEST(StripeEventNotice, ADisputeNamesTheIntentAndOtherEventsSayNothing) {
   auto other = stripe::event_from(stripe_event("customer.created", {{"id", "cus_1"}}).dump());
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->charge || other->refund || other->dispute);
+  EXPECT_EQ(e->dispute->outcome, "");  // opened
+  // Closed: won and warning_closed (an inquiry without a chargeback) are won, lost is lost.
+  for (auto [status, outcome] : {std::pair{"won", "won"}, {"warning_closed", "won"}, {"lost", "lost"},
+                                 {"under_review", ""}}) {
+    dispute["status"] = status;
+    auto closed = stripe::event_from(stripe_event("charge.dispute.closed", dispute).dump());
+    ASSERT_TRUE(closed.ok() && closed->dispute.has_value()) << status;
+    EXPECT_EQ(closed->dispute->outcome, outcome) << status;
+    EXPECT_EQ(closed->dispute->dispute_id, "dp_1");
+    EXPECT_EQ(closed->dispute->amount->amount, 2999);
+  }
   // An intent still processing is a charge notice that settles nothing.
   auto processing = stripe::event_from(stripe_event("payment_intent.succeeded", intent_object("processing")).dump());
   EXPECT_EQ(processing->charge->result.outcome, Outcome::kUnknown);
+}
+
+// --- decline codes ------------------------------------------------------------------
+
+TEST(StripeDeclineCode, StripesCodesAreTheNormalisedNamesAndOtherErrorsAreNoDecline) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"insufficient_funds", "insufficient_funds"}, {"stolen_card", "stolen_card"},
+      {"lost_card", "lost_card"},                   {"pickup_card", "pickup_card"},
+      {"fraudulent", "fraudulent"},                 {"do_not_honor", "do_not_honor"},
+      {"expired_card", "expired_card"},             {"incorrect_cvc", "incorrect_cvc"},
+      {"processing_error", "processing_error"},     {"try_again_later", "try_again_later"},
+      {"card_declined", "generic_decline"},          // a card_error without decline_code
+      {"requires_payment_method", "generic_decline"},  // an intent left without an error
+      {"authentication_required", "authentication_required"},
+      {"idempotency_key_reused", ""},               {"resource_missing", ""},
+      {"invalid_request_error", ""},                {"http_402", ""},
+  };
+  for (const auto& [stripe_code, normalised] : cases)
+    EXPECT_EQ(stripe_decline_code(stripe_code), normalised) << stripe_code;
+}
+
+TEST(StripeDeclineCode, RefusedChargesCarryTheirDeclineCodeAndUnknownOnesNone) {
+  EXPECT_EQ(stripe::charge_from(answer(402, std::string(kDecline))).decline_code, "insufficient_funds");
+  EXPECT_EQ(stripe::charge_from(answer(402, R"({"error":{"type":"card_error","code":"card_declined"}})")).decline_code,
+            "generic_decline");
+  EXPECT_EQ(stripe::charge_from(answer(200, intent("requires_payment_method",
+                                                   R"({"type":"card_error","code":"card_declined","decline_code":"stolen_card"})")))
+                .decline_code,
+            "stolen_card");
+  EXPECT_EQ(stripe::charge_from(answer(400, R"({"error":{"type":"invalid_request_error","code":"resource_missing"}})"))
+                .decline_code,
+            "");
+  EXPECT_EQ(stripe::charge_from(answer(200, intent("succeeded"))).decline_code, "");
+  EXPECT_EQ(stripe::charge_from(answer(409, std::string(kDecline))).decline_code, "");  // unsettled
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <memory>
 
@@ -97,16 +98,31 @@ std::string address_of(std::string_view from) {
 }
 
 std::string mime_message(const Email& email, std::string_view from, Timestamp date) {
-  // Base64 never contains "=_", so the boundary cannot occur inside a part.
+  // Base64 never contains "=_", so the boundaries cannot occur inside a part.
   std::string boundary = "=_recur_" + email.id;
+  std::string mixed = "=_recur_mixed_" + email.id;
+  const bool with_files = !email.attachments.empty();
   std::string out = fmt::format(
-      "Date: {}\r\nMessage-ID: <{}@{}>\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\n"
-      "Content-Type: multipart/alternative; boundary=\"{}\"\r\n\r\n",
-      rfc5322_date(date), email.id, domain_of(address_of(from)), from, email.to, encoded_header_text(email.subject),
-      boundary);
+      "Date: {}\r\nMessage-ID: <{}@{}>\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\n",
+      rfc5322_date(date), email.id, domain_of(address_of(from)), from, email.to, encoded_header_text(email.subject));
+  if (with_files)
+    out += fmt::format("Content-Type: multipart/mixed; boundary=\"{}\"\r\n\r\n--{}\r\n", mixed, mixed);
+  out += fmt::format("Content-Type: multipart/alternative; boundary=\"{}\"\r\n\r\n", boundary);
   out += mime_part(boundary, "text/plain", email.text);
   out += mime_part(boundary, "text/html", email.html);
   out += "--" + boundary + "--\r\n";
+  if (!with_files) return out;
+  for (const auto& file : email.attachments) {
+    std::string name;
+    for (char c : file.filename)
+      if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') name += c;
+    if (name.empty()) name = "attachment";
+    out += fmt::format(
+        "--{}\r\nContent-Type: {}; name=\"{}\"\r\nContent-Disposition: attachment; filename=\"{}\"\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        mixed, file.content_type, name, name, base64(file.bytes, 76));
+  }
+  out += "--" + mixed + "--\r\n";
   return out;
 }
 

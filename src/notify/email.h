@@ -11,6 +11,13 @@
 
 namespace recur::notify {
 
+// A file sent with an e-mail: a part of its own, base64, Content-Disposition: attachment.
+struct EmailAttachment {
+  std::string filename;  // [A-Za-z0-9._-] (others are dropped from the header)
+  std::string content_type;  // "application/pdf"
+  std::string bytes;
+};
+
 struct Email {
   std::string id;  // the notification's id: the Message-ID is <id@from-domain> on every try
   std::string to;
@@ -20,6 +27,7 @@ struct Email {
   // Update-payment tokens in the bodies: sent, but never written to a log.
   std::vector<std::string> secrets;
   std::string template_name;  // what a log line may say about the message, with its id
+  std::vector<EmailAttachment> attachments;
 };
 
 class EmailSender {
@@ -60,7 +68,8 @@ class LogEmailSender final : public EmailSender {
 
 // The whole RFC 5322 message: Date, Message-ID, From, To, Subject, then a
 // multipart/alternative body with the text and HTML parts in base64 (any line length, any
-// UTF-8). Lines end in CRLF.
+// UTF-8); with attachments, a multipart/mixed body holding that alternative part first and
+// then each file, base64 with Content-Disposition: attachment. Lines end in CRLF.
 std::string mime_message(const Email& email, std::string_view from, Timestamp date);
 // "Thu, 05 Feb 2026 10:00:00 +0000"
 std::string rfc5322_date(Timestamp t);

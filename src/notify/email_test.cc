@@ -46,6 +46,33 @@ TEST(MimeMessage, LongBodiesAreWrappedAt76Characters) {
   EXPECT_NE(m.find(base64(std::string(1000, 'x')).substr(0, 76) + "\r\n"), std::string::npos);
 }
 
+TEST(MimeMessage, AttachmentsMakeAMixedMessageWithTheAlternativePartFirst) {
+  Email e{"ntf_4", "ada@example.com", "Your receipt", "Hi Ada", "<p>Hi Ada</p>"};
+  std::string pdf = "%PDF-1.3\n\x00\xff binary";
+  pdf.append(200, '\x01');
+  e.attachments.push_back({"invoice-INV-000001.pdf", "application/pdf", pdf});
+  e.attachments.push_back({"bad\"name\r\n.pdf", "application/pdf", "x"});
+  auto m = mime_message(e, "a@b.example", 0);
+  auto mixed = m.find("Content-Type: multipart/mixed; boundary=\"=_recur_mixed_ntf_4\"\r\n\r\n--=_recur_mixed_ntf_4\r\n"
+                      "Content-Type: multipart/alternative; boundary=\"=_recur_ntf_4\"\r\n");
+  ASSERT_NE(mixed, std::string::npos) << m;
+  auto alt_end = m.find("--=_recur_ntf_4--\r\n");
+  auto file = m.find("--=_recur_mixed_ntf_4\r\nContent-Type: application/pdf; name=\"invoice-INV-000001.pdf\"\r\n"
+                     "Content-Disposition: attachment; filename=\"invoice-INV-000001.pdf\"\r\n"
+                     "Content-Transfer-Encoding: base64\r\n\r\n" + base64(pdf, 76) + "\r\n");
+  ASSERT_NE(file, std::string::npos) << m;
+  EXPECT_LT(alt_end, file);
+  // A file name never breaks out of its header.
+  EXPECT_NE(m.find("filename=\"badname.pdf\""), std::string::npos);
+  EXPECT_EQ(m.rfind("--=_recur_mixed_ntf_4--\r\n"), m.size() - std::string("--=_recur_mixed_ntf_4--\r\n").size());
+  for (std::size_t i = m.find('\n'); i != std::string::npos; i = m.find('\n', i + 1)) ASSERT_EQ(m[i - 1], '\r');
+}
+
+TEST(MimeMessage, NoAttachmentsNoMixedPart) {
+  Email e{"ntf_5", "a@b.example", "s", "t", "h"};
+  EXPECT_EQ(mime_message(e, "a@b.example", 0).find("multipart/mixed"), std::string::npos);
+}
+
 TEST(Addresses, FromWithADisplayNameGivesTheBareAddressForMailFrom) {
   EXPECT_EQ(address_of("Shop <billing@shop.example>"), "billing@shop.example");
   EXPECT_EQ(address_of("billing@shop.example"), "billing@shop.example");

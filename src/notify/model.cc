@@ -112,14 +112,14 @@ constexpr Template kTemplates[] = {
      "Hi {{customer_name}},\n\n"
      "We could not charge {{amount}} for {{description}} (invoice {{invoice_id}}).\n\n"
      "Please update your payment method:\n{{update_payment_url}}\n\n"
-     "We will try the payment again automatically.\n",
+     "{{retry_note}}\n",
      RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
                 "<p>We could not charge <strong>{{amount}}</strong> for {{description}} (invoice {{invoice_id}}).</p>\n"
                 "<p><a href=\"{{update_payment_url}}\">Update your payment method</a></p>\n"
-                "<p>We will try the payment again automatically.</p>\n"),
+                "<p>{{retry_note}}</p>\n"),
      // No link: customers who opted in get this text beside the e-mail (also_by_sms), and an
      // update-payment token is a secret a text message does not keep (lock screens, shared phones).
-     "Your payment of {{amount}} for {{description}} failed. We will retry; the e-mail we sent has a link to "
+     "Your payment of {{amount}} for {{description}} failed. {{retry_note_short}} the e-mail we sent has a link to "
      "update your payment method."},
     {"renewal_reminder", "Your {{plan_name}} renews on {{renewal_date}}",
      "Hi {{customer_name}},\n\n"
@@ -177,6 +177,19 @@ constexpr Template kTemplates[] = {
                 "<p>Check the gateway's status and credentials, and look for card testing, before the next "
                 "run.</p>\n"),
      "Billing alert: {{rate}} of {{attempted}} charges failed in run {{run_id}} (usual {{usual_rate}})."},
+    {"dispute_opened", "Dispute: {{amount}} of invoice {{invoice_number}} ({{gateway}})",
+     "The customer's bank disputes {{amount}} of invoice {{invoice_number}} ({{invoice_id}}, payment {{payment_id}}, "
+     "customer {{customer_id}}). Reason: {{reason}}.\n\n"
+     "Dispute {{dispute_id}} ({{gateway}}: {{gateway_reference}}). The subscription was: {{subscription_action}}.\n\n"
+     "Answer it with evidence in the gateway's dashboard before its deadline; Recur settles it when the gateway "
+     "reports the outcome.\n",
+     RECUR_HTML("<p>The customer's bank disputes <strong>{{amount}}</strong> of invoice {{invoice_number}} "
+                "({{invoice_id}}, payment {{payment_id}}, customer {{customer_id}}). Reason: {{reason}}.</p>\n"
+                "<p>Dispute {{dispute_id}} ({{gateway}}: {{gateway_reference}}). The subscription was: "
+                "{{subscription_action}}.</p>\n"
+                "<p>Answer it with evidence in the gateway's dashboard before its deadline; Recur settles it when "
+                "the gateway reports the outcome.</p>\n"),
+     "Dispute {{dispute_id}}: {{amount}} of invoice {{invoice_number}}."},
     {"inventory_low", "Low stock: {{product_name}} ({{sku}})",
      "{{product_name}} (SKU {{sku}}) is down to {{available}} available ({{on_hand}} on hand), at or below "
      "the threshold of {{low_stock_threshold}}.\n\n"
@@ -255,6 +268,9 @@ Json to_json(const Notification& n) {
                    {"next_attempt_at", to_json_time(n.next_attempt_at)},
                    {"last_error", to_json_text(n.last_error)},
                    {"sent_at", to_json_time(n.sent_at)}};
+  Json files = Json::array();
+  for (const auto& a : n.attachments) files.push_back({{"kind", a.kind}, {"id", a.id}});
+  body["attachments"] = std::move(files);
   return with_envelope(std::move(body), n);
 }
 
@@ -284,6 +300,8 @@ Notification notification_from_doc(const Json& doc) {
   n.last_error = doc_text(doc, "last_error");
   n.sent_at = doc_time(doc, "sent_at");
   if (auto it = doc.find("secrets"); it != doc.end() && it->is_array()) n.secrets = it->get<std::vector<std::string>>();
+  if (auto it = doc.find("attachments"); it != doc.end() && it->is_array())
+    for (const auto& a : *it) n.attachments.push_back({a.at("kind").get<std::string>(), a.at("id").get<std::string>()});
   read_envelope(doc, n);
   return n;
 }

@@ -27,6 +27,16 @@ std::string_view to_string(DeliveryStatus s);
 std::optional<Channel> parse_channel(std::string_view text);
 std::optional<DeliveryStatus> parse_status(std::string_view text);
 
+// A file an e-mail carries, named by what it is rather than by its bytes: the bytes are made
+// when the message is sent (notify::AttachmentSource), so the outbox stores no documents and
+// a message given up keeps none. Kinds: "invoice_pdf" (id "in_...").
+struct AttachmentRef {
+  std::string kind;
+  std::string id;
+  bool operator==(const AttachmentRef&) const = default;
+};
+inline constexpr std::string_view kAttachmentKinds[] = {"invoice_pdf"};
+
 // What another module asks to send. `data` holds the template's variables (strings or
 // numbers); extra keys are ignored.
 struct Message {
@@ -38,6 +48,7 @@ struct Message {
   std::optional<std::string> resource;  // what it is about: "in_...", "sub_..."
   std::optional<Timestamp> send_at;     // not before (default: as soon as committed)
   Json metadata = Json::object();
+  std::vector<AttachmentRef> attachments;  // e-mail only
 };
 
 struct Notification {
@@ -58,6 +69,7 @@ struct Notification {
   // Secrets rendered into the bodies (update-payment tokens): never shown by the API, and
   // scrubbed from the stored bodies once the message is final.
   std::vector<std::string> secrets;
+  std::vector<AttachmentRef> attachments;  // e-mail only: made when sent
   Json metadata = Json::object();
   Timestamp created = 0;
   Timestamp updated = 0;

@@ -77,18 +77,19 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
                                              "backorder_delay", "backorder_filled", "shipment_shipped",
-                                             "billing_failure_rate", "inventory_low", "purchase_order",
-                                             "replenishment_needed", "webhook_endpoint_disabled"}));
+                                             "billing_failure_rate", "dispute_opened", "inventory_low",
+                                             "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
 }
 
 TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {
   EXPECT_EQ(required_keys(*find_template("receipt"), Channel::kEmail),
             (std::vector<std::string>{"amount", "description", "customer_name", "date", "invoice_id"}));
   EXPECT_EQ(required_keys(*find_template("payment_failed"), Channel::kEmail),
-            (std::vector<std::string>{"amount", "customer_name", "description", "invoice_id", "update_payment_token"}));
+            (std::vector<std::string>{"amount", "customer_name", "description", "invoice_id", "update_payment_token",
+                                      "retry_note"}));
   // The text has no link, so it needs no token.
   EXPECT_EQ(required_keys(*find_template("payment_failed"), Channel::kSms),
-            (std::vector<std::string>{"amount", "description"}));
+            (std::vector<std::string>{"amount", "description", "retry_note_short"}));
 }
 
 TEST(Templates, OptedInCustomersAreTextedAFailedPaymentABackorderDelayAndAShippedBoxOnly) {
@@ -110,7 +111,7 @@ TEST(Templates, TheTextsCustomersGetAreShortAndCarryNoNameAddressOrLink) {
     Json data;
     const char* text;
   } cases[] = {
-      {"payment_failed", {{"amount", "24.00 USD"}, {"description", "Invoice INV-000042"}},
+      {"payment_failed", {{"amount", "24.00 USD"}, {"description", "Invoice INV-000042"}, {"retry_note_short", "We will retry;"}},
        "Your payment of 24.00 USD for Invoice INV-000042 failed. We will retry; the e-mail we sent has a link to "
        "update your payment method."},
       {"backorder_delay", {{"product_name", "Ethiopian beans"}, {"expected_date", "2026-03-12"}},
@@ -136,6 +137,7 @@ TEST(Templates, TheTextsCustomersGetAreShortAndCarryNoNameAddressOrLink) {
 TEST(Templates, PaymentLinkIsBaseUrlPlusEncodedTokenAndIsASecret) {
   Json data = receipt_data();
   data["update_payment_token"] = "tok en/1";
+  data["retry_note"] = "We will try the payment again automatically.";
   auto r = render_template(*find_template("payment_failed"), Channel::kEmail, data, "https://pay.example/u?x=1");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_NE(r->text.find("https://pay.example/u?x=1&token=tok%20en%2F1"), std::string::npos) << r->text;
@@ -147,6 +149,7 @@ TEST(Templates, PaymentLinkIsBaseUrlPlusEncodedTokenAndIsASecret) {
 TEST(Templates, PaymentLinkWithoutABaseUrlIsRefused) {
   Json data = receipt_data();
   data["update_payment_token"] = "t";
+  data["retry_note"] = "We will try the payment again automatically.";
   auto r = render_template(*find_template("payment_failed"), Channel::kEmail, data, "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "update_payment_url_unset");
@@ -174,6 +177,17 @@ TEST(Notification, ApiViewRedactsSecretsAndScrubbingRemovesThemFromTheRecord) {
   scrub_secrets(n);
   EXPECT_EQ(n.text, "link: https://p.example/?token=[redacted]");
   EXPECT_TRUE(n.secrets.empty());
+}
+
+TEST(Notification, AttachmentsAreKeptByReferenceInTheRecordAndShownByTheApi) {
+  Notification n;
+  n.id = "ntf_1";
+  n.attachments = {{"invoice_pdf", "in_1"}};
+  Json api = to_json(n);
+  EXPECT_EQ(api["attachments"], Json::parse(R"([{"kind":"invoice_pdf","id":"in_1"}])"));
+  EXPECT_EQ(notification_from_doc(to_doc(n)).attachments, n.attachments);
+  n.attachments.clear();
+  EXPECT_EQ(to_json(n)["attachments"], Json::array());
 }
 
 TEST(Recipients, EmailAddressesHaveOneAtAndNoBlanksOrHeaderSyntax) {

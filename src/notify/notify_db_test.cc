@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <barrier>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -165,6 +166,89 @@ TEST_F(NotifyTest, CommittedEmailArrivesWithBothPartsAndIsRecordedSent) {
   EXPECT_EQ(record.next_attempt_at, std::nullopt);
   EXPECT_EQ(record.last_error, std::nullopt);
   EXPECT_EQ(dispatch(*n).sent, 0);  // nothing due any more
+}
+
+// Makes attachments from a table; a missing one fails with `failure`.
+class TableAttachments final : public AttachmentSource {
+ public:
+  std::map<std::string, EmailAttachment> files;
+  Error failure = Error::unavailable("pdf_render_failed", "the font is gone");
+  int asked = 0;
+  Result<EmailAttachment> attachment(const AttachmentRef& ref) override {
+    ++asked;
+    auto it = files.find(ref.kind + "/" + ref.id);
+    if (it == files.end()) return failure;
+    return it->second;
+  }
+};
+
+TEST_F(NotifyTest, AttachmentIsMadeWhenSentAndArrivesAsAFilePart) {
+  auto n = notifier(smtp->url());
+  TableAttachments source;
+  std::string pdf = std::string("%PDF-1.3\n") + std::string(3000, '\xfe') + "%%EOF";
+  source.files["invoice_pdf/in_0001"] = {"invoice-INV-000001.pdf", "application/pdf", pdf};
+  n->set_attachment_source(source);
+  Message m = receipt();
+  m.attachments = {{"invoice_pdf", "in_0001"}};
+  auto id = enqueue(*n, m);
+  EXPECT_EQ(source.asked, 0);  // nothing is made when queued
+  EXPECT_EQ(n->get(id)->attachments, m.attachments);
+  EXPECT_EQ(dispatch(*n).sent, 1);
+  EXPECT_EQ(source.asked, 1);
+  auto mails = mails_for(*smtp, id);
+  ASSERT_EQ(mails.size(), 1u);
+  EXPECT_NE(mails[0].header("Content-Type").find("multipart/mixed"), std::string::npos) << mails[0].raw;
+  EXPECT_NE(mails[0].raw.find("Content-Disposition: attachment; filename=\"invoice-INV-000001.pdf\""),
+            std::string::npos);
+  EXPECT_EQ(mails[0].part("application/pdf"), pdf);
+  EXPECT_NE(mails[0].part("text/plain").find("Thank you for your payment"), std::string::npos);
+}
+
+TEST_F(NotifyTest, AnAttachmentThatCannotBeMadeIsRetriedOrGivenUpByItsKind) {
+  auto n = notifier(smtp->url());
+  TableAttachments source;
+  n->set_attachment_source(source);
+  Message m = receipt();
+  m.attachments = {{"invoice_pdf", "in_missing"}};
+  auto retried = enqueue(*n, m);
+  EXPECT_EQ(dispatch(*n).failed, 1);
+  auto record = *n->get(retried);
+  EXPECT_EQ(record.status, DeliveryStatus::kFailed);
+  EXPECT_NE(record.last_error->find("attachment"), std::string::npos);
+  EXPECT_TRUE(mails_for(*smtp, retried).empty());  // never sent without its file
+
+  source.failure = Error::not_found("invoice_not_found", "no invoice");
+  m.attachments = {{"invoice_pdf", "in_gone"}};
+  auto gone = enqueue(*n, m);
+  t.clock->advance(3600);
+  dispatch(*n);
+  EXPECT_EQ(n->get(gone)->status, DeliveryStatus::kDead);
+  EXPECT_TRUE(mails_for(*smtp, gone).empty());
+}
+
+TEST_F(NotifyTest, AttachmentsAreRefusedOnSmsAndOfUnknownKinds) {
+  auto n = notifier(smtp->url());
+  Message sms = receipt();
+  sms.channel = Channel::kSms;
+  sms.to = "+14155550100";
+  sms.attachments = {{"invoice_pdf", "in_1"}};
+  Message odd = receipt();
+  odd.attachments = {{"photo", "x"}};
+  for (const auto& m : {sms, odd}) {
+    auto id = db::transact(t.app->database(), [&](db::Tx& tx) { return n->enqueue(tx, m); });
+    ASSERT_FALSE(id.ok());
+    EXPECT_EQ(id.error().code, "validation_failed");
+  }
+  // The SMS copy of an e-mail drops its files instead.
+  Message with_file = receipt();
+  with_file.template_name = "payment_failed";
+  with_file.data["update_payment_token"] = "tok";
+  with_file.attachments = {{"invoice_pdf", "in_1"}};
+  auto copied = db::transact(t.app->database(), [&](db::Tx& tx) {
+    return enqueue_sms_copy(*n, tx, with_file, std::string("+14155550100"));
+  });
+  ASSERT_TRUE(copied.ok()) << copied.error().message;
+  EXPECT_TRUE(n->get(*copied)->attachments.empty());
 }
 
 TEST_F(NotifyTest, MessageWhoseTransactionRollsBackIsNeverSent) {

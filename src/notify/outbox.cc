@@ -9,6 +9,7 @@ Result<std::string> enqueue_sms_copy(Outbox& outbox, db::Tx& tx, Message email,
   email.channel = Channel::kSms;
   email.to = *phone;
   if (email.data.is_object()) email.data.erase("update_payment_token");
+  email.attachments.clear();  // a text carries no files
   return outbox.enqueue(tx, email);
 }
 

@@ -4,6 +4,9 @@
 
 #include "platform/phone.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace recur::notify {
 namespace {
 
@@ -58,6 +61,12 @@ Result<Notification> Notifier::prepare(const Message& m) {
   if (!t) return refused("template", "invalid_value", "unknown template '" + m.template_name + "'");
   RECUR_TRY(check_recipient(m));
   if (!m.data.is_object()) return refused("data", "invalid_type", "data must be an object");
+  if (m.channel != Channel::kEmail && !m.attachments.empty())
+    return refused("attachments", "not_allowed", "only an e-mail carries attachments");
+  for (const auto& a : m.attachments)
+    if (std::find(std::begin(kAttachmentKinds), std::end(kAttachmentKinds), a.kind) == std::end(kAttachmentKinds) ||
+        a.id.empty())
+      return refused("attachments", "invalid_value", "unknown attachment kind '" + a.kind + "'");
   RECUR_ASSIGN(auto rendered, render_template(*t, m.channel, m.data, options_.update_payment_url));
   Timestamp now = clock_.now();
   Notification n;
@@ -71,6 +80,7 @@ Result<Notification> Notifier::prepare(const Message& m) {
   n.text = std::move(rendered.text);
   n.html = std::move(rendered.html);
   n.secrets = std::move(rendered.secrets);
+  n.attachments = m.attachments;
   n.next_attempt_at = std::max(now, m.send_at.value_or(now));
   n.metadata = m.metadata;
   n.created = n.updated = now;
@@ -102,7 +112,21 @@ Result<std::optional<Notification>> Notifier::claim(Timestamp now) {
 
 Status Notifier::deliver(const Notification& n) {
   if (n.channel == Channel::kSms) return sms_.send(Sms{n.id, n.to, n.text, n.secrets, n.template_name});
-  return email_.send(Email{n.id, n.to, n.subject.value_or(""), n.text, n.html.value_or(""), n.secrets, n.template_name});
+  Email email{n.id, n.to, n.subject.value_or(""), n.text, n.html.value_or(""), n.secrets, n.template_name, {}};
+  for (const auto& ref : n.attachments) {
+    if (!attachments_)
+      return Error::unavailable("attachment_unavailable", "no attachment source is set to make " + ref.kind);
+    auto file = attachments_->attachment(ref);
+    if (!file.ok()) {
+      // The file's own failure, by kind: gone or refused for good gives the message up.
+      auto kind = file.error().kind;
+      std::string why = "could not make the " + ref.kind + " attachment: " + file.error().code;
+      if (kind == ErrorKind::kNotFound || kind == ErrorKind::kInvalid) return Error::invalid("attachment_unavailable", why);
+      return Error::unavailable("attachment_unavailable", why);
+    }
+    email.attachments.push_back(std::move(*file));
+  }
+  return email_.send(email);
 }
 
 Result<bool> Notifier::record(const Notification& claimed, const Status& outcome, DispatchReport& report) {

@@ -15,6 +15,15 @@
 
 namespace recur::notify {
 
+// Makes an attachment's file when its e-mail is sent (billing draws invoice PDFs). A failure
+// of kind kNotFound or kInvalid gives the message up; any other is retried like a refused
+// delivery.
+class AttachmentSource {
+ public:
+  virtual ~AttachmentSource() = default;
+  virtual Result<EmailAttachment> attachment(const AttachmentRef& ref) = 0;
+};
+
 struct NotifierOptions {
   std::string update_payment_url;    // base of the link in payment_failed and card_expiring
   int batch = 100;                   // messages one dispatch_due run sends at most
@@ -42,6 +51,10 @@ class Notifier final : public Outbox {
   // Requires: called inside the caller's transaction.
   Result<std::string> enqueue(db::Tx& tx, const Message& message) override;
 
+  // Where attachments are made when a message is sent; without one, a message with
+  // attachments is retried (attachment_unavailable) until a source is set.
+  void set_attachment_source(AttachmentSource& source) { attachments_ = &source; }
+
   // Sends the messages due now, each claimed and recorded in its own small transaction, and
   // schedules retries (retry_delay). Safe to run on several threads or nodes at once: a
   // message is claimed by one dispatcher only.
@@ -66,6 +79,7 @@ class Notifier final : public Outbox {
   EmailSender& email_;
   SmsSender& sms_;
   NotifierOptions options_;
+  AttachmentSource* attachments_ = nullptr;
 };
 
 }  // namespace recur::notify

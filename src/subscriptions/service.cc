@@ -626,17 +626,45 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
     case PaymentStep::kExhaustedUnpaid: action = Action::kMarkUnpaid; type = "subscription.unpaid"; break;
     case PaymentStep::kFirstPaid: action = Action::kActivate; type = "subscription.activated"; break;
     case PaymentStep::kFirstRefused: action = Action::kExpire; type = "subscription.incomplete_expired"; break;
+    case PaymentStep::kDisputePause: action = Action::kPause; type = "subscription.paused"; break;
+    case PaymentStep::kDisputeCancel: action = Action::kCancelNow; type = "subscription.canceled"; break;
+    case PaymentStep::kDisputeResume: action = Action::kResume; type = "subscription.resumed"; break;
   }
   // Probe first on a copy: a step that does not apply must leave no trace at all.
   RECUR_ASSIGN(Loaded probe, load(tx, id, true));
   Timestamp now = std::max(clock_.now(), probe.sub.updated);
   (void)advance(probe.sub, probe.lookup(), now);
   if (!allowed(probe.sub, action).ok()) return false;
+  const bool cancels = step == PaymentStep::kExhaustedCancel || step == PaymentStep::kDisputeCancel;
   RECUR_ASSIGN(auto stored, mutate_in(tx, id, std::nullopt, events::Actor::system(), type,
-                                      [&](Loaded& l, db::Tx&, Timestamp at) -> Result<Json> {
-    RECUR_ASSIGN(Status next, transition(l.sub.status, action, TransitionContext{l.sub.cancel_at_period_end, false}));
+                                      [&](Loaded& l, db::Tx& in, Timestamp at) -> Result<Json> {
     Json details = {{"invoice", invoice}};
-    if (step == PaymentStep::kExhaustedCancel) {
+    if (step == PaymentStep::kDisputeResume) {
+      // As a resumption by hand (resume()): a period that began while paused is billed now.
+      Json paused = to_json(l.sub);
+      auto happened = subscriptions::resume(l.sub, l.current_plan(), at);
+      details["reason"] = "dispute_won";
+      details["new_period"] = !happened.empty() && happened[0].billable;
+      if (!happened.empty() && happened[0].billable) {
+        happened[0].type = "subscription.period_started";
+        happened[0].before = std::move(paused);
+        RECUR_TRY(record_lifecycle(in, l.sub, std::move(happened)));
+      }
+      return details;
+    }
+    RECUR_ASSIGN(Status next, transition(l.sub.status, action, TransitionContext{l.sub.cancel_at_period_end, false}));
+    if (step == PaymentStep::kDisputeCancel) {
+      l.sub.cancellation = Cancellation{"payment_disputed", std::nullopt, at};
+      l.sub.canceled_at = at;
+      l.sub.ended_at = at;
+      l.sub.cancel_at_period_end = false;
+      l.sub.pause.reset();
+      l.sub.pending_change.reset();
+      details["reason"] = "payment_disputed";
+    } else if (step == PaymentStep::kDisputePause) {
+      l.sub.pause = Pause{at, std::nullopt};
+      details["reason"] = "payment_disputed";
+    } else if (step == PaymentStep::kExhaustedCancel) {
       l.sub.cancellation = Cancellation{"payment_failed", std::nullopt, at};
       l.sub.canceled_at = at;
       l.sub.ended_at = at;
@@ -657,9 +685,11 @@ Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::stri
     l.sub.status = next;
     return details;
   }));
-  // Later periods' invoices (a past_due subscription keeps renewing) end with it too.
+  if (cancels) {
+    // Later periods' invoices (a past_due subscription keeps renewing) end with it too.
+    RECUR_TRY(ended_at_once(tx, stored, invoice));
+  }
   // A refused checkout's invoice was settled (failed) already: it is voided with the rest.
-  if (step == PaymentStep::kExhaustedCancel) RECUR_TRY(ended_at_once(tx, stored, invoice));
   if (step == PaymentStep::kFirstRefused) RECUR_TRY(ended_at_once(tx, stored, ""));
   return true;
 }

@@ -158,6 +158,9 @@ enum class PaymentStep {
   kExhaustedUnpaid,  // retries ran out, final action "unpaid" (until every open invoice is paid)
   kFirstPaid,        // an incomplete subscription's first invoice got paid: active
   kFirstRefused,     // checkout with error_if_incomplete was refused: incomplete_expired at once
+  kDisputePause,     // a charge is disputed, setting "pause": paused until the dispute is decided
+  kDisputeCancel,    // a charge is disputed, setting "cancel": canceled at once
+  kDisputeResume,    // the dispute that paused it was won: resumed as by hand
 };
 
 // A plan a subscription may be started on or moved to (it exists and is not archived);

@@ -329,6 +329,9 @@ class TestModeCase(ApiTestCase):
         return r.json()
 
     def set_dunning(self, **fields):
+        # The suites' schedules are exact days: `fixed` unless a test asks for `smart`
+        # (decline-aware timing, test_billing.py's DeclineAwareDunningTest).
+        fields.setdefault("mode", "fixed")
         current = self.api.get("/v1/settings/dunning")
         self.assertStatus(current, 200)
         r = self.api.patch("/v1/settings/dunning", fields, headers={"If-Match": current.headers["ETag"]})

@@ -532,3 +532,111 @@ class DunningTest(TestModeCase):
         self.attach(customer, "pm_card_visa", default=True)
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["amount_paid"], inv["attempt_count"]), ("paid", 2000, 3))
+
+
+class DeclineAwareDunningTest(TestModeCase):
+    """Smart dunning reads the decline (docs/billing-rules.md): the sandbox's Stripe decline
+    test ids through Prism."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.plan = cls.make.plan(amount=2000)
+
+    def setUp(self):
+        self.set_dunning(retry_days=[1, 3, 5, 7], final_action="cancel", mode="smart")
+
+    def tearDown(self):
+        self.set_dunning(retry_days=[1, 3, 5, 7], final_action="cancel")
+
+    def subscribe(self, token, **customer_fields):
+        customer = self.make.customer(**customer_fields)
+        pm = self.attach(customer, token)
+        sub = self.make.subscription(plan=self.plan, customer=customer)
+        [inv] = self.invoices(sub)
+        return customer, pm, sub, inv
+
+    def test_settings_have_a_mode(self):
+        r = self.api.get("/v1/settings/dunning")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["mode"], "smart")
+        fixed = self.set_dunning(mode="fixed")
+        self.assertEqual(fixed["mode"], "fixed")
+        doc = self.assertProblem(self.raw.patch("/v1/settings/dunning", {"mode": "clever", "version": fixed["version"]}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"mode": "invalid_value"})
+
+    def test_a_hard_decline_stops_retrying_the_card_and_a_new_card_is_charged_at_once(self):
+        t0 = self.now()
+        customer, stolen, sub, inv = self.subscribe("pm_card_visa_chargeDeclinedStolenCard")
+        self.advance(t0)
+        inv = self.invoice(inv)
+        [failed] = self.payments(inv)
+        self.assertEqual((failed["failure_code"], failed["gateway_failure_code"], failed["decline_code"],
+                          failed["decline_type"]), ("card_declined", "stolen_card", "stolen_card", "hard"))
+        self.assertEqual(inv["hard_declined_payment_method"], stolen["id"])
+        self.assertEqual(parse_time(inv["next_attempt_at"]), t0 + 7 * DAY)  # the window's end
+        self.assertEqual(self.subscription(sub)["status"], "past_due")
+        # The scheduled days pass without charging the card.
+        self.advance(t0 + 5 * DAY)
+        self.assertEqual(len(self.payments(inv)), 1)
+        # A new default card is charged at once.
+        visa = self.attach(customer, "pm_card_visa", default=True)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["amount_paid"]), ("paid", 2000))
+        paid = self.payments(inv)[0]
+        self.assertEqual((paid["status"], paid["payment_method"], paid["decline_code"], paid["decline_type"]),
+                         ("succeeded", visa["id"], None, None))
+        self.assertEqual(self.subscription(sub)["status"], "active")
+
+    def test_without_a_new_card_the_final_action_applies_at_the_windows_end(self):
+        t0 = self.now()
+        _, _, sub, inv = self.subscribe("pm_card_chargeDeclinedExpiredCard")
+        self.advance(t0)
+        self.assertEqual(self.payments(inv)[0]["decline_type"], "hard")
+        self.advance(t0 + 7 * DAY - timedelta(seconds=1))
+        self.assertEqual(self.invoice(inv)["status"], "open")
+        self.advance(t0 + 7 * DAY)
+        inv = self.invoice(inv)
+        self.assertEqual((inv["status"], inv["next_attempt_at"]), ("uncollectible", None))
+        self.assertEqual(len(self.payments(inv)), 1)  # the gateway was not asked again
+        self.assertEqual(self.subscription(sub)["status"], "canceled")
+
+    def test_a_soft_decline_follows_the_schedule(self):
+        t0 = self.now()
+        _, _, _, inv = self.subscribe("pm_card_chargeDeclinedProcessingError")
+        self.advance(t0)
+        inv = self.invoice(inv)
+        self.assertEqual((self.payments(inv)[0]["decline_code"], self.payments(inv)[0]["decline_type"]),
+                         ("processing_error", "soft"))
+        self.assertIsNone(inv["hard_declined_payment_method"])
+        self.assertEqual(parse_time(inv["next_attempt_at"]), t0 + DAY)
+
+    def test_insufficient_funds_is_retried_at_nine_in_the_customers_morning(self):
+        from zoneinfo import ZoneInfo
+        t0 = self.now()
+        _, _, _, inv = self.subscribe("pm_card_chargeDeclinedInsufficientFunds", time_zone="America/New_York")
+        self.advance(t0)
+        inv = self.invoice(inv)
+        self.assertEqual(self.payments(inv)[0]["decline_type"], "soft")
+        retry = parse_time(inv["next_attempt_at"])
+        local = retry.astimezone(ZoneInfo("America/New_York"))
+        self.assertEqual((local.hour, local.minute), (9, 0))
+        self.assertGreater(retry, t0)
+        self.assertLessEqual(retry.astimezone(ZoneInfo("America/New_York")).date(),
+                             (t0 + 7 * DAY).astimezone(ZoneInfo("America/New_York")).date())
+        self.advance(retry - timedelta(seconds=1))
+        self.assertEqual(len(self.payments(inv)), 1)
+        self.advance(retry)
+        self.assertEqual(len(self.payments(inv)), 2)
+
+    def test_time_zones_are_iana_names(self):
+        customer = self.make.customer(time_zone="Europe/Berlin")
+        self.assertEqual(customer["time_zone"], "Europe/Berlin")
+        doc = self.assertProblem(self.raw.post("/v1/customers", {"email": "tz@example.com", "name": "Tz",
+                                                                  "time_zone": "Mars/Olympus_Mons"}),
+                                 422, "validation_failed")
+        self.assertFieldErrors(doc, {"time_zone": "invalid_time_zone"})
+        r = self.api.patch(f"/v1/customers/{customer['id']}", {"time_zone": None, "version": customer["version"]})
+        self.assertStatus(r, 200)
+        self.assertIsNone(r.json()["time_zone"])

@@ -119,3 +119,100 @@ class GatewayWebhookTest(TestModeCase):
             r = self.deliver(gateway, body, "Sandbox-Signature", signature(SANDBOX_SECRET, self.unix_now(), body),
                              api=suite)
             self.assertProblem(r, 404, "gateway_not_found")
+
+
+def dispute_event(event_id: str, event_type: str, payment: dict, dispute_id: str, status: str) -> bytes:
+    """A Stripe dispute event (the sandbox reads Stripe's format) about `payment`'s charge."""
+    dispute = {"id": dispute_id, "object": "dispute", "amount": payment["amount"], "currency": payment["currency"],
+               "payment_intent": payment["gateway_reference"], "reason": "fraudulent", "status": status}
+    return json.dumps({"id": event_id, "object": "event", "type": event_type, "data": {"object": dispute}},
+                      separators=(",", ":")).encode()
+
+
+class DisputeWebhookTest(TestModeCase):
+    """Disputes that act (decision 0021): opened → paused and held, won → resumed, each once."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.plan = cls.make.plan(amount=2500)
+        cls.gateway = Api(role=None)
+        cls.gateway.base = billing_server.SERVER.proxy
+
+    deliver = GatewayWebhookTest.deliver
+    unix_now = GatewayWebhookTest.unix_now
+    paid_invoice = GatewayWebhookTest.paid_invoice
+
+    def sandbox(self, body: bytes):
+        r = self.deliver("sandbox", body, "Sandbox-Signature", signature(SANDBOX_SECRET, self.unix_now(), body))
+        self.assertStatus(r, 200)
+        return r.json()
+
+    def test_a_dispute_pauses_the_subscription_once_and_a_win_resumes_it(self):
+        sub, inv, pay = self.paid_invoice()
+        dispute_id = "du_" + uuid.uuid4().hex[:20]
+        opened = dispute_event("evt_" + uuid.uuid4().hex, "charge.dispute.created", pay, dispute_id, "needs_response")
+        self.assertEqual(self.sandbox(opened), {"received": True, "duplicate": False})
+        self.assertEqual(self.sandbox(opened), {"received": True, "duplicate": True})
+        # Another event about the same dispute changes nothing either.
+        again = dispute_event("evt_" + uuid.uuid4().hex, "charge.dispute.created", pay, dispute_id, "needs_response")
+        self.assertEqual(self.sandbox(again), {"received": True, "duplicate": False})
+        held = self.invoice(inv)
+        self.assertEqual((held["status"], held["amount_paid"], held["amount_disputed"], held["amount_disputed_lost"]),
+                         ("paid", pay["amount"], pay["amount"], 0))
+        paused = self.subscription(sub)
+        self.assertEqual(paused["status"], "paused")
+        r = self.api.get("/v1/events", params={"type": "dispute.created"})
+        self.assertStatus(r, 200)
+        created = [e for e in r.json()["data"] if e["data"]["object"]["invoice"] == inv["id"]]
+        self.assertEqual(len(created), 1)
+        self.assertEqual(created[0]["data"]["object"]["status"], "open")
+        self.assertEqual(created[0]["data"]["object"]["subscription_action"], "paused")
+
+        won = dispute_event("evt_" + uuid.uuid4().hex, "charge.dispute.closed", pay, dispute_id, "won")
+        self.assertEqual(self.sandbox(won), {"received": True, "duplicate": False})
+        self.assertEqual(self.subscription(sub)["status"], "active")
+        released = self.invoice(inv)
+        self.assertEqual((released["amount_disputed"], released["amount_disputed_lost"]), (0, 0))
+        lost_late = dispute_event("evt_" + uuid.uuid4().hex, "charge.dispute.closed", pay, dispute_id, "lost")
+        self.assertEqual(self.sandbox(lost_late), {"received": True, "duplicate": False})
+        self.assertEqual(self.invoice(inv)["amount_disputed_lost"], 0)  # decided once
+        r = self.api.get("/v1/events", params={"type": "dispute.closed"})
+        closed = [e for e in r.json()["data"] if e["data"]["object"]["invoice"] == inv["id"]]
+        self.assertEqual([e["data"]["object"]["status"] for e in closed], ["won"])
+        got = self.api.get(f"/v1/disputes/{created[0]['resource']['id']}")
+        self.assertStatus(got, 200)
+        self.assertEqual((got.json()["status"], got.json()["payment"], got.json()["gateway_reference"]),
+                         ("won", pay["id"], dispute_id))
+        self.assertProblem(self.api.get("/v1/disputes/dp_01m8a2c4e6g8j0k2m4n6p8r0zz"), 404, "dispute_not_found")
+
+    def test_a_lost_dispute_records_the_money_gone(self):
+        sub, inv, pay = self.paid_invoice()
+        dispute_id = "du_" + uuid.uuid4().hex[:20]
+        self.sandbox(dispute_event("evt_" + uuid.uuid4().hex, "charge.dispute.created", pay, dispute_id, "needs_response"))
+        self.sandbox(dispute_event("evt_" + uuid.uuid4().hex, "charge.dispute.closed", pay, dispute_id, "lost"))
+        gone = self.invoice(inv)
+        self.assertEqual((gone["amount_paid"], gone["amount_disputed"], gone["amount_disputed_lost"]),
+                         (pay["amount"], 0, pay["amount"]))
+        self.assertEqual(self.subscription(sub)["status"], "paused")  # the merchant decides
+        # Nothing is left to refund.
+        r = self.api.post("/v1/refunds", {"invoice": inv["id"], "amount": 100})
+        self.assertEqual(r.status_code // 100, 4, r.text)
+
+    def test_the_dispute_settings_are_read_and_set_with_their_version(self):
+        current = self.api.get("/v1/settings/disputes")
+        self.assertStatus(current, 200)
+        body = current.json()
+        self.assertEqual((body["object"], body["on_open"]), ("dispute_settings", "pause"))
+        r = self.api.patch("/v1/settings/disputes", {"on_open": "none"}, headers={"If-Match": current.headers["ETag"]})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["on_open"], r.json()["version"]), ("none", body["version"] + 1))
+        stale = self.api.patch("/v1/settings/disputes", {"on_open": "cancel", "version": body["version"]})
+        self.assertProblem(stale, 409, "version_conflict")
+        bad = self.raw.patch("/v1/settings/disputes", {"on_open": "refund", "version": body["version"] + 1})
+        self.assertProblem(bad, 422, "validation_failed")
+        self.assertProblem(billing_server.TestModeApi("support").patch("/v1/settings/disputes", {"on_open": "pause", "version": 1}), 403,
+                           "permission_denied")
+        # Back to the default for the other tests of this server.
+        r = self.api.patch("/v1/settings/disputes", {"on_open": "pause", "version": body["version"] + 1})
+        self.assertStatus(r, 200)
