@@ -54,7 +54,7 @@ def emitted_codes():
             body = text[m.end():text.find("\n}", m.end())]
             if re.search(r'Error::\w+\((std::move\()?code\b', body):
                 helpers.add(m.group(1))
-    factory = r'Error::(?:invalid|bad_request|not_found|conflict|unauthorized|forbidden|not_acceptable|unavailable|internal)\(\s*'
+    factory = r'Error::(?:invalid|bad_request|not_found|conflict|unauthorized|forbidden|not_acceptable|payment_required|unavailable|internal)\(\s*'
     call = r'\b(?:' + "|".join(sorted(helpers)) + r')\(\s*(?:[\w.]+,\s*)?' if helpers else None
     for path, text in texts:
         rel = str(path.relative_to(ROOT))

@@ -49,10 +49,11 @@ Result<FirstInvoice> first_invoice(db::Database& db, const std::string& subscrip
 Error declined(const Subscription& sub, const std::string& invoice, const Payment& pay) {
   const bool no_method = pay.failure_code == "no_payment_method";
   std::string decline = pay.gateway_failure_code.empty() ? pay.failure_code : pay.gateway_failure_code;
-  Error e = Error::payment_required(no_method ? "payment_method_required" : "card_declined",
-                                    no_method ? "the customer has no default payment method to pay the first invoice"
-                                              : "the first payment was declined: " +
-                                                    (pay.failure_message.empty() ? decline : pay.failure_message));
+  const std::string message = no_method ? "the customer has no default payment method to pay the first invoice"
+                                        : "the first payment was declined: " +
+                                              (pay.failure_message.empty() ? decline : pay.failure_message);
+  Error e = no_method ? Error::payment_required("payment_method_required", message)
+                      : Error::payment_required("card_declined", message);
   e.extra_json = Json{{"subscription", sub.id},
                       {"invoice", invoice},
                       {"payment", pay.id},
@@ -96,7 +97,7 @@ Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input
     RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
       RECUR_ASSIGN(bool ended, subscriptions_.apply_payment_step(tx, sub.id, subscriptions::PaymentStep::kFirstRefused,
                                                                  first.id));
-      if (!ended) return Error::conflict("subscription_changed", "the subscription changed during checkout");
+      if (!ended) return Error::conflict("invalid_state_transition", "the subscription changed during checkout");
       return Ok{};
     }));
   } else if (sub.status != Status::kIncompleteExpired) {

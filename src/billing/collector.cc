@@ -290,9 +290,8 @@ recur::Status Collector::finish_dunning(db::Tx& tx, Invoice& inv, Json before, J
                                                   inv.id));
       break;
   }
-  RECUR_TRY(events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), std::move(before),
-                           to_json(inv), details));
-  return true;
+  return events_.record(tx, "invoice.dunning_exhausted", inv.id, events::Actor::system(), std::move(before),
+                        to_json(inv), details);
 }
 
 recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {

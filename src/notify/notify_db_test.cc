@@ -243,6 +243,8 @@ TEST_F(NotifyTest, AttachmentsAreRefusedOnSmsAndOfUnknownKinds) {
   Message with_file = receipt();
   with_file.template_name = "payment_failed";
   with_file.data["update_payment_token"] = "tok";
+  with_file.data["retry_note"] = "We will try the payment again automatically.";
+  with_file.data["retry_note_short"] = "We will retry;";
   with_file.attachments = {{"invoice_pdf", "in_1"}};
   auto copied = db::transact(t.app->database(), [&](db::Tx& tx) {
     return enqueue_sms_copy(*n, tx, with_file, std::string("+14155550100"));
