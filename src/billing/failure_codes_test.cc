@@ -76,12 +76,12 @@ namespace recur::billing {
 namespace {
 
 TEST(ClassifyDecline, HardCodesStopRetryingSoftOnesFollowTheSchedule) {
-  struct Case {
+  struct DeclineCase {
     const char* code;
     std::int64_t in_a_row;
     const char* type;  // "" for none
   };
-  const Case cases[] = {
+  const DeclineCase cases[] = {
       {"stolen_card", 1, "hard"},       {"lost_card", 1, "hard"},
       {"pickup_card", 1, "hard"},       {"fraudulent", 1, "hard"},
       {"incorrect_number", 1, "hard"},  {"invalid_account", 1, "hard"},
