@@ -136,7 +136,13 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
                                    const events::Actor& actor) -> Result<subscriptions::Subscription> {
     // Interim: without payment_behavior the subscription is created as before (active, its
     // first invoice charged by the next run); docs/billing-rules.md, "Checkout".
-    if (behavior.empty()) return subscriptions_.create(input, actor);
+    if (behavior.empty()) {
+      // The route commits in steps: a retry of this request finds the first try's subscription.
+      auto earlier = subscriptions_.created_by_request(input.request_key);
+      if (!earlier.ok()) return std::move(earlier).error();
+      if (*earlier) return **earlier;
+      return subscriptions_.create(input, actor);
+    }
     auto parsed = billing::payment_behavior_from(behavior);
     if (!parsed)
       return Error::invalid("validation_failed", "payment_behavior is not one of its values",

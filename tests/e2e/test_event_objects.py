@@ -149,6 +149,11 @@ class EventObjectsTest(TestModeCase):
         [charge] = [p for p in self.payments(first) if p["status"] == "succeeded"]
         self.dispute(charge)
 
+        # The dispute paused the subscription (disputes.on_open: pause); resumed by hand.
+        sub = self.subscription(sub)
+        self.assertEqual(sub["status"], "paused")
+        self.ok(self.api.post(f"/v1/subscriptions/{sub['id']}/resume", {}))
+
         # A pause that ends by itself, offers turned down, a cancellation at period end.
         sub = self.subscription(sub)
         self.ok(self.api.post(f"/v1/subscriptions/{sub['id']}/pause",
