@@ -134,21 +134,13 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   subscriptions::add_routes(router_, subscriptions_, retention_,
                             [this](const subscriptions::CreateInput& input, const std::string& behavior,
                                    const events::Actor& actor) -> Result<subscriptions::Subscription> {
-    // Interim: without payment_behavior the subscription is created as before (active, its
-    // first invoice charged by the next run); docs/billing-rules.md, "Checkout".
-    if (behavior.empty()) {
-      // The route commits in steps: a retry of this request finds the first try's subscription.
-      auto earlier = subscriptions_.created_by_request(input.request_key);
-      if (!earlier.ok()) return std::move(earlier).error();
-      if (*earlier) return **earlier;
-      return subscriptions_.create(input, actor);
-    }
-    auto parsed = billing::payment_behavior_from(behavior);
-    if (!parsed)
+    // Interim: without payment_behavior no checkout (docs/billing-rules.md, "Checkout").
+    std::optional<billing::PaymentBehavior> parsed;
+    if (!behavior.empty() && !(parsed = billing::payment_behavior_from(behavior)))
       return Error::invalid("validation_failed", "payment_behavior is not one of its values",
                             {{"payment_behavior", "invalid_value",
                               "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
-    return billing_.checkout.subscribe(input, *parsed, actor);
+    return billing_.checkout.subscribe(input, parsed, actor);
   });
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
                      billing_.documents);

@@ -65,8 +65,8 @@ Error declined(const Subscription& sub, const std::string& invoice, const Paymen
 
 }  // namespace
 
-Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
-                                         const events::Actor& actor) {
+Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input,
+                                         std::optional<PaymentBehavior> behavior, const events::Actor& actor) {
   RECUR_ASSIGN(auto earlier, subscriptions_.created_by_request(input.request_key));
   const bool retry = earlier.has_value();
   Subscription sub;
@@ -74,13 +74,14 @@ Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input
     sub = std::move(*earlier);
   } else {
     subscriptions::CreateInput in = input;
-    in.await_first_payment = true;
+    in.await_first_payment = behavior.has_value();
     RECUR_ASSIGN(sub, subscriptions_.create(in, actor));
   }
-  const bool refused_before = retry && sub.status == Status::kIncompleteExpired;
-  if (behavior == PaymentBehavior::kDefaultIncomplete ||
-      (sub.status != Status::kIncomplete && !(refused_before && behavior == PaymentBehavior::kErrorIfIncomplete)))
-    return sub;
+  // Charged now: an incomplete subscription's first invoice, unless the client pays it
+  // (default_incomplete); a retry of a refused error_if_incomplete goes on to the same 402.
+  const bool owes = sub.status == Status::kIncomplete ||
+                    (retry && sub.status == Status::kIncompleteExpired && behavior == PaymentBehavior::kErrorIfIncomplete);
+  if (!owes || behavior == PaymentBehavior::kDefaultIncomplete) return sub;
   RECUR_ASSIGN(FirstInvoice first, first_invoice(db_, sub.id));
   if (first.id.empty()) return sub;
   // A first try charges; a retry only asks again about a charge still in flight (same key).

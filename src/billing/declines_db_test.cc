@@ -45,12 +45,7 @@ class DeclinesTest : public ::testing::Test {
     EXPECT_TRUE(page.ok());
     return page->items.back();
   }
-  std::int64_t count(const std::string& sql, db::Params params = {}) {
-    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
-    auto rows = (*tx)->query(sql, params);
-    EXPECT_TRUE(rows.ok()) << rows.error().message;
-    return rows->at(0).int64(0);
-  }
+  std::int64_t count(const std::string& sql, db::Params params = {}) { return testing::count(t, sql, std::move(params)); }
   std::int64_t sandbox_charges(const std::string& invoice) {
     return count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1", {invoice + ":%"});
   }

@@ -134,9 +134,7 @@ InvoiceDocument invoice_document(const Invoice& inv, const ShopProfile& shop,
   d.totals.push_back({"Amount paid", document_money(inv.amount_paid, cur)});
   if (inv.amount_refunded) d.totals.push_back({"Amount refunded", document_money(inv.amount_refunded, cur)});
   if (inv.amount_credited) d.totals.push_back({"Amount credited", document_money(inv.amount_credited, cur)});
-  // The same rule as the API's amount_due: only an open invoice is owed.
-  std::int64_t due = inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0;
-  d.totals.push_back({"Amount due", document_money(due, cur), true});
+  d.totals.push_back({"Amount due", document_money(amount_due(inv), cur), true});
   if (inv.status == InvoiceStatus::kVoid) d.notes.push_back("This invoice was voided: nothing is owed.");
   if (inv.status == InvoiceStatus::kUncollectible) d.notes.push_back("This invoice was marked uncollectible.");
   return d;

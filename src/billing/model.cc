@@ -300,6 +300,8 @@ DunningSettings dunning_from_doc(const Json& d) {
   return s;
 }
 
+std::int64_t amount_due(const Invoice& inv) { return inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0; }
+
 Json to_json(const Invoice& inv) {
   Json lines = Json::array();
   for (const auto& l : inv.lines)
@@ -327,7 +329,7 @@ Json to_json(const Invoice& inv) {
                             {"amount_credited", inv.amount_credited},
                             {"amount_disputed", inv.amount_disputed},
                             {"amount_disputed_lost", inv.amount_disputed_lost},
-                            {"amount_due", inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0},
+                            {"amount_due", amount_due(inv)},
                             {"attempt_count", inv.attempt_count},
                             {"next_attempt_at", to_json_time(inv.next_attempt_at)},
                             {"first_failed_at", to_json_time(inv.first_failed_at)},

@@ -66,6 +66,8 @@ struct Invoice {
   Json metadata = Json::object();
 };
 
+// What the customer still owes on `invoice`: only an open invoice is owed (the API's amount_due).
+std::int64_t amount_due(const Invoice& invoice);
 Json to_json(const Invoice& invoice);
 // What refunds and credit notes may still take back from a paid invoice: not what a dispute
 // holds or took back already.

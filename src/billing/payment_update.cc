@@ -19,8 +19,6 @@ db::Value optional_text(const std::optional<std::string>& text) {
   return text ? db::Value(*text) : db::Value(nullptr);
 }
 
-std::int64_t balance(const Invoice& inv) { return inv.status == InvoiceStatus::kOpen ? inv.total - inv.amount_paid : 0; }
-
 }  // namespace
 
 std::string new_payment_update_token() { return random_token(24); }
@@ -75,7 +73,7 @@ Result<PaymentUpdateView> PaymentUpdates::lookup(const std::string& token) {
       RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
       if (!inv) continue;
       v.invoices.push_back(inv->id);
-      due[inv->currency] += balance(*inv);
+      due[inv->currency] += amount_due(*inv);
     }
     for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
     return v;
@@ -125,7 +123,7 @@ Result<PaymentUpdateResult> PaymentUpdates::apply(const PaymentUpdateInput& in) 
   RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     for (const auto& id : claim.open_invoices) {
       RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
-      if (inv) result.invoices.push_back({inv->id, inv->status, balance(*inv), inv->currency});
+      if (inv) result.invoices.push_back({inv->id, inv->status, amount_due(*inv), inv->currency});
     }
     return Ok{};
   }, db::TxMode::kReadOnly));

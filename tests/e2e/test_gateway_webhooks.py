@@ -33,13 +33,19 @@ def intent_event(event_id: str, event_type: str, payment: dict, intent_id: str) 
               "currency": payment["currency"], "status": "succeeded" if succeeded else "requires_payment_method",
               "metadata": {"invoice": payment["invoice"], "payment": payment["id"]},
               "last_payment_error": None if succeeded else {"type": "card_error", "code": "card_declined"}}
+    return stripe_event(event_id, event_type, intent)
+
+
+def stripe_event(event_id: str, event_type: str, obj: dict) -> bytes:
+    """A Stripe Event about `obj` (the sandbox reads Stripe's format)."""
     # Compact, as JSON.stringify writes it: Prism forwards the body re-serialized, so only
     # bytes it leaves unchanged can be signed through it (raw bytes: see the direct test).
-    return json.dumps({"id": event_id, "object": "event", "type": event_type, "data": {"object": intent}},
+    return json.dumps({"id": event_id, "object": "event", "type": event_type, "data": {"object": obj}},
                       separators=(",", ":")).encode()
 
 
-class GatewayWebhookTest(TestModeCase):
+class GatewayEventCase(TestModeCase):
+    """What the webhook suites share: the gateway's keyless client and a paid invoice."""
 
     @classmethod
     def setUpClass(cls):
@@ -64,6 +70,9 @@ class GatewayWebhookTest(TestModeCase):
         [pay] = self.payments(inv)
         self.assertEqual((inv["status"], pay["status"]), ("paid", "succeeded"))
         return sub, inv, pay
+
+
+class GatewayWebhookTest(GatewayEventCase):
 
     def test_a_signed_stripe_event_is_received_once_and_a_bad_signature_is_refused(self):
         body = intent_event("evt_" + uuid.uuid4().hex, "payment_intent.succeeded",
@@ -125,23 +134,11 @@ def dispute_event(event_id: str, event_type: str, payment: dict, dispute_id: str
     """A Stripe dispute event (the sandbox reads Stripe's format) about `payment`'s charge."""
     dispute = {"id": dispute_id, "object": "dispute", "amount": payment["amount"], "currency": payment["currency"],
                "payment_intent": payment["gateway_reference"], "reason": "fraudulent", "status": status}
-    return json.dumps({"id": event_id, "object": "event", "type": event_type, "data": {"object": dispute}},
-                      separators=(",", ":")).encode()
+    return stripe_event(event_id, event_type, dispute)
 
 
-class DisputeWebhookTest(TestModeCase):
+class DisputeWebhookTest(GatewayEventCase):
     """Disputes that act (decision 0021): opened → paused and held, won → resumed, each once."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.plan = cls.make.plan(amount=2500)
-        cls.gateway = Api(role=None)
-        cls.gateway.base = billing_server.SERVER.proxy
-
-    deliver = GatewayWebhookTest.deliver
-    unix_now = GatewayWebhookTest.unix_now
-    paid_invoice = GatewayWebhookTest.paid_invoice
 
     def sandbox(self, body: bytes):
         r = self.deliver("sandbox", body, "Sandbox-Signature", signature(SANDBOX_SECRET, self.unix_now(), body))
