@@ -720,6 +720,10 @@ CREATE UNIQUE INDEX subscriptions_request_key ON subscriptions (request_key))"},
 CREATE INDEX disputes_invoice ON disputes (invoice_id, id);
 CREATE INDEX disputes_status ON disputes (status, created_at))",
        add_dispute_amounts_33},
+      // Ids and times come from each node's whole-second clock, so they do not order two
+      // nodes' events within a second; a sequence taken when the event is inserted (after the
+      // resource's row was written and locked) does, per resource (decision 0015).
+      {34, "events (issue 14): the outboxes ordered by a commit-order sequence", "", sequence_outboxes_34},
   };
   return kMigrations;
 }

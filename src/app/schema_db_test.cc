@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "events/store.h"
 #include "inventory/model.h"
 #include "testing/fixtures.h"
 
@@ -227,6 +228,40 @@ TEST(SchemaMigrations, EighteenGivesSubscriptionsProductsPlansAndStockMovementsT
   EXPECT_EQ(documents(db, "SELECT id, payload FROM events WHERE id IN ('evt_renewed', 'evt_changed', 'evt_offer',"
                           " 'evt_product', 'evt_level')"),
             events);
+}
+
+TEST(SchemaMigrations, ThirtyFourNumbersWaitingOutboxRowsInTheirOldOrderAndNewEventsAfterThem) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  // The outboxes as migrations 24-26 left them, with rows waiting in both.
+  auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("DROP TABLE event_outbox"));
+    RECUR_TRY(tx.exec("DROP TABLE stream_outbox"));
+    RECUR_TRY(tx.exec("CREATE TABLE event_outbox (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL,"
+                      " type TEXT NOT NULL DEFAULT '')"));
+    RECUR_TRY(tx.exec("CREATE TABLE stream_outbox (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"));
+    RECUR_TRY(tx.exec("INSERT INTO stream_outbox (event_id, created_at) VALUES ('evt_b', 10), ('evt_a', 11)"));
+    RECUR_TRY(tx.exec("INSERT INTO event_outbox (event_id, created_at, type) VALUES ('evt_d', 12, 'customer.updated'),"
+                      " ('evt_c', 12, 'customer.created')"));
+    return Ok{};
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+  for (int times = 0; times < 2; ++times) run(db, migration(34));  // a second run changes nothing
+  events::Event fresh{"evt_0", "customer.updated", "customer", "cus_1", t.actor, 13, nullptr,
+                      Json{{"id", "cus_1"}}, Json::object()};
+  auto appended = db::transact(db, [&](db::Tx& tx) { return events::append(tx, fresh); });
+  ASSERT_TRUE(appended.ok()) << appended.error().message;
+  auto rows = db::transact(db, [&](db::Tx& tx) -> Result<db::Rows> {
+    return tx.query("SELECT event_id, seq FROM stream_outbox UNION ALL SELECT event_id, seq FROM event_outbox"
+                    " ORDER BY 2");
+  });
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  std::vector<std::pair<std::string, std::int64_t>> got;
+  for (const auto& row : *rows) got.emplace_back(row.text(0), row.int64(1));
+  // Fan-out moved the stream outbox's rows before anything still in the event outbox; within
+  // each, the old (created_at, event_id) order; then a new event, after them all.
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::int64_t>>{
+                     {"evt_b", 1}, {"evt_a", 2}, {"evt_c", 3}, {"evt_d", 4}, {"evt_0", 5}}));
 }
 
 TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments) {

@@ -291,6 +291,35 @@ Status add_dispute_amounts_33(db::Tx& tx) {
   });
 }
 
+Status sequence_outboxes_34(db::Tx& tx) {
+  const bool pg = tx.engine() == db::Engine::kPostgres;
+  RECUR_ASSIGN(auto done, tx.query(pg ? "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                                        " AND table_name = 'event_outbox' AND column_name = 'seq'"
+                                      : "SELECT 1 FROM pragma_table_info('event_outbox') WHERE name = 'seq'"));
+  if (!done.empty()) return Ok{};
+  RECUR_TRY(tx.exec("CREATE TABLE stream_outbox_34 (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL,"
+                    " seq BIGINT NOT NULL)"));
+  RECUR_TRY(tx.exec("INSERT INTO stream_outbox_34 (event_id, created_at, seq) SELECT event_id, created_at,"
+                    " ROW_NUMBER() OVER (ORDER BY created_at, event_id) FROM stream_outbox"));
+  RECUR_TRY(tx.exec("DROP TABLE stream_outbox"));
+  RECUR_TRY(tx.exec("ALTER TABLE stream_outbox_34 RENAME TO stream_outbox"));
+  RECUR_TRY(tx.exec("CREATE UNIQUE INDEX stream_outbox_order ON stream_outbox (seq)"));
+  RECUR_TRY(tx.exec(std::string("CREATE TABLE event_outbox_34 (seq ") +
+                    (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
+                    ", event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL)"));
+  RECUR_TRY(tx.exec("INSERT INTO event_outbox_34 (seq, event_id, type, created_at)"
+                    " SELECT (SELECT COUNT(*) FROM stream_outbox) + ROW_NUMBER() OVER (ORDER BY created_at, event_id),"
+                    " event_id, type, created_at FROM event_outbox"));
+  RECUR_TRY(tx.exec("DROP TABLE event_outbox"));
+  RECUR_TRY(tx.exec("ALTER TABLE event_outbox_34 RENAME TO event_outbox"));
+  // SQLite's AUTOINCREMENT counter already follows the explicit values; PostgreSQL's sequence
+  // starts after them.
+  if (pg)
+    RECUR_TRY(tx.query("SELECT setval(pg_get_serial_sequence('event_outbox', 'seq'),"
+                       " (SELECT COUNT(*) FROM stream_outbox) + (SELECT COUNT(*) FROM event_outbox) + 1, false)"));
+  return Ok{};
+}
+
 Status name_payment_codes_22(db::Tx& tx) {
   RECUR_TRY(rewrite_documents(tx, "payments", "payment",
                               [](Json& doc) { name_failure_code(doc, billing::charge_failure_code); }));

@@ -46,6 +46,11 @@ Status reshape_dispute_events_20(db::Tx& tx);
 // Invoices (and their copies in the event log) gain amount_disputed and amount_disputed_lost,
 // 0 for every invoice before disputes were kept (decision 0021).
 Status add_dispute_amounts_33(db::Tx& tx);
+// Migration 34: event_outbox and stream_outbox gain `seq`, the commit-order sequence the
+// publisher orders by (decision 0015): a BIGSERIAL on PostgreSQL, an AUTOINCREMENT rowid on
+// SQLite (never reused, also once the outbox was empty). Rows waiting are numbered in their
+// old (created_at, event_id) order, the stream outbox's first (fan-out moved them earlier).
+Status sequence_outboxes_34(db::Tx& tx);
 // Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
 // of its subscription's period (the same period_seq), paid when that invoice is paid or
 // there is none; the same two fields in its document, and in the copies of it in its events

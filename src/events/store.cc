@@ -186,13 +186,13 @@ Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Time
 }
 
 Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit) {
-  std::string sql = "SELECT event_id, type, created_at FROM event_outbox ORDER BY created_at, event_id LIMIT " +
+  std::string sql = "SELECT event_id, type, created_at, seq FROM event_outbox ORDER BY seq LIMIT " +
                     std::to_string(limit);
   if (tx.engine() == db::Engine::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
   RECUR_ASSIGN(auto rows, tx.query(sql));
   std::vector<OutboxEntry> out;
   out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2)});
+  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2), row.int64(3)});
   return out;
 }
 
@@ -201,10 +201,9 @@ Status remove_from_outbox(db::Tx& tx, const std::string& event_id) {
 }
 
 Result<std::optional<OutboxEntry>> oldest_in_outbox(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, type, created_at FROM event_outbox ORDER BY created_at, event_id"
-                                   " LIMIT 1"));
+  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, type, created_at, seq FROM event_outbox ORDER BY seq LIMIT 1"));
   if (rows.empty()) return std::optional<OutboxEntry>();
-  return std::optional<OutboxEntry>(OutboxEntry{rows[0].text(0), rows[0].text(1), rows[0].int64(2)});
+  return std::optional<OutboxEntry>(OutboxEntry{rows[0].text(0), rows[0].text(1), rows[0].int64(2), rows[0].int64(3)});
 }
 
 Result<bool> outbox_empty(db::Tx& tx) {

@@ -46,12 +46,18 @@ struct OutboxEntry {
   std::string event_id;
   std::string type;
   Timestamp created = 0;
+  // The outbox's commit-order sequence (event_outbox.seq, migration 34); 0 outside it.
+  std::int64_t seq = 0;
 };
 // The events created in [from, to), oldest first, at most `limit` (webhook replays).
 Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Timestamp to, int limit);
 
 // The outbox: every appended event waits in it until its readers (webhooks' fan-out) have
-// taken it. Up to `limit` entries, oldest first, locked for this transaction (PostgreSQL
+// taken it. Its `seq` is taken from a database sequence when the event is inserted, after
+// the business transaction wrote the resource's row: two events of one resource get their
+// numbers in commit order on every node (the row lock orders them), which ids and times,
+// made from each node's whole-second clock, do not (decision 0015).
+// Up to `limit` entries, lowest seq first, locked for this transaction (PostgreSQL
 // skips rows other workers hold; SQLite's write transaction holds the whole database).
 Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit);
 Status remove_from_outbox(db::Tx& tx, const std::string& event_id);

@@ -9,24 +9,20 @@ namespace {
 
 struct Waiting {
   std::string event_id;
-  Timestamp created = 0;
+  std::int64_t seq = 0;  // event_outbox's commit-order sequence, carried over by fan-out
 };
-
-bool before(const Waiting& a, const Waiting& b) {
-  return a.created < b.created || (a.created == b.created && a.event_id < b.event_id);
-}
 
 // The oldest event fan-out has not taken yet: nothing at or after it may be published, or
 // an event fanned out by a faster node could overtake an older one of its resource.
 Result<std::optional<Waiting>> oldest_unfanned(db::Tx& tx) {
   RECUR_ASSIGN(auto oldest, events::oldest_in_outbox(tx));
   if (!oldest) return std::optional<Waiting>();
-  return std::optional<Waiting>(Waiting{oldest->event_id, oldest->created});
+  return std::optional<Waiting>(Waiting{oldest->event_id, oldest->seq});
 }
 
 Result<std::vector<Waiting>> oldest_in_stream_outbox(db::Tx& tx, int limit) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, created_at FROM stream_outbox ORDER BY created_at, event_id"
-                                   " LIMIT " + std::to_string(limit)));
+  RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, seq FROM stream_outbox ORDER BY seq LIMIT " +
+                                   std::to_string(limit)));
   std::vector<Waiting> out;
   for (const auto& row : rows) out.push_back({row.text(0), row.int64(1)});
   return out;
@@ -57,10 +53,11 @@ Status turn_stream_on(db::Database& db) {
 }  // namespace
 
 Status add_to_stream_outbox(db::Tx& tx, const events::OutboxEntry& event) {
-  return tx.exec_later("INSERT INTO stream_outbox (event_id, created_at) SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT)"
+  return tx.exec_later("INSERT INTO stream_outbox (event_id, created_at, seq)"
+                       " SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)"
                        " WHERE EXISTS (SELECT 1 FROM stream_publisher WHERE name = 'events' AND enabled = 1)"
                        " ON CONFLICT DO NOTHING",
-                       {event.event_id, event.created});
+                       {event.event_id, event.created, event.seq});
 }
 
 Result<std::int64_t> turn_stream_off(db::Database& db) {
@@ -134,7 +131,7 @@ Result<int> StreamPublisher::publish_batch() {
     RECUR_ASSIGN(auto waiting, oldest_in_stream_outbox(tx, batch_));
     std::vector<nats::Message> batch;
     for (const auto& w : waiting) {
-      if (limit && !before(w, *limit)) break;
+      if (limit && w.seq >= limit->seq) break;
       RECUR_ASSIGN(auto event, events::find_event(tx, w.event_id));
       if (!event) return Error::internal("stream_outbox names a missing event " + w.event_id);
       batch.push_back({stream_subject(event->type), event->id, events::to_json(*event).dump()});

@@ -69,7 +69,7 @@ class StreamTest : public ::testing::Test {
   }
   std::vector<std::string> waiting() {
     auto rows = db::transact(t.app->database(), [](db::Tx& tx) {
-      return tx.query("SELECT event_id FROM stream_outbox ORDER BY created_at, event_id");
+      return tx.query("SELECT event_id FROM stream_outbox ORDER BY seq");
     }, db::TxMode::kReadOnly);
     EXPECT_TRUE(rows.ok());
     std::vector<std::string> out;
@@ -175,7 +175,9 @@ TEST_F(StreamTest, AnEventWaitsForAnOlderOneStillInTheFanOutOutbox) {
   auto moved = db::transact(t.app->database(), [&](db::Tx& tx) -> recur::Status {
     RECUR_ASSIGN(auto event, events::find_event(tx, newer));
     if (!event) return Error::internal("no event " + newer);
-    RECUR_TRY(add_to_stream_outbox(tx, {event->id, event->type, event->created}));
+    RECUR_ASSIGN(auto seq, tx.query("SELECT seq FROM event_outbox WHERE event_id = $1", {newer}));
+    if (seq.empty()) return Error::internal("no outbox row for " + newer);
+    RECUR_TRY(add_to_stream_outbox(tx, {event->id, event->type, event->created, seq[0].int64(0)}));
     return tx.exec_later("DELETE FROM event_outbox WHERE event_id = $1", {newer});
   });
   ASSERT_TRUE(moved.ok()) << moved.error().message;
@@ -185,6 +187,23 @@ TEST_F(StreamTest, AnEventWaitsForAnOlderOneStillInTheFanOutOutbox) {
   fan_out();
   ASSERT_TRUE(publisher->publish_pending().ok());
   EXPECT_EQ(received_ids(), (std::vector<std::string>{older, newer}));
+}
+
+// Two nodes change one customer within one second: the second node's id generator may well
+// give its event a smaller id than the first's (ids carry whole seconds, then each node's own
+// random counter). The stream follows the order the events were committed in, not their ids.
+TEST_F(StreamTest, OneResourcesEventsArePublishedInCommitOrderWhateverTheirIdsSay) {
+  auto append = [&](const std::string& id, const std::string& type) {
+    events::Event e{id, type, "customer", "cus_1", t.actor, t.clock->now(), nullptr, Json{{"id", "cus_1"}}, Json::object()};
+    auto done = db::transact(t.app->database(), [&](db::Tx& tx) { return events::append(tx, e); });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  };
+  append("evt_01zzzzzzzzzzzzzzzzzzzzzzzz", "customer.created");  // node A, committed first
+  append("evt_01aaaaaaaaaaaaaaaaaaaaaaaa", "customer.updated");  // node B, same second, after it
+  fan_out();
+  EXPECT_EQ(waiting(), (std::vector<std::string>{"evt_01zzzzzzzzzzzzzzzzzzzzzzzz", "evt_01aaaaaaaaaaaaaaaaaaaaaaaa"}));
+  ASSERT_TRUE(publisher->publish_pending().ok());
+  EXPECT_EQ(received_ids(), (std::vector<std::string>{"evt_01zzzzzzzzzzzzzzzzzzzzzzzz", "evt_01aaaaaaaaaaaaaaaaaaaaaaaa"}));
 }
 
 }  // namespace
