@@ -283,6 +283,9 @@ product=$(api POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BEN
 export BENCH_PLAN BENCH_CUSTOMER BENCH_IDS=$work/ids.txt
 BENCH_PLAN=$(api POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
 BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace","phone":"+442079460000","shipping_address":{"line1":"12 Analytical Row","city":"London","postal_code":"N1 9GU","country":"GB"}}' | json_field id)
+# Checkout (issue 17): a customer with a sandbox card, subscribed with payment_behavior.
+BENCH_CHECKOUT_CUSTOMER=$(api POST /v1/customers '{"email":"grace@example.com","name":"Grace Hopper","shipping_address":{"line1":"1 Cobol Way","city":"London","postal_code":"N1 9GV","country":"GB"}}' | json_field id)
+api POST "/v1/customers/$BENCH_CHECKOUT_CUSTOMER/payment-methods" '{"token":"pm_card_visa"}' >/dev/null
 
 # Subscriptions for the GETs: created through the API by a short POST run.
 wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s bench/wrk/post.lua "$server_url" >/dev/null
@@ -394,6 +397,13 @@ measure_recur() {  # measure_recur TAG FLAGS...: GET then POST against a fresh s
   run_wrk "post.$tag" bench/wrk/post.lua "$server_url" "$server_pid"
   after=$(count_subs)
   R[post.$tag.rows]="${R[post.$tag.rows]:-}${R[post.$tag.rows]:+, }$((after - before))"
+  if [ "$tag" = nolog ]; then  # checkout: the same POST, its first invoice charged in the request
+    local plain=$BENCH_CUSTOMER
+    export BENCH_CUSTOMER=$BENCH_CHECKOUT_CUSTOMER BENCH_BEHAVIOR=allow_incomplete
+    warm_wrk bench/wrk/post.lua "$server_url"
+    run_wrk checkout bench/wrk/post.lua "$server_url" "$server_pid"
+    export BENCH_CUSTOMER=$plain; unset BENCH_BEHAVIOR
+  fi
   stop_pid "$server_pid"; server_pid=""
   R[$tag.log_lines]=$(grep -c '"type":"access"' "$work/server-$tag.log" || true)
 }
@@ -431,6 +441,12 @@ for w in $SWEEP; do
   measure_recur "w$w" --no-access-log --workers "$w"
 done
 
+# Every checkout answered: active, its first invoice paid by one succeeded payment, one
+# sandbox charge (counted before the billing run adds charges of its own).
+checkout_check=$(sql "SELECT count(*) || ' subscriptions, ' || count(*) FILTER (WHERE s.status = 'active') || ' active, '
+  || (SELECT count(*) FROM payments p WHERE p.customer_id = '$BENCH_CHECKOUT_CUSTOMER' AND p.status = 'succeeded')
+  || ' payments succeeded, ' || (SELECT count(*) FROM sandbox_charges) || ' sandbox charges'
+  FROM subscriptions s WHERE s.customer_id = '$BENCH_CHECKOUT_CUSTOMER'")
 if [ "$ONLY" != api ]; then
   run_log "bench: billing run"
   bench_billing
@@ -456,6 +472,7 @@ row() {  # row LABEL NAME
     "${R[$l.other_cores]}"
 }
 post_ratio=$(ratio "${R[post.nolog.rps]}" "${R[pg.post.rps]}")
+checkout_ratio=$(ratio "${R[checkout.rps]}" "${R[post.nolog.rps]}")
 get_ratio=$(ratio "${R[get.nolog.rps]}" "${R[nginx.rps]}")
 p99_worst=$(awk -v a="${R[get.nolog.p99_ms]}" -v b="${R[post.nolog.p99_ms]}" 'BEGIN { print (a > b ? a : b) }')
 noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores]}"; done |
@@ -474,6 +491,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "|----------------------------------------------|---------:|-------:|-------:|-------:|------:|----------:|------------:|------:|------:|"
   row get.nolog "recur GET /v1/subscriptions/{id}"
   row post.nolog "recur POST /v1/subscriptions"
+  row checkout "recur POST, checkout (sandbox charge)"
   row get.log "recur GET, access log on (to a file)"
   row post.log "recur POST, access log on (to a file)"
   row nginx "nginx, static copy of the GET's JSON"
@@ -494,6 +512,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "that process tree during the run / requests. other cores = CPU used by processes outside the benchmark."
   echo "Subscriptions inserted per measured POST run: ${R[post.nolog.rows]} (best round: wrk counted ${R[post.nolog.requests]} responses)."
   echo "Access-log lines written in the access-log runs: ${R[log.log_lines]:-0}."
+  echo "Checkout runs (all rounds, warm-ups included): $checkout_check."
   echo "SQL the server sent for one GET: ${R[sql.GET]:-not checked}; for one POST: ${R[sql.POST]:-not checked}."
   for name in GET POST; do
     [ -z "${R[sql.$name.mismatch]:-}" ] || echo "WARNING: the pgbench twin of the $name differs: ${R[sql.$name.mismatch]}."
@@ -509,6 +528,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "| recur GET req/s / nginx static req/s >= 0.50 | $get_ratio | $(verdict "$get_ratio" 0.50 '>=') |"
   echo "| p99 < 25 ms (worst of GET and POST) | $p99_worst ms | $(verdict "$p99_worst" 25 '<') |"
   echo "| (stricter) recur POST / pgbench -c $POOL TPS | $(ratio "${R[post.nolog.rps]}" "${R[pg.post.pool.rps]}") | |"
+  echo "| checkout POST (allow_incomplete, sandbox charge) / plain POST req/s; its p99 | $checkout_ratio; ${R[checkout.p99_ms]} ms | |"
   echo "| (stricter) recur GET / pgbench -c $POOL TPS for the GET's SQL | $(ratio "${R[get.nolog.rps]}" "${R[pg.get.pool.rps]}") | |"
   echo "| access log on: POST / pgbench -c $CONNS; GET / nginx; worst p99 | $(ratio "${R[post.log.rps]}" "${R[pg.post.rps]}"); $(ratio "${R[get.log.rps]}" "${R[nginx.rps]}"); $(awk -v a="${R[get.log.p99_ms]}" -v b="${R[post.log.p99_ms]}" 'BEGIN { print (a > b ? a : b) }') ms | |"
   if ((noisy > 0)); then

@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <iostream>
@@ -366,6 +367,7 @@ struct ServeFlags {
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
   int erase_after_days = 0;
   WebhookFlags webhooks;
+  double checkout_timeout_s = billing::kDefaultCheckoutTimeout.count() / 1000.0;
 };
 
 // Real gateways are configured by secrets, so environment variables are the usual way.
@@ -401,6 +403,12 @@ void add_gateway_options(CLI::App* cmd, ServeFlags& flags) {
   cmd->add_option("--paypal-api-base", flags.paypal.api_base,
                   "PayPal API base URL (live: " + std::string(gateways::kPayPalLiveBase) + ")")
       ->envname("RECUR_PAYPAL_API_BASE")
+      ->capture_default_str();
+  cmd->add_option("--checkout-timeout", flags.checkout_timeout_s,
+                  "seconds a signup waits for its first charge's answer; past it the subscription is answered "
+                  "incomplete with the payment pending, settled by a billing run or a webhook")
+      ->envname("RECUR_CHECKOUT_TIMEOUT")
+      ->check(CLI::Range(0.1, 120.0))
       ->capture_default_str();
 }
 
@@ -528,6 +536,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   options.billing.pdf_fonts = flags.pdf_fonts;
+  options.billing.checkout_timeout = std::chrono::milliseconds(std::llround(flags.checkout_timeout_s * 1000));
   std::unique_ptr<Clock> clock = std::make_unique<SystemClock>();
   if (flags.test_mode) {
     Timestamp start = clock->now();

@@ -53,6 +53,8 @@ struct BillingOptions {
   bool sandbox_webhooks = false;
   // The TrueType fonts of invoice PDFs (--pdf-font, --pdf-font-bold).
   PdfFonts pdf_fonts;
+  // How long a signup waits for the first charge's answer (--checkout-timeout).
+  std::chrono::milliseconds checkout_timeout = kDefaultCheckoutTimeout;
 };
 
 struct Billing {
@@ -62,7 +64,7 @@ struct Billing {
       : messages(clock, outbox, options.payment_update_token_seconds),
         invoicer(clock, ids),
         collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
-        checkout(db, subscriptions, collector),
+        checkout(db, subscriptions, collector, options.checkout_timeout),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
         webhooks(db, clock, ids, gateways, collector, refunds, subscriptions, outbox, options.ops_email,
                  options.sandbox_webhooks),

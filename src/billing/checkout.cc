@@ -87,7 +87,7 @@ Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input
   // A first try charges; a retry only asks again about a charge still in flight (same key).
   const bool in_flight = first.payment && first.payment->status == PaymentStatus::kPending;
   if (!retry || in_flight) {
-    RECUR_TRY(collector_.attempt(first.id));
+    RECUR_TRY(collector_.attempt(first.id, "", timeout_));
     RECUR_ASSIGN(first, first_invoice(db_, sub.id));
   }
   RECUR_ASSIGN(sub, subscriptions_.get(sub.id));

@@ -9,6 +9,7 @@
 // leaves the payment pending, settled later by a billing run or a webhook as any other.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@
 #include "subscriptions/service.h"
 
 namespace recur::billing {
+
+inline constexpr std::chrono::milliseconds kDefaultCheckoutTimeout{20000};
 
 enum class PaymentBehavior {
   kAllowIncomplete,    // charge now; a refusal leaves the subscription incomplete (default)
@@ -30,8 +33,11 @@ inline constexpr std::string_view kPaymentBehaviors[] = {"allow_incomplete", "er
 
 class Checkout {
  public:
-  Checkout(db::Database& db, subscriptions::SubscriptionService& subscriptions, Collector& collector)
-      : db_(db), subscriptions_(subscriptions), collector_(collector) {}
+  // timeout: how long a signup waits for the gateway's answer (--checkout-timeout); past it
+  // the subscription is answered incomplete with its payment pending, settled later.
+  Checkout(db::Database& db, subscriptions::SubscriptionService& subscriptions, Collector& collector,
+           std::chrono::milliseconds timeout = kDefaultCheckoutTimeout)
+      : db_(db), subscriptions_(subscriptions), collector_(collector), timeout_(timeout) {}
 
   // POST /v1/subscriptions. input.request_key (the scoped Idempotency-Key) makes a retry
   // resume the first try: its subscription, its pending payment asked about again with the
@@ -48,6 +54,7 @@ class Checkout {
   db::Database& db_;
   subscriptions::SubscriptionService& subscriptions_;
   Collector& collector_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace recur::billing

@@ -185,5 +185,30 @@ TEST_F(CheckoutTest, ALostAnswerStaysPendingAndTheRunSettlesItWithTheSameKey) {
   EXPECT_EQ(gateway_charges(), 1);  // asked again with the same key: one charge
 }
 
+// --checkout-timeout: a gateway slower than the timeout does not hold the customer: the
+// answer is an incomplete subscription with its payment pending, and the charge the gateway
+// made meanwhile is found by the run with the same key (one charge).
+TEST_F(CheckoutTest, AGatewaySlowerThanTheCheckoutTimeoutLeavesThePaymentPendingForTheRun) {
+  const std::string customer = customer_with("pm_card_visa");
+  Checkout quick(t.app->database(), t.app->subscriptions(), t.app->billing().collector, std::chrono::milliseconds(200));
+  gateways::SandboxFaults slow;
+  slow.latency_ms = 4000;
+  sandbox().set_faults(slow);
+  subscriptions::CreateInput in{.customer = customer, .plan = plan.id, .quantity = 1};
+  auto started = std::chrono::steady_clock::now();
+  auto sub = quick.subscribe(in, PaymentBehavior::kAllowIncomplete, t.actor);
+  auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_LT(waited, std::chrono::milliseconds(3000));  // not the gateway's 4 s
+  EXPECT_EQ(sub->status, Status::kIncomplete);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'pending'"), 1);
+  sandbox().set_faults({});
+  t.clock->advance(600);
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(status_of(sub->id), Status::kActive);
+  EXPECT_EQ(invoice_status(sub->id), "paid");
+  EXPECT_EQ(gateway_charges(), 1);
+}
+
 }  // namespace
 }  // namespace recur::billing

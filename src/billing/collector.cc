@@ -93,7 +93,8 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
   });
 }
 
-Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const std::string& request_key) {
+Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const std::string& request_key,
+                                                    std::optional<std::chrono::milliseconds> wait) {
   Timestamp now = clock_.now();
   AttemptResult settled = AttemptResult::kSkipped;
   RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled, request_key));
@@ -104,6 +105,7 @@ Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const
     ChargeRequest request{prepared->gateway_customer, prepared->token, Money{pay.amount, pay.currency},
                           prepared->description, pay.idempotency_key,
                           {{"invoice", pay.invoice}, {"subscription", prepared->subscription}, {"payment", pay.id}}};
+    if (wait) request.deadline = std::chrono::steady_clock::now() + *wait;
     result = gateway->charge(request);
   } else {
     // Configuration, not the card: keep the key and try again once the gateway is back.

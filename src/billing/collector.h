@@ -8,7 +8,9 @@
 // every answer (a run's, a webhook's) is recorded by the one function settle_payment.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "billing/messages.h"
@@ -45,7 +47,10 @@ class Collector {
   // key; otherwise a new attempt is committed, then the gateway asked, then the answer
   // recorded. request_key: the Idempotency-Key of a POST .../pay, remembered on a new
   // payment so that a retry resumes that payment instead of making another (decision 0009).
-  Result<AttemptResult> attempt(const std::string& invoice_id, const std::string& request_key = "");
+  // wait: how long the caller waits for the gateway's answer (checkout); past it the payment
+  // stays pending, as after a timeout, and is asked about again later with the same key.
+  Result<AttemptResult> attempt(const std::string& invoice_id, const std::string& request_key = "",
+                                std::optional<std::chrono::milliseconds> wait = std::nullopt);
   // Tries the customer's open invoices now (after a new default payment method).
   CollectReport retry_customer(const std::string& customer);
   // Tries one open invoice now, whatever its schedule.

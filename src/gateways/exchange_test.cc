@@ -35,5 +35,24 @@ TEST(CardBrand, GatewaysNamesBecomeStripesAndAnyOtherBrandIsUnknown) {
   }
 }
 
+// A charge's deadline (checkout's --checkout-timeout) shortens each call's HTTP timeout.
+TEST(TimeLeft, TheAdaptersTimeoutShortenedToTheChargesDeadlineAndNeverZero) {
+  using std::chrono::milliseconds;
+  auto now = std::chrono::steady_clock::now();
+  ChargeRequest none;
+  EXPECT_EQ(time_left(milliseconds(15000), none), milliseconds(15000));
+  ChargeRequest far;
+  far.deadline = now + std::chrono::seconds(60);
+  EXPECT_EQ(time_left(milliseconds(15000), far), milliseconds(15000));
+  ChargeRequest near;
+  near.deadline = now + milliseconds(2000);
+  auto left = time_left(milliseconds(15000), near);
+  EXPECT_LE(left, milliseconds(2000));
+  EXPECT_GT(left, milliseconds(1000));
+  ChargeRequest past;
+  past.deadline = now - milliseconds(50);
+  EXPECT_EQ(time_left(milliseconds(15000), past), milliseconds(1));
+}
+
 }  // namespace
 }  // namespace recur::gateways

@@ -7,6 +7,8 @@
 // ErrorKind::kUnavailable error (everything else).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -45,7 +47,23 @@ struct ChargeRequest {
   std::string description;
   std::string idempotency_key;   // derived from invoice and attempt: "in_...:1"
   std::map<std::string, std::string> metadata;  // invoice, subscription
+  // When set, the caller waits no longer (checkout's --checkout-timeout: the customer is on
+  // the page). Past it the answer is Outcome::kUnknown "timeout", and the charge may still
+  // happen: it is asked about again later with the same idempotency key.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
+
+// The HTTP timeout of one call made for `request`: the adapter's own, shortened to what is
+// left before the request's deadline (at least 1 ms, so that a call past it fails at once).
+inline std::chrono::milliseconds time_left(std::chrono::milliseconds configured,
+                                           std::optional<std::chrono::steady_clock::time_point> deadline) {
+  if (!deadline) return configured;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+  return std::clamp(left, std::chrono::milliseconds(1), std::max(configured, std::chrono::milliseconds(1)));
+}
+inline std::chrono::milliseconds time_left(std::chrono::milliseconds configured, const ChargeRequest& request) {
+  return time_left(configured, request.deadline);
+}
 
 enum class Outcome {
   kSucceeded,

@@ -398,11 +398,11 @@ void PayPalGateway::forget_token(const std::string& token) {
 
 Result<net::HttpResponse> PayPalGateway::send_once(const std::string& method, const std::string& path,
                                                    const std::string* body, const std::string& request_id,
-                                                   const std::string& token) {
+                                                   const std::string& token, Deadline deadline) {
   net::HttpRequest req;
   req.method = method;
   req.url = config_.api_base + path;
-  req.timeout = config_.timeout;
+  req.timeout = time_left(config_.timeout, deadline);
   req.headers = {{"Authorization", "Bearer " + token}, {"Accept", "application/json"}};
   if (body) {
     req.headers.emplace_back("Content-Type", "application/json");
@@ -415,21 +415,22 @@ Result<net::HttpResponse> PayPalGateway::send_once(const std::string& method, co
 }
 
 Result<net::HttpResponse> PayPalGateway::send(const std::string& method, const std::string& path, const Json* body,
-                                              const std::string& request_id) {
-  if (!body) return send_text(method, path, nullptr, request_id);
+                                              const std::string& request_id, Deadline deadline) {
+  if (!body) return send_text(method, path, nullptr, request_id, deadline);
   const std::string text = body->dump();
-  return send_text(method, path, &text, request_id);
+  return send_text(method, path, &text, request_id, deadline);
 }
 
 Result<net::HttpResponse> PayPalGateway::send_text(const std::string& method, const std::string& path,
-                                                   const std::string* body, const std::string& request_id) {
+                                                   const std::string* body, const std::string& request_id,
+                                                   Deadline deadline) {
   RECUR_ASSIGN(std::string token, access_token());
-  auto response = send_once(method, path, body, request_id, token);
+  auto response = send_once(method, path, body, request_id, token, deadline);
   if (!response.ok() || response->status != 401) return response;
   // The token expired or was revoked early: one new token, one more try with the same key.
   forget_token(token);
   RECUR_ASSIGN(token, access_token());
-  return send_once(method, path, body, request_id, token);
+  return send_once(method, path, body, request_id, token, deadline);
 }
 
 Result<std::string> PayPalGateway::create_customer(const GatewayCustomerInput& input) {
@@ -455,7 +456,7 @@ ChargeResult PayPalGateway::charge(const ChargeRequest& req) {
   auto value = paypal::amount_value(req.amount);
   if (!value.ok()) return {Outcome::kFailed, "", value.error().code, value.error().message};
   Json body = order_body(req, *value);
-  return paypal::charge_from_order(send("POST", "/v2/checkout/orders", &body, req.idempotency_key));
+  return paypal::charge_from_order(send("POST", "/v2/checkout/orders", &body, req.idempotency_key, req.deadline));
 }
 
 RefundResult PayPalGateway::refund(const RefundRequest& req) {

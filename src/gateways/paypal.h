@@ -79,12 +79,14 @@ class PayPalGateway final : public Gateway {
 
  private:
   // The request with a bearer token; a 401 drops the token and sends once more with a new one.
+  // deadline: a charge's (ChargeRequest::deadline); each call's timeout is what is left of it.
+  using Deadline = std::optional<std::chrono::steady_clock::time_point>;
   Result<net::HttpResponse> send(const std::string& method, const std::string& path, const Json* body,
-                                 const std::string& request_id);
+                                 const std::string& request_id, Deadline deadline = std::nullopt);
   Result<net::HttpResponse> send_text(const std::string& method, const std::string& path, const std::string* body,
-                                      const std::string& request_id);
+                                      const std::string& request_id, Deadline deadline = std::nullopt);
   Result<net::HttpResponse> send_once(const std::string& method, const std::string& path, const std::string* body,
-                                      const std::string& request_id, const std::string& token);
+                                      const std::string& request_id, const std::string& token, Deadline deadline);
   // The cached token, or a new one when there is none or it is about to expire.
   Result<std::string> access_token();
   void forget_token(const std::string& token);

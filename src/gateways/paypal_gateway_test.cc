@@ -153,10 +153,13 @@ FaultServer::Script paypal_answering(FaultAnswer api) {
   };
 }
 
-ChargeResult charge_against(const FaultAnswer& api, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+ChargeResult charge_against(const FaultAnswer& api, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                            std::optional<std::chrono::milliseconds> deadline_in = std::nullopt) {
   FaultServer server(paypal_answering(api));
   PayPalGateway gw(config_for(server.base_url(), timeout));
-  ChargeResult r = gw.charge(invoice_charge("0123456789abcdef012345", "8kk8451t"));
+  ChargeRequest request = invoice_charge("0123456789abcdef012345", "8kk8451t");
+  if (deadline_in) request.deadline = std::chrono::steady_clock::now() + *deadline_in;
+  ChargeResult r = gw.charge(request);
   EXPECT_EQ(server.requests_seen(), 2);  // the token, then the order
   return r;
 }
@@ -179,6 +182,16 @@ TEST(PayPalFaults, DeclinedCaptureFailsThePaymentWithTheCaptureId) {
       201, R"({"id":"5O1","status":"COMPLETED","purchase_units":[{"payments":{"captures":[{"id":"3C6","status":"DECLINED"}]}}]})"));
   EXPECT_EQ(r.outcome, Outcome::kFailed);
   EXPECT_EQ(r.charge_id, "3C6");
+}
+
+// Checkout's --checkout-timeout: the customer waits no longer than the charge's deadline,
+// however long the adapter's own timeout.
+TEST(PayPalFaults, NoAnswerBeforeTheChargesDeadlineLeavesThePaymentUnknownAtTheDeadline) {
+  auto started = std::chrono::steady_clock::now();
+  ChargeResult r = charge_against(FaultAnswer::hang(), std::chrono::milliseconds(60000), std::chrono::milliseconds(300));
+  EXPECT_EQ(r.outcome, Outcome::kUnknown);
+  EXPECT_EQ(r.failure_code, "timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));  // not the adapter's 60 s
 }
 
 TEST(PayPalFaults, NoAnswerWithinTheTimeoutLeavesThePaymentUnknown) {

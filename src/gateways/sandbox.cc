@@ -183,7 +183,14 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
   });
   if (!stored.ok()) return unknown("gateway_error", stored.error().message);
   // The charge is made; the answer is on its way (a crash now leaves Recur not knowing).
-  if (int ms = latency(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  if (int ms = latency(); ms > 0) {
+    auto answer_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    if (req.deadline && *req.deadline < answer_at) {  // the caller stops waiting first
+      std::this_thread::sleep_until(*req.deadline);
+      return unknown("timeout", "the gateway did not answer in time");
+    }
+    std::this_thread::sleep_until(answer_at);
+  }
   if (fault == Fault::kTimeoutAfter) return unknown("timeout", "the gateway did not answer in time");
   return *stored;
 }

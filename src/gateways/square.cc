@@ -233,11 +233,12 @@ Result<WebhookEvent> event_from(const std::string& body) {
 SquareGateway::SquareGateway(SquareConfig config, Transport transport)
     : config_(std::move(config)), transport_(std::move(transport)) {}
 
-Result<net::HttpResponse> SquareGateway::send(std::string method, const std::string& path, const Json* body) {
+Result<net::HttpResponse> SquareGateway::send(std::string method, const std::string& path, const Json* body,
+                                              std::optional<std::chrono::milliseconds> timeout) {
   net::HttpRequest req;
   req.method = std::move(method);
   req.url = config_.api_base + path;
-  req.timeout = config_.timeout;
+  req.timeout = timeout.value_or(config_.timeout);
   req.headers = {{"Authorization", "Bearer " + config_.access_token},
                  {"Square-Version", std::string(kSquareApiVersion)},
                  {"Accept", "application/json"}};
@@ -274,7 +275,7 @@ ChargeResult SquareGateway::charge(const ChargeRequest& req) {
   if (req.idempotency_key.empty())
     return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
   Json body = payment_body(req, config_.location_id);
-  return square::charge_from(send("POST", "/v2/payments", &body));
+  return square::charge_from(send("POST", "/v2/payments", &body, time_left(config_.timeout, req)));
 }
 
 RefundResult SquareGateway::refund(const RefundRequest& req) {

@@ -51,7 +51,9 @@ class SquareGateway final : public Gateway {
                                       Timestamp now) override;
 
  private:
-  Result<net::HttpResponse> send(std::string method, const std::string& path, const Json* body);
+  // timeout: this call's, when shorter than the configured one (a charge's deadline).
+  Result<net::HttpResponse> send(std::string method, const std::string& path, const Json* body,
+                                 std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   SquareConfig config_;
   Transport transport_;

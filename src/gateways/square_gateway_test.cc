@@ -105,10 +105,13 @@ TEST_F(SquareContract, PrismRefusesAPaymentWithoutAnIdempotencyKeyOrWithALowerCa
 
 // --- faults -------------------------------------------------------------------------
 
-ChargeResult charge_against(const FaultAnswer& answer, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+ChargeResult charge_against(const FaultAnswer& answer, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                            std::optional<std::chrono::milliseconds> deadline_in = std::nullopt) {
   FaultServer server(answer);
   SquareGateway gw(config_for(server.base_url(), timeout));
-  ChargeResult r = gw.charge(invoice_charge("C1", "ccof:1"));
+  ChargeRequest request = invoice_charge("C1", "ccof:1");
+  if (deadline_in) request.deadline = std::chrono::steady_clock::now() + *deadline_in;
+  ChargeResult r = gw.charge(request);
   EXPECT_EQ(server.requests_seen(), 1);
   return r;
 }
@@ -126,6 +129,16 @@ TEST(SquareFaults, DeclineFailsThePaymentWithTheDeclineCode) {
   EXPECT_EQ(r.outcome, Outcome::kFailed);
   EXPECT_EQ(r.failure_code, "generic_decline");
   EXPECT_EQ(r.charge_id, "pay_d");
+}
+
+// Checkout's --checkout-timeout: the customer waits no longer than the charge's deadline,
+// however long the adapter's own timeout.
+TEST(SquareFaults, NoAnswerBeforeTheChargesDeadlineLeavesThePaymentUnknownAtTheDeadline) {
+  auto started = std::chrono::steady_clock::now();
+  ChargeResult r = charge_against(FaultAnswer::hang(), std::chrono::milliseconds(60000), std::chrono::milliseconds(300));
+  EXPECT_EQ(r.outcome, Outcome::kUnknown);
+  EXPECT_EQ(r.failure_code, "timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));  // not the adapter's 60 s
 }
 
 TEST(SquareFaults, NoAnswerWithinTheTimeoutLeavesThePaymentUnknown) {

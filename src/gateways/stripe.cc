@@ -261,8 +261,10 @@ net::HttpRequest StripeGateway::request(std::string method, const std::string& p
 }
 
 Result<net::HttpResponse> StripeGateway::post(const std::string& path, const Fields& fields,
-                                              const std::string& idempotency_key) {
+                                              const std::string& idempotency_key,
+                                              std::optional<std::chrono::milliseconds> timeout) {
   net::HttpRequest req = request("POST", path);
+  if (timeout) req.timeout = *timeout;
   req.headers.emplace_back("Idempotency-Key", idempotency_key);
   req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
   req.body = net::form_encode(fields);
@@ -293,7 +295,8 @@ Result<PaymentMethodInfo> StripeGateway::attach_payment_method(const std::string
 ChargeResult StripeGateway::charge(const ChargeRequest& req) {
   if (req.idempotency_key.empty())
     return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
-  return stripe::charge_from(post("/v1/payment_intents", charge_fields(req), req.idempotency_key));
+  return stripe::charge_from(
+      post("/v1/payment_intents", charge_fields(req), req.idempotency_key, time_left(config_.timeout, req)));
 }
 
 RefundResult StripeGateway::refund(const RefundRequest& req) {

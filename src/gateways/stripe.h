@@ -47,7 +47,9 @@ class StripeGateway final : public Gateway {
 
  private:
   using Fields = std::vector<std::pair<std::string, std::string>>;
-  Result<net::HttpResponse> post(const std::string& path, const Fields& fields, const std::string& idempotency_key);
+  // timeout: this call's, when shorter than the configured one (a charge's deadline).
+  Result<net::HttpResponse> post(const std::string& path, const Fields& fields, const std::string& idempotency_key,
+                                 std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   Result<net::HttpResponse> get(const std::string& path);
   net::HttpRequest request(std::string method, const std::string& path) const;
 

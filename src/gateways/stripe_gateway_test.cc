@@ -113,10 +113,13 @@ TEST_F(StripeContract, PrismRefusesARequestWithoutTheSecretKey) {
 
 // --- faults: a local server that fails the ways Stripe can ---------------------------
 
-ChargeResult charge_against(const FaultAnswer& answer, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+ChargeResult charge_against(const FaultAnswer& answer, std::chrono::milliseconds timeout = std::chrono::milliseconds(5000),
+                            std::optional<std::chrono::milliseconds> deadline_in = std::nullopt) {
   FaultServer server(answer);
   StripeGateway gw(config_for(server.base_url(), timeout));
-  ChargeResult r = gw.charge(invoice_charge("cus_1", "pm_card_visa"));
+  ChargeRequest request = invoice_charge("cus_1", "pm_card_visa");
+  if (deadline_in) request.deadline = std::chrono::steady_clock::now() + *deadline_in;
+  ChargeResult r = gw.charge(request);
   EXPECT_EQ(server.requests_seen(), 1);
   return r;
 }
@@ -139,6 +142,16 @@ TEST(StripeFaults, CardDeclineFailsTheChargeWithTheDeclineCode) {
   EXPECT_EQ(r.failure_code, "generic_decline");
   EXPECT_EQ(r.failure_message, "Your card was declined.");
   EXPECT_EQ(r.charge_id, "pi_d");
+}
+
+// Checkout's --checkout-timeout: the customer waits no longer than the charge's deadline,
+// however long the adapter's own timeout.
+TEST(StripeFaults, NoAnswerBeforeTheChargesDeadlineLeavesTheChargeUnknownAtTheDeadline) {
+  auto started = std::chrono::steady_clock::now();
+  ChargeResult r = charge_against(FaultAnswer::hang(), std::chrono::milliseconds(60000), std::chrono::milliseconds(300));
+  EXPECT_EQ(r.outcome, Outcome::kUnknown);
+  EXPECT_EQ(r.failure_code, "timeout");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));  // not the adapter's 60 s
 }
 
 TEST(StripeFaults, NoAnswerWithinTheTimeoutLeavesTheChargeUnknown) {
