@@ -260,6 +260,12 @@ Result<Transmission> transmission_from(const std::map<std::string, std::string>&
   if (t.auth_algo.empty() || t.cert_url.empty() || t.transmission_id.empty() || t.transmission_sig.empty() ||
       t.transmission_time.empty())
     return Error::unauthorized("invalid_signature", "the webhook lacks PayPal's transmission headers");
+  // PayPal's are printable ASCII (an algorithm's name, a URL, an id, base64, a time); other
+  // bytes are not PayPal's, and invalid UTF-8 could not travel in the verification's JSON.
+  for (const std::string* value : {&t.auth_algo, &t.cert_url, &t.transmission_id, &t.transmission_sig,
+                                   &t.transmission_time})
+    if (!std::all_of(value->begin(), value->end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; }))
+      return Error::unauthorized("invalid_signature", "a PayPal transmission header holds other than printable ASCII");
   return t;
 }
 

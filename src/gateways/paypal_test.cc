@@ -404,6 +404,18 @@ TEST(PayPalWebhook, EveryTransmissionHeaderIsRequired) {
   }
 }
 
+// Found by the webhook_signatures fuzzer: a header of bytes that are not UTF-8 made building
+// the verification request's JSON throw.
+TEST(PayPalWebhook, AHeaderOfOtherThanPrintableAsciiIsRefused) {
+  for (const std::string& bad : {std::string("SHA256\xff\xfe"), std::string("a\nb"), std::string("caf\xc3\xa9")}) {
+    auto headers = kTransmission;
+    headers["paypal-transmission-id"] = bad;
+    auto t = paypal::transmission_from(headers);
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_EQ(t.error().code, "invalid_signature");
+  }
+}
+
 TEST(PayPalWebhook, TheVerifyRequestCarriesTheEventByteForByte) {
   // Keys out of order and a spaced number: a re-serialized object would differ.
   const std::string event = R"({"id":"WH-1","event_type":"X","resource":{"b":1,"a":2.50}})";
