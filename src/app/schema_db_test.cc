@@ -230,38 +230,56 @@ TEST(SchemaMigrations, EighteenGivesSubscriptionsProductsPlansAndStockMovementsT
             events);
 }
 
-TEST(SchemaMigrations, ThirtyFourNumbersWaitingOutboxRowsInTheirOldOrderAndNewEventsAfterThem) {
+// The outboxes as migrations 24-26 left them, with `stream` and `events` waiting
+// ("id:created_at"), migration 34 run (twice: the second changes nothing), then one event
+// appended; returns every row of both outboxes as (event_id, seq), by seq.
+std::vector<std::pair<std::string, std::int64_t>> outboxes_after_34(const std::vector<std::string>& stream,
+                                                                    const std::vector<std::string>& events) {
   TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
   auto& db = t.app->database();
-  // The outboxes as migrations 24-26 left them, with rows waiting in both.
   auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
     RECUR_TRY(tx.exec("DROP TABLE event_outbox"));
     RECUR_TRY(tx.exec("DROP TABLE stream_outbox"));
     RECUR_TRY(tx.exec("CREATE TABLE event_outbox (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL,"
                       " type TEXT NOT NULL DEFAULT '')"));
     RECUR_TRY(tx.exec("CREATE TABLE stream_outbox (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL)"));
-    RECUR_TRY(tx.exec("INSERT INTO stream_outbox (event_id, created_at) VALUES ('evt_b', 10), ('evt_a', 11)"));
-    RECUR_TRY(tx.exec("INSERT INTO event_outbox (event_id, created_at, type) VALUES ('evt_d', 12, 'customer.updated'),"
-                      " ('evt_c', 12, 'customer.created')"));
+    for (const auto& row : stream)
+      RECUR_TRY(tx.exec("INSERT INTO stream_outbox (event_id, created_at) VALUES ($1, $2)",
+                        {row.substr(0, row.find(':')), std::int64_t{std::stoll(row.substr(row.find(':') + 1))}}));
+    for (const auto& row : events)
+      RECUR_TRY(tx.exec("INSERT INTO event_outbox (event_id, created_at, type) VALUES ($1, $2, 'customer.updated')",
+                        {row.substr(0, row.find(':')), std::int64_t{std::stoll(row.substr(row.find(':') + 1))}}));
     return Ok{};
   });
-  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
-  for (int times = 0; times < 2; ++times) run(db, migration(34));  // a second run changes nothing
-  events::Event fresh{"evt_0", "customer.updated", "customer", "cus_1", t.actor, 13, nullptr,
+  EXPECT_TRUE(seeded.ok()) << seeded.error().message;
+  for (int times = 0; times < 2; ++times) run(db, migration(34));
+  events::Event fresh{"evt_0", "customer.updated", "customer", "cus_1", t.actor, 20, nullptr,
                       Json{{"id", "cus_1"}}, Json::object()};
   auto appended = db::transact(db, [&](db::Tx& tx) { return events::append(tx, fresh); });
-  ASSERT_TRUE(appended.ok()) << appended.error().message;
+  EXPECT_TRUE(appended.ok()) << appended.error().message;
   auto rows = db::transact(db, [&](db::Tx& tx) -> Result<db::Rows> {
     return tx.query("SELECT event_id, seq FROM stream_outbox UNION ALL SELECT event_id, seq FROM event_outbox"
                     " ORDER BY 2");
   });
-  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  EXPECT_TRUE(rows.ok()) << rows.error().message;
   std::vector<std::pair<std::string, std::int64_t>> got;
-  for (const auto& row : *rows) got.emplace_back(row.text(0), row.int64(1));
-  // Fan-out moved the stream outbox's rows before anything still in the event outbox; within
-  // each, the old (created_at, event_id) order; then a new event, after them all.
-  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::int64_t>>{
-                     {"evt_b", 1}, {"evt_a", 2}, {"evt_c", 3}, {"evt_d", 4}, {"evt_0", 5}}));
+  if (rows.ok())
+    for (const auto& row : *rows) got.emplace_back(row.text(0), row.int64(1));
+  return got;
+}
+
+using Numbered = std::vector<std::pair<std::string, std::int64_t>>;
+
+TEST(SchemaMigrations, ThirtyFourNumbersBothOutboxesTogetherInTheirOldOrderAndNewEventsAfterThem) {
+  // evt_e was fanned out while the older evt_c and evt_d still wait for fan-out: it stays
+  // after them, as the publisher held it back before.
+  EXPECT_EQ(outboxes_after_34({"evt_b:10", "evt_a:11", "evt_e:13"}, {"evt_d:12", "evt_c:12"}),
+            (Numbered{{"evt_b", 1}, {"evt_a", 2}, {"evt_c", 3}, {"evt_d", 4}, {"evt_e", 5}, {"evt_0", 6}}));
+}
+
+TEST(SchemaMigrations, ThirtyFourNumbersNewEventsAfterTheStreamOutboxAlsoWhenTheEventOutboxWasEmpty) {
+  EXPECT_EQ(outboxes_after_34({"evt_b:10", "evt_a:11"}, {}), (Numbered{{"evt_b", 1}, {"evt_a", 2}, {"evt_0", 3}}));
+  EXPECT_EQ(outboxes_after_34({}, {}), (Numbered{{"evt_0", 1}}));
 }
 
 TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments) {

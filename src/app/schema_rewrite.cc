@@ -297,26 +297,40 @@ Status sequence_outboxes_34(db::Tx& tx) {
                                         " AND table_name = 'event_outbox' AND column_name = 'seq'"
                                       : "SELECT 1 FROM pragma_table_info('event_outbox') WHERE name = 'seq'"));
   if (!done.empty()) return Ok{};
+  // Nothing may enter or leave either outbox meanwhile (a node still serving): the copies
+  // below would miss it. SQLite's write transaction holds the whole database already.
+  if (pg) RECUR_TRY(tx.exec("LOCK TABLE event_outbox, stream_outbox IN ACCESS EXCLUSIVE MODE"));
+  // One numbering over both, in the order the publisher used, (created_at, event_id): a newer
+  // event may wait in the stream outbox while an older one still waits for fan-out.
+  RECUR_TRY(tx.exec("CREATE TABLE outbox_order_34 (event_id TEXT PRIMARY KEY, seq BIGINT NOT NULL)"));
+  RECUR_TRY(tx.exec("INSERT INTO outbox_order_34 (event_id, seq)"
+                    " SELECT event_id, ROW_NUMBER() OVER (ORDER BY created_at, event_id) FROM"
+                    " (SELECT event_id, created_at FROM stream_outbox UNION SELECT event_id, created_at FROM event_outbox) w"));
+  RECUR_ASSIGN(auto numbered, tx.query("SELECT COUNT(*) FROM outbox_order_34"));
+  const std::int64_t last = numbered.at(0).int64(0);
   RECUR_TRY(tx.exec("CREATE TABLE stream_outbox_34 (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL,"
                     " seq BIGINT NOT NULL)"));
-  RECUR_TRY(tx.exec("INSERT INTO stream_outbox_34 (event_id, created_at, seq) SELECT event_id, created_at,"
-                    " ROW_NUMBER() OVER (ORDER BY created_at, event_id) FROM stream_outbox"));
+  RECUR_TRY(tx.exec("INSERT INTO stream_outbox_34 (event_id, created_at, seq) SELECT s.event_id, s.created_at, o.seq"
+                    " FROM stream_outbox s JOIN outbox_order_34 o ON o.event_id = s.event_id"));
   RECUR_TRY(tx.exec("DROP TABLE stream_outbox"));
   RECUR_TRY(tx.exec("ALTER TABLE stream_outbox_34 RENAME TO stream_outbox"));
   RECUR_TRY(tx.exec("CREATE UNIQUE INDEX stream_outbox_order ON stream_outbox (seq)"));
   RECUR_TRY(tx.exec(std::string("CREATE TABLE event_outbox_34 (seq ") +
                     (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
                     ", event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL)"));
-  RECUR_TRY(tx.exec("INSERT INTO event_outbox_34 (seq, event_id, type, created_at)"
-                    " SELECT (SELECT COUNT(*) FROM stream_outbox) + ROW_NUMBER() OVER (ORDER BY created_at, event_id),"
-                    " event_id, type, created_at FROM event_outbox"));
+  RECUR_TRY(tx.exec("INSERT INTO event_outbox_34 (seq, event_id, type, created_at) SELECT o.seq, e.event_id, e.type,"
+                    " e.created_at FROM event_outbox e JOIN outbox_order_34 o ON o.event_id = e.event_id"));
   RECUR_TRY(tx.exec("DROP TABLE event_outbox"));
   RECUR_TRY(tx.exec("ALTER TABLE event_outbox_34 RENAME TO event_outbox"));
-  // SQLite's AUTOINCREMENT counter already follows the explicit values; PostgreSQL's sequence
-  // starts after them.
-  if (pg)
-    RECUR_TRY(tx.query("SELECT setval(pg_get_serial_sequence('event_outbox', 'seq'),"
-                       " (SELECT COUNT(*) FROM stream_outbox) + (SELECT COUNT(*) FROM event_outbox) + 1, false)"));
+  RECUR_TRY(tx.exec("DROP TABLE outbox_order_34"));
+  // New events are numbered after every row waiting in either outbox, also when the event
+  // outbox was empty (SQLite's counter follows only the rows copied into it).
+  if (pg) {
+    RECUR_TRY(tx.query("SELECT setval(pg_get_serial_sequence('event_outbox', 'seq'), $1, false)", {last + 1}));
+  } else {
+    RECUR_TRY(tx.exec("DELETE FROM sqlite_sequence WHERE name IN ('event_outbox', 'event_outbox_34')"));
+    RECUR_TRY(tx.exec("INSERT INTO sqlite_sequence (name, seq) VALUES ('event_outbox', $1)", {last}));
+  }
   return Ok{};
 }
 

@@ -48,8 +48,10 @@ Status reshape_dispute_events_20(db::Tx& tx);
 Status add_dispute_amounts_33(db::Tx& tx);
 // Migration 34: event_outbox and stream_outbox gain `seq`, the commit-order sequence the
 // publisher orders by (decision 0015): a BIGSERIAL on PostgreSQL, an AUTOINCREMENT rowid on
-// SQLite (never reused, also once the outbox was empty). Rows waiting are numbered in their
-// old (created_at, event_id) order, the stream outbox's first (fan-out moved them earlier).
+// SQLite (never reused, also once the outbox was empty). Rows waiting in either are numbered
+// together in their old (created_at, event_id) order, and new events after them all. On
+// PostgreSQL both tables are locked for the migration; a node still running the binary before
+// cannot fan out afterwards (its INSERT has no seq): upgrade every node together.
 Status sequence_outboxes_34(db::Tx& tx);
 // Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
 // of its subscription's period (the same period_seq), paid when that invoice is paid or

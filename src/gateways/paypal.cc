@@ -380,13 +380,13 @@ PayPalGateway::PayPalGateway(PayPalConfig config, Transport transport, Now now)
   if (!now_) now_ = [] { return SystemClock().now(); };
 }
 
-Result<std::string> PayPalGateway::access_token() {
+Result<std::string> PayPalGateway::access_token(Deadline deadline) {
   std::lock_guard lock(token_mu_);
   if (!token_.empty() && now_() < token_renew_at_) return token_;
   net::HttpRequest req;
   req.method = "POST";
   req.url = config_.api_base + "/v1/oauth2/token";
-  req.timeout = config_.timeout;
+  req.timeout = time_left(config_.timeout, deadline);
   req.headers = {{"Authorization", "Basic " + base64(config_.client_id + ":" + config_.client_secret)},
                  {"Content-Type", "application/x-www-form-urlencoded"},
                  {"Accept", "application/json"}};
@@ -430,12 +430,12 @@ Result<net::HttpResponse> PayPalGateway::send(const std::string& method, const s
 Result<net::HttpResponse> PayPalGateway::send_text(const std::string& method, const std::string& path,
                                                    const std::string* body, const std::string& request_id,
                                                    Deadline deadline) {
-  RECUR_ASSIGN(std::string token, access_token());
+  RECUR_ASSIGN(std::string token, access_token(deadline));
   auto response = send_once(method, path, body, request_id, token, deadline);
   if (!response.ok() || response->status != 401) return response;
   // The token expired or was revoked early: one new token, one more try with the same key.
   forget_token(token);
-  RECUR_ASSIGN(token, access_token());
+  RECUR_ASSIGN(token, access_token(deadline));
   return send_once(method, path, body, request_id, token, deadline);
 }
 

@@ -87,8 +87,9 @@ class PayPalGateway final : public Gateway {
                                       const std::string& request_id, Deadline deadline = std::nullopt);
   Result<net::HttpResponse> send_once(const std::string& method, const std::string& path, const std::string* body,
                                       const std::string& request_id, const std::string& token, Deadline deadline);
-  // The cached token, or a new one when there is none or it is about to expire.
-  Result<std::string> access_token();
+  // The cached token, or a new one when there is none or it is about to expire (asked for
+  // within what is left of `deadline`).
+  Result<std::string> access_token(Deadline deadline = std::nullopt);
   void forget_token(const std::string& token);
 
   PayPalConfig config_;

@@ -164,6 +164,21 @@ ChargeResult charge_against(const FaultAnswer& api, std::chrono::milliseconds ti
   return r;
 }
 
+// The token call counts against a charge's deadline too (checkout's --checkout-timeout).
+TEST(PayPalFaults, ATokenCallThatHangsIsBoundByTheChargesDeadline) {
+  FaultServer server([](const SeenRequest& r) {
+    return r.target == kTokenPath ? FaultAnswer::hang() : FaultAnswer::respond(500, "{}");
+  });
+  PayPalGateway gw(config_for(server.base_url(), std::chrono::milliseconds(60000)));
+  ChargeRequest request = invoice_charge("0123456789abcdef012345", "8kk8451t");
+  auto started = std::chrono::steady_clock::now();
+  request.deadline = started + std::chrono::milliseconds(300);
+  ChargeResult r = gw.charge(request);
+  EXPECT_EQ(r.outcome, Outcome::kUnknown);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));  // not the adapter's 60 s
+  EXPECT_EQ(server.requests_seen(), 1);  // no order without a token
+}
+
 TEST(PayPalFaults, ServerErrorLeavesThePaymentUnknown) {
   ChargeResult r = charge_against(FaultAnswer::respond(500, R"({"name":"INTERNAL_SERVER_ERROR","details":[]})"));
   EXPECT_EQ(r.outcome, Outcome::kUnknown);

@@ -56,7 +56,7 @@ Status add_to_stream_outbox(db::Tx& tx, const events::OutboxEntry& event) {
   return tx.exec_later("INSERT INTO stream_outbox (event_id, created_at, seq)"
                        " SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)"
                        " WHERE EXISTS (SELECT 1 FROM stream_publisher WHERE name = 'events' AND enabled = 1)"
-                       " ON CONFLICT DO NOTHING",
+                       " ON CONFLICT (event_id) DO NOTHING",  // a clash of seq must fail, not drop the event
                        {event.event_id, event.created, event.seq});
 }
 
