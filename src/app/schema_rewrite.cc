@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "analytics/service.h"
 #include "billing/failure_codes.h"
@@ -308,20 +309,29 @@ Status sequence_outboxes_34(db::Tx& tx) {
                     " (SELECT event_id, created_at FROM stream_outbox UNION SELECT event_id, created_at FROM event_outbox) w"));
   RECUR_ASSIGN(auto numbered, tx.query("SELECT COUNT(*) FROM outbox_order_34"));
   const std::int64_t last = numbered.at(0).int64(0);
-  RECUR_TRY(tx.exec("CREATE TABLE stream_outbox_34 (event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL,"
-                    " seq BIGINT NOT NULL)"));
-  RECUR_TRY(tx.exec("INSERT INTO stream_outbox_34 (event_id, created_at, seq) SELECT s.event_id, s.created_at, o.seq"
-                    " FROM stream_outbox s JOIN outbox_order_34 o ON o.event_id = s.event_id"));
-  RECUR_TRY(tx.exec("DROP TABLE stream_outbox"));
-  RECUR_TRY(tx.exec("ALTER TABLE stream_outbox_34 RENAME TO stream_outbox"));
+  // `table` made again with `columns` (seq among them), its rows' `copied` columns kept and
+  // each row numbered as above.
+  auto rebuild = [&](const std::string& table, const std::string& columns,
+                     const std::vector<std::string>& copied) -> Status {
+    std::string names, values;
+    for (const auto& c : copied) {
+      names += c + ", ";
+      values += table + "." + c + ", ";
+    }
+    RECUR_TRY(tx.exec("CREATE TABLE " + table + "_34 (" + columns + ")"));
+    RECUR_TRY(tx.exec("INSERT INTO " + table + "_34 (" + names + "seq) SELECT " + values + "o.seq FROM " + table +
+                      " JOIN outbox_order_34 o ON o.event_id = " + table + ".event_id"));
+    RECUR_TRY(tx.exec("DROP TABLE " + table));
+    RECUR_TRY(tx.exec("ALTER TABLE " + table + "_34 RENAME TO " + table));
+    return Ok{};
+  };
+  RECUR_TRY(rebuild("stream_outbox", "event_id TEXT PRIMARY KEY, created_at BIGINT NOT NULL, seq BIGINT NOT NULL",
+                    {"event_id", "created_at"}));
   RECUR_TRY(tx.exec("CREATE UNIQUE INDEX stream_outbox_order ON stream_outbox (seq)"));
-  RECUR_TRY(tx.exec(std::string("CREATE TABLE event_outbox_34 (seq ") +
-                    (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
-                    ", event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL)"));
-  RECUR_TRY(tx.exec("INSERT INTO event_outbox_34 (seq, event_id, type, created_at) SELECT o.seq, e.event_id, e.type,"
-                    " e.created_at FROM event_outbox e JOIN outbox_order_34 o ON o.event_id = e.event_id"));
-  RECUR_TRY(tx.exec("DROP TABLE event_outbox"));
-  RECUR_TRY(tx.exec("ALTER TABLE event_outbox_34 RENAME TO event_outbox"));
+  RECUR_TRY(rebuild("event_outbox",
+                    std::string("seq ") + (pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT") +
+                        ", event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL DEFAULT '', created_at BIGINT NOT NULL",
+                    {"event_id", "type", "created_at"}));
   RECUR_TRY(tx.exec("DROP TABLE outbox_order_34"));
   // New events are numbered after every row waiting in either outbox, also when the event
   // outbox was empty (SQLite's counter follows only the rows copied into it).

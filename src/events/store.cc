@@ -185,6 +185,11 @@ Result<std::vector<OutboxEntry>> events_between(db::Tx& tx, Timestamp from, Time
   return out;
 }
 
+namespace {
+// A row of `SELECT event_id, type, created_at, seq FROM event_outbox`.
+OutboxEntry outbox_entry(const db::Row& row) { return {row.text(0), row.text(1), row.int64(2), row.int64(3)}; }
+}  // namespace
+
 Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit) {
   std::string sql = "SELECT event_id, type, created_at, seq FROM event_outbox ORDER BY seq LIMIT " +
                     std::to_string(limit);
@@ -192,7 +197,7 @@ Result<std::vector<OutboxEntry>> lock_outbox(db::Tx& tx, int limit) {
   RECUR_ASSIGN(auto rows, tx.query(sql));
   std::vector<OutboxEntry> out;
   out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back({row.text(0), row.text(1), row.int64(2), row.int64(3)});
+  for (const auto& row : rows) out.push_back(outbox_entry(row));
   return out;
 }
 
@@ -203,7 +208,7 @@ Status remove_from_outbox(db::Tx& tx, const std::string& event_id) {
 Result<std::optional<OutboxEntry>> oldest_in_outbox(db::Tx& tx) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT event_id, type, created_at, seq FROM event_outbox ORDER BY seq LIMIT 1"));
   if (rows.empty()) return std::optional<OutboxEntry>();
-  return std::optional<OutboxEntry>(OutboxEntry{rows[0].text(0), rows[0].text(1), rows[0].int64(2), rows[0].int64(3)});
+  return std::optional<OutboxEntry>(outbox_entry(rows[0]));
 }
 
 Result<bool> outbox_empty(db::Tx& tx) {

@@ -14,10 +14,10 @@ struct Waiting {
 
 // The oldest event fan-out has not taken yet: nothing at or after it may be published, or
 // an event fanned out by a faster node could overtake an older one of its resource.
-Result<std::optional<Waiting>> oldest_unfanned(db::Tx& tx) {
+Result<std::optional<std::int64_t>> oldest_unfanned(db::Tx& tx) {
   RECUR_ASSIGN(auto oldest, events::oldest_in_outbox(tx));
-  if (!oldest) return std::optional<Waiting>();
-  return std::optional<Waiting>(Waiting{oldest->event_id, oldest->seq});
+  if (!oldest) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(oldest->seq);
 }
 
 Result<std::vector<Waiting>> oldest_in_stream_outbox(db::Tx& tx, int limit) {
@@ -131,7 +131,7 @@ Result<int> StreamPublisher::publish_batch() {
     RECUR_ASSIGN(auto waiting, oldest_in_stream_outbox(tx, batch_));
     std::vector<nats::Message> batch;
     for (const auto& w : waiting) {
-      if (limit && w.seq >= limit->seq) break;
+      if (limit && w.seq >= *limit) break;
       RECUR_ASSIGN(auto event, events::find_event(tx, w.event_id));
       if (!event) return Error::internal("stream_outbox names a missing event " + w.event_id);
       batch.push_back({stream_subject(event->type), event->id, events::to_json(*event).dump()});
