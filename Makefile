@@ -14,9 +14,14 @@ deps: .deps.stamp
 	touch $@
 
 RECUR_WERROR ?= OFF
+# Unity build (CMakeLists.txt, RECUR_UNITY): a fresh build in about half the time. A developer
+# who rebuilds one file at a time with ccache may prefer `make build RECUR_UNITY=OFF BUILD=...`
+# in a build folder of its own (the setting is read when the folder is first configured).
+RECUR_UNITY ?= ON
 
 $(BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRECUR_WERROR=$(RECUR_WERROR)
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DRECUR_WERROR=$(RECUR_WERROR) \
+	  -DRECUR_UNITY=$(RECUR_UNITY)
 
 build: .deps.stamp $(BUILD)/build.ninja
 	cmake --build $(BUILD)
@@ -54,10 +59,11 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 $(ASAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-	  -DRECUR_SANITIZE=address,undefined
+	  -DRECUR_SANITIZE=address,undefined -DRECUR_UNITY=$(RECUR_UNITY)
 
 $(TSAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
-	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=thread
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECUR_SANITIZE=thread \
+	  -DRECUR_UNITY=$(RECUR_UNITY)
 
 test-sanitize: .deps.stamp $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) --target recur_unit_tests recur_db_tests

@@ -7,8 +7,8 @@
 
 namespace recur::billing {
 
-using subscriptions::Status;
 using subscriptions::Subscription;
+using SubStatus = subscriptions::Status;
 
 std::optional<PaymentBehavior> payment_behavior_from(std::string_view text) {
   for (std::size_t i = 0; i < std::size(kPaymentBehaviors); ++i)
@@ -79,8 +79,8 @@ Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input
   }
   // Charged now: an incomplete subscription's first invoice, unless the client pays it
   // (default_incomplete); a retry of a refused error_if_incomplete goes on to the same 402.
-  const bool owes = sub.status == Status::kIncomplete ||
-                    (retry && sub.status == Status::kIncompleteExpired && behavior == PaymentBehavior::kErrorIfIncomplete);
+  const bool owes = sub.status == SubStatus::kIncomplete ||
+                    (retry && sub.status == SubStatus::kIncompleteExpired && behavior == PaymentBehavior::kErrorIfIncomplete);
   if (!owes || behavior == PaymentBehavior::kDefaultIncomplete) return sub;
   RECUR_ASSIGN(FirstInvoice first, first_invoice(db_, sub.id));
   if (first.id.empty()) return sub;
@@ -94,14 +94,14 @@ Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input
   if (behavior != PaymentBehavior::kErrorIfIncomplete || !first.payment ||
       first.payment->status != PaymentStatus::kFailed)
     return sub;  // paid, incomplete (allow_incomplete), or the answer was lost (still pending)
-  if (sub.status == Status::kIncomplete) {
+  if (sub.status == SubStatus::kIncomplete) {
     RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
       RECUR_ASSIGN(bool ended, subscriptions_.apply_payment_step(tx, sub.id, subscriptions::PaymentStep::kFirstRefused,
                                                                  first.id));
       if (!ended) return Error::conflict("invalid_state_transition", "the subscription changed during checkout");
       return Ok{};
     }));
-  } else if (sub.status != Status::kIncompleteExpired) {
+  } else if (sub.status != SubStatus::kIncompleteExpired) {
     return sub;  // paid after all (a webhook, a second card) between the answer and now
   }
   return declined(sub, first.id, *first.payment);

@@ -4,11 +4,6 @@
 #include <algorithm>
 
 namespace recur::billing {
-namespace {
-
-Json text_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
-
-}  // namespace
 
 std::string_view to_string(DisputeStatus status) {
   switch (status) {

@@ -6,14 +6,14 @@
 namespace recur::billing {
 namespace {
 
-struct Case {
+struct FailureCodeCase {
   const char* gateway_code;
   bool settled;
   const char* recur_code;
 };
 
 TEST(ChargeFailureCode, NamesWhatAnIntegratorActsOnAndOtherForTheRest) {
-  const Case cases[] = {
+  const FailureCodeCase cases[] = {
       {"card_declined", true, "card_declined"},          // the sandbox, Stripe
       {"do_not_honor", true, "card_declined"},           // Stripe's decline_code
       {"generic_decline", true, "card_declined"},        // Square (lower-cased by its adapter)
@@ -47,7 +47,7 @@ TEST(ChargeFailureCode, NamesWhatAnIntegratorActsOnAndOtherForTheRest) {
 }
 
 TEST(RefundFailureCode, NamesWhatAnIntegratorActsOnAndOtherForTheRest) {
-  const Case cases[] = {
+  const FailureCodeCase cases[] = {
       {"charge_not_refundable", true, "charge_not_refundable"},  // the sandbox
       {"charge_already_refunded", true, "charge_not_refundable"},  // Stripe
       {"amount_too_large", true, "amount_too_large"},

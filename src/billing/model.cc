@@ -33,8 +33,6 @@ constexpr std::pair<PaymentStatus, std::string_view> kPaymentStatuses[] = {
 constexpr std::pair<FinalAction, std::string_view> kFinalActions[] = {
     {FinalAction::kCancel, "cancel"}, {FinalAction::kUnpaid, "unpaid"}, {FinalAction::kPause, "pause"}};
 
-Json text_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
-
 PaymentStatus payment_status_from(const std::string& s) {
   return s == "succeeded" ? PaymentStatus::kSucceeded : s == "failed" ? PaymentStatus::kFailed : PaymentStatus::kPending;
 }

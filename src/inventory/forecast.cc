@@ -10,7 +10,7 @@
 #include "platform/parallel.h"
 
 namespace recur::inventory {
-using subscriptions::Status;
+using SubStatus = subscriptions::Status;
 
 namespace {
 constexpr Timestamp kDay = kSecondsPerDay;
@@ -140,7 +140,7 @@ double remaining_hazard(double hazard, double elapsed) {
 
 std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue,
                                     Timestamp as_of) {
-  if (sub.status == Status::kCanceled || sub.cancel_at_period_end) return std::nullopt;
+  if (sub.status == SubStatus::kCanceled || sub.cancel_at_period_end) return std::nullopt;
   auto plan = catalogue.plan_of(sub.plan);
   if (!plan) return std::nullopt;
   const auto& fp = catalogue.plans[*plan];
@@ -170,19 +170,19 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
     if (length > 0) s.elapsed = std::clamp(static_cast<double>(as_of - sub.current.start) / length, 0.0, 1.0);
   };
   switch (sub.status) {
-    case Status::kScheduled:
+    case SubStatus::kScheduled:
       restart(sub.trial_end.value_or(sub.start_date));  // the trial was fixed when it was created
       break;
-    case Status::kTrialing:
+    case SubStatus::kTrialing:
       restart(sub.current.end);
       in_progress();
       break;
-    case Status::kActive:
-    case Status::kPastDue:
+    case SubStatus::kActive:
+    case SubStatus::kPastDue:
       carry_on();
       in_progress();
       break;
-    case Status::kPaused: {
+    case SubStatus::kPaused: {
       if (!sub.pause || !sub.pause->resumes_at) return std::nullopt;  // until resumed by hand
       Timestamp resumes = *sub.pause->resumes_at;
       if (resumes >= sub.current.end) {
@@ -195,10 +195,10 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
       }
       break;
     }
-    case Status::kUnpaid:      // nothing ships until the customer pays every open invoice
-    case Status::kIncomplete:  // nor before the first payment (its reserved box is counted)
-    case Status::kCanceled:
-    case Status::kIncompleteExpired:
+    case SubStatus::kUnpaid:      // nothing ships until the customer pays every open invoice
+    case SubStatus::kIncomplete:  // nor before the first payment (its reserved box is counted)
+    case SubStatus::kCanceled:
+    case SubStatus::kIncompleteExpired:
       return std::nullopt;
   }
   return s;

@@ -15,8 +15,8 @@ namespace {
 
 constexpr Timestamp kDay = kSecondsPerDay;
 
-using subscriptions::Status;
 using subscriptions::Subscription;
+using SubStatus = subscriptions::Status;
 
 // The lifecycle periods that produce a shipment (those with details.billable = true).
 const std::set<std::string, std::less<>> kBillableTypes = {
@@ -42,7 +42,7 @@ void advance_to(const CatalogueData& data, Subscription& sub, Timestamp as_of) {
 void add_to_history(ForecastHistory& h, const Catalogue& cat, const Subscription& sub, Timestamp as_of) {
   auto plan = cat.plan_of(sub.plan);
   if (!plan) return;
-  h.retention[*plan].add(sub.billed_periods, sub.status == Status::kCanceled);
+  h.retention[*plan].add(sub.billed_periods, sub.status == SubStatus::kCanceled);
   h.signups.add(*plan, sub.created, sub.quantity);
   if (auto s = schedule_of(sub, cat, as_of)) h.schedules.push_back(std::move(*s));
 }

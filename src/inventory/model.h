@@ -22,6 +22,9 @@ namespace recur::inventory {
 // (and the tables) keep one level per product and warehouse.
 inline constexpr std::string_view kDefaultWarehouse = "main";
 
+// The most units one request may move, order or set as a threshold (the routes' bound).
+inline constexpr std::int64_t kMaxUnits = 1'000'000'000;
+
 // What moved stock. Signs: on_hand_delta and reserved_delta as they change the level.
 enum class MovementKind { kReceipt, kAdjustment, kReservation, kRelease, kShipment, kReturn };
 std::string_view to_string(MovementKind kind);

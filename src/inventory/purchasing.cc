@@ -16,7 +16,6 @@
 namespace recur::inventory {
 namespace {
 
-constexpr std::int64_t kDay = kSecondsPerDay;
 // Codes of a reorder that found another run got there first: rolled back, not an error.
 constexpr std::string_view kAlreadyOnOrder = "already_on_order";
 constexpr std::string_view kNeedAlreadyOrdered = "need_already_ordered";
@@ -242,7 +241,7 @@ Status PurchasingService::send_in(db::Tx& tx, PurchaseOrder& o, const Supplier& 
   Json before = to_json(o);
   o.status = PurchaseOrderStatus::kSent;
   o.sent_at = now;
-  o.expected_at = now + supplier.lead_time_days * kDay;
+  o.expected_at = now + supplier.lead_time_days * kSecondsPerDay;
   o.updated = now;
   std::optional<std::string> notification;
   {
@@ -387,11 +386,11 @@ Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std:
     if (!supplier) return out;
     out.checked = true;
 
-    Timestamp arrival = now + supplier->lead_time_days * kDay;
+    Timestamp arrival = now + supplier->lead_time_days * kSecondsPerDay;
     // Both windows start now: the forecast takes `from` as the moment it looks from.
     RECUR_ASSIGN(DemandEstimate lead, demand_(tx, product, now, arrival));
     RECUR_ASSIGN(DemandEstimate through_review,
-                 demand_(tx, product, now, arrival + options_.review_period_days * kDay));
+                 demand_(tx, product, now, arrival + options_.review_period_days * kSecondsPerDay));
     ReorderInputs in;
     in.lead_time_demand = lead.expected;
     in.lead_time_stddev = lead.stddev;
@@ -417,7 +416,7 @@ Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std:
     }
     if (decision.high_demand) {
       RECUR_ASSIGN(out.alerted, claim_replenishment_alert(
-                                    tx, replenishment_need_key(product, now, options_.review_period_days * kDay),
+                                    tx, replenishment_need_key(product, now, options_.review_period_days * kSecondsPerDay),
                                     product, now));
       if (out.alerted) RECUR_TRY(alert_replenishment(tx, *supplier, product, in, decision, action));
     }
@@ -441,7 +440,7 @@ Result<PurchaseOrder> PurchasingService::order_automatically(db::Tx& tx, const S
   o.supplier = supplier.id;
   o.currency = offer->currency;
   o.lines.push_back({product, catalog_product ? catalog_product->sku : product, quantity, 0, offer->unit_cost});
-  o.need_key = reorder_need_key(product, now, options_.review_period_days * kDay);
+  o.need_key = reorder_need_key(product, now, options_.review_period_days * kSecondsPerDay);
   o.origin = "automatic";
   o.created = o.updated = now;
   RECUR_ASSIGN(bool inserted, insert_purchase_order(tx, o));

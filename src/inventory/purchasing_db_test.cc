@@ -17,7 +17,6 @@ namespace {
 using testing::at;
 using testing::TestApp;
 
-constexpr std::int64_t kDay = kSecondsPerDay;
 
 // Demand of a product per day, as a fixed rate: the forecast is injected so these tests
 // check the ordering rules alone (the forecast has its own tests).
@@ -28,7 +27,7 @@ struct FixedDemand {
     return [this](db::Tx&, const std::string& product, Timestamp from, Timestamp to) -> Result<DemandEstimate> {
       auto it = per_day.find(product);
       double rate = it == per_day.end() ? 0 : it->second;
-      return DemandEstimate{rate * static_cast<double>(to - from) / kDay, stddev};
+      return DemandEstimate{rate * static_cast<double>(to - from) / kSecondsPerDay, stddev};
     };
   }
 };
@@ -258,7 +257,7 @@ TEST_F(PurchasingTest, SendingSetsExpectedAtFromTheLeadTimeAndMailsTheSupplier) 
   ASSERT_TRUE(sent.ok()) << sent.error().message;
   EXPECT_EQ(sent->status, PurchaseOrderStatus::kSent);
   EXPECT_EQ(sent->sent_at, t.clock->now());
-  EXPECT_EQ(sent->expected_at, t.clock->now() + 12 * kDay);
+  EXPECT_EQ(sent->expected_at, t.clock->now() + 12 * kSecondsPerDay);
   EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'purchase_order' AND resource_id = $1", {o.id}),
             1);
   auto mails = t.app->notifications().list({});
@@ -379,7 +378,7 @@ TEST_F(PurchasingTest, SendingOrCancelingAnOrderChangesACachedAvailabilityByDate
   auto& inventory = t.app->inventory();
   Timestamp now = t.clock->now();
   auto by_next_month = [&] {
-    auto answer = inventory.availability(a, 5, now + 30 * kDay);
+    auto answer = inventory.availability(a, 5, now + 30 * kSecondsPerDay);
     EXPECT_TRUE(answer.ok()) << answer.error().message;
     return answer->availability;
   };
@@ -392,15 +391,15 @@ TEST_F(PurchasingTest, SendingOrCancelingAnOrderChangesACachedAvailabilityByDate
   auto later = send(slow);
   auto answer = by_next_month();
   EXPECT_TRUE(answer.can_fulfill);
-  EXPECT_EQ(answer.available_on, now + 20 * kDay);
+  EXPECT_EQ(answer.available_on, now + 20 * kSecondsPerDay);
   ASSERT_TRUE(inventory.cache().get(a)) << "the answer is cached";
 
   auto sooner = send(fast);
   EXPECT_FALSE(inventory.cache().get(a)) << "sending dropped it";
-  EXPECT_EQ(by_next_month().available_on, now + 5 * kDay);
+  EXPECT_EQ(by_next_month().available_on, now + 5 * kSecondsPerDay);
 
   ASSERT_TRUE(purchasing.cancel_purchase_order(sooner.id, t.actor).ok());
-  EXPECT_EQ(by_next_month().available_on, now + 20 * kDay);
+  EXPECT_EQ(by_next_month().available_on, now + 20 * kSecondsPerDay);
   ASSERT_TRUE(purchasing.cancel_purchase_order(later.id, t.actor).ok());
   answer = by_next_month();
   EXPECT_FALSE(answer.can_fulfill);
@@ -442,7 +441,7 @@ TEST_F(PurchasingTest, ReorderDraftsWholePacksOfAtLeastTheMinimumOncePerCycle) {
 
   // Run again in the same cycle, and in the next one: the open draft answers the need.
   EXPECT_EQ(reorder().drafted, 0);
-  t.clock->advance(8 * kDay);
+  t.clock->advance(8 * kSecondsPerDay);
   auto later = reorder();
   EXPECT_EQ(later.drafted, 0);
   EXPECT_EQ(later.already_on_order, 1);
@@ -477,7 +476,7 @@ TEST_F(PurchasingTest, AutomaticSupplierIsSentTheOrderAndOperatorsAreToldOncePer
   EXPECT_EQ(r.replenishment_alerts, 1);
   auto o = orders().at(0);
   EXPECT_EQ(o.status, PurchaseOrderStatus::kSent);
-  EXPECT_EQ(o.expected_at, t.clock->now() + 10 * kDay);
+  EXPECT_EQ(o.expected_at, t.clock->now() + 10 * kSecondsPerDay);
   EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'purchase_order' AND resource_id = $1", {o.id}),
             1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'replenishment_needed' AND resource_id = $1",

@@ -12,7 +12,7 @@
 namespace recur::inventory {
 namespace {
 
-constexpr std::array<std::string_view, 5> kStatuses = {"draft", "sent", "partially_received", "received",
+constexpr std::array<std::string_view, 5> kOrderStatuses = {"draft", "sent", "partially_received", "received",
                                                        "canceled"};
 constexpr std::array<std::string_view, 3> kActions = {"send", "cancel", "receive"};
 
@@ -94,14 +94,14 @@ const Supplier* choose_supplier(const std::vector<Supplier>& suppliers, std::str
 
 // ------------------------------------------------------------------ purchase orders
 
-std::string_view to_string(PurchaseOrderStatus status) { return kStatuses[static_cast<std::size_t>(status)]; }
+std::string_view to_string(PurchaseOrderStatus status) { return kOrderStatuses[static_cast<std::size_t>(status)]; }
 std::string_view to_string(PurchaseOrderAction action) { return kActions[static_cast<std::size_t>(action)]; }
 
-std::vector<std::string_view> purchase_order_status_names() { return {kStatuses.begin(), kStatuses.end()}; }
+std::vector<std::string_view> purchase_order_status_names() { return {kOrderStatuses.begin(), kOrderStatuses.end()}; }
 
 std::optional<PurchaseOrderStatus> parse_purchase_order_status(std::string_view text) {
-  for (std::size_t i = 0; i < kStatuses.size(); ++i)
-    if (kStatuses[i] == text) return static_cast<PurchaseOrderStatus>(i);
+  for (std::size_t i = 0; i < kOrderStatuses.size(); ++i)
+    if (kOrderStatuses[i] == text) return static_cast<PurchaseOrderStatus>(i);
   return std::nullopt;
 }
 

@@ -11,7 +11,6 @@ namespace {
 using http::Request;
 using http::Response;
 
-constexpr std::int64_t kMaxUnits = 1'000'000'000;
 constexpr std::int64_t kMaxCost = 100'000'000'00;
 
 // Each element of the array `name` read as an object by `read_one`; nullopt when absent.

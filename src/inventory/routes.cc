@@ -11,8 +11,6 @@ namespace {
 using http::Request;
 using http::Response;
 
-constexpr std::int64_t kMaxUnits = 1'000'000'000;
-
 Response stock_response(const Request& req, const Result<StockView>& v, int status) {
   if (!v.ok()) return http::error_response(req, v.error());
   return http::json_response(status, to_json(*v));

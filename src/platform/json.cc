@@ -298,6 +298,7 @@ Status FieldReader::finish() {
 }
 
 Json to_json_text(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
+Json text_or_null(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
 
 std::optional<std::string> doc_text(const Json& doc, const char* key) {
   auto it = doc.find(key);

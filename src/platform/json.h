@@ -85,6 +85,7 @@ class FieldReader {
 
 Json to_json_time(std::optional<Timestamp> t);  // RFC 3339 string or null
 Json to_json_text(const std::optional<std::string>& s);  // string or null
+Json text_or_null(const std::string& s);                // string, or null when empty
 
 // Readers for stored documents (written by Recur itself, so absent keys are programming
 // errors except where optional): a string or null, an RFC 3339 time or null.

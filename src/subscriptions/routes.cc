@@ -189,10 +189,10 @@ Result<ListFilter> list_filter(const Request& req) {
 }
 
 // Handlers for POST /v1/subscriptions/{id}/<action> that take a body and a version.
-using Action = std::function<Result<Subscription>(const std::string& id, const Json& body,
+using ActionCall = std::function<Result<Subscription>(const std::string& id, const Json& body,
                                                   std::optional<std::int64_t> version, const events::Actor& actor)>;
 
-http::Handler action_handler(Action action) {
+http::Handler action_handler(ActionCall action) {
   return [action = std::move(action)](Request& req) {
     auto a = action_body(req);
     if (!a.ok()) return http::error_response(req, a.error());

@@ -1,5 +1,6 @@
 // Redis pub/sub for cache invalidation, over hiredis's blocking API.
 #include "platform/cache/redis_bus.h"
+#include "platform/cache/hiredis_reply.h"
 #include "platform/cache/sigpipe_guard.h"
 
 #include <hiredis/hiredis.h>
@@ -25,15 +26,6 @@ constexpr auto kCommandTimeout = 200ms;
 constexpr auto kPollInterval = 200ms;  // how often the subscriber looks at the stop flag
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 2000ms;
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-}
-
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
 // One command; false (with `error`) when it failed, after which the connection is unusable.
 bool run(redisContext* c, std::initializer_list<std::string_view> args, std::string& error) {

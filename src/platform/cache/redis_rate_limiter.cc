@@ -1,5 +1,6 @@
 // Shared rate-limit buckets in Redis; see redis_rate_limiter.h.
 #include "platform/cache/redis_rate_limiter.h"
+#include "platform/cache/hiredis_reply.h"
 
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
@@ -50,15 +51,6 @@ redis.call('HSET', KEYS[1], 't', string.format('%.0f', tokens), 'u', string.form
 redis.call('PEXPIRE', KEYS[1], 60000)
 return {allowed, retry, math.floor(tokens / 1000000)}
 )";
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
-}
-
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
 
 std::string sha1_hex(std::string_view text) {
   unsigned char digest[SHA_DIGEST_LENGTH];

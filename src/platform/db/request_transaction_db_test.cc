@@ -11,7 +11,7 @@ namespace {
 
 using testing::at;
 
-constexpr const char* kInsertKey =
+constexpr const char* kInsertAdminKey =
     "INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ($1, 'admin', $2, 'p', 1)";
 
 class RequestTransactionTest : public ::testing::Test {
@@ -33,7 +33,7 @@ class RequestTransactionTest : public ::testing::Test {
   }
   static Status insert(Database& db, const std::string& id) {
     return transact(db, [&](Tx& tx) -> Status {
-      RECUR_TRY(tx.exec(kInsertKey, {id, "h_" + id}));
+      RECUR_TRY(tx.exec(kInsertAdminKey, {id, "h_" + id}));
       return Ok{};
     });
   }
@@ -60,9 +60,9 @@ TEST_F(RequestTransactionTest, AJoinedTransactionThatFailsRollsBackOnlyItsOwnWor
     RequestTransaction request(db());
     ASSERT_TRUE(insert(db(), "k1").ok());
     auto failed = transact(db(), [](Tx& tx) -> Result<int> {
-      RECUR_TRY(tx.exec(kInsertKey, {std::string("k2"), std::string("h2")}));
+      RECUR_TRY(tx.exec(kInsertAdminKey, {std::string("k2"), std::string("h2")}));
       // A constraint error aborts the whole transaction on PostgreSQL; the savepoint undoes it.
-      RECUR_TRY(tx.exec(kInsertKey, {std::string("k3"), std::string("h2")}));
+      RECUR_TRY(tx.exec(kInsertAdminKey, {std::string("k3"), std::string("h2")}));
       return 1;
     });
     ASSERT_FALSE(failed.ok());
@@ -91,7 +91,7 @@ TEST_F(RequestTransactionTest, AfterCommitWorkWaitsForTheRequestsCommitAndIsDrop
     RequestTransaction request(db());
     ASSERT_TRUE(transact(db(), [&](Tx& tx) -> Status {
                   tx.after_commit([&] { ran.push_back("kept"); });
-                  RECUR_TRY(tx.exec(kInsertKey, {std::string("k1"), std::string("h1")}));
+                  RECUR_TRY(tx.exec(kInsertAdminKey, {std::string("k1"), std::string("h1")}));
                   return Ok{};
                 }).ok());
     EXPECT_FALSE(transact(db(), [&](Tx& tx) -> Status {
@@ -107,9 +107,9 @@ TEST_F(RequestTransactionTest, AfterCommitWorkWaitsForTheRequestsCommitAndIsDrop
 TEST_F(RequestTransactionTest, NestedTransactionsJoinAsNestedSavepoints) {
   RequestTransaction request(db());
   auto outer = transact(db(), [&](Tx& tx) -> Status {
-    RECUR_TRY(tx.exec(kInsertKey, {std::string("k1"), std::string("h1")}));
+    RECUR_TRY(tx.exec(kInsertAdminKey, {std::string("k1"), std::string("h1")}));
     auto inner = transact(db(), [](Tx& inner_tx) -> Status {
-      RECUR_TRY(inner_tx.exec(kInsertKey, {std::string("k2"), std::string("h2")}));
+      RECUR_TRY(inner_tx.exec(kInsertAdminKey, {std::string("k2"), std::string("h2")}));
       return Error::conflict("refused", "inner refused");
     });
     EXPECT_FALSE(inner.ok());
@@ -129,7 +129,7 @@ TEST_F(RequestTransactionTest, AFailedDeferredWriteFailsItsOwnPartAtItsCommitAnd
     // A deferred write (an event, an outbox row) that fails: on PostgreSQL it is sent with
     // the part's commit, which must report it, so that part alone rolls back.
     auto failed = transact(db(), [](Tx& tx) -> Status {
-      RECUR_TRY(tx.exec_later(kInsertKey, {std::string("k2"), std::string("h_k1")}));  // duplicate hash
+      RECUR_TRY(tx.exec_later(kInsertAdminKey, {std::string("k2"), std::string("h_k1")}));  // duplicate hash
       return Ok{};
     });
     ASSERT_FALSE(failed.ok());
