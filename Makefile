@@ -31,8 +31,12 @@ run: build
 
 # The normal suites, then the unit and SQLite db suites under ASan+UBSan (docs/ARCHITECTURE.md,
 # "Sanitizers": about 20 more minutes on a fresh clone on 2 cores), then each fuzzer for 15 s.
+# TEST_JOBS ctest entries at once: every suite takes free ports, its own PostgreSQL schema or
+# database and temporary folders, so two run side by side (the e2e suites wait on HTTP much of
+# the time); measured on 2 cores: 392 s for all 1180 entries against 648 s one at a time.
+TEST_JOBS ?= 2
 test: build
-	cd $(BUILD) && ../scripts/with-postgres.sh ctest --output-on-failure --timeout 1200
+	cd $(BUILD) && ../scripts/with-postgres.sh ctest --output-on-failure --timeout 1200 -j$(TEST_JOBS)
 	$(MAKE) test-sanitize
 	$(MAKE) fuzz FUZZ_SECONDS=15
 
