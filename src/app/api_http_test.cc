@@ -152,11 +152,21 @@ TEST_F(ApiTest, SubscriptionLifecycleOverHttp) {
                     R"({"version":1,"shipping_address":{"line1":"1 Main St","city":"Springfield","postal_code":"12345",)"
                     R"("country":"US"}})");
   ASSERT_EQ(moved.status, 200) << moved.body;
+  // Without a card the first invoice cannot be paid at signup: incomplete (checkout's default).
+  auto unpaid = call("POST", "/v1/subscriptions", subscribe);
+  ASSERT_EQ(unpaid.status, 201) << unpaid.body;
+  EXPECT_EQ(json(unpaid)["status"], "incomplete");
+  auto card = call("POST", "/v1/customers/" + customer["id"].get<std::string>() + "/payment-methods",
+                   R"({"token":"pm_card_visa"})");
+  ASSERT_EQ(card.status, 201) << card.body;
+  // The new card pays the waiting invoice at once: the first subscription is active now.
+  EXPECT_EQ(json(call("GET", "/v1/subscriptions/" + json(unpaid)["id"].get<std::string>()))["status"], "active");
   auto created = call("POST", "/v1/subscriptions", subscribe);
   ASSERT_EQ(created.status, 201) << created.body;
   auto sub = json(created);
   std::string base = "/v1/subscriptions/" + sub["id"].get<std::string>();
-  EXPECT_EQ(sub["status"], "active");
+  EXPECT_EQ(sub["status"], "active");  // its first invoice paid in the request
+  EXPECT_EQ(sub["version"], 2);        // created incomplete, then activated
   EXPECT_EQ(sub["current_period"], (Json{{"start", "2026-03-01T00:00:00Z"}, {"end", "2026-04-01T00:00:00Z"}}));
   EXPECT_EQ(sub["currency"], "usd");
 

@@ -134,8 +134,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   subscriptions::add_routes(router_, subscriptions_, retention_,
                             [this](const subscriptions::CreateInput& input, const std::string& behavior,
                                    const events::Actor& actor) -> Result<subscriptions::Subscription> {
-    // Interim: without payment_behavior no checkout (docs/billing-rules.md, "Checkout").
-    std::optional<billing::PaymentBehavior> parsed;
+    // Without payment_behavior: allow_incomplete, Stripe's default (docs/billing-rules.md, "Checkout").
+    std::optional<billing::PaymentBehavior> parsed = billing::PaymentBehavior::kAllowIncomplete;
     if (!behavior.empty() && !(parsed = billing::payment_behavior_from(behavior)))
       return Error::invalid("validation_failed", "payment_behavior is not one of its values",
                             {{"payment_behavior", "invalid_value",

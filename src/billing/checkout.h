@@ -41,8 +41,9 @@ class Checkout {
 
   // POST /v1/subscriptions. input.request_key (the scoped Idempotency-Key) makes a retry
   // resume the first try: its subscription, its pending payment asked about again with the
-  // same gateway key, never a second subscription or a second charge. No behavior: no
-  // checkout (interim: active at once, the first invoice left to the next billing run).
+  // same gateway key, never a second subscription or a second charge. The API always names
+  // a behavior (allow_incomplete when the body does not); none (std::nullopt) creates without
+  // checkout: active at once, the first invoice left to the next billing run.
   // Errors: those of SubscriptionService::create; with error_if_incomplete, 402 card_declined
   // (or the refusal's own failure code) after the subscription was ended (incomplete_expired,
   // its invoice void, its box released), the problem naming the subscription, the invoice,

@@ -37,8 +37,8 @@ struct CreateInput {
   std::string request_key;
   // Checkout: a first period billed at once that costs something leaves the subscription
   // incomplete until its invoice is paid (billing::Checkout charges it in the request).
-  // Unset: active at once, its first invoice charged by the next billing run (the behaviour
-  // of a request without payment_behavior, until the default moves to checkout).
+  // Unset: active at once, its first invoice charged by the next billing run (callers that
+  // create without a checkout; the API always checks out).
   bool await_first_payment = false;
 };
 

@@ -117,8 +117,9 @@ assert.equal(subscription.status, "active");
 assert.equal(subscription.customer, customer.id);
 assert.equal(subscription.plan, plan.id);
 assert.equal(subscription.quantity, 2);
-assert.equal(subscription.version, 1);
-assert.equal(first.response.headers.get("ETag"), '"1"');
+// Created incomplete (version 1), then activated by its first payment, taken in the request.
+assert.equal(subscription.version, 2);
+assert.equal(first.response.headers.get("ETag"), '"2"');
 const replay = await subscribe();
 assert.equal(expectData("replay subscription", replay, 201).id, subscription.id);
 assert.equal(replay.response.headers.get("Idempotent-Replayed"), "true");
@@ -127,7 +128,7 @@ step("read it back");
 const read = expectData("read subscription", await recur.GET("/v1/subscriptions/{id}", {
   params: { path: { id: subscription.id } },
 }), 200);
-assert.deepEqual([read.id, read.status, read.version, read.quantity], [subscription.id, "active", 1, 2]);
+assert.deepEqual([read.id, read.status, read.version, read.quantity], [subscription.id, "active", 2, 2]);
 
 step("pause and resume with its version; a stale version is refused");
 const paused = expectData("pause", await recur.POST("/v1/subscriptions/{id}/pause", {
@@ -135,18 +136,18 @@ const paused = expectData("pause", await recur.POST("/v1/subscriptions/{id}/paus
   body: { version: read.version },
 }), 200);
 assert.equal(paused.status, "paused");
-assert.equal(paused.version, 2);
+assert.equal(paused.version, 3);
 assert.notEqual(paused.pause, null);
 const resumed = expectData("resume", await recur.POST("/v1/subscriptions/{id}/resume", {
   params: { path: { id: subscription.id } },
   body: { version: paused.version },
 }), 200);
-assert.deepEqual([resumed.status, resumed.version, resumed.pause], ["active", 3, null]);
+assert.deepEqual([resumed.status, resumed.version, resumed.pause], ["active", 4, null]);
 const stale = expectProblem("pause with a stale version", await recur.POST("/v1/subscriptions/{id}/pause", {
   params: { path: { id: subscription.id } },
   body: { version: paused.version },
 }), 409, "version_conflict");
-assert.equal(stale.current_version, 3);
+assert.equal(stale.current_version, 4);
 
 step("read its history: who changed what, the object after and what it was before");
 const history = expectData("history", await recur.GET("/v1/subscriptions/{id}/history", {
@@ -155,16 +156,16 @@ const history = expectData("history", await recur.GET("/v1/subscriptions/{id}/hi
 const changes = history.data.filter((e) => e.actor.type === "api_key");
 assert.deepEqual(changes.map((e) => [e.type, e.resource.id, e.data.previous_attributes?.["status"],
                                     e.data.object?.["status"]]), [
-  ["subscription.created", subscription.id, undefined, "active"],
+  ["subscription.created", subscription.id, undefined, "incomplete"],  // activated by the system next
   ["subscription.paused", subscription.id, "active", "paused"],
   ["subscription.resumed", subscription.id, "paused", "active"],
 ]);
 
-step("a second subscription for the same customer");
+step("a second subscription for the same customer, its first invoice left for the client to pay");
 const second = expectData("create second subscription", await recur.POST("/v1/subscriptions", {
-  body: { customer: customer.id, plan: plan.id },
+  body: { customer: customer.id, plan: plan.id, payment_behavior: "default_incomplete" },
 }), 201);
-assert.deepEqual([second.status, second.quantity, second.version], ["active", 1, 1]);
+assert.deepEqual([second.status, second.quantity, second.version], ["incomplete", 1, 1]);
 
 // ------------------------------------------------------------------ lists, page by page
 
@@ -174,14 +175,14 @@ const ids = (page: components["schemas"]["SubscriptionList"]) => page.data.map((
 
 step("list the customer's subscriptions a page at a time");
 const subsPage1 = expectData("subscriptions page 1", await recur.GET("/v1/subscriptions", {
-  params: { query: { customer: customer.id, status: ["active", "paused"], limit: 1 } },
+  params: { query: { customer: customer.id, status: ["active", "incomplete"], limit: 1 } },
 }), 200);
 assert.equal(subsPage1.object, "list");
 assert.equal(subsPage1.url, "/v1/subscriptions");
 assert.equal(subsPage1.has_more, true);
 assert.deepEqual(ids(subsPage1), [second.id]); // newest first
 const subsPage2 = expectData("subscriptions page 2", await recur.GET("/v1/subscriptions", {
-  params: { query: { customer: customer.id, status: ["active", "paused"], limit: 1, starting_after: second.id } },
+  params: { query: { customer: customer.id, status: ["active", "incomplete"], limit: 1, starting_after: second.id } },
 }), 200);
 assert.equal(subsPage2.has_more, false);
 assert.deepEqual(subsPage2.data.map((s) => [s.id, s.status, s.quantity]), [[subscription.id, "active", 2]]);
@@ -213,23 +214,27 @@ for (let page = 1; ; page++) {
 }
 assert.deepEqual(invoices.map((i) => [i.object, i.subscription, i.customer, i.status, i.total, i.amount_due]), [
   ["invoice", second.id, customer.id, "open", 3000, 3000],
-  ["invoice", subscription.id, customer.id, "open", 6000, 6000],
+  ["invoice", subscription.id, customer.id, "paid", 6000, 0],  // charged at signup
 ]);
-const [, firstInvoice] = invoices;
-assert.ok(firstInvoice !== undefined);
-const paid = expectData("pay invoice", await recur.POST("/v1/invoices/{id}/pay", {
-  params: { path: { id: firstInvoice.id } },
-  body: {},
-}), 200);
-assert.deepEqual([paid.id, paid.status, paid.total, paid.amount_due, paid.amount_paid],
-                 [firstInvoice.id, "paid", 6000, 0, 6000]);
-expectProblem("pay a paid invoice", await recur.POST("/v1/invoices/{id}/pay", {
-  params: { path: { id: firstInvoice.id } },
-}), 409, "invoice_not_open");
+const [openInvoice] = invoices;
+assert.ok(openInvoice !== undefined);
 const openOnly = expectData("open invoices", await recur.GET("/v1/invoices", {
   params: { query: { customer: customer.id, status: ["open"] } },
 }), 200);
-assert.deepEqual(openOnly.data.map((i) => i.id), [invoices[0]?.id]);
+assert.deepEqual(openOnly.data.map((i) => i.id), [openInvoice.id]);
+const paid = expectData("pay invoice", await recur.POST("/v1/invoices/{id}/pay", {
+  params: { path: { id: openInvoice.id } },
+  body: {},
+}), 200);
+assert.deepEqual([paid.id, paid.status, paid.total, paid.amount_due, paid.amount_paid],
+                 [openInvoice.id, "paid", 3000, 0, 3000]);
+expectProblem("pay a paid invoice", await recur.POST("/v1/invoices/{id}/pay", {
+  params: { path: { id: openInvoice.id } },
+}), 409, "invoice_not_open");
+const activated = expectData("read the second subscription", await recur.GET("/v1/subscriptions/{id}", {
+  params: { path: { id: second.id } },
+}), 200);
+assert.equal(activated.status, "active");  // its first invoice paid
 
 // ------------------------------------------------------------------ problems
 

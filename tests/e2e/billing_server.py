@@ -307,10 +307,21 @@ class TestModeCase(ApiTestCase):
         return r.json()
 
     def customer_with(self, token):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         pm = self.attach(customer, token)
         self.assertTrue(pm["default"])
         return customer, pm
+
+    def renewing_with(self, token, plan, **customer_fields):
+        """A subscription paid at signup with a good card, then `token` attached as the
+        customer's default, so that its first renewal is charged to it (dunning acts on
+        renewals: a refused first payment leaves the subscription incomplete instead,
+        docs/billing-rules.md, "Checkout"): (customer, that card, subscription, renewal time)."""
+        customer = self.make.customer(**customer_fields)
+        sub = self.make.subscription(plan=plan, customer=customer)
+        self.assertEqual(sub["status"], "active")
+        pm = self.attach(customer, token, default=True)
+        return customer, pm, sub, parse_time(sub["current_period"]["end"])
 
     def invoices(self, sub):
         return self.list_all("/v1/invoices", {"subscription": sub["id"]})

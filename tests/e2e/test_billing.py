@@ -39,7 +39,7 @@ class PaymentMethodsTest(ApiTestCase):
         return r.json()
 
     def test_first_method_becomes_the_default_and_later_ones_do_not(self):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         self.assertIsNone(customer["default_payment_method"])
         visa = self.attach(customer, "pm_card_visa")
         self.assertTrue(visa["id"].startswith("pmt_"), visa)
@@ -71,7 +71,7 @@ class PaymentMethodsTest(ApiTestCase):
                          master["id"])
 
     def test_unknown_token_or_card_number_is_refused_and_nothing_is_attached(self):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": "pm_card_bogus"})
         doc = self.assertProblem(r, 422, "payment_method_refused")
         self.assertFieldErrors(doc, {"token": "unknown_payment_method"})
@@ -93,7 +93,7 @@ class PaymentMethodsTest(ApiTestCase):
         self.assertIsNone(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"])
 
     def test_methods_are_a_cursor_paged_list_filtered_by_created_and_metadata(self):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         attached = [self.attach(customer, token, metadata={"label": label})
                     for token, label in (("pm_card_visa", "home"), ("pm_card_amex", "work"),
                                          ("pm_card_mastercard", "home"))]
@@ -126,7 +126,7 @@ class PaymentMethodsTest(ApiTestCase):
         self.assertProblem(self.api.get(f"/v1/customers/{missing}/payment-methods"), 404, "customer_not_found")
 
     def test_detaching_the_default_clears_it_and_a_second_detach_is_404(self):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         visa = self.attach(customer, "pm_card_visa")
         r = self.api.delete(f"/v1/customers/{customer['id']}/payment-methods/{visa['id']}")
         self.assertStatus(r, 200)
@@ -136,21 +136,21 @@ class PaymentMethodsTest(ApiTestCase):
         self.assertProblem(self.api.delete(f"/v1/customers/{customer['id']}/payment-methods/{visa['id']}"), 404,
                            "payment_method_not_found")
         # Another customer's method is not this customer's to detach.
-        other = self.make.customer()
+        other = self.make.customer(card=None)
         theirs = self.attach(other, "pm_card_visa")
         self.assertProblem(self.api.delete(f"/v1/customers/{customer['id']}/payment-methods/{theirs['id']}"), 404,
                            "payment_method_not_found")
         self.assertEqual([m["id"] for m in self.methods(other)], [theirs["id"]])
 
     def test_patch_default_payment_method_must_be_an_attached_method_of_the_customer(self):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         visa = self.attach(customer, "pm_card_visa")
         amex = self.attach(customer, "pm_card_amex")
         version = self.api.get(f"/v1/customers/{customer['id']}").json()["version"]
         r = self.api.patch(f"/v1/customers/{customer['id']}", {"default_payment_method": amex["id"], "version": version})
         self.assertStatus(r, 200)
         self.assertEqual((r.json()["default_payment_method"], r.json()["version"]), (amex["id"], version + 1))
-        other = self.attach(self.make.customer(), "pm_card_visa")
+        other = self.attach(self.make.customer(card=None), "pm_card_visa")
         for bad in (other["id"], "pmt_00000000000000000000000000"):
             r = self.api.patch(f"/v1/customers/{customer['id']}", {"default_payment_method": bad, "version": version + 1})
             doc = self.assertProblem(r, 422, "payment_method_not_found")
@@ -159,7 +159,7 @@ class PaymentMethodsTest(ApiTestCase):
         self.assertNotEqual(visa["id"], amex["id"])
 
     def test_roles(self):
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         self.assertProblem(Api("analyst").post(f"/v1/customers/{customer['id']}/payment-methods",
                                                {"token": "pm_card_visa"}), 403, "permission_denied")
         self.assertStatus(Api("analyst").get(f"/v1/customers/{customer['id']}/payment-methods"), 200)
@@ -174,7 +174,8 @@ class BillingOnTheSuiteServerTest(ApiTestCase):
 
     def test_a_new_subscription_has_an_open_numbered_invoice(self):
         plan = self.make.plan(amount=2500)
-        sub = self.make.subscription(plan=plan)
+        sub = self.make.subscription(plan=plan, customer=self.make.customer(card=None))
+        self.assertEqual(sub["status"], "incomplete")  # nothing could pay the first invoice
         invoices = self.list_all("/v1/invoices", {"subscription": sub["id"]})
         self.assertEqual(len(invoices), 1, invoices)
         inv = invoices[0]
@@ -252,31 +253,26 @@ class InvoicingTest(TestModeCase):
         super().setUpClass()
         cls.plan = cls.make.plan(amount=3000)
 
-    def test_subscribing_invoices_the_first_period_and_the_clock_collects_every_month(self):
+    def test_subscribing_charges_the_first_period_at_once_and_the_clock_collects_every_month(self):
         customer, visa = self.customer_with("pm_card_visa")
         now = self.now()
         sub = self.make.subscription(plan=self.plan, customer=customer, quantity=2)
+        # The first invoice is charged inside the signup request (payment_behavior's default,
+        # allow_incomplete): the answer is already active and the invoice paid.
         self.assertEqual(sub["status"], "active")
         [first] = self.invoices(sub)
         self.assertTrue(first["id"].startswith("in_"), first)
         self.assertRegex(first["number"], r"^INV-\d{6}$")
         self.assertEqual((first["object"], first["status"], first["billing_reason"], first["customer"]),
-                         ("invoice", "open", "subscription_create", customer["id"]))
+                         ("invoice", "paid", "subscription_create", customer["id"]))
         period = sub["current_period"]
         self.assertEqual(first["period"], period)
         self.assertEqual(first["lines"], [{"description": f"{self.plan['name']} × 2", "amount": 6000, "quantity": 2,
                                            "period": period, "proration": False}])
         self.assertIsNone(first["discount_source"])
         self.assertEqual((first["subtotal"], first["discount"], first["tax"], first["total"], first["amount_due"],
-                          first["amount_paid"], first["currency"]), (6000, 0, 0, 6000, 6000, 0, "usd"))
-        self.assertEqual((first["attempt_count"], parse_time(first["next_attempt_at"])), (0, now))
-        self.assertEqual(self.payments(first), [])
-
-        # The first charge is due at once: the next billing run collects it.
-        self.advance(now)
-        first = self.invoice(first)
-        self.assertEqual((first["status"], first["amount_paid"], first["amount_due"], first["attempt_count"]),
-                         ("paid", 6000, 0, 1))
+                          first["amount_paid"], first["currency"], first["attempt_count"]),
+                         (6000, 0, 0, 6000, 0, 6000, "usd", 1))
         self.assertEqual((parse_time(first["paid_at"]), first["next_attempt_at"], first["first_failed_at"]),
                          (now, None, None))
         [pay] = self.payments(first)
@@ -330,7 +326,8 @@ class InvoicingTest(TestModeCase):
 
     def test_pay_an_open_invoice_now(self):
         customer, _ = self.customer_with("pm_card_mastercard")
-        sub = self.make.subscription(plan=self.plan, customer=customer)
+        sub = self.make.subscription(plan=self.plan, customer=customer, payment_behavior="default_incomplete")
+        self.assertEqual(sub["status"], "incomplete")
         [inv] = self.invoices(sub)
         self.assertEqual(inv["status"], "open")
         r = self.api.post(f"/v1/invoices/{inv['id']}/pay")
@@ -340,10 +337,12 @@ class InvoicingTest(TestModeCase):
         self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/pay"), 409, "invoice_not_open")
         self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/void"), 409, "invoice_not_voidable")
         self.assertEqual([p["status"] for p in self.payments(inv)], ["succeeded"])
+        self.assertEqual(self.subscription(sub)["status"], "active")  # paid: no longer incomplete
 
     def test_void_an_open_invoice(self):
-        customer = self.make.customer()  # no payment method: nothing can pay it
+        customer = self.make.customer(card=None)  # no payment method: nothing can pay it
         sub = self.make.subscription(plan=self.plan, customer=customer)
+        self.assertEqual(sub["status"], "incomplete")
         [inv] = self.invoices(sub)
         r = self.api.post(f"/v1/invoices/{inv['id']}/void", idempotency_key=str(uuid.uuid4()))
         self.assertStatus(r, 200)
@@ -353,15 +352,17 @@ class InvoicingTest(TestModeCase):
         self.assertEqual(self.invoice(inv), voided)
         self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/void"), 409, "invoice_not_voidable")
         self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/pay"), 409, "invoice_not_open")
-        # A void invoice is never charged.
+        # A void invoice is never charged: the refused attempt at signup stays the only one.
+        [refused] = self.payments(inv)
+        self.assertEqual((refused["status"], refused["failure_code"]), ("failed", "no_payment_method"))
         self.advance(self.now() + timedelta(hours=1))
-        self.assertEqual(self.payments(inv), [])
+        self.assertEqual([p["id"] for p in self.payments(inv)], [refused["id"]])
         self.assertIn(inv["id"], {i["id"] for i in self.list_all("/v1/invoices", {"customer": customer["id"],
                                                                                   "status": "void"})})
 
     def test_canceling_now_before_the_first_charge_voids_the_invoice_and_nothing_is_charged(self):
         customer, _ = self.customer_with("pm_card_visa")
-        sub = self.make.subscription(plan=self.plan, customer=customer)
+        sub = self.make.subscription(plan=self.plan, customer=customer, payment_behavior="default_incomplete")
         [inv] = self.invoices(sub)
         self.assertEqual((inv["status"], inv["collection_ended"]), ("open", False))
         r = self.api.post(f"/v1/subscriptions/{sub['id']}/cancel", {"at": "now", "reason": "other"})
@@ -441,13 +442,10 @@ class DunningTest(TestModeCase):
 
     def test_declined_card_goes_past_due_retries_on_schedule_and_a_new_default_pays_at_once(self):
         self.set_dunning(retry_days=[2, 5], final_action="cancel")
-        customer, declined = self.customer_with("pm_card_chargeDeclined")
-        t0 = self.now()
-        sub = self.make.subscription(plan=self.plan, customer=customer)
-        [inv] = self.invoices(sub)
-
+        customer, declined, sub, t0 = self.renewing_with("pm_card_chargeDeclined", self.plan)
         self.advance(t0)
-        inv = self.invoice(inv)
+        inv = self.invoices(sub)[0]  # the renewal's (newest first)
+        self.assertEqual(inv["billing_reason"], "subscription_cycle")
         self.assertEqual((inv["status"], inv["attempt_count"], inv["amount_due"]), ("open", 1, 2000))
         self.assertEqual(parse_time(inv["first_failed_at"]), t0)
         self.assertEqual(parse_time(inv["next_attempt_at"]), t0 + 2 * DAY)
@@ -492,10 +490,9 @@ class DunningTest(TestModeCase):
 
     def test_when_the_retries_run_out_the_subscription_is_canceled_for_payment_failed(self):
         self.set_dunning(retry_days=[1], final_action="cancel")
-        customer, _ = self.customer_with("pm_card_chargeDeclinedInsufficientFunds")
-        t0 = self.now()
-        sub = self.make.subscription(plan=self.plan, customer=customer)
-        [inv] = self.invoices(sub)
+        customer, _, sub, t0 = self.renewing_with("pm_card_chargeDeclinedInsufficientFunds", self.plan)
+        self.advance(t0)
+        inv = self.invoices(sub)[0]
         self.advance(t0 + DAY)
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["attempt_count"], inv["next_attempt_at"], inv["amount_due"]),
@@ -518,10 +515,9 @@ class DunningTest(TestModeCase):
 
     def test_final_action_pause_keeps_the_invoice_open_until_a_new_card_pays_it(self):
         self.set_dunning(retry_days=[1], final_action="pause")
-        customer, _ = self.customer_with("pm_card_chargeCustomerFail")
-        t0 = self.now()
-        sub = self.make.subscription(plan=self.plan, customer=customer)
-        [inv] = self.invoices(sub)
+        customer, _, sub, t0 = self.renewing_with("pm_card_chargeCustomerFail", self.plan)
+        self.advance(t0)
+        inv = self.invoices(sub)[0]
         self.advance(t0 + DAY)
         inv = self.invoice(inv)
         self.assertEqual((inv["status"], inv["attempt_count"], inv["next_attempt_at"], inv["amount_due"]),
@@ -550,11 +546,13 @@ class DeclineAwareDunningTest(TestModeCase):
         self.set_dunning(retry_days=[1, 3, 5, 7], final_action="cancel")
 
     def subscribe(self, token, **customer_fields):
-        customer = self.make.customer(**customer_fields)
-        pm = self.attach(customer, token)
-        sub = self.make.subscription(plan=self.plan, customer=customer)
-        [inv] = self.invoices(sub)
-        return customer, pm, sub, inv
+        """A subscription whose renewal is charged to `token`, advanced to that renewal:
+        (customer, card, subscription, the renewal's invoice, the renewal's time)."""
+        customer, pm, sub, t0 = self.renewing_with(token, self.plan, **customer_fields)
+        self.advance(t0)
+        inv = self.invoices(sub)[0]
+        self.assertEqual(inv["billing_reason"], "subscription_cycle")
+        return customer, pm, sub, inv, t0
 
     def test_settings_have_a_mode(self):
         r = self.api.get("/v1/settings/dunning")
@@ -567,10 +565,7 @@ class DeclineAwareDunningTest(TestModeCase):
         self.assertFieldErrors(doc, {"mode": "invalid_value"})
 
     def test_a_hard_decline_stops_retrying_the_card_and_a_new_card_is_charged_at_once(self):
-        t0 = self.now()
-        customer, stolen, sub, inv = self.subscribe("pm_card_visa_chargeDeclinedStolenCard")
-        self.advance(t0)
-        inv = self.invoice(inv)
+        customer, stolen, sub, inv, t0 = self.subscribe("pm_card_visa_chargeDeclinedStolenCard")
         [failed] = self.payments(inv)
         self.assertEqual((failed["failure_code"], failed["gateway_failure_code"], failed["decline_code"],
                           failed["decline_type"]), ("card_declined", "stolen_card", "stolen_card", "hard"))
@@ -590,9 +585,7 @@ class DeclineAwareDunningTest(TestModeCase):
         self.assertEqual(self.subscription(sub)["status"], "active")
 
     def test_without_a_new_card_the_final_action_applies_at_the_windows_end(self):
-        t0 = self.now()
-        _, _, sub, inv = self.subscribe("pm_card_chargeDeclinedExpiredCard")
-        self.advance(t0)
+        _, _, sub, inv, t0 = self.subscribe("pm_card_chargeDeclinedExpiredCard")
         self.assertEqual(self.payments(inv)[0]["decline_type"], "hard")
         self.advance(t0 + 7 * DAY - timedelta(seconds=1))
         self.assertEqual(self.invoice(inv)["status"], "open")
@@ -603,10 +596,7 @@ class DeclineAwareDunningTest(TestModeCase):
         self.assertEqual(self.subscription(sub)["status"], "canceled")
 
     def test_a_soft_decline_follows_the_schedule(self):
-        t0 = self.now()
-        _, _, _, inv = self.subscribe("pm_card_chargeDeclinedProcessingError")
-        self.advance(t0)
-        inv = self.invoice(inv)
+        _, _, _, inv, t0 = self.subscribe("pm_card_chargeDeclinedProcessingError")
         self.assertEqual((self.payments(inv)[0]["decline_code"], self.payments(inv)[0]["decline_type"]),
                          ("processing_error", "soft"))
         self.assertIsNone(inv["hard_declined_payment_method"])
@@ -614,10 +604,7 @@ class DeclineAwareDunningTest(TestModeCase):
 
     def test_insufficient_funds_is_retried_at_nine_in_the_customers_morning(self):
         from zoneinfo import ZoneInfo
-        t0 = self.now()
-        _, _, _, inv = self.subscribe("pm_card_chargeDeclinedInsufficientFunds", time_zone="America/New_York")
-        self.advance(t0)
-        inv = self.invoice(inv)
+        _, _, _, inv, t0 = self.subscribe("pm_card_chargeDeclinedInsufficientFunds", time_zone="America/New_York")
         self.assertEqual(self.payments(inv)[0]["decline_type"], "soft")
         retry = parse_time(inv["next_attempt_at"])
         local = retry.astimezone(ZoneInfo("America/New_York"))

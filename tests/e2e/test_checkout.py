@@ -12,7 +12,7 @@ from recur_api import ApiTestCase
 class CheckoutTest(ApiTestCase):
 
     def customer_with(self, token: str | None) -> dict:
-        customer = self.make.customer()
+        customer = self.make.customer(card=None)
         if token:
             r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": token})
             self.assertStatus(r, 201)
@@ -46,6 +46,25 @@ class CheckoutTest(ApiTestCase):
         self.assertEqual((inv["status"], inv["amount_paid"]), ("paid", 2500))
         payments = self.list_all("/v1/payments", {"invoice": inv["id"]})
         self.assertEqual([p["status"] for p in payments], ["succeeded"])
+
+    def test_without_payment_behavior_the_first_invoice_is_charged_in_the_request(self):
+        """The default is allow_incomplete: the card at signup pays, not the one that is the
+        default when a billing run comes (the issue's report)."""
+        customer = self.customer_with("pm_card_visa")
+        r = self.api.post("/v1/subscriptions", {"customer": customer["id"], "plan": self.plan["id"]})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json()["status"], "active")
+        inv = self.invoice_of(r.json()["id"])
+        self.assertEqual((inv["status"], inv["amount_paid"]), ("paid", 2500))
+        [paid] = self.list_all("/v1/payments", {"invoice": inv["id"]})
+        signup_card = self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"]
+        self.assertEqual((paid["status"], paid["payment_method"]), ("succeeded", signup_card))
+        # A customer without a card gets an incomplete subscription whose box waits.
+        bare = self.customer_with(None)
+        r = self.api.post("/v1/subscriptions", {"customer": bare["id"], "plan": self.plan["id"]})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json()["status"], "incomplete")
+        self.assertEqual(self.invoice_of(r.json()["id"])["status"], "open")
 
     def test_a_decline_with_allow_incomplete_keeps_an_incomplete_subscription_a_new_card_activates(self):
         customer = self.customer_with("pm_card_chargeDeclined")

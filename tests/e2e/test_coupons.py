@@ -191,7 +191,8 @@ class RedemptionTest(CouponTestCase):
         self.assertEqual(sub["current_period_amount"], 2700)
         half = self.coupon(percent_off=50, duration="repeating", duration_in_cycles=2)
         p = self.code(half)
-        r = self.api.post(f"/v1/subscriptions/{sub['id']}/discount", {"promotion_code": p["code"], "version": 1})
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/discount", {"promotion_code": p["code"],
+                                                                       "version": sub["version"]})
         self.assertStatus(r, 200)
         after = r.json()
         self.assertEqual(after["current_period_amount"], 2700, "no proration: this period keeps what it was billed")

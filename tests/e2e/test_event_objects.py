@@ -171,11 +171,16 @@ class EventObjectsTest(TestModeCase):
 
     def dunning_to_the_end(self):
         self.set_dunning(retry_days=[1], final_action="cancel")
+        _, _, sub, renewal = self.renewing_with("pm_card_chargeDeclined", self.box_plan(self.tracked(10)))
+        self.advance(renewal)  # the renewal's charge fails
+        self.advance(renewal + 2 * DAY)  # so does the one retry: canceled
+        self.assertEqual(self.subscription(sub)["status"], "canceled")
+        # A signup whose first charge is refused waits incomplete, then expires.
         customer, _ = self.customer_with("pm_card_chargeDeclined")
         sub = self.make.subscription(plan=self.box_plan(self.tracked(10)), customer=customer)
-        self.advance(self.now())  # the first charge fails
-        self.advance(self.now() + 2 * DAY)  # so does the one retry: canceled
-        self.assertEqual(self.subscription(sub)["status"], "canceled")
+        self.assertEqual(sub["status"], "incomplete")
+        self.advance(self.now() + DAY)
+        self.assertEqual(self.subscription(sub)["status"], "incomplete_expired")
 
     def a_backorder_filled(self):
         short = self.tracked(2)

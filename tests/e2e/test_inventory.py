@@ -40,12 +40,6 @@ class InventoryCase(ApiTestCase):
         self.assertStatus(r, 201)
         return r.json()
 
-    def customer_with_card(self) -> dict:
-        customer = self.make.customer()
-        r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": "pm_card_visa"})
-        self.assertStatus(r, 201)
-        return customer
-
     def receive(self, sku: str, quantity: int, api: Api | None = None) -> dict:
         r = (api or self.api).post(f"/v1/inventory/{sku}/receipts", {"quantity": quantity})
         self.assertStatus(r, 201)
@@ -307,7 +301,7 @@ class ShipmentTest(InventoryCase):
     def test_a_subscription_reserves_a_pending_shipment_and_shipping_takes_the_stock(self):
         product = self.tracked(stock=10)
         sku = product["sku"]
-        customer = self.customer_with_card()
+        customer = self.make.customer()  # with a card: paid at signup
         sub = self.make.subscription(plan=self.plan_of(product, quantity=2, amount=2400), customer=customer)
 
         [shp] = self.shipments_of(sub)
@@ -386,8 +380,9 @@ class ShipmentTest(InventoryCase):
 
     def test_a_shipment_carries_its_invoice_and_paid_so_shipping_paid_boxes_is_one_list_call(self):
         product = self.tracked(stock=10)
-        customer = self.make.customer()  # no card yet: the first invoice stays open
+        customer = self.make.customer(card=None)  # no card yet: the first invoice stays open
         sub = self.make.subscription(plan=self.plan_of(product, amount=2400), customer=customer)
+        self.assertEqual(sub["status"], "incomplete")
         [inv] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
         self.assertEqual(inv["status"], "open")
         [shp] = self.shipments_of(sub)

@@ -45,11 +45,11 @@ class PaymentUpdateLinkTest(TestModeCase):
         cls.plan = cls.make.plan(amount=2000)
 
     def failed_renewal(self):
-        """A customer whose card is declined: the first charge fails and the e-mail goes out."""
-        customer, _ = self.customer_with("pm_card_chargeDeclined")
-        sub = self.make.subscription(plan=self.plan, customer=customer)
-        self.advance(self.now())
-        [inv] = self.invoices(sub)
+        """A customer whose card is declined at a renewal: the charge fails and the e-mail goes
+        out (a signup's refused first charge sends none: the customer is still at checkout)."""
+        customer, _, sub, renewal = self.renewing_with("pm_card_chargeDeclined", self.plan)
+        self.advance(renewal)
+        inv = self.invoices(sub)[0]
         self.assertEqual(self.invoice(inv)["status"], "open")
         return customer, sub, inv
 
@@ -106,7 +106,7 @@ class PaymentUpdateLinkTest(TestModeCase):
         self.assertProblem(self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_amex"}),
                            404, "payment_update_token_invalid")
         methods = self.api.get(f"/v1/customers/{customer['id']}/payment-methods").json()["data"]
-        self.assertEqual(len(methods), 2)
+        self.assertEqual(len(methods), 3)  # the signup's visa, the declined one and the page's new card
 
     def test_b_bad_input_and_unknown_tokens_are_problems(self):
         unknown = self.assertProblem(self.page.post("/v1/payment-updates/lookup", {"token": "no-such-token"}), 404,

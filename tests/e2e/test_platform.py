@@ -590,7 +590,8 @@ class ExpandTest(ApiTestCase):
         [invoice] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
         got = self.api.get(f"/v1/invoices/{invoice['id']}", params={"expand[]": "subscription,payments"}).json()
         self.assertEqual(got["subscription"]["id"], sub["id"])
-        self.assertEqual(got["payments"], [], "no card: no attempt yet")
+        [paid] = got["payments"]  # the first invoice, charged at signup
+        self.assertEqual((paid["object"], paid["status"], paid["invoice"]), ("payment", "succeeded", invoice["id"]))
 
     def test_an_unknown_expansion_is_refused_never_ignored(self):
         sub = self.make.subscription()

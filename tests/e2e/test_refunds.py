@@ -27,11 +27,10 @@ class RefundsCase(TestModeCase):
         cls.plan = cls.make.plan(amount=3000)
 
     def paid_invoice(self, token="pm_card_visa"):
-        """A new subscription whose first invoice the clock's billing run has collected
-        (or, with a declining card, tried to)."""
+        """A new subscription whose first invoice was charged at signup (or, with a declining
+        card, refused: the subscription is then incomplete and the invoice open)."""
         customer, _ = self.customer_with(token)
         sub = self.make.subscription(plan=self.plan, customer=customer)
-        self.advance(self.now())  # the first charge is due at once
         [inv] = self.invoices(sub)
         return customer, sub, inv
 

@@ -186,7 +186,7 @@ class CustomersTest(ApiTestCase):
         self.assertEqual([x["id"] for x in found], [c["id"]])
 
     def test_patch_customer_with_version_then_stale_version_409(self):
-        c = self.make.customer(phone="+442071838750")
+        c = self.make.customer(card=None, phone="+442071838750")
         r = self.api.patch(f"/v1/customers/{c['id']}", {"name": "Renamed", "phone": None, "version": 1})
         self.assertStatus(r, 200)
         self.assertEqual((r.json()["name"], r.json()["phone"], r.json()["version"]), ("Renamed", None, 2))
@@ -196,7 +196,7 @@ class CustomersTest(ApiTestCase):
         self.assertEqual(self.api.get(f"/v1/customers/{c['id']}").json()["name"], "Renamed")
 
     def test_patch_customer_email_moves_the_email_filter(self):
-        c = self.make.customer()
+        c = self.make.customer(card=None)
         new_email = f"{uuid.uuid4().hex[:10]}@example.org"
         self.assertStatus(self.api.patch(f"/v1/customers/{c['id']}", {"email": new_email},
                                          headers={"If-Match": '"1"'}), 200)

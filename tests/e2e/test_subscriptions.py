@@ -58,8 +58,9 @@ class CreateAndReadTest(SubscriptionTestCase):
         sub = r.json()
         self.assertTrue(sub["id"].startswith("sub_"))
         self.assertEqual(sub["object"], "subscription")
-        self.assertEqual((sub["status"], sub["quantity"], sub["version"]), ("active", 2, 1))
-        self.assertEqual(self.etag_version(r), 1)
+        # Created incomplete (version 1), then activated by its first payment in the request.
+        self.assertEqual((sub["status"], sub["quantity"], sub["version"]), ("active", 2, 2))
+        self.assertEqual(self.etag_version(r), 2)
         start = parse_time(sub["current_period"]["start"])
         self.assertLessEqual(abs((start - before).total_seconds()), 5)
         self.assertEqual(parse_time(sub["current_period"]["end"]), add_months_to_anchor(start, 1))
@@ -137,9 +138,13 @@ class CreateAndReadTest(SubscriptionTestCase):
                                                 "shipping_address": address})
         self.assertStatus(r, 201)
         # A plan that ships nothing needs no address; moving to a box then does.
+        self.assertStatus(self.api.post(f"/v1/customers/{homeless['id']}/payment-methods", {"token": "pm_card_visa"}),
+                          201)
         plain = self.api.post("/v1/subscriptions", {"customer": homeless["id"], "plan": self.make.plan(items=False)["id"]})
         self.assertStatus(plain, 201)
-        r = self.api.post(self.sub_path(plain.json(), "change-plan"), {"plan": box["id"], "version": 1})
+        self.assertEqual(plain.json()["status"], "active")
+        r = self.api.post(self.sub_path(plain.json(), "change-plan"), {"plan": box["id"],
+                                                                       "version": plain.json()["version"]})
         self.assertProblem(r, 422, "shipping_address_required")
 
     def test_quantity_out_of_range_is_422(self):
@@ -175,28 +180,30 @@ class UpdateAndDeleteTest(SubscriptionTestCase):
 
     def test_patch_quantity_and_metadata_with_version(self):
         sub = self.make.subscription(plan=self.monthly)
-        r = self.api.patch(self.sub_path(sub), {"quantity": 3, "metadata": {"gift": "yes"}, "version": 1})
+        v = sub["version"]
+        r = self.api.patch(self.sub_path(sub), {"quantity": 3, "metadata": {"gift": "yes"}, "version": v})
         self.assertStatus(r, 200)
         updated = r.json()
-        self.assertEqual((updated["quantity"], updated["metadata"], updated["version"]), (3, {"gift": "yes"}, 2))
-        self.assertEqual(self.etag_version(r), 2)
+        self.assertEqual((updated["quantity"], updated["metadata"], updated["version"]), (3, {"gift": "yes"}, v + 1))
+        self.assertEqual(self.etag_version(r), v + 1)
         self.assertEqual(self.upcoming(sub, 2)[1]["amount"], 9000)  # the next renewal bills 3 x $30
 
     def test_patch_shipping_address_override_then_clear_it(self):
         sub = self.make.subscription(plan=self.monthly)
         address = {"line1": "5 Side St", "city": "Shelbyville", "postal_code": "54321", "country": "us"}
-        r = self.api.patch(self.sub_path(sub), {"shipping_address": address}, headers={"If-Match": '"1"'})
+        v = sub["version"]
+        r = self.api.patch(self.sub_path(sub), {"shipping_address": address}, headers={"If-Match": f'"{v}"'})
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["shipping_address"]["line1"], "5 Side St")
         self.assertEqual(r.json()["shipping_address"]["country"], "US")
-        r = self.api.patch(self.sub_path(sub), {"shipping_address": None, "version": 2})
+        r = self.api.patch(self.sub_path(sub), {"shipping_address": None, "version": v + 1})
         self.assertStatus(r, 200)
         self.assertIsNone(r.json()["shipping_address"])
 
     def test_patch_with_stale_version_is_409_and_changes_nothing(self):
         sub = self.make.subscription(plan=self.monthly)
-        self.assertStatus(self.api.patch(self.sub_path(sub), {"quantity": 2, "version": 1}), 200)
-        r = self.api.patch(self.sub_path(sub), {"quantity": 5, "version": 1})
+        self.assertStatus(self.api.patch(self.sub_path(sub), {"quantity": 2, "version": sub["version"]}), 200)
+        r = self.api.patch(self.sub_path(sub), {"quantity": 5, "version": sub["version"]})
         self.assertProblem(r, 409, "version_conflict")
         self.assertEqual(self.fetch(sub)["quantity"], 2)
 
@@ -285,10 +292,10 @@ class PauseResumeSkipTest(SubscriptionTestCase):
     def test_pause_until_a_31st_reanchors_the_calendar_on_the_31st(self):
         sub = self.make.subscription(plan=self.monthly)
         resumes = now().replace(year=now().year + 2, month=1, day=31, hour=0, minute=0, second=0)
-        paused = self.act(sub, "pause", {"resumes_at": format_time(resumes), "version": 1})
+        paused = self.act(sub, "pause", {"resumes_at": format_time(resumes), "version": sub["version"]})
         self.assertEqual(paused["status"], "paused")
         self.assertEqual(paused["pause"]["resumes_at"], format_time(resumes))
-        self.assertEqual(paused["version"], 2)
+        self.assertEqual(paused["version"], sub["version"] + 1)
         periods = self.upcoming(sub, 6)
         self.assertEqual(len(periods), 6)
         # The paid period runs out; nothing is billed until the resumption, which starts a
@@ -314,9 +321,10 @@ class PauseResumeSkipTest(SubscriptionTestCase):
 
     def test_resume_inside_the_paid_period_carries_on(self):
         sub = self.make.subscription(plan=self.monthly)
-        self.act(sub, "pause", {"version": 1})
-        resumed = self.act(sub, "resume", {"version": 2})
-        self.assertEqual((resumed["status"], resumed["pause"], resumed["version"]), ("active", None, 3))
+        v = sub["version"]
+        self.act(sub, "pause", {"version": v})
+        resumed = self.act(sub, "resume", {"version": v + 1})
+        self.assertEqual((resumed["status"], resumed["pause"], resumed["version"]), ("active", None, v + 2))
         self.assertEqual(resumed["current_period"]["end"], sub["current_period"]["end"])
         periods = self.upcoming(sub, 3)
         self.assertEqual(periods[1]["period"]["start"], sub["current_period"]["end"])
@@ -330,7 +338,7 @@ class PauseResumeSkipTest(SubscriptionTestCase):
 
     def test_skip_next_period_bills_zero_for_it(self):
         sub = self.make.subscription(plan=self.monthly)
-        skipped = self.act(sub, "skip", {"version": 1})
+        skipped = self.act(sub, "skip", {"version": sub["version"]})
         self.assertEqual(skipped["skipped_periods"], [sub["current_period"]["end"]])
         periods = self.upcoming(sub, 4)
         self.assertEqual([p["skipped"] for p in periods], [False, True, False, False])
@@ -354,8 +362,9 @@ class PauseResumeSkipTest(SubscriptionTestCase):
 
     def test_action_with_stale_version_is_409_and_changes_nothing(self):
         sub = self.make.subscription(plan=self.monthly)
-        self.act(sub, "skip", {"version": 1})
-        self.assertProblem(self.api.post(self.sub_path(sub, "pause"), {"version": 1}), 409, "version_conflict")
+        self.act(sub, "skip", {"version": sub["version"]})
+        self.assertProblem(self.api.post(self.sub_path(sub, "pause"), {"version": sub["version"]}), 409,
+                           "version_conflict")
         self.assertEqual(self.fetch(sub)["status"], "active")
 
 
@@ -389,7 +398,8 @@ class ChangePlanTest(SubscriptionTestCase):
         self.assertEqual(preview["new_period"], sub["current_period"])  # the same calendar
         self.assertFalse({"new_period_start", "new_period_end"} & preview.keys(), preview)
         after = self.fetch(sub)
-        self.assertEqual((after["version"], after["plan"], after["pending_plan_change"]), (1, self.monthly["id"], None))
+        self.assertEqual((after["version"], after["plan"], after["pending_plan_change"]),
+                         (sub["version"], self.monthly["id"], None))
         self.assertNotIn("subscription.plan_changed", [e["type"] for e in self.history(sub)])
 
     def test_analyst_may_preview_but_not_change(self):
@@ -404,8 +414,8 @@ class ChangePlanTest(SubscriptionTestCase):
         sub = self.make.subscription(plan=self.monthly)
         body = {"plan": self.monthly_premium["id"], "proration": "create_prorations", "effective": "now"}
         preview = self.act(sub, "change-plan/preview", body)
-        changed = self.act(sub, "change-plan", dict(body, version=1))
-        self.assertEqual((changed["plan"], changed["version"]), (self.monthly_premium["id"], 2))
+        changed = self.act(sub, "change-plan", dict(body, version=sub["version"]))
+        self.assertEqual((changed["plan"], changed["version"]), (self.monthly_premium["id"], sub["version"] + 1))
         self.assertEqual(changed["current_period"]["end"], sub["current_period"]["end"])
         self.assertEqual(changed["billing_cycle_anchor"], sub["billing_cycle_anchor"])
         event = [e for e in self.history(sub) if e["type"] == "subscription.plan_changed"]
@@ -425,7 +435,7 @@ class ChangePlanTest(SubscriptionTestCase):
 
     def test_change_to_another_cadence_now_resets_the_anchor(self):
         sub = self.make.subscription(plan=self.monthly)
-        changed = self.act(sub, "change-plan", {"plan": self.weekly["id"], "version": 1})
+        changed = self.act(sub, "change-plan", {"plan": self.weekly["id"], "version": sub["version"]})
         start = parse_time(changed["current_period"]["start"])
         self.assertEqual(changed["billing_cycle_anchor"], changed["current_period"]["start"])
         self.assertEqual(parse_time(changed["current_period"]["end"]), start + 7 * DAY)
@@ -442,7 +452,7 @@ class ChangePlanTest(SubscriptionTestCase):
     def test_change_at_period_end_is_pending_until_then(self):
         sub = self.make.subscription(plan=self.monthly)
         changed = self.act(sub, "change-plan", {"plan": self.monthly_premium["id"], "quantity": 2,
-                                                "effective": "period_end", "version": 1})
+                                                "effective": "period_end", "version": sub["version"]})
         self.assertEqual(changed["plan"], self.monthly["id"])
         self.assertEqual(changed["pending_plan_change"], {"plan": self.monthly_premium["id"], "quantity": 2,
                                                           "effective_at": sub["current_period"]["end"]})
@@ -484,7 +494,7 @@ class ChangePlanTest(SubscriptionTestCase):
         sub = self.make.subscription(plan=self.monthly)
         r = self.api.post(self.sub_path(sub, "change-plan"), {"plan": self.euro_plan["id"]})
         self.assertFieldErrors(self.assertProblem(r, 422, "currency_mismatch"), {"plan": "currency_mismatch"})
-        self.assertEqual(self.fetch(sub)["version"], 1)
+        self.assertEqual(self.fetch(sub)["version"], sub["version"])
 
     def test_change_of_a_scheduled_subscription_is_a_plain_switch(self):
         sub = self.make.subscription(plan=self.monthly, start_date=format_time(now() + 5 * DAY))
@@ -500,7 +510,7 @@ class CancelTest(SubscriptionTestCase):
     def test_cancel_at_period_end_then_reactivate(self):
         sub = self.make.subscription(plan=self.monthly)
         canceled = self.act(sub, "cancel", {"at": "period_end", "reason": "too_expensive",
-                                            "comment": "Too much coffee", "version": 1})
+                                            "comment": "Too much coffee", "version": sub["version"]})
         self.assertEqual(canceled["status"], "active")
         self.assertTrue(canceled["cancel_at_period_end"])
         self.assertEqual(canceled["cancel_at"], sub["current_period"]["end"])
@@ -510,7 +520,7 @@ class CancelTest(SubscriptionTestCase):
         self.assertEqual(len(self.upcoming(sub, 4)), 1, "nothing renews after a period-end cancellation")
         self.assertProblem(self.api.post(self.sub_path(sub, "cancel"), {"reason": "other"}), 409,
                            "cancellation_already_scheduled")
-        back = self.act(sub, "reactivate", {"version": 2})
+        back = self.act(sub, "reactivate", {"version": sub["version"] + 1})
         self.assertEqual((back["cancel_at_period_end"], back["cancel_at"], back["canceled_at"], back["cancellation"]),
                          (False, None, None, None))
         self.assertEqual(back["status"], "active")
@@ -529,7 +539,7 @@ class CancelTest(SubscriptionTestCase):
         self.assertProblem(self.api.post(self.sub_path(sub, "resume"), {}), 409, "subscription_canceled")
         self.assertProblem(self.api.post(self.sub_path(sub, "cancel"), {"reason": "other", "at": "now"}), 409,
                            "subscription_canceled")
-        self.assertProblem(self.api.patch(self.sub_path(sub), {"quantity": 2, "version": 2}), 409,
+        self.assertProblem(self.api.patch(self.sub_path(sub), {"quantity": 2, "version": canceled["version"]}), 409,
                            "subscription_canceled")
         self.assertProblem(self.api.post(self.sub_path(sub, "reactivate"), {}), 409, "subscription_canceled")
         # It was billed once, so it stays on record.
@@ -587,16 +597,20 @@ class HistoryTest(SubscriptionTestCase):
     def test_history_lists_every_change_in_order_with_actor_and_before_after(self):
         sub = self.make.subscription(plan=self.monthly)
         support = Api("support")
-        self.assertStatus(support.patch(self.sub_path(sub), {"quantity": 4, "version": 1}), 200)
-        self.act(sub, "pause", {"version": 2})
-        self.assertStatus(support.post(self.sub_path(sub, "resume"), {"version": 3}), 200)
-        self.act(sub, "cancel", {"reason": "other", "comment": "bye", "version": 4})
+        v = sub["version"]  # 2: created incomplete, activated by the first payment
+        self.assertStatus(support.patch(self.sub_path(sub), {"quantity": 4, "version": v}), 200)
+        self.act(sub, "pause", {"version": v + 1})
+        self.assertStatus(support.post(self.sub_path(sub, "resume"), {"version": v + 2}), 200)
+        self.act(sub, "cancel", {"reason": "other", "comment": "bye", "version": v + 3})
         events = self.history(sub)
         self.assertEqual([e["type"] for e in events],
-                         ["subscription.created", "subscription.started", "subscription.updated",
-                          "subscription.paused", "subscription.resumed", "subscription.cancellation_requested"])
+                         ["subscription.created", "subscription.started", "subscription.activated",
+                          "subscription.updated", "subscription.paused", "subscription.resumed",
+                          "subscription.cancellation_requested"])
         self.assertEqual([e["id"] for e in events], sorted(e["id"] for e in events))
-        created, started, updated, paused, resumed, cancel = events
+        created, started, activated, updated, paused, resumed, cancel = events
+        self.assertEqual((created["data"]["object"]["status"], activated["data"]["object"]["status"],
+                          activated["data"]["previous_attributes"]["status"]), ("incomplete", "active", "incomplete"))
         for e in events:
             self.assertEqual(e["object"], "event")
             self.assertEqual(e["resource"], {"type": "subscription", "id": sub["id"]})
@@ -618,7 +632,7 @@ class HistoryTest(SubscriptionTestCase):
         self.assertEqual((updated["data"]["previous_attributes"]["quantity"], updated["data"]["object"]["quantity"]),
                          (1, 4))
         self.assertEqual((updated["data"]["previous_attributes"]["version"], updated["data"]["object"]["version"]),
-                         (1, 2))
+                         (v, v + 1))
         self.assertEqual((paused["data"]["previous_attributes"]["status"], paused["data"]["object"]["status"]),
                          ("active", "paused"))
         self.assertEqual(resumed["actor"]["role"], "support")
@@ -642,8 +656,8 @@ class HistoryTest(SubscriptionTestCase):
                             params={"limit": 10, "starting_after": first["data"][-1]["id"]}).json()
         self.assertFalse(rest["has_more"])
         types = [e["type"] for e in first["data"] + rest["data"]]
-        self.assertEqual(types, ["subscription.created", "subscription.started", "subscription.skipped",
-                                 "subscription.paused"])
+        self.assertEqual(types, ["subscription.created", "subscription.started", "subscription.activated",
+                                 "subscription.skipped", "subscription.paused"])
 
 
 class StateMachineTest(SubscriptionTestCase):
@@ -685,10 +699,11 @@ class StateMachineTest(SubscriptionTestCase):
 
     def test_if_match_guards_actions_too(self):
         sub = self.make.subscription(plan=self.monthly)
-        self.act(sub, "skip", headers={"If-Match": '"1"'})
-        self.assertProblem(self.api.post(self.sub_path(sub, "pause"), {}, headers={"If-Match": '"1"'}), 409,
+        v = sub["version"]
+        self.act(sub, "skip", headers={"If-Match": f'"{v}"'})
+        self.assertProblem(self.api.post(self.sub_path(sub, "pause"), {}, headers={"If-Match": f'"{v}"'}), 409,
                            "version_conflict")
-        self.assertEqual(self.act(sub, "pause", headers={"If-Match": '"2"'})["status"], "paused")
+        self.assertEqual(self.act(sub, "pause", headers={"If-Match": f'"{v + 1}"'})["status"], "paused")
 
 
 class InputFormsTest(SubscriptionTestCase):
