@@ -12,8 +12,7 @@ namespace recur::analytics {
 
 namespace {
 
-constexpr Timestamp kDay = 86400;
-Timestamp floor_day(Timestamp t) { return t - (((t % kDay) + kDay) % kDay); }
+Timestamp floor_day(Timestamp t) { return t - (((t % kSecondsPerDay) + kSecondsPerDay) % kSecondsPerDay); }
 
 std::optional<Timestamp> time_field(const Json& doc, const char* key) {
   if (!doc.is_object()) return std::nullopt;
@@ -580,7 +579,7 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
                      [](const auto& a, const auto& b) { return a.movement.at < b.movement.at; });
     cumulative = [&](Timestamp t) { return scanned.before(t); };
   } else {
-    const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kDay;
+    const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kSecondsPerDay;
     RECUR_ASSIGN(base, daily_before(tx, currency, first_day));
     RECUR_ASSIGN(days, daily_rows(tx, currency, first_day, last_day));
     if (churned_wanted) {
@@ -592,9 +591,9 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
       const Timestamp day = floor_day(edge);
       if (day == edge || partial.count(day)) continue;
       Timeline& t = partial[day];
-      RECUR_ASSIGN(auto moves, movements_between(tx, currency, day, day + kDay));
+      RECUR_ASSIGN(auto moves, movements_between(tx, currency, day, day + kSecondsPerDay));
       for (const auto& m : moves) add_movement(t, m.movement);
-      RECUR_ASSIGN(auto points, points_between(tx, currency, day, day + kDay));
+      RECUR_ASSIGN(auto points, points_between(tx, currency, day, day + kSecondsPerDay));
       for (const auto& p : points) add_point_steps(t, p);
       t.sort();
     }
@@ -862,7 +861,7 @@ std::vector<Lifetime> lifetimes(const std::vector<SubscriptionFacts>& subs, Time
     if (!s.started_at) continue;  // never counted for MRR: never started paying
     const Timestamp end = s.ended_at.value_or(now);
     if (end < *s.started_at) continue;
-    out.push_back(Lifetime{static_cast<double>(end - *s.started_at) / kDay, s.ended_at.has_value()});
+    out.push_back(Lifetime{static_cast<double>(end - *s.started_at) / kSecondsPerDay, s.ended_at.has_value()});
   }
   return out;
 }
@@ -1022,7 +1021,7 @@ Result<Json> Reports::cancellations(const ReportQuery& q) {
           const SubscriptionFacts* s = sub_of[a.subscription];
           const int days[3] = {30, 60, 90};
           for (int k = 0; k < 3; ++k) {
-            const Timestamp check = a.at + days[k] * kDay;
+            const Timestamp check = a.at + days[k] * kSecondsPerDay;
             if (check > now) continue;  // not known yet
             r.judged[k] += 1;
             if (!s->ended_at || *s->ended_at > check) r.kept[k] += 1;
@@ -1032,7 +1031,7 @@ Result<Json> Reports::cancellations(const ReportQuery& q) {
       for (const auto& [key, r] : rows) {
         Json row = bucket_times(b);
         row.update(Json{{"reason", key.first},
-                        {"offer", key.second.empty() ? Json(nullptr) : Json(key.second)},
+                        {"offer", text_or_null(key.second)},
                         {"cancellations", r.cancellations},
                         {"offered", r.offered},
                         {"accepted", r.accepted},
@@ -1068,7 +1067,7 @@ std::unordered_map<std::string, RiskSignals> signals_between(const std::vector<A
   return out;
 }
 
-constexpr Timestamp kRiskWindow = 90 * kDay;
+constexpr Timestamp kRiskWindow = 90 * kSecondsPerDay;
 
 }  // namespace
 
@@ -1091,7 +1090,7 @@ Result<Json> Reports::at_risk(const ReportQuery& q) {
       if (s.mrr <= 0) continue;
       RiskSignals sig = recent[s.id];
       sig.past_due = s.status == "past_due";
-      sig.tenure_days = s.started_at ? static_cast<double>(now - *s.started_at) / kDay : 0;
+      sig.tenure_days = s.started_at ? static_cast<double>(now - *s.started_at) / kSecondsPerDay : 0;
       scored.push_back({&s, sig, risk_score(sig)});
     }
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
@@ -1104,7 +1103,7 @@ Result<Json> Reports::at_risk(const ReportQuery& q) {
       if (!s.started_at || *s.started_at >= then) continue;
       if (s.ended_at && *s.ended_at < then) continue;
       RiskSignals sig = past[s.id];
-      sig.tenure_days = static_cast<double>(then - *s.started_at) / kDay;
+      sig.tenure_days = static_cast<double>(then - *s.started_at) / kSecondsPerDay;
       outcomes.push_back(Scored{risk_score(sig), s.ended_at.has_value() && *s.ended_at <= now});
     }
     Json data = Json::array();
@@ -1176,11 +1175,12 @@ Result<Json> Reports::customers(const ReportQuery& q) {
       CustomerValueInput in;
       in.realised = r.paid - r.refunded;
       in.orders = r.orders;
-      in.tenure_months = r.first_paid_at ? static_cast<double>(now - *r.first_paid_at) / kDay / kDaysPerMonth : 0;
+      in.tenure_months =
+          r.first_paid_at ? static_cast<double>(now - *r.first_paid_at) / kSecondsPerDay / kDaysPerMonth : 0;
       for (const SubscriptionFacts* s : by_customer[r.customer]) {
         if (s->mrr <= 0) continue;
         in.active = true;
-        const double tenure = s->started_at ? static_cast<double>(now - *s->started_at) / kDay : 0;
+        const double tenure = s->started_at ? static_cast<double>(now - *s->started_at) / kSecondsPerDay : 0;
         in.remaining_months = std::max(in.remaining_months, expected_remaining_months(curves[s->plan], tenure));
       }
       rows.push_back(value_json(r.customer, currency, customer_value(in)));
@@ -1228,7 +1228,7 @@ Result<Json> Reports::customer_ltv(const std::string& customer, const ReportQuer
     }
     for (const auto& r : refunds)
       if (r.currency == currency) in.realised -= r.amount;
-    in.tenure_months = first_paid ? static_cast<double>(now - *first_paid) / kDay / kDaysPerMonth : 0;
+    in.tenure_months = first_paid ? static_cast<double>(now - *first_paid) / kSecondsPerDay / kDaysPerMonth : 0;
     RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, Slice{}));
     for (const auto& s : subs) {
       if (s.customer != customer || s.mrr <= 0) continue;
@@ -1236,7 +1236,7 @@ Result<Json> Reports::customer_ltv(const std::string& customer, const ReportQuer
       Slice plan_slice;
       plan_slice.plans = {s.plan};
       RECUR_ASSIGN(auto curve, survival_curve(tx, currency, plan_slice, now));
-      const double tenure = s.started_at ? static_cast<double>(now - *s.started_at) / kDay : 0;
+      const double tenure = s.started_at ? static_cast<double>(now - *s.started_at) / kSecondsPerDay : 0;
       in.remaining_months = std::max(in.remaining_months, expected_remaining_months(curve, tenure));
     }
     return value_json(customer, currency, customer_value(in));

@@ -140,7 +140,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       return Error::invalid("validation_failed", "payment_behavior is not one of its values",
                             {{"payment_behavior", "invalid_value",
                               "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
-    return billing_.checkout.subscribe(input, parsed, actor);
+    return billing_.checkout.subscribe(input, *parsed, actor);
   });
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
                      billing_.documents);

@@ -93,19 +93,17 @@ Json to_json(const Entry& e) {
   return Json{{"id", e.id},
               {"object", "audit_entry"},
               {"created", format_rfc3339(e.created)},
-              {"actor", {{"type", e.actor_type},
-                         {"id", e.actor_id},
-                         {"role", e.actor_role.empty() ? Json(nullptr) : Json(e.actor_role)}}},
-              {"request_id", e.request_id.empty() ? Json(nullptr) : Json(e.request_id)},
-              {"source_ip", e.source_ip.empty() ? Json(nullptr) : Json(e.source_ip)},
+              {"actor", {{"type", e.actor_type}, {"id", e.actor_id}, {"role", text_or_null(e.actor_role)}}},
+              {"request_id", text_or_null(e.request_id)},
+              {"source_ip", text_or_null(e.source_ip)},
               {"resource", {{"type", e.resource_type}, {"id", e.resource_id}}},
               {"action", e.action},
               {"fields", e.fields},
-              {"event", e.event_id.empty() ? Json(nullptr) : Json(e.event_id)},
-              {"reason", e.reason.empty() ? Json(nullptr) : Json(e.reason)},
+              {"event", text_or_null(e.event_id)},
+              {"reason", text_or_null(e.reason)},
               {"seq", e.seq ? Json(*e.seq) : Json(nullptr)},
-              {"prev_hash", e.prev_hash.empty() ? Json(nullptr) : Json(e.prev_hash)},
-              {"hash", e.hash.empty() ? Json(nullptr) : Json(e.hash)}};
+              {"prev_hash", text_or_null(e.prev_hash)},
+              {"hash", text_or_null(e.hash)}};
 }
 
 }  // namespace recur::audit

@@ -65,8 +65,8 @@ Error declined(const Subscription& sub, const std::string& invoice, const Paymen
 
 }  // namespace
 
-Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input,
-                                         std::optional<PaymentBehavior> behavior, const events::Actor& actor) {
+Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
+                                         const events::Actor& actor) {
   RECUR_ASSIGN(auto earlier, subscriptions_.created_by_request(input.request_key));
   const bool retry = earlier.has_value();
   Subscription sub;
@@ -74,7 +74,7 @@ Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input
     sub = std::move(*earlier);
   } else {
     subscriptions::CreateInput in = input;
-    in.await_first_payment = behavior.has_value();
+    in.await_first_payment = true;
     RECUR_ASSIGN(sub, subscriptions_.create(in, actor));
   }
   // Charged now: an incomplete subscription's first invoice, unless the client pays it

@@ -48,8 +48,8 @@ class Checkout {
   // (or the refusal's own failure code) after the subscription was ended (incomplete_expired,
   // its invoice void, its box released), the problem naming the subscription, the invoice,
   // the payment and the decline code.
-  Result<subscriptions::Subscription> subscribe(const subscriptions::CreateInput& input,
-                                                std::optional<PaymentBehavior> behavior, const events::Actor& actor);
+  Result<subscriptions::Subscription> subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
+                                                const events::Actor& actor);
 
  private:
   db::Database& db_;

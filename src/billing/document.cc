@@ -61,8 +61,8 @@ Json to_json(const ShopProfile& s) {
   return {{"object", "shop_settings"},
           {"name", s.name},
           {"address", s.address ? customers::to_json(*s.address) : Json(nullptr)},
-          {"email", s.email.empty() ? Json(nullptr) : Json(s.email)},
-          {"tax_id", s.tax_id.empty() ? Json(nullptr) : Json(s.tax_id)},
+          {"email", text_or_null(s.email)},
+          {"tax_id", text_or_null(s.tax_id)},
           {"version", s.version},
           {"updated", format_rfc3339(s.updated)}};
 }

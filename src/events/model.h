@@ -25,9 +25,7 @@ struct Actor {
 
 // The one JSON shape of an actor, in events and stock movements alike:
 // {"type", "id", "role"}; a role that is empty (the scheduler's) is null.
-inline Json to_json(const Actor& a) {
-  return Json{{"type", a.type}, {"id", a.id}, {"role", a.role.empty() ? Json(nullptr) : Json(a.role)}};
-}
+inline Json to_json(const Actor& a) { return Json{{"type", a.type}, {"id", a.id}, {"role", text_or_null(a.role)}}; }
 // Reads what to_json wrote. Requires: j is an object with "type" and "id".
 inline Actor actor_from_json(const Json& j) {
   const auto& role = j.value("role", Json());

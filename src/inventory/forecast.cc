@@ -13,7 +13,6 @@ namespace recur::inventory {
 using SubStatus = subscriptions::Status;
 
 namespace {
-constexpr Timestamp kDay = kSecondsPerDay;
 
 bool same_cadence(const Cadence& a, const Cadence& b) { return a.interval == b.interval && a.count == b.count; }
 }  // namespace
@@ -52,10 +51,10 @@ std::optional<int> parse_horizon_days(std::string_view text) {
 std::vector<Bucket> make_buckets(Timestamp from, Timestamp to, Granularity g) {
   std::vector<Bucket> out;
   for (std::int64_t n = 0; from < to; ++n) {
-    Timestamp end = g == Granularity::kDay    ? from + kDay
-                    : g == Granularity::kWeek ? from + 7 * kDay
-                                              : period_start(out.empty() ? from : out.front().start,
-                                                                            {Interval::kMonth, 1}, n + 1);
+    Timestamp end = g == Granularity::kDay ? from + kSecondsPerDay
+                    : g == Granularity::kWeek
+                        ? from + 7 * kSecondsPerDay
+                        : period_start(out.empty() ? from : out.front().start, {Interval::kMonth, 1}, n + 1);
     out.push_back({from, std::min(end, to)});
     from = out.back().end;
   }
@@ -117,7 +116,7 @@ std::int64_t period_index(Timestamp anchor, const Cadence& cadence, Timestamp t)
   if (t <= anchor) return 0;
   std::int64_t n = 0;
   if (cadence.interval == Interval::kDay || cadence.interval == Interval::kWeek) {
-    std::int64_t length = (cadence.interval == Interval::kWeek ? 7 : 1) * kDay * cadence.count;
+    std::int64_t length = (cadence.interval == Interval::kWeek ? 7 : 1) * kSecondsPerDay * cadence.count;
     n = (t - anchor) / length;
   } else {
     auto month_of = [](Timestamp x) {
@@ -364,7 +363,7 @@ Retention estimate_retention(const Catalogue& catalogue, const std::vector<Reten
 // ------------------------------------------------------------------ signups
 
 int weekday(Timestamp t) {
-  std::int64_t days = t >= 0 ? t / kDay : -((-t + kDay - 1) / kDay);
+  std::int64_t days = t >= 0 ? t / kSecondsPerDay : -((-t + kSecondsPerDay - 1) / kSecondsPerDay);
   return static_cast<int>(((days + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
 }
 
@@ -377,9 +376,9 @@ SignupHistory::SignupHistory(Timestamp as_of_, int weeks_, std::size_t plans)
       quantity_sq_sum(plans, 0) {}
 
 void SignupHistory::add(int plan, Timestamp created, std::int64_t quantity) {
-  Timestamp from = as_of - static_cast<Timestamp>(per_day.size()) * kDay;
+  Timestamp from = as_of - static_cast<Timestamp>(per_day.size()) * kSecondsPerDay;
   if (created < from || created >= as_of || plan < 0 || static_cast<std::size_t>(plan) >= per_plan.size()) return;
-  per_day[static_cast<std::size_t>((created - from) / kDay)] += 1;
+  per_day[static_cast<std::size_t>((created - from) / kSecondsPerDay)] += 1;
   per_plan[plan] += 1;
   quantity_sum[plan] += static_cast<double>(quantity);
   quantity_sq_sum[plan] += static_cast<double>(quantity) * static_cast<double>(quantity);
@@ -393,13 +392,13 @@ double SignupModel::per_day(Timestamp day_start, double weeks_ahead) const {
 SignupModel fit_signups(const SignupHistory& h) {
   SignupModel m;
   const int n = h.weeks;
-  const Timestamp from = h.as_of - static_cast<Timestamp>(h.per_day.size()) * kDay;
+  const Timestamp from = h.as_of - static_cast<Timestamp>(h.per_day.size()) * kSecondsPerDay;
   std::vector<double> weekly(n, 0);
   double by_weekday[7] = {0, 0, 0, 0, 0, 0, 0};
   double total = 0;
   for (std::size_t i = 0; i < h.per_day.size(); ++i) {
     weekly[i / 7] += h.per_day[i];
-    by_weekday[weekday(from + static_cast<Timestamp>(i) * kDay)] += h.per_day[i];
+    by_weekday[weekday(from + static_cast<Timestamp>(i) * kSecondsPerDay)] += h.per_day[i];
     total += h.per_day[i];
   }
   for (int d = 0; d < 7; ++d) m.weekday_share[d] = (by_weekday[d] + 1) / (total + 7);
@@ -544,11 +543,12 @@ void new_demand(const ForecastInput& in, const BucketIndex& index, int plan, Pla
   const std::size_t total_slot = in.buckets.size();
   const Timestamp until = in.buckets.back().end;
   const double q = m.quantity_mean[plan], q2 = m.quantity_sq_mean[plan] * m.dispersion;
-  for (Timestamp day = in.as_of; day < until; day += kDay) {
-    double rate = m.per_day(day, static_cast<double>(day - in.as_of + kDay / 2) / (7.0 * kDay)) * m.mix[plan];
+  for (Timestamp day = in.as_of; day < until; day += kSecondsPerDay) {
+    double rate =
+        m.per_day(day, static_cast<double>(day - in.as_of + kSecondsPerDay / 2) / (7.0 * kSecondsPerDay)) * m.mix[plan];
     if (rate <= 0) continue;
     // Spread over the day: a signup at midday stands for the day's.
-    Timestamp anchor = std::min(day + kDay / 2, until - 1) + fp.trial_days * kDay;
+    Timestamp anchor = std::min(day + kSecondsPerDay / 2, until - 1) + fp.trial_days * kSecondsPerDay;
     Run bucket_run, total_run;
     int bucket = -1;
     double p = 1;

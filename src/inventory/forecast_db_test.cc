@@ -14,7 +14,6 @@
 namespace recur::inventory {
 namespace {
 using testing::at;
-constexpr Timestamp kDay = kSecondsPerDay;
 
 class ForecastDbTest : public ::testing::Test {
  protected:
@@ -59,16 +58,16 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
   std::vector<std::string> customers;
   for (int i = 0; i < 5; ++i) customers.push_back(testing::make_customer(t, "c" + std::to_string(i) + "@example.com").id);
 
-  const Timestamp start = t.clock->now(), cut = start + 84 * kDay, end = cut + 56 * kDay;
+  const Timestamp start = t.clock->now(), cut = start + 84 * kSecondsPerDay, end = cut + 56 * kSecondsPerDay;
   const int per_weekday[7] = {7, 5, 4, 4, 3, 2, 2};  // Monday first
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(0, 1);
   enum Kind { kTick, kSignup, kCancel };
   std::multimap<Timestamp, std::pair<Kind, std::string>> timeline;
-  for (Timestamp day = start; day < end; day += kDay) {
+  for (Timestamp day = start; day < end; day += kSecondsPerDay) {
     timeline.emplace(day, std::make_pair(kTick, ""));
     int n = per_weekday[weekday(day)];
-    for (int i = 0; i < n; ++i) timeline.emplace(day + (i + 1) * kDay / (n + 1), std::make_pair(kSignup, ""));
+    for (int i = 0; i < n; ++i) timeline.emplace(day + (i + 1) * kSecondsPerDay / (n + 1), std::make_pair(kSignup, ""));
   }
   int made = 0, canceled = 0;
   for (auto it = timeline.begin(); it != timeline.end(); it = timeline.erase(it)) {
@@ -89,7 +88,7 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
       std::int64_t lifetime = 1;
       if (!is_monthly && u(rng) > 0.75) lifetime = 0;
       else while (u(rng) > (is_monthly ? 0.10 : 0.05)) ++lifetime;
-      Timestamp first = sub.start_date + p.trial_days * kDay;
+      Timestamp first = sub.start_date + p.trial_days * kSecondsPerDay;
       Timestamp from = lifetime == 0 ? sub.start_date : period_start(first, p.cadence, lifetime - 1);
       Timestamp to = lifetime == 0 ? first : period_start(first, p.cadence, lifetime);
       Timestamp ask = from + 1 + static_cast<Timestamp>(u(rng) * static_cast<double>(to - from - 2));
@@ -172,16 +171,16 @@ TEST_F(ForecastDbTest, ShipmentsAreTheActualsOnceTheyWereRecordedSinceTheCut) {
   auto before = read([&](db::Tx& tx) { return actuals_source(tx, cut); });
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(*before, ActualsSource::kEvents);
-  insert("shp_1", 1, cut - kDay, "delivered", 5);          // before the cut: proves recording, not counted
-  insert("shp_2", 2, cut + kDay, "shipped", 2);            // week 0
-  insert("shp_3", 3, cut + 8 * kDay, "pending", 3);        // week 1
-  insert("shp_4", 4, cut + 9 * kDay, "canceled", 7);      // not shipped
+  insert("shp_1", 1, cut - kSecondsPerDay, "delivered", 5);     // before the cut: proves recording, not counted
+  insert("shp_2", 2, cut + kSecondsPerDay, "shipped", 2);       // week 0
+  insert("shp_3", 3, cut + 8 * kSecondsPerDay, "pending", 3);   // week 1
+  insert("shp_4", 4, cut + 9 * kSecondsPerDay, "canceled", 7);  // not shipped
   auto source = read([&](db::Tx& tx) { return actuals_source(tx, cut); });
   ASSERT_TRUE(source.ok());
   EXPECT_EQ(*source, ActualsSource::kShipments);
-  auto later = read([&](db::Tx& tx) { return actuals_source(tx, cut - 2 * kDay); });
+  auto later = read([&](db::Tx& tx) { return actuals_source(tx, cut - 2 * kSecondsPerDay); });
   EXPECT_EQ(*later, ActualsSource::kEvents);  // shipments started after that cut: incomplete
-  auto buckets = make_buckets(cut, cut + 14 * kDay, Granularity::kWeek);
+  auto buckets = make_buckets(cut, cut + 14 * kSecondsPerDay, Granularity::kWeek);
   auto units = read([&](db::Tx& tx) { return shipped_units(tx, data->catalogue, buckets); });
   ASSERT_TRUE(units.ok());
   int c = *data->catalogue.product_of(coffee.id), m = *data->catalogue.product_of(mug.id);

@@ -13,8 +13,6 @@
 namespace recur::inventory {
 namespace {
 
-constexpr Timestamp kDay = kSecondsPerDay;
-
 using subscriptions::Subscription;
 using SubStatus = subscriptions::Status;
 
@@ -88,7 +86,7 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   for (const auto& c : counts)
     if (auto plan = cat.plan_of(c.plan)) h.retention[*plan].add(c.billed_periods, c.canceled, static_cast<double>(c.count));
   // Signups of the trend window, with their quantities.
-  RECUR_ASSIGN(auto recent, subscriptions::signups_between(tx, as_of - kSignupWeeks * 7 * kDay, as_of));
+  RECUR_ASSIGN(auto recent, subscriptions::signups_between(tx, as_of - kSignupWeeks * 7 * kSecondsPerDay, as_of));
   for (const auto& s : recent)
     if (auto plan = cat.plan_of(s.plan)) h.signups.add(*plan, s.created, s.quantity);
   // Schedules: live subscriptions, as of now.
@@ -249,7 +247,7 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
   report.subscriptions = static_cast<std::int64_t>(h.schedules.size());
   auto retention = estimate_retention(data.catalogue, h.retention);
   report.signups = fit_signups(h.signups);
-  auto buckets = make_buckets(req.as_of, req.as_of + req.horizon_days * kDay, req.granularity);
+  auto buckets = make_buckets(req.as_of, req.as_of + req.horizon_days * kSecondsPerDay, req.granularity);
   report.forecast = forecast_from(data.catalogue, h, retention, report.signups, req.as_of, std::move(buckets),
                                   products, req.threads);
   report.catalogue = std::move(data.catalogue);
@@ -297,7 +295,7 @@ Json to_json(const ForecastReport& r) {
 Result<BacktestReport> run_backtest(db::Tx& tx, Timestamp at, int horizon_days, Granularity granularity,
                                     double level, int threads) {
   RECUR_ASSIGN(auto data, load_catalogue(tx));
-  const Timestamp until = at + horizon_days * kDay;
+  const Timestamp until = at + horizon_days * kSecondsPerDay;
   auto buckets = make_buckets(at, until, granularity);
   RECUR_ASSIGN(auto replayed, replay(tx, data, at, until));
   BacktestReport report{at, horizon_days, granularity, level};

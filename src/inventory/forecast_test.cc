@@ -13,7 +13,6 @@ using subscriptions::Status;
 using subscriptions::Subscription;
 
 Timestamp at(const char* s) { return parse_rfc3339(s).value(); }
-constexpr Timestamp kDay = kSecondsPerDay;
 
 catalog::Product product(const std::string& id) {
   catalog::Product p;
@@ -213,7 +212,7 @@ TEST(ForecastSignups, WeekdaySharesAndAFlatRateAreRecovered) {
   SignupHistory h(as_of, 8, 2);
   const int pattern[7] = {30, 20, 10, 10, 10, 10, 10};  // Monday first: 100 a week
   for (int d = 0; d < 56; ++d) {
-    Timestamp day = as_of - (56 - d) * kDay;
+    Timestamp day = as_of - (56 - d) * kSecondsPerDay;
     for (int i = 0; i < pattern[weekday(day)]; ++i) h.add(i % 4 == 0 ? 1 : 0, day + 3600, i % 2 ? 2 : 1);
   }
   auto m = fit_signups(h);
@@ -235,7 +234,7 @@ TEST(ForecastSignups, AClearTrendIsExtrapolatedAndNoiseIsNot) {
   SignupHistory growing(as_of, 8, 1), noisy(as_of, 8, 1);
   for (int week = 0; week < 8; ++week)
     for (int d = 0; d < 7; ++d) {
-      Timestamp day = as_of - (56 - 7 * week - d) * kDay;
+      Timestamp day = as_of - (56 - 7 * week - d) * kSecondsPerDay;
       for (int i = 0; i < 10 + 2 * week; ++i) growing.add(0, day, 1);  // +14 a week
       for (int i = 0; i < (week % 2 ? 12 : 8); ++i) noisy.add(0, day, 1);
     }
@@ -262,7 +261,8 @@ TEST(ForecastDemand, OneSubscriptionGivesItsUnitsTimesRetentionWithBernoulliVari
   std::vector<Schedule> subs{*schedule_of(sub, w.cat, now)};
   subs[0].elapsed = 0;  // as if nobody ever asked to leave ahead of time
   ASSERT_EQ(subs[0].billed, 2);
-  ForecastInput in{&w.cat, subs, &r, nullptr, now, make_buckets(now, now + 60 * kDay, Granularity::kMonth), {}, 1};
+  ForecastInput in{&w.cat, subs, &r, nullptr, now, make_buckets(now, now + 60 * kSecondsPerDay, Granularity::kMonth),
+                   {},     1};
   auto f = forecast(in);
   ASSERT_EQ(f.products.size(), 3u);  // a, b, c (c only through the weekly plan: zero)
   const auto& a = f.products[0];
@@ -285,11 +285,12 @@ TEST(ForecastDemand, NewSignupsShipAfterTheirTrialAndThreadsDoNotChangeTheSums) 
   World w;
   const Timestamp now = at("2026-06-01T00:00:00Z");
   SignupHistory h(now, 4, w.cat.plans.size());
-  for (int d = 0; d < 28; ++d) h.add(1, now - (d + 1) * kDay + 100, 1);  // one weekly signup a day
+  for (int d = 0; d < 28; ++d) h.add(1, now - (d + 1) * kSecondsPerDay + 100, 1);  // one weekly signup a day
   auto model = fit_signups(h);
   auto r = estimate_retention(w.cat, std::vector<RetentionCounts>(w.cat.plans.size()));
   std::vector<Schedule> none;
-  ForecastInput in{&w.cat, none, &r, &model, now, make_buckets(now, now + 28 * kDay, Granularity::kWeek), {}, 1};
+  ForecastInput in{&w.cat, none, &r, &model, now, make_buckets(now, now + 28 * kSecondsPerDay, Granularity::kWeek),
+                   {},     1};
   auto f = forecast(in);
   const auto& c = f.products[2];  // 3 units of c a box
   EXPECT_EQ(c.buckets[0].expected, 0);  // 14-day trial: nothing ships in the first two weeks
@@ -339,7 +340,7 @@ struct Simulation {
     const Timestamp until = buckets.back().end;
     std::uniform_real_distribution<double> u(0, 1);
     int n = 0;
-    for (Timestamp day = start; day < until; day += kDay) {
+    for (Timestamp day = start; day < until; day += kSecondsPerDay) {
       std::poisson_distribution<int> signups(weekday_rate[weekday(day)]);
       for (int i = signups(rng); i > 0; --i) {
         int p = u(rng) < mix[0] ? 0 : (u(rng) < mix[1] / (mix[1] + mix[2]) ? 1 : 2);
@@ -347,7 +348,7 @@ struct Simulation {
         s.id = "sub_" + std::to_string(++n);
         s.plan = w.plans[p].id;
         s.quantity = u(rng) < 0.8 ? 1 : 2;
-        s.start_date = day + static_cast<Timestamp>(u(rng) * kDay);
+        s.start_date = day + static_cast<Timestamp>(u(rng) * kSecondsPerDay);
         s.created = s.start_date;
         // Billed periods before the customer leaves: trial conversion, then geometric.
         std::int64_t lifetime = 1;
@@ -406,7 +407,7 @@ struct Simulation {
 TEST(ForecastBacktest, GeneratedCohortsWithKnownChurnAndWeeklySignupsAreForecastWithin5PercentWape) {
   Simulation sim;
   const Timestamp start = at("2025-09-01T00:00:00Z"), cut = at("2026-03-02T00:00:00Z");
-  auto buckets = make_buckets(cut, cut + 84 * kDay, Granularity::kWeek);
+  auto buckets = make_buckets(cut, cut + 84 * kSecondsPerDay, Granularity::kWeek);
   auto outcome = sim.run(start, cut, buckets);
   ASSERT_GT(outcome.as_of.size(), 10000u);
 

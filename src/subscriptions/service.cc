@@ -418,7 +418,7 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
     // (an anchor reset already invoices the new period, credit included, at once).
     if (in.proration == Proration::kAlwaysInvoice && !p.resets_anchor && billing_) {
       RECUR_ASSIGN(std::string invoice, billing_->invoice_pending_items(tx, l.sub, l.stored_version + 1, now));
-      details["invoice"] = invoice.empty() ? Json(nullptr) : Json(invoice);
+      details["invoice"] = text_or_null(invoice);
     }
     if (p.resets_anchor) {
       // The new cadence starts a period now, billed at once like any period start.

@@ -52,6 +52,10 @@ inline subscriptions::Subscription subscribe(TestApp& t, const std::string& cust
   return *s;
 }
 
+// Inserts an admin key row (id $1, key hash $2): a write that tests of transactions make and count.
+inline constexpr const char* kInsertAdminKey =
+    "INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ($1, 'admin', $2, 'p', 1)";
+
 inline Timestamp at(const char* rfc3339) { return parse_rfc3339(rfc3339).value(); }
 
 // The one number a `SELECT COUNT(*) ...` of `t`'s database answers, read in a transaction of its own.

@@ -53,25 +53,23 @@ TEST_F(DatabaseTest, TransactRollsBackWhenTheWorkFails) {
   EXPECT_EQ(keys(), 0);
 }
 
-constexpr const char* kInsertKey = "INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ($1, 'admin', $2, 'p', 1)";
-
 TEST_F(DatabaseTest, ADeferredWriteIsSeenByTheNextStatementAndCommitted) {
   {
     auto tx = db().begin();
-    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
-    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k2"), std::string("h2")}).ok());
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")}).ok());
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k2"), std::string("h2")}).ok());
     auto seen = (*tx)->query("SELECT id FROM api_keys ORDER BY id");
     ASSERT_TRUE(seen.ok()) << seen.error().message;
     ASSERT_EQ(seen->size(), 2u);
     EXPECT_EQ(seen->at(1).text(0), "k2");
-    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k3"), std::string("h3")}).ok());
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k3"), std::string("h3")}).ok());
     ASSERT_TRUE((*tx)->commit().ok());  // k3 goes with the COMMIT
   }
   EXPECT_EQ(keys(), 3);
   {
     // Deferred writes alone: BEGIN, them and COMMIT together.
     auto tx = db().begin();
-    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k4"), std::string("h4")}).ok());
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k4"), std::string("h4")}).ok());
     ASSERT_TRUE((*tx)->commit().ok());
   }
   EXPECT_EQ(keys(), 4);
@@ -80,9 +78,9 @@ TEST_F(DatabaseTest, ADeferredWriteIsSeenByTheNextStatementAndCommitted) {
 TEST_F(DatabaseTest, ADeferredWriteThatFailsFailsTheNextStatementAndRollsAllBack) {
   {
     auto tx = db().begin();
-    ASSERT_TRUE((*tx)->exec(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
+    ASSERT_TRUE((*tx)->exec(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")}).ok());
     // A duplicate hash: SQLite refuses it at once, PostgreSQL with the next statement.
-    auto later = (*tx)->exec_later(kInsertKey, {std::string("k2"), std::string("h1")});
+    auto later = (*tx)->exec_later(testing::kInsertAdminKey, {std::string("k2"), std::string("h1")});
     EXPECT_EQ(later.ok(), engine_is_postgres());
     if (later.ok()) {
       auto next = (*tx)->query("SELECT COUNT(*) FROM api_keys");
@@ -95,8 +93,8 @@ TEST_F(DatabaseTest, ADeferredWriteThatFailsFailsTheNextStatementAndRollsAllBack
   EXPECT_EQ(keys(), 0);
   {
     auto tx = db().begin();
-    ASSERT_TRUE((*tx)->exec(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
-    auto later = (*tx)->exec_later(kInsertKey, {std::string("k2"), std::string("h1")});
+    ASSERT_TRUE((*tx)->exec(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")}).ok());
+    auto later = (*tx)->exec_later(testing::kInsertAdminKey, {std::string("k2"), std::string("h1")});
     if (later.ok()) {
       auto committed = (*tx)->commit();
       ASSERT_FALSE(committed.ok());
@@ -107,11 +105,13 @@ TEST_F(DatabaseTest, ADeferredWriteThatFailsFailsTheNextStatementAndRollsAllBack
   {
     // Never committed: the deferred write is never sent.
     auto tx = db().begin();
-    ASSERT_TRUE((*tx)->exec_later(kInsertKey, {std::string("k1"), std::string("h1")}).ok());
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")}).ok());
   }
   EXPECT_EQ(keys(), 0);
   // The connections are usable afterwards.
-  auto ok = transact(db(), [](Tx& tx) -> Result<std::int64_t> { return tx.exec(kInsertKey, {std::string("k9"), std::string("h9")}); });
+  auto ok = transact(db(), [](Tx& tx) -> Result<std::int64_t> {
+    return tx.exec(testing::kInsertAdminKey, {std::string("k9"), std::string("h9")});
+  });
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(keys(), 1);
 }
@@ -150,7 +150,7 @@ TEST_F(DatabaseTest, ATextWithANulIsRefusedNeverCutShort) {
   const std::string with_nul("SKU\0junk", 8);
   {
     auto tx = db().begin();
-    ASSERT_TRUE((*tx)->exec(kInsertKey, {std::string("SKU"), std::string("h1")}).ok());
+    ASSERT_TRUE((*tx)->exec(testing::kInsertAdminKey, {std::string("SKU"), std::string("h1")}).ok());
     // libpq reads text parameters up to a NUL: "SKU\0junk" would find the row "SKU".
     auto found = (*tx)->query("SELECT id FROM api_keys WHERE id = $1", {with_nul});
     ASSERT_FALSE(found.ok());
@@ -159,10 +159,10 @@ TEST_F(DatabaseTest, ATextWithANulIsRefusedNeverCutShort) {
   }
   {
     auto tx = db().begin();
-    auto written = (*tx)->exec(kInsertKey, {std::string("k1"), with_nul});
+    auto written = (*tx)->exec(testing::kInsertAdminKey, {std::string("k1"), with_nul});
     ASSERT_FALSE(written.ok());
     EXPECT_EQ(written.error().code, kInvalidText);
-    auto later = (*tx)->exec_later(kInsertKey, {with_nul, std::string("h2")});
+    auto later = (*tx)->exec_later(testing::kInsertAdminKey, {with_nul, std::string("h2")});
     ASSERT_FALSE(later.ok());
     EXPECT_EQ(later.error().code, kInvalidText);
   }

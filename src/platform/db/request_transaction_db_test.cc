@@ -10,9 +10,7 @@ namespace recur::db {
 namespace {
 
 using testing::at;
-
-constexpr const char* kInsertAdminKey =
-    "INSERT INTO api_keys (id, role, key_hash, prefix, created_at) VALUES ($1, 'admin', $2, 'p', 1)";
+using testing::kInsertAdminKey;
 
 class RequestTransactionTest : public ::testing::Test {
  protected:
