@@ -144,7 +144,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   });
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
                      billing_.documents);
-  billing::add_payment_update_routes(router_, payment_updates_);
+  billing::add_payment_update_routes(router_, payment_updates_, billing_.collector);
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
@@ -212,7 +212,9 @@ void App::wire_inventory() {
 }
 
 void App::wire_billing(const Options& options) {
-  gateways_.add(std::make_unique<gateways::SandboxGateway>(*db_, *clock_, options.sandbox_faults));
+  auto sandbox = std::make_unique<gateways::SandboxGateway>(*db_, *clock_, options.sandbox_faults);
+  if (options.test_mode) billing::add_sandbox_routes(router_, *sandbox);
+  gateways_.add(std::move(sandbox));
   if (!options.stripe.secret_key.empty()) gateways_.add(std::make_unique<gateways::StripeGateway>(options.stripe));
   if (!options.square.access_token.empty()) gateways_.add(std::make_unique<gateways::SquareGateway>(options.square));
   if (!options.paypal.client_id.empty()) gateways_.add(std::make_unique<gateways::PayPalGateway>(options.paypal));

@@ -209,5 +209,33 @@ TEST_F(CheckoutTest, AGatewaySlowerThanTheCheckoutTimeoutLeavesThePaymentPending
   expect_pending_then_settled_by_the_run(*sub);
 }
 
+TEST_F(CheckoutTest, ACardTheBankChallengesLeavesAnIncompleteSubscriptionUntilTheCustomerAuthenticates) {
+  // error_if_incomplete too: the charge may still be authenticated, so it cannot be voided.
+  for (PaymentBehavior behavior : {PaymentBehavior::kAllowIncomplete, PaymentBehavior::kErrorIfIncomplete}) {
+    std::string customer = customer_with("pm_card_authenticationRequired");
+    auto sub = checkout(customer, behavior);
+    ASSERT_TRUE(sub.ok()) << sub.error().message;
+    EXPECT_EQ(sub->status, Status::kIncomplete);
+    EXPECT_EQ(invoice_status(sub->id), "open");
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query("SELECT id, status FROM payments WHERE customer_id = $1", {customer});
+    ASSERT_TRUE(rows.ok() && rows->size() == 1);
+    EXPECT_EQ(rows->at(0).text(1), "requires_action");
+    const std::string payment = rows->at(0).text(0);
+    tx->reset();
+    auto pay = t.app->billing().service.get_payment(payment);
+    ASSERT_TRUE(pay.ok());
+    ASSERT_EQ(sandbox().authenticate(pay->gateway_reference, true).outcome, gateways::Outcome::kSucceeded);
+    // The shop's server, with its key, after its page completed the challenge: the invoice's
+    // pay asks about the waiting charge instead of making another.
+    auto paid = t.app->billing().collector.pay_invoice(pay->invoice);
+    ASSERT_TRUE(paid.ok()) << paid.error().message;
+    EXPECT_EQ(paid->status, InvoiceStatus::kPaid);
+    EXPECT_EQ(status_of(sub->id), Status::kActive);
+    EXPECT_EQ(invoice_status(sub->id), "paid");
+  }
+  EXPECT_EQ(gateway_charges(), 2);
+}
+
 }  // namespace
 }  // namespace recur::billing

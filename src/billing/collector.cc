@@ -30,6 +30,9 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
     p.description = "Invoice " + inv.number;
     p.subscription = inv.subscription;
     RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
+    // The bank waits for the customer: a new attempt would be a second charge if the customer
+    // then authenticates the first; the invoice waits (docs/billing-rules.md, "Authentication").
+    if (in_flight && in_flight->status == PaymentStatus::kRequiresAction) return std::optional<Prepared>();
     if (in_flight) {
       // Asked before and no answer recorded: ask again with the same key.
       RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, in_flight->payment_method));
@@ -128,8 +131,13 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
   // read below cannot change until this transaction ends.
   RECUR_ASSIGN(auto found, find_invoice(tx, invoice, true));
   RECUR_ASSIGN(auto stored, find_payment(tx, payment));
-  // Recorded already: by another worker (a lease ran out while we waited) or a webhook.
-  if (!found || !stored || stored->status != PaymentStatus::kPending) return AttemptResult::kSkipped;
+  // Recorded already: by another worker (a lease ran out while we waited) or a webhook. A
+  // charge waiting for the customer's authentication is settled by a final answer only.
+  if (!found || !stored) return AttemptResult::kSkipped;
+  const bool final_answer = result.outcome == Outcome::kSucceeded || result.outcome == Outcome::kFailed;
+  if (stored->status != PaymentStatus::kPending &&
+      !(stored->status == PaymentStatus::kRequiresAction && final_answer))
+    return AttemptResult::kSkipped;
   Invoice inv = std::move(*found);
   Payment pay = std::move(*stored);
   // Both as they were, for the events of a settled outcome (an unknown one records none).
@@ -182,6 +190,33 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       }
       RECUR_ASSIGN(bool tell, record_failure(tx, inv, std::move(inv_before), now, pay));
       if (tell) messages_.tell_customer(tx, inv, pay);
+      break;
+    }
+    case Outcome::kRequiresAction: {
+      // Neither paid nor declined: the customer authenticates through the link in the
+      // message below (or the shop's page at checkout). Dunning waits for it; a renewal's
+      // subscription is past_due meanwhile, an incomplete one stays incomplete.
+      pay.status = PaymentStatus::kRequiresAction;
+      pay.gateway_reference = result.charge_id;
+      pay.action_url = result.action_url;
+      pay.failure_code.clear();
+      pay.gateway_failure_code = result.failure_code;
+      pay.failure_message = result.failure_message;
+      inv.next_attempt_at.reset();
+      if (!inv.first_failed_at) inv.first_failed_at = now;  // so that paying it recovers the subscription
+      RECUR_TRY(events_.record(tx, "payment.requires_action", pay.id, events::Actor::system(), std::move(pay_before),
+                               to_json(pay)));
+      RECUR_TRY(events_.record(tx, "invoice.payment_action_required", inv.id, events::Actor::system(),
+                               std::move(inv_before), to_json(inv), {{"payment", pay.id}}));
+      if (inv.collection_ended) {
+        outcome = AttemptResult::kRequiresAction;
+        break;  // its subscription ended: a late authentication is refunded (refund_ended)
+      }
+      RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
+      if (sub && sub->status != subscriptions::Status::kIncomplete)
+        RECUR_TRY(subscriptions_.apply_payment_step(tx, inv.subscription, subscriptions::PaymentStep::kFailed, inv.id));
+      messages_.tell_customer(tx, inv, pay);
+      outcome = AttemptResult::kRequiresAction;
       break;
     }
     case Outcome::kUnknown:
@@ -314,6 +349,7 @@ void Collector::count(CollectReport& report, const std::string& invoice, const R
     case AttemptResult::kSucceeded: ++report.succeeded; break;
     case AttemptResult::kFailed: ++report.failed; break;
     case AttemptResult::kUnknown: ++report.unknown; break;
+    case AttemptResult::kRequiresAction: ++report.requires_action; break;
   }
   ++report.attempted;
 }
@@ -338,6 +374,36 @@ Result<Invoice> Collector::read_invoice(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
+Result<Payment> Collector::confirm_payment(const std::string& payment_id, const std::string& customer) {
+  RECUR_ASSIGN(auto found, db::transact(db_, [&](db::Tx& tx) { return find_payment(tx, payment_id); },
+                                        db::TxMode::kReadOnly));
+  if (!found || found->customer != customer) return Error::not_found("payment_not_found", no_object_message("payment", "pay", payment_id));
+  Payment pay = std::move(*found);
+  if (pay.status == PaymentStatus::kSucceeded || pay.status == PaymentStatus::kFailed) return pay;  // settled
+  if (pay.status != PaymentStatus::kRequiresAction)
+    return Error::conflict("payment_not_awaiting_action", "payment " + payment_id +
+                                                              " is not waiting for the customer's authentication");
+  Gateway* gateway = gateways_.find(pay.gateway);
+  if (!gateway)
+    return Error::unavailable("gateway_error", "no gateway named '" + pay.gateway + "' is configured");
+  ChargeResult result = gateway->fetch_charge(pay.gateway_reference);
+  if (result.outcome == Outcome::kUnknown)
+    return Error::unavailable("gateway_error", "the gateway did not answer about the charge; try again");
+  if (result.outcome == Outcome::kFailed && result.charge_id.empty())
+    return Error::unavailable("gateway_error", "the gateway does not know the charge: " + result.failure_message);
+  if (result.outcome != Outcome::kRequiresAction) {
+    RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+      RECUR_TRY(settle_payment(tx, pay.invoice, pay.id, result, clock_.now()));
+      return Ok{};
+    }));
+  }
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Payment> {
+    RECUR_ASSIGN(auto now_found, find_payment(tx, payment_id));
+    if (!now_found) return Error::internal("payment " + payment_id + " disappeared");
+    return *now_found;
+  }, db::TxMode::kReadOnly);
+}
+
 Result<Invoice> Collector::pay_invoice(const std::string& id, const std::string& request_key) {
   if (!request_key.empty()) {
     RECUR_ASSIGN(auto earlier, db::transact(db_, [&](db::Tx& tx) {
@@ -354,6 +420,18 @@ Result<Invoice> Collector::pay_invoice(const std::string& id, const std::string&
   if (inv.status != InvoiceStatus::kOpen)
     return Error::conflict("invoice_not_open", "invoice " + id + " is " + std::string(to_string(inv.status)) +
                                                    "; only an open invoice can be paid");
+  RECUR_ASSIGN(auto waiting, db::transact(db_, [&](db::Tx& tx) { return pending_payment(tx, id); },
+                                          db::TxMode::kReadOnly));
+  if (waiting && waiting->status == PaymentStatus::kRequiresAction) {
+    // Never a second charge: the one waiting is asked about (the customer may have
+    // authenticated it on the shop's page) and settled when the gateway has an answer.
+    RECUR_ASSIGN(Payment asked, confirm_payment(waiting->id, waiting->customer));
+    if (asked.status == PaymentStatus::kRequiresAction)
+      return Error::conflict("payment_requires_action",
+                             "payment " + waiting->id + " of invoice " + id +
+                                 " waits for the customer to authenticate it with their bank; it is not charged again");
+    return read_invoice(id);
+  }
   RECUR_TRY(attempt(id, request_key));
   return read_invoice(id);
 }

@@ -33,7 +33,8 @@ using InvoicePaid = std::function<recur::Status(db::Tx&, const Invoice&)>;
 
 class Collector {
  public:
-  enum class AttemptResult { kSkipped, kSucceeded, kFailed, kUnknown };
+  // kRequiresAction: the bank asks the customer to authenticate (SCA / 3-D Secure).
+  enum class AttemptResult { kSkipped, kSucceeded, kFailed, kUnknown, kRequiresAction };
 
   // unknown_retry_seconds: after a timeout or 5xx, the payment is asked about again (same
   // key) after this long.
@@ -53,13 +54,22 @@ class Collector {
                                 std::optional<std::chrono::milliseconds> wait = std::nullopt);
   // Tries the customer's open invoices now (after a new default payment method).
   CollectReport retry_customer(const std::string& customer);
-  // Tries one open invoice now, whatever its schedule.
+  // Tries one open invoice now, whatever its schedule. A charge waiting for the customer's
+  // authentication is asked about instead (409 payment_requires_action while it waits).
   // request_key: the request's Idempotency-Key; a retry of a request whose attempt was made
   // resumes it (a pending payment is asked about again) or answers with the invoice as it is.
   Result<Invoice> pay_invoice(const std::string& id, const std::string& request_key = "");
+  // After the customer answered the bank's challenge of a payment that requires_action
+  // (POST /v1/payments/{id}/confirm): asks the gateway about the charge and records a final
+  // answer; a settled payment is answered as it is. `customer`: the one the caller speaks
+  // for (a payment-update token's). Errors: 404 payment_not_found (also another customer's);
+  // 409 payment_not_awaiting_action when the payment is pending (its answer is on the way);
+  // 503 gateway_error when the gateway does not answer.
+  Result<Payment> confirm_payment(const std::string& payment_id, const std::string& customer);
 
   // The one place an answer about a charge is recorded: only while the payment is still
-  // pending (kSkipped otherwise). Requires: called inside a transaction.
+  // pending, or waits for the customer's authentication and the answer is final (kSkipped
+  // otherwise). Requires: called inside a transaction.
   Result<AttemptResult> settle_payment(db::Tx& tx, const std::string& invoice, const std::string& payment,
                                        const ChargeResult& result, Timestamp now);
 

@@ -20,8 +20,7 @@ Result<std::string> PaymentMessages::enqueue_with_payment_link(db::Tx& tx, notif
 void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
   auto customer = customers::find_customer(tx, inv.customer);
   if (!customer.ok()) {
-    spdlog::warn("billing: no {} message for {}: {}", pay.status == PaymentStatus::kSucceeded ? "receipt" : "payment_failed",
-                 inv.id, customer.error().message);
+    spdlog::warn("billing: no {} message for {}: {}", to_string(pay.status), inv.id, customer.error().message);
     return;
   }
   if (!*customer || (*customer)->erased_at) return;  // an erased customer is told nothing
@@ -36,8 +35,9 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
             {"invoice_id", inv.id},
             {"date", format_rfc3339(pay.updated).substr(0, 10)}};
   const bool paid = pay.status == PaymentStatus::kSucceeded;
-  m.template_name = paid ? "receipt" : "payment_failed";
-  if (!paid) {
+  const bool authenticate = pay.status == PaymentStatus::kRequiresAction;
+  m.template_name = paid ? "receipt" : authenticate ? "payment_action_required" : "payment_failed";
+  if (!paid && !authenticate) {
     // A hard decline in smart dunning: the card is not retried, a new one is needed.
     const bool blocked = !inv.hard_declined_payment_method.empty() && inv.hard_declined_payment_method == pay.payment_method;
     m.data["retry_note"] = blocked ? "Your bank declined this card in a way that means it cannot be charged again. "
@@ -47,7 +47,8 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
   }
   // A receipt carries the paid invoice's PDF, made when the e-mail is sent.
   if (paid) m.attachments = {{"invoice_pdf", inv.id}};
-  // A failed payment's message links to the merchant's update-payment page with a one-time token.
+  // A failed payment's message (and an authentication's) links to the merchant's
+  // update-payment page with a one-time token: the page confirms the payment or takes a card.
   auto queued = paid ? outbox_.enqueue(tx, m) : enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt});
   if (!queued.ok())
     spdlog::warn("billing: could not queue the {} message for {}: {}", m.template_name, inv.id, queued.error().message);

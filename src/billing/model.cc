@@ -29,12 +29,16 @@ constexpr std::pair<InvoiceStatus, std::string_view> kInvoiceStatuses[] = {
     {InvoiceStatus::kDraft, "draft"}, {InvoiceStatus::kOpen, "open"}, {InvoiceStatus::kPaid, "paid"},
     {InvoiceStatus::kVoid, "void"}, {InvoiceStatus::kUncollectible, "uncollectible"}};
 constexpr std::pair<PaymentStatus, std::string_view> kPaymentStatuses[] = {
-    {PaymentStatus::kPending, "pending"}, {PaymentStatus::kSucceeded, "succeeded"}, {PaymentStatus::kFailed, "failed"}};
+    {PaymentStatus::kPending, "pending"}, {PaymentStatus::kSucceeded, "succeeded"}, {PaymentStatus::kFailed, "failed"},
+    {PaymentStatus::kRequiresAction, "requires_action"}};
 constexpr std::pair<FinalAction, std::string_view> kFinalActions[] = {
     {FinalAction::kCancel, "cancel"}, {FinalAction::kUnpaid, "unpaid"}, {FinalAction::kPause, "pause"}};
 
 PaymentStatus payment_status_from(const std::string& s) {
-  return s == "succeeded" ? PaymentStatus::kSucceeded : s == "failed" ? PaymentStatus::kFailed : PaymentStatus::kPending;
+  return s == "succeeded"         ? PaymentStatus::kSucceeded
+         : s == "failed"          ? PaymentStatus::kFailed
+         : s == "requires_action" ? PaymentStatus::kRequiresAction
+                                  : PaymentStatus::kPending;
 }
 
 }  // namespace
@@ -192,7 +196,8 @@ Json to_json(const BillingRun& r) {
                 {"errors", r.payments.errors},
                 {"refunds_resumed", r.payments.refunds_resumed},
                 {"reminders_queued", r.payments.reminders_queued},
-                {"reminders_failed", r.payments.reminders_failed}}},
+                {"reminders_failed", r.payments.reminders_failed},
+                {"requires_action", r.payments.requires_action}}},
               {"failure_rate_alert", r.failure_rate_alert}};
 }
 
@@ -208,7 +213,8 @@ BillingRun run_from_doc(const Json& d) {
   r.lifecycle_failures = d.at("lifecycle_failures");
   const auto& p = d.at("payments");
   r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), "",
-                p.value("refunds_resumed", 0), p.value("reminders_queued", 0), p.value("reminders_failed", 0)};
+                p.value("refunds_resumed", 0), p.value("reminders_queued", 0), p.value("reminders_failed", 0),
+                p.value("requires_action", 0)};
   r.failure_rate_alert = d.value("failure_rate_alert", false);
   return r;
 }
@@ -388,7 +394,10 @@ Json to_json(const Payment& p) {
               {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
               {"failure_message", text_or_null(p.failure_message)},
               {"decline_code", text_or_null(p.decline_code)},
-              {"decline_type", text_or_null(p.decline_type)}},
+              {"decline_type", text_or_null(p.decline_type)},
+              {"next_action", p.status != PaymentStatus::kRequiresAction
+                                  ? Json(nullptr)
+                                  : Json{{"type", "authenticate"}, {"url", text_or_null(p.action_url)}}}},
                        p);
 }
 
@@ -410,6 +419,8 @@ Payment payment_from_doc(const Json& d) {
   p.failure_message = doc_text(d, "failure_message").value_or("");
   p.decline_code = doc_text(d, "decline_code").value_or("");
   p.decline_type = doc_text(d, "decline_type").value_or("");
+  if (auto next = d.find("next_action"); next != d.end() && next->is_object())
+    p.action_url = doc_text(*next, "url").value_or("");
   read_envelope(d, p);
   return p;
 }

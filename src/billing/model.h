@@ -129,7 +129,9 @@ BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscri
 BuiltInvoice build_items_invoice(const subscriptions::Subscription& sub, std::vector<InvoiceLine> items,
                                  std::int64_t tax_rate_bp, Timestamp at);
 
-enum class PaymentStatus { kPending, kSucceeded, kFailed };
+// requires_action: the gateway asks the customer to authenticate (SCA / 3-D Secure). Not
+// settled, like pending, but nobody charges or asks again until the customer acted.
+enum class PaymentStatus { kPending, kSucceeded, kFailed, kRequiresAction };
 std::string_view to_string(PaymentStatus status);
 
 // One charge attempt of an invoice. `pending` means the gateway was (or is about to be)
@@ -154,6 +156,8 @@ struct Payment {
   // (billing/failure_codes.h); empty otherwise.
   std::string decline_code;
   std::string decline_type;
+  // requires_action: where the customer authenticates, when the gateway gave a page for it.
+  std::string action_url;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;  // grows by one with each change (a settlement)
@@ -291,6 +295,7 @@ struct CollectReport {
   int refunds_resumed = 0;
   int reminders_queued = 0;
   int reminders_failed = 0;  // could not be queued (logged with the run id; tried again next run)
+  int requires_action = 0;   // the bank asks the customer to authenticate (3-D Secure)
 };
 
 struct ReminderReport {

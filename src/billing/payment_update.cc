@@ -35,11 +35,21 @@ recur::Status issue_payment_update_token(db::Tx& tx, const std::string& token, c
 Json to_json(const PaymentUpdateView& v) {
   Json due = Json::array();
   for (const auto& a : v.amount_due) due.push_back({{"amount", a.amount}, {"currency", a.currency}});
+  Json waiting = Json::array();
+  for (const auto& p : v.action_required)
+    waiting.push_back({{"payment", p.id},
+                       {"invoice", p.invoice},
+                       {"amount", p.amount},
+                       {"currency", p.currency},
+                       {"gateway", p.gateway},
+                       {"gateway_reference", p.gateway_reference},
+                       {"url", text_or_null(p.action_url)}});
   return Json{{"object", "payment_update"},
               {"customer", v.customer},
               {"customer_name", v.customer_name},
               {"amount_due", std::move(due)},
               {"invoices", v.invoices},
+              {"action_required", std::move(waiting)},
               {"expires_at", format_rfc3339(v.expires_at)}};
 }
 
@@ -74,6 +84,8 @@ Result<PaymentUpdateView> PaymentUpdates::lookup(const std::string& token) {
       if (!inv) continue;
       v.invoices.push_back(inv->id);
       due[inv->currency] += amount_due(*inv);
+      RECUR_ASSIGN(auto waiting, pending_payment(tx, id));
+      if (waiting && waiting->status == PaymentStatus::kRequiresAction) v.action_required.push_back(std::move(*waiting));
     }
     for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
     return v;

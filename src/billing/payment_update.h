@@ -43,6 +43,11 @@ struct PaymentUpdateView {
   std::vector<AmountDue> amount_due;  // open invoices' balances, one entry per currency
   std::vector<std::string> invoices;  // open invoices, oldest first
   Timestamp expires_at = 0;
+  // Charges of those invoices that wait for the customer to authenticate with their bank
+  // (3-D Secure): the page completes each with the gateway's client SDK (the charge's
+  // gateway_reference) or sends the customer to its url, then calls
+  // POST /v1/payments/{id}/confirm with the token.
+  std::vector<Payment> action_required;
 };
 Json to_json(const PaymentUpdateView& view);
 

@@ -19,11 +19,12 @@ class PaymentUpdateTest : public ::testing::Test {
   PaymentUpdates& updates() { return t.app->payment_updates(); }
 
   // A customer whose card is declined, subscribed monthly; the first charge has failed.
-  subscriptions::Subscription failing_subscriber() {
+  subscriptions::Subscription failing_subscriber() { return subscriber_paying_with("pm_card_chargeDeclined"); }
+  // A customer paying with `card`, subscribed monthly; the first run charged the first invoice.
+  subscriptions::Subscription subscriber_paying_with(const std::string& card) {
     auto plan = testing::make_plan(t, 2999, Interval::kMonth);
     auto customer = testing::make_customer(t, "c" + std::to_string(++customers_) + "@example.com");
-    auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("sandbox"), "pm_card_chargeDeclined",
-                                                                     false}, t.actor);
+    auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("sandbox"), card, false}, t.actor);
     EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
     auto sub = testing::subscribe(t, customer.id, plan.id);
     auto run = t.app->billing().runs.run("test");
@@ -182,6 +183,111 @@ TEST_F(PaymentUpdateTest, ACardExpiringNoticeCarriesAToken) {
   auto view = updates().lookup(token);
   ASSERT_TRUE(view.ok()) << view.error().message;
   EXPECT_EQ(view->customer, customer.id);
+}
+
+// --- strong customer authentication (3-D Secure) -------------------------------------
+
+class AuthenticationTest : public PaymentUpdateTest {
+ protected:
+  Collector& collector() { return t.app->billing().collector; }
+  gateways::SandboxGateway& sandbox() {
+    return *dynamic_cast<gateways::SandboxGateway*>(t.app->gateways().find("sandbox"));
+  }
+  Payment only_payment(const std::string& invoice) {
+    auto page = t.app->billing().service.list_payments({invoice, std::nullopt, {}, {.limit = 10}});
+    EXPECT_TRUE(page.ok() && page->items.size() == 1);
+    return page.ok() && !page->items.empty() ? page->items.front() : Payment{};
+  }
+  std::int64_t charges_of(const std::string& invoice) {
+    return count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1", {invoice + ":%"});
+  }
+  std::int64_t events(const std::string& type, const std::string& resource) {
+    return count("SELECT COUNT(*) FROM events WHERE type = $1 AND resource_id = $2", {type, resource});
+  }
+  subscriptions::Status status_of(const std::string& sub) { return t.app->subscriptions().get(sub)->status; }
+};
+
+TEST_F(AuthenticationTest, AChargeTheBankChallengesWaitsUnretriedWhileTheCustomerIsSentTheLink) {
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment pay = only_payment(invoice);
+  EXPECT_EQ(pay.status, PaymentStatus::kRequiresAction);
+  EXPECT_EQ(pay.gateway_reference.rfind("pi_sandbox_", 0), 0u);
+  EXPECT_EQ(to_json(pay)["next_action"]["type"], "authenticate");
+  auto inv = t.app->billing().service.get_invoice(invoice);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->status, InvoiceStatus::kOpen);
+  EXPECT_FALSE(inv->next_attempt_at.has_value());  // dunning waits for the customer
+  EXPECT_EQ(status_of(sub.id), subscriptions::Status::kPastDue);
+  EXPECT_EQ(events("payment.requires_action", pay.id), 1);
+  EXPECT_EQ(events("invoice.payment_action_required", invoice), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed'"), 0);
+
+  // The e-mail's link shows the charge to authenticate.
+  std::string token = token_in_message("payment_action_required", invoice);
+  auto view = updates().lookup(token);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  ASSERT_EQ(view->action_required.size(), 1u);
+  EXPECT_EQ(view->action_required[0].id, pay.id);
+  EXPECT_EQ(view->action_required[0].gateway_reference, pay.gateway_reference);
+
+  // Nothing charges it again meanwhile: later runs, an operator, a new default card.
+  t.clock->advance(5 * kSecondsPerDay);
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  auto again = collector().pay_invoice(invoice);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "payment_requires_action");
+  ASSERT_TRUE(t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true},
+                                                       t.actor).ok());
+  EXPECT_EQ(charges_of(invoice), 1);
+  EXPECT_EQ(only_payment(invoice).status, PaymentStatus::kRequiresAction);
+}
+
+TEST_F(AuthenticationTest, ConfirmingAfterTheCustomerAuthenticatedPaysTheInvoiceOnce) {
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment pay = only_payment(invoice);
+  // Asked before the customer answered the bank: still waiting, nothing recorded.
+  auto early = collector().confirm_payment(pay.id, sub.customer);
+  ASSERT_TRUE(early.ok()) << early.error().message;
+  EXPECT_EQ(early->status, PaymentStatus::kRequiresAction);
+  EXPECT_EQ(early->version, pay.version);
+  // Another customer's payment is not found.
+  auto other = collector().confirm_payment(pay.id, "cus_someone_else");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "payment_not_found");
+
+  EXPECT_EQ(sandbox().authenticate(pay.gateway_reference, true).outcome, gateways::Outcome::kSucceeded);
+  auto confirmed = collector().confirm_payment(pay.id, sub.customer);
+  ASSERT_TRUE(confirmed.ok()) << confirmed.error().message;
+  EXPECT_EQ(confirmed->status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(t.app->billing().service.get_invoice(invoice)->status, InvoiceStatus::kPaid);
+  EXPECT_EQ(status_of(sub.id), subscriptions::Status::kActive);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'receipt' AND resource_id = $1", {invoice}), 1);
+  // Confirmed twice (a double click): the same answer, nothing recorded twice.
+  auto twice = collector().confirm_payment(pay.id, sub.customer);
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->version, confirmed->version);
+  EXPECT_EQ(events("payment.succeeded", pay.id), 1);
+  EXPECT_EQ(charges_of(invoice), 1);
+}
+
+TEST_F(AuthenticationTest, AFailedAuthenticationIsADeclineAndDunningGoesOn) {
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment pay = only_payment(invoice);
+  EXPECT_EQ(sandbox().authenticate(pay.gateway_reference, false).outcome, gateways::Outcome::kFailed);
+  auto confirmed = collector().confirm_payment(pay.id, sub.customer);
+  ASSERT_TRUE(confirmed.ok()) << confirmed.error().message;
+  EXPECT_EQ(confirmed->status, PaymentStatus::kFailed);
+  EXPECT_EQ(confirmed->gateway_failure_code, "authentication_failed");
+  auto inv = t.app->billing().service.get_invoice(invoice);
+  EXPECT_EQ(inv->status, InvoiceStatus::kOpen);
+  EXPECT_TRUE(inv->next_attempt_at.has_value());  // retried on the dunning schedule
+  EXPECT_EQ(status_of(sub.id), subscriptions::Status::kPastDue);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed' AND resource_id = $1",
+                  {invoice}),
+            1);
 }
 
 }  // namespace

@@ -302,7 +302,7 @@ Result<std::string> parse_token_only(const Request& req) {
 
 }  // namespace
 
-void add_payment_update_routes(http::Router& router, PaymentUpdates& updates) {
+void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Collector& collector) {
   const std::string kPublic;  // no API key: the token is the credential
   router.add("POST", "/v1/payment-updates/lookup", kPublic, [&updates](Request& req) {
     auto token = parse_token_only(req);
@@ -313,6 +313,16 @@ void add_payment_update_routes(http::Router& router, PaymentUpdates& updates) {
     auto input = parse_payment_update(req);
     if (!input.ok()) return http::error_response(req, input.error());
     return http::respond(req, updates.apply(*input), 200, [](const PaymentUpdateResult& r) { return to_json(r); });
+  });
+  // After the customer authenticated with their bank: Recur asks the gateway and settles.
+  // The token is checked, not used up: the same link may still take a new card.
+  router.add("POST", "/v1/payments/{id}/confirm", kPublic, [&updates, &collector](Request& req) {
+    auto token = parse_token_only(req);
+    if (!token.ok()) return http::error_response(req, token.error());
+    auto view = updates.lookup(*token);
+    if (!view.ok()) return http::error_response(req, view.error());
+    return http::respond(req, collector.confirm_payment(req.path_params["id"], view->customer), 200,
+                         [](const Payment& p) { return to_json(p); });
   });
 }
 
@@ -325,6 +335,31 @@ void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks)
     auto receipt = webhooks.receive_webhook(req.path_params["gateway"], headers, req.body);
     if (!receipt.ok()) return http::error_response(req, receipt.error());
     return http::json_response(200, {{"received", true}, {"duplicate", receipt->duplicate}});
+  });
+}
+
+void add_sandbox_routes(http::Router& router, gateways::SandboxGateway& sandbox) {
+  router.add("POST", "/v1/sandbox/charges/{id}/authenticate", "", [&sandbox](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto result = f.text("result", true, 16);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    if (*result != "approve" && *result != "fail")
+      return http::error_response(req, Error::invalid("validation_failed", "result must be approve or fail",
+                                                      {{"result", "invalid_value", "one of approve, fail"}}));
+    gateways::ChargeResult r = sandbox.authenticate(req.path_params["id"], *result == "approve");
+    if (r.outcome == gateways::Outcome::kUnknown)
+      return http::error_response(req, Error::unavailable("gateway_error", r.failure_message));
+    if (r.charge_id.empty())
+      return http::error_response(req, Error::not_found("charge_not_found", "the sandbox has no charge with that id"));
+    const char* status = r.outcome == gateways::Outcome::kSucceeded        ? "succeeded"
+                         : r.outcome == gateways::Outcome::kRequiresAction ? "requires_action"
+                                                                           : "failed";
+    return http::json_response(200, {{"object", "sandbox_charge"},
+                                     {"id", r.charge_id},
+                                     {"status", status},
+                                     {"failure_code", text_or_null(r.failure_code)}});
   });
 }
 

@@ -2,6 +2,8 @@
 // only) the test clock.
 #pragma once
 
+#include "gateways/sandbox.h"
+
 #include <functional>
 
 #include "billing/collector.h"
@@ -26,7 +28,13 @@ void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks)
 
 // The merchant's hosted update-payment page: public routes (no API key), authorized by
 // the one-time token in the body alone (never in the URL, so never in access logs).
-void add_payment_update_routes(http::Router& router, PaymentUpdates& updates);
+// POST /v1/payments/{id}/confirm: the same token confirms a charge the customer authenticated.
+void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Collector& collector);
+
+// Test mode only: POST /v1/sandbox/charges/{id}/authenticate {"result": "approve"|"fail"},
+// the customer's answer to the sandbox's 3-D Secure challenge (what the bank's page does in
+// Stripe's test mode). Public, like that page: the sandbox moves no money.
+void add_sandbox_routes(http::Router& router, gateways::SandboxGateway& sandbox);
 
 // Moves the simulated clock to `to`, stopping at every moment something is due and
 // running it, so renewals, retries and resumptions happen in order. Serialized with the

@@ -30,8 +30,11 @@ std::string_view to_string(Verdict verdict) {
 
 Verdict judge_charge(const Payment& payment, std::string_view gateway, const ChargeNotice& notice) {
   if (payment.gateway != gateway) return Verdict::kWrongGateway;
-  if (payment.status != PaymentStatus::kPending) return Verdict::kAlreadySettled;
-  if (notice.result.outcome == Outcome::kUnknown) return Verdict::kNotFinal;
+  if (payment.status != PaymentStatus::kPending && payment.status != PaymentStatus::kRequiresAction)
+    return Verdict::kAlreadySettled;
+  // An authentication asked for is recorded from the charge's answer, not from an event.
+  if (notice.result.outcome == Outcome::kUnknown || notice.result.outcome == Outcome::kRequiresAction)
+    return Verdict::kNotFinal;
   if (!same_money(notice.amount, payment.amount, payment.currency) ||
       !same_id(payment.gateway_reference, notice.result.charge_id))
     return Verdict::kMismatch;

@@ -282,7 +282,8 @@ recur::Status set_gateway_event_outcome(db::Tx& tx, const std::string& gateway, 
 
 Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice) {
   return one_doc(tx,
-                 "SELECT doc FROM payments WHERE invoice_id = $1 AND status = 'pending' ORDER BY attempt DESC LIMIT 1",
+                 "SELECT doc FROM payments WHERE invoice_id = $1 AND status IN ('pending', 'requires_action')"
+                 " ORDER BY attempt DESC LIMIT 1",
                  {invoice}, payment_from_doc);
 }
 

@@ -69,6 +69,10 @@ enum class Outcome {
   kSucceeded,
   kFailed,   // a definitive refusal (decline, insufficient funds): the money did not move
   kUnknown,  // timeout, 5xx, connection lost: ask again with the same idempotency key
+  // Strong customer authentication (3-D Secure): the bank wants the customer to confirm the
+  // payment. Neither success nor decline: the money has not moved, and it moves only if the
+  // customer authenticates (then fetch_charge, or the gateway's webhook, says succeeded).
+  kRequiresAction,
 };
 
 struct ChargeResult {
@@ -80,6 +84,10 @@ struct ChargeResult {
   // classifies them hard or soft): each adapter maps its gateway's codes. Empty when the
   // failure is not an issuer's decline (a bad request, an unsettled answer).
   std::string decline_code;
+  // kRequiresAction: where the customer authenticates when the gateway gives a page for it
+  // (Stripe's next_action.redirect_to_url); "" when the shop's page completes it with the
+  // gateway's client SDK and the charge id.
+  std::string action_url;
 };
 
 struct RefundRequest {

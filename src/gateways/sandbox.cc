@@ -19,6 +19,7 @@ struct TestCard {
   std::string_view last4;
   std::string_view decline;  // empty: charges succeed
   bool expiring = false;
+  bool authenticate = false;  // each charge waits for the customer's 3-D Secure answer
 };
 
 // Stripe's test payment methods (https://docs.stripe.com/testing).
@@ -36,7 +37,10 @@ constexpr TestCard kCards[] = {
     {"pm_card_chargeDeclinedIncorrectCvc", "visa", "0127", "incorrect_cvc"},
     {"pm_card_chargeDeclinedProcessingError", "visa", "0119", "processing_error"},
     {"pm_card_expiring", "visa", "4242", "", true},
+    {"pm_card_authenticationRequired", "visa", "3184", "", false, true},
 };
+
+constexpr std::string_view kRequiresAction = "requires_action";
 
 const TestCard* card_for(std::string_view token) {
   for (const auto& c : kCards)
@@ -49,6 +53,7 @@ std::string_view decline_message(std::string_view code) {
   if (code == "expired_card") return "Your card has expired.";
   if (code == "incorrect_cvc") return "Your card's security code is incorrect.";
   if (code == "processing_error") return "An error occurred while processing your card. Try again in a little bit.";
+  if (code == "authentication_failed") return "The customer did not complete the card's authentication.";
   return "Your card was declined.";
 }
 
@@ -59,7 +64,12 @@ ChargeResult unknown(std::string code, std::string message) {
 ChargeResult charge_from_row(const db::Row& row) {
   ChargeResult r;
   r.charge_id = row.text(0);
-  r.outcome = row.text(1) == "succeeded" ? Outcome::kSucceeded : Outcome::kFailed;
+  const std::string status = row.text(1);
+  if (status == kRequiresAction) {
+    r.outcome = Outcome::kRequiresAction;
+    return r;  // the shop's page completes it with the charge id (no page of the sandbox's)
+  }
+  r.outcome = status == "succeeded" ? Outcome::kSucceeded : Outcome::kFailed;
   r.failure_code = row.opt_text(2).value_or("");
   if (!r.failure_code.empty()) r.failure_message = decline_message(r.failure_code);
   if (r.outcome == Outcome::kFailed) r.decline_code = stripe_decline_code(r.failure_code);
@@ -154,6 +164,8 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
 
   const TestCard* card = card_for(req.payment_method);
   std::string decline = card ? std::string(card->decline) : "card_declined";
+  const bool challenge = card && card->authenticate;
+  const std::string status = challenge ? std::string(kRequiresAction) : decline.empty() ? "succeeded" : "failed";
   auto stored = db::transact(db_, [&](db::Tx& tx) -> Result<ChargeResult> {
     // The charge id derives from the key, so a replay conflicts on the key: insert first
     // (one statement for a new charge), and read the first answer only when it exists.
@@ -163,7 +175,7 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
                          " currency, status, failure_code, refunded, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)"
                          " ON CONFLICT DO NOTHING",
                          {req.idempotency_key, charge_id, req.gateway_customer, req.payment_method, req.amount.amount,
-                          req.amount.currency, decline.empty() ? "succeeded" : "failed",
+                          req.amount.currency, status,
                           decline.empty() ? db::Value(nullptr) : db::Value(decline), clock_.now()}));
     if (inserted == 0) {
       RECUR_ASSIGN(auto rows, tx.query("SELECT charge_id, status, failure_code, amount, currency FROM sandbox_charges"
@@ -176,6 +188,7 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
                             "this idempotency key was used with different parameters"};
       return charge_from_row(rows[0]);
     }
+    if (challenge) return ChargeResult{Outcome::kRequiresAction, charge_id, "", ""};
     ChargeResult r{decline.empty() ? Outcome::kSucceeded : Outcome::kFailed, charge_id, decline, ""};
     if (!decline.empty()) r.failure_message = decline_message(decline);
     if (!decline.empty()) r.decline_code = stripe_decline_code(decline);  // the sandbox speaks Stripe
@@ -227,6 +240,19 @@ ChargeResult SandboxGateway::fetch_charge(const std::string& charge_id) {
   auto rows = db::transact(db_, [&](db::Tx& tx) {
     return tx.query("SELECT charge_id, status, failure_code FROM sandbox_charges WHERE charge_id = $1", {charge_id});
   }, db::TxMode::kReadOnly);
+  if (!rows.ok()) return unknown("gateway_error", rows.error().message);
+  if (rows->empty()) return {Outcome::kFailed, "", "resource_missing", "no such charge"};
+  return charge_from_row((*rows)[0]);
+}
+
+ChargeResult SandboxGateway::authenticate(const std::string& charge_id, bool approve) {
+  auto rows = db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<db::Row>> {
+    RECUR_TRY(tx.exec("UPDATE sandbox_charges SET status = $1, failure_code = $2 WHERE charge_id = $3 AND status = $4",
+                      {approve ? "succeeded" : "failed",
+                       approve ? db::Value(nullptr) : db::Value(std::string("authentication_failed")), charge_id,
+                       std::string(kRequiresAction)}));
+    return tx.query("SELECT charge_id, status, failure_code FROM sandbox_charges WHERE charge_id = $1", {charge_id});
+  });
   if (!rows.ok()) return unknown("gateway_error", rows.error().message);
   if (rows->empty()) return {Outcome::kFailed, "", "resource_missing", "no such charge"};
   return charge_from_row((*rows)[0]);

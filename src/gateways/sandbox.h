@@ -16,6 +16,8 @@
 //   pm_card_chargeDeclinedProcessingError              declined: processing_error (soft)
 // Decline codes are Stripe's (card_declined is the normalised generic_decline).
 //   pm_card_expiring                                   succeeds; expires this month
+//   pm_card_authenticationRequired                     every charge requires_action (3-D Secure):
+//                                                      authenticate() then settles it
 // Anything else is refused at attach with payment_method_refused.
 #pragma once
 
@@ -58,6 +60,11 @@ class SandboxGateway final : public Gateway {
   ChargeResult charge(const ChargeRequest& request) override;
   RefundResult refund(const RefundRequest& request) override;
   ChargeResult fetch_charge(const std::string& charge_id) override;
+  // The customer's answer to a charge's 3-D Secure challenge (what the bank's page does in
+  // Stripe's test mode): approved, the charge succeeds; refused, it fails with
+  // authentication_failed. Returns the charge as it now is; a charge not waiting for it is
+  // answered as it is (kFailed resource_missing when unknown).
+  ChargeResult authenticate(const std::string& charge_id, bool approve);
   Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers, const std::string& body,
                                       Timestamp now) override;
 

@@ -89,9 +89,18 @@ ChargeResult charge_from_intent(const Json& intent) {
   if (status == "succeeded") return {Outcome::kSucceeded, std::move(id), "", ""};
   if (status == "processing")
     return {Outcome::kUnknown, std::move(id), "processing", "the payment is still processing"};
-  if (status == "requires_action")
-    return with_decline({Outcome::kFailed, std::move(id), "authentication_required",
-                         "the bank asks the customer to authenticate this payment"});
+  // 3-D Secure: the customer confirms the PaymentIntent on the shop's page (stripe.js), or on
+  // the bank's page when Stripe gives one. An off-session charge that needs it is refused
+  // with authentication_required and left requiring a payment method: the same wait, since
+  // the customer confirms that PaymentIntent on-session with the card.
+  if (status == "requires_action" ||
+      (status == "requires_payment_method" && text_of(member_of(intent, "last_payment_error"), "code") ==
+                                                  "authentication_required")) {
+    ChargeResult r{Outcome::kRequiresAction, std::move(id), "authentication_required",
+                   "the bank asks the customer to authenticate this payment"};
+    r.action_url = text_of(member_of(member_of(intent, "next_action"), "redirect_to_url"), "url");
+    return r;
+  }
   if (status == "requires_payment_method" || status == "canceled") return failed_with_last_error(intent, std::move(id));
   // requires_confirmation / requires_capture cannot follow confirm=true with automatic
   // capture; if they do, the money's fate is not known yet.
@@ -100,6 +109,9 @@ ChargeResult charge_from_intent(const Json& intent) {
 
 ChargeResult charge_from_error(const Reply& reply) {
   StripeError e = error_of(reply);
+  if (!unsettled(reply) && (e.code == "authentication_required" || e.decline_code == "authentication_required") &&
+      !e.intent_id.empty())
+    return {Outcome::kRequiresAction, std::move(e.intent_id), "authentication_required", std::move(e.message)};
   Outcome outcome = unsettled(reply) ? Outcome::kUnknown : Outcome::kFailed;
   return with_decline({outcome, std::move(e.intent_id), failure_code(e, reply.status), std::move(e.message)});
 }

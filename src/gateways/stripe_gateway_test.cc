@@ -144,6 +144,24 @@ TEST(StripeFaults, CardDeclineFailsTheChargeWithTheDeclineCode) {
   EXPECT_EQ(r.charge_id, "pi_d");
 }
 
+// 3-D Secure over HTTP: an on-session PaymentIntent left requires_action, and an off-session
+// charge refused with authentication_required, both wait for the customer (never a decline).
+TEST(StripeFaults, AChargeTheBankChallengesWaitsForTheCustomer) {
+  ChargeResult on_session = charge_against(FaultAnswer::respond(
+      200, R"({"id":"pi_3ds","object":"payment_intent","amount":1999,"currency":"usd","status":"requires_action",)"
+           R"("next_action":{"type":"redirect_to_url","redirect_to_url":{"url":"https://hooks.stripe.com/3d_secure_2/x",)"
+           R"("return_url":"https://shop.example.com/done"}},"last_payment_error":null})"));
+  EXPECT_EQ(on_session.outcome, Outcome::kRequiresAction);
+  EXPECT_EQ(on_session.charge_id, "pi_3ds");
+  EXPECT_EQ(on_session.action_url, "https://hooks.stripe.com/3d_secure_2/x");
+  ChargeResult off_session = charge_against(FaultAnswer::respond(
+      402, R"({"error":{"type":"card_error","code":"authentication_required","decline_code":"authentication_required",)"
+           R"("message":"Your card was declined. This transaction requires authentication.",)"
+           R"("payment_intent":{"id":"pi_off","status":"requires_payment_method"}}})"));
+  EXPECT_EQ(off_session.outcome, Outcome::kRequiresAction);
+  EXPECT_EQ(off_session.charge_id, "pi_off");
+}
+
 // Checkout's --checkout-timeout: the customer waits no longer than the charge's deadline,
 // however long the adapter's own timeout.
 TEST(StripeFaults, NoAnswerBeforeTheChargesDeadlineLeavesTheChargeUnknownAtTheDeadline) {

@@ -48,11 +48,33 @@ TEST(StripeCharge, CardErrorWithoutDeclineCodeFailsWithStripesCode) {
   EXPECT_EQ(r.failure_code, "expired_card");
 }
 
-TEST(StripeCharge, RequiresActionFailsAsAuthenticationRequired) {
+TEST(StripeCharge, RequiresActionWaitsForTheCustomerWithTheIntentId) {
   ChargeResult r = stripe::charge_from(answer(200, intent("requires_action")));
-  EXPECT_EQ(r.outcome, Outcome::kFailed);
+  EXPECT_EQ(r.outcome, Outcome::kRequiresAction);
   EXPECT_EQ(r.failure_code, "authentication_required");
   EXPECT_EQ(r.charge_id, "pi_123");
+  EXPECT_EQ(r.action_url, "");  // use_stripe_sdk: the shop's page confirms with stripe.js
+}
+
+TEST(StripeCharge, RequiresActionKeepsTheBanksPageWhenStripeGivesOne) {
+  std::string body = intent("requires_action");
+  body.insert(body.size() - 1,
+              R"(,"next_action":{"type":"redirect_to_url","redirect_to_url":{"url":"https://hooks.stripe.com/3d/x"}})");
+  ChargeResult r = stripe::charge_from(answer(200, body));
+  EXPECT_EQ(r.outcome, Outcome::kRequiresAction);
+  EXPECT_EQ(r.action_url, "https://hooks.stripe.com/3d/x");
+}
+
+TEST(StripeCharge, OffSessionAuthenticationRequiredWaitsOnTheDeclinedIntent) {
+  ChargeResult r = stripe::charge_from(answer(
+      402, R"({"error":{"type":"card_error","code":"authentication_required","decline_code":"authentication_required",)"
+           R"("message":"This payment requires authentication.","payment_intent":{"id":"pi_3ds","status":"requires_payment_method"}}})"));
+  EXPECT_EQ(r.outcome, Outcome::kRequiresAction);
+  EXPECT_EQ(r.charge_id, "pi_3ds");
+  // Fetched later, the same PaymentIntent still waits (its last error says why).
+  ChargeResult fetched = stripe::charge_from(
+      answer(200, intent("requires_payment_method", R"({"type":"card_error","code":"authentication_required"})")));
+  EXPECT_EQ(fetched.outcome, Outcome::kRequiresAction);
 }
 
 TEST(StripeCharge, RequiresPaymentMethodFailsWithTheLastPaymentErrorCode) {

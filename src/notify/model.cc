@@ -121,6 +121,17 @@ constexpr Template kTemplates[] = {
      // update-payment token is a secret a text message does not keep (lock screens, shared phones).
      "Your payment of {{amount}} for {{description}} failed. {{retry_note_short}} the e-mail we sent has a link to "
      "update your payment method."},
+    {"payment_action_required", "Confirm your payment of {{amount}}",
+     "Hi {{customer_name}},\n\n"
+     "Your bank asks you to confirm the payment of {{amount}} for {{description}} (invoice {{invoice_id}}).\n\n"
+     "Confirm it here:\n{{update_payment_url}}\n\n"
+     "Until you do, nothing is charged and we will not try the card again.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>Your bank asks you to confirm the payment of <strong>{{amount}}</strong> for {{description}} "
+                "(invoice {{invoice_id}}).</p>\n"
+                "<p><a href=\"{{update_payment_url}}\">Confirm the payment</a></p>\n"
+                "<p>Until you do, nothing is charged and we will not try the card again.</p>\n"),
+     "Your bank asks you to confirm your payment of {{amount}} for {{description}}: the e-mail we sent has the link."},
     {"renewal_reminder", "Your {{plan_name}} renews on {{renewal_date}}",
      "Hi {{customer_name}},\n\n"
      "Your {{plan_name}} subscription renews on {{renewal_date}} and you will be charged {{amount}}.\n\n"
@@ -373,7 +384,8 @@ std::vector<std::string> variables(std::string_view tmpl) {
 }
 
 bool also_by_sms(std::string_view template_name) {
-  return template_name == "payment_failed" || template_name == "backorder_delay" || template_name == "shipment_shipped";
+  return template_name == "payment_failed" || template_name == "payment_action_required" ||
+         template_name == "backorder_delay" || template_name == "shipment_shipped";
 }
 
 std::span<const Template> templates() { return kTemplates; }

@@ -75,7 +75,8 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
       }
     }
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "renewal_reminder", "card_expiring",
+  EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "payment_action_required",
+                                             "renewal_reminder", "card_expiring",
                                              "backorder_delay", "backorder_filled", "shipment_shipped",
                                              "billing_failure_rate", "dispute_opened", "inventory_low",
                                              "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
@@ -90,13 +91,19 @@ TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {
   // The text has no link, so it needs no token.
   EXPECT_EQ(required_keys(*find_template("payment_failed"), Channel::kSms),
             (std::vector<std::string>{"amount", "description", "retry_note_short"}));
+  // An authentication's e-mail links to the page that confirms it; its text does not.
+  EXPECT_EQ(required_keys(*find_template("payment_action_required"), Channel::kEmail),
+            (std::vector<std::string>{"amount", "customer_name", "description", "invoice_id", "update_payment_token"}));
+  EXPECT_EQ(required_keys(*find_template("payment_action_required"), Channel::kSms),
+            (std::vector<std::string>{"amount", "description"}));
 }
 
 TEST(Templates, OptedInCustomersAreTextedAFailedPaymentABackorderDelayAndAShippedBoxOnly) {
   std::vector<std::string> texted;
   for (const auto& t : templates())
     if (also_by_sms(t.name)) texted.emplace_back(t.name);
-  EXPECT_EQ(texted, (std::vector<std::string>{"payment_failed", "backorder_delay", "shipment_shipped"}));
+  EXPECT_EQ(texted, (std::vector<std::string>{"payment_failed", "payment_action_required", "backorder_delay",
+                                              "shipment_shipped"}));
   EXPECT_FALSE(also_by_sms("no_such_template"));
 }
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import billing_server
 from billing_server import TestModeCase
 from recur_api import Api, parse_time
+from wait_for import poll
 
 DAY = timedelta(days=1)
 LINK = re.compile(r"https://shop\.example\.com/account/payment\?token=([A-Za-z0-9_.~%-]+)")
@@ -35,7 +36,25 @@ class HostedPage(Api):
         self.base = billing_server.SERVER.direct if direct else billing_server.SERVER.proxy
 
 
-class PaymentUpdateLinkTest(TestModeCase):
+class MailedLinks:
+    """Reads the one-time token out of the newest e-mail to a customer (text and HTML alike)."""
+
+    def token_mailed_to(self, customer, subject: str = "failed") -> str:
+        def mailed():
+            return [m for m in billing_server.SERVER.messages()
+                    if m["To"] == customer["email"] and subject in m["Subject"]]
+        self.assertTrue(poll(lambda: bool(mailed()), 5), f"no e-mail with '{subject}' reached the SMTP server")
+        mails = mailed()
+        text = mails[-1].get_body(("plain",)).get_content()
+        html = mails[-1].get_body(("html",)).get_content()
+        found = LINK.search(text)
+        self.assertIsNotNone(found, text)
+        token = unquote(found.group(1))
+        self.assertIn(found.group(0), html.replace("&amp;", "&"))
+        return token
+
+
+class PaymentUpdateLinkTest(MailedLinks, TestModeCase):
 
     @classmethod
     def setUpClass(cls):
@@ -52,18 +71,6 @@ class PaymentUpdateLinkTest(TestModeCase):
         inv = self.invoices(sub)[0]
         self.assertEqual(self.invoice(inv)["status"], "open")
         return customer, sub, inv
-
-    def token_mailed_to(self, customer) -> str:
-        mails = [m for m in billing_server.SERVER.messages()
-                 if m["To"] == customer["email"] and "failed" in m["Subject"]]
-        self.assertTrue(mails, "no failed-payment e-mail reached the SMTP server")
-        text = mails[-1].get_body(("plain",)).get_content()
-        html = mails[-1].get_body(("html",)).get_content()
-        found = LINK.search(text)
-        self.assertIsNotNone(found, text)
-        token = unquote(found.group(1))
-        self.assertIn(found.group(0), html.replace("&amp;", "&"))
-        return token
 
     def test_a_link_shows_what_is_due_and_a_new_card_pays_it_once(self):
         customer, sub, inv = self.failed_renewal()
@@ -151,3 +158,89 @@ class PaymentUpdateLinkTest(TestModeCase):
                            "payment_update_token_invalid")
         self.assertProblem(self.page.post("/v1/payment-updates", {"token": token, "payment_method": "pm_card_visa"}),
                            404, "payment_update_token_invalid")
+
+
+class AuthenticationTest(MailedLinks, TestModeCase):
+    """Strong customer authentication (3-D Secure) end to end: the sandbox's
+    pm_card_authenticationRequired makes the bank ask; the payment waits in requires_action,
+    the customer is e-mailed the link, the page completes the challenge (the sandbox's
+    stand-in for the bank's page) and confirms with the token; one charge, then paid."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.page = HostedPage()
+        cls.page_raw = HostedPage(direct=True)
+        cls.plan = cls.make.plan(amount=2000)
+
+    def challenged_signup(self):
+        customer = self.make.customer(card="pm_card_authenticationRequired")
+        r = self.api.post("/v1/subscriptions", {"customer": customer["id"], "plan": self.plan["id"]})
+        self.assertStatus(r, 201)
+        sub = r.json()
+        self.assertEqual(sub["status"], "incomplete")
+        [inv] = self.invoices(sub)
+        [pay] = self.payments(inv)
+        self.advance(self.now() + timedelta(seconds=1))  # the outbox sends on the test clock
+        return customer, sub, inv, pay
+
+    def test_a_challenged_signup_is_paid_once_the_customer_authenticates(self):
+        customer, sub, inv, pay = self.challenged_signup()
+        self.assertEqual(pay["status"], "requires_action")
+        self.assertEqual(pay["next_action"], {"type": "authenticate", "url": None})
+        self.assertTrue(pay["gateway_reference"].startswith("pi_sandbox_"))
+        self.assertEqual(self.invoice(inv)["next_attempt_at"], None)
+        token = self.token_mailed_to(customer, "Confirm your payment")
+
+        r = self.page.post("/v1/payment-updates/lookup", {"token": token})
+        self.assertStatus(r, 200)
+        [waiting] = r.json()["action_required"]
+        self.assertEqual((waiting["payment"], waiting["invoice"], waiting["gateway_reference"], waiting["amount"]),
+                         (pay["id"], inv["id"], pay["gateway_reference"], 2000))
+
+        # Before the customer answered the bank: nothing changes, nothing is charged again.
+        r = self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": token})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["status"], r.json()["version"]), ("requires_action", pay["version"]))
+        self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/pay", {}), 409, "payment_requires_action")
+
+        r = self.page.post(f"/v1/sandbox/charges/{pay['gateway_reference']}/authenticate", {"result": "approve"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "succeeded")
+        r = self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": token})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["status"], r.json()["next_action"]), ("succeeded", None))
+        self.assertEqual(self.invoice(inv)["status"], "paid")
+        self.assertEqual(self.subscription(sub)["status"], "active")
+        self.assertEqual([p["status"] for p in self.payments(inv)], ["succeeded"])
+        # Confirmed again (a double click): the same payment, unchanged.
+        again = self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": token})
+        self.assertStatus(again, 200)
+        self.assertEqual(again.json()["version"], r.json()["version"])
+        # The link is not used up by confirming, and nothing waits any more.
+        r = self.page.post("/v1/payment-updates/lookup", {"token": token})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["action_required"], [])
+
+    def test_bad_confirmations_are_problems_and_change_nothing(self):
+        customer, sub, inv, pay = self.challenged_signup()
+        token = self.token_mailed_to(customer, "Confirm your payment")
+        self.assertProblem(self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": "no-such-token"}), 404,
+                           "payment_update_token_invalid")
+        doc = self.assertProblem(self.page_raw.post(f"/v1/payments/{pay['id']}/confirm", {}), 422,
+                                 "validation_failed")
+        self.assertFieldErrors(doc, {"token": "required"})
+        # Another customer's link does not reach this payment.
+        other, _, _, _ = self.challenged_signup()
+        other_token = self.token_mailed_to(other, "Confirm your payment")
+        self.assertProblem(self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": other_token}), 404,
+                           "payment_not_found")
+        doc = self.assertProblem(self.page_raw.post(
+            f"/v1/sandbox/charges/{pay['gateway_reference']}/authenticate", {"result": "maybe"}), 422,
+            "validation_failed")
+        self.assertFieldErrors(doc, {"result": "invalid_value"})
+        self.assertProblem(self.page.post("/v1/sandbox/charges/pi_sandbox_nope/authenticate", {"result": "approve"}),
+                           404, "charge_not_found")
+        self.assertEqual(self.payments(inv)[0]["status"], "requires_action")
+        self.assertEqual(self.subscription(sub)["status"], "incomplete")
+
