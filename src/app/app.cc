@@ -132,15 +132,16 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::add_routes(router_, subscriptions_, retention_,
-                            [this](const subscriptions::CreateInput& input, const std::string& behavior,
+                            [this](const subscriptions::CreateInput& input, const subscriptions::CheckoutRequest& asked,
                                    const events::Actor& actor) -> Result<subscriptions::Subscription> {
     // Without payment_behavior: allow_incomplete, Stripe's default (docs/billing-rules.md, "Checkout").
+    const std::string& behavior = asked.payment_behavior;
     std::optional<billing::PaymentBehavior> parsed = billing::PaymentBehavior::kAllowIncomplete;
     if (!behavior.empty() && !(parsed = billing::payment_behavior_from(behavior)))
       return Error::invalid("validation_failed", "payment_behavior is not one of its values",
                             {{"payment_behavior", "invalid_value",
                               "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
-    return billing_.checkout.subscribe(input, *parsed, actor);
+    return billing_.checkout.subscribe(input, *parsed, actor, asked.verify_payment_method);
   });
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
                      billing_.documents);

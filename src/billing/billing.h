@@ -64,7 +64,7 @@ struct Billing {
       : messages(clock, outbox, options.payment_update_token_seconds),
         invoicer(clock, ids),
         collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
-        checkout(db, subscriptions, collector, options.checkout_timeout),
+        checkout(db, subscriptions, collector, gateways, options.checkout_timeout),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
         webhooks(db, clock, ids, gateways, collector, refunds, subscriptions, outbox, options.ops_email,
                  options.sandbox_webhooks),

@@ -3,7 +3,10 @@
 
 #include <algorithm>
 
+#include "billing/failure_codes.h"
 #include "billing/store.h"
+#include "customers/store.h"
+#include "platform/ids.h"
 
 namespace recur::billing {
 
@@ -65,10 +68,43 @@ Error declined(const Subscription& sub, const std::string& invoice, const Paymen
 
 }  // namespace
 
+recur::Status Checkout::verify_card(const std::string& customer, const std::string& request_key) {
+  RECUR_ASSIGN(auto pm, db::transact(db_, [&](db::Tx& tx) { return customers::default_payment_method(tx, customer); },
+                                     db::TxMode::kReadOnly));
+  if (!pm) {
+    Error e = Error::payment_required("payment_method_required",
+                                      "the customer has no default payment method to verify (verify_payment_method)");
+    e.extra_json =
+        Json{{"payment_method", nullptr}, {"failure_code", "no_payment_method"}, {"decline_code", "no_payment_method"}}
+            .dump();
+    return e;
+  }
+  gateways::Gateway* gateway = gateways_.find(pm->gateway);
+  if (!gateway) return Error::unavailable("gateway_error", "no gateway named '" + pm->gateway + "' is configured");
+  // The request's key makes a retry ask the same question; nothing is charged either way.
+  const std::string key = "verify:" + pm->id + ":" + (request_key.empty() ? random_token(12) : request_key);
+  gateways::ChargeResult r = gateway->verify_payment_method(pm->gateway_customer, pm->token, key);
+  if (r.outcome == Outcome::kSucceeded) return Ok{};
+  if (r.outcome == Outcome::kUnknown)
+    return Error::unavailable("gateway_error", "the gateway did not answer the card's verification; try again");
+  // A bank's challenge cannot be met here (nothing is charged, no page is waiting): the shop
+  // takes another card, or charges the first payment now.
+  const std::string decline = r.outcome == Outcome::kRequiresAction ? "authentication_required" : r.failure_code;
+  Error e = Error::payment_required(
+      "card_declined", "the payment method was refused when verified: " +
+                           (r.failure_message.empty() ? decline : r.failure_message));
+  e.extra_json = Json{{"payment_method", pm->id},
+                      {"failure_code", charge_failure_code(decline, true)},
+                      {"decline_code", r.decline_code.empty() ? Json(decline) : Json(r.decline_code)}}
+                     .dump();
+  return e;
+}
+
 Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
-                                         const events::Actor& actor) {
+                                         const events::Actor& actor, bool verify_payment_method) {
   RECUR_ASSIGN(auto earlier, subscriptions_.created_by_request(input.request_key));
   const bool retry = earlier.has_value();
+  if (!retry && verify_payment_method) RECUR_TRY(verify_card(input.customer, input.request_key));
   Subscription sub;
   if (retry) {
     sub = std::move(*earlier);

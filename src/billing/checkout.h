@@ -36,8 +36,8 @@ class Checkout {
   // timeout: how long a signup waits for the gateway's answer (--checkout-timeout); past it
   // the subscription is answered incomplete with its payment pending, settled later.
   Checkout(db::Database& db, subscriptions::SubscriptionService& subscriptions, Collector& collector,
-           std::chrono::milliseconds timeout = kDefaultCheckoutTimeout)
-      : db_(db), subscriptions_(subscriptions), collector_(collector), timeout_(timeout) {}
+           gateways::Gateways& gateways, std::chrono::milliseconds timeout = kDefaultCheckoutTimeout)
+      : db_(db), subscriptions_(subscriptions), collector_(collector), gateways_(gateways), timeout_(timeout) {}
 
   // POST /v1/subscriptions. input.request_key (the scoped Idempotency-Key) makes a retry
   // resume the first try: its subscription, its pending payment asked about again with the
@@ -48,13 +48,22 @@ class Checkout {
   // (or the refusal's own failure code) after the subscription was ended (incomplete_expired,
   // its invoice void, its box released), the problem naming the subscription, the invoice,
   // the payment and the decline code.
+  // verify_payment_method: before anything is created, the customer's default payment method
+  // is checked with the gateway, moving no money (Stripe's SetupIntent; docs/billing-rules.md,
+  // "Verifying the card"): refused, 402 card_declined (payment_method_required without one)
+  // and nothing is created; no answer, 503 gateway_error. A retry that finds its subscription
+  // does not check again.
   Result<subscriptions::Subscription> subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
-                                                const events::Actor& actor);
+                                                const events::Actor& actor, bool verify_payment_method = false);
 
  private:
   db::Database& db_;
   subscriptions::SubscriptionService& subscriptions_;
+  // The customer's default payment method checked with its gateway (verify_payment_method).
+  recur::Status verify_card(const std::string& customer, const std::string& request_key);
+
   Collector& collector_;
+  gateways::Gateways& gateways_;
   std::chrono::milliseconds timeout_;
 };
 

@@ -162,6 +162,38 @@ TEST_F(CheckoutTest, ATrialIsNotChargedAtSignup) {
   EXPECT_EQ(gateway_charges(), 0);
 }
 
+TEST_F(CheckoutTest, VerifyPaymentMethodChecksTheCardBeforeATrialAndCreatesNothingWhenRefused) {
+  auto trial_plan = testing::make_plan(t, 2500, Interval::kMonth, 1, 14);
+  auto verified = [&](const std::string& customer) {
+    subscriptions::CreateInput in{.customer = customer, .plan = trial_plan.id, .quantity = 1};
+    return t.app->billing().checkout.subscribe(in, PaymentBehavior::kAllowIncomplete, t.actor, true);
+  };
+  struct Case {
+    const char* card;  // "" for none
+    const char* code;  // "" when it passes
+    const char* decline;
+  };
+  for (const Case& c : {Case{"pm_card_visa", "", ""}, Case{"pm_card_chargeDeclined", "card_declined", "generic_decline"},
+                        Case{"pm_card_chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds"},
+                        Case{"pm_card_authenticationRequired", "card_declined", "authentication_required"},
+                        Case{"", "payment_method_required", "no_payment_method"}}) {
+    SCOPED_TRACE(c.card);
+    std::string customer = customer_with(c.card);
+    auto sub = verified(customer);
+    if (std::string(c.code).empty()) {
+      ASSERT_TRUE(sub.ok()) << sub.error().message;
+      EXPECT_EQ(sub->status, Status::kTrialing);
+      continue;
+    }
+    ASSERT_FALSE(sub.ok());
+    EXPECT_EQ(sub.error().code, c.code);
+    EXPECT_EQ(sub.error().kind, ErrorKind::kPaymentRequired);
+    EXPECT_EQ(Json::parse(sub.error().extra_json)["decline_code"], c.decline);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM subscriptions WHERE customer_id = $1", {customer}), 0);  // nothing kept
+  }
+  EXPECT_EQ(gateway_charges(), 0);  // verifying moves no money
+}
+
 TEST_F(CheckoutTest, ARetriedRequestFindsItsSubscriptionAndNeverChargesTwice) {
   const std::string customer = customer_with("pm_card_visa");
   auto first = checkout(customer, PaymentBehavior::kAllowIncomplete, "key-1:fp");
@@ -196,7 +228,8 @@ TEST_F(CheckoutTest, ALostAnswerStaysPendingAndTheRunSettlesItWithTheSameKey) {
 // made meanwhile is found by the run with the same key (one charge).
 TEST_F(CheckoutTest, AGatewaySlowerThanTheCheckoutTimeoutLeavesThePaymentPendingForTheRun) {
   const std::string customer = customer_with("pm_card_visa");
-  Checkout quick(t.app->database(), t.app->subscriptions(), t.app->billing().collector, std::chrono::milliseconds(200));
+  Checkout quick(t.app->database(), t.app->subscriptions(), t.app->billing().collector, t.app->gateways(),
+                 std::chrono::milliseconds(200));
   gateways::SandboxFaults slow;
   slow.latency_ms = 4000;
   sandbox().set_faults(slow);

@@ -159,6 +159,19 @@ class Gateway {
                                                           const std::string& idempotency_key) = 0;
   // Charges off-session (the customer is not present), confirmed at once.
   virtual ChargeResult charge(const ChargeRequest& request) = 0;
+  // Checks that a payment method can be charged off-session later, moving no money (a
+  // signup with verify_payment_method that charges nothing now: Stripe's SetupIntent).
+  // kSucceeded: it can; kFailed: refused (with the decline code); kRequiresAction: the bank
+  // wants the customer to authenticate; kUnknown: no answer. This default is for gateways
+  // whose attach_payment_method already verified the card with the issuer (Square's
+  // cards on file, PayPal's vaulted payment tokens): nothing more to ask.
+  virtual ChargeResult verify_payment_method(const std::string& gateway_customer, const std::string& token,
+                                             const std::string& idempotency_key) {
+    (void)gateway_customer;
+    (void)token;
+    (void)idempotency_key;
+    return {Outcome::kSucceeded, "", "", ""};
+  }
   virtual RefundResult refund(const RefundRequest& request) = 0;
   // The current state of a charge the gateway answered for.
   virtual ChargeResult fetch_charge(const std::string& charge_id) = 0;

@@ -208,6 +208,22 @@ ChargeResult SandboxGateway::charge(const ChargeRequest& req) {
   return *stored;
 }
 
+ChargeResult SandboxGateway::verify_payment_method(const std::string& gateway_customer, const std::string& token,
+                                                   const std::string& idempotency_key) {
+  if (idempotency_key.empty()) return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
+  Fault fault = draw();
+  if (fault != Fault::kNone) return unknown("timeout", "the gateway did not answer in time");
+  const std::string setup_id = "seti_sandbox_" + sha256_hex(idempotency_key).substr(0, 24);
+  const TestCard* card = card_for(token);
+  if (gateway_customer.empty() || !card)
+    return {Outcome::kFailed, setup_id, "card_declined", "the sandbox does not know this payment method"};
+  if (card->authenticate) return {Outcome::kRequiresAction, setup_id, "authentication_required", ""};
+  if (card->decline.empty()) return {Outcome::kSucceeded, setup_id, "", ""};
+  ChargeResult r{Outcome::kFailed, setup_id, std::string(card->decline), std::string(decline_message(card->decline))};
+  r.decline_code = stripe_decline_code(r.failure_code);
+  return r;
+}
+
 RefundResult SandboxGateway::refund(const RefundRequest& req) {
   if (req.idempotency_key.empty()) return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
   Fault fault = draw();

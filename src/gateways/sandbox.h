@@ -58,6 +58,9 @@ class SandboxGateway final : public Gateway {
   Result<PaymentMethodInfo> attach_payment_method(const std::string& gateway_customer, const std::string& token,
                                                   const std::string& idempotency_key) override;
   ChargeResult charge(const ChargeRequest& request) override;
+  // As a charge would answer, moving no money and recording nothing (its faults apply).
+  ChargeResult verify_payment_method(const std::string& gateway_customer, const std::string& token,
+                                     const std::string& idempotency_key) override;
   RefundResult refund(const RefundRequest& request) override;
   ChargeResult fetch_charge(const std::string& charge_id) override;
   // The customer's answer to a charge's 3-D Secure challenge (what the bank's page does in

@@ -107,6 +107,25 @@ ChargeResult charge_from_intent(const Json& intent) {
   return {Outcome::kUnknown, std::move(id), "unexpected_status", "the PaymentIntent is " + status};
 }
 
+ChargeResult setup_from_intent(const Json& intent) {
+  std::string id = text_of(intent, "id");
+  std::string status = text_of(intent, "status");
+  if (id.empty()) return {Outcome::kUnknown, "", "gateway_error", "Stripe's answer has no SetupIntent id"};
+  if (status == "succeeded") return {Outcome::kSucceeded, std::move(id), "", ""};
+  if (status == "processing") return {Outcome::kUnknown, std::move(id), "processing", "the setup is still processing"};
+  if (status == "requires_action") {
+    ChargeResult r{Outcome::kRequiresAction, std::move(id), "authentication_required",
+                   "the bank asks the customer to authenticate this card"};
+    r.action_url = text_of(member_of(member_of(intent, "next_action"), "redirect_to_url"), "url");
+    return r;
+  }
+  const Json& last = member_of(intent, "last_setup_error");
+  StripeError e{text_of(last, "type"), text_of(last, "code"), text_of(last, "decline_code"), text_of(last, "message"), ""};
+  std::string code = e.decline_code.empty() && e.code.empty() ? status : failure_code(e, 0);
+  if (e.message.empty()) e.message = "the card could not be set up: " + status;
+  return with_decline({Outcome::kFailed, std::move(id), std::move(code), std::move(e.message)});
+}
+
 ChargeResult charge_from_error(const Reply& reply) {
   StripeError e = error_of(reply);
   if (!unsettled(reply) && (e.code == "authentication_required" || e.decline_code == "authentication_required") &&
@@ -210,6 +229,15 @@ ChargeResult charge_from(const Result<net::HttpResponse>& response) {
   return reply->succeeded() ? charge_from_intent(reply->body) : charge_from_error(*reply);
 }
 
+ChargeResult setup_from(const Result<net::HttpResponse>& response) {
+  auto reply = read_reply(response);
+  if (!reply.ok()) return unknown_charge(reply.error());
+  if (reply->succeeded()) return setup_from_intent(reply->body);
+  ChargeResult r = charge_from_error(*reply);
+  if (r.outcome == Outcome::kRequiresAction) r.outcome = Outcome::kFailed;  // a setup has no waiting PaymentIntent
+  return r;
+}
+
 RefundResult refund_from(const Result<net::HttpResponse>& response) {
   auto reply = read_reply(response);
   if (!reply.ok()) return unknown_refund(reply.error());
@@ -309,6 +337,18 @@ ChargeResult StripeGateway::charge(const ChargeRequest& req) {
     return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
   return stripe::charge_from(
       post("/v1/payment_intents", charge_fields(req), req.idempotency_key, time_left(config_.timeout, req)));
+}
+
+ChargeResult StripeGateway::verify_payment_method(const std::string& gateway_customer, const std::string& token,
+                                                  const std::string& idempotency_key) {
+  if (idempotency_key.empty())
+    return {Outcome::kFailed, "", "idempotency_key_missing", "an idempotency key is required"};
+  Fields fields{{"customer", gateway_customer},
+                {"payment_method", token},
+                {"confirm", "true"},
+                {"usage", "off_session"},
+                {"payment_method_types[]", "card"}};
+  return stripe::setup_from(post("/v1/setup_intents", fields, idempotency_key, config_.timeout));
 }
 
 RefundResult StripeGateway::refund(const RefundRequest& req) {

@@ -40,6 +40,9 @@ class StripeGateway final : public Gateway {
   Result<PaymentMethodInfo> attach_payment_method(const std::string& gateway_customer, const std::string& token,
                                                   const std::string& idempotency_key) override;
   ChargeResult charge(const ChargeRequest& request) override;
+  // POST /v1/setup_intents (confirm, usage off_session): moves no money.
+  ChargeResult verify_payment_method(const std::string& gateway_customer, const std::string& token,
+                                     const std::string& idempotency_key) override;
   RefundResult refund(const RefundRequest& request) override;
   ChargeResult fetch_charge(const std::string& charge_id) override;
   Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers, const std::string& body,
@@ -66,6 +69,10 @@ namespace stripe {
 // intent that needs a new payment method or authentication, other 4xx fail; "processing",
 // 409, 401/403 (Recur's key refused), 5xx, 429, no answer and non-JSON bodies are unknown.
 ChargeResult charge_from(const Result<net::HttpResponse>& response);
+// A SetupIntent (or Stripe's error) as a verification: "succeeded" succeeds,
+// "requires_action" waits for the customer, "requires_payment_method" and card errors fail
+// with the last setup error's decline code, what settles nothing is unknown (as charges).
+ChargeResult setup_from(const Result<net::HttpResponse>& response);
 // A Refund: "succeeded" succeeds, "failed"/"canceled" and 4xx fail, "pending" is unknown
 // (so are 409, 401/403 and what settles nothing, as for charges).
 RefundResult refund_from(const Result<net::HttpResponse>& response);

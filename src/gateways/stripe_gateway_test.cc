@@ -68,13 +68,19 @@ TEST_F(StripeContract, EveryRequestOfABillingCycleKeepsStripesContractAndItsAnsw
   ChargeResult fetched = gw.fetch_charge(charge.charge_id);
   EXPECT_EQ(fetched.charge_id, "pi_1KmRa3ARuRTs9TwLhA84P9aj");
 
+  // verify_payment_method's SetupIntent keeps the contract and its answer parses (the
+  // spec's example SetupIntent, whatever its status: an id, never unknown).
+  ChargeResult setup = gw.verify_payment_method(*customer, card->token, "verify:pmt_1:key-1");
+  EXPECT_EQ(setup.charge_id.rfind("seti_", 0), 0u) << setup.charge_id;
+  EXPECT_NE(setup.outcome, Outcome::kUnknown);
+
   RefundResult refund = gw.refund({charge.charge_id, Money{500, "usd"}, "requested_by_customer", "in_1:refund:1"});
   EXPECT_EQ(refund.outcome, Outcome::kSucceeded);
   EXPECT_EQ(refund.refund_id, "re_1KnYOVARuRTs9TwL4WnZApSp");
   RefundResult no_reason = gw.refund({charge.charge_id, Money{500, "usd"}, "", "in_1:refund:2"});
   EXPECT_EQ(no_reason.outcome, Outcome::kSucceeded);
 
-  EXPECT_EQ(witness_.exchanges(), 6u);
+  EXPECT_EQ(witness_.exchanges(), 7u);
   EXPECT_EQ(witness_.refusals(), "");
 }
 

@@ -77,6 +77,26 @@ TEST(StripeCharge, OffSessionAuthenticationRequiredWaitsOnTheDeclinedIntent) {
   EXPECT_EQ(fetched.outcome, Outcome::kRequiresAction);
 }
 
+TEST(StripeSetup, ASetupIntentReadsAsAVerification) {
+  auto setup = [](std::string_view status, std::string_view last_error = "null") {
+    return R"({"id":"seti_1","object":"setup_intent","status":")" + std::string(status) +
+           R"(","last_setup_error":)" + std::string(last_error) + "}";
+  };
+  EXPECT_EQ(stripe::setup_from(answer(200, setup("succeeded"))).outcome, Outcome::kSucceeded);
+  EXPECT_EQ(stripe::setup_from(answer(200, setup("requires_action"))).outcome, Outcome::kRequiresAction);
+  EXPECT_EQ(stripe::setup_from(answer(200, setup("processing"))).outcome, Outcome::kUnknown);
+  ChargeResult refused = stripe::setup_from(answer(
+      200, setup("requires_payment_method",
+                 R"({"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"No."})")));
+  EXPECT_EQ(refused.outcome, Outcome::kFailed);
+  EXPECT_EQ(refused.charge_id, "seti_1");
+  EXPECT_EQ(refused.decline_code, "insufficient_funds");
+  ChargeResult card_error = stripe::setup_from(answer(402, std::string(kDecline)));
+  EXPECT_EQ(card_error.outcome, Outcome::kFailed);
+  EXPECT_EQ(card_error.failure_code, "insufficient_funds");
+  EXPECT_EQ(stripe::setup_from(answer(500, R"({"error":{"type":"api_error"}})")).outcome, Outcome::kUnknown);
+}
+
 TEST(StripeCharge, RequiresPaymentMethodFailsWithTheLastPaymentErrorCode) {
   ChargeResult r = stripe::charge_from(answer(
       200, intent("requires_payment_method",

@@ -57,7 +57,7 @@ std::optional<Timestamp> read_trial_end(const Json& body, FieldReader& f) {
 
 struct Create {
   CreateInput input;
-  std::string payment_behavior;
+  CheckoutRequest checkout;
 };
 
 Result<Create> parse_create(const Request& req) {
@@ -65,7 +65,8 @@ Result<Create> parse_create(const Request& req) {
   FieldReader f(body);
   Create create;
   CreateInput& in = create.input;
-  create.payment_behavior = f.text("payment_behavior", false, 32).value_or("");
+  create.checkout.payment_behavior = f.text("payment_behavior", false, 32).value_or("");
+  create.checkout.verify_payment_method = f.boolean("verify_payment_method", false).value_or(false);
   auto customer = f.text("customer", true, 64);
   auto plan = f.text("plan", true, 64);
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity).value_or(1);
@@ -210,7 +211,7 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     auto create = parse_create(req);
     if (!create.ok()) return http::error_response(req, create.error());
     if (!subscribe) return http::respond(req, svc.create(create->input, access::actor_of(req)), 201, render);
-    return http::respond(req, subscribe(create->input, create->payment_behavior, access::actor_of(req)), 201, render);
+    return http::respond(req, subscribe(create->input, create->checkout, access::actor_of(req)), 201, render);
   });
   router.add("GET", "/v1/subscriptions", read, [&svc](Request& req) {
     auto filter = list_filter(req);

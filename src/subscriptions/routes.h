@@ -8,9 +8,14 @@
 
 namespace recur::subscriptions {
 
+// What POST /v1/subscriptions asks of billing's checkout beside the subscription.
+struct CheckoutRequest {
+  std::string payment_behavior;        // "" when absent
+  bool verify_payment_method = false;  // check the card before creating (a signup charging nothing)
+};
 // How POST /v1/subscriptions creates: billing's checkout (which charges the first invoice in
-// the request), given the body's `payment_behavior` ("" when absent). Unset: create only.
-using Subscribe = std::function<Result<Subscription>(const CreateInput& input, const std::string& payment_behavior,
+// the request). Unset: create only.
+using Subscribe = std::function<Result<Subscription>(const CreateInput& input, const CheckoutRequest& checkout,
                                                      const events::Actor& actor)>;
 
 void add_routes(http::Router& router, SubscriptionService& service, RetentionService& retention,

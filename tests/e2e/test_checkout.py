@@ -106,6 +106,32 @@ class CheckoutTest(ApiTestCase):
         self.assertEqual(paid.json()["status"], "paid")
         self.assertEqual(self.api.get(f"/v1/subscriptions/{sub['id']}").json()["status"], "active")
 
+    def test_verify_payment_method_checks_the_card_before_a_trial_and_keeps_nothing_when_refused(self):
+        trial = self.make.plan(amount=2500, trial_days=14)
+
+        def verified(customer):
+            return self.api.post("/v1/subscriptions", {"customer": customer["id"], "plan": trial["id"],
+                                                       "verify_payment_method": True})
+        good = self.customer_with("pm_card_visa")
+        r = verified(good)
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json()["status"], "trialing")
+        self.assertEqual(self.list_all("/v1/payments", {"customer": good["id"]}), [])  # no money moved
+
+        refused = self.customer_with("pm_card_chargeDeclinedInsufficientFunds")
+        problem = self.assertProblem(verified(refused), 402, "card_declined")
+        self.assertEqual((problem["decline_code"], problem["failure_code"]), ("insufficient_funds", "insufficient_funds"))
+        self.assertTrue(problem["payment_method"].startswith("pmt_"))
+        self.assertEqual(self.list_all("/v1/subscriptions", {"customer": refused["id"]}), [])
+        nobody = self.customer_with(None)
+        problem = self.assertProblem(verified(nobody), 402, "payment_method_required")
+        self.assertIsNone(problem["payment_method"])
+        self.assertEqual(self.list_all("/v1/subscriptions", {"customer": nobody["id"]}), [])
+        # Without it a trial's signup checks nothing: the refused card's customer subscribes.
+        r = self.api.post("/v1/subscriptions", {"customer": refused["id"], "plan": trial["id"]})
+        self.assertStatus(r, 201)
+        self.assertEqual(r.json()["status"], "trialing")
+
     def test_a_retried_request_returns_the_same_subscription_and_charges_once(self):
         customer = self.customer_with("pm_card_visa")
         key = str(uuid.uuid4())
