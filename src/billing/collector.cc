@@ -96,9 +96,51 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
   });
 }
 
+Result<std::optional<Collector::AttemptResult>> Collector::replace_waiting_charge(const std::string& id,
+                                                                                  Timestamp now) {
+  using Replaced = std::optional<AttemptResult>;
+  RECUR_ASSIGN(auto waiting, db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Payment>> {
+    RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
+    if (!in_flight || in_flight->status != PaymentStatus::kRequiresAction) return std::optional<Payment>();
+    RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, in_flight->customer));
+    if (!pm || pm->id == in_flight->payment_method) return std::optional<Payment>();  // the same card: it waits
+    return in_flight;
+  }, db::TxMode::kReadOnly));
+  if (!waiting) return Replaced();
+  Gateway* gateway = gateways_.find(waiting->gateway);
+  ChargeResult result = gateway ? gateway->cancel_charge(waiting->gateway_reference)
+                                : ChargeResult{Outcome::kUnknown, "", "gateway_not_configured", ""};
+  if (result.outcome == Outcome::kSucceeded)
+    return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
+      RECUR_ASSIGN(AttemptResult r, settle_payment(tx, id, waiting->id, result, now));
+      return Replaced(r == AttemptResult::kSkipped ? AttemptResult::kSkipped : AttemptResult::kSucceeded);
+    });
+  if (result.outcome != Outcome::kFailed) return Replaced(AttemptResult::kSkipped);  // still waiting
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
+    RECUR_TRY(find_invoice(tx, id, true));  // the invoice's lock, as every settlement takes
+    RECUR_ASSIGN(auto stored, find_payment(tx, waiting->id));
+    if (!stored || stored->status != PaymentStatus::kRequiresAction) return Replaced(AttemptResult::kSkipped);
+    // Not a decline of the card: no dunning step, no message; the new card is charged next.
+    Payment pay = std::move(*stored);
+    Json before = to_json(pay);
+    pay.status = PaymentStatus::kFailed;
+    pay.failure_code = "authentication_required";
+    pay.gateway_failure_code = "canceled";
+    pay.failure_message = "canceled before the customer authenticated it: another payment method pays the invoice";
+    pay.updated = now;
+    ++pay.version;
+    RECUR_TRY(update_payment(tx, pay));
+    RECUR_TRY(events_.record(tx, "payment.failed", pay.id, events::Actor::system(), std::move(before), to_json(pay),
+                             {{"reason", "replaced_by_new_payment_method"}}));
+    return Replaced();
+  });
+}
+
 Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const std::string& request_key,
                                                     std::optional<std::chrono::milliseconds> wait) {
   Timestamp now = clock_.now();
+  RECUR_ASSIGN(auto replaced, replace_waiting_charge(id, now));
+  if (replaced) return *replaced;
   AttemptResult settled = AttemptResult::kSkipped;
   RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled, request_key));
   if (!prepared) return settled;

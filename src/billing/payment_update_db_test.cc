@@ -231,16 +231,51 @@ TEST_F(AuthenticationTest, AChargeTheBankChallengesWaitsUnretriedWhileTheCustome
   EXPECT_EQ(view->action_required[0].id, pay.id);
   EXPECT_EQ(view->action_required[0].gateway_reference, pay.gateway_reference);
 
-  // Nothing charges it again meanwhile: later runs, an operator, a new default card.
+  // Nothing charges it again meanwhile: later runs, an operator.
   t.clock->advance(5 * kSecondsPerDay);
   ASSERT_TRUE(t.app->billing().runs.run("test").ok());
   auto again = collector().pay_invoice(invoice);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().code, "payment_requires_action");
-  ASSERT_TRUE(t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true},
-                                                       t.actor).ok());
   EXPECT_EQ(charges_of(invoice), 1);
   EXPECT_EQ(only_payment(invoice).status, PaymentStatus::kRequiresAction);
+}
+
+TEST_F(AuthenticationTest, ANewCardCancelsTheWaitingChargeAtTheGatewayThenPays) {
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment waiting = only_payment(invoice);
+  ASSERT_TRUE(t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true},
+                                                       t.actor).ok());
+  // The waiting charge can no longer be authenticated: canceled at the gateway first.
+  EXPECT_EQ(sandbox().fetch_charge(waiting.gateway_reference).failure_code, "canceled");
+  EXPECT_EQ(sandbox().authenticate(waiting.gateway_reference, true).outcome, gateways::Outcome::kFailed);
+  auto page = t.app->billing().service.list_payments({invoice, std::nullopt, {}, {.limit = 10}});
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 2u);  // newest first
+  EXPECT_EQ(page->items[0].status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(page->items[1].id, waiting.id);
+  EXPECT_EQ(page->items[1].status, PaymentStatus::kFailed);
+  EXPECT_EQ(page->items[1].gateway_failure_code, "canceled");
+  EXPECT_EQ(t.app->billing().service.get_invoice(invoice)->status, InvoiceStatus::kPaid);
+  EXPECT_EQ(status_of(sub.id), subscriptions::Status::kActive);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges WHERE idempotency_key LIKE $1 AND status = 'succeeded'",
+                  {invoice + ":%"}),
+            1);  // the money moved once
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed'"), 0);
+}
+
+TEST_F(AuthenticationTest, ANewCardAfterTheCustomerAuthenticatedChargesNothingMore) {
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment waiting = only_payment(invoice);
+  ASSERT_EQ(sandbox().authenticate(waiting.gateway_reference, true).outcome, gateways::Outcome::kSucceeded);
+  // Recur has not heard yet; the new card's retry finds the charge paid instead of canceling it.
+  ASSERT_TRUE(t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true},
+                                                       t.actor).ok());
+  EXPECT_EQ(only_payment(invoice).status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(charges_of(invoice), 1);
+  EXPECT_EQ(t.app->billing().service.get_invoice(invoice)->status, InvoiceStatus::kPaid);
 }
 
 TEST_F(AuthenticationTest, ConfirmingAfterTheCustomerAuthenticatedPaysTheInvoiceOnce) {

@@ -175,6 +175,11 @@ class Gateway {
   virtual RefundResult refund(const RefundRequest& request) = 0;
   // The current state of a charge the gateway answered for.
   virtual ChargeResult fetch_charge(const std::string& charge_id) = 0;
+  // Cancels a charge that waits for the customer's authentication (kRequiresAction), so that
+  // it can never succeed later, and answers its state afterwards: kFailed once canceled,
+  // kSucceeded when the customer authenticated it first, kUnknown without an answer. This
+  // default is for gateways that never leave a charge waiting: it only asks.
+  virtual ChargeResult cancel_charge(const std::string& charge_id) { return fetch_charge(charge_id); }
   // Checks an incoming webhook's signature (with a replay tolerance around `now`).
   // Header names are lower-case. A bad or stale signature is ErrorKind::kUnauthorized.
   virtual Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers,

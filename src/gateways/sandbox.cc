@@ -261,6 +261,18 @@ ChargeResult SandboxGateway::fetch_charge(const std::string& charge_id) {
   return charge_from_row((*rows)[0]);
 }
 
+ChargeResult SandboxGateway::cancel_charge(const std::string& charge_id) {
+  auto rows = db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<db::Row>> {
+    RECUR_TRY(tx.exec("UPDATE sandbox_charges SET status = 'failed', failure_code = 'canceled'"
+                      " WHERE charge_id = $1 AND status = $2",
+                      {charge_id, std::string(kRequiresAction)}));
+    return tx.query("SELECT charge_id, status, failure_code FROM sandbox_charges WHERE charge_id = $1", {charge_id});
+  });
+  if (!rows.ok()) return unknown("gateway_error", rows.error().message);
+  if (rows->empty()) return {Outcome::kFailed, "", "resource_missing", "no such charge"};
+  return charge_from_row((*rows)[0]);
+}
+
 ChargeResult SandboxGateway::authenticate(const std::string& charge_id, bool approve) {
   auto rows = db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<db::Row>> {
     RECUR_TRY(tx.exec("UPDATE sandbox_charges SET status = $1, failure_code = $2 WHERE charge_id = $3 AND status = $4",

@@ -63,6 +63,7 @@ class SandboxGateway final : public Gateway {
                                      const std::string& idempotency_key) override;
   RefundResult refund(const RefundRequest& request) override;
   ChargeResult fetch_charge(const std::string& charge_id) override;
+  ChargeResult cancel_charge(const std::string& charge_id) override;
   // The customer's answer to a charge's 3-D Secure challenge (what the bank's page does in
   // Stripe's test mode): approved, the charge succeeds; refused, it fails with
   // authentication_failed. Returns the charge as it now is; a charge not waiting for it is

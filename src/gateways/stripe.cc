@@ -364,6 +364,16 @@ ChargeResult StripeGateway::fetch_charge(const std::string& charge_id) {
   return stripe::charge_from(get("/v1/payment_intents/" + net::url_encode(charge_id)));
 }
 
+ChargeResult StripeGateway::cancel_charge(const std::string& charge_id) {
+  if (charge_id.empty()) return {Outcome::kFailed, "", "resource_missing", "no charge id to cancel"};
+  ChargeResult r = stripe::charge_from(post("/v1/payment_intents/" + net::url_encode(charge_id) + "/cancel",
+                                            {{"cancellation_reason", "abandoned"}}, "cancel:" + charge_id,
+                                            config_.timeout));
+  // A refusal (payment_intent_unexpected_state) says nothing of the PaymentIntent: ask.
+  if (r.outcome == Outcome::kFailed && r.charge_id.empty()) return fetch_charge(charge_id);
+  return r;
+}
+
 Result<WebhookEvent> StripeGateway::verify_webhook(const std::map<std::string, std::string>& headers,
                                                    const std::string& body, Timestamp now) {
   // An empty secret would make every signature forgeable.

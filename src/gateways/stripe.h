@@ -45,6 +45,9 @@ class StripeGateway final : public Gateway {
                                      const std::string& idempotency_key) override;
   RefundResult refund(const RefundRequest& request) override;
   ChargeResult fetch_charge(const std::string& charge_id) override;
+  // POST /v1/payment_intents/{id}/cancel (cancellation_reason abandoned); when Stripe refuses
+  // (the PaymentIntent succeeded or was canceled meanwhile), its state as fetched.
+  ChargeResult cancel_charge(const std::string& charge_id) override;
   Result<WebhookEvent> verify_webhook(const std::map<std::string, std::string>& headers, const std::string& body,
                                       Timestamp now) override;
 

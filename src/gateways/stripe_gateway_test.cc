@@ -73,6 +73,10 @@ TEST_F(StripeContract, EveryRequestOfABillingCycleKeepsStripesContractAndItsAnsw
   ChargeResult setup = gw.verify_payment_method(*customer, card->token, "verify:pmt_1:key-1");
   EXPECT_EQ(setup.charge_id.rfind("seti_", 0), 0u) << setup.charge_id;
   EXPECT_NE(setup.outcome, Outcome::kUnknown);
+  // Canceling a charge that waits for authentication keeps the contract too.
+  ChargeResult canceled = gw.cancel_charge(charge.charge_id);
+  EXPECT_EQ(canceled.charge_id, "pi_1KmRa3ARuRTs9TwLhA84P9aj");
+  EXPECT_NE(canceled.outcome, Outcome::kUnknown);
 
   RefundResult refund = gw.refund({charge.charge_id, Money{500, "usd"}, "requested_by_customer", "in_1:refund:1"});
   EXPECT_EQ(refund.outcome, Outcome::kSucceeded);
@@ -80,7 +84,7 @@ TEST_F(StripeContract, EveryRequestOfABillingCycleKeepsStripesContractAndItsAnsw
   RefundResult no_reason = gw.refund({charge.charge_id, Money{500, "usd"}, "", "in_1:refund:2"});
   EXPECT_EQ(no_reason.outcome, Outcome::kSucceeded);
 
-  EXPECT_EQ(witness_.exchanges(), 7u);
+  EXPECT_EQ(witness_.exchanges(), 8u);
   EXPECT_EQ(witness_.refusals(), "");
 }
 

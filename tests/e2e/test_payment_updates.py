@@ -36,8 +36,16 @@ class HostedPage(Api):
         self.base = billing_server.SERVER.direct if direct else billing_server.SERVER.proxy
 
 
-class MailedLinks:
-    """Reads the one-time token out of the newest e-mail to a customer (text and HTML alike)."""
+class HostedPageCase(TestModeCase):
+    """The hosted page's view (through Prism and direct), a plan, and the one-time token read
+    out of the newest e-mail to a customer (text and HTML alike)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.page = HostedPage()
+        cls.page_raw = HostedPage(direct=True)
+        cls.plan = cls.make.plan(amount=2000)
 
     def token_mailed_to(self, customer, subject: str = "failed") -> str:
         def mailed():
@@ -54,14 +62,7 @@ class MailedLinks:
         return token
 
 
-class PaymentUpdateLinkTest(MailedLinks, TestModeCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.page = HostedPage()
-        cls.page_raw = HostedPage(direct=True)
-        cls.plan = cls.make.plan(amount=2000)
+class PaymentUpdateLinkTest(HostedPageCase):
 
     def failed_renewal(self):
         """A customer whose card is declined at a renewal: the charge fails and the e-mail goes
@@ -160,18 +161,11 @@ class PaymentUpdateLinkTest(MailedLinks, TestModeCase):
                            404, "payment_update_token_invalid")
 
 
-class AuthenticationTest(MailedLinks, TestModeCase):
+class AuthenticationTest(HostedPageCase):
     """Strong customer authentication (3-D Secure) end to end: the sandbox's
     pm_card_authenticationRequired makes the bank ask; the payment waits in requires_action,
     the customer is e-mailed the link, the page completes the challenge (the sandbox's
     stand-in for the bank's page) and confirms with the token; one charge, then paid."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.page = HostedPage()
-        cls.page_raw = HostedPage(direct=True)
-        cls.plan = cls.make.plan(amount=2000)
 
     def challenged_signup(self):
         customer = self.make.customer(card="pm_card_authenticationRequired")
@@ -221,6 +215,22 @@ class AuthenticationTest(MailedLinks, TestModeCase):
         r = self.page.post("/v1/payment-updates/lookup", {"token": token})
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["action_required"], [])
+
+    def test_a_new_card_from_the_link_cancels_the_waiting_charge_then_pays(self):
+        customer, sub, inv, pay = self.challenged_signup()
+        token = self.token_mailed_to(customer, "Confirm your payment")
+        r = self.page.post("/v1/payment-updates", {"token": token, "gateway": "sandbox", "payment_method": "pm_card_visa"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["retry"]["paid"], 1)
+        payments = {p["id"]: p for p in self.payments(inv)}
+        self.assertEqual(len(payments), 2)
+        self.assertEqual((payments[pay["id"]]["status"], payments[pay["id"]]["gateway_failure_code"]),
+                         ("failed", "canceled"))
+        self.assertEqual(self.subscription(sub)["status"], "active")
+        # The bank's page can no longer complete the first charge.
+        r = self.page.post(f"/v1/sandbox/charges/{pay['gateway_reference']}/authenticate", {"result": "approve"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "failed")
 
     def test_bad_confirmations_are_problems_and_change_nothing(self):
         customer, sub, inv, pay = self.challenged_signup()
