@@ -20,9 +20,11 @@ struct Collector::Prepared {
 
 Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std::string& id, Timestamp now,
                                                                       AttemptResult* settled,
-                                                                      const std::string& request_key) {
+                                                                      const std::string& request_key,
+                                                                      std::optional<Payment>* waiting) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Prepared>> {
     *settled = AttemptResult::kSkipped;
+    waiting->reset();
     RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
     if (!found || found->status != InvoiceStatus::kOpen) return std::optional<Prepared>();
     Invoice inv = std::move(*found);
@@ -32,7 +34,11 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
     RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
     // The bank waits for the customer: a new attempt would be a second charge if the customer
     // then authenticates the first; the invoice waits (docs/billing-rules.md, "Authentication").
-    if (in_flight && in_flight->status == PaymentStatus::kRequiresAction) return std::optional<Prepared>();
+    if (in_flight && in_flight->status == PaymentStatus::kRequiresAction) {
+      RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, in_flight->customer));
+      if (pm && pm->id != in_flight->payment_method) *waiting = std::move(*in_flight);  // a new card: replace it
+      return std::optional<Prepared>();
+    }
     if (in_flight) {
       // Asked before and no answer recorded: ask again with the same key.
       RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, in_flight->payment_method));
@@ -96,29 +102,24 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
   });
 }
 
-Result<std::optional<Collector::AttemptResult>> Collector::replace_waiting_charge(const std::string& id,
+Result<std::optional<Collector::AttemptResult>> Collector::replace_waiting_charge(const Payment& waiting,
                                                                                   Timestamp now) {
   using Replaced = std::optional<AttemptResult>;
-  RECUR_ASSIGN(auto waiting, db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Payment>> {
-    RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
-    if (!in_flight || in_flight->status != PaymentStatus::kRequiresAction) return std::optional<Payment>();
-    RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, in_flight->customer));
-    if (!pm || pm->id == in_flight->payment_method) return std::optional<Payment>();  // the same card: it waits
-    return in_flight;
-  }, db::TxMode::kReadOnly));
-  if (!waiting) return Replaced();
-  Gateway* gateway = gateways_.find(waiting->gateway);
-  ChargeResult result = gateway ? gateway->cancel_charge(waiting->gateway_reference)
+  const std::string& id = waiting.invoice;
+  Gateway* gateway = gateways_.find(waiting.gateway);
+  ChargeResult result = gateway ? gateway->cancel_charge(waiting.gateway_reference)
                                 : ChargeResult{Outcome::kUnknown, "", "gateway_not_configured", ""};
   if (result.outcome == Outcome::kSucceeded)
     return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
-      RECUR_ASSIGN(AttemptResult r, settle_payment(tx, id, waiting->id, result, now));
+      RECUR_ASSIGN(AttemptResult r, settle_payment(tx, id, waiting.id, result, now));
       return Replaced(r == AttemptResult::kSkipped ? AttemptResult::kSkipped : AttemptResult::kSucceeded);
     });
-  if (result.outcome != Outcome::kFailed) return Replaced(AttemptResult::kSkipped);  // still waiting
+  // Still waiting, no answer, or a refusal that names no charge: nothing is known to be
+  // canceled, so nothing new is charged.
+  if (result.outcome != Outcome::kFailed || result.charge_id.empty()) return Replaced(AttemptResult::kSkipped);
   return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
     RECUR_TRY(find_invoice(tx, id, true));  // the invoice's lock, as every settlement takes
-    RECUR_ASSIGN(auto stored, find_payment(tx, waiting->id));
+    RECUR_ASSIGN(auto stored, find_payment(tx, waiting.id));
     if (!stored || stored->status != PaymentStatus::kRequiresAction) return Replaced(AttemptResult::kSkipped);
     // Not a decline of the card: no dunning step, no message; the new card is charged next.
     Payment pay = std::move(*stored);
@@ -139,10 +140,16 @@ Result<std::optional<Collector::AttemptResult>> Collector::replace_waiting_charg
 Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const std::string& request_key,
                                                     std::optional<std::chrono::milliseconds> wait) {
   Timestamp now = clock_.now();
-  RECUR_ASSIGN(auto replaced, replace_waiting_charge(id, now));
-  if (replaced) return *replaced;
   AttemptResult settled = AttemptResult::kSkipped;
-  RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled, request_key));
+  std::optional<Payment> waiting;
+  RECUR_ASSIGN(auto prepared, prepare_attempt(id, now, &settled, request_key, &waiting));
+  if (waiting) {
+    // A charge waits for authentication and the customer has a new card: cancel it, then
+    // (once it is canceled for certain) prepare the new card's attempt.
+    RECUR_ASSIGN(auto replaced, replace_waiting_charge(*waiting, now));
+    if (replaced) return *replaced;
+    RECUR_ASSIGN(prepared, prepare_attempt(id, now, &settled, request_key, &waiting));
+  }
   if (!prepared) return settled;
   const Payment& pay = prepared->payment;
   ChargeResult result;
@@ -216,6 +223,8 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       break;
     }
     case Outcome::kFailed: {
+      // A charge that waited for authentication: dunning starts at its failure, not at the challenge.
+      if (pay.status == PaymentStatus::kRequiresAction) inv.first_failed_at = now;
       pay.status = PaymentStatus::kFailed;
       pay.gateway_reference = result.charge_id;
       pay.failure_code = charge_failure_code(result.failure_code, true);
@@ -433,6 +442,16 @@ Result<Payment> Collector::confirm_payment(const std::string& payment_id, const 
     return Error::unavailable("gateway_error", "the gateway did not answer about the charge; try again");
   if (result.outcome == Outcome::kFailed && result.charge_id.empty())
     return Error::unavailable("gateway_error", "the gateway does not know the charge: " + result.failure_message);
+  if (result.outcome == Outcome::kFailed) {
+    // A failed challenge can be tried again on the shop's page (Stripe leaves the
+    // PaymentIntent confirmable): canceled first, so that it can never succeed after Recur
+    // recorded it failed and dunning charges anew. Not canceled for certain: it keeps waiting.
+    ChargeResult canceled = gateway->cancel_charge(pay.gateway_reference);
+    if (canceled.outcome == Outcome::kSucceeded || (canceled.outcome == Outcome::kFailed && !canceled.charge_id.empty()))
+      result = canceled.outcome == Outcome::kSucceeded ? canceled : result;
+    else
+      result = ChargeResult{Outcome::kRequiresAction, pay.gateway_reference, "", ""};
+  }
   if (result.outcome != Outcome::kRequiresAction) {
     RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
       RECUR_TRY(settle_payment(tx, pay.invoice, pay.id, result, clock_.now()));

@@ -82,16 +82,19 @@ class Collector {
 
  private:
   struct Prepared;
+  // *waiting: set to a charge of the invoice that waits for authentication when the
+  // customer's default payment method is now another one (replace_waiting_charge's input).
   Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
-                                                  AttemptResult* settled, const std::string& request_key);
+                                                  AttemptResult* settled, const std::string& request_key,
+                                                  std::optional<Payment>* waiting);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   // A charge of the invoice waits for the customer's authentication, and the customer's
   // default payment method is now another one: the waiting charge is canceled at the gateway
   // (so it can never succeed later) and recorded failed, which lets the new card be charged.
   // If the customer authenticated it first, it is recorded paid (kSucceeded): nothing more
   // to charge. Without a definitive answer it keeps waiting (kSkipped: charge nothing new).
-  // std::nullopt when there was nothing to replace.
-  Result<std::optional<AttemptResult>> replace_waiting_charge(const std::string& invoice_id, Timestamp now);
+  // std::nullopt once it was replaced (the new card is charged next).
+  Result<std::optional<AttemptResult>> replace_waiting_charge(const Payment& waiting, Timestamp now);
   // Dunning after the failed attempt `payment`: the next try, or the settings' final action,
   // by the retry rule (billing/retry_timing.h) in the customer's time zone.
   // `before`: the invoice as it was before this attempt changed it (for its event).

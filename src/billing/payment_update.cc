@@ -85,7 +85,9 @@ Result<PaymentUpdateView> PaymentUpdates::lookup(const std::string& token) {
       v.invoices.push_back(inv->id);
       due[inv->currency] += amount_due(*inv);
       RECUR_ASSIGN(auto waiting, pending_payment(tx, id));
-      if (waiting && waiting->status == PaymentStatus::kRequiresAction) v.action_required.push_back(std::move(*waiting));
+      // Not for an ended subscription's invoice: its payment would only be refunded.
+      if (waiting && waiting->status == PaymentStatus::kRequiresAction && !inv->collection_ended)
+        v.action_required.push_back(std::move(*waiting));
     }
     for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
     return v;

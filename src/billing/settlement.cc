@@ -32,8 +32,11 @@ Verdict judge_charge(const Payment& payment, std::string_view gateway, const Cha
   if (payment.gateway != gateway) return Verdict::kWrongGateway;
   if (payment.status != PaymentStatus::kPending && payment.status != PaymentStatus::kRequiresAction)
     return Verdict::kAlreadySettled;
-  // An authentication asked for is recorded from the charge's answer, not from an event.
-  if (notice.result.outcome == Outcome::kUnknown || notice.result.outcome == Outcome::kRequiresAction)
+  // An authentication asked for is recorded from the charge's answer, not from an event; and
+  // the failure of a charge waiting for one is recorded only by Recur, after it canceled the
+  // charge at the gateway (a failed challenge can be retried on the shop's page).
+  if (notice.result.outcome == Outcome::kUnknown || notice.result.outcome == Outcome::kRequiresAction ||
+      (payment.status == PaymentStatus::kRequiresAction && notice.result.outcome == Outcome::kFailed))
     return Verdict::kNotFinal;
   if (!same_money(notice.amount, payment.amount, payment.currency) ||
       !same_id(payment.gateway_reference, notice.result.charge_id))

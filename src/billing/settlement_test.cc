@@ -31,6 +31,18 @@ TEST(JudgeCharge, APendingPaymentIsSettledByAFinalAnswerOfItsOwnGateway) {
   EXPECT_EQ(judge_charge(pending_payment(), "stripe", notice(Outcome::kFailed)), Verdict::kSettle);
 }
 
+TEST(JudgeCharge, AChargeWaitingForAuthenticationIsSettledByAWebhookOnlyWhenItSucceeded) {
+  Payment waiting = pending_payment();
+  waiting.status = PaymentStatus::kRequiresAction;
+  waiting.gateway_reference = "pi_1";
+  EXPECT_EQ(judge_charge(waiting, "stripe", notice(Outcome::kSucceeded)), Verdict::kSettle);
+  // A failed challenge may be tried again on the shop's page: Recur records the failure
+  // itself, after canceling the charge; so does an answer that it still waits.
+  EXPECT_EQ(judge_charge(waiting, "stripe", notice(Outcome::kFailed)), Verdict::kNotFinal);
+  EXPECT_EQ(judge_charge(waiting, "stripe", notice(Outcome::kRequiresAction)), Verdict::kNotFinal);
+  EXPECT_EQ(judge_charge(pending_payment(), "stripe", notice(Outcome::kRequiresAction)), Verdict::kNotFinal);
+}
+
 TEST(JudgeCharge, SettledPaymentsAreNeverChangedAgain) {
   Payment paid = pending_payment();
   paid.status = PaymentStatus::kSucceeded;

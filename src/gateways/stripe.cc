@@ -229,6 +229,14 @@ ChargeResult charge_from(const Result<net::HttpResponse>& response) {
   return reply->succeeded() ? charge_from_intent(reply->body) : charge_from_error(*reply);
 }
 
+ChargeResult cancel_from(const Result<net::HttpResponse>& response) {
+  auto reply = read_reply(response);
+  if (!reply.ok()) return unknown_charge(reply.error());
+  if (!reply->succeeded())
+    return {Outcome::kUnknown, "", "cancel_refused", "Stripe refused to cancel: " + error_of(*reply).message};
+  return charge_from_intent(reply->body);
+}
+
 ChargeResult setup_from(const Result<net::HttpResponse>& response) {
   auto reply = read_reply(response);
   if (!reply.ok()) return unknown_charge(reply.error());
@@ -366,11 +374,12 @@ ChargeResult StripeGateway::fetch_charge(const std::string& charge_id) {
 
 ChargeResult StripeGateway::cancel_charge(const std::string& charge_id) {
   if (charge_id.empty()) return {Outcome::kFailed, "", "resource_missing", "no charge id to cancel"};
-  ChargeResult r = stripe::charge_from(post("/v1/payment_intents/" + net::url_encode(charge_id) + "/cancel",
+  ChargeResult r = stripe::cancel_from(post("/v1/payment_intents/" + net::url_encode(charge_id) + "/cancel",
                                             {{"cancellation_reason", "abandoned"}}, "cancel:" + charge_id,
                                             config_.timeout));
-  // A refusal (payment_intent_unexpected_state) says nothing of the PaymentIntent: ask.
-  if (r.outcome == Outcome::kFailed && r.charge_id.empty()) return fetch_charge(charge_id);
+  // A refusal (payment_intent_unexpected_state: it succeeded or is processing meanwhile) or
+  // a lost answer says nothing certain: ask the PaymentIntent itself.
+  if (r.outcome == Outcome::kUnknown) return fetch_charge(charge_id);
   return r;
 }
 

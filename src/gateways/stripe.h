@@ -76,6 +76,10 @@ ChargeResult charge_from(const Result<net::HttpResponse>& response);
 // "requires_action" waits for the customer, "requires_payment_method" and card errors fail
 // with the last setup error's decline code, what settles nothing is unknown (as charges).
 ChargeResult setup_from(const Result<net::HttpResponse>& response);
+// The answer to a PaymentIntent cancel: the PaymentIntent it returns, read as a charge
+// (canceled: kFailed; succeeded: kSucceeded); any refusal or missing answer is kUnknown,
+// since it says nothing certain of the PaymentIntent (ask it: fetch_charge).
+ChargeResult cancel_from(const Result<net::HttpResponse>& response);
 // A Refund: "succeeded" succeeds, "failed"/"canceled" and 4xx fail, "pending" is unknown
 // (so are 409, 401/403 and what settles nothing, as for charges).
 RefundResult refund_from(const Result<net::HttpResponse>& response);

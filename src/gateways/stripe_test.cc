@@ -77,6 +77,21 @@ TEST(StripeCharge, OffSessionAuthenticationRequiredWaitsOnTheDeclinedIntent) {
   EXPECT_EQ(fetched.outcome, Outcome::kRequiresAction);
 }
 
+TEST(StripeCancel, OnlyTheCanceledPaymentIntentItselfIsBelieved) {
+  ChargeResult canceled = stripe::cancel_from(answer(200, intent("canceled")));
+  EXPECT_EQ(canceled.outcome, Outcome::kFailed);
+  EXPECT_EQ(canceled.charge_id, "pi_123");
+  EXPECT_EQ(stripe::cancel_from(answer(200, intent("succeeded"))).outcome, Outcome::kSucceeded);
+  // Refused because it succeeded meanwhile: the error names the PaymentIntent, but says
+  // nothing certain of it, so it is unknown (the adapter then fetches it).
+  ChargeResult refused = stripe::cancel_from(answer(
+      400, R"({"error":{"type":"invalid_request_error","code":"payment_intent_unexpected_state",)"
+           R"("message":"You cannot cancel this PaymentIntent because it has a status of succeeded.",)"
+           R"("payment_intent":{"id":"pi_123","status":"succeeded"}}})"));
+  EXPECT_EQ(refused.outcome, Outcome::kUnknown);
+  EXPECT_EQ(stripe::cancel_from(no_answer("timeout")).outcome, Outcome::kUnknown);
+}
+
 TEST(StripeSetup, ASetupIntentReadsAsAVerification) {
   auto setup = [](std::string_view status, std::string_view last_error = "null") {
     return R"({"id":"seti_1","object":"setup_intent","status":")" + std::string(status) +
