@@ -102,21 +102,28 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
   });
 }
 
+ChargeResult Collector::cancel_waiting(const Payment& waiting) {
+  Gateway* gateway = gateways_.find(waiting.gateway);
+  ChargeResult result = gateway ? gateway->cancel_charge(waiting.gateway_reference)
+                                : ChargeResult{Outcome::kUnknown, "", "gateway_not_configured", ""};
+  // Still waiting, no answer, or a refusal that names no charge: nothing is certain.
+  const bool certain = result.outcome == Outcome::kSucceeded ||
+                       (result.outcome == Outcome::kFailed && !result.charge_id.empty());
+  return certain ? result : ChargeResult{Outcome::kRequiresAction, waiting.gateway_reference, "", ""};
+}
+
 Result<std::optional<Collector::AttemptResult>> Collector::replace_waiting_charge(const Payment& waiting,
                                                                                   Timestamp now) {
   using Replaced = std::optional<AttemptResult>;
   const std::string& id = waiting.invoice;
-  Gateway* gateway = gateways_.find(waiting.gateway);
-  ChargeResult result = gateway ? gateway->cancel_charge(waiting.gateway_reference)
-                                : ChargeResult{Outcome::kUnknown, "", "gateway_not_configured", ""};
+  ChargeResult result = cancel_waiting(waiting);
   if (result.outcome == Outcome::kSucceeded)
     return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
       RECUR_ASSIGN(AttemptResult r, settle_payment(tx, id, waiting.id, result, now));
       return Replaced(r == AttemptResult::kSkipped ? AttemptResult::kSkipped : AttemptResult::kSucceeded);
     });
-  // Still waiting, no answer, or a refusal that names no charge: nothing is known to be
-  // canceled, so nothing new is charged.
-  if (result.outcome != Outcome::kFailed || result.charge_id.empty()) return Replaced(AttemptResult::kSkipped);
+  // Not canceled for certain: nothing new is charged.
+  if (result.outcome != Outcome::kFailed) return Replaced(AttemptResult::kSkipped);
   return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
     RECUR_TRY(find_invoice(tx, id, true));  // the invoice's lock, as every settlement takes
     RECUR_ASSIGN(auto stored, find_payment(tx, waiting.id));
@@ -428,7 +435,8 @@ Result<Invoice> Collector::read_invoice(const std::string& id) {
 Result<Payment> Collector::confirm_payment(const std::string& payment_id, const std::string& customer) {
   RECUR_ASSIGN(auto found, db::transact(db_, [&](db::Tx& tx) { return find_payment(tx, payment_id); },
                                         db::TxMode::kReadOnly));
-  if (!found || found->customer != customer) return Error::not_found("payment_not_found", no_object_message("payment", "pay", payment_id));
+  if (!found || found->customer != customer)
+    return Error::not_found("payment_not_found", no_object_message("payment", "pay", payment_id));
   Payment pay = std::move(*found);
   if (pay.status == PaymentStatus::kSucceeded || pay.status == PaymentStatus::kFailed) return pay;  // settled
   if (pay.status != PaymentStatus::kRequiresAction)
@@ -446,11 +454,8 @@ Result<Payment> Collector::confirm_payment(const std::string& payment_id, const 
     // A failed challenge can be tried again on the shop's page (Stripe leaves the
     // PaymentIntent confirmable): canceled first, so that it can never succeed after Recur
     // recorded it failed and dunning charges anew. Not canceled for certain: it keeps waiting.
-    ChargeResult canceled = gateway->cancel_charge(pay.gateway_reference);
-    if (canceled.outcome == Outcome::kSucceeded || (canceled.outcome == Outcome::kFailed && !canceled.charge_id.empty()))
-      result = canceled.outcome == Outcome::kSucceeded ? canceled : result;
-    else
-      result = ChargeResult{Outcome::kRequiresAction, pay.gateway_reference, "", ""};
+    ChargeResult canceled = cancel_waiting(pay);
+    if (canceled.outcome != Outcome::kFailed) result = std::move(canceled);  // paid meanwhile, or still waiting
   }
   if (result.outcome != Outcome::kRequiresAction) {
     RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
@@ -477,12 +482,17 @@ Result<Invoice> Collector::pay_invoice(const std::string& id, const std::string&
       return read_invoice(id);
     }
   }
-  RECUR_ASSIGN(Invoice inv, read_invoice(id));
+  // The invoice and a charge of it in flight, read together.
+  std::optional<Payment> waiting;
+  RECUR_ASSIGN(Invoice inv, db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
+    RECUR_ASSIGN(auto found, find_invoice(tx, id, false));
+    if (!found) return invoice_not_found(id);
+    RECUR_ASSIGN(waiting, pending_payment(tx, id));
+    return *found;
+  }, db::TxMode::kReadOnly));
   if (inv.status != InvoiceStatus::kOpen)
     return Error::conflict("invoice_not_open", "invoice " + id + " is " + std::string(to_string(inv.status)) +
                                                    "; only an open invoice can be paid");
-  RECUR_ASSIGN(auto waiting, db::transact(db_, [&](db::Tx& tx) { return pending_payment(tx, id); },
-                                          db::TxMode::kReadOnly));
   if (waiting && waiting->status == PaymentStatus::kRequiresAction) {
     // Never a second charge: the one waiting is asked about (the customer may have
     // authenticated it on the shop's page) and settled when the gateway has an answer.

@@ -94,6 +94,9 @@ class Collector {
   // If the customer authenticated it first, it is recorded paid (kSucceeded): nothing more
   // to charge. Without a definitive answer it keeps waiting (kSkipped: charge nothing new).
   // std::nullopt once it was replaced (the new card is charged next).
+  // cancel_waiting: the gateway's cancel of `waiting`, read as certain (kSucceeded: paid
+  // meanwhile; kFailed with the charge's id: canceled) or kRequiresAction (it still waits).
+  ChargeResult cancel_waiting(const Payment& waiting);
   Result<std::optional<AttemptResult>> replace_waiting_charge(const Payment& waiting, Timestamp now);
   // Dunning after the failed attempt `payment`: the next try, or the settings' final action,
   // by the retry rule (billing/retry_timing.h) in the customer's time zone.

@@ -261,11 +261,12 @@ ChargeResult SandboxGateway::fetch_charge(const std::string& charge_id) {
   return charge_from_row((*rows)[0]);
 }
 
-ChargeResult SandboxGateway::cancel_charge(const std::string& charge_id) {
+ChargeResult SandboxGateway::end_challenge(const std::string& charge_id, const char* status,
+                                           const char* failure_code) {
   auto rows = db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<db::Row>> {
-    RECUR_TRY(tx.exec("UPDATE sandbox_charges SET status = 'failed', failure_code = 'canceled'"
-                      " WHERE charge_id = $1 AND status = $2",
-                      {charge_id, std::string(kRequiresAction)}));
+    RECUR_TRY(tx.exec("UPDATE sandbox_charges SET status = $1, failure_code = $2 WHERE charge_id = $3 AND status = $4",
+                      {std::string(status), failure_code ? db::Value(std::string(failure_code)) : db::Value(nullptr),
+                       charge_id, std::string(kRequiresAction)}));
     return tx.query("SELECT charge_id, status, failure_code FROM sandbox_charges WHERE charge_id = $1", {charge_id});
   });
   if (!rows.ok()) return unknown("gateway_error", rows.error().message);
@@ -273,17 +274,13 @@ ChargeResult SandboxGateway::cancel_charge(const std::string& charge_id) {
   return charge_from_row((*rows)[0]);
 }
 
+ChargeResult SandboxGateway::cancel_charge(const std::string& charge_id) {
+  return end_challenge(charge_id, "failed", "canceled");
+}
+
 ChargeResult SandboxGateway::authenticate(const std::string& charge_id, bool approve) {
-  auto rows = db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<db::Row>> {
-    RECUR_TRY(tx.exec("UPDATE sandbox_charges SET status = $1, failure_code = $2 WHERE charge_id = $3 AND status = $4",
-                      {approve ? "succeeded" : "failed",
-                       approve ? db::Value(nullptr) : db::Value(std::string("authentication_failed")), charge_id,
-                       std::string(kRequiresAction)}));
-    return tx.query("SELECT charge_id, status, failure_code FROM sandbox_charges WHERE charge_id = $1", {charge_id});
-  });
-  if (!rows.ok()) return unknown("gateway_error", rows.error().message);
-  if (rows->empty()) return {Outcome::kFailed, "", "resource_missing", "no such charge"};
-  return charge_from_row((*rows)[0]);
+  return approve ? end_challenge(charge_id, "succeeded", nullptr)
+                 : end_challenge(charge_id, "failed", "authentication_failed");
 }
 
 Result<WebhookEvent> SandboxGateway::verify_webhook(const std::map<std::string, std::string>& headers,

@@ -75,6 +75,9 @@ class SandboxGateway final : public Gateway {
  private:
   enum class Fault { kNone, kTimeoutBefore, kTimeoutAfter, kServerError };
   Fault draw();
+  // A charge waiting in requires_action takes `status` (and `failure_code`, or none); any
+  // other is left as it is. Returns the charge as it now is.
+  ChargeResult end_challenge(const std::string& charge_id, const char* status, const char* failure_code);
   int latency() {
     std::lock_guard lock(mu_);
     return faults_.latency_ms;
