@@ -29,4 +29,5 @@ cat <<MSG
   API docs: http://$listen/docs     Analytics dashboard: http://$listen/dashboard     Stop: Ctrl-C
 
 MSG
-exec "$recur" serve --db "$db" --listen "$listen"
+# Payment links in e-mails go to Recur's own hosted invoice page (decision 0023).
+exec "$recur" serve --db "$db" --listen "$listen" --payment-update-url "${RECUR_UPDATE_PAYMENT_URL:-http://$listen/i#}"

@@ -145,7 +145,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   });
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
                      billing_.documents);
-  billing::add_payment_update_routes(router_, payment_updates_, billing_.collector);
+  billing::add_payment_update_routes(router_, payment_updates_, billing_.collector, billing_.documents);
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
@@ -342,7 +342,8 @@ void App::add_platform_routes(const Options& options) {
     return http::json_response(200, {{"status", "ok"}, {"schema_version", *version}});
   });
   add_static_routes(router_, options.docs_dir, options.spec_path);
-  add_dashboard_routes(router_, options.dashboard_dir);
+  add_page_routes(router_, options.dashboard_dir, "/dashboard", "the analytics dashboard");
+  add_page_routes(router_, options.invoice_page_dir, "/i", "the hosted invoice page");
 }
 
 }  // namespace recur::app

@@ -94,6 +94,8 @@ struct Options {
   http::RateLimits rate_limits;
   // The analytics dashboard's files (index.html, app.js, app.css); empty: no /dashboard.
   std::string dashboard_dir;
+  // The hosted invoice page's files (index.html, app.js, app.css); empty: no /i.
+  std::string invoice_page_dir;
 };
 
 class App {

@@ -349,6 +349,7 @@ struct ServeFlags {
   std::string docs_dir = "node_modules/swagger-ui-dist";
   std::string spec = "api/openapi.yaml";
   std::string dashboard_dir = "dashboard";
+  std::string invoice_page_dir = "invoice-page";
   bool test_mode = false;
   std::string clock_start;
   std::string sandbox_faults;
@@ -532,6 +533,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.event_retention_days = flags.event_retention_days;
   options.erase_after_days = flags.erase_after_days;
   options.dashboard_dir = flags.dashboard_dir;
+  options.invoice_page_dir = flags.invoice_page_dir;
   options.rate_limits = {*per_key, *per_ip};
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
@@ -723,6 +725,10 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
   serve_cmd->add_option("--dashboard-dir", flags.dashboard_dir, "folder of the analytics dashboard served at /dashboard")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--invoice-page-dir", flags.invoice_page_dir,
+                   "folder of the hosted invoice page served at /i (links: --payment-update-url https://HOST/i#)")
       ->capture_default_str();
   add_notify_options(serve_cmd, flags);
   add_gateway_options(serve_cmd, flags);

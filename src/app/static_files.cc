@@ -50,16 +50,16 @@ constexpr const char* kDocsPage = R"(<!doctype html>
 constexpr const char* kDocsInit =
     "window.ui = SwaggerUIBundle({ url: \"/openapi.yaml\", dom_id: \"#swagger-ui\", deepLinking: true });\n";
 
-// The dashboard's files and their types; index.html is the page itself.
-struct DashboardFile {
+// A page's files and their types; index.html is the page itself (at the route).
+struct PageFile {
   const char* name;
-  const char* route;
+  const char* suffix;
   const char* type;
 };
-constexpr DashboardFile kDashboardFiles[] = {
-    {"index.html", "/dashboard", "text/html; charset=utf-8"},
-    {"app.js", "/dashboard/app.js", "application/javascript; charset=utf-8"},
-    {"app.css", "/dashboard/app.css", "text/css; charset=utf-8"},
+constexpr PageFile kPageFiles[] = {
+    {"index.html", "", "text/html; charset=utf-8"},
+    {"app.js", "/app.js", "application/javascript; charset=utf-8"},
+    {"app.css", "/app.css", "text/css; charset=utf-8"},
 };
 
 }  // namespace
@@ -96,20 +96,21 @@ void add_static_routes(http::Router& router, const std::string& docs_dir, const 
   });
 }
 
-void add_dashboard_routes(http::Router& router, const std::string& dashboard_dir) {
-  if (dashboard_dir.empty()) return;
-  std::vector<std::pair<const DashboardFile*, std::shared_ptr<std::string>>> loaded;
-  for (const auto& file : kDashboardFiles) {
-    auto body = read_file(dashboard_dir + "/" + file.name);
+void add_page_routes(http::Router& router, const std::string& dir, const std::string& route, const std::string& what) {
+  if (dir.empty()) return;
+  std::vector<std::pair<const PageFile*, std::shared_ptr<std::string>>> loaded;
+  for (const auto& file : kPageFiles) {
+    auto body = read_file(dir + "/" + file.name);
     if (!body) {
-      spdlog::warn("no {} in {}: /dashboard is not served (run from the repository, or pass --dashboard-dir)",
-                   file.name, dashboard_dir);
+      spdlog::warn("no {} in {}: {} ({}) is not served (run from the repository, or name its folder)", file.name, dir,
+                   route, what);
       return;
     }
     loaded.emplace_back(&file, std::make_shared<std::string>(std::move(*body)));
   }
   for (const auto& [file, body] : loaded) {
-    router.add("GET", file->route, "", [body, type = file->type](http::Request&) { return file_response(*body, type); });
+    router.add("GET", route + file->suffix, "",
+               [body, type = file->type](http::Request&) { return file_response(*body, type); });
   }
 }
 

@@ -7,6 +7,8 @@
 namespace recur::billing {
 namespace {
 
+Json party_json(const DocumentParty& p) { return Json{{"name", p.name}, {"lines", p.lines}}; }
+
 bool has_period(const Period& p) { return p.end > p.start; }
 
 std::string period_text(const Period& p) {
@@ -78,6 +80,24 @@ ShopProfile shop_from_doc(const Json& d) {
     if (auto t = parse_rfc3339(d["updated"].get<std::string>())) s.updated = *t;
   }
   return s;
+}
+
+Json to_json(const InvoiceDocument& d) {
+  Json facts = Json::array();
+  for (const auto& [label, value] : d.facts) facts.push_back({{"label", label}, {"value", value}});
+  Json rows = Json::array();
+  for (const auto& r : d.rows)
+    rows.push_back(
+        {{"description", r.description}, {"detail", r.detail}, {"quantity", r.quantity}, {"amount", r.amount}});
+  Json totals = Json::array();
+  for (const auto& t : d.totals) totals.push_back({{"label", t.label}, {"value", t.value}, {"strong", t.strong}});
+  return Json{{"title", d.title},
+              {"facts", std::move(facts)},
+              {"seller", party_json(d.seller)},
+              {"bill_to", party_json(d.bill_to)},
+              {"rows", std::move(rows)},
+              {"totals", std::move(totals)},
+              {"notes", d.notes}};
 }
 
 std::vector<std::string> address_lines(const customers::Address& a) {

@@ -61,6 +61,9 @@ struct InvoiceDocument {
   std::vector<DocumentTotal> totals;
   std::vector<std::string> notes;  // under the totals
 };
+// The document as the hosted invoice page draws it (the same text as the PDF): title, facts
+// as [{label, value}], seller and bill_to as {name, lines}, rows, totals and notes.
+Json to_json(const InvoiceDocument& document);
 
 // The customer as the document names them. An erased customer (none, or erased_at set) is
 // shown by id only: their personal data stays gone.

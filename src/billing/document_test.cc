@@ -221,5 +221,27 @@ TEST(ShopProfile, RoundTripsThroughItsDocument) {
   EXPECT_EQ(shop_from_doc(Json::object()).name, "Recur");
 }
 
+// The hosted invoice page draws the JSON form: the same text as the PDF, in order.
+TEST(InvoiceDocument, JsonKeepsTheTextAndOrderOfThePdf) {
+  auto d = invoice_document(sample_invoice(), ShopProfile{}, sample_customer());
+  Json j = to_json(d);
+  EXPECT_EQ(j["title"], "Invoice");
+  ASSERT_EQ(j["facts"].size(), d.facts.size());
+  for (std::size_t i = 0; i < d.facts.size(); ++i) {
+    EXPECT_EQ(j["facts"][i]["label"], d.facts[i].first);
+    EXPECT_EQ(j["facts"][i]["value"], d.facts[i].second);
+  }
+  EXPECT_EQ(j["bill_to"]["name"], "Zoë Ångström");
+  EXPECT_EQ(j["bill_to"]["lines"].size(), d.bill_to.lines.size());
+  ASSERT_EQ(j["rows"].size(), d.rows.size());
+  EXPECT_EQ(j["rows"][0]["amount"], d.rows[0].amount);
+  EXPECT_EQ(j["rows"][0]["detail"], d.rows[0].detail);
+  ASSERT_EQ(j["totals"].size(), d.totals.size());
+  EXPECT_EQ(j["totals"].back()["label"], "Amount due");
+  EXPECT_EQ(j["totals"].back()["strong"], true);
+  EXPECT_EQ(j["totals"][0]["strong"], false);
+  EXPECT_TRUE(j["notes"].is_array());
+}
+
 }  // namespace
 }  // namespace recur::billing

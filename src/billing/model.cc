@@ -377,28 +377,45 @@ Invoice invoice_from_doc(const Json& d) {
   return inv;
 }
 
+namespace {
+Json next_action_json(const Payment& p) {
+  if (p.status != PaymentStatus::kRequiresAction) return nullptr;
+  return Json{{"type", "authenticate"}, {"url", text_or_null(p.action_url)}};
+}
+}  // namespace
+
 Json to_json(const Payment& p) {
   return with_envelope(Json{{"id", p.id},
+                            {"object", "payment"},
+                            {"invoice", p.invoice},
+                            {"customer", p.customer},
+                            {"attempt", p.attempt},
+                            {"status", to_string(p.status)},
+                            {"amount", p.amount},
+                            {"currency", p.currency},
+                            {"gateway", text_or_null(p.gateway)},
+                            {"gateway_reference", text_or_null(p.gateway_reference)},
+                            {"payment_method", text_or_null(p.payment_method)},
+                            {"idempotency_key", p.idempotency_key},
+                            {"failure_code", text_or_null(p.failure_code)},
+                            {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
+                            {"failure_message", text_or_null(p.failure_message)},
+                            {"decline_code", text_or_null(p.decline_code)},
+                            {"decline_type", text_or_null(p.decline_type)},
+                            {"next_action", next_action_json(p)}},
+                       p);
+}
+
+Json to_public_json(const Payment& p) {
+  return Json{{"id", p.id},
               {"object", "payment"},
               {"invoice", p.invoice},
-              {"customer", p.customer},
-              {"attempt", p.attempt},
               {"status", to_string(p.status)},
               {"amount", p.amount},
               {"currency", p.currency},
-              {"gateway", text_or_null(p.gateway)},
-              {"gateway_reference", text_or_null(p.gateway_reference)},
-              {"payment_method", text_or_null(p.payment_method)},
-              {"idempotency_key", p.idempotency_key},
               {"failure_code", text_or_null(p.failure_code)},
-              {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
-              {"failure_message", text_or_null(p.failure_message)},
               {"decline_code", text_or_null(p.decline_code)},
-              {"decline_type", text_or_null(p.decline_type)},
-              {"next_action", p.status != PaymentStatus::kRequiresAction
-                                  ? Json(nullptr)
-                                  : Json{{"type", "authenticate"}, {"url", text_or_null(p.action_url)}}}},
-                       p);
+              {"next_action", next_action_json(p)}};
 }
 
 Payment payment_from_doc(const Json& d) {

@@ -165,6 +165,9 @@ struct Payment {
 };
 
 Json to_json(const Payment& payment);
+// What a customer's link may see of their payment (POST /v1/payments/{id}/confirm): its
+// state, amount and next step, without the gateway's references, key or payment method.
+Json to_public_json(const Payment& payment);
 Payment payment_from_doc(const Json& doc);
 
 // Money given back on a paid invoice. Like a charge, it is written `pending` with its

@@ -1,6 +1,7 @@
 // Update-payment tokens: issue (hash only), look up, use once.
 #include "billing/payment_update.h"
 
+#include <algorithm>
 #include <map>
 
 #include "billing/store.h"
@@ -17,6 +18,23 @@ Error token_invalid() {
 
 db::Value optional_text(const std::optional<std::string>& text) {
   return text ? db::Value(*text) : db::Value(nullptr);
+}
+
+// A token that is neither used nor expired, and what it was issued for.
+struct LiveToken {
+  std::string customer;
+  Timestamp expires_at = 0;
+  std::optional<std::string> invoice;
+};
+
+Result<std::optional<LiveToken>> live_token(db::Tx& tx, const std::string& token, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT customer_id, expires_at, invoice_id FROM payment_update_tokens"
+                                   " WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                                   {sha256_hex(token), now}));
+  if (rows.empty()) return std::optional<LiveToken>{};
+  LiveToken t{rows[0].text(0), rows[0].int64(1), std::nullopt};
+  if (!rows[0].is_null(2)) t.invoice = rows[0].text(2);
+  return std::optional<LiveToken>{std::move(t)};
 }
 
 }  // namespace
@@ -44,12 +62,20 @@ Json to_json(const PaymentUpdateView& v) {
                        {"gateway", p.gateway},
                        {"gateway_reference", p.gateway_reference},
                        {"url", text_or_null(p.action_url)}});
+  Json documents = Json::array();
+  for (const auto& d : v.documents)
+    documents.push_back({{"invoice", d.invoice},
+                         {"status", to_string(d.status)},
+                         {"amount_due", d.amount_due},
+                         {"currency", d.currency},
+                         {"document", to_json(d.document)}});
   return Json{{"object", "payment_update"},
               {"customer", v.customer},
               {"customer_name", v.customer_name},
               {"amount_due", std::move(due)},
               {"invoices", v.invoices},
               {"action_required", std::move(waiting)},
+              {"documents", std::move(documents)},
               {"expires_at", format_rfc3339(v.expires_at)}};
 }
 
@@ -69,29 +95,56 @@ Json to_json(const PaymentUpdateResult& r) {
 
 Result<PaymentUpdateView> PaymentUpdates::lookup(const std::string& token) {
   Timestamp now = clock_.now();
-  return db::transact(db_, [&](db::Tx& tx) -> Result<PaymentUpdateView> {
-    RECUR_ASSIGN(auto rows, tx.query("SELECT customer_id, expires_at FROM payment_update_tokens"
-                                     " WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-                                     {sha256_hex(token), now}));
-    if (rows.empty()) return token_invalid();
-    RECUR_ASSIGN(auto customer, customers::find_customer(tx, rows[0].text(0)));
-    if (!customer) return token_invalid();  // erased since
-    PaymentUpdateView v{customer->id, customer->name, {}, {}, rows[0].int64(1)};
-    std::map<std::string, std::int64_t> due;  // by currency
-    RECUR_ASSIGN(auto ids, open_invoices_of(tx, customer->id));
-    for (const auto& id : ids) {
-      RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
-      if (!inv) continue;
-      v.invoices.push_back(inv->id);
-      due[inv->currency] += amount_due(*inv);
-      RECUR_ASSIGN(auto waiting, pending_payment(tx, id));
-      // Not for an ended subscription's invoice: its payment would only be refunded.
-      if (waiting && waiting->status == PaymentStatus::kRequiresAction && !inv->collection_ended)
-        v.action_required.push_back(std::move(*waiting));
-    }
-    for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
-    return v;
-  }, db::TxMode::kReadOnly);
+  return db::transact(
+      db_,
+      [&](db::Tx& tx) -> Result<PaymentUpdateView> {
+        RECUR_ASSIGN(auto live, live_token(tx, token, now));
+        if (!live) return token_invalid();
+        RECUR_ASSIGN(auto customer, customers::find_customer(tx, live->customer));
+        if (!customer) return token_invalid();  // erased since
+        PaymentUpdateView v{customer->id, customer->name, {}, {}, live->expires_at};
+        RECUR_ASSIGN(auto shop_profile, load_shop(tx, false));
+        const ShopProfile shop = shop_profile.value_or(ShopProfile{});
+        auto add_page = [&](const Invoice& inv) {
+          v.documents.push_back(
+              {inv.id, inv.status, amount_due(inv), inv.currency, invoice_document(inv, shop, customer)});
+        };
+        RECUR_ASSIGN(auto ids, open_invoices_of(tx, customer->id));
+        if (live->invoice && std::find(ids.begin(), ids.end(), *live->invoice) == ids.end()) {
+          RECUR_ASSIGN(auto inv, find_invoice(tx, *live->invoice, false));
+          if (inv && inv->customer == customer->id) add_page(*inv);
+        }
+        std::map<std::string, std::int64_t> due;  // by currency
+        for (const auto& id : ids) {
+          RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
+          if (!inv) continue;
+          v.invoices.push_back(inv->id);
+          due[inv->currency] += amount_due(*inv);
+          add_page(*inv);
+          RECUR_ASSIGN(auto waiting, pending_payment(tx, id));
+          // Not for an ended subscription's invoice: its payment would only be refunded.
+          if (waiting && waiting->status == PaymentStatus::kRequiresAction && !inv->collection_ended)
+            v.action_required.push_back(std::move(*waiting));
+        }
+        for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
+        return v;
+      },
+      db::TxMode::kReadOnly);
+}
+
+Result<std::string> PaymentUpdates::invoice_of(const std::string& token, const std::string& invoice) {
+  Timestamp now = clock_.now();
+  return db::transact(
+      db_,
+      [&](db::Tx& tx) -> Result<std::string> {
+        RECUR_ASSIGN(auto live, live_token(tx, token, now));
+        if (!live) return token_invalid();
+        RECUR_ASSIGN(auto inv, find_invoice(tx, invoice, false));
+        // Another customer's invoice is answered as one that does not exist.
+        if (!inv || inv->customer != live->customer) return invoice_not_found(invoice);
+        return inv->id;
+      },
+      db::TxMode::kReadOnly);
 }
 
 Result<PaymentUpdates::Claim> PaymentUpdates::claim(const std::string& token_hash, Timestamp now) {

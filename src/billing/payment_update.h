@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "billing/document.h"
 #include "billing/model.h"
 #include "customers/service.h"
 #include "platform/clock.h"
@@ -36,6 +37,15 @@ struct AmountDue {
   std::string currency;
 };
 
+// An invoice as the hosted page shows it: its state, and its document (the PDF's text).
+struct InvoicePage {
+  std::string invoice;
+  InvoiceStatus status = InvoiceStatus::kOpen;
+  std::int64_t amount_due = 0;
+  std::string currency;
+  InvoiceDocument document;
+};
+
 // What the hosted page shows before the customer enters a card.
 struct PaymentUpdateView {
   std::string customer;
@@ -48,6 +58,9 @@ struct PaymentUpdateView {
   // gateway_reference) or sends the customer to its url, then calls
   // POST /v1/payments/{id}/confirm with the token.
   std::vector<Payment> action_required;
+  // The link's own invoice first, whatever its status now (paid after the customer
+  // authenticated, void ...), then the other open invoices, oldest first.
+  std::vector<InvoicePage> documents;
 };
 Json to_json(const PaymentUpdateView& view);
 
@@ -83,6 +96,9 @@ class PaymentUpdates {
   // An unknown, expired or used token is refused with 404 payment_update_token_invalid,
   // the same answer for all three.
   Result<PaymentUpdateView> lookup(const std::string& token);
+  // The invoice `invoice` if the token is valid and the invoice is its customer's (any
+  // status), for its PDF; else 404 (payment_update_token_invalid, invoice_not_found).
+  Result<std::string> invoice_of(const std::string& token, const std::string& invoice);
   // Uses the token once: attaches the payment method as the customer's default through
   // CustomerService (whose listener retries the open invoices), then reports them. A
   // refused attachment (unknown gateway, a card the gateway rejects) gives the token back.

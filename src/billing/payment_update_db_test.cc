@@ -87,6 +87,50 @@ TEST_F(PaymentUpdateTest, AFailedPaymentMessageCarriesATokenStoredOnlyAsItsHashT
   EXPECT_EQ(view->amount_due[0].amount, 2999);
   EXPECT_EQ(view->amount_due[0].currency, "usd");
   EXPECT_EQ(view->expires_at, at("2026-02-07T10:00:00Z"));  // seven days by default
+  // The hosted page's copy of the invoice: the PDF's text.
+  ASSERT_EQ(view->documents.size(), 1u);
+  EXPECT_EQ(view->documents[0].invoice, invoice);
+  EXPECT_EQ(view->documents[0].status, InvoiceStatus::kOpen);
+  EXPECT_EQ(view->documents[0].amount_due, 2999);
+  EXPECT_EQ(view->documents[0].document.title, "Invoice");
+  EXPECT_EQ(view->documents[0].document.bill_to.name, "Ada");
+}
+
+// The link's own invoice stays on its page once paid another way (here a new default card
+// set through the API), and the link gives the PDF of its customer's invoices only.
+TEST_F(PaymentUpdateTest, TheLinksInvoiceStaysShownOncePaidAndOnlyItsCustomersInvoicesAreGiven) {
+  auto sub = failing_subscriber();
+  auto invoice = first_invoice(sub.id);
+  std::string token = token_in_message("payment_failed", invoice);
+  auto other = failing_subscriber();
+  auto others_invoice = first_invoice(other.id);
+
+  auto pm =
+      t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), "pm_card_visa", true}, t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  EXPECT_EQ(text("SELECT status FROM invoices WHERE id = $1", {invoice}), "paid");
+
+  auto view = updates().lookup(token);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  EXPECT_TRUE(view->invoices.empty());
+  EXPECT_TRUE(view->amount_due.empty());
+  ASSERT_EQ(view->documents.size(), 1u);
+  EXPECT_EQ(view->documents[0].invoice, invoice);
+  EXPECT_EQ(view->documents[0].status, InvoiceStatus::kPaid);
+  EXPECT_EQ(view->documents[0].amount_due, 0);
+
+  auto own = updates().invoice_of(token, invoice);
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_EQ(*own, invoice);
+  auto foreign = updates().invoice_of(token, others_invoice);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().code, "invoice_not_found");
+  auto missing = updates().invoice_of(token, "in_00000000000000000000000000");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, foreign.error().code);
+  auto bad = updates().invoice_of("not-a-token", invoice);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, "payment_update_token_invalid");
 }
 
 TEST_F(PaymentUpdateTest, UnknownExpiredAndUsedTokensGetTheSameAnswerAndChangeNothing) {

@@ -302,7 +302,8 @@ Result<std::string> parse_token_only(const Request& req) {
 
 }  // namespace
 
-void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Collector& collector) {
+void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Collector& collector,
+                               Documents& documents) {
   const std::string kPublic;  // no API key: the token is the credential
   router.add("POST", "/v1/payment-updates/lookup", kPublic, [&updates](Request& req) {
     auto token = parse_token_only(req);
@@ -314,6 +315,17 @@ void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Co
     if (!input.ok()) return http::error_response(req, input.error());
     return http::respond(req, updates.apply(*input), 200, [](const PaymentUpdateResult& r) { return to_json(r); });
   });
+  router.add("POST", "/v1/payment-updates/invoice-pdf", kPublic, [&updates, &documents](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto token = f.text("token", true, kMaxTokenLength);
+    auto invoice = f.text("invoice", true, 64);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    auto id = updates.invoice_of(*token, *invoice);
+    if (!id.ok()) return http::error_response(req, id.error());
+    return pdf_response(req, documents.invoice_pdf(*id));
+  });
   // After the customer authenticated with their bank: Recur asks the gateway and settles.
   // The token is checked, not used up: the same link may still take a new card.
   router.add("POST", "/v1/payments/{id}/confirm", kPublic, [&updates, &collector](Request& req) {
@@ -322,7 +334,7 @@ void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Co
     auto view = updates.lookup(*token);
     if (!view.ok()) return http::error_response(req, view.error());
     return http::respond(req, collector.confirm_payment(req.path_params["id"], view->customer), 200,
-                         [](const Payment& p) { return to_json(p); });
+                         [](const Payment& p) { return to_public_json(p); });
   });
 }
 

@@ -29,7 +29,9 @@ void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks)
 // The merchant's hosted update-payment page: public routes (no API key), authorized by
 // the one-time token in the body alone (never in the URL, so never in access logs).
 // POST /v1/payments/{id}/confirm: the same token confirms a charge the customer authenticated.
-void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Collector& collector);
+// POST /v1/payment-updates/invoice-pdf: the PDF of one of the token's customer's invoices.
+void add_payment_update_routes(http::Router& router, PaymentUpdates& updates, Collector& collector,
+                               Documents& documents);
 
 // Test mode only: POST /v1/sandbox/charges/{id}/authenticate {"result": "approve"|"fail"},
 // the customer's answer to the sandbox's 3-D Secure challenge (what the bank's page does in

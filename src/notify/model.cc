@@ -445,6 +445,7 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
 
 std::string update_payment_link(std::string_view base_url, std::string_view token) {
   std::string link(base_url);
+  if (!base_url.empty() && base_url.back() == '#') return link + url_encode(token);
   link += base_url.find('?') == std::string_view::npos ? "?token=" : "&token=";
   link += url_encode(token);
   return link;

@@ -137,7 +137,9 @@ struct Rendered {
 // error (template_data_missing); a payment link without a base is update_payment_url_unset.
 Result<Rendered> render_template(const Template& t, Channel channel, Json data, std::string_view payment_base);
 
-// The link in payment_failed and card_expiring: base + "?token=" (or "&token=") + token.
+// The link in payment messages: base + "?token=" (or "&token=") + token; a base ending in '#'
+// (Recur's hosted page, "https://HOST/i#") takes the token as the URL's fragment, which the
+// browser never sends to a server, so no access log or proxy sees it.
 std::string update_payment_link(std::string_view base_url, std::string_view token);
 
 // An e-mail recipient: one @, no spaces or control characters, <= 254 bytes. (An SMS

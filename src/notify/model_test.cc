@@ -151,6 +151,9 @@ TEST(Templates, PaymentLinkIsBaseUrlPlusEncodedTokenAndIsASecret) {
   EXPECT_NE(r->html->find("href=\"https://pay.example/u?x=1&amp;token=tok%20en%2F1\""), std::string::npos) << *r->html;
   EXPECT_EQ(r->secrets, (std::vector<std::string>{"tok%20en%2F1", "tok en/1"}));
   EXPECT_EQ(update_payment_link("https://p.example/update", "abc"), "https://p.example/update?token=abc");
+  // Recur's hosted page: the token rides in the fragment, never sent to a server.
+  EXPECT_EQ(update_payment_link("https://recur.example/i#", "abc"), "https://recur.example/i#abc");
+  EXPECT_EQ(update_payment_link("https://recur.example/i#", "a b"), "https://recur.example/i#a%20b");
 }
 
 TEST(Templates, PaymentLinkWithoutABaseUrlIsRefused) {

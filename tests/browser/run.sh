@@ -8,10 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/e2e/harness.sh
 
-recur=$(realpath "${1:-build/recur}")
-[ -x "$recur" ] || { echo "dashboard: no recur binary at $recur (build it first)" >&2; exit 1; }
-[ -x /usr/bin/chromium ] || { echo "dashboard: /usr/bin/chromium not found (run scripts/install-deps.sh)" >&2; exit 1; }
-[ -e node_modules/puppeteer-core ] || { echo "dashboard: node_modules/puppeteer-core not found (run scripts/install-deps.sh)" >&2; exit 1; }
+recur=$(browser_test_recur "dashboard" "${1:-build/recur}")
 
 scratch_dir dashboard
 # The master key of this run's database, not the checkout's var/master.key.

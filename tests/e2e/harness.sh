@@ -49,6 +49,18 @@ new_api_key() {
   echo "$key"
 }
 
+# browser_test_recur NAME RECUR: the recur binary's full path, once it, Debian's chromium and
+# puppeteer-core are found (the browser tests' prerequisites); else says what is missing.
+browser_test_recur() {
+  local name=$1 recur
+  recur=$(realpath "$2")
+  [ -x "$recur" ] || { echo "$name: no recur binary at $recur (build it first)" >&2; return 1; }
+  [ -x /usr/bin/chromium ] || { echo "$name: /usr/bin/chromium not found (run scripts/install-deps.sh)" >&2; return 1; }
+  [ -e node_modules/puppeteer-core ] ||
+    { echo "$name: node_modules/puppeteer-core not found (run scripts/install-deps.sh)" >&2; return 1; }
+  echo "$recur"
+}
+
 # start_recur RECUR DB PORT LOG [SERVE OPTIONS...]: starts `recur serve` on DB at
 # 127.0.0.1:PORT as a job (see start_job) and waits until it answers (30 s at most).
 # --tick 86400: the tests read subscriptions as of now; a scheduler run in the middle of a

@@ -8,6 +8,7 @@ Runs on its own test-mode server (billing_server.py) that sends e-mail to aiosmt
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import timedelta
 from urllib.parse import unquote
 
@@ -195,7 +196,11 @@ class AuthenticationTest(HostedPageCase):
         # Before the customer answered the bank: nothing changes, nothing is charged again.
         r = self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": token})
         self.assertStatus(r, 200)
-        self.assertEqual((r.json()["status"], r.json()["version"]), ("requires_action", pay["version"]))
+        self.assertEqual((r.json()["status"], r.json()["next_action"]), ("requires_action", pay["next_action"]))
+        self.assertEqual(self.payments(inv)[0]["version"], pay["version"])
+        # The customer's view of a payment: no gateway reference, key or payment method.
+        self.assertEqual(set(r.json()), {"id", "object", "invoice", "status", "amount", "currency", "failure_code",
+                                         "decline_code", "next_action"})
         self.assertProblem(self.api.post(f"/v1/invoices/{inv['id']}/pay", {}), 409, "payment_requires_action")
 
         r = self.page.post(f"/v1/sandbox/charges/{pay['gateway_reference']}/authenticate", {"result": "approve"})
@@ -208,13 +213,54 @@ class AuthenticationTest(HostedPageCase):
         self.assertEqual(self.subscription(sub)["status"], "active")
         self.assertEqual([p["status"] for p in self.payments(inv)], ["succeeded"])
         # Confirmed again (a double click): the same payment, unchanged.
+        version = self.payments(inv)[0]["version"]
         again = self.page.post(f"/v1/payments/{pay['id']}/confirm", {"token": token})
         self.assertStatus(again, 200)
-        self.assertEqual(again.json()["version"], r.json()["version"])
-        # The link is not used up by confirming, and nothing waits any more.
+        self.assertEqual(again.json(), r.json())
+        self.assertEqual([(p["status"], p["version"]) for p in self.payments(inv)], [("succeeded", version)])
+        # The link is not used up by confirming, and nothing waits any more. Its own invoice
+        # is still shown, now paid, as its PDF shows it.
         r = self.page.post("/v1/payment-updates/lookup", {"token": token})
         self.assertStatus(r, 200)
-        self.assertEqual(r.json()["action_required"], [])
+        view = r.json()
+        self.assertEqual((view["action_required"], view["invoices"], view["amount_due"]), ([], [], []))
+        [page] = view["documents"]
+        self.assertEqual((page["invoice"], page["status"], page["amount_due"]), (inv["id"], "paid", 0))
+        facts = {f["label"]: f["value"] for f in page["document"]["facts"]}
+        self.assertEqual((facts["Invoice number"], facts["Status"]), (self.invoice(inv)["number"], "Paid"))
+        totals = {t["label"]: t["value"] for t in page["document"]["totals"]}
+        self.assertEqual((totals["Total"], totals["Amount paid"], totals["Amount due"]),
+                         ("20.00 USD", "20.00 USD", "0.00 USD"))
+
+    def test_the_link_gives_its_customers_invoice_pdfs_and_no_others(self):
+        customer, sub, inv, pay = self.challenged_signup()
+        token = self.token_mailed_to(customer, "Confirm your payment")
+        r = self.page.post("/v1/payment-updates/lookup", {"token": token})
+        self.assertStatus(r, 200)
+        [page] = r.json()["documents"]
+        self.assertEqual((page["invoice"], page["status"], page["amount_due"]), (inv["id"], "open", 2000))
+        self.assertEqual(page["document"]["bill_to"]["name"], "Ada Lovelace")
+
+        r = self.page.post("/v1/payment-updates/invoice-pdf", {"token": token, "invoice": inv["id"]})
+        self.assertStatus(r, 200)
+        self.assertTrue(r.headers["Content-Type"].startswith("application/pdf"))
+        direct = self.page_raw.post("/v1/payment-updates/invoice-pdf", {"token": token, "invoice": inv["id"]})
+        self.assertStatus(direct, 200)
+        self.assertTrue(direct.content.startswith(b"%PDF-"))
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=direct.content, check=True,
+                              capture_output=True).stdout.decode()
+        self.assertIn(self.invoice(inv)["number"], text)
+        self.assertIn("20.00 USD", text)
+
+        # Another customer's invoice is one that does not exist; a bad token is refused alike.
+        _, _, other_inv, _ = self.challenged_signup()
+        self.assertProblem(self.page.post("/v1/payment-updates/invoice-pdf", {"token": token, "invoice": other_inv["id"]}),
+                           404, "invoice_not_found")
+        self.assertProblem(self.page.post("/v1/payment-updates/invoice-pdf", {"token": "no-such-token",
+                                                                              "invoice": inv["id"]}),
+                           404, "payment_update_token_invalid")
+        self.assertProblem(self.page_raw.post("/v1/payment-updates/invoice-pdf", {"token": token}), 422,
+                           "validation_failed")
 
     def test_a_new_card_from_the_link_cancels_the_waiting_charge_then_pays(self):
         customer, sub, inv, pay = self.challenged_signup()

@@ -1,9 +1,11 @@
 """Bounded waits for the e2e harness, polling the condition (never a fixed sleep).
 
   wait_for.py http URL PID TIMEOUT   until URL answers HTTP (any status) while PID lives
+  wait_for.py tcp HOST:PORT PID TIMEOUT  until HOST:PORT accepts a connection while PID lives
   wait_for.py exit PID TIMEOUT       until PID has exited (a zombie counts as exited)
 
 Exit status 0 when the condition holds, 1 when the time ran out (or PID died first)."""
+import socket
 import sys
 import time
 import urllib.error
@@ -29,6 +31,15 @@ def answers(url: str) -> bool:
         return False
 
 
+def accepts(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
 def poll(condition, timeout: float, give_up=lambda: False) -> bool:
     deadline = time.monotonic() + timeout
     pause = 0.01
@@ -43,9 +54,10 @@ def poll(condition, timeout: float, give_up=lambda: False) -> bool:
 
 
 def main(argv) -> int:
-    if len(argv) == 5 and argv[1] == "http":
+    if len(argv) == 5 and argv[1] in ("http", "tcp"):
         url, pid, timeout = argv[2], int(argv[3]), float(argv[4])
-        if poll(lambda: answers(url), timeout, give_up=lambda: not alive(pid)):
+        up = answers if argv[1] == "http" else accepts
+        if poll(lambda: up(url), timeout, give_up=lambda: not alive(pid)):
             return 0
         why = f"process {pid} exited" if not alive(pid) else f"no answer within {timeout:g}s"
         print(f"wait_for: {url}: {why}", file=sys.stderr)
