@@ -131,9 +131,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
-  subscriptions::add_routes(router_, subscriptions_, retention_,
-                            [this](const subscriptions::CreateInput& input, const subscriptions::CheckoutRequest& asked,
-                                   const events::Actor& actor) -> Result<subscriptions::Subscription> {
+  subscriptions::CheckoutHooks checkout;
+  checkout.subscribe = [this](const subscriptions::CreateInput& input, const subscriptions::CheckoutRequest& asked,
+                              const events::Actor& actor) -> Result<subscriptions::Subscription> {
     // Without payment_behavior: allow_incomplete, Stripe's default (docs/billing-rules.md, "Checkout").
     const std::string& behavior = asked.payment_behavior;
     std::optional<billing::PaymentBehavior> parsed = billing::PaymentBehavior::kAllowIncomplete;
@@ -142,7 +142,17 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
                             {{"payment_behavior", "invalid_value",
                               "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
     return billing_.checkout.subscribe(input, *parsed, actor, asked.verify_payment_method);
-  });
+  };
+  // The route admits allow_incomplete (the default) and default_incomplete only.
+  checkout.change_plan = [this](const std::string& id, const subscriptions::ChangePlanInput& input,
+                                const std::string& behavior, std::optional<std::int64_t> version,
+                                const events::Actor& actor) -> Result<subscriptions::Subscription> {
+    auto parsed = behavior.empty()
+                      ? billing::PaymentBehavior::kAllowIncomplete
+                      : billing::payment_behavior_from(behavior).value_or(billing::PaymentBehavior::kAllowIncomplete);
+    return billing_.checkout.change_plan(id, input, parsed, version, actor);
+  };
+  subscriptions::add_routes(router_, subscriptions_, retention_, std::move(checkout));
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
                      billing_.documents);
   billing::add_payment_update_routes(router_, payment_updates_, billing_.collector, billing_.documents);
@@ -156,9 +166,10 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   router_.allow_inline("GET", "/v1/products/{id}/availability");
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
   // one request transaction; a retry under the same Idempotency-Key resumes what the first
-  // try committed: its payment method, its refund, the invoice's pending payment (0009).
-  for (const char* pattern :
-       {"/v1/subscriptions", "/v1/customers/{id}/payment-methods", "/v1/invoices/{id}/pay", "/v1/refunds"})
+  // try committed: its subscription or plan change, its payment method, its refund, the
+  // invoice's pending payment (0009).
+  for (const char* pattern : {"/v1/subscriptions", "/v1/subscriptions/{id}/change-plan",
+                              "/v1/customers/{id}/payment-methods", "/v1/invoices/{id}/pay", "/v1/refunds"})
     if (!router_.commits_in_steps("POST", pattern))
       throw std::logic_error(std::string("no route POST ") + pattern + " to mark as committing in steps");
   inventory::add_forecast_routes(router_, *db_, *clock_);

@@ -100,6 +100,29 @@ recur::Status Checkout::verify_card(const std::string& customer, const std::stri
   return e;
 }
 
+Result<Subscription> Checkout::change_plan(const std::string& id, const subscriptions::ChangePlanInput& input,
+                                           PaymentBehavior behavior, std::optional<std::int64_t> expected_version,
+                                           const events::Actor& actor) {
+  RECUR_ASSIGN(auto earlier, subscriptions_.changed_by_request(id, input.request_key));
+  const bool retry = earlier.has_value();
+  subscriptions::SubscriptionService::PlanChanged changed;
+  if (retry) {
+    changed = std::move(*earlier);
+  } else {
+    RECUR_ASSIGN(changed, subscriptions_.change_plan_charging(id, input, expected_version, actor));
+  }
+  if (changed.invoice.empty() || behavior == PaymentBehavior::kDefaultIncomplete) return changed.subscription;
+  // A first try charges; a retry only asks again about a charge still in flight (same key).
+  if (retry) {
+    RECUR_ASSIGN(auto latest,
+                 db::transact(
+                     db_, [&](db::Tx& tx) { return latest_payment(tx, changed.invoice); }, db::TxMode::kReadOnly));
+    if (latest && latest->status != PaymentStatus::kPending) return subscriptions_.get(id);
+  }
+  RECUR_TRY(collector_.attempt(changed.invoice, "", timeout_));
+  return subscriptions_.get(id);
+}
+
 Result<Subscription> Checkout::subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
                                          const events::Actor& actor, bool verify_payment_method) {
   RECUR_ASSIGN(auto earlier, subscriptions_.created_by_request(input.request_key));

@@ -56,6 +56,20 @@ class Checkout {
   Result<subscriptions::Subscription> subscribe(const subscriptions::CreateInput& input, PaymentBehavior behavior,
                                                 const events::Actor& actor, bool verify_payment_method = false);
 
+  // POST /v1/subscriptions/{id}/change-plan: the change (SubscriptionService::change_plan),
+  // then the invoice it issued at once (always_invoice, or a new period on an interval change)
+  // charged in the request on the same exactly-once path, waiting at most the checkout
+  // timeout. The change stands whatever the charge's answer (Stripe's allow_incomplete): a
+  // refusal leaves the invoice open and the subscription past_due, and dunning follows;
+  // default_incomplete charges nothing now (the run or POST /v1/invoices/{id}/pay does).
+  // error_if_incomplete is not offered for changes (docs/billing-rules.md, "Plan changes").
+  // input.request_key: a retry finds the first try's change and only asks again about its
+  // charge.
+  Result<subscriptions::Subscription> change_plan(const std::string& id, const subscriptions::ChangePlanInput& input,
+                                                  PaymentBehavior behavior,
+                                                  std::optional<std::int64_t> expected_version,
+                                                  const events::Actor& actor);
+
  private:
   db::Database& db_;
   subscriptions::SubscriptionService& subscriptions_;

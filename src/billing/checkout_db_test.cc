@@ -270,5 +270,136 @@ TEST_F(CheckoutTest, ACardTheBankChallengesLeavesAnIncompleteSubscriptionUntilTh
   EXPECT_EQ(gateway_charges(), 2);
 }
 
+// Plan changes that invoice at once (always_invoice, or an interval change starting a new
+// period) charge that invoice in the request too (docs/billing-rules.md, "Plan changes").
+class PlanChangeCheckoutTest : public CheckoutTest {
+ protected:
+  void SetUp() override {
+    CheckoutTest::SetUp();
+    premium = testing::make_plan(t, 5000, Interval::kMonth, 1, 0, "Premium");
+    weekly = testing::make_plan(t, 900, Interval::kWeek, 1, 0, "Weekly");
+  }
+  // An active subscriber who paid their first month at signup; ten days later.
+  subscriptions::Subscription subscriber(const std::string& card = "pm_card_visa") {
+    auto sub = checkout(customer_with(card), PaymentBehavior::kAllowIncomplete);
+    EXPECT_TRUE(sub.ok() && sub->status == Status::kActive);
+    t.clock->advance(10 * kSecondsPerDay);
+    return *sub;
+  }
+  Result<subscriptions::Subscription> change(
+      const subscriptions::Subscription& sub, const std::string& plan_id,
+      PaymentBehavior behavior = PaymentBehavior::kAllowIncomplete, const std::string& key = "",
+      subscriptions::Proration proration = subscriptions::Proration::kAlwaysInvoice) {
+    subscriptions::ChangePlanInput in;
+    in.plan = plan_id;
+    in.proration = proration;
+    in.request_key = key;
+    return t.app->billing().checkout.change_plan(sub.id, in, behavior, std::nullopt, t.actor);
+  }
+  void make_default(const subscriptions::Subscription& sub, const std::string& card) {
+    auto pm = t.app->customers().attach_payment_method(sub.customer, {std::string("sandbox"), card, true}, t.actor);
+    ASSERT_TRUE(pm.ok()) << pm.error().message;
+  }
+  // The subscription's newest invoice (the change's, issued ten days after the first): its
+  // status and how many payments it has.
+  std::pair<std::string, std::int64_t> change_invoice(const std::string& sub) {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query(
+        "SELECT i.status, (SELECT COUNT(*) FROM payments p WHERE p.invoice_id = i.id)"
+        " FROM invoices i WHERE i.subscription_id = $1 AND i.created_at > ("
+        "SELECT MIN(created_at) FROM invoices WHERE subscription_id = $1)",
+        {sub});
+    EXPECT_TRUE(rows.ok() && rows->size() == 1) << (rows.ok() ? std::to_string(rows->size()) : rows.error().message);
+    if (!rows.ok() || rows->size() != 1) return {"", -1};
+    return {rows->at(0).text(0), rows->at(0).int64(1)};
+  }
+  std::int64_t plan_changes(const std::string& sub) {
+    return count("SELECT COUNT(*) FROM events WHERE type = 'subscription.plan_changed' AND resource_id = $1", {sub});
+  }
+
+  catalog::Plan premium;
+  catalog::Plan weekly;
+};
+
+TEST_F(PlanChangeCheckoutTest, AnUpgradeThatInvoicesAtOnceIsChargedInTheRequest) {
+  auto sub = subscriber();
+  auto changed = change(sub, premium.id);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->plan, premium.id);
+  EXPECT_EQ(changed->status, Status::kActive);
+  EXPECT_EQ(change_invoice(sub.id), std::make_pair(std::string("paid"), std::int64_t{1}));
+  EXPECT_EQ(gateway_charges(), 2);  // the signup and the upgrade
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(gateway_charges(), 2);  // nothing left for the run
+}
+
+TEST_F(PlanChangeCheckoutTest, ARefusedChargeKeepsTheChangeAndTheInvoiceOpenForDunning) {
+  auto sub = subscriber();
+  make_default(sub, "pm_card_chargeDeclined");
+  auto changed = change(sub, premium.id);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->plan, premium.id);  // allow_incomplete: the change stands
+  EXPECT_EQ(changed->status, Status::kPastDue);
+  EXPECT_EQ(change_invoice(sub.id), std::make_pair(std::string("open"), std::int64_t{1}));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments p JOIN invoices i ON i.id = p.invoice_id"
+                  " WHERE i.subscription_id = $1 AND p.status = 'failed'",
+                  {sub.id}),
+            1);
+}
+
+TEST_F(PlanChangeCheckoutTest, DefaultIncompleteLeavesTheInvoiceUnchargedAndAChangeWithoutInvoiceChargesNothing) {
+  auto sub = subscriber();
+  auto changed = change(sub, premium.id, PaymentBehavior::kDefaultIncomplete);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(change_invoice(sub.id), std::make_pair(std::string("open"), std::int64_t{0}));
+  EXPECT_EQ(gateway_charges(), 1);
+  // Prorations that wait for the next invoice: nothing is invoiced, nothing charged.
+  auto other = subscriber();
+  auto waits = change(other, premium.id, PaymentBehavior::kAllowIncomplete, "", subscriptions::Proration::kCreate);
+  ASSERT_TRUE(waits.ok()) << waits.error().message;
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1", {other.id}), 1);
+  EXPECT_EQ(gateway_charges(), 2);  // the two signups
+}
+
+TEST_F(PlanChangeCheckoutTest, AnIntervalChangeChargesTheNewPeriodInTheRequest) {
+  auto sub = subscriber();
+  auto changed = change(sub, weekly.id, PaymentBehavior::kAllowIncomplete, "", subscriptions::Proration::kCreate);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->plan, weekly.id);
+  EXPECT_EQ(changed->status, Status::kActive);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1 AND status = 'paid'", {sub.id}), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE subscription_id = $1 AND status = 'open'", {sub.id}), 0);
+}
+
+// A retry under the same Idempotency-Key finds the first try's change: no second change, and
+// only a charge still in flight is asked about again, with its own key (one charge).
+TEST_F(PlanChangeCheckoutTest, ARetriedChangeNeverChangesOrChargesTwice) {
+  auto sub = subscriber();
+  auto first = change(sub, premium.id, PaymentBehavior::kAllowIncomplete, "key-c:fp");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto again = change(sub, premium.id, PaymentBehavior::kAllowIncomplete, "key-c:fp");
+  ASSERT_TRUE(again.ok()) << again.error().message;  // not 422 no_change: the same change
+  EXPECT_EQ(again->version, first->version);
+  EXPECT_EQ(plan_changes(sub.id), 1);
+  EXPECT_EQ(gateway_charges(), 2);
+
+  auto lost = subscriber();
+  sandbox().set_faults({0, 1.0, 0, 7});  // the charge is made, its answer lost
+  auto pending = change(lost, premium.id, PaymentBehavior::kAllowIncomplete, "key-d:fp");
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  EXPECT_EQ(change_invoice(lost.id), std::make_pair(std::string("open"), std::int64_t{1}));
+  sandbox().set_faults({});
+  auto resumed = change(lost, premium.id, PaymentBehavior::kAllowIncomplete, "key-d:fp");
+  ASSERT_TRUE(resumed.ok()) << resumed.error().message;
+  EXPECT_EQ(change_invoice(lost.id), std::make_pair(std::string("paid"), std::int64_t{1}));
+  EXPECT_EQ(plan_changes(lost.id), 1);
+  EXPECT_EQ(gateway_charges(), 4);  // two signups, two upgrades: the lost one found, not made again
+  // Another subscription's path with the key is not that change.
+  auto other = subscriber();
+  auto elsewhere = change(other, premium.id, PaymentBehavior::kAllowIncomplete, "key-d:fp");
+  ASSERT_TRUE(elsewhere.ok()) << elsewhere.error().message;
+  EXPECT_EQ(plan_changes(other.id), 1);
+}
+
 }  // namespace
 }  // namespace recur::billing

@@ -99,9 +99,17 @@ Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req) {
   return std::make_pair(std::move(in), *version);
 }
 
-Result<ChangePlanInput> parse_change(const Json& body) {
+struct Change {
+  ChangePlanInput input;
+  std::string payment_behavior;  // "" when absent
+};
+
+Result<Change> parse_change(const Json& body) {
   FieldReader f(body);
-  ChangePlanInput in;
+  Change change;
+  change.payment_behavior =
+      f.one_of("payment_behavior", false, {"allow_incomplete", "default_incomplete"}).value_or("");
+  ChangePlanInput& in = change.input;
   auto plan = f.text("plan", true, 64);
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity);
   auto proration = f.one_of("proration", false, {"create_prorations", "none", "always_invoice"});
@@ -111,7 +119,7 @@ Result<ChangePlanInput> parse_change(const Json& body) {
   std::string how = proration.value_or("create_prorations");
   in.proration = how == "none" ? Proration::kNone : how == "always_invoice" ? Proration::kAlwaysInvoice : Proration::kCreate;
   in.effective = effective.value_or("now") == "now" ? Effective::kNow : Effective::kPeriodEnd;
-  return in;
+  return change;
 }
 
 Result<CancelInput> parse_cancel(const Json& body) {
@@ -203,7 +211,9 @@ http::Handler action_handler(ActionCall action) {
 
 }  // namespace
 
-void add_routes(http::Router& router, SubscriptionService& svc, RetentionService& retention, Subscribe subscribe) {
+void add_routes(http::Router& router, SubscriptionService& svc, RetentionService& retention, CheckoutHooks checkout) {
+  Subscribe subscribe = std::move(checkout.subscribe);
+  ChangePlan change_plan = std::move(checkout.change_plan);
   using namespace access::perm;
   const std::string read(kSubscriptionsRead), write(kSubscriptionsWrite);
 
@@ -261,18 +271,24 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                RECUR_TRY(f.finish());
                return svc.skip(id, period_start, version, actor);
              }));
-  router.add("POST", "/v1/subscriptions/{id}/change-plan", write,
-             action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
-                                -> Result<Subscription> {
-               RECUR_ASSIGN(auto input, parse_change(body));
-               return svc.change_plan(id, input, version, actor);
-             }));
+  router.add("POST", "/v1/subscriptions/{id}/change-plan", write, [&svc, change_plan](Request& req) {
+    auto a = action_body(req);
+    if (!a.ok()) return http::error_response(req, a.error());
+    auto change = parse_change(a->body);
+    if (!change.ok()) return http::error_response(req, change.error());
+    change->input.request_key = req.idempotency_key;
+    const std::string& id = req.path_params["id"];
+    if (!change_plan)
+      return http::respond(req, svc.change_plan(id, change->input, a->version, access::actor_of(req)), 200, render);
+    return http::respond(
+        req, change_plan(id, change->input, change->payment_behavior, a->version, access::actor_of(req)), 200, render);
+  });
   router.add("POST", "/v1/subscriptions/{id}/change-plan/preview", read, [&svc](Request& req) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return http::error_response(req, body.error());
-    auto input = parse_change(*body);
-    if (!input.ok()) return http::error_response(req, input.error());
-    auto preview = svc.preview_change(req.path_params["id"], *input);
+    auto change = parse_change(*body);
+    if (!change.ok()) return http::error_response(req, change.error());
+    auto preview = svc.preview_change(req.path_params["id"], change->input);
     if (!preview.ok()) return http::error_response(req, preview.error());
     return http::json_response(200, to_json(*preview));
   });

@@ -17,8 +17,18 @@ struct CheckoutRequest {
 // the request). Unset: create only.
 using Subscribe = std::function<Result<Subscription>(const CreateInput& input, const CheckoutRequest& checkout,
                                                      const events::Actor& actor)>;
+// How POST /v1/subscriptions/{id}/change-plan changes: billing's checkout (which charges the
+// invoice the change issues at once in the request). payment_behavior: "" when absent.
+using ChangePlan = std::function<Result<Subscription>(
+    const std::string& id, const ChangePlanInput& input, const std::string& payment_behavior,
+    std::optional<std::int64_t> expected_version, const events::Actor& actor)>;
+// Billing's ways in; unset: the route only creates or changes.
+struct CheckoutHooks {
+  Subscribe subscribe;
+  ChangePlan change_plan;
+};
 
 void add_routes(http::Router& router, SubscriptionService& service, RetentionService& retention,
-                Subscribe subscribe = {});
+                CheckoutHooks checkout = {});
 
 }  // namespace recur::subscriptions

@@ -384,6 +384,43 @@ Result<Subscription> SubscriptionService::change_plan(const std::string& id, con
   return mutate(id, expected_version, actor, "subscription.plan_changed", change_step(in));
 }
 
+Result<SubscriptionService::PlanChanged> SubscriptionService::change_plan_charging(
+    const std::string& id, const ChangePlanInput& in, std::optional<std::int64_t> expected_version,
+    const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<PlanChanged> {
+    std::string before;
+    if (billing_) {
+      RECUR_ASSIGN(before, billing_->latest_invoice(tx, id));
+    }
+    PlanChanged changed;
+    RECUR_ASSIGN(changed.subscription,
+                 mutate_in(tx, id, expected_version, actor, "subscription.plan_changed", change_step(in)));
+    if (billing_) {
+      RECUR_ASSIGN(std::string after, billing_->latest_invoice(tx, id));
+      if (after != before) changed.invoice = after;
+    }
+    if (!in.request_key.empty())
+      RECUR_TRY(insert_change_request(tx, in.request_key, {id, changed.invoice}, changed.subscription.updated));
+    return changed;
+  });
+}
+
+Result<std::optional<SubscriptionService::PlanChanged>> SubscriptionService::changed_by_request(
+    const std::string& id, const std::string& request_key) {
+  if (request_key.empty()) return std::optional<PlanChanged>();
+  return db::transact(
+      db_,
+      [&](db::Tx& tx) -> Result<std::optional<PlanChanged>> {
+        RECUR_ASSIGN(auto found, find_change_request(tx, request_key, clock_.now()));
+        // The key names one request: another subscription's path with it is not this change.
+        if (!found || found->subscription != id) return std::optional<PlanChanged>();
+        RECUR_ASSIGN(auto sub, find(tx, id, false));
+        if (!sub) return std::optional<PlanChanged>();
+        return std::optional<PlanChanged>(PlanChanged{std::move(*sub), found->invoice});
+      },
+      db::TxMode::kReadOnly);
+}
+
 SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInput& in) {
   return [this, in](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, in, now));

@@ -65,6 +65,8 @@ struct ChangePlanInput {
   // always_invoice: the prorations (and every pending item) are invoiced at once.
   Proration proration = Proration::kCreate;
   Effective effective = Effective::kNow;
+  // The request's scoped Idempotency-Key ("" for none): see change_plan_charging.
+  std::string request_key;
 };
 
 struct ChangePreview {
@@ -190,6 +192,19 @@ class SubscriptionService {
   Result<ChangePreview> preview_change(const std::string& id, const ChangePlanInput& input);
   Result<Subscription> change_plan(const std::string& id, const ChangePlanInput& input,
                                    std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  // For billing's checkout, which charges what a change invoices at once in the request: the
+  // change as change_plan makes it, and the invoice issued in its transaction ("" none).
+  // The request's key is kept with them in that transaction, so that a retry finds them with changed_by_request instead
+  // of changing again. input.request_key: the scoped Idempotency-Key ("" for none).
+  struct PlanChanged {
+    Subscription subscription;
+    std::string invoice;
+  };
+  Result<PlanChanged> change_plan_charging(const std::string& id, const ChangePlanInput& input,
+                                           std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  // The change a request with this key made to subscription `id` (kRequestKeyLifetime), if
+  // any: the subscription as it is now and the invoice that change issued.
+  Result<std::optional<PlanChanged>> changed_by_request(const std::string& id, const std::string& request_key);
   Result<Subscription> cancel(const std::string& id, const CancelInput& input,
                               std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<Subscription> reactivate(const std::string& id, std::optional<std::int64_t> expected_version,

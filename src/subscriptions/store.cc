@@ -59,6 +59,25 @@ Result<std::optional<std::string>> find_by_request(db::Tx& tx, const std::string
   return std::optional<std::string>(rows[0].text(0));
 }
 
+recur::Status insert_change_request(db::Tx& tx, const std::string& request_key, const ChangeRequest& change,
+                                    Timestamp now) {
+  RECUR_TRY(db::release_stale_request_key(tx, "subscription_requests", request_key, now));
+  RECUR_TRY(
+      tx.exec("INSERT INTO subscription_requests (request_key, subscription_id, invoice_id, created_at)"
+              " VALUES ($1, $2, $3, $4)",
+              {request_key, change.subscription,
+               change.invoice.empty() ? db::Value(nullptr) : db::Value(change.invoice), now}));
+  return Ok{};
+}
+
+Result<std::optional<ChangeRequest>> find_change_request(db::Tx& tx, const std::string& request_key, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT subscription_id, invoice_id FROM subscription_requests"
+                                   " WHERE request_key = $1 AND created_at >= $2",
+                                   {request_key, now - db::kRequestKeyLifetime}));
+  if (rows.empty()) return std::optional<ChangeRequest>();
+  return std::optional<ChangeRequest>(ChangeRequest{rows[0].text(0), rows[0].is_null(1) ? "" : rows[0].text(1)});
+}
+
 Result<bool> update(db::Tx& tx, const Subscription& s, std::int64_t expected_version) {
   RECUR_ASSIGN(auto params, columns(tx, s));
   params.emplace_back(expected_version);

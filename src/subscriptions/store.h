@@ -21,6 +21,16 @@ struct ListFilter {
 // of that request finds it with find_by_request for kRequestKeyLifetime (decision 0009).
 recur::Status insert(db::Tx& tx, const Subscription& sub, const std::string& request_key = "");
 Result<std::optional<std::string>> find_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
+// The recovery point of a plan change that charges in steps (billing's checkout): the change's
+// request key, its subscription and the invoice it issued at once ("" none). Written in the
+// change's transaction; found for kRequestKeyLifetime.
+struct ChangeRequest {
+  std::string subscription;
+  std::string invoice;
+};
+recur::Status insert_change_request(db::Tx& tx, const std::string& request_key, const ChangeRequest& change,
+                                    Timestamp now);
+Result<std::optional<ChangeRequest>> find_change_request(db::Tx& tx, const std::string& request_key, Timestamp now);
 // Writes `sub` if the stored version is still `expected_version`; false if it moved on.
 Result<bool> update(db::Tx& tx, const Subscription& sub, std::int64_t expected_version);
 recur::Status remove(db::Tx& tx, const std::string& id);

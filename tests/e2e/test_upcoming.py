@@ -172,7 +172,7 @@ class ChangePlanPreviewTest(TestModeCase):
         [issued] = [i for i in self.invoices(sub) if i["id"] not in before]
         self.assertEqual(promised(issued), promised(invoice))
 
-    def test_always_invoice_issues_the_previewed_invoice_at_once_and_the_run_charges_it(self):
+    def test_always_invoice_issues_the_previewed_invoice_at_once_and_the_request_charges_it(self):
         sub = self.make.subscription(plan=self.make.plan(amount=3000), customer=self.customer())
         self.advance(self.now() + timedelta(days=9))
         premium = self.make.plan(amount=6000)
@@ -184,7 +184,9 @@ class ChangePlanPreviewTest(TestModeCase):
         issued = [i for i in self.invoices(sub) if i["billing_reason"] == "subscription_update"]
         self.assertEqual(len(issued), 1)
         self.assertEqual(promised(issued[0]), promised(invoice))
-        self.assertEqual(issued[0]["status"], "open")
+        # Charged in the change's request (docs/billing-rules.md, "Plan changes"), once.
+        self.assertEqual(issued[0]["status"], "paid")
+        self.assertEqual([p["status"] for p in self.payments(issued[0])], ["succeeded"])
         changed = [e for e in self.list_all(f"/v1/subscriptions/{sub['id']}/history")
                    if e["type"] == "subscription.plan_changed"]
         self.assertEqual(changed[0]["details"]["invoice"], issued[0]["id"])
@@ -192,6 +194,36 @@ class ChangePlanPreviewTest(TestModeCase):
         upcoming = self.api.get("/v1/invoices/upcoming", params={"subscription": sub["id"]})
         self.assertStatus(upcoming, 200)
         self.assertEqual([line["proration"] for line in upcoming.json()["lines"]], [False])
-        # The billing run charges it like any invoice that is due.
+        # The billing run has nothing more to charge.
         self.advance(self.now() + timedelta(minutes=5))
-        self.assertEqual(self.invoice(issued[0])["status"], "paid")
+        self.assertEqual(len(self.payments(issued[0])), 1)
+
+    def test_a_refused_upgrade_charge_keeps_the_change_and_default_incomplete_charges_nothing(self):
+        customer = self.customer()
+        sub = self.make.subscription(plan=self.make.plan(amount=3000), customer=customer)
+        self.advance(self.now() + timedelta(days=9))
+        self.attach(customer, "pm_card_chargeDeclined", default=True)
+        premium = self.make.plan(amount=6000)
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/change-plan",
+                          {"plan": premium["id"], "proration": "always_invoice", "payment_behavior": "allow_incomplete"})
+        self.assertStatus(r, 200)
+        self.assertEqual((r.json()["plan"], r.json()["status"]), (premium["id"], "past_due"))
+        [issued] = [i for i in self.invoices(sub) if i["billing_reason"] == "subscription_update"]
+        self.assertEqual(issued["status"], "open")
+        self.assertEqual([p["status"] for p in self.payments(issued)], ["failed"])
+
+        other = self.make.subscription(plan=self.make.plan(amount=3000), customer=self.customer())
+        r = self.api.post(f"/v1/subscriptions/{other['id']}/change-plan",
+                          {"plan": premium["id"], "proration": "always_invoice", "payment_behavior": "default_incomplete"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "active")
+        [waiting] = [i for i in self.invoices(other) if i["billing_reason"] == "subscription_update"]
+        self.assertEqual((waiting["status"], self.payments(waiting)), ("open", []))
+        # error_if_incomplete is not offered for a change: refused (outside the contract, so
+        # sent direct), and nothing changes.
+        before = self.subscription(other)
+        doc = self.assertProblem(self.raw.post(f"/v1/subscriptions/{other['id']}/change-plan",
+                                               {"plan": self.make.plan(amount=9000)["id"],
+                                                "payment_behavior": "error_if_incomplete"}), 422, "validation_failed")
+        self.assertFieldErrors(doc, {"payment_behavior": "invalid_value"})
+        self.assertEqual(self.subscription(other)["version"], before["version"])
