@@ -740,6 +740,9 @@ CREATE TABLE subscription_requests (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX subscription_requests_created ON subscription_requests (created_at))"},
+      // Each run looks for charges that waited too long for the customer's authentication.
+      {36, "billing (issue 17): charges waiting for authentication found by status and age", R"(
+CREATE INDEX payments_waiting ON payments (status, created_at))"},
   };
   return kMigrations;
 }

@@ -46,7 +46,8 @@ struct BillingOptions {
   // Operators' address: a run whose failure rate jumps, and each new dispute, is e-mailed
   // here ("": event and log only).
   std::string ops_email;
-  // How long the update-payment link of a failed-payment or card-expiring message works.
+  // How long the update-payment link of a failed-payment or card-expiring message works; a
+  // charge waiting for the customer's authentication waits as long (BillingRuns).
   std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
   // The sandbox signs its webhooks with a well-known secret: accept them only where
   // nothing real is at stake (test mode).
@@ -70,7 +71,8 @@ struct Billing {
                  options.sandbox_webhooks),
         reminders(db, clock, outbox, messages),
         runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
-             {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),
+             {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email,
+              options.payment_update_token_seconds}),
         service(db, clock, ids),
         upcoming(db, subscriptions),
         documents(db, options.pdf_fonts) {}

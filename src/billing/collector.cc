@@ -470,6 +470,36 @@ Result<Payment> Collector::confirm_payment(const std::string& payment_id, const 
   }, db::TxMode::kReadOnly);
 }
 
+Result<int> Collector::expire_waiting(Timestamp now, std::int64_t deadline_seconds, int batch) {
+  RECUR_ASSIGN(auto waiting,
+               db::transact(
+                   db_, [&](db::Tx& tx) { return payments_waiting_since(tx, now - deadline_seconds + 1, batch); },
+                   db::TxMode::kReadOnly));
+  int settled = 0;
+  for (const Payment& pay : waiting) {
+    Gateway* gateway = gateways_.find(pay.gateway);
+    ChargeResult result = gateway ? gateway->fetch_charge(pay.gateway_reference) : ChargeResult{};
+    if (result.outcome != Outcome::kSucceeded) {
+      // Canceled first, so that a late authentication can never succeed after the failure
+      // is recorded and dunning charges anew; paid meanwhile, the cancel says so.
+      ChargeResult canceled = cancel_waiting(pay);
+      if (canceled.outcome == Outcome::kRequiresAction) continue;  // not certain: next run
+      result = canceled;
+      if (canceled.outcome == Outcome::kFailed) {
+        result.failure_code = "authentication_required";
+        result.decline_code = "authentication_required";
+        result.failure_message = "the customer did not authenticate the payment with their bank within " +
+                                 std::to_string(deadline_seconds / kSecondsPerDay) + " days";
+      }
+    }
+    RECUR_ASSIGN(AttemptResult r, db::transact(db_, [&](db::Tx& tx) {
+                   return settle_payment(tx, pay.invoice, pay.id, result, clock_.now());
+                 }));
+    if (r != AttemptResult::kSkipped) ++settled;
+  }
+  return settled;
+}
+
 Result<Invoice> Collector::pay_invoice(const std::string& id, const std::string& request_key) {
   if (!request_key.empty()) {
     RECUR_ASSIGN(auto earlier, db::transact(db_, [&](db::Tx& tx) {

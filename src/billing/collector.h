@@ -66,6 +66,13 @@ class Collector {
   // 409 payment_not_awaiting_action when the payment is pending (its answer is on the way);
   // 503 gateway_error when the gateway does not answer.
   Result<Payment> confirm_payment(const std::string& payment_id, const std::string& customer);
+  // Charges that waited for the customer's authentication `deadline_seconds` or longer (the
+  // life of the link the customer was sent: docs/billing-rules.md, "Authentication"): each
+  // is asked about once more (the customer may have authenticated, the notice lost), then
+  // canceled at the gateway and recorded failed as a decline (authentication_required, which
+  // dunning retries on its schedule); without a certain answer it waits for the next run.
+  // Returns how many were settled, at most `batch`.
+  Result<int> expire_waiting(Timestamp now, std::int64_t deadline_seconds, int batch);
 
   // The one place an answer about a charge is recorded: only while the payment is still
   // pending, or waits for the customer's authentication and the answer is final (kSkipped

@@ -197,7 +197,8 @@ Json to_json(const BillingRun& r) {
                 {"refunds_resumed", r.payments.refunds_resumed},
                 {"reminders_queued", r.payments.reminders_queued},
                 {"reminders_failed", r.payments.reminders_failed},
-                {"requires_action", r.payments.requires_action}}},
+                {"requires_action", r.payments.requires_action},
+                {"authentication_expired", r.payments.authentication_expired}}},
               {"failure_rate_alert", r.failure_rate_alert}};
 }
 
@@ -212,9 +213,17 @@ BillingRun run_from_doc(const Json& d) {
   r.lifecycle_events = d.at("lifecycle_events");
   r.lifecycle_failures = d.at("lifecycle_failures");
   const auto& p = d.at("payments");
-  r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), "",
-                p.value("refunds_resumed", 0), p.value("reminders_queued", 0), p.value("reminders_failed", 0),
-                p.value("requires_action", 0)};
+  r.payments = {p.at("attempted"),
+                p.at("succeeded"),
+                p.at("failed"),
+                p.at("unknown"),
+                p.at("errors"),
+                "",
+                p.value("refunds_resumed", 0),
+                p.value("reminders_queued", 0),
+                p.value("reminders_failed", 0),
+                p.value("requires_action", 0),
+                p.value("authentication_expired", 0)};
   r.failure_rate_alert = d.value("failure_rate_alert", false);
   return r;
 }

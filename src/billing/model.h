@@ -299,6 +299,8 @@ struct CollectReport {
   int reminders_queued = 0;
   int reminders_failed = 0;  // could not be queued (logged with the run id; tried again next run)
   int requires_action = 0;   // the bank asks the customer to authenticate (3-D Secure)
+  // Charges nobody authenticated in time, canceled and recorded failed (BillingRuns).
+  int authentication_expired = 0;
 };
 
 struct ReminderReport {

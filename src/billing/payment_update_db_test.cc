@@ -285,6 +285,69 @@ TEST_F(AuthenticationTest, AChargeTheBankChallengesWaitsUnretriedWhileTheCustome
   EXPECT_EQ(only_payment(invoice).status, PaymentStatus::kRequiresAction);
 }
 
+// Nobody authenticates: once the link sent with it expires (7 days), the run asks the
+// gateway once more, cancels the charge there and records it failed, a decline dunning
+// retries on its schedule (each retry challenged anew).
+TEST_F(AuthenticationTest, AChargeNobodyAuthenticatesExpiresWithItsLinkAndDunningGoesOn) {
+  const Timestamp charged = t.clock->now();
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment waiting = only_payment(invoice);
+  auto next = t.app->billing().runs.next_due_at();
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(*next, std::optional<Timestamp>(charged + 7 * kSecondsPerDay));  // the test clock stops there
+
+  t.clock->set(charged + 7 * kSecondsPerDay - 1);
+  auto early = t.app->billing().runs.run("test");
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(early->payments.authentication_expired, 0);
+  EXPECT_EQ(only_payment(invoice).status, PaymentStatus::kRequiresAction);
+
+  t.clock->set(charged + 7 * kSecondsPerDay);
+  auto run = t.app->billing().runs.run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->payments.authentication_expired, 1);
+  Payment failed = only_payment(invoice);
+  EXPECT_EQ(failed.id, waiting.id);
+  EXPECT_EQ(failed.status, PaymentStatus::kFailed);
+  EXPECT_EQ(failed.failure_code, "authentication_required");
+  EXPECT_EQ(failed.decline_code, "authentication_required");
+  // Canceled at the gateway: the customer can no longer complete it.
+  auto late = sandbox().authenticate(waiting.gateway_reference, true);
+  EXPECT_NE(late.outcome, gateways::Outcome::kSucceeded);
+  auto inv = t.app->billing().service.get_invoice(invoice);
+  ASSERT_TRUE(inv.ok());
+  EXPECT_EQ(inv->status, InvoiceStatus::kOpen);
+  ASSERT_TRUE(inv->next_attempt_at.has_value());  // dunning's next try is scheduled
+  EXPECT_GT(*inv->next_attempt_at, t.clock->now());
+  EXPECT_EQ(status_of(sub.id), subscriptions::Status::kPastDue);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed' AND resource_id = $1", {invoice}), 1);
+  // Dunning's retry charges the card again: the bank asks again; one charge per attempt.
+  t.clock->set(*inv->next_attempt_at);
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(charges_of(invoice), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'requires_action'", {invoice}), 1);
+}
+
+// The customer authenticated at the bank but the page never confirmed and the notice was
+// lost: at the deadline the run finds the charge paid and records that; nothing is canceled.
+TEST_F(AuthenticationTest, AChargeAuthenticatedButNeverConfirmedIsFoundPaidAtTheDeadline) {
+  const Timestamp charged = t.clock->now();
+  auto sub = subscriber_paying_with("pm_card_authenticationRequired");
+  auto invoice = first_invoice(sub.id);
+  Payment waiting = only_payment(invoice);
+  EXPECT_EQ(sandbox().authenticate(waiting.gateway_reference, true).outcome, gateways::Outcome::kSucceeded);
+  t.clock->set(charged + 7 * kSecondsPerDay);
+  auto run = t.app->billing().runs.run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->payments.authentication_expired, 1);
+  EXPECT_EQ(only_payment(invoice).status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(t.app->billing().service.get_invoice(invoice)->status, InvoiceStatus::kPaid);
+  EXPECT_EQ(status_of(sub.id), subscriptions::Status::kActive);
+  EXPECT_EQ(charges_of(invoice), 1);
+}
+
 TEST_F(AuthenticationTest, ANewCardCancelsTheWaitingChargeAtTheGatewayThenPays) {
   auto sub = subscriber_paying_with("pm_card_authenticationRequired");
   auto invoice = first_invoice(sub.id);

@@ -69,7 +69,11 @@ Result<BillingRun> BillingRuns::run(const std::string& trigger) {
   r.subscriptions_advanced = lifecycle.subscriptions;
   r.lifecycle_events = lifecycle.events;
   r.lifecycle_failures = lifecycle.failures;
+  // Before the due charges: an expired challenge's failure schedules its retry (dunning).
+  RECUR_ASSIGN(int expired,
+               collector_.expire_waiting(r.started, options_.authentication_deadline_seconds, options_.batch));
   RECUR_ASSIGN(r.payments, collect_due());
+  r.payments.authentication_expired = expired;
   RECUR_ASSIGN(r.payments.refunds_resumed, refunds_.resume_pending_refunds());
   RECUR_ASSIGN(ReminderReport reminders, reminders_.send_reminders(r.id));
   r.payments.reminders_queued = reminders.queued;
@@ -78,7 +82,8 @@ Result<BillingRun> BillingRuns::run(const std::string& trigger) {
   RECUR_ASSIGN(r.failure_rate_alert, failure_rate_jumped(r));
   // Quiet runs (nothing due) are not worth a row: the history lists runs that did work.
   if (r.subscriptions_advanced + r.payments.attempted + r.lifecycle_failures + r.payments.errors +
-          r.payments.refunds_resumed + r.payments.reminders_queued + r.payments.reminders_failed ==
+          r.payments.refunds_resumed + r.payments.reminders_queued + r.payments.reminders_failed +
+          r.payments.authentication_expired ==
       0)
     return r;
   auto recorded = db::transact(db_, [&](db::Tx& tx) { return insert_run(tx, r); });
@@ -144,6 +149,8 @@ Result<std::optional<Timestamp>> BillingRuns::next_due_at() {
     RECUR_ASSIGN(auto invoices, next_attempt_due(tx));
     RECUR_ASSIGN(auto lifecycle, subscriptions::next_action_due(tx));
     RECUR_ASSIGN(auto reminder, reminders_.next_reminder_at(tx, clock_.now()));
+    RECUR_ASSIGN(auto waiting, oldest_waiting_payment(tx));
+    if (waiting) consider(*waiting + options_.authentication_deadline_seconds);
     consider(invoices);
     consider(lifecycle);
     consider(reminder);

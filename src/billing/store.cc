@@ -287,6 +287,22 @@ Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& in
                  {invoice}, payment_from_doc);
 }
 
+Result<std::vector<Payment>> payments_waiting_since(db::Tx& tx, Timestamp created_before, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE status = 'requires_action' AND created_at < $1"
+                                   " ORDER BY created_at, id LIMIT $2",
+                                   {created_before, static_cast<std::int64_t>(limit)}));
+  std::vector<Payment> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(payment_from_doc(Json::parse(row.text(0))));
+  return out;
+}
+
+Result<std::optional<Timestamp>> oldest_waiting_payment(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(created_at) FROM payments WHERE status = 'requires_action'"));
+  if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();
+  return std::optional<Timestamp>(rows[0].int64(0));
+}
+
 Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id) {
   return one_doc(tx, "SELECT doc FROM payments WHERE id = $1", {id}, payment_from_doc);
 }
