@@ -484,13 +484,14 @@ Result<int> Collector::expire_waiting(Timestamp now, std::int64_t deadline_secon
       // is recorded and dunning charges anew; paid meanwhile, the cancel says so.
       ChargeResult canceled = cancel_waiting(pay);
       if (canceled.outcome == Outcome::kRequiresAction) continue;  // not certain: next run
-      result = canceled;
-      if (canceled.outcome == Outcome::kFailed) {
-        result.failure_code = "authentication_required";
-        result.decline_code = "authentication_required";
-        result.failure_message = "the customer did not authenticate the payment with their bank within " +
-                                 std::to_string(deadline_seconds / kSecondsPerDay) + " days";
-      }
+      // Canceled: told as the gateway's own decline (Stripe's code, which settlement names
+      // with charge_failure_code like any other).
+      result = canceled.outcome != Outcome::kFailed
+                   ? canceled
+                   : ChargeResult{Outcome::kFailed, canceled.charge_id, "authentication_required",
+                                  "the customer did not authenticate the payment with their bank within " +
+                                      std::to_string(deadline_seconds / kSecondsPerDay) + " days",
+                                  "authentication_required"};
     }
     RECUR_ASSIGN(AttemptResult r, db::transact(db_, [&](db::Tx& tx) {
                    return settle_payment(tx, pay.invoice, pay.id, result, clock_.now());
