@@ -301,8 +301,9 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     advanced += run.subscriptions_advanced;
     attempted += run.payments.attempted;
     if (stop >= to) break;
-    bool progressed = run.subscriptions_advanced + run.payments.attempted + delivered.fanned_out +
-                          delivered.succeeded + delivered.retrying + delivered.failed > 0;
+    bool progressed = run.subscriptions_advanced + run.payments.attempted + run.payments.authentication_expired +
+                          delivered.fanned_out + delivered.succeeded + delivered.retrying + delivered.failed >
+                      0;
     if (!progressed) {
       // Something due now could not run (an error, or a lease): do not spin on it.
       simulated->set(std::min(to, stop + 1));

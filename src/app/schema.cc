@@ -740,9 +740,13 @@ CREATE TABLE subscription_requests (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX subscription_requests_created ON subscription_requests (created_at))"},
-      // Each run looks for charges that waited too long for the customer's authentication.
-      {36, "billing (issue 17): charges waiting for authentication found by status and age", R"(
-CREATE INDEX payments_waiting ON payments (status, created_at))"},
+      // Each run looks for charges that waited too long for the customer's authentication:
+      // the deadline is set when a charge starts waiting (charges waiting already get the
+      // default 7 days from when they were made).
+      {36, "billing (issue 17): charges waiting for authentication expire", R"(
+ALTER TABLE payments ADD COLUMN action_expires_at BIGINT;
+UPDATE payments SET action_expires_at = created_at + 604800 WHERE status = 'requires_action';
+CREATE INDEX payments_action_expiry ON payments (action_expires_at))"},
   };
   return kMigrations;
 }

@@ -64,15 +64,15 @@ struct Billing {
           subscriptions::SubscriptionService& subscriptions, notify::Outbox& outbox, const BillingOptions& options = {})
       : messages(clock, outbox, options.payment_update_token_seconds),
         invoicer(clock, ids),
-        collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds),
+        collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds,
+                  options.payment_update_token_seconds),
         checkout(db, subscriptions, collector, gateways, options.checkout_timeout),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
         webhooks(db, clock, ids, gateways, collector, refunds, subscriptions, outbox, options.ops_email,
                  options.sandbox_webhooks),
         reminders(db, clock, outbox, messages),
         runs(db, clock, ids, subscriptions, collector, refunds, reminders, outbox,
-             {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email,
-              options.payment_update_token_seconds}),
+             {options.batch, options.attempt_lease_seconds, options.workers, options.ops_email}),
         service(db, clock, ids),
         upcoming(db, subscriptions),
         documents(db, options.pdf_fonts) {}

@@ -394,11 +394,32 @@ TEST_F(PlanChangeCheckoutTest, ARetriedChangeNeverChangesOrChargesTwice) {
   EXPECT_EQ(change_invoice(lost.id), std::make_pair(std::string("paid"), std::int64_t{1}));
   EXPECT_EQ(plan_changes(lost.id), 1);
   EXPECT_EQ(gateway_charges(), 4);  // two signups, two upgrades: the lost one found, not made again
-  // Another subscription's path with the key is not that change.
-  auto other = subscriber();
-  auto elsewhere = change(other, premium.id, PaymentBehavior::kAllowIncomplete, "key-d:fp");
-  ASSERT_TRUE(elsewhere.ok()) << elsewhere.error().message;
-  EXPECT_EQ(plan_changes(other.id), 1);
+}
+
+// A retry of a change whose charge was refused answers as it is: no second attempt (the
+// invoice's next try is dunning's), no second change.
+TEST_F(PlanChangeCheckoutTest, ARetriedChangeWhoseChargeWasRefusedDoesNotChargeAgain) {
+  auto sub = subscriber();
+  make_default(sub, "pm_card_chargeDeclined");
+  auto first = change(sub, premium.id, PaymentBehavior::kAllowIncomplete, "key-e:fp");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(change_invoice(sub.id), std::make_pair(std::string("open"), std::int64_t{1}));
+  auto again = change(sub, premium.id, PaymentBehavior::kAllowIncomplete, "key-e:fp");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(change_invoice(sub.id), std::make_pair(std::string("open"), std::int64_t{1}));
+  EXPECT_EQ(plan_changes(sub.id), 1);
+}
+
+// The change's own invoice is charged, never a renewal the lifecycle catches up with under
+// the change's lock: a change whose prorations wait charges nothing in the request.
+TEST_F(PlanChangeCheckoutTest, ARenewalCaughtUpByTheChangeIsNotChargedAsTheChanges) {
+  auto sub = subscriber();
+  t.clock->set(sub.current.end + 60);  // the period ended; no run has renewed it yet
+  auto changed = change(sub, premium.id, PaymentBehavior::kAllowIncomplete, "", subscriptions::Proration::kCreate);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(gateway_charges(), 1);  // only the signup: the renewal waits for the run
+  ASSERT_TRUE(t.app->billing().runs.run("test").ok());
+  EXPECT_EQ(gateway_charges(), 2);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Collection: prepare an attempt, ask the gateway, settle its answer (decision 0005).
 #include "billing/collector.h"
 
+#include <spdlog/spdlog.h>
+
 #include "billing/failure_codes.h"
 #include "billing/invoicer.h"
 #include "billing/retry_timing.h"
@@ -127,6 +129,8 @@ Result<std::optional<Collector::AttemptResult>> Collector::replace_waiting_charg
   return db::transact(db_, [&](db::Tx& tx) -> Result<Replaced> {
     RECUR_TRY(find_invoice(tx, id, true));  // the invoice's lock, as every settlement takes
     RECUR_ASSIGN(auto stored, find_payment(tx, waiting.id));
+    // Recorded failed meanwhile (the authentication deadline): the new card is charged now.
+    if (stored && stored->status == PaymentStatus::kFailed) return Replaced();
     if (!stored || stored->status != PaymentStatus::kRequiresAction) return Replaced(AttemptResult::kSkipped);
     // Not a decline of the card: no dunning step, no message; the new card is charged next.
     Payment pay = std::move(*stored);
@@ -230,8 +234,9 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       break;
     }
     case Outcome::kFailed: {
-      // A charge that waited for authentication: dunning starts at its failure, not at the challenge.
-      if (pay.status == PaymentStatus::kRequiresAction) inv.first_failed_at = now;
+      // The invoice's first charge waited for authentication: dunning starts at its failure,
+      // not at the challenge (a later attempt's challenge leaves the window where it began).
+      if (pay.status == PaymentStatus::kRequiresAction && pay.attempt == 1) inv.first_failed_at = now;
       pay.status = PaymentStatus::kFailed;
       pay.gateway_reference = result.charge_id;
       pay.failure_code = charge_failure_code(result.failure_code, true);
@@ -257,6 +262,7 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       pay.status = PaymentStatus::kRequiresAction;
       pay.gateway_reference = result.charge_id;
       pay.action_url = result.action_url;
+      pay.action_expires_at = now + authentication_deadline_seconds_;
       pay.failure_code.clear();
       pay.gateway_failure_code = result.failure_code;
       pay.failure_message = result.failure_message;
@@ -470,35 +476,50 @@ Result<Payment> Collector::confirm_payment(const std::string& payment_id, const 
   }, db::TxMode::kReadOnly);
 }
 
-Result<int> Collector::expire_waiting(Timestamp now, std::int64_t deadline_seconds, int batch) {
-  RECUR_ASSIGN(auto waiting,
-               db::transact(
-                   db_, [&](db::Tx& tx) { return payments_waiting_since(tx, now - deadline_seconds + 1, batch); },
-                   db::TxMode::kReadOnly));
-  int settled = 0;
-  for (const Payment& pay : waiting) {
+Collector::ExpiryReport Collector::expire_waiting(Timestamp now, int batch) {
+  ExpiryReport report;
+  auto failed = [&report](const Error& e) {
+    if (report.errors++ == 0) report.first_error = e.message;
+    spdlog::error("authentication deadline: {}", e.message);
+  };
+  auto waiting = db::transact(
+      db_, [&](db::Tx& tx) { return payments_waiting_expired(tx, now, batch); }, db::TxMode::kReadOnly);
+  if (!waiting.ok()) {
+    failed(waiting.error());
+    return report;
+  }
+  for (const Payment& pay : *waiting) {
     Gateway* gateway = gateways_.find(pay.gateway);
     ChargeResult result = gateway ? gateway->fetch_charge(pay.gateway_reference) : ChargeResult{};
     if (result.outcome != Outcome::kSucceeded) {
       // Canceled first, so that a late authentication can never succeed after the failure
       // is recorded and dunning charges anew; paid meanwhile, the cancel says so.
       ChargeResult canceled = cancel_waiting(pay);
-      if (canceled.outcome == Outcome::kRequiresAction) continue;  // not certain: next run
       // Canceled: told as the gateway's own decline (Stripe's code, which settlement names
       // with charge_failure_code like any other).
       result = canceled.outcome != Outcome::kFailed
                    ? canceled
                    : ChargeResult{Outcome::kFailed, canceled.charge_id, "authentication_required",
                                   "the customer did not authenticate the payment with their bank within " +
-                                      std::to_string(deadline_seconds / kSecondsPerDay) + " days",
+                                      std::to_string(authentication_deadline_seconds_ / kSecondsPerDay) + " days",
                                   "authentication_required"};
     }
-    RECUR_ASSIGN(AttemptResult r, db::transact(db_, [&](db::Tx& tx) {
-                   return settle_payment(tx, pay.invoice, pay.id, result, clock_.now());
-                 }));
-    if (r != AttemptResult::kSkipped) ++settled;
+    auto settled = db::transact(db_, [&](db::Tx& tx) -> Result<AttemptResult> {
+      if (result.outcome != Outcome::kRequiresAction) return settle_payment(tx, pay.invoice, pay.id, result, now);
+      // Not certain: asked again later, behind the others.
+      RECUR_TRY(find_invoice(tx, pay.invoice, true));  // the invoice's lock, as every settlement takes
+      RECUR_ASSIGN(auto stored, find_payment(tx, pay.id));
+      if (!stored || stored->status != PaymentStatus::kRequiresAction) return AttemptResult::kSkipped;
+      stored->action_expires_at = now + kWaitingRecheckSeconds;
+      RECUR_TRY(update_payment(tx, *stored));
+      return AttemptResult::kSkipped;
+    });
+    if (!settled.ok())
+      failed(settled.error());
+    else if (*settled != AttemptResult::kSkipped)
+      ++report.settled;
   }
-  return settled;
+  return report;
 }
 
 Result<Invoice> Collector::pay_invoice(const std::string& id, const std::string& request_key) {

@@ -37,12 +37,27 @@ class Collector {
   enum class AttemptResult { kSkipped, kSucceeded, kFailed, kUnknown, kRequiresAction };
 
   // unknown_retry_seconds: after a timeout or 5xx, the payment is asked about again (same
-  // key) after this long.
+  // key) after this long. authentication_deadline_seconds: how long a charge waits for the
+  // customer's authentication (the life of the link sent with it: --payment-update-ttl-days).
   Collector(db::Database& db, const Clock& clock, IdGenerator& ids, Gateways& gateways,
             subscriptions::SubscriptionService& subscriptions, PaymentMessages& messages,
-            std::int64_t unknown_retry_seconds)
-      : db_(db), clock_(clock), ids_(ids), gateways_(gateways), subscriptions_(subscriptions), messages_(messages),
-        unknown_retry_seconds_(unknown_retry_seconds), events_(ids, clock) {}
+            std::int64_t unknown_retry_seconds, std::int64_t authentication_deadline_seconds = 7 * kSecondsPerDay)
+      : db_(db),
+        clock_(clock),
+        ids_(ids),
+        gateways_(gateways),
+        subscriptions_(subscriptions),
+        messages_(messages),
+        unknown_retry_seconds_(unknown_retry_seconds),
+        authentication_deadline_seconds_(authentication_deadline_seconds),
+        events_(ids, clock) {}
+
+  // What expire_waiting did.
+  struct ExpiryReport {
+    int settled = 0;  // recorded failed (canceled) or paid
+    int errors = 0;   // database errors: that payment is tried again by the next run
+    std::string first_error;
+  };
 
   // One attempt of an open invoice: a payment still pending is asked about again with its
   // key; otherwise a new attempt is committed, then the gateway asked, then the answer
@@ -66,13 +81,15 @@ class Collector {
   // 409 payment_not_awaiting_action when the payment is pending (its answer is on the way);
   // 503 gateway_error when the gateway does not answer.
   Result<Payment> confirm_payment(const std::string& payment_id, const std::string& customer);
-  // Charges that waited for the customer's authentication `deadline_seconds` or longer (the
-  // life of the link the customer was sent: docs/billing-rules.md, "Authentication"): each
-  // is asked about once more (the customer may have authenticated, the notice lost), then
-  // canceled at the gateway and recorded failed as a decline (authentication_required, which
-  // dunning retries on its schedule); without a certain answer it waits for the next run.
-  // Returns how many were settled, at most `batch`.
-  Result<int> expire_waiting(Timestamp now, std::int64_t deadline_seconds, int batch);
+  // Charges whose wait for the customer's authentication ended (action_expires_at: the life
+  // of the link the customer was sent; docs/billing-rules.md, "Authentication"), at most
+  // `batch`: each is asked about once more (the customer may have authenticated, the notice
+  // lost), then canceled at the gateway and recorded failed as a decline
+  // (authentication_required, which dunning retries on its schedule). Without a certain
+  // answer its deadline moves kWaitingRecheckSeconds on, so that it holds up no other. One
+  // payment's error does not stop the others.
+  static constexpr std::int64_t kWaitingRecheckSeconds = 3600;
+  ExpiryReport expire_waiting(Timestamp now, int batch);
 
   // The one place an answer about a charge is recorded: only while the payment is still
   // pending, or waits for the customer's authentication and the answer is final (kSkipped
@@ -131,6 +148,7 @@ class Collector {
   subscriptions::SubscriptionService& subscriptions_;
   PaymentMessages& messages_;
   std::int64_t unknown_retry_seconds_;
+  std::int64_t authentication_deadline_seconds_;
   events::Recorder events_;
   InvoicePaid invoice_paid_;
 };

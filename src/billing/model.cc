@@ -389,7 +389,8 @@ Invoice invoice_from_doc(const Json& d) {
 namespace {
 Json next_action_json(const Payment& p) {
   if (p.status != PaymentStatus::kRequiresAction) return nullptr;
-  return Json{{"type", "authenticate"}, {"url", text_or_null(p.action_url)}};
+  return Json{
+      {"type", "authenticate"}, {"url", text_or_null(p.action_url)}, {"expires_at", to_json_time(p.action_expires_at)}};
 }
 }  // namespace
 
@@ -445,8 +446,10 @@ Payment payment_from_doc(const Json& d) {
   p.failure_message = doc_text(d, "failure_message").value_or("");
   p.decline_code = doc_text(d, "decline_code").value_or("");
   p.decline_type = doc_text(d, "decline_type").value_or("");
-  if (auto next = d.find("next_action"); next != d.end() && next->is_object())
+  if (auto next = d.find("next_action"); next != d.end() && next->is_object()) {
     p.action_url = doc_text(*next, "url").value_or("");
+    p.action_expires_at = doc_time(*next, "expires_at");
+  }
   read_envelope(d, p);
   return p;
 }

@@ -158,6 +158,9 @@ struct Payment {
   std::string decline_type;
   // requires_action: where the customer authenticates, when the gateway gave a page for it.
   std::string action_url;
+  // requires_action: when Recur stops waiting for the customer's authentication (the life of
+  // the link sent with it); the run then asks the gateway, cancels and records it failed.
+  std::optional<Timestamp> action_expires_at;
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;  // grows by one with each change (a settlement)

@@ -139,6 +139,8 @@ Result<std::string> PaymentUpdates::invoice_of(const std::string& token, const s
       [&](db::Tx& tx) -> Result<std::string> {
         RECUR_ASSIGN(auto live, live_token(tx, token, now));
         if (!live) return token_invalid();
+        RECUR_ASSIGN(auto customer, customers::find_customer(tx, live->customer));
+        if (!customer) return token_invalid();  // erased since, as lookup answers
         RECUR_ASSIGN(auto inv, find_invoice(tx, invoice, false));
         // Another customer's invoice is answered as one that does not exist.
         if (!inv || inv->customer != live->customer) return invoice_not_found(invoice);

@@ -324,10 +324,21 @@ TEST_F(AuthenticationTest, AChargeNobodyAuthenticatesExpiresWithItsLinkAndDunnin
   EXPECT_EQ(
       count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_failed' AND resource_id = $1", {invoice}), 1);
   // Dunning's retry charges the card again: the bank asks again; one charge per attempt.
+  const Timestamp window_start = inv->first_failed_at.value_or(0);
+  EXPECT_EQ(window_start, charged + 7 * kSecondsPerDay);  // dunning's window starts at the failure
   t.clock->set(*inv->next_attempt_at);
   ASSERT_TRUE(t.app->billing().runs.run("test").ok());
   EXPECT_EQ(charges_of(invoice), 2);
   EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'requires_action'", {invoice}), 1);
+  // The retry's challenge expires too: a second failure, the window where it began.
+  t.clock->advance(7 * kSecondsPerDay);
+  auto second = t.app->billing().runs.run("test");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->payments.authentication_expired, 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'failed'", {invoice}), 2);
+  auto after = t.app->billing().service.get_invoice(invoice);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->first_failed_at, std::optional<Timestamp>(window_start));
 }
 
 // The customer authenticated at the bank but the page never confirmed and the notice was

@@ -70,10 +70,11 @@ Result<BillingRun> BillingRuns::run(const std::string& trigger) {
   r.lifecycle_events = lifecycle.events;
   r.lifecycle_failures = lifecycle.failures;
   // Before the due charges: an expired challenge's failure schedules its retry (dunning).
-  RECUR_ASSIGN(int expired,
-               collector_.expire_waiting(r.started, options_.authentication_deadline_seconds, options_.batch));
+  Collector::ExpiryReport expired = collector_.expire_waiting(r.started, options_.batch);
   RECUR_ASSIGN(r.payments, collect_due());
-  r.payments.authentication_expired = expired;
+  r.payments.authentication_expired = expired.settled;
+  r.payments.errors += expired.errors;
+  if (r.payments.first_error.empty()) r.payments.first_error = expired.first_error;
   RECUR_ASSIGN(r.payments.refunds_resumed, refunds_.resume_pending_refunds());
   RECUR_ASSIGN(ReminderReport reminders, reminders_.send_reminders(r.id));
   r.payments.reminders_queued = reminders.queued;
@@ -149,8 +150,8 @@ Result<std::optional<Timestamp>> BillingRuns::next_due_at() {
     RECUR_ASSIGN(auto invoices, next_attempt_due(tx));
     RECUR_ASSIGN(auto lifecycle, subscriptions::next_action_due(tx));
     RECUR_ASSIGN(auto reminder, reminders_.next_reminder_at(tx, clock_.now()));
-    RECUR_ASSIGN(auto waiting, oldest_waiting_payment(tx));
-    if (waiting) consider(*waiting + options_.authentication_deadline_seconds);
+    RECUR_ASSIGN(auto waiting, next_waiting_expiry(tx));
+    consider(waiting);
     consider(invoices);
     consider(lifecycle);
     consider(reminder);

@@ -33,10 +33,6 @@ struct RunOptions {
   // Threads on PostgreSQL (SQLite runs one); claims skip rows another worker holds.
   int workers = 1;
   std::string ops_email;  // where a failure-rate alert goes ("": event and log only)
-  // A charge waiting for the customer's authentication this long is asked about once more,
-  // then canceled and recorded failed (Collector::expire_waiting): the life of the link the
-  // customer was sent with it (--payment-update-ttl-days).
-  std::int64_t authentication_deadline_seconds = 7 * kSecondsPerDay;
 };
 
 class BillingRuns {

@@ -250,8 +250,11 @@ recur::Status insert_payment(db::Tx& tx, const Payment& p, const std::string& re
 }
 
 recur::Status update_payment(db::Tx& tx, const Payment& p) {
-  RECUR_TRY(tx.exec("UPDATE payments SET status = $2, doc = $3, charge_id = $4 WHERE id = $1",
-                    {p.id, std::string(to_string(p.status)), to_json(p).dump(), text_or_null(p.gateway_reference)}));
+  // action_expires_at only while the charge waits: the run's deadline looks at no other.
+  const bool waits = p.status == PaymentStatus::kRequiresAction && p.action_expires_at;
+  RECUR_TRY(tx.exec("UPDATE payments SET status = $2, doc = $3, charge_id = $4, action_expires_at = $5 WHERE id = $1",
+                    {p.id, std::string(to_string(p.status)), to_json(p).dump(), text_or_null(p.gateway_reference),
+                     waits ? db::Value(*p.action_expires_at) : db::Value(nullptr)}));
   return Ok{};
 }
 
@@ -287,18 +290,18 @@ Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& in
                  {invoice}, payment_from_doc);
 }
 
-Result<std::vector<Payment>> payments_waiting_since(db::Tx& tx, Timestamp created_before, int limit) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE status = 'requires_action' AND created_at < $1"
-                                   " ORDER BY created_at, id LIMIT $2",
-                                   {created_before, static_cast<std::int64_t>(limit)}));
+Result<std::vector<Payment>> payments_waiting_expired(db::Tx& tx, Timestamp now, int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM payments WHERE action_expires_at <= $1"
+                                   " AND status = 'requires_action' ORDER BY action_expires_at, id LIMIT $2",
+                                   {now, static_cast<std::int64_t>(limit)}));
   std::vector<Payment> out;
   out.reserve(rows.size());
   for (const auto& row : rows) out.push_back(payment_from_doc(Json::parse(row.text(0))));
   return out;
 }
 
-Result<std::optional<Timestamp>> oldest_waiting_payment(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(created_at) FROM payments WHERE status = 'requires_action'"));
+Result<std::optional<Timestamp>> next_waiting_expiry(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(action_expires_at) FROM payments WHERE status = 'requires_action'"));
   if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();
   return std::optional<Timestamp>(rows[0].int64(0));
 }

@@ -68,11 +68,11 @@ Result<std::string> next_credit_note_number(db::Tx& tx);
 recur::Status insert_payment(db::Tx& tx, const Payment& payment, const std::string& request_key = "");
 recur::Status update_payment(db::Tx& tx, const Payment& payment);
 Result<std::optional<Payment>> pending_payment(db::Tx& tx, const std::string& invoice);
-// Charges waiting for the customer's authentication that were made before `created_before`,
-// oldest first, at most `limit` (the authentication deadline's candidates).
-Result<std::vector<Payment>> payments_waiting_since(db::Tx& tx, Timestamp created_before, int limit);
-// When the oldest charge still waiting for authentication was made, if any.
-Result<std::optional<Timestamp>> oldest_waiting_payment(db::Tx& tx);
+// Charges waiting for the customer's authentication whose action_expires_at has come, the
+// earliest first, at most `limit` (the authentication deadline's candidates).
+Result<std::vector<Payment>> payments_waiting_expired(db::Tx& tx, Timestamp now, int limit);
+// The earliest action_expires_at of a charge still waiting for authentication, if any.
+Result<std::optional<Timestamp>> next_waiting_expiry(db::Tx& tx);
 Result<std::optional<Payment>> find_payment(db::Tx& tx, const std::string& id);
 Result<std::optional<Payment>> find_payment_by_key(db::Tx& tx, const std::string& idempotency_key);
 // The payment whose charge the gateway knows as `gateway_reference` (recorded once the

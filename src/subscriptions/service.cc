@@ -388,17 +388,15 @@ Result<SubscriptionService::PlanChanged> SubscriptionService::change_plan_chargi
     const std::string& id, const ChangePlanInput& in, std::optional<std::int64_t> expected_version,
     const events::Actor& actor) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<PlanChanged> {
-    std::string before;
-    if (billing_) {
-      RECUR_ASSIGN(before, billing_->latest_invoice(tx, id));
-    }
     PlanChanged changed;
-    RECUR_ASSIGN(changed.subscription,
-                 mutate_in(tx, id, expected_version, actor, "subscription.plan_changed", change_step(in)));
-    if (billing_) {
-      RECUR_ASSIGN(std::string after, billing_->latest_invoice(tx, id));
-      if (after != before) changed.invoice = after;
-    }
+    // The invoice the change itself issued, as its event names it (never a renewal the
+    // lifecycle caught up with under the same lock).
+    Change step = [&changed, inner = change_step(in)](Loaded& l, db::Tx& t, Timestamp now) -> Result<Json> {
+      RECUR_ASSIGN(Json details, inner(l, t, now));
+      if (auto it = details.find("invoice"); it != details.end() && it->is_string()) changed.invoice = *it;
+      return details;
+    };
+    RECUR_ASSIGN(changed.subscription, mutate_in(tx, id, expected_version, actor, "subscription.plan_changed", step));
     if (!in.request_key.empty())
       RECUR_TRY(insert_change_request(tx, in.request_key, {id, changed.invoice}, changed.subscription.updated));
     return changed;
@@ -463,7 +461,16 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
       auto started = restart_period(l.sub, *target, now);
       details["period_started"] = {{"period", to_json(started.period)}, {"amount", started.amount}};
       started.before = std::move(changed);
+      std::string before;
+      if (billing_) {
+        RECUR_ASSIGN(before, billing_->latest_invoice(tx, l.sub.id));
+      }
       RECUR_TRY(record_lifecycle(tx, l.sub, {std::move(started)}));
+      if (billing_) {
+        // The new period's invoice (none when it owes nothing to invoice).
+        RECUR_ASSIGN(std::string issued, billing_->latest_invoice(tx, l.sub.id));
+        details["invoice"] = issued != before ? Json(issued) : Json(nullptr);
+      }
     }
     return details;
   };

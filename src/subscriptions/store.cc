@@ -61,7 +61,8 @@ Result<std::optional<std::string>> find_by_request(db::Tx& tx, const std::string
 
 recur::Status insert_change_request(db::Tx& tx, const std::string& request_key, const ChangeRequest& change,
                                     Timestamp now) {
-  RECUR_TRY(db::release_stale_request_key(tx, "subscription_requests", request_key, now));
+  // A key lives kRequestKeyLifetime: older rows are of no use (and free a reused key).
+  RECUR_TRY(tx.exec("DELETE FROM subscription_requests WHERE created_at < $1", {now - db::kRequestKeyLifetime}));
   RECUR_TRY(
       tx.exec("INSERT INTO subscription_requests (request_key, subscription_id, invoice_id, created_at)"
               " VALUES ($1, $2, $3, $4)",

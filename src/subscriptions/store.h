@@ -23,7 +23,8 @@ recur::Status insert(db::Tx& tx, const Subscription& sub, const std::string& req
 Result<std::optional<std::string>> find_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
 // The recovery point of a plan change that charges in steps (billing's checkout): the change's
 // request key, its subscription and the invoice it issued at once ("" none). Written in the
-// change's transaction; found for kRequestKeyLifetime.
+// change's transaction, which deletes the rows older than kRequestKeyLifetime; found for
+// kRequestKeyLifetime.
 struct ChangeRequest {
   std::string subscription;
   std::string invoice;

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import billing_server
 from billing_server import TestModeCase
-from recur_api import Api, parse_time
+from recur_api import Api, format_time, parse_time
 from wait_for import poll
 
 DAY = timedelta(days=1)
@@ -182,7 +182,9 @@ class AuthenticationTest(HostedPageCase):
     def test_a_challenged_signup_is_paid_once_the_customer_authenticates(self):
         customer, sub, inv, pay = self.challenged_signup()
         self.assertEqual(pay["status"], "requires_action")
-        self.assertEqual(pay["next_action"], {"type": "authenticate", "url": None})
+        # Waits as long as the link sent with it works (7 days by default).
+        self.assertEqual(pay["next_action"], {"type": "authenticate", "url": None,
+                                              "expires_at": format_time(parse_time(pay["created"]) + 7 * DAY)})
         self.assertTrue(pay["gateway_reference"].startswith("pi_sandbox_"))
         self.assertEqual(self.invoice(inv)["next_attempt_at"], None)
         token = self.token_mailed_to(customer, "Confirm your payment")
