@@ -132,25 +132,26 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
   subscriptions::CheckoutHooks checkout;
-  checkout.subscribe = [this](const subscriptions::CreateInput& input, const subscriptions::CheckoutRequest& asked,
-                              const events::Actor& actor) -> Result<subscriptions::Subscription> {
-    // Without payment_behavior: allow_incomplete, Stripe's default (docs/billing-rules.md, "Checkout").
-    const std::string& behavior = asked.payment_behavior;
-    std::optional<billing::PaymentBehavior> parsed = billing::PaymentBehavior::kAllowIncomplete;
-    if (!behavior.empty() && !(parsed = billing::payment_behavior_from(behavior)))
-      return Error::invalid("validation_failed", "payment_behavior is not one of its values",
-                            {{"payment_behavior", "invalid_value",
-                              "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
-    return billing_.checkout.subscribe(input, *parsed, actor, asked.verify_payment_method);
+  // Without payment_behavior: allow_incomplete, Stripe's default (docs/billing-rules.md, "Checkout").
+  auto behavior_of = [](const std::string& behavior) -> Result<billing::PaymentBehavior> {
+    if (behavior.empty()) return billing::PaymentBehavior::kAllowIncomplete;
+    if (auto parsed = billing::payment_behavior_from(behavior)) return *parsed;
+    return Error::invalid("validation_failed", "payment_behavior is not one of its values",
+                          {{"payment_behavior", "invalid_value",
+                            "one of allow_incomplete, error_if_incomplete, default_incomplete"}});
   };
-  // The route admits allow_incomplete (the default) and default_incomplete only.
-  checkout.change_plan = [this](const std::string& id, const subscriptions::ChangePlanInput& input,
-                                const std::string& behavior, std::optional<std::int64_t> version,
-                                const events::Actor& actor) -> Result<subscriptions::Subscription> {
-    auto parsed = behavior.empty()
-                      ? billing::PaymentBehavior::kAllowIncomplete
-                      : billing::payment_behavior_from(behavior).value_or(billing::PaymentBehavior::kAllowIncomplete);
-    return billing_.checkout.change_plan(id, input, parsed, version, actor);
+  checkout.subscribe = [this, behavior_of](const subscriptions::CreateInput& input,
+                                           const subscriptions::CheckoutRequest& asked,
+                                           const events::Actor& actor) -> Result<subscriptions::Subscription> {
+    RECUR_ASSIGN(auto behavior, behavior_of(asked.payment_behavior));
+    return billing_.checkout.subscribe(input, behavior, actor, asked.verify_payment_method);
+  };
+  // The route admits allow_incomplete and default_incomplete only.
+  checkout.change_plan = [this, behavior_of](const std::string& id, const subscriptions::ChangePlanInput& input,
+                                             const std::string& asked, std::optional<std::int64_t> version,
+                                             const events::Actor& actor) -> Result<subscriptions::Subscription> {
+    RECUR_ASSIGN(auto behavior, behavior_of(asked));
+    return billing_.checkout.change_plan(id, input, behavior, version, actor);
   };
   subscriptions::add_routes(router_, subscriptions_, retention_, std::move(checkout));
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,

@@ -387,9 +387,7 @@ CREATE INDEX payments_charge ON payments (charge_id))"},
   used_at BIGINT
 );
 CREATE INDEX payment_update_tokens_customer ON payment_update_tokens (customer_id, created_at))"},
-      {16,
-       "access: an idempotency key's claim, stored with the request's effects; refunds, payments and payment methods "
-       "by request key",
+      {16, "access: an idempotency key's claim, stored with the request's effects; refunds, payments and payment methods by request key",
        // claim: the token of the try that holds the key; its answer is stored only under it,
        // in the transaction of the request's effects (decision 0009). A refund remembers the
        // Idempotency-Key of the request that made it, so a retry resumes it.
@@ -433,13 +431,13 @@ CREATE INDEX invoices_number ON invoices (number))",
            RECUR_TRY(fill_created_at(tx, table));
          return fill_tracking_numbers(tx);
        }},
-      {20, "a scheduled subscription's trial_end is set when it is created; payment.disputed in the one shape", "",
+      {20, "a scheduled subscription's trial_end is set when it is created; payment.disputed in the one shape",
+       "",
        [](db::Tx& tx) -> Status {
          RECUR_TRY(fill_scheduled_trial_ends(tx));
          return reshape_dispute_events_20(tx);
        }},
-      {21,
-       "inventory: shipments carry their period's invoice and whether it is paid (issue 13), so lists filter on both",
+      {21, "inventory: shipments carry their period's invoice and whether it is paid (issue 13), so lists filter on both",
        // A new row always gets both; the default only says "not known to be paid" until the
        // rewrite fills the rows already there from their invoices.
        R"(ALTER TABLE shipments ADD COLUMN invoice_id TEXT;
@@ -447,9 +445,7 @@ ALTER TABLE shipments ADD COLUMN paid INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX shipments_invoice ON shipments (invoice_id);
 CREATE INDEX shipments_paid ON shipments (paid, id))",
        fill_shipment_invoices},
-      {22,
-       "payments and refunds: failure_code in Recur's words beside the gateway's gateway_failure_code; card brands in "
-       "Recur's names",
+      {22, "payments and refunds: failure_code in Recur's words beside the gateway's gateway_failure_code; card brands in Recur's names",
        "", name_payment_codes_22},
       {23, "events: indexes for the events API's filters (type, resource type, created)",
        R"(CREATE INDEX events_type ON events (type, id);
@@ -497,9 +493,8 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_once ON webhook_deliveries (endpoint_id, event_id) WHERE origin = 'event';
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at);
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, status, id))"},
-      {25,
-       "webhooks: the outbox and deliveries carry their event's type (and time), so webhooks never read the events"
-       " table; an endpoint remembers since when its deliveries have all failed",
+      {25, "webhooks: the outbox and deliveries carry their event's type (and time), so webhooks never read the events"
+           " table; an endpoint remembers since when its deliveries have all failed",
        // Filled below for the rows already there; every new row gets them from its writer.
        R"(ALTER TABLE event_outbox ADD COLUMN type TEXT NOT NULL DEFAULT '';
 ALTER TABLE webhook_deliveries ADD COLUMN event_type TEXT NOT NULL DEFAULT '';

@@ -1,5 +1,6 @@
-// /docs (Swagger UI from swagger-ui-dist), /openapi.yaml and the analytics dashboard
-// (/dashboard, from the repository's dashboard/ folder) and the hosted invoice page (/i), loaded into memory at start.
+// /docs (Swagger UI from swagger-ui-dist), /openapi.yaml, the analytics dashboard
+// (/dashboard, from the repository's dashboard/ folder) and the hosted invoice page (/i, from
+// invoice-page/), loaded into memory at start.
 #pragma once
 
 #include <string>

@@ -47,7 +47,7 @@ struct BillingOptions {
   // here ("": event and log only).
   std::string ops_email;
   // How long the update-payment link of a failed-payment or card-expiring message works; a
-  // charge waiting for the customer's authentication waits as long (BillingRuns).
+  // charge waiting for the customer's authentication waits as long (Collector::expire_waiting).
   std::int64_t payment_update_token_seconds = kDefaultPaymentUpdateTtl;
   // The sandbox signs its webhooks with a well-known secret: accept them only where
   // nothing real is at stake (test mode).

@@ -114,9 +114,8 @@ Result<Subscription> Checkout::change_plan(const std::string& id, const subscrip
   if (changed.invoice.empty() || behavior == PaymentBehavior::kDefaultIncomplete) return changed.subscription;
   // A first try charges; a retry only asks again about a charge still in flight (same key).
   if (retry) {
-    RECUR_ASSIGN(auto latest,
-                 db::transact(
-                     db_, [&](db::Tx& tx) { return latest_payment(tx, changed.invoice); }, db::TxMode::kReadOnly));
+    RECUR_ASSIGN(auto latest, db::transact(db_, [&](db::Tx& tx) { return latest_payment(tx, changed.invoice); },
+                                           db::TxMode::kReadOnly));
     if (latest && latest->status != PaymentStatus::kPending) return subscriptions_.get(id);
   }
   RECUR_TRY(collector_.attempt(changed.invoice, "", timeout_));

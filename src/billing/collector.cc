@@ -482,28 +482,26 @@ Collector::ExpiryReport Collector::expire_waiting(Timestamp now, int batch) {
     if (report.errors++ == 0) report.first_error = e.message;
     spdlog::error("authentication deadline: {}", e.message);
   };
-  auto waiting = db::transact(
-      db_, [&](db::Tx& tx) { return payments_waiting_expired(tx, now, batch); }, db::TxMode::kReadOnly);
+  auto waiting = db::transact(db_, [&](db::Tx& tx) { return payments_waiting_expired(tx, now, batch); },
+                              db::TxMode::kReadOnly);
   if (!waiting.ok()) {
     failed(waiting.error());
     return report;
   }
   for (const Payment& pay : *waiting) {
-    Gateway* gateway = gateways_.find(pay.gateway);
-    ChargeResult result = gateway ? gateway->fetch_charge(pay.gateway_reference) : ChargeResult{};
-    if (result.outcome != Outcome::kSucceeded) {
-      // Canceled first, so that a late authentication can never succeed after the failure
-      // is recorded and dunning charges anew; paid meanwhile, the cancel says so.
-      ChargeResult canceled = cancel_waiting(pay);
-      // Canceled: told as the gateway's own decline (Stripe's code, which settlement names
-      // with charge_failure_code like any other).
-      result = canceled.outcome != Outcome::kFailed
-                   ? canceled
-                   : ChargeResult{Outcome::kFailed, canceled.charge_id, "authentication_required",
-                                  "the customer did not authenticate the payment with their bank within " +
-                                      std::to_string(authentication_deadline_seconds_ / kSecondsPerDay) + " days",
-                                  "authentication_required"};
-    }
+    // Canceled, so that a late authentication can never succeed after the failure is
+    // recorded and dunning charges anew; a charge the customer authenticated meanwhile is
+    // told paid by the cancel (cancel_waiting).
+    ChargeResult canceled = cancel_waiting(pay);
+    // Canceled: told as the gateway's own decline (Stripe's code, which settlement names
+    // with charge_failure_code like any other).
+    const ChargeResult result =
+        canceled.outcome != Outcome::kFailed
+            ? canceled
+            : ChargeResult{Outcome::kFailed, canceled.charge_id, "authentication_required",
+                           "the customer did not authenticate the payment with their bank within " +
+                               std::to_string(authentication_deadline_seconds_ / kSecondsPerDay) + " days",
+                           "authentication_required"};
     auto settled = db::transact(db_, [&](db::Tx& tx) -> Result<AttemptResult> {
       if (result.outcome != Outcome::kRequiresAction) return settle_payment(tx, pay.invoice, pay.id, result, now);
       // Not certain: asked again later, behind the others.

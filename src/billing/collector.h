@@ -41,16 +41,10 @@ class Collector {
   // customer's authentication (the life of the link sent with it: --payment-update-ttl-days).
   Collector(db::Database& db, const Clock& clock, IdGenerator& ids, Gateways& gateways,
             subscriptions::SubscriptionService& subscriptions, PaymentMessages& messages,
-            std::int64_t unknown_retry_seconds, std::int64_t authentication_deadline_seconds = 7 * kSecondsPerDay)
-      : db_(db),
-        clock_(clock),
-        ids_(ids),
-        gateways_(gateways),
-        subscriptions_(subscriptions),
-        messages_(messages),
+            std::int64_t unknown_retry_seconds, std::int64_t authentication_deadline_seconds)
+      : db_(db), clock_(clock), ids_(ids), gateways_(gateways), subscriptions_(subscriptions), messages_(messages),
         unknown_retry_seconds_(unknown_retry_seconds),
-        authentication_deadline_seconds_(authentication_deadline_seconds),
-        events_(ids, clock) {}
+        authentication_deadline_seconds_(authentication_deadline_seconds), events_(ids, clock) {}
 
   // What expire_waiting did.
   struct ExpiryReport {
@@ -83,8 +77,8 @@ class Collector {
   Result<Payment> confirm_payment(const std::string& payment_id, const std::string& customer);
   // Charges whose wait for the customer's authentication ended (action_expires_at: the life
   // of the link the customer was sent; docs/billing-rules.md, "Authentication"), at most
-  // `batch`: each is asked about once more (the customer may have authenticated, the notice
-  // lost), then canceled at the gateway and recorded failed as a decline
+  // `batch`: each is canceled at the gateway (which tells one the customer authenticated
+  // meanwhile, the notice lost: recorded paid) and recorded failed as a decline
   // (authentication_required, which dunning retries on its schedule). Without a certain
   // answer its deadline moves kWaitingRecheckSeconds on, so that it holds up no other. One
   // payment's error does not stop the others.

@@ -213,17 +213,9 @@ BillingRun run_from_doc(const Json& d) {
   r.lifecycle_events = d.at("lifecycle_events");
   r.lifecycle_failures = d.at("lifecycle_failures");
   const auto& p = d.at("payments");
-  r.payments = {p.at("attempted"),
-                p.at("succeeded"),
-                p.at("failed"),
-                p.at("unknown"),
-                p.at("errors"),
-                "",
-                p.value("refunds_resumed", 0),
-                p.value("reminders_queued", 0),
-                p.value("reminders_failed", 0),
-                p.value("requires_action", 0),
-                p.value("authentication_expired", 0)};
+  r.payments = {p.at("attempted"), p.at("succeeded"), p.at("failed"), p.at("unknown"), p.at("errors"), "",
+                p.value("refunds_resumed", 0), p.value("reminders_queued", 0), p.value("reminders_failed", 0),
+                p.value("requires_action", 0), p.value("authentication_expired", 0)};
   r.failure_rate_alert = d.value("failure_rate_alert", false);
   return r;
 }
@@ -389,30 +381,31 @@ Invoice invoice_from_doc(const Json& d) {
 namespace {
 Json next_action_json(const Payment& p) {
   if (p.status != PaymentStatus::kRequiresAction) return nullptr;
-  return Json{
-      {"type", "authenticate"}, {"url", text_or_null(p.action_url)}, {"expires_at", to_json_time(p.action_expires_at)}};
+  return Json{{"type", "authenticate"},
+              {"url", text_or_null(p.action_url)},
+              {"expires_at", to_json_time(p.action_expires_at)}};
 }
 }  // namespace
 
 Json to_json(const Payment& p) {
   return with_envelope(Json{{"id", p.id},
-                            {"object", "payment"},
-                            {"invoice", p.invoice},
-                            {"customer", p.customer},
-                            {"attempt", p.attempt},
-                            {"status", to_string(p.status)},
-                            {"amount", p.amount},
-                            {"currency", p.currency},
-                            {"gateway", text_or_null(p.gateway)},
-                            {"gateway_reference", text_or_null(p.gateway_reference)},
-                            {"payment_method", text_or_null(p.payment_method)},
-                            {"idempotency_key", p.idempotency_key},
-                            {"failure_code", text_or_null(p.failure_code)},
-                            {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
-                            {"failure_message", text_or_null(p.failure_message)},
-                            {"decline_code", text_or_null(p.decline_code)},
-                            {"decline_type", text_or_null(p.decline_type)},
-                            {"next_action", next_action_json(p)}},
+              {"object", "payment"},
+              {"invoice", p.invoice},
+              {"customer", p.customer},
+              {"attempt", p.attempt},
+              {"status", to_string(p.status)},
+              {"amount", p.amount},
+              {"currency", p.currency},
+              {"gateway", text_or_null(p.gateway)},
+              {"gateway_reference", text_or_null(p.gateway_reference)},
+              {"payment_method", text_or_null(p.payment_method)},
+              {"idempotency_key", p.idempotency_key},
+              {"failure_code", text_or_null(p.failure_code)},
+              {"gateway_failure_code", text_or_null(p.gateway_failure_code)},
+              {"failure_message", text_or_null(p.failure_message)},
+              {"decline_code", text_or_null(p.decline_code)},
+              {"decline_type", text_or_null(p.decline_type)},
+              {"next_action", next_action_json(p)}},
                        p);
 }
 

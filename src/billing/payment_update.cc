@@ -95,58 +95,51 @@ Json to_json(const PaymentUpdateResult& r) {
 
 Result<PaymentUpdateView> PaymentUpdates::lookup(const std::string& token) {
   Timestamp now = clock_.now();
-  return db::transact(
-      db_,
-      [&](db::Tx& tx) -> Result<PaymentUpdateView> {
-        RECUR_ASSIGN(auto live, live_token(tx, token, now));
-        if (!live) return token_invalid();
-        RECUR_ASSIGN(auto customer, customers::find_customer(tx, live->customer));
-        if (!customer) return token_invalid();  // erased since
-        PaymentUpdateView v{customer->id, customer->name, {}, {}, live->expires_at};
-        RECUR_ASSIGN(auto shop_profile, load_shop(tx, false));
-        const ShopProfile shop = shop_profile.value_or(ShopProfile{});
-        auto add_page = [&](const Invoice& inv) {
-          v.documents.push_back(
-              {inv.id, inv.status, amount_due(inv), inv.currency, invoice_document(inv, shop, customer)});
-        };
-        RECUR_ASSIGN(auto ids, open_invoices_of(tx, customer->id));
-        if (live->invoice && std::find(ids.begin(), ids.end(), *live->invoice) == ids.end()) {
-          RECUR_ASSIGN(auto inv, find_invoice(tx, *live->invoice, false));
-          if (inv && inv->customer == customer->id) add_page(*inv);
-        }
-        std::map<std::string, std::int64_t> due;  // by currency
-        for (const auto& id : ids) {
-          RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
-          if (!inv) continue;
-          v.invoices.push_back(inv->id);
-          due[inv->currency] += amount_due(*inv);
-          add_page(*inv);
-          RECUR_ASSIGN(auto waiting, pending_payment(tx, id));
-          // Not for an ended subscription's invoice: its payment would only be refunded.
-          if (waiting && waiting->status == PaymentStatus::kRequiresAction && !inv->collection_ended)
-            v.action_required.push_back(std::move(*waiting));
-        }
-        for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
-        return v;
-      },
-      db::TxMode::kReadOnly);
+  return db::transact(db_, [&](db::Tx& tx) -> Result<PaymentUpdateView> {
+    RECUR_ASSIGN(auto live, live_token(tx, token, now));
+    if (!live) return token_invalid();
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, live->customer));
+    if (!customer) return token_invalid();  // erased since
+    PaymentUpdateView v{customer->id, customer->name, {}, {}, live->expires_at};
+    RECUR_ASSIGN(auto shop_profile, load_shop(tx, false));
+    const ShopProfile shop = shop_profile.value_or(ShopProfile{});
+    auto add_page = [&](const Invoice& inv) {
+      v.documents.push_back({inv.id, inv.status, amount_due(inv), inv.currency, invoice_document(inv, shop, customer)});
+    };
+    RECUR_ASSIGN(auto ids, open_invoices_of(tx, customer->id));
+    if (live->invoice && std::find(ids.begin(), ids.end(), *live->invoice) == ids.end()) {
+      RECUR_ASSIGN(auto inv, find_invoice(tx, *live->invoice, false));
+      if (inv && inv->customer == customer->id) add_page(*inv);
+    }
+    std::map<std::string, std::int64_t> due;  // by currency
+    for (const auto& id : ids) {
+      RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
+      if (!inv) continue;
+      v.invoices.push_back(inv->id);
+      due[inv->currency] += amount_due(*inv);
+      add_page(*inv);
+      RECUR_ASSIGN(auto waiting, pending_payment(tx, id));
+      // Not for an ended subscription's invoice: its payment would only be refunded.
+      if (waiting && waiting->status == PaymentStatus::kRequiresAction && !inv->collection_ended)
+        v.action_required.push_back(std::move(*waiting));
+    }
+    for (const auto& [currency, amount] : due) v.amount_due.push_back({amount, currency});
+    return v;
+  }, db::TxMode::kReadOnly);
 }
 
 Result<std::string> PaymentUpdates::invoice_of(const std::string& token, const std::string& invoice) {
   Timestamp now = clock_.now();
-  return db::transact(
-      db_,
-      [&](db::Tx& tx) -> Result<std::string> {
-        RECUR_ASSIGN(auto live, live_token(tx, token, now));
-        if (!live) return token_invalid();
-        RECUR_ASSIGN(auto customer, customers::find_customer(tx, live->customer));
-        if (!customer) return token_invalid();  // erased since, as lookup answers
-        RECUR_ASSIGN(auto inv, find_invoice(tx, invoice, false));
-        // Another customer's invoice is answered as one that does not exist.
-        if (!inv || inv->customer != live->customer) return invoice_not_found(invoice);
-        return inv->id;
-      },
-      db::TxMode::kReadOnly);
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::string> {
+    RECUR_ASSIGN(auto live, live_token(tx, token, now));
+    if (!live) return token_invalid();
+    RECUR_ASSIGN(auto customer, customers::find_customer(tx, live->customer));
+    if (!customer) return token_invalid();  // erased since, as lookup answers
+    RECUR_ASSIGN(auto inv, find_invoice(tx, invoice, false));
+    // Another customer's invoice is answered as one that does not exist.
+    if (!inv || inv->customer != live->customer) return invoice_not_found(invoice);
+    return inv->id;
+  }, db::TxMode::kReadOnly);
 }
 
 Result<PaymentUpdates::Claim> PaymentUpdates::claim(const std::string& token_hash, Timestamp now) {

@@ -406,17 +406,14 @@ Result<SubscriptionService::PlanChanged> SubscriptionService::change_plan_chargi
 Result<std::optional<SubscriptionService::PlanChanged>> SubscriptionService::changed_by_request(
     const std::string& id, const std::string& request_key) {
   if (request_key.empty()) return std::optional<PlanChanged>();
-  return db::transact(
-      db_,
-      [&](db::Tx& tx) -> Result<std::optional<PlanChanged>> {
-        RECUR_ASSIGN(auto found, find_change_request(tx, request_key, clock_.now()));
-        // The key names one request: another subscription's path with it is not this change.
-        if (!found || found->subscription != id) return std::optional<PlanChanged>();
-        RECUR_ASSIGN(auto sub, find(tx, id, false));
-        if (!sub) return std::optional<PlanChanged>();
-        return std::optional<PlanChanged>(PlanChanged{std::move(*sub), found->invoice});
-      },
-      db::TxMode::kReadOnly);
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<PlanChanged>> {
+    RECUR_ASSIGN(auto found, find_change_request(tx, request_key, clock_.now()));
+    // The key names one request: another subscription's path with it is not this change.
+    if (!found || found->subscription != id) return std::optional<PlanChanged>();
+    RECUR_ASSIGN(auto sub, find(tx, id, false));
+    if (!sub) return std::optional<PlanChanged>();
+    return std::optional<PlanChanged>(PlanChanged{std::move(*sub), found->invoice});
+  }, db::TxMode::kReadOnly);
 }
 
 SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInput& in) {

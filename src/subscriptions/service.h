@@ -193,9 +193,9 @@ class SubscriptionService {
   Result<Subscription> change_plan(const std::string& id, const ChangePlanInput& input,
                                    std::optional<std::int64_t> expected_version, const events::Actor& actor);
   // For billing's checkout, which charges what a change invoices at once in the request: the
-  // change as change_plan makes it, and the invoice issued in its transaction ("" none).
-  // The request's key is kept with them in that transaction, so that a retry finds them with changed_by_request instead
-  // of changing again. input.request_key: the scoped Idempotency-Key ("" for none).
+  // change as change_plan makes it, and the invoice the change issued ("" none). The
+  // request's key (input.request_key, "" for none) is kept with them in that transaction, so
+  // that a retry finds them with changed_by_request instead of changing again.
   struct PlanChanged {
     Subscription subscription;
     std::string invoice;

@@ -28,8 +28,10 @@ start_recur "$recur" "$db" "$port" "$tmp/server.log" --test-mode --clock-start 2
 
 # A challenged signup, and the link out of the e-mail it sends.
 link=$("$python" - "$base" "$admin" "$tmp/maildir" <<'PY'
-import email, email.policy, json, os, re, sys, time, urllib.error, urllib.request
+import email, email.policy, json, os, re, sys, urllib.error, urllib.request
 from datetime import datetime, timedelta
+sys.path.insert(0, "tests/e2e")
+from wait_for import poll  # bounded polling, never a fixed sleep
 base, key, maildir = sys.argv[1:4]
 def call(method, path, body=None):
     req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
@@ -54,17 +56,18 @@ now = datetime.fromisoformat(call("GET", "/v1/test-clock")["now"].replace("Z", "
 step = (now + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 call("POST", "/v1/test-clock/advance", {"to": step})  # the outbox sends on the test clock
 pattern = re.compile(re.escape(base) + r"/i#([A-Za-z0-9_.~%-]+)")
-for _ in range(100):
+def mailed_link():
     fresh = os.path.join(maildir, "new")
     for name in sorted(os.listdir(fresh)) if os.path.isdir(fresh) else []:
         with open(os.path.join(fresh, name), "rb") as f:
             m = email.message_from_binary_file(f, policy=email.policy.default)
         found = pattern.search(m.get_body(("plain",)).get_content())
         if found and "Confirm your payment" in m["Subject"]:
-            print(found.group(0))
-            sys.exit(0)
-    time.sleep(0.1)
-sys.exit("invoice page: no e-mail with the link reached the SMTP server")
+            return found.group(0)
+    return None
+if not poll(lambda: mailed_link() is not None, 10):
+    sys.exit("invoice page: no e-mail with the link reached the SMTP server")
+print(mailed_link())
 PY
 )
 token=${link#*#}
