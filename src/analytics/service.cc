@@ -263,7 +263,8 @@ Status on_subscription(db::Tx& tx, Sink& sink, const events::Event& e, const Pla
 
 Status on_invoice(Sink& sink, const events::Event& e) {
   const Json& inv = e.after;
-  if (!inv.is_object() || text_field(inv, "subscription").empty()) return Ok{};
+  // A one-off invoice (no subscription) counts in revenue and collections, not in MRR.
+  if (!inv.is_object()) return Ok{};
   InvoiceFacts f;
   f.id = text_field(inv, "id");
   f.customer = text_field(inv, "customer");

@@ -66,9 +66,16 @@ constexpr const char* kInvoiceColumns =
     "invoice_id, customer_id, subscription_id, currency, billing_reason, due_at, status, total, amount_paid,"
     " attempt_count, first_failed_at, paid_at";
 
+db::Value subscription_or_null(const InvoiceFacts& i) {
+  return i.subscription.empty() ? db::Value(nullptr) : db::Value(i.subscription);
+}
+
 InvoiceFacts invoice_from_row(const db::Row& r) {
-  return InvoiceFacts{r.text(0),  r.text(1),  r.text(2),  r.text(3),      r.text(4),       r.int64(5),
-                      r.text(6),  r.int64(7), r.int64(8), r.int64(9), r.opt_int64(10), r.opt_int64(11)};
+  // subscription_id is NULL for a one-off invoice.
+  return InvoiceFacts{r.text(0),  r.text(1),  r.is_null(2) ? std::string() : r.text(2),
+                      r.text(3),  r.text(4),  r.int64(5),
+                      r.text(6),  r.int64(7), r.int64(8),
+                      r.int64(9), r.opt_int64(10), r.opt_int64(11)};
 }
 
 // "plan_id IN ($3, $4)" and "coupon = $5" for a slice, numbering from `next`.
@@ -222,8 +229,8 @@ Status save_invoice(db::Tx& tx, const InvoiceFacts& i) {
           " ON CONFLICT (invoice_id) DO UPDATE SET status = excluded.status, total = excluded.total,"
           " amount_paid = excluded.amount_paid, attempt_count = excluded.attempt_count,"
           " first_failed_at = excluded.first_failed_at, paid_at = excluded.paid_at",
-      {i.id, i.customer, i.subscription, i.currency, i.billing_reason, i.due_at, i.status, i.total, i.amount_paid,
-       i.attempt_count, db::nullable(i.first_failed_at), db::nullable(i.paid_at)});
+      {i.id, i.customer, subscription_or_null(i), i.currency, i.billing_reason, i.due_at, i.status, i.total,
+       i.amount_paid, i.attempt_count, db::nullable(i.first_failed_at), db::nullable(i.paid_at)});
 }
 
 Status save_refund(db::Tx& tx, const RefundFacts& r) {
@@ -607,7 +614,7 @@ Status MemorySink::flush(db::Tx& tx) {
 
   Inserter invoices(tx, std::string("analytics_invoices (") + kInvoiceColumns + ")", 12);
   for (const auto& [_, i] : invoices_)
-    RECUR_TRY(invoices.add({i.id, i.customer, i.subscription, i.currency, i.billing_reason, i.due_at, i.status,
+    RECUR_TRY(invoices.add({i.id, i.customer, subscription_or_null(i), i.currency, i.billing_reason, i.due_at, i.status,
                             i.total, i.amount_paid, i.attempt_count, db::nullable(i.first_failed_at),
                             db::nullable(i.paid_at)}));
   RECUR_TRY(invoices.flush());

@@ -155,7 +155,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   };
   subscriptions::add_routes(router_, subscriptions_, retention_, std::move(checkout));
   billing::add_routes(router_, billing_.service, billing_.collector, billing_.refunds, billing_.upcoming,
-                     billing_.documents);
+                     billing_.documents, billing_.one_off);
   billing::add_payment_update_routes(router_, payment_updates_, billing_.collector, billing_.documents);
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
   notify::add_routes(router_, notifications_);
@@ -167,10 +167,11 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   router_.allow_inline("GET", "/v1/products/{id}/availability");
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
   // one request transaction; a retry under the same Idempotency-Key resumes what the first
-  // try committed: its subscription or plan change, its payment method, its refund, the
-  // invoice's pending payment (0009).
+  // try committed: its subscription or plan change, its payment method, its one-off invoice,
+  // its refund, the invoice's pending payment (0009).
   for (const char* pattern : {"/v1/subscriptions", "/v1/subscriptions/{id}/change-plan",
-                              "/v1/customers/{id}/payment-methods", "/v1/invoices/{id}/pay", "/v1/refunds"})
+                              "/v1/customers/{id}/payment-methods", "/v1/invoices", "/v1/invoices/{id}/pay",
+                              "/v1/refunds"})
     if (!router_.commits_in_steps("POST", pattern))
       throw std::logic_error(std::string("no route POST ") + pattern + " to mark as committing in steps");
   inventory::add_forecast_routes(router_, *db_, *clock_);

@@ -40,8 +40,10 @@ http::Pipeline::Expander expander(catalog::CatalogService& catalog, customers::C
       return rendered(catalog.get_plan(text("plan")), [](const auto& p) { return catalog::to_json(p); });
     if (type == "subscription" && field == "latest_invoice")
       return rendered(billing.latest_invoice(text("id")), invoice_json);
-    if (type == "invoice" && field == "subscription")
+    if (type == "invoice" && field == "subscription") {  // a one-off invoice's null stays null
+      if (!object.value("subscription", Json()).is_string()) return Json(nullptr);
       return rendered(subscriptions.get(text("subscription")), [](const auto& s) { return subscriptions::to_json(s); });
+    }
     if (type == "invoice" && field == "payments") {
       billing::PaymentFilter filter{text("id"), std::nullopt, {}, {.limit = 100}};
       return rendered(billing.list_payments(filter), [](const Page<billing::Payment>& page) {

@@ -742,6 +742,13 @@ CREATE INDEX subscription_requests_created ON subscription_requests (created_at)
 ALTER TABLE payments ADD COLUMN action_expires_at BIGINT;
 UPDATE payments SET action_expires_at = created_at + 604800 WHERE status = 'requires_action';
 CREATE INDEX payments_action_expiry ON payments (action_expires_at))"},
+      // One-off invoices (POST /v1/invoices) belong to a customer and no subscription: their
+      // subscription_id is NULL (NULLs never clash in UNIQUE (subscription_id, period_seq)). A
+      // retried POST finds its invoice by the request's key, as checkout finds its subscription.
+      {37, "billing (issue 17): one-off invoices, of no subscription", R"(
+ALTER TABLE invoices ADD COLUMN request_key TEXT;
+CREATE UNIQUE INDEX invoices_request_key ON invoices (request_key))",
+       one_off_invoices_37},
   };
   return kMigrations;
 }

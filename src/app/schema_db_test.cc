@@ -282,6 +282,87 @@ TEST(SchemaMigrations, ThirtyFourNumbersNewEventsAfterTheStreamOutboxAlsoWhenThe
   EXPECT_EQ(outboxes_after_34({}, {}), (Numbered{{"evt_0", 1}}));
 }
 
+// Migration 37 on the invoices tables as they were before it (subscription_id NOT NULL), with
+// an invoice and its event: the column may be NULL afterwards, every row, constraint and
+// index is kept, and the documents gain collection_method and due_date once.
+TEST(SchemaMigrations, ThirtySevenLetsInvoicesHaveNoSubscriptionKeepingRowsConstraintsAndIndexes) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  const Json old_invoice = Json::parse(R"({"id":"in_old","object":"invoice","number":"INV-000900",
+    "subscription":"sub_old","customer":"cus_old","status":"open","billing_reason":"subscription_cycle",
+    "period":{"start":"2026-01-01T00:00:00Z","end":"2026-02-01T00:00:00Z"},"currency":"usd","subtotal":2000,
+    "discount":0,"discount_source":null,"tax":0,"total":2000,"amount_paid":0,"amount_refunded":0,
+    "amount_credited":0,"amount_disputed":0,"amount_disputed_lost":0,"amount_due":2000,"attempt_count":0,
+    "next_attempt_at":null,"first_failed_at":null,"paid_at":null,"collection_ended":false,
+    "hard_declined_payment_method":null,"lines":[],"metadata":{},"created":"2026-01-01T00:00:00Z",
+    "updated":"2026-01-01T00:00:00Z","version":1})");
+  auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("DROP TABLE invoices"));
+    RECUR_TRY(tx.exec("DROP TABLE analytics_invoices"));
+    RECUR_TRY(tx.exec("CREATE TABLE invoices (id TEXT PRIMARY KEY, number TEXT UNIQUE, subscription_id TEXT NOT NULL,"
+                      " customer_id TEXT NOT NULL, period_seq BIGINT NOT NULL, status TEXT NOT NULL,"
+                      " next_attempt_at BIGINT, created_at BIGINT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL,"
+                      " UNIQUE (subscription_id, period_seq))"));
+    for (const char* index : {"CREATE INDEX invoices_subscription ON invoices (subscription_id, id)",
+                              "CREATE INDEX invoices_customer ON invoices (customer_id, id)",
+                              "CREATE INDEX invoices_due_order ON invoices (status, next_attempt_at, id)",
+                              "CREATE INDEX invoices_number ON invoices (number)"})
+      RECUR_TRY(tx.exec(index));
+    RECUR_TRY(tx.exec("CREATE TABLE analytics_invoices (invoice_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL,"
+                      " subscription_id TEXT NOT NULL, currency TEXT NOT NULL, billing_reason TEXT NOT NULL,"
+                      " due_at BIGINT NOT NULL, status TEXT NOT NULL, total BIGINT NOT NULL, amount_paid BIGINT NOT NULL,"
+                      " attempt_count BIGINT NOT NULL, first_failed_at BIGINT, paid_at BIGINT)"));
+    RECUR_TRY(tx.exec("CREATE INDEX analytics_invoices_subscription ON analytics_invoices (subscription_id, due_at)"));
+    RECUR_TRY(tx.exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status, created_at,"
+                      " version, doc) VALUES ('in_old', 'INV-000900', 'sub_old', 'cus_old', 1, 'open', 0, 1, $1)",
+                      {old_invoice.dump()}));
+    RECUR_TRY(tx.exec("INSERT INTO analytics_invoices VALUES ('in_old', 'cus_old', 'sub_old', 'usd',"
+                      " 'subscription_cycle', 0, 'open', 2000, 0, 0, NULL, NULL)"));
+    events::Event e{"evt_old", "invoice.finalized", "invoice", "in_old", events::Actor::system(), 0, nullptr,
+                    old_invoice, Json::object()};
+    RECUR_TRY(events::append(tx, e));
+    return Ok{};
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+  run(db, migration(37));
+  run_rewrite(db, migration(37));  // again: nothing changes
+
+  auto invoices = documents(db, "SELECT id, doc FROM invoices");
+  ASSERT_EQ(invoices.size(), 1u);
+  EXPECT_EQ(invoices["in_old"]["collection_method"], "charge_automatically");
+  EXPECT_TRUE(invoices["in_old"]["due_date"].is_null());
+  EXPECT_EQ(invoices["in_old"]["subscription"], "sub_old");
+  auto events = documents(db, "SELECT id, payload FROM events WHERE id = 'evt_old'");
+  EXPECT_EQ(events["evt_old"]["after"]["collection_method"], "charge_automatically");
+
+  auto exec = [&](const std::string& sql) {
+    return db::transact(db, [&](db::Tx& tx) -> recur::Status {
+      RECUR_TRY(tx.exec(sql));
+      return Ok{};
+    });
+  };
+  const std::string insert = "INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status,"
+                             " created_at, version, doc, request_key) VALUES ";
+  // Two invoices of no subscription under the same key 0: NULLs never clash.
+  EXPECT_TRUE(exec(insert + "('in_a', 'INV-000901', NULL, 'cus_old', 0, 'open', 0, 1, '{}', 'k1')").ok());
+  EXPECT_TRUE(exec(insert + "('in_b', 'INV-000902', NULL, 'cus_old', 0, 'open', 0, 1, '{}', NULL)").ok());
+  // The constraints are kept: a period's second invoice, a number or a request key twice.
+  EXPECT_FALSE(exec(insert + "('in_c', 'INV-000903', 'sub_old', 'cus_old', 1, 'open', 0, 1, '{}', NULL)").ok());
+  EXPECT_FALSE(exec(insert + "('in_d', 'INV-000900', NULL, 'cus_old', 0, 'open', 0, 1, '{}', NULL)").ok());
+  EXPECT_FALSE(exec(insert + "('in_e', 'INV-000904', NULL, 'cus_old', 0, 'open', 0, 1, '{}', 'k1')").ok());
+  EXPECT_TRUE(exec("INSERT INTO analytics_invoices VALUES ('in_a', 'cus_old', NULL, 'usd', 'manual', 0, 'open',"
+                   " 100, 0, 0, NULL, NULL)")
+                  .ok());
+  // And the indexes.
+  const bool pg = db.engine() == db::Engine::kPostgres;
+  const std::string names = "('invoices_subscription', 'invoices_customer', 'invoices_due_order', 'invoices_number',"
+                            " 'invoices_request_key', 'analytics_invoices_subscription')";
+  EXPECT_EQ(testing::count(t, pg ? "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema()"
+                                   " AND indexname IN " + names
+                                 : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN " + names),
+            6);
+}
+
 TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments) {
   TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
   auto& db = t.app->database();
@@ -650,6 +731,7 @@ TEST_F(BillingMigration18, EighteenReshapesStoredBillingDocumentsAndTheirEventsO
   // to these documents too (22: gateway_failure_code).
   run_rewrite(db, migration(22));
   run_rewrite(db, migration(33));  // invoices: the dispute amounts
+  run_rewrite(db, migration(37));  // invoices: collection_method, due_date
   inv = doc("invoices", "in_old");
   pay = doc("payments", "pay_old");
   re = doc("refunds", "re_old");

@@ -292,6 +292,51 @@ Status add_dispute_amounts_33(db::Tx& tx) {
   });
 }
 
+namespace {
+
+// `table`.`column` (declared "<column> TEXT NOT NULL") may be NULL from now on.
+Status drop_not_null(db::Tx& tx, const std::string& table, const std::string& column) {
+  if (tx.engine() == db::Engine::kPostgres) {
+    RECUR_TRY(tx.exec("ALTER TABLE " + table + " ALTER COLUMN " + column + " DROP NOT NULL"));
+    return Ok{};
+  }
+  // SQLite's documented way (https://sqlite.org/lang_altertable.html#otheralter): a new
+  // table of the new definition, the rows copied, the old one dropped, the new one renamed,
+  // the indexes made again. The definition is the stored one (every ADD COLUMN is in it),
+  // with only the constraint taken out; the columns keep their order, so SELECT * copies.
+  RECUR_ASSIGN(auto defined, tx.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = $1", {table}));
+  if (defined.empty()) return Error::internal("migration 37: no table " + table);
+  std::string sql = defined[0].text(0);
+  const std::string from = column + " TEXT NOT NULL";
+  const auto at = sql.find(from);
+  if (at == std::string::npos) return Ok{};  // done before
+  sql.replace(at, from.size(), column + " TEXT");
+  const auto open = sql.find('(');
+  if (open == std::string::npos) return Error::internal("migration 37: cannot read the definition of " + table);
+  sql.replace(0, open, "CREATE TABLE " + table + "_37 ");
+  RECUR_ASSIGN(auto indexes, tx.query("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1"
+                                      " AND sql IS NOT NULL ORDER BY name",
+                                      {table}));
+  RECUR_TRY(tx.exec(sql));
+  RECUR_TRY(tx.exec("INSERT INTO " + table + "_37 SELECT * FROM " + table));
+  RECUR_TRY(tx.exec("DROP TABLE " + table));
+  RECUR_TRY(tx.exec("ALTER TABLE " + table + "_37 RENAME TO " + table));
+  for (const auto& index : indexes) RECUR_TRY(tx.exec(index.text(0)));
+  return Ok{};
+}
+
+}  // namespace
+
+Status one_off_invoices_37(db::Tx& tx) {
+  RECUR_TRY(drop_not_null(tx, "invoices", "subscription_id"));
+  RECUR_TRY(drop_not_null(tx, "analytics_invoices", "subscription_id"));
+  return rewrite_documents(tx, "invoices", "invoice", [](Json& doc) {
+    if (!doc.is_object()) return;
+    if (!doc.contains("collection_method")) doc["collection_method"] = "charge_automatically";
+    if (!doc.contains("due_date")) doc["due_date"] = nullptr;
+  });
+}
+
 Status sequence_outboxes_34(db::Tx& tx) {
   const bool pg = tx.engine() == db::Engine::kPostgres;
   RECUR_ASSIGN(auto done, tx.query(pg ? "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"

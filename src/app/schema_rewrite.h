@@ -53,6 +53,11 @@ Status add_dispute_amounts_33(db::Tx& tx);
 // PostgreSQL both tables are locked for the migration; a node still running the binary before
 // cannot fan out afterwards (its INSERT has no seq): upgrade every node together.
 Status sequence_outboxes_34(db::Tx& tx);
+// Migration 37: invoices.subscription_id and analytics_invoices.subscription_id may be NULL
+// (a one-off invoice); on SQLite, which cannot drop a NOT NULL, each table is made again
+// from its own stored definition with its rows and indexes. Invoices (and their copies in
+// the event log) gain collection_method "charge_automatically" and due_date null.
+Status one_off_invoices_37(db::Tx& tx);
 // Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
 // of its subscription's period (the same period_seq), paid when that invoice is paid or
 // there is none; the same two fields in its document, and in the copies of it in its events

@@ -5,6 +5,7 @@
 //                    items, closing an ended subscription's invoices (invoicer.h)
 //   Collector        attempts and their settlement, exactly once (decision 0005; collector.h)
 //   Checkout         a new subscription's first invoice charged in the request (checkout.h)
+//   OneOffInvoices   invoices of no subscription: charged in the request or sent (one_off.h)
 //   Refunds          refunds, credit notes, resuming pending refunds (refunds.h)
 //   GatewayWebhooks  gateway events settling what is pending, disputes (decisions 0007, 0021; webhooks.h)
 //   Reminders        renewal and card-expiring reminders (reminders.h)
@@ -22,6 +23,7 @@
 #include "billing/documents.h"
 #include "billing/invoicer.h"
 #include "billing/messages.h"
+#include "billing/one_off.h"
 #include "billing/payment_update.h"
 #include "billing/refunds.h"
 #include "billing/reminders.h"
@@ -67,6 +69,7 @@ struct Billing {
         collector(db, clock, ids, gateways, subscriptions, messages, options.unknown_retry_seconds,
                   options.payment_update_token_seconds),
         checkout(db, subscriptions, collector, gateways, options.checkout_timeout),
+        one_off(db, clock, ids, collector, messages, options.checkout_timeout),
         refunds(db, clock, ids, gateways, options.unknown_retry_seconds, options.batch),
         webhooks(db, clock, ids, gateways, collector, refunds, subscriptions, outbox, options.ops_email,
                  options.sandbox_webhooks),
@@ -83,6 +86,7 @@ struct Billing {
   Invoicer invoicer;
   Collector collector;
   Checkout checkout;
+  OneOffInvoices one_off;
   Refunds refunds;
   GatewayWebhooks webhooks;
   Reminders reminders;

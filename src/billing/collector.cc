@@ -167,7 +167,8 @@ Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const
   if (Gateway* gateway = gateways_.find(pay.gateway)) {
     ChargeRequest request{prepared->gateway_customer, prepared->token, Money{pay.amount, pay.currency},
                           prepared->description, pay.idempotency_key,
-                          {{"invoice", pay.invoice}, {"subscription", prepared->subscription}, {"payment", pay.id}}};
+                          {{"invoice", pay.invoice}, {"payment", pay.id}}};
+    if (!prepared->subscription.empty()) request.metadata["subscription"] = prepared->subscription;
     if (wait) request.deadline = std::chrono::steady_clock::now() + *wait;
     result = gateway->charge(request);
   } else {
@@ -341,6 +342,14 @@ Result<bool> Collector::record_failure(db::Tx& tx, Invoice& inv, Json before, Ti
     RECUR_TRY(events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
                              to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}}));
     return sub->status != subscriptions::Status::kIncomplete;
+  }
+  if (inv.collection_method == CollectionMethod::kSendInvoice) {
+    // The customer pays a sent invoice (a new payment method, the link, or an operator's
+    // POST .../pay): a refused try schedules nothing, and no dunning applies.
+    inv.next_attempt_at.reset();
+    RECUR_TRY(events_.record(tx, "invoice.payment_failed", inv.id, events::Actor::system(), std::move(before),
+                             to_json(inv), {{"attempt", inv.attempt_count}, {"next_attempt_at", nullptr}}));
+    return true;
   }
   RECUR_ASSIGN(DunningSettings settings, load_dunning(tx, false));
   // The retry rule (billing/retry_timing.h), in the customer's time zone.

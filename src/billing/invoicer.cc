@@ -64,10 +64,17 @@ Result<std::int64_t> tax_rate_bp_for(db::Tx& tx, const subscriptions::Subscripti
   // The customer is read only when rates are configured.
   RECUR_ASSIGN(auto tax, load_tax(tx, false));
   if (!tax || tax->rates_bp.empty()) return std::int64_t{0};
+  if (sub.shipping_address) return tax_rate_for(*tax, sub.shipping_address->country);  // where this box goes
   RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+  if (!customer) return tax_rate_for(*tax, std::nullopt);
+  return tax_rate_bp_for_customer(tx, *customer);
+}
+
+Result<std::int64_t> tax_rate_bp_for_customer(db::Tx& tx, const customers::Customer& customer) {
+  RECUR_ASSIGN(auto tax, load_tax(tx, false));
+  if (!tax || tax->rates_bp.empty()) return std::int64_t{0};
   std::optional<std::string> country;
-  if (customer && customer->shipping_address) country = customer->shipping_address->country;
-  if (sub.shipping_address) country = sub.shipping_address->country;  // where this box goes
+  if (customer.shipping_address) country = customer.shipping_address->country;
   return tax_rate_for(*tax, country);
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "billing/model.h"
+#include "customers/model.h"
 #include "events/store.h"
 #include "platform/clock.h"
 #include "platform/ids.h"
@@ -48,6 +49,9 @@ class Invoicer final : public subscriptions::PeriodBilling {
 // The tax rate (basis points) of `sub`'s next invoice: by the country its box goes to (its
 // own shipping address, else its customer's), 0 when no rates are configured.
 Result<std::int64_t> tax_rate_bp_for(db::Tx& tx, const subscriptions::Subscription& sub);
+// The tax rate (basis points) of an invoice to `customer` outside any subscription (a
+// one-off invoice): by the country of the customer's shipping address, 0 when none applies.
+Result<std::int64_t> tax_rate_bp_for_customer(db::Tx& tx, const customers::Customer& customer);
 
 // Voids `invoice` (stored by the caller) because its subscription ended: event
 // invoice.voided with reason subscription_canceled. Requires: called inside `tx`.

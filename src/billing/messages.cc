@@ -17,6 +17,27 @@ Result<std::string> PaymentMessages::enqueue_with_payment_link(db::Tx& tx, notif
   return id;
 }
 
+recur::Status PaymentMessages::send_invoice(db::Tx& tx, const Invoice& inv) {
+  RECUR_ASSIGN(auto customer, customers::find_customer(tx, inv.customer));
+  if (!customer) return Error::not_found("customer_not_found", "customer " + inv.customer + " does not exist");
+  const auto& c = *customer;
+  if (c.erased_at)
+    return Error::conflict("customer_erased", "customer " + c.id + " was erased: nothing can be sent to them");
+  notify::Message m;
+  m.template_name = "invoice_issued";
+  m.to = c.email;
+  m.customer = c.id;
+  m.resource = inv.id;
+  m.data = {{"customer_name", c.name},
+            {"amount", format_amount(amount_due(inv), inv.currency)},
+            {"description", "Invoice " + inv.number},
+            {"invoice_id", inv.id},
+            {"due_date", format_rfc3339(inv.due_date.value_or(inv.created)).substr(0, 10)}};
+  m.attachments = {{"invoice_pdf", inv.id}};
+  RECUR_TRY(enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt}));
+  return Ok{};
+}
+
 void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Payment& pay) {
   auto customer = customers::find_customer(tx, inv.customer);
   if (!customer.ok()) {
@@ -40,10 +61,15 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
   if (!paid && !authenticate) {
     // A hard decline in smart dunning: the card is not retried, a new one is needed.
     const bool blocked = !inv.hard_declined_payment_method.empty() && inv.hard_declined_payment_method == pay.payment_method;
+    // A sent invoice is the customer's to pay: nothing is retried automatically.
+    const bool sent = inv.collection_method == CollectionMethod::kSendInvoice;
     m.data["retry_note"] = blocked ? "Your bank declined this card in a way that means it cannot be charged again. "
                                      "Please add a new card: we will charge it at once."
-                                   : "We will try the payment again automatically.";
-    m.data["retry_note_short"] = blocked ? "This card cannot be charged again;" : "We will retry;";
+                           : sent ? "Please pay it with another payment method through the link above."
+                                  : "We will try the payment again automatically.";
+    m.data["retry_note_short"] = blocked ? "This card cannot be charged again;"
+                                 : sent  ? "Please pay with another payment method:"
+                                         : "We will retry;";
   }
   // A receipt carries the paid invoice's PDF, made when the e-mail is sent.
   if (paid) m.attachments = {{"invoice_pdf", inv.id}};

@@ -22,6 +22,11 @@ class PaymentMessages {
   // Receipt or failed-payment e-mail, queued in the outcome's transaction; a message
   // that cannot be queued is logged and never holds up billing.
   void tell_customer(db::Tx& tx, const Invoice& invoice, const Payment& payment);
+  // The e-mail of a sent one-off invoice (collection_method send_invoice): what is due, by
+  // when, the PDF attached, and a one-time link to pay it (the hosted invoice page). Queued in
+  // the invoice's transaction; unlike a payment's message, an error is returned (the invoice
+  // is not issued unsent). An erased customer's invoice cannot be sent (409 customer_erased).
+  recur::Status send_invoice(db::Tx& tx, const Invoice& invoice);
   // Queues `m` with a fresh one-time update-payment token for `grant` in its data; the
   // token's hash is stored only when the message was queued.
   Result<std::string> enqueue_with_payment_link(db::Tx& tx, notify::Message m, const PaymentUpdateGrant& grant);

@@ -28,6 +28,8 @@ std::string_view name_of(const std::pair<E, std::string_view> (&table)[N], E val
 constexpr std::pair<InvoiceStatus, std::string_view> kInvoiceStatuses[] = {
     {InvoiceStatus::kDraft, "draft"}, {InvoiceStatus::kOpen, "open"}, {InvoiceStatus::kPaid, "paid"},
     {InvoiceStatus::kVoid, "void"}, {InvoiceStatus::kUncollectible, "uncollectible"}};
+constexpr std::pair<CollectionMethod, std::string_view> kCollectionMethodNames[] = {
+    {CollectionMethod::kChargeAutomatically, kCollectionMethods[0]}, {CollectionMethod::kSendInvoice, kCollectionMethods[1]}};
 constexpr std::pair<PaymentStatus, std::string_view> kPaymentStatuses[] = {
     {PaymentStatus::kPending, "pending"}, {PaymentStatus::kSucceeded, "succeeded"}, {PaymentStatus::kFailed, "failed"},
     {PaymentStatus::kRequiresAction, "requires_action"}};
@@ -45,6 +47,8 @@ PaymentStatus payment_status_from(const std::string& s) {
 
 std::string_view to_string(InvoiceStatus s) { return name_of(kInvoiceStatuses, s); }
 std::optional<InvoiceStatus> invoice_status_from(std::string_view t) { return lookup(kInvoiceStatuses, t); }
+std::string_view to_string(CollectionMethod m) { return name_of(kCollectionMethodNames, m); }
+std::optional<CollectionMethod> collection_method_from(std::string_view t) { return lookup(kCollectionMethodNames, t); }
 std::string_view to_string(PaymentStatus s) { return name_of(kPaymentStatuses, s); }
 std::string_view to_string(FinalAction a) { return name_of(kFinalActions, a); }
 std::optional<FinalAction> final_action_from(std::string_view t) { return lookup(kFinalActions, t); }
@@ -154,6 +158,50 @@ BuiltInvoice build_items_invoice(const subscriptions::Subscription& sub, std::ve
   inv.lines = std::move(items);
   std::int64_t carried = price(inv, sub, 0, tax_rate_bp, at);
   return {std::move(inv), carried};
+}
+
+Result<Invoice> build_one_off_invoice(OneOffSpec spec, std::int64_t tax_rate_bp, Timestamp at) {
+  std::vector<FieldError> errors;
+  if (spec.lines.empty()) errors.push_back({"lines", "required", "an invoice needs at least one line"});
+  std::int64_t owed = 0;
+  for (std::size_t i = 0; i < spec.lines.size(); ++i) {
+    const std::int64_t amount = spec.lines[i].amount;
+    if (amount > kMaxOneOffLineAmount || amount < -kMaxOneOffLineAmount || amount == 0)
+      errors.push_back({"lines[" + std::to_string(i) + "]", "out_of_range",
+                        "a line's unit_amount x quantity must be non-zero and at most 2^50 either way"});
+    else
+      owed += amount;
+  }
+  if (errors.empty() && owed <= 0)
+    errors.push_back({"lines", "nothing_owed",
+                      "the lines owe nothing: a one-off invoice has no next invoice to carry a credit to (issue a "
+                      "credit note instead)"});
+  const bool sent = spec.collection_method == CollectionMethod::kSendInvoice;
+  if (spec.due_date && !sent)
+    errors.push_back({"due_date", "not_allowed", "due_date is for collection_method send_invoice"});
+  if (spec.due_date && *spec.due_date <= at)
+    errors.push_back({"due_date", "out_of_range", "due_date must be after the invoice is issued"});
+  if (!errors.empty()) return Error::invalid("validation_failed", "the invoice cannot be issued", std::move(errors));
+  Invoice inv;
+  inv.customer = std::move(spec.customer);
+  inv.currency = std::move(spec.currency);
+  inv.billing_reason = "manual";
+  inv.collection_method = spec.collection_method;
+  inv.period = {at, at};
+  for (auto& line : spec.lines) line.period = inv.period;
+  inv.lines = std::move(spec.lines);
+  Totals t = compute_totals(inv.lines, 0, tax_rate_bp);
+  inv.subtotal = t.subtotal;
+  inv.tax = t.tax;
+  inv.total = t.total;
+  inv.status = InvoiceStatus::kOpen;
+  if (sent)
+    inv.due_date = spec.due_date.value_or(at + kDefaultDaysUntilDue * kSecondsPerDay);
+  else
+    inv.next_attempt_at = at;
+  inv.metadata = std::move(spec.metadata);
+  inv.created = inv.updated = at;
+  return inv;
 }
 
 std::optional<Timestamp> next_retry_at(const DunningSettings& settings, Timestamp first_failure, std::int64_t failures) {
@@ -318,9 +366,11 @@ Json to_json(const Invoice& inv) {
   return with_envelope(Json{{"id", inv.id},
                             {"object", "invoice"},
                             {"number", text_or_null(inv.number)},
-                            {"subscription", inv.subscription},
+                            {"subscription", text_or_null(inv.subscription)},
                             {"customer", inv.customer},
                             {"status", to_string(inv.status)},
+                            {"collection_method", to_string(inv.collection_method)},
+                            {"due_date", to_json_time(inv.due_date)},
                             {"billing_reason", inv.billing_reason},
                             {"period", to_json(inv.period)},
                             {"currency", inv.currency},
@@ -349,9 +399,12 @@ Invoice invoice_from_doc(const Json& d) {
   Invoice inv;
   inv.id = d.at("id");
   inv.number = doc_text(d, "number").value_or("");
-  inv.subscription = d.at("subscription");
+  inv.subscription = doc_text(d, "subscription").value_or("");
   inv.customer = d.at("customer");
   inv.status = invoice_status_from(d.at("status").get<std::string>()).value_or(InvoiceStatus::kDraft);
+  inv.collection_method = collection_method_from(d.value("collection_method", std::string(kCollectionMethods[0])))
+                              .value_or(CollectionMethod::kChargeAutomatically);
+  inv.due_date = doc_time(d, "due_date");
   inv.billing_reason = d.at("billing_reason");
   inv.period = period_from_json(d.at("period"));
   inv.currency = d.at("currency");
@@ -507,7 +560,7 @@ Json to_json(const CreditNote& n) {
               {"number", n.number},
               {"invoice", n.invoice},
               {"customer", n.customer},
-              {"subscription", n.subscription},
+              {"subscription", text_or_null(n.subscription)},
               {"amount", n.amount},
               {"currency", n.currency},
               {"reason", n.reason},
@@ -523,7 +576,7 @@ CreditNote credit_note_from_doc(const Json& d) {
   n.number = d.at("number");
   n.invoice = d.at("invoice");
   n.customer = d.at("customer");
-  n.subscription = d.at("subscription");
+  n.subscription = doc_text(d, "subscription").value_or("");
   n.amount = d.at("amount");
   n.currency = d.at("currency");
   n.reason = d.at("reason");

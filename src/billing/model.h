@@ -21,6 +21,14 @@ enum class InvoiceStatus { kDraft, kOpen, kPaid, kVoid, kUncollectible };
 std::string_view to_string(InvoiceStatus status);
 std::optional<InvoiceStatus> invoice_status_from(std::string_view text);
 
+// How an invoice is paid (Stripe's collection_method): charged to the customer's default
+// payment method by Recur (with dunning), or sent to the customer, who pays it by its due
+// date through the link in the e-mail (nothing is charged automatically).
+enum class CollectionMethod { kChargeAutomatically, kSendInvoice };
+std::string_view to_string(CollectionMethod method);
+std::optional<CollectionMethod> collection_method_from(std::string_view text);
+inline constexpr std::string_view kCollectionMethods[] = {"charge_automatically", "send_invoice"};
+
 struct InvoiceLine {
   std::string description;
   std::int64_t amount = 0;  // minor units; negative for credits
@@ -32,9 +40,11 @@ struct InvoiceLine {
 struct Invoice {
   std::string id;      // "in_..."
   std::string number;  // "INV-000001": gapless, given when finalized
-  std::string subscription;
+  std::string subscription;  // empty: a one-off invoice (POST /v1/invoices), of no subscription
   std::string customer;
   InvoiceStatus status = InvoiceStatus::kDraft;
+  CollectionMethod collection_method = CollectionMethod::kChargeAutomatically;
+  std::optional<Timestamp> due_date;  // send_invoice: when the customer is asked to have paid
   Period period;
   std::string currency;
   std::vector<InvoiceLine> lines;
@@ -52,7 +62,8 @@ struct Invoice {
   std::optional<Timestamp> next_attempt_at;
   std::optional<Timestamp> first_failed_at;
   std::optional<Timestamp> paid_at;
-  std::string billing_reason;  // "subscription_create", "subscription_cycle", "subscription_update"
+  // "subscription_create", "subscription_cycle", "subscription_update"; "manual": one-off
+  std::string billing_reason;
   // The subscription ended at once while a charge of this open invoice was in flight
   // (decision 0010): no new attempt is made; the one in flight is asked about again with its
   // key, and its answer closes the invoice (a failure voids it, a success is refunded).
@@ -128,6 +139,29 @@ BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscri
 // `at` (paid at once when nothing is owed). Requires: `items` is not empty.
 BuiltInvoice build_items_invoice(const subscriptions::Subscription& sub, std::vector<InvoiceLine> items,
                                  std::int64_t tax_rate_bp, Timestamp at);
+
+// A one-off invoice (POST /v1/invoices): lines the merchant wrote, of no subscription.
+struct OneOffSpec {
+  std::string customer;
+  std::string currency;
+  std::vector<InvoiceLine> lines;  // amount = the line's total; period set to the issue time
+  CollectionMethod collection_method = CollectionMethod::kChargeAutomatically;
+  std::optional<Timestamp> due_date;  // send_invoice only
+  Json metadata = Json::object();
+};
+// The largest line of a one-off invoice (unit amount x quantity), so that 100 lines cannot
+// overflow a total.
+inline constexpr std::int64_t kMaxOneOffLineAmount = std::int64_t{1} << 50;
+// The invoice of `spec` before it has an id and a number: its lines as given, no discount,
+// tax at `tax_rate_bp` (0..10000), billing_reason "manual", its period the instant `at`, open.
+// charge_automatically: due at `at` (the collector charges it, dunning follows a refusal);
+// send_invoice: no attempt is scheduled, due_date as given. Errors (422 validation_failed,
+// nothing built): no lines, a line over kMaxOneOffLineAmount, lines that owe nothing (a
+// credit larger than the charges has no next invoice to go to), a due_date with
+// charge_automatically or not after `at`. A send_invoice without a due date is due 30 days
+// after `at`. Pure.
+inline constexpr std::int64_t kDefaultDaysUntilDue = 30;
+Result<Invoice> build_one_off_invoice(OneOffSpec spec, std::int64_t tax_rate_bp, Timestamp at);
 
 // requires_action: the gateway asks the customer to authenticate (SCA / 3-D Secure). Not
 // settled, like pending, but nobody charges or asks again until the customer acted.

@@ -397,6 +397,63 @@ TEST(FailureRateAlert, FiresOnAJumpNotOnAConstantlyHighRate) {
   EXPECT_TRUE(failure_rate_is_alarming(0.3, 0.0));
 }
 
+TEST(OneOffInvoice, BuildsWhatTheLinesOweOrRefusesEverythingWrongAtOnce) {
+  const Timestamp at = 1'800'000'000;
+  auto spec = [](CollectionMethod method, std::vector<std::int64_t> amounts, std::optional<Timestamp> due) {
+    OneOffSpec s{"cus_1", "usd", {}, method, due, Json::object()};
+    for (auto a : amounts) s.lines.push_back({"line", a, 1, {}, false});
+    return s;
+  };
+  using CM = CollectionMethod;
+  struct Case {
+    const char* name;
+    OneOffSpec spec;
+    std::int64_t tax_bp;
+    std::int64_t total;               // -1: refused
+    std::vector<std::string> fields;  // the fields a refusal names
+  };
+  const Case cases[] = {
+      {"charged", spec(CM::kChargeAutomatically, {1000, 500}, std::nullopt), 0, 1500, {}},
+      {"a discount line", spec(CM::kChargeAutomatically, {1000, -300}, std::nullopt), 0, 700, {}},
+      {"taxed", spec(CM::kChargeAutomatically, {1000}, std::nullopt), 2000, 1200, {}},
+      {"sent with a date", spec(CM::kSendInvoice, {1000}, at + 86400), 0, 1000, {}},
+      {"sent without one", spec(CM::kSendInvoice, {1000}, std::nullopt), 0, 1000, {}},
+      {"no lines", spec(CM::kChargeAutomatically, {}, std::nullopt), 0, -1, {"lines"}},
+      {"owes nothing", spec(CM::kChargeAutomatically, {1000, -1000}, std::nullopt), 0, -1, {"lines"}},
+      {"a zero line", spec(CM::kChargeAutomatically, {1000, 0}, std::nullopt), 0, -1, {"lines[1]"}},
+      {"a line too large", spec(CM::kChargeAutomatically, {kMaxOneOffLineAmount + 1}, std::nullopt), 0, -1,
+       {"lines[0]"}},
+      {"a due date to charge", spec(CM::kChargeAutomatically, {1000}, at + 86400), 0, -1, {"due_date"}},
+      {"due already", spec(CM::kSendInvoice, {1000}, at), 0, -1, {"due_date"}},
+  };
+  for (const auto& c : cases) {
+    auto built = build_one_off_invoice(c.spec, c.tax_bp, at);
+    if (c.total < 0) {
+      ASSERT_FALSE(built.ok()) << c.name;
+      std::vector<std::string> named;
+      for (const auto& e : built.error().fields) named.push_back(e.field);
+      EXPECT_EQ(named, c.fields) << c.name;
+      continue;
+    }
+    ASSERT_TRUE(built.ok()) << c.name << ": " << built.error().message;
+    EXPECT_EQ(built->total, c.total) << c.name;
+    EXPECT_EQ(built->status, InvoiceStatus::kOpen) << c.name;
+    EXPECT_EQ(built->billing_reason, "manual") << c.name;
+    EXPECT_TRUE(built->subscription.empty()) << c.name;
+    EXPECT_EQ(built->period.start, at) << c.name;
+    EXPECT_EQ(built->period.end, at) << c.name;
+    if (c.spec.collection_method == CM::kSendInvoice) {
+      EXPECT_FALSE(built->next_attempt_at) << c.name;
+      EXPECT_EQ(built->due_date, c.spec.due_date.value_or(at + 30 * 86400)) << c.name;
+    } else {
+      EXPECT_EQ(built->next_attempt_at, at) << c.name;
+      EXPECT_FALSE(built->due_date) << c.name;
+    }
+    // The stored document reads back the same.
+    EXPECT_EQ(to_json(invoice_from_doc(to_json(*built))), to_json(*built)) << c.name;
+  }
+}
+
 TEST(AttemptKey, IsStablePerInvoiceAndAttempt) {
   EXPECT_EQ(attempt_key("in_1", 2), "in_1:attempt:2");
   EXPECT_NE(attempt_key("in_1", 1), attempt_key("in_1", 2));

@@ -165,7 +165,12 @@ Result<CreditNote> Refunds::credit(const CreditInput& in, const events::Actor& a
     Invoice inv = std::move(*found);
     if (inv.status != InvoiceStatus::kPaid) return not_creditable(inv);
     RECUR_ASSIGN(std::int64_t amount, checked_amount(inv, in.amount));
-    // A credit waits for the next invoice: an ended subscription has none, so refund instead.
+    // A credit waits for the next invoice: a one-off invoice and an ended subscription have
+    // none, so refund instead.
+    if (inv.subscription.empty())
+      return Error::conflict("no_next_invoice", "invoice " + inv.id +
+                                                    " is a one-off invoice: there is no next invoice to take a credit "
+                                                    "off; refund instead");
     RECUR_ASSIGN(auto sub, subscriptions::find(tx, inv.subscription, false));
     if (!sub || sub->status == subscriptions::Status::kCanceled)
       return Error::conflict("subscription_ended", "the subscription of invoice " + inv.id +

@@ -50,6 +50,43 @@ Result<RefundInput> parse_refund(const Request& req) {
   return in;
 }
 
+// POST /v1/invoices: each line is unit_amount x quantity; the rules that need the lines
+// together (they owe something) or the clock (due_date) are build_one_off_invoice's.
+Result<OneOffInput> parse_one_off(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  OneOffInput in;
+  OneOffSpec& spec = in.spec;
+  auto customer = f.text("customer", true, 64);
+  auto currency = f.currency("currency", true);
+  if (const Json* lines = f.array("lines", true, 100)) {
+    if (lines->empty()) f.fail("lines", "required", "an invoice needs at least one line");
+    for (std::size_t i = 0; i < lines->size(); ++i) {
+      const std::string at = "lines[" + std::to_string(i) + "]";
+      if (!(*lines)[i].is_object()) {
+        f.fail(at, "invalid_type", "each line is an object");
+        continue;
+      }
+      FieldReader line((*lines)[i], at);
+      auto description = line.text("description", true, 500);
+      // Negative: a discount or goodwill line, weighed against the others.
+      auto unit = line.integer("unit_amount", true, -(std::int64_t{1} << 40), std::int64_t{1} << 40);
+      auto quantity = line.integer("quantity", false, 1, 10000);
+      f.absorb(line);
+      if (description && unit)
+        spec.lines.push_back({*description, *unit * quantity.value_or(1), quantity.value_or(1), {}, false});
+    }
+  }
+  auto method = f.one_of("collection_method", false, std::span<const std::string_view>(kCollectionMethods));
+  spec.due_date = f.timestamp("due_date", false);
+  if (auto m = f.metadata("metadata")) spec.metadata = *m;
+  RECUR_TRY(f.finish());
+  spec.customer = *customer;
+  spec.currency = *currency;
+  if (method) spec.collection_method = *collection_method_from(*method);
+  return in;
+}
+
 Result<CreditInput> parse_credit(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -110,7 +147,7 @@ RefundFilter refund_filter(const Request& req, const ListParams& page) {
 }  // namespace
 
 void add_routes(http::Router& router, BillingService& svc, Collector& collector, Refunds& refunds,
-                UpcomingInvoices& upcoming, Documents& documents) {
+                UpcomingInvoices& upcoming, Documents& documents, OneOffInvoices& one_off) {
   using namespace access::perm;
   const std::string read(kBillingRead), write(kBillingWrite);
   auto render_invoice = [](const Invoice& i) { return to_json(i); };
@@ -123,6 +160,12 @@ void add_routes(http::Router& router, BillingService& svc, Collector& collector,
     InvoiceFilter filter{req.query_param("subscription"), req.query_param("customer"), req.query_param("number"),
                          *statuses, *page};
     return http::list_response(req, svc.list_invoices(filter), "/v1/invoices", [](const Invoice& i) { return to_json(i); });
+  });
+  router.add("POST", "/v1/invoices", write, [&one_off, render_invoice](Request& req) {
+    auto input = parse_one_off(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    input->request_key = req.idempotency_key;
+    return http::respond(req, one_off.create(*input, access::actor_of(req)), 201, render_invoice);
   });
   router.add("GET", "/v1/invoices/upcoming", read, [&upcoming](Request& req) {
     if (auto st = http::check_query(req, {"subscription", "customer"}); !st.ok())

@@ -12,6 +12,7 @@
 #include "billing/refunds.h"
 #include "billing/service.h"
 #include "billing/upcoming.h"
+#include "billing/one_off.h"
 #include "billing/webhooks.h"
 #include "platform/clock.h"
 #include "platform/http/router.h"
@@ -20,9 +21,9 @@ namespace recur::billing {
 
 // Reads and settings through `service`; paying an invoice through `collector`; refunds
 // and credit notes through `refunds`.
-// PDFs of invoices and credit notes through `documents`.
+// PDFs of invoices and credit notes through `documents`; one-off invoices through `one_off`.
 void add_routes(http::Router& router, BillingService& service, Collector& collector, Refunds& refunds,
-                UpcomingInvoices& upcoming, Documents& documents);
+                UpcomingInvoices& upcoming, Documents& documents, OneOffInvoices& one_off);
 // POST /v1/gateway-webhooks/{gateway}: public, authenticated by the gateway's signature.
 void add_gateway_webhook_routes(http::Router& router, GatewayWebhooks& webhooks);
 

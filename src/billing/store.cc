@@ -36,14 +36,20 @@ Result<Page<T>> list_docs(db::Tx& tx, const std::string& table, const Filters& f
 
 }  // namespace
 
-Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv, std::int64_t period_seq) {
+Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv, std::int64_t period_seq, const std::string& request_key) {
+  auto null_if_empty = [](const std::string& s) { return s.empty() ? db::Value(nullptr) : db::Value(s); };
   RECUR_ASSIGN(auto n, tx.exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status,"
-                               " next_attempt_at, created_at, version, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                               " next_attempt_at, created_at, version, doc, request_key)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                                " ON CONFLICT (subscription_id, period_seq) DO NOTHING",
-                               {inv.id, inv.number.empty() ? db::Value(nullptr) : db::Value(inv.number), inv.subscription,
-                                inv.customer, period_seq, std::string(to_string(inv.status)),
-                                time_or_null(inv.next_attempt_at), inv.created, inv.version, to_json(inv).dump()}));
+                               {inv.id, null_if_empty(inv.number), null_if_empty(inv.subscription), inv.customer,
+                                period_seq, std::string(to_string(inv.status)), time_or_null(inv.next_attempt_at),
+                                inv.created, inv.version, to_json(inv).dump(), null_if_empty(request_key)}));
   return n == 1;
+}
+
+Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key) {
+  return one_doc(tx, "SELECT doc FROM invoices WHERE request_key = $1", {request_key}, invoice_from_doc);
 }
 
 recur::Status update_invoice(db::Tx& tx, const Invoice& inv) {

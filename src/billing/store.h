@@ -20,7 +20,12 @@ namespace recur::billing {
 // Inserts unless the subscription's `period_seq`-th billed period already has an
 // invoice; false then. (The sequence, not the start time: a period restarted in the
 // same second as the one before it is still a new period.)
-Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice, std::int64_t period_seq);
+// A one-off invoice (no subscription) is stored with a NULL subscription_id; `request_key`
+// (a one-off invoice's scoped Idempotency-Key, "" for none) finds it again on a retry.
+Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice, std::int64_t period_seq,
+                            const std::string& request_key = "");
+// The invoice a POST /v1/invoices under `request_key` issued, if any.
+Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key);
 recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
 // The id of the subscription's invoice of its latest billed period ("" when none).

@@ -132,6 +132,16 @@ constexpr Template kTemplates[] = {
                 "<p><a href=\"{{update_payment_url}}\">Confirm the payment</a></p>\n"
                 "<p>Until you do, nothing is charged and we will not try the card again.</p>\n"),
      "Your bank asks you to confirm your payment of {{amount}} for {{description}}: the e-mail we sent has the link."},
+    // A one-off invoice sent to the customer (collection_method send_invoice), its PDF attached.
+    {"invoice_issued", "Your invoice of {{amount}}, due {{due_date}}",
+     "Hi {{customer_name}},\n\n"
+     "Here is {{description}} (invoice {{invoice_id}}) of {{amount}}, due on {{due_date}}. The invoice is attached.\n\n"
+     "Pay it here:\n{{update_payment_url}}\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>Here is {{description}} (invoice {{invoice_id}}) of <strong>{{amount}}</strong>, due on "
+                "<strong>{{due_date}}</strong>. The invoice is attached.</p>\n"
+                "<p><a href=\"{{update_payment_url}}\">Pay the invoice</a></p>\n"),
+     "You have an invoice of {{amount}} due {{due_date}}: the e-mail we sent has the link to pay it."},
     {"renewal_reminder", "Your {{plan_name}} renews on {{renewal_date}}",
      "Hi {{customer_name}},\n\n"
      "Your {{plan_name}} subscription renews on {{renewal_date}} and you will be charged {{amount}}.\n\n"

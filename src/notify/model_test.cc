@@ -76,7 +76,7 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
     }
   }
   EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "payment_action_required",
-                                             "renewal_reminder", "card_expiring",
+                                             "invoice_issued", "renewal_reminder", "card_expiring",
                                              "backorder_delay", "backorder_filled", "shipment_shipped",
                                              "billing_failure_rate", "dispute_opened", "inventory_low",
                                              "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));

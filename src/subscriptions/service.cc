@@ -657,6 +657,7 @@ Result<RunReport> SubscriptionService::run_due(int workers) {
 
 Result<bool> SubscriptionService::apply_payment_step(db::Tx& tx, const std::string& id, PaymentStep step,
                                                      const std::string& invoice) {
+  if (id.empty()) return false;  // a one-off invoice's payment: no subscription moves
   Action action = Action::kPaymentFailed;
   std::string type = "subscription.payment_failed";
   switch (step) {
