@@ -36,8 +36,10 @@ Json exported(const customers::PaymentMethod& pm) {
   return Json{{"id", pm.id},
               {"object", "payment_method"},
               {"gateway", pm.gateway},
-              {"card", {{"brand", pm.brand}, {"last4", pm.last4}, {"exp_month", pm.exp_month},
-                        {"exp_year", pm.exp_year}}},
+              {"type", pm.type},
+              {"card", customers::card_json(pm)},
+              {"paypal", customers::wallet_json(pm, "paypal")},
+              {"venmo", customers::wallet_json(pm, "venmo")},
               {"detached", pm.detached},
               {"created", format_rfc3339(pm.created)}};
 }

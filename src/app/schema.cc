@@ -749,6 +749,12 @@ CREATE INDEX payments_action_expiry ON payments (action_expires_at))"},
 ALTER TABLE invoices ADD COLUMN request_key TEXT;
 CREATE UNIQUE INDEX invoices_request_key ON invoices (request_key))",
        one_off_invoices_37},
+      // PayPal wallets and Venmo beside cards: a payment method's type, and a wallet's details
+      // (its account e-mail, personal data) in a sealed document of their own.
+      {38, "customers (issue 17): payment methods of other types than cards", R"(
+ALTER TABLE payment_methods ADD COLUMN type TEXT NOT NULL DEFAULT 'card';
+ALTER TABLE payment_methods ADD COLUMN wallet TEXT)",
+       payment_method_types_38},
   };
   return kMigrations;
 }

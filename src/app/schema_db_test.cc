@@ -363,6 +363,36 @@ TEST(SchemaMigrations, ThirtySevenLetsInvoicesHaveNoSubscriptionKeepingRowsConst
             6);
 }
 
+TEST(SchemaMigrations, ThirtyEightGivesStoredPaymentMethodsTheirTypeOnce) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  auto customer = testing::make_customer(t);
+  auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("sandbox"), "pm_card_visa", true},
+                                                      t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  EXPECT_EQ(testing::count(t, "SELECT COUNT(*) FROM payment_methods WHERE type = 'card' AND wallet IS NULL"), 1);
+  // An event written before payment methods had types.
+  const Json old_method = Json::parse(R"({"id":"pmt_old","object":"payment_method","customer":"cus_old",
+    "gateway":"stripe","token":"pm_old","card":{"brand":"visa","last4":"4242","exp_month":12,"exp_year":2030},
+    "default":false,"metadata":{},"created":"2026-01-01T00:00:00Z","updated":"2026-01-01T00:00:00Z","version":1})");
+  auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    events::Event e{"evt_pm_old", "customer.payment_method_attached", "customer", "cus_old", t.actor, 0,
+                    nullptr, nullptr, Json{{"payment_method", old_method}}};
+    return events::append(tx, e);
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+  for (int times = 0; times < 2; ++times) run_rewrite(db, migration(38));
+  auto events = documents(db, "SELECT id, payload FROM events WHERE type = 'customer.payment_method_attached'");
+  for (const auto& [id, payload] : events) {
+    const Json& method = payload["details"]["payment_method"];
+    EXPECT_EQ(method["type"], "card") << id;
+    EXPECT_TRUE(method["paypal"].is_null()) << id;
+    EXPECT_TRUE(method["venmo"].is_null()) << id;
+    EXPECT_EQ(method["card"]["last4"], "4242") << id;
+  }
+  EXPECT_EQ(events.size(), 2u);
+}
+
 TEST(SchemaMigrations, NineteenFillsCreatedAtAndTrackingNumbersFromTheDocuments) {
   TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
   auto& db = t.app->database();

@@ -337,6 +337,19 @@ Status one_off_invoices_37(db::Tx& tx) {
   });
 }
 
+Status payment_method_types_38(db::Tx& tx) {
+  return rewrite_event_payloads(tx, "customer", [](std::string_view, Json& payload) {
+    if (!payload.is_object()) return;
+    auto details = payload.find("details");
+    if (details == payload.end() || !details->is_object()) return;
+    auto pm = details->find("payment_method");
+    if (pm == details->end() || !pm->is_object() || pm->contains("type")) return;
+    (*pm)["type"] = "card";
+    (*pm)["paypal"] = nullptr;
+    (*pm)["venmo"] = nullptr;
+  });
+}
+
 Status sequence_outboxes_34(db::Tx& tx) {
   const bool pg = tx.engine() == db::Engine::kPostgres;
   RECUR_ASSIGN(auto done, tx.query(pg ? "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"

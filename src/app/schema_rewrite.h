@@ -58,6 +58,9 @@ Status sequence_outboxes_34(db::Tx& tx);
 // from its own stored definition with its rows and indexes. Invoices (and their copies in
 // the event log) gain collection_method "charge_automatically" and due_date null.
 Status one_off_invoices_37(db::Tx& tx);
+// Migration 38: the payment methods in the event log (customer.payment_method_attached and
+// _detached details) gain type "card" and paypal/venmo null, the shape the API now serves.
+Status payment_method_types_38(db::Tx& tx);
 // Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
 // of its subscription's period (the same period_seq), paid when that invoice is paid or
 // there is none; the same two fields in its document, and in the copies of it in its events

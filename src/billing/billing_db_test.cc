@@ -1258,10 +1258,9 @@ class PayPalWebhookTest : public BillingTest {
         config, [this](const net::HttpRequest& r) -> Result<net::HttpResponse> {
           if (r.url.ends_with("/v1/oauth2/token"))
             return net::HttpResponse{200, {}, R"({"access_token":"A21AA","token_type":"Bearer","expires_in":32400})"};
-          if (r.url.ends_with("/v3/vault/payment-tokens"))
-            return net::HttpResponse{200, {}, R"({"id":"8kk8451t","payment_source":{"card":{"brand":"VISA",)"
-                                              R"("last_digits":"1111","expiry":"2030-02"}}})"};
+          if (r.url.ends_with("/v3/vault/payment-tokens")) return net::HttpResponse{200, {}, vaulted};
           if (r.url.ends_with("/v2/checkout/orders")) {
+            orders.push_back(Json::parse(r.body));
             std::string capture = "3C" + std::to_string(++captures);
             return net::HttpResponse{201, {}, R"({"id":"5O1","status":"COMPLETED","purchase_units":[{"payments":)"
                                               R"({"captures":[{"id":")" + capture + R"(","status":"COMPLETED"}]}}]})"};
@@ -1297,7 +1296,43 @@ class PayPalWebhookTest : public BillingTest {
   int captures = 0;
   int verifications = 0;
   std::string verification = "SUCCESS";
+  // What the vault answers for a setup token, and the orders sent.
+  std::string vaulted = R"({"id":"8kk8451t","payment_source":{"card":{"brand":"VISA",)"
+                        R"("last_digits":"1111","expiry":"2030-02"}}})";
+  std::vector<Json> orders;
 };
+
+TEST_F(PayPalWebhookTest, APayPalWalletIsKeptSealedShownByItsEmailAndChargedAsAWallet) {
+  vaulted = R"({"id":"9ww8451w","payment_source":{"paypal":{"email_address":"wallet@example.com",)"
+            R"("payer_id":"QYR5Z8XDVJNXQ"}}})";
+  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+  auto customer = testing::make_customer(t, "pp@example.com");
+  auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true},
+                                                      t.actor);
+  ASSERT_TRUE(pm.ok()) << pm.error().message;
+  Json shown = customers::to_json(*pm, true);
+  EXPECT_EQ(shown["type"], "paypal");
+  EXPECT_TRUE(shown["card"].is_null());
+  EXPECT_EQ(shown["paypal"], (Json{{"email", "wallet@example.com"}}));
+  // Read back through the store, and kept sealed at rest (the row and the event).
+  auto listed = t.app->customers().payment_methods(customer.id, ListParams{10});
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0].email, "wallet@example.com");
+  EXPECT_EQ(listed->items[0].type, "paypal");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods WHERE type = 'paypal' AND wallet IS NOT NULL"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_methods WHERE wallet LIKE '%wallet@example.com%'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE payload LIKE '%wallet@example.com%'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'customer.payment_method_attached'"), 1);
+  // No card-expiring reminder for a wallet (it has no expiry).
+  auto sub = testing::subscribe(t, customer.id, plan.id);
+  run_at("2026-01-31T10:00:00Z");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM reminders WHERE kind = 'card_expiring'"), 0);
+  // Charged off-session as the wallet it is.
+  EXPECT_EQ(invoices(sub.id).at(0).status, InvoiceStatus::kPaid);
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0]["payment_source"], (Json{{"paypal", {{"vault_id", "9ww8451w"}}}}));
+}
 
 TEST_F(PayPalWebhookTest, VerifiedDisputeEventsActOnceAndRefusedOnesChangeNothing) {
   auto plan = testing::make_plan(t, 2999, Interval::kMonth);

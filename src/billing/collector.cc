@@ -16,6 +16,7 @@ struct Collector::Prepared {
   Payment payment;
   std::string gateway_customer;
   std::string token;
+  std::string token_type;  // how the gateway charges it: a card, or a wallet (customers::PaymentMethod::type)
   std::string description;
   std::string subscription;
 };
@@ -48,6 +49,7 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
       p.payment = std::move(*in_flight);
       p.gateway_customer = pm->gateway_customer;
       p.token = pm->token;
+      p.token_type = pm->type;
       return std::optional<Prepared>(std::move(p));
     }
     if (inv.collection_ended) {
@@ -98,6 +100,7 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
     pay.payment_method = pm->id;
     p.gateway_customer = pm->gateway_customer;
     p.token = pm->token;
+    p.token_type = pm->type;
     RECUR_TRY(insert_payment(tx, pay, request_key));
     RECUR_TRY(update_invoice(tx, inv));
     return std::optional<Prepared>(std::move(p));
@@ -169,6 +172,7 @@ Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const
                           prepared->description, pay.idempotency_key,
                           {{"invoice", pay.invoice}, {"payment", pay.id}}};
     if (!prepared->subscription.empty()) request.metadata["subscription"] = prepared->subscription;
+    request.payment_method_type = prepared->token_type;
     if (wait) request.deadline = std::chrono::steady_clock::now() + *wait;
     result = gateway->charge(request);
   } else {

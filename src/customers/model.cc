@@ -34,6 +34,16 @@ Json to_json(const Customer& c) {
               {"erased_at", to_json_time(c.erased_at)}}, c);
 }
 
+Json card_json(const PaymentMethod& pm) {
+  if (pm.type != "card") return nullptr;
+  return {{"brand", pm.brand}, {"last4", pm.last4}, {"exp_month", pm.exp_month}, {"exp_year", pm.exp_year}};
+}
+
+Json wallet_json(const PaymentMethod& pm, std::string_view type) {
+  if (pm.type != type) return nullptr;
+  return {{"email", text_or_null(pm.email)}};
+}
+
 Json to_json(const PaymentMethod& pm, bool is_default) {
   return with_envelope(
       Json{{"id", pm.id},
@@ -41,7 +51,10 @@ Json to_json(const PaymentMethod& pm, bool is_default) {
            {"customer", pm.customer},
            {"gateway", pm.gateway},
            {"token", pm.token},
-           {"card", {{"brand", pm.brand}, {"last4", pm.last4}, {"exp_month", pm.exp_month}, {"exp_year", pm.exp_year}}},
+           {"type", pm.type},
+           {"card", card_json(pm)},
+           {"paypal", wallet_json(pm, "paypal")},
+           {"venmo", wallet_json(pm, "venmo")},
            {"default", is_default}},
       pm);
 }

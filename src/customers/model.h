@@ -65,7 +65,7 @@ struct PaymentMethod {
   std::string gateway;           // "sandbox", "stripe", ...
   std::string gateway_customer;  // the gateway's customer id
   std::string token;             // the gateway's payment method id
-  std::string brand;
+  std::string brand;             // a card's (empty for a wallet)
   std::string last4;
   int exp_month = 0;
   int exp_year = 0;
@@ -74,8 +74,18 @@ struct PaymentMethod {
   Timestamp updated = 0;
   std::int64_t version = 1;  // grows by one with each change (detaching it)
   Json metadata = Json::object();
+  std::string type = "card";  // "card", or a wallet: "paypal", "venmo" (gateways::kPaymentMethodTypes)
+  // A wallet's account e-mail ("" when the gateway named none, or its customer was erased):
+  // personal data, stored sealed (privacy/model.h).
+  std::string email;
 };
 
+// A payment method's details as the API and the data export show them: a card's brand, last
+// 4 and expiry, null for a wallet; a wallet's {email}, null unless it is of that type.
+Json card_json(const PaymentMethod& pm);
+Json wallet_json(const PaymentMethod& pm, std::string_view type);
+// {type, card: {...} | null, paypal: {email} | null, venmo: {email} | null, ...}: the
+// details of its own type only.
 Json to_json(const PaymentMethod& pm, bool is_default);
 
 Json to_json(const Address& address);

@@ -167,8 +167,11 @@ TEST(PaymentMethodJson, ShowsTheTokenAndCardDisplayDataOnlyWithTheDefaultFlag) {
   Json j = to_json(pm, true);
   // api/openapi.yaml: PaymentMethod is additionalProperties: false; the gateway's customer
   // id and the detached flag are Recur's own bookkeeping.
-  EXPECT_EQ(keys(j), (std::set<std::string>{"id", "object", "customer", "gateway", "token", "card", "default", "created",
-                                            "updated", "version", "metadata"}));
+  EXPECT_EQ(keys(j), (std::set<std::string>{"id", "object", "customer", "gateway", "token", "type", "card", "paypal",
+                                            "venmo", "default", "created", "updated", "version", "metadata"}));
+  EXPECT_EQ(j.at("type"), "card");
+  EXPECT_TRUE(j.at("paypal").is_null());
+  EXPECT_TRUE(j.at("venmo").is_null());
   EXPECT_EQ(j.at("object"), "payment_method");
   EXPECT_EQ(j.at("customer"), "cus_1");
   EXPECT_EQ(j.at("gateway"), "sandbox");
@@ -180,6 +183,22 @@ TEST(PaymentMethodJson, ShowsTheTokenAndCardDisplayDataOnlyWithTheDefaultFlag) {
   EXPECT_EQ(j.at("version"), 2);
   EXPECT_EQ(j.at("metadata"), (Json{{"source", "checkout"}}));
   EXPECT_EQ(to_json(pm, false).at("default"), false);
+}
+
+TEST(PaymentMethodJson, AWalletShowsItsEmailUnderItsOwnTypeAndNoCard) {
+  for (const char* type : {"paypal", "venmo"}) {
+    PaymentMethod pm{"pmt_1", "cus_1", "paypal", "c0ffee", "9ww8451w", "", "", 0, 0, false, at("2026-01-31T10:00:00Z"),
+                     at("2026-01-31T10:00:00Z"), 1, Json::object()};
+    pm.type = type;
+    pm.email = "ann@example.com";
+    Json j = to_json(pm, false);
+    EXPECT_EQ(j.at("type"), type);
+    EXPECT_TRUE(j.at("card").is_null()) << type;
+    EXPECT_EQ(j.at(type), (Json{{"email", "ann@example.com"}})) << type;
+    EXPECT_TRUE(j.at(std::string(type) == "paypal" ? "venmo" : "paypal").is_null()) << type;
+    pm.email.clear();  // none named, or erased
+    EXPECT_TRUE(to_json(pm, false).at(type).at("email").is_null()) << type;
+  }
 }
 
 // ------------------------------------------------------------------ address validation

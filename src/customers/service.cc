@@ -169,6 +169,8 @@ Result<PaymentMethod> CustomerService::attach_payment_method(const std::string& 
     Customer locked = std::move(*found);
     PaymentMethod pm{ids_.next("pmt"), c.id, gateway->name(), gw_customer, card.token, card.brand, card.last4,
                      card.exp_month, card.exp_year, false, clock_.now(), clock_.now(), 1, in.metadata};
+    pm.type = card.type;
+    pm.email = card.email;
     RECUR_TRY(insert_payment_method(tx, pm, in.request_key));
     Json details = {{"payment_method", to_json(pm, false)}};
     // The customer as it is: attaching changes nothing of it (a new default is its own

@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::string_view kColumns =
     "id, customer_id, gateway, gateway_customer, token, brand, last4, exp_month, exp_year, detached, created_at,"
-    " updated_at, version, metadata";
+    " updated_at, version, metadata, type, wallet";
 
 PaymentMethod from_row(const db::Row& r) {
   PaymentMethod pm{r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.text(6),
@@ -20,7 +20,33 @@ PaymentMethod from_row(const db::Row& r) {
   pm.updated = r.int64(11);
   pm.version = r.int64(12);
   pm.metadata = Json::parse(r.text(13));
+  pm.type = r.text(14);
   return pm;
+}
+
+// A wallet's details as stored in the `wallet` column: {object, customer, <type>: {email}},
+// sealed like any personal field (privacy/model.h names payment_method.<type>.email).
+Result<std::string> sealed_wallet(db::Tx& tx, const PaymentMethod& pm) {
+  Json wallet = {{"object", "payment_method"}, {"customer", pm.customer}, {pm.type, {{"email", pm.email}}}};
+  RECUR_TRY(privacy::seal(tx, wallet, pm.id));
+  return wallet.dump();
+}
+
+// A payment method as stored, its wallet's e-mail opened ("" once its customer is erased).
+Result<PaymentMethod> method_of(db::Tx& tx, const db::Row& r) {
+  PaymentMethod pm = from_row(r);
+  if (r.is_null(15)) return pm;
+  Json wallet = Json::parse(r.text(15));
+  RECUR_TRY(privacy::open(tx, wallet, pm.id));
+  const Json& details = wallet.value(pm.type, Json());
+  if (details.is_object()) pm.email = doc_text(details, "email").value_or("");
+  return pm;
+}
+
+Result<std::optional<PaymentMethod>> first_method(db::Tx& tx, const db::Rows& rows) {
+  if (rows.empty()) return std::optional<PaymentMethod>();
+  RECUR_ASSIGN(PaymentMethod pm, method_of(tx, rows[0]));
+  return std::optional<PaymentMethod>(std::move(pm));
 }
 
 // A customer as stored: its personal fields opened (privacy/privacy.h).
@@ -134,11 +160,17 @@ Result<Page<Customer>> list_customers(db::Tx& tx, const ListFilter& f) {
 
 recur::Status insert_payment_method(db::Tx& tx, const PaymentMethod& pm, const std::string& request_key) {
   RECUR_TRY(db::release_stale_request_key(tx, "payment_methods", request_key, pm.created));
+  db::Value wallet(nullptr);
+  if (pm.type != "card") {
+    RECUR_ASSIGN(std::string sealed, sealed_wallet(tx, pm));
+    wallet = db::Value(std::move(sealed));
+  }
   RECUR_TRY(tx.exec("INSERT INTO payment_methods (" + std::string(kColumns) +
-                        ", request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                        ", request_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+                        " $17)",
                     {pm.id, pm.customer, pm.gateway, pm.gateway_customer, pm.token, pm.brand, pm.last4,
                      std::int64_t{pm.exp_month}, std::int64_t{pm.exp_year}, std::int64_t{pm.detached}, pm.created,
-                     pm.updated, pm.version, pm.metadata.dump(),
+                     pm.updated, pm.version, pm.metadata.dump(), pm.type, std::move(wallet),
                      request_key.empty() ? db::Value(nullptr) : db::Value(request_key)}));
   return Ok{};
 }
@@ -148,21 +180,24 @@ Result<std::optional<PaymentMethod>> find_payment_method_by_request(db::Tx& tx, 
   RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) +
                                        " FROM payment_methods WHERE request_key = $1 AND created_at >= $2",
                                    {request_key, now - db::kRequestKeyLifetime}));
-  if (rows.empty()) return std::optional<PaymentMethod>();
-  return std::optional<PaymentMethod>(from_row(rows[0]));
+  return first_method(tx, rows);
 }
 
 Result<std::optional<PaymentMethod>> find_payment_method(db::Tx& tx, const std::string& id) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT " + std::string(kColumns) + " FROM payment_methods WHERE id = $1", {id}));
-  if (rows.empty()) return std::optional<PaymentMethod>();
-  return std::optional<PaymentMethod>(from_row(rows[0]));
+  return first_method(tx, rows);
 }
 
 Result<Page<PaymentMethod>> list_payment_methods(db::Tx& tx, const std::string& customer, const ListParams& page) {
   db::ListQuery query("SELECT " + std::string(kColumns) + " FROM payment_methods");
   query.where("customer_id = $?", customer).where("detached = 0").metadata_column("metadata");
   RECUR_ASSIGN(auto rows, query.fetch(tx, page));
-  return page_of(rows, page.limit, from_row);
+  std::vector<PaymentMethod> methods;
+  for (const auto& row : rows) {
+    RECUR_ASSIGN(PaymentMethod pm, method_of(tx, row));
+    methods.push_back(std::move(pm));
+  }
+  return page_of(std::move(methods), page.limit);
 }
 
 recur::Status mark_detached(db::Tx& tx, const PaymentMethod& pm) {
@@ -197,7 +232,8 @@ Result<std::optional<PaymentMethod>> default_payment_method(db::Tx& tx, const st
 }
 
 Result<std::vector<std::string>> cards_expiring_by(db::Tx& tx, std::int64_t month, int limit) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM payment_methods WHERE detached = 0"
+  // Cards only: a wallet has no expiry.
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM payment_methods WHERE detached = 0 AND type = 'card'"
                                    " AND exp_year * 12 + exp_month <= $1 ORDER BY id LIMIT $2",
                                    {month, std::int64_t{limit}}));
   std::vector<std::string> ids;

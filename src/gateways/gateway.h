@@ -30,14 +30,20 @@ struct GatewayCustomerInput {
   std::string idempotency_key;
 };
 
-// A payment method attached to a gateway customer. Display data only (brand, last 4
-// digits, expiry): that is what a PCI SAQ-A merchant may keep.
+// What kind of payment method a token is: a card, or a wallet (PayPal's own, or Venmo)
+// charged off-session from its vaulted agreement.
+inline constexpr std::string_view kPaymentMethodTypes[] = {"card", "paypal", "venmo"};
+
+// A payment method attached to a gateway customer. Display data only (a card's brand, last
+// 4 digits and expiry; a wallet's e-mail address): what a PCI SAQ-A merchant may keep.
 struct PaymentMethodInfo {
   std::string token;  // the gateway's id of the payment method ("pm_...")
-  std::string brand;  // "visa", "mastercard", ...
+  std::string brand;  // "visa", "mastercard", ... (cards)
   std::string last4;
   int exp_month = 0;
   int exp_year = 0;
+  std::string type = "card";  // one of kPaymentMethodTypes
+  std::string email;          // a wallet's account e-mail, when the gateway names it
 };
 
 struct ChargeRequest {
@@ -51,6 +57,7 @@ struct ChargeRequest {
   // the page). Past it the answer is Outcome::kUnknown "timeout", and the charge may still
   // happen: it is asked about again later with the same idempotency key.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::string payment_method_type = "card";  // PaymentMethodInfo::type: how the token is charged
 };
 
 // The HTTP timeout of one call made for `request`: the adapter's own, shortened to what is

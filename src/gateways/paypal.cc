@@ -169,9 +169,11 @@ Json order_body(const ChargeRequest& req, const std::string& value) {
     unit["invoice_id"] = invoice->second;
   }
   // No stored_credential: with a vault_id PayPal derives it (merchant-initiated, subsequent).
+  // A vaulted wallet is charged as its own payment source (paypal, venmo), a card as card.
+  const std::string source = req.payment_method_type == "card" ? "card" : req.payment_method_type;
   return {{"intent", "CAPTURE"},
           {"purchase_units", Json::array({unit})},
-          {"payment_source", {{"card", {{"vault_id", req.payment_method}}}}}};
+          {"payment_source", {{source, {{"vault_id", req.payment_method}}}}}};
 }
 
 }  // namespace
@@ -243,11 +245,25 @@ Result<PaymentMethodInfo> payment_token_from(const Result<net::HttpResponse>& re
   if (!reply.succeeded()) return refusal(reply, "payment_method_refused");
   std::string id = text_of(reply.body, "id");
   if (id.empty()) return unavailable("gateway_error", "PayPal's answer has no payment token id");
-  const Json& card = member_of(member_of(reply.body, "payment_source"), "card");
-  if (!card.is_object()) return Error::invalid("payment_method_refused", "only cards can be attached");
-  auto [month, year] = expiry_of(text_of(card, "expiry"));
-  return PaymentMethodInfo{std::move(id), card_brand(text_of(card, "brand")), text_of(card, "last_digits"), month,
-                           year};
+  const Json& source = member_of(reply.body, "payment_source");
+  const Json& card = member_of(source, "card");
+  if (card.is_object()) {
+    auto [month, year] = expiry_of(text_of(card, "expiry"));
+    return PaymentMethodInfo{std::move(id), card_brand(text_of(card, "brand")), text_of(card, "last_digits"), month,
+                             year};
+  }
+  // A PayPal wallet or Venmo: charged off-session from its vaulted agreement; its display
+  // data is the account's e-mail address.
+  for (const char* wallet : {"paypal", "venmo"}) {
+    const Json& w = member_of(source, wallet);
+    if (!w.is_object()) continue;
+    PaymentMethodInfo info;
+    info.token = std::move(id);
+    info.type = wallet;
+    info.email = text_of(w, "email_address");
+    return info;
+  }
+  return Error::invalid("payment_method_refused", "only cards, PayPal wallets and Venmo can be attached");
 }
 
 Result<Transmission> transmission_from(const std::map<std::string, std::string>& headers) {

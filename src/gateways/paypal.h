@@ -6,8 +6,9 @@
 // Customers: PayPal has no customer object of its own; a vaulted token carries the
 // merchant's customer id. create_customer therefore calls nothing and returns
 // paypal::vault_customer_id(Recur's customer id), the same id every time.
-// Payment methods: vaulted cards only. A vaulted PayPal wallet (or Venmo) is refused: Recur's
-// API shows every payment method as a card (brand, last 4, expiry), which a wallet has not.
+// Payment methods: vaulted cards, PayPal wallets and Venmo (payment tokens made from a setup
+// token the buyer approved); each is charged off-session with its own payment_source (card,
+// paypal, venmo) and its vault id. Other sources (Apple Pay, bank) are refused at attach.
 // Keys: charge and refund send the caller's key; attach_payment_method sends key + ":attach";
 // a key longer than PayPal's 108 characters is sent as its SHA-256 in hex.
 // Webhooks: PayPal signs them with a certificate and checks the signature itself through

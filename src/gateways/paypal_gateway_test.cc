@@ -105,7 +105,13 @@ TEST_F(PayPalContract, ZeroAndThreeDecimalCurrenciesBareChargesAndLongKeysKeepTh
   three_decimals.description = std::string(300, 'd');  // cut to the 127 PayPal takes
   (void)gw.charge(three_decimals);
   (void)gw.refund({"3C679366HH908993F", Money{150000, "huf"}, "", std::string(200, 'r')});
-  EXPECT_EQ(witness_.exchanges(), 3u);
+  // Vaulted wallets: charged with their own payment_source.
+  for (const char* type : {"paypal", "venmo"}) {
+    ChargeRequest wallet = invoice_charge("0123456789abcdef012345", "9ww8451w");
+    wallet.payment_method_type = type;
+    EXPECT_EQ(gw.charge(wallet).outcome, Outcome::kSucceeded) << type;
+  }
+  EXPECT_EQ(witness_.exchanges(), 5u);
   EXPECT_EQ(witness_.refusals(), "");
 }
 

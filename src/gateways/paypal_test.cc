@@ -186,8 +186,24 @@ TEST(PayPalPaymentToken, CardTokenGivesBrandLastDigitsAndExpiry) {
   EXPECT_EQ(union_pay->exp_month, 0);
 }
 
-TEST(PayPalPaymentToken, WalletsOtherSourcesAndRefusalsAreInvalidOutagesUnavailable) {
-  for (auto source : {R"({"paypal":{"email_address":"ann@example.com"}})", R"({"venmo":{}})", "null"}) {
+TEST(PayPalPaymentToken, WalletsGiveTheirTypeAndEmailOtherSourcesAndRefusalsAreInvalidOutagesUnavailable) {
+  struct Case {
+    const char* source;
+    const char* type;
+    const char* email;
+  };
+  for (const Case& c : {Case{R"({"paypal":{"email_address":"ann@example.com","payer_id":"QYR5Z8XDVJNXQ"}})", "paypal",
+                             "ann@example.com"},
+                        Case{R"({"venmo":{"user_name":"ann-v"}})", "venmo", ""}}) {
+    auto got = paypal::payment_token_from(answer(201, R"({"id":"v1","payment_source":)" + std::string(c.source) + "}"));
+    ASSERT_TRUE(got.ok()) << c.source << ": " << got.error().message;
+    EXPECT_EQ(got->token, "v1");
+    EXPECT_EQ(got->type, c.type);
+    EXPECT_EQ(got->email, c.email);
+    EXPECT_EQ(got->last4, "");
+    EXPECT_EQ(got->exp_year, 0);
+  }
+  for (auto source : {R"({"apple_pay":{}})", R"({"bank":{"ach_debit":{}}})", "null"}) {
     auto got = paypal::payment_token_from(answer(201, R"({"id":"v1","payment_source":)" + std::string(source) + "}"));
     ASSERT_FALSE(got.ok()) << source;
     EXPECT_EQ(got.error().code, "payment_method_refused") << source;
@@ -264,6 +280,20 @@ TEST(PayPalRequests, ChargeIsACaptureOrderPaidByTheVaultedCard) {
   EXPECT_EQ(sent(rec, 0), Json::parse(R"({"intent":"CAPTURE","purchase_units":[{"amount":{"currency_code":"EUR",
       "value":"19.99"},"description":"Recur invoice in_1","custom_id":"in_1","invoice_id":"in_1"}],
       "payment_source":{"card":{"vault_id":"8kk8451t"}}})"));
+}
+
+TEST(PayPalRequests, AVaultedWalletIsChargedAsItsOwnPaymentSource) {
+  for (const char* type : {"paypal", "venmo"}) {
+    Recorder rec;
+    int tokens = 0;
+    rec.body = order("COMPLETED", "[" + capture("COMPLETED") + "]");
+    PayPalGateway gw(config(), with_token(rec, tokens));
+    ChargeRequest req = invoice_charge("9ww8451w");
+    req.payment_method_type = type;
+    EXPECT_EQ(gw.charge(req).outcome, Outcome::kSucceeded) << type;
+    ASSERT_EQ(rec.requests.size(), 1u);
+    EXPECT_EQ(sent(rec, 0)["payment_source"], (Json{{type, {{"vault_id", "9ww8451w"}}}})) << type;
+  }
 }
 
 TEST(PayPalRequests, BareChargeSendsOnlyTheAmountInWholeYen) {

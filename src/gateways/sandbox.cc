@@ -20,6 +20,8 @@ struct TestCard {
   std::string_view decline;  // empty: charges succeed
   bool expiring = false;
   bool authenticate = false;  // each charge waits for the customer's 3-D Secure answer
+  std::string_view type = "card";  // or a wallet: "paypal", "venmo" (no brand, last 4 or expiry)
+  std::string_view email = "";     // a wallet's account e-mail
 };
 
 // Stripe's test payment methods (https://docs.stripe.com/testing).
@@ -38,6 +40,10 @@ constexpr TestCard kCards[] = {
     {"pm_card_chargeDeclinedProcessingError", "visa", "0119", "processing_error"},
     {"pm_card_expiring", "visa", "4242", "", true},
     {"pm_card_authenticationRequired", "visa", "3184", "", false, true},
+    // Wallets, charged off-session like cards (Recur's own ids: Stripe has none for them).
+    {"pm_paypal", "", "", "", false, false, "paypal", "buyer@example.com"},
+    {"pm_paypal_chargeDeclined", "", "", "card_declined", false, false, "paypal", "declined@example.com"},
+    {"pm_venmo", "", "", "", false, false, "venmo", "venmo-buyer@example.com"},
 };
 
 constexpr std::string_view kRequiresAction = "requires_action";
@@ -146,6 +152,13 @@ Result<PaymentMethodInfo> SandboxGateway::attach_payment_method(const std::strin
                           "the sandbox does not know the payment method '" + token +
                               "'; use one of Stripe's test ids such as pm_card_visa",
                           {{"token", "unknown_payment_method", "not a sandbox test payment method"}});
+  if (card->type != "card") {
+    PaymentMethodInfo wallet;
+    wallet.token = card->token;
+    wallet.type = card->type;
+    wallet.email = card->email;
+    return wallet;
+  }
   CivilDate today = to_civil(clock_.now()).date;
   PaymentMethodInfo info{std::string(card->token), card_brand(card->brand), std::string(card->last4), 12,
                          static_cast<int>(today.year) + 4};

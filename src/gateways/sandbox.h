@@ -18,6 +18,9 @@
 //   pm_card_expiring                                   succeeds; expires this month
 //   pm_card_authenticationRequired                     every charge requires_action (3-D Secure):
 //                                                      authenticate() then settles it
+// Wallets (type paypal or venmo: an e-mail, no card details), charged off-session:
+//   pm_paypal, pm_venmo                                every charge succeeds
+//   pm_paypal_chargeDeclined                           declined: card_declined
 // Anything else is refused at attach with payment_method_refused.
 #pragma once
 

@@ -27,6 +27,8 @@ inline constexpr PersonalField kPersonalFields[] = {
     {"subscription", "shipping_address"},
     {"subscription", "cancellation.comment"},
     {"shipment", "address"},
+    {"payment_method", "paypal.email"},  // a wallet's account e-mail
+    {"payment_method", "venmo.email"},
     {"notification", "to"},
     {"notification", "subject"},
     {"notification", "text"},
