@@ -169,6 +169,35 @@ TEST_F(PrivacyTest, ExportHoldsEverythingAboutThePersonButNoToken) {
   EXPECT_EQ(export_customer(*t.app, "cus_nobody", t.actor).error().code, "customer_not_found");
 }
 
+TEST_F(PrivacyTest, AWalletsEmailIsSealedExportedAndShreddedByErasure) {
+  auto c = testing::make_customer(t, "wallet.owner@example.com");
+  auto wallet = t.app->customers().attach_payment_method(c.id, {std::string("sandbox"), "pm_paypal", true, ""},
+                                                         t.actor);
+  ASSERT_TRUE(wallet.ok()) << wallet.error().message;
+  EXPECT_EQ(wallet->email, "buyer@example.com");
+  // Never at rest in the clear: not in its row, not in the attach event.
+  EXPECT_EQ(raw_database(t).find("buyer@example.com"), std::string::npos);
+  auto doc = export_customer(*t.app, c.id, t.actor);
+  ASSERT_TRUE(doc.ok()) << doc.error().message;
+  const Json& exported = doc->at("payment_methods")[0];
+  EXPECT_EQ(exported.at("type"), "paypal");
+  EXPECT_TRUE(exported.at("card").is_null());
+  EXPECT_EQ(exported.at("paypal").at("email"), "buyer@example.com");
+
+  ASSERT_TRUE(erase_customer(*t.app, c.id, "GDPR request 8", t.actor).ok());
+  auto methods = t.app->customers().payment_methods(c.id);
+  ASSERT_TRUE(methods.ok()) << methods.error().message;
+  ASSERT_EQ(methods->items.size(), 1u);
+  EXPECT_EQ(methods->items[0].email, "");
+  int copies = 0;
+  for (const auto& e : events_of(c.id))
+    if (e.details.is_object() && e.details.contains("payment_method")) {
+      ++copies;
+      EXPECT_TRUE(e.details.at("payment_method").at("paypal").at("email").is_null()) << e.type;
+    }
+  EXPECT_EQ(copies, 1);
+}
+
 TEST_F(PrivacyTest, ErasureShredsEveryCopyKeepsTheMoneyAndIsIdempotent) {
   auto c = person();
   auto other = testing::make_customer(t, "bystander@example.com");

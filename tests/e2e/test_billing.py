@@ -70,6 +70,31 @@ class PaymentMethodsTest(ApiTestCase):
         self.assertEqual(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"],
                          master["id"])
 
+    def test_paypal_wallets_and_venmo_show_their_email_and_pay_like_cards(self):
+        customer = self.make.customer(card=None)
+        paypal = self.attach(customer, "pm_paypal")
+        self.assertEqual((paypal["type"], paypal["card"], paypal["paypal"], paypal["venmo"], paypal["default"]),
+                         ("paypal", None, {"email": "buyer@example.com"}, None, True))
+        venmo = self.attach(customer, "pm_venmo")
+        self.assertEqual((venmo["type"], venmo["card"], venmo["paypal"], venmo["venmo"]),
+                         ("venmo", None, None, {"email": "venmo-buyer@example.com"}))
+        visa = self.attach(customer, "pm_card_visa")
+        self.assertEqual((visa["type"], visa["paypal"], visa["venmo"]), ("card", None, None))
+        self.assertEqual({m["id"]: m["type"] for m in self.methods(customer)},
+                         {paypal["id"]: "paypal", venmo["id"]: "venmo", visa["id"]: "card"})
+        # The default wallet pays the first invoice at signup, as a card would.
+        plan = self.make.plan(amount=1900)
+        sub = self.make.subscription(plan=plan, customer=customer)
+        self.assertEqual(sub["status"], "active")
+        [inv] = self.list_all("/v1/invoices", {"subscription": sub["id"]})
+        payments = self.list_all("/v1/payments", {"invoice": inv["id"]})
+        self.assertEqual([(p["status"], p["payment_method"]) for p in payments], [("succeeded", paypal["id"])])
+        # A wallet the gateway declines leaves the signup incomplete.
+        declining = self.make.customer(card=None)
+        self.attach(declining, "pm_paypal_chargeDeclined")
+        refused = self.make.subscription(plan=plan, customer=declining)
+        self.assertEqual(refused["status"], "incomplete")
+
     def test_unknown_token_or_card_number_is_refused_and_nothing_is_attached(self):
         customer = self.make.customer(card=None)
         r = self.api.post(f"/v1/customers/{customer['id']}/payment-methods", {"token": "pm_card_bogus"})
