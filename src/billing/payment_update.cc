@@ -87,7 +87,7 @@ Json to_json(const PaymentUpdateResult& r) {
     invoices.push_back({{"id", i.id}, {"status", to_string(i.status)}, {"amount_due", i.amount_due}, {"currency", i.currency}});
   }
   return Json{{"object", "payment_update_result"},
-              {"payment_method", customers::to_json(r.payment_method, true)},
+              {"payment_method", customers::to_public_json(r.payment_method, true)},
               {"retry", {{"invoices", std::move(invoices)},
                          {"paid", paid},
                          {"still_open", static_cast<int>(r.invoices.size()) - paid}}}};

@@ -60,6 +60,17 @@ Json to_json(const PaymentMethod& pm, bool is_default) {
 }
 
 
+Json to_public_json(const PaymentMethod& pm, bool is_default) {
+  return Json{{"id", pm.id},
+              {"object", "payment_method"},
+              {"type", pm.type},
+              {"card", card_json(pm)},
+              {"paypal", wallet_json(pm, "paypal")},
+              {"venmo", wallet_json(pm, "venmo")},
+              {"default", is_default},
+              {"created", format_rfc3339(pm.created)}};
+}
+
 Address address_from_json(const Json& j) {
   return Address{j.at("line1"), doc_text(j, "line2"), j.at("city"), j.at("postal_code"), doc_text(j, "state"),
                  j.at("country")};

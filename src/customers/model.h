@@ -87,6 +87,10 @@ Json wallet_json(const PaymentMethod& pm, std::string_view type);
 // {type, card: {...} | null, paypal: {email} | null, venmo: {email} | null, ...}: the
 // details of its own type only.
 Json to_json(const PaymentMethod& pm, bool is_default);
+// What a customer's own link (the hosted page) may see of a payment method: its id, type and
+// display details, whether it is the default, when it was attached; not the gateway, its
+// token, the merchant's metadata or the bookkeeping.
+Json to_public_json(const PaymentMethod& pm, bool is_default);
 
 Json to_json(const Address& address);
 Json to_json(const Consent& consent);

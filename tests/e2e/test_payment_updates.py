@@ -100,7 +100,12 @@ class PaymentUpdateLinkTest(HostedPageCase):
         done = r.json()
         self.assertEqual(done["object"], "payment_update_result")
         self.assertTrue(done["payment_method"]["default"])
-        self.assertEqual(done["payment_method"]["customer"], customer["id"])
+        self.assertEqual((done["payment_method"]["type"], done["payment_method"]["card"]["last4"]), ("card", "4242"))
+        # The link sees its card, not the gateway's token, the merchant's metadata or the customer id.
+        self.assertEqual(set(done["payment_method"]),
+                         {"id", "object", "type", "card", "paypal", "venmo", "default", "created"})
+        self.assertEqual(self.api.get(f"/v1/customers/{customer['id']}").json()["default_payment_method"],
+                         done["payment_method"]["id"])
         self.assertEqual(done["retry"], {"invoices": [{"id": inv["id"], "status": "paid", "amount_due": 0,
                                                        "currency": "usd"}],
                                          "paid": 1, "still_open": 0})
