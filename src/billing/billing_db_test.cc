@@ -1259,6 +1259,18 @@ class PayPalWebhookTest : public BillingTest {
           if (r.url.ends_with("/v1/oauth2/token"))
             return net::HttpResponse{200, {}, R"({"access_token":"A21AA","token_type":"Bearer","expires_in":32400})"};
           if (r.url.ends_with("/v3/vault/payment-tokens")) return net::HttpResponse{200, {}, vaulted};
+          if (r.url.ends_with("/v2/checkout/orders/5O2") && r.method == "GET")
+            return net::HttpResponse{200, {}, R"({"id":"5O2","status":")" + waiting_order + R"("})"};
+          if (r.url.ends_with("/v2/checkout/orders/5O2/capture")) {
+            ++order_captures;
+            return net::HttpResponse{201, {}, R"({"id":"5O2","status":"COMPLETED","purchase_units":[{"payments":)"
+                                              R"({"captures":[{"id":"3CW","status":"COMPLETED"}]}}]})"};
+          }
+          if (r.url.ends_with("/v2/checkout/orders") && payer_action) {
+            orders.push_back(Json::parse(r.body));
+            return net::HttpResponse{200, {}, R"({"id":"5O2","status":"PAYER_ACTION_REQUIRED","links":[)"
+                                              R"({"href":"https://www.paypal.com/checkoutnow?token=5O2","rel":"payer-action"}]})"};
+          }
           if (r.url.ends_with("/v2/checkout/orders")) {
             orders.push_back(Json::parse(r.body));
             std::string capture = "3C" + std::to_string(++captures);
@@ -1300,7 +1312,48 @@ class PayPalWebhookTest : public BillingTest {
   std::string vaulted = R"({"id":"8kk8451t","payment_source":{"card":{"brand":"VISA",)"
                         R"("last_digits":"1111","expiry":"2030-02"}}})";
   std::vector<Json> orders;
+  // Orders wait for the payer (PAYER_ACTION_REQUIRED) until `waiting_order` says APPROVED.
+  bool payer_action = false;
+  std::string waiting_order = "PAYER_ACTION_REQUIRED";
+  int order_captures = 0;
 };
+
+TEST_F(PayPalWebhookTest, AnOrderWaitingForThePayerIsRequiresActionUntilApprovedThenCapturedOnce) {
+  payer_action = true;
+  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+  auto customer = testing::make_customer(t, "pp@example.com");
+  ASSERT_TRUE(t.app->customers()
+                  .attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true}, t.actor)
+                  .ok());
+  auto sub = testing::subscribe(t, customer.id, plan.id);
+  run_at("2026-01-31T10:00:00Z");
+  Invoice inv = invoices(sub.id).at(0);
+  EXPECT_EQ(inv.status, InvoiceStatus::kOpen);
+  auto pays = billing().service.list_payments({inv.id, std::nullopt, {}, {.limit = 10}});
+  ASSERT_EQ(pays->items.size(), 1u);
+  const Payment waiting = pays->items[0];
+  EXPECT_EQ(waiting.status, PaymentStatus::kRequiresAction);
+  EXPECT_EQ(waiting.gateway_reference, "order:5O2");
+  EXPECT_EQ(waiting.action_url, "https://www.paypal.com/checkoutnow?token=5O2");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'payment_action_required'"), 1);
+  // Not approved yet: still waiting, nothing captured, nothing charged again by a run.
+  auto asked = billing().collector.confirm_payment(waiting.id, customer.id);
+  ASSERT_TRUE(asked.ok()) << asked.error().message;
+  EXPECT_EQ(asked->status, PaymentStatus::kRequiresAction);
+  run_at("2026-02-02T10:00:00Z");
+  EXPECT_EQ(orders.size(), 1u);
+  // Approved on PayPal's page: captured once, the invoice paid, the capture kept for refunds.
+  waiting_order = "APPROVED";
+  auto paid = billing().collector.confirm_payment(waiting.id, customer.id);
+  ASSERT_TRUE(paid.ok()) << paid.error().message;
+  EXPECT_EQ(paid->status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(paid->gateway_reference, "3CW");
+  EXPECT_EQ(order_captures, 1);
+  EXPECT_EQ(invoices(sub.id).at(0).status, InvoiceStatus::kPaid);
+  auto again = billing().collector.confirm_payment(waiting.id, customer.id);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(order_captures, 1);  // settled: not asked again
+}
 
 TEST_F(PayPalWebhookTest, APayPalWalletIsKeptSealedShownByItsEmailAndChargedAsAWallet) {
   vaulted = R"({"id":"9ww8451w","payment_source":{"paypal":{"email_address":"wallet@example.com",)"

@@ -112,9 +112,17 @@ ChargeResult charge_from_order_object(const Json& order) {
   const Json& captures = member_of(member_of(unit, "payments"), "captures");
   if (captures.is_array() && !captures.empty()) return charge_from_capture_object(captures[0]);
   std::string status = text_of(order, "status");
-  if (status == "PAYER_ACTION_REQUIRED")
-    return {Outcome::kFailed, "", "payer_action_required", "PayPal asks the customer to approve this payment",
-            "authentication_required"};
+  if (status == "PAYER_ACTION_REQUIRED") {
+    // Neither paid nor declined: the payer approves it on PayPal's page (3-D Secure, or a
+    // wallet that needs them again); Recur captures it once they did (fetch_charge).
+    ChargeResult waiting{Outcome::kRequiresAction, std::string(paypal::kOrderReference) + text_of(order, "id"),
+                         "payer_action_required", "PayPal asks the customer to approve this payment"};
+    const Json& links = member_of(order, "links");
+    if (links.is_array())
+      for (const auto& link : links)
+        if (text_of(link, "rel") == "payer-action") waiting.action_url = text_of(link, "href");
+    return waiting;
+  }
   if (status == "VOIDED") return {Outcome::kFailed, "", "voided", "PayPal voided the order", "generic_decline"};
   // CREATED, SAVED, APPROVED or COMPLETED with no capture: nothing says the money moved or not.
   return {Outcome::kUnknown, "", "unexpected_status",
@@ -495,7 +503,25 @@ RefundResult PayPalGateway::refund(const RefundRequest& req) {
 
 ChargeResult PayPalGateway::fetch_charge(const std::string& charge_id) {
   if (charge_id.empty()) return {Outcome::kFailed, "", "not_found", "no capture id to fetch"};
-  return paypal::charge_from_capture(send("GET", "/v2/payments/captures/" + net::url_encode(charge_id), nullptr, ""));
+  if (!charge_id.starts_with(paypal::kOrderReference))
+    return paypal::charge_from_capture(send("GET", "/v2/payments/captures/" + net::url_encode(charge_id), nullptr, ""));
+  const std::string order = charge_id.substr(paypal::kOrderReference.size());
+  const std::string path = "/v2/checkout/orders/" + net::url_encode(order);
+  auto reply = send("GET", path, nullptr, "");
+  ChargeResult state = paypal::charge_from_order(reply);
+  if (state.outcome != Outcome::kUnknown || !reply.ok() || reply->status != 200) return state;
+  // Approved by the payer and not captured yet: capture it now, once whoever asks.
+  const Json body = Json::parse(reply->body, nullptr, false);
+  if (!body.is_object() || text_of(body, "status") != "APPROVED") return state;
+  const Json nothing = Json::object();
+  return paypal::charge_from_order(send("POST", path + "/capture", &nothing, "capture:" + order));
+}
+
+ChargeResult PayPalGateway::cancel_charge(const std::string& charge_id) {
+  ChargeResult state = fetch_charge(charge_id);
+  if (state.outcome != Outcome::kRequiresAction) return state;
+  return {Outcome::kFailed, charge_id, "canceled",
+          "Recur will not capture this order: the payer had not approved it when it was given up"};
 }
 
 Result<WebhookEvent> PayPalGateway::verify_webhook(const std::map<std::string, std::string>& headers,

@@ -69,7 +69,15 @@ class PayPalGateway final : public Gateway {
   // An order with intent CAPTURE paid by the vaulted token; the charge id is the capture's.
   ChargeResult charge(const ChargeRequest& request) override;
   RefundResult refund(const RefundRequest& request) override;
+  // A capture's state; for an order waiting for the payer (paypal::kOrderReference), the
+  // order's: still waiting, or approved by the payer and then captured here (PayPal-Request-Id
+  // "capture:<order>", so that two askers capture once), or voided.
   ChargeResult fetch_charge(const std::string& charge_id) override;
+  // PayPal has no call that cancels an order, but only Recur captures its orders: an order
+  // still waiting for the payer is answered kFailed "canceled" (certain: it is never captured
+  // afterwards, since its payment is then recorded failed); one the payer approved meanwhile
+  // is captured (the customer did authenticate) and answered as that capture.
+  ChargeResult cancel_charge(const std::string& charge_id) override;
   // Asks PayPal whether the webhook is genuine (see the file comment): FAILURE, a missing
   // PAYPAL-* header or a 4xx is ErrorKind::kUnauthorized "invalid_signature"; no answer, a
   // 5xx or refused credentials are ErrorKind::kUnavailable (not accepted: PayPal retries);
@@ -120,11 +128,16 @@ std::string request_id(const std::string& key);
 std::string vault_customer_id(const std::string& recur_customer);
 // The body of POST /v1/oauth2/token's answer.
 Result<PayPalAccessToken> access_token_from(const Result<net::HttpResponse>& response);
+// A charge waiting for the payer is an order, not a capture yet: its charge id is
+// kOrderReference + the order id, so that fetch_charge and cancel_charge ask about the
+// order (and capture it once the payer approved it) rather than about a capture.
+inline constexpr std::string_view kOrderReference = "order:";
 // An Order (with its first capture) or PayPal's error as a charge: a COMPLETED capture
-// succeeds; a DECLINED or FAILED capture, an order waiting for the payer, a VOIDED order
-// and other 4xx fail (422 issues lower-cased: "instrument_declined"); a PENDING capture,
-// 401/403 (Recur's credentials refused), 409, 5xx, 429, no answer and non-JSON bodies are
-// unknown.
+// succeeds; an order waiting for the payer (PAYER_ACTION_REQUIRED: 3-D Secure, or a wallet
+// that needs the buyer again) is kRequiresAction with the order's reference and its
+// payer-action link as action_url; a DECLINED or FAILED capture, a VOIDED order and other
+// 4xx fail (422 issues lower-cased: "instrument_declined"); a PENDING capture, 401/403
+// (Recur's credentials refused), 409, 5xx, 429, no answer and non-JSON bodies are unknown.
 ChargeResult charge_from_order(const Result<net::HttpResponse>& response);
 // A Capture (GET /v2/payments/captures/{id}) as a charge, by the same rules.
 ChargeResult charge_from_capture(const Result<net::HttpResponse>& response);

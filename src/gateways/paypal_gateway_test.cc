@@ -112,6 +112,10 @@ TEST_F(PayPalContract, ZeroAndThreeDecimalCurrenciesBareChargesAndLongKeysKeepTh
     EXPECT_EQ(gw.charge(wallet).outcome, Outcome::kSucceeded) << type;
   }
   EXPECT_EQ(witness_.exchanges(), 5u);
+  // An order waiting for the payer: asked about (and captured when approved) by its id.
+  (void)gw.fetch_charge("order:5O190127TN364715T");
+  (void)gw.cancel_charge("order:5O190127TN364715T");
+  EXPECT_GE(witness_.exchanges(), 7u);
   EXPECT_EQ(witness_.refusals(), "");
 }
 

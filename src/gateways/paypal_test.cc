@@ -99,10 +99,16 @@ TEST(PayPalCharge, PendingCaptureIsUnknown) {
   EXPECT_EQ(r.charge_id, "3C679366HH908993F");
 }
 
-TEST(PayPalCharge, OrderWithoutCaptureFailsWhenThePayerMustActOrItIsVoidedElseIsUnknown) {
-  ChargeResult action = paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]")));
-  EXPECT_EQ(action.outcome, Outcome::kFailed);
-  EXPECT_EQ(action.failure_code, "payer_action_required");
+TEST(PayPalCharge, AnOrderWaitingForThePayerRequiresActionAVoidedOneFailsElseUnknown) {
+  const std::string waiting =
+      R"({"id":"5O190127TN364715T","status":"PAYER_ACTION_REQUIRED","links":[{"href":"https://api-m.paypal.com/v2/checkout/orders/5O190127TN364715T","rel":"self","method":"GET"},)"
+      R"({"href":"https://www.paypal.com/checkoutnow?token=5O190127TN364715T","rel":"payer-action","method":"GET"}]})";
+  ChargeResult action = paypal::charge_from_order(answer(200, waiting));
+  EXPECT_EQ(action.outcome, Outcome::kRequiresAction);
+  EXPECT_EQ(action.charge_id, "order:5O190127TN364715T");
+  EXPECT_EQ(action.action_url, "https://www.paypal.com/checkoutnow?token=5O190127TN364715T");
+  EXPECT_EQ(paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]"))).outcome,
+            Outcome::kRequiresAction);
   EXPECT_EQ(paypal::charge_from_order(answer(200, order("VOIDED", "[]"))).outcome, Outcome::kFailed);
   ChargeResult created = paypal::charge_from_order(answer(200, order("CREATED", "null")));
   EXPECT_EQ(created.outcome, Outcome::kUnknown);
@@ -405,8 +411,8 @@ TEST(PayPalDeclineCode, RefusedCapturesAndOrdersCarryTheirDeclineCode) {
                 .decline_code,
             "insufficient_funds");
   EXPECT_EQ(paypal::charge_from_order(answer(422, std::string(kDeclined))).decline_code, "generic_decline");
-  EXPECT_EQ(paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]"))).decline_code,
-            "authentication_required");
+  // Waiting for the payer is no decline.
+  EXPECT_EQ(paypal::charge_from_order(answer(200, order("PAYER_ACTION_REQUIRED", "[]"))).decline_code, "");
   EXPECT_EQ(paypal::charge_from_order(answer(400, R"({"name":"INVALID_REQUEST","message":"bad"})")).decline_code, "");
   EXPECT_EQ(paypal::charge_from_order(answer(409, R"({"name":"RESOURCE_CONFLICT"})")).decline_code, "");
 }
@@ -569,6 +575,71 @@ TEST(PayPalWebhook, DisputeEventsOpenAndResolve) {
   EXPECT_FALSE(other->charge || other->refund || other->dispute);
   EXPECT_FALSE(paypal::event_from("[]").ok());
   EXPECT_FALSE(paypal::event_from(R"({"resource":{}})").ok());
+}
+
+// --- an order waiting for the payer ------------------------------------------------------
+
+// A transport that answers each path from a table (the token request aside), recording them.
+struct Scripted {
+  std::map<std::string, std::pair<long, std::string>> answers;  // "METHOD path" -> status, body
+  std::vector<net::HttpRequest> requests;
+  Transport transport() {
+    return [this](const net::HttpRequest& r) -> Result<net::HttpResponse> {
+      if (r.url.ends_with("/v1/oauth2/token"))
+        return net::HttpResponse{200, {}, R"({"access_token":"A21AA_T","token_type":"Bearer","expires_in":32400})"};
+      requests.push_back(r);
+      auto it = answers.find(r.method + " " + r.url.substr(std::string("https://paypal.test").size()));
+      if (it == answers.end()) return net::HttpResponse{404, {}, R"({"name":"RESOURCE_NOT_FOUND"})"};
+      return net::HttpResponse{it->second.first, {}, it->second.second};
+    };
+  }
+};
+
+TEST(PayPalWaitingOrder, FetchAsksTheOrderAndCapturesItOnceThePayerApprovedIt) {
+  Scripted pp;
+  PayPalGateway gw(config(), pp.transport());
+  const std::string path = "/v2/checkout/orders/5O190127TN364715T";
+  pp.answers["GET " + path] = {200, order("PAYER_ACTION_REQUIRED", "[]")};
+  EXPECT_EQ(gw.fetch_charge("order:5O190127TN364715T").outcome, Outcome::kRequiresAction);
+  ASSERT_EQ(pp.requests.size(), 1u);  // asked only: nothing to capture yet
+
+  pp.answers["GET " + path] = {200, R"({"id":"5O190127TN364715T","status":"APPROVED"})"};
+  pp.answers["POST " + path + "/capture"] = {201, order("COMPLETED", "[" + capture("COMPLETED") + "]")};
+  ChargeResult paid = gw.fetch_charge("order:5O190127TN364715T");
+  EXPECT_EQ(paid.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(paid.charge_id, "3C679366HH908993F");  // the capture: what refunds use
+  ASSERT_EQ(pp.requests.size(), 3u);
+  EXPECT_EQ(pp.requests[2].method, "POST");
+  bool keyed = false;
+  for (const auto& [n, v] : pp.requests[2].headers) keyed = keyed || (n == "PayPal-Request-Id" && v == "capture:5O190127TN364715T");
+  EXPECT_TRUE(keyed);
+
+  // Captured by someone else already: the order shows its capture, nothing is captured again.
+  pp.answers["GET " + path] = {200, order("COMPLETED", "[" + capture("COMPLETED") + "]")};
+  EXPECT_EQ(gw.fetch_charge("order:5O190127TN364715T").outcome, Outcome::kSucceeded);
+  EXPECT_EQ(pp.requests.size(), 4u);
+  // A capture id is still asked about as a capture.
+  pp.answers["GET /v2/payments/captures/3C679366HH908993F"] = {200, capture("COMPLETED")};
+  EXPECT_EQ(gw.fetch_charge("3C679366HH908993F").outcome, Outcome::kSucceeded);
+  EXPECT_EQ(pp.requests.back().url, "https://paypal.test/v2/payments/captures/3C679366HH908993F");
+}
+
+TEST(PayPalWaitingOrder, CancelGivesUpAWaitingOrderForCertainAndCapturesAnApprovedOne) {
+  Scripted pp;
+  PayPalGateway gw(config(), pp.transport());
+  const std::string path = "/v2/checkout/orders/5O190127TN364715T";
+  pp.answers["GET " + path] = {200, order("PAYER_ACTION_REQUIRED", "[]")};
+  ChargeResult given_up = gw.cancel_charge("order:5O190127TN364715T");
+  EXPECT_EQ(given_up.outcome, Outcome::kFailed);
+  EXPECT_EQ(given_up.charge_id, "order:5O190127TN364715T");  // certain: it names the order
+  EXPECT_EQ(given_up.failure_code, "canceled");
+  // No answer: nothing is certain.
+  pp.answers["GET " + path] = {503, R"({"name":"SERVICE_UNAVAILABLE"})"};
+  EXPECT_EQ(gw.cancel_charge("order:5O190127TN364715T").outcome, Outcome::kUnknown);
+  // Approved meanwhile: the customer did authenticate, so it is captured, not given up.
+  pp.answers["GET " + path] = {200, R"({"id":"5O190127TN364715T","status":"APPROVED"})"};
+  pp.answers["POST " + path + "/capture"] = {201, order("COMPLETED", "[" + capture("COMPLETED") + "]")};
+  EXPECT_EQ(gw.cancel_charge("order:5O190127TN364715T").outcome, Outcome::kSucceeded);
 }
 
 }  // namespace
