@@ -2,13 +2,16 @@
 """Kill -9 of `recur serve` under writers that retry with Idempotency-Key (decision 0009).
 
 Eight writers create customers, attach payment methods, create subscriptions, adjust stock, pay
-open invoices and refund paid ones (1 cent each), each request under its own Idempotency-Key, while the server is killed with SIGKILL at random
+open invoices, refund paid ones (1 cent each), issue one-off invoices (charged in the request) and
+change subscriptions' plans with an invoice at once (charged in the request), each request under
+its own Idempotency-Key, while the server is killed with SIGKILL at random
 moments and restarted, and its scheduler charges the subscriptions' invoices. A writer retries
 every request that got no answer (or 409 idempotency_key_in_use, or a 5xx) with the same key
 until it is answered, also after the lease (--idempotency-lease 2), when a retry takes over a
 key left in progress. Afterwards:
-  - exactly one customer, subscription, payment method, stock adjustment and refund per key,
-    and the object each acknowledged (2xx) answer named is that one,
+  - exactly one customer, subscription, payment method, stock adjustment, refund and one-off
+    invoice per key, and the object each acknowledged (2xx) answer named is that one; at most
+    one plan change per key (and exactly one for an acknowledged one),
   - no invoice has more than one succeeded payment or gateway charge, no pay request made two
     attempts, and the gateway refunded exactly what the refunds record,
   - some retry took over a key left in progress by a kill (else the test proved too little).
@@ -91,15 +94,18 @@ def until_answered(server, key, method, path, body, idem, stats, stop_at):
     return None
 
 
-def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
+def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at, other_plan_id):
     rng = random.Random(n)
     customers = []
+    subscriptions = []
     i = 0
     while not stop_writing.is_set() and time.monotonic() < stop_at:
         i += 1
         tag = f"w{n}-{i}-{uuid.uuid4().hex[:8]}"
         op = "customer" if not customers else rng.choice(["customer", "payment_method", "subscription", "adjustment",
-                                                          "pay", "refund"])
+                                                          "pay", "refund", "one_off", "change_plan"])
+        if op == "change_plan" and not subscriptions:
+            op = "subscription"
         target = None
         if op in ("pay", "refund"):
             listed = call(server.port, key, "GET", f"/v1/invoices?status={'open' if op == 'pay' else 'paid'}&limit=20",
@@ -124,6 +130,20 @@ def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
                                  {"quantity_delta": 1, "reason": tag}, tag, stats, stop_at)
         elif op == "pay":
             got = until_answered(server, key, "POST", f"/v1/invoices/{target}/pay", {}, tag, stats, stop_at)
+        elif op == "one_off":
+            got = until_answered(server, key, "POST", "/v1/invoices",
+                                 {"customer": rng.choice(customers), "currency": "usd", "metadata": {"k": tag},
+                                  "lines": [{"description": "Extra box", "unit_amount": 700}]}, tag, stats, stop_at)
+        elif op == "change_plan":
+            # Between the two plans, invoicing the proration at once: charged in the request.
+            sub, on_other = subscriptions[rng.randrange(len(subscriptions))]
+            got = until_answered(server, key, "POST", f"/v1/subscriptions/{sub}/change-plan",
+                                 {"plan": plan_id if on_other else other_plan_id, "proration": "always_invoice"}, tag,
+                                 stats, stop_at)
+            if got is not None and got[0] == 409:
+                continue  # e.g. ended, or changed by another writer meanwhile
+            if got is not None and 200 <= got[0] < 300:
+                subscriptions[subscriptions.index((sub, on_other))] = (sub, got[1].get("plan") == other_plan_id)
         else:
             got = until_answered(server, key, "POST", "/v1/refunds", {"invoice": target, "amount": 1}, tag, stats,
                                  stop_at)
@@ -143,6 +163,8 @@ def writer(n, server, key, product_sku, plan_id, stats, stop_writing, stop_at):
             stats.acked.append((op, tag, doc.get("id")))
         if op == "customer":
             customers.append(doc["id"])
+        if op == "subscription" and doc.get("status") == "active":
+            subscriptions.append((doc["id"], False))
 
 
 class Database:
@@ -186,12 +208,22 @@ def check(db, stats, workdir):
         per_key[("refund", request_tag(request_key))].append(object_id)
     for (object_id, reason) in db.rows("SELECT id, reason FROM stock_movements WHERE kind = 'adjustment'"):
         per_key[("adjustment", reason)].append(object_id)
+    for (object_id, doc) in db.rows("SELECT id, doc FROM invoices WHERE subscription_id IS NULL"):
+        per_key[("one_off", json.loads(doc).get("metadata", {}).get("k"))].append(object_id)
+    changes = collections.Counter(request_tag(k) for (k,) in
+                                  db.rows("SELECT request_key FROM subscription_requests WHERE request_key IS NOT NULL"))
     duplicates = {k: ids for k, ids in per_key.items() if len(ids) > 1 and k[1] is not None and k[1] != "stock"}
     if duplicates:
         problems.append(f"{len(duplicates)} keys made more than one object: {list(duplicates.items())[:5]}")
     # Each answer names the one object its key made (stock movements answer with the level).
+    changed_twice = {tag: n for tag, n in changes.items() if n > 1}
+    if changed_twice:
+        problems.append(f"plan-change keys that changed more than once: {list(changed_twice.items())[:5]}")
+    unrecorded = [tag for (op, tag, _) in stats.acked if op == "change_plan" and changes.get(tag) != 1]
+    if unrecorded:
+        problems.append(f"acknowledged plan changes without their one request row: {unrecorded[:5]}")
     wrong = [(op, tag, object_id, per_key.get((op, tag))) for (op, tag, object_id) in stats.acked
-             if op != "pay" and (per_key.get((op, tag)) is None or len(per_key[(op, tag)]) != 1
+             if op not in ("pay", "change_plan") and (per_key.get((op, tag)) is None or len(per_key[(op, tag)]) != 1
              or (op != "adjustment" and per_key[(op, tag)] != [object_id]))]
     if wrong:
         problems.append(f"{len(wrong)} acknowledged writes are not the one object of their key: {wrong[:5]}")
@@ -243,10 +275,12 @@ def main():
             setup("/v1/inventory/K9-BOX/adjustments", {"quantity_delta": 100000, "reason": "stock"})
             plan = setup("/v1/plans", {"name": "Box", "amount": 1500, "currency": "usd", "interval": "month",
                                        "items": [{"product": product["id"], "quantity": 1}]})
+            other = setup("/v1/plans", {"name": "Big box", "amount": 2500, "currency": "usd", "interval": "month",
+                                        "items": [{"product": product["id"], "quantity": 1}]})
             stats = Stats()
             stop_writing = threading.Event()
             threads = [threading.Thread(target=writer, args=(n, server, key, "K9-BOX", plan["id"], stats, stop_writing,
-                                                             stop_at)) for n in range(WRITERS)]
+                                                             stop_at, other["id"])) for n in range(WRITERS)]
             for t in threads:
                 t.start()
             for _ in range(KILLS):
@@ -269,7 +303,8 @@ def main():
             c = stats.c
             print(f"kill9_idempotency ({ENGINE}): {KILLS} kills; acknowledged {c['customer']} customers, "
                   f"{c['payment_method']} payment methods, {c['subscription']} subscriptions, {c['adjustment']} "
-                  f"adjustments, {len(stats.pays)} pay requests, {c['refund']} refunds; {c['unanswered']} tries unanswered, {c['in_use_409']} answered 409 in use, "
+                  f"adjustments, {len(stats.pays)} pay requests, {c['refund']} refunds, {c['one_off']} one-off "
+                  f"invoices, {c['change_plan']} plan changes; {c['unanswered']} tries unanswered, {c['in_use_409']} answered 409 in use, "
                   f"{c['server_error']} 5xx, {c['answered_after_retry']} requests answered after retrying, "
                   f"{takeovers} keys taken over after the lease; "
                   f"{paid} invoices paid, {charged} gateway charges; {duplicates} duplicates")
