@@ -93,6 +93,12 @@
         'div', {}, el('h3', {text: heading}), el('p', {text: p.name}), ...p.lines.map((line) => el('p', {text: line})));
   }
 
+  // The number an invoice's document shows ("" for none).
+  function invoiceNumber(d) {
+    const fact = d.facts.find((f) => f.label === 'Invoice number');
+    return fact && fact.value !== 'draft' ? fact.value : '';
+  }
+
   function drawInvoice(page, token) {
     const d = page.document;
     const card = el('article', {class: 'card invoice', 'data-invoice': page.invoice});
@@ -146,9 +152,10 @@
 
   // One charge waiting for the customer's bank: its bank page (when the gateway gave one),
   // the sandbox's stand-in for that page in test mode, and the check that settles it.
-  function drawWaitingCharge(charge, token) {
+  function drawWaitingCharge(charge, token, numbers) {
     const box = el('div', {class: 'waiting', 'data-payment': charge.payment});
-    box.append(el('p', {text: `${money(charge.amount, charge.currency)} for invoice ${charge.invoice}`}));
+    const invoice = numbers.get(charge.invoice) || charge.invoice;  // its number, as its PDF shows it
+    box.append(el('p', {text: `${money(charge.amount, charge.currency)} for invoice ${invoice}`}));
     const actions = el('div', {class: 'actions'});
     if (charge.url) {
       actions.append(
@@ -215,7 +222,8 @@
     $('due-customer').textContent = view.customer_name ? `For ${view.customer_name}` : '';
     const waiting = view.action_required || [];
     $('action').hidden = waiting.length === 0;
-    $('action-list').replaceChildren(...waiting.map((c) => drawWaitingCharge(c, token)));
+    const numbers = new Map(pages.map((p) => [p.invoice, invoiceNumber(p.document)]));
+    $('action-list').replaceChildren(...waiting.map((c) => drawWaitingCharge(c, token, numbers)));
     $('invoices').replaceChildren(...pages.map((p) => drawInvoice(p, token)));
     $('update').hidden = due.length === 0;
   }

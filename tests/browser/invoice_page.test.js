@@ -94,6 +94,8 @@ async function theLinkShowsTheInvoiceAndTheBankStep(browser) {
   check(amountDue.some((t) => t.startsWith('Amount due') && t.endsWith('20.00 USD')), `totals: ${amountDue}`);
   check(!(await hidden(page, '#action')), 'the waiting charge is not offered');
   check(await page.$('.waiting .sandbox-approve') !== null, 'no test-bank buttons for a sandbox charge');
+  const waitingLine = await text(page, '.waiting p');
+  check(/for invoice INV-\d{6}$/.test(waitingLine), `the waiting charge names "${waitingLine}", not the invoice's number`);
   check(!(await hidden(page, '#update')), 'no form for another payment method while something is due');
 
   // The PDF button: the invoice's PDF, asked for with the token in the body.
