@@ -98,6 +98,9 @@ class Collector {
   // Adds one attempt's result to `report` (errors keep the first message, with the invoice).
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
 
+  // The invoice as stored now (404 invoice_not_found).
+  Result<Invoice> read_invoice(const std::string& id);
+
  private:
   struct Prepared;
   // *waiting: set to a charge of the invoice that waits for authentication when the
@@ -133,7 +136,6 @@ class Collector {
   // to active a past_due one (a failing invoice) or an unpaid one (its last open invoice).
   Result<std::optional<subscriptions::PaymentStep>> payment_recovers(db::Tx& tx, const Invoice& invoice,
                                                                       bool was_failing);
-  Result<Invoice> read_invoice(const std::string& id);
 
   db::Database& db_;
   const Clock& clock_;

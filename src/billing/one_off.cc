@@ -7,14 +7,6 @@
 
 namespace recur::billing {
 
-Result<Invoice> OneOffInvoices::read(const std::string& id) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
-    RECUR_ASSIGN(auto found, find_invoice(tx, id, false));
-    if (!found) return invoice_not_found(id);
-    return *found;
-  }, db::TxMode::kReadOnly);
-}
-
 Result<Invoice> OneOffInvoices::issue(const OneOffInput& input, const events::Actor& actor) {
   const Timestamp now = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
@@ -59,7 +51,7 @@ Result<Invoice> OneOffInvoices::create(const OneOffInput& input, const events::A
     if (inv.collection_method != CollectionMethod::kChargeAutomatically) return inv;
   }
   RECUR_TRY(collector_.attempt(inv.id, "", timeout_));
-  return read(inv.id);
+  return collector_.read_invoice(inv.id);
 }
 
 }  // namespace recur::billing

@@ -44,7 +44,6 @@ class OneOffInvoices {
 
  private:
   Result<Invoice> issue(const OneOffInput& input, const events::Actor& actor);
-  Result<Invoice> read(const std::string& id);
 
   db::Database& db_;
   const Clock& clock_;

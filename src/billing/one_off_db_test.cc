@@ -17,12 +17,7 @@ class OneOffTest : public ::testing::Test {
 
   // A customer (shipping to GB) whose default card is the sandbox's `token` ("" for none).
   std::string customer_with(const std::string& token) {
-    auto c = testing::make_customer(t, "c" + std::to_string(++customers_) + "@example.com");
-    if (!token.empty()) {
-      auto pm = t.app->customers().attach_payment_method(c.id, {std::string("sandbox"), token, false}, t.actor);
-      EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
-    }
-    return c.id;
+    return testing::make_customer_with(t, "c" + std::to_string(++customers_) + "@example.com", token);
   }
   OneOffInput input(const std::string& customer, CollectionMethod method = CollectionMethod::kChargeAutomatically) {
     OneOffInput in;

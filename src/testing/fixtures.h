@@ -45,6 +45,16 @@ inline customers::Customer make_customer(TestApp& t, const std::string& email = 
   return *c;
 }
 
+// A customer (as make_customer) whose default payment method is the sandbox's `token` ("" for none).
+inline std::string make_customer_with(TestApp& t, const std::string& email, const std::string& token) {
+  auto c = make_customer(t, email);
+  if (!token.empty()) {
+    auto pm = t.app->customers().attach_payment_method(c.id, {std::string("sandbox"), token, false}, t.actor);
+    EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
+  }
+  return c.id;
+}
+
 inline subscriptions::Subscription subscribe(TestApp& t, const std::string& customer, const std::string& plan,
                                              std::optional<Timestamp> start = std::nullopt, std::int64_t quantity = 1) {
   auto s = t.app->subscriptions().create({customer, plan, quantity, start, std::nullopt, Json::object()}, t.actor);
