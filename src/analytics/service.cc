@@ -263,7 +263,9 @@ Status on_subscription(db::Tx& tx, Sink& sink, const events::Event& e, const Pla
 
 Status on_invoice(Sink& sink, const events::Event& e) {
   const Json& inv = e.after;
-  // A one-off invoice (no subscription) counts in revenue and collections, not in MRR.
+  // A one-off invoice (no subscription) counts in the customer's revenue and LTV; not in MRR,
+  // the collections report (renewals) or cohorts (a first payment starts one only for a
+  // subscription).
   if (!inv.is_object()) return Ok{};
   InvoiceFacts f;
   f.id = text_field(inv, "id");
@@ -279,7 +281,8 @@ Status on_invoice(Sink& sink, const events::Event& e) {
   f.first_failed_at = time_field(inv, "first_failed_at");
   f.paid_at = time_field(inv, "paid_at");
   RECUR_TRY(sink.invoice(f));
-  if (f.paid_at && f.amount_paid > 0) RECUR_TRY(sink.paid(f.customer, f.currency, *f.paid_at));
+  if (f.paid_at && f.amount_paid > 0 && !f.subscription.empty())
+    RECUR_TRY(sink.paid(f.customer, f.currency, *f.paid_at));
   return Ok{};
 }
 

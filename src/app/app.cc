@@ -116,7 +116,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       sms_(sms_sender(options)),
       notifications_(*db_, *clock_, ids_, *email_, *sms_, notify::NotifierOptions{options.update_payment_url}),
       billing_(*db_, *clock_, ids_, gateways_, subscriptions_, notifications_, billing_options(options)),
-      payment_updates_(*db_, *clock_, customers_),
+      payment_updates_(*db_, *clock_, customers_, billing_.collector),
       inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
       purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
       events_api_(*db_, *clock_, options.event_retention_days),

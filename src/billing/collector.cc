@@ -431,9 +431,17 @@ void Collector::count(CollectReport& report, const std::string& invoice, const R
   ++report.attempted;
 }
 
-CollectReport Collector::retry_customer(const std::string& customer) {
+CollectReport Collector::retry_customer(const std::string& customer, bool sent) {
   CollectReport report;
-  auto ids = db::transact(db_, [&](db::Tx& tx) { return open_invoices_of(tx, customer); }, db::TxMode::kReadOnly);
+  auto ids = db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<std::string>> {
+    RECUR_ASSIGN(auto open, open_invoices_of(tx, customer));
+    std::vector<std::string> chosen;
+    for (const auto& id : open) {
+      RECUR_ASSIGN(auto inv, find_invoice(tx, id, false));
+      if (inv && (inv->collection_method == CollectionMethod::kSendInvoice) == sent) chosen.push_back(id);
+    }
+    return chosen;
+  }, db::TxMode::kReadOnly);
   if (!ids.ok()) {
     report.errors = 1;
     report.first_error = ids.error().message;

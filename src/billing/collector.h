@@ -61,8 +61,10 @@ class Collector {
   // stays pending, as after a timeout, and is asked about again later with the same key.
   Result<AttemptResult> attempt(const std::string& invoice_id, const std::string& request_key = "",
                                 std::optional<std::chrono::milliseconds> wait = std::nullopt);
-  // Tries the customer's open invoices now (after a new default payment method).
-  CollectReport retry_customer(const std::string& customer);
+  // Tries the customer's open invoices now (after a new default payment method): those Recur
+  // charges (charge_automatically); with `sent`, instead those sent to the customer to pay
+  // (send_invoice), which only the customer's own payment link pays this way.
+  CollectReport retry_customer(const std::string& customer, bool sent = false);
   // Tries one open invoice now, whatever its schedule. A charge waiting for the customer's
   // authentication is asked about instead (409 payment_requires_action while it waits).
   // request_key: the request's Idempotency-Key; a retry of a request whose attempt was made

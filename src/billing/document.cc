@@ -135,7 +135,8 @@ InvoiceDocument invoice_document(const Invoice& inv, const ShopProfile& shop,
   d.facts.emplace_back("Date of issue", document_date(inv.created));
   if (has_period(inv.period)) d.facts.emplace_back("Billing period", period_text(inv.period));
   if (inv.status == InvoiceStatus::kOpen || inv.status == InvoiceStatus::kDraft)
-    d.facts.emplace_back("Date due", document_date(inv.created));
+    // A sent invoice is due when it says; the others are due when issued (charged then).
+    d.facts.emplace_back("Date due", document_date(inv.due_date.value_or(inv.created)));
   if (inv.paid_at) d.facts.emplace_back("Date paid", document_date(*inv.paid_at));
   d.facts.emplace_back("Status", status_text(inv.status));
   if (!inv.subscription.empty()) d.facts.emplace_back("Subscription", inv.subscription);

@@ -3,17 +3,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "customers/service.h"
 #include "platform/money.h"
 
 namespace recur::billing {
 
 Result<std::string> PaymentMessages::enqueue_with_payment_link(db::Tx& tx, notify::Message m,
-                                                               const PaymentUpdateGrant& grant) {
+                                                               const PaymentUpdateGrant& grant,
+                                                               std::optional<std::int64_t> seconds) {
   const std::string token = new_payment_update_token();
   m.data["update_payment_token"] = token;
   RECUR_ASSIGN(std::string id, outbox_.enqueue(tx, m));
-  RECUR_TRY(issue_payment_update_token(tx, token, grant, clock_.now(), token_seconds_));
+  RECUR_TRY(issue_payment_update_token(tx, token, grant, clock_.now(), seconds.value_or(token_seconds_)));
   return id;
 }
 
@@ -34,7 +37,10 @@ recur::Status PaymentMessages::send_invoice(db::Tx& tx, const Invoice& inv) {
             {"invoice_id", inv.id},
             {"due_date", format_rfc3339(inv.due_date.value_or(inv.created)).substr(0, 10)}};
   m.attachments = {{"invoice_pdf", inv.id}};
-  RECUR_TRY(enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt}));
+  // The link works until well after the due date: the customer pays when they choose.
+  const Timestamp now = clock_.now();
+  const std::int64_t life = std::max(token_seconds_, inv.due_date.value_or(now) + kSentInvoiceLinkGrace - now);
+  RECUR_TRY(enqueue_with_payment_link(tx, m, {c.id, inv.id, std::nullopt}, life));
   return Ok{};
 }
 

@@ -33,8 +33,9 @@ Result<Invoice> OneOffInvoices::issue(const OneOffInput& input, const events::Ac
 Result<Invoice> OneOffInvoices::create(const OneOffInput& input, const events::Actor& actor) {
   std::optional<Invoice> earlier;
   if (!input.request_key.empty()) {
-    RECUR_ASSIGN(earlier, db::transact(db_, [&](db::Tx& tx) { return find_invoice_by_request(tx, input.request_key); },
-                                       db::TxMode::kReadOnly));
+    RECUR_ASSIGN(earlier, db::transact(db_, [&](db::Tx& tx) {
+      return find_invoice_by_request(tx, input.request_key, clock_.now());
+    }, db::TxMode::kReadOnly));
   }
   Invoice inv;
   if (earlier) {

@@ -118,20 +118,42 @@ TEST_F(OneOffTest, ASentInvoiceIsEmailedWithItsPdfAndLinkAndNeverChargedByARun) 
   ASSERT_TRUE(t.app->billing().runs.run("test").ok());
   EXPECT_EQ(gateway_charges(), 0);
   EXPECT_EQ(reread(inv->id).status, InvoiceStatus::kOpen);
-  // The customer pays: a refused card schedules no retry, a good one pays it.
-  auto bad = t.app->customers().attach_payment_method(customer, {std::string("sandbox"), "pm_card_chargeDeclined", true},
-                                                      t.actor);
-  ASSERT_TRUE(bad.ok()) << bad.error().message;
-  Invoice refused = reread(inv->id);
-  EXPECT_EQ(refused.status, InvoiceStatus::kOpen);
-  EXPECT_EQ(refused.attempt_count, 1);
-  EXPECT_FALSE(refused.next_attempt_at.has_value());
-  auto paid = t.app->billing().collector.pay_invoice(inv->id, "");
+  // A new default card the merchant sets charges nothing: the customer pays a sent invoice.
+  auto merchants = t.app->customers().attach_payment_method(customer, {std::string("sandbox"), "pm_card_visa", true},
+                                                            t.actor);
+  ASSERT_TRUE(merchants.ok()) << merchants.error().message;
+  EXPECT_EQ(gateway_charges(), 0);
+  EXPECT_EQ(reread(inv->id).attempt_count, 0);
+  // An operator may charge it; a refusal schedules no retry.
+  ASSERT_TRUE(t.app->customers()
+                  .attach_payment_method(customer, {std::string("sandbox"), "pm_card_chargeDeclined", true}, t.actor)
+                  .ok());
+  auto refused = t.app->billing().collector.pay_invoice(inv->id, "");
+  ASSERT_TRUE(refused.ok()) << refused.error().message;
+  EXPECT_EQ(refused->status, InvoiceStatus::kOpen);
+  EXPECT_EQ(refused->attempt_count, 1);
+  EXPECT_FALSE(refused->next_attempt_at.has_value());
+  // The customer's link (the e-mail's) pays it with the card they give, and still works weeks
+  // after the usual 7 days: until 30 days past the due date.
+  ASSERT_EQ(count("SELECT COUNT(*) FROM notifications WHERE template = 'invoice_issued'"), 1);
+  std::string token;
+  {
+    auto tx = t.app->database().begin(db::TxMode::kReadOnly);
+    auto rows = (*tx)->query("SELECT id FROM notifications WHERE template = 'invoice_issued' AND resource_id = $1",
+                             {inv->id});
+    ASSERT_TRUE(rows.ok() && rows->size() == 1);
+    auto n = t.app->notifications().get(rows->at(0).text(0));
+    ASSERT_TRUE(n.ok() && !n->secrets.empty());
+    token = n->secrets.front();
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payment_update_tokens WHERE customer_id = $1 AND invoice_id = $2"
+                  " AND expires_at = $3",
+                  {customer, inv->id, at("2026-04-23T00:00:00Z")}),
+            1);
+  auto paid = t.app->payment_updates().apply({token, std::string("sandbox"), "pm_card_visa", "req_1", "127.0.0.1"});
   ASSERT_TRUE(paid.ok()) << paid.error().message;
-  EXPECT_EQ(paid->status, InvoiceStatus::kOpen);  // still the refused card
-  auto good = t.app->customers().attach_payment_method(customer, {std::string("sandbox"), "pm_card_visa", true}, t.actor);
-  ASSERT_TRUE(good.ok()) << good.error().message;
   EXPECT_EQ(reread(inv->id).status, InvoiceStatus::kPaid);
+  EXPECT_EQ(gateway_charges(), 2);  // the refused one and this
 }
 
 TEST_F(OneOffTest, ASentInvoiceWithoutADueDateIsDue30DaysLater) {

@@ -1,6 +1,8 @@
 // Update-payment tokens: issue (hash only), look up, use once.
 #include "billing/payment_update.h"
 
+#include "billing/collector.h"
+
 #include <algorithm>
 #include <map>
 
@@ -181,6 +183,8 @@ Result<PaymentUpdateResult> PaymentUpdates::apply(const PaymentUpdateInput& in) 
     release(token_hash, now);
     return std::move(attached).error();
   }
+  // The customer's own link also pays what was sent to them to pay (send_invoice).
+  (void)collector_.retry_customer(claim.customer, true);
   PaymentUpdateResult result{*attached, {}};
   RECUR_TRY(db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     for (const auto& id : claim.open_invoices) {

@@ -88,10 +88,14 @@ struct PaymentUpdateResult {
 };
 Json to_json(const PaymentUpdateResult& result);
 
+class Collector;  // billing/collector.h (which includes this file through messages.h)
+
 class PaymentUpdates {
  public:
-  PaymentUpdates(db::Database& db, const Clock& clock, customers::CustomerService& customers)
-      : db_(db), clock_(clock), customers_(customers) {}
+  // collector: pays the customer's sent invoices (send_invoice) once their link gave a
+  // payment method; the others are paid by the new default's listener, as everywhere.
+  PaymentUpdates(db::Database& db, const Clock& clock, customers::CustomerService& customers, Collector& collector)
+      : db_(db), clock_(clock), customers_(customers), collector_(collector) {}
 
   // An unknown, expired or used token is refused with 404 payment_update_token_invalid,
   // the same answer for all three.
@@ -115,6 +119,7 @@ class PaymentUpdates {
   db::Database& db_;
   const Clock& clock_;
   customers::CustomerService& customers_;
+  Collector& collector_;
 };
 
 }  // namespace recur::billing

@@ -37,6 +37,8 @@ Result<Page<T>> list_docs(db::Tx& tx, const std::string& table, const Filters& f
 }  // namespace
 
 Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv, std::int64_t period_seq, const std::string& request_key) {
+  // A key lives kRequestKeyLifetime (decision 0009): an older invoice gives it up.
+  RECUR_TRY(db::release_stale_request_key(tx, "invoices", request_key, inv.created));
   auto null_if_empty = [](const std::string& s) { return s.empty() ? db::Value(nullptr) : db::Value(s); };
   RECUR_ASSIGN(auto n, tx.exec("INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status,"
                                " next_attempt_at, created_at, version, doc, request_key)"
@@ -48,8 +50,9 @@ Result<bool> insert_invoice(db::Tx& tx, const Invoice& inv, std::int64_t period_
   return n == 1;
 }
 
-Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key) {
-  return one_doc(tx, "SELECT doc FROM invoices WHERE request_key = $1", {request_key}, invoice_from_doc);
+Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key, Timestamp now) {
+  return one_doc(tx, "SELECT doc FROM invoices WHERE request_key = $1 AND created_at >= $2",
+                 {request_key, now - db::kRequestKeyLifetime}, invoice_from_doc);
 }
 
 recur::Status update_invoice(db::Tx& tx, const Invoice& inv) {

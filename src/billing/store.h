@@ -24,8 +24,9 @@ namespace recur::billing {
 // (a one-off invoice's scoped Idempotency-Key, "" for none) finds it again on a retry.
 Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice, std::int64_t period_seq,
                             const std::string& request_key = "");
-// The invoice a POST /v1/invoices under `request_key` issued, if any.
-Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key);
+// The invoice a POST /v1/invoices under `request_key` issued, if any, within the key's
+// lifetime (db::kRequestKeyLifetime before `now`).
+Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
 recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
 // The id of the subscription's invoice of its latest billed period ("" when none).

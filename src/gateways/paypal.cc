@@ -507,14 +507,20 @@ ChargeResult PayPalGateway::fetch_charge(const std::string& charge_id) {
     return paypal::charge_from_capture(send("GET", "/v2/payments/captures/" + net::url_encode(charge_id), nullptr, ""));
   const std::string order = charge_id.substr(paypal::kOrderReference.size());
   const std::string path = "/v2/checkout/orders/" + net::url_encode(order);
+  // A definite refusal about the order (voided, gone, its capture declined) is certain: only
+  // Recur captures its orders, so no money moved. It names the order, so callers know it.
+  auto certain = [&](ChargeResult r) {
+    if (r.outcome == Outcome::kFailed && r.charge_id.empty()) r.charge_id = charge_id;
+    return r;
+  };
   auto reply = send("GET", path, nullptr, "");
-  ChargeResult state = paypal::charge_from_order(reply);
+  ChargeResult state = certain(paypal::charge_from_order(reply));
   if (state.outcome != Outcome::kUnknown || !reply.ok() || reply->status != 200) return state;
   // Approved by the payer and not captured yet: capture it now, once whoever asks.
   const Json body = Json::parse(reply->body, nullptr, false);
   if (!body.is_object() || text_of(body, "status") != "APPROVED") return state;
   const Json nothing = Json::object();
-  return paypal::charge_from_order(send("POST", path + "/capture", &nothing, "capture:" + order));
+  return certain(paypal::charge_from_order(send("POST", path + "/capture", &nothing, "capture:" + order)));
 }
 
 ChargeResult PayPalGateway::cancel_charge(const std::string& charge_id) {

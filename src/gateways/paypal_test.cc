@@ -642,5 +642,32 @@ TEST(PayPalWaitingOrder, CancelGivesUpAWaitingOrderForCertainAndCapturesAnApprov
   EXPECT_EQ(gw.cancel_charge("order:5O190127TN364715T").outcome, Outcome::kSucceeded);
 }
 
+TEST(PayPalWaitingOrder, AVoidedGoneOrDeclinedOrderIsACertainFailureNamingTheOrder) {
+  const std::string path = "/v2/checkout/orders/5O190127TN364715T";
+  struct Case {
+    const char* name;
+    std::pair<long, std::string> get;
+    std::pair<long, std::string> capture;
+  };
+  const Case cases[] = {
+      {"voided", {200, order("VOIDED", "[]")}, {0, ""}},
+      {"gone", {404, R"({"name":"RESOURCE_NOT_FOUND"})"}, {0, ""}},
+      {"capture declined",
+       {200, R"({"id":"5O190127TN364715T","status":"APPROVED"})"},
+       {422, R"({"name":"UNPROCESSABLE_ENTITY","details":[{"issue":"ORDER_EXPIRED"}]})"}},
+  };
+  for (const auto& c : cases) {
+    for (bool cancel : {false, true}) {
+      Scripted pp;
+      PayPalGateway gw(config(), pp.transport());
+      pp.answers["GET " + path] = c.get;
+      if (c.capture.first) pp.answers["POST " + path + "/capture"] = c.capture;
+      ChargeResult r = cancel ? gw.cancel_charge("order:5O190127TN364715T") : gw.fetch_charge("order:5O190127TN364715T");
+      EXPECT_EQ(r.outcome, Outcome::kFailed) << c.name;
+      EXPECT_EQ(r.charge_id, "order:5O190127TN364715T") << c.name;  // certain
+    }
+  }
+}
+
 }  // namespace
 }  // namespace recur::gateways
