@@ -2,7 +2,8 @@
 # `make bench`: the issue-3 performance benchmark and the billing run (bench/billing.sh), in one run.
 #
 #   1. recur on PostgreSQL, 64 keep-alive connections (wrk): GET /v1/subscriptions/{id} and
-#      POST /v1/subscriptions; req/s, p50, p99; with the access log off and on.
+#      POST /v1/subscriptions; req/s, p50, p99; with the access log off and on; and the
+#      checkout POST (allow_incomplete: the first invoice charged through the sandbox).
 #   2. The same SQL done raw by pgbench (-c 64 -j 2 -M prepared, bench/pgbench/*.sql), and
 #      again at recur's pool size (-c 4 x cores) for reference.
 #   3. nginx serving a static copy of a subscription's JSON with the same wrk settings.
@@ -272,7 +273,6 @@ fi
 "$recur" migrate --db "$db" >/dev/null 2>"$work/migrate.log" || { cat "$work/migrate.log" >&2; exit 1; }
 export BENCH_API_KEY
 BENCH_API_KEY=$("$recur" keys create --role admin --db "$db" 2>/dev/null | tail -n 1)
-key_id=$(sql "SELECT id FROM api_keys ORDER BY id DESC LIMIT 1")
 
 start_server fixtures --no-access-log "${WORKER_FLAGS[@]}"
 api() {  # api METHOD PATH [BODY]: prints the body; fails on a non-2xx status
@@ -283,9 +283,23 @@ product=$(api POST /v1/products '{"name":"Single-origin coffee 250 g","sku":"BEN
 export BENCH_PLAN BENCH_CUSTOMER BENCH_IDS=$work/ids.txt
 BENCH_PLAN=$(api POST /v1/plans '{"name":"Coffee monthly","amount":2400,"currency":"EUR","interval":"month","interval_count":1,"items":[{"product":"'"$product"'","quantity":2}]}' | json_field id)
 BENCH_CUSTOMER=$(api POST /v1/customers '{"email":"ada@example.com","name":"Ada Lovelace","phone":"+442079460000","shipping_address":{"line1":"12 Analytical Row","city":"London","postal_code":"N1 9GU","country":"GB"}}' | json_field id)
-# Checkout (issue 17): a customer with a sandbox card, subscribed with payment_behavior.
-BENCH_CHECKOUT_CUSTOMER=$(api POST /v1/customers '{"email":"grace@example.com","name":"Grace Hopper","shipping_address":{"line1":"1 Cobol Way","city":"London","postal_code":"N1 9GV","country":"GB"}}' | json_field id)
-api POST "/v1/customers/$BENCH_CHECKOUT_CUSTOMER/payment-methods" '{"token":"pm_card_visa"}' >/dev/null
+# Checkout (issue 17): customers with a sandbox card, subscribed with payment_behavior.
+# A fresh one for each checkout run (recur's and the pgbench twin's): a checkout's settlement
+# reads every MRR point of its customer (analytics), so a customer that already holds
+# thousands of subscriptions makes every later checkout slower; with one each, every run
+# starts from the same state (docs/PERFORMANCE.md, checkout section).
+new_checkout_customer() {  # new_checkout_customer N: prints the id
+  local id
+  id=$(api POST /v1/customers '{"email":"grace'"$1"'@example.com","name":"Grace Hopper","shipping_address":{"line1":"1 Cobol Way","city":"London","postal_code":"N1 9GV","country":"GB"}}' | json_field id)
+  api POST "/v1/customers/$id/payment-methods" '{"token":"pm_card_visa"}' >/dev/null
+  echo "$id"
+}
+declare -A CK  # CK[check], CK[recur.R], CK[pg.R], CK[pg.pool.R]: the checkout customer of each run
+CK[check]=$(new_checkout_customer 0)
+for r in $(seq "$ROUNDS"); do
+  for k in recur pg pg.pool; do CK[$k.$r]=$(new_checkout_customer "$k$r"); done
+done
+ck_recur_list=$(for r in $(seq "$ROUNDS"); do printf "'%s'," "${CK[recur.$r]}"; done)"'${CK[check]}'"
 
 # Subscriptions for the GETs: created through the API by a short POST run.
 wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -s bench/wrk/post.lua "$server_url" >/dev/null
@@ -298,49 +312,64 @@ sizes=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' -H "Authorizat
 run_log "bench: fixtures: $n_subs subscriptions created through the API; GET response ${sizes% *} B headers + ${sizes#* } B body"
 
 # Check that the pgbench twins send the statements the server sends: log every statement
-# for one GET and one POST (log_statement=all, just for these two requests) and compare the
-# sequence of "VERB table" with the scripts'. A mismatch means the service's SQL changed.
+# (log_statement=all, just for these requests) of one GET, one plain POST and one checkout, and
+# compare each with its twin (bench/sql_shape.py twin): the same statements in the same order,
+# each the server's text with its parameters replaced by pgbench variables or literals. The
+# values the server sent become the twin's variables (-D), so a twin writes the server's rows.
+# A mismatch means the service's SQL changed and the script must follow.
 pg_log=$(dirname "$(sql 'SHOW data_directory')")/server.log  # where scripts/with-postgres.sh puts it
-sql_check() {  # sql_check NAME PGBENCH_SCRIPT CURL_ARGS...
-  local name=$1 script=$2 server twin; shift 2
+sql_check() {  # sql_check NAME "PGBENCH_SCRIPTS" CURL_ARGS...: fills R[sql.NAME*] and $work/twin.NAME
+  local name=$1 scripts=$2 server twin rc=0; shift 2
   sql "SELECT 'bench-start-$name'" >/dev/null
-  curl -sf -o /dev/null -H "Authorization: Bearer $BENCH_API_KEY" "$@"
+  curl -sf -o /dev/null -H "Authorization: Bearer $BENCH_API_KEY" "$@" || run_log "bench: WARNING: the $name request of the SQL check failed"
   sql "SELECT 'bench-end-$name'" >/dev/null
   server=$(python3 bench/sql_shape.py log "$pg_log" "bench-start-$name" "bench-end-$name")
-  twin=$(python3 bench/sql_shape.py pgbench "$script")
+  # shellcheck disable=SC2086  # the scripts are a list
+  twin=$(python3 bench/sql_shape.py pgbench $scripts)
   R[sql.$name]=$server
   run_log "bench: SQL of one $name: $server"
-  if [ "$server" != "$twin" ]; then
-    R[sql.$name.mismatch]="$script sends: $twin"
-    run_log "bench: WARNING: $script does not match the server's SQL (it sends: $twin)"
+  # shellcheck disable=SC2086
+  python3 bench/sql_shape.py twin "$pg_log" "bench-start-$name" "bench-end-$name" $scripts \
+    >"$work/twin.$name" 2>"$work/twin.$name.err" || rc=$?
+  if ((rc != 0)); then
+    R[sql.$name.mismatch]="$scripts: $(head -n 1 "$work/twin.$name.err")$( (($(wc -l <"$work/twin.$name.err") > 1)) && echo " (and $(($(wc -l <"$work/twin.$name.err") - 1)) more, see the log)")"
+    run_log "bench: WARNING: $scripts does not match the server's SQL (it sends: $twin):"
+    run_log "$(sed 's/^/  /' "$work/twin.$name.err")"
   fi
 }
+# twin_args NAME [VAR=VALUE...]: TWIN_ARGS=(-D var=value ...): the values the server sent in the
+# checked request NAME, some replaced (another customer...).
+twin_args() {
+  local -A v=()
+  local kv k
+  if [ -s "$work/twin.$1" ]; then
+    while IFS= read -r -d '' kv; do v[${kv%%=*}]=${kv#*=}; done <"$work/twin.$1"
+  fi
+  shift
+  for kv in "$@"; do v[${kv%%=*}]=${kv#*=}; done
+  TWIN_ARGS=()
+  for k in "${!v[@]}"; do TWIN_ARGS+=(-D "$k=${v[$k]}"); done
+}
+CREATE_SQL=bench/pgbench/create_subscription.sql
+CHECKOUT_SQL="$CREATE_SQL bench/pgbench/checkout_charge.sql"
 if [ -r "$pg_log" ]; then
   sql "ALTER SYSTEM SET log_statement = 'all'" && sql "SELECT pg_reload_conf()" >/dev/null && sleep 0.5
   sql_check GET bench/pgbench/get_subscription.sql "$server_url/v1/subscriptions/$one"
-  sql_check POST bench/pgbench/create_subscription.sql -H 'Content-Type: application/json' \
-    -d "{\"customer\":\"$BENCH_CUSTOMER\",\"plan\":\"$BENCH_PLAN\",\"quantity\":1}" "$server_url/v1/subscriptions"
+  sql_check POST "$CREATE_SQL" -H 'Content-Type: application/json' \
+    -d "{\"customer\":\"$BENCH_CUSTOMER\",\"plan\":\"$BENCH_PLAN\",\"quantity\":1,\"payment_behavior\":\"default_incomplete\"}" "$server_url/v1/subscriptions"
+  sql_check checkout "$CHECKOUT_SQL" -H 'Content-Type: application/json' \
+    -d "{\"customer\":\"${CK[check]}\",\"plan\":\"$BENCH_PLAN\",\"quantity\":1,\"payment_behavior\":\"allow_incomplete\"}" "$server_url/v1/subscriptions"
   sql "ALTER SYSTEM RESET log_statement" && sql "SELECT pg_reload_conf()" >/dev/null && sleep 0.5
 else
-  run_log "bench: WARNING: cannot read PostgreSQL's log ($pg_log): the pgbench scripts are not checked against the server's SQL"
+  run_log "bench: WARNING: cannot read PostgreSQL's log ($pg_log): the pgbench twins are not checked against the server's SQL, and the POST's and checkout's twins do not run (their values come from that log)"
 fi
-
-# The parameter values a real create sends, for pgbench (copied from that subscription).
-PGB_VARS=(-D seq=0 -D "customer=$BENCH_CUSTOMER" -D "plan=$BENCH_PLAN" -D "key_id=$key_id" -D role=admin
-          -D resource_type=subscription -D actor_type=api_key -D system_type=system
-          -D type_created=subscription.created -D type_started=subscription.started)
-while IFS='|' read -r k v; do PGB_VARS+=(-D "$k=$v"); done < <(sql "
-  SELECT 'status', status FROM subscriptions WHERE id = '$one'
-  UNION ALL SELECT 'next_action_at', next_action_at::text FROM subscriptions WHERE id = '$one'
-  UNION ALL SELECT 'billed_periods', billed_periods::text FROM subscriptions WHERE id = '$one'
-  UNION ALL SELECT 'version', version::text FROM subscriptions WHERE id = '$one'
-  UNION ALL SELECT 'created', created_at::text FROM subscriptions WHERE id = '$one'
-  UNION ALL SELECT 'doc', doc FROM subscriptions WHERE id = '$one'
-  UNION ALL SELECT 'payload_created', payload FROM events WHERE resource_id = '$one' AND type = 'subscription.created'
-  UNION ALL SELECT 'payload_started', payload FROM events WHERE resource_id = '$one' AND type = 'subscription.started'
-  UNION ALL SELECT 'system_id', actor_id FROM events WHERE resource_id = '$one' AND type = 'subscription.started'")
-events_per_create=$(sql "SELECT count(*) FROM events WHERE resource_id = '$one'")
-[ "$events_per_create" = 2 ] || run_log "bench: WARNING: a create appended $events_per_create events; bench/pgbench/create_subscription.sql appends 2"
+PGB_VARS=(-D seq=0)
+# The checkout twin's customer-specific values, for another checkout customer.
+ck_vars() {  # ck_vars CUSTOMER: VAR=VALUE for the customer, its card and the sandbox's id for it
+  printf '%s\n' "customer=$1" \
+    "$(sql "SELECT 'payment_method=' || id FROM payment_methods WHERE customer_id = '$1' ORDER BY id LIMIT 1")" \
+    "$(sql "SELECT 'gateway_customer=' || gateway_customer FROM payment_methods WHERE customer_id = '$1' ORDER BY id LIMIT 1")"
+}
 # Rows for the pgbench GET: copies of that subscription under ids pgbench can compute.
 nrows=2000
 gbase=3000000000000000000
@@ -399,23 +428,49 @@ measure_recur() {  # measure_recur TAG FLAGS...: GET then POST against a fresh s
   R[post.$tag.rows]="${R[post.$tag.rows]:-}${R[post.$tag.rows]:+, }$((after - before))"
   if [ "$tag" = nolog ]; then  # checkout: the same POST, its first invoice charged in the request
     local plain=$BENCH_CUSTOMER
-    export BENCH_CUSTOMER=$BENCH_CHECKOUT_CUSTOMER BENCH_BEHAVIOR=allow_incomplete
+    export BENCH_CUSTOMER=${CK[recur.$round]} BENCH_BEHAVIOR=allow_incomplete
     warm_wrk bench/wrk/post.lua "$server_url"
     run_wrk checkout bench/wrk/post.lua "$server_url" "$server_pid"
+    ck_points checkout "$BENCH_CUSTOMER"
     export BENCH_CUSTOMER=$plain; unset BENCH_BEHAVIOR
   fi
   stop_pid "$server_pid"; server_pid=""
   R[$tag.log_lines]=$(grep -c '"type":"access"' "$work/server-$tag.log" || true)
 }
+# ck_points LABEL CUSTOMER: after a checkout run, how many subscriptions (MRR points) its
+# customer holds: the settlement reads them all, so it tells how far the run got.
+ck_points() {
+  R[$1.points]="${R[$1.points]:-}${R[$1.points]:+, }$(sql "SELECT count(*) FROM analytics_points WHERE customer_id = '$2'")"
+  run_log "  $1: the customer now holds ${R[$1.points]##*, } MRR points"
+}
 measure_pgbench() {
-  run_pgbench pg.get "$CONNS" bench/pgbench/get_subscription.sql -D gbase=$gbase -D nrows=$nrows
-  run_pgbench pg.post "$CONNS" bench/pgbench/create_subscription.sql
+  local get_args=(-D "gbase=$gbase" -D "nrows=$nrows") post_args ck_args
+  twin_args GET "plan=$BENCH_PLAN"; get_args+=("${TWIN_ARGS[@]}")
+  twin_args POST; post_args=("${TWIN_ARGS[@]}")
+  local have_post=""  # the POST's values come from the statement log of the checked POST
+  [ -s "$work/twin.POST" ] && have_post=1
+  run_pgbench pg.get "$CONNS" bench/pgbench/get_subscription.sql "${get_args[@]}"
+  [ -z "$have_post" ] || run_pgbench pg.post "$CONNS" "$CREATE_SQL" "${post_args[@]}"
   # The same at the server's pool size: what PostgreSQL does with the concurrency recur gives it.
-  run_pgbench pg.get.pool "$POOL" bench/pgbench/get_subscription.sql -D gbase=$gbase -D nrows=$nrows
-  run_pgbench pg.post.pool "$POOL" bench/pgbench/create_subscription.sql
+  run_pgbench pg.get.pool "$POOL" bench/pgbench/get_subscription.sql "${get_args[@]}"
+  [ -z "$have_post" ] || run_pgbench pg.post.pool "$POOL" "$CREATE_SQL" "${post_args[@]}"
+  # Checkout: the create's transaction and the five the charge adds, as one pgbench script (one
+  # checkout per pgbench transaction), each run for a customer of its own, like recur's.
+  if [ -s "$work/twin.checkout" ]; then
+    local label clients
+    for label in pg.checkout pg.checkout.pool; do
+      clients=$CONNS; [ "$label" = pg.checkout ] || clients=$POOL
+      mapfile -t ck_args < <(ck_vars "${CK[pg${label#pg.checkout}.$round]}")  # CK[pg.R], CK[pg.pool.R]
+      twin_args checkout "${ck_args[@]}"
+      # shellcheck disable=SC2086  # the scripts are a list
+      cat $CHECKOUT_SQL >"$work/checkout_twin.sql"
+      run_pgbench "$label" "$clients" "$work/checkout_twin.sql" "${TWIN_ARGS[@]}"
+      ck_points "$label" "${ck_args[0]#customer=}"
+    done
+  fi
   if [ -n "$WHATIF" ]; then  # the same SQL in fewer round trips (see docs/PERFORMANCE.md)
-    run_pgbench pg.get.auto "$POOL" bench/pgbench/get_subscription_autocommit.sql -D gbase=$gbase -D nrows=$nrows
-    run_pgbench pg.post.pipe "$POOL" bench/pgbench/create_subscription_pipelined.sql
+    run_pgbench pg.get.auto "$POOL" bench/pgbench/get_subscription_autocommit.sql "${get_args[@]}"
+    [ -z "$have_post" ] || run_pgbench pg.post.pipe "$POOL" bench/pgbench/create_subscription_pipelined.sql "${post_args[@]}"
   fi
 }
 measure_nginx() {
@@ -442,11 +497,18 @@ for w in $SWEEP; do
 done
 
 # Every checkout answered: active, its first invoice paid by one succeeded payment, one
-# sandbox charge (counted before the billing run adds charges of its own).
-checkout_check=$(sql "SELECT count(*) || ' subscriptions, ' || count(*) FILTER (WHERE s.status = 'active') || ' active, '
-  || (SELECT count(*) FROM payments p WHERE p.customer_id = '$BENCH_CHECKOUT_CUSTOMER' AND p.status = 'succeeded')
-  || ' payments succeeded, ' || (SELECT count(*) FROM sandbox_charges) || ' sandbox charges'
-  FROM subscriptions s WHERE s.customer_id = '$BENCH_CHECKOUT_CUSTOMER'")
+# sandbox charge; the same for the twin's checkouts (counted before the billing run, which
+# has a database of its own anyway).
+checkout_rows() {  # checkout_rows 'CUSTOMER','CUSTOMER',...
+  sql "SELECT count(*) || ' subscriptions, ' || count(*) FILTER (WHERE s.status = 'active') || ' active, '
+    || (SELECT count(*) FROM payments p WHERE p.customer_id IN ($1) AND p.status = 'succeeded')
+    || ' payments succeeded, ' || (SELECT count(*) FROM sandbox_charges c WHERE c.customer IN
+         (SELECT gateway_customer FROM payment_methods WHERE customer_id IN ($1))) || ' sandbox charges'
+    FROM subscriptions s WHERE s.customer_id IN ($1)"
+}
+checkout_check=$(checkout_rows "$ck_recur_list")
+ck_twin_list=$(for r in $(seq "$ROUNDS"); do printf "'%s','%s'," "${CK[pg.$r]}" "${CK[pg.pool.$r]}"; done)"''"
+checkout_twin_check=$(checkout_rows "$ck_twin_list")
 if [ "$ONLY" != api ]; then
   run_log "bench: billing run"
   bench_billing
@@ -499,6 +561,8 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   row pg.post "pgbench -c $CONNS: the POST's SQL (TPS)"
   row pg.get.pool "pgbench -c $POOL: the GET's SQL (TPS)"
   row pg.post.pool "pgbench -c $POOL: the POST's SQL (TPS)"
+  row pg.checkout "pgbench -c $CONNS: the checkout's SQL (TPS)"
+  row pg.checkout.pool "pgbench -c $POOL: the checkout's SQL (TPS)"
   if [ -n "$WHATIF" ]; then
     row pg.get.auto "what-if, pgbench -c $POOL: GET as 1 statement"
     row pg.post.pipe "what-if, pgbench -c $POOL: POST in 2 pipelines"
@@ -512,14 +576,17 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "that process tree during the run / requests. other cores = CPU used by processes outside the benchmark."
   echo "Subscriptions inserted per measured POST run: ${R[post.nolog.rows]} (best round: wrk counted ${R[post.nolog.requests]} responses)."
   echo "Access-log lines written in the access-log runs: ${R[log.log_lines]:-0}."
-  echo "Checkout runs (all rounds, warm-ups included): $checkout_check."
+  echo "Checkout runs (all rounds, warm-ups included): $checkout_check; the pgbench twin's: $checkout_twin_check."
+  echo "MRR points of each checkout run's customer at its end (the settlement reads them all): recur ${R[checkout.points]:-}; pgbench -c $CONNS ${R[pg.checkout.points]:-}; -c $POOL ${R[pg.checkout.pool.points]:-}."
   echo "SQL the server sent for one GET: ${R[sql.GET]:-not checked}; for one POST: ${R[sql.POST]:-not checked}."
-  for name in GET POST; do
+  echo "For one checkout: ${R[sql.checkout]:-not checked}."
+  for name in GET POST checkout; do
     [ -z "${R[sql.$name.mismatch]:-}" ] || echo "WARNING: the pgbench twin of the $name differs: ${R[sql.$name.mismatch]}."
   done
   if ((ROUNDS > 1)); then
     echo "req/s per round: GET ${R[get.nolog.rounds]}; POST ${R[post.nolog.rounds]}; nginx ${R[nginx.rounds]};"
-    echo "pgbench GET ${R[pg.get.rounds]}; pgbench POST ${R[pg.post.rounds]}; pgbench POST -c $POOL ${R[pg.post.pool.rounds]}."
+    echo "pgbench GET ${R[pg.get.rounds]}; pgbench POST ${R[pg.post.rounds]}; pgbench POST -c $POOL ${R[pg.post.pool.rounds]};"
+    echo "checkout ${R[checkout.rounds]}; pgbench checkout ${R[pg.checkout.rounds]:-}; pgbench checkout -c $POOL ${R[pg.checkout.pool.rounds]:-}."
   fi
   echo
   echo "| target | value | verdict |"
@@ -529,6 +596,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "| p99 < 25 ms (worst of GET and POST) | $p99_worst ms | $(verdict "$p99_worst" 25 '<') |"
   echo "| (stricter) recur POST / pgbench -c $POOL TPS | $(ratio "${R[post.nolog.rps]}" "${R[pg.post.pool.rps]}") | |"
   echo "| checkout POST (allow_incomplete, sandbox charge) / plain POST req/s; its p99 | $checkout_ratio; ${R[checkout.p99_ms]} ms | |"
+  echo "| checkout POST / pgbench -c $CONNS TPS of the same SQL (create + charge); / pgbench -c $POOL | $(ratio "${R[checkout.rps]}" "${R[pg.checkout.rps]:-0}"); $(ratio "${R[checkout.rps]}" "${R[pg.checkout.pool.rps]:-0}") | |"
   echo "| (stricter) recur GET / pgbench -c $POOL TPS for the GET's SQL | $(ratio "${R[get.nolog.rps]}" "${R[pg.get.pool.rps]}") | |"
   echo "| access log on: POST / pgbench -c $CONNS; GET / nginx; worst p99 | $(ratio "${R[post.log.rps]}" "${R[pg.post.rps]}"); $(ratio "${R[get.log.rps]}" "${R[nginx.rps]}"); $(awk -v a="${R[get.log.p99_ms]}" -v b="${R[post.log.p99_ms]}" 'BEGIN { print (a > b ? a : b) }') ms | |"
   if ((noisy > 0)); then

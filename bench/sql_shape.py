@@ -26,7 +26,9 @@ In a twin: 'NULL', '' and numbers written as literals must equal what the server
 expression built on a variable the scripts compute (\\set, or \\gset's AS name) stands for an
 id and must have the server's value's length (those variables are taken to be 19 digits
 long, as bench/run.sh makes them); a twin line ending in \\gset is compared without its
-RETURNING clause (the twin names the value it keeps).
+RETURNING clause (the twin names the value it keeps). A twin statement after a comment line
+"-- optional: ..." is one the server sends only in some states: it is skipped when the server
+did not send it.
 """
 import re
 import sys
@@ -47,11 +49,14 @@ def shape(sql):
 
 
 def script_lines(paths):
-    """The SQL lines of pgbench scripts, and the variables they compute."""
-    out, computed = [], {}  # name -> length (None: unknown)
+    """The SQL lines of pgbench scripts, whether each is optional (a "-- optional:" comment
+    line before it: the server sends it only in some states), and the variables they compute."""
+    out, computed, optional = [], {}, False  # computed: name -> length (None: unknown)
     for path in paths:
         for line in open(path):
             line = line.strip()
+            if line.startswith("-- optional:"):
+                optional = True
             if not line or line.startswith("--"):
                 continue
             if line.startswith("\\"):
@@ -61,12 +66,13 @@ def script_lines(paths):
                 continue
             if line.endswith("\\gset"):
                 computed.update((name, None) for name in re.findall(r"\bAS\s+(\w+)", line))
-            out.append(line)
+            out.append((line, optional))
+            optional = False
     return out, computed
 
 
 def from_pgbench(paths):
-    return [shape(line) for line in script_lines(paths)[0]]
+    return [shape(line) for line, _ in script_lines(paths)[0]]
 
 
 def parse_params(text):
@@ -129,30 +135,48 @@ def from_log(path, start, end):
     return [shape(sql) for sql, _ in logged(path, start, end)]
 
 
+def match(sql, line):
+    """The twin's line as the server's statement, each $n a group: the twin's expression."""
+    tw = re.sub(r"\s*(;|\\gset)$", "", line)
+    if line.endswith("\\gset"):
+        tw = re.sub(r"\s+RETURNING\s.*$", "", tw)
+        sql = re.sub(r"\s+RETURNING\s.*$", "", sql)
+    pattern, seen = "", set()
+    for i, part in enumerate(re.split(r"(\$\d+)", sql)):
+        if i % 2 == 0:
+            pattern += re.escape(part)
+        elif part in seen:
+            pattern += f"(?P=p{part[1:]})"
+        else:
+            seen.add(part)
+            pattern += f"(?P<p{part[1:]}>.+?)"
+    return re.fullmatch(pattern, tw)
+
+
 def twin(path, start, end, scripts):
     server = logged(path, start, end)
     lines, computed = script_lines(scripts)
     values, problems = {}, []
-    if len(server) != len(lines):
-        problems.append(f"the server sent {len(server)} statements, the twin has {len(lines)}")
-    for k, ((sql, params), line) in enumerate(zip(server, lines), 1):
-        tw = re.sub(r"\s*(;|\\gset)$", "", line)
-        if line.endswith("\\gset"):
-            tw = re.sub(r"\s+RETURNING\s.*$", "", tw)
-            sql = re.sub(r"\s+RETURNING\s.*$", "", sql)
-        # The server's text, each $n a group: the twin's expression for it.
-        pattern, seen = "", set()
-        for i, part in enumerate(re.split(r"(\$\d+)", sql)):
-            if i % 2 == 0:
-                pattern += re.escape(part)
-            elif part in seen:
-                pattern += f"(?P=p{part[1:]})"
-            else:
-                seen.add(part)
-                pattern += f"(?P<p{part[1:]}>.+?)"
-        m = re.fullmatch(pattern, tw)
+    k, t = 0, 0  # the next server statement, the next twin line
+    while k < len(server) or t < len(lines):
+        if t == len(lines):
+            problems.append(f"the server sent {len(server) - k} more statements than the twin has: {shape(server[k][0])}...")
+            break
+        line, optional = lines[t]
+        if k == len(server):
+            if not optional:
+                problems.append(f"the twin has statements the server did not send, from: {line[:200]}")
+                break
+            t += 1
+            continue
+        sql, params = server[k]
+        m = match(sql, line)
+        if not m and optional:
+            t += 1  # the server did not send it this time
+            continue
+        k, t = k + 1, t + 1
         if not m:
-            problems.append(f"statement {k} differs: the server sent: {sql[:200]} -- the twin sends: {tw[:200]}")
+            problems.append(f"statement {k} differs: the server sent: {sql[:200]} -- the twin sends: {line[:200]}")
             continue
         for name, expr in m.groupdict().items():
             n, expr = int(name[1:]), expr.strip()
@@ -182,6 +206,8 @@ def twin(path, start, end, scripts):
                 for term in re.split(r"\s*\|\|\s*", expr):
                     if re.fullmatch(r"'(?:[^']|'')*'", term):
                         length += len(term[1:-1].replace("''", "'"))
+                    elif re.fullmatch(r"E'(?:[^'\\]|\\x[0-9a-fA-F]{2})*'", term):
+                        length += len(re.sub(r"\\x[0-9a-fA-F]{2}", "x", term[2:-1]))
                     elif re.fullmatch(r":\w+", term) and computed.get(term[1:]):
                         length += computed[term[1:]]
                     else:
@@ -199,6 +225,8 @@ def twin(path, start, end, scripts):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
     if sys.argv[1] == "pgbench":
         print("; ".join(from_pgbench(sys.argv[2:])))
     elif sys.argv[1] == "log":
