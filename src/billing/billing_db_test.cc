@@ -1318,6 +1318,60 @@ class PayPalWebhookTest : public BillingTest {
   int order_captures = 0;
 };
 
+TEST_F(PayPalWebhookTest, AnOrderGivenUpButCapturedByTheCustomerAtTheSameMomentIsKeptOrRefundedNeverLost) {
+  payer_action = true;
+  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+  auto customer = testing::make_customer(t, "pp@example.com");
+  ASSERT_TRUE(t.app->customers()
+                  .attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true}, t.actor)
+                  .ok());
+  auto sub = testing::subscribe(t, customer.id, plan.id);
+  run_at("2026-01-31T10:00:00Z");
+  const std::string inv_id = invoices(sub.id).at(0).id;
+  const Payment waiting = billing().service.list_payments({inv_id, std::nullopt, {}, {.limit = 10}})->items.at(0);
+  ASSERT_EQ(waiting.status, PaymentStatus::kRequiresAction);
+  // The deadline: the order still waits, so it is given up (certain: only Recur captures).
+  run_at("2026-02-08T10:00:00Z");
+  auto given_up = billing().service.get_payment(waiting.id);
+  ASSERT_TRUE(given_up.ok());
+  ASSERT_EQ(given_up->status, PaymentStatus::kFailed);
+  EXPECT_EQ(given_up->failure_code, "authentication_required");
+  // ... while the customer's confirm, which read the payment still waiting, captured it.
+  auto late = [&](const std::string& capture) {
+    return db::transact(t.app->database(), [&](db::Tx& tx) {
+      return billing().collector.settle_payment(tx, inv_id, waiting.id,
+                                                {Outcome::kSucceeded, capture, "", ""}, t.clock->now());
+    });
+  };
+  auto kept = late("3CLATE");
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  // The invoice still owed it: the money pays it.
+  Invoice paid = invoices(sub.id).at(0);
+  EXPECT_EQ(paid.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(paid.amount_paid, 2999);
+  EXPECT_EQ(billing().service.get_payment(waiting.id)->status, PaymentStatus::kSucceeded);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM refunds"), 0);
+  // A second success for the paid invoice (another attempt that also went through) is given back.
+  Payment second = waiting;
+  second.id = "pay_second";
+  second.attempt = 9;
+  second.status = PaymentStatus::kPending;
+  second.idempotency_key = inv_id + ":attempt:9";
+  auto inserted = db::transact(t.app->database(), [&](db::Tx& tx) { return insert_payment(tx, second, ""); });
+  ASSERT_TRUE(inserted.ok()) << inserted.error().message;
+  auto twice = db::transact(t.app->database(), [&](db::Tx& tx) {
+    return billing().collector.settle_payment(tx, inv_id, second.id, {Outcome::kSucceeded, "3CDUP", "", ""},
+                                              t.clock->now());
+  });
+  ASSERT_TRUE(twice.ok()) << twice.error().message;
+  Invoice after = invoices(sub.id).at(0);
+  EXPECT_EQ(after.status, InvoiceStatus::kPaid);
+  EXPECT_EQ(after.amount_paid, 2 * 2999);
+  EXPECT_EQ(after.amount_refunded, 2999);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM refunds WHERE status = 'pending'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'refund.created' AND payload LIKE '%duplicate%'"), 1);
+}
+
 TEST_F(PayPalWebhookTest, AnOrderWaitingForThePayerIsRequiresActionUntilApprovedThenCapturedOnce) {
   payer_action = true;
   auto plan = testing::make_plan(t, 2999, Interval::kMonth);

@@ -200,7 +200,13 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
   // charge waiting for the customer's authentication is settled by a final answer only.
   if (!found || !stored) return AttemptResult::kSkipped;
   const bool final_answer = result.outcome == Outcome::kSucceeded || result.outcome == Outcome::kFailed;
-  if (stored->status != PaymentStatus::kPending &&
+  // A waiting charge given up (its deadline, or a new card) that the customer authenticated
+  // at the same moment, where the gateway cannot cancel for certain (PayPal: the order was
+  // read waiting, then approved and captured by the customer's confirm): the money moved, so
+  // it is recorded after all, and refunded below when the invoice no longer owes it.
+  const bool late_success = stored->status == PaymentStatus::kFailed && result.outcome == Outcome::kSucceeded &&
+                            stored->failure_code == "authentication_required";
+  if (stored->status != PaymentStatus::kPending && !late_success &&
       !(stored->status == PaymentStatus::kRequiresAction && final_answer))
     return AttemptResult::kSkipped;
   Invoice inv = std::move(*found);
@@ -221,6 +227,16 @@ Result<Collector::AttemptResult> Collector::settle_payment(db::Tx& tx, const std
       pay.failure_code.clear();
       pay.gateway_failure_code.clear();
       pay.failure_message.clear();
+      if (inv.status == InvoiceStatus::kPaid || (inv.status == InvoiceStatus::kVoid && !inv.collection_ended)) {
+        // Paid already (another attempt, a new card) or voided: a second charge of it is
+        // never kept. Recorded as the money that moved, and given back in full.
+        inv.amount_paid += pay.amount;
+        RECUR_TRY(events_.record(tx, "payment.succeeded", pay.id, events::Actor::system(), std::move(pay_before),
+                                 to_json(pay), {{"duplicate", true}}));
+        RECUR_TRY(refund_ended(tx, inv, pay, now, "duplicate"));
+        outcome = AttemptResult::kSucceeded;
+        break;
+      }
       bool was_failing = inv.first_failed_at.has_value();
       inv.amount_paid += pay.amount;
       inv.status = InvoiceStatus::kPaid;
@@ -408,12 +424,13 @@ recur::Status Collector::finish_dunning(db::Tx& tx, Invoice& inv, Json before, J
                         to_json(inv), details);
 }
 
-recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now) {
-  Refund r = pending_refund(ids_.next("re"), inv, pay, pay.amount, "requested_by_customer", now);
+recur::Status Collector::refund_ended(db::Tx& tx, Invoice& inv, const Payment& pay, Timestamp now,
+                                     const std::string& why) {
+  Refund r = pending_refund(ids_.next("re"), inv, pay, pay.amount, why == "duplicate" ? "duplicate" : "requested_by_customer",
+                            now);
   inv.amount_refunded += r.amount;  // reserved now, as Refunds::refund does
   RECUR_TRY(insert_refund(tx, r));
-  return events_.record(tx, "refund.created", r.id, events::Actor::system(), nullptr, to_json(r),
-                        {{"reason", "subscription_canceled"}});
+  return events_.record(tx, "refund.created", r.id, events::Actor::system(), nullptr, to_json(r), {{"reason", why}});
 }
 
 void Collector::count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result) {

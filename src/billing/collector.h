@@ -88,8 +88,11 @@ class Collector {
   ExpiryReport expire_waiting(Timestamp now, int batch);
 
   // The one place an answer about a charge is recorded: only while the payment is still
-  // pending, or waits for the customer's authentication and the answer is final (kSkipped
-  // otherwise). Requires: called inside a transaction.
+  // pending, or waits for the customer's authentication and the answer is final, or was
+  // given up waiting (failure_code authentication_required) and succeeded after all at a
+  // gateway that cannot cancel for certain (kSkipped otherwise). A success for an invoice
+  // already paid, or voided, is recorded and refunded in full (refund reason "duplicate").
+  // Requires: called inside a transaction.
   Result<AttemptResult> settle_payment(db::Tx& tx, const std::string& invoice, const std::string& payment,
                                        const ChargeResult& result, Timestamp now);
 
@@ -131,9 +134,11 @@ class Collector {
   // Sets the declined `payment`'s decline code and class (hard or soft: billing/failure_codes.h),
   // counting the same decline on the same card in a row on its invoice.
   recur::Status classify(db::Tx& tx, Payment& payment, const std::string& decline_code);
-  // A charge of a `collection_ended` invoice succeeded: the money goes back in full (a
-  // pending refund, asked of the gateway by the next run), since the period never ships.
-  recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now);
+  // A charge of a `collection_ended` invoice succeeded (`why` "subscription_canceled": the
+  // period never ships), or one of an invoice already paid or voided ("duplicate"): the money
+  // goes back in full (a pending refund, asked of the gateway by the next run).
+  recur::Status refund_ended(db::Tx& tx, Invoice& invoice, const Payment& payment, Timestamp now,
+                             const std::string& why = "subscription_canceled");
   // What paying `invoice` does to its subscription: activates an incomplete one; brings back
   // to active a past_due one (a failing invoice) or an unpaid one (its last open invoice).
   Result<std::optional<subscriptions::PaymentStep>> payment_recovers(db::Tx& tx, const Invoice& invoice,
