@@ -1316,17 +1316,24 @@ class PayPalWebhookTest : public BillingTest {
   bool payer_action = false;
   std::string waiting_order = "PAYER_ACTION_REQUIRED";
   int order_captures = 0;
+
+  // A customer paying with the PayPal token the vault answers, subscribed to a 29.99 plan,
+  // and the run that charges the first invoice.
+  std::pair<customers::Customer, subscriptions::Subscription> renewing_with_paypal() {
+    auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+    auto customer = testing::make_customer(t, "pp@example.com");
+    auto pm = t.app->customers().attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true},
+                                                        t.actor);
+    EXPECT_TRUE(pm.ok()) << (pm.ok() ? "" : pm.error().message);
+    auto sub = testing::subscribe(t, customer.id, plan.id);
+    run_at("2026-01-31T10:00:00Z");
+    return {customer, sub};
+  }
 };
 
 TEST_F(PayPalWebhookTest, AnOrderGivenUpButCapturedByTheCustomerAtTheSameMomentIsKeptOrRefundedNeverLost) {
   payer_action = true;
-  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
-  auto customer = testing::make_customer(t, "pp@example.com");
-  ASSERT_TRUE(t.app->customers()
-                  .attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true}, t.actor)
-                  .ok());
-  auto sub = testing::subscribe(t, customer.id, plan.id);
-  run_at("2026-01-31T10:00:00Z");
+  auto [customer, sub] = renewing_with_paypal();
   const std::string inv_id = invoices(sub.id).at(0).id;
   const Payment waiting = billing().service.list_payments({inv_id, std::nullopt, {}, {.limit = 10}})->items.at(0);
   ASSERT_EQ(waiting.status, PaymentStatus::kRequiresAction);
@@ -1337,13 +1344,13 @@ TEST_F(PayPalWebhookTest, AnOrderGivenUpButCapturedByTheCustomerAtTheSameMomentI
   ASSERT_EQ(given_up->status, PaymentStatus::kFailed);
   EXPECT_EQ(given_up->failure_code, "authentication_required");
   // ... while the customer's confirm, which read the payment still waiting, captured it.
-  auto late = [&](const std::string& capture) {
+  auto captured = [&](const std::string& payment, const std::string& capture) {
     return db::transact(t.app->database(), [&](db::Tx& tx) {
-      return billing().collector.settle_payment(tx, inv_id, waiting.id,
-                                                {Outcome::kSucceeded, capture, "", ""}, t.clock->now());
+      return billing().collector.settle_payment(tx, inv_id, payment, {Outcome::kSucceeded, capture, "", ""},
+                                                t.clock->now());
     });
   };
-  auto kept = late("3CLATE");
+  auto kept = captured(waiting.id, "3CLATE");
   ASSERT_TRUE(kept.ok()) << kept.error().message;
   // The invoice still owed it: the money pays it.
   Invoice paid = invoices(sub.id).at(0);
@@ -1359,10 +1366,7 @@ TEST_F(PayPalWebhookTest, AnOrderGivenUpButCapturedByTheCustomerAtTheSameMomentI
   second.idempotency_key = inv_id + ":attempt:9";
   auto inserted = db::transact(t.app->database(), [&](db::Tx& tx) { return insert_payment(tx, second, ""); });
   ASSERT_TRUE(inserted.ok()) << inserted.error().message;
-  auto twice = db::transact(t.app->database(), [&](db::Tx& tx) {
-    return billing().collector.settle_payment(tx, inv_id, second.id, {Outcome::kSucceeded, "3CDUP", "", ""},
-                                              t.clock->now());
-  });
+  auto twice = captured(second.id, "3CDUP");
   ASSERT_TRUE(twice.ok()) << twice.error().message;
   Invoice after = invoices(sub.id).at(0);
   EXPECT_EQ(after.status, InvoiceStatus::kPaid);
@@ -1374,13 +1378,7 @@ TEST_F(PayPalWebhookTest, AnOrderGivenUpButCapturedByTheCustomerAtTheSameMomentI
 
 TEST_F(PayPalWebhookTest, AnOrderWaitingForThePayerIsRequiresActionUntilApprovedThenCapturedOnce) {
   payer_action = true;
-  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
-  auto customer = testing::make_customer(t, "pp@example.com");
-  ASSERT_TRUE(t.app->customers()
-                  .attach_payment_method(customer.id, {std::string("paypal"), "5C991763VB2781612", true}, t.actor)
-                  .ok());
-  auto sub = testing::subscribe(t, customer.id, plan.id);
-  run_at("2026-01-31T10:00:00Z");
+  auto [customer, sub] = renewing_with_paypal();
   Invoice inv = invoices(sub.id).at(0);
   EXPECT_EQ(inv.status, InvoiceStatus::kOpen);
   auto pays = billing().service.list_payments({inv.id, std::nullopt, {}, {.limit = 10}});

@@ -20,22 +20,30 @@ Result<std::string> PaymentMessages::enqueue_with_payment_link(db::Tx& tx, notif
   return id;
 }
 
+namespace {
+
+// What every message about an invoice carries: to whom, about what, and the invoice's words.
+notify::Message invoice_message(const customers::Customer& c, const Invoice& inv, const std::string& amount) {
+  notify::Message m;
+  m.to = c.email;
+  m.customer = c.id;
+  m.resource = inv.id;
+  m.data = {{"customer_name", c.name}, {"amount", amount}, {"description", "Invoice " + inv.number},
+            {"invoice_id", inv.id}};
+  return m;
+}
+
+}  // namespace
+
 recur::Status PaymentMessages::send_invoice(db::Tx& tx, const Invoice& inv) {
   RECUR_ASSIGN(auto customer, customers::find_customer(tx, inv.customer));
   if (!customer) return Error::not_found("customer_not_found", "customer " + inv.customer + " does not exist");
   const auto& c = *customer;
   if (c.erased_at)
     return Error::conflict("customer_erased", "customer " + c.id + " was erased: nothing can be sent to them");
-  notify::Message m;
+  notify::Message m = invoice_message(c, inv, format_amount(amount_due(inv), inv.currency));
   m.template_name = "invoice_issued";
-  m.to = c.email;
-  m.customer = c.id;
-  m.resource = inv.id;
-  m.data = {{"customer_name", c.name},
-            {"amount", format_amount(amount_due(inv), inv.currency)},
-            {"description", "Invoice " + inv.number},
-            {"invoice_id", inv.id},
-            {"due_date", format_rfc3339(inv.due_date.value_or(inv.created)).substr(0, 10)}};
+  m.data["due_date"] = format_rfc3339(inv.due_date.value_or(inv.created)).substr(0, 10);
   m.attachments = {{"invoice_pdf", inv.id}};
   // The link works until well after the due date: the customer pays when they choose.
   const Timestamp now = clock_.now();
@@ -52,15 +60,8 @@ void PaymentMessages::tell_customer(db::Tx& tx, const Invoice& inv, const Paymen
   }
   if (!*customer || (*customer)->erased_at) return;  // an erased customer is told nothing
   const auto& c = **customer;
-  notify::Message m;
-  m.to = c.email;
-  m.customer = c.id;
-  m.resource = inv.id;
-  m.data = {{"customer_name", c.name},
-            {"amount", format_amount(pay.amount, pay.currency)},
-            {"description", "Invoice " + inv.number},
-            {"invoice_id", inv.id},
-            {"date", format_rfc3339(pay.updated).substr(0, 10)}};
+  notify::Message m = invoice_message(c, inv, format_amount(pay.amount, pay.currency));
+  m.data["date"] = format_rfc3339(pay.updated).substr(0, 10);
   const bool paid = pay.status == PaymentStatus::kSucceeded;
   const bool authenticate = pay.status == PaymentStatus::kRequiresAction;
   m.template_name = paid ? "receipt" : authenticate ? "payment_action_required" : "payment_failed";
