@@ -66,7 +66,10 @@ catalog::Plan as_plan(const PlanFacts& p) {
   return plan;
 }
 
-std::int64_t list_monthly(const PlanFacts& p, std::int64_t quantity) { return monthly(p.amount * quantity, p.cadence); }
+// The list MRR of `quantity` of a plan on a subscription's delivery schedule (null: the plan's).
+std::int64_t list_monthly(const PlanFacts& p, std::int64_t quantity, const Json& delivery) {
+  return monthly(p.amount * quantity, subscriptions::delivery_from_json(delivery).value_or(p.cadence));
+}
 
 using PlanSource = std::function<Result<PlanFacts>(db::Tx&, const std::string&)>;
 
@@ -157,15 +160,16 @@ Result<std::vector<Kind>> activity_kinds(db::Tx& tx, const events::Event& e, con
              e.after.is_object()) {
     auto target = [](const Json& s) {
       const Json& pending = s.value("pending_plan_change", Json());
-      if (pending.is_object()) return std::make_pair(text_field(pending, "plan"), int_field(pending, "quantity"));
-      return std::make_pair(text_field(s, "plan"), int_field(s, "quantity"));
+      const Json& on = pending.is_object() ? pending : s;
+      return std::make_tuple(text_field(on, "plan"), int_field(on, "quantity"), on.value("delivery", Json()));
     };
-    auto [from_plan, from_qty] = target(e.before);
-    auto [to_plan, to_qty] = target(e.after);
-    if (!from_plan.empty() && !to_plan.empty() && (from_plan != to_plan || from_qty != to_qty)) {
+    auto [from_plan, from_qty, from_delivery] = target(e.before);
+    auto [to_plan, to_qty, to_delivery] = target(e.after);
+    if (!from_plan.empty() && !to_plan.empty() &&
+        (from_plan != to_plan || from_qty != to_qty || from_delivery != to_delivery)) {
       RECUR_ASSIGN(PlanFacts from, plans(tx, from_plan));
       RECUR_ASSIGN(PlanFacts to, plans(tx, to_plan));
-      std::int64_t a = list_monthly(from, from_qty), b = list_monthly(to, to_qty);
+      std::int64_t a = list_monthly(from, from_qty, from_delivery), b = list_monthly(to, to_qty, to_delivery);
       if (b > a) out.push_back({"upgrade", {}, {}});
       else if (b < a) out.push_back({"downgrade", {}, {}});
       else out.push_back({"frequency_change", {}, {}});

@@ -14,7 +14,6 @@ using SubStatus = subscriptions::Status;
 
 namespace {
 
-bool same_cadence(const Cadence& a, const Cadence& b) { return a.interval == b.interval && a.count == b.count; }
 }  // namespace
 
 // ------------------------------------------------------------------ time buckets
@@ -148,21 +147,26 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
   s.quantity = static_cast<std::int32_t>(sub.quantity);
   s.billed = sub.billed_periods;
   s.skipped = sub.skipped_periods;
+  s.cadence = sub.delivery.value_or(fp.cadence);
   if (sub.pending_change) {
     if (auto pending = catalogue.plan_of(sub.pending_change->plan)) {
       s.pending_plan = *pending;
       s.pending_quantity = static_cast<std::int32_t>(sub.pending_change->quantity);
       s.pending_at = sub.pending_change->effective_at;
+      s.pending_cadence = sub.pending_change->delivery.value_or(catalogue.plans[*pending].cadence);
     }
   }
-  // A new calendar starts at `at`: box 0 is due then.
+  // A new calendar starts at `at`: a box is due then, and the calendar goes on from its
+  // anchor (later than `at` when a delivery day moves it: that first box is the lead).
   auto restart = [&s](Timestamp at) {
-    s.anchor = at;
+    const Calendar calendar = calendar_from(at, s.cadence);
+    s.anchor = calendar.anchor;
     s.index = 0;
+    if (calendar.anchor != at) s.lead = at;
   };
   auto carry_on = [&] {
     s.anchor = sub.billing_cycle_anchor;
-    s.index = period_index(s.anchor, fp.cadence, sub.current.end);
+    s.index = period_index(s.anchor, s.cadence, sub.current.end);
   };
   auto in_progress = [&] {
     Timestamp length = sub.current.end - sub.current.start;
@@ -208,22 +212,25 @@ namespace {
 // Calls visit(at, plan, quantity) for each box of `s` before `until`, in order; skipped
 // periods are passed over. Requires: s.plan and s.pending_plan index `catalogue.plans`.
 template <typename Visit>
-void visit_boxes(const Schedule& s, const Catalogue& catalogue, Timestamp until, Visit&& visit) {
+void visit_boxes(const Schedule& s, Timestamp until, Visit&& visit) {
   int plan = s.plan;
   std::int64_t quantity = s.quantity;
   bool pending = s.pending_plan >= 0;
   Timestamp anchor = s.anchor;
-  std::int64_t n = s.index;
-  const Cadence* cadence = &catalogue.plans[plan].cadence;
+  const Cadence* cadence = &s.cadence;
   Timestamp end = std::min(until, s.ends_at);
-  for (Timestamp t = period_start(anchor, *cadence, n); t < end;
+  // The lead box first, then the calendar from its anchor (n is bumped before each read).
+  std::int64_t n = s.lead != kNever ? s.index - 1 : s.index;
+  for (Timestamp t = s.lead != kNever ? s.lead : period_start(anchor, *cadence, n); t < end;
        t = period_start(anchor, *cadence, ++n)) {
     if (pending && t >= s.pending_at) {
       pending = false;
-      const Cadence* next = &catalogue.plans[s.pending_plan].cadence;
-      if (!same_cadence(*cadence, *next)) {
-        anchor = t;  // a new interval starts a new calendar at the change
-        n = 0;
+      const Cadence* next = &s.pending_cadence;
+      if (*cadence != *next) {
+        // A new cadence starts a new calendar at the change (calendar_from): its anchor is
+        // `t`, or a later delivery day (read next, after this box).
+        anchor = calendar_from(t, *next).anchor;
+        n = anchor == t ? 0 : -1;
       }
       cadence = next;
       plan = s.pending_plan;
@@ -236,9 +243,9 @@ void visit_boxes(const Schedule& s, const Catalogue& catalogue, Timestamp until,
 
 }  // namespace
 
-std::vector<Box> boxes(const Schedule& schedule, const Catalogue& catalogue, Timestamp until) {
+std::vector<Box> boxes(const Schedule& schedule, Timestamp until) {
   std::vector<Box> out;
-  visit_boxes(schedule, catalogue, until, [&](Timestamp t, int plan, std::int64_t q) { out.push_back({t, plan, q}); });
+  visit_boxes(schedule, until, [&](Timestamp t, int plan, std::int64_t q) { out.push_back({t, plan, q}); });
   return out;
 }
 
@@ -491,7 +498,6 @@ struct PlanTotals {
 // Live subscriptions [begin, end) into `out`.
 void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t begin, std::size_t end,
                   PlanTotals& out) {
-  const Catalogue& cat = *in.catalogue;
   const Retention& retention = *in.retention;
   const std::size_t total_slot = in.buckets.size();
   const Timestamp until = in.buckets.back().end;
@@ -510,7 +516,7 @@ void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t
     };
     double p = 1;
     std::int64_t k = s.billed;
-    visit_boxes(s, cat, until, [&](Timestamp t, int box_plan, std::int64_t box_quantity) {
+    visit_boxes(s, until, [&](Timestamp t, int box_plan, std::int64_t box_quantity) {
       double keep = retention.keep_at(s.plan, k);
       if (k++ == s.billed) keep = 1 - remaining_hazard(1 - keep, s.elapsed);
       if (box_plan != plan || static_cast<double>(box_quantity) != q) {

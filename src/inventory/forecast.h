@@ -104,7 +104,8 @@ struct Catalogue {
 inline constexpr Timestamp kNever = std::numeric_limits<Timestamp>::max();
 
 // One live subscription's future boxes, reduced to plain numbers: box n (n >= index) is due
-// at period_start(anchor, cadence, n) unless skipped; none at or after `ends_at`.
+// at period_start(anchor, cadence, n) unless skipped, after a `lead` box when there is one;
+// none at or after `ends_at`.
 struct Schedule {
   std::int32_t plan = 0;
   std::int32_t quantity = 1;
@@ -114,12 +115,16 @@ struct Schedule {
   double elapsed = 0;
   Timestamp anchor = 0;
   std::int64_t index = 0;   // the next box's period index from `anchor`
+  Cadence cadence;          // the subscription's own delivery schedule, or its plan's
+  // A restarted calendar whose delivery day comes later: its first box, due before `anchor`.
+  Timestamp lead = kNever;
   Timestamp ends_at = kNever;
   std::vector<Timestamp> skipped;  // period starts that will not ship
   // A plan change taking effect with the first box at or after `pending_at`.
   std::int32_t pending_plan = -1;
   std::int32_t pending_quantity = 1;
   Timestamp pending_at = kNever;
+  Cadence pending_cadence;
 };
 
 // The boxes `sub` (already advanced to `as_of`) will ship from `as_of` on, by the rules
@@ -143,7 +148,7 @@ struct Box {
   int plan = 0;
   std::int64_t quantity = 1;
 };
-std::vector<Box> boxes(const Schedule& schedule, const Catalogue& catalogue, Timestamp until);
+std::vector<Box> boxes(const Schedule& schedule, Timestamp until);
 
 // ------------------------------------------------------------------ retention
 

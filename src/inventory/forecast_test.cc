@@ -88,11 +88,13 @@ struct World {
   subscriptions::PlanLookup lookup(const Subscription& s) const {
     return {&by_id(s.plan), s.pending_change ? &by_id(s.pending_change->plan) : nullptr};
   }
-  Subscription start(const std::string& plan_id, const char* when, const char* now, std::int64_t quantity = 1) const {
+  Subscription start(const std::string& plan_id, const char* when, const char* now, std::int64_t quantity = 1,
+                     std::optional<Cadence> delivery = std::nullopt) const {
     Subscription s;
     s.id = "sub_1";
     s.plan = plan_id;
     s.quantity = quantity;
+    s.delivery = delivery;
     s.start_date = at(when);
     (void)subscriptions::begin(s, by_id(plan_id), at(now));
     (void)subscriptions::advance(s, lookup(s), at(now));
@@ -119,7 +121,7 @@ std::vector<Timestamp> schedule_boxes(const World& w, const Subscription& s, Tim
   std::vector<Timestamp> out;
   auto schedule = schedule_of(s, w.cat, at("2026-03-10T00:00:00Z"));
   if (!schedule) return out;
-  for (const auto& b : boxes(*schedule, w.cat, until)) out.push_back(b.at);
+  for (const auto& b : boxes(*schedule, until)) out.push_back(b.at);
   return out;
 }
 
@@ -149,6 +151,27 @@ TEST(ForecastSchedule, BoxesAreTheOnesTheLifecycleWillBill) {
   auto to_weekly = change;
   to_weekly.pending_change = subscriptions::PendingChange{"weekly", 1, change.current.end};
   cases.emplace_back("changing to weekly", to_weekly);
+  // Own delivery schedules: every 2 weeks on Thursday, monthly on the 15th.
+  const Cadence thursdays{Interval::kWeek, 2, 4, std::nullopt}, fifteenth{Interval::kMonth, 1, std::nullopt, 15};
+  cases.emplace_back("every 2 weeks on Thursday",
+                     w.start("monthly", "2026-02-02T08:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays));
+  cases.emplace_back("scheduled, monthly on the 15th",
+                     w.start("monthly", "2026-03-20T08:00:00Z", "2026-03-10T00:00:00Z", 1, fifteenth));
+  cases.emplace_back("trial, then every 2 weeks on Thursday",
+                     w.start("weekly", "2026-03-02T00:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays));
+  auto paused_thursdays = w.start("monthly", "2026-02-02T08:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays);
+  paused_thursdays.status = Status::kPaused;
+  paused_thursdays.pause = subscriptions::Pause{now, at("2026-05-04T00:00:00Z")};
+  cases.emplace_back("paused every 2 weeks on Thursday", paused_thursdays);
+  auto to_fifteenth = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
+  to_fifteenth.pending_change = subscriptions::PendingChange{"monthly", 2, to_fifteenth.current.end, fifteenth};
+  cases.emplace_back("changing to the 15th", to_fifteenth);
+  auto to_thursdays = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
+  to_thursdays.pending_change = subscriptions::PendingChange{"bimonthly", 1, to_thursdays.current.end, thursdays};
+  cases.emplace_back("changing to every 2 weeks on Thursday", to_thursdays);
+  auto back_to_plan = w.start("monthly", "2026-02-02T08:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays);
+  back_to_plan.pending_change = subscriptions::PendingChange{"monthly", 1, back_to_plan.current.end, std::nullopt};
+  cases.emplace_back("back to the plan's cadence", back_to_plan);
 
   for (const auto& [name, sub] : cases) {
     auto expected = w.lifecycle_boxes(sub, now, until);

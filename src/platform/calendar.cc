@@ -2,7 +2,9 @@
 #include "platform/calendar.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
+#include <vector>
 
 namespace recur {
 namespace {
@@ -88,6 +90,48 @@ Period period_from(Timestamp anchor, const Cadence& cadence, Timestamp start) {
   // An aligned `start` is contained in exactly the period it begins, so one search
   // answers both the aligned case and the tolerant unaligned one.
   return period_containing(anchor, cadence, start);
+}
+
+int iso_weekday(Timestamp t) {
+  const std::int64_t days = t / kSecondsPerDay - (t % kSecondsPerDay < 0 ? 1 : 0);
+  // 1970-01-01 was a Thursday (4).
+  return static_cast<int>(((days + 3) % 7 + 7) % 7) + 1;
+}
+
+namespace {
+
+// The delivery-day candidates around `end` (each at end's time of day), for the nearest.
+std::vector<Timestamp> delivery_days_around(Timestamp end, const Cadence& c) {
+  std::vector<Timestamp> out;
+  if (c.day_of_week) {
+    const int back = ((iso_weekday(end) - *c.day_of_week) % 7 + 7) % 7;
+    const Timestamp before = end - back * kSecondsPerDay;
+    out = {before, before + 7 * kSecondsPerDay};
+  } else if (c.day_of_month) {
+    const CivilTime e = to_civil(end);
+    for (int shift = -1; shift <= 1; ++shift) {
+      const std::int64_t month = static_cast<std::int64_t>(e.date.year) * 12 + (e.date.month - 1) + shift;
+      out.push_back(from_civil({{static_cast<int>(month / 12), static_cast<unsigned>(month % 12 + 1),
+                                 static_cast<unsigned>(*c.day_of_month)},
+                                e.seconds_of_day}));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Calendar calendar_from(Timestamp at, const Cadence& cadence) {
+  const Timestamp end = period_start(at, cadence, 1);
+  const auto candidates = delivery_days_around(end, cadence);
+  if (candidates.empty()) return {at, {at, end}};
+  std::optional<Timestamp> best;
+  for (Timestamp c : candidates) {
+    if (c <= at) continue;
+    // Nearest to the plain end; on a tie the later one (candidates are in order).
+    if (!best || std::llabs(c - end) <= std::llabs(*best - end)) best = c;
+  }
+  return {*best, {at, *best}};
 }
 
 }  // namespace recur

@@ -19,6 +19,12 @@ std::string_view to_string(Interval interval);
 struct Cadence {
   Interval interval = Interval::kMonth;
   int count = 1;  // interval_count, >= 1
+  // A delivery day the periods keep to (a subscription's own schedule; plans have none):
+  // a weekday for week intervals (1 Monday .. 7 Sunday, ISO 8601) or a day of the month
+  // for month intervals (1..28, so no month clamps it). None: the anchor's own day.
+  std::optional<int> day_of_week;
+  std::optional<int> day_of_month;
+  bool operator==(const Cadence&) const = default;
 };
 
 // Start of the n-th period (n >= 0) counted from `anchor`, by Stripe's rules:
@@ -38,5 +44,21 @@ struct Period {
 Period period_containing(Timestamp anchor, const Cadence& cadence, Timestamp t);
 // The period starting at `start` where `start` is itself an anchor-aligned boundary.
 Period period_from(Timestamp anchor, const Cadence& cadence, Timestamp start);
+
+// A calendar started at `at` (a first period, a restart after a pause or a new cadence):
+// the first period, and the anchor every later period is counted from. Without a delivery
+// day the first period is [at, period_start(at, cadence, 1)) and the anchor is `at`. With
+// one, the first period ends on the delivery day nearest to that end (the later one on a
+// tie; never at or before `at`), the time of day kept, and the anchor is that end: so a
+// box every 2 weeks on Thursday bought on a Monday ships now, then 11 days later, then
+// every 14 days (docs/subscription-boxes.md).
+struct Calendar {
+  Timestamp anchor = 0;
+  Period first;
+};
+Calendar calendar_from(Timestamp at, const Cadence& cadence);
+
+// ISO weekday of `t`: 1 Monday .. 7 Sunday.
+int iso_weekday(Timestamp t);
 
 }  // namespace recur

@@ -196,5 +196,78 @@ TEST(PeriodFrom, AnUnalignedStartGivesThePeriodContainingIt) {
             Span("2027-03-31T00:00:00Z", "2027-04-30T00:00:00Z"));
 }
 
+TEST(IsoWeekday, CountsFromMondayAsOne) {
+  EXPECT_EQ(iso_weekday(at("1970-01-01T00:00:00Z")), 4);  // a Thursday
+  EXPECT_EQ(iso_weekday(at("2026-12-07T23:59:59Z")), 1);  // a Monday
+  EXPECT_EQ(iso_weekday(at("2026-12-13T00:00:00Z")), 7);  // a Sunday
+}
+
+// calendar_from: the first period and the anchor of a calendar started at `at`.
+struct CalendarCase {
+  const char* name;
+  const char* at;
+  Cadence cadence;
+  const char* first_end;
+  const char* anchor;
+};
+
+TEST(CalendarFrom, ADeliveryDayEndsTheFirstPeriodOnTheNearestOne) {
+  const Cadence every_2_weeks_thursday{Interval::kWeek, 2, 4, std::nullopt};
+  const Cadence weekly_monday{Interval::kWeek, 1, 1, std::nullopt};
+  const Cadence monthly_15th{Interval::kMonth, 1, std::nullopt, 15};
+  const Cadence every_2_months_1st{Interval::kMonth, 2, std::nullopt, 1};
+  const CalendarCase cases[] = {
+      // Without a delivery day: the plain period, anchored where it starts.
+      {"plain monthly", "2027-01-31T10:00:00Z", kMonthly, "2027-02-28T10:00:00Z", "2027-01-31T10:00:00Z"},
+      // Mon 2026-12-07 + 2 weeks = Mon 12-21; Thursdays around it: 12-17 (4 days before), 12-24 (3 after).
+      {"2 weeks, Thursday, from a Monday", "2026-12-07T09:30:00Z", every_2_weeks_thursday, "2026-12-24T09:30:00Z",
+       "2026-12-24T09:30:00Z"},
+      // Fri 12-11 + 2 weeks = Fri 12-25: Thursday 12-24 is 1 day before.
+      {"2 weeks, Thursday, from a Friday", "2026-12-11T00:00:00Z", every_2_weeks_thursday, "2026-12-24T00:00:00Z",
+       "2026-12-24T00:00:00Z"},
+      // Already on the day: a plain period.
+      {"on the day", "2026-12-10T08:00:00Z", every_2_weeks_thursday, "2026-12-24T08:00:00Z", "2026-12-24T08:00:00Z"},
+      // Thu 12-10 + 1 week = Thu 12-17: Mondays 12-14 (3 before) and 12-21 (4 after).
+      {"weekly Monday from a Thursday", "2026-12-10T00:00:00Z", weekly_monday, "2026-12-14T00:00:00Z",
+       "2026-12-14T00:00:00Z"},
+      // Fri 12-11 + 1 week = Fri 12-18: Mondays 12-14 and 12-21 are 4 and 3 days away.
+      {"weekly Monday from a Friday", "2026-12-11T00:00:00Z", weekly_monday, "2026-12-21T00:00:00Z",
+       "2026-12-21T00:00:00Z"},
+      // Jan 16 + 1 month = Feb 16: the 15th of February is nearest (never Jan 15, before the start).
+      {"monthly 15th from the 16th", "2027-01-16T12:00:00Z", monthly_15th, "2027-02-15T12:00:00Z",
+       "2027-02-15T12:00:00Z"},
+      // Jan 30 + 1 month = Feb 28 (clamped): Feb 15 is 13 days before, Mar 15 15 days after.
+      {"monthly 15th from the 30th", "2027-01-30T00:00:00Z", monthly_15th, "2027-02-15T00:00:00Z",
+       "2027-02-15T00:00:00Z"},
+      // Dec 20 + 2 months = Feb 20: Feb 1 is 19 days before, Mar 1 9 days after.
+      {"2 months on the 1st across a year", "2026-12-20T00:00:00Z", every_2_months_1st, "2027-03-01T00:00:00Z",
+       "2027-03-01T00:00:00Z"},
+  };
+  for (const auto& c : cases) {
+    const Calendar cal = calendar_from(at(c.at), c.cadence);
+    EXPECT_EQ(format_rfc3339(cal.first.start), c.at) << c.name;
+    EXPECT_EQ(format_rfc3339(cal.first.end), c.first_end) << c.name;
+    EXPECT_EQ(format_rfc3339(cal.anchor), c.anchor) << c.name;
+    // Every later period keeps the day.
+    if (c.cadence.day_of_week) {
+      for (int n = 0; n < 6; ++n)
+        EXPECT_EQ(iso_weekday(period_start(cal.anchor, c.cadence, n)), *c.cadence.day_of_week) << c.name;
+    }
+    if (c.cadence.day_of_month) {
+      for (int n = 0; n < 14; ++n)
+        EXPECT_EQ(to_civil(period_start(cal.anchor, c.cadence, n)).date.day,
+                  static_cast<unsigned>(*c.cadence.day_of_month))
+            << c.name;
+    }
+  }
+}
+
+TEST(CalendarFrom, OnATieTheLaterDayIsTaken) {
+  // Weekdays cannot tie (a week has an odd number of days); months can. 2027-01-31 + 1
+  // month = Feb 28 (clamped); monthly on the 14th: Feb 14 is 14 days before, Mar 14 14 after.
+  const Calendar cal = calendar_from(at("2027-01-31T00:00:00Z"), Cadence{Interval::kMonth, 1, std::nullopt, 14});
+  EXPECT_EQ(format_rfc3339(cal.first.end), "2027-03-14T00:00:00Z");
+}
+
 }  // namespace
 }  // namespace recur

@@ -43,10 +43,6 @@ bool is_ended(Status status) { return status == Status::kCanceled || status == S
 
 namespace {
 
-bool same_cadence(const Cadence& a, const Cadence& b) {
-  return a.interval == b.interval && a.count == b.count;
-}
-
 // unit * quantity; amounts are validated upstream, so overflow is a programmer error.
 std::int64_t line_price(const PriceAndCadence& p) {
   std::int64_t out = 0;
@@ -88,12 +84,12 @@ ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, 
   ProrationResult result;
   const std::int64_t paid = from.paid.value_or(line_price(from));
   if (paid != 0) result.lines.push_back(unused_share("Unused time on ", from, paid, current, at, -1));
-  if (same_cadence(from.cadence, to.cadence)) {
+  if (from.cadence == to.cadence) {
     result.lines.push_back(unused_share("Remaining time on ", to, line_price(to), current, at, +1));
     result.new_period = current;
   } else {
     // A new cadence cannot share the old calendar: the change time becomes the anchor.
-    result.new_period = {at, period_start(at, to.cadence, 1)};
+    result.new_period = calendar_from(at, to.cadence).first;
     result.lines.push_back(charge_new_period(to, result.new_period));
     result.resets_anchor = true;
   }

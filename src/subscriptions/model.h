@@ -49,8 +49,9 @@ struct ProrationResult {
 //  - same cadence: credit the unused time of the old price and charge the remaining
 //    time of the new one: -round(old * unused / period) and +round(new * unused / period),
 //    each line rounded half-up (away from zero) to the minor unit, computed to the second;
-//  - different cadence (e.g. weekly -> monthly): credit the unused time of the old price,
-//    and charge the new price in full for a new period starting at `at` (anchor reset).
+//  - different cadence (e.g. weekly -> monthly, or a new delivery day): credit the unused
+//    time of the old price, and charge the new price in full for a new period starting at
+//    `at` (anchor reset; calendar_from gives the period).
 // Requires: current.start <= at < current.end.
 ProrationResult prorate(const PriceAndCadence& from, const PriceAndCadence& to, Period current,
                         Timestamp at);

@@ -55,6 +55,32 @@ std::optional<Timestamp> read_trial_end(const Json& body, FieldReader& f) {
   return at;
 }
 
+// `delivery`: a schedule (checked by check_delivery), or null for the plan's own cadence.
+std::optional<std::optional<Cadence>> read_delivery(FieldReader& f) {
+  if (!f.has("delivery")) return std::nullopt;
+  if (f.is_null("delivery")) {
+    f.accept("delivery");
+    return std::optional<Cadence>();
+  }
+  auto object = f.object("delivery", false);
+  if (!object) return std::nullopt;
+  FieldReader d(*object, "delivery");
+  auto interval = d.one_of("interval", true, {"day", "week", "month", "year"});
+  auto count = d.integer("interval_count", false, 1, 365);
+  auto day_of_week = d.integer("day_of_week", false, 1, 7);
+  auto day_of_month = d.integer("day_of_month", false, 1, 28);
+  f.absorb(d);
+  if (!interval) return std::nullopt;
+  Cadence c{*parse_interval(*interval), static_cast<int>(count.value_or(1))};
+  if (day_of_week) c.day_of_week = static_cast<int>(*day_of_week);
+  if (day_of_month) c.day_of_month = static_cast<int>(*day_of_month);
+  if (auto checked = check_delivery(c, "delivery"); !checked.ok()) {
+    for (const auto& fe : checked.error().fields) f.fail(fe.field, fe.code, fe.message);
+    return std::nullopt;
+  }
+  return std::optional<Cadence>(c);
+}
+
 struct Create {
   CreateInput input;
   CheckoutRequest checkout;
@@ -74,6 +100,7 @@ Result<Create> parse_create(const Request& req) {
   in.trial_end = read_trial_end(body, f);
   in.shipping_address = customers::read_address(f, "shipping_address");
   if (auto m = f.metadata("metadata")) in.metadata = *m;
+  if (auto delivery = read_delivery(f)) in.delivery = *delivery;
   auto discount = read_discount(f, false);
   in.coupon = discount.coupon;
   in.promotion_code = discount.promotion_code;
@@ -104,18 +131,35 @@ struct Change {
   std::string payment_behavior;  // "" when absent
 };
 
-Result<Change> parse_change(const Json& body) {
+// The fields PATCH /v1/subscriptions/{id} takes apart from a change of `delivery`.
+constexpr std::string_view kPlainUpdateFields[] = {"trial_end", "shipping_address", "metadata"};
+
+// A change-plan body, or (`patch`) a PATCH that changes `delivery`: the same change on the
+// same plan (no `plan`; the PATCH's own fields go in a PATCH of their own).
+Result<Change> parse_change(const Json& body, bool patch = false) {
   FieldReader f(body);
   Change change;
   change.payment_behavior =
       f.one_of("payment_behavior", false, {"allow_incomplete", "default_incomplete"}).value_or("");
   ChangePlanInput& in = change.input;
-  auto plan = f.text("plan", true, 64);
+  auto plan = patch ? std::nullopt : f.text("plan", false, 64);
   in.quantity = f.integer("quantity", false, 1, kMaxQuantity);
+  in.delivery = read_delivery(f);
   auto proration = f.one_of("proration", false, {"create_prorations", "none", "always_invoice"});
   auto effective = f.one_of("effective", false, {"now", "period_end"});
+  if (!patch && !f.has("plan") && !f.has("delivery") && !f.has("quantity"))
+    f.fail("plan", "required", "plan is required (or delivery, or quantity, to change them on the same plan)");
+  if (patch) {
+    for (std::string_view field : kPlainUpdateFields)
+      if (f.has(field)) {
+        f.accept(field);
+        f.fail(field, "conflicting",
+               "a PATCH that changes delivery changes only it (and quantity): send " + std::string(field) +
+                   " in a PATCH of its own");
+      }
+  }
   RECUR_TRY(f.finish());
-  in.plan = *plan;
+  in.plan = plan.value_or("");
   std::string how = proration.value_or("create_prorations");
   in.proration = how == "none" ? Proration::kNone : how == "always_invoice" ? Proration::kAlwaysInvoice : Proration::kCreate;
   in.effective = effective.value_or("now") == "now" ? Effective::kNow : Effective::kPeriodEnd;
@@ -231,7 +275,20 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
   router.add("GET", "/v1/subscriptions/{id}", read, [&svc](Request& req) {
     return http::respond(req, svc.get(req.path_params["id"]), 200, render);
   });
-  router.add("PATCH", "/v1/subscriptions/{id}", write, [&svc](Request& req) {
+  router.add("PATCH", "/v1/subscriptions/{id}", write, [&svc, change_plan](Request& req) {
+    // A new delivery schedule is a change of the plan's terms: change-plan's rules and checkout.
+    if (auto body = parse_json_object(req.body); body.ok() && body->contains("delivery")) {
+      auto version = http::expected_version(req, *body, true);
+      if (!version.ok()) return http::error_response(req, version.error());
+      auto change = parse_change(*body, true);
+      if (!change.ok()) return http::error_response(req, change.error());
+      change->input.request_key = req.idempotency_key;
+      const std::string& id = req.path_params["id"];
+      if (!change_plan)
+        return http::respond(req, svc.change_plan(id, change->input, *version, access::actor_of(req)), 200, render);
+      return http::respond(
+          req, change_plan(id, change->input, change->payment_behavior, *version, access::actor_of(req)), 200, render);
+    }
     auto input = parse_update(req);
     if (!input.ok()) return http::error_response(req, input.error());
     return http::respond(req, svc.update(req.path_params["id"], input->first, input->second, access::actor_of(req)),
@@ -270,6 +327,14 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                auto period_start = f.timestamp("period_start", false);
                RECUR_TRY(f.finish());
                return svc.skip(id, period_start, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/next-date", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version,
+                                   const auto& actor) -> Result<Subscription> {
+               FieldReader f(body);
+               auto date = f.timestamp("date", true);
+               RECUR_TRY(f.finish());
+               return svc.move_next_date(id, *date, version, actor);
              }));
   router.add("POST", "/v1/subscriptions/{id}/change-plan", write, [&svc, change_plan](Request& req) {
     auto a = action_body(req);

@@ -194,6 +194,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     sub.start_date = std::max(in.start_date.value_or(now), now);
     sub.shipping_address = in.shipping_address;
     sub.metadata = in.metadata;
+    sub.delivery = in.delivery;
     sub.created = sub.updated = now;
     if (in.coupon || in.promotion_code) {
       RECUR_ASSIGN(sub.discount, redeem(tx, sub, plan, in.coupon, in.promotion_code, now));
@@ -313,33 +314,49 @@ Result<Subscription> SubscriptionService::skip(const std::string& id, std::optio
   });
 }
 
+Result<Subscription> SubscriptionService::move_next_date(const std::string& id, Timestamp date,
+                                                         std::optional<std::int64_t> expected_version,
+                                                         const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.next_date_moved",
+                [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
+                  return subscriptions::move_next_date(l.sub, l.lookup(), date, now);
+                });
+}
+
 Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded& l, const ChangePlanInput& in,
                                                        Timestamp now) {
   RECUR_TRY(allowed(l.sub, Action::kChangePlan));
-  RECUR_ASSIGN(auto target, plan_for_subscribing(tx, in.plan, "plan"));
+  const auto& from = l.current_plan();
+  catalog::Plan target = from;  // no plan given: the delivery or quantity changes on the same plan
+  if (!in.plan.empty()) {
+    RECUR_ASSIGN(target, plan_for_subscribing(tx, in.plan, "plan"));
+  }
   if (!target.items.empty() && !l.sub.shipping_address) {
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, l.sub.customer));
     RECUR_TRY(check_ships_somewhere(target, customer && customer->shipping_address));
   }
-  const auto& from = l.current_plan();
   std::int64_t quantity = in.quantity.value_or(l.sub.quantity);
+  const std::optional<Cadence> delivery = in.delivery ? *in.delivery : l.sub.delivery;
   if (target.currency != from.currency)
     return Error::invalid("currency_mismatch", "the new plan is priced in " + target.currency + ", the subscription in " +
                                                    from.currency,
                           {{"plan", "currency_mismatch", "plans of a subscription share one currency"}});
-  if (target.id == from.id && quantity == l.sub.quantity)
-    return Error::invalid("no_change", "the subscription is already on this plan and quantity",
-                          {{"plan", "no_change", "same plan and quantity"}});
+  if (target.id == from.id && quantity == l.sub.quantity && delivery == l.sub.delivery)
+    return Error::invalid("no_change", "the subscription is already on this plan, quantity and delivery schedule",
+                          {{in.plan.empty() ? "delivery" : "plan", "no_change", "same plan, quantity and delivery"}});
   ChangePreview p;
   p.subscription = l.sub.id;
   p.plan = target.id;
   p.quantity = quantity;
+  p.delivery = delivery;
   p.currency = from.currency;
-  bool cadence_changes = target.cadence.interval != from.cadence.interval || target.cadence.count != from.cadence.count;
+  const Cadence& from_cadence = cadence_of(l.sub, from);
+  const Cadence to_cadence = delivery.value_or(target.cadence);
+  const bool cadence_changes = from_cadence != to_cadence;
   if (in.effective == Effective::kPeriodEnd) {
     p.effective_at = l.sub.current.end;
-    p.new_period = cadence_changes ? Period{l.sub.current.end, period_start(l.sub.current.end, target.cadence, 1)}
-                                   : period_from(l.sub.billing_cycle_anchor, target.cadence, l.sub.current.end);
+    p.new_period = cadence_changes ? calendar_from(l.sub.current.end, to_cadence).first
+                                   : period_from(l.sub.billing_cycle_anchor, to_cadence, l.sub.current.end);
     p.resets_anchor = cadence_changes;
     return p;
   }
@@ -347,9 +364,9 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
   p.new_period = l.sub.current;
   // Nothing has been charged before the first paid period: a plain switch.
   if (l.sub.status == Status::kScheduled || l.sub.status == Status::kTrialing) return p;
-  PriceAndCadence old_price{from.amount, l.sub.quantity, from.cadence, from.name,
+  PriceAndCadence old_price{from.amount, l.sub.quantity, from_cadence, from.name,
                             l.sub.current_skipped ? 0 : l.sub.current_amount};
-  PriceAndCadence new_price{target.amount, quantity, target.cadence, target.name};
+  PriceAndCadence new_price{target.amount, quantity, to_cadence, target.name};
   auto result = prorate(old_price, new_price, l.sub.current, now);
   p.new_period = result.new_period;
   p.resets_anchor = result.resets_anchor;
@@ -422,13 +439,15 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
     Json details = preview_json(p);
     details["from_plan"] = l.sub.plan;
     details["from_quantity"] = l.sub.quantity;
+    details["from_delivery"] = delivery_json(l.sub.delivery);
     if (in.effective == Effective::kPeriodEnd) {
-      l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at};
+      l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at, p.delivery};
       return details;
     }
     l.sub.pending_change.reset();
     l.sub.plan = p.plan;
     l.sub.quantity = p.quantity;
+    l.sub.delivery = p.delivery;
     RECUR_ASSIGN(auto target, catalog::find_plan(tx, p.plan));
     if (!target) return Error::internal("plan " + p.plan + " disappeared during a plan change");
     // A coupon that does not cover the new plan (plan, tier or currency) is dropped.
@@ -803,7 +822,8 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
       case OfferType::kPause: {
         RECUR_TRY(allowed(l.sub, Action::kPause));
         Period p = l.sub.current;
-        for (std::int64_t i = 0; i < o.pause_cycles; ++i) p = period_from(l.sub.billing_cycle_anchor, l.current_plan().cadence, p.end);
+        for (std::int64_t i = 0; i < o.pause_cycles; ++i)
+          p = period_from(l.sub.billing_cycle_anchor, cadence_of(l.sub, l.current_plan()), p.end);
         l.sub.status = Status::kPaused;
         l.sub.pause = Pause{now, p.end};
         details["resumes_at"] = format_rfc3339(p.end);
@@ -818,7 +838,7 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
       case OfferType::kChangePlan: {
         ChangePlanInput change{o.plan.value_or(""), std::nullopt, Proration::kNone, Effective::kPeriodEnd};
         RECUR_ASSIGN(ChangePreview p, plan_change(tx, l, change, now));
-        l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at};
+        l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at, p.delivery};
         break;
       }
     }
@@ -861,6 +881,7 @@ Json preview_json(const ChangePreview& p) {
               {"subscription", p.subscription},
               {"plan", p.plan},
               {"quantity", p.quantity},
+              {"delivery", delivery_json(p.delivery)},
               {"effective_at", format_rfc3339(p.effective_at)},
               {"lines", lines},
               {"total", p.total},

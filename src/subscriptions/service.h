@@ -32,6 +32,8 @@ struct CreateInput {
   std::optional<std::string> promotion_code;
   // The end of its trial instead of the plan's trial_days (kTrialEndNow: none).
   std::optional<Timestamp> trial_end;
+  // Its own delivery schedule instead of the plan's cadence (checked with check_delivery).
+  std::optional<Cadence> delivery;
   // The request's scoped Idempotency-Key: checkout commits before it charges, so a retry
   // finds this subscription instead of creating another (decision 0009).
   std::string request_key;
@@ -59,7 +61,7 @@ enum class Effective { kNow, kPeriodEnd };
 enum class Proration { kCreate, kNone, kAlwaysInvoice };
 
 struct ChangePlanInput {
-  std::string plan;
+  std::string plan;                      // "": keep the current plan (a change of delivery or quantity only)
   std::optional<std::int64_t> quantity;  // default: keep the current quantity
   // create_prorations: the prorations wait for the next invoice; none: no prorations;
   // always_invoice: the prorations (and every pending item) are invoiced at once.
@@ -67,12 +69,16 @@ struct ChangePlanInput {
   Effective effective = Effective::kNow;
   // The request's scoped Idempotency-Key ("" for none): see change_plan_charging.
   std::string request_key;
+  // The delivery schedule after the change: absent keeps the subscription's, null goes back
+  // to the plan's cadence. A new cadence or delivery day restarts the calendar (prorate).
+  std::optional<std::optional<Cadence>> delivery;
 };
 
 struct ChangePreview {
   std::string subscription;
   std::string plan;
   std::int64_t quantity = 1;
+  std::optional<Cadence> delivery;  // the subscription's own schedule after the change
   Timestamp effective_at = 0;
   std::vector<ProrationLine> lines;
   std::int64_t total = 0;
@@ -189,6 +195,9 @@ class SubscriptionService {
                               const events::Actor& actor);
   Result<Subscription> skip(const std::string& id, std::optional<Timestamp> period_start,
                             std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  // Moves the next delivery and charge to `date` (see move_next_date).
+  Result<Subscription> move_next_date(const std::string& id, Timestamp date,
+                                      std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<ChangePreview> preview_change(const std::string& id, const ChangePlanInput& input);
   Result<Subscription> change_plan(const std::string& id, const ChangePlanInput& input,
                                    std::optional<std::int64_t> expected_version, const events::Actor& actor);

@@ -337,6 +337,88 @@ TEST_F(SubscriptionServiceTest, ChangeAtPeriodEndAppliesOnRenewal) {
   EXPECT_FALSE(s.pending_change.has_value());
 }
 
+// ------------------------------------------------------------------ delivery schedules
+
+TEST_F(SubscriptionServiceTest, AnOwnDeliveryScheduleIsStoredBilledAtThePlansPriceAndKeepsItsDay) {
+  // 2026-01-31 is a Saturday: every 2 weeks on Thursday gives Thu 02-12 (nearest to 02-14), then every 14 days.
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  const Cadence thursdays{Interval::kWeek, 2, 4, std::nullopt};
+  CreateInput in{.customer = testing::make_customer(t).id, .plan = plan.id, .delivery = thursdays};
+  auto sub = svc().create(in, t.actor);
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  EXPECT_EQ(format_rfc3339(sub->current.end), "2026-02-12T10:00:00Z");
+  EXPECT_EQ(reload(sub->id).delivery, thursdays);
+  advance_to("2026-03-01T00:00:00Z");
+  auto s = reload(sub->id);
+  EXPECT_EQ(format_rfc3339(s.current.start), "2026-02-26T10:00:00Z");
+  EXPECT_EQ(s.billed_periods, 3);
+  auto invoices = t.app->billing().service.list_invoices({sub->id, std::nullopt, std::nullopt, {}, {.limit = 10}});
+  ASSERT_TRUE(invoices.ok());
+  ASSERT_EQ(invoices->items.size(), 3u);
+  for (const auto& invoice : invoices->items) EXPECT_EQ(invoice.total, 2400);
+}
+
+TEST_F(SubscriptionServiceTest, ANewDeliveryScheduleIsAChangeOfCadenceWithItsProrationAndPreview) {
+  auto plan = testing::make_plan(t, 2800, Interval::kMonth, 1, 0, "Box");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);  // 01-31 .. 02-28
+  t.clock->set(at("2026-02-14T10:00:00Z"));                                 // half of February unused
+  ChangePlanInput weekly{.delivery = std::optional<Cadence>(Cadence{Interval::kWeek, 1, 1, std::nullopt})};
+  auto preview = svc().preview_change(sub.id, weekly);
+  ASSERT_TRUE(preview.ok()) << preview.error().message;
+  EXPECT_TRUE(preview->resets_anchor);
+  EXPECT_EQ(preview->plan, plan.id);
+  // Sat 02-14 + 1 week = Sat 02-21: Mondays 02-16 (5 days before) and 02-23 (2 after).
+  EXPECT_EQ(format_rfc3339(preview->new_period.end), "2026-02-23T10:00:00Z");
+  ASSERT_EQ(preview->lines.size(), 2u);
+  EXPECT_EQ(preview->lines[0].amount, -1400);
+  EXPECT_EQ(preview->lines[1].amount, 2800);
+  EXPECT_EQ(reload(sub.id).version, sub.version) << "a preview changes nothing";
+
+  auto changed = svc().change_plan(sub.id, weekly, sub.version, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  EXPECT_EQ(changed->delivery, *weekly.delivery);
+  EXPECT_EQ(format_rfc3339(changed->current.end), "2026-02-23T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(changed->billing_cycle_anchor), "2026-02-23T10:00:00Z");
+  EXPECT_EQ(changed->billed_periods, 2);
+  auto invoices = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, {}, {.limit = 10}});
+  ASSERT_TRUE(invoices.ok());
+  ASSERT_EQ(invoices->items.size(), 2u);
+  EXPECT_EQ(invoices->items[0].total, 2800 - 1400);  // the new period, less the unused half of February
+  // The same schedule again is no change; null goes back to the plan's cadence (at the period end here).
+  auto same = svc().change_plan(sub.id, weekly, std::nullopt, t.actor);
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.error().code, "no_change");
+  ChangePlanInput back{.effective = Effective::kPeriodEnd, .delivery = std::optional<Cadence>()};
+  auto pending = svc().change_plan(sub.id, back, std::nullopt, t.actor);
+  ASSERT_TRUE(pending.ok()) << pending.error().message;
+  ASSERT_TRUE(pending->pending_change.has_value());
+  EXPECT_FALSE(pending->pending_change->delivery.has_value());
+  advance_to("2026-02-24T00:00:00Z");
+  auto s = reload(sub.id);
+  EXPECT_FALSE(s.delivery.has_value());
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-23T10:00:00Z");  // monthly again, from the change
+}
+
+TEST_F(SubscriptionServiceTest, MovingTheNextDateMovesTheRenewalAndIsRecorded) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);  // 01-31 .. 02-28
+  t.clock->set(at("2026-02-05T00:00:00Z"));
+  auto early = svc().move_next_date(sub.id, at("2026-02-05T12:00:00Z"), sub.version, t.actor);
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().code, "invalid_date");
+  auto moved = svc().move_next_date(sub.id, at("2026-02-20T10:00:00Z"), sub.version, t.actor);
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(format_rfc3339(moved->current.end), "2026-02-20T10:00:00Z");
+  EXPECT_EQ(moved->version, sub.version + 1);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.next_date_moved'", {sub.id}),
+      1);
+  advance_to("2026-02-20T10:00:00Z");  // renewed on the new date, then monthly from it
+  auto s = reload(sub.id);
+  EXPECT_EQ(s.billed_periods, 2);
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-20T10:00:00Z");
+}
+
 TEST_F(SubscriptionServiceTest, StaleVersionIsRefusedAndChangesNothing) {
   auto plan = testing::make_plan(t, 2400, Interval::kMonth);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);

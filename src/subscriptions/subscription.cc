@@ -48,6 +48,50 @@ Discount discount_from_json(const Json& x) {
 
 }  // namespace
 
+Json delivery_json(const std::optional<Cadence>& d) {
+  if (!d) return nullptr;
+  return Json{{"interval", to_string(d->interval)},
+              {"interval_count", d->count},
+              {"day_of_week", d->day_of_week ? Json(*d->day_of_week) : Json(nullptr)},
+              {"day_of_month", d->day_of_month ? Json(*d->day_of_month) : Json(nullptr)}};
+}
+
+std::optional<Cadence> delivery_from_json(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  Cadence c{parse_interval(j.at("interval").get<std::string>()).value(), j.at("interval_count").get<int>()};
+  if (j.at("day_of_week").is_number()) c.day_of_week = j.at("day_of_week").get<int>();
+  if (j.at("day_of_month").is_number()) c.day_of_month = j.at("day_of_month").get<int>();
+  return c;
+}
+
+recur::Status check_delivery(const Cadence& d, const std::string& field) {
+  auto bad = [&](const std::string& sub_field, std::string message) -> recur::Status {
+    return Error::invalid("validation_failed", "delivery: " + message,
+                          {{field + "." + sub_field, "invalid_value", message}});
+  };
+  const int most = d.interval == Interval::kDay     ? 365
+                   : d.interval == Interval::kWeek  ? 52
+                   : d.interval == Interval::kMonth ? 12
+                                                    : 3;
+  if (d.count < 1 || d.count > most)
+    return bad("interval_count", "interval_count must be 1.." + std::to_string(most) + " for " +
+                                     std::string(to_string(d.interval)) + " intervals");
+  if (d.day_of_week && d.day_of_month) return bad("day_of_month", "give day_of_week or day_of_month, not both");
+  if (d.day_of_week && d.interval != Interval::kWeek)
+    return bad("day_of_week", "day_of_week applies to week intervals only");
+  if (d.day_of_week && (*d.day_of_week < 1 || *d.day_of_week > 7))
+    return bad("day_of_week", "day_of_week must be 1 (Monday) .. 7 (Sunday)");
+  if (d.day_of_month && d.interval != Interval::kMonth)
+    return bad("day_of_month", "day_of_month applies to month intervals only");
+  if (d.day_of_month && (*d.day_of_month < 1 || *d.day_of_month > 28))
+    return bad("day_of_month", "day_of_month must be 1..28 (every month has those days)");
+  return Ok{};
+}
+
+const Cadence& cadence_of(const Subscription& s, const catalog::Plan& plan) {
+  return s.delivery ? *s.delivery : plan.cadence;
+}
+
 Json to_json(const std::optional<DiscountSource>& source) {
   if (!source) return nullptr;
   return Json{{"type", source->type}, {"id", source->id}};
@@ -70,34 +114,38 @@ Json to_json(const Subscription& s) {
   if (s.pending_change)
     pending = Json{{"plan", s.pending_change->plan},
                    {"quantity", s.pending_change->quantity},
-                   {"effective_at", format_rfc3339(s.pending_change->effective_at)}};
+                   {"effective_at", format_rfc3339(s.pending_change->effective_at)},
+                   {"delivery", delivery_json(s.pending_change->delivery)}};
   Json discount = s.discount ? discount_json(*s.discount) : Json(nullptr);
   Json skipped = Json::array();
   for (Timestamp t : s.skipped_periods) skipped.push_back(format_rfc3339(t));
-  return with_envelope(Json{{"id", s.id},
-              {"object", "subscription"},
-              {"status", to_string(s.status)},
-              {"customer", s.customer},
-              {"plan", s.plan},
-              {"quantity", s.quantity},
-              {"start_date", format_rfc3339(s.start_date)},
-              {"trial_end", to_json_time(s.trial_end)},
-              {"billing_cycle_anchor", format_rfc3339(s.billing_cycle_anchor)},
-              {"current_period", to_json(s.current)},
-              {"current_period_amount", s.current_amount},
-              {"currency", s.currency},
-              {"current_period_skipped", s.current_skipped},
-              {"cancel_at_period_end", s.cancel_at_period_end},
-              {"cancel_at", s.cancel_at_period_end ? Json(format_rfc3339(s.current.end)) : Json(nullptr)},
-              {"canceled_at", to_json_time(s.canceled_at)},
-              {"ended_at", to_json_time(s.ended_at)},
-              {"cancellation", cancellation},
-              {"pause", pause},
-              {"pending_plan_change", pending},
-              {"discount", discount},
-              {"skipped_periods", skipped},
-              {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
-              {"billed_periods", s.billed_periods}}, s);
+  return with_envelope(
+      Json{{"id", s.id},
+           {"object", "subscription"},
+           {"status", to_string(s.status)},
+           {"customer", s.customer},
+           {"plan", s.plan},
+           {"quantity", s.quantity},
+           {"start_date", format_rfc3339(s.start_date)},
+           {"trial_end", to_json_time(s.trial_end)},
+           {"billing_cycle_anchor", format_rfc3339(s.billing_cycle_anchor)},
+           {"current_period", to_json(s.current)},
+           {"current_period_amount", s.current_amount},
+           {"currency", s.currency},
+           {"current_period_skipped", s.current_skipped},
+           {"cancel_at_period_end", s.cancel_at_period_end},
+           {"cancel_at", s.cancel_at_period_end ? Json(format_rfc3339(s.current.end)) : Json(nullptr)},
+           {"canceled_at", to_json_time(s.canceled_at)},
+           {"ended_at", to_json_time(s.ended_at)},
+           {"cancellation", cancellation},
+           {"pause", pause},
+           {"pending_plan_change", pending},
+           {"discount", discount},
+           {"skipped_periods", skipped},
+           {"delivery", delivery_json(s.delivery)},
+           {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
+           {"billed_periods", s.billed_periods}},
+      s);
 }
 
 Subscription subscription_from_doc(const Json& d) {
@@ -123,9 +171,11 @@ Subscription subscription_from_doc(const Json& d) {
                                   doc_required_time(c, "requested_at")};
   if (const auto& p = d.at("pause"); p.is_object()) s.pause = Pause{doc_required_time(p, "paused_at"), doc_time(p, "resumes_at")};
   if (const auto& p = d.at("pending_plan_change"); p.is_object())
-    s.pending_change = PendingChange{p.at("plan"), p.at("quantity"), doc_required_time(p, "effective_at")};
+    s.pending_change = PendingChange{p.at("plan"), p.at("quantity"), doc_required_time(p, "effective_at"),
+                                     delivery_from_json(p.value("delivery", Json()))};
   if (const auto& x = d.at("discount"); x.is_object()) s.discount = discount_from_json(x);
   for (const auto& t : d.at("skipped_periods")) s.skipped_periods.push_back(parse_rfc3339(t.get<std::string>()).value_or(0));
+  s.delivery = delivery_from_json(d.value("delivery", Json()));
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
   s.billed_periods = d.at("billed_periods");
   read_envelope(d, s);
@@ -198,10 +248,6 @@ std::optional<Timestamp> next_action_at(const Subscription& s) {
   return std::nullopt;
 }
 
-Period next_period(const Subscription& s, const Cadence& cadence) {
-  return period_from(s.billing_cycle_anchor, cadence, s.current.end);
-}
-
 namespace {
 
 // The plan a subscription is on now: a pending change may already have been applied.
@@ -210,10 +256,11 @@ const catalog::Plan& plan_of(const Subscription& s, const PlanLookup& plans) {
   return *plans.current;
 }
 
-// A fresh period starting at `at` moves the anchor there.
+// A fresh calendar starting at `at` (see calendar_from): its first period, its anchor.
 void reanchor(Subscription& s, const Cadence& cadence, Timestamp at) {
-  s.billing_cycle_anchor = at;
-  s.current = {at, period_start(at, cadence, 1)};
+  const Calendar calendar = calendar_from(at, cadence);
+  s.billing_cycle_anchor = calendar.anchor;
+  s.current = calendar.first;
 }
 
 LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
@@ -293,7 +340,7 @@ LifecycleEvent start_trial_or_period(Subscription& s, const catalog::Plan& plan,
   }
   s.trial_end.reset();
   s.status = Status::kActive;
-  s.current = {at, period_start(at, plan.cadence, 1)};
+  reanchor(s, cadence_of(s, plan), at);
   return billable_period(s, plan, "subscription.started", at);
 }
 
@@ -305,21 +352,26 @@ Json drop_skips(Subscription& s) {
 }
 
 // A plan change scheduled for `at` or earlier takes effect as a period begins at `at`.
-// Returns what changed (for the event), or null. A new cadence restarts the calendar.
+// Returns what changed (for the event), or null. A new cadence (or delivery day) restarts
+// the calendar: the anchor is then `at`'s calendar's (calendar_from).
 Json apply_pending_change(Subscription& s, const PlanLookup& plans, Timestamp at) {
   if (!s.pending_change || s.pending_change->effective_at > at || !plans.pending) return nullptr;
-  const auto& before = plan_of(s, plans).cadence;
-  const auto& after = plans.pending->cadence;
+  const Cadence before = cadence_of(s, plan_of(s, plans));
+  const Cadence after = s.pending_change->delivery.value_or(plans.pending->cadence);
   Json details = Json{{"plan_changed", {{"from", s.plan}, {"to", s.pending_change->plan}}}};
+  if (s.pending_change->delivery != s.delivery)
+    details["delivery_changed"] = {{"from", delivery_json(s.delivery)},
+                                   {"to", delivery_json(s.pending_change->delivery)}};
   s.plan = s.pending_change->plan;
   s.quantity = s.pending_change->quantity;
+  s.delivery = s.pending_change->delivery;
   s.pending_change.reset();
   if (s.discount && !discount_admits(*s.discount, *plans.pending)) {
     details["discount_dropped"] = to_json(s.discount->source);
     s.discount.reset();
   }
-  if (before.interval != after.interval || before.count != after.count) {
-    s.billing_cycle_anchor = at;
+  if (before != after) {
+    s.billing_cycle_anchor = calendar_from(at, after).anchor;
     if (!s.skipped_periods.empty()) details["skips_dropped"] = drop_skips(s);
   }
   return details;
@@ -329,8 +381,14 @@ Json apply_pending_change(Subscription& s, const PlanLookup& plans, Timestamp at
 LifecycleEvent roll_period(Subscription& s, const PlanLookup& plans, Timestamp at) {
   Json details = apply_pending_change(s, plans, at);
   const auto& plan = plan_of(s, plans);
-  if (s.billing_cycle_anchor == at) s.current = {at, period_start(at, plan.cadence, 1)};
-  else s.current = period_from(s.billing_cycle_anchor, plan.cadence, at);
+  const Cadence& cadence = cadence_of(s, plan);
+  // A restarted calendar's first period ends at its anchor (a delivery day after `at`).
+  if (s.billing_cycle_anchor > at)
+    s.current = {at, s.billing_cycle_anchor};
+  else if (s.billing_cycle_anchor == at)
+    s.current = {at, period_start(at, cadence, 1)};
+  else
+    s.current = period_from(s.billing_cycle_anchor, cadence, at);
   return period_began(s, plan, "subscription.renewed", at, std::move(details));
 }
 
@@ -338,7 +396,7 @@ LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at)
   Json details = apply_pending_change(s, plans, at);
   const auto& plan = plan_of(s, plans);
   s.status = Status::kActive;
-  reanchor(s, plan.cadence, at);
+  reanchor(s, cadence_of(s, plan), at);
   return period_began(s, plan, "subscription.trial_ended", at, std::move(details));
 }
 
@@ -357,7 +415,7 @@ std::vector<LifecycleEvent> begin(Subscription& s, const catalog::Plan& plan, Ti
   if (s.start_date > now) {
     s.status = Status::kScheduled;
     s.billing_cycle_anchor = s.start_date;
-    s.current = {s.start_date, s.trial_end ? *s.trial_end : period_start(s.start_date, plan.cadence, 1)};
+    s.current = {s.start_date, s.trial_end ? *s.trial_end : calendar_from(s.start_date, cadence_of(s, plan)).first.end};
     return {plain("subscription.scheduled", now, s)};
   }
   return {start_trial_or_period(s, plan, s.start_date)};
@@ -377,7 +435,7 @@ recur::Status move_trial_end(Subscription& s, const catalog::Plan& plan, Timesta
   if (s.status == Status::kScheduled) {
     Timestamp old_end = s.current.end;
     s.trial_end = trial_end > s.start_date ? std::optional<Timestamp>(trial_end) : std::nullopt;
-    s.current = {s.start_date, s.trial_end ? *s.trial_end : period_start(s.start_date, plan.cadence, 1)};
+    s.current = {s.start_date, s.trial_end ? *s.trial_end : calendar_from(s.start_date, cadence_of(s, plan)).first.end};
     if (s.pending_change && s.pending_change->effective_at == old_end) s.pending_change->effective_at = s.current.end;
     return Ok{};
   }
@@ -391,7 +449,7 @@ recur::Status move_trial_end(Subscription& s, const catalog::Plan& plan, Timesta
 }
 
 LifecycleEvent restart_period(Subscription& s, const catalog::Plan& plan, Timestamp at) {
-  reanchor(s, plan.cadence, at);
+  reanchor(s, cadence_of(s, plan), at);
   Json dropped = drop_skips(s);
   auto e = billable_period(s, plan, "subscription.period_started", at);
   if (!dropped.empty()) e.details = Json{{"skips_dropped", dropped}};
@@ -538,6 +596,72 @@ Result<Period> choose_skip(const Subscription& sub, const PlanLookup& plans, std
     return Error::conflict("period_already_skipped", "the period starting " + format_rfc3339(target->period.start) +
                                                          " is already skipped");
   return target->period;
+}
+
+}  // namespace recur::subscriptions
+
+namespace recur::subscriptions {
+
+Result<Json> move_next_date(Subscription& s, const PlanLookup& plans, Timestamp date, Timestamp now) {
+  if (s.status != Status::kActive && s.status != Status::kPastDue && s.status != Status::kUnpaid)
+    return Error::conflict(
+        "invalid_state_transition",
+        "the next date can be moved only on an active, past_due or unpaid subscription; this one is " +
+            std::string(to_string(s.status)) + (s.status == Status::kTrialing ? " (move its trial_end instead)" : ""));
+  if (s.cancel_at_period_end)
+    return Error::conflict("subscription_ending", "the subscription ends at the end of its period (" +
+                                                      format_rfc3339(s.current.end) + "): reactivate it first");
+  const Timestamp tomorrow = (now / kSecondsPerDay + 1) * kSecondsPerDay;
+  if (date < tomorrow)
+    return Error::invalid("invalid_date", "the next date must be tomorrow or later",
+                          {{"date", "out_of_range", "must be on or after " + format_rfc3339(tomorrow)}});
+  // Without its skips the calendar shows every period; the skips are put back by position.
+  Subscription plain_calendar = s;
+  plain_calendar.skipped_periods.clear();
+  const auto before = upcoming(plain_calendar, plans, 26);
+  if (before.size() < 3) return Error::internal("subscription " + s.id + " has no calendar to move");
+  const Timestamp following = before[2].period.start;  // the delivery after next
+  if (date >= following)
+    return Error::invalid(
+        "invalid_date",
+        "the next date must be before the delivery after it (" + format_rfc3339(following) + "); skip a period instead",
+        {{"date", "out_of_range", "must be before " + format_rfc3339(following)}});
+  if (date == s.current.end)
+    return Error::invalid("no_change", "the next delivery is already on " + format_rfc3339(date),
+                          {{"date", "no_change", "already the next date"}});
+  std::vector<std::size_t> skipped_at;  // positions in `before` of the skipped periods
+  for (std::size_t i = 1; i < before.size(); ++i)
+    if (std::find(s.skipped_periods.begin(), s.skipped_periods.end(), before[i].period.start) !=
+        s.skipped_periods.end())
+      skipped_at.push_back(i);
+
+  const Timestamp old_end = s.current.end;
+  s.current.end = date;
+  s.billing_cycle_anchor = date;
+  // A delivery day follows the new date (a day of the month past the 28th drops it), and so
+  // does a pending plan change's that keeps the schedule (it moves with the date too).
+  const bool pending_keeps_schedule = s.pending_change && s.pending_change->delivery == s.delivery;
+  if (s.pending_change && s.pending_change->effective_at == old_end) s.pending_change->effective_at = date;
+  if (s.delivery && s.delivery->day_of_week) s.delivery->day_of_week = iso_weekday(date);
+  if (s.delivery && s.delivery->day_of_month) {
+    const unsigned day = to_civil(date).date.day;
+    if (day <= 28)
+      s.delivery->day_of_month = static_cast<int>(day);
+    else
+      s.delivery->day_of_month.reset();
+  }
+  if (pending_keeps_schedule) s.pending_change->delivery = s.delivery;
+  plain_calendar = s;
+  plain_calendar.skipped_periods.clear();
+  const auto after = upcoming(plain_calendar, plans, 26);
+  Json moved = Json::array();
+  s.skipped_periods.clear();
+  for (std::size_t i : skipped_at) {
+    if (i >= after.size()) continue;
+    s.skipped_periods.push_back(after[i].period.start);
+    moved.push_back({{"from", format_rfc3339(before[i].period.start)}, {"to", format_rfc3339(after[i].period.start)}});
+  }
+  return Json{{"from", format_rfc3339(old_end)}, {"to", format_rfc3339(date)}, {"skips_moved", moved}};
 }
 
 }  // namespace recur::subscriptions

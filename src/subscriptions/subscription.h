@@ -32,6 +32,7 @@ struct PendingChange {
   std::string plan;
   std::int64_t quantity = 1;
   Timestamp effective_at = 0;
+  std::optional<Cadence> delivery;  // the subscription's schedule after it (none: the plan's)
 };
 
 // `cycles_remaining` of a discount that never runs out (a `forever` coupon).
@@ -98,6 +99,9 @@ struct Subscription {
   std::optional<PendingChange> pending_change;
   std::optional<Discount> discount;
   std::vector<Timestamp> skipped_periods;  // starts of future periods not to ship or bill
+  // Its own delivery schedule instead of the plan's cadence (a price per delivery stays the
+  // plan's); none: the plan's.
+  std::optional<Cadence> delivery;
   std::optional<customers::Address> shipping_address;
   Json metadata = Json::object();
   std::int64_t billed_periods = 0;  // periods billed so far; a billed subscription is never deleted
@@ -109,11 +113,19 @@ struct Subscription {
 Json to_json(const Subscription& sub);
 Subscription subscription_from_doc(const Json& doc);
 
+// A delivery schedule in JSON: {interval, interval_count, day_of_week, day_of_month}, or null.
+Json delivery_json(const std::optional<Cadence>& delivery);
+std::optional<Cadence> delivery_from_json(const Json& json);
+// The rules of a delivery schedule a request sets (422 validation_failed naming the field
+// under `field`): interval_count 1..52 (weeks) / 1..12 (months) / 1..365 (days) / 1..3
+// (years); day_of_week 1..7 only on week intervals; day_of_month 1..28 only on month
+// intervals; not both.
+recur::Status check_delivery(const Cadence& delivery, const std::string& field);
+// The cadence the subscription's periods follow on `plan`: its own schedule, or the plan's.
+const Cadence& cadence_of(const Subscription& sub, const catalog::Plan& plan);
+
 // When the lifecycle next needs to act on its own (none for canceled or paused forever).
 std::optional<Timestamp> next_action_at(const Subscription& sub);
-
-// The cadence-aware period after `current` given the anchor.
-Period next_period(const Subscription& sub, const Cadence& cadence);
 
 // Something that happened while advancing a subscription through time.
 struct LifecycleEvent {
@@ -205,6 +217,16 @@ struct NextPeriod {
   LifecycleEvent event;
 };
 std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans);
+
+// POST /v1/subscriptions/{id}/next-date: the next delivery and charge (the end of the
+// current period) moves to `date`, and the calendar goes on from there (the anchor moves to
+// `date`; a delivery day follows its weekday or day of the month). `date` must be tomorrow
+// or later (by UTC date) and before the delivery after next; skips keep their place (the
+// n-th upcoming period skipped stays skipped) and a plan change due at the old date moves
+// with it. Active, past_due and unpaid subscriptions only, not one ending at period end.
+// Returns the event's details. Errors: 409 invalid_state_transition / subscription_ending,
+// 422 invalid_date, 422 no_change.
+Result<Json> move_next_date(Subscription& sub, const PlanLookup& plans, Timestamp date, Timestamp now);
 
 // Price of one billed period: unit amount * quantity less any discount (see discount_off).
 std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount);

@@ -545,5 +545,203 @@ TEST(ChooseSkip, NothingToSkipOnceCanceled) {
   EXPECT_EQ(chosen.error().code, "nothing_to_skip");
 }
 
+// ------------------------------------------------------------------ delivery schedules
+
+Subscription delivered(const catalog::Plan& p, Cadence delivery, const char* start, const char* now) {
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.start_date = at(start);
+  s.delivery = delivery;
+  (void)begin(s, p, at(now));
+  return s;
+}
+
+std::vector<std::string> period_starts(const std::vector<UpcomingPeriod>& periods) {
+  std::vector<std::string> out;
+  for (const auto& u : periods) out.push_back(format_rfc3339(u.period.start));
+  return out;
+}
+
+TEST(Delivery, AnOwnScheduleReplacesThePlansCadenceAtThePlansPricePerDelivery) {
+  auto p = plan(1500, Interval::kMonth);
+  const Cadence thursdays{Interval::kWeek, 2, 4, std::nullopt};
+  // Mon 2026-12-07: the first box now, the next on the Thursday nearest two weeks on, then every 14 days.
+  auto s = delivered(p, thursdays, "2026-12-07T09:00:00Z", "2026-12-07T09:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-12-24T09:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.billing_cycle_anchor), "2026-12-24T09:00:00Z");
+  auto periods = upcoming(s, {&p, nullptr}, 4);
+  EXPECT_EQ(period_starts(periods), (std::vector<std::string>{"2026-12-07T09:00:00Z", "2026-12-24T09:00:00Z",
+                                                              "2027-01-07T09:00:00Z", "2027-01-21T09:00:00Z"}));
+  for (const auto& u : periods) EXPECT_EQ(u.amount, 1500);
+  auto events = advance(s, {&p, nullptr}, at("2027-01-08T00:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(format_rfc3339(events[1].period.start), "2027-01-07T09:00:00Z");
+  EXPECT_EQ(format_rfc3339(events[1].period.end), "2027-01-21T09:00:00Z");
+  EXPECT_EQ(events[1].amount, 1500);
+}
+
+TEST(Delivery, AScheduledStartAndATrialKeepTheDeliveryDay) {
+  auto p = plan(1500, Interval::kMonth, 1, 10);
+  const Cadence fifteenth{Interval::kMonth, 1, std::nullopt, 15};
+  // Scheduled for 2027-01-20 with a 10-day trial: the trial ends 01-30, then the 15th's calendar.
+  auto s = delivered(p, fifteenth, "2027-01-20T00:00:00Z", "2027-01-10T00:00:00Z");
+  ASSERT_EQ(s.status, Status::kScheduled);
+  EXPECT_EQ(period_starts(upcoming(s, {&p, nullptr}, 4)),
+            (std::vector<std::string>{"2027-01-20T00:00:00Z", "2027-01-30T00:00:00Z", "2027-02-15T00:00:00Z",
+                                      "2027-03-15T00:00:00Z"}));
+}
+
+TEST(Delivery, APendingChangeOfScheduleRestartsTheCalendarAtThePeriodEnd) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = started(p, "2027-01-20T00:00:00Z", "2027-01-20T00:00:00Z");
+  s.pending_change = PendingChange{p.id, 1, s.current.end, Cadence{Interval::kWeek, 1, 1, std::nullopt}};
+  auto events = advance(s, {&p, &p}, at("2027-03-01T00:00:00Z"), Snapshots::kTake);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(format_rfc3339(events[0].period.start), "2027-02-20T00:00:00Z");
+  // 02-20 is a Saturday; a week on is Sat 02-27, whose nearest Mondays are 02-22 (5 days) and 03-01 (2 days).
+  EXPECT_EQ(format_rfc3339(events[0].period.end), "2027-03-01T00:00:00Z");
+  EXPECT_TRUE(events[0].details.contains("delivery_changed"));
+  ASSERT_TRUE(s.delivery.has_value());
+  EXPECT_EQ(s.delivery->day_of_week, 1);
+  EXPECT_FALSE(s.pending_change.has_value());
+  EXPECT_EQ(format_rfc3339(events[1].period.start), "2027-03-01T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(events[1].period.end), "2027-03-08T00:00:00Z");
+}
+
+TEST(Delivery, TheStoredFormRoundTripsAndOldDocumentsHaveNone) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = delivered(p, Cadence{Interval::kWeek, 2, 4, std::nullopt}, "2026-12-07T09:00:00Z", "2026-12-07T09:00:00Z");
+  s.pending_change = PendingChange{p.id, 2, s.current.end, Cadence{Interval::kMonth, 1, std::nullopt, 15}};
+  Json doc = to_json(s);
+  EXPECT_EQ(doc["delivery"],
+            (Json{{"interval", "week"}, {"interval_count", 2}, {"day_of_week", 4}, {"day_of_month", nullptr}}));
+  EXPECT_EQ(doc["pending_plan_change"]["delivery"]["day_of_month"], 15);
+  auto back = subscription_from_doc(doc);
+  EXPECT_EQ(back.delivery, s.delivery);
+  EXPECT_EQ(back.pending_change->delivery, s.pending_change->delivery);
+  doc.erase("delivery");
+  doc["pending_plan_change"].erase("delivery");
+  auto old = subscription_from_doc(doc);
+  EXPECT_FALSE(old.delivery.has_value());
+  EXPECT_FALSE(old.pending_change->delivery.has_value());
+}
+
+TEST(Delivery, TheRulesOfASchedule) {
+  struct Case {
+    Cadence cadence;
+    const char* field;  // "" when valid
+  };
+  const Case cases[] = {
+      {{Interval::kWeek, 2, 4, std::nullopt}, ""},
+      {{Interval::kMonth, 1, std::nullopt, 28}, ""},
+      {{Interval::kDay, 10}, ""},
+      {{Interval::kWeek, 53}, "delivery.interval_count"},
+      {{Interval::kMonth, 13}, "delivery.interval_count"},
+      {{Interval::kYear, 4}, "delivery.interval_count"},
+      {{Interval::kMonth, 1, 4, std::nullopt}, "delivery.day_of_week"},
+      {{Interval::kWeek, 1, std::nullopt, 3}, "delivery.day_of_month"},
+      {{Interval::kWeek, 1, 8, std::nullopt}, "delivery.day_of_week"},
+      {{Interval::kMonth, 1, std::nullopt, 29}, "delivery.day_of_month"},
+      {{Interval::kWeek, 1, 2, 3}, "delivery.day_of_month"},
+  };
+  for (const auto& c : cases) {
+    auto checked = check_delivery(c.cadence, "delivery");
+    if (std::string(c.field).empty()) {
+      EXPECT_TRUE(checked.ok()) << delivery_json(c.cadence).dump();
+      continue;
+    }
+    ASSERT_FALSE(checked.ok()) << delivery_json(c.cadence).dump();
+    EXPECT_EQ(checked.error().kind, ErrorKind::kInvalid);
+    ASSERT_EQ(checked.error().fields.size(), 1u);
+    EXPECT_EQ(checked.error().fields[0].field, c.field) << delivery_json(c.cadence).dump();
+  }
+}
+
+// ------------------------------------------------------------------ next date
+
+TEST(NextDate, MovesTheNextDeliveryAndTheCalendarFollows) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  auto details = move_next_date(s, {&p, nullptr}, at("2027-02-12T10:00:00Z"), at("2027-01-25T00:00:00Z"));
+  ASSERT_TRUE(details.ok()) << details.error().message;
+  EXPECT_EQ((*details)["from"], "2027-02-20T10:00:00Z");
+  EXPECT_EQ((*details)["to"], "2027-02-12T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.start), "2027-01-20T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.current.end), "2027-02-12T10:00:00Z");
+  EXPECT_EQ(period_starts(upcoming(s, {&p, nullptr}, 3)),
+            (std::vector<std::string>{"2027-01-20T10:00:00Z", "2027-02-12T10:00:00Z", "2027-03-12T10:00:00Z"}));
+  auto events = advance(s, {&p, nullptr}, at("2027-03-12T10:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(format_rfc3339(events[0].period.start), "2027-02-12T10:00:00Z");
+  EXPECT_EQ(events[0].amount, 1500);
+}
+
+TEST(NextDate, NotBeforeTomorrowNorAtOrPastTheDeliveryAfterNext) {
+  auto p = plan(1500, Interval::kMonth);
+  const auto fresh = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  const Timestamp now = at("2027-02-10T15:00:00Z");
+  struct Case {
+    const char* date;
+    const char* code;  // "" when allowed
+  };
+  const Case cases[] = {
+      {"2027-02-10T23:00:00Z", "invalid_date"},  // today
+      {"2027-02-11T00:00:00Z", ""},              // tomorrow, first second
+      {"2027-02-20T10:00:00Z", "no_change"},
+      {"2027-03-19T10:00:00Z", ""},              // later, still before the one after next
+      {"2027-03-20T10:00:00Z", "invalid_date"},  // the delivery after next itself
+      {"2027-05-01T00:00:00Z", "invalid_date"},
+  };
+  for (const auto& c : cases) {
+    auto s = fresh;
+    auto moved = move_next_date(s, {&p, nullptr}, at(c.date), now);
+    if (std::string(c.code).empty()) {
+      EXPECT_TRUE(moved.ok()) << c.date;
+      EXPECT_EQ(format_rfc3339(s.current.end), c.date);
+    } else {
+      ASSERT_FALSE(moved.ok()) << c.date;
+      EXPECT_EQ(moved.error().code, c.code) << c.date;
+      EXPECT_EQ(to_json(s), to_json(fresh)) << "a refused move changes nothing: " << c.date;
+    }
+  }
+}
+
+TEST(NextDate, RefusedWhereThereIsNoNextChargeToMove) {
+  auto p = plan(1500, Interval::kMonth, 1, 14);
+  auto trialing = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  auto moved = move_next_date(trialing, {&p, nullptr}, at("2027-01-30T00:00:00Z"), at("2027-01-21T00:00:00Z"));
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().code, "invalid_state_transition");
+  auto q = plan(1500, Interval::kMonth);
+  auto ending = started(q, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  ending.cancel_at_period_end = true;
+  moved = move_next_date(ending, {&q, nullptr}, at("2027-02-25T00:00:00Z"), at("2027-01-21T00:00:00Z"));
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().code, "subscription_ending");
+}
+
+TEST(NextDate, SkipsKeepTheirPlaceAndAPendingChangeAndTheDeliveryDayFollow) {
+  auto p = plan(1500, Interval::kWeek);
+  const Cadence thursdays{Interval::kWeek, 2, 4, std::nullopt};
+  // Thu 2027-01-07: periods start 01-07, 01-21, 02-04, 02-18, ...
+  auto s = delivered(p, thursdays, "2027-01-07T09:00:00Z", "2027-01-07T09:00:00Z");
+  s.skipped_periods = {at("2027-02-04T09:00:00Z")};  // the 2nd box from now
+  s.pending_change = PendingChange{p.id, 3, s.current.end, thursdays};
+  // Move the next box from Thu 01-21 to Tue 01-19.
+  auto moved = move_next_date(s, {&p, &p}, at("2027-01-19T09:00:00Z"), at("2027-01-10T00:00:00Z"));
+  ASSERT_TRUE(moved.ok()) << moved.error().message;
+  EXPECT_EQ(s.delivery->day_of_week, 2);  // Tuesday now
+  EXPECT_EQ(format_rfc3339(s.pending_change->effective_at), "2027-01-19T09:00:00Z");
+  ASSERT_EQ(s.skipped_periods.size(), 1u);
+  EXPECT_EQ(format_rfc3339(s.skipped_periods[0]), "2027-02-02T09:00:00Z");
+  EXPECT_EQ((*moved)["skips_moved"][0]["from"], "2027-02-04T09:00:00Z");
+  auto periods = upcoming(s, {&p, &p}, 4);
+  EXPECT_EQ(period_starts(periods), (std::vector<std::string>{"2027-01-07T09:00:00Z", "2027-01-19T09:00:00Z",
+                                                              "2027-02-02T09:00:00Z", "2027-02-16T09:00:00Z"}));
+  EXPECT_TRUE(periods[2].skipped);
+  EXPECT_EQ(periods[1].quantity, 3);  // the plan change came with the moved date
+}
+
 }  // namespace
 }  // namespace recur::subscriptions

@@ -85,6 +85,7 @@ const std::vector<std::string_view>& event_types() {
       "subscription.retention_offered",
       "subscription.scheduled",
       "subscription.skipped",
+      "subscription.next_date_moved",
       "subscription.started",
       "subscription.trial_ended",
       "subscription.trial_started",

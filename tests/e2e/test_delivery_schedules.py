@@ -1,0 +1,150 @@
+"""A subscription's own delivery schedule and its next date over HTTP (issue 18, flexible
+schedules): create with `delivery`, change it by PATCH (change-plan's rules, previewed
+first), move the next date, and the 422s that change nothing."""
+from datetime import timedelta
+
+from recur_api import ApiTestCase, format_time, now, parse_time
+
+DAY = timedelta(days=1)
+THURSDAY = 4
+
+
+class DeliveryScheduleTest(ApiTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.monthly = cls.make.plan(amount=2800)
+
+    def path(self, sub, action=""):
+        return f"/v1/subscriptions/{sub['id']}" + (f"/{action}" if action else "")
+
+    def upcoming(self, sub, count=4):
+        r = self.api.get(self.path(sub, "upcoming"), params={"count": count})
+        self.assertStatus(r, 200)
+        return r.json()["data"]
+
+    def history_types(self, sub):
+        return [e["type"] for e in self.list_all(self.path(sub, "history"))]
+
+    def test_every_two_weeks_on_thursday_bills_the_plans_price_per_delivery(self):
+        delivery = {"interval": "week", "interval_count": 2, "day_of_week": THURSDAY}
+        sub = self.make.subscription(plan=self.monthly, delivery=delivery)
+        self.assertEqual(sub["delivery"], dict(delivery, day_of_month=None))
+        self.assertEqual((sub["status"], sub["current_period_amount"]), ("active", 2800))
+        periods = self.upcoming(sub, 5)
+        first_end = parse_time(periods[0]["period"]["end"])
+        self.assertEqual(first_end.isoweekday(), THURSDAY)
+        # The nearest Thursday to two weeks on: never more than 3 days from it.
+        start = parse_time(sub["current_period"]["start"])
+        self.assertLessEqual(abs((first_end - (start + 14 * DAY)).total_seconds()), 3.5 * 86400)
+        for prev, cur in zip(periods[1:], periods[2:]):
+            self.assertEqual(parse_time(cur["period"]["start"]) - parse_time(prev["period"]["start"]), 14 * DAY)
+        for p in periods:
+            self.assertEqual(p["amount"], 2800, p)
+            self.assertEqual(parse_time(p["period"]["end"]).isoweekday(), THURSDAY, p)
+
+    def test_a_schedule_that_breaks_the_rules_is_refused_and_nothing_is_created(self):
+        customer = self.make.customer()
+        bad = {
+            "delivery.day_of_week": {"interval": "month", "day_of_week": 2},
+            "delivery.day_of_month": {"interval": "month", "day_of_month": 29},
+            "delivery.interval_count": {"interval": "week", "interval_count": 53},
+            "delivery.interval": {"interval": "fortnight"},
+        }
+        for field, delivery in bad.items():
+            r = self.api.post("/v1/subscriptions", {"customer": customer["id"], "plan": self.monthly["id"],
+                                                    "delivery": delivery})
+            doc = self.assertProblem(r, 422, "validation_failed")
+            self.assertIn(field, {e["field"] for e in doc["errors"]}, doc)
+        both = {"interval": "week", "day_of_week": 1, "day_of_month": 3}
+        r = self.api.post("/v1/subscriptions", {"customer": customer["id"], "plan": self.monthly["id"],
+                                                "delivery": both})
+        self.assertProblem(r, 422, "validation_failed")
+        r = self.api.get("/v1/subscriptions", params={"customer": customer["id"]})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["data"], [])
+
+    def test_patching_the_schedule_is_a_change_of_cadence_as_previewed(self):
+        sub = self.make.subscription(plan=self.monthly)
+        weekly = {"interval": "week", "interval_count": 1, "day_of_week": 1}
+        r = self.api.post(self.path(sub, "change-plan/preview"), {"delivery": weekly})
+        self.assertStatus(r, 200)
+        preview = r.json()
+        self.assertEqual(preview["plan"], self.monthly["id"])
+        self.assertEqual(preview["delivery"], dict(weekly, day_of_month=None))
+        self.assertTrue(preview["resets_billing_cycle_anchor"])
+        self.assertEqual(parse_time(preview["new_period"]["end"]).isoweekday(), 1)
+        self.assertEqual(self.api.get(self.path(sub)).json()["version"], sub["version"], "a preview changes nothing")
+
+        # Other fields of a PATCH go in a PATCH of their own; nothing changes.
+        r = self.api.patch(self.path(sub), {"delivery": weekly, "metadata": {"a": "b"}, "version": sub["version"]})
+        doc = self.assertProblem(r, 422, "validation_failed")
+        self.assertFieldErrors(doc, {"metadata": "conflicting"})
+        r = self.api.patch(self.path(sub), {"delivery": weekly})
+        self.assertProblem(r, 422, "version_required")
+
+        r = self.api.patch(self.path(sub), {"delivery": weekly, "version": sub["version"]})
+        self.assertStatus(r, 200)
+        changed = r.json()
+        self.assertEqual(changed["delivery"], preview["delivery"])
+        self.assertEqual(changed["current_period"]["end"], preview["new_period"]["end"])
+        self.assertEqual(changed["billing_cycle_anchor"], preview["new_period"]["end"])
+        self.assertEqual(changed["billed_periods"], 2)
+        self.assertIn("subscription.plan_changed", self.history_types(sub))
+
+        # Back to the plan's cadence at the end of the period: a pending change with delivery null.
+        r = self.api.patch(self.path(sub), {"delivery": None, "effective": "period_end", "version": changed["version"]})
+        self.assertStatus(r, 200)
+        pending = r.json()["pending_plan_change"]
+        self.assertEqual((pending["plan"], pending["delivery"]), (self.monthly["id"], None))
+        self.assertEqual(pending["effective_at"], changed["current_period"]["end"])
+
+    def test_the_same_schedule_again_is_no_change(self):
+        every_10_days = {"interval": "day", "interval_count": 10}
+        sub = self.make.subscription(plan=self.monthly, delivery=every_10_days)
+        r = self.api.post(self.path(sub, "change-plan"), {"delivery": every_10_days})
+        self.assertProblem(r, 422, "no_change")
+
+    def test_moving_the_next_date_moves_the_calendar_and_keeps_skips_in_place(self):
+        sub = self.make.subscription(plan=self.monthly)
+        before = self.upcoming(sub, 4)
+        skipped = before[2]["period"]["start"]  # the second box from now
+        r = self.api.post(self.path(sub, "skip"), {"period_start": skipped})
+        self.assertStatus(r, 200)
+        new_date = format_time(parse_time(before[1]["period"]["start"]) - 9 * DAY)
+        r = self.api.post(self.path(sub, "next-date"), {"date": new_date})
+        self.assertStatus(r, 200)
+        moved = r.json()
+        self.assertEqual((moved["current_period"]["end"], moved["billing_cycle_anchor"]), (new_date, new_date))
+        after = self.upcoming(sub, 4)
+        self.assertEqual(after[1]["period"]["start"], new_date)
+        self.assertTrue(after[2]["skipped"], after)
+        self.assertEqual(moved["skipped_periods"], [after[2]["period"]["start"]])
+        self.assertNotEqual(after[2]["period"]["start"], skipped)
+        events = self.list_all(self.path(sub, "history"))
+        event = next(e for e in events if e["type"] == "subscription.next_date_moved")
+        self.assertEqual(event["details"]["to"], new_date, event)
+        self.assertEqual(event["details"]["skips_moved"],
+                         [{"from": skipped, "to": after[2]["period"]["start"]}], event)
+
+    def test_a_next_date_too_early_too_late_or_unchanged_is_refused_and_changes_nothing(self):
+        sub = self.make.subscription(plan=self.monthly)
+        periods = self.upcoming(sub, 3)
+        cases = {
+            format_time(now()): "invalid_date",            # today (UTC): tomorrow at the earliest
+            periods[2]["period"]["start"]: "invalid_date",  # the delivery after next
+            periods[1]["period"]["start"]: "no_change",
+        }
+        for date, code in cases.items():
+            r = self.api.post(self.path(sub, "next-date"), {"date": date})
+            doc = self.assertProblem(r, 422, code)
+            self.assertEqual(doc["errors"][0]["field"], "date", doc)
+        r = self.api.post(self.path(sub, "next-date"), {})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"date": "required"})
+        self.assertEqual(self.api.get(self.path(sub)).json()["version"], sub["version"])
+        # An ending subscription has no next date to move.
+        r = self.api.post(self.path(sub, "cancel"), {"reason": "moving"})
+        self.assertStatus(r, 200)
+        r = self.api.post(self.path(sub, "next-date"), {"date": format_time(now() + 5 * DAY)})
+        self.assertProblem(r, 409, "subscription_ending")
