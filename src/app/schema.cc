@@ -755,6 +755,14 @@ CREATE UNIQUE INDEX invoices_request_key ON invoices (request_key))",
 ALTER TABLE payment_methods ADD COLUMN type TEXT NOT NULL DEFAULT 'card';
 ALTER TABLE payment_methods ADD COLUMN wallet TEXT)",
        payment_method_types_38},
+      // The shop's blackout dates (issue 18): days nothing ships; a delivery due on one moves
+      // to the next open day (docs/subscription-boxes.md). A day is days since 1970-01-01, UTC.
+      {39, "subscriptions (issue 18): blackout dates", R"(
+CREATE TABLE blackout_dates (
+  day BIGINT PRIMARY KEY,
+  reason TEXT,
+  created_at BIGINT NOT NULL
+))"},
   };
   return kMigrations;
 }

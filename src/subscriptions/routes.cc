@@ -210,6 +210,22 @@ Result<OfferInput> parse_offer(const Request& req) {
   return in;
 }
 
+// A blackout date in a path: YYYY-MM-DD, as days since 1970-01-01.
+Result<std::int64_t> blackout_day(const std::string& text) {
+  auto t = parse_rfc3339(text + "T00:00:00Z");
+  if (text.size() != 10 || !t || format_rfc3339(*t).substr(0, 10) != text)
+    return Error::invalid("validation_failed", "the date must be a calendar date such as 2026-12-25",
+                          {{"date", "invalid_value", "a date YYYY-MM-DD"}});
+  return *t / kSecondsPerDay;
+}
+
+Json blackout_json(const BlackoutDate& d) {
+  return Json{{"object", "blackout_date"},
+              {"date", format_rfc3339(d.day * kSecondsPerDay).substr(0, 10)},
+              {"reason", text_or_null(d.reason)},
+              {"created", format_rfc3339(d.created)}};
+}
+
 Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string& id) {
   Json data = Json::array();
   for (const auto& p : periods)
@@ -463,6 +479,39 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     return http::respond(req, retention.update_offer(req.path_params["id"], patch, **version, access::actor_of(req)), 200,
                          render_offer);
   });
+
+  // The shop's blackout dates: days nothing ships (docs/subscription-boxes.md).
+  router.add("GET", "/v1/settings/blackout-dates", std::string(kSettingsRead), [&svc](Request& req) {
+    if (auto st = http::check_query(req, {}); !st.ok()) return http::error_response(req, st.error());
+    auto dates = svc.blackout_dates();
+    if (!dates.ok()) return http::error_response(req, dates.error());
+    Json data = Json::array();
+    for (const auto& d : *dates) data.push_back(blackout_json(d));
+    return http::json_response(200, http::list_json(std::move(data), false, "/v1/settings/blackout-dates"));
+  });
+  router.add("PUT", "/v1/settings/blackout-dates/{date}", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto day = blackout_day(req.path_params["date"]);
+    if (!day.ok()) return http::error_response(req, day.error());
+    auto body = parse_json_object(req.body.empty() ? std::string("{}") : req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
+    FieldReader f(*body);
+    auto reason = f.text("reason", false, 200);
+    if (auto st = f.finish(); !st.ok()) return http::error_response(req, st.error());
+    auto put = svc.put_blackout_date(*day, reason.value_or(""));
+    if (!put.ok()) return http::error_response(req, put.error());
+    Json out = blackout_json(put->date);
+    out["deliveries_moved"] = put->moved;
+    return http::json_response(put->created ? 201 : 200, out);
+  });
+  router.add("DELETE", "/v1/settings/blackout-dates/{date}", std::string(kSettingsWrite), [&svc](Request& req) {
+    auto day = blackout_day(req.path_params["date"]);
+    if (!day.ok()) return http::error_response(req, day.error());
+    auto st = svc.delete_blackout_date(*day);
+    if (!st.ok()) return http::error_response(req, st.error());
+    return http::json_response(200,
+                               {{"date", req.path_params["date"]}, {"object", "blackout_date"}, {"deleted", true}});
+  });
+
   for (const char* path : {"/v1/subscriptions", "/v1/subscriptions/{id}/upcoming", "/v1/subscriptions/{id}/history",
                            "/v1/retention-offers"})
     router.reads_query("GET", path);

@@ -17,9 +17,10 @@ struct SubscriptionService::Loaded {
   Subscription sub;
   catalog::Plan plan;
   std::optional<catalog::Plan> pending;  // the plan of a scheduled change
+  ClosedDays closed;                     // the shop's blackout dates
   std::int64_t stored_version = 0;
 
-  PlanLookup lookup() const { return PlanLookup{&plan, pending ? &*pending : nullptr}; }
+  PlanLookup lookup() const { return PlanLookup{&plan, pending ? &*pending : nullptr, &closed}; }
   // The plan the subscription is on after any applied pending change.
   const catalog::Plan& current_plan() const { return pending && sub.plan == pending->id ? *pending : plan; }
 };
@@ -117,6 +118,7 @@ Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const 
     if (!pending) return Error::internal("subscription " + id + " has a pending change to a missing plan");
     l.pending = std::move(*pending);
   }
+  RECUR_ASSIGN(l.closed, closed_days(tx));
   return l;
 }
 
@@ -626,6 +628,68 @@ Result<Page<events::Event>> SubscriptionService::history(const std::string& id, 
 
 // ------------------------------------------------------------------ scheduler
 
+Result<int> SubscriptionService::advance_stored(db::Tx& tx, const std::string& id, Timestamp now) {
+  auto loaded = load(tx, id, true);
+  if (!loaded.ok()) return loaded.error().kind == ErrorKind::kNotFound ? Result<int>(0) : loaded.error();
+  Loaded& l = *loaded;
+  auto happened = advance(l.sub, l.lookup(), now, Snapshots::kTake);
+  if (happened.empty()) return 0;
+  l.sub.updated = now;
+  l.sub.version = l.stored_version + 1;
+  RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
+  if (!stored) return 0;
+  show_stored_version(happened, l.sub);
+  const int steps = static_cast<int>(happened.size());
+  RECUR_TRY(record_lifecycle(tx, l.sub, std::move(happened)));
+  return steps;
+}
+
+Result<std::vector<BlackoutDate>> SubscriptionService::blackout_dates() {
+  return db::transact(
+      db_, [&](db::Tx& tx) { return list_blackout_dates(tx); }, db::TxMode::kReadOnly);
+}
+
+Result<SubscriptionService::BlackoutPut> SubscriptionService::put_blackout_date(std::int64_t day,
+                                                                                const std::string& reason) {
+  const Timestamp now = clock_.now();
+  if (day < now / kSecondsPerDay)
+    return Error::invalid("validation_failed", "a blackout date must be today or later",
+                          {{"date", "in_the_past", "must be today (UTC) or later"}});
+  BlackoutPut put;
+  put.date = {day, reason, now};
+  RECUR_ASSIGN(put.created,
+               db::transact(db_, [&](db::Tx& tx) { return subscriptions::put_blackout_date(tx, put.date); }));
+  // The deliveries due that day move now, so their customers hear of it ahead (the scheduler
+  // would move any missed here when they come due).
+  const Timestamp from = day * kSecondsPerDay, until = from + kSecondsPerDay;
+  std::string after;
+  for (;;) {
+    RECUR_ASSIGN(auto ids,
+                 db::transact(
+                     db_, [&](db::Tx& tx) { return due_between(tx, from, until, after, 200); }, db::TxMode::kReadOnly));
+    for (const auto& id : ids) {
+      RECUR_ASSIGN(int steps, db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, id, now); }));
+      if (steps > 0) ++put.moved;
+    }
+    if (ids.size() < 200) break;
+    after = ids.back();
+  }
+  RECUR_ASSIGN(auto stored, blackout_dates());
+  for (const auto& d : stored)
+    if (d.day == day) put.date = d;
+  return put;
+}
+
+recur::Status SubscriptionService::delete_blackout_date(std::int64_t day) {
+  return db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    RECUR_ASSIGN(bool deleted, subscriptions::delete_blackout_date(tx, day));
+    if (!deleted)
+      return Error::not_found("blackout_date_not_found",
+                              "no blackout date on " + format_rfc3339(day * kSecondsPerDay).substr(0, 10));
+    return Ok{};
+  });
+}
+
 Result<RunReport> SubscriptionService::run_due(int workers) {
   Timestamp now = clock_.now();
   RunReport report;
@@ -640,21 +704,7 @@ Result<RunReport> SubscriptionService::run_due(int workers) {
     // and advanced by whoever gets it first: the second finds nothing due.
     parallel_for(workers, ids.size(), [&](std::size_t i) {
       const std::string& id = ids[i];
-      auto step = db::transact(db_, [&](db::Tx& tx) -> Result<int> {
-        auto loaded = load(tx, id, true);
-        if (!loaded.ok()) return loaded.error().kind == ErrorKind::kNotFound ? Result<int>(0) : loaded.error();
-        Loaded& l = *loaded;
-        auto happened = advance(l.sub, l.lookup(), now, Snapshots::kTake);
-        if (happened.empty()) return 0;
-        l.sub.updated = now;
-        l.sub.version = l.stored_version + 1;
-        RECUR_ASSIGN(bool stored, subscriptions::update(tx, l.sub, l.stored_version));
-        if (!stored) return 0;
-        show_stored_version(happened, l.sub);
-        const int steps = static_cast<int>(happened.size());
-        RECUR_TRY(record_lifecycle(tx, l.sub, std::move(happened)));
-        return steps;
-      });
+      auto step = db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, id, now); });
       std::lock_guard lock(mu);
       if (!step.ok()) {
         // One bad row must not hold up every other renewal: note it and go on.

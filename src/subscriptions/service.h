@@ -248,6 +248,18 @@ class SubscriptionService {
   // own transaction and connection; the caller sizes the pool).
   Result<RunReport> run_due(int workers = 1);
 
+  // The shop's blackout dates (docs/subscription-boxes.md). Putting one moves at once the
+  // deliveries already due that day (each with its subscription.delivery_moved step) and
+  // answers how many moved; deleting one moves nothing back. `day`: days since 1970-01-01.
+  Result<std::vector<BlackoutDate>> blackout_dates();
+  struct BlackoutPut {
+    BlackoutDate date;
+    bool created = false;
+    int moved = 0;
+  };
+  Result<BlackoutPut> put_blackout_date(std::int64_t day, const std::string& reason);
+  recur::Status delete_blackout_date(std::int64_t day);
+
   // Wiring: the billing module (none: periods are not invoiced, as in unit setups).
   void set_billing(PeriodBilling* billing) { billing_ = billing; }
   void set_fulfilment(Fulfilment* fulfilment) { fulfilment_ = fulfilment; }
@@ -261,6 +273,9 @@ class SubscriptionService {
   using Change = std::function<Result<Json>(Loaded&, db::Tx&, Timestamp now)>;
 
   Result<Loaded> load(db::Tx& tx, const std::string& id, bool for_update);
+  // The scheduler's step for one subscription: advance it to `now` and store and record what
+  // happened; the number of steps (0: nothing was due, or the row is gone).
+  Result<int> advance_stored(db::Tx& tx, const std::string& id, Timestamp now);
   // Load for update, bring up to now, check the version, apply `change`, store, record.
   Result<Subscription> mutate(const std::string& id, std::optional<std::int64_t> expected_version,
                               const events::Actor& actor, const std::string& event_type, const Change& change);

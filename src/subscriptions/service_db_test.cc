@@ -419,6 +419,47 @@ TEST_F(SubscriptionServiceTest, MovingTheNextDateMovesTheRenewalAndIsRecorded) {
   EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-20T10:00:00Z");
 }
 
+TEST_F(SubscriptionServiceTest, ABlackoutDateMovesTheDeliveriesDueThatDayAtOnceAndTheRenewalFollows) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);  // renews 2026-02-28 10:00
+  auto other = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  const std::int64_t feb28 = at("2026-02-28T00:00:00Z") / kSecondsPerDay;
+  auto put = svc().put_blackout_date(feb28, "stocktake");
+  ASSERT_TRUE(put.ok()) << put.error().message;
+  EXPECT_TRUE(put->created);
+  EXPECT_EQ(put->moved, 2);
+  EXPECT_EQ(put->date.reason, "stocktake");
+  auto s = reload(sub.id);
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-01T10:00:00Z");
+  EXPECT_EQ(s.version, sub.version + 1);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.delivery_moved'", {sub.id}),
+      1);
+  EXPECT_EQ(count("SELECT next_action_at FROM subscriptions WHERE id = $1", {other.id}), at("2026-03-01T10:00:00Z"));
+  // Put again: the reason changes, nothing moves twice.
+  auto again = svc().put_blackout_date(feb28, "inventory count");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->moved, 0);
+  EXPECT_EQ(again->date.reason, "inventory count");
+  // Nothing renews on the closed day; the renewal comes the next day, then back on the 28th.
+  advance_to("2026-02-28T23:00:00Z");
+  EXPECT_EQ(reload(sub.id).billed_periods, 1);
+  advance_to("2026-03-01T10:00:00Z");
+  s = reload(sub.id);
+  EXPECT_EQ(s.billed_periods, 2);
+  EXPECT_EQ(format_rfc3339(s.current.end), "2026-03-31T10:00:00Z");
+  // A past day is refused; deleting opens the day; deleting again is 404.
+  auto past = svc().put_blackout_date(feb28 - 60, "");
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.error().code, "validation_failed");
+  ASSERT_TRUE(svc().delete_blackout_date(feb28).ok());
+  auto missing = svc().delete_blackout_date(feb28);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, "blackout_date_not_found");
+  EXPECT_TRUE(svc().blackout_dates()->empty());
+}
+
 TEST_F(SubscriptionServiceTest, StaleVersionIsRefusedAndChangesNothing) {
   auto plan = testing::make_plan(t, 2400, Interval::kMonth);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);

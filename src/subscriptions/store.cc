@@ -138,6 +138,45 @@ Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
   return ids;
 }
 
+Result<std::vector<std::string>> due_between(db::Tx& tx, Timestamp from, Timestamp until, const std::string& after,
+                                             int limit) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE next_action_at >= $1 AND next_action_at < $2"
+                                   " AND id > $3 ORDER BY id LIMIT $4",
+                                   {from, until, after, std::int64_t{limit}}));
+  std::vector<std::string> ids;
+  for (const auto& row : rows) ids.push_back(row.text(0));
+  return ids;
+}
+
+Result<std::vector<BlackoutDate>> list_blackout_dates(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT day, reason, created_at FROM blackout_dates ORDER BY day"));
+  std::vector<BlackoutDate> out;
+  for (const auto& row : rows) out.push_back({row.int64(0), row.is_null(1) ? "" : row.text(1), row.int64(2)});
+  return out;
+}
+
+Result<ClosedDays> closed_days(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT day FROM blackout_dates ORDER BY day"));
+  ClosedDays out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(row.int64(0));
+  return out;
+}
+
+Result<bool> put_blackout_date(db::Tx& tx, const BlackoutDate& date) {
+  const db::Value reason = date.reason.empty() ? db::Value(nullptr) : db::Value(date.reason);
+  RECUR_ASSIGN(auto updated, tx.exec("UPDATE blackout_dates SET reason = $2 WHERE day = $1", {date.day, reason}));
+  if (updated > 0) return false;
+  RECUR_TRY(tx.exec("INSERT INTO blackout_dates (day, reason, created_at) VALUES ($1, $2, $3)",
+                    {date.day, reason, date.created}));
+  return true;
+}
+
+Result<bool> delete_blackout_date(db::Tx& tx, std::int64_t day) {
+  RECUR_ASSIGN(auto deleted, tx.exec("DELETE FROM blackout_dates WHERE day = $1", {day}));
+  return deleted > 0;
+}
+
 Result<std::optional<Timestamp>> next_action_due(db::Tx& tx) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(next_action_at) FROM subscriptions"));
   if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();

@@ -45,6 +45,23 @@ Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& 
 Result<std::vector<std::string>> lapsed_customers(db::Tx& tx);
 // Ids whose lifecycle is due at or before `now`, oldest due first.
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
+// Ids after `after` whose next step falls in [from, until) (a blackout date's day), by id.
+Result<std::vector<std::string>> due_between(db::Tx& tx, Timestamp from, Timestamp until, const std::string& after,
+                                             int limit);
+
+// The shop's blackout dates (table blackout_dates): days nothing ships.
+struct BlackoutDate {
+  std::int64_t day = 0;  // days since 1970-01-01 (UTC)
+  std::string reason;    // "" for none
+  Timestamp created = 0;
+};
+Result<std::vector<BlackoutDate>> list_blackout_dates(db::Tx& tx);
+Result<ClosedDays> closed_days(db::Tx& tx);
+// Inserts or updates the day's reason; false when it was there already.
+Result<bool> put_blackout_date(db::Tx& tx, const BlackoutDate& date);
+// False when the day was not a blackout date.
+Result<bool> delete_blackout_date(db::Tx& tx, std::int64_t day);
+
 // The earliest next_action_at of any subscription (none when nothing is scheduled).
 Result<std::optional<Timestamp>> next_action_due(db::Tx& tx);
 

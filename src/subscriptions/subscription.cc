@@ -88,6 +88,16 @@ recur::Status check_delivery(const Cadence& d, const std::string& field) {
   return Ok{};
 }
 
+bool is_closed(const ClosedDays& closed, Timestamp t) {
+  const std::int64_t day = t / kSecondsPerDay - (t % kSecondsPerDay < 0 ? 1 : 0);
+  return std::binary_search(closed.begin(), closed.end(), day);
+}
+
+Timestamp next_open(const ClosedDays& closed, Timestamp t) {
+  while (is_closed(closed, t)) t += kSecondsPerDay;
+  return t;
+}
+
 const Cadence& cadence_of(const Subscription& s, const catalog::Plan& plan) {
   return s.delivery ? *s.delivery : plan.cadence;
 }
@@ -306,18 +316,21 @@ LifecycleEvent expire_incomplete(Subscription& s, Timestamp at) {
   return plain("subscription.incomplete_expired", at, s, {{"reason", "first_payment_not_made"}});
 }
 
-// Takes out a skip for the period starting at `start`; true if it was skipped.
-bool take_skip(Subscription& s, Timestamp start) {
-  auto it = std::find(s.skipped_periods.begin(), s.skipped_periods.end(), start);
+// Takes out a skip for the period starting at `start`; true if it was skipped. A skip asked
+// for before a blackout date moved the period names its old start.
+bool take_skip(Subscription& s, Timestamp start, const PlanLookup& plans) {
+  auto it = std::find_if(s.skipped_periods.begin(), s.skipped_periods.end(), [&](Timestamp t) {
+    return t == start || (plans.closed && next_open(*plans.closed, t) == start);
+  });
   if (it == s.skipped_periods.end()) return false;
   s.skipped_periods.erase(it);
   return true;
 }
 
 // A new billed period has begun at s.current: bill it, unless the customer skipped it.
-LifecycleEvent period_began(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at,
-                            Json details = nullptr) {
-  if (take_skip(s, s.current.start)) {
+LifecycleEvent period_began(Subscription& s, const PlanLookup& plans, const catalog::Plan& plan, std::string type,
+                            Timestamp at, Json details = nullptr) {
+  if (take_skip(s, s.current.start, plans)) {
     s.current_amount = 0;
     s.current_skipped = true;
     return plain("subscription.period_skipped", at, s, std::move(details));
@@ -389,7 +402,8 @@ LifecycleEvent roll_period(Subscription& s, const PlanLookup& plans, Timestamp a
     s.current = {at, period_start(at, cadence, 1)};
   else
     s.current = period_from(s.billing_cycle_anchor, cadence, at);
-  return period_began(s, plan, "subscription.renewed", at, std::move(details));
+  s.current.start = at;  // later than the calendar's boundary when a blackout date moved it
+  return period_began(s, plans, plan, "subscription.renewed", at, std::move(details));
 }
 
 LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at) {
@@ -397,7 +411,41 @@ LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at)
   const auto& plan = plan_of(s, plans);
   s.status = Status::kActive;
   reanchor(s, cadence_of(s, plan), at);
-  return period_began(s, plan, "subscription.trial_ended", at, std::move(details));
+  return period_began(s, plans, plan, "subscription.trial_ended", at, std::move(details));
+}
+
+// The next delivery (what next_action_at waits for, when it starts a period) on a blackout
+// date moves to the next open day: a step of its own, so the customer can be told.
+std::optional<LifecycleEvent> move_off_closed_day(Subscription& s, const PlanLookup& plans, Timestamp now) {
+  if (!plans.closed || plans.closed->empty()) return std::nullopt;
+  Timestamp* delivery = nullptr;
+  switch (s.status) {
+    case Status::kScheduled:
+      delivery = &s.start_date;
+      break;
+    case Status::kTrialing:
+    case Status::kActive:
+    case Status::kPastDue:
+    case Status::kUnpaid:
+      if (!s.cancel_at_period_end) delivery = &s.current.end;
+      break;
+    case Status::kPaused:
+      if (s.pause && s.pause->resumes_at && !(s.cancel_at_period_end && s.current.end <= *s.pause->resumes_at))
+        delivery = &*s.pause->resumes_at;
+      break;
+    default:
+      break;
+  }
+  if (!delivery || !is_closed(*plans.closed, *delivery)) return std::nullopt;
+  const Timestamp from = *delivery, to = next_open(*plans.closed, from);
+  *delivery = to;
+  if (s.status == Status::kScheduled) {
+    // The calendar starts on the open day; a trial keeps its end unless the start passed it.
+    s.current.start = s.billing_cycle_anchor = to;
+    if (s.current.end <= to) s.current.end = calendar_from(to, cadence_of(s, plan_of(s, plans))).first.end;
+  }
+  Json details = {{"from", format_rfc3339(from)}, {"to", format_rfc3339(to)}, {"reason", "blackout_date"}};
+  return plain("subscription.delivery_moved", std::min(from, now), s, std::move(details));
 }
 
 }  // namespace
@@ -473,11 +521,19 @@ std::vector<LifecycleEvent> advance(Subscription& s, const PlanLookup& plans, Ti
   const bool take = snapshots == Snapshots::kTake;
   // Bounded: a subscription left alone for decades still finishes; every step moves time on.
   for (int step = 0; step < 100000; ++step) {
+    // Each step's JSON is built once: a step's `before` is the previous step's `after`.
+    Json before = !take ? Json() : out.empty() ? to_json(s) : out.back().after;
+    if (auto moved = move_off_closed_day(s, plans, now)) {
+      out.push_back(std::move(*moved));
+      if (take) {
+        out.back().before = std::move(before);
+        out.back().after = to_json(s);
+        before = out.back().after;
+      }
+    }
     auto due = next_action_at(s);
     if (!due || *due > now) break;
     Timestamp at = *due;
-    // Each step's JSON is built once: a step's `before` is the previous step's `after`.
-    Json before = !take ? Json() : out.empty() ? to_json(s) : out.back().after;
     const std::size_t taken = out.size();
     const auto& plan = plan_of(s, plans);
     switch (s.status) {
@@ -615,6 +671,11 @@ Result<Json> move_next_date(Subscription& s, const PlanLookup& plans, Timestamp 
   if (date < tomorrow)
     return Error::invalid("invalid_date", "the next date must be tomorrow or later",
                           {{"date", "out_of_range", "must be on or after " + format_rfc3339(tomorrow)}});
+  if (plans.closed && is_closed(*plans.closed, date))
+    return Error::invalid(
+        "invalid_date",
+        "the shop ships nothing on " + format_rfc3339(date).substr(0, 10) + " (a blackout date): choose another day",
+        {{"date", "out_of_range", "a blackout date"}});
   // Without its skips the calendar shows every period; the skips are put back by position.
   Subscription plain_calendar = s;
   plain_calendar.skipped_periods.clear();

@@ -154,13 +154,26 @@ struct LifecycleEvent {
 // pay for it (previews and reads do not).
 enum class Snapshots { kSkip, kTake };
 
-// Plans a subscription may need while advancing: its own, and a pending change's.
+// The shop's blackout dates: days nothing ships, as days since 1970-01-01 (UTC), sorted.
+using ClosedDays = std::vector<std::int64_t>;
+// Whether `t` falls on a closed day; `t` or the same time of day on the first open day after.
+bool is_closed(const ClosedDays& closed, Timestamp t);
+Timestamp next_open(const ClosedDays& closed, Timestamp t);
+
+// What a subscription may need while advancing: its plan, a pending change's, and the
+// shop's blackout dates (none: every day is open).
 struct PlanLookup {
   const catalog::Plan* current = nullptr;
   const catalog::Plan* pending = nullptr;  // when sub.pending_change is set
+  const ClosedDays* closed = nullptr;
 };
 
-// Moves `sub` forward to `now`, applying every due step in order. Pure.
+// Moves `sub` forward to `now`, applying every due step in order. Pure. A delivery (a
+// period's start: a renewal, a trial's end, a scheduled start, a resumption) that falls on
+// a blackout date moves to the same time on the next open day, with a
+// "subscription.delivery_moved" step {from, to, reason: blackout_date}; the calendar's
+// anchor stays, so later deliveries keep their days (docs/subscription-boxes.md). A skip
+// of a period that moved still applies to it.
 std::vector<LifecycleEvent> advance(Subscription& sub, const PlanLookup& plans, Timestamp now,
                                     Snapshots snapshots = Snapshots::kSkip);
 

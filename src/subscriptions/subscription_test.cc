@@ -743,5 +743,78 @@ TEST(NextDate, SkipsKeepTheirPlaceAndAPendingChangeAndTheDeliveryDayFollow) {
   EXPECT_EQ(periods[1].quantity, 3);  // the plan change came with the moved date
 }
 
+// ------------------------------------------------------------------ blackout dates
+
+std::int64_t day_of(const char* date) { return at(date) / kSecondsPerDay; }
+
+TEST(Blackout, ARenewalOnAClosedDayMovesToTheNextOpenDayAndLaterOnesKeepTheirDays) {
+  auto p = plan(1500, Interval::kMonth);
+  const ClosedDays closed{day_of("2027-02-20T00:00:00Z"), day_of("2027-02-21T00:00:00Z")};
+  auto s = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  const PlanLookup plans{&p, nullptr, &closed};
+  auto events = advance(s, plans, at("2027-03-25T00:00:00Z"), Snapshots::kTake);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].type, "subscription.delivery_moved");
+  EXPECT_EQ(events[0].details["from"], "2027-02-20T10:00:00Z");
+  EXPECT_EQ(events[0].details["to"], "2027-02-22T10:00:00Z");
+  EXPECT_EQ(events[0].after["current_period"]["end"], "2027-02-22T10:00:00Z");
+  EXPECT_EQ(events[1].type, "subscription.renewed");
+  EXPECT_EQ(format_rfc3339(events[1].period.start), "2027-02-22T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(events[1].period.end), "2027-03-20T10:00:00Z");  // the 20th again
+  EXPECT_EQ(events[1].amount, 1500);
+  EXPECT_EQ(format_rfc3339(events[2].period.start), "2027-03-20T10:00:00Z");
+  // Without the closed days the same subscription renews on the 20th.
+  auto open = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(advance(open, {&p, nullptr}, at("2027-02-21T00:00:00Z"))[0].period.start),
+            "2027-02-20T10:00:00Z");
+}
+
+TEST(Blackout, UpcomingShowsTheMovedDeliveryAndASkipAskedForBeforeStillApplies) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  s.skipped_periods = {at("2027-03-20T10:00:00Z")};
+  const ClosedDays closed{day_of("2027-03-20T00:00:00Z")};
+  const PlanLookup plans{&p, nullptr, &closed};
+  auto periods = upcoming(s, plans, 4);
+  EXPECT_EQ(period_starts(periods), (std::vector<std::string>{"2027-01-20T10:00:00Z", "2027-02-20T10:00:00Z",
+                                                              "2027-03-21T10:00:00Z", "2027-04-20T10:00:00Z"}));
+  EXPECT_TRUE(periods[2].skipped);
+  EXPECT_EQ(periods[2].amount, 0);
+}
+
+TEST(Blackout, AScheduledStartAndAResumptionMoveToo) {
+  auto p = plan(1500, Interval::kMonth);
+  const ClosedDays closed{day_of("2027-02-01T00:00:00Z"), day_of("2027-03-10T00:00:00Z")};
+  const PlanLookup plans{&p, nullptr, &closed};
+  auto scheduled = started(p, "2027-02-01T08:00:00Z", "2027-01-10T00:00:00Z");
+  ASSERT_EQ(scheduled.status, Status::kScheduled);
+  auto events = advance(scheduled, plans, at("2027-02-03T00:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "subscription.delivery_moved");
+  EXPECT_EQ(events[1].type, "subscription.started");
+  EXPECT_EQ(format_rfc3339(events[1].period.start), "2027-02-02T08:00:00Z");
+  EXPECT_EQ(format_rfc3339(scheduled.start_date), "2027-02-02T08:00:00Z");
+
+  auto paused = started(p, "2027-01-05T08:00:00Z", "2027-01-05T08:00:00Z");
+  paused.status = Status::kPaused;
+  paused.pause = Pause{at("2027-01-06T00:00:00Z"), at("2027-03-10T12:00:00Z")};
+  events = advance(paused, plans, at("2027-03-12T00:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "subscription.delivery_moved");
+  EXPECT_EQ(format_rfc3339(events[1].period.start), "2027-03-11T12:00:00Z");
+}
+
+TEST(Blackout, TheNextDateCannotBeAClosedDay) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  const ClosedDays closed{day_of("2027-02-12T00:00:00Z")};
+  auto moved = move_next_date(s, {&p, nullptr, &closed}, at("2027-02-12T10:00:00Z"), at("2027-01-25T00:00:00Z"));
+  ASSERT_FALSE(moved.ok());
+  EXPECT_EQ(moved.error().code, "invalid_date");
+  EXPECT_TRUE(is_closed(closed, at("2027-02-12T23:59:59Z")));
+  EXPECT_FALSE(is_closed(closed, at("2027-02-13T00:00:00Z")));
+  EXPECT_EQ(format_rfc3339(next_open(closed, at("2027-02-12T10:00:00Z"))), "2027-02-13T10:00:00Z");
+}
+
 }  // namespace
 }  // namespace recur::subscriptions

@@ -86,6 +86,7 @@ const std::vector<std::string_view>& event_types() {
       "subscription.scheduled",
       "subscription.skipped",
       "subscription.next_date_moved",
+      "subscription.delivery_moved",
       "subscription.started",
       "subscription.trial_ended",
       "subscription.trial_started",

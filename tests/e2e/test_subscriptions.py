@@ -455,7 +455,8 @@ class ChangePlanTest(SubscriptionTestCase):
                                                 "effective": "period_end", "version": sub["version"]})
         self.assertEqual(changed["plan"], self.monthly["id"])
         self.assertEqual(changed["pending_plan_change"], {"plan": self.monthly_premium["id"], "quantity": 2,
-                                                          "effective_at": sub["current_period"]["end"]})
+                                                          "effective_at": sub["current_period"]["end"],
+                                                          "delivery": None})
         periods = self.upcoming(sub, 3)
         self.assertEqual((periods[0]["plan"], periods[0]["amount"]), (self.monthly["id"], 3000))
         self.assertEqual((periods[1]["plan"], periods[1]["quantity"], periods[1]["amount"]),
