@@ -19,7 +19,7 @@ std::string date_text(std::optional<Timestamp> t) {
 recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions::Subscription& sub,
                                              const subscriptions::LifecycleEvent& e, bool at_signup) {
   RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
-  if (!plan || plan->items.empty()) return Ok{};  // nothing physical to ship
+  if ((!plan || plan->items.empty()) && e.add_ons.empty()) return Ok{};  // nothing physical to ship
   Shipment s;
   s.id = ids_.next("shp");
   s.subscription = sub.id;
@@ -36,11 +36,16 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   }
   if (sub.shipping_address) s.address = customers::to_json(*sub.shipping_address);
   bool any_tracked = false;
-  for (const auto& pi : plan->items) {
+  // The plan's items for the period's quantity, then the add-ons bought for this box.
+  std::vector<catalog::PlanItem> items;
+  if (plan)
+    for (const auto& pi : plan->items) items.push_back({pi.product, pi.quantity * e.quantity});
+  for (const auto& add_on : e.add_ons) items.push_back({add_on.product, add_on.quantity});
+  for (const auto& pi : items) {
     RECUR_ASSIGN(auto product, catalog::find_product(tx, pi.product));
-    if (!product) return Error::internal("plan " + plan->id + " ships a missing product " + pi.product);
-    s.items.push_back({product->id, product->sku, product->name, pi.quantity * e.quantity, 0, product->track_inventory,
-                       std::nullopt});
+    if (!product) return Error::internal("subscription " + sub.id + " ships a missing product " + pi.product);
+    s.items.push_back(
+        {product->id, product->sku, product->name, pi.quantity, 0, product->track_inventory, std::nullopt});
     any_tracked = any_tracked || product->track_inventory;
   }
   if (s.address.is_null()) {
@@ -97,16 +102,23 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
 
 recur::Status InventoryFulfilment::check_first_shipment(db::Tx& tx, const subscriptions::Subscription& sub,
                                                      const catalog::Plan& plan, Timestamp ships_at) {
+  std::vector<catalog::PlanItem> items = plan.items;
+  for (auto& item : items) item.quantity *= sub.quantity;
+  return check_extras(tx, items, ships_at);
+}
+
+recur::Status InventoryFulfilment::check_extras(db::Tx& tx, const std::vector<catalog::PlanItem>& items,
+                                                Timestamp ships_at) {
   std::vector<std::string> short_skus;
   std::vector<Alternative> offered;
-  for (const auto& pi : plan.items) {
+  for (const auto& pi : items) {
     RECUR_ASSIGN(auto product, catalog::find_product(tx, pi.product));
     if (!product || !product->track_inventory) continue;
     RECUR_ASSIGN(auto snap, answers_.snapshot(tx, *product));
-    auto a = inventory::availability(snap, pi.quantity * sub.quantity, ships_at);
+    auto a = inventory::availability(snap, pi.quantity, ships_at);
     if (a.can_fulfill) continue;
     short_skus.push_back(product->sku);
-    RECUR_ASSIGN(auto more, answers_.alternatives(tx, *product, pi.quantity * sub.quantity, a.available_on));
+    RECUR_ASSIGN(auto more, answers_.alternatives(tx, *product, pi.quantity, a.available_on));
     for (auto& m : more) offered.push_back(std::move(m));
   }
   if (short_skus.empty()) return Ok{};

@@ -36,6 +36,7 @@ class InventoryFulfilment final : public subscriptions::Fulfilment {
                              const subscriptions::LifecycleEvent& period, bool at_signup) override;
   recur::Status check_first_shipment(db::Tx& tx, const subscriptions::Subscription& sub, const catalog::Plan& plan,
                                      Timestamp ships_at) override;
+  recur::Status check_extras(db::Tx& tx, const std::vector<catalog::PlanItem>& items, Timestamp ships_at) override;
   recur::Status subscription_ended(db::Tx& tx, const std::string& subscription) override;
   // Billing was paid `invoice` in `tx`: the box of its period is marked paid (version, event
   // shipment.paid), so `paid` stays what the database says. An invoice, once paid, stays

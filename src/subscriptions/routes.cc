@@ -67,8 +67,14 @@ std::optional<std::optional<Cadence>> read_delivery(FieldReader& f) {
   FieldReader d(*object, "delivery");
   auto interval = d.one_of("interval", true, {"day", "week", "month", "year"});
   auto count = d.integer("interval_count", false, 1, 365);
-  auto day_of_week = d.integer("day_of_week", false, 1, 7);
-  auto day_of_month = d.integer("day_of_month", false, 1, 28);
+  // null is none, as the subscription shows it (so a schedule read can be sent back).
+  auto day = [&d](const char* field, std::int64_t most) -> std::optional<std::int64_t> {
+    if (!d.is_null(field)) return d.integer(field, false, 1, most);
+    d.accept(field);
+    return std::nullopt;
+  };
+  auto day_of_week = day("day_of_week", 7);
+  auto day_of_month = day("day_of_month", 28);
   f.absorb(d);
   if (!interval) return std::nullopt;
   Cadence c{*parse_interval(*interval), static_cast<int>(count.value_or(1))};
@@ -351,6 +357,16 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                auto date = f.timestamp("date", true);
                RECUR_TRY(f.finish());
                return svc.move_next_date(id, *date, version, actor);
+             }));
+  router.add("POST", "/v1/subscriptions/{id}/add-ons", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version,
+                                   const auto& actor) -> Result<Subscription> {
+               FieldReader f(body);
+               auto product = f.text("product", true, 64);
+               auto quantity = f.integer("quantity", false, 1, 100);
+               (void)f.one_of("period", false, {"next"});  // the only one: the next billed period
+               RECUR_TRY(f.finish());
+               return svc.add_on(id, {*product, quantity.value_or(1)}, version, actor);
              }));
   router.add("POST", "/v1/subscriptions/{id}/change-plan", write, [&svc, change_plan](Request& req) {
     auto a = action_body(req);

@@ -325,11 +325,59 @@ Result<Subscription> SubscriptionService::move_next_date(const std::string& id, 
                 });
 }
 
+Result<Subscription> SubscriptionService::add_on(const std::string& id, const AddOnInput& in,
+                                                 std::optional<std::int64_t> expected_version,
+                                                 const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.add_on_added",
+                [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    RECUR_ASSIGN(auto product, catalog::find_product_by_key(tx, in.product));
+    if (!product)
+      return Error::invalid("validation_failed", "no product with id or SKU '" + in.product + "'",
+                            {{"product", "not_found", "no such product"}});
+    if (!product->active)
+      return Error::invalid("validation_failed", "product " + product->id + " is archived",
+                            {{"product", "inactive", "the product is archived"}});
+    if (!product->price)
+      return Error::invalid("validation_failed", "product " + product->id + " has no price to charge for it",
+                            {{"product", "invalid_value", "an add-on needs a product with a price"}});
+    if (product->price->currency != l.sub.currency)
+      return Error::invalid("currency_mismatch", "product " + product->id + " is priced in " +
+                                                     product->price->currency + ", the subscription in " +
+                                                     l.sub.currency,
+                            {{"product", "currency_mismatch", "priced in another currency"}});
+    // The next billed period: its invoice charges the add-on and its box ships it.
+    auto next = next_billable(l.sub, l.lookup());
+    if (!next)
+      return Error::conflict("no_upcoming_box", "subscription " + id + " has no upcoming box to add to (it is " +
+                                                    std::string(to_string(l.sub.status)) +
+                                                    (l.sub.cancel_at_period_end ? ", ending at period end)" : ")"));
+    const Period period = next->event.period;
+    if (fulfilment_) RECUR_TRY(fulfilment_->check_extras(tx, {{product->id, in.quantity}}, period.start));
+    AddOn a{ids_.next("ao"), product->id, product->name, in.quantity, product->price->amount, l.sub.currency, now};
+    std::int64_t total = 0;
+    if (__builtin_mul_overflow(a.unit_amount, a.quantity, &total))
+      return Error::invalid("amount_too_large", "the add-on's price times its quantity is too large",
+                            {{"quantity", "out_of_range", "too large for its price"}});
+    if (billing_) {
+      PendingItem item{ids_.next("ii"), l.sub.id, "Add-on: " + a.name + " \u00d7 " + std::to_string(a.quantity),
+                       total, a.currency, a.quantity, period, false};
+      RECUR_TRY(billing_->add_pending_item(tx, item, now));
+    }
+    l.sub.add_ons.push_back(a);
+    return Json{{"add_on", to_json(a)}, {"period", to_json(period)}};
+  });
+}
+
 Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded& l, const ChangePlanInput& in,
                                                        Timestamp now) {
   RECUR_TRY(allowed(l.sub, Action::kChangePlan));
   const auto& from = l.current_plan();
-  catalog::Plan target = from;  // no plan given: the delivery or quantity changes on the same plan
+  // A change at period end while another is scheduled amends that one: what the request
+  // leaves out is the scheduled change's, not the current terms (never dropped silently).
+  const bool amends = in.effective == Effective::kPeriodEnd && l.sub.pending_change && l.pending;
+  // No plan given: the delivery or quantity changes on the same plan (or the scheduled one).
+  catalog::Plan target = amends ? *l.pending : from;
   if (!in.plan.empty()) {
     RECUR_ASSIGN(target, plan_for_subscribing(tx, in.plan, "plan"));
   }
@@ -337,13 +385,18 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, l.sub.customer));
     RECUR_TRY(check_ships_somewhere(target, customer && customer->shipping_address));
   }
-  std::int64_t quantity = in.quantity.value_or(l.sub.quantity);
-  const std::optional<Cadence> delivery = in.delivery ? *in.delivery : l.sub.delivery;
+  std::int64_t quantity = in.quantity.value_or(amends ? l.sub.pending_change->quantity : l.sub.quantity);
+  const std::optional<Cadence> delivery =
+      in.delivery ? *in.delivery : amends ? l.sub.pending_change->delivery : l.sub.delivery;
   if (target.currency != from.currency)
     return Error::invalid("currency_mismatch", "the new plan is priced in " + target.currency + ", the subscription in " +
                                                    from.currency,
                           {{"plan", "currency_mismatch", "plans of a subscription share one currency"}});
-  if (target.id == from.id && quantity == l.sub.quantity && delivery == l.sub.delivery)
+  if (amends && target.id == l.sub.pending_change->plan && quantity == l.sub.pending_change->quantity &&
+      delivery == l.sub.pending_change->delivery)
+    return Error::invalid("no_change", "this plan, quantity and delivery schedule are scheduled already",
+                          {{in.plan.empty() ? "delivery" : "plan", "no_change", "the scheduled change already"}});
+  if (!amends && target.id == from.id && quantity == l.sub.quantity && delivery == l.sub.delivery)
     return Error::invalid("no_change", "the subscription is already on this plan, quantity and delivery schedule",
                           {{in.plan.empty() ? "delivery" : "plan", "no_change", "same plan, quantity and delivery"}});
   ChangePreview p;
@@ -668,8 +721,9 @@ Result<SubscriptionService::BlackoutPut> SubscriptionService::put_blackout_date(
                  db::transact(
                      db_, [&](db::Tx& tx) { return due_between(tx, from, until, after, 200); }, db::TxMode::kReadOnly));
     for (const auto& id : ids) {
-      RECUR_ASSIGN(int steps, db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, id, now); }));
-      if (steps > 0) ++put.moved;
+      // One that cannot be advanced now is moved by the scheduler when it comes due.
+      auto steps = db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, id, now); });
+      if (steps.ok() && *steps > 0) ++put.moved;
     }
     if (ids.size() < 200) break;
     after = ids.back();

@@ -152,6 +152,10 @@ class Fulfilment {
   // stock expected by `ships_at` cannot cover it.
   virtual recur::Status check_first_shipment(db::Tx& tx, const Subscription& sub, const catalog::Plan& plan,
                                              Timestamp ships_at) = 0;
+  // Extras for a box that ships at `ships_at` (add-ons): refused now (409 out_of_stock, with
+  // alternatives) when stock expected by then cannot cover them. They are reserved with the
+  // box when its period begins (period.add_ons).
+  virtual recur::Status check_extras(db::Tx& tx, const std::vector<catalog::PlanItem>& items, Timestamp ships_at) = 0;
   // The subscription ended now (canceled at once, or for non-payment): boxes of periods
   // that were never paid are not shipped. Requires: called inside `tx`.
   virtual recur::Status subscription_ended(db::Tx& tx, const std::string& subscription) = 0;
@@ -198,6 +202,17 @@ class SubscriptionService {
   // Moves the next delivery and charge to `date` (see move_next_date).
   Result<Subscription> move_next_date(const std::string& id, Timestamp date,
                                       std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  // A one-time extra for the next billed period (docs/subscription-boxes.md, "Add-ons"):
+  // `product` by id or SKU, priced in the subscription's currency; charged on that period's
+  // invoice and shipped in its box. Errors: 422 validation_failed (no such product, not
+  // priced, archived), 422 currency_mismatch, 409 no_upcoming_box (no period will be billed
+  // again), 409 out_of_stock with alternatives.
+  struct AddOnInput {
+    std::string product;
+    std::int64_t quantity = 1;
+  };
+  Result<Subscription> add_on(const std::string& id, const AddOnInput& input,
+                              std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<ChangePreview> preview_change(const std::string& id, const ChangePlanInput& input);
   Result<Subscription> change_plan(const std::string& id, const ChangePlanInput& input,
                                    std::optional<std::int64_t> expected_version, const events::Actor& actor);

@@ -442,7 +442,8 @@ TEST_F(SubscriptionServiceTest, ABlackoutDateMovesTheDeliveriesDueThatDayAtOnceA
   EXPECT_FALSE(again->created);
   EXPECT_EQ(again->moved, 0);
   EXPECT_EQ(again->date.reason, "inventory count");
-  // Nothing renews on the closed day; the renewal comes the next day, then back on the 28th.
+  // Nothing renews on the closed day; the renewal comes the next day, then on the calendar's
+  // own day again (the 31st: the subscription is anchored on Jan 31).
   advance_to("2026-02-28T23:00:00Z");
   EXPECT_EQ(reload(sub.id).billed_periods, 1);
   advance_to("2026-03-01T10:00:00Z");
@@ -458,6 +459,24 @@ TEST_F(SubscriptionServiceTest, ABlackoutDateMovesTheDeliveriesDueThatDayAtOnceA
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "blackout_date_not_found");
   EXPECT_TRUE(svc().blackout_dates()->empty());
+}
+
+TEST_F(SubscriptionServiceTest, AChangeAtPeriodEndAmendsTheScheduledOneInsteadOfDroppingIt) {
+  auto a = testing::make_plan(t, 2400, Interval::kMonth, 1, 0, "A");
+  auto b = testing::make_plan(t, 1800, Interval::kMonth, 1, 0, "B");
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, a.id);
+  ChangePlanInput to_b{.plan = b.id, .effective = Effective::kPeriodEnd};
+  ASSERT_TRUE(svc().change_plan(sub.id, to_b, std::nullopt, t.actor).ok());
+  const Cadence thursdays{Interval::kWeek, 2, 4, std::nullopt};
+  ChangePlanInput schedule{.effective = Effective::kPeriodEnd, .delivery = std::optional<Cadence>(thursdays)};
+  auto amended = svc().change_plan(sub.id, schedule, std::nullopt, t.actor);
+  ASSERT_TRUE(amended.ok()) << amended.error().message;
+  ASSERT_TRUE(amended->pending_change.has_value());
+  EXPECT_EQ(amended->pending_change->plan, b.id) << "the scheduled plan is kept";
+  EXPECT_EQ(amended->pending_change->delivery, thursdays);
+  auto again = svc().change_plan(sub.id, schedule, std::nullopt, t.actor);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "no_change");
 }
 
 TEST_F(SubscriptionServiceTest, StaleVersionIsRefusedAndChangesNothing) {

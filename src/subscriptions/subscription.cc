@@ -102,6 +102,30 @@ const Cadence& cadence_of(const Subscription& s, const catalog::Plan& plan) {
   return s.delivery ? *s.delivery : plan.cadence;
 }
 
+Json to_json(const AddOn& a) {
+  return Json{{"id", a.id},
+              {"product", a.product},
+              {"name", a.name},
+              {"quantity", a.quantity},
+              {"unit_amount", a.unit_amount},
+              {"currency", a.currency},
+              {"added_at", format_rfc3339(a.added_at)}};
+}
+
+namespace {
+
+AddOn add_on_from_json(const Json& j) {
+  return AddOn{j.at("id"),
+               j.at("product"),
+               j.at("name"),
+               j.at("quantity"),
+               j.at("unit_amount"),
+               j.at("currency"),
+               doc_required_time(j, "added_at")};
+}
+
+}  // namespace
+
 Json to_json(const std::optional<DiscountSource>& source) {
   if (!source) return nullptr;
   return Json{{"type", source->type}, {"id", source->id}};
@@ -129,6 +153,8 @@ Json to_json(const Subscription& s) {
   Json discount = s.discount ? discount_json(*s.discount) : Json(nullptr);
   Json skipped = Json::array();
   for (Timestamp t : s.skipped_periods) skipped.push_back(format_rfc3339(t));
+  Json add_ons = Json::array();
+  for (const auto& a : s.add_ons) add_ons.push_back(to_json(a));
   return with_envelope(
       Json{{"id", s.id},
            {"object", "subscription"},
@@ -153,6 +179,7 @@ Json to_json(const Subscription& s) {
            {"discount", discount},
            {"skipped_periods", skipped},
            {"delivery", delivery_json(s.delivery)},
+           {"add_ons", add_ons},
            {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
            {"billed_periods", s.billed_periods}},
       s);
@@ -186,6 +213,8 @@ Subscription subscription_from_doc(const Json& d) {
   if (const auto& x = d.at("discount"); x.is_object()) s.discount = discount_from_json(x);
   for (const auto& t : d.at("skipped_periods")) s.skipped_periods.push_back(parse_rfc3339(t.get<std::string>()).value_or(0));
   s.delivery = delivery_from_json(d.value("delivery", Json()));
+  if (auto it = d.find("add_ons"); it != d.end())
+    for (const auto& a : *it) s.add_ons.push_back(add_on_from_json(a));
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
   s.billed_periods = d.at("billed_periods");
   read_envelope(d, s);
@@ -289,6 +318,8 @@ LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::
   s.current_amount = e.amount;
   s.current_skipped = false;
   e.sequence = ++s.billed_periods;
+  e.add_ons = std::move(s.add_ons);  // the box of this period ships them
+  s.add_ons.clear();
   return e;
 }
 
@@ -303,6 +334,7 @@ LifecycleEvent end_now(Subscription& s, Timestamp at) {
   s.cancel_at_period_end = false;
   s.pause.reset();
   s.pending_change.reset();
+  s.add_ons.clear();
   return plain("subscription.canceled", at, s, {{"at", "period_end"}});
 }
 
@@ -316,21 +348,29 @@ LifecycleEvent expire_incomplete(Subscription& s, Timestamp at) {
   return plain("subscription.incomplete_expired", at, s, {{"reason", "first_payment_not_made"}});
 }
 
-// Takes out a skip for the period starting at `start`; true if it was skipped. A skip asked
-// for before a blackout date moved the period names its old start.
-bool take_skip(Subscription& s, Timestamp start, const PlanLookup& plans) {
-  auto it = std::find_if(s.skipped_periods.begin(), s.skipped_periods.end(), [&](Timestamp t) {
-    return t == start || (plans.closed && next_open(*plans.closed, t) == start);
-  });
+}  // namespace
+
+bool skip_applies(Timestamp skip, Timestamp previous_start, const Period& period) {
+  return skip > previous_start && skip < period.end;
+}
+
+namespace {
+
+// Takes out a skip of the period s.current, which began after one that started at
+// `previous_start`; true if it was skipped (see skip_applies).
+bool take_skip(Subscription& s, Timestamp previous_start) {
+  auto it = std::find_if(s.skipped_periods.begin(), s.skipped_periods.end(),
+                         [&](Timestamp t) { return skip_applies(t, previous_start, s.current); });
   if (it == s.skipped_periods.end()) return false;
   s.skipped_periods.erase(it);
   return true;
 }
 
-// A new billed period has begun at s.current: bill it, unless the customer skipped it.
-LifecycleEvent period_began(Subscription& s, const PlanLookup& plans, const catalog::Plan& plan, std::string type,
+// A new billed period has begun at s.current (after one that started at `previous_start`):
+// bill it, unless the customer skipped it.
+LifecycleEvent period_began(Subscription& s, Timestamp previous_start, const catalog::Plan& plan, std::string type,
                             Timestamp at, Json details = nullptr) {
-  if (take_skip(s, s.current.start, plans)) {
+  if (take_skip(s, previous_start)) {
     s.current_amount = 0;
     s.current_skipped = true;
     return plain("subscription.period_skipped", at, s, std::move(details));
@@ -392,6 +432,7 @@ Json apply_pending_change(Subscription& s, const PlanLookup& plans, Timestamp at
 
 // The current period ended: apply a pending plan change, then bill or skip the next one.
 LifecycleEvent roll_period(Subscription& s, const PlanLookup& plans, Timestamp at) {
+  const Timestamp previous_start = s.current.start;
   Json details = apply_pending_change(s, plans, at);
   const auto& plan = plan_of(s, plans);
   const Cadence& cadence = cadence_of(s, plan);
@@ -403,15 +444,16 @@ LifecycleEvent roll_period(Subscription& s, const PlanLookup& plans, Timestamp a
   else
     s.current = period_from(s.billing_cycle_anchor, cadence, at);
   s.current.start = at;  // later than the calendar's boundary when a blackout date moved it
-  return period_began(s, plans, plan, "subscription.renewed", at, std::move(details));
+  return period_began(s, previous_start, plan, "subscription.renewed", at, std::move(details));
 }
 
 LifecycleEvent end_trial(Subscription& s, const PlanLookup& plans, Timestamp at) {
+  const Timestamp previous_start = s.current.start;
   Json details = apply_pending_change(s, plans, at);
   const auto& plan = plan_of(s, plans);
   s.status = Status::kActive;
   reanchor(s, cadence_of(s, plan), at);
-  return period_began(s, plans, plan, "subscription.trial_ended", at, std::move(details));
+  return period_began(s, previous_start, plan, "subscription.trial_ended", at, std::move(details));
 }
 
 // The next delivery (what next_action_at waits for, when it starts a period) on a blackout
@@ -439,6 +481,11 @@ std::optional<LifecycleEvent> move_off_closed_day(Subscription& s, const PlanLoo
   if (!delivery || !is_closed(*plans.closed, *delivery)) return std::nullopt;
   const Timestamp from = *delivery, to = next_open(*plans.closed, from);
   *delivery = to;
+  // What is due with the delivery moves with it: a trial's end, a plan change due then, and a
+  // skip of the period it starts (named by the old start).
+  if (s.status == Status::kTrialing && s.trial_end == from) s.trial_end = to;
+  if (s.pending_change && s.pending_change->effective_at == from) s.pending_change->effective_at = to;
+  std::replace(s.skipped_periods.begin(), s.skipped_periods.end(), from, to);
   if (s.status == Status::kScheduled) {
     // The calendar starts on the open day; a trial keeps its end unless the start passed it.
     s.current.start = s.billing_cycle_anchor = to;
@@ -692,9 +739,11 @@ Result<Json> move_next_date(Subscription& s, const PlanLookup& plans, Timestamp 
                           {{"date", "no_change", "already the next date"}});
   std::vector<std::size_t> skipped_at;  // positions in `before` of the skipped periods
   for (std::size_t i = 1; i < before.size(); ++i)
-    if (std::find(s.skipped_periods.begin(), s.skipped_periods.end(), before[i].period.start) !=
-        s.skipped_periods.end())
-      skipped_at.push_back(i);
+    for (Timestamp t : s.skipped_periods)
+      if (skip_applies(t, before[i - 1].period.start, before[i].period)) {
+        skipped_at.push_back(i);
+        break;
+      }
 
   const Timestamp old_end = s.current.end;
   s.current.end = date;

@@ -78,6 +78,19 @@ bool discount_admits(const Discount& discount, const catalog::Plan& plan);
 // discount is used up or its amount is in another currency.
 std::int64_t discount_off(std::int64_t gross, std::string_view currency, const std::optional<Discount>& discount);
 
+// A one-time extra for the next box (POST /v1/subscriptions/{id}/add-ons): charged on the
+// next billed period's invoice (billing's pending item) and shipped in its box.
+struct AddOn {
+  std::string id;  // "ao_..."
+  std::string product;
+  std::string name;
+  std::int64_t quantity = 1;
+  std::int64_t unit_amount = 0;  // the product's price when it was added
+  std::string currency;
+  Timestamp added_at = 0;
+};
+Json to_json(const AddOn& add_on);
+
 struct Subscription {
   std::string id;  // "sub_..."
   std::string customer;
@@ -102,6 +115,7 @@ struct Subscription {
   // Its own delivery schedule instead of the plan's cadence (a price per delivery stays the
   // plan's); none: the plan's.
   std::optional<Cadence> delivery;
+  std::vector<AddOn> add_ons;  // extras for the next billed period's box
   std::optional<customers::Address> shipping_address;
   Json metadata = Json::object();
   std::int64_t billed_periods = 0;  // periods billed so far; a billed subscription is never deleted
@@ -148,6 +162,8 @@ struct LifecycleEvent {
   // (docs/events.md): filled by advance(..., Snapshots::kTake); null where nobody asked.
   Json before;
   Json after;
+  // Billable periods: the add-ons the period's box ships (taken off the subscription).
+  std::vector<AddOn> add_ons;
 };
 
 // Whether advance() keeps each step's before/after JSON: only callers that record events
@@ -167,6 +183,11 @@ struct PlanLookup {
   const catalog::Plan* pending = nullptr;  // when sub.pending_change is set
   const ClosedDays* closed = nullptr;
 };
+
+// Whether a skip asked for the period starting at `skip` applies to `period`, which began
+// after a period that started at `previous_start`: previous_start < skip < period.end. So a
+// skip names the period by its start, or by the start a blackout date moved it from or to.
+bool skip_applies(Timestamp skip, Timestamp previous_start, const Period& period);
 
 // Moves `sub` forward to `now`, applying every due step in order. Pure. A delivery (a
 // period's start: a renewal, a trial's end, a scheduled start, a resumption) that falls on

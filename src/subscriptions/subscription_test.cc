@@ -816,5 +816,64 @@ TEST(Blackout, TheNextDateCannotBeAClosedDay) {
   EXPECT_EQ(format_rfc3339(next_open(closed, at("2027-02-12T10:00:00Z"))), "2027-02-13T10:00:00Z");
 }
 
+TEST(Blackout, ASkipNamesItsPeriodByEitherStartWhenADateIsPutOrOpenedAgain) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  // Asked for while Mar 20 was closed (the period then started Mar 21), and Mar 20 opened again.
+  s.skipped_periods = {at("2027-03-21T10:00:00Z")};
+  auto periods = upcoming(s, {&p, nullptr}, 4);
+  EXPECT_EQ(format_rfc3339(periods[2].period.start), "2027-03-20T10:00:00Z");
+  EXPECT_TRUE(periods[2].skipped);
+  EXPECT_FALSE(periods[3].skipped);
+  auto events = advance(s, {&p, nullptr}, at("2027-04-21T00:00:00Z"));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].type, "subscription.period_skipped");
+  EXPECT_TRUE(events[2].billable);
+  EXPECT_TRUE(s.skipped_periods.empty());
+}
+
+TEST(Blackout, ThePlanChangeAndTheTrialEndDueWithAMovedDeliveryMoveWithIt) {
+  auto a = plan(1500, Interval::kMonth);
+  auto b = plan(2500, Interval::kMonth);
+  const ClosedDays closed{day_of("2027-02-20T00:00:00Z")};
+  auto s = started(a, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  s.pending_change = PendingChange{b.id, 1, s.current.end, std::nullopt};
+  (void)advance(s, {&a, &b, &closed}, at("2027-01-25T00:00:00Z"));
+  EXPECT_EQ(format_rfc3339(s.current.end), "2027-02-21T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(s.pending_change->effective_at), "2027-02-21T10:00:00Z");
+  // Moving the next date then takes the change along.
+  ASSERT_TRUE(move_next_date(s, {&a, &b, &closed}, at("2027-02-15T10:00:00Z"), at("2027-01-25T00:00:00Z")).ok());
+  EXPECT_EQ(format_rfc3339(s.pending_change->effective_at), "2027-02-15T10:00:00Z");
+  auto events = advance(s, {&a, &b, &closed}, at("2027-02-15T10:00:00Z"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].amount, 2500);
+
+  auto trial_plan = plan(1500, Interval::kMonth, 1, 31);  // the trial ends 2027-02-20
+  auto trialing = started(trial_plan, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  (void)advance(trialing, {&trial_plan, nullptr, &closed}, at("2027-01-25T00:00:00Z"));
+  EXPECT_EQ(format_rfc3339(*trialing.trial_end), "2027-02-21T10:00:00Z");
+  EXPECT_EQ(trialing.current.end, *trialing.trial_end);
+}
+
+TEST(AddOns, TheNextBilledPeriodTakesTheAddOnsAndTheStoredFormKeepsThem) {
+  auto p = plan(1500, Interval::kMonth);
+  auto s = started(p, "2027-01-20T10:00:00Z", "2027-01-20T10:00:00Z");
+  s.add_ons = {AddOn{"ao_1", "prod_1", "Mug", 2, 900, "usd", at("2027-01-21T00:00:00Z")}};
+  s.skipped_periods = {at("2027-02-20T10:00:00Z")};
+  auto back = subscription_from_doc(to_json(s));
+  ASSERT_EQ(back.add_ons.size(), 1u);
+  EXPECT_EQ(to_json(back.add_ons[0]), to_json(s.add_ons[0]));
+  Json old = to_json(s);
+  old.erase("add_ons");
+  EXPECT_TRUE(subscription_from_doc(old).add_ons.empty());
+  // The skipped February box ships nothing; March's takes the mugs.
+  auto events = advance(s, {&p, nullptr}, at("2027-03-21T00:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0].add_ons.empty());
+  ASSERT_EQ(events[1].add_ons.size(), 1u);
+  EXPECT_EQ(events[1].add_ons[0].quantity, 2);
+  EXPECT_TRUE(s.add_ons.empty());
+}
+
 }  // namespace
 }  // namespace recur::subscriptions

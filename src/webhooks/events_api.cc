@@ -87,6 +87,7 @@ const std::vector<std::string_view>& event_types() {
       "subscription.skipped",
       "subscription.next_date_moved",
       "subscription.delivery_moved",
+      "subscription.add_on_added",
       "subscription.started",
       "subscription.trial_ended",
       "subscription.trial_started",

@@ -3,7 +3,7 @@ schedules): create with `delivery`, change it by PATCH (change-plan's rules, pre
 first), move the next date, and the 422s that change nothing."""
 from datetime import timedelta
 
-from recur_api import Api, ApiTestCase, format_time, now, parse_time
+from recur_api import Api, ApiTestCase, format_time, now, parse_time, unique
 
 DAY = timedelta(days=1)
 THURSDAY = 4
@@ -202,3 +202,29 @@ class BlackoutDateTest(ApiTestCase):
         self.assertProblem(support.request("PUT", f"/v1/settings/blackout-dates/{future}", json_body={}), 403,
                            "permission_denied")
         self.assertStatus(support.get("/v1/settings/blackout-dates"), 200)
+
+
+class AddOnTest(ApiTestCase):
+    """One-time extras for the next box: charged on its invoice, refused when out of stock."""
+
+    def test_an_add_on_waits_for_the_next_box_and_a_short_one_is_refused_with_alternatives(self):
+        sku = unique("MUG")
+        mug = self.make.product(name="Mug", sku=sku, amount=900, currency="usd", track_inventory=True)
+        self.assertStatus(self.api.post(f"/v1/inventory/{sku}/receipts", {"quantity": 3}), 201)
+        sub = self.make.subscription(plan=self.make.plan(amount=2400))
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/add-ons", {"product": sku, "quantity": 4})
+        doc = self.assertProblem(r, 409, "out_of_stock")
+        self.assertIn("alternatives", doc)
+        self.assertEqual(self.api.get(f"/v1/subscriptions/{sub['id']}").json()["version"], sub["version"])
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/add-ons", {"product": mug["id"], "quantity": 2,
+                                                                     "period": "next"})
+        self.assertStatus(r, 200)
+        added = r.json()["add_ons"]
+        self.assertEqual([(a["product"], a["quantity"], a["unit_amount"], a["currency"]) for a in added],
+                         [(mug["id"], 2, 900, "usd")])
+        r = self.api.get("/v1/invoices/upcoming", params={"subscription": sub["id"]})
+        self.assertStatus(r, 200)
+        upcoming = r.json()
+        self.assertIn(1800, [line["amount"] for line in upcoming["lines"]], upcoming["lines"])
+        r = self.raw.post(f"/v1/subscriptions/{sub['id']}/add-ons", {"product": "NO-SUCH-SKU"})
+        self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"product": "not_found"})
