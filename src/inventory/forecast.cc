@@ -148,6 +148,8 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
   s.billed = sub.billed_periods;
   s.skipped = sub.skipped_periods;
   s.cadence = sub.delivery.value_or(fp.cadence);
+  for (const auto& add_on : sub.add_ons)
+    if (auto product = catalogue.product_of(add_on.product)) s.extras.push_back({*product, add_on.quantity});
   if (sub.pending_change) {
     if (auto pending = catalogue.plan_of(sub.pending_change->plan)) {
       s.pending_plan = *pending;
@@ -495,9 +497,10 @@ struct PlanTotals {
   }
 };
 
-// Live subscriptions [begin, end) into `out`.
+// Live subscriptions [begin, end) into `out` (by plan), and their add-ons into `extras` (by
+// product: each ships in the next box, if the subscription is still there to ship it).
 void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t begin, std::size_t end,
-                  PlanTotals& out) {
+                  PlanTotals& out, PlanTotals& extras) {
   const Retention& retention = *in.retention;
   const std::size_t total_slot = in.buckets.size();
   const Timestamp until = in.buckets.back().end;
@@ -516,6 +519,7 @@ void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t
     };
     double p = 1;
     std::int64_t k = s.billed;
+    bool next_box = true;
     visit_boxes(s, until, [&](Timestamp t, int box_plan, std::int64_t box_quantity) {
       double keep = retention.keep_at(s.plan, k);
       if (k++ == s.billed) keep = 1 - remaining_hazard(1 - keep, s.elapsed);
@@ -527,6 +531,14 @@ void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t
       }
       p *= keep;
       int b = index.of(t);
+      if (next_box) {
+        next_box = false;
+        for (const auto& extra : s.extras) {
+          const double u = static_cast<double>(extra.units);
+          if (b >= 0) extras.add(extra.product, static_cast<std::size_t>(b), u * p, u * u * p * (1 - p));
+          extras.add(extra.product, total_slot, u * p, u * u * p * (1 - p));
+        }
+      }
       if (b < 0) return;
       if (b != bucket) {
         flush_bucket();
@@ -590,11 +602,14 @@ Forecast forecast(const ForecastInput& in) {
   // Live subscriptions: chunks on the threads, one set of totals per thread.
   int threads = std::max(1, in.threads);
   std::vector<PlanTotals> known(threads, PlanTotals(plans, nb));
+  std::vector<PlanTotals> extras(threads, PlanTotals(cat.products.size(), nb));
   std::size_t n = in.subscriptions.size();
-  on_threads(threads, [&](int t) {
-    known_demand(in, index, n * t / threads, n * (t + 1) / threads, known[t]);
-  });
-  for (int t = 1; t < threads; ++t) known[0].merge(known[t]);
+  on_threads(threads,
+             [&](int t) { known_demand(in, index, n * t / threads, n * (t + 1) / threads, known[t], extras[t]); });
+  for (int t = 1; t < threads; ++t) {
+    known[0].merge(known[t]);
+    extras[0].merge(extras[t]);
+  }
   PlanTotals fresh(plans, nb);
   if (in.signups) parallel_for(threads, plans, [&](std::size_t p) { new_demand(in, index, static_cast<int>(p), fresh); });
 
@@ -602,11 +617,11 @@ Forecast forecast(const ForecastInput& in) {
   std::vector<std::vector<ForecastPlan::Item>> plans_of(cat.products.size());  // item.product = plan here
   for (std::size_t p = 0; p < plans; ++p)
     for (const auto& item : cat.plans[p].items) plans_of[item.product].push_back({static_cast<int>(p), item.units});
+  const std::size_t slots = nb + 1;
   std::vector<int> products = in.products;
   if (products.empty())
     for (std::size_t i = 0; i < cat.products.size(); ++i)
-      if (!plans_of[i].empty()) products.push_back(static_cast<int>(i));
-  const std::size_t slots = nb + 1;
+      if (!plans_of[i].empty() || extras[0].expected[i * slots + nb] > 0) products.push_back(static_cast<int>(i));
   for (int product : products) {
     ProductForecast pf;
     pf.product = product;
@@ -620,6 +635,8 @@ Forecast forecast(const ForecastInput& in) {
         d.from_new += u * fresh.expected[i];
         d.variance += u * u * (known[0].variance[i] + fresh.variance[i]);
       }
+      d.from_subscriptions += extras[0].expected[product * slots + slot];
+      d.variance += extras[0].variance[product * slots + slot];
       d.expected = d.from_subscriptions + d.from_new;
       (slot < nb ? pf.buckets[slot] : pf.total) = d;
     }

@@ -125,6 +125,12 @@ struct Schedule {
   std::int32_t pending_quantity = 1;
   Timestamp pending_at = kNever;
   Cadence pending_cadence;
+  // Add-ons bought for the next box: units of catalogue products it ships besides the plan's.
+  struct Extra {
+    std::int32_t product = 0;
+    std::int64_t units = 0;
+  };
+  std::vector<Extra> extras;
 };
 
 // The boxes `sub` (already advanced to `as_of`) will ship from `as_of` on, by the rules

@@ -304,6 +304,33 @@ TEST(ForecastDemand, OneSubscriptionGivesItsUnitsTimesRetentionWithBernoulliVari
   EXPECT_NEAR(range.high - a.buckets[0].expected, 1.2816 * std::sqrt(a.buckets[0].variance), 1e-3);
 }
 
+TEST(ForecastDemand, AnAddOnShipsOnceInTheNextBoxWithItsChanceOfShipping) {
+  World w;
+  const Timestamp now = at("2026-03-10T00:00:00Z");
+  auto sub = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");  // boxes on the 20th
+  sub.add_ons = {subscriptions::AddOn{"ao_1", "c", "Product c", 4, 500, "usd", now}};
+  sub.skipped_periods = {at("2026-03-20T00:00:00Z")};  // so the add-on waits for April's box
+  std::vector<RetentionCounts> counts(w.cat.plans.size());
+  counts[0].add(1, true, 100);
+  counts[0].add(2, false, 900);
+  auto r = estimate_retention(w.cat, counts);
+  std::vector<Schedule> subs{*schedule_of(sub, w.cat, now)};
+  subs[0].elapsed = 0;
+  ASSERT_EQ(subs[0].extras.size(), 1u);
+  ForecastInput in{&w.cat, subs, &r, nullptr, now, make_buckets(now, now + 90 * kSecondsPerDay, Granularity::kMonth),
+                   {},     1};
+  auto f = forecast(in);
+  ASSERT_EQ(f.products.size(), 3u);
+  const auto& c = f.products[2];  // in no monthly box: only the add-on
+  const double p = r.keep_at(0, 2);
+  EXPECT_EQ(c.buckets[0].expected, 0);  // March's box is skipped
+  EXPECT_NEAR(c.buckets[1].expected, 4 * p, 1e-9);
+  EXPECT_NEAR(c.buckets[1].variance, 16 * p * (1 - p), 1e-9);
+  EXPECT_EQ(c.buckets[2].expected, 0);  // once, not in every box
+  EXPECT_NEAR(c.total.expected, 4 * p, 1e-9);
+  EXPECT_NEAR(c.buckets[1].from_subscriptions, 4 * p, 1e-9);
+}
+
 TEST(ForecastDemand, NewSignupsShipAfterTheirTrialAndThreadsDoNotChangeTheSums) {
   World w;
   const Timestamp now = at("2026-06-01T00:00:00Z");
