@@ -66,15 +66,17 @@ std::optional<std::optional<Cadence>> read_delivery(FieldReader& f) {
   if (!object) return std::nullopt;
   FieldReader d(*object, "delivery");
   auto interval = d.one_of("interval", true, {"day", "week", "month", "year"});
-  auto count = d.integer("interval_count", false, 1, 365);
+  // Any integer is read; check_delivery below holds the rules (ranges included), one place.
+  constexpr std::int64_t kAny = 1'000'000;
+  auto count = d.integer("interval_count", false, -kAny, kAny);
   // null is none, as the subscription shows it (so a schedule read can be sent back).
-  auto day = [&d](const char* field, std::int64_t most) -> std::optional<std::int64_t> {
-    if (!d.is_null(field)) return d.integer(field, false, 1, most);
+  auto day = [&d](const char* field) -> std::optional<std::int64_t> {
+    if (!d.is_null(field)) return d.integer(field, false, -kAny, kAny);
     d.accept(field);
     return std::nullopt;
   };
-  auto day_of_week = day("day_of_week", 7);
-  auto day_of_month = day("day_of_month", 28);
+  auto day_of_week = day("day_of_week");
+  auto day_of_month = day("day_of_month");
   f.absorb(d);
   if (!interval) return std::nullopt;
   Cadence c{*parse_interval(*interval), static_cast<int>(count.value_or(1))};
@@ -117,8 +119,7 @@ Result<Create> parse_create(const Request& req) {
   return create;
 }
 
-Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req) {
-  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req, Json body) {
   RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
   FieldReader f(body);
   UpdateInput in;
@@ -267,6 +268,17 @@ Result<ListFilter> list_filter(const Request& req) {
 using ActionCall = std::function<Result<Subscription>(const std::string& id, const Json& body,
                                                   std::optional<std::int64_t> version, const events::Actor& actor)>;
 
+// A parsed plan change (change-plan, or a PATCH of `delivery`), through checkout when wired.
+Response respond_change(Request& req, SubscriptionService& svc, const ChangePlan& change_plan, Change& change,
+                        std::optional<std::int64_t> version) {
+  change.input.request_key = req.idempotency_key;
+  const std::string& id = req.path_params["id"];
+  if (!change_plan)
+    return http::respond(req, svc.change_plan(id, change.input, version, access::actor_of(req)), 200, render);
+  return http::respond(req, change_plan(id, change.input, change.payment_behavior, version, access::actor_of(req)), 200,
+                       render);
+}
+
 http::Handler action_handler(ActionCall action) {
   return [action = std::move(action)](Request& req) {
     auto a = action_body(req);
@@ -298,20 +310,17 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     return http::respond(req, svc.get(req.path_params["id"]), 200, render);
   });
   router.add("PATCH", "/v1/subscriptions/{id}", write, [&svc, change_plan](Request& req) {
+    auto body = parse_json_object(req.body);
+    if (!body.ok()) return http::error_response(req, body.error());
     // A new delivery schedule is a change of the plan's terms: change-plan's rules and checkout.
-    if (auto body = parse_json_object(req.body); body.ok() && body->contains("delivery")) {
+    if (body->contains("delivery")) {
       auto version = http::expected_version(req, *body, true);
       if (!version.ok()) return http::error_response(req, version.error());
       auto change = parse_change(*body, true);
       if (!change.ok()) return http::error_response(req, change.error());
-      change->input.request_key = req.idempotency_key;
-      const std::string& id = req.path_params["id"];
-      if (!change_plan)
-        return http::respond(req, svc.change_plan(id, change->input, *version, access::actor_of(req)), 200, render);
-      return http::respond(
-          req, change_plan(id, change->input, change->payment_behavior, *version, access::actor_of(req)), 200, render);
+      return respond_change(req, svc, change_plan, *change, *version);
     }
-    auto input = parse_update(req);
+    auto input = parse_update(req, std::move(*body));
     if (!input.ok()) return http::error_response(req, input.error());
     return http::respond(req, svc.update(req.path_params["id"], input->first, input->second, access::actor_of(req)),
                          200, render);
@@ -373,12 +382,7 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     if (!a.ok()) return http::error_response(req, a.error());
     auto change = parse_change(a->body);
     if (!change.ok()) return http::error_response(req, change.error());
-    change->input.request_key = req.idempotency_key;
-    const std::string& id = req.path_params["id"];
-    if (!change_plan)
-      return http::respond(req, svc.change_plan(id, change->input, a->version, access::actor_of(req)), 200, render);
-    return http::respond(
-        req, change_plan(id, change->input, change->payment_behavior, a->version, access::actor_of(req)), 200, render);
+    return respond_change(req, svc, change_plan, *change, a->version);
   });
   router.add("POST", "/v1/subscriptions/{id}/change-plan/preview", read, [&svc](Request& req) {
     auto body = parse_json_object(req.body);
