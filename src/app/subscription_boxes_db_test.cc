@@ -73,5 +73,62 @@ TEST_F(SubscriptionBoxesTest, AnAddOnIsChargedOnTheNextInvoiceAndShippedInItsBox
   EXPECT_EQ(svc().add_on(sub.id, {"MUG-1", 1}, std::nullopt, t.actor).error().code, "no_upcoming_box");
 }
 
+TEST_F(SubscriptionBoxesTest, APrepaidSubscriptionIsInvoicedOnceForItsBoxesWhichShipPaidOnTheSchedule) {
+  auto plan = testing::make_plan(t, 2400, Interval::kMonth);
+  std::string customer = testing::make_customer_with(t, "pre@example.com", "pm_card_visa");
+  subscriptions::CreateInput in{customer, plan.id};
+  in.prepaid_deliveries = 3;
+  auto created = svc().create(in, t.actor);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  ASSERT_TRUE(created->prepaid);
+  EXPECT_EQ(created->prepaid->remaining, 2);
+  EXPECT_EQ(created->current_amount, 7200);
+  const std::string id = created->id;
+  auto paid = t.app->billing().runs.run("test");  // charges the one invoice
+  ASSERT_TRUE(paid.ok()) << paid.error().message;
+  // While prepaid boxes remain, the plan stays (no fair proration of a charge for three).
+  subscriptions::ChangePlanInput change;
+  change.quantity = 2;
+  auto refused = svc().change_plan(id, change, std::nullopt, t.actor);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "prepaid_deliveries_remaining");
+
+  advance_to("2026-04-01T00:00:00Z");  // Feb 28 and Mar 31: the two boxes already paid for
+  auto invoices = t.app->billing().service.list_invoices({id, std::nullopt, std::nullopt, {}, {.limit = 10}});
+  ASSERT_TRUE(invoices.ok());
+  ASSERT_EQ(invoices->items.size(), 1u);
+  const auto& charge = invoices->items[0];
+  EXPECT_EQ(charge.total, 7200);
+  EXPECT_EQ(charge.status, billing::InvoiceStatus::kPaid);
+  ASSERT_EQ(charge.lines.size(), 1u);
+  EXPECT_EQ(charge.lines[0].description, "Box, 3 prepaid deliveries");
+  EXPECT_EQ(charge.lines[0].quantity, 3);
+  auto boxes = t.app->inventory().list_shipments({.subscription = id, .page = {.limit = 10}});
+  ASSERT_TRUE(boxes.ok());
+  ASSERT_EQ(boxes->items.size(), 3u);
+  for (const auto& box : boxes->items) {
+    EXPECT_TRUE(box.paid) << box.period_seq;
+    EXPECT_EQ(box.invoice, charge.id) << box.period_seq;
+  }
+  // A paid prepaid box can be shipped: it is paid by the charge that covers it.
+  auto shipped = t.app->inventory().move_shipment(boxes->items[0].id, inventory::ShipmentStatus::kShipped,
+                                                  std::nullopt, std::nullopt, t.actor);
+  ASSERT_TRUE(shipped.ok()) << shipped.error().message;
+  EXPECT_EQ(reload(id).prepaid->remaining, 0);
+  // The upcoming invoice is the next charge, for three again.
+  auto upcoming = t.app->billing().upcoming.of_subscription(id);
+  ASSERT_TRUE(upcoming.ok()) << upcoming.error().message;
+  EXPECT_EQ(upcoming->total, 7200);
+  EXPECT_EQ(format_rfc3339(upcoming->period.start), "2026-04-30T10:00:00Z");
+
+  advance_to("2026-05-01T00:00:00Z");
+  invoices = t.app->billing().service.list_invoices({id, std::nullopt, std::nullopt, {}, {.limit = 10}});
+  ASSERT_TRUE(invoices.ok());
+  ASSERT_EQ(invoices->items.size(), 2u);
+  EXPECT_EQ(invoices->items[0].total, 7200);
+  EXPECT_EQ(reload(id).prepaid->remaining, 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1", {id}), 4);
+}
+
 }  // namespace
 }  // namespace recur::app

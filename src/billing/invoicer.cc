@@ -16,6 +16,14 @@ recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscripti
     RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
     plan_name = plan ? plan->name : e.plan;
   }
+  // A box an earlier prepaid charge paid for is invoiced only when the items waiting owe
+  // something (its add-ons); credits wait for the next charge.
+  if (e.prepaid_by > 0) {
+    RECUR_ASSIGN(auto waiting, take_pending_items(tx, sub.id, true));
+    std::int64_t owed = 0;
+    for (const auto& line : waiting) owed += line.amount;
+    if (owed <= 0) return Ok{};
+  }
   RECUR_ASSIGN(auto pending, take_pending_items(tx, sub.id));
   RECUR_ASSIGN(std::int64_t tax_bp, tax_rate_bp_for(tx, sub));
   BuiltInvoice built = build_invoice(sub, e, plan_name, std::move(pending), tax_bp);

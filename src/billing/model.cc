@@ -132,9 +132,12 @@ BuiltInvoice build_invoice(const subscriptions::Subscription& sub, const subscri
   inv.period = e.period;
   inv.currency = e.currency;
   inv.billing_reason = billing_reason(e);
-  std::int64_t gross = e.unit_amount * e.quantity;
-  inv.lines.push_back({plan_name + (e.quantity > 1 ? " × " + std::to_string(e.quantity) : ""), gross, e.quantity,
-                       e.period, false});
+  // A prepaid charge is for e.deliveries boxes; a box it paid for (deliveries 0) is shown at 0.
+  std::int64_t gross = e.unit_amount * e.quantity * e.deliveries;
+  std::string name = plan_name + (e.quantity > 1 ? " × " + std::to_string(e.quantity) : "");
+  if (e.deliveries > 1) name += ", " + std::to_string(e.deliveries) + " prepaid deliveries";
+  if (e.deliveries == 0) name += ", prepaid delivery";
+  inv.lines.push_back({std::move(name), gross, e.quantity * std::max<std::int64_t>(e.deliveries, 1), e.period, false});
   for (auto& line : pending) inv.lines.push_back(std::move(line));
   // The lifecycle priced the period with its discount; the invoice shows it as one.
   inv.discount_source = e.discount_source;

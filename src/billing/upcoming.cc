@@ -34,7 +34,7 @@ Result<Invoice> upcoming_invoice(db::Tx& tx, const subscriptions::NextPeriod& ne
 
 Result<Invoice> UpcomingInvoices::of_subscription(const std::string& id) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
-    RECUR_ASSIGN(auto next, subscriptions_.next_billable_period(tx, id));
+    RECUR_ASSIGN(auto next, subscriptions_.next_billable_period(tx, id, true));
     return build(tx, next, "subscription " + id);
   }, db::TxMode::kReadOnly);
 }
@@ -43,7 +43,7 @@ Result<Invoice> UpcomingInvoices::of_customer(const std::string& customer) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Invoice> {
     RECUR_ASSIGN(auto found, customers::find_customer(tx, customer));
     if (!found) return Error::not_found("customer_not_found", no_object_message("customer", "cus", customer));
-    RECUR_ASSIGN(auto next, subscriptions_.next_billable_period_of_customer(tx, customer));
+    RECUR_ASSIGN(auto next, subscriptions_.next_billable_period_of_customer(tx, customer, true));
     return build(tx, next, "customer " + customer);
   }, db::TxMode::kReadOnly);
 }

@@ -31,6 +31,10 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   s.created = s.updated = e.at;
   if (period_payment_) {  // billing invoiced the period first, in this transaction
     RECUR_ASSIGN(auto payment, period_payment_(tx, sub.id, e.sequence));
+    // A prepaid box without an invoice of its own was paid by the charge that covers it.
+    if (!payment.invoice && e.prepaid_by > 0) {
+      RECUR_ASSIGN(payment, period_payment_(tx, sub.id, e.prepaid_by));
+    }
     s.invoice = std::move(payment.invoice);
     s.paid = payment.paid;
   }
@@ -134,6 +138,7 @@ recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::str
     if (!open) continue;
     if (period_payment_) {
       RECUR_ASSIGN(auto payment, period_payment_(tx, s.subscription, s.period_seq));
+      if (!payment.invoice && s.invoice) payment.paid = s.paid;  // a prepaid box: as its charge
       if (payment.paid) continue;  // paid for: it still ships
     }
     RECUR_ASSIGN(auto locked, find_shipment(tx, s.id, true));

@@ -89,6 +89,18 @@ std::optional<std::optional<Cadence>> read_delivery(FieldReader& f) {
   return std::optional<Cadence>(c);
 }
 
+// `prepaid_deliveries`: 2..24 deliveries per charge, or null for one charge per delivery.
+std::optional<std::optional<std::int64_t>> read_prepaid_deliveries(FieldReader& f) {
+  if (!f.has("prepaid_deliveries")) return std::nullopt;
+  if (f.is_null("prepaid_deliveries")) {
+    f.accept("prepaid_deliveries");
+    return std::optional<std::int64_t>();
+  }
+  auto n = f.integer("prepaid_deliveries", false, 2, kMaxPrepaidDeliveries);
+  if (!n) return std::nullopt;
+  return std::optional<std::int64_t>(*n);
+}
+
 struct Create {
   CreateInput input;
   CheckoutRequest checkout;
@@ -109,6 +121,7 @@ Result<Create> parse_create(const Request& req) {
   in.shipping_address = customers::read_address(f, "shipping_address");
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   if (auto delivery = read_delivery(f)) in.delivery = *delivery;
+  in.prepaid_deliveries = read_prepaid_deliveries(f).value_or(std::nullopt);
   auto discount = read_discount(f, false);
   in.coupon = discount.coupon;
   in.promotion_code = discount.promotion_code;
@@ -129,6 +142,7 @@ Result<std::pair<UpdateInput, std::int64_t>> parse_update(const Request& req, Js
   else if (auto a = customers::read_address(f, "shipping_address")) in.shipping_address = a;
   f.accept("shipping_address");
   in.metadata = f.metadata("metadata");
+  in.prepaid_deliveries = read_prepaid_deliveries(f);
   RECUR_TRY(f.finish());
   return std::make_pair(std::move(in), *version);
 }
@@ -139,7 +153,7 @@ struct Change {
 };
 
 // The fields PATCH /v1/subscriptions/{id} takes apart from a change of `delivery`.
-constexpr std::string_view kPlainUpdateFields[] = {"trial_end", "shipping_address", "metadata"};
+constexpr std::string_view kPlainUpdateFields[] = {"trial_end", "shipping_address", "metadata", "prepaid_deliveries"};
 
 // A change-plan body, or (`patch`) a PATCH that changes `delivery`: the same change on the
 // same plan (no `plan`; the PATCH's own fields go in a PATCH of their own).
@@ -242,7 +256,8 @@ Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string
                     {"plan", p.plan},
                     {"quantity", p.quantity},
                     {"trial", p.trial},
-                    {"skipped", p.skipped}});
+                    {"skipped", p.skipped},
+                    {"prepaid", p.prepaid}});
   return http::list_json(std::move(data), false, "/v1/subscriptions/" + id + "/upcoming");
 }
 

@@ -173,6 +173,7 @@ Result<Subscription> SubscriptionService::mutate_in(db::Tx& tx, const std::strin
 
 Result<Subscription> SubscriptionService::create(const CreateInput& in, const events::Actor& actor) {
   Timestamp now = clock_.now();
+  if (in.prepaid_deliveries) RECUR_TRY(check_prepaid_deliveries(*in.prepaid_deliveries, "prepaid_deliveries"));
   if (in.start_date && *in.start_date < now - 300)
     return Error::invalid("validation_failed", "start_date must not be in the past",
                           {{"start_date", "in_the_past", "start_date must be now or later"}});
@@ -197,6 +198,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     sub.shipping_address = in.shipping_address;
     sub.metadata = in.metadata;
     sub.delivery = in.delivery;
+    if (in.prepaid_deliveries) sub.prepaid = Prepaid{*in.prepaid_deliveries, 0, 0};
     sub.created = sub.updated = now;
     if (in.coupon || in.promotion_code) {
       RECUR_ASSIGN(sub.discount, redeem(tx, sub, plan, in.coupon, in.promotion_code, now));
@@ -239,12 +241,15 @@ Result<Page<Subscription>> SubscriptionService::list(const ListFilter& filter) {
 
 Result<Subscription> SubscriptionService::update(const std::string& id, const UpdateInput& in,
                                                  std::int64_t expected_version, const events::Actor& actor) {
+  if (in.prepaid_deliveries && *in.prepaid_deliveries)
+    RECUR_TRY(check_prepaid_deliveries(**in.prepaid_deliveries, "prepaid_deliveries"));
   return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
     // The other fields first: a trial ended now bills and ships the first period with them.
     if (in.quantity) l.sub.quantity = *in.quantity;
     if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
     if (in.metadata) l.sub.metadata = *in.metadata;
+    if (in.prepaid_deliveries) set_prepaid_deliveries(l.sub, *in.prepaid_deliveries);
     if (in.trial_end) {
       RECUR_TRY(check_trial_end(in.trial_end, l.sub.status == Status::kScheduled ? l.sub.start_date : now));
       RECUR_TRY(move_trial_end(l.sub, l.plan, *in.trial_end, now));
@@ -372,6 +377,13 @@ Result<Subscription> SubscriptionService::add_on(const std::string& id, const Ad
 Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded& l, const ChangePlanInput& in,
                                                        Timestamp now) {
   RECUR_TRY(allowed(l.sub, Action::kChangePlan));
+  // Boxes already paid for at the current terms ship at them: no fair proration of a
+  // charge that paid for several deliveries (docs/subscription-boxes.md).
+  if (l.sub.prepaid && l.sub.prepaid->remaining > 0)
+    return Error::conflict("prepaid_deliveries_remaining",
+                           std::to_string(l.sub.prepaid->remaining) +
+                               " prepaid deliveries are still to ship at the current terms; change the plan or "
+                               "schedule once the last of them has begun");
   const auto& from = l.current_plan();
   // A change at period end while another is scheduled amends that one: what the request
   // leaves out is the scheduled change's, not the current terms (never dropped silently).
@@ -446,7 +458,7 @@ Result<ChangePreview> SubscriptionService::preview_change(const std::string& id,
   RECUR_ASSIGN(std::string before, billing_->latest_invoice(*tx, id));
   RECUR_TRY(mutate_in(*tx, id, std::nullopt, events::Actor::system(), "subscription.plan_changed", change_step(in)));
   RECUR_ASSIGN(Loaded after, load(*tx, id, false));
-  RECUR_ASSIGN(p.invoice, billing_->invoice_after_change(*tx, id, before, next_billable(after.sub, after.lookup())));
+  RECUR_ASSIGN(p.invoice, billing_->invoice_after_change(*tx, id, before, next_billable(after.sub, after.lookup(), true)));
   return p;
 }
 
@@ -637,13 +649,15 @@ Result<Subscription> SubscriptionService::remove_discount(const std::string& id,
 
 // ------------------------------------------------------------------ reads
 
-Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period(db::Tx& tx, const std::string& id) {
+Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period(db::Tx& tx, const std::string& id,
+                                                                          bool invoiced) {
   RECUR_ASSIGN(Loaded l, load(tx, id, false));
-  return next_billable(l.sub, l.lookup());
+  return next_billable(l.sub, l.lookup(), invoiced);
 }
 
 Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period_of_customer(db::Tx& tx,
-                                                                                      const std::string& customer) {
+                                                                                      const std::string& customer,
+                                                                                      bool invoiced) {
   std::optional<NextPeriod> soonest;
   ListFilter filter{customer, std::nullopt, {}, {.limit = 100}};
   for (auto name : status_names())
@@ -651,7 +665,7 @@ Result<std::optional<NextPeriod>> SubscriptionService::next_billable_period_of_c
   while (true) {
     RECUR_ASSIGN(auto page, subscriptions::list(tx, filter));
     for (const auto& sub : page.items) {
-      RECUR_ASSIGN(auto next, next_billable_period(tx, sub.id));
+      RECUR_ASSIGN(auto next, next_billable_period(tx, sub.id, invoiced));
       if (next && (!soonest || next->event.at < soonest->event.at)) soonest = std::move(next);
     }
     if (!page.has_more) return soonest;

@@ -42,6 +42,8 @@ struct CreateInput {
   // Unset: active at once, its first invoice charged by the next billing run (callers that
   // create without a checkout; the API always checks out).
   bool await_first_payment = false;
+  // Deliveries each charge pays for (2..kMaxPrepaidDeliveries); none: one charge per delivery.
+  std::optional<std::int64_t> prepaid_deliveries;
 };
 
 // POST /v1/subscriptions/{id}/discount: one of the two.
@@ -55,6 +57,9 @@ struct UpdateInput {
   std::optional<Timestamp> trial_end;    // scheduled or trialing only; kTrialEndNow ends the trial now
   std::optional<std::optional<customers::Address>> shipping_address;
   std::optional<Json> metadata;
+  // From the next charge on: N deliveries per charge, or null for one per delivery. Boxes
+  // already paid for still ship.
+  std::optional<std::optional<std::int64_t>> prepaid_deliveries;
 };
 
 enum class Effective { kNow, kPeriodEnd };
@@ -246,8 +251,10 @@ class SubscriptionService {
   // The next period billing will invoice (see next_billable), read in the caller's
   // transaction: of one subscription (404 subscription_not_found), or the soonest of a
   // customer's subscriptions (none when no subscription of theirs will be billed again).
-  Result<std::optional<NextPeriod>> next_billable_period(db::Tx& tx, const std::string& id);
-  Result<std::optional<NextPeriod>> next_billable_period_of_customer(db::Tx& tx, const std::string& customer);
+  // `invoiced`: the next period with an invoice (see next_billable).
+  Result<std::optional<NextPeriod>> next_billable_period(db::Tx& tx, const std::string& id, bool invoiced = false);
+  Result<std::optional<NextPeriod>> next_billable_period_of_customer(db::Tx& tx, const std::string& customer,
+                                                                     bool invoiced = false);
   Result<Page<events::Event>> history(const std::string& id, const ListParams& page);
 
   // Retention, the subscriber's steps before a cancellation (the merchant configures the

@@ -98,6 +98,30 @@ Timestamp next_open(const ClosedDays& closed, Timestamp t) {
   return t;
 }
 
+Json to_json(const std::optional<Prepaid>& p) {
+  if (!p) return nullptr;
+  return Json{{"deliveries", p->deliveries}, {"remaining", p->remaining}, {"charged_period", p->charged_period}};
+}
+
+std::optional<Prepaid> prepaid_from_json(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  return Prepaid{j.at("deliveries"), j.at("remaining"), j.at("charged_period")};
+}
+
+recur::Status check_prepaid_deliveries(std::int64_t deliveries, const std::string& field) {
+  if (deliveries >= 2 && deliveries <= kMaxPrepaidDeliveries) return Ok{};
+  std::string message = field + " must be 2.." + std::to_string(kMaxPrepaidDeliveries) +
+                        " (deliveries one charge pays for; null for one charge per delivery)";
+  return Error::invalid("validation_failed", message, {{field, "invalid_value", message}});
+}
+
+void set_prepaid_deliveries(Subscription& s, std::optional<std::int64_t> deliveries) {
+  if (deliveries && s.prepaid) s.prepaid->deliveries = *deliveries;
+  // The current period was charged for itself alone: it is the latest charge.
+  else if (deliveries) s.prepaid = Prepaid{*deliveries, 0, s.billed_periods};
+  else if (s.prepaid) s.prepaid->deliveries = 1;  // the next charge is for one box, and ends it
+}
+
 const Cadence& cadence_of(const Subscription& s, const catalog::Plan& plan) {
   return s.delivery ? *s.delivery : plan.cadence;
 }
@@ -181,7 +205,8 @@ Json to_json(const Subscription& s) {
            {"delivery", delivery_json(s.delivery)},
            {"add_ons", add_ons},
            {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
-           {"billed_periods", s.billed_periods}},
+           {"billed_periods", s.billed_periods},
+           {"prepaid", to_json(s.prepaid)}},
       s);
 }
 
@@ -217,6 +242,7 @@ Subscription subscription_from_doc(const Json& d) {
     for (const auto& a : *it) s.add_ons.push_back(add_on_from_json(a));
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
   s.billed_periods = d.at("billed_periods");
+  s.prepaid = prepaid_from_json(d.value("prepaid", Json()));
   read_envelope(d, s);
   return s;
 }
@@ -302,13 +328,36 @@ void reanchor(Subscription& s, const Cadence& cadence, Timestamp at) {
   s.current = calendar.first;
 }
 
-LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
-  LifecycleEvent e{std::move(type), at, s.current, true, period_amount(plan, s.quantity, s.discount), plan.currency,
-                   nullptr};
+// A box an earlier prepaid charge paid for: it ships, and nothing is charged.
+LifecycleEvent covered_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
+  LifecycleEvent e{std::move(type), at, s.current, true, 0, plan.currency, nullptr};
   e.plan = plan.id;
   e.plan_name = plan.name;
   e.quantity = s.quantity;
   e.unit_amount = plan.amount;
+  e.deliveries = 0;
+  e.prepaid_by = s.prepaid->charged_period;
+  --s.prepaid->remaining;
+  s.current_amount = 0;
+  s.current_skipped = false;
+  e.sequence = ++s.billed_periods;
+  e.add_ons = std::move(s.add_ons);
+  s.add_ons.clear();
+  return e;
+}
+
+LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
+  if (s.prepaid && s.prepaid->remaining > 0) return covered_period(s, plan, std::move(type), at);
+  // A prepaid charge pays for `deliveries` boxes at once: the discount applies to the charge.
+  const std::int64_t deliveries = s.prepaid ? std::max<std::int64_t>(s.prepaid->deliveries, 1) : 1;
+  if (deliveries == 1) s.prepaid.reset();
+  LifecycleEvent e{std::move(type), at, s.current, true, period_amount(plan, s.quantity * deliveries, s.discount),
+                   plan.currency, nullptr};
+  e.plan = plan.id;
+  e.plan_name = plan.name;
+  e.quantity = s.quantity;
+  e.unit_amount = plan.amount;
+  e.deliveries = deliveries;
   if (s.discount) {
     e.percent_off = s.discount->percent_off;
     e.discount_source = s.discount->source;
@@ -320,6 +369,10 @@ LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::
   e.sequence = ++s.billed_periods;
   e.add_ons = std::move(s.add_ons);  // the box of this period ships them
   s.add_ons.clear();
+  if (s.prepaid) {
+    s.prepaid->remaining = deliveries - 1;
+    s.prepaid->charged_period = e.sequence;
+  }
   return e;
 }
 
@@ -626,11 +679,15 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   bool trial = sub.status == Status::kTrialing || (sub.status == Status::kScheduled && sub.trial_end.has_value());
   // The current (or first scheduled) period: a scheduled one will be billed at its start,
   // with any discount; a started one shows what it was billed (0 when skipped).
-  std::int64_t first_amount = trial                                 ? 0
-                              : sub.status == Status::kScheduled    ? period_amount(plan, sub.quantity, sub.discount)
-                                                                    : sub.current_amount;
+  // (A prepaid one is charged for all its deliveries.)
+  const bool started = sub.status != Status::kScheduled;
+  const std::int64_t first_charge = sub.quantity * (sub.prepaid ? sub.prepaid->deliveries : 1);
+  std::int64_t first_amount = trial ? 0 : started ? sub.current_amount : period_amount(plan, first_charge, sub.discount);
+  // A started box after the prepaid charge that paid for it (that charge was not the last billed period).
+  const bool covered = started && !trial && !sub.current_skipped && sub.prepaid &&
+                       sub.prepaid->charged_period != sub.billed_periods;
   out.push_back({sub.current, first_amount, plan.currency, sub.plan, sub.quantity, trial,
-                 sub.status != Status::kScheduled && sub.current_skipped});
+                 started && sub.current_skipped, covered});
 
   // Project the future with the same rules the lifecycle runs on.
   Subscription s = sub;
@@ -642,7 +699,8 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
       bool skipped = e.type == "subscription.period_skipped";
       if (!e.billable && !skipped) continue;
       const auto& now_plan = plan_of(s, plans);
-      out.push_back({e.period, skipped ? 0 : e.amount, now_plan.currency, s.plan, s.quantity, false, skipped});
+      out.push_back({e.period, skipped ? 0 : e.amount, now_plan.currency, s.plan, s.quantity, false, skipped,
+                     e.prepaid_by > 0});
     }
     if (s.status == Status::kCanceled) break;
   }
@@ -650,7 +708,7 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   return out;
 }
 
-std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans) {
+std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans, bool invoiced) {
   if (!plans.current) return std::nullopt;
   Subscription s = sub;
   // Skipped periods and unbilled steps (a trial's start, a pause) pass by; a subscription
@@ -659,7 +717,7 @@ std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLooku
     auto due = next_action_at(s);
     if (!due) return std::nullopt;
     for (auto& e : advance(s, plans, *due))
-      if (e.billable) return NextPeriod{s, std::move(e)};
+      if (e.billable && !(invoiced && e.prepaid_by > 0 && e.add_ons.empty())) return NextPeriod{s, std::move(e)};
     if (s.status == Status::kCanceled) return std::nullopt;
   }
   return std::nullopt;

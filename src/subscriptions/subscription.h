@@ -91,6 +91,20 @@ struct AddOn {
 };
 Json to_json(const AddOn& add_on);
 
+// Prepaid deliveries (Recharge's "prepaid"): one charge pays for `deliveries` boxes, each
+// shipped on the schedule; the periods after the charge are covered by it and billed
+// nothing (docs/subscription-boxes.md). None: every period is charged.
+inline constexpr std::int64_t kMaxPrepaidDeliveries = 24;
+struct Prepaid {
+  std::int64_t deliveries = 1;      // boxes each charge pays for (1: back to one per charge)
+  std::int64_t remaining = 0;       // boxes already paid for, still to come after the current period
+  std::int64_t charged_period = 0;  // the billed period (sequence) whose invoice paid for them
+  bool operator==(const Prepaid&) const = default;
+};
+Json to_json(const std::optional<Prepaid>& prepaid);
+// 422 validation_failed naming `field` unless 2 <= deliveries <= kMaxPrepaidDeliveries.
+recur::Status check_prepaid_deliveries(std::int64_t deliveries, const std::string& field);
+
 struct Subscription {
   std::string id;  // "sub_..."
   std::string customer;
@@ -122,9 +136,14 @@ struct Subscription {
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
+  std::optional<Prepaid> prepaid;
 };
 
 Json to_json(const Subscription& sub);
+
+// PATCH prepaid_deliveries: N deliveries per charge from the next charge on, or (none) one
+// per delivery again. Boxes already paid for still ship. Pure.
+void set_prepaid_deliveries(Subscription& sub, std::optional<std::int64_t> deliveries);
 Subscription subscription_from_doc(const Json& doc);
 
 // A delivery schedule in JSON: {interval, interval_count, day_of_week, day_of_month}, or null.
@@ -164,6 +183,10 @@ struct LifecycleEvent {
   Json after;
   // Billable periods: the add-ons the period's box ships (taken off the subscription).
   std::vector<AddOn> add_ons;
+  // The boxes this period's charge pays for: 1, N for a prepaid charge (the amount is N
+  // boxes'), 0 for a box an earlier charge paid for (amount 0; `prepaid_by` names it).
+  std::int64_t deliveries = 1;
+  std::int64_t prepaid_by = 0;  // the sequence of the billed period whose charge covers this box
 };
 
 // Whether advance() keeps each step's before/after JSON: only callers that record events
@@ -236,6 +259,7 @@ struct UpcomingPeriod {
   std::int64_t quantity = 1;
   bool trial = false;
   bool skipped = false;
+  bool prepaid = false;  // a box an earlier charge paid for (amount 0)
 };
 
 // The next `count` periods from the current (or first scheduled) one. Pure.
@@ -250,7 +274,9 @@ struct NextPeriod {
   Subscription sub;
   LifecycleEvent event;
 };
-std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans);
+// `invoiced`: the next period with an invoice, passing boxes an earlier prepaid charge paid
+// for that carry no add-ons (billing issues no invoice for those).
+std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLookup& plans, bool invoiced = false);
 
 // POST /v1/subscriptions/{id}/next-date: the next delivery and charge (the end of the
 // current period) moves to `date`, and the calendar goes on from there (the anchor moves to

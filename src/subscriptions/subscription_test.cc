@@ -875,5 +875,134 @@ TEST(AddOns, TheNextBilledPeriodTakesTheAddOnsAndTheStoredFormKeepsThem) {
   EXPECT_TRUE(s.add_ons.empty());
 }
 
+// Prepaid deliveries: the n-th period of a subscription prepaid for 3 (what advance emits).
+struct PrepaidStep {
+  const char* start;
+  std::int64_t amount;
+  std::int64_t deliveries;  // 3: the charge; 0: a box it paid for
+  std::int64_t prepaid_by;
+  std::int64_t remaining;   // after the step
+};
+
+TEST(Prepaid, OneChargePaysForNBoxesThatShipOnTheScheduleThenItChargesAgain) {
+  auto p = plan(1000, Interval::kMonth);
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.quantity = 2;
+  s.start_date = at("2027-01-10T00:00:00Z");
+  s.prepaid = Prepaid{3, 0, 0};
+  s.discount = Discount{10, 2, {"coupon", "coupon_1"}};  // two charges, not two boxes
+  auto first = begin(s, p, s.start_date);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].amount, 5400);  // 3 boxes × 2 × 1000, less 10 %
+  EXPECT_EQ(first[0].deliveries, 3);
+  EXPECT_EQ(first[0].prepaid_by, 0);
+  EXPECT_EQ(s.prepaid->remaining, 2);
+  EXPECT_EQ(s.prepaid->charged_period, 1);
+  const PrepaidStep steps[] = {
+      {"2027-02-10T00:00:00Z", 0, 0, 1, 1},
+      {"2027-03-10T00:00:00Z", 0, 0, 1, 0},
+      {"2027-04-10T00:00:00Z", 5400, 3, 0, 2},  // the second charge, still discounted
+      {"2027-05-10T00:00:00Z", 0, 0, 4, 1},
+      {"2027-06-10T00:00:00Z", 0, 0, 4, 0},
+      {"2027-07-10T00:00:00Z", 6000, 3, 0, 2},  // the discount is used up
+  };
+  auto events = advance(s, {&p, nullptr}, at("2027-07-10T00:00:00Z"));
+  ASSERT_EQ(events.size(), std::size(steps));
+  for (std::size_t i = 0; i < std::size(steps); ++i) {
+    SCOPED_TRACE(steps[i].start);
+    const auto& e = events[i];
+    EXPECT_EQ(format_rfc3339(e.period.start), steps[i].start);
+    EXPECT_TRUE(e.billable);  // every period ships its box
+    EXPECT_EQ(e.amount, steps[i].amount);
+    EXPECT_EQ(e.deliveries, steps[i].deliveries);
+    EXPECT_EQ(e.prepaid_by, steps[i].prepaid_by);
+    EXPECT_EQ(e.sequence, static_cast<std::int64_t>(i) + 2);
+  }
+  EXPECT_EQ(s.prepaid->remaining, 2);
+  EXPECT_EQ(s.current_amount, 6000);
+  EXPECT_EQ(subscription_from_doc(to_json(s)).prepaid, s.prepaid);
+  Json old = to_json(s);
+  old.erase("prepaid");
+  EXPECT_FALSE(subscription_from_doc(old).prepaid.has_value());
+}
+
+TEST(Prepaid, ASkippedPeriodUsesUpNoPrepaidBox) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = started(p, "2027-01-10T00:00:00Z", "2027-01-10T00:00:00Z");
+  // Prepaid from the next charge on: January was charged for itself.
+  set_prepaid_deliveries(s, 2);
+  EXPECT_EQ(s.prepaid->charged_period, s.billed_periods);
+  s.skipped_periods = {at("2027-03-10T00:00:00Z")};
+  auto events = advance(s, {&p, nullptr}, at("2027-05-10T00:00:00Z"));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].amount, 2000);  // February: the charge for 2
+  EXPECT_EQ(events[1].type, "subscription.period_skipped");
+  EXPECT_EQ(events[2].prepaid_by, events[0].sequence);  // April: the second prepaid box
+  EXPECT_EQ(events[2].amount, 0);
+  EXPECT_EQ(events[3].amount, 2000);  // May: charged again
+  auto periods = upcoming(s, {&p, nullptr}, 3);
+  ASSERT_EQ(periods.size(), 3u);
+  EXPECT_FALSE(periods[0].prepaid);
+  EXPECT_EQ(periods[0].amount, 2000);
+  EXPECT_TRUE(periods[1].prepaid);
+  EXPECT_EQ(periods[1].amount, 0);
+  EXPECT_EQ(periods[2].amount, 2000);
+}
+
+TEST(Prepaid, EndingItLetsThePaidBoxesShipAndTheNextChargeIsForOne) {
+  auto p = plan(1000, Interval::kMonth);
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.start_date = at("2027-01-10T00:00:00Z");
+  s.prepaid = Prepaid{3, 0, 0};
+  (void)begin(s, p, s.start_date);
+  set_prepaid_deliveries(s, std::nullopt);
+  ASSERT_TRUE(s.prepaid);
+  EXPECT_EQ(s.prepaid->remaining, 2);
+  auto events = advance(s, {&p, nullptr}, at("2027-05-10T00:00:00Z"));
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].amount, 0);
+  EXPECT_EQ(events[1].amount, 0);
+  EXPECT_EQ(events[2].amount, 1000);
+  EXPECT_EQ(events[2].deliveries, 1);
+  EXPECT_FALSE(s.prepaid.has_value());
+  EXPECT_EQ(events[3].amount, 1000);
+}
+
+TEST(Prepaid, TheNextInvoicePassesPrepaidBoxesUnlessTheyCarryAddOns) {
+  auto p = plan(1000, Interval::kMonth);
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.start_date = at("2027-01-10T00:00:00Z");
+  s.prepaid = Prepaid{3, 0, 0};
+  (void)begin(s, p, s.start_date);
+  auto box = next_billable(s, {&p, nullptr});
+  ASSERT_TRUE(box);
+  EXPECT_EQ(format_rfc3339(box->event.period.start), "2027-02-10T00:00:00Z");
+  EXPECT_EQ(box->event.prepaid_by, 1);
+  auto invoice = next_billable(s, {&p, nullptr}, true);
+  ASSERT_TRUE(invoice);
+  EXPECT_EQ(format_rfc3339(invoice->event.period.start), "2027-04-10T00:00:00Z");
+  EXPECT_EQ(invoice->event.amount, 3000);
+  s.add_ons = {AddOn{"ao_1", "prod_1", "Mug", 1, 900, "usd", at("2027-01-11T00:00:00Z")}};
+  auto with_add_on = next_billable(s, {&p, nullptr}, true);
+  ASSERT_TRUE(with_add_on);
+  EXPECT_EQ(format_rfc3339(with_add_on->event.period.start), "2027-02-10T00:00:00Z");
+}
+
+TEST(Prepaid, DeliveriesPerChargeAre2To24) {
+  for (std::int64_t n : {0, 1, 25}) {
+    auto checked = check_prepaid_deliveries(n, "prepaid_deliveries");
+    ASSERT_FALSE(checked.ok()) << n;
+    EXPECT_EQ(checked.error().fields.at(0).field, "prepaid_deliveries");
+  }
+  EXPECT_TRUE(check_prepaid_deliveries(2, "prepaid_deliveries").ok());
+  EXPECT_TRUE(check_prepaid_deliveries(24, "prepaid_deliveries").ok());
+}
+
 }  // namespace
 }  // namespace recur::subscriptions
