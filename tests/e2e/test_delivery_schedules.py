@@ -228,3 +228,47 @@ class AddOnTest(ApiTestCase):
         self.assertIn(1800, [line["amount"] for line in upcoming["lines"]], upcoming["lines"])
         r = self.raw.post(f"/v1/subscriptions/{sub['id']}/add-ons", {"product": "NO-SUCH-SKU"})
         self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"product": "not_found"})
+
+
+class PrepaidTest(ApiTestCase):
+    """Prepaid deliveries: one charge for N boxes, each shipped on the schedule."""
+
+    def test_one_paid_invoice_covers_three_boxes_and_the_calendar_shows_which(self):
+        sub = self.make.subscription(plan=self.make.plan(amount=2400), prepaid_deliveries=3)
+        self.assertEqual(sub["status"], "active")
+        self.assertEqual(sub["prepaid"], {"deliveries": 3, "remaining": 2, "charged_period": 1})
+        self.assertEqual(sub["current_period_amount"], 7200)
+        r = self.api.get("/v1/invoices", params={"subscription": sub["id"]})
+        self.assertStatus(r, 200)
+        invoices = r.json()["data"]
+        self.assertEqual([(i["total"], i["status"]) for i in invoices], [(7200, "paid")])
+        self.assertEqual(invoices[0]["lines"][0]["description"].split(", ")[-1], "3 prepaid deliveries")
+        r = self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 5})
+        self.assertStatus(r, 200)
+        periods = r.json()["data"]
+        self.assertEqual([(p["amount"], p["prepaid"]) for p in periods],
+                         [(7200, False), (0, True), (0, True), (7200, False), (0, True)])
+        # The next invoice is the next charge, three deliveries on.
+        r = self.api.get("/v1/invoices/upcoming", params={"subscription": sub["id"]})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["period"]["start"], periods[3]["period"]["start"])
+
+    def test_the_boxes_paid_for_keep_their_terms_and_bad_counts_change_nothing(self):
+        sub = self.make.subscription(plan=self.make.plan(amount=2400), prepaid_deliveries=2)
+        r = self.api.post(f"/v1/subscriptions/{sub['id']}/change-plan", {"quantity": 2})
+        self.assertProblem(r, 409, "prepaid_deliveries_remaining")
+        for bad in (1, 25, "3"):
+            r = self.raw.patch(f"/v1/subscriptions/{sub['id']}", {"prepaid_deliveries": bad, "version": sub["version"]})
+            doc = self.assertProblem(r, 422, "validation_failed")
+            self.assertIn("prepaid_deliveries", {e["field"] for e in doc["errors"]}, doc)
+        r = self.raw.patch(f"/v1/subscriptions/{sub['id']}", {"prepaid_deliveries": 4, "metadata": {},
+                                                              "delivery": None, "version": sub["version"]})
+        self.assertProblem(r, 422, "validation_failed")
+        self.assertEqual(self.api.get(f"/v1/subscriptions/{sub['id']}").json()["version"], sub["version"])
+        # Back to one charge per box from the next charge: the box already paid for still ships.
+        r = self.api.patch(f"/v1/subscriptions/{sub['id']}", {"prepaid_deliveries": None, "version": sub["version"]})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["prepaid"]["deliveries"], 1)
+        periods = self.api.get(f"/v1/subscriptions/{sub['id']}/upcoming", params={"count": 4}).json()["data"]
+        self.assertEqual([(p["amount"], p["prepaid"]) for p in periods],
+                         [(4800, False), (0, True), (2400, False), (2400, False)])
