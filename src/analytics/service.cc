@@ -165,8 +165,12 @@ Result<std::vector<Kind>> activity_kinds(db::Tx& tx, const events::Event& e, con
     };
     auto [from_plan, from_qty, from_delivery] = target(e.before);
     auto [to_plan, to_qty, to_delivery] = target(e.after);
-    if (!from_plan.empty() && !to_plan.empty() &&
-        (from_plan != to_plan || from_qty != to_qty || from_delivery != to_delivery)) {
+    // Between tiers, their ranks decide (the change's details say which way); else the price.
+    const std::string direction = text_field(e.details, "direction");
+    if (t == "subscription.plan_changed" && (direction == "upgrade" || direction == "downgrade")) {
+      out.push_back({direction, {}, {}});
+    } else if (!from_plan.empty() && !to_plan.empty() &&
+               (from_plan != to_plan || from_qty != to_qty || from_delivery != to_delivery)) {
       RECUR_ASSIGN(PlanFacts from, plans(tx, from_plan));
       RECUR_ASSIGN(PlanFacts to, plans(tx, to_plan));
       std::int64_t a = list_monthly(from, from_qty, from_delivery), b = list_monthly(to, to_qty, to_delivery);

@@ -55,19 +55,22 @@ Result<std::string> load_demo(App& app, std::optional<Timestamp> replay_to) {
   roastery.products = {{beans.id, 650, "usd"}, {decaf.id, 600, "usd"}};
   RECUR_TRY(app.purchasing().create_supplier(roastery, cli));
 
+  // Two tiers: the standard box ranks above the lite one, and its members get 10 % off add-ons.
+  RECUR_ASSIGN(auto lite_tier, app.catalog().create_tier({"Lite", 10, {}, Json::object()}, cli));
+  RECUR_ASSIGN(auto standard_tier, app.catalog().create_tier({"Standard", 20, {10, {}}, Json::object()}, cli));
   auto plan = [&](std::string name, std::int64_t cents, Interval interval, int count,
                   std::int64_t trial, std::optional<std::string> tier, std::vector<catalog::PlanItem> items) {
     return app.catalog().create_plan(catalog::PlanInput{std::move(name), cents, "usd", {interval, count}, trial,
                                                         std::move(tier), std::move(items), Json::object()},
                                      cli);
   };
-  RECUR_ASSIGN(auto monthly, plan("Coffee box, monthly", 2400, Interval::kMonth, 1, 14, "standard",
+  RECUR_ASSIGN(auto monthly, plan("Coffee box, monthly", 2400, Interval::kMonth, 1, 14, standard_tier.id,
                                   {{beans.id, 1}, {filters.id, 1}}));
-  RECUR_ASSIGN(auto biweekly, plan("Coffee box, every two weeks", 1400, Interval::kWeek, 2, 0, "standard",
-                                   {{beans.id, 1}}));
-  RECUR_ASSIGN(auto lite, plan("Coffee box lite, every two months", 2200, Interval::kMonth, 2, 0, "lite",
-                               {{decaf.id, 1}}));
-  RECUR_ASSIGN(auto tea_plan, plan("Tea box, monthly", 1800, Interval::kMonth, 1, 0, "standard", {{tea.id, 2}}));
+  RECUR_ASSIGN(auto biweekly,
+               plan("Coffee box, every two weeks", 1400, Interval::kWeek, 2, 0, standard_tier.id, {{beans.id, 1}}));
+  RECUR_ASSIGN(auto lite,
+               plan("Coffee box lite, every two months", 2200, Interval::kMonth, 2, 0, lite_tier.id, {{decaf.id, 1}}));
+  RECUR_ASSIGN(auto tea_plan, plan("Tea box, monthly", 1800, Interval::kMonth, 1, 0, standard_tier.id, {{tea.id, 2}}));
   (void)tea_plan;
 
   customers::Address address{"1 Market St", std::nullopt, "San Francisco", "94105", "CA", "US"};

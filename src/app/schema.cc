@@ -763,6 +763,17 @@ CREATE TABLE blackout_dates (
   reason TEXT,
   created_at BIGINT NOT NULL
 ))"},
+      // Tiers of plans (issue 18): a plan's `tier` names one by id. The free-text tiers of
+      // plans made before become tiers of their own (tiers_40), ranked in their text's order.
+      {40, "catalog (issue 18): tiers with entitlements", R"(
+CREATE TABLE tiers (
+  id TEXT PRIMARY KEY,
+  rank BIGINT NOT NULL UNIQUE,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+))",
+       tiers_40},
   };
   return kMigrations;
 }

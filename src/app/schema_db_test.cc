@@ -1,6 +1,4 @@
 // Migrations that rewrite stored data, run against rows written the old way (both engines).
-#include "app/schema.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
@@ -9,6 +7,8 @@
 #include <tuple>
 #include <vector>
 
+#include "app/schema.h"
+#include "catalog/store.h"
 #include "events/store.h"
 #include "inventory/model.h"
 #include "testing/fixtures.h"
@@ -868,6 +868,55 @@ TEST_F(BillingMigration18, TwentyNamesFailureCodesAndCardBrandsInRecursWordsOnce
   auto once = everything();
   run_rewrite(db, migration(22));
   EXPECT_EQ(everything(), once);
+}
+
+// Plans made before tiers named them by free text: migration 40 makes a tier of each text
+// and points plans, coupons and subscriptions' discounts (and their events) at its id; a
+// second run changes nothing.
+TEST(SchemaMigrations, FortyMakesATierOfEachFreeTextTierAndNamesItById) {
+  TestApp t = testing::make_app(parse_rfc3339("2026-01-01T00:00:00Z").value());
+  auto& db = t.app->database();
+  auto gold = testing::make_plan(t, 5000, Interval::kMonth);
+  auto silver = testing::make_plan(t, 3000, Interval::kMonth, 1, 0, "Silver box");
+  auto kept = t.app->catalog().create_tier({"Kept", 10, {}, Json::object()}, t.actor);
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  auto untouched = testing::make_plan(t, 1000, Interval::kMonth, 1, 0, "Kept box");
+  catalog::CouponInput in;
+  in.name = "Silver only";
+  in.percent_off = 10;
+  auto coupon = t.app->catalog().create_coupon(in, t.actor);
+  ASSERT_TRUE(coupon.ok()) << coupon.error().message;
+  // As they were stored before: text in the column and the documents.
+  auto seeded = db::transact(db, [&](db::Tx& tx) -> recur::Status {
+    for (const auto& [plan, text] :
+         {std::pair{gold.id, "Gold plan"}, std::pair{silver.id, "silver"}, std::pair{untouched.id, kept->id.c_str()}}) {
+      RECUR_ASSIGN(auto found, catalog::find_plan(tx, plan));
+      if (!found) return Error::internal("no plan " + plan);
+      Json doc = catalog::to_json(*found);
+      doc["tier"] = text;
+      RECUR_TRY(tx.exec("UPDATE plans SET tier = $1, doc = $2 WHERE id = $3", {std::string(text), doc.dump(), plan}));
+    }
+    Json doc = catalog::to_json(*coupon);
+    doc["applies_to_tiers"] = {"silver"};
+    RECUR_TRY(tx.exec("UPDATE coupons SET doc = $1 WHERE id = $2", {doc.dump(), coupon->id}));
+    return Ok{};
+  });
+  ASSERT_TRUE(seeded.ok()) << seeded.error().message;
+  for (int times = 0; times < 2; ++times) run_rewrite(db, migration(40));
+  auto tiers = t.app->catalog().list_tiers({.page = {.limit = 10}});
+  ASSERT_TRUE(tiers.ok());
+  std::map<std::string, catalog::Tier> by_name;
+  for (const auto& tier : tiers->items) by_name[tier.name] = tier;
+  ASSERT_EQ(by_name.size(), 3u);  // Kept, and one per text
+  EXPECT_EQ(by_name.at("Gold plan").id, "tier_gold_plan");
+  EXPECT_EQ(by_name.at("Gold plan").rank, 20);  // after the tiers there were, in the texts' order
+  EXPECT_EQ(by_name.at("silver").id, "tier_silver");
+  EXPECT_EQ(by_name.at("silver").rank, 30);
+  EXPECT_EQ(t.app->catalog().get_plan(gold.id)->tier, "tier_gold_plan");
+  EXPECT_EQ(t.app->catalog().get_plan(silver.id)->tier, "tier_silver");
+  EXPECT_EQ(t.app->catalog().get_plan(untouched.id)->tier, kept->id);
+  EXPECT_EQ(testing::count(t, "SELECT COUNT(*) FROM plans WHERE tier = 'tier_silver'"), 1);
+  EXPECT_EQ(t.app->catalog().get_coupon(coupon->id)->applies_to_tiers, std::vector<std::string>{"tier_silver"});
 }
 
 }  // namespace

@@ -1,12 +1,15 @@
 #include "app/schema_rewrite.h"
 
+#include <cctype>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "analytics/service.h"
 #include "billing/failure_codes.h"
+#include "catalog/model.h"
 #include "gateways/exchange.h"
 #include "privacy/privacy.h"
 #include "subscriptions/subscription.h"
@@ -347,6 +350,61 @@ Status payment_method_types_38(db::Tx& tx) {
     (*pm)["type"] = "card";
     (*pm)["paypal"] = nullptr;
     (*pm)["venmo"] = nullptr;
+  });
+}
+
+Status tiers_40(db::Tx& tx) {
+  // Texts that are no tier's id (a second run finds none).
+  RECUR_ASSIGN(auto texts, tx.query("SELECT tier, MIN(created_at) FROM plans WHERE tier IS NOT NULL"
+                                    " AND tier NOT IN (SELECT id FROM tiers) GROUP BY tier ORDER BY tier"));
+  if (texts.empty()) return Ok{};
+  std::map<std::string, std::string> ids;  // the old text -> the tier's id
+  std::set<std::string> taken;
+  RECUR_ASSIGN(auto existing, tx.query("SELECT id FROM tiers"));
+  for (const auto& row : existing) taken.insert(row.text(0));
+  RECUR_ASSIGN(auto top, tx.query("SELECT COALESCE(MAX(rank), 0) FROM tiers"));
+  std::int64_t rank = top.at(0).int64(0);
+  for (const auto& row : texts) {
+    const std::string text = row.text(0);
+    std::string slug;
+    for (char c : text)
+      if (std::isalnum(static_cast<unsigned char>(c)))
+        slug += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      else if (!slug.empty() && slug.back() != '_')
+        slug += '_';
+    if (slug.size() > 40) slug.resize(40);
+    if (slug.empty()) slug = "tier";
+    std::string id = "tier_" + slug;
+    for (int n = 2; taken.count(id); ++n) id = "tier_" + slug + "_" + std::to_string(n);
+    taken.insert(id);
+    ids[text] = id;
+    rank += 10;
+    catalog::Tier tier;
+    tier.id = id;
+    tier.name = text;
+    tier.rank = rank;
+    tier.created = tier.updated = row.int64(1);
+    RECUR_TRY(tx.exec("INSERT INTO tiers (id, rank, version, doc, created_at) VALUES ($1, $2, 1, $3, $4)",
+                      {id, rank, catalog::to_json(tier).dump(), tier.created}));
+    RECUR_TRY(tx.exec("UPDATE plans SET tier = $1 WHERE tier = $2", {id, text}));
+  }
+  auto rename = [&ids](Json& list) {
+    if (!list.is_array()) return;
+    for (auto& t : list)
+      if (t.is_string())
+        if (auto it = ids.find(t.get<std::string>()); it != ids.end()) t = it->second;
+  };
+  RECUR_TRY(rewrite_documents(tx, "plans", "plan", [&ids](Json& doc) {
+    auto t = doc.find("tier");
+    if (t == doc.end() || !t->is_string()) return;
+    if (auto it = ids.find(t->get<std::string>()); it != ids.end()) *t = it->second;
+  }));
+  RECUR_TRY(rewrite_documents(tx, "coupons", "coupon", [&rename](Json& doc) {
+    if (doc.contains("applies_to_tiers")) rename(doc["applies_to_tiers"]);
+  }));
+  return rewrite_documents(tx, "subscriptions", "subscription", [&rename](Json& doc) {
+    if (doc.contains("discount") && doc["discount"].is_object() && doc["discount"].contains("applies_to_tiers"))
+      rename(doc["discount"]["applies_to_tiers"]);
   });
 }
 

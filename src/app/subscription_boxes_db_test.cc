@@ -130,5 +130,67 @@ TEST_F(SubscriptionBoxesTest, APrepaidSubscriptionIsInvoicedOnceForItsBoxesWhich
   EXPECT_EQ(count("SELECT COUNT(*) FROM shipments WHERE subscription_id = $1", {id}), 4);
 }
 
+TEST_F(SubscriptionBoxesTest, ATiersEntitlementsShipItsExtrasDiscountAddOnsAndRankItsPlanChanges) {
+  catalog::ProductInput sample{"Sample",       "SAMPLE-1",   std::nullopt, Money{300, "usd"},
+                               Json::object(), std::nullopt, true};
+  ASSERT_TRUE(t.app->catalog().create_product(sample, t.actor).ok());
+  ASSERT_TRUE(t.app->inventory().receive("SAMPLE-1", 10, std::nullopt, t.actor).ok());
+  catalog::ProductInput mug{"Mug", "MUG-2", std::nullopt, Money{999, "usd"}, Json::object(), std::nullopt, false};
+  ASSERT_TRUE(t.app->catalog().create_product(mug, t.actor).ok());
+  auto& catalog = t.app->catalog();
+  auto basic = catalog.create_tier({"Basic", 10, {}, Json::object()}, t.actor);
+  ASSERT_TRUE(basic.ok()) << basic.error().message;
+  auto deluxe = catalog.create_tier({"Deluxe", 30, {15, {{"SAMPLE-1", 1}}}, Json::object()}, t.actor);
+  ASSERT_TRUE(deluxe.ok()) << deluxe.error().message;
+  EXPECT_EQ(deluxe->entitlements.extras.at(0).product.rfind("prod_", 0), 0u);  // named by id once stored
+  EXPECT_EQ(catalog.create_tier({"Clash", 30, {}, Json::object()}, t.actor).error().code, "tier_rank_taken");
+  auto unknown = catalog.create_tier({"Nope", 40, {0, {{"NO-SUCH", 1}}}, Json::object()}, t.actor);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().fields.at(0).field, "entitlements.extras[0].product");
+
+  auto on = [&](const catalog::Tier& tier, std::int64_t amount) {
+    auto plan = testing::make_plan(t, amount, Interval::kMonth, 1, 0, tier.name);
+    catalog::PlanPatch patch;
+    patch.tier = tier.id;
+    auto moved = catalog.update_plan(plan.id, patch, plan.version, t.actor);
+    EXPECT_TRUE(moved.ok()) << moved.error().message;
+    return *moved;
+  };
+  auto basic_plan = on(*basic, 2000);
+  auto deluxe_plan = on(*deluxe, 4000);
+  catalog::PlanPatch bad;
+  bad.tier = std::string("tier_nope");
+  EXPECT_EQ(catalog.update_plan(basic_plan.id, bad, basic_plan.version, t.actor).error().fields.at(0).field, "tier");
+  EXPECT_EQ(catalog.delete_tier(deluxe->id, std::nullopt, t.actor).error().code, "tier_in_use");
+
+  // Deluxe: the extra is in the box, times the quantity.
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, deluxe_plan.id, std::nullopt, 2);
+  EXPECT_EQ(t.app->inventory().stock("SAMPLE-1")->level.reserved, 2);
+  // 15 % off 3 × 999 = 2997: 449.55 off, rounded half up to 450.
+  auto added = svc().add_on(sub.id, {"MUG-2", 3}, std::nullopt, t.actor);
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_EQ(added->add_ons.at(0).discount_percent, 15);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE subscription_id = $1 AND amount = 2547", {sub.id}),
+            1);
+
+  // Down to basic and back up: the ranks say which way, in the event and in analytics.
+  t.clock->advance(86400);
+  subscriptions::ChangePlanInput down;
+  down.plan = basic_plan.id;
+  ASSERT_TRUE(svc().change_plan(sub.id, down, std::nullopt, t.actor).ok());
+  subscriptions::ChangePlanInput up;
+  up.plan = deluxe_plan.id;
+  ASSERT_TRUE(svc().change_plan(sub.id, up, std::nullopt, t.actor).ok());
+  auto history = svc().history(sub.id, {.limit = 50});
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> directions;
+  for (const auto& e : history->items)
+    if (e.type == "subscription.plan_changed") directions.push_back(e.details.value("direction", ""));
+  EXPECT_EQ(directions, (std::vector<std::string>{"downgrade", "upgrade"}));
+  ASSERT_TRUE(
+      catalog.delete_tier(catalog.create_tier({"Unused", 50, {}, Json::object()}, t.actor)->id, std::nullopt, t.actor)
+          .ok());
+}
+
 }  // namespace
 }  // namespace recur::app

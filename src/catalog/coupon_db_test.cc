@@ -39,9 +39,20 @@ class CouponTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
     return *p;
   }
-  Plan plan(std::int64_t amount, const std::string& currency = "usd", std::optional<std::string> tier = std::nullopt) {
+  // The id of the tier named `name`, made the first time it is asked for.
+  std::string tier(const std::string& name) {
+    if (auto it = tiers_.find(name); it != tiers_.end()) return it->second;
+    auto made = t.app->catalog().create_tier(
+        {name, static_cast<std::int64_t>(10 * (tiers_.size() + 1)), {}, Json::object()}, t.actor);
+    EXPECT_TRUE(made.ok()) << (made.ok() ? "" : made.error().message);
+    return tiers_[name] = made->id;
+  }
+  Plan plan(std::int64_t amount, const std::string& currency = "usd",
+            std::optional<std::string> tier_name = std::nullopt) {
+    std::optional<std::string> tier_id;
+    if (tier_name) tier_id = tier(*tier_name);
     auto p = t.app->catalog().create_plan(
-        {"Box " + currency, amount, currency, {Interval::kMonth, 1}, 0, std::move(tier), {}, Json::object()}, t.actor);
+        {"Box " + currency, amount, currency, {Interval::kMonth, 1}, 0, tier_id, {}, Json::object()}, t.actor);
     EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
     return *p;
   }
@@ -73,6 +84,7 @@ class CouponTest : public ::testing::Test {
 
   TestApp t;
   int customers_ = 0;
+  std::map<std::string, std::string> tiers_;  // tier name -> id
 };
 
 // ------------------------------------------------------------------ limits under concurrency
@@ -211,7 +223,7 @@ TEST_F(CouponTest, PlanTierCurrencyAndFirstSubscriptionRulesRefuseWithNotApplica
   EXPECT_EQ(outcome(subscribe(customer().id, gold.id, c1.id)), "ok");
 
   auto gold_tier = percent(10);
-  gold_tier.applies_to_tiers = {"gold"};
+  gold_tier.applies_to_tiers = {tier("gold")};
   auto c2 = coupon(gold_tier);
   EXPECT_EQ(outcome(subscribe(customer().id, silver.id, c2.id)), "coupon_not_applicable");
   EXPECT_EQ(outcome(subscribe(customer().id, euro.id, c2.id)), "ok");
@@ -344,7 +356,7 @@ TEST_F(CouponBillingTest, APlanChangeKeepsACouponThatCoversTheNewPlanAndDropsOne
   auto platinum = plan(8000, "usd", "premium");
   auto lite = plan(1000, "usd", "basic");
   auto in = percent(10, CouponDuration::kForever);
-  in.applies_to_tiers = {"premium"};
+  in.applies_to_tiers = {tier("premium")};
   auto premium = coupon(in);
   auto sub = paying(gold, premium.id);
   subscriptions::ChangePlanInput to_platinum{platinum.id, std::nullopt, subscriptions::Proration::kNone, subscriptions::Effective::kNow};

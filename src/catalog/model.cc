@@ -85,6 +85,37 @@ Plan plan_from_doc(const Json& doc) {
   return p;
 }
 
+Json to_json(const Tier& t) {
+  Json extras = Json::array();
+  for (const auto& item : t.entitlements.extras)
+    extras.push_back({{"product", item.product}, {"quantity", item.quantity}});
+  return with_envelope(
+      Json{{"id", t.id},
+           {"object", "tier"},
+           {"name", t.name},
+           {"rank", t.rank},
+           {"entitlements", {{"add_on_discount_percent", t.entitlements.add_on_discount_percent}, {"extras", extras}}}},
+      t);
+}
+
+Tier tier_from_doc(const Json& doc) {
+  Tier t;
+  t.id = doc.at("id");
+  t.name = doc.at("name");
+  t.rank = doc.at("rank");
+  const Json& e = doc.at("entitlements");
+  t.entitlements.add_on_discount_percent = e.value("add_on_discount_percent", std::int64_t{0});
+  for (const auto& item : e.value("extras", Json::array()))
+    t.entitlements.extras.push_back({item.at("product"), item.at("quantity")});
+  read_envelope(doc, t);
+  return t;
+}
+
+std::string tier_direction(const std::optional<Tier>& from, const std::optional<Tier>& to) {
+  if (!from || !to || from->rank == to->rank) return "";
+  return to->rank > from->rank ? "upgrade" : "downgrade";
+}
+
 // ---------------------------------------------------------------- coupons
 
 std::optional<CouponDuration> parse_coupon_duration(std::string_view text) {

@@ -32,6 +32,7 @@ struct Product {
 struct PlanItem {
   std::string product;  // "prod_..."
   std::int64_t quantity = 1;
+  bool operator==(const PlanItem&) const = default;
 };
 
 struct Plan {
@@ -50,6 +51,32 @@ struct Plan {
   std::int64_t version = 1;
   std::int64_t renewal_reminder_days = 3;  // e-mail this many days before a renewal; 0: none (null in JSON)
 };
+
+// A tier of plans (basic, premium, deluxe): a plan names its tier by id. A higher rank is a
+// better tier: a plan change to a higher rank is an upgrade, to a lower one a downgrade.
+// Entitlements are applied where they mean something (docs/subscription-boxes.md, "Tiers").
+struct TierEntitlements {
+  std::int64_t add_on_discount_percent = 0;  // 0..100: the member discount on one-time add-ons
+  std::vector<PlanItem> extras;              // shipped free in every box of the tier's plans
+  bool operator==(const TierEntitlements&) const = default;
+};
+inline constexpr std::int64_t kMaxTierRank = 1000;
+inline constexpr std::size_t kMaxTierExtras = 20;
+struct Tier {
+  std::string id;  // "tier_..."
+  std::string name;
+  std::int64_t rank = 0;
+  TierEntitlements entitlements;
+  Json metadata = Json::object();
+  Timestamp created = 0;
+  Timestamp updated = 0;
+  std::int64_t version = 1;
+};
+Json to_json(const Tier& tier);
+Tier tier_from_doc(const Json& doc);
+// "upgrade" when `to` ranks above `from`, "downgrade" below, "" when either has no tier or
+// they rank the same.
+std::string tier_direction(const std::optional<Tier>& from, const std::optional<Tier>& to);
 
 // Bodies name a product by its id ("prod_...") or by its SKU; a SKU never begins with
 // "prod_" (refused when a product is created or renamed), so the two cannot be confused.
@@ -72,7 +99,7 @@ std::string_view to_string(CouponDuration duration);
 // list admits every plan.
 struct PlanRestriction {
   std::vector<std::string> plans;  // plan ids
-  std::vector<std::string> tiers;  // plan tiers
+  std::vector<std::string> tiers;  // tier ids
   std::string currency;            // a fixed amount off: only plans in this currency ("" any)
 };
 bool admits(const PlanRestriction& restriction, const Plan& plan);

@@ -232,4 +232,26 @@ TEST(CouponJson, RoundTripsBothKindsOfTerms) {
 }
 
 }  // namespace
+TEST(Tiers, TheRanksSayWhetherAChangeIsAnUpgradeOrADowngrade) {
+  auto tier = [](std::int64_t rank) { return std::optional<Tier>(Tier{"tier_" + std::to_string(rank), "T", rank}); };
+  struct Case {
+    std::optional<Tier> from, to;
+    const char* direction;
+  };
+  const Case cases[] = {
+      {tier(10), tier(30), "upgrade"}, {tier(30), tier(10), "downgrade"}, {tier(20), tier(20), ""},
+      {std::nullopt, tier(10), ""},    {tier(10), std::nullopt, ""},      {std::nullopt, std::nullopt, ""},
+  };
+  for (const auto& c : cases) EXPECT_EQ(tier_direction(c.from, c.to), c.direction);
+}
+
+TEST(Tiers, ATierReadsBackAsWritten) {
+  Tier t{"tier_1", "Deluxe", 30, {15, {{"prod_1", 2}}}};
+  t.metadata = {{"k", "v"}};
+  Tier back = tier_from_doc(to_json(t));
+  EXPECT_EQ(to_json(back), to_json(t));
+  EXPECT_EQ(back.entitlements, t.entitlements);
+  EXPECT_EQ(to_json(t)["entitlements"]["extras"][0]["quantity"], 2);
+}
+
 }  // namespace recur::catalog

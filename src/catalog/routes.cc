@@ -44,21 +44,32 @@ std::optional<std::optional<Money>> read_price(FieldReader& f) {
   return std::optional<Money>(Money{*amount, *currency});
 }
 
-std::optional<std::vector<PlanItem>> read_items(FieldReader& fields, bool required) {
-  const Json* items = fields.array("items", required, 50);
+// Items [{product, quantity}] under `name` (`path`: its name in errors, for a nested
+// reader). A plan's items give their quantity (up to 10,000); a tier's extras may leave
+// it out (1), up to 100.
+struct ItemsRule {
+  std::string name = "items";
+  std::string path = "items";
+  std::size_t most = 50;
+  std::int64_t most_each = 10'000;
+  bool quantity_required = true;
+};
+std::optional<std::vector<PlanItem>> read_items(FieldReader& fields, bool required, const ItemsRule& rule = {}) {
+  const auto& [name, path, most, most_each, quantity_required] = rule;
+  const Json* items = fields.array(name, required, most);
   if (!items) return std::nullopt;
   std::vector<PlanItem> out;
   for (std::size_t i = 0; i < items->size(); ++i) {
-    std::string prefix = "items[" + std::to_string(i) + "]";
+    std::string prefix = path + "[" + std::to_string(i) + "]";
     if (!(*items)[i].is_object()) {
       fields.fail(prefix, "invalid_type", prefix + " must be an object");
       continue;
     }
     FieldReader item((*items)[i], prefix);
     auto product = item.text("product", true, 64);
-    auto quantity = item.integer("quantity", true, 1, 10'000);
+    auto quantity = item.integer("quantity", quantity_required, 1, most_each);
     fields.absorb(item);
-    if (product && quantity) out.push_back({*product, *quantity});
+    if (product && (quantity || !item.has("quantity"))) out.push_back({*product, quantity.value_or(1)});
   }
   return out;
 }
@@ -267,6 +278,46 @@ Result<std::pair<PromotionCodePatch, std::int64_t>> parse_promotion_code_patch(c
   return std::make_pair(std::move(patch), *version);
 }
 
+// `entitlements`: {add_on_discount_percent?, extras?}; what is left out is none.
+std::optional<TierEntitlements> read_entitlements(FieldReader& f, bool required) {
+  const Json* object = f.object("entitlements", required);
+  if (!object) return std::nullopt;
+  FieldReader e(*object, "entitlements");
+  TierEntitlements out;
+  out.add_on_discount_percent = e.integer("add_on_discount_percent", false, 0, 100).value_or(0);
+  auto extras = read_items(e, false, {"extras", "entitlements.extras", kMaxTierExtras, 100, false});
+  if (extras) out.extras = *extras;
+  f.absorb(e);  // its errors, unknown fields included, go with the body's
+  return out;
+}
+
+Result<TierInput> parse_tier(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  FieldReader f(body);
+  TierInput in;
+  auto name = f.text("name", true, 100);
+  auto rank = f.integer("rank", true, 0, kMaxTierRank);
+  if (auto e = read_entitlements(f, false)) in.entitlements = *e;
+  if (auto m = f.metadata("metadata")) in.metadata = *m;
+  RECUR_TRY(f.finish());
+  in.name = *name;
+  in.rank = *rank;
+  return in;
+}
+
+Result<std::pair<TierPatch, std::int64_t>> parse_tier_patch(const Request& req) {
+  RECUR_ASSIGN(Json body, parse_json_object(req.body));
+  RECUR_ASSIGN(auto version, http::expected_version(req, body, true));
+  FieldReader f(body);
+  TierPatch patch;
+  patch.name = f.text("name", false, 100);
+  patch.rank = f.integer("rank", false, 0, kMaxTierRank);
+  patch.entitlements = read_entitlements(f, false);
+  patch.metadata = f.metadata("metadata");
+  RECUR_TRY(f.finish());
+  return std::make_pair(std::move(patch), *version);
+}
+
 std::optional<bool> bool_filter(const Request& req, const char* name) {
   auto v = req.query_param(name);
   if (!v) return std::nullopt;
@@ -337,8 +388,47 @@ void add_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, result, 200, render_plan);
   });
   add_coupon_routes(router, service);
+  add_tier_routes(router, service);
   router.reads_query("GET", "/v1/products");
   router.reads_query("GET", "/v1/plans");
+}
+
+void add_tier_routes(http::Router& router, CatalogService& service) {
+  using namespace access::perm;
+  auto render = [](const Tier& t) { return to_json(t); };
+  router.add("POST", "/v1/tiers", std::string(kCatalogWrite), [&service, render](Request& req) {
+    auto input = parse_tier(req);
+    if (!input.ok()) return http::error_response(req, input.error());
+    return http::respond(req, service.create_tier(*input, access::actor_of(req)), 201, render);
+  });
+  router.add("GET", "/v1/tiers", std::string(kCatalogRead), [&service](Request& req) {
+    auto filter = list_filter(req, {"created", "metadata"});
+    if (!filter.ok()) return http::error_response(req, filter.error());
+    return http::list_response(req, service.list_tiers(*filter), "/v1/tiers");
+  });
+  router.add("GET", "/v1/tiers/{id}", std::string(kCatalogRead), [&service, render](Request& req) {
+    return http::respond(req, service.get_tier(req.path_params["id"]), 200, render);
+  });
+  router.add("PATCH", "/v1/tiers/{id}", std::string(kCatalogWrite), [&service, render](Request& req) {
+    auto patch = parse_tier_patch(req);
+    if (!patch.ok()) return http::error_response(req, patch.error());
+    auto result = service.update_tier(req.path_params["id"], patch->first, patch->second, access::actor_of(req));
+    return http::respond(req, result, 200, render);
+  });
+  router.add("DELETE", "/v1/tiers/{id}", std::string(kCatalogWrite), [&service](Request& req) {
+    std::optional<std::int64_t> version;
+    if (auto header = req.header("if-match")) {
+      version = parse_if_match(*header);
+      if (!version)
+        return http::error_response(req,
+                                    Error::bad_request("invalid_if_match", "If-Match must be an ETag such as \"3\""));
+    }
+    const std::string& id = req.path_params["id"];
+    auto st = service.delete_tier(id, version, access::actor_of(req));
+    if (!st.ok()) return http::error_response(req, st.error());
+    return http::json_response(200, {{"id", id}, {"object", "tier"}, {"deleted", true}});
+  });
+  router.reads_query("GET", "/v1/tiers");
 }
 
 void add_coupon_routes(http::Router& router, CatalogService& service) {

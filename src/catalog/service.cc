@@ -85,15 +85,113 @@ Status refuse_missing(const std::vector<std::string>& keys, const std::string& f
 
 }  // namespace
 
-Status CatalogService::resolve_items(db::Tx& tx, std::vector<PlanItem>& items) {
+Status CatalogService::resolve_items(db::Tx& tx, std::vector<PlanItem>& items, const std::string& field) {
   std::vector<std::string> keys;
   for (const auto& item : items) keys.push_back(item.product);
-  return refuse_missing(keys, "items", ".product", "product with id or SKU",
+  return refuse_missing(keys, field, ".product", "product with id or SKU",
                         [&](std::size_t i, const std::string& key) -> Result<bool> {
                           RECUR_ASSIGN(auto product, find_product_by_key(tx, key));
                           if (product) items[i].product = product->id;
                           return product.has_value();
                         });
+}
+
+Status CatalogService::check_tiers_exist(db::Tx& tx, const std::vector<std::string>& tiers, const std::string& field) {
+  return refuse_missing(tiers, field, "", "tier with id", [&](std::size_t, const std::string& id) -> Result<bool> {
+    RECUR_ASSIGN(auto tier, find_tier(tx, id));
+    return tier.has_value();
+  });
+}
+
+namespace {
+
+// A plan's tier: an existing tier's id (422 naming `tier`).
+Status check_plan_tier(db::Tx& tx, const std::optional<std::string>& tier) {
+  if (!tier) return Ok{};
+  RECUR_ASSIGN(auto found, find_tier(tx, *tier));
+  if (found) return Ok{};
+  std::string message = "no tier with id '" + *tier + "' (a plan names its tier by id: POST /v1/tiers)";
+  return Error::invalid("validation_failed", message, {{"tier", "not_found", message}});
+}
+
+Error tier_not_found(const std::string& id) {
+  return Error::not_found("tier_not_found", no_object_message("tier", "tier", id));
+}
+
+}  // namespace
+
+Result<Tier> CatalogService::create_tier(const TierInput& in, const events::Actor& actor) {
+  Tier t;
+  t.id = ids_.next("tier");
+  t.name = in.name;
+  t.rank = in.rank;
+  t.entitlements = in.entitlements;
+  t.metadata = in.metadata;
+  t.created = t.updated = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Tier> {
+    RECUR_TRY(resolve_items(tx, t.entitlements.extras, "entitlements.extras"));
+    RECUR_TRY(insert_tier(tx, t));
+    RECUR_TRY(events_.record(tx, "tier.created", t.id, actor, nullptr, to_json(t)));
+    return t;
+  });
+}
+
+Result<Tier> CatalogService::update_tier(const std::string& id, const TierPatch& patch, std::int64_t expected_version,
+                                         const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Result<Tier> {
+    RECUR_ASSIGN(auto found, find_tier(tx, id, true));
+    if (!found) return tier_not_found(id);
+    Tier t = *found;
+    if (t.version != expected_version) return version_conflict("the tier", expected_version, t.version);
+    Json before = to_json(t);
+    if (patch.entitlements) {
+      t.entitlements = *patch.entitlements;
+      RECUR_TRY(resolve_items(tx, t.entitlements.extras, "entitlements.extras"));
+    }
+    if (patch.name) t.name = *patch.name;
+    if (patch.rank) t.rank = *patch.rank;
+    if (patch.metadata) t.metadata = *patch.metadata;
+    t.updated = clock_.now();
+    ++t.version;
+    RECUR_ASSIGN(bool updated, catalog::update_tier(tx, t));
+    if (!updated) return version_conflict("the tier", expected_version, t.version);
+    RECUR_TRY(events_.record(tx, "tier.updated", t.id, actor, std::move(before), to_json(t)));
+    return t;
+  });
+}
+
+Status CatalogService::delete_tier(const std::string& id, std::optional<std::int64_t> expected_version,
+                                   const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) -> Status {
+    RECUR_ASSIGN(auto found, find_tier(tx, id, true));
+    if (!found) return tier_not_found(id);
+    if (expected_version && *expected_version != found->version)
+      return version_conflict("the tier", *expected_version, found->version);
+    RECUR_ASSIGN(std::int64_t plans, plans_on_tier(tx, id));
+    if (plans > 0)
+      return Error::conflict("tier_in_use", std::to_string(plans) +
+                                                " plan(s) are on this tier; move them to another tier (PATCH the "
+                                                "plan's tier) before deleting it");
+    RECUR_TRY(catalog::delete_tier(tx, id));
+    RECUR_TRY(events_.record(tx, "tier.deleted", id, actor, to_json(*found), nullptr));
+    return Ok{};
+  });
+}
+
+Result<Tier> CatalogService::get_tier(const std::string& id) {
+  return db::transact(
+      db_,
+      [&](db::Tx& tx) -> Result<Tier> {
+        RECUR_ASSIGN(auto found, find_tier(tx, id));
+        if (!found) return tier_not_found(id);
+        return *found;
+      },
+      db::TxMode::kReadOnly);
+}
+
+Result<Page<Tier>> CatalogService::list_tiers(const ListFilter& filter) {
+  return db::transact(
+      db_, [&](db::Tx& tx) { return catalog::list_tiers(tx, filter); }, db::TxMode::kReadOnly);
 }
 
 Status CatalogService::check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans) {
@@ -118,6 +216,7 @@ Result<Plan> CatalogService::create_plan(const PlanInput& in, const events::Acto
   p.created = p.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Plan> {
     RECUR_TRY(resolve_items(tx, p.items));
+    RECUR_TRY(check_plan_tier(tx, p.tier));
     RECUR_TRY(insert_plan(tx, p));
     RECUR_TRY(events_.record(tx, "plan.created", p.id, actor, nullptr, to_json(p)));
     return p;
@@ -139,7 +238,10 @@ Result<Plan> CatalogService::update_plan(const std::string& id, const PlanPatch&
     if (patch.name) p.name = *patch.name;
     if (patch.trial_days) p.trial_days = *patch.trial_days;
     if (patch.renewal_reminder_days) p.renewal_reminder_days = *patch.renewal_reminder_days;
-    if (patch.tier) p.tier = *patch.tier;
+    if (patch.tier) {
+      p.tier = *patch.tier;
+      RECUR_TRY(check_plan_tier(tx, p.tier));
+    }
     if (patch.active) p.active = *patch.active;
     if (patch.metadata) p.metadata = *patch.metadata;
     p.updated = clock_.now();
@@ -201,6 +303,7 @@ Result<Coupon> CatalogService::create_coupon(const CouponInput& in, const events
   c.created = c.updated = now;
   return db::transact(db_, [&](db::Tx& tx) -> Result<Coupon> {
     RECUR_TRY(check_plans_exist(tx, c.applies_to_plans));
+    RECUR_TRY(check_tiers_exist(tx, c.applies_to_tiers, "applies_to_tiers"));
     RECUR_TRY(insert_coupon(tx, c));
     RECUR_TRY(events_.record(tx, "coupon.created", c.id, actor, nullptr, to_json(c)));
     return c;

@@ -54,6 +54,20 @@ struct PlanPatch {
   std::optional<std::int64_t> renewal_reminder_days;  // 0: no reminder (null in the body)
 };
 
+struct TierInput {
+  std::string name;
+  std::int64_t rank = 0;
+  TierEntitlements entitlements;  // extras name products by id or SKU
+  Json metadata = Json::object();
+};
+
+struct TierPatch {
+  std::optional<std::string> name;
+  std::optional<std::int64_t> rank;
+  std::optional<TierEntitlements> entitlements;  // replaces them whole
+  std::optional<Json> metadata;
+};
+
 struct CouponInput {
   std::string name;
   std::int64_t percent_off = 0;     // 1..100, or 0 with amount_off
@@ -135,6 +149,15 @@ class CatalogService {
   Result<Plan> get_plan(const std::string& id);
   Result<Page<Plan>> list_plans(const ListFilter& filter);
 
+  // Tiers. Errors: 409 tier_rank_taken, 404 tier_not_found, 409 tier_in_use (a delete while
+  // plans are on it), 422 for an extra's unknown product.
+  Result<Tier> create_tier(const TierInput& input, const events::Actor& actor);
+  Result<Tier> update_tier(const std::string& id, const TierPatch& patch, std::int64_t expected_version,
+                           const events::Actor& actor);
+  Status delete_tier(const std::string& id, std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  Result<Tier> get_tier(const std::string& id);
+  Result<Page<Tier>> list_tiers(const ListFilter& filter);
+
   Result<Coupon> create_coupon(const CouponInput& input, const events::Actor& actor);
   Result<Coupon> update_coupon(const std::string& id, const CouponPatch& patch, std::int64_t expected_version,
                                const events::Actor& actor);
@@ -149,8 +172,9 @@ class CatalogService {
 
  private:
   // Each item's product, named by id or SKU, must exist; items then name it by id.
-  Status resolve_items(db::Tx& tx, std::vector<PlanItem>& items);
+  Status resolve_items(db::Tx& tx, std::vector<PlanItem>& items, const std::string& field = "items");
   Status check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans);
+  Status check_tiers_exist(db::Tx& tx, const std::vector<std::string>& tiers, const std::string& field);
 
   db::Database& db_;
   const Clock& clock_;

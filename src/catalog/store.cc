@@ -17,6 +17,7 @@ T from_doc_only(const db::Row& row, T (*from_doc)(const Json&)) {
 
 Product product_row(const db::Row& row) { return from_doc_only(row, product_from_doc); }
 Plan plan_row(const db::Row& row) { return from_doc_only(row, plan_from_doc); }
+Tier tier_row(const db::Row& row) { return from_doc_only(row, tier_from_doc); }
 Coupon coupon_row(const db::Row& row) {
   Coupon c = coupon_from_doc(Json::parse(row.text(0)));
   c.times_redeemed = row.int64(1);
@@ -119,6 +120,60 @@ Result<bool> update_plan(db::Tx& tx, const Plan& p) {
 
 Result<std::optional<Plan>> find_plan(db::Tx& tx, const std::string& id, bool for_update) {
   return find_row<Plan>(tx, "plans", "doc", "id", id, for_update, plan_row);
+}
+
+namespace {
+
+Error rank_taken(const Tier& t) {
+  return Error::conflict("tier_rank_taken", "another tier already has rank " + std::to_string(t.rank));
+}
+
+}  // namespace
+
+Status insert_tier(db::Tx& tx, const Tier& t) {
+  auto r = tx.exec("INSERT INTO tiers (id, rank, version, doc, created_at) VALUES ($1, $2, $3, $4, $5)",
+                   {t.id, t.rank, t.version, to_json(t).dump(), t.created});
+  if (!r.ok()) return r.error().code == db::kUniqueViolation ? rank_taken(t) : std::move(r).error();
+  return Ok{};
+}
+
+Result<bool> update_tier(db::Tx& tx, const Tier& t) {
+  auto r = tx.exec("UPDATE tiers SET rank = $2, version = $3, doc = $4 WHERE id = $1 AND version = $5",
+                   {t.id, t.rank, t.version, to_json(t).dump(), t.version - 1});
+  if (!r.ok()) return r.error().code == db::kUniqueViolation ? rank_taken(t) : std::move(r).error();
+  return *r == 1;
+}
+
+Status delete_tier(db::Tx& tx, const std::string& id) {
+  RECUR_TRY(tx.exec("DELETE FROM tiers WHERE id = $1", {id}));
+  return Ok{};
+}
+
+Result<std::optional<Tier>> find_tier(db::Tx& tx, const std::string& id, bool for_update) {
+  return find_row<Tier>(tx, "tiers", "doc", "id", id, for_update, tier_row);
+}
+
+Result<Page<Tier>> list_tiers(db::Tx& tx, const ListFilter& f) {
+  return list_rows<Tier>(tx, "tiers", "doc", {}, f, tier_row);
+}
+
+Result<std::int64_t> plans_on_tier(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM plans WHERE tier = $1", {id}));
+  return rows.at(0).int64(0);
+}
+
+Result<std::optional<Tier>> tier_of(db::Tx& tx, const Plan& plan) {
+  if (!plan.tier) return std::optional<Tier>();
+  return find_tier(tx, *plan.tier);
+}
+
+Result<std::vector<PlanItem>> box_items(db::Tx& tx, const Plan& plan, std::int64_t quantity) {
+  std::vector<PlanItem> items;
+  for (const auto& item : plan.items) items.push_back({item.product, item.quantity * quantity});
+  RECUR_ASSIGN(auto tier, tier_of(tx, plan));
+  if (tier)
+    for (const auto& extra : tier->entitlements.extras) items.push_back({extra.product, extra.quantity * quantity});
+  return items;
 }
 
 Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& f) {
@@ -243,6 +298,19 @@ Result<std::vector<Product>> all_products(db::Tx& tx) {
 Result<std::vector<Plan>> all_plans(db::Tx& tx) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM plans ORDER BY id"));
   return rows_to<Plan>(rows, plan_row);
+}
+
+Result<std::vector<Plan>> all_plans_with_extras(db::Tx& tx) {
+  RECUR_ASSIGN(auto plans, all_plans(tx));
+  RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM tiers"));
+  std::map<std::string, Tier> tiers;
+  for (const auto& t : rows_to<Tier>(rows, tier_row)) tiers.emplace(t.id, t);
+  for (auto& plan : plans) {
+    auto tier = plan.tier ? tiers.find(*plan.tier) : tiers.end();
+    if (tier == tiers.end()) continue;
+    for (const auto& extra : tier->second.entitlements.extras) plan.items.push_back(extra);
+  }
+  return plans;
 }
 
 Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& cursor, bool backward) {

@@ -36,6 +36,19 @@ Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& filter);
 // The plans that remind before renewal, by their lead time in days.
 Result<std::map<std::int64_t, std::vector<std::string>>> plans_by_reminder_days(db::Tx& tx);
 
+// Tiers: a rank already taken is a 409 tier_rank_taken.
+Status insert_tier(db::Tx& tx, const Tier& tier);
+Result<bool> update_tier(db::Tx& tx, const Tier& tier);
+Status delete_tier(db::Tx& tx, const std::string& id);
+Result<std::optional<Tier>> find_tier(db::Tx& tx, const std::string& id, bool for_update = false);
+Result<Page<Tier>> list_tiers(db::Tx& tx, const ListFilter& filter);
+Result<std::int64_t> plans_on_tier(db::Tx& tx, const std::string& id);
+// The tier `plan` is on (none without one).
+Result<std::optional<Tier>> tier_of(db::Tx& tx, const Plan& plan);
+// What a delivery of `plan` ships for `quantity` boxes: the plan's items, then its tier's
+// extras, each times the quantity (every box gets the extras).
+Result<std::vector<PlanItem>> box_items(db::Tx& tx, const Plan& plan, std::int64_t quantity);
+
 // Coupons and promotion codes: `times_redeemed` lives in its own column (the document's
 // copy is not kept up to date); reads take it from there.
 Status insert_coupon(db::Tx& tx, const Coupon& coupon);
@@ -72,6 +85,8 @@ Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon,
 Result<std::vector<Product>> all_products(db::Tx& tx);
 // Every plan, archived ones too, by id.
 Result<std::vector<Plan>> all_plans(db::Tx& tx);
+// The same, each with its tier's extras added to its items (what one box ships: box_items).
+Result<std::vector<Plan>> all_plans_with_extras(db::Tx& tx);
 // The products whose stock is tracked, by id; only those after `cursor` when given. Backward:
 // those before `cursor`, nearest first (highest id first).
 Result<std::vector<Product>> tracked_products(db::Tx& tx, const std::optional<std::string>& cursor, bool backward = false);

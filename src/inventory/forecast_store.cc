@@ -69,7 +69,7 @@ Result<CatalogueData> load_catalogue(db::Tx& tx) {
   CatalogueData data;
   RECUR_ASSIGN(auto products, catalog::all_products(tx));
   for (const auto& product : products) data.catalogue.add(product);
-  RECUR_ASSIGN(auto plans, catalog::all_plans(tx));
+  RECUR_ASSIGN(auto plans, catalog::all_plans_with_extras(tx));  // a box ships its tier's extras too
   for (auto& plan : plans) {
     data.catalogue.add(plan);
     data.plans.emplace(plan.id, std::move(plan));

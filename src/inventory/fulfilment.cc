@@ -19,7 +19,12 @@ std::string date_text(std::optional<Timestamp> t) {
 recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions::Subscription& sub,
                                              const subscriptions::LifecycleEvent& e, bool at_signup) {
   RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
-  if ((!plan || plan->items.empty()) && e.add_ons.empty()) return Ok{};  // nothing physical to ship
+  // The plan's items for the period's quantity and its tier's extras, then the add-ons.
+  std::vector<catalog::PlanItem> items;
+  if (plan) {
+    RECUR_ASSIGN(items, catalog::box_items(tx, *plan, e.quantity));
+  }
+  if (items.empty() && e.add_ons.empty()) return Ok{};  // nothing physical to ship
   Shipment s;
   s.id = ids_.next("shp");
   s.subscription = sub.id;
@@ -40,10 +45,6 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   }
   if (sub.shipping_address) s.address = customers::to_json(*sub.shipping_address);
   bool any_tracked = false;
-  // The plan's items for the period's quantity, then the add-ons bought for this box.
-  std::vector<catalog::PlanItem> items;
-  if (plan)
-    for (const auto& pi : plan->items) items.push_back({pi.product, pi.quantity * e.quantity});
   for (const auto& add_on : e.add_ons) items.push_back({add_on.product, add_on.quantity});
   for (const auto& pi : items) {
     RECUR_ASSIGN(auto product, catalog::find_product(tx, pi.product));
@@ -106,8 +107,7 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
 
 recur::Status InventoryFulfilment::check_first_shipment(db::Tx& tx, const subscriptions::Subscription& sub,
                                                      const catalog::Plan& plan, Timestamp ships_at) {
-  std::vector<catalog::PlanItem> items = plan.items;
-  for (auto& item : items) item.quantity *= sub.quantity;
+  RECUR_ASSIGN(auto items, catalog::box_items(tx, plan, sub.quantity));
   return check_extras(tx, items, ships_at);
 }
 

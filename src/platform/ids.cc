@@ -37,7 +37,7 @@ std::string no_object_message(std::string_view noun, std::string_view prefix, st
       {"pmt", "payment method"}, {"coupon", "coupon"},         {"promo", "promotion code"},
       {"shp", "shipment"},     {"po", "purchase order"},   {"sup", "supplier"},          {"evt", "event"},
       {"rof", "retention offer"}, {"ntf", "notification"}, {"brun", "billing run"},      {"key", "API key"},
-      {"mv", "stock movement"}, {"we", "webhook endpoint"}};
+      {"mv", "stock movement"}, {"we", "webhook endpoint"}, {"tier", "tier"}};
   std::string message = "no " + std::string(noun) + " with id '" + std::string(id) + "'";
   auto underscore = id.find('_');
   if (underscore == std::string_view::npos) return message;

@@ -360,13 +360,18 @@ Result<Subscription> SubscriptionService::add_on(const std::string& id, const Ad
     const Period period = next->event.period;
     if (fulfilment_) RECUR_TRY(fulfilment_->check_extras(tx, {{product->id, in.quantity}}, period.start));
     AddOn a{ids_.next("ao"), product->id, product->name, in.quantity, product->price->amount, l.sub.currency, now};
-    std::int64_t total = 0;
-    if (__builtin_mul_overflow(a.unit_amount, a.quantity, &total))
+    // The member discount of the tier of the plan the box is on.
+    const catalog::Plan& box_plan = l.pending && next->event.plan == l.pending->id ? *l.pending : l.plan;
+    RECUR_ASSIGN(auto tier, catalog::tier_of(tx, box_plan));
+    if (tier) a.discount_percent = tier->entitlements.add_on_discount_percent;
+    auto total = add_on_amount(a);
+    if (!total)
       return Error::invalid("amount_too_large", "the add-on's price times its quantity is too large",
                             {{"quantity", "out_of_range", "too large for its price"}});
     if (billing_) {
-      PendingItem item{ids_.next("ii"), l.sub.id, "Add-on: " + a.name + " \u00d7 " + std::to_string(a.quantity),
-                       total, a.currency, a.quantity, period, false};
+      std::string line = "Add-on: " + a.name + " \u00d7 " + std::to_string(a.quantity);
+      if (a.discount_percent > 0) line += " (member discount " + std::to_string(a.discount_percent) + " %)";
+      PendingItem item{ids_.next("ii"), l.sub.id, std::move(line), *total, a.currency, a.quantity, period, false};
       RECUR_TRY(billing_->add_pending_item(tx, item, now));
     }
     l.sub.add_ons.push_back(a);
@@ -507,6 +512,17 @@ SubscriptionService::Change SubscriptionService::change_step(const ChangePlanInp
     details["from_plan"] = l.sub.plan;
     details["from_quantity"] = l.sub.quantity;
     details["from_delivery"] = delivery_json(l.sub.delivery);
+    // Between tiers, the ranks say which way it goes (history, events and analytics).
+    if (p.plan != l.sub.plan) {
+      RECUR_ASSIGN(auto to_plan, catalog::find_plan(tx, p.plan));
+      RECUR_ASSIGN(auto from_tier, catalog::tier_of(tx, l.current_plan()));
+      std::optional<catalog::Tier> to_tier;
+      if (to_plan) {
+        RECUR_ASSIGN(to_tier, catalog::tier_of(tx, *to_plan));
+      }
+      if (auto direction = catalog::tier_direction(from_tier, to_tier); !direction.empty())
+        details["direction"] = direction;
+    }
     if (in.effective == Effective::kPeriodEnd) {
       l.sub.pending_change = PendingChange{p.plan, p.quantity, p.effective_at, p.delivery};
       return details;

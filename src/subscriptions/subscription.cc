@@ -133,7 +133,15 @@ Json to_json(const AddOn& a) {
               {"quantity", a.quantity},
               {"unit_amount", a.unit_amount},
               {"currency", a.currency},
-              {"added_at", format_rfc3339(a.added_at)}};
+              {"added_at", format_rfc3339(a.added_at)},
+              {"discount_percent", a.discount_percent}};
+}
+
+std::optional<std::int64_t> add_on_amount(const AddOn& a) {
+  std::int64_t gross = 0;
+  if (__builtin_mul_overflow(a.unit_amount, a.quantity, &gross) || gross > (std::int64_t{1} << 50)) return std::nullopt;
+  // The member discount, rounded half up (as every percentage off).
+  return gross - discount_off(gross, a.currency, Discount{a.discount_percent, 1, {}});
 }
 
 namespace {
@@ -145,7 +153,8 @@ AddOn add_on_from_json(const Json& j) {
                j.at("quantity"),
                j.at("unit_amount"),
                j.at("currency"),
-               doc_required_time(j, "added_at")};
+               doc_required_time(j, "added_at"),
+               j.value("discount_percent", std::int64_t{0})};
 }
 
 }  // namespace

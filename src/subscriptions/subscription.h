@@ -88,8 +88,12 @@ struct AddOn {
   std::int64_t unit_amount = 0;  // the product's price when it was added
   std::string currency;
   Timestamp added_at = 0;
+  std::int64_t discount_percent = 0;  // the tier's member discount on add-ons, when added
 };
 Json to_json(const AddOn& add_on);
+// What the add-on is charged: unit_amount × quantity less its member discount (rounded half
+// up); none when too large to charge.
+std::optional<std::int64_t> add_on_amount(const AddOn& add_on);
 
 // Prepaid deliveries (Recharge's "prepaid"): one charge pays for `deliveries` boxes, each
 // shipped on the schedule; the periods after the charge are covered by it and billed

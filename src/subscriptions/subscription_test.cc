@@ -1005,4 +1005,17 @@ TEST(Prepaid, DeliveriesPerChargeAre2To24) {
 }
 
 }  // namespace
+TEST(AddOns, TheMemberDiscountComesOffRoundedHalfUp) {
+  struct Case {
+    std::int64_t unit, quantity, percent, charged;
+  };
+  const Case cases[] = {{999, 3, 15, 2547}, {1000, 2, 10, 1800}, {1000, 1, 0, 1000}, {5, 1, 50, 2}, {700, 4, 100, 0}};
+  for (const auto& c : cases) {
+    AddOn a{"ao_1", "prod_1", "Mug", c.quantity, c.unit, "usd", 0, c.percent};
+    EXPECT_EQ(add_on_amount(a), c.charged) << c.unit << " x " << c.quantity << " less " << c.percent << " %";
+  }
+  AddOn huge{"ao_2", "prod_1", "Gold", 100, std::int64_t{1} << 60, "usd", 0, 0};
+  EXPECT_FALSE(add_on_amount(huge).has_value());
+}
+
 }  // namespace recur::subscriptions

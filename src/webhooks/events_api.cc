@@ -96,7 +96,10 @@ const std::vector<std::string_view>& event_types() {
       "subscription.incomplete_expired",
       "subscription.updated",
       "supplier.created",
-      "supplier.updated"
+      "supplier.updated",
+      "tier.created",
+      "tier.deleted",
+      "tier.updated"
 };
   return kTypes;
 }

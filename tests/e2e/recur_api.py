@@ -15,6 +15,7 @@ from __future__ import annotations
 import calendar
 import json
 import os
+import random
 import subprocess
 import unittest
 import uuid
@@ -184,6 +185,18 @@ class Fixtures:
         body = {"name": "Coffee beans", "sku": unique("SKU")}
         body.update(fields)
         return self._created(self.api.post("/v1/products", body))
+
+    def tier(self, ranks=(0, 1000), **fields) -> dict:
+        """A new tier at a free rank drawn from `ranks`: ranks are unique across the database,
+        which every suite shares, so a taken one is drawn again."""
+        for _ in range(50):
+            body = {"name": unique("Tier"), "rank": random.randint(*ranks)}
+            body.update(fields)
+            r = self.api.post("/v1/tiers", body)
+            if r.status_code == 409 and r.json().get("code") == "tier_rank_taken":
+                continue
+            return self._created(r)
+        raise AssertionError(f"no free tier rank in {ranks}")
 
     def plan(self, amount=3000, interval="month", interval_count=1, trial_days=None, currency="usd",
              items=True, **fields) -> dict:

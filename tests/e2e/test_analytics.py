@@ -191,8 +191,9 @@ class AnalyticsScenarioTest(TestModeCase):
         current = expect(api.get("/v1/settings/dunning"))
         expect(api.patch("/v1/settings/dunning", {"retry_days": [1], "final_action": "cancel"},
                          headers={"If-Match": f'"{current["version"]}"'}))
-        cls.plans = {"basic": cls.plan(2000), "plus": cls.plan(3500, tier="premium"),
-                     "mini": cls.plan(1200, tier="premium"), "yearly": cls.plan(12000, interval="year"),
+        cls.premium = cls.make.tier(name="Premium")["id"]
+        cls.plans = {"basic": cls.plan(2000), "plus": cls.plan(3500, tier=cls.premium),
+                     "mini": cls.plan(1200, tier=cls.premium), "yearly": cls.plan(12000, interval="year"),
                      "weekly": cls.plan(1000, interval="week"), "gbp": cls.plan(2500, currency="gbp")}
         cls.coupon = expect(api.post("/v1/coupons", {"name": unique("Half"), "percent_off": 50,
                                                      "duration": "repeating", "duration_in_cycles": 2}), 201)
@@ -510,7 +511,7 @@ class AnalyticsScenarioTest(TestModeCase):
         self.assertAlmostEqual(churn["net_mrr_churn_rate"], 2400 / 13000, places=8)
         # The premium tier (plus and mini): up's whole history (new 2000 on basic, +1500)
         # and down's (new 3500, -2300): 5500 + 1500 - 2300 = 4700.
-        feb = self.months("mrr-movements", first="2026-02-01T00:00:00Z", tier="premium")["2026-02"]
+        feb = self.months("mrr-movements", first="2026-02-01T00:00:00Z", tier=self.premium)["2026-02"]
         self.assertEqual(self.pick(feb, keys), (0, 5500, 1500, 2300, 0, 0, 4700))
         # The coupon's one subscription: new 1000 in February, +1000 when it ran out.
         rows = self.months("mrr-movements", first="2026-02-01T00:00:00Z", coupon=self.coupon["id"])

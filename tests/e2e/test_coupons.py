@@ -13,7 +13,8 @@ class CouponTestCase(ApiTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.monthly = cls.make.plan(amount=3000)
-        cls.premium = cls.make.plan(amount=5000, tier="premium")
+        cls.premium_tier = cls.make.tier()["id"]
+        cls.premium = cls.make.plan(amount=5000, tier=cls.premium_tier)
         cls.euro = cls.make.plan(amount=3000, currency="eur")
         cls.direct = cls.make
 
@@ -144,7 +145,7 @@ class RedemptionTest(CouponTestCase):
         self.assertStatus(self.subscribe(coupon=once["id"]), 201)
         self.assertProblem(self.subscribe(coupon=once["id"]), 409, "coupon_exhausted")
 
-        premium_only = self.coupon(percent_off=10, applies_to_tiers=["premium"])
+        premium_only = self.coupon(percent_off=10, applies_to_tiers=[self.premium_tier])
         self.assertProblem(self.subscribe(coupon=premium_only["id"]), 409, "coupon_not_applicable")
         self.assertStatus(self.subscribe(plan=self.premium, coupon=premium_only["id"]), 201)
 

@@ -103,19 +103,20 @@ class PlansTest(ApiTestCase):
 
     def test_create_plan_with_items_trial_and_tier(self):
         product = self.make.product()
+        gold = self.make.tier()["id"]
         r = self.api.post("/v1/plans", {"name": "Coffee box", "amount": 2500, "currency": "eur", "interval": "week",
-                                        "interval_count": 2, "trial_days": 14, "tier": "gold",
+                                        "interval_count": 2, "trial_days": 14, "tier": gold,
                                         "items": [{"product": product["id"], "quantity": 3}]})
         self.assertStatus(r, 201)
         plan = r.json()
         self.assertTrue(plan["id"].startswith("plan_"))
         self.assertEqual(plan["object"], "plan")
         self.assertEqual((plan["amount"], plan["currency"], plan["interval"], plan["interval_count"],
-                          plan["trial_days"], plan["tier"]), (2500, "eur", "week", 2, 14, "gold"))
+                          plan["trial_days"], plan["tier"]), (2500, "eur", "week", 2, 14, gold))
         self.assertEqual(plan["items"], [{"product": product["id"], "quantity": 3}])
         self.assertEqual(plan["renewal_reminder_days"], 3)  # the default
         self.assertEqual(self.api.get(f"/v1/plans/{plan['id']}").json(), plan)
-        self.assertIn(plan["id"], {p["id"] for p in self.list_all("/v1/plans", {"tier": "gold"})})
+        self.assertIn(plan["id"], {p["id"] for p in self.list_all("/v1/plans", {"tier": gold})})
 
     def test_no_trial_and_no_reminder_are_null_never_0(self):
         product = self.make.product()
