@@ -53,10 +53,29 @@ const steps = [
     },
   },
   {
+    request: 'Create a tier',
+    status: 201,
+    // The spec's example body, its extras the product just made (a fresh database: its rank is free).
+    prerequest: () => {
+      const body = JSON.parse(pm.request.body.raw);
+      body.entitlements.extras = [{ product: pm.environment.get('productId'), quantity: 1 }];
+      pm.request.body.update(JSON.stringify(body, null, 2));
+    },
+    test: () => {
+      const tier = pm.response.json();
+      pm.test('a tier', () => {
+        pm.expect(tier.object).to.equal('tier');
+        pm.expect(tier.id).to.match(/^tier_/);
+      });
+      pm.environment.set('tierId', tier.id);
+    },
+  },
+  {
     request: 'Create a plan',
     status: 201,
     prerequest: () => {
       const body = JSON.parse(pm.request.body.raw);
+      body.tier = pm.environment.get('tierId');
       body.items = body.items.map((item) => ({ ...item, product: pm.environment.get('productId') }));
       pm.request.body.update(JSON.stringify(body, null, 2));
     },
@@ -66,6 +85,7 @@ const steps = [
         pm.expect(plan.object).to.equal('plan');
         pm.expect(plan.id).to.match(/^plan_/);
         pm.expect(plan.items.map((item) => item.product)).to.eql([pm.environment.get('productId')]);
+        pm.expect(plan.tier).to.equal(pm.environment.get('tierId'));
       });
       pm.environment.set('planId', plan.id);
     },
