@@ -496,6 +496,27 @@ TEST_F(BillingTest, ARenewalReminderIsQueuedOnceThePlansLeadTimeBeforeTheRenewal
   EXPECT_EQ(reminders(), 2);  // the first subscription's next renewal (Mar 31)
 }
 
+TEST_F(BillingTest, APrepaidBoxIsNotRemindedOfButTheChargeForAllItsBoxesIs) {
+  auto plan = testing::make_plan(t, 2999, Interval::kMonth);
+  std::string customer = testing::make_customer_with(t, "prepaid@example.com", "pm_card_visa");
+  subscriptions::CreateInput in{customer, plan.id};
+  in.prepaid_deliveries = 2;
+  auto sub = t.app->subscriptions().create(in, t.actor);  // charged for Jan 31 and Feb 28
+  ASSERT_TRUE(sub.ok()) << sub.error().message;
+  auto reminders = [&] {
+    auto page = t.app->notifications().list(
+        {.template_name = std::string("renewal_reminder"), .resource = sub->id, .page = {.limit = 10}});
+    EXPECT_TRUE(page.ok());
+    return page.ok() ? page->items : std::vector<notify::Notification>{};
+  };
+  run_at("2026-02-26T10:00:00Z");  // Feb 28 is the second box, paid for: nothing to remind of
+  EXPECT_TRUE(reminders().empty());
+  run_at("2026-03-29T10:00:00Z");  // Mar 31 charges for two boxes again
+  auto sent = reminders();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_NE(sent[0].text.find(format_amount(2 * 2999, "usd")), std::string::npos) << sent[0].text;
+}
+
 TEST_F(BillingTest, ACardExpiringThisMonthIsNoticedOnce) {
   auto sub = subscriber("pm_card_expiring");
   run_at("2026-01-31T10:00:00Z");

@@ -56,19 +56,28 @@ Result<bool> Reminders::remind_renewal(const std::string& id, Timestamp now) {
     if (!found) return false;
     const auto& sub = *found;
     auto renews = subscriptions::next_action_at(sub);
-    // Only a renewal that will happen: not a period-end cancellation, not a skipped period.
-    bool renewing = subscriptions::renews_at_period_end(sub.status) && !sub.cancel_at_period_end && renews && *renews == sub.current.end &&
-                    std::find(sub.skipped_periods.begin(), sub.skipped_periods.end(), sub.current.end) ==
-                        sub.skipped_periods.end();
+    // Only a renewal that will happen: not a period-end cancellation.
+    bool renewing = subscriptions::renews_at_period_end(sub.status) && !sub.cancel_at_period_end && renews &&
+                    *renews == sub.current.end;
     if (!renewing) return false;
     std::string plan_id = sub.pending_change ? sub.pending_change->plan : sub.plan;
     std::int64_t quantity = sub.pending_change ? sub.pending_change->quantity : sub.quantity;
     RECUR_ASSIGN(auto plan, catalog::find_plan(tx, plan_id));
     if (!plan || plan->renewal_reminder_days <= 0) return false;
     if (now < sub.current.end - plan->renewal_reminder_days * kSecondsPerDay) return false;
+    // Not a skipped period (named by either of its starts: subscriptions::skip_applies), and
+    // not a box an earlier prepaid charge paid for: nothing is charged then.
+    const Period next = period_from(sub.billing_cycle_anchor, subscriptions::cadence_of(sub, *plan), sub.current.end);
+    const bool skipped = std::any_of(sub.skipped_periods.begin(), sub.skipped_periods.end(), [&](Timestamp t) {
+      return subscriptions::skip_applies(t, sub.current.start, next);
+    });
+    const bool prepaid_box = sub.prepaid && sub.prepaid->remaining > 0;
     RECUR_ASSIGN(bool fresh, claim_reminder(tx, "renewal:" + sub.id + ":" + std::to_string(sub.current.end), sub.id,
                                             "renewal", sub.current.end, now));
-    if (!fresh) return false;
+    // Claimed all the same, so the renewal is not looked at again every run.
+    if (!fresh || skipped || prepaid_box) return false;
+    // A prepaid charge is for all its deliveries.
+    if (sub.prepaid) quantity *= sub.prepaid->deliveries;
     RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
     if (!customer) return false;
     notify::Message m;

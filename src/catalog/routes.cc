@@ -416,15 +416,10 @@ void add_tier_routes(http::Router& router, CatalogService& service) {
     return http::respond(req, result, 200, render);
   });
   router.add("DELETE", "/v1/tiers/{id}", std::string(kCatalogWrite), [&service](Request& req) {
-    std::optional<std::int64_t> version;
-    if (auto header = req.header("if-match")) {
-      version = parse_if_match(*header);
-      if (!version)
-        return http::error_response(req,
-                                    Error::bad_request("invalid_if_match", "If-Match must be an ETag such as \"3\""));
-    }
+    auto version = http::if_match_version(req);
+    if (!version.ok()) return http::error_response(req, version.error());
     const std::string& id = req.path_params["id"];
-    auto st = service.delete_tier(id, version, access::actor_of(req));
+    auto st = service.delete_tier(id, *version, access::actor_of(req));
     if (!st.ok()) return http::error_response(req, st.error());
     return http::json_response(200, {{"id", id}, {"object", "tier"}, {"deleted", true}});
   });

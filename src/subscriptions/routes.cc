@@ -341,12 +341,9 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                          200, render);
   });
   router.add("DELETE", "/v1/subscriptions/{id}", write, [&svc](Request& req) {
-    std::optional<std::int64_t> version;
-    if (auto header = req.header("if-match")) {
-      version = parse_if_match(*header);
-      if (!version) return http::error_response(req, Error::bad_request("invalid_if_match", "If-Match must be an ETag such as \"3\""));
-    }
-    auto st = svc.remove(req.path_params["id"], version, access::actor_of(req));
+    auto version = http::if_match_version(req);
+    if (!version.ok()) return http::error_response(req, version.error());
+    auto st = svc.remove(req.path_params["id"], *version, access::actor_of(req));
     if (!st.ok()) return http::error_response(req, st.error());
     return http::json_response(200, {{"id", req.path_params["id"]}, {"object", "subscription"}, {"deleted", true}});
   });

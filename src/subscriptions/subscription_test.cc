@@ -884,6 +884,17 @@ struct PrepaidStep {
   std::int64_t remaining;   // after the step
 };
 
+// Started on 2027-01-10, monthly, one charge for three boxes.
+Subscription prepaid_for_three(const catalog::Plan& p) {
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = p.id;
+  s.start_date = at("2027-01-10T00:00:00Z");
+  s.prepaid = Prepaid{3, 0, 0};
+  (void)begin(s, p, s.start_date);
+  return s;
+}
+
 TEST(Prepaid, OneChargePaysForNBoxesThatShipOnTheScheduleThenItChargesAgain) {
   auto p = plan(1000, Interval::kMonth);
   Subscription s;
@@ -953,12 +964,7 @@ TEST(Prepaid, ASkippedPeriodUsesUpNoPrepaidBox) {
 
 TEST(Prepaid, EndingItLetsThePaidBoxesShipAndTheNextChargeIsForOne) {
   auto p = plan(1000, Interval::kMonth);
-  Subscription s;
-  s.id = "sub_1";
-  s.plan = p.id;
-  s.start_date = at("2027-01-10T00:00:00Z");
-  s.prepaid = Prepaid{3, 0, 0};
-  (void)begin(s, p, s.start_date);
+  auto s = prepaid_for_three(p);
   set_prepaid_deliveries(s, std::nullopt);
   ASSERT_TRUE(s.prepaid);
   EXPECT_EQ(s.prepaid->remaining, 2);
@@ -974,12 +980,7 @@ TEST(Prepaid, EndingItLetsThePaidBoxesShipAndTheNextChargeIsForOne) {
 
 TEST(Prepaid, TheNextInvoicePassesPrepaidBoxesUnlessTheyCarryAddOns) {
   auto p = plan(1000, Interval::kMonth);
-  Subscription s;
-  s.id = "sub_1";
-  s.plan = p.id;
-  s.start_date = at("2027-01-10T00:00:00Z");
-  s.prepaid = Prepaid{3, 0, 0};
-  (void)begin(s, p, s.start_date);
+  auto s = prepaid_for_three(p);
   auto box = next_billable(s, {&p, nullptr});
   ASSERT_TRUE(box);
   EXPECT_EQ(format_rfc3339(box->event.period.start), "2027-02-10T00:00:00Z");

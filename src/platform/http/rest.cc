@@ -163,6 +163,14 @@ Json list_json(Json data, bool has_more, const std::string& url) {
   return Json{{"object", "list"}, {"url", url}, {"has_more", has_more}, {"data", std::move(data)}};
 }
 
+Result<std::optional<std::int64_t>> if_match_version(const Request& request) {
+  auto header = request.header("if-match");
+  if (!header) return std::optional<std::int64_t>();
+  auto version = parse_if_match(*header);
+  if (!version) return Error::bad_request("invalid_if_match", "If-Match must be an ETag such as \"3\"");
+  return version;
+}
+
 Result<std::optional<std::int64_t>> expected_version(const Request& request, Json& body, bool required) {
   std::optional<std::int64_t> version;
   if (auto it = body.find("version"); it != body.end()) {
@@ -172,9 +180,8 @@ Result<std::optional<std::int64_t>> expected_version(const Request& request, Jso
     version = it->get<std::int64_t>();
     body.erase(it);
   }
-  if (auto header = request.header("if-match")) {
-    auto from_header = parse_if_match(*header);
-    if (!from_header) return Error::bad_request("invalid_if_match", "If-Match must be an ETag such as \"3\"");
+  RECUR_ASSIGN(auto from_header, if_match_version(request));
+  if (from_header) {
     if (version && *version != *from_header)
       return Error::invalid("validation_failed", "version and If-Match disagree",
                             {{"version", "mismatch", "version and If-Match disagree"}});

@@ -74,5 +74,8 @@ Response list_response(const Request& request, const Result<Page<T>>& page, cons
 
 // The body's `version` (removed from `body`) or If-Match; `required` refuses neither.
 Result<std::optional<std::int64_t>> expected_version(const Request& request, Json& body, bool required);
+// If-Match alone (a request without a body, such as a DELETE): none when absent; 400
+// invalid_if_match when it is no ETag.
+Result<std::optional<std::int64_t>> if_match_version(const Request& request);
 
 }  // namespace recur::http
