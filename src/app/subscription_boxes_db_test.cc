@@ -52,13 +52,28 @@ TEST_F(SubscriptionBoxesTest, AnAddOnIsChargedOnTheNextInvoiceAndShippedInItsBox
   EXPECT_EQ(added->add_ons[0].unit_amount, 900);
   EXPECT_EQ(
       count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.add_on_added'", {sub.id}), 1);
+  // One more, taken back before the box: off the subscription and off the next invoice.
+  auto again = svc().add_on(sub.id, {"MUG-1", 1}, std::nullopt, t.actor);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  ASSERT_EQ(again->add_ons.size(), 2u);
+  const auto& extra = again->add_ons[1];
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE id = $1", {extra.invoice_item}), 1);
+  auto removed = svc().remove_add_on(sub.id, extra.id, again->version, t.actor);
+  ASSERT_TRUE(removed.ok()) << removed.error().message;
+  ASSERT_EQ(removed->add_ons.size(), 1u);
+  EXPECT_EQ(removed->add_ons[0].id, added->add_ons[0].id);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE id = $1", {extra.invoice_item}), 0);
+  EXPECT_EQ(svc().remove_add_on(sub.id, extra.id, std::nullopt, t.actor).error().code, "add_on_not_found");
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.add_on_removed'", {sub.id}),
+      1);
   advance_to("2026-03-01T00:00:00Z");
   auto s = reload(sub.id);
   EXPECT_TRUE(s.add_ons.empty());
   auto invoices = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, {}, {.limit = 10}});
   ASSERT_TRUE(invoices.ok());
   ASSERT_EQ(invoices->items.size(), 2u);
-  EXPECT_EQ(invoices->items[0].total, 2400 + 1800);  // the box and two mugs
+  EXPECT_EQ(invoices->items[0].total, 2400 + 1800);  // the box and two mugs (not the one taken back)
   auto boxes = t.app->inventory().list_shipments({.subscription = sub.id, .page = {.limit = 10}});
   ASSERT_TRUE(boxes.ok());
   ASSERT_EQ(boxes->items.size(), 2u);
@@ -68,6 +83,8 @@ TEST_F(SubscriptionBoxesTest, AnAddOnIsChargedOnTheNextInvoiceAndShippedInItsBox
   for (const auto& item : renewal_box.items) mugs = mugs || (item.sku == "MUG-1" && item.quantity == 2);
   EXPECT_TRUE(mugs) << "the renewal's box ships the mugs";
   EXPECT_EQ(t.app->inventory().stock("MUG-1")->level.reserved, 2);
+  // Shipped with its box: no longer on the subscription to take back.
+  EXPECT_EQ(svc().remove_add_on(sub.id, added->add_ons[0].id, std::nullopt, t.actor).error().code, "add_on_not_found");
   // A subscription ending at period end has no box to add to.
   ASSERT_TRUE(svc().cancel(sub.id, {true, "moving", std::nullopt}, std::nullopt, t.actor).ok());
   EXPECT_EQ(svc().add_on(sub.id, {"MUG-1", 1}, std::nullopt, t.actor).error().code, "no_upcoming_box");

@@ -114,6 +114,12 @@ recur::Status Invoicer::subscription_ended(db::Tx& tx, const subscriptions::Subs
   return Ok{};
 }
 
+Result<bool> Invoicer::remove_pending_item(db::Tx& tx, const std::string& subscription, const std::string& id) {
+  RECUR_ASSIGN(auto n,
+               tx.exec("DELETE FROM pending_invoice_items WHERE id = $1 AND subscription_id = $2", {id, subscription}));
+  return n == 1;
+}
+
 recur::Status Invoicer::add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) {
   return insert_pending_invoice_item(tx, item, created);
 }

@@ -28,6 +28,7 @@ class Invoicer final : public subscriptions::PeriodBilling {
                                    const std::string& settling) override;
   // Keeps the line in billing's pending_invoice_items for the next period_began.
   recur::Status add_pending_item(db::Tx& tx, const subscriptions::PendingItem& item, Timestamp created) override;
+  Result<bool> remove_pending_item(db::Tx& tx, const std::string& subscription, const std::string& id) override;
   // Invoices the pending items now, keyed by -`key` (periods are keyed by their positive
   // sequence numbers), when their sum owes something.
   Result<std::string> invoice_pending_items(db::Tx& tx, const subscriptions::Subscription& sub, std::int64_t key,

@@ -142,6 +142,7 @@ struct RefusingBilling final : subscriptions::PeriodBilling {
     return Ok{};
   }
   recur::Status add_pending_item(db::Tx&, const subscriptions::PendingItem&, Timestamp) override { return Ok{}; }
+  Result<bool> remove_pending_item(db::Tx&, const std::string&, const std::string&) override { return true; }
   Result<std::string> invoice_pending_items(db::Tx&, const subscriptions::Subscription&, std::int64_t,
                                             Timestamp) override {
     return std::string();

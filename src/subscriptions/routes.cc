@@ -389,6 +389,13 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                RECUR_TRY(f.finish());
                return svc.add_on(id, {*product, quantity.value_or(1)}, version, actor);
              }));
+  router.add("DELETE", "/v1/subscriptions/{id}/add-ons/{add_on}", write, [&svc](Request& req) {
+    auto version = http::if_match_version(req);
+    if (!version.ok()) return http::error_response(req, version.error());
+    return http::respond(
+        req, svc.remove_add_on(req.path_params["id"], req.path_params["add_on"], *version, access::actor_of(req)), 200,
+        render);
+  });
   router.add("POST", "/v1/subscriptions/{id}/change-plan", write, [&svc, change_plan](Request& req) {
     auto a = action_body(req);
     if (!a.ok()) return http::error_response(req, a.error());

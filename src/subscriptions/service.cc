@@ -373,9 +373,29 @@ Result<Subscription> SubscriptionService::add_on(const std::string& id, const Ad
       if (a.discount_percent > 0) line += " (member discount " + std::to_string(a.discount_percent) + " %)";
       PendingItem item{ids_.next("ii"), l.sub.id, std::move(line), *total, a.currency, a.quantity, period, false};
       RECUR_TRY(billing_->add_pending_item(tx, item, now));
+      a.invoice_item = item.id;
     }
     l.sub.add_ons.push_back(a);
     return Json{{"add_on", to_json(a)}, {"period", to_json(period)}};
+  });
+}
+
+Result<Subscription> SubscriptionService::remove_add_on(const std::string& id, const std::string& add_on,
+                                                        std::optional<std::int64_t> expected_version,
+                                                        const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.add_on_removed",
+                [&](Loaded& l, db::Tx& tx, Timestamp) -> Result<Json> {
+    auto it = std::find_if(l.sub.add_ons.begin(), l.sub.add_ons.end(), [&](const AddOn& a) { return a.id == add_on; });
+    if (it == l.sub.add_ons.end())
+      return Error::not_found("add_on_not_found", "subscription " + id + " has no add-on '" + add_on +
+                                                      "' waiting for its next box (an add-on leaves with its box)");
+    if (billing_ && !it->invoice_item.empty()) {
+      RECUR_ASSIGN(bool removed, billing_->remove_pending_item(tx, l.sub.id, it->invoice_item));
+      if (!removed) return Error::internal("add-on " + add_on + " has no pending charge to take back");
+    }
+    Json details = {{"add_on", to_json(*it)}};
+    l.sub.add_ons.erase(it);
+    return details;
   });
 }
 

@@ -128,6 +128,9 @@ class PeriodBilling {
   // change, inventory's credit for a skipped backordered box): billing keeps it with its pending items, which the next period_began takes.
   // Subscriptions never writes billing's tables itself. Requires: called inside `tx`.
   virtual recur::Status add_pending_item(db::Tx& tx, const PendingItem& item, Timestamp created) = 0;
+  // Takes back the pending item `id` of `subscription` (an add-on removed before its
+  // period); false when no such item waits any more. Requires: called inside `tx`.
+  virtual Result<bool> remove_pending_item(db::Tx& tx, const std::string& subscription, const std::string& id) = 0;
   // A plan change made with proration "always_invoice": the subscription's pending items are
   // invoiced now, between periods, when they owe something (a net credit keeps waiting for
   // the next invoice). `key` is unique to the change (billing's key for the invoice, kept
@@ -218,6 +221,10 @@ class SubscriptionService {
   };
   Result<Subscription> add_on(const std::string& id, const AddOnInput& input,
                               std::optional<std::int64_t> expected_version, const events::Actor& actor);
+  // Takes an add-on back before its period begins: off the subscription, and its charge off
+  // the next invoice. Errors: 404 add_on_not_found (none such waits: unknown, or shipped).
+  Result<Subscription> remove_add_on(const std::string& id, const std::string& add_on,
+                                     std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<ChangePreview> preview_change(const std::string& id, const ChangePlanInput& input);
   Result<Subscription> change_plan(const std::string& id, const ChangePlanInput& input,
                                    std::optional<std::int64_t> expected_version, const events::Actor& actor);

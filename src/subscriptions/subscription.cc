@@ -134,7 +134,8 @@ Json to_json(const AddOn& a) {
               {"unit_amount", a.unit_amount},
               {"currency", a.currency},
               {"added_at", format_rfc3339(a.added_at)},
-              {"discount_percent", a.discount_percent}};
+              {"discount_percent", a.discount_percent},
+              {"invoice_item", text_or_null(a.invoice_item)}};
 }
 
 std::optional<std::int64_t> add_on_amount(const AddOn& a) {
@@ -154,7 +155,8 @@ AddOn add_on_from_json(const Json& j) {
                j.at("unit_amount"),
                j.at("currency"),
                doc_required_time(j, "added_at"),
-               j.value("discount_percent", std::int64_t{0})};
+               j.value("discount_percent", std::int64_t{0}),
+               j.value("invoice_item", Json()).is_string() ? j.at("invoice_item").get<std::string>() : ""};
 }
 
 }  // namespace

@@ -89,6 +89,7 @@ struct AddOn {
   std::string currency;
   Timestamp added_at = 0;
   std::int64_t discount_percent = 0;  // the tier's member discount on add-ons, when added
+  std::string invoice_item;           // billing's pending item that charges it ("" without billing)
 };
 Json to_json(const AddOn& add_on);
 // What the add-on is charged: unit_amount × quantity less its member discount (rounded half

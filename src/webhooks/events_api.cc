@@ -88,6 +88,7 @@ const std::vector<std::string_view>& event_types() {
       "subscription.next_date_moved",
       "subscription.delivery_moved",
       "subscription.add_on_added",
+      "subscription.add_on_removed",
       "subscription.started",
       "subscription.trial_ended",
       "subscription.trial_started",

@@ -229,6 +229,15 @@ class AddOnTest(ApiTestCase):
         r = self.raw.post(f"/v1/subscriptions/{sub['id']}/add-ons", {"product": "NO-SUCH-SKU"})
         self.assertFieldErrors(self.assertProblem(r, 422, "validation_failed"), {"product": "not_found"})
 
+        # Taken back before its box: off the subscription and the next invoice.
+        r = self.api.delete(f"/v1/subscriptions/{sub['id']}/add-ons/{added[0]['id']}")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["add_ons"], [])
+        r = self.api.get("/v1/invoices/upcoming", params={"subscription": sub["id"]})
+        self.assertNotIn(1800, [line["amount"] for line in r.json()["lines"]])
+        r = self.api.delete(f"/v1/subscriptions/{sub['id']}/add-ons/{added[0]['id']}")
+        self.assertProblem(r, 404, "add_on_not_found")
+
 
 class PrepaidTest(ApiTestCase):
     """Prepaid deliveries: one charge for N boxes, each shipped on the schedule."""
