@@ -136,8 +136,8 @@ double remaining_hazard(double hazard, double elapsed) {
   return rest > 0 ? hazard * (1 - elapsed) / rest : 0;
 }
 
-std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue,
-                                    Timestamp as_of) {
+std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue, Timestamp as_of,
+                                    std::shared_ptr<const subscriptions::ClosedDays> closed) {
   if (sub.status == SubStatus::kCanceled || sub.cancel_at_period_end) return std::nullopt;
   auto plan = catalogue.plan_of(sub.plan);
   if (!plan) return std::nullopt;
@@ -147,6 +147,7 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
   s.quantity = static_cast<std::int32_t>(sub.quantity);
   s.billed = sub.billed_periods;
   s.skipped = sub.skipped_periods;
+  s.closed = std::move(closed);
   s.cadence = sub.delivery.value_or(fp.cadence);
   for (const auto& add_on : sub.add_ons)
     if (auto product = catalogue.product_of(add_on.product)) s.extras.push_back({*product, add_on.quantity});
@@ -238,8 +239,10 @@ void visit_boxes(const Schedule& s, Timestamp until, Visit&& visit) {
       plan = s.pending_plan;
       quantity = s.pending_quantity;
     }
-    if (!s.skipped.empty() && std::find(s.skipped.begin(), s.skipped.end(), t) != s.skipped.end()) continue;
-    visit(t, plan, quantity);
+    // A box due on a blackout date ships on the next open day; a skip names it by either day.
+    const Timestamp ships = s.closed ? subscriptions::next_open(*s.closed, t) : t;
+    if (std::any_of(s.skipped.begin(), s.skipped.end(), [&](Timestamp k) { return k >= t && k <= ships; })) continue;
+    visit(ships, plan, quantity);
   }
 }
 

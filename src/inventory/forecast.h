@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -131,15 +132,19 @@ struct Schedule {
     std::int64_t units = 0;
   };
   std::vector<Extra> extras;
+  // The shop's blackout dates (shared by every schedule; none: every day is open): a box due
+  // on one ships on the next open day, as subscriptions::advance moves it.
+  std::shared_ptr<const subscriptions::ClosedDays> closed;
 };
 
 // The boxes `sub` (already advanced to `as_of`) will ship from `as_of` on, by the rules
 // `subscriptions::advance` follows: active and past-due ones at each period end, trials at
 // trial end, scheduled ones at their start (or its trial's end), paused ones from their
 // resumption (none when paused until resumed by hand); none once canceled or set to cancel
-// at period end. None when its plan is not in `catalogue`.
-std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue,
-                                    Timestamp as_of);
+// at period end. None when its plan is not in `catalogue`. `closed`: the shop's blackout
+// dates (see Schedule::closed).
+std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue, Timestamp as_of,
+                                    std::shared_ptr<const subscriptions::ClosedDays> closed = nullptr);
 
 // The hazard left for a period of which `elapsed` has gone by, when cancellations are asked
 // for evenly through it and those asked for already are known: h (1 - e) / (1 - h e).

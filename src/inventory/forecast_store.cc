@@ -26,6 +26,7 @@ subscriptions::PlanLookup lookup(const CatalogueData& data, const Subscription& 
   if (auto it = data.plans.find(sub.plan); it != data.plans.end()) l.current = &it->second;
   if (sub.pending_change)
     if (auto it = data.plans.find(sub.pending_change->plan); it != data.plans.end()) l.pending = &it->second;
+  l.closed = data.closed.get();
   return l;
 }
 
@@ -74,6 +75,8 @@ Result<CatalogueData> load_catalogue(db::Tx& tx) {
     data.catalogue.add(plan);
     data.plans.emplace(plan.id, std::move(plan));
   }
+  RECUR_ASSIGN(auto closed, subscriptions::closed_days(tx));
+  data.closed = std::make_shared<const subscriptions::ClosedDays>(std::move(closed));
   return data;
 }
 
@@ -97,7 +100,7 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   h.schedules.reserve(live.size());
   for (auto& sub : live) {
     advance_to(data, sub, as_of);
-    if (auto s = schedule_of(sub, cat, as_of)) h.schedules.push_back(std::move(*s));
+    if (auto s = schedule_of(sub, cat, as_of, data.closed)) h.schedules.push_back(std::move(*s));
   }
   return h;
 }

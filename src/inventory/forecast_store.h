@@ -21,6 +21,7 @@ inline constexpr int kSignupWeeks = 8;  // the window the signup trend is fitted
 struct CatalogueData {
   Catalogue catalogue;
   std::map<std::string, catalog::Plan> plans;  // for the lifecycle rules
+  std::shared_ptr<const subscriptions::ClosedDays> closed;  // the shop's blackout dates
 };
 Result<CatalogueData> load_catalogue(db::Tx& tx);
 

@@ -73,6 +73,7 @@ TEST(ForecastBuckets, MonthsFollowTheCalendarFromTheStartDay) {
 struct World {
   std::vector<catalog::Plan> plans;
   Catalogue cat;
+  std::shared_ptr<const subscriptions::ClosedDays> closed;  // blackout dates (none: every day open)
   World() {
     for (const char* id : {"a", "b", "c"}) cat.add(product(id));
     plans.push_back(plan("monthly", Interval::kMonth, 1, 0, {{"a", 2}, {"b", 1}}));
@@ -86,7 +87,7 @@ struct World {
     throw std::logic_error("no plan " + id);
   }
   subscriptions::PlanLookup lookup(const Subscription& s) const {
-    return {&by_id(s.plan), s.pending_change ? &by_id(s.pending_change->plan) : nullptr};
+    return {&by_id(s.plan), s.pending_change ? &by_id(s.pending_change->plan) : nullptr, closed.get()};
   }
   Subscription start(const std::string& plan_id, const char* when, const char* now, std::int64_t quantity = 1,
                      std::optional<Cadence> delivery = std::nullopt) const {
@@ -119,7 +120,7 @@ struct World {
 
 std::vector<Timestamp> schedule_boxes(const World& w, const Subscription& s, Timestamp until) {
   std::vector<Timestamp> out;
-  auto schedule = schedule_of(s, w.cat, at("2026-03-10T00:00:00Z"));
+  auto schedule = schedule_of(s, w.cat, at("2026-03-10T00:00:00Z"), w.closed);
   if (!schedule) return out;
   for (const auto& b : boxes(*schedule, until)) out.push_back(b.at);
   return out;
@@ -178,6 +179,32 @@ TEST(ForecastSchedule, BoxesAreTheOnesTheLifecycleWillBill) {
     EXPECT_FALSE(expected.empty()) << name;
     EXPECT_EQ(schedule_boxes(w, sub, until), expected) << name;
   }
+}
+
+// The shop closed on some delivery days: the forecast's boxes move with the lifecycle's.
+TEST(ForecastSchedule, ABoxDueOnABlackoutDateShipsOnTheNextOpenDayAsTheLifecycleMovesIt) {
+  World w;
+  const Timestamp now = at("2026-03-10T00:00:00Z"), until = at("2026-09-01T00:00:00Z");
+  auto day = [](const char* when) { return at(when) / kSecondsPerDay; };
+  // April 20 and 21 (a monthly renewal: it ships on the 22nd), May 20, a Thursday (June 25).
+  w.closed = std::make_shared<const subscriptions::ClosedDays>(
+      subscriptions::ClosedDays{day("2026-04-20T00:00:00Z"), day("2026-04-21T00:00:00Z"), day("2026-05-20T00:00:00Z"),
+                                day("2026-06-25T00:00:00Z")});
+  const Cadence thursdays{Interval::kWeek, 2, 4, std::nullopt};
+  std::vector<std::pair<std::string, Subscription>> cases;
+  cases.emplace_back("monthly on the 20th", w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z"));
+  auto skipped = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
+  skipped.skipped_periods = {at("2026-04-22T00:00:00Z"), at("2026-05-20T00:00:00Z")};  // by either day
+  cases.emplace_back("monthly, skips named by the moved and the calendar day", skipped);
+  cases.emplace_back("every 2 weeks on Thursday",
+                     w.start("monthly", "2026-02-02T08:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays));
+  for (const auto& [name, sub] : cases) {
+    auto expected = w.lifecycle_boxes(sub, now, until);
+    EXPECT_FALSE(expected.empty()) << name;
+    EXPECT_EQ(schedule_boxes(w, sub, until), expected) << name;
+  }
+  auto moved = schedule_boxes(w, cases[0].second, until);
+  EXPECT_NE(std::find(moved.begin(), moved.end(), at("2026-04-22T00:00:00Z")), moved.end());
 }
 
 TEST(ForecastSchedule, CanceledEndingOrPausedForGoodShipNothing) {
