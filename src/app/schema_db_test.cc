@@ -909,9 +909,11 @@ TEST(SchemaMigrations, FortyMakesATierOfEachFreeTextTierAndNamesItById) {
   for (const auto& tier : tiers->items) by_name[tier.name] = tier;
   ASSERT_EQ(by_name.size(), 3u);  // Kept, and one per text
   EXPECT_EQ(by_name.at("Gold plan").id, "tier_gold_plan");
-  EXPECT_EQ(by_name.at("Gold plan").rank, 20);  // after the tiers there were, in the texts' order
+  // After the tiers there were, by price: silver (30.00 a month) below gold (50.00), although
+  // "Gold plan" sorts first by its text.
+  EXPECT_EQ(by_name.at("Gold plan").rank, 30);
   EXPECT_EQ(by_name.at("silver").id, "tier_silver");
-  EXPECT_EQ(by_name.at("silver").rank, 30);
+  EXPECT_EQ(by_name.at("silver").rank, 20);
   EXPECT_EQ(t.app->catalog().get_plan(gold.id)->tier, "tier_gold_plan");
   EXPECT_EQ(t.app->catalog().get_plan(silver.id)->tier, "tier_silver");
   EXPECT_EQ(t.app->catalog().get_plan(untouched.id)->tier, kept->id);

@@ -1,5 +1,6 @@
 #include "app/schema_rewrite.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -355,17 +356,52 @@ Status payment_method_types_38(db::Tx& tx) {
 
 Status tiers_40(db::Tx& tx) {
   // Texts that are no tier's id (a second run finds none).
-  RECUR_ASSIGN(auto texts, tx.query("SELECT tier, MIN(created_at) FROM plans WHERE tier IS NOT NULL"
-                                    " AND tier NOT IN (SELECT id FROM tiers) GROUP BY tier ORDER BY tier"));
-  if (texts.empty()) return Ok{};
+  RECUR_ASSIGN(auto rows, tx.query("SELECT tier, created_at, doc FROM plans WHERE tier IS NOT NULL"
+                                   " AND tier NOT IN (SELECT id FROM tiers)"));
+  if (rows.empty()) return Ok{};
+  // Each text's first plan, and its dearest plan's price a month: the ranks follow the
+  // prices (a dearer tier ranks higher), ties in the texts' byte order (the same on both
+  // engines, whose collations differ).
+  struct Text {
+    double monthly = 0;
+    std::string text;
+    Timestamp first_created = 0;
+  };
+  std::map<std::string, Text> by_text;
+  for (const auto& row : rows) {
+    Json doc = Json::parse(row.text(2), nullptr, false);
+    double monthly = 0;
+    if (doc.is_object() && doc.contains("amount") && doc.contains("interval")) {
+      const double count = std::max(1.0, doc.value("interval_count", 1.0));
+      const std::string interval = doc.value("interval", "month");
+      const double per_month = interval == "day"    ? 30.4375
+                               : interval == "week" ? 30.4375 / 7
+                               : interval == "year" ? 1.0 / 12
+                                                    : 1.0;
+      monthly = doc.value("amount", 0.0) * per_month / count;
+    }
+    auto [it, fresh] = by_text.try_emplace(row.text(0), Text{monthly, row.text(0), row.int64(1)});
+    if (!fresh) {
+      it->second.monthly = std::max(it->second.monthly, monthly);
+      it->second.first_created = std::min(it->second.first_created, row.int64(1));
+    }
+  }
+  std::vector<Text> texts;
+  for (auto& [_, t] : by_text) texts.push_back(std::move(t));
+  std::sort(texts.begin(), texts.end(),
+            [](const Text& a, const Text& b) { return std::tie(a.monthly, a.text) < std::tie(b.monthly, b.text); });
   std::map<std::string, std::string> ids;  // the old text -> the tier's id
   std::set<std::string> taken;
   RECUR_ASSIGN(auto existing, tx.query("SELECT id FROM tiers"));
   for (const auto& row : existing) taken.insert(row.text(0));
   RECUR_ASSIGN(auto top, tx.query("SELECT COALESCE(MAX(rank), 0) FROM tiers"));
   std::int64_t rank = top.at(0).int64(0);
-  for (const auto& row : texts) {
-    const std::string text = row.text(0);
+  // Steps of 10 (room to rank new tiers between), closer when that would pass the limit.
+  const std::int64_t room = catalog::kMaxTierRank - rank;
+  const std::int64_t step = std::min<std::int64_t>(10, room / static_cast<std::int64_t>(texts.size()));
+  if (step < 1)
+    return Error::internal("migration 40: too many tier texts to rank within " + std::to_string(catalog::kMaxTierRank));
+  for (const auto& [monthly, text, first_created] : texts) {
     std::string slug;
     for (char c : text)
       if (std::isalnum(static_cast<unsigned char>(c)))
@@ -378,12 +414,12 @@ Status tiers_40(db::Tx& tx) {
     for (int n = 2; taken.count(id); ++n) id = "tier_" + slug + "_" + std::to_string(n);
     taken.insert(id);
     ids[text] = id;
-    rank += 10;
+    rank += step;
     catalog::Tier tier;
     tier.id = id;
     tier.name = text;
     tier.rank = rank;
-    tier.created = tier.updated = row.int64(1);
+    tier.created = tier.updated = first_created;
     RECUR_TRY(tx.exec("INSERT INTO tiers (id, rank, version, doc, created_at) VALUES ($1, $2, 1, $3, $4)",
                       {id, rank, catalog::to_json(tier).dump(), tier.created}));
     RECUR_TRY(tx.exec("UPDATE plans SET tier = $1 WHERE tier = $2", {id, text}));

@@ -62,9 +62,10 @@ Status one_off_invoices_37(db::Tx& tx);
 // _detached details) gain type "card" and paypal/venmo null, the shape the API now serves.
 Status payment_method_types_38(db::Tx& tx);
 // Migration 40: each distinct free-text `tier` of the plans becomes a tier (id "tier_" and
-// the text made an id, name the text, ranks 10, 20, ... in the texts' order, no
-// entitlements); plans, coupons' applies_to_tiers and subscriptions' discounts then name
-// it by id, in their documents and their events' copies.
+// the text made an id, name the text, no entitlements), ranked 10, 20, ... after any tier
+// there is by its dearest plan's price a month (ties in the texts' byte order); plans,
+// coupons' applies_to_tiers and subscriptions' discounts then name it by id, in their
+// documents and their events' copies.
 Status tiers_40(db::Tx& tx);
 // Migration 21 (issue 13): each shipment's `invoice_id` and `paid` columns from the invoice
 // of its subscription's period (the same period_seq), paid when that invoice is paid or

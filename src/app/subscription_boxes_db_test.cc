@@ -64,6 +64,18 @@ TEST_F(SubscriptionBoxesTest, AnAddOnIsChargedOnTheNextInvoiceAndShippedInItsBox
   EXPECT_EQ(removed->add_ons[0].id, added->add_ons[0].id);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pending_invoice_items WHERE id = $1", {extra.invoice_item}), 0);
   EXPECT_EQ(svc().remove_add_on(sub.id, extra.id, std::nullopt, t.actor).error().code, "add_on_not_found");
+  // One whose charge is no longer among the pending items under its id (as when a plan
+  // change invoiced every pending item at once) stays: it ships, and its charge is not lost.
+  auto third = svc().add_on(sub.id, {"MUG-1", 1}, std::nullopt, t.actor);
+  ASSERT_TRUE(third.ok()) << third.error().message;
+  const auto invoiced = third->add_ons.back();
+  auto moved = db::transact(t.app->database(), [&](db::Tx& tx) -> recur::Status {
+    RECUR_TRY(tx.exec("UPDATE pending_invoice_items SET id = 'ii_elsewhere' WHERE id = $1", {invoiced.invoice_item}));
+    return Ok{};
+  });
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(svc().remove_add_on(sub.id, invoiced.id, std::nullopt, t.actor).error().code, "add_on_invoiced");
+  EXPECT_EQ(reload(sub.id).add_ons.size(), 2u);
   EXPECT_EQ(
       count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.add_on_removed'", {sub.id}),
       1);
@@ -73,7 +85,7 @@ TEST_F(SubscriptionBoxesTest, AnAddOnIsChargedOnTheNextInvoiceAndShippedInItsBox
   auto invoices = t.app->billing().service.list_invoices({sub.id, std::nullopt, std::nullopt, {}, {.limit = 10}});
   ASSERT_TRUE(invoices.ok());
   ASSERT_EQ(invoices->items.size(), 2u);
-  EXPECT_EQ(invoices->items[0].total, 2400 + 1800);  // the box and two mugs (not the one taken back)
+  EXPECT_EQ(invoices->items[0].total, 2400 + 1800 + 900);  // the box and three mugs (not the one taken back)
   auto boxes = t.app->inventory().list_shipments({.subscription = sub.id, .page = {.limit = 10}});
   ASSERT_TRUE(boxes.ok());
   ASSERT_EQ(boxes->items.size(), 2u);
@@ -82,7 +94,7 @@ TEST_F(SubscriptionBoxesTest, AnAddOnIsChargedOnTheNextInvoiceAndShippedInItsBox
   bool mugs = false;
   for (const auto& item : renewal_box.items) mugs = mugs || (item.sku == "MUG-1" && item.quantity == 2);
   EXPECT_TRUE(mugs) << "the renewal's box ships the mugs";
-  EXPECT_EQ(t.app->inventory().stock("MUG-1")->level.reserved, 2);
+  EXPECT_EQ(t.app->inventory().stock("MUG-1")->level.reserved, 3);
   // Shipped with its box: no longer on the subscription to take back.
   EXPECT_EQ(svc().remove_add_on(sub.id, added->add_ons[0].id, std::nullopt, t.actor).error().code, "add_on_not_found");
   // A subscription ending at period end has no box to add to.
@@ -132,6 +144,10 @@ TEST_F(SubscriptionBoxesTest, APrepaidSubscriptionIsInvoicedOnceForItsBoxesWhich
                                                   std::nullopt, std::nullopt, t.actor);
   ASSERT_TRUE(shipped.ok()) << shipped.error().message;
   EXPECT_EQ(reload(id).prepaid->remaining, 0);
+  // The last prepaid box was paid by the charge: a change now has nothing of its own to credit.
+  subscriptions::ChangePlanInput now_change;
+  now_change.quantity = 2;
+  EXPECT_EQ(svc().change_plan(id, now_change, std::nullopt, t.actor).error().code, "prepaid_deliveries_remaining");
   // The upcoming invoice is the next charge, for three again.
   auto upcoming = t.app->billing().upcoming.of_subscription(id);
   ASSERT_TRUE(upcoming.ok()) << upcoming.error().message;

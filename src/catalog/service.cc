@@ -108,7 +108,8 @@ namespace {
 // A plan's tier: an existing tier's id (422 naming `tier`).
 Status check_plan_tier(db::Tx& tx, const std::optional<std::string>& tier) {
   if (!tier) return Ok{};
-  RECUR_ASSIGN(auto found, find_tier(tx, *tier));
+  // Locked, as delete_tier locks it: a plan cannot come to name a tier deleted meanwhile.
+  RECUR_ASSIGN(auto found, find_tier(tx, *tier, true));
   if (found) return Ok{};
   std::string message = "no tier with id '" + *tier + "' (a plan names its tier by id: POST /v1/tiers)";
   return Error::invalid("validation_failed", message, {{"tier", "not_found", message}});

@@ -226,21 +226,22 @@ void visit_boxes(const Schedule& s, Timestamp until, Visit&& visit) {
   std::int64_t n = s.lead != kNever ? s.index - 1 : s.index;
   for (Timestamp t = s.lead != kNever ? s.lead : period_start(anchor, *cadence, n); t < end;
        t = period_start(anchor, *cadence, ++n)) {
-    if (pending && t >= s.pending_at) {
+    // A box due on a blackout date ships on the next open day (and a change due with it
+    // moves with it); a skip names it by either day.
+    const Timestamp ships = s.closed ? subscriptions::next_open(*s.closed, t) : t;
+    if (pending && ships >= s.pending_at) {
       pending = false;
       const Cadence* next = &s.pending_cadence;
       if (*cadence != *next) {
         // A new cadence starts a new calendar at the change (calendar_from): its anchor is
-        // `t`, or a later delivery day (read next, after this box).
-        anchor = calendar_from(t, *next).anchor;
-        n = anchor == t ? 0 : -1;
+        // the day this box ships, or a later delivery day (read next, after this box).
+        anchor = calendar_from(ships, *next).anchor;
+        n = anchor == ships ? 0 : -1;
       }
       cadence = next;
       plan = s.pending_plan;
       quantity = s.pending_quantity;
     }
-    // A box due on a blackout date ships on the next open day; a skip names it by either day.
-    const Timestamp ships = s.closed ? subscriptions::next_open(*s.closed, t) : t;
     if (std::any_of(s.skipped.begin(), s.skipped.end(), [&](Timestamp k) { return k >= t && k <= ships; })) continue;
     visit(ships, plan, quantity);
   }

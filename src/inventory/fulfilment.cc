@@ -35,11 +35,9 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   s.currency = e.currency;
   s.created = s.updated = e.at;
   if (period_payment_) {  // billing invoiced the period first, in this transaction
-    RECUR_ASSIGN(auto payment, period_payment_(tx, sub.id, e.sequence));
-    // A prepaid box without an invoice of its own was paid by the charge that covers it.
-    if (!payment.invoice && e.prepaid_by > 0) {
-      RECUR_ASSIGN(payment, period_payment_(tx, sub.id, e.prepaid_by));
-    }
+    // A prepaid box is linked to the charge that covers it (box_paid weighs its own
+    // invoice, for its add-ons, beside it).
+    RECUR_ASSIGN(auto payment, period_payment_(tx, sub.id, e.prepaid_by > 0 ? e.prepaid_by : e.sequence));
     s.invoice = std::move(payment.invoice);
     s.paid = payment.paid;
   }
@@ -138,8 +136,7 @@ recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::str
     if (!open) continue;
     if (period_payment_) {
       RECUR_ASSIGN(auto payment, period_payment_(tx, s.subscription, s.period_seq));
-      if (!payment.invoice && s.invoice) payment.paid = s.paid;  // a prepaid box: as its charge
-      if (payment.paid) continue;  // paid for: it still ships
+      if (box_paid(s.invoice, s.paid, payment)) continue;  // paid for: it still ships
     }
     RECUR_ASSIGN(auto locked, find_shipment(tx, s.id, true));
     if (!locked) continue;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "inventory/shipments.h"
+
 namespace recur::inventory {
 namespace {
 
@@ -210,4 +212,26 @@ TEST(Alternatives, CarryNamePriceAndWhatIsFreeNullWhenUntracked) {
 }
 
 }  // namespace
+TEST(BoxPaid, APrepaidBoxNeedsItsChargeAndItsOwnInvoiceBothPaid) {
+  const std::optional<std::string> charge = std::string("in_charge"), own = std::string("in_addons");
+  struct Case {
+    std::optional<std::string> linked;
+    bool linked_paid;
+    PeriodPayment own;
+    bool paid;
+    const char* what;
+  };
+  const Case cases[] = {
+      {own, true, {own, true}, true, "a plain box: its invoice paid"},
+      {own, false, {own, false}, false, "a plain box: its invoice open"},
+      {std::nullopt, false, {std::nullopt, true}, true, "nothing billed (no billing wired)"},
+      {charge, true, {std::nullopt, true}, true, "a prepaid box, its charge paid"},
+      {charge, false, {std::nullopt, true}, false, "a prepaid box, its charge open"},
+      {charge, true, {own, false}, false, "a prepaid box, its add-ons' invoice open"},
+      {charge, false, {own, true}, false, "a prepaid box, add-ons paid but the charge open"},
+      {charge, true, {own, true}, true, "a prepaid box, both paid"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(box_paid(c.linked, c.linked_paid, c.own), c.paid) << c.what;
+}
+
 }  // namespace recur::inventory

@@ -38,9 +38,7 @@ Result<Shipment> Shipments::move_shipment(const std::string& id, ShipmentStatus 
                                                                 " shipment cannot become " + std::string(to_string(to)));
     if ((to == ShipmentStatus::kReady || to == ShipmentStatus::kShipped) && period_payment_) {
       RECUR_ASSIGN(auto payment, period_payment_(tx, s.subscription, s.period_seq));
-      // A prepaid box has no invoice of its own: it is paid when the charge that covers it is.
-      if (!payment.invoice && s.invoice) payment.paid = s.paid;
-      if (!payment.paid)
+      if (!box_paid(s.invoice, s.paid, payment))
         return Error::conflict("period_unpaid", "the invoice for this box is not paid yet; it ships once paid");
     }
     Json before = to_json(s);

@@ -26,6 +26,15 @@ struct PeriodPayment {
   bool paid = true;
 };
 
+// Whether a box is paid for, given `own`, the payment of its own period. A prepaid box is
+// linked to the charge that covers it (its `invoice` is not its period's, and `paid` follows
+// that charge): it is paid when the charge is, and its own period's invoice (its add-ons)
+// too, if there is one.
+inline bool box_paid(const std::optional<std::string>& linked, bool linked_paid, const PeriodPayment& own) {
+  if (linked && own.invoice != linked) return linked_paid && (!own.invoice || own.paid);
+  return own.paid;
+}
+
 // Billing answers (through a function the App wires, so neither module includes the other):
 // a new shipment takes its period's invoice and paid flag from it, a box is made ready or
 // shipped only when its period is paid (409 period_unpaid otherwise), and an ended

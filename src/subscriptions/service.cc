@@ -385,13 +385,23 @@ Result<Subscription> SubscriptionService::remove_add_on(const std::string& id, c
                                                         const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.add_on_removed",
                 [&](Loaded& l, db::Tx& tx, Timestamp) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kUpdate));
     auto it = std::find_if(l.sub.add_ons.begin(), l.sub.add_ons.end(), [&](const AddOn& a) { return a.id == add_on; });
     if (it == l.sub.add_ons.end())
       return Error::not_found("add_on_not_found", "subscription " + id + " has no add-on '" + add_on +
                                                       "' waiting for its next box (an add-on leaves with its box)");
-    if (billing_ && !it->invoice_item.empty()) {
-      RECUR_ASSIGN(bool removed, billing_->remove_pending_item(tx, l.sub.id, it->invoice_item));
-      if (!removed) return Error::internal("add-on " + add_on + " has no pending charge to take back");
+    if (billing_) {
+      // Its charge must still wait for the next invoice: one invoiced already (a plan change
+      // invoicing every pending item at once), or an add-on made before they were tracked,
+      // stays in its box and is refunded or credited instead.
+      bool removed = false;
+      if (!it->invoice_item.empty()) {
+        RECUR_ASSIGN(removed, billing_->remove_pending_item(tx, l.sub.id, it->invoice_item));
+      }
+      if (!removed)
+        return Error::conflict("add_on_invoiced", "add-on " + add_on +
+                                                      " is charged on an invoice already; it ships in its box, and "
+                                                      "a refund or a credit note takes its charge back");
     }
     Json details = {{"add_on", to_json(*it)}};
     l.sub.add_ons.erase(it);
@@ -404,11 +414,17 @@ Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded&
   RECUR_TRY(allowed(l.sub, Action::kChangePlan));
   // Boxes already paid for at the current terms ship at them: no fair proration of a
   // charge that paid for several deliveries (docs/subscription-boxes.md).
+  // The last prepaid box itself was paid by the charge, not alone: a change may wait for its
+  // end (period_end), never prorate it.
   if (l.sub.prepaid && l.sub.prepaid->remaining > 0)
     return Error::conflict("prepaid_deliveries_remaining",
                            std::to_string(l.sub.prepaid->remaining) +
                                " prepaid deliveries are still to ship at the current terms; change the plan or "
                                "schedule once the last of them has begun");
+  if (in_prepaid_box(l.sub) && in.effective == Effective::kNow)
+    return Error::conflict("prepaid_deliveries_remaining",
+                           "the current box was paid for by an earlier prepaid charge; change the plan or schedule "
+                           "with effective: period_end, from the next charge on");
   const auto& from = l.current_plan();
   // A change at period end while another is scheduled amends that one: what the request
   // leaves out is the scheduled change's, not the current terms (never dropped silently).

@@ -115,6 +115,11 @@ recur::Status check_prepaid_deliveries(std::int64_t deliveries, const std::strin
   return Error::invalid("validation_failed", message, {{field, "invalid_value", message}});
 }
 
+bool in_prepaid_box(const Subscription& s) {
+  return s.prepaid && s.status != Status::kScheduled && s.status != Status::kTrialing && !s.current_skipped &&
+         s.prepaid->charged_period != s.billed_periods;
+}
+
 void set_prepaid_deliveries(Subscription& s, std::optional<std::int64_t> deliveries) {
   if (deliveries && s.prepaid) s.prepaid->deliveries = *deliveries;
   // The current period was charged for itself alone: it is the latest charge.
@@ -694,9 +699,7 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
   const bool started = sub.status != Status::kScheduled;
   const std::int64_t first_charge = sub.quantity * (sub.prepaid ? sub.prepaid->deliveries : 1);
   std::int64_t first_amount = trial ? 0 : started ? sub.current_amount : period_amount(plan, first_charge, sub.discount);
-  // A started box after the prepaid charge that paid for it (that charge was not the last billed period).
-  const bool covered = started && !trial && !sub.current_skipped && sub.prepaid &&
-                       sub.prepaid->charged_period != sub.billed_periods;
+  const bool covered = !trial && in_prepaid_box(sub);
   out.push_back({sub.current, first_amount, plan.currency, sub.plan, sub.quantity, trial,
                  started && sub.current_skipped, covered});
 

@@ -146,6 +146,9 @@ struct Subscription {
 
 Json to_json(const Subscription& sub);
 
+// Whether the current period is a box an earlier prepaid charge paid for (started, not a
+// trial, not skipped, and not the charge itself).
+bool in_prepaid_box(const Subscription& sub);
 // PATCH prepaid_deliveries: N deliveries per charge from the next charge on, or (none) one
 // per delivery again. Boxes already paid for still ship. Pure.
 void set_prepaid_deliveries(Subscription& sub, std::optional<std::int64_t> deliveries);

@@ -995,6 +995,27 @@ TEST(Prepaid, TheNextInvoicePassesPrepaidBoxesUnlessTheyCarryAddOns) {
   EXPECT_EQ(format_rfc3339(with_add_on->event.period.start), "2027-02-10T00:00:00Z");
 }
 
+TEST(Prepaid, TheBoxesAfterTheChargeArePrepaidTheChargeAndATrialAreNot) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = prepaid_for_three(p);
+  EXPECT_FALSE(in_prepaid_box(s));  // the charge itself
+  (void)advance(s, {&p, nullptr}, at("2027-02-10T00:00:00Z"));
+  EXPECT_TRUE(in_prepaid_box(s));
+  (void)advance(s, {&p, nullptr}, at("2027-03-10T00:00:00Z"));
+  EXPECT_TRUE(in_prepaid_box(s));  // the last one: remaining 0, still paid by the charge
+  EXPECT_EQ(s.prepaid->remaining, 0);
+  (void)advance(s, {&p, nullptr}, at("2027-04-10T00:00:00Z"));
+  EXPECT_FALSE(in_prepaid_box(s));  // charged again
+  auto trial = plan(1000, Interval::kMonth, 1, 14);
+  Subscription t;
+  t.id = "sub_2";
+  t.plan = trial.id;
+  t.start_date = at("2027-01-10T00:00:00Z");
+  t.prepaid = Prepaid{3, 0, 0};
+  (void)begin(t, trial, t.start_date);
+  EXPECT_FALSE(in_prepaid_box(t));
+}
+
 TEST(Prepaid, DeliveriesPerChargeAre2To24) {
   for (std::int64_t n : {0, 1, 25}) {
     auto checked = check_prepaid_deliveries(n, "prepaid_deliveries");
