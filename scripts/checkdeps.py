@@ -26,10 +26,11 @@ ALLOWED = {
     "inventory": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "notify"],
     "webhooks": ["platform", "privacy", "events", "access", "notify"],
     "analytics": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions"],
+    "gifts": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "notify", "billing"],
     "app": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify", "billing",
-            "inventory", "webhooks", "analytics"],
+            "inventory", "webhooks", "analytics", "gifts"],
     "testing": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify",
-                "billing", "inventory", "webhooks", "analytics", "app"],
+                "billing", "inventory", "webhooks", "analytics", "gifts", "app"],
 }
 TEST_EXTRA = ["testing", "app"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')

@@ -8,6 +8,7 @@
 #include "webhooks/routes.h"
 
 #include <stdexcept>
+#include <spdlog/spdlog.h>
 
 #include "access/routes.h"
 #include "app/schema.h"
@@ -22,6 +23,7 @@
 #include "customers/routes.h"
 #include "inventory/forecast.h"
 #include "inventory/forecast_routes.h"
+#include "gifts/routes.h"
 #include "inventory/purchasing_routes.h"
 #include "inventory/routes.h"
 #include "inventory/store.h"
@@ -75,6 +77,7 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
   db->attach(keyring.get());  // before any transaction: every store seals and opens through it
   auto app = std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
   app->db_->attach(&app->ledger_);  // analytics keeps its tables in each event's transaction
+  app->db_->attach(&app->gift_reminders_);  // a gift's last box is announced as the box before it begins
   app->keyring_ = std::move(keyring);
   app->created_master_key_ = created_key;
   if (!options.redis_url.empty()) {
@@ -119,6 +122,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       payment_updates_(*db_, *clock_, customers_, billing_.collector),
       inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
       purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
+      gifts_(*db_, *clock_, ids_, billing_.one_off, subscriptions_, customers_, notifications_, options.gift_claim_url),
+      gift_reminders_(notifications_, *clock_),
       events_api_(*db_, *clock_, options.event_retention_days),
       webhooks_(*db_, *clock_, ids_, webhook_options(options)),
       pipeline_(router_, keys_, idempotency_) {
@@ -158,6 +163,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
                      billing_.documents, billing_.one_off);
   billing::add_payment_update_routes(router_, payment_updates_, billing_.collector, billing_.documents);
   billing::add_gateway_webhook_routes(router_, billing_.webhooks);
+  gifts::add_routes(router_, gifts_);
   notify::add_routes(router_, notifications_);
   inventory::add_routes(router_, inventory_);
   webhooks::add_routes(router_, events_api_);
@@ -171,7 +177,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // its refund, the invoice's pending payment (0009).
   for (const char* pattern : {"/v1/subscriptions", "/v1/subscriptions/{id}/change-plan",
                               "/v1/customers/{id}/payment-methods", "/v1/invoices", "/v1/invoices/{id}/pay",
-                              "/v1/refunds"})
+                              "/v1/refunds", "/v1/gifts"})
     if (!router_.commits_in_steps("POST", pattern))
       throw std::logic_error(std::string("no route POST ") + pattern + " to mark as committing in steps");
   inventory::add_forecast_routes(router_, *db_, *clock_);
@@ -249,7 +255,15 @@ void App::wire_billing(const Options& options) {
 
 Result<billing::BillingRun> App::run_billing(const std::string& trigger) {
   std::lock_guard lock(run_mu_);
-  return billing_.runs.run(trigger);
+  RECUR_ASSIGN(auto run, billing_.runs.run(trigger));
+  run_gifts();
+  return run;
+}
+
+void App::run_gifts() {
+  // After the billing run: a gift whose invoice it just collected goes out at once.
+  auto gifts = gifts_.run_due();
+  if (!gifts.ok()) spdlog::error("gifts: {}", gifts.error().message);
 }
 
 Result<std::optional<inventory::ReorderReport>> App::run_reorder_if_due() {
@@ -289,9 +303,12 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     auto due = webhooks_.next_due_at();
     std::optional<Timestamp> next_delivery = due.ok() ? *due : std::nullopt;
     if (next_delivery && (!next || *next_delivery < *next)) next = next_delivery;
+    auto gift_due = gifts_.next_due_at();
+    if (gift_due.ok() && *gift_due && (!next || **gift_due < *next) && **gift_due > simulated->now()) next = *gift_due;
     Timestamp stop = next && *next <= to ? std::max(*next, simulated->now()) : to;
     simulated->set(stop);
     RECUR_ASSIGN(auto run, billing_.runs.run("test_clock"));
+    run_gifts();  // claim e-mails at their send_at
     (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
     (void)run_erasure_if_due();            // the retention setting's erasures, hourly
     (void)notifications_.dispatch_due();  // receipts and reminders go out at their simulated time

@@ -10,14 +10,15 @@
 #include "access/service.h"
 #include "analytics/service.h"
 #include "audit/service.h"
+#include "billing/billing.h"
+#include "catalog/service.h"
+#include "customers/service.h"
 #include "gateways/paypal.h"
 #include "gateways/registry.h"
 #include "gateways/sandbox.h"
 #include "gateways/square.h"
 #include "gateways/stripe.h"
-#include "billing/billing.h"
-#include "catalog/service.h"
-#include "customers/service.h"
+#include "gifts/service.h"
 #include "inventory/purchasing.h"
 #include "inventory/service.h"
 #include "notify/service.h"
@@ -96,6 +97,8 @@ struct Options {
   std::string dashboard_dir;
   // The hosted invoice page's files (index.html, app.js, app.css); empty: no /i.
   std::string invoice_page_dir;
+  // The shop's page that claims a gift: the recipient's e-mail links here with ?code=...
+  std::string gift_claim_url = std::string(gifts::kDefaultClaimUrl);
 };
 
 class App {
@@ -121,6 +124,7 @@ class App {
   billing::PaymentUpdates& payment_updates() { return payment_updates_; }
   inventory::InventoryService& inventory() { return inventory_; }
   inventory::PurchasingService& purchasing() { return purchasing_; }
+  gifts::GiftService& gifts() { return gifts_; }
   cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
   privacy::Keyring& keyring() { return *keyring_; }
   // Whether open() made the master key file (serve and migrate say so).
@@ -158,6 +162,8 @@ class App {
   void wire_billing(const Options& options);
   void wire_inventory();
   void add_platform_routes(const Options& options);
+  // Gifts due to be sent or expired (after each billing run; errors are logged).
+  void run_gifts();
 
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<db::Database> db_;
@@ -182,6 +188,8 @@ class App {
   billing::PaymentUpdates payment_updates_;
   inventory::InventoryService inventory_;
   inventory::PurchasingService purchasing_;
+  gifts::GiftService gifts_;
+  gifts::GiftReminders gift_reminders_;  // attached to db_ (App::open)
   webhooks::EventsApi events_api_;
   webhooks::WebhookService webhooks_;
   std::mutex run_mu_;

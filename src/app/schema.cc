@@ -774,6 +774,27 @@ CREATE TABLE tiers (
   created_at BIGINT NOT NULL
 ))",
        tiers_40},
+      // Gift subscriptions (issue 18): sold on a one-off invoice, claimed by a code (only
+      // its hash is a column; the code and the recipient are sealed in doc under the
+      // purchaser's key).
+      {41, "gifts (issue 18): gift subscriptions", R"(
+CREATE TABLE gifts (
+  id TEXT PRIMARY KEY,
+  purchaser_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  claim_code_hash TEXT NOT NULL UNIQUE,
+  invoice_id TEXT NOT NULL UNIQUE,
+  subscription_id TEXT,
+  send_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX gifts_purchaser ON gifts (purchaser_id, id);
+CREATE INDEX gifts_subscription ON gifts (subscription_id);
+CREATE INDEX gifts_due_to_send ON gifts (status, send_at);
+CREATE INDEX gifts_due_to_expire ON gifts (status, expires_at))"},
   };
   return kMigrations;
 }

@@ -16,9 +16,9 @@ recur::Status Invoicer::period_began(db::Tx& tx, const subscriptions::Subscripti
     RECUR_ASSIGN(auto plan, catalog::find_plan(tx, e.plan));
     plan_name = plan ? plan->name : e.plan;
   }
-  // A box an earlier prepaid charge paid for is invoiced only when the items waiting owe
-  // something (its add-ons); credits wait for the next charge.
-  if (e.prepaid_by > 0) {
+  // A box an earlier prepaid charge (or a gift) paid for is invoiced only when the items
+  // waiting owe something (its add-ons); credits wait for the next charge.
+  if (e.covered()) {
     RECUR_ASSIGN(auto waiting, take_pending_items(tx, sub.id, true));
     std::int64_t owed = 0;
     for (const auto& line : waiting) owed += line.amount;

@@ -188,13 +188,15 @@ Result<Invoice> build_one_off_invoice(OneOffSpec spec, std::int64_t tax_rate_bp,
   Invoice inv;
   inv.customer = std::move(spec.customer);
   inv.currency = std::move(spec.currency);
-  inv.billing_reason = "manual";
+  inv.billing_reason = std::move(spec.billing_reason);
   inv.collection_method = spec.collection_method;
   inv.period = {at, at};
   for (auto& line : spec.lines) line.period = inv.period;
   inv.lines = std::move(spec.lines);
-  Totals t = compute_totals(inv.lines, 0, tax_rate_bp);
+  Totals t = compute_totals(inv.lines, spec.discount, tax_rate_bp);
   inv.subtotal = t.subtotal;
+  inv.discount = t.discount;
+  if (t.discount > 0) inv.discount_source = spec.discount_source;
   inv.tax = t.tax;
   inv.total = t.total;
   inv.status = InvoiceStatus::kOpen;

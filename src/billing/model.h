@@ -148,6 +148,10 @@ struct OneOffSpec {
   CollectionMethod collection_method = CollectionMethod::kChargeAutomatically;
   std::optional<Timestamp> due_date;  // send_invoice only
   Json metadata = Json::object();
+  // Taken off the charged lines (a gift's coupon), and where it came from.
+  std::int64_t discount = 0;
+  std::optional<subscriptions::DiscountSource> discount_source;
+  std::string billing_reason = "manual";  // "gift": a gift's one charge (gifts module)
 };
 // The largest line of a one-off invoice (unit amount x quantity), so that 100 lines cannot
 // overflow a total.

@@ -18,7 +18,9 @@ Result<Invoice> OneOffInvoices::issue(const OneOffInput& input, const events::Ac
     if (customer->erased_at)
       return Error::conflict("customer_erased", "customer " + customer_id + " was erased: nothing can be sold to them");
     RECUR_ASSIGN(std::int64_t tax_bp, tax_rate_bp_for_customer(tx, *customer));
-    RECUR_ASSIGN(Invoice inv, build_one_off_invoice(input.spec, tax_bp, now));
+    OneOffSpec spec = input.spec;
+    if (input.prepare) RECUR_TRY(input.prepare(tx, spec));
+    RECUR_ASSIGN(Invoice inv, build_one_off_invoice(std::move(spec), tax_bp, now));
     inv.id = ids_.next("in");
     RECUR_ASSIGN(inv.number, next_invoice_number(tx));
     // Period key 0: no subscription, so nothing can clash with it (NULL subscription_id).
@@ -26,17 +28,19 @@ Result<Invoice> OneOffInvoices::issue(const OneOffInput& input, const events::Ac
     if (!inserted) return Error::internal("one-off invoice " + inv.id + " could not be stored");
     RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, actor, nullptr, to_json(inv)));
     if (inv.collection_method == CollectionMethod::kSendInvoice) RECUR_TRY(messages_.send_invoice(tx, inv));
+    if (input.with_issued) RECUR_TRY(input.with_issued(tx, inv));
     return inv;
   });
 }
 
+Result<std::optional<Invoice>> OneOffInvoices::issued_by_request(const std::string& request_key) {
+  if (request_key.empty()) return std::optional<Invoice>();
+  return db::transact(
+      db_, [&](db::Tx& tx) { return find_invoice_by_request(tx, request_key, clock_.now()); }, db::TxMode::kReadOnly);
+}
+
 Result<Invoice> OneOffInvoices::create(const OneOffInput& input, const events::Actor& actor) {
-  std::optional<Invoice> earlier;
-  if (!input.request_key.empty()) {
-    RECUR_ASSIGN(earlier, db::transact(db_, [&](db::Tx& tx) {
-      return find_invoice_by_request(tx, input.request_key, clock_.now());
-    }, db::TxMode::kReadOnly));
-  }
+  RECUR_ASSIGN(std::optional<Invoice> earlier, issued_by_request(input.request_key));
   Invoice inv;
   if (earlier) {
     inv = std::move(*earlier);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "billing/collector.h"
@@ -24,6 +25,12 @@ struct OneOffInput {
   OneOffSpec spec;
   // The request's scoped Idempotency-Key ("" for none): a retry finds the first try's invoice.
   std::string request_key;
+  // Called in the transaction that issues the invoice, before the invoice is built: may set
+  // the spec's discount (a gift redeems its coupon there, so a rollback takes it back).
+  std::function<recur::Status(db::Tx&, OneOffSpec&)> prepare;
+  // Called in the transaction that issues the invoice, before it commits (a gift stores
+  // itself with its invoice); its error rolls the invoice back.
+  std::function<recur::Status(db::Tx&, const Invoice&)> with_issued;
 };
 
 class OneOffInvoices {
@@ -41,6 +48,8 @@ class OneOffInvoices {
   // 422 customer_not_found, 409 customer_erased. A retry under the same request_key answers
   // the first try's invoice and asks again only about a charge still in flight (same key).
   Result<Invoice> create(const OneOffInput& input, const events::Actor& actor);
+  // The invoice a request with this key issued (kRequestKeyLifetime), if any.
+  Result<std::optional<Invoice>> issued_by_request(const std::string& request_key);
 
  private:
   Result<Invoice> issue(const OneOffInput& input, const events::Actor& actor);

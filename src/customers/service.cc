@@ -6,6 +6,10 @@
 namespace recur::customers {
 
 Result<Customer> CustomerService::create(const CustomerInput& in, const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) { return create_in(tx, in, actor); });
+}
+
+Result<Customer> CustomerService::create_in(db::Tx& tx, const CustomerInput& in, const events::Actor& actor) {
   Customer c;
   c.id = ids_.next("cus");
   c.email = in.email;
@@ -19,11 +23,9 @@ Result<Customer> CustomerService::create(const CustomerInput& in, const events::
   if (in.marketing_consent)
     c.marketing_consent = Consent{in.marketing_consent->granted, c.created, in.marketing_consent->source};
   RECUR_TRY(check_sms_contact(c));
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Customer> {
-    RECUR_TRY(insert_customer(tx, c));
-    RECUR_TRY(events_.record(tx, "customer.created", c.id, actor, nullptr, to_json(c)));
-    return c;
-  });
+  RECUR_TRY(insert_customer(tx, c));
+  RECUR_TRY(events_.record(tx, "customer.created", c.id, actor, nullptr, to_json(c)));
+  return c;
 }
 
 namespace {

@@ -70,6 +70,8 @@ class CustomerService {
   void on_default_payment_method_changed(PaymentMethodListener listener) { listener_ = std::move(listener); }
 
   Result<Customer> create(const CustomerInput& input, const events::Actor& actor);
+  // create() in the caller's transaction (a gift's recipient becomes a customer at its claim).
+  Result<Customer> create_in(db::Tx& tx, const CustomerInput& input, const events::Actor& actor);
   Result<Customer> update(const std::string& id, const CustomerPatch& patch, std::int64_t expected_version,
                           const events::Actor& actor);
   Result<Customer> get(const std::string& id);

@@ -9,7 +9,8 @@
 
 namespace recur::inventory {
 namespace {
-using subscriptions::Status;
+// Not `Status`: in a unity build that name would shadow recur::Status in the files after this one.
+using SubStatus = subscriptions::Status;
 using subscriptions::Subscription;
 
 Timestamp at(const char* s) { return parse_rfc3339(s).value(); }
@@ -104,7 +105,7 @@ struct World {
   // Every box the real lifecycle bills from `from` until `until` (period starts).
   std::vector<Timestamp> lifecycle_boxes(Subscription s, Timestamp from, Timestamp until) const {
     std::vector<Timestamp> out;
-    if (s.status == Status::kScheduled && from <= s.start_date) {
+    if (s.status == SubStatus::kScheduled && from <= s.start_date) {
       for (const auto& e : subscriptions::begin(s, by_id(s.plan), s.start_date))
         if (e.billable && e.period.start < until) out.push_back(e.period.start);
     }
@@ -140,7 +141,7 @@ TEST(ForecastSchedule, BoxesAreTheOnesTheLifecycleWillBill) {
   skipped.skipped_periods = {at("2026-04-20T00:00:00Z"), at("2026-06-20T00:00:00Z")};
   cases.emplace_back("monthly with two skips", skipped);
   auto paused = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
-  paused.status = Status::kPaused;
+  paused.status = SubStatus::kPaused;
   paused.pause = subscriptions::Pause{now, at("2026-05-05T00:00:00Z")};
   cases.emplace_back("paused until after the paid period", paused);
   auto short_pause = paused;
@@ -161,7 +162,7 @@ TEST(ForecastSchedule, BoxesAreTheOnesTheLifecycleWillBill) {
   cases.emplace_back("trial, then every 2 weeks on Thursday",
                      w.start("weekly", "2026-03-02T00:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays));
   auto paused_thursdays = w.start("monthly", "2026-02-02T08:00:00Z", "2026-03-10T00:00:00Z", 1, thursdays);
-  paused_thursdays.status = Status::kPaused;
+  paused_thursdays.status = SubStatus::kPaused;
   paused_thursdays.pause = subscriptions::Pause{now, at("2026-05-04T00:00:00Z")};
   cases.emplace_back("paused every 2 weeks on Thursday", paused_thursdays);
   auto to_fifteenth = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
@@ -212,10 +213,10 @@ TEST(ForecastSchedule, CanceledEndingOrPausedForGoodShipNothing) {
   auto ending = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
   ending.cancel_at_period_end = true;
   auto paused = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
-  paused.status = Status::kPaused;
+  paused.status = SubStatus::kPaused;
   paused.pause = subscriptions::Pause{at("2026-03-01T00:00:00Z"), std::nullopt};
   auto canceled = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
-  canceled.status = Status::kCanceled;
+  canceled.status = SubStatus::kCanceled;
   auto unknown = w.start("monthly", "2026-01-20T00:00:00Z", "2026-03-10T00:00:00Z");
   unknown.plan = "plan_gone";
   for (const auto& s : {ending, paused, canceled, unknown}) EXPECT_FALSE(schedule_of(s, w.cat, at("2026-03-10T00:00:00Z")));
@@ -456,7 +457,7 @@ struct Simulation {
     };
     ship(subscriptions::begin(s, plan, s.start_date));
     Timestamp decide = kNever;  // when the customer asks to cancel at period end
-    for (int guard = 0; guard < 2000 && s.status != Status::kCanceled; ++guard) {
+    for (int guard = 0; guard < 2000 && s.status != SubStatus::kCanceled; ++guard) {
       if (s.billed_periods >= lifetime && decide == kNever)
         decide = s.current.start + static_cast<Timestamp>(u(rng) * static_cast<double>(s.current.end - s.current.start));
       auto due = subscriptions::next_action_at(s);
@@ -494,7 +495,7 @@ TEST(ForecastBacktest, GeneratedCohortsWithKnownChurnAndWeeklySignupsAreForecast
   std::vector<Schedule> schedules;
   for (const auto& s : outcome.as_of) {
     int p = *cat.plan_of(s.plan);
-    counts[p].add(s.billed_periods, s.status == Status::kCanceled);
+    counts[p].add(s.billed_periods, s.status == SubStatus::kCanceled);
     signups.add(p, s.created, s.quantity);
     if (auto schedule = schedule_of(s, cat, cut)) schedules.push_back(*schedule);
   }

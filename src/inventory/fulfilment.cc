@@ -41,6 +41,12 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
     s.invoice = std::move(payment.invoice);
     s.paid = payment.paid;
   }
+  if (!e.prepaid_invoice.empty()) {
+    // A gift's box: paid by the purchaser's invoice, which was paid before the gift could be
+    // claimed (and a paid invoice stays paid).
+    s.invoice = e.prepaid_invoice;
+    s.paid = true;
+  }
   if (sub.shipping_address) s.address = customers::to_json(*sub.shipping_address);
   bool any_tracked = false;
   for (const auto& add_on : e.add_ons) items.push_back({add_on.product, add_on.quantity});

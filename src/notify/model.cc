@@ -151,6 +151,39 @@ constexpr Template kTemplates[] = {
                 "charged <strong>{{amount}}</strong>.</p>\n"
                 "<p>Nothing to do if you want to keep it.</p>\n"),
      "Reminder: your {{plan_name}} renews on {{renewal_date}} for {{amount}}."},
+    // A gift's claim link (gifts module), at the gift's send_at; the code is a secret.
+    {"gift_received", "{{purchaser_name}} sent you a gift: {{plan_name}}",
+     "Hi {{recipient_name}},\n\n"
+     "{{purchaser_name}} gave you {{deliveries}} deliveries of {{plan_name}}.\n\n"
+     "{{message}}\n\n"
+     "Claim your gift and choose when the first box comes:\n{{claim_url}}\n\n"
+     "Or enter the code {{claim_code}} at the shop. Claim it by {{claim_by}}.\n",
+     RECUR_HTML("<p>Hi {{recipient_name}},</p>\n"
+                "<p>{{purchaser_name}} gave you <strong>{{deliveries}}</strong> deliveries of "
+                "<strong>{{plan_name}}</strong>.</p>\n"
+                "<blockquote>{{message}}</blockquote>\n"
+                "<p><a href=\"{{claim_url}}\">Claim your gift</a> and choose when the first box comes, or enter "
+                "the code <strong>{{claim_code}}</strong> at the shop. Claim it by {{claim_by}}.</p>\n"),
+     "{{purchaser_name}} sent you a gift of {{plan_name}}: the e-mail we sent has the link to claim it."},
+    // Before a gift's last box (gifts::GiftReminders): to its recipient, then its purchaser.
+    {"gift_ending", "Your gift of {{plan_name}} ends after the box of {{last_box_date}}",
+     "Hi {{customer_name}},\n\n"
+     "The {{plan_name}} boxes {{purchaser_name}} gave you end with the box of {{last_box_date}}.\n\n"
+     "To keep them coming on the same schedule, continue as a subscriber at the shop before then.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>The {{plan_name}} boxes {{purchaser_name}} gave you end with the box of "
+                "<strong>{{last_box_date}}</strong>.</p>\n"
+                "<p>To keep them coming on the same schedule, continue as a subscriber at the shop before "
+                "then.</p>\n"),
+     "Your gift of {{plan_name}} ends with the box of {{last_box_date}}."},
+    {"gift_ending_purchaser", "Your gift to {{recipient_name}} ends after the box of {{last_box_date}}",
+     "Hi {{customer_name}},\n\n"
+     "The {{plan_name}} gift you gave {{recipient_name}} ends with the box of {{last_box_date}}. We have let "
+     "them know.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p>The {{plan_name}} gift you gave {{recipient_name}} ends with the box of "
+                "<strong>{{last_box_date}}</strong>. We have let them know.</p>\n"),
+     "Your gift of {{plan_name}} to {{recipient_name}} ends with the box of {{last_box_date}}."},
     {"card_expiring", "Your {{card_brand}} card ending in {{card_last4}} expires soon",
      "Hi {{customer_name}},\n\n"
      "The {{card_brand}} card ending in {{card_last4}} that pays for your subscription expires at the end of "
@@ -442,6 +475,8 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
     r.secrets = {url_encode(token)};
     if (r.secrets.front() != token) r.secrets.push_back(token);
   }
+  // A gift's claim code takes the gift: kept out of the stored bodies once sent.
+  if (auto code = value_text(data, "claim_code"); code && !code->empty()) r.secrets.push_back(*code);
   if (channel == Channel::kSms) {
     RECUR_ASSIGN(r.text, render(t.sms, data, false));
     return r;

@@ -75,11 +75,22 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
       }
     }
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"receipt", "payment_failed", "payment_action_required",
-                                             "invoice_issued", "renewal_reminder", "card_expiring",
-                                             "backorder_delay", "backorder_filled", "shipment_shipped",
-                                             "billing_failure_rate", "dispute_opened", "inventory_low",
-                                             "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "receipt", "payment_failed", "payment_action_required", "invoice_issued", "renewal_reminder",
+                       "gift_received", "gift_ending", "gift_ending_purchaser", "card_expiring", "backorder_delay",
+                       "backorder_filled", "shipment_shipped", "billing_failure_rate", "dispute_opened",
+                       "inventory_low", "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
+}
+
+TEST(Templates, AGiftsClaimCodeIsASecretOfItsMessage) {
+  Json data = Json::object();
+  for (const auto& key : required_keys(*find_template("gift_received"), Channel::kEmail)) data[key] = "v_" + key;
+  data["claim_code"] = "ABCD-EFGH-JKMN-PQRS";
+  data["claim_url"] = "https://shop.example/gift?code=ABCD-EFGH-JKMN-PQRS";
+  auto r = render_template(*find_template("gift_received"), Channel::kEmail, data, "");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_NE(r->text.find("ABCD-EFGH-JKMN-PQRS"), std::string::npos);
+  EXPECT_EQ(r->secrets, std::vector<std::string>{"ABCD-EFGH-JKMN-PQRS"});  // scrubbed once sent
 }
 
 TEST(Templates, RequiredKeysOfReceiptAndPaymentFailed) {

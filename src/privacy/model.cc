@@ -78,6 +78,9 @@ std::string owner_of(const Json& object, const std::string& inherited) {
     if (it->is_object())
       if (auto id = it->find("id"); id != it->end() && id->is_string()) return id->get<std::string>();
   }
+  // A gift's recipient is sealed under its purchaser's key: erasing the purchaser erases it.
+  if (type_of(object, "") == "gift")
+    if (auto it = object.find("purchaser"); it != object.end() && it->is_string()) return it->get<std::string>();
   return inherited;
 }
 

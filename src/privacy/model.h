@@ -35,6 +35,9 @@ inline constexpr PersonalField kPersonalFields[] = {
     {"notification", "html"},
     {"notification", "secrets"},  // not personal, but the links' one-time tokens
     {"event_details", "comment"},
+    {"gift", "recipient"},  // name, e-mail and address of someone who is not a customer yet
+    {"gift", "message"},
+    {"gift", "claim_code"},  // not personal, but whoever holds it takes the gift
 };
 
 // A sealed value in stored JSON is a string "enc1:" + base64 of the ciphertext. Every
@@ -52,7 +55,7 @@ std::optional<std::string> ciphertext_of(const Json& value);
 using Visit = std::function<Status(Json& value, const std::string& owner, const std::string& associated)>;
 
 // The customer an object belongs to: a customer's own id; else its "customer" member (an id,
-// or an expanded customer); else `inherited` (the enclosing object's owner).
+// or an expanded customer); a gift's "purchaser"; else `inherited` (the enclosing object's owner).
 std::string owner_of(const Json& object, const std::string& inherited);
 
 // Calls `visit` for every personal field present in `value` and in every object nested in

@@ -425,6 +425,14 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                RECUR_TRY(f.finish());
                return svc.reactivate(id, version, actor);
              }));
+  router.add("POST", "/v1/subscriptions/{id}/convert", write,
+             action_handler([&svc](const std::string& id, const Json& body, auto version,
+                                   const auto& actor) -> Result<Subscription> {
+               FieldReader f(body);
+               auto payment_method = f.text("payment_method", false, 64);
+               RECUR_TRY(f.finish());
+               return svc.convert(id, payment_method, version, actor);
+             }));
   router.add("POST", "/v1/subscriptions/{id}/discount", write,
              action_handler([&svc](const std::string& id, const Json& body, auto version, const auto& actor)
                                 -> Result<Subscription> {

@@ -101,6 +101,15 @@ Result<catalog::Plan> plan_for_subscribing(db::Tx& tx, const std::string& id, co
   return *plan;
 }
 
+namespace {
+
+Result<catalog::Plan> plan_sold(db::Tx& tx, const std::string& id) {
+  RECUR_ASSIGN(auto plan, catalog::find_plan(tx, id));
+  if (!plan) return Error::internal("plan " + id + " is gone");
+  return *plan;
+}
+
+}  // namespace
 
 // ------------------------------------------------------------------ plumbing
 
@@ -172,13 +181,17 @@ Result<Subscription> SubscriptionService::mutate_in(db::Tx& tx, const std::strin
 // ------------------------------------------------------------------ CRUD
 
 Result<Subscription> SubscriptionService::create(const CreateInput& in, const events::Actor& actor) {
+  return db::transact(db_, [&](db::Tx& tx) { return create_in(tx, in, actor); });
+}
+
+Result<Subscription> SubscriptionService::create_in(db::Tx& tx, const CreateInput& in, const events::Actor& actor) {
   Timestamp now = clock_.now();
   if (in.prepaid_deliveries) RECUR_TRY(check_prepaid_deliveries(*in.prepaid_deliveries, "prepaid_deliveries"));
   if (in.start_date && *in.start_date < now - 300)
     return Error::invalid("validation_failed", "start_date must not be in the past",
                           {{"start_date", "in_the_past", "start_date must be now or later"}});
   RECUR_TRY(check_trial_end(in.trial_end, std::max(in.start_date.value_or(now), now)));
-  return db::transact(db_, [&](db::Tx& tx) -> Result<Subscription> {
+  {
     // Locked: an erasure (app/data_subject.cc) locks the row too before it checks that no
     // subscription is live, so none can start between that check and the erasure.
     RECUR_ASSIGN(auto customer, customers::lock_customer(tx, in.customer));
@@ -187,7 +200,8 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
                             {{"customer", "not_found", "no such customer"}});
     if (customer->erased_at)
       return Error::conflict("customer_erased", "customer " + in.customer + " was erased: nothing can be sold to them");
-    RECUR_ASSIGN(auto plan, plan_for_subscribing(tx, in.plan, "plan"));
+    // A gift's plan was sold with it: archived since, it still ships what was paid for.
+    RECUR_ASSIGN(auto plan, in.gift ? plan_sold(tx, in.plan) : plan_for_subscribing(tx, in.plan, "plan"));
     RECUR_TRY(check_ships_somewhere(plan, in.shipping_address.has_value() || customer->shipping_address.has_value()));
     Subscription sub;
     sub.id = ids_.next("sub");
@@ -199,6 +213,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     sub.metadata = in.metadata;
     sub.delivery = in.delivery;
     if (in.prepaid_deliveries) sub.prepaid = Prepaid{*in.prepaid_deliveries, 0, 0};
+    if (in.gift) make_gift(sub, in.gift->id, in.gift->invoice, in.gift->deliveries);
     sub.created = sub.updated = now;
     if (in.coupon || in.promotion_code) {
       RECUR_ASSIGN(sub.discount, redeem(tx, sub, plan, in.coupon, in.promotion_code, now));
@@ -212,7 +227,7 @@ Result<Subscription> SubscriptionService::create(const CreateInput& in, const ev
     bool billed_now = std::any_of(happened.begin(), happened.end(), [](const auto& e) { return e.billable; });
     if (fulfilment_ && !billed_now) RECUR_TRY(fulfilment_->check_first_shipment(tx, sub, plan, first_box_at(sub)));
     return sub;
-  });
+  }
 }
 
 Result<std::optional<Subscription>> SubscriptionService::created_by_request(const std::string& request_key) {
@@ -648,10 +663,48 @@ Result<Subscription> SubscriptionService::reactivate(const std::string& id,
                                                      const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kReactivate));
+    if (l.sub.cancellation && l.sub.cancellation->reason == kGiftEnded)
+      return Error::conflict("gift_not_converted",
+                             "the gift ends after its last box: convert it (POST /v1/subscriptions/" + l.sub.id +
+                                 "/convert) to carry on as a paid subscription");
     l.sub.cancel_at_period_end = false;
     l.sub.canceled_at.reset();
     l.sub.cancellation.reset();
     return Json(nullptr);
+  });
+}
+
+Result<Subscription> SubscriptionService::convert(const std::string& id,
+                                                 const std::optional<std::string>& payment_method,
+                                                 std::optional<std::int64_t> expected_version,
+                                                 const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.converted", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+    RECUR_ASSIGN(auto customer, customers::lock_customer(tx, l.sub.customer));
+    if (!customer) return Error::internal("subscription " + id + " has no customer");
+    if (customer->erased_at)
+      return Error::conflict("customer_erased", "customer " + customer->id + " was erased: nothing can be sold to them");
+    // The payment method the charges after the gift go to: the customer's default from now on.
+    const std::optional<std::string> method = payment_method ? payment_method : customer->default_payment_method;
+    if (!method)
+      return Error::invalid("validation_failed", "a payment method is needed to carry on as a paid subscription",
+                            {{"payment_method", "required", "the customer has no default payment method"}});
+    RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, *method));
+    if (!pm || pm->customer != customer->id || pm->detached)
+      return Error::invalid("payment_method_not_found", "the customer has no attached payment method " + *method,
+                            {{"payment_method", "not_found", "not an attached payment method of this customer"}});
+    RECUR_TRY(convert_gift(l.sub, now));
+    if (customer->default_payment_method != pm->id) {
+      Json before = customers::to_json(*customer);
+      const std::int64_t version = customer->version;
+      customer->default_payment_method = pm->id;
+      customer->updated = now;
+      ++customer->version;
+      RECUR_ASSIGN(bool stored, customers::update_customer(tx, *customer, version));
+      if (!stored) return version_conflict("the customer", version, customer->version);
+      RECUR_TRY(events_.record(tx, "customer.updated", customer->id, actor, std::move(before),
+                               customers::to_json(*customer)));
+    }
+    return Json{{"gift", l.sub.gift->id}, {"payment_method", pm->id}};
   });
 }
 

@@ -44,6 +44,14 @@ struct CreateInput {
   bool await_first_payment = false;
   // Deliveries each charge pays for (2..kMaxPrepaidDeliveries); none: one charge per delivery.
   std::optional<std::int64_t> prepaid_deliveries;
+  // A gift's subscription (gifts module, at its claim): all `deliveries` boxes paid by the
+  // gift's `invoice`; it ends after the last one unless converted (make_gift).
+  struct Gift {
+    std::string id;
+    std::string invoice;
+    std::int64_t deliveries = 1;
+  };
+  std::optional<Gift> gift;
 };
 
 // POST /v1/subscriptions/{id}/discount: one of the two.
@@ -193,6 +201,9 @@ class SubscriptionService {
       : db_(db), clock_(clock), ids_(ids), events_(ids, clock) {}
 
   Result<Subscription> create(const CreateInput& input, const events::Actor& actor);
+  // create() in the caller's transaction (a gift's claim makes its recipient's subscription
+  // with the gift's change).
+  Result<Subscription> create_in(db::Tx& tx, const CreateInput& input, const events::Actor& actor);
   // The subscription a POST with this request key created (kRequestKeyLifetime), if any.
   Result<std::optional<Subscription>> created_by_request(const std::string& request_key);
   Result<Subscription> get(const std::string& id);
@@ -245,6 +256,13 @@ class SubscriptionService {
                               std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<Subscription> reactivate(const std::string& id, std::optional<std::int64_t> expected_version,
                                   const events::Actor& actor);
+  // A gift subscription carries on as a paid one after its last gift box (convert_gift):
+  // `payment_method` (an attached pmt_ of its customer; none: the customer's default)
+  // becomes the customer's default, which the charges after the gift use. Errors: 422
+  // validation_failed (no method at all), 422 payment_method_not_found, 409 not_a_gift,
+  // 409 invalid_state_transition (ended), 409 customer_erased.
+  Result<Subscription> convert(const std::string& id, const std::optional<std::string>& payment_method,
+                               std::optional<std::int64_t> expected_version, const events::Actor& actor);
   // Redeems a coupon for the subscription, replacing its current discount. It applies from
   // the next billed period (no proration) and counts as a redemption.
   Result<Subscription> apply_discount(const std::string& id, const DiscountInput& input,

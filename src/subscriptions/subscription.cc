@@ -100,12 +100,27 @@ Timestamp next_open(const ClosedDays& closed, Timestamp t) {
 
 Json to_json(const std::optional<Prepaid>& p) {
   if (!p) return nullptr;
-  return Json{{"deliveries", p->deliveries}, {"remaining", p->remaining}, {"charged_period", p->charged_period}};
+  return Json{{"deliveries", p->deliveries},
+              {"remaining", p->remaining},
+              {"charged_period", p->charged_period},
+              {"invoice", p->invoice.empty() ? Json(nullptr) : Json(p->invoice)}};
 }
 
 std::optional<Prepaid> prepaid_from_json(const Json& j) {
   if (!j.is_object()) return std::nullopt;
-  return Prepaid{j.at("deliveries"), j.at("remaining"), j.at("charged_period")};
+  Prepaid p{j.at("deliveries"), j.at("remaining"), j.at("charged_period")};
+  if (auto it = j.find("invoice"); it != j.end() && it->is_string()) p.invoice = *it;
+  return p;
+}
+
+Json to_json(const std::optional<GiftLink>& g) {
+  if (!g) return nullptr;
+  return Json{{"id", g->id}, {"converted", g->converted}, {"converted_at", to_json_time(g->converted_at)}};
+}
+
+std::optional<GiftLink> gift_from_json(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  return GiftLink{j.at("id"), j.value("converted", false), doc_time(j, "converted_at")};
 }
 
 recur::Status check_prepaid_deliveries(std::int64_t deliveries, const std::string& field) {
@@ -125,6 +140,29 @@ void set_prepaid_deliveries(Subscription& s, std::optional<std::int64_t> deliver
   // The current period was charged for itself alone: it is the latest charge.
   else if (deliveries) s.prepaid = Prepaid{*deliveries, 0, s.billed_periods};
   else if (s.prepaid) s.prepaid->deliveries = 1;  // the next charge is for one box, and ends it
+}
+
+void make_gift(Subscription& s, const std::string& gift, const std::string& invoice, std::int64_t deliveries) {
+  s.prepaid = Prepaid{deliveries, deliveries, 0, invoice};
+  s.gift = GiftLink{gift, false, std::nullopt};
+}
+
+recur::Status convert_gift(Subscription& s, Timestamp now) {
+  if (!s.gift || s.gift->converted)
+    return Error::conflict("not_a_gift", s.gift ? "the subscription was converted already"
+                                                : "only a gift subscription is converted; this one is paid already");
+  if (s.status == Status::kCanceled || s.status == Status::kIncompleteExpired)
+    return Error::conflict("invalid_state_transition", "the gift subscription has ended: start a new subscription");
+  s.gift->converted = true;
+  s.gift->converted_at = now;
+  // The charge after the gift's boxes is for one box, and ends `prepaid` (set_prepaid_deliveries).
+  if (s.prepaid) s.prepaid->deliveries = 1;
+  if (s.cancel_at_period_end && s.cancellation && s.cancellation->reason == kGiftEnded) {
+    s.cancel_at_period_end = false;
+    s.canceled_at.reset();
+    s.cancellation.reset();
+  }
+  return Ok{};
 }
 
 const Cadence& cadence_of(const Subscription& s, const catalog::Plan& plan) {
@@ -222,7 +260,8 @@ Json to_json(const Subscription& s) {
            {"add_ons", add_ons},
            {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
            {"billed_periods", s.billed_periods},
-           {"prepaid", to_json(s.prepaid)}},
+           {"prepaid", to_json(s.prepaid)},
+           {"gift", to_json(s.gift)}},
       s);
 }
 
@@ -259,6 +298,7 @@ Subscription subscription_from_doc(const Json& d) {
   if (const auto& a = d.at("shipping_address"); a.is_object()) s.shipping_address = customers::address_from_json(a);
   s.billed_periods = d.at("billed_periods");
   s.prepaid = prepaid_from_json(d.value("prepaid", Json()));
+  s.gift = gift_from_json(d.value("gift", Json()));
   read_envelope(d, s);
   return s;
 }
@@ -353,7 +393,14 @@ LifecycleEvent covered_period(Subscription& s, const catalog::Plan& plan, std::s
   e.unit_amount = plan.amount;
   e.deliveries = 0;
   e.prepaid_by = s.prepaid->charged_period;
+  e.prepaid_invoice = s.prepaid->invoice;
   --s.prepaid->remaining;
+  // A gift's last box: the subscription ends after it unless the recipient converts it.
+  if (s.gift && !s.gift->converted && s.prepaid->remaining == 0 && !s.cancel_at_period_end) {
+    s.cancel_at_period_end = true;
+    s.canceled_at = at;
+    s.cancellation = Cancellation{std::string(kGiftEnded), std::nullopt, at};
+  }
   s.current_amount = 0;
   s.current_skipped = false;
   e.sequence = ++s.billed_periods;
@@ -713,8 +760,8 @@ std::vector<UpcomingPeriod> upcoming(const Subscription& sub, const PlanLookup& 
       bool skipped = e.type == "subscription.period_skipped";
       if (!e.billable && !skipped) continue;
       const auto& now_plan = plan_of(s, plans);
-      out.push_back({e.period, skipped ? 0 : e.amount, now_plan.currency, s.plan, s.quantity, false, skipped,
-                     e.prepaid_by > 0});
+      out.push_back(
+          {e.period, skipped ? 0 : e.amount, now_plan.currency, s.plan, s.quantity, false, skipped, e.covered()});
     }
     if (s.status == Status::kCanceled) break;
   }
@@ -731,7 +778,7 @@ std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLooku
     auto due = next_action_at(s);
     if (!due) return std::nullopt;
     for (auto& e : advance(s, plans, *due))
-      if (e.billable && !(invoiced && e.prepaid_by > 0 && e.add_ons.empty())) return NextPeriod{s, std::move(e)};
+      if (e.billable && !(invoiced && e.covered() && e.add_ons.empty())) return NextPeriod{s, std::move(e)};
     if (s.status == Status::kCanceled) return std::nullopt;
   }
   return std::nullopt;

@@ -105,10 +105,24 @@ struct Prepaid {
   std::int64_t remaining = 0;       // boxes already paid for, still to come after the current period
   std::int64_t charged_period = 0;  // the billed period (sequence) whose invoice paid for them
   bool operator==(const Prepaid&) const = default;
+  // The invoice that paid for them when it is none of the subscription's periods (a gift's,
+  // charged_period 0); "" otherwise.
+  std::string invoice;
 };
 Json to_json(const std::optional<Prepaid>& prepaid);
 // 422 validation_failed naming `field` unless 2 <= deliveries <= kMaxPrepaidDeliveries.
 recur::Status check_prepaid_deliveries(std::int64_t deliveries, const std::string& field);
+
+// A gift subscription (docs/subscription-boxes.md, "Gifts"): its boxes were paid by the
+// gift's purchaser (Prepaid.invoice); it ends after the last one (canceled, reason
+// gift_ended) unless the recipient converted it to a paid subscription.
+inline constexpr std::string_view kGiftEnded = "gift_ended";
+struct GiftLink {
+  std::string id;  // "gift_..."
+  bool converted = false;
+  std::optional<Timestamp> converted_at;
+  bool operator==(const GiftLink&) const = default;
+};
 
 struct Subscription {
   std::string id;  // "sub_..."
@@ -142,9 +156,19 @@ struct Subscription {
   Timestamp updated = 0;
   std::int64_t version = 1;
   std::optional<Prepaid> prepaid;
+  std::optional<GiftLink> gift;
 };
 
 Json to_json(const Subscription& sub);
+
+// A gift's subscription, before begin(): all `deliveries` boxes are paid by `invoice`, the
+// first one included. Pure.
+void make_gift(Subscription& sub, const std::string& gift, const std::string& invoice, std::int64_t deliveries);
+// POST /v1/subscriptions/{id}/convert: a gift subscription carries on as a paid one after its
+// last gift box (the next period is charged, one box per charge, on the same calendar); one
+// ending because its gift ran out (cancel_at_period_end with reason gift_ended) ends no more.
+// Errors: 409 not_a_gift (none, or converted already), 409 invalid_state_transition (ended).
+recur::Status convert_gift(Subscription& sub, Timestamp now);
 
 // Whether the current period is a box an earlier prepaid charge paid for (started, not a
 // trial, not skipped, and not the charge itself).
@@ -195,6 +219,9 @@ struct LifecycleEvent {
   // boxes'), 0 for a box an earlier charge paid for (amount 0; `prepaid_by` names it).
   std::int64_t deliveries = 1;
   std::int64_t prepaid_by = 0;  // the sequence of the billed period whose charge covers this box
+  std::string prepaid_invoice;  // a covered box paid by no period of its own (a gift's invoice)
+  // A box an earlier charge paid for (a prepaid charge's or a gift's).
+  bool covered() const { return deliveries == 0; }
 };
 
 // Whether advance() keeps each step's before/after JSON: only callers that record events

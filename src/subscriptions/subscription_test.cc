@@ -1040,4 +1040,117 @@ TEST(AddOns, TheMemberDiscountComesOffRoundedHalfUp) {
   EXPECT_FALSE(add_on_amount(huge).has_value());
 }
 
+// ------------------------------------------------------------------ gifts
+
+namespace {
+
+Subscription gift_of(const catalog::Plan& p, std::int64_t deliveries, const char* start) {
+  Subscription s;
+  s.id = "sub_gift";
+  s.plan = p.id;
+  s.start_date = at(start);
+  make_gift(s, "gift_1", "in_gift", deliveries);
+  (void)begin(s, p, s.start_date, s.start_date);
+  return s;
+}
+
+}  // namespace
+
+TEST(Gift, EveryBoxIsPaidByTheGiftsInvoiceAndItEndsAfterTheLast) {
+  auto p = plan(1000, Interval::kMonth);
+  Subscription s;
+  s.id = "sub_gift";
+  s.plan = p.id;
+  s.start_date = at("2027-01-10T00:00:00Z");
+  make_gift(s, "gift_1", "in_gift", 3);
+  auto first = begin(s, p, s.start_date, s.start_date);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(first[0].billable);  // it ships
+  EXPECT_TRUE(first[0].covered());
+  EXPECT_EQ(first[0].amount, 0);
+  EXPECT_EQ(first[0].prepaid_invoice, "in_gift");
+  EXPECT_EQ(s.prepaid->remaining, 2);
+  EXPECT_FALSE(s.cancel_at_period_end);
+  auto events = advance(s, {&p, nullptr}, at("2027-04-10T00:00:00Z"));
+  // February and March ship paid by the gift; March, the last, sets the end; April ends it.
+  ASSERT_EQ(events.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_TRUE(events[i].covered());
+    EXPECT_EQ(events[i].amount, 0);
+    EXPECT_EQ(events[i].prepaid_invoice, "in_gift");
+  }
+  EXPECT_EQ(events[2].type, "subscription.canceled");
+  EXPECT_EQ(s.status, Status::kCanceled);
+  ASSERT_TRUE(s.cancellation);
+  EXPECT_EQ(s.cancellation->reason, kGiftEnded);
+  EXPECT_EQ(format_rfc3339(*s.ended_at), "2027-04-10T00:00:00Z");
+  EXPECT_EQ(s.billed_periods, 3);  // three boxes, no charge of the recipient's
+}
+
+TEST(Gift, AOneBoxGiftEndsAfterItsOnlyBox) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = gift_of(p, 1, "2027-01-10T00:00:00Z");
+  EXPECT_TRUE(s.cancel_at_period_end);
+  EXPECT_EQ(s.cancellation->reason, kGiftEnded);
+  EXPECT_EQ(format_rfc3339(*s.canceled_at), "2027-01-10T00:00:00Z");
+  EXPECT_FALSE(next_billable(s, {&p, nullptr}).has_value());  // nothing is charged, ever
+}
+
+TEST(Gift, ConvertedItChargesTheNextPeriodForOneBoxOnTheSameCalendar) {
+  auto p = plan(1000, Interval::kMonth);
+  struct Case {
+    const char* name;
+    const char* convert_at;  // before the last box, or during it (its end already set)
+  };
+  for (const Case& c :
+       {Case{"before the last box", "2027-01-20T00:00:00Z"}, Case{"during the last box", "2027-02-20T00:00:00Z"}}) {
+    SCOPED_TRACE(c.name);
+    auto s = gift_of(p, 2, "2027-01-10T00:00:00Z");
+    (void)advance(s, {&p, nullptr}, at(c.convert_at));
+    ASSERT_TRUE(convert_gift(s, at(c.convert_at)).ok());
+    EXPECT_FALSE(s.cancel_at_period_end);
+    EXPECT_FALSE(s.cancellation);
+    EXPECT_TRUE(s.gift->converted);
+    auto events = advance(s, {&p, nullptr}, at("2027-04-10T00:00:00Z"));
+    std::vector<LifecycleEvent> charged;
+    for (auto& e : events)
+      if (e.billable && !e.covered()) charged.push_back(e);
+    ASSERT_EQ(charged.size(), 2u);  // March and April, each one box at the plan's price
+    EXPECT_EQ(format_rfc3339(charged[0].period.start), "2027-03-10T00:00:00Z");
+    EXPECT_EQ(charged[0].amount, 1000);
+    EXPECT_EQ(charged[0].deliveries, 1);
+    EXPECT_EQ(s.status, Status::kActive);
+    EXPECT_FALSE(s.prepaid);  // back to one charge per box
+  }
+}
+
+TEST(Gift, ConvertIsForAGiftNotYetConvertedThatHasNotEnded) {
+  auto p = plan(1000, Interval::kMonth);
+  auto paid = started(p, "2027-01-10T00:00:00Z", "2027-01-10T00:00:00Z");
+  EXPECT_EQ(convert_gift(paid, at("2027-01-11T00:00:00Z")).error().code, "not_a_gift");
+  auto s = gift_of(p, 1, "2027-01-10T00:00:00Z");
+  ASSERT_TRUE(convert_gift(s, at("2027-01-11T00:00:00Z")).ok());
+  EXPECT_EQ(convert_gift(s, at("2027-01-12T00:00:00Z")).error().code, "not_a_gift");
+  auto ended = gift_of(p, 1, "2027-01-10T00:00:00Z");
+  (void)advance(ended, {&p, nullptr}, at("2027-03-01T00:00:00Z"));
+  ASSERT_EQ(ended.status, Status::kCanceled);
+  EXPECT_EQ(convert_gift(ended, at("2027-03-01T00:00:00Z")).error().code, "invalid_state_transition");
+}
+
+TEST(Gift, ASkippedBoxComesLaterAndTheGiftLinkSurvivesItsJson) {
+  auto p = plan(1000, Interval::kMonth);
+  auto s = gift_of(p, 2, "2027-01-10T00:00:00Z");
+  s.skipped_periods = {at("2027-02-10T00:00:00Z")};
+  auto events = advance(s, {&p, nullptr}, at("2027-03-10T00:00:00Z"));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "subscription.period_skipped");
+  EXPECT_TRUE(events[1].covered());  // March: the second gift box
+  EXPECT_TRUE(s.cancel_at_period_end);
+  auto read = subscription_from_doc(to_json(s));
+  EXPECT_EQ(read.gift, s.gift);
+  EXPECT_EQ(read.prepaid, s.prepaid);
+  EXPECT_EQ(read.prepaid->invoice, "in_gift");
+}
+
 }  // namespace recur::subscriptions
