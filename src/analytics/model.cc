@@ -32,6 +32,8 @@ bool counts_for_mrr(subscriptions::Status status) {
 
 std::int64_t subscription_mrr(const subscriptions::Subscription& sub, const catalog::Plan& plan) {
   if (!counts_for_mrr(sub.status)) return 0;
+  // A gift is paid once by its purchaser: no recurring revenue until its recipient converts.
+  if (sub.gift && !sub.gift->converted) return 0;
   return monthly(subscriptions::period_amount(plan, sub.quantity, sub.discount), subscriptions::cadence_of(sub, plan));
 }
 

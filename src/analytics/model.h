@@ -26,9 +26,9 @@ std::int64_t monthly(std::int64_t amount_per_period, const Cadence& cadence);
 bool counts_for_mrr(subscriptions::Status status);
 
 // The MRR of a subscription in the state `sub` (as its event's `after` shows it), on `plan`
-// (its plan; the plan's amount and cadence never change): 0 unless counts_for_mrr;
-// otherwise monthly(plan.amount x quantity less the discount its next invoice gets, as
-// subscriptions::period_amount computes it). Tax excluded.
+// (its plan; the plan's amount and cadence never change): 0 unless counts_for_mrr, 0 for a
+// gift not converted (its purchaser paid once); otherwise monthly(plan.amount x quantity less the discount its next
+// invoice gets, as subscriptions::period_amount computes it). Tax excluded.
 std::int64_t subscription_mrr(const subscriptions::Subscription& sub, const catalog::Plan& plan);
 
 // ---------------------------------------------------------------- movements

@@ -104,6 +104,14 @@ TEST(AnalyticsMrr, TheNextInvoicesAmountBeforeTaxPerMonth) {
     EXPECT_EQ(subscription_mrr(sub(Status::kActive, c.quantity, c.discount), c.plan), c.mrr) << c.name;
 }
 
+TEST(AnalyticsMrr, AGiftIsNoRecurringRevenueUntilItsRecipientConverts) {
+  auto gift = sub(Status::kActive, 2);
+  gift.gift = subscriptions::GiftLink{"gift_1", false, std::nullopt};
+  EXPECT_EQ(subscription_mrr(gift, plan(2000)), 0);  // paid once, by its purchaser
+  gift.gift->converted = true;
+  EXPECT_EQ(subscription_mrr(gift, plan(2000)), 4000);
+}
+
 // ---------------------------------------------------------------- movements
 
 TEST(AnalyticsClassify, TheFiveKinds) {

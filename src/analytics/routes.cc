@@ -78,7 +78,7 @@ struct Spec {
   std::vector<std::string> keys;
 };
 
-const std::vector<std::string> kSlice = {"currency", "plan", "tier", "coupon"};
+const std::vector<std::string> kSlice = {"currency", "plan", "tier", "coupon", "source"};
 std::vector<std::string> with_slice(std::vector<std::string> keys) {
   keys.insert(keys.end(), kSlice.begin(), kSlice.end());
   return keys;
@@ -113,9 +113,12 @@ Result<ReportQuery> parse(const Request& req, const std::vector<std::string>& ke
     } else if (key == "plan") text(q.plan);
     else if (key == "tier") text(q.tier);
     else if (key == "coupon") text(q.coupon);
-    else if (key == "group_by") {
-      if (value == "plan" || value == "tier" || value == "coupon") q.group_by = value;
-      else errors.push_back({"group_by", "invalid_value", "group_by must be plan, tier or coupon"});
+    else if (key == "source") {
+      if (value == kDirect || value == kGift) q.source = value;
+      else errors.push_back({"source", "invalid_value", "source must be direct or gift"});
+    } else if (key == "group_by") {
+      if (value == "plan" || value == "tier" || value == "coupon" || value == "source") q.group_by = value;
+      else errors.push_back({"group_by", "invalid_value", "group_by must be plan, tier, coupon or source"});
     } else if (key == "limit") {
       char* end = nullptr;
       long n = std::strtol(value.c_str(), &end, 10);

@@ -238,6 +238,7 @@ Status on_subscription(db::Tx& tx, Sink& sink, const events::Event& e, const Pla
     f.currency = s.currency;
     f.plan = s.plan;
     if (s.discount && s.discount->coupon) f.coupon = s.discount->coupon;
+    f.source = std::string(s.gift ? kGift : kDirect);
     f.status = std::string(subscriptions::to_string(s.status));
     f.last_at = step_at;
     f.created = step_at;
@@ -553,6 +554,7 @@ Result<Slice> Reports::slice_of(db::Tx& tx, const ReportQuery& q) {
     }
   }
   slice.coupon = q.coupon;
+  slice.source = q.source;
   return slice;
 }
 
@@ -897,6 +899,8 @@ Result<Json> Reports::survival(const ReportQuery& q) {
       std::string key;
       if (q.group_by == "coupon") {
         key = s.coupon.value_or("none");
+      } else if (q.group_by == "source") {
+        key = s.source;
       } else if (q.group_by == "tier") {
         if (!tier_of.count(s.plan)) {
           RECUR_ASSIGN(auto plan, catalog::find_plan(tx, s.plan));

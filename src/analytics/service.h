@@ -64,7 +64,8 @@ struct ReportQuery {
   std::optional<std::string> plan;
   std::optional<std::string> tier;
   std::optional<std::string> coupon;
-  std::string group_by = "plan";  // survival: plan | tier | coupon
+  std::optional<std::string> source;  // direct | gift: how the subscriptions were acquired
+  std::string group_by = "plan";      // survival: plan | tier | coupon | source
   int limit = 50;
   std::string sort = "ltv";
 };

@@ -8,12 +8,13 @@ namespace {
 
 constexpr const char* kSubscriptionColumns =
     "subscription_id, customer_id, currency, plan_id, coupon, status, mrr, last_at, points, started_at, ended_at,"
-    " created_at";
+    " created_at, source";
 
 SubscriptionFacts subscription_from_row(const db::Row& r) {
   return SubscriptionFacts{r.text(0),      r.text(1),       r.text(2),       r.text(3),
                            r.opt_text(4),  r.text(5),       r.int64(6),      r.int64(7),
-                           r.int64(8),     r.opt_int64(9),  r.opt_int64(10), r.int64(11)};
+                           r.int64(8),     r.opt_int64(9),  r.opt_int64(10), r.int64(11),
+                           r.text(12)};
 }
 
 constexpr const char* kPointColumns = "subscription_id, seq, customer_id, currency, plan_id, at, mrr_before, mrr, cause";
@@ -93,6 +94,10 @@ std::string slice_sql(const Slice& slice, db::Params& params, const char* table_
     params.emplace_back(*slice.coupon);
     sql += std::string(" AND ") + table_alias + ".coupon = $" + std::to_string(params.size());
   }
+  if (slice.source) {
+    params.emplace_back(*slice.source);
+    sql += std::string(" AND ") + table_alias + ".source = $" + std::to_string(params.size());
+  }
   return sql;
 }
 
@@ -108,14 +113,14 @@ Result<std::optional<SubscriptionFacts>> find_subscription(db::Tx& tx, const std
 
 Status save_subscription(db::Tx& tx, const SubscriptionFacts& f, bool is_new) {
   db::Params params{f.id, f.customer, f.currency, f.plan, db::nullable(f.coupon), f.status, f.mrr, f.last_at,
-                    f.points, db::nullable(f.started_at), db::nullable(f.ended_at), f.created};
+                    f.points, db::nullable(f.started_at), db::nullable(f.ended_at), f.created, f.source};
   if (is_new)
     return tx.exec_later(std::string("INSERT INTO analytics_subscriptions (") + kSubscriptionColumns +
-                             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                          std::move(params));
   return tx.exec_later(
       "UPDATE analytics_subscriptions SET customer_id = $2, currency = $3, plan_id = $4, coupon = $5, status = $6,"
-      " mrr = $7, last_at = $8, points = $9, started_at = $10, ended_at = $11, created_at = $12"
+      " mrr = $7, last_at = $8, points = $9, started_at = $10, ended_at = $11, created_at = $12, source = $13"
       " WHERE subscription_id = $1",
       std::move(params));
 }
@@ -561,10 +566,10 @@ class Inserter {
 }  // namespace
 
 Status MemorySink::flush(db::Tx& tx) {
-  Inserter subs(tx, std::string("analytics_subscriptions (") + kSubscriptionColumns + ")", 12);
+  Inserter subs(tx, std::string("analytics_subscriptions (") + kSubscriptionColumns + ")", 13);
   for (const auto& [_, f] : subscriptions_)
     RECUR_TRY(subs.add({f.id, f.customer, f.currency, f.plan, db::nullable(f.coupon), f.status, f.mrr, f.last_at,
-                        f.points, db::nullable(f.started_at), db::nullable(f.ended_at), f.created}));
+                        f.points, db::nullable(f.started_at), db::nullable(f.ended_at), f.created, f.source}));
   RECUR_TRY(subs.flush());
 
   Inserter points(tx, std::string("analytics_points (") + kPointColumns + ")", 9);

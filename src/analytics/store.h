@@ -15,6 +15,10 @@
 
 namespace recur::analytics {
 
+// Acquisition sources: a subscription started by a signup, or by a gift's claim.
+inline constexpr std::string_view kDirect = "direct";
+inline constexpr std::string_view kGift = "gift";
+
 // A subscription as analytics last saw it.
 struct SubscriptionFacts {
   std::string id;
@@ -29,6 +33,7 @@ struct SubscriptionFacts {
   std::optional<Timestamp> started_at;  // first time it counted for MRR
   std::optional<Timestamp> ended_at;    // canceled (its end), none while it lives
   Timestamp created = 0;
+  std::string source = std::string(kDirect);  // how it was acquired: kDirect or kGift
 };
 Result<std::optional<SubscriptionFacts>> find_subscription(db::Tx& tx, const std::string& id);
 Status save_subscription(db::Tx& tx, const SubscriptionFacts& facts, bool is_new);
@@ -186,10 +191,11 @@ Result<std::vector<StoredPoint>> points_between(db::Tx& tx, const std::string& c
 struct Slice {
   std::vector<std::string> plans;  // empty: any
   std::optional<std::string> coupon;
+  std::optional<std::string> source;  // kDirect or kGift
   // Every subscription, but from the points (the from-scratch path the tests compare the
   // aggregates with).
   bool scan = false;
-  bool any() const { return scan || !plans.empty() || coupon.has_value(); }
+  bool any() const { return scan || !plans.empty() || coupon.has_value() || source.has_value(); }
 };
 Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& currency, const Slice& slice);
 

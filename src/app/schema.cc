@@ -795,6 +795,10 @@ CREATE INDEX gifts_purchaser ON gifts (purchaser_id, id);
 CREATE INDEX gifts_subscription ON gifts (subscription_id);
 CREATE INDEX gifts_due_to_send ON gifts (status, send_at);
 CREATE INDEX gifts_due_to_expire ON gifts (status, expires_at))"},
+      // Analytics (issue 18): a subscription's acquisition source, `gift` for one a gift's
+      // claim started (none existed before gifts: every row is `direct`).
+      {42, "analytics (issue 18): acquisition source",
+       R"(ALTER TABLE analytics_subscriptions ADD COLUMN source TEXT NOT NULL DEFAULT 'direct')"},
   };
   return kMigrations;
 }

@@ -119,6 +119,10 @@ TEST_F(GiftsTest, OneInvoicePaysEveryBoxTheRecipientClaimsAndTheSubscriptionEnds
       3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE customer_id = $1", {recipient->id}), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE customer_id = $1", {purchaser}), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM analytics_subscriptions WHERE subscription_id = $1 AND source = 'gift'"
+                  " AND mrr = 0 AND ended_at IS NOT NULL",
+                  {sub->id}),
+            1);
 }
 
 TEST_F(GiftsTest, AConvertedGiftCarriesOnWithTheRecipientsCardOnTheSameCalendar) {
@@ -131,6 +135,12 @@ TEST_F(GiftsTest, AConvertedGiftCarriesOnWithTheRecipientsCardOnTheSameCalendar)
   EXPECT_EQ(*claimed->recipient_customer, recipient);
   auto sub = t.app->subscriptions().get(*claimed->subscription);
   EXPECT_EQ(sub->status, subscriptions::Status::kScheduled);
+  // Analytics: acquired by a gift, and no recurring revenue while the gift pays.
+  auto analytics = [&](const char* source, std::int64_t mrr) {
+    return count("SELECT COUNT(*) FROM analytics_subscriptions WHERE subscription_id = $1 AND source = $2 AND mrr = $3",
+                 {sub->id, std::string(source), mrr});
+  };
+  EXPECT_EQ(analytics("gift", 0), 1);
   auto methods = t.app->customers().payment_methods(recipient);
   ASSERT_TRUE(methods.ok());
   ASSERT_FALSE(methods->items.empty());
@@ -141,6 +151,7 @@ TEST_F(GiftsTest, AConvertedGiftCarriesOnWithTheRecipientsCardOnTheSameCalendar)
   EXPECT_TRUE(converted->gift->converted);
   EXPECT_EQ(t.app->subscriptions().convert(sub->id, std::nullopt, std::nullopt, t.actor).error().code, "not_a_gift");
   run_at("2027-01-15T10:00:00Z");  // the first gift box
+  EXPECT_EQ(analytics("gift", 2400), 1);  // converted: its price a month from now on
   run_at("2027-02-15T10:00:00Z");  // the second and last
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE customer_id = $1", {recipient}), 0);
   run_at("2027-03-15T10:00:00Z");  // the recipient's first charge, one box at the plan's price

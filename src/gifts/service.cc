@@ -228,24 +228,22 @@ recur::Status GiftService::step(const std::string& id, Timestamp now, GiftRunRep
     if (what == GiftStep::kNone) return Ok{};
     Json before = to_json(g);
     const std::int64_t version = g.version;
-    std::string type;
-    if (what == GiftStep::kSend) {
+    const bool send = what == GiftStep::kSend;
+    if (send) {
       RECUR_ASSIGN(auto notification, queue_claim_email(tx, g));
       g.status = GiftStatus::kSent;
       g.sent_at = now;
       if (!notification.empty()) g.notification = notification;
-      type = "gift.sent";
-      ++report.sent;
     } else {
       g.status = GiftStatus::kExpired;
-      type = "gift.expired";
-      ++report.expired;
     }
     g.updated = now;
     ++g.version;
     RECUR_ASSIGN(bool stored, update_gift(tx, g, version));
     if (!stored) return version_conflict("the gift", version, g.version);
-    return events_.record(tx, type, g.id, events::Actor::system(), std::move(before), to_json(g));
+    ++(send ? report.sent : report.expired);
+    return send ? events_.record(tx, "gift.sent", g.id, events::Actor::system(), std::move(before), to_json(g))
+                : events_.record(tx, "gift.expired", g.id, events::Actor::system(), std::move(before), to_json(g));
   });
 }
 

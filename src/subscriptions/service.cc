@@ -679,6 +679,9 @@ Result<Subscription> SubscriptionService::convert(const std::string& id,
                                                  std::optional<std::int64_t> expected_version,
                                                  const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.converted", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+    // Whether it can be converted at all first: a card would not help an ended one. (On an
+    // error below the whole change rolls back.)
+    RECUR_TRY(convert_gift(l.sub, now));
     RECUR_ASSIGN(auto customer, customers::lock_customer(tx, l.sub.customer));
     if (!customer) return Error::internal("subscription " + id + " has no customer");
     if (customer->erased_at)
@@ -692,7 +695,6 @@ Result<Subscription> SubscriptionService::convert(const std::string& id,
     if (!pm || pm->customer != customer->id || pm->detached)
       return Error::invalid("payment_method_not_found", "the customer has no attached payment method " + *method,
                             {{"payment_method", "not_found", "not an attached payment method of this customer"}});
-    RECUR_TRY(convert_gift(l.sub, now));
     if (customer->default_payment_method != pm->id) {
       Json before = customers::to_json(*customer);
       const std::int64_t version = customer->version;

@@ -89,6 +89,7 @@ const std::vector<std::string_view>& event_types() {
       "subscription.delivery_moved",
       "subscription.add_on_added",
       "subscription.add_on_removed",
+      "subscription.converted",
       "subscription.started",
       "subscription.trial_ended",
       "subscription.trial_started",
@@ -99,6 +100,10 @@ const std::vector<std::string_view>& event_types() {
       "supplier.created",
       "supplier.updated",
       "tier.created",
+      "gift.created",
+      "gift.sent",
+      "gift.claimed",
+      "gift.expired",
       "tier.deleted",
       "tier.updated"
 };
