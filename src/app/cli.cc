@@ -358,6 +358,7 @@ struct ServeFlags {
   notify::HttpSmsOptions sms;
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / kSecondsPerDay;
+  std::string gift_claim_url = std::string(gifts::kDefaultClaimUrl);
   std::string ops_email;
   gateways::StripeConfig stripe;
   gateways::SquareConfig square;
@@ -421,7 +422,7 @@ Result<gateways::SandboxFaults> faults_from(const std::string& spec) {
 
 // The link in failed-payment and card-expiring messages: the merchant's hosted page, which
 // calls POST /v1/payment-updates with the one-time token appended to this URL.
-void add_payment_update_options(CLI::App* cmd, std::string& url, std::int64_t& ttl_days) {
+void add_payment_update_options(CLI::App* cmd, std::string& url, std::int64_t& ttl_days, std::string& gift_url) {
   cmd->add_option("--payment-update-url,--update-payment-url", url,
                   "base URL of the update-payment link (?token=... is appended) in failed-payment and "
                   "card-expiring messages")
@@ -430,6 +431,9 @@ void add_payment_update_options(CLI::App* cmd, std::string& url, std::int64_t& t
   cmd->add_option("--payment-update-ttl-days", ttl_days, "days an update-payment link works (used once)")
       ->envname("RECUR_PAYMENT_UPDATE_TTL_DAYS")
       ->check(CLI::Range(1, 90))
+      ->capture_default_str();
+  cmd->add_option("--gift-claim-url", gift_url, "the shop's page that claims a gift (?code=... is appended) in gift e-mails")
+      ->envname("RECUR_GIFT_CLAIM_URL")
       ->capture_default_str();
 }
 
@@ -447,7 +451,7 @@ void add_notify_options(CLI::App* cmd, ServeFlags& flags) {
       ->envname("RECUR_SMS_ACCOUNT");
   cmd->add_option("--sms-token", flags.sms.token, "SMS provider token (basic auth password)")->envname("RECUR_SMS_TOKEN");
   cmd->add_option("--sms-from", flags.sms.from, "SMS sender number or id")->envname("RECUR_SMS_FROM");
-  add_payment_update_options(cmd, flags.update_payment_url, flags.payment_update_ttl_days);
+  add_payment_update_options(cmd, flags.update_payment_url, flags.payment_update_ttl_days, flags.gift_claim_url);
   cmd->add_option("--ops-email", flags.ops_email, "operators' address for billing failure-rate, low-stock and replenishment alerts")
       ->envname("RECUR_OPS_EMAIL");
   cmd->add_option("--pdf-font", flags.pdf_fonts.regular,
@@ -534,6 +538,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.erase_after_days = flags.erase_after_days;
   options.dashboard_dir = flags.dashboard_dir;
   options.invoice_page_dir = flags.invoice_page_dir;
+  options.gift_claim_url = flags.gift_claim_url;
   options.rate_limits = {*per_key, *per_ip};
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
@@ -599,6 +604,7 @@ struct BillFlags {
   std::string ops_email;
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / kSecondsPerDay;
+  std::string gift_claim_url = std::string(gifts::kDefaultClaimUrl);
 };
 
 int bill_once(const Common& common, const BillFlags& flags) {
@@ -619,6 +625,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
   Options options{common.db_url, std::max(2, billing.workers), "", "", {}, {}, flags.update_payment_url, false, *faults,
                   billing};
   options.redis_url = flags.redis_url;  // renewals reserve stock: the API nodes' caches must hear of it
+  options.gift_claim_url = flags.gift_claim_url;  // gifts paid by this run are e-mailed by it
   options.inventory.ops_email = flags.ops_email;  // alerts are queued here, sent by `serve`'s dispatcher
   auto app = open_app(common, options, std::move(clock));
   if (!app.ok()) return fail(app.error());
@@ -772,7 +779,7 @@ int run_cli(int argc, char** argv) {
   bill_cmd->add_flag("--progress,!--no-progress", bill.progress, "progress bar on stderr")->capture_default_str();
   bill_cmd->add_option("--ops-email", bill.ops_email, "operators' address for failure-rate and low-stock alerts (see serve)")
       ->envname("RECUR_OPS_EMAIL");
-  add_payment_update_options(bill_cmd, bill.update_payment_url, bill.payment_update_ttl_days);
+  add_payment_update_options(bill_cmd, bill.update_payment_url, bill.payment_update_ttl_days, bill.gift_claim_url);
   bill_cmd->add_option("--redis-url", bill.redis_url, "the API nodes' Redis (see serve): stock moved here reaches their caches")
       ->envname("RECUR_REDIS_URL");
 
