@@ -245,7 +245,7 @@ class PrepaidTest(ApiTestCase):
     def test_one_paid_invoice_covers_three_boxes_and_the_calendar_shows_which(self):
         sub = self.make.subscription(plan=self.make.plan(amount=2400), prepaid_deliveries=3)
         self.assertEqual(sub["status"], "active")
-        self.assertEqual(sub["prepaid"], {"deliveries": 3, "remaining": 2, "charged_period": 1})
+        self.assertEqual(sub["prepaid"], {"deliveries": 3, "remaining": 2, "charged_period": 1, "invoice": None})
         self.assertEqual(sub["current_period_amount"], 7200)
         r = self.api.get("/v1/invoices", params={"subscription": sub["id"]})
         self.assertStatus(r, 200)
