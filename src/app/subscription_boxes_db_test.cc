@@ -2,6 +2,8 @@
 // billing on the next invoice and shipped by inventory in the next box.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "catalog/service.h"
 #include "inventory/service.h"
 #include "testing/fixtures.h"
@@ -223,6 +225,97 @@ TEST_F(SubscriptionBoxesTest, ATiersEntitlementsShipItsExtrasDiscountAddOnsAndRa
   ASSERT_TRUE(
       catalog.delete_tier(catalog.create_tier({"Unused", 50, {}, Json::object()}, t.actor)->id, std::nullopt, t.actor)
           .ok());
+}
+
+TEST_F(SubscriptionBoxesTest, ABoxHoldsWhatTheCustomerChoseByTheCutOffElseWhatTheirPreferencesPick) {
+  // Four options: two vegan, one spicy; the plain one is tracked and has no stock.
+  auto product = [&](const char* name, const char* sku, std::vector<std::string> tags, bool tracked) {
+    catalog::ProductInput in{name, sku, std::nullopt, Money{500, "usd"}, Json::object(), std::nullopt, tracked};
+    in.tags = std::move(tags);
+    auto made = t.app->catalog().create_product(in, t.actor);
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    return made->id;
+  };
+  const std::string tofu = product("Tofu", "TOFU", {"vegan"}, false);
+  const std::string chili = product("Chili", "CHILI", {"spicy"}, false);
+  const std::string lentil = product("Lentils", "LENTIL", {"vegan"}, false);
+  const std::string bread = product("Bread", "BREAD", {}, true);
+  auto base = testing::make_plan(t, 2400, Interval::kMonth);
+  catalog::PlanInput in{"Pantry", 3000, "usd", {Interval::kMonth, 1}};
+  in.items = base.items;
+  in.selection = catalog::Selection{2, {"TOFU", "CHILI", "LENTIL", "BREAD"}, 3, "preferences"};
+  auto plan = t.app->catalog().create_plan(in, t.actor);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_EQ(plan->selection->from, (std::vector<std::string>{tofu, chili, lentil, bread}));  // SKUs resolved
+  in.selection->from = {"TOFU", "NOPE"};
+  auto unknown = t.app->catalog().create_plan(in, t.actor);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().fields.at(0).field, "selection.from[1]");
+
+  auto customer = testing::make_customer(t, "pantry@example.com");
+  customers::CustomerPatch likes;
+  likes.preferences = customers::Preferences{{"vegan"}, {"spicy"}};
+  ASSERT_TRUE(t.app->customers().update(customer.id, likes, customer.version, t.actor).ok());
+  auto sub = testing::subscribe(t, customer.id, plan->id);  // 2026-01-31, renews 02-28
+  auto box_products = [&](std::int64_t seq) {
+    std::set<std::string> out;
+    auto boxes = t.app->inventory().list_shipments({.subscription = sub.id, .page = {.limit = 20}});
+    EXPECT_TRUE(boxes.ok());
+    for (const auto& b : boxes->items)
+      if (b.period_seq == seq)
+        for (const auto& i : b.items) out.insert(i.product + " x" + std::to_string(i.quantity));
+    return out;
+  };
+  const std::string base_item = base.items[0].product + " x1";
+  // The first box, chosen by nobody: the two vegan options, never the spicy one.
+  EXPECT_EQ(box_products(1), (std::set<std::string>{base_item, tofu + " x1", lentil + " x1"}));
+
+  auto boxes = svc().boxes(sub.id, 3);
+  ASSERT_TRUE(boxes.ok()) << boxes.error().message;
+  ASSERT_EQ(boxes->size(), 3u);
+  const auto& next = (*boxes)[0];
+  EXPECT_EQ(format_rfc3339(next.period.period.start), "2026-02-28T10:00:00Z");
+  EXPECT_EQ(format_rfc3339(next.cutoff_at), "2026-02-25T10:00:00Z");
+  EXPECT_TRUE(next.open);
+  EXPECT_FALSE(next.chosen);
+  ASSERT_EQ(next.options.size(), 4u);
+  EXPECT_FALSE(next.options[3].available);  // no bread in stock
+  EXPECT_TRUE(next.options[0].available);
+
+  const Timestamp feb28 = next.period.period.start;
+  auto choose = [&](Timestamp start, std::vector<catalog::PlanItem> items) {
+    return svc().choose_box(sub.id, start, std::move(items), std::nullopt, t.actor);
+  };
+  // The rules: the options only, two units in all, an upcoming box, what is in stock.
+  EXPECT_EQ(choose(feb28, {{"CHILI", 1}}).error().code, "validation_failed");
+  EXPECT_EQ(choose(feb28, {{"CHILI", 1}, {base.items[0].product, 1}}).error().code, "validation_failed");
+  EXPECT_EQ(choose(feb28 + 3600, {{"CHILI", 2}}).error().code, "invalid_period");
+  auto short_stock = choose(feb28, {{"CHILI", 1}, {"BREAD", 1}});
+  ASSERT_FALSE(short_stock.ok());
+  EXPECT_EQ(short_stock.error().code, "out_of_stock");
+  EXPECT_TRUE(reload(sub.id).choices.empty());  // nothing changed
+
+  auto chosen = choose(feb28, {{"CHILI", 1}, {"TOFU", 1}});
+  ASSERT_TRUE(chosen.ok()) << chosen.error().message;
+  ASSERT_EQ(chosen->choices.size(), 1u);
+  EXPECT_EQ(chosen->choices[0].items, (std::vector<catalog::PlanItem>{{chili, 1}, {tofu, 1}}));
+  boxes = svc().boxes(sub.id, 1);
+  EXPECT_TRUE((*boxes)[0].chosen);
+  // A choice for the box after, then that box skipped: the choice goes with it.
+  const Timestamp mar31 = (*svc().boxes(sub.id, 2))[1].period.period.start;
+  ASSERT_TRUE(choose(mar31, {{"CHILI", 2}}).ok());
+  ASSERT_TRUE(svc().skip(sub.id, mar31, std::nullopt, t.actor).ok());
+
+  // After the cut-off the choice is closed.
+  t.clock->set(feb28 - 2 * kSecondsPerDay);
+  EXPECT_EQ(choose(feb28, {{"LENTIL", 2}}).error().code, "selection_closed");
+  advance_to("2026-02-28T10:00:00Z");
+  EXPECT_EQ(box_products(2), (std::set<std::string>{base_item, chili + " x1", tofu + " x1"}));
+  advance_to("2026-04-30T10:00:00Z");  // March skipped; April picked again, not March's choice
+  EXPECT_EQ(box_products(3), (std::set<std::string>{base_item, tofu + " x1", lentil + " x1"}));
+  EXPECT_TRUE(reload(sub.id).choices.empty());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE resource_id = $1 AND type = 'subscription.box_chosen'", {sub.id}),
+            2);
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "platform/digest.h"
+
 namespace recur::catalog {
 namespace {
 
@@ -32,6 +34,7 @@ Json to_json(const Product& p) {
               {"currency", p.price ? Json(p.price->currency) : Json(nullptr)},
               {"category", to_json_text(p.category)},
               {"track_inventory", p.track_inventory},
+              {"tags", p.tags},
               {"active", p.active}}, p);
 }
 
@@ -49,6 +52,7 @@ Json to_json(const Plan& p) {
               {"renewal_reminder_days", p.renewal_reminder_days > 0 ? Json(p.renewal_reminder_days) : Json(nullptr)},
               {"tier", to_json_text(p.tier)},
               {"items", items},
+              {"selection", to_json(p.selection)},
               {"active", p.active}}, p);
 }
 
@@ -62,6 +66,7 @@ Product product_from_doc(const Json& doc) {
   if (doc.at("amount").is_number()) p.price = Money{doc.at("amount"), doc.at("currency")};
   p.category = doc_text(doc, "category");
   p.track_inventory = doc.value("track_inventory", false);
+  p.tags = doc.value("tags", std::vector<std::string>{});
   p.active = doc.at("active");
   read_envelope(doc, p);
   return p;
@@ -80,9 +85,120 @@ Plan plan_from_doc(const Json& doc) {
   p.renewal_reminder_days = doc.contains("renewal_reminder_days") ? doc_int(doc, "renewal_reminder_days").value_or(0) : 3;
   p.tier = doc_text(doc, "tier");
   for (const auto& item : doc.at("items")) p.items.push_back({item.at("product"), item.at("quantity")});
+  if (const auto& sel = doc.value("selection", Json()); sel.is_object())
+    p.selection = Selection{sel.at("choose"), sel.at("from"), sel.at("cutoff_days"), sel.at("default")};
   p.active = doc.at("active");
   read_envelope(doc, p);
   return p;
+}
+
+bool is_tag(std::string_view tag) {
+  if (tag.empty() || tag.size() > 40) return false;
+  return std::all_of(tag.begin(), tag.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; });
+}
+
+Json to_json(const std::optional<Selection>& s) {
+  if (!s) return nullptr;
+  return Json{{"choose", s->choose}, {"from", s->from}, {"cutoff_days", s->cutoff_days}, {"default", s->default_rule}};
+}
+
+namespace {
+
+Error selection_invalid(const std::string& field, const std::string& message) {
+  return Error::invalid("validation_failed", message, {{field, "invalid_value", message}});
+}
+
+}  // namespace
+
+recur::Status check_selection(const Selection& s) {
+  if (s.choose < 1 || s.choose > kMaxChoose)
+    return selection_invalid("selection.choose", "selection.choose must be 1.." + std::to_string(kMaxChoose));
+  if (s.from.empty() || s.from.size() > kMaxOptions)
+    return selection_invalid("selection.from", "selection.from must name 1.." + std::to_string(kMaxOptions) + " products");
+  std::vector<std::string> sorted = s.from;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    return selection_invalid("selection.from", "selection.from names a product twice");
+  if (s.cutoff_days < 0 || s.cutoff_days > kMaxCutoffDays)
+    return selection_invalid("selection.cutoff_days", "selection.cutoff_days must be 0.." + std::to_string(kMaxCutoffDays));
+  if (s.default_rule != "preferences" && s.default_rule != "fixed")
+    return selection_invalid("selection.default", "selection.default must be preferences or fixed");
+  return Ok{};
+}
+
+recur::Status check_choice(const Selection& s, const std::vector<PlanItem>& items) {
+  std::int64_t units = 0;
+  for (const auto& item : items) {
+    if (std::find(s.from.begin(), s.from.end(), item.product) == s.from.end())
+      return selection_invalid("items", "product " + item.product + " is not one of the plan's options");
+    if (item.quantity < 1 || item.quantity > kMaxChoose) return selection_invalid("items", "each quantity must be 1.." + std::to_string(kMaxChoose));
+    units += item.quantity;
+  }
+  if (units != s.choose)
+    return selection_invalid("items", "choose " + std::to_string(s.choose) + " in all (" + std::to_string(units) +
+                                          " given)");
+  return Ok{};
+}
+
+namespace {
+
+bool has_any(const std::vector<std::string>& tags, const std::vector<std::string>& wanted) {
+  return std::any_of(tags.begin(), tags.end(),
+                     [&](const auto& t) { return std::find(wanted.begin(), wanted.end(), t) != wanted.end(); });
+}
+
+// `ranked` one of each, around again, until `choose` units.
+std::vector<PlanItem> take_around(const std::vector<std::string>& ranked, std::int64_t choose) {
+  std::vector<PlanItem> out;
+  if (ranked.empty()) return out;
+  for (std::int64_t i = 0; i < choose; ++i) {
+    const std::string& product = ranked[static_cast<std::size_t>(i) % ranked.size()];
+    if (static_cast<std::size_t>(i) < ranked.size())
+      out.push_back({product, 1});
+    else
+      ++out[static_cast<std::size_t>(i) % ranked.size()].quantity;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<PlanItem> pick_selection(const Selection& s, const std::vector<PickOption>& options,
+                                     const Preferences& preferences, const std::vector<std::string>& last,
+                                     std::string_view seed) {
+  if (s.default_rule == "fixed") {
+    std::vector<std::string> in_order;
+    for (const auto& o : options) in_order.push_back(o.product);
+    return take_around(in_order, s.choose);
+  }
+  struct Ranked {
+    const PickOption* option;
+    bool repeat;
+    std::int64_t liked;
+    std::string hash;
+  };
+  std::vector<Ranked> ranked;
+  for (const auto& o : options) {
+    if (has_any(o.tags, preferences.excludes)) continue;  // never an excluded tag
+    std::int64_t liked = 0;
+    for (const auto& t : o.tags) liked += std::count(preferences.likes.begin(), preferences.likes.end(), t);
+    const bool repeat = std::find(last.begin(), last.end(), o.product) != last.end();
+    ranked.push_back({&o, repeat, liked, sha256_hex(std::string(seed) + "|" + o.product)});
+  }
+  std::sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+    if (a.option->in_stock != b.option->in_stock) return a.option->in_stock;
+    if (a.repeat != b.repeat) return !a.repeat;
+    if (a.liked != b.liked) return a.liked > b.liked;
+    return a.hash < b.hash;
+  });
+  // Units beyond the in-stock options come around the in-stock ones again, never an
+  // out-of-stock one while one in stock is left.
+  const bool any_in_stock = !ranked.empty() && ranked.front().option->in_stock;
+  std::vector<std::string> order;
+  for (const auto& r : ranked)
+    if (r.option->in_stock || !any_in_stock) order.push_back(r.option->product);
+  return take_around(order, s.choose);
 }
 
 Json to_json(const Tier& t) {

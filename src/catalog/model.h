@@ -27,12 +27,32 @@ struct Product {
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
+  // Lower-case words a customer's preferences name (likes, excludes): "vegan", "spicy".
+  std::vector<std::string> tags;
 };
+inline constexpr std::size_t kMaxTags = 20;
+// 1..40 characters of a-z, 0-9, '-' and '_'.
+bool is_tag(std::string_view tag);
 
 struct PlanItem {
   std::string product;  // "prod_..."
   std::int64_t quantity = 1;
   bool operator==(const PlanItem&) const = default;
+};
+
+// Box customization (docs/subscription-boxes.md, "Choosing what is in the box"): each box of
+// the plan holds, besides its items, `choose` units picked from `from` (product ids) by the
+// customer until `cutoff_days` before the box, or by Recur after: by the customer's
+// preferences ("preferences") or the first `choose` options in order ("fixed").
+inline constexpr std::int64_t kMaxChoose = 20;
+inline constexpr std::size_t kMaxOptions = 50;
+inline constexpr std::int64_t kMaxCutoffDays = 30;
+struct Selection {
+  std::int64_t choose = 1;
+  std::vector<std::string> from;
+  std::int64_t cutoff_days = 3;
+  std::string default_rule = "preferences";  // "preferences" | "fixed"
+  bool operator==(const Selection&) const = default;
 };
 
 struct Plan {
@@ -50,7 +70,37 @@ struct Plan {
   Timestamp updated = 0;
   std::int64_t version = 1;
   std::int64_t renewal_reminder_days = 3;  // e-mail this many days before a renewal; 0: none (null in JSON)
+  std::optional<Selection> selection;      // the customer picks part of each box
 };
+
+Json to_json(const std::optional<Selection>& selection);
+// The rules of a selection a request sets, its products already resolved to ids: choose
+// 1..20, 1..50 distinct options, cutoff_days 0..30, default preferences or fixed. 422
+// validation_failed naming `selection.<field>`.
+recur::Status check_selection(const Selection& selection);
+// Whether `items` are a valid choice for `selection`: each product one of its options, each
+// quantity at least 1, `choose` units in all. 422 validation_failed naming `items`.
+recur::Status check_choice(const Selection& selection, const std::vector<PlanItem>& items);
+
+// What Recur puts in a box no choice was made for. An option as the picker sees it.
+struct PickOption {
+  std::string product;
+  std::vector<std::string> tags;
+  bool in_stock = true;  // can be reserved for the box
+};
+struct Preferences {
+  std::vector<std::string> likes;
+  std::vector<std::string> excludes;
+  bool operator==(const Preferences&) const = default;
+};
+// The rule (docs/subscription-boxes.md): "fixed" takes the first `choose` of `options` (the
+// selection's, archived ones left out) in order, one of each, around again when there are fewer. "preferences" never
+// takes an option with an excluded tag; among the rest it prefers, in this order, what is in stock, what was not in the
+// last box (`last`), more liked tags, then a hash of (`seed`, product): one of each, around again when there are fewer.
+// Empty when every option is excluded. Deterministic for a given seed. Pure.
+std::vector<PlanItem> pick_selection(const Selection& selection, const std::vector<PickOption>& options,
+                                     const Preferences& preferences, const std::vector<std::string>& last,
+                                     std::string_view seed);
 
 // A tier of plans (basic, premium, deluxe): a plan names its tier by id. A higher rank is a
 // better tier: a plan change to a higher rank is an upgrade, to a lower one a downgrade.

@@ -94,6 +94,54 @@ void refuse_frozen(FieldReader& f, std::initializer_list<const char*> frozen, co
     }
 }
 
+// tags: [word, ...], each is_tag, at most kMaxTags, no repeats.
+std::optional<std::vector<std::string>> read_tags(FieldReader& f) {
+  const Json* tags = f.array("tags", false, kMaxTags);
+  if (!tags) return std::nullopt;
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < tags->size(); ++i) {
+    const std::string field = "tags[" + std::to_string(i) + "]";
+    const Json& t = (*tags)[i];
+    if (!t.is_string() || !is_tag(t.get<std::string>())) {
+      f.fail(field, "invalid_value", field + " must be 1 to 40 characters of a-z, 0-9, - and _");
+      continue;
+    }
+    if (std::find(out.begin(), out.end(), t.get<std::string>()) != out.end()) {
+      f.fail(field, "duplicate", field + " repeats a tag");
+      continue;
+    }
+    out.push_back(t.get<std::string>());
+  }
+  return out;
+}
+
+// selection: {choose, from: [product id or SKU], cutoff_days?, default?} (the rest of the
+// rules are check_selection's, once the products are resolved).
+std::optional<Selection> read_selection(FieldReader& fields) {
+  const Json* obj = fields.object("selection", false);
+  if (!obj) return std::nullopt;
+  FieldReader f(*obj, "selection");
+  Selection s;
+  auto choose = f.integer("choose", true, 1, kMaxChoose);
+  const Json* from = f.array("from", true, kMaxOptions);
+  s.cutoff_days = f.integer("cutoff_days", false, 0, kMaxCutoffDays).value_or(3);
+  s.default_rule = f.one_of("default", false, {"preferences", "fixed"}).value_or("preferences");
+  if (from) {
+    for (std::size_t i = 0; i < from->size(); ++i) {
+      const Json& p = (*from)[i];
+      if (!p.is_string() || p.get<std::string>().empty() || p.get<std::string>().size() > 64)
+        f.fail("from[" + std::to_string(i) + "]", "invalid_value", "a product's id or SKU");
+      else
+        s.from.push_back(p.get<std::string>());
+    }
+    if (from->empty()) f.fail("from", "required", "selection.from must name at least one product");
+  }
+  fields.absorb(f);
+  if (!choose || !from) return std::nullopt;
+  s.choose = *choose;
+  return s;
+}
+
 Result<ProductInput> parse_product(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -104,6 +152,7 @@ Result<ProductInput> parse_product(const Request& req) {
   if (auto price = read_price(f)) in.price = *price;
   in.category = f.text("category", false, 100);
   in.track_inventory = f.boolean("track_inventory", false).value_or(false);
+  if (auto tags = read_tags(f)) in.tags = *tags;
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.name = *name;
@@ -124,6 +173,7 @@ Result<std::pair<ProductPatch, std::int64_t>> parse_product_patch(const Request&
   if (f.is_null("category")) patch.category = std::optional<std::string>();
   else if (auto c = f.text("category", false, 100)) patch.category = c;
   patch.track_inventory = f.boolean("track_inventory", false);
+  patch.tags = read_tags(f);
   patch.active = f.boolean("active", false);
   patch.metadata = f.metadata("metadata");
   f.accept("description");
@@ -145,6 +195,7 @@ Result<PlanInput> parse_plan(const Request& req) {
   in.renewal_reminder_days = f.count_or_null("renewal_reminder_days", 60, "no reminder").value_or(3);
   in.tier = f.text("tier", false, 64);
   auto items = read_items(f, false);
+  in.selection = read_selection(f);
   if (auto m = f.metadata("metadata")) in.metadata = *m;
   RECUR_TRY(f.finish());
   in.name = *name;
@@ -167,6 +218,9 @@ Result<std::pair<PlanPatch, std::int64_t>> parse_plan_patch(const Request& req) 
   else if (auto t = f.text("tier", false, 64)) patch.tier = t;
   f.accept("tier");
   patch.items = read_items(f, false);
+  if (f.is_null("selection")) patch.selection = std::optional<Selection>();
+  else if (auto s = read_selection(f)) patch.selection = s;
+  f.accept("selection");
   patch.active = f.boolean("active", false);
   patch.metadata = f.metadata("metadata");
   refuse_frozen(f, {"amount", "currency", "interval", "interval_count"},

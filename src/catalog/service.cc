@@ -14,6 +14,7 @@ Result<Product> CatalogService::create_product(const ProductInput& in, const eve
   p.description = in.description;
   p.price = in.price;
   p.category = in.category;
+  p.tags = in.tags;
   p.track_inventory = in.track_inventory;
   p.metadata = in.metadata;
   p.created = p.updated = clock_.now();
@@ -37,6 +38,7 @@ Result<Product> CatalogService::update_product(const std::string& id, const Prod
     if (patch.description) p.description = *patch.description;
     if (patch.price) p.price = *patch.price;
     if (patch.category) p.category = *patch.category;
+    if (patch.tags) p.tags = *patch.tags;
     if (patch.track_inventory) p.track_inventory = *patch.track_inventory;
     if (patch.active) p.active = *patch.active;
     if (patch.metadata) p.metadata = *patch.metadata;
@@ -94,6 +96,17 @@ Status CatalogService::resolve_items(db::Tx& tx, std::vector<PlanItem>& items, c
                           if (product) items[i].product = product->id;
                           return product.has_value();
                         });
+}
+
+Status CatalogService::resolve_selection(db::Tx& tx, std::optional<Selection>& selection) {
+  if (!selection) return Ok{};
+  RECUR_TRY(refuse_missing(selection->from, "selection.from", "", "product with id or SKU",
+                           [&](std::size_t i, const std::string& key) -> Result<bool> {
+                             RECUR_ASSIGN(auto product, find_product_by_key(tx, key));
+                             if (product) selection->from[i] = product->id;
+                             return product.has_value();
+                           }));
+  return check_selection(*selection);
 }
 
 Status CatalogService::check_tiers_exist(db::Tx& tx, const std::vector<std::string>& tiers, const std::string& field) {
@@ -213,10 +226,12 @@ Result<Plan> CatalogService::create_plan(const PlanInput& in, const events::Acto
   p.renewal_reminder_days = in.renewal_reminder_days;
   p.tier = in.tier;
   p.items = in.items;
+  p.selection = in.selection;
   p.metadata = in.metadata;
   p.created = p.updated = clock_.now();
   return db::transact(db_, [&](db::Tx& tx) -> Result<Plan> {
     RECUR_TRY(resolve_items(tx, p.items));
+    RECUR_TRY(resolve_selection(tx, p.selection));
     RECUR_TRY(check_plan_tier(tx, p.tier));
     RECUR_TRY(insert_plan(tx, p));
     RECUR_TRY(events_.record(tx, "plan.created", p.id, actor, nullptr, to_json(p)));
@@ -235,6 +250,10 @@ Result<Plan> CatalogService::update_plan(const std::string& id, const PlanPatch&
     if (patch.items) {
       p.items = *patch.items;
       RECUR_TRY(resolve_items(tx, p.items));
+    }
+    if (patch.selection) {
+      p.selection = *patch.selection;
+      RECUR_TRY(resolve_selection(tx, p.selection));
     }
     if (patch.name) p.name = *patch.name;
     if (patch.trial_days) p.trial_days = *patch.trial_days;

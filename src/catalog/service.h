@@ -18,6 +18,7 @@ struct ProductInput {
   Json metadata = Json::object();
   std::optional<std::string> category;
   bool track_inventory = false;
+  std::vector<std::string> tags;  // each is_tag, at most kMaxTags (checked by the route)
 };
 
 struct ProductPatch {
@@ -29,6 +30,7 @@ struct ProductPatch {
   std::optional<bool> track_inventory;
   std::optional<bool> active;
   std::optional<Json> metadata;
+  std::optional<std::vector<std::string>> tags;
 };
 
 struct PlanInput {
@@ -41,6 +43,7 @@ struct PlanInput {
   std::vector<PlanItem> items;
   Json metadata = Json::object();
   std::int64_t renewal_reminder_days = 3;
+  std::optional<Selection> selection;  // `from` by product id or SKU
 };
 
 // Price and cadence of a plan never change (subscribers agreed to them); create a new plan.
@@ -52,6 +55,7 @@ struct PlanPatch {
   std::optional<bool> active;
   std::optional<Json> metadata;
   std::optional<std::int64_t> renewal_reminder_days;  // 0: no reminder (null in the body)
+  std::optional<std::optional<Selection>> selection;  // null: no selection any more
 };
 
 struct TierInput {
@@ -172,6 +176,9 @@ class CatalogService {
 
  private:
   // Each item's product, named by id or SKU, must exist; items then name it by id.
+  // A plan's selection: its options resolved to product ids (422 naming selection.from[i]
+  // for an unknown one), then check_selection.
+  Status resolve_selection(db::Tx& tx, std::optional<Selection>& selection);
   Status resolve_items(db::Tx& tx, std::vector<PlanItem>& items, const std::string& field = "items");
   Status check_plans_exist(db::Tx& tx, const std::vector<std::string>& plans);
   Status check_tiers_exist(db::Tx& tx, const std::vector<std::string>& tiers, const std::string& field);

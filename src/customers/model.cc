@@ -30,6 +30,8 @@ Json to_json(const Customer& c) {
               {"shipping_address", c.shipping_address && !erased ? to_json(*c.shipping_address) : Json(nullptr)},
               {"default_payment_method", to_json_text(c.default_payment_method)},
               {"marketing_consent", c.marketing_consent ? to_json(*c.marketing_consent) : Json(nullptr)},
+              {"preferences", erased ? Json(nullptr)
+                                     : Json{{"likes", c.preferences.likes}, {"excludes", c.preferences.excludes}}},
               {"erased", erased},
               {"erased_at", to_json_time(c.erased_at)}}, c);
 }
@@ -91,6 +93,10 @@ Customer customer_from_doc(const Json& doc) {
   if (auto it = doc.find("marketing_consent"); it != doc.end() && it->is_object())
     c.marketing_consent = Consent{it->at("granted"), doc_time(*it, "at").value_or(0), it->at("source")};
   c.erased_at = doc_time(doc, "erased_at");
+  if (auto it = doc.find("preferences"); it != doc.end() && it->is_object()) {
+    c.preferences.likes = it->value("likes", std::vector<std::string>{});
+    c.preferences.excludes = it->value("excludes", std::vector<std::string>{});
+  }
   read_envelope(doc, c);
   return c;
 }

@@ -27,6 +27,15 @@ struct Consent {
   std::string source;
 };
 
+// What the customer wants in boxes they do not choose themselves (product tags): Recur
+// picks liked ones first and never an excluded one (docs/subscription-boxes.md). Sealed
+// with their other personal data: a diet can say much about a person.
+struct Preferences {
+  std::vector<std::string> likes;
+  std::vector<std::string> excludes;
+  bool operator==(const Preferences&) const = default;
+};
+
 struct Customer {
   std::string id;  // "cus_..."
   std::string email;  // empty once erased
@@ -48,6 +57,7 @@ struct Customer {
   Timestamp created = 0;
   Timestamp updated = 0;
   std::int64_t version = 1;
+  Preferences preferences;
 };
 
 // The number to text the customer at: their phone when they opted in to SMS, else none.

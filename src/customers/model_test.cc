@@ -87,7 +87,7 @@ TEST(CustomerJson, HasExactlyTheMembersOfTheApisCustomerSchema) {
   // api/openapi.yaml: Customer is additionalProperties: false with these required members.
   EXPECT_EQ(keys(to_json(full_customer())),
             (std::set<std::string>{"id", "object", "email", "name", "phone", "sms_opt_in", "time_zone", "shipping_address",
-                                   "default_payment_method", "marketing_consent", "erased", "erased_at", "metadata",
+                                   "default_payment_method", "marketing_consent", "preferences", "erased", "erased_at", "metadata",
                                    "created", "updated", "version"}));
   Json j = to_json(full_customer());
   EXPECT_EQ(j.at("sms_opt_in"), true);

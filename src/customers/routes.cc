@@ -1,6 +1,8 @@
 // Customer routes: parse and validate, call the service, render.
 #include "customers/routes.h"
 
+#include <algorithm>
+
 #include "access/actor.h"
 #include "access/model.h"
 #include "platform/card_number.h"
@@ -45,6 +47,34 @@ std::optional<ConsentInput> read_consent(FieldReader& fields) {
   return ConsentInput{*granted, *source};
 }
 
+// preferences: {likes: [tag], excludes: [tag]} (product tags; at most 20 each). A tag both
+// liked and excluded is refused.
+std::optional<Preferences> read_preferences(FieldReader& fields) {
+  const Json* obj = fields.object("preferences", false);
+  if (!obj) return std::nullopt;
+  FieldReader f(*obj, "preferences");
+  Preferences p;
+  auto read = [&](const char* name, std::vector<std::string>& out) {
+    const Json* list = f.array(name, false, 20);
+    if (!list) return;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const Json& t = (*list)[i];
+      const std::string field = std::string(name) + "[" + std::to_string(i) + "]";
+      if (!t.is_string() || t.get<std::string>().empty() || t.get<std::string>().size() > 40)
+        f.fail(field, "invalid_value", "a product tag, 1 to 40 characters");
+      else if (std::find(out.begin(), out.end(), t.get<std::string>()) == out.end())
+        out.push_back(t.get<std::string>());
+    }
+  };
+  read("likes", p.likes);
+  read("excludes", p.excludes);
+  for (const auto& like : p.likes)
+    if (std::find(p.excludes.begin(), p.excludes.end(), like) != p.excludes.end())
+      f.fail("likes", "conflicting", "'" + like + "' is both liked and excluded");
+  fields.absorb(f);
+  return p;
+}
+
 Result<CustomerInput> parse_input(const Request& req) {
   RECUR_ASSIGN(Json body, parse_json_object(req.body));
   FieldReader f(body);
@@ -69,6 +99,7 @@ Result<std::pair<CustomerPatch, std::int64_t>> parse_patch(const Request& req) {
   FieldReader f(body);
   CustomerPatch patch;
   patch.email = f.email("email", false);
+  patch.preferences = read_preferences(f);
   patch.name = f.text("name", false, 200);
   if (f.is_null("phone")) patch.phone = std::optional<std::string>();
   else if (auto p = read_phone(f)) patch.phone = p;

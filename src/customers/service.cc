@@ -73,6 +73,7 @@ Result<Customer> CustomerService::update(const std::string& id, const CustomerPa
     RECUR_TRY(check_sms_contact(c));  // against the customer as the patch leaves them
     if (patch.shipping_address) c.shipping_address = *patch.shipping_address;
     if (patch.metadata) c.metadata = *patch.metadata;
+    if (patch.preferences) c.preferences = *patch.preferences;
     if (patch.default_payment_method && patch.default_payment_method != c.default_payment_method) {
       auto owned = own_method(tx, c.id, *patch.default_payment_method);
       // Only "not this customer's method" is the caller's mistake; a database error stays one.
@@ -110,6 +111,7 @@ Result<Customer> CustomerService::erase(db::Tx& tx, const std::string& id, const
   c.sms_opt_in = false;
   c.time_zone.reset();
   c.shipping_address.reset();
+  c.preferences = {};
   c.marketing_consent.reset();
   c.updated = clock_.now();
   c.erased_at = c.updated;

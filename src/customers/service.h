@@ -40,6 +40,7 @@ struct CustomerPatch {
   std::optional<std::string> default_payment_method;  // "pmt_..." of this customer
   std::optional<bool> sms_opt_in;  // the customer as patched needs a phone (check_sms_contact)
   std::optional<ConsentInput> marketing_consent;  // recorded with the server's time when it changes
+  std::optional<Preferences> preferences;
 };
 
 struct AttachInput {

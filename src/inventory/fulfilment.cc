@@ -23,6 +23,14 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   std::vector<catalog::PlanItem> items;
   if (plan) {
     RECUR_ASSIGN(items, catalog::box_items(tx, *plan, e.quantity));
+    if (plan->selection) {
+      // What the customer chose for this box, or what Recur picks for them now.
+      std::vector<catalog::PlanItem> chosen = e.choice;
+      if (chosen.empty()) {
+        RECUR_ASSIGN(chosen, default_choice(tx, sub, *plan, e.sequence, e.period.start));
+      }
+      for (const auto& c : chosen) items.push_back({c.product, c.quantity * e.quantity});
+    }
   }
   if (items.empty() && e.add_ons.empty()) return Ok{};  // nothing physical to ship
   Shipment s;
@@ -131,6 +139,41 @@ recur::Status InventoryFulfilment::check_extras(db::Tx& tx, const std::vector<ca
   }
   if (short_skus.empty()) return Ok{};
   return out_of_stock(short_skus, offered);
+}
+
+Result<std::vector<subscriptions::Fulfilment::BoxOption>> InventoryFulfilment::box_options(
+    db::Tx& tx, const catalog::Selection& selection, std::int64_t quantity, Timestamp ships_at) {
+  std::vector<BoxOption> out;
+  for (const auto& id : selection.from) {
+    RECUR_ASSIGN(auto product, catalog::find_product(tx, id));
+    if (!product || !product->active) continue;
+    BoxOption o{product->id, product->sku, product->name, product->tags, true};
+    if (product->track_inventory) {
+      RECUR_ASSIGN(auto snap, answers_.snapshot(tx, *product));
+      o.available = inventory::availability(snap, quantity, ships_at).can_fulfill;
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+Result<std::vector<catalog::PlanItem>> InventoryFulfilment::default_choice(db::Tx& tx,
+                                                                           const subscriptions::Subscription& sub,
+                                                                           const catalog::Plan& plan,
+                                                                           std::int64_t sequence, Timestamp ships_at) {
+  if (!plan.selection) return std::vector<catalog::PlanItem>();
+  RECUR_ASSIGN(auto offered, box_options(tx, *plan.selection, sub.quantity, ships_at));
+  std::vector<catalog::PickOption> options;
+  for (auto& o : offered) options.push_back({o.product, o.tags, o.available});
+  catalog::Preferences preferences;
+  RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+  if (customer) preferences = {customer->preferences.likes, customer->preferences.excludes};
+  // The last box's contents, so that this one differs where it can.
+  std::vector<std::string> last;
+  RECUR_ASSIGN(auto latest, inventory::list_shipments(tx, {.subscription = sub.id, .page = {.limit = 1}}));
+  for (const auto& s : latest.items)
+    for (const auto& item : s.items) last.push_back(item.product);
+  return catalog::pick_selection(*plan.selection, options, preferences, last, sub.id + ":" + std::to_string(sequence));
 }
 
 recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::string& subscription) {

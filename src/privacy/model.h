@@ -24,6 +24,7 @@ inline constexpr PersonalField kPersonalFields[] = {
     {"customer", "email"},
     {"customer", "phone"},
     {"customer", "shipping_address"},
+    {"customer", "preferences"},
     {"subscription", "shipping_address"},
     {"subscription", "cancellation.comment"},
     {"shipment", "address"},

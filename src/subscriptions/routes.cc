@@ -261,6 +261,34 @@ Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string
   return http::list_json(std::move(data), false, "/v1/subscriptions/" + id + "/upcoming");
 }
 
+Json items_of(const std::vector<catalog::PlanItem>& items) {
+  Json out = Json::array();
+  for (const auto& i : items) out.push_back({{"product", i.product}, {"quantity", i.quantity}});
+  return out;
+}
+
+Json box_json(const SubscriptionService::Box& b) {
+  Json selection = nullptr;
+  if (b.has_selection) {
+    Json options = Json::array();
+    for (const auto& o : b.options)
+      options.push_back(
+          {{"product", o.product}, {"sku", o.sku}, {"name", o.name}, {"tags", o.tags}, {"available", o.available}});
+    selection = {{"cutoff_at", format_rfc3339(b.cutoff_at)},
+                 {"open", b.open},
+                 {"chosen", b.chosen},
+                 {"items", items_of(b.items)},
+                 {"options", options}};
+  }
+  return Json{{"object", "box"},
+              {"period", to_json(b.period.period)},
+              {"plan", b.period.plan},
+              {"quantity", b.period.quantity},
+              {"skipped", b.period.skipped},
+              {"prepaid", b.period.prepaid},
+              {"selection", selection}};
+}
+
 Result<int> count_param(const Request& req) {
   RECUR_TRY(http::check_query(req, {"count"}));
   auto raw = req.query_param("count");
@@ -425,6 +453,48 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
                RECUR_TRY(f.finish());
                return svc.reactivate(id, version, actor);
              }));
+  router.add("GET", "/v1/subscriptions/{id}/boxes", read, [&svc](Request& req) {
+    auto count = count_param(req);
+    if (!count.ok()) return http::error_response(req, count.error());
+    auto boxes = svc.boxes(req.path_params["id"], std::min(*count, 12));
+    if (!boxes.ok()) return http::error_response(req, boxes.error());
+    Json data = Json::array();
+    for (const auto& b : *boxes) data.push_back(box_json(b));
+    return http::json_response(
+        200, http::list_json(std::move(data), false, "/v1/subscriptions/" + req.path_params["id"] + "/boxes"));
+  });
+  router.add("PUT", "/v1/subscriptions/{id}/boxes/{period_start}/selection", write, [&svc](Request& req) {
+    auto a = action_body(req);
+    if (!a.ok()) return http::error_response(req, a.error());
+    const std::string& start_text = req.path_params["period_start"];
+    auto start = parse_rfc3339(start_text);
+    if (!start)
+      return http::error_response(
+          req, Error::invalid("validation_failed", "period_start must be an RFC 3339 time, the start of a box",
+                              {{"period_start", "invalid_value", "an RFC 3339 time, such as 2027-02-10T09:30:00Z"}}));
+    FieldReader f(a->body);
+    const Json* list = f.array("items", true, 20);
+    std::vector<catalog::PlanItem> items;
+    if (list) {
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        const std::string prefix = "items[" + std::to_string(i) + "]";
+        if (!(*list)[i].is_object()) {
+          f.fail(prefix, "invalid_type", prefix + " must be an object");
+          continue;
+        }
+        FieldReader item((*list)[i], prefix);
+        auto product = item.text("product", true, 64);
+        auto quantity = item.integer("quantity", false, 1, 20);
+        f.absorb(item);
+        if (product) items.push_back({*product, quantity.value_or(1)});
+      }
+    }
+    auto done = f.finish();
+    if (!done.ok()) return http::error_response(req, done.error());
+    return http::respond(
+        req, svc.choose_box(req.path_params["id"], *start, std::move(items), a->version, access::actor_of(req)), 200,
+        render);
+  });
   router.add("POST", "/v1/subscriptions/{id}/convert", write,
              action_handler([&svc](const std::string& id, const Json& body, auto version,
                                    const auto& actor) -> Result<Subscription> {

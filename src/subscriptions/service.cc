@@ -30,7 +30,7 @@ namespace {
 // A plan that ships goods needs somewhere to ship them: the subscription's own address or
 // its customer's default (never a shipment with `address: null`).
 recur::Status check_ships_somewhere(const catalog::Plan& plan, bool has_address) {
-  if (plan.items.empty() || has_address) return Ok{};
+  if ((plan.items.empty() && !plan.selection) || has_address) return Ok{};
   return Error::invalid("shipping_address_required",
                         "plan " + plan.id + " ships a box: give the subscription a shipping_address, or the customer one",
                         {{"shipping_address", "required", "required for a plan that ships goods (or set the customer's)"}});
@@ -343,6 +343,66 @@ Result<Subscription> SubscriptionService::move_next_date(const std::string& id, 
                 [&](Loaded& l, db::Tx&, Timestamp now) -> Result<Json> {
                   return subscriptions::move_next_date(l.sub, l.lookup(), date, now);
                 });
+}
+
+Result<std::vector<SubscriptionService::Box>> SubscriptionService::boxes(const std::string& id, int count) {
+  const Timestamp now = clock_.now();
+  return db::transact(db_, [&](db::Tx& tx) -> Result<std::vector<Box>> {
+    RECUR_ASSIGN(Loaded l, load(tx, id, false));
+    (void)advance(l.sub, l.lookup(), now);  // as of now, as get() shows it
+    std::vector<Box> out;
+    const auto periods = subscriptions::upcoming(l.sub, l.lookup(), count + 2);
+    const std::size_t first = l.sub.status == Status::kScheduled ? 0 : 1;  // the current box began
+    for (std::size_t i = first; i < periods.size() && static_cast<int>(out.size()) < count; ++i) {
+      if (periods[i].trial) continue;
+      Box box{periods[i]};
+      const catalog::Plan& plan = l.pending && periods[i].plan == l.pending->id ? *l.pending : l.plan;
+      if (plan.selection && !periods[i].skipped) {
+        box.has_selection = true;
+        box.cutoff_at = choice_cutoff(periods[i].period.start, plan.selection->cutoff_days);
+        box.open = now < box.cutoff_at;
+        for (const auto& c : l.sub.choices)
+          if (c.period_start == periods[i].period.start) {
+            box.items = c.items;
+            box.chosen = true;
+          }
+        if (fulfilment_) {
+          RECUR_ASSIGN(box.options, fulfilment_->box_options(tx, *plan.selection, l.sub.quantity,
+                                                             periods[i].period.start));
+          if (!box.chosen) {
+            RECUR_ASSIGN(box.items, fulfilment_->default_choice(tx, l.sub, plan,
+                                                                l.sub.billed_periods + static_cast<std::int64_t>(out.size()) + 1,
+                                                                periods[i].period.start));
+          }
+        }
+      }
+      out.push_back(std::move(box));
+    }
+    return out;
+  }, db::TxMode::kReadOnly);
+}
+
+Result<Subscription> SubscriptionService::choose_box(const std::string& id, Timestamp period_start,
+                                                     std::vector<catalog::PlanItem> items,
+                                                     std::optional<std::int64_t> expected_version,
+                                                     const events::Actor& actor) {
+  return mutate(id, expected_version, actor, "subscription.box_chosen",
+                [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
+    RECUR_TRY(allowed(l.sub, Action::kUpdate));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      RECUR_ASSIGN(auto product, catalog::find_product_by_key(tx, items[i].product));
+      if (!product)
+        return Error::invalid("validation_failed", "no product with id or SKU '" + items[i].product + "'",
+                              {{"items[" + std::to_string(i) + "].product", "not_found", "no such product"}});
+      items[i].product = product->id;
+    }
+    RECUR_ASSIGN(Period box, make_choice(l.sub, l.lookup(), period_start, items, now));
+    // Only what can be had by the box's day is offered (409 out_of_stock with alternatives).
+    if (fulfilment_) RECUR_TRY(fulfilment_->check_extras(tx, items, box.start));
+    Json chosen = Json::array();
+    for (const auto& i : items) chosen.push_back({{"product", i.product}, {"quantity", i.quantity}});
+    return Json{{"period", to_json(box)}, {"items", chosen}};
+  });
 }
 
 Result<Subscription> SubscriptionService::add_on(const std::string& id, const AddOnInput& in,

@@ -175,6 +175,23 @@ class Fulfilment {
   // The subscription ended now (canceled at once, or for non-payment): boxes of periods
   // that were never paid are not shipped. Requires: called inside `tx`.
   virtual recur::Status subscription_ended(db::Tx& tx, const std::string& subscription) = 0;
+  // Box customization: each of `selection`'s options as offered for a box of `quantity`
+  // shipped at `ships_at` (archived products are not offered; `available`: stock expected
+  // by then covers it), and what Recur would put in the box of period `sequence` of `sub`
+  // if no choice is made (catalog::pick_selection with the customer's preferences, the last
+  // box's contents and the stock now).
+  struct BoxOption {
+    std::string product;
+    std::string sku;
+    std::string name;
+    std::vector<std::string> tags;
+    bool available = true;
+  };
+  virtual Result<std::vector<BoxOption>> box_options(db::Tx& tx, const catalog::Selection& selection,
+                                                     std::int64_t quantity, Timestamp ships_at) = 0;
+  virtual Result<std::vector<catalog::PlanItem>> default_choice(db::Tx& tx, const Subscription& sub,
+                                                                const catalog::Plan& plan, std::int64_t sequence,
+                                                                Timestamp ships_at) = 0;
 };
 
 // What a payment outcome does to a subscription (billing decides; the state machine checks).
@@ -230,6 +247,11 @@ class SubscriptionService {
     std::string product;
     std::int64_t quantity = 1;
   };
+  // The customer's choice for an upcoming box of a plan with a selection (make_choice), its
+  // products by id or SKU; refused with 409 out_of_stock and alternatives when the stock
+  // expected by the box's day cannot cover it (a check, as for add-ons).
+  Result<Subscription> choose_box(const std::string& id, Timestamp period_start, std::vector<catalog::PlanItem> items,
+                                  std::optional<std::int64_t> expected_version, const events::Actor& actor);
   Result<Subscription> add_on(const std::string& id, const AddOnInput& input,
                               std::optional<std::int64_t> expected_version, const events::Actor& actor);
   // Takes an add-on back before its period begins: off the subscription, and its charge off
@@ -273,6 +295,20 @@ class SubscriptionService {
                                        const events::Actor& actor);
 
   Result<std::vector<UpcomingPeriod>> upcoming(const std::string& id, int count);
+  // GET /v1/subscriptions/{id}/boxes: the next `count` boxes not begun yet (trials ship
+  // none), each with what it will hold of its plan's selection: the customer's choice, or
+  // what Recur would pick as things stand (chosen: false), the options as offered for its
+  // day, and its cut-off.
+  struct Box {
+    UpcomingPeriod period;
+    bool has_selection = false;
+    Timestamp cutoff_at = 0;
+    bool open = false;    // the choice may still be made or changed
+    bool chosen = false;  // `items` are the customer's choice (else the default)
+    std::vector<catalog::PlanItem> items;
+    std::vector<Fulfilment::BoxOption> options;
+  };
+  Result<std::vector<Box>> boxes(const std::string& id, int count);
   // The next period billing will invoice (see next_billable), read in the caller's
   // transaction: of one subscription (404 subscription_not_found), or the soonest of a
   // customer's subscriptions (none when no subscription of theirs will be billed again).

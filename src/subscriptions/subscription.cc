@@ -113,6 +113,32 @@ std::optional<Prepaid> prepaid_from_json(const Json& j) {
   return p;
 }
 
+Json items_json(const std::vector<catalog::PlanItem>& items) {
+  Json out = Json::array();
+  for (const auto& i : items) out.push_back({{"product", i.product}, {"quantity", i.quantity}});
+  return out;
+}
+
+Json choices_json(const std::vector<BoxChoice>& choices) {
+  Json out = Json::array();
+  for (const auto& c : choices)
+    out.push_back({{"period_start", format_rfc3339(c.period_start)},
+                   {"items", items_json(c.items)},
+                   {"chosen_at", format_rfc3339(c.chosen_at)}});
+  return out;
+}
+
+std::vector<BoxChoice> choices_from_json(const Json& j) {
+  std::vector<BoxChoice> out;
+  if (!j.is_array()) return out;
+  for (const auto& c : j) {
+    BoxChoice choice{doc_required_time(c, "period_start"), {}, doc_required_time(c, "chosen_at")};
+    for (const auto& i : c.at("items")) choice.items.push_back({i.at("product"), i.at("quantity")});
+    out.push_back(std::move(choice));
+  }
+  return out;
+}
+
 Json to_json(const std::optional<GiftLink>& g) {
   if (!g) return nullptr;
   return Json{{"id", g->id}, {"converted", g->converted}, {"converted_at", to_json_time(g->converted_at)}};
@@ -261,7 +287,8 @@ Json to_json(const Subscription& s) {
            {"shipping_address", s.shipping_address ? customers::to_json(*s.shipping_address) : Json(nullptr)},
            {"billed_periods", s.billed_periods},
            {"prepaid", to_json(s.prepaid)},
-           {"gift", to_json(s.gift)}},
+           {"gift", to_json(s.gift)},
+           {"choices", choices_json(s.choices)}},
       s);
 }
 
@@ -299,6 +326,7 @@ Subscription subscription_from_doc(const Json& d) {
   s.billed_periods = d.at("billed_periods");
   s.prepaid = prepaid_from_json(d.value("prepaid", Json()));
   s.gift = gift_from_json(d.value("gift", Json()));
+  s.choices = choices_from_json(d.value("choices", Json()));
   read_envelope(d, s);
   return s;
 }
@@ -384,6 +412,17 @@ void reanchor(Subscription& s, const Cadence& cadence, Timestamp at) {
   s.current = calendar.first;
 }
 
+// The choice for the box of s.current: the latest one named before the period's end (a
+// choice for a box that never came, paused, applies to the next), taken off with any older.
+std::vector<catalog::PlanItem> take_choice(Subscription& s) {
+  std::vector<catalog::PlanItem> items;
+  auto first_later = std::find_if(s.choices.begin(), s.choices.end(),
+                                  [&](const BoxChoice& c) { return c.period_start >= s.current.end; });
+  if (first_later != s.choices.begin()) items = std::prev(first_later)->items;
+  s.choices.erase(s.choices.begin(), first_later);
+  return items;
+}
+
 // A box an earlier prepaid charge paid for: it ships, and nothing is charged.
 LifecycleEvent covered_period(Subscription& s, const catalog::Plan& plan, std::string type, Timestamp at) {
   LifecycleEvent e{std::move(type), at, s.current, true, 0, plan.currency, nullptr};
@@ -406,6 +445,7 @@ LifecycleEvent covered_period(Subscription& s, const catalog::Plan& plan, std::s
   e.sequence = ++s.billed_periods;
   e.add_ons = std::move(s.add_ons);
   s.add_ons.clear();
+  e.choice = take_choice(s);
   return e;
 }
 
@@ -432,6 +472,7 @@ LifecycleEvent billable_period(Subscription& s, const catalog::Plan& plan, std::
   e.sequence = ++s.billed_periods;
   e.add_ons = std::move(s.add_ons);  // the box of this period ships them
   s.add_ons.clear();
+  e.choice = take_choice(s);
   if (s.prepaid) {
     s.prepaid->remaining = deliveries - 1;
     s.prepaid->charged_period = e.sequence;
@@ -489,6 +530,7 @@ LifecycleEvent period_began(Subscription& s, Timestamp previous_start, const cat
   if (take_skip(s, previous_start)) {
     s.current_amount = 0;
     s.current_skipped = true;
+    (void)take_choice(s);  // a skipped box's choice goes with it
     return plain("subscription.period_skipped", at, s, std::move(details));
   }
   auto e = billable_period(s, plan, std::move(type), at);
@@ -782,6 +824,35 @@ std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLooku
     if (s.status == Status::kCanceled) return std::nullopt;
   }
   return std::nullopt;
+}
+
+Result<Period> make_choice(Subscription& sub, const PlanLookup& plans, Timestamp period_start,
+                           std::vector<catalog::PlanItem> items, Timestamp now) {
+  constexpr int kAhead = 12;
+  const auto periods = upcoming(sub, plans, kAhead + 1);
+  // The current period's box began already (a scheduled subscription's first has not).
+  const std::size_t first = sub.status == Status::kScheduled ? 0 : 1;
+  const UpcomingPeriod* box = nullptr;
+  for (std::size_t i = first; i < periods.size(); ++i)
+    if (periods[i].period.start == period_start && !periods[i].skipped && !periods[i].trial) box = &periods[i];
+  if (!box)
+    return Error::invalid("invalid_period",
+                          "no box of the next " + std::to_string(kAhead) + " starts at " +
+                              format_rfc3339(period_start) + " (GET …/boxes lists them)",
+                          {{"period_start", "invalid_value", "the start of an upcoming box"}});
+  const catalog::Plan* plan = plans.pending && box->plan == plans.pending->id ? plans.pending : plans.current;
+  if (!plan->selection)
+    return Error::conflict("no_selection", "plan " + plan->id + " has no selection: its boxes are not chosen");
+  RECUR_TRY(catalog::check_choice(*plan->selection, items));
+  const Timestamp cutoff = choice_cutoff(box->period.start, plan->selection->cutoff_days);
+  if (now >= cutoff)
+    return Error::conflict("selection_closed", "the choice for the box of " + format_rfc3339(box->period.start) +
+                                                   " closed at " + format_rfc3339(cutoff));
+  std::erase_if(sub.choices, [&](const BoxChoice& c) { return c.period_start == period_start; });
+  sub.choices.push_back({period_start, std::move(items), now});
+  std::sort(sub.choices.begin(), sub.choices.end(),
+            [](const BoxChoice& a, const BoxChoice& b) { return a.period_start < b.period_start; });
+  return box->period;
 }
 
 Result<Period> choose_skip(const Subscription& sub, const PlanLookup& plans, std::optional<Timestamp> period_start) {

@@ -124,6 +124,15 @@ struct GiftLink {
   bool operator==(const GiftLink&) const = default;
 };
 
+// What the customer chose for one upcoming box of a plan with a selection (PUT
+// /v1/subscriptions/{id}/boxes/{period_start}/selection), kept until that box begins.
+struct BoxChoice {
+  Timestamp period_start = 0;
+  std::vector<catalog::PlanItem> items;
+  Timestamp chosen_at = 0;
+  bool operator==(const BoxChoice&) const = default;
+};
+
 struct Subscription {
   std::string id;  // "sub_..."
   std::string customer;
@@ -157,6 +166,7 @@ struct Subscription {
   std::int64_t version = 1;
   std::optional<Prepaid> prepaid;
   std::optional<GiftLink> gift;
+  std::vector<BoxChoice> choices;  // by period start, for boxes not begun yet
 };
 
 Json to_json(const Subscription& sub);
@@ -220,6 +230,9 @@ struct LifecycleEvent {
   std::int64_t deliveries = 1;
   std::int64_t prepaid_by = 0;  // the sequence of the billed period whose charge covers this box
   std::string prepaid_invoice;  // a covered box paid by no period of its own (a gift's invoice)
+  // Billable periods of a plan with a selection: what the customer chose for this box (empty:
+  // no choice; inventory picks by the plan's default rule).
+  std::vector<catalog::PlanItem> choice;
   // A box an earlier charge paid for (a prepaid charge's or a gift's).
   bool covered() const { return deliveries == 0; }
 };
@@ -322,6 +335,19 @@ std::optional<NextPeriod> next_billable(const Subscription& sub, const PlanLooku
 // Returns the event's details. Errors: 409 invalid_state_transition / subscription_ending,
 // 422 invalid_date, 422 no_change.
 Result<Json> move_next_date(Subscription& sub, const PlanLookup& plans, Timestamp date, Timestamp now);
+
+// PUT …/boxes/{period_start}/selection: the customer's `items` for the upcoming box that
+// starts at `period_start` (one of the next 12, not begun, not skipped, not a trial), on the
+// plan that box will be on, until its cut-off (its start less the selection's cutoff_days).
+// Replaces an earlier choice for it. Returns the box's period. Errors: 422 invalid_period,
+// 409 no_selection (the plan has none), 422 validation_failed (check_choice), 409
+// selection_closed. Pure.
+Result<Period> make_choice(Subscription& sub, const PlanLookup& plans, Timestamp period_start,
+                           std::vector<catalog::PlanItem> items, Timestamp now);
+// The cut-off of a box starting at `start` of a plan whose selection closes `cutoff_days` before.
+inline Timestamp choice_cutoff(Timestamp start, std::int64_t cutoff_days) {
+  return start - cutoff_days * kSecondsPerDay;
+}
 
 // Price of one billed period: unit amount * quantity less any discount (see discount_off).
 std::int64_t period_amount(const catalog::Plan& plan, std::int64_t quantity, const std::optional<Discount>& discount);

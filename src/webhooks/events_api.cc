@@ -90,6 +90,7 @@ const std::vector<std::string_view>& event_types() {
       "subscription.add_on_added",
       "subscription.add_on_removed",
       "subscription.converted",
+      "subscription.box_chosen",
       "subscription.started",
       "subscription.trial_ended",
       "subscription.trial_started",
