@@ -60,10 +60,14 @@ std::optional<Preferences> read_preferences(FieldReader& fields) {
     for (std::size_t i = 0; i < list->size(); ++i) {
       const Json& t = (*list)[i];
       const std::string field = std::string(name) + "[" + std::to_string(i) + "]";
-      if (!t.is_string() || t.get<std::string>().empty() || t.get<std::string>().size() > 40)
-        f.fail(field, "invalid_value", "a product tag, 1 to 40 characters");
-      else if (std::find(out.begin(), out.end(), t.get<std::string>()) == out.end())
-        out.push_back(t.get<std::string>());
+      const std::string text = t.is_string() ? t.get<std::string>() : std::string();
+      const bool tag = !text.empty() && text.size() <= 40 && std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      });
+      if (!tag)
+        f.fail(field, "invalid_value", "a product tag: 1 to 40 characters of a-z, 0-9, - and _");
+      else if (std::find(out.begin(), out.end(), text) == out.end())
+        out.push_back(text);
     }
   };
   read("likes", p.likes);

@@ -79,13 +79,13 @@ int BucketIndex::of(Timestamp t) const {
 
 int Catalogue::add(const catalog::Product& product) {
   if (auto it = product_index.find(product.id); it != product_index.end()) return it->second;
-  products.push_back({product.id, product.sku, product.name});
+  products.push_back({product.id, product.sku, product.name, product.tags});
   return product_index[product.id] = static_cast<int>(products.size()) - 1;
 }
 
 int Catalogue::add(const catalog::Plan& plan) {
   if (auto it = plan_index.find(plan.id); it != plan_index.end()) return it->second;
-  ForecastPlan p{plan.id, plan.cadence, plan.trial_days, {}};
+  ForecastPlan p{plan.id, plan.cadence, plan.trial_days, {}, plan.selection};
   for (const auto& item : plan.items) {
     auto product = product_of(item.product);
     if (!product) continue;  // a product that is gone ships nothing we can count
@@ -137,7 +137,8 @@ double remaining_hazard(double hazard, double elapsed) {
 }
 
 std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue, Timestamp as_of,
-                                    std::shared_ptr<const subscriptions::ClosedDays> closed) {
+                                    std::shared_ptr<const subscriptions::ClosedDays> closed,
+                                    const catalog::Preferences& preferences) {
   if (sub.status == SubStatus::kCanceled || sub.cancel_at_period_end) return std::nullopt;
   auto plan = catalogue.plan_of(sub.plan);
   if (!plan) return std::nullopt;
@@ -151,6 +152,19 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
   s.cadence = sub.delivery.value_or(fp.cadence);
   for (const auto& add_on : sub.add_ons)
     if (auto product = catalogue.product_of(add_on.product)) s.extras.push_back({*product, add_on.quantity});
+  if (fp.selection) {
+    auto extras_of = [&](const std::vector<catalog::PlanItem>& items) {
+      std::vector<Schedule::Extra> out;
+      for (const auto& i : items)
+        if (auto product = catalogue.product_of(i.product)) out.push_back({*product, i.quantity});
+      return out;
+    };
+    std::vector<catalog::PickOption> options;
+    for (const auto& id : fp.selection->from)
+      if (auto product = catalogue.product_of(id)) options.push_back({id, catalogue.products[*product].tags, true});
+    s.picks = extras_of(catalog::pick_selection(*fp.selection, options, preferences, {}, sub.id));
+    for (const auto& c : sub.choices) s.chosen.push_back({c.period_start, extras_of(c.items)});
+  }
   if (sub.pending_change) {
     if (auto pending = catalogue.plan_of(sub.pending_change->plan)) {
       s.pending_plan = *pending;
@@ -524,6 +538,7 @@ void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t
     double p = 1;
     std::int64_t k = s.billed;
     bool next_box = true;
+    std::size_t chosen = 0;  // the next of s.chosen, in box order
     visit_boxes(s, until, [&](Timestamp t, int box_plan, std::int64_t box_quantity) {
       double keep = retention.keep_at(s.plan, k);
       if (k++ == s.billed) keep = 1 - remaining_hazard(1 - keep, s.elapsed);
@@ -542,6 +557,17 @@ void known_demand(const ForecastInput& in, const BucketIndex& index, std::size_t
           if (b >= 0) extras.add(extra.product, static_cast<std::size_t>(b), u * p, u * u * p * (1 - p));
           extras.add(extra.product, total_slot, u * p, u * u * p * (1 - p));
         }
+      }
+      // The box's options: the customer's choice for it, else the pick (per unit of quantity).
+      if (box_plan == s.plan && (!s.picks.empty() || !s.chosen.empty())) {
+        const std::vector<Schedule::Extra>* units = &s.picks;
+        while (chosen < s.chosen.size() && s.chosen[chosen].period_start <= t) units = &s.chosen[chosen++].items;
+        if (b >= 0)
+          for (const auto& x : *units) {
+            const double u = static_cast<double>(x.units * box_quantity);
+            extras.add(x.product, static_cast<std::size_t>(b), u * p, u * u * p * (1 - p));
+            extras.add(x.product, total_slot, u * p, u * u * p * (1 - p));
+          }
       }
       if (b < 0) return;
       if (b != bucket) {
@@ -621,11 +647,47 @@ Forecast forecast(const ForecastInput& in) {
   std::vector<std::vector<ForecastPlan::Item>> plans_of(cat.products.size());  // item.product = plan here
   for (std::size_t p = 0; p < plans; ++p)
     for (const auto& item : cat.plans[p].items) plans_of[item.product].push_back({static_cast<int>(p), item.units});
+  // Subscribers not here yet pick from a plan's selection as its subscribers do now (the
+  // preference mix: their picks, per unit of quantity, averaged), or evenly without any.
+  struct MixUse {
+    int plan = 0;
+    double units = 0;
+  };
+  std::vector<std::vector<MixUse>> mix_of(cat.products.size());
+  {
+    std::vector<std::map<int, double>> sums(plans);
+    std::vector<double> counts(plans, 0);
+    for (const auto& s : in.subscriptions) {
+      if (s.picks.empty()) continue;
+      counts[s.plan] += 1;
+      for (const auto& x : s.picks) sums[s.plan][x.product] += static_cast<double>(x.units);
+    }
+    for (std::size_t p = 0; p < plans; ++p) {
+      const auto& sel = cat.plans[p].selection;
+      if (!sel) continue;
+      if (counts[p] == 0) {  // nobody to learn from: the fixed rule's pick, or an even split
+        std::vector<catalog::PickOption> options;
+        for (const auto& id : sel->from)
+          if (auto product = cat.product_of(id)) options.push_back({id, cat.products[*product].tags, true});
+        if (sel->default_rule == "fixed") {
+          for (const auto& x : catalog::pick_selection(*sel, options, {}, {}, ""))
+            sums[p][*cat.product_of(x.product)] += static_cast<double>(x.quantity);
+        } else {
+          for (const auto& o : options)
+            sums[p][*cat.product_of(o.product)] =
+                static_cast<double>(sel->choose) / static_cast<double>(options.size());
+        }
+        counts[p] = 1;
+      }
+      for (const auto& [product, units] : sums[p]) mix_of[product].push_back({static_cast<int>(p), units / counts[p]});
+    }
+  }
   const std::size_t slots = nb + 1;
   std::vector<int> products = in.products;
   if (products.empty())
     for (std::size_t i = 0; i < cat.products.size(); ++i)
-      if (!plans_of[i].empty() || extras[0].expected[i * slots + nb] > 0) products.push_back(static_cast<int>(i));
+      if (!plans_of[i].empty() || !mix_of[i].empty() || extras[0].expected[i * slots + nb] > 0)
+        products.push_back(static_cast<int>(i));
   for (int product : products) {
     ProductForecast pf;
     pf.product = product;
@@ -638,6 +700,11 @@ Forecast forecast(const ForecastInput& in) {
         d.from_subscriptions += u * known[0].expected[i];
         d.from_new += u * fresh.expected[i];
         d.variance += u * u * (known[0].variance[i] + fresh.variance[i]);
+      }
+      for (const auto& use : mix_of[product]) {
+        std::size_t i = static_cast<std::size_t>(use.plan) * slots + slot;
+        d.from_new += use.units * fresh.expected[i];
+        d.variance += use.units * use.units * fresh.variance[i];
       }
       d.from_subscriptions += extras[0].expected[product * slots + slot];
       d.variance += extras[0].variance[product * slots + slot];

@@ -73,6 +73,7 @@ struct ForecastProduct {
   std::string id;
   std::string sku;
   std::string name;
+  std::vector<std::string> tags;  // what preferences pick by
 };
 
 // A plan reduced to what a box holds and when boxes come. Items name products by index.
@@ -85,6 +86,9 @@ struct ForecastPlan {
     std::int64_t units = 1;  // per box and per unit of subscription quantity
   };
   std::vector<Item> items;  // one per product (a product listed twice is summed)
+  // Box customization: the options a subscriber or Recur picks from in every box, besides
+  // the items (catalog::Selection, products by id).
+  std::optional<catalog::Selection> selection;
 };
 
 struct Catalogue {
@@ -132,6 +136,16 @@ struct Schedule {
     std::int64_t units = 0;
   };
   std::vector<Extra> extras;
+  // A plan with a selection: the units of its options each box holds per unit of quantity,
+  // what the customer chose for a box (`chosen`, by the box's start) or else what Recur
+  // picks by their preferences (`picks`: catalog::pick_selection, every option taken to be
+  // in stock, no last box).
+  std::vector<Extra> picks;
+  struct Chosen {
+    Timestamp period_start = 0;
+    std::vector<Extra> items;
+  };
+  std::vector<Chosen> chosen;
   // The shop's blackout dates (shared by every schedule; none: every day is open): a box due
   // on one ships on the next open day, as subscriptions::advance moves it.
   std::shared_ptr<const subscriptions::ClosedDays> closed;
@@ -144,7 +158,8 @@ struct Schedule {
 // at period end. None when its plan is not in `catalogue`. `closed`: the shop's blackout
 // dates (see Schedule::closed).
 std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, const Catalogue& catalogue, Timestamp as_of,
-                                    std::shared_ptr<const subscriptions::ClosedDays> closed = nullptr);
+                                    std::shared_ptr<const subscriptions::ClosedDays> closed = nullptr,
+                                    const catalog::Preferences& preferences = {});
 
 // The hazard left for a period of which `elapsed` has gone by, when cancellations are asked
 // for evenly through it and those asked for already are known: h (1 - e) / (1 - h e).

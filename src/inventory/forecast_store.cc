@@ -6,6 +6,7 @@
 #include <set>
 
 #include "catalog/store.h"
+#include "customers/store.h"
 #include "events/store.h"
 #include "privacy/privacy.h"
 #include "subscriptions/store.h"
@@ -100,7 +101,13 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   h.schedules.reserve(live.size());
   for (auto& sub : live) {
     advance_to(data, sub, as_of);
-    if (auto s = schedule_of(sub, cat, as_of, data.closed)) h.schedules.push_back(std::move(*s));
+    // A plan with a selection picks by the customer's preferences where nothing is chosen.
+    catalog::Preferences preferences;
+    if (auto plan = cat.plan_of(sub.plan); plan && cat.plans[*plan].selection) {
+      RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+      if (customer) preferences = {customer->preferences.likes, customer->preferences.excludes};
+    }
+    if (auto s = schedule_of(sub, cat, as_of, data.closed, preferences)) h.schedules.push_back(std::move(*s));
   }
   return h;
 }

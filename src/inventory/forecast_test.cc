@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 namespace recur::inventory {
@@ -357,6 +358,61 @@ TEST(ForecastDemand, AnAddOnShipsOnceInTheNextBoxWithItsChanceOfShipping) {
   EXPECT_EQ(c.buckets[2].expected, 0);  // once, not in every box
   EXPECT_NEAR(c.total.expected, 4 * p, 1e-9);
   EXPECT_NEAR(c.buckets[1].from_subscriptions, 4 * p, 1e-9);
+}
+
+TEST(ForecastDemand, ABoxsSelectionIsItsChoiceElseThePickByPreferencesAndNewcomersFollowTheMix) {
+  // Options d (vegan), e (spicy), f (vegan): choose 1 a month. Without a choice this
+  // customer's pick is a vegan one, never e; the April box is chosen: e.
+  Catalogue cat;
+  for (const char* id : {"d", "e", "f"}) {
+    auto prod = product(id);
+    prod.tags = std::string(id) == "e" ? std::vector<std::string>{"spicy"} : std::vector<std::string>{"vegan"};
+    cat.add(prod);
+  }
+  auto box = plan("box", Interval::kMonth, 1, 0, {});
+  box.selection = catalog::Selection{1, {"d", "e", "f"}, 3, "preferences"};
+  cat.add(box);
+  const Timestamp now = at("2026-03-10T00:00:00Z");
+  Subscription s;
+  s.id = "sub_1";
+  s.plan = "box";
+  s.start_date = at("2026-01-20T00:00:00Z");
+  (void)subscriptions::begin(s, box, s.start_date);
+  (void)subscriptions::advance(s, {&box, nullptr, nullptr}, now);
+  s.choices = {{at("2026-04-20T00:00:00Z"), {{"e", 1}}, now}};
+  auto schedule = schedule_of(s, cat, now, nullptr, catalog::Preferences{{"vegan"}, {"spicy"}});
+  ASSERT_TRUE(schedule);
+  ASSERT_EQ(schedule->picks.size(), 1u);
+  const std::string picked = cat.products[schedule->picks[0].product].id;
+  EXPECT_NE(picked, "e");
+  std::vector<RetentionCounts> counts(cat.plans.size());
+  auto r = estimate_retention(cat, counts);  // no history: every box ships
+  std::vector<Schedule> subs{*schedule};
+  ForecastInput in{&cat, subs, &r, nullptr, now, make_buckets(now, now + 90 * kSecondsPerDay, Granularity::kMonth),
+                   {},   1};
+  auto f = forecast(in);
+  std::map<std::string, std::vector<double>> by_product;
+  for (const auto& pf : f.products)
+    for (const auto& b : pf.buckets) by_product[cat.products[pf.product].id].push_back(b.expected);
+  // March 20: the pick; April 20: the choice; May 20: the pick again.
+  EXPECT_EQ(by_product[picked], (std::vector<double>{1, 0, 1}));
+  EXPECT_EQ(by_product["e"], (std::vector<double>{0, 1, 0}));
+  // Newcomers (no subscriber to learn from here but this one) pick as subscribers do: the mix.
+  SignupModel model;
+  model.intercept = 7;  // one a day
+  model.mix = {1.0};
+  model.quantity_mean = {1.0};
+  model.quantity_sq_mean = {1.0};
+  ForecastInput fresh{&cat, subs, &r, &model, now, make_buckets(now, now + 90 * kSecondsPerDay, Granularity::kMonth),
+                      {},   1};
+  auto g = forecast(fresh);
+  for (const auto& pf : g.products) {
+    const std::string id = cat.products[pf.product].id;
+    if (id == picked)
+      EXPECT_GT(pf.total.from_new, 0) << id;
+    else
+      EXPECT_EQ(pf.total.from_new, 0) << id;
+  }
 }
 
 TEST(ForecastDemand, NewSignupsShipAfterTheirTrialAndThreadsDoNotChangeTheSums) {

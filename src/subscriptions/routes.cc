@@ -14,6 +14,7 @@ using http::Request;
 using http::Response;
 
 constexpr std::int64_t kMaxQuantity = 1000;
+constexpr int kMaxBoxes = 12;  // GET …/boxes: the boxes a choice can be made for
 
 auto render = [](const Subscription& s) { return to_json(s); };
 
@@ -456,7 +457,10 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
   router.add("GET", "/v1/subscriptions/{id}/boxes", read, [&svc](Request& req) {
     auto count = count_param(req);
     if (!count.ok()) return http::error_response(req, count.error());
-    auto boxes = svc.boxes(req.path_params["id"], std::min(*count, 12));
+    if (*count > kMaxBoxes)
+      return http::error_response(req, Error::invalid("validation_failed", "count must be 1 to 12",
+                                                      {{"count", "out_of_range", "count must be 1 to 12"}}));
+    auto boxes = svc.boxes(req.path_params["id"], *count);
     if (!boxes.ok()) return http::error_response(req, boxes.error());
     Json data = Json::array();
     for (const auto& b : *boxes) data.push_back(box_json(b));
@@ -630,7 +634,7 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
   });
 
   for (const char* path : {"/v1/subscriptions", "/v1/subscriptions/{id}/upcoming", "/v1/subscriptions/{id}/history",
-                           "/v1/retention-offers"})
+                           "/v1/subscriptions/{id}/boxes", "/v1/retention-offers"})
     router.reads_query("GET", path);
 }
 

@@ -351,10 +351,12 @@ Result<std::vector<SubscriptionService::Box>> SubscriptionService::boxes(const s
     RECUR_ASSIGN(Loaded l, load(tx, id, false));
     (void)advance(l.sub, l.lookup(), now);  // as of now, as get() shows it
     std::vector<Box> out;
+    std::int64_t sequence = l.sub.billed_periods;  // the box's number as the lifecycle will give it
     const auto periods = subscriptions::upcoming(l.sub, l.lookup(), count + 2);
     const std::size_t first = l.sub.status == Status::kScheduled ? 0 : 1;  // the current box began
     for (std::size_t i = first; i < periods.size() && static_cast<int>(out.size()) < count; ++i) {
       if (periods[i].trial) continue;
+      if (!periods[i].skipped) ++sequence;  // a skipped period bills nothing and gets no number
       Box box{periods[i]};
       const catalog::Plan& plan = l.pending && periods[i].plan == l.pending->id ? *l.pending : l.plan;
       if (plan.selection && !periods[i].skipped) {
@@ -370,9 +372,7 @@ Result<std::vector<SubscriptionService::Box>> SubscriptionService::boxes(const s
           RECUR_ASSIGN(box.options, fulfilment_->box_options(tx, *plan.selection, l.sub.quantity,
                                                              periods[i].period.start));
           if (!box.chosen) {
-            RECUR_ASSIGN(box.items, fulfilment_->default_choice(tx, l.sub, plan,
-                                                                l.sub.billed_periods + static_cast<std::int64_t>(out.size()) + 1,
-                                                                periods[i].period.start));
+            RECUR_ASSIGN(box.items, fulfilment_->default_choice(tx, l.sub, plan, sequence, periods[i].period.start));
           }
         }
       }
@@ -397,8 +397,13 @@ Result<Subscription> SubscriptionService::choose_box(const std::string& id, Time
       items[i].product = product->id;
     }
     RECUR_ASSIGN(Period box, make_choice(l.sub, l.lookup(), period_start, items, now));
-    // Only what can be had by the box's day is offered (409 out_of_stock with alternatives).
-    if (fulfilment_) RECUR_TRY(fulfilment_->check_extras(tx, items, box.start));
+    // Only what can be had by the box's day is offered (409 out_of_stock with alternatives):
+    // the box ships the choice times the subscription's quantity.
+    if (fulfilment_) {
+      std::vector<catalog::PlanItem> shipped = items;
+      for (auto& i : shipped) i.quantity *= l.sub.quantity;
+      RECUR_TRY(fulfilment_->check_extras(tx, shipped, box.start));
+    }
     Json chosen = Json::array();
     for (const auto& i : items) chosen.push_back({{"product", i.product}, {"quantity", i.quantity}});
     return Json{{"period", to_json(box)}, {"items", chosen}};
