@@ -318,5 +318,43 @@ TEST_F(SubscriptionBoxesTest, ABoxHoldsWhatTheCustomerChoseByTheCutOffElseWhatTh
             2);
 }
 
+
+TEST_F(SubscriptionBoxesTest, ATiersBoxSizeAddsUnitsToChooseAndToThePick) {
+  auto option = [&](const char* sku) {
+    catalog::ProductInput in{sku, sku, std::nullopt, Money{500, "usd"}, Json::object(), std::nullopt, false};
+    auto made = t.app->catalog().create_product(in, t.actor);
+    EXPECT_TRUE(made.ok()) << made.error().message;
+    return made->id;
+  };
+  const std::string a = option("OPT-A"), b = option("OPT-B");
+  catalog::TierInput deluxe{"Deluxe", 30};
+  deluxe.entitlements.extra_choices = 2;
+  auto tier = t.app->catalog().create_tier(deluxe, t.actor);
+  ASSERT_TRUE(tier.ok()) << tier.error().message;
+  EXPECT_EQ(catalog::to_json(*tier)["entitlements"]["extra_choices"], 2);
+  catalog::PlanInput in{"Deluxe box", 3000, "usd", {Interval::kMonth, 1}};
+  in.tier = tier->id;
+  in.selection = catalog::Selection{1, {"OPT-A", "OPT-B"}, 3, "fixed"};
+  auto plan = t.app->catalog().create_plan(in, t.actor);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  auto sub = testing::subscribe(t, testing::make_customer(t, "deluxe@example.com").id, plan->id);
+  // The first box: 1 + 2 units, picked by the fixed rule (around the options again).
+  auto first = t.app->inventory().list_shipments({.subscription = sub.id, .page = {.limit = 5}});
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->items.size(), 1u);
+  std::int64_t units = 0;
+  for (const auto& item : first->items[0].items) units += item.quantity;
+  EXPECT_EQ(units, 3);
+  const Timestamp next = (*svc().boxes(sub.id, 1))[0].period.period.start;
+  EXPECT_EQ(svc().choose_box(sub.id, next, {{a, 1}}, std::nullopt, t.actor).error().code, "validation_failed");
+  auto chosen = svc().choose_box(sub.id, next, {{a, 1}, {b, 2}}, std::nullopt, t.actor);
+  ASSERT_TRUE(chosen.ok()) << chosen.error().message;
+  auto boxes = svc().boxes(sub.id, 2);
+  ASSERT_TRUE(boxes.ok());
+  std::int64_t picked = 0;
+  for (const auto& item : (*boxes)[1].items) picked += item.quantity;
+  EXPECT_EQ(picked, 3);  // the pick shown for the box after is the tier's size too
+}
+
 }  // namespace
 }  // namespace recur::app

@@ -210,7 +210,10 @@ Json to_json(const Tier& t) {
            {"object", "tier"},
            {"name", t.name},
            {"rank", t.rank},
-           {"entitlements", {{"add_on_discount_percent", t.entitlements.add_on_discount_percent}, {"extras", extras}}}},
+           {"entitlements",
+            {{"add_on_discount_percent", t.entitlements.add_on_discount_percent},
+             {"extras", extras},
+             {"extra_choices", t.entitlements.extra_choices}}}},
       t);
 }
 
@@ -223,6 +226,7 @@ Tier tier_from_doc(const Json& doc) {
   t.entitlements.add_on_discount_percent = e.value("add_on_discount_percent", std::int64_t{0});
   for (const auto& item : e.value("extras", Json::array()))
     t.entitlements.extras.push_back({item.at("product"), item.at("quantity")});
+  t.entitlements.extra_choices = e.value("extra_choices", std::int64_t{0});
   read_envelope(doc, t);
   return t;
 }

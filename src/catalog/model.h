@@ -109,6 +109,9 @@ struct TierEntitlements {
   std::int64_t add_on_discount_percent = 0;  // 0..100: the member discount on one-time add-ons
   std::vector<PlanItem> extras;              // shipped free in every box of the tier's plans
   bool operator==(const TierEntitlements&) const = default;
+  // The box size: units a subscriber chooses (or Recur picks) in each box of the tier's
+  // plans that have a selection, on top of the selection's `choose` (0..kMaxChoose).
+  std::int64_t extra_choices = 0;
 };
 inline constexpr std::int64_t kMaxTierRank = 1000;
 inline constexpr std::size_t kMaxTierExtras = 20;

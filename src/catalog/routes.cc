@@ -332,7 +332,7 @@ Result<std::pair<PromotionCodePatch, std::int64_t>> parse_promotion_code_patch(c
   return std::make_pair(std::move(patch), *version);
 }
 
-// `entitlements`: {add_on_discount_percent?, extras?}; what is left out is none.
+// `entitlements`: {add_on_discount_percent?, extras?, extra_choices?}; what is left out is none.
 std::optional<TierEntitlements> read_entitlements(FieldReader& f, bool required) {
   const Json* object = f.object("entitlements", required);
   if (!object) return std::nullopt;
@@ -341,6 +341,7 @@ std::optional<TierEntitlements> read_entitlements(FieldReader& f, bool required)
   out.add_on_discount_percent = e.integer("add_on_discount_percent", false, 0, 100).value_or(0);
   auto extras = read_items(e, false, {"extras", "entitlements.extras", kMaxTierExtras, 100, false});
   if (extras) out.extras = *extras;
+  out.extra_choices = e.integer("extra_choices", false, 0, kMaxChoose).value_or(0);
   f.absorb(e);  // its errors, unknown fields included, go with the body's
   return out;
 }

@@ -176,6 +176,19 @@ Result<std::vector<PlanItem>> box_items(db::Tx& tx, const Plan& plan, std::int64
   return items;
 }
 
+std::optional<Selection> with_extra_choices(const std::optional<Selection>& selection, const std::optional<Tier>& tier) {
+  if (!selection || !tier) return selection;
+  Selection s = *selection;
+  s.choose += tier->entitlements.extra_choices;
+  return s;
+}
+
+Result<std::optional<Selection>> box_selection(db::Tx& tx, const Plan& plan) {
+  if (!plan.selection) return std::optional<Selection>();
+  RECUR_ASSIGN(auto tier, tier_of(tx, plan));
+  return with_extra_choices(plan.selection, tier);
+}
+
 Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& f) {
   std::vector<std::pair<std::string, db::Value>> filters;
   if (f.active) filters.emplace_back("active", std::int64_t{*f.active});
@@ -309,6 +322,7 @@ Result<std::vector<Plan>> all_plans_with_extras(db::Tx& tx) {
     auto tier = plan.tier ? tiers.find(*plan.tier) : tiers.end();
     if (tier == tiers.end()) continue;
     for (const auto& extra : tier->second.entitlements.extras) plan.items.push_back(extra);
+    plan.selection = with_extra_choices(plan.selection, tier->second);
   }
   return plans;
 }

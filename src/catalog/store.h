@@ -48,6 +48,11 @@ Result<std::optional<Tier>> tier_of(db::Tx& tx, const Plan& plan);
 // What a delivery of `plan` ships for `quantity` boxes: the plan's items, then its tier's
 // extras, each times the quantity (every box gets the extras).
 Result<std::vector<PlanItem>> box_items(db::Tx& tx, const Plan& plan, std::int64_t quantity);
+// The selection a box of `plan` has: the plan's, its `choose` raised by its tier's
+// extra_choices (the box-size entitlement); none without one.
+Result<std::optional<Selection>> box_selection(db::Tx& tx, const Plan& plan);
+// The selection with the tier's extra_choices added (pure).
+std::optional<Selection> with_extra_choices(const std::optional<Selection>& selection, const std::optional<Tier>& tier);
 
 // Coupons and promotion codes: `times_redeemed` lives in its own column (the document's
 // copy is not kept up to date); reads take it from there.
@@ -85,7 +90,8 @@ Result<std::int64_t> customer_redemptions(db::Tx& tx, const std::string& coupon,
 Result<std::vector<Product>> all_products(db::Tx& tx);
 // Every plan, archived ones too, by id.
 Result<std::vector<Plan>> all_plans(db::Tx& tx);
-// The same, each with its tier's extras added to its items (what one box ships: box_items).
+// The same, each with its tier's extras added to its items and its extra choices to its
+// selection (what one box ships: box_items, box_selection).
 Result<std::vector<Plan>> all_plans_with_extras(db::Tx& tx);
 // The products whose stock is tracked, by id; only those after `cursor` when given. Backward:
 // those before `cursor`, nearest first (highest id first).

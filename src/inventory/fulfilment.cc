@@ -24,10 +24,12 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
   if (plan) {
     RECUR_ASSIGN(items, catalog::box_items(tx, *plan, e.quantity));
     if (plan->selection) {
-      // What the customer chose for this box, or what Recur picks for them now.
+      // What the customer chose for this box, or what Recur picks for them now (the box's
+      // selection: the plan's, sized by its tier).
       std::vector<catalog::PlanItem> chosen = e.choice;
       if (chosen.empty()) {
-        RECUR_ASSIGN(chosen, default_choice(tx, sub, *plan, e.sequence, e.period.start));
+        RECUR_ASSIGN(auto selection, catalog::box_selection(tx, *plan));
+        RECUR_ASSIGN(chosen, default_choice(tx, sub, *selection, e.sequence, e.period.start));
       }
       for (const auto& c : chosen) items.push_back({c.product, c.quantity * e.quantity});
     }
@@ -159,10 +161,9 @@ Result<std::vector<subscriptions::Fulfilment::BoxOption>> InventoryFulfilment::b
 
 Result<std::vector<catalog::PlanItem>> InventoryFulfilment::default_choice(db::Tx& tx,
                                                                            const subscriptions::Subscription& sub,
-                                                                           const catalog::Plan& plan,
+                                                                           const catalog::Selection& selection,
                                                                            std::int64_t sequence, Timestamp ships_at) {
-  if (!plan.selection) return std::vector<catalog::PlanItem>();
-  RECUR_ASSIGN(auto offered, box_options(tx, *plan.selection, sub.quantity, ships_at));
+  RECUR_ASSIGN(auto offered, box_options(tx, selection, sub.quantity, ships_at));
   std::vector<catalog::PickOption> options;
   for (auto& o : offered) options.push_back({o.product, o.tags, o.available});
   catalog::Preferences preferences;
@@ -173,7 +174,7 @@ Result<std::vector<catalog::PlanItem>> InventoryFulfilment::default_choice(db::T
   RECUR_ASSIGN(auto latest, inventory::list_shipments(tx, {.subscription = sub.id, .page = {.limit = 1}}));
   for (const auto& s : latest.items)
     for (const auto& item : s.items) last.push_back(item.product);
-  return catalog::pick_selection(*plan.selection, options, preferences, last, sub.id + ":" + std::to_string(sequence));
+  return catalog::pick_selection(selection, options, preferences, last, sub.id + ":" + std::to_string(sequence));
 }
 
 recur::Status InventoryFulfilment::subscription_ended(db::Tx& tx, const std::string& subscription) {

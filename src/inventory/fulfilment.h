@@ -41,7 +41,7 @@ class InventoryFulfilment final : public subscriptions::Fulfilment {
   Result<std::vector<BoxOption>> box_options(db::Tx& tx, const catalog::Selection& selection, std::int64_t quantity,
                                              Timestamp ships_at) override;
   Result<std::vector<catalog::PlanItem>> default_choice(db::Tx& tx, const subscriptions::Subscription& sub,
-                                                        const catalog::Plan& plan, std::int64_t sequence,
+                                                        const catalog::Selection& selection, std::int64_t sequence,
                                                         Timestamp ships_at) override;
   // Billing was paid `invoice` in `tx`: the box of its period is marked paid (version, event
   // shipment.paid), so `paid` stays what the database says. An invoice, once paid, stays

@@ -122,10 +122,17 @@ Result<SubscriptionService::Loaded> SubscriptionService::load(db::Tx& tx, const 
   RECUR_ASSIGN(auto plan, catalog::find_plan(tx, l.sub.plan));
   if (!plan) return Error::internal("subscription " + id + " refers to a missing plan");
   l.plan = std::move(*plan);
+  // A box's selection is the plan's with its tier's extra choices (the box size).
+  if (l.plan.selection) {
+    RECUR_ASSIGN(l.plan.selection, catalog::box_selection(tx, l.plan));
+  }
   if (l.sub.pending_change) {
     RECUR_ASSIGN(auto pending, catalog::find_plan(tx, l.sub.pending_change->plan));
     if (!pending) return Error::internal("subscription " + id + " has a pending change to a missing plan");
     l.pending = std::move(*pending);
+    if (l.pending->selection) {
+      RECUR_ASSIGN(l.pending->selection, catalog::box_selection(tx, *l.pending));
+    }
   }
   RECUR_ASSIGN(l.closed, closed_days(tx));
   return l;
@@ -372,7 +379,8 @@ Result<std::vector<SubscriptionService::Box>> SubscriptionService::boxes(const s
           RECUR_ASSIGN(box.options, fulfilment_->box_options(tx, *plan.selection, l.sub.quantity,
                                                              periods[i].period.start));
           if (!box.chosen) {
-            RECUR_ASSIGN(box.items, fulfilment_->default_choice(tx, l.sub, plan, sequence, periods[i].period.start));
+            RECUR_ASSIGN(box.items, fulfilment_->default_choice(tx, l.sub, *plan.selection, sequence,
+                                                                periods[i].period.start));
           }
         }
       }

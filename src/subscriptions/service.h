@@ -179,7 +179,7 @@ class Fulfilment {
   // shipped at `ships_at` (archived products are not offered; `available`: stock expected
   // by then covers it), and what Recur would put in the box of period `sequence` of `sub`
   // if no choice is made (catalog::pick_selection with the customer's preferences, the last
-  // box's contents and the stock now).
+  // box's contents and the stock now). `selection`: the box's (catalog::box_selection).
   struct BoxOption {
     std::string product;
     std::string sku;
@@ -190,8 +190,8 @@ class Fulfilment {
   virtual Result<std::vector<BoxOption>> box_options(db::Tx& tx, const catalog::Selection& selection,
                                                      std::int64_t quantity, Timestamp ships_at) = 0;
   virtual Result<std::vector<catalog::PlanItem>> default_choice(db::Tx& tx, const Subscription& sub,
-                                                                const catalog::Plan& plan, std::int64_t sequence,
-                                                                Timestamp ships_at) = 0;
+                                                                const catalog::Selection& selection,
+                                                                std::int64_t sequence, Timestamp ships_at) = 0;
 };
 
 // What a payment outcome does to a subscription (billing decides; the state machine checks).

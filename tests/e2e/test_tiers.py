@@ -40,8 +40,8 @@ class TierTest(ApiTestCase):
             self.assertTrue(t["id"].startswith("tier_"), t)
             self.assertEqual((t["object"], t["version"], t["metadata"]), ("tier", 1, {}), t)
             self.assertTrue(0 <= t["rank"] <= 1000, t)
-        self.assertEqual(a["entitlements"], {"add_on_discount_percent": 5, "extras": []})
-        self.assertEqual(b["entitlements"], {"add_on_discount_percent": 0, "extras": []})
+        self.assertEqual(a["entitlements"], {"add_on_discount_percent": 5, "extras": [], "extra_choices": 0})
+        self.assertEqual(b["entitlements"], {"add_on_discount_percent": 0, "extras": [], "extra_choices": 0})
         self.assertNotEqual(a["rank"], b["rank"])
 
         r = self.api.get(f"/v1/tiers/{a['id']}")
@@ -70,7 +70,8 @@ class TierTest(ApiTestCase):
                                   "version": renamed["version"]})
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["entitlements"],
-                         {"add_on_discount_percent": 0, "extras": [{"product": self.product["id"], "quantity": 2}]})
+                         {"add_on_discount_percent": 0, "extras": [{"product": self.product["id"], "quantity": 2}],
+                          "extra_choices": 0})
         a = r.json()
 
         # A rank another tier has is refused, on a PATCH and on a POST, and changes nothing.
