@@ -98,6 +98,16 @@ TEST_F(GiftsTest, OneInvoicePaysEveryBoxTheRecipientClaimsAndTheSubscriptionEnds
                   {sub->id, gift->invoice}),
             1);
   EXPECT_EQ(gifts().claim({gift->claim_code, std::nullopt, std::nullopt}, t.actor).error().code, "gift_claimed");
+  // The recipient's details are theirs now: the gift keeps who they are, not a copy.
+  EXPECT_EQ(to_json(*gifts().get(gift->id))["recipient"], nullptr);
+  // Its boxes hold what was paid for: no more units, no other plan, until converted.
+  subscriptions::UpdateInput more;
+  more.quantity = 3;
+  EXPECT_EQ(t.app->subscriptions().update(sub->id, more, sub->version, t.actor).error().code, "gift_not_converted");
+  subscriptions::ChangePlanInput other;
+  other.quantity = 2;
+  EXPECT_EQ(t.app->subscriptions().change_plan(sub->id, other, std::nullopt, t.actor).error().code,
+            "gift_not_converted");
   EXPECT_EQ(notifications("gift_ending", sub->id), 0);
 
   // The second box: the next is the last, so both are told.

@@ -31,7 +31,9 @@ std::optional<GiftStatus> parse_gift_status(std::string_view text) {
   return std::nullopt;
 }
 
-Json to_json(const Gift& g) {
+Json to_json(const Gift& g, bool with_code) {
+  // An erased purchaser's sealed values read back empty: shown as null.
+  const bool erased = g.recipient.email.empty();
   return with_envelope(Json{{"id", g.id},
                             {"object", "gift"},
                             {"status", to_string(g.status)},
@@ -39,10 +41,10 @@ Json to_json(const Gift& g) {
                             {"plan", g.plan},
                             {"quantity", g.quantity},
                             {"deliveries", g.deliveries},
-                            {"recipient", recipient_json(g.recipient)},
+                            {"recipient", erased ? Json(nullptr) : recipient_json(g.recipient)},
                             {"message", to_json_text(g.message)},
                             {"send_at", format_rfc3339(g.send_at)},
-                            {"claim_code", g.claim_code},
+                            {"claim_code", with_code && !g.claim_code.empty() ? Json(g.claim_code) : Json(nullptr)},
                             {"invoice", g.invoice},
                             {"amount", g.amount},
                             {"currency", g.currency},
@@ -119,17 +121,19 @@ recur::Status check_gift(const Gift& g, Timestamp now) {
   return Ok{};
 }
 
-GiftStep due_step(const Gift& g, std::string_view invoice_status, Timestamp now) {
+GiftStep due_step(const Gift& g, std::string_view invoice_status, Timestamp now, bool refunded) {
   if (g.status == GiftStatus::kClaimed || g.status == GiftStatus::kExpired) return GiftStep::kNone;
-  if (g.status == GiftStatus::kPending && (invoice_status == "void" || invoice_status == "uncollectible"))
+  if (g.status == GiftStatus::kPending && (invoice_status == "void" || invoice_status == "uncollectible" || refunded))
     return GiftStep::kExpire;
   if (now >= g.expires_at) return GiftStep::kExpire;
   if (g.status == GiftStatus::kPending && invoice_status == "paid" && now >= g.send_at) return GiftStep::kSend;
   return GiftStep::kNone;
 }
 
-recur::Status check_claimable(const Gift& g, std::string_view invoice_status, Timestamp now) {
+recur::Status check_claimable(const Gift& g, std::string_view invoice_status, Timestamp now, bool refunded) {
   if (g.status == GiftStatus::kClaimed) return Error::conflict("gift_claimed", "this gift was claimed already");
+  if (refunded)
+    return Error::conflict("gift_refunded", "this gift's purchase was refunded: it can no longer be claimed");
   if (g.status == GiftStatus::kExpired || now >= g.expires_at)
     return Error::conflict("gift_expired", "this gift can no longer be claimed");
   if (invoice_status != "paid")

@@ -57,7 +57,10 @@ struct Gift {
   std::int64_t version = 1;
 };
 
-Json to_json(const Gift& gift);
+// `with_code`: the claim code is shown only to the caller that sold the gift (POST
+// /v1/gifts) and e-mailed to the recipient; reads and events show null, so that nobody who
+// can read events or webhooks can take the gift.
+Json to_json(const Gift& gift, bool with_code = false);
 Gift gift_from_doc(const Json& doc);
 
 // A new claim code: 16 characters of an alphabet without look-alikes (no 0/O, 1/I/L), in
@@ -77,11 +80,14 @@ recur::Status check_gift(const Gift& gift, Timestamp now);
 enum class GiftStep { kNone, kSend, kExpire };
 // Pending: sent once its invoice is paid and send_at has come; expired when its invoice
 // was voided or written off (never paid). Sent and pending: expired after expires_at.
-GiftStep due_step(const Gift& gift, std::string_view invoice_status, Timestamp now);
+// `refunded`: the invoice's money went back (refunds and lost disputes cover its total):
+// a pending gift is expired instead of sent.
+GiftStep due_step(const Gift& gift, std::string_view invoice_status, Timestamp now, bool refunded = false);
 
 // Whether the gift may be claimed now: its invoice is paid (409 gift_unpaid), it is not
 // claimed (409 gift_claimed) or expired (409 gift_expired). A pending gift whose invoice is
-// paid may be claimed before send_at (the purchaser may hand the code over in person).
-recur::Status check_claimable(const Gift& gift, std::string_view invoice_status, Timestamp now);
+// paid may be claimed before send_at (the purchaser may hand the code over in person). One
+// whose invoice was refunded in full is 409 gift_refunded.
+recur::Status check_claimable(const Gift& gift, std::string_view invoice_status, Timestamp now, bool refunded = false);
 
 }  // namespace recur::gifts

@@ -159,15 +159,19 @@ TEST(GiftRules, ItsJsonReadsBackAsItWas) {
   g.recipient_customer = "cus_2";
   g.ending_reminded = true;
   g.created = g.updated = at("2027-01-09T00:00:00Z");
-  const Json json = to_json(g);
+  const Json json = to_json(g, true);
   EXPECT_EQ(json["object"], "gift");
   EXPECT_EQ(json["status"], "claimed");
-  EXPECT_EQ(to_json(gift_from_doc(json)), json);
+  EXPECT_EQ(to_json(gift_from_doc(json), true), json);
+  EXPECT_TRUE(to_json(g)["claim_code"].is_null());  // reads and events never show it
   // An erased purchaser's sealed recipient reads as null: the gift still reads.
   Json erased = json;
   erased["recipient"] = nullptr;
   erased["message"] = nullptr;
+  erased["claim_code"] = nullptr;
   EXPECT_EQ(gift_from_doc(erased).recipient.email, "");
+  EXPECT_TRUE(to_json(gift_from_doc(erased), true)["recipient"].is_null());  // null, as the spec says
+  EXPECT_TRUE(to_json(gift_from_doc(erased), true)["claim_code"].is_null());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ using http::Request;
 using http::Response;
 
 auto render = [](const Gift& g) { return to_json(g); };
+auto render_sold = [](const Gift& g) { return to_json(g, true); };  // the seller sees the code once
 
 // {name, email, shipping_address}: read as a customer's fields are.
 std::optional<Recipient> read_recipient(FieldReader& fields) {
@@ -82,7 +83,7 @@ void add_routes(http::Router& router, GiftService& svc) {
   router.add("POST", "/v1/gifts", write, [&svc](Request& req) {
     auto in = parse_create(req);
     if (!in.ok()) return http::error_response(req, in.error());
-    return http::respond(req, svc.create(*in, access::actor_of(req)), 201, render);
+    return http::respond(req, svc.create(*in, access::actor_of(req)), 201, render_sold);
   });
   router.add("GET", "/v1/gifts", read, [&svc](Request& req) {
     auto filter = list_filter(req);

@@ -27,6 +27,11 @@ Error gift_not_found(const std::string& id) {
 
 std::string day_of(Timestamp t) { return format_rfc3339(t).substr(0, 10); }
 
+// The gift's money went back: refunds and lost disputes cover what its invoice charged.
+bool refunded(const billing::Invoice& invoice) {
+  return invoice.total > 0 && invoice.amount_refunded + invoice.amount_disputed_lost >= invoice.total;
+}
+
 // The gift's line on the purchaser's invoice: the plan's price for every box.
 Result<billing::InvoiceLine> gift_line(const catalog::Plan& plan, const Gift& g) {
   const std::int64_t boxes = g.quantity * g.deliveries;
@@ -60,12 +65,13 @@ Result<Gift> GiftService::create(const GiftInput& in, const events::Actor& actor
   g.deliveries = in.deliveries;
   g.recipient = in.recipient;
   g.message = in.message;
-  g.send_at = std::max(in.send_at.value_or(now), now);
-  g.expires_at = g.send_at + kClaimWindow;
+  g.send_at = in.send_at.value_or(now);
   g.claim_code = new_claim_code();
   g.metadata = in.metadata;
   g.created = g.updated = now;
   RECUR_TRY(check_gift(g, now));
+  g.send_at = std::max(g.send_at, now);  // a clock a little behind: now
+  g.expires_at = g.send_at + kClaimWindow;
 
   billing::OneOffInput one;
   one.request_key = in.request_key;
@@ -137,9 +143,11 @@ Result<Gift> GiftService::claim(const ClaimInput& in, const events::Actor& actor
     RECUR_ASSIGN(auto found, find_gift_by_code(tx, code, true));
     if (!found) return Error::not_found("gift_not_found", "no gift has this claim code");
     Gift g = std::move(*found);
+    // Its purchaser was erased: the code went with them.
+    if (g.claim_code.empty()) return Error::not_found("gift_not_found", "no gift has this claim code");
     RECUR_ASSIGN(auto invoice, billing::find_invoice(tx, g.invoice, false));
     if (!invoice) return Error::internal("gift " + g.id + " has no invoice");
-    RECUR_TRY(check_claimable(g, billing::to_string(invoice->status), now));
+    RECUR_TRY(check_claimable(g, billing::to_string(invoice->status), now, refunded(*invoice)));
 
     // The recipient: the customer named, else the customer with the recipient's e-mail,
     // else a new one.
@@ -188,6 +196,9 @@ Result<Gift> GiftService::claim(const ClaimInput& in, const events::Actor& actor
     g.claimed_at = now;
     g.subscription = sub.id;
     g.recipient_customer = recipient;
+    // The recipient is a customer now, their details theirs (erased with them): the gift
+    // keeps only who they are, not a copy under the purchaser's key.
+    g.recipient = Recipient{};
     g.updated = now;
     ++g.version;
     RECUR_ASSIGN(bool stored, update_gift(tx, g, version));
@@ -224,7 +235,7 @@ recur::Status GiftService::step(const std::string& id, Timestamp now, GiftRunRep
     Gift g = std::move(*found);
     RECUR_ASSIGN(auto invoice, billing::find_invoice(tx, g.invoice, false));
     const std::string status = invoice ? std::string(billing::to_string(invoice->status)) : "void";
-    const GiftStep what = due_step(g, status, now);
+    const GiftStep what = due_step(g, status, now, invoice && refunded(*invoice));
     if (what == GiftStep::kNone) return Ok{};
     Json before = to_json(g);
     const std::int64_t version = g.version;
@@ -269,8 +280,9 @@ Result<GiftRunReport> GiftService::run_due() {
 }
 
 Result<std::optional<Timestamp>> GiftService::next_due_at() {
+  const Timestamp now = clock_.now();
   return db::transact(
-      db_, [&](db::Tx& tx) { return next_send_at(tx); }, db::TxMode::kReadOnly);
+      db_, [&](db::Tx& tx) { return next_send_at(tx, now); }, db::TxMode::kReadOnly);
 }
 
 // ------------------------------------------------------------------ the last box's reminder
@@ -314,7 +326,7 @@ Status GiftReminders::appended(db::Tx& tx, const events::Event& event) {
     m.customer = purchaser->id;
     m.resource = g.id;
     m.data = {{"customer_name", purchaser->name},
-              {"recipient_name", g.recipient.name},
+              {"recipient_name", recipient && !recipient->erased_at ? recipient->name : std::string()},
               {"plan_name", plan_name},
               {"last_box_date", last_box}};
     RECUR_TRY(outbox_.enqueue(tx, m));

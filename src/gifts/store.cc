@@ -22,7 +22,7 @@ Result<std::optional<Gift>> first_gift(db::Tx& tx, const db::Rows& rows) {
 }
 
 Result<std::string> sealed_doc(db::Tx& tx, const Gift& g) {
-  auto doc = to_json(g);
+  auto doc = to_json(g, true);  // the code stays, sealed
   RECUR_TRY(privacy::seal(tx, doc, g.id));
   return doc.dump();
 }
@@ -99,8 +99,8 @@ Result<std::vector<std::string>> due_gifts(db::Tx& tx, Timestamp now, int limit,
   return ids;
 }
 
-Result<std::optional<Timestamp>> next_send_at(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(send_at) FROM gifts WHERE status = 'pending'", {}));
+Result<std::optional<Timestamp>> next_send_at(db::Tx& tx, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT MIN(send_at) FROM gifts WHERE status = 'pending' AND send_at > $1", {now}));
   if (rows.empty() || rows[0].is_null(0)) return std::optional<Timestamp>();
   return std::optional<Timestamp>(rows[0].int64(0));
 }

@@ -32,7 +32,7 @@ Result<Page<Gift>> list_gifts(db::Tx& tx, const GiftFilter& filter);
 // Gifts the scheduler may have to act on at `now` (pending and due to be sent, or unclaimed
 // past their claim window), by id after `after`.
 Result<std::vector<std::string>> due_gifts(db::Tx& tx, Timestamp now, int limit, const std::string& after);
-// The soonest send_at of a pending gift (the test clock stops there).
-Result<std::optional<Timestamp>> next_send_at(db::Tx& tx);
+// The soonest send_at after `now` of a pending gift (the test clock stops there).
+Result<std::optional<Timestamp>> next_send_at(db::Tx& tx, Timestamp now);
 
 }  // namespace recur::gifts

@@ -165,6 +165,9 @@ std::optional<Schedule> schedule_of(const subscriptions::Subscription& sub, cons
     s.picks = extras_of(catalog::pick_selection(*fp.selection, options, preferences, {}, sub.id));
     for (const auto& c : sub.choices) s.chosen.push_back({c.period_start, extras_of(c.items)});
   }
+  // A gift its recipient has not converted ships the boxes it paid for and ends.
+  if (sub.gift && !sub.gift->converted)
+    s.boxes_left = sub.prepaid ? std::max<std::int64_t>(sub.prepaid->remaining, 0) : 0;
   if (sub.pending_change) {
     if (auto pending = catalogue.plan_of(sub.pending_change->plan)) {
       s.pending_plan = *pending;
@@ -236,6 +239,7 @@ void visit_boxes(const Schedule& s, Timestamp until, Visit&& visit) {
   Timestamp anchor = s.anchor;
   const Cadence* cadence = &s.cadence;
   Timestamp end = std::min(until, s.ends_at);
+  std::int64_t shipped = 0;
   // The lead box first, then the calendar from its anchor (n is bumped before each read).
   std::int64_t n = s.lead != kNever ? s.index - 1 : s.index;
   for (Timestamp t = s.lead != kNever ? s.lead : period_start(anchor, *cadence, n); t < end;
@@ -257,6 +261,7 @@ void visit_boxes(const Schedule& s, Timestamp until, Visit&& visit) {
       quantity = s.pending_quantity;
     }
     if (std::any_of(s.skipped.begin(), s.skipped.end(), [&](Timestamp k) { return k >= t && k <= ships; })) continue;
+    if (s.boxes_left >= 0 && shipped++ >= s.boxes_left) break;  // a gift's boxes run out
     visit(ships, plan, quantity);
   }
 }

@@ -146,6 +146,8 @@ struct Schedule {
     std::vector<Extra> items;
   };
   std::vector<Chosen> chosen;
+  // A gift not converted: the boxes it has left to ship (then it ends); -1: no such end.
+  std::int64_t boxes_left = -1;
   // The shop's blackout dates (shared by every schedule; none: every day is open): a box due
   // on one ships on the next open day, as subscriptions::advance moves it.
   std::shared_ptr<const subscriptions::ClosedDays> closed;

@@ -26,9 +26,17 @@ recur::Status InventoryFulfilment::period_began(db::Tx& tx, const subscriptions:
     if (plan->selection) {
       // What the customer chose for this box, or what Recur picks for them now (the box's
       // selection: the plan's, sized by its tier).
+      RECUR_ASSIGN(auto selection, catalog::box_selection(tx, *plan));
       std::vector<catalog::PlanItem> chosen = e.choice;
-      if (chosen.empty()) {
-        RECUR_ASSIGN(auto selection, catalog::box_selection(tx, *plan));
+      // A choice made for another plan (changed since) or of an option archived since no
+      // longer fits this box: Recur picks instead.
+      bool fits = !chosen.empty() && catalog::check_choice(*selection, chosen).ok();
+      for (const auto& c : chosen) {
+        if (!fits) break;
+        RECUR_ASSIGN(auto option, catalog::find_product(tx, c.product));
+        fits = option && option->active;
+      }
+      if (!fits) {
         RECUR_ASSIGN(chosen, default_choice(tx, sub, *selection, e.sequence, e.period.start));
       }
       for (const auto& c : chosen) items.push_back({c.product, c.quantity * e.quantity});

@@ -36,6 +36,17 @@ recur::Status check_ships_somewhere(const catalog::Plan& plan, bool has_address)
                         {{"shipping_address", "required", "required for a plan that ships goods (or set the customer's)"}});
 }
 
+// A gift's subscription its recipient has not converted: nothing but conversion keeps it
+// going past the gift's last box (`ending_only`: refused only once that end is set), and its
+// boxes hold what was paid for (409 gift_not_converted).
+recur::Status gift_converted_or_refuse(const Subscription& sub, bool ending_only = true) {
+  if (!sub.gift || sub.gift->converted) return Ok{};
+  if (ending_only && !(sub.cancellation && sub.cancellation->reason == kGiftEnded)) return Ok{};
+  return Error::conflict("gift_not_converted", "subscription " + sub.id +
+                                                   " is a gift: convert it (POST /v1/subscriptions/" + sub.id +
+                                                   "/convert) to carry on or change it as a paid subscription");
+}
+
 Error not_found(const std::string& id) {
   return Error::not_found("subscription_not_found", no_object_message("subscription", "sub", id));
 }
@@ -268,6 +279,8 @@ Result<Subscription> SubscriptionService::update(const std::string& id, const Up
   return mutate(id, expected_version, actor, "subscription.updated", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kUpdate));
     // The other fields first: a trial ended now bills and ships the first period with them.
+    // A gift's boxes hold the quantity its purchaser paid for.
+    if (in.quantity && *in.quantity != l.sub.quantity) RECUR_TRY(gift_converted_or_refuse(l.sub, false));
     if (in.quantity) l.sub.quantity = *in.quantity;
     if (in.shipping_address) l.sub.shipping_address = *in.shipping_address;
     if (in.metadata) l.sub.metadata = *in.metadata;
@@ -359,22 +372,27 @@ Result<std::vector<SubscriptionService::Box>> SubscriptionService::boxes(const s
     (void)advance(l.sub, l.lookup(), now);  // as of now, as get() shows it
     std::vector<Box> out;
     std::int64_t sequence = l.sub.billed_periods;  // the box's number as the lifecycle will give it
+    std::size_t next_choice = 0;                   // l.sub.choices are in box order
     const auto periods = subscriptions::upcoming(l.sub, l.lookup(), count + 2);
     const std::size_t first = l.sub.status == Status::kScheduled ? 0 : 1;  // the current box began
     for (std::size_t i = first; i < periods.size() && static_cast<int>(out.size()) < count; ++i) {
       if (periods[i].trial) continue;
       if (!periods[i].skipped) ++sequence;  // a skipped period bills nothing and gets no number
       Box box{periods[i]};
+      // The choice the box will take, by the lifecycle's rule (take_choice): the latest named
+      // before its end and not taken by an earlier box (a skipped box's goes with it).
+      std::optional<std::vector<catalog::PlanItem>> choice;
+      while (next_choice < l.sub.choices.size() && l.sub.choices[next_choice].period_start < periods[i].period.end)
+        choice = l.sub.choices[next_choice++].items;
       const catalog::Plan& plan = l.pending && periods[i].plan == l.pending->id ? *l.pending : l.plan;
       if (plan.selection && !periods[i].skipped) {
         box.has_selection = true;
         box.cutoff_at = choice_cutoff(periods[i].period.start, plan.selection->cutoff_days);
         box.open = now < box.cutoff_at;
-        for (const auto& c : l.sub.choices)
-          if (c.period_start == periods[i].period.start) {
-            box.items = c.items;
-            box.chosen = true;
-          }
+        if (choice && check_choice(*plan.selection, *choice).ok()) {
+          box.items = *choice;
+          box.chosen = true;
+        }
         if (fulfilment_) {
           RECUR_ASSIGN(box.options, fulfilment_->box_options(tx, *plan.selection, l.sub.quantity,
                                                              periods[i].period.start));
@@ -500,6 +518,7 @@ Result<Subscription> SubscriptionService::remove_add_on(const std::string& id, c
 Result<ChangePreview> SubscriptionService::plan_change(db::Tx& tx, const Loaded& l, const ChangePlanInput& in,
                                                        Timestamp now) {
   RECUR_TRY(allowed(l.sub, Action::kChangePlan));
+  RECUR_TRY(gift_converted_or_refuse(l.sub, false));  // a gift's boxes are the plan it was bought on
   // Boxes already paid for at the current terms ship at them: no fair proration of a
   // charge that paid for several deliveries (docs/subscription-boxes.md).
   // The last prepaid box itself was paid by the charge, not alone: a change may wait for its
@@ -736,10 +755,7 @@ Result<Subscription> SubscriptionService::reactivate(const std::string& id,
                                                      const events::Actor& actor) {
   return mutate(id, expected_version, actor, "subscription.reactivated", [&](Loaded& l, db::Tx&, Timestamp) -> Result<Json> {
     RECUR_TRY(allowed(l.sub, Action::kReactivate));
-    if (l.sub.cancellation && l.sub.cancellation->reason == kGiftEnded)
-      return Error::conflict("gift_not_converted",
-                             "the gift ends after its last box: convert it (POST /v1/subscriptions/" + l.sub.id +
-                                 "/convert) to carry on as a paid subscription");
+    RECUR_TRY(gift_converted_or_refuse(l.sub));
     l.sub.cancel_at_period_end = false;
     l.sub.canceled_at.reset();
     l.sub.cancellation.reset();
@@ -1074,6 +1090,7 @@ Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const st
     (void)advance(l.sub, l.lookup(), now);
     if (l.sub.status == Status::kCanceled)
       return Error::conflict("subscription_canceled", "the subscription is already canceled");
+    RECUR_TRY(gift_converted_or_refuse(l.sub));
     RECUR_ASSIGN(auto active, active_offers(tx, reason));
     std::vector<RetentionOffer> offers;
     Json shown = Json::array();
@@ -1111,6 +1128,8 @@ Result<Subscription> SubscriptionService::accept_offer(const std::string& id, co
   return mutate(id, std::nullopt, actor, "subscription.retention_accepted", [&](Loaded& l, db::Tx& tx, Timestamp now) -> Result<Json> {
     RECUR_ASSIGN(std::string reason, require_open_offer(tx, id, offer_id));
     RECUR_ASSIGN(RetentionOffer o, require_offer(tx, offer_id));
+    // An offer keeps a subscriber who pays: a gift not converted has no one paying after it.
+    RECUR_TRY(gift_converted_or_refuse(l.sub));
     Json details = {{"offer", o.id}, {"type", to_string(o.type)}, {"reason", reason}};
     switch (o.type) {
       case OfferType::kDiscount:
