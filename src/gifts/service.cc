@@ -307,30 +307,24 @@ Status GiftReminders::appended(db::Tx& tx, const events::Event& event) {
   RECUR_ASSIGN(auto purchaser, customers::find_customer(tx, g.purchaser));
   const std::string recipient_id = event.after.value("customer", "");
   RECUR_ASSIGN(auto recipient, customers::find_customer(tx, recipient_id));
-  if (recipient && !recipient->erased_at) {
+  auto name_of = [](const std::optional<customers::Customer>& c) {
+    return c && !c->erased_at ? c->name : std::string();
+  };
+  // Each is told once, by name, while they can still be reached (not erased).
+  auto tell = [&](const std::optional<customers::Customer>& to, const char* template_name, const std::string& resource,
+                  const char* other_key, const std::string& other) -> recur::Status {
+    if (!to || to->erased_at) return Ok{};
     notify::Message m;
-    m.template_name = "gift_ending";
-    m.to = recipient->email;
-    m.customer = recipient->id;
-    m.resource = event.resource_id;
-    m.data = {{"customer_name", recipient->name},
-              {"purchaser_name", purchaser ? purchaser->name : std::string()},
-              {"plan_name", plan_name},
-              {"last_box_date", last_box}};
+    m.template_name = template_name;
+    m.to = to->email;
+    m.customer = to->id;
+    m.resource = resource;
+    m.data = {{"customer_name", to->name}, {other_key, other}, {"plan_name", plan_name}, {"last_box_date", last_box}};
     RECUR_TRY(outbox_.enqueue(tx, m));
-  }
-  if (purchaser && !purchaser->erased_at) {
-    notify::Message m;
-    m.template_name = "gift_ending_purchaser";
-    m.to = purchaser->email;
-    m.customer = purchaser->id;
-    m.resource = g.id;
-    m.data = {{"customer_name", purchaser->name},
-              {"recipient_name", recipient && !recipient->erased_at ? recipient->name : std::string()},
-              {"plan_name", plan_name},
-              {"last_box_date", last_box}};
-    RECUR_TRY(outbox_.enqueue(tx, m));
-  }
+    return Ok{};
+  };
+  RECUR_TRY(tell(recipient, "gift_ending", event.resource_id, "purchaser_name", name_of(purchaser)));
+  RECUR_TRY(tell(purchaser, "gift_ending_purchaser", g.id, "recipient_name", name_of(recipient)));
   const std::int64_t version = g.version;
   g.ending_reminded = true;
   g.updated = clock_.now();
