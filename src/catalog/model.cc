@@ -39,8 +39,7 @@ Json to_json(const Product& p) {
 }
 
 Json to_json(const Plan& p) {
-  Json items = Json::array();
-  for (const auto& item : p.items) items.push_back({{"product", item.product}, {"quantity", item.quantity}});
+  Json items = to_json(p.items);
   return with_envelope(Json{{"id", p.id},
               {"object", "plan"},
               {"name", p.name},
@@ -84,7 +83,7 @@ Plan plan_from_doc(const Json& doc) {
   // Plans stored before reminders have no renewal_reminder_days: the default, 3.
   p.renewal_reminder_days = doc.contains("renewal_reminder_days") ? doc_int(doc, "renewal_reminder_days").value_or(0) : 3;
   p.tier = doc_text(doc, "tier");
-  for (const auto& item : doc.at("items")) p.items.push_back({item.at("product"), item.at("quantity")});
+  p.items = plan_items_from_json(doc.at("items"));
   if (const auto& sel = doc.value("selection", Json()); sel.is_object())
     p.selection = Selection{sel.at("choose"), sel.at("from"), sel.at("cutoff_days"), sel.at("default")};
   p.active = doc.at("active");
@@ -201,10 +200,20 @@ std::vector<PlanItem> pick_selection(const Selection& s, const std::vector<PickO
   return take_around(order, s.choose);
 }
 
+Json to_json(const std::vector<PlanItem>& items) {
+  Json out = Json::array();
+  for (const auto& item : items) out.push_back({{"product", item.product}, {"quantity", item.quantity}});
+  return out;
+}
+
+std::vector<PlanItem> plan_items_from_json(const Json& json) {
+  std::vector<PlanItem> out;
+  for (const auto& item : json) out.push_back({item.at("product"), item.at("quantity")});
+  return out;
+}
+
 Json to_json(const Tier& t) {
-  Json extras = Json::array();
-  for (const auto& item : t.entitlements.extras)
-    extras.push_back({{"product", item.product}, {"quantity", item.quantity}});
+  const Json extras = to_json(t.entitlements.extras);
   return with_envelope(
       Json{{"id", t.id},
            {"object", "tier"},
@@ -224,8 +233,7 @@ Tier tier_from_doc(const Json& doc) {
   t.rank = doc.at("rank");
   const Json& e = doc.at("entitlements");
   t.entitlements.add_on_discount_percent = e.value("add_on_discount_percent", std::int64_t{0});
-  for (const auto& item : e.value("extras", Json::array()))
-    t.entitlements.extras.push_back({item.at("product"), item.at("quantity")});
+  t.entitlements.extras = plan_items_from_json(e.value("extras", Json::array()));
   t.entitlements.extra_choices = e.value("extra_choices", std::int64_t{0});
   read_envelope(doc, t);
   return t;

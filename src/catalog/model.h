@@ -40,6 +40,11 @@ struct PlanItem {
   bool operator==(const PlanItem&) const = default;
 };
 
+// A list of items in JSON, [{product, quantity}], and back (a plan's items, a tier's extras,
+// a box's choice).
+Json to_json(const std::vector<PlanItem>& items);
+std::vector<PlanItem> plan_items_from_json(const Json& json);
+
 // Box customization (docs/subscription-boxes.md, "Choosing what is in the box"): each box of
 // the plan holds, besides its items, `choose` units picked from `from` (product ids) by the
 // customer until `cutoff_days` before the box, or by Recur after: by the customer's

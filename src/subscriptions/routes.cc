@@ -262,12 +262,6 @@ Json upcoming_json(const std::vector<UpcomingPeriod>& periods, const std::string
   return http::list_json(std::move(data), false, "/v1/subscriptions/" + id + "/upcoming");
 }
 
-Json items_of(const std::vector<catalog::PlanItem>& items) {
-  Json out = Json::array();
-  for (const auto& i : items) out.push_back({{"product", i.product}, {"quantity", i.quantity}});
-  return out;
-}
-
 Json box_json(const SubscriptionService::Box& b) {
   Json selection = nullptr;
   if (b.has_selection) {
@@ -278,7 +272,7 @@ Json box_json(const SubscriptionService::Box& b) {
     selection = {{"cutoff_at", format_rfc3339(b.cutoff_at)},
                  {"open", b.open},
                  {"chosen", b.chosen},
-                 {"items", items_of(b.items)},
+                 {"items", catalog::to_json(b.items)},
                  {"options", options}};
   }
   return Json{{"object", "box"},

@@ -430,9 +430,7 @@ Result<Subscription> SubscriptionService::choose_box(const std::string& id, Time
       for (auto& i : shipped) i.quantity *= l.sub.quantity;
       RECUR_TRY(fulfilment_->check_extras(tx, shipped, box.start));
     }
-    Json chosen = Json::array();
-    for (const auto& i : items) chosen.push_back({{"product", i.product}, {"quantity", i.quantity}});
-    return Json{{"period", to_json(box)}, {"items", chosen}};
+    return Json{{"period", to_json(box)}, {"items", catalog::to_json(items)}};
   });
 }
 

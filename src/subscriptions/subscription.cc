@@ -113,17 +113,11 @@ std::optional<Prepaid> prepaid_from_json(const Json& j) {
   return p;
 }
 
-Json items_json(const std::vector<catalog::PlanItem>& items) {
-  Json out = Json::array();
-  for (const auto& i : items) out.push_back({{"product", i.product}, {"quantity", i.quantity}});
-  return out;
-}
-
 Json choices_json(const std::vector<BoxChoice>& choices) {
   Json out = Json::array();
   for (const auto& c : choices)
     out.push_back({{"period_start", format_rfc3339(c.period_start)},
-                   {"items", items_json(c.items)},
+                   {"items", catalog::to_json(c.items)},
                    {"chosen_at", format_rfc3339(c.chosen_at)}});
   return out;
 }
@@ -132,9 +126,8 @@ std::vector<BoxChoice> choices_from_json(const Json& j) {
   std::vector<BoxChoice> out;
   if (!j.is_array()) return out;
   for (const auto& c : j) {
-    BoxChoice choice{doc_required_time(c, "period_start"), {}, doc_required_time(c, "chosen_at")};
-    for (const auto& i : c.at("items")) choice.items.push_back({i.at("product"), i.at("quantity")});
-    out.push_back(std::move(choice));
+    out.push_back({doc_required_time(c, "period_start"), catalog::plan_items_from_json(c.at("items")),
+                   doc_required_time(c, "chosen_at")});
   }
   return out;
 }
