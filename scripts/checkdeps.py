@@ -27,10 +27,11 @@ ALLOWED = {
     "webhooks": ["platform", "privacy", "events", "access", "notify"],
     "analytics": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions"],
     "gifts": ["platform", "privacy", "events", "access", "catalog", "customers", "subscriptions", "notify", "billing"],
+    "portal": ["platform", "privacy", "events", "access", "customers", "notify", "billing"],
     "app": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify", "billing",
-            "inventory", "webhooks", "analytics", "gifts"],
+            "inventory", "webhooks", "analytics", "gifts", "portal"],
     "testing": ["platform", "privacy", "audit", "events", "access", "gateways", "catalog", "customers", "subscriptions", "notify",
-                "billing", "inventory", "webhooks", "analytics", "gifts", "app"],
+                "billing", "inventory", "webhooks", "analytics", "gifts", "portal", "app"],
 }
 TEST_EXTRA = ["testing", "app"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')

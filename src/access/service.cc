@@ -218,6 +218,7 @@ Result<Role> ApiKeys::create_role(const std::string& name, const std::vector<std
 
 Result<std::optional<http::Principal>> ApiKeys::authenticate(std::string_view bearer_token) {
   if (bearer_token.empty() || bearer_token.size() > 200) return std::optional<http::Principal>();
+  if (bearer_token.starts_with("cs_")) return sessions_ ? sessions_(bearer_token) : std::optional<http::Principal>();
   std::string hash = hash_secret(bearer_token);
   Timestamp now = clock_.now();
   auto judged = [&](const Cached& c) -> Result<std::optional<http::Principal>> {

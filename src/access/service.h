@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -83,6 +84,10 @@ class ApiKeys final : public http::Authenticator {
   Result<Role> create_role(const std::string& name, const std::vector<std::string>& permissions,
                            const events::Actor& actor);
 
+  // Tokens starting "cs_" are customer sessions (customers/sessions.h), checked by `check`.
+  using SessionCheck = std::function<Result<std::optional<http::Principal>>(std::string_view token)>;
+  void set_customer_sessions(SessionCheck check) { sessions_ = std::move(check); }
+
   // http::Authenticator: an unknown key is nullopt; a revoked or expired one is a 401 error
   // (api_key_revoked, api_key_expired).
   Result<std::optional<http::Principal>> authenticate(std::string_view bearer_token) override;
@@ -104,6 +109,7 @@ class ApiKeys final : public http::Authenticator {
   events::Recorder events_;
   bool test_mode_ = false;
   cache::InvalidationBus* bus_ = nullptr;
+  SessionCheck sessions_;
   std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // by key hash
   std::uint64_t generation_ = 0;                    // bumped by every forget

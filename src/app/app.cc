@@ -1,6 +1,8 @@
 // App wiring.
 #include "app/app.h"
 
+#include "app/customer_scopes.h"
+
 #include "analytics/routes.h"
 #include "app/audit_routes.h"
 #include "app/data_subject.h"
@@ -113,6 +115,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       idempotency_(*db_, *clock_, options.idempotency_lease),
       catalog_(*db_, *clock_, ids_),
       customers_(*db_, *clock_, ids_, gateways_),
+      sessions_(*db_, *clock_, ids_),
       subscriptions_(*db_, *clock_, ids_),
       retention_(*db_, *clock_, ids_),
       email_(email_sender(options, *clock_)),
@@ -126,7 +129,10 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       gift_reminders_(notifications_, *clock_),
       events_api_(*db_, *clock_, options.event_retention_days),
       webhooks_(*db_, *clock_, ids_, webhook_options(options)),
-      pipeline_(router_, keys_, idempotency_) {
+      pipeline_(router_, keys_, idempotency_),
+      portal_(pipeline_, sessions_, *db_, notifications_, *clock_,
+              portal::PortalOptions{options.portal_url, options.update_payment_url,
+                                    options.billing.payment_update_token_seconds}) {
   erase_after_days_ = options.erase_after_days;
   keys_.set_test_mode(options.test_mode);  // rk_test_ secrets
   wire_billing(options);
@@ -136,6 +142,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   access::add_routes(router_, keys_);
   catalog::add_routes(router_, catalog_);
   customers::add_routes(router_, customers_);
+  keys_.set_customer_sessions([this](std::string_view token) { return sessions_.authenticate(token); });
+  customers::add_session_routes(router_, sessions_,
+                                [this](const std::string& token) { return portal_.sign_in_link(token); });
   subscriptions::CheckoutHooks checkout;
   // Without payment_behavior: allow_incomplete, Stripe's default (docs/billing-rules.md, "Checkout").
   auto behavior_of = [](const std::string& behavior) -> Result<billing::PaymentBehavior> {
@@ -186,6 +195,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   add_data_subject_routes(router_, *this);
   add_audit_routes(router_, audit_);
   analytics::add_routes(router_, reports_, *db_, *clock_);
+  portal_.add_routes(router_);
+  open_routes_to_customers(router_, *this);  // after every route it opens
   declare_expansions(router_);
   pipeline_.set_expander(expander(catalog_, customers_, subscriptions_, billing_.service));
 }

@@ -29,6 +29,7 @@
 #include "platform/http/pipeline.h"
 #include "platform/http/router.h"
 #include "platform/ids.h"
+#include "portal/portal.h"
 #include "privacy/keyring.h"
 #include "subscriptions/service.h"
 #include "webhooks/dispatcher.h"
@@ -99,6 +100,9 @@ struct Options {
   std::string invoice_page_dir;
   // The shop's page that claims a gift: the recipient's e-mail links here with ?code=...
   std::string gift_claim_url = std::string(gifts::kDefaultClaimUrl);
+  // The customer portal's public address, ending in /portal (docs/portal.md): its sign-in
+  // links point here. `serve` defaults it to its own --listen address.
+  std::string portal_url = "http://127.0.0.1:8080/portal";
 };
 
 class App {
@@ -125,6 +129,7 @@ class App {
   inventory::InventoryService& inventory() { return inventory_; }
   inventory::PurchasingService& purchasing() { return purchasing_; }
   gifts::GiftService& gifts() { return gifts_; }
+  customers::CustomerSessions& customer_sessions() { return sessions_; }
   cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
   privacy::Keyring& keyring() { return *keyring_; }
   // Whether open() made the master key file (serve and migrate say so).
@@ -178,6 +183,7 @@ class App {
   access::SqlIdempotencyStore idempotency_;
   catalog::CatalogService catalog_;
   customers::CustomerService customers_;
+  customers::CustomerSessions sessions_;
   subscriptions::SubscriptionService subscriptions_;
   subscriptions::RetentionService retention_;
   std::unique_ptr<notify::EmailSender> email_;
@@ -203,6 +209,7 @@ class App {
   std::optional<Timestamp> last_erasure_;
   http::Router router_;
   http::Pipeline pipeline_;
+  portal::Portal portal_;                             // calls the API through pipeline_
   std::unique_ptr<webhooks::Dispatcher> dispatcher_;  // stopped before what it sends with
   // Declared last so it goes first: its thread calls into inventory_'s cache, and nothing
   // publishes once the App is being destroyed (server and scheduler are stopped by then).

@@ -359,6 +359,7 @@ struct ServeFlags {
   std::string update_payment_url = std::string(kDefaultPaymentUpdateUrl);
   std::int64_t payment_update_ttl_days = billing::kDefaultPaymentUpdateTtl / kSecondsPerDay;
   std::string gift_claim_url = std::string(gifts::kDefaultClaimUrl);
+  std::string portal_url;  // empty: http(s)://<listen>/portal
   std::string ops_email;
   gateways::StripeConfig stripe;
   gateways::SquareConfig square;
@@ -539,6 +540,10 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.dashboard_dir = flags.dashboard_dir;
   options.invoice_page_dir = flags.invoice_page_dir;
   options.gift_claim_url = flags.gift_claim_url;
+  options.portal_url = !flags.portal_url.empty()
+                           ? flags.portal_url
+                           : std::string(flags.tls_cert.empty() ? "http://" : "https://") + flags.listen + "/portal";
+  while (options.portal_url.ends_with('/')) options.portal_url.pop_back();
   options.rate_limits = {*per_key, *per_ip};
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
@@ -700,6 +705,11 @@ int run_cli(int argc, char** argv) {
   auto* serve_cmd = cli.add_subcommand("serve", "serve the REST API (migrates the database first)");
   ServeFlags flags;
   add_db_option(serve_cmd, common);
+  serve_cmd
+      ->add_option("--portal-url", flags.portal_url,
+                   "the customer portal's public address, ending in /portal (sign-in links point here); "
+                   "default: http://<listen>/portal")
+      ->envname("RECUR_PORTAL_URL");
   serve_cmd->add_option("--listen", flags.listen, "address to listen on, HOST:PORT")
       ->envname("RECUR_LISTEN")
       ->capture_default_str();

@@ -160,6 +160,7 @@ Result<std::optional<Json>> erase_if_erasable(App& app, const std::string& id, c
       RECUR_TRY(app.audit().add_entry(tx, std::move(request)));
     }
     RECUR_TRY(app.notifications().drop_pending_for_customer(tx, id));
+    RECUR_TRY(app.customer_sessions().end_all(tx, id));  // their sessions and sign-in links stop working
     RECUR_ASSIGN(auto erased, app.customers().erase(tx, id, actor));
     return std::optional<Json>(customers::to_json(erased));
   });

@@ -799,6 +799,30 @@ CREATE INDEX gifts_due_to_expire ON gifts (status, expires_at))"},
       // claim started (none existed before gifts: every row is `direct`).
       {42, "analytics (issue 18): acquisition source",
        R"(ALTER TABLE analytics_subscriptions ADD COLUMN source TEXT NOT NULL DEFAULT 'direct')"},
+      // Customer sessions (issue 18): bearer tokens scoped to one customer, for headless
+      // storefronts and the portal, and the portal's one-time sign-in links. Only SHA-256
+      // hashes of the secrets are kept.
+      {43, "customers (issue 18): customer sessions and portal sign-in links", R"(
+CREATE TABLE customer_sessions (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  customer_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  return_url TEXT,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  ended_at BIGINT
+);
+CREATE INDEX customer_sessions_customer ON customer_sessions (customer_id);
+CREATE INDEX customer_sessions_expiry ON customer_sessions (expires_at);
+CREATE TABLE customer_sign_in_links (
+  token_hash TEXT PRIMARY KEY,
+  customer_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT
+);
+CREATE INDEX customer_sign_in_links_customer ON customer_sign_in_links (customer_id))"},
   };
   return kMigrations;
 }

@@ -202,4 +202,24 @@ void add_routes(http::Router& router, CustomerService& service) {
   router.reads_query("GET", "/v1/customers/{id}/payment-methods");
 }
 
+void add_session_routes(http::Router& router, CustomerSessions& sessions,
+                        std::function<std::string(const std::string& token)> sign_in_link) {
+  router.add("POST", "/v1/customer-sessions", std::string(access::perm::kCustomersWrite),
+             [&sessions, sign_in_link](Request& req) {
+               auto body = parse_json_object(req.body);
+               if (!body.ok()) return http::error_response(req, body.error());
+               FieldReader f(*body);
+               auto customer = f.text("customer", true, 64);
+               auto return_url = f.text("return_url", false, 2048);
+               if (return_url && !(return_url->starts_with("https://") || return_url->starts_with("http://")))
+                 f.fail("return_url", "invalid_url", "return_url must be an absolute http:// or https:// URL");
+               if (auto done = f.finish(); !done.ok()) return http::error_response(req, done.error());
+               auto made = sessions.create(*customer, return_url, SessionKind::kApi);
+               if (!made.ok()) return http::error_response(req, made.error());
+               Json out = to_json(made->session, made->token);
+               out["url"] = sign_in_link(made->sign_in_token);
+               return http::json_response(201, out);
+             });
+}
+
 }  // namespace recur::customers

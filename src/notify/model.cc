@@ -151,6 +151,17 @@ constexpr Template kTemplates[] = {
                 "charged <strong>{{amount}}</strong>.</p>\n"
                 "<p>Nothing to do if you want to keep it.</p>\n"),
      "Reminder: your {{plan_name}} renews on {{renewal_date}} for {{amount}}."},
+    // The customer portal's one-time sign-in link (portal module); the link is a secret.
+    {"portal_sign_in", "Your sign-in link",
+     "Hi {{customer_name}},\n\n"
+     "Sign in to manage your subscriptions with this link (it works once, for 15 minutes):\n"
+     "{{sign_in_url}}\n\n"
+     "If you did not ask for it, ignore this e-mail: nobody can sign in without it.\n",
+     RECUR_HTML("<p>Hi {{customer_name}},</p>\n"
+                "<p><a href=\"{{sign_in_url}}\">Sign in to manage your subscriptions</a> (the link works once, "
+                "for 15 minutes).</p>\n"
+                "<p>If you did not ask for it, ignore this e-mail: nobody can sign in without it.</p>\n"),
+     "Your sign-in link is in the e-mail we just sent."},
     // A gift's claim link (gifts module), at the gift's send_at; the code is a secret.
     {"gift_received", "{{purchaser_name}} sent you a gift: {{plan_name}}",
      "Hi {{recipient_name}},\n\n"
@@ -477,6 +488,8 @@ Result<Rendered> render_template(const Template& t, Channel channel, Json data, 
   }
   // A gift's claim code takes the gift: kept out of the stored bodies once sent.
   if (auto code = value_text(data, "claim_code"); code && !code->empty()) r.secrets.push_back(*code);
+  // A portal sign-in link opens the customer's account: the same.
+  if (auto link = value_text(data, "sign_in_url"); link && !link->empty()) r.secrets.push_back(*link);
   if (channel == Channel::kSms) {
     RECUR_ASSIGN(r.text, render(t.sms, data, false));
     return r;

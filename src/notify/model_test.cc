@@ -75,11 +75,12 @@ TEST(Templates, EveryBuiltInRendersOnBothChannelsFromItsRequiredKeysAlone) {
       }
     }
   }
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "receipt", "payment_failed", "payment_action_required", "invoice_issued", "renewal_reminder",
-                       "gift_received", "gift_ending", "gift_ending_purchaser", "card_expiring", "backorder_delay",
-                       "backorder_filled", "shipment_shipped", "billing_failure_rate", "dispute_opened",
-                       "inventory_low", "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"receipt", "payment_failed", "payment_action_required", "invoice_issued",
+                                      "renewal_reminder", "portal_sign_in", "gift_received", "gift_ending",
+                                      "gift_ending_purchaser", "card_expiring", "backorder_delay", "backorder_filled",
+                                      "shipment_shipped", "billing_failure_rate", "dispute_opened", "inventory_low",
+                                      "purchase_order", "replenishment_needed", "webhook_endpoint_disabled"}));
 }
 
 TEST(Templates, AGiftsClaimCodeIsASecretOfItsMessage) {

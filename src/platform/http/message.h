@@ -17,6 +17,10 @@ struct Principal {
   // What the role holds, resolved when the key was checked (a custom role's permissions
   // are in the database); empty for a built-in role, which the authenticator knows.
   std::vector<std::string> permissions;
+  // Set for a customer session ("cs_..." token): the one customer ("cus_...") whose resources
+  // the caller may reach, on the routes that declare how (Router::for_customers); key_id is
+  // then the session's id ("csess_...") and role "customer".
+  std::string customer;
 };
 
 struct Request {

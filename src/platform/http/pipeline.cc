@@ -226,7 +226,18 @@ Response Pipeline::route(Request& request) {
       return r;
     }
     if (auto refused = over_limit(request, "key", request.principal->key_id, limits_.per_key)) return *refused;
-    if (!auth_.allowed(*request.principal, route.permission))
+    if (!request.principal->customer.empty()) {
+      // A customer session: only the routes opened to customers, on that customer's own
+      // resources (the scope reads the database: never on an I/O thread).
+      if (!route.customer_scope)
+        return problem(
+            Error::forbidden("customer_session_forbidden", "a customer session cannot call " + request.method + " " +
+                                                               route.pattern + "; use an API key"),
+            request.request_id);
+      if (blocking_forbidden()) throw WouldBlock{};
+      if (auto scoped = route.customer_scope(request, request.principal->customer); !scoped.ok())
+        return problem(scoped.error(), request.request_id);
+    } else if (!auth_.allowed(*request.principal, route.permission))
       return problem(Error::forbidden("permission_denied", "role '" + request.principal->role + "' lacks permission '" +
                                                                route.permission + "'"),
                      request.request_id);
@@ -295,7 +306,11 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
                                        request.header("if-match").value_or("") + "\n" + body);
   // Keys belong to the merchant, as Stripe's belong to the account: one Recur is one
   // merchant, so every API key shares them (decision 0004).
-  const std::string scoped = "merchant/" + key;
+  // A customer session's keys are that customer's: a replay never shows another's answer.
+  const std::string scoped =
+      (request.principal && !request.principal->customer.empty() ? "customer/" + request.principal->customer + "/"
+                                                                 : std::string("merchant/")) +
+      key;
   auto claimed = idempotency_.claim(scoped, fingerprint);
   if (!claimed.ok()) return problem(claimed.error(), request.request_id);
   if (const auto& stored = claimed->existing) {

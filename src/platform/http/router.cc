@@ -98,4 +98,14 @@ bool Router::commits_in_steps(std::string_view method, std::string_view pattern)
   return found;
 }
 
+bool Router::for_customers(std::string_view method, std::string_view pattern, CustomerScope scope) {
+  bool found = false;
+  for (auto& route : routes_)
+    if (route.method == method && route.pattern == pattern) {
+      route.customer_scope = scope;
+      found = true;
+    }
+  return found;
+}
+
 }  // namespace recur::http

@@ -7,10 +7,15 @@
 #include <vector>
 
 #include "platform/http/message.h"
+#include "platform/result.h"
 
 namespace recur::http {
 
 using Handler = std::function<Response(Request&)>;
+// How a route serves a customer session: checks that what the request names belongs to
+// `customer` (or fills the customer in), else the error to answer (a 404 as for an id that
+// does not exist, so a session learns nothing of other customers).
+using CustomerScope = std::function<Status(Request&, const std::string& customer)>;
 
 struct Route {
   std::string method;
@@ -27,6 +32,9 @@ struct Route {
   bool reads_query = false;
   // The fields `expand[]` may name on this route's objects (see Router::expands).
   std::vector<std::string> expandable;
+  // Set on the routes a customer session may call (Router::for_customers); every other
+  // route answers such a caller 403 customer_session_forbidden.
+  CustomerScope customer_scope;
 };
 
 struct Match {
@@ -59,6 +67,9 @@ class Router {
   // each item of its list, by the objects they name (Pipeline::set_expander fetches them).
   // Any other expansion is refused (422), never ignored. False if no such route.
   bool expands(std::string_view method, std::string_view pattern, std::vector<std::string> fields);
+  // Opens this route to customer sessions, with the check of what they may reach on it
+  // (see CustomerScope). False if no such route.
+  bool for_customers(std::string_view method, std::string_view pattern, CustomerScope scope);
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
