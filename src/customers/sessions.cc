@@ -13,7 +13,7 @@ std::string new_secret(std::string_view prefix) { return std::string(prefix) + r
 std::string hash_of(std::string_view secret) { return sha256_hex(secret); }
 
 Error not_found(const std::string& customer) {
-  return Error::not_found("customer_not_found", "customer " + customer + " does not exist");
+  return Error::not_found("customer_not_found", no_object_message("customer", "cus", customer));
 }
 
 }  // namespace

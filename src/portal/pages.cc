@@ -135,7 +135,7 @@ std::string sign_in_page() {
 }
 
 std::string sign_in_sent_page() {
-  return "<h1>Check your e-mail</h1><p>If this address belongs to a subscriber, a sign-in link is on its way. "
+  return "<h1>Check your e-mail</h1><p id=\"notice\" role=\"status\">If this address belongs to a subscriber, a sign-in link is on its way. "
          "It works once, for 15 minutes.</p>";
 }
 
@@ -276,11 +276,11 @@ std::string offers_page(const Json& s, std::string_view reason, const Json& offe
     for (const auto& o : offers) {
       const std::string id = text_of(o, "id");
       ids += (ids.empty() ? "" : ",") + id;
-      out += fmt::format("<div class=\"offer-box\"><p>{}</p>", esc(o, "description"));
-      std::string f = form(".offer", base + "/offers/" + id + "/accept", csrf, {}, "Yes, I take it");
+      std::string f = form(".offer", base + "/offers/" + id + "/accept", csrf, {}, "Yes, I take it",
+                           fmt::format("<p>{}</p>", esc(o, "description")));
       // The form's data-offer names the offer for scripts and tests.
       f.insert(f.find("<form ") + 6, fmt::format("data-offer=\"{}\" ", escape(id)));
-      out += f + "</div>";
+      out += f;
     }
   if (ids.empty()) out += "<p>We have nothing to offer for this reason.</p>";
   out += form("cancel-anyway", base + "/cancel-anyway", csrf, {{"reason", std::string(reason)}, {"offers", ids}},

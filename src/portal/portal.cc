@@ -100,6 +100,13 @@ std::optional<std::string> cookie_value(const Request& req, std::string_view nam
   return std::nullopt;
 }
 
+// One path segment of an API call made in process: the path is matched as it stands (already
+// decoded), so a value that would reach another segment or the query names nothing.
+std::string seg(const std::string& value) {
+  if (value.empty() || value.find_first_of("/?#") != std::string::npos) return "-";
+  return value;
+}
+
 bool same_secret(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
@@ -287,13 +294,13 @@ Response Portal::home(Request& req) {
 Response Portal::show_subscription(const Visit& v, const std::string& id, std::optional<std::string> notice,
                                    std::optional<std::string> error, int status) const {
   Frame frame{"Your subscription", v.csrf, std::move(notice), std::move(error)};
-  Call sub = api(v, "GET", "/v1/subscriptions/" + url_encode(id));
+  Call sub = api(v, "GET", "/v1/subscriptions/" + seg(id));
   if (!sub.ok()) {
     frame.error = sub.detail();
     return html(sub.status, frame, "<p><a href=\"/portal\">Your subscriptions</a></p>");
   }
-  Call plan = api(v, "GET", "/v1/plans/" + url_encode(sub.body.value("plan", "")));
-  Call boxes = api(v, "GET", "/v1/subscriptions/" + url_encode(id) + "/boxes?count=3");
+  Call plan = api(v, "GET", "/v1/plans/" + seg(sub.body.value("plan", "")));
+  Call boxes = api(v, "GET", "/v1/subscriptions/" + seg(id) + "/boxes?count=3");
   Call products = api(v, "GET", "/v1/products?limit=100");
   return html(status, frame,
               subscription_page(sub.body, plan.ok() ? plan.body : Json::object(),
@@ -313,7 +320,7 @@ Response Portal::act(Request& req, const std::string& action) {
   const auto form = http::parse_query(req.body);
   if (!same_secret(field(form, "csrf"), v->csrf)) return refused_form({"Your subscription", v->csrf, {}, {}});
   const std::string id = req.path_params["id"];
-  const std::string path = "/v1/subscriptions/" + url_encode(id);
+  const std::string path = "/v1/subscriptions/" + seg(id);
   Call done;
   std::string notice;
   if (action == "skip") {
@@ -370,19 +377,19 @@ Response Portal::selection(Request& req) {
       if (quantity > 0) items.push_back({{"product", name.substr(4)}, {"quantity", quantity}});
     }
     if (!frame.error) {
-      saved = api(*v, "PUT", "/v1/subscriptions/" + url_encode(id) + "/boxes/" + url_encode(start) + "/selection",
+      saved = api(*v, "PUT", "/v1/subscriptions/" + seg(id) + "/boxes/" + seg(start) + "/selection",
                   Json{{"items", items}});
       if (saved->ok()) return see_other("/portal/subscriptions/" + url_encode(id) + "?done=chosen");
       frame.error = saved->detail();
     }
   }
-  Call sub = api(*v, "GET", "/v1/subscriptions/" + url_encode(id));
+  Call sub = api(*v, "GET", "/v1/subscriptions/" + seg(id));
   if (!sub.ok()) {
     frame.error = sub.detail();
     return html(sub.status, frame, "");
   }
-  Call plan = api(*v, "GET", "/v1/plans/" + url_encode(sub.body.value("plan", "")));
-  Call boxes = api(*v, "GET", "/v1/subscriptions/" + url_encode(id) + "/boxes?count=12");
+  Call plan = api(*v, "GET", "/v1/plans/" + seg(sub.body.value("plan", "")));
+  Call boxes = api(*v, "GET", "/v1/subscriptions/" + seg(id) + "/boxes?count=12");
   Json box;
   if (boxes.ok())
     for (const auto& b : boxes.body["data"])
@@ -401,7 +408,7 @@ Response Portal::cancel(Request& req, const std::string& step) {
   auto v = visit(req);
   if (!v) return to_sign_in();
   const std::string id = req.path_params["id"];
-  const std::string path = "/v1/subscriptions/" + url_encode(id);
+  const std::string path = "/v1/subscriptions/" + seg(id);
   Frame frame{"Cancel", v->csrf, std::nullopt, std::nullopt};
   Call sub = api(*v, "GET", path);
   if (!sub.ok()) {
@@ -421,7 +428,7 @@ Response Portal::cancel(Request& req, const std::string& step) {
     return html(200, frame, offers_page(sub.body, reason, offers.body["data"], v->csrf));
   }
   if (step == "accept") {
-    Call accepted = api(*v, "POST", path + "/cancellation-offers/" + url_encode(req.path_params["offer"]) + "/accept",
+    Call accepted = api(*v, "POST", path + "/cancellation-offers/" + seg(req.path_params["offer"]) + "/accept",
                         Json::object());
     if (!accepted.ok()) return show_subscription(*v, id, std::nullopt, accepted.detail(), accepted.status);
     return see_other("/portal/subscriptions/" + url_encode(id) + "?done=offer");
@@ -432,7 +439,7 @@ Response Portal::cancel(Request& req, const std::string& step) {
     auto comma = offers.find(',', from);
     if (comma == std::string::npos) comma = offers.size();
     Call declined =
-        api(*v, "POST", path + "/cancellation-offers/" + url_encode(offers.substr(from, comma - from)) + "/decline",
+        api(*v, "POST", path + "/cancellation-offers/" + seg(offers.substr(from, comma - from)) + "/decline",
             Json::object());
     if (!declined.ok() && declined.status != 404)
       return show_subscription(*v, id, std::nullopt, declined.detail(), declined.status);
@@ -520,7 +527,7 @@ Response Portal::claim(Request& req) {
 Response Portal::pdf(Request& req) {
   auto v = visit(req);
   if (!v) return to_sign_in();
-  Call doc = api(*v, "GET", "/v1/invoices/" + url_encode(req.path_params["id"]) + "/pdf");
+  Call doc = api(*v, "GET", "/v1/invoices/" + seg(req.path_params["id"]) + "/pdf");
   if (!doc.ok()) return html(doc.status, {"Invoice", v->csrf, std::nullopt, doc.detail()}, "");
   Response r;
   r.content_type = doc.content_type;
