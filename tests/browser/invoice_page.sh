@@ -18,9 +18,7 @@ export RECUR_MASTER_KEY_FILE="$tmp/master.key"
 db=sqlite:$tmp/invoice-page.db
 "$recur" migrate --db "$db" >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; exit 1; }
 admin=$(new_api_key "$recur" "$db" admin "$tmp/migrate.log")
-smtp_port=$(free_port)
-start_job "$tmp/smtp.log" "$python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$tmp/maildir"
-"$python" "$wait_for" tcp "127.0.0.1:$smtp_port" "${pids[-1]}" 30 || { cat "$tmp/smtp.log" >&2; exit 1; }
+start_smtp
 port=$(free_port)
 base="http://127.0.0.1:$port"
 start_recur "$recur" "$db" "$port" "$tmp/server.log" --test-mode --clock-start 2026-01-31T10:00:00Z \

@@ -72,6 +72,14 @@ start_recur() {
   "$python" "$wait_for" http "http://127.0.0.1:$port/healthz" "${pids[-1]}" 30
 }
 
+# start_smtp: a real SMTP server (aiosmtpd) as a job, delivering into $tmp/maildir; sets
+# smtp_port and waits until it listens (30 s at most). Requires: scratch_dir.
+start_smtp() {
+  smtp_port=$(free_port)
+  start_job "$tmp/smtp.log" "$python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" -c aiosmtpd.handlers.Mailbox "$tmp/maildir"
+  "$python" "$wait_for" tcp "127.0.0.1:$smtp_port" "${pids[-1]}" 30 || { cat "$tmp/smtp.log" >&2; return 1; }
+}
+
 # scratch_dir NAME: makes the temporary folder $tmp (/tmp/recur-NAME.*) and arranges that on
 # exit every job is stopped and $tmp removed; on a failure the last lines of
 # $tmp/server.log go to stderr first.

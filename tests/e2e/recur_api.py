@@ -266,13 +266,15 @@ class ApiTestCase(unittest.TestCase):
         for field, code in expected.items():
             self.assertEqual(got.get(field), code, f"field {field!r} in {doc['errors']}")
 
-    def list_all(self, path: str, params: dict | None = None, limit: int = 100) -> list[dict]:
+    def list_all(self, path: str, params: dict | None = None, limit: int = 100, api=None) -> list[dict]:
+        """Every page of a list, read with `api` (default: the case's own)."""
+        api = api or self.api
         items, after = [], None
         for _ in range(1000):
             p = dict(params or {}, limit=limit)
             if after:
                 p["starting_after"] = after
-            r = self.api.get(path, params=p)
+            r = api.get(path, params=p)
             self.assertStatus(r, 200)
             page = r.json()
             items += page["data"]

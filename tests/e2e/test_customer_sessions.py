@@ -75,20 +75,6 @@ class CustomerSessionCase(TestModeCase):
         self.assertStatus(r, 200)
         return r.json()
 
-    def list_with(self, api, path: str, params: dict | None = None) -> list[dict]:
-        items, after = [], None
-        for _ in range(100):
-            p = dict(params or {}, limit=100)
-            if after:
-                p["starting_after"] = after
-            r = api.get(path, params=p)
-            self.assertStatus(r, 200)
-            page = r.json()
-            items += page["data"]
-            if not page["has_more"]:
-                return items
-            after = page["data"][-1]["id"]
-        self.fail(f"{path} never stopped paging")
 
     # -- checks
 
@@ -181,7 +167,7 @@ class OwnResourcesTest(CustomerSessionCase):
 
         invoices = self.list_all("/v1/invoices", {"customer": customer["id"]})
         self.assertGreaterEqual(len(invoices), 1, "the signup's invoice")
-        self.assertEqual([i["id"] for i in self.list_with(me, "/v1/invoices")], [i["id"] for i in invoices])
+        self.assertEqual([i["id"] for i in self.list_all("/v1/invoices", api=me)], [i["id"] for i in invoices])
         r = me.get(f"/v1/invoices/{invoices[0]['id']}")
         self.assertStatus(r, 200)
         self.assertEqual(r.json(), self.read(f"/v1/invoices/{invoices[0]['id']}"))
@@ -189,7 +175,7 @@ class OwnResourcesTest(CustomerSessionCase):
         r = me.get(f"/v1/plans/{self.plan['id']}")
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["id"], self.plan["id"])
-        self.assertIn(self.plan["id"], [p["id"] for p in self.list_with(me, "/v1/plans")])
+        self.assertIn(self.plan["id"], [p["id"] for p in self.list_all("/v1/plans", api=me)])
 
     def test_the_subscription_list_holds_only_the_customers_own(self):
         customer, first = self.subscribed()
@@ -199,20 +185,20 @@ class OwnResourcesTest(CustomerSessionCase):
         mine = {first["id"], second["id"]}
         self.assertGreater(len(self.list_all("/v1/subscriptions")), 2, "the merchant sees more than the customer")
 
-        listed = self.list_with(me, "/v1/subscriptions")
+        listed = self.list_all("/v1/subscriptions", api=me)
         self.assertEqual({s["id"] for s in listed}, mine)
         self.assertTrue(all(s["customer"] == customer["id"] for s in listed), listed)
         self.assertNotIn(others_sub["id"], [s["id"] for s in listed])
         # Naming itself is the same list; naming another customer is as naming none that exists.
-        self.assertEqual({s["id"] for s in self.list_with(me, "/v1/subscriptions", {"customer": customer["id"]})},
+        self.assertEqual({s["id"] for s in self.list_all("/v1/subscriptions", {"customer": customer["id"]}, api=me)},
                          mine)
         self.assertNotFoundAlike(me.get("/v1/subscriptions", params={"customer": other["id"]}), other["id"],
                                  me.get("/v1/subscriptions", params={"customer": MISSING["customer"]}),
                                  MISSING["customer"], "customer_not_found")
         # The other customer's own session sees only its own.
         them, _ = self.as_customer(other)
-        self.assertEqual([s["id"] for s in self.list_with(them, "/v1/subscriptions")], [others_sub["id"]])
-        self.assertEqual({i["customer"] for i in self.list_with(them, "/v1/invoices")}, {other["id"]})
+        self.assertEqual([s["id"] for s in self.list_all("/v1/subscriptions", api=them)], [others_sub["id"]])
+        self.assertEqual({i["customer"] for i in self.list_all("/v1/invoices", api=them)}, {other["id"]})
 
     def test_actions_with_the_session_are_made_and_recorded_with_the_customer_as_actor(self):
         customer, sub = self.subscribed()
@@ -231,7 +217,7 @@ class OwnResourcesTest(CustomerSessionCase):
         self.assertEqual(self.read(f"/v1/subscriptions/{sub['id']}")["status"], "paused")
 
         # The history, read by the session and by the merchant alike: who did what.
-        history = self.list_with(me, f"/v1/subscriptions/{sub['id']}/history")
+        history = self.list_all(f"/v1/subscriptions/{sub['id']}/history", api=me)
         self.assertEqual(history, self.list_all(f"/v1/subscriptions/{sub['id']}/history"))
         by_type = {e["type"]: e for e in history}
         for kind in ("subscription.skipped", "subscription.paused"):
@@ -328,7 +314,7 @@ class OtherCustomersTest(CustomerSessionCase):
         self.assertNotFoundAlike(me.post(f"/v1/invoices/{other}/pay", {}), other,
                                  me.post(f"/v1/invoices/{missing}/pay", {}), missing, "invoice_not_found")
         self.assertEqual(self.read(f"/v1/invoices/{other}"), before)
-        self.assertNotIn(other, [i["id"] for i in self.list_with(me, "/v1/invoices")])
+        self.assertNotIn(other, [i["id"] for i in self.list_all("/v1/invoices", api=me)])
 
 
 class MerchantOnlyTest(CustomerSessionCase):
