@@ -20,7 +20,8 @@
 # pgbench runs of the same SQL in fewer round trips: the GET without BEGIN/COMMIT, the POST pipelined),
 # BENCH_QUIET_WAIT (0: seconds to wait, before each measurement, for other work on the machine
 # to stop), BENCH_OUT (the result file; default var/bench/bench-<time>.md),
-# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; api: only benchmark 1;
+# BENCH_ONLY (billing: only the billing-run benchmark, bench/billing.sh; billing_mix: only the
+# renewals with box features, bench/billing_mix.sh, BENCH_MIX_M a run; api: only benchmark 1;
 # availability: only benchmark 3, bench/availability.sh; forecast: only benchmark 4, bench/forecast.sh;
 # webhooks: only the outbound-webhooks benchmark, bench/webhooks.sh, with its own BENCH_WEBHOOK_* knobs;
 # analytics: only the analytics benchmark, bench/analytics.sh, with its own BENCH_ANALYTICS_* knobs),
@@ -254,8 +255,23 @@ machine_ticks; idle_t0=$m_total; idle_i0=$m_idle; sleep 2; machine_ticks
 background=$(awk -v t=$((m_total - idle_t0)) -v i=$((m_idle - idle_i0)) 'BEGIN { printf "%.0f", (t ? 100 * (t - i) / t : 0) }')
 run_log "bench: machine busy before starting: ${background}% (other processes; should be near 0)"
 
-# The billing-run benchmark (bench/billing.sh), alone with BENCH_ONLY=billing.
+# The billing-run benchmark (bench/billing.sh), alone with BENCH_ONLY=billing; the renewals
+# with box features (bench/billing_mix.sh), alone with BENCH_ONLY=billing_mix.
 source bench/billing.sh
+source bench/billing_mix.sh
+if [ "$ONLY" = billing_mix ]; then
+  bench_billing_mix
+  {
+    echo "## Results: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
+    echo
+    echo "- recur: build/recur of $recur_built; the tree was at $recur_rev when the run started"
+    echo "- PostgreSQL $(sql 'SHOW server_version') with fsync=off. Machine busy before the run: ${background}%"
+    billing_mix_report
+  } | tee "$out"
+  { echo; echo "### Per-run log"; echo; echo '```'; cat "$work/log.txt"; echo '```'; } >>"$out"
+  echo "bench: results (and the per-run log above) written to $out" >&2
+  exit
+fi
 if [ "$ONLY" = billing ]; then
   bench_billing
   {
@@ -512,6 +528,8 @@ checkout_twin_check=$(checkout_rows "$ck_twin_list")
 if [ "$ONLY" != api ]; then
   run_log "bench: billing run"
   bench_billing
+  run_log "bench: renewals with box features (bench/billing_mix.sh)"
+  bench_billing_mix || run_log "bench: WARNING: the renewals-with-box-features benchmark failed (see the log)"
 fi
 if [ -z "$ONLY" ]; then
   run_log "bench: availability from cache (bench/availability.sh)"
@@ -604,7 +622,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
     echo "WARNING: other work was using the CPU during $noisy of the key runs (see 'other cores'): these figures are"
     echo "lower than this machine can do; re-run on a quiet machine before comparing."
   fi
-  [ "$ONLY" = api ] || billing_report
+  [ "$ONLY" = api ] || { billing_report; billing_mix_report; }
   if [ -s "$work/availability.md" ]; then echo; sed '/^### Per-run log/,$d' "$work/availability.md"; fi
   if [ -s "$work/webhooks.md" ]; then echo; sed '/^### Per-run log/,$d' "$work/webhooks.md"; fi
 } | tee "$out"
