@@ -54,8 +54,9 @@ CustomerScope forced_filter(std::string parameter) {
 // in when absent. A body that is not a JSON object is left to the handler to refuse.
 CustomerScope body_customer(std::string field, bool fill) {
   return [field, fill](Request& req, const std::string& customer) -> recur::Status {
-    Json body = Json::parse(req.body, nullptr, false);
-    if (!body.is_object()) return Ok{};
+    auto parsed = parse_json_object(req.body);  // depth-limited; a bad body is the handler's to refuse
+    if (!parsed.ok()) return Ok{};
+    Json body = std::move(*parsed);
     auto it = body.find(field);
     if (it == body.end()) {
       if (!fill) return Ok{};
@@ -69,6 +70,37 @@ CustomerScope body_customer(std::string field, bool fill) {
 }
 
 recur::Status anyone(Request&, const std::string&) { return Ok{}; }
+
+Result<bool> subscription_is(db::Tx& tx, const std::string& id, const std::string& customer);
+
+// Fields of a body that are the merchant's to set, never a subscriber's: a trial's end, a
+// coupon by id (promotion codes keep their limits), the proration of a plan change, and the
+// merchant's metadata. A session that sends one is refused, whatever the route.
+constexpr std::string_view kMerchantFields[] = {"trial_end", "coupon", "proration", "metadata"};
+
+recur::Status no_merchant_fields(const Request& req) {
+  if (req.body.empty()) return Ok{};
+  auto parsed = parse_json_object(req.body);
+  if (!parsed.ok()) return Ok{};  // the handler refuses it
+  for (auto field : kMerchantFields)
+    if (parsed->contains(field))
+      return Error::forbidden("customer_session_forbidden",
+                              "a customer session cannot set '" + std::string(field) + "'; the merchant's key can");
+  return Ok{};
+}
+
+// The upcoming invoice of one of the customer's subscriptions, or of the customer.
+recur::Status upcoming_scope(App& app, Request& req, const std::string& customer) {
+  if (auto sub = req.query_param("subscription")) {
+    if (req.query_param("customer") && *req.query_param("customer") != customer)
+      return no_such_customer(*req.query_param("customer"));
+    RECUR_ASSIGN(bool mine, db::transact(app.database(), [&](db::Tx& tx) { return subscription_is(tx, *sub, customer); },
+                                         db::TxMode::kReadOnly));
+    if (!mine) return no_such("subscription_not_found", "subscription", "sub", *sub);
+    return Ok{};
+  }
+  return forced_filter("customer")(req, customer);
+}
 
 Result<bool> subscription_is(db::Tx& tx, const std::string& id, const std::string& customer) {
   RECUR_ASSIGN(auto found, subscriptions::find(tx, id, false));
@@ -88,7 +120,11 @@ Result<bool> gift_is(db::Tx& tx, const std::string& id, const std::string& custo
 
 void open_routes_to_customers(http::Router& router, App& app) {
   auto open = [&router](std::string_view method, std::string_view pattern, CustomerScope scope) {
-    if (!router.for_customers(method, pattern, std::move(scope)))
+    CustomerScope checked = [scope = std::move(scope)](Request& req, const std::string& customer) -> recur::Status {
+      RECUR_TRY(no_merchant_fields(req));
+      return scope(req, customer);
+    };
+    if (!router.for_customers(method, pattern, std::move(checked)))
       throw std::logic_error("customer sessions: no route " + std::string(method) + " " + std::string(pattern));
   };
   // The customer, its payment methods and its data (export, erasure).
@@ -127,7 +163,8 @@ void open_routes_to_customers(http::Router& router, App& app) {
     open(method, pattern, subscription);
   // Its invoices.
   open("GET", "/v1/invoices", forced_filter("customer"));
-  open("GET", "/v1/invoices/upcoming", forced_filter("customer"));
+  open("GET", "/v1/invoices/upcoming",
+       [&app](Request& req, const std::string& customer) { return upcoming_scope(app, req, customer); });
   const auto invoice = owned(app, invoice_is, "invoice_not_found", "invoice", "in");
   for (auto [method, pattern] :
        {std::pair{"GET", "/v1/invoices/{id}"}, {"GET", "/v1/invoices/{id}/pdf"}, {"POST", "/v1/invoices/{id}/pay"}})

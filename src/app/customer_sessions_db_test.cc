@@ -41,7 +41,7 @@ class CustomerSessionsTest : public ::testing::Test {
     return t.app->pipeline().handle(r);
   }
 
-  static Json body(const http::Response& r) { return Json::parse(r.body, nullptr, false); }
+  static Json body_of(const http::Response& r) { return Json::parse(r.body, nullptr, false); }
 
   TestApp t;
   std::string plan, ada, bob, ada_sub, bob_sub;
@@ -51,22 +51,22 @@ TEST_F(CustomerSessionsTest, ASessionReachesItsCustomersOwnResources) {
   const std::string token = token_for(ada);
   auto me = call(token, "GET", "/v1/customers/" + ada);
   ASSERT_EQ(me.status, 200) << me.body;
-  EXPECT_EQ(body(me)["id"], ada);
+  EXPECT_EQ(body_of(me)["id"], ada);
   auto sub = call(token, "GET", "/v1/subscriptions/" + ada_sub);
   ASSERT_EQ(sub.status, 200) << sub.body;
   // The list is the customer's only, with or without the filter.
   auto list = call(token, "GET", "/v1/subscriptions");
   ASSERT_EQ(list.status, 200) << list.body;
-  ASSERT_EQ(body(list)["data"].size(), 1u);
-  EXPECT_EQ(body(list)["data"][0]["id"], ada_sub);
+  ASSERT_EQ(body_of(list)["data"].size(), 1u);
+  EXPECT_EQ(body_of(list)["data"][0]["id"], ada_sub);
   // An action, recorded as the customer's.
   auto paused = call(token, "POST", "/v1/subscriptions/" + ada_sub + "/pause", "{}");
   ASSERT_EQ(paused.status, 200) << paused.body;
-  EXPECT_EQ(body(paused)["status"], "paused");
+  EXPECT_EQ(body_of(paused)["status"], "paused");
   auto history = call(token, "GET", "/v1/subscriptions/" + ada_sub + "/history");
   ASSERT_EQ(history.status, 200) << history.body;
   bool by_customer = false;
-  const Json events = body(history);
+  const Json events = body_of(history);
   for (const auto& e : events["data"])
     if (e.value("type", "") == "subscription.paused")
       by_customer = e["actor"]["type"] == "customer" && e["actor"]["id"] == ada;
@@ -82,12 +82,12 @@ TEST_F(CustomerSessionsTest, AnotherCustomersResourceAnswersAsOneThatDoesNotExis
     auto none = call(token, method, "/v1/subscriptions/" + missing + suffix, method == "POST" ? "{}" : "");
     EXPECT_EQ(theirs.status, 404) << method << suffix << ": " << theirs.body;
     EXPECT_EQ(none.status, 404) << method << suffix << ": " << none.body;
-    std::string detail = body(theirs)["detail"];
+    std::string detail = body_of(theirs)["detail"];
     auto at_id = detail.find(bob_sub);
     ASSERT_NE(at_id, std::string::npos) << detail;
     detail.replace(at_id, bob_sub.size(), missing);
-    EXPECT_EQ(detail, body(none)["detail"]);
-    EXPECT_EQ(body(theirs)["code"], body(none)["code"]);
+    EXPECT_EQ(detail, body_of(none)["detail"]);
+    EXPECT_EQ(body_of(theirs)["code"], body_of(none)["code"]);
   }
   EXPECT_EQ(call(token, "GET", "/v1/customers/" + bob).status, 404);
   EXPECT_EQ(call(token, "GET", "/v1/subscriptions?customer=" + bob).status, 404);
@@ -109,8 +109,22 @@ TEST_F(CustomerSessionsTest, MerchantOnlyRoutesAreForbidden) {
            {"POST", "/v1/subscriptions/" + ada_sub + "/discount"}}) {
     auto r = call(token, method, target, method == "POST" ? "{}" : "");
     EXPECT_EQ(r.status, 403) << method << " " << target << ": " << r.body;
-    EXPECT_EQ(body(r)["code"], "customer_session_forbidden") << target;
+    EXPECT_EQ(body_of(r)["code"], "customer_session_forbidden") << target;
   }
+}
+
+TEST_F(CustomerSessionsTest, TheMerchantsFieldsAreRefusedInASessionsBody) {
+  const std::string token = token_for(ada);
+  for (const auto& [method, target, body] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"POST", "/v1/subscriptions", R"({"customer":")" + ada + R"(","plan":")" + plan + R"(","trial_end":"2028-01-01T00:00:00Z"})"},
+           {"POST", "/v1/subscriptions", R"({"customer":")" + ada + R"(","plan":")" + plan + R"(","coupon":"co_1"})"},
+           {"POST", "/v1/subscriptions/" + ada_sub + "/change-plan", R"({"plan":")" + plan + R"(","proration":"none"})"},
+           {"PATCH", "/v1/customers/" + ada, R"({"metadata":{"vip":"yes"}})"}}) {
+    auto r = call(token, method, target, body);
+    EXPECT_EQ(r.status, 403) << method << " " << target << ": " << r.body;
+    EXPECT_EQ(body_of(r)["code"], "customer_session_forbidden");
+  }
+  EXPECT_EQ(testing::count(t, "SELECT COUNT(*) FROM subscriptions WHERE customer_id = $1", {ada}), 1);
 }
 
 TEST_F(CustomerSessionsTest, ASessionExpiresAfterFifteenMinutesAndEndsAtSignOutAndErasure) {
@@ -120,16 +134,16 @@ TEST_F(CustomerSessionsTest, ASessionExpiresAfterFifteenMinutesAndEndsAtSignOutA
   t.clock->advance(1);
   auto expired = call(token, "GET", "/v1/customers/" + ada);
   EXPECT_EQ(expired.status, 401);
-  EXPECT_EQ(body(expired)["code"], "customer_session_expired");
+  EXPECT_EQ(body_of(expired)["code"], "customer_session_expired");
 
   const std::string second = token_for(ada);
   ASSERT_TRUE(t.app->customer_sessions().end(second).ok());
-  EXPECT_EQ(body(call(second, "GET", "/v1/customers/" + ada))["code"], "customer_session_ended");
+  EXPECT_EQ(body_of(call(second, "GET", "/v1/customers/" + ada))["code"], "customer_session_ended");
 
   const std::string third = token_for(ada);
   auto erased = call(third, "POST", "/v1/customers/" + ada + "/erase", R"({"reason":"asked"})");
   ASSERT_EQ(erased.status, 200) << erased.body;
-  EXPECT_EQ(body(call(third, "GET", "/v1/customers/" + ada))["code"], "customer_session_ended");
+  EXPECT_EQ(body_of(call(third, "GET", "/v1/customers/" + ada))["code"], "customer_session_ended");
   // And no new session for an erased customer.
   auto refused = t.app->customer_sessions().create(ada, std::nullopt, customers::SessionKind::kApi);
   ASSERT_FALSE(refused.ok());

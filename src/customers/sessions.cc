@@ -41,7 +41,9 @@ Json to_json(const CustomerSession& s, const std::optional<std::string>& token) 
 
 Result<CreatedSession> CustomerSessions::create_in(db::Tx& tx, const std::string& customer,
                                                    std::optional<std::string> return_url, SessionKind kind) {
-  RECUR_ASSIGN(auto found, find_customer(tx, customer));
+  // Locked: an erasure in flight ends every session after this one is written, or this one
+  // sees the customer erased.
+  RECUR_ASSIGN(auto found, lock_customer(tx, customer));
   if (!found || found->erased_at) return not_found(customer);
   const Timestamp now = clock_.now();
   CreatedSession made;

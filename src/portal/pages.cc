@@ -317,6 +317,13 @@ std::string claim_page(std::string_view code, std::string_view csrf) {
                           escape(code)));
 }
 
+std::string card_link_page(std::string_view link) {
+  return fmt::format(
+      "<h1>Update your card</h1><p>The card form is on our payment page; the link works once.</p>"
+      "<p><a id=\"card-link\" href=\"{}\">Continue to the payment page</a></p>",
+      escape(link));
+}
+
 std::string erased_page() {
   return "<h1>Your data is deleted</h1><p>Your subscriptions have ended and your personal data was erased. "
          "Invoices stay, as the law requires, without your name or address.</p>";

@@ -49,5 +49,7 @@ std::string offers_page(const Json& subscription, std::string_view reason, const
 std::string account_page(const Json& customer, std::string_view csrf);
 std::string claim_page(std::string_view code, std::string_view csrf);
 std::string erased_page();
+// The one-time link to the hosted update-payment page.
+std::string card_link_page(std::string_view link);
 
 }  // namespace recur::portal

@@ -119,10 +119,24 @@ std::string field(const std::multimap<std::string, std::string>& form, const std
   return it == form.end() ? std::string() : it->second;
 }
 
-// A POST from another site's page: browsers say so (Fetch Metadata); refused before anything.
-bool cross_site(const Request& req) {
+// "https://shop.example" of "https://shop.example/portal".
+std::string origin_of(std::string_view url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  auto path = url.find('/', scheme + 3);
+  return std::string(url.substr(0, path));
+}
+
+// A POST from another site's page: browsers say so (Fetch Metadata: cross-site, or
+// same-site from a sibling host) and name the page's origin (Origin), which must be the
+// portal's own. A request with neither (not a browser's) is not judged here.
+bool foreign_post(const Request& req, std::string_view portal_url) {
   auto site = req.header("sec-fetch-site");
-  return site && *site == "cross-site";
+  if (site && *site != "same-origin" && *site != "none") return true;
+  // "null": the pages' Referrer-Policy (no-referrer) makes browsers send it on their own
+  // forms; Fetch Metadata above judged those.
+  auto origin = req.header("origin");
+  return origin && *origin != "null" && *origin != origin_of(portal_url);
 }
 
 Response refused_form(const Frame& frame) {
@@ -205,7 +219,7 @@ void Portal::add_routes(http::Router& router) {
 Response Portal::sign_in(Request& req) {
   Frame frame{"Sign in", "", std::nullopt, std::nullopt};
   if (req.method == "GET") return html(200, frame, sign_in_page());
-  if (cross_site(req)) return refused_form(frame);
+  if (foreign_post(req, options_.url)) return refused_form(frame);
   const std::string email = field(http::parse_query(req.body), "email");
   if (email.empty() || email.size() > 320 || email.find('@') == std::string::npos) {
     frame.error = "Enter the e-mail address your subscription uses.";
@@ -249,7 +263,7 @@ Response Portal::confirm(Request& req) {
     }
     return html(200, frame, confirm_page(token));
   }
-  if (cross_site(req)) return refused_form(frame);
+  if (foreign_post(req, options_.url)) return refused_form(frame);
   auto session = sessions_.redeem_sign_in_link(field(http::parse_query(req.body), "token"));
   if (!session.ok()) {
     frame.error = session.error().message;
@@ -495,7 +509,10 @@ Response Portal::account(Request& req, const std::string& step) {
                                                  options_.payment_update_seconds);
     });
     if (!issued.ok()) return show_account(*v, std::nullopt, "We could not start the card update; try again.", 503);
-    return see_other(notify::update_payment_link(options_.payment_update_url, token));
+    // A link, not a redirect: the card page may be on another origin, where the pages' CSP
+    // (form-action 'self') stops a form's redirect.
+    return html(200, {"Update your card", v->csrf, std::nullopt, std::nullopt},
+                card_link_page(notify::update_payment_link(options_.payment_update_url, token)));
   }
   // erase: only once the customer confirmed, as an operator's erasure would.
   if (field(form, "confirm") != "yes")

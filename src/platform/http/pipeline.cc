@@ -300,8 +300,10 @@ Response Pipeline::with_idempotency(Request& request, const Route& route, const 
                    request.request_id);
   // Same key, same request: method, path, precondition and body all count; a JSON body as
   // canonical JSON (keys sorted, no whitespace), so another key order is the same request.
-  auto parsed = nlohmann::json::parse(request.body, nullptr, false);
-  const std::string body = parsed.is_discarded() ? request.body : parsed.dump();
+  // Parsed with the body rules (a body nested past kMaxJsonDepth is not parsed: dumping it
+  // would recurse once per level); anything else is fingerprinted as sent.
+  auto parsed = parse_json_object(request.body);
+  const std::string body = parsed.ok() ? parsed->dump() : request.body;
   std::string fingerprint = sha256_hex(request.method + " " + request.path + "\n" +
                                        request.header("if-match").value_or("") + "\n" + body);
   // Keys belong to the merchant, as Stripe's belong to the account: one Recur is one
