@@ -4,7 +4,8 @@
 # wrk/nginx/pgbench and python3-psycopg2 (bench), clang and its runtime (libFuzzer: `make
 # fuzz`), sqlite3 (the e2e card scan dumps its database), chromium (the dashboard's browser
 # test, driven by puppeteer-core), libharu and the DejaVu fonts (invoice PDFs) with poppler-utils
-# (pdftotext reads them back in the tests) and the npm dev tools.
+# (pdftotext reads them back in the tests), prometheus (its promtool checks /metrics and the alert
+# rules: docs/OPERATIONS.md) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,7 @@ APT_PACKAGES=(
   clang libclang-rt-dev sqlite3
   wrk nginx-light curl
   chromium
+  prometheus
   libhpdf-dev poppler-utils fonts-dejavu-core
 )
 

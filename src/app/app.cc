@@ -30,11 +30,20 @@
 #include "inventory/routes.h"
 #include "inventory/store.h"
 #include "notify/routes.h"
+#include "platform/db/engines.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
 
 namespace recur::app {
 namespace {
+
+// The SQLite database's file, whose disk /metrics watches; "" on PostgreSQL or in memory.
+std::string sqlite_file(const std::string& url) {
+  if (url.rfind("sqlite:", 0) != 0) return "";
+  auto target = db::parse_sqlite_target(std::string_view(url).substr(7));
+  if (!target.ok() || target->first.empty() || target->first.find(":memory:") != std::string::npos) return "";
+  return target->first;
+}
 
 std::unique_ptr<notify::EmailSender> email_sender(const Options& options, const Clock& clock) {
   if (options.smtp.url.empty()) return std::make_unique<notify::LogEmailSender>();
@@ -97,6 +106,12 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     }
     app->pipeline_.set_rate_limits(app->rate_limiter_.get(), options.rate_limits);
   }
+  if (!options.alerts.webhook_url.empty() || !options.alerts.sentry_dsn.empty()) {
+    auto alert_options = options.alerts;
+    if (alert_options.release.empty()) alert_options.release = build_version();
+    RECUR_ASSIGN(app->alerter_, alerts::Alerter::open(std::move(alert_options), app->wall_clock_));
+    app->metrics_.watch_alerts(*app->alerter_);
+  }
   if (!options.nats_url.empty()) {
     RECUR_TRY(nats::parse_url(options.nats_url));  // a typo fails at start, not at each tick
     app->stream_ = std::make_unique<webhooks::JetStream>(webhooks::JetStreamOptions{options.nats_url});
@@ -108,6 +123,7 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
 App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<db::Database> db)
     : clock_(std::move(clock)),
       db_(std::move(db)),
+      metrics_(*db_, *clock_, sqlite_file(options.db_url)),
       ids_(*clock_),
       audit_(*db_, ids_, *clock_),
       reports_(*db_, *clock_),
@@ -251,6 +267,9 @@ void App::wire_billing(const Options& options) {
   if (!options.paypal.client_id.empty()) gateways_.add(std::make_unique<gateways::PayPalGateway>(options.paypal));
   if (!options.default_gateway.empty()) gateways_.set_default(options.default_gateway);
   subscriptions_.set_billing(&billing_.invoicer);
+  billing_.collector.on_charge([this](const std::string& gateway, gateways::Outcome outcome, double seconds) {
+    metrics_.charge(gateway, outcome, seconds);
+  });
   // A new default payment method pays what is overdue at once (dunning's fast path).
   customers_.on_default_payment_method_changed([this](const std::string& customer) {
     std::lock_guard lock(run_mu_);
@@ -266,7 +285,17 @@ void App::wire_billing(const Options& options) {
 
 Result<billing::BillingRun> App::run_billing(const std::string& trigger) {
   std::lock_guard lock(run_mu_);
-  RECUR_ASSIGN(auto run, billing_.runs.run(trigger));
+  auto run = billing_.runs.run(trigger);
+  metrics_.billing_run(run);
+  if (!run.ok()) {
+    alert({"billing_run_failed", "error", "a billing run failed: " + run.error().code, {{"trigger", trigger}}});
+    return run;
+  }
+  if (run->failure_rate_alert)
+    alert({"billing_failure_rate", "warning",
+           "charge failures jumped in billing run " + run->id + ": " + std::to_string(run->payments.failed) +
+               " declined of " + std::to_string(run->payments.attempted) + " attempted",
+           {{"billing_run", run->id}}});
   run_gifts();
   return run;
 }
@@ -318,7 +347,9 @@ Result<Json> App::advance_test_clock(Timestamp to) {
     if (gift_due.ok() && *gift_due && (!next || **gift_due < *next) && **gift_due > simulated->now()) next = *gift_due;
     Timestamp stop = next && *next <= to ? std::max(*next, simulated->now()) : to;
     simulated->set(stop);
-    RECUR_ASSIGN(auto run, billing_.runs.run("test_clock"));
+    auto ran_billing = billing_.runs.run("test_clock");
+    metrics_.billing_run(ran_billing);
+    RECUR_ASSIGN(auto run, std::move(ran_billing));
     run_gifts();  // claim e-mails at their send_at
     (void)run_reorder_if_due();            // purchase orders as the stock they watch moves
     (void)run_erasure_if_due();            // the retention setting's erasures, hourly
@@ -373,16 +404,62 @@ Result<db::MigrationReport> App::migrate() {
   return report;
 }
 
+void App::alert(alerts::Alert alert) {
+  if (alerter_) alerter_->raise(std::move(alert));
+}
+
+void App::alert_on_failure(const http::Request& request, const http::Response& response) {
+  if (!alerter_ || response.status < 500) return;
+  if (response.status == 503 && request.route == "/readyz") return;  // readiness says so on purpose
+  auto problem = Json::parse(response.body, nullptr, false);
+  std::string code = problem.is_object() ? problem.value("code", "") : "";
+  std::string route = request.route.empty() ? "(unmatched)" : request.route;
+  bool internal = response.status != 503;
+  alert({internal ? "server_error" : "service_unavailable", internal ? "error" : "warning",
+         std::to_string(response.status) + " " + (code.empty() ? "error" : code) + " on " + request.method + " " +
+             route + " (request " + request.request_id + ")",
+         {{"request_id", request.request_id},
+          {"route", route},
+          {"method", request.method},
+          {"status", std::to_string(response.status)},
+          {"code", code}}});
+}
+
+http::Response App::metrics_response() const {
+  http::Response r;
+  r.content_type = std::string(metrics::kContentType);
+  r.body = metrics_.render();
+  r.set_header("Cache-Control", "no-store");
+  return r;
+}
+
+http::Response App::readiness(const http::Request& request) {
+  auto not_ready = [&](const std::string& reason, const std::string& detail) {
+    Error e = Error::unavailable("not_ready", detail);
+    e.extra_json = Json{{"reason", reason}}.dump();  // the detail of a 503 is not shown: the reason is
+    return http::error_response(request, e);
+  };
+  if (draining_) return not_ready("draining", "the node is shutting down and takes no new work");
+  auto version = db::transact(*db_, [](db::Tx& tx) -> Result<std::int64_t> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    return rows.at(0).int64(0);
+  }, db::TxMode::kReadOnly);
+  if (!version.ok()) return not_ready("database_unavailable", "the database does not answer");
+  const std::int64_t expected = migrations().back().version;
+  if (*version != expected)
+    return not_ready("schema_mismatch", "the database schema is at version " + std::to_string(*version) +
+                                            "; this binary needs " + std::to_string(expected));
+  return http::json_response(200, {{"status", "ready"}, {"schema_version", *version}});
+}
+
 void App::add_platform_routes(const Options& options) {
-  router_.add("GET", "/healthz", "", [this](http::Request& req) {
-    auto version = db::transact(*db_, [](db::Tx& tx) -> Result<std::int64_t> {
-      RECUR_ASSIGN(auto rows, tx.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
-      return rows.at(0).int64(0);
-    }, db::TxMode::kReadOnly);
-    if (!version.ok())
-      return http::error_response(req, Error::unavailable("database_unavailable", "the database does not answer"));
-    return http::json_response(200, {{"status", "ok"}, {"schema_version", *version}});
+  // Liveness: the process answers. Never the database: a database outage must not make an
+  // orchestrator restart every node (that is /readyz's business).
+  router_.add("GET", "/healthz", "", [](http::Request&) {
+    return http::json_response(200, {{"status", "ok"}, {"version", build_version()}});
   });
+  router_.add("GET", "/readyz", "", [this](http::Request& req) { return readiness(req); });
+  if (options.metrics_on_api) router_.add("GET", "/metrics", "", [this](http::Request&) { return metrics_response(); });
   add_static_routes(router_, options.docs_dir, options.spec_path);
   add_page_routes(router_, options.dashboard_dir, "/dashboard", "the analytics dashboard");
   add_page_routes(router_, options.invoice_page_dir, "/i", "the hosted invoice page");

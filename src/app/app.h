@@ -9,6 +9,7 @@
 
 #include "access/service.h"
 #include "analytics/service.h"
+#include "app/metrics.h"
 #include "audit/service.h"
 #include "billing/billing.h"
 #include "catalog/service.h"
@@ -22,6 +23,7 @@
 #include "inventory/purchasing.h"
 #include "inventory/service.h"
 #include "notify/service.h"
+#include "platform/alerts/alerter.h"
 #include "platform/cache/redis_bus.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
@@ -103,6 +105,12 @@ struct Options {
   // The customer portal's public address, ending in /portal (docs/portal.md): its sign-in
   // links point here. `serve` defaults it to its own --listen address.
   std::string portal_url = "http://127.0.0.1:8080/portal";
+  // GET /metrics on the API's own listener; serve turns it off when --metrics-listen gives
+  // the metrics a listener of their own (docs/OPERATIONS.md).
+  bool metrics_on_api = true;
+  // Error alerts to a Slack-compatible webhook and/or Sentry (--alert-webhook, --sentry-dsn):
+  // unhandled errors, scheduler stalls, billing failure-rate jumps; none when both are empty.
+  alerts::AlertOptions alerts;
 };
 
 class App {
@@ -160,6 +168,21 @@ class App {
   // Returns how many events were published.
   Result<int> publish_events();
   http::Pipeline& pipeline() { return pipeline_; }
+  Metrics& metrics() { return metrics_; }
+  // GET /metrics's answer (the API's route, or the listener of --metrics-listen).
+  http::Response metrics_response() const;
+  // GET /readyz's answer: 200 when the database answers, its schema is this binary's and the
+  // server is not draining; else 503 not_ready saying which.
+  http::Response readiness(const http::Request& request);
+  // From now on the node is draining (SIGTERM): /readyz answers 503, so a load balancer stops
+  // sending it new requests.
+  void set_draining() { draining_ = true; }
+  // Sends an alert to the configured sinks (rate-limited per kind); nothing without any.
+  void alert(alerts::Alert alert);
+  // Alerts on an answer that failed on the server's side: a 500 (kind server_error) or a 503
+  // other than readiness's (service_unavailable). Tags only: request id, route template,
+  // method, status and problem code; never the path, the body or the caller.
+  void alert_on_failure(const http::Request& request, const http::Response& response);
   const http::Router& router() const { return router_; }
 
  private:
@@ -172,6 +195,8 @@ class App {
 
   std::unique_ptr<Clock> clock_;
   std::unique_ptr<db::Database> db_;
+  Metrics metrics_;
+  std::atomic<bool> draining_{false};
   // Attached to db_ (every transaction reaches it); outlives the Redis bus that calls it.
   std::unique_ptr<privacy::Keyring> keyring_;
   bool created_master_key_ = false;
@@ -216,6 +241,8 @@ class App {
   std::unique_ptr<cache::SharedBus> shared_bus_;  // the caches' one subscription to redis_bus_
   std::unique_ptr<cache::RedisInvalidationBus> redis_bus_;
   std::unique_ptr<http::RateLimiter> rate_limiter_;  // null when no limit is set
+  SystemClock wall_clock_;                           // alerts are dated and rate-limited in real time
+  std::unique_ptr<alerts::Alerter> alerter_;         // null without a sink
 };
 
 // Loads the demo catalogue (products with stock, plans, customers, subscriptions, retention

@@ -102,7 +102,9 @@ class Repeating {
 // Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
 class Scheduler {
  public:
-  Scheduler(App& app, int tick) : app_(app), repeating_(std::chrono::seconds(tick), [this] { step(); }) {}
+  Scheduler(App& app, int tick) : app_(app), repeating_(std::chrono::seconds(tick), [this] { step(); }) {
+    app_.metrics().set_scheduler_period(tick);
+  }
 
  private:
   void step() {
@@ -121,6 +123,7 @@ class Scheduler {
     reorder();
     erase_lapsed();
     dispatch_notifications();
+    app_.metrics().scheduler_ticked();
   }
 
   // The retention setting (--erase-after-days; hourly inside App).
@@ -163,6 +166,35 @@ class Scheduler {
 
   App& app_;
   Repeating repeating_;  // last: stopped first, before what its steps use
+};
+
+// Alerts when the scheduler has not finished a tick for stall_threshold(tick) seconds (a
+// billing run hung on a lock or a gateway), counted from the start before the first tick.
+class StallWatch {
+ public:
+  StallWatch(App& app, int tick)
+      : app_(app),
+        tick_(tick),
+        started_(std::chrono::steady_clock::now()),
+        repeating_(std::chrono::seconds(30), [this] { step(); }) {}
+
+ private:
+  void step() {
+    auto age = app_.metrics().scheduler_tick_age();
+    double seconds = age ? *age : std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (!scheduler_stalled(seconds, tick_)) return;
+    spdlog::error("scheduler stalled: no tick finished for {:.0f} s (every {} s expected)", seconds, tick_);
+    app_.alert({"scheduler_stalled",
+                "error",
+                "the lifecycle scheduler has not finished a tick for " + std::to_string(std::lround(seconds)) +
+                    " s (--tick " + std::to_string(tick_) + ")",
+                {}});
+  }
+
+  App& app_;
+  int tick_;
+  std::chrono::steady_clock::time_point started_;
+  Repeating repeating_;  // last: stopped first
 };
 
 // Webhooks in the background (webhooks::Dispatcher: sender threads, at most a few per
@@ -334,6 +366,10 @@ int deliver(const Common& common, const WebhookFlags& webhook_flags) {
 
 struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
+  std::string metrics_listen;  // "": /metrics on the API's listener
+  int drain_seconds = 0;
+  std::string alert_webhook;
+  std::string sentry_dsn;
   int io_threads = 0;
   int workers = 0;
   int max_connections = 0;  // 0: from the file-descriptor limit
@@ -500,19 +536,68 @@ std::size_t connection_cap(rlim_t open_files, int workers) {
   return open_files > reserve + 16 ? open_files - reserve : 16;
 }
 
-int serve(const Common& common, const ServeFlags& flags) {
-  auto colon = flags.listen.rfind(':');
+// "HOST:PORT" split; nullopt when it is not that.
+std::optional<std::pair<std::string, std::uint16_t>> host_and_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
   int port = -1;
-  if (colon != std::string::npos) {
-    auto digits = std::string_view(flags.listen).substr(colon + 1);
-    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    if (ec != std::errc() || ptr != digits.data() + digits.size()) port = -1;
+  auto digits = std::string_view(text).substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || port < 0 || port > 65535) return std::nullopt;
+  return std::pair{text.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
+
+// --metrics-listen: /metrics (and the health checks) on a port of their own, on its own
+// thread, so that the API's port need not expose them. Stops when destroyed.
+class MetricsListener {
+ public:
+  MetricsListener(App& app, std::string host, std::uint16_t port) : app_(app) {
+    http::ServerOptions options;
+    options.host = std::move(host);
+    options.port = port;
+    options.io_threads = 1;
+    options.worker_threads = 1;
+    options.access_log = false;
+    server_.emplace(options, [this](http::Request& req) { return answer(req); });
   }
-  if (port < 0 || port > 65535) return fail(Error::invalid("invalid_listen", "--listen must be HOST:PORT"));
+  bool start(std::string* error) {
+    if (!server_->listen(error)) return false;
+    thread_ = std::thread([this] { server_->run(false); });
+    return true;
+  }
+  std::uint16_t port() const { return server_->port(); }
+  ~MetricsListener() {
+    if (thread_.joinable()) {
+      server_->stop();
+      thread_.join();
+    }
+  }
+
+ private:
+  // /metrics, /healthz and /readyz only: this port is for Prometheus and health checks, not
+  // a second way into the API.
+  http::Response answer(http::Request& req) {
+    if (req.path == "/metrics" && (req.method == "GET" || req.method == "HEAD")) return app_.metrics_response();
+    if (req.path == "/healthz" || req.path == "/readyz") return app_.pipeline().handle(req);
+    return http::problem(Error::not_found("route_not_found", "the metrics port serves /metrics, /healthz and /readyz"),
+                         "");
+  }
+
+  App& app_;
+  std::optional<http::Server> server_;
+  std::thread thread_;
+};
+
+int serve(const Common& common, const ServeFlags& flags) {
+  auto listen = host_and_port(flags.listen);
+  if (!listen) return fail(Error::invalid("invalid_listen", "--listen must be HOST:PORT"));
+  std::optional<std::pair<std::string, std::uint16_t>> metrics_listen;
+  if (!flags.metrics_listen.empty() && !(metrics_listen = host_and_port(flags.metrics_listen)))
+    return fail(Error::invalid("invalid_listen", "--metrics-listen must be HOST:PORT"));
   int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   http::ServerOptions server;
-  server.host = flags.listen.substr(0, colon);
-  server.port = static_cast<std::uint16_t>(port);
+  server.host = listen->first;
+  server.port = listen->second;
   server.io_threads = flags.io_threads > 0 ? flags.io_threads : cores;
   server.worker_threads = flags.workers > 0 ? flags.workers : 4 * cores;
   server.access_log = flags.access_log;
@@ -545,6 +630,11 @@ int serve(const Common& common, const ServeFlags& flags) {
                            : std::string(flags.tls_cert.empty() ? "http://" : "https://") + flags.listen + "/portal";
   while (options.portal_url.ends_with('/')) options.portal_url.pop_back();
   options.rate_limits = {*per_key, *per_ip};
+  options.metrics_on_api = !metrics_listen;
+  options.alerts.webhook_url = flags.alert_webhook;
+  options.alerts.sentry_dsn = flags.sentry_dsn;
+  options.alerts.environment = flags.test_mode ? "test" : "production";
+  options.alerts.server_name = flags.listen;
   apply(flags.webhooks, options);
   options.billing.payment_update_token_seconds = flags.payment_update_ttl_days * kSecondsPerDay;
   options.billing.pdf_fonts = flags.pdf_fonts;
@@ -565,14 +655,27 @@ int serve(const Common& common, const ServeFlags& flags) {
   auto app = open_app(common, options, std::move(clock));
   if (!app.ok()) return fail(app.error());
   auto& a = **app;
+  server.metrics = &a.metrics().registry();
+  server.on_drain = [&a] { a.set_draining(); };
+  server.drain_delay_seconds = flags.drain_seconds;
+  server.on_answered = [&a](const http::Request& req, const http::Response& res) {
+    if (res.status >= 500) a.alert_on_failure(req, res);
+  };
   http::Server http_server(server, [&a](http::Request& req) { return a.pipeline().handle(req); });
   std::string error;
   if (!http_server.listen(&error)) return fail(Error::invalid("listen_failed", error));
+  std::optional<MetricsListener> metrics_listener;
+  if (metrics_listen) {
+    metrics_listener.emplace(a, metrics_listen->first, metrics_listen->second);
+    if (!metrics_listener->start(&error)) return fail(Error::invalid("listen_failed", error));
+    spdlog::info("metrics on http://{}:{}/metrics", metrics_listen->first, metrics_listener->port());
+  }
   {
     if (flags.smtp.url.empty()) spdlog::info("no --smtp-url: e-mails are written to the log, not sent");
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
     Scheduler scheduler(a, flags.tick);
+    StallWatch stall_watch(a, flags.tick);
     AuditChainLoop audit_chain(a);
     std::optional<DeliveryLoop> deliveries;
     if (!flags.webhooks.off) deliveries.emplace(a);
@@ -713,6 +816,23 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--listen", flags.listen, "address to listen on, HOST:PORT")
       ->envname("RECUR_LISTEN")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--metrics-listen", flags.metrics_listen,
+                   "serve /metrics (and /healthz, /readyz) on HOST:PORT of its own instead of on --listen")
+      ->envname("RECUR_METRICS_LISTEN");
+  serve_cmd
+      ->add_option("--drain-seconds", flags.drain_seconds,
+                   "after SIGTERM, answer /readyz 503 and keep serving this long before draining (load balancer "
+                   "health checks take the node out first)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--alert-webhook", flags.alert_webhook,
+                   "Slack-compatible incoming webhook URL for error alerts (500s, scheduler stalls, billing "
+                   "failure-rate jumps); a secret")
+      ->envname("RECUR_ALERT_WEBHOOK");
+  serve_cmd
+      ->add_option("--sentry-dsn", flags.sentry_dsn, "Sentry DSN for the same alerts (Sentry's envelope API); a secret")
+      ->envname("RECUR_SENTRY_DSN");
   serve_cmd->add_option("--io-threads", flags.io_threads, "threads doing network I/O (default: cores)");
   serve_cmd->add_option("--workers", flags.workers, "threads doing database work (default: 4 x cores)");
   serve_cmd->add_option("--max-connections", flags.max_connections,

@@ -174,7 +174,10 @@ Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const
     if (!prepared->subscription.empty()) request.metadata["subscription"] = prepared->subscription;
     request.payment_method_type = prepared->token_type;
     if (wait) request.deadline = std::chrono::steady_clock::now() + *wait;
+    auto began = std::chrono::steady_clock::now();
     result = gateway->charge(request);
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+    if (charge_observer_) charge_observer_(pay.gateway, result.outcome, took.count());
   } else {
     // Configuration, not the card: keep the key and try again once the gateway is back.
     result = {Outcome::kUnknown, "", "gateway_not_configured", "no gateway named '" + pay.gateway + "' is configured"};

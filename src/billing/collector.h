@@ -99,6 +99,10 @@ class Collector {
   // Every invoice that becomes paid after it was issued is paid here (a zero invoice is paid
   // when issued): `paid` hears of each.
   void on_invoice_paid(InvoicePaid paid) { invoice_paid_ = std::move(paid); }
+  // Hears of every charge asked of a gateway: which, its outcome and the seconds it took
+  // (/metrics). Set before the first attempt.
+  using ChargeObserver = std::function<void(const std::string& gateway, Outcome outcome, double seconds)>;
+  void on_charge(ChargeObserver observer) { charge_observer_ = std::move(observer); }
 
   // Adds one attempt's result to `report` (errors keep the first message, with the invoice).
   static void count(CollectReport& report, const std::string& invoice, const Result<AttemptResult>& result);
@@ -154,6 +158,7 @@ class Collector {
   std::int64_t authentication_deadline_seconds_;
   events::Recorder events_;
   InvoicePaid invoice_paid_;
+  ChargeObserver charge_observer_;
 };
 
 }  // namespace recur::billing

@@ -440,4 +440,16 @@ recur::Status insert_run(db::Tx& tx, const BillingRun& r) {
   return Ok{};
 }
 
+Result<DunningCounts> dunning_counts(db::Tx& tx) {
+  DunningCounts out;
+  for (const char* status : {"past_due", "unpaid", "incomplete"}) {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*) FROM subscriptions WHERE status = $1", {std::string(status)}));
+    out.subscriptions.emplace_back(status, rows.at(0).int64(0));
+  }
+  RECUR_ASSIGN(auto open,
+               tx.query("SELECT COUNT(*) FROM invoices WHERE status = 'open' AND next_attempt_at IS NOT NULL"));
+  out.invoices_retrying = open.at(0).int64(0);
+  return out;
+}
+
 }  // namespace recur::billing

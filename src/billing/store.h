@@ -157,4 +157,12 @@ recur::Status insert_pending_invoice_item(db::Tx& tx, const subscriptions::Pendi
 Result<Page<BillingRun>> list_runs(db::Tx& tx, const ListParams& page);
 recur::Status insert_run(db::Tx& tx, const BillingRun& run);
 
+// Dunning at a glance (/metrics): subscriptions by unpaid status, and open invoices that have
+// a retry scheduled.
+struct DunningCounts {
+  std::vector<std::pair<std::string, std::int64_t>> subscriptions;  // past_due, unpaid, incomplete
+  std::int64_t invoices_retrying = 0;
+};
+Result<DunningCounts> dunning_counts(db::Tx& tx);
+
 }  // namespace recur::billing

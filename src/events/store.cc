@@ -227,4 +227,9 @@ Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& re
   return out;
 }
 
+Result<metrics::Backlog> outbox_backlog(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*), MIN(created_at) FROM event_outbox"));
+  return metrics::Backlog{rows.at(0).int64(0), rows.at(0).opt_int64(1)};
+}
+
 }  // namespace recur::events

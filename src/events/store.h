@@ -7,6 +7,7 @@
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/ids.h"
+#include "platform/metrics/backlog.h"
 #include "platform/page.h"
 
 namespace recur::events {
@@ -91,5 +92,8 @@ struct StoredEvent {
 // Every event about resources of `resource_type` created before `until`, by resource, then
 // time, then id (inventory's forecast replays subscriptions from them; analytics rebuilds).
 Result<std::vector<StoredEvent>> events_before(db::Tx& tx, const std::string& resource_type, Timestamp until);
+
+// The outbox's size and its oldest event's time (/metrics): fan-out empties it in seconds.
+Result<metrics::Backlog> outbox_backlog(db::Tx& tx);
 
 }  // namespace recur::events

@@ -249,4 +249,11 @@ Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update) {
   return shipments_of(tx, rows);
 }
 
+Result<StockHealth> stock_health(db::Tx& tx) {
+  RECUR_ASSIGN(auto outs, tx.query("SELECT COUNT(*) FROM stock_levels WHERE on_hand - reserved <= 0"));
+  RECUR_ASSIGN(auto waiting,
+               tx.query("SELECT COUNT(*), MIN(backordered_at) FROM shipments WHERE status = 'backordered'"));
+  return StockHealth{outs.at(0).int64(0), metrics::Backlog{waiting.at(0).int64(0), waiting.at(0).opt_int64(1)}};
+}
+
 }  // namespace recur::inventory

@@ -8,6 +8,7 @@
 
 #include "inventory/model.h"
 #include "platform/db/database.h"
+#include "platform/metrics/backlog.h"
 #include "platform/page.h"
 
 namespace recur::inventory {
@@ -54,5 +55,13 @@ Result<Page<Shipment>> list_shipments(db::Tx& tx, const ShipmentFilter& filter);
 Result<std::vector<Shipment>> shipments_of_invoice(db::Tx& tx, const std::string& invoice, bool for_update);
 // Backordered shipments, first come first served.
 Result<std::vector<Shipment>> backorders(db::Tx& tx, bool for_update);
+
+// Stock at a glance (/metrics): stock rows with nothing left to reserve, and boxes waiting
+// for stock (with the oldest one's backorder time).
+struct StockHealth {
+  std::int64_t stock_outs = 0;
+  metrics::Backlog backorders;
+};
+Result<StockHealth> stock_health(db::Tx& tx);
 
 }  // namespace recur::inventory

@@ -1,22 +1,21 @@
 // Notifications against a real database (SQLite or PostgreSQL per RECUR_TEST_ENGINE), a real
 // SMTP server and a local SMS provider stand-in: what arrived, and what the record says.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <barrier>
 #include <map>
 #include <set>
-#include <thread>
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
-
 #include <sstream>
+#include <thread>
 
 #include "notify/service.h"
 #include "platform/base64.h"
 #include "platform/http/pipeline.h"
 #include "platform/net/http_client.h"
+#include "testing/captured_log.h"
 #include "testing/fixtures.h"
 #include "testing/local_servers.h"
 
@@ -499,22 +498,7 @@ TEST_F(NotifyTest, RoutesNeedNotificationsReadAndShowTheRecord) {
 }
 
 // Captures what spdlog's default logger writes while it lives.
-class CapturedLog {
- public:
-  CapturedLog() : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
-  }
-  ~CapturedLog() { spdlog::set_default_logger(previous_); }
-  std::string text() {
-    spdlog::default_logger()->flush();
-    return out_.str();
-  }
-
- private:
-  std::ostringstream out_;
-  std::shared_ptr<spdlog::logger> previous_;
-};
+using testing::CapturedLog;
 
 TEST_F(NotifyTest, LogSendersWriteTheTemplateTheIdAndAMaskedRecipientButNoPersonalData) {
   LogEmailSender log_email;

@@ -90,4 +90,11 @@ Result<std::optional<Notification>> lock_next_due(db::Tx& tx, Timestamp now) {
   return first(tx, rows);
 }
 
+Result<metrics::Backlog> notification_backlog(db::Tx& tx, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END)"
+                                   " FROM notifications WHERE next_attempt_at IS NOT NULL",
+                                   {now}));
+  return metrics::Backlog{rows.at(0).int64(0), rows.at(0).opt_int64(1)};
+}
+
 }  // namespace recur::notify

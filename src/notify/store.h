@@ -6,6 +6,7 @@
 
 #include "notify/model.h"
 #include "platform/db/database.h"
+#include "platform/metrics/backlog.h"
 #include "platform/page.h"
 
 namespace recur::notify {
@@ -30,5 +31,9 @@ Result<Page<Notification>> list(db::Tx& tx, const ListFilter& filter);
 // PostgreSQL rows other dispatchers hold are skipped (SKIP LOCKED), so each takes its own;
 // on SQLite the write transaction already holds the database lock.
 Result<std::optional<Notification>> lock_next_due(db::Tx& tx, Timestamp now);
+
+// Messages waiting to be sent or retried (/metrics), and the earliest due time among those
+// due by `now` (how late the dispatcher is).
+Result<metrics::Backlog> notification_backlog(db::Tx& tx, Timestamp now);
 
 }  // namespace recur::notify

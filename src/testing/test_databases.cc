@@ -80,14 +80,19 @@ TestApp make_app(Timestamp start, int pool_size) {
 }
 
 std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size, billing::BillingOptions billing) {
+  app::Options options{base.db_url, pool_size, "", ""};
+  options.billing = billing;
+  return reopen(base, clock, std::move(options));
+}
+
+std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, app::Options options) {
   struct Borrowed final : Clock {
     explicit Borrowed(Clock& c) : inner(c) {}
     Timestamp now() const override { return inner.now(); }
     Clock& inner;
   };
-  app::Options options{base.db_url, pool_size, "", ""};
+  options.db_url = base.db_url;
   options.master_key_file = base.master_key_file;
-  options.billing = billing;
   auto app = app::App::open(options, std::make_unique<Borrowed>(clock));
   if (!app.ok()) throw std::runtime_error("cannot reopen test database: " + app.error().message);
   return std::move(*app);

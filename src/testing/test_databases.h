@@ -32,6 +32,9 @@ TestApp make_app(Timestamp start, int pool_size = 8);
 std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, int pool_size = 8,
                                  billing::BillingOptions billing = {});
 
+// The same with every option given (its database and master key file are base's).
+std::unique_ptr<app::App> reopen(const TestApp& base, Clock& clock, app::Options options);
+
 // Another API node on the same database, wired as `recur serve --redis-url` is: its own
 // simulated clock (starting at base's now) and cache invalidations through `redis_url`.
 std::unique_ptr<app::App> redis_node(const TestApp& base, const std::string& redis_url, int pool_size = 4);

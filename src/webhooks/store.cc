@@ -228,4 +228,16 @@ Result<Page<Delivery>> list_deliveries(db::Tx& tx, const DeliveryFilter& f) {
   return page_of(rows, f.page.limit, delivery_from_row);
 }
 
+Result<metrics::Backlog> delivery_backlog(db::Tx& tx, Timestamp now) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END)"
+                                   " FROM webhook_deliveries WHERE status = 'pending'",
+                                   {now}));
+  return metrics::Backlog{rows.at(0).int64(0), rows.at(0).opt_int64(1)};
+}
+
+Result<metrics::Backlog> stream_backlog(db::Tx& tx) {
+  RECUR_ASSIGN(auto rows, tx.query("SELECT COUNT(*), MIN(created_at) FROM stream_outbox"));
+  return metrics::Backlog{rows.at(0).int64(0), rows.at(0).opt_int64(1)};
+}
+
 }  // namespace recur::webhooks

@@ -7,6 +7,7 @@
 
 #include "events/store.h"
 #include "platform/db/database.h"
+#include "platform/metrics/backlog.h"
 #include "platform/page.h"
 #include "webhooks/model.h"
 
@@ -60,5 +61,11 @@ struct DeliveryFilter {
   ListParams page;
 };
 Result<Page<Delivery>> list_deliveries(db::Tx& tx, const DeliveryFilter& filter);
+
+// Deliveries waiting (/metrics): every pending one, and the earliest due time among those due
+// by `now` (how late the senders are, not how long a receiver has been failing).
+Result<metrics::Backlog> delivery_backlog(db::Tx& tx, Timestamp now);
+// The stream outbox (decision 0015): events not yet published to NATS.
+Result<metrics::Backlog> stream_backlog(db::Tx& tx);
 
 }  // namespace recur::webhooks

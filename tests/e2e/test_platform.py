@@ -82,7 +82,22 @@ class PlatformRoutesTest(ApiTestCase):
         r = Api(role=None).get("/healthz")
         self.assertStatus(r, 200)
         self.assertEqual(r.json()["status"], "ok")
-        self.assertGreaterEqual(r.json()["schema_version"], 1)
+        self.assertRegex(r.json()["version"], r"^\d+\.\d+\.\d+")
+
+    def test_readyz_answers_ready_with_the_schema_version_without_a_key(self):
+        r = Api(role=None).get("/readyz")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["status"], "ready")
+        self.assertGreaterEqual(r.json()["schema_version"], 43)
+
+    def test_metrics_are_prometheus_text_without_a_key(self):
+        r = Api(role=None).get("/metrics")
+        self.assertStatus(r, 200)
+        self.assertTrue(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers["Content-Type"])
+        self.assertIn("# TYPE recur_http_requests_total counter", r.text)
+        Api(role=None).get("/healthz")
+        again = Api(role=None).get("/metrics")
+        self.assertIn('recur_http_requests_total{route="/healthz",method="GET",status="2xx"}', again.text)
 
     def test_docs_is_swagger_ui_html_in_utf8(self):
         r = Api(role=None).get("/docs")

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "platform/db/pool.h"
 #include "platform/result.h"
 
 namespace recur::db {
@@ -144,6 +145,8 @@ class Database {
   virtual Engine engine() const = 0;
   // A short description for logs: "sqlite:var/recur.db", "postgresql://host:port/db".
   virtual std::string describe() const = 0;
+  // The connection pool's figures (/metrics).
+  virtual PoolStats pool_stats() = 0;
   // Every transaction begun afterwards carries `attachment` (owned by the caller, who
   // keeps it alive as long as the database), beside those attached before.
   void attach(Attachment* attachment) { attachments_.push_back(attachment); }

@@ -2,7 +2,10 @@
 // thread at a time; borrowers block until one is free.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -13,6 +16,16 @@
 #include "platform/result.h"
 
 namespace recur::db {
+
+// What a pool is doing, for /metrics.
+struct PoolStats {
+  int capacity = 0;
+  int in_use = 0;                 // lent out
+  int idle = 0;                   // open, waiting to be lent
+  int waiters = 0;                // threads blocked in acquire() now
+  std::uint64_t acquires = 0;     // since start
+  double wait_seconds_total = 0;  // time acquire() spent blocked, summed
+};
 
 template <typename Conn>
 class Pool {
@@ -58,7 +71,15 @@ class Pool {
   Result<Lease> acquire() {
     may_block();
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
+    ++acquires_;
+    if (idle_.empty() && open_ >= capacity_) {
+      auto began = std::chrono::steady_clock::now();
+      ++waiters_;
+      cv_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
+      --waiters_;
+      wait_ns_ +=
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count();
+    }
     if (!idle_.empty()) {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
@@ -72,6 +93,12 @@ class Pool {
       return std::move(made).error();
     }
     return Lease(this, std::move(made).value());
+  }
+
+  PoolStats stats() {
+    std::lock_guard lock(mu_);
+    int idle = static_cast<int>(idle_.size());
+    return PoolStats{capacity_, open_ - idle, idle, waiters_, acquires_, static_cast<double>(wait_ns_) / 1e9};
   }
 
  private:
@@ -96,6 +123,9 @@ class Pool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Conn>> idle_;
   int open_ = 0;
+  int waiters_ = 0;  // under mu_, as the figures below
+  std::uint64_t acquires_ = 0;
+  std::int64_t wait_ns_ = 0;
 };
 
 }  // namespace recur::db

@@ -278,6 +278,7 @@ class PostgresDatabase final : public Database {
     return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease), sql));
   }
   Engine engine() const override { return Engine::kPostgres; }
+  PoolStats pool_stats() override { return pool_.stats(); }
   std::string describe() const override {
     // Never log the password: show host, port and database name only.
     return "postgresql (" + redacted_ + ")";

@@ -165,6 +165,7 @@ class SqliteDatabase final : public Database {
     return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lease)));
   }
   Engine engine() const override { return Engine::kSqlite; }
+  PoolStats pool_stats() override { return pool_.stats(); }
   std::string describe() const override {
     return "sqlite:" + path_ + (options_.synchronous_full ? "" : "?synchronous=normal");
   }

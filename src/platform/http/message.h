@@ -41,6 +41,9 @@ struct Request {
   // Set once a rate limit has admitted the request, so that a request the I/O thread hands to
   // the worker pool (WouldBlock) is not counted twice.
   bool admitted = false;
+  // The matched route's template ("/v1/subscriptions/{id}"), set by the pipeline; "" when no
+  // route matched. Metrics count by it, never by the path (whose ids are unbounded).
+  std::string route;
 
   std::optional<std::string> header(std::string_view lower_name) const;
   std::optional<std::string> query_param(std::string_view name) const;

@@ -195,6 +195,7 @@ Response Pipeline::route(Request& request) {
                    request.request_id);
   }
   const Route& route = *m.route;
+  request.route = route.pattern;
   // On an I/O thread (the server's first try), only routes declared able to run there.
   if (!route.runs_inline && blocking_forbidden()) throw WouldBlock{};
   if (route.permission.empty()) {

@@ -170,12 +170,59 @@ bool load_tls(ssl::context& ctx, const std::string& cert_file, const std::string
   return true;
 }
 
+// The method as a label: the ones HTTP defines, anything else "other" (a client chooses it).
+std::string method_label(const std::string& method) {
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+    if (method == known) return method;
+  return "other";
+}
+
+std::string status_class(int status) {
+  if (status < 100 || status > 599) return "other";
+  return std::to_string(status / 100) + "xx";
+}
+
+// What the server records into the registry (ServerOptions::metrics).
+struct HttpMetrics {
+  explicit HttpMetrics(metrics::Registry& r)
+      : requests(r.counter("recur_http_requests_total",
+                           "HTTP requests answered, by route template, method and status class. Route (unmatched): no "
+                           "route matched; (refused): the request could not be read.",
+                           {"route", "method", "status"})),
+        duration(r.histogram("recur_http_request_duration_seconds",
+                             "Seconds from a request read to its answer written, by route template and method.",
+                             {"route", "method"}, metrics::request_seconds_buckets())),
+        in_flight(r.gauge("recur_http_requests_in_flight", "Requests read and not yet answered.").only()),
+        queued(r.gauge("recur_http_worker_queue_depth", "Requests waiting for a free worker thread.").only()),
+        connections(r.gauge("recur_http_connections_open", "Open client connections.").only()) {}
+
+  void answered(const std::string& route, const std::string& method, int status, double seconds) {
+    std::string route_label = route.empty() ? "(unmatched)" : route;
+    std::string method_name = method_label(method);
+    requests.with({route_label, method_name, status_class(status)}).inc();
+    duration.with({route_label, method_name}).observe(seconds);
+  }
+
+  metrics::CounterFamily& requests;
+  metrics::HistogramFamily& duration;
+  metrics::Gauge& in_flight;
+  metrics::Gauge& queued;
+  metrics::Gauge& connections;
+};
+
 }  // namespace
 
 struct Server::Impl {
   Impl(ServerOptions o, Dispatch d)
-      : options(std::move(o)), dispatch(std::move(d)), iocs(make_contexts(options.io_threads)), ioc(*iocs.front()),
-        workers(options.worker_threads), acceptor(ioc), signals(ioc) {}
+      : options(std::move(o)),
+        dispatch(std::move(d)),
+        iocs(make_contexts(options.io_threads)),
+        ioc(*iocs.front()),
+        workers(options.worker_threads),
+        acceptor(ioc),
+        signals(ioc) {
+    if (options.metrics) metrics.emplace(*options.metrics);
+  }
 
   static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int n) {
     std::vector<std::unique_ptr<asio::io_context>> out;
@@ -197,6 +244,9 @@ struct Server::Impl {
   std::mutex mu;
   std::unordered_set<std::shared_ptr<Connection>> connections;
   std::unordered_map<std::string, std::size_t> connections_per_ip;  // under mu
+  std::optional<HttpMetrics> metrics;                               // with ServerOptions::metrics
+  std::atomic<bool> drain_announced{false};
+  asio::steady_timer drain_delay{ioc};
 
   asio::awaitable<void> accept_loop() {
     AcceptBackoff backoff;
@@ -246,6 +296,7 @@ struct Server::Impl {
     }
     ++from_address;
     connections.insert(conn);
+    if (metrics) metrics->connections.add(1);
     return true;
   }
 
@@ -320,7 +371,7 @@ struct Server::Impl {
     std::shared_ptr<Connection> conn;
     ~Registration() {
       std::lock_guard lock(impl->mu);
-      impl->connections.erase(conn);
+      if (impl->connections.erase(conn) && impl->metrics) impl->metrics->connections.add(-1);
       auto from_address = impl->connections_per_ip.find(conn->remote_address);
       if (from_address != impl->connections_per_ip.end() && --from_address->second == 0)
         impl->connections_per_ip.erase(from_address);
@@ -375,14 +426,22 @@ struct Server::Impl {
       Request request = to_request(parser.get());
       request.remote_address = conn.remote_address;
       bool keep_alive = parser.get().keep_alive() && !stopping;
+      if (metrics) metrics->in_flight.add(1);
       Response response;
-      if (!options.answer_inline || !answer_inline(request, response))
+      if (!options.answer_inline || !answer_inline(request, response)) {
+        if (metrics) metrics->queued.add(1);
         response = co_await asio::co_spawn(
-            workers, [this, &request]() -> asio::awaitable<Response> { co_return guarded_dispatch(request); },
+            workers,
+            [this, &request]() -> asio::awaitable<Response> {
+              if (metrics) metrics->queued.add(-1);
+              co_return guarded_dispatch(request);
+            },
             asio::use_awaitable);
+      }
       bool head = request.method == "HEAD";
       bool written = co_await write(conn, stream, response, parser.get().version(), keep_alive, head);
       log_access(request, response, started);
+      answered(request, response, started);
       if (!written || !keep_alive) break;
     }
   }
@@ -391,6 +450,7 @@ struct Server::Impl {
   // sends for a moment, so the close does not reset the connection before the answer is read.
   template <class Stream>
   asio::awaitable<void> refuse(Connection& conn, Stream& stream, const Response& response) {
+    if (metrics) metrics->answered("(refused)", "other", response.status, 0);
     if (!co_await write(conn, stream, response, 11, false, false)) co_return;
     boost::system::error_code ec;
     conn.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -410,6 +470,20 @@ struct Server::Impl {
     co_return !ec;
   }
 
+  void answered(const Request& request, const Response& response, std::chrono::steady_clock::time_point started) {
+    if (metrics) {
+      std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
+      metrics->answered(request.route, request.method, response.status, seconds.count());
+      metrics->in_flight.add(-1);
+    }
+    if (options.on_answered) options.on_answered(request, response);
+  }
+
+  // Tells the owner once that shutdown has begun (readiness fails from then on).
+  void announce_drain() {
+    if (!drain_announced.exchange(true) && options.on_drain) options.on_drain();
+  }
+
   void log_access(const Request& req, const Response& res, std::chrono::steady_clock::time_point started) const {
     if (!options.access_log) return;
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
@@ -422,12 +496,14 @@ struct Server::Impl {
 
   // Stop accepting; wake idle keep-alive connections so they close; let busy ones finish.
   void begin_shutdown() {
+    announce_drain();
     if (stopping.exchange(true)) return;
     asio::post(ioc, [this] {
       boost::system::error_code ignored;
       acceptor.close(ignored);
       signals.cancel(ignored);
       pause.cancel();
+      drain_delay.cancel();
       std::lock_guard lock(mu);
       for (const auto& conn : connections)
         asio::post(conn->stream.get_executor(), [conn] {
@@ -498,10 +574,21 @@ void Server::run(bool handle_signals) {
   if (handle_signals) {
     impl.signals.add(SIGINT);
     impl.signals.add(SIGTERM);
-    impl.signals.async_wait([this](const boost::system::error_code& ec, int signo) {
+    impl.signals.async_wait([&impl](const boost::system::error_code& ec, int signo) {
       if (ec) return;
-      spdlog::info("signal {} received: draining in-flight requests", signo);
-      impl_->begin_shutdown();
+      if (impl.options.drain_delay_seconds <= 0) {
+        spdlog::info("signal {} received: draining in-flight requests", signo);
+        impl.begin_shutdown();
+        return;
+      }
+      spdlog::info("signal {} received: not ready from now; draining in {} s", signo, impl.options.drain_delay_seconds);
+      impl.announce_drain();
+      impl.drain_delay.expires_after(std::chrono::seconds(impl.options.drain_delay_seconds));
+      impl.drain_delay.async_wait([&impl](const boost::system::error_code&) { impl.begin_shutdown(); });
+      // A second signal does not wait out the delay.
+      impl.signals.async_wait([&impl](const boost::system::error_code& again, int) {
+        if (!again) impl.begin_shutdown();
+      });
     });
   }
   asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "platform/http/message.h"
+#include "platform/metrics/registry.h"
 
 namespace recur::http {
 
@@ -37,6 +38,17 @@ struct ServerOptions {
   // only for a dispatcher that throws WouldBlock before doing anything it cannot answer
   // without blocking (http::Pipeline does: routes marked with Router::allow_inline).
   bool answer_inline = false;
+  // Requests by route template, method and status class, their latency, requests in flight
+  // and waiting for a worker, open connections (null: not recorded).
+  metrics::Registry* metrics = nullptr;
+  // Called after each answer is written, on the connection's I/O thread: keep it quick.
+  std::function<void(const Request&, const Response&)> on_answered;
+  // Called once when shutdown begins (a signal or stop()), before anything else happens.
+  std::function<void()> on_drain;
+  // After SIGTERM or SIGINT: keep accepting and answering this long (on_drain has been called,
+  // so readiness fails) before draining, so that a load balancer's health checks take the node
+  // out of rotation before it stops accepting.
+  int drain_delay_seconds = 0;
 };
 
 // Turns a request into a response; called on a worker thread.

@@ -1,0 +1,26 @@
+// The process's own figures, as every Prometheus client names them (process_*): resident and
+// virtual memory, CPU seconds, open and allowed file descriptors, start time. Linux (/proc).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "platform/metrics/registry.h"
+
+namespace recur::metrics {
+
+struct ProcessStat {
+  double cpu_seconds = 0;    // user + system
+  double start_seconds = 0;  // since boot
+  double virtual_bytes = 0;
+  double resident_bytes = 0;
+};
+
+// Reads /proc/<pid>/stat's text (the command may hold spaces and parentheses), with the
+// clock ticks per second and page size of the machine; nullopt when it does not parse.
+std::optional<ProcessStat> parse_proc_stat(std::string_view text, long ticks_per_second, long page_bytes);
+
+// Registers the process_* families, read from /proc/self at each scrape.
+void add_process_metrics(Registry& registry);
+
+}  // namespace recur::metrics
