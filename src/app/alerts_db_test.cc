@@ -103,7 +103,14 @@ TEST_F(AlertsTest, AJumpInChargeFailuresSendsOneAlertNamingTheRun) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_NE(got[0].find(bad->id), std::string::npos) << got[0];
   EXPECT_NE(got[0].find("10 declined of 10"), std::string::npos) << got[0];
-  std::string scraped = node->metrics_response().body;
+  // Counted once the sink has answered, just after it received the alert.
+  std::string scraped;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    if (!scraped.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    scraped = node->metrics_response().body;
+  } while (scraped.find("recur_alerts_sent_total{sink=\"webhook\"} 1\n") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline);
   EXPECT_NE(scraped.find("recur_alerts_sent_total{sink=\"webhook\"} 1\n"), std::string::npos) << scraped;
   EXPECT_NE(scraped.find("recur_billing_failure_rate_jumps_total 1\n"), std::string::npos) << scraped;
 }

@@ -414,13 +414,17 @@ void App::alert_on_failure(const http::Request& request, const http::Response& r
   auto problem = Json::parse(response.body, nullptr, false);
   std::string code = problem.is_object() ? problem.value("code", "") : "";
   std::string route = request.route.empty() ? "(unmatched)" : request.route;
+  // A method the client made up goes to a third party as "other", as in /metrics.
+  std::string method = "other";
+  for (const char* known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+    if (request.method == known) method = known;
   bool internal = response.status != 503;
   alert({internal ? "server_error" : "service_unavailable", internal ? "error" : "warning",
-         std::to_string(response.status) + " " + (code.empty() ? "error" : code) + " on " + request.method + " " +
+         std::to_string(response.status) + " " + (code.empty() ? "error" : code) + " on " + method + " " +
              route + " (request " + request.request_id + ")",
          {{"request_id", request.request_id},
           {"route", route},
-          {"method", request.method},
+          {"method", method},
           {"status", std::to_string(response.status)},
           {"code", code}}});
 }
@@ -431,6 +435,10 @@ http::Response App::metrics_response() const {
   r.body = metrics_.render();
   r.set_header("Cache-Control", "no-store");
   return r;
+}
+
+http::Response App::liveness() const {
+  return http::json_response(200, {{"status", "ok"}, {"version", build_version()}});
 }
 
 http::Response App::readiness(const http::Request& request) {
@@ -455,9 +463,7 @@ http::Response App::readiness(const http::Request& request) {
 void App::add_platform_routes(const Options& options) {
   // Liveness: the process answers. Never the database: a database outage must not make an
   // orchestrator restart every node (that is /readyz's business).
-  router_.add("GET", "/healthz", "", [](http::Request&) {
-    return http::json_response(200, {{"status", "ok"}, {"version", build_version()}});
-  });
+  router_.add("GET", "/healthz", "", [this](http::Request&) { return liveness(); });
   router_.add("GET", "/readyz", "", [this](http::Request& req) { return readiness(req); });
   if (options.metrics_on_api) router_.add("GET", "/metrics", "", [this](http::Request&) { return metrics_response(); });
   add_static_routes(router_, options.docs_dir, options.spec_path);

@@ -174,6 +174,8 @@ class App {
   // GET /readyz's answer: 200 when the database answers, its schema is this binary's and the
   // server is not draining; else 503 not_ready saying which.
   http::Response readiness(const http::Request& request);
+  // GET /healthz's answer: 200 with the version, without the database.
+  http::Response liveness() const;
   // From now on the node is draining (SIGTERM): /readyz answers 503, so a load balancer stops
   // sending it new requests.
   void set_draining() { draining_ = true; }

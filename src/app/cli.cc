@@ -24,6 +24,7 @@
 #include "access/model.h"
 #include "analytics/service.h"
 #include "app/app.h"
+#include "app/modules.h"
 #include "inventory/forecast_store.h"
 #include "platform/http/server.h"
 #include "platform/log.h"
@@ -102,12 +103,25 @@ class Repeating {
 // Runs billing (lifecycle steps, then charges) every `tick` seconds until stopped.
 class Scheduler {
  public:
-  Scheduler(App& app, int tick) : app_(app), repeating_(std::chrono::seconds(tick), [this] { step(); }) {
+  // Each tick runs the parts of `modules` it owns: billing (billing-worker), reordering and
+  // erasure (scheduler), notifications (delivery-worker).
+  Scheduler(App& app, int tick, Modules modules)
+      : app_(app), modules_(modules), repeating_(std::chrono::seconds(tick), [this] { step(); }) {
     app_.metrics().set_scheduler_period(tick);
   }
 
  private:
   void step() {
+    if (modules_.billing) bill();
+    if (modules_.scheduler) {
+      reorder();
+      erase_lapsed();
+    }
+    if (modules_.delivery) dispatch_notifications();
+    app_.metrics().scheduler_ticked();
+  }
+
+  void bill() {
     try {
       auto run = app_.run_billing("scheduler");
       if (!run.ok()) spdlog::error("billing run failed: {}", run.error().message);
@@ -119,11 +133,8 @@ class Scheduler {
                      run->payments.succeeded, run->payments.failed, run->payments.unknown, run->payments.errors);
     } catch (const std::exception& e) {
       spdlog::error("lifecycle run aborted: {}", e.what());  // the next tick tries again
+      app_.metrics().billing_run(Error::internal("billing_run_aborted", e.what()));
     }
-    reorder();
-    erase_lapsed();
-    dispatch_notifications();
-    app_.metrics().scheduler_ticked();
   }
 
   // The retention setting (--erase-after-days; hourly inside App).
@@ -165,6 +176,7 @@ class Scheduler {
   }
 
   App& app_;
+  Modules modules_;
   Repeating repeating_;  // last: stopped first, before what its steps use
 };
 
@@ -368,6 +380,7 @@ struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   std::string metrics_listen;  // "": /metrics on the API's listener
   int drain_seconds = 0;
+  std::string modules = "all";
   std::string alert_webhook;
   std::string sentry_dsn;
   int io_threads = 0;
@@ -547,6 +560,19 @@ std::optional<std::pair<std::string, std::uint16_t>> host_and_port(const std::st
   return std::pair{text.substr(0, colon), static_cast<std::uint16_t>(port)};
 }
 
+// What a port that is not the API's answers: /metrics, /healthz and /readyz, nothing else (it
+// is for Prometheus and health checks, not a second way into the API).
+// Answered here, not by the pipeline: health checks on this port spend no rate limit.
+http::Response health_and_metrics(App& app, http::Request& req) {
+  const bool read = req.method == "GET" || req.method == "HEAD";
+  if (req.path == "/metrics" || req.path == "/healthz" || req.path == "/readyz") req.route = req.path;  // as counted
+  if (read && req.path == "/metrics") return app.metrics_response();
+  if (read && req.path == "/healthz") return app.liveness();
+  if (read && req.path == "/readyz") return app.readiness(req);
+  return http::problem(Error::not_found("route_not_found", "this port serves /metrics, /healthz and /readyz only"),
+                       "");
+}
+
 // --metrics-listen: /metrics (and the health checks) on a port of their own, on its own
 // thread, so that the API's port need not expose them. Stops when destroyed.
 class MetricsListener {
@@ -556,7 +582,7 @@ class MetricsListener {
     options.host = std::move(host);
     options.port = port;
     options.io_threads = 1;
-    options.worker_threads = 1;
+    options.worker_threads = 2;  // a /readyz waiting on the database never holds up /metrics
     options.access_log = false;
     server_.emplace(options, [this](http::Request& req) { return answer(req); });
   }
@@ -574,14 +600,7 @@ class MetricsListener {
   }
 
  private:
-  // /metrics, /healthz and /readyz only: this port is for Prometheus and health checks, not
-  // a second way into the API.
-  http::Response answer(http::Request& req) {
-    if (req.path == "/metrics" && (req.method == "GET" || req.method == "HEAD")) return app_.metrics_response();
-    if (req.path == "/healthz" || req.path == "/readyz") return app_.pipeline().handle(req);
-    return http::problem(Error::not_found("route_not_found", "the metrics port serves /metrics, /healthz and /readyz"),
-                         "");
-  }
+  http::Response answer(http::Request& req) { return health_and_metrics(app_, req); }
 
   App& app_;
   std::optional<http::Server> server_;
@@ -591,6 +610,8 @@ class MetricsListener {
 int serve(const Common& common, const ServeFlags& flags) {
   auto listen = host_and_port(flags.listen);
   if (!listen) return fail(Error::invalid("invalid_listen", "--listen must be HOST:PORT"));
+  auto modules = parse_modules(flags.modules);
+  if (!modules.ok()) return fail(modules.error());
   std::optional<std::pair<std::string, std::uint16_t>> metrics_listen;
   if (!flags.metrics_listen.empty() && !(metrics_listen = host_and_port(flags.metrics_listen)))
     return fail(Error::invalid("invalid_listen", "--metrics-listen must be HOST:PORT"));
@@ -661,7 +682,11 @@ int serve(const Common& common, const ServeFlags& flags) {
   server.on_answered = [&a](const http::Request& req, const http::Response& res) {
     if (res.status >= 500) a.alert_on_failure(req, res);
   };
-  http::Server http_server(server, [&a](http::Request& req) { return a.pipeline().handle(req); });
+  // Without the api module, --listen answers only /metrics and the health checks (a worker's).
+  const bool api = modules->api;
+  http::Server http_server(server, [&a, api](http::Request& req) {
+    return api ? a.pipeline().handle(req) : health_and_metrics(a, req);
+  });
   std::string error;
   if (!http_server.listen(&error)) return fail(Error::invalid("listen_failed", error));
   std::optional<MetricsListener> metrics_listener;
@@ -674,16 +699,20 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (flags.smtp.url.empty()) spdlog::info("no --smtp-url: e-mails are written to the log, not sent");
     if (flags.update_payment_url.empty())
       spdlog::warn("no --payment-update-url: payment_failed and card_expiring messages are refused");
-    Scheduler scheduler(a, flags.tick);
-    StallWatch stall_watch(a, flags.tick);
-    AuditChainLoop audit_chain(a);
+    const Modules& m = *modules;
+    std::optional<Scheduler> scheduler;
+    if (m.billing || m.scheduler || m.delivery) scheduler.emplace(a, flags.tick, m);
+    std::optional<StallWatch> stall_watch;
+    if (m.billing) stall_watch.emplace(a, flags.tick);
+    std::optional<AuditChainLoop> audit_chain;
+    if (m.scheduler) audit_chain.emplace(a);
     std::optional<DeliveryLoop> deliveries;
-    if (!flags.webhooks.off) deliveries.emplace(a);
+    if (m.delivery && !flags.webhooks.off) deliveries.emplace(a);
     std::optional<StreamLoop> stream;
-    if (!flags.webhooks.nats_url.empty()) stream.emplace(a);
-    spdlog::info("recur serving on {}://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
+    if (m.delivery && !flags.webhooks.nats_url.empty()) stream.emplace(a);
+    spdlog::info("recur serving {} on {}://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} from one address, {} open files; rate limits {} per key, {} per address{}); docs at /docs",
-                 server.tls_cert_file.empty() ? "http" : "https", server.host, http_server.port(),
+                 describe(m), server.tls_cert_file.empty() ? "http" : "https", server.host, http_server.port(),
                  a.database().describe(), server.io_threads, server.worker_threads, server.max_connections,
                  server.max_connections_per_ip, open_files, http::describe(*per_key), http::describe(*per_ip),
                  flags.redis_url.empty() ? "" : ", shared through Redis");
@@ -820,6 +849,12 @@ int run_cli(int argc, char** argv) {
       ->add_option("--metrics-listen", flags.metrics_listen,
                    "serve /metrics (and /healthz, /readyz) on HOST:PORT of its own instead of on --listen")
       ->envname("RECUR_METRICS_LISTEN");
+  serve_cmd
+      ->add_option("--modules", flags.modules,
+                   "the parts this process runs: all, or a comma list of api, billing-worker, delivery-worker, "
+                   "scheduler (docs/OPERATIONS.md, \"Deployment shapes\")")
+      ->envname("RECUR_MODULES")
+      ->capture_default_str();
   serve_cmd
       ->add_option("--drain-seconds", flags.drain_seconds,
                    "after SIGTERM, answer /readyz 503 and keep serving this long before draining (load balancer "

@@ -19,9 +19,12 @@ namespace {
 using metrics::Sample;
 using metrics::Type;
 
-// The database is read at most this often, however often it is scraped (/metrics is public
-// unless --metrics-listen moves it: a scrape storm must not become a query storm).
+// The database is read this often, however often it is scraped (/metrics is public unless
+// --metrics-listen moves it: a scrape storm must not become a query storm). A snapshot older
+// than kStaleAfter (its read hangs) reports the database down.
 constexpr std::chrono::seconds kDatabaseReadEvery{5};
+constexpr std::chrono::seconds kStaleAfter{15};
+constexpr std::chrono::seconds kFirstReadWait{3};
 
 double wall_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -170,14 +173,35 @@ void Metrics::add_sqlite_families() {
                            Type::kGauge, {}, [filesystem] { return filesystem(false); });
 }
 
+Metrics::~Metrics() {
+  {
+    std::lock_guard lock(snapshot_mu_);
+    stopping_ = true;
+  }
+  snapshot_cv_.notify_all();
+  if (reader_.joinable()) reader_.join();
+}
+
 Metrics::Snapshot Metrics::snapshot() const {
-  std::lock_guard lock(snapshot_mu_);
-  auto now = std::chrono::steady_clock::now();
-  if (read_at_ && now - *read_at_ < kDatabaseReadEvery) return cached_;
-  auto read = read_database();
-  cached_ = read.ok() ? std::move(*read) : Snapshot{};  // down: only recur_db_up 0 is reported
-  read_at_ = now;
+  std::unique_lock lock(snapshot_mu_);
+  if (!reader_.joinable() && !stopping_) reader_ = std::thread([this] { read_database_until_stopped(); });
+  // The first scrape waits a little for the first read; later ones never wait.
+  snapshot_cv_.wait_for(lock, kFirstReadWait, [this] { return read_at_.has_value() || stopping_; });
+  if (!read_at_ || std::chrono::steady_clock::now() - *read_at_ > kStaleAfter) return Snapshot{};  // down
   return cached_;
+}
+
+void Metrics::read_database_until_stopped() const {
+  std::unique_lock lock(snapshot_mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto read = read_database();
+    lock.lock();
+    cached_ = read.ok() ? std::move(*read) : Snapshot{};  // failed: only recur_db_up 0 is reported
+    read_at_ = std::chrono::steady_clock::now();
+    snapshot_cv_.notify_all();
+    snapshot_cv_.wait_for(lock, kDatabaseReadEvery, [this] { return stopping_; });
+  }
 }
 
 Result<Metrics::Snapshot> Metrics::read_database() const {
@@ -204,10 +228,12 @@ Result<Metrics::Snapshot> Metrics::read_database() const {
         s.backorders = double(stock.backorders.depth);
         s.backorder_age = age(stock.backorders, now);
         if (db_.engine() == db::Engine::kPostgres) {
-          // Empty without replicas; the lag columns need pg_monitor (null, read as 0, without it).
-          RECUR_ASSIGN(auto replicas, tx.query("SELECT application_name, COALESCE(EXTRACT(EPOCH FROM replay_lag), 0)"
-                                               "::TEXT FROM pg_stat_replication"));
-          for (const auto& row : replicas) s.replica_lag.push_back({{row.text(0)}, std::stod(row.text(1))});
+          // Named by application_name and address (replicas may share the name walreceiver); a
+          // lag PostgreSQL does not show (no pg_monitor role, none measured yet) is left out.
+          RECUR_ASSIGN(auto replicas, tx.query("SELECT application_name || '@' || COALESCE(host(client_addr), 'local'),"
+                                               " EXTRACT(EPOCH FROM replay_lag)::TEXT FROM pg_stat_replication"));
+          for (const auto& row : replicas)
+            if (!row.is_null(1)) s.replica_lag.push_back({{row.text(0)}, std::stod(row.text(1))});
         }
         return s;
       },
@@ -232,8 +258,8 @@ void Metrics::charge(const std::string& gateway, gateways::Outcome outcome, doub
 }
 
 void Metrics::scheduler_ticked() {
+  last_tick_.set(wall_seconds());  // before the count: a reader seeing a tick sees its time
   ticks_.inc();
-  last_tick_.set(wall_seconds());
 }
 
 void Metrics::set_scheduler_period(int seconds) { tick_period_.set(seconds); }
@@ -255,8 +281,9 @@ void Metrics::watch_alerts(const alerts::Alerter& alerter) {
 }
 
 std::optional<double> Metrics::scheduler_tick_age() const {
-  if (ticks_.value() == 0) return std::nullopt;
-  return std::max(0.0, wall_seconds() - last_tick_.value());
+  double last = last_tick_.value();
+  if (last <= 0) return std::nullopt;
+  return std::max(0.0, wall_seconds() - last);
 }
 
 }  // namespace recur::app

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "billing/model.h"
 #include "gateways/gateway.h"
@@ -35,6 +37,9 @@ class Metrics {
   // last-run times are wall-clock seconds, as Prometheus's time() compares them with.
   // `sqlite_path`: the database file whose size and filesystem are reported ("" on PostgreSQL).
   Metrics(db::Database& db, const Clock& clock, std::string sqlite_path);
+  ~Metrics();  // stops the database reader (after the read in progress, if any)
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
 
   metrics::Registry& registry() { return registry_; }
   std::string render() const { return registry_.render(); }
@@ -50,7 +55,10 @@ class Metrics {
   std::optional<double> scheduler_tick_age() const;
 
  private:
-  // What the database says, read in one read-only transaction at most every few seconds.
+  // What the database says, read in one read-only transaction every few seconds by a thread
+  // of its own (started by the first scrape), so that a scrape never waits on the database: a
+  // read that hangs (a pool exhausted, a host that drops packets) shows as recur_db_up 0 once
+  // its snapshot is stale, and /metrics still answers.
   struct Snapshot {
     bool up = false;
     std::vector<metrics::Sample> outbox_depth, outbox_age, dunning, replica_lag;
@@ -58,6 +66,7 @@ class Metrics {
   };
   Snapshot snapshot() const;
   Result<Snapshot> read_database() const;
+  void read_database_until_stopped() const;
   void add_database_families();
   void add_sqlite_families();
 
@@ -74,9 +83,12 @@ class Metrics {
   metrics::Gauge& last_tick_;
   metrics::Counter& ticks_;
   metrics::Gauge& tick_period_;
-  mutable std::mutex snapshot_mu_;
-  mutable std::optional<std::chrono::steady_clock::time_point> read_at_;
+  mutable std::mutex snapshot_mu_;  // the fields below
+  mutable std::condition_variable snapshot_cv_;
+  mutable std::optional<std::chrono::steady_clock::time_point> read_at_;  // when cached_ was read
   mutable Snapshot cached_;
+  mutable bool stopping_ = false;
+  mutable std::thread reader_;
 };
 
 }  // namespace recur::app

@@ -629,6 +629,62 @@ def test_metrics_listen_and_drain(server, metrics_port, drain):
         api.close()
 
 
+def test_split_modules(api_node, worker):
+    """--modules: an API node that never bills beside a billing worker that serves no API, on
+    one database: a trial ending a few seconds from now is billed by the worker alone."""
+    c = Client(api_node.port, api_node.key())
+    w = Client(worker.port)
+    try:
+        status, _, _ = once(worker.port, "GET", "/v1/products", c.key)
+        check(status == 404, f"--modules billing-worker: --listen is no API (GET /v1/products {status})")
+        status_h, _, _ = once(worker.port, "GET", "/healthz")
+        status_r, _, doc_r = once(worker.port, "GET", "/readyz")
+        check(status_h == 200 and status_r == 200,
+              f"--modules billing-worker: /healthz and /readyz answer ({status_h}, {status_r} {doc_r})")
+
+        def created(path, body):
+            status, _, doc = c.json("POST", path, body)
+            if status != 201:
+                raise AssertionError(f"POST {path} -> {status}: {doc}")
+            return doc
+
+        product = created("/v1/products", {"name": "Tea", "sku": f"SKU-{os.urandom(6).hex()}"})
+        plan = created("/v1/plans", {"name": f"Plan-{os.urandom(6).hex()}", "amount": 1500, "currency": "usd",
+                                     "interval": "month", "interval_count": 1,
+                                     "items": [{"product": product["id"], "quantity": 1}]})
+        cus = created("/v1/customers", {"email": f"{os.urandom(5).hex()}@example.com", "name": "Grace Hopper",
+                                        "shipping_address": {"line1": "1 Main St", "city": "Springfield",
+                                                             "postal_code": "12345", "country": "US"}})
+        created(f"/v1/customers/{cus['id']}/payment-methods", {"token": "pm_card_visa"})
+        trial_end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+        sub = created("/v1/subscriptions", {"customer": cus["id"], "plan": plan["id"], "trial_end": trial_end})
+        check(sub.get("status") == "trialing", f"a subscription on a 3-second trial ({sub.get('status')})")
+
+        # The trial ends on its own (a read on the API node may move the lifecycle on too); the
+        # charge of the first period is the billing worker's: its run collects open invoices.
+        def charged_by_worker():
+            m = w.scrape()[0]
+            return m.get("recur_charges_total", 0, gateway="sandbox", outcome="succeeded") >= 1 and m
+        worker_m = poll(charged_by_worker, 25, every=0.25)
+        check(bool(worker_m) and worker_m.get("recur_billing_runs_total", 0, outcome="ok") >= 1,
+              "the billing worker charged the first period after the trial within 25 s, in its billing runs")
+
+        def paid():
+            status, _, doc = c.json("GET", f"/v1/invoices?subscription={sub['id']}")
+            items = (doc or {}).get("data", []) if status == 200 else []
+            return any(i.get("status") == "paid" for i in items) and items
+        done = poll(paid, 10, every=0.25)
+        check(bool(done), f"the API node shows the invoice paid ({done})")
+        api_m = c.scrape()[0]
+        check(api_m.get("recur_billing_runs_total", 0, outcome="ok") == 0
+              and api_m.get("recur_charges_total", 0, gateway="sandbox", outcome="succeeded") == 0
+              and api_m.get("recur_scheduler_ticks_total", 0) == 0,
+              "the API node ran no billing and no scheduler ticks (--modules api)")
+    finally:
+        c.close()
+        w.close()
+
+
 def main():
     recur = os.path.realpath(sys.argv[1])
     started = time.monotonic()
@@ -637,7 +693,7 @@ def main():
     workers, tick, drain = 3, 1, 3
     metrics_port = free_port()
     try:
-        for name in ("main", "billing", "drain"):
+        for name in ("main", "billing", "drain", "split"):
             tmps.append(tempfile.mkdtemp(prefix=f"recur-observability-{name}-"))
         wall = time.time()
         main_server = Recur(recur, tmps[0], ["--workers", str(workers), "--tick", str(tick)])
@@ -647,15 +703,21 @@ def main():
                                          "--alert-webhook", f"http://127.0.0.1:{free_port()}/hooks/alerts"])
         drainer = Recur(recur, tmps[2], ["--workers", "2", "--tick", "3600", "--drain-seconds", str(drain),
                                          "--metrics-listen", f"127.0.0.1:{metrics_port}"])
-        servers = [main_server, billing, drainer]
+        # Two processes on one database: the worker first (it migrates), then the API node.
+        worker = Recur(recur, tmps[3], ["--workers", "2", "--tick", "1", "--modules", "billing-worker"])
+        servers = [main_server, billing, drainer, worker]
         for s in servers:
             s.started_wall = wall
             s.wait_listening()
+        api_node = Recur(recur, tmps[3], ["--workers", "2", "--tick", "1", "--modules", "api"])
+        servers.append(api_node)
+        api_node.wait_listening()
         drainer.wait_listening(metrics_port)
         for name, run in (("main", lambda: test_main_server(main_server, workers, tick)),
                           ("billing", lambda: test_billing(billing)),
                           ("metrics-listen and drain", lambda: test_metrics_listen_and_drain(drainer, metrics_port,
-                                                                                             drain))):
+                                                                                             drain)),
+                          ("split modules", lambda: test_split_modules(api_node, worker))):
             try:
                 run()
             except Exception as e:  # a broken step fails its group; the others still run

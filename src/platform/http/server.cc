@@ -182,6 +182,18 @@ std::string status_class(int status) {
   return std::to_string(status / 100) + "xx";
 }
 
+// +1 on a gauge while it lives.
+class GaugeHold {
+ public:
+  explicit GaugeHold(metrics::Gauge& gauge) : gauge_(gauge) { gauge_.add(1); }
+  ~GaugeHold() { gauge_.add(-1); }
+  GaugeHold(const GaugeHold&) = delete;
+  GaugeHold& operator=(const GaugeHold&) = delete;
+
+ private:
+  metrics::Gauge& gauge_;
+};
+
 // What the server records into the registry (ServerOptions::metrics).
 struct HttpMetrics {
   explicit HttpMetrics(metrics::Registry& r)
@@ -426,14 +438,16 @@ struct Server::Impl {
       Request request = to_request(parser.get());
       request.remote_address = conn.remote_address;
       bool keep_alive = parser.get().keep_alive() && !stopping;
-      if (metrics) metrics->in_flight.add(1);
+      // In flight until this iteration ends, however it ends (an exception included).
+      std::optional<GaugeHold> in_flight;
+      if (metrics) in_flight.emplace(metrics->in_flight);
       Response response;
       if (!options.answer_inline || !answer_inline(request, response)) {
         if (metrics) metrics->queued.add(1);
         response = co_await asio::co_spawn(
             workers,
             [this, &request]() -> asio::awaitable<Response> {
-              if (metrics) metrics->queued.add(-1);
+              if (metrics) metrics->queued.add(-1);  // a worker has it
               co_return guarded_dispatch(request);
             },
             asio::use_awaitable);
@@ -474,7 +488,6 @@ struct Server::Impl {
     if (metrics) {
       std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - started;
       metrics->answered(request.route, request.method, response.status, seconds.count());
-      metrics->in_flight.add(-1);
     }
     if (options.on_answered) options.on_answered(request, response);
   }

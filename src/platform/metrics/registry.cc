@@ -42,8 +42,10 @@ std::string escape_help(std::string_view help) {
 std::string format_value(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  if (value == std::floor(value) && std::fabs(value) < 1e15) return fmt::format("{:.0f}", value);
-  return fmt::format("{}", value);  // the shortest text that reads back as the same double
+  if (value == std::floor(value) && std::fabs(value) < 1e12) return fmt::format("{:.0f}", value);
+  // 12 significant digits at most: never a run of 13 or more digits, which a card-number
+  // scanner (ours, a DLP proxy's) would take for a PAN; 12 digits is more than any gauge needs.
+  return fmt::format("{:.12g}", value);
 }
 
 namespace {
@@ -119,6 +121,7 @@ Histogram::Histogram(const std::vector<double>& bounds)
 }
 
 void Histogram::observe(double value) {
+  if (std::isnan(value)) return;                                      // one NaN would make _sum NaN for good
   auto at = std::lower_bound(bounds_.begin(), bounds_.end(), value);  // the first bound >= value
   buckets_[static_cast<std::size_t>(at - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
   atomic_add(sum_, value);

@@ -21,7 +21,9 @@ enum class Type { kCounter, kGauge, kHistogram };
 // The exposition format's escapes: a label value escapes \, " and newline; HELP text \ and newline.
 std::string escape_label_value(std::string_view value);
 std::string escape_help(std::string_view help);
-// A sample value as Prometheus writes it: integers without a fraction, +Inf, -Inf, NaN.
+// A sample value as Prometheus reads it: integers below 1e12 without a fraction, others with 12
+// significant digits (so never 13 digits in a row, which would look like a card number), +Inf,
+// -Inf, NaN.
 std::string format_value(double value);
 
 // A value that only goes up (requests, charges, seconds waited).
@@ -57,7 +59,7 @@ class Histogram {
   Snapshot snapshot() const;
 
  private:
-  const std::vector<double>& bounds_;
+  const std::vector<double> bounds_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // per bound, then +Inf (not cumulative)
   std::atomic<double> sum_{0};
 };

@@ -26,7 +26,7 @@ TEST(MetricsText, HelpEscapesBackslashAndNewlineButNotQuotes) {
   EXPECT_EQ(escape_help("a \"b\"\\c\nd"), "a \"b\"\\\\c\\nd");
 }
 
-TEST(MetricsText, ValuesAreWrittenAsPrometheusReadsThem) {
+TEST(MetricsText, ValuesAreWrittenAsPrometheusReadsThemWithNoDigitRunLongerThan12) {
   struct Case {
     double in;
     std::string out;
@@ -40,6 +40,11 @@ TEST(MetricsText, ValuesAreWrittenAsPrometheusReadsThem) {
       {-std::numeric_limits<double>::infinity(), "-Inf"},
       {std::nan(""), "NaN"},
       {1.5e300, "1.5e+300"},
+      {1796460674.99, "1796460674.99"},        // a timestamp keeps its hundredths
+      {0.009374984000000001, "0.009374984"},   // a sum's float noise is dropped
+      {12.3729031234565254, "12.3729031235"},  // never 13 digits in a row
+      {999999999999, "999999999999"},
+      {4398046511104, "4.3980465111e+12"},  // bytes of a 4 TiB disk: no 13-digit run
   };
   for (const auto& c : cases) EXPECT_EQ(format_value(c.in), c.out) << c.in;
 }
