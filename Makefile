@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:8080
 DB ?= sqlite:var/recur.db
 export REDOCLY_TELEMETRY := off
 
-.PHONY: deps build run test test-unit test-sanitize test-tsan fuzz lint-api postman bench clean
+.PHONY: deps build run test test-unit test-sanitize test-tsan fuzz lint-api postman bench clean cluster cluster-down
 
 deps: .deps.stamp
 .deps.stamp: scripts/install-deps.sh package.json
@@ -28,6 +28,14 @@ build: .deps.stamp $(BUILD)/build.ninja
 
 run: build
 	bash scripts/run.sh "$(DB)" "$(LISTEN)"
+
+# Recur on HAProxy, Patroni + etcd (PostgreSQL primary and replica) and Redis, every port on
+# 127.0.0.1 (docs/OPERATIONS.md, "A cluster"); its addresses end up in $(CLUSTER_DIR)/cluster.env.
+CLUSTER_DIR ?= /tmp/recur-cluster
+cluster: build
+	CLUSTER_DIR=$(CLUSTER_DIR) bash ops/cluster/up.sh $(BUILD)/recur
+cluster-down:
+	CLUSTER_DIR=$(CLUSTER_DIR) bash ops/cluster/down.sh
 
 # The normal suites, then the unit and SQLite db suites under ASan+UBSan (docs/ARCHITECTURE.md,
 # "Sanitizers": about 20 more minutes on a fresh clone on 2 cores), then each fuzzer for 15 s.
