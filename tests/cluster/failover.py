@@ -149,16 +149,19 @@ def main():
         with Writers(api) as writers:
             time.sleep(3)  # steady load first
             primary_killed = kill_primary(env)
+            # Until writes fail and come back (or never fail for 30 s).
             def back():
-                outage_now = writers.outage_after(primary_killed)
-                return outage_now if outage_now[0] is not None else None
+                outage_now, failed_now = writers.outage_after(primary_killed)
+                if failed_now == 0:
+                    return (0.0, 0) if time.monotonic() - primary_killed > 30 else None
+                return (outage_now, failed_now) if outage_now is not None else None
             outage, failed = wait_for(back, 120) or (None, None)
             print(f"info  primary killed: writes back after {outage} s, {failed} requests failed meanwhile",
                   flush=True)
             check(outage is not None and outage < 60, f"writes resume after the primary's SIGKILL ({outage} s)")
             time.sleep(3)
             node_killed = kill_node(env)
-            time.sleep(8)
+            time.sleep(10)
             node_outage, node_failed = writers.outage_after(node_killed)
             print(f"info  one recur node killed: {node_failed} requests failed, "
                   f"{node_outage if node_outage is not None else 'no'} s without a write", flush=True)
@@ -219,7 +222,8 @@ def kill_primary(env):
 
 def kill_node(env):
     port = env["NODE_PORTS"].split()[0]
-    pid = subprocess.run(["pgrep", "-f", f"--listen 127.0.0.1:{port}"], capture_output=True, text=True).stdout.split()
+    pid = subprocess.run(["pgrep", "-f", "--", f"--listen 127.0.0.1:{port} "], capture_output=True,
+                         text=True).stdout.split()
     when = time.monotonic()
     for p in pid:
         os.kill(int(p), signal.SIGKILL)
