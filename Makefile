@@ -6,7 +6,8 @@ LISTEN ?= 127.0.0.1:8080
 DB ?= sqlite:var/recur.db
 export REDOCLY_TELEMETRY := off
 
-.PHONY: deps build run test test-unit test-sanitize test-tsan fuzz lint-api postman bench clean cluster cluster-down
+.PHONY: deps build run test test-unit test-sanitize test-tsan fuzz lint-api postman bench clean cluster cluster-down test-failover \
+  load soak
 
 deps: .deps.stamp
 .deps.stamp: scripts/install-deps.sh package.json
@@ -36,6 +37,25 @@ cluster: build
 	CLUSTER_DIR=$(CLUSTER_DIR) bash ops/cluster/up.sh $(BUILD)/recur
 cluster-down:
 	CLUSTER_DIR=$(CLUSTER_DIR) bash ops/cluster/down.sh
+
+# That cluster (its own, in /tmp/recur-failover) under a steady load of creates while trials end
+# and are billed: SIGKILL of the PostgreSQL primary, then of one recur node; prints the seconds
+# without writes and the requests failed, then checks nothing acknowledged was lost and nothing
+# was charged twice (tests/cluster/failover.py; also a ctest entry of `make test`).
+test-failover: build
+	/usr/bin/python3 tests/cluster/failover.py $(BUILD)/recur
+
+# Locust (load/locustfile.py) against a cluster of its own in /tmp/recur-load: the saturation
+# point for 1 and 3 nodes from stepped loads, as a Markdown table (also in OUT, default
+# /tmp/recur-load-results.md); about 10 minutes. Knobs (docs/OPERATIONS.md, "Load tests"):
+# make load LOAD_NODE_COUNTS=1 LOAD_STEPS="4 8" LOAD_STEP_SECONDS=10
+load: build
+	bash load/run.sh $(BUILD)/recur
+
+# One node under a moderate load for SOAK_SECONDS (default 1800): RSS, open fds and PostgreSQL
+# connections sampled every 30 s, compared with the warm-up's; fails on growth.
+soak: build
+	bash load/soak.sh $(BUILD)/recur
 
 # The normal suites, then the unit and SQLite db suites under ASan+UBSan (docs/ARCHITECTURE.md,
 # "Sanitizers": about 20 more minutes on a fresh clone on 2 cores), then each fuzzer for 15 s.

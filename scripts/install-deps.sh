@@ -23,6 +23,7 @@ APT_PACKAGES=(
   wrk nginx-light curl
   chromium
   prometheus
+  patroni etcd-server haproxy python3-locust
   libhpdf-dev poppler-utils fonts-dejavu-core
 )
 

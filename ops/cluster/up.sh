@@ -2,8 +2,8 @@
 # `make cluster`: Recur on proven parts, all from Debian packages, on 127.0.0.1 ports
 # (docs/OPERATIONS.md, "A cluster"):
 #   etcd (Patroni's store) -> 2 PostgreSQL nodes managed by Patroni (a primary and a streaming
-#   replica, automatic failover) -> HAProxy's PostgreSQL front (the primary only, by Patroni's
-#   /primary check) -> 3 `recur serve` nodes (Redis for shared caches and rate limits)
+#   replica, automatic failover) -> HAProxy's PostgreSQL fronts (the primary, by Patroni's
+#   /primary check; the replica, by /replica, for the reads that may lag) -> 3 `recur serve` nodes (Redis for shared caches and rate limits)
 #   -> HAProxy's API front (health checks on /readyz).
 # Every port is picked free and written to $CLUSTER_DIR/cluster.env; `make cluster-down`
 # (ops/cluster/down.sh) stops everything and removes the folder.
@@ -42,7 +42,7 @@ started() { echo "$1" >> "$CLUSTER_DIR/pids"; }
 
 ETCD_CLIENT=$(free_port); ETCD_PEER=$(free_port)
 PG1=$(free_port); PG2=$(free_port); PATRONI1=$(free_port); PATRONI2=$(free_port)
-PG_FRONT=$(free_port); API_FRONT=$(free_port); HAPROXY_STATS=$(free_port); REDIS=$(free_port)
+PG_FRONT=$(free_port); PG_REPLICA_FRONT=$(free_port); API_FRONT=$(free_port); HAPROXY_STATS=$(free_port); REDIS=$(free_port)
 NODE_PORTS=(); METRICS_PORTS=()
 for ((i = 1; i <= NODES; i++)); do NODE_PORTS+=("$(free_port)"); METRICS_PORTS+=("$(free_port)"); done
 SUPER_PASSWORD=$(openssl rand -hex 16)
@@ -148,6 +148,14 @@ listen postgres_primary
   default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
   server pg1 127.0.0.1:$PG1 check port $PATRONI1
   server pg2 127.0.0.1:$PG2 check port $PATRONI2
+listen postgres_replica
+  mode tcp
+  bind 127.0.0.1:$PG_REPLICA_FRONT
+  option httpchk GET /replica
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+  server pg1 127.0.0.1:$PG1 check port $PATRONI1
+  server pg2 127.0.0.1:$PG2 check port $PATRONI2
 listen recur_api
   mode http
   bind 127.0.0.1:$API_FRONT
@@ -169,12 +177,18 @@ for ((try = 0; try < 60; try++)); do "${PSQL[@]}" -c "SELECT 1" > /dev/null 2>&1
 "${PSQL[@]}" -c "CREATE ROLE recur LOGIN PASSWORD '$APP_PASSWORD'" -c "CREATE DATABASE recur OWNER recur" \
   -c "GRANT pg_monitor TO recur"
 DB_URL="postgresql://recur:$APP_PASSWORD@127.0.0.1:$PG_FRONT/recur"
+# The streaming replica, for the reads that may lag (--db-replica): whichever node Patroni
+# calls a replica; none after a failover until the old primary rejoins, and then the nodes
+# read everything from the primary.
+REPLICA_URL="postgresql://recur:$APP_PASSWORD@127.0.0.1:$PG_REPLICA_FRONT/recur?connect_timeout=2"
 
 # --- The nodes: the first migrates, the others start once it serves.
-"$RECUR" migrate --db "$DB_URL" --master-key-file "$CLUSTER_DIR/master.key" > "$CLUSTER_DIR/migrate.log" 2>&1
+# The URLs carry a password: through the environment, not the command line (ps shows that).
+export RECUR_DB="$DB_URL" RECUR_DB_REPLICA="$REPLICA_URL"
+"$RECUR" migrate --master-key-file "$CLUSTER_DIR/master.key" > "$CLUSTER_DIR/migrate.log" 2>&1
 for ((i = 0; i < NODES; i++)); do
   # shellcheck disable=SC2086
-  "$RECUR" serve --db "$DB_URL" --master-key-file "$CLUSTER_DIR/master.key" --listen "127.0.0.1:${NODE_PORTS[$i]}" \
+  "$RECUR" serve --master-key-file "$CLUSTER_DIR/master.key" --listen "127.0.0.1:${NODE_PORTS[$i]}" \
     --metrics-listen "127.0.0.1:${METRICS_PORTS[$i]}" --redis-url "redis://127.0.0.1:$REDIS" --drain-seconds 3 \
     --workers 8 --tick 5 --no-access-log --docs-dir "$ROOT/node_modules/swagger-ui-dist" --spec "$ROOT/api/openapi.yaml" \
     ${RECUR_NODE_FLAGS:-} > "$CLUSTER_DIR/recur$((i + 1)).log" 2>&1 &
@@ -188,6 +202,8 @@ CLUSTER_DIR=$CLUSTER_DIR
 API_URL=http://127.0.0.1:$API_FRONT
 DB_URL=$DB_URL
 PG_FRONT=$PG_FRONT
+PG_REPLICA_FRONT=$PG_REPLICA_FRONT
+REPLICA_URL=$REPLICA_URL
 PG_BIN=$PG_BIN
 PATRONI1=$PATRONI1
 PATRONI2=$PATRONI2

@@ -78,12 +78,40 @@ std::unique_ptr<notify::SmsSender> sms_sender(const Options& options) {
   return std::make_unique<notify::HttpSmsSender>(options.sms);
 }
 
+// The merchant's lists and reports, whose reads may lag the writes before them by the
+// replica's staleness bound (--db-replica; docs/OPERATIONS.md, "Read replica"). A single
+// resource, anything a customer session reads and every write stay on the primary.
+void declare_stale_reads(http::Router& router) {
+  static constexpr const char* kPatterns[] = {
+      "/v1/products", "/v1/plans", "/v1/tiers", "/v1/coupons", "/v1/promotion-codes", "/v1/customers",
+      "/v1/subscriptions", "/v1/subscriptions/{id}/history", "/v1/retention-offers", "/v1/gifts", "/v1/invoices",
+      "/v1/payments", "/v1/refunds", "/v1/credit-notes", "/v1/billing/runs", "/v1/inventory",
+      "/v1/inventory/{sku}/movements", "/v1/shipments", "/v1/events", "/v1/audit-log", "/v1/notifications",
+      "/v1/webhook-endpoints", "/v1/webhook-endpoints/{id}/deliveries", "/v1/forecasts", "/v1/suppliers",
+      "/v1/purchase-orders", "/v1/analytics/mrr", "/v1/analytics/mrr-movements", "/v1/analytics/churn",
+      "/v1/analytics/ltv", "/v1/analytics/renewals", "/v1/analytics/cohorts", "/v1/analytics/survival",
+      "/v1/analytics/engagement", "/v1/analytics/cancellations", "/v1/analytics/at-risk", "/v1/analytics/customers",
+      "/v1/customers/{id}/ltv"};
+  for (const char* pattern : kPatterns)
+    if (!router.reads_may_lag("GET", pattern))
+      throw std::logic_error(std::string("no route GET ") + pattern + " to mark as reading what may lag");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<Clock> clock) {
   bool created_key = false;
   RECUR_ASSIGN(auto master, privacy::load_or_create_master_keys(options.master_key_file, &created_key));
-  RECUR_ASSIGN(auto db, db::open(options.db_url, options.pool_size));
+  std::unique_ptr<db::Database> db;
+  db::ReplicaRouter* replica_router = nullptr;
+  if (options.db_replica_url.empty()) {
+    RECUR_ASSIGN(db, db::open(options.db_url, options.pool_size));
+  } else {
+    RECUR_ASSIGN(auto router, db::open_with_replica(options.db_url, options.db_replica_url, options.pool_size,
+                                                    options.replica));
+    replica_router = router.get();
+    db = std::move(router);
+  }
   auto keyring = std::make_unique<privacy::Keyring>(std::move(master), options.master_key_file, *clock);
   db->attach(keyring.get());  // before any transaction: every store seals and opens through it
   auto app = std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
@@ -91,6 +119,7 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
   app->db_->attach(&app->gift_reminders_);  // a gift's last box is announced as the box before it begins
   app->keyring_ = std::move(keyring);
   app->created_master_key_ = created_key;
+  if (replica_router) app->metrics_.watch_replica(*replica_router);
   if (!options.redis_url.empty()) {
     RECUR_ASSIGN(app->redis_bus_, cache::RedisInvalidationBus::open(options.redis_url));
     app->shared_bus_ = std::make_unique<cache::SharedBus>(*app->redis_bus_);
@@ -213,6 +242,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   analytics::add_routes(router_, reports_, *db_, *clock_);
   portal_.add_routes(router_);
   open_routes_to_customers(router_, *this);  // after every route it opens
+  declare_stale_reads(router_);
   declare_expansions(router_);
   pipeline_.set_expander(expander(catalog_, customers_, subscriptions_, billing_.service));
 }

@@ -28,6 +28,7 @@
 #include "platform/clock.h"
 #include "platform/db/database.h"
 #include "platform/db/migrate.h"
+#include "platform/db/replica.h"
 #include "platform/http/pipeline.h"
 #include "platform/http/router.h"
 #include "platform/ids.h"
@@ -111,6 +112,11 @@ struct Options {
   // Error alerts to a Slack-compatible webhook and/or Sentry (--alert-webhook, --sentry-dsn):
   // unhandled errors, scheduler stalls, billing failure-rate jumps; none when both are empty.
   alerts::AlertOptions alerts;
+  // A streaming replica for the reads that may lag (lists, analytics, forecasts), with their
+  // staleness bound (--db-replica, --db-replica-max-lag; docs/OPERATIONS.md, "Read replica");
+  // "": every read on the primary.
+  std::string db_replica_url;
+  db::ReplicaOptions replica;
 };
 
 class App {

@@ -380,6 +380,8 @@ struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   std::string metrics_listen;  // "": /metrics on the API's listener
   int drain_seconds = 0;
+  std::string db_replica;  // "": every read on the primary
+  double db_replica_max_lag = 5;
   std::string modules = "all";
   std::string alert_webhook;
   std::string sentry_dsn;
@@ -639,6 +641,8 @@ int serve(const Common& common, const ServeFlags& flags) {
                   flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
                   flags.default_gateway, {flags.ops_email}};
   options.redis_url = flags.redis_url;
+  options.db_replica_url = flags.db_replica;
+  options.replica.max_lag = std::chrono::milliseconds(std::llround(flags.db_replica_max_lag * 1000));
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
@@ -854,6 +858,17 @@ int run_cli(int argc, char** argv) {
                    "the parts this process runs: all, or a comma list of api, billing-worker, delivery-worker, "
                    "scheduler (docs/OPERATIONS.md, \"Deployment shapes\")")
       ->envname("RECUR_MODULES")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--db-replica", flags.db_replica,
+                   "a streaming replica of --db (postgresql://...; give it connect_timeout) for the reads that may lag: "
+                   "the merchant's lists, analytics and forecasts (docs/OPERATIONS.md, \"Read replica\")")
+      ->envname("RECUR_DB_REPLICA");
+  serve_cmd
+      ->add_option("--db-replica-max-lag", flags.db_replica_max_lag,
+                   "the staleness bound in seconds: while the replica is further behind (or unreachable), those "
+                   "reads go to the primary")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   serve_cmd
       ->add_option("--drain-seconds", flags.drain_seconds,

@@ -113,6 +113,29 @@ Metrics::Metrics(db::Database& db, const Clock& clock, std::string sqlite_path)
   if (!sqlite_path_.empty()) add_sqlite_families();
 }
 
+void Metrics::watch_replica(const db::ReplicaRouter& router) {
+  registry_.read_at_scrape("recur_db_stale_reads_total",
+                           "Read-only transactions of routes whose reads may lag (lists, analytics, forecasts), by "
+                           "the database that served them: the replica, or the primary while the replica was "
+                           "unusable (down, or behind the staleness bound).",
+                           Type::kCounter, {"served_by"}, [&router] {
+                             auto s = router.stats();
+                             return std::vector<Sample>{{{"replica"}, double(s.replica_reads)},
+                                                        {{"primary"}, double(s.primary_reads)}};
+                           });
+  registry_.read_at_scrape("recur_db_replica_usable",
+                           "1 while this node serves reads that may lag from the replica (its last probe is recent and "
+                           "within the staleness bound), else 0.",
+                           Type::kGauge, {}, [&router] { return one(router.stats().usable ? 1 : 0); });
+  registry_.read_at_scrape("recur_db_replica_probe_lag_seconds",
+                           "The replica's replication lag as this node last measured it on the replica (absent when "
+                           "the probe failed).",
+                           Type::kGauge, {}, [&router] {
+                             auto s = router.stats();
+                             return s.lag_ms < 0 ? std::vector<Sample>{} : one(double(s.lag_ms) / 1000.0);
+                           });
+}
+
 void Metrics::add_database_families() {
   registry_.read_at_scrape("recur_db_up", "1 when the database answered this node's last probe, else 0.", Type::kGauge,
                            {}, [this] { return one(snapshot().up ? 1 : 0); });

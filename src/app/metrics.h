@@ -15,6 +15,7 @@
 #include "platform/alerts/alerter.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
+#include "platform/db/replica.h"
 #include "platform/metrics/registry.h"
 #include "platform/result.h"
 
@@ -51,6 +52,9 @@ class Metrics {
   // Reports the alerter's sent, failed, dropped and suppressed alerts per sink. Requires:
   // `alerter` outlives every scrape.
   void watch_alerts(const alerts::Alerter& alerter);
+  // Reports where the reads that may lag went and the replica's last measured lag
+  // (--db-replica). Requires: `router` outlives every scrape.
+  void watch_replica(const db::ReplicaRouter& router);
   // Seconds since the scheduler's last tick ended; nullopt before the first one.
   std::optional<double> scheduler_tick_age() const;
 

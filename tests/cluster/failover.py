@@ -146,6 +146,7 @@ def main():
                              timeout=60).stdout.strip().splitlines()[-1]
         api = Api(env["API_URL"], key)
         subs = seed_trials(api)
+        check_replica_reads(env, api)
         with Writers(api) as writers:
             time.sleep(3)  # steady load first
             primary_killed = kill_primary(env)
@@ -194,6 +195,39 @@ def seed_trials(api):
             subs.append(sub["id"])
     check(len(subs) == 30, f"30 subscriptions on trials ending over the next 35 s ({len(subs)})")
     return subs
+
+
+def metric_sum(env, family, label=""):
+    total = 0.0
+    for port in env["METRICS_PORTS"].split():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(family) and label in line:
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def check_replica_reads(env, api):
+    """--db-replica: every node probes the streaming replica; the merchant's lists are served
+    from it, and a single resource (read-your-writes) from the primary."""
+    port = env["METRICS_PORTS"].split()[0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        exposition = r.read()
+    promtool = subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=exposition, capture_output=True)
+    check(promtool.returncode == 0 and b"recur_db_replica_usable" in exposition
+          and b"recur_db_replica_lag_seconds" in exposition,
+          f"a cluster node's /metrics (replica families included) passes promtool check metrics "
+          f"({promtool.stdout.decode()[:200]}{promtool.stderr.decode()[:200]})")
+    usable = wait_for(lambda: metric_sum(env, "recur_db_replica_usable") == len(env["NODE_PORTS"].split()), 20)
+    check(bool(usable), "every node reads the replica as usable (recur_db_replica_usable)")
+    before = metric_sum(env, "recur_db_stale_reads_total", 'served_by="replica"')
+    lists = [api.call("GET", "/v1/customers?limit=5")[0] for _ in range(9)]
+    after = metric_sum(env, "recur_db_stale_reads_total", 'served_by="replica"')
+    check(all(s == 200 for s in lists) and after - before >= 9,
+          f"the merchant's lists are read from the replica ({after - before:.0f} replica reads for 9 lists)")
+    status, created = api.call("POST", "/v1/customers", {"email": f"ryw-{uuid.uuid4().hex[:8]}@example.com"})
+    status_read, read = api.call("GET", f"/v1/customers/{created['id']}") if status in (200, 201) else (0, None)
+    check(status_read == 200, f"a customer just created is read back at once (from the primary: {status_read})")
 
 
 def kill_primary(env):
@@ -248,6 +282,9 @@ def verify(env, api, writers, subs):
     periods = psql(env, "SELECT subscription_id, period_seq, COUNT(*) FROM invoices"
                         " GROUP BY subscription_id, period_seq HAVING COUNT(*) > 1")
     check(not periods, f"no period invoiced twice ({periods[:3]})")
+    charged = int(psql(env, "SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")[0][0])
+    paid = int(psql(env, "SELECT COUNT(*) FROM invoices WHERE status = 'paid'")[0][0])
+    check(charged == paid, f"as many successful charges as paid invoices ({charged} charges, {paid} paid)")
     quoted = ",".join("'" + s + "'" for s in subs)
 
     def all_billed():

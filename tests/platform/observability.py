@@ -40,8 +40,10 @@ failures = []
 # Every family recur exposes, as the alert rules and dashboard know them (scripts/check-ops.sh).
 with open(os.path.join(ROOT, "ops/prometheus/metrics.txt")) as listed:
     FAMILIES = [line.strip() for line in listed if line.strip() and not line.startswith("#")]
-# Exposed only with a replica (PostgreSQL), an alert sink, or after the scheduler's first tick.
-OPTIONAL = {"recur_db_replica_lag_seconds", "recur_alerts_sent_total", "recur_alerts_failed_total",
+# Exposed only with a replica (PostgreSQL; --db-replica: tests/cluster/failover.py), an alert
+# sink, or after the scheduler's first tick.
+OPTIONAL = {"recur_db_replica_lag_seconds", "recur_db_stale_reads_total", "recur_db_replica_usable",
+            "recur_db_replica_probe_lag_seconds", "recur_alerts_sent_total", "recur_alerts_failed_total",
             "recur_alerts_dropped_total", "recur_alerts_suppressed_total", "recur_scheduler_last_tick_age_seconds"}
 HISTOGRAMS = {"recur_http_request_duration_seconds", "recur_charge_duration_seconds"}
 OUTBOXES = ("events", "webhooks", "notifications", "stream")

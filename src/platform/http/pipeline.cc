@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -18,6 +19,7 @@
 #include "platform/card_number.h"
 #include "platform/digest.h"
 #include "platform/ids.h"
+#include "platform/read_consistency.h"
 #include "platform/utf8.h"
 
 namespace recur::http {
@@ -371,6 +373,9 @@ std::optional<Response> Pipeline::over_limit(Request& request, std::string_view 
 }
 
 Response Pipeline::call(Request& request, const Route& route) {
+  // A customer session reads its own writes (the portal): never from a lagging replica.
+  std::optional<StaleReadsScope> stale_reads;
+  if (route.reads_may_lag && !(request.principal && !request.principal->customer.empty())) stale_reads.emplace();
   try {
     return route.handler(request);
   } catch (const std::exception& e) {

@@ -98,6 +98,13 @@ bool Router::commits_in_steps(std::string_view method, std::string_view pattern)
   return found;
 }
 
+bool Router::reads_may_lag(std::string_view method, std::string_view pattern) {
+  bool found = false;
+  for (auto& route : routes_)
+    if (route.method == method && route.pattern == pattern) found = route.reads_may_lag = true;
+  return found;
+}
+
 bool Router::for_customers(std::string_view method, std::string_view pattern, CustomerScope scope) {
   bool found = false;
   for (auto& route : routes_)

@@ -35,6 +35,8 @@ struct Route {
   // Set on the routes a customer session may call (Router::for_customers); every other
   // route answers such a caller 403 customer_session_forbidden.
   CustomerScope customer_scope;
+  // Its reads may lag the primary by a bounded staleness (see Router::reads_may_lag).
+  bool reads_may_lag = false;
 };
 
 struct Match {
@@ -58,6 +60,11 @@ class Router {
   // transaction; its service makes a retry under the same Idempotency-Key resume what the
   // first try committed instead of doing it again (decision 0009). False if no such route.
   bool commits_in_steps(std::string_view method, std::string_view pattern);
+  // Declares that this route only reads, and that what it reads may lag the writes before
+  // it by the replica's staleness bound (a list, analytics, a forecast): its handler runs
+  // under a StaleReadsScope (platform/read_consistency.h), so a database with a read replica
+  // (db::ReplicaRouter) may serve it from there. False if no such route.
+  bool reads_may_lag(std::string_view method, std::string_view pattern);
   // Declares that this route's handler reads query parameters and refuses unknown ones
   // itself (a list through http::page_request, others through http::check_query). Every
   // other route with a permission answers 422 unknown_parameter to any query parameter, so
