@@ -216,7 +216,7 @@ class Own:
         self.status = doc["status"]
         self.plan = doc["plan"]
         self.cancel_at_period_end = bool(doc.get("cancel_at_period_end"))
-        self.pending_plan_change = doc.get("pending_plan_change") is not None
+        self.pending_plan = (doc.get("pending_plan_change") or {}).get("plan")
 
 
 class Shopper(FastHttpUser):
@@ -366,7 +366,7 @@ class Shopper(FastHttpUser):
         choices = ["pause"]
         if sub.status in ("active", "trialing") and sub.skips < 12:
             choices += ["skip", "skip"]
-        if sub.status in ("active", "trialing") and not sub.pending_plan_change:
+        if sub.status in ("active", "trialing") and not sub.pending_plan:
             choices += ["change-plan", "change-plan"]
         action = random.choice(choices)
         if action == "pause":
@@ -389,7 +389,9 @@ class Shopper(FastHttpUser):
                                "/v1/subscriptions/{id}/cancellation-offers", body={"reason": reason})
         if offers is None:
             return
-        offered = offers["data"]
+        # A downgrade offer already accepted is offered again, and accepting it twice is
+        # `422 no_change` (the change is scheduled already): a customer takes it once.
+        offered = [o for o in offers["data"] if not (o["type"] == "change_plan" and o["plan"] == sub.pending_plan)]
         roll = random.random()
         if offered and roll < 0.45:  # stays, with an offer
             offer = random.choice(offered)

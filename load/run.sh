@@ -69,21 +69,29 @@ cpu_seconds() {
   awk -v t="$ticks" -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }'
 }
 
-# CPU seconds of this shell's children that ended and were waited for (Locust, under `timeout`).
-# `times` must run in this shell, not in a $(...) subshell, whose counts start at zero.
-children_cpu() {
+# "BUSY TOTAL": the whole machine's busy and total ticks (/proc/stat: all but idle and iowait).
+machine_ticks() {
+  awk '/^cpu / { total = 0; for (i = 2; i <= NF; i++) total += $i; print total - $5 - $6, total }' /proc/stat
+}
+
+# CHILD_CPU = CPU seconds of this shell's children that ended and were waited for (Locust, under
+# `timeout`). `times` must run in this shell, not in a $(...) subshell, whose counts start at zero.
+CHILD_CPU=0
+read_children_cpu() {
   times > "$RESULTS/.times"
-  awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' \
-    "$RESULTS/.times"
+  CHILD_CPU=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/)
+                           printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$RESULTS/.times")
 }
 
 # One step: USERS NODES NODE_PID...; Locust's files are $RESULTS/n<NODES>-u<USERS>*, and a line
 # of figures (tab-separated) goes to $RESULTS/steps.tsv.
 run_step() {
   local users=$1 nodes=$2; shift 2
-  local prefix="$RESULTS/n${nodes}-u${users}" status=0 started=$SECONDS recur_before locust_before
+  local prefix="$RESULTS/n${nodes}-u${users}" status=0 started=$SECONDS recur_before locust_before machine_before
   recur_before=$(cpu_seconds "$@")
-  locust_before=$(children_cpu)
+  machine_before=$(machine_ticks)
+  read_children_cpu
+  locust_before=$CHILD_CPU
   # Locust stops itself after --run-time; `timeout` is the bound if it does not.
   RECUR_API_KEY=$KEY timeout --kill-after=10 $((STEP_SECONDS + 60)) "$LOCUST" -f "$ROOT/load/locustfile.py" \
     --host "$API_URL" --headless -u "$users" -r "$users" --run-time "${STEP_SECONDS}s" \
@@ -91,23 +99,26 @@ run_step() {
   LOCUST_PID=$!
   wait "$LOCUST_PID" || status=$?
   LOCUST_PID=""
-  local elapsed=$((SECONDS - started)) recur_cpu locust_cpu
+  local elapsed=$((SECONDS - started)) recur_cpu locust_cpu busy
+  busy=$(echo "$machine_before $(machine_ticks)" | awk '{ printf "%.1f", 100 * ($3 - $1) / ($4 - $2) }')
   recur_cpu=$(awk -v a="$(cpu_seconds "$@")" -v b="$recur_before" 'BEGIN { printf "%.2f", a - b }')
-  locust_cpu=$(awk -v a="$(children_cpu)" -v b="$locust_before" 'BEGIN { printf "%.2f", a - b }')
+  read_children_cpu
+  locust_cpu=$(awk -v a="$CHILD_CPU" -v b="$locust_before" 'BEGIN { printf "%.2f", a - b }')
   # Exit 1 is Locust's "some requests failed" (reported below); anything else is Locust's own.
   if [ ! -s "${prefix}_stats.csv" ] || ((status >= 2)); then
     echo "load: Locust failed at $users users on $nodes node(s) (exit $status); its log:" >&2
     tail -20 "$prefix.log" >&2
     exit 1
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$nodes" "$users" "$prefix" "$elapsed" "$recur_cpu" "$locust_cpu" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$nodes" "$users" "$prefix" "$elapsed" "$recur_cpu" "$locust_cpu" "$busy" \
     >> "$RESULTS/steps.tsv"
 }
 
 for nodes in $NODE_COUNTS; do
   echo "load: starting a cluster of $nodes node(s) in $CLUSTER_DIR"
   CLUSTER_UP=1
-  if ! RECUR_NODES=$nodes CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/up.sh "$RECUR" > "$RESULTS/cluster-n$nodes.log" 2>&1; then
+  if ! RECUR_NODES=$nodes CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/up.sh "$RECUR" \
+       > "$RESULTS/cluster-n$nodes.log" 2>&1; then
     echo "load: the cluster did not come up; its log:" >&2
     tail -20 "$RESULTS/cluster-n$nodes.log" >&2
     exit 1
@@ -115,7 +126,8 @@ for nodes in $NODE_COUNTS; do
   API_URL=$(cluster_var API_URL)
   DB_URL=$(cluster_var DB_URL)
   MASTER_KEY_FILE=$(cluster_var MASTER_KEY_FILE)
-  KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$MASTER_KEY_FILE" | tail -1)
+  KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$MASTER_KEY_FILE" \
+    2>> "$RESULTS/cluster-n$nodes.log" | tail -1)
   NODE_PIDS=()
   for port in $(cluster_var NODE_PORTS); do
     # The node's PID, only if ops/cluster/up.sh started it (it is in the cluster's pids file).
@@ -141,7 +153,7 @@ from datetime import datetime, timezone
 steps_file, limit, out, step_seconds, cores = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 rows, failures = [], []
 for line in open(steps_file):
-    nodes, users, prefix, elapsed, recur_cpu, locust_cpu = line.rstrip("\n").split("\t")
+    nodes, users, prefix, elapsed, recur_cpu, locust_cpu, busy = line.rstrip("\n").split("\t")
     with open(prefix + "_stats.csv", newline="") as f:
         agg = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     requests, failed = int(agg["Request Count"]), int(agg["Failure Count"])
@@ -149,19 +161,24 @@ for line in open(steps_file):
     rows.append(dict(nodes=int(nodes), users=int(users), rps=float(agg["Requests/s"]), p50=float(agg["50%"]),
                      p99=float(agg["99%"]), requests=requests, failed=failed,
                      error=100.0 * failed / requests if requests else 0.0,
-                     recur_cpu=100.0 * float(recur_cpu) / wall, locust_cpu=100.0 * float(locust_cpu) / wall))
+                     recur_cpu=100.0 * float(recur_cpu) / wall, locust_cpu=100.0 * float(locust_cpu) / wall,
+                     busy=float(busy)))
     with open(prefix + "_failures.csv", newline="") as f:
         for r in csv.DictReader(f):
             failures.append((int(nodes), int(users), r["Method"], r["Name"], r["Error"], int(r["Occurrences"])))
 
 lines = [f"Load test (`make load`, load/run.sh), {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: "
          f"steps of {step_seconds} s, aggregated over every route; the load generator (Locust, one "
-         f"process) runs on the same {cores} cores as the cluster. CPU: 100 % = one core.", "",
-         "| nodes | users | req/s | p50 ms | p99 ms | requests | failed | error rate | recur CPU | Locust CPU |",
-         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+         f"process) runs on the same {cores} cores as the cluster. recur CPU (all nodes) and Locust CPU: "
+         f"100 % = one core, over the step's wall time (Locust's start included); machine busy: all "
+         f"{cores} cores, not idle nor waiting for I/O.", "",
+         "| nodes | users | req/s | p50 ms | p99 ms | requests | failed | error rate | recur CPU | Locust CPU "
+         "| machine busy |",
+         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for r in rows:
     lines.append(f"| {r['nodes']} | {r['users']} | {r['rps']:.1f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['requests']} "
-                 f"| {r['failed']} | {r['error']:.2f} % | {r['recur_cpu']:.0f} % | {r['locust_cpu']:.0f} % |")
+                 f"| {r['failed']} | {r['error']:.2f} % | {r['recur_cpu']:.0f} % | {r['locust_cpu']:.0f} % "
+                 f"| {r['busy']:.0f} % |")
 lines += ["", f"| nodes | saturation point (highest req/s with p99 < {limit:.0f} ms) | at users | p99 ms "
               f"| error rate |", "|---:|---:|---:|---:|---:|"]
 for nodes in sorted({r["nodes"] for r in rows}):

@@ -67,7 +67,8 @@ API_URL=$(cluster_var API_URL)
 DB_URL=$(cluster_var DB_URL)
 PG_BIN=$(cluster_var PG_BIN)
 PORT=$(cluster_var NODE_PORTS)
-KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$(cluster_var MASTER_KEY_FILE)" | tail -1)
+KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$(cluster_var MASTER_KEY_FILE)" \
+  2>> "$WORK/cluster.log" | tail -1)
 # The node's PID, only if ops/cluster/up.sh started it (it is in the cluster's pids file).
 PID=""
 for candidate in $(pgrep -f -- "--listen 127.0.0.1:$PORT " || true); do
@@ -88,13 +89,14 @@ sample() {  # SECONDS_SINCE_START -> a CSV line, or nothing once the process is 
 echo "soak: $USERS users for ${DURATION}s against $API_URL (node PID $PID), a sample every ${INTERVAL}s," \
      "warm-up ${WARMUP}s"
 RECUR_API_KEY=$KEY timeout --kill-after=10 $((DURATION + 60)) "$LOCUST" -f "$ROOT/load/locustfile.py" \
-  --host "$API_URL" --headless -u "$USERS" -r "$USERS" --run-time "${DURATION}s" \
+  --host "$API_URL" --headless -u "$USERS" -r "$USERS" --run-time "$((DURATION + 10))s" \
   --csv "$WORK/soak" --only-summary --loglevel WARNING > "$WORK/locust.log" 2>&1 &
 LOCUST_PID=$!
-START=$SECONDS
+START=$SECONDS  # Locust runs 10 s longer than the sampling: the last sample is taken under load
 echo "seconds,rss_kb,open_fds,pg_connections" > "$CSV"
 sample 0 >> "$CSV"
-for ((t = INTERVAL; t <= DURATION; t += INTERVAL)); do
+# Every INTERVAL seconds, and at the end of the warm-up.
+for t in $( (seq "$INTERVAL" "$INTERVAL" "$DURATION"; echo "$WARMUP") | sort -nu); do
   while ((SECONDS - START < t)); do sleep 1; done
   sample "$t" >> "$CSV"
 done
@@ -128,7 +130,7 @@ with open(stats_file, newline="") as f:
 requests, failed = int(agg["Request Count"]), int(agg["Failure Count"])
 problems = []
 warm = [s for s in samples if s["t"] <= warmup]
-after = [s for s in samples if s["t"] >= warmup]
+after = [s for s in samples if s["t"] >= warmup]  # the first one is the sample at the warm-up's end
 if not alive or not samples or samples[-1]["t"] < duration:
     problems.append("the node did not last the run (no sample at the end)")
 if not warm or not after:

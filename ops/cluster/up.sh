@@ -73,6 +73,11 @@ bootstrap:
     loop_wait: 1
     retry_timeout: 5
     maximum_lag_on_failover: 1048576
+    # A commit is acknowledged once the synchronous standby has it, and Patroni promotes only
+    # that standby: a primary's loss loses no acknowledged write (docs/OPERATIONS.md, "A
+    # cluster"). Not strict: with the standby gone the primary goes on alone rather than stop.
+    synchronous_mode: true
+    synchronous_mode_strict: false
     postgresql:
       use_pg_rewind: true
       parameters:

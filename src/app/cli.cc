@@ -381,6 +381,7 @@ struct ServeFlags {
   std::string metrics_listen;  // "": /metrics on the API's listener
   int drain_seconds = 0;
   std::string db_replica;  // "": every read on the primary
+  std::int64_t billing_lease = 300;
   double db_replica_max_lag = 5;
   std::string modules = "all";
   std::string alert_webhook;
@@ -642,6 +643,7 @@ int serve(const Common& common, const ServeFlags& flags) {
                   flags.default_gateway, {flags.ops_email}};
   options.redis_url = flags.redis_url;
   options.db_replica_url = flags.db_replica;
+  options.billing.attempt_lease_seconds = flags.billing_lease;
   options.replica.max_lag = std::chrono::milliseconds(std::llround(flags.db_replica_max_lag * 1000));
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
@@ -858,6 +860,12 @@ int run_cli(int argc, char** argv) {
                    "the parts this process runs: all, or a comma list of api, billing-worker, delivery-worker, "
                    "scheduler (docs/OPERATIONS.md, \"Deployment shapes\")")
       ->envname("RECUR_MODULES")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--billing-lease", flags.billing_lease,
+                   "seconds a billing run's claim on an invoice lasts: a charge its node did not record by then (the "
+                   "node died) is asked again by another node, under the same idempotency key")
+      ->check(CLI::Range(5, 86400))
       ->capture_default_str();
   serve_cmd
       ->add_option("--db-replica", flags.db_replica,

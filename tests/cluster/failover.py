@@ -26,6 +26,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+ADDRESS = {"line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+LEASE = 15  # --billing-lease of the nodes
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 failures = []
 
@@ -59,7 +61,10 @@ class Api:
             with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, json.loads(r.read() or b"null")
         except urllib.error.HTTPError as e:
-            return e.code, None
+            try:
+                return e.code, json.loads(e.read() or b"null")
+            except ValueError:
+                return e.code, None
         except Exception:  # refused, reset, timed out: the request failed
             return 0, None
 
@@ -81,7 +86,7 @@ class Writers:
             while not self.stop.is_set():
                 status, doc = self.api.call("POST", "/v1/customers", {"email": email, "name": "Load Test"}, key)
                 with self.lock:
-                    self.events.append((time.monotonic(), status in (200, 201)))
+                    self.events.append((time.monotonic(), status in (200, 201), status))
                 if status in (200, 201):
                     with self.lock:
                         self.acknowledged[doc["id"]] = email
@@ -98,10 +103,19 @@ class Writers:
         for t in self.threads:
             t.join(timeout=30)
 
+    def failures_after(self, since):
+        """The failed requests since `since`, by status (0: no answer: refused, reset, timed out)."""
+        counts = {}
+        with self.lock:
+            for t, ok, status in self.events:
+                if t >= since and not ok:
+                    counts[status] = counts.get(status, 0) + 1
+        return counts
+
     def outage_after(self, since):
         """(seconds from `since` to the first success after the first failure, failed requests)."""
         with self.lock:
-            after = [(t, ok) for t, ok in self.events if t >= since]
+            after = [(t, ok) for t, ok, _ in self.events if t >= since]
         failed = sum(1 for _, ok in after if not ok)
         first_fail = next((t for t, ok in after if not ok), None)
         if first_fail is None:
@@ -131,7 +145,10 @@ def wait_for(condition, timeout, every=0.5):
 def main():
     recur = os.path.realpath(sys.argv[1])
     cluster_dir = os.environ.get("CLUSTER_DIR", "/tmp/recur-failover")
-    env_vars = dict(os.environ, CLUSTER_DIR=cluster_dir)
+    # Every charge takes 2 s, so each node's billing run holds claims most of the time (the
+    # node killed dies holding some), and a claim lasts 15 s instead of 5 minutes.
+    env_vars = dict(os.environ, CLUSTER_DIR=cluster_dir,
+                    RECUR_NODE_FLAGS=f"--sandbox-faults latency_ms=2000 --billing-lease {LEASE}")
     started = time.monotonic()
     subprocess.run(["bash", os.path.join(ROOT, "ops/cluster/down.sh")], env=env_vars, capture_output=True)
     up = subprocess.run(["bash", os.path.join(ROOT, "ops/cluster/up.sh"), recur], env=env_vars, text=True,
@@ -157,14 +174,17 @@ def main():
                     return (0.0, 0) if time.monotonic() - primary_killed > 30 else None
                 return (outage_now, failed_now) if outage_now is not None else None
             outage, failed = wait_for(back, 120) or (None, None)
-            print(f"info  primary killed: writes back after {outage} s, {failed} requests failed meanwhile",
-                  flush=True)
+            print(f"info  primary killed: writes back after {outage} s, {failed} requests failed meanwhile "
+                  f"(by status: {writers.failures_after(primary_killed)})", flush=True)
             check(outage is not None and outage < 60, f"writes resume after the primary's SIGKILL ({outage} s)")
             time.sleep(3)
+            claimed = claimed_invoices(env)
             node_killed = kill_node(env)
-            time.sleep(10)
+            watch_claims(env, claimed, node_killed)
+            time.sleep(max(0.0, node_killed + 10 - time.monotonic()))
             node_outage, node_failed = writers.outage_after(node_killed)
-            print(f"info  one recur node killed: {node_failed} requests failed, "
+            print(f"info  one recur node killed: {node_failed} requests failed "
+                  f"(by status: {writers.failures_after(node_killed)}), "
                   f"{node_outage if node_outage is not None else 'no'} s without a write", flush=True)
             check(node_outage is None or node_outage < 10, "the other nodes carry on after a node's SIGKILL")
         verify(env, api, writers, subs)
@@ -186,7 +206,7 @@ def seed_trials(api):
     subs = []
     for i in range(30):
         _, cus = api.call("POST", "/v1/customers", {"email": f"trial{i}-{uuid.uuid4().hex[:6]}@example.com",
-                                                    "name": "Trial"})
+                                                    "name": "Trial", "shipping_address": ADDRESS})
         api.call("POST", f"/v1/customers/{cus['id']}/payment-methods", {"token": "pm_card_visa"})
         ends = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5 + i))
         status, sub = api.call("POST", "/v1/subscriptions", {"customer": cus["id"], "plan": plan["id"],
@@ -215,7 +235,7 @@ def check_replica_reads(env, api):
         exposition = r.read()
     promtool = subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=exposition, capture_output=True)
     check(promtool.returncode == 0 and b"recur_db_replica_usable" in exposition
-          and b"recur_db_replica_lag_seconds" in exposition,
+          and b"recur_db_stale_reads_total" in exposition,
           f"a cluster node's /metrics (replica families included) passes promtool check metrics "
           f"({promtool.stdout.decode()[:200]}{promtool.stderr.decode()[:200]})")
     usable = wait_for(lambda: metric_sum(env, "recur_db_replica_usable") == len(env["NODE_PORTS"].split()), 20)
@@ -225,9 +245,39 @@ def check_replica_reads(env, api):
     after = metric_sum(env, "recur_db_stale_reads_total", 'served_by="replica"')
     check(all(s == 200 for s in lists) and after - before >= 9,
           f"the merchant's lists are read from the replica ({after - before:.0f} replica reads for 9 lists)")
-    status, created = api.call("POST", "/v1/customers", {"email": f"ryw-{uuid.uuid4().hex[:8]}@example.com"})
+    status, created = api.call("POST", "/v1/customers", {"email": f"ryw-{uuid.uuid4().hex[:8]}@example.com",
+                                                         "name": "Read Back"})
     status_read, read = api.call("GET", f"/v1/customers/{created['id']}") if status in (200, 201) else (0, None)
     check(status_read == 200, f"a customer just created is read back at once (from the primary: {status_read})")
+
+
+def claimed_invoices(env):
+    """Invoices a billing run holds now: open, their next attempt pushed out by a claim's lease."""
+    return [r[0] for r in psql(env, "SELECT id FROM invoices WHERE status = 'open' AND next_attempt_at >"
+                                    " EXTRACT(EPOCH FROM now())::bigint")]
+
+
+def watch_claims(env, claimed, since):
+    """Waits until every invoice claimed at the node's SIGKILL is paid: those of the live nodes
+    within seconds, the dead node's after its claims' lease, by another node. Returns how many
+    were paid only after the lease had run out (taken over)."""
+    if not claimed:
+        print("info  no billing claim was held when the node was killed", flush=True)
+        return 0
+    quoted = ",".join("'" + i + "'" for i in claimed)
+    paid_after = {}
+    deadline = since + LEASE + 60
+    while time.monotonic() < deadline and len(paid_after) < len(claimed):
+        for (invoice,) in psql(env, f"SELECT id FROM invoices WHERE id IN ({quoted}) AND status = 'paid'"):
+            paid_after.setdefault(invoice, time.monotonic() - since)
+        time.sleep(1)
+    late = sorted(t for t in paid_after.values() if t >= LEASE - 1)
+    print(f"info  {len(claimed)} invoices claimed by billing runs at the node's SIGKILL: "
+          f"{len(paid_after) - len(late)} paid within seconds, {len(late)} only after the {LEASE} s lease "
+          f"(the dead node's, taken over; {', '.join(f'{t:.0f} s' for t in late) or 'none'})", flush=True)
+    check(len(paid_after) == len(claimed), f"every invoice claimed when the node died is paid ({len(paid_after)} of "
+                                           f"{len(claimed)})")
+    return len(late)
 
 
 def kill_primary(env):
@@ -275,6 +325,13 @@ def verify(env, api, writers, subs):
     lost = [i for i in ids if i not in found]
     check(ids and not lost, f"every create answered 2xx is in the database ({len(ids)} acknowledged, "
                             f"{len(lost)} lost: {lost[:3]})")
+    quoted = ",".join("'" + s + "'" for s in subs)
+
+    def all_billed():
+        rows = psql(env, f"SELECT COUNT(*) FROM invoices WHERE subscription_id IN ({quoted}) AND status = 'paid'")
+        return int(rows[0][0]) == len(subs) and rows
+    billed = wait_for(all_billed, 90, every=2)
+    check(bool(billed), f"every trial that ended is invoiced and paid once, by whichever node ({billed})")
     twice = psql(env, "SELECT p.invoice_id, COUNT(*) FROM payments p JOIN sandbox_charges c"
                       " ON c.idempotency_key = p.idempotency_key WHERE c.status = 'succeeded'"
                       " GROUP BY p.invoice_id HAVING COUNT(*) > 1")
@@ -285,13 +342,6 @@ def verify(env, api, writers, subs):
     charged = int(psql(env, "SELECT COUNT(*) FROM sandbox_charges WHERE status = 'succeeded'")[0][0])
     paid = int(psql(env, "SELECT COUNT(*) FROM invoices WHERE status = 'paid'")[0][0])
     check(charged == paid, f"as many successful charges as paid invoices ({charged} charges, {paid} paid)")
-    quoted = ",".join("'" + s + "'" for s in subs)
-
-    def all_billed():
-        rows = psql(env, f"SELECT COUNT(*) FROM invoices WHERE subscription_id IN ({quoted}) AND status = 'paid'")
-        return int(rows[0][0]) == len(subs) and rows
-    billed = wait_for(all_billed, 90, every=2)
-    check(bool(billed), f"every trial that ended is invoiced and paid once, by whichever node ({billed})")
 
 
 if __name__ == "__main__":
