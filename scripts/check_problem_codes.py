@@ -18,7 +18,7 @@ CODE = r'"([a-z][a-z0-9_]*)"'
 # Codes of errors that never reach an HTTP client, each with why.
 NOT_SENT = {
     # `recur` at the command line: refused arguments and start-up failures exit the process.
-    "invalid_alert_webhook", "invalid_sentry_dsn", "invalid_modules",
+    "invalid_alert_webhook", "invalid_sentry_dsn", "invalid_modules", "invalid_db_replica",
     # A billing run that threw: counted on /metrics as an error run, logged, never answered.
     "billing_run_aborted",
     "invalid_listen", "listen_failed", "invalid_clock_start", "invalid_until", "invalid_at", "invalid_granularity",
