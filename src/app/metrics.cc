@@ -114,15 +114,15 @@ Metrics::Metrics(db::Database& db, const Clock& clock, std::string sqlite_path)
 }
 
 void Metrics::watch_replica(const db::ReplicaRouter& router) {
-  registry_.read_at_scrape("recur_db_stale_reads_total",
-                           "Read-only transactions of routes whose reads may lag (lists, analytics, forecasts), by "
-                           "the database that served them: the replica, or the primary while the replica was "
-                           "unusable (down, or behind the staleness bound).",
-                           Type::kCounter, {"served_by"}, [&router] {
-                             auto s = router.stats();
-                             return std::vector<Sample>{{{"replica"}, double(s.replica_reads)},
-                                                        {{"primary"}, double(s.primary_reads)}};
-                           });
+  registry_.read_at_scrape(
+      "recur_db_stale_reads_total",
+      "Read-only transactions of routes whose reads may lag (lists, analytics, forecasts), by "
+      "the database that served them: the replica, or the primary while the replica was "
+      "unusable (down, or behind the staleness bound).",
+      Type::kCounter, {"served_by"}, [&router] {
+        auto s = router.stats();
+        return std::vector<Sample>{{{"replica"}, double(s.replica_reads)}, {{"primary"}, double(s.primary_reads)}};
+      });
   registry_.read_at_scrape("recur_db_replica_usable",
                            "1 while this node serves reads that may lag from the replica (its last probe is recent and "
                            "within the staleness bound), else 0.",

@@ -97,8 +97,8 @@ Result<std::unique_ptr<ReplicaRouter>> open_with_replica(std::string_view url, s
   RECUR_ASSIGN(auto primary, open(url, pool_size));
   RECUR_ASSIGN(auto replica, open(replica_url, pool_size));
   Database& probed = *replica;
-  return std::make_unique<ReplicaRouter>(std::move(primary), std::move(replica),
-                                         [&probed] { return postgres_replica_lag_ms(probed); }, options);
+  return std::make_unique<ReplicaRouter>(
+      std::move(primary), std::move(replica), [&probed] { return postgres_replica_lag_ms(probed); }, options);
 }
 
 }  // namespace recur::db

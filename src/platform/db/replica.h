@@ -22,7 +22,7 @@
 namespace recur::db {
 
 struct ReplicaOptions {
-  std::chrono::milliseconds max_lag{5000};      // the staleness bound
+  std::chrono::milliseconds max_lag{5000};       // the staleness bound
   std::chrono::milliseconds probe_period{1000};  // how often the lag is measured
 };
 

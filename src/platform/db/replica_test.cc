@@ -6,12 +6,11 @@
 #include "platform/db/replica.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <thread>
-
-#include <unistd.h>
 
 #include "platform/db/engines.h"
 #include "platform/http/pipeline.h"
