@@ -11,15 +11,16 @@
 #
 # The load generator runs on the same machine: Locust 2.12 (Debian) has no --processes, so it is
 # one Python process, which competes with recur, PostgreSQL and HAProxy for the cores. The
-# table gives each step's CPU of Locust and of the recur nodes (100 % = one core) to show it.
+# table gives each step's CPU of Locust and of the recur nodes (100 % = one core), and how busy
+# the whole machine was, to show it.
 #
 # Usage: load/run.sh [PATH/TO/recur]      (default: build/recur)
 # Env:   LOAD_NODE_COUNTS ("1 3"), LOAD_STEPS ("4 8 16 32 64"), LOAD_STEP_SECONDS (30),
 #        LOAD_P99_MS (250), LOAD_WAIT_MIN/LOAD_WAIT_MAX (think time, 0.5/2 s),
 #        LOAD_CLUSTER_DIR (/tmp/recur-load), LOAD_RESULTS_DIR (/tmp/recur-load-results),
 #        OUT (/tmp/recur-load-results.md), LOAD_ALLOW_FAILURES=1 (exit 0 despite failed requests)
-# Default length: about 2.5 min of load per node count, plus a cluster's start and stop
-# (~1 min each time): under 10 minutes.
+# Default length: per node count 5 steps of 30 s (+ ~3 s for Locust to start each), and a
+# cluster's start and stop (~20-30 s): about 7 minutes in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -41,8 +42,8 @@ if [ -e "$CLUSTER_DIR/cluster.env" ]; then
        "CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/down.sh" >&2
   exit 1
 fi
-rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
+rm -f "$RESULTS"/steps.tsv "$RESULTS"/n*-u* "$RESULTS"/cluster-n*.log  # a previous run's
 
 LOCUST_PID=""
 CLUSTER_UP=0

@@ -130,7 +130,19 @@ wait_http "http://127.0.0.1:$PATRONI2/replica" 120 "the PostgreSQL replica (Patr
 redis-server --port "$REDIS" --bind 127.0.0.1 --save '' --appendonly no > "$CLUSTER_DIR/redis.log" 2>&1 &
 started $!
 
-# --- HAProxy: PostgreSQL's primary (whichever Patroni says) and the API over the nodes.
+# --- HAProxy: PostgreSQL's primary and replica (whichever Patroni says) and the API over the nodes.
+postgres_front() {  # NAME PORT PATRONI-CHECK
+  cat <<EOF
+listen $1
+  mode tcp
+  bind 127.0.0.1:$2
+  option httpchk GET $3
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+  server pg1 127.0.0.1:$PG1 check port $PATRONI1
+  server pg2 127.0.0.1:$PG2 check port $PATRONI2
+EOF
+}
 {
   cat <<EOF
 global
@@ -145,22 +157,10 @@ listen stats
   bind 127.0.0.1:$HAPROXY_STATS
   stats enable
   stats uri /
-listen postgres_primary
-  mode tcp
-  bind 127.0.0.1:$PG_FRONT
-  option httpchk GET /primary
-  http-check expect status 200
-  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
-  server pg1 127.0.0.1:$PG1 check port $PATRONI1
-  server pg2 127.0.0.1:$PG2 check port $PATRONI2
-listen postgres_replica
-  mode tcp
-  bind 127.0.0.1:$PG_REPLICA_FRONT
-  option httpchk GET /replica
-  http-check expect status 200
-  default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
-  server pg1 127.0.0.1:$PG1 check port $PATRONI1
-  server pg2 127.0.0.1:$PG2 check port $PATRONI2
+EOF
+  postgres_front postgres_primary "$PG_FRONT" /primary
+  postgres_front postgres_replica "$PG_REPLICA_FRONT" /replica
+  cat <<EOF
 listen recur_api
   mode http
   bind 127.0.0.1:$API_FRONT

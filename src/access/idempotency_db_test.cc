@@ -37,6 +37,28 @@ TEST(IdempotencyStore, ARequestAbandonedInProgressCanBeRetriedAfterTheLease) {
   EXPECT_TRUE(store.claim("key_1/k", "other")->existing.has_value());  // a different request never takes it
 }
 
+// The database was down when a failed request (a 5xx) released its key: the node remembers the
+// release and does it before its next claim, so the client's retry is not refused for a lease.
+TEST(IdempotencyStore, AReleaseTheDatabaseRefusedIsDoneBeforeTheNextClaim) {
+  auto t = testing::make_app(at("2026-01-01T00:00:00Z"));
+  SqlIdempotencyStore store(t.app->database(), *t.clock);
+  auto exec = [&](const char* sql) {
+    ASSERT_TRUE(db::transact(t.app->database(), [&](db::Tx& tx) { return tx.exec(sql); }).ok());
+  };
+  auto claim = store.claim("key_1/k", "fp");
+  ASSERT_FALSE(claim->existing.has_value());
+  exec("ALTER TABLE idempotency_keys RENAME TO idempotency_keys_away");  // the release fails
+  EXPECT_FALSE(store.release("key_1/k", claim->token).ok());
+  EXPECT_EQ(store.unreleased(), 1u);
+  EXPECT_FALSE(store.claim("key_1/other", "fp").ok());  // still failing: kept for the next claim
+  EXPECT_EQ(store.unreleased(), 1u);
+  exec("ALTER TABLE idempotency_keys_away RENAME TO idempotency_keys");  // the database is back
+  auto retry = store.claim("key_1/k", "fp");
+  ASSERT_TRUE(retry.ok());
+  EXPECT_FALSE(retry->existing.has_value());  // runs now, not 409 until the lease passes
+  EXPECT_EQ(store.unreleased(), 0u);
+}
+
 TEST(IdempotencyStore, ACompletedAnswerIsReplayedWithItsHeaders) {
   auto t = testing::make_app(at("2026-01-01T00:00:00Z"));
   SqlIdempotencyStore store(t.app->database(), *t.clock);

@@ -331,6 +331,7 @@ Result<std::string> open_answer(db::Tx& tx, const std::string& key, const std::s
 
 Result<http::IdempotencyStore::Claim> SqlIdempotencyStore::claim(const std::string& key,
                                                                   const std::string& fingerprint) {
+  if (any_unreleased_) retry_releases();
   Timestamp now = clock_.now();
   Claim ours{std::nullopt, random_token(12)};
   RECUR_ASSIGN(auto tx, db_.begin());
@@ -435,11 +436,45 @@ recur::Status SqlIdempotencyStore::complete(const std::string& key, const std::s
   return Ok{};
 }
 
-recur::Status SqlIdempotencyStore::release(const std::string& key, const std::string& token) {
+recur::Status SqlIdempotencyStore::delete_claim(const std::string& key, const std::string& token) {
   RECUR_TRY(db::transact(db_, [&](db::Tx& tx) {
     return tx.exec("DELETE FROM idempotency_keys WHERE key = $1 AND claim = $2 AND status IS NULL", {key, token});
   }));
   return Ok{};
+}
+
+recur::Status SqlIdempotencyStore::release(const std::string& key, const std::string& token) {
+  auto released = delete_claim(key, token);
+  if (!released.ok()) {
+    std::lock_guard lock(unreleased_mu_);
+    if (unreleased_.size() < kMaxUnreleased) unreleased_.emplace_back(key, token);
+    any_unreleased_ = true;
+  }
+  return released;
+}
+
+std::size_t SqlIdempotencyStore::unreleased() const {
+  std::lock_guard lock(unreleased_mu_);
+  return unreleased_.size();
+}
+
+void SqlIdempotencyStore::retry_releases() {
+  std::vector<std::pair<std::string, std::string>> pending;
+  {
+    std::lock_guard lock(unreleased_mu_);
+    pending.swap(unreleased_);
+    any_unreleased_ = false;
+  }
+  std::size_t done = 0;
+  for (auto& [key, token] : pending) {
+    if (!delete_claim(key, token).ok()) break;  // still down: keep the rest for the next claim
+    ++done;
+  }
+  if (done == pending.size()) return;
+  std::lock_guard lock(unreleased_mu_);
+  for (std::size_t i = done; i < pending.size() && unreleased_.size() < kMaxUnreleased; ++i)
+    unreleased_.push_back(std::move(pending[i]));
+  any_unreleased_ = true;
 }
 
 }  // namespace recur::access

@@ -3,12 +3,14 @@
 // node through the invalidation bus; custom roles beside the five built-in ones.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "events/model.h"
@@ -136,16 +138,28 @@ class SqlIdempotencyStore final : public http::IdempotencyStore {
   Result<http::Response> run_once(const std::string& key, const std::string& token,
                                   const std::function<http::Response()>& handler) override;
   recur::Status complete(const std::string& key, const std::string& token, const http::Response& response) override;
+  // Frees the claim of a request that failed (5xx) so that its retry runs at once. A release
+  // the database refused (it was down: the very failure that made the 5xx) is remembered and
+  // tried again before each later claim on this node, so a retry after the database is back
+  // is not refused 409 for the whole lease (tests/cluster/failover.py).
   recur::Status release(const std::string& key, const std::string& token) override;
+  // Releases remembered and not yet done (at most kMaxUnreleased; the lease frees the rest).
+  std::size_t unreleased() const;
+  static constexpr std::size_t kMaxUnreleased = 10000;
 
  private:
   // Stores the answer under our claim in `tx`; false if the claim is no longer ours.
   Result<bool> store_answer(db::Tx& tx, const std::string& key, const std::string& token,
                             const http::Response& response);
+  recur::Status delete_claim(const std::string& key, const std::string& token);
+  void retry_releases();
 
   db::Database& db_;
   const Clock& clock_;
   Timestamp lease_;
+  mutable std::mutex unreleased_mu_;
+  std::vector<std::pair<std::string, std::string>> unreleased_;  // (key, claim token)
+  std::atomic<bool> any_unreleased_{false};
 };
 
 }  // namespace recur::access

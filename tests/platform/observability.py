@@ -24,14 +24,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recur_server import ROOT, Recur, free_port  # beside this file
+
 PROMTOOL = "/usr/bin/promtool"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DB_CACHE_BOUND = 12  # seconds to wait for a database-derived gauge (cached up to 5 s)
@@ -42,9 +42,10 @@ with open(os.path.join(ROOT, "ops/prometheus/metrics.txt")) as listed:
     FAMILIES = [line.strip() for line in listed if line.strip() and not line.startswith("#")]
 # Exposed only with a replica (PostgreSQL; --db-replica: tests/cluster/failover.py), an alert
 # sink, or after the scheduler's first tick.
-OPTIONAL = {"recur_db_replica_lag_seconds", "recur_db_stale_reads_total", "recur_db_replica_usable",
-            "recur_db_replica_probe_lag_seconds", "recur_alerts_sent_total", "recur_alerts_failed_total",
-            "recur_alerts_dropped_total", "recur_alerts_suppressed_total", "recur_scheduler_last_tick_age_seconds"}
+REPLICA_ONLY = {"recur_db_replica_lag_seconds", "recur_db_stale_reads_total", "recur_db_replica_usable",
+                "recur_db_replica_probe_lag_seconds"}
+OPTIONAL = REPLICA_ONLY | {"recur_alerts_sent_total", "recur_alerts_failed_total", "recur_alerts_dropped_total",
+                           "recur_alerts_suppressed_total", "recur_scheduler_last_tick_age_seconds"}
 HISTOGRAMS = {"recur_http_request_duration_seconds", "recur_charge_duration_seconds"}
 OUTBOXES = ("events", "webhooks", "notifications", "stream")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
@@ -56,11 +57,6 @@ def check(condition, what):
         failures.append(what)
     return condition
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def poll(condition, timeout, every=0.1):
@@ -174,52 +170,6 @@ def histograms_cumulative(exp, family):
 
 
 # ------------------------------------------------------------------ a server and a client
-
-class Recur:
-    """`recur serve` on a fresh SQLite database in its own directory."""
-
-    def __init__(self, recur, workdir, flags):
-        self.recur, self.workdir, self.port = recur, workdir, free_port()
-        self.db = f"sqlite:{workdir}/recur.db"
-        self.db_file = os.path.join(workdir, "recur.db")
-        self.log_path = os.path.join(workdir, f"serve-{self.port}.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [recur, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}", "--no-access-log",
-             "--io-threads", "2", "--docs-dir", os.path.join(ROOT, "node_modules/swagger-ui-dist"),
-             "--spec", os.path.join(ROOT, "api/openapi.yaml"), *flags],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
-
-    def wait_listening(self, port=None):
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port or self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"recur serve did not start; log:\n{self.tail()}")
-                time.sleep(0.05)
-
-    def key(self):
-        out = subprocess.run([self.recur, "keys", "create", "--role", "admin", "--db", self.db], cwd=self.workdir,
-                             capture_output=True, text=True, timeout=30, check=True)
-        return out.stdout.strip().splitlines()[-1].strip()
-
-    def tail(self):
-        self.log.flush()
-        return open(self.log_path, errors="replace").read()[-3000:]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
 
 class Client:
     """One keep-alive connection (so that a request's metrics are recorded before the next
@@ -550,7 +500,7 @@ def test_billing(server):
             depth = {o: exp.get("recur_outbox_depth", None, outbox=o) for o in OUTBOXES}
             check(all(v is not None and v >= 0 for v in depth.values()),
                   f"after billing, recur_outbox_depth for all four outboxes >= 0 ({depth})")
-        missing = [f for f in FAMILIES if f not in ("recur_scheduler_last_tick_age_seconds", "recur_db_replica_lag_seconds")
+        missing = [f for f in FAMILIES if f not in REPLICA_ONLY | {"recur_scheduler_last_tick_age_seconds"}
                    and not m4.family_present(f)]
         check(not missing and m4.series("recur_charges_total") and m4.series("recur_charge_duration_seconds_count"),
               f"after charges, every family is exposed, with charge series (missing: {missing})")
@@ -698,20 +648,20 @@ def main():
         for name in ("main", "billing", "drain", "split"):
             tmps.append(tempfile.mkdtemp(prefix=f"recur-observability-{name}-"))
         wall = time.time()
-        main_server = Recur(recur, tmps[0], ["--workers", str(workers), "--tick", str(tick)])
+        main_server = Recur(recur, tmps[0], ["--workers", str(workers), "--tick", str(tick)], wait=False)
         # With an alert sink (nothing listens there: none is sent here), whose counters /metrics shows.
         billing = Recur(recur, tmps[1], ["--workers", "2", "--tick", "86400", "--test-mode",
                                          "--clock-start", "2026-01-01T00:00:00Z",
-                                         "--alert-webhook", f"http://127.0.0.1:{free_port()}/hooks/alerts"])
+                                         "--alert-webhook", f"http://127.0.0.1:{free_port()}/hooks/alerts"], wait=False)
         drainer = Recur(recur, tmps[2], ["--workers", "2", "--tick", "3600", "--drain-seconds", str(drain),
-                                         "--metrics-listen", f"127.0.0.1:{metrics_port}"])
+                                         "--metrics-listen", f"127.0.0.1:{metrics_port}"], wait=False)
         # Two processes on one database: the worker first (it migrates), then the API node.
-        worker = Recur(recur, tmps[3], ["--workers", "2", "--tick", "1", "--modules", "billing-worker"])
+        worker = Recur(recur, tmps[3], ["--workers", "2", "--tick", "1", "--modules", "billing-worker"], wait=False)
         servers = [main_server, billing, drainer, worker]
         for s in servers:
             s.started_wall = wall
             s.wait_listening()
-        api_node = Recur(recur, tmps[3], ["--workers", "2", "--tick", "1", "--modules", "api"])
+        api_node = Recur(recur, tmps[3], ["--workers", "2", "--tick", "1", "--modules", "api"], wait=False)
         servers.append(api_node)
         api_node.wait_listening()
         drainer.wait_listening(metrics_port)

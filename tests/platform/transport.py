@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recur_server import Recur  # beside this file
+
 failures = []
 
 
@@ -34,53 +35,6 @@ def check(condition, what):
     if not condition:
         failures.append(what)
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Recur:
-    """`recur serve` on a fresh SQLite database in its own directory."""
-
-    def __init__(self, recur, workdir, flags):
-        self.recur, self.workdir, self.port = recur, workdir, free_port()
-        self.db = f"sqlite:{workdir}/recur.db"
-        self.log_path = os.path.join(workdir, f"serve-{self.port}.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [recur, "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}", "--no-access-log", "--tick", "3600",
-             "--io-threads", "2", "--workers", "4", "--docs-dir", os.path.join(ROOT, "node_modules/swagger-ui-dist"),
-             "--spec", os.path.join(ROOT, "api/openapi.yaml"), *flags],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"recur serve did not start; log:\n{self.tail()}")
-                time.sleep(0.05)
-
-    def key(self):
-        out = subprocess.run([self.recur, "keys", "create", "--role", "admin", "--db", self.db], cwd=self.workdir,
-                             capture_output=True, text=True, timeout=30, check=True)
-        return out.stdout.strip().splitlines()[-1]
-
-    def tail(self):
-        self.log.flush()
-        return open(self.log_path, errors="replace").read()[-3000:]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def get(conn, path, headers=None):
@@ -112,7 +66,7 @@ def test_tls(recur, tmp):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
-    server = Recur(recur, tmp, ["--tls-cert", cert, "--tls-key", key])
+    server = Recur(recur, tmp, ["--tick", "3600", "--workers", "4", "--tls-cert", cert, "--tls-key", key])
     try:
         for label, version in (("TLS 1.2", ssl.TLSVersion.TLSv1_2), ("TLS 1.3", ssl.TLSVersion.TLSv1_3)):
             conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5,
@@ -164,7 +118,8 @@ def problem(status, headers, body):
 
 
 def test_rate_limits(recur, tmp):
-    server = Recur(recur, tmp, ["--rate-limit-ip", "5/min", "--rate-limit-key", "8/min"])
+    server = Recur(recur, tmp, ["--tick", "3600", "--workers", "4", "--rate-limit-ip", "5/min",
+                                "--rate-limit-key", "8/min"])
     try:
         admin, other = server.key(), server.key()
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
@@ -222,7 +177,7 @@ def healthz_from(port, source):
 
 def test_slow_clients(recur, tmp):
     cap = 20
-    server = Recur(recur, tmp, ["--max-connections-per-ip", str(cap)])
+    server = Recur(recur, tmp, ["--tick", "3600", "--workers", "4", "--max-connections-per-ip", str(cap)])
     slow = []
     try:
         request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200 + b"\r\n\r\n"
