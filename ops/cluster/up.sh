@@ -83,6 +83,8 @@ bootstrap:
       parameters:
         wal_level: replica
         hot_standby: "on"
+        # Reports and lists read on the replica are not cancelled by the primary's vacuum.
+        hot_standby_feedback: "on"
         max_wal_senders: 5
         max_replication_slots: 5
         wal_log_hints: "on"
