@@ -47,7 +47,7 @@ test-failover: build
 
 # Locust (load/locustfile.py) against a cluster of its own in /tmp/recur-load: the saturation
 # point for 1 and 3 nodes from stepped loads, as a Markdown table (also in OUT, default
-# /tmp/recur-load-results.md); about 7 minutes. Knobs (docs/OPERATIONS.md, "Load tests"):
+# /tmp/recur-load-results.md); about 6 minutes. Knobs (docs/OPERATIONS.md, "Load tests"):
 # make load LOAD_NODE_COUNTS=1 LOAD_STEPS="4 8" LOAD_STEP_SECONDS=10
 load: build
 	bash load/run.sh $(BUILD)/recur

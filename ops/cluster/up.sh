@@ -180,7 +180,12 @@ started $!
 
 # --- Recur's database and role, made on the primary through HAProxy.
 PSQL=("$PG_BIN/psql" "postgresql://postgres:$SUPER_PASSWORD@127.0.0.1:$PG_FRONT/postgres" -v ON_ERROR_STOP=1 -qtA)
-for ((try = 0; try < 60; try++)); do "${PSQL[@]}" -c "SELECT 1" > /dev/null 2>&1 && break; sleep 0.5; done
+# Until HAProxy's primary front reaches the primary: right after the start it may still pass
+# connections to the replica, which is read-only.
+for ((try = 0; try < 120; try++)); do
+  [ "$("${PSQL[@]}" -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ] && break
+  sleep 0.5
+done
 "${PSQL[@]}" -c "CREATE ROLE recur LOGIN PASSWORD '$APP_PASSWORD'" -c "CREATE DATABASE recur OWNER recur" \
   -c "GRANT pg_monitor TO recur"
 DB_URL="postgresql://recur:$APP_PASSWORD@127.0.0.1:$PG_FRONT/recur"
