@@ -3,7 +3,7 @@
 // the primary, except a read-only one begun under a StaleReadsScope (platform/read_consistency.h)
 // while the replica is usable, which goes to the replica. Usable means: the last lag probe
 // succeeded less than 3 probe periods ago and measured at most max_lag. So a stale read is
-// at most max_lag (plus one probe period) behind the primary; past it, or with the replica
+// at most max_lag (plus three probe periods) behind the primary; past it, or with the replica
 // down or unreachable, those reads go to the primary again within a probe period or two.
 #pragma once
 
