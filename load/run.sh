@@ -32,31 +32,13 @@ P99_MS=${LOAD_P99_MS:-250}
 CLUSTER_DIR=${LOAD_CLUSTER_DIR:-/tmp/recur-load}
 RESULTS=${LOAD_RESULTS_DIR:-/tmp/recur-load-results}
 OUT=${OUT:-/tmp/recur-load-results.md}
-LOCUST=/usr/bin/locust  # Debian's python3-locust 2.12.1 (a pyenv python3 on PATH has no locust)
 TICKS=$(getconf CLK_TCK)
 
-[ -x "$RECUR" ] || { echo "load: no recur binary at $RECUR (make build first)" >&2; exit 1; }
-[ -x "$LOCUST" ] || { echo "load: $LOCUST is missing (apt-get install python3-locust)" >&2; exit 1; }
-if [ -e "$CLUSTER_DIR/cluster.env" ]; then
-  echo "load: a cluster is already up in $CLUSTER_DIR (another run?); stop it with" \
-       "CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/down.sh" >&2
-  exit 1
-fi
+WHAT=load
+# shellcheck source=load/lib.sh
+source load/lib.sh
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/steps.tsv "$RESULTS"/n*-u* "$RESULTS"/cluster-n*.log  # a previous run's
-
-LOCUST_PID=""
-CLUSTER_UP=0
-# shellcheck disable=SC2317  # run by the trap
-cleanup() {
-  if [ -n "$LOCUST_PID" ]; then kill -TERM "$LOCUST_PID" 2>/dev/null || true; fi
-  if ((CLUSTER_UP)); then CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/down.sh > /dev/null 2>&1 || true; fi
-  CLUSTER_UP=0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cluster_var() { sed -n "s/^$1=//p" "$CLUSTER_DIR/cluster.env" | tr -d '"'; }
 
 # CPU seconds (user + system) of the processes listed, those still alive.
 cpu_seconds() {

@@ -31,30 +31,12 @@ FD_SLACK=${SOAK_FD_SLACK:-8}
 CONN_SLACK=${SOAK_CONN_SLACK:-2}
 CLUSTER_DIR=${SOAK_CLUSTER_DIR:-/tmp/recur-soak}
 CSV=${SOAK_CSV:-/tmp/recur-soak-samples.csv}
-LOCUST=/usr/bin/locust  # Debian's python3-locust 2.12.1 (a pyenv python3 on PATH has no locust)
 
-[ -x "$RECUR" ] || { echo "soak: no recur binary at $RECUR (make build first)" >&2; exit 1; }
-[ -x "$LOCUST" ] || { echo "soak: $LOCUST is missing (apt-get install python3-locust)" >&2; exit 1; }
+WHAT=soak
+# shellcheck source=load/lib.sh
+source load/lib.sh
 ((WARMUP < DURATION)) || { echo "soak: SOAK_WARMUP_SECONDS must be less than SOAK_SECONDS" >&2; exit 1; }
-if [ -e "$CLUSTER_DIR/cluster.env" ]; then
-  echo "soak: a cluster is already up in $CLUSTER_DIR (another run?); stop it with" \
-       "CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/down.sh" >&2
-  exit 1
-fi
 WORK=$(mktemp -d /tmp/recur-soak-run.XXXXXX)
-
-LOCUST_PID=""
-CLUSTER_UP=0
-# shellcheck disable=SC2317  # run by the trap
-cleanup() {
-  if [ -n "$LOCUST_PID" ]; then kill -TERM "$LOCUST_PID" 2>/dev/null || true; fi
-  if ((CLUSTER_UP)); then CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/down.sh > /dev/null 2>&1 || true; fi
-  CLUSTER_UP=0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-cluster_var() { sed -n "s/^$1=//p" "$CLUSTER_DIR/cluster.env" | tr -d '"'; }
 
 echo "soak: starting one node in $CLUSTER_DIR"
 CLUSTER_UP=1
