@@ -22,3 +22,26 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cluster_var() { sed -n "s/^$1=//p" "$CLUSTER_DIR/cluster.env" | tr -d '"'; }
+
+# Brings up a cluster of NODES nodes (its log in LOG) and sets API_URL, DB_URL, KEY (an admin
+# key) and NODE_PIDS (the recur nodes ops/cluster/up.sh started, from its pids file).
+start_cluster() {  # NODES LOG
+  CLUSTER_UP=1
+  if ! RECUR_NODES=$1 CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/up.sh "$RECUR" > "$2" 2>&1; then
+    echo "$WHAT: the cluster did not come up; its log:" >&2
+    tail -20 "$2" >&2
+    exit 1
+  fi
+  API_URL=$(cluster_var API_URL)
+  DB_URL=$(cluster_var DB_URL)
+  KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$(cluster_var MASTER_KEY_FILE)" \
+    2>> "$2" | tail -1)
+  NODE_PIDS=()
+  local port pid
+  for port in $(cluster_var NODE_PORTS); do
+    for pid in $(pgrep -f -- "--listen 127.0.0.1:$port " || true); do
+      grep -qx "$pid" "$CLUSTER_DIR/pids" && NODE_PIDS+=("$pid")
+    done
+  done
+  ((${#NODE_PIDS[@]})) || { echo "$WHAT: no recur node of $CLUSTER_DIR found running" >&2; exit 1; }
+}

@@ -99,25 +99,7 @@ run_step() {
 
 for nodes in $NODE_COUNTS; do
   echo "load: starting a cluster of $nodes node(s) in $CLUSTER_DIR"
-  CLUSTER_UP=1
-  if ! RECUR_NODES=$nodes CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/up.sh "$RECUR" \
-       > "$RESULTS/cluster-n$nodes.log" 2>&1; then
-    echo "load: the cluster did not come up; its log:" >&2
-    tail -20 "$RESULTS/cluster-n$nodes.log" >&2
-    exit 1
-  fi
-  API_URL=$(cluster_var API_URL)
-  DB_URL=$(cluster_var DB_URL)
-  MASTER_KEY_FILE=$(cluster_var MASTER_KEY_FILE)
-  KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$MASTER_KEY_FILE" \
-    2>> "$RESULTS/cluster-n$nodes.log" | tail -1)
-  NODE_PIDS=()
-  for port in $(cluster_var NODE_PORTS); do
-    # The node's PID, only if ops/cluster/up.sh started it (it is in the cluster's pids file).
-    for pid in $(pgrep -f -- "--listen 127.0.0.1:$port " || true); do
-      grep -qx "$pid" "$CLUSTER_DIR/pids" && NODE_PIDS+=("$pid")
-    done
-  done
+  start_cluster "$nodes" "$RESULTS/cluster-n$nodes.log"
   for users in $STEPS; do
     echo "load: $nodes node(s), $users users for ${STEP_SECONDS}s"
     run_step "$users" "$nodes" "${NODE_PIDS[@]}"

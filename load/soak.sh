@@ -39,24 +39,9 @@ source load/lib.sh
 WORK=$(mktemp -d /tmp/recur-soak-run.XXXXXX)
 
 echo "soak: starting one node in $CLUSTER_DIR"
-CLUSTER_UP=1
-if ! RECUR_NODES=1 CLUSTER_DIR=$CLUSTER_DIR bash ops/cluster/up.sh "$RECUR" > "$WORK/cluster.log" 2>&1; then
-  echo "soak: the cluster did not come up; its log:" >&2
-  tail -20 "$WORK/cluster.log" >&2
-  exit 1
-fi
-API_URL=$(cluster_var API_URL)
-DB_URL=$(cluster_var DB_URL)
+start_cluster 1 "$WORK/cluster.log"
+PID=${NODE_PIDS[0]}
 PG_BIN=$(cluster_var PG_BIN)
-PORT=$(cluster_var NODE_PORTS)
-KEY=$("$RECUR" keys create --role admin --db "$DB_URL" --master-key-file "$(cluster_var MASTER_KEY_FILE)" \
-  2>> "$WORK/cluster.log" | tail -1)
-# The node's PID, only if ops/cluster/up.sh started it (it is in the cluster's pids file).
-PID=""
-for candidate in $(pgrep -f -- "--listen 127.0.0.1:$PORT " || true); do
-  grep -qx "$candidate" "$CLUSTER_DIR/pids" && PID=$candidate
-done
-[ -n "$PID" ] || { echo "soak: no recur process listening on 127.0.0.1:$PORT" >&2; exit 1; }
 
 sample() {  # SECONDS_SINCE_START -> a CSV line, or nothing once the process is gone
   local rss fds conns
