@@ -37,6 +37,8 @@ NOT_SENT = {
     # The database port's own codes, which the modules map (unique_violation to e.g. sku_taken,
     # serialization_failure to a retry and then database_busy).
     "unique_violation", "serialization_failure",
+    # The read replica's lag probe: a failed probe makes the replica unusable, never answered.
+    "replica_behind", "replica_not_in_recovery",
 }
 
 

@@ -113,7 +113,7 @@ Metrics::Metrics(db::Database& db, const Clock& clock, std::string sqlite_path)
   if (!sqlite_path_.empty()) add_sqlite_families();
 }
 
-void Metrics::watch_replica(const db::ReplicaRouter& router) {
+void Metrics::watch_replica(db::ReplicaRouter& router) {
   registry_.read_at_scrape(
       "recur_db_stale_reads_total",
       "Read-only transactions of routes whose reads may lag (lists, analytics, forecasts), by "
@@ -127,6 +127,14 @@ void Metrics::watch_replica(const db::ReplicaRouter& router) {
                            "1 while this node serves reads that may lag from the replica (its last probe is recent and "
                            "within the staleness bound), else 0.",
                            Type::kGauge, {}, [&router] { return one(router.stats().usable ? 1 : 0); });
+  registry_.read_at_scrape("recur_db_replica_pool_connections",
+                           "Connections of this node's pool to the replica, by state.", Type::kGauge, {"state"},
+                           [&router] {
+                             auto s = router.replica_pool_stats();
+                             return std::vector<Sample>{{{"in_use"}, double(s.in_use)}, {{"idle"}, double(s.idle)}};
+                           });
+  registry_.read_at_scrape("recur_db_replica_pool_waiters", "Threads waiting for a connection to the replica now.",
+                           Type::kGauge, {}, [&router] { return one(router.replica_pool_stats().waiters); });
   registry_.read_at_scrape("recur_db_replica_probe_lag_seconds",
                            "The replica's replication lag as this node last measured it on the replica (absent when "
                            "the probe failed).",

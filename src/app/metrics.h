@@ -54,7 +54,7 @@ class Metrics {
   void watch_alerts(const alerts::Alerter& alerter);
   // Reports where the reads that may lag went and the replica's last measured lag
   // (--db-replica). Requires: `router` outlives every scrape.
-  void watch_replica(const db::ReplicaRouter& router);
+  void watch_replica(db::ReplicaRouter& router);
   // Seconds since the scheduler's last tick ended; nullopt before the first one.
   std::optional<double> scheduler_tick_age() const;
 

@@ -16,6 +16,7 @@ namespace {
 
 constexpr Timestamp kCacheSeconds = 300;  // a safety net under the bus's invalidation
 constexpr std::size_t kCacheMax = 200000;
+constexpr std::uint64_t kSweepEvery = 1024;  // inserts between two sweeps of expired keys
 
 std::string purpose(const std::string& id) { return "recur data key|" + id; }
 
@@ -161,6 +162,16 @@ void Keyring::set_invalidation_bus(cache::InvalidationBus* bus) {
       });
 }
 
+void Keyring::remember(const std::string& id, Cached entry, Timestamp now) {
+  // Expired keys are swept out now and then, so a cache that is never full still lets go of
+  // the keys nobody has read for kCacheSeconds (the soak's memory, docs/OPERATIONS.md).
+  if (++inserts_ % kSweepEvery == 0 || cache_.size() >= kCacheMax) {
+    std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires <= now; });
+    if (cache_.size() >= kCacheMax) cache_.clear();
+  }
+  cache_[id] = std::move(entry);
+}
+
 void Keyring::forget(const std::string& id) {
   std::lock_guard lock(mu_);
   cache_.erase(id);
@@ -221,12 +232,14 @@ Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string
     key = std::move(k);
   }
   if (rows.empty()) return key;  // no key and none made: nothing to cache
+  // A key read on a replica that may lag is never cached: it may be the key of a customer
+  // erased on the primary since, and the bus's invalidation of it has come and gone.
+  if (tx.may_lag()) return key;
   // Cached once the transaction that read (or made) it commits: a key made by a transaction
   // that rolls back never existed.
   tx.after_commit([this, id, key, now] {
     std::lock_guard lock(mu_);
-    if (cache_.size() >= kCacheMax) cache_.clear();
-    cache_[id] = Cached{key, now + kCacheSeconds};
+    remember(id, Cached{key, now + kCacheSeconds}, now);
   });
   return key;
 }

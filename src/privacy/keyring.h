@@ -81,6 +81,8 @@ class Keyring final : public db::Attachment {
   Result<std::optional<crypto::Key>> lookup(db::Tx& tx, const std::string& id, bool create);
   Result<crypto::Key> unwrap_row(const std::string& id, const std::string& wrapped, const std::string& master_id);
   void forget(const std::string& id);
+  // Caches a key. Requires: mu_ held.
+  void remember(const std::string& id, Cached entry, Timestamp now);
   // Reads the key file again if it changed since it was last read (checked at most once a
   // second): a rotation in another process.
   void refresh_if_changed();
@@ -90,6 +92,7 @@ class Keyring final : public db::Attachment {
   std::filesystem::path path_;
   const Clock& clock_;
   std::unordered_map<std::string, Cached> cache_;
+  std::uint64_t inserts_ = 0;  // into cache_, for its sweeps
   cache::InvalidationBus* bus_ = nullptr;
   std::filesystem::file_time_type file_time_{};
   std::chrono::steady_clock::time_point checked_{};

@@ -235,7 +235,7 @@ def check_replica_reads(env, api):
         exposition = r.read()
     promtool = subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=exposition, capture_output=True)
     check(promtool.returncode == 0 and b"recur_db_replica_usable" in exposition
-          and b"recur_db_stale_reads_total" in exposition,
+          and b"recur_db_stale_reads_total" in exposition and b"recur_db_replica_pool_connections" in exposition,
           f"a cluster node's /metrics (replica families included) passes promtool check metrics "
           f"({promtool.stdout.decode()[:200]}{promtool.stderr.decode()[:200]})")
     usable = wait_for(lambda: metric_sum(env, "recur_db_replica_usable") == len(env["NODE_PORTS"].split()), 20)

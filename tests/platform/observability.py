@@ -43,7 +43,8 @@ with open(os.path.join(ROOT, "ops/prometheus/metrics.txt")) as listed:
 # Exposed only with a replica (PostgreSQL; --db-replica: tests/cluster/failover.py), an alert
 # sink, or after the scheduler's first tick.
 REPLICA_ONLY = {"recur_db_replica_lag_seconds", "recur_db_stale_reads_total", "recur_db_replica_usable",
-                "recur_db_replica_probe_lag_seconds"}
+                "recur_db_replica_probe_lag_seconds", "recur_db_replica_pool_connections",
+                "recur_db_replica_pool_waiters"}
 OPTIONAL = REPLICA_ONLY | {"recur_alerts_sent_total", "recur_alerts_failed_total", "recur_alerts_dropped_total",
                            "recur_alerts_suppressed_total", "recur_scheduler_last_tick_age_seconds"}
 HISTOGRAMS = {"recur_http_request_duration_seconds", "recur_charge_duration_seconds"}
@@ -321,6 +322,9 @@ def test_main_server(server, workers, tick):
         check(fds > 0 and max_fds > fds, f"process_open_fds > 0 and below process_max_fds ({fds}, {max_fds})")
         rss, vsz = after.get("process_resident_memory_bytes", 0), after.get("process_virtual_memory_bytes", 0)
         check(rss > 1e6 and vsz >= rss, f"process_resident_memory_bytes > 1 MB, virtual >= resident ({rss}, {vsz})")
+        heap = {labels["state"]: v for labels, v in after.series("recur_process_heap_bytes")}
+        check(0 < heap.get("in_use", 0) < rss and heap.get("free", -1) >= 0,
+              f"recur_process_heap_bytes: in_use > 0 and under the RSS, free >= 0 ({heap}, RSS {rss})")
         start = after.get("process_start_time_seconds", 0)
         check(abs(start - server.started_wall) < 120 and after.get("process_cpu_seconds_total", -1) >= 0,
               f"process_start_time_seconds is when the server started ({start} vs {server.started_wall:.0f}) "

@@ -97,6 +97,10 @@ class Tx {
     return work;
   }
 
+  // Read on a replica that may lag the primary (db::ReplicaRouter): what it reads may be up to
+  // the staleness bound old, so nothing it reads may be kept beyond the request (a cache).
+  bool may_lag() const { return may_lag_; }
+
   // The database's attachment of type T (null when none was attached).
   template <class T>
   T* attached() const {
@@ -122,6 +126,7 @@ class Tx {
   friend class RequestTransaction;
   std::vector<std::function<void()>> after_commit_;
   const std::vector<Attachment*>* attachments_ = nullptr;
+  bool may_lag_ = false;
 };
 
 enum class TxMode { kReadWrite, kReadOnly };
@@ -154,6 +159,8 @@ class Database {
  protected:
   // The engine's own transaction, never joined to a request's.
   virtual Result<std::unique_ptr<Tx>> open(TxMode mode) = 0;
+  // Marks a transaction of a replica that may lag (Tx::may_lag).
+  static void mark_may_lag(Tx& tx) { tx.may_lag_ = true; }
 
  private:
   friend class RequestTransaction;

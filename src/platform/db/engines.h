@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "platform/db/database.h"
 
@@ -20,7 +21,16 @@ struct SqliteOptions {
 // Reads "PATH[?synchronous=full|normal]" (what follows "sqlite:" in a database URL).
 Result<std::pair<std::string, SqliteOptions>> parse_sqlite_target(std::string_view target);
 Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size, SqliteOptions options = {});
-Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int pool_size);
+struct PostgresOptions {
+  // Connect once at open, and fail when the server does not answer. Without it the first
+  // transaction connects (a replica that is down at start must not stop a node).
+  bool connect_now = true;
+  // Connection parameters given before the URL's own (which win): keepalives, a
+  // statement_timeout through `options`.
+  std::vector<std::pair<std::string, std::string>> defaults;
+};
+Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int pool_size,
+                                                PostgresOptions options = {});
 
 // Text parameters may not hold NUL on either engine: PostgreSQL's text cannot, and libpq
 // would cut the value short at it. Callers refuse NUL at the edge; this is the backstop,

@@ -267,8 +267,11 @@ class PostgresTx final : public Tx {
 
 class PostgresDatabase final : public Database {
  public:
-  PostgresDatabase(std::string conninfo, int pool_size)
-      : conninfo_(std::move(conninfo)), pool_size_(pool_size), pool_(pool_size, [this] { return connect(); }) {}
+  PostgresDatabase(std::string conninfo, int pool_size, PostgresOptions options)
+      : conninfo_(std::move(conninfo)),
+        pool_size_(pool_size),
+        options_(std::move(options)),
+        pool_(pool_size, [this] { return connect(); }) {}
 
   Result<std::unique_ptr<Tx>> open(TxMode mode) override {
     const char* sql = mode == TxMode::kReadWrite ? "BEGIN" : "BEGIN READ ONLY";
@@ -297,6 +300,7 @@ class PostgresDatabase final : public Database {
     }
     PQconninfoFree(opts);
     redacted_ = "host=" + host + " port=" + port + " dbname=" + dbname;
+    if (!options_.connect_now) return Ok{};
     RECUR_ASSIGN(auto tx, begin(TxMode::kReadOnly));
     RECUR_TRY(tx->query("SELECT 1"));  // connects, and checks the server answers
     return Ok{};
@@ -304,7 +308,18 @@ class PostgresDatabase final : public Database {
 
  private:
   Result<std::unique_ptr<Connection>> connect() {
-    PGconn* raw = PQconnectdb(conninfo_.c_str());
+    // The defaults first, then the URL (expanded from "dbname"): a parameter given twice keeps
+    // its last value, so the URL's own settings win.
+    std::vector<const char*> keys, values;
+    for (const auto& [k, v] : options_.defaults) {
+      keys.push_back(k.c_str());
+      values.push_back(v.c_str());
+    }
+    keys.push_back("dbname");
+    values.push_back(conninfo_.c_str());
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    PGconn* raw = PQconnectdbParams(keys.data(), values.data(), 1);
     auto conn = std::make_unique<Connection>(raw);
     if (PQstatus(raw) != CONNECTION_OK)
       return Error::unavailable("database_unavailable",
@@ -315,14 +330,15 @@ class PostgresDatabase final : public Database {
 
   std::string conninfo_;
   int pool_size_;
+  PostgresOptions options_;
   std::string redacted_;
   Pool<Connection> pool_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int pool_size) {
-  auto db = std::make_unique<PostgresDatabase>(conninfo, pool_size);
+Result<std::unique_ptr<Database>> open_postgres(const std::string& conninfo, int pool_size, PostgresOptions options) {
+  auto db = std::make_unique<PostgresDatabase>(conninfo, pool_size, std::move(options));
   RECUR_TRY(db->init());
   return std::unique_ptr<Database>(std::move(db));
 }

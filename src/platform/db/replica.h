@@ -11,28 +11,64 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "platform/db/database.h"
+#include "platform/db/engines.h"
 
 namespace recur::db {
 
 struct ReplicaOptions {
   std::chrono::milliseconds max_lag{5000};       // the staleness bound
   std::chrono::milliseconds probe_period{1000};  // how often the lag is measured
+  bool probe_thread = true;                      // false: only probe_now() probes (tests)
 };
 
 // How far the replica is behind the primary, in milliseconds; an error makes it unusable.
 using LagProbe = std::function<Result<std::int64_t>()>;
 
-// The replication lag of a PostgreSQL standby, read on the standby: 0 while its WAL receiver
-// streams and it has replayed all it received; otherwise the age of the last transaction it
-// replayed (so a standby cut off from its primary ages, and one that was promoted reads 0).
-Result<std::int64_t> postgres_replica_lag_ms(Database& replica);
+// How stale a replica is, from WAL positions. Each probe reads the primary's WAL position
+// (pg_current_wal_lsn) and then the position the replica has replayed. Once the replica has
+// replayed a position the primary had reached at time t, it holds every commit acknowledged
+// before t, so what it serves is at most now - t old. A pure rule: times are the caller's
+// (steady clock, ms).
+class LagTracker {
+ public:
+  // Positions older than `keep` are forgotten (give it more than the staleness bound).
+  explicit LagTracker(std::chrono::milliseconds keep) : keep_ms_(keep.count()) {}
+  // The primary was at `lsn` when asked at `at_ms` (taken before asking).
+  void primary_at(std::int64_t at_ms, std::uint64_t lsn);
+  // The replica's staleness at `now_ms`, having replayed up to `replayed`: now - the time of
+  // the newest position kept that it has replayed; kUnknown when it has replayed none of them
+  // (just started, cut off, or on another timeline than the positions kept).
+  std::int64_t lag_ms(std::int64_t now_ms, std::uint64_t replayed) const;
+  static constexpr std::int64_t kUnknown = INT64_MAX;
+
+ private:
+  std::int64_t keep_ms_;
+  std::deque<std::pair<std::int64_t, std::uint64_t>> seen_;  // (at_ms, lsn), oldest first
+};
+
+// The probe of `--db-replica`: on connections of its own (one to each server, so a pool
+// that is busy or hung never holds the probe back), the primary's WAL position, then the
+// replica's replayed position; a server that is not in recovery is not a replica, and fails
+// the probe. Not thread-safe: one probing thread calls it.
+class PostgresLagProbe {
+ public:
+  PostgresLagProbe(std::unique_ptr<Database> primary, std::unique_ptr<Database> replica, ReplicaOptions options);
+  Result<std::int64_t> operator()();
+
+ private:
+  std::unique_ptr<Database> primary_;
+  std::unique_ptr<Database> replica_;
+  LagTracker tracker_;
+};
 
 struct ReplicaStats {
   std::uint64_t replica_reads = 0;  // stale-tolerant reads the replica served
@@ -43,7 +79,8 @@ struct ReplicaStats {
 
 class ReplicaRouter final : public Database {
  public:
-  // Starts probing at once, on a thread of its own (stopped by the destructor).
+  // Starts probing at once, on a thread of its own (stopped by the destructor), unless
+  // options.probe_thread is false (tests call probe_now()).
   ReplicaRouter(std::unique_ptr<Database> primary, std::unique_ptr<Database> replica, LagProbe probe,
                 ReplicaOptions options = {});
   ~ReplicaRouter() override;
@@ -51,6 +88,7 @@ class ReplicaRouter final : public Database {
   Engine engine() const override { return primary_->engine(); }
   std::string describe() const override { return primary_->describe() + " (replica " + replica_->describe() + ")"; }
   PoolStats pool_stats() override { return primary_->pool_stats(); }
+  PoolStats replica_pool_stats() { return replica_->pool_stats(); }
   ReplicaStats stats() const;
   // Runs one probe now, on the caller's thread (tests; the probing thread does it by itself).
   void probe_now();
@@ -76,8 +114,15 @@ class ReplicaRouter final : public Database {
   std::thread prober_;
 };
 
+// How long a statement may run on the replica before it is cancelled.
+inline constexpr std::chrono::milliseconds kReplicaStatementTimeout{60000};
+
 // Opens `url` as the primary and `replica_url` as its replica (both postgresql://; each pool
-// `pool_size` connections). The replica's URL should carry connect_timeout.
+// `pool_size` connections), and the probe's own two connections. The replica is not
+// connected at open: a node starts while its replica is down, and reads the primary until
+// the replica answers. The replica's connections carry TCP keepalives, a TCP user timeout
+// and a statement_timeout (kReplicaStatementTimeout), so a replica that hangs fails its
+// reads instead of holding them; the URL may override each.
 Result<std::unique_ptr<ReplicaRouter>> open_with_replica(std::string_view url, std::string_view replica_url,
                                                          int pool_size, ReplicaOptions options = {});
 

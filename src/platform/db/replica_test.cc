@@ -54,7 +54,8 @@ class ReplicaRouterTest : public ::testing::Test {
     fs::remove_all(dir);
   }
   // The probe answers `lag` (ms), fails while `failing`, and hangs while `hanging`.
-  void make_router(ReplicaOptions options = {std::chrono::milliseconds(5000), std::chrono::hours(1)}) {
+  // Without a probing thread unless the options ask for one: the test probes.
+  void make_router(ReplicaOptions options = {std::chrono::milliseconds(5000), std::chrono::hours(1), false}) {
     router = std::make_unique<ReplicaRouter>(
         named_database(dir / "primary.db", "primary"), named_database(dir / "replica.db", "replica"),
         [this]() -> Result<std::int64_t> {
@@ -129,6 +130,33 @@ TEST_F(ReplicaRouterTest, AProbeThatHangsMakesTheReplicaUnusableAfterThreePeriod
   hanging = false;
   for (int i = 0; i < 200 && !router->stats().usable; ++i) std::this_thread::sleep_for(5ms);
   EXPECT_EQ(served_by(*router, TxMode::kReadOnly), "replica");  // the thread probes again by itself
+}
+
+// Each probe: the primary's WAL position (asked at a time), then the replica's replayed one.
+TEST(LagTracker, TheLagIsTheAgeOfTheNewestPrimaryPositionTheReplicaHasReplayed) {
+  struct Case {
+    const char* name;
+    std::vector<std::pair<std::int64_t, std::uint64_t>> primary;  // (asked at ms, WAL position)
+    std::int64_t now;
+    std::uint64_t replayed;
+    std::int64_t lag;
+  };
+  const std::int64_t unknown = LagTracker::kUnknown;
+  const Case cases[] = {
+      {"caught up with the last position", {{1000, 100}, {2000, 200}}, 2010, 200, 10},
+      {"ahead of it (writes since)", {{1000, 100}, {2000, 200}}, 2010, 250, 10},
+      {"one probe behind", {{1000, 100}, {2000, 200}}, 2010, 150, 1010},
+      {"the first probe, not caught up yet", {{1000, 100}}, 1005, 99, unknown},
+      {"cut off: replayed nothing kept", {{1000, 100}, {2000, 200}, {3000, 300}}, 3010, 50, unknown},
+      {"an idle primary: the same position", {{1000, 100}, {2000, 100}, {3000, 100}}, 3010, 100, 10},
+      {"forgotten past keep (5 s)", {{1000, 100}, {2000, 200}, {7500, 300}}, 7510, 150, unknown},
+      {"the newest is kept whatever its age", {{1000, 100}}, 60000, 100, 59000},
+  };
+  for (const auto& c : cases) {
+    LagTracker tracker(std::chrono::milliseconds(5000));
+    for (const auto& [at, lsn] : c.primary) tracker.primary_at(at, lsn);
+    EXPECT_EQ(tracker.lag_ms(c.now, c.replayed), c.lag) << c.name;
+  }
 }
 
 TEST(OpenWithReplica, RefusesAnythingButPostgreSQL) {

@@ -1,6 +1,7 @@
 // process_* metrics from /proc/self (see process.h).
 #include "platform/metrics/process.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -104,6 +105,17 @@ void add_process_metrics(Registry& registry) {
                           });
   registry.read_at_scrape("process_open_fds", "Number of open file descriptors.", Type::kGauge, {},
                           [] { return one(open_fds()); });
+  // The allocator's view (glibc's mallinfo2): bytes the program holds, and bytes free inside
+  // the heap that the allocator keeps (RSS above in-use + free is stacks, code and maps).
+  // A growing in-use figure is a leak or a cache; a growing RSS with flat in-use is the
+  // allocator's fragmentation (docs/OPERATIONS.md, "Load tests").
+  registry.read_at_scrape("recur_process_heap_bytes",
+                          "Heap bytes by state: in use by the program, or free in the heap.", Type::kGauge, {"state"},
+                          [] {
+                            struct mallinfo2 m = mallinfo2();
+                            return std::vector<Sample>{{{"in_use"}, static_cast<double>(m.uordblks + m.hblkhd)},
+                                                       {{"free"}, static_cast<double>(m.fordblks)}};
+                          });
   registry.read_at_scrape("process_max_fds", "Maximum number of open file descriptors.", Type::kGauge, {}, [] {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return std::vector<Sample>{};

@@ -20,7 +20,8 @@ struct ProcessStat {
 // clock ticks per second and page size of the machine; nullopt when it does not parse.
 std::optional<ProcessStat> parse_proc_stat(std::string_view text, long ticks_per_second, long page_bytes);
 
-// Registers the process_* families, read from /proc/self at each scrape.
+// Registers the process_* families, read from /proc/self at each scrape, and
+// recur_process_heap_bytes (the allocator's in-use and free bytes).
 void add_process_metrics(Registry& registry);
 
 }  // namespace recur::metrics
