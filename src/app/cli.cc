@@ -874,14 +874,15 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--db-replica", flags.db_replica,
-                   "a streaming replica of --db (postgresql://...; give it connect_timeout) for the reads that may lag: "
-                   "the merchant's lists, analytics and forecasts (docs/OPERATIONS.md, \"Read replica\")")
+                   "a streaming replica of --db (postgresql://...) for the reads that may lag: the merchant's "
+                   "top-level lists, analytics and forecasts (docs/OPERATIONS.md, \"Read replica\")")
       ->envname("RECUR_DB_REPLICA");
   serve_cmd
       ->add_option("--db-replica-max-lag", flags.db_replica_max_lag,
                    "the staleness bound in seconds: while the replica is further behind (or unreachable), those "
-                   "reads go to the primary")
-      ->check(CLI::Range(0.0, 3600.0))
+                   "reads go to the primary. At least 2: the lag is measured once a second, and a replica under "
+                   "writes reads about a second behind")
+      ->check(CLI::Range(2.0, 3600.0))
       ->capture_default_str();
   serve_cmd
       ->add_option("--drain-seconds", flags.drain_seconds,

@@ -136,8 +136,8 @@ void Metrics::watch_replica(db::ReplicaRouter& router) {
   registry_.read_at_scrape("recur_db_replica_pool_waiters", "Threads waiting for a connection to the replica now.",
                            Type::kGauge, {}, [&router] { return one(router.replica_pool_stats().waiters); });
   registry_.read_at_scrape("recur_db_replica_probe_lag_seconds",
-                           "The replica's replication lag as this node last measured it on the replica (absent when "
-                           "the probe failed).",
+                           "The replica's replication lag as this node last measured it: the age of the newest "
+                           "primary WAL position the replica has replayed (absent when the probe failed).",
                            Type::kGauge, {}, [&router] {
                              auto s = router.stats();
                              return s.lag_ms < 0 ? std::vector<Sample>{} : one(double(s.lag_ms) / 1000.0);

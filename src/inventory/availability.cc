@@ -50,7 +50,7 @@ Result<AvailabilityAnswer> AvailabilityAnswers::availability(const std::string& 
     RECUR_ASSIGN(auto product, catalog::find_product(tx, product_id));
     if (!product) return Error::not_found("product_not_found", no_object_message("product", "prod", product_id));
     RECUR_ASSIGN(auto snap, snapshot(tx, *product));
-    cache_.put_if_current(snap, generation);
+    if (!tx.may_lag()) cache_.put_if_current(snap, generation);  // a replica's read is never cached
     AvailabilityAnswer answer{inventory::availability(snap, quantity, date), {}};
     if (!answer.availability.can_fulfill) {
       RECUR_ASSIGN(answer.alternatives, alternatives(tx, *product, quantity, answer.availability.available_on));

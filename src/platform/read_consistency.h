@@ -5,13 +5,21 @@
 // reads that must see them, stays on the primary.
 #pragma once
 
+#include <cstdint>
+
 namespace recur {
 
 namespace detail {
 inline thread_local bool stale_reads_allowed = false;
-}
+inline thread_local std::uint64_t replica_reads = 0;
+}  // namespace detail
 
 inline bool stale_reads_allowed() { return detail::stale_reads_allowed; }
+
+// Transactions this thread has begun on the replica (db::ReplicaRouter counts them): the
+// pipeline asks the primary again when a request read there answered 404 or 422.
+inline std::uint64_t replica_reads_on_this_thread() { return detail::replica_reads; }
+inline void note_replica_read() { ++detail::replica_reads; }
 
 // Allows stale reads on this thread for its lifetime (nests).
 class StaleReadsScope {

@@ -159,15 +159,18 @@ void Keyring::set_invalidation_bus(cache::InvalidationBus* bus) {
       [this] {
         std::lock_guard lock(mu_);
         cache_.clear();
+        ++generation_;
       });
 }
 
 void Keyring::remember(const std::string& id, Cached entry, Timestamp now) {
   // Expired keys are swept out now and then, so a cache that is never full still lets go of
   // the keys nobody has read for kCacheSeconds (the soak's memory, docs/OPERATIONS.md).
+  // A full cache that the sweep cannot bring under 90 % is cleared, so that a full cache of
+  // live keys is not rescanned at every insert.
   if (++inserts_ % kSweepEvery == 0 || cache_.size() >= kCacheMax) {
     std::erase_if(cache_, [now](const auto& kv) { return kv.second.expires <= now; });
-    if (cache_.size() >= kCacheMax) cache_.clear();
+    if (cache_.size() >= kCacheMax / 10 * 9) cache_.clear();
   }
   cache_[id] = std::move(entry);
 }
@@ -175,6 +178,7 @@ void Keyring::remember(const std::string& id, Cached entry, Timestamp now) {
 void Keyring::forget(const std::string& id) {
   std::lock_guard lock(mu_);
   cache_.erase(id);
+  ++generation_;
 }
 
 Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string& wrapped,
@@ -205,9 +209,11 @@ Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string
 
 Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string& id, bool create) {
   auto now = clock_.now();
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(id); it != cache_.end() && it->second.expires > now) return it->second.key;
+    generation = generation_;
   }
   RECUR_ASSIGN(auto rows, tx.query("SELECT wrapped, master_id FROM data_keys WHERE id = $1", {id}));
   if (rows.empty() && create) {
@@ -236,10 +242,11 @@ Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string
   // erased on the primary since, and the bus's invalidation of it has come and gone.
   if (tx.may_lag()) return key;
   // Cached once the transaction that read (or made) it commits: a key made by a transaction
-  // that rolls back never existed.
-  tx.after_commit([this, id, key, now] {
+  // that rolls back never existed. Not when a key was forgotten since this read began: the
+  // read may predate an erasure that committed meanwhile (here or on another node).
+  tx.after_commit([this, id, key, now, generation] {
     std::lock_guard lock(mu_);
-    remember(id, Cached{key, now + kCacheSeconds}, now);
+    if (generation == generation_) remember(id, Cached{key, now + kCacheSeconds}, now);
   });
   return key;
 }

@@ -43,7 +43,7 @@ class KeyringCacheTest : public ::testing::Test {
     replica_ = replica.get();
     router = std::make_unique<db::ReplicaRouter>(
         std::move(primary), std::move(replica), []() -> Result<std::int64_t> { return 0; },
-        db::ReplicaOptions{std::chrono::milliseconds(5000), std::chrono::hours(1)});
+        db::ReplicaOptions{std::chrono::milliseconds(5000), std::chrono::hours(1), false});
     router->probe_now();
     MasterKeys master;
     master.keys.push_back(crypto::Key::random());
@@ -103,6 +103,22 @@ TEST_F(KeyringCacheTest, AKeyReadOnALaggingReplicaIsNotCachedSoAnErasureHolds) {
   EXPECT_EQ(router->stats().replica_reads, 1u);
   // On the primary the key is gone, and the replica's read did not put it back in the cache.
   EXPECT_FALSE(key_of("cus_1").has_value());
+}
+
+TEST_F(KeyringCacheTest, AReadThatBeganBeforeAnErasureCommittedDoesNotCacheTheKey) {
+  ASSERT_TRUE(db::transact(*router, [&](db::Tx& tx) { return keyring->data_key(tx, "cus_3"); }).ok());
+  clock.advance(301);  // the cached key expired: the next read goes to the database
+  {
+    auto reader = router->begin(db::TxMode::kReadOnly);
+    ASSERT_TRUE(reader.ok());
+    auto read = keyring->existing_data_key(**reader, "cus_3");
+    ASSERT_TRUE(read.ok());
+    ASSERT_TRUE(read->has_value());  // read before the erasure
+    ASSERT_TRUE(db::transact(*router, [&](db::Tx& tx) { return keyring->destroy(tx, "cus_3"); }).ok());
+    ASSERT_TRUE((*reader)->commit().ok());
+    (*reader)->run_after_commit();  // as transact() does: would cache what it read
+  }
+  EXPECT_FALSE(key_of("cus_3").has_value());
 }
 
 TEST_F(KeyringCacheTest, AKeyReadOnThePrimaryIsCachedUntilItExpires) {

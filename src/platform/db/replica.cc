@@ -1,6 +1,7 @@
 #include "platform/db/replica.h"
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 #include <utility>
 
@@ -33,7 +34,12 @@ namespace {
 Result<std::uint64_t> wal_position(Tx& tx, const char* sql) {
   RECUR_ASSIGN(auto rows, tx.query(sql));
   if (rows.empty() || rows[0].is_null(0)) return Error::internal("no WAL position");
-  return static_cast<std::uint64_t>(std::stoull(rows[0].text(0)));
+  const std::string& text = rows[0].text(0);
+  std::uint64_t position = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), position);
+  if (ec != std::errc() || end != text.data() + text.size())
+    return Error::internal("a WAL position that is not a number: " + text);
+  return position;
 }
 
 }  // namespace
@@ -49,7 +55,7 @@ Result<std::int64_t> PostgresLagProbe::operator()() {
   RECUR_ASSIGN(
       auto at,
       transact(
-          *primary_, [](Tx& tx) { return wal_position(tx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text"); },
+          *primary_, [](Tx& tx) { return wal_position(tx, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text"); },
           TxMode::kReadOnly));
   tracker_.primary_at(asked, at);
   RECUR_ASSIGN(auto replayed, transact(
@@ -120,6 +126,7 @@ Result<std::unique_ptr<Tx>> ReplicaRouter::open(TxMode mode) {
       ++replica_reads_;
       RECUR_ASSIGN(auto tx, replica_->begin(TxMode::kReadOnly));
       mark_may_lag(*tx);
+      note_replica_read();
       return tx;
     }
     ++primary_reads_;

@@ -211,5 +211,47 @@ TEST(StaleReadRoutes, OnlyADeclaredRouteRunsUnderTheScope) {
   EXPECT_FALSE(stale_reads_allowed());  // the scope ended with the request
 }
 
+TEST(StaleReadRoutes, AnErrorReadOnTheReplicaIsAskedOfThePrimaryAgain) {
+  http::Router router;
+  int calls = 0;
+  // status_on_replica: what the route answers when it read the replica; `reads_replica`
+  // false: the replica was unusable, so the stale read went to the primary.
+  auto route = [&](int status_on_replica, bool reads_replica) {
+    return [&calls, status_on_replica, reads_replica](http::Request&) {
+      ++calls;
+      http::Response r;
+      r.body = "primary";
+      if (stale_reads_allowed() && reads_replica) {
+        note_replica_read();
+        r.status = status_on_replica;
+        r.body = "replica";
+      } else if (stale_reads_allowed()) {
+        r.status = 404;
+        r.body = "primary, under the scope";
+      }
+      return r;
+    };
+  };
+  router.add("GET", "/v1/cursors", "things:read", route(422, true));    // a page cursor not replayed yet
+  router.add("GET", "/v1/parents", "things:read", route(404, true));    // a parent not replayed yet
+  router.add("GET", "/v1/fine", "things:read", route(200, true));       // the replica had it
+  router.add("GET", "/v1/missing", "things:read", route(404, false));   // the primary said 404 itself
+  for (const char* p : {"/v1/cursors", "/v1/parents", "/v1/fine", "/v1/missing"}) ASSERT_TRUE(router.reads_may_lag("GET", p));
+  AnyKey auth;
+  NoIdempotency idempotency;
+  http::Pipeline pipeline(router, auth, idempotency);
+  auto get = [&](const std::string& path) {
+    calls = 0;
+    http::Request request{"GET", path};
+    request.headers.emplace_back("authorization", "Bearer k");
+    auto r = pipeline.handle(request);
+    return std::to_string(r.status) + " " + r.body + " x" + std::to_string(calls);
+  };
+  EXPECT_EQ(get("/v1/cursors"), "200 primary x2");
+  EXPECT_EQ(get("/v1/parents"), "200 primary x2");
+  EXPECT_EQ(get("/v1/fine"), "200 replica x1");
+  EXPECT_EQ(get("/v1/missing"), "404 primary, under the scope x1");
+}
+
 }  // namespace
 }  // namespace recur::db

@@ -374,8 +374,23 @@ std::optional<Response> Pipeline::over_limit(Request& request, std::string_view 
 
 Response Pipeline::call(Request& request, const Route& route) {
   // A customer session reads its own writes (the portal): never from a lagging replica.
-  std::optional<StaleReadsScope> stale_reads;
-  if (route.reads_may_lag && !(request.principal && !request.principal->customer.empty())) stale_reads.emplace();
+  if (!route.reads_may_lag || (request.principal && !request.principal->customer.empty()))
+    return run_handler(request, route);
+  const std::uint64_t replica_reads = replica_reads_on_this_thread();
+  Response response;
+  {
+    StaleReadsScope stale_reads;
+    response = run_handler(request, route);
+  }
+  // A 404 or 422 from a replica may be only what it has not replayed yet (a page cursor
+  // made a moment ago, on the primary): the primary is asked again, so staleness never
+  // shows as an error. A read-only route runs twice at no risk.
+  if ((response.status == 404 || response.status == 422) && replica_reads_on_this_thread() != replica_reads)
+    return run_handler(request, route);
+  return response;
+}
+
+Response Pipeline::run_handler(Request& request, const Route& route) {
   try {
     return route.handler(request);
   } catch (const std::exception& e) {

@@ -92,6 +92,7 @@ class Pipeline {
   Response route(Request& request);
   Response with_idempotency(Request& request, const Route& route, const std::string& key);
   Response call(Request& request, const Route& route);
+  Response run_handler(Request& request, const Route& route);
   // A 429 when the bucket `kind:who` is empty, nullopt when the request may go on.
   std::optional<Response> over_limit(Request& request, std::string_view kind, const std::string& who, RateLimit limit);
   Response expanded(const Request& request, Response response, const std::vector<std::string>& fields) const;
