@@ -5,7 +5,7 @@
 # fuzz`), sqlite3 (the e2e card scan dumps its database), chromium (the dashboard's browser
 # test, driven by puppeteer-core), libharu and the DejaVu fonts (invoice PDFs) with poppler-utils
 # (pdftotext reads them back in the tests), prometheus (its promtool checks /metrics and the alert
-# rules: docs/OPERATIONS.md) and the npm dev tools.
+# rules: docs/OPERATIONS.md), jemalloc (the server's allocator: decision 0031) and the npm dev tools.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.74-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libsodium-dev libssl-dev libcurl4-openssl-dev libpq-dev libsqlite3-dev libhiredis-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   postgresql postgresql-contrib redis-server nats-server
   python3 python3-requests python3-aiosmtpd python3-yaml python3-psycopg2
   ccache

@@ -29,6 +29,7 @@
 #include "inventory/forecast_store.h"
 #include "platform/http/server.h"
 #include "platform/log.h"
+#include "platform/metrics/process.h"
 
 namespace recur::app {
 namespace {
@@ -717,10 +718,10 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (m.delivery && !flags.webhooks.off) deliveries.emplace(a);
     std::optional<StreamLoop> stream;
     if (m.delivery && !flags.webhooks.nats_url.empty()) stream.emplace(a);
-    // glibc keeps what its per-thread arenas freed: a long soak grew RSS 1.37x in 10 minutes
-    // while the bytes in use stayed flat (docs/OPERATIONS.md, "Load tests"). Handing the free
-    // pages back every 30 s keeps RSS to what is used.
-    Repeating trim(std::chrono::seconds(30), [] { malloc_trim(0); });
+    // Under glibc's malloc (a sanitizer build, or a build without jemalloc: decision 0031)
+    // the free pages of its arenas are handed back every 30 s; jemalloc does it itself.
+    std::optional<Repeating> trim;
+    if (!metrics::heap_is_jemalloc()) trim.emplace(std::chrono::seconds(30), [] { malloc_trim(0); });
     spdlog::info("recur serving {} on {}://{}:{} (database {}, {} I/O threads, {} workers, at most {} connections, "
                  "{} from one address, {} open files; rate limits {} per key, {} per address{}); docs at /docs",
                  describe(m), server.tls_cert_file.empty() ? "http" : "https", server.host, http_server.port(),

@@ -6,13 +6,36 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+// jemalloc's control interface, when the binary links it (weak: null under glibc's malloc).
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
 namespace recur::metrics {
+
+bool heap_is_jemalloc() { return mallctl != nullptr; }
+
+HeapUsage heap_usage() {
+  if (heap_is_jemalloc()) {
+    std::uint64_t epoch = 1;  // refreshes jemalloc's statistics
+    std::size_t len = sizeof epoch;
+    mallctl("epoch", &epoch, &len, &epoch, len);
+    std::size_t allocated = 0, resident = 0;
+    len = sizeof allocated;
+    if (mallctl("stats.allocated", &allocated, &len, nullptr, 0) != 0) return {};
+    len = sizeof resident;
+    if (mallctl("stats.resident", &resident, &len, nullptr, 0) != 0) return {};
+    return {allocated, resident > allocated ? resident - allocated : 0};
+  }
+  struct mallinfo2 m = mallinfo2();
+  return {m.uordblks + m.hblkhd, m.fordblks};
+}
 
 std::optional<ProcessStat> parse_proc_stat(std::string_view text, long ticks_per_second, long page_bytes) {
   // "pid (comm) state ppid ...": comm may hold ") ", so the fields start after the last ')'.
@@ -110,11 +133,11 @@ void add_process_metrics(Registry& registry) {
   // A growing in-use figure is a leak or a cache; a growing RSS with flat in-use is the
   // allocator's fragmentation (docs/OPERATIONS.md, "Load tests").
   registry.read_at_scrape("recur_process_heap_bytes",
-                          "Heap bytes by state: in use by the program, or free in the heap.", Type::kGauge, {"state"},
-                          [] {
-                            struct mallinfo2 m = mallinfo2();
-                            return std::vector<Sample>{{{"in_use"}, static_cast<double>(m.uordblks + m.hblkhd)},
-                                                       {{"free"}, static_cast<double>(m.fordblks)}};
+                          "Heap bytes by state: in use by the program, or kept by the allocator without use.",
+                          Type::kGauge, {"state"}, [] {
+                            auto h = heap_usage();
+                            return std::vector<Sample>{{{"in_use"}, static_cast<double>(h.in_use)},
+                                                       {{"free"}, static_cast<double>(h.free)}};
                           });
   registry.read_at_scrape("process_max_fds", "Maximum number of open file descriptors.", Type::kGauge, {}, [] {
     rlimit limit{};
