@@ -1095,7 +1095,9 @@ Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const st
     for (auto& o : active) {
       if (o.type == OfferType::kPause && !allowed(l.sub, Action::kPause).ok()) continue;
       if (o.type == OfferType::kSkip && !allowed(l.sub, Action::kSkip).ok()) continue;
-      if (o.type == OfferType::kChangePlan && (!o.plan || *o.plan == l.sub.plan)) continue;
+      if (o.type == OfferType::kChangePlan &&
+          (!o.plan || *o.plan == l.sub.plan || !allowed(l.sub, Action::kChangePlan).ok()))
+        continue;  // a paused subscription cannot change plan: accepting would be refused
       RECUR_TRY(record_outcome(tx, id, o.id, reason, kOutcomeOffered));
       shown.push_back(o.id);
       offers.push_back(std::move(o));

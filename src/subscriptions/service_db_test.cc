@@ -606,6 +606,26 @@ TEST_F(SubscriptionServiceTest, RetentionOffersAreRecordedAndAcceptingOneKeepsTh
             1);
 }
 
+TEST_F(SubscriptionServiceTest, APausedSubscriptionIsOfferedOnlyWhatItCouldAccept) {
+  auto plan = testing::make_plan(t, 2000, Interval::kMonth);
+  auto cheaper = testing::make_plan(t, 1500, Interval::kMonth);
+  auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
+  auto change = t.app->retention().create_offer(
+      {"too_expensive", OfferType::kChangePlan, "a cheaper box", 0, 0, 0, cheaper.id, Json::object()}, t.actor);
+  auto discount = t.app->retention().create_offer(
+      {"too_expensive", OfferType::kDiscount, "20% off", 20, 2, 0, std::nullopt, Json::object()}, t.actor);
+  ASSERT_TRUE(change.ok() && discount.ok());
+  auto active = svc().present_offers(sub.id, "too_expensive", t.actor);
+  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(active->size(), 2u);  // an active subscription may change plan
+  ASSERT_TRUE(svc().pause(sub.id, std::nullopt, std::nullopt, t.actor).ok());
+  auto paused = svc().present_offers(sub.id, "too_expensive", t.actor);
+  ASSERT_TRUE(paused.ok());
+  ASSERT_EQ(paused->size(), 1u);
+  EXPECT_EQ(paused->at(0).id, discount->id);
+  EXPECT_TRUE(svc().accept_offer(sub.id, discount->id, t.actor).ok());
+}
+
 TEST_F(SubscriptionServiceTest, CancellingAfterOffersRecordsCanceledAnyway) {
   auto plan = testing::make_plan(t, 2000, Interval::kMonth);
   auto sub = testing::subscribe(t, testing::make_customer(t).id, plan.id);
