@@ -30,43 +30,33 @@ class ReplicaDbTest : public ::testing::Test {
                db, [](Tx& tx) { return tx.query("SELECT 1"); }, TxMode::kReadOnly)
         .ok();
   }
+  // Opens the test's database with `replica_url` as its replica: the node opens, the probe
+  // fails, and a stale read goes to the primary. On SQLite, the replica is refused.
+  void expect_the_primary_read(const std::string& replica_url) {
+    auto opened = open_with_replica(t.db_url, replica_url, 2, manual());
+    if (!postgres()) {  // a SQLite primary has no replica
+      ASSERT_FALSE(opened.ok());
+      EXPECT_EQ(opened.error().code, "invalid_db_replica");
+      return;
+    }
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    auto& router = **opened;
+    router.probe_now();
+    EXPECT_FALSE(router.stats().usable);
+    EXPECT_EQ(router.stats().lag_ms, -1);
+    StaleReadsScope scope;
+    EXPECT_TRUE(read(router));
+    EXPECT_EQ(router.stats().primary_reads, 1u);
+    EXPECT_EQ(router.stats().replica_reads, 0u);
+  }
   testing::TestApp t;
 };
 
-TEST_F(ReplicaDbTest, ANodeOpensWhileItsReplicaIsDownAndReadsThePrimary) {
-  auto opened = open_with_replica(t.db_url, kNowhere, 2, manual());
-  if (!postgres()) {  // a SQLite primary has no replica
-    ASSERT_FALSE(opened.ok());
-    EXPECT_EQ(opened.error().code, "invalid_db_replica");
-    return;
-  }
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  auto& router = **opened;
-  router.probe_now();
-  EXPECT_FALSE(router.stats().usable);
-  EXPECT_EQ(router.stats().lag_ms, -1);
-  StaleReadsScope scope;
-  EXPECT_TRUE(read(router));
-  EXPECT_EQ(router.stats().primary_reads, 1u);
-  EXPECT_EQ(router.stats().replica_reads, 0u);
-}
+TEST_F(ReplicaDbTest, ANodeOpensWhileItsReplicaIsDownAndReadsThePrimary) { expect_the_primary_read(kNowhere); }
 
 TEST_F(ReplicaDbTest, AServerNotInRecoveryIsNeverReadAsAReplica) {
   // The primary itself named as the replica: its lag would read 0, but it is no standby.
-  auto opened = open_with_replica(t.db_url, t.db_url, 2, manual());
-  if (!postgres()) {
-    ASSERT_FALSE(opened.ok());
-    EXPECT_EQ(opened.error().code, "invalid_db_replica");
-    return;
-  }
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  auto& router = **opened;
-  router.probe_now();
-  EXPECT_FALSE(router.stats().usable);
-  StaleReadsScope scope;
-  EXPECT_TRUE(read(router));
-  EXPECT_EQ(router.stats().replica_reads, 0u);
-  EXPECT_EQ(router.stats().primary_reads, 1u);
+  expect_the_primary_read(t.db_url);
 }
 
 TEST_F(ReplicaDbTest, ADatabaseOpenedWithoutConnectingFailsAtItsFirstTransaction) {
