@@ -718,7 +718,7 @@ int serve(const Common& common, const ServeFlags& flags) {
     if (m.delivery && !flags.webhooks.off) deliveries.emplace(a);
     std::optional<StreamLoop> stream;
     if (m.delivery && !flags.webhooks.nats_url.empty()) stream.emplace(a);
-    // Under glibc's malloc (a sanitizer build, or a build without jemalloc: decision 0031)
+    // Under glibc's malloc (a sanitizer build: decision 0031)
     // the free pages of its arenas are handed back every 30 s; jemalloc does it itself.
     std::optional<Repeating> trim;
     if (!metrics::heap_is_jemalloc()) trim.emplace(std::chrono::seconds(30), [] { malloc_trim(0); });

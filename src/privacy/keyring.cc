@@ -159,7 +159,7 @@ void Keyring::set_invalidation_bus(cache::InvalidationBus* bus) {
       [this] {
         std::lock_guard lock(mu_);
         cache_.clear();
-        ++generation_;
+        forgotten_ = db::next_sequence();
       });
 }
 
@@ -178,7 +178,7 @@ void Keyring::remember(const std::string& id, Cached entry, Timestamp now) {
 void Keyring::forget(const std::string& id) {
   std::lock_guard lock(mu_);
   cache_.erase(id);
-  ++generation_;
+  forgotten_ = db::next_sequence();
 }
 
 Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string& wrapped,
@@ -209,11 +209,9 @@ Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string
 
 Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string& id, bool create) {
   auto now = clock_.now();
-  std::uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
     if (auto it = cache_.find(id); it != cache_.end() && it->second.expires > now) return it->second.key;
-    generation = generation_;
   }
   RECUR_ASSIGN(auto rows, tx.query("SELECT wrapped, master_id FROM data_keys WHERE id = $1", {id}));
   if (rows.empty() && create) {
@@ -242,11 +240,11 @@ Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string
   // erased on the primary since, and the bus's invalidation of it has come and gone.
   if (tx.may_lag()) return key;
   // Cached once the transaction that read (or made) it commits: a key made by a transaction
-  // that rolls back never existed. Not when a key was forgotten since this read began: the
-  // read may predate an erasure that committed meanwhile (here or on another node).
-  tx.after_commit([this, id, key, now, generation] {
+  // that rolls back never existed. Not when a key was forgotten after the transaction began:
+  // its snapshot may predate an erasure that committed meanwhile (here or on another node).
+  tx.after_commit([this, id, key, now, began = tx.began()] {
     std::lock_guard lock(mu_);
-    if (generation == generation_) remember(id, Cached{key, now + kCacheSeconds}, now);
+    if (began > forgotten_) remember(id, Cached{key, now + kCacheSeconds}, now);
   });
   return key;
 }

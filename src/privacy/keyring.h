@@ -93,7 +93,7 @@ class Keyring final : public db::Attachment {
   const Clock& clock_;
   std::unordered_map<std::string, Cached> cache_;
   std::uint64_t inserts_ = 0;     // into cache_, for its sweeps
-  std::uint64_t generation_ = 0;  // bumped when a key is forgotten: reads begun before it do not cache
+  std::uint64_t forgotten_ = 0;  // db::next_sequence() at the last forget: older transactions do not cache
   cache::InvalidationBus* bus_ = nullptr;
   std::filesystem::file_time_type file_time_{};
   std::chrono::steady_clock::time_point checked_{};

@@ -1095,9 +1095,13 @@ Result<std::vector<RetentionOffer>> SubscriptionService::present_offers(const st
     for (auto& o : active) {
       if (o.type == OfferType::kPause && !allowed(l.sub, Action::kPause).ok()) continue;
       if (o.type == OfferType::kSkip && !allowed(l.sub, Action::kSkip).ok()) continue;
+      // A plan change is offered only when accepting it would be allowed (not paused, the
+      // same currency, no prepaid boxes left, a plan that ships here...): the same dry run.
       if (o.type == OfferType::kChangePlan &&
-          (!o.plan || *o.plan == l.sub.plan || !allowed(l.sub, Action::kChangePlan).ok()))
-        continue;  // a paused subscription cannot change plan: accepting would be refused
+          (!o.plan || *o.plan == l.sub.plan ||
+           !plan_change(tx, l, ChangePlanInput{*o.plan, std::nullopt, Proration::kNone, Effective::kPeriodEnd}, now)
+                .ok()))
+        continue;
       RECUR_TRY(record_outcome(tx, id, o.id, reason, kOutcomeOffered));
       shown.push_back(o.id);
       offers.push_back(std::move(o));

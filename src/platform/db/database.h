@@ -100,6 +100,11 @@ class Tx {
   // Read on a replica that may lag the primary (db::ReplicaRouter): what it reads may be up to
   // the staleness bound old, so nothing it reads may be kept beyond the request (a cache).
   bool may_lag() const { return may_lag_; }
+  // When this transaction began (a savepoint: when the request's transaction did), in the
+  // sequence next_sequence() draws from. A cache filled from what the transaction read
+  // compares it with the sequence of its last invalidation: a snapshot may be older than the
+  // read (SQLite's is taken at the first statement), never older than the begin.
+  std::uint64_t began() const { return began_; }
 
   // The database's attachment of type T (null when none was attached).
   template <class T>
@@ -127,7 +132,11 @@ class Tx {
   std::vector<std::function<void()>> after_commit_;
   const std::vector<Attachment*>* attachments_ = nullptr;
   bool may_lag_ = false;
+  std::uint64_t began_ = 0;
 };
+
+// The next number of a process-wide sequence: every transaction's begin takes one (Tx::began).
+std::uint64_t next_sequence();
 
 enum class TxMode { kReadWrite, kReadOnly };
 

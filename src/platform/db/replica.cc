@@ -55,7 +55,7 @@ Result<std::int64_t> PostgresLagProbe::operator()() {
   RECUR_ASSIGN(
       auto at,
       transact(
-          *primary_, [](Tx& tx) { return wal_position(tx, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::text"); },
+          *primary_, [](Tx& tx) { return wal_position(tx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text"); },
           TxMode::kReadOnly));
   tracker_.primary_at(asked, at);
   RECUR_ASSIGN(auto replayed, transact(

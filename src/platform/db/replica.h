@@ -33,9 +33,11 @@ struct ReplicaOptions {
 // How far the replica is behind the primary, in milliseconds; an error makes it unusable.
 using LagProbe = std::function<Result<std::int64_t>()>;
 
-// How stale a replica is, from WAL positions. Each probe reads the primary's WAL insert
-// position (every commit acknowledged by then, with synchronous_commit off too, lies before
-// it), then the position the replica has replayed. Once the replica has replayed a position
+// How stale a replica is, from WAL positions. Each probe reads the primary's WAL write
+// position (every commit acknowledged by then lies before it; with synchronous_commit off, all
+// but the last wal_writer_delay's), then the position the replica has replayed. Not the insert
+// position: at a page boundary it points past the next page's header, which an idle primary's
+// replica never reaches. Once the replica has replayed a position
 // the primary had reached at time t, it holds every commit acknowledged before t, so what it
 // serves is at most now - t old. A pure rule: times are the caller's
 // (steady clock, ms).

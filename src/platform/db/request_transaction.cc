@@ -1,5 +1,6 @@
 // One transaction per request: Database::begin() joins the thread's RequestTransaction
 // through savepoints (decision 0009).
+#include <atomic>
 #include <string>
 
 #include "platform/db/database.h"
@@ -7,7 +8,10 @@
 namespace recur::db {
 namespace {
 thread_local RequestTransaction* current = nullptr;
+std::atomic<std::uint64_t> sequence{0};
 }  // namespace
+
+std::uint64_t next_sequence() { return ++sequence; }
 
 // A transaction of the request's: a savepoint in the shared transaction.
 class JoinedTx final : public Tx {
@@ -55,7 +59,10 @@ Result<std::unique_ptr<Tx>> Database::begin(TxMode mode) {
       if (&scope->db_ == this) return scope->join();
     return open(mode);
   }();
-  if (tx.ok()) (*tx)->attachments_ = &attachments_;
+  if (tx.ok()) {
+    (*tx)->attachments_ = &attachments_;
+    if ((*tx)->began_ == 0) (*tx)->began_ = next_sequence();  // a router's replica Tx is stamped already
+  }
   return tx;
 }
 
@@ -68,6 +75,7 @@ Result<std::unique_ptr<Tx>> RequestTransaction::join() {
     // Read-write from the start: a read that later writes would have to upgrade its lock.
     RECUR_ASSIGN(shared_, db_.open(TxMode::kReadWrite));
     shared_->attachments_ = &db_.attachments_;  // tx() is handed out as it is
+    if (shared_->began_ == 0) shared_->began_ = next_sequence();
   }
   // Never reused: a rollback to a savepoint that was not made (its SAVEPOINT lost with an
   // aborted pipeline) fails, and breaks the scope, instead of undoing another's work.
@@ -78,7 +86,9 @@ Result<std::unique_ptr<Tx>> RequestTransaction::join() {
     --depth_;
     return std::move(begun).error();
   }
-  return std::unique_ptr<Tx>(std::make_unique<JoinedTx>(*this, std::move(savepoint)));
+  auto joined = std::make_unique<JoinedTx>(*this, std::move(savepoint));
+  joined->began_ = shared_->began_;  // its reads are the shared transaction's
+  return std::unique_ptr<Tx>(std::move(joined));
 }
 
 Status release_stale_request_key(Tx& tx, std::string_view table, const std::string& request_key,

@@ -14,6 +14,8 @@
 #include <vector>
 
 // jemalloc's control interface, when the binary links it (weak: null under glibc's malloc).
+// It tells what the binary links, not what runs: an allocator put in front by LD_PRELOAD is
+// not seen (decision 0031).
 extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
     __attribute__((weak));
 
@@ -128,9 +130,8 @@ void add_process_metrics(Registry& registry) {
                           });
   registry.read_at_scrape("process_open_fds", "Number of open file descriptors.", Type::kGauge, {},
                           [] { return one(open_fds()); });
-  // The allocator's view (glibc's mallinfo2): bytes the program holds, and bytes free inside
-  // the heap that the allocator keeps (RSS above in-use + free is stacks, code and maps).
-  // A growing in-use figure is a leak or a cache; a growing RSS with flat in-use is the
+  // The allocator's view (heap_usage: jemalloc's or glibc's): bytes the program holds, and
+  // bytes the allocator keeps without use. A growing in-use figure is a leak or a cache; a growing RSS with flat in-use is the
   // allocator's fragmentation (docs/OPERATIONS.md, "Load tests").
   registry.read_at_scrape("recur_process_heap_bytes",
                           "Heap bytes by state: in use by the program, or kept by the allocator without use.",
