@@ -2,8 +2,9 @@
 # `make soak`: one recur node (ops/cluster/up.sh, RECUR_NODES=1) under a fixed, moderate load of
 # the Locust scenarios (load/locustfile.py) for SOAK_SECONDS, to find leaks (docs/OPERATIONS.md,
 # "Load tests"). Every SOAK_INTERVAL seconds it samples the node's resident memory (VmRSS), its
-# open file descriptors and the PostgreSQL connections of role recur (pg_stat_activity, this
-# script's own psql left out).
+# open file descriptors, the PostgreSQL connections of role recur (pg_stat_activity, this
+# script's own psql left out) and, from its /metrics, the allocator's bytes in use and kept
+# free (recur_process_heap_bytes: a leak grows the first, the allocator's retention the second).
 #
 # Verdict, against the warm-up (the first SOAK_WARMUP_SECONDS: pools fill, caches warm):
 #   - RSS at the end < SOAK_RSS_RATIO (1.10) x RSS at the end of the warm-up;
@@ -42,6 +43,7 @@ echo "soak: starting one node in $CLUSTER_DIR"
 start_cluster 1 "$WORK/cluster.log"
 PID=${NODE_PIDS[0]}
 PG_BIN=$(cluster_var PG_BIN)
+METRICS_PORT=$(cluster_var METRICS_PORTS)
 
 sample() {  # SECONDS_SINCE_START -> a CSV line, or nothing once the process is gone
   local rss fds conns
@@ -50,7 +52,11 @@ sample() {  # SECONDS_SINCE_START -> a CSV line, or nothing once the process is 
   fds=$(find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
   conns=$("$PG_BIN/psql" "$DB_URL" -qtA -c \
     "SELECT count(*) FROM pg_stat_activity WHERE usename = 'recur' AND pid <> pg_backend_pid()" 2>/dev/null || echo "")
-  echo "$1,$rss,$fds,$conns"
+  heap=$(curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" 2>/dev/null | awk '
+    /^recur_process_heap_bytes\{state="in_use"\}/ { u = $2 }
+    /^recur_process_heap_bytes\{state="free"\}/ { f = $2 }
+    END { if (u != "") printf "%d,%d", u / 1024, f / 1024; else printf "," }') || heap=","
+  echo "$1,$rss,$fds,$conns,$heap"
 }
 
 echo "soak: $USERS users for ${DURATION}s against $API_URL (node PID $PID), a sample every ${INTERVAL}s," \
@@ -60,7 +66,7 @@ RECUR_API_KEY=$KEY timeout --kill-after=10 $((DURATION + 60)) "$LOCUST" -f "$ROO
   --csv "$WORK/soak" --only-summary --loglevel WARNING > "$WORK/locust.log" 2>&1 &
 LOCUST_PID=$!
 START=$SECONDS  # Locust runs 10 s longer than the sampling: the last sample is taken under load
-echo "seconds,rss_kb,open_fds,pg_connections" > "$CSV"
+echo "seconds,rss_kb,open_fds,pg_connections,heap_in_use_kb,heap_free_kb" > "$CSV"
 sample 0 >> "$CSV"
 # Every INTERVAL seconds, and at the end of the warm-up.
 for t in $( (seq "$INTERVAL" "$INTERVAL" "$DURATION"; echo "$WARMUP") | sort -nu); do
@@ -90,7 +96,8 @@ samples_file, stats_file, failures_file = sys.argv[1:4]
 warmup, duration, ratio, fd_slack, conn_slack, alive = (int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]),
                                                         int(sys.argv[7]), int(sys.argv[8]), sys.argv[9] == "1")
 samples = [dict(t=int(r["seconds"]), rss=int(r["rss_kb"]), fds=int(r["open_fds"]),
-                conns=int(r["pg_connections"]) if r["pg_connections"] else None)
+                conns=int(r["pg_connections"]) if r["pg_connections"] else None,
+                heap=int(r["heap_in_use_kb"]) if r["heap_in_use_kb"] else None)
            for r in csv.DictReader(open(samples_file))]
 with open(stats_file, newline="") as f:
     agg = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
@@ -108,6 +115,9 @@ if not problems:
           f"({end['rss'] / base['rss']:.3f}x; limit {ratio:.2f}x)")
     if end["rss"] >= ratio * base["rss"]:
         problems.append(f"RSS grew {end['rss'] / base['rss']:.3f}x after the warm-up")
+    if base["heap"] and end["heap"]:  # told, not judged: it says whether RSS grew by use or by retention
+        print(f"heap in use: {end['heap'] / 1024:.1f} MiB at the end, {base['heap'] / 1024:.1f} MiB at the end of "
+              f"the warm-up ({end['heap'] / base['heap']:.3f}x)")
     fd_max = max(s["fds"] for s in warm)
     print(f"open fds: {end['fds']} at the end, at most {fd_max} during the warm-up (slack {fd_slack})")
     if end["fds"] > fd_max + fd_slack:
