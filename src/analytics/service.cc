@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "catalog/store.h"
 #include "platform/money.h"
@@ -478,6 +479,37 @@ std::vector<CustomerMovement> slice_movements(const std::vector<StoredPoint>& po
   return out;
 }
 
+// The distinct customers who churned in each bucket, by the type of their last churn in it,
+// from churn movements handed over in time order: only the current bucket's customers are held.
+class ChurnCounter {
+ public:
+  struct Counts {
+    std::int64_t customers = 0, voluntary = 0, involuntary = 0;
+  };
+  explicit ChurnCounter(const std::vector<Bucket>& bs) : bs_(bs), counts_(bs.size()) {}
+  void add(const CustomerMovement& m) {
+    while (i_ < bs_.size() && m.movement.at >= bs_[i_].end) close();
+    if (i_ == bs_.size() || m.movement.at < bs_[i_].start) return;
+    last_[m.customer] = m.movement.churn_type;
+  }
+  std::vector<Counts> finish() {
+    while (i_ < bs_.size()) close();
+    return std::move(counts_);
+  }
+
+ private:
+  void close() {
+    Counts& c = counts_[i_++];
+    c.customers = static_cast<std::int64_t>(last_.size());
+    for (const auto& [_, type] : last_) (type == kInvoluntary ? c.involuntary : c.voluntary) += 1;
+    last_.clear();
+  }
+  const std::vector<Bucket>& bs_;
+  std::vector<Counts> counts_;
+  std::size_t i_ = 0;
+  std::unordered_map<std::string, std::string> last_;  // customer -> its last churn's type in bucket i_
+};
+
 MovementTotals totals_between(const DailyDelta& start, const DailyDelta& end) {
   DailyDelta d = minus(end, start);
   MovementTotals t;
@@ -494,6 +526,13 @@ MovementTotals totals_between(const DailyDelta& start, const DailyDelta& end) {
   t.count_churn = d.count_churn;
   t.count_reactivation = d.count_reactivation;
   return t;
+}
+
+// The index of the bucket holding t, or bs.size() when none does.
+std::size_t bucket_index(const std::vector<Bucket>& bs, Timestamp t) {
+  auto it = std::upper_bound(bs.begin(), bs.end(), t, [](Timestamp x, const Bucket& b) { return x < b.end; });
+  if (it == bs.end() || t < it->start) return bs.size();
+  return static_cast<std::size_t>(it - bs.begin());
 }
 
 Json bucket_times(const Bucket& b) {
@@ -527,8 +566,10 @@ Result<std::string> Reports::currency_of(db::Tx& tx, const ReportQuery& q) {
 Result<std::set<std::string>> Reports::slice_ids(db::Tx& tx, const std::string& currency, const Slice& slice) {
   std::set<std::string> ids;
   if (!slice.any()) return ids;
-  RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
-  for (const auto& s : subs) ids.insert(s.id);
+  RECUR_TRY(each_subscription(tx, currency, slice, [&](const SubscriptionFacts& s) -> Status {
+    ids.insert(s.id);
+    return Ok{};
+  }));
   return ids;
 }
 
@@ -579,37 +620,39 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
   Timeline scanned;
   std::vector<DayRow> days;
   DailyDelta base;
-  std::vector<CustomerMovement> churns;
+  ChurnCounter churned(bs);
   if (slice.any()) {
     RECUR_ASSIGN(auto points, slice_points(tx, currency, slice));
     auto moves = slice_movements(points);
+    std::vector<const CustomerMovement*> churns;
     for (const auto& m : moves) {
       add_movement(scanned, m.movement);
-      if (m.movement.kind == MovementKind::kChurn && m.movement.at >= from && m.movement.at < to) churns.push_back(m);
+      if (m.movement.kind == MovementKind::kChurn && m.movement.at >= from && m.movement.at < to) churns.push_back(&m);
     }
     for (const auto& p : points) add_point_steps(scanned, p);
     scanned.sort();
     std::stable_sort(churns.begin(), churns.end(),
-                     [](const auto& a, const auto& b) { return a.movement.at < b.movement.at; });
+                     [](const auto* a, const auto* b) { return a->movement.at < b->movement.at; });
+    for (const auto* m : churns) churned.add(*m);
     cumulative = [&](Timestamp t) { return scanned.before(t); };
   } else {
     const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kSecondsPerDay;
     RECUR_ASSIGN(base, daily_before(tx, currency, first_day));
     RECUR_ASSIGN(days, daily_rows(tx, currency, first_day, last_day));
     if (churned_wanted) {
-      RECUR_ASSIGN(churns, movements_between(tx, currency, from, to, true));
+      RECUR_TRY(each_movement(tx, currency, from, to, true, [&](const CustomerMovement& m) -> Status {
+        churned.add(m);
+        return Ok{};
+      }));
     }
-    // Partial days at the range's ends: their movements and points, read once each.
-    std::map<Timestamp, Timeline> partial;
+    // The range's ends inside a day (only they can be: every other bucket edge is a calendar
+    // boundary): what that day's movements and points before the edge add up to, summed in SQL.
+    std::map<Timestamp, DailyDelta> partial;
     for (Timestamp edge : {from, to}) {
       const Timestamp day = floor_day(edge);
-      if (day == edge || partial.count(day)) continue;
-      Timeline& t = partial[day];
-      RECUR_ASSIGN(auto moves, movements_between(tx, currency, day, day + kSecondsPerDay));
-      for (const auto& m : moves) add_movement(t, m.movement);
-      RECUR_ASSIGN(auto points, points_between(tx, currency, day, day + kSecondsPerDay));
-      for (const auto& p : points) add_point_steps(t, p);
-      t.sort();
+      if (day == edge || partial.count(edge)) continue;
+      RECUR_ASSIGN(DailyDelta sums, sums_between(tx, currency, day, edge));
+      partial[edge] = sums;
     }
     cumulative = [&, partial](Timestamp t) {
       DailyDelta sum = base;
@@ -619,15 +662,16 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
         plus(sum, r.delta);
       }
       if (day != t) {
-        auto it = partial.find(day);
-        if (it != partial.end()) plus(sum, it->second.before(t));
+        auto it = partial.find(t);
+        if (it != partial.end()) plus(sum, it->second);
       }
       return sum;
     };
   }
+  const auto churn_counts = churned.finish();
   DailyDelta start = cumulative(bs.front().start);
-  std::size_t c = 0;
-  for (const auto& b : bs) {
+  for (std::size_t k = 0; k < bs.size(); ++k) {
+    const Bucket& b = bs[k];
     DailyDelta end = cumulative(b.end);
     BucketFigures f;
     f.bucket = b;
@@ -637,13 +681,9 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
     f.subscriptions_start = subscriptions_net(start);
     f.subscriptions_started = end.subscriptions_started - start.subscriptions_started;
     f.subscriptions_end = subscriptions_net(end);
-    std::map<std::string, std::string> churned;  // customer -> its last churn's type in the bucket
-    while (c < churns.size() && churns[c].movement.at < b.end) {
-      if (churns[c].movement.at >= b.start) churned[churns[c].customer] = churns[c].movement.churn_type;
-      ++c;
-    }
-    f.churned_customers = static_cast<std::int64_t>(churned.size());
-    for (const auto& [_, type] : churned) (type == kInvoluntary ? f.involuntary : f.voluntary) += 1;
+    f.churned_customers = churn_counts[k].customers;
+    f.voluntary = churn_counts[k].voluntary;
+    f.involuntary = churn_counts[k].involuntary;
     out.push_back(f);
     start = end;
   }
@@ -752,44 +792,52 @@ Result<Json> Reports::renewals(const ReportQuery& q) {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
-    RECUR_ASSIGN(auto invoices, invoices_due(tx, currency, q.from, q.to));
     RECUR_ASSIGN(auto in_slice, slice_ids(tx, currency, slice));
     // The first renewal of a subscription: its first subscription_cycle invoice.
     RECUR_ASSIGN(auto first_cycles, first_cycle_invoices(tx, currency, q.from, q.to));
-    Json data = Json::array();
-    std::size_t i = 0;
-    for (const auto& b : bs) {
+    struct Counts {
       std::int64_t due = 0, first = 0, recovered = 0, failed = 0, pending = 0, first_due = 0, first_paid = 0;
-      for (; i < invoices.size() && invoices[i].due_at < b.end; ++i) {
-        const auto& inv = invoices[i];
-        if (inv.due_at < b.start) continue;
-        if (inv.billing_reason != "subscription_cycle" && inv.billing_reason != "subscription_create") continue;
-        if (slice.any() && !in_slice.count(inv.subscription)) continue;
-        if (inv.total <= 0) continue;  // nothing to collect
-        ++due;
-        const bool paid = inv.paid_at.has_value();
-        if (paid && !inv.first_failed_at) ++first;
-        else if (paid) ++recovered;
-        else if (inv.status == "open") ++pending;
-        else ++failed;
-        if (first_cycles.count(inv.id)) {
-          ++first_due;
-          if (paid) ++first_paid;
-        }
+    };
+    std::vector<Counts> counts(bs.size());
+    RECUR_TRY(each_invoice_due(tx, currency, q.from, q.to, [&](const InvoiceFacts& inv) -> Status {
+      const std::size_t k = bucket_index(bs, inv.due_at);
+      if (k == bs.size()) return Ok{};
+      if (inv.billing_reason != "subscription_cycle" && inv.billing_reason != "subscription_create") return Ok{};
+      if (slice.any() && !in_slice.count(inv.subscription)) return Ok{};
+      if (inv.total <= 0) return Ok{};  // nothing to collect
+      Counts& c = counts[k];
+      ++c.due;
+      const bool paid = inv.paid_at.has_value();
+      if (paid && !inv.first_failed_at)
+        ++c.first;
+      else if (paid)
+        ++c.recovered;
+      else if (inv.status == "open")
+        ++c.pending;
+      else
+        ++c.failed;
+      if (first_cycles.count(inv.id)) {
+        ++c.first_due;
+        if (paid) ++c.first_paid;
       }
-      Json row = bucket_times(b);
-      row.update(Json{{"due", due},
-                      {"paid_first_attempt", first},
-                      {"recovered", recovered},
-                      {"failed", failed},
-                      {"pending", pending},
-                      {"first_attempt_rate", rate_json(rate(first, due))},
-                      {"recovered_rate", rate_json(rate(recovered, due))},
-                      {"failed_rate", rate_json(rate(failed, due))},
-                      {"recovery_rate", rate_json(rate(recovered, recovered + failed))},
-                      {"first_renewals_due", first_due},
-                      {"first_renewals_paid", first_paid},
-                      {"first_renewal_rate", rate_json(rate(first_paid, first_due))}});
+      return Ok{};
+    }));
+    Json data = Json::array();
+    for (std::size_t k = 0; k < bs.size(); ++k) {
+      const Counts& c = counts[k];
+      Json row = bucket_times(bs[k]);
+      row.update(Json{{"due", c.due},
+                      {"paid_first_attempt", c.first},
+                      {"recovered", c.recovered},
+                      {"failed", c.failed},
+                      {"pending", c.pending},
+                      {"first_attempt_rate", rate_json(rate(c.first, c.due))},
+                      {"recovered_rate", rate_json(rate(c.recovered, c.due))},
+                      {"failed_rate", rate_json(rate(c.failed, c.due))},
+                      {"recovery_rate", rate_json(rate(c.recovered, c.recovered + c.failed))},
+                      {"first_renewals_due", c.first_due},
+                      {"first_renewals_paid", c.first_paid},
+                      {"first_renewal_rate", rate_json(rate(c.first_paid, c.first_due))}});
       data.push_back(std::move(row));
     }
     return list_of(std::move(data), currency);
@@ -801,41 +849,35 @@ Result<Json> Reports::cohorts(const ReportQuery& q) {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
     RECUR_ASSIGN(auto members, cohort_members(tx, currency, q.from, q.to));
-    RECUR_ASSIGN(auto moves, movements_of_cohort(tx, currency, q.from, q.to));
     RECUR_ASSIGN(auto revenue, revenue_of_cohort(tx, currency, q.from, q.to));
     std::unordered_map<std::string, std::int64_t> realised;
     for (const auto& r : revenue) realised[r.customer] = r.paid - r.refunded;
-    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> span;  // customer -> its moves [first, last)
-    for (std::size_t k = 0; k < moves.size(); ++k) {
-      auto [it, fresh] = span.try_emplace(moves[k].customer, k, k + 1);
-      if (!fresh) it->second.second = k + 1;
-    }
+    revenue = {};
     const Timestamp now = clock_.now();
     // Per cohort: its size, starting MRR and revenue; per cohort and later bucket: customers
     // still paying, MRR, and MRR kept (at most each customer's start). One pass per customer
-    // over its movements, along the bucket ends.
+    // over its movements (read a customer at a time), along the bucket ends.
     struct Cell {
       std::int64_t alive = 0, mrr = 0, kept = 0;
     };
     const std::size_t n = bs.size();
     std::vector<std::int64_t> size(n, 0), mrr_start(n, 0), collected(n, 0);
     std::vector<std::vector<Cell>> cells(n, std::vector<Cell>(n));
-    for (const auto& [customer, first] : members) {
-      const auto found = std::upper_bound(bs.begin(), bs.end(), first,
-                                          [](Timestamp t, const Bucket& b) { return t < b.end; });
-      if (found == bs.end() || first < found->start) continue;
-      const std::size_t ci = static_cast<std::size_t>(found - bs.begin());
-      auto sp = span.count(customer) ? span[customer] : std::pair<std::size_t, std::size_t>{0, 0};
-      std::size_t k = sp.first;
+    std::unordered_map<std::string, Timestamp> first_of(members.begin(), members.end());
+    auto account = [&](const std::string& customer, Timestamp first, const std::vector<Movement>& moves) {
+      const std::size_t ci = bucket_index(bs, first);
+      if (ci == n) return;
+      std::size_t k = 0;
       std::int64_t v = 0;
       auto mrr_before = [&](Timestamp t) {
-        while (k < sp.second && moves[k].movement.at < t) v = moves[k++].movement.after;
+        while (k < moves.size() && moves[k].at < t) v = moves[k++].after;
         return v;
       };
       const std::int64_t start = mrr_before(bs[ci].end);
       ++size[ci];
       mrr_start[ci] += start;
-      collected[ci] += realised[customer];
+      auto r = realised.find(customer);
+      collected[ci] += r == realised.end() ? 0 : r->second;
       for (std::size_t pi = ci; pi < n && bs[pi].start <= now; ++pi) {
         const std::int64_t x = mrr_before(std::min(bs[pi].end, now));
         Cell& c = cells[ci][pi];
@@ -843,7 +885,27 @@ Result<Json> Reports::cohorts(const ReportQuery& q) {
         c.mrr += x;
         c.kept += std::min(x, start);
       }
-    }
+    };
+    std::string current;
+    std::vector<Movement> moves;
+    std::unordered_set<std::string> seen;
+    auto flush = [&] {
+      auto it = first_of.find(current);
+      if (it != first_of.end()) account(current, it->second, moves);
+      seen.insert(current);
+      moves.clear();
+    };
+    RECUR_TRY(each_movement_of_cohort(tx, currency, q.from, q.to, [&](const CustomerMovement& m) -> Status {
+      if (m.customer != current) {
+        if (!current.empty()) flush();
+        current = m.customer;
+      }
+      moves.push_back(m.movement);
+      return Ok{};
+    }));
+    if (!current.empty()) flush();
+    for (const auto& [customer, first] : members)
+      if (!seen.count(customer)) account(customer, first, {});
     Json data = Json::array();
     for (std::size_t ci = 0; ci < n; ++ci) {
       Json periods = Json::array();
@@ -869,68 +931,76 @@ Result<Json> Reports::cohorts(const ReportQuery& q) {
 }
 
 namespace {
-std::vector<Lifetime> lifetimes(const std::vector<SubscriptionFacts>& subs, Timestamp now) {
-  std::vector<Lifetime> out;
-  for (const auto& s : subs) {
-    if (!s.started_at) continue;  // never counted for MRR: never started paying
-    const Timestamp end = s.ended_at.value_or(now);
-    if (end < *s.started_at) continue;
-    out.push_back(Lifetime{static_cast<double>(end - *s.started_at) / kSecondsPerDay, s.ended_at.has_value()});
-  }
-  return out;
+// A subscription's lifetime so far for survival: none if it never counted for MRR (never
+// started paying).
+std::optional<Lifetime> lifetime_of(const SubscriptionFacts& s, Timestamp now) {
+  if (!s.started_at) return std::nullopt;
+  const Timestamp end = s.ended_at.value_or(now);
+  if (end < *s.started_at) return std::nullopt;
+  return Lifetime{static_cast<double>(end - *s.started_at) / kSecondsPerDay, s.ended_at.has_value()};
 }
 }  // namespace
 
 Result<std::vector<SurvivalStep>> Reports::survival_curve(db::Tx& tx, const std::string& currency,
                                                           const Slice& slice, Timestamp now) {
-  RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
-  return kaplan_meier(lifetimes(subs, now));
+  std::vector<Lifetime> lives;
+  RECUR_TRY(each_subscription(tx, currency, slice, [&](const SubscriptionFacts& s) -> Status {
+    if (auto l = lifetime_of(s, now)) lives.push_back(*l);
+    return Ok{};
+  }));
+  return kaplan_meier(std::move(lives));
 }
 
 Result<Json> Reports::survival(const ReportQuery& q) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
-    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
     const Timestamp now = clock_.now();
-    std::map<std::string, std::vector<SubscriptionFacts>> groups;
-    std::map<std::string, std::optional<std::string>> tier_of;
-    for (const auto& s : subs) {
+    // Lifetimes by group; by tier, first by plan (a plan's tier is read once the rows are).
+    std::map<std::string, std::vector<Lifetime>> groups;
+    RECUR_TRY(each_subscription(tx, currency, slice, [&](const SubscriptionFacts& s) -> Status {
       std::string key;
-      if (q.group_by == "coupon") {
+      if (q.group_by == "coupon")
         key = s.coupon.value_or("none");
-      } else if (q.group_by == "source") {
+      else if (q.group_by == "source")
         key = s.source;
-      } else if (q.group_by == "tier") {
-        if (!tier_of.count(s.plan)) {
-          RECUR_ASSIGN(auto plan, catalog::find_plan(tx, s.plan));
-          tier_of[s.plan] = plan ? plan->tier : std::nullopt;
-        }
-        key = tier_of[s.plan].value_or("none");
-      } else {
+      else
         key = s.plan;
+      auto& lives = groups[key];  // a group of subscriptions that never paid still shows
+      if (auto l = lifetime_of(s, now)) lives.push_back(*l);
+      return Ok{};
+    }));
+    if (q.group_by == "tier") {
+      std::map<std::string, std::vector<Lifetime>> by_tier;
+      for (auto& [plan_id, lives] : groups) {
+        RECUR_ASSIGN(auto plan, catalog::find_plan(tx, plan_id));
+        auto& into = by_tier[(plan ? plan->tier : std::nullopt).value_or("none")];
+        into.insert(into.end(), lives.begin(), lives.end());
       }
-      groups[key].push_back(s);
+      groups = std::move(by_tier);
     }
     Json data = Json::array();
-    for (const auto& [key, members] : groups) {
-      auto lives = lifetimes(members, now);
-      auto curve = kaplan_meier(lives);
+    for (auto& [key, lives] : groups) {
       std::int64_t ended = 0;
       for (const auto& l : lives) ended += l.ended ? 1 : 0;
+      const auto count = static_cast<std::int64_t>(lives.size());
+      auto curve = kaplan_meier(std::move(lives));
       Json median = nullptr;
-      for (const auto& s : curve)
-        if (s.survival <= 0.5) {
-          median = decimals9(s.days);
+      for (const auto& st : curve)
+        if (st.survival <= 0.5) {
+          median = decimals9(st.days);
           break;
         }
       Json steps = Json::array();
-      for (const auto& s : curve)
-        steps.push_back(Json{{"days", decimals9(s.days)}, {"at_risk", s.at_risk}, {"ended", s.ended},
-                             {"survival", decimals9(s.survival)}, {"lower", decimals9(s.lower)},
-                             {"upper", decimals9(s.upper)}});
+      for (const auto& st : curve)
+        steps.push_back(Json{{"days", decimals9(st.days)},
+                             {"at_risk", st.at_risk},
+                             {"ended", st.ended},
+                             {"survival", decimals9(st.survival)},
+                             {"lower", decimals9(st.lower)},
+                             {"upper", decimals9(st.upper)}});
       data.push_back(Json{{"group", key},
-                          {"subscriptions", static_cast<std::int64_t>(lives.size())},
+                          {"subscriptions", count},
                           {"ended", ended},
                           {"median_days", median},
                           {"steps", std::move(steps)}});
@@ -956,40 +1026,52 @@ Result<Json> Reports::engagement(const ReportQuery& q) {
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
     RECUR_ASSIGN(auto fs, figures(tx, currency, bs, slice, false));
-    RECUR_ASSIGN(auto acts, activity_between(tx, currency, q.from, q.to));
-    RECUR_ASSIGN(auto in_slice, slice_ids(tx, currency, slice));
-    Json data = Json::array();
-    std::size_t i = 0;
-    for (const auto& f : fs) {
+    struct Counts {
       std::map<std::string, std::int64_t> n;
-      std::set<std::string> engaged;
-      std::int64_t actions = 0;
-      for (; i < acts.size() && acts[i].at < f.bucket.end; ++i) {
-        const auto& a = acts[i];
-        if (slice.any() && !in_slice.count(a.subscription)) continue;
-        n[a.kind] += 1;
-        if (is_engagement(a.kind)) {
-          engaged.insert(a.subscription);
-          ++actions;
-        }
+      std::int64_t engaged = 0, actions = 0;
+    };
+    std::vector<Counts> counts(bs.size());
+    // In time order: only the current bucket's engaged subscriptions are held.
+    std::size_t current = bs.size();
+    std::unordered_set<std::string> engaged;
+    RECUR_TRY(each_activity(tx, currency, q.from, q.to, slice, {}, [&](const SubscriptionActivity& row) -> Status {
+      const Activity& a = row.activity;
+      const std::size_t k = bucket_index(bs, a.at);
+      if (k == bs.size()) return Ok{};
+      if (k != current) {
+        engaged.clear();
+        current = k;
       }
+      Counts& c = counts[k];
+      c.n[a.kind] += 1;
+      if (is_engagement(a.kind)) {
+        if (engaged.insert(a.subscription).second) ++c.engaged;
+        ++c.actions;
+      }
+      return Ok{};
+    }));
+    Json data = Json::array();
+    for (std::size_t k = 0; k < fs.size(); ++k) {
+      const auto& f = fs[k];
+      auto& n = counts[k].n;
       const std::int64_t active = f.subscriptions_start + f.subscriptions_started;
+      const std::int64_t engaged_count = counts[k].engaged, actions = counts[k].actions;
       Json row = bucket_times(f.bucket);
-      row.update(Json{{"active_subscribers", active},
-                      {"engaged_subscribers", static_cast<std::int64_t>(engaged.size())},
-                      {"engaged_share", rate_json(rate(static_cast<double>(engaged.size()), active))},
-                      {"actions_per_subscriber", rate_json(rate(actions, active))},
-                      {"skips", n["skip"]},
-                      {"pauses", n["pause"]},
-                      {"resumes", n["resume"]},
-                      {"upgrades", n["upgrade"]},
-                      {"downgrades", n["downgrade"]},
-                      {"frequency_changes", n["frequency_change"]},
-                      {"coupon_redemptions", n["coupon_redemption"]},
-                      {"backorder_choices", n["backorder_choice"]},
-                      {"retention_interactions",
-                       n["retention_offered"] + n["retention_accepted"] + n["retention_declined"]},
-                      {"api_actions", actions}});
+      row.update(
+          Json{{"active_subscribers", active},
+               {"engaged_subscribers", engaged_count},
+               {"engaged_share", rate_json(rate(static_cast<double>(engaged_count), active))},
+               {"actions_per_subscriber", rate_json(rate(actions, active))},
+               {"skips", n["skip"]},
+               {"pauses", n["pause"]},
+               {"resumes", n["resume"]},
+               {"upgrades", n["upgrade"]},
+               {"downgrades", n["downgrade"]},
+               {"frequency_changes", n["frequency_change"]},
+               {"coupon_redemptions", n["coupon_redemption"]},
+               {"backorder_choices", n["backorder_choice"]},
+               {"retention_interactions", n["retention_offered"] + n["retention_accepted"] + n["retention_declined"]},
+               {"api_actions", actions}});
       data.push_back(std::move(row));
     }
     return list_of(std::move(data), currency);
@@ -1002,50 +1084,56 @@ Result<Json> Reports::cancellations(const ReportQuery& q) {
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
     const Timestamp now = clock_.now();
-    // What happened after each acceptance: the activity up to now, and each subscription's end.
-    RECUR_ASSIGN(auto acts, activity_between(tx, currency, q.from, std::max(q.to, now + 1)));
-    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
-    std::unordered_map<std::string, const SubscriptionFacts*> sub_of;
-    for (const auto& s : subs) sub_of[s.id] = &s;
+    struct Row {
+      std::int64_t cancellations = 0, offered = 0, accepted = 0, declined = 0, canceled_anyway = 0;
+      std::int64_t kept[3] = {0, 0, 0}, judged[3] = {0, 0, 0};
+    };
+    std::vector<std::map<std::pair<std::string, std::string>, Row>> rows(bs.size());  // (reason, offer or "")
+    // Declines not yet followed by a cancellation of their subscription: canceled anyway when one
+    // follows (read up to now, past the range's end).
+    std::unordered_map<std::string, std::vector<Row*>> declined;
+    const std::vector<std::string> kinds{"cancel", "dunning_cancel", "retention_offered", "retention_declined",
+                                         "retention_accepted"};
+    RECUR_TRY(each_activity(tx, currency, q.from, std::max(q.to, now + 1), slice, kinds,
+                            [&](const SubscriptionActivity& row) -> Status {
+                              const Activity& a = row.activity;
+                              if (a.kind == "cancel") {
+                                auto waiting = declined.find(a.subscription);
+                                if (waiting != declined.end()) {
+                                  for (Row* r : waiting->second) r->canceled_anyway += 1;
+                                  declined.erase(waiting);
+                                }
+                              }
+                              const std::size_t k = bucket_index(bs, a.at);
+                              if (k == bs.size()) return Ok{};
+                              const std::string reason = a.reason.value_or("unknown");
+                              const std::string offer = a.offer.value_or("");
+                              auto& bucket = rows[k];
+                              if (a.kind == "cancel" || a.kind == "dunning_cancel")
+                                bucket[{reason, ""}].cancellations += 1;
+                              if (a.kind == "retention_offered") bucket[{reason, offer}].offered += 1;
+                              if (a.kind == "retention_declined") {
+                                Row& r = bucket[{reason, offer}];
+                                r.declined += 1;
+                                declined[a.subscription].push_back(&r);
+                              }
+                              if (a.kind == "retention_accepted") {
+                                Row& r = bucket[{reason, offer}];
+                                r.accepted += 1;
+                                const int days[3] = {30, 60, 90};
+                                for (int d = 0; d < 3; ++d) {
+                                  const Timestamp check = a.at + days[d] * kSecondsPerDay;
+                                  if (check > now) continue;  // not known yet
+                                  r.judged[d] += 1;
+                                  if (!row.ended_at || *row.ended_at > check) r.kept[d] += 1;
+                                }
+                              }
+                              return Ok{};
+                            }));
     Json data = Json::array();
-    for (const auto& b : bs) {
-      struct Row {
-        std::int64_t cancellations = 0, offered = 0, accepted = 0, declined = 0, canceled_anyway = 0;
-        std::int64_t kept[3] = {0, 0, 0}, judged[3] = {0, 0, 0};
-      };
-      std::map<std::pair<std::string, std::string>, Row> rows;  // (reason, offer or "")
-      for (std::size_t i = 0; i < acts.size(); ++i) {
-        const auto& a = acts[i];
-        if (a.at < b.start || a.at >= b.end || !sub_of.count(a.subscription)) continue;
-        const std::string reason = a.reason.value_or("unknown");
-        const std::string offer = a.offer.value_or("");
-        if (a.kind == "cancel" || a.kind == "dunning_cancel") rows[{reason, ""}].cancellations += 1;
-        if (a.kind == "retention_offered") rows[{reason, offer}].offered += 1;
-        if (a.kind == "retention_declined") {
-          Row& r = rows[{reason, offer}];
-          r.declined += 1;
-          // Canceled anyway: a cancellation of the same subscription follows the decline.
-          for (std::size_t j = i + 1; j < acts.size(); ++j)
-            if (acts[j].subscription == a.subscription && acts[j].kind == "cancel") {
-              r.canceled_anyway += 1;
-              break;
-            }
-        }
-        if (a.kind == "retention_accepted") {
-          Row& r = rows[{reason, offer}];
-          r.accepted += 1;
-          const SubscriptionFacts* s = sub_of[a.subscription];
-          const int days[3] = {30, 60, 90};
-          for (int k = 0; k < 3; ++k) {
-            const Timestamp check = a.at + days[k] * kSecondsPerDay;
-            if (check > now) continue;  // not known yet
-            r.judged[k] += 1;
-            if (!s->ended_at || *s->ended_at > check) r.kept[k] += 1;
-          }
-        }
-      }
-      for (const auto& [key, r] : rows) {
-        Json row = bucket_times(b);
+    for (std::size_t k = 0; k < bs.size(); ++k) {
+      for (const auto& [key, r] : rows[k]) {
+        Json row = bucket_times(bs[k]);
         row.update(Json{{"reason", key.first},
                         {"offer", text_or_null(key.second)},
                         {"cancellations", r.cancellations},
@@ -1065,25 +1153,66 @@ Result<Json> Reports::cancellations(const ReportQuery& q) {
 
 namespace {
 
-// The signals of each subscription from its activity in [from, to) and its state at `to`.
-std::unordered_map<std::string, RiskSignals> signals_between(const std::vector<Activity>& acts, Timestamp from,
-                                                             Timestamp to) {
-  std::unordered_map<std::string, RiskSignals> out;
-  for (const auto& a : acts) {
-    if (a.at < from || a.at >= to) continue;
-    RiskSignals& s = out[a.subscription];
-    if (a.kind == "payment_failed") ++s.failed_payments;
-    else if (a.kind == "skip") ++s.skips;
-    else if (a.kind == "pause") ++s.pauses;
-    else if (a.kind == "downgrade") ++s.downgrades;
-    else if (a.kind == "backorder") ++s.backorders;
-    else if (a.kind == "retention_declined") ++s.offers_declined;
-    else if (a.kind == "retention_accepted") ++s.offers_accepted;
-  }
-  return out;
+// Adds an activity to a subscription's signals.
+void add_signal(RiskSignals& s, std::string_view kind) {
+  if (kind == "payment_failed")
+    ++s.failed_payments;
+  else if (kind == "skip")
+    ++s.skips;
+  else if (kind == "pause")
+    ++s.pauses;
+  else if (kind == "downgrade")
+    ++s.downgrades;
+  else if (kind == "backorder")
+    ++s.backorders;
+  else if (kind == "retention_declined")
+    ++s.offers_declined;
+  else if (kind == "retention_accepted")
+    ++s.offers_accepted;
 }
 
 constexpr Timestamp kRiskWindow = 90 * kSecondsPerDay;
+
+// The `limit` first of what is offered, by a key descending, ties in the order offered (as a
+// stable sort of them all would give), holding only those: a min-heap on (key, order).
+template <class T>
+class TopN {
+ public:
+  explicit TopN(std::size_t limit) : limit_(limit) {}
+  void offer(double key, T item) {
+    ++offered_;
+    Entry e{key, offered_, std::move(item)};
+    if (heap_.size() < limit_) {
+      heap_.push_back(std::move(e));
+      std::push_heap(heap_.begin(), heap_.end(), worse_last);
+    } else if (limit_ > 0 && better(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse_last);
+      heap_.back() = std::move(e);
+      std::push_heap(heap_.begin(), heap_.end(), worse_last);
+    }
+  }
+  std::size_t offered() const { return offered_; }
+  // The best first.
+  std::vector<T> take() {
+    std::sort(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return better(a, b); });
+    std::vector<T> out;
+    for (auto& e : heap_) out.push_back(std::move(e.item));
+    return out;
+  }
+
+ private:
+  struct Entry {
+    double key;
+    std::size_t order;
+    T item;
+  };
+  static bool better(const Entry& a, const Entry& b) { return a.key > b.key || (a.key == b.key && a.order < b.order); }
+  // The heap's front is the worst kept.
+  static bool worse_last(const Entry& a, const Entry& b) { return better(a, b); }
+  std::size_t limit_;
+  std::size_t offered_ = 0;
+  std::vector<Entry> heap_;
+};
 
 }  // namespace
 
@@ -1092,60 +1221,68 @@ Result<Json> Reports::at_risk(const ReportQuery& q) {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     const Timestamp now = clock_.now();
-    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, slice));
-    RECUR_ASSIGN(auto acts, activity_between(tx, currency, now - 2 * kRiskWindow, now + 1));
-    // Now: the subscriptions that count for MRR, scored on the last 90 days.
-    auto recent = signals_between(acts, now - kRiskWindow, now + 1);
-    struct Scoredsub {
-      const SubscriptionFacts* sub;
-      RiskSignals signals;
-      double score;
-    };
-    std::vector<Scoredsub> scored;
-    for (const auto& s : subs) {
-      if (s.mrr <= 0) continue;
-      RiskSignals sig = recent[s.id];
-      sig.past_due = s.status == "past_due";
-      sig.tenure_days = s.started_at ? static_cast<double>(now - *s.started_at) / kSecondsPerDay : 0;
-      scored.push_back({&s, sig, risk_score(sig)});
-    }
-    std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
-    // Backtest: score who was paying 90 days ago on the 90 days before that; the outcome is
-    // whether it ended since.
+    // Now: the subscriptions that count for MRR, scored on the last 90 days. Backtest: score
+    // who was paying 90 days ago on the 90 days before that; the outcome is whether it ended
+    // since. The signals of both windows, of the subscriptions that have any.
     const Timestamp then = now - kRiskWindow;
-    auto past = signals_between(acts, then - kRiskWindow, then);
+    std::unordered_map<std::string, std::pair<RiskSignals, RiskSignals>> signals;  // (recent, past)
+    const std::vector<std::string> kinds{
+        "payment_failed", "skip", "pause", "downgrade", "backorder", "retention_declined", "retention_accepted"};
+    RECUR_TRY(each_activity(tx, currency, then - kRiskWindow, now + 1, slice, kinds,
+                            [&](const SubscriptionActivity& row) -> Status {
+                              auto& both = signals[row.activity.subscription];
+                              add_signal(row.activity.at >= then ? both.first : both.second, row.activity.kind);
+                              return Ok{};
+                            }));
+    struct Scoredsub {
+      std::string id, customer, plan;
+      std::int64_t mrr = 0;
+      RiskSignals signals;
+      double score = 0;
+    };
+    TopN<Scoredsub> top(static_cast<std::size_t>(std::max(q.limit, 0)));
     std::vector<Scored> outcomes;
-    for (const auto& s : subs) {
-      if (!s.started_at || *s.started_at >= then) continue;
-      if (s.ended_at && *s.ended_at < then) continue;
-      RiskSignals sig = past[s.id];
-      sig.tenure_days = static_cast<double>(then - *s.started_at) / kSecondsPerDay;
-      outcomes.push_back(Scored{risk_score(sig), s.ended_at.has_value() && *s.ended_at <= now});
-    }
+    RECUR_TRY(each_subscription(tx, currency, slice, [&](const SubscriptionFacts& s) -> Status {
+      auto found = signals.find(s.id);
+      if (s.mrr > 0) {
+        RiskSignals sig = found == signals.end() ? RiskSignals{} : found->second.first;
+        sig.past_due = s.status == "past_due";
+        sig.tenure_days = s.started_at ? static_cast<double>(now - *s.started_at) / kSecondsPerDay : 0;
+        const double score = risk_score(sig);
+        top.offer(score, Scoredsub{s.id, s.customer, s.plan, s.mrr, sig, score});
+      }
+      if (s.started_at && *s.started_at < then && !(s.ended_at && *s.ended_at < then)) {
+        RiskSignals sig = found == signals.end() ? RiskSignals{} : found->second.second;
+        sig.tenure_days = static_cast<double>(then - *s.started_at) / kSecondsPerDay;
+        outcomes.push_back(Scored{risk_score(sig), s.ended_at.has_value() && *s.ended_at <= now});
+      }
+      return Ok{};
+    }));
+    const std::size_t scored = top.offered();
     Json data = Json::array();
-    for (std::size_t i = 0; i < scored.size() && static_cast<int>(i) < q.limit; ++i) {
-      const auto& x = scored[i];
+    for (const auto& x : top.take()) {
       Json reasons = Json::array();
       for (auto& r : risk_reasons(x.signals)) reasons.push_back(r);
-      data.push_back(Json{{"subscription", x.sub->id},
-                          {"customer", x.sub->customer},
-                          {"plan", x.sub->plan},
+      data.push_back(Json{{"subscription", x.id},
+                          {"customer", x.customer},
+                          {"plan", x.plan},
                           {"currency", currency},
-                          {"mrr", x.sub->mrr},
+                          {"mrr", x.mrr},
                           {"score", decimals9(x.score)},
                           {"reasons", std::move(reasons)},
-                          {"signals", {{"failed_payments", x.signals.failed_payments},
-                                       {"skips", x.signals.skips},
-                                       {"pauses", x.signals.pauses},
-                                       {"downgrades", x.signals.downgrades},
-                                       {"backorders", x.signals.backorders},
-                                       {"offers_declined", x.signals.offers_declined},
-                                       {"offers_accepted", x.signals.offers_accepted},
-                                       {"past_due", x.signals.past_due},
-                                       {"tenure_days", std::floor(x.signals.tenure_days)}}}});
+                          {"signals",
+                           {{"failed_payments", x.signals.failed_payments},
+                            {"skips", x.signals.skips},
+                            {"pauses", x.signals.pauses},
+                            {"downgrades", x.signals.downgrades},
+                            {"backorders", x.signals.backorders},
+                            {"offers_declined", x.signals.offers_declined},
+                            {"offers_accepted", x.signals.offers_accepted},
+                            {"past_due", x.signals.past_due},
+                            {"tenure_days", std::floor(x.signals.tenure_days)}}}});
     }
     Json out = list_of(std::move(data), currency);
-    out["has_more"] = static_cast<int>(scored.size()) > q.limit;
+    out["has_more"] = static_cast<int>(scored) > q.limit;
     out["model"] = Json{{"name", "recur-risk-1"},
                         {"description", "Recur's own model: a logistic score of recorded signals (docs/analytics.md)"},
                         {"backtest_at", format_rfc3339(then)},
@@ -1175,43 +1312,53 @@ Result<Json> Reports::customers(const ReportQuery& q) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Json> {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     const Timestamp now = clock_.now();
-    RECUR_ASSIGN(auto revenue, revenue_by_customer(tx, currency));
-    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, Slice{}));
-    // Survival by plan, for each customer's expected remaining lifetime.
-    std::map<std::string, std::vector<SubscriptionFacts>> by_plan;
-    std::unordered_map<std::string, std::vector<const SubscriptionFacts*>> by_customer;
-    for (const auto& s : subs) {
-      by_plan[s.plan].push_back(s);
-      by_customer[s.customer].push_back(&s);
-    }
+    // Survival by plan, for each customer's expected remaining lifetime; of each customer, its
+    // subscriptions that count for MRR (their plan and tenure).
+    std::map<std::string, std::vector<Lifetime>> lives_by_plan;
+    std::unordered_map<std::string, std::vector<std::pair<std::string, double>>> active_of;
+    RECUR_TRY(each_subscription(tx, currency, Slice{}, [&](const SubscriptionFacts& s) -> Status {
+      auto& lives = lives_by_plan[s.plan];
+      if (auto l = lifetime_of(s, now)) lives.push_back(*l);
+      if (s.mrr > 0)
+        active_of[s.customer].emplace_back(
+            s.plan, s.started_at ? static_cast<double>(now - *s.started_at) / kSecondsPerDay : 0);
+      return Ok{};
+    }));
     std::map<std::string, std::vector<SurvivalStep>> curves;
-    for (const auto& [plan, members] : by_plan) curves[plan] = kaplan_meier(lifetimes(members, now));
-    std::vector<Json> rows;
-    for (const auto& r : revenue) {
+    for (auto& [plan, lives] : lives_by_plan) curves[plan] = kaplan_meier(std::move(lives));
+    lives_by_plan.clear();
+    auto sort_key = [&](const CustomerValue& v) -> double {
+      if (q.sort == "realised") return static_cast<double>(v.realised);
+      if (q.sort == "expected_future") return static_cast<double>(v.expected_future);
+      return static_cast<double>(v.ltv);
+    };
+    TopN<std::pair<std::string, CustomerValue>> top(static_cast<std::size_t>(std::max(q.limit, 0)));
+    RECUR_TRY(each_customer_revenue(tx, currency, [&](const CustomerRevenue& r) -> Status {
       CustomerValueInput in;
       in.realised = r.paid - r.refunded;
       in.orders = r.orders;
       in.tenure_months =
           r.first_paid_at ? static_cast<double>(now - *r.first_paid_at) / kSecondsPerDay / kDaysPerMonth : 0;
-      for (const SubscriptionFacts* s : by_customer[r.customer]) {
-        if (s->mrr <= 0) continue;
-        in.active = true;
-        const double tenure = s->started_at ? static_cast<double>(now - *s->started_at) / kSecondsPerDay : 0;
-        in.remaining_months = std::max(in.remaining_months, expected_remaining_months(curves[s->plan], tenure));
+      auto active = active_of.find(r.customer);
+      if (active != active_of.end()) {
+        for (const auto& [plan, tenure] : active->second) {
+          in.active = true;
+          in.remaining_months = std::max(in.remaining_months, expected_remaining_months(curves[plan], tenure));
+        }
       }
-      rows.push_back(value_json(r.customer, currency, customer_value(in)));
-    }
-    std::stable_sort(rows.begin(), rows.end(), [&](const Json& a, const Json& b) {
-      return a.at(q.sort).get<double>() > b.at(q.sort).get<double>();
-    });
+      CustomerValue v = customer_value(in);
+      top.offer(sort_key(v), {r.customer, v});
+      return Ok{};
+    }));
+    const std::size_t total = top.offered();
     Json data = Json::array();
-    for (std::size_t i = 0; i < rows.size() && static_cast<int>(i) < q.limit; ++i) {
-      Json row = std::move(rows[i]);
+    for (const auto& [customer, v] : top.take()) {
+      Json row = value_json(customer, currency, v);
       row.erase("object");
       data.push_back(std::move(row));
     }
     Json out = list_of(std::move(data), currency);
-    out["has_more"] = static_cast<int>(rows.size()) > q.limit;
+    out["has_more"] = static_cast<int>(total) > q.limit;
     return out;
   }, db::TxMode::kReadOnly);
 }
@@ -1245,9 +1392,9 @@ Result<Json> Reports::customer_ltv(const std::string& customer, const ReportQuer
     for (const auto& r : refunds)
       if (r.currency == currency) in.realised -= r.amount;
     in.tenure_months = first_paid ? static_cast<double>(now - *first_paid) / kSecondsPerDay / kDaysPerMonth : 0;
-    RECUR_ASSIGN(auto subs, subscriptions_in(tx, currency, Slice{}));
+    RECUR_ASSIGN(auto subs, customer_subscriptions(tx, customer, currency));
     for (const auto& s : subs) {
-      if (s.customer != customer || s.mrr <= 0) continue;
+      if (s.mrr <= 0) continue;
       in.active = true;
       Slice plan_slice;
       plan_slice.plans = {s.plan};

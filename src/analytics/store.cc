@@ -291,28 +291,54 @@ Result<DailyDelta> daily_before(db::Tx& tx, const std::string& currency, Timesta
   return delta_from_row(rows[0], 0);
 }
 
-Result<std::vector<CustomerMovement>> movements_between(db::Tx& tx, const std::string& currency, Timestamp from,
-                                                        Timestamp to, bool churn_only) {
-  RECUR_ASSIGN(auto rows,
-               tx.query(std::string("SELECT customer_id, at, kind, amount, mrr_before, mrr_after, churn_type"
-                                    " FROM analytics_movements WHERE currency = $1 AND at >= $2 AND at < $3") +
-                            (churn_only ? " AND kind = 'churn'" : "") + " ORDER BY at, customer_id",
-                        {currency, from, to}));
-  std::vector<CustomerMovement> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(CustomerMovement{r.text(0), movement_from_row(r, 1)});
-  return out;
+Result<DailyDelta> sums_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to) {
+  DailyDelta d;
+  RECUR_ASSIGN(auto kinds, tx.query("SELECT kind, COUNT(*), COALESCE(SUM(amount), 0) FROM analytics_movements"
+                                    " WHERE currency = $1 AND at >= $2 AND at < $3 GROUP BY kind",
+                                    {currency, from, to}));
+  for (const auto& r : kinds) {
+    auto kind = kind_from(r.text(0));
+    if (!kind) continue;
+    Movement m;
+    m.kind = *kind;
+    m.amount = r.int64(2);
+    d.add(m, +1);  // one movement of the whole amount: the count is set below
+    const std::int64_t count = r.int64(1);
+    switch (*kind) {
+      case MovementKind::kNew:
+        d.count_new = count;
+        break;
+      case MovementKind::kExpansion:
+        d.count_expansion = count;
+        break;
+      case MovementKind::kContraction:
+        d.count_contraction = count;
+        break;
+      case MovementKind::kChurn:
+        d.count_churn = count;
+        break;
+      case MovementKind::kReactivation:
+        d.count_reactivation = count;
+        break;
+    }
+  }
+  RECUR_ASSIGN(auto steps, tx.query("SELECT COALESCE(SUM(CASE WHEN mrr_before = 0 AND mrr > 0 THEN 1 ELSE 0 END), 0),"
+                                    " COALESCE(SUM(CASE WHEN mrr_before > 0 AND mrr = 0 THEN 1 ELSE 0 END), 0)"
+                                    " FROM analytics_points WHERE currency = $1 AND at >= $2 AND at < $3",
+                                    {currency, from, to}));
+  d.subscriptions_started = steps.at(0).int64(0);
+  d.subscriptions_stopped = steps.at(0).int64(1);
+  return d;
 }
 
-Result<std::vector<StoredPoint>> points_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to) {
-  RECUR_ASSIGN(auto rows, tx.query(std::string("SELECT ") + kPointColumns +
-                                       " FROM analytics_points WHERE currency = $1 AND at >= $2 AND at < $3"
-                                       " ORDER BY at, subscription_id, seq",
-                                   {currency, from, to}));
-  std::vector<StoredPoint> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(point_from_row(r));
-  return out;
+Status each_movement(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to, bool churn_only,
+                     const Visit<CustomerMovement>& fn) {
+  return tx.each(std::string("SELECT customer_id, at, kind, amount, mrr_before, mrr_after, churn_type"
+                             " FROM analytics_movements WHERE currency = $1 AND at >= $2 AND at < $3") +
+                     (churn_only ? " AND kind = 'churn'" : "") + " ORDER BY at, customer_id",
+                 {currency, from, to}, [&](const db::Row& r) {
+                   return fn(CustomerMovement{r.text(0), movement_from_row(r, 1)});
+                 });
 }
 
 Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& currency, const Slice& slice) {
@@ -330,26 +356,32 @@ Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& cur
   return out;
 }
 
-Result<std::vector<SubscriptionFacts>> subscriptions_in(db::Tx& tx, const std::string& currency, const Slice& slice) {
+Status each_subscription(db::Tx& tx, const std::string& currency, const Slice& slice,
+                         const Visit<SubscriptionFacts>& fn) {
   db::Params params{currency};
   std::string sql = std::string("SELECT ") + kSubscriptionColumns + " FROM analytics_subscriptions s WHERE s.currency = $1";
   sql += slice_sql(slice, params, "s");
   sql += " ORDER BY subscription_id";
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  return tx.each(sql, params, [&](const db::Row& r) { return fn(subscription_from_row(r)); });
+}
+
+Result<std::vector<SubscriptionFacts>> customer_subscriptions(db::Tx& tx, const std::string& customer,
+                                                              const std::string& currency) {
+  RECUR_ASSIGN(auto rows, tx.query(std::string("SELECT ") + kSubscriptionColumns +
+                                       " FROM analytics_subscriptions WHERE customer_id = $1 AND currency = $2"
+                                       " ORDER BY subscription_id",
+                                   {customer, currency}));
   std::vector<SubscriptionFacts> out;
-  out.reserve(rows.size());
   for (const auto& r : rows) out.push_back(subscription_from_row(r));
   return out;
 }
 
-Result<std::vector<InvoiceFacts>> invoices_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to) {
-  RECUR_ASSIGN(auto rows, tx.query(std::string("SELECT ") + kInvoiceColumns +
-                                       " FROM analytics_invoices WHERE currency = $1 AND due_at >= $2 AND due_at < $3"
-                                       " ORDER BY due_at, invoice_id",
-                                   {currency, from, to}));
-  std::vector<InvoiceFacts> out;
-  for (const auto& r : rows) out.push_back(invoice_from_row(r));
-  return out;
+Status each_invoice_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to,
+                        const Visit<InvoiceFacts>& fn) {
+  return tx.each(std::string("SELECT ") + kInvoiceColumns +
+                     " FROM analytics_invoices WHERE currency = $1 AND due_at >= $2 AND due_at < $3"
+                     " ORDER BY due_at, invoice_id",
+                 {currency, from, to}, [&](const db::Row& r) { return fn(invoice_from_row(r)); });
 }
 
 Result<std::set<std::string>> first_cycle_invoices(db::Tx& tx, const std::string& currency, Timestamp from,
@@ -385,19 +417,16 @@ Result<std::vector<RefundFacts>> customer_refunds(db::Tx& tx, const std::string&
   return out;
 }
 
-Result<std::vector<CustomerRevenue>> revenue_by_customer(db::Tx& tx, const std::string& currency) {
-  RECUR_ASSIGN(auto rows,
-               tx.query("SELECT i.customer_id, SUM(i.amount_paid), SUM(CASE WHEN i.paid_at IS NULL THEN 0 ELSE 1 END),"
-                        " MIN(i.paid_at), COALESCE((SELECT SUM(r.amount) FROM analytics_refunds r"
-                        " WHERE r.customer_id = i.customer_id AND r.currency = $1), 0)"
-                        " FROM analytics_invoices i WHERE i.currency = $1 GROUP BY i.customer_id ORDER BY i.customer_id",
-                        {currency}));
-  std::vector<CustomerRevenue> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows)
-    out.push_back(CustomerRevenue{r.text(0), r.opt_int64(1).value_or(0), r.opt_int64(4).value_or(0),
+Status each_customer_revenue(db::Tx& tx, const std::string& currency, const Visit<CustomerRevenue>& fn) {
+  return tx.each(
+      "SELECT i.customer_id, SUM(i.amount_paid), SUM(CASE WHEN i.paid_at IS NULL THEN 0 ELSE 1 END),"
+      " MIN(i.paid_at), COALESCE((SELECT SUM(r.amount) FROM analytics_refunds r"
+      " WHERE r.customer_id = i.customer_id AND r.currency = $1), 0)"
+      " FROM analytics_invoices i WHERE i.currency = $1 GROUP BY i.customer_id ORDER BY i.customer_id",
+      {currency}, [&](const db::Row& r) {
+        return fn(CustomerRevenue{r.text(0), r.opt_int64(1).value_or(0), r.opt_int64(4).value_or(0),
                                   r.opt_int64(2).value_or(0), r.opt_int64(3)});
-  return out;
+      });
 }
 
 Result<std::vector<CustomerRevenue>> revenue_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
@@ -430,32 +459,41 @@ Result<std::vector<std::pair<std::string, Timestamp>>> cohort_members(db::Tx& tx
   return out;
 }
 
-Result<std::vector<CustomerMovement>> movements_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
-                                                          Timestamp to) {
-  RECUR_ASSIGN(auto rows,
-               tx.query("SELECT m.customer_id, m.at, m.kind, m.amount, m.mrr_before, m.mrr_after, m.churn_type"
-                        " FROM analytics_movements m JOIN analytics_customers c"
-                        " ON c.customer_id = m.customer_id AND c.currency = m.currency"
-                        " WHERE m.currency = $1 AND c.first_paid_at >= $2 AND c.first_paid_at < $3"
-                        " ORDER BY m.customer_id, m.at",
-                        {currency, from, to}));
-  std::vector<CustomerMovement> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(CustomerMovement{r.text(0), movement_from_row(r, 1)});
-  return out;
+Status each_movement_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to,
+                               const Visit<CustomerMovement>& fn) {
+  return tx.each(
+      "SELECT m.customer_id, m.at, m.kind, m.amount, m.mrr_before, m.mrr_after, m.churn_type"
+      " FROM analytics_movements m JOIN analytics_customers c"
+      " ON c.customer_id = m.customer_id AND c.currency = m.currency"
+      " WHERE m.currency = $1 AND c.first_paid_at >= $2 AND c.first_paid_at < $3"
+      " ORDER BY m.customer_id, m.at",
+      {currency, from, to}, [&](const db::Row& r) {
+        return fn(CustomerMovement{r.text(0), movement_from_row(r, 1)});
+      });
 }
 
-Result<std::vector<Activity>> activity_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to) {
-  RECUR_ASSIGN(auto rows,
-               tx.query("SELECT a.event_id, a.subscription_id, a.customer_id, a.at, a.kind, a.reason, a.offer"
-                        " FROM analytics_activity a JOIN analytics_subscriptions s ON s.subscription_id = a.subscription_id"
-                        " WHERE s.currency = $1 AND a.at >= $2 AND a.at < $3 ORDER BY a.at, a.event_id",
-                        {currency, from, to}));
-  std::vector<Activity> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows)
-    out.push_back(Activity{r.text(0), r.text(1), r.text(2), r.int64(3), r.text(4), r.opt_text(5), r.opt_text(6)});
-  return out;
+Status each_activity(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to, const Slice& slice,
+                     const std::vector<std::string>& kinds, const Visit<SubscriptionActivity>& fn) {
+  db::Params params{currency, from, to};
+  std::string sql =
+      "SELECT a.event_id, a.subscription_id, a.customer_id, a.at, a.kind, a.reason, a.offer, s.ended_at"
+      " FROM analytics_activity a JOIN analytics_subscriptions s ON s.subscription_id = a.subscription_id"
+      " WHERE s.currency = $1 AND a.at >= $2 AND a.at < $3";
+  sql += slice_sql(slice, params, "s");
+  if (!kinds.empty()) {
+    sql += " AND a.kind IN (";
+    for (std::size_t i = 0; i < kinds.size(); ++i) {
+      params.emplace_back(kinds[i]);
+      sql += (i ? ", $" : "$") + std::to_string(params.size());
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY a.at, a.event_id";
+  return tx.each(sql, params, [&](const db::Row& r) {
+    return fn(SubscriptionActivity{
+        Activity{r.text(0), r.text(1), r.text(2), r.int64(3), r.text(4), r.opt_text(5), r.opt_text(6)},
+        r.opt_int64(7)});
+  });
 }
 
 }  // namespace recur::analytics

@@ -3,11 +3,12 @@
 // activity. Only analytics writes them; every row comes from an event (service.h).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "analytics/model.h"
@@ -176,15 +177,23 @@ Result<std::vector<DayRow>> daily_rows(db::Tx& tx, const std::string& currency, 
 // The same sums over every day before `day` (one row).
 Result<DailyDelta> daily_before(db::Tx& tx, const std::string& currency, Timestamp day);
 
-// Movements with from <= at < to, by at.
+// Reports read what grows with the data (every subscription, every movement in a year) a row
+// at a time (db::Tx::each) and keep only their sums: a report's memory is its answer's, not the
+// data's. Requires of every `fn` below: it does not use `tx`.
+template <class T>
+using Visit = std::function<Status(const T&)>;
+
+// What the movements and subscription starts/stops with from <= at < to add up to (a partial
+// day at a range's ends).
+Result<DailyDelta> sums_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+
+// Movements with from <= at < to, by at, then customer.
 struct CustomerMovement {
   std::string customer;
   Movement movement;
 };
-Result<std::vector<CustomerMovement>> movements_between(db::Tx& tx, const std::string& currency, Timestamp from,
-                                                        Timestamp to, bool churn_only = false);
-// Points with from <= at < to (subscriptions started and stopped inside a partial day).
-Result<std::vector<StoredPoint>> points_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+Status each_movement(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to, bool churn_only,
+                     const Visit<CustomerMovement>& fn);
 
 // Every point of the subscriptions matching the filter (a slice: plan ids, acquisition
 // coupon), by customer, at, subscription, seq: the filtered figures are computed from it.
@@ -199,11 +208,16 @@ struct Slice {
 };
 Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& currency, const Slice& slice);
 
-// Subscriptions analytics knows, for survival and at-risk (the slice applied).
-Result<std::vector<SubscriptionFacts>> subscriptions_in(db::Tx& tx, const std::string& currency, const Slice& slice);
+// Subscriptions analytics knows in the currency (the slice applied), by id.
+Status each_subscription(db::Tx& tx, const std::string& currency, const Slice& slice,
+                         const Visit<SubscriptionFacts>& fn);
+// A customer's subscriptions in the currency, by id.
+Result<std::vector<SubscriptionFacts>> customer_subscriptions(db::Tx& tx, const std::string& customer,
+                                                              const std::string& currency);
 
-// Invoices that came due in [from, to).
-Result<std::vector<InvoiceFacts>> invoices_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+// Invoices that came due in [from, to), by due time, then id.
+Status each_invoice_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to,
+                        const Visit<InvoiceFacts>& fn);
 // The invoices due in [from, to) that are their subscription's first subscription_cycle
 // invoice with a total above 0 (in due order, then id): first renewals.
 Result<std::set<std::string>> first_cycle_invoices(db::Tx& tx, const std::string& currency, Timestamp from,
@@ -219,7 +233,8 @@ struct CustomerRevenue {
   std::int64_t orders = 0;
   std::optional<Timestamp> first_paid_at;
 };
-Result<std::vector<CustomerRevenue>> revenue_by_customer(db::Tx& tx, const std::string& currency);
+// By customer id.
+Status each_customer_revenue(db::Tx& tx, const std::string& currency, const Visit<CustomerRevenue>& fn);
 // The same, for the customers whose first paid invoice is in [from, to) (a cohort table's).
 Result<std::vector<CustomerRevenue>> revenue_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
                                                        Timestamp to);
@@ -227,11 +242,17 @@ Result<std::vector<CustomerRevenue>> revenue_of_cohort(db::Tx& tx, const std::st
 // Customers whose first paid invoice is in [from, to), with that time.
 Result<std::vector<std::pair<std::string, Timestamp>>> cohort_members(db::Tx& tx, const std::string& currency,
                                                                       Timestamp from, Timestamp to);
-// The movements of those customers (by customer, at).
-Result<std::vector<CustomerMovement>> movements_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from,
-                                                          Timestamp to);
+// The movements of those customers, by customer, then at.
+Status each_movement_of_cohort(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to,
+                               const Visit<CustomerMovement>& fn);
 
-// Activity with from <= at < to on subscriptions in the currency, by at.
-Result<std::vector<Activity>> activity_between(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to);
+// Activity with from <= at < to on the subscriptions in the currency and the slice, by at,
+// then event id; only of `kinds` unless empty. With the activity, when its subscription ended.
+struct SubscriptionActivity {
+  Activity activity;
+  std::optional<Timestamp> ended_at;
+};
+Status each_activity(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to, const Slice& slice,
+                     const std::vector<std::string>& kinds, const Visit<SubscriptionActivity>& fn);
 
 }  // namespace recur::analytics

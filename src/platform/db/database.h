@@ -64,6 +64,16 @@ class Tx {
  public:
   virtual ~Tx() = default;
   virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
+  // The rows of a query one at a time, without holding them all: a scan whose result grows
+  // with the data (a report over every subscription) keeps only what `fn` keeps. SQLite steps
+  // its statement; PostgreSQL reads in single-row mode. The first error `fn` returns stops the
+  // calls (the rest of the rows are read and dropped) and is returned. Requires: `fn` does not
+  // use this transaction (the connection is busy with the rows until the last one).
+  virtual Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) {
+    RECUR_ASSIGN(Rows rows, query(sql, params));
+    for (const auto& r : rows) RECUR_TRY(fn(r));
+    return Ok{};
+  }
   // Returns the number of rows changed.
   virtual Result<std::int64_t> exec(std::string_view sql, const Params& params = {}) = 0;
   // A write whose result nobody reads before COMMIT (an event, an outbox row): PostgreSQL

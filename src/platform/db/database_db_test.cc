@@ -116,6 +116,59 @@ TEST_F(DatabaseTest, ADeferredWriteThatFailsFailsTheNextStatementAndRollsAllBack
   EXPECT_EQ(keys(), 1);
 }
 
+TEST_F(DatabaseTest, EachHandsOverTheRowsInOrderAfterTheDeferredWritesAndTheTransactionGoesOn) {
+  auto tx = db().begin();
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {"k" + std::to_string(i), "h" + std::to_string(i)}).ok());
+  std::vector<std::string> seen;
+  auto all = (*tx)->each("SELECT id, prefix FROM api_keys WHERE id >= $1 ORDER BY id", {std::string("k2")},
+                         [&](const Row& r) -> Status {
+                           seen.push_back(r.text(0));
+                           return Ok{};
+                         });
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(seen, (std::vector<std::string>{"k2", "k3", "k4", "k5"}));
+  // The first error stops the calls and is the result; the transaction serves the next statement.
+  seen.clear();
+  auto stopped = (*tx)->each("SELECT id FROM api_keys ORDER BY id", {}, [&](const Row& r) -> Status {
+    seen.push_back(r.text(0));
+    if (seen.size() == 2) return Error::conflict("enough", "two are enough");
+    return Ok{};
+  });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, "enough");
+  EXPECT_EQ(seen, (std::vector<std::string>{"k1", "k2"}));
+  ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k6"), std::string("h6")}).ok());
+  ASSERT_TRUE((*tx)->commit().ok());
+  EXPECT_EQ(keys(), 6);
+}
+
+TEST_F(DatabaseTest, EachReportsTheQuerysErrorAndTheTransactionRollsBack) {
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")}).ok());
+    int calls = 0;
+    auto bad = (*tx)->each("SELECT id FROM no_such_table", {}, [&](const Row&) -> Status {
+      ++calls;
+      return Ok{};
+    });
+    EXPECT_FALSE(bad.ok());
+    EXPECT_EQ(calls, 0);
+  }
+  EXPECT_EQ(keys(), 0);
+  // The connection went back to the pool usable.
+  auto tx = db().begin(TxMode::kReadOnly);
+  int n = 0;
+  ASSERT_TRUE((*tx)
+                  ->each("SELECT 1", {},
+                         [&](const Row&) -> Status {
+                           ++n;
+                           return Ok{};
+                         })
+                  .ok());
+  EXPECT_EQ(n, 1);
+}
+
 TEST_F(DatabaseTest, MigratingTwiceChangesNothing) {
   auto again = t.app->migrate();
   ASSERT_TRUE(again.ok());

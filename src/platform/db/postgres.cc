@@ -97,18 +97,43 @@ class PostgresTx final : public Tx {
     RECUR_TRY(text_parameters(params));
     RECUR_ASSIGN(PgResult res, run(sql, params));
     Rows rows;
-    int n = PQntuples(res.get()), cols = PQnfields(res.get());
+    int n = PQntuples(res.get());
     rows.reserve(n);
-    for (int r = 0; r < n; ++r) {
-      std::vector<std::optional<std::string>> cells;
-      cells.reserve(cols);
-      for (int c = 0; c < cols; ++c) {
-        if (PQgetisnull(res.get(), r, c)) cells.emplace_back(std::nullopt);
-        else cells.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
-      }
-      rows.emplace_back(std::move(cells));
-    }
+    for (int r = 0; r < n; ++r) rows.push_back(row_of(res.get(), r));
     return rows;
+  }
+
+  // Single-row mode: libpq hands each row over as it arrives. The transaction is begun (and
+  // the deferred writes sent) first, in one round trip of their own: single-row mode reads
+  // one query's results outside a pipeline.
+  Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) override {
+    RECUR_TRY(text_parameters(params));
+    if (!begun_ || !deferred_.empty()) {
+      RECUR_TRY(run(std::string_view("SELECT 1"), Params{}));
+    }
+    RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
+    PGconn* conn = lease_->handle();
+    Values v(params);
+    if (PQsendQueryPrepared(conn, name->c_str(), v.count(), v.values.data(), v.lengths.data(), nullptr, 0) != 1)
+      return pg_error(conn, nullptr, "query");
+    PQsetSingleRowMode(conn);  // when it fails, every row comes at once: slower in memory, never wrong
+    Status out = Ok{};
+    bool failed = false;
+    // Every result up to the end, whatever happens: the connection serves the next statement.
+    while (PGresult* raw = PQgetResult(conn)) {
+      PgResult res(raw);
+      auto st = PQresultStatus(raw);
+      if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+        for (int r = 0, n = PQntuples(raw); r < n && !failed; ++r) {
+          out = fn(row_of(raw, r));
+          failed = !out.ok();
+        }
+      } else if (!failed) {
+        out = pg_error(conn, raw, "query");
+        failed = true;
+      }
+    }
+    return out;
   }
 
   Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
@@ -256,6 +281,19 @@ class PostgresTx final : public Tx {
     auto st = PQresultStatus(res.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(lease_->handle(), res.get(), "query");
     return res;
+  }
+
+  static Row row_of(const PGresult* res, int r) {
+    int cols = PQnfields(res);
+    std::vector<std::optional<std::string>> cells;
+    cells.reserve(cols);
+    for (int c = 0; c < cols; ++c) {
+      if (PQgetisnull(res, r, c))
+        cells.emplace_back(std::nullopt);
+      else
+        cells.emplace_back(std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)));
+    }
+    return Row(std::move(cells));
   }
 
   Lease lease_;

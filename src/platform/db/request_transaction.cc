@@ -31,6 +31,9 @@ class JoinedTx final : public Tx {
   Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
     return scope_.tx().exec(sql, params);
   }
+  Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) override {
+    return scope_.tx().each(sql, params, fn);
+  }
   Status exec_later(std::string_view sql, Params params) override {
     return scope_.tx().exec_later(sql, std::move(params));
   }

@@ -100,6 +100,10 @@ class SqliteTx final : public Tx {
     return rows;
   }
 
+  Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) override {
+    return step_all(sql, params, nullptr, &fn);
+  }
+
   Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
     RECUR_TRY(step_all(sql, params, nullptr));
     return static_cast<std::int64_t>(sqlite3_changes(lease_->handle()));
@@ -114,7 +118,9 @@ class SqliteTx final : public Tx {
   Engine engine() const override { return Engine::kSqlite; }
 
  private:
-  Status step_all(std::string_view sql, const Params& params, Rows* out) {
+  // Every row into `out`, or to `fn` (until it fails), or nowhere.
+  Status step_all(std::string_view sql, const Params& params, Rows* out,
+                  const std::function<Status(const Row&)>* fn = nullptr) {
     sqlite3* db = lease_->handle();
     RECUR_ASSIGN(sqlite3_stmt * stmt, lease_->prepare(sql));
     sqlite3_reset(stmt);
@@ -129,6 +135,13 @@ class SqliteTx final : public Tx {
         return e;
       }
       if (out) out->push_back(read_row(stmt));
+      if (fn) {
+        Status done = (*fn)(read_row(stmt));
+        if (!done.ok()) {
+          sqlite3_reset(stmt);
+          return done;
+        }
+      }
     }
     sqlite3_reset(stmt);
     return Ok{};
