@@ -164,6 +164,30 @@ std::optional<std::vector<Bucket>> buckets(Timestamp from, Timestamp to, BucketI
   return out;
 }
 
+std::size_t bucket_index(const std::vector<Bucket>& bs, Timestamp t) {
+  auto it = std::upper_bound(bs.begin(), bs.end(), t, [](Timestamp x, const Bucket& b) { return x < b.end; });
+  if (it == bs.end() || t < it->start) return bs.size();
+  return static_cast<std::size_t>(it - bs.begin());
+}
+
+void ChurnCounter::add(const std::string& customer, Timestamp at, const std::string& churn_type) {
+  while (i_ < bs_.size() && at >= bs_[i_].end) close();
+  if (i_ == bs_.size() || at < bs_[i_].start) return;
+  last_[customer] = churn_type;
+}
+
+std::vector<ChurnCounter::Counts> ChurnCounter::finish() {
+  while (i_ < bs_.size()) close();
+  return std::move(counts_);
+}
+
+void ChurnCounter::close() {
+  Counts& c = counts_[i_++];
+  c.customers = static_cast<std::int64_t>(last_.size());
+  for (const auto& [_, type] : last_) (type == kInvoluntary ? c.involuntary : c.voluntary) += 1;
+  last_.clear();
+}
+
 // ---------------------------------------------------------------- rates
 
 std::optional<double> rate(double num, double den) {

@@ -4,10 +4,13 @@
 // plain function of its arguments, and docs/analytics.md's worked examples are its tests.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "platform/calendar.h"
@@ -96,6 +99,72 @@ Bucket bucket_of(Timestamp t, BucketInterval interval);
 // from >= to. Requires: at most `max_buckets` buckets, else nullopt (the caller's 422).
 std::optional<std::vector<Bucket>> buckets(Timestamp from, Timestamp to, BucketInterval interval,
                                            std::size_t max_buckets = 2000);
+
+// The index of the bucket holding t in `bs` (contiguous, by time), or bs.size() when none does.
+std::size_t bucket_index(const std::vector<Bucket>& bs, Timestamp t);
+
+// The distinct customers who churned in each bucket, by the type of their last churn in it,
+// from churn movements handed over in time order (at equal times, the later one handed over
+// wins): only the current bucket's customers are held.
+class ChurnCounter {
+ public:
+  struct Counts {
+    std::int64_t customers = 0, voluntary = 0, involuntary = 0;
+    bool operator==(const Counts&) const = default;
+  };
+  explicit ChurnCounter(std::vector<Bucket> bs) : bs_(std::move(bs)), counts_(bs_.size()) {}
+  // Requires: `at` not before the last call's.
+  void add(const std::string& customer, Timestamp at, const std::string& churn_type);
+  // One per bucket. Requires: called once, last.
+  std::vector<Counts> finish();
+
+ private:
+  void close();
+  std::vector<Bucket> bs_;
+  std::vector<Counts> counts_;
+  std::size_t i_ = 0;
+  std::unordered_map<std::string, std::string> last_;  // customer -> its last churn's type in bucket i_
+};
+
+// The `limit` first of what is offered, by a key descending, ties in the order offered (what
+// a stable sort of them all by the key, descending, would put first), holding only those.
+template <class T>
+class TopN {
+ public:
+  explicit TopN(std::size_t limit) : limit_(limit) {}
+  void offer(double key, T item) {
+    ++offered_;
+    Entry e{key, offered_, std::move(item)};
+    if (heap_.size() < limit_) {
+      heap_.push_back(std::move(e));
+      std::push_heap(heap_.begin(), heap_.end(), better);  // the front: the worst kept
+    } else if (limit_ > 0 && better(e, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), better);
+      heap_.back() = std::move(e);
+      std::push_heap(heap_.begin(), heap_.end(), better);
+    }
+  }
+  std::size_t offered() const { return offered_; }
+  // The best first. Requires: called once, last.
+  std::vector<T> take() {
+    std::sort(heap_.begin(), heap_.end(), better);
+    std::vector<T> out;
+    out.reserve(heap_.size());
+    for (auto& e : heap_) out.push_back(std::move(e.item));
+    return out;
+  }
+
+ private:
+  struct Entry {
+    double key;
+    std::size_t order;
+    T item;
+  };
+  static bool better(const Entry& a, const Entry& b) { return a.key > b.key || (a.key == b.key && a.order < b.order); }
+  std::size_t limit_;
+  std::size_t offered_ = 0;
+  std::vector<Entry> heap_;
+};
 
 // ---------------------------------------------------------------- rates
 

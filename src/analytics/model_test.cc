@@ -679,5 +679,47 @@ TEST(AnalyticsAuc, ScalesToTwoHundredThousandScores) {
   EXPECT_EQ(auc(tied), 0.5);
 }
 
+// ---------------------------------------------------------------- streaming helpers
+
+TEST(AnalyticsBucketIndex, TheBucketHoldingAnInstantOrNoneOutsideTheRange) {
+  const std::vector<Bucket> bs{{10, 20}, {20, 30}, {30, 35}};
+  const struct {
+    Timestamp t;
+    std::size_t want;
+  } cases[] = {{9, 3}, {10, 0}, {19, 0}, {20, 1}, {29, 1}, {30, 2}, {34, 2}, {35, 3}, {1000, 3}};
+  for (const auto& c : cases) EXPECT_EQ(bucket_index(bs, c.t), c.want) << c.t;
+  EXPECT_EQ(bucket_index({}, 5), 0u);
+}
+
+TEST(AnalyticsChurnCounter, DistinctCustomersPerBucketByTheTypeOfTheirLastChurnInIt) {
+  ChurnCounter counter({{0, 10}, {10, 20}, {20, 30}, {30, 40}});
+  counter.add("a", -5, "voluntary");  // before the range: not counted
+  counter.add("a", 1, "voluntary");
+  counter.add("b", 2, "involuntary");
+  counter.add("a", 9, "involuntary");  // a's last churn in [0, 10): involuntary
+  counter.add("a", 10, "voluntary");   // the next bucket counts a again
+  counter.add("b", 10, "involuntary");
+  counter.add("b", 10, "voluntary");  // equal times: the later one handed over wins
+  counter.add("c", 35, "voluntary");  // [20, 30) has none
+  counter.add("d", 40, "voluntary");  // past the range: not counted
+  using C = ChurnCounter::Counts;
+  EXPECT_EQ(counter.finish(), (std::vector<C>{{2, 0, 2}, {2, 2, 0}, {0, 0, 0}, {1, 1, 0}}));
+}
+
+TEST(AnalyticsTopN, KeepsWhatAStableSortByTheKeyDescendingPutsFirst) {
+  // Every limit, on keys with ties, against the stable sort of them all.
+  const std::vector<double> keys{0.5, 0.9, 0.1, 0.9, 0.5, 0.7, 0.9, 0.0, 0.5, 0.7};
+  std::vector<int> order(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return keys[a] > keys[b]; });
+  for (std::size_t limit = 0; limit <= keys.size() + 1; ++limit) {
+    TopN<int> top(limit);
+    for (std::size_t i = 0; i < keys.size(); ++i) top.offer(keys[i], static_cast<int>(i));
+    EXPECT_EQ(top.offered(), keys.size());
+    const std::vector<int> want(order.begin(), order.begin() + std::min(limit, order.size()));
+    EXPECT_EQ(top.take(), want) << "limit " << limit;
+  }
+}
+
 }  // namespace
 }  // namespace recur::analytics

@@ -479,37 +479,6 @@ std::vector<CustomerMovement> slice_movements(const std::vector<StoredPoint>& po
   return out;
 }
 
-// The distinct customers who churned in each bucket, by the type of their last churn in it,
-// from churn movements handed over in time order: only the current bucket's customers are held.
-class ChurnCounter {
- public:
-  struct Counts {
-    std::int64_t customers = 0, voluntary = 0, involuntary = 0;
-  };
-  explicit ChurnCounter(const std::vector<Bucket>& bs) : bs_(bs), counts_(bs.size()) {}
-  void add(const CustomerMovement& m) {
-    while (i_ < bs_.size() && m.movement.at >= bs_[i_].end) close();
-    if (i_ == bs_.size() || m.movement.at < bs_[i_].start) return;
-    last_[m.customer] = m.movement.churn_type;
-  }
-  std::vector<Counts> finish() {
-    while (i_ < bs_.size()) close();
-    return std::move(counts_);
-  }
-
- private:
-  void close() {
-    Counts& c = counts_[i_++];
-    c.customers = static_cast<std::int64_t>(last_.size());
-    for (const auto& [_, type] : last_) (type == kInvoluntary ? c.involuntary : c.voluntary) += 1;
-    last_.clear();
-  }
-  const std::vector<Bucket>& bs_;
-  std::vector<Counts> counts_;
-  std::size_t i_ = 0;
-  std::unordered_map<std::string, std::string> last_;  // customer -> its last churn's type in bucket i_
-};
-
 MovementTotals totals_between(const DailyDelta& start, const DailyDelta& end) {
   DailyDelta d = minus(end, start);
   MovementTotals t;
@@ -526,13 +495,6 @@ MovementTotals totals_between(const DailyDelta& start, const DailyDelta& end) {
   t.count_churn = d.count_churn;
   t.count_reactivation = d.count_reactivation;
   return t;
-}
-
-// The index of the bucket holding t, or bs.size() when none does.
-std::size_t bucket_index(const std::vector<Bucket>& bs, Timestamp t) {
-  auto it = std::upper_bound(bs.begin(), bs.end(), t, [](Timestamp x, const Bucket& b) { return x < b.end; });
-  if (it == bs.end() || t < it->start) return bs.size();
-  return static_cast<std::size_t>(it - bs.begin());
 }
 
 Json bucket_times(const Bucket& b) {
@@ -633,7 +595,7 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
     scanned.sort();
     std::stable_sort(churns.begin(), churns.end(),
                      [](const auto* a, const auto* b) { return a->movement.at < b->movement.at; });
-    for (const auto* m : churns) churned.add(*m);
+    for (const auto* m : churns) churned.add(m->customer, m->movement.at, m->movement.churn_type);
     cumulative = [&](Timestamp t) { return scanned.before(t); };
   } else {
     const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kSecondsPerDay;
@@ -641,7 +603,7 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
     RECUR_ASSIGN(days, daily_rows(tx, currency, first_day, last_day));
     if (churned_wanted) {
       RECUR_TRY(each_movement(tx, currency, from, to, true, [&](const CustomerMovement& m) -> Status {
-        churned.add(m);
+        churned.add(m.customer, m.movement.at, m.movement.churn_type);
         return Ok{};
       }));
     }
@@ -1172,47 +1134,6 @@ void add_signal(RiskSignals& s, std::string_view kind) {
 }
 
 constexpr Timestamp kRiskWindow = 90 * kSecondsPerDay;
-
-// The `limit` first of what is offered, by a key descending, ties in the order offered (as a
-// stable sort of them all would give), holding only those: a min-heap on (key, order).
-template <class T>
-class TopN {
- public:
-  explicit TopN(std::size_t limit) : limit_(limit) {}
-  void offer(double key, T item) {
-    ++offered_;
-    Entry e{key, offered_, std::move(item)};
-    if (heap_.size() < limit_) {
-      heap_.push_back(std::move(e));
-      std::push_heap(heap_.begin(), heap_.end(), worse_last);
-    } else if (limit_ > 0 && better(e, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), worse_last);
-      heap_.back() = std::move(e);
-      std::push_heap(heap_.begin(), heap_.end(), worse_last);
-    }
-  }
-  std::size_t offered() const { return offered_; }
-  // The best first.
-  std::vector<T> take() {
-    std::sort(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return better(a, b); });
-    std::vector<T> out;
-    for (auto& e : heap_) out.push_back(std::move(e.item));
-    return out;
-  }
-
- private:
-  struct Entry {
-    double key;
-    std::size_t order;
-    T item;
-  };
-  static bool better(const Entry& a, const Entry& b) { return a.key > b.key || (a.key == b.key && a.order < b.order); }
-  // The heap's front is the worst kept.
-  static bool worse_last(const Entry& a, const Entry& b) { return better(a, b); }
-  std::size_t limit_;
-  std::size_t offered_ = 0;
-  std::vector<Entry> heap_;
-};
 
 }  // namespace
 
