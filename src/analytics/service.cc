@@ -607,10 +607,11 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
         return Ok{};
       }));
     }
-    // The range's ends inside a day (only they can be: every other bucket edge is a calendar
-    // boundary): what that day's movements and points before the edge add up to, summed in SQL.
+    // Bucket edges inside a day (buckets() puts only the range's ends there; figures() takes
+    // any): what that day's movements and points before the edge add up to, summed in SQL.
     std::map<Timestamp, DailyDelta> partial;
-    for (Timestamp edge : {from, to}) {
+    for (std::size_t k = 0; k <= bs.size(); ++k) {
+      const Timestamp edge = k < bs.size() ? bs[k].start : to;
       const Timestamp day = floor_day(edge);
       if (day == edge || partial.count(edge)) continue;
       RECUR_ASSIGN(DailyDelta sums, sums_between(tx, currency, day, edge));
@@ -826,6 +827,7 @@ Result<Json> Reports::cohorts(const ReportQuery& q) {
     std::vector<std::int64_t> size(n, 0), mrr_start(n, 0), collected(n, 0);
     std::vector<std::vector<Cell>> cells(n, std::vector<Cell>(n));
     std::unordered_map<std::string, Timestamp> first_of(members.begin(), members.end());
+    members = {};
     auto account = [&](const std::string& customer, Timestamp first, const std::vector<Movement>& moves) {
       const std::size_t ci = bucket_index(bs, first);
       if (ci == n) return;
@@ -848,26 +850,27 @@ Result<Json> Reports::cohorts(const ReportQuery& q) {
         c.kept += std::min(x, start);
       }
     };
-    std::string current;
+    // A customer at a time (the rows come by customer); first_of keeps who is left to account.
+    std::optional<std::string> current;
     std::vector<Movement> moves;
-    std::unordered_set<std::string> seen;
     auto flush = [&] {
-      auto it = first_of.find(current);
-      if (it != first_of.end()) account(current, it->second, moves);
-      seen.insert(current);
+      auto it = first_of.find(*current);
+      if (it != first_of.end()) {
+        account(*current, it->second, moves);
+        first_of.erase(it);
+      }
       moves.clear();
     };
     RECUR_TRY(each_movement_of_cohort(tx, currency, q.from, q.to, [&](const CustomerMovement& m) -> Status {
       if (m.customer != current) {
-        if (!current.empty()) flush();
+        if (current) flush();
         current = m.customer;
       }
       moves.push_back(m.movement);
       return Ok{};
     }));
-    if (!current.empty()) flush();
-    for (const auto& [customer, first] : members)
-      if (!seen.count(customer)) account(customer, first, {});
+    if (current) flush();
+    for (const auto& [customer, first] : first_of) account(customer, first, {});
     Json data = Json::array();
     for (std::size_t ci = 0; ci < n; ++ci) {
       Json periods = Json::array();

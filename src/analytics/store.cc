@@ -188,13 +188,30 @@ bool DailyDelta::empty() const {
          subscriptions_started == 0 && subscriptions_stopped == 0;
 }
 
-void DailyDelta::add(const Movement& m, int sign) {
-  switch (m.kind) {
-    case MovementKind::kNew: new_mrr += sign * m.amount; count_new += sign; break;
-    case MovementKind::kExpansion: expansion += sign * m.amount; count_expansion += sign; break;
-    case MovementKind::kContraction: contraction += sign * m.amount; count_contraction += sign; break;
-    case MovementKind::kChurn: churn += sign * m.amount; count_churn += sign; break;
-    case MovementKind::kReactivation: reactivation += sign * m.amount; count_reactivation += sign; break;
+void DailyDelta::add(const Movement& m, int sign) { add(m.kind, sign * m.amount, sign); }
+
+void DailyDelta::add(MovementKind kind, std::int64_t amount, std::int64_t count) {
+  switch (kind) {
+    case MovementKind::kNew:
+      new_mrr += amount;
+      count_new += count;
+      break;
+    case MovementKind::kExpansion:
+      expansion += amount;
+      count_expansion += count;
+      break;
+    case MovementKind::kContraction:
+      contraction += amount;
+      count_contraction += count;
+      break;
+    case MovementKind::kChurn:
+      churn += amount;
+      count_churn += count;
+      break;
+    case MovementKind::kReactivation:
+      reactivation += amount;
+      count_reactivation += count;
+      break;
   }
 }
 
@@ -296,32 +313,8 @@ Result<DailyDelta> sums_between(db::Tx& tx, const std::string& currency, Timesta
   RECUR_ASSIGN(auto kinds, tx.query("SELECT kind, COUNT(*), COALESCE(SUM(amount), 0) FROM analytics_movements"
                                     " WHERE currency = $1 AND at >= $2 AND at < $3 GROUP BY kind",
                                     {currency, from, to}));
-  for (const auto& r : kinds) {
-    auto kind = kind_from(r.text(0));
-    if (!kind) continue;
-    Movement m;
-    m.kind = *kind;
-    m.amount = r.int64(2);
-    d.add(m, +1);  // one movement of the whole amount: the count is set below
-    const std::int64_t count = r.int64(1);
-    switch (*kind) {
-      case MovementKind::kNew:
-        d.count_new = count;
-        break;
-      case MovementKind::kExpansion:
-        d.count_expansion = count;
-        break;
-      case MovementKind::kContraction:
-        d.count_contraction = count;
-        break;
-      case MovementKind::kChurn:
-        d.count_churn = count;
-        break;
-      case MovementKind::kReactivation:
-        d.count_reactivation = count;
-        break;
-    }
-  }
+  // As movement_from_row reads it: a kind this build does not know counts as new.
+  for (const auto& r : kinds) d.add(kind_from(r.text(0)).value_or(MovementKind::kNew), r.int64(2), r.int64(1));
   RECUR_ASSIGN(auto steps, tx.query("SELECT COALESCE(SUM(CASE WHEN mrr_before = 0 AND mrr > 0 THEN 1 ELSE 0 END), 0),"
                                     " COALESCE(SUM(CASE WHEN mrr_before > 0 AND mrr = 0 THEN 1 ELSE 0 END), 0)"
                                     " FROM analytics_points WHERE currency = $1 AND at >= $2 AND at < $3",

@@ -73,6 +73,8 @@ struct DailyDelta {
   std::int64_t subscriptions_started = 0, subscriptions_stopped = 0;
   bool empty() const;
   void add(const Movement& m, int sign);
+  // `count` movements of `kind` adding up to `amount`.
+  void add(MovementKind kind, std::int64_t amount, std::int64_t count);
 };
 // The shard of a customer's rows in analytics_daily (0..15).
 int shard_of(const std::string& customer);

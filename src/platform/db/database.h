@@ -67,8 +67,9 @@ class Tx {
   // The rows of a query one at a time, without holding them all: a scan whose result grows
   // with the data (a report over every subscription) keeps only what `fn` keeps. SQLite steps
   // its statement; PostgreSQL reads in single-row mode. The first error `fn` returns stops the
-  // calls (the rest of the rows are read and dropped) and is returned. Requires: `fn` does not
-  // use this transaction (the connection is busy with the rows until the last one).
+  // calls and is returned (PostgreSQL reads the rest of the rows and drops them). `fn` may not
+  // use this transaction (the connection is busy with the rows until the last one): a
+  // statement from it fails.
   virtual Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) {
     RECUR_ASSIGN(Rows rows, query(sql, params));
     for (const auto& r : rows) RECUR_TRY(fn(r));

@@ -94,6 +94,7 @@ class PostgresTx final : public Tx {
   }
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
+    RECUR_TRY(not_streaming());
     RECUR_TRY(text_parameters(params));
     RECUR_ASSIGN(PgResult res, run(sql, params));
     Rows rows;
@@ -104,9 +105,9 @@ class PostgresTx final : public Tx {
   }
 
   // Single-row mode: libpq hands each row over as it arrives. The transaction is begun (and
-  // the deferred writes sent) first, in one round trip of their own: single-row mode reads
-  // one query's results outside a pipeline.
+  // the deferred writes sent) first, in a round trip of their own.
   Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) override {
+    RECUR_TRY(not_streaming());
     RECUR_TRY(text_parameters(params));
     if (!begun_ || !deferred_.empty()) {
       RECUR_TRY(run(std::string_view("SELECT 1"), Params{}));
@@ -117,9 +118,19 @@ class PostgresTx final : public Tx {
     if (PQsendQueryPrepared(conn, name->c_str(), v.count(), v.values.data(), v.lengths.data(), nullptr, 0) != 1)
       return pg_error(conn, nullptr, "query");
     PQsetSingleRowMode(conn);  // when it fails, every row comes at once: slower in memory, never wrong
+    // Every result up to the end, whatever happens (an error, or `fn` throwing): the
+    // connection then serves the next statement.
+    struct Streaming {
+      PostgresTx& tx;
+      PGconn* conn;
+      explicit Streaming(PostgresTx& t, PGconn* c) : tx(t), conn(c) { tx.streaming_ = true; }
+      ~Streaming() {
+        while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
+        tx.streaming_ = false;
+      }
+    } streaming(*this, conn);
     Status out = Ok{};
     bool failed = false;
-    // Every result up to the end, whatever happens: the connection serves the next statement.
     while (PGresult* raw = PQgetResult(conn)) {
       PgResult res(raw);
       auto st = PQresultStatus(raw);
@@ -137,6 +148,7 @@ class PostgresTx final : public Tx {
   }
 
   Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
+    RECUR_TRY(not_streaming());
     RECUR_TRY(text_parameters(params));
     RECUR_ASSIGN(PgResult res, run(sql, params));
     const char* n = PQcmdTuples(res.get());
@@ -145,12 +157,14 @@ class PostgresTx final : public Tx {
 
   // Sent with the next statement (or COMMIT) in one pipeline: one round trip for all.
   Status exec_later(std::string_view sql, Params params) override {
+    RECUR_TRY(not_streaming());
     RECUR_TRY(text_parameters(params));
     deferred_.push_back({std::string(sql), std::move(params)});
     return Ok{};
   }
 
   Status commit() override {
+    RECUR_TRY(not_streaming());
     if (!deferred_.empty()) {
       RECUR_TRY(run(std::optional<std::string_view>(), Params{}));  // [BEGIN,] the deferred writes, COMMIT
     } else if (begun_) {
@@ -283,6 +297,13 @@ class PostgresTx final : public Tx {
     return res;
   }
 
+  // The connection is busy with each()'s rows until the last: a statement from its callback
+  // would make libpq drop them.
+  Status not_streaming() const {
+    if (streaming_) return Error::internal("a statement on the transaction from inside Tx::each's callback");
+    return Ok{};
+  }
+
   static Row row_of(const PGresult* res, int r) {
     int cols = PQnfields(res);
     std::vector<std::optional<std::string>> cells;
@@ -301,6 +322,7 @@ class PostgresTx final : public Tx {
   std::vector<Deferred> deferred_;  // exec_later's writes, not sent yet
   bool begun_ = false;  // BEGIN has been sent (with the first statement)
   bool done_ = false;
+  bool streaming_ = false;  // inside each()
 };
 
 class PostgresDatabase final : public Database {

@@ -95,21 +95,30 @@ class SqliteTx final : public Tx {
   }
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
+    RECUR_TRY(not_streaming());
     Rows rows;
     RECUR_TRY(step_all(sql, params, &rows));
     return rows;
   }
 
   Status each(std::string_view sql, const Params& params, const std::function<Status(const Row&)>& fn) override {
+    RECUR_TRY(not_streaming());
+    streaming_ = true;
+    struct Streaming {
+      bool& flag;
+      ~Streaming() { flag = false; }
+    } streaming{streaming_};
     return step_all(sql, params, nullptr, &fn);
   }
 
   Result<std::int64_t> exec(std::string_view sql, const Params& params) override {
+    RECUR_TRY(not_streaming());
     RECUR_TRY(step_all(sql, params, nullptr));
     return static_cast<std::int64_t>(sqlite3_changes(lease_->handle()));
   }
 
   Status commit() override {
+    RECUR_TRY(not_streaming());
     RECUR_TRY(lease_->run_simple("COMMIT"));
     done_ = true;
     return Ok{};
@@ -126,24 +135,24 @@ class SqliteTx final : public Tx {
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     RECUR_TRY(bind_all(db, stmt, params));
+    struct Reset {  // however the steps end (`fn` may throw), the statement is reset
+      sqlite3_stmt* stmt;
+      ~Reset() { sqlite3_reset(stmt); }
+    } reset{stmt};
     for (;;) {
       int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) {
-        Error e = sqlite_error(db, sqlite3_extended_errcode(db), "step");
-        sqlite3_reset(stmt);
-        return e;
-      }
+      if (rc != SQLITE_ROW) return sqlite_error(db, sqlite3_extended_errcode(db), "step");
       if (out) out->push_back(read_row(stmt));
-      if (fn) {
-        Status done = (*fn)(read_row(stmt));
-        if (!done.ok()) {
-          sqlite3_reset(stmt);
-          return done;
-        }
-      }
+      if (fn) RECUR_TRY((*fn)(read_row(stmt)));
     }
-    sqlite3_reset(stmt);
+    return Ok{};
+  }
+
+  // As on PostgreSQL (where the connection is busy with the rows), nothing runs on the
+  // transaction from inside each()'s callback: the same SQL would restart the statement.
+  Status not_streaming() const {
+    if (streaming_) return Error::internal("a statement on the transaction from inside Tx::each's callback");
     return Ok{};
   }
 
@@ -164,6 +173,7 @@ class SqliteTx final : public Tx {
 
   Lease lease_;
   bool done_ = false;
+  bool streaming_ = false;  // inside each()
 };
 
 class SqliteDatabase final : public Database {
