@@ -524,17 +524,6 @@ Result<std::string> Reports::currency_of(db::Tx& tx, const ReportQuery& q) {
   return known.front();
 }
 
-// The ids of the subscriptions in a slice; empty (and unread) for no slice.
-Result<std::set<std::string>> Reports::slice_ids(db::Tx& tx, const std::string& currency, const Slice& slice) {
-  std::set<std::string> ids;
-  if (!slice.any()) return ids;
-  RECUR_TRY(each_subscription(tx, currency, slice, [&](const SubscriptionFacts& s) -> Status {
-    ids.insert(s.id);
-    return Ok{};
-  }));
-  return ids;
-}
-
 Result<Slice> Reports::slice_of(db::Tx& tx, const ReportQuery& q) {
   Slice slice;
   if (q.plan) slice.plans.push_back(*q.plan);
@@ -755,18 +744,15 @@ Result<Json> Reports::renewals(const ReportQuery& q) {
     RECUR_ASSIGN(std::string currency, currency_of(tx, q));
     RECUR_ASSIGN(Slice slice, slice_of(tx, q));
     RECUR_ASSIGN(auto bs, buckets_of(q));
-    RECUR_ASSIGN(auto in_slice, slice_ids(tx, currency, slice));
-    // The first renewal of a subscription: its first subscription_cycle invoice.
-    RECUR_ASSIGN(auto first_cycles, first_cycle_invoices(tx, currency, q.from, q.to));
     struct Counts {
       std::int64_t due = 0, first = 0, recovered = 0, failed = 0, pending = 0, first_due = 0, first_paid = 0;
     };
     std::vector<Counts> counts(bs.size());
-    RECUR_TRY(each_invoice_due(tx, currency, q.from, q.to, [&](const InvoiceFacts& inv) -> Status {
+    RECUR_TRY(each_invoice_due(tx, currency, q.from, q.to, slice, [&](const InvoiceDue& due) -> Status {
+      const InvoiceFacts& inv = due.invoice;
       const std::size_t k = bucket_index(bs, inv.due_at);
       if (k == bs.size()) return Ok{};
       if (inv.billing_reason != "subscription_cycle" && inv.billing_reason != "subscription_create") return Ok{};
-      if (slice.any() && !in_slice.count(inv.subscription)) return Ok{};
       if (inv.total <= 0) return Ok{};  // nothing to collect
       Counts& c = counts[k];
       ++c.due;
@@ -779,7 +765,7 @@ Result<Json> Reports::renewals(const ReportQuery& q) {
         ++c.pending;
       else
         ++c.failed;
-      if (first_cycles.count(inv.id)) {
+      if (due.first_renewal) {  // the first renewal of a subscription
         ++c.first_due;
         if (paid) ++c.first_paid;
       }

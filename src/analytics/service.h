@@ -109,7 +109,6 @@ class Reports {
  private:
   Result<std::string> currency_of(db::Tx& tx, const ReportQuery& q);
   Result<Slice> slice_of(db::Tx& tx, const ReportQuery& q);
-  Result<std::set<std::string>> slice_ids(db::Tx& tx, const std::string& currency, const Slice& slice);
   Result<std::vector<Bucket>> buckets_of(const ReportQuery& q);
   Result<std::vector<SurvivalStep>> survival_curve(db::Tx& tx, const std::string& currency, const Slice& slice,
                                                    Timestamp now);

@@ -67,6 +67,16 @@ constexpr const char* kInvoiceColumns =
     "invoice_id, customer_id, subscription_id, currency, billing_reason, due_at, status, total, amount_paid,"
     " attempt_count, first_failed_at, paid_at";
 
+// "a, b, c" as "p.a, p.b, p.c": a column list with its table's alias, for a join.
+std::string prefixed(std::string_view columns, std::string_view alias) {
+  std::string out(alias);
+  for (char c : columns) {
+    out += c;
+    if (c == ' ') out += alias;
+  }
+  return out;
+}
+
 db::Value subscription_or_null(const InvoiceFacts& i) {
   return i.subscription.empty() ? db::Value(nullptr) : db::Value(i.subscription);
 }
@@ -369,26 +379,20 @@ Result<std::vector<SubscriptionFacts>> customer_subscriptions(db::Tx& tx, const 
   return out;
 }
 
-Status each_invoice_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to,
-                        const Visit<InvoiceFacts>& fn) {
-  return tx.each(std::string("SELECT ") + kInvoiceColumns +
-                     " FROM analytics_invoices WHERE currency = $1 AND due_at >= $2 AND due_at < $3"
-                     " ORDER BY due_at, invoice_id",
-                 {currency, from, to}, [&](const db::Row& r) { return fn(invoice_from_row(r)); });
-}
-
-Result<std::set<std::string>> first_cycle_invoices(db::Tx& tx, const std::string& currency, Timestamp from,
-                                                   Timestamp to) {
-  RECUR_ASSIGN(auto rows,
-               tx.query("SELECT i.invoice_id FROM analytics_invoices i WHERE i.currency = $1 AND i.due_at >= $2"
-                        " AND i.due_at < $3 AND i.billing_reason = 'subscription_cycle' AND i.total > 0"
-                        " AND NOT EXISTS (SELECT 1 FROM analytics_invoices j WHERE j.subscription_id = i.subscription_id"
-                        " AND j.billing_reason = 'subscription_cycle' AND j.total > 0"
-                        " AND (j.due_at < i.due_at OR (j.due_at = i.due_at AND j.invoice_id < i.invoice_id)))",
-                        {currency, from, to}));
-  std::set<std::string> out;
-  for (const auto& r : rows) out.insert(r.text(0));
-  return out;
+Status each_invoice_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to, const Slice& slice,
+                        const Visit<InvoiceDue>& fn) {
+  db::Params params{currency, from, to};
+  std::string sql = "SELECT " + prefixed(kInvoiceColumns, "i.") +
+                    ", CASE WHEN i.billing_reason = 'subscription_cycle' AND i.total > 0"
+                    " AND NOT EXISTS (SELECT 1 FROM analytics_invoices j WHERE j.subscription_id = i.subscription_id"
+                    " AND j.billing_reason = 'subscription_cycle' AND j.total > 0"
+                    " AND (j.due_at < i.due_at OR (j.due_at = i.due_at AND j.invoice_id < i.invoice_id)))"
+                    " THEN 1 ELSE 0 END FROM analytics_invoices i";
+  if (slice.any()) sql += " JOIN analytics_subscriptions s ON s.subscription_id = i.subscription_id";
+  sql += " WHERE i.currency = $1 AND i.due_at >= $2 AND i.due_at < $3";
+  if (slice.any()) sql += slice_sql(slice, params, "s");
+  sql += " ORDER BY i.due_at, i.invoice_id";
+  return tx.each(sql, params, [&](const db::Row& r) { return fn(InvoiceDue{invoice_from_row(r), r.int64(12) != 0}); });
 }
 
 Result<std::vector<InvoiceFacts>> customer_invoices(db::Tx& tx, const std::string& customer) {

@@ -217,13 +217,16 @@ Status each_subscription(db::Tx& tx, const std::string& currency, const Slice& s
 Result<std::vector<SubscriptionFacts>> customer_subscriptions(db::Tx& tx, const std::string& customer,
                                                               const std::string& currency);
 
-// Invoices that came due in [from, to), by due time, then id.
-Status each_invoice_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to,
-                        const Visit<InvoiceFacts>& fn);
-// The invoices due in [from, to) that are their subscription's first subscription_cycle
-// invoice with a total above 0 (in due order, then id): first renewals.
-Result<std::set<std::string>> first_cycle_invoices(db::Tx& tx, const std::string& currency, Timestamp from,
-                                                   Timestamp to);
+// Invoices that came due in [from, to) on the subscriptions in the slice (with no slice, of
+// any subscription or none), by due time, then id; with each, whether it is its subscription's
+// first subscription_cycle invoice with a total above 0 (in due order, then id): a first
+// renewal.
+struct InvoiceDue {
+  InvoiceFacts invoice;
+  bool first_renewal = false;
+};
+Status each_invoice_due(db::Tx& tx, const std::string& currency, Timestamp from, Timestamp to, const Slice& slice,
+                        const Visit<InvoiceDue>& fn);
 // A customer's invoices and refunds (LTV).
 Result<std::vector<InvoiceFacts>> customer_invoices(db::Tx& tx, const std::string& customer);
 Result<std::vector<RefundFacts>> customer_refunds(db::Tx& tx, const std::string& customer);
