@@ -433,52 +433,6 @@ DailyDelta minus(DailyDelta a, const DailyDelta& b) {
   return a;
 }
 
-// Everything that happened before t, accumulated: movements and subscription starts/stops
-// sorted by time (the scan path, and the partial days of the aggregate path).
-struct Timeline {
-  std::vector<std::pair<Timestamp, DailyDelta>> steps;  // sorted by time
-  DailyDelta before(Timestamp t) const {
-    DailyDelta out;
-    for (const auto& [at, d] : steps) {
-      if (at >= t) break;
-      plus(out, d);
-    }
-    return out;
-  }
-  void sort() {
-    std::stable_sort(steps.begin(), steps.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
-};
-
-void add_movement(Timeline& t, const Movement& m) {
-  DailyDelta d;
-  d.add(m, +1);
-  t.steps.emplace_back(m.at, d);
-}
-void add_point_steps(Timeline& t, const StoredPoint& p) {
-  DailyDelta d;
-  if (p.mrr_before == 0 && p.mrr > 0) d.subscriptions_started = 1;
-  if (p.mrr_before > 0 && p.mrr == 0) d.subscriptions_stopped = 1;
-  if (!d.empty()) t.steps.emplace_back(p.at, d);
-}
-
-// Movements of every customer in a slice, from its subscriptions' points (pure).
-std::vector<CustomerMovement> slice_movements(const std::vector<StoredPoint>& points) {
-  std::vector<CustomerMovement> out;
-  std::size_t i = 0;
-  while (i < points.size()) {
-    std::size_t j = i;
-    std::vector<MrrPoint> mine;
-    while (j < points.size() && points[j].customer == points[i].customer) {
-      mine.push_back(MrrPoint{points[j].subscription, points[j].at, points[j].mrr, points[j].cause});
-      ++j;
-    }
-    for (auto& m : customer_movements(mine)) out.push_back(CustomerMovement{points[i].customer, std::move(m)});
-    i = j;
-  }
-  return out;
-}
-
 MovementTotals totals_between(const DailyDelta& start, const DailyDelta& end) {
   DailyDelta d = minus(end, start);
   MovementTotals t;
@@ -568,24 +522,56 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
   const Timestamp from = bs.front().start, to = bs.back().end;
   // C(t): everything before t.
   std::function<DailyDelta(Timestamp)> cumulative;
-  Timeline scanned;
   std::vector<DayRow> days;
   DailyDelta base;
   ChurnCounter churned(bs);
   if (slice.any()) {
-    RECUR_ASSIGN(auto points, slice_points(tx, currency, slice));
-    auto moves = slice_movements(points);
-    std::vector<const CustomerMovement*> churns;
-    for (const auto& m : moves) {
-      add_movement(scanned, m.movement);
-      if (m.movement.kind == MovementKind::kChurn && m.movement.at >= from && m.movement.at < to) churns.push_back(&m);
-    }
-    for (const auto& p : points) add_point_steps(scanned, p);
-    scanned.sort();
+    // The slice's points, a customer at a time (they come by customer): the customer's
+    // movements from its points, and each step (a movement, a subscription's start or stop)
+    // added to the sum of the first bucket edge after it. C(edge j) is then the sum of sums 0..j.
+    std::vector<Timestamp> edges;
+    for (const auto& b : bs) edges.push_back(b.start);
+    edges.push_back(to);
+    std::vector<DailyDelta> after_edge(edges.size() + 1);
+    auto add_step = [&](Timestamp at, const DailyDelta& d) {
+      plus(after_edge[static_cast<std::size_t>(std::upper_bound(edges.begin(), edges.end(), at) - edges.begin())], d);
+    };
+    std::vector<CustomerMovement> churns;  // in the range
+    std::optional<std::string> current;
+    std::vector<MrrPoint> mine;
+    auto flush = [&] {
+      for (auto& m : customer_movements(mine)) {
+        DailyDelta d;
+        d.add(m, +1);
+        add_step(m.at, d);
+        if (m.kind == MovementKind::kChurn && m.at >= from && m.at < to)
+          churns.push_back(CustomerMovement{*current, std::move(m)});
+      }
+      mine.clear();
+    };
+    RECUR_TRY(each_slice_point(tx, currency, slice, [&](const StoredPoint& p) -> Status {
+      if (p.customer != current) {
+        if (current) flush();
+        current = p.customer;
+      }
+      mine.push_back(MrrPoint{p.subscription, p.at, p.mrr, p.cause});
+      DailyDelta d;
+      if (p.mrr_before == 0 && p.mrr > 0) d.subscriptions_started = 1;
+      if (p.mrr_before > 0 && p.mrr == 0) d.subscriptions_stopped = 1;
+      if (!d.empty()) add_step(p.at, d);
+      return Ok{};
+    }));
+    if (current) flush();
     std::stable_sort(churns.begin(), churns.end(),
-                     [](const auto* a, const auto* b) { return a->movement.at < b->movement.at; });
-    for (const auto* m : churns) churned.add(m->customer, m->movement.at, m->movement.churn_type);
-    cumulative = [&](Timestamp t) { return scanned.before(t); };
+                     [](const auto& a, const auto& b) { return a.movement.at < b.movement.at; });
+    for (const auto& m : churns) churned.add(m.customer, m.movement.at, m.movement.churn_type);
+    std::map<Timestamp, DailyDelta> at_edge;
+    DailyDelta sum;
+    for (std::size_t k = 0; k < edges.size(); ++k) {
+      plus(sum, after_edge[k]);
+      at_edge[edges[k]] = sum;
+    }
+    cumulative = [at_edge](Timestamp t) { return at_edge.at(t); };  // only ever asked at an edge
   } else {
     const Timestamp first_day = floor_day(from), last_day = floor_day(to) + kSecondsPerDay;
     RECUR_ASSIGN(base, daily_before(tx, currency, first_day));

@@ -344,7 +344,7 @@ Status each_movement(db::Tx& tx, const std::string& currency, Timestamp from, Ti
                  });
 }
 
-Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& currency, const Slice& slice) {
+Status each_slice_point(db::Tx& tx, const std::string& currency, const Slice& slice, const Visit<StoredPoint>& fn) {
   db::Params params{currency};
   std::string sql =
       "SELECT p.subscription_id, p.seq, p.customer_id, p.currency, p.plan_id, p.at, p.mrr_before, p.mrr, p.cause"
@@ -352,11 +352,7 @@ Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& cur
       " WHERE p.currency = $1";
   sql += slice_sql(slice, params, "s");
   sql += " ORDER BY p.customer_id, p.at, p.subscription_id, p.seq";
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<StoredPoint> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back(point_from_row(r));
-  return out;
+  return tx.each(sql, params, [&](const db::Row& r) { return fn(point_from_row(r)); });
 }
 
 Status each_subscription(db::Tx& tx, const std::string& currency, const Slice& slice,

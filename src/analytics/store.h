@@ -208,7 +208,7 @@ struct Slice {
   bool scan = false;
   bool any() const { return scan || !plans.empty() || coupon.has_value() || source.has_value(); }
 };
-Result<std::vector<StoredPoint>> slice_points(db::Tx& tx, const std::string& currency, const Slice& slice);
+Status each_slice_point(db::Tx& tx, const std::string& currency, const Slice& slice, const Visit<StoredPoint>& fn);
 
 // Subscriptions analytics knows in the currency (the slice applied), by id.
 Status each_subscription(db::Tx& tx, const std::string& currency, const Slice& slice,

@@ -175,18 +175,18 @@ TEST_F(DatabaseTest, AStatementFromInsideEachsCallbackFailsAndTheRowsStillAllCom
     ASSERT_TRUE((*tx)->exec_later(testing::kInsertAdminKey, {"k" + std::to_string(i), "h" + std::to_string(i)}).ok());
   std::vector<std::string> seen;
   int refused = 0;
-  Tx& t = **tx;
-  auto all = t.each("SELECT id FROM api_keys ORDER BY id", {}, [&](const Row& r) -> Status {
+  Tx& in = **tx;
+  auto all = in.each("SELECT id FROM api_keys ORDER BY id", {}, [&](const Row& r) -> Status {
     seen.push_back(r.text(0));
     // The same SQL would restart SQLite's statement; on PostgreSQL libpq would drop the rows.
-    if (!t.query("SELECT id FROM api_keys ORDER BY id").ok()) ++refused;
-    if (!t.exec("DELETE FROM api_keys").ok()) ++refused;
+    if (!in.query("SELECT id FROM api_keys ORDER BY id").ok()) ++refused;
+    if (!in.exec("DELETE FROM api_keys").ok()) ++refused;
     return Ok{};
   });
   ASSERT_TRUE(all.ok()) << all.error().message;
   EXPECT_EQ(seen, (std::vector<std::string>{"k1", "k2", "k3"}));
   EXPECT_EQ(refused, 6);
-  ASSERT_TRUE(t.commit().ok());
+  ASSERT_TRUE(in.commit().ok());
   EXPECT_EQ(keys(), 3);
 }
 
