@@ -9,7 +9,7 @@
 # Usage: load/report_rss.sh RECUR DIR KEY [PORT]    (DIR: recur.db and var/master.key; KEY: an admin key)
 set -euo pipefail
 recur=$(realpath "$1")
-dir=$2
+dir=$(realpath "$2")
 key=$3
 port=${4:-18081}
 cd "$dir"
@@ -21,8 +21,10 @@ for report in mrr mrr-movements churn renewals cohorts survival ltv cancellation
   curl -s -o /dev/null -H "Authorization: Bearer $key" "127.0.0.1:$port/v1/plans"  # the first request's own costs
   sleep 0.3
   before=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
-  took=$(curl -s -o /dev/null -w "%{time_total}" -H "Authorization: Bearer $key" "127.0.0.1:$port/v1/analytics/$report")
+  read -r code took < <(curl -s -o /dev/null -w "%{http_code} %{time_total}\n" -H "Authorization: Bearer $key" \
+    "127.0.0.1:$port/v1/analytics/$report")
   after=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+  [ "$code" = 200 ] || { echo "report_rss: $report answered $code" >&2; kill "$pid"; exit 1; }
   printf "%-15s +%6d KiB  %s s\n" "$report" $((after - before)) "$took"
   kill "$pid"
   wait "$pid" 2>/dev/null || true

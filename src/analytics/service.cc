@@ -582,8 +582,9 @@ Result<std::vector<Reports::BucketFigures>> Reports::figures(db::Tx& tx, const s
         return Ok{};
       }));
     }
-    // Bucket edges inside a day (buckets() puts only the range's ends there; figures() takes
-    // any): what that day's movements and points before the edge add up to, summed in SQL.
+    // Bucket edges inside a day (buckets() puts only the range's ends there; a caller's own
+    // contiguous buckets may put any there): what that day's movements and points before the
+    // edge add up to, summed in SQL.
     std::map<Timestamp, DailyDelta> partial;
     for (std::size_t k = 0; k <= bs.size(); ++k) {
       const Timestamp edge = k < bs.size() ? bs[k].start : to;

@@ -89,6 +89,7 @@ class Reports {
   Result<Json> customer_ltv(const std::string& customer, const ReportQuery& q);
 
   // The figures of every bucket of [from, to), from the aggregates (or the slice's points).
+  // Requires: `buckets` contiguous, by time (each starts where the last ended).
   struct BucketFigures {
     Bucket bucket;
     MovementTotals totals;
