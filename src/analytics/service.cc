@@ -1091,22 +1091,19 @@ Result<Json> Reports::cancellations(const ReportQuery& q) {
 
 namespace {
 
-// Adds an activity to a subscription's signals.
+// The activity kinds that are risk signals, and the count each adds to.
+constexpr std::pair<std::string_view, std::int64_t RiskSignals::*> kSignalKinds[] = {
+    {"payment_failed", &RiskSignals::failed_payments},
+    {"skip", &RiskSignals::skips},
+    {"pause", &RiskSignals::pauses},
+    {"downgrade", &RiskSignals::downgrades},
+    {"backorder", &RiskSignals::backorders},
+    {"retention_declined", &RiskSignals::offers_declined},
+    {"retention_accepted", &RiskSignals::offers_accepted}};
+
 void add_signal(RiskSignals& s, std::string_view kind) {
-  if (kind == "payment_failed")
-    ++s.failed_payments;
-  else if (kind == "skip")
-    ++s.skips;
-  else if (kind == "pause")
-    ++s.pauses;
-  else if (kind == "downgrade")
-    ++s.downgrades;
-  else if (kind == "backorder")
-    ++s.backorders;
-  else if (kind == "retention_declined")
-    ++s.offers_declined;
-  else if (kind == "retention_accepted")
-    ++s.offers_accepted;
+  for (const auto& [name, count] : kSignalKinds)
+    if (name == kind) ++(s.*count);
 }
 
 constexpr Timestamp kRiskWindow = 90 * kSecondsPerDay;
@@ -1123,8 +1120,8 @@ Result<Json> Reports::at_risk(const ReportQuery& q) {
     // since. The signals of both windows, of the subscriptions that have any.
     const Timestamp then = now - kRiskWindow;
     std::unordered_map<std::string, std::pair<RiskSignals, RiskSignals>> signals;  // (recent, past)
-    const std::vector<std::string> kinds{
-        "payment_failed", "skip", "pause", "downgrade", "backorder", "retention_declined", "retention_accepted"};
+    std::vector<std::string> kinds;
+    for (const auto& [name, _] : kSignalKinds) kinds.emplace_back(name);
     RECUR_TRY(each_activity(tx, currency, then - kRiskWindow, now + 1, slice, kinds,
                             [&](const SubscriptionActivity& row) -> Status {
                               auto& both = signals[row.activity.subscription];

@@ -129,19 +129,14 @@ class PostgresTx final : public Tx {
         tx.streaming_ = false;
       }
     } streaming(*this, conn);
-    Status out = Ok{};
-    bool failed = false;
+    Status out = Ok{};  // the first error: nothing more is handed over after it
     while (PGresult* raw = PQgetResult(conn)) {
       PgResult res(raw);
       auto st = PQresultStatus(raw);
       if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
-        for (int r = 0, n = PQntuples(raw); r < n && !failed; ++r) {
-          out = fn(row_of(raw, r));
-          failed = !out.ok();
-        }
-      } else if (!failed) {
+        for (int r = 0, n = PQntuples(raw); r < n && out.ok(); ++r) out = fn(row_of(raw, r));
+      } else if (out.ok()) {
         out = pg_error(conn, raw, "query");
-        failed = true;
       }
     }
     return out;
