@@ -190,6 +190,54 @@ TEST_F(DatabaseTest, AStatementFromInsideEachsCallbackFailsAndTheRowsStillAllCom
   EXPECT_EQ(keys(), 3);
 }
 
+// PostgreSQL runs a read-only transaction's statements one transaction each (one round trip
+// apiece, none for commit); what they read is what a block under READ COMMITTED reads.
+TEST_F(DatabaseTest, AReadOnlyTransactionReadsWhatOthersCommittedAndWritesNothing) {
+  auto ro = db().begin(TxMode::kReadOnly);
+  ASSERT_TRUE(ro.ok());
+  EXPECT_EQ((*(*ro)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0), 0);
+  {
+    auto rw = db().begin();
+    ASSERT_TRUE((*rw)->exec(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")}).ok());
+    ASSERT_TRUE((*rw)->commit().ok());
+  }
+  // PostgreSQL reads at READ COMMITTED, in a block as out of one; SQLite keeps the snapshot of
+  // the read transaction's first statement.
+  EXPECT_EQ((*(*ro)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0), engine_is_postgres() ? 1 : 0);
+  if (engine_is_postgres()) {
+    // A write is refused (the statement's transaction is READ ONLY), and nothing is kept.
+    auto w = db().begin(TxMode::kReadOnly);
+    EXPECT_FALSE((*w)->exec(testing::kInsertAdminKey, {std::string("k2"), std::string("h2")}).ok());
+    // Each statement is a transaction of its own: their start times differ, where a block's
+    // are one (the read-write transaction below).
+    auto two = db().begin(TxMode::kReadOnly);
+    auto first = (*(*two)->query("SELECT transaction_timestamp()::text")).at(0).text(0);
+    auto second = (*(*two)->query("SELECT transaction_timestamp()::text")).at(0).text(0);
+    EXPECT_NE(first, second);
+    ASSERT_TRUE((*two)->commit().ok());
+    auto block = db().begin();
+    auto b1 = (*(*block)->query("SELECT transaction_timestamp()::text")).at(0).text(0);
+    auto b2 = (*(*block)->query("SELECT transaction_timestamp()::text")).at(0).text(0);
+    EXPECT_EQ(b1, b2);
+  }
+  ASSERT_TRUE((*ro)->commit().ok());
+  EXPECT_EQ(keys(), 1);
+  // each() in a read-only transaction after statements, then a statement again.
+  auto tx = db().begin(TxMode::kReadOnly);
+  EXPECT_EQ((*(*tx)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0), 1);
+  int n = 0;
+  ASSERT_TRUE((*tx)
+                  ->each("SELECT id FROM api_keys", {},
+                         [&](const Row&) -> Status {
+                           ++n;
+                           return Ok{};
+                         })
+                  .ok());
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ((*(*tx)->query("SELECT COUNT(*) FROM api_keys")).at(0).int64(0), 1);
+  ASSERT_TRUE((*tx)->commit().ok());
+}
+
 TEST_F(DatabaseTest, MigratingTwiceChangesNothing) {
   auto again = t.app->migrate();
   ASSERT_TRUE(again.ok());

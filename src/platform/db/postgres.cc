@@ -80,10 +80,20 @@ class Connection {
 
 // BEGIN is not a round trip of its own: it is sent in one pipeline with the transaction's
 // first statement (and a transaction that sends nothing sends neither BEGIN nor COMMIT).
+//
+// A read-only transaction runs each statement as a read-only transaction of its own, BEGIN
+// READ ONLY, the statement and COMMIT in one pipeline: one round trip per statement and none
+// for commit(). Under READ COMMITTED (the only level Recur uses) every statement takes its own
+// snapshot inside a transaction block too, so what it reads is the same; the block held
+// nothing but a second round trip. each() opens a block instead (its rows come in
+// single-row mode), which commit() ends.
 class PostgresTx final : public Tx {
  public:
   using Lease = Pool<Connection>::Lease;
-  PostgresTx(Lease lease, const char* begin_sql) : lease_(std::move(lease)), begin_sql_(begin_sql) {}
+  PostgresTx(Lease lease, TxMode mode)
+      : lease_(std::move(lease)),
+        read_only_(mode == TxMode::kReadOnly),
+        begin_sql_(read_only_ ? "BEGIN READ ONLY" : "BEGIN") {}
   ~PostgresTx() override {
     if (done_) return;
     if (!begun_) {  // nothing to roll back; a connection left broken is not returned
@@ -110,7 +120,7 @@ class PostgresTx final : public Tx {
     RECUR_TRY(not_streaming());
     RECUR_TRY(text_parameters(params));
     if (!begun_ || !deferred_.empty()) {
-      RECUR_TRY(run(std::string_view("SELECT 1"), Params{}));
+      RECUR_TRY(run(std::string_view("SELECT 1"), Params{}, /*open_block=*/true));
     }
     RECUR_ASSIGN(const std::string* name, lease_->prepared(sql));
     PGconn* conn = lease_->handle();
@@ -178,20 +188,26 @@ class PostgresTx final : public Tx {
   };
 
   // Runs `sql` (or, when it is null, COMMIT). The transaction's first statement goes with
-  // BEGIN, and writes deferred by exec_later go ahead of it, all in one pipeline.
-  Result<PgResult> run(std::optional<std::string_view> sql, const Params& params) {
+  // BEGIN, and writes deferred by exec_later go ahead of it, all in one pipeline. A
+  // read-only transaction's statement also takes its COMMIT along, unless `open_block`.
+  Result<PgResult> run(std::optional<std::string_view> sql, const Params& params, bool open_block = false) {
     if (begun_ && deferred_.empty()) return run_prepared(*sql, params);
-    if (begun_) return pipelined(sql, params);
+    if (begun_) return pipelined(sql, params, false);
+    bool close = read_only_ && sql && !open_block;
     // An idle connection may have died (a server restart): nothing of this transaction
-    // has run yet, so reconnect once and send it all again.
-    auto first = pipelined(sql, params);
+    // has run yet (or, read-only, nothing but statements already committed), so reconnect
+    // once and send it all again.
+    auto first = pipelined(sql, params, close);
     if (first.ok() || begun_ || lease_->healthy()) return first;
     RECUR_TRY(lease_->reset());
-    return pipelined(sql, params);
+    return pipelined(sql, params, close);
   }
-  Result<PgResult> run(std::string_view sql, const Params& params) { return run(std::optional(sql), params); }
+  Result<PgResult> run(std::string_view sql, const Params& params, bool open_block = false) {
+    return run(std::optional(sql), params, open_block);
+  }
 
-  Result<PgResult> pipelined(std::optional<std::string_view> sql, const Params& params) {
+  // [BEGIN,] the deferred writes, `sql` or COMMIT [, COMMIT when `close`], in one pipeline.
+  Result<PgResult> pipelined(std::optional<std::string_view> sql, const Params& params, bool close) {
     // Statement names first: preparing is a round trip of its own, outside the pipeline.
     std::vector<const std::string*> names;
     for (const auto& d : deferred_) {
@@ -215,6 +231,7 @@ class PostgresTx final : public Tx {
       sent = final_name ? PQsendQueryPrepared(conn, final_name->c_str(), v.count(), v.values.data(),
                                               v.lengths.data(), nullptr, 0) == 1
                         : PQsendQueryParams(conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    if (sent && close) sent = PQsendQueryParams(conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
     sent = sent && PQpipelineSync(conn) == 1;
     // Read every result sent, in order, up to the sync, before leaving pipeline mode.
     std::vector<PgResult> results;
@@ -235,7 +252,7 @@ class PostgresTx final : public Tx {
     if (complete) PQexitPipelineMode(conn);
     if (!complete)  // the connection broke (the caller reconnects it, or the pool drops it)
       return Error::unavailable("database_unavailable", std::string("query: ") + PQerrorMessage(conn));
-    std::size_t expected = (with_begin ? 1 : 0) + deferred_.size() + 1;
+    std::size_t expected = (with_begin ? 1 : 0) + deferred_.size() + 1 + (close ? 1 : 0);
     if (results.size() != expected) {
       begun_ = true;  // whatever ran: the destructor rolls back (or drops the connection)
       return Error::internal("pipeline: " + std::to_string(results.size()) + " results for " +
@@ -256,6 +273,10 @@ class PostgresTx final : public Tx {
     }
     auto st = PQresultStatus(results[at].get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_error(conn, results[at].get(), sql ? "query" : "COMMIT");
+    if (close) {
+      if (PQresultStatus(results[at + 1].get()) != PGRES_COMMAND_OK) return pg_error(conn, results[at + 1].get(), "COMMIT");
+      begun_ = false;  // the statement's own transaction has ended
+    }
     return std::move(results[at]);
   }
 
@@ -313,6 +334,7 @@ class PostgresTx final : public Tx {
   }
 
   Lease lease_;
+  bool read_only_;
   const char* begin_sql_;
   std::vector<Deferred> deferred_;  // exec_later's writes, not sent yet
   bool begun_ = false;  // BEGIN has been sent (with the first statement)
@@ -329,11 +351,10 @@ class PostgresDatabase final : public Database {
         pool_(pool_size, [this] { return connect(); }) {}
 
   Result<std::unique_ptr<Tx>> open(TxMode mode) override {
-    const char* sql = mode == TxMode::kReadWrite ? "BEGIN" : "BEGIN READ ONLY";
     // BEGIN goes with the first statement; a connection found dead then (after a server
     // restart) is reconnected there, before anything of the transaction has run.
     RECUR_ASSIGN(auto lease, pool_.acquire());
-    return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease), sql));
+    return std::unique_ptr<Tx>(std::make_unique<PostgresTx>(std::move(lease), mode));
   }
   Engine engine() const override { return Engine::kPostgres; }
   PoolStats pool_stats() override { return pool_.stats(); }
