@@ -117,6 +117,17 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
   auto app = std::unique_ptr<App>(new App(options, std::move(clock), std::move(db)));
   app->db_->attach(&app->ledger_);  // analytics keeps its tables in each event's transaction
   app->db_->attach(&app->gift_reminders_);  // a gift's last box is announced as the box before it begins
+  if (options.read_caches) {
+    app->db_->attach(&app->plan_cache_);
+    app->db_->attach(&app->closed_days_cache_);
+    app->db_->attach(&app->view_cache_);
+  }
+  // A rendered subscription shows its plan and tier, the blackout dates, and what its
+  // customer's data key opens: it goes when any of them does, here or on another node.
+  auto drop_views = [views = &app->view_cache_.views] { views->drop_all(); };
+  app->plan_cache_.plans.on_drop(drop_views);
+  app->closed_days_cache_.days.on_drop(drop_views);
+  keyring->on_forget(drop_views);
   app->keyring_ = std::move(keyring);
   app->created_master_key_ = created_key;
   if (replica_router) app->metrics_.watch_replica(*replica_router);
@@ -126,6 +137,9 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     app->inventory_.set_invalidation_bus(app->shared_bus_.get());
     app->keyring_->set_invalidation_bus(app->shared_bus_.get());
     app->keys_.set_invalidation_bus(app->shared_bus_.get());  // a revoked key, refused on every node at once
+    app->plan_cache_.plans.connect(app->shared_bus_.get());
+    app->closed_days_cache_.days.connect(app->shared_bus_.get());
+    app->view_cache_.views.connect(app->shared_bus_.get());
   }
   if (!options.rate_limits.per_key.off() || !options.rate_limits.per_ip.off()) {
     if (options.redis_url.empty()) {
@@ -153,6 +167,9 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
     : clock_(std::move(clock)),
       db_(std::move(db)),
       metrics_(*db_, *clock_, sqlite_file(options.db_url)),
+      plan_cache_(*clock_),
+      closed_days_cache_(*clock_),
+      view_cache_(*clock_),
       ids_(*clock_),
       audit_(*db_, ids_, *clock_),
       reports_(*db_, *clock_),
@@ -225,6 +242,8 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // Answered from the availability cache without a database (src/inventory/availability.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
+  // From the rendered-subscription cache (SubscriptionService::get_rendered), likewise.
+  router_.allow_inline("GET", "/v1/subscriptions/{id}");
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
   // one request transaction; a retry under the same Idempotency-Key resumes what the first
   // try committed: its subscription or plan change, its payment method, its one-off invoice,

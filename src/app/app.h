@@ -13,6 +13,7 @@
 #include "audit/service.h"
 #include "billing/billing.h"
 #include "catalog/service.h"
+#include "catalog/store.h"
 #include "customers/service.h"
 #include "gateways/paypal.h"
 #include "gateways/registry.h"
@@ -35,6 +36,7 @@
 #include "portal/portal.h"
 #include "privacy/keyring.h"
 #include "subscriptions/service.h"
+#include "subscriptions/store.h"
 #include "webhooks/dispatcher.h"
 #include "webhooks/events_api.h"
 #include "webhooks/service.h"
@@ -109,6 +111,9 @@ struct Options {
   // GET /metrics on the API's own listener; serve turns it off when --metrics-listen gives
   // the metrics a listener of their own (docs/OPERATIONS.md).
   bool metrics_on_api = true;
+  // Plans, blackout dates and rendered subscriptions cached in process (cache::TxCache):
+  // off only to measure what they save (`serve --no-read-caches`, benchmark 1).
+  bool read_caches = true;
   // Error alerts to a Slack-compatible webhook and/or Sentry (--alert-webhook, --sentry-dsn):
   // unhandled errors, scheduler stalls, billing failure-rate jumps; none when both are empty.
   alerts::AlertOptions alerts;
@@ -146,6 +151,9 @@ class App {
   customers::CustomerSessions& customer_sessions() { return sessions_; }
   cache::RedisInvalidationBus* redis_bus() { return redis_bus_.get(); }  // null without redis_url
   privacy::Keyring& keyring() { return *keyring_; }
+  catalog::PlanCache& plan_cache() { return plan_cache_; }
+  subscriptions::ClosedDaysCache& closed_days_cache() { return closed_days_cache_; }
+  subscriptions::SubscriptionViewCache& view_cache() { return view_cache_; }
   // Whether open() made the master key file (serve and migrate say so).
   bool created_master_key() const { return created_master_key_; }
 
@@ -205,6 +213,10 @@ class App {
   std::unique_ptr<db::Database> db_;
   Metrics metrics_;
   std::atomic<bool> draining_{false};
+  // Attached to db_ (App::open): what find_plan and closed_days read, cached across requests.
+  catalog::PlanCache plan_cache_;
+  subscriptions::ClosedDaysCache closed_days_cache_;
+  subscriptions::SubscriptionViewCache view_cache_;  // built on the two above and the keyring
   // Attached to db_ (every transaction reaches it); outlives the Redis bus that calls it.
   std::unique_ptr<privacy::Keyring> keyring_;
   bool created_master_key_ = false;

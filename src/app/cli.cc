@@ -400,6 +400,7 @@ struct ServeFlags {
   std::string rate_limit_ip = "6000/min";
   int tick = 30;
   bool access_log = true;
+  bool read_caches = true;
   std::string docs_dir = "node_modules/swagger-ui-dist";
   std::string spec = "api/openapi.yaml";
   std::string dashboard_dir = "dashboard";
@@ -644,6 +645,7 @@ int serve(const Common& common, const ServeFlags& flags) {
                   flags.update_payment_url, flags.test_mode, *faults, {}, flags.stripe, flags.square,
                   flags.default_gateway, {flags.ops_email}};
   options.redis_url = flags.redis_url;
+  options.read_caches = flags.read_caches;
   options.db_replica_url = flags.db_replica;
   options.billing.attempt_lease_seconds = flags.billing_lease;
   options.replica.max_lag = std::chrono::milliseconds(std::llround(flags.db_replica_max_lag * 1000));
@@ -924,6 +926,9 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--tick", flags.tick, "seconds between lifecycle scheduler runs")->capture_default_str();
   serve_cmd->add_flag("--access-log,!--no-access-log", flags.access_log, "JSON access log lines on stderr");
+  serve_cmd->add_flag("--read-caches,!--no-read-caches", flags.read_caches,
+                      "cache plans, blackout dates and rendered subscriptions in process (dropped by every "
+                      "write, here and through --redis-url on every node); off only to measure them");
   serve_cmd->add_option("--docs-dir", flags.docs_dir, "swagger-ui-dist folder for /docs")->capture_default_str();
   serve_cmd->add_option("--spec", flags.spec, "OpenAPI description served at /openapi.yaml")->capture_default_str();
   serve_cmd->add_option("--dashboard-dir", flags.dashboard_dir, "folder of the analytics dashboard served at /dashboard")

@@ -2,11 +2,11 @@
 #pragma once
 
 #include <map>
-
 #include <optional>
 #include <vector>
 
 #include "catalog/model.h"
+#include "platform/cache/tx_cache.h"
 #include "platform/db/database.h"
 #include "platform/page.h"
 
@@ -29,8 +29,21 @@ Result<std::optional<Product>> find_product(db::Tx& tx, const std::string& id, b
 Result<std::optional<Product>> find_product_by_key(db::Tx& tx, const std::string& key, bool for_update = false);
 Result<Page<Product>> list_products(db::Tx& tx, const ListFilter& filter);
 
+// Plans as find_plan reads them, kept by the rules of cache::TxCache: every GET and create of
+// a subscription reads its plan, and plans seldom change. The app attaches one to the
+// database (without it find_plan reads every time); insert_plan and update_plan drop theirs.
+class PlanCache final : public db::Attachment {
+ public:
+  static constexpr std::int64_t kTtlSeconds = 60;
+  static constexpr std::string_view kBusPrefix = "plan:";
+  explicit PlanCache(const Clock& clock) : plans(std::string(kBusPrefix), clock, kTtlSeconds) {}
+  void rows_rewritten(db::Tx& tx) override { plans.invalidate_all_after_commit(tx); }
+  cache::TxCache<Plan> plans;
+};
+
 Status insert_plan(db::Tx& tx, const Plan& plan);
 Result<bool> update_plan(db::Tx& tx, const Plan& plan);
+// From the PlanCache when the transaction may use it (never for update).
 Result<std::optional<Plan>> find_plan(db::Tx& tx, const std::string& id, bool for_update = false);
 Result<Page<Plan>> list_plans(db::Tx& tx, const ListFilter& filter);
 // The plans that remind before renewal, by their lead time in days.

@@ -157,9 +157,12 @@ void Keyring::set_invalidation_bus(cache::InvalidationBus* bus) {
         if (key.starts_with(kPrefix)) forget(key.substr(kPrefix.size()));
       },
       [this] {
-        std::lock_guard lock(mu_);
-        cache_.clear();
-        forgotten_ = db::next_sequence();
+        {
+          std::lock_guard lock(mu_);
+          cache_.clear();
+          forgotten_ = db::next_sequence();
+        }
+        for (auto& f : on_forget_) f();
       });
 }
 
@@ -176,9 +179,12 @@ void Keyring::remember(const std::string& id, Cached entry, Timestamp now) {
 }
 
 void Keyring::forget(const std::string& id) {
-  std::lock_guard lock(mu_);
-  cache_.erase(id);
-  forgotten_ = db::next_sequence();
+  {
+    std::lock_guard lock(mu_);
+    cache_.erase(id);
+    forgotten_ = db::next_sequence();
+  }
+  for (auto& f : on_forget_) f();
 }
 
 Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string& wrapped,

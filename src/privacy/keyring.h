@@ -72,6 +72,10 @@ class Keyring final : public db::Attachment {
 
   // Forget cached keys when another node destroys one (or everything, on a resync).
   void set_invalidation_bus(cache::InvalidationBus* bus);
+  // `f` runs whenever a key is forgotten (destroyed here or on another node, or a resync): a
+  // cache of what was opened with a key (a rendered subscription's address) drops then.
+  // Requires: called before any transaction.
+  void on_forget(std::function<void()> f) { on_forget_.push_back(std::move(f)); }
 
  private:
   struct Cached {
@@ -95,6 +99,7 @@ class Keyring final : public db::Attachment {
   std::uint64_t inserts_ = 0;     // into cache_, for its sweeps
   std::uint64_t forgotten_ = 0;  // db::next_sequence() at the last forget: older transactions do not cache
   cache::InvalidationBus* bus_ = nullptr;
+  std::vector<std::function<void()>> on_forget_;
   std::filesystem::file_time_type file_time_{};
   std::chrono::steady_clock::time_point checked_{};
 };

@@ -5,6 +5,7 @@
 
 #include "access/actor.h"
 #include "access/model.h"
+#include "platform/blocking.h"
 #include "platform/http/rest.h"
 
 namespace recur::subscriptions {
@@ -344,8 +345,21 @@ void add_routes(http::Router& router, SubscriptionService& svc, RetentionService
     if (!filter.ok()) return http::error_response(req, filter.error());
     return http::list_response(req, svc.list(*filter), "/v1/subscriptions");
   });
+  // May run on the I/O thread (App allows it): a cached answer needs no database; a miss
+  // throws WouldBlock there and runs again on a worker.
   router.add("GET", "/v1/subscriptions/{id}", read, [&svc](Request& req) {
-    return http::respond(req, svc.get(req.path_params["id"]), 200, render);
+    const std::string& id = req.path_params["id"];
+    auto answer = [](const RenderedSubscription& r) {
+      Response response;
+      response.body = r.body;
+      response.set_header("ETag", "\"" + std::to_string(r.version) + "\"");
+      return response;
+    };
+    if (auto hit = svc.cached_rendering(id)) return answer(*hit);
+    may_block();
+    auto got = svc.get_rendered(id);
+    if (!got.ok()) return http::error_response(req, got.error());
+    return answer(*got);
   });
   router.add("PATCH", "/v1/subscriptions/{id}", write, [&svc, change_plan](Request& req) {
     auto body = parse_json_object(req.body);

@@ -268,6 +268,28 @@ Result<Subscription> SubscriptionService::get(const std::string& id) {
   }, db::TxMode::kReadOnly);
 }
 
+Result<RenderedSubscription> SubscriptionService::get_rendered(const std::string& id) {
+  Timestamp now = clock_.now();
+  return db::transact(
+      db_,
+      [&](db::Tx& tx) -> Result<RenderedSubscription> {
+        RECUR_ASSIGN(Loaded l, load(tx, id, false));
+        auto due = next_action_at(l.sub);
+        bool moved = !advance(l.sub, l.lookup(), now).empty() || (due && *due <= now);
+        RenderedSubscription out{to_json(l.sub).dump(), l.sub.version};
+        // Shown as stored until its next step is due: cached until then at the latest.
+        auto* cache = tx.attached<SubscriptionViewCache>();
+        if (cache && !moved) cache->views.fill(tx, id, out, due);
+        return out;
+      },
+      db::TxMode::kReadOnly);
+}
+
+std::optional<RenderedSubscription> SubscriptionService::cached_rendering(const std::string& id) {
+  auto* cache = db_.attached<SubscriptionViewCache>();
+  return cache ? cache->views.peek(id) : std::nullopt;
+}
+
 Result<Page<Subscription>> SubscriptionService::list(const ListFilter& filter) {
   return db::transact(db_, [&](db::Tx& tx) { return subscriptions::list(tx, filter); }, db::TxMode::kReadOnly);
 }

@@ -224,6 +224,11 @@ class SubscriptionService {
   // The subscription a POST with this request key created (kRequestKeyLifetime), if any.
   Result<std::optional<Subscription>> created_by_request(const std::string& request_key);
   Result<Subscription> get(const std::string& id);
+  // GET /v1/subscriptions/{id}'s answer: get() rendered, cached (SubscriptionViewCache) while
+  // it holds, unless what it shows was due to move on by now (the scheduler is behind).
+  Result<RenderedSubscription> get_rendered(const std::string& id);
+  // The cached answer, without the database; nullopt when there is none.
+  std::optional<RenderedSubscription> cached_rendering(const std::string& id);
   Result<Page<Subscription>> list(const ListFilter& filter);
   Result<Subscription> update(const std::string& id, const UpdateInput& input, std::int64_t expected_version,
                               const events::Actor& actor);

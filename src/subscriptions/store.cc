@@ -79,7 +79,15 @@ Result<std::optional<ChangeRequest>> find_change_request(db::Tx& tx, const std::
   return std::optional<ChangeRequest>(ChangeRequest{rows[0].text(0), rows[0].is_null(1) ? "" : rows[0].text(1)});
 }
 
+namespace {
+// (An insert drops nothing: an id is never cached before it exists.)
+void subscription_changes(db::Tx& tx, const std::string& id) {
+  if (auto* cache = tx.attached<SubscriptionViewCache>()) cache->views.invalidate_after_commit(tx, id);
+}
+}  // namespace
+
 Result<bool> update(db::Tx& tx, const Subscription& s, std::int64_t expected_version) {
+  subscription_changes(tx, s.id);
   RECUR_ASSIGN(auto params, columns(tx, s));
   params.emplace_back(expected_version);
   RECUR_ASSIGN(auto n, tx.exec("UPDATE subscriptions SET customer_id = $2, plan_id = $3, status = $4,"
@@ -90,6 +98,7 @@ Result<bool> update(db::Tx& tx, const Subscription& s, std::int64_t expected_ver
 }
 
 recur::Status remove(db::Tx& tx, const std::string& id) {
+  subscription_changes(tx, id);
   RECUR_TRY(tx.exec("DELETE FROM subscriptions WHERE id = $1", {id}));
   return Ok{};
 }
@@ -156,14 +165,26 @@ Result<std::vector<BlackoutDate>> list_blackout_dates(db::Tx& tx) {
 }
 
 Result<ClosedDays> closed_days(db::Tx& tx) {
+  auto* cache = tx.attached<ClosedDaysCache>();
+  if (cache) {
+    if (auto hit = cache->days.get(tx, "")) return std::move(*hit);
+  }
   RECUR_ASSIGN(auto rows, tx.query("SELECT day FROM blackout_dates ORDER BY day"));
   ClosedDays out;
   out.reserve(rows.size());
   for (const auto& row : rows) out.push_back(row.int64(0));
+  if (cache) cache->days.fill(tx, "", out);
   return out;
 }
 
+namespace {
+void blackout_dates_change(db::Tx& tx) {
+  if (auto* cache = tx.attached<ClosedDaysCache>()) cache->days.invalidate_after_commit(tx, "");
+}
+}  // namespace
+
 Result<bool> put_blackout_date(db::Tx& tx, const BlackoutDate& date) {
+  blackout_dates_change(tx);
   const db::Value reason = date.reason.empty() ? db::Value(nullptr) : db::Value(date.reason);
   RECUR_ASSIGN(auto updated, tx.exec("UPDATE blackout_dates SET reason = $2 WHERE day = $1", {date.day, reason}));
   if (updated > 0) return false;
@@ -173,6 +194,7 @@ Result<bool> put_blackout_date(db::Tx& tx, const BlackoutDate& date) {
 }
 
 Result<bool> delete_blackout_date(db::Tx& tx, std::int64_t day) {
+  blackout_dates_change(tx);
   RECUR_ASSIGN(auto deleted, tx.exec("DELETE FROM blackout_dates WHERE day = $1", {day}));
   return deleted > 0;
 }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "platform/cache/tx_cache.h"
 #include "platform/db/database.h"
 #include "platform/page.h"
 #include "subscriptions/subscription.h"
@@ -56,7 +57,35 @@ struct BlackoutDate {
   Timestamp created = 0;
 };
 Result<std::vector<BlackoutDate>> list_blackout_dates(db::Tx& tx);
+// Every load of a subscription reads these (a GET shows its next delivery): cached by the
+// rules of cache::TxCache when the app attaches a ClosedDaysCache; put and delete drop it.
 Result<ClosedDays> closed_days(db::Tx& tx);
+// A subscription as GET /v1/subscriptions/{id} answers it (SubscriptionService::get_rendered).
+struct RenderedSubscription {
+  std::string body;  // the JSON text
+  std::int64_t version = 0;
+};
+// GET's answers, kept by the rules of cache::TxCache until the subscription's next step is
+// due at the latest (a GET shows it as of now). update and remove drop theirs; the app drops
+// them all when what they were computed from changes: a plan or tier, the blackout dates, a
+// data key (an erasure).
+class SubscriptionViewCache final : public db::Attachment {
+ public:
+  static constexpr std::int64_t kTtlSeconds = 60;
+  static constexpr std::string_view kBusPrefix = "subscription:";
+  explicit SubscriptionViewCache(const Clock& clock) : views(std::string(kBusPrefix), clock, kTtlSeconds) {}
+  void rows_rewritten(db::Tx& tx) override { views.invalidate_all_after_commit(tx); }
+  cache::TxCache<RenderedSubscription> views;
+};
+
+class ClosedDaysCache final : public db::Attachment {
+ public:
+  static constexpr std::int64_t kTtlSeconds = 60;
+  static constexpr std::string_view kBusPrefix = "blackout_dates:";
+  explicit ClosedDaysCache(const Clock& clock) : days(std::string(kBusPrefix), clock, kTtlSeconds) {}
+  void rows_rewritten(db::Tx& tx) override { days.invalidate_all_after_commit(tx); }
+  cache::TxCache<ClosedDays> days;  // one key, ""
+};
 // Inserts or updates the day's reason; false when it was there already.
 Result<bool> put_blackout_date(db::Tx& tx, const BlackoutDate& date);
 // False when the day was not a blackout date.

@@ -18,6 +18,9 @@ class InvalidationBus {
   // Calls `on_key` (on the bus's own thread) for every key published by any node, and
   // `on_resync` when messages may have been missed (a reconnect): drop everything.
   virtual void subscribe(std::function<void(const std::string& key)> on_key, std::function<void()> on_resync) = 0;
+  // Whether messages are being heard now. A cache that must never answer stale (TxCache)
+  // is not used while this is false.
+  virtual bool live() const { return true; }
 };
 
 // One bus shared by several caches in a process (availability, data keys, API keys): each
@@ -26,6 +29,7 @@ class SharedBus final : public InvalidationBus {
  public:
   explicit SharedBus(InvalidationBus& inner) : inner_(inner) {}
   void publish(const std::string& key) override { inner_.publish(key); }
+  bool live() const override { return inner_.live(); }
   void subscribe(std::function<void(const std::string& key)> on_key, std::function<void()> on_resync) override {
     bool first = false;
     {

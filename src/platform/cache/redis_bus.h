@@ -48,6 +48,7 @@ class RedisInvalidationBus final : public InvalidationBus {
 
   // True from the moment on_resync has run for the current connection until it breaks.
   bool subscribed() const { return subscribed_; }
+  bool live() const override { return subscribed_; }
 
  private:
   struct ContextFree {

@@ -52,12 +52,17 @@ enum class Engine { kSqlite, kPostgres };
 inline constexpr std::string_view kUniqueViolation = "unique_violation";
 inline constexpr std::string_view kSerializationFailure = "serialization_failure";
 
+class Tx;
+
 // What the app attaches to a database for the modules to reach from any of its transactions
 // (privacy's keyring, the event log's observers): set when the app opens the database,
 // before any transaction.
 class Attachment {
  public:
   virtual ~Attachment() = default;
+  // `tx` changed stored rows behind the modules' backs (a migration's SQL and rewrite): what
+  // is cached from them must go once it commits.
+  virtual void rows_rewritten(Tx& tx) { (void)tx; }
 };
 
 class Tx {
@@ -125,6 +130,11 @@ class Tx {
       if (auto* t = dynamic_cast<T*>(a)) return t;
     return nullptr;
   }
+  // Tells every attachment that this transaction rewrote stored rows (Attachment::rows_rewritten).
+  void rows_rewritten() {
+    if (!attachments_) return;
+    for (Attachment* a : *attachments_) a->rows_rewritten(*this);
+  }
   // Every attachment of type T, in the order attached.
   template <class T, class F>
   Status each_attached(F&& f) const {
@@ -175,6 +185,13 @@ class Database {
   // Every transaction begun afterwards carries `attachment` (owned by the caller, who
   // keeps it alive as long as the database), beside those attached before.
   void attach(Attachment* attachment) { attachments_.push_back(attachment); }
+  // The attachment of type T (null when none was attached), for work outside a transaction.
+  template <class T>
+  T* attached() const {
+    for (Attachment* a : attachments_)
+      if (auto* t = dynamic_cast<T*>(a)) return t;
+    return nullptr;
+  }
 
  protected:
   // The engine's own transaction, never joined to a request's.

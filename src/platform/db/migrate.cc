@@ -60,9 +60,11 @@ Result<MigrationReport> migrate(Database& db, const std::vector<Migration>& migr
     if (m.version <= version) continue;
     for (const auto& stmt : split_statements(m.sql)) RECUR_TRY(tx->exec(stmt));
     if (m.rewrite) RECUR_TRY(m.rewrite(*tx));
+    tx->rows_rewritten();  // what this process cached from the rows goes (every node's, on the bus)
     RECUR_TRY(tx->exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                        {std::int64_t{m.version}, m.name, format_rfc3339(now)}));
     RECUR_TRY(tx->commit());
+    tx->run_after_commit();
     report.applied.push_back(std::to_string(m.version) + " " + m.name);
   }
   RECUR_ASSIGN(report.to_version, schema_version(db));
