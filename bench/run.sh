@@ -370,11 +370,15 @@ CREATE_SQL=bench/pgbench/create_subscription.sql
 CHECKOUT_SQL="$CREATE_SQL bench/pgbench/checkout_charge.sql"
 if [ -r "$pg_log" ]; then
   sql "ALTER SYSTEM SET log_statement = 'all'" && sql "SELECT pg_reload_conf()" >/dev/null && sleep 0.5
-  sql_check GET bench/pgbench/get_subscription.sql "$server_url/v1/subscriptions/$one"
   sql_check POST "$CREATE_SQL" -H 'Content-Type: application/json' \
     -d "{\"customer\":\"$BENCH_CUSTOMER\",\"plan\":\"$BENCH_PLAN\",\"quantity\":1,\"payment_behavior\":\"default_incomplete\"}" "$server_url/v1/subscriptions"
   sql_check checkout "$CHECKOUT_SQL" -H 'Content-Type: application/json' \
     -d "{\"customer\":\"${CK[check]}\",\"plan\":\"$BENCH_PLAN\",\"quantity\":1,\"payment_behavior\":\"allow_incomplete\"}" "$server_url/v1/subscriptions"
+  # The GET's SQL without the read caches (with them a GET of a cached subscription sends none):
+  # what pgbench's twin of the GET measures, against recur's GET with the caches off.
+  stop_pid "$server_pid"
+  start_server check-nocache --no-access-log --no-read-caches "${WORKER_FLAGS[@]}"
+  sql_check GET bench/pgbench/get_subscription.sql "$server_url/v1/subscriptions/$one"
   sql "ALTER SYSTEM RESET log_statement" && sql "SELECT pg_reload_conf()" >/dev/null && sleep 0.5
 else
   run_log "bench: WARNING: cannot read PostgreSQL's log ($pg_log): the pgbench twins are not checked against the server's SQL, and the POST's and checkout's twins do not run (their values come from that log)"
@@ -459,6 +463,13 @@ ck_points() {
   R[$1.points]="${R[$1.points]:-}${R[$1.points]:+, }$(sql "SELECT count(*) FROM analytics_points WHERE customer_id = '$2'")"
   run_log "  $1: the customer now holds ${R[$1.points]##*, } MRR points"
 }
+measure_get_nocache() {  # recur's GET with the read caches off: what its pgbench twin does
+  stop_pid "$server_pid"
+  start_server nocache --no-access-log --no-read-caches "${WORKER_FLAGS[@]}"
+  warm_wrk bench/wrk/get.lua "$server_url"
+  run_wrk get.nocache bench/wrk/get.lua "$server_url" "$server_pid"
+  stop_pid "$server_pid"; server_pid=""
+}
 measure_pgbench() {
   local get_args=(-D "gbase=$gbase" -D "nrows=$nrows") post_args ck_args
   twin_args GET "plan=$BENCH_PLAN"; get_args+=("${TWIN_ARGS[@]}")
@@ -502,6 +513,7 @@ stop_pid "$server_pid"; server_pid=""
 for round in $(seq "$ROUNDS"); do
   run_log "bench: round $round/$ROUNDS"
   measure_recur nolog --no-access-log "${WORKER_FLAGS[@]}"
+  measure_get_nocache
   measure_nginx
   measure_pgbench
 done
@@ -555,7 +567,8 @@ post_ratio=$(ratio "${R[post.nolog.rps]}" "${R[pg.post.rps]}")
 checkout_ratio=$(ratio "${R[checkout.rps]}" "${R[post.nolog.rps]}")
 get_ratio=$(ratio "${R[get.nolog.rps]}" "${R[nginx.rps]}")
 p99_worst=$(awk -v a="${R[get.nolog.p99_ms]}" -v b="${R[post.nolog.p99_ms]}" 'BEGIN { print (a > b ? a : b) }')
-noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores]}"; done |
+nocache_ratio=$(ratio "${R[get.nocache.rps]}" "${R[pg.get.pool.rps]}")
+noisy=$(for l in get.nolog get.nocache post.nolog nginx pg.post pg.get.pool; do echo "${R[$l.other_cores]}"; done |
         awk -v bg="$background" '$1 > 0.15 || bg > 15 { n++ } END { print n + 0 }')
 {
   echo "## Results: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1))"
@@ -570,6 +583,7 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "| run                                          |    req/s | p50 ms | p99 ms | max ms | errs  | recur/nginx CPU ms/req | PG CPU ms/req | client cores | other cores |"
   echo "|----------------------------------------------|---------:|-------:|-------:|-------:|------:|----------:|------------:|------:|------:|"
   row get.nolog "recur GET /v1/subscriptions/{id}"
+  row get.nocache "recur GET, read caches off"
   row post.nolog "recur POST /v1/subscriptions"
   row checkout "recur POST, checkout (sandbox charge)"
   row get.log "recur GET, access log on (to a file)"
@@ -611,11 +625,12 @@ noisy=$(for l in get.nolog post.nolog nginx pg.post; do echo "${R[$l.other_cores
   echo "|---|---:|---|"
   echo "| recur POST req/s / pgbench -c $CONNS TPS for the same writes >= 0.70 | $post_ratio | $(verdict "$post_ratio" 0.70 '>=') |"
   echo "| recur GET req/s / nginx static req/s >= 0.50 | $get_ratio | $(verdict "$get_ratio" 0.50 '>=') |"
+  echo "| recur GET, read caches off / pgbench -c $POOL TPS of its SQL >= 0.90 | $nocache_ratio | $(verdict "$nocache_ratio" 0.90 '>=') |"
   echo "| p99 < 25 ms (worst of GET and POST) | $p99_worst ms | $(verdict "$p99_worst" 25 '<') |"
   echo "| (stricter) recur POST / pgbench -c $POOL TPS | $(ratio "${R[post.nolog.rps]}" "${R[pg.post.pool.rps]}") | |"
   echo "| checkout POST (allow_incomplete, sandbox charge) / plain POST req/s; its p99 | $checkout_ratio; ${R[checkout.p99_ms]} ms | |"
   echo "| checkout POST / pgbench -c $CONNS TPS of the same SQL (create + charge); / pgbench -c $POOL | $(ratio "${R[checkout.rps]}" "${R[pg.checkout.rps]:-0}"); $(ratio "${R[checkout.rps]}" "${R[pg.checkout.pool.rps]:-0}") | |"
-  echo "| (stricter) recur GET / pgbench -c $POOL TPS for the GET's SQL | $(ratio "${R[get.nolog.rps]}" "${R[pg.get.pool.rps]}") | |"
+  echo "| recur GET, read caches off / pgbench -c $CONNS TPS of its SQL | $(ratio "${R[get.nocache.rps]}" "${R[pg.get.rps]}") | |"
   echo "| access log on: POST / pgbench -c $CONNS; GET / nginx; worst p99 | $(ratio "${R[post.log.rps]}" "${R[pg.post.rps]}"); $(ratio "${R[get.log.rps]}" "${R[nginx.rps]}"); $(awk -v a="${R[get.log.p99_ms]}" -v b="${R[post.log.p99_ms]}" 'BEGIN { print (a > b ? a : b) }') ms | |"
   if ((noisy > 0)); then
     echo
