@@ -18,14 +18,23 @@
 --      (analytics_invoices, the customer's first payment), the shipment marked paid
 --      (shipment.paid), the receipt e-mail queued, the payment and the invoice updated;
 --   5. read only: the latest invoice and its payments again, and
---   6. read only: the subscription and its plan, for the response.
+--   6. read only: the subscription, for the response.
+-- A read-only transaction's statements are each a transaction of their own, BEGIN READ ONLY,
+-- the statement and COMMIT in one pipeline; plans and blackout dates come from the server's
+-- read caches (decision 0032), so no statement reads them.
 -- pgbench substitutes :name even inside quotes, so the payment's idempotency key
 -- ('in_...:attempt:1') spells its colons \x3a. Events and audit entries 5-8 follow the create's 1-4. Literals stand where the server sent
 -- NULL, '' or a constant of this path (versions 2 and 3, attempt 1, the first MRR point).
+\startpipeline
 BEGIN READ ONLY;
 SELECT id FROM invoices WHERE subscription_id = 'sub_0000000' || :sid ORDER BY (number IS NULL), LENGTH(number) DESC, number DESC LIMIT 1;
+COMMIT;
+\endpipeline
+\startpipeline
+BEGIN READ ONLY;
 SELECT doc FROM payments WHERE invoice_id = 'in_0000000' || :sid ORDER BY id DESC LIMIT :payments_page;
 COMMIT;
+\endpipeline
 BEGIN;
 SELECT doc FROM invoices WHERE id = 'in_0000000' || :sid FOR UPDATE;
 SELECT doc FROM payments WHERE invoice_id = 'in_0000000' || :sid AND status IN ('pending', 'requires_action') ORDER BY attempt DESC LIMIT 1;
@@ -42,11 +51,7 @@ SELECT doc FROM invoices WHERE id = 'in_0000000' || :sid FOR UPDATE;
 SELECT doc FROM payments WHERE id = 'pay_0000000' || :sid;
 SELECT doc FROM subscriptions WHERE id = 'sub_0000000' || :sid;
 SELECT doc FROM subscriptions WHERE id = 'sub_0000000' || :sid FOR UPDATE;
-SELECT doc FROM plans WHERE id = :plan;
-SELECT day FROM blackout_dates ORDER BY day;
 SELECT doc FROM subscriptions WHERE id = 'sub_0000000' || :sid FOR UPDATE;
-SELECT doc FROM plans WHERE id = :plan;
-SELECT day FROM blackout_dates ORDER BY day;
 UPDATE subscriptions SET customer_id = :customer, plan_id = :plan, status = :status_active, next_action_at = :next_action_at_active, billed_periods = :billed_periods, version = 2, created_at = :created, doc = :doc_active WHERE id = 'sub_0000000' || :sid AND version = :version;
 INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request_id, source_ip, resource_type, resource_id, action, fields, event_id, reason) VALUES ('aud_000000' || :sid || '5', :created, :system_type, :system_id, '', '', '', :resource_type, 'sub_0000000' || :sid, :type_activated, :fields_activated, 'evt_000000' || :sid || '5', NULL);
 INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '5', :type_activated, :resource_type, 'sub_0000000' || :sid, :system_type, :system_id, '', :created, :payload_activated);
@@ -81,12 +86,18 @@ INSERT INTO notifications (id, channel, template, customer_id, resource_id, stat
 UPDATE payments SET status = :payment_succeeded, doc = :payment_doc_succeeded, charge_id = 'pi_sandbox_00000' || :sid, action_expires_at = NULL WHERE id = 'pay_0000000' || :sid;
 UPDATE invoices SET number = :number, status = :invoice_status_paid, next_attempt_at = NULL, version = 3, doc = :invoice_doc_paid WHERE id = 'in_0000000' || :sid;
 COMMIT;
+\startpipeline
 BEGIN READ ONLY;
 SELECT id FROM invoices WHERE subscription_id = 'sub_0000000' || :sid ORDER BY (number IS NULL), LENGTH(number) DESC, number DESC LIMIT 1;
+COMMIT;
+\endpipeline
+\startpipeline
+BEGIN READ ONLY;
 SELECT doc FROM payments WHERE invoice_id = 'in_0000000' || :sid ORDER BY id DESC LIMIT :payments_page;
 COMMIT;
+\endpipeline
+\startpipeline
 BEGIN READ ONLY;
 SELECT doc FROM subscriptions WHERE id = 'sub_0000000' || :sid;
-SELECT doc FROM plans WHERE id = :plan;
-SELECT day FROM blackout_dates ORDER BY day;
 COMMIT;
+\endpipeline

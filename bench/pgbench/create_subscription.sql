@@ -1,6 +1,6 @@
 -- pgbench twin of POST /v1/subscriptions with "payment_behavior": "default_incomplete" (the
 -- plain POST of bench/wrk/post.lua): the one transaction SubscriptionService::create sends.
--- The customer is locked (FOR UPDATE) and the plan read; the subscription inserted, with its
+-- The customer is locked (FOR UPDATE; the plan comes from the read cache, decision 0032); the subscription inserted, with its
 -- audit entry, its subscription.created event and that event's outbox row; analytics' row
 -- for it; the lifecycle event subscription.started (audit, event, outbox); the first invoice,
 -- numbered from the gapless sequence (invoice.finalized, analytics_invoices); the first
@@ -18,7 +18,6 @@
 \set sid :base + :seq * 100 + :client_id
 BEGIN;
 SELECT doc FROM customers WHERE id = :customer FOR UPDATE;
-SELECT doc FROM plans WHERE id = :plan;
 INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods, version, created_at, doc, request_key) VALUES ('sub_0000000' || :sid, :customer, :plan, :status, :next_action_at, :billed_periods, :version, :created, :doc, NULL);
 INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request_id, source_ip, resource_type, resource_id, action, fields, event_id, reason) VALUES ('aud_000000' || :sid || '1', :created, :actor_type, :key_id, :role, :request_id, :source_ip, :resource_type, 'sub_0000000' || :sid, :type_created, :fields_created, 'evt_000000' || :sid || '1', NULL);
 INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '1', :type_created, :resource_type, 'sub_0000000' || :sid, :actor_type, :key_id, :role, :created, :payload_created);
@@ -38,7 +37,6 @@ INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request
 INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '3', :type_finalized, :invoice_type, 'in_0000000' || :sid, :system_type, :system_id, '', :created, :payload_finalized);
 INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '3', :type_finalized, :created);
 INSERT INTO analytics_invoices (invoice_id, customer_id, subscription_id, currency, billing_reason, due_at, status, total, amount_paid, attempt_count, first_failed_at, paid_at) VALUES ('in_0000000' || :sid, :customer, 'sub_0000000' || :sid, :currency, :billing_reason, :created, :invoice_status, :total, 0, 0, NULL, NULL) ON CONFLICT (invoice_id) DO UPDATE SET status = excluded.status, total = excluded.total, amount_paid = excluded.amount_paid, attempt_count = excluded.attempt_count, first_failed_at = excluded.first_failed_at, paid_at = excluded.paid_at;
-SELECT doc FROM plans WHERE id = :plan;
 SELECT id, status FROM invoices WHERE subscription_id = 'sub_0000000' || :sid AND period_seq = 1;
 SELECT doc FROM products WHERE id = :product;
 SELECT doc FROM customers WHERE id = :customer;
