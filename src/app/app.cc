@@ -124,9 +124,9 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
   }
   // A rendered subscription shows its plan and tier, the blackout dates, and what its
   // customer's data key opens: it goes when any of them does, here or on another node.
-  auto drop_views = [views = &app->view_cache_.views] { views->drop_all(); };
-  app->plan_cache_.plans.on_drop(drop_views);
-  app->closed_days_cache_.days.on_drop(drop_views);
+  auto drop_views = [views = &app->view_cache_.cache] { views->drop_all(); };
+  app->plan_cache_.cache.on_drop(drop_views);
+  app->closed_days_cache_.cache.on_drop(drop_views);
   keyring->on_forget(drop_views);
   app->keyring_ = std::move(keyring);
   app->created_master_key_ = created_key;
@@ -137,9 +137,9 @@ Result<std::unique_ptr<App>> App::open(const Options& options, std::unique_ptr<C
     app->inventory_.set_invalidation_bus(app->shared_bus_.get());
     app->keyring_->set_invalidation_bus(app->shared_bus_.get());
     app->keys_.set_invalidation_bus(app->shared_bus_.get());  // a revoked key, refused on every node at once
-    app->plan_cache_.plans.connect(app->shared_bus_.get());
-    app->closed_days_cache_.days.connect(app->shared_bus_.get());
-    app->view_cache_.views.connect(app->shared_bus_.get());
+    app->plan_cache_.cache.connect(app->shared_bus_.get());
+    app->closed_days_cache_.cache.connect(app->shared_bus_.get());
+    app->view_cache_.cache.connect(app->shared_bus_.get());
   }
   if (!options.rate_limits.per_key.off() || !options.rate_limits.per_ip.off()) {
     if (options.redis_url.empty()) {

@@ -36,7 +36,7 @@ class PlanCacheTest : public ::testing::Test {
     auto renamed = node.catalog().update_plan(plan, {.name = to}, current->version, t.actor);
     ASSERT_TRUE(renamed.ok()) << renamed.error().message;
   }
-  cache::TxCache<Plan>& cache() { return t.app->plan_cache().plans; }
+  cache::TxCache<Plan>& cache() { return t.app->plan_cache().cache; }
 
   testing::TestApp t;
   std::string plan;
@@ -107,9 +107,9 @@ TEST_F(PlanCacheTest, AnAddedBlackoutDateIsInTheNextLoadOfASubscription) {
     return closed.ok() ? *closed : subscriptions::ClosedDays{};
   };
   EXPECT_TRUE(days().empty());
-  auto hits = t.app->closed_days_cache().days.hits();
+  auto hits = t.app->closed_days_cache().cache.hits();
   EXPECT_TRUE(days().empty());
-  EXPECT_EQ(t.app->closed_days_cache().days.hits(), hits + 1);
+  EXPECT_EQ(t.app->closed_days_cache().cache.hits(), hits + 1);
   std::int64_t day = at("2026-03-10T00:00:00Z") / kSecondsPerDay;
   ASSERT_TRUE(t.app->subscriptions().put_blackout_date(day, "stocktake").ok());
   EXPECT_EQ(days(), subscriptions::ClosedDays{day});
@@ -213,9 +213,9 @@ class PlanCacheAcrossNodesTest : public PlanCacheTest {
 
 TEST_F(PlanCacheAcrossNodesTest, ARenameOnOneNodeDropsThePlanOnTheOther) {
   EXPECT_EQ(name_on(*b), "Box");
-  auto hits = b->plan_cache().plans.hits();
+  auto hits = b->plan_cache().cache.hits();
   EXPECT_EQ(name_on(*b), "Box");
-  ASSERT_EQ(b->plan_cache().plans.hits(), hits + 1);  // B answers from its cache
+  ASSERT_EQ(b->plan_cache().cache.hits(), hits + 1);  // B answers from its cache
   rename_on(*a, "Big box");
   EXPECT_TRUE(eventually([&] { return name_on(*b) == "Big box"; }));
   EXPECT_EQ(name_on(*b), "Big box");  // and never the old name again
@@ -227,15 +227,15 @@ TEST_F(PlanCacheAcrossNodesTest, WhileRedisIsDownNoNodeAnswersFromItsCache) {
   redis.stop();
   ASSERT_TRUE(eventually([&] { return !subscribed(*b); }));
   rename_on(*a, "Big box");  // its publish fails: B never hears of it
-  auto hits = b->plan_cache().plans.hits();
+  auto hits = b->plan_cache().cache.hits();
   EXPECT_EQ(name_on(*b), "Big box");  // read from the database, not the cache
   EXPECT_EQ(name_on(*b), "Big box");
-  EXPECT_EQ(b->plan_cache().plans.hits(), hits);
+  EXPECT_EQ(b->plan_cache().cache.hits(), hits);
   redis.start();
   ASSERT_TRUE(eventually([&] { return subscribed(*b); }));
   EXPECT_EQ(name_on(*b), "Big box");
   EXPECT_EQ(name_on(*b), "Big box");
-  EXPECT_EQ(b->plan_cache().plans.hits(), hits + 1);  // cached again
+  EXPECT_EQ(b->plan_cache().cache.hits(), hits + 1);  // cached again
 }
 
 TEST_F(PlanCacheAcrossNodesTest, AnUpdateOnOneNodeDropsTheRenderedSubscriptionOnTheOther) {

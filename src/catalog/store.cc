@@ -108,12 +108,12 @@ Status insert_plan(db::Tx& tx, const Plan& p) {
   auto r = tx.exec("INSERT INTO plans (id, tier, active, version, doc, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                    {p.id, db::nullable(p.tier), std::int64_t{p.active}, p.version, to_json(p).dump(), p.created});
   if (!r.ok()) return std::move(r).error();
-  if (auto* cache = tx.attached<PlanCache>()) cache->plans.invalidate_after_commit(tx, p.id);
+  if (auto* plans = tx.attached<PlanCache>()) plans->cache.invalidate_after_commit(tx, p.id);
   return Ok{};
 }
 
 Result<bool> update_plan(db::Tx& tx, const Plan& p) {
-  if (auto* cache = tx.attached<PlanCache>()) cache->plans.invalidate_after_commit(tx, p.id);
+  if (auto* plans = tx.attached<PlanCache>()) plans->cache.invalidate_after_commit(tx, p.id);
   RECUR_ASSIGN(auto n, tx.exec("UPDATE plans SET tier = $2, active = $3, version = $4, doc = $5 WHERE id = $1 AND version = $6",
                                {p.id, db::nullable(p.tier), std::int64_t{p.active}, p.version, to_json(p).dump(),
                                 p.version - 1}));
@@ -121,12 +121,12 @@ Result<bool> update_plan(db::Tx& tx, const Plan& p) {
 }
 
 Result<std::optional<Plan>> find_plan(db::Tx& tx, const std::string& id, bool for_update) {
-  auto* cache = for_update ? nullptr : tx.attached<PlanCache>();
-  if (cache) {
-    if (auto hit = cache->plans.get(tx, id)) return hit;
+  auto* plans = for_update ? nullptr : tx.attached<PlanCache>();
+  if (plans) {
+    if (auto hit = plans->cache.get(tx, id)) return hit;
   }
   RECUR_ASSIGN(auto plan, find_row<Plan>(tx, "plans", "doc", "id", id, for_update, plan_row));
-  if (cache && plan) cache->plans.fill(tx, id, *plan);
+  if (plans && plan) plans->cache.fill(tx, id, *plan);
   return plan;
 }
 
@@ -149,7 +149,7 @@ namespace {
 // A tier's entitlements are part of what a subscription on its plans shows: what is cached
 // from plans goes (the plans themselves are unchanged, but a cache built on them listens).
 void tiers_change(db::Tx& tx) {
-  if (auto* cache = tx.attached<PlanCache>()) cache->plans.invalidate_all_after_commit(tx);
+  if (auto* plans = tx.attached<PlanCache>()) plans->cache.invalidate_all_after_commit(tx);
 }
 }  // namespace
 

@@ -32,13 +32,9 @@ Result<Page<Product>> list_products(db::Tx& tx, const ListFilter& filter);
 // Plans as find_plan reads them, kept by the rules of cache::TxCache: every GET and create of
 // a subscription reads its plan, and plans seldom change. The app attaches one to the
 // database (without it find_plan reads every time); insert_plan and update_plan drop theirs.
-class PlanCache final : public db::Attachment {
+class PlanCache final : public cache::AttachedCache<Plan> {
  public:
-  static constexpr std::int64_t kTtlSeconds = 60;
-  static constexpr std::string_view kBusPrefix = "plan:";
-  explicit PlanCache(const Clock& clock) : plans(std::string(kBusPrefix), clock, kTtlSeconds) {}
-  void rows_rewritten(db::Tx& tx) override { plans.invalidate_all_after_commit(tx); }
-  cache::TxCache<Plan> plans;
+  explicit PlanCache(const Clock& clock) : AttachedCache("plan:", clock) {}
 };
 
 Status insert_plan(db::Tx& tx, const Plan& plan);

@@ -278,16 +278,16 @@ Result<RenderedSubscription> SubscriptionService::get_rendered(const std::string
         bool moved = !advance(l.sub, l.lookup(), now).empty() || (due && *due <= now);
         RenderedSubscription out{to_json(l.sub).dump(), l.sub.version};
         // Shown as stored until its next step is due: cached until then at the latest.
-        auto* cache = tx.attached<SubscriptionViewCache>();
-        if (cache && !moved) cache->views.fill(tx, id, out, due);
+        auto* views = tx.attached<SubscriptionViewCache>();
+        if (views && !moved) views->cache.fill(tx, id, out, due);
         return out;
       },
       db::TxMode::kReadOnly);
 }
 
 std::optional<RenderedSubscription> SubscriptionService::cached_rendering(const std::string& id) {
-  auto* cache = db_.attached<SubscriptionViewCache>();
-  return cache ? cache->views.peek(id) : std::nullopt;
+  auto* views = db_.attached<SubscriptionViewCache>();
+  return views ? views->cache.peek(id) : std::nullopt;
 }
 
 Result<Page<Subscription>> SubscriptionService::list(const ListFilter& filter) {

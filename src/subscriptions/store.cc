@@ -82,7 +82,7 @@ Result<std::optional<ChangeRequest>> find_change_request(db::Tx& tx, const std::
 namespace {
 // (An insert drops nothing: an id is never cached before it exists.)
 void subscription_changes(db::Tx& tx, const std::string& id) {
-  if (auto* cache = tx.attached<SubscriptionViewCache>()) cache->views.invalidate_after_commit(tx, id);
+  if (auto* views = tx.attached<SubscriptionViewCache>()) views->cache.invalidate_after_commit(tx, id);
 }
 }  // namespace
 
@@ -165,21 +165,21 @@ Result<std::vector<BlackoutDate>> list_blackout_dates(db::Tx& tx) {
 }
 
 Result<ClosedDays> closed_days(db::Tx& tx) {
-  auto* cache = tx.attached<ClosedDaysCache>();
-  if (cache) {
-    if (auto hit = cache->days.get(tx, "")) return std::move(*hit);
+  auto* days = tx.attached<ClosedDaysCache>();
+  if (days) {
+    if (auto hit = days->cache.get(tx, "")) return std::move(*hit);
   }
   RECUR_ASSIGN(auto rows, tx.query("SELECT day FROM blackout_dates ORDER BY day"));
   ClosedDays out;
   out.reserve(rows.size());
   for (const auto& row : rows) out.push_back(row.int64(0));
-  if (cache) cache->days.fill(tx, "", out);
+  if (days) days->cache.fill(tx, "", out);
   return out;
 }
 
 namespace {
 void blackout_dates_change(db::Tx& tx) {
-  if (auto* cache = tx.attached<ClosedDaysCache>()) cache->days.invalidate_after_commit(tx, "");
+  if (auto* days = tx.attached<ClosedDaysCache>()) days->cache.invalidate_after_commit(tx, "");
 }
 }  // namespace
 

@@ -69,22 +69,14 @@ struct RenderedSubscription {
 // due at the latest (a GET shows it as of now). update and remove drop theirs; the app drops
 // them all when what they were computed from changes: a plan or tier, the blackout dates, a
 // data key (an erasure).
-class SubscriptionViewCache final : public db::Attachment {
+class SubscriptionViewCache final : public cache::AttachedCache<RenderedSubscription> {
  public:
-  static constexpr std::int64_t kTtlSeconds = 60;
-  static constexpr std::string_view kBusPrefix = "subscription:";
-  explicit SubscriptionViewCache(const Clock& clock) : views(std::string(kBusPrefix), clock, kTtlSeconds) {}
-  void rows_rewritten(db::Tx& tx) override { views.invalidate_all_after_commit(tx); }
-  cache::TxCache<RenderedSubscription> views;
+  explicit SubscriptionViewCache(const Clock& clock) : AttachedCache("subscription:", clock) {}
 };
 
-class ClosedDaysCache final : public db::Attachment {
+class ClosedDaysCache final : public cache::AttachedCache<ClosedDays> {  // one key, ""
  public:
-  static constexpr std::int64_t kTtlSeconds = 60;
-  static constexpr std::string_view kBusPrefix = "blackout_dates:";
-  explicit ClosedDaysCache(const Clock& clock) : days(std::string(kBusPrefix), clock, kTtlSeconds) {}
-  void rows_rewritten(db::Tx& tx) override { days.invalidate_all_after_commit(tx); }
-  cache::TxCache<ClosedDays> days;  // one key, ""
+  explicit ClosedDaysCache(const Clock& clock) : AttachedCache("blackout_dates:", clock) {}
 };
 // Inserts or updates the day's reason; false when it was there already.
 Result<bool> put_blackout_date(db::Tx& tx, const BlackoutDate& date);

@@ -174,4 +174,15 @@ class TxCache {
   std::uint64_t misses_ = 0;
 };
 
+// A TxCache the app attaches to the database (db::Database::attach), so that the store
+// functions that read and write its rows find it from their transaction; a migration drops it.
+template <class V>
+class AttachedCache : public db::Attachment {
+ public:
+  static constexpr std::int64_t kTtlSeconds = 60;
+  AttachedCache(std::string prefix, const Clock& clock) : cache(std::move(prefix), clock, kTtlSeconds) {}
+  void rows_rewritten(db::Tx& tx) override { cache.invalidate_all_after_commit(tx); }
+  TxCache<V> cache;
+};
+
 }  // namespace recur::cache
