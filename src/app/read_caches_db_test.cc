@@ -221,6 +221,21 @@ TEST_F(PlanCacheAcrossNodesTest, ARenameOnOneNodeDropsThePlanOnTheOther) {
   EXPECT_EQ(name_on(*b), "Big box");  // and never the old name again
 }
 
+// What a node publishes first once it can publish again after an outage: every node drops
+// everything, since the writes it made meanwhile were not heard.
+TEST_F(PlanCacheAcrossNodesTest, AResyncMessageDropsEveryCacheOnEveryNode) {
+  EXPECT_EQ(name_on(*b), "Box");
+  auto hits = b->plan_cache().cache.hits();
+  EXPECT_EQ(name_on(*b), "Box");
+  ASSERT_EQ(b->plan_cache().cache.hits(), hits + 1);
+  a->redis_bus()->publish(std::string(cache::RedisInvalidationBus::kResyncMessage));
+  EXPECT_TRUE(eventually([&] {
+    auto before = b->plan_cache().cache.hits();
+    name_on(*b);
+    return b->plan_cache().cache.hits() == before;  // read from the database: dropped
+  }));
+}
+
 TEST_F(PlanCacheAcrossNodesTest, WhileRedisIsDownNoNodeAnswersFromItsCache) {
   EXPECT_EQ(name_on(*b), "Box");
   EXPECT_EQ(name_on(*b), "Box");  // cached

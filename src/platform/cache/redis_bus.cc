@@ -133,14 +133,24 @@ std::string RedisInvalidationBus::where() const {
 
 void RedisInvalidationBus::publish(const std::string& key) {
   std::lock_guard lock(publish_mu_);
+  // While Redis is unreachable a write does not wait on it more than once a retry interval
+  // (a blackholed Redis would hold every write for the connect timeout, one at a time).
+  auto now = std::chrono::steady_clock::now();
+  if (publisher_down_ && now < retry_at_) return;
   std::string error;
   // A kept connection may have been closed by a Redis restart: it fails once, then a fresh
   // one is tried. A fresh one failing means Redis is down: give up at once.
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool kept = publisher_ != nullptr;
     if (!kept) publisher_ = connect(error);
-    if (publisher_ && run(publisher_.get(), {"PUBLISH", channel_, key}, error)) {
-      if (publisher_down_) spdlog::info("cache bus: publishing to {} again", where());
+    // Back after an outage: every node first drops everything, since what this node published
+    // meanwhile was lost (their own subscriptions may never have broken).
+    bool sent =
+        publisher_ &&
+        (!publisher_down_ || run(publisher_.get(), {"PUBLISH", channel_, std::string(kResyncMessage)}, error)) &&
+        run(publisher_.get(), {"PUBLISH", channel_, key}, error);
+    if (sent) {
+      if (publisher_down_) spdlog::info("cache bus: publishing to {} again; every node resyncs", where());
       publisher_down_ = false;
       return;
     }
@@ -148,8 +158,9 @@ void RedisInvalidationBus::publish(const std::string& key) {
     if (!kept) break;
   }
   if (!publisher_down_)
-    spdlog::warn("cache bus: cannot publish to {} ({}); other nodes resync when they reconnect", where(), error);
+    spdlog::warn("cache bus: cannot publish to {} ({}); every node resyncs when it is back", where(), error);
   publisher_down_ = true;
+  retry_at_ = std::chrono::steady_clock::now() + kPublishRetry;
 }
 
 void RedisInvalidationBus::subscribe(std::function<void(const std::string&)> on_key, std::function<void()> on_resync) {
@@ -189,7 +200,12 @@ std::string RedisInvalidationBus::receive(redisContext* c) {
     if (redisGetReplyFromReader(c, &raw) != REDIS_OK) return c->errstr;
     if (raw) {
       Reply reply(static_cast<redisReply*>(raw));
-      if (auto key = message_payload(*reply)) on_key_(*key);
+      if (auto key = message_payload(*reply)) {
+        if (*key == kResyncMessage)
+          on_resync_();  // a node could not publish for a while: what it wrote then was not heard
+        else
+          on_key_(*key);
+      }
       continue;
     }
     // Nothing buffered: wait a little for the socket, so the stop flag is seen promptly.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "platform/cache/invalidation.h"
@@ -33,6 +34,12 @@ Result<RedisAddress> parse_redis_url(const std::string& url);
 class RedisInvalidationBus final : public InvalidationBus {
  public:
   static constexpr const char* kDefaultChannel = "recur:cache";
+  // Published before anything else once a node can publish again after failing to: every
+  // node then drops its whole cache (on_resync), as on a reconnect of its own.
+  static constexpr std::string_view kResyncMessage = "*resync*";
+  // How long a node that could not publish waits before trying Redis again (meanwhile its
+  // writes publish nothing; the resync above makes up for them).
+  static constexpr std::chrono::milliseconds kPublishRetry{500};
 
   // Fails only on a malformed URL: Redis need not be up yet.
   static Result<std::unique_ptr<RedisInvalidationBus>> open(const std::string& url,
@@ -70,6 +77,7 @@ class RedisInvalidationBus final : public InvalidationBus {
   std::mutex publish_mu_;
   Context publisher_;          // guarded by publish_mu_
   bool publisher_down_ = false;  // guarded by publish_mu_; a warning per outage, not per write
+  std::chrono::steady_clock::time_point retry_at_{};  // guarded by publish_mu_
 
   std::function<void(const std::string&)> on_key_;
   std::function<void()> on_resync_;

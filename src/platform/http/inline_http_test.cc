@@ -101,6 +101,27 @@ TEST_F(InlinePipelineTest, AnInlineRouteWithACachedKeyIsAnsweredInsideTheScope) 
   EXPECT_EQ(fast_calls, 1);
 }
 
+TEST_F(InlinePipelineTest, AnExpansionGoesToThePoolWithItsQueryIntact) {
+  ASSERT_TRUE(router.expands("GET", "/v1/fast/{id}", {"owner"}));
+  pipeline.set_expander([](const std::string&, const std::string& field, const Json&) -> Result<Json> {
+    may_block();  // reads the database
+    return Json(field + " expanded");
+  });
+  auto req = get("/v1/fast/p1", "cached");
+  req.query.emplace("expand[]", "owner");
+  {
+    NonBlockingScope scope;
+    EXPECT_THROW(pipeline.handle(req), WouldBlock);
+  }
+  EXPECT_EQ(fast_calls, 0);  // thrown before the handler, expand[] still on the request
+  Response r = pipeline.handle(req);
+  EXPECT_EQ(Json::parse(r.body)["owner"], "owner expanded");
+  // Without expand[] the same route is still answered inline.
+  auto plain = get("/v1/fast/p2", "cached");
+  NonBlockingScope scope;
+  EXPECT_EQ(pipeline.handle(plain).status, 200);
+}
+
 TEST_F(InlinePipelineTest, OtherRoutesThrowBeforeTheirHandlerRuns) {
   auto req = get("/v1/slow", "cached");
   {

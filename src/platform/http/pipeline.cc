@@ -248,6 +248,9 @@ Response Pipeline::route(Request& request) {
   // expand[] on a route that offers expansions: taken off the query (the handler never sees
   // it) and checked against what the route offers; elsewhere it stays, an unknown parameter.
   std::vector<std::string> expansions;
+  // An expansion reads the database, and what follows takes expand[] off the request: on an
+  // I/O thread it goes to the pool now, before anything is changed.
+  if (!route.expandable.empty() && request.query.count("expand[]") && blocking_forbidden()) throw WouldBlock{};
   if (!route.expandable.empty()) {
     const std::vector<std::string_view> offered(route.expandable.begin(), route.expandable.end());
     auto [from, to] = request.query.equal_range("expand[]");
