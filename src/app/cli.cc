@@ -384,6 +384,7 @@ struct ServeFlags {
   int drain_seconds = 0;
   std::string db_replica;  // "": every read on the primary
   std::int64_t billing_lease = 300;
+  int billing_batch = billing::RunOptions::kDefaultBatch;
   double db_replica_max_lag = 5;
   std::string modules = "all";
   std::string alert_webhook;
@@ -648,6 +649,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.read_caches = flags.read_caches;
   options.db_replica_url = flags.db_replica;
   options.billing.attempt_lease_seconds = flags.billing_lease;
+  options.billing.batch = flags.billing_batch;
   options.replica.max_lag = std::chrono::milliseconds(std::llround(flags.db_replica_max_lag * 1000));
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
@@ -749,6 +751,7 @@ struct BillFlags {
   std::string until;
   std::int64_t lease = 300;
   int workers = 0;
+  int batch = billing::RunOptions::kDefaultBatch;
   std::string sandbox_faults;
   bool progress = true;
   std::string redis_url;
@@ -769,6 +772,7 @@ int bill_once(const Common& common, const BillFlags& flags) {
   }
   billing::BillingOptions billing;
   billing.attempt_lease_seconds = flags.lease;
+  billing.batch = flags.batch;
   // Default: 2 x cores on PostgreSQL (a renewal mostly waits on round trips); SQLite runs one.
   billing.workers = flags.workers > 0 ? flags.workers : static_cast<int>(2 * std::max(1u, std::thread::hardware_concurrency()));
   if (common.db_url.rfind("sqlite:", 0) == 0) billing.workers = 1;
@@ -868,6 +872,11 @@ int run_cli(int argc, char** argv) {
                    "the parts this process runs: all, or a comma list of api, billing-worker, delivery-worker, "
                    "scheduler (docs/OPERATIONS.md, \"Deployment shapes\")")
       ->envname("RECUR_MODULES")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--billing-batch", flags.billing_batch,
+                   "renewals, and charges, a billing run writes in one transaction (decision 0033)")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   serve_cmd
       ->add_option("--billing-lease", flags.billing_lease,
@@ -974,6 +983,9 @@ int run_cli(int argc, char** argv) {
   bill_cmd->add_option("--workers", bill.workers,
                        "renewals and charges in parallel, PostgreSQL only (default: 2 x cores; SQLite: 1)")
       ->check(CLI::Range(1, 256));
+  bill_cmd->add_option("--batch", bill.batch, "renewals, and charges, a transaction (decision 0033)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   bill_cmd->add_option("--sandbox-faults", bill.sandbox_faults, "sandbox gateway faults (see serve)")
       ->envname("RECUR_SANDBOX_FAULTS");
   bill_cmd->add_flag("--progress,!--no-progress", bill.progress, "progress bar on stderr")->capture_default_str();

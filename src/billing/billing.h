@@ -40,7 +40,8 @@ namespace recur::billing {
 struct BillingOptions {
   std::int64_t attempt_lease_seconds = 300;  // a claimed attempt not recorded by then is asked again
   std::int64_t unknown_retry_seconds = 300;  // after a timeout or 5xx, ask again (same key) after this
-  int batch = 100;
+  // Renewals, and charges, a transaction in a run (RunOptions::batch, decision 0033).
+  int batch = RunOptions::kDefaultBatch;
   // Runs advance subscriptions and charge invoices on this many threads (PostgreSQL only;
   // SQLite runs one). Claims skip rows another worker holds, so workers, like nodes,
   // never attempt the same invoice at once; the pool needs one connection per worker.

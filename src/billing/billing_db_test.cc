@@ -755,6 +755,113 @@ TEST_F(BillingTest, RunsWithSeveralWorkersRenewAndChargeEachSubscriptionExactlyO
   for (const auto& s : subs) EXPECT_EQ(invoices(s.id).size(), 2u) << s.id;
 }
 
+// Decision 0033: a run renews and charges in batches, one transaction each.
+TEST_F(BillingTest, ABatchRenewsInOneTransactionAndNumbersItsInvoicesAtCommitWithoutGaps) {
+  std::vector<subscriptions::Subscription> subs;
+  for (int i = 0; i < 12; ++i) subs.push_back(subscriber("pm_card_visa", 500 + i));
+  run_at("2026-01-31T10:00:00Z");
+  BillingOptions options;
+  options.batch = 5;  // 12 renewals: batches of 5, 5 and 2
+  auto node = testing::reopen(t, *t.clock, 4, options);
+  t.clock->set(at("2026-02-28T10:00:00Z"));
+  auto run = node->billing().runs.run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->subscriptions_advanced, 12);
+  EXPECT_EQ(run->lifecycle_failures, 0);
+  EXPECT_EQ(run->payments.succeeded, 12);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE number IS NULL"), 0);
+  EXPECT_EQ(count("SELECT COUNT(DISTINCT number) FROM invoices"), 24);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE number = 'INV-000024'"), 1);  // gapless
+  for (const auto& s : subs) {
+    auto list = invoices(s.id);
+    ASSERT_EQ(list.size(), 2u) << s.id;
+    const Invoice& renewal = list[0];
+    EXPECT_EQ(renewal.status, InvoiceStatus::kPaid);
+    EXPECT_EQ(sandbox_charges(renewal.id), 1);
+    // Its invoice.finalized, recorded at the batch's commit, shows it numbered and open.
+    auto finalized = event_of(renewal.id, "invoice.finalized");
+    EXPECT_EQ(finalized.after.at("number"), renewal.number);
+    EXPECT_EQ(finalized.after.at("status"), "open");
+    EXPECT_EQ(count("SELECT COUNT(*) FROM events WHERE type = 'invoice.finalized' AND resource_id = $1", {renewal.id}),
+              1);
+  }
+}
+
+TEST_F(BillingTest, ABatchWithABadRowIsDoneAgainOneByOneAndTheRowCostsOnlyItself) {
+  std::vector<subscriptions::Subscription> subs;
+  for (int i = 0; i < 6; ++i) subs.push_back(subscriber("pm_card_visa", 900));
+  run_at("2026-01-31T10:00:00Z");
+  {
+    // The third one's renewal invoice (period 2) exists already: its renewal fails.
+    auto tx = t.app->database().begin(db::TxMode::kReadWrite);
+    ASSERT_TRUE(tx.ok());
+    auto put = (*tx)->exec(
+        "INSERT INTO invoices (id, number, subscription_id, customer_id, period_seq, status, created_at, version, doc)"
+        " VALUES ('in_in_the_way', NULL, $1, $2, 2, 'void', 0, 1, '{}')",
+        {subs[2].id, subs[2].customer});
+    ASSERT_TRUE(put.ok()) << put.error().message;
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  BillingOptions options;
+  options.batch = 50;  // all six in one batch
+  auto node = testing::reopen(t, *t.clock, 4, options);
+  t.clock->set(at("2026-02-28T10:00:00Z"));
+  auto run = node->billing().runs.run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  EXPECT_EQ(run->subscriptions_advanced, 5);
+  EXPECT_EQ(run->lifecycle_failures, 1);
+  EXPECT_EQ(run->payments.succeeded, 5);
+  for (std::size_t i = 0; i < subs.size(); ++i) {
+    if (i == 2) {
+      // Not renewed: still due, its renewal for the next run.
+      EXPECT_EQ(
+          count("SELECT COUNT(*) FROM events WHERE type = 'subscription.renewed' AND resource_id = $1", {subs[i].id}),
+          0);
+      EXPECT_EQ(count("SELECT COUNT(*) FROM subscriptions WHERE id = $1 AND next_action_at <= $2",
+                      {subs[i].id, at("2026-02-28T10:00:00Z")}),
+                1);
+      continue;
+    }
+    EXPECT_EQ(invoices(subs[i].id).size(), 2u) << subs[i].id;
+    EXPECT_EQ(invoices(subs[i].id).at(0).status, InvoiceStatus::kPaid);
+  }
+  // Numbers stay gapless: the batch that failed gave its numbers back.
+  EXPECT_EQ(count("SELECT COUNT(DISTINCT number) FROM invoices WHERE number IS NOT NULL"), 11);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE number = 'INV-000011'"), 1);
+}
+
+TEST_F(BillingTest, AGatewayTimeoutInsideABatchLeavesOnlyThatInvoicePending) {
+  std::vector<subscriptions::Subscription> subs;
+  for (int i = 0; i < 10; ++i) subs.push_back(subscriber("pm_card_visa", 1200));
+  BillingOptions options;
+  options.batch = 50;  // the ten charges in one batch
+  auto node = testing::reopen(t, *t.clock, 4, options);
+  auto& gateway = *dynamic_cast<SandboxGateway*>(node->gateways().find("sandbox"));
+  gateway.set_faults({0, 0.3, 0, 11});  // some charges are made and their answers lost (seeded)
+  t.clock->set(at("2026-01-31T10:00:00Z"));
+  auto run = node->billing().runs.run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  const std::int64_t pending = count("SELECT COUNT(*) FROM payments WHERE status = 'pending'");
+  ASSERT_GT(pending, 0) << "the seed lost no answer: the test proves nothing";
+  ASSERT_LT(pending, 10);
+  EXPECT_EQ(run->payments.unknown, pending);
+  EXPECT_EQ(run->payments.succeeded, 10 - pending);
+  for (const auto& s : subs) {
+    const Invoice inv = invoices(s.id).at(0);
+    const std::int64_t waits =
+        count("SELECT COUNT(*) FROM payments WHERE invoice_id = $1 AND status = 'pending'", {inv.id});
+    // Lost: still open with its payment pending; answered: paid. Charged once either way.
+    EXPECT_EQ(inv.status, waits ? InvoiceStatus::kOpen : InvoiceStatus::kPaid) << inv.id;
+    EXPECT_EQ(sandbox_charges(inv.id), 1) << inv.id;
+  }
+  gateway.set_faults({});
+  t.clock->set(at("2026-01-31T10:05:00Z"));  // asked again with the same keys
+  ASSERT_TRUE(node->billing().runs.run("test").ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status = 'paid'"), 10);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 10);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 10);
+}
+
 TEST_F(BillingTest, AJumpInTheFailureRateAlertsTheOperatorsByEmail) {
   for (int i = 0; i < 10; ++i) subscriber("pm_card_visa");
   auto calm = run_at("2026-01-31T10:00:00Z");

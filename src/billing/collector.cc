@@ -25,7 +25,13 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
                                                                       AttemptResult* settled,
                                                                       const std::string& request_key,
                                                                       std::optional<Payment>* waiting) {
-  return db::transact(db_, [&](db::Tx& tx) -> Result<std::optional<Prepared>> {
+  return db::transact(db_, [&](db::Tx& tx) { return prepare_in(tx, id, now, settled, request_key, waiting); });
+}
+
+Result<std::optional<Collector::Prepared>> Collector::prepare_in(db::Tx& tx, const std::string& id, Timestamp now,
+                                                                 AttemptResult* settled, const std::string& request_key,
+                                                                 std::optional<Payment>* waiting) {
+  {
     *settled = AttemptResult::kSkipped;
     waiting->reset();
     RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
@@ -104,7 +110,7 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
     RECUR_TRY(insert_payment(tx, pay, request_key));
     RECUR_TRY(update_invoice(tx, inv));
     return std::optional<Prepared>(std::move(p));
-  });
+  }
 }
 
 ChargeResult Collector::cancel_waiting(const Payment& waiting) {
@@ -165,24 +171,80 @@ Result<Collector::AttemptResult> Collector::attempt(const std::string& id, const
     RECUR_ASSIGN(prepared, prepare_attempt(id, now, &settled, request_key, &waiting));
   }
   if (!prepared) return settled;
-  const Payment& pay = prepared->payment;
-  ChargeResult result;
-  if (Gateway* gateway = gateways_.find(pay.gateway)) {
-    ChargeRequest request{prepared->gateway_customer, prepared->token, Money{pay.amount, pay.currency},
-                          prepared->description, pay.idempotency_key,
-                          {{"invoice", pay.invoice}, {"payment", pay.id}}};
-    if (!prepared->subscription.empty()) request.metadata["subscription"] = prepared->subscription;
-    request.payment_method_type = prepared->token_type;
-    if (wait) request.deadline = std::chrono::steady_clock::now() + *wait;
-    auto began = std::chrono::steady_clock::now();
-    result = gateway->charge(request);
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-    if (charge_observer_) charge_observer_(pay.gateway, result.outcome, took.count());
-  } else {
-    // Configuration, not the card: keep the key and try again once the gateway is back.
-    result = {Outcome::kUnknown, "", "gateway_not_configured", "no gateway named '" + pay.gateway + "' is configured"};
-  }
+  ChargeResult result = charge(*prepared, wait);
   return record_outcome(*prepared, result, clock_.now());
+}
+
+ChargeResult Collector::charge(const Prepared& prepared, std::optional<std::chrono::milliseconds> wait) {
+  const Payment& pay = prepared.payment;
+  Gateway* gateway = gateways_.find(pay.gateway);
+  // Configuration, not the card: keep the key and try again once the gateway is back.
+  if (!gateway)
+    return {Outcome::kUnknown, "", "gateway_not_configured", "no gateway named '" + pay.gateway + "' is configured"};
+  ChargeRequest request{
+      prepared.gateway_customer, prepared.token,      Money{pay.amount, pay.currency},
+      prepared.description,      pay.idempotency_key, {{"invoice", pay.invoice}, {"payment", pay.id}}};
+  if (!prepared.subscription.empty()) request.metadata["subscription"] = prepared.subscription;
+  request.payment_method_type = prepared.token_type;
+  if (wait) request.deadline = std::chrono::steady_clock::now() + *wait;
+  auto began = std::chrono::steady_clock::now();
+  ChargeResult result = gateway->charge(request);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
+  if (charge_observer_) charge_observer_(pay.gateway, result.outcome, took.count());
+  return result;
+}
+
+std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std::vector<std::string>& ids) {
+  const Timestamp now = clock_.now();
+  struct Slot {
+    AttemptResult settled = AttemptResult::kSkipped;
+    std::optional<Prepared> prepared;
+    std::optional<Payment> waiting;
+    ChargeResult answer;
+  };
+  std::vector<Slot> slots(ids.size());
+  std::vector<Result<AttemptResult>> results(ids.size(), AttemptResult::kSkipped);
+  // 1. Every attempt of the batch committed pending, with its key, in one transaction.
+  auto prepared = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      slots[i] = Slot{};
+      RECUR_ASSIGN(slots[i].prepared, prepare_in(tx, ids[i], now, &slots[i].settled, "", &slots[i].waiting));
+    }
+    return Ok{};
+  });
+  if (!prepared.ok()) {
+    // Nothing was committed and no gateway asked: one by one, so a bad invoice costs only itself.
+    for (std::size_t i = 0; i < ids.size(); ++i) results[i] = attempt(ids[i]);
+    return results;
+  }
+  // 2. The gateway, one call per invoice, outside any transaction (decision 0005).
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    Slot& slot = slots[i];
+    if (slot.waiting)
+      results[i] = attempt(ids[i]);  // a waiting charge to replace: its own path
+    else if (!slot.prepared)
+      results[i] = slot.settled;
+    else
+      slot.answer = charge(*slot.prepared, std::nullopt);
+  }
+  // 3. Every answer recorded in one transaction; one by one when that fails (a payment left
+  // pending is asked again, with its key, by the next run).
+  const Timestamp at = clock_.now();
+  std::vector<AttemptResult> recorded(ids.size(), AttemptResult::kSkipped);
+  auto settled = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const Slot& slot = slots[i];
+      if (slot.waiting || !slot.prepared) continue;
+      RECUR_ASSIGN(recorded[i], settle_payment(tx, ids[i], slot.prepared->payment.id, slot.answer, at));
+    }
+    return Ok{};
+  });
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Slot& slot = slots[i];
+    if (slot.waiting || !slot.prepared) continue;
+    results[i] = settled.ok() ? Result<AttemptResult>(recorded[i]) : record_outcome(*slot.prepared, slot.answer, at);
+  }
+  return results;
 }
 
 Result<Collector::AttemptResult> Collector::record_outcome(const Prepared& prepared, const ChargeResult& result,

@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "billing/messages.h"
 #include "billing/model.h"
@@ -61,6 +62,11 @@ class Collector {
   // stays pending, as after a timeout, and is asked about again later with the same key.
   Result<AttemptResult> attempt(const std::string& invoice_id, const std::string& request_key = "",
                                 std::optional<std::chrono::milliseconds> wait = std::nullopt);
+  // The attempts of a billing run's batch (decision 0033): every new or resumed attempt
+  // committed pending in one transaction, then the gateway asked once per invoice, then every
+  // answer recorded in one transaction. A batch transaction that fails is done again one
+  // invoice at a time (attempt, record_outcome). One result per id, in order.
+  std::vector<Result<AttemptResult>> attempt_batch(const std::vector<std::string>& invoice_ids);
   // Tries the customer's open invoices now (after a new default payment method): those Recur
   // charges (charge_automatically); with `sent`, instead those sent to the customer to pay
   // (send_invoice), which only the customer's own payment link pays this way.
@@ -117,6 +123,11 @@ class Collector {
   Result<std::optional<Prepared>> prepare_attempt(const std::string& invoice_id, Timestamp now,
                                                   AttemptResult* settled, const std::string& request_key,
                                                   std::optional<Payment>* waiting);
+  Result<std::optional<Prepared>> prepare_in(db::Tx& tx, const std::string& invoice_id, Timestamp now,
+                                             AttemptResult* settled, const std::string& request_key,
+                                             std::optional<Payment>* waiting);
+  // Asks the gateway for the prepared charge (no transaction may be open).
+  ChargeResult charge(const Prepared& prepared, std::optional<std::chrono::milliseconds> wait);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);
   // A charge of the invoice waits for the customer's authentication, and the customer's
   // default payment method is now another one: the waiting charge is canceled at the gateway

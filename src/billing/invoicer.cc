@@ -1,6 +1,8 @@
 // Invoicing billable periods; closing an ended subscription's invoices.
 #include "billing/invoicer.h"
 
+#include <map>
+
 #include "billing/store.h"
 #include "billing/upcoming.h"
 #include "catalog/store.h"
@@ -44,6 +46,17 @@ Result<std::string> Invoicer::invoice_pending_items(db::Tx& tx, const subscripti
   return built.invoice.id;
 }
 
+namespace {
+
+// The invoices a transaction issued, numbered when it commits (Invoicer::number_issued).
+struct Issued {
+  std::string id;
+  bool paid = false;  // issued paid (nothing owed)
+};
+using IssuedInvoices = std::vector<Issued>;
+
+}  // namespace
+
 recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub, BuiltInvoice& built,
                               std::int64_t key) {
   Invoice& inv = built.invoice;
@@ -54,18 +67,45 @@ recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub
                                      built.carried, inv.currency, 1, inv.period, false};
     RECUR_TRY(insert_pending_invoice_item(tx, carry, inv.created));
   }
-  RECUR_ASSIGN(inv.number, next_invoice_number(tx));
+  // Stored now without its number, numbered (and its events recorded) as the transaction's
+  // last statements: a batch of renewals holds the counter's row lock for its commit only.
   RECUR_ASSIGN(bool inserted, insert_invoice(tx, inv, key));
   if (!inserted)
     return Error::internal("invoice " + std::to_string(key) + " of " + sub.id + " (period " +
                            format_rfc3339(inv.period.start) + ") is issued already");
-  Json issued = to_json(inv);
-  // An invoice of 0 is issued paid: both events show it as issued.
-  if (inv.status != InvoiceStatus::kPaid)
-    return events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, std::move(issued));
-  RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, issued));
-  return events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, std::move(issued),
-                        {{"amount", 0}});
+  auto& issued = tx.local<IssuedInvoices>();
+  if (issued.empty()) tx.before_commit([this](db::Tx& t) { return number_issued(t); });
+  issued.push_back({inv.id, inv.status == InvoiceStatus::kPaid});
+  return Ok{};
+}
+
+recur::Status Invoicer::number_issued(db::Tx& tx) {
+  IssuedInvoices issued = std::move(tx.local<IssuedInvoices>());
+  tx.local<IssuedInvoices>().clear();
+  std::vector<std::string> ids;
+  for (const auto& i : issued) ids.push_back(i.id);
+  // As they are now: the same transaction may have changed one since (voided it).
+  RECUR_ASSIGN(auto stored, find_invoices(tx, ids));
+  std::map<std::string, Invoice> by_id;
+  for (auto& inv : stored) by_id.emplace(inv.id, std::move(inv));
+  RECUR_ASSIGN(auto numbers, next_invoice_numbers(tx, issued.size()));
+  for (std::size_t i = 0; i < issued.size(); ++i) {
+    auto found = by_id.find(issued[i].id);
+    if (found == by_id.end()) return Error::internal("invoice " + issued[i].id + " vanished before it was numbered");
+    Invoice& inv = found->second;
+    inv.number = numbers[i];
+    RECUR_TRY(set_invoice_number(tx, inv));
+    Json shown = to_json(inv);
+    // An invoice of 0 is issued paid: both events show it as issued.
+    if (!issued[i].paid) {
+      RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, std::move(shown)));
+      continue;
+    }
+    RECUR_TRY(events_.record(tx, "invoice.finalized", inv.id, events::Actor::system(), nullptr, shown));
+    RECUR_TRY(events_.record(tx, "invoice.paid", inv.id, events::Actor::system(), nullptr, std::move(shown),
+                             {{"amount", 0}}));
+  }
+  return Ok{};
 }
 
 Result<std::int64_t> tax_rate_bp_for(db::Tx& tx, const subscriptions::Subscription& sub) {

@@ -38,9 +38,13 @@ class Invoicer final : public subscriptions::PeriodBilling {
                                     const std::optional<subscriptions::NextPeriod>& next) override;
 
  private:
-  // Numbers and stores a built invoice under `key` (a period's sequence number, or a
-  // between-periods invoice's negative key), with its carried credit and its events.
+  // Stores a built invoice under `key` (a period's sequence number, or a between-periods
+  // invoice's negative key), with its carried credit; it is numbered, and its events
+  // recorded, when the transaction commits (number_issued).
   recur::Status issue(db::Tx& tx, const subscriptions::Subscription& sub, BuiltInvoice& built, std::int64_t key);
+  // Before commit: gives the invoices this transaction issued their gapless numbers (one
+  // statement for all) and records their invoice.finalized (and a paid one's invoice.paid).
+  recur::Status number_issued(db::Tx& tx);
 
   const Clock& clock_;
   IdGenerator& ids_;

@@ -39,14 +39,13 @@ Result<CollectReport> BillingRuns::collect_due() {
         if (!claim_error) claim_error = std::move(ids).error();
         return;
       }
-      for (const auto& id : *ids) {
-        auto result = collector_.attempt(id);
-        std::lock_guard lock(mu);
-        Collector::count(report, id, result);
-        if (progress_) {
-          progress.done = std::min(progress.total, progress.done + 1);
-          progress_(progress);
-        }
+      // The claimed batch is one unit of work (decision 0033).
+      auto results = collector_.attempt_batch(*ids);
+      std::lock_guard lock(mu);
+      for (std::size_t i = 0; i < ids->size(); ++i) Collector::count(report, (*ids)[i], results[i]);
+      if (progress_) {
+        progress.done = std::min<std::int64_t>(progress.total, progress.done + static_cast<std::int64_t>(ids->size()));
+        progress_(progress);
       }
       if (static_cast<int>(ids->size()) < options_.batch) return;
     }
@@ -64,7 +63,7 @@ Result<BillingRun> BillingRuns::run(const std::string& trigger) {
   r.id = ids_.next("brun");
   r.trigger = trigger;
   r.started = r.as_of = clock_.now();
-  RECUR_ASSIGN(auto lifecycle, subscriptions_.run_due(workers()));
+  RECUR_ASSIGN(auto lifecycle, subscriptions_.run_due(workers(), options_.batch));
   if (progress_) progress_({"renewals", lifecycle.subscriptions, lifecycle.subscriptions});
   r.subscriptions_advanced = lifecycle.subscriptions;
   r.lifecycle_events = lifecycle.events;

@@ -28,7 +28,10 @@ struct Progress {
 };
 
 struct RunOptions {
-  int batch = 100;
+  // Renewals, and charges, a transaction (decision 0033): a worker claims this many due
+  // subscriptions (then invoices) and writes them in one transaction, one by one if it fails.
+  static constexpr int kDefaultBatch = 50;
+  int batch = kDefaultBatch;
   std::int64_t attempt_lease_seconds = 300;  // a claimed attempt not recorded by then is asked again
   // Threads on PostgreSQL (SQLite runs one); claims skip rows another worker holds.
   int workers = 1;

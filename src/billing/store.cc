@@ -75,7 +75,9 @@ Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscriptio
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1"
                                    // Numbers are given in the order invoices are issued (gapless,
                                    // under one lock): the highest is the latest, whatever the clocks.
-                                   " ORDER BY (number IS NULL), LENGTH(number) DESC, number DESC LIMIT 1",
+                                   // One without a number yet was issued by this very transaction
+                                   // (numbered at its commit): it is the latest.
+                                   " ORDER BY (number IS NOT NULL), LENGTH(number) DESC, number DESC LIMIT 1",
                                    {subscription}));
   return rows.empty() ? std::string() : rows[0].text(0);
 }
@@ -163,19 +165,53 @@ Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx) {
 namespace {
 
 // One row holds each counter; its row lock orders concurrent writers, and a rollback
-// returns the number, so numbers have no gaps.
-Result<std::string> next_number(db::Tx& tx, const std::string& sequence, std::string_view prefix) {
-  RECUR_ASSIGN(auto rows, tx.query("UPDATE invoice_numbers SET next_value = next_value + 1 WHERE name = $1"
-                                   " RETURNING next_value - 1",
-                                   {sequence}));
+// returns the numbers, so numbers have no gaps. `count` numbers at once, in order.
+Result<std::vector<std::string>> next_numbers(db::Tx& tx, const std::string& sequence, std::string_view prefix,
+                                              std::size_t count) {
+  std::vector<std::string> numbers;
+  if (count == 0) return numbers;
+  const auto n = static_cast<std::int64_t>(count);
+  RECUR_ASSIGN(auto rows, tx.query("UPDATE invoice_numbers SET next_value = next_value + $2 WHERE name = $1"
+                                   " RETURNING next_value - $2",
+                                   {sequence, n}));
   if (rows.empty()) return Error::internal("the " + sequence + " number sequence is missing");
-  return fmt::format("{}-{:06d}", prefix, rows[0].int64(0));
+  const std::int64_t first = rows[0].int64(0);
+  for (std::int64_t i = 0; i < n; ++i) numbers.push_back(fmt::format("{}-{:06d}", prefix, first + i));
+  return numbers;
+}
+
+Result<std::string> next_number(db::Tx& tx, const std::string& sequence, std::string_view prefix) {
+  RECUR_ASSIGN(auto numbers, next_numbers(tx, sequence, prefix, 1));
+  return numbers.at(0);
 }
 
 }  // namespace
 
 Result<std::string> next_invoice_number(db::Tx& tx) { return next_number(tx, "invoice", "INV"); }
 Result<std::string> next_credit_note_number(db::Tx& tx) { return next_number(tx, "credit_note", "CN"); }
+Result<std::vector<std::string>> next_invoice_numbers(db::Tx& tx, std::size_t count) {
+  return next_numbers(tx, "invoice", "INV", count);
+}
+
+Result<std::vector<Invoice>> find_invoices(db::Tx& tx, const std::vector<std::string>& ids) {
+  std::vector<Invoice> found;
+  if (ids.empty()) return found;
+  std::string sql = "SELECT doc FROM invoices WHERE id IN (";
+  db::Params params;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    sql += fmt::format("{}${}", i ? ", " : "", i + 1);
+    params.emplace_back(ids[i]);
+  }
+  sql += ")";
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
+  for (const auto& row : rows) found.push_back(invoice_from_doc(Json::parse(row.text(0))));
+  return found;
+}
+
+recur::Status set_invoice_number(db::Tx& tx, const Invoice& inv) {
+  return tx.exec_later("UPDATE invoices SET number = $2, doc = $3 WHERE id = $1",
+                       {inv.id, inv.number, to_json(inv).dump()});
+}
 
 recur::Status insert_refund(db::Tx& tx, const Refund& r, const std::string& request_key) {
   RECUR_TRY(db::release_stale_request_key(tx, "refunds", request_key, r.created));

@@ -67,6 +67,13 @@ Result<std::optional<Timestamp>> next_attempt_due(db::Tx& tx);
 // "INV-000042": the next number of the gapless sequence. Requires: the caller's
 // transaction commits the invoice that uses it (a rollback gives the number back).
 Result<std::string> next_invoice_number(db::Tx& tx);
+// `count` gapless invoice numbers at once, in order (one statement: the counter's row lock is
+// taken once, by the transaction's last statement when the invoicer numbers at commit).
+Result<std::vector<std::string>> next_invoice_numbers(db::Tx& tx, std::size_t count);
+// The invoices of `ids` as stored, in one statement (any order; missing ones left out).
+Result<std::vector<Invoice>> find_invoices(db::Tx& tx, const std::vector<std::string>& ids);
+// Stores `inv`'s number (and its document), deferred: nobody reads the count.
+recur::Status set_invoice_number(db::Tx& tx, const Invoice& inv);
 // "CN-000007": the credit notes' own gapless sequence (same rules).
 Result<std::string> next_credit_note_number(db::Tx& tx);
 

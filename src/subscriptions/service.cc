@@ -974,35 +974,72 @@ recur::Status SubscriptionService::delete_blackout_date(std::int64_t day) {
   });
 }
 
-Result<RunReport> SubscriptionService::run_due(int workers) {
+Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
   Timestamp now = clock_.now();
   RunReport report;
   if (db_.engine() != db::Engine::kPostgres) workers = 1;  // SQLite has one writer
   workers = std::max(workers, 1);
-  const int kBatch = 200 * workers;
-  std::mutex mu;  // guards report and progressed
-  for (;;) {
-    RECUR_ASSIGN(auto ids, db::transact(db_, [&](db::Tx& tx) { return due(tx, now, kBatch); }, db::TxMode::kReadOnly));
-    int progressed = 0;
-    // Each id goes to one worker; a row another process holds is waited for (FOR UPDATE)
-    // and advanced by whoever gets it first: the second finds nothing due.
-    parallel_for(workers, ids.size(), [&](std::size_t i) {
-      const std::string& id = ids[i];
-      auto step = db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, id, now); });
-      std::lock_guard lock(mu);
-      if (!step.ok()) {
-        // One bad row must not hold up every other renewal: note it and go on.
-        if (report.failures++ == 0) report.first_error = id + ": " + step.error().message;
+  batch = std::max(batch, 1);
+  std::mutex mu;                  // guards report, skip and claim_error
+  std::vector<std::string> skip;  // failed, or due with nothing to do: not claimed again by this run
+  std::optional<Error> claim_error;
+  auto note_failure = [&](const std::string& id, const Error& e) {
+    // One bad row must not hold up every other renewal: note it and go on.
+    if (report.failures++ == 0) report.first_error = id + ": " + e.message;
+    skip.push_back(id);
+  };
+  // The unit of work is a batch (decision 0033): every worker claims up to `batch` due
+  // subscriptions no other holds and advances them in one transaction. When it fails, they
+  // are advanced one by one, each in its own transaction, so a bad row costs only itself.
+  on_threads(workers, [&](int) {
+    for (;;) {
+      std::vector<std::string> claimed, skipping;
+      {
+        std::lock_guard lock(mu);
+        if (claim_error) return;
+        skipping = skip;
+      }
+      std::vector<int> steps;
+      auto batch_done = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
+        RECUR_ASSIGN(claimed, claim_due(tx, now, batch, skipping));
+        steps.clear();
+        for (const auto& id : claimed) {
+          RECUR_ASSIGN(int n, advance_stored(tx, id, now));
+          steps.push_back(n);
+        }
+        return Ok{};
+      });
+      if (!batch_done.ok() && claimed.empty()) {
+        std::lock_guard lock(mu);
+        if (!claim_error) claim_error = std::move(batch_done).error();
         return;
       }
-      if (*step > 0) {
-        ++progressed;
-        ++report.subscriptions;
-        report.events += *step;
+      if (!batch_done.ok()) {
+        steps.assign(claimed.size(), 0);
+        for (std::size_t i = 0; i < claimed.size(); ++i) {
+          auto one = db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, claimed[i], now); });
+          if (one.ok()) {
+            steps[i] = *one;
+            continue;
+          }
+          std::lock_guard lock(mu);
+          note_failure(claimed[i], one.error());
+          steps[i] = -1;
+        }
       }
-    });
-    if (static_cast<int>(ids.size()) < kBatch || progressed == 0) break;
-  }
+      std::lock_guard lock(mu);
+      for (std::size_t i = 0; i < claimed.size(); ++i) {
+        if (steps[i] > 0) {
+          ++report.subscriptions;
+          report.events += steps[i];
+        } else if (steps[i] == 0) {
+          skip.push_back(claimed[i]);  // due, but nothing to do now (another advanced it)
+        }
+      }
+      if (static_cast<int>(claimed.size()) < batch) return;
+    }
+  });
+  if (claim_error) return *claim_error;
   return report;
 }
 

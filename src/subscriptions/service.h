@@ -331,10 +331,10 @@ class SubscriptionService {
   Result<Subscription> decline_offer(const std::string& id, const std::string& offer_id, const events::Actor& actor);
 
   // Runs every lifecycle step due at or before now (starts, trial ends, renewals,
-  // resumptions, period-end cancellations), in batches, one transaction per subscription.
-  // `workers` > 1 advances that many subscriptions at once (PostgreSQL only: each in its
-  // own transaction and connection; the caller sizes the pool).
-  Result<RunReport> run_due(int workers = 1);
+  // resumptions, period-end cancellations), `batch` subscriptions a transaction (decision
+  // 0033; one by one when a batch fails). `workers` > 1 advances that many batches at once
+  // (PostgreSQL only: each in its own transaction and connection; the caller sizes the pool).
+  Result<RunReport> run_due(int workers = 1, int batch = 1);
 
   // The shop's blackout dates (docs/subscription-boxes.md). Putting one moves at once the
   // deliveries already due that day (each with its subscription.delivery_moved step) and

@@ -1,6 +1,8 @@
 // Subscription SQL.
 #include "subscriptions/store.h"
 
+#include <fmt/format.h>
+
 #include "platform/db/list_query.h"
 #include "privacy/privacy.h"
 
@@ -142,6 +144,25 @@ Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE next_action_at <= $1"
                                    " ORDER BY next_action_at, id LIMIT $2",
                                    {now, std::int64_t{limit}}));
+  std::vector<std::string> ids;
+  for (const auto& row : rows) ids.push_back(row.text(0));
+  return ids;
+}
+
+Result<std::vector<std::string>> claim_due(db::Tx& tx, Timestamp now, int limit, const std::vector<std::string>& skip) {
+  std::string sql = "SELECT id FROM subscriptions WHERE next_action_at <= $1";
+  db::Params params{now, std::int64_t{limit}};
+  if (!skip.empty()) {
+    sql += " AND id NOT IN (";
+    for (std::size_t i = 0; i < skip.size(); ++i) {
+      sql += fmt::format("{}${}", i ? ", " : "", i + 3);
+      params.emplace_back(skip[i]);
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY next_action_at, id LIMIT $2";
+  if (tx.engine() == db::Engine::kPostgres) sql += " FOR UPDATE SKIP LOCKED";
+  RECUR_ASSIGN(auto rows, tx.query(sql, params));
   std::vector<std::string> ids;
   for (const auto& row : rows) ids.push_back(row.text(0));
   return ids;

@@ -46,6 +46,10 @@ Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& 
 Result<std::vector<std::string>> lapsed_customers(db::Tx& tx);
 // Ids whose lifecycle is due at or before `now`, oldest due first.
 Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
+// Up to `limit` subscriptions due at `now`, oldest due first, locked for this transaction
+// (PostgreSQL: FOR UPDATE SKIP LOCKED, so that concurrent claimers take different ones;
+// SQLite's write transaction holds the whole database), leaving out those in `skip`.
+Result<std::vector<std::string>> claim_due(db::Tx& tx, Timestamp now, int limit, const std::vector<std::string>& skip);
 // Ids after `after` whose next step falls in [from, until) (a blackout date's day), by id.
 Result<std::vector<std::string>> due_between(db::Tx& tx, Timestamp from, Timestamp until, const std::string& after,
                                              int limit);

@@ -4,7 +4,11 @@ sandbox gateway loses answers and fails, then restarted, many times. Afterwards 
 period must be invoiced exactly once (gapless numbers), every invoice paid, and the
 gateway must have charged each invoice exactly once for its total.
 
-Usage: kill9.py path/to/recur  (SQLite, in a temporary folder; stops by itself)
+Each run renews and charges in batches of BATCH (decision 0033: one transaction per batch of
+renewals, one per batch of pending charges, one per batch of answers), so a kill lands
+inside a batch as often as between two.
+
+Usage: kill9.py path/to/recur [BATCH]  (SQLite, in a temporary folder; stops by itself)
 """
 import json
 import os
@@ -19,6 +23,7 @@ import time
 import urllib.request
 
 RECUR = os.path.abspath(sys.argv[1])
+BATCH = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 SUBSCRIPTIONS = 150
 START = "2026-01-31T10:00:00Z"
 PERIODS = 4  # Jan 31, Feb 28, Mar 31, Apr 30
@@ -74,7 +79,7 @@ def seed(db_url, workdir):
 
 def bill(db_url, until, faults, kill_after=None):
     proc = subprocess.Popen([RECUR, "bill", "--db", db_url, "--until", until, "--lease", "0", "--no-progress",
-                             "--sandbox-faults", faults], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--batch", str(BATCH), "--sandbox-faults", faults], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if kill_after is None:
         return proc.wait(timeout=120)
     try:
@@ -146,7 +151,7 @@ def main():
             problems.append(f"{pending} payments still pending")
         charged = q("SELECT COALESCE(SUM(amount), 0) FROM sandbox_charges WHERE status = 'succeeded'")[0][0]
         billed = sum(json.loads(doc)["total"] for (*_, doc) in invoices)
-        print(f"kill9: {killed} kills ({in_flight} with a charge in flight), {len(invoices)} invoices, {charged} charged, {billed} billed")
+        print(f"kill9 (batches of {BATCH}): {killed} kills ({in_flight} with a charge in flight), {len(invoices)} invoices, {charged} charged, {billed} billed")
         if charged != billed:
             problems.append(f"charged {charged} but invoiced {billed}")
         if killed < KILLS // 3 or in_flight == 0:

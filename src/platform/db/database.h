@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <variant>
 #include <vector>
 
@@ -92,13 +94,35 @@ class Tx {
     if (!changed.ok()) return std::move(changed).error();
     return Ok{};
   }
-  virtual Status commit() = 0;
+  // Runs the before-commit work (in the order it was added; its first error is returned and
+  // nothing commits), then commits.
+  Status commit() {
+    while (!before_commit_.empty()) {
+      auto work = std::move(before_commit_.front());
+      before_commit_.erase(before_commit_.begin());
+      RECUR_TRY(work(*this));
+    }
+    return commit_now();
+  }
   virtual Engine engine() const = 0;
 
   // " FOR UPDATE" on PostgreSQL; empty on SQLite, where a write transaction already
   // holds the database's write lock from its first statement (BEGIN IMMEDIATE).
   std::string_view for_update() const {
     return engine() == Engine::kPostgres ? " FOR UPDATE" : "";
+  }
+
+  // Work that must be the last of this transaction, just before it commits: a statement that
+  // takes a lock every writer needs (the gapless invoice counter) holds it for the commit's
+  // round trip only. It may add more work of its own. Dropped on rollback.
+  void before_commit(std::function<Status(Tx&)> work) { before_commit_.push_back(std::move(work)); }
+  // State of type T that lives as long as this transaction, created empty on first use (what
+  // the before-commit work of a module gathers over the transaction).
+  template <class T>
+  T& local() {
+    auto& slot = locals_[std::type_index(typeid(T))];
+    if (!slot) slot = std::make_shared<T>();
+    return *std::static_pointer_cast<T>(slot);
   }
 
   // Work to do once this transaction has committed (cache invalidation, wake-ups); run by
@@ -150,6 +174,10 @@ class Tx {
  private:
   friend class Database;
   friend class RequestTransaction;
+  virtual Status commit_now() = 0;
+
+  std::vector<std::function<Status(Tx&)>> before_commit_;
+  std::map<std::type_index, std::shared_ptr<void>> locals_;
   std::vector<std::function<void()>> after_commit_;
   const std::vector<Attachment*>* attachments_ = nullptr;
   bool may_lag_ = false;

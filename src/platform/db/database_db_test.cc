@@ -53,6 +53,43 @@ TEST_F(DatabaseTest, TransactRollsBackWhenTheWorkFails) {
   EXPECT_EQ(keys(), 0);
 }
 
+TEST_F(DatabaseTest, BeforeCommitWorkRunsLastAndItsFailureCommitsNothing) {
+  // It runs after the work, in the transaction, and sees what the work wrote.
+  std::int64_t seen = -1;
+  auto ok = transact(db(), [&](Tx& tx) -> Status {
+    tx.before_commit([&](Tx& in) -> Status {
+      RECUR_ASSIGN(auto rows, in.query("SELECT COUNT(*) FROM api_keys"));
+      seen = rows.at(0).int64(0);
+      return in.exec_later(testing::kInsertAdminKey, {std::string("k2"), std::string("h2")});
+    });
+    tx.local<std::vector<int>>().push_back(1);
+    EXPECT_EQ(tx.local<std::vector<int>>().size(), 1u);  // one per transaction and type
+    return tx.exec_later(testing::kInsertAdminKey, {std::string("k1"), std::string("h1")});
+  });
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(keys(), 2);
+  // Its error is the commit's: nothing of the transaction stays.
+  auto failed = transact(db(), [&](Tx& tx) -> Status {
+    tx.before_commit([](Tx&) -> Status { return Error::conflict("late", "refused at commit"); });
+    return tx.exec_later(testing::kInsertAdminKey, {std::string("k3"), std::string("h3")});
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, "late");
+  EXPECT_EQ(keys(), 2);
+  // A transaction that rolls back never runs it.
+  bool ran = false;
+  {
+    auto tx = db().begin();
+    ASSERT_TRUE(tx.ok());
+    (*tx)->before_commit([&](Tx&) -> Status {
+      ran = true;
+      return Ok{};
+    });
+  }
+  EXPECT_FALSE(ran);
+}
+
 TEST_F(DatabaseTest, ADeferredWriteIsSeenByTheNextStatementAndCommitted) {
   {
     auto tx = db().begin();

@@ -168,7 +168,7 @@ class PostgresTx final : public Tx {
     return Ok{};
   }
 
-  Status commit() override {
+  Status commit_now() override {
     RECUR_TRY(not_streaming());
     if (!deferred_.empty()) {
       RECUR_TRY(run(std::optional<std::string_view>(), Params{}));  // [BEGIN,] the deferred writes, COMMIT

@@ -37,7 +37,7 @@ class JoinedTx final : public Tx {
   Status exec_later(std::string_view sql, Params params) override {
     return scope_.tx().exec_later(sql, std::move(params));
   }
-  Status commit() override {
+  Status commit_now() override {
     // Not deferred: its deferred writes must succeed or fail here, as a COMMIT's would, or
     // their error would surface in (and be rolled back with) the next joined transaction.
     RECUR_TRY(scope_.tx().exec("RELEASE SAVEPOINT " + savepoint_, {}));

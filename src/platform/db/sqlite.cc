@@ -117,7 +117,7 @@ class SqliteTx final : public Tx {
     return static_cast<std::int64_t>(sqlite3_changes(lease_->handle()));
   }
 
-  Status commit() override {
+  Status commit_now() override {
     RECUR_TRY(not_streaming());
     RECUR_TRY(lease_->run_simple("COMMIT"));
     done_ = true;
