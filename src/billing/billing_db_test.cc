@@ -830,6 +830,46 @@ TEST_F(BillingTest, ABatchWithABadRowIsDoneAgainOneByOneAndTheRowCostsOnlyItself
   EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE number = 'INV-000011'"), 1);
 }
 
+TEST_F(BillingTest, ARenewalCaughtUpByAPlanChangeIsNotMistakenForTheChangesInvoice) {
+  auto sub = subscriber("pm_card_visa", 3000);
+  run_at("2026-01-31T10:00:00Z");
+  auto yearly = testing::make_plan(t, 30000, Interval::kYear, 1, 0, "Yearly");
+  // The Feb 28 renewal is due and not run: the change renews first, then starts a yearly
+  // period at once (a new cadence), each with its invoice, in one transaction.
+  t.clock->set(at("2026-03-01T10:00:00Z"));
+  subscriptions::ChangePlanInput change{yearly.id, std::nullopt, subscriptions::Proration::kCreate,
+                                        subscriptions::Effective::kNow};
+  auto changed = t.app->subscriptions().change_plan(sub.id, change, std::nullopt, t.actor);
+  ASSERT_TRUE(changed.ok()) << changed.error().message;
+  auto list = invoices(sub.id);  // newest first
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].number, "INV-000003");
+  EXPECT_EQ(list[1].number, "INV-000002");
+  EXPECT_EQ(list[1].period.start, at("2026-02-28T10:00:00Z"));  // the renewal
+  EXPECT_EQ(list[0].period.start, at("2026-03-01T10:00:00Z"));  // the change's new period
+  auto event = event_of(sub.id, "subscription.plan_changed");
+  EXPECT_EQ(event.details.at("invoice"), list[0].id);
+}
+
+TEST_F(BillingTest, AnInvoiceIssuedAndVoidedInOneTransactionIsFinalizedFirst) {
+  auto sub = subscriber("pm_card_visa", 3000);
+  run_at("2026-01-31T10:00:00Z");
+  // The Feb 28 renewal is due and not run: canceling now renews first, then voids its invoice.
+  t.clock->set(at("2026-03-01T10:00:00Z"));
+  auto canceled = t.app->subscriptions().cancel(sub.id, {false, "other", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(canceled.ok()) << canceled.error().message;
+  auto list = invoices(sub.id);
+  ASSERT_EQ(list.size(), 2u);
+  const Invoice& renewal = list[0];
+  EXPECT_EQ(renewal.status, InvoiceStatus::kVoid);
+  EXPECT_EQ(renewal.number, "INV-000002");
+  auto finalized = event_of(renewal.id, "invoice.finalized");
+  auto voided = event_of(renewal.id, "invoice.voided");
+  EXPECT_EQ(finalized.after.at("number"), "INV-000002");
+  EXPECT_EQ(voided.before.at("number"), "INV-000002");
+  EXPECT_LT(finalized.id, voided.id);  // ids are time-ordered: finalized, then voided
+}
+
 TEST_F(BillingTest, AGatewayTimeoutInsideABatchLeavesOnlyThatInvoicePending) {
   std::vector<subscriptions::Subscription> subs;
   for (int i = 0; i < 10; ++i) subs.push_back(subscriber("pm_card_visa", 1200));

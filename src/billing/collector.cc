@@ -25,12 +25,14 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_attempt(const std:
                                                                       AttemptResult* settled,
                                                                       const std::string& request_key,
                                                                       std::optional<Payment>* waiting) {
-  return db::transact(db_, [&](db::Tx& tx) { return prepare_in(tx, id, now, settled, request_key, waiting); });
+  return db::transact(db_,
+                      [&](db::Tx& tx) { return prepare_in(tx, id, now, settled, request_key, waiting, std::nullopt); });
 }
 
 Result<std::optional<Collector::Prepared>> Collector::prepare_in(db::Tx& tx, const std::string& id, Timestamp now,
                                                                  AttemptResult* settled, const std::string& request_key,
-                                                                 std::optional<Payment>* waiting) {
+                                                                 std::optional<Payment>* waiting,
+                                                                 std::optional<Timestamp> hold_until) {
   {
     *settled = AttemptResult::kSkipped;
     waiting->reset();
@@ -108,7 +110,8 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_in(db::Tx& tx, con
     p.token = pm->token;
     p.token_type = pm->type;
     RECUR_TRY(insert_payment(tx, pay, request_key));
-    RECUR_TRY(update_invoice(tx, inv));
+    // The run's claim (a lease on the row, not on the document) holds while its gateway calls last.
+    RECUR_TRY(update_invoice(tx, inv, hold_until));
     return std::optional<Prepared>(std::move(p));
   }
 }
@@ -194,8 +197,10 @@ ChargeResult Collector::charge(const Prepared& prepared, std::optional<std::chro
   return result;
 }
 
-std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std::vector<std::string>& ids) {
+std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std::vector<std::string>& ids,
+                                                                       std::int64_t lease_seconds) {
   const Timestamp now = clock_.now();
+  const auto began = std::chrono::steady_clock::now();
   struct Slot {
     AttemptResult settled = AttemptResult::kSkipped;
     std::optional<Prepared> prepared;
@@ -208,24 +213,33 @@ std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std
   auto prepared = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     for (std::size_t i = 0; i < ids.size(); ++i) {
       slots[i] = Slot{};
-      RECUR_ASSIGN(slots[i].prepared, prepare_in(tx, ids[i], now, &slots[i].settled, "", &slots[i].waiting));
+      RECUR_ASSIGN(slots[i].prepared,
+                   prepare_in(tx, ids[i], now, &slots[i].settled, "", &slots[i].waiting, now + lease_seconds));
     }
     return Ok{};
   });
   if (!prepared.ok()) {
     // Nothing was committed and no gateway asked: one by one, so a bad invoice costs only itself.
+    spdlog::warn("charges: a batch of {} could not be prepared ({}); attempting them one by one", ids.size(),
+                 prepared.error().message);
     for (std::size_t i = 0; i < ids.size(); ++i) results[i] = attempt(ids[i]);
     return results;
   }
-  // 2. The gateway, one call per invoice, outside any transaction (decision 0005).
+  // 2. The gateway, one call per invoice, outside any transaction (decision 0005). Past half
+  // the lease (a slow gateway), the rest stay pending: asked, same keys, once the lease ends.
+  const auto ask_until = began + std::chrono::seconds(lease_seconds) / 2;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     Slot& slot = slots[i];
-    if (slot.waiting)
+    if (slot.waiting) {
       results[i] = attempt(ids[i]);  // a waiting charge to replace: its own path
-    else if (!slot.prepared)
+    } else if (!slot.prepared) {
       results[i] = slot.settled;
-    else
+    } else if (lease_seconds <= 0 || std::chrono::steady_clock::now() < ask_until) {
       slot.answer = charge(*slot.prepared, std::nullopt);
+    } else {
+      slot.prepared.reset();
+      results[i] = AttemptResult::kUnknown;
+    }
   }
   // 3. Every answer recorded in one transaction; one by one when that fails (a payment left
   // pending is asked again, with its key, by the next run).
@@ -239,6 +253,9 @@ std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std
     }
     return Ok{};
   });
+  if (!settled.ok())
+    spdlog::warn("charges: the answers of a batch of {} could not be recorded together ({}); recording them one by one",
+                 ids.size(), settled.error().message);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const Slot& slot = slots[i];
     if (slot.waiting || !slot.prepared) continue;

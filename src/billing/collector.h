@@ -66,7 +66,10 @@ class Collector {
   // committed pending in one transaction, then the gateway asked once per invoice, then every
   // answer recorded in one transaction. A batch transaction that fails is done again one
   // invoice at a time (attempt, record_outcome). One result per id, in order.
-  std::vector<Result<AttemptResult>> attempt_batch(const std::vector<std::string>& invoice_ids);
+  // The claim's lease (lease_seconds) is kept on each invoice's row while its charge is in
+  // flight; past half of it the remaining invoices are not asked (left pending, kUnknown).
+  std::vector<Result<AttemptResult>> attempt_batch(const std::vector<std::string>& invoice_ids,
+                                                   std::int64_t lease_seconds);
   // Tries the customer's open invoices now (after a new default payment method): those Recur
   // charges (charge_automatically); with `sent`, instead those sent to the customer to pay
   // (send_invoice), which only the customer's own payment link pays this way.
@@ -125,7 +128,7 @@ class Collector {
                                                   std::optional<Payment>* waiting);
   Result<std::optional<Prepared>> prepare_in(db::Tx& tx, const std::string& invoice_id, Timestamp now,
                                              AttemptResult* settled, const std::string& request_key,
-                                             std::optional<Payment>* waiting);
+                                             std::optional<Payment>* waiting, std::optional<Timestamp> hold_until);
   // Asks the gateway for the prepared charge (no transaction may be open).
   ChargeResult charge(const Prepared& prepared, std::optional<std::chrono::milliseconds> wait);
   Result<AttemptResult> record_outcome(const Prepared& prepared, const ChargeResult& result, Timestamp now);

@@ -46,17 +46,6 @@ Result<std::string> Invoicer::invoice_pending_items(db::Tx& tx, const subscripti
   return built.invoice.id;
 }
 
-namespace {
-
-// The invoices a transaction issued, numbered when it commits (Invoicer::number_issued).
-struct Issued {
-  std::string id;
-  bool paid = false;  // issued paid (nothing owed)
-};
-using IssuedInvoices = std::vector<Issued>;
-
-}  // namespace
-
 recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub, BuiltInvoice& built,
                               std::int64_t key) {
   Invoice& inv = built.invoice;
@@ -73,15 +62,16 @@ recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub
   if (!inserted)
     return Error::internal("invoice " + std::to_string(key) + " of " + sub.id + " (period " +
                            format_rfc3339(inv.period.start) + ") is issued already");
-  auto& issued = tx.local<IssuedInvoices>();
+  auto& issued = tx.local<UnnumberedInvoices>();
   if (issued.empty()) tx.before_commit([this](db::Tx& t) { return number_issued(t); });
-  issued.push_back({inv.id, inv.status == InvoiceStatus::kPaid});
+  issued.push_back({inv.id, sub.id, inv.status == InvoiceStatus::kPaid});
   return Ok{};
 }
 
 recur::Status Invoicer::number_issued(db::Tx& tx) {
-  IssuedInvoices issued = std::move(tx.local<IssuedInvoices>());
-  tx.local<IssuedInvoices>().clear();
+  UnnumberedInvoices issued = std::move(tx.local<UnnumberedInvoices>());
+  tx.local<UnnumberedInvoices>().clear();
+  if (issued.empty()) return Ok{};
   std::vector<std::string> ids;
   for (const auto& i : issued) ids.push_back(i.id);
   // As they are now: the same transaction may have changed one since (voided it).
@@ -128,6 +118,9 @@ Result<std::int64_t> tax_rate_bp_for_customer(db::Tx& tx, const customers::Custo
 
 recur::Status Invoicer::subscription_ended(db::Tx& tx, const subscriptions::Subscription& sub,
                                            const std::string& settling) {
+  // An invoice this transaction issued is finalized before it can be voided (its events in
+  // that order): the numbers are taken now, not at commit.
+  RECUR_TRY(number_issued(tx));
   Timestamp now = sub.ended_at.value_or(clock_.now());
   RECUR_ASSIGN(auto open, open_invoices_of_subscription(tx, sub.id));
   for (const auto& id : open) {

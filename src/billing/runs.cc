@@ -40,7 +40,7 @@ Result<CollectReport> BillingRuns::collect_due() {
         return;
       }
       // The claimed batch is one unit of work (decision 0033).
-      auto results = collector_.attempt_batch(*ids);
+      auto results = collector_.attempt_batch(*ids, options_.attempt_lease_seconds);
       std::lock_guard lock(mu);
       for (std::size_t i = 0; i < ids->size(); ++i) Collector::count(report, (*ids)[i], results[i]);
       if (progress_) {

@@ -55,12 +55,13 @@ Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::st
                  {request_key, now - db::kRequestKeyLifetime}, invoice_from_doc);
 }
 
-recur::Status update_invoice(db::Tx& tx, const Invoice& inv) {
-  RECUR_ASSIGN(auto n, tx.exec("UPDATE invoices SET number = $2, status = $3, next_attempt_at = $4, version = $5, doc = $6"
-                               " WHERE id = $1",
-                               {inv.id, inv.number.empty() ? db::Value(nullptr) : db::Value(inv.number),
-                                std::string(to_string(inv.status)), time_or_null(inv.next_attempt_at), inv.version,
-                                to_json(inv).dump()}));
+recur::Status update_invoice(db::Tx& tx, const Invoice& inv, std::optional<Timestamp> held_until) {
+  RECUR_ASSIGN(auto n,
+               tx.exec("UPDATE invoices SET number = $2, status = $3, next_attempt_at = $4, version = $5, doc = $6"
+                       " WHERE id = $1",
+                       {inv.id, inv.number.empty() ? db::Value(nullptr) : db::Value(inv.number),
+                        std::string(to_string(inv.status)), time_or_null(held_until ? held_until : inv.next_attempt_at),
+                        inv.version, to_json(inv).dump()}));
   if (n != 1) return Error::internal("invoice " + inv.id + " vanished while being updated");
   return Ok{};
 }
@@ -72,12 +73,14 @@ Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, b
 }
 
 Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription) {
+  // One this very transaction issued (numbered at its commit) is the latest, the last issued first.
+  const auto& unnumbered = tx.local<UnnumberedInvoices>();
+  for (auto it = unnumbered.rbegin(); it != unnumbered.rend(); ++it)
+    if (it->subscription == subscription) return it->id;
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1"
                                    // Numbers are given in the order invoices are issued (gapless,
                                    // under one lock): the highest is the latest, whatever the clocks.
-                                   // One without a number yet was issued by this very transaction
-                                   // (numbered at its commit): it is the latest.
-                                   " ORDER BY (number IS NOT NULL), LENGTH(number) DESC, number DESC LIMIT 1",
+                                   " ORDER BY (number IS NULL), LENGTH(number) DESC, number DESC LIMIT 1",
                                    {subscription}));
   return rows.empty() ? std::string() : rows[0].text(0);
 }

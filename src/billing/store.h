@@ -27,10 +27,20 @@ Result<bool> insert_invoice(db::Tx& tx, const Invoice& invoice, std::int64_t per
 // The invoice a POST /v1/invoices under `request_key` issued, if any, within the key's
 // lifetime (db::kRequestKeyLifetime before `now`).
 Result<std::optional<Invoice>> find_invoice_by_request(db::Tx& tx, const std::string& request_key, Timestamp now);
-recur::Status update_invoice(db::Tx& tx, const Invoice& invoice);
+// held_until: a run's claim on the row (its next_attempt_at column only; the document keeps
+// its schedule), kept while the claimed charge is in flight.
+recur::Status update_invoice(db::Tx& tx, const Invoice& invoice, std::optional<Timestamp> held_until = std::nullopt);
 Result<std::optional<Invoice>> find_invoice(db::Tx& tx, const std::string& id, bool for_update);
 // The id of the subscription's invoice of its latest billed period ("" when none).
 Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscription);
+// The invoices a transaction issued and has not numbered yet, in the order issued (Tx::local;
+// Invoicer::number_issued numbers them at commit, decision 0033).
+struct UnnumberedInvoice {
+  std::string id;
+  std::string subscription;
+  bool paid = false;  // issued paid (nothing owed)
+};
+using UnnumberedInvoices = std::vector<UnnumberedInvoice>;
 
 struct InvoiceFilter {
   std::optional<std::string> subscription;

@@ -1,15 +1,18 @@
 // Subscription use cases; see service.h.
 #include "subscriptions/service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include "catalog/service.h"
 #include "catalog/store.h"
 #include "customers/service.h"
+#include "platform/ids.h"
 #include "platform/parallel.h"
 #include "subscriptions/retention_store.h"
-#include "platform/ids.h"
 
 namespace recur::subscriptions {
 
@@ -982,11 +985,13 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
   batch = std::max(batch, 1);
   std::mutex mu;                  // guards report, skip and claim_error
   std::vector<std::string> skip;  // failed, or due with nothing to do: not claimed again by this run
+  constexpr std::size_t kMaxSkipped = 1000;
   std::optional<Error> claim_error;
+  std::set<std::string> failed;
   auto note_failure = [&](const std::string& id, const Error& e) {
-    // One bad row must not hold up every other renewal: note it and go on.
+    // One bad row must not hold up every other renewal: note it (once) and go on.
+    if (!failed.insert(id).second) return;
     if (report.failures++ == 0) report.first_error = id + ": " + e.message;
-    skip.push_back(id);
   };
   // The unit of work is a batch (decision 0033): every worker claims up to `batch` due
   // subscriptions no other holds and advances them in one transaction. When it fails, they
@@ -996,7 +1001,8 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
       std::vector<std::string> claimed, skipping;
       {
         std::lock_guard lock(mu);
-        if (claim_error) return;
+        // So many bad rows that the claim would list too many: the rest waits for the next run.
+        if (claim_error || skip.size() > kMaxSkipped) return;
         skipping = skip;
       }
       std::vector<int> steps;
@@ -1015,6 +1021,13 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
         return;
       }
       if (!batch_done.ok()) {
+        spdlog::warn("renewals: a batch of {} failed ({}); advancing them one by one", claimed.size(),
+                     batch_done.error().message);
+        {
+          // Not claimed again by another worker while they are retried here.
+          std::lock_guard lock(mu);
+          skip.insert(skip.end(), claimed.begin(), claimed.end());
+        }
         steps.assign(claimed.size(), 0);
         for (std::size_t i = 0; i < claimed.size(); ++i) {
           auto one = db::transact(db_, [&](db::Tx& tx) { return advance_stored(tx, claimed[i], now); });
@@ -1032,8 +1045,8 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
         if (steps[i] > 0) {
           ++report.subscriptions;
           report.events += steps[i];
-        } else if (steps[i] == 0) {
-          skip.push_back(claimed[i]);  // due, but nothing to do now (another advanced it)
+        } else if (steps[i] == 0 && batch_done.ok()) {
+          skip.push_back(claimed[i]);  // due, but nothing to do now
         }
       }
       if (static_cast<int>(claimed.size()) < batch) return;
