@@ -1,8 +1,6 @@
 // Invoicing billable periods; closing an ended subscription's invoices.
 #include "billing/invoicer.h"
 
-#include <map>
-
 #include "billing/store.h"
 #include "billing/upcoming.h"
 #include "catalog/store.h"
@@ -64,7 +62,7 @@ recur::Status Invoicer::issue(db::Tx& tx, const subscriptions::Subscription& sub
                            format_rfc3339(inv.period.start) + ") is issued already");
   auto& issued = tx.local<UnnumberedInvoices>();
   if (issued.empty()) tx.before_commit([this](db::Tx& t) { return number_issued(t); });
-  issued.push_back({inv.id, sub.id, inv.status == InvoiceStatus::kPaid});
+  issued.push_back({inv, inv.status == InvoiceStatus::kPaid});
   return Ok{};
 }
 
@@ -72,17 +70,10 @@ recur::Status Invoicer::number_issued(db::Tx& tx) {
   UnnumberedInvoices issued = std::move(tx.local<UnnumberedInvoices>());
   tx.local<UnnumberedInvoices>().clear();
   if (issued.empty()) return Ok{};
-  std::vector<std::string> ids;
-  for (const auto& i : issued) ids.push_back(i.id);
-  // As they are now: the same transaction may have changed one since (voided it).
-  RECUR_ASSIGN(auto stored, find_invoices(tx, ids));
-  std::map<std::string, Invoice> by_id;
-  for (auto& inv : stored) by_id.emplace(inv.id, std::move(inv));
   RECUR_ASSIGN(auto numbers, next_invoice_numbers(tx, issued.size()));
   for (std::size_t i = 0; i < issued.size(); ++i) {
-    auto found = by_id.find(issued[i].id);
-    if (found == by_id.end()) return Error::internal("invoice " + issued[i].id + " vanished before it was numbered");
-    Invoice& inv = found->second;
+    // As this transaction last stored it (update_invoice keeps the copy current).
+    Invoice& inv = issued[i].invoice;
     inv.number = numbers[i];
     RECUR_TRY(set_invoice_number(tx, inv));
     Json shown = to_json(inv);

@@ -63,6 +63,9 @@ recur::Status update_invoice(db::Tx& tx, const Invoice& inv, std::optional<Times
                         std::string(to_string(inv.status)), time_or_null(held_until ? held_until : inv.next_attempt_at),
                         inv.version, to_json(inv).dump()}));
   if (n != 1) return Error::internal("invoice " + inv.id + " vanished while being updated");
+  // Issued by this transaction and not numbered yet: numbered as it is now.
+  for (auto& u : tx.local<UnnumberedInvoices>())
+    if (u.invoice.id == inv.id) u.invoice = inv;
   return Ok{};
 }
 
@@ -76,7 +79,7 @@ Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscriptio
   // One this very transaction issued (numbered at its commit) is the latest, the last issued first.
   const auto& unnumbered = tx.local<UnnumberedInvoices>();
   for (auto it = unnumbered.rbegin(); it != unnumbered.rend(); ++it)
-    if (it->subscription == subscription) return it->id;
+    if (it->invoice.subscription == subscription) return it->invoice.id;
   RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM invoices WHERE subscription_id = $1"
                                    // Numbers are given in the order invoices are issued (gapless,
                                    // under one lock): the highest is the latest, whatever the clocks.
@@ -194,21 +197,6 @@ Result<std::string> next_invoice_number(db::Tx& tx) { return next_number(tx, "in
 Result<std::string> next_credit_note_number(db::Tx& tx) { return next_number(tx, "credit_note", "CN"); }
 Result<std::vector<std::string>> next_invoice_numbers(db::Tx& tx, std::size_t count) {
   return next_numbers(tx, "invoice", "INV", count);
-}
-
-Result<std::vector<Invoice>> find_invoices(db::Tx& tx, const std::vector<std::string>& ids) {
-  std::vector<Invoice> found;
-  if (ids.empty()) return found;
-  std::string sql = "SELECT doc FROM invoices WHERE id IN (";
-  db::Params params;
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    sql += fmt::format("{}${}", i ? ", " : "", i + 1);
-    params.emplace_back(ids[i]);
-  }
-  sql += ")";
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  for (const auto& row : rows) found.push_back(invoice_from_doc(Json::parse(row.text(0))));
-  return found;
 }
 
 recur::Status set_invoice_number(db::Tx& tx, const Invoice& inv) {

@@ -36,8 +36,7 @@ Result<std::string> latest_invoice_of(db::Tx& tx, const std::string& subscriptio
 // The invoices a transaction issued and has not numbered yet, in the order issued (Tx::local;
 // Invoicer::number_issued numbers them at commit, decision 0033).
 struct UnnumberedInvoice {
-  std::string id;
-  std::string subscription;
+  Invoice invoice;    // as this transaction last stored it (update_invoice keeps it current)
   bool paid = false;  // issued paid (nothing owed)
 };
 using UnnumberedInvoices = std::vector<UnnumberedInvoice>;
@@ -80,8 +79,6 @@ Result<std::string> next_invoice_number(db::Tx& tx);
 // `count` gapless invoice numbers at once, in order (one statement: the counter's row lock is
 // taken once, by the transaction's last statement when the invoicer numbers at commit).
 Result<std::vector<std::string>> next_invoice_numbers(db::Tx& tx, std::size_t count);
-// The invoices of `ids` as stored, in one statement (any order; missing ones left out).
-Result<std::vector<Invoice>> find_invoices(db::Tx& tx, const std::vector<std::string>& ids);
 // Stores `inv`'s number (and its document), deferred: nobody reads the count.
 recur::Status set_invoice_number(db::Tx& tx, const Invoice& inv);
 // "CN-000007": the credit notes' own gapless sequence (same rules).
