@@ -984,7 +984,7 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
   workers = std::max(workers, 1);
   batch = std::max(batch, 1);
   std::mutex mu;                  // guards report, skip and claim_error
-  std::vector<std::string> skip;  // failed, or due with nothing to do: not claimed again by this run
+  std::set<std::string> skip;     // failing, or due with nothing to do: not claimed again by this run
   constexpr std::size_t kMaxSkipped = 1000;
   std::optional<Error> claim_error;
   std::set<std::string> failed;
@@ -1003,7 +1003,7 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
         std::lock_guard lock(mu);
         // So many bad rows that the claim would list too many: the rest waits for the next run.
         if (claim_error || skip.size() > kMaxSkipped) return;
-        skipping = skip;
+        skipping.assign(skip.begin(), skip.end());
       }
       std::vector<int> steps;
       auto batch_done = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
@@ -1026,7 +1026,7 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
         {
           // Not claimed again by another worker while they are retried here.
           std::lock_guard lock(mu);
-          skip.insert(skip.end(), claimed.begin(), claimed.end());
+          skip.insert(claimed.begin(), claimed.end());
         }
         steps.assign(claimed.size(), 0);
         for (std::size_t i = 0; i < claimed.size(); ++i) {
@@ -1045,8 +1045,9 @@ Result<RunReport> SubscriptionService::run_due(int workers, int batch) {
         if (steps[i] > 0) {
           ++report.subscriptions;
           report.events += steps[i];
-        } else if (steps[i] == 0 && batch_done.ok()) {
-          skip.push_back(claimed[i]);  // due, but nothing to do now
+          skip.erase(claimed[i]);  // advanced one by one: no longer due
+        } else if (steps[i] == 0) {
+          skip.insert(claimed[i]);  // due, but nothing to do now
         }
       }
       if (static_cast<int>(claimed.size()) < batch) return;
