@@ -33,87 +33,85 @@ Result<std::optional<Collector::Prepared>> Collector::prepare_in(db::Tx& tx, con
                                                                  AttemptResult* settled, const std::string& request_key,
                                                                  std::optional<Payment>* waiting,
                                                                  std::optional<Timestamp> hold_until) {
-  {
-    *settled = AttemptResult::kSkipped;
-    waiting->reset();
-    RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
-    if (!found || found->status != InvoiceStatus::kOpen) return std::optional<Prepared>();
-    Invoice inv = std::move(*found);
-    Prepared p;
-    p.description = "Invoice " + inv.number;
-    p.subscription = inv.subscription;
-    RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
-    // The bank waits for the customer: a new attempt would be a second charge if the customer
-    // then authenticates the first; the invoice waits (docs/billing-rules.md, "Authentication").
-    if (in_flight && in_flight->status == PaymentStatus::kRequiresAction) {
-      RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, in_flight->customer));
-      if (pm && pm->id != in_flight->payment_method) *waiting = std::move(*in_flight);  // a new card: replace it
-      return std::optional<Prepared>();
-    }
-    if (in_flight) {
-      // Asked before and no answer recorded: ask again with the same key.
-      RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, in_flight->payment_method));
-      if (!pm) return Error::internal("payment " + in_flight->id + " refers to a missing payment method");
-      p.payment = std::move(*in_flight);
-      p.gateway_customer = pm->gateway_customer;
-      p.token = pm->token;
-      p.token_type = pm->type;
-      return std::optional<Prepared>(std::move(p));
-    }
-    if (inv.collection_ended) {
-      // Its subscription ended and the attempt in flight then was answered without closing
-      // it (it never is; kept so an ended invoice can never be charged anew).
-      RECUR_TRY(void_ended(tx, events_, inv, now));
-      RECUR_TRY(update_invoice(tx, inv));
-      return std::optional<Prepared>();
-    }
-    RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, inv.customer));
-    if (pm && pm->id == inv.hard_declined_payment_method) {
-      // Declined hard: this card is not charged again. At the window's end, without a new
-      // card, the final action applies (billing/retry_timing.h).
-      if (inv.next_attempt_at && now >= *inv.next_attempt_at) {
-        Json before = to_json(inv);
-        inv.updated = now;
-        ++inv.version;
-        RECUR_TRY(finish_dunning(tx, inv, std::move(before), {{"attempt", inv.attempt_count}}));
-        RECUR_TRY(update_invoice(tx, inv));
-      }
-      return std::optional<Prepared>();
-    }
-    Payment& pay = p.payment;
-    pay.id = ids_.next("pay");
-    pay.invoice = inv.id;
-    pay.customer = inv.customer;
-    pay.attempt = inv.attempt_count + 1;
-    pay.amount = inv.total - inv.amount_paid;
-    pay.currency = inv.currency;
-    pay.idempotency_key = attempt_key(inv.id, pay.attempt);
-    pay.created = pay.updated = now;
-    Json inv_before = pm ? Json() : to_json(inv);  // for invoice.payment_failed below
-    inv.attempt_count = pay.attempt;
-    inv.updated = now;
-    ++inv.version;
-    if (!pm) {
-      // Nothing to charge: a failed attempt without a gateway call, and dunning goes on.
-      pay.status = PaymentStatus::kFailed;
-      pay.failure_code = "no_payment_method";
-      pay.failure_message = "the customer has no default payment method";
-      RECUR_TRY(insert_payment(tx, pay, request_key));
-      RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now, pay));
-      RECUR_TRY(update_invoice(tx, inv));
-      *settled = AttemptResult::kFailed;
-      return std::optional<Prepared>();
-    }
-    pay.gateway = pm->gateway;
-    pay.payment_method = pm->id;
+  *settled = AttemptResult::kSkipped;
+  waiting->reset();
+  RECUR_ASSIGN(auto found, find_invoice(tx, id, true));
+  if (!found || found->status != InvoiceStatus::kOpen) return std::optional<Prepared>();
+  Invoice inv = std::move(*found);
+  Prepared p;
+  p.description = "Invoice " + inv.number;
+  p.subscription = inv.subscription;
+  RECUR_ASSIGN(auto in_flight, pending_payment(tx, id));
+  // The bank waits for the customer: a new attempt would be a second charge if the customer
+  // then authenticates the first; the invoice waits (docs/billing-rules.md, "Authentication").
+  if (in_flight && in_flight->status == PaymentStatus::kRequiresAction) {
+    RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, in_flight->customer));
+    if (pm && pm->id != in_flight->payment_method) *waiting = std::move(*in_flight);  // a new card: replace it
+    return std::optional<Prepared>();
+  }
+  if (in_flight) {
+    // Asked before and no answer recorded: ask again with the same key.
+    RECUR_ASSIGN(auto pm, customers::find_payment_method(tx, in_flight->payment_method));
+    if (!pm) return Error::internal("payment " + in_flight->id + " refers to a missing payment method");
+    p.payment = std::move(*in_flight);
     p.gateway_customer = pm->gateway_customer;
     p.token = pm->token;
     p.token_type = pm->type;
-    RECUR_TRY(insert_payment(tx, pay, request_key));
-    // The run's claim (a lease on the row, not on the document) holds while its gateway calls last.
-    RECUR_TRY(update_invoice(tx, inv, hold_until));
     return std::optional<Prepared>(std::move(p));
   }
+  if (inv.collection_ended) {
+    // Its subscription ended and the attempt in flight then was answered without closing
+    // it (it never is; kept so an ended invoice can never be charged anew).
+    RECUR_TRY(void_ended(tx, events_, inv, now));
+    RECUR_TRY(update_invoice(tx, inv));
+    return std::optional<Prepared>();
+  }
+  RECUR_ASSIGN(auto pm, customers::default_payment_method(tx, inv.customer));
+  if (pm && pm->id == inv.hard_declined_payment_method) {
+    // Declined hard: this card is not charged again. At the window's end, without a new
+    // card, the final action applies (billing/retry_timing.h).
+    if (inv.next_attempt_at && now >= *inv.next_attempt_at) {
+      Json before = to_json(inv);
+      inv.updated = now;
+      ++inv.version;
+      RECUR_TRY(finish_dunning(tx, inv, std::move(before), {{"attempt", inv.attempt_count}}));
+      RECUR_TRY(update_invoice(tx, inv));
+    }
+    return std::optional<Prepared>();
+  }
+  Payment& pay = p.payment;
+  pay.id = ids_.next("pay");
+  pay.invoice = inv.id;
+  pay.customer = inv.customer;
+  pay.attempt = inv.attempt_count + 1;
+  pay.amount = inv.total - inv.amount_paid;
+  pay.currency = inv.currency;
+  pay.idempotency_key = attempt_key(inv.id, pay.attempt);
+  pay.created = pay.updated = now;
+  Json inv_before = pm ? Json() : to_json(inv);  // for invoice.payment_failed below
+  inv.attempt_count = pay.attempt;
+  inv.updated = now;
+  ++inv.version;
+  if (!pm) {
+    // Nothing to charge: a failed attempt without a gateway call, and dunning goes on.
+    pay.status = PaymentStatus::kFailed;
+    pay.failure_code = "no_payment_method";
+    pay.failure_message = "the customer has no default payment method";
+    RECUR_TRY(insert_payment(tx, pay, request_key));
+    RECUR_TRY(record_failure(tx, inv, std::move(inv_before), now, pay));
+    RECUR_TRY(update_invoice(tx, inv));
+    *settled = AttemptResult::kFailed;
+    return std::optional<Prepared>();
+  }
+  pay.gateway = pm->gateway;
+  pay.payment_method = pm->id;
+  p.gateway_customer = pm->gateway_customer;
+  p.token = pm->token;
+  p.token_type = pm->type;
+  RECUR_TRY(insert_payment(tx, pay, request_key));
+  // The run's claim (a lease on the row, not on the document) holds while its gateway calls last.
+  RECUR_TRY(update_invoice(tx, inv, hold_until));
+  return std::optional<Prepared>(std::move(p));
 }
 
 ChargeResult Collector::cancel_waiting(const Payment& waiting) {

@@ -140,15 +140,6 @@ Result<std::vector<std::string>> lapsed_customers(db::Tx& tx) {
   return ids;
 }
 
-Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT id FROM subscriptions WHERE next_action_at <= $1"
-                                   " ORDER BY next_action_at, id LIMIT $2",
-                                   {now, std::int64_t{limit}}));
-  std::vector<std::string> ids;
-  for (const auto& row : rows) ids.push_back(row.text(0));
-  return ids;
-}
-
 Result<std::vector<std::string>> claim_due(db::Tx& tx, Timestamp now, int limit, const std::vector<std::string>& skip) {
   std::string sql = "SELECT id FROM subscriptions WHERE next_action_at <= $1";
   db::Params params{now, std::int64_t{limit}};

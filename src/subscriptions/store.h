@@ -44,8 +44,6 @@ Result<std::int64_t> count_earlier_subscriptions(db::Tx& tx, const std::string& 
 // Customers every one of whose subscriptions is canceled (and who had one), by id: the
 // candidates of the retention setting's erasure (docs/PRIVACY.md).
 Result<std::vector<std::string>> lapsed_customers(db::Tx& tx);
-// Ids whose lifecycle is due at or before `now`, oldest due first.
-Result<std::vector<std::string>> due(db::Tx& tx, Timestamp now, int limit);
 // Up to `limit` subscriptions due at `now`, oldest due first, locked for this transaction
 // (PostgreSQL: FOR UPDATE SKIP LOCKED, so that concurrent claimers take different ones;
 // SQLite's write transaction holds the whole database), leaving out those in `skip`.
