@@ -902,6 +902,27 @@ TEST_F(BillingTest, AGatewayTimeoutInsideABatchLeavesOnlyThatInvoicePending) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 10);
 }
 
+TEST_F(BillingTest, ASlowGatewayCutsABatchShortAndItsRestIsChargedInTheSameRun) {
+  for (int i = 0; i < 8; ++i) subscriber("pm_card_visa", 1200);
+  BillingOptions options;
+  options.batch = 50;                 // the eight charges claimed in one batch
+  options.attempt_lease_seconds = 1;  // asked for half a second: about three of them
+  auto node = testing::reopen(t, *t.clock, 4, options);
+  auto& gateway = *dynamic_cast<SandboxGateway*>(node->gateways().find("sandbox"));
+  gateway.set_faults({0, 0, 0, 1, 200});  // every charge takes 200 ms
+  t.clock->set(at("2026-01-31T10:00:00Z"));
+  auto run = node->billing().runs.run("test");
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  // The claims not asked were given back, not held for the lease: claimed again and charged
+  // in this run, each once.
+  EXPECT_EQ(run->payments.succeeded, 8);
+  EXPECT_EQ(run->payments.unknown, 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM invoices WHERE status = 'paid'"), 8);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'"), 8);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM payments"), 8);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM sandbox_charges"), 8);
+}
+
 TEST_F(BillingTest, AJumpInTheFailureRateAlertsTheOperatorsByEmail) {
   for (int i = 0; i < 10; ++i) subscriber("pm_card_visa");
   auto calm = run_at("2026-01-31T10:00:00Z");

@@ -195,8 +195,7 @@ ChargeResult Collector::charge(const Prepared& prepared, std::optional<std::chro
   return result;
 }
 
-std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std::vector<std::string>& ids,
-                                                                       std::int64_t lease_seconds) {
+Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& ids, std::int64_t lease_seconds) {
   const Timestamp now = clock_.now();
   const auto began = std::chrono::steady_clock::now();
   struct Slot {
@@ -204,9 +203,11 @@ std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std
     std::optional<Prepared> prepared;
     std::optional<Payment> waiting;
     ChargeResult answer;
+    bool released = false;  // not asked: the claim is given back
   };
   std::vector<Slot> slots(ids.size());
-  std::vector<Result<AttemptResult>> results(ids.size(), AttemptResult::kSkipped);
+  BatchResult batch{std::vector<Result<AttemptResult>>(ids.size(), AttemptResult::kSkipped)};
+  auto& results = batch.results;
   // 1. Every attempt of the batch committed pending, with its key, in one transaction.
   auto prepared = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -221,31 +222,39 @@ std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std
     spdlog::warn("charges: a batch of {} could not be prepared ({}); attempting them one by one", ids.size(),
                  prepared.error().message);
     for (std::size_t i = 0; i < ids.size(); ++i) results[i] = attempt(ids[i]);
-    return results;
+    return batch;
   }
   // 2. The gateway, one call per invoice, outside any transaction (decision 0005). Past half
-  // the lease (a slow gateway), the rest stay pending: asked, same keys, once the lease ends.
+  // the lease (a slow gateway) the rest are not asked: their payments stay pending with their
+  // keys and their claims are given back below, so the next claim (any node's) asks them
+  // at once instead of after the lease. The first is always asked: every batch progresses.
   const auto ask_until = began + std::chrono::seconds(lease_seconds) / 2;
+  std::size_t asked = 0;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     Slot& slot = slots[i];
     if (slot.waiting) {
       results[i] = attempt(ids[i]);  // a waiting charge to replace: its own path
     } else if (!slot.prepared) {
       results[i] = slot.settled;
-    } else if (lease_seconds <= 0 || std::chrono::steady_clock::now() < ask_until) {
+    } else if (lease_seconds <= 0 || asked == 0 || std::chrono::steady_clock::now() < ask_until) {
       slot.answer = charge(*slot.prepared, std::nullopt);
+      ++asked;
     } else {
       slot.prepared.reset();
-      results[i] = AttemptResult::kUnknown;
+      slot.released = true;
+      ++batch.released;
     }
   }
-  // 3. Every answer recorded in one transaction; one by one when that fails (a payment left
-  // pending is asked again, with its key, by the next run).
+  // 3. Every answer recorded, and every claim not asked given back, in one transaction; one
+  // by one when that fails (a payment left pending is asked again, with its key, by the
+  // next claim once its lease ends).
   const Timestamp at = clock_.now();
+  const Timestamp held_until = now + lease_seconds;
   std::vector<AttemptResult> recorded(ids.size(), AttemptResult::kSkipped);
   auto settled = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     for (std::size_t i = 0; i < ids.size(); ++i) {
       const Slot& slot = slots[i];
+      if (slot.released) RECUR_TRY(release_invoice_claim(tx, ids[i], held_until));
       if (slot.waiting || !slot.prepared) continue;
       RECUR_ASSIGN(recorded[i], settle_payment(tx, ids[i], slot.prepared->payment.id, slot.answer, at));
     }
@@ -259,7 +268,8 @@ std::vector<Result<Collector::AttemptResult>> Collector::attempt_batch(const std
     if (slot.waiting || !slot.prepared) continue;
     results[i] = settled.ok() ? Result<AttemptResult>(recorded[i]) : record_outcome(*slot.prepared, slot.answer, at);
   }
-  return results;
+  if (!settled.ok()) batch.released = 0;  // kept until their lease ends
+  return batch;
 }
 
 Result<Collector::AttemptResult> Collector::record_outcome(const Prepared& prepared, const ChargeResult& result,

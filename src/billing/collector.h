@@ -67,9 +67,13 @@ class Collector {
   // answer recorded in one transaction. A batch transaction that fails is done again one
   // invoice at a time (attempt, record_outcome). One result per id, in order.
   // The claim's lease (lease_seconds) is kept on each invoice's row while its charge is in
-  // flight; past half of it the remaining invoices are not asked (left pending, kUnknown).
-  std::vector<Result<AttemptResult>> attempt_batch(const std::vector<std::string>& invoice_ids,
-                                                   std::int64_t lease_seconds);
+  // flight; past half of it (a slow gateway) the remaining invoices are not asked: their
+  // claims are given back at once (kSkipped, `released`), due again for the next claim.
+  struct BatchResult {
+    std::vector<Result<AttemptResult>> results;  // one per id, in order
+    std::size_t released = 0;                    // not asked, given back
+  };
+  BatchResult attempt_batch(const std::vector<std::string>& invoice_ids, std::int64_t lease_seconds);
   // Tries the customer's open invoices now (after a new default payment method): those Recur
   // charges (charge_automatically); with `sent`, instead those sent to the customer to pay
   // (send_invoice), which only the customer's own payment link pays this way.

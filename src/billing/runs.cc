@@ -30,24 +30,33 @@ Result<CollectReport> BillingRuns::collect_due() {
   // Every worker claims its own batches (FOR UPDATE SKIP LOCKED, then a lease) until
   // nothing is left: what one claimed, no other attempts in this run.
   on_threads(workers(), [&](int) {
+    // A batch cut short by a slow gateway (half its lease gone) gives back what it did not
+    // ask, and claims from then on take only as many as it asked (claim_limit_), so the rest
+    // stay free for the other workers and nodes instead of waiting behind one.
     for (;;) {
-      auto ids = db::transact(db_, [&](db::Tx& tx) {
-        return claim_due_invoices(tx, now, options_.batch, now + options_.attempt_lease_seconds);
-      });
+      const int limit = std::clamp(claim_limit_.load(), 1, options_.batch);
+      auto ids = db::transact(
+          db_, [&](db::Tx& tx) { return claim_due_invoices(tx, now, limit, now + options_.attempt_lease_seconds); });
       if (!ids.ok()) {
         std::lock_guard lock(mu);
         if (!claim_error) claim_error = std::move(ids).error();
         return;
       }
       // The claimed batch is one unit of work (decision 0033).
-      auto results = collector_.attempt_batch(*ids, options_.attempt_lease_seconds);
+      auto batch = collector_.attempt_batch(*ids, options_.attempt_lease_seconds);
+      const auto done = static_cast<std::int64_t>(ids->size() - batch.released);
       std::lock_guard lock(mu);
-      for (std::size_t i = 0; i < ids->size(); ++i) Collector::count(report, (*ids)[i], results[i]);
+      for (std::size_t i = 0; i < ids->size(); ++i) Collector::count(report, (*ids)[i], batch.results[i]);
       if (progress_) {
-        progress.done = std::min<std::int64_t>(progress.total, progress.done + static_cast<std::int64_t>(ids->size()));
+        progress.done = std::min<std::int64_t>(progress.total, progress.done + done);
         progress_(progress);
       }
-      if (static_cast<int>(ids->size()) < options_.batch) return;
+      if (batch.released > 0) {
+        claim_limit_ = static_cast<int>(std::max<std::int64_t>(1, done));
+        continue;
+      }
+      if (static_cast<int>(ids->size()) < limit) return;
+      if (limit < options_.batch) claim_limit_ = std::min(options_.batch, 2 * limit);
     }
   });
   if (claim_error) return *claim_error;

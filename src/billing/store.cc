@@ -121,6 +121,14 @@ Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, i
   return ids;
 }
 
+recur::Status release_invoice_claim(db::Tx& tx, const std::string& id, Timestamp held_until) {
+  RECUR_ASSIGN(auto inv, find_invoice(tx, id, true));
+  if (!inv || inv->status != InvoiceStatus::kOpen || !inv->next_attempt_at) return Ok{};
+  RECUR_TRY(tx.exec("UPDATE invoices SET next_attempt_at = $2 WHERE id = $1 AND next_attempt_at = $3",
+                    {id, *inv->next_attempt_at, held_until}));
+  return Ok{};
+}
+
 Result<PeriodPayment> period_payment(db::Tx& tx, const std::string& subscription, std::int64_t period_seq) {
   RECUR_ASSIGN(auto rows, tx.query("SELECT id, status FROM invoices WHERE subscription_id = $1 AND period_seq = $2",
                                    {subscription, period_seq}));

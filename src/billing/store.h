@@ -55,6 +55,9 @@ Result<Page<Invoice>> list_invoices(db::Tx& tx, const InvoiceFilter& filter);
 // next_attempt_at out by a lease before committing, so the claim outlives the lock.
 Result<std::vector<std::string>> claim_due_invoices(db::Tx& tx, Timestamp now, int limit, Timestamp lease_until);
 Result<std::int64_t> count_due_invoices(db::Tx& tx, Timestamp now);
+// Gives a claim back before its lease ends (a batch cut short by a slow gateway): the
+// invoice is due again at once, at its own schedule, unless someone else holds it now.
+recur::Status release_invoice_claim(db::Tx& tx, const std::string& id, Timestamp held_until);
 // The invoice of the subscription's `period_seq`-th billed period (none when it was not
 // invoiced) and whether that period is paid (its invoice paid, or nothing to pay); not paid
 // while the invoice is open, void or uncollectible.
