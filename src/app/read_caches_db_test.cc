@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "app/data_subject.h"
+#include "billing/store.h"
 #include "catalog/store.h"
 #include "subscriptions/store.h"
 #include "testing/fixtures.h"
@@ -115,6 +116,74 @@ TEST_F(PlanCacheTest, AnAddedBlackoutDateIsInTheNextLoadOfASubscription) {
   EXPECT_EQ(days(), subscriptions::ClosedDays{day});
   ASSERT_TRUE(t.app->subscriptions().delete_blackout_date(day).ok());
   EXPECT_TRUE(days().empty());
+}
+
+// What a transaction read it keeps for the rest of it (db::TxMemo): read once, and a write
+// in the same transaction is read back at once.
+TEST_F(PlanCacheTest, ATransactionReadsAPlanOnceAndReadsItsOwnRenameAtOnce) {
+  auto tx = t.app->database().begin();
+  ASSERT_TRUE(tx.ok());
+  auto misses = cache().misses();
+  auto hits = cache().hits();
+  auto first = find_plan(**tx, plan);
+  ASSERT_TRUE(first.ok() && *first);
+  auto again = find_plan(**tx, plan);
+  ASSERT_TRUE(again.ok() && *again);
+  EXPECT_EQ((*again)->name, "Box");
+  EXPECT_EQ(cache().misses(), misses + 1);  // the second neither read the database nor the cache
+  EXPECT_EQ(cache().hits(), hits);
+  Plan p = **again;
+  p.name = "Big box";
+  ++p.version;
+  ASSERT_TRUE(*update_plan(**tx, p));
+  auto own = find_plan(**tx, plan);
+  ASSERT_TRUE(own.ok() && *own);
+  EXPECT_EQ((*own)->name, "Big box");
+}
+
+TEST_F(PlanCacheTest, ATransactionReadsAProductTheTaxSettingsAndADataKeyOnceAndItsOwnWritesAtOnce) {
+  auto product = testing::make_plan(t, 900, Interval::kMonth).items.at(0).product;
+  const std::string owner = testing::make_customer(t, "memo@example.com").id;
+  auto tx = t.app->database().begin();
+  ASSERT_TRUE(tx.ok());
+  db::Tx& w = **tx;
+  // Each read once, then changed under the transaction's feet by hand: the memo answers.
+  auto item = catalog::find_product(w, product);
+  ASSERT_TRUE(item.ok() && *item);
+  ASSERT_TRUE(billing::load_tax(w, false).ok());
+  auto key = t.app->keyring().data_key(w, owner);
+  ASSERT_TRUE(key.ok() && *key);
+  ASSERT_TRUE(w.exec("UPDATE products SET doc = $2 WHERE id = $1", {product, std::string("{}")}).ok());
+  ASSERT_TRUE(
+      w.exec("INSERT INTO billing_settings (name, doc) VALUES ('tax', $1)", {std::string(R"({"rates":{"DE":1900}})")})
+          .ok());
+  ASSERT_TRUE(w.exec("UPDATE data_keys SET wrapped = NULL WHERE id = $1", {owner}).ok());
+  auto memo_item = catalog::find_product(w, product);
+  ASSERT_TRUE(memo_item.ok() && *memo_item);
+  EXPECT_EQ((*memo_item)->name, (*item)->name);
+  auto memo_tax = billing::load_tax(w, false);
+  ASSERT_TRUE(memo_tax.ok());
+  EXPECT_FALSE(memo_tax->has_value());
+  auto memo_key = t.app->keyring().data_key(w, owner);
+  ASSERT_TRUE(memo_key.ok() && *memo_key);
+  // Written through the modules' own writes: read back at once.
+  catalog::Product renamed = **item;
+  renamed.name = "Renamed";
+  ++renamed.version;
+  ASSERT_TRUE(*catalog::update_product(w, renamed));
+  auto own_item = catalog::find_product(w, product);
+  ASSERT_TRUE(own_item.ok() && *own_item);
+  EXPECT_EQ((*own_item)->name, "Renamed");
+  billing::TaxSettings tax;
+  tax.rates_bp["FR"] = 2000;
+  ASSERT_TRUE(billing::save_tax(w, tax, true).ok());
+  auto own_tax = billing::load_tax(w, false);
+  ASSERT_TRUE(own_tax.ok() && own_tax->has_value());
+  EXPECT_EQ((*own_tax)->rates_bp.at("FR"), 2000);
+  ASSERT_TRUE(t.app->keyring().destroy(w, owner).ok());
+  auto own_key = t.app->keyring().existing_data_key(w, owner);
+  ASSERT_TRUE(own_key.ok());
+  EXPECT_FALSE(own_key->has_value());
 }
 
 // GET /v1/subscriptions/{id}'s rendered answers (SubscriptionViewCache).

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "platform/db/list_query.h"
+#include "platform/db/tx_memo.h"
 
 namespace recur::billing {
 namespace {
@@ -418,15 +419,25 @@ recur::Status save_shop(db::Tx& tx, const ShopProfile& s, bool existed) {
   return Ok{};
 }
 
+namespace {
+struct TaxTag;  // every invoice reads the shop's tax settings: once a transaction (TxMemo)
+using TxTax = db::TxMemo<TaxTag, std::optional<TaxSettings>>;
+}  // namespace
+
 Result<std::optional<TaxSettings>> load_tax(db::Tx& tx, bool for_update) {
+  if (!for_update)
+    if (const auto* mine = TxTax::find(tx, "")) return *mine;
   std::string sql = "SELECT doc FROM billing_settings WHERE name = 'tax'";
   if (for_update) sql += tx.for_update();
   RECUR_ASSIGN(auto rows, tx.query(sql));
-  if (rows.empty()) return std::optional<TaxSettings>();
-  return std::optional<TaxSettings>(tax_from_doc(Json::parse(rows[0].text(0))));
+  std::optional<TaxSettings> tax;
+  if (!rows.empty()) tax = tax_from_doc(Json::parse(rows[0].text(0)));
+  TxTax::put(tx, "", tax);
+  return tax;
 }
 
 recur::Status save_tax(db::Tx& tx, const TaxSettings& s, bool existed) {
+  TxTax::forget(tx, "");
   if (existed) RECUR_TRY(tx.exec("UPDATE billing_settings SET doc = $1 WHERE name = 'tax'", {to_json(s).dump()}));
   else RECUR_TRY(tx.exec("INSERT INTO billing_settings (name, doc) VALUES ('tax', $1)", {to_json(s).dump()}));
   return Ok{};

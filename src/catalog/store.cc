@@ -2,9 +2,13 @@
 #include "catalog/store.h"
 
 #include "platform/db/list_query.h"
+#include "platform/db/tx_memo.h"
 
 namespace recur::catalog {
 namespace {
+
+struct ProductsTag;
+using TxProducts = db::TxMemo<ProductsTag, std::optional<Product>>;
 
 // Maps a row that starts with the document (and may carry more columns) to an object.
 template <typename T>
@@ -64,6 +68,7 @@ Result<bool> count_redemption(db::Tx& tx, const std::string& table, const std::s
 }  // namespace
 
 Status insert_product(db::Tx& tx, const Product& p) {
+  TxProducts::forget(tx, p.id);
   auto r = tx.exec("INSERT INTO products (id, sku, active, version, doc, track_inventory, created_at)"
                    " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                    {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), std::int64_t{p.track_inventory},
@@ -77,6 +82,7 @@ Status insert_product(db::Tx& tx, const Product& p) {
 }
 
 Result<bool> update_product(db::Tx& tx, const Product& p) {
+  TxProducts::forget(tx, p.id);
   auto r = tx.exec("UPDATE products SET sku = $2, active = $3, version = $4, doc = $5, track_inventory = $7"
                    " WHERE id = $1 AND version = $6",
                    {p.id, p.sku, std::int64_t{p.active}, p.version, to_json(p).dump(), p.version - 1,
@@ -90,7 +96,13 @@ Result<bool> update_product(db::Tx& tx, const Product& p) {
 }
 
 Result<std::optional<Product>> find_product(db::Tx& tx, const std::string& id, bool for_update) {
-  return find_row<Product>(tx, "products", "doc", "id", id, for_update, product_row);
+  // Once a transaction (a batch of renewals ships the same products): insert_product and
+  // update_product keep it current.
+  if (!for_update)
+    if (const auto* mine = TxProducts::find(tx, id)) return *mine;
+  RECUR_ASSIGN(auto product, find_row<Product>(tx, "products", "doc", "id", id, for_update, product_row));
+  TxProducts::put(tx, id, product);
+  return product;
 }
 
 Result<std::optional<Product>> find_product_by_key(db::Tx& tx, const std::string& key, bool for_update) {

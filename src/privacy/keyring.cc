@@ -1,6 +1,7 @@
 #include "privacy/keyring.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,7 +10,7 @@
 #include <thread>
 
 #include "platform/base64.h"
-#include <spdlog/spdlog.h>
+#include "platform/db/tx_memo.h"
 
 namespace recur::privacy {
 namespace {
@@ -21,6 +22,9 @@ constexpr std::uint64_t kSweepEvery = 1024;  // inserts between two sweeps of ex
 std::string purpose(const std::string& id) { return "recur data key|" + id; }
 
 std::string bus_key(const std::string& id) { return "privacy:data_key:" + id; }
+
+struct DataKeys;  // the memo's tag
+using TxKeys = db::TxMemo<DataKeys, std::optional<crypto::Key>>;
 
 }  // namespace
 
@@ -214,6 +218,9 @@ Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string
 }
 
 Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string& id, bool create) {
+  // Read (or made) by this transaction already: a batch of renewals opens a customer's data
+  // several times per renewal in one transaction (destroy() forgets it).
+  if (const auto* mine = TxKeys::find(tx, id)) return *mine;
   auto now = clock_.now();
   {
     std::lock_guard lock(mu_);
@@ -242,6 +249,7 @@ Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string
     key = std::move(k);
   }
   if (rows.empty()) return key;  // no key and none made: nothing to cache
+  TxKeys::put(tx, id, key);
   // A key read on a replica that may lag is never cached: it may be the key of a customer
   // erased on the primary since, and the bus's invalidation of it has come and gone.
   if (tx.may_lag()) return key;
@@ -275,6 +283,7 @@ Status Keyring::destroy(db::Tx& tx, const std::string& owner) {
                     " ON CONFLICT (id) DO UPDATE SET wrapped = NULL, master_id = '',"
                     " destroyed_at = COALESCE(data_keys.destroyed_at, excluded.destroyed_at)",
                     {owner, now}));
+  TxKeys::forget(tx, owner);
   forget(owner);
   tx.after_commit([this, owner] {
     forget(owner);

@@ -14,6 +14,7 @@
 #include "platform/cache/invalidation.h"
 #include "platform/clock.h"
 #include "platform/db/database.h"
+#include "platform/db/tx_memo.h"
 
 namespace recur::cache {
 
@@ -42,8 +43,10 @@ class TxCache {
   TxCache(const TxCache&) = delete;
   TxCache& operator=(const TxCache&) = delete;
 
-  // The value cached for `key`, if `tx` may use it; otherwise read it and call fill().
-  std::optional<V> get(const db::Tx& tx, const std::string& key) {
+  // What `tx` itself read for `key` (fill) and has not written since, else the value cached
+  // for `key` if `tx` may use it; otherwise read it and call fill().
+  std::optional<V> get(db::Tx& tx, const std::string& key) {
+    if (const V* mine = Memo::find(tx, prefix_ + key)) return *mine;
     std::lock_guard lock(mu_);
     if (!usable(tx.began())) {
       ++misses_;
@@ -73,7 +76,9 @@ class TxCache {
 
   // What `tx` read for `key`: cached once `tx` commits, if the rules above allow, until
   // `until` at the latest (what it shows may change by itself then).
+  // Kept for the rest of `tx` at once (TxMemo).
   void fill(db::Tx& tx, const std::string& key, V value, std::optional<Timestamp> until = std::nullopt) {
+    Memo::put(tx, prefix_ + key, value);
     if (tx.may_lag()) return;  // a replica's read may be older than a write already heard of
     tx.after_commit([this, key, until, value = std::move(value), began = tx.began()]() mutable {
       std::lock_guard lock(mu_);
@@ -87,6 +92,7 @@ class TxCache {
 
   // `tx` writes what `key` caches: dropped now, and on every node once `tx` commits.
   void invalidate_after_commit(db::Tx& tx, const std::string& key) {
+    Memo::forget(tx, prefix_ + key);
     drop(key);
     tx.after_commit([this, key] {
       drop(key);
@@ -95,6 +101,7 @@ class TxCache {
   }
   // `tx` writes what every key may cache (what they were all computed from).
   void invalidate_all_after_commit(db::Tx& tx) {
+    Memo::forget_all(tx);
     drop_all();
     tx.after_commit([this] {
       drop_all();
@@ -149,6 +156,7 @@ class TxCache {
   };
 
   static constexpr const char* kAll = "*";
+  using Memo = db::TxMemo<TxCache, V>;  // keyed by prefix_ + key: caches of one V share it
 
   void drop(const std::string& key) {
     {
