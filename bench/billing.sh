@@ -16,7 +16,8 @@
 #     renewals a transaction (bench/pgbench/billing_renewal_setbased.sql), on N more (`d`);
 #   - checks that every subscription was billed exactly like the first one.
 #
-# Knobs: BENCH_BILLING_N (100000), BENCH_BILLING_WORKERS (recur bill --workers; default
+# Knobs: BENCH_PERF (1: perf record recur's big run into var/bench/billing-perf-<time>.txt),
+# BENCH_BILLING_N (100000), BENCH_BILLING_WORKERS (recur bill --workers; default
 # recur's own), BENCH_BILLING_BATCH_RECUR (recur bill --batch; default recur's own, 50),
 # BENCH_BILLING_CLIENTS (pgbench -c; default: the workers, or 4),
 # BENCH_BILLING_BATCH (renewals a transaction in the set-based ceiling run, 500).
@@ -160,11 +161,19 @@ ANALYZE analytics_subscriptions; ANALYZE analytics_customers;" >/dev/null
     table_writes "$work/billing-$label.tw0"
     cpu_begin 0
     t0=$EPOCHREALTIME
-    /usr/bin/time -v -o "$work/billing-$label.time" "$recur" bill --db "$bdb" --until "$until" --no-progress \
+    local profile=()  # BENCH_PERF=1: a CPU profile of recur's big run (its figures then carry perf's cost)
+    if [ "${BENCH_PERF:-}" = 1 ] && [ "$label" = big ] && command -v perf >/dev/null; then
+      profile=(perf record -F 999 -g -o "$work/billing-perf.data" --)
+    fi
+    /usr/bin/time -v -o "$work/billing-$label.time" "${profile[@]}" "$recur" bill --db "$bdb" --until "$until" --no-progress \
       "${wflags[@]}" >"$work/billing-$label.json" 2>"$work/billing-$label.log" || true
     t1=$EPOCHREALTIME
     sleep 1  # recur's backends have exited; let the postmaster reap them (their CPU counts then)
     cpu_end 0
+    if [ ${#profile[@]} -gt 0 ]; then
+      perf report -i "$work/billing-perf.data" --no-children -g none --sort dso,symbol --percent-limit 0.5 --stdio 2>/dev/null \
+        | grep -v '^$' | cut -c1-160 | sed 's/ *$//' | head -n 120 >"var/bench/billing-perf-$(date -u +%Y%m%dT%H%M%SZ).txt" || true
+    fi
     table_writes "$work/billing-$label.tw1"
     write_profile "$label" "$work/billing-$label.tw0" "$work/billing-$label.tw1" "$expected"
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/billing-$label.time")
