@@ -69,15 +69,23 @@ Status append(db::Tx& tx, const Event& e) {
   RECUR_TRY(privacy::seal(tx, payload["after"], e.id));
   RECUR_TRY(privacy::seal(tx, payload["details"], e.id, "event_details", details_owner(e.before, e.after)));
   // Nothing acts on their results: they travel with the next statement (which sees them) or
-  // COMMIT.
-  RECUR_TRY(tx.exec_later(
+  // COMMIT. With it, its row in the outbox webhooks fan out from: it commits, or rolls back,
+  // with the event. On PostgreSQL both in one statement (a renewal records six events).
+  static constexpr const char* kInsertEvent =
       "INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload)"
-      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-      {e.id, e.type, e.resource_type, e.resource_id, e.actor.type, e.actor.id, e.actor.role, e.created,
-       payload.dump()}));
-  // The outbox webhooks fan out from: it commits, or rolls back, with the event.
-  RECUR_TRY(tx.exec_later("INSERT INTO event_outbox (event_id, type, created_at) VALUES ($1, $2, $3)",
-                          {e.id, e.type, e.created}));
+      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+  db::Params row{e.id,       e.type,       e.resource_type, e.resource_id, e.actor.type,
+                 e.actor.id, e.actor.role, e.created,       payload.dump()};
+  if (tx.engine() == db::Engine::kPostgres) {
+    static const std::string with_outbox =
+        std::string("WITH event AS (") + kInsertEvent +
+        ") INSERT INTO event_outbox (event_id, type, created_at) VALUES ($1, $2, $8)";
+    RECUR_TRY(tx.exec_later(with_outbox, std::move(row)));
+  } else {
+    RECUR_TRY(tx.exec_later(kInsertEvent, std::move(row)));
+    RECUR_TRY(tx.exec_later("INSERT INTO event_outbox (event_id, type, created_at) VALUES ($1, $2, $3)",
+                            {e.id, e.type, e.created}));
+  }
   return tx.each_attached<AppendObserver>([&](AppendObserver& o) { return o.appended(tx, e); });
 }
 
