@@ -195,7 +195,8 @@ ChargeResult Collector::charge(const Prepared& prepared, std::optional<std::chro
   return result;
 }
 
-Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& ids, std::int64_t lease_seconds) {
+Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& ids, std::int64_t lease_seconds,
+                                                Timestamp held_until) {
   const Timestamp now = clock_.now();
   const auto began = std::chrono::steady_clock::now();
   struct Slot {
@@ -203,7 +204,7 @@ Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& 
     std::optional<Prepared> prepared;
     std::optional<Payment> waiting;
     ChargeResult answer;
-    bool released = false;  // not asked: the claim is given back
+    bool not_asked = false;  // the batch was cut short before it: its claim is given back
   };
   std::vector<Slot> slots(ids.size());
   BatchResult batch{std::vector<Result<AttemptResult>>(ids.size(), AttemptResult::kSkipped)};
@@ -213,7 +214,7 @@ Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& 
     for (std::size_t i = 0; i < ids.size(); ++i) {
       slots[i] = Slot{};
       RECUR_ASSIGN(slots[i].prepared,
-                   prepare_in(tx, ids[i], now, &slots[i].settled, "", &slots[i].waiting, now + lease_seconds));
+                   prepare_in(tx, ids[i], now, &slots[i].settled, "", &slots[i].waiting, held_until));
     }
     return Ok{};
   });
@@ -241,20 +242,19 @@ Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& 
       ++asked;
     } else {
       slot.prepared.reset();
-      slot.released = true;
-      ++batch.released;
+      slot.not_asked = true;
+      ++batch.not_asked;
     }
   }
   // 3. Every answer recorded, and every claim not asked given back, in one transaction; one
   // by one when that fails (a payment left pending is asked again, with its key, by the
   // next claim once its lease ends).
   const Timestamp at = clock_.now();
-  const Timestamp held_until = now + lease_seconds;
   std::vector<AttemptResult> recorded(ids.size(), AttemptResult::kSkipped);
   auto settled = db::transact(db_, [&](db::Tx& tx) -> recur::Status {
     for (std::size_t i = 0; i < ids.size(); ++i) {
       const Slot& slot = slots[i];
-      if (slot.released) RECUR_TRY(release_invoice_claim(tx, ids[i], held_until));
+      if (slot.not_asked) RECUR_TRY(release_invoice_claim(tx, ids[i], held_until));
       if (slot.waiting || !slot.prepared) continue;
       RECUR_ASSIGN(recorded[i], settle_payment(tx, ids[i], slot.prepared->payment.id, slot.answer, at));
     }
@@ -265,10 +265,13 @@ Collector::BatchResult Collector::attempt_batch(const std::vector<std::string>& 
                  ids.size(), settled.error().message);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const Slot& slot = slots[i];
+    // Not asked: given back (claimed again at once), or, when that failed, held pending until
+    // the lease ends, as an unknown answer is.
+    if (slot.not_asked && !settled.ok()) results[i] = AttemptResult::kUnknown;
     if (slot.waiting || !slot.prepared) continue;
     results[i] = settled.ok() ? Result<AttemptResult>(recorded[i]) : record_outcome(*slot.prepared, slot.answer, at);
   }
-  if (!settled.ok()) batch.released = 0;  // kept until their lease ends
+  if (settled.ok()) batch.released = batch.not_asked;
   return batch;
 }
 

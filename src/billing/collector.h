@@ -69,11 +69,14 @@ class Collector {
   // The claim's lease (lease_seconds) is kept on each invoice's row while its charge is in
   // flight; past half of it (a slow gateway) the remaining invoices are not asked: their
   // claims are given back at once (kSkipped, `released`), due again for the next claim.
+  // held_until: the lease the claim wrote on the rows.
   struct BatchResult {
     std::vector<Result<AttemptResult>> results;  // one per id, in order
-    std::size_t released = 0;                    // not asked, given back
+    std::size_t not_asked = 0;                   // the batch was cut short before them
+    std::size_t released = 0;                    // of those, given back (kSkipped; else kUnknown)
   };
-  BatchResult attempt_batch(const std::vector<std::string>& invoice_ids, std::int64_t lease_seconds);
+  BatchResult attempt_batch(const std::vector<std::string>& invoice_ids, std::int64_t lease_seconds,
+                            Timestamp held_until);
   // Tries the customer's open invoices now (after a new default payment method): those Recur
   // charges (charge_automatically); with `sent`, instead those sent to the customer to pay
   // (send_invoice), which only the customer's own payment link pays this way.

@@ -25,38 +25,46 @@ Result<CollectReport> BillingRuns::collect_due() {
                                               db::TxMode::kReadOnly));
     progress_(progress);
   }
-  std::mutex mu;  // guards report, progress and claim_error
+  std::mutex mu;  // guards report, progress, claim_error and claim_limit
   std::optional<Error> claim_error;
+  // How many invoices a claim takes: the batch, or, once a batch was cut short by a slow
+  // gateway (half its lease gone), what that batch asked, doubling back after each batch
+  // asked in full. A slow gateway's claims stay small, so the other workers and nodes take
+  // the rest instead of waiting behind one.
+  int claim_limit = options_.batch;
   // Every worker claims its own batches (FOR UPDATE SKIP LOCKED, then a lease) until
   // nothing is left: what one claimed, no other attempts in this run.
   on_threads(workers(), [&](int) {
-    // A batch cut short by a slow gateway (half its lease gone) gives back what it did not
-    // ask, and claims from then on take only as many as it asked (claim_limit_), so the rest
-    // stay free for the other workers and nodes instead of waiting behind one.
     for (;;) {
-      const int limit = std::clamp(claim_limit_.load(), 1, options_.batch);
-      auto ids = db::transact(
-          db_, [&](db::Tx& tx) { return claim_due_invoices(tx, now, limit, now + options_.attempt_lease_seconds); });
+      int limit = 0;
+      {
+        std::lock_guard lock(mu);
+        limit = claim_limit;
+      }
+      // The lease from the claim's own time: a run may last longer than one lease.
+      const Timestamp held_until = clock_.now() + options_.attempt_lease_seconds;
+      auto ids = db::transact(db_, [&](db::Tx& tx) { return claim_due_invoices(tx, now, limit, held_until); });
       if (!ids.ok()) {
         std::lock_guard lock(mu);
         if (!claim_error) claim_error = std::move(ids).error();
         return;
       }
       // The claimed batch is one unit of work (decision 0033).
-      auto batch = collector_.attempt_batch(*ids, options_.attempt_lease_seconds);
+      auto batch = collector_.attempt_batch(*ids, options_.attempt_lease_seconds, held_until);
       const auto done = static_cast<std::int64_t>(ids->size() - batch.released);
+      const auto asked = static_cast<int>(ids->size() - batch.not_asked);
       std::lock_guard lock(mu);
       for (std::size_t i = 0; i < ids->size(); ++i) Collector::count(report, (*ids)[i], batch.results[i]);
       if (progress_) {
         progress.done = std::min<std::int64_t>(progress.total, progress.done + done);
         progress_(progress);
       }
-      if (batch.released > 0) {
-        claim_limit_ = static_cast<int>(std::max<std::int64_t>(1, done));
-        continue;
+      if (batch.not_asked > 0) {
+        claim_limit = std::clamp(asked, 1, claim_limit);
+        continue;  // what was given back is claimed again
       }
       if (static_cast<int>(ids->size()) < limit) return;
-      if (limit < options_.batch) claim_limit_ = std::min(options_.batch, 2 * limit);
+      if (limit == claim_limit) claim_limit = std::min(options_.batch, 2 * limit);
     }
   });
   if (claim_error) return *claim_error;

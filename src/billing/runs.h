@@ -3,7 +3,6 @@
 // operators' alert when charge failures jump; and when the next thing is due.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -73,11 +72,6 @@ class BillingRuns {
   RunOptions options_;
   events::Recorder events_;
   std::function<void(const Progress&)> progress_;
-  // How many invoices a charge claim takes: the batch, or fewer while the gateway is too slow
-  // to be asked that many within half the lease (cut to what the last cut batch asked,
-  // doubled back after each batch asked in full), so a slow gateway's claims stay small and
-  // the other workers and nodes take the rest.
-  std::atomic<int> claim_limit_{options_.batch};
 };
 
 }  // namespace recur::billing

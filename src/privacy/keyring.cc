@@ -23,8 +23,15 @@ std::string purpose(const std::string& id) { return "recur data key|" + id; }
 
 std::string bus_key(const std::string& id) { return "privacy:data_key:" + id; }
 
+// A key this transaction read, and the keyring's last forget then: a key forgotten since (an
+// erasure committed here or on another node) is read again, so an open transaction stops
+// opening an erased customer's data as it would without the memo.
+struct MemoKey {
+  std::optional<crypto::Key> key;
+  std::uint64_t forgotten;
+};
 struct DataKeys;  // the memo's tag
-using TxKeys = db::TxMemo<DataKeys, std::optional<crypto::Key>>;
+using TxKeys = db::TxMemo<DataKeys, MemoKey>;
 
 }  // namespace
 
@@ -220,10 +227,12 @@ Result<crypto::Key> Keyring::unwrap_row(const std::string& id, const std::string
 Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string& id, bool create) {
   // Read (or made) by this transaction already: a batch of renewals opens a customer's data
   // several times per renewal in one transaction (destroy() forgets it).
-  if (const auto* mine = TxKeys::find(tx, id)) return *mine;
   auto now = clock_.now();
+  std::uint64_t forgotten = 0;
   {
     std::lock_guard lock(mu_);
+    forgotten = forgotten_;
+    if (const auto* mine = TxKeys::find(tx, id); mine && mine->forgotten == forgotten) return mine->key;
     if (auto it = cache_.find(id); it != cache_.end() && it->second.expires > now) return it->second.key;
   }
   RECUR_ASSIGN(auto rows, tx.query("SELECT wrapped, master_id FROM data_keys WHERE id = $1", {id}));
@@ -249,7 +258,7 @@ Result<std::optional<crypto::Key>> Keyring::lookup(db::Tx& tx, const std::string
     key = std::move(k);
   }
   if (rows.empty()) return key;  // no key and none made: nothing to cache
-  TxKeys::put(tx, id, key);
+  TxKeys::put(tx, id, MemoKey{key, forgotten});
   // A key read on a replica that may lag is never cached: it may be the key of a customer
   // erased on the primary since, and the bus's invalidation of it has come and gone.
   if (tx.may_lag()) return key;
