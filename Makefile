@@ -80,8 +80,9 @@ test-unit: build
 	$(BUILD)/recur_unit_tests
 
 # Sanitizer builds live beside the normal one; only the test binaries they run are built,
-# at -O1 with line tables only (-g1): ASan's advice, and a much shorter build than -O2 -g.
-# Warnings are not errors there: g++ 12 at -O1 warns mismatched-new-delete inside Asio's
+# at -Og with line tables only (-g1): g++ compiles sanitized code at -Og in 0.6x the time of
+# -O1 and the suites run as fast (docs/ARCHITECTURE.md, "Sanitizers").
+# Warnings are not errors there: g++ 12 with optimisation warns mismatched-new-delete inside Asio's
 # coroutine frames (a false positive); the normal build is the one CI holds to -Werror.
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
@@ -90,7 +91,7 @@ SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 $(ASAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-Og -g1" \
 	  -DRECUR_SANITIZE=address,undefined -DRECUR_UNITY=$(RECUR_UNITY)
 
 $(TSAN_BUILD)/build.ninja: CMakeLists.txt | .deps.stamp
