@@ -122,6 +122,82 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
   EXPECT_EQ(both->first.units, both->second.units);
 }
 
+// load_live reads every subscription in one pass: the retention counts from every row, the
+// signups of the trend window (canceled ones and ones off the asked plans too, with their
+// quantities), the schedules of the live ones on the asked plans; the same on 1 and 3 threads.
+TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceAndParsesOnlyWhatItNeedsOnAnyNumberOfThreads) {
+  auto coffee = product("coffee");
+  auto tea = product("tea");
+  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 1}});
+  auto weekly = plan("Tea weekly", {Interval::kWeek, 1}, 0, {{tea.id, 1}});
+  auto cus = testing::make_customer(t);
+  std::vector<std::string> old_monthly;
+  for (int q = 1; q <= 3; ++q) old_monthly.push_back(testing::subscribe(t, cus.id, monthly.id, std::nullopt, q).id);
+  t.clock->set(at("2026-03-20T00:00:00Z"));  // 10 weeks on: those three are outside the signup window
+  ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+  auto gone = t.app->subscriptions().cancel(old_monthly[0], {false, "other", std::nullopt}, std::nullopt, t.actor);
+  ASSERT_TRUE(gone.ok()) << gone.error().message;
+  testing::subscribe(t, cus.id, weekly.id, std::nullopt, 2);
+  auto left = testing::subscribe(t, cus.id, weekly.id, std::nullopt, 5);
+  ASSERT_TRUE(t.app->subscriptions().cancel(left.id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
+  testing::subscribe(t, cus.id, monthly.id, std::nullopt, 7);
+  const Timestamp now = at("2026-03-21T00:00:00Z");
+
+  auto load = [&](std::vector<std::string> plan_ids, int threads) {
+    auto h = read([&](db::Tx& tx) -> Result<std::pair<CatalogueData, ForecastHistory>> {
+      RECUR_ASSIGN(auto data, load_catalogue(tx));
+      std::vector<int> plans;
+      for (const auto& id : plan_ids) plans.push_back(*data.catalogue.plan_of(id));
+      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, threads));
+      return std::make_pair(std::move(data), std::move(history));
+    });
+    EXPECT_TRUE(h.ok()) << h.error().message;
+    return std::move(h).value();
+  };
+  auto [data, all] = load({}, 1);
+  const auto& cat = data.catalogue;
+  int m = *cat.plan_of(monthly.id), w = *cat.plan_of(weekly.id);
+  auto total = [](const RetentionCounts& c) {
+    double n = 0;
+    for (double x : c.alive) n += x;
+    for (double x : c.ended) n += x;
+    return n;
+  };
+  // Retention: every row, canceled or not: four monthly (one ended), two weekly (one ended).
+  EXPECT_EQ(total(all.retention[m]), 4);
+  EXPECT_EQ(total(all.retention[w]), 2);
+  double ended_monthly = 0;
+  for (double x : all.retention[m].ended) ended_monthly += x;
+  EXPECT_EQ(ended_monthly, 1);
+  // Signups: the three made in the window, the canceled one included, with their quantities.
+  EXPECT_EQ(all.signups.per_plan[m], 1);
+  EXPECT_EQ(all.signups.per_plan[w], 2);
+  EXPECT_EQ(all.signups.quantity_sum[m], 7);
+  EXPECT_EQ(all.signups.quantity_sum[w], 2 + 5);
+  // Schedules: the live ones: two old monthly, the new monthly, one weekly.
+  ASSERT_EQ(all.schedules.size(), 4u);
+  std::int64_t quantities = 0;
+  for (const auto& s : all.schedules) quantities += s.quantity;
+  EXPECT_EQ(quantities, 2 + 3 + 7 + 2);
+
+  // Only the weekly plan's schedules, the rest counted as before; and the same on 3 threads.
+  for (int threads : {1, 3}) {
+    auto [d, tea_only] = load({weekly.id}, threads);
+    ASSERT_EQ(tea_only.schedules.size(), 1u) << threads;
+    EXPECT_EQ(tea_only.schedules[0].quantity, 2);
+    EXPECT_EQ(total(tea_only.retention[m]), 4);
+    EXPECT_EQ(tea_only.signups.quantity_sum[m], 7) << "a signup off the asked plans still counts";
+    EXPECT_EQ(tea_only.signups.quantity_sum[w], 7);
+    auto [d3, all3] = load({}, threads);
+    ASSERT_EQ(all3.schedules.size(), all.schedules.size());
+    for (std::size_t i = 0; i < all.schedules.size(); ++i) {
+      EXPECT_EQ(all3.schedules[i].plan, all.schedules[i].plan);
+      EXPECT_EQ(all3.schedules[i].quantity, all.schedules[i].quantity);
+      EXPECT_EQ(all3.schedules[i].anchor, all.schedules[i].anchor);
+    }
+  }
+}
+
 TEST_F(ForecastDbTest, LeadTimeDemandOfSubscriptionsOlderThanTheSignupWindowIsTheirBoxesExactly) {
   auto coffee = product("coffee");
   auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 3}});

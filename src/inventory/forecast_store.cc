@@ -3,7 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <future>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "catalog/store.h"
 #include "customers/store.h"
@@ -81,33 +85,114 @@ Result<CatalogueData> load_catalogue(db::Tx& tx) {
   return data;
 }
 
-Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of,
-                                  const std::vector<int>& plans) {
+Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
+                                  int threads) {
   const Catalogue& cat = data.catalogue;
   ForecastHistory h = empty_history(cat, as_of);
-  // Retention: every subscription, counted by plan, billed periods and whether it ended.
-  RECUR_ASSIGN(auto counts, subscriptions::retention_counts(tx));
-  for (const auto& c : counts)
-    if (auto plan = cat.plan_of(c.plan)) h.retention[*plan].add(c.billed_periods, c.canceled, static_cast<double>(c.count));
-  // Signups of the trend window, with their quantities.
-  RECUR_ASSIGN(auto recent, subscriptions::signups_between(tx, as_of - kSignupWeeks * 7 * kSecondsPerDay, as_of));
-  for (const auto& s : recent)
-    if (auto plan = cat.plan_of(s.plan)) h.signups.add(*plan, s.created, s.quantity);
-  // Schedules: live subscriptions, as of now.
+  // One pass over every subscription: the retention counts from its columns here; the
+  // documents (live ones on `plans`, and the trend window's signups) parsed in batches on
+  // worker threads while this one reads the next rows. Batches are taken in scan order, so
+  // the result does not depend on the number of threads.
   std::vector<std::string> plan_ids;
   plan_ids.reserve(plans.size());
   for (int p : plans) plan_ids.push_back(cat.plans[p].id);
-  RECUR_ASSIGN(auto live, subscriptions::live_subscriptions(tx, plan_ids));
-  h.schedules.reserve(live.size());
-  for (auto& sub : live) {
-    advance_to(data, sub, as_of);
-    // A plan with a selection picks by the customer's preferences where nothing is chosen.
-    catalog::Preferences preferences;
-    if (auto plan = cat.plan_of(sub.plan); plan && cat.plans[*plan].selection) {
-      RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
-      if (customer) preferences = {customer->preferences.likes, customer->preferences.excludes};
+  const Timestamp window_start = as_of - kSignupWeeks * 7 * kSecondsPerDay;
+  struct Doc {
+    std::string text;
+    int plan = 0;
+    Timestamp created = 0;
+    bool live = false;    // a live one on `plans`: its schedule
+    bool signup = false;  // created in the trend window
+  };
+  struct Parsed {
+    std::vector<Schedule> schedules;
+    std::vector<Subscription> need_preferences;  // on a plan with a selection: its customer is read after
+    std::vector<std::pair<std::size_t, std::int64_t>> quantities;  // signups: (index in batch, quantity)
+  };
+  auto parse = [&data, &cat, as_of](const std::vector<Doc>& docs) {
+    Parsed out;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      const Doc& doc = docs[i];
+      if (!doc.live) {
+        out.quantities.emplace_back(i, subscriptions::stored_quantity(doc.text));
+        continue;
+      }
+      auto sub = subscriptions::without_personal_data(doc.text);
+      if (doc.signup) out.quantities.emplace_back(i, sub.quantity);
+      advance_to(data, sub, as_of);
+      if (auto plan = cat.plan_of(sub.plan); plan && cat.plans[*plan].selection) {
+        out.need_preferences.push_back(std::move(sub));
+      } else if (auto s = schedule_of(sub, cat, as_of, data.closed)) {
+        out.schedules.push_back(std::move(*s));
+      }
     }
-    if (auto s = schedule_of(sub, cat, as_of, data.closed, preferences)) h.schedules.push_back(std::move(*s));
+    return out;
+  };
+  std::vector<std::vector<Schedule>> schedules;  // per batch, joined at the end (no regrowth)
+  std::vector<Subscription> need_preferences;
+  struct Running {
+    std::shared_ptr<const std::vector<Doc>> docs;
+    std::future<Parsed> parsed;
+  };
+  auto take = [&](Running& r) {
+    Parsed parsed = r.parsed.get();
+    for (auto [i, quantity] : parsed.quantities) h.signups.add((*r.docs)[i].plan, (*r.docs)[i].created, quantity);
+    schedules.push_back(std::move(parsed.schedules));
+    for (auto& s : parsed.need_preferences) need_preferences.push_back(std::move(s));
+  };
+  constexpr std::size_t kBatch = 2048;
+  const std::size_t workers = static_cast<std::size_t>(std::max(threads, 1));
+  std::deque<Running> running;  // at most `workers`, oldest first
+  std::vector<Doc> batch;
+  auto launch = [&] {
+    if (running.size() == workers) {
+      take(running.front());
+      running.pop_front();
+    }
+    auto docs = std::make_shared<const std::vector<Doc>>(std::exchange(batch, {}));
+    running.push_back({docs, std::async(std::launch::async, [parse, docs] { return parse(*docs); })});
+    batch.reserve(kBatch);
+  };
+  batch.reserve(kBatch);
+  std::string last_plan;  // rows come in no order, but a lookup per row is worth sparing
+  std::optional<int> plan;
+  Status scanned = subscriptions::scan_for_forecast(
+      tx, plan_ids, window_start, as_of, [&](const subscriptions::ForecastRow& row) -> Status {
+        if (row.plan != last_plan) {
+          last_plan = row.plan;
+          plan = cat.plan_of(row.plan);
+        }
+        if (!plan) return Ok{};
+        h.retention[*plan].add(row.billed_periods, row.canceled);
+        if (!row.doc) return Ok{};
+        bool on_plans = plans.empty() || std::find(plans.begin(), plans.end(), *plan) != plans.end();
+        batch.push_back({*row.doc, *plan, row.created, !row.canceled && on_plans,
+                         row.created >= window_start && row.created < as_of});
+        if (batch.size() == kBatch) launch();
+        return Ok{};
+      });
+  if (scanned.ok() && !batch.empty()) launch();
+  for (auto& r : running) take(r);  // every batch finishes before `data` and `h` may go
+  RECUR_TRY(scanned);
+  std::size_t total = 0;
+  for (const auto& b : schedules) total += b.size();
+  h.schedules.reserve(total + need_preferences.size());
+  for (auto& b : schedules) {
+    for (auto& s : b) h.schedules.push_back(std::move(s));
+    std::vector<Schedule>().swap(b);  // its storage goes now, not with the last batch
+  }
+  // A plan with a selection picks by the customer's preferences where nothing is chosen: each
+  // customer read once.
+  std::map<std::string, catalog::Preferences> preferences;
+  for (const auto& sub : need_preferences) {
+    auto it = preferences.find(sub.customer);
+    if (it == preferences.end()) {
+      RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
+      catalog::Preferences p;
+      if (customer) p = {customer->preferences.likes, customer->preferences.excludes};
+      it = preferences.emplace(sub.customer, std::move(p)).first;
+    }
+    if (auto s = schedule_of(sub, cat, as_of, data.closed, it->second)) h.schedules.push_back(std::move(*s));
   }
   return h;
 }
@@ -250,7 +335,7 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
   if (!plans.empty() && plan_filter.empty()) {
     h = empty_history(data.catalogue, req.as_of);  // the product is in no plan
   } else {
-    RECUR_ASSIGN(h, load_live(tx, data, req.as_of, plan_filter));
+    RECUR_ASSIGN(h, load_live(tx, data, req.as_of, plan_filter, req.threads));
   }
   ForecastReport report;
   report.request = req;

@@ -34,9 +34,10 @@ struct ForecastHistory {
 
 // From the subscriptions table, each advanced to `as_of` (so a lagging scheduler does not
 // matter). Schedules only for subscriptions on `plans` (empty: every plan); retention and
-// signups always from every subscription.
-Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of,
-                                  const std::vector<int>& plans);
+// signups always from every subscription. The documents are streamed and parsed on `threads`
+// threads beside the one reading them (the result does not depend on how many).
+Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
+                                  int threads = 1);
 
 // Replays the event log: each subscription as its last document written at or before `cut`
 // said, advanced to `cut` (what was known then); and the billable periods that began in

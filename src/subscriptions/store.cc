@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <string_view>
+#include <utility>
+
 #include "platform/db/list_query.h"
 #include "privacy/privacy.h"
 
@@ -256,48 +259,73 @@ Result<std::optional<Timestamp>> earliest_renewal(db::Tx& tx, Timestamp after, c
   return std::optional<Timestamp>(rows[0].int64(0));
 }
 
-Result<std::vector<RetentionCount>> retention_counts(db::Tx& tx) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END,"
-                                   " COUNT(*) FROM subscriptions GROUP BY plan_id, billed_periods,"
-                                   " CASE WHEN status = 'canceled' THEN 1 ELSE 0 END"));
-  std::vector<RetentionCount> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back({row.text(0), row.int64(1), row.int64(2) != 0, row.int64(3)});
-  return out;
-}
-
-Result<std::vector<Signup>> signups_between(db::Tx& tx, Timestamp from, Timestamp to) {
-  RECUR_ASSIGN(auto rows, tx.query("SELECT plan_id, created_at, doc FROM subscriptions"
-                                   " WHERE created_at >= $1 AND created_at < $2",
-                                   {from, to}));
-  std::vector<Signup> out;
-  out.reserve(rows.size());
-  for (const auto& row : rows)
-    out.push_back({row.text(0), row.int64(1), Json::parse(row.text(2)).value("quantity", std::int64_t{1})});
-  return out;
-}
-
-Result<std::vector<Subscription>> live_subscriptions(db::Tx& tx, const std::vector<std::string>& plans) {
-  std::string sql = "SELECT doc FROM subscriptions WHERE status <> 'canceled'";
-  db::Params params;
+recur::Status scan_for_forecast(db::Tx& tx, const std::vector<std::string>& plans, Timestamp signups_from,
+                                Timestamp signups_to, const std::function<recur::Status(const ForecastRow&)>& fn) {
+  db::Params params{signups_from, signups_to};
+  std::string on_plans;
   if (!plans.empty()) {
-    sql += " AND plan_id IN (";
+    on_plans = " AND plan_id IN (";
     for (const auto& plan : plans) {
       params.emplace_back(plan);
-      sql += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
+      on_plans += (params.size() > 3 ? ", $" : "$") + std::to_string(params.size());
     }
-    sql += ")";
+    on_plans += ")";
   }
-  RECUR_ASSIGN(auto rows, tx.query(sql, params));
-  std::vector<Subscription> out;
-  out.reserve(rows.size());
-  // Forecasts need no personal data: sealed values are dropped, not opened.
-  for (const auto& row : rows) {
-    auto doc = Json::parse(row.text(0));
-    privacy::strip(doc);
-    out.push_back(subscription_from_doc(doc));
-  }
-  return out;
+  std::string sql =
+      "SELECT plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END, created_at,"
+      " CASE WHEN (status <> 'canceled'" +
+      on_plans +
+      ") OR (created_at >= $1 AND created_at < $2)"
+      " THEN doc END FROM subscriptions";
+  return tx.each(sql, params, [&](const db::Row& row) {
+    return fn({row.text(0), row.int64(1), row.int64(2) != 0, row.int64(3), row.is_null(4) ? nullptr : &row.text(4)});
+  });
+}
+
+// A signup count needs nothing else, and the trend window may hold a fifth of every subscription.
+std::int64_t stored_quantity(std::string_view doc) {
+  struct Reader : nlohmann::json_sax<Json> {
+    int depth = 0;
+    bool at_quantity = false;
+    std::int64_t quantity = 1;
+    bool value() { return !std::exchange(at_quantity, false); }  // false: found, stop reading
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t v) override {
+      if (at_quantity) quantity = v;
+      return value();
+    }
+    bool number_unsigned(number_unsigned_t v) override {
+      if (at_quantity) quantity = static_cast<std::int64_t>(v);
+      return value();
+    }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t&) override { return value(); }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override {
+      at_quantity = false;
+      return ++depth > 0;
+    }
+    bool end_object() override { return --depth >= 0; }
+    bool start_array(std::size_t) override {
+      at_quantity = false;
+      return ++depth > 0;
+    }
+    bool end_array() override { return --depth >= 0; }
+    bool key(string_t& k) override {
+      at_quantity = depth == 1 && k == "quantity";
+      return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+  } reader;
+  Json::sax_parse(doc, &reader);
+  return reader.quantity;
+}
+
+Subscription without_personal_data(std::string_view doc) {
+  auto parsed = Json::parse(doc);
+  privacy::strip(parsed);  // forecasts need no personal data: sealed values are dropped, not opened
+  return subscription_from_doc(parsed);
 }
 
 }  // namespace recur::subscriptions

@@ -113,25 +113,25 @@ struct PendingItem {
   bool proration = true;
 };
 
-// Aggregates for inventory's demand forecast, inside the caller's transaction; each is one
-// query.
-// How many subscriptions each (plan, billed periods, ended or not) has.
-struct RetentionCount {
-  std::string plan;
+// Inventory's demand forecast reads every subscription in one pass, inside the caller's
+// transaction: each row's plan, billed periods, whether it ended and when it was created (for
+// the retention curves), and its stored document only where the forecast reads it: a live one
+// on `plans` (empty: on any plan), or one created in [signups_from, signups_to) (the signup
+// trend). Rows are handed to `fn` as they are read and none is kept, so a million
+// subscriptions hold only what `fn` keeps; `fn` may not use `tx` (see db::Tx::each).
+struct ForecastRow {
+  const std::string& plan;
   std::int64_t billed_periods = 0;
   bool canceled = false;
-  std::int64_t count = 0;
-};
-Result<std::vector<RetentionCount>> retention_counts(db::Tx& tx);
-// The subscriptions created in [from, to): plan, creation time and quantity, in no order.
-struct Signup {
-  std::string plan;
   Timestamp created = 0;
-  std::int64_t quantity = 1;
+  const std::string* doc = nullptr;  // null: not asked for
 };
-Result<std::vector<Signup>> signups_between(db::Tx& tx, Timestamp from, Timestamp to);
-// The subscriptions not canceled, on one of `plans` (empty: on any plan), in no order,
-// without their personal data (sealed fields come back null, unopened).
-Result<std::vector<Subscription>> live_subscriptions(db::Tx& tx, const std::vector<std::string>& plans);
+recur::Status scan_for_forecast(db::Tx& tx, const std::vector<std::string>& plans, Timestamp signups_from,
+                                Timestamp signups_to, const std::function<recur::Status(const ForecastRow&)>& fn);
+// A stored document's top-level quantity, read without building the document.
+std::int64_t stored_quantity(std::string_view doc);
+// A stored document as a subscription without its personal data (sealed fields come back
+// null, unopened): for readers that need none. Pure: safe on any thread.
+Subscription without_personal_data(std::string_view doc);
 
 }  // namespace recur::subscriptions
