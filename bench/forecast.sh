@@ -14,37 +14,40 @@ bin=${BENCH_FORECAST_BIN:-build/recur_bench_forecast}
 # then `recur forecast` (90 days by week, every SKU, JSON printed) timed as a whole process:
 # catalogue, the one pass over the subscriptions, the model and the output. Best of
 # BENCH_FORECAST_ROUNDS, with its peak RSS. Beside it, the baseline: the same pass's SQL through
-# psql (`COPY (...) TO '/dev/null'`), what reading the rows costs PostgreSQL alone.
+# psql (`COPY (...) TO STDOUT`, to /dev/null), what reading and sending the rows costs alone.
 forecast_db() {
   recur=${BENCH_RECUR:-build/recur}
   [ -x "$recur" ] || { echo "bench: $recur is missing: run 'make build'" >&2; exit 1; }
   BENCH_RECUR="$recur" BENCH_FORECAST_SUBS=${BENCH_FORECAST_SUBS:-1000000} bash scripts/with-postgres.sh bash -c '
     set -euo pipefail
     url=$RECUR_TEST_PG_URL
-    "$BENCH_RECUR" demo --db "$url" >/dev/null 2>&1
+    "$BENCH_RECUR" demo --db "$url" >/dev/null 2>/tmp/recur-forecast-demo.$$ \
+      || { cat /tmp/recur-forecast-demo.$$ >&2; exit 1; }
+    rm -f /tmp/recur-forecast-demo.$$
     t0=$(date +%s)
     /usr/bin/python3 bench/seed_forecast.py 10000 5000 "$BENCH_FORECAST_SUBS"
     echo "seeded in $(( $(date +%s) - t0 )) s"
     best=999999; rss=0
     for i in $(seq "${BENCH_FORECAST_ROUNDS:-3}"); do
-      /usr/bin/time -f "%e %M" -o /tmp/recur-forecast-time.$$ "$BENCH_RECUR" forecast --db "$url" >/tmp/recur-forecast.$$.json 2>/dev/null
+      /usr/bin/time -f "%e %M" -o /tmp/recur-forecast-time.$$ "$BENCH_RECUR" forecast --db "$url" \
+        >/tmp/recur-forecast.$$.json 2>/tmp/recur-forecast-err.$$ || { cat /tmp/recur-forecast-err.$$ >&2; exit 1; }
       read -r secs kb </tmp/recur-forecast-time.$$
       ms=$(awk -v s="$secs" "BEGIN{printf \"%d\", s*1000}")
       echo "  recur forecast, round $i: ${secs} s, peak RSS $(( kb / 1024 )) MB"
       if [ "$ms" -lt "$best" ]; then best=$ms; rss=$kb; fi
     done
     skus=$(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(len(d[\"data\"]), d[\"model\"][\"subscriptions\"])" /tmp/recur-forecast.$$.json)
-    rm -f /tmp/recur-forecast.$$.json /tmp/recur-forecast-time.$$
+    rm -f /tmp/recur-forecast.$$.json /tmp/recur-forecast-time.$$ /tmp/recur-forecast-err.$$
     now=$(date +%s); from=$(( now - 56 * 86400 ))
     sql="SELECT plan_id, billed_periods, CASE WHEN status = '\''canceled'\'' THEN 1 ELSE 0 END, created_at, CASE WHEN status <> '\''canceled'\'' OR (created_at >= $from AND created_at < $now) THEN doc END FROM subscriptions"
     raw=999999
     for i in 1 2 3; do
-      s=$(date +%s%3N); psql -qc "COPY ($sql) TO '\''/dev/null'\''"; e=$(date +%s%3N)
+      s=$(date +%s%3N); psql -qc "COPY ($sql) TO STDOUT" >/dev/null; e=$(date +%s%3N)
       [ $(( e - s )) -lt "$raw" ] && raw=$(( e - s ))
     done
-    echo "  the same pass through psql (COPY to /dev/null), best of 3: ${raw} ms"
+    echo "  the same pass through psql (COPY TO STDOUT, to /dev/null), best of 3: ${raw} ms"
     echo "BENCH forecast_e2e_seconds=$(awk -v m="$best" "BEGIN{printf \"%.2f\", m/1000}") rss_mb=$(( rss / 1024 )) skus_subscriptions=\"$skus\" raw_scan_seconds=$(awk -v m="$raw" "BEGIN{printf \"%.2f\", m/1000}") ratio=$(awk -v a="$best" -v b="$raw" "BEGIN{printf \"%.1f\", a/b}") target_seconds=5 verdict=$([ "$best" -lt 5000 ] && echo met || echo MISSED)"
-  ' 2>&1 | grep -v "^with-postgres:"
+  ' 2>&1 | grep -v "^with-postgres: PostgreSQL on"
 }
 
 mkdir -p var/bench

@@ -30,7 +30,7 @@
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The forecast benchmark needs no server or database (bench/forecast.sh).
+# The forecast benchmark starts its own PostgreSQL (bench/forecast.sh).
 if [ "${BENCH_ONLY:-}" = forecast ]; then exec bash bench/forecast.sh; fi
 
 # Benchmark 3 (availability from cache) needs neither PostgreSQL nor pgbench.

@@ -124,8 +124,9 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
 
 // load_live reads every subscription in one pass: the retention counts from every row, the
 // signups of the trend window (canceled ones and ones off the asked plans too, with their
-// quantities), the schedules of the live ones on the asked plans; the same on 1 and 3 threads.
-TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceAndParsesOnlyWhatItNeedsOnAnyNumberOfThreads) {
+// quantities), the schedules of the live ones on the asked plans; the same, in the same order,
+// on 1 and 3 threads and in batches of 1, 2 and 2048 documents.
+TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceTheSameOnAnyThreadsAndBatches) {
   auto coffee = product("coffee");
   auto tea = product("tea");
   auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 1}});
@@ -133,6 +134,7 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceAndParsesOnlyWhatItNeedsOnAnyNu
   auto cus = testing::make_customer(t);
   std::vector<std::string> old_monthly;
   for (int q = 1; q <= 3; ++q) old_monthly.push_back(testing::subscribe(t, cus.id, monthly.id, std::nullopt, q).id);
+  testing::subscribe(t, cus.id, weekly.id, std::nullopt, 4);  // live on the tea plan, outside the window
   t.clock->set(at("2026-03-20T00:00:00Z"));  // 10 weeks on: those three are outside the signup window
   ASSERT_TRUE(t.app->subscriptions().run_due().ok());
   auto gone = t.app->subscriptions().cancel(old_monthly[0], {false, "other", std::nullopt}, std::nullopt, t.actor);
@@ -143,12 +145,12 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceAndParsesOnlyWhatItNeedsOnAnyNu
   testing::subscribe(t, cus.id, monthly.id, std::nullopt, 7);
   const Timestamp now = at("2026-03-21T00:00:00Z");
 
-  auto load = [&](std::vector<std::string> plan_ids, int threads) {
+  auto load = [&](std::vector<std::string> plan_ids, int threads, std::size_t batch = 2048) {
     auto h = read([&](db::Tx& tx) -> Result<std::pair<CatalogueData, ForecastHistory>> {
       RECUR_ASSIGN(auto data, load_catalogue(tx));
       std::vector<int> plans;
       for (const auto& id : plan_ids) plans.push_back(*data.catalogue.plan_of(id));
-      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, threads));
+      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, threads, batch));
       return std::make_pair(std::move(data), std::move(history));
     });
     EXPECT_TRUE(h.ok()) << h.error().message;
@@ -163,9 +165,9 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceAndParsesOnlyWhatItNeedsOnAnyNu
     for (double x : c.ended) n += x;
     return n;
   };
-  // Retention: every row, canceled or not: four monthly (one ended), two weekly (one ended).
+  // Retention: every row, canceled or not: four monthly (one ended), three weekly (one ended).
   EXPECT_EQ(total(all.retention[m]), 4);
-  EXPECT_EQ(total(all.retention[w]), 2);
+  EXPECT_EQ(total(all.retention[w]), 3);
   double ended_monthly = 0;
   for (double x : all.retention[m].ended) ended_monthly += x;
   EXPECT_EQ(ended_monthly, 1);
@@ -174,26 +176,31 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceAndParsesOnlyWhatItNeedsOnAnyNu
   EXPECT_EQ(all.signups.per_plan[w], 2);
   EXPECT_EQ(all.signups.quantity_sum[m], 7);
   EXPECT_EQ(all.signups.quantity_sum[w], 2 + 5);
-  // Schedules: the live ones: two old monthly, the new monthly, one weekly.
-  ASSERT_EQ(all.schedules.size(), 4u);
+  // Schedules: the live ones: two old monthly, the new monthly, two weekly.
+  ASSERT_EQ(all.schedules.size(), 5u);
   std::int64_t quantities = 0;
   for (const auto& s : all.schedules) quantities += s.quantity;
-  EXPECT_EQ(quantities, 2 + 3 + 7 + 2);
+  EXPECT_EQ(quantities, 2 + 3 + 7 + 4 + 2);
 
-  // Only the weekly plan's schedules, the rest counted as before; and the same on 3 threads.
+  // Only the weekly plan's schedules (the old one's document comes by the plan, not the
+  // window), the rest counted as before; the same whatever the threads and batches.
   for (int threads : {1, 3}) {
-    auto [d, tea_only] = load({weekly.id}, threads);
-    ASSERT_EQ(tea_only.schedules.size(), 1u) << threads;
-    EXPECT_EQ(tea_only.schedules[0].quantity, 2);
-    EXPECT_EQ(total(tea_only.retention[m]), 4);
-    EXPECT_EQ(tea_only.signups.quantity_sum[m], 7) << "a signup off the asked plans still counts";
-    EXPECT_EQ(tea_only.signups.quantity_sum[w], 7);
-    auto [d3, all3] = load({}, threads);
-    ASSERT_EQ(all3.schedules.size(), all.schedules.size());
-    for (std::size_t i = 0; i < all.schedules.size(); ++i) {
-      EXPECT_EQ(all3.schedules[i].plan, all.schedules[i].plan);
-      EXPECT_EQ(all3.schedules[i].quantity, all.schedules[i].quantity);
-      EXPECT_EQ(all3.schedules[i].anchor, all.schedules[i].anchor);
+    for (std::size_t batch : {1, 2, 2048}) {
+      SCOPED_TRACE(::testing::Message() << threads << " threads, batches of " << batch);
+      auto [d, tea_only] = load({weekly.id}, threads, batch);
+      ASSERT_EQ(tea_only.schedules.size(), 2u);
+      EXPECT_EQ(tea_only.schedules[0].quantity + tea_only.schedules[1].quantity, 4 + 2);
+      EXPECT_EQ(total(tea_only.retention[m]), 4);
+      EXPECT_EQ(tea_only.signups.quantity_sum[m], 7) << "a signup off the asked plans still counts";
+      EXPECT_EQ(tea_only.signups.quantity_sum[w], 7);
+      auto [d3, all3] = load({}, threads, batch);
+      ASSERT_EQ(all3.schedules.size(), all.schedules.size());
+      for (std::size_t i = 0; i < all.schedules.size(); ++i) {  // in scan order, batch after batch
+        EXPECT_EQ(all3.schedules[i].plan, all.schedules[i].plan);
+        EXPECT_EQ(all3.schedules[i].quantity, all.schedules[i].quantity);
+        EXPECT_EQ(all3.schedules[i].anchor, all.schedules[i].anchor);
+      }
+      EXPECT_EQ(all3.signups.quantity_sum[w], 7);
     }
   }
 }

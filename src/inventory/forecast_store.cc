@@ -86,7 +86,7 @@ Result<CatalogueData> load_catalogue(db::Tx& tx) {
 }
 
 Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
-                                  int threads) {
+                                  int threads, std::size_t batch_size) {
   const Catalogue& cat = data.catalogue;
   ForecastHistory h = empty_history(cat, as_of);
   // One pass over every subscription: the retention counts from its columns here; the
@@ -140,7 +140,7 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
     schedules.push_back(std::move(parsed.schedules));
     for (auto& s : parsed.need_preferences) need_preferences.push_back(std::move(s));
   };
-  constexpr std::size_t kBatch = 2048;
+  const std::size_t kBatch = std::max<std::size_t>(batch_size, 1);
   const std::size_t workers = static_cast<std::size_t>(std::max(threads, 1));
   std::deque<Running> running;  // at most `workers`, oldest first
   std::vector<Doc> batch;

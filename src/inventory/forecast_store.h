@@ -35,9 +35,10 @@ struct ForecastHistory {
 // From the subscriptions table, each advanced to `as_of` (so a lagging scheduler does not
 // matter). Schedules only for subscriptions on `plans` (empty: every plan); retention and
 // signups always from every subscription. The documents are streamed and parsed on `threads`
-// threads beside the one reading them (the result does not depend on how many).
+// threads beside the one reading them, `batch` documents at a time (the result does not depend
+// on either).
 Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
-                                  int threads = 1);
+                                  int threads = 1, std::size_t batch = 2048);
 
 // Replays the event log: each subscription as its last document written at or before `cut`
 // said, advanced to `cut` (what was known then); and the billable periods that began in
