@@ -187,6 +187,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
       payment_updates_(*db_, *clock_, customers_, billing_.collector),
       inventory_(*db_, *clock_, ids_, notifications_, billing_.invoicer, options.inventory),
       purchasing_(*db_, *clock_, ids_, notifications_, purchasing_options(options)),
+      forecast_cache_(options.forecast_cache),
       gifts_(*db_, *clock_, ids_, billing_.one_off, subscriptions_, customers_, notifications_, options.gift_claim_url),
       gift_reminders_(notifications_, *clock_),
       events_api_(*db_, *clock_, options.event_retention_days),
@@ -253,7 +254,7 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
                               "/v1/refunds", "/v1/gifts"})
     if (!router_.commits_in_steps("POST", pattern))
       throw std::logic_error(std::string("no route POST ") + pattern + " to mark as committing in steps");
-  inventory::add_forecast_routes(router_, *db_, *clock_);
+  inventory::add_forecast_routes(router_, *db_, *clock_, forecast_cache_);
   inventory::add_purchasing_routes(router_, purchasing_);
   add_platform_routes(options);
   add_data_subject_routes(router_, *this);
@@ -300,9 +301,9 @@ void App::wire_inventory() {
   // Sent, canceled and received purchase orders change the arrivals availability counts.
   purchasing_.set_availability_cache(&inventory_.cache());
   // Reorder points from the forecast of known and expected demand over the lead time.
-  purchasing_.set_demand_forecast([](db::Tx& tx, const std::string& product, Timestamp from,
-                                     Timestamp to) -> Result<inventory::DemandEstimate> {
-    RECUR_ASSIGN(auto d, inventory::lead_time_demand(tx, product, from, to));
+  purchasing_.set_demand_forecast([this](db::Tx& tx, const std::string& product, Timestamp from,
+                                         Timestamp to) -> Result<inventory::DemandEstimate> {
+    RECUR_ASSIGN(auto d, inventory::lead_time_demand(tx, product, from, to, &forecast_cache_));
     return inventory::DemandEstimate{d.expected, d.stddev};
   });
 }

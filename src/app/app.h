@@ -21,6 +21,7 @@
 #include "gateways/square.h"
 #include "gateways/stripe.h"
 #include "gifts/service.h"
+#include "inventory/forecast_store.h"
 #include "inventory/purchasing.h"
 #include "inventory/service.h"
 #include "notify/service.h"
@@ -80,6 +81,8 @@ struct Options {
   Timestamp idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   // Days of events the events API shows (GET /v1/events).
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
+  // Live subscriptions kept parsed between forecasts (inventory::ForecastCache); 0: none.
+  std::size_t forecast_cache = 1'000'000;
   // Webhook URLs that resolve to loopback, link-local or private addresses (the SSRF
   // guard refuses them in live mode unless this is set; test mode allows them).
   bool allow_private_webhook_urls = false;
@@ -239,6 +242,8 @@ class App {
   billing::PaymentUpdates payment_updates_;
   inventory::InventoryService inventory_;
   inventory::PurchasingService purchasing_;
+  // The parsed subscriptions kept between forecasts (GET /v1/forecasts, reorder points).
+  inventory::ForecastCache forecast_cache_;
   gifts::GiftService gifts_;
   gifts::GiftReminders gift_reminders_;  // attached to db_ (App::open)
   webhooks::EventsApi events_api_;

@@ -425,6 +425,7 @@ struct ServeFlags {
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
   int erase_after_days = 0;
+  std::int64_t forecast_cache = 1'000'000;
   WebhookFlags webhooks;
   double checkout_timeout_s = billing::kDefaultCheckoutTimeout.count() / 1000.0;
 };
@@ -654,6 +655,7 @@ int serve(const Common& common, const ServeFlags& flags) {
   options.paypal = flags.paypal;
   options.idempotency_lease = flags.idempotency_lease;
   options.event_retention_days = flags.event_retention_days;
+  options.forecast_cache = static_cast<std::size_t>(flags.forecast_cache);
   options.erase_after_days = flags.erase_after_days;
   options.dashboard_dir = flags.dashboard_dir;
   options.invoice_page_dir = flags.invoice_page_dir;
@@ -964,6 +966,13 @@ int run_cli(int argc, char** argv) {
   serve_cmd->add_option("--event-retention-days", flags.event_retention_days,
                         "days of events GET /v1/events shows (the log itself is kept: it is each resource's history)")
       ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--forecast-cache", flags.forecast_cache,
+                   "live subscriptions kept parsed between forecasts (GET /v1/forecasts, reorder points), about"
+                   " 1.3 KB each; 0: none (docs/PERFORMANCE.md)")
+      ->envname("RECUR_FORECAST_CACHE")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
       ->capture_default_str();
   serve_cmd->add_option("--erase-after-days", flags.erase_after_days,
                         "erase a customer's personal data this many days after their last subscription ended"

@@ -34,8 +34,10 @@ struct Demand {
 };
 // Expected units of `product` needed in [from, to) and the spread of that estimate.
 // `from` is taken as "now": subscriptions are followed from there and retention and signups
-// are measured from history up to it. Defined in forecast_store.cc.
-Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to);
+// are measured from history up to it. Defined in forecast_store.cc, as is ForecastCache.
+class ForecastCache;
+Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to,
+                                ForecastCache* cache = nullptr);
 
 // ------------------------------------------------------------------ time buckets
 

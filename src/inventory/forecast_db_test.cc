@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <set>
 
 #include "inventory/forecast_store.h"
 #include "platform/http/message.h"
@@ -203,6 +204,95 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceTheSameOnAnyThreadsAndBatches) 
       EXPECT_EQ(all3.signups.quantity_sum[w], 7);
     }
   }
+}
+
+// A ForecastCache (what each node keeps between forecasts) gives what a load without one gives,
+// after every kind of committed write: a changed quantity, a skip, a cancel, a new and a deleted
+// subscription. Two caches stand for two nodes: the second saw none of the writes happen, and
+// one that holds only one plan's subscriptions (a reorder point's forecast filled it) or is
+// full gives the same. A forecast over every plan drops what it no longer reads.
+TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
+  auto coffee = product("coffee");
+  auto tea = product("tea");
+  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 1}});
+  auto weekly = plan("Tea weekly", {Interval::kWeek, 1}, 0, {{tea.id, 1}});
+  auto cus = testing::make_customer(t);
+  auto old_monthly = testing::subscribe(t, cus.id, monthly.id, std::nullopt, 3);
+  auto old_weekly = testing::subscribe(t, cus.id, weekly.id, std::nullopt, 4);
+  auto leaving = testing::subscribe(t, cus.id, monthly.id, std::nullopt, 6);
+  t.clock->set(at("2026-03-20T00:00:00Z"));  // 10 weeks on: those are outside the signup window
+  ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+  auto new_weekly = testing::subscribe(t, cus.id, weekly.id, std::nullopt, 2);
+  auto later = testing::subscribe(t, cus.id, monthly.id, at("2026-04-10T00:00:00Z"), 5);  // scheduled
+  const Timestamp now = at("2026-03-21T00:00:00Z");
+
+  auto load = [&](ForecastCache* cache, std::vector<std::string> plan_ids = {}) {
+    auto h = read([&](db::Tx& tx) -> Result<std::pair<CatalogueData, ForecastHistory>> {
+      RECUR_ASSIGN(auto data, load_catalogue(tx));
+      std::vector<int> plans;
+      for (const auto& id : plan_ids) plans.push_back(*data.catalogue.plan_of(id));
+      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, 2, 2, cache));
+      return std::make_pair(std::move(data), std::move(history));
+    });
+    EXPECT_TRUE(h.ok()) << h.error().message;
+    return std::move(h).value().second;
+  };
+  auto same = [&](const ForecastHistory& cached, const ForecastHistory& fresh, const std::string& when) {
+    SCOPED_TRACE(when);
+    ASSERT_EQ(cached.schedules.size(), fresh.schedules.size());
+    for (std::size_t i = 0; i < fresh.schedules.size(); ++i) {
+      const auto &a = cached.schedules[i], &b = fresh.schedules[i];
+      EXPECT_EQ(a.plan, b.plan);
+      EXPECT_EQ(a.quantity, b.quantity);
+      EXPECT_EQ(a.billed, b.billed);
+      EXPECT_EQ(a.anchor, b.anchor);
+      EXPECT_EQ(a.index, b.index);
+      EXPECT_EQ(a.elapsed, b.elapsed);
+      EXPECT_EQ(a.skipped, b.skipped);
+    }
+    EXPECT_EQ(cached.signups.per_plan, fresh.signups.per_plan);
+    EXPECT_EQ(cached.signups.quantity_sum, fresh.signups.quantity_sum);
+    ASSERT_EQ(cached.retention.size(), fresh.retention.size());
+    for (std::size_t p = 0; p < fresh.retention.size(); ++p) {
+      EXPECT_EQ(cached.retention[p].alive, fresh.retention[p].alive);
+      EXPECT_EQ(cached.retention[p].ended, fresh.retention[p].ended);
+    }
+  };
+  auto quantities = [](const ForecastHistory& h) {
+    std::multiset<std::int64_t> q;
+    for (const auto& s : h.schedules) q.insert(s.quantity);
+    return q;
+  };
+
+  ForecastCache node_a, node_b, full(2);
+  same(load(&node_a), load(nullptr), "first load: streamed and kept");
+  EXPECT_EQ(node_a.size(), 5u);  // the five live ones (two of them signups)
+  same(load(&node_b, {weekly.id}), load(nullptr, {weekly.id}), "node b: the tea plan only");
+  EXPECT_EQ(node_b.size(), 2u + 1u);  // the two weekly ones, and the new monthly one's signup (scheduled)
+  same(load(&node_a), load(nullptr), "nothing changed: all from the cache");
+  same(load(&full), load(nullptr), "a full cache");
+  EXPECT_EQ(full.size(), 2u);
+
+  // Writes, each committed through node a's app; neither cache is told.
+  auto current = t.app->subscriptions().get(old_monthly.id);
+  ASSERT_TRUE(current.ok());
+  ASSERT_TRUE(t.app->subscriptions().update(old_monthly.id, {.quantity = 9}, current->version, t.actor).ok());
+  ASSERT_TRUE(t.app->subscriptions().skip(old_weekly.id, std::nullopt, std::nullopt, t.actor).ok());
+  ASSERT_TRUE(t.app->subscriptions().cancel(leaving.id, {false, "other", std::nullopt}, std::nullopt, t.actor).ok());
+  ASSERT_TRUE(t.app->subscriptions().remove(later.id, std::nullopt, t.actor).ok());
+  testing::subscribe(t, cus.id, weekly.id, std::nullopt, 8);
+
+  auto fresh = load(nullptr);
+  EXPECT_EQ(quantities(fresh), (std::multiset<std::int64_t>{9, 4, 2, 8}));
+  auto a = load(&node_a);
+  same(a, fresh, "node a after the writes");
+  EXPECT_EQ(quantities(a), (std::multiset<std::int64_t>{9, 4, 2, 8}));
+  // The canceled one (outside the window) and the deleted one are no longer read: dropped.
+  EXPECT_EQ(node_a.size(), 4u);
+  same(load(&node_b), fresh, "node b, which held the tea plan only, after the writes");
+  EXPECT_EQ(node_b.size(), 4u);
+  same(load(&full), fresh, "a full cache after the writes");
+  same(load(&node_a, {weekly.id}), load(nullptr, {weekly.id}), "node a, the tea plan only");
 }
 
 TEST_F(ForecastDbTest, LeadTimeDemandOfSubscriptionsOlderThanTheSignupWindowIsTheirBoxesExactly) {

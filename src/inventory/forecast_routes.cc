@@ -47,11 +47,11 @@ Result<ForecastRequest> parse_request(const Request& req, Timestamp now) {
 
 }  // namespace
 
-void add_forecast_routes(http::Router& router, db::Database& db, const Clock& clock) {
-  router.add("GET", "/v1/forecasts", std::string(access::perm::kInventoryRead), [&db, &clock](Request& req) {
+void add_forecast_routes(http::Router& router, db::Database& db, const Clock& clock, ForecastCache& cache) {
+  router.add("GET", "/v1/forecasts", std::string(access::perm::kInventoryRead), [&db, &clock, &cache](Request& req) {
     auto request = parse_request(req, clock.now());
     if (!request.ok()) return http::error_response(req, request.error());
-    auto report = read_forecast(db, *request);
+    auto report = read_forecast(db, *request, &cache);
     if (!report.ok()) return http::error_response(req, report.error());
     return http::json_response(200, to_json(*report));
   });

@@ -6,7 +6,9 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "catalog/store.h"
@@ -85,106 +87,112 @@ Result<CatalogueData> load_catalogue(db::Tx& tx) {
   return data;
 }
 
-Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
-                                  int threads, std::size_t batch_size) {
-  const Catalogue& cat = data.catalogue;
-  ForecastHistory h = empty_history(cat, as_of);
-  // One pass over every subscription: the retention counts from its columns here; the
-  // documents (live ones on `plans`, and the trend window's signups) parsed in batches on
-  // worker threads while this one reads the next rows. Batches are taken in scan order, so
-  // the result does not depend on the number of threads.
-  std::vector<std::string> plan_ids;
-  plan_ids.reserve(plans.size());
-  for (int p : plans) plan_ids.push_back(cat.plans[p].id);
-  const Timestamp window_start = as_of - kSignupWeeks * 7 * kSecondsPerDay;
-  struct Doc {
-    std::string text;
-    int plan = 0;
-    Timestamp created = 0;
-    bool live = false;    // a live one on `plans`: its schedule
-    bool signup = false;  // created in the trend window
+// ------------------------------------------------------------------ the live subscriptions
+
+struct ForecastCache::State {
+  struct Entry {
+    std::int64_t version = -1;                // -1: not read (yet)
+    std::unique_ptr<const Subscription> sub;  // a live one's document, parsed, not advanced
+    std::int64_t quantity = 1;                // what a signup counts
+    std::uint32_t used = 0;                   // the last forecast that used it
   };
-  struct Parsed {
-    std::vector<Schedule> schedules;
-    std::vector<Subscription> need_preferences;  // on a plan with a selection: its customer is read after
-    std::vector<std::pair<std::size_t, std::int64_t>> quantities;  // signups: (index in batch, quantity)
-  };
-  auto parse = [&data, &cat, as_of](const std::vector<Doc>& docs) {
-    Parsed out;
-    for (std::size_t i = 0; i < docs.size(); ++i) {
-      const Doc& doc = docs[i];
-      if (!doc.live) {
-        out.quantities.emplace_back(i, subscriptions::stored_quantity(doc.text));
-        continue;
-      }
-      auto sub = subscriptions::without_personal_data(doc.text);
-      if (doc.signup) out.quantities.emplace_back(i, sub.quantity);
-      advance_to(data, sub, as_of);
-      if (auto plan = cat.plan_of(sub.plan); plan && cat.plans[*plan].selection) {
-        out.need_preferences.push_back(std::move(sub));
-      } else if (auto s = schedule_of(sub, cat, as_of, data.closed)) {
-        out.schedules.push_back(std::move(*s));
-      }
-    }
-    return out;
-  };
-  std::vector<std::vector<Schedule>> schedules;  // per batch, joined at the end (no regrowth)
-  std::vector<Subscription> need_preferences;
-  struct Running {
-    std::shared_ptr<const std::vector<Doc>> docs;
-    std::future<Parsed> parsed;
-  };
-  auto take = [&](Running& r) {
-    Parsed parsed = r.parsed.get();
-    for (auto [i, quantity] : parsed.quantities) h.signups.add((*r.docs)[i].plan, (*r.docs)[i].created, quantity);
-    schedules.push_back(std::move(parsed.schedules));
-    for (auto& s : parsed.need_preferences) need_preferences.push_back(std::move(s));
-  };
-  const std::size_t kBatch = std::max<std::size_t>(batch_size, 1);
-  const std::size_t workers = static_cast<std::size_t>(std::max(threads, 1));
-  std::deque<Running> running;  // at most `workers`, oldest first
-  std::vector<Doc> batch;
-  auto launch = [&] {
-    if (running.size() == workers) {
-      take(running.front());
-      running.pop_front();
-    }
-    auto docs = std::make_shared<const std::vector<Doc>>(std::exchange(batch, {}));
-    running.push_back({docs, std::async(std::launch::async, [parse, docs] { return parse(*docs); })});
-    batch.reserve(kBatch);
-  };
-  batch.reserve(kBatch);
-  std::string last_plan;  // rows come in no order, but a lookup per row is worth sparing
-  std::optional<int> plan;
-  Status scanned = subscriptions::scan_for_forecast(
-      tx, plan_ids, window_start, as_of, [&](const subscriptions::ForecastRow& row) -> Status {
-        if (row.plan != last_plan) {
-          last_plan = row.plan;
-          plan = cat.plan_of(row.plan);
-        }
-        if (!plan) return Ok{};
-        h.retention[*plan].add(row.billed_periods, row.canceled);
-        if (!row.doc) return Ok{};
-        bool on_plans = plans.empty() || std::find(plans.begin(), plans.end(), *plan) != plans.end();
-        batch.push_back({*row.doc, *plan, row.created, !row.canceled && on_plans,
-                         row.created >= window_start && row.created < as_of});
-        if (batch.size() == kBatch) launch();
-        return Ok{};
-      });
-  if (scanned.ok() && !batch.empty()) launch();
-  for (auto& r : running) take(r);  // every batch finishes before `data` and `h` may go
-  RECUR_TRY(scanned);
-  std::size_t total = 0;
-  for (const auto& b : schedules) total += b.size();
-  h.schedules.reserve(total + need_preferences.size());
-  for (auto& b : schedules) {
-    for (auto& s : b) h.schedules.push_back(std::move(s));
-    std::vector<Schedule>().swap(b);  // its storage goes now, not with the last batch
+  std::mutex mu;  // held for a whole forecast
+  std::unordered_map<std::string, Entry> entries;
+  std::uint32_t pass = 0;
+  std::size_t max_entries = 0;
+  // What the last load left: how many entries it used, and whether any is left unread.
+  std::size_t used = 0;
+  bool unread = false;
+};
+
+ForecastCache::ForecastCache(std::size_t max_entries) : state_(std::make_unique<State>()) {
+  state_->max_entries = max_entries;
+}
+ForecastCache::~ForecastCache() = default;
+std::size_t ForecastCache::size() const {
+  std::lock_guard lock(state_->mu);
+  return state_->entries.size();
+}
+struct ForecastCacheAccess {
+  static ForecastCache::State& state(ForecastCache& cache) { return *cache.state_; }
+};
+
+namespace {
+
+using Entry = ForecastCache::State::Entry;
+
+// Runs `work` on batches of `size` items on up to `workers` threads while the caller makes the
+// next ones, and hands each batch and its result to `take` on the caller's thread in the order
+// the batches were made (so nothing depends on the number of threads). finish() (or the
+// destructor) waits for every batch: call it before anything `work` uses goes.
+template <typename Item, typename Out>
+class Batches {
+ public:
+  using Work = std::function<Out(const std::vector<Item>&)>;
+  using Take = std::function<void(const std::vector<Item>&, Out&)>;
+  Batches(std::size_t size, int workers, Work work, Take take)
+      : size_(std::max<std::size_t>(size, 1)),
+        workers_(static_cast<std::size_t>(std::max(workers, 1))),
+        work_(std::move(work)),
+        take_(std::move(take)) {
+    batch_.reserve(size_);
   }
-  // A plan with a selection picks by the customer's preferences where nothing is chosen: each
-  // customer read once.
-  std::map<std::string, catalog::Preferences> preferences;
-  for (const auto& sub : need_preferences) {
+  ~Batches() {
+    for (auto& r : running_)
+      if (r.out.valid()) r.out.wait();
+  }
+  void push(Item item) {
+    batch_.push_back(std::move(item));
+    if (batch_.size() == size_) launch();
+  }
+  void finish() {
+    if (!batch_.empty()) launch();
+    while (!running_.empty()) take_front();
+  }
+
+ private:
+  struct Running {
+    std::shared_ptr<const std::vector<Item>> items;
+    std::future<Out> out;
+  };
+  void take_front() {
+    Running r = std::move(running_.front());
+    running_.pop_front();
+    Out out = r.out.get();
+    take_(*r.items, out);
+  }
+  void launch() {
+    if (running_.size() == workers_) take_front();
+    auto items = std::make_shared<const std::vector<Item>>(std::exchange(batch_, {}));
+    batch_.reserve(size_);
+    running_.push_back({items, std::async(std::launch::async, [work = work_, items] { return work(*items); })});
+  }
+  std::size_t size_;
+  std::size_t workers_;
+  Work work_;
+  Take take_;
+  std::vector<Item> batch_;
+  std::deque<Running> running_;  // oldest first
+};
+
+// A live subscription advanced to `as_of`: its schedule; none when it ships nothing, or when
+// its plan picks by its customer's preferences (then it is added to `need_preferences`).
+std::optional<Schedule> place(const CatalogueData& data, Subscription sub, Timestamp as_of,
+                              std::vector<Subscription>& need_preferences) {
+  const Catalogue& cat = data.catalogue;
+  advance_to(data, sub, as_of);
+  if (auto plan = cat.plan_of(sub.plan); plan && cat.plans[*plan].selection) {
+    need_preferences.push_back(std::move(sub));
+    return std::nullopt;
+  }
+  return schedule_of(sub, cat, as_of, data.closed);
+}
+
+// The schedules of the subscriptions whose plan picks by their customer's preferences, each
+// customer read once (`preferences` keeps them across calls).
+Status add_preferred(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<Subscription>& subs,
+                     std::map<std::string, catalog::Preferences>& preferences, ForecastHistory& h) {
+  for (const auto& sub : subs) {
     auto it = preferences.find(sub.customer);
     if (it == preferences.end()) {
       RECUR_ASSIGN(auto customer, customers::find_customer(tx, sub.customer));
@@ -192,7 +200,281 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
       if (customer) p = {customer->preferences.likes, customer->preferences.excludes};
       it = preferences.emplace(sub.customer, std::move(p)).first;
     }
-    if (auto s = schedule_of(sub, cat, as_of, data.closed, it->second)) h.schedules.push_back(std::move(*s));
+    if (auto s = schedule_of(sub, data.catalogue, as_of, data.closed, it->second)) h.schedules.push_back(std::move(*s));
+  }
+  return Ok{};
+}
+
+// The rows the forecast reads, as the scan gives them.
+struct Scanned {
+  int plan = 0;
+  Timestamp created = 0;
+  bool live = false;    // a live one on the asked plans: its schedule
+  bool signup = false;  // created in the trend window: its quantity
+};
+
+// Each row's plan and retention, and whether its document is read (row.doc is set only where
+// the scan was asked for documents).
+class RowFilter {
+ public:
+  RowFilter(const Catalogue& cat, ForecastHistory& h, const std::vector<int>& plans, Timestamp as_of)
+      : cat_(cat), h_(h), plans_(plans), from_(as_of - kSignupWeeks * 7 * kSecondsPerDay), to_(as_of) {}
+  Timestamp window_start() const { return from_; }
+  std::optional<Scanned> operator()(const subscriptions::ForecastRow& row) {
+    if (row.plan != last_plan_) {  // rows come in no order, but a lookup per row is worth sparing
+      last_plan_ = row.plan;
+      plan_ = cat_.plan_of(row.plan);
+    }
+    if (!plan_) return std::nullopt;
+    h_.retention[*plan_].add(row.billed_periods, row.canceled);
+    bool on_plans = plans_.empty() || std::find(plans_.begin(), plans_.end(), *plan_) != plans_.end();
+    Scanned s{*plan_, row.created, !row.canceled && on_plans, row.created >= from_ && row.created < to_};
+    if (!s.live && !s.signup) return std::nullopt;
+    return s;
+  }
+
+ private:
+  const Catalogue& cat_;
+  ForecastHistory& h_;
+  const std::vector<int>& plans_;
+  Timestamp from_, to_;
+  std::string last_plan_;
+  std::optional<int> plan_;
+};
+
+// Keeps a parsed row in the cache (none: the cache is full, or there is none).
+Entry* keep(ForecastCache::State* cache, const std::string& id, std::int64_t version) {
+  if (!cache) return nullptr;
+  auto it = cache->entries.find(id);
+  if (it == cache->entries.end()) {
+    if (cache->entries.size() >= cache->max_entries) return nullptr;
+    it = cache->entries.try_emplace(id).first;
+  }
+  it->second.version = version;
+  it->second.used = cache->pass;
+  ++cache->used;
+  return &it->second;
+}
+
+// One pass with the documents, parsed in batches beside the scan; what is parsed is kept in
+// `cache` (if any).
+Result<ForecastHistory> load_streamed(db::Tx& tx, const CatalogueData& data, Timestamp as_of,
+                                      const std::vector<int>& plans, int threads, std::size_t batch_size,
+                                      ForecastCache::State* cache) {
+  const Catalogue& cat = data.catalogue;
+  ForecastHistory h = empty_history(cat, as_of);
+  RowFilter filter(cat, h, plans, as_of);
+  std::vector<std::string> plan_ids;
+  plan_ids.reserve(plans.size());
+  for (int p : plans) plan_ids.push_back(cat.plans[p].id);
+  struct Doc {
+    std::string text;
+    Scanned row;
+    std::string id;  // with a cache
+    std::int64_t version = 0;
+  };
+  struct Parsed {
+    std::vector<Schedule> schedules;
+    std::vector<Subscription> need_preferences;
+    std::vector<std::int64_t> quantities;                   // per doc (signups only)
+    std::vector<std::unique_ptr<const Subscription>> subs;  // per doc, with a cache: the live ones as read
+  };
+  const bool keeping = cache != nullptr;
+  std::vector<std::vector<Schedule>> runs;  // per batch, joined at the end (no regrowth)
+  std::vector<Subscription> need_preferences;
+  Batches<Doc, Parsed> batches(
+      batch_size, threads,
+      [&data, as_of, keeping](const std::vector<Doc>& docs) {
+        Parsed out;
+        out.quantities.resize(docs.size(), 1);
+        if (keeping) out.subs.resize(docs.size());
+        for (std::size_t i = 0; i < docs.size(); ++i) {
+          const Doc& doc = docs[i];
+          if (!doc.row.live) {
+            out.quantities[i] = subscriptions::stored_quantity(doc.text);
+            continue;
+          }
+          auto sub = subscriptions::without_personal_data(doc.text);
+          out.quantities[i] = sub.quantity;
+          if (keeping) out.subs[i] = std::make_unique<const Subscription>(sub);
+          if (auto s = place(data, std::move(sub), as_of, out.need_preferences)) out.schedules.push_back(std::move(*s));
+        }
+        return out;
+      },
+      [&](const std::vector<Doc>& docs, Parsed& parsed) {
+        for (std::size_t i = 0; i < docs.size(); ++i) {
+          if (docs[i].row.signup) h.signups.add(docs[i].row.plan, docs[i].row.created, parsed.quantities[i]);
+          if (Entry* e = keep(cache, docs[i].id, docs[i].version)) {
+            e->quantity = parsed.quantities[i];
+            if (keeping) e->sub = std::move(parsed.subs[i]);
+          }
+        }
+        runs.push_back(std::move(parsed.schedules));
+        for (auto& sub : parsed.need_preferences) need_preferences.push_back(std::move(sub));
+      });
+  Status scanned = subscriptions::scan_for_forecast(
+      tx, plan_ids, filter.window_start(), as_of, true, [&](const subscriptions::ForecastRow& row) -> Status {
+        auto s = filter(row);
+        if (!s || !row.doc) return Ok{};
+        batches.push({*row.doc, *s, keeping ? row.id : std::string(), row.version});
+        return Ok{};
+      });
+  batches.finish();  // every batch, before `data` and `h` may go
+  RECUR_TRY(scanned);
+  std::size_t total = need_preferences.size();
+  for (const auto& run : runs) total += run.size();
+  h.schedules.reserve(total);
+  for (auto& run : runs) {
+    for (auto& s : run) h.schedules.push_back(std::move(s));
+    std::vector<Schedule>().swap(run);  // its storage goes now, not with the last batch
+  }
+  std::map<std::string, catalog::Preferences> preferences;
+  RECUR_TRY(add_preferred(tx, data, as_of, need_preferences, preferences, h));
+  return h;
+}
+
+// With documents in the cache: one pass over the rows' columns, the documents whose version
+// changed read by id, then every live one placed from the cache.
+Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Timestamp as_of,
+                                    const std::vector<int>& plans, int threads, std::size_t batch_size,
+                                    ForecastCache::State& cache) {
+  ForecastHistory h = empty_history(data.catalogue, as_of);
+  RowFilter filter(data.catalogue, h, plans, as_of);
+  struct Slot {
+    Entry* entry = nullptr;
+    Scanned row;
+  };
+  std::vector<Slot> slots;
+  slots.reserve(cache.entries.size() + cache.entries.size() / 8);
+  std::deque<Entry> beyond;  // rows the full cache cannot keep: this forecast's only
+  std::unordered_map<std::string, Slot> missing;
+  RECUR_TRY(subscriptions::scan_for_forecast(tx, {}, 0, 0, false, [&](const subscriptions::ForecastRow& row) -> Status {
+    auto s = filter(row);
+    if (!s) return Ok{};
+    Entry* e = nullptr;
+    if (auto it = cache.entries.find(row.id); it != cache.entries.end())
+      e = &it->second;
+    else if (cache.entries.size() < cache.max_entries)
+      e = &cache.entries.try_emplace(row.id).first->second;
+    else
+      e = &beyond.emplace_back();
+    e->used = cache.pass;
+    ++cache.used;  // (one too many for a row beyond: the sweep then runs, which is harmless)
+    if (e->version != row.version || (s->live && !e->sub)) {
+      e->version = -1;  // until its document is read
+      e->sub.reset();
+      missing.emplace(row.id, Slot{e, *s});
+    }
+    slots.push_back({e, *s});
+    return Ok{};
+  }));
+  // The changed documents, parsed in batches beside the reads: each worker fills its own entries.
+  std::vector<std::string> ids;
+  ids.reserve(missing.size());
+  for (const auto& [id, slot] : missing) ids.push_back(id);
+  struct Doc {
+    Slot slot;
+    std::int64_t version = 0;
+    std::string text;
+  };
+  struct None {};
+  Batches<Doc, None> batches(
+      batch_size, threads,
+      [](const std::vector<Doc>& docs) {
+        for (const auto& doc : docs) {
+          Entry& e = *doc.slot.entry;
+          if (doc.slot.row.live) {
+            e.sub = std::make_unique<const Subscription>(subscriptions::without_personal_data(doc.text));
+            e.quantity = e.sub->quantity;
+          } else {
+            e.quantity = subscriptions::stored_quantity(doc.text);
+          }
+          e.version = doc.version;
+        }
+        return None{};
+      },
+      [](const std::vector<Doc>&, None&) {});
+  std::size_t found = 0;
+  Status read = subscriptions::documents_of(
+      tx, ids, [&](const std::string& id, std::int64_t version, const std::string& text) -> Status {
+        if (auto it = missing.find(id); it != missing.end()) {
+          batches.push({it->second, version, text});
+          ++found;
+        }
+        return Ok{};
+      });
+  batches.finish();
+  cache.unread = found != missing.size();
+  RECUR_TRY(read);
+  // Every live one placed, in scan order, on `threads` threads over runs of the slots, each
+  // writing its schedules into its own part of h.schedules; the parts are then closed up.
+  const std::size_t workers = static_cast<std::size_t>(std::max(threads, 1));
+  const std::size_t per_run = std::max<std::size_t>(1, (slots.size() + workers - 1) / workers);
+  struct Run {
+    std::size_t from = 0, to = 0;  // slots
+    std::size_t at = 0;            // where its schedules go in h.schedules
+    std::size_t written = 0;
+    std::vector<Subscription> need_preferences;
+  };
+  std::vector<Run> runs;
+  std::size_t live = 0;
+  for (std::size_t from = 0; from < slots.size(); from += per_run) {
+    Run run{from, std::min(slots.size(), from + per_run), live};
+    for (std::size_t i = run.from; i < run.to; ++i) live += slots[i].row.live ? 1 : 0;
+    runs.push_back(std::move(run));
+  }
+  h.schedules.resize(live);
+  std::vector<std::future<void>> placing;
+  for (auto& run : runs) {
+    placing.push_back(std::async(std::launch::async, [&data, &slots, &h, &run, as_of] {
+      for (std::size_t i = run.from; i < run.to; ++i) {
+        const Entry& e = *slots[i].entry;
+        if (!slots[i].row.live || e.version < 0 || !e.sub) continue;
+        if (auto s = place(data, *e.sub, as_of, run.need_preferences))
+          h.schedules[run.at + run.written++] = std::move(*s);
+      }
+    }));
+  }
+  for (const auto& slot : slots)  // a row gone since the pass (version -1) counts for nothing
+    if (slot.row.signup && slot.entry->version >= 0)
+      h.signups.add(slot.row.plan, slot.row.created, slot.entry->quantity);
+  for (auto& f : placing) f.get();
+  std::size_t end = 0;
+  for (const auto& run : runs) {
+    if (run.at != end)
+      std::move(h.schedules.begin() + run.at, h.schedules.begin() + run.at + run.written, h.schedules.begin() + end);
+    end += run.written;
+  }
+  h.schedules.resize(end);
+  std::map<std::string, catalog::Preferences> preferences;
+  for (const auto& run : runs) RECUR_TRY(add_preferred(tx, data, as_of, run.need_preferences, preferences, h));
+  return h;
+}
+
+}  // namespace
+
+Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
+                                  int threads, std::size_t batch_size, ForecastCache* cache) {
+  if (!cache || ForecastCacheAccess::state(*cache).max_entries == 0)
+    return load_streamed(tx, data, as_of, plans, threads, batch_size, nullptr);
+  auto& state = ForecastCacheAccess::state(*cache);
+  std::lock_guard lock(state.mu);
+  ++state.pass;
+  state.used = 0;
+  state.unread = true;  // until a load says otherwise
+  Result<ForecastHistory> h = Error::internal("forecast_cache", "not loaded");
+  if (state.entries.empty()) {
+    h = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
+    if (h.ok()) state.unread = false;
+  } else {
+    h = load_cached(tx, data, as_of, plans, threads, batch_size, state);
+  }
+  // After a forecast over every plan, whatever it did not use is gone or no longer read: dropped.
+  // Entries whose document could not be read (the row went, or the read failed) go too.
+  const bool unused = h.ok() && plans.empty() && state.used != state.entries.size();
+  if (state.unread || unused) {
+    std::erase_if(state.entries,
+                  [&](const auto& kv) { return kv.second.version < 0 || (unused && kv.second.used != state.pass); });
   }
   return h;
 }
@@ -324,7 +606,7 @@ Forecast forecast_from(const Catalogue& cat, const ForecastHistory& h, const Ret
 
 }  // namespace
 
-Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
+Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req, ForecastCache* cache) {
   RECUR_ASSIGN(auto data, load_catalogue(tx));
   RECUR_ASSIGN(auto chosen, selection(data.catalogue, req));
   auto& [products, plans] = chosen;
@@ -335,7 +617,7 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
   if (!plans.empty() && plan_filter.empty()) {
     h = empty_history(data.catalogue, req.as_of);  // the product is in no plan
   } else {
-    RECUR_ASSIGN(h, load_live(tx, data, req.as_of, plan_filter, req.threads));
+    RECUR_ASSIGN(h, load_live(tx, data, req.as_of, plan_filter, req.threads, 2048, cache));
   }
   ForecastReport report;
   report.request = req;
@@ -349,8 +631,9 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req) {
   return report;
 }
 
-Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request) {
-  return db::transact(db, [&](db::Tx& tx) { return run_forecast(tx, request); }, db::TxMode::kReadOnly);
+Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request, ForecastCache* cache) {
+  return db::transact(
+      db, [&](db::Tx& tx) { return run_forecast(tx, request, cache); }, db::TxMode::kReadOnly);
 }
 
 Json to_json(const ForecastReport& r) {
@@ -430,7 +713,8 @@ Json to_json(const BacktestReport& r) {
 
 // ------------------------------------------------------------------ for purchasing
 
-Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to) {
+Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to,
+                                ForecastCache* cache) {
   if (to <= from) return Demand{};
   RECUR_ASSIGN(auto data, load_catalogue(tx));
   ForecastRequest req;
@@ -442,7 +726,7 @@ Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestam
   for (int p : plans)
     if (p >= 0) plan_filter.push_back(p);
   if (plan_filter.empty()) return Demand{};
-  RECUR_ASSIGN(auto h, load_live(tx, data, from, plan_filter));
+  RECUR_ASSIGN(auto h, load_live(tx, data, from, plan_filter, 1, 2048, cache));
   auto retention = estimate_retention(data.catalogue, h.retention);
   auto signups = fit_signups(h.signups);
   auto f = forecast_from(data.catalogue, h, retention, signups, from, {{from, to}}, products, 1);

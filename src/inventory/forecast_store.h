@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,13 +33,34 @@ struct ForecastHistory {
   SignupHistory signups;
 };
 
+// The parsed subscriptions a server keeps between forecasts (GET /v1/forecasts, the reorder
+// points' lead-time demand), by id and version, without their personal data. A forecast with
+// it reads only each row's columns and parses only the documents whose version changed, so a
+// write on any node is seen by the next forecast (no invalidation to miss); rows gone are
+// dropped by the next forecast over every plan. At most `max_entries` are kept (the rest are
+// parsed on every forecast). One forecast uses it at a time. Thread-safe.
+class ForecastCache {
+ public:
+  explicit ForecastCache(std::size_t max_entries = 2'000'000);
+  ~ForecastCache();
+  ForecastCache(const ForecastCache&) = delete;
+  ForecastCache& operator=(const ForecastCache&) = delete;
+  std::size_t size() const;
+  struct State;  // forecast_store.cc's
+
+ private:
+  friend struct ForecastCacheAccess;
+  std::unique_ptr<State> state_;
+};
+
 // From the subscriptions table, each advanced to `as_of` (so a lagging scheduler does not
 // matter). Schedules only for subscriptions on `plans` (empty: every plan); retention and
 // signups always from every subscription. The documents are streamed and parsed on `threads`
 // threads beside the one reading them, `batch` documents at a time (the result does not depend
-// on either).
+// on either); with a `cache` that holds any, only the rows' columns are streamed and the
+// documents not in it read by id.
 Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
-                                  int threads = 1, std::size_t batch = 2048);
+                                  int threads = 1, std::size_t batch = 2048, ForecastCache* cache = nullptr);
 
 // Replays the event log: each subscription as its last document written at or before `cut`
 // said, advanced to `cut` (what was known then); and the billable periods that began in
@@ -85,10 +107,10 @@ struct ForecastReport {
   std::int64_t subscriptions = 0;  // live subscriptions with boxes to come
 };
 
-// Refuses an unknown product or sku (404 product_not_found).
-Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& request);
+// Refuses an unknown product or sku (404 product_not_found). `cache`: see load_live.
+Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& request, ForecastCache* cache = nullptr);
 // run_forecast in a read-only transaction of its own (GET /v1/forecasts).
-Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request);
+Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request, ForecastCache* cache = nullptr);
 Json to_json(const ForecastReport& report);
 
 struct BacktestReport {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string_view>
 #include <utility>
 
@@ -260,26 +261,48 @@ Result<std::optional<Timestamp>> earliest_renewal(db::Tx& tx, Timestamp after, c
 }
 
 recur::Status scan_for_forecast(db::Tx& tx, const std::vector<std::string>& plans, Timestamp signups_from,
-                                Timestamp signups_to, const std::function<recur::Status(const ForecastRow&)>& fn) {
-  db::Params params{signups_from, signups_to};
-  std::string on_plans;
-  if (!plans.empty()) {
-    on_plans = " AND plan_id IN (";
-    for (const auto& plan : plans) {
-      params.emplace_back(plan);
-      on_plans += (params.size() > 3 ? ", $" : "$") + std::to_string(params.size());
+                                Timestamp signups_to, bool documents,
+                                const std::function<recur::Status(const ForecastRow&)>& fn) {
+  db::Params params;
+  std::string doc = ", NULL";
+  if (documents) {
+    params = {signups_from, signups_to};
+    std::string on_plans;
+    if (!plans.empty()) {
+      on_plans = " AND plan_id IN (";
+      for (const auto& plan : plans) {
+        params.emplace_back(plan);
+        on_plans += (params.size() > 3 ? ", $" : "$") + std::to_string(params.size());
+      }
+      on_plans += ")";
     }
-    on_plans += ")";
+    doc = ", CASE WHEN (status <> 'canceled'" + on_plans + ") OR (created_at >= $1 AND created_at < $2) THEN doc END";
   }
   std::string sql =
-      "SELECT plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END, created_at,"
-      " CASE WHEN (status <> 'canceled'" +
-      on_plans +
-      ") OR (created_at >= $1 AND created_at < $2)"
-      " THEN doc END FROM subscriptions";
+      "SELECT id, version, plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END,"
+      " created_at" +
+      doc + " FROM subscriptions";
   return tx.each(sql, params, [&](const db::Row& row) {
-    return fn({row.text(0), row.int64(1), row.int64(2) != 0, row.int64(3), row.is_null(4) ? nullptr : &row.text(4)});
+    return fn({row.text(0), row.int64(1), row.text(2), row.int64(3), row.int64(4) != 0, row.int64(5),
+               row.is_null(6) ? nullptr : &row.text(6)});
   });
+}
+
+recur::Status documents_of(
+    db::Tx& tx, const std::vector<std::string>& ids,
+    const std::function<recur::Status(const std::string& id, std::int64_t version, const std::string& doc)>& fn) {
+  constexpr std::size_t kPerStatement = 500;  // far below either engine's limit on parameters
+  for (std::size_t from = 0; from < ids.size(); from += kPerStatement) {
+    db::Params params;
+    std::string sql = "SELECT id, version, doc FROM subscriptions WHERE id IN (";
+    for (std::size_t i = from; i < std::min(ids.size(), from + kPerStatement); ++i) {
+      params.emplace_back(ids[i]);
+      sql += (i > from ? ", $" : "$") + std::to_string(params.size());
+    }
+    RECUR_TRY(
+        tx.each(sql + ")", params, [&](const db::Row& row) { return fn(row.text(0), row.int64(1), row.text(2)); }));
+  }
+  return Ok{};
 }
 
 // A signup count needs nothing else, and the trend window may hold a fifth of every subscription.

@@ -114,12 +114,16 @@ struct PendingItem {
 };
 
 // Inventory's demand forecast reads every subscription in one pass, inside the caller's
-// transaction: each row's plan, billed periods, whether it ended and when it was created (for
-// the retention curves), and its stored document only where the forecast reads it: a live one
-// on `plans` (empty: on any plan), or one created in [signups_from, signups_to) (the signup
-// trend). Rows are handed to `fn` as they are read and none is kept, so a million
-// subscriptions hold only what `fn` keeps; `fn` may not use `tx` (see db::Tx::each).
+// transaction: each row's id and version, plan, billed periods, whether it ended and when it
+// was created (for the retention curves), and, with `documents`, its stored document only where
+// the forecast reads it: a live one on `plans` (empty: on any plan), or one created in
+// [signups_from, signups_to) (the signup trend). Without `documents` none is read (a reader
+// that kept the parsed documents by id and version asks documents_of for the changed ones).
+// Rows are handed to `fn` as they are read and none is kept, so a million subscriptions hold
+// only what `fn` keeps; `fn` may not use `tx` (see db::Tx::each).
 struct ForecastRow {
+  const std::string& id;
+  std::int64_t version = 0;
   const std::string& plan;
   std::int64_t billed_periods = 0;
   bool canceled = false;
@@ -127,7 +131,13 @@ struct ForecastRow {
   const std::string* doc = nullptr;  // null: not asked for
 };
 recur::Status scan_for_forecast(db::Tx& tx, const std::vector<std::string>& plans, Timestamp signups_from,
-                                Timestamp signups_to, const std::function<recur::Status(const ForecastRow&)>& fn);
+                                Timestamp signups_to, bool documents,
+                                const std::function<recur::Status(const ForecastRow&)>& fn);
+// The stored documents of `ids` with their versions, a few hundred ids per statement; ids with
+// no row are left out. `fn` as for scan_for_forecast.
+recur::Status documents_of(
+    db::Tx& tx, const std::vector<std::string>& ids,
+    const std::function<recur::Status(const std::string& id, std::int64_t version, const std::string& doc)>& fn);
 // A stored document's top-level quantity, read without building the document.
 std::int64_t stored_quantity(std::string_view doc);
 // A stored document as a subscription without its personal data (sealed fields come back
