@@ -82,7 +82,7 @@ struct Options {
   // Days of events the events API shows (GET /v1/events).
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
   // Live subscriptions kept parsed between forecasts (inventory::ForecastCache); 0: none.
-  std::size_t forecast_cache = 1'000'000;
+  std::size_t forecast_cache = 2'000'000;
   // Webhook URLs that resolve to loopback, link-local or private addresses (the SSRF
   // guard refuses them in live mode unless this is set; test mode allows them).
   bool allow_private_webhook_urls = false;

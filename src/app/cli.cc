@@ -425,7 +425,7 @@ struct ServeFlags {
   std::int64_t idempotency_lease = access::SqlIdempotencyStore::kDefaultLease;
   int event_retention_days = webhooks::kDefaultEventRetentionDays;
   int erase_after_days = 0;
-  std::int64_t forecast_cache = 1'000'000;
+  std::int64_t forecast_cache = 2'000'000;
   WebhookFlags webhooks;
   double checkout_timeout_s = billing::kDefaultCheckoutTimeout.count() / 1000.0;
 };
@@ -969,8 +969,8 @@ int run_cli(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd
       ->add_option("--forecast-cache", flags.forecast_cache,
-                   "live subscriptions kept parsed between forecasts (GET /v1/forecasts, reorder points), about"
-                   " 1.3 KB each; 0: none (docs/PERFORMANCE.md)")
+                   "subscriptions kept parsed between forecasts (GET /v1/forecasts, reorder points): about 1.5 KB"
+                   " per live one; 0: none (docs/decisions/0034)")
       ->envname("RECUR_FORECAST_CACHE")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
       ->capture_default_str();

@@ -103,6 +103,7 @@ struct ForecastCache::State {
   // What the last load left: how many entries it used, and whether any is left unread.
   std::size_t used = 0;
   bool unread = false;
+  std::vector<Schedule> spare;  // the last forecast's schedules (see recycle)
 };
 
 ForecastCache::ForecastCache(std::size_t max_entries) : state_(std::make_unique<State>()) {
@@ -112,6 +113,10 @@ ForecastCache::~ForecastCache() = default;
 std::size_t ForecastCache::size() const {
   std::lock_guard lock(state_->mu);
   return state_->entries.size();
+}
+void ForecastCache::recycle(std::vector<Schedule>&& schedules) {
+  std::lock_guard lock(state_->mu);
+  if (schedules.capacity() > state_->spare.capacity()) state_->spare = std::move(schedules);
 }
 struct ForecastCacheAccess {
   static ForecastCache::State& state(ForecastCache& cache) { return *cache.state_; }
@@ -423,6 +428,8 @@ Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Times
     for (std::size_t i = run.from; i < run.to; ++i) live += slots[i].row.live ? 1 : 0;
     runs.push_back(std::move(run));
   }
+  h.schedules = std::move(cache.spare);  // already in memory: no page to fault in
+  h.schedules.clear();
   h.schedules.resize(live);
   std::vector<std::future<void>> placing;
   for (auto& run : runs) {
@@ -628,6 +635,7 @@ Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& req, Fore
   report.forecast = forecast_from(data.catalogue, h, retention, report.signups, req.as_of, std::move(buckets),
                                   products, req.threads);
   report.catalogue = std::move(data.catalogue);
+  if (cache) cache->recycle(std::move(h.schedules));
   return report;
 }
 
@@ -730,6 +738,7 @@ Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestam
   auto retention = estimate_retention(data.catalogue, h.retention);
   auto signups = fit_signups(h.signups);
   auto f = forecast_from(data.catalogue, h, retention, signups, from, {{from, to}}, products, 1);
+  if (cache) cache->recycle(std::move(h.schedules));
   const auto& total = f.products.at(0).total;
   return Demand{total.expected, std::sqrt(std::max(total.variance, 0.0))};
 }
