@@ -293,6 +293,18 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
   EXPECT_EQ(node_b.size(), 4u);
   same(load(&full), fresh, "a full cache after the writes");
   same(load(&node_a, {weekly.id}), load(nullptr, {weekly.id}), "node a, the tea plan only");
+
+  // The whole forecast, which hands its schedules back to the cache for the next one to reuse.
+  ForecastRequest req;
+  req.as_of = now;
+  auto report = [&](ForecastCache* cache) {
+    auto r = read([&](db::Tx& tx) { return run_forecast(tx, req, cache); });
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return to_json(*r).dump();
+  };
+  const std::string expected = report(nullptr);
+  EXPECT_NE(expected.find("\"subscriptions\":4"), std::string::npos) << expected;
+  for (int round = 0; round < 3; ++round) EXPECT_EQ(report(&node_a), expected) << "round " << round;
 }
 
 TEST_F(ForecastDbTest, LeadTimeDemandOfSubscriptionsOlderThanTheSignupWindowIsTheirBoxesExactly) {
