@@ -235,7 +235,7 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
       return std::make_pair(std::move(data), std::move(history));
     });
     EXPECT_TRUE(h.ok()) << h.error().message;
-    return std::move(h).value().second;
+    return h.ok() ? std::move(h).value().second : ForecastHistory{};
   };
   auto same = [&](const ForecastHistory& cached, const ForecastHistory& fresh, const std::string& when) {
     SCOPED_TRACE(when);
@@ -266,12 +266,14 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
 
   ForecastCache node_a, node_b, full(2);
   same(load(&node_a), load(nullptr), "first load: streamed and kept");
-  EXPECT_EQ(node_a.size(), 5u);  // the five live ones (two of them signups)
+  EXPECT_EQ(node_a.stats().entries, 5u);  // the five live ones (two of them signups)
+  EXPECT_EQ(node_a.stats().read, 5u);
   same(load(&node_b, {weekly.id}), load(nullptr, {weekly.id}), "node b: the tea plan only");
-  EXPECT_EQ(node_b.size(), 2u + 1u);  // the two weekly ones, and the new monthly one's signup (scheduled)
+  EXPECT_EQ(node_b.stats().entries, 2u + 1u);  // the two weekly ones, and the new monthly one's signup
   same(load(&node_a), load(nullptr), "nothing changed: all from the cache");
+  EXPECT_EQ(node_a.stats().read, 0u) << "no document read again";
   same(load(&full), load(nullptr), "a full cache");
-  EXPECT_EQ(full.size(), 2u);
+  EXPECT_EQ(full.stats().entries, 2u);
 
   // Writes, each committed through node a's app; neither cache is told.
   auto current = t.app->subscriptions().get(old_monthly.id);
@@ -287,10 +289,13 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
   auto a = load(&node_a);
   same(a, fresh, "node a after the writes");
   EXPECT_EQ(quantities(a), (std::multiset<std::int64_t>{9, 4, 2, 8}));
-  // The canceled one (outside the window) and the deleted one are no longer read: dropped.
-  EXPECT_EQ(node_a.size(), 4u);
+  // Read again: the two changed and the new one. The canceled one (outside the window) and the
+  // deleted one are no longer read: dropped.
+  EXPECT_EQ(node_a.stats().read, 3u);
+  EXPECT_EQ(node_a.stats().entries, 4u);
   same(load(&node_b), fresh, "node b, which held the tea plan only, after the writes");
-  EXPECT_EQ(node_b.size(), 4u);
+  EXPECT_EQ(node_b.stats().read, 3u);  // the coffee ones it never held, the changed tea one
+  EXPECT_EQ(node_b.stats().entries, 4u);
   same(load(&full), fresh, "a full cache after the writes");
   same(load(&node_a, {weekly.id}), load(nullptr, {weekly.id}), "node a, the tea plan only");
 
@@ -403,6 +408,25 @@ TEST_F(ForecastDbTest, ForecastEndpointNeedsInventoryReadAndRefusesBadParameters
   auto all = get("", &analyst.secret);
   ASSERT_EQ(all.status, 200);
   EXPECT_EQ(Json::parse(all.body)["data"].size(), 1u);  // only products some plan ships
+
+  // The body is written straight out, and is exactly what nlohmann::json writes for the same
+  // document (keys sorted, numbers in their shortest form, strings escaped): a name with
+  // quotes, a backslash, a control character and UTF-8 included.
+  const std::string tricky = "Tea \"Earl Grey\" \\ caf\u00e9\t";
+  auto tea = t.app->catalog().create_product(
+      {tricky, "SKU-TEA", std::nullopt, std::nullopt, Json::object(), std::nullopt, false}, t.actor);
+  ASSERT_TRUE(tea.ok()) << tea.error().message;
+  testing::subscribe(t, cus.id, plan("Tea", {Interval::kWeek, 2}, 0, {{tea->id, 1}}).id, std::nullopt, 3);
+  auto both = get("granularity=day", &analyst.secret);
+  ASSERT_EQ(both.status, 200);
+  auto parsed = Json::parse(both.body);
+  EXPECT_EQ(parsed.dump(), both.body);
+  ASSERT_EQ(parsed["data"].size(), 2u);
+  std::set<std::string> names;
+  for (const auto& p : parsed["data"]) names.insert(p["name"].get<std::string>());
+  EXPECT_EQ(names.count(tricky), 1u);
+  EXPECT_EQ(parsed["model"]["subscriptions"], 4);
+  EXPECT_EQ(parsed["model"]["signup_weekday_share"].size(), 7u);
 
   EXPECT_EQ(get("", nullptr).status, 401);
   EXPECT_EQ(get("", &support.secret).status, 403);

@@ -53,7 +53,10 @@ void add_forecast_routes(http::Router& router, db::Database& db, const Clock& cl
     if (!request.ok()) return http::error_response(req, request.error());
     auto report = read_forecast(db, *request, &cache);
     if (!report.ok()) return http::error_response(req, report.error());
-    return http::json_response(200, to_json(*report));
+    http::Response response;
+    response.status = 200;
+    response.body = forecast_body(*report);
+    return response;
   });
   router.reads_query("GET", "/v1/forecasts");
 }

@@ -1,13 +1,17 @@
 // Forecast loading and the read-only use cases; see forecast_store.h.
 #include "inventory/forecast_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
@@ -62,15 +66,6 @@ ForecastHistory empty_history(const Catalogue& cat, Timestamp as_of) {
 
 double round2(double x) { return std::round(x * 100) / 100; }
 
-Json demand_json(const BucketDemand& d, double level) {
-  auto range = interval(d, level);
-  return Json{{"expected", round2(d.expected)},
-              {"low", round2(range.low)},
-              {"high", round2(range.high)},
-              {"from_subscriptions", round2(d.from_subscriptions)},
-              {"from_new_subscriptions", round2(d.from_new)}};
-}
-
 }  // namespace
 
 Result<CatalogueData> load_catalogue(db::Tx& tx) {
@@ -100,9 +95,11 @@ struct ForecastCache::State {
   std::unordered_map<std::string, Entry> entries;
   std::uint32_t pass = 0;
   std::size_t max_entries = 0;
-  // What the last load left: how many entries it used, and whether any is left unread.
+  // What the last load left: how many entries of the map it used, and whether any is left
+  // unread; and how many documents it read.
   std::size_t used = 0;
   bool unread = false;
+  std::size_t read = 0;
   std::vector<Schedule> spare;  // the last forecast's schedules (see recycle)
 };
 
@@ -110,13 +107,16 @@ ForecastCache::ForecastCache(std::size_t max_entries) : state_(std::make_unique<
   state_->max_entries = max_entries;
 }
 ForecastCache::~ForecastCache() = default;
-std::size_t ForecastCache::size() const {
+ForecastCache::Stats ForecastCache::stats() const {
   std::lock_guard lock(state_->mu);
-  return state_->entries.size();
+  return {state_->entries.size(), state_->read};
 }
 void ForecastCache::recycle(std::vector<Schedule>&& schedules) {
-  std::lock_guard lock(state_->mu);
-  if (schedules.capacity() > state_->spare.capacity()) state_->spare = std::move(schedules);
+  if (state_->max_entries == 0) return;  // no cache: nothing kept
+  std::unique_lock lock(state_->mu, std::try_to_lock);
+  if (!lock || schedules.capacity() <= state_->spare.capacity()) return;
+  schedules.clear();  // their own vectors go; the memory for the next ones stays
+  state_->spare = std::move(schedules);
 }
 struct ForecastCacheAccess {
   static ForecastCache::State& state(ForecastCache& cache) { return *cache.state_; }
@@ -216,6 +216,7 @@ struct Scanned {
   Timestamp created = 0;
   bool live = false;    // a live one on the asked plans: its schedule
   bool signup = false;  // created in the trend window: its quantity
+  bool read() const { return live || signup; }
 };
 
 // Each row's plan and retention, and whether its document is read (row.doc is set only where
@@ -234,8 +235,8 @@ class RowFilter {
     h_.retention[*plan_].add(row.billed_periods, row.canceled);
     bool on_plans = plans_.empty() || std::find(plans_.begin(), plans_.end(), *plan_) != plans_.end();
     Scanned s{*plan_, row.created, !row.canceled && on_plans, row.created >= from_ && row.created < to_};
-    if (!s.live && !s.signup) return std::nullopt;
-    return s;
+    if (!s.signup && row.canceled) return std::nullopt;  // no forecast reads it
+    return s;                                            // (neither live nor signup: live on a plan not asked for)
   }
 
  private:
@@ -256,8 +257,9 @@ Entry* keep(ForecastCache::State* cache, const std::string& id, std::int64_t ver
     it = cache->entries.try_emplace(id).first;
   }
   it->second.version = version;
+  if (it->second.used != cache->pass) ++cache->used;
   it->second.used = cache->pass;
-  ++cache->used;
+  ++cache->read;
   return &it->second;
 }
 
@@ -320,7 +322,7 @@ Result<ForecastHistory> load_streamed(db::Tx& tx, const CatalogueData& data, Tim
   Status scanned = subscriptions::scan_for_forecast(
       tx, plan_ids, filter.window_start(), as_of, true, [&](const subscriptions::ForecastRow& row) -> Status {
         auto s = filter(row);
-        if (!s || !row.doc) return Ok{};
+        if (!s || !s->read() || !row.doc) return Ok{};
         batches.push({*row.doc, *s, keeping ? row.id : std::string(), row.version});
         return Ok{};
       });
@@ -357,14 +359,19 @@ Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Times
     auto s = filter(row);
     if (!s) return Ok{};
     Entry* e = nullptr;
-    if (auto it = cache.entries.find(row.id); it != cache.entries.end())
+    auto it = cache.entries.find(row.id);
+    if (it != cache.entries.end()) {
       e = &it->second;
-    else if (cache.entries.size() < cache.max_entries)
+      if (e->used != cache.pass) ++cache.used;
+      e->used = cache.pass;  // a forecast over every plan reads it: kept
+    }
+    if (!s->read()) return Ok{};
+    if (!e && cache.entries.size() < cache.max_entries) {
       e = &cache.entries.try_emplace(row.id).first->second;
-    else
-      e = &beyond.emplace_back();
-    e->used = cache.pass;
-    ++cache.used;  // (one too many for a row beyond: the sweep then runs, which is harmless)
+      e->used = cache.pass;
+      ++cache.used;
+    }
+    if (!e) e = &beyond.emplace_back();
     if (e->version != row.version || (s->live && !e->sub)) {
       e->version = -1;  // until its document is read
       e->sub.reset();
@@ -410,6 +417,7 @@ Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Times
       });
   batches.finish();
   cache.unread = found != missing.size();
+  cache.read = found;
   RECUR_TRY(read);
   // Every live one placed, in scan order, on `threads` threads over runs of the slots, each
   // writing its schedules into its own part of h.schedules; the parts are then closed up.
@@ -465,12 +473,17 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   if (!cache || ForecastCacheAccess::state(*cache).max_entries == 0)
     return load_streamed(tx, data, as_of, plans, threads, batch_size, nullptr);
   auto& state = ForecastCacheAccess::state(*cache);
-  std::lock_guard lock(state.mu);
+  // One forecast at a time uses it; another one meanwhile (a reorder point's, in a transaction
+  // that may hold SQLite's write lock) does not wait for it, and reads as if there were none.
+  std::unique_lock lock(state.mu, std::try_to_lock);
+  if (!lock) return load_streamed(tx, data, as_of, plans, threads, batch_size, nullptr);
   ++state.pass;
   state.used = 0;
+  state.read = 0;
   state.unread = true;  // until a load says otherwise
   Result<ForecastHistory> h = Error::internal("forecast_cache", "not loaded");
-  if (state.entries.empty()) {
+  const bool streamed = state.entries.empty();
+  if (streamed) {
     h = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
     if (h.ok()) state.unread = false;
   } else {
@@ -478,7 +491,10 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   }
   // After a forecast over every plan, whatever it did not use is gone or no longer read: dropped.
   // Entries whose document could not be read (the row went, or the read failed) go too.
-  const bool unused = h.ok() && plans.empty() && state.used != state.entries.size();
+  // What no forecast over every plan would read goes. The column pass sees every row, so a
+  // forecast over some plans keeps what the others read too; the streamed pass reads only
+  // what it asked for, so it drops nothing unless it asked for every plan.
+  const bool unused = h.ok() && (!streamed || plans.empty()) && state.used != state.entries.size();
   if (state.unread || unused) {
     std::erase_if(state.entries,
                   [&](const auto& kv) { return kv.second.version < 0 || (unused && kv.second.used != state.pass); });
@@ -644,39 +660,134 @@ Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& re
       db, [&](db::Tx& tx) { return run_forecast(tx, request, cache); }, db::TxMode::kReadOnly);
 }
 
-Json to_json(const ForecastReport& r) {
-  Json data = Json::array();
-  for (const auto& pf : r.forecast.products) {
-    const auto& product = r.catalogue.products[pf.product];
-    Json buckets = Json::array();
-    for (std::size_t b = 0; b < pf.buckets.size(); ++b) {
-      Json bucket = demand_json(pf.buckets[b], r.request.level);
-      bucket["start"] = format_rfc3339(r.forecast.buckets[b].start);
-      bucket["end"] = format_rfc3339(r.forecast.buckets[b].end);
-      buckets.push_back(std::move(bucket));
-    }
-    data.push_back(Json{{"product", product.id},
-                        {"sku", product.sku},
-                        {"name", product.name},
-                        {"total", demand_json(pf.total, r.request.level)},
-                        {"buckets", std::move(buckets)}});
+namespace {
+
+// The forecast's JSON written straight out (a million-subscription book's is 23 MB: building
+// it as a document first took most of a second). Keys in the order nlohmann::json writes
+// them (sorted), numbers as their shortest form.
+class Writer {
+ public:
+  std::string out;
+  void raw(std::string_view text) { out += text; }
+  void key(std::string_view name) {
+    out += '"';
+    out += name;  // the writer's own keys: nothing to escape
+    out += "\":";
   }
-  Json shares = Json::object();
-  const char* days[7] = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
-  for (int d = 0; d < 7; ++d) shares[days[d]] = std::round(r.signups.weekday_share[d] * 1000) / 1000;
-  return Json{{"object", "forecast"},
-              {"as_of", format_rfc3339(r.request.as_of)},
-              {"horizon_days", r.request.horizon_days},
-              {"granularity", to_string(r.request.granularity)},
-              {"level", r.request.level},
-              {"model",
-               {{"subscriptions", r.subscriptions},
-                {"signup_window_weeks", kSignupWeeks},
-                {"signups_per_week", round2(r.signups.intercept)},
-                {"signup_trend_per_week", round2(r.signups.slope)},
-                {"signup_weekday_share", shares}}},
-              {"data", std::move(data)}};
+  void string(std::string_view text) { out += Json(text).dump(); }
+  void number(double x) {
+    if (std::isfinite(x))
+      fmt::format_to(std::back_inserter(out), "{}", x);
+    else
+      out += "null";
+  }
+  void number(std::int64_t x) { fmt::format_to(std::back_inserter(out), "{}", x); }
+  // A demand's fields, between the caller's braces (its keys sort around them).
+  void demand(const BucketDemand& d, double level) {
+    auto range = interval(d, level);
+    key("expected");
+    number(round2(d.expected));
+    raw(",");
+    key("from_new_subscriptions");
+    number(round2(d.from_new));
+    raw(",");
+    key("from_subscriptions");
+    number(round2(d.from_subscriptions));
+    raw(",");
+    key("high");
+    number(round2(range.high));
+    raw(",");
+    key("low");
+    number(round2(range.low));
+  }
+};
+
+}  // namespace
+
+std::string forecast_body(const ForecastReport& r) {
+  Writer w;
+  w.out.reserve(64 + r.forecast.products.size() * (300 + 200 * r.forecast.buckets.size()));
+  std::vector<std::pair<std::string, std::string>> edges;  // each bucket's start and end, once
+  for (const auto& b : r.forecast.buckets) edges.emplace_back(format_rfc3339(b.start), format_rfc3339(b.end));
+  w.raw("{");
+  w.key("as_of");
+  w.string(format_rfc3339(r.request.as_of));
+  w.raw(",");
+  w.key("data");
+  w.raw("[");
+  for (std::size_t i = 0; i < r.forecast.products.size(); ++i) {
+    const auto& pf = r.forecast.products[i];
+    const auto& product = r.catalogue.products[pf.product];
+    w.raw(i ? ",{" : "{");
+    w.key("buckets");
+    w.raw("[");
+    for (std::size_t b = 0; b < pf.buckets.size(); ++b) {
+      w.raw(b ? ",{" : "{");
+      w.key("end");
+      w.string(edges[b].second);
+      w.raw(",");
+      w.demand(pf.buckets[b], r.request.level);
+      w.raw(",");
+      w.key("start");
+      w.string(edges[b].first);
+      w.raw("}");
+    }
+    w.raw("],");
+    w.key("name");
+    w.string(product.name);
+    w.raw(",");
+    w.key("product");
+    w.string(product.id);
+    w.raw(",");
+    w.key("sku");
+    w.string(product.sku);
+    w.raw(",");
+    w.key("total");
+    w.raw("{");
+    w.demand(pf.total, r.request.level);
+    w.raw("}}");
+  }
+  w.raw("],");
+  w.key("granularity");
+  w.string(to_string(r.request.granularity));
+  w.raw(",");
+  w.key("horizon_days");
+  w.number(std::int64_t{r.request.horizon_days});
+  w.raw(",");
+  w.key("level");
+  w.number(r.request.level);
+  w.raw(",");
+  w.key("model");
+  w.raw("{");
+  w.key("signup_trend_per_week");
+  w.number(round2(r.signups.slope));
+  w.raw(",");
+  w.key("signup_weekday_share");
+  // Sorted as nlohmann::json sorts them; the share's index is Monday = 0.
+  const std::pair<const char*, int> days[7] = {{"friday", 4},   {"monday", 0},  {"saturday", 5}, {"sunday", 6},
+                                               {"thursday", 3}, {"tuesday", 1}, {"wednesday", 2}};
+  for (int d = 0; d < 7; ++d) {
+    w.raw(d ? "," : "{");
+    w.key(days[d].first);
+    w.number(std::round(r.signups.weekday_share[days[d].second] * 1000) / 1000);
+  }
+  w.raw("},");
+  w.key("signup_window_weeks");
+  w.number(std::int64_t{kSignupWeeks});
+  w.raw(",");
+  w.key("signups_per_week");
+  w.number(round2(r.signups.intercept));
+  w.raw(",");
+  w.key("subscriptions");
+  w.number(r.subscriptions);
+  w.raw("},");
+  w.key("object");
+  w.string("forecast");
+  w.raw("}");
+  return std::move(w.out);
 }
+
+Json to_json(const ForecastReport& r) { return Json::parse(forecast_body(r)); }
 
 Result<BacktestReport> run_backtest(db::Tx& tx, Timestamp at, int horizon_days, Granularity granularity,
                                     double level, int threads) {

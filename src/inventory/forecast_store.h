@@ -45,7 +45,11 @@ class ForecastCache {
   ~ForecastCache();
   ForecastCache(const ForecastCache&) = delete;
   ForecastCache& operator=(const ForecastCache&) = delete;
-  std::size_t size() const;
+  struct Stats {
+    std::size_t entries = 0;
+    std::size_t read = 0;  // documents the last forecast read and parsed into it
+  };
+  Stats stats() const;
   // Takes back a forecast's schedules once the model is done with them: the next forecast
   // builds its own in the same memory (a million schedules are 240 MB to fault in anew).
   void recycle(std::vector<Schedule>&& schedules);
@@ -114,6 +118,8 @@ struct ForecastReport {
 Result<ForecastReport> run_forecast(db::Tx& tx, const ForecastRequest& request, ForecastCache* cache = nullptr);
 // run_forecast in a read-only transaction of its own (GET /v1/forecasts).
 Result<ForecastReport> read_forecast(db::Database& db, const ForecastRequest& request, ForecastCache* cache = nullptr);
+// GET /v1/forecasts' body, written straight out; to_json is the same, parsed (for the CLI).
+std::string forecast_body(const ForecastReport& report);
 Json to_json(const ForecastReport& report);
 
 struct BacktestReport {

@@ -295,8 +295,10 @@ recur::Status documents_of(
   for (std::size_t from = 0; from < ids.size(); from += kPerStatement) {
     db::Params params;
     std::string sql = "SELECT id, version, doc FROM subscriptions WHERE id IN (";
-    for (std::size_t i = from; i < std::min(ids.size(), from + kPerStatement); ++i) {
-      params.emplace_back(ids[i]);
+    // Always kPerStatement of them (the last id again to fill the last statement), so each
+    // connection prepares this statement once.
+    for (std::size_t i = from; i < from + kPerStatement; ++i) {
+      params.emplace_back(ids[std::min(i, ids.size() - 1)]);
       sql += (i > from ? ", $" : "$") + std::to_string(params.size());
     }
     RECUR_TRY(
