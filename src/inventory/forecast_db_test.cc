@@ -264,7 +264,7 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
     return q;
   };
 
-  ForecastCache node_a, node_b, full(2);
+  ForecastCache node_a, node_b, full(2), restreams(100, 0);
   same(load(&node_a), load(nullptr), "first load: streamed and kept");
   EXPECT_EQ(node_a.stats().entries, 5u);  // the five live ones (two of them signups)
   EXPECT_EQ(node_a.stats().read, 5u);
@@ -274,6 +274,7 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
   EXPECT_EQ(node_a.stats().read, 0u) << "no document read again";
   same(load(&full), load(nullptr), "a full cache");
   EXPECT_EQ(full.stats().entries, 2u);
+  same(load(&restreams), load(nullptr), "one that streams again when a quarter changed");
 
   // Writes, each committed through node a's app; neither cache is told.
   auto current = t.app->subscriptions().get(old_monthly.id);
@@ -297,6 +298,9 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
   EXPECT_EQ(node_b.stats().read, 3u);  // the coffee ones it never held, the changed tea one
   EXPECT_EQ(node_b.stats().entries, 4u);
   same(load(&full), fresh, "a full cache after the writes");
+  same(load(&restreams), fresh, "three of four changed: all streamed again");
+  EXPECT_EQ(restreams.stats().read, 4u) << "not read by id: every live one parsed again";
+  EXPECT_EQ(restreams.stats().entries, 4u);
   same(load(&node_a, {weekly.id}), load(nullptr, {weekly.id}), "node a, the tea plan only");
 
   // The whole forecast, which hands its schedules back to the cache for the next one to reuse.

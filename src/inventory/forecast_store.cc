@@ -95,6 +95,7 @@ struct ForecastCache::State {
   std::unordered_map<std::string, Entry> entries;
   std::uint32_t pass = 0;
   std::size_t max_entries = 0;
+  std::size_t most_read_by_id = 0;
   // What the last load left: how many entries of the map it used, and whether any is left
   // unread; and how many documents it read.
   std::size_t used = 0;
@@ -103,8 +104,9 @@ struct ForecastCache::State {
   std::vector<Schedule> spare;  // the last forecast's schedules (see recycle)
 };
 
-ForecastCache::ForecastCache(std::size_t max_entries) : state_(std::make_unique<State>()) {
+ForecastCache::ForecastCache(std::size_t max_entries, std::size_t most_read_by_id) : state_(std::make_unique<State>()) {
   state_->max_entries = max_entries;
+  state_->most_read_by_id = most_read_by_id;
 }
 ForecastCache::~ForecastCache() = default;
 ForecastCache::Stats ForecastCache::stats() const {
@@ -344,7 +346,7 @@ Result<ForecastHistory> load_streamed(db::Tx& tx, const CatalogueData& data, Tim
 // changed read by id, then every live one placed from the cache.
 Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Timestamp as_of,
                                     const std::vector<int>& plans, int threads, std::size_t batch_size,
-                                    ForecastCache::State& cache) {
+                                    ForecastCache::State& cache, bool& too_many) {
   ForecastHistory h = empty_history(data.catalogue, as_of);
   RowFilter filter(data.catalogue, h, plans, as_of);
   struct Slot {
@@ -380,6 +382,10 @@ Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Times
     slots.push_back({e, *s});
     return Ok{};
   }));
+  // Many documents to read (a cache filled by forecasts over a few plans, or a bulk update):
+  // reading them by id would take longer than the streamed pass, which the caller runs instead.
+  too_many = missing.size() > cache.most_read_by_id && missing.size() * 4 > slots.size();
+  if (too_many) return h;
   // The changed documents, parsed in batches beside the reads: each worker fills its own entries.
   std::vector<std::string> ids;
   ids.reserve(missing.size());
@@ -487,11 +493,12 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
     h = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
     if (h.ok()) state.unread = false;
   } else {
-    h = load_cached(tx, data, as_of, plans, threads, batch_size, state);
+    bool too_many = false;
+    h = load_cached(tx, data, as_of, plans, threads, batch_size, state, too_many);
+    if (h.ok() && too_many) h = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
   }
-  // After a forecast over every plan, whatever it did not use is gone or no longer read: dropped.
-  // Entries whose document could not be read (the row went, or the read failed) go too.
-  // What no forecast over every plan would read goes. The column pass sees every row, so a
+  // Entries whose document could not be read (the row went, or the read failed) go. So does
+  // what no forecast over every plan would read goes. The column pass sees every row, so a
   // forecast over some plans keeps what the others read too; the streamed pass reads only
   // what it asked for, so it drops nothing unless it asked for every plan.
   const bool unused = h.ok() && (!streamed || plans.empty()) && state.used != state.entries.size();

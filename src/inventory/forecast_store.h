@@ -41,7 +41,9 @@ struct ForecastHistory {
 // parsed on every forecast). One forecast uses it at a time. Thread-safe.
 class ForecastCache {
  public:
-  explicit ForecastCache(std::size_t max_entries = 2'000'000);
+  // Beyond `most_read_by_id` changed documents, and a quarter of those a forecast reads, it
+  // streams every document again (cheaper than reading them by id).
+  explicit ForecastCache(std::size_t max_entries = 2'000'000, std::size_t most_read_by_id = 50'000);
   ~ForecastCache();
   ForecastCache(const ForecastCache&) = delete;
   ForecastCache& operator=(const ForecastCache&) = delete;
