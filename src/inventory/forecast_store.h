@@ -67,7 +67,8 @@ class ForecastCache {
 // signups always from every subscription. The documents are streamed and parsed on `threads`
 // threads beside the one reading them, `batch` documents at a time (the result does not depend
 // on either); with a `cache` that holds any, only the rows' columns are streamed and the
-// documents not in it read by id.
+// documents not in it read by id. `tx` must not have written subscriptions (with a cache: it
+// would keep a document that may roll back).
 Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timestamp as_of, const std::vector<int>& plans,
                                   int threads = 1, std::size_t batch = 2048, ForecastCache* cache = nullptr);
 
