@@ -46,6 +46,33 @@ class ForecastDbTest : public ::testing::Test {
     return t.app->pipeline().handle(req);
   }
 
+  // A coffee box a month and a tea box a week (one unit each), and a customer.
+  struct CoffeeAndTea {
+    catalog::Plan monthly, weekly;
+    customers::Customer customer;
+  };
+  CoffeeAndTea coffee_and_tea() {
+    auto coffee = product("coffee");
+    auto tea = product("tea");
+    return {plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 1}}),
+            plan("Tea weekly", {Interval::kWeek, 1}, 0, {{tea.id, 1}}), testing::make_customer(t)};
+  }
+
+  // load_live at `now` over `plan_ids` (none: every plan), with the catalogue it used.
+  std::pair<CatalogueData, ForecastHistory> load_at(Timestamp now, const std::vector<std::string>& plan_ids,
+                                                    int threads, std::size_t batch, ForecastCache* cache = nullptr) {
+    auto h = read([&](db::Tx& tx) -> Result<std::pair<CatalogueData, ForecastHistory>> {
+      RECUR_ASSIGN(auto data, load_catalogue(tx));
+      std::vector<int> plans;
+      for (const auto& id : plan_ids) plans.push_back(*data.catalogue.plan_of(id));
+      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, threads, batch, cache));
+      return std::make_pair(std::move(data), std::move(history));
+    });
+    EXPECT_TRUE(h.ok()) << (h.ok() ? "" : h.error().message);
+    if (!h.ok()) return {};
+    return std::move(h).value();
+  }
+
   testing::TestApp t;
 };
 
@@ -128,11 +155,7 @@ TEST_F(ForecastDbTest, BacktestOnGeneratedSubscriptionsIsWithin15PercentWapeAgai
 // quantities), the schedules of the live ones on the asked plans; the same, in the same order,
 // on 1 and 3 threads and in batches of 1, 2 and 2048 documents.
 TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceTheSameOnAnyThreadsAndBatches) {
-  auto coffee = product("coffee");
-  auto tea = product("tea");
-  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 1}});
-  auto weekly = plan("Tea weekly", {Interval::kWeek, 1}, 0, {{tea.id, 1}});
-  auto cus = testing::make_customer(t);
+  auto [monthly, weekly, cus] = coffee_and_tea();
   std::vector<std::string> old_monthly;
   for (int q = 1; q <= 3; ++q) old_monthly.push_back(testing::subscribe(t, cus.id, monthly.id, std::nullopt, q).id);
   testing::subscribe(t, cus.id, weekly.id, std::nullopt, 4);  // live on the tea plan, outside the window
@@ -147,15 +170,7 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceTheSameOnAnyThreadsAndBatches) 
   const Timestamp now = at("2026-03-21T00:00:00Z");
 
   auto load = [&](std::vector<std::string> plan_ids, int threads, std::size_t batch = 2048) {
-    auto h = read([&](db::Tx& tx) -> Result<std::pair<CatalogueData, ForecastHistory>> {
-      RECUR_ASSIGN(auto data, load_catalogue(tx));
-      std::vector<int> plans;
-      for (const auto& id : plan_ids) plans.push_back(*data.catalogue.plan_of(id));
-      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, threads, batch));
-      return std::make_pair(std::move(data), std::move(history));
-    });
-    EXPECT_TRUE(h.ok()) << h.error().message;
-    return std::move(h).value();
+    return load_at(now, plan_ids, threads, batch);
   };
   auto [data, all] = load({}, 1);
   const auto& cat = data.catalogue;
@@ -212,11 +227,7 @@ TEST_F(ForecastDbTest, LoadLiveCountsEveryRowOnceTheSameOnAnyThreadsAndBatches) 
 // one that holds only one plan's subscriptions (a reorder point's forecast filled it) or is
 // full gives the same. A forecast over every plan drops what it no longer reads.
 TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
-  auto coffee = product("coffee");
-  auto tea = product("tea");
-  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee.id, 1}});
-  auto weekly = plan("Tea weekly", {Interval::kWeek, 1}, 0, {{tea.id, 1}});
-  auto cus = testing::make_customer(t);
+  auto [monthly, weekly, cus] = coffee_and_tea();
   auto old_monthly = testing::subscribe(t, cus.id, monthly.id, std::nullopt, 3);
   auto old_weekly = testing::subscribe(t, cus.id, weekly.id, std::nullopt, 4);
   auto leaving = testing::subscribe(t, cus.id, monthly.id, std::nullopt, 6);
@@ -227,15 +238,7 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
   const Timestamp now = at("2026-03-21T00:00:00Z");
 
   auto load = [&](ForecastCache* cache, std::vector<std::string> plan_ids = {}) {
-    auto h = read([&](db::Tx& tx) -> Result<std::pair<CatalogueData, ForecastHistory>> {
-      RECUR_ASSIGN(auto data, load_catalogue(tx));
-      std::vector<int> plans;
-      for (const auto& id : plan_ids) plans.push_back(*data.catalogue.plan_of(id));
-      RECUR_ASSIGN(auto history, load_live(tx, data, now, plans, 2, 2, cache));
-      return std::make_pair(std::move(data), std::move(history));
-    });
-    EXPECT_TRUE(h.ok()) << h.error().message;
-    return h.ok() ? std::move(h).value().second : ForecastHistory{};
+    return load_at(now, plan_ids, 2, 2, cache).second;
   };
   auto same = [&](const ForecastHistory& cached, const ForecastHistory& fresh, const std::string& when) {
     SCOPED_TRACE(when);

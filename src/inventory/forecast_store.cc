@@ -487,16 +487,18 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   state.used = 0;
   state.read = 0;
   state.unread = true;  // until a load says otherwise
-  Result<ForecastHistory> h = Error::internal("forecast_cache", "not loaded");
   const bool streamed = state.entries.empty();
-  if (streamed) {
-    h = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
-    if (h.ok()) state.unread = false;
-  } else {
+  auto h = [&]() -> Result<ForecastHistory> {
+    if (streamed) {
+      auto loaded = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
+      if (loaded.ok()) state.unread = false;
+      return loaded;
+    }
     bool too_many = false;
-    h = load_cached(tx, data, as_of, plans, threads, batch_size, state, too_many);
-    if (h.ok() && too_many) h = load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
-  }
+    auto loaded = load_cached(tx, data, as_of, plans, threads, batch_size, state, too_many);
+    if (loaded.ok() && too_many) return load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
+    return loaded;
+  }();
   // Entries whose document could not be read (the row went, or the read failed) go. So does
   // what no forecast over every plan would read goes. The column pass sees every row, so a
   // forecast over some plans keeps what the others read too; the streamed pass reads only
@@ -675,38 +677,55 @@ namespace {
 class Writer {
  public:
   std::string out;
-  void raw(std::string_view text) { out += text; }
-  void key(std::string_view name) {
-    out += '"';
-    out += name;  // the writer's own keys: nothing to escape
-    out += "\":";
+  void open(char bracket) {
+    out += bracket;
+    first_ = true;
   }
-  void string(std::string_view text) { out += Json(text).dump(); }
-  void number(double x) {
+  void close(char bracket) {
+    out += bracket;
+    first_ = false;
+  }
+  void element() {  // before an array's element
+    if (!first_) out += ',';
+    first_ = false;
+  }
+  void key(std::string_view name) {  // the writer's own keys: nothing to escape
+    element();
+    out += '"';
+    out += name;
+    out += "\":";
+    first_ = true;  // what follows is the key's value, not another member
+  }
+  void string(std::string_view name, std::string_view text) {
+    key(name);
+    out += Json(text).dump();
+    first_ = false;
+  }
+  void number(std::string_view name, double x) {
+    key(name);
     if (std::isfinite(x))
       fmt::format_to(std::back_inserter(out), "{}", x);
     else
       out += "null";
+    first_ = false;
   }
-  void number(std::int64_t x) { fmt::format_to(std::back_inserter(out), "{}", x); }
-  // A demand's fields, between the caller's braces (its keys sort around them).
+  void number(std::string_view name, std::int64_t x) {
+    key(name);
+    fmt::format_to(std::back_inserter(out), "{}", x);
+    first_ = false;
+  }
+  // A demand's fields, inside the caller's object (its keys sort around them).
   void demand(const BucketDemand& d, double level) {
     auto range = interval(d, level);
-    key("expected");
-    number(round2(d.expected));
-    raw(",");
-    key("from_new_subscriptions");
-    number(round2(d.from_new));
-    raw(",");
-    key("from_subscriptions");
-    number(round2(d.from_subscriptions));
-    raw(",");
-    key("high");
-    number(round2(range.high));
-    raw(",");
-    key("low");
-    number(round2(range.low));
+    number("expected", round2(d.expected));
+    number("from_new_subscriptions", round2(d.from_new));
+    number("from_subscriptions", round2(d.from_subscriptions));
+    number("high", round2(range.high));
+    number("low", round2(range.low));
   }
+
+ private:
+  bool first_ = true;
 };
 
 }  // namespace
@@ -716,81 +735,54 @@ std::string forecast_body(const ForecastReport& r) {
   w.out.reserve(64 + r.forecast.products.size() * (300 + 200 * r.forecast.buckets.size()));
   std::vector<std::pair<std::string, std::string>> edges;  // each bucket's start and end, once
   for (const auto& b : r.forecast.buckets) edges.emplace_back(format_rfc3339(b.start), format_rfc3339(b.end));
-  w.raw("{");
-  w.key("as_of");
-  w.string(format_rfc3339(r.request.as_of));
-  w.raw(",");
+  w.open('{');
+  w.string("as_of", format_rfc3339(r.request.as_of));
   w.key("data");
-  w.raw("[");
-  for (std::size_t i = 0; i < r.forecast.products.size(); ++i) {
-    const auto& pf = r.forecast.products[i];
+  w.open('[');
+  for (const auto& pf : r.forecast.products) {
     const auto& product = r.catalogue.products[pf.product];
-    w.raw(i ? ",{" : "{");
+    w.element();
+    w.open('{');
     w.key("buckets");
-    w.raw("[");
+    w.open('[');
     for (std::size_t b = 0; b < pf.buckets.size(); ++b) {
-      w.raw(b ? ",{" : "{");
-      w.key("end");
-      w.string(edges[b].second);
-      w.raw(",");
+      w.element();
+      w.open('{');
+      w.string("end", edges[b].second);
       w.demand(pf.buckets[b], r.request.level);
-      w.raw(",");
-      w.key("start");
-      w.string(edges[b].first);
-      w.raw("}");
+      w.string("start", edges[b].first);
+      w.close('}');
     }
-    w.raw("],");
-    w.key("name");
-    w.string(product.name);
-    w.raw(",");
-    w.key("product");
-    w.string(product.id);
-    w.raw(",");
-    w.key("sku");
-    w.string(product.sku);
-    w.raw(",");
+    w.close(']');
+    w.string("name", product.name);
+    w.string("product", product.id);
+    w.string("sku", product.sku);
     w.key("total");
-    w.raw("{");
+    w.open('{');
     w.demand(pf.total, r.request.level);
-    w.raw("}}");
+    w.close('}');
+    w.close('}');
   }
-  w.raw("],");
-  w.key("granularity");
-  w.string(to_string(r.request.granularity));
-  w.raw(",");
-  w.key("horizon_days");
-  w.number(std::int64_t{r.request.horizon_days});
-  w.raw(",");
-  w.key("level");
-  w.number(r.request.level);
-  w.raw(",");
+  w.close(']');
+  w.string("granularity", to_string(r.request.granularity));
+  w.number("horizon_days", std::int64_t{r.request.horizon_days});
+  w.number("level", r.request.level);
   w.key("model");
-  w.raw("{");
-  w.key("signup_trend_per_week");
-  w.number(round2(r.signups.slope));
-  w.raw(",");
+  w.open('{');
+  w.number("signup_trend_per_week", round2(r.signups.slope));
   w.key("signup_weekday_share");
+  w.open('{');
   // Sorted as nlohmann::json sorts them; the share's index is Monday = 0.
   const std::pair<const char*, int> days[7] = {{"friday", 4},   {"monday", 0},  {"saturday", 5}, {"sunday", 6},
                                                {"thursday", 3}, {"tuesday", 1}, {"wednesday", 2}};
-  for (int d = 0; d < 7; ++d) {
-    w.raw(d ? "," : "{");
-    w.key(days[d].first);
-    w.number(std::round(r.signups.weekday_share[days[d].second] * 1000) / 1000);
-  }
-  w.raw("},");
-  w.key("signup_window_weeks");
-  w.number(std::int64_t{kSignupWeeks});
-  w.raw(",");
-  w.key("signups_per_week");
-  w.number(round2(r.signups.intercept));
-  w.raw(",");
-  w.key("subscriptions");
-  w.number(r.subscriptions);
-  w.raw("},");
-  w.key("object");
-  w.string("forecast");
-  w.raw("}");
+  for (const auto& [day, index] : days) w.number(day, std::round(r.signups.weekday_share[index] * 1000) / 1000);
+  w.close('}');
+  w.number("signup_window_weeks", std::int64_t{kSignupWeeks});
+  w.number("signups_per_week", round2(r.signups.intercept));
+  w.number("subscriptions", r.subscriptions);
+  w.close('}');
+  w.string("object", "forecast");
+  w.close('}');
   return std::move(w.out);
 }
 
