@@ -301,11 +301,19 @@ void App::wire_inventory() {
   // Sent, canceled and received purchase orders change the arrivals availability counts.
   purchasing_.set_availability_cache(&inventory_.cache());
   // Reorder points from the forecast of known and expected demand over the lead time.
-  purchasing_.set_demand_forecast([this](db::Tx& tx, const std::string& product, Timestamp from,
-                                         Timestamp to) -> Result<inventory::DemandEstimate> {
-    RECUR_ASSIGN(auto d, inventory::lead_time_demand(tx, product, from, to, &forecast_cache_));
-    return inventory::DemandEstimate{d.expected, d.stddev};
-  });
+  purchasing_.set_demand_forecast(
+      [this](db::Tx& tx, Timestamp from,
+             const std::vector<inventory::DemandWindow>& asked) -> Result<std::vector<inventory::WindowDemand>> {
+        std::vector<inventory::LeadTimeWindow> windows;
+        windows.reserve(asked.size());
+        for (const auto& w : asked) windows.push_back({w.product, w.lead_end, w.review_end});
+        RECUR_ASSIGN(auto demands, inventory::lead_time_demands(tx, from, windows, &forecast_cache_));
+        std::vector<inventory::WindowDemand> out;
+        out.reserve(demands.size());
+        auto estimate = [](const inventory::Demand& d) { return inventory::DemandEstimate{d.expected, d.stddev}; };
+        for (const auto& d : demands) out.push_back({estimate(d.lead), estimate(d.through_review)});
+        return out;
+      });
 }
 
 void App::wire_billing(const Options& options) {

@@ -806,6 +806,24 @@ struct ForecastFlags {
   double level = 0.8;
 };
 
+struct ReorderFlags {
+  std::string ops_email;
+  std::string redis_url;
+};
+
+// `recur reorder`: one automatic reordering run now, what `serve` does hourly; prints its report.
+int reorder_once(const Common& common, const ReorderFlags& flags) {
+  Options options{common.db_url, 2, "", ""};
+  options.redis_url = flags.redis_url;            // sent orders change availability: the API nodes' caches hear of it
+  options.inventory.ops_email = flags.ops_email;  // replenishment alerts are queued here, sent by `serve`
+  auto app = open_app(common, options);
+  if (!app.ok()) return fail(app.error());
+  auto report = (*app)->purchasing().reorder((*app)->clock().now());
+  if (!report.ok()) return fail(report.error());
+  std::cout << inventory::to_json(*report).dump() << std::endl;
+  return report->errors > 0 ? 2 : 0;
+}
+
 // `recur forecast`: the JSON forecast as of now, or with --backtest the error of a forecast
 // made at a past moment against what shipped after it.
 int forecast(App& app, const ForecastFlags& flags) {
@@ -1065,12 +1083,25 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(0.5, 0.99))
       ->capture_default_str();
 
+  auto* reorder_cmd =
+      cli.add_subcommand("reorder", "run automatic reordering once, as serve does hourly; prints its report (JSON)");
+  add_db_option(reorder_cmd, common);
+  ReorderFlags reorder_flags;
+  reorder_cmd
+      ->add_option("--ops-email", reorder_flags.ops_email, "operators' address for replenishment alerts (see serve)")
+      ->envname("RECUR_OPS_EMAIL");
+  reorder_cmd
+      ->add_option("--redis-url", reorder_flags.redis_url,
+                   "the API nodes' cache bus: orders sent change their availability answers (see serve)")
+      ->envname("RECUR_REDIS_URL");
+
   CLI11_PARSE(cli, argc, argv);
 
   if (serve_cmd->parsed()) return serve(common, flags);
   if (bill_cmd->parsed()) return bill_once(common, bill);
   if (demo_cmd->parsed()) return demo(common);
   if (deliver_cmd->parsed()) return deliver(common, deliver_flags);
+  if (reorder_cmd->parsed()) return reorder_once(common, reorder_flags);
 
   auto app = open_app(common, Options{common.db_url, 2, "", ""});
   if (!app.ok()) return fail(app.error());

@@ -32,10 +32,29 @@ struct Demand {
   double expected = 0;
   double stddev = 0;
 };
-// Expected units of `product` needed in [from, to) and the spread of that estimate.
-// `from` is taken as "now": subscriptions are followed from there and retention and signups
-// are measured from history up to it. Defined in forecast_store.cc, as is ForecastCache.
+// What a reorder asks for one product: its demand from `from` until an order placed then
+// arrives, and through the review period after that.
+struct LeadTimeWindow {
+  std::string product;
+  Timestamp lead_end = 0;    // [from, lead_end)
+  Timestamp review_end = 0;  // [from, review_end)
+};
+struct LeadTimeDemand {
+  Demand lead;
+  Demand through_review;
+};
+// The expected units each window's product needs and the spread of that estimate, one answer
+// per window, in order. `from` is taken as "now": subscriptions are followed from there and
+// retention and signups are measured from history up to it. Every live subscription is read
+// once, whatever the number of windows (a product's add-ons and box extras on any plan count
+// toward it, and the retention of the whole book is the one the forecast page shows); the
+// model runs once per distinct pair of window ends. An unknown product: product_not_found.
+// Defined in forecast_store.cc, as is ForecastCache.
 class ForecastCache;
+Result<std::vector<LeadTimeDemand>> lead_time_demands(db::Tx& tx, Timestamp from,
+                                                      const std::vector<LeadTimeWindow>& windows,
+                                                      ForecastCache* cache = nullptr);
+// One product's demand in [from, to): lead_time_demands of one window.
 Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to,
                                 ForecastCache* cache = nullptr);
 

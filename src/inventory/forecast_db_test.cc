@@ -9,6 +9,7 @@
 #include <set>
 
 #include "inventory/forecast_store.h"
+#include "inventory/purchasing.h"
 #include "platform/http/message.h"
 #include "testing/fixtures.h"
 
@@ -345,6 +346,98 @@ TEST_F(ForecastDbTest, LeadTimeDemandOfSubscriptionsOlderThanTheSignupWindowIsTh
   });
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.error().code, "product_not_found");
+}
+
+// A reorder run asks for every product's two windows at once: each answer is the one a
+// forecast of that window alone gives, with every subscription read once.
+TEST_F(ForecastDbTest, LeadTimeDemandsOfManyWindowsAreEachWindowsOwnFromOneRead) {
+  auto [monthly, weekly, customer] = coffee_and_tea();
+  const std::string coffee = monthly.items.at(0).product, tea = weekly.items.at(0).product;
+  std::vector<std::string> teas;
+  for (int i = 0; i < 6; ++i) {
+    testing::subscribe(t, customer.id, monthly.id, std::nullopt, 1 + i % 2);
+    teas.push_back(testing::subscribe(t, customer.id, weekly.id).id);
+  }
+  // Some leave after a few boxes, so the retention is below one and the spread is not zero.
+  for (int week = 1; week <= 9; ++week) {
+    t.clock->advance(7 * kSecondsPerDay);
+    ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+    if (week % 3 == 0) {
+      auto c = t.app->subscriptions().cancel(teas[week / 3], {false, "other", std::nullopt}, std::nullopt, t.actor);
+      ASSERT_TRUE(c.ok()) << c.error().message;
+    }
+  }
+  const Timestamp now = t.clock->now(), day = kSecondsPerDay;
+  const std::vector<LeadTimeWindow> windows = {
+      {coffee, now + 10 * day, now + 17 * day},
+      {tea, now + 10 * day, now + 17 * day},     // one run
+      {tea, now, now + 7 * day},                 // no lead time
+      {coffee, now + 30 * day, now + 20 * day},  // lead past review
+      {tea, now + 14 * day, now + 14 * day},     // the two meet
+      {coffee, now - day, now},                  // nothing ahead
+  };
+  ForecastCache cache;
+  auto batch = read([&](db::Tx& tx) { return lead_time_demands(tx, now, windows, &cache); });
+  ASSERT_TRUE(batch.ok()) << batch.error().message;
+  ASSERT_EQ(batch->size(), windows.size());
+  EXPECT_EQ(cache.stats().read, 9u) << "each live subscription read once: 6 coffee, 3 tea";
+  bool spread = false;
+  for (std::size_t i = 0; i < windows.size(); ++i) {
+    const auto& w = windows[i];
+    auto alone = [&](Timestamp to) {
+      auto d = read([&](db::Tx& tx) { return lead_time_demand(tx, w.product, now, to); });
+      EXPECT_TRUE(d.ok());
+      return d.ok() ? *d : Demand{-1, -1};
+    };
+    Demand lead = alone(w.lead_end), review = alone(w.review_end);
+    EXPECT_NEAR((*batch)[i].lead.expected, lead.expected, 1e-9) << "window " << i;
+    EXPECT_NEAR((*batch)[i].lead.stddev, lead.stddev, 1e-9) << "window " << i;
+    EXPECT_NEAR((*batch)[i].through_review.expected, review.expected, 1e-9) << "window " << i;
+    EXPECT_NEAR((*batch)[i].through_review.stddev, review.stddev, 1e-9) << "window " << i;
+    spread = spread || lead.stddev > 0.01;
+  }
+  EXPECT_GT((*batch)[1].through_review.expected, (*batch)[1].lead.expected);
+  EXPECT_EQ((*batch)[2].lead.expected, 0);
+  EXPECT_EQ((*batch)[5].through_review.expected, 0);
+  EXPECT_TRUE(spread) << "every window without spread: the test would not see boxes summed across buckets";
+
+  auto unknown = read([&](db::Tx& tx) { return lead_time_demands(tx, now, {{"prod_nope", now + day, now + day}}); });
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "product_not_found");
+}
+
+// The app's reorder run asks this forecast for each supplier's windows: 6 units of coffee x 3
+// a month, nobody leaving, nothing on hand.
+TEST_F(ForecastDbTest, TheAppsReorderRunOrdersWhatTheForecastExpectsOverTheLeadTimeAndReview) {
+  catalog::ProductInput coffee_in;
+  coffee_in.name = "Coffee";
+  coffee_in.sku = "COFFEE";
+  auto coffee = t.app->catalog().create_product(coffee_in, t.actor);
+  ASSERT_TRUE(coffee.ok()) << coffee.error().message;
+  auto monthly = plan("Coffee monthly", {Interval::kMonth, 1}, 0, {{coffee->id, 3}});
+  auto cus = testing::make_customer(t);
+  for (int i = 0; i < 4; ++i) testing::subscribe(t, cus.id, monthly.id, std::nullopt, 1 + i % 2);
+  t.clock->set(at("2026-03-20T00:00:00Z"));
+  ASSERT_TRUE(t.app->subscriptions().run_due().ok());
+  catalog::ProductPatch track;  // tracked from now on, with nothing on hand
+  track.track_inventory = true;
+  ASSERT_TRUE(t.app->catalog().update_product(coffee->id, track, coffee->version, t.actor).ok());
+  SupplierInput supplier;
+  supplier.name = "Roaster";
+  supplier.email = "orders@roaster.example";
+  supplier.lead_time_days = 40;  // arrives Apr 29: the Apr 5 boxes; the week's review after it takes in May 5
+  supplier.products.push_back({coffee->id, 450, "usd"});
+  ASSERT_TRUE(t.app->purchasing().create_supplier(supplier, t.actor).ok());
+
+  auto run = t.app->run_reorder_if_due();
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  ASSERT_TRUE(run->has_value());
+  EXPECT_EQ((*run)->errors, 0) << (*run)->first_error;
+  ASSERT_EQ((*run)->purchase_orders.size(), 1u);
+  auto order = t.app->purchasing().get_purchase_order((*run)->purchase_orders[0]);
+  ASSERT_TRUE(order.ok());
+  // The reorder point, the lead time's 18 units, and the review period's 18 more.
+  EXPECT_EQ(order->lines.at(0).quantity, 36);
 }
 
 TEST_F(ForecastDbTest, ShipmentsAreTheActualsOnceTheyWereRecordedSinceTheCut) {

@@ -831,26 +831,63 @@ Json to_json(const BacktestReport& r) {
 
 // ------------------------------------------------------------------ for purchasing
 
+Result<std::vector<LeadTimeDemand>> lead_time_demands(db::Tx& tx, Timestamp from,
+                                                      const std::vector<LeadTimeWindow>& windows,
+                                                      ForecastCache* cache) {
+  std::vector<LeadTimeDemand> out(windows.size());
+  if (windows.empty()) return out;
+  RECUR_ASSIGN(auto data, load_catalogue(tx));
+  const Catalogue& cat = data.catalogue;
+  // Windows by their two ends (each at least `from`): one model run for each pair. A window's
+  // lead time and review end are a bucket each, or one bucket when an end is `from` or they
+  // meet; the horizon's total is the longer window (its variance counts each subscription's
+  // boxes together, as a window of its own would).
+  std::map<std::pair<Timestamp, Timestamp>, std::vector<std::size_t>> runs;
+  std::vector<int> product_of(windows.size());
+  for (std::size_t i = 0; i < windows.size(); ++i) {
+    const auto& w = windows[i];
+    auto p = cat.product_of(w.product);
+    if (!p) return Error::not_found("product_not_found", "no product " + w.product);
+    product_of[i] = *p;
+    Timestamp lead = std::max(w.lead_end, from), review = std::max(w.review_end, from);
+    if (lead > from || review > from) runs[{lead, review}].push_back(i);
+  }
+  if (runs.empty()) return out;
+  RECUR_ASSIGN(auto h, load_live(tx, data, from, {}, 1, 2048, cache));
+  auto retention = estimate_retention(cat, h.retention);
+  auto signups = fit_signups(h.signups);
+  auto demand = [](const BucketDemand& d) { return Demand{d.expected, std::sqrt(std::max(d.variance, 0.0))}; };
+  for (const auto& [ends, asked] : runs) {
+    const auto [lead, review] = ends;
+    const Timestamp shorter = std::min(lead, review), longer = std::max(lead, review);
+    std::vector<Bucket> buckets;
+    if (shorter > from && shorter < longer) buckets.push_back({from, shorter});
+    buckets.push_back({buckets.empty() ? from : shorter, longer});
+    std::vector<int> products;
+    for (std::size_t i : asked) products.push_back(product_of[i]);
+    std::sort(products.begin(), products.end());
+    products.erase(std::unique(products.begin(), products.end()), products.end());
+    auto f = forecast_from(cat, h, retention, signups, from, std::move(buckets), products, 1);
+    std::unordered_map<int, const ProductForecast*> by_product;
+    for (const auto& pf : f.products) by_product.emplace(pf.product, &pf);
+    for (std::size_t i : asked) {
+      const ProductForecast& pf = *by_product.at(product_of[i]);
+      const Demand whole = demand(pf.total);
+      const Demand first = pf.buckets.size() > 1 ? demand(pf.buckets.front()) : whole;
+      // The shorter window is the first bucket (or nothing, when it ends at `from`).
+      const Demand to_shorter = shorter > from ? first : Demand{};
+      out[i].lead = lead == longer ? whole : to_shorter;
+      out[i].through_review = review == longer ? whole : to_shorter;
+    }
+  }
+  if (cache) cache->recycle(std::move(h.schedules));
+  return out;
+}
+
 Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to,
                                 ForecastCache* cache) {
-  if (to <= from) return Demand{};
-  RECUR_ASSIGN(auto data, load_catalogue(tx));
-  ForecastRequest req;
-  req.as_of = from;
-  req.product = product;
-  RECUR_ASSIGN(auto chosen, selection(data.catalogue, req));
-  auto& [products, plans] = chosen;
-  std::vector<int> plan_filter;
-  for (int p : plans)
-    if (p >= 0) plan_filter.push_back(p);
-  if (plan_filter.empty()) return Demand{};
-  RECUR_ASSIGN(auto h, load_live(tx, data, from, plan_filter, 1, 2048, cache));
-  auto retention = estimate_retention(data.catalogue, h.retention);
-  auto signups = fit_signups(h.signups);
-  auto f = forecast_from(data.catalogue, h, retention, signups, from, {{from, to}}, products, 1);
-  if (cache) cache->recycle(std::move(h.schedules));
-  const auto& total = f.products.at(0).total;
-  return Demand{total.expected, std::sqrt(std::max(total.variance, 0.0))};
+  RECUR_ASSIGN(auto d, lead_time_demands(tx, from, {LeadTimeWindow{product, to, to}}, cache));
+  return d.front().lead;
 }
 
 }  // namespace recur::inventory

@@ -348,10 +348,30 @@ Result<ReorderReport> PurchasingService::reorder(Timestamp now) {
   if (!demand_) return unavailable("demand_forecast_unset", "no demand forecast is wired for reordering");
   ReorderReport report;
   report.as_of = now;
-  RECUR_ASSIGN(auto products, db::transact(db_, [](db::Tx& tx) { return supplied_products(tx); },
-                                           db::TxMode::kReadOnly));
+  // One read-only transaction finds each product's supplier and asks the forecast for every
+  // product's windows at once; each product's decision then takes a write transaction of its
+  // own, which reads nothing of the forecast (nor holds SQLite's write lock while it runs).
+  std::vector<std::string> products;
+  Forecasted forecasted;
+  RECUR_TRY(db::transact(
+      db_,
+      [&](db::Tx& tx) -> Status {
+        RECUR_ASSIGN(products, supplied_products(tx));
+        std::vector<DemandWindow> windows;
+        for (const auto& product : products) {
+          RECUR_ASSIGN(auto supplier, reorder_supplier(tx, product));
+          if (supplier) windows.push_back(window_of(*supplier, product, now));
+        }
+        RECUR_ASSIGN(auto demands, demand_(tx, now, windows));
+        if (demands.size() != windows.size())
+          return Error::internal("the forecast answered the wrong number of windows");
+        for (std::size_t i = 0; i < windows.size(); ++i)
+          forecasted.emplace(windows[i].product, std::make_pair(windows[i], demands[i]));
+        return {};
+      },
+      db::TxMode::kReadOnly));
   for (const auto& product : products) {
-    auto outcome = reorder_product(product, now);
+    auto outcome = reorder_product(product, now, forecasted);
     if (!outcome.ok()) {
       const auto& code = outcome.error().code;
       if (code == kAlreadyOnOrder || code == kNeedAlreadyOrdered) {
@@ -376,21 +396,43 @@ Result<ReorderReport> PurchasingService::reorder(Timestamp now) {
   return report;
 }
 
-Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std::string& product, Timestamp now) {
+Result<std::optional<Supplier>> PurchasingService::reorder_supplier(db::Tx& tx, const std::string& product) {
+  RECUR_ASSIGN(auto found, catalog::find_product(tx, product));
+  if (!found || !found->track_inventory || !found->active) return std::optional<Supplier>();
+  RECUR_ASSIGN(auto suppliers, suppliers_of(tx, product));
+  const Supplier* supplier = choose_supplier(suppliers, product);
+  if (!supplier) return std::optional<Supplier>();
+  return std::optional<Supplier>(*supplier);
+}
+
+DemandWindow PurchasingService::window_of(const Supplier& supplier, const std::string& product, Timestamp now) const {
+  // Both windows start now: the forecast takes `from` as the moment it looks from.
+  Timestamp arrival = now + supplier.lead_time_days * kSecondsPerDay;
+  return DemandWindow{product, arrival, arrival + options_.review_period_days * kSecondsPerDay};
+}
+
+Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std::string& product, Timestamp now,
+                                                                      const Forecasted& forecasted) {
   return db::transact(db_, [&](db::Tx& tx) -> Result<Outcome> {
     Outcome out;
-    RECUR_ASSIGN(auto found, catalog::find_product(tx, product));
-    if (!found || !found->track_inventory || !found->active) return out;
-    RECUR_ASSIGN(auto suppliers, suppliers_of(tx, product));
-    const Supplier* supplier = choose_supplier(suppliers, product);
-    if (!supplier) return out;
+    RECUR_ASSIGN(auto chosen, reorder_supplier(tx, product));
+    if (!chosen) return out;
+    const Supplier* supplier = &*chosen;
     out.checked = true;
 
-    Timestamp arrival = now + supplier->lead_time_days * kSecondsPerDay;
-    // Both windows start now: the forecast takes `from` as the moment it looks from.
-    RECUR_ASSIGN(DemandEstimate lead, demand_(tx, product, now, arrival));
-    RECUR_ASSIGN(DemandEstimate through_review,
-                 demand_(tx, product, now, arrival + options_.review_period_days * kSecondsPerDay));
+    // The run's forecast, unless the supplier or its lead time changed since it was asked:
+    // then this product's windows are asked again.
+    const DemandWindow window = window_of(*supplier, product, now);
+    WindowDemand demand;
+    if (auto it = forecasted.find(product); it != forecasted.end() && it->second.first == window) {
+      demand = it->second.second;
+    } else {
+      RECUR_ASSIGN(auto again, demand_(tx, now, {window}));
+      if (again.size() != 1) return Error::internal("the forecast answered the wrong number of windows");
+      demand = again.front();
+    }
+    const DemandEstimate& lead = demand.lead;
+    const DemandEstimate& through_review = demand.through_review;
     ReorderInputs in;
     in.lead_time_demand = lead.expected;
     in.lead_time_stddev = lead.stddev;

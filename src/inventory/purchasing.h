@@ -1,6 +1,7 @@
 // Purchasing use cases: suppliers, purchase orders (draft, send by e-mail and event,
 // cancel, receive into stock) and automatic reordering from the demand forecast. One
-// transaction each; the reorder run takes one per product.
+// transaction each; the reorder run takes a read-only one for the forecast of every product,
+// then one per product.
 //
 // How an automatic order is placed once per need: each is keyed by product and review cycle
 // (purchase_orders.need_key is UNIQUE) and is skipped while an open order has the product.
@@ -10,6 +11,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <unordered_map>
+#include <utility>
 
 #include "events/store.h"
 #include "inventory/availability_cache.h"
@@ -22,15 +26,29 @@
 namespace recur::inventory {
 
 // Expected units of a product between two times and their standard deviation: what the
-// forecast (inventory::lead_time_demand) answers; `from` is always the run's now. App adapts
-// lead_time_demand to this; tests inject a fixed demand, which is the seam for checking the
+// forecast (inventory::lead_time_demands) answers; `from` is always the run's now. App adapts
+// lead_time_demands to this; tests inject a fixed demand, which is the seam for checking the
 // ordering rules alone.
 struct DemandEstimate {
   double expected = 0;
   double stddev = 0;
 };
-using DemandForecast =
-    std::function<Result<DemandEstimate>(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to)>;
+// A product's two windows from now: until an order placed now arrives, and through the review
+// period after that.
+struct DemandWindow {
+  std::string product;
+  Timestamp lead_end = 0;
+  Timestamp review_end = 0;
+  bool operator==(const DemandWindow&) const = default;
+};
+struct WindowDemand {
+  DemandEstimate lead;            // [from, lead_end)
+  DemandEstimate through_review;  // [from, review_end)
+};
+// One answer per window, in order: a reorder run asks for all its products at once, so the
+// forecast reads the subscriptions once per run rather than twice per product.
+using DemandForecast = std::function<Result<std::vector<WindowDemand>>(db::Tx& tx, Timestamp from,
+                                                                       const std::vector<DemandWindow>& windows)>;
 // Puts received units on hand inside the caller's transaction (inventory::apply_movement,
 // wired by App): false when the ledger refuses the movement.
 using StockIntake = std::function<Result<bool>(db::Tx& tx, const Movement& movement)>;
@@ -145,7 +163,12 @@ class PurchasingService {
 
  private:
   struct Outcome;
-  Result<Outcome> reorder_product(const std::string& product, Timestamp now);
+  // The product's windows, and their demand as the run's forecast answered it (keyed by product).
+  using Forecasted = std::unordered_map<std::string, std::pair<DemandWindow, WindowDemand>>;
+  // The supplier a product is reordered from (none: untracked, inactive, or nobody supplies it).
+  static Result<std::optional<Supplier>> reorder_supplier(db::Tx& tx, const std::string& product);
+  DemandWindow window_of(const Supplier& supplier, const std::string& product, Timestamp now) const;
+  Result<Outcome> reorder_product(const std::string& product, Timestamp now, const Forecasted& forecasted);
   // Drafts (or, for an automatic supplier, sends) an order for the need of this cycle; a
   // conflict (already_on_order, need_already_ordered) when another run answered it first.
   Result<PurchaseOrder> order_automatically(db::Tx& tx, const Supplier& supplier, const std::string& product,

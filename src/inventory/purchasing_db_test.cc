@@ -3,6 +3,8 @@
 // nothing changed, and automatic reordering once per need, also from two nodes at once.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -23,12 +25,23 @@ using testing::TestApp;
 struct FixedDemand {
   std::map<std::string, double> per_day;
   double stddev = 0;
+  std::function<void()> on_first_call;  // runs while the first call is answered
+  std::atomic<int> calls = 0;           // how many times the forecast was asked (two runs may ask at once)
   DemandForecast fn() {
-    return [this](db::Tx&, const std::string& product, Timestamp from, Timestamp to) -> Result<DemandEstimate> {
-      auto it = per_day.find(product);
-      double rate = it == per_day.end() ? 0 : it->second;
-      return DemandEstimate{rate * static_cast<double>(to - from) / kSecondsPerDay, stddev};
-    };
+    return
+        [this](db::Tx&, Timestamp from, const std::vector<DemandWindow>& windows) -> Result<std::vector<WindowDemand>> {
+          if (++calls == 1 && on_first_call) on_first_call();
+          std::vector<WindowDemand> out;
+          for (const auto& w : windows) {
+            auto it = per_day.find(w.product);
+            double rate = it == per_day.end() ? 0 : it->second;
+            auto over = [&](Timestamp to) {
+              return DemandEstimate{rate * static_cast<double>(to - from) / kSecondsPerDay, stddev};
+            };
+            out.push_back({over(w.lead_end), over(w.review_end)});
+          }
+          return out;
+        };
   }
 };
 
@@ -447,6 +460,42 @@ TEST_F(PurchasingTest, ReorderDraftsWholePacksOfAtLeastTheMinimumOncePerCycle) {
   EXPECT_EQ(later.already_on_order, 1);
   EXPECT_EQ(orders().size(), 1u);
   EXPECT_EQ(next_number(), 2);
+}
+
+TEST_F(PurchasingTest, OneRunAsksTheForecastOnceForEveryProductWithItsOwnSuppliersWindows) {
+  auto a = tracked_product("A-1"), b = tracked_product("B-1"), untracked = tracked_product("U-1", false);
+  make_supplier({a, untracked}, 10);
+  make_supplier({b}, 3);
+  demand.per_day = {{a, 10}, {b, 10}, {untracked, 100}};
+  stock(a, 50);
+
+  auto r = reorder();
+  EXPECT_EQ(demand.calls, 1) << "one forecast for the whole run";
+  EXPECT_EQ(r.products_checked, 2);
+  EXPECT_EQ(r.drafted, 2);
+  std::map<std::string, std::int64_t> quantity;
+  for (const auto& o : orders()) quantity[o.lines.at(0).product] = o.lines.at(0).quantity;
+  EXPECT_EQ(quantity[a], 100 + 70 - 50);  // 10 days' lead, 7 days' review, 50 available
+  EXPECT_EQ(quantity[b], 30 + 70);        // 3 days' lead
+}
+
+TEST_F(PurchasingTest, AProductWhoseSupplierChangedWhileTheRunForecastIsAskedAgain) {
+  auto a = tracked_product("A-1");
+  auto s = make_supplier({a}, 10);
+  demand.per_day = {{a, 10}};
+  // The lead time grows to 20 days after the run's forecast read the supplier's 10.
+  demand.on_first_call = [&] {
+    SupplierPatch patch;
+    patch.lead_time_days = 20;
+    auto updated = svc->update_supplier(s.id, patch, s.version, t.actor);
+    ASSERT_TRUE(updated.ok()) << updated.error().message;
+  };
+  auto r = reorder();
+  EXPECT_EQ(demand.calls, 2) << "asked again for the product whose window moved";
+  EXPECT_EQ(r.drafted, 1);
+  auto list = orders();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].lines.at(0).quantity, 200 + 70) << "ordered for the new lead time";
 }
 
 TEST_F(PurchasingTest, NoOrderWhileAvailablePlusIncomingCoversTheReorderPoint) {
