@@ -71,8 +71,32 @@ forecast_db() {
     changed=$(get); echo "  GET /v1/forecasts after 10,000 subscriptions changed (new versions): ${changed} s"
     hwm=$(awk "/VmHWM/{print int(\$2/1024)}" /proc/$spid/status); now_rss=$(awk "/VmRSS/{print int(\$2/1024)}" /proc/$spid/status)
     echo "  the server'\''s RSS: ${now_rss} MB now, ${hwm} MB at its peak"
+    # Reordering (issue 20): every SKU tracked, with nothing on hand, and supplied (100 suppliers
+    # of 100 SKUs, lead times 3 to 14 days); `recur reorder` once to draft an order for each, and
+    # again with every need on order: a run reads the book once (lead_time_demands), then takes
+    # one transaction per product. Its baseline is the CLI forecast above, the same one pass.
+    psql -qc "UPDATE products SET track_inventory = 1, doc = jsonb_set(doc::jsonb, '\''{track_inventory}'\'', '\''true'\'')::text WHERE id LIKE '\''prod_fc%'\''"
+    for s in $(seq 0 99); do
+      items=$(seq $(( s * 100 )) $(( s * 100 + 99 )) | sed "s/.*/{\"product\":\"prod_fc&\",\"unit_cost\":450,\"currency\":\"usd\"}/" | paste -sd,)
+      curl -sf -o /dev/null -H "Authorization: Bearer $key" -H "Content-Type: application/json" \
+        -d "{\"name\":\"Supplier $s\",\"email\":\"s$s@example.com\",\"lead_time_days\":$(( 3 + s % 12 )),\"products\":[$items]}" \
+        "http://127.0.0.1:$port/v1/suppliers" || { echo "bench: supplier $s was refused" >&2; exit 1; }
+    done
     kill $spid; wait $spid 2>/dev/null || true; trap - EXIT
     rm -f /tmp/recur-forecast-get.$$ /tmp/recur-forecast-serve.$$
+    reorder() {  # prints "SECONDS DRAFTED ALREADY_ON_ORDER PRODUCTS_CHECKED ERRORS"
+      /usr/bin/time -f "%e" -o /tmp/recur-reorder-time.$$ "$BENCH_RECUR" reorder --db "$url" \
+        >/tmp/recur-reorder.$$.json 2>/tmp/recur-reorder-err.$$ || { cat /tmp/recur-reorder-err.$$ >&2; return 1; }
+      echo "$(cat /tmp/recur-reorder-time.$$) $(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d[\"drafted\"], d[\"already_on_order\"], d[\"products_checked\"], d[\"errors\"])" /tmp/recur-reorder.$$.json)"
+    }
+    read -r r1 drafted1 _ checked1 errors1 < <(reorder)
+    [ -n "$r1" ] || { echo "bench: recur reorder failed" >&2; exit 1; }
+    echo "  recur reorder, the first run: ${r1} s; ${checked1} products checked, ${drafted1} orders drafted, ${errors1} errors"
+    read -r r2 _ on_order2 checked2 errors2 < <(reorder)
+    [ -n "$r2" ] || { echo "bench: recur reorder failed" >&2; exit 1; }
+    echo "  recur reorder, again (every need on order): ${r2} s; ${checked2} products checked, ${on_order2} already on order, ${errors2} errors"
+    rm -f /tmp/recur-reorder.$$.json /tmp/recur-reorder-time.$$ /tmp/recur-reorder-err.$$
+    echo "BENCH reorder_first_seconds=$r1 reorder_again_seconds=$r2 products=$checked2 drafted=$drafted1 forecast_cli_seconds=$(awk -v m="$best" "BEGIN{printf \"%.2f\", m/1000}") ratio_again_to_forecast=$(awk -v a="$r2" -v m="$best" "BEGIN{printf \"%.1f\", a*1000/m}")"
     echo "BENCH forecast_e2e_seconds=$(awk -v m="$best" "BEGIN{printf \"%.2f\", m/1000}") rss_mb=$(( rss / 1024 )) skus_subscriptions=\"$skus\" raw_scan_seconds=$(awk -v m="$raw" "BEGIN{printf \"%.2f\", m/1000}") ratio=$(awk -v a="$best" -v b="$raw" "BEGIN{printf \"%.1f\", a/b}") target_seconds=5 verdict=$([ "$best" -lt 5000 ] && echo met || echo MISSED)"
     echo "BENCH forecast_get_first_seconds=$cold forecast_get_cached_seconds=$(awk -v m="$warm" "BEGIN{printf \"%.2f\", m/1000}") forecast_get_after_changes_seconds=$changed server_rss_mb=$now_rss server_peak_rss_mb=$hwm target_seconds=5 verdict=$([ "$warm" -lt 5000 ] && echo met || echo MISSED)"
   ' 2>&1 | grep -v "^with-postgres: PostgreSQL on"

@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "inventory/forecast_store.h"
 #include "inventory/purchasing.h"
@@ -318,6 +320,80 @@ TEST_F(ForecastDbTest, CachedLoadsSeeEveryCommittedWriteOnAnyNode) {
   const std::string expected = report(nullptr);
   EXPECT_NE(expected.find("\"subscriptions\":4"), std::string::npos) << expected;
   for (int round = 0; round < 3; ++round) EXPECT_EQ(report(&node_a), expected) << "round " << round;
+}
+
+// One cache, two forecasts at once (a GET and a reorder run): one uses the cache, the other
+// reads as if there were none (ForecastCache is try-locked); both see the whole book.
+TEST_F(ForecastDbTest, TwoForecastsAtOnceOnOneCacheEachSeeTheWholeBook) {
+  auto [monthly, weekly, cus] = coffee_and_tea();
+  for (int i = 0; i < 6; ++i) testing::subscribe(t, cus.id, i % 2 ? monthly.id : weekly.id, std::nullopt, 1 + i);
+  ForecastRequest req;
+  req.as_of = t.clock->now();
+  auto report = [&](ForecastCache* cache) -> std::string {
+    auto r = read([&](db::Tx& tx) { return run_forecast(tx, req, cache); });
+    return r.ok() ? to_json(*r).dump() : r.error().message;
+  };
+  const std::string expected = report(nullptr);
+  ASSERT_NE(expected.find("\"subscriptions\":6"), std::string::npos) << expected;
+  ForecastCache cache;
+  std::vector<std::string> seen[2];
+  std::thread first([&] {
+    for (int i = 0; i < 10; ++i) seen[0].push_back(report(&cache));
+  });
+  std::thread second([&] {
+    for (int i = 0; i < 10; ++i) seen[1].push_back(report(&cache));
+  });
+  first.join();
+  second.join();
+  for (const auto& answers : seen)
+    for (const auto& answer : answers) EXPECT_EQ(answer, expected);
+  EXPECT_EQ(cache.stats().entries, 6u);
+}
+
+// A document that cannot be parsed fails the forecast that reads it (cached or not), and once
+// it is mended the cache answers as a fresh read does: nothing half-read stays in it.
+TEST_F(ForecastDbTest, AnUnreadableDocumentFailsItsForecastAndLeavesNothingStaleInTheCache) {
+  auto [monthly, weekly, cus] = coffee_and_tea();
+  auto broken = testing::subscribe(t, cus.id, monthly.id, std::nullopt, 2);
+  testing::subscribe(t, cus.id, weekly.id, std::nullopt, 3);
+  ForecastRequest req;
+  req.as_of = t.clock->now();
+  auto report = [&](ForecastCache* cache) -> std::optional<std::string> {
+    try {
+      auto r = read([&](db::Tx& tx) { return run_forecast(tx, req, cache); });
+      if (r.ok()) return to_json(*r).dump();
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+  };
+  auto write = [&](const std::string& sql, db::Params params) {
+    auto done = db::transact(t.app->database(), [&](db::Tx& tx) -> Status {
+      RECUR_TRY(tx.exec(sql, params));
+      return Ok{};
+    });
+    ASSERT_TRUE(done.ok()) << done.error().message;
+  };
+  auto doc = read([&](db::Tx& tx) -> Result<std::string> {
+    RECUR_ASSIGN(auto rows, tx.query("SELECT doc FROM subscriptions WHERE id = $1", {broken.id}));
+    return rows.at(0).text(0);
+  });
+  ASSERT_TRUE(doc.ok());
+  ForecastCache cache;
+  const auto before = report(&cache);
+  ASSERT_TRUE(before.has_value());
+
+  write("UPDATE subscriptions SET doc = $1, version = version + 1 WHERE id = $2", {"{\"id\": \"cut sh", broken.id});
+  EXPECT_FALSE(report(&cache).has_value()) << "cached";
+  EXPECT_FALSE(report(nullptr).has_value()) << "uncached";
+
+  write("UPDATE subscriptions SET doc = $1, version = version + 1 WHERE id = $2", {*doc, broken.id});
+  const auto fresh = report(nullptr);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh, before);
+  EXPECT_EQ(report(&cache), fresh);
+  EXPECT_EQ(cache.stats().read, 1u) << "only the mended one read again";
+  EXPECT_EQ(report(&cache), fresh);
+  EXPECT_EQ(cache.stats().read, 0u);
 }
 
 TEST_F(ForecastDbTest, LeadTimeDemandOfSubscriptionsOlderThanTheSignupWindowIsTheirBoxesExactly) {

@@ -250,6 +250,12 @@ class RowFilter {
   std::optional<int> plan_;
 };
 
+// Marks an entry as used by this forecast (what a forecast over every plan leaves unused goes).
+void mark_used(ForecastCache::State& cache, Entry& e) {
+  if (e.used != cache.pass) ++cache.used;
+  e.used = cache.pass;
+}
+
 // Keeps a parsed row in the cache (none: the cache is full, or there is none).
 Entry* keep(ForecastCache::State* cache, const std::string& id, std::int64_t version) {
   if (!cache) return nullptr;
@@ -259,8 +265,7 @@ Entry* keep(ForecastCache::State* cache, const std::string& id, std::int64_t ver
     it = cache->entries.try_emplace(id).first;
   }
   it->second.version = version;
-  if (it->second.used != cache->pass) ++cache->used;
-  it->second.used = cache->pass;
+  mark_used(*cache, it->second);
   ++cache->read;
   return &it->second;
 }
@@ -364,14 +369,12 @@ Result<ForecastHistory> load_cached(db::Tx& tx, const CatalogueData& data, Times
     auto it = cache.entries.find(row.id);
     if (it != cache.entries.end()) {
       e = &it->second;
-      if (e->used != cache.pass) ++cache.used;
-      e->used = cache.pass;  // a forecast over every plan reads it: kept
+      mark_used(cache, *e);  // a forecast over every plan reads it: kept
     }
     if (!s->read()) return Ok{};
     if (!e && cache.entries.size() < cache.max_entries) {
       e = &cache.entries.try_emplace(row.id).first->second;
-      e->used = cache.pass;
-      ++cache.used;
+      mark_used(cache, *e);
     }
     if (!e) e = &beyond.emplace_back();
     if (e->version != row.version || (s->live && !e->sub)) {
@@ -499,8 +502,8 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
     if (loaded.ok() && too_many) return load_streamed(tx, data, as_of, plans, threads, batch_size, &state);
     return loaded;
   }();
-  // Entries whose document could not be read (the row went, or the read failed) go. So does
-  // what no forecast over every plan would read goes. The column pass sees every row, so a
+  // Entries whose document could not be read (the row went, or the read failed) go, and so do
+  // those a forecast over every plan would not read. The column pass sees every row, so a
   // forecast over some plans keeps what the others read too; the streamed pass reads only
   // what it asked for, so it drops nothing unless it asked for every plan.
   const bool unused = h.ok() && (!streamed || plans.empty()) && state.used != state.entries.size();

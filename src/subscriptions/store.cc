@@ -292,17 +292,18 @@ recur::Status documents_of(
     db::Tx& tx, const std::vector<std::string>& ids,
     const std::function<recur::Status(const std::string& id, std::int64_t version, const std::string& doc)>& fn) {
   constexpr std::size_t kPerStatement = 500;  // far below either engine's limit on parameters
+  // Always kPerStatement ids (the last one again to fill the last statement), so each
+  // connection prepares this statement once.
+  static const std::string sql = [] {
+    std::string text = "SELECT id, version, doc FROM subscriptions WHERE id IN (";
+    for (std::size_t i = 1; i <= kPerStatement; ++i) text += (i > 1 ? ", $" : "$") + std::to_string(i);
+    return text + ")";
+  }();
   for (std::size_t from = 0; from < ids.size(); from += kPerStatement) {
     db::Params params;
-    std::string sql = "SELECT id, version, doc FROM subscriptions WHERE id IN (";
-    // Always kPerStatement of them (the last id again to fill the last statement), so each
-    // connection prepares this statement once.
-    for (std::size_t i = from; i < from + kPerStatement; ++i) {
-      params.emplace_back(ids[std::min(i, ids.size() - 1)]);
-      sql += (i > from ? ", $" : "$") + std::to_string(params.size());
-    }
-    RECUR_TRY(
-        tx.each(sql + ")", params, [&](const db::Row& row) { return fn(row.text(0), row.int64(1), row.text(2)); }));
+    params.reserve(kPerStatement);
+    for (std::size_t i = from; i < from + kPerStatement; ++i) params.emplace_back(ids[std::min(i, ids.size() - 1)]);
+    RECUR_TRY(tx.each(sql, params, [&](const db::Row& row) { return fn(row.text(0), row.int64(1), row.text(2)); }));
   }
   return Ok{};
 }
