@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The forecast benchmark: times the pure demand forecast (bench/forecast.cc) for 10,000 SKUs
 # over 1,000,000 live subscriptions, 90 days by week, on 2 threads; best of BENCH_FORECAST_ROUNDS
-# (3); then the forecast end to end from PostgreSQL (below; BENCH_FORECAST_DB=0 leaves it out).
+# (3); then the forecast end to end from PostgreSQL (below; BENCH_FORECAST_DB=0 leaves it out)
+# and from SQLite (BENCH_FORECAST_SQLITE=0 leaves it out).
 # Run alone with `BENCH_ONLY=forecast make bench`; `make bench` runs it last. Writes
 # var/bench/forecast-<time>.md (or BENCH_FORECAST_OUT).
 set -euo pipefail
@@ -102,6 +103,53 @@ forecast_db() {
   ' 2>&1 | grep -v "^with-postgres: PostgreSQL on"
 }
 
+# The same book on SQLite, the embedded default (BENCH_FORECAST_SQLITE=1, make bench's default):
+# seeded by bench/seed_forecast.py --sqlite; `recur forecast` (a process: nothing cached) best
+# of BENCH_FORECAST_ROUNDS, and the server's GET /v1/forecasts, the first and then cached; the
+# baseline is the same pass's SQL (scan_for_forecast's, documents included) through the sqlite3
+# CLI, to /dev/null, best of 3.
+forecast_sqlite() {
+  local recur=${BENCH_RECUR:-build/recur} dir t0 best=999999 rss=0 secs kb ms raw=999999 s e i key port spid
+  dir=$(mktemp -d /tmp/recur-forecast-sqlite.XXXXXX)
+  local db="sqlite:$dir/recur.db"
+  "$recur" demo --db "$db" >/dev/null 2>"$dir/err" || { cat "$dir/err" >&2; rm -rf "$dir"; return 1; }
+  t0=$(date +%s)
+  /usr/bin/python3 bench/seed_forecast.py 10000 5000 "${BENCH_FORECAST_SUBS:-1000000}" --sqlite "$dir/recur.db"
+  echo "seeded in $(( $(date +%s) - t0 )) s; the database file: $(( $(stat -c %s "$dir/recur.db") / 1048576 )) MB"
+  for i in $(seq "${BENCH_FORECAST_ROUNDS:-3}"); do
+    /usr/bin/time -f "%e %M" -o "$dir/time" "$recur" forecast --db "$db" >"$dir/forecast.json" 2>"$dir/err" \
+      || { cat "$dir/err" >&2; rm -rf "$dir"; return 1; }
+    read -r secs kb <"$dir/time"
+    ms=$(awk -v s="$secs" 'BEGIN{printf "%d", s*1000}')
+    echo "  recur forecast, round $i: ${secs} s, peak RSS $(( kb / 1024 )) MB"
+    if [ "$ms" -lt "$best" ]; then best=$ms; rss=$kb; fi
+  done
+  local now from sql
+  now=$(date +%s); from=$(( now - 56 * 86400 ))
+  sql="SELECT id, version, plan_id, billed_periods, CASE WHEN status = 'canceled' THEN 1 ELSE 0 END, created_at, CASE WHEN status <> 'canceled' OR (created_at >= $from AND created_at < $now) THEN doc END FROM subscriptions"
+  for i in 1 2 3; do
+    s=$(date +%s%3N); sqlite3 "$dir/recur.db" "$sql" >/dev/null; e=$(date +%s%3N)
+    [ $(( e - s )) -lt "$raw" ] && raw=$(( e - s ))
+  done
+  echo "  the same pass through the sqlite3 CLI (to /dev/null), best of 3: ${raw} ms"
+  key=$("$recur" keys create --role admin --db "$db" 2>/dev/null | tail -n 1)
+  port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$recur" serve --db "$db" --listen "127.0.0.1:$port" --modules api >/dev/null 2>"$dir/serve.log" &
+  spid=$!
+  for i in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+  local first warm=999999 t
+  get() { curl -sf -o /dev/null -w "%{time_total}" -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/forecasts"; }
+  first=$(get) || { tail -n 20 "$dir/serve.log" >&2; kill "$spid"; rm -rf "$dir"; return 1; }
+  echo "  GET /v1/forecasts, the first (every document read and kept): ${first} s"
+  for i in 1 2 3; do
+    t=$(get); echo "  GET /v1/forecasts, again, round $i: ${t} s"
+    ms=$(awk -v s="$t" 'BEGIN{printf "%d", s*1000}'); [ "$ms" -lt "$warm" ] && warm=$ms
+  done
+  kill "$spid"; wait "$spid" 2>/dev/null || true
+  rm -rf "$dir"
+  echo "BENCH sqlite_forecast_e2e_seconds=$(awk -v m="$best" 'BEGIN{printf "%.2f", m/1000}') rss_mb=$(( rss / 1024 )) raw_scan_seconds=$(awk -v m="$raw" 'BEGIN{printf "%.2f", m/1000}') ratio=$(awk -v a="$best" -v b="$raw" 'BEGIN{printf "%.1f", a/b}') get_first_seconds=$first get_cached_seconds=$(awk -v m="$warm" 'BEGIN{printf "%.2f", m/1000}') cached_ratio=$(awk -v a="$warm" -v b="$raw" 'BEGIN{printf "%.1f", a/b}') target_seconds=5 verdict_cached=$([ "$warm" -lt 5000 ] && echo met || echo MISSED)"
+}
+
 mkdir -p var/bench
 out=${BENCH_FORECAST_OUT:-var/bench/forecast-$(date -u +%Y%m%dT%H%M%SZ).md}
 {
@@ -116,6 +164,14 @@ out=${BENCH_FORECAST_OUT:-var/bench/forecast-$(date -u +%Y%m%dT%H%M%SZ).md}
     echo
     echo '```'
     forecast_db
+    echo '```'
+  fi
+  if [ "${BENCH_FORECAST_SQLITE:-1}" = 1 ]; then
+    echo
+    echo "End to end from SQLite:"
+    echo
+    echo '```'
+    forecast_sqlite
     echo '```'
   fi
 } | tee "$out"

@@ -6,7 +6,8 @@ customer and a subscription, with the fields the forecast reads changed. The boo
 bench/forecast.cc's generated one: SKUS products, PLANS plans of 2-4 products with mixed
 cadences, SUBS live subscriptions at various points of their calendars (1 in 50 with a skipped
 next box, 1 in 200 with a plan change pending), and 30 % as many canceled ones for retention.
-Runs psql from PATH with the PG* environment. Usage: seed_forecast.py SKUS PLANS SUBS"""
+Runs psql from PATH with the PG* environment; with --sqlite PATH, writes into that SQLite
+database instead (one transaction per table). Usage: seed_forecast.py SKUS PLANS SUBS [--sqlite PATH]"""
 import calendar
 import json
 import random
@@ -15,11 +16,18 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 skus, plans, subs = (int(a) for a in sys.argv[1:4])
+lite = None
+if sys.argv[4:5] == ["--sqlite"]:
+    import sqlite3
+    lite = sqlite3.connect(sys.argv[5])
 rng = random.Random(42)
 now = datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def psql(sql):
+    if lite:
+        row = lite.execute(sql).fetchone()
+        return row[0] if row else ""
     return subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-Atc", sql], check=True, capture_output=True,
                           text=True).stdout.strip()
 
@@ -40,7 +48,11 @@ def epoch(t):
 
 
 def copy(table, columns, rows):
-    """COPY rows (tuples; None is NULL) into table, streamed to psql's stdin."""
+    """COPY rows (tuples; None is NULL) into table, streamed to psql's stdin (or inserted into SQLite)."""
+    if lite:
+        lite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+        lite.commit()
+        return
     proc = subprocess.Popen(["psql", "-v", "ON_ERROR_STOP=1", "-qc", f"COPY {table} ({', '.join(columns)}) FROM STDIN"],
                             stdin=subprocess.PIPE, text=True)
     for row in rows:
