@@ -1,38 +1,39 @@
 // App wiring.
 #include "app/app.h"
 
-#include "app/customer_scopes.h"
-
-#include "analytics/routes.h"
-#include "app/audit_routes.h"
-#include "app/data_subject.h"
-#include "app/expansions.h"
-#include "webhooks/routes.h"
-
-#include <stdexcept>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
 #include "access/routes.h"
+#include "analytics/routes.h"
+#include "app/audit_routes.h"
+#include "app/customer_scopes.h"
+#include "app/data_subject.h"
+#include "app/expansions.h"
 #include "app/schema.h"
-#include "platform/cache/redis_rate_limiter.h"
 #include "app/static_files.h"
-#include "gateways/paypal.h"
-#include "gateways/square.h"
-#include "gateways/stripe.h"
 #include "billing/routes.h"
 #include "billing/store.h"
 #include "catalog/routes.h"
 #include "customers/routes.h"
+#include "gateways/paypal.h"
+#include "gateways/square.h"
+#include "gateways/stripe.h"
+#include "gifts/routes.h"
 #include "inventory/forecast.h"
 #include "inventory/forecast_routes.h"
-#include "gifts/routes.h"
 #include "inventory/purchasing_routes.h"
 #include "inventory/routes.h"
 #include "inventory/store.h"
 #include "notify/routes.h"
+#include "platform/cache/redis_rate_limiter.h"
 #include "platform/db/engines.h"
 #include "platform/http/rest.h"
 #include "subscriptions/routes.h"
+#include "webhooks/routes.h"
 
 namespace recur::app {
 namespace {
@@ -307,7 +308,8 @@ void App::wire_inventory() {
         std::vector<inventory::LeadTimeWindow> windows;
         windows.reserve(asked.size());
         for (const auto& w : asked) windows.push_back({w.product, w.lead_end, w.review_end});
-        RECUR_ASSIGN(auto demands, inventory::lead_time_demands(tx, from, windows, &forecast_cache_));
+        const int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
+        RECUR_ASSIGN(auto demands, inventory::lead_time_demands(tx, from, windows, &forecast_cache_, threads));
         std::vector<inventory::WindowDemand> out;
         out.reserve(demands.size());
         auto estimate = [](const inventory::Demand& d) { return inventory::DemandEstimate{d.expected, d.stddev}; };

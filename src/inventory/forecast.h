@@ -48,12 +48,12 @@ struct LeadTimeDemand {
 // retention and signups are measured from history up to it. Every live subscription is read
 // once, whatever the number of windows (a product's add-ons and box extras on any plan count
 // toward it, and the retention of the whole book is the one the forecast page shows); the
-// model runs once per distinct pair of window ends. An unknown product: product_not_found.
-// Defined in forecast_store.cc, as is ForecastCache.
+// model runs once per distinct window end, on `threads`. An unknown product:
+// product_not_found. Defined in forecast_store.cc, as is ForecastCache.
 class ForecastCache;
 Result<std::vector<LeadTimeDemand>> lead_time_demands(db::Tx& tx, Timestamp from,
                                                       const std::vector<LeadTimeWindow>& windows,
-                                                      ForecastCache* cache = nullptr);
+                                                      ForecastCache* cache = nullptr, int threads = 1);
 // One product's demand in [from, to): lead_time_demands of one window.
 Result<Demand> lead_time_demand(db::Tx& tx, const std::string& product, Timestamp from, Timestamp to,
                                 ForecastCache* cache = nullptr);

@@ -446,12 +446,15 @@ TEST_F(ForecastDbTest, LeadTimeDemandsOfManyWindowsAreEachWindowsOwnFromOneRead)
   const Timestamp now = t.clock->now(), day = kSecondsPerDay;
   const std::vector<LeadTimeWindow> windows = {
       {coffee, now + 10 * day, now + 17 * day},
-      {tea, now + 10 * day, now + 17 * day},     // one run
+      {tea, now + 10 * day, now + 17 * day},     // two products, the same ends
       {tea, now, now + 7 * day},                 // no lead time
       {coffee, now + 30 * day, now + 20 * day},  // lead past review
       {tea, now + 14 * day, now + 14 * day},     // the two meet
       {coffee, now - day, now},                  // nothing ahead
   };
+  auto book = load_at(now, {}, 1, 2048);
+  const auto retention = estimate_retention(book.first.catalogue, book.second.retention);
+  const auto signups = fit_signups(book.second.signups);
   ForecastCache cache;
   auto batch = read([&](db::Tx& tx) { return lead_time_demands(tx, now, windows, &cache); });
   ASSERT_TRUE(batch.ok()) << batch.error().message;
@@ -460,10 +463,12 @@ TEST_F(ForecastDbTest, LeadTimeDemandsOfManyWindowsAreEachWindowsOwnFromOneRead)
   bool spread = false;
   for (std::size_t i = 0; i < windows.size(); ++i) {
     const auto& w = windows[i];
+    // The window alone: the model over the whole book, one bucket [now, to), its total.
     auto alone = [&](Timestamp to) {
-      auto d = read([&](db::Tx& tx) { return lead_time_demand(tx, w.product, now, to); });
-      EXPECT_TRUE(d.ok());
-      return d.ok() ? *d : Demand{-1, -1};
+      if (to <= now) return Demand{};
+      const int p = *book.first.catalogue.product_of(w.product);
+      auto f = forecast({&book.first.catalogue, book.second.schedules, &retention, &signups, now, {{now, to}}, {p}, 1});
+      return Demand{f.products.at(0).total.expected, std::sqrt(f.products.at(0).total.variance)};
     };
     Demand lead = alone(w.lead_end), review = alone(w.review_end);
     EXPECT_NEAR((*batch)[i].lead.expected, lead.expected, 1e-9) << "window " << i;

@@ -482,8 +482,8 @@ Result<ForecastHistory> load_live(db::Tx& tx, const CatalogueData& data, Timesta
   if (!cache || ForecastCacheAccess::state(*cache).max_entries == 0)
     return load_streamed(tx, data, as_of, plans, threads, batch_size, nullptr);
   auto& state = ForecastCacheAccess::state(*cache);
-  // One forecast at a time uses it; another one meanwhile (a reorder point's, in a transaction
-  // that may hold SQLite's write lock) does not wait for it, and reads as if there were none.
+  // One forecast at a time uses it; another one meanwhile (a GET beside a reorder run's) does
+  // not wait for it, and reads as if there were none.
   std::unique_lock lock(state.mu, std::try_to_lock);
   if (!lock) return load_streamed(tx, data, as_of, plans, threads, batch_size, nullptr);
   ++state.pass;
@@ -835,53 +835,45 @@ Json to_json(const BacktestReport& r) {
 // ------------------------------------------------------------------ for purchasing
 
 Result<std::vector<LeadTimeDemand>> lead_time_demands(db::Tx& tx, Timestamp from,
-                                                      const std::vector<LeadTimeWindow>& windows,
-                                                      ForecastCache* cache) {
+                                                      const std::vector<LeadTimeWindow>& windows, ForecastCache* cache,
+                                                      int threads) {
   std::vector<LeadTimeDemand> out(windows.size());
   if (windows.empty()) return out;
   RECUR_ASSIGN(auto data, load_catalogue(tx));
   const Catalogue& cat = data.catalogue;
-  // Windows by their two ends (each at least `from`): one model run for each pair. A window's
-  // lead time and review end are a bucket each, or one bucket when an end is `from` or they
-  // meet; the horizon's total is the longer window (its variance counts each subscription's
-  // boxes together, as a window of its own would).
-  std::map<std::pair<Timestamp, Timestamp>, std::vector<std::size_t>> runs;
+  // Each window's two ends after `from`, by end: one model run for each, over the one bucket
+  // [from, end), whose total is what a forecast of that window alone answers (its variance
+  // counts each subscription's boxes together; add-ons due before `from` count, as they do in
+  // a forecast's total). An end at or before `from` is no demand.
+  struct Asked {
+    std::size_t window;
+    bool lead;
+  };
+  std::map<Timestamp, std::vector<Asked>> runs;
   std::vector<int> product_of(windows.size());
   for (std::size_t i = 0; i < windows.size(); ++i) {
     const auto& w = windows[i];
     auto p = cat.product_of(w.product);
     if (!p) return Error::not_found("product_not_found", "no product " + w.product);
     product_of[i] = *p;
-    Timestamp lead = std::max(w.lead_end, from), review = std::max(w.review_end, from);
-    if (lead > from || review > from) runs[{lead, review}].push_back(i);
+    if (w.lead_end > from) runs[w.lead_end].push_back({i, true});
+    if (w.review_end > from) runs[w.review_end].push_back({i, false});
   }
   if (runs.empty()) return out;
-  RECUR_ASSIGN(auto h, load_live(tx, data, from, {}, 1, 2048, cache));
+  RECUR_ASSIGN(auto h, load_live(tx, data, from, {}, threads, 2048, cache));
   auto retention = estimate_retention(cat, h.retention);
   auto signups = fit_signups(h.signups);
-  auto demand = [](const BucketDemand& d) { return Demand{d.expected, std::sqrt(std::max(d.variance, 0.0))}; };
-  for (const auto& [ends, asked] : runs) {
-    const auto [lead, review] = ends;
-    const Timestamp shorter = std::min(lead, review), longer = std::max(lead, review);
-    std::vector<Bucket> buckets;
-    if (shorter > from && shorter < longer) buckets.push_back({from, shorter});
-    buckets.push_back({buckets.empty() ? from : shorter, longer});
+  for (const auto& [end, asked] : runs) {
     std::vector<int> products;
-    for (std::size_t i : asked) products.push_back(product_of[i]);
+    for (const auto& a : asked) products.push_back(product_of[a.window]);
     std::sort(products.begin(), products.end());
     products.erase(std::unique(products.begin(), products.end()), products.end());
-    auto f = forecast_from(cat, h, retention, signups, from, std::move(buckets), products, 1);
-    std::unordered_map<int, const ProductForecast*> by_product;
-    for (const auto& pf : f.products) by_product.emplace(pf.product, &pf);
-    for (std::size_t i : asked) {
-      const ProductForecast& pf = *by_product.at(product_of[i]);
-      const Demand whole = demand(pf.total);
-      const Demand first = pf.buckets.size() > 1 ? demand(pf.buckets.front()) : whole;
-      // The shorter window is the first bucket (or nothing, when it ends at `from`).
-      const Demand to_shorter = shorter > from ? first : Demand{};
-      out[i].lead = lead == longer ? whole : to_shorter;
-      out[i].through_review = review == longer ? whole : to_shorter;
-    }
+    auto f = forecast_from(cat, h, retention, signups, from, {{from, end}}, products, threads);
+    std::unordered_map<int, Demand> by_product;
+    for (const auto& pf : f.products)
+      by_product.emplace(pf.product, Demand{pf.total.expected, std::sqrt(std::max(pf.total.variance, 0.0))});
+    for (const auto& a : asked)
+      (a.lead ? out[a.window].lead : out[a.window].through_review) = by_product.at(product_of[a.window]);
   }
   if (cache) cache->recycle(std::move(h.schedules));
   return out;

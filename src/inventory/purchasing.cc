@@ -45,6 +45,7 @@ std::string date_of(Timestamp t) { return format_rfc3339(t).substr(0, 10); }
 
 struct PurchasingService::Outcome {
   bool checked = false;
+  bool moved = false;  // the supplier's windows are not those the run's forecast was asked for
   bool already_on_order = false;
   bool alerted = false;
   std::optional<PurchaseOrder> order;
@@ -348,15 +349,51 @@ Result<ReorderReport> PurchasingService::reorder(Timestamp now) {
   if (!demand_) return unavailable("demand_forecast_unset", "no demand forecast is wired for reordering");
   ReorderReport report;
   report.as_of = now;
-  // One read-only transaction finds each product's supplier and asks the forecast for every
-  // product's windows at once; each product's decision then takes a write transaction of its
-  // own, which reads nothing of the forecast (nor holds SQLite's write lock while it runs).
-  std::vector<std::string> products;
-  Forecasted forecasted;
-  RECUR_TRY(db::transact(
+  RECUR_ASSIGN(auto products, db::transact(
+                                  db_, [](db::Tx& tx) { return supplied_products(tx); }, db::TxMode::kReadOnly));
+  // The forecast of every product's windows at once; each product's decision then takes a
+  // write transaction of its own, which reads nothing of the forecast (nor holds SQLite's
+  // write lock while it would). Products whose supplier's windows changed meanwhile are asked
+  // for again, together, after the others; one that changed again waits for the next run.
+  std::vector<std::string> moved;
+  auto decide = [&](const std::vector<std::string>& asked, bool last) -> Status {
+    RECUR_ASSIGN(Forecasted forecasted, forecast_windows(asked, now));
+    for (const auto& product : asked) {
+      auto outcome = reorder_product(product, now, forecasted);
+      if (!outcome.ok()) {
+        const auto& code = outcome.error().code;
+        if (code == kAlreadyOnOrder || code == kNeedAlreadyOrdered) {
+          ++report.products_checked;
+          ++report.already_on_order;
+          continue;
+        }
+        ++report.errors;
+        if (report.first_error.empty()) report.first_error = product + ": " + outcome.error().message;
+        spdlog::warn("reorder: {}: {}", product, outcome.error().message);
+        continue;
+      }
+      if (outcome->moved && !last) moved.push_back(product);
+      if (!outcome->checked) continue;
+      ++report.products_checked;
+      if (outcome->already_on_order) ++report.already_on_order;
+      if (outcome->alerted) ++report.replenishment_alerts;
+      if (outcome->order) {
+        ++(outcome->order->status == PurchaseOrderStatus::kSent ? report.sent : report.drafted);
+        report.purchase_orders.push_back(outcome->order->id);
+      }
+    }
+    return Ok{};
+  };
+  RECUR_TRY(decide(products, false));
+  if (!moved.empty()) RECUR_TRY(decide(std::vector<std::string>(std::move(moved)), true));
+  return report;
+}
+
+Result<PurchasingService::Forecasted> PurchasingService::forecast_windows(const std::vector<std::string>& products,
+                                                                          Timestamp now) {
+  return db::transact(
       db_,
-      [&](db::Tx& tx) -> Status {
-        RECUR_ASSIGN(products, supplied_products(tx));
+      [&](db::Tx& tx) -> Result<Forecasted> {
         std::vector<DemandWindow> windows;
         for (const auto& product : products) {
           RECUR_ASSIGN(auto supplier, reorder_supplier(tx, product));
@@ -365,35 +402,12 @@ Result<ReorderReport> PurchasingService::reorder(Timestamp now) {
         RECUR_ASSIGN(auto demands, demand_(tx, now, windows));
         if (demands.size() != windows.size())
           return Error::internal("the forecast answered the wrong number of windows");
+        Forecasted forecasted;
         for (std::size_t i = 0; i < windows.size(); ++i)
           forecasted.emplace(windows[i].product, std::make_pair(windows[i], demands[i]));
-        return {};
+        return forecasted;
       },
-      db::TxMode::kReadOnly));
-  for (const auto& product : products) {
-    auto outcome = reorder_product(product, now, forecasted);
-    if (!outcome.ok()) {
-      const auto& code = outcome.error().code;
-      if (code == kAlreadyOnOrder || code == kNeedAlreadyOrdered) {
-        ++report.products_checked;
-        ++report.already_on_order;
-        continue;
-      }
-      ++report.errors;
-      if (report.first_error.empty()) report.first_error = product + ": " + outcome.error().message;
-      spdlog::warn("reorder: {}: {}", product, outcome.error().message);
-      continue;
-    }
-    if (!outcome->checked) continue;
-    ++report.products_checked;
-    if (outcome->already_on_order) ++report.already_on_order;
-    if (outcome->alerted) ++report.replenishment_alerts;
-    if (outcome->order) {
-      ++(outcome->order->status == PurchaseOrderStatus::kSent ? report.sent : report.drafted);
-      report.purchase_orders.push_back(outcome->order->id);
-    }
-  }
-  return report;
+      db::TxMode::kReadOnly);
 }
 
 Result<std::optional<Supplier>> PurchasingService::reorder_supplier(db::Tx& tx, const std::string& product) {
@@ -418,19 +432,16 @@ Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std:
     RECUR_ASSIGN(auto chosen, reorder_supplier(tx, product));
     if (!chosen) return out;
     const Supplier* supplier = &*chosen;
-    out.checked = true;
 
     // The run's forecast, unless the supplier or its lead time changed since it was asked:
-    // then this product's windows are asked again.
-    const DemandWindow window = window_of(*supplier, product, now);
-    WindowDemand demand;
-    if (auto it = forecasted.find(product); it != forecasted.end() && it->second.first == window) {
-      demand = it->second.second;
-    } else {
-      RECUR_ASSIGN(auto again, demand_(tx, now, {window}));
-      if (again.size() != 1) return Error::internal("the forecast answered the wrong number of windows");
-      demand = again.front();
+    // then nothing is decided here, and the run asks again.
+    auto it = forecasted.find(product);
+    if (it == forecasted.end() || !(it->second.first == window_of(*supplier, product, now))) {
+      out.moved = true;
+      return out;
     }
+    out.checked = true;
+    const WindowDemand& demand = it->second.second;
     const DemandEstimate& lead = demand.lead;
     const DemandEstimate& through_review = demand.through_review;
     ReorderInputs in;

@@ -168,6 +168,8 @@ class PurchasingService {
   // The supplier a product is reordered from (none: untracked, inactive, or nobody supplies it).
   static Result<std::optional<Supplier>> reorder_supplier(db::Tx& tx, const std::string& product);
   DemandWindow window_of(const Supplier& supplier, const std::string& product, Timestamp now) const;
+  // Each product's supplier and windows, and the forecast of them all, in one read-only transaction.
+  Result<Forecasted> forecast_windows(const std::vector<std::string>& products, Timestamp now);
   Result<Outcome> reorder_product(const std::string& product, Timestamp now, const Forecasted& forecasted);
   // Drafts (or, for an automatic supplier, sends) an order for the need of this cycle; a
   // conflict (already_on_order, need_already_ordered) when another run answered it first.
