@@ -7,7 +7,9 @@
 -- transaction's last statements before its COMMIT (Invoicer::number_issued, Tx::before_commit),
 -- the invoice numbered: one UPDATE of the gapless sequence's counter, the deferred UPDATE of
 -- the invoice's number and document, and its invoice.finalized (audit, event, outbox;
--- analytics_invoices). The statements are the server's, in its order, each $n
+-- analytics_invoices). An event and its outbox row are one statement (WITH event AS (INSERT
+-- INTO events ...) INSERT INTO event_outbox ...), as recur sends them on PostgreSQL. The
+-- statements are the server's, in its order, each $n
 -- replaced by a pgbench variable holding the value the server sent for the request
 -- bench/run.sh logs and checks (bench/sql_shape.py twin), or by a literal where the server
 -- sent NULL, '' or a constant of this path (a pgbench variable cannot be NULL or empty).
@@ -26,14 +28,12 @@ BEGIN;
 SELECT doc FROM customers WHERE id = :customer FOR UPDATE;
 INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at, billed_periods, version, created_at, doc, request_key) VALUES ('sub_0000000' || :sid, :customer, :plan, :status, :next_action_at, :billed_periods, :version, :created, :doc, NULL);
 INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request_id, source_ip, resource_type, resource_id, action, fields, event_id, reason) VALUES ('aud_000000' || :sid || '1', :created, :actor_type, :key_id, :role, :request_id, :source_ip, :resource_type, 'sub_0000000' || :sid, :type_created, :fields_created, 'evt_000000' || :sid || '1', NULL);
-INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '1', :type_created, :resource_type, 'sub_0000000' || :sid, :actor_type, :key_id, :role, :created, :payload_created);
-INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '1', :type_created, :created);
+WITH event AS (INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '1', :type_created, :resource_type, 'sub_0000000' || :sid, :actor_type, :key_id, :role, :created, :payload_created)) INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '1', :type_created, :created);
 SELECT subscription_id, customer_id, currency, plan_id, coupon, status, mrr, last_at, points, started_at, ended_at, created_at, source FROM analytics_subscriptions WHERE subscription_id = 'sub_0000000' || :sid;
 INSERT INTO analytics_activity (event_id, subscription_id, customer_id, at, kind, reason, offer) VALUES ('evt_000000' || :sid || '1', 'sub_0000000' || :sid, :customer, :created, :activity_kind, NULL, NULL) ON CONFLICT (event_id) DO NOTHING;
 INSERT INTO analytics_subscriptions (subscription_id, customer_id, currency, plan_id, coupon, status, mrr, last_at, points, started_at, ended_at, created_at, source) VALUES ('sub_0000000' || :sid, :customer, :currency, :plan, NULL, :status, 0, :created, 0, NULL, NULL, :created, 'direct');
 INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request_id, source_ip, resource_type, resource_id, action, fields, event_id, reason) VALUES ('aud_000000' || :sid || '2', :created, :system_type, :system_id, '', '', '', :resource_type, 'sub_0000000' || :sid, :type_started, :fields_started, 'evt_000000' || :sid || '2', NULL);
-INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '2', :type_started, :resource_type, 'sub_0000000' || :sid, :system_type, :system_id, '', :created, :payload_started);
-INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '2', :type_started, :created);
+WITH event AS (INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '2', :type_started, :resource_type, 'sub_0000000' || :sid, :system_type, :system_id, '', :created, :payload_started)) INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '2', :type_started, :created);
 SELECT subscription_id, customer_id, currency, plan_id, coupon, status, mrr, last_at, points, started_at, ended_at, created_at, source FROM analytics_subscriptions WHERE subscription_id = 'sub_0000000' || :sid;
 SELECT id, description, amount, quantity, period_start, period_end, proration FROM pending_invoice_items WHERE subscription_id = 'sub_0000000' || :sid ORDER BY created_at, id;
 SELECT doc FROM billing_settings WHERE name = 'tax';
@@ -43,12 +43,10 @@ SELECT doc FROM products WHERE id = :product;
 SELECT doc FROM customers WHERE id = :customer;
 INSERT INTO shipments (id, subscription_id, customer_id, period_seq, status, backordered_at, created_at, version, doc, tracking_number, invoice_id, paid) VALUES ('shp_0000000' || :sid, 'sub_0000000' || :sid, :customer, 1, :shipment_status, NULL, :created, 1, :shipment_doc, NULL, 'in_0000000' || :sid, 0) ON CONFLICT (subscription_id, period_seq) DO NOTHING;
 INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request_id, source_ip, resource_type, resource_id, action, fields, event_id, reason) VALUES ('aud_000000' || :sid || '3', :created, :system_type, :system_id, '', '', '', :shipment_type, 'shp_0000000' || :sid, :type_shipment_created, :fields_shipment_created, 'evt_000000' || :sid || '3', NULL);
-INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '3', :type_shipment_created, :shipment_type, 'shp_0000000' || :sid, :system_type, :system_id, '', :created, :payload_shipment_created);
-INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '3', :type_shipment_created, :created);
+WITH event AS (INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '3', :type_shipment_created, :shipment_type, 'shp_0000000' || :sid, :system_type, :system_id, '', :created, :payload_shipment_created)) INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '3', :type_shipment_created, :created);
 UPDATE invoice_numbers SET next_value = next_value + 1 WHERE name = :number_sequence RETURNING 'INV-' || lpad((next_value - 1)::text, 6, '0') AS number \gset
 UPDATE invoices SET number = :number, doc = :invoice_doc_numbered WHERE id = 'in_0000000' || :sid;
 INSERT INTO audit_log (id, created_at, actor_type, actor_id, actor_role, request_id, source_ip, resource_type, resource_id, action, fields, event_id, reason) VALUES ('aud_000000' || :sid || '4', :created, :system_type, :system_id, '', '', '', :invoice_type, 'in_0000000' || :sid, :type_finalized, :fields_finalized, 'evt_000000' || :sid || '4', NULL);
-INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '4', :type_finalized, :invoice_type, 'in_0000000' || :sid, :system_type, :system_id, '', :created, :payload_finalized);
-INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '4', :type_finalized, :created);
+WITH event AS (INSERT INTO events (id, type, resource_type, resource_id, actor_type, actor_id, actor_role, created_at, payload) VALUES ('evt_000000' || :sid || '4', :type_finalized, :invoice_type, 'in_0000000' || :sid, :system_type, :system_id, '', :created, :payload_finalized)) INSERT INTO event_outbox (event_id, type, created_at) VALUES ('evt_000000' || :sid || '4', :type_finalized, :created);
 INSERT INTO analytics_invoices (invoice_id, customer_id, subscription_id, currency, billing_reason, due_at, status, total, amount_paid, attempt_count, first_failed_at, paid_at) VALUES ('in_0000000' || :sid, :customer, 'sub_0000000' || :sid, :currency, :billing_reason, :created, :invoice_status, :total, 0, 0, NULL, NULL) ON CONFLICT (invoice_id) DO UPDATE SET status = excluded.status, total = excluded.total, amount_paid = excluded.amount_paid, attempt_count = excluded.attempt_count, first_failed_at = excluded.first_failed_at, paid_at = excluded.paid_at;
 COMMIT;
