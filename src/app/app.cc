@@ -303,18 +303,9 @@ void App::wire_inventory() {
   purchasing_.set_availability_cache(&inventory_.cache());
   // Reorder points from the forecast of known and expected demand over the lead time.
   purchasing_.set_demand_forecast(
-      [this](db::Tx& tx, Timestamp from,
-             const std::vector<inventory::DemandWindow>& asked) -> Result<std::vector<inventory::WindowDemand>> {
-        std::vector<inventory::LeadTimeWindow> windows;
-        windows.reserve(asked.size());
-        for (const auto& w : asked) windows.push_back({w.product, w.lead_end, w.review_end});
+      [this](db::Tx& tx, Timestamp from, const std::vector<inventory::LeadTimeWindow>& windows) {
         const int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
-        RECUR_ASSIGN(auto demands, inventory::lead_time_demands(tx, from, windows, &forecast_cache_, threads));
-        std::vector<inventory::WindowDemand> out;
-        out.reserve(demands.size());
-        auto estimate = [](const inventory::Demand& d) { return inventory::DemandEstimate{d.expected, d.stddev}; };
-        for (const auto& d : demands) out.push_back({estimate(d.lead), estimate(d.through_review)});
-        return out;
+        return inventory::lead_time_demands(tx, from, windows, &forecast_cache_, threads);
       });
 }
 

@@ -38,6 +38,7 @@ struct LeadTimeWindow {
   std::string product;
   Timestamp lead_end = 0;    // [from, lead_end)
   Timestamp review_end = 0;  // [from, review_end)
+  bool operator==(const LeadTimeWindow&) const = default;
 };
 struct LeadTimeDemand {
   Demand lead;

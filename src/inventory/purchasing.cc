@@ -394,7 +394,7 @@ Result<PurchasingService::Forecasted> PurchasingService::forecast_windows(const 
   return db::transact(
       db_,
       [&](db::Tx& tx) -> Result<Forecasted> {
-        std::vector<DemandWindow> windows;
+        std::vector<LeadTimeWindow> windows;
         for (const auto& product : products) {
           RECUR_ASSIGN(auto supplier, reorder_supplier(tx, product));
           if (supplier) windows.push_back(window_of(*supplier, product, now));
@@ -419,10 +419,10 @@ Result<std::optional<Supplier>> PurchasingService::reorder_supplier(db::Tx& tx, 
   return std::optional<Supplier>(*supplier);
 }
 
-DemandWindow PurchasingService::window_of(const Supplier& supplier, const std::string& product, Timestamp now) const {
+LeadTimeWindow PurchasingService::window_of(const Supplier& supplier, const std::string& product, Timestamp now) const {
   // Both windows start now: the forecast takes `from` as the moment it looks from.
   Timestamp arrival = now + supplier.lead_time_days * kSecondsPerDay;
-  return DemandWindow{product, arrival, arrival + options_.review_period_days * kSecondsPerDay};
+  return LeadTimeWindow{product, arrival, arrival + options_.review_period_days * kSecondsPerDay};
 }
 
 Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std::string& product, Timestamp now,
@@ -441,9 +441,8 @@ Result<PurchasingService::Outcome> PurchasingService::reorder_product(const std:
       return out;
     }
     out.checked = true;
-    const WindowDemand& demand = it->second.second;
-    const DemandEstimate& lead = demand.lead;
-    const DemandEstimate& through_review = demand.through_review;
+    const Demand& lead = it->second.second.lead;
+    const Demand& through_review = it->second.second.through_review;
     ReorderInputs in;
     in.lead_time_demand = lead.expected;
     in.lead_time_stddev = lead.stddev;

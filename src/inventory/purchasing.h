@@ -17,6 +17,7 @@
 
 #include "events/store.h"
 #include "inventory/availability_cache.h"
+#include "inventory/forecast.h"
 #include "inventory/model.h"
 #include "inventory/purchasing_store.h"
 #include "notify/outbox.h"
@@ -25,30 +26,13 @@
 
 namespace recur::inventory {
 
-// Expected units of a product between two times and their standard deviation: what the
-// forecast (inventory::lead_time_demands) answers; `from` is always the run's now. App adapts
-// lead_time_demands to this; tests inject a fixed demand, which is the seam for checking the
-// ordering rules alone.
-struct DemandEstimate {
-  double expected = 0;
-  double stddev = 0;
-};
-// A product's two windows from now: until an order placed now arrives, and through the review
-// period after that.
-struct DemandWindow {
-  std::string product;
-  Timestamp lead_end = 0;
-  Timestamp review_end = 0;
-  bool operator==(const DemandWindow&) const = default;
-};
-struct WindowDemand {
-  DemandEstimate lead;            // [from, lead_end)
-  DemandEstimate through_review;  // [from, review_end)
-};
-// One answer per window, in order: a reorder run asks for all its products at once, so the
-// forecast reads the subscriptions once per run rather than twice per product.
-using DemandForecast = std::function<Result<std::vector<WindowDemand>>(db::Tx& tx, Timestamp from,
-                                                                       const std::vector<DemandWindow>& windows)>;
+// The demand of each product's windows (inventory::lead_time_demands answers, App wires it;
+// tests inject a fixed demand, which is the seam for checking the ordering rules alone): one
+// answer per window, in order. A reorder run asks for all its products at once, so the
+// forecast reads the subscriptions once per run rather than twice per product; `from` is
+// always the run's now.
+using DemandForecast = std::function<Result<std::vector<LeadTimeDemand>>(db::Tx& tx, Timestamp from,
+                                                                         const std::vector<LeadTimeWindow>& windows)>;
 // Puts received units on hand inside the caller's transaction (inventory::apply_movement,
 // wired by App): false when the ledger refuses the movement.
 using StockIntake = std::function<Result<bool>(db::Tx& tx, const Movement& movement)>;
@@ -164,10 +148,10 @@ class PurchasingService {
  private:
   struct Outcome;
   // The product's windows, and their demand as the run's forecast answered it (keyed by product).
-  using Forecasted = std::unordered_map<std::string, std::pair<DemandWindow, WindowDemand>>;
+  using Forecasted = std::unordered_map<std::string, std::pair<LeadTimeWindow, LeadTimeDemand>>;
   // The supplier a product is reordered from (none: untracked, inactive, or nobody supplies it).
   static Result<std::optional<Supplier>> reorder_supplier(db::Tx& tx, const std::string& product);
-  DemandWindow window_of(const Supplier& supplier, const std::string& product, Timestamp now) const;
+  LeadTimeWindow window_of(const Supplier& supplier, const std::string& product, Timestamp now) const;
   // Each product's supplier and windows, and the forecast of them all, in one read-only transaction.
   Result<Forecasted> forecast_windows(const std::vector<std::string>& products, Timestamp now);
   Result<Outcome> reorder_product(const std::string& product, Timestamp now, const Forecasted& forecasted);

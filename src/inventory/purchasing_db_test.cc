@@ -28,20 +28,20 @@ struct FixedDemand {
   std::function<void()> on_first_call;  // runs while the first call is answered
   std::atomic<int> calls = 0;           // how many times the forecast was asked (two runs may ask at once)
   DemandForecast fn() {
-    return
-        [this](db::Tx&, Timestamp from, const std::vector<DemandWindow>& windows) -> Result<std::vector<WindowDemand>> {
-          if (++calls == 1 && on_first_call) on_first_call();
-          std::vector<WindowDemand> out;
-          for (const auto& w : windows) {
-            auto it = per_day.find(w.product);
-            double rate = it == per_day.end() ? 0 : it->second;
-            auto over = [&](Timestamp to) {
-              return DemandEstimate{rate * static_cast<double>(to - from) / kSecondsPerDay, stddev};
-            };
-            out.push_back({over(w.lead_end), over(w.review_end)});
-          }
-          return out;
+    return [this](db::Tx&, Timestamp from,
+                  const std::vector<LeadTimeWindow>& windows) -> Result<std::vector<LeadTimeDemand>> {
+      if (++calls == 1 && on_first_call) on_first_call();
+      std::vector<LeadTimeDemand> out;
+      for (const auto& w : windows) {
+        auto it = per_day.find(w.product);
+        double rate = it == per_day.end() ? 0 : it->second;
+        auto over = [&](Timestamp to) {
+          return Demand{rate * static_cast<double>(to - from) / kSecondsPerDay, stddev};
         };
+        out.push_back({over(w.lead_end), over(w.review_end)});
+      }
+      return out;
+    };
   }
 };
 
