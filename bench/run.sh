@@ -24,7 +24,8 @@
 # renewals with box features, bench/billing_mix.sh, BENCH_MIX_M a run; api: only benchmark 1;
 # availability: only benchmark 3, bench/availability.sh; forecast: only benchmark 4, bench/forecast.sh;
 # webhooks: only the outbound-webhooks benchmark, bench/webhooks.sh, with its own BENCH_WEBHOOK_* knobs;
-# analytics: only the analytics benchmark, bench/analytics.sh, with its own BENCH_ANALYTICS_* knobs),
+# analytics: only the analytics benchmark, bench/analytics.sh, with its own BENCH_ANALYTICS_* knobs;
+# sqlite: only the SQLite benchmark, bench/sqlite.sh, with BENCH_SQLITE_N),
 # BENCH_BILLING_N (100000 subscriptions renewed and charged), BENCH_BILLING_WORKERS (recur bill
 # --workers), BENCH_BILLING_CLIENTS (pgbench clients of the raw baseline; default: the workers).
 {  # the whole script is parsed before it runs, so editing it meanwhile cannot derail a run
@@ -39,6 +40,8 @@ if [ "${BENCH_ONLY:-}" = forecast ]; then exec bash bench/forecast.sh; fi
 [ "${BENCH_ONLY:-}" = webhooks ] && exec bash bench/webhooks.sh "$@"
 # The analytics benchmark (docs/PERFORMANCE.md: benchmark 7) starts a PostgreSQL of its own.
 [ "${BENCH_ONLY:-}" = analytics ] && exec bash bench/analytics.sh "$@"
+# SQLite, the embedded default: the API and the renewals against their replayed SQL (bench/sqlite.sh).
+[ "${BENCH_ONLY:-}" = sqlite ] && exec bash bench/sqlite.sh "$@"
 
 for tool in wrk nginx pgbench psql curl python3; do
   command -v "$tool" >/dev/null 2>&1 || {
@@ -652,5 +655,6 @@ noisy=$(for l in get.nolog get.nocache post.nolog nginx pg.post pg.get.pool; do 
 } >>"$out"
 echo "bench: results (and the per-run log above) written to $out" >&2
 [ -n "$ONLY" ] || bash bench/forecast.sh
+[ -n "$ONLY" ] || bash bench/sqlite.sh
 exit
 }

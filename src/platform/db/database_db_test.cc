@@ -1,7 +1,10 @@
 // The database port on both engines: transactions, constraint errors, migrations.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "app/schema.h"
 #include "platform/db/engines.h"
@@ -362,6 +365,95 @@ TEST(SqliteDurability, CommitsAreSyncedInFullUnlessTheUrlAsksForNormal) {
   full->reset();
   explicit_full->reset();
   normal->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// Runs `script` on the SQLite file `path` as the sqlite3 CLI does: statement by statement, an
+// error reported and the next statement run. Returns how many failed.
+int replay(const std::filesystem::path& path, const std::string& script) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  int failed = 0;
+  const char* next = script.c_str();
+  while (*next) {
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    if (sqlite3_prepare_v2(db, next, -1, &stmt, &tail) != SQLITE_OK) ++failed;
+    if (stmt) {
+      while (sqlite3_step(stmt) == SQLITE_ROW) {
+      }
+      if (sqlite3_finalize(stmt) != SQLITE_OK) ++failed;
+    }
+    if (tail == next || !tail) break;
+    next = tail;
+  }
+  sqlite3_close(db);
+  return failed;
+}
+
+std::string rows_of(Database& db) {
+  auto tx = db.begin(TxMode::kReadOnly);
+  std::string out;
+  auto rows = (*tx)->query("SELECT id, n, note FROM t ORDER BY id");
+  EXPECT_TRUE(rows.ok());
+  if (!rows.ok()) return out;
+  for (const auto& row : *rows)
+    out += row.text(0) + "|" + (row.is_null(1) ? "NULL" : std::to_string(row.int64(1))) + "|" +
+           (row.is_null(2) ? "NULL" : row.text(2)) + "\n";
+  return out;
+}
+
+TEST(SqliteStatementLog, TheLogReplayedOnAnEmptyFileMakesTheSameRowsInCommitOrder) {
+  auto dir = testing::fresh_temp_dir("sqlite-log");
+  auto log = dir / "statements.sql";
+  auto db = open("sqlite:" + (dir / "a.db").string() + "?log_statements=" + log.string(), 2);
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  {
+    auto tx = (*db)->begin();
+    ASSERT_TRUE((*tx)->exec("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, note TEXT)", {}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  // A reader that began before a writer and ends after it: its statements must not land
+  // inside the writer's transaction in the file.
+  auto reader = (*db)->begin(TxMode::kReadOnly);
+  ASSERT_TRUE((*reader)->query("SELECT count(*) FROM t", {}).ok());
+  {
+    auto tx = (*db)->begin();
+    ASSERT_TRUE((*tx)
+                    ->exec("INSERT INTO t VALUES ($1, $2, $3)",
+                           {std::string("a"), std::int64_t{9223372036854775807}, std::string("it's\n2 lines; ok")})
+                    .ok());
+    ASSERT_TRUE((*tx)->exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("b"), nullptr, std::string("é")}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  ASSERT_TRUE((*reader)->query("SELECT count(*) FROM t", {}).ok());
+  reader->reset();
+  {  // rolled back, with a statement that failed
+    auto tx = (*db)->begin();
+    ASSERT_TRUE((*tx)->exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("c"), std::int64_t{1}, nullptr}).ok());
+    EXPECT_FALSE((*tx)->exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("a"), std::int64_t{1}, nullptr}).ok());
+  }
+  {
+    auto tx = (*db)->begin();
+    ASSERT_TRUE((*tx)->exec("UPDATE t SET n = n - $1 WHERE id = $2", {std::int64_t{7}, std::string("a")}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  std::string expected = rows_of(**db);
+  EXPECT_EQ(expected, "a|9223372036854775800|it's\n2 lines; ok\nb|NULL|é\n");
+  db->reset();
+
+  std::stringstream text;
+  text << std::ifstream(log).rdbuf();
+  EXPECT_EQ(std::filesystem::status(log).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  EXPECT_EQ(replay(dir / "b.db", text.str()), 1);  // the duplicate insert, as it failed first
+  auto copy = open("sqlite:" + (dir / "b.db").string(), 2);
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  EXPECT_EQ(rows_of(**copy), expected);
+  copy->reset();
+
+  auto empty = open("sqlite:" + (dir / "c.db").string() + "?log_statements=", 2);
+  EXPECT_FALSE(empty.ok());
   std::filesystem::remove_all(dir);
 }
 

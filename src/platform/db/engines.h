@@ -16,9 +16,14 @@ struct SqliteOptions {
   // loses nothing committed; NORMAL syncs only at checkpoints (faster; the last commits may
   // be lost on power failure, never on a process crash). `sqlite:PATH?synchronous=normal`.
   bool synchronous_full = true;
+  // `sqlite:PATH?log_statements=FILE`: every statement written to FILE with its values, each
+  // transaction's when it ends, so the file replays through the sqlite3 CLI in commit order
+  // (SQLite's counterpart of PostgreSQL's log_statement = all; for benchmarks: the file holds
+  // what the rows hold). "" (the default): no log.
+  std::string log_statements;
 };
 
-// Reads "PATH[?synchronous=full|normal]" (what follows "sqlite:" in a database URL).
+// Reads "PATH[?synchronous=full|normal][&log_statements=FILE]" (what follows "sqlite:" in a database URL).
 Result<std::pair<std::string, SqliteOptions>> parse_sqlite_target(std::string_view target);
 Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size, SqliteOptions options = {});
 struct PostgresOptions {

@@ -28,9 +28,11 @@ Result<std::pair<std::string, SqliteOptions>> parse_sqlite_target(std::string_vi
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair == "synchronous=full") options.synchronous_full = true;
     else if (pair == "synchronous=normal") options.synchronous_full = false;
+    else if (pair.starts_with("log_statements=") && pair.size() > 15)
+      options.log_statements = pair.substr(15);
     else
       return Error::invalid("invalid_database_url", "unknown SQLite URL parameter '" + std::string(pair) +
-                                                        "'; the only one is synchronous=full|normal");
+                                                        "'; they are synchronous=full|normal and log_statements=FILE");
   }
   return std::make_pair(std::move(path), options);
 }

@@ -1,8 +1,15 @@
 // SQLite engine: WAL mode (synchronous=FULL unless asked otherwise), a small connection pool, cached prepared statements,
 // BEGIN IMMEDIATE for write transactions so writers queue instead of deadlocking.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -31,6 +38,38 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   return Error::internal(msg);
 }
 
+// The statement log (SqliteOptions::log_statements): one file shared by the pool's
+// connections; each connection keeps its transaction's statements and writes them at once
+// when the transaction ends. SQLite runs one write transaction at a time and a writer's
+// COMMIT is traced while it still holds the lock, so the file lists writes in commit order.
+class StatementLog {
+ public:
+  static Result<std::shared_ptr<StatementLog>> open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);  // it holds what the rows hold
+    if (fd < 0) return Error::internal("log_statements: cannot open " + path + ": " + std::strerror(errno));
+    std::FILE* file = ::fdopen(fd, "a");
+    if (!file) {
+      ::close(fd);
+      return Error::internal("log_statements: cannot open " + path);
+    }
+    return std::make_shared<StatementLog>(file);
+  }
+  explicit StatementLog(std::FILE* file) : file_(file) {}
+  ~StatementLog() { std::fclose(file_); }
+  StatementLog(const StatementLog&) = delete;
+  StatementLog& operator=(const StatementLog&) = delete;
+
+  void write(const std::string& statements) {
+    std::lock_guard lock(mutex_);
+    std::fwrite(statements.data(), 1, statements.size(), file_);
+    std::fflush(file_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::FILE* file_;
+};
+
 class Connection {
  public:
   explicit Connection(sqlite3* db) : db_(db) {}
@@ -55,6 +94,12 @@ class Connection {
     return stmt;
   }
 
+  // Every statement this connection runs goes to `log`, with its values.
+  void log_to(std::shared_ptr<StatementLog> log) {
+    log_ = std::move(log);
+    sqlite3_trace_v2(db_, SQLITE_TRACE_STMT, &Connection::traced, this);
+  }
+
   Status run_simple(const char* sql) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
@@ -65,8 +110,28 @@ class Connection {
   }
 
  private:
+  static int traced(unsigned, void* self, void* stmt, void* text) {
+    auto* conn = static_cast<Connection*>(self);
+    std::string_view sql(static_cast<const char*>(text));
+    if (sql.starts_with("--")) return 0;  // a trigger's statement: its own statement replays it
+    char* expanded = sqlite3_expanded_sql(static_cast<sqlite3_stmt*>(stmt));
+    conn->pending_ += expanded ? expanded : sql.data();
+    conn->pending_ += ";\n";
+    sqlite3_free(expanded);
+    // Traced before it runs: outside a transaction a statement other than BEGIN is one of its own.
+    bool ends = sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK") ||
+                (sqlite3_get_autocommit(conn->db_) && !sql.starts_with("BEGIN"));
+    if (ends) {
+      conn->log_->write(conn->pending_);
+      conn->pending_.clear();
+    }
+    return 0;
+  }
+
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::shared_ptr<StatementLog> log_;
+  std::string pending_;  // the log's statements of the open transaction
 };
 
 Status bind_all(sqlite3* db, sqlite3_stmt* stmt, const Params& params) {
@@ -178,8 +243,11 @@ class SqliteTx final : public Tx {
 
 class SqliteDatabase final : public Database {
  public:
-  SqliteDatabase(std::string path, int pool_size, SqliteOptions options)
-      : path_(std::move(path)), options_(options), pool_(pool_size, [this] { return connect(); }) {}
+  SqliteDatabase(std::string path, int pool_size, SqliteOptions options, std::shared_ptr<StatementLog> log)
+      : path_(std::move(path)),
+        options_(std::move(options)),
+        log_(std::move(log)),
+        pool_(pool_size, [this] { return connect(); }) {}
 
   Result<std::unique_ptr<Tx>> open(TxMode mode) override {
     RECUR_ASSIGN(auto lease, pool_.acquire());
@@ -200,6 +268,7 @@ class SqliteDatabase final : public Database {
     int rc = sqlite3_open_v2(path_.c_str(), &raw, flags, nullptr);
     auto conn = std::make_unique<Connection>(raw);
     if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + path_);
+    if (log_) conn->log_to(log_);
     sqlite3_busy_timeout(raw, 10000);
     RECUR_TRY(conn->run_simple("PRAGMA journal_mode=WAL"));
     // FULL: a commit is on disk when COMMIT returns, power failure included (see engines.h).
@@ -210,13 +279,18 @@ class SqliteDatabase final : public Database {
 
   std::string path_;
   SqliteOptions options_;
+  std::shared_ptr<StatementLog> log_;  // before pool_: the connections write to it until they close
   Pool<Connection> pool_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Database>> open_sqlite(const std::string& path, int pool_size, SqliteOptions options) {
-  auto db = std::make_unique<SqliteDatabase>(path, pool_size, options);
+  std::shared_ptr<StatementLog> log;
+  if (!options.log_statements.empty()) {
+    RECUR_ASSIGN(log, StatementLog::open(options.log_statements));
+  }
+  auto db = std::make_unique<SqliteDatabase>(path, pool_size, options, std::move(log));
   // Open one connection now so a bad path fails at start, not on the first request.
   RECUR_ASSIGN(auto tx, db->begin(TxMode::kReadOnly));
   tx.reset();
