@@ -19,12 +19,12 @@
 #   - `recur bill` renewing N subscriptions made through the API (a customer with a sandbox
 #     card each, the first invoice charged at signup), each once; and their replay.
 # Knobs: BENCH_DURATION (10 s per wrk run), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
-# BENCH_SQLITE_N (5000 renewals), BENCH_RECUR (build/recur), BENCH_OUT (the result file;
-# default var/bench/sqlite-<time>.md).
+# BENCH_SQLITE_N (5000 renewals), BENCH_RECUR (build/recur), BENCH_SQLITE_OUT (the result
+# file; default var/bench/sqlite-<time>.md).
 {  # parsed whole before it runs: editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in wrk nginx sqlite3 curl python3; do
+for tool in wrk nginx sqlite3 curl python3 /usr/bin/time; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench/sqlite: '$tool' is missing: run 'make deps'" >&2; exit 1; }
 done
 DURATION=${BENCH_DURATION:-10}
@@ -34,7 +34,7 @@ N=${BENCH_SQLITE_N:-5000}
 recur_bin=${BENCH_RECUR:-build/recur}
 [ -x "$recur_bin" ] || { echo "bench/sqlite: $recur_bin is missing: run 'make build'" >&2; exit 1; }
 mkdir -p var/bench
-out=${BENCH_OUT:-var/bench/sqlite-$(date -u +%Y%m%dT%H%M%SZ).md}
+out=${BENCH_SQLITE_OUT:-var/bench/sqlite-$(date -u +%Y%m%dT%H%M%SZ).md}  # not BENCH_OUT: run.sh's own
 source bench/lib.sh  # stop_pid, free_port, wait_http, json_field, proc_ticks, machine_ticks
 work=$(mktemp -d /tmp/recur-sqlite-bench.XXXXXX)
 server_pid="" nginx_pid=""
@@ -93,8 +93,8 @@ replay() {
     [ -z "$best" ] || awk -v a="$s" -v b="$best" 'BEGIN { exit !(a < b) }' && best=$s
   done
   R[$label.replay_s]=$best
-  R[$label.replay_errors]=$(grep -c . "$work/$label-replay.err" || true)
-  log "  $label: the log ($(grep -c '^COMMIT;$' "$sql") commits, $(wc -c <"$sql") B) replayed by sqlite3 in $best s (best of 2), ${R[$label.replay_errors]} statement(s) failed as in the logged run"
+  R[$label.replay_errors]=$(grep -c '^Parse error\|^Runtime error\|^Error' "$work/$label-replay.err" || true)
+  log "  $label: the log ($(grep -c '^COMMIT;$' "$sql") commits, $(wc -c <"$sql") B) replayed by sqlite3 in $best s (best of 2); the CLI reported ${R[$label.replay_errors]} failed statement(s)"
 }
 # same_rows LABEL A B: the two files hold the same rows (sqlite3 .dump compared)
 same_rows() {
@@ -256,7 +256,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
   echo
   echo "Logged runs (the log on: these feed the baselines only): GET ${R[get_nocache.logged.rps]} req/s, POST ${R[post.logged.rps]} req/s, bill ${R[bill.logged.s]} s."
   echo "Renewals: $renewed renewal invoices paid and $charges charges succeeded for $N subscriptions; recur bill's peak RSS $((R[bill.rss_kb] / 1024)) MB."
-  echo "Statements that failed in the replays (as they failed in the logged run): GET ${R[get_nocache.replay_errors]}, POST ${R[post.replay_errors]}, bill ${R[bill.replay_errors]}."
+  echo "Statements the CLI reported failed in the replays (the same rows as the logged run's all the same: see the last column): GET ${R[get_nocache.replay_errors]}, POST ${R[post.replay_errors]}, bill ${R[bill.replay_errors]}."
 } | tee "$out"
 { echo; echo "### Per-run log"; echo; echo '```'; cat "$work/log.txt"; echo '```'; } >>"$out"
 echo "bench/sqlite: results written to $out" >&2

@@ -2,9 +2,12 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "app/schema.h"
 #include "platform/db/engines.h"
@@ -433,8 +436,15 @@ TEST(SqliteStatementLog, TheLogReplayedOnAnEmptyFileMakesTheSameRowsInCommitOrde
     ASSERT_TRUE((*tx)->exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("c"), std::int64_t{1}, nullptr}).ok());
     EXPECT_FALSE((*tx)->exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("a"), std::int64_t{1}, nullptr}).ok());
   }
-  {
+  {  // a savepoint rolled back (as a request's joined transaction is) while a reader ends
     auto tx = (*db)->begin();
+    auto other = (*db)->begin(TxMode::kReadOnly);
+    ASSERT_TRUE((*tx)->exec("SAVEPOINT joined", {}).ok());
+    ASSERT_TRUE((*tx)->exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("d"), std::int64_t{4}, nullptr}).ok());
+    ASSERT_TRUE((*tx)->exec("ROLLBACK TO SAVEPOINT joined", {}).ok());
+    ASSERT_TRUE((*tx)->exec("RELEASE SAVEPOINT joined", {}).ok());
+    ASSERT_TRUE((*other)->query("SELECT count(*) FROM t", {}).ok());
+    other->reset();
     ASSERT_TRUE((*tx)->exec("UPDATE t SET n = n - $1 WHERE id = $2", {std::int64_t{7}, std::string("a")}).ok());
     ASSERT_TRUE((*tx)->commit().ok());
   }
@@ -454,6 +464,56 @@ TEST(SqliteStatementLog, TheLogReplayedOnAnEmptyFileMakesTheSameRowsInCommitOrde
 
   auto empty = open("sqlite:" + (dir / "c.db").string() + "?log_statements=", 2);
   EXPECT_FALSE(empty.ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SqliteStatementLog, WritersOnManyThreadsReplayInTheOrderTheyCommitted) {
+  auto dir = testing::fresh_temp_dir("sqlite-log-threads");
+  auto log = dir / "statements.sql";
+  auto db = open("sqlite:" + (dir / "a.db").string() + "?log_statements=" + log.string(), 8);  // 2 a thread
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  {
+    auto tx = (*db)->begin();
+    ASSERT_TRUE((*tx)->exec("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER, note TEXT)", {}).ok());
+    ASSERT_TRUE((*tx)->exec("INSERT INTO t VALUES ('a', 1, '')", {}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  // Updates whose result depends on their order, from 4 threads, between readers.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 40; ++i) {
+        auto reader = (*db)->begin(TxMode::kReadOnly);
+        if (!reader.ok() || !(*reader)->query("SELECT n FROM t", {}).ok()) ++failures;
+        auto tx = (*db)->begin();
+        if (!tx.ok()) {
+          ++failures;
+          continue;
+        }
+        std::string mark = std::to_string(w) + "." + std::to_string(i) + ",";
+        if (!(*tx)
+                 ->exec("UPDATE t SET n = (n * 31 + $1) % 1000000007, note = note || $2 WHERE id = 'a'",
+                        {std::int64_t{w * 100 + i}, mark})
+                 .ok() ||
+            !(*tx)->commit().ok())
+          ++failures;
+        reader->reset();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::string expected = rows_of(**db);
+  EXPECT_EQ(std::count(expected.begin(), expected.end(), ','), 160);
+  db->reset();
+
+  std::stringstream text;
+  text << std::ifstream(log).rdbuf();
+  EXPECT_EQ(replay(dir / "b.db", text.str()), 0);
+  auto copy = open("sqlite:" + (dir / "b.db").string(), 2);
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  EXPECT_EQ(rows_of(**copy), expected);
+  copy->reset();
   std::filesystem::remove_all(dir);
 }
 

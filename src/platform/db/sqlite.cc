@@ -1,17 +1,24 @@
 // SQLite engine: WAL mode (synchronous=FULL unless asked otherwise), a small connection pool, cached prepared statements,
 // BEGIN IMMEDIATE for write transactions so writers queue instead of deadlocking.
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "platform/db/engines.h"
 #include "platform/db/pool.h"
@@ -45,30 +52,101 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
 class StatementLog {
  public:
   static Result<std::shared_ptr<StatementLog>> open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);  // it holds what the rows hold
+    // It holds what the rows hold: the owner's alone, and not a link someone else placed.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return Error::internal("log_statements: cannot open " + path + ": " + std::strerror(errno));
-    std::FILE* file = ::fdopen(fd, "a");
-    if (!file) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
       ::close(fd);
-      return Error::internal("log_statements: cannot open " + path);
+      return Error::internal("log_statements: " + path +
+                             " must belong to this user and be readable by it alone (0600)");
     }
-    return std::make_shared<StatementLog>(file);
+    spdlog::warn("SQLite statement log on: every statement and its values go to {}", path);
+    return std::make_shared<StatementLog>(fd, path);
   }
-  explicit StatementLog(std::FILE* file) : file_(file) {}
-  ~StatementLog() { std::fclose(file_); }
+  StatementLog(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~StatementLog() { ::close(fd_); }
   StatementLog(const StatementLog&) = delete;
   StatementLog& operator=(const StatementLog&) = delete;
 
-  void write(const std::string& statements) {
+  // One write(2) a block where it fits (O_APPEND keeps blocks whole between processes).
+  void write(std::string_view statements) {
     std::lock_guard lock(mutex_);
-    std::fwrite(statements.data(), 1, statements.size(), file_);
-    std::fflush(file_);
+    while (!statements.empty()) {
+      ssize_t n = ::write(fd_, statements.data(), statements.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (!failed_)
+          spdlog::error("SQLite statement log {}: a write failed ({}): the log is incomplete", path_,
+                        std::strerror(errno));
+        failed_ = true;
+        return;
+      }
+      statements.remove_prefix(static_cast<std::size_t>(n));
+    }
   }
 
  private:
   std::mutex mutex_;
-  std::FILE* file_;
+  int fd_;
+  std::string path_;
+  bool failed_ = false;
 };
+
+// This process's write transactions take turns here, first come first served, before BEGIN
+// IMMEDIATE. SQLite's own wait for its write lock (the busy handler) sleeps 1 to 100 ms between
+// tries: under load the lock sat free while every writer slept, and a writer could wait
+// seconds behind later ones (benchmark 8 in docs/PERFORMANCE.md). Writers of other processes
+// still meet the busy handler.
+class WriterTurns {
+ public:
+  // Waits for this writer's turn, `timeout` at most (false: not given).
+  bool take(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    std::uint64_t ticket = next_++;
+    queue_.push_back(ticket);
+    if (!cv_.wait_for(lock, timeout, [&] { return !held_ && queue_.front() == ticket; })) {
+      queue_.erase(std::find(queue_.begin(), queue_.end(), ticket));
+      cv_.notify_all();  // the writer behind it may be first now
+      return false;
+    }
+    queue_.pop_front();
+    held_ = true;
+    return true;
+  }
+  void give_back() {
+    {
+      std::lock_guard lock(mutex_);
+      held_ = false;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::uint64_t> queue_;  // tickets waiting, oldest first
+  std::uint64_t next_ = 0;
+  bool held_ = false;
+};
+
+// A writer's turn, given back when the transaction ends.
+class Turn {
+ public:
+  Turn() = default;
+  explicit Turn(WriterTurns* turns) : turns_(turns) {}
+  Turn(Turn&& other) noexcept : turns_(std::exchange(other.turns_, nullptr)) {}
+  Turn& operator=(Turn&&) = delete;
+  ~Turn() { give_back(); }
+  void give_back() {
+    if (turns_) std::exchange(turns_, nullptr)->give_back();
+  }
+
+ private:
+  WriterTurns* turns_ = nullptr;
+};
+
+constexpr std::chrono::milliseconds kBusyTimeout{10000};
 
 class Connection {
  public:
@@ -112,22 +190,39 @@ class Connection {
  private:
   static int traced(unsigned, void* self, void* stmt, void* text) {
     auto* conn = static_cast<Connection*>(self);
+    auto* statement = static_cast<sqlite3_stmt*>(stmt);
+    // A trigger's statements are traced with another text: the statement that fired it replays them.
+    if (static_cast<const char*>(text) != sqlite3_sql(statement)) return 0;
     std::string_view sql(static_cast<const char*>(text));
-    if (sql.starts_with("--")) return 0;  // a trigger's statement: its own statement replays it
-    char* expanded = sqlite3_expanded_sql(static_cast<sqlite3_stmt*>(stmt));
-    conn->pending_ += expanded ? expanded : sql.data();
+    if (sql.starts_with("BEGIN")) conn->pending_.clear();  // left by a BEGIN that failed
+    char* expanded = sqlite3_expanded_sql(statement);
+    // Without its values the statement would replay with NULLs: make the replay fail there instead.
+    conn->pending_ += expanded ? std::string_view(expanded) : "SELECT recur_log_lost_this_statements_values()";
     conn->pending_ += ";\n";
     sqlite3_free(expanded);
-    // Traced before it runs: outside a transaction a statement other than BEGIN is one of its own.
-    bool ends = sql.starts_with("COMMIT") || sql.starts_with("ROLLBACK") ||
-                (sqlite3_get_autocommit(conn->db_) && !sql.starts_with("BEGIN"));
-    if (ends) {
-      conn->log_->write(conn->pending_);
-      conn->pending_.clear();
-    }
+    // Traced before it runs. The transaction's end is the COMMIT or ROLLBACK that SqliteTx sends
+    // (not a savepoint's ROLLBACK TO); outside a transaction a statement is one of its own.
+    bool ends =
+        sql == "COMMIT" || sql == "ROLLBACK" || (sqlite3_get_autocommit(conn->db_) && !sql.starts_with("BEGIN"));
+    if (ends) conn->flush_log();
     return 0;
   }
 
+  void flush_log() {
+    log_->write(pending_);
+    pending_.clear();
+    if (pending_.capacity() > (1 << 20)) pending_.shrink_to_fit();  // a migration's, say
+  }
+
+ public:
+  // A COMMIT that failed after it was logged: the log says so where a replay would diverge.
+  void log_failed_commit() {
+    if (!log_) return;
+    pending_ += "-- recur: the COMMIT above failed in the logged process: what follows does not match it\n";
+    flush_log();
+  }
+
+ private:
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   std::shared_ptr<StatementLog> log_;
@@ -154,9 +249,10 @@ Status bind_all(sqlite3* db, sqlite3_stmt* stmt, const Params& params) {
 class SqliteTx final : public Tx {
  public:
   using Lease = Pool<Connection>::Lease;
-  explicit SqliteTx(Lease lease) : lease_(std::move(lease)) {}
+  SqliteTx(Lease lease, Turn turn) : lease_(std::move(lease)), turn_(std::move(turn)) {}
   ~SqliteTx() override {
     if (!done_) (void)lease_->run_simple("ROLLBACK");
+    turn_.give_back();
   }
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
@@ -184,8 +280,12 @@ class SqliteTx final : public Tx {
 
   Status commit_now() override {
     RECUR_TRY(not_streaming());
-    RECUR_TRY(lease_->run_simple("COMMIT"));
+    if (auto committed = lease_->run_simple("COMMIT"); !committed.ok()) {
+      lease_->log_failed_commit();
+      return committed;
+    }
     done_ = true;
+    turn_.give_back();
     return Ok{};
   }
 
@@ -237,6 +337,7 @@ class SqliteTx final : public Tx {
   }
 
   Lease lease_;
+  Turn turn_;  // a write transaction's
   bool done_ = false;
   bool streaming_ = false;  // inside each()
 };
@@ -251,9 +352,14 @@ class SqliteDatabase final : public Database {
 
   Result<std::unique_ptr<Tx>> open(TxMode mode) override {
     RECUR_ASSIGN(auto lease, pool_.acquire());
-    const char* sql = mode == TxMode::kReadWrite ? "BEGIN IMMEDIATE" : "BEGIN";
+    bool writes = mode == TxMode::kReadWrite;
+    if (writes && !turns_.take(kBusyTimeout))
+      return Error::unavailable("database_busy", "no turn to write within " + std::to_string(kBusyTimeout.count()) +
+                                                     " ms: another transaction of this process holds it");
+    Turn turn(writes ? &turns_ : nullptr);  // given back if BEGIN fails
+    const char* sql = writes ? "BEGIN IMMEDIATE" : "BEGIN";
     RECUR_TRY(lease->run_simple(sql));
-    return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lease)));
+    return std::unique_ptr<Tx>(std::make_unique<SqliteTx>(std::move(lease), std::move(turn)));
   }
   Engine engine() const override { return Engine::kSqlite; }
   PoolStats pool_stats() override { return pool_.stats(); }
@@ -269,7 +375,7 @@ class SqliteDatabase final : public Database {
     auto conn = std::make_unique<Connection>(raw);
     if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + path_);
     if (log_) conn->log_to(log_);
-    sqlite3_busy_timeout(raw, 10000);
+    sqlite3_busy_timeout(raw, static_cast<int>(kBusyTimeout.count()));
     RECUR_TRY(conn->run_simple("PRAGMA journal_mode=WAL"));
     // FULL: a commit is on disk when COMMIT returns, power failure included (see engines.h).
     RECUR_TRY(conn->run_simple(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
@@ -280,6 +386,7 @@ class SqliteDatabase final : public Database {
   std::string path_;
   SqliteOptions options_;
   std::shared_ptr<StatementLog> log_;  // before pool_: the connections write to it until they close
+  WriterTurns turns_;                  // before pool_: outlives every transaction
   Pool<Connection> pool_;
 };
 
