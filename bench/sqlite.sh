@@ -20,7 +20,8 @@
 #     card each, the first invoice charged at signup), each once; and their replay.
 # Knobs: BENCH_DURATION (10 s per wrk run), BENCH_CONNECTIONS (64), BENCH_THREADS (2),
 # BENCH_SQLITE_N (5000 renewals), BENCH_RECUR (build/recur), BENCH_SQLITE_OUT (the result
-# file; default var/bench/sqlite-<time>.md).
+# file; default var/bench/sqlite-<time>.md), BENCH_PERF (a run's label, e.g. get_nocache: perf
+# record of the server during that run, its report in var/bench/sqlite-perf-<label>-<time>.txt).
 {  # parsed whole before it runs: editing it meanwhile cannot derail a run
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,10 +69,22 @@ copy_of() { rm -f "$2" "$2-wal" "$2-shm"; cp "$1" "$2"; }  # copy_of SETTLED_FIL
 # wrk_run LABEL SCRIPT URL PID: one wrk run of DURATION seconds; R[LABEL.rps|p99_ms|requests|server_ms]
 wrk_run() {
   local label=$1 script=$2 target=$3 pid=$4 line t0 t1
+  local perf_pid=""
+  if [ "${BENCH_PERF:-}" = "$label" ]; then  # a profile of the server during this run
+    perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   tree_ticks "$pid"; t0=$tree  # nginx's workers are its children
   line=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$script" "$target" | grep '^BENCH ') ||
     { log "bench/sqlite: wrk $label printed no result"; return 1; }
   tree_ticks "$pid"; t1=$tree
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    { perf report -i "$work/perf.data" --stdio --no-children --sort dso 2>/dev/null
+      perf report -i "$work/perf.data" --stdio --no-children --percent-limit 0.7 2>/dev/null
+    } >"var/bench/sqlite-perf-$label-$(date -u +%Y%m%dT%H%M%SZ).txt" || true
+    log "  $label: perf report in var/bench/sqlite-perf-$label-*.txt"
+  fi
   R[$label.rps]=$(sed -n 's/.*\brps=\([0-9.]*\).*/\1/p' <<<"$line")
   R[$label.p99_ms]=$(sed -n 's/.*\bp99_ms=\([0-9.]*\).*/\1/p' <<<"$line")
   R[$label.requests]=$(sed -n 's/.*\brequests=\([0-9]*\).*/\1/p' <<<"$line")

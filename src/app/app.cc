@@ -244,8 +244,10 @@ App::App(const Options& options, std::unique_ptr<Clock> clock, std::unique_ptr<d
   // Answered from the availability cache without a database (src/inventory/availability.cc):
   // the server may answer it on its I/O thread; a cache miss goes to the pool.
   router_.allow_inline("GET", "/v1/products/{id}/availability");
-  // From the rendered-subscription cache (SubscriptionService::get_rendered), likewise.
-  router_.allow_inline("GET", "/v1/subscriptions/{id}");
+  // From the rendered-subscription cache (SubscriptionService::get_rendered), likewise. Not
+  // without the read caches: every GET would be tried on the I/O thread, throw WouldBlock and
+  // start again on a worker (a throw and a hand-off each: benchmark 8 in docs/PERFORMANCE.md).
+  if (options.read_caches) router_.allow_inline("GET", "/v1/subscriptions/{id}");
   // These commit before and after calling a gateway (decision 0005), so they cannot run in
   // one request transaction; a retry under the same Idempotency-Key resumes what the first
   // try committed: its subscription or plan change, its payment method, its one-off invoice,

@@ -122,6 +122,16 @@ TEST_F(InlinePipelineTest, AnExpansionGoesToThePoolWithItsQueryIntact) {
   EXPECT_EQ(pipeline.handle(plain).status, 200);
 }
 
+TEST_F(InlinePipelineTest, OnlyRequestsThatFitAnInlineRouteAreCandidates) {
+  EXPECT_TRUE(pipeline.may_run_inline(get("/v1/fast/p1", "cached")));
+  Request head{"HEAD", "/v1/fast/p1"};
+  EXPECT_TRUE(pipeline.may_run_inline(head));
+  EXPECT_FALSE(pipeline.may_run_inline(get("/v1/slow", "cached")));
+  EXPECT_FALSE(pipeline.may_run_inline(get("/v1/fast", "cached")));
+  EXPECT_FALSE(pipeline.may_run_inline(get("/v1/fast/p1/more", "cached")));
+  EXPECT_FALSE(pipeline.may_run_inline(Request{"POST", "/v1/fast/p1"}));
+}
+
 TEST_F(InlinePipelineTest, OtherRoutesThrowBeforeTheirHandlerRuns) {
   auto req = get("/v1/slow", "cached");
   {
@@ -277,6 +287,37 @@ TEST(InlineServer, WouldBlockHandsTheRequestToThePool) {
   EXPECT_EQ(inline_tries, 2);
   EXPECT_EQ(pool_runs, 1);
   EXPECT_EQ(posts, 1);
+}
+
+// With inline_candidate, a GET it refuses goes straight to the pool: never tried inline.
+TEST(InlineServer, ARequestTheCandidateCheckRefusesIsNeverTriedInline) {
+  std::atomic<int> inline_tries{0}, pool_runs{0};
+  ServerOptions options;
+  options.port = 0;
+  options.access_log = false;
+  options.answer_inline = true;
+  options.inline_candidate = [](const Request& req) { return req.path == "/fast"; };
+  Server server(options, [&](Request& req) {
+    if (blocking_forbidden()) {
+      ++inline_tries;
+      if (req.path == "/fast") return Response{200, "application/json", "{\"inline\":true}"};
+      may_block();
+    }
+    ++pool_runs;
+    return Response{200, "application/json", "{\"inline\":false}"};
+  });
+  std::string error;
+  ASSERT_TRUE(server.listen(&error)) << error;
+  std::thread runner([&] { server.run(false); });
+  {
+    HttpClient client(server.port());
+    EXPECT_EQ(client.call("GET", "/fast").body, "{\"inline\":true}");
+    EXPECT_EQ(client.call("GET", "/slow").body, "{\"inline\":false}");
+  }
+  server.stop();
+  runner.join();
+  EXPECT_EQ(inline_tries, 1);
+  EXPECT_EQ(pool_runs, 1);
 }
 
 }  // namespace

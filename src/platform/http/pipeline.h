@@ -76,6 +76,8 @@ class Pipeline {
       : router_(router), auth_(auth), idempotency_(idempotency) {}
 
   Response handle(Request& request);
+  // Whether handle() may answer the request on an I/O thread (Router::may_run_inline).
+  bool may_run_inline(const Request& request) const { return router_.may_run_inline(request); }
 
   // Fetches what `field` of `object` (a resource of type `object_type`) names, for
   // `expand[]`: the object it refers to, or null when it refers to nothing.

@@ -67,6 +67,17 @@ Match Router::match(Request& request) const {
   return best;
 }
 
+bool Router::may_run_inline(const Request& request) const {
+  std::string_view method = request.method == "HEAD" ? std::string_view("GET") : std::string_view(request.method);
+  std::vector<std::string_view> parts;
+  for (const auto& route : routes_) {
+    if (!route.runs_inline || route.method != method) continue;
+    if (parts.empty()) parts = split_path<std::string_view>(request.path);
+    if (fit(route, parts) >= 0) return true;
+  }
+  return false;
+}
+
 bool Router::allow_inline(std::string_view method, std::string_view pattern) {
   bool found = false;
   for (auto& route : routes_)

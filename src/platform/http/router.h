@@ -49,6 +49,10 @@ class Router {
   void add(std::string method, std::string pattern, std::string permission, Handler handler);
   // Fills request.path_params on a match.
   Match match(Request& request) const;
+  // Whether the request fits a route marked allow_inline (HEAD as GET): a cheap filter before
+  // trying it on an I/O thread. Its best match may still be another route, which then throws
+  // WouldBlock as before; a request this refuses would have thrown.
+  bool may_run_inline(const Request& request) const;
   // Lets the server try this route's handler on its I/O thread, under a NonBlockingScope
   // (platform/blocking.h), before it hands the request to the blocking pool. Only for a
   // handler that either answers without blocking or reaches its first blocking call

@@ -38,6 +38,9 @@ struct ServerOptions {
   // only for a dispatcher that throws WouldBlock before doing anything it cannot answer
   // without blocking (http::Pipeline does: routes marked with Router::allow_inline).
   bool answer_inline = false;
+  // With answer_inline: which requests to try there (unset: every GET and HEAD). A request it
+  // refuses goes straight to the pool, without the throw of WouldBlock and its unwinding.
+  std::function<bool(const Request&)> inline_candidate;
   // Requests by route template, method and status class, their latency, requests in flight
   // and waiting for a worker, open connections (null: not recorded).
   metrics::Registry* metrics = nullptr;
