@@ -567,6 +567,12 @@ row() {  # row LABEL NAME
     "${R[$l.postgres_ms_req]}" "$(awk -v c="${R[$l.client_s]}" -v w="${R[$l.window_s]}" 'BEGIN { printf "%.2f", (w > 0 ? c / w : 0) }')" \
     "${R[$l.other_cores]}"
 }
+# A twin that did not run (its SQL check failed, or no statement log) reports zeros, not an unbound variable.
+for l in pg.post pg.post.pool pg.checkout pg.checkout.pool pg.get.auto pg.post.pipe; do
+  for k in rps p50_ms p99_ms max_ms non2xx socket_errors server_ms_req postgres_ms_req client_s window_s other_cores; do
+    : "${R[$l.$k]:=0}"
+  done
+done
 post_ratio=$(ratio "${R[post.nolog.rps]}" "${R[pg.post.rps]}")
 checkout_ratio=$(ratio "${R[checkout.rps]}" "${R[post.nolog.rps]}")
 get_ratio=$(ratio "${R[get.nolog.rps]}" "${R[nginx.rps]}")

@@ -34,8 +34,10 @@ import re
 import sys
 
 # The audit chainer's UPDATEs too: its transaction may have begun (and locked) before the
-# start marker, so only its writes fall between the markers.
-BACKGROUND = ("SKIP LOCKED", "stream_outbox", "webhook_endpoints", "webhook_deliveries", "UPDATE audit_log SET seq")
+# start marker, so only its writes fall between the markers (its rows' seq, or only the
+# chain's head and COMMIT).
+BACKGROUND = ("SKIP LOCKED", "stream_outbox", "webhook_endpoints", "webhook_deliveries", "UPDATE audit_log SET seq",
+              "UPDATE audit_chain SET")
 
 
 def shape(sql):
