@@ -157,36 +157,7 @@ sizes=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' -H "Authorizat
 run_log "bench: $NPRODUCTS tracked products with 1,000,000 units each; answer: ${sizes% *} B headers + ${sizes#* } B body: $body"
 stop_pid "$server_pid"; server_pid=""
 
-mkdir -p "$work/nginx/www"
-printf '%s' "$body" >"$work/nginx/www/availability.json"
-chmod -R a+rX "$work/nginx"
-nginx_port=$(free_port)
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  default_type application/json;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/nginx/www;
-    location /v1/products/ { try_files /availability.json =404; }
-  }
-}
-CONF
+static_json_nginx "$work/nginx" "$body" /v1/products/
 nsizes=$(curl -s -o /dev/null -w '%{size_header} %{size_download}' "http://127.0.0.1:$nginx_port/" 2>/dev/null || true)
 
 # ---------------------------------------------------------------- measurements

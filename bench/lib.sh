@@ -47,3 +47,41 @@ machine_ticks() {  # -> $m_total $m_idle (all CPUs)
   m_total=$(( f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7] + f[8] ))
   m_idle=$(( f[4] + f[5] ))
 }
+
+# static_json_nginx DIR BODY PREFIX: nginx's configuration in DIR/nginx.conf serving BODY (a
+# static JSON file) for every path under PREFIX, on a free port: sets nginx_port. The
+# baseline of the benchmarks that GET one JSON answer (run.sh, availability.sh, sqlite.sh);
+# start it with `nginx -p DIR -c DIR/nginx.conf -e DIR/error.log`.
+static_json_nginx() {
+  local dir=$1 body=$2 prefix=$3
+  mkdir -p "$dir/www"
+  printf '%s' "$body" >"$dir/www/answer.json"
+  chmod -R a+rX "$dir"
+  nginx_port=$(free_port)
+  cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  default_type application/json;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    root $dir/www;
+    location $prefix { try_files /answer.json =404; }
+  }
+}
+CONF
+}

@@ -351,7 +351,7 @@ sql_check() {  # sql_check NAME "PGBENCH_SCRIPTS" CURL_ARGS...: fills R[sql.NAME
   python3 bench/sql_shape.py twin "$pg_log" "bench-start-$name" "bench-end-$name" $scripts \
     >"$work/twin.$name" 2>"$work/twin.$name.err" || rc=$?
   if ((rc != 0)); then
-    R[sql.$name.mismatch]="$scripts: $(head -n 1 "$work/twin.$name.err")$( (($(wc -l <"$work/twin.$name.err") > 1)) && echo " (and $(($(wc -l <"$work/twin.$name.err") - 1)) more, see the log)")"
+    R[sql.$name.mismatch]="$scripts: $(head -n 1 "$work/twin.$name.err")$( (($(wc -l <"$work/twin.$name.err") > 1)) && echo " (and $(($(wc -l <"$work/twin.$name.err") - 1)) more, see the log)" || true)"
     run_log "bench: WARNING: $scripts does not match the server's SQL (it sends: $twin):"
     run_log "$(sed 's/^/  /' "$work/twin.$name.err")"
   fi
@@ -404,36 +404,7 @@ sql "INSERT INTO subscriptions (id, customer_id, plan_id, status, next_action_at
 sql "VACUUM ANALYZE"
 
 # nginx: the GET's JSON body as a static file; every /v1/subscriptions/* path serves it.
-mkdir -p "$work/nginx/www"
-printf '%s' "$body" >"$work/nginx/www/subscription.json"
-chmod -R a+rX "$work/nginx"
-nginx_port=$(free_port)
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  default_type application/json;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/nginx/www;
-    location /v1/subscriptions/ { try_files /subscription.json =404; }
-  }
-}
-CONF
+static_json_nginx "$work/nginx" "$body" /v1/subscriptions/
 
 # ---------------------------------------------------------------- measurements
 count_subs() { sql "SELECT count(*) FROM subscriptions"; }

@@ -173,36 +173,7 @@ serve "sqlite:$work/get-run.db"
 wrk -t"$THREADS" -c"$CONNS" -d2s -s bench/wrk/get.lua "$url" >/dev/null
 wrk_run get bench/wrk/get.lua "$url" "$server_pid"
 stop_server
-mkdir -p "$work/nginx/www"
-printf '%s' "$body" >"$work/nginx/www/subscription.json"
-chmod -R a+rX "$work/nginx"
-nginx_port=$(free_port)
-cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  default_type application/json;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $work/nginx/www;
-    location /v1/subscriptions/ { try_files /subscription.json =404; }
-  }
-}
-CONF
+static_json_nginx "$work/nginx" "$body" /v1/subscriptions/
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 nginx_pid=$!
 wait_http "http://127.0.0.1:$nginx_port/v1/subscriptions/x"
