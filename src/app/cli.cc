@@ -698,8 +698,9 @@ int serve(const Common& common, const ServeFlags& flags) {
   };
   // Without the api module, --listen answers only /metrics and the health checks (a worker's).
   const bool api = modules->api;
-  // Only requests for an inline route are tried on the I/O thread (no WouldBlock thrown for the rest).
-  server.inline_candidate = [&a, api](const http::Request& req) { return api && a.pipeline().may_run_inline(req); };
+  // Only requests for an inline route are tried on the I/O thread (no WouldBlock thrown for the
+  // rest). Without the api module every GET is tried there (health checks answer inline).
+  if (api) server.inline_candidate = [&a](const http::Request& req) { return a.pipeline().may_run_inline(req); };
   http::Server http_server(server, [&a, api](http::Request& req) {
     return api ? a.pipeline().handle(req) : health_and_metrics(a, req);
   });

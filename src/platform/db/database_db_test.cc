@@ -517,5 +517,49 @@ TEST(SqliteStatementLog, WritersOnManyThreadsReplayInTheOrderTheyCommitted) {
   std::filesystem::remove_all(dir);
 }
 
+// Two processes on one file (two databases here: each has its own writers' turns): a process
+// whose writers keep the lock busy, passing it on at once, must not starve the other's writer.
+TEST(SqliteWriters, AnotherProcesssWriterGetsTheLockBetweenABusyProcesssWriters) {
+  auto dir = testing::fresh_temp_dir("sqlite-two-writers");
+  std::string url = "sqlite:" + (dir / "a.db").string();
+  auto busy = open(url, 4);
+  ASSERT_TRUE(busy.ok()) << busy.error().message;
+  {
+    auto tx = (*busy)->begin();
+    ASSERT_TRUE((*tx)->exec("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)", {}).ok());
+    ASSERT_TRUE((*tx)->exec("INSERT INTO t VALUES ('busy', 0), ('other', 0)", {}).ok());
+    ASSERT_TRUE((*tx)->commit().ok());
+  }
+  auto other = open(url, 1);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  std::atomic<bool> done{false};
+  std::atomic<int> busy_commits{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w)
+    writers.emplace_back([&] {
+      while (!done) {
+        auto tx = (*busy)->begin();
+        if (tx.ok() && (*tx)->exec("UPDATE t SET n = n + 1 WHERE id = 'busy'", {}).ok() && (*tx)->commit().ok())
+          ++busy_commits;
+      }
+    });
+  int failed = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto tx = (*other)->begin();
+    if (!tx.ok() || !(*tx)->exec("UPDATE t SET n = n + 1 WHERE id = 'other'", {}).ok() || !(*tx)->commit().ok())
+      ++failed;
+  }
+  done = true;
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(busy_commits.load(), 0);
+  auto tx = (*other)->begin(TxMode::kReadOnly);
+  EXPECT_EQ((*(*tx)->query("SELECT n FROM t WHERE id = 'other'", {})).at(0).int64(0), 10);
+  tx->reset();
+  busy->reset();
+  other->reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace recur::db

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -148,6 +149,16 @@ class Turn {
 
 constexpr std::chrono::milliseconds kBusyTimeout{10000};
 
+// SQLite's wait for a lock another process holds (the busy handler): a try every millisecond,
+// for kBusyTimeout. sqlite3_busy_timeout's sleeps grow to 100 ms, which lost nearly every race
+// against a process whose writers take turns (above) and pass the lock on at once; only each
+// process's first writer in line polls here, so short sleeps cost little.
+int busy_wait(void*, int tries) {
+  if (tries >= kBusyTimeout.count()) return 0;  // SQLITE_BUSY: database_busy
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return 1;
+}
+
 class Connection {
  public:
   explicit Connection(sqlite3* db) : db_(db) {}
@@ -251,7 +262,8 @@ class SqliteTx final : public Tx {
   using Lease = Pool<Connection>::Lease;
   SqliteTx(Lease lease, Turn turn) : lease_(std::move(lease)), turn_(std::move(turn)) {}
   ~SqliteTx() override {
-    if (!done_) (void)lease_->run_simple("ROLLBACK");
+    // A connection whose ROLLBACK failed may still be inside its transaction: not lent again.
+    if (!done_ && !lease_->run_simple("ROLLBACK").ok()) lease_.discard();
     turn_.give_back();
   }
 
@@ -355,7 +367,7 @@ class SqliteDatabase final : public Database {
     bool writes = mode == TxMode::kReadWrite;
     if (writes && !turns_.take(kBusyTimeout))
       return Error::unavailable("database_busy", "no turn to write within " + std::to_string(kBusyTimeout.count()) +
-                                                     " ms: another transaction of this process holds it");
+                                                     " ms: the writers before it held the database that long");
     Turn turn(writes ? &turns_ : nullptr);  // given back if BEGIN fails
     const char* sql = writes ? "BEGIN IMMEDIATE" : "BEGIN";
     RECUR_TRY(lease->run_simple(sql));
@@ -375,7 +387,7 @@ class SqliteDatabase final : public Database {
     auto conn = std::make_unique<Connection>(raw);
     if (rc != SQLITE_OK) return sqlite_error(raw, rc, "open " + path_);
     if (log_) conn->log_to(log_);
-    sqlite3_busy_timeout(raw, static_cast<int>(kBusyTimeout.count()));
+    sqlite3_busy_handler(raw, busy_wait, nullptr);
     RECUR_TRY(conn->run_simple("PRAGMA journal_mode=WAL"));
     // FULL: a commit is on disk when COMMIT returns, power failure included (see engines.h).
     RECUR_TRY(conn->run_simple(options_.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));

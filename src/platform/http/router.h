@@ -51,7 +51,8 @@ class Router {
   Match match(Request& request) const;
   // Whether the request fits a route marked allow_inline (HEAD as GET): a cheap filter before
   // trying it on an I/O thread. Its best match may still be another route, which then throws
-  // WouldBlock as before; a request this refuses would have thrown.
+  // WouldBlock as before. A request this refuses goes to a worker: one that fits no route at
+  // all (a 404 or 405) is answered there, not inline as before.
   bool may_run_inline(const Request& request) const;
   // Lets the server try this route's handler on its I/O thread, under a NonBlockingScope
   // (platform/blocking.h), before it hands the request to the blocking pool. Only for a

@@ -366,7 +366,11 @@ struct Server::Impl {
   // the request goes to the worker pool as usual. Saves two thread hand-offs per answer.
   bool answer_inline(Request& request, Response& response) {
     if (request.method != "GET" && request.method != "HEAD") return false;
-    if (options.inline_candidate && !options.inline_candidate(request)) return false;
+    try {
+      if (options.inline_candidate && !options.inline_candidate(request)) return false;
+    } catch (const std::exception&) {
+      return false;  // the pool answers it
+    }
     NonBlockingScope scope;
     try {
       response = guarded_dispatch(request);
