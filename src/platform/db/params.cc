@@ -17,6 +17,7 @@ Status text_parameters(const Params& params) {
 }
 
 Result<std::pair<std::string, SqliteOptions>> parse_sqlite_target(std::string_view target) {
+  constexpr std::string_view kLogStatements = "log_statements=";
   SqliteOptions options;
   auto q = target.find('?');
   std::string path(target.substr(0, q));
@@ -28,8 +29,8 @@ Result<std::pair<std::string, SqliteOptions>> parse_sqlite_target(std::string_vi
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair == "synchronous=full") options.synchronous_full = true;
     else if (pair == "synchronous=normal") options.synchronous_full = false;
-    else if (pair.starts_with("log_statements=") && pair.size() > 15)
-      options.log_statements = pair.substr(15);
+    else if (pair.starts_with(kLogStatements) && pair.size() > kLogStatements.size())
+      options.log_statements = pair.substr(kLogStatements.size());
     else
       return Error::invalid("invalid_database_url", "unknown SQLite URL parameter '" + std::string(pair) +
                                                         "'; they are synchronous=full|normal and log_statements=FILE");

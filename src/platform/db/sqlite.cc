@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -189,6 +188,13 @@ class Connection {
     sqlite3_trace_v2(db_, SQLITE_TRACE_STMT, &Connection::traced, this);
   }
 
+  // A COMMIT that failed after it was logged: the log says so where a replay would diverge.
+  void log_failed_commit() {
+    if (!log_) return;
+    pending_ += "-- recur: the COMMIT above failed in the logged process: what follows does not match it\n";
+    flush_log();
+  }
+
   Status run_simple(const char* sql) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
@@ -225,15 +231,6 @@ class Connection {
     if (pending_.capacity() > (1 << 20)) pending_.shrink_to_fit();  // a migration's, say
   }
 
- public:
-  // A COMMIT that failed after it was logged: the log says so where a replay would diverge.
-  void log_failed_commit() {
-    if (!log_) return;
-    pending_ += "-- recur: the COMMIT above failed in the logged process: what follows does not match it\n";
-    flush_log();
-  }
-
- private:
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   std::shared_ptr<StatementLog> log_;
